@@ -1,0 +1,31 @@
+// What the HTTP layer needs from a node. node/ implements it over the log and the state machine;
+// tests may implement it directly. Writes go through `submit` (logged, then applied); reads see
+// every write that was acknowledged before they started.
+
+import type { Command, CommandResult, QueueAttributes, QueueList, ReceivedMessage } from '../broker/commands';
+import type { ErrorResult } from '../protocol/errors';
+
+export interface DeliveredMessage extends ReceivedMessage {
+  /** The body, read back from the log and checked against its CRC32C. */
+  bodyBytes: Buffer;
+}
+
+export type ReceiveOutcome = { ok: true; messages: DeliveredMessage[] } | ErrorResult;
+
+export interface QueueService {
+  /** Log a state change and return its result once it is durable and applied. */
+  submit(command: Command): Promise<CommandResult>;
+  /**
+   * Receive up to numOfMsg messages, waiting up to waitSeconds (the queue's pollingWaitSeconds
+   * when undefined) for one to become visible. An empty list means the wait ran out (7000).
+   */
+  receive(queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome>;
+  listQueues(searchWord: string | undefined, offset: number, limit: number): Promise<QueueList>;
+  getQueueAttributes(queueName: string): Promise<QueueAttributes | undefined>;
+  listDeadLetterSourceQueues(
+    deadLetterQueueName: string,
+    searchWord: string | undefined,
+    offset: number,
+    limit: number,
+  ): Promise<QueueList | ErrorResult>;
+}

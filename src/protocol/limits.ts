@@ -1,0 +1,43 @@
+// Every size, count and range limit in one place. Going over one gives a clear CMQ error, never
+// unbounded growth. Ranges follow ../shared/cmq-api.md §2.1–§2.2 (with its [rec] choices).
+
+export const LIMITS = {
+  /** Largest HTTP request body or query string accepted (spec: 4000/10420 above 1 MB). */
+  requestBytesMax: 1024 * 1024,
+  /** Items in one batch send/receive/delete/publish. */
+  batchItemsMax: 16,
+  /** Queues per server (per account in CMQ). */
+  queueCountMax: 1000,
+  topicCountMax: 1000,
+  subscriptionsPerTopicMax: 100,
+  /** Queue/topic name: starts with a letter, then letters, digits, '-' or '_', 64 chars at most. */
+  nameMaxChars: 64,
+  pollingWaitSecondsMax: 30,
+  delaySecondsMax: 6_048_000,
+  listLimitDefault: 20,
+  listLimitMax: 50,
+  /** Source queues that may name one dead-letter queue. */
+  deadLetterSourcesMax: 6,
+  receiptHandleCharsMax: 256,
+  /** Long-poll receives parked at once on one node; more get 6000 rather than unbounded memory. */
+  parkedReceivesMax: 10_000,
+  /** Client requests in flight (proposed, not yet applied) on one node. */
+  inflightProposalsMax: 50_000,
+} as const;
+
+/** Queue attribute ranges and defaults: [min, max, default]. */
+export const QUEUE_ATTR_RANGES = {
+  maxMsgHeapNum: { min: 1_000_000, max: 1_000_000_000, def: 100_000_000 },
+  pollingWaitSeconds: { min: 0, max: 30, def: 0 },
+  visibilityTimeout: { min: 1, max: 43_200, def: 30 },
+  maxMsgSize: { min: 1024, max: 1_048_576, def: 65_536 },
+  msgRetentionSeconds: { min: 60, max: 1_296_000, def: 345_600 },
+  /** max is further bounded by msgRetentionSeconds. */
+  rewindSeconds: { min: 0, max: 1_296_000, def: 0 },
+} as const;
+
+export const DEAD_LETTER_RANGES = {
+  maxReceiveCount: { min: 1, max: 1000 },
+  /** also must be < msgRetentionSeconds of the source queue */
+  maxTimeToLive: { min: 300, max: 43_200 },
+} as const;

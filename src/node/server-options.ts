@@ -1,0 +1,39 @@
+// Options of `opencmq server`, shared by the CLI (which parses them) and node/server.ts (which
+// runs them).
+
+export interface Credential {
+  secretId: string;
+  secretKey: string;
+}
+
+export interface ServerOptions {
+  /** Directory for the log, snapshots and node metadata. Created if missing. */
+  dataDir: string;
+  /** Listen address. Without credentials only loopback addresses are allowed unless insecureNoAuth. */
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Credentials given directly (e.g. from OPENCMQ_SECRET_ID / OPENCMQ_SECRET_KEY). */
+  credentials: Credential[];
+  /** A keys file: one "SECRET_ID SECRET_KEY" pair per line; '#' starts a comment. */
+  keysFile?: string;
+  /** Allow listening on a non-loopback address with no credentials (signatures not checked). */
+  insecureNoAuth: boolean;
+  /** Require SecretId to start with AKID (4000/10450), as the real service does. Default false. */
+  requireAkidPrefix?: boolean;
+  /** fdatasync before acknowledging (default true). Off only for benchmarks against peers that do not. */
+  fsync?: boolean;
+  /** Where start-up and operational messages go (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_PORT = 9600;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_DATA_DIR = './opencmq-data';
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:9600 */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}

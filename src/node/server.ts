@@ -1,0 +1,83 @@
+// `opencmq server`: open the node's data, put the CMQ HTTP API in front of it, and listen.
+// Without credentials the server runs open, which is only allowed on loopback unless the
+// operator says --insecure-no-auth.
+
+import type { AddressInfo } from 'node:net';
+
+import type { AuthConfig } from '../api/auth';
+import { createApiServer } from '../api/http-server';
+import { isLoopback, loadCredentials } from './credentials';
+import { QueueNode } from './queue-node';
+import type { RunningServer, ServerOptions } from './server-options';
+
+export interface StartedServer extends RunningServer {
+  node: QueueNode;
+}
+
+export async function startServer(opts: ServerOptions): Promise<StartedServer> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const credentials = await loadCredentials(opts.credentials, opts.keysFile);
+  let auth: AuthConfig;
+  if (credentials.length === 0) {
+    if (!isLoopback(opts.host) && !opts.insecureNoAuth) {
+      throw new Error(
+        `no credentials are configured, so the server would accept any request: refusing to listen on ${opts.host}. ` +
+          'Set OPENCMQ_SECRET_ID/OPENCMQ_SECRET_KEY or --keys-file, listen on 127.0.0.1, or pass --insecure-no-auth.',
+      );
+    }
+    auth = { mode: 'open' };
+  } else {
+    auth = { mode: 'signature', credentials, requireAkidPrefix: opts.requireAkidPrefix ?? false };
+  }
+
+  const node = await QueueNode.open({
+    dataDir: opts.dataDir,
+    fsync: opts.fsync ?? true,
+    log,
+    onFatal: (err) => {
+      log(`opencmq: stopping: ${err.message}`);
+      // Durability is unknown after a failed fsync; exit so a restart recovers from disk.
+      process.exit(70);
+    },
+  });
+  const http = createApiServer({ service: node, auth, log });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const url = `http://${hostForUrl}:${port}`;
+  log(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
+  if (auth.mode === 'open') {
+    log(
+      isLoopback(opts.host)
+        ? 'authentication is OFF: no credentials configured, serving loopback only'
+        : `WARNING: authentication is OFF on ${opts.host} (--insecure-no-auth): anyone who can reach it can use it`,
+    );
+  } else {
+    log(`authentication is on (${credentials.length} credential${credentials.length === 1 ? '' : 's'})`);
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    node,
+    close() {
+      closed ??= (async () => {
+        // Stop accepting, answer parked long polls, finish writes in flight, then drop sockets.
+        const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+        await node.close();
+        http.closeIdleConnections();
+        const grace = setTimeout(() => http.closeAllConnections(), 2000);
+        await httpClosed;
+        clearTimeout(grace);
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+// Spawns `opencmq server` as a real child process on a free loopback port, for crash tests.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+
+export interface ServerProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Everything the server wrote to stderr/stdout so far. */
+  output(): string;
+  kill9(): Promise<void>;
+  stop(): Promise<number | null>;
+}
+
+export async function makeDataDir(prefix = 'opencmq-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', String(port), ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OPENCMQ_SECRET_ID: '', OPENCMQ_SECRET_KEY: '' },
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/[^\s]+:(\d+))/.exec(out);
+      if (m) {
+        child.stderr?.off('data', onData);
+        child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+        resolve({
+          url: m[1]!,
+          port: Number(m[2]),
+          child,
+          output: () => out,
+          kill9: async () => {
+            child.kill('SIGKILL');
+            await exited;
+          },
+          stop: async () => {
+            child.kill('SIGTERM');
+            return exited;
+          },
+        });
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+  });
+}
+
+/** Run the server expecting it to fail at start-up; resolves with its exit code and output. */
+export function runServerExpectingExit(dataDir: string, timeoutMs = 15_000): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, output: out });
+    });
+  });
+}

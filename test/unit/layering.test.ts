@@ -1,0 +1,86 @@
+// The dependency direction of ARCHITECTURE-GUIDE §2, enforced: pure layers import nothing that
+// does I/O, read no clock and draw no randomness; client/ and cli/ see the server only through
+// protocol/ (and the CLI's lazy import of node/server for `opencmq server`).
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+const SRC = path.join(__dirname, '..', '..', '..', 'src');
+
+/** For each layer, the other src/ layers it may import. */
+const ALLOWED: Record<string, string[]> = {
+  protocol: [],
+  raft: [],
+  broker: ['protocol'],
+  storage: ['protocol'],
+  transport: ['protocol'],
+  api: ['protocol', 'broker'],
+  node: ['protocol', 'broker', 'storage', 'api', 'raft', 'transport'],
+  client: ['protocol'],
+  cli: ['protocol', 'client'],
+};
+const PURE = new Set(['protocol', 'raft', 'broker']);
+const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|dgram|child_process|crypto|worker_threads|cluster|os|tls)$/;
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...tsFiles(full));
+    else if (name.endsWith('.ts')) out.push(full);
+  }
+  return out;
+}
+
+function imports(source: string): { spec: string; lazy: boolean }[] {
+  const out: { spec: string; lazy: boolean }[] = [];
+  for (const m of source.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;'"]*?from\s+['"]([^'"]+)['"]/g)) out.push({ spec: m[1]!, lazy: false });
+  for (const m of source.matchAll(/(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g)) out.push({ spec: m[1]!, lazy: false });
+  for (const m of source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push({ spec: m[1]!, lazy: true });
+  for (const m of source.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push({ spec: m[1]!, lazy: false });
+  return out;
+}
+
+test('layers import only what the architecture allows', () => {
+  const violations: string[] = [];
+  for (const layer of Object.keys(ALLOWED)) {
+    const dir = path.join(SRC, layer);
+    let files: string[] = [];
+    try {
+      files = tsFiles(dir);
+    } catch {
+      continue; // layer not built yet
+    }
+    for (const file of files) {
+      const source = readFileSync(file, 'utf8');
+      const rel = path.relative(SRC, file);
+      for (const { spec, lazy } of imports(source)) {
+        if (spec.startsWith('.')) {
+          const target = path.relative(SRC, path.resolve(path.dirname(file), spec)).split(path.sep)[0]!;
+          if (target === layer) continue;
+          const ok = ALLOWED[layer]!.includes(target) || (layer === 'cli' && lazy && spec.endsWith('node/server'));
+          if (!ok) violations.push(`${rel} imports ${spec} (${layer} -> ${target})`);
+        } else if (PURE.has(layer) && IO_MODULES.test(spec)) {
+          violations.push(`${rel} (pure layer) imports ${spec}`);
+        }
+      }
+      if (PURE.has(layer)) {
+        const code = source.replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+        for (const forbidden of ['Date.now(', 'new Date(', 'Math.random(', 'performance.now(', 'process.', 'setTimeout(', 'setInterval(']) {
+          if (code.includes(forbidden)) violations.push(`${rel} (pure layer) uses ${forbidden}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+test('the layering check itself catches a violation', () => {
+  const found = imports(`import { x } from '../node/queue-node';\nconst y = await import('../node/server');`);
+  assert.deepEqual(found, [
+    { spec: '../node/queue-node', lazy: false },
+    { spec: '../node/server', lazy: true },
+  ]);
+});

@@ -1,0 +1,31 @@
+// The action dispatch table. Each protocol area (queues now, topics later) contributes a record of
+// canonical action name -> handler; lookup is case-insensitive (spec §1.2 [rec], so Java's
+// misspelt `ClearSUbscriptionFIlterTags` will match once topic actions exist).
+
+import type { FormParams } from './form';
+import type { ActionOutcome } from './response';
+import type { QueueService } from './service';
+
+export interface ActionEnv {
+  service: QueueService;
+}
+
+export type ActionHandler = (env: ActionEnv, params: FormParams) => Promise<ActionOutcome>;
+
+export type ActionTable = ReadonlyMap<string, { name: string; handler: ActionHandler }>;
+
+export function buildActionTable(...groups: Readonly<Record<string, ActionHandler>>[]): ActionTable {
+  const table = new Map<string, { name: string; handler: ActionHandler }>();
+  for (const group of groups) {
+    for (const [name, handler] of Object.entries(group)) {
+      const key = name.toLowerCase();
+      if (table.has(key)) throw new Error(`duplicate CMQ action ${name}`);
+      table.set(key, { name, handler });
+    }
+  }
+  return table;
+}
+
+export function findAction(table: ActionTable, action: string): ActionHandler | undefined {
+  return table.get(action.toLowerCase())?.handler;
+}

@@ -1,0 +1,95 @@
+// Parses application/x-www-form-urlencoded bodies and query strings (spec §1.2) into a map of
+// decoded key -> decoded value. One pass over the bytes; a component is copied only when it holds
+// '%' or '+'. Keys are kept as sent ('msgBody.1' stays 'msgBody.1').
+
+import { isUtf8 } from 'node:buffer';
+import { fail, type ErrorResult } from '../protocol/errors';
+
+/** Decoded request parameters, in the order they were sent. */
+export type FormParams = Map<string, string>;
+
+export type FormParseResult = { ok: true; params: FormParams } | ErrorResult;
+
+const AMP = 0x26;
+const EQ = 0x3d;
+const PLUS = 0x2b;
+const PCT = 0x25;
+const SPACE = 0x20;
+
+/** What the 10420 message names when the form cannot be parsed. */
+const PARSE_ARG = 'request';
+
+class MalformedForm extends Error {}
+
+/**
+ * Parse a form body or query string. Malformed percent-encoding or invalid UTF-8 gives 4000/10420;
+ * a key sent twice gives 4000/10330. Empty segments (`a=1&&b=2`) are skipped; a segment without
+ * '=' is a key with an empty value; only the first '=' splits (`a=b=c` is a -> 'b=c').
+ */
+export function parseForm(input: Buffer | string): FormParseResult {
+  const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  // Raw (unescaped) bytes must be UTF-8 too. Checking the whole buffer once is enough for the
+  // components without escapes: they are split at ASCII bytes, which never occur inside a
+  // multi-byte sequence.
+  if (!isUtf8(buf)) return fail('cannotParse', PARSE_ARG, '(invalid UTF-8)');
+  const params: FormParams = new Map();
+  const end = buf.length;
+  let start = 0;
+  try {
+    while (start <= end) {
+      let amp = buf.indexOf(AMP, start);
+      if (amp < 0) amp = end;
+      if (amp > start) {
+        let eq = buf.indexOf(EQ, start);
+        if (eq < 0 || eq > amp) eq = amp;
+        const key = decodeComponent(buf, start, eq);
+        const value = eq < amp ? decodeComponent(buf, eq + 1, amp) : '';
+        if (params.has(key)) return fail('paramNotRepeatable', key);
+        params.set(key, value);
+      }
+      start = amp + 1;
+    }
+  } catch (e) {
+    if (e instanceof MalformedForm) return fail('cannotParse', PARSE_ARG, e.message);
+    throw e;
+  }
+  return { ok: true, params };
+}
+
+function decodeComponent(buf: Buffer, start: number, end: number): string {
+  let needsCopy = false;
+  for (let i = start; i < end; i++) {
+    const b = buf[i];
+    if (b === PCT || b === PLUS) {
+      needsCopy = true;
+      break;
+    }
+  }
+  if (!needsCopy) return buf.toString('utf8', start, end);
+  const out = Buffer.allocUnsafe(end - start);
+  let j = 0;
+  for (let i = start; i < end; i++) {
+    const b = buf[i] as number;
+    if (b === PLUS) {
+      out[j++] = SPACE;
+    } else if (b === PCT) {
+      const hi = i + 1 < end ? hexValue(buf[i + 1] as number) : -1;
+      const lo = i + 2 < end ? hexValue(buf[i + 2] as number) : -1;
+      if (hi < 0 || lo < 0) throw new MalformedForm('(bad percent-encoding)');
+      out[j++] = (hi << 4) | lo;
+      i += 2;
+    } else {
+      out[j++] = b;
+    }
+  }
+  const decoded = out.subarray(0, j);
+  if (!isUtf8(decoded)) throw new MalformedForm('(invalid UTF-8)');
+  return decoded.toString('utf8');
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}

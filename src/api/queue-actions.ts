@@ -1,0 +1,185 @@
+// Handlers of the queue actions (spec §2.3): validate (./queue-validation), call the QueueService,
+// shape the result (./response). Writes go through `submit`; reads through the service's queries.
+
+import type { Command, CommandOk, CommandResult, DeleteFailure } from '../broker/commands';
+import { ERRORS, errorMessage, fail, type ErrorResult } from '../protocol/errors';
+import type { ActionHandler } from './actions';
+import type { FormParams } from './form';
+import { isError } from './params';
+import {
+  batchDeleteMessageParams,
+  batchSendMessageParams,
+  deleteMessageParams,
+  listParams,
+  queueAttributesParams,
+  queueNameParam,
+  receiveMessageParams,
+  rewindQueueParams,
+  sendMessageParams,
+  type SendParams,
+} from './queue-validation';
+import { queueAttributesFields, receivedMessageFields, success, type ActionOutcome } from './response';
+import type { QueueService } from './service';
+
+/** Narrow a submit result to the kind the command asked for; anything else is a server bug. */
+async function submit<K extends Command['kind']>(
+  service: QueueService,
+  command: Command & { kind: K },
+): Promise<Extract<CommandOk, { kind: K }> | ErrorResult> {
+  const r: CommandResult = await service.submit(command);
+  if (!r.ok) return r;
+  if (r.kind !== command.kind) {
+    return fail('internalError', undefined, `(result kind ${r.kind} for command ${command.kind})`);
+  }
+  return r as Extract<CommandOk, { kind: K }>;
+}
+
+const createQueue: ActionHandler = async ({ service }, p) => {
+  const queueName = queueNameParam(p);
+  if (isError(queueName)) return queueName;
+  const attrs = queueAttributesParams(p, true);
+  if (isError(attrs)) return attrs;
+  const r = await submit(service, { kind: 'createQueue', queueName, attrs });
+  return r.ok ? success({ queueId: r.queueId }) : r;
+};
+
+const listQueue: ActionHandler = async ({ service }, p) => {
+  const l = listParams(p);
+  if (isError(l)) return l;
+  const r = await service.listQueues(l.searchWord, l.offset, l.limit);
+  return success({ totalCount: r.totalCount, queueList: r.queueList.map((q) => ({ queueId: q.queueId, queueName: q.queueName })) });
+};
+
+const getQueueAttributes: ActionHandler = async ({ service }, p) => {
+  const queueName = queueNameParam(p);
+  if (isError(queueName)) return queueName;
+  const a = await service.getQueueAttributes(queueName);
+  return a === undefined ? fail('queueNotExist') : success(queueAttributesFields(a));
+};
+
+const setQueueAttributes: ActionHandler = async ({ service }, p) => {
+  const queueName = queueNameParam(p);
+  if (isError(queueName)) return queueName;
+  const attrs = queueAttributesParams(p, false);
+  if (isError(attrs)) return attrs;
+  const r = await submit(service, { kind: 'setQueueAttributes', queueName, attrs });
+  return r.ok ? success(queueAttributesFields(r.attributes)) : r;
+};
+
+const deleteQueue: ActionHandler = async ({ service }, p) => {
+  const queueName = queueNameParam(p);
+  if (isError(queueName)) return queueName;
+  const r = await submit(service, { kind: 'deleteQueue', queueName });
+  return r.ok ? success() : r;
+};
+
+async function sendMessages(service: QueueService, s: SendParams): Promise<string[] | ErrorResult> {
+  const r = await submit(service, { kind: 'sendMessages', queueName: s.queueName, delaySeconds: s.delaySeconds, bodies: s.bodies });
+  if (!r.ok) return r;
+  if (r.msgIds.length !== s.bodies.length) {
+    return fail('internalError', undefined, `(${r.msgIds.length} msgIds for ${s.bodies.length} messages)`);
+  }
+  return r.msgIds;
+}
+
+const sendMessage: ActionHandler = async ({ service }, p) => {
+  const s = sendMessageParams(p);
+  if (isError(s)) return s;
+  const ids = await sendMessages(service, s);
+  return isError(ids) ? ids : success({ msgId: ids[0] });
+};
+
+const batchSendMessage: ActionHandler = async ({ service }, p) => {
+  const s = batchSendMessageParams(p);
+  if (isError(s)) return s;
+  const ids = await sendMessages(service, s);
+  return isError(ids) ? ids : success({ msgList: ids.map((msgId) => ({ msgId })) });
+};
+
+async function receive(service: QueueService, p: FormParams, batch: boolean): Promise<ActionOutcome> {
+  const r = receiveMessageParams(p, batch);
+  if (isError(r)) return r;
+  const out = await service.receive(r.queueName, r.numOfMsg, r.waitSeconds);
+  if (!out.ok) return out;
+  const first = out.messages[0];
+  if (first === undefined) return fail('noMessage');
+  if (!batch) return success(receivedMessageFields(first));
+  return success({ msgInfoList: out.messages.slice(0, r.numOfMsg).map(receivedMessageFields) });
+}
+
+const receiveMessage: ActionHandler = ({ service }, p) => receive(service, p, false);
+const batchReceiveMessage: ActionHandler = ({ service }, p) => receive(service, p, true);
+
+const deleteMessage: ActionHandler = async ({ service }, p) => {
+  const d = deleteMessageParams(p);
+  if (isError(d)) return d;
+  const r = await submit(service, { kind: 'deleteMessages', queueName: d.queueName, receiptHandles: d.receiptHandles });
+  if (!r.ok) return r;
+  return r.failures.length === 0 ? success() : fail('receiptHandleInvalid');
+};
+
+/** One errorList item of BatchDeleteMessage (spec §2.3). */
+function deleteFailureItem(f: DeleteFailure): Record<string, unknown> {
+  return { code: ERRORS[f.error].code, message: errorMessage(f.error), receiptHandle: f.receiptHandle };
+}
+
+const batchDeleteMessage: ActionHandler = async ({ service }, p) => {
+  const d = batchDeleteMessageParams(p);
+  if (isError(d)) return d;
+  const r = await submit(service, { kind: 'deleteMessages', queueName: d.queueName, receiptHandles: d.receiptHandles });
+  if (!r.ok) return r;
+  if (r.failures.length === 0) return success();
+  const errorList = r.failures.map(deleteFailureItem);
+  const error = r.failures.length >= d.receiptHandles.length ? 'deleteAllFailed' : 'deletePartial';
+  return { ...fail(error), fields: { errorList } };
+};
+
+const rewindQueue: ActionHandler = async ({ service }, p) => {
+  const rq = rewindQueueParams(p);
+  if (isError(rq)) return rq;
+  const r = await submit(service, { kind: 'rewindQueue', ...rq });
+  return r.ok ? success() : r;
+};
+
+const unbindDeadLetterQueue: ActionHandler = async ({ service }, p) => {
+  const queueName = queueNameParam(p);
+  if (isError(queueName)) return queueName;
+  const r = await submit(service, { kind: 'unbindDeadLetter', queueName });
+  return r.ok ? success() : r;
+};
+
+const listDeadLetterSourceQueues: ActionHandler = async ({ service }, p) => {
+  const dlq = queueNameParam(p, 'deadLetterQueueName');
+  if (isError(dlq)) return dlq;
+  const l = listParams(p);
+  if (isError(l)) return l;
+  const r = await service.listDeadLetterSourceQueues(dlq, l.searchWord, l.offset, l.limit);
+  if ('ok' in r) return r;
+  return success({ totalCount: r.totalCount, queueList: r.queueList.map((q) => ({ queueId: q.queueId, queueName: q.queueName })) });
+};
+
+/** TDMQ data-flow route query (spec §2.3 [rec]): no TCP gateway here, so an empty list. */
+const queryQueueRoute: ActionHandler = (_env, p) => {
+  const queueName = queueNameParam(p);
+  return Promise.resolve(isError(queueName) ? queueName : success({ addr: [] }));
+};
+
+/** Canonical action name -> handler. Matched case-insensitively by ./actions. */
+export const QUEUE_ACTIONS: Readonly<Record<string, ActionHandler>> = {
+  CreateQueue: createQueue,
+  ListQueue: listQueue,
+  GetQueueAttributes: getQueueAttributes,
+  SetQueueAttributes: setQueueAttributes,
+  DeleteQueue: deleteQueue,
+  SendMessage: sendMessage,
+  BatchSendMessage: batchSendMessage,
+  ReceiveMessage: receiveMessage,
+  BatchReceiveMessage: batchReceiveMessage,
+  DeleteMessage: deleteMessage,
+  BatchDeleteMessage: batchDeleteMessage,
+  RewindQueue: rewindQueue,
+  UnbindDeadLetterQueue: unbindDeadLetterQueue,
+  UnbindDeadLetter: unbindDeadLetterQueue,
+  ListDeadLetterSourceQueues: listDeadLetterSourceQueues,
+  QueryQueueRoute: queryQueueRoute,
+};

@@ -1,0 +1,144 @@
+// A QueueService that records every call and answers from overridable scripts: the fake the API
+// tests drive handleCmqRequest with ("did any invalid request reach submit?"). No queue semantics.
+
+import type { Command, CommandResult, QueueAttributes, QueueAttributesInput, QueueList } from '../../src/broker/commands';
+import type { ErrorResult } from '../../src/protocol/errors';
+import type { DeliveredMessage, QueueService, ReceiveOutcome } from '../../src/api/service';
+
+export type RecordedCall =
+  | { method: 'submit'; command: Command }
+  | { method: 'receive'; queueName: string; numOfMsg: number; waitSeconds: number | undefined }
+  | { method: 'listQueues'; searchWord: string | undefined; offset: number; limit: number }
+  | { method: 'getQueueAttributes'; queueName: string }
+  | { method: 'listDeadLetterSourceQueues'; deadLetterQueueName: string; searchWord: string | undefined; offset: number; limit: number };
+
+export interface RecordingScripts {
+  submit?: (command: Command) => CommandResult | Promise<CommandResult>;
+  receive?: (queueName: string, numOfMsg: number, waitSeconds: number | undefined) => ReceiveOutcome | Promise<ReceiveOutcome>;
+  listQueues?: (searchWord: string | undefined, offset: number, limit: number) => QueueList | Promise<QueueList>;
+  getQueueAttributes?: (queueName: string) => QueueAttributes | undefined | Promise<QueueAttributes | undefined>;
+  listDeadLetterSourceQueues?: (
+    deadLetterQueueName: string,
+    searchWord: string | undefined,
+    offset: number,
+    limit: number,
+  ) => QueueList | ErrorResult | Promise<QueueList | ErrorResult>;
+}
+
+/** Attributes of a freshly created queue with the documented defaults. */
+export function sampleQueueAttributes(queueName: string, nowSec = 1_700_000_000): QueueAttributes {
+  return {
+    queueId: `queue-${queueName.toLowerCase()}`,
+    queueName,
+    maxMsgHeapNum: 100_000_000,
+    pollingWaitSeconds: 0,
+    visibilityTimeout: 30,
+    maxMsgSize: 65_536,
+    msgRetentionSeconds: 345_600,
+    rewindSeconds: 0,
+    createTime: nowSec,
+    lastModifyTime: nowSec,
+    activeMsgNum: 0,
+    inactiveMsgNum: 0,
+    delayMsgNum: 0,
+    rewindMsgNum: 0,
+    minMsgTime: 0,
+  };
+}
+
+/** A delivered message with the given body, for scripted receives. */
+export function sampleDeliveredMessage(body: string | Buffer, seq = 1, nowSec = 1_700_000_000): DeliveredMessage {
+  const bodyBytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return {
+    msgId: String(1000 + seq),
+    receiptHandle: `1-${seq}-1-abcdef`,
+    enqueueTime: nowSec - 5,
+    firstDequeueTime: nowSec,
+    nextVisibleTime: nowSec + 30,
+    dequeueCount: 1,
+    body: { entryIndex: seq, offset: 0, length: bodyBytes.length, crc32c: 0 },
+    queueNumber: 1,
+    seq,
+    bodyBytes,
+  };
+}
+
+function defaultSubmit(command: Command, nextMsgId: () => string): CommandResult {
+  switch (command.kind) {
+    case 'createQueue':
+      return { ok: true, kind: 'createQueue', queueId: `queue-${command.queueName.toLowerCase()}` };
+    case 'setQueueAttributes':
+      return { ok: true, kind: 'setQueueAttributes', attributes: { ...sampleQueueAttributes(command.queueName), ...withoutDlp(command.attrs) } };
+    case 'deleteQueue':
+      return { ok: true, kind: 'deleteQueue' };
+    case 'sendMessages':
+      return { ok: true, kind: 'sendMessages', msgIds: command.bodies.map(nextMsgId) };
+    case 'receiveMessages':
+      return { ok: true, kind: 'receiveMessages', messages: [] };
+    case 'deleteMessages':
+      return { ok: true, kind: 'deleteMessages', failures: [] };
+    case 'rewindQueue':
+      return { ok: true, kind: 'rewindQueue' };
+    case 'unbindDeadLetter':
+      return { ok: true, kind: 'unbindDeadLetter' };
+    case 'quarantineMessage':
+      return { ok: true, kind: 'quarantineMessage' };
+    case 'tick':
+      return { ok: true, kind: 'tick' };
+  }
+}
+
+/** The attribute input as stored attributes: a null (cleared) policy is simply absent. */
+function withoutDlp(attrs: QueueAttributesInput): Partial<QueueAttributes> {
+  const { deadLetterPolicy, ...rest } = attrs;
+  return deadLetterPolicy ? { ...rest, deadLetterPolicy } : rest;
+}
+
+export class RecordingQueueService implements QueueService {
+  readonly calls: RecordedCall[] = [];
+  private msgSeq = 0;
+
+  constructor(public scripts: RecordingScripts = {}) {}
+
+  /** The commands passed to submit, in order. */
+  get submitted(): Command[] {
+    const out: Command[] = [];
+    for (const c of this.calls) if (c.method === 'submit') out.push(c.command);
+    return out;
+  }
+
+  async submit(command: Command): Promise<CommandResult> {
+    this.calls.push({ method: 'submit', command });
+    if (this.scripts.submit) return this.scripts.submit(command);
+    return defaultSubmit(command, () => String(++this.msgSeq));
+  }
+
+  async receive(queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
+    this.calls.push({ method: 'receive', queueName, numOfMsg, waitSeconds });
+    if (this.scripts.receive) return this.scripts.receive(queueName, numOfMsg, waitSeconds);
+    return { ok: true, messages: [] };
+  }
+
+  async listQueues(searchWord: string | undefined, offset: number, limit: number): Promise<QueueList> {
+    this.calls.push({ method: 'listQueues', searchWord, offset, limit });
+    if (this.scripts.listQueues) return this.scripts.listQueues(searchWord, offset, limit);
+    return { totalCount: 0, queueList: [] };
+  }
+
+  async getQueueAttributes(queueName: string): Promise<QueueAttributes | undefined> {
+    this.calls.push({ method: 'getQueueAttributes', queueName });
+    if (this.scripts.getQueueAttributes) return this.scripts.getQueueAttributes(queueName);
+    return sampleQueueAttributes(queueName);
+  }
+
+  async listDeadLetterSourceQueues(
+    deadLetterQueueName: string,
+    searchWord: string | undefined,
+    offset: number,
+    limit: number,
+  ): Promise<QueueList | ErrorResult> {
+    this.calls.push({ method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit });
+    if (this.scripts.listDeadLetterSourceQueues) return this.scripts.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit);
+    return { totalCount: 0, queueList: [] };
+  }
+}

@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseForm, type FormParams } from '../../src/api/form';
+import { ERRORS, type ErrorResult } from '../../src/protocol/errors';
+
+function ok(input: Buffer | string): FormParams {
+  const r = parseForm(input);
+  assert.ok(r.ok, `expected ${JSON.stringify(String(input))} to parse, got ${JSON.stringify(r)}`);
+  return r.params;
+}
+
+function err(input: Buffer | string): ErrorResult {
+  const r = parseForm(input);
+  assert.ok(!r.ok, `expected ${JSON.stringify(String(input))} to fail`);
+  return r;
+}
+
+void test('form: plain pairs, keys kept as sent (dots stay dots)', () => {
+  const p = ok('Action=SendMessage&msgBody.1=a&msgBody.10=b&queue_name=x');
+  assert.deepEqual([...p], [
+    ['Action', 'SendMessage'],
+    ['msgBody.1', 'a'],
+    ['msgBody.10', 'b'],
+    ['queue_name', 'x'],
+  ]);
+});
+
+void test("form: '+' is a space, '%2B' is a plus, '%20' is a space, in keys and values", () => {
+  const p = ok('msgBody=hello+world%2B1%20x&a+b=1&c%2Bd=2');
+  assert.equal(p.get('msgBody'), 'hello world+1 x');
+  assert.equal(p.get('a b'), '1');
+  assert.equal(p.get('c+d'), '2');
+});
+
+void test('form: percent-encoded UTF-8, upper and lower case hex, and raw UTF-8 bytes', () => {
+  const p = ok('a=%E4%BD%A0%e5%a5%bd&b=' + '你好' + '&c=%F0%9F%98%80');
+  assert.equal(p.get('a'), '你好');
+  assert.equal(p.get('b'), '你好');
+  assert.equal(p.get('c'), '😀');
+});
+
+void test('form: empty values, missing "=", "a=b=c", empty segments', () => {
+  const p = ok('routingKey=&flag&a=b=c&&x=1&');
+  assert.equal(p.get('routingKey'), '');
+  assert.equal(p.get('flag'), '');
+  assert.equal(p.get('a'), 'b=c');
+  assert.equal(p.get('x'), '1');
+  assert.equal(p.size, 4);
+});
+
+void test('form: empty input gives no parameters', () => {
+  assert.equal(ok('').size, 0);
+  assert.equal(ok(Buffer.alloc(0)).size, 0);
+  assert.equal(ok('&&&').size, 0);
+});
+
+void test('form: "=v" is a parameter with an empty key', () => {
+  assert.equal(ok('=v').get(''), 'v');
+});
+
+void test('form: encoded "&" and "=" inside values do not split', () => {
+  const p = ok('msgBody=a%26b%3Dc&Signature=C16WEtEXsD5v5tnaUMLAbZewXhI%3D');
+  assert.equal(p.get('msgBody'), 'a&b=c');
+  assert.equal(p.get('Signature'), 'C16WEtEXsD5v5tnaUMLAbZewXhI=');
+});
+
+for (const bad of ['a=%', 'a=%4', 'a=%zz', 'a=%4g', '%=1', 'a=1&b=x%']) {
+  void test(`form: malformed percent-encoding ${JSON.stringify(bad)} → 4000/10420`, () => {
+    const e = err(bad);
+    assert.equal(e.error, 'cannotParse');
+    assert.equal(ERRORS[e.error].code, 4000);
+    assert.equal(ERRORS[e.error].module, 10420);
+    assert.equal(e.arg, 'request');
+  });
+}
+
+void test('form: invalid UTF-8, encoded or raw → 4000/10420', () => {
+  for (const bad of ['a=%FF', 'a=%C3', 'a=%C3%28', 'a=%ED%A0%80' /* surrogate */, '%80=1']) {
+    assert.equal(err(bad).error, 'cannotParse', bad);
+  }
+  assert.equal(err(Buffer.from([0x61, 0x3d, 0xff])).error, 'cannotParse');
+  assert.equal(err(Buffer.from([0x61, 0x3d, 0xe4, 0xbd])).error, 'cannotParse');
+});
+
+void test('form: a repeated key → 4000/10330 naming it (also after decoding)', () => {
+  let e = err('a=1&b=2&a=3');
+  assert.equal(e.error, 'paramNotRepeatable');
+  assert.equal(e.arg, 'a');
+  e = err('msgBody.1=x&msgBody%2E1=y');
+  assert.equal(e.error, 'paramNotRepeatable');
+  assert.equal(e.arg, 'msgBody.1');
+  e = err('a&a=');
+  assert.equal(e.error, 'paramNotRepeatable');
+});
+
+void test('form: a string input is read as UTF-8; Buffer and string agree', () => {
+  const s = 'k=%E2%82%AC+%C3%A9&l=é';
+  assert.deepEqual([...ok(s)], [...ok(Buffer.from(s, 'utf8'))]);
+  assert.equal(ok(s).get('k'), '€ é');
+});
+
+void test('form: agrees with URLSearchParams on well-formed input', () => {
+  const src = new URLSearchParams();
+  src.append('Action', 'BatchSendMessage');
+  src.append('msgBody.1', 'hello world & more = stuff + 100% ✓');
+  src.append('msgBody.2', '');
+  src.append('odd key_with.chars', '@file');
+  const p = ok(src.toString());
+  assert.deepEqual([...p], [...src]);
+});

@@ -88,7 +88,7 @@ export class QueueNode implements QueueService {
   static async open(opts: QueueNodeOptions): Promise<QueueNode> {
     const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     await mkdir(opts.dataDir, { recursive: true });
-    const snapshots = new SnapshotStore(path.join(opts.dataDir, 'snapshots'), { log });
+    const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log });
     const latest = await snapshots.loadLatest();
     const sm = latest ? QueueStateMachine.restore(latest.data) : new QueueStateMachine();
     const walOpts: { segmentBytes?: number; fsync: boolean; log: (s: string) => void } = { fsync: opts.fsync ?? true, log };

@@ -1,0 +1,155 @@
+// Durable snapshots of the state machine, one file per snapshot index, written atomically
+// (temp file, fdatasync, rename, directory fsync) and verified by CRC32C when loaded.
+//
+// File layout, little-endian: magic u32, version u32, index u64, term u64, dataLength u64,
+// dataCrc u32, headerCrc u32 (CRC32C of the 36 bytes before it), then the data.
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32c } from './crc32c';
+import { syncDirectory, writevFully } from './file-io';
+import { STORAGE_LIMITS } from './limits';
+
+const SNAPSHOT_MAGIC = 0x50414e53; // "SNAP"
+const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_HEADER_BYTES = 40;
+const TWO_POW_32 = 0x1_0000_0000;
+const SNAPSHOT_NAME_RE = /^snapshot-(\d{20})\.snap$/;
+const TEMP_SUFFIX = '.tmp';
+
+export interface SnapshotMeta {
+  /** Index of the last log entry the snapshot covers. */
+  index: number;
+  term: number;
+}
+
+export interface LoadedSnapshot extends SnapshotMeta {
+  data: Buffer;
+}
+
+export interface SnapshotStoreOptions {
+  log?: (line: string) => void;
+}
+
+export function snapshotFileName(index: number): string {
+  return `snapshot-${String(index).padStart(20, '0')}.snap`;
+}
+
+function writeU64(buf: Buffer, pos: number, v: number): void {
+  buf.writeUInt32LE(v >>> 0, pos);
+  buf.writeUInt32LE(Math.floor(v / TWO_POW_32), pos + 4);
+}
+
+function readU64(buf: Buffer, pos: number): number {
+  return buf.readUInt32LE(pos + 4) * TWO_POW_32 + buf.readUInt32LE(pos);
+}
+
+function encodeHeader(meta: SnapshotMeta, data: Uint8Array): Buffer {
+  const h = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
+  h.writeUInt32LE(SNAPSHOT_MAGIC, 0);
+  h.writeUInt32LE(SNAPSHOT_VERSION, 4);
+  writeU64(h, 8, meta.index);
+  writeU64(h, 16, meta.term);
+  writeU64(h, 24, data.length);
+  h.writeUInt32LE(crc32c(data), 32);
+  h.writeUInt32LE(crc32c(h.subarray(0, 36)), 36);
+  return h;
+}
+
+/** The snapshot in `file` if intact and matching `index` (from its name), else why not. */
+function decodeSnapshot(file: Buffer, index: number): LoadedSnapshot | string {
+  if (file.length < SNAPSHOT_HEADER_BYTES) return 'shorter than its header';
+  if (file.readUInt32LE(0) !== SNAPSHOT_MAGIC) return 'bad magic';
+  if (crc32c(file.subarray(0, 36)) !== file.readUInt32LE(36)) return 'header checksum mismatch';
+  const version = file.readUInt32LE(4);
+  if (version !== SNAPSHOT_VERSION) return `unknown version ${version}`;
+  if (readU64(file, 8) !== index) return 'index does not match the file name';
+  const data = file.subarray(SNAPSHOT_HEADER_BYTES);
+  if (readU64(file, 24) !== data.length) return 'length mismatch (truncated?)';
+  if (crc32c(data) !== file.readUInt32LE(32)) return 'data checksum mismatch';
+  return { index, term: readU64(file, 16), data };
+}
+
+export class SnapshotStore {
+  /** Serializes saves so pruning never races a rename. Never rejects. */
+  private saving: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly dir: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Opens (creating if missing) the snapshot directory and removes unfinished temp files. */
+  static async open(dir: string, opts: SnapshotStoreOptions = {}): Promise<SnapshotStore> {
+    await mkdir(dir, { recursive: true });
+    for (const name of await readdir(dir)) {
+      if (name.startsWith('snapshot-') && name.endsWith(TEMP_SUFFIX)) await unlink(join(dir, name));
+    }
+    return new SnapshotStore(dir, opts.log ?? ((line) => process.stderr.write(line + '\n')));
+  }
+
+  /** Writes the snapshot durably and atomically, then keeps only the newest ones. */
+  save(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    if (!Number.isSafeInteger(meta.index) || meta.index < 0 || !Number.isSafeInteger(meta.term) || meta.term < 0) {
+      return Promise.reject(new RangeError('snapshot: index and term must be non-negative integers'));
+    }
+    const run = this.saving.then(() => this.write(meta, data));
+    this.saving = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async write(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    const name = snapshotFileName(meta.index);
+    const tmp = join(this.dir, name + TEMP_SUFFIX);
+    const fh = await open(tmp, 'w');
+    try {
+      const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      await writevFully(fh, [encodeHeader(meta, data), body], 0);
+      await fh.datasync();
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    await fh.close();
+    await rename(tmp, join(this.dir, name));
+    await syncDirectory(this.dir);
+    await this.prune();
+  }
+
+  /** Snapshot file indexes on disk, newest first. */
+  private async indexes(): Promise<number[]> {
+    const out: number[] = [];
+    for (const name of await readdir(this.dir)) {
+      const m = SNAPSHOT_NAME_RE.exec(name);
+      if (m) out.push(Number(m[1]));
+    }
+    return out.sort((a, b) => b - a);
+  }
+
+  private async prune(): Promise<void> {
+    for (const index of (await this.indexes()).slice(STORAGE_LIMITS.snapshotsKept)) {
+      await unlink(join(this.dir, snapshotFileName(index)));
+    }
+  }
+
+  /** The newest snapshot that verifies; a damaged newer one is reported and skipped. */
+  async loadLatest(): Promise<LoadedSnapshot | undefined> {
+    for (const index of await this.indexes()) {
+      const name = snapshotFileName(index);
+      const fh = await open(join(this.dir, name), 'r');
+      let file: Buffer;
+      try {
+        file = await fh.readFile();
+      } finally {
+        await fh.close();
+      }
+      const snap = decodeSnapshot(file, index);
+      if (typeof snap !== 'string') return snap;
+      this.log(`snapshot: DAMAGED ${name} (${snap}); falling back to an older snapshot`);
+    }
+    return undefined;
+  }
+}

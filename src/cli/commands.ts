@@ -1,0 +1,448 @@
+// The `opencmq` commands: each one's options, help and handler. Handlers get everything through a
+// CommandContext (client, output, stdin, signal), so tests run them with a fake client.
+
+import { CmqNetworkError } from '../client/errors';
+import type { BatchDeleteFailure, Message, QueueAttributes } from '../client/types';
+import { LIMITS } from '../protocol/limits';
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type Credential, type ServerOptions } from '../node/server-options';
+import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
+import { formatJson, formatKeyValues, formatTable, formatUnixSeconds } from './format';
+import {
+  QUEUE_ATTR_HELP,
+  QUEUE_ATTR_OPTIONS,
+  boolOpt,
+  intOpt,
+  queueAttributesFromOptions,
+  stringOpt,
+  type OptionSpecs,
+  type OptionValues,
+} from './options';
+
+export interface CommandContext {
+  /** Positional arguments after the command words. */
+  args: string[];
+  opts: OptionValues;
+  io: CliIo;
+  json: boolean;
+  deps: CliDeps;
+  /** The client for --endpoint/--secret-*, created on first use. */
+  client(): CliClient;
+}
+
+export interface CommandSpec {
+  words: readonly string[];
+  usage: string;
+  summary: string;
+  help: readonly string[];
+  options: OptionSpecs;
+  minArgs: number;
+  maxArgs: number;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+// ---- output helpers ----
+
+function messageJson(m: Message): Record<string, unknown> {
+  return { ...m };
+}
+
+function printMessageHuman(io: CliIo, m: Message): void {
+  for (const line of formatKeyValues([
+    ['msgId', m.msgId],
+    ['receiptHandle', m.receiptHandle],
+    ['dequeueCount', String(m.dequeueCount)],
+    ['enqueueTime', formatUnixSeconds(m.enqueueTime)],
+    ['firstDequeueTime', formatUnixSeconds(m.firstDequeueTime)],
+    ['nextVisibleTime', formatUnixSeconds(m.nextVisibleTime)],
+    ['body', m.body],
+  ])) {
+    io.out(line);
+  }
+}
+
+function printDeleteFailures(io: CliIo, failed: readonly BatchDeleteFailure[]): void {
+  for (const f of failed) io.err(`error ${f.code}: ${f.message} (receipt handle ${f.receiptHandle})`);
+}
+
+const TIME_ATTRS = new Set(['createTime', 'lastModifyTime', 'minMsgTime']);
+
+function attributeLines(name: string, a: QueueAttributes): string[] {
+  const pairs: Array<[string, string]> = [['queueName', a.queueName ?? name]];
+  if (a.queueId !== undefined) pairs.push(['queueId', a.queueId]);
+  for (const [k, v] of Object.entries(a)) {
+    if (k === 'queueName' || k === 'queueId' || k === 'deadLetterPolicy') continue;
+    pairs.push([k, typeof v === 'number' && TIME_ATTRS.has(k) ? formatUnixSeconds(v) : String(v)]);
+  }
+  pairs.push(['deadLetterPolicy', a.deadLetterPolicy === undefined ? '-' : JSON.stringify(a.deadLetterPolicy)]);
+  return formatKeyValues(pairs);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+// ---- queue commands ----
+
+const queueCreate: CommandSpec = {
+  words: ['queue', 'create'],
+  usage: 'opencmq queue create NAME [attribute options]',
+  summary: 'create a queue',
+  help: ['Attribute options:', ...QUEUE_ATTR_HELP],
+  options: QUEUE_ATTR_OPTIONS,
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const name = ctx.args[0] ?? '';
+    const attrs = queueAttributesFromOptions(ctx.opts, false);
+    const queueId = await ctx.client().createQueue(name, attrs);
+    ctx.io.out(ctx.json ? formatJson({ queueName: name, queueId }) : `created queue ${name} (${queueId})`);
+    return EXIT_OK;
+  },
+};
+
+const queueList: CommandSpec = {
+  words: ['queue', 'list'],
+  usage: 'opencmq queue list [--search WORD] [--offset N] [--limit N]',
+  summary: 'list queues',
+  help: [
+    'Options:',
+    '  --search WORD   only queues whose name contains WORD (case-insensitive)',
+    '  --offset N      skip N matches (default 0)',
+    `  --limit N       show at most N (default ${LIMITS.listLimitDefault}, max ${LIMITS.listLimitMax})`,
+  ],
+  options: { search: { type: 'string' }, offset: { type: 'string' }, limit: { type: 'string' } },
+  minArgs: 0,
+  maxArgs: 0,
+  async run(ctx) {
+    const opts: { searchWord?: string; offset?: number; limit?: number } = {};
+    const search = stringOpt(ctx.opts, 'search');
+    const offset = intOpt(ctx.opts, 'offset', 0, Number.MAX_SAFE_INTEGER);
+    const limit = intOpt(ctx.opts, 'limit', 1, LIMITS.listLimitMax);
+    if (search !== undefined) opts.searchWord = search;
+    if (offset !== undefined) opts.offset = offset;
+    if (limit !== undefined) opts.limit = limit;
+    const list = await ctx.client().listQueues(opts);
+    if (ctx.json) {
+      ctx.io.out(formatJson(list));
+      return EXIT_OK;
+    }
+    if (list.queues.length > 0) {
+      for (const line of formatTable(
+        ['NAME', 'ID'],
+        list.queues.map((q) => [q.queueName, q.queueId]),
+      )) {
+        ctx.io.out(line);
+      }
+    }
+    const first = offset ?? 0;
+    ctx.io.out(
+      list.queues.length === 0
+        ? `no queues (${list.totalCount} matching)`
+        : `showing ${first + 1}-${first + list.queues.length} of ${list.totalCount}`,
+    );
+    return EXIT_OK;
+  },
+};
+
+const queueGet: CommandSpec = {
+  words: ['queue', 'get'],
+  usage: 'opencmq queue get NAME',
+  summary: 'show a queue’s attributes and message counts',
+  help: [],
+  options: {},
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const name = ctx.args[0] ?? '';
+    const attrs = await ctx.client().getQueueAttributes(name);
+    if (ctx.json) ctx.io.out(formatJson({ queueName: name, ...attrs }));
+    else for (const line of attributeLines(name, attrs)) ctx.io.out(line);
+    return EXIT_OK;
+  },
+};
+
+const queueSet: CommandSpec = {
+  words: ['queue', 'set'],
+  usage: 'opencmq queue set NAME [attribute options]',
+  summary: 'change queue attributes',
+  help: ['Attribute options (at least one):', ...QUEUE_ATTR_HELP],
+  options: QUEUE_ATTR_OPTIONS,
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const name = ctx.args[0] ?? '';
+    const attrs = queueAttributesFromOptions(ctx.opts, true);
+    await ctx.client().setQueueAttributes(name, attrs);
+    ctx.io.out(ctx.json ? formatJson({ queueName: name, updated: attrs }) : `updated queue ${name}`);
+    return EXIT_OK;
+  },
+};
+
+const queueDelete: CommandSpec = {
+  words: ['queue', 'delete'],
+  usage: 'opencmq queue delete NAME',
+  summary: 'delete a queue and its messages',
+  help: [],
+  options: {},
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const name = ctx.args[0] ?? '';
+    await ctx.client().deleteQueue(name);
+    ctx.io.out(ctx.json ? formatJson({ queueName: name, deleted: true }) : `deleted queue ${name}`);
+    return EXIT_OK;
+  },
+};
+
+const queueRewind: CommandSpec = {
+  words: ['queue', 'rewind'],
+  usage: 'opencmq queue rewind NAME --time UNIX_SECONDS',
+  summary: 'redeliver messages sent at or after a time (needs --rewind-seconds > 0)',
+  help: ['Options:', '  --time UNIX_SECONDS   start of the redelivery, within the queue’s rewind window'],
+  options: { time: { type: 'string' } },
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const name = ctx.args[0] ?? '';
+    const time = intOpt(ctx.opts, 'time', 0, Number.MAX_SAFE_INTEGER);
+    if (time === undefined) throw new UsageError('--time is required');
+    await ctx.client().rewindQueue(name, time);
+    ctx.io.out(ctx.json ? formatJson({ queueName: name, startConsumeTime: time }) : `rewound queue ${name} to ${formatUnixSeconds(time)}`);
+    return EXIT_OK;
+  },
+};
+
+// ---- message commands ----
+
+const send: CommandSpec = {
+  words: ['send'],
+  usage: 'opencmq send QUEUE BODY... [--delay N]    (BODY "-" reads one message per stdin line)',
+  summary: 'send messages (several bodies go in one batch)',
+  help: [
+    'Options:',
+    '  --delay N   seconds before the messages become visible',
+    '',
+    'With "-" as the only BODY, each non-empty stdin line is one message, sent in batches of 16.',
+  ],
+  options: { delay: { type: 'string' } },
+  minArgs: 2,
+  maxArgs: Infinity,
+  async run(ctx) {
+    const [queue = '', ...bodies] = ctx.args;
+    const delay = intOpt(ctx.opts, 'delay', 0, LIMITS.delaySecondsMax);
+    const sendOpts = delay === undefined ? {} : { delaySeconds: delay };
+    const fromStdin = bodies.includes('-');
+    if (fromStdin && bodies.length !== 1) throw new UsageError('"-" (read stdin) must be the only BODY');
+    const client = ctx.client();
+    const ids: string[] = [];
+    const sendChunk = async (chunk: string[]): Promise<void> => {
+      const got = chunk.length === 1 ? [await client.sendMessage(queue, chunk[0] ?? '', sendOpts)] : await client.batchSendMessage(queue, chunk, sendOpts);
+      ids.push(...got);
+      if (!ctx.json) for (const id of got) ctx.io.out(id);
+    };
+    if (fromStdin) {
+      let chunk: string[] = [];
+      for await (const line of ctx.io.stdinLines()) {
+        if (line === '') continue;
+        chunk.push(line);
+        if (chunk.length === LIMITS.batchItemsMax) {
+          await sendChunk(chunk);
+          chunk = [];
+        }
+      }
+      if (chunk.length > 0) await sendChunk(chunk);
+    } else {
+      for (let i = 0; i < bodies.length; i += LIMITS.batchItemsMax) await sendChunk(bodies.slice(i, i + LIMITS.batchItemsMax));
+    }
+    if (ctx.json) ctx.io.out(formatJson({ msgIds: ids }));
+    return EXIT_OK;
+  },
+};
+
+/** Default long-poll wait for `receive --watch` when --wait is not given. */
+const WATCH_WAIT_SECONDS = 10;
+
+const receive: CommandSpec = {
+  words: ['receive'],
+  usage: 'opencmq receive QUEUE [--count N] [--wait S] [--delete] [--watch]',
+  summary: 'receive messages (they stay hidden for the visibility timeout unless --delete)',
+  help: [
+    'Options:',
+    `  --count N   receive up to N messages at once (1-${LIMITS.batchItemsMax}, default 1)`,
+    `  --wait S    long-poll up to S seconds (0-${LIMITS.pollingWaitSecondsMax}; default: the queue’s pollingWaitSeconds)`,
+    '  --delete    delete each message after printing it',
+    `  --watch     keep receiving until interrupted (default wait ${WATCH_WAIT_SECONDS} s; with --json: one JSON line per message)`,
+  ],
+  options: { count: { type: 'string' }, wait: { type: 'string' }, delete: { type: 'boolean' }, watch: { type: 'boolean' } },
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const queue = ctx.args[0] ?? '';
+    const count = intOpt(ctx.opts, 'count', 1, LIMITS.batchItemsMax) ?? 1;
+    const watch = boolOpt(ctx.opts, 'watch');
+    const wait = intOpt(ctx.opts, 'wait', 0, LIMITS.pollingWaitSecondsMax) ?? (watch ? WATCH_WAIT_SECONDS : undefined);
+    const del = boolOpt(ctx.opts, 'delete');
+    const client = ctx.client();
+    const signal = ctx.io.signal;
+    const receiveOnce = async (): Promise<Message[]> => {
+      const opts = wait === undefined ? { signal } : { pollingWaitSeconds: wait, signal };
+      if (count === 1) {
+        const m = await client.receiveMessage(queue, opts);
+        return m === undefined ? [] : [m];
+      }
+      return client.batchReceiveMessage(queue, count, opts);
+    };
+    const deleteAll = async (messages: Message[]): Promise<boolean> => {
+      if (!del || messages.length === 0) return true;
+      const { failed } = await client.batchDeleteMessage(
+        queue,
+        messages.map((m) => m.receiptHandle),
+      );
+      printDeleteFailures(ctx.io, failed);
+      return failed.length === 0;
+    };
+
+    if (!watch) {
+      const messages = await receiveOnce();
+      if (ctx.json) ctx.io.out(formatJson({ messages: messages.map(messageJson) }));
+      else if (messages.length === 0) ctx.io.err('no message');
+      else
+        messages.forEach((m, i) => {
+          if (i > 0) ctx.io.out('');
+          printMessageHuman(ctx.io, m);
+        });
+      return (await deleteAll(messages)) ? EXIT_OK : EXIT_ERROR;
+    }
+
+    let printed = 0;
+    let ok = true;
+    while (!signal.aborted) {
+      let messages: Message[];
+      try {
+        messages = await receiveOnce();
+      } catch (err) {
+        if (signal.aborted) break;
+        if (!(err instanceof CmqNetworkError)) throw err;
+        ctx.io.err(`error network: ${err.message} (retrying)`);
+        await sleep(1000, signal);
+        continue;
+      }
+      for (const m of messages) {
+        if (ctx.json) ctx.io.out(JSON.stringify(messageJson(m)));
+        else {
+          if (printed > 0) ctx.io.out('');
+          printMessageHuman(ctx.io, m);
+        }
+        printed++;
+      }
+      if (!(await deleteAll(messages))) ok = false;
+    }
+    return ok ? EXIT_OK : EXIT_ERROR;
+  },
+};
+
+const deleteCmd: CommandSpec = {
+  words: ['delete'],
+  usage: 'opencmq delete QUEUE HANDLE...',
+  summary: 'delete received messages by receipt handle',
+  help: [],
+  options: {},
+  minArgs: 2,
+  maxArgs: Infinity,
+  async run(ctx) {
+    const [queue = '', ...handles] = ctx.args;
+    const client = ctx.client();
+    if (handles.length === 1) {
+      await client.deleteMessage(queue, handles[0] ?? '');
+      ctx.io.out(ctx.json ? formatJson({ deleted: 1, failed: [] }) : 'deleted 1 message');
+      return EXIT_OK;
+    }
+    const failed: BatchDeleteFailure[] = [];
+    for (let i = 0; i < handles.length; i += LIMITS.batchItemsMax) {
+      failed.push(...(await client.batchDeleteMessage(queue, handles.slice(i, i + LIMITS.batchItemsMax))).failed);
+    }
+    const deleted = handles.length - failed.length;
+    if (ctx.json) ctx.io.out(formatJson({ deleted, failed }));
+    else ctx.io.out(`deleted ${deleted} message${deleted === 1 ? '' : 's'}`);
+    printDeleteFailures(ctx.io, failed);
+    return failed.length === 0 ? EXIT_OK : EXIT_ERROR;
+  },
+};
+
+// ---- server ----
+
+const server: CommandSpec = {
+  words: ['server'],
+  usage: 'opencmq server [--data-dir DIR] [--host H] [--port P] [credentials] [--no-fsync]',
+  summary: 'run an opencmq server (until SIGINT/SIGTERM)',
+  help: [
+    'Options:',
+    `  --data-dir DIR          where the log and snapshots live (default ${DEFAULT_DATA_DIR})`,
+    `  --host H                listen address (default ${DEFAULT_HOST})`,
+    `  --port P                listen port (default ${DEFAULT_PORT}; 0 picks a free one)`,
+    '  --keys-file F           accepted credentials: one "SECRET_ID SECRET_KEY" per line, # comments',
+    '  --secret-id ID          an accepted credential (default $OPENCMQ_SECRET_ID) ...',
+    '  --secret-key KEY        ... with its key (default $OPENCMQ_SECRET_KEY)',
+    '  --insecure-no-auth      allow a non-loopback --host without any credentials',
+    '  --require-akid          reject SecretIds not starting with AKID, as Tencent Cloud does',
+    '  --no-fsync              acknowledge before data is on disk (benchmarks only)',
+    '',
+    'Without credentials the server accepts unsigned requests, on loopback only.',
+  ],
+  options: {
+    'data-dir': { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'keys-file': { type: 'string' },
+    'insecure-no-auth': { type: 'boolean' },
+    'no-fsync': { type: 'boolean' },
+    'require-akid': { type: 'boolean' },
+  },
+  minArgs: 0,
+  maxArgs: 0,
+  async run(ctx) {
+    const opts = serverOptionsFrom(ctx.opts, ctx.io);
+    const running = await ctx.deps.startServer(opts);
+    if (ctx.json) ctx.io.out(JSON.stringify({ url: running.url, port: running.port }));
+    if (!ctx.io.signal.aborted) {
+      await new Promise<void>((resolve) => ctx.io.signal.addEventListener('abort', () => resolve(), { once: true }));
+    }
+    await running.close();
+    ctx.io.err('opencmq stopped');
+    return EXIT_OK;
+  },
+};
+
+/** ServerOptions from the command line, falling back to the environment and the defaults. */
+export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 'err'>): ServerOptions {
+  const secretId = stringOpt(values, 'secret-id') ?? io.env.OPENCMQ_SECRET_ID;
+  const secretKey = stringOpt(values, 'secret-key') ?? io.env.OPENCMQ_SECRET_KEY;
+  const credentials: Credential[] = [];
+  if ((secretId === undefined) !== (secretKey === undefined)) {
+    throw new UsageError('--secret-id and --secret-key (or OPENCMQ_SECRET_ID and OPENCMQ_SECRET_KEY) go together');
+  }
+  if (secretId !== undefined && secretKey !== undefined) credentials.push({ secretId, secretKey });
+  const opts: ServerOptions = {
+    dataDir: stringOpt(values, 'data-dir') ?? DEFAULT_DATA_DIR,
+    host: stringOpt(values, 'host') ?? DEFAULT_HOST,
+    port: intOpt(values, 'port', 0, 65535) ?? DEFAULT_PORT,
+    credentials,
+    insecureNoAuth: boolOpt(values, 'insecure-no-auth'),
+    requireAkidPrefix: boolOpt(values, 'require-akid'),
+    fsync: !boolOpt(values, 'no-fsync'),
+    log: (line) => io.err(line),
+  };
+  const keysFile = stringOpt(values, 'keys-file');
+  if (keysFile !== undefined) opts.keysFile = keysFile;
+  return opts;
+}
+
+export const COMMANDS: readonly CommandSpec[] = [server, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];

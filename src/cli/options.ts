@@ -1,0 +1,117 @@
+// Option specs shared by the commands, and the conversions from raw option strings to typed
+// values. Every conversion failure is a UsageError (exit code 2).
+
+import type { DeadLetterPolicy, QueueAttributesInput } from '../client/types';
+import { UsageError } from './cli-io';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+}
+
+export type OptionSpecs = Record<string, OptionSpec>;
+export type OptionValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
+
+export const GLOBAL_OPTIONS: OptionSpecs = {
+  endpoint: { type: 'string' },
+  'secret-id': { type: 'string' },
+  'secret-key': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export const GLOBAL_HELP = [
+  'Global options:',
+  '  --endpoint URL       server URL (default $OPENCMQ_ENDPOINT, else http://127.0.0.1:9600)',
+  '  --secret-id ID       SecretId to sign with (default $OPENCMQ_SECRET_ID; unsigned when absent)',
+  '  --secret-key KEY     SecretKey to sign with (default $OPENCMQ_SECRET_KEY)',
+  '  --json               machine-readable output: one JSON document',
+  '  -h, --help           show help',
+];
+
+export const QUEUE_ATTR_OPTIONS: OptionSpecs = {
+  'visibility-timeout': { type: 'string' },
+  'polling-wait-seconds': { type: 'string' },
+  'max-msg-size': { type: 'string' },
+  'retention-seconds': { type: 'string' },
+  'rewind-seconds': { type: 'string' },
+  'max-msg-heap-num': { type: 'string' },
+  'dead-letter-queue': { type: 'string' },
+  'dead-letter-policy': { type: 'string' },
+  'max-receive-count': { type: 'string' },
+  'max-time-to-live': { type: 'string' },
+};
+
+export const QUEUE_ATTR_HELP = [
+  '  --visibility-timeout N     seconds a received message stays hidden (1-43200)',
+  '  --polling-wait-seconds N   default long-poll wait (0-30)',
+  '  --max-msg-size N           bytes (1024-1048576)',
+  '  --retention-seconds N      message lifetime (60-1296000)',
+  '  --rewind-seconds N         rewind window, 0 = off',
+  '  --max-msg-heap-num N       maximum messages kept',
+  '  --dead-letter-queue Q      move failing messages to queue Q',
+  '  --dead-letter-policy 0|1   0: after --max-receive-count receives; 1: after --max-time-to-live seconds',
+  '  --max-receive-count N      1-1000 (policy 0)',
+  '  --max-time-to-live N       300-43200 seconds (policy 1)',
+];
+
+export function stringOpt(values: OptionValues, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function boolOpt(values: OptionValues, name: string): boolean {
+  return values[name] === true;
+}
+
+/** An integer option within [min, max], or undefined when absent. */
+export function intOpt(values: OptionValues, name: string, min: number, max: number): number | undefined {
+  const raw = stringOpt(values, name);
+  if (raw === undefined) return undefined;
+  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`--${name} must be an integer, got '${raw}'`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+/**
+ * Queue attributes from the options. Ranges are left to the server (it knows the exact rules);
+ * only integer syntax is checked here. With `requireSome`, no attribute at all is a usage error.
+ */
+export function queueAttributesFromOptions(values: OptionValues, requireSome: boolean): QueueAttributesInput {
+  const attrs: QueueAttributesInput = {};
+  const big = Number.MAX_SAFE_INTEGER;
+  const set = (key: keyof Omit<QueueAttributesInput, 'deadLetterPolicy'>, opt: string): void => {
+    const v = intOpt(values, opt, 0, big);
+    if (v !== undefined) attrs[key] = v;
+  };
+  set('visibilityTimeout', 'visibility-timeout');
+  set('pollingWaitSeconds', 'polling-wait-seconds');
+  set('maxMsgSize', 'max-msg-size');
+  set('msgRetentionSeconds', 'retention-seconds');
+  set('rewindSeconds', 'rewind-seconds');
+  set('maxMsgHeapNum', 'max-msg-heap-num');
+  const dlq = deadLetterPolicyFromOptions(values);
+  if (dlq !== undefined) attrs.deadLetterPolicy = dlq;
+  if (requireSome && Object.keys(attrs).length === 0) throw new UsageError('give at least one attribute to set');
+  return attrs;
+}
+
+function deadLetterPolicyFromOptions(values: OptionValues): DeadLetterPolicy | undefined {
+  const queue = stringOpt(values, 'dead-letter-queue');
+  const policyOpt = intOpt(values, 'dead-letter-policy', 0, 1);
+  const maxReceiveCount = intOpt(values, 'max-receive-count', 0, Number.MAX_SAFE_INTEGER);
+  const maxTimeToLive = intOpt(values, 'max-time-to-live', 0, Number.MAX_SAFE_INTEGER);
+  if (queue === undefined) {
+    if (policyOpt !== undefined || maxReceiveCount !== undefined || maxTimeToLive !== undefined) {
+      throw new UsageError('--dead-letter-policy, --max-receive-count and --max-time-to-live need --dead-letter-queue');
+    }
+    return undefined;
+  }
+  const policy = policyOpt ?? (maxTimeToLive !== undefined && maxReceiveCount === undefined ? 1 : 0);
+  const out: DeadLetterPolicy = { deadLetterQueue: queue, policy: policy === 1 ? 1 : 0 };
+  if (maxReceiveCount !== undefined) out.maxReceiveCount = maxReceiveCount;
+  if (maxTimeToLive !== undefined) out.maxTimeToLive = maxTimeToLive;
+  return out;
+}

@@ -1,0 +1,162 @@
+// Parses an `opencmq` command line, runs the command, and maps failures to the exit codes:
+// 0 ok, 1 error (printed as `error <code>: <message>`), 2 usage error.
+
+import { parseArgs } from 'node:util';
+import { CmqError, CmqNetworkError } from '../client/errors';
+import type { CmqClientOptions } from '../client/client';
+import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
+import { COMMANDS, type CommandSpec } from './commands';
+import { GLOBAL_HELP, GLOBAL_OPTIONS, stringOpt, type OptionSpecs, type OptionValues } from './options';
+
+export const DEFAULT_ENDPOINT = 'http://127.0.0.1:9600';
+
+/** Options that take a value, across every command: needed to find the command words. */
+const VALUE_OPTIONS = new Set<string>();
+const SHORT_VALUE_OPTIONS = new Set<string>();
+for (const specs of [GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options)]) {
+  for (const [name, spec] of Object.entries(specs)) {
+    if (spec.type !== 'string') continue;
+    VALUE_OPTIONS.add(name);
+    if (spec.short !== undefined) SHORT_VALUE_OPTIONS.add(spec.short);
+  }
+}
+
+/** The positional words before any command argument, skipping options and their values. */
+function leadingWords(argv: readonly string[], max: number): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < max; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--') break;
+    if (a.startsWith('--')) {
+      if (!a.includes('=') && VALUE_OPTIONS.has(a.slice(2))) i++;
+    } else if (a.startsWith('-') && a.length > 1) {
+      if (a.length === 2 && SHORT_VALUE_OPTIONS.has(a.slice(1))) i++;
+    } else {
+      words.push(a);
+    }
+  }
+  return words;
+}
+
+export function findCommand(argv: readonly string[]): CommandSpec | undefined {
+  const words = leadingWords(argv, 2);
+  return COMMANDS.find((c) => c.words.every((w, i) => words[i] === w));
+}
+
+export function topLevelHelp(): string[] {
+  const width = Math.max(...COMMANDS.map((c) => c.words.join(' ').length));
+  return [
+    'usage: opencmq <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(width)}  ${c.summary}`),
+    '',
+    ...GLOBAL_HELP,
+    '',
+    'Run "opencmq <command> --help" for the command’s options.',
+  ];
+}
+
+export function commandHelp(c: CommandSpec): string[] {
+  const lines = [`usage: ${c.usage}`, '', c.summary];
+  if (c.help.length > 0) lines.push('', ...c.help);
+  lines.push('', ...GLOBAL_HELP);
+  return lines;
+}
+
+function parseCommandLine(c: CommandSpec, argv: readonly string[]): { args: string[]; opts: OptionValues } {
+  const options: OptionSpecs = { ...GLOBAL_OPTIONS, ...c.options };
+  let parsed: { values: OptionValues; positionals: string[] };
+  try {
+    const r = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    parsed = { values: r.values, positionals: r.positionals };
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  return { args: parsed.positionals.slice(c.words.length), opts: parsed.values };
+}
+
+function clientOptions(opts: OptionValues, env: CliIo['env']): CmqClientOptions {
+  const endpoint = stringOpt(opts, 'endpoint') ?? env.OPENCMQ_ENDPOINT ?? DEFAULT_ENDPOINT;
+  const secretId = stringOpt(opts, 'secret-id') ?? env.OPENCMQ_SECRET_ID;
+  const secretKey = stringOpt(opts, 'secret-key') ?? env.OPENCMQ_SECRET_KEY;
+  if ((secretId === undefined) !== (secretKey === undefined)) {
+    throw new UsageError('--secret-id and --secret-key (or OPENCMQ_SECRET_ID and OPENCMQ_SECRET_KEY) go together');
+  }
+  try {
+    new URL(endpoint);
+  } catch {
+    throw new UsageError(`--endpoint is not a URL: ${endpoint}`);
+  }
+  const out: CmqClientOptions = { endpoint };
+  if (secretId !== undefined && secretKey !== undefined) {
+    out.secretId = secretId;
+    out.secretKey = secretKey;
+  }
+  return out;
+}
+
+/** Runs one command line; resolves to the process exit code. Never throws. */
+export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps): Promise<number> {
+  const command = findCommand(argv);
+  if (command === undefined) {
+    const words = leadingWords(argv, 2);
+    const wantsHelp = argv.includes('--help') || argv.includes('-h') || words[0] === 'help';
+    if (wantsHelp) {
+      for (const line of topLevelHelp()) io.out(line);
+      return EXIT_OK;
+    }
+    io.err(
+      words.length === 0
+        ? 'usage error: no command given'
+        : words[0] === 'queue'
+          ? `usage error: 'queue' needs one of: ${COMMANDS.filter((c) => c.words[0] === 'queue').map((c) => c.words[1] ?? '').join(', ')}`
+          : `usage error: unknown command '${words.join(' ')}'`,
+    );
+    for (const line of topLevelHelp()) io.err(line);
+    return EXIT_USAGE;
+  }
+
+  let client: CliClient | undefined;
+  try {
+    const { args, opts } = parseCommandLine(command, argv);
+    if (opts.help === true) {
+      for (const line of commandHelp(command)) io.out(line);
+      return EXIT_OK;
+    }
+    if (args.length < command.minArgs || args.length > command.maxArgs) {
+      throw new UsageError(args.length < command.minArgs ? 'missing arguments' : `unexpected argument '${args[command.maxArgs] ?? ''}'`);
+    }
+    return await command.run({
+      args,
+      opts,
+      io,
+      deps,
+      json: opts.json === true,
+      client: () => (client ??= deps.makeClient(clientOptions(opts, io.env))),
+    });
+  } catch (err) {
+    return reportError(err, command, io);
+  } finally {
+    client?.close?.();
+  }
+}
+
+function reportError(err: unknown, command: CommandSpec, io: CliIo): number {
+  if (err instanceof UsageError) {
+    io.err(`usage error: ${err.message}`);
+    io.err(`usage: ${command.usage}   (see --help)`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof CmqError) {
+    io.err(`error ${err.code}: ${err.cmqMessage}`);
+    return EXIT_ERROR;
+  }
+  if (err instanceof CmqNetworkError) {
+    if (err.kind === 'aborted' && io.signal.aborted) return EXIT_INTERRUPTED;
+    io.err(`error network: ${err.message}`);
+    return EXIT_ERROR;
+  }
+  io.err(`error: ${err instanceof Error ? err.message : String(err)}`);
+  return EXIT_ERROR;
+}

@@ -1,0 +1,481 @@
+// CmqClient: the classic CMQ HTTP API over node:http(s) with a keep-alive agent. Requests are
+// form-urlencoded, signed as spec §1.4 when credentials are given, and answers are decoded from the
+// `{code, message, requestId, ...}` envelope (spec §1.5).
+
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { randomInt } from 'node:crypto';
+import { CmqError, CmqNetworkError } from './errors';
+import { httpExchange } from './http-exchange';
+import { signString, stringToSign, type SignatureMethod } from './signature';
+import type {
+  BatchDeleteFailure,
+  BatchDeleteResult,
+  CmqQueueApi,
+  DeadLetterPolicy,
+  ListOptions,
+  Message,
+  QueueAttributes,
+  QueueAttributesInput,
+  QueueList,
+  ReceiveOptions,
+  SendOptions,
+} from './types';
+import { REQUEST_CLIENT } from './version';
+import { LIMITS } from '../protocol/limits';
+
+export interface CmqClientOptions {
+  /** e.g. 'http://127.0.0.1:9600'. A path in the URL is used as the request path unless `path` is set. */
+  endpoint: string;
+  /** Without secretId/secretKey requests go unsigned (for a server running open on loopback). */
+  secretId?: string;
+  secretKey?: string;
+  /** Temporary-credential token, sent as `Token` and signed like any parameter. */
+  token?: string;
+  /** Default HmacSHA256. */
+  signatureMethod?: SignatureMethod;
+  /** Request path, default '/' (the server also serves '/v2/index.php'). */
+  path?: string;
+  /** Default POST (parameters in a form-urlencoded body); GET puts them in the query string. */
+  method?: 'POST' | 'GET';
+  /** Socket timeout for one request, default 10 000 ms. Receives always allow wait + 5 s. */
+  timeoutMs?: number;
+  /**
+   * Extra attempts after a network failure (default 2), with exponential backoff. Which requests
+   * are retried: a request that certainly never reached the server (connection refused, DNS) is
+   * always retried; otherwise only idempotent ones: ListQueue, GetQueueAttributes,
+   * ListDeadLetterSourceQueues, and (Batch)ReceiveMessage (a receive whose answer was lost only hides
+   * its messages until their visibility timeout ends). Sends, creates, deletes, sets and rewinds are
+   * not retried after the request may have reached the server unless `retryWrites` is true:
+   * a retried send may enqueue a duplicate, a retried delete may report 4430 for a message it did delete.
+   * CMQ errors (code != 0) are never retried.
+   */
+  retries?: number;
+  /** First backoff delay, doubled per attempt (with jitter), capped at 2 s. Default 100 ms. */
+  retryBackoffMs?: number;
+  /** Retry non-idempotent actions after ambiguous failures too. Default false. */
+  retryWrites?: boolean;
+  /** Use this agent instead of the client's own keep-alive agent. */
+  agent?: http.Agent;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** Socket time allowed beyond a long poll's wait. */
+const RECEIVE_SLACK_MS = 5_000;
+const RETRY_BACKOFF_MAX_MS = 2_000;
+/** Below Node's default server keepAliveTimeout (5 s), so an idle socket is dropped by us first. */
+const IDLE_SOCKET_TIMEOUT_MS = 4_000;
+
+const IDEMPOTENT_ACTIONS: ReadonlySet<string> = new Set([
+  'ListQueue',
+  'GetQueueAttributes',
+  'ListDeadLetterSourceQueues',
+  'ReceiveMessage',
+  'BatchReceiveMessage',
+]);
+
+/** Is this action retried after a failure that may have reached the server (see retries)? */
+export function isIdempotentAction(action: string): boolean {
+  return IDEMPOTENT_ACTIONS.has(action);
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+type Params = Record<string, string>;
+type Body = Record<string, unknown>;
+
+export class CmqClient implements CmqQueueApi {
+  private readonly origin: string;
+  private readonly host: string;
+  private readonly path: string;
+  private readonly method: 'POST' | 'GET';
+  private readonly agent: http.Agent;
+  private readonly ownsAgent: boolean;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly retryBackoffMs: number;
+  private readonly retryWrites: boolean;
+  private readonly signatureMethod: SignatureMethod;
+  private readonly credentials: { secretId: string; secretKey: string } | undefined;
+  private readonly token: string | undefined;
+
+  constructor(opts: CmqClientOptions) {
+    const url = new URL(opts.endpoint);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new TypeError(`endpoint must be an http:// or https:// URL: ${opts.endpoint}`);
+    }
+    this.origin = `${url.protocol}//${url.host}`;
+    // URL.host keeps a non-default port and drops a default one, as node:http's Host header does.
+    this.host = url.host;
+    this.path = opts.path ?? (url.pathname === '' ? '/' : url.pathname);
+    this.method = opts.method ?? 'POST';
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.retries = Math.max(0, opts.retries ?? 2);
+    this.retryBackoffMs = opts.retryBackoffMs ?? 100;
+    this.retryWrites = opts.retryWrites ?? false;
+    this.signatureMethod = opts.signatureMethod ?? 'HmacSHA256';
+    if ((opts.secretId === undefined) !== (opts.secretKey === undefined)) {
+      throw new TypeError('secretId and secretKey must be given together');
+    }
+    this.credentials =
+      opts.secretId !== undefined && opts.secretKey !== undefined ? { secretId: opts.secretId, secretKey: opts.secretKey } : undefined;
+    this.token = opts.token;
+    if (opts.agent !== undefined) {
+      this.agent = opts.agent;
+      this.ownsAgent = false;
+    } else {
+      const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS };
+      this.agent = url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+      this.ownsAgent = true;
+    }
+  }
+
+  /** Closes the client's own idle sockets (a no-op for a caller-supplied agent). */
+  close(): void {
+    if (this.ownsAgent) this.agent.destroy();
+  }
+
+  // ---- queue actions (spec §2.3) ----
+
+  async createQueue(queueName: string, attrs: QueueAttributesInput = {}): Promise<string> {
+    const body = await this.call('CreateQueue', { queueName, ...attributeParams(attrs) });
+    return str(body.queueId);
+  }
+
+  async listQueues(opts: ListOptions = {}): Promise<QueueList> {
+    return parseQueueList(await this.call('ListQueue', listParams(opts)));
+  }
+
+  async getQueueAttributes(queueName: string): Promise<QueueAttributes> {
+    return parseQueueAttributes(await this.call('GetQueueAttributes', { queueName }));
+  }
+
+  async setQueueAttributes(queueName: string, attrs: QueueAttributesInput): Promise<void> {
+    await this.call('SetQueueAttributes', { queueName, ...attributeParams(attrs) });
+  }
+
+  async deleteQueue(queueName: string): Promise<void> {
+    await this.call('DeleteQueue', { queueName });
+  }
+
+  async sendMessage(queueName: string, body: string | Buffer, opts: SendOptions = {}): Promise<string> {
+    const params: Params = { queueName, msgBody: bodyText(body) };
+    if (opts.delaySeconds !== undefined) params.delaySeconds = String(opts.delaySeconds);
+    return str((await this.call('SendMessage', params)).msgId);
+  }
+
+  async batchSendMessage(queueName: string, bodies: ReadonlyArray<string | Buffer>, opts: SendOptions = {}): Promise<string[]> {
+    if (bodies.length === 0) return [];
+    const params: Params = { queueName, ...arrayParams('msgBody', bodies.map(bodyText)) };
+    if (opts.delaySeconds !== undefined) params.delaySeconds = String(opts.delaySeconds);
+    const list = (await this.call('BatchSendMessage', params)).msgList;
+    return Array.isArray(list) ? list.map((m) => str(asBody(m).msgId)) : [];
+  }
+
+  async receiveMessage(queueName: string, opts: ReceiveOptions = {}): Promise<Message | undefined> {
+    const params: Params = { queueName };
+    if (opts.pollingWaitSeconds !== undefined) params.pollingWaitSeconds = String(opts.pollingWaitSeconds);
+    const raw = await this.callRaw('ReceiveMessage', params, this.receiveCallOptions(opts));
+    if (raw.code === NO_MESSAGE_CODE) return undefined;
+    return parseMessage(throwUnlessOk(raw));
+  }
+
+  async batchReceiveMessage(queueName: string, numOfMsg: number, opts: ReceiveOptions = {}): Promise<Message[]> {
+    const params: Params = { queueName, numOfMsg: String(numOfMsg) };
+    if (opts.pollingWaitSeconds !== undefined) params.pollingWaitSeconds = String(opts.pollingWaitSeconds);
+    const raw = await this.callRaw('BatchReceiveMessage', params, this.receiveCallOptions(opts));
+    if (raw.code === NO_MESSAGE_CODE) return [];
+    const list = throwUnlessOk(raw).msgInfoList;
+    return Array.isArray(list) ? list.map((m) => parseMessage(asBody(m))) : [];
+  }
+
+  async deleteMessage(queueName: string, receiptHandle: string): Promise<void> {
+    await this.call('DeleteMessage', { queueName, receiptHandle });
+  }
+
+  async batchDeleteMessage(queueName: string, receiptHandles: readonly string[]): Promise<BatchDeleteResult> {
+    if (receiptHandles.length === 0) return { failed: [] };
+    const raw = await this.callRaw('BatchDeleteMessage', { queueName, ...arrayParams('receiptHandle', receiptHandles) });
+    if (raw.code === 0) return { failed: [] };
+    if (raw.code !== DELETE_PARTIAL_CODE && raw.code !== DELETE_ALL_FAILED_CODE) throw toCmqError(raw);
+    const list = raw.body.errorList;
+    if (Array.isArray(list)) return { failed: list.map((e) => parseDeleteFailure(asBody(e))) };
+    // 6020 without a list: every handle failed. 6010 without one cannot be attributed.
+    if (raw.code === DELETE_PARTIAL_CODE) throw toCmqError(raw);
+    const message = str(raw.body.message);
+    return { failed: receiptHandles.map((receiptHandle) => ({ receiptHandle, code: raw.code, message })) };
+  }
+
+  async rewindQueue(queueName: string, startConsumeTimeSec: number): Promise<void> {
+    await this.call('RewindQueue', { queueName, startConsumeTime: String(Math.floor(startConsumeTimeSec)) });
+  }
+
+  async unbindDeadLetterQueue(queueName: string): Promise<void> {
+    await this.call('UnbindDeadLetterQueue', { queueName });
+  }
+
+  async listDeadLetterSourceQueues(deadLetterQueueName: string, opts: ListOptions = {}): Promise<QueueList> {
+    return parseQueueList(await this.call('ListDeadLetterSourceQueues', { deadLetterQueueName, ...listParams(opts) }));
+  }
+
+  // ---- transport ----
+
+  /** Performs any action and returns the decoded body; throws CmqError when code != 0. */
+  async call(action: string, params: Params, opts: CallOptions = {}): Promise<Body> {
+    return throwUnlessOk(await this.callRaw(action, params, opts));
+  }
+
+  /** Performs any action and returns the decoded envelope whatever its code. */
+  async callRaw(action: string, params: Params, opts: CallOptions = {}): Promise<{ code: number; body: Body }> {
+    const retryAmbiguous = this.retryWrites || isIdempotentAction(action);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.exchangeOnce(action, params, opts);
+      } catch (err) {
+        if (!(err instanceof CmqNetworkError) || attempt >= this.retries || !isRetryable(err, retryAmbiguous)) throw err;
+        await sleep(backoffMs(this.retryBackoffMs, attempt), opts.signal);
+      }
+    }
+  }
+
+  private receiveCallOptions(opts: ReceiveOptions): CallOptions {
+    const waitSeconds = opts.pollingWaitSeconds ?? LIMITS.pollingWaitSecondsMax;
+    const call: CallOptions = { timeoutMs: Math.max(this.timeoutMs, waitSeconds * 1000 + RECEIVE_SLACK_MS) };
+    if (opts.signal !== undefined) call.signal = opts.signal;
+    return call;
+  }
+
+  /** The full parameter set of one attempt: fresh Nonce and Timestamp, signed when we have keys. */
+  signedParams(action: string, params: Params): Params {
+    const all: Params = {
+      ...params,
+      Action: action,
+      Nonce: String(randomInt(1, 2 ** 47)),
+      Timestamp: String(Math.floor(Date.now() / 1000)),
+      RequestClient: REQUEST_CLIENT,
+    };
+    if (this.credentials !== undefined) {
+      all.SecretId = this.credentials.secretId;
+      all.SignatureMethod = this.signatureMethod;
+      if (this.token !== undefined) all.Token = this.token;
+      all.Signature = signString(stringToSign(this.method, this.host, this.path, all), this.credentials.secretKey, this.signatureMethod);
+    }
+    return all;
+  }
+
+  private async exchangeOnce(action: string, params: Params, opts: CallOptions): Promise<{ code: number; body: Body }> {
+    const encoded = new URLSearchParams(this.signedParams(action, params)).toString();
+    const headers: Record<string, string> = { Host: this.host };
+    let url: URL;
+    let body: string | undefined;
+    if (this.method === 'POST') {
+      url = new URL(this.origin + this.path);
+      body = encoded;
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      headers['Content-Length'] = String(Buffer.byteLength(encoded));
+    } else {
+      url = new URL(`${this.origin}${this.path}?${encoded}`);
+    }
+    const request = { url, method: this.method, headers, timeoutMs: opts.timeoutMs ?? this.timeoutMs, agent: this.agent };
+    const res = await httpExchange(opts.signal === undefined ? { ...request, body } : { ...request, body, signal: opts.signal });
+    if (res.status !== 200) {
+      throw new CmqNetworkError('status', `HTTP ${res.status} from ${action}: ${res.body.slice(0, 200)}`, { status: res.status });
+    }
+    return decodeEnvelope(action, res.body);
+  }
+}
+
+// ---- encoding ----
+
+const NO_MESSAGE_CODE = 7000;
+const DELETE_PARTIAL_CODE = 6010;
+const DELETE_ALL_FAILED_CODE = 6020;
+
+function bodyText(body: string | Buffer): string {
+  return typeof body === 'string' ? body : body.toString('utf8');
+}
+
+/** `name.1 .. name.n`, the numbering the Python and Java SDKs use. */
+function arrayParams(name: string, values: readonly string[]): Params {
+  const out: Params = {};
+  values.forEach((v, i) => (out[`${name}.${i + 1}`] = v));
+  return out;
+}
+
+function listParams(opts: ListOptions): Params {
+  const out: Params = {};
+  if (opts.searchWord !== undefined) out.searchWord = opts.searchWord;
+  if (opts.offset !== undefined) out.offset = String(opts.offset);
+  if (opts.limit !== undefined) out.limit = String(opts.limit);
+  // The docs require limit whenever offset is given.
+  if (opts.offset !== undefined && opts.limit === undefined) out.limit = String(LIMITS.listLimitDefault);
+  return out;
+}
+
+const NUMERIC_ATTRS = ['maxMsgHeapNum', 'pollingWaitSeconds', 'visibilityTimeout', 'maxMsgSize', 'msgRetentionSeconds', 'rewindSeconds'] as const;
+
+export function attributeParams(attrs: QueueAttributesInput): Params {
+  const out: Params = {};
+  for (const k of NUMERIC_ATTRS) {
+    const v = attrs[k];
+    if (v !== undefined) out[k] = String(v);
+  }
+  if (attrs.deadLetterPolicy === null) out.deadLetterPolicy = '';
+  else if (attrs.deadLetterPolicy !== undefined) out.deadLetterPolicy = JSON.stringify(attrs.deadLetterPolicy);
+  return out;
+}
+
+// ---- decoding ----
+
+function decodeEnvelope(action: string, text: string): { code: number; body: Body } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CmqNetworkError('parse', `${action}: response is not JSON: ${text.slice(0, 200)}`, { cause: err });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new CmqNetworkError('parse', `${action}: response is not a JSON object`);
+  }
+  const body = parsed as Body;
+  const code = typeof body.code === 'string' ? Number(body.code) : body.code;
+  if (typeof code !== 'number' || !Number.isInteger(code)) {
+    throw new CmqNetworkError('parse', `${action}: response has no integer code`);
+  }
+  return { code, body };
+}
+
+function toCmqError(raw: { code: number; body: Body }): CmqError {
+  const requestId = raw.body.requestId;
+  return new CmqError(raw.code, str(raw.body.message), requestId === undefined ? undefined : str(requestId), raw.body);
+}
+
+function throwUnlessOk(raw: { code: number; body: Body }): Body {
+  if (raw.code !== 0) throw toCmqError(raw);
+  return raw.body;
+}
+
+function isRetryable(err: CmqNetworkError, retryAmbiguous: boolean): boolean {
+  switch (err.kind) {
+    case 'connect':
+      return true;
+    case 'timeout':
+    case 'reset':
+      return retryAmbiguous;
+    case 'status':
+      return retryAmbiguous && (err.status === 502 || err.status === 503 || err.status === 504);
+    case 'parse':
+    case 'aborted':
+      return false;
+  }
+}
+
+function backoffMs(baseMs: number, attempt: number): number {
+  const ceiling = Math.min(RETRY_BACKOFF_MAX_MS, baseMs * 2 ** attempt);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(new CmqNetworkError('aborted', 'request aborted', { mayHaveBeenApplied: false }));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new CmqNetworkError('aborted', 'request aborted', { mayHaveBeenApplied: false }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function asBody(v: unknown): Body {
+  return typeof v === 'object' && v !== null ? (v as Body) : {};
+}
+
+function str(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  return '';
+}
+
+function num(v: unknown): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : 0;
+}
+
+function parseMessage(b: Body): Message {
+  return {
+    msgId: str(b.msgId),
+    body: str(b.msgBody),
+    receiptHandle: str(b.receiptHandle),
+    enqueueTime: num(b.enqueueTime),
+    firstDequeueTime: num(b.firstDequeueTime),
+    nextVisibleTime: num(b.nextVisibleTime),
+    dequeueCount: num(b.dequeueCount),
+  };
+}
+
+function parseQueueList(b: Body): QueueList {
+  const list = Array.isArray(b.queueList) ? b.queueList : [];
+  return {
+    totalCount: num(b.totalCount),
+    queues: list.map((q) => {
+      const e = asBody(q);
+      return { queueId: str(e.queueId), queueName: str(e.queueName) };
+    }),
+  };
+}
+
+function parseDeleteFailure(b: Body): BatchDeleteFailure {
+  return { receiptHandle: str(b.receiptHandle), code: num(b.code), message: str(b.message ?? b.Message) };
+}
+
+/** The server may return deadLetterPolicy as an object or as the JSON string it was given. */
+function parseDeadLetterPolicy(v: unknown): DeadLetterPolicy | undefined {
+  let obj: unknown = v;
+  if (typeof v === 'string') {
+    if (v === '') return undefined;
+    try {
+      obj = JSON.parse(v);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof obj !== 'object' || obj === null) return undefined;
+  const p = obj as Body;
+  const policy: DeadLetterPolicy = { deadLetterQueue: str(p.deadLetterQueue), policy: num(p.policy) === 1 ? 1 : 0 };
+  if (p.maxReceiveCount !== undefined) policy.maxReceiveCount = num(p.maxReceiveCount);
+  if (p.maxTimeToLive !== undefined) policy.maxTimeToLive = num(p.maxTimeToLive);
+  return policy;
+}
+
+function parseQueueAttributes(b: Body): QueueAttributes {
+  const attrs: QueueAttributes = {
+    ...(typeof b.queueId === 'string' ? { queueId: b.queueId } : {}),
+    ...(typeof b.queueName === 'string' ? { queueName: b.queueName } : {}),
+    maxMsgHeapNum: num(b.maxMsgHeapNum),
+    pollingWaitSeconds: num(b.pollingWaitSeconds),
+    visibilityTimeout: num(b.visibilityTimeout),
+    maxMsgSize: num(b.maxMsgSize),
+    msgRetentionSeconds: num(b.msgRetentionSeconds),
+    rewindSeconds: num(b.rewindSeconds),
+    createTime: num(b.createTime),
+    lastModifyTime: num(b.lastModifyTime),
+    activeMsgNum: num(b.activeMsgNum),
+    inactiveMsgNum: num(b.inactiveMsgNum),
+    delayMsgNum: num(b.delayMsgNum),
+    rewindMsgNum: num(b.rewindMsgNum ?? b.rewindmsgNum),
+    minMsgTime: num(b.minMsgTime),
+  };
+  const dlq = parseDeadLetterPolicy(b.deadLetterPolicy);
+  if (dlq !== undefined) attrs.deadLetterPolicy = dlq;
+  return attrs;
+}

@@ -1,0 +1,436 @@
+// InMemoryCmq: an in-process stand-in for CmqClient, for users' unit tests. Same methods, same
+// errors (CmqError with the server's codes), CMQ semantics kept simple but faithful: visibility
+// timeout, per-receive receipt handles (only the latest one deletes), delay, 7000 "no message",
+// long polling woken by sends, rewind, retention and dead-letter moves. Time comes from an
+// injectable clock so tests can step past a visibility timeout without waiting.
+
+import { randomBytes } from 'node:crypto';
+import { CmqError, CmqNetworkError } from './errors';
+import type {
+  BatchDeleteResult,
+  CmqQueueApi,
+  DeadLetterPolicy,
+  ListOptions,
+  Message,
+  QueueAttributes,
+  QueueAttributesInput,
+  QueueList,
+  ReceiveOptions,
+  SendOptions,
+} from './types';
+import type { ErrorName } from '../protocol/errors';
+import { DEAD_LETTER_RANGES, LIMITS, QUEUE_ATTR_RANGES } from '../protocol/limits';
+import { isValidResourceName } from '../protocol/names';
+
+export interface InMemoryCmqOptions {
+  /** Current time in milliseconds (default Date.now). Drives visibility, delay, retention, rewind. */
+  now?: () => number;
+  /** How often a waiting receive re-checks the queue, in real milliseconds (default 20). */
+  pollIntervalMs?: number;
+  /** Upper bound on the real time one receive waits, in milliseconds (default: the requested wait). */
+  maxWaitMs?: number;
+}
+
+interface StoredMessage {
+  seq: number;
+  msgId: string;
+  body: string;
+  enqueueMs: number;
+  /** Hidden (delayed or in flight) until this time. */
+  visibleAtMs: number;
+  dequeueCount: number;
+  firstDequeueMs: number;
+  /** The handle of the latest receive; only it deletes the message, and only before visibleAtMs. */
+  handle: string | undefined;
+  /** Deleted but kept for rewind (only while the queue's rewindSeconds > 0). */
+  deleted: boolean;
+}
+
+type NumericAttrs = { [K in keyof typeof QUEUE_ATTR_RANGES]: number };
+
+interface StoredQueue {
+  number: number;
+  queueId: string;
+  name: string;
+  attrs: NumericAttrs;
+  deadLetterPolicy: DeadLetterPolicy | undefined;
+  createMs: number;
+  modifyMs: number;
+  messages: StoredMessage[];
+  waiters: Set<() => void>;
+}
+
+function fail(name: ErrorName, arg?: string): never {
+  throw CmqError.fromName(name, arg);
+}
+
+export class InMemoryCmq implements CmqQueueApi {
+  private readonly now: () => number;
+  private readonly pollIntervalMs: number;
+  private readonly maxWaitMs: number | undefined;
+  private readonly queues = new Map<string, StoredQueue>();
+  private queueCounter = 0;
+  private msgCounter = 0;
+  private receiveCounter = 0;
+
+  constructor(opts: InMemoryCmqOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 20;
+    this.maxWaitMs = opts.maxWaitMs;
+  }
+
+  createQueue(queueName: string, attrs: QueueAttributesInput = {}): Promise<string> {
+    return this.run(() => {
+      if (!isValidResourceName(queueName)) fail('queueNameFormat');
+      const lower = queueName.toLowerCase();
+      for (const q of this.queues.values()) if (q.name.toLowerCase() === lower) fail('queueExists');
+      if (this.queues.size >= LIMITS.queueCountMax) fail('queueLimit');
+      const defaults = Object.fromEntries(Object.entries(QUEUE_ATTR_RANGES).map(([k, r]) => [k, r.def])) as NumericAttrs;
+      const merged = this.checkAttrs(queueName, defaults, attrs);
+      const now = this.now();
+      const number = ++this.queueCounter;
+      const q: StoredQueue = {
+        number,
+        queueId: `queue-${number}`,
+        name: queueName,
+        attrs: merged,
+        deadLetterPolicy: attrs.deadLetterPolicy ? { ...attrs.deadLetterPolicy } : undefined,
+        createMs: now,
+        modifyMs: now,
+        messages: [],
+        waiters: new Set(),
+      };
+      this.queues.set(queueName, q);
+      return q.queueId;
+    });
+  }
+
+  listQueues(opts: ListOptions = {}): Promise<QueueList> {
+    return this.run(() => this.page([...this.queues.values()], opts));
+  }
+
+  getQueueAttributes(queueName: string): Promise<QueueAttributes> {
+    return this.run(() => {
+      const q = this.queue(queueName);
+      const now = this.now();
+      let active = 0;
+      let inactive = 0;
+      let delayed = 0;
+      let rewind = 0;
+      let minMs = 0;
+      for (const m of q.messages) {
+        if (m.deleted) rewind++;
+        else if (now >= m.visibleAtMs) active++;
+        else if (m.dequeueCount === 0) delayed++;
+        else inactive++;
+        if (!m.deleted && (minMs === 0 || m.enqueueMs < minMs)) minMs = m.enqueueMs;
+      }
+      const out: QueueAttributes = {
+        queueId: q.queueId,
+        queueName: q.name,
+        ...q.attrs,
+        createTime: sec(q.createMs),
+        lastModifyTime: sec(q.modifyMs),
+        activeMsgNum: active,
+        inactiveMsgNum: inactive,
+        delayMsgNum: delayed,
+        rewindMsgNum: rewind,
+        minMsgTime: sec(minMs),
+      };
+      if (q.deadLetterPolicy !== undefined) out.deadLetterPolicy = { ...q.deadLetterPolicy };
+      return out;
+    });
+  }
+
+  setQueueAttributes(queueName: string, attrs: QueueAttributesInput): Promise<void> {
+    return this.run(() => {
+      const q = this.queue(queueName);
+      q.attrs = this.checkAttrs(queueName, q.attrs, attrs);
+      if (attrs.deadLetterPolicy === null) q.deadLetterPolicy = undefined;
+      else if (attrs.deadLetterPolicy !== undefined) q.deadLetterPolicy = { ...attrs.deadLetterPolicy };
+      if (q.attrs.rewindSeconds === 0) q.messages = q.messages.filter((m) => !m.deleted);
+      q.modifyMs = this.now();
+    });
+  }
+
+  deleteQueue(queueName: string): Promise<void> {
+    return this.run(() => {
+      const q = this.queue(queueName);
+      if (this.sourcesOf(q.name).length > 0) fail('dlqDeleteInUse');
+      this.queues.delete(queueName);
+      for (const wake of q.waiters) wake();
+    });
+  }
+
+  sendMessage(queueName: string, body: string | Buffer, opts: SendOptions = {}): Promise<string> {
+    return this.run(() => {
+      const [id] = this.enqueue(this.queue(queueName), [body], opts.delaySeconds ?? 0);
+      return id ?? '';
+    });
+  }
+
+  batchSendMessage(queueName: string, bodies: ReadonlyArray<string | Buffer>, opts: SendOptions = {}): Promise<string[]> {
+    return this.run(() => {
+      const q = this.queue(queueName);
+      if (bodies.length < 1 || bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
+      return this.enqueue(q, bodies, opts.delaySeconds ?? 0);
+    });
+  }
+
+  async receiveMessage(queueName: string, opts: ReceiveOptions = {}): Promise<Message | undefined> {
+    const [msg] = await this.receive(queueName, 1, opts);
+    return msg;
+  }
+
+  batchReceiveMessage(queueName: string, numOfMsg: number, opts: ReceiveOptions = {}): Promise<Message[]> {
+    if (!Number.isInteger(numOfMsg) || numOfMsg < 1 || numOfMsg > LIMITS.batchItemsMax) {
+      return this.run(() => fail('paramOutOfRange', 'numOfMsg'));
+    }
+    return this.receive(queueName, numOfMsg, opts);
+  }
+
+  deleteMessage(queueName: string, receiptHandle: string): Promise<void> {
+    return this.run(() => {
+      if (!this.deleteOne(this.queue(queueName), receiptHandle)) fail('receiptHandleInvalid');
+    });
+  }
+
+  batchDeleteMessage(queueName: string, receiptHandles: readonly string[]): Promise<BatchDeleteResult> {
+    return this.run(() => {
+      const q = this.queue(queueName);
+      if (receiptHandles.length === 0) return { failed: [] };
+      if (receiptHandles.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'receiptHandle');
+      const invalid = CmqError.fromName('receiptHandleInvalid');
+      const failed = receiptHandles
+        .filter((h) => !this.deleteOne(q, h))
+        .map((receiptHandle) => ({ receiptHandle, code: invalid.code, message: invalid.cmqMessage }));
+      return { failed };
+    });
+  }
+
+  rewindQueue(queueName: string, startConsumeTimeSec: number): Promise<void> {
+    return this.run(() => {
+      const q = this.queue(queueName);
+      if (q.attrs.rewindSeconds === 0) fail('rewindDisabled');
+      const now = this.now();
+      const nowSec = sec(now);
+      if (startConsumeTimeSec > nowSec || startConsumeTimeSec < nowSec - q.attrs.rewindSeconds) fail('rewindTimeInvalid');
+      for (const m of q.messages) {
+        if (sec(m.enqueueMs) >= startConsumeTimeSec) {
+          m.deleted = false;
+          m.visibleAtMs = now;
+          m.handle = undefined;
+        }
+      }
+      for (const wake of q.waiters) wake();
+    });
+  }
+
+  unbindDeadLetterQueue(queueName: string): Promise<void> {
+    return this.run(() => {
+      const q = this.queue(queueName);
+      if (q.deadLetterPolicy === undefined) fail('dlqNotExist');
+      q.deadLetterPolicy = undefined;
+      q.modifyMs = this.now();
+    });
+  }
+
+  listDeadLetterSourceQueues(deadLetterQueueName: string, opts: ListOptions = {}): Promise<QueueList> {
+    return this.run(() => this.page(this.sourcesOf(this.queue(deadLetterQueueName).name), opts));
+  }
+
+  // ---- internals ----
+
+  /** Runs a synchronous operation as an async call, turning throws into rejections. */
+  private run<T>(op: () => T): Promise<T> {
+    try {
+      return Promise.resolve(op());
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private queue(name: string): StoredQueue {
+    const q = this.queues.get(name);
+    if (q === undefined) fail('queueNotExist');
+    this.sweep(q);
+    return q;
+  }
+
+  private sourcesOf(dlqName: string): StoredQueue[] {
+    return [...this.queues.values()].filter((q) => q.deadLetterPolicy?.deadLetterQueue === dlqName);
+  }
+
+  private page(all: StoredQueue[], opts: ListOptions): QueueList {
+    const word = opts.searchWord?.toLowerCase();
+    const matching = word === undefined || word === '' ? all : all.filter((q) => q.name.toLowerCase().includes(word));
+    const offset = Math.max(0, opts.offset ?? 0);
+    const limit = Math.min(LIMITS.listLimitMax, Math.max(0, opts.limit ?? LIMITS.listLimitDefault));
+    return {
+      totalCount: matching.length,
+      queues: matching.slice(offset, offset + limit).map((q) => ({ queueId: q.queueId, queueName: q.name })),
+    };
+  }
+
+  private checkAttrs(queueName: string, base: NumericAttrs, input: QueueAttributesInput): NumericAttrs {
+    const out = { ...base };
+    for (const key of Object.keys(QUEUE_ATTR_RANGES) as Array<keyof NumericAttrs>) {
+      const v = input[key];
+      if (v === undefined) continue;
+      const range = QUEUE_ATTR_RANGES[key];
+      if (!Number.isInteger(v) || v < range.min || v > range.max) fail('paramOutOfRange', key);
+      out[key] = v;
+    }
+    if (out.rewindSeconds > out.msgRetentionSeconds) fail('rewindSecondsTooLarge');
+    if (input.deadLetterPolicy) this.checkDeadLetterPolicy(queueName, input.deadLetterPolicy, out);
+    return out;
+  }
+
+  private checkDeadLetterPolicy(queueName: string, p: DeadLetterPolicy, attrs: NumericAttrs): void {
+    if (typeof p.deadLetterQueue !== 'string') fail('dlqPolicyQueueMember');
+    if (p.policy !== 0 && p.policy !== 1) fail('dlqPolicyPolicyMember');
+    const dlq = this.queues.get(p.deadLetterQueue);
+    if (dlq === undefined) fail('dlqNotExist');
+    const isDlqForOthers = this.sourcesOf(queueName).length > 0;
+    if (dlq.name === queueName || dlq.deadLetterPolicy !== undefined || isDlqForOthers) fail('dlqNested');
+    const sources = this.sourcesOf(dlq.name).filter((q) => q.name !== queueName);
+    if (sources.length >= LIMITS.deadLetterSourcesMax) fail('dlqBindTooMany');
+    if (p.policy === 0) {
+      const n = p.maxReceiveCount;
+      const r = DEAD_LETTER_RANGES.maxReceiveCount;
+      if (n === undefined || !Number.isInteger(n) || n < r.min || n > r.max) fail('dlqPolicyParams');
+    } else {
+      const ttl = p.maxTimeToLive;
+      const r = DEAD_LETTER_RANGES.maxTimeToLive;
+      if (ttl === undefined || !Number.isInteger(ttl) || ttl < r.min || ttl > r.max || ttl >= attrs.msgRetentionSeconds) {
+        fail('dlqPolicyParams');
+      }
+    }
+  }
+
+  private enqueue(q: StoredQueue, bodies: ReadonlyArray<string | Buffer>, delaySeconds: number): string[] {
+    if (!Number.isInteger(delaySeconds) || delaySeconds < 0 || delaySeconds > LIMITS.delaySecondsMax) {
+      fail('paramOutOfRange', 'delaySeconds');
+    }
+    const texts = bodies.map((b) => (typeof b === 'string' ? b : b.toString('utf8')));
+    for (const t of texts) {
+      const bytes = Buffer.byteLength(t);
+      if (bytes === 0) fail('msgBodyEmpty');
+      if (bytes > q.attrs.maxMsgSize) fail('msgTooLarge');
+    }
+    if (q.messages.filter((m) => !m.deleted).length + texts.length > q.attrs.maxMsgHeapNum) fail('heapFull');
+    const now = this.now();
+    const ids = texts.map((body) => this.append(q, body, now, now + delaySeconds * 1000));
+    for (const wake of q.waiters) wake();
+    return ids;
+  }
+
+  private append(q: StoredQueue, body: string, enqueueMs: number, visibleAtMs: number): string {
+    const seq = ++this.msgCounter;
+    q.messages.push({ seq, msgId: String(seq), body, enqueueMs, visibleAtMs, dequeueCount: 0, firstDequeueMs: 0, handle: undefined, deleted: false });
+    return String(seq);
+  }
+
+  /** Drops expired messages and applies the time-to-live dead-letter policy. */
+  private sweep(q: StoredQueue): void {
+    const now = this.now();
+    const retentionMs = q.attrs.msgRetentionSeconds * 1000;
+    const ttlPolicy = q.deadLetterPolicy?.policy === 1 ? q.deadLetterPolicy : undefined;
+    q.messages = q.messages.filter((m) => {
+      if (now - m.enqueueMs >= retentionMs) return false;
+      if (!m.deleted && ttlPolicy?.maxTimeToLive !== undefined && now - m.enqueueMs >= ttlPolicy.maxTimeToLive * 1000) {
+        return !this.moveToDeadLetter(ttlPolicy, m);
+      }
+      return true;
+    });
+  }
+
+  /** Appends a copy to the dead-letter queue; false when that queue no longer exists. */
+  private moveToDeadLetter(policy: DeadLetterPolicy, m: StoredMessage): boolean {
+    const dlq = this.queues.get(policy.deadLetterQueue);
+    if (dlq === undefined) return false;
+    const now = this.now();
+    this.append(dlq, m.body, now, now);
+    for (const wake of dlq.waiters) wake();
+    return true;
+  }
+
+  /** Takes up to `max` visible messages in order, issuing new handles. */
+  private take(q: StoredQueue, max: number): Message[] {
+    const now = this.now();
+    const out: Message[] = [];
+    const countPolicy = q.deadLetterPolicy?.policy === 0 ? q.deadLetterPolicy : undefined;
+    const moved = new Set<StoredMessage>();
+    for (const m of q.messages) {
+      if (out.length >= max) break;
+      if (m.deleted || now < m.visibleAtMs) continue;
+      if (countPolicy?.maxReceiveCount !== undefined && m.dequeueCount >= countPolicy.maxReceiveCount) {
+        if (this.moveToDeadLetter(countPolicy, m)) moved.add(m);
+        continue;
+      }
+      m.dequeueCount++;
+      if (m.firstDequeueMs === 0) m.firstDequeueMs = now;
+      m.visibleAtMs = now + q.attrs.visibilityTimeout * 1000;
+      m.handle = `${q.number}-${m.seq}-${++this.receiveCounter}-${randomBytes(6).toString('hex')}`;
+      out.push({
+        msgId: m.msgId,
+        body: m.body,
+        receiptHandle: m.handle,
+        enqueueTime: sec(m.enqueueMs),
+        firstDequeueTime: sec(m.firstDequeueMs),
+        nextVisibleTime: sec(m.visibleAtMs),
+        dequeueCount: m.dequeueCount,
+      });
+    }
+    if (moved.size > 0) q.messages = q.messages.filter((m) => !moved.has(m));
+    return out;
+  }
+
+  private deleteOne(q: StoredQueue, handle: string): boolean {
+    const now = this.now();
+    const i = q.messages.findIndex((m) => !m.deleted && m.handle === handle && now < m.visibleAtMs);
+    const m = q.messages[i];
+    if (m === undefined) return false;
+    m.handle = undefined;
+    if (q.attrs.rewindSeconds > 0) m.deleted = true;
+    else q.messages.splice(i, 1);
+    return true;
+  }
+
+  private async receive(queueName: string, max: number, opts: ReceiveOptions): Promise<Message[]> {
+    const first = this.queue(queueName);
+    const waitSeconds = opts.pollingWaitSeconds ?? first.attrs.pollingWaitSeconds;
+    if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > LIMITS.pollingWaitSecondsMax) {
+      fail('paramOutOfRange', 'pollingWaitSeconds');
+    }
+    const waitMs = Math.min(waitSeconds * 1000, this.maxWaitMs ?? Infinity);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      if (opts.signal?.aborted === true) throw new CmqNetworkError('aborted', 'request aborted');
+      const q = this.queue(queueName);
+      const got = this.take(q, max);
+      const left = deadline - Date.now();
+      if (got.length > 0 || left <= 0) return got;
+      await this.park(q, Math.min(left, this.pollIntervalMs), opts.signal);
+    }
+  }
+
+  /** Waits until a send wakes the queue, `ms` pass, or the signal fires. */
+  private park(q: StoredQueue, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        q.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      q.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+function sec(ms: number): number {
+  return Math.floor(ms / 1000);
+}

@@ -1,0 +1,24 @@
+// The opencmq TypeScript SDK: a client for the classic CMQ HTTP API, a Consumer helper and an
+// in-memory fake for unit tests.
+
+export { CmqClient, isIdempotentAction, attributeParams, type CmqClientOptions, type CallOptions } from './client';
+export { Consumer, type ConsumerOptions, type ConsumerErrorHandler, type MessageHandler, type StopOptions } from './consumer';
+export { CmqError, CmqNetworkError, errorNameFor, isCmqError, parseModuleCode, type NetworkErrorKind } from './errors';
+export { InMemoryCmq, type InMemoryCmqOptions } from './fake';
+export { signString, stringToSign, type SignatureMethod } from './signature';
+export type {
+  BatchDeleteFailure,
+  BatchDeleteResult,
+  CmqQueueApi,
+  DeadLetterPolicy,
+  ListOptions,
+  Message,
+  QueueAttributes,
+  QueueAttributesInput,
+  QueueList,
+  QueueSummary,
+  ReceiveOptions,
+  SendOptions,
+} from './types';
+export { CLIENT_VERSION, REQUEST_CLIENT } from './version';
+export { ERRORS, type ErrorName } from '../protocol/errors';

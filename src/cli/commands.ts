@@ -394,6 +394,7 @@ const server: CommandSpec = {
     '  --insecure-no-auth      allow a non-loopback --host without any credentials',
     '  --require-akid          reject SecretIds not starting with AKID, as Tencent Cloud does',
     '  --no-fsync              acknowledge before data is on disk (benchmarks only)',
+    '  --segment-mb N          size of a log segment file in MiB (default 64)',
     '',
     'Without credentials the server accepts unsigned requests, on loopback only.',
   ],
@@ -405,6 +406,7 @@ const server: CommandSpec = {
     'insecure-no-auth': { type: 'boolean' },
     'no-fsync': { type: 'boolean' },
     'require-akid': { type: 'boolean' },
+    'segment-mb': { type: 'string' },
   },
   minArgs: 0,
   maxArgs: 0,
@@ -423,8 +425,9 @@ const server: CommandSpec = {
 
 /** ServerOptions from the command line, falling back to the environment and the defaults. */
 export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 'err'>): ServerOptions {
-  const secretId = stringOpt(values, 'secret-id') ?? io.env.OPENCMQ_SECRET_ID;
-  const secretKey = stringOpt(values, 'secret-key') ?? io.env.OPENCMQ_SECRET_KEY;
+  // An empty environment variable counts as unset.
+  const secretId = stringOpt(values, 'secret-id') ?? (io.env.OPENCMQ_SECRET_ID || undefined);
+  const secretKey = stringOpt(values, 'secret-key') ?? (io.env.OPENCMQ_SECRET_KEY || undefined);
   const credentials: Credential[] = [];
   if ((secretId === undefined) !== (secretKey === undefined)) {
     throw new UsageError('--secret-id and --secret-key (or OPENCMQ_SECRET_ID and OPENCMQ_SECRET_KEY) go together');
@@ -442,6 +445,8 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   };
   const keysFile = stringOpt(values, 'keys-file');
   if (keysFile !== undefined) opts.keysFile = keysFile;
+  const segmentMb = intOpt(values, 'segment-mb', 1, 4096);
+  if (segmentMb !== undefined) opts.segmentBytes = segmentMb * 1024 * 1024;
   return opts;
 }
 

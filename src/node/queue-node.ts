@@ -14,7 +14,7 @@ import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { crc32c } from '../storage/crc32c';
 import { SnapshotStore } from '../storage/snapshot-store';
-import type { LogEntry } from '../storage/types';
+import { WalCorruptionError, type LogEntry } from '../storage/types';
 import { SegmentedWal } from '../storage/wal';
 import type { CommitLog } from './commit-log';
 import { LocalLog } from './local-log';
@@ -93,7 +93,14 @@ export class QueueNode implements QueueService {
     const sm = latest ? QueueStateMachine.restore(latest.data) : new QueueStateMachine();
     const walOpts: { segmentBytes?: number; fsync: boolean; log: (s: string) => void } = { fsync: opts.fsync ?? true, log };
     if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
-    const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOpts);
+    const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOpts).catch((err: unknown) => {
+      if (!(err instanceof WalCorruptionError)) throw err;
+      throw new Error(
+        `CORRUPTION: the write-ahead log in ${opts.dataDir} is damaged (${err.message}). ` +
+          'Refusing to start rather than lose acknowledged messages: restore the data directory from a backup ' +
+          'or move the damaged segment aside knowingly.',
+      );
+    });
     if (report.tornTailBytes > 0) log(`wal: dropped a torn tail of ${report.tornTailBytes} bytes (never acknowledged)`);
     for (const d of report.damagedBodies) {
       log(`wal: CORRUPTION: entry ${d.index} in ${d.segment} at offset ${d.fileOffset} has a damaged body part; its messages will be quarantined when read`);

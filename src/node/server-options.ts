@@ -23,6 +23,8 @@ export interface ServerOptions {
   requireAkidPrefix?: boolean;
   /** fdatasync before acknowledging (default true). Off only for benchmarks against peers that do not. */
   fsync?: boolean;
+  /** WAL segment size in bytes (default 64 MiB). Small values are for tests. */
+  segmentBytes?: number;
   /** Where start-up and operational messages go (default: stderr). */
   log?: (line: string) => void;
 }

@@ -34,6 +34,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
     dataDir: opts.dataDir,
     fsync: opts.fsync ?? true,
     log,
+    ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
     onFatal: (err) => {
       log(`opencmq: stopping: ${err.message}`);
       // Durability is unknown after a failed fsync; exit so a restart recovers from disk.

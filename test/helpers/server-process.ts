@@ -23,10 +23,11 @@ export async function makeDataDir(prefix = 'opencmq-test-'): Promise<{ dir: stri
 }
 
 export function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', String(port), ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OPENCMQ_SECRET_ID: '', OPENCMQ_SECRET_KEY: '' },
-  });
+  const env = { ...process.env };
+  delete env.OPENCMQ_SECRET_ID;
+  delete env.OPENCMQ_SECRET_KEY;
+  const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--segment-mb', '4', ...extraArgs];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
@@ -60,7 +61,7 @@ export function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0)
 
 /** Run the server expecting it to fail at start-up; resolves with its exit code and output. */
 export function runServerExpectingExit(dataDir: string, timeoutMs = 15_000): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', '0'], {
+  const child = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', '0', '--segment-mb', '4'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

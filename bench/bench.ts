@@ -155,7 +155,7 @@ async function startServer(dataDir: string, fsync: boolean): Promise<ChildProces
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
-    child.stderr!.on('data', (c: Buffer) => {
+    child.stderr.on('data', (c: Buffer) => {
       out += c.toString();
       const m = /listening on http:\/\/[^\s]+:(\d+)/.exec(out);
       if (m && port === 0) {

@@ -7,10 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+
+import { isOk, RawHttpConnection } from './raw-http';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli', 'main.js');
 const BODY = 'x'.repeat(1024);
@@ -41,39 +42,31 @@ function parse(): Args {
   };
 }
 
-// ---- HTTP load generation --------------------------------------------------------------------
+// ---- load generation ------------------------------------------------------------------------
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
 let port = 0;
+const pool: RawHttpConnection[] = [];
 
-function call(params: string): Promise<Record<string, unknown>> {
-  const data = Buffer.from(params);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: '/', method: 'POST', agent, headers: { 'Content-Length': data.length } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>);
-          } catch (e) {
-            reject(e instanceof Error ? e : new Error(String(e)));
-          }
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
+/** A connection per worker; connections are reused across scenarios. */
+async function connection(i: number): Promise<RawHttpConnection> {
+  while (pool.length <= i) pool.push(await RawHttpConnection.connect(port));
+  return pool[i]!;
 }
 
-const enc = encodeURIComponent;
-const sendOne = (q: string): string => `Action=SendMessage&queueName=${q}&msgBody=${BODY}`;
-const sendBatchParams = (q: string, n: number): string => {
+async function call(conn: RawHttpConnection, request: Buffer): Promise<Record<string, unknown>> {
+  return JSON.parse((await conn.send(request)).toString()) as Record<string, unknown>;
+}
+
+async function mustOk(conn: RawHttpConnection, request: Buffer): Promise<void> {
+  const body = await conn.send(request);
+  if (!isOk(body)) throw new Error(body.toString());
+}
+
+const sendOne = (q: string): Buffer => RawHttpConnection.request(`Action=SendMessage&queueName=${q}&msgBody=${BODY}`);
+const sendBatch = (q: string, n: number): Buffer => {
   let s = `Action=BatchSendMessage&queueName=${q}`;
   for (let i = 1; i <= n; i++) s += `&msgBody.${i}=${BODY}`;
-  return s;
+  return RawHttpConnection.request(s);
 };
 
 interface Result {
@@ -85,18 +78,24 @@ interface Result {
 }
 
 /** Run `workers` loops of `op` for `durationS`; op returns the messages it handled. */
-async function runFor(name: string, workers: number, durationS: number, op: () => Promise<number>): Promise<Result> {
+async function runFor(
+  name: string,
+  workers: number,
+  durationS: number,
+  op: (conn: RawHttpConnection, worker: number) => Promise<number>,
+): Promise<Result> {
   const latencies: number[] = [];
   let messages = 0;
   let errors = 0;
   const t0 = performance.now();
   const end = t0 + durationS * 1000;
   await Promise.all(
-    Array.from({ length: workers }, async () => {
+    Array.from({ length: workers }, async (_, w) => {
+      const conn = await connection(w);
       while (performance.now() < end) {
         const s = performance.now();
         try {
-          const n = await op();
+          const n = await op(conn, w);
           messages += n;
           latencies.push(performance.now() - s);
         } catch {
@@ -121,24 +120,27 @@ function report(r: Result): void {
   );
 }
 
-async function receiveDeleteBatch(q: string): Promise<number> {
-  const r = await call(`Action=BatchReceiveMessage&queueName=${q}&numOfMsg=16&pollingWaitSeconds=0`);
+const receiveRequests = new Map<string, Buffer>();
+
+async function receiveDeleteBatch(conn: RawHttpConnection, q: string): Promise<number> {
+  let req = receiveRequests.get(q);
+  if (!req) receiveRequests.set(q, (req = RawHttpConnection.request(`Action=BatchReceiveMessage&queueName=${q}&numOfMsg=16&pollingWaitSeconds=0`)));
+  const r = await call(conn, req);
   if (r.code !== 0) return 0;
   const list = r.msgInfoList as { receiptHandle: string }[];
   let p = `Action=BatchDeleteMessage&queueName=${q}`;
-  list.forEach((m, i) => (p += `&receiptHandle.${i + 1}=${enc(m.receiptHandle)}`));
-  const d = await call(p);
-  if (d.code !== 0) throw new Error(`delete failed: ${JSON.stringify(d)}`);
+  list.forEach((m, i) => (p += `&receiptHandle.${i + 1}=${encodeURIComponent(m.receiptHandle)}`));
+  await mustOk(conn, RawHttpConnection.request(p));
   return list.length;
 }
 
 async function createQueue(q: string): Promise<void> {
-  const r = await call(`Action=CreateQueue&queueName=${q}&maxMsgHeapNum=100000000&visibilityTimeout=300&maxMsgSize=65536`);
-  if (r.code !== 0) throw new Error(JSON.stringify(r));
+  const conn = await connection(0);
+  await mustOk(conn, RawHttpConnection.request(`Action=CreateQueue&queueName=${q}&maxMsgHeapNum=100000000&visibilityTimeout=300&maxMsgSize=65536`));
 }
 
 async function backlogOf(q: string): Promise<number> {
-  const r = await call(`Action=GetQueueAttributes&queueName=${q}`);
+  const r = await call(await connection(0), RawHttpConnection.request(`Action=GetQueueAttributes&queueName=${q}`));
   return r.activeMsgNum as number;
 }
 
@@ -180,33 +182,31 @@ async function main(): Promise<void> {
     await createQueue('bq');
     await createQueue('uq');
     await createQueue('mq');
-    if (want('batch-send')) report(await runFor('batched send (16/req, 32 conns)', 32, args.durationS, async () => {
-      const r = await call(sendBatchParams('bq', 16));
-      if (r.code !== 0) throw new Error(JSON.stringify(r));
+    const bqSend = sendBatch('bq', 16);
+    const uqSend = sendOne('uq');
+    const mqSend = sendBatch('mq', 16);
+    const backlogSend = sendBatch('backlog', 16);
+    if (want('batch-send')) report(await runFor('batched send (16/req, 32 conns)', 32, args.durationS, async (c) => {
+      await mustOk(c, bqSend);
       return 16;
     }));
-    if (want('send')) report(await runFor('unbatched send (64 clients)', 64, args.durationS, async () => {
-      const r = await call(sendOne('uq'));
-      if (r.code !== 0) throw new Error(JSON.stringify(r));
+    if (want('send')) report(await runFor('unbatched send (64 clients)', 64, args.durationS, async (c) => {
+      await mustOk(c, uqSend);
       return 1;
     }));
     if (want('receive-delete')) {
       const have = await backlogOf('bq');
       console.log(`  (receive+delete drains the ${have} messages left by batched send)`);
-      report(await runFor('batched receive+delete (16/req, 32 conns)', 32, args.durationS, () => receiveDeleteBatch('bq')));
+      report(await runFor('batched receive+delete (16/req, 32 conns)', 32, args.durationS, (c) => receiveDeleteBatch(c, 'bq')));
     }
     if (want('mixed')) {
-      report(await runFor('mixed: 16 senders + 16 receivers (batch 16)', 32, args.durationS, (() => {
-        let i = 0;
-        return async () => {
-          if (i++ % 2 === 0) {
-            const r = await call(sendBatchParams('mq', 16));
-            if (r.code !== 0) throw new Error(JSON.stringify(r));
-            return 16;
-          }
-          return receiveDeleteBatch('mq');
-        };
-      })()));
+      report(await runFor('mixed: 16 senders + 16 receivers (batch 16)', 32, args.durationS, async (c, w) => {
+        if (w % 2 === 0) {
+          await mustOk(c, mqSend);
+          return 16;
+        }
+        return receiveDeleteBatch(c, 'mq');
+      }));
     }
     const mem = readRss(pid);
     console.log(`server RSS now ${mem.rssMb.toFixed(0)} MB, peak ${mem.peakMb.toFixed(0)} MB`);
@@ -214,11 +214,11 @@ async function main(): Promise<void> {
       await createQueue('backlog');
       const t0 = performance.now();
       let sent = 0;
-      await Promise.all(Array.from({ length: 32 }, async () => {
+      await Promise.all(Array.from({ length: 32 }, async (_, w) => {
+        const c = await connection(w);
         while (sent < args.backlog) {
           sent += 16;
-          const r = await call(sendBatchParams('backlog', 16));
-          if (r.code !== 0) throw new Error(JSON.stringify(r));
+          await mustOk(c, backlogSend);
         }
       }));
       const s = (performance.now() - t0) / 1000;
@@ -231,7 +231,7 @@ async function main(): Promise<void> {
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
-    agent.destroy();
+    for (const c of pool) c.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

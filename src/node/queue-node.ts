@@ -49,6 +49,12 @@ export interface NodeStats {
   walBytes: number;
 }
 
+/** Part of an entry's payload, starting at payload offset `start`. */
+interface EntrySpan {
+  start: number;
+  bytes: Buffer;
+}
+
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
 const DEFAULT_PAYLOAD_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -239,9 +245,10 @@ export class QueueNode implements QueueService {
   // ---- bodies ------------------------------------------------------------------------------
 
   private async readBodies(queueName: string, messages: ReceivedMessage[]): Promise<ReceiveOutcome> {
+    const spans = await this.readSpans(messages);
     const delivered: DeliveredMessage[] = [];
     for (const m of messages) {
-      const body = await this.readBody(m);
+      const body = this.checkedBody(m, spans.get(m.body.entryIndex));
       if (body) delivered.push({ ...m, bodyBytes: body });
       else await this.submit({ kind: 'quarantineMessage', queueName, queueNumber: m.queueNumber, seq: m.seq });
     }
@@ -251,20 +258,47 @@ export class QueueNode implements QueueService {
     return { ok: true, messages: delivered };
   }
 
-  /** The body, checked against its CRC32C; undefined (and reported) when damaged or missing. */
-  private async readBody(m: ReceivedMessage): Promise<Buffer | undefined> {
+  /**
+   * The bytes of each entry that holds a body of these messages, one read per entry (a batch
+   * receive usually takes consecutive bodies of one batch send). Recent entries come from memory.
+   */
+  private async readSpans(messages: ReceivedMessage[]): Promise<Map<number, EntrySpan | Error>> {
+    const wanted = new Map<number, { lo: number; hi: number }>();
+    for (const { body } of messages) {
+      const w = wanted.get(body.entryIndex);
+      if (w) {
+        w.lo = Math.min(w.lo, body.offset);
+        w.hi = Math.max(w.hi, body.offset + body.length);
+      } else wanted.set(body.entryIndex, { lo: body.offset, hi: body.offset + body.length });
+    }
+    const spans = new Map<number, EntrySpan | Error>();
+    await Promise.all(
+      [...wanted].map(async ([index, { lo, hi }]) => {
+        const cached = this.cache.get(index);
+        if (cached) {
+          spans.set(index, { start: 0, bytes: Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength) });
+          return;
+        }
+        try {
+          spans.set(index, { start: lo, bytes: await this.wal.readSlice(index, lo, hi - lo) });
+        } catch (err) {
+          spans.set(index, err instanceof Error ? err : new Error(String(err)));
+        }
+      }),
+    );
+    return spans;
+  }
+
+  /** The message's body checked against its CRC32C; undefined (and reported) when damaged or missing. */
+  private checkedBody(m: ReceivedMessage, span: EntrySpan | Error | undefined): Buffer | undefined {
     const ref = m.body;
-    let body: Buffer;
-    const cached = this.cache.get(ref.entryIndex);
-    try {
-      body = cached
-        ? Buffer.from(cached.buffer, cached.byteOffset + ref.offset, ref.length)
-        : await this.wal.readSlice(ref.entryIndex, ref.offset, ref.length);
-    } catch (err) {
+    if (span === undefined || span instanceof Error) {
       this.counters.corruptBodies++;
-      this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) could not be read: ${String(err)}; quarantined`);
+      this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) could not be read: ${String(span)}; quarantined`);
       return undefined;
     }
+    const from = ref.offset - span.start;
+    const body = span.bytes.subarray(from, from + ref.length);
     if (body.length !== ref.length || crc32c(body) !== ref.crc32c) {
       this.counters.corruptBodies++;
       this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) failed its CRC32C check; quarantined, not delivered`);

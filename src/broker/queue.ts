@@ -1,0 +1,443 @@
+// One queue's state: attributes, its message columns and the three orderings over them (visible by
+// seq, in flight by next visible time, delayed by due time). Every per-message operation is
+// O(log n) or amortized O(1); nothing walks the backlog except rewind and rewindSeconds → 0, which
+// are rare administrative actions.
+//
+// Invariants (checked by the model tests):
+// - each message is in exactly one state; visibleCount etc. equal the number of slots in that state;
+// - every VISIBLE message has one entry in `visible`, every INFLIGHT one an entry in `inflight`
+//   with its current deadline, every DELAYED one in `delayed` (other entries are stale, skipped);
+// - enqueue time never decreases with seq, so retention and dead-letter TTL advance from the head.
+
+import { fail, type ErrorResult } from '../protocol/errors';
+import type { DeadLetterPolicy, DeleteFailure, QueueAttributes, ReceivedMessage } from './commands';
+import type { DecodedBody } from './codec';
+import { SeqHeap, TimedIdHeap } from './heaps';
+import { DELAYED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
+import { formatReceiptHandle, parseReceiptHandle, receiptToken } from './receipt-handle';
+
+export interface QueueConfig {
+  maxMsgHeapNum: number;
+  pollingWaitSeconds: number;
+  visibilityTimeout: number;
+  maxMsgSize: number;
+  msgRetentionSeconds: number;
+  rewindSeconds: number;
+}
+
+/** A message on its way to a dead-letter queue: the body stays where it is. */
+export interface MovedMessage {
+  entryIndex: number;
+  bodyOffset: number;
+  bodyLength: number;
+  bodyCrc: number;
+  batchPos: number;
+}
+
+export interface DeadLetterRouter {
+  /** `src` has already dropped the message; put it in src's dead-letter queue (or drop it). */
+  deadLetter(src: QueueState, moved: MovedMessage, nowMs: number): void;
+}
+
+/** Unix seconds, as CMQ reports times. */
+export function toSec(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+export function msgIdOf(entryIndex: number, batchPos: number): string {
+  return String(entryIndex * 16 + batchPos);
+}
+
+const COMPACT_SLACK = 1024;
+
+export class QueueState {
+  readonly nameLower: string;
+  readonly store = new MessageStore();
+  readonly visible = new SeqHeap();
+  readonly inflight = new TimedIdHeap();
+  readonly delayed = new TimedIdHeap();
+  visibleCount = 0;
+  inflightCount = 0;
+  delayedCount = 0;
+  rewindCount = 0;
+  /** Dead-letter TTL (policy 1) has been applied to every seq below this. */
+  ttlCursor = 0;
+  /** The deadline this queue is scheduled at in the state machine (Infinity: none). */
+  scheduledDeadlineMs = Infinity;
+  /** Lower bound of the oldest VISIBLE/INFLIGHT/DELAYED seq (a read cache; not in snapshots). */
+  private undeletedCursor = 0;
+
+  constructor(
+    readonly name: string,
+    readonly queueId: string,
+    readonly queueNumber: number,
+    readonly createTimeMs: number,
+    public lastModifyTimeMs: number,
+    public config: QueueConfig,
+    public policy: DeadLetterPolicy | undefined,
+  ) {
+    this.nameLower = name.toLowerCase();
+  }
+
+  /** Messages that count against maxMsgHeapNum. */
+  heldCount(): number {
+    return this.visibleCount + this.inflightCount + this.delayedCount;
+  }
+
+  private count(state: number, delta: number): void {
+    switch (state) {
+      case VISIBLE:
+        this.visibleCount += delta;
+        break;
+      case INFLIGHT:
+        this.inflightCount += delta;
+        break;
+      case DELAYED:
+        this.delayedCount += delta;
+        break;
+      case REWIND:
+        this.rewindCount += delta;
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The one place a state changes, so counters and chunk liveness stay exact. */
+  private setState(c: Chunk, i: number, next: number): void {
+    const prev = c.state[i]!;
+    if (prev === next) return;
+    this.count(prev, -1);
+    this.count(next, 1);
+    c.state[i] = next;
+    if (prev === GONE) c.live++;
+    if (next === GONE) this.store.released(c);
+  }
+
+  /** Adds a message; dueMs > enqueueMs makes it DELAYED until then. Returns its seq. */
+  append(moved: MovedMessage, enqueueMs: number, dueMs: number): number {
+    const seq = this.store.nextSeq;
+    const c = this.store.allocate();
+    const i = seq - c.firstSeq;
+    c.entryIndex[i] = moved.entryIndex;
+    c.bodyOffset[i] = moved.bodyOffset;
+    c.bodyLength[i] = moved.bodyLength;
+    c.bodyCrc[i] = moved.bodyCrc;
+    c.batchPos[i] = moved.batchPos;
+    c.enqueueMs[i] = enqueueMs;
+    c.firstDequeueMs[i] = -1;
+    c.dequeueCount[i] = 0;
+    c.token[i] = 0;
+    if (dueMs > enqueueMs) {
+      c.deadlineMs[i] = dueMs;
+      this.setState(c, i, DELAYED);
+      this.delayed.push(dueMs, seq);
+    } else {
+      c.deadlineMs[i] = 0;
+      this.setState(c, i, VISIBLE);
+      this.visible.push(seq);
+    }
+    return seq;
+  }
+
+  send(entryIndex: number, nowMs: number, delaySeconds: number, bodies: DecodedBody[]): string[] | ErrorResult {
+    for (const b of bodies) if (b.length > this.config.maxMsgSize) return fail('msgTooLarge');
+    if (this.heldCount() + bodies.length > this.config.maxMsgHeapNum) return fail('heapFull');
+    const dueMs = delaySeconds > 0 ? nowMs + delaySeconds * 1000 : 0;
+    const msgIds: string[] = [];
+    for (let p = 0; p < bodies.length; p++) {
+      const b = bodies[p]!;
+      this.append({ entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: p }, nowMs, dueMs);
+      msgIds.push(msgIdOf(entryIndex, p));
+    }
+    return msgIds;
+  }
+
+  /** The lowest visible seq, taken out of `visible`; -1 when none. */
+  private popVisible(): number {
+    while (this.visible.size > 0) {
+      const seq = this.visible.pop();
+      if (this.store.state(seq) === VISIBLE) return seq;
+    }
+    return -1;
+  }
+
+  receive(nowMs: number, numOfMsg: number, seed: number, router: DeadLetterRouter): ReceivedMessage[] {
+    const out: ReceivedMessage[] = [];
+    const nextVisibleMs = nowMs + this.config.visibilityTimeout * 1000;
+    const p = this.policy;
+    const maxReceives = p !== undefined && p.policy === 0 && p.maxReceiveCount !== undefined ? p.maxReceiveCount : Infinity;
+    while (out.length < numOfMsg) {
+      const seq = this.popVisible();
+      if (seq < 0) break;
+      const c = this.store.chunkOf(seq)!;
+      const i = seq - c.firstSeq;
+      const dequeueCount = c.dequeueCount[i]! + 1;
+      if (dequeueCount > maxReceives) {
+        router.deadLetter(this, this.takeForMove(c, i), nowMs);
+        continue;
+      }
+      const token = receiptToken(seed, out.length, seq, dequeueCount);
+      c.token[i] = token;
+      c.dequeueCount[i] = dequeueCount;
+      if (c.firstDequeueMs[i]! < 0) c.firstDequeueMs[i] = nowMs;
+      c.deadlineMs[i] = nextVisibleMs;
+      this.setState(c, i, INFLIGHT);
+      this.inflight.push(nextVisibleMs, seq);
+      out.push({
+        msgId: msgIdOf(c.entryIndex[i]!, c.batchPos[i]!),
+        receiptHandle: formatReceiptHandle(this.queueNumber, seq, dequeueCount, token),
+        enqueueTime: toSec(c.enqueueMs[i]!),
+        firstDequeueTime: toSec(c.firstDequeueMs[i]!),
+        nextVisibleTime: toSec(nextVisibleMs),
+        dequeueCount,
+        body: { entryIndex: c.entryIndex[i]!, offset: c.bodyOffset[i]!, length: c.bodyLength[i]!, crc32c: c.bodyCrc[i]! },
+        queueNumber: this.queueNumber,
+        seq,
+      });
+    }
+    this.compact();
+    return out;
+  }
+
+  deleteMessages(nowMs: number, handles: string[]): DeleteFailure[] {
+    const failures: DeleteFailure[] = [];
+    for (let k = 0; k < handles.length; k++) {
+      const h = handles[k]!;
+      if (!this.deleteOne(nowMs, h)) failures.push({ index: k, receiptHandle: h, error: 'receiptHandleInvalid' });
+    }
+    this.compact();
+    return failures;
+  }
+
+  /** Valid iff the handle is the latest one issued for a message still in flight (spec §4). */
+  private deleteOne(nowMs: number, handle: string): boolean {
+    const h = parseReceiptHandle(handle);
+    if (h === undefined || h.queueNumber !== this.queueNumber || h.seq >= this.store.nextSeq) return false;
+    const c = this.store.chunkOf(h.seq);
+    if (c === undefined) return false;
+    const i = h.seq - c.firstSeq;
+    if (c.state[i] !== INFLIGHT || c.dequeueCount[i] !== h.dequeueCount || c.token[i] !== h.token) return false;
+    if (!(nowMs < c.deadlineMs[i]!)) return false;
+    this.setState(c, i, this.config.rewindSeconds > 0 ? REWIND : GONE);
+    return true;
+  }
+
+  takeForMove(c: Chunk, i: number): MovedMessage {
+    const moved: MovedMessage = {
+      entryIndex: c.entryIndex[i]!,
+      bodyOffset: c.bodyOffset[i]!,
+      bodyLength: c.bodyLength[i]!,
+      bodyCrc: c.bodyCrc[i]!,
+      batchPos: c.batchPos[i]!,
+    };
+    this.setState(c, i, GONE);
+    return moved;
+  }
+
+  /** Removes a message from delivery for good. false if it no longer exists. */
+  quarantine(seq: number): boolean {
+    if (this.store.state(seq) === GONE) return false;
+    const c = this.store.chunkOf(seq)!;
+    this.setState(c, seq - c.firstSeq, GONE);
+    this.compact();
+    return true;
+  }
+
+  /**
+   * Rewind (spec §2.6): every retained message enqueued at or after startSec that is in flight or
+   * in the rewind area becomes visible again. Visible ones stay visible; delayed ones stay delayed
+   * (they were never deliverable, so there is nothing to replay).
+   */
+  rewind(nowMs: number, startSec: number): ErrorResult | undefined {
+    const window = this.config.rewindSeconds;
+    if (window === 0) return fail('rewindDisabled');
+    const nowSec = toSec(nowMs);
+    if (startSec < nowSec - window || startSec > nowSec) return fail('rewindTimeInvalid');
+    const fromMs = startSec * 1000;
+    const nextSeq = this.store.nextSeq;
+    for (const c of [...this.store.chunks]) {
+      if (c === undefined) continue;
+      const used = Math.min(c.capacity, nextSeq - c.firstSeq);
+      if (used <= 0 || c.enqueueMs[used - 1]! < fromMs) continue; // enqueue times grow with seq
+      for (let i = 0; i < used; i++) {
+        const st = c.state[i];
+        if ((st === INFLIGHT || st === REWIND) && c.enqueueMs[i]! >= fromMs) {
+          this.setState(c, i, VISIBLE);
+          this.visible.push(c.firstSeq + i);
+        }
+      }
+    }
+    this.undeletedCursor = 0;
+    this.compact();
+    return undefined;
+  }
+
+  /** rewindSeconds set to 0: the rewind area is dropped at once (spec §2.6). */
+  dropRewindArea(): void {
+    if (this.rewindCount === 0) return;
+    this.store.forEachSlot(this.store.headSeq, (c, i) => {
+      if (c.state[i] === REWIND) this.setState(c, i, GONE);
+    });
+  }
+
+  /** Carries this queue's time forward to nowMs. TTL moves come before retention (TTL < retention). */
+  processDue(nowMs: number, router: DeadLetterRouter): void {
+    const p = this.policy;
+    if (p !== undefined && p.policy === 1 && p.maxTimeToLive !== undefined) this.expireTtl(nowMs, p.maxTimeToLive * 1000, router);
+    this.expireRetention(nowMs);
+    this.releaseDue(this.delayed, DELAYED, nowMs);
+    this.releaseDue(this.inflight, INFLIGHT, nowMs);
+    this.compact();
+  }
+
+  private expireTtl(nowMs: number, ttlMs: number, router: DeadLetterRouter): void {
+    const store = this.store;
+    let seq = store.firstLiveFrom(Math.max(this.ttlCursor, store.headSeq));
+    while (seq < store.nextSeq) {
+      const c = store.chunkOf(seq)!;
+      const i = seq - c.firstSeq;
+      if (c.enqueueMs[i]! + ttlMs > nowMs) break;
+      // Deleted messages (rewind area) are not moved, and never will be: TTL applies once per message.
+      if (c.state[i] !== REWIND) router.deadLetter(this, this.takeForMove(c, i), nowMs);
+      seq = store.firstLiveFrom(seq + 1);
+    }
+    this.ttlCursor = seq;
+  }
+
+  private expireRetention(nowMs: number): void {
+    const retentionMs = this.config.msgRetentionSeconds * 1000;
+    const store = this.store;
+    let head = store.advanceHead();
+    while (head < store.nextSeq) {
+      const c = store.chunkOf(head)!;
+      const i = head - c.firstSeq;
+      if (c.enqueueMs[i]! + retentionMs > nowMs) break;
+      this.setState(c, i, GONE);
+      head = store.advanceHead();
+    }
+  }
+
+  private releaseDue(heap: TimedIdHeap, state: number, nowMs: number): void {
+    while (heap.peekTime() <= nowMs) {
+      const t = heap.peekTime();
+      const seq = heap.peekId();
+      heap.pop();
+      const c = this.store.chunkOf(seq);
+      if (c === undefined) continue;
+      const i = seq - c.firstSeq;
+      if (c.state[i] !== state || c.deadlineMs[i] !== t) continue; // stale entry
+      this.setState(c, i, VISIBLE);
+      this.visible.push(seq);
+    }
+  }
+
+  private isCurrent(heap: TimedIdHeap, state: number): boolean {
+    const seq = heap.peekId();
+    const c = this.store.chunkOf(seq);
+    if (c === undefined) return false;
+    const i = seq - c.firstSeq;
+    return c.state[i] === state && c.deadlineMs[i] === heap.peekTime();
+  }
+
+  private cleanTop(heap: TimedIdHeap, state: number): number {
+    while (heap.size > 0 && !this.isCurrent(heap, state)) heap.pop();
+    return heap.peekTime();
+  }
+
+  /** Earliest time something changes here without a command; Infinity if never. */
+  nextDeadlineMs(): number {
+    const store = this.store;
+    let d = Infinity;
+    const head = store.advanceHead();
+    if (head < store.nextSeq) d = this.enqueueMsOf(head) + this.config.msgRetentionSeconds * 1000;
+    const p = this.policy;
+    if (p !== undefined && p.policy === 1 && p.maxTimeToLive !== undefined) {
+      this.ttlCursor = store.firstLiveFrom(Math.max(this.ttlCursor, head));
+      if (this.ttlCursor < store.nextSeq) d = Math.min(d, this.enqueueMsOf(this.ttlCursor) + p.maxTimeToLive * 1000);
+    }
+    d = Math.min(d, this.cleanTop(this.delayed, DELAYED));
+    return Math.min(d, this.cleanTop(this.inflight, INFLIGHT));
+  }
+
+  private enqueueMsOf(seq: number): number {
+    const c = this.store.chunkOf(seq)!;
+    return c.enqueueMs[seq - c.firstSeq]!;
+  }
+
+  /** Rebuilds a heap once stale entries outnumber live ones, so heaps stay O(live). */
+  private compact(): void {
+    const store = this.store;
+    if (this.visible.size > 2 * this.visibleCount + COMPACT_SLACK) this.visible.retain((seq) => store.state(seq) === VISIBLE);
+    if (this.inflight.size > 2 * this.inflightCount + COMPACT_SLACK) this.inflight.retain((t, seq) => this.holds(seq, INFLIGHT, t));
+    if (this.delayed.size > 2 * this.delayedCount + COMPACT_SLACK) this.delayed.retain((t, seq) => this.holds(seq, DELAYED, t));
+  }
+
+  private holds(seq: number, state: number, deadlineMs: number): boolean {
+    const c = this.store.chunkOf(seq);
+    return c !== undefined && c.state[seq - c.firstSeq] === state && c.deadlineMs[seq - c.firstSeq] === deadlineMs;
+  }
+
+  /** After a snapshot restore: counters, chunk liveness and heaps from the state column. */
+  rebuildIndexes(): void {
+    const nextSeq = this.store.nextSeq;
+    for (const c of this.store.chunks) {
+      if (c === undefined) continue;
+      c.live = 0;
+      const used = Math.min(c.capacity, nextSeq - c.firstSeq);
+      for (let i = 0; i < used; i++) {
+        const st = c.state[i]!;
+        if (st === GONE) continue;
+        c.live++;
+        this.count(st, 1);
+        const seq = c.firstSeq + i;
+        if (st === VISIBLE) this.visible.push(seq);
+        else if (st === INFLIGHT) this.inflight.pushUnordered(c.deadlineMs[i]!, seq);
+        else if (st === DELAYED) this.delayed.pushUnordered(c.deadlineMs[i]!, seq);
+      }
+    }
+    this.inflight.heapify();
+    this.delayed.heapify();
+  }
+
+  /** Log entries whose bodies this queue may still deliver (any state but GONE), in seq order. */
+  collectEntryIndexes(out: number[]): void {
+    let last = -1;
+    this.store.forEachSlot(0, (c, i) => {
+      if (c.state[i] === GONE) return;
+      const e = c.entryIndex[i]!;
+      if (e !== last) out.push(e);
+      last = e;
+    });
+  }
+
+  /** Enqueue time (s) of the oldest message not deleted; 0 when none. */
+  private minMsgTimeSec(): number {
+    const store = this.store;
+    let s = store.firstLiveFrom(Math.max(this.undeletedCursor, store.headSeq));
+    while (s < store.nextSeq && store.state(s) === REWIND) s = store.firstLiveFrom(s + 1);
+    this.undeletedCursor = s;
+    return s < store.nextSeq ? toSec(this.enqueueMsOf(s)) : 0;
+  }
+
+  attributes(): QueueAttributes {
+    const a: QueueAttributes = {
+      queueId: this.queueId,
+      queueName: this.name,
+      ...this.config,
+      createTime: toSec(this.createTimeMs),
+      lastModifyTime: toSec(this.lastModifyTimeMs),
+      activeMsgNum: this.visibleCount,
+      inactiveMsgNum: this.inflightCount,
+      delayMsgNum: this.delayedCount,
+      rewindMsgNum: this.rewindCount,
+      minMsgTime: this.minMsgTimeSec(),
+    };
+    if (this.policy !== undefined) a.deadLetterPolicy = { ...this.policy };
+    return a;
+  }
+
+  indexBytes(): number {
+    return this.store.bytes() + this.visible.capacityBytes() + this.inflight.capacityBytes() + this.delayed.capacityBytes();
+  }
+}

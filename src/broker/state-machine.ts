@@ -1,0 +1,402 @@
+// The queue state machine: applies log entries (binary commands, ./codec.ts) in order and answers
+// reads as of the last applied entry. Pure and deterministic: time comes only from the entries'
+// timeMs, randomness only from the commands' seeds, so every replica (and every restore of a
+// snapshot) reaches the same state and results, byte for byte.
+//
+// Time-driven transitions (delays ending, visibility timeouts, retention, dead-letter TTL) happen
+// when an entry carries time past them: each queue keeps its next deadline in `schedule`, a heap
+// ordered by (deadline, queueNumber), so a tick costs O(due work), not O(queues). The driver asks
+// nextDeadlineMs() and proposes a `tick` entry then.
+
+import { fail, type ErrorResult } from '../protocol/errors';
+import { LIMITS, QUEUE_ATTR_RANGES } from '../protocol/limits';
+import { decodeCommand, type DecodedCommand } from './codec';
+import type { CommandResult, DeadLetterPolicy, QueueAttributes, QueueAttributesInput, QueueList } from './commands';
+import { TimedIdHeap } from './heaps';
+import { QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
+import { decodeSnapshot, encodeSnapshot } from './snapshot';
+
+export interface QueueSettings {
+  pollingWaitSeconds: number;
+  visibilityTimeout: number;
+  maxMsgSize: number;
+}
+
+export interface BrokerStats {
+  queues: number;
+  messages: { visible: number; inFlight: number; delayed: number; rewind: number };
+  /** Messages removed from delivery because their body failed its checksum. */
+  quarantined: number;
+  /** Messages moved to a dead-letter queue / dropped because it no longer existed. */
+  deadLetterMoves: number;
+  deadLetterDrops: number;
+}
+
+function invariant(cond: boolean, what: string): asserts cond {
+  if (!cond) throw new Error(`broker invariant violated: ${what}`);
+}
+
+const DEFAULT_CONFIG: QueueConfig = {
+  maxMsgHeapNum: QUEUE_ATTR_RANGES.maxMsgHeapNum.def,
+  pollingWaitSeconds: QUEUE_ATTR_RANGES.pollingWaitSeconds.def,
+  visibilityTimeout: QUEUE_ATTR_RANGES.visibilityTimeout.def,
+  maxMsgSize: QUEUE_ATTR_RANGES.maxMsgSize.def,
+  msgRetentionSeconds: QUEUE_ATTR_RANGES.msgRetentionSeconds.def,
+  rewindSeconds: QUEUE_ATTR_RANGES.rewindSeconds.def,
+};
+
+function mergeConfig(base: QueueConfig, a: QueueAttributesInput): QueueConfig {
+  return {
+    maxMsgHeapNum: a.maxMsgHeapNum ?? base.maxMsgHeapNum,
+    pollingWaitSeconds: a.pollingWaitSeconds ?? base.pollingWaitSeconds,
+    visibilityTimeout: a.visibilityTimeout ?? base.visibilityTimeout,
+    maxMsgSize: a.maxMsgSize ?? base.maxMsgSize,
+    msgRetentionSeconds: a.msgRetentionSeconds ?? base.msgRetentionSeconds,
+    rewindSeconds: a.rewindSeconds ?? base.rewindSeconds,
+  };
+}
+
+function copyPolicy(p: DeadLetterPolicy): DeadLetterPolicy {
+  const out: DeadLetterPolicy = { deadLetterQueue: p.deadLetterQueue, policy: p.policy };
+  if (p.maxReceiveCount !== undefined) out.maxReceiveCount = p.maxReceiveCount;
+  if (p.maxTimeToLive !== undefined) out.maxTimeToLive = p.maxTimeToLive;
+  return out;
+}
+
+function page(queues: QueueState[], searchWord: string | undefined, offset: number, limit: number): QueueList {
+  const word = searchWord?.toLowerCase() ?? '';
+  const matches = queues.filter((q) => q.nameLower.includes(word)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    totalCount: matches.length,
+    queueList: matches.slice(offset, offset + limit).map((q) => ({ queueId: q.queueId, queueName: q.name })),
+  };
+}
+
+export class QueueStateMachine {
+  /** By exact name (lookups); by lower-cased name (create conflicts); by number (schedule, handles). */
+  private readonly byName = new Map<string, QueueState>();
+  private readonly byLowerName = new Map<string, QueueState>();
+  private readonly byNumber = new Map<number, QueueState>();
+  /** (deadline, queueNumber); an entry is current iff the queue exists and its scheduledDeadlineMs matches. */
+  private readonly schedule = new TimedIdHeap();
+  private nextQueueNumber = 1;
+  private appliedIndex = 0;
+  private timeMs = 0;
+  private quarantined = 0;
+  private deadLetterMoves = 0;
+  private deadLetterDrops = 0;
+  private readonly router: DeadLetterRouter = {
+    deadLetter: (src, moved, nowMs) => this.deadLetter(src, moved, nowMs),
+  };
+
+  get lastAppliedIndex(): number {
+    return this.appliedIndex;
+  }
+
+  get lastTimeMs(): number {
+    return this.timeMs;
+  }
+
+  /** Applies one log entry: carries time forward to timeMs, then executes its command. */
+  apply(index: number, timeMs: number, payload: Uint8Array, metaLen: number): CommandResult {
+    invariant(Number.isSafeInteger(index) && index > this.appliedIndex, `entry index ${index} after ${this.appliedIndex}`);
+    invariant(Number.isFinite(timeMs) && timeMs >= this.timeMs, `entry time ${timeMs} before ${this.timeMs}`);
+    const cmd = decodeCommand(payload, metaLen);
+    this.appliedIndex = index;
+    this.timeMs = timeMs;
+    this.advanceTime(timeMs);
+    return this.execute(cmd, index, timeMs);
+  }
+
+  private execute(cmd: DecodedCommand, index: number, nowMs: number): CommandResult {
+    switch (cmd.kind) {
+      case 'createQueue':
+        return this.createQueue(cmd.queueName, cmd.attrs, index, nowMs);
+      case 'setQueueAttributes':
+        return this.setQueueAttributes(cmd.queueName, cmd.attrs, nowMs);
+      case 'deleteQueue':
+        return this.deleteQueue(cmd.queueName);
+      case 'sendMessages': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const msgIds = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies);
+        if (!Array.isArray(msgIds)) return msgIds;
+        this.reschedule(q);
+        return { ok: true, kind: 'sendMessages', msgIds };
+      }
+      case 'receiveMessages': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const messages = q.receive(nowMs, cmd.numOfMsg, cmd.seed, this.router);
+        this.reschedule(q);
+        return { ok: true, kind: 'receiveMessages', messages };
+      }
+      case 'deleteMessages': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const failures = q.deleteMessages(nowMs, cmd.receiptHandles);
+        this.reschedule(q);
+        return { ok: true, kind: 'deleteMessages', failures };
+      }
+      case 'rewindQueue': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const err = q.rewind(nowMs, cmd.startConsumeTimeSec);
+        if (err !== undefined) return err;
+        this.reschedule(q);
+        return { ok: true, kind: 'rewindQueue' };
+      }
+      case 'unbindDeadLetter': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        // Unbinding a queue without a policy succeeds: the caller's goal (no policy) holds.
+        if (q.policy !== undefined) {
+          q.policy = undefined;
+          q.lastModifyTimeMs = nowMs;
+          this.reschedule(q);
+        }
+        return { ok: true, kind: 'unbindDeadLetter' };
+      }
+      case 'quarantineMessage': {
+        // Ignored when the queue or message is gone: there is nothing left to keep from delivery.
+        const q = this.byName.get(cmd.queueName);
+        if (q !== undefined && q.queueNumber === cmd.queueNumber && q.quarantine(cmd.seq)) {
+          this.quarantined++;
+          this.reschedule(q);
+        }
+        return { ok: true, kind: 'quarantineMessage' };
+      }
+      case 'tick':
+        return { ok: true, kind: 'tick' };
+      default: {
+        const never: never = cmd;
+        throw new Error(`unknown command ${String(never)}`);
+      }
+    }
+  }
+
+  private createQueue(name: string, attrs: QueueAttributesInput, index: number, nowMs: number): CommandResult {
+    if (this.byLowerName.has(name.toLowerCase())) return fail('queueExists');
+    if (this.byName.size >= LIMITS.queueCountMax) return fail('queueLimit');
+    const config = mergeConfig(DEFAULT_CONFIG, attrs);
+    const policy = attrs.deadLetterPolicy ?? undefined;
+    const err = this.validate(undefined, name, config, policy);
+    if (err !== undefined) return err;
+    const queueId = `queue-${index.toString(36)}`;
+    const q = new QueueState(name, queueId, this.nextQueueNumber++, nowMs, nowMs, config, policy && copyPolicy(policy));
+    this.byName.set(name, q);
+    this.byLowerName.set(q.nameLower, q);
+    this.byNumber.set(q.queueNumber, q);
+    return { ok: true, kind: 'createQueue', queueId };
+  }
+
+  private setQueueAttributes(name: string, attrs: QueueAttributesInput, nowMs: number): CommandResult {
+    const q = this.byName.get(name);
+    if (q === undefined) return fail('queueNotExist');
+    const config = mergeConfig(q.config, attrs);
+    const policy = attrs.deadLetterPolicy === undefined ? q.policy : (attrs.deadLetterPolicy ?? undefined);
+    const err = this.validate(q, name, config, policy);
+    if (err !== undefined) return err;
+    q.config = config;
+    if (config.rewindSeconds === 0) q.dropRewindArea();
+    if (attrs.deadLetterPolicy !== undefined) {
+      q.policy = policy && copyPolicy(policy);
+      // A (re)set policy applies its TTL to every message from the oldest on.
+      q.ttlCursor = 0;
+    }
+    q.lastModifyTimeMs = nowMs;
+    // A shorter retention or a new TTL may already be due.
+    q.processDue(nowMs, this.router);
+    this.reschedule(q);
+    return { ok: true, kind: 'setQueueAttributes', attributes: q.attributes() };
+  }
+
+  private deleteQueue(name: string): CommandResult {
+    const q = this.byName.get(name);
+    if (q === undefined) return fail('queueNotExist');
+    if (this.sourcesOf(name).length > 0) return fail('dlqDeleteInUse');
+    this.byName.delete(name);
+    this.byLowerName.delete(q.nameLower);
+    this.byNumber.delete(q.queueNumber);
+    return { ok: true, kind: 'deleteQueue' };
+  }
+
+  /** State-dependent checks shared by create (q undefined) and set (spec §2.6, §2.7). */
+  private validate(q: QueueState | undefined, name: string, config: QueueConfig, policy: DeadLetterPolicy | undefined): ErrorResult | undefined {
+    if (config.rewindSeconds > config.msgRetentionSeconds) return fail('rewindSecondsTooLarge');
+    if (policy === undefined) return undefined;
+    if (policy.deadLetterQueue === name) return fail('dlqPolicyParams', undefined, 'a queue cannot be its own dead-letter queue');
+    if (policy.policy === 0 && policy.maxReceiveCount === undefined) return fail('dlqPolicyParams', undefined, 'policy 0 needs maxReceiveCount');
+    if (policy.policy === 1 && (policy.maxTimeToLive === undefined || policy.maxTimeToLive >= config.msgRetentionSeconds)) {
+      return fail('dlqPolicyParams', undefined, 'policy 1 needs maxTimeToLive < msgRetentionSeconds');
+    }
+    const dlq = this.byName.get(policy.deadLetterQueue);
+    if (dlq === undefined) return fail('dlqNotExist');
+    if (dlq.policy !== undefined) return fail('dlqNested', undefined, 'the dead-letter queue has a dead-letter queue');
+    if (q !== undefined && this.sourcesOf(q.name).length > 0) return fail('dlqNested', undefined, 'this queue is a dead-letter queue');
+    if (this.sourcesOf(dlq.name).filter((s) => s !== q).length >= LIMITS.deadLetterSourcesMax) return fail('dlqBindTooMany');
+    return undefined;
+  }
+
+  private sourcesOf(dlqName: string): QueueState[] {
+    const out: QueueState[] = [];
+    for (const q of this.byName.values()) if (q.policy?.deadLetterQueue === dlqName) out.push(q);
+    return out;
+  }
+
+  /**
+   * A message leaves `src` for its dead-letter queue: same body, same msgId, a new seq there,
+   * enqueue time = now, dequeueCount 0. Moves ignore the DLQ's maxMsgHeapNum (refusing would
+   * have to drop or keep redelivering the message). A missing DLQ drops the message; deleteQueue
+   * refuses to delete a DLQ in use, so this is defensive.
+   */
+  private deadLetter(src: QueueState, moved: MovedMessage, nowMs: number): void {
+    const dlqName = src.policy?.deadLetterQueue;
+    const dlq = dlqName === undefined ? undefined : this.byName.get(dlqName);
+    if (dlq === undefined) {
+      this.deadLetterDrops++;
+      return;
+    }
+    dlq.append(moved, nowMs, 0);
+    this.deadLetterMoves++;
+    this.reschedule(dlq);
+  }
+
+  private advanceTime(nowMs: number): void {
+    while (this.schedule.peekTime() <= nowMs) {
+      const t = this.schedule.peekTime();
+      const q = this.byNumber.get(this.schedule.peekId());
+      this.schedule.pop();
+      if (q === undefined || q.scheduledDeadlineMs !== t) continue;
+      q.scheduledDeadlineMs = Infinity;
+      q.processDue(nowMs, this.router);
+      this.reschedule(q);
+      // Without this, a queue that fails to process its due work would spin here forever.
+      invariant(q.scheduledDeadlineMs > nowMs, `queue ${q.name} still due after processing`);
+    }
+  }
+
+  private reschedule(q: QueueState): void {
+    if (this.byNumber.get(q.queueNumber) !== q) return;
+    const d = q.nextDeadlineMs();
+    if (d === q.scheduledDeadlineMs) return;
+    q.scheduledDeadlineMs = d;
+    if (d !== Infinity) this.schedule.push(d, q.queueNumber);
+    if (this.schedule.size > 2 * this.byNumber.size + 64) this.schedule.retain((t, id) => this.isScheduled(t, id));
+  }
+
+  private isScheduled(t: number, queueNumber: number): boolean {
+    return this.byNumber.get(queueNumber)?.scheduledDeadlineMs === t;
+  }
+
+  // ---- reads (as of the last applied entry) ----
+
+  /** Earliest future time at which a time-driven transition happens anywhere. */
+  nextDeadlineMs(): number | undefined {
+    while (this.schedule.size > 0 && !this.isScheduled(this.schedule.peekTime(), this.schedule.peekId())) this.schedule.pop();
+    return this.schedule.size > 0 ? this.schedule.peekTime() : undefined;
+  }
+
+  listQueues(searchWord: string | undefined, offset: number, limit: number): QueueList {
+    return page([...this.byName.values()], searchWord, offset, limit);
+  }
+
+  listDeadLetterSourceQueues(dlqName: string, searchWord: string | undefined, offset: number, limit: number): QueueList | ErrorResult {
+    if (!this.byName.has(dlqName)) return fail('queueNotExist');
+    return page(this.sourcesOf(dlqName), searchWord, offset, limit);
+  }
+
+  getQueueAttributes(queueName: string): QueueAttributes | undefined {
+    return this.byName.get(queueName)?.attributes();
+  }
+
+  queueSettings(queueName: string): QueueSettings | undefined {
+    const q = this.byName.get(queueName);
+    if (q === undefined) return undefined;
+    const c = q.config;
+    return { pollingWaitSeconds: c.pollingWaitSeconds, visibilityTimeout: c.visibilityTimeout, maxMsgSize: c.maxMsgSize };
+  }
+
+  /**
+   * Messages receivable right now (as of the last applied time). Under dead-letter policy 0 some
+   * of them may be moved instead of delivered, so a receive can still come back empty.
+   */
+  visibleCount(queueName: string): number {
+    return this.byName.get(queueName)?.visibleCount ?? 0;
+  }
+
+  stats(): BrokerStats {
+    const messages = { visible: 0, inFlight: 0, delayed: 0, rewind: 0 };
+    for (const q of this.byName.values()) {
+      messages.visible += q.visibleCount;
+      messages.inFlight += q.inflightCount;
+      messages.delayed += q.delayedCount;
+      messages.rewind += q.rewindCount;
+    }
+    return {
+      queues: this.byName.size,
+      messages,
+      quarantined: this.quarantined,
+      deadLetterMoves: this.deadLetterMoves,
+      deadLetterDrops: this.deadLetterDrops,
+    };
+  }
+
+  /** Approximate bytes of the per-message index (columns and heaps), for memory budgeting. */
+  indexBytes(): number {
+    let n = this.schedule.capacityBytes();
+    for (const q of this.byName.values()) n += q.indexBytes();
+    return n;
+  }
+
+  /**
+   * Sorted unique log entry indexes whose bodies may still be delivered: messages visible, in
+   * flight, delayed or in a rewind area. Storage may reclaim any other entry once snapshotted.
+   */
+  liveEntryIndexes(): number[] {
+    const all: number[] = [];
+    for (const q of this.byName.values()) q.collectEntryIndexes(all);
+    const sorted = Float64Array.from(all).sort();
+    const out: number[] = [];
+    for (let k = 0; k < sorted.length; k++) {
+      const e = sorted[k]!;
+      if (k === 0 || e !== sorted[k - 1]) out.push(e);
+    }
+    return out;
+  }
+
+  // ---- snapshots ----
+
+  snapshot(): Uint8Array {
+    return encodeSnapshot(
+      {
+        lastAppliedIndex: this.appliedIndex,
+        lastTimeMs: this.timeMs,
+        nextQueueNumber: this.nextQueueNumber,
+        quarantined: this.quarantined,
+        deadLetterMoves: this.deadLetterMoves,
+        deadLetterDrops: this.deadLetterDrops,
+      },
+      [...this.byName.values()],
+    );
+  }
+
+  static restore(data: Uint8Array): QueueStateMachine {
+    const { header, queues } = decodeSnapshot(data);
+    const sm = new QueueStateMachine();
+    sm.appliedIndex = header.lastAppliedIndex;
+    sm.timeMs = header.lastTimeMs;
+    sm.nextQueueNumber = header.nextQueueNumber;
+    sm.quarantined = header.quarantined;
+    sm.deadLetterMoves = header.deadLetterMoves;
+    sm.deadLetterDrops = header.deadLetterDrops;
+    for (const q of queues) {
+      invariant(!sm.byLowerName.has(q.nameLower) && !sm.byNumber.has(q.queueNumber), `duplicate queue ${q.name} in snapshot`);
+      sm.byName.set(q.name, q);
+      sm.byLowerName.set(q.nameLower, q);
+      sm.byNumber.set(q.queueNumber, q);
+    }
+    for (const q of queues) sm.reschedule(q);
+    return sm;
+  }
+}

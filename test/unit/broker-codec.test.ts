@@ -1,0 +1,177 @@
+// The command codec: round trips for every command kind, body references that point at the right
+// bytes without the decoder reading them, and rejection of malformed meta.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { BrokerFormatError } from '../../src/broker/binary';
+import { crc32c } from '../../src/broker/checksum';
+import { CODEC_VERSION, decodeCommand, encodeCommand, type DecodedCommand } from '../../src/broker/codec';
+import type { Command, QueueAttributesInput } from '../../src/broker/commands';
+
+const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/);
+const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
+const int = fc.integer({ min: 0, max: 2 ** 40 });
+const policy = fc.record(
+  {
+    deadLetterQueue: name,
+    policy: fc.constantFrom(0 as const, 1 as const),
+    maxReceiveCount: fc.integer({ min: 1, max: 1000 }),
+    maxTimeToLive: fc.integer({ min: 300, max: 43_200 }),
+  },
+  { requiredKeys: ['deadLetterQueue', 'policy'], noNullPrototype: true },
+);
+const attrs: fc.Arbitrary<QueueAttributesInput> = fc.record(
+  {
+    maxMsgHeapNum: int,
+    pollingWaitSeconds: int,
+    visibilityTimeout: int,
+    maxMsgSize: int,
+    msgRetentionSeconds: int,
+    rewindSeconds: int,
+    deadLetterPolicy: fc.option(policy, { nil: null }),
+  },
+  { requiredKeys: [], noNullPrototype: true },
+);
+const bodies = fc.array(fc.uint8Array({ minLength: 0, maxLength: 300 }), { minLength: 1, maxLength: 16 });
+
+const NP = { noNullPrototype: true } as const;
+const command: fc.Arbitrary<Command> = fc.oneof(
+  fc.record({ kind: fc.constant('createQueue' as const), queueName: name, attrs }, NP),
+  fc.record({ kind: fc.constant('setQueueAttributes' as const), queueName: name, attrs }, NP),
+  fc.record({ kind: fc.constant('deleteQueue' as const), queueName: name }, NP),
+  fc.record({ kind: fc.constant('sendMessages' as const), queueName: name, delaySeconds: fc.integer({ min: 0, max: 6_048_000 }), bodies }, NP),
+  fc.record({ kind: fc.constant('receiveMessages' as const), queueName: name, numOfMsg: fc.integer({ min: 1, max: 16 }), seed: u32 }, NP),
+  fc.record({
+    kind: fc.constant('deleteMessages' as const),
+    queueName: name,
+    receiptHandles: fc.array(fc.string({ maxLength: 256, unit: 'grapheme' }), { minLength: 1, maxLength: 16 }),
+  }, NP),
+  fc.record({ kind: fc.constant('rewindQueue' as const), queueName: name, startConsumeTimeSec: fc.integer({ min: -(2 ** 40), max: 2 ** 40 }) }, NP),
+  fc.record({ kind: fc.constant('unbindDeadLetter' as const), queueName: name }, NP),
+  fc.record({ kind: fc.constant('quarantineMessage' as const), queueName: name, queueNumber: int, seq: int }, NP),
+  fc.constant({ kind: 'tick' as const }),
+);
+
+/** What decoding should give back: sends carry body references instead of bytes. */
+function expected(cmd: Command, metaLen: number, payload: Uint8Array): DecodedCommand {
+  if (cmd.kind !== 'sendMessages') return cmd;
+  let offset = metaLen;
+  const refs = cmd.bodies.map((b) => {
+    const ref = { offset, length: b.length, crc32c: crc32c(b) };
+    assert.deepEqual(payload.subarray(offset, offset + b.length), b);
+    offset += b.length;
+    return ref;
+  });
+  assert.equal(offset, payload.length, 'payload = meta ‖ bodies, nothing else');
+  return { kind: 'sendMessages', queueName: cmd.queueName, delaySeconds: cmd.delaySeconds, bodies: refs };
+}
+
+test('every command survives encode → decode', () => {
+  fc.assert(
+    fc.property(command, (cmd) => {
+      const { payload, metaLen } = encodeCommand(cmd);
+      assert.equal(payload[0], CODEC_VERSION);
+      assert.deepEqual(decodeCommand(payload, metaLen), expected(cmd, metaLen, payload));
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('decoding reads only the meta part: the body part may be missing or anything', () => {
+  fc.assert(
+    fc.property(name, bodies, (queueName, bs) => {
+      const cmd: Command = { kind: 'sendMessages', queueName, delaySeconds: 3, bodies: bs };
+      const { payload, metaLen } = encodeCommand(cmd);
+      const want = decodeCommand(payload, metaLen);
+      assert.deepEqual(decodeCommand(payload.subarray(0, metaLen), metaLen), want);
+      const scrambled = payload.slice();
+      scrambled.fill(0xee, metaLen);
+      assert.deepEqual(decodeCommand(scrambled, metaLen), want);
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('the body part is exactly the bodies: entries with UTF-8 names still point at the right bytes', () => {
+  const bodiesIn = [Buffer.from('first'), Buffer.from('sécond'), Buffer.alloc(0)];
+  const { payload, metaLen } = encodeCommand({ kind: 'sendMessages', queueName: 'ünïcode', delaySeconds: 0, bodies: bodiesIn });
+  const d = decodeCommand(payload, metaLen);
+  assert.ok(d.kind === 'sendMessages');
+  assert.equal(d.queueName, 'ünïcode');
+  assert.deepEqual(
+    d.bodies.map((b) => Buffer.from(payload.subarray(b.offset, b.offset + b.length)).toString()),
+    ['first', 'sécond', ''],
+  );
+});
+
+function encodeRaw(bytes: number[]): Uint8Array {
+  return Uint8Array.from(bytes);
+}
+
+test('malformed meta is rejected with BrokerFormatError', () => {
+  const tick = encodeCommand({ kind: 'tick' });
+  const del = encodeCommand({ kind: 'deleteQueue', queueName: 'q' });
+  const send = encodeCommand({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [Buffer.from('x')] });
+  const create = encodeCommand({ kind: 'createQueue', queueName: 'q', attrs: {} });
+  const bad: [string, Uint8Array, number][] = [
+    ['wrong version', encodeRaw([CODEC_VERSION + 1, 10]), 2],
+    ['unknown kind', encodeRaw([CODEC_VERSION, 99]), 2],
+    ['kind zero', encodeRaw([CODEC_VERSION, 0]), 2],
+    ['empty', new Uint8Array(0), 0],
+    ['metaLen beyond payload', tick.payload, 3],
+    ['trailing bytes', encodeRaw([CODEC_VERSION, 10, 0]), 3],
+    ['truncated name', del.payload.subarray(0, del.metaLen - 1), del.metaLen - 1],
+    ['metaLen cuts a send', send.payload, send.metaLen - 4],
+    ['metaLen reaches into the bodies', send.payload, send.metaLen + 1],
+    ['invalid UTF-8 name', encodeRaw([CODEC_VERSION, 3, 2, 0, 0xc3, 0x28]), 6],
+    ['zero bodies', encodeRaw([CODEC_VERSION, 4, 1, 0, 0x71, 0, 0, 0, 0, 0]), 10],
+    ['17 handles', encodeRaw([CODEC_VERSION, 6, 1, 0, 0x71, 17]), 6],
+    ['negative metaLen', tick.payload, -1],
+  ];
+  const j = (json: string): Uint8Array => {
+    const s = Buffer.from(json);
+    return encodeRaw([CODEC_VERSION, 1, 1, 0, 0x71, s.length, 0, 0, 0, ...s]);
+  };
+  for (const json of ['nope', '[]', '{"visibilityTimeout":"30"}', '{"bogus":1}', '{"visibilityTimeout":1.5}', '{"deadLetterPolicy":{"deadLetterQueue":"d","policy":2}}', '{"deadLetterPolicy":{"policy":0}}']) {
+    const p = j(json);
+    bad.push([`attrs ${json}`, p, p.length]);
+  }
+  assert.ok(create.payload.length > 0);
+  for (const [what, payload, metaLen] of bad) {
+    assert.throws(() => decodeCommand(payload, metaLen), BrokerFormatError, what);
+  }
+});
+
+test('random bytes either decode to a command that re-encodes identically or are rejected', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), fc.nat(), (bytes, cut) => {
+      if (bytes.length >= 2 && cut % 2 === 0) bytes[0] = CODEC_VERSION;
+      const metaLen = bytes.length === 0 ? 0 : cut % (bytes.length + 1);
+      let d: DecodedCommand;
+      try {
+        d = decodeCommand(bytes, metaLen);
+      } catch (e) {
+        assert.ok(e instanceof BrokerFormatError, String(e));
+        return;
+      }
+      if (d.kind === 'sendMessages') return; // bodies are references here; covered above
+      assert.deepEqual(decodeCommand(encodeCommand(d).payload, encodeCommand(d).metaLen), d);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('encoding refuses commands that would break msgId uniqueness or the wire format', () => {
+  const tooMany = Array.from({ length: 17 }, () => Buffer.from('x'));
+  assert.throws(() => encodeCommand({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: tooMany }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [] }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'receiveMessages', queueName: 'q', numOfMsg: 1, seed: -1 }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'receiveMessages', queueName: 'q', numOfMsg: 0, seed: 1 }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'sendMessages', queueName: 'q', delaySeconds: 1.5, bodies: [Buffer.from('x')] }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'createQueue', queueName: 'q', attrs: { visibilityTimeout: 1.5 } }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'createQueue', queueName: 'q', attrs: { visibilityTimeout: NaN } }), BrokerFormatError);
+  const extra = { deadLetterQueue: 'd', policy: 0 as const, maxReceiveCount: 1, note: 'x' };
+  assert.throws(() => encodeCommand({ kind: 'setQueueAttributes', queueName: 'q', attrs: { deadLetterPolicy: extra } }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'deleteQueue', queueName: 'x'.repeat(70_000) }), BrokerFormatError);
+});

@@ -229,6 +229,19 @@ describe('receipt handles and visibility', () => {
     assert.deepEqual(h.del('q', [a]), [0]);
   });
 
+  test('handles are unguessable: the leader-chosen seed changes every token', () => {
+    const tokens = new Set<string>();
+    for (const seed of [1, 2, 3, 0xffff_ffff]) {
+      const h = new Harness();
+      h.create('q');
+      h.send('q', ['a', 'b']);
+      const r = h.run({ kind: 'receiveMessages', queueName: 'q', numOfMsg: 2, seed });
+      assert.ok(r.ok && r.kind === 'receiveMessages');
+      for (const m of r.messages) tokens.add(m.receiptHandle.split('-')[3]!);
+    }
+    assert.equal(tokens.size, 8);
+  });
+
   test('a batch delete deletes the valid handles and reports the others by position', () => {
     const h = new Harness();
     h.create('q');

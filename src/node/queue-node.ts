@@ -15,7 +15,7 @@ import { LIMITS } from '../protocol/limits';
 import { crc32c } from '../storage/crc32c';
 import { SnapshotStore } from '../storage/snapshot-store';
 import { WalCorruptionError, type LogEntry } from '../storage/types';
-import { SegmentedWal } from '../storage/wal';
+import { SegmentedWal, type WalOptions } from '../storage/wal';
 import type { CommitLog } from './commit-log';
 import { LocalLog } from './local-log';
 import { ParkedReceives } from './long-poll';
@@ -37,6 +37,8 @@ export interface QueueNodeOptions {
   payloadCacheBytes?: number;
   /** Called when the node can no longer guarantee durability (failed fsync, broken invariant). */
   onFatal?: (err: Error) => void;
+  /** Fault injection for tests: runs before every fdatasync; throwing stands in for a failed one. */
+  beforeDatasync?: (segment: string) => void;
 }
 
 export interface NodeStats {
@@ -55,6 +57,12 @@ interface EntrySpan {
   bytes: Buffer;
 }
 
+/**
+ * Ticks are at least this far apart: deadlines (one per in-flight message) can be a millisecond
+ * apart, and one tick entry per deadline would flood the log. A receive applies due transitions
+ * of its own queue anyway; the tick only bounds how late an idle queue notices them.
+ */
+const TICK_MIN_INTERVAL_MS = 50;
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
 const DEFAULT_PAYLOAD_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -71,6 +79,7 @@ export class QueueNode implements QueueService {
   private tickTimer: NodeJS.Timeout | undefined;
   private tickAtMs = Infinity;
   private tickInFlight = false;
+  private lastTickMs = -Infinity;
   private entriesSinceSnapshot = 0;
   private snapshotRunning: Promise<void> | undefined;
   private readonly counters = { corruptBodies: 0, snapshotsTaken: 0, segmentsReleased: 0 };
@@ -97,8 +106,9 @@ export class QueueNode implements QueueService {
     const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log });
     const latest = await snapshots.loadLatest();
     const sm = latest ? QueueStateMachine.restore(latest.data) : new QueueStateMachine();
-    const walOpts: { segmentBytes?: number; fsync: boolean; log: (s: string) => void } = { fsync: opts.fsync ?? true, log };
+    const walOpts: WalOptions = { fsync: opts.fsync ?? true, log };
     if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
+    if (opts.beforeDatasync) walOpts.hooks = { beforeDatasync: opts.beforeDatasync };
     const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOpts).catch((err: unknown) => {
       if (!(err instanceof WalCorruptionError)) throw err;
       throw new Error(
@@ -223,8 +233,9 @@ export class QueueNode implements QueueService {
   }
 
   private scheduleTick(): void {
-    const due = this.sm.nextDeadlineMs();
-    if (due === undefined || this.closing || this.fatal) return;
+    const deadline = this.sm.nextDeadlineMs();
+    if (deadline === undefined || this.closing || this.fatal) return;
+    const due = Math.max(deadline, this.lastTickMs + TICK_MIN_INTERVAL_MS);
     if (this.tickTimer && due >= this.tickAtMs) return;
     if (this.tickTimer) clearTimeout(this.tickTimer);
     this.tickAtMs = due;
@@ -235,6 +246,7 @@ export class QueueNode implements QueueService {
       this.tickAtMs = Infinity;
       if (this.tickInFlight) return;
       this.tickInFlight = true;
+      this.lastTickMs = this.now();
       void this.submit({ kind: 'tick' }).finally(() => {
         this.tickInFlight = false;
         this.scheduleTick();

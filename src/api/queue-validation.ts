@@ -2,7 +2,8 @@
 // does not depend on state, so that nothing invalid reaches QueueService.submit. The broker checks
 // the rest (existence, limits, per-queue maxMsgSize, dead-letter binding rules, receipt handles).
 
-import type { DeadLetterPolicy, QueueAttributesInput } from '../broker/commands';
+import type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
+import { SETTABLE_QUEUE_INT_ATTRS } from '../protocol/queue-types';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { DEAD_LETTER_RANGES, LIMITS, QUEUE_ATTR_RANGES } from '../protocol/limits';
 import { RESOURCE_NAME_RE } from '../protocol/names';
@@ -26,14 +27,6 @@ export function queueNameParam(p: FormParams, name = 'queueName'): string | Erro
   return RESOURCE_NAME_RE.test(v) ? v : fail('queueNameFormat');
 }
 
-const SETTABLE_INT_ATTRS = [
-  'maxMsgHeapNum',
-  'pollingWaitSeconds',
-  'visibilityTimeout',
-  'maxMsgSize',
-  'msgRetentionSeconds',
-  'rewindSeconds',
-] as const satisfies readonly (keyof typeof QUEUE_ATTR_RANGES & keyof QueueAttributesInput)[];
 
 /**
  * The settable attributes of CreateQueue / SetQueueAttributes. On create, absent values are
@@ -43,7 +36,7 @@ const SETTABLE_INT_ATTRS = [
  */
 export function queueAttributesParams(p: FormParams, forCreate: boolean): QueueAttributesInput | ErrorResult {
   const attrs: QueueAttributesInput = {};
-  for (const name of SETTABLE_INT_ATTRS) {
+  for (const name of SETTABLE_QUEUE_INT_ATTRS) {
     const v = optionalInt(p, name, QUEUE_ATTR_RANGES[name]);
     if (isError(v)) return v;
     if (v !== undefined) attrs[name] = v;

@@ -13,6 +13,7 @@
 //   tick:               (nothing)
 
 import { LIMITS } from '../protocol/limits';
+import { SETTABLE_QUEUE_INT_ATTRS } from '../protocol/queue-types';
 import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
 import { crc32c } from './checksum';
 import type { Command, DeadLetterPolicy, QueueAttributesInput } from './commands';
@@ -203,15 +204,6 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
   return { kind: 'sendMessages', queueName, delaySeconds, bodies };
 }
 
-const ATTR_INT_KEYS = [
-  'maxMsgHeapNum',
-  'pollingWaitSeconds',
-  'visibilityTimeout',
-  'maxMsgSize',
-  'msgRetentionSeconds',
-  'rewindSeconds',
-] as const;
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -234,7 +226,7 @@ function parseAttrs(json: string): QueueAttributesInput {
     if (key === 'deadLetterPolicy') {
       out.deadLetterPolicy = value === null ? null : parsePolicy(value);
     } else {
-      const k = ATTR_INT_KEYS.find((a) => a === key);
+      const k = SETTABLE_QUEUE_INT_ATTRS.find((a) => a === key);
       check(k !== undefined, `unknown queue attribute ${key}`);
       out[k] = int(value, key);
     }

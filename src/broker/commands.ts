@@ -4,26 +4,9 @@
 // depends on state (existence, limits, dead-letter rules, receipt handles).
 
 import type { ErrorResult } from '../protocol/errors';
+import type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
 
-export interface DeadLetterPolicy {
-  deadLetterQueue: string;
-  /** 0: moved after maxReceiveCount receives without delete; 1: moved when maxTimeToLive expires. */
-  policy: 0 | 1;
-  maxReceiveCount?: number;
-  maxTimeToLive?: number;
-}
-
-/** Settable queue attributes; absent fields keep their current (or default) value. */
-export interface QueueAttributesInput {
-  maxMsgHeapNum?: number;
-  pollingWaitSeconds?: number;
-  visibilityTimeout?: number;
-  maxMsgSize?: number;
-  msgRetentionSeconds?: number;
-  rewindSeconds?: number;
-  /** null clears the policy. */
-  deadLetterPolicy?: DeadLetterPolicy | null;
-}
+export type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
 
 export type Command =
   | { kind: 'createQueue'; queueName: string; attrs: QueueAttributesInput }

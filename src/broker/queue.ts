@@ -12,18 +12,13 @@
 import { fail, type ErrorResult } from '../protocol/errors';
 import type { DeadLetterPolicy, DeleteFailure, QueueAttributes, ReceivedMessage } from './commands';
 import type { DecodedBody } from './codec';
+import type { QueueSettingsValues } from '../protocol/queue-types';
 import { SeqHeap, TimedIdHeap } from './heaps';
 import { DELAYED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
 import { formatReceiptHandle, parseReceiptHandle, receiptToken } from './receipt-handle';
 
-export interface QueueConfig {
-  maxMsgHeapNum: number;
-  pollingWaitSeconds: number;
-  visibilityTimeout: number;
-  maxMsgSize: number;
-  msgRetentionSeconds: number;
-  rewindSeconds: number;
-}
+/** A queue's integer settings, every one present. */
+export type QueueConfig = QueueSettingsValues;
 
 /** A message on its way to a dead-letter queue: the body stays where it is. */
 export interface MovedMessage {

@@ -1,6 +1,8 @@
 // The SDK's public data types and the queue API that both CmqClient and the in-memory fake
 // implement (so code written against CmqQueueApi runs unchanged on either).
 
+import type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
+
 /** A received message. Times are Unix seconds, as the server returns them. */
 export interface Message {
   msgId: string;
@@ -14,25 +16,7 @@ export interface Message {
   dequeueCount: number;
 }
 
-/** Spec §2.7: policy 0 moves a message after maxReceiveCount receives, 1 after maxTimeToLive seconds. */
-export interface DeadLetterPolicy {
-  deadLetterQueue: string;
-  policy: 0 | 1;
-  maxReceiveCount?: number;
-  maxTimeToLive?: number;
-}
-
-/** Settable queue attributes (spec §2.2); omitted ones keep their current (or default) value. */
-export interface QueueAttributesInput {
-  maxMsgHeapNum?: number;
-  pollingWaitSeconds?: number;
-  visibilityTimeout?: number;
-  maxMsgSize?: number;
-  msgRetentionSeconds?: number;
-  rewindSeconds?: number;
-  /** null removes the policy (sent as an empty deadLetterPolicy, which opencmq reads as "clear"). */
-  deadLetterPolicy?: DeadLetterPolicy | null;
-}
+export type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
 
 /** GetQueueAttributes (spec §2.3). Times are Unix seconds. */
 export interface QueueAttributes {

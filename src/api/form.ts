@@ -35,6 +35,15 @@ export function parseForm(input: Buffer | string): FormParseResult {
   const params: FormParams = new Map();
   const end = buf.length;
   let start = 0;
+  // Positions of the next '%' and '+' at or after `start`, found with native indexOf and reused
+  // while they lie ahead: the common body without escapes is then scanned once, not per byte in JS.
+  let nextPct = -1;
+  let nextPlus = -1;
+  const needsCopy = (from: number, to: number): boolean => {
+    if (nextPct !== end && nextPct < from) nextPct = indexOrEnd(buf, PCT, from);
+    if (nextPlus !== end && nextPlus < from) nextPlus = indexOrEnd(buf, PLUS, from);
+    return nextPct < to || nextPlus < to;
+  };
   try {
     while (start <= end) {
       let amp = buf.indexOf(AMP, start);
@@ -42,8 +51,8 @@ export function parseForm(input: Buffer | string): FormParseResult {
       if (amp > start) {
         let eq = buf.indexOf(EQ, start);
         if (eq < 0 || eq > amp) eq = amp;
-        const key = decodeComponent(buf, start, eq);
-        const value = eq < amp ? decodeComponent(buf, eq + 1, amp) : '';
+        const key = decodeComponent(buf, start, eq, needsCopy(start, eq));
+        const value = eq < amp ? decodeComponent(buf, eq + 1, amp, needsCopy(eq + 1, amp)) : '';
         if (params.has(key)) return fail('paramNotRepeatable', key);
         params.set(key, value);
       }
@@ -56,15 +65,12 @@ export function parseForm(input: Buffer | string): FormParseResult {
   return { ok: true, params };
 }
 
-function decodeComponent(buf: Buffer, start: number, end: number): string {
-  let needsCopy = false;
-  for (let i = start; i < end; i++) {
-    const b = buf[i];
-    if (b === PCT || b === PLUS) {
-      needsCopy = true;
-      break;
-    }
-  }
+function indexOrEnd(buf: Buffer, byte: number, from: number): number {
+  const i = buf.indexOf(byte, from);
+  return i < 0 ? buf.length : i;
+}
+
+function decodeComponent(buf: Buffer, start: number, end: number, needsCopy: boolean): string {
   if (!needsCopy) return buf.toString('utf8', start, end);
   const out = Buffer.allocUnsafe(end - start);
   let j = 0;

@@ -13,7 +13,6 @@ import { arrayParam, isError, optionalInt, optionalString, requiredInt, required
 /** Largest message body accepted at the API (spec §2.1 [rec]); the queue's maxMsgSize may be lower. */
 export const MSG_BODY_BYTES_MAX = QUEUE_ATTR_RANGES.maxMsgSize.max;
 /** Largest total of the bodies in one batch (4470/10300). */
-export const BATCH_BODY_BYTES_MAX = 1024 * 1024;
 
 const ANY_NON_NEGATIVE: IntRange = { min: 0, max: Number.MAX_SAFE_INTEGER };
 const DELAY_RANGE: IntRange = { min: 0, max: LIMITS.delaySecondsMax };
@@ -159,7 +158,7 @@ export function batchSendMessageParams(p: FormParams): SendParams | ErrorResult 
     total += b.length;
     bodies.push(b);
   }
-  if (total > BATCH_BODY_BYTES_MAX) return fail('batchTooLarge');
+  if (total > LIMITS.batchBodyBytesMax) return fail('batchTooLarge');
   const delaySeconds = delaySecondsParam(p);
   if (isError(delaySeconds)) return delaySeconds;
   return { queueName, delaySeconds, bodies };

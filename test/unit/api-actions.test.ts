@@ -2,6 +2,7 @@
 // (method, parameter source, Action matching, clientRequestId, requestId) and failure handling,
 // through handleCmqRequest with a recording fake service.
 
+import { LIMITS } from '../../src/protocol/limits';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Command, CommandResult } from '../../src/broker/commands';
@@ -355,13 +356,13 @@ void test('pipeline: other methods → 4000/10410 naming the method', async () =
   assert.deepEqual(service.calls, []);
 });
 
-void test('pipeline: request over 1 MB → 4000/10420; malformed form → 4000/10420', async () => {
+void test('pipeline: request over the request limit → 4000/10420; malformed form → 4000/10420', async () => {
   const { service, raw } = harness();
-  const big = Buffer.alloc(1024 * 1024 + 1, 0x61);
+  const big = Buffer.alloc(LIMITS.requestBytesMax + 1, 0x61);
   let r = await raw({ body: big });
   assertEnvelope(r, 4000);
   assert.ok((r['message'] as string).startsWith('(10420)cannot parse request, or request size is more than 1MB'));
-  r = await raw({ method: 'GET', query: 'a'.repeat(1024 * 1024 + 1) });
+  r = await raw({ method: 'GET', query: 'a'.repeat(LIMITS.requestBytesMax + 1) });
   assert.ok((r['message'] as string).startsWith('(10420)'));
   r = await raw({ body: Buffer.from('Action=SendMessage&queueName=q&msgBody=%E4%BD') });
   assert.ok((r['message'] as string).startsWith('(10420)'));

@@ -1,6 +1,7 @@
 // The node:http wrapper over loopback: headers, any path, any Content-Type, keep-alive, the body
 // size limit, the Host header used for signing, and malformed HTTP.
 
+import { LIMITS } from '../../src/protocol/limits';
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
@@ -117,15 +118,15 @@ void test('http: a bad signature and unsupported methods still answer HTTP 200 J
   assert.equal(put.body['message'], '(10410)unexpected http PUT only GET or POST is supported');
 });
 
-void test('http: a declared body over 1 MB → 10420 without reading it, connection closed', async () => {
-  const r = await request({ headers: { 'Content-Length': String(1024 * 1024 + 1) }, body: Buffer.alloc(1024 * 1024 + 1, 0x61) });
+void test('http: a declared body over the request limit → 10420 without reading it, connection closed', async () => {
+  const r = await request({ headers: { 'Content-Length': String(LIMITS.requestBytesMax + 1) }, body: Buffer.alloc(LIMITS.requestBytesMax + 1, 0x61) });
   assert.equal(r.status, 200);
   assert.equal(r.body['code'], 4000);
   assert.match(r.body['message'] as string, /^\(10420\)/);
   assert.equal(r.headers['connection'], 'close');
 });
 
-void test('http: a chunked body growing over 1 MB → 10420', async () => {
+void test('http: a chunked body growing over the request limit → 10420', async () => {
   const reply = await new Promise<Reply>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -136,9 +137,9 @@ void test('http: a chunked body growing over 1 MB → 10420', async () => {
       });
     });
     req.on('error', reject);
-    // Transfer-Encoding: chunked; write 1.25 MB in pieces.
+    // Transfer-Encoding: chunked; write pieces until past the limit.
     const piece = Buffer.alloc(64 * 1024, 0x62);
-    for (let i = 0; i < 20; i++) req.write(piece);
+    for (let i = 0; i * piece.length <= LIMITS.requestBytesMax; i++) req.write(piece);
     req.end();
   });
   assert.equal(reply.status, 200);

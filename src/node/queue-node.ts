@@ -170,7 +170,9 @@ export class QueueNode implements QueueService {
         if (r.kind !== 'receiveMessages') return fail('internalError');
         if (r.messages.length > 0) return this.readBodies(queueName, r.messages);
       }
-      if (this.closing) return fail('internalError', undefined, 'node is shutting down');
+      // A graceful shutdown cuts long polls short with the ordinary "no message" answer, which
+      // every consumer loop already handles by polling again (elsewhere, after a failover).
+      if (this.closing) return { ok: true, messages: [] };
       const remaining = deadline - this.now();
       if (remaining <= 0) return { ok: true, messages: [] };
       const parked = this.parked.park(queueName, remaining);

@@ -150,3 +150,16 @@ test('after a failed fsync the node acknowledges nothing more and reports a fata
   const later = await node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('y')] });
   assert.equal(later.ok ? 'ok' : later.error, 'internalError', 'no acknowledgement once durability is unknown');
 });
+
+test('a graceful close answers parked receives with "no message" at once', async () => {
+  const { node } = await openNode();
+  ok(await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} }));
+  const t0 = Date.now();
+  const pending = node.receive('q', 1, 20);
+  await new Promise((r) => setTimeout(r, 100));
+  await node.close();
+  const r = await pending;
+  assert.ok(r.ok);
+  assert.equal(r.messages.length, 0);
+  assert.ok(Date.now() - t0 < 10_000, 'not held for the whole 20 s wait');
+});

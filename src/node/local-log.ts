@@ -45,7 +45,7 @@ export class LocalLog<R> implements CommitLog<R> {
     if (this.failure) return Promise.reject(this.failure);
     const timeMs = Math.max(this.lastTimeMs, this.now());
     this.lastTimeMs = timeMs;
-    const entry: LogEntry = { index: this.nextIndex++, term: this.term, timeMs, metaLen, payload };
+    const entry: LogEntry = { index: this.nextIndex++, term: this.term, kind: 'command', timeMs, metaLen, payload };
     return new Promise<R>((resolve, reject) => {
       this.batch.push({ entry, resolve, reject });
       if (!this.flushScheduled) {

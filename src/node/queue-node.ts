@@ -127,7 +127,7 @@ export class QueueNode implements QueueService {
     let lastTimeMs = sm.lastTimeMs;
     let replayed = 0;
     for await (const e of wal.entriesFrom(sm.lastAppliedIndex + 1)) {
-      sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+      if (e.kind === 'command') sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
       lastTimeMs = Math.max(lastTimeMs, e.timeMs);
       replayed++;
     }
@@ -205,6 +205,11 @@ export class QueueNode implements QueueService {
     const results: CommandResult[] = [];
     try {
       for (const e of entries) {
+        // Only commands reach the state machine; noop and config entries are Raft's own.
+        if (e.kind !== 'command') {
+          results.push({ ok: true, kind: 'tick' });
+          continue;
+        }
         results.push(this.sm.apply(e.index, e.timeMs, e.payload, e.metaLen));
         if (e.payload.byteLength > e.metaLen) this.cache.put(e.index, e.payload);
       }

@@ -3,10 +3,20 @@
 // body part (message bodies), each with its own checksum, so a damaged body is found on read while
 // the command it belongs to can still be replayed.
 
+/**
+ * What an entry holds: a state-machine command, a leader's empty first entry of its term, or a
+ * cluster membership change. Only commands reach the queue state machine.
+ */
+export type EntryKind = 'command' | 'noop' | 'config';
+
+export const ENTRY_KINDS: readonly EntryKind[] = ['command', 'noop', 'config'];
+
 export interface LogEntry {
   /** Raft log index, 1-based, contiguous. */
   index: number;
+  /** Raft term; below 2^32. */
   term: number;
+  kind: EntryKind;
   /** Leader's wall clock when proposed, never decreasing along the log. */
   timeMs: number;
   /** payload[0, metaLen) is the meta part; payload[metaLen, end) the body part. */

@@ -5,14 +5,15 @@
 //   0  magic u32        RECORD_MAGIC (SEAL_MAGIC for the seal that closes a segment)
 //   4  headerCrc u32    CRC32C of bytes [8, 48) and of the meta bytes
 //   8  index u64        (two u32 halves; indexes stay below 2^53)
-//  16  term u64
+//  16  term u32
+//  20  kind u8         0 command, 1 noop, 2 config (ENTRY_KINDS order); 3 reserved zero bytes follow
 //  24  timeMs f64
 //  32  metaLen u32
 //  36  bodyLen u32
 //  40  bodyCrc u32      CRC32C of the body bytes
 //  44  batchDelta u32   index minus the first index of the write batch (group commit) it was in
 //  48  meta bytes, body bytes, zero padding to a multiple of 8
-import type { LogEntry } from './types';
+import { ENTRY_KINDS, type EntryKind, type LogEntry } from './types';
 import { crc32c } from './crc32c';
 
 export const HEADER_BYTES = 48;
@@ -86,7 +87,8 @@ export function writeRecord(buf: Buffer, pos: number, entry: LogEntry, batchDelt
   buf.fill(0, end, pos + total);
   buf.writeUInt32LE(RECORD_MAGIC, pos);
   writeU64(buf, pos + 8, entry.index);
-  writeU64(buf, pos + 16, entry.term);
+  buf.writeUInt32LE(entry.term, pos + 16);
+  buf.writeUInt32LE(ENTRY_KINDS.indexOf(entry.kind), pos + 20);
   buf.writeDoubleLE(entry.timeMs, pos + 24);
   buf.writeUInt32LE(entry.metaLen, pos + 32);
   buf.writeUInt32LE(payloadLen - entry.metaLen, pos + 36);
@@ -111,6 +113,8 @@ export interface RecordHeader {
   /** -1 when the stored value is not a safe integer (only possible in a damaged header). */
   index: number;
   term: number;
+  /** undefined when the stored byte is not a known kind (only possible in a damaged header). */
+  kind: EntryKind | undefined;
   timeMs: number;
   metaLen: number;
   bodyLen: number;
@@ -124,7 +128,8 @@ export function readHeader(buf: Buffer, pos: number): RecordHeader {
     magic: buf.readUInt32LE(pos),
     headerCrc: buf.readUInt32LE(pos + 4),
     index: readU64(buf, pos + 8),
-    term: readU64(buf, pos + 16),
+    term: buf.readUInt32LE(pos + 16),
+    kind: ENTRY_KINDS[buf.readUInt32LE(pos + 20)],
     timeMs: buf.readDoubleLE(pos + 24),
     metaLen: buf.readUInt32LE(pos + 32),
     bodyLen: buf.readUInt32LE(pos + 36),
@@ -171,6 +176,7 @@ export function decodeRecord(buf: Buffer, pos: number, expectedIndex: number): D
   if (h.magic !== RECORD_MAGIC) return { ok: false, reason: 'bad magic' };
   if (!headerCrcMatches(buf, pos, h)) return { ok: false, reason: 'header checksum mismatch' };
   if (h.index !== expectedIndex) return { ok: false, reason: `index ${h.index} where ${expectedIndex} was expected` };
+  if (h.kind === undefined) return { ok: false, reason: 'unknown entry kind' };
   const payloadPos = pos + HEADER_BYTES;
   const end = payloadPos + h.metaLen + h.bodyLen;
   if (end > buf.length) return { ok: false, reason: 'record body past end of data' };
@@ -178,6 +184,7 @@ export function decodeRecord(buf: Buffer, pos: number, expectedIndex: number): D
   const entry: LogEntry = {
     index: h.index,
     term: h.term,
+    kind: h.kind,
     timeMs: h.timeMs,
     metaLen: h.metaLen,
     payload: buf.subarray(payloadPos, end),

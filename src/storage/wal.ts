@@ -5,7 +5,7 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFully, syncDirectory, writevFully, zeroFill } from './file-io';
 import { STORAGE_LIMITS } from './limits';
-import { EntryUnavailableError, WalCorruptionError, type LogEntry, type RecoveryReport } from './types';
+import { ENTRY_KINDS, EntryUnavailableError, WalCorruptionError, type LogEntry, type RecoveryReport } from './types';
 import {
   HEADER_BYTES,
   PREALLOC_SUFFIX,
@@ -72,6 +72,8 @@ interface PreparedFile {
   bytes: number;
 }
 
+/** Terms are stored as u32. */
+const TERM_MAX = 0xffff_ffff;
 const BATCH_CAPACITY_INITIAL = 256;
 
 /**
@@ -280,9 +282,10 @@ export class SegmentedWal {
       if (e.index !== expected) {
         return new RangeError(`wal: append of index ${e.index} where ${expected} is next (indexes must be contiguous)`);
       }
-      if (!Number.isSafeInteger(e.term) || e.term < term) {
-        return new RangeError(`wal: term ${e.term} of entry ${e.index} is not an integer >= the previous term ${term}`);
+      if (!Number.isSafeInteger(e.term) || e.term < term || e.term > TERM_MAX) {
+        return new RangeError(`wal: term ${e.term} of entry ${e.index} is not an integer >= the previous term ${term} (and < 2^32)`);
       }
+      if (!ENTRY_KINDS.includes(e.kind)) return new RangeError(`wal: entry ${e.index} has unknown kind ${String(e.kind)}`);
       if (!Number.isFinite(e.timeMs)) return new RangeError(`wal: timeMs of entry ${e.index} is not finite`);
       const len = e.payload.length;
       if (len > STORAGE_LIMITS.entryPayloadBytesMax) {

@@ -5,7 +5,7 @@ import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EntryUnavailableError, WalCorruptionError, type LogEntry } from '../../src/storage/types';
+import { EntryUnavailableError, WalCorruptionError, type LogEntry, ENTRY_KINDS } from '../../src/storage/types';
 import { SegmentedWal, WalFailedError, type WalOptions } from '../../src/storage/wal';
 import { HEADER_BYTES } from '../../src/storage/wal-format';
 
@@ -29,6 +29,8 @@ function makeEntry(index: number, opts: { term?: number; size?: number; metaLen?
   return {
     index,
     term: opts.term ?? 1,
+    // Every kind appears, so round trips check that the kind byte is stored.
+    kind: ENTRY_KINDS[index % ENTRY_KINDS.length]!,
     timeMs: 1_700_000_000_000 + index,
     metaLen: Math.min(size, opts.metaLen ?? index % 40),
     payload,

@@ -132,6 +132,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     serveRequest(ctx, req, res);
   });
+  server.maxConnections = LIMITS.httpConnectionsMax;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
   // Kept above keepAliveTimeout (the usual advice, so a reused connection is never cut by the
   // headers timer first); still below node's requestTimeout (300 s).

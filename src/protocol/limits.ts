@@ -28,7 +28,7 @@ export const LIMITS = {
   receiptHandleCharsMax: 256,
   /** Long-poll receives parked at once on one node; more get 6000 rather than unbounded memory. */
   parkedReceivesMax: 10_000,
-  /** Open client (HTTP) connections per node; further connections are refused by the kernel queue. */
+  /** Open client (HTTP) connections per node; a connection beyond it is closed at once. */
   httpConnectionsMax: 10_000,
   /** Client requests in flight (proposed, not yet applied) on one node. */
   inflightProposalsMax: 50_000,

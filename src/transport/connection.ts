@@ -1,0 +1,183 @@
+// One authenticated TCP link to a peer: turns batches of outgoing frames into single socket writes
+// sealed by a batch MAC, and turns inbound bytes back into frames that are delivered only after
+// their batch MAC checks out. It knows nothing of peers' state; PeerTransport owns that.
+
+import { performance } from 'node:perf_hooks';
+import type { Socket } from 'node:net';
+
+import { BatchMacStream, MAC_TAG_BYTES } from './batch-mac';
+import { CHANNEL, FRAME_HEADER_BYTES, FrameDecoder, writeFrameHeader } from './frame-codec';
+import type { TransportLimits } from './limits';
+
+/** A frame waiting to be written: its payload is `prefix ‖ payload` (the prefix saves a copy). */
+export interface OutFrame {
+  readonly channel: number;
+  readonly prefix: Buffer | null;
+  readonly payload: Uint8Array;
+}
+
+export function outFrameBytes(frame: OutFrame): number {
+  return FRAME_HEADER_BYTES + (frame.prefix?.length ?? 0) + frame.payload.length;
+}
+
+/** Counters a connection adds to (the peer's, so they survive reconnects). */
+export interface LinkCounters {
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+  writes: number;
+}
+
+export interface ConnectionEvents {
+  /** A verified frame, in the order the peer sent it. May close the connection. */
+  onFrame(conn: Connection, channel: number, payload: Buffer): void;
+  /** The socket can take more bytes again. */
+  onDrain(conn: Connection): void;
+  /** Called once; `reason` is null for a clean close by either side. */
+  onClose(conn: Connection, reason: string | null): void;
+}
+
+const BATCH_MAC_FRAME_BYTES = FRAME_HEADER_BYTES + MAC_TAG_BYTES;
+
+export class Connection {
+  lastReceivedAtMs = performance.now();
+  lastSentAtMs = performance.now();
+  private closed = false;
+  private readonly sendMac: BatchMacStream;
+  private readonly recvMac: BatchMacStream;
+  /** Frames received since the last batch MAC, held back until it verifies. */
+  private unverified: { channel: number; payload: Buffer }[] = [];
+  private unverifiedBytes = 0;
+  private readonly headerScratch = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+
+  constructor(
+    readonly socket: Socket,
+    readonly peerId: string,
+    readonly dialedByUs: boolean,
+    private readonly decoder: FrameDecoder,
+    keys: { send: Buffer; recv: Buffer },
+    private readonly limits: TransportLimits,
+    private readonly counters: LinkCounters,
+    private readonly events: ConnectionEvents,
+  ) {
+    this.sendMac = new BatchMacStream(keys.send);
+    this.recvMac = new BatchMacStream(keys.recv);
+    decoder.payloadBytesMax = limits.frameBytesMax;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.events.onDrain(this));
+    socket.on('error', (err) => this.fail(`socket error: ${err.message}`));
+    socket.on('end', () => this.fail(null));
+    socket.on('close', () => this.fail(null));
+  }
+
+  /** Processes bytes that arrived together with the end of the handshake. */
+  start(): void {
+    this.drainDecoder();
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** The socket holds at least its high-water mark of unsent bytes: wait for onDrain. */
+  get needsDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  get unsentBytes(): number {
+    return this.closed ? 0 : this.socket.writableLength;
+  }
+
+  /** Writes the frames and their batch MAC with one socket write. */
+  writeBatch(frames: readonly OutFrame[]): void {
+    if (this.closed || frames.length === 0) return;
+    let total = BATCH_MAC_FRAME_BYTES;
+    for (const f of frames) total += outFrameBytes(f);
+    const buf = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const f of frames) {
+      const prefixBytes = f.prefix?.length ?? 0;
+      writeFrameHeader(buf, at, f.channel, prefixBytes + f.payload.length);
+      at += FRAME_HEADER_BYTES;
+      if (f.prefix) at += f.prefix.copy(buf, at);
+      buf.set(f.payload, at);
+      at += f.payload.length;
+    }
+    this.sendMac.update(buf.subarray(0, at));
+    writeFrameHeader(buf, at, CHANNEL.batchMac, MAC_TAG_BYTES);
+    this.sendMac.digest().copy(buf, at + FRAME_HEADER_BYTES);
+    this.counters.bytesOut += total;
+    this.counters.framesOut += frames.length;
+    this.counters.writes += 1;
+    this.lastSentAtMs = performance.now();
+    this.socket.write(buf);
+  }
+
+  /** Flushes what was written, then closes; the peer sees a clean end. */
+  end(): void {
+    if (this.closed) return;
+    this.socket.end();
+  }
+
+  /** Closes at once; `reason` (if any) is reported through onClose. */
+  destroy(reason: string | null): void {
+    this.fail(reason);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.counters.bytesIn += chunk.length;
+    this.lastReceivedAtMs = performance.now();
+    this.decoder.push(chunk);
+    this.drainDecoder();
+  }
+
+  private drainDecoder(): void {
+    while (!this.closed) {
+      const result = this.decoder.next();
+      if (result.kind === 'need-more') return;
+      if (result.kind === 'too-large') {
+        this.fail(`peer sent a frame of ${result.payloadBytes} bytes on channel ${result.channel}, over frameBytesMax (${this.limits.frameBytesMax})`);
+        return;
+      }
+      if (result.channel === CHANNEL.batchMac) this.verifyBatch(result.payload);
+      else this.holdUnverified(result.channel, result.payload);
+    }
+  }
+
+  private holdUnverified(channel: number, payload: Buffer): void {
+    writeFrameHeader(this.headerScratch, 0, channel, payload.length);
+    this.recvMac.update(this.headerScratch);
+    this.recvMac.update(payload);
+    this.unverified.push({ channel, payload });
+    this.unverifiedBytes += FRAME_HEADER_BYTES + payload.length;
+    // A well-behaved peer never writes more than one batch between MACs.
+    if (this.unverifiedBytes > this.limits.writeBatchBytesMax + this.limits.frameBytesMax + FRAME_HEADER_BYTES) {
+      this.fail('peer sent more than one write batch without a batch MAC');
+    }
+  }
+
+  private verifyBatch(tag: Buffer): void {
+    if (!this.recvMac.verify(tag)) {
+      this.fail('batch MAC mismatch: frames altered or injected on the wire');
+      return;
+    }
+    const batch = this.unverified;
+    this.unverified = [];
+    this.unverifiedBytes = 0;
+    for (const frame of batch) {
+      if (this.closed) return;
+      this.counters.framesIn += 1;
+      this.events.onFrame(this, frame.channel, frame.payload);
+    }
+  }
+
+  private fail(reason: string | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unverified = [];
+    this.socket.destroy();
+    this.events.onClose(this, reason);
+  }
+}

@@ -1,0 +1,22 @@
+// Public surface of the peer transport (see docs/transport.md).
+export {
+  PeerTransport,
+  type MessageHandler,
+  type OneWayChannel,
+  type PeerAddress,
+  type PeerStats,
+  type PeerTransportOptions,
+  type RequestHandler,
+  type TransportStats,
+} from './peer-transport';
+export {
+  FrameTooLargeError,
+  PeerOverloadedError,
+  PeerRemoteError,
+  PeerTimeoutError,
+  PeerUnavailableError,
+  TransportError,
+  UnknownPeerError,
+  type TransportErrorCode,
+} from './errors';
+export { TRANSPORT_LIMITS, type TransportLimits } from './limits';

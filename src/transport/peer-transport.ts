@@ -1,0 +1,783 @@
+// The peer transport: one authenticated TCP connection per pair of nodes, carrying opaque one-way
+// raft frames and request/response RPCs (a follower forwarding a client request to the leader).
+// Frames sent during one event-loop turn leave in one socket write. Protocol: docs/transport.md.
+
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+import { reconnectDelayMs } from './backoff';
+import { Connection, type ConnectionEvents } from './connection';
+import {
+  FrameTooLargeError,
+  PeerOverloadedError,
+  PeerRemoteError,
+  PeerTimeoutError,
+  PeerUnavailableError,
+  UnknownPeerError,
+} from './errors';
+import { CHANNEL, FRAME_HEADER_BYTES } from './frame-codec';
+import { AcceptorHandshake, DialerHandshake, type HandshakeResult, type HandshakeSettings } from './handshake-session';
+import { TRANSPORT_LIMITS, type TransportLimits } from './limits';
+import { PeerLink, type DialAttempt, type PeerAddress } from './peer-link';
+import {
+  parseRequest,
+  parseResponse,
+  requestPrefix,
+  responsePrefix,
+  RPC_REQUEST_PREFIX_BYTES,
+  RPC_RESPONSE_PREFIX_BYTES,
+  RPC_STATUS,
+  type RpcStatus,
+} from './rpc-codec';
+import type { QueuedFrame } from './send-queue';
+
+export type { PeerAddress } from './peer-link';
+
+/** One-way channels a caller may send on (rpc goes through request()). */
+export type OneWayChannel = 'raft';
+
+export type MessageHandler = (from: string, channel: OneWayChannel, payload: Buffer) => void;
+export type RequestHandler = (from: string, payload: Buffer) => Promise<Uint8Array>;
+
+export interface PeerTransportOptions {
+  /** This node's id: 1..nodeIdBytesMax UTF-8 bytes, unique in the cluster. */
+  readonly nodeId: string;
+  readonly listen: PeerAddress;
+  /** Every other node of the set by id. An entry for this node itself is ignored. */
+  readonly peers: Readonly<Record<string, PeerAddress>>;
+  /** Shared by every node; at least clusterSecretBytesMin bytes. Never sent on the wire. */
+  readonly clusterSecret: string | Buffer;
+  readonly log?: (line: string) => void;
+  readonly limits?: Partial<TransportLimits>;
+}
+
+export interface PeerStats {
+  /** Where this node dials the peer. */
+  readonly address: string;
+  readonly connected: boolean;
+  /** Which side dialled the live connection (null when not connected). */
+  readonly dialedByUs: boolean | null;
+  readonly localPort: number | null;
+  readonly remotePort: number | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly framesIn: number;
+  readonly framesOut: number;
+  /** Socket writes: each carries every frame queued for the peer in one event-loop turn. */
+  readonly writes: number;
+  /** Raft frames dropped because the send queue was full (or the transport closed). */
+  readonly dropped: number;
+  readonly droppedBytes: number;
+  readonly queuedBytes: number;
+  readonly queuedFrames: number;
+  /** Connections established, and re-established after the first. */
+  readonly connects: number;
+  readonly reconnects: number;
+  readonly dialAttempts: number;
+  readonly lastError: string | null;
+  readonly rpcInflight: number;
+  readonly rpcServing: number;
+  readonly rpcTimeouts: number;
+  /** Responses that arrived after their request timed out. */
+  readonly rpcLateResponses: number;
+  /** Responses not sent because the connection the request came on had closed. */
+  readonly rpcResponsesDropped: number;
+}
+
+export interface TransportStats {
+  readonly nodeId: string;
+  readonly port: number;
+  readonly peers: Readonly<Record<string, PeerStats>>;
+  /** Inbound connections turned away: strangers, wrong secret, garbage, slow handshakes. */
+  readonly rejectedConnections: number;
+  readonly pendingHandshakes: number;
+  /** Every socket this transport holds, in any state. */
+  readonly openSockets: number;
+}
+
+export class PeerTransport {
+  readonly nodeId: string;
+  private readonly limits: TransportLimits;
+  private readonly settings: HandshakeSettings;
+  private readonly log: (line: string) => void;
+  private readonly links = new Map<string, PeerLink>();
+  private readonly sockets = new Set<Socket>();
+  private readonly handshakes = new Set<AcceptorHandshake>();
+  private readonly dirty = new Set<PeerLink>();
+  private flushScheduled = false;
+  private server: Server | null = null;
+  private state: 'new' | 'running' | 'closed' = 'new';
+  private port = 0;
+  private messageHandler: MessageHandler | null = null;
+  private requestHandler: RequestHandler | null = null;
+  private nextRequestId = 1;
+  private housekeepingTimer: NodeJS.Timeout | null = null;
+  private lastHousekeepingAtMs = 0;
+  private rejectedConnections = 0;
+  private rejectLog = { windowStartMs: 0, logged: 0, suppressed: 0 };
+  private socketsDrained: (() => void) | null = null;
+  private readonly connEvents: ConnectionEvents = {
+    onFrame: (conn, channel, payload) => this.onFrame(conn, channel, payload),
+    onDrain: (conn) => {
+      const link = this.links.get(conn.peerId);
+      if (link) this.markDirty(link);
+    },
+    onClose: (conn, reason) => this.onConnectionClosed(conn, reason),
+  };
+
+  constructor(private readonly options: PeerTransportOptions) {
+    this.limits = { ...TRANSPORT_LIMITS, ...options.limits };
+    this.nodeId = options.nodeId;
+    this.checkNodeId(options.nodeId);
+    const secret = typeof options.clusterSecret === 'string' ? Buffer.from(options.clusterSecret, 'utf8') : Buffer.from(options.clusterSecret);
+    if (secret.length < this.limits.clusterSecretBytesMin) {
+      throw new RangeError(`transport: the cluster secret must have at least ${this.limits.clusterSecretBytesMin} bytes`);
+    }
+    if (this.limits.idleTimeoutMs <= this.limits.pingIntervalMs) throw new RangeError('transport: idleTimeoutMs must exceed pingIntervalMs');
+    this.settings = { nodeId: options.nodeId, secret, limits: this.limits };
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.applyPeers(options.peers);
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  /** Listens, then dials every peer. Resolves with the port actually bound (listen.port may be 0). */
+  async start(): Promise<{ port: number }> {
+    if (this.state !== 'new') throw new Error('transport: start() may be called once');
+    const server = createServer({ noDelay: true }, (socket) => this.onInbound(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.listen.port, this.options.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.log(`transport[${this.nodeId}]: listener error: ${err.message}`));
+    const address = server.address();
+    this.port = typeof address === 'object' && address !== null ? address.port : this.options.listen.port;
+    this.state = 'running';
+    this.lastHousekeepingAtMs = performance.now();
+    this.housekeepingTimer = setInterval(() => this.housekeep(), this.housekeepingIntervalMs());
+    this.housekeepingTimer.unref();
+    for (const link of this.links.values()) this.scheduleDial(link, true);
+    return { port: this.port };
+  }
+
+  /**
+   * Stops listening and dialling, writes what is queued, ends every connection (destroying those
+   * that do not close within closeFlushTimeoutMs) and fails every request in flight.
+   */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
+    for (const session of this.handshakes) session.abort();
+    this.handshakes.clear();
+    for (const link of this.links.values()) {
+      this.cancelDial(link);
+      this.flush(link);
+      link.standby?.destroy(null);
+      link.active?.end();
+      this.failPending(link, null, 'the transport is closing');
+    }
+    const serverClosed = new Promise<void>((resolve) => {
+      if (this.server) this.server.close(() => resolve());
+      else resolve();
+    });
+    const socketsClosed = new Promise<void>((resolve) => {
+      if (this.sockets.size === 0) resolve();
+      else this.socketsDrained = resolve;
+    });
+    const force = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, this.limits.closeFlushTimeoutMs);
+    await Promise.all([serverClosed, socketsClosed]);
+    clearTimeout(force);
+  }
+
+  /** Replaces the peer set (membership change): removed peers are disconnected, new ones dialled. */
+  setPeers(peers: Readonly<Record<string, PeerAddress>>): void {
+    if (this.state === 'closed') return;
+    this.applyPeers(peers);
+  }
+
+  // ---- one-way frames ---------------------------------------------------------------------------
+
+  onMessage(handler: MessageHandler): void {
+    this.messageHandler = handler;
+  }
+
+  /**
+   * Queues `payload` for `peer`; it leaves with everything else queued this turn, in one write.
+   * Returns false if it was dropped because the send queue is full (see stats().dropped). The
+   * transport keeps a reference: do not modify `payload` afterwards.
+   */
+  send(peer: string, channel: OneWayChannel, payload: Uint8Array): boolean {
+    const link = this.linkFor(peer);
+    if (payload.length > this.limits.frameBytesMax) {
+      throw new FrameTooLargeError(`transport: a ${payload.length}-byte ${channel} frame exceeds frameBytesMax (${this.limits.frameBytesMax})`, peer);
+    }
+    const bytes = FRAME_HEADER_BYTES + payload.length;
+    const queued = this.queuedBytesOf(link);
+    // An empty queue takes any frame up to frameBytesMax, so the largest frame can always be sent.
+    const full = link.queue.frames >= this.limits.sendQueueFramesMax || (queued > 0 && queued + bytes > this.limits.sendQueueBytesMax);
+    if (this.state === 'closed' || full) {
+      link.counters.dropped += 1;
+      link.counters.droppedBytes += bytes;
+      if (!link.dropping && this.state !== 'closed') {
+        link.dropping = true;
+        this.log(`transport[${this.nodeId}]: send queue to '${peer}' is full (${queued} bytes): dropping ${channel} frames`);
+      }
+      return false;
+    }
+    link.dropping = false;
+    this.enqueue(link, { channel: this.channelByte(channel), prefix: null, payload, bytes, boundTo: null });
+    return true;
+  }
+
+  /** Bytes waiting for `peer`: queued frames plus what its socket has not yet sent. */
+  queuedBytes(peer: string): number {
+    return this.queuedBytesOf(this.linkFor(peer));
+  }
+
+  // ---- request / response -----------------------------------------------------------------------
+
+  /** Serves requests from peers; a throw or rejection reaches the caller as PeerRemoteError. */
+  onRequest(handler: RequestHandler): void {
+    this.requestHandler = handler;
+  }
+
+  /**
+   * Sends a request to `peer` and resolves with its answer. Rejects with PeerUnavailableError when
+   * there is no connection or it drops before the answer, PeerTimeoutError after `timeoutMs`,
+   * PeerOverloadedError past rpcInflightPerPeerMax, PeerRemoteError if the peer's handler failed.
+   */
+  request(peer: string, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const link = this.links.get(peer);
+      if (!link) return reject(new UnknownPeerError(`transport: '${peer}' is not a configured peer`, peer));
+      if (payload.length + RPC_REQUEST_PREFIX_BYTES > this.limits.frameBytesMax) {
+        return reject(new FrameTooLargeError(`transport: a ${payload.length}-byte request exceeds frameBytesMax`, peer));
+      }
+      const conn = link.active;
+      if (this.state !== 'running' || conn === null) return reject(new PeerUnavailableError(`transport: no connection to '${peer}'`, peer));
+      if (link.pending.size >= this.limits.rpcInflightPerPeerMax || link.queue.frames >= this.limits.sendQueueFramesMax) {
+        return reject(new PeerOverloadedError(`transport: ${link.pending.size} requests already in flight to '${peer}'`, peer));
+      }
+      const id = this.allocateRequestId(link);
+      const timeoutMs = options.timeoutMs ?? this.limits.rpcTimeoutMsDefault;
+      const timer = setTimeout(() => {
+        if (link.pending.delete(id)) {
+          link.counters.rpcTimeouts += 1;
+          reject(new PeerTimeoutError(`transport: '${peer}' did not answer within ${timeoutMs} ms`, peer));
+        }
+      }, timeoutMs);
+      link.pending.set(id, { conn, resolve, reject, timer });
+      const prefix = requestPrefix(id);
+      this.enqueue(link, { channel: CHANNEL.rpcRequest, prefix, payload, bytes: FRAME_HEADER_BYTES + prefix.length + payload.length, boundTo: conn });
+    });
+  }
+
+  // ---- observation --------------------------------------------------------------------------------
+
+  stats(): TransportStats {
+    const peers: Record<string, PeerStats> = {};
+    for (const link of this.links.values()) {
+      const c = link.counters;
+      const socket = link.active?.socket;
+      peers[link.id] = {
+        address: `${link.address.host}:${link.address.port}`,
+        connected: link.active !== null,
+        dialedByUs: link.active?.dialedByUs ?? null,
+        localPort: socket?.localPort ?? null,
+        remotePort: socket?.remotePort ?? null,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        framesIn: c.framesIn,
+        framesOut: c.framesOut,
+        writes: c.writes,
+        dropped: c.dropped,
+        droppedBytes: c.droppedBytes,
+        queuedBytes: this.queuedBytesOf(link),
+        queuedFrames: link.queue.frames,
+        connects: c.connects,
+        reconnects: Math.max(0, c.connects - 1),
+        dialAttempts: c.dialAttempts,
+        lastError: link.lastError,
+        rpcInflight: link.pending.size,
+        rpcServing: link.serving,
+        rpcTimeouts: c.rpcTimeouts,
+        rpcLateResponses: c.rpcLateResponses,
+        rpcResponsesDropped: c.rpcResponsesDropped,
+      };
+    }
+    return {
+      nodeId: this.nodeId,
+      port: this.port,
+      peers,
+      rejectedConnections: this.rejectedConnections,
+      pendingHandshakes: this.handshakes.size,
+      openSockets: this.sockets.size,
+    };
+  }
+
+  // ---- peers --------------------------------------------------------------------------------------
+
+  private applyPeers(peers: Readonly<Record<string, PeerAddress>>): void {
+    const wanted = new Map(Object.entries(peers).filter(([id]) => id !== this.nodeId));
+    for (const [id, address] of wanted) {
+      this.checkNodeId(id);
+      if (!Number.isInteger(address.port) || address.port <= 0 || address.port > 65535) {
+        throw new RangeError(`transport: peer '${id}' has an invalid port ${address.port}`);
+      }
+    }
+    for (const link of [...this.links.values()]) {
+      if (!wanted.has(link.id)) this.removeLink(link);
+    }
+    for (const [id, address] of wanted) {
+      const link = this.links.get(id);
+      if (!link) {
+        const created = new PeerLink(id, { host: address.host, port: address.port });
+        this.links.set(id, created);
+        if (this.state === 'running') this.scheduleDial(created, true);
+      } else if (link.address.host !== address.host || link.address.port !== address.port) {
+        // The live connection (if any) stays: it is authenticated by id, not by address.
+        link.address = { host: address.host, port: address.port };
+        if (link.dial) {
+          this.cancelDial(link);
+          this.scheduleDial(link, true);
+        }
+      }
+    }
+  }
+
+  private removeLink(link: PeerLink): void {
+    link.removed = true;
+    this.cancelDial(link);
+    link.standby?.destroy('peer removed from the configuration');
+    link.active?.destroy('peer removed from the configuration');
+    this.failPending(link, null, 'the peer was removed from the configuration');
+    link.queue.clear();
+    this.links.delete(link.id);
+  }
+
+  private linkFor(peer: string): PeerLink {
+    const link = this.links.get(peer);
+    if (!link) throw new UnknownPeerError(`transport: '${peer}' is not a configured peer`, peer);
+    return link;
+  }
+
+  private checkNodeId(id: string): void {
+    const bytes = Buffer.byteLength(id, 'utf8');
+    if (bytes === 0 || bytes > this.limits.nodeIdBytesMax) {
+      throw new RangeError(`transport: node id '${id}' must be 1..${this.limits.nodeIdBytesMax} UTF-8 bytes`);
+    }
+  }
+
+  // ---- dialling -----------------------------------------------------------------------------------
+
+  private scheduleDial(link: PeerLink, immediately = false): void {
+    if (this.state !== 'running' || link.removed || link.active || link.dial || link.retryTimer) return;
+    const delayMs = immediately ? 0 : reconnectDelayMs(link.failedAttempts, this.limits);
+    link.retryTimer = setTimeout(() => {
+      link.retryTimer = null;
+      this.dial(link);
+    }, delayMs);
+  }
+
+  private dial(link: PeerLink): void {
+    if (this.state !== 'running' || link.removed || link.active || link.dial) return;
+    link.counters.dialAttempts += 1;
+    const target = `${link.address.host}:${link.address.port}`;
+    const socket = connect({ host: link.address.host, port: link.address.port, noDelay: true });
+    this.track(socket);
+    const attempt: DialAttempt = { socket, phase: 'connecting', session: null, connectTimer: null };
+    link.dial = attempt;
+    const onConnectError = (err: Error): void => this.dialFailed(link, attempt, `cannot connect to ${target}: ${err.message}`, false);
+    socket.on('error', onConnectError);
+    attempt.connectTimer = setTimeout(() => {
+      socket.destroy();
+      this.dialFailed(link, attempt, `cannot connect to ${target}: timed out`, false);
+    }, this.limits.handshakeTimeoutMs);
+    socket.once('connect', () => {
+      socket.off('error', onConnectError);
+      if (attempt.connectTimer) clearTimeout(attempt.connectTimer);
+      attempt.connectTimer = null;
+      if (link.dial !== attempt) {
+        socket.destroy();
+        return;
+      }
+      attempt.phase = 'handshake';
+      attempt.session = new DialerHandshake(socket, this.settings, link.id, (result) => this.onDialResult(link, attempt, result));
+    });
+  }
+
+  private onDialResult(link: PeerLink, attempt: DialAttempt, result: HandshakeResult): void {
+    if (link.dial !== attempt || this.state !== 'running') {
+      if (result.ok) attempt.socket.destroy();
+      return;
+    }
+    if (!result.ok) {
+      this.dialFailed(link, attempt, `handshake with '${link.id}' at ${link.address.host}:${link.address.port} failed: ${result.reason}`, result.quiet);
+      return;
+    }
+    link.dial = null;
+    const conn = this.newConnection(attempt.socket, link, result, true);
+    link.standby?.destroy('superseded by our own new connection');
+    this.activate(link, conn);
+    // The first frame on a new connection tells the acceptor to switch to it (see onFrame).
+    this.enqueue(link, { channel: CHANNEL.ping, prefix: null, payload: Buffer.alloc(0), bytes: FRAME_HEADER_BYTES, boundTo: null });
+    conn.start();
+  }
+
+  /** `quiet`: the peer kept its own connection instead (tie-break), which is no error. */
+  private dialFailed(link: PeerLink, attempt: DialAttempt, reason: string, quiet: boolean): void {
+    if (link.dial !== attempt) return;
+    link.dial = null;
+    if (attempt.connectTimer) clearTimeout(attempt.connectTimer);
+    attempt.socket.destroy();
+    if (!quiet) {
+      link.failedAttempts += 1;
+      link.lastError = reason;
+      if (reason !== link.lastDialError) this.log(`transport[${this.nodeId}]: ${reason} (retrying with backoff)`);
+      link.lastDialError = reason;
+    }
+    this.scheduleDial(link);
+  }
+
+  private cancelDial(link: PeerLink): void {
+    if (link.retryTimer) clearTimeout(link.retryTimer);
+    link.retryTimer = null;
+    const attempt = link.dial;
+    if (!attempt) return;
+    link.dial = null;
+    if (attempt.connectTimer) clearTimeout(attempt.connectTimer);
+    // A session mid-handshake says WITHDRAW before closing; otherwise just close.
+    if (attempt.session) attempt.session.abort();
+    else attempt.socket.destroy();
+  }
+
+  // ---- accepting ----------------------------------------------------------------------------------
+
+  private onInbound(socket: Socket): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    if (this.state !== 'running') {
+      socket.destroy();
+      return;
+    }
+    if (this.handshakes.size >= this.limits.pendingHandshakesMax) {
+      socket.destroy();
+      this.rejected(`refused connection from ${remote}: ${this.handshakes.size} handshakes already pending`);
+      return;
+    }
+    this.track(socket);
+    const session: AcceptorHandshake = new AcceptorHandshake(
+      socket,
+      this.settings,
+      { isKnownPeer: (id) => this.links.has(id), admit: (id) => this.admit(id) },
+      (result) => {
+        this.handshakes.delete(session);
+        this.onInboundResult(socket, remote, result);
+      },
+    );
+    this.handshakes.add(session);
+  }
+
+  /**
+   * Tie-break for a peer that proved the secret. Both nodes may dial each other at once; if our
+   * own dial is already mid-handshake, the dial of the lower node id wins on both sides. Otherwise
+   * the peer only dials when it has no connection to us, so its new connection is the one to keep.
+   */
+  private admit(peerId: string): boolean {
+    const link = this.links.get(peerId);
+    if (!link || this.state !== 'running') return false;
+    return !(link.dial?.phase === 'handshake' && this.nodeId < peerId);
+  }
+
+  private onInboundResult(socket: Socket, remote: string, result: HandshakeResult): void {
+    if (!result.ok) {
+      if (!result.quiet) {
+        const claimed = result.claimedId === null ? '' : ` claiming to be '${result.claimedId}'`;
+        this.rejected(`rejected connection from ${remote}${claimed}: ${result.reason}`);
+      }
+      return;
+    }
+    const link = this.links.get(result.peerId);
+    if (!link || this.state !== 'running') {
+      socket.destroy();
+      return;
+    }
+    this.cancelDial(link);
+    const conn = this.newConnection(socket, link, result, false);
+    if (link.active === null) {
+      this.activate(link, conn);
+    } else {
+      // Keep the current connection until the peer actually uses the new one: a dial the peer
+      // abandoned mid-handshake must not take down a working link.
+      link.standby?.destroy('superseded by a newer connection from the peer');
+      link.standby = conn;
+    }
+    conn.start();
+  }
+
+  private rejected(line: string): void {
+    this.rejectedConnections += 1;
+    const now = performance.now();
+    const window = this.rejectLog;
+    if (now - window.windowStartMs >= 60_000) {
+      if (window.suppressed > 0) this.log(`transport[${this.nodeId}]: ${window.suppressed} more rejected connections were not logged`);
+      window.windowStartMs = now;
+      window.logged = 0;
+      window.suppressed = 0;
+    }
+    if (window.logged < this.limits.rejectLogsPerMinute) {
+      window.logged += 1;
+      this.log(`transport[${this.nodeId}]: ${line}`);
+    } else {
+      window.suppressed += 1;
+    }
+  }
+
+  // ---- connections --------------------------------------------------------------------------------
+
+  private newConnection(socket: Socket, link: PeerLink, result: HandshakeResult & { ok: true }, dialedByUs: boolean): Connection {
+    return new Connection(socket, link.id, dialedByUs, result.decoder, result.keys, this.limits, link.counters, this.connEvents);
+  }
+
+  private activate(link: PeerLink, conn: Connection): void {
+    const previous = link.active;
+    link.active = conn;
+    if (link.standby === conn) link.standby = null;
+    previous?.destroy('replaced by a newer connection');
+    link.failedAttempts = 0;
+    link.counters.connects += 1;
+    const after = link.lastDialError === null ? '' : ' (after failed attempts)';
+    link.lastDialError = null;
+    const how = conn.dialedByUs ? 'dialled' : 'accepted';
+    this.log(`transport[${this.nodeId}]: connected to '${link.id}' (${how}, local port ${conn.socket.localPort}, remote port ${conn.socket.remotePort})${after}`);
+    this.markDirty(link);
+  }
+
+  private onConnectionClosed(conn: Connection, reason: string | null): void {
+    const link = this.links.get(conn.peerId);
+    if (!link) return;
+    this.failPending(link, conn, reason ?? 'the connection closed');
+    if (link.standby === conn) {
+      link.standby = null;
+      return;
+    }
+    if (link.active !== conn) return;
+    link.active = null;
+    link.queue.removeWhere((f) => f.boundTo === conn);
+    if (reason !== null) link.lastError = reason;
+    if (this.state === 'running' && !link.removed) {
+      this.log(`transport[${this.nodeId}]: connection to '${link.id}' ${reason === null ? 'closed' : `lost: ${reason}`}`);
+    }
+    if (link.standby) this.activate(link, link.standby);
+    else this.scheduleDial(link);
+  }
+
+  private onFrame(conn: Connection, channel: number, payload: Buffer): void {
+    const link = this.links.get(conn.peerId);
+    if (!link) return;
+    if (conn === link.standby) this.activate(link, conn);
+    if (conn !== link.active) return;
+    switch (channel) {
+      case CHANNEL.raft:
+        this.messageHandler?.(link.id, 'raft', payload);
+        return;
+      case CHANNEL.rpcRequest:
+        this.serve(link, conn, payload);
+        return;
+      case CHANNEL.rpcResponse:
+        this.complete(link, conn, payload);
+        return;
+      case CHANNEL.ping:
+        return;
+      default:
+        conn.destroy(`peer sent a frame on unexpected channel ${channel}`);
+    }
+  }
+
+  // ---- sending --------------------------------------------------------------------------------------
+
+  private enqueue(link: PeerLink, frame: QueuedFrame): void {
+    link.queue.push(frame);
+    this.markDirty(link);
+  }
+
+  private markDirty(link: PeerLink): void {
+    this.dirty.add(link);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate runs after this turn's I/O callbacks, so everything they send shares one write.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const links = [...this.dirty];
+      this.dirty.clear();
+      for (const l of links) this.flush(l);
+    });
+  }
+
+  private flush(link: PeerLink): void {
+    const conn = link.active;
+    if (conn === null || !conn.isOpen) return;
+    while (link.queue.frames > 0 && !conn.needsDrain) {
+      const batch = link.queue.takeBatch(this.limits.writeBatchBytesMax);
+      // RPC frames of a connection that has since closed were already failed on both sides.
+      const live = batch.filter((f) => f.boundTo === null || f.boundTo === conn);
+      conn.writeBatch(live);
+    }
+  }
+
+  private queuedBytesOf(link: PeerLink): number {
+    return link.queue.bytes + (link.active?.unsentBytes ?? 0);
+  }
+
+  private channelByte(channel: OneWayChannel): number {
+    switch (channel) {
+      case 'raft':
+        return CHANNEL.raft;
+    }
+  }
+
+  // ---- rpc ------------------------------------------------------------------------------------------
+
+  private allocateRequestId(link: PeerLink): number {
+    let id = this.nextRequestId;
+    while (link.pending.has(id)) id = (id + 1) >>> 0;
+    this.nextRequestId = (id + 1) >>> 0;
+    return id;
+  }
+
+  private serve(link: PeerLink, conn: Connection, payload: Buffer): void {
+    const request = parseRequest(payload);
+    if (!request) {
+      conn.destroy('peer sent a malformed rpc request');
+      return;
+    }
+    const handler = this.requestHandler;
+    if (!handler) {
+      this.respond(link, conn, request.id, RPC_STATUS.noHandler, Buffer.from('no request handler on this node'));
+      return;
+    }
+    if (link.serving >= this.limits.rpcServingPerPeerMax) {
+      this.respond(link, conn, request.id, RPC_STATUS.busy, Buffer.alloc(0));
+      return;
+    }
+    link.serving += 1;
+    const answered = (async () => handler(link.id, request.body))();
+    void answered
+      .then(
+        (answer) => {
+          if (!(answer instanceof Uint8Array)) throw new TypeError('request handler resolved with something other than a Buffer');
+          if (answer.length + RPC_RESPONSE_PREFIX_BYTES > this.limits.frameBytesMax) {
+            throw new RangeError(`response of ${answer.length} bytes exceeds frameBytesMax`);
+          }
+          this.respond(link, conn, request.id, RPC_STATUS.ok, answer);
+        },
+        (err: unknown) => this.respond(link, conn, request.id, RPC_STATUS.handlerError, Buffer.from(errorText(err))),
+      )
+      .catch((err: unknown) => this.respond(link, conn, request.id, RPC_STATUS.handlerError, Buffer.from(errorText(err))))
+      .finally(() => {
+        link.serving -= 1;
+      });
+  }
+
+  private respond(link: PeerLink, conn: Connection, id: number, status: RpcStatus, body: Uint8Array): void {
+    // The requester fails its request when this connection closes, so there is no one to answer.
+    if (!conn.isOpen || link.removed || this.state !== 'running') {
+      link.counters.rpcResponsesDropped += 1;
+      return;
+    }
+    const prefix = responsePrefix(id, status);
+    this.enqueue(link, { channel: CHANNEL.rpcResponse, prefix, payload: body, bytes: FRAME_HEADER_BYTES + prefix.length + body.length, boundTo: conn });
+  }
+
+  private complete(link: PeerLink, conn: Connection, payload: Buffer): void {
+    const response = parseResponse(payload);
+    if (!response) {
+      conn.destroy('peer sent a malformed rpc response');
+      return;
+    }
+    const pending = link.pending.get(response.id);
+    if (!pending) {
+      link.counters.rpcLateResponses += 1;
+      return;
+    }
+    link.pending.delete(response.id);
+    clearTimeout(pending.timer);
+    const text = (): string => response.body.toString('utf8');
+    switch (response.status) {
+      case RPC_STATUS.ok:
+        pending.resolve(response.body);
+        return;
+      case RPC_STATUS.handlerError:
+        pending.reject(new PeerRemoteError(`transport: '${link.id}' failed the request: ${text()}`, link.id));
+        return;
+      case RPC_STATUS.busy:
+        pending.reject(new PeerOverloadedError(`transport: '${link.id}' is busy serving other requests`, link.id));
+        return;
+      case RPC_STATUS.noHandler:
+        pending.reject(new PeerRemoteError(`transport: '${link.id}' cannot serve requests: ${text()}`, link.id));
+        return;
+      default:
+        pending.reject(new PeerRemoteError(`transport: '${link.id}' answered with unknown status ${response.status}`, link.id));
+    }
+  }
+
+  /** Fails the requests that went out on `conn` (or all of the peer's when conn is null). */
+  private failPending(link: PeerLink, conn: Connection | null, why: string): void {
+    for (const [id, pending] of link.pending) {
+      if (conn !== null && pending.conn !== conn) continue;
+      link.pending.delete(id);
+      clearTimeout(pending.timer);
+      pending.reject(new PeerUnavailableError(`transport: request to '${link.id}' failed: ${why}`, link.id));
+    }
+  }
+
+  // ---- housekeeping ---------------------------------------------------------------------------------
+
+  private housekeepingIntervalMs(): number {
+    return Math.max(5, Math.floor(this.limits.pingIntervalMs / 2));
+  }
+
+  /** Pings quiet links and closes links that have been silent for idleTimeoutMs. */
+  private housekeep(): void {
+    const now = performance.now();
+    // If this timer itself ran late (the process was stopped or starved), the silence we measure
+    // is ours, not the peers': skip the idle check once and let the inbound bytes be read first.
+    const stalled = now - this.lastHousekeepingAtMs > 3 * this.housekeepingIntervalMs();
+    this.lastHousekeepingAtMs = now;
+    for (const link of this.links.values()) {
+      const standby = link.standby;
+      if (!stalled && standby && now - standby.lastReceivedAtMs > this.limits.idleTimeoutMs) standby.destroy('the peer never used its new connection');
+      const conn = link.active;
+      if (!conn) continue;
+      if (!stalled && now - conn.lastReceivedAtMs > this.limits.idleTimeoutMs) {
+        conn.destroy(`nothing received for ${Math.round(now - conn.lastReceivedAtMs)} ms`);
+        continue;
+      }
+      if (now - conn.lastSentAtMs >= this.limits.pingIntervalMs && link.queue.frames === 0) {
+        this.enqueue(link, { channel: CHANNEL.ping, prefix: null, payload: Buffer.alloc(0), bytes: FRAME_HEADER_BYTES, boundTo: null });
+      }
+    }
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.sockets.size === 0 && this.socketsDrained) {
+        const done = this.socketsDrained;
+        this.socketsDrained = null;
+        done();
+      }
+    });
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -15,11 +15,12 @@ import { LIMITS } from '../protocol/limits';
 import { crc32c } from '../storage/crc32c';
 import { SnapshotStore } from '../storage/snapshot-store';
 import { WalCorruptionError, type LogEntry } from '../storage/types';
+import { HardStateStore } from '../storage/hard-state';
 import { SegmentedWal, type WalOptions } from '../storage/wal';
-import type { CommitLog } from './commit-log';
-import { LocalLog } from './local-log';
+import type { PeerTransport } from '../transport';
+import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
+import { NotLeaderError, ProposalDroppedError, ProposalTimeoutError, RaftLog, type RaftLogOptions } from './raft-log';
 import { ParkedReceives } from './long-poll';
-import { PayloadCache } from './payload-cache';
 
 export interface QueueNodeOptions {
   dataDir: string;
@@ -33,12 +34,18 @@ export interface QueueNodeOptions {
   /** Take a snapshot after this many applied entries (default 100,000). */
   snapshotEveryEntries?: number;
   segmentBytes?: number;
-  /** Recent payloads kept in memory for receives (default 64 MiB). */
-  payloadCacheBytes?: number;
   /** Called when the node can no longer guarantee durability (failed fsync, broken invariant). */
   onFatal?: (err: Error) => void;
   /** Fault injection for tests: runs before every fdatasync; throwing stands in for a failed one. */
   beforeDatasync?: (segment: string) => void;
+  /** This node's id in its Raft group (default "n1": the embedded single-node server). */
+  nodeId?: string;
+  /** The initial voters (default: this node alone). */
+  voters?: string[];
+  /** Peer connections of a replicated set; absent for a one-voter group. */
+  transport?: PeerTransport;
+  /** Raft tick period (default 50 ms). */
+  tickMs?: number;
 }
 
 export interface NodeStats {
@@ -63,12 +70,18 @@ interface EntrySpan {
  * of its own queue anyway; the tick only bounds how late an idle queue notices them.
  */
 const TICK_MIN_INTERVAL_MS = 50;
+/** The id of the embedded single-node server's only voter. */
+const SINGLE_NODE_ID = 'n1';
+/** With 50 ms ticks: heartbeats every 100 ms, elections after 0.5-1 s of silence. */
+const DEFAULT_TICK_MS = 50;
+const DEFAULT_ELECTION_TICKS = 10;
+const DEFAULT_HEARTBEAT_TICKS = 2;
+const SOLE_VOTER_ELECTION_TICKS = 2;
+const SOLE_VOTER_STARTUP_TIMEOUT_MS = 10_000;
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
-const DEFAULT_PAYLOAD_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class QueueNode implements QueueService {
   private readonly parked = new ParkedReceives();
-  private readonly cache: PayloadCache;
   private readonly now: () => number;
   private readonly randomU32: () => number;
   private readonly log: (line: string) => void;
@@ -87,7 +100,7 @@ export class QueueNode implements QueueService {
   private constructor(
     private readonly sm: QueueStateMachine,
     private readonly wal: SegmentedWal,
-    private readonly commitLog: CommitLog<CommandResult>,
+    private readonly commitLog: RaftLog<CommandResult>,
     private readonly snapshots: SnapshotStore,
     private readonly opts: QueueNodeOptions,
   ) {
@@ -95,49 +108,84 @@ export class QueueNode implements QueueService {
     this.randomU32 = opts.randomU32 ?? (() => randomInt(0, 2 ** 32 - 1));
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.snapshotEveryEntries = opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES;
-    this.cache = new PayloadCache(opts.payloadCacheBytes ?? DEFAULT_PAYLOAD_CACHE_BYTES);
     commitLog.onCommit((entries) => this.applyCommitted(entries));
   }
 
-  /** Recover from the latest snapshot plus the log after it, then start serving. */
+  /**
+   * Recover from the latest snapshot plus the committed log after it, then start serving. The log
+   * is a Raft group: one voter (this node) for the embedded server, three for a set.
+   */
   static async open(opts: QueueNodeOptions): Promise<QueueNode> {
     const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     await mkdir(opts.dataDir, { recursive: true });
     const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log });
     const latest = await snapshots.loadLatest();
-    const sm = latest ? QueueStateMachine.restore(latest.data) : new QueueStateMachine();
-    const walOpts: WalOptions = { fsync: opts.fsync ?? true, log };
-    if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
-    if (opts.beforeDatasync) walOpts.hooks = { beforeDatasync: opts.beforeDatasync };
-    const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOpts).catch((err: unknown) => {
-      if (!(err instanceof WalCorruptionError)) throw err;
-      throw new Error(
-        `CORRUPTION: the write-ahead log in ${opts.dataDir} is damaged (${err.message}). ` +
-          'Refusing to start rather than lose acknowledged messages: restore the data directory from a backup ' +
-          'or move the damaged segment aside knowingly.',
-      );
-    });
-    if (report.tornTailBytes > 0) log(`wal: dropped a torn tail of ${report.tornTailBytes} bytes (never acknowledged)`);
-    for (const d of report.damagedBodies) {
-      log(`wal: CORRUPTION: entry ${d.index} in ${d.segment} at offset ${d.fileOffset} has a damaged body part; its messages will be quarantined when read`);
-    }
+    const restored = latest ? decodeNodeSnapshot(latest.data) : undefined;
+    const sm = restored ? QueueStateMachine.restore(restored.stateMachine) : new QueueStateMachine();
+    const wal = await openWal(opts, log);
+    const hardState = await HardStateStore.open(path.join(opts.dataDir, 'raft'));
     if (wal.lastIndex() < sm.lastAppliedIndex) {
       throw new Error(`log ends at ${wal.lastIndex()} but the snapshot is at ${sm.lastAppliedIndex}: data directory is inconsistent`);
     }
+    // Apply what is known to be committed (the commit hint saved with the hard state); Raft
+    // delivers the rest once this node learns its commit index again. Config entries after the
+    // snapshot rebuild the membership.
+    const knownCommitted = hardState.current.commitIndex;
     let lastTimeMs = sm.lastTimeMs;
     let replayed = 0;
+    const configEntries: LogEntry[] = [];
     for await (const e of wal.entriesFrom(sm.lastAppliedIndex + 1)) {
-      if (e.kind === 'command') sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+      if (e.kind === 'config') configEntries.push(e);
+      if (e.index <= knownCommitted && e.kind === 'command') {
+        sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+        replayed++;
+      }
       lastTimeMs = Math.max(lastTimeMs, e.timeMs);
-      replayed++;
     }
-    log(`recovered: snapshot at ${latest ? latest.index : 0}, replayed ${replayed} entries, last index ${wal.lastIndex()}`);
-    const now = opts.now ?? Date.now;
-    const commitLog = new LocalLog<CommandResult>(wal, lastTimeMs, now);
-    const node = new QueueNode(sm, wal, commitLog, snapshots, opts);
+    log(`recovered: snapshot at ${latest ? latest.index : 0}, replayed ${replayed} committed entries, log ends at ${wal.lastIndex()}`);
+    const nodeId = opts.nodeId ?? SINGLE_NODE_ID;
+    const voters = opts.voters ?? [nodeId];
+    const soleVoter = voters.length === 1 && voters[0] === nodeId;
+    const raftOpts: RaftLogOptions = {
+      id: nodeId,
+      voters,
+      wal,
+      hardState,
+      appliedIndex: sm.lastAppliedIndex,
+      lastTimeMs,
+      configEntries,
+      now: opts.now ?? Date.now,
+      random: () => randomInt(0, 2 ** 31) / 2 ** 31,
+      tickMs: opts.tickMs ?? DEFAULT_TICK_MS,
+      // A lone voter has nobody to disturb: it may elect itself after the shortest timeout.
+      electionTicks: soleVoter ? SOLE_VOTER_ELECTION_TICKS : DEFAULT_ELECTION_TICKS,
+      heartbeatTicks: soleVoter ? 1 : DEFAULT_HEARTBEAT_TICKS,
+      log,
+      onFatal: (err) => node.onFatal(err),
+    };
+    if (latest && restored) raftOpts.snapshotMeta = { index: latest.index, term: latest.term, voters: restored.voters };
+    if (opts.transport) raftOpts.transport = opts.transport;
+    const commitLog = new RaftLog<CommandResult>(raftOpts);
+    const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, opts);
     node.entriesSinceSnapshot = replayed;
     node.afterApply();
+    // A one-node set serves as soon as it has elected itself (a few ticks); a member of a larger
+    // set serves at once and answers "no leader" until an election is won.
+    if (soleVoter) {
+      await node.untilLeader(SOLE_VOTER_STARTUP_TIMEOUT_MS);
+      await commitLog.readBarrier(); // everything in the log is applied before the first request
+    }
     return node;
+  }
+
+  /** Resolves once this node leads its group (or rejects after timeoutMs). */
+  async untilLeader(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.commitLog.leaderId !== this.commitLog.id) {
+      if (this.fatal) throw this.fatal;
+      if (Date.now() > deadline) throw new Error(`no leadership after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   // ---- QueueService ------------------------------------------------------------------------
@@ -151,16 +199,27 @@ export class QueueNode implements QueueService {
     try {
       return await this.commitLog.propose(payload, metaLen);
     } catch (err) {
-      this.onFatal(err);
-      return fail('internalError', undefined, 'the write could not be made durable');
+      // Storage failures reach onFatal from the log itself; here the request just failed.
+      if (err instanceof NotLeaderError) return fail('internalError', undefined, err.message);
+      if (err instanceof ProposalDroppedError) return fail('internalError', undefined, 'not committed: leadership changed');
+      if (err instanceof ProposalTimeoutError) return fail('internalError', undefined, 'outcome unknown: not committed in time');
+      return fail('internalError', undefined, `the write could not be made durable: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       this.inflight--;
     }
   }
 
   async receive(queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
-    const settings = this.sm.queueSettings(queueName);
-    if (!settings) return fail('queueNotExist');
+    // The receive itself goes through the log, so it is decided on up-to-date state. The local
+    // look-up only picks the wait; a queue missing locally may just not be applied yet (a freshly
+    // elected leader), so confirm with a read barrier before answering 4440.
+    let settings = this.sm.queueSettings(queueName);
+    if (!settings) {
+      const stale = await this.readBarrier();
+      if (stale) return stale;
+      settings = this.sm.queueSettings(queueName);
+      if (!settings) return fail('queueNotExist');
+    }
     const waitMs = (waitSeconds ?? settings.pollingWaitSeconds) * 1000;
     const deadline = this.now() + waitMs;
     for (;;) {
@@ -182,21 +241,43 @@ export class QueueNode implements QueueService {
     }
   }
 
-  listQueues(searchWord: string | undefined, offset: number, limit: number): Promise<QueueList> {
-    return Promise.resolve(this.sm.listQueues(searchWord, offset, limit));
+  async listQueues(searchWord: string | undefined, offset: number, limit: number): Promise<QueueList> {
+    await this.readBarrierOrThrow();
+    return this.sm.listQueues(searchWord, offset, limit);
   }
 
-  getQueueAttributes(queueName: string): Promise<QueueAttributes | undefined> {
-    return Promise.resolve(this.sm.getQueueAttributes(queueName));
+  async getQueueAttributes(queueName: string): Promise<QueueAttributes | undefined> {
+    await this.readBarrierOrThrow();
+    return this.sm.getQueueAttributes(queueName);
   }
 
-  listDeadLetterSourceQueues(
+  async listDeadLetterSourceQueues(
     deadLetterQueueName: string,
     searchWord: string | undefined,
     offset: number,
     limit: number,
   ): Promise<QueueList | ErrorResult> {
-    return Promise.resolve(this.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit));
+    const stale = await this.readBarrier();
+    if (stale) return stale;
+    return this.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit);
+  }
+
+  /**
+   * Reads are linearizable: the state machine has applied everything committed before the read
+   * began (ReadIndex), so a leader that was just elected, or just deposed, never answers stale.
+   */
+  private async readBarrier(): Promise<ErrorResult | undefined> {
+    try {
+      await this.commitLog.readBarrier();
+      return undefined;
+    } catch (err) {
+      return fail('internalError', undefined, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private async readBarrierOrThrow(): Promise<void> {
+    const stale = await this.readBarrier();
+    if (stale) throw new Error(stale.detail ?? 'read not possible now');
   }
 
   // ---- apply loop ----------------------------------------------------------------------------
@@ -211,7 +292,6 @@ export class QueueNode implements QueueService {
           continue;
         }
         results.push(this.sm.apply(e.index, e.timeMs, e.payload, e.metaLen));
-        if (e.payload.byteLength > e.metaLen) this.cache.put(e.index, e.payload);
       }
     } catch (err) {
       // A broken invariant: stop rather than serve a state we cannot trust; restart recovers.
@@ -235,7 +315,8 @@ export class QueueNode implements QueueService {
     }
     this.scheduleTick();
     if (this.entriesSinceSnapshot >= this.snapshotEveryEntries && !this.snapshotRunning && !this.closing) {
-      void this.snapshotNow();
+      // Next turn: the log learns that these entries are applied only after this listener returns.
+      setImmediate(() => void this.snapshotNow());
     }
   }
 
@@ -293,7 +374,7 @@ export class QueueNode implements QueueService {
     const spans = new Map<number, EntrySpan | Error>();
     await Promise.all(
       [...wanted].map(async ([index, { lo, hi }]) => {
-        const cached = this.cache.get(index);
+        const cached = this.commitLog.recentPayload(index);
         if (cached) {
           spans.set(index, { start: 0, bytes: Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength) });
           return;
@@ -332,12 +413,15 @@ export class QueueNode implements QueueService {
   snapshotNow(): Promise<void> {
     if (this.snapshotRunning) return this.snapshotRunning;
     const index = this.sm.lastAppliedIndex;
-    const data = this.sm.snapshot();
+    if (index === 0) return Promise.resolve();
+    const meta = this.commitLog.snapshotMetaAt(index);
+    const data = encodeNodeSnapshot({ voters: meta.voters, stateMachine: this.sm.snapshot() });
     const live = this.sm.liveEntryIndexes();
     this.entriesSinceSnapshot = 0;
     this.snapshotRunning = (async () => {
       try {
-        await this.snapshots.save({ index, term: 1 }, data);
+        await this.snapshots.save({ index, term: meta.term }, data);
+        this.commitLog.compact(meta);
         this.counters.snapshotsTaken++;
         const released = await this.wal.releaseSegments((first, last) => anyInRange(live, first, last), index + 1);
         this.counters.segmentsReleased += released;
@@ -393,4 +477,23 @@ function anyInRange(sorted: number[], lo: number, hi: number): boolean {
     else b = mid;
   }
   return a < sorted.length && sorted[a]! <= hi;
+}
+
+async function openWal(opts: QueueNodeOptions, log: (line: string) => void): Promise<SegmentedWal> {
+  const walOpts: WalOptions = { fsync: opts.fsync ?? true, log };
+  if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
+  if (opts.beforeDatasync) walOpts.hooks = { beforeDatasync: opts.beforeDatasync };
+  const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOpts).catch((err: unknown) => {
+    if (!(err instanceof WalCorruptionError)) throw err;
+    throw new Error(
+      `CORRUPTION: the write-ahead log in ${opts.dataDir} is damaged (${err.message}). ` +
+        'Refusing to start rather than lose acknowledged messages: restore the data directory from a backup ' +
+        'or move the damaged segment aside knowingly.',
+    );
+  });
+  if (report.tornTailBytes > 0) log(`wal: dropped a torn tail of ${report.tornTailBytes} bytes (never acknowledged)`);
+  for (const d of report.damagedBodies) {
+    log(`wal: CORRUPTION: entry ${d.index} in ${d.segment} at offset ${d.fileOffset} has a damaged body part; its messages will be quarantined when read`);
+  }
+  return wal;
 }

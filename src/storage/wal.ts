@@ -32,6 +32,11 @@ export interface WalOptions {
   /** Bytes per read while replaying (entriesFrom); tests shrink it. */
   replayChunkBytes?: number;
   hooks?: WalHooks;
+  /**
+   * Start a flush in the same turn as the append instead of one macrotask later. For a caller that
+   * already batches (the Raft driver appends one Ready at a time), the extra turn is only latency.
+   */
+  flushImmediately?: boolean;
 }
 
 /** Test seams. Production code leaves them unset. */
@@ -195,6 +200,7 @@ export class SegmentedWal {
     private readonly replayChunkBytes: number,
     private readonly hooks: WalHooks,
     segments: Segment[],
+    private readonly flushImmediately: boolean,
   ) {
     this.segmentList = segments;
   }
@@ -215,6 +221,7 @@ export class SegmentedWal {
       Math.max(1, opts.replayChunkBytes ?? STORAGE_LIMITS.replayChunkBytes),
       opts.hooks ?? {},
       recovered.segments,
+      opts.flushImmediately ?? false,
     );
     try {
       await wal.finishRecovery();
@@ -349,11 +356,13 @@ export class SegmentedWal {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.flushing) return;
     this.flushScheduled = true;
-    // One macrotask of delay gathers every append made in the current turn into the first batch.
-    setImmediate(() => {
+    const start = (): void => {
       this.flushScheduled = false;
       void this.flushLoop();
-    });
+    };
+    // One macrotask of delay gathers every append made in the current turn into the first batch.
+    if (this.flushImmediately) queueMicrotask(start);
+    else setImmediate(start);
   }
 
   /** Group commit: write everything pending, sync once, resolve it all, repeat while more arrived. */
@@ -585,7 +594,12 @@ export class SegmentedWal {
    * entries recovery listed in damagedBodies). Reads each segment's part with one positional
    * read, so keep ranges moderate; use entriesFrom to stream a long stretch.
    */
-  async readEntries(from: number, toInclusive: number): Promise<LogEntry[]> {
+  /**
+   * Entries from..toInclusive, checksums verified. With tolerateKnownDamage, an entry whose body
+   * was found damaged at recovery (report.damagedBodies) is returned as it is, as replay does: its
+   * meta is intact and its message bodies fail their own checksums when read for delivery.
+   */
+  async readEntries(from: number, toInclusive: number, opts: { tolerateKnownDamage?: boolean } = {}): Promise<LogEntry[]> {
     this.assertOpen();
     checkIndexArg('from', from);
     checkIndexArg('toInclusive', toInclusive);
@@ -596,7 +610,7 @@ export class SegmentedWal {
       const seg = this.segmentFor(i);
       if (!seg) throw new EntryUnavailableError(i);
       const last = Math.min(toInclusive, seg.lastIndex);
-      await this.readRange(seg, i, last, false, out);
+      await this.readRange(seg, i, last, opts.tolerateKnownDamage ?? false, out);
       i = last + 1;
     }
     return out;

@@ -1,0 +1,542 @@
+// A CommitLog driven by the Raft core: proposals become entries of a Raft group (one voter for the
+// embedded single-node server, three for a set), committed once a majority has them on disk.
+// This file is the driver of ARCHITECTURE-GUIDE §3: it owns the tick timer, persists each Ready
+// (hard state, then entries, group-committed by the WAL), sends messages, applies committed
+// entries through the listener, and calls advance().
+
+import {
+  decodeMessage,
+  encodeMessage,
+  RaftNode,
+  type HardState as RaftHardState,
+  type LogView,
+  type RaftEntry,
+  type RaftMessage,
+  type RaftStatus,
+  type Ready,
+  type SnapshotMeta,
+} from '../raft';
+import type { HardStateStore } from '../storage/hard-state';
+import type { LogEntry } from '../storage/types';
+import type { SegmentedWal } from '../storage/wal';
+import type { PeerTransport } from '../transport';
+import type { CommitLog } from './commit-log';
+
+/** This node is not the leader; `leaderHint` is who is, when known. */
+export class NotLeaderError extends Error {
+  constructor(readonly leaderHint: string | undefined) {
+    super(leaderHint ? `not the leader (leader is ${leaderHint})` : 'not the leader (no leader known)');
+    this.name = 'NotLeaderError';
+  }
+}
+
+/** The proposal's fate is decided and it was not committed (another leader's entry took its place). */
+export class ProposalDroppedError extends Error {
+  constructor(index: number) {
+    super(`proposal at index ${index} was replaced by another leader's entry`);
+    this.name = 'ProposalDroppedError';
+  }
+}
+
+/** No answer within the proposal timeout: the entry may or may not commit later. */
+export class ProposalTimeoutError extends Error {
+  constructor(index: number) {
+    super(`proposal at index ${index} was not committed in time; its outcome is unknown`);
+    this.name = 'ProposalTimeoutError';
+  }
+}
+
+export interface RaftLogOptions {
+  id: string;
+  /** Initial voters; used only when the log and snapshot carry no configuration. */
+  voters: string[];
+  wal: SegmentedWal;
+  hardState: HardStateStore;
+  /** Absent for a one-voter group. */
+  transport?: PeerTransport;
+  snapshotMeta?: SnapshotMeta;
+  /** The state machine already reflects entries up to here. */
+  appliedIndex: number;
+  lastTimeMs: number;
+  /** Config entries in the log after the snapshot, in order. */
+  configEntries: RaftEntry[];
+  now: () => number;
+  /** Seeded or crypto random in [0, 1). */
+  random: () => number;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  log: (line: string) => void;
+  /** Storage failed or an invariant broke: the node must stop. */
+  onFatal: (err: Error) => void;
+  /** Bytes of recent entries kept in memory, for replication and for serving bodies (default 64 MiB). */
+  recentBytesMax?: number;
+  /** How long a proposal may wait for its commit (default 10 s). */
+  proposalTimeoutMs?: number;
+}
+
+const RECENT_BYTES_DEFAULT = 64 * 1024 * 1024;
+const CORE_WINDOW_BYTES = 16 * 1024 * 1024;
+const PROPOSAL_TIMEOUT_DEFAULT_MS = 10_000;
+/** Entries read from disk per fetch for a lagging follower. */
+const FETCH_ENTRIES_MAX = 1024;
+const APPEND_BYTES_MAX = 1024 * 1024;
+const INFLIGHT_APPENDS_MAX = 64;
+
+interface PendingProposal<R> {
+  term: number;
+  resolve: (r: R) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Recently persisted entries, by index, bounded by payload bytes; evicts the oldest. Indexes are
+ * contiguous from `lo`, so eviction walks a counter (iterating a Map from its front after many
+ * deletions costs V8 a scan over the deleted slots every time).
+ */
+class RecentEntries {
+  private readonly byIndex = new Map<number, RaftEntry>();
+  private bytes = 0;
+  /** Lowest index held (meaningful while byIndex is not empty). */
+  private lo = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  add(e: RaftEntry): void {
+    if (this.byIndex.size === 0) this.lo = e.index;
+    this.byIndex.set(e.index, e);
+    this.bytes += e.payload.byteLength;
+    while (this.bytes > this.maxBytes && this.byIndex.size > 1) {
+      const old = this.byIndex.get(this.lo);
+      if (old) {
+        this.byIndex.delete(this.lo);
+        this.bytes -= old.payload.byteLength;
+      }
+      this.lo++;
+    }
+  }
+
+  /** Drops entries >= index (a conflicting suffix being replaced). */
+  truncateFrom(index: number): void {
+    const hi = this.lo + this.byIndex.size;
+    for (let i = Math.max(index, this.lo); i < hi; i++) {
+      const e = this.byIndex.get(i);
+      if (!e) continue;
+      this.byIndex.delete(i);
+      this.bytes -= e.payload.byteLength;
+    }
+  }
+
+  get(index: number): RaftEntry | undefined {
+    return this.byIndex.get(index);
+  }
+}
+
+export class RaftLog<R> implements CommitLog<R> {
+  private readonly raft: RaftNode;
+  private readonly recent: RecentEntries;
+  private readonly pending = new Map<number, PendingProposal<R>>();
+  private readonly reads = new Map<string, { resolve: () => void; reject: (e: Error) => void; index?: number }>();
+  private listener: ((entries: LogEntry[]) => R[]) | undefined;
+  private readonly ticker: NodeJS.Timeout;
+  private scheduled = false;
+  private processing = false;
+  private stopped = false;
+  private failure: Error | undefined;
+  private readSeq = 0;
+  private appliedIndex: number;
+  private leader: string | undefined;
+  private readonly proposalTimeoutMs: number;
+  private latestHardState: { term: number; votedFor: string; commitIndex: number } | undefined;
+  /**
+   * Speculative appends: a proposal accepted by the core is written to the WAL at once, so the
+   * WAL's group commit keeps the disk busy while the Ready loop is elsewhere. When a Ready later
+   * asks to persist these entries they are already on their way. Safe because the core will ask
+   * for exactly these entries (checked), and a truncation removes them as it removes any entry.
+   */
+  private readonly speculative = new Map<number, { entry: RaftEntry; durable: Promise<void> }>();
+  private truncating = false;
+  /** Latest entry time this driver has seen or proposed: proposals never need clamping. */
+  private lastTimeMs: number;
+
+  constructor(private readonly opts: RaftLogOptions) {
+    this.recent = new RecentEntries(opts.recentBytesMax ?? RECENT_BYTES_DEFAULT);
+    this.appliedIndex = opts.appliedIndex;
+    this.lastTimeMs = opts.lastTimeMs;
+    this.proposalTimeoutMs = opts.proposalTimeoutMs ?? PROPOSAL_TIMEOUT_DEFAULT_MS;
+    const hs = opts.hardState.current;
+    const restored: ConstructorParameters<typeof RaftNode>[0]['restored'] = {
+      hardState: { term: hs.term, votedFor: hs.votedFor === '' ? undefined : hs.votedFor, commitIndex: hs.commitIndex },
+      configEntries: opts.configEntries,
+      appliedIndex: opts.appliedIndex,
+      lastTimeMs: opts.lastTimeMs,
+    };
+    if (opts.snapshotMeta) restored.snapshotMeta = opts.snapshotMeta;
+    this.raft = new RaftNode({
+      id: opts.id,
+      voters: opts.voters,
+      electionTicks: opts.electionTicks,
+      heartbeatTicks: opts.heartbeatTicks,
+      random: opts.random,
+      preVote: true,
+      checkQuorum: true,
+      maxInflightAppends: INFLIGHT_APPENDS_MAX,
+      maxBytesPerAppend: APPEND_BYTES_MAX,
+      // The core's own window stays small: its misses are answered from `recent` synchronously.
+      maxWindowBytes: CORE_WINDOW_BYTES,
+      log: this.logView(),
+      restored,
+    });
+    opts.transport?.onMessage((_from, _channel, payload) => {
+      let msg: RaftMessage;
+      try {
+        msg = decodeMessage(payload);
+      } catch (err) {
+        this.opts.log(`raft: dropped an undecodable message: ${String(err)}`);
+        return;
+      }
+      this.guard(() => this.raft.step(msg));
+      this.schedule();
+    });
+    this.ticker = setInterval(() => {
+      this.guard(() => this.raft.tick());
+      this.schedule();
+    }, opts.tickMs);
+    this.schedule();
+  }
+
+  onCommit(listener: (entries: LogEntry[]) => R[]): void {
+    this.listener = listener;
+  }
+
+  lastIndex(): number {
+    return this.opts.wal.lastIndex();
+  }
+
+  get id(): string {
+    return this.opts.id;
+  }
+
+  /** The payload of a recent entry, if still in memory (saves a disk read when serving bodies). */
+  recentPayload(index: number): Uint8Array | undefined {
+    return this.recent.get(index)?.payload;
+  }
+
+  get leaderId(): string | undefined {
+    return this.leader;
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  propose(payload: Uint8Array, metaLen: number): Promise<R> {
+    if (this.failure) return Promise.reject(this.failure);
+    const timeMs = Math.max(this.opts.now(), this.lastTimeMs);
+    const r = this.raft.propose({ kind: 'command', timeMs, metaLen, payload });
+    if (!r.ok) {
+      if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
+      return Promise.reject(new Error(`proposal refused: ${r.reason}`));
+    }
+    this.lastTimeMs = timeMs;
+    this.appendSpeculatively({ index: r.index, term: r.term, kind: 'command', timeMs, metaLen, payload });
+    this.schedule();
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(r.index);
+        reject(new ProposalTimeoutError(r.index));
+      }, this.proposalTimeoutMs);
+      this.pending.set(r.index, { term: r.term, resolve, reject, timer });
+    });
+  }
+
+  /**
+   * Resolves once the state machine reflects everything committed before the call (ReadIndex), so
+   * a read that follows cannot return stale state, even on a leader that was just deposed.
+   */
+  readBarrier(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = `r${++this.readSeq}`;
+    const r = this.raft.readIndex(id);
+    if (!r.ok) {
+      if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
+      return Promise.reject(new Error(`read refused: ${r.reason}`));
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => this.reads.set(id, { resolve, reject }));
+  }
+
+  /** What a snapshot of the state machine at applied `index` must record. */
+  snapshotMetaAt(index: number): SnapshotMeta {
+    return this.raft.snapshotMetaAt(index);
+  }
+
+  /** A snapshot at meta.index is saved: the core may forget the entries it covers. */
+  compact(meta: SnapshotMeta): void {
+    this.guard(() => this.raft.compact(meta));
+  }
+
+  transferLeadership(to: string): ReturnType<RaftNode['transferLeadership']> {
+    const r = this.raft.transferLeadership(to);
+    this.schedule();
+    return r;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.ticker);
+    while (this.processing) await new Promise((r) => setTimeout(r, 2));
+    const closed = new Error('the node is shutting down');
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(closed);
+    }
+    this.pending.clear();
+    for (const [, rd] of this.reads) rd.reject(closed);
+    this.reads.clear();
+    // A current commit hint lets the next start-up apply the log without waiting for an election.
+    if (this.latestHardState && !this.failure) {
+      await this.opts.hardState.save({ ...this.latestHardState, commitIndex: Math.min(this.latestHardState.commitIndex, this.appliedIndex) });
+    }
+    await this.opts.wal.close();
+    await this.opts.hardState.close();
+  }
+
+  // ---- the Ready loop --------------------------------------------------------------------------
+
+  private appendSpeculatively(entry: RaftEntry): void {
+    if (this.truncating || this.failure || entry.index !== this.opts.wal.lastIndex() + 1) return;
+    this.recent.add(entry);
+    const durable = this.opts.wal.append([entry]);
+    durable.catch((err: unknown) => this.fail(err));
+    this.speculative.set(entry.index, { entry, durable });
+  }
+
+  /**
+   * Persist a Ready's entries: those already appended speculatively are awaited (after checking
+   * they are exactly what the core asks for); the rest are appended now.
+   */
+  private async persistEntries(entries: RaftEntry[]): Promise<void> {
+    let i = 0;
+    let lastDurable: Promise<void> | undefined;
+    for (; i < entries.length; i++) {
+      const e = entries[i]!;
+      const spec = this.speculative.get(e.index);
+      if (!spec) break;
+      this.speculative.delete(e.index);
+      const s = spec.entry;
+      if (s.term !== e.term || s.kind !== e.kind || s.timeMs !== e.timeMs || s.metaLen !== e.metaLen || s.payload !== e.payload) {
+        // Not what the core wants at this index: replace it (and everything after it).
+        this.opts.log(`raft: speculative entry ${e.index} differs from the core's; rewriting it`);
+        await this.truncateLog(e.index);
+        break;
+      }
+      lastDurable = spec.durable;
+    }
+    if (lastDurable) await lastDurable;
+    const rest = entries.slice(i);
+    if (rest.length === 0) return;
+    for (const e of rest) {
+      this.recent.add(e);
+      if (e.timeMs > this.lastTimeMs) this.lastTimeMs = e.timeMs;
+    }
+    await this.opts.wal.append(rest);
+  }
+
+  private async truncateLog(from: number): Promise<void> {
+    this.truncating = true;
+    try {
+      // Every speculative write in flight must land before the suffix is cut.
+      const inFlight = [...this.speculative.values()].map((x) => x.durable);
+      for (const i of [...this.speculative.keys()]) if (i >= from) this.speculative.delete(i);
+      this.recent.truncateFrom(from);
+      this.dropPendingFrom(from);
+      await Promise.allSettled(inFlight);
+      await this.opts.wal.truncateSuffix(from);
+    } finally {
+      this.truncating = false;
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.processReady();
+    });
+  }
+
+  /** One Ready at a time: persist, send, apply, advance. Proposals meanwhile form the next one. */
+  private async processReady(): Promise<void> {
+    if (this.processing || this.failure) return;
+    this.processing = true;
+    try {
+      while (!this.stopped && !this.failure && this.raft.hasReady()) {
+        const rd = this.raft.ready();
+        if (rd.softState) this.leader = rd.softState.leader;
+        this.send(rd.messages);
+        if (rd.snapshotToInstall) throw new Error('installing a snapshot from the leader is not supported yet');
+        // Committed entries are already on disk: apply (and answer their clients) now rather than
+        // after this Ready's own fsync, which would double every request's latency.
+        this.apply(rd.committedEntries);
+        // Order per the core's contract: truncate, append, then hard state (a commit hint must
+        // never reach disk before the entries it covers), then advance.
+        if (rd.truncateFrom !== undefined) await this.truncateLog(rd.truncateFrom);
+        if (rd.entriesToPersist.length > 0) await this.persistEntries(rd.entriesToPersist);
+        if (rd.hardState) await this.saveHardState(rd.hardState);
+        this.answerReads(rd);
+        this.raft.advance(rd);
+        for (const f of rd.entryFetches) void this.fetch(f.from, f.to);
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  /**
+   * Term and vote must be durable before anything that depends on them leaves; the commit index
+   * is only a restart hint (the core never needs it back), so a change of it alone is not worth
+   * an fsync on the hot path. It is saved along with the next term/vote change and at close.
+   */
+  private async saveHardState(h: RaftHardState): Promise<void> {
+    const next = toStoreHardState(h);
+    const cur = this.opts.hardState.current;
+    this.latestHardState = next;
+    if (next.term === cur.term && next.votedFor === cur.votedFor) return;
+    await this.opts.hardState.save(next);
+  }
+
+  private send(messages: RaftMessage[]): void {
+    const transport = this.opts.transport;
+    for (const m of messages) {
+      if (m.type === 'InstallSnapshot') {
+        // Shipping a snapshot (state machine plus the bodies it references) is not built yet.
+        this.opts.log(`raft: ${m.to} needs a snapshot at ${m.snapshot.index}; snapshot transfer is not supported yet`);
+        this.raft.reportSnapshot(m.to, 'failed');
+        continue;
+      }
+      if (!transport) continue;
+      try {
+        transport.send(m.to, 'raft', encodeMessage(m));
+      } catch (err) {
+        this.opts.log(`raft: cannot send ${m.type} to ${m.to}: ${String(err)}`);
+      }
+    }
+  }
+
+  private apply(entries: RaftEntry[]): void {
+    if (entries.length === 0) return;
+    const listener = this.listener;
+    if (!listener) throw new Error('RaftLog: no commit listener');
+    const results = listener(entries);
+    entries.forEach((e, i) => {
+      const p = this.pending.get(e.index);
+      if (!p) return;
+      this.pending.delete(e.index);
+      clearTimeout(p.timer);
+      if (p.term === e.term) p.resolve(results[i]!);
+      else p.reject(new ProposalDroppedError(e.index));
+    });
+    this.appliedIndex = entries[entries.length - 1]!.index;
+    this.raft.appliedTo(this.appliedIndex);
+    for (const [id, r] of this.reads) {
+      if (r.index !== undefined && r.index <= this.appliedIndex) {
+        this.reads.delete(id);
+        r.resolve();
+      }
+    }
+  }
+
+  private answerReads(rd: Ready): void {
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.requestId);
+      if (!r) continue;
+      if (rs.index <= this.appliedIndex) {
+        this.reads.delete(rs.requestId);
+        r.resolve();
+      } else r.index = rs.index;
+    }
+    for (const id of rd.droppedReads) {
+      const r = this.reads.get(id);
+      if (!r) continue;
+      this.reads.delete(id);
+      r.reject(new NotLeaderError(this.leader));
+    }
+  }
+
+  /** Proposals at or after `index` were overwritten before they could commit. */
+  private dropPendingFrom(index: number): void {
+    for (const [i, p] of this.pending) {
+      if (i >= index) {
+        this.pending.delete(i);
+        clearTimeout(p.timer);
+        p.reject(new ProposalDroppedError(i));
+      }
+    }
+  }
+
+  private async fetch(from: number, to: number): Promise<void> {
+    try {
+      const hi = Math.min(to, from + FETCH_ENTRIES_MAX - 1);
+      const entries = await this.opts.wal.readEntries(from, hi, { tolerateKnownDamage: true });
+      this.guard(() => this.raft.entriesLoaded(entries));
+      this.schedule();
+    } catch (err) {
+      // Damage the log did not know of at start-up: stop (a restart's recovery finds and reports
+      // it) rather than retry the same failing read forever.
+      this.opts.log(`raft: loading entries ${from}..${to} failed: ${String(err)}`);
+      this.fail(err);
+    }
+  }
+
+  private logView(): LogView {
+    const wal = this.opts.wal;
+    return {
+      firstIndex: () => wal.firstIndex(),
+      lastIndex: () => wal.lastIndex(),
+      term: (index) => wal.termAt(index),
+      entries: (lo, hi, maxBytes) => {
+        if (lo < wal.firstIndex()) return 'compacted';
+        const out: RaftEntry[] = [];
+        let bytes = 0;
+        for (let i = lo; i <= hi; i++) {
+          const e = this.recent.get(i);
+          if (!e) return out.length > 0 ? out : 'unavailable';
+          if (out.length > 0 && bytes + e.payload.byteLength > maxBytes) break;
+          out.push(e);
+          bytes += e.payload.byteLength;
+        }
+        return out;
+      },
+    };
+  }
+
+  /** Runs a core call; a broken invariant stops the node (it restarts and recovers from disk). */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure) return;
+    this.failure = err instanceof Error ? err : new Error(String(err));
+    clearInterval(this.ticker);
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(this.failure);
+    }
+    this.pending.clear();
+    this.opts.onFatal(this.failure);
+  }
+}
+
+function toStoreHardState(h: RaftHardState): { term: number; votedFor: string; commitIndex: number } {
+  return { term: h.term, votedFor: h.votedFor ?? '', commitIndex: h.commitIndex };
+}

@@ -62,9 +62,9 @@ export class RaftLog {
     const viewLast = view.lastIndex();
     const lastIndex = Math.max(viewLast, this.snapshotIndex);
     if (viewLast > this.snapshotIndex) {
-      raftAssert(view.term(this.snapshotIndex + 1) !== undefined, `log does not continue after snapshot ${this.snapshotIndex}`);
+      raftAssert(view.term(this.snapshotIndex + 1) !== undefined, () => `log does not continue after snapshot ${this.snapshotIndex}`);
       const t = this.snapshotIndex === 0 ? 0 : view.term(this.snapshotIndex);
-      raftAssert(t === undefined || t === this.snapshotTerm, `log disagrees with snapshot at ${this.snapshotIndex}`);
+      raftAssert(t === undefined || t === this.snapshotTerm, () => `log disagrees with snapshot at ${this.snapshotIndex}`);
     }
     this.windowStart = lastIndex + 1;
     this.persistedIndex = lastIndex;
@@ -73,7 +73,7 @@ export class RaftLog {
     this.appliedIndex = appliedIndex ?? this.snapshotIndex;
     raftAssert(
       this.appliedIndex >= this.snapshotIndex && this.appliedIndex <= this.commitIndex,
-      `restored appliedIndex ${this.appliedIndex} outside [${this.snapshotIndex}, ${this.commitIndex}]`,
+      () => `restored appliedIndex ${this.appliedIndex} outside [${this.snapshotIndex}, ${this.commitIndex}]`,
     );
     this.applyingIndex = this.appliedIndex;
     this.lastTimeMs = lastTimeMs ?? 0;
@@ -99,7 +99,7 @@ export class RaftLog {
     if (index < this.snapshotIndex || index > this.lastIndex() || index < 0) return undefined;
     if (index >= this.windowStart) return this.win[this.winHead + index - this.windowStart]!.term;
     const t = this.view.term(index);
-    raftAssert(t !== undefined, `LogView has no term for persisted entry ${index}`);
+    raftAssert(t !== undefined, () => `LogView has no term for persisted entry ${index}`);
     return t;
   }
 
@@ -118,7 +118,7 @@ export class RaftLog {
    * cache or the LogView. 'compacted' below the snapshot; 'unavailable' when the driver must load them.
    */
   entries(lo: number, hi: number, maxBytes: number): EntriesResult {
-    raftAssert(lo >= 1 && hi <= this.lastIndex(), `entries(${lo}, ${hi}) out of range (last ${this.lastIndex()})`);
+    raftAssert(lo >= 1 && hi <= this.lastIndex(), () => `entries(${lo}, ${hi}) out of range (last ${this.lastIndex()})`);
     if (lo > hi) return [];
     if (lo <= this.snapshotIndex) return 'compacted';
     if (lo >= this.windowStart) return this.fromWindow(lo, hi, maxBytes);
@@ -127,10 +127,10 @@ export class RaftLog {
     if (cached) return cached;
     const got = this.view.entries(lo, below, maxBytes);
     if (got === 'compacted') {
-      raftAssert(false, `LogView answered 'compacted' for ${lo}, above snapshot ${this.snapshotIndex}`);
+      raftAssert(false, () => `LogView answered 'compacted' for ${lo}, above snapshot ${this.snapshotIndex}`);
     }
     if (got === 'unavailable') return got;
-    raftAssert(got.length > 0 && got[0]!.index === lo, `LogView.entries(${lo}, ${below}) returned a wrong range`);
+    raftAssert(got.length > 0 && got[0]!.index === lo, () => `LogView.entries(${lo}, ${below}) returned a wrong range`);
     for (let i = 1; i < got.length; i++) raftAssert(got[i]!.index === lo + i, 'LogView.entries: not contiguous');
     raftAssert(got[got.length - 1]!.index <= below, 'LogView.entries: past the requested range');
     return got;
@@ -200,14 +200,14 @@ export class RaftLog {
   append(entries: RaftEntry[]): void {
     const first = entries[0];
     if (!first) return;
-    raftAssert(first.index > this.commitIndex, `append would overwrite committed entry ${first.index} (commit ${this.commitIndex})`);
-    raftAssert(first.index <= this.lastIndex() + 1, `append leaves a gap at ${first.index} (last ${this.lastIndex()})`);
+    raftAssert(first.index > this.commitIndex, () => `append would overwrite committed entry ${first.index} (commit ${this.commitIndex})`);
+    raftAssert(first.index <= this.lastIndex() + 1, () => `append leaves a gap at ${first.index} (last ${this.lastIndex()})`);
     if (first.index <= this.lastIndex()) this.truncateFrom(first.index);
     let prevTerm = this.term(first.index - 1) ?? 0;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       raftAssert(e.index === first.index + i, 'append: entries not contiguous');
-      raftAssert(e.term >= prevTerm, `append: term goes back at ${e.index}`);
+      raftAssert(e.term >= prevTerm, () => `append: term goes back at ${e.index}`);
       prevTerm = e.term;
       this.win.push(e);
       this.windowBytes += entryBytes(e.payload.length);
@@ -237,7 +237,7 @@ export class RaftLog {
 
   commitTo(index: number): boolean {
     if (index <= this.commitIndex) return false;
-    raftAssert(index <= this.lastIndex(), `commitTo(${index}) beyond lastIndex ${this.lastIndex()}`);
+    raftAssert(index <= this.lastIndex(), () => `commitTo(${index}) beyond lastIndex ${this.lastIndex()}`);
     this.commitIndex = index;
     return true;
   }
@@ -285,14 +285,14 @@ export class RaftLog {
     const lo = this.applyingIndex + 1;
     const hi = Math.min(this.commitIndex, this.persistedIndex, this.appliedIndex + RAFT_LIMITS.unappliedEntriesMax);
     const got = this.entries(lo, hi, RAFT_LIMITS.committedBytesPerReady);
-    raftAssert(got !== 'compacted', `committed entry ${lo} is compacted before being applied`);
+    raftAssert(got !== 'compacted', () => `committed entry ${lo} is compacted before being applied`);
     if (got === 'unavailable') return got;
     this.applyingIndex = got[got.length - 1]!.index;
     return got;
   }
 
   appliedTo(index: number): void {
-    raftAssert(index <= this.applyingIndex, `appliedTo(${index}) beyond the entries handed out (${this.applyingIndex})`);
+    raftAssert(index <= this.applyingIndex, () => `appliedTo(${index}) beyond the entries handed out (${this.applyingIndex})`);
     if (index > this.appliedIndex) this.appliedIndex = index;
     this.trimWindow();
   }
@@ -314,8 +314,8 @@ export class RaftLog {
   /** The driver snapshotted the state machine at meta.index: entries up to it may be forgotten. */
   compact(meta: SnapshotMeta): void {
     if (meta.index <= this.snapshotIndex) return;
-    raftAssert(meta.index <= this.appliedIndex, `compact(${meta.index}) beyond appliedIndex ${this.appliedIndex}`);
-    raftAssert(this.term(meta.index) === meta.term, `compact(${meta.index}): term ${meta.term} does not match the log`);
+    raftAssert(meta.index <= this.appliedIndex, () => `compact(${meta.index}) beyond appliedIndex ${this.appliedIndex}`);
+    raftAssert(this.term(meta.index) === meta.term, () => `compact(${meta.index}): term ${meta.term} does not match the log`);
     while (this.winHead < this.win.length && this.windowStart <= meta.index) {
       this.windowBytes -= entryBytes(this.win[this.winHead]!.payload.length);
       this.winHead++;
@@ -330,7 +330,7 @@ export class RaftLog {
 
   /** A snapshot from the leader replaces the whole log; the driver installs it before anything else. */
   restore(meta: SnapshotMeta): void {
-    raftAssert(meta.index > this.commitIndex, `restore(${meta.index}) at or below commitIndex ${this.commitIndex}`);
+    raftAssert(meta.index > this.commitIndex, () => `restore(${meta.index}) at or below commitIndex ${this.commitIndex}`);
     this.win = [];
     this.winHead = 0;
     this.windowBytes = 0;

@@ -124,8 +124,8 @@ export class RaftNode {
     );
     this.membership = new Membership({ index: this.log.snapshotIndex, voters: r.snapshotMeta?.voters ?? config.voters });
     for (const e of r.configEntries) {
-      raftAssert(e.kind === 'config', `restored config entry ${e.index} has kind ${e.kind}`);
-      raftAssert(this.log.term(e.index) === e.term, `restored config entry ${e.index} is not in the log`);
+      raftAssert(e.kind === 'config', () => `restored config entry ${e.index} has kind ${e.kind}`);
+      raftAssert(this.log.term(e.index) === e.term, () => `restored config entry ${e.index} is not in the log`);
       this.membership.append(e.index, decodeConfigChange(e.payload).voters);
     }
     // A crash may persist a Ready's entries but not its hard state. No vote or response left for
@@ -272,9 +272,9 @@ export class RaftNode {
 
   /** What a snapshot of the state machine at applied `index` must record. */
   snapshotMetaAt(index: number): SnapshotMeta {
-    raftAssert(index <= this.log.appliedIndex, `snapshotMetaAt(${index}) beyond appliedIndex ${this.log.appliedIndex}`);
+    raftAssert(index <= this.log.appliedIndex, () => `snapshotMetaAt(${index}) beyond appliedIndex ${this.log.appliedIndex}`);
     const term = this.log.term(index);
-    raftAssert(term !== undefined, `snapshotMetaAt(${index}): entry is compacted`);
+    raftAssert(term !== undefined, () => `snapshotMetaAt(${index}): entry is compacted`);
     return { index, term, voters: this.membership.votersAt(index) };
   }
 
@@ -284,7 +284,7 @@ export class RaftNode {
     const expected = this.membership.votersAt(meta.index);
     raftAssert(
       [...meta.voters].sort().join('\n') === expected.join('\n'),
-      `compact(${meta.index}): voters ${meta.voters.join(',')} differ from the log's ${expected.join(',')}`,
+      () => `compact(${meta.index}): voters ${meta.voters.join(',')} differ from the log's ${expected.join(',')}`,
     );
     this.log.compact(meta);
     this.membership.compact(meta.index);
@@ -681,7 +681,7 @@ export class RaftNode {
       case 'AppendEntries':
       case 'Heartbeat':
       case 'InstallSnapshot':
-        raftAssert(false, `two leaders in term ${this.term}: ${this.id} and ${m.from}`);
+        raftAssert(false, () => `two leaders in term ${this.term}: ${this.id} and ${m.from}`);
         return;
       case 'AppendEntriesResponse':
       case 'HeartbeatResponse':
@@ -809,7 +809,7 @@ export class RaftNode {
   }
 
   private handleMatch(from: string, pr: Progress, matchIndex: number): void {
-    raftAssert(matchIndex <= this.log.lastIndex(), `${from} claims to match ${matchIndex}, beyond our last index`);
+    raftAssert(matchIndex <= this.log.lastIndex(), () => `${from} claims to match ${matchIndex}, beyond our last index`);
     const updated = pr.maybeUpdate(matchIndex);
     switch (pr.state) {
       case 'probe':
@@ -873,7 +873,7 @@ export class RaftNode {
     const prevLogIndex = pr.nextIndex - 1;
     const prevLogTerm = this.log.term(prevLogIndex);
     if (prevLogTerm === undefined) {
-      raftAssert(prevLogIndex < this.log.snapshotIndex, `no term for ${prevLogIndex} (next ${pr.nextIndex}, last ${this.log.lastIndex()})`);
+      raftAssert(prevLogIndex < this.log.snapshotIndex, () => `no term for ${prevLogIndex} (next ${pr.nextIndex}, last ${this.log.lastIndex()})`);
       this.sendSnapshot(to, pr);
       return false;
     }

@@ -21,6 +21,11 @@ export interface ApiOptions {
   log?: (line: string) => void;
   /** Prefix of every requestId (default: 8 random hex digits and '-'). */
   requestIdPrefix?: string;
+  /**
+   * Consulted for every request: a promise of the response when another node should answer it
+   * (a follower forwarding to its leader), undefined to handle it here.
+   */
+  forward?: (input: CmqRequestInput) => Promise<Record<string, unknown>> | undefined;
 }
 
 export interface ApiContext {
@@ -130,7 +135,7 @@ const OVERSIZE_CLOSE_DELAY_MS = 2000;
 export function createApiServer(opts: ApiServerOptions): http.Server {
   const ctx = createApiContext(opts);
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
-    serveRequest(ctx, req, res);
+    serveRequest(ctx, req, res, opts.forward);
   });
   server.maxConnections = LIMITS.httpConnectionsMax;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
@@ -156,7 +161,12 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   return server;
 }
 
-function serveRequest(ctx: ApiContext, req: http.IncomingMessage, res: http.ServerResponse): void {
+function serveRequest(
+  ctx: ApiContext,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  forward: ApiOptions['forward'],
+): void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   let path = q < 0 ? url : url.slice(0, q);
@@ -189,7 +199,8 @@ function serveRequest(ctx: ApiContext, req: http.IncomingMessage, res: http.Serv
   req.on('end', () => {
     if (refused) return;
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
-    handleCmqRequest(ctx, { method, host, path, query, body }).then(
+    const input: CmqRequestInput = { method, host, path, query, body };
+    (forward?.(input) ?? handleCmqRequest(ctx, input)).then(
       (r) => send(res, r, false),
       (e: unknown) => {
         // handleCmqRequest does not reject; this is a last resort.

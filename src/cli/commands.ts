@@ -4,7 +4,7 @@
 import { CmqNetworkError } from '../client/errors';
 import type { BatchDeleteFailure, Message, QueueAttributes } from '../client/types';
 import { LIMITS } from '../protocol/limits';
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type Credential, type ServerOptions } from '../node/server-options';
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type ClusterOptions, type Credential, type ServerOptions } from '../node/server-options';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
 import { formatJson, formatKeyValues, formatTable, formatUnixSeconds } from './format';
 import {
@@ -396,6 +396,12 @@ const server: CommandSpec = {
     '  --no-fsync              acknowledge before data is on disk (benchmarks only)',
     '  --segment-mb N          size of a log segment file in MiB (default 64)',
     '',
+    'Replicated set (all three together):',
+    '  --node-id ID            this node\'s id in the set, e.g. n1',
+    '  --raft-port P           where this node listens for its peers (--raft-host H, default --host)',
+    '  --peer ID=HOST:PORT     another member\'s peer address (repeat for each)',
+    '  --cluster-secret S      shared by the members (default $OPENCMQ_CLUSTER_SECRET; >= 16 bytes)',
+    '',
     'Without credentials the server accepts unsigned requests, on loopback only.',
   ],
   options: {
@@ -407,6 +413,11 @@ const server: CommandSpec = {
     'no-fsync': { type: 'boolean' },
     'require-akid': { type: 'boolean' },
     'segment-mb': { type: 'string' },
+    'node-id': { type: 'string' },
+    'raft-host': { type: 'string' },
+    'raft-port': { type: 'string' },
+    peer: { type: 'string', multiple: true },
+    'cluster-secret': { type: 'string' },
   },
   minArgs: 0,
   maxArgs: 0,
@@ -447,7 +458,30 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   if (keysFile !== undefined) opts.keysFile = keysFile;
   const segmentMb = intOpt(values, 'segment-mb', 1, 4096);
   if (segmentMb !== undefined) opts.segmentBytes = segmentMb * 1024 * 1024;
+  const cluster = clusterOptionsFrom(values, io, opts.host);
+  if (cluster) opts.cluster = cluster;
   return opts;
+}
+
+/** The replicated-set options, or undefined for a one-node set. */
+function clusterOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env'>, host: string): ClusterOptions | undefined {
+  const nodeId = stringOpt(values, 'node-id');
+  const rawPeers = values['peer'];
+  const peerList = Array.isArray(rawPeers) ? rawPeers.filter((p): p is string => typeof p === 'string') : [];
+  if (nodeId === undefined && peerList.length === 0) return undefined;
+  if (nodeId === undefined || peerList.length === 0) throw new UsageError('--node-id and --peer go together');
+  const raftPort = intOpt(values, 'raft-port', 0, 65535);
+  if (raftPort === undefined) throw new UsageError('--raft-port is required with --node-id');
+  const secret = stringOpt(values, 'cluster-secret') ?? (io.env.OPENCMQ_CLUSTER_SECRET || undefined);
+  if (secret === undefined) throw new UsageError('--cluster-secret (or OPENCMQ_CLUSTER_SECRET) is required with --node-id');
+  const peers: ClusterOptions['peers'] = {};
+  for (const p of peerList) {
+    const m = /^([^=]+)=(.+):(\d+)$/.exec(p);
+    if (!m) throw new UsageError(`--peer ${p}: expected ID=HOST:PORT`);
+    if (m[1] === nodeId) throw new UsageError(`--peer ${p}: that is this node's own id`);
+    peers[m[1]!] = { host: m[2]!, port: Number(m[3]) };
+  }
+  return { nodeId, raftHost: stringOpt(values, 'raft-host') ?? host, raftPort, peers, secret };
 }
 
 export const COMMANDS: readonly CommandSpec[] = [server, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];

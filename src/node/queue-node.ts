@@ -178,6 +178,11 @@ export class QueueNode implements QueueService {
     return node;
   }
 
+  /** The current leader's id, if known. */
+  leaderId(): string | undefined {
+    return this.commitLog.leaderId;
+  }
+
   /** Resolves once this node leads its group (or rejects after timeoutMs). */
   async untilLeader(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;

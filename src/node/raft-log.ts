@@ -375,7 +375,10 @@ export class RaftLog<R> implements CommitLog<R> {
     try {
       while (!this.stopped && !this.failure && this.raft.hasReady()) {
         const rd = this.raft.ready();
-        if (rd.softState) this.leader = rd.softState.leader;
+        if (rd.softState && rd.softState.leader !== this.leader) {
+          this.leader = rd.softState.leader;
+          this.opts.log(`raft: ${this.opts.id} sees leader ${this.leader ?? '(none)'} in term ${this.raft.status().term}`);
+        }
         this.send(rd.messages);
         if (rd.snapshotToInstall) throw new Error('installing a snapshot from the leader is not supported yet');
         // Committed entries are already on disk: apply (and answer their clients) now rather than

@@ -25,8 +25,22 @@ export interface ServerOptions {
   fsync?: boolean;
   /** WAL segment size in bytes (default 64 MiB). Small values are for tests. */
   segmentBytes?: number;
+  /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */
+  cluster?: ClusterOptions;
   /** Where start-up and operational messages go (default: stderr). */
   log?: (line: string) => void;
+}
+
+export interface ClusterOptions {
+  /** This node's id in the set (e.g. "n1"). */
+  nodeId: string;
+  /** Where this node listens for its peers. */
+  raftHost: string;
+  raftPort: number;
+  /** The other members' peer addresses, by node id. */
+  peers: Record<string, { host: string; port: number }>;
+  /** Shared by the set's members; a connection that cannot prove it is refused. */
+  secret: string;
 }
 
 export const DEFAULT_PORT = 9600;

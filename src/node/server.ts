@@ -5,7 +5,9 @@
 import type { AddressInfo } from 'node:net';
 
 import type { AuthConfig } from '../api/auth';
-import { createApiServer } from '../api/http-server';
+import { createApiContext, createApiServer, type ApiOptions } from '../api/http-server';
+import { PeerTransport } from '../transport';
+import { forwarder, serveForwarded } from './forwarding';
 import { isLoopback, loadCredentials } from './credentials';
 import { QueueNode } from './queue-node';
 import type { RunningServer, ServerOptions } from './server-options';
@@ -30,10 +32,26 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
     auth = { mode: 'signature', credentials, requireAkidPrefix: opts.requireAkidPrefix ?? false };
   }
 
+  let transport: PeerTransport | undefined;
+  const cluster = opts.cluster;
+  if (cluster) {
+    transport = new PeerTransport({
+      nodeId: cluster.nodeId,
+      listen: { host: cluster.raftHost, port: cluster.raftPort },
+      peers: cluster.peers,
+      clusterSecret: cluster.secret,
+      log,
+    });
+    const { port } = await transport.start();
+    log(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}; peers ${Object.keys(cluster.peers).join(', ')}`);
+  }
   const node = await QueueNode.open({
     dataDir: opts.dataDir,
     fsync: opts.fsync ?? true,
     log,
+    ...(cluster && transport
+      ? { nodeId: cluster.nodeId, voters: [cluster.nodeId, ...Object.keys(cluster.peers)].sort(), transport }
+      : {}),
     ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
     onFatal: (err) => {
       log(`opencmq: stopping: ${err.message}`);
@@ -41,7 +59,14 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
       process.exit(70);
     },
   });
-  const http = createApiServer({ service: node, auth, log });
+  let forward: ApiOptions['forward'];
+  if (cluster && transport) {
+    // Requests from followers are answered here when this node leads; ours go to the leader.
+    const ctx = createApiContext({ service: node, auth, log, requestIdPrefix: `${cluster.nodeId}-fwd-` });
+    serveForwarded(transport, ctx);
+    forward = forwarder(transport, cluster.nodeId, () => node.leaderId(), () => ctx.nextRequestId());
+  }
+  const http = createApiServer({ service: node, auth, log, ...(forward ? { forward } : {}) });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(opts.port, opts.host, () => {
@@ -73,6 +98,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
         // Stop accepting, answer parked long polls, finish writes in flight, then drop sockets.
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         await node.close();
+        await transport?.close();
         http.closeIdleConnections();
         const grace = setTimeout(() => http.closeAllConnections(), 2000);
         await httpClosed;

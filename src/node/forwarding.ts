@@ -1,0 +1,70 @@
+// Any node accepts any client request: a follower sends it, as received, to the leader over the
+// peer connection and relays the leader's answer (CMQ SDKs do not follow redirects). A forwarded
+// request is always handled where it arrives, so a request can never bounce between nodes.
+
+import { handleCmqRequest, type ApiContext, type CmqRequestInput } from '../api/http-server';
+import { responseJson } from '../api/response';
+import { errorMessage } from '../protocol/errors';
+import type { PeerTransport } from '../transport';
+
+/** Longer than the longest long poll (30 s), so a forwarded receive is not cut short. */
+const FORWARD_TIMEOUT_MS = 40_000;
+
+interface ForwardHeader {
+  method: string;
+  host: string;
+  path: string;
+  query: string;
+}
+
+export function encodeForwarded(input: CmqRequestInput): Buffer {
+  const header: ForwardHeader = { method: input.method, host: input.host, path: input.path, query: input.query };
+  const h = Buffer.from(JSON.stringify(header));
+  const out = Buffer.allocUnsafe(4 + h.length + input.body.length);
+  out.writeUInt32LE(h.length, 0);
+  h.copy(out, 4);
+  input.body.copy(out, 4 + h.length);
+  return out;
+}
+
+export function decodeForwarded(buf: Buffer): CmqRequestInput {
+  const len = buf.readUInt32LE(0);
+  const h = JSON.parse(buf.toString('utf8', 4, 4 + len)) as ForwardHeader;
+  if (typeof h.method !== 'string' || typeof h.host !== 'string' || typeof h.path !== 'string' || typeof h.query !== 'string') {
+    throw new Error('forwarded request: bad header');
+  }
+  return { ...h, body: buf.subarray(4 + len) };
+}
+
+/** Serve requests that followers forward to this node. */
+export function serveForwarded(transport: PeerTransport, ctx: ApiContext): void {
+  transport.onRequest(async (_from, payload) => {
+    const body = await handleCmqRequest(ctx, decodeForwarded(payload));
+    return Buffer.from(responseJson(body));
+  });
+}
+
+/**
+ * The API server's `forward` hook: undefined (answer here) when this node leads or no leader is
+ * known (the local answer then says so); otherwise the leader's answer, or a 6000 error when the
+ * leader cannot be reached (the client retries; the request may or may not have been applied).
+ */
+export function forwarder(
+  transport: PeerTransport,
+  selfId: string,
+  leaderId: () => string | undefined,
+  nextRequestId: () => string,
+): (input: CmqRequestInput) => Promise<Record<string, unknown>> | undefined {
+  return (input) => {
+    const leader = leaderId();
+    if (leader === undefined || leader === selfId) return undefined;
+    return transport.request(leader, encodeForwarded(input), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
+      (answer) => JSON.parse(answer.toString('utf8')) as Record<string, unknown>,
+      (err: unknown) => ({
+        code: 6000,
+        message: `${errorMessage('internalError')} leader ${leader} unreachable: ${err instanceof Error ? err.message : String(err)}`,
+        requestId: nextRequestId(),
+      }),
+    );
+  };
+}

@@ -1,0 +1,102 @@
+// A 3-node set as real processes: any node accepts any request (followers forward to the
+// leader), every acknowledged message is delivered once, and after kill -9 of the leader the
+// survivors elect a new one and keep serving. Prints the measured failover time.
+
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+
+import { callUntilOk } from '../helpers/load-clients';
+import { arrayParams, cmqCall } from '../helpers/raw-cmq';
+import { makeDataDir, spawnServer, type ServerProcess } from '../helpers/server-process';
+
+const SECRET = 'cluster-test-secret-0123456789';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function leaderOf(servers: Map<string, ServerProcess>): string | undefined {
+  // The newest "sees leader X" line across the members, by term.
+  let best: { term: number; leader: string } | undefined;
+  for (const s of servers.values()) {
+    for (const m of s.output().matchAll(/sees leader (\S+) in term (\d+)/g)) {
+      const term = Number(m[2]);
+      if (m[1] !== '(none)' && (!best || term > best.term)) best = { term, leader: m[1]! };
+    }
+  }
+  return best?.leader;
+}
+
+async function drain(endpoint: string, queue: string): Promise<string[]> {
+  const bodies: string[] = [];
+  for (;;) {
+    const r = await cmqCall(endpoint, 'BatchReceiveMessage', { queueName: queue, numOfMsg: 16, pollingWaitSeconds: 1 });
+    if (r.code === 7000) return bodies;
+    assert.equal(r.code, 0, JSON.stringify(r));
+    const list = r.msgInfoList as { msgBody: string; receiptHandle: string }[];
+    bodies.push(...list.map((m) => m.msgBody));
+    const d = await cmqCall(endpoint, 'BatchDeleteMessage', { queueName: queue, ...arrayParams('receiptHandle', list.map((m) => m.receiptHandle)) });
+    assert.equal(d.code, 0, JSON.stringify(d));
+  }
+}
+
+test('a 3-node set: forwarding, replication, and failover after kill -9 of the leader', { timeout: 120_000 }, async () => {
+  const ids = ['n1', 'n2', 'n3'];
+  const raftPorts = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await freePort()] as const)));
+  const dirs = await Promise.all(ids.map(() => makeDataDir('opencmq-cluster-')));
+  const servers = new Map<string, ServerProcess>();
+  try {
+    await Promise.all(
+      ids.map(async (id, i) => {
+        const peers = ids.filter((p) => p !== id).flatMap((p) => ['--peer', `${p}=127.0.0.1:${raftPorts[p]}`]);
+        const args = ['--node-id', id, '--raft-port', String(raftPorts[id]), '--cluster-secret', SECRET, ...peers];
+        servers.set(id, await spawnServer(dirs[i]!.dir, args));
+      }),
+    );
+    const url = (id: string): string => servers.get(id)!.url;
+    const endpoints = ids.map(url);
+
+    await callUntilOk(endpoints, 'CreateQueue', { queueName: 'orders', visibilityTimeout: 30 }, { timeoutMs: 20_000, acceptCodes: [0, 4460] });
+    // Every node answers; followers forward to the leader.
+    const sent: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const body = `order-${i}`;
+      const r = await cmqCall(endpoints[i % 3]!, 'SendMessage', { queueName: 'orders', msgBody: body });
+      assert.equal(r.code, 0, `send via ${ids[i % 3]}: ${JSON.stringify(r)}`);
+      sent.push(body);
+    }
+    const leader = leaderOf(servers);
+    assert.ok(leader, 'a leader was elected and logged');
+    const survivors = ids.filter((id) => id !== leader);
+
+    // kill -9 the leader; time until a write succeeds through a survivor.
+    await servers.get(leader)!.kill9();
+    const t0 = Date.now();
+    let failoverMs = -1;
+    for (let attempt = 0; Date.now() - t0 < 30_000; attempt++) {
+      const r = await cmqCall(url(survivors[attempt % 2]!), 'SendMessage', { queueName: 'orders', msgBody: 'after-failover' }).catch(() => undefined);
+      if (r?.code === 0) {
+        failoverMs = Date.now() - t0;
+        sent.push('after-failover');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(failoverMs >= 0, 'a survivor accepted a write after the leader died');
+    console.log(`failover: leader ${leader} killed; first successful write after ${failoverMs} ms`);
+
+    const got = await drain(url(survivors[1]!), 'orders');
+    assert.deepEqual([...got].sort(), [...sent].sort(), 'every acknowledged message delivered exactly once');
+  } finally {
+    for (const s of servers.values()) await s.stop().catch(() => undefined);
+    for (const d of dirs) await d.cleanup();
+  }
+});

@@ -5,6 +5,7 @@ import { CmqNetworkError } from '../client/errors';
 import type { BatchDeleteFailure, Message, QueueAttributes } from '../client/types';
 import { LIMITS } from '../protocol/limits';
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type ClusterOptions, type Credential, type ServerOptions } from '../node/server-options';
+import { clusterStartLocal } from './local-cluster';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
 import { formatJson, formatKeyValues, formatTable, formatUnixSeconds } from './format';
 import {
@@ -484,4 +485,4 @@ function clusterOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env'>, host: 
   return { nodeId, raftHost: stringOpt(values, 'raft-host') ?? host, raftPort, peers, secret };
 }
 
-export const COMMANDS: readonly CommandSpec[] = [server, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];
+export const COMMANDS: readonly CommandSpec[] = [server, clusterStartLocal, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];

@@ -4,7 +4,7 @@
 // depends on state (existence, limits, dead-letter rules, receipt handles).
 
 import type { ErrorResult } from '../protocol/errors';
-import type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
+import type { QueueAttributeFields, QueueAttributesInput } from '../protocol/queue-types';
 
 export type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
 
@@ -52,25 +52,10 @@ export interface ReceivedMessage {
   seq: number;
 }
 
-export interface QueueAttributes {
+/** What GetQueueAttributes reports; opencmq always knows the queue's id and name. */
+export interface QueueAttributes extends QueueAttributeFields {
   queueId: string;
   queueName: string;
-  maxMsgHeapNum: number;
-  pollingWaitSeconds: number;
-  visibilityTimeout: number;
-  maxMsgSize: number;
-  msgRetentionSeconds: number;
-  rewindSeconds: number;
-  /** Unix seconds. */
-  createTime: number;
-  lastModifyTime: number;
-  activeMsgNum: number;
-  inactiveMsgNum: number;
-  delayMsgNum: number;
-  rewindMsgNum: number;
-  /** Unix seconds of the oldest undeleted message; 0 when there is none. */
-  minMsgTime: number;
-  deadLetterPolicy?: DeadLetterPolicy;
 }
 
 export interface DeleteFailure {

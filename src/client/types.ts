@@ -1,7 +1,7 @@
 // The SDK's public data types and the queue API that both CmqClient and the in-memory fake
 // implement (so code written against CmqQueueApi runs unchanged on either).
 
-import type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
+import type { QueueAttributeFields, QueueAttributesInput } from '../protocol/queue-types';
 
 /** A received message. Times are Unix seconds, as the server returns them. */
 export interface Message {
@@ -19,24 +19,10 @@ export interface Message {
 export type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
 
 /** GetQueueAttributes (spec §2.3). Times are Unix seconds. */
-export interface QueueAttributes {
+export interface QueueAttributes extends QueueAttributeFields {
   /** Present when the server returns them (opencmq does). */
   queueId?: string;
   queueName?: string;
-  maxMsgHeapNum: number;
-  pollingWaitSeconds: number;
-  visibilityTimeout: number;
-  maxMsgSize: number;
-  msgRetentionSeconds: number;
-  rewindSeconds: number;
-  createTime: number;
-  lastModifyTime: number;
-  activeMsgNum: number;
-  inactiveMsgNum: number;
-  delayMsgNum: number;
-  rewindMsgNum: number;
-  minMsgTime: number;
-  deadLetterPolicy?: DeadLetterPolicy;
 }
 
 export interface QueueSummary {

@@ -30,3 +30,19 @@ export type QueueAttributesInput = Partial<QueueSettingsValues> & {
   /** null clears the policy (on the wire: an empty deadLetterPolicy). */
   deadLetterPolicy?: DeadLetterPolicy | null;
 };
+
+/** GetQueueAttributes (spec §2.2, §2.3): settings, times in Unix seconds, and message counters. */
+export interface QueueAttributeFields extends QueueSettingsValues {
+  createTime: number;
+  lastModifyTime: number;
+  /** Visible messages. */
+  activeMsgNum: number;
+  /** Received, not yet deleted, still invisible. */
+  inactiveMsgNum: number;
+  delayMsgNum: number;
+  /** Deleted messages kept for rewind. */
+  rewindMsgNum: number;
+  /** Enqueue time of the oldest undeleted message; 0 when there is none. */
+  minMsgTime: number;
+  deadLetterPolicy?: DeadLetterPolicy;
+}

@@ -10,6 +10,7 @@ import { LIMITS } from '../protocol/limits';
 import { buildActionTable, findAction, type ActionTable } from './actions';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './auth';
 import { parseForm } from './form';
+import { ADMIN_ACTIONS } from './admin-actions';
 import { QUEUE_ACTIONS } from './queue-actions';
 import { clientRequestIdEcho, renderOutcome, responseJson, type ActionOutcome } from './response';
 import type { QueueService } from './service';
@@ -48,7 +49,7 @@ export interface CmqRequestInput {
 }
 
 /** All actions served. Topic actions will be one more group here. */
-const DEFAULT_ACTIONS: ActionTable = buildActionTable(QUEUE_ACTIONS);
+const DEFAULT_ACTIONS: ActionTable = buildActionTable(QUEUE_ACTIONS, ADMIN_ACTIONS);
 
 export function createApiContext(opts: ApiOptions): ApiContext {
   const prefix = opts.requestIdPrefix ?? randomBytes(4).toString('hex') + '-';

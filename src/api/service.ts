@@ -10,6 +10,21 @@ export interface DeliveredMessage extends ReceivedMessage {
   bodyBytes: Buffer;
 }
 
+/** One node's view of its Raft set (the `OpencmqClusterStatus` extension action). */
+export interface ClusterStatusView {
+  nodeId: string;
+  role: 'follower' | 'preCandidate' | 'candidate' | 'leader';
+  term: number;
+  /** '' when no leader is known. */
+  leader: string;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  voters: string[];
+  /** Only on the leader: each other voter's replication state. */
+  peers: { nodeId: string; matchIndex: number; nextIndex: number; state: string; lag: number }[];
+}
+
 export type ReceiveOutcome = { ok: true; messages: DeliveredMessage[] } | ErrorResult;
 
 export interface QueueService {
@@ -28,4 +43,6 @@ export interface QueueService {
     offset: number,
     limit: number,
   ): Promise<QueueList | ErrorResult>;
+  /** This node's Raft state (answered by the node asked, never forwarded). */
+  clusterStatus(): Promise<ClusterStatusView>;
 }

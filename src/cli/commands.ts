@@ -2,7 +2,7 @@
 // CommandContext (client, output, stdin, signal), so tests run them with a fake client.
 
 import { CmqNetworkError } from '../client/errors';
-import type { BatchDeleteFailure, Message, QueueAttributes } from '../client/types';
+import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } from '../client/types';
 import { LIMITS } from '../protocol/limits';
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type ClusterOptions, type Credential, type ServerOptions } from '../node/server-options';
 import { clusterStartLocal } from './local-cluster';
@@ -28,6 +28,8 @@ export interface CommandContext {
   deps: CliDeps;
   /** The client for --endpoint/--secret-*, created on first use. */
   client(): CliClient;
+  /** A client for another endpoint, with the same credentials. */
+  clientFor(endpoint: string): CliClient;
 }
 
 export interface CommandSpec {
@@ -485,4 +487,37 @@ function clusterOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env'>, host: 
   return { nodeId, raftHost: stringOpt(values, 'raft-host') ?? host, raftPort, peers, secret };
 }
 
-export const COMMANDS: readonly CommandSpec[] = [server, clusterStartLocal, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];
+const clusterStatus: CommandSpec = {
+  words: ['cluster', 'status'],
+  usage: 'opencmq cluster status [--endpoints URL,URL,...]',
+  summary: "each node's role, term, leader, commit and applied index, and the leader's view of lag",
+  help: ['Asks every endpoint given (default: --endpoint) for its own Raft state.'],
+  options: { endpoints: { type: 'string' } },
+  minArgs: 0,
+  maxArgs: 0,
+  async run(ctx) {
+    const list = stringOpt(ctx.opts, 'endpoints');
+    const clients = list ? list.split(',').map((e) => ctx.clientFor(e.trim())) : [ctx.client()];
+    const rows: ClusterNodeStatus[] = [];
+    for (const c of clients) {
+      if (!('clusterStatus' in c) || typeof c.clusterStatus !== 'function') throw new UsageError('cluster status needs a server endpoint');
+      rows.push(await (c.clusterStatus as () => Promise<ClusterNodeStatus>).call(c));
+    }
+    if (ctx.json) {
+      ctx.io.out(formatJson(rows));
+      return EXIT_OK;
+    }
+    for (const line of formatTable(
+      ['node', 'role', 'term', 'leader', 'commit', 'applied', 'last'],
+      rows.map((r) => [r.nodeId, r.role, String(r.term), r.leader || '-', String(r.commitIndex), String(r.appliedIndex), String(r.lastIndex)]),
+    )) {
+      ctx.io.out(line);
+    }
+    for (const r of rows) {
+      for (const p of r.peers) ctx.io.out(`${r.nodeId} -> ${p.nodeId}: match ${p.matchIndex}, next ${p.nextIndex}, ${p.state}, lag ${p.lag}`);
+    }
+    return EXIT_OK;
+  },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [server, clusterStartLocal, clusterStatus, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];

@@ -134,6 +134,7 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps):
       deps,
       json: opts.json === true,
       client: () => (client ??= deps.makeClient(clientOptions(opts, io.env))),
+      clientFor: (endpoint) => deps.makeClient({ ...clientOptions(opts, io.env), endpoint }),
     });
   } catch (err) {
     return reportError(err, command, io);

@@ -10,6 +10,7 @@ import { httpExchange } from './http-exchange';
 import { signString, stringToSign, type SignatureMethod } from './signature';
 import type {
   BatchDeleteFailure,
+  ClusterNodeStatus,
   BatchDeleteResult,
   CmqQueueApi,
   DeadLetterPolicy,
@@ -219,6 +220,22 @@ export class CmqClient implements CmqQueueApi {
 
   async listDeadLetterSourceQueues(deadLetterQueueName: string, opts: ListOptions = {}): Promise<QueueList> {
     return parseQueueList(await this.call('ListDeadLetterSourceQueues', { deadLetterQueueName, ...listParams(opts) }));
+  }
+
+  /** The Raft state of the node this client talks to (opencmq's `OpencmqClusterStatus` action). */
+  async clusterStatus(): Promise<ClusterNodeStatus> {
+    const b = await this.call('OpencmqClusterStatus', {});
+    return {
+      nodeId: String(b['nodeId']),
+      role: String(b['role']),
+      term: Number(b['term']),
+      leader: typeof b['leader'] === 'string' ? b['leader'] : '',
+      commitIndex: Number(b['commitIndex']),
+      appliedIndex: Number(b['appliedIndex']),
+      lastIndex: Number(b['lastIndex']),
+      voters: Array.isArray(b['voters']) ? b['voters'].map(String) : [],
+      peers: Array.isArray(b['peers']) ? (b['peers'] as ClusterNodeStatus['peers']) : [],
+    };
   }
 
   // ---- transport ----

@@ -8,6 +8,7 @@ export { InMemoryCmq, type InMemoryCmqOptions } from './fake';
 export { signString, stringToSign, type SignatureMethod } from './signature';
 export type {
   BatchDeleteFailure,
+  ClusterNodeStatus,
   BatchDeleteResult,
   CmqQueueApi,
   DeadLetterPolicy,

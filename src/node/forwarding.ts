@@ -3,6 +3,7 @@
 // request is always handled where it arrives, so a request can never bounce between nodes.
 
 import { handleCmqRequest, type ApiContext, type CmqRequestInput } from '../api/http-server';
+import { LOCAL_ACTION_NAMES } from '../api/admin-actions';
 import { responseJson } from '../api/response';
 import { errorMessage } from '../protocol/errors';
 import type { PeerTransport } from '../transport';
@@ -36,6 +37,28 @@ export function decodeForwarded(buf: Buffer): CmqRequestInput {
   return { ...h, body: buf.subarray(4 + len) };
 }
 
+const ACTION_KEY = Buffer.from('Action=');
+const LOCAL_ACTIONS = new Set<string>(LOCAL_ACTION_NAMES.map((n) => n.toLowerCase()));
+
+/**
+ * Whether the request's Action is one the receiving node answers itself. A byte scan, not a
+ * parse (it runs on every request a follower receives): an `Action=` that starts a parameter
+ * (at the start or right after '&', which cannot occur unescaped inside a value) is the key.
+ */
+export function isLocalAction(input: CmqRequestInput): boolean {
+  const method = input.method.toUpperCase();
+  const src = method === 'POST' && input.body.length > 0 ? input.body : Buffer.from(input.query);
+  for (let at = src.indexOf(ACTION_KEY); at >= 0; at = src.indexOf(ACTION_KEY, at + 1)) {
+    if (at > 0 && src[at - 1] !== 0x26) continue;
+    const start = at + ACTION_KEY.length;
+    let end = src.indexOf(0x26, start);
+    if (end < 0) end = src.length;
+    if (end - start > 64) continue;
+    if (LOCAL_ACTIONS.has(src.toString('latin1', start, end).toLowerCase())) return true;
+  }
+  return false;
+}
+
 /** Serve requests that followers forward to this node. */
 export function serveForwarded(transport: PeerTransport, ctx: ApiContext): void {
   transport.onRequest(async (_from, payload) => {
@@ -57,7 +80,7 @@ export function forwarder(
 ): (input: CmqRequestInput) => Promise<Record<string, unknown>> | undefined {
   return (input) => {
     const leader = leaderId();
-    if (leader === undefined || leader === selfId) return undefined;
+    if (leader === undefined || leader === selfId || isLocalAction(input)) return undefined;
     return transport.request(leader, encodeForwarded(input), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
       (answer) => JSON.parse(answer.toString('utf8')) as Record<string, unknown>,
       (err: unknown) => ({

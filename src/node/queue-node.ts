@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import type { DeliveredMessage, QueueService, ReceiveOutcome } from '../api/service';
+import type { ClusterStatusView, DeliveredMessage, QueueService, ReceiveOutcome } from '../api/service';
 import { encodeCommand } from '../broker/codec';
 import type { Command, CommandResult, QueueAttributes, QueueList, ReceivedMessage } from '../broker/commands';
 import { QueueStateMachine } from '../broker/state-machine';
@@ -176,6 +176,28 @@ export class QueueNode implements QueueService {
       await commitLog.readBarrier(); // everything in the log is applied before the first request
     }
     return node;
+  }
+
+  clusterStatus(): Promise<ClusterStatusView> {
+    const st = this.commitLog.status();
+    const peers = Object.entries(st.progress).map(([nodeId, p]) => ({
+      nodeId,
+      matchIndex: p.matchIndex,
+      nextIndex: p.nextIndex,
+      state: p.state,
+      lag: st.lastIndex - p.matchIndex,
+    }));
+    return Promise.resolve({
+      nodeId: st.id,
+      role: st.role,
+      term: st.term,
+      leader: st.leader ?? '',
+      commitIndex: st.commitIndex,
+      appliedIndex: st.appliedIndex,
+      lastIndex: st.lastIndex,
+      voters: st.voters,
+      peers,
+    });
   }
 
   /** The current leader's id, if known. */

@@ -3,7 +3,7 @@
 
 import type { Command, CommandResult, QueueAttributes, QueueAttributesInput, QueueList } from '../../src/broker/commands';
 import type { ErrorResult } from '../../src/protocol/errors';
-import type { DeliveredMessage, QueueService, ReceiveOutcome } from '../../src/api/service';
+import type { ClusterStatusView, DeliveredMessage, QueueService, ReceiveOutcome } from '../../src/api/service';
 
 export type RecordedCall =
   | { method: 'submit'; command: Command }
@@ -129,6 +129,10 @@ export class RecordingQueueService implements QueueService {
     this.calls.push({ method: 'getQueueAttributes', queueName });
     if (this.scripts.getQueueAttributes) return this.scripts.getQueueAttributes(queueName);
     return sampleQueueAttributes(queueName);
+  }
+
+  clusterStatus(): Promise<ClusterStatusView> {
+    return Promise.resolve({ nodeId: 'n1', role: 'leader', term: 1, leader: 'n1', commitIndex: 0, appliedIndex: 0, lastIndex: 0, voters: ['n1'], peers: [] });
   }
 
   async listDeadLetterSourceQueues(

@@ -75,6 +75,18 @@ test('a 3-node set: forwarding, replication, and failover after kill -9 of the l
     }
     const leader = leaderOf(servers);
     assert.ok(leader, 'a leader was elected and logged');
+    // Each node reports its own Raft state: one leader, one term, everyone agrees on the leader.
+    const statuses = await Promise.all(ids.map((id) => cmqCall(url(id), 'OpencmqClusterStatus')));
+    for (const [i, st] of statuses.entries()) {
+      assert.equal(st.code, 0, JSON.stringify(st));
+      assert.equal(st.nodeId, ids[i], 'answered by the node asked, not forwarded');
+      assert.equal(st.leader, leader);
+      assert.deepEqual(st.voters, ids);
+    }
+    assert.deepEqual(statuses.filter((st) => st.role === 'leader').map((st) => st.nodeId), [leader]);
+    assert.equal(new Set(statuses.map((st) => st.term)).size, 1);
+    const leaderStatus = statuses.find((st) => st.role === 'leader')!;
+    assert.equal((leaderStatus.peers as unknown[]).length, 2, "the leader reports its followers' progress");
     const survivors = ids.filter((id) => id !== leader);
 
     // kill -9 the leader; time until a write succeeds through a survivor.

@@ -3,37 +3,11 @@
 // survivors elect a new one and keep serving. Prints the measured failover time.
 
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
 
 import { callUntilOk } from '../helpers/load-clients';
 import { arrayParams, cmqCall } from '../helpers/raw-cmq';
-import { makeDataDir, spawnServer, type ServerProcess } from '../helpers/server-process';
-
-const SECRET = 'cluster-test-secret-0123456789';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-function leaderOf(servers: Map<string, ServerProcess>): string | undefined {
-  // The newest "sees leader X" line across the members, by term.
-  let best: { term: number; leader: string } | undefined;
-  for (const s of servers.values()) {
-    for (const m of s.output().matchAll(/sees leader (\S+) in term (\d+)/g)) {
-      const term = Number(m[2]);
-      if (m[1] !== '(none)' && (!best || term > best.term)) best = { term, leader: m[1]! };
-    }
-  }
-  return best?.leader;
-}
+import { startTestSet } from '../helpers/cluster';
 
 async function drain(endpoint: string, queue: string): Promise<string[]> {
   const bodies: string[] = [];
@@ -49,19 +23,9 @@ async function drain(endpoint: string, queue: string): Promise<string[]> {
 }
 
 test('a 3-node set: forwarding, replication, and failover after kill -9 of the leader', { timeout: 120_000 }, async () => {
-  const ids = ['n1', 'n2', 'n3'];
-  const raftPorts = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await freePort()] as const)));
-  const dirs = await Promise.all(ids.map(() => makeDataDir('opencmq-cluster-')));
-  const servers = new Map<string, ServerProcess>();
+  const set = await startTestSet();
+  const { ids, servers, url } = set;
   try {
-    await Promise.all(
-      ids.map(async (id, i) => {
-        const peers = ids.filter((p) => p !== id).flatMap((p) => ['--peer', `${p}=127.0.0.1:${raftPorts[p]}`]);
-        const args = ['--node-id', id, '--raft-port', String(raftPorts[id]), '--cluster-secret', SECRET, ...peers];
-        servers.set(id, await spawnServer(dirs[i]!.dir, args));
-      }),
-    );
-    const url = (id: string): string => servers.get(id)!.url;
     const endpoints = ids.map(url);
 
     await callUntilOk(endpoints, 'CreateQueue', { queueName: 'orders', visibilityTimeout: 30 }, { timeoutMs: 20_000, acceptCodes: [0, 4460] });
@@ -73,7 +37,7 @@ test('a 3-node set: forwarding, replication, and failover after kill -9 of the l
       assert.equal(r.code, 0, `send via ${ids[i % 3]}: ${JSON.stringify(r)}`);
       sent.push(body);
     }
-    const leader = leaderOf(servers);
+    const leader = set.leader();
     assert.ok(leader, 'a leader was elected and logged');
     // Each node reports its own Raft state: one leader, one term, everyone agrees on the leader.
     const statuses = await Promise.all(ids.map((id) => cmqCall(url(id), 'OpencmqClusterStatus')));
@@ -108,7 +72,6 @@ test('a 3-node set: forwarding, replication, and failover after kill -9 of the l
     const got = await drain(url(survivors[1]!), 'orders');
     assert.deepEqual([...got].sort(), [...sent].sort(), 'every acknowledged message delivered exactly once');
   } finally {
-    for (const s of servers.values()) await s.stop().catch(() => undefined);
-    for (const d of dirs) await d.cleanup();
+    await set.close();
   }
 });

@@ -26,8 +26,22 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startTestSet(ids = ['n1', 'n2', 'n3']): Promise<TestSet> {
-  const raftPorts = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await freePort()] as const)));
+export interface TestSetOptions {
+  ids?: string[];
+  /** Peer ports chosen in advance (e.g. to put proxies in front of them). */
+  raftPorts?: Record<string, number>;
+  /** The address `from` uses to reach `to` (default: `to`'s own peer port). */
+  peerAddress?: (from: string, to: string) => { host: string; port: number };
+}
+
+export async function freePorts(ids: string[]): Promise<Record<string, number>> {
+  return Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await freePort()] as const)));
+}
+
+export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> {
+  const ids = opts.ids ?? ['n1', 'n2', 'n3'];
+  const raftPorts = opts.raftPorts ?? (await freePorts(ids));
+  const addr = opts.peerAddress ?? ((_from: string, to: string) => ({ host: '127.0.0.1', port: raftPorts[to]! }));
   const dirs = await Promise.all(ids.map(() => makeDataDir('opencmq-cluster-')));
   const servers = new Map<string, ServerProcess>();
   const close = async (): Promise<void> => {
@@ -37,7 +51,10 @@ export async function startTestSet(ids = ['n1', 'n2', 'n3']): Promise<TestSet> {
   try {
     await Promise.all(
       ids.map(async (id, i) => {
-        const peers = ids.filter((p) => p !== id).flatMap((p) => ['--peer', `${p}=127.0.0.1:${raftPorts[p]}`]);
+        const peers = ids.filter((p) => p !== id).flatMap((p) => {
+          const a = addr(id, p);
+          return ['--peer', `${p}=${a.host}:${a.port}`];
+        });
         const args = ['--node-id', id, '--raft-port', String(raftPorts[id]), '--cluster-secret', SECRET, ...peers];
         servers.set(id, await spawnServer(dirs[i]!.dir, args));
       }),

@@ -45,4 +45,6 @@ export interface QueueService {
   ): Promise<QueueList | ErrorResult>;
   /** This node's Raft state (answered by the node asked, never forwarded). */
   clusterStatus(): Promise<ClusterStatusView>;
+  /** Hand leadership to `nodeId` (on the leader; followers forward it like any write). */
+  transferLeader(nodeId: string): Promise<{ ok: true; from: string; to: string } | ErrorResult>;
 }

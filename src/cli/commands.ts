@@ -520,4 +520,22 @@ const clusterStatus: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [server, clusterStartLocal, clusterStatus, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];
+const clusterTransferLeader: CommandSpec = {
+  words: ['cluster', 'transfer-leader'],
+  usage: 'opencmq cluster transfer-leader NODE_ID',
+  summary: 'hand the set\'s leadership to another member (e.g. before maintenance)',
+  help: ['Any member may be asked; it answers once the new leader has taken over.'],
+  options: {},
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const to = ctx.args[0] ?? '';
+    const c = ctx.client();
+    if (!('transferLeader' in c) || typeof c.transferLeader !== 'function') throw new UsageError('cluster transfer-leader needs a server endpoint');
+    const r = await (c.transferLeader as (id: string) => Promise<{ from: string; to: string }>).call(c, to);
+    ctx.io.out(ctx.json ? formatJson(r) : r.from === r.to ? `${r.to} already leads the set` : `leadership moved from ${r.from} to ${r.to}`);
+    return EXIT_OK;
+  },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [server, clusterStartLocal, clusterStatus, clusterTransferLeader, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];

@@ -238,6 +238,12 @@ export class CmqClient implements CmqQueueApi {
     };
   }
 
+  /** Move the set's leadership to `nodeId` (opencmq's `OpencmqTransferLeader`; any node may be asked). */
+  async transferLeader(nodeId: string): Promise<{ from: string; to: string }> {
+    const b = await this.call('OpencmqTransferLeader', { nodeId });
+    return { from: String(b['from']), to: String(b['to']) };
+  }
+
   // ---- transport ----
 
   /** Performs any action and returns the decoded body; throws CmqError when code != 0. */

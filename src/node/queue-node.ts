@@ -202,6 +202,22 @@ export class QueueNode implements QueueService {
     });
   }
 
+  async transferLeader(nodeId: string): Promise<{ ok: true; from: string; to: string } | ErrorResult> {
+    const from = this.commitLog.id;
+    if (nodeId === from && this.commitLog.leaderId === from) return { ok: true, from, to: from };
+    const r = this.commitLog.transferLeadership(nodeId);
+    if (!r.ok) {
+      const why = r.reason === 'notLeader' ? 'this node is not the leader' : `${nodeId} is not a voter of this set`;
+      return fail('invalidParams', undefined, `cannot transfer leadership: ${why}`);
+    }
+    const deadline = Date.now() + LEADER_HANDOFF_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (this.commitLog.leaderId === nodeId) return { ok: true, from, to: nodeId };
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    return fail('internalError', undefined, `leadership did not move to ${nodeId} within ${LEADER_HANDOFF_TIMEOUT_MS} ms`);
+  }
+
   /** The current leader's id, if known. */
   leaderId(): string | undefined {
     return this.commitLog.leaderId;

@@ -131,6 +131,10 @@ export class RecordingQueueService implements QueueService {
     return sampleQueueAttributes(queueName);
   }
 
+  transferLeader(nodeId: string): Promise<{ ok: true; from: string; to: string }> {
+    return Promise.resolve({ ok: true, from: 'n1', to: nodeId });
+  }
+
   clusterStatus(): Promise<ClusterStatusView> {
     return Promise.resolve({ nodeId: 'n1', role: 'leader', term: 1, leader: 'n1', commitIndex: 0, appliedIndex: 0, lastIndex: 0, voters: ['n1'], peers: [] });
   }

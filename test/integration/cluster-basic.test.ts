@@ -37,23 +37,35 @@ test('a 3-node set: forwarding, replication, and failover after kill -9 of the l
       assert.equal(r.code, 0, `send via ${ids[i % 3]}: ${JSON.stringify(r)}`);
       sent.push(body);
     }
-    const leader = set.leader();
-    assert.ok(leader, 'a leader was elected and logged');
+    const firstLeader = set.leader();
+    assert.ok(firstLeader, 'a leader was elected and logged');
     // Each node reports its own Raft state: one leader, one term, everyone agrees on the leader.
     const statuses = await Promise.all(ids.map((id) => cmqCall(url(id), 'OpencmqClusterStatus')));
     for (const [i, st] of statuses.entries()) {
       assert.equal(st.code, 0, JSON.stringify(st));
       assert.equal(st.nodeId, ids[i], 'answered by the node asked, not forwarded');
-      assert.equal(st.leader, leader);
+      assert.equal(st.leader, firstLeader);
       assert.deepEqual(st.voters, ids);
     }
-    assert.deepEqual(statuses.filter((st) => st.role === 'leader').map((st) => st.nodeId), [leader]);
+    assert.deepEqual(statuses.filter((st) => st.role === 'leader').map((st) => st.nodeId), [firstLeader]);
     assert.equal(new Set(statuses.map((st) => st.term)).size, 1);
     const leaderStatus = statuses.find((st) => st.role === 'leader')!;
     assert.equal((leaderStatus.peers as unknown[]).length, 2, "the leader reports its followers' progress");
+
+    // Leadership moves on request, asked through a follower (forwarded to the leader).
+    const target = ids.find((id) => id !== firstLeader)!;
+    const asked = ids.find((id) => id !== firstLeader && id !== target)!;
+    const moved = await cmqCall(url(asked), 'OpencmqTransferLeader', { nodeId: target });
+    assert.equal(moved.code, 0, JSON.stringify(moved));
+    assert.deepEqual([moved.from, moved.to], [firstLeader, target]);
+    const after = await cmqCall(url(target), 'OpencmqClusterStatus');
+    assert.equal(after.role, 'leader');
+    const bad = await cmqCall(url(asked), 'OpencmqTransferLeader', { nodeId: 'n9' });
+    assert.equal(bad.code, 4000, 'an unknown member is refused');
+    const leader = target;
     const survivors = ids.filter((id) => id !== leader);
 
-    // kill -9 the leader; time until a write succeeds through a survivor.
+    // kill -9 the (new) leader; time until a write succeeds through a survivor.
     await servers.get(leader)!.kill9();
     const t0 = Date.now();
     let failoverMs = -1;

@@ -1,4 +1,4 @@
-// A CommitLog driven by the Raft core: proposals become entries of a Raft group (one voter for the
+// The node's log, driven by the Raft core: proposals become entries of a Raft group (one voter for the
 // embedded single-node server, three for a set), committed once a majority has them on disk.
 // This file is the driver of ARCHITECTURE-GUIDE §3: it owns the tick timer, persists each Ready
 // (hard state, then entries, group-committed by the WAL), sends messages, applies committed
@@ -20,7 +20,6 @@ import type { HardStateStore } from '../storage/hard-state';
 import type { LogEntry } from '../storage/types';
 import type { SegmentedWal } from '../storage/wal';
 import type { PeerTransport } from '../transport';
-import type { CommitLog } from './commit-log';
 
 /** This node is not the leader; `leaderHint` is who is, when known. */
 export class NotLeaderError extends Error {
@@ -133,7 +132,7 @@ class RecentEntries {
   }
 }
 
-export class RaftLog<R> implements CommitLog<R> {
+export class RaftLog<R> {
   private readonly raft: RaftNode;
   private readonly recent: RecentEntries;
   private readonly pending = new Map<number, PendingProposal<R>>();

@@ -3,6 +3,7 @@
 // every write that was acknowledged before they started.
 
 import type { Command, CommandResult, QueueAttributes, QueueList, ReceivedMessage } from '../broker/commands';
+import type { ClusterNodeStatus } from '../protocol/cluster-types';
 import type { ErrorResult } from '../protocol/errors';
 
 export interface DeliveredMessage extends ReceivedMessage {
@@ -10,20 +11,8 @@ export interface DeliveredMessage extends ReceivedMessage {
   bodyBytes: Buffer;
 }
 
-/** One node's view of its Raft set (the `OpencmqClusterStatus` extension action). */
-export interface ClusterStatusView {
-  nodeId: string;
-  role: 'follower' | 'preCandidate' | 'candidate' | 'leader';
-  term: number;
-  /** '' when no leader is known. */
-  leader: string;
-  commitIndex: number;
-  appliedIndex: number;
-  lastIndex: number;
-  voters: string[];
-  /** Only on the leader: each other voter's replication state. */
-  peers: { nodeId: string; matchIndex: number; nextIndex: number; state: string; lag: number }[];
-}
+/** One node's view of its Raft set (see protocol/cluster-types.ts). */
+export type ClusterStatusView = ClusterNodeStatus;
 
 export type ReceiveOutcome = { ok: true; messages: DeliveredMessage[] } | ErrorResult;
 

@@ -227,7 +227,7 @@ export class CmqClient implements CmqQueueApi {
     const b = await this.call('OpencmqClusterStatus', {});
     return {
       nodeId: String(b['nodeId']),
-      role: String(b['role']),
+      role: String(b['role']) as ClusterNodeStatus['role'],
       term: Number(b['term']),
       leader: typeof b['leader'] === 'string' ? b['leader'] : '',
       commitIndex: Number(b['commitIndex']),

@@ -88,17 +88,4 @@ export interface CmqQueueApi {
   listDeadLetterSourceQueues(deadLetterQueueName: string, opts?: ListOptions): Promise<QueueList>;
 }
 
-/** One node's view of its replicated set (`CmqClient.clusterStatus`). */
-export interface ClusterNodeStatus {
-  nodeId: string;
-  role: string;
-  term: number;
-  /** '' when no leader is known. */
-  leader: string;
-  commitIndex: number;
-  appliedIndex: number;
-  lastIndex: number;
-  voters: string[];
-  /** Only on the leader: each other voter's replication progress and lag in entries. */
-  peers: { nodeId: string; matchIndex: number; nextIndex: number; state: string; lag: number }[];
-}
+export type { ClusterNodeStatus } from '../protocol/cluster-types';

@@ -209,10 +209,6 @@ export class RaftLog<R> {
     this.listener = listener;
   }
 
-  lastIndex(): number {
-    return this.opts.wal.lastIndex();
-  }
-
   get id(): string {
     return this.opts.id;
   }

@@ -398,6 +398,7 @@ const server: CommandSpec = {
     '  --require-akid          reject SecretIds not starting with AKID, as Tencent Cloud does',
     '  --no-fsync              acknowledge before data is on disk (benchmarks only)',
     '  --segment-mb N          size of a log segment file in MiB (default 64)',
+    '  --snapshot-every N      snapshot the state (and compact the log) every N entries (default 100000)',
     '',
     'Replicated set (all three together):',
     '  --node-id ID            this node\'s id in the set, e.g. n1',
@@ -416,6 +417,7 @@ const server: CommandSpec = {
     'no-fsync': { type: 'boolean' },
     'require-akid': { type: 'boolean' },
     'segment-mb': { type: 'string' },
+    'snapshot-every': { type: 'string' },
     'node-id': { type: 'string' },
     'raft-host': { type: 'string' },
     'raft-port': { type: 'string' },
@@ -461,6 +463,8 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   if (keysFile !== undefined) opts.keysFile = keysFile;
   const segmentMb = intOpt(values, 'segment-mb', 1, 4096);
   if (segmentMb !== undefined) opts.segmentBytes = segmentMb * 1024 * 1024;
+  const snapshotEvery = intOpt(values, 'snapshot-every', 100, 100_000_000);
+  if (snapshotEvery !== undefined) opts.snapshotEveryEntries = snapshotEvery;
   const cluster = clusterOptionsFrom(values, io, opts.host);
   if (cluster) opts.cluster = cluster;
   return opts;

@@ -7,6 +7,7 @@ import { LOCAL_ACTION_NAMES } from '../api/admin-actions';
 import { responseJson } from '../api/response';
 import { errorMessage } from '../protocol/errors';
 import type { PeerTransport } from '../transport';
+import { RPC_SERVICE, type RpcRouter } from './rpc';
 
 /** Longer than the longest long poll (30 s), so a forwarded receive is not cut short. */
 const FORWARD_TIMEOUT_MS = 40_000;
@@ -18,16 +19,19 @@ interface ForwardHeader {
   query: string;
 }
 
+/** The request as sent to the leader, starting with its rpc service byte. */
 export function encodeForwarded(input: CmqRequestInput): Buffer {
   const header: ForwardHeader = { method: input.method, host: input.host, path: input.path, query: input.query };
   const h = Buffer.from(JSON.stringify(header));
-  const out = Buffer.allocUnsafe(4 + h.length + input.body.length);
-  out.writeUInt32LE(h.length, 0);
-  h.copy(out, 4);
-  input.body.copy(out, 4 + h.length);
+  const out = Buffer.allocUnsafe(5 + h.length + input.body.length);
+  out[0] = RPC_SERVICE.forward;
+  out.writeUInt32LE(h.length, 1);
+  h.copy(out, 5);
+  input.body.copy(out, 5 + h.length);
   return out;
 }
 
+/** Decodes a request as the router hands it over (without the service byte). */
 export function decodeForwarded(buf: Buffer): CmqRequestInput {
   const len = buf.readUInt32LE(0);
   const h = JSON.parse(buf.toString('utf8', 4, 4 + len)) as ForwardHeader;
@@ -60,8 +64,8 @@ export function isLocalAction(input: CmqRequestInput): boolean {
 }
 
 /** Serve requests that followers forward to this node. */
-export function serveForwarded(transport: PeerTransport, ctx: ApiContext): void {
-  transport.onRequest(async (_from, payload) => {
+export function serveForwarded(rpc: RpcRouter, ctx: ApiContext): void {
+  rpc.serve(RPC_SERVICE.forward, async (_from, payload) => {
     const body = await handleCmqRequest(ctx, decodeForwarded(payload));
     return Buffer.from(responseJson(body));
   });

@@ -21,6 +21,8 @@ import type { PeerTransport } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
 import { NotLeaderError, ProposalDroppedError, ProposalTimeoutError, RaftLog, type RaftLogOptions } from './raft-log';
 import { ParkedReceives } from './long-poll';
+import type { RpcRouter } from './rpc';
+import { finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 
 export interface QueueNodeOptions {
   dataDir: string;
@@ -44,6 +46,8 @@ export interface QueueNodeOptions {
   voters?: string[];
   /** Peer connections of a replicated set; absent for a one-voter group. */
   transport?: PeerTransport;
+  /** Request routing over `transport` (needed for snapshot transfer to and from peers). */
+  rpc?: RpcRouter;
   /** Raft tick period (default 50 ms). */
   tickMs?: number;
 }
@@ -54,6 +58,8 @@ export interface NodeStats {
   inflightProposals: number;
   corruptBodies: number;
   snapshotsTaken: number;
+  /** Snapshots installed from the leader (this node had fallen behind its compacted log). */
+  snapshotsInstalled: number;
   segmentsReleased: number;
   walBytes: number;
 }
@@ -97,11 +103,12 @@ export class QueueNode implements QueueService {
   private lastTickMs = -Infinity;
   private entriesSinceSnapshot = 0;
   private snapshotRunning: Promise<void> | undefined;
-  private readonly counters = { corruptBodies: 0, snapshotsTaken: 0, segmentsReleased: 0 };
+  private readonly counters = { corruptBodies: 0, snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
+  private receiver: SnapshotReceiver | undefined;
 
   private constructor(
-    private readonly sm: QueueStateMachine,
-    private readonly wal: SegmentedWal,
+    private sm: QueueStateMachine,
+    private wal: SegmentedWal,
     private readonly commitLog: RaftLog<CommandResult>,
     private readonly snapshots: SnapshotStore,
     private readonly opts: QueueNodeOptions,
@@ -121,6 +128,8 @@ export class QueueNode implements QueueService {
     const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     await mkdir(opts.dataDir, { recursive: true });
     const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log });
+    // A snapshot install from the leader that a crash interrupted is completed before anything is read.
+    await finishInstall(opts.dataDir, snapshots, log);
     const latest = await snapshots.loadLatest();
     const restored = latest ? decodeNodeSnapshot(latest.data) : undefined;
     const sm = restored ? QueueStateMachine.restore(restored.stateMachine) : new QueueStateMachine();
@@ -167,8 +176,17 @@ export class QueueNode implements QueueService {
     };
     if (latest && restored) raftOpts.snapshotMeta = { index: latest.index, term: latest.term, voters: restored.voters };
     if (opts.transport) raftOpts.transport = opts.transport;
+    let receiver: SnapshotReceiver | undefined;
+    if (opts.rpc) {
+      const walOpts = walOptions(opts, log);
+      receiver = new SnapshotReceiver(opts.dataDir, walOpts, opts.now ?? Date.now, log);
+      receiver.serve(opts.rpc);
+      const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => node.loadSnapshot(index), wal: () => node.wal }, log);
+      raftOpts.snapshotTransfer = { sender, receiver, install: (meta) => node.installSnapshot(meta) };
+    }
     const commitLog = new RaftLog<CommandResult>(raftOpts);
     const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, opts);
+    node.receiver = receiver;
     node.entriesSinceSnapshot = replayed;
     node.afterApply();
     // A one-node set serves as soon as it has elected itself (a few ticks); a member of a larger
@@ -454,6 +472,34 @@ export class QueueNode implements QueueService {
 
   // ---- snapshots and reclamation -------------------------------------------------------------
 
+  /** The saved node snapshot at exactly `index`, for shipping to a follower. */
+  private async loadSnapshot(index: number): Promise<Uint8Array | undefined> {
+    if (this.snapshotRunning) await this.snapshotRunning;
+    const latest = await this.snapshots.loadLatest();
+    return latest && latest.index === index ? latest.data : undefined;
+  }
+
+  /**
+   * The core accepted a snapshot from the leader: swap in the staged log, save the snapshot and
+   * restore the state machine from it (the Ready loop waits for this).
+   */
+  private async installSnapshot(meta: { index: number; term: number }): Promise<{ wal: SegmentedWal; lastTimeMs: number }> {
+    if (this.snapshotRunning) await this.snapshotRunning;
+    await this.wal.close();
+    const installed = await finishInstall(this.opts.dataDir, this.snapshots, this.log);
+    if (!installed || installed.index !== meta.index || installed.term !== meta.term) {
+      throw new Error(`snapshot ${meta.index} (term ${meta.term}) was to be installed but the staging holds ${installed ? installed.index : 'nothing'}`);
+    }
+    const latest = await this.snapshots.loadLatest();
+    if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
+    this.sm = QueueStateMachine.restore(decodeNodeSnapshot(latest.data).stateMachine);
+    this.wal = await openWal(this.opts, this.log);
+    this.entriesSinceSnapshot = 0;
+    this.counters.snapshotsInstalled++;
+    this.afterApply();
+    return { wal: this.wal, lastTimeMs: this.sm.lastTimeMs };
+  }
+
   /** Snapshot the state machine, then delete log segments nobody needs any more. */
   snapshotNow(): Promise<void> {
     if (this.snapshotRunning) return this.snapshotRunning;
@@ -486,6 +532,7 @@ export class QueueNode implements QueueService {
       inflightProposals: this.inflight,
       corruptBodies: this.counters.corruptBodies,
       snapshotsTaken: this.counters.snapshotsTaken,
+      snapshotsInstalled: this.counters.snapshotsInstalled,
       segmentsReleased: this.counters.segmentsReleased,
       walBytes: this.wal.diskBytes(),
     };
@@ -502,6 +549,7 @@ export class QueueNode implements QueueService {
     if (this.snapshotRunning) await this.snapshotRunning;
     // A snapshot at shutdown makes the next start-up replay nothing.
     if (!this.fatal && this.entriesSinceSnapshot > 0) await this.snapshotNow();
+    await this.receiver?.close();
     await this.commitLog.close();
   }
 
@@ -545,11 +593,15 @@ function anyInRange(sorted: number[], lo: number, hi: number): boolean {
   return a < sorted.length && sorted[a]! <= hi;
 }
 
-async function openWal(opts: QueueNodeOptions, log: (line: string) => void): Promise<SegmentedWal> {
+function walOptions(opts: QueueNodeOptions, log: (line: string) => void): WalOptions {
   const walOpts: WalOptions = { fsync: opts.fsync ?? true, log };
   if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
   if (opts.beforeDatasync) walOpts.hooks = { beforeDatasync: opts.beforeDatasync };
-  const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOpts).catch((err: unknown) => {
+  return walOpts;
+}
+
+async function openWal(opts: QueueNodeOptions, log: (line: string) => void): Promise<SegmentedWal> {
+  const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOptions(opts, log)).catch((err: unknown) => {
     if (!(err instanceof WalCorruptionError)) throw err;
     throw new Error(
       `CORRUPTION: the write-ahead log in ${opts.dataDir} is damaged (${err.message}). ` +

@@ -20,6 +20,7 @@ import type { HardStateStore } from '../storage/hard-state';
 import type { LogEntry } from '../storage/types';
 import type { SegmentedWal } from '../storage/wal';
 import type { PeerTransport } from '../transport';
+import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 
 /** This node is not the leader; `leaderHint` is who is, when known. */
 export class NotLeaderError extends Error {
@@ -72,6 +73,16 @@ export interface RaftLogOptions {
   recentBytesMax?: number;
   /** How long a proposal may wait for its commit (default 10 s). */
   proposalTimeoutMs?: number;
+  /** Snapshot transfer with peers (absent for a one-voter group). */
+  snapshotTransfer?: {
+    sender: SnapshotSender;
+    receiver: SnapshotReceiver;
+    /**
+     * Install the staged snapshot `meta` (the node swaps in the staged log and restores its state
+     * machine) and return the log to use from now on and the snapshot's latest entry time.
+     */
+    install: (meta: SnapshotMeta) => Promise<{ wal: SegmentedWal; lastTimeMs: number }>;
+  };
 }
 
 const RECENT_BYTES_DEFAULT = 64 * 1024 * 1024;
@@ -134,7 +145,9 @@ class RecentEntries {
 
 export class RaftLog<R> {
   private readonly raft: RaftNode;
-  private readonly recent: RecentEntries;
+  private recent: RecentEntries;
+  /** The log on disk; replaced when a snapshot from the leader is installed. */
+  private wal: SegmentedWal;
   private readonly pending = new Map<number, PendingProposal<R>>();
   private readonly reads = new Map<string, { resolve: () => void; reject: (e: Error) => void; index?: number }>();
   private listener: ((entries: LogEntry[]) => R[]) | undefined;
@@ -161,6 +174,7 @@ export class RaftLog<R> {
 
   constructor(private readonly opts: RaftLogOptions) {
     this.recent = new RecentEntries(opts.recentBytesMax ?? RECENT_BYTES_DEFAULT);
+    this.wal = opts.wal;
     this.appliedIndex = opts.appliedIndex;
     this.lastTimeMs = opts.lastTimeMs;
     this.proposalTimeoutMs = opts.proposalTimeoutMs ?? PROPOSAL_TIMEOUT_DEFAULT_MS;
@@ -194,6 +208,15 @@ export class RaftLog<R> {
       } catch (err) {
         this.opts.log(`raft: dropped an undecodable message: ${String(err)}`);
         return;
+      }
+      if (msg.type === 'InstallSnapshot') {
+        // The core may accept it only when the snapshot and its entries are staged here.
+        const receiver = this.opts.snapshotTransfer?.receiver;
+        if (!receiver?.isReady(msg.snapshot)) {
+          this.opts.log(`raft: ignoring InstallSnapshot ${msg.snapshot.index} from ${msg.from}: not staged here`);
+          return;
+        }
+        receiver.reserve();
       }
       this.guard(() => this.raft.step(msg));
       this.schedule();
@@ -294,16 +317,16 @@ export class RaftLog<R> {
     if (this.latestHardState && !this.failure) {
       await this.opts.hardState.save({ ...this.latestHardState, commitIndex: Math.min(this.latestHardState.commitIndex, this.appliedIndex) });
     }
-    await this.opts.wal.close();
+    await this.wal.close();
     await this.opts.hardState.close();
   }
 
   // ---- the Ready loop --------------------------------------------------------------------------
 
   private appendSpeculatively(entry: RaftEntry): void {
-    if (this.truncating || this.failure || entry.index !== this.opts.wal.lastIndex() + 1) return;
+    if (this.truncating || this.failure || entry.index !== this.wal.lastIndex() + 1) return;
     this.recent.add(entry);
-    const durable = this.opts.wal.append([entry]);
+    const durable = this.wal.append([entry]);
     durable.catch((err: unknown) => this.fail(err));
     this.speculative.set(entry.index, { entry, durable });
   }
@@ -336,7 +359,7 @@ export class RaftLog<R> {
       this.recent.add(e);
       if (e.timeMs > this.lastTimeMs) this.lastTimeMs = e.timeMs;
     }
-    await this.opts.wal.append(rest);
+    await this.wal.append(rest);
   }
 
   private async truncateLog(from: number): Promise<void> {
@@ -348,7 +371,7 @@ export class RaftLog<R> {
       this.recent.truncateFrom(from);
       this.dropPendingFrom(from);
       await Promise.allSettled(inFlight);
-      await this.opts.wal.truncateSuffix(from);
+      await this.wal.truncateSuffix(from);
     } finally {
       this.truncating = false;
     }
@@ -375,7 +398,7 @@ export class RaftLog<R> {
           this.opts.log(`raft: ${this.opts.id} sees leader ${this.leader ?? '(none)'} in term ${this.raft.status().term}`);
         }
         this.send(rd.messages);
-        if (rd.snapshotToInstall) throw new Error('installing a snapshot from the leader is not supported yet');
+        if (rd.snapshotToInstall) await this.installSnapshot(rd.snapshotToInstall);
         // Committed entries are already on disk: apply (and answer their clients) now rather than
         // after this Ready's own fsync, which would double every request's latency.
         this.apply(rd.committedEntries);
@@ -395,6 +418,30 @@ export class RaftLog<R> {
     }
   }
 
+  /** Replace log and state machine with the staged snapshot the core accepted (see snapshot-transfer.ts). */
+  private async installSnapshot(meta: SnapshotMeta): Promise<void> {
+    const transfer = this.opts.snapshotTransfer;
+    if (!transfer) throw new Error(`asked to install snapshot ${meta.index} without snapshot transfer`);
+    // Whatever was speculatively appended or cached belongs to the log being replaced.
+    await Promise.allSettled([...this.speculative.values()].map((x) => x.durable));
+    this.speculative.clear();
+    this.recent = new RecentEntries(this.opts.recentBytesMax ?? RECENT_BYTES_DEFAULT);
+    for (const [i, p] of this.pending) {
+      // Proposals from an earlier leadership: the snapshot may or may not include them.
+      this.pending.delete(i);
+      clearTimeout(p.timer);
+      p.reject(new ProposalTimeoutError(i));
+    }
+    const started = Date.now();
+    const installed = await transfer.install(meta);
+    transfer.receiver.installed();
+    this.wal = installed.wal;
+    this.lastTimeMs = Math.max(this.lastTimeMs, installed.lastTimeMs);
+    this.appliedIndex = meta.index;
+    this.raft.snapshotInstalled(meta);
+    this.opts.log(`raft: ${this.opts.id} installed snapshot ${meta.index} (term ${meta.term}) in ${Date.now() - started} ms`);
+  }
+
   /**
    * Term and vote must be durable before anything that depends on them leaves; the commit index
    * is only a restart hint (the core never needs it back), so a change of it alone is not worth
@@ -412,9 +459,7 @@ export class RaftLog<R> {
     const transport = this.opts.transport;
     for (const m of messages) {
       if (m.type === 'InstallSnapshot') {
-        // Shipping a snapshot (state machine plus the bodies it references) is not built yet.
-        this.opts.log(`raft: ${m.to} needs a snapshot at ${m.snapshot.index}; snapshot transfer is not supported yet`);
-        this.raft.reportSnapshot(m.to, 'failed');
+        this.shipSnapshot(m);
         continue;
       }
       if (!transport) continue;
@@ -424,6 +469,40 @@ export class RaftLog<R> {
         this.opts.log(`raft: cannot send ${m.type} to ${m.to}: ${String(err)}`);
       }
     }
+  }
+
+  /**
+   * Stream the snapshot and its entries to the follower, then send the InstallSnapshot message
+   * itself (which the follower's core accepts only once everything is staged there).
+   */
+  private shipSnapshot(m: Extract<RaftMessage, { type: 'InstallSnapshot' }>): void {
+    const sender = this.opts.snapshotTransfer?.sender;
+    const transport = this.opts.transport;
+    if (!sender || !transport) {
+      this.raft.reportSnapshot(m.to, 'failed');
+      return;
+    }
+    // A transfer still running reports when it ends; the core waits for it.
+    if (sender.isSending(m.to)) return;
+    this.opts.log(`raft: ${m.to} is behind the compacted log; sending snapshot ${m.snapshot.index}`);
+    sender.send(m.to, m.snapshot).then(
+      () => {
+        if (this.stopped || this.failure) return;
+        try {
+          transport.send(m.to, 'raft', encodeMessage(m));
+        } catch (err) {
+          this.opts.log(`raft: cannot send InstallSnapshot to ${m.to}: ${String(err)}`);
+        }
+        this.guard(() => this.raft.reportSnapshot(m.to, 'finished'));
+        this.schedule();
+      },
+      (err: unknown) => {
+        this.opts.log(`raft: snapshot transfer to ${m.to} failed: ${err instanceof Error ? err.message : String(err)}`);
+        if (this.stopped || this.failure) return;
+        this.guard(() => this.raft.reportSnapshot(m.to, 'failed'));
+        this.schedule();
+      },
+    );
   }
 
   private apply(entries: RaftEntry[]): void {
@@ -478,12 +557,15 @@ export class RaftLog<R> {
   }
 
   private async fetch(from: number, to: number): Promise<void> {
+    const wal = this.wal;
     try {
       const hi = Math.min(to, from + FETCH_ENTRIES_MAX - 1);
-      const entries = await this.opts.wal.readEntries(from, hi, { tolerateKnownDamage: true });
+      const entries = await wal.readEntries(from, hi, { tolerateKnownDamage: true });
+      if (wal !== this.wal) return; // a snapshot replaced the log meanwhile
       this.guard(() => this.raft.entriesLoaded(entries));
       this.schedule();
     } catch (err) {
+      if (wal !== this.wal) return;
       // Damage the log did not know of at start-up: stop (a restart's recovery finds and reports
       // it) rather than retry the same failing read forever.
       this.opts.log(`raft: loading entries ${from}..${to} failed: ${String(err)}`);
@@ -492,13 +574,12 @@ export class RaftLog<R> {
   }
 
   private logView(): LogView {
-    const wal = this.opts.wal;
     return {
-      firstIndex: () => wal.firstIndex(),
-      lastIndex: () => wal.lastIndex(),
-      term: (index) => wal.termAt(index),
+      firstIndex: () => this.wal.firstIndex(),
+      lastIndex: () => this.wal.lastIndex(),
+      term: (index) => this.wal.termAt(index),
       entries: (lo, hi, maxBytes) => {
-        if (lo < wal.firstIndex()) return 'compacted';
+        if (lo < this.wal.firstIndex()) return 'compacted';
         const out: RaftEntry[] = [];
         let bytes = 0;
         for (let i = lo; i <= hi; i++) {

@@ -25,6 +25,8 @@ export interface ServerOptions {
   fsync?: boolean;
   /** WAL segment size in bytes (default 64 MiB). Small values are for tests. */
   segmentBytes?: number;
+  /** Take a snapshot (and release log segments) every this many applied entries (default 100,000). */
+  snapshotEveryEntries?: number;
   /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */
   cluster?: ClusterOptions;
   /** Where start-up and operational messages go (default: stderr). */

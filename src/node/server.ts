@@ -8,6 +8,7 @@ import type { AuthConfig } from '../api/auth';
 import { createApiContext, createApiServer, type ApiOptions } from '../api/http-server';
 import { PeerTransport } from '../transport';
 import { forwarder, serveForwarded } from './forwarding';
+import { RpcRouter } from './rpc';
 import { isLoopback, loadCredentials } from './credentials';
 import { QueueNode } from './queue-node';
 import type { RunningServer, ServerOptions } from './server-options';
@@ -33,6 +34,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
   }
 
   let transport: PeerTransport | undefined;
+  let rpc: RpcRouter | undefined;
   const cluster = opts.cluster;
   if (cluster) {
     transport = new PeerTransport({
@@ -42,6 +44,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
       clusterSecret: cluster.secret,
       log,
     });
+    rpc = new RpcRouter(transport);
     const { port } = await transport.start();
     log(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}; peers ${Object.keys(cluster.peers).join(', ')}`);
   }
@@ -49,10 +52,11 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
     dataDir: opts.dataDir,
     fsync: opts.fsync ?? true,
     log,
-    ...(cluster && transport
-      ? { nodeId: cluster.nodeId, voters: [cluster.nodeId, ...Object.keys(cluster.peers)].sort(), transport }
+    ...(cluster && transport && rpc
+      ? { nodeId: cluster.nodeId, voters: [cluster.nodeId, ...Object.keys(cluster.peers)].sort(), transport, rpc }
       : {}),
     ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
+    ...(opts.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: opts.snapshotEveryEntries } : {}),
     onFatal: (err) => {
       log(`opencmq: stopping: ${err.message}`);
       // Durability is unknown after a failed fsync; exit so a restart recovers from disk.
@@ -60,10 +64,10 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
     },
   });
   let forward: ApiOptions['forward'];
-  if (cluster && transport) {
+  if (cluster && transport && rpc) {
     // Requests from followers are answered here when this node leads; ours go to the leader.
     const ctx = createApiContext({ service: node, auth, log, requestIdPrefix: `${cluster.nodeId}-fwd-` });
-    serveForwarded(transport, ctx);
+    serveForwarded(rpc, ctx);
     forward = forwarder(transport, cluster.nodeId, () => node.leaderId(), () => ctx.nextRequestId());
   }
   const http = createApiServer({ service: node, auth, log, ...(forward ? { forward } : {}) });

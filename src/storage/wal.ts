@@ -760,6 +760,32 @@ export class SegmentedWal {
     });
   }
 
+  /**
+   * Leaves a hole: the next append starts at `nextIndex` (> lastIndex() + 1). The tail is sealed
+   * (or, when empty, deleted) and a new segment starts at `nextIndex`; entries before the hole
+   * stay readable, as those kept across a reclamation hole are. Used to stage the entries a
+   * snapshot needs (runs with gaps between them) when a follower installs one from its leader.
+   */
+  skipTo(nextIndex: number): Promise<void> {
+    checkIndexArg('nextIndex', nextIndex);
+    if (nextIndex <= this.nextIndex) {
+      return Promise.reject(new RangeError(`wal: skipTo(${nextIndex}) must move past the next index ${this.nextIndex}`));
+    }
+    return this.rewriteEnd(async () => {
+      const tail = this.tail();
+      if (tail.count === 0) {
+        this.segmentList.pop();
+        await this.deleteSegmentFile(tail);
+        await syncDirectory(this.dir);
+      } else if (!tail.sealed) {
+        await this.writeGroup(tail, [], 0, true);
+      }
+      await this.createTail(nextIndex);
+      this.nextIndex = nextIndex;
+      this.durableIndex = nextIndex - 1;
+    });
+  }
+
   /** Deletes trailing segments while `doomed` says so; each unlink is durable before the next. */
   private async deleteNewestFirst(doomed: (s: Segment) => boolean): Promise<void> {
     for (let s = this.segmentList[this.segmentList.length - 1]; s && doomed(s); s = this.segmentList[this.segmentList.length - 1]) {

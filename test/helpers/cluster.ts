@@ -1,7 +1,10 @@
 // A 3-node set of real server processes on loopback, for integration tests.
 
+import assert from 'node:assert/strict';
 import net from 'node:net';
 
+import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
+import { cmqRequest } from './load-clients';
 import { makeDataDir, spawnServer, type ServerProcess } from './server-process';
 
 const SECRET = 'cluster-test-secret-0123456789';
@@ -12,7 +15,34 @@ export interface TestSet {
   url: (id: string) => string;
   /** The newest leader any member has logged ("sees leader X in term T"). */
   leader: () => string | undefined;
+  /**
+   * Start member `id` again (after kill9() or stop()) on its own data directory, peer port and
+   * client port, so its URL stays the same; replaces its entry in `servers`.
+   */
+  restart: (id: string) => Promise<ServerProcess>;
+  /** Everything member `id` logged, over all its runs (restarts included). */
+  output: (id: string) => string;
+  /** Member `id`'s own view of the set (OpencmqClusterStatus is answered where it arrives). */
+  status: (id: string, timeoutMs?: number) => Promise<ClusterNodeStatus>;
+  /** Run `fn` first thing in close() (e.g. stop load clients before the members go away). */
+  onClose: (fn: () => Promise<void>) => void;
+  /** Stop every member (resuming paused ones first) and delete the data directories. */
   close: () => Promise<void>;
+}
+
+/** How long close() lets a member stop gracefully before killing it. */
+const STOP_GRACE_MS = 15_000;
+
+async function stopOrKill(s: ServerProcess): Promise<void> {
+  if (s.hasExited()) return;
+  s.resume(); // a SIGSTOPped process would never act on the SIGTERM
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([
+    s.stop().then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STOP_GRACE_MS))),
+  ]);
+  clearTimeout(timer);
+  if (!stopped) await s.kill9();
 }
 
 async function freePort(): Promise<number> {
@@ -32,6 +62,8 @@ export interface TestSetOptions {
   raftPorts?: Record<string, number>;
   /** The address `from` uses to reach `to` (default: `to`'s own peer port). */
   peerAddress?: (from: string, to: string) => { host: string; port: number };
+  /** More server options for every member (e.g. --snapshot-every). */
+  extraArgs?: string[];
 }
 
 export async function freePorts(ids: string[]): Promise<Record<string, number>> {
@@ -44,21 +76,24 @@ export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> 
   const addr = opts.peerAddress ?? ((_from: string, to: string) => ({ host: '127.0.0.1', port: raftPorts[to]! }));
   const dirs = await Promise.all(ids.map(() => makeDataDir('opencmq-cluster-')));
   const servers = new Map<string, ServerProcess>();
+  const closeHooks: (() => Promise<void>)[] = [];
   const close = async (): Promise<void> => {
-    for (const s of servers.values()) await s.stop().catch(() => undefined);
+    for (const fn of closeHooks.splice(0)) await fn().catch(() => undefined);
+    await Promise.all([...servers.values()].map((s) => stopOrKill(s).catch(() => undefined)));
     for (const d of dirs) await d.cleanup();
   };
+  const argsOf = (id: string): string[] => {
+    const peers = ids.filter((p) => p !== id).flatMap((p) => {
+      const a = addr(id, p);
+      return ['--peer', `${p}=${a.host}:${a.port}`];
+    });
+    return ['--node-id', id, '--raft-port', String(raftPorts[id]), '--cluster-secret', SECRET, ...peers, ...(opts.extraArgs ?? [])];
+  };
+  const dirOf = (id: string): string => dirs[ids.indexOf(id)]!.dir;
+  /** The output of each member's earlier runs, before restart() replaced them. */
+  const earlierOutput = new Map<string, string[]>();
   try {
-    await Promise.all(
-      ids.map(async (id, i) => {
-        const peers = ids.filter((p) => p !== id).flatMap((p) => {
-          const a = addr(id, p);
-          return ['--peer', `${p}=${a.host}:${a.port}`];
-        });
-        const args = ['--node-id', id, '--raft-port', String(raftPorts[id]), '--cluster-secret', SECRET, ...peers];
-        servers.set(id, await spawnServer(dirs[i]!.dir, args));
-      }),
-    );
+    await Promise.all(ids.map(async (id) => servers.set(id, await spawnServer(dirOf(id), argsOf(id)))));
   } catch (err) {
     await close();
     throw err;
@@ -77,6 +112,127 @@ export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> 
       }
       return best?.leader;
     },
+    restart: async (id) => {
+      const old = servers.get(id);
+      if (old === undefined) throw new Error(`restart: no member ${id}`);
+      if (!old.hasExited()) throw new Error(`restart: ${id} is still running`);
+      const s = await spawnServer(dirOf(id), argsOf(id), old.port);
+      earlierOutput.set(id, [...(earlierOutput.get(id) ?? []), old.output()]);
+      servers.set(id, s);
+      return s;
+    },
+    onClose: (fn) => {
+      closeHooks.push(fn);
+    },
+    output: (id) => [...(earlierOutput.get(id) ?? []), servers.get(id)?.output() ?? ''].join(`\n--- ${id} restarted ---\n`),
+    status: async (id, timeoutMs = 2000) => {
+      const s = servers.get(id);
+      if (s === undefined) throw new Error(`status: no member ${id}`);
+      const r = await cmqRequest(s.url, 'OpencmqClusterStatus', {}, { timeoutMs });
+      if (r.code !== 0) throw new Error(`status of ${id}: code ${r.code}: ${r.message}`);
+      return r as unknown as ClusterNodeStatus;
+    },
     close,
   };
+}
+
+/** Log lines that mean a member hit something it must never hit, whatever the test does to it. */
+const TROUBLE = /FATAL|CORRUPTION|invariant violated|opencmq: stopping|snapshot transfer to \S+ failed|Unhandled|TypeError|RangeError/;
+
+/** Every line a member logged that matches TROUBLE, prefixed with the member's id. */
+export function troubleLogged(set: TestSet): string[] {
+  return set.ids.flatMap((id) =>
+    set
+      .output(id)
+      .split('\n')
+      .filter((line) => TROUBLE.test(line))
+      .map((line) => `${id}: ${line}`),
+  );
+}
+
+/** The last `lines` lines each member logged, for a failing test's output. */
+export function logTails(set: TestSet, lines = 30): string {
+  return set.ids.map((id) => `--- ${id} (last ${lines} lines) ---\n${set.output(id).split('\n').slice(-lines).join('\n')}`).join('\n');
+}
+
+/**
+ * Start a set, run `body` on it, then check no member logged trouble and close it. When `body`
+ * fails, the members' log tails are printed before the set (and its logs) go away.
+ */
+export async function withTestSet<T>(opts: TestSetOptions, body: (set: TestSet) => Promise<T>): Promise<T> {
+  const set = await startTestSet(opts);
+  try {
+    const result = await body(set);
+    const trouble = troubleLogged(set);
+    assert.deepEqual(trouble, [], `members logged trouble:\n${trouble.join('\n')}`);
+    return result;
+  } catch (err) {
+    console.log(logTails(set));
+    throw err;
+  } finally {
+    await set.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The statuses of `ids` that answered within `timeoutMs` (a dead or paused member is left out). */
+async function statusesOf(set: TestSet, ids: readonly string[], timeoutMs: number): Promise<ClusterNodeStatus[]> {
+  const all = await Promise.all(ids.map((id) => set.status(id, timeoutMs).catch(() => undefined)));
+  return all.filter((s): s is ClusterNodeStatus => s !== undefined);
+}
+
+/**
+ * Wait until every member in `among` (default: all) answers and all agree on one leader in one
+ * term, that leader being one of them and saying so itself. Throws after `timeoutMs`.
+ */
+export async function waitForLeader(
+  set: TestSet,
+  opts: { among?: readonly string[]; timeoutMs?: number } = {},
+): Promise<{ leader: string; term: number; statuses: ClusterNodeStatus[] }> {
+  const among = opts.among ?? set.ids;
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    const statuses = await statusesOf(set, among, 1000);
+    const leaders = statuses.filter((s) => s.role === 'leader');
+    const l = leaders[0];
+    if (statuses.length === among.length && leaders.length === 1 && l !== undefined) {
+      if (statuses.every((s) => s.leader === l.nodeId && s.term === l.term)) return { leader: l.nodeId, term: l.term, statuses };
+    }
+    last = statuses.map((s) => `${s.nodeId}: ${s.role} term ${s.term} leader ${s.leader || '-'}`).join('; ') || 'no member answered';
+    await sleep(100);
+  }
+  throw new Error(`no agreed leader among ${among.join(', ')} within ${timeoutMs} ms; last: ${last}`);
+}
+
+/**
+ * Wait until member `id` has applied everything the leader had committed just before: the
+ * leader's commitIndex is read first, then `id`'s appliedIndex, so under load this shows `id`
+ * keeping up, not just a lucky moment. `among`: the members to look for the leader in.
+ */
+export async function waitCaughtUp(
+  set: TestSet,
+  id: string,
+  opts: { among?: readonly string[]; timeoutMs?: number } = {},
+): Promise<{ leader: string; leaderCommitIndex: number; appliedIndex: number }> {
+  const among = opts.among ?? set.ids;
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    const leader = (await statusesOf(set, among, 1000)).find((s) => s.role === 'leader');
+    const mine = leader ? await set.status(id, 1000).catch(() => undefined) : undefined;
+    if (leader && mine) {
+      if (mine.nodeId === leader.nodeId || mine.appliedIndex >= leader.commitIndex) {
+        return { leader: leader.nodeId, leaderCommitIndex: leader.commitIndex, appliedIndex: mine.appliedIndex };
+      }
+      last = `${id} applied ${mine.appliedIndex} (${mine.role}, leader ${mine.leader || '-'}), leader ${leader.nodeId} committed ${leader.commitIndex}`;
+    } else last = leader ? `${id} does not answer` : 'no leader answers';
+    await sleep(100);
+  }
+  throw new Error(`${id} did not catch up within ${timeoutMs} ms; last: ${last}`);
 }

@@ -17,6 +17,6 @@ test('only an Action parameter naming a node-local action keeps a request on the
 
 test('a forwarded request arrives exactly as received', () => {
   const input = { method: 'POST', host: '127.0.0.1:9601', path: '/v2/index.php', query: 'a=1', body: Buffer.from('Action=SendMessage&msgBody=%E4%BD%A0') };
-  const back = decodeForwarded(encodeForwarded(input));
+  const back = decodeForwarded(encodeForwarded(input).subarray(1));
   assert.deepEqual({ ...back, body: back.body.toString() }, { ...input, body: input.body.toString() });
 });

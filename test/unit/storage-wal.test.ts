@@ -488,6 +488,42 @@ void test('reset empties the log and moves the next index past a snapshot', asyn
   });
 });
 
+void test('skipTo leaves a hole: runs before it stay readable, appends continue after it, restart keeps both', async () => {
+  await withTempDir(async (dir) => {
+    const { wal } = await SegmentedWal.open(dir, TINY);
+    await wal.reset(10);
+    const run1 = makeEntries(10, 14, { size: 300 });
+    await wal.append(run1);
+    await wal.skipTo(40);
+    const run2 = makeEntries(40, 41, { size: 300 });
+    await wal.append(run2);
+    await wal.skipTo(100); // the snapshot point: later appends continue from here
+    await wal.skipTo(101); // an empty tail is replaced, not sealed
+    const after = makeEntries(101, 103, { term: 2 });
+    await wal.append(after);
+    await assert.rejects(wal.skipTo(50), RangeError);
+    assert.equal(wal.firstIndex(), 101);
+    assert.equal(wal.termAt(12), 1);
+    assert.equal(wal.termAt(20), undefined);
+    await assert.rejects(wal.readEntries(20, 20), EntryUnavailableError);
+    assertSameEntry((await wal.readEntries(13, 13))[0], run1[3]!);
+    await wal.close();
+    const again = await SegmentedWal.open(dir, TINY);
+    assert.deepEqual([again.report.firstIndex, again.report.lastIndex], [101, 103]);
+    assertSameEntry((await again.wal.readEntries(41, 41))[0], run2[1]!);
+    assertSameEntry((await again.wal.readEntries(102, 102))[0], after[1]!);
+    assert.deepEqual(
+      again.wal.segments().map((s) => [s.firstIndex, s.lastIndex]),
+      [
+        [10, 14],
+        [40, 41],
+        [101, 103],
+      ],
+    );
+    await again.wal.close();
+  });
+});
+
 void test('a failed fdatasync rejects its appends and every later one', async () => {
   await withTempDir(async (dir) => {
     let syncs = 0;

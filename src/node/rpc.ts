@@ -1,0 +1,34 @@
+// Several node services share the peer transport's one request/response channel: the first byte
+// of every request names the service (forwarded client requests, snapshot transfer). Encoders
+// write that byte themselves, so a request is never copied just to be tagged.
+
+import type { PeerTransport } from '../transport';
+
+export const RPC_SERVICE = {
+  /** A client request a follower relays to the leader (forwarding.ts). */
+  forward: 1,
+  /** The leader shipping a snapshot and the entries it needs to a follower (snapshot-transfer.ts). */
+  snapshot: 2,
+} as const;
+
+export type RpcService = (typeof RPC_SERVICE)[keyof typeof RPC_SERVICE];
+
+/** Gets the request without its service byte. */
+export type ServiceHandler = (from: string, payload: Buffer) => Promise<Uint8Array>;
+
+export class RpcRouter {
+  private readonly handlers = new Map<number, ServiceHandler>();
+
+  constructor(readonly transport: PeerTransport) {
+    transport.onRequest((from, payload) => {
+      const service = payload[0];
+      const handler = service === undefined ? undefined : this.handlers.get(service);
+      if (!handler) return Promise.reject(new Error(`no handler for rpc service ${String(service)}`));
+      return handler(from, payload.subarray(1));
+    });
+  }
+
+  serve(service: RpcService, handler: ServiceHandler): void {
+    this.handlers.set(service, handler);
+  }
+}

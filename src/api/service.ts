@@ -36,4 +36,11 @@ export interface QueueService {
   clusterStatus(): Promise<ClusterStatusView>;
   /** Hand leadership to `nodeId` (on the leader; followers forward it like any write). */
   transferLeader(nodeId: string): Promise<{ ok: true; from: string; to: string } | ErrorResult>;
+  /**
+   * Add a voter (reachable by its peers at `address`, "host:port") or remove one; on the leader,
+   * answered once the change is committed, with the voters it produced.
+   */
+  changeMembership(change: MembershipChange): Promise<{ ok: true; voters: string[] } | ErrorResult>;
 }
+
+export type MembershipChange = { type: 'add'; nodeId: string; address: string } | { type: 'remove'; nodeId: string };

@@ -405,6 +405,7 @@ const server: CommandSpec = {
     '  --raft-port P           where this node listens for its peers (--raft-host H, default --host)',
     '  --peer ID=HOST:PORT     another member\'s peer address (repeat for each)',
     '  --cluster-secret S      shared by the members (default $OPENCMQ_CLUSTER_SECRET; >= 16 bytes)',
+    '  --join                  a new member of an existing set: wait to be added (opencmq cluster add-node)',
     '',
     'Without credentials the server accepts unsigned requests, on loopback only.',
   ],
@@ -423,6 +424,7 @@ const server: CommandSpec = {
     'raft-port': { type: 'string' },
     peer: { type: 'string', multiple: true },
     'cluster-secret': { type: 'string' },
+    join: { type: 'boolean' },
   },
   minArgs: 0,
   maxArgs: 0,
@@ -488,7 +490,9 @@ function clusterOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env'>, host: 
     if (m[1] === nodeId) throw new UsageError(`--peer ${p}: that is this node's own id`);
     peers[m[1]!] = { host: m[2]!, port: Number(m[3]) };
   }
-  return { nodeId, raftHost: stringOpt(values, 'raft-host') ?? host, raftPort, peers, secret };
+  const cluster: ClusterOptions = { nodeId, raftHost: stringOpt(values, 'raft-host') ?? host, raftPort, peers, secret };
+  if (boolOpt(values, 'join')) cluster.join = true;
+  return cluster;
 }
 
 const clusterStatus: CommandSpec = {
@@ -542,4 +546,45 @@ const clusterTransferLeader: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [server, clusterStartLocal, clusterStatus, clusterTransferLeader, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];
+const clusterAddNode: CommandSpec = {
+  words: ['cluster', 'add-node'],
+  usage: 'opencmq cluster add-node NODE_ID=HOST:PORT',
+  summary: 'add a member (started with --join) to the set; HOST:PORT is its peer (raft) address',
+  help: [
+    'Start the new node first with --node-id, --raft-port, --peer for every current member and --join.',
+    'Membership changes one server at a time; the command answers once the change is committed.',
+    'To replace a dead member: add the new node, then remove the dead one.',
+  ],
+  options: {},
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const m = /^([^=]+)=(.+:\d+)$/.exec(ctx.args[0] ?? '');
+    if (!m) throw new UsageError('expected NODE_ID=HOST:PORT');
+    const c = ctx.client();
+    if (!('addNode' in c) || typeof c.addNode !== 'function') throw new UsageError('cluster add-node needs a server endpoint');
+    const r = await (c.addNode as (id: string, address: string) => Promise<{ voters: string[] }>).call(c, m[1]!, m[2]!);
+    ctx.io.out(ctx.json ? formatJson(r) : `added ${m[1]!}; voters: ${r.voters.join(', ')}`);
+    return EXIT_OK;
+  },
+};
+
+const clusterRemoveNode: CommandSpec = {
+  words: ['cluster', 'remove-node'],
+  usage: 'opencmq cluster remove-node NODE_ID',
+  summary: 'remove a member from the set (a removed leader hands over first)',
+  help: ['Answers once the change is committed; the removed node can then be stopped and its data deleted.'],
+  options: {},
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const id = ctx.args[0] ?? '';
+    const c = ctx.client();
+    if (!('removeNode' in c) || typeof c.removeNode !== 'function') throw new UsageError('cluster remove-node needs a server endpoint');
+    const r = await (c.removeNode as (id: string) => Promise<{ voters: string[] }>).call(c, id);
+    ctx.io.out(ctx.json ? formatJson(r) : `removed ${id}; voters: ${r.voters.join(', ')}`);
+    return EXIT_OK;
+  },
+};
+
+export const COMMANDS: readonly CommandSpec[] = [server, clusterStartLocal, clusterStatus, clusterTransferLeader, clusterAddNode, clusterRemoveNode, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];

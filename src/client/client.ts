@@ -244,6 +244,18 @@ export class CmqClient implements CmqQueueApi {
     return { from: String(b['from']), to: String(b['to']) };
   }
 
+  /** Add a member (started with --join) reachable by its peers at `address` ("host:port"); opencmq's `OpencmqAddNode`. */
+  async addNode(nodeId: string, address: string): Promise<{ voters: string[] }> {
+    const b = await this.call('OpencmqAddNode', { nodeId, address });
+    return { voters: Array.isArray(b['voters']) ? b['voters'].map(String) : [] };
+  }
+
+  /** Remove a member from the set (opencmq's `OpencmqRemoveNode`). */
+  async removeNode(nodeId: string): Promise<{ voters: string[] }> {
+    const b = await this.call('OpencmqRemoveNode', { nodeId });
+    return { voters: Array.isArray(b['voters']) ? b['voters'].map(String) : [] };
+  }
+
   // ---- transport ----
 
   /** Performs any action and returns the decoded body; throws CmqError when code != 0. */

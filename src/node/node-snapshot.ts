@@ -6,11 +6,14 @@ const HEADER_BYTES = 8;
 
 export interface NodeSnapshot {
   voters: string[];
+  /** Peer addresses ("host:port") of voters added by config changes the snapshot covers. */
+  addresses: Record<string, string>;
   stateMachine: Uint8Array;
 }
 
 export function encodeNodeSnapshot(s: NodeSnapshot): Uint8Array {
-  const voters = Buffer.from(JSON.stringify(s.voters));
+  // The configuration part is JSON: a plain voter array (first format) or { voters, addresses }.
+  const voters = Buffer.from(JSON.stringify({ voters: s.voters, addresses: s.addresses }));
   const out = Buffer.allocUnsafe(HEADER_BYTES + voters.length + s.stateMachine.byteLength);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt32LE(voters.length, 4);
@@ -24,7 +27,13 @@ export function decodeNodeSnapshot(data: Uint8Array): NodeSnapshot {
   if (buf.length < HEADER_BYTES || buf.readUInt32LE(0) !== MAGIC) throw new Error('snapshot: not a node snapshot');
   const votersLen = buf.readUInt32LE(4);
   if (HEADER_BYTES + votersLen > buf.length) throw new Error('snapshot: truncated voter list');
-  const voters = JSON.parse(buf.toString('utf8', HEADER_BYTES, HEADER_BYTES + votersLen)) as unknown;
+  const config = JSON.parse(buf.toString('utf8', HEADER_BYTES, HEADER_BYTES + votersLen)) as unknown;
+  const obj = Array.isArray(config) ? { voters: config as unknown, addresses: {} } : (config as { voters?: unknown; addresses?: unknown } | null);
+  const voters = obj?.voters;
+  const addresses = obj?.addresses;
   if (!Array.isArray(voters) || !voters.every((v) => typeof v === 'string')) throw new Error('snapshot: bad voter list');
-  return { voters, stateMachine: buf.subarray(HEADER_BYTES + votersLen) };
+  if (typeof addresses !== 'object' || addresses === null || !Object.values(addresses).every((a) => typeof a === 'string')) {
+    throw new Error('snapshot: bad address list');
+  }
+  return { voters, addresses: addresses as Record<string, string>, stateMachine: buf.subarray(HEADER_BYTES + votersLen) };
 }

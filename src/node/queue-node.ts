@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import type { ClusterStatusView, DeliveredMessage, QueueService, ReceiveOutcome } from '../api/service';
+import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome } from '../api/service';
 import { encodeCommand } from '../broker/codec';
 import type { Command, CommandResult, QueueAttributes, QueueList, ReceivedMessage } from '../broker/commands';
 import { QueueStateMachine } from '../broker/state-machine';
@@ -17,9 +17,9 @@ import { SnapshotStore } from '../storage/snapshot-store';
 import { WalCorruptionError, type LogEntry } from '../storage/types';
 import { HardStateStore } from '../storage/hard-state';
 import { SegmentedWal, type WalOptions } from '../storage/wal';
-import type { PeerTransport } from '../transport';
+import type { PeerAddress, PeerTransport } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
-import { NotLeaderError, ProposalDroppedError, ProposalTimeoutError, RaftLog, type RaftLogOptions } from './raft-log';
+import { ConfigChangeRefusedError, NotLeaderError, ProposalDroppedError, ProposalTimeoutError, RaftLog, type RaftLogOptions } from './raft-log';
 import { ParkedReceives } from './long-poll';
 import type { RpcRouter } from './rpc';
 import { finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
@@ -48,6 +48,8 @@ export interface QueueNodeOptions {
   transport?: PeerTransport;
   /** Request routing over `transport` (needed for snapshot transfer to and from peers). */
   rpc?: RpcRouter;
+  /** The peer addresses given on the command line. */
+  staticPeers?: Readonly<Record<string, PeerAddress>>;
   /** Raft tick period (default 50 ms). */
   tickMs?: number;
 }
@@ -176,6 +178,8 @@ export class QueueNode implements QueueService {
     };
     if (latest && restored) raftOpts.snapshotMeta = { index: latest.index, term: latest.term, voters: restored.voters };
     if (opts.transport) raftOpts.transport = opts.transport;
+    if (opts.staticPeers) raftOpts.staticPeers = opts.staticPeers;
+    if (restored) raftOpts.learnedAddresses = restored.addresses;
     let receiver: SnapshotReceiver | undefined;
     if (opts.rpc) {
       const walOpts = walOptions(opts, log);
@@ -234,6 +238,20 @@ export class QueueNode implements QueueService {
       await new Promise((res) => setTimeout(res, 5));
     }
     return fail('internalError', undefined, `leadership did not move to ${nodeId} within ${LEADER_HANDOFF_TIMEOUT_MS} ms`);
+  }
+
+  async changeMembership(change: MembershipChange): Promise<{ ok: true; voters: string[] } | ErrorResult> {
+    try {
+      await this.commitLog.proposeConfigChange(
+        change.type === 'add' ? { type: 'addVoter', node: change.nodeId, address: change.address } : { type: 'removeVoter', node: change.nodeId },
+      );
+    } catch (err) {
+      if (err instanceof ConfigChangeRefusedError) return fail('invalidParams', undefined, err.message);
+      return fail('internalError', undefined, `membership change failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const voters = this.commitLog.status().voters;
+    this.log(`membership: ${change.type === 'add' ? `added ${change.nodeId} (${change.address})` : `removed ${change.nodeId}`}; voters now ${voters.join(', ')}`);
+    return { ok: true, voters };
   }
 
   /** The current leader's id, if known. */
@@ -483,7 +501,7 @@ export class QueueNode implements QueueService {
    * The core accepted a snapshot from the leader: swap in the staged log, save the snapshot and
    * restore the state machine from it (the Ready loop waits for this).
    */
-  private async installSnapshot(meta: { index: number; term: number }): Promise<{ wal: SegmentedWal; lastTimeMs: number }> {
+  private async installSnapshot(meta: { index: number; term: number }): Promise<{ wal: SegmentedWal; lastTimeMs: number; learnedAddresses: Record<string, string> }> {
     if (this.snapshotRunning) await this.snapshotRunning;
     await this.wal.close();
     const installed = await finishInstall(this.opts.dataDir, this.snapshots, this.log);
@@ -492,12 +510,13 @@ export class QueueNode implements QueueService {
     }
     const latest = await this.snapshots.loadLatest();
     if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
-    this.sm = QueueStateMachine.restore(decodeNodeSnapshot(latest.data).stateMachine);
+    const snap = decodeNodeSnapshot(latest.data);
+    this.sm = QueueStateMachine.restore(snap.stateMachine);
     this.wal = await openWal(this.opts, this.log);
     this.entriesSinceSnapshot = 0;
     this.counters.snapshotsInstalled++;
     this.afterApply();
-    return { wal: this.wal, lastTimeMs: this.sm.lastTimeMs };
+    return { wal: this.wal, lastTimeMs: this.sm.lastTimeMs, learnedAddresses: snap.addresses };
   }
 
   /** Snapshot the state machine, then delete log segments nobody needs any more. */
@@ -506,7 +525,7 @@ export class QueueNode implements QueueService {
     const index = this.sm.lastAppliedIndex;
     if (index === 0) return Promise.resolve();
     const meta = this.commitLog.snapshotMetaAt(index);
-    const data = encodeNodeSnapshot({ voters: meta.voters, stateMachine: this.sm.snapshot() });
+    const data = encodeNodeSnapshot({ voters: meta.voters, addresses: this.commitLog.learnedAddresses(), stateMachine: this.sm.snapshot() });
     const live = this.sm.liveEntryIndexes();
     this.entriesSinceSnapshot = 0;
     this.snapshotRunning = (async () => {

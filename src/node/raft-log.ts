@@ -5,11 +5,13 @@
 // entries through the listener, and calls advance().
 
 import {
+  decodeConfigChange,
   decodeMessage,
   encodeMessage,
   RaftNode,
   type HardState as RaftHardState,
   type LogView,
+  type ConfigChange,
   type RaftEntry,
   type RaftMessage,
   type RaftStatus,
@@ -19,7 +21,7 @@ import {
 import type { HardStateStore } from '../storage/hard-state';
 import type { LogEntry } from '../storage/types';
 import type { SegmentedWal } from '../storage/wal';
-import type { PeerTransport } from '../transport';
+import type { PeerAddress, PeerTransport } from '../transport';
 import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 
 /** This node is not the leader; `leaderHint` is who is, when known. */
@@ -35,6 +37,14 @@ export class ProposalDroppedError extends Error {
   constructor(index: number) {
     super(`proposal at index ${index} was replaced by another leader's entry`);
     this.name = 'ProposalDroppedError';
+  }
+}
+
+/** The core refused a membership change (one in progress, not a voter, ...). */
+export class ConfigChangeRefusedError extends Error {
+  constructor(reason: string) {
+    super(`membership change refused: ${reason}`);
+    this.name = 'ConfigChangeRefusedError';
   }
 }
 
@@ -54,6 +64,10 @@ export interface RaftLogOptions {
   hardState: HardStateStore;
   /** Absent for a one-voter group. */
   transport?: PeerTransport;
+  /** Peer addresses from the command line (the transport starts with these); given, the driver keeps the transport's peers in step with the configuration. */
+  staticPeers?: Readonly<Record<string, PeerAddress>>;
+  /** Addresses of voters added by config changes the snapshot covers ("host:port" by node id). */
+  learnedAddresses?: Readonly<Record<string, string>>;
   snapshotMeta?: SnapshotMeta;
   /** The state machine already reflects entries up to here. */
   appliedIndex: number;
@@ -81,7 +95,7 @@ export interface RaftLogOptions {
      * Install the staged snapshot `meta` (the node swaps in the staged log and restores its state
      * machine) and return the log to use from now on and the snapshot's latest entry time.
      */
-    install: (meta: SnapshotMeta) => Promise<{ wal: SegmentedWal; lastTimeMs: number }>;
+    install: (meta: SnapshotMeta) => Promise<{ wal: SegmentedWal; lastTimeMs: number; learnedAddresses: Record<string, string> }>;
   };
 }
 
@@ -149,6 +163,14 @@ export class RaftLog<R> {
   /** The log on disk; replaced when a snapshot from the leader is installed. */
   private wal: SegmentedWal;
   private readonly pending = new Map<number, PendingProposal<R>>();
+  private readonly pendingConfig = new Map<number, PendingProposal<void>>();
+  /** Addresses of voters added by config entries: every member must be able to reach them. */
+  private readonly learned = new Map<string, string>();
+  /** Nodes whose latest config entry removed them. */
+  private readonly removed = new Set<string>();
+  private peersKey = '';
+  /** A config entry was appended, truncated or installed: the peer set may need to change. */
+  private membershipDirty = true;
   private readonly reads = new Map<string, { resolve: () => void; reject: (e: Error) => void; index?: number }>();
   private listener: ((entries: LogEntry[]) => R[]) | undefined;
   private readonly ticker: NodeJS.Timeout;
@@ -175,6 +197,8 @@ export class RaftLog<R> {
   constructor(private readonly opts: RaftLogOptions) {
     this.recent = new RecentEntries(opts.recentBytesMax ?? RECENT_BYTES_DEFAULT);
     this.wal = opts.wal;
+    for (const [id, a] of Object.entries(opts.learnedAddresses ?? {})) this.learned.set(id, a);
+    this.learnConfig(opts.configEntries);
     this.appliedIndex = opts.appliedIndex;
     this.lastTimeMs = opts.lastTimeMs;
     this.proposalTimeoutMs = opts.proposalTimeoutMs ?? PROPOSAL_TIMEOUT_DEFAULT_MS;
@@ -221,6 +245,7 @@ export class RaftLog<R> {
       this.guard(() => this.raft.step(msg));
       this.schedule();
     });
+    this.updatePeers();
     this.ticker = setInterval(() => {
       this.guard(() => this.raft.tick());
       this.schedule();
@@ -270,6 +295,33 @@ export class RaftLog<R> {
   }
 
   /**
+   * Proposes a single-server membership change and resolves once its entry is committed (the new
+   * configuration already took effect when the entry was appended).
+   */
+  proposeConfigChange(change: ConfigChange): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const r = this.raft.proposeConfigChange(change);
+    if (!r.ok) {
+      if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
+      const detail = 'detail' in r ? `: ${r.detail}` : '';
+      return Promise.reject(new ConfigChangeRefusedError(`${r.reason}${detail}`));
+    }
+    this.schedule();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingConfig.delete(r.index);
+        reject(new ProposalTimeoutError(r.index));
+      }, this.proposalTimeoutMs);
+      this.pendingConfig.set(r.index, { term: r.term, resolve, reject, timer });
+    });
+  }
+
+  /** Addresses learned from config entries (saved with snapshots). */
+  learnedAddresses(): Record<string, string> {
+    return Object.fromEntries(this.learned);
+  }
+
+  /**
    * Resolves once the state machine reflects everything committed before the call (ReadIndex), so
    * a read that follows cannot return stale state, even on a leader that was just deposed.
    */
@@ -311,6 +363,11 @@ export class RaftLog<R> {
       p.reject(closed);
     }
     this.pending.clear();
+    for (const [, p] of this.pendingConfig) {
+      clearTimeout(p.timer);
+      p.reject(closed);
+    }
+    this.pendingConfig.clear();
     for (const [, rd] of this.reads) rd.reject(closed);
     this.reads.clear();
     // A current commit hint lets the next start-up apply the log without waiting for an election.
@@ -353,6 +410,7 @@ export class RaftLog<R> {
       lastDurable = spec.durable;
     }
     if (lastDurable) await lastDurable;
+    this.learnConfig(entries);
     const rest = entries.slice(i);
     if (rest.length === 0) return;
     for (const e of rest) {
@@ -370,6 +428,7 @@ export class RaftLog<R> {
       for (const i of [...this.speculative.keys()]) if (i >= from) this.speculative.delete(i);
       this.recent.truncateFrom(from);
       this.dropPendingFrom(from);
+      this.membershipDirty = true;
       await Promise.allSettled(inFlight);
       await this.wal.truncateSuffix(from);
     } finally {
@@ -409,6 +468,7 @@ export class RaftLog<R> {
         if (rd.hardState) await this.saveHardState(rd.hardState);
         this.answerReads(rd);
         this.raft.advance(rd);
+        this.updatePeers();
         for (const f of rd.entryFetches) void this.fetch(f.from, f.to);
       }
     } catch (err) {
@@ -436,6 +496,8 @@ export class RaftLog<R> {
     const installed = await transfer.install(meta);
     transfer.receiver.installed();
     this.wal = installed.wal;
+    for (const [id, a] of Object.entries(installed.learnedAddresses)) this.learned.set(id, a);
+    this.membershipDirty = true;
     this.lastTimeMs = Math.max(this.lastTimeMs, installed.lastTimeMs);
     this.appliedIndex = meta.index;
     this.raft.snapshotInstalled(meta);
@@ -505,8 +567,61 @@ export class RaftLog<R> {
     );
   }
 
+  /** Remember the addresses config entries carry and who they removed. */
+  private learnConfig(entries: readonly RaftEntry[]): void {
+    for (const e of entries) {
+      if (e.kind !== 'config') continue;
+      this.membershipDirty = true;
+      let change: ConfigChange;
+      try {
+        change = decodeConfigChange(e.payload).change;
+      } catch {
+        continue; // the core refuses it loudly; the address book just skips it
+      }
+      if (change.type === 'addVoter') {
+        this.removed.delete(change.node);
+        if (change.address !== undefined) this.learned.set(change.node, change.address);
+      } else this.removed.add(change.node);
+    }
+  }
+
+  /**
+   * Keep the transport's peer set equal to: the voters, the command line's peers and the nodes
+   * config entries added, minus nodes removed and not voters again; addresses learned from
+   * config entries win over the command line's.
+   */
+  private updatePeers(): void {
+    const transport = this.opts.transport;
+    // Without staticPeers the caller manages the transport's peers itself.
+    if (!transport || !this.opts.staticPeers || !this.membershipDirty) return;
+    this.membershipDirty = false;
+    const voters = this.raft.status().voters;
+    const ids = new Set<string>([...Object.keys(this.opts.staticPeers ?? {}), ...voters, ...this.learned.keys()]);
+    const peers: Record<string, PeerAddress> = {};
+    for (const id of [...ids].sort()) {
+      if (id === this.opts.id || (this.removed.has(id) && !voters.includes(id))) continue;
+      const learned = this.learned.get(id);
+      const address = learned !== undefined ? parseAddress(learned) : this.opts.staticPeers?.[id];
+      if (address) peers[id] = address;
+    }
+    const key = JSON.stringify(peers);
+    if (key === this.peersKey) return;
+    if (this.peersKey !== '') this.opts.log(`raft: ${this.opts.id} now talks to ${Object.keys(peers).join(', ') || 'nobody'}`);
+    this.peersKey = key;
+    transport.setPeers(peers);
+  }
+
   private apply(entries: RaftEntry[]): void {
     if (entries.length === 0) return;
+    for (const e of entries) {
+      if (e.kind !== 'config') continue;
+      const p = this.pendingConfig.get(e.index);
+      if (!p) continue;
+      this.pendingConfig.delete(e.index);
+      clearTimeout(p.timer);
+      if (p.term === e.term) p.resolve();
+      else p.reject(new ProposalDroppedError(e.index));
+    }
     const listener = this.listener;
     if (!listener) throw new Error('RaftLog: no commit listener');
     const results = listener(entries);
@@ -547,11 +662,13 @@ export class RaftLog<R> {
 
   /** Proposals at or after `index` were overwritten before they could commit. */
   private dropPendingFrom(index: number): void {
-    for (const [i, p] of this.pending) {
-      if (i >= index) {
-        this.pending.delete(i);
-        clearTimeout(p.timer);
-        p.reject(new ProposalDroppedError(i));
+    for (const map of [this.pending, this.pendingConfig] as Map<number, PendingProposal<unknown>>[]) {
+      for (const [i, p] of map) {
+        if (i >= index) {
+          map.delete(i);
+          clearTimeout(p.timer);
+          p.reject(new ProposalDroppedError(i));
+        }
       }
     }
   }
@@ -614,6 +731,14 @@ export class RaftLog<R> {
     this.pending.clear();
     this.opts.onFatal(this.failure);
   }
+}
+
+/** "host:port" (the host may be a bracketed IPv6 address) as a PeerAddress. */
+export function parseAddress(a: string): PeerAddress | undefined {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(a);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port > 0 && port <= 65535 ? { host: m[1]!, port } : undefined;
 }
 
 function toStoreHardState(h: RaftHardState): { term: number; votedFor: string; commitIndex: number } {

@@ -43,6 +43,12 @@ export interface ClusterOptions {
   peers: Record<string, { host: string; port: number }>;
   /** Shared by the set's members; a connection that cannot prove it is refused. */
   secret: string;
+  /**
+   * A new member joining an existing set: it starts with no configuration and waits until a
+   * member adds it (`opencmq cluster add-node`). Without it, the set's voters are this node and
+   * its peers (how a new set is started).
+   */
+  join?: boolean;
 }
 
 export const DEFAULT_PORT = 9600;

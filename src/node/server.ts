@@ -53,7 +53,13 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
     fsync: opts.fsync ?? true,
     log,
     ...(cluster && transport && rpc
-      ? { nodeId: cluster.nodeId, voters: [cluster.nodeId, ...Object.keys(cluster.peers)].sort(), transport, rpc }
+      ? {
+          nodeId: cluster.nodeId,
+          voters: cluster.join ? [] : [cluster.nodeId, ...Object.keys(cluster.peers)].sort(),
+          transport,
+          rpc,
+          staticPeers: cluster.peers,
+        }
       : {}),
     ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
     ...(opts.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: opts.snapshotEveryEntries } : {}),

@@ -5,10 +5,11 @@
 // input buffer (no copy), so the caller must not reuse that buffer while entries are alive.
 
 import { entryBytes, RAFT_LIMITS } from './limits';
-import type { ConfigChangeEntry, EntryKind, RaftEntry, RaftMessage, RaftMessageType, SnapshotMeta } from './types';
+import type { ConfigChange, ConfigChangeEntry, EntryKind, RaftEntry, RaftMessage, RaftMessageType, SnapshotMeta } from './types';
 
 export const RAFT_CODEC_VERSION = 1;
-const CONFIG_PAYLOAD_VERSION = 1;
+/** Version 2 added the new voter's address (after the voters); version 1 payloads still decode. */
+const CONFIG_PAYLOAD_VERSION = 2;
 
 export class RaftCodecError extends Error {
   constructor(message: string) {
@@ -361,19 +362,26 @@ export function encodeConfigChange(c: ConfigChangeEntry): Uint8Array {
   w.u8(c.change.type === 'addVoter' ? 1 : 2);
   w.str(c.change.node);
   writeVoters(w, c.voters);
+  const address = c.change.type === 'addVoter' ? c.change.address : undefined;
+  w.u8(address === undefined ? 0 : 1);
+  if (address !== undefined) w.str(address);
   return w.finish();
 }
 
 export function decodeConfigChange(payload: Uint8Array): ConfigChangeEntry {
   const r = new Reader(payload);
   const version = r.u8();
-  if (version !== CONFIG_PAYLOAD_VERSION) throw new RaftCodecError(`unsupported config payload version ${version}`);
+  if (version !== 1 && version !== CONFIG_PAYLOAD_VERSION) throw new RaftCodecError(`unsupported config payload version ${version}`);
   const code = r.u8();
   if (code !== 1 && code !== 2) throw new RaftCodecError(`unknown config change ${code}`);
   const node = r.str();
   const voters = readVoters(r);
+  const hasAddress = version >= 2 ? r.u8() : 0;
+  if (hasAddress > 1 || (hasAddress === 1 && code === 2)) throw new RaftCodecError('bad address flag');
+  const address = hasAddress === 1 ? r.str() : undefined;
   r.end();
-  const change = code === 1 ? ({ type: 'addVoter', node } as const) : ({ type: 'removeVoter', node } as const);
+  const change: ConfigChange =
+    code === 1 ? (address === undefined ? { type: 'addVoter', node } : { type: 'addVoter', node, address }) : { type: 'removeVoter', node };
   if ((code === 1) !== voters.includes(node)) throw new RaftCodecError('voters do not reflect the change');
   return { change, voters };
 }

@@ -31,7 +31,11 @@ export interface SnapshotMeta {
   voters: string[];
 }
 
-export type ConfigChange = { type: 'addVoter'; node: string } | { type: 'removeVoter'; node: string };
+/**
+ * A single-server membership change. `address` (opaque to the core, "host:port" for the node
+ * driver) travels in the config entry so every member learns how to reach a new voter.
+ */
+export type ConfigChange = { type: 'addVoter'; node: string; address?: string } | { type: 'removeVoter'; node: string };
 
 /** The payload of a config entry: the change and the full voter set it produces. */
 export interface ConfigChangeEntry {

@@ -7,7 +7,8 @@ import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { cmqRequest } from './load-clients';
 import { makeDataDir, spawnServer, type ServerProcess } from './server-process';
 
-const SECRET = 'cluster-test-secret-0123456789';
+/** The cluster secret of every test set (a member started by hand joins with it). */
+export const SECRET = 'cluster-test-secret-0123456789';
 
 export interface TestSet {
   ids: string[];
@@ -136,18 +137,26 @@ export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> 
   };
 }
 
+/** Log lines worth seeing in a passing test's output: recovery and catch-up events. */
+const NOTABLE = /behind the compacted log|installed snapshot|InstallSnapshot|torn tail|differs from the core's/;
+
+/** Every line a member logged that matches `pattern`, prefixed with the member's id. */
+export function linesLogged(set: TestSet, pattern: RegExp): string[] {
+  return set.ids.flatMap((id) =>
+    set
+      .output(id)
+      .split('\n')
+      .filter((line) => pattern.test(line))
+      .map((line) => `${id}: ${line}`),
+  );
+}
+
 /** Log lines that mean a member hit something it must never hit, whatever the test does to it. */
 const TROUBLE = /FATAL|CORRUPTION|invariant violated|opencmq: stopping|snapshot transfer to \S+ failed|Unhandled|TypeError|RangeError/;
 
 /** Every line a member logged that matches TROUBLE, prefixed with the member's id. */
 export function troubleLogged(set: TestSet): string[] {
-  return set.ids.flatMap((id) =>
-    set
-      .output(id)
-      .split('\n')
-      .filter((line) => TROUBLE.test(line))
-      .map((line) => `${id}: ${line}`),
-  );
+  return linesLogged(set, TROUBLE);
 }
 
 /** The last `lines` lines each member logged, for a failing test's output. */
@@ -163,6 +172,8 @@ export async function withTestSet<T>(opts: TestSetOptions, body: (set: TestSet) 
   const set = await startTestSet(opts);
   try {
     const result = await body(set);
+    const notable = linesLogged(set, NOTABLE);
+    if (notable.length > 0) console.log(`members logged ${notable.length} notable line(s):\n${notable.slice(0, 10).join('\n')}`);
     const trouble = troubleLogged(set);
     assert.deepEqual(trouble, [], `members logged trouble:\n${trouble.join('\n')}`);
     return result;

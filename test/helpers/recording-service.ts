@@ -3,14 +3,15 @@
 
 import type { Command, CommandResult, QueueAttributes, QueueAttributesInput, QueueList } from '../../src/broker/commands';
 import type { ErrorResult } from '../../src/protocol/errors';
-import type { ClusterStatusView, DeliveredMessage, QueueService, ReceiveOutcome } from '../../src/api/service';
+import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome } from '../../src/api/service';
 
 export type RecordedCall =
   | { method: 'submit'; command: Command }
   | { method: 'receive'; queueName: string; numOfMsg: number; waitSeconds: number | undefined }
   | { method: 'listQueues'; searchWord: string | undefined; offset: number; limit: number }
   | { method: 'getQueueAttributes'; queueName: string }
-  | { method: 'listDeadLetterSourceQueues'; deadLetterQueueName: string; searchWord: string | undefined; offset: number; limit: number };
+  | { method: 'listDeadLetterSourceQueues'; deadLetterQueueName: string; searchWord: string | undefined; offset: number; limit: number }
+  | ({ method: 'changeMembership' } & MembershipChange);
 
 export interface RecordingScripts {
   submit?: (command: Command) => CommandResult | Promise<CommandResult>;
@@ -129,6 +130,12 @@ export class RecordingQueueService implements QueueService {
     this.calls.push({ method: 'getQueueAttributes', queueName });
     if (this.scripts.getQueueAttributes) return this.scripts.getQueueAttributes(queueName);
     return sampleQueueAttributes(queueName);
+  }
+
+  changeMembership(change: MembershipChange): Promise<{ ok: true; voters: string[] }> {
+    this.calls.push({ method: 'changeMembership', ...change });
+    const voters = change.type === 'add' ? ['n1', change.nodeId] : ['n1'];
+    return Promise.resolve({ ok: true, voters });
   }
 
   transferLeader(nodeId: string): Promise<{ ok: true; from: string; to: string }> {

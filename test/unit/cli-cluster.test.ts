@@ -34,3 +34,11 @@ test('server: no cluster options means a one-node set; incomplete ones are usage
   assert.throws(() => serverOptionsFrom({ 'node-id': 'n1', peer: ['n2-no-port'], 'raft-port': '1', 'cluster-secret': 'x'.repeat(16) }, io), /ID=HOST:PORT/);
   assert.throws(() => serverOptionsFrom({ 'node-id': 'n1', peer: ['n1=h:1'], 'raft-port': '1', 'cluster-secret': 'x'.repeat(16) }, io), /own id/);
 });
+
+test('server: --join marks a new member that waits to be added; --snapshot-every sets the cadence', () => {
+  const base = { 'node-id': 'n4', 'raft-port': '9704', peer: ['n1=h:9701'], 'cluster-secret': 'x'.repeat(16) };
+  assert.equal(serverOptionsFrom(base, io).cluster?.join, undefined);
+  assert.equal(serverOptionsFrom({ ...base, join: true }, io).cluster?.join, true);
+  assert.equal(serverOptionsFrom({ 'snapshot-every': '5000' }, io).snapshotEveryEntries, 5000);
+  assert.throws(() => serverOptionsFrom({ 'snapshot-every': '5' }, io), UsageError);
+});

@@ -75,10 +75,12 @@ test('every message survives encode/decode unchanged', () => {
 });
 
 test('config-change payloads survive encode/decode; inconsistent ones are refused', () => {
-  const change: fc.Arbitrary<ConfigChangeEntry> = fc.tuple(fc.constantFrom('addVoter' as const, 'removeVoter' as const), id, voters).map(([type, node, vs]) => ({
-    change: { type, node },
-    voters: type === 'addVoter' ? [...new Set([...vs, node])] : vs.filter((v) => v !== node),
-  }));
+  const change: fc.Arbitrary<ConfigChangeEntry> = fc
+    .tuple(fc.constantFrom('addVoter' as const, 'removeVoter' as const), id, voters, fc.option(fc.constantFrom('10.0.0.4:9704', 'h:1'), { nil: undefined }))
+    .map(([type, node, vs, address]) => ({
+      change: type === 'addVoter' ? (address === undefined ? { type, node } : { type, node, address }) : { type, node },
+      voters: type === 'addVoter' ? [...new Set([...vs, node])] : vs.filter((v) => v !== node),
+    }));
   fc.assert(fc.property(change, (c) => assert.deepEqual(plain(decodeConfigChange(encodeConfigChange(c))), plain(c))));
   const bad = encodeConfigChange({ change: { type: 'addVoter', node: 'n4' }, voters: ['n1', 'n4'] });
   const lying = encodeConfigChange({ change: { type: 'removeVoter', node: 'n4' }, voters: ['n1'] });

@@ -14,7 +14,14 @@ export interface ServerProcess {
   /** Everything the server wrote to stderr/stdout so far. */
   output(): string;
   kill9(): Promise<void>;
+  /** SIGTERM (graceful stop); resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** SIGSTOP: the process freezes (sockets stay open, nothing is answered) until resume(). */
+  pause(): void;
+  /** SIGCONT after pause(); harmless on a process that is not stopped. */
+  resume(): void;
+  /** The process has exited (killed, stopped, or crashed). */
+  hasExited(): boolean;
 }
 
 export async function makeDataDir(prefix = 'opencmq-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -30,6 +37,7 @@ export function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0)
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const hasExited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
       out += chunk.toString();
@@ -50,6 +58,13 @@ export function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0)
             child.kill('SIGTERM');
             return exited;
           },
+          pause: () => {
+            if (!hasExited()) child.kill('SIGSTOP');
+          },
+          resume: () => {
+            if (!hasExited()) child.kill('SIGCONT');
+          },
+          hasExited,
         });
       }
     };

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { callUntilOk } from '../helpers/load-clients';
-import { arrayParams, cmqCall } from '../helpers/raw-cmq';
+import { callUntilOk, drainQueue } from '../helpers/load-clients';
+import { cmqCall } from '../helpers/raw-cmq';
 import { freePorts, SECRET, startTestSet, waitForLeader } from '../helpers/cluster';
 import { makeDataDir, spawnServer, type ServerProcess } from '../helpers/server-process';
 
@@ -22,17 +22,8 @@ async function cli(endpoint: string, ...args: string[]): Promise<string> {
   return stdout;
 }
 
-async function drain(endpoint: string, queue: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (;;) {
-    const r = await cmqCall(endpoint, 'BatchReceiveMessage', { queueName: queue, numOfMsg: 16, pollingWaitSeconds: 0 });
-    if (r.code === 7000) return bodies;
-    assert.equal(r.code, 0, JSON.stringify(r));
-    const list = r.msgInfoList as { msgBody: string; receiptHandle: string }[];
-    bodies.push(...list.map((m) => m.msgBody));
-    const d = await cmqCall(endpoint, 'BatchDeleteMessage', { queueName: queue, ...arrayParams('receiptHandle', list.map((m) => m.receiptHandle)) });
-    assert.equal(d.code, 0, JSON.stringify(d));
-  }
+function drain(endpoint: string, queueName: string): Promise<string[]> {
+  return drainQueue({ endpoints: [endpoint], queueName, pollingWaitSeconds: 0, emptyReceivesToStop: 1 });
 }
 
 async function waitApplied(endpoint: string, index: number, timeoutMs: number): Promise<void> {

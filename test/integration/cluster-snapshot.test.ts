@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { callUntilOk } from '../helpers/load-clients';
-import { arrayParams, cmqCall } from '../helpers/raw-cmq';
+import { callUntilOk, drainQueue } from '../helpers/load-clients';
+import { cmqCall } from '../helpers/raw-cmq';
 import { startTestSet, waitCaughtUp, waitForLeader } from '../helpers/cluster';
 
 async function send(endpoint: string, queue: string, body: string): Promise<void> {
@@ -16,17 +16,8 @@ async function send(endpoint: string, queue: string, body: string): Promise<void
 }
 
 /** Receive and delete until the queue is empty; returns the bodies. */
-async function drain(endpoint: string, queue: string): Promise<string[]> {
-  const bodies: string[] = [];
-  for (;;) {
-    const r = await cmqCall(endpoint, 'BatchReceiveMessage', { queueName: queue, numOfMsg: 16, pollingWaitSeconds: 0 });
-    if (r.code === 7000) return bodies;
-    assert.equal(r.code, 0, JSON.stringify(r));
-    const list = r.msgInfoList as { msgBody: string; receiptHandle: string }[];
-    bodies.push(...list.map((m) => m.msgBody));
-    const d = await cmqCall(endpoint, 'BatchDeleteMessage', { queueName: queue, ...arrayParams('receiptHandle', list.map((m) => m.receiptHandle)) });
-    assert.equal(d.code, 0, JSON.stringify(d));
-  }
+function drain(endpoint: string, queueName: string): Promise<string[]> {
+  return drainQueue({ endpoints: [endpoint], queueName, pollingWaitSeconds: 0, emptyReceivesToStop: 1 });
 }
 
 test('a follower behind the compacted log catches up by snapshot transfer and keeps every message', { timeout: 120_000 }, async () => {

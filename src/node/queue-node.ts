@@ -21,7 +21,7 @@ import type { PeerAddress, PeerTransport } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
 import { ConfigChangeRefusedError, NotLeaderError, ProposalDroppedError, ProposalTimeoutError, RaftLog, type RaftLogOptions } from './raft-log';
 import { ParkedReceives } from './long-poll';
-import type { RpcRouter } from './rpc';
+import { RPC_SERVICE, type RpcRouter } from './rpc';
 import { finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 
 export interface QueueNodeOptions {
@@ -59,6 +59,8 @@ export interface NodeStats {
   parkedReceives: number;
   inflightProposals: number;
   corruptBodies: number;
+  /** Bodies damaged (or missing) here and delivered from an intact copy on another replica. */
+  bodiesFromReplicas: number;
   snapshotsTaken: number;
   /** Snapshots installed from the leader (this node had fallen behind its compacted log). */
   snapshotsInstalled: number;
@@ -89,6 +91,8 @@ const SOLE_VOTER_ELECTION_TICKS = 2;
 const LEADER_HANDOFF_TIMEOUT_MS = 2000;
 const SOLE_VOTER_STARTUP_TIMEOUT_MS = 10_000;
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
+/** How long the leader waits for one replica's copy of a body damaged locally. */
+const BODY_FROM_REPLICA_TIMEOUT_MS = 2000;
 
 export class QueueNode implements QueueService {
   private readonly parked = new ParkedReceives();
@@ -105,7 +109,7 @@ export class QueueNode implements QueueService {
   private lastTickMs = -Infinity;
   private entriesSinceSnapshot = 0;
   private snapshotRunning: Promise<void> | undefined;
-  private readonly counters = { corruptBodies: 0, snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
+  private readonly counters = { corruptBodies: 0, bodiesFromReplicas: 0, snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
   private receiver: SnapshotReceiver | undefined;
 
   private constructor(
@@ -191,6 +195,7 @@ export class QueueNode implements QueueService {
     const commitLog = new RaftLog<CommandResult>(raftOpts);
     const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, opts);
     node.receiver = receiver;
+    opts.rpc?.serve(RPC_SERVICE.body, (_from, payload) => node.serveBody(payload));
     node.entriesSinceSnapshot = replayed;
     node.afterApply();
     // A one-node set serves as soon as it has elected itself (a few ticks); a member of a larger
@@ -429,7 +434,7 @@ export class QueueNode implements QueueService {
     const spans = await this.readSpans(messages);
     const delivered: DeliveredMessage[] = [];
     for (const m of messages) {
-      const body = this.checkedBody(m, spans.get(m.body.entryIndex));
+      const body = this.checkedBody(m, spans.get(m.body.entryIndex)) ?? (await this.bodyFromReplica(m));
       if (body) delivered.push({ ...m, bodyBytes: body });
       else await this.submit({ kind: 'quarantineMessage', queueName, queueNumber: m.queueNumber, seq: m.seq });
     }
@@ -470,19 +475,68 @@ export class QueueNode implements QueueService {
     return spans;
   }
 
+  /**
+   * The local copy of a body is damaged or missing: every committed entry is on a majority of
+   * the set, so ask the other members for theirs and deliver an intact one. Only when no replica
+   * has it intact is the message quarantined.
+   */
+  private async bodyFromReplica(m: ReceivedMessage): Promise<Buffer | undefined> {
+    const rpc = this.opts.rpc;
+    if (!rpc) {
+      this.log(`CORRUPTION: message ${m.msgId} quarantined: no other replica to read it from`);
+      return undefined;
+    }
+    const ref = m.body;
+    const req = Buffer.alloc(17);
+    req[0] = RPC_SERVICE.body;
+    req.writeDoubleLE(ref.entryIndex, 1);
+    req.writeUInt32LE(ref.offset, 9);
+    req.writeUInt32LE(ref.length, 13);
+    for (const peer of this.commitLog.status().voters) {
+      if (peer === this.commitLog.id) continue;
+      try {
+        const body = await rpc.transport.request(peer, req, { timeoutMs: BODY_FROM_REPLICA_TIMEOUT_MS });
+        if (body.length === ref.length && crc32c(body) === ref.crc32c) {
+          this.counters.bodiesFromReplicas++;
+          this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
+          return body;
+        }
+        this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}): ${peer}'s copy is damaged too`);
+      } catch (err) {
+        this.log(`message ${m.msgId}: reading its body from ${peer} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) has no intact copy on any reachable replica; quarantined, not delivered`);
+    return undefined;
+  }
+
+  /** Serves another member's bodyFromReplica: the raw bytes of part of an entry's payload. */
+  private async serveBody(payload: Buffer): Promise<Uint8Array> {
+    if (payload.length !== 16) throw new Error('body request: bad length');
+    const index = payload.readDoubleLE(0);
+    const offset = payload.readUInt32LE(8);
+    const length = payload.readUInt32LE(12);
+    const cached = this.commitLog.recentPayload(index);
+    if (cached) {
+      if (offset + length > cached.byteLength) throw new Error('body request: outside the entry');
+      return cached.subarray(offset, offset + length);
+    }
+    return this.wal.readSlice(index, offset, length);
+  }
+
   /** The message's body checked against its CRC32C; undefined (and reported) when damaged or missing. */
   private checkedBody(m: ReceivedMessage, span: EntrySpan | Error | undefined): Buffer | undefined {
     const ref = m.body;
     if (span === undefined || span instanceof Error) {
       this.counters.corruptBodies++;
-      this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) could not be read: ${String(span)}; quarantined`);
+      this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) could not be read here: ${String(span)}`);
       return undefined;
     }
     const from = ref.offset - span.start;
     const body = span.bytes.subarray(from, from + ref.length);
     if (body.length !== ref.length || crc32c(body) !== ref.crc32c) {
       this.counters.corruptBodies++;
-      this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) failed its CRC32C check; quarantined, not delivered`);
+      this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) failed its CRC32C check here`);
       return undefined;
     }
     return body;
@@ -550,6 +604,7 @@ export class QueueNode implements QueueService {
       parkedReceives: this.parked.size,
       inflightProposals: this.inflight,
       corruptBodies: this.counters.corruptBodies,
+      bodiesFromReplicas: this.counters.bodiesFromReplicas,
       snapshotsTaken: this.counters.snapshotsTaken,
       snapshotsInstalled: this.counters.snapshotsInstalled,
       segmentsReleased: this.counters.segmentsReleased,

@@ -9,6 +9,8 @@ export const RPC_SERVICE = {
   forward: 1,
   /** The leader shipping a snapshot and the entries it needs to a follower (snapshot-transfer.ts). */
   snapshot: 2,
+  /** A message body read from a replica's log, when the local copy fails its checksum (queue-node.ts). */
+  body: 3,
 } as const;
 
 export type RpcService = (typeof RPC_SERVICE)[keyof typeof RPC_SERVICE];

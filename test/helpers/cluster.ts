@@ -23,12 +23,29 @@ export interface TestSet {
   restart: (id: string) => Promise<ServerProcess>;
   /** Everything member `id` logged, over all its runs (restarts included). */
   output: (id: string) => string;
+  /** Member `id`'s data directory (to damage it on purpose while the member is down). */
+  dataDir: (id: string) => string;
   /** Member `id`'s own view of the set (OpencmqClusterStatus is answered where it arrives). */
   status: (id: string, timeoutMs?: number) => Promise<ClusterNodeStatus>;
   /** Run `fn` first thing in close() (e.g. stop load clients before the members go away). */
   onClose: (fn: () => Promise<void>) => void;
   /** Stop every member (resuming paused ones first) and delete the data directories. */
   close: () => Promise<void>;
+}
+
+/**
+ * Spawn on a fixed port, retrying a few times if it is busy: while a member is down, a client
+ * connection of this process may briefly hold its port as an ephemeral local port.
+ */
+async function spawnWithRetry(dataDir: string, args: string[], port: number): Promise<ServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnServer(dataDir, args, port);
+    } catch (err) {
+      if (attempt >= 5 || !String(err).includes('EADDRINUSE')) throw err;
+      await sleep(500);
+    }
+  }
 }
 
 /** How long close() lets a member stop gracefully before killing it. */
@@ -102,6 +119,7 @@ export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> 
   return {
     ids,
     servers,
+    dataDir: dirOf,
     url: (id) => servers.get(id)!.url,
     leader: () => {
       let best: { term: number; leader: string } | undefined;
@@ -117,7 +135,7 @@ export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> 
       const old = servers.get(id);
       if (old === undefined) throw new Error(`restart: no member ${id}`);
       if (!old.hasExited()) throw new Error(`restart: ${id} is still running`);
-      const s = await spawnServer(dirOf(id), argsOf(id), old.port);
+      const s = await spawnWithRetry(dirOf(id), argsOf(id), old.port);
       earlierOutput.set(id, [...(earlierOutput.get(id) ?? []), old.output()]);
       servers.set(id, s);
       return s;

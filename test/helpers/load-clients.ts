@@ -452,3 +452,48 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+export interface SendPauses {
+  /** The longest time one sender went between two acknowledged sends (or to the window's end). */
+  longestGapMs: number;
+  /** The sender (run and client, from the body) that saw it. */
+  longestGapClient: string;
+  /** The slowest acknowledged send that ended inside the window. */
+  longestAckLatencyMs: number;
+}
+
+/**
+ * What startLoad's senders saw during [fromMs, toMs]: per sender (bodies `…-s<client>-<seq>`), the
+ * gaps between successive acknowledged sends that overlap the window, failed attempts included.
+ */
+export function sendPauses(history: History, fromMs: number, toMs: number): SendPauses {
+  const acksByClient = new Map<string, number[]>();
+  let longestAckLatencyMs = 0;
+  for (const s of history.sends()) {
+    if (s.outcome !== 'acked' || s.endMs === undefined) continue;
+    const client = /^(.*-s\d+)-\d+$/.exec(s.body)?.[1];
+    if (client === undefined) continue; // not a load sender's body (e.g. a probe)
+    const list = acksByClient.get(client);
+    if (list === undefined) acksByClient.set(client, [s.endMs]);
+    else list.push(s.endMs);
+    if (s.endMs >= fromMs && s.endMs <= toMs) longestAckLatencyMs = Math.max(longestAckLatencyMs, s.endMs - s.invokedMs);
+  }
+  let longestGapMs = 0;
+  let longestGapClient = '';
+  for (const [client, acks] of acksByClient) {
+    acks.sort((a, b) => a - b);
+    // The window's end closes the last gap: a sender that never succeeded again saw the whole of it.
+    const points = [...acks.filter((t) => t < toMs), toMs];
+    for (let i = 1; i < points.length; i++) {
+      const prev = points[i - 1]!;
+      const next = points[i]!;
+      if (next < fromMs) continue;
+      const gap = next - prev;
+      if (gap > longestGapMs) {
+        longestGapMs = gap;
+        longestGapClient = client;
+      }
+    }
+  }
+  return { longestGapMs, longestGapClient, longestAckLatencyMs };
+}

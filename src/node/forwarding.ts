@@ -71,10 +71,15 @@ export function serveForwarded(rpc: RpcRouter, ctx: ApiContext): void {
   });
 }
 
+/** How often forwards in flight check whether the leader they went to is still the leader. */
+const LEADER_CHECK_MS = 50;
+
 /**
  * The API server's `forward` hook: undefined (answer here) when this node leads or no leader is
  * known (the local answer then says so); otherwise the leader's answer, or a 6000 error when the
  * leader cannot be reached (the client retries; the request may or may not have been applied).
+ * A forward still waiting when this node sees another leader is answered 6000 at once: the old
+ * leader may be frozen or cut off, and its answer (if it ever comes) would be "not the leader".
  */
 export function forwarder(
   transport: PeerTransport,
@@ -82,16 +87,44 @@ export function forwarder(
   leaderId: () => string | undefined,
   nextRequestId: () => string,
 ): (input: CmqRequestInput) => Promise<Record<string, unknown>> | undefined {
+  const waiting = new Set<{ leader: string; abandon: () => void }>();
+  let checker: NodeJS.Timeout | undefined;
+  const check = (): void => {
+    const current = leaderId();
+    for (const w of waiting) if (w.leader !== current) w.abandon();
+    if (waiting.size === 0 && checker) {
+      clearInterval(checker);
+      checker = undefined;
+    }
+  };
+  const unreachable = (leader: string, why: string): Record<string, unknown> => ({
+    code: 6000,
+    message: `${errorMessage('internalError')} leader ${leader} unreachable: ${why}`,
+    requestId: nextRequestId(),
+  });
   return (input) => {
     const leader = leaderId();
     if (leader === undefined || leader === selfId || isLocalAction(input)) return undefined;
-    return transport.request(leader, encodeForwarded(input), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
-      (answer) => JSON.parse(answer.toString('utf8')) as Record<string, unknown>,
-      (err: unknown) => ({
-        code: 6000,
-        message: `${errorMessage('internalError')} leader ${leader} unreachable: ${err instanceof Error ? err.message : String(err)}`,
-        requestId: nextRequestId(),
-      }),
-    );
+    return new Promise<Record<string, unknown>>((resolve) => {
+      const w = {
+        leader,
+        abandon: () => {
+          waiting.delete(w);
+          resolve(unreachable(leader, `leadership moved to ${leaderId() ?? '(unknown)'} while the request was in flight; it may or may not have been applied`));
+        },
+      };
+      waiting.add(w);
+      checker ??= setInterval(check, LEADER_CHECK_MS);
+      transport.request(leader, encodeForwarded(input), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
+        (answer) => {
+          if (!waiting.delete(w)) return;
+          resolve(JSON.parse(answer.toString('utf8')) as Record<string, unknown>);
+        },
+        (err: unknown) => {
+          if (!waiting.delete(w)) return;
+          resolve(unreachable(leader, err instanceof Error ? err.message : String(err)));
+        },
+      );
+    });
   };
 }

@@ -11,9 +11,24 @@
 //   rewindQueue:        str16 queueName, f64 startConsumeTimeSec
 //   quarantineMessage:  str16 queueName, f64 queueNumber, f64 seq
 //   tick:               (nothing)
+//   createTopic:        str16 topicName, u32 maxMsgSize, u8 filterType
+//   setTopicAttributes: str16 topicName, u32 maxMsgSize
+//   deleteTopic:        str16 topicName
+//   subscribe:          str16 topicName, str16 subscriptionName, u8 protocol, str16 endpoint,
+//                       u8 notifyStrategy, u8 notifyContentFormat, list filterTags, list bindingKeys
+//   unsubscribe / clearSubscriptionFilterTags: str16 topicName, str16 subscriptionName
+//   setSubscriptionAttributes: str16 topicName, str16 subscriptionName, u8 presentFlags, then
+//                       the present ones of u8 notifyStrategy, u8 notifyContentFormat, list filterTags,
+//                       list bindingKeys (flags 1, 2, 4, 8)
+//   publishMessages:    str16 topicName, list msgTags, str16 routingKey, u8 count,
+//                       count × (u32 length, u32 crc32c)
+//   pushSucceeded:      str16 topicName, str16 subscriptionName, str16 msgId
+//   pushFailed:         str16 topicName, str16 subscriptionName, str16 msgId, u32 seed
+// where list = u8 count, count × str16. Enums are indexes into the protocol/topic-types.ts arrays.
 
 import { LIMITS } from '../protocol/limits';
 import { SETTABLE_QUEUE_INT_ATTRS } from '../protocol/queue-types';
+import { NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
 import { crc32c } from './checksum';
 import type { Command, DeadLetterPolicy, QueueAttributesInput } from './commands';
@@ -31,6 +46,16 @@ const KIND_CODES = {
   unbindDeadLetter: 8,
   quarantineMessage: 9,
   tick: 10,
+  createTopic: 11,
+  setTopicAttributes: 12,
+  deleteTopic: 13,
+  subscribe: 14,
+  unsubscribe: 15,
+  setSubscriptionAttributes: 16,
+  clearSubscriptionFilterTags: 17,
+  publishMessages: 18,
+  pushSucceeded: 19,
+  pushFailed: 20,
 } as const satisfies Record<Command['kind'], number>;
 
 /** A body as the meta part describes it; offset is from the start of the payload. */
@@ -41,8 +66,14 @@ export interface DecodedBody {
 }
 
 export type DecodedCommand =
-  | Exclude<Command, { kind: 'sendMessages' }>
-  | { kind: 'sendMessages'; queueName: string; delaySeconds: number; bodies: DecodedBody[] };
+  | Exclude<Command, { kind: 'sendMessages' | 'publishMessages' }>
+  | { kind: 'sendMessages'; queueName: string; delaySeconds: number; bodies: DecodedBody[] }
+  | { kind: 'publishMessages'; topicName: string; bodies: DecodedBody[]; msgTags: string[]; routingKey: string };
+
+const SET_SUB_STRATEGY = 1;
+const SET_SUB_FORMAT = 2;
+const SET_SUB_TAGS = 4;
+const SET_SUB_KEYS = 8;
 
 export interface EncodedCommand {
   payload: Uint8Array;
@@ -63,6 +94,7 @@ function batchCountOk(n: number): boolean {
 
 export function encodeCommand(cmd: Command): EncodedCommand {
   if (cmd.kind === 'sendMessages') return encodeSend(cmd.queueName, cmd.delaySeconds, cmd.bodies);
+  if (cmd.kind === 'publishMessages') return encodePublish(cmd.topicName, cmd.msgTags, cmd.routingKey, cmd.bodies);
   const w = new ByteWriter(64);
   w.u8(CODEC_VERSION);
   w.u8(KIND_CODES[cmd.kind]);
@@ -107,6 +139,61 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       break;
     case 'tick':
       break;
+    case 'createTopic':
+      check(isU32(cmd.maxMsgSize), `maxMsgSize must be a u32: ${cmd.maxMsgSize}`);
+      check(cmd.filterType === 1 || cmd.filterType === 2, `filterType must be 1 or 2: ${String(cmd.filterType)}`);
+      w.shortStr(cmd.topicName);
+      w.u32(cmd.maxMsgSize);
+      w.u8(cmd.filterType);
+      break;
+    case 'setTopicAttributes':
+      check(isU32(cmd.maxMsgSize), `maxMsgSize must be a u32: ${cmd.maxMsgSize}`);
+      w.shortStr(cmd.topicName);
+      w.u32(cmd.maxMsgSize);
+      break;
+    case 'deleteTopic':
+      w.shortStr(cmd.topicName);
+      break;
+    case 'subscribe':
+      w.shortStr(cmd.topicName);
+      w.shortStr(cmd.subscriptionName);
+      w.u8(enumCode(SUBSCRIPTION_PROTOCOLS, cmd.protocol));
+      w.shortStr(cmd.endpoint);
+      w.u8(enumCode(NOTIFY_STRATEGIES, cmd.notifyStrategy));
+      w.u8(enumCode(NOTIFY_CONTENT_FORMATS, cmd.notifyContentFormat));
+      writeList(w, cmd.filterTags);
+      writeList(w, cmd.bindingKeys);
+      break;
+    case 'unsubscribe':
+    case 'clearSubscriptionFilterTags':
+      w.shortStr(cmd.topicName);
+      w.shortStr(cmd.subscriptionName);
+      break;
+    case 'setSubscriptionAttributes': {
+      w.shortStr(cmd.topicName);
+      w.shortStr(cmd.subscriptionName);
+      const flags =
+        (cmd.notifyStrategy !== undefined ? SET_SUB_STRATEGY : 0) |
+        (cmd.notifyContentFormat !== undefined ? SET_SUB_FORMAT : 0) |
+        (cmd.filterTags !== undefined ? SET_SUB_TAGS : 0) |
+        (cmd.bindingKeys !== undefined ? SET_SUB_KEYS : 0);
+      w.u8(flags);
+      if (cmd.notifyStrategy !== undefined) w.u8(enumCode(NOTIFY_STRATEGIES, cmd.notifyStrategy));
+      if (cmd.notifyContentFormat !== undefined) w.u8(enumCode(NOTIFY_CONTENT_FORMATS, cmd.notifyContentFormat));
+      if (cmd.filterTags !== undefined) writeList(w, cmd.filterTags);
+      if (cmd.bindingKeys !== undefined) writeList(w, cmd.bindingKeys);
+      break;
+    }
+    case 'pushSucceeded':
+    case 'pushFailed':
+      w.shortStr(cmd.topicName);
+      w.shortStr(cmd.subscriptionName);
+      w.shortStr(cmd.msgId);
+      if (cmd.kind === 'pushFailed') {
+        check(isU32(cmd.seed), `seed must be a u32: ${cmd.seed}`);
+        w.u32(cmd.seed);
+      }
+      break;
     default: {
       const never: never = cmd;
       throw new BrokerFormatError(`unknown command ${String(never)}`);
@@ -138,6 +225,55 @@ function encodeSend(queueName: string, delaySeconds: number, bodies: Uint8Array[
   }
   for (const b of bodies) w.bytes(b);
   return { payload: w.finish(), metaLen };
+}
+
+/** Topic bodies, like sends: meta written first, then the bodies copied after it in one payload. */
+function encodePublish(topicName: string, msgTags: string[], routingKey: string, bodies: Uint8Array[]): EncodedCommand {
+  check(batchCountOk(bodies.length), `body count out of range: ${bodies.length}`);
+  const meta = new ByteWriter(64 + 8 * bodies.length);
+  meta.u8(CODEC_VERSION);
+  meta.u8(KIND_CODES.publishMessages);
+  meta.shortStr(topicName);
+  writeList(meta, msgTags);
+  meta.shortStr(routingKey);
+  meta.u8(bodies.length);
+  for (const b of bodies) {
+    meta.u32(b.length);
+    meta.u32(crc32c(b));
+  }
+  const metaBytes = meta.finish();
+  let total = metaBytes.length;
+  for (const b of bodies) total += b.length;
+  const w = new ByteWriter(total);
+  w.bytes(metaBytes);
+  for (const b of bodies) w.bytes(b);
+  return { payload: w.finish(), metaLen: metaBytes.length };
+}
+
+function enumCode<T extends string>(values: readonly T[], v: T): number {
+  const code = values.indexOf(v);
+  check(code >= 0, `unknown value ${v}`);
+  return code;
+}
+
+function readEnum<T extends string>(r: ByteReader, values: readonly T[], what: string): T {
+  const code = r.u8();
+  const v = values[code];
+  check(v !== undefined, `unknown ${what} ${code}`);
+  return v;
+}
+
+function writeList(w: ByteWriter, items: readonly string[]): void {
+  check(items.length <= 0xff, `list too long: ${items.length}`);
+  w.u8(items.length);
+  for (const s of items) w.shortStr(s);
+}
+
+function readList(r: ByteReader): string[] {
+  const n = r.u8();
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(r.shortStr());
+  return out;
 }
 
 /** Decodes payload[0, metaLen) only; the body part may be absent (payload truncated to metaLen). */
@@ -184,6 +320,41 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
       return { kind: 'quarantineMessage', queueName: r.shortStr(), queueNumber: r.int(), seq: r.int() };
     case KIND_CODES.tick:
       return { kind: 'tick' };
+    case KIND_CODES.createTopic: {
+      const topicName = r.shortStr();
+      const maxMsgSize = r.u32();
+      const filterType = r.u8();
+      check(filterType === 1 || filterType === 2, `filterType must be 1 or 2: ${filterType}`);
+      return { kind: 'createTopic', topicName, maxMsgSize, filterType };
+    }
+    case KIND_CODES.setTopicAttributes:
+      return { kind: 'setTopicAttributes', topicName: r.shortStr(), maxMsgSize: r.u32() };
+    case KIND_CODES.deleteTopic:
+      return { kind: 'deleteTopic', topicName: r.shortStr() };
+    case KIND_CODES.subscribe:
+      return {
+        kind: 'subscribe',
+        topicName: r.shortStr(),
+        subscriptionName: r.shortStr(),
+        protocol: readEnum(r, SUBSCRIPTION_PROTOCOLS, 'protocol'),
+        endpoint: r.shortStr(),
+        notifyStrategy: readEnum(r, NOTIFY_STRATEGIES, 'notifyStrategy'),
+        notifyContentFormat: readEnum(r, NOTIFY_CONTENT_FORMATS, 'notifyContentFormat'),
+        filterTags: readList(r),
+        bindingKeys: readList(r),
+      };
+    case KIND_CODES.unsubscribe:
+      return { kind: 'unsubscribe', topicName: r.shortStr(), subscriptionName: r.shortStr() };
+    case KIND_CODES.clearSubscriptionFilterTags:
+      return { kind: 'clearSubscriptionFilterTags', topicName: r.shortStr(), subscriptionName: r.shortStr() };
+    case KIND_CODES.setSubscriptionAttributes:
+      return decodeSetSubscription(r);
+    case KIND_CODES.publishMessages:
+      return decodePublish(r, metaLen);
+    case KIND_CODES.pushSucceeded:
+      return { kind: 'pushSucceeded', topicName: r.shortStr(), subscriptionName: r.shortStr(), msgId: r.shortStr() };
+    case KIND_CODES.pushFailed:
+      return { kind: 'pushFailed', topicName: r.shortStr(), subscriptionName: r.shortStr(), msgId: r.shortStr(), seed: r.u32() };
     default:
       throw new BrokerFormatError(`unknown command kind ${code}`);
   }
@@ -192,6 +363,17 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
 function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
   const queueName = r.shortStr();
   const delaySeconds = r.u32();
+  return { kind: 'sendMessages', queueName, delaySeconds, bodies: readBodies(r, metaLen) };
+}
+
+function decodePublish(r: ByteReader, metaLen: number): DecodedCommand {
+  const topicName = r.shortStr();
+  const msgTags = readList(r);
+  const routingKey = r.shortStr();
+  return { kind: 'publishMessages', topicName, msgTags, routingKey, bodies: readBodies(r, metaLen) };
+}
+
+function readBodies(r: ByteReader, metaLen: number): DecodedBody[] {
   const n = r.u8();
   check(batchCountOk(n), `body count out of range: ${n}`);
   const bodies: DecodedBody[] = [];
@@ -201,7 +383,22 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
     bodies.push({ offset, length, crc32c: r.u32() });
     offset += length;
   }
-  return { kind: 'sendMessages', queueName, delaySeconds, bodies };
+  return bodies;
+}
+
+function decodeSetSubscription(r: ByteReader): DecodedCommand {
+  const cmd: Extract<Command, { kind: 'setSubscriptionAttributes' }> = {
+    kind: 'setSubscriptionAttributes',
+    topicName: r.shortStr(),
+    subscriptionName: r.shortStr(),
+  };
+  const flags = r.u8();
+  check((flags & ~(SET_SUB_STRATEGY | SET_SUB_FORMAT | SET_SUB_TAGS | SET_SUB_KEYS)) === 0, `unknown flags ${flags}`);
+  if (flags & SET_SUB_STRATEGY) cmd.notifyStrategy = readEnum(r, NOTIFY_STRATEGIES, 'notifyStrategy');
+  if (flags & SET_SUB_FORMAT) cmd.notifyContentFormat = readEnum(r, NOTIFY_CONTENT_FORMATS, 'notifyContentFormat');
+  if (flags & SET_SUB_TAGS) cmd.filterTags = readList(r);
+  if (flags & SET_SUB_KEYS) cmd.bindingKeys = readList(r);
+  return cmd;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -5,8 +5,17 @@
 
 import type { ErrorResult } from '../protocol/errors';
 import type { QueueAttributeFields, QueueAttributesInput } from '../protocol/queue-types';
+import type { NotifyContentFormat, NotifyStrategy, SubscriptionProtocol, TopicFilterType } from '../protocol/topic-types';
 
 export type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
+export type {
+  NotifyContentFormat,
+  NotifyStrategy,
+  SubscriptionAttributes,
+  SubscriptionProtocol,
+  TopicAttributes,
+  TopicFilterType,
+} from '../protocol/topic-types';
 
 export type Command =
   | { kind: 'createQueue'; queueName: string; attrs: QueueAttributesInput }
@@ -25,7 +34,47 @@ export type Command =
   /** A message whose body failed its checksum on read: never deliver it again. */
   | { kind: 'quarantineMessage'; queueName: string; queueNumber: number; seq: number }
   /** Carries time forward: delays end, visibility ends, retention and dead-letter TTL expire. */
-  | { kind: 'tick' };
+  | { kind: 'tick' }
+  | { kind: 'createTopic'; topicName: string; maxMsgSize: number; filterType: TopicFilterType }
+  | { kind: 'setTopicAttributes'; topicName: string; maxMsgSize: number }
+  | { kind: 'deleteTopic'; topicName: string }
+  | {
+      kind: 'subscribe';
+      topicName: string;
+      subscriptionName: string;
+      protocol: SubscriptionProtocol;
+      /** http: the URL to POST to; queue: the queue name. */
+      endpoint: string;
+      notifyStrategy: NotifyStrategy;
+      notifyContentFormat: NotifyContentFormat;
+      filterTags: string[];
+      bindingKeys: string[];
+    }
+  | { kind: 'unsubscribe'; topicName: string; subscriptionName: string }
+  /** Absent fields are kept; a present filterTags / bindingKeys replaces the whole set. */
+  | {
+      kind: 'setSubscriptionAttributes';
+      topicName: string;
+      subscriptionName: string;
+      notifyStrategy?: NotifyStrategy;
+      notifyContentFormat?: NotifyContentFormat;
+      filterTags?: string[];
+      bindingKeys?: string[];
+    }
+  | { kind: 'clearSubscriptionFilterTags'; topicName: string; subscriptionName: string }
+  /**
+   * One PublishMessage or BatchPublishMessage; msgTags and routingKey apply to every body. The
+   * bodies are stored in this entry, once, and every matching subscription is served by this one
+   * entry: queue subscriptions get a message referencing the same bytes, http ones a pending push.
+   */
+  | { kind: 'publishMessages'; topicName: string; bodies: Uint8Array[]; msgTags: string[]; routingKey: string }
+  /** The leader's POST of a pending push was answered 2xx. */
+  | { kind: 'pushSucceeded'; topicName: string; subscriptionName: string; msgId: string }
+  /**
+   * The leader's POST failed; the next attempt follows the subscription's notifyStrategy. `seed`
+   * (random, chosen by the leader) picks the BACKOFF_RETRY jitter, so every replica agrees.
+   */
+  | { kind: 'pushFailed'; topicName: string; subscriptionName: string; msgId: string; seed: number };
 
 export type CommandKind = Command['kind'];
 
@@ -76,7 +125,23 @@ export type CommandOk =
   | { ok: true; kind: 'rewindQueue' }
   | { ok: true; kind: 'unbindDeadLetter' }
   | { ok: true; kind: 'quarantineMessage' }
-  | { ok: true; kind: 'tick' };
+  | { ok: true; kind: 'tick' }
+  | { ok: true; kind: 'createTopic'; topicId: string }
+  | { ok: true; kind: 'setTopicAttributes' }
+  | { ok: true; kind: 'deleteTopic' }
+  | { ok: true; kind: 'subscribe'; subscriptionId: string }
+  | { ok: true; kind: 'unsubscribe' }
+  | { ok: true; kind: 'setSubscriptionAttributes' }
+  | { ok: true; kind: 'clearSubscriptionFilterTags' }
+  /**
+   * deliveredQueues: the queues that received the messages (so the node can wake long polls);
+   * pushes: how many http subscriptions got a pending push per message.
+   */
+  | { ok: true; kind: 'publishMessages'; msgIds: string[]; deliveredQueues: string[]; pushes: number }
+  /** found: false when the push was no longer pending (already settled, expired, unsubscribed). */
+  | { ok: true; kind: 'pushSucceeded'; found: boolean }
+  /** retry: nextAttemptMs is set; dropped: retries exhausted; unknown: the push was not pending. */
+  | { ok: true; kind: 'pushFailed'; outcome: 'retry' | 'dropped' | 'unknown'; nextAttemptMs?: number };
 
 export type CommandResult = CommandOk | ErrorResult;
 
@@ -88,4 +153,42 @@ export interface QueueListItem {
 export interface QueueList {
   totalCount: number;
   queueList: QueueListItem[];
+}
+
+export interface TopicListItem {
+  topicId: string;
+  topicName: string;
+}
+
+export interface TopicList {
+  totalCount: number;
+  topicList: TopicListItem[];
+}
+
+export interface SubscriptionListItem {
+  subscriptionId: string;
+  subscriptionName: string;
+  protocol: SubscriptionProtocol;
+  endpoint: string;
+}
+
+export interface SubscriptionList {
+  totalCount: number;
+  subscriptionList: SubscriptionListItem[];
+}
+
+/** An HTTP push the node should attempt now (duePushes): everything it needs for the POST. */
+export interface DuePush {
+  topicName: string;
+  subscriptionName: string;
+  endpoint: string;
+  notifyContentFormat: NotifyContentFormat;
+  msgId: string;
+  body: BodyRef;
+  msgTags: string[];
+  /** Unix seconds, as the JSON push body reports it. */
+  publishTime: number;
+  /** Failed attempts so far. */
+  failedAttempts: number;
+  nextAttemptMs: number;
 }

@@ -7,14 +7,30 @@
 //   f64 lastAppliedIndex, f64 lastTimeMs, f64 nextQueueNumber, f64 quarantined,
 //   f64 deadLetterMoves, f64 deadLetterDrops, u32 queueCount
 //   per queue: str32 metaJson, u32 chunkCount, per chunk: f64 firstSeq, u32 capacity, capacity × 54 bytes
+//   (version ≥ 2) str32 topicsJson: topic counters, then topics in creation order, each with its
+//   subscriptions in creation order and their pending pushes in publish order.
+// Version 1 (no topics section) still loads, as a machine without topics.
 
 import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
 import type { DeadLetterPolicy } from './commands';
 import { BYTES_PER_SLOT, CHUNK_SLOTS, Chunk } from './message-store';
 import { QueueState, type QueueConfig } from './queue';
+import { NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
+import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
 const MAGIC = [0x4f, 0x43, 0x51, 0x53];
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
+const OLDEST_READABLE_VERSION = 1;
+
+export interface TopicsSnapshot {
+  counters: TopicCounters;
+  topics: TopicState[];
+}
+
+export interface RestoredTopics {
+  counters: TopicCounters;
+  topics: { topic: TopicState; subscriptions: SubscriptionState[] }[];
+}
 
 export interface SnapshotHeader {
   lastAppliedIndex: number;
@@ -64,10 +80,11 @@ function queueMeta(q: QueueState): QueueMeta {
   };
 }
 
-export function encodeSnapshot(header: SnapshotHeader, queues: QueueState[]): Uint8Array {
+export function encodeSnapshot(header: SnapshotHeader, queues: QueueState[], topics: TopicsSnapshot): Uint8Array {
   const sorted = [...queues].sort((a, b) => a.queueNumber - b.queueNumber);
   const metas = sorted.map((q) => utf8Bytes(JSON.stringify(queueMeta(q))));
-  let size = 4 + 1 + 6 * 8 + 4;
+  const topicsJson = utf8Bytes(JSON.stringify(topicsMeta(topics)));
+  let size = 4 + 1 + 6 * 8 + 4 + 4 + topicsJson.length;
   sorted.forEach((q, k) => {
     size += 4 + metas[k]!.length + 4;
     for (const c of q.store.chunks) if (c !== undefined) size += 12 + c.buffer.byteLength;
@@ -94,15 +111,17 @@ export function encodeSnapshot(header: SnapshotHeader, queues: QueueState[]): Ui
       w.bytes(new Uint8Array(c.buffer));
     }
   });
+  w.u32(topicsJson.length);
+  w.bytes(topicsJson);
   if (w.pos !== size) throw new Error(`snapshot size mismatch: ${w.pos} != ${size}`);
   return w.finish();
 }
 
-export function decodeSnapshot(data: Uint8Array): { header: SnapshotHeader; queues: QueueState[] } {
+export function decodeSnapshot(data: Uint8Array): { header: SnapshotHeader; queues: QueueState[]; topics: RestoredTopics } {
   const r = new ByteReader(data, 0, data.length);
   for (const b of MAGIC) if (r.u8() !== b) throw new BrokerFormatError('not a broker snapshot');
   const version = r.u8();
-  if (version !== SNAPSHOT_VERSION) throw new BrokerFormatError(`unsupported snapshot version ${version}`);
+  if (version < OLDEST_READABLE_VERSION || version > SNAPSHOT_VERSION) throw new BrokerFormatError(`unsupported snapshot version ${version}`);
   const header: SnapshotHeader = {
     lastAppliedIndex: r.int(),
     lastTimeMs: r.f64(),
@@ -114,8 +133,9 @@ export function decodeSnapshot(data: Uint8Array): { header: SnapshotHeader; queu
   const n = r.u32();
   const queues: QueueState[] = [];
   for (let k = 0; k < n; k++) queues.push(readQueue(r));
+  const topics: RestoredTopics = version >= 2 ? parseTopics(r.longStr()) : { counters: { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0 }, topics: [] };
   r.expectEnd('snapshot');
-  return { header, queues };
+  return { header, queues, topics };
 }
 
 function readQueue(r: ByteReader): QueueState {
@@ -197,4 +217,115 @@ function parseMeta(json: string): QueueMeta {
     headSeq: num(raw, 'headSeq'),
     ttlCursor: num(raw, 'ttlCursor'),
   };
+}
+
+// ---- topics ----
+
+/** A pending push as a compact row: [msgId, entryIndex, offset, length, crc, batchPos, publishMs, failed, nextMs, tags]. */
+type PushRow = [string, number, number, number, number, number, number, number, number, string[]];
+
+function topicsMeta(t: TopicsSnapshot): unknown {
+  const c = t.counters;
+  return {
+    counters: { deliveryDrops: c.deliveryDrops, pushDrops: c.pushDrops, pushesDelivered: c.pushesDelivered },
+    topics: t.topics.map((topic) => ({
+      name: topic.name,
+      topicId: topic.topicId,
+      number: topic.number,
+      createTimeMs: topic.createTimeMs,
+      lastModifyTimeMs: topic.lastModifyTimeMs,
+      maxMsgSize: topic.maxMsgSize,
+      filterType: topic.filterType,
+      subscriptions: [...topic.subscriptions.values()].map((sub) => ({
+        name: sub.name,
+        subscriptionId: sub.subscriptionId,
+        number: sub.number,
+        createTimeMs: sub.createTimeMs,
+        lastModifyTimeMs: sub.lastModifyTimeMs,
+        protocol: sub.settings.protocol,
+        endpoint: sub.settings.endpoint,
+        notifyStrategy: sub.settings.notifyStrategy,
+        notifyContentFormat: sub.settings.notifyContentFormat,
+        filterTags: sub.settings.filterTags,
+        bindingKeys: sub.settings.bindingKeys,
+        pending: [...sub.pending].map(
+          ([msgId, p]): PushRow => [msgId, p.entryIndex, p.bodyOffset, p.bodyLength, p.bodyCrc, p.batchPos, p.publishTimeMs, p.failedAttempts, p.nextAttemptMs, [...p.msgTags]],
+        ),
+      })),
+    })),
+  };
+}
+
+function arr(o: Record<string, unknown>, key: string): unknown[] {
+  const v = o[key];
+  if (!Array.isArray(v)) throw new BrokerFormatError(`snapshot: ${key} must be an array`);
+  return v;
+}
+
+function strings(o: Record<string, unknown>, key: string): string[] {
+  const v = arr(o, key);
+  if (!v.every((x) => typeof x === 'string')) throw new BrokerFormatError(`snapshot: ${key} must hold strings`);
+  return v;
+}
+
+function oneOf<T extends string>(values: readonly T[], o: Record<string, unknown>, key: string): T {
+  const v = values.find((x) => x === o[key]);
+  if (v === undefined) throw new BrokerFormatError(`snapshot: bad ${key}`);
+  return v;
+}
+
+function record(v: unknown, what: string): Record<string, unknown> {
+  if (!isRecord(v)) throw new BrokerFormatError(`snapshot: bad ${what}`);
+  return v;
+}
+
+function parseTopics(json: string): RestoredTopics {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new BrokerFormatError('snapshot: topics are not JSON');
+  }
+  const root = record(raw, 'topics section');
+  const c = record(root.counters, 'topic counters');
+  return {
+    counters: { deliveryDrops: num(c, 'deliveryDrops'), pushDrops: num(c, 'pushDrops'), pushesDelivered: num(c, 'pushesDelivered') },
+    topics: arr(root, 'topics').map((v) => parseTopic(record(v, 'topic'))),
+  };
+}
+
+function parseTopic(t: Record<string, unknown>): { topic: TopicState; subscriptions: SubscriptionState[] } {
+  const filterType = t.filterType;
+  if (filterType !== 1 && filterType !== 2) throw new BrokerFormatError('snapshot: bad filterType');
+  const topic = new TopicState(str(t, 'name'), str(t, 'topicId'), num(t, 'number'), num(t, 'createTimeMs'), num(t, 'lastModifyTimeMs'), num(t, 'maxMsgSize'), filterType);
+  return { topic, subscriptions: arr(t, 'subscriptions').map((v) => parseSubscription(record(v, 'subscription'))) };
+}
+
+function parseSubscription(s: Record<string, unknown>): SubscriptionState {
+  const settings: SubscriptionSettings = {
+    protocol: oneOf(SUBSCRIPTION_PROTOCOLS, s, 'protocol'),
+    endpoint: str(s, 'endpoint'),
+    notifyStrategy: oneOf(NOTIFY_STRATEGIES, s, 'notifyStrategy'),
+    notifyContentFormat: oneOf(NOTIFY_CONTENT_FORMATS, s, 'notifyContentFormat'),
+    filterTags: strings(s, 'filterTags'),
+    bindingKeys: strings(s, 'bindingKeys'),
+  };
+  const sub = new SubscriptionState(str(s, 'name'), str(s, 'subscriptionId'), num(s, 'number'), num(s, 'createTimeMs'), num(s, 'lastModifyTimeMs'), settings);
+  for (const row of arr(s, 'pending')) {
+    const [msgId, push] = parsePush(row);
+    if (sub.pending.has(msgId)) throw new BrokerFormatError(`snapshot: duplicate push ${msgId}`);
+    sub.pending.set(msgId, push);
+  }
+  return sub;
+}
+
+function parsePush(row: unknown): [string, PendingPush] {
+  if (!Array.isArray(row) || row.length !== 10) throw new BrokerFormatError('snapshot: bad pending push');
+  const [msgId, ...rest] = row as unknown[];
+  const tags = rest.pop();
+  const n = rest.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  if (typeof msgId !== 'string' || n.length !== 8) throw new BrokerFormatError('snapshot: bad pending push');
+  if (!Array.isArray(tags) || !tags.every((x) => typeof x === 'string')) throw new BrokerFormatError('snapshot: bad push tags');
+  const [entryIndex, bodyOffset, bodyLength, bodyCrc, batchPos, publishTimeMs, failedAttempts, nextAttemptMs] = n as [number, number, number, number, number, number, number, number];
+  return [msgId, { entryIndex, bodyOffset, bodyLength, bodyCrc, batchPos, msgTags: tags, publishTimeMs, failedAttempts, nextAttemptMs }];
 }

@@ -7,14 +7,29 @@
 // when an entry carries time past them: each queue keeps its next deadline in `schedule`, a heap
 // ordered by (deadline, queueNumber), so a tick costs O(due work), not O(queues). The driver asks
 // nextDeadlineMs() and proposes a `tick` entry then.
+//
+// Topics and subscriptions (./topics.ts) live in the same machine and the same log, so a publish
+// and its delivery into every subscribed queue are one entry.
 
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS, QUEUE_ATTR_RANGES } from '../protocol/limits';
 import { decodeCommand, type DecodedCommand } from './codec';
-import type { CommandResult, DeadLetterPolicy, QueueAttributes, QueueAttributesInput, QueueList } from './commands';
+import type {
+  CommandResult,
+  DeadLetterPolicy,
+  DuePush,
+  QueueAttributes,
+  QueueAttributesInput,
+  QueueList,
+  SubscriptionAttributes,
+  SubscriptionList,
+  TopicAttributes,
+  TopicList,
+} from './commands';
 import { TimedIdHeap } from './heaps';
 import { QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
 import { decodeSnapshot, encodeSnapshot } from './snapshot';
+import { TopicRegistry, type QueueSink, type TopicCounters } from './topics';
 
 export interface QueueSettings {
   pollingWaitSeconds: number;
@@ -88,6 +103,17 @@ export class QueueStateMachine {
   private readonly router: DeadLetterRouter = {
     deadLetter: (src, moved, nowMs) => this.deadLetter(src, moved, nowMs),
   };
+  /** Publishing to a queue subscription is SendMessage of the raw bodies (no delay). */
+  private readonly queueSink: QueueSink = {
+    deliver: (queueName, entryIndex, nowMs, bodies) => {
+      const q = this.byName.get(queueName);
+      if (q === undefined) return false;
+      const ok = Array.isArray(q.send(entryIndex, nowMs, 0, bodies));
+      if (ok) this.reschedule(q);
+      return ok;
+    },
+  };
+  private readonly topics = new TopicRegistry(this.queueSink);
 
   get lastAppliedIndex(): number {
     return this.appliedIndex;
@@ -105,6 +131,7 @@ export class QueueStateMachine {
     this.appliedIndex = index;
     this.timeMs = timeMs;
     this.advanceTime(timeMs);
+    this.topics.advanceTime(timeMs);
     return this.execute(cmd, index, timeMs);
   }
 
@@ -168,6 +195,17 @@ export class QueueStateMachine {
       }
       case 'tick':
         return { ok: true, kind: 'tick' };
+      case 'createTopic':
+      case 'setTopicAttributes':
+      case 'deleteTopic':
+      case 'subscribe':
+      case 'unsubscribe':
+      case 'setSubscriptionAttributes':
+      case 'clearSubscriptionFilterTags':
+      case 'publishMessages':
+      case 'pushSucceeded':
+      case 'pushFailed':
+        return this.topics.execute(cmd, index, nowMs);
       default: {
         const never: never = cmd;
         throw new Error(`unknown command ${String(never)}`);
@@ -294,7 +332,8 @@ export class QueueStateMachine {
   /** Earliest future time at which a time-driven transition happens anywhere. */
   nextDeadlineMs(): number | undefined {
     while (this.schedule.size > 0 && !this.isScheduled(this.schedule.peekTime(), this.schedule.peekId())) this.schedule.pop();
-    return this.schedule.size > 0 ? this.schedule.peekTime() : undefined;
+    const d = Math.min(this.schedule.peekTime(), this.topics.nextDeadlineMs());
+    return d === Infinity ? undefined : d;
   }
 
   listQueues(searchWord: string | undefined, offset: number, limit: number): QueueList {
@@ -351,11 +390,14 @@ export class QueueStateMachine {
 
   /**
    * Sorted unique log entry indexes whose bodies may still be delivered: messages visible, in
-   * flight, delayed or in a rewind area. Storage may reclaim any other entry once snapshotted.
+   * flight, delayed or in a rewind area, and pending http pushes. Many messages may share one
+   * entry (a batch, or a publish delivered to several queues); the entry stays live while any
+   * of them does. Storage may reclaim any other entry once snapshotted.
    */
   liveEntryIndexes(): number[] {
     const all: number[] = [];
     for (const q of this.byName.values()) q.collectEntryIndexes(all);
+    this.topics.collectEntryIndexes(all);
     const sorted = Float64Array.from(all).sort();
     const out: number[] = [];
     for (let k = 0; k < sorted.length; k++) {
@@ -363,6 +405,44 @@ export class QueueStateMachine {
       if (k === 0 || e !== sorted[k - 1]) out.push(e);
     }
     return out;
+  }
+
+  // ---- topic reads (as of the last applied entry) ----
+
+  listTopics(searchWord: string | undefined, offset: number, limit: number): TopicList {
+    return this.topics.listTopics(searchWord, offset, limit);
+  }
+
+  getTopicAttributes(topicName: string): TopicAttributes | undefined {
+    return this.topics.getTopicAttributes(topicName);
+  }
+
+  /** The topic's maxMsgSize, for the API's early body-size check; undefined if no such topic. */
+  topicMaxMsgSize(topicName: string): number | undefined {
+    return this.topics.topicMaxMsgSize(topicName);
+  }
+
+  listSubscriptions(topicName: string, searchWord: string | undefined, offset: number, limit: number): SubscriptionList | ErrorResult {
+    return this.topics.listSubscriptions(topicName, searchWord, offset, limit);
+  }
+
+  getSubscriptionAttributes(topicName: string, subscriptionName: string): SubscriptionAttributes | ErrorResult {
+    return this.topics.getSubscriptionAttributes(topicName, subscriptionName);
+  }
+
+  /** HTTP pushes due at nowMs (the node's clock), earliest first; see TopicRegistry.duePushes. */
+  duePushes(nowMs: number, limit: number): DuePush[] {
+    return this.topics.duePushes(nowMs, limit);
+  }
+
+  /** When the next push attempt is due (not a state change, so not in nextDeadlineMs). */
+  nextPushAttemptMs(): number | undefined {
+    const d = this.topics.nextPushAttemptMs();
+    return d === Infinity ? undefined : d;
+  }
+
+  topicStats(): TopicCounters & { topics: number } {
+    return { topics: this.topics.topicCount(), ...this.topics.counters };
   }
 
   // ---- snapshots ----
@@ -378,11 +458,12 @@ export class QueueStateMachine {
         deadLetterDrops: this.deadLetterDrops,
       },
       [...this.byName.values()],
+      { counters: this.topics.counters, topics: this.topics.topicsInOrder() },
     );
   }
 
   static restore(data: Uint8Array): QueueStateMachine {
-    const { header, queues } = decodeSnapshot(data);
+    const { header, queues, topics } = decodeSnapshot(data);
     const sm = new QueueStateMachine();
     sm.appliedIndex = header.lastAppliedIndex;
     sm.timeMs = header.lastTimeMs;
@@ -397,6 +478,8 @@ export class QueueStateMachine {
       sm.byNumber.set(q.queueNumber, q);
     }
     for (const q of queues) sm.reschedule(q);
+    Object.assign(sm.topics.counters, topics.counters);
+    for (const { topic, subscriptions } of topics.topics) sm.topics.restoreTopic(topic, subscriptions);
     return sm;
   }
 }

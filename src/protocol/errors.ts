@@ -80,6 +80,24 @@ export const ERRORS = {
   subscriptionLimit: def(4500, 10480, 'number of subscription has reached the limit'),
   topicNoSubscription: def(6030, 10650, 'topic has no subscription, please create a subscription before publishing message'),
   topicNoMatch: def(6030, 10730, 'no bindingKey or filterTag matches the routingKey or msgTag'),
+  // "Topic exists" and "subscription does not exist" are undocumented (spec §1.6); these are our choices.
+  topicExists: def(4460, 10660, 'topic is already existed,case insensitive'),
+  subscriptionNotExist: def(4440, 10560, 'subscription is not existed, or deleted'),
+  filterTagLimit: def(4000, 10490, 'number of filterTag exceed limit'),
+  filterTagTooMany: def(4000, 10670, 'too many filterTag'),
+  endpointFormat: def(4000, 10500, 'endpoint format error'),
+  endpointIllegal: def(4000, 10630, 'illegal endpoint'),
+  endpointBlank: def(4510, 10570, 'url connot contain any blank characters'),
+  protocolUndefined: def(4000, 10510, 'undefined protocol'),
+  notifyStrategyUndefined: def(4000, 10520, 'undefined notify retry stragety'),
+  notifyContentFormatUndefined: def(4000, 10530, 'undefined notify content format'),
+  queueSubscriptionFormat: def(4000, 10640, 'notifyContentFormat of protocol queue must be SIMPLIFIED'),
+  bindingKeyMissing: def(4000, 10710, 'parameters lack of bindingKey'),
+  bindingKeyTooMany: def(4000, 10680, 'too many bindingKey'),
+  keyTooManyDelimiters: def(4000, 10691, 'too many delimeters'),
+  routingKeyMissing: def(4000, 10700, 'parameters lack of routingKey'),
+  msgTagTooMany: def(4000, 10720, 'too many msgTag'),
+  filterTagOrBindingKeyTooMany: def(6050, 10740, 'too many filterTag or bindingKey'),
 } as const satisfies Record<string, CmqErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

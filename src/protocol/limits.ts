@@ -17,6 +17,21 @@ export const LIMITS = {
   queueCountMax: 1000,
   topicCountMax: 1000,
   subscriptionsPerTopicMax: 100,
+  /** Spec §3.2–§3.4: filterTag/msgTag sets of at most 5 tags of at most 16 characters. */
+  filterTagsMax: 5,
+  msgTagsMax: 5,
+  tagCharsMax: 16,
+  /** Spec §3.4: at most 5 bindingKeys; a routing or binding key has ≤ 64 bytes and ≤ 15 dots. */
+  bindingKeysMax: 5,
+  routingKeyBytesMax: 64,
+  routingKeyDotsMax: 15,
+  /** HTTP endpoint of a subscription (spec §3.2). */
+  endpointCharsMax: 500,
+  /**
+   * HTTP pushes pending per subscription (an endpoint that is down keeps messages for up to a
+   * day). A publish beyond it drops the delivery to that subscription and counts it.
+   */
+  pendingPushesPerSubscriptionMax: 100_000,
   /** Queue/topic name: starts with a letter, then letters, digits, '-' or '_', 64 chars at most. */
   nameMaxChars: 64,
   pollingWaitSecondsMax: 30,
@@ -43,6 +58,11 @@ export const QUEUE_ATTR_RANGES = {
   msgRetentionSeconds: { min: 60, max: 1_296_000, def: 345_600 },
   /** max is further bounded by msgRetentionSeconds. */
   rewindSeconds: { min: 0, max: 1_296_000, def: 0 },
+} as const;
+
+/** Topic maxMsgSize (spec §3.1 [rec]: 1024–1048576). */
+export const TOPIC_ATTR_RANGES = {
+  maxMsgSize: { min: 1024, max: 1_048_576, def: 65_536 },
 } as const;
 
 export const DEAD_LETTER_RANGES = {

@@ -86,6 +86,22 @@ function defaultSubmit(command: Command, nextMsgId: () => string): CommandResult
       return { ok: true, kind: 'quarantineMessage' };
     case 'tick':
       return { ok: true, kind: 'tick' };
+    case 'createTopic':
+      return { ok: true, kind: 'createTopic', topicId: `topic-${command.topicName.toLowerCase()}` };
+    case 'setTopicAttributes':
+    case 'deleteTopic':
+    case 'unsubscribe':
+    case 'setSubscriptionAttributes':
+    case 'clearSubscriptionFilterTags':
+      return { ok: true, kind: command.kind };
+    case 'subscribe':
+      return { ok: true, kind: 'subscribe', subscriptionId: `subsc-${command.subscriptionName.toLowerCase()}` };
+    case 'publishMessages':
+      return { ok: true, kind: 'publishMessages', msgIds: command.bodies.map(nextMsgId), deliveredQueues: [], pushes: 0 };
+    case 'pushSucceeded':
+      return { ok: true, kind: 'pushSucceeded', found: true };
+    case 'pushFailed':
+      return { ok: true, kind: 'pushFailed', outcome: 'unknown' };
   }
 }
 

@@ -700,6 +700,18 @@ export class QueueSimulation {
       case 'unbindDeadLetter':
       case 'tick':
         return;
+      // The queue simulation proposes no topic commands.
+      case 'createTopic':
+      case 'setTopicAttributes':
+      case 'deleteTopic':
+      case 'subscribe':
+      case 'unsubscribe':
+      case 'setSubscriptionAttributes':
+      case 'clearSubscriptionFilterTags':
+      case 'publishMessages':
+      case 'pushSucceeded':
+      case 'pushFailed':
+        return;
       default: {
         const never: never = cmd;
         throw new Error(`unknown command ${String(never)}`);

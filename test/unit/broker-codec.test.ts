@@ -51,11 +51,46 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ kind: fc.constant('unbindDeadLetter' as const), queueName: name }, NP),
   fc.record({ kind: fc.constant('quarantineMessage' as const), queueName: name, queueNumber: int, seq: int }, NP),
   fc.constant({ kind: 'tick' as const }),
+  ...topicCommands(),
 );
 
-/** What decoding should give back: sends carry body references instead of bytes. */
+function topicCommands(): fc.Arbitrary<Command>[] {
+  const list = fc.array(fc.string({ maxLength: 64, unit: 'grapheme' }), { maxLength: 5 });
+  const strategy = fc.constantFrom('BACKOFF_RETRY' as const, 'EXPONENTIAL_DECAY_RETRY' as const);
+  const format = fc.constantFrom('JSON' as const, 'SIMPLIFIED' as const);
+  const sub = { topicName: name, subscriptionName: name };
+  return [
+    fc.record({ kind: fc.constant('createTopic' as const), topicName: name, maxMsgSize: u32, filterType: fc.constantFrom(1 as const, 2 as const) }, NP),
+    fc.record({ kind: fc.constant('setTopicAttributes' as const), topicName: name, maxMsgSize: u32 }, NP),
+    fc.record({ kind: fc.constant('deleteTopic' as const), topicName: name }, NP),
+    fc.record(
+      {
+        kind: fc.constant('subscribe' as const),
+        ...sub,
+        protocol: fc.constantFrom('queue' as const, 'http' as const),
+        endpoint: fc.string({ maxLength: 500 }),
+        notifyStrategy: strategy,
+        notifyContentFormat: format,
+        filterTags: list,
+        bindingKeys: list,
+      },
+      NP,
+    ),
+    fc.record({ kind: fc.constant('unsubscribe' as const), ...sub }, NP),
+    fc.record({ kind: fc.constant('clearSubscriptionFilterTags' as const), ...sub }, NP),
+    fc.record(
+      { kind: fc.constant('setSubscriptionAttributes' as const), ...sub, notifyStrategy: strategy, notifyContentFormat: format, filterTags: list, bindingKeys: list },
+      { requiredKeys: ['kind', 'topicName', 'subscriptionName'], noNullPrototype: true },
+    ),
+    fc.record({ kind: fc.constant('publishMessages' as const), topicName: name, bodies, msgTags: list, routingKey: fc.string({ maxLength: 64 }) }, NP),
+    fc.record({ kind: fc.constant('pushSucceeded' as const), ...sub, msgId: fc.nat().map(String) }, NP),
+    fc.record({ kind: fc.constant('pushFailed' as const), ...sub, msgId: fc.nat().map(String), seed: u32 }, NP),
+  ];
+}
+
+/** What decoding should give back: sends and publishes carry body references instead of bytes. */
 function expected(cmd: Command, metaLen: number, payload: Uint8Array): DecodedCommand {
-  if (cmd.kind !== 'sendMessages') return cmd;
+  if (cmd.kind !== 'sendMessages' && cmd.kind !== 'publishMessages') return cmd;
   let offset = metaLen;
   const refs = cmd.bodies.map((b) => {
     const ref = { offset, length: b.length, crc32c: crc32c(b) };
@@ -64,6 +99,7 @@ function expected(cmd: Command, metaLen: number, payload: Uint8Array): DecodedCo
     return ref;
   });
   assert.equal(offset, payload.length, 'payload = meta ‖ bodies, nothing else');
+  if (cmd.kind === 'publishMessages') return { kind: 'publishMessages', topicName: cmd.topicName, bodies: refs, msgTags: cmd.msgTags, routingKey: cmd.routingKey };
   return { kind: 'sendMessages', queueName: cmd.queueName, delaySeconds: cmd.delaySeconds, bodies: refs };
 }
 
@@ -128,6 +164,10 @@ test('malformed meta is rejected with BrokerFormatError', () => {
     ['zero bodies', encodeRaw([CODEC_VERSION, 4, 1, 0, 0x71, 0, 0, 0, 0, 0]), 10],
     ['17 handles', encodeRaw([CODEC_VERSION, 6, 1, 0, 0x71, 17]), 6],
     ['negative metaLen', tick.payload, -1],
+    ['filterType 3', encodeRaw([CODEC_VERSION, 11, 1, 0, 0x74, 0, 4, 0, 0, 3]), 10],
+    ['unknown protocol', encodeRaw([CODEC_VERSION, 14, 1, 0, 0x74, 1, 0, 0x73, 9, 1, 0, 0x71, 0, 0, 0, 0]), 16],
+    ['unknown setSubscriptionAttributes flag', encodeRaw([CODEC_VERSION, 16, 1, 0, 0x74, 1, 0, 0x73, 16]), 9],
+    ['publish without bodies', encodeRaw([CODEC_VERSION, 18, 1, 0, 0x74, 0, 0, 0, 0]), 9],
   ];
   const j = (json: string): Uint8Array => {
     const s = Buffer.from(json);
@@ -155,7 +195,7 @@ test('random bytes either decode to a command that re-encodes identically or are
         assert.ok(e instanceof BrokerFormatError, String(e));
         return;
       }
-      if (d.kind === 'sendMessages') return; // bodies are references here; covered above
+      if (d.kind === 'sendMessages' || d.kind === 'publishMessages') return; // bodies are references here; covered above
       assert.deepEqual(decodeCommand(encodeCommand(d).payload, encodeCommand(d).metaLen), d);
     }),
     { numRuns: 3000 },
@@ -174,4 +214,24 @@ test('encoding refuses commands that would break msgId uniqueness or the wire fo
   const extra = { deadLetterQueue: 'd', policy: 0 as const, maxReceiveCount: 1, note: 'x' };
   assert.throws(() => encodeCommand({ kind: 'setQueueAttributes', queueName: 'q', attrs: { deadLetterPolicy: extra } }), BrokerFormatError);
   assert.throws(() => encodeCommand({ kind: 'deleteQueue', queueName: 'x'.repeat(70_000) }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'publishMessages', topicName: 't', bodies: tooMany, msgTags: [], routingKey: '' }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'publishMessages', topicName: 't', bodies: [], msgTags: [], routingKey: '' }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'pushFailed', topicName: 't', subscriptionName: 's', msgId: '1', seed: 2 ** 32 }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'createTopic', topicName: 't', maxMsgSize: 1.5, filterType: 1 }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ kind: 'createTopic', topicName: 't', maxMsgSize: 1024, filterType: 3 as 1 }), BrokerFormatError);
+  const sub: Extract<Command, { kind: 'subscribe' }> = {
+    kind: 'subscribe',
+    topicName: 't',
+    subscriptionName: 's',
+    protocol: 'queue',
+    endpoint: 'q',
+    notifyStrategy: 'BACKOFF_RETRY',
+    notifyContentFormat: 'JSON',
+    filterTags: [],
+    bindingKeys: [],
+  };
+  assert.doesNotThrow(() => encodeCommand(sub));
+  assert.throws(() => encodeCommand({ ...sub, protocol: 'smtp' as 'queue' }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ ...sub, notifyStrategy: 'NEVER' as 'BACKOFF_RETRY' }), BrokerFormatError);
+  assert.throws(() => encodeCommand({ ...sub, protocol: 'queue', filterTags: Array.from({ length: 256 }, () => 'a') }), BrokerFormatError);
 });

@@ -352,8 +352,11 @@ void test('a non-zero code throws CmqError with code, module code, name and requ
     assert.equal(e.requestId, 'req-42');
     return true;
   });
-  respond = () => ({ code: '4460', message: 'exists', requestId: 'r' });
+  respond = () => ({ code: '4460', message: '(10060)queue is already existed,case insensitive', requestId: 'r' });
   await assert.rejects(c.createQueue('x'), (e: unknown) => e instanceof CmqError && e.code === 4460 && e.errorName === 'queueExists');
+  // 4460 alone is ambiguous (queue or topic exists): without a module code there is no name.
+  respond = () => ({ code: '4460', message: 'exists', requestId: 'r' });
+  await assert.rejects(c.createQueue('x'), (e: unknown) => e instanceof CmqError && e.code === 4460 && e.errorName === undefined);
   c.close();
 });
 

@@ -75,7 +75,9 @@ void test('errorNameFor maps (code, module) back to registry names only when una
   assert.equal(errorNameFor(4440, 10600), 'topicNotExist');
   assert.equal(errorNameFor(4440, undefined), undefined, '4440 alone could be a queue or a topic');
   assert.equal(errorNameFor(7000, 10200), 'noMessage');
-  assert.equal(errorNameFor(4460, 12345), 'queueExists', 'code 4460 is unique, whatever the module');
+  assert.equal(errorNameFor(4460, 10060), 'queueExists');
+  assert.equal(errorNameFor(4460, 10660), 'topicExists');
+  assert.equal(errorNameFor(4460, 12345), undefined, '4460 could be a queue or a topic');
   assert.equal(errorNameFor(4000, 10470), 'receiptHandleError');
   assert.equal(errorNameFor(4490, 10470), 'subscriptionExists');
   assert.equal(errorNameFor(4000, 99999), undefined);

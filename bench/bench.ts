@@ -1,110 +1,145 @@
-// `npm run bench`: single-node throughput and latency with 1 KiB messages, plus the server's
-// memory for a large backlog. The server runs in its own process (as users run it); this process
-// is the load generator. Not a test: it prints figures for docs/BENCHMARKS.md.
+// `npm run bench`: throughput, latency and CPU cost with 1 KiB messages, for a single node and for
+// a 3-node set on this machine, plus the single server's memory for a large backlog. Servers run
+// as their own processes (as users run them); this process is the load generator. Not a test:
+// it prints figures for docs/BENCHMARKS.md.
 //
-//   npm run bench -- [--duration S] [--backlog N] [--only a,b] [--no-fsync] [--quick]
+//   npm run bench -- [--duration S] [--backlog N] [--only a,b] [--cluster] [--connections N]
+//                    [--no-fsync] [--quick] [--cpu-prof DIR]
+//
+// Scenarios (for --only): batch-send, send, receive-delete, mixed, backlog (single node);
+// cluster-send, cluster-recv, cluster-mixed, cluster-follower-send (3-node set). --cluster runs the
+// set's scenarios and their single-node counterparts, to compare CPU per message.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { isOk, RawHttpConnection } from './raw-http';
+import {
+  agreedLeader,
+  cpuSeconds,
+  leaderSeenBy,
+  machineCpuSeconds,
+  readRss,
+  startSet,
+  startSingleNode,
+  type ServerProc,
+  type StartOptions,
+} from './bench-servers';
+import { summarizeCpuProfile } from './cpu-profile-summary';
+import {
+  BATCH,
+  backlogOf,
+  createQueue,
+  fill,
+  mustOk,
+  receiveDeleteBatch,
+  runFor,
+  sendBatch,
+  sendOne,
+  Target,
+  type LoadResult,
+} from './load';
 
-const CLI = path.join(__dirname, '..', 'src', 'cli', 'main.js');
-const BODY = 'x'.repeat(1024);
+const SINGLE_SCENARIOS = ['batch-send', 'send', 'receive-delete', 'mixed', 'backlog'] as const;
+const SET_SCENARIOS = ['cluster-send', 'cluster-recv', 'cluster-mixed', 'cluster-follower-send'] as const;
+/** What --cluster selects: the set, and the single-node runs its CPU per message is compared with. */
+const CLUSTER_SELECTION = ['batch-send', 'receive-delete', 'mixed', ...SET_SCENARIOS];
+/** Single-node scenario and its 3-node counterpart, for the CPU comparison. */
+const COUNTERPARTS: [label: string, single: string, set: string][] = [
+  ['batched send', 'batch-send', 'cluster-send'],
+  ['batched receive+delete', 'receive-delete', 'cluster-recv'],
+  ['mixed send + receive+delete', 'mixed', 'cluster-mixed'],
+];
+/** Closed-loop clients of the unbatched send (batched scenarios: --connections, default 32). */
+const UNBATCHED_CLIENTS = 64;
+/**
+ * A receive+delete run starts from at least this many messages per second of run time, so it
+ * measures draining, not an empty queue (above the rates measured, with room to spare).
+ */
+const RECEIVE_BACKLOG_PER_S = { single: 45_000, set: 25_000 };
 
 interface Args {
   durationS: number;
+  /** Closed-loop connections of each batched scenario. */
+  connections: number;
   backlog: number;
   only: Set<string> | undefined;
   fsync: boolean;
+  cpuProfDir: string | undefined;
 }
 
 function parse(): Args {
   const { values } = parseArgs({
     options: {
       duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '32' },
       backlog: { type: 'string', default: '1000000' },
       only: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
       'no-fsync': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
     },
   });
   const quick = values.quick === true;
+  let only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : undefined;
+  if (values.cluster) only = new Set([...(only ?? []), ...CLUSTER_SELECTION]);
+  const known = new Set<string>([...SINGLE_SCENARIOS, ...SET_SCENARIOS]);
+  for (const s of only ?? []) if (!known.has(s)) throw new Error(`unknown scenario ${s}; known: ${[...known].join(', ')}`);
+  const connections = Number(values.connections);
+  if (!Number.isInteger(connections) || connections < 2) throw new Error('--connections must be an integer >= 2');
+  const durationS = quick ? 2 : Number(values.duration);
+  if (!(durationS > 0)) throw new Error('--duration must be a positive number of seconds');
   return {
-    durationS: quick ? 2 : Number(values.duration),
+    durationS,
+    connections,
     backlog: quick ? 20_000 : Number(values.backlog),
-    only: values.only ? new Set(values.only.split(',')) : undefined,
+    only,
     fsync: !values['no-fsync'],
+    cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
   };
 }
 
-// ---- load generation ------------------------------------------------------------------------
+// ---- measuring and reporting ---------------------------------------------------------------
 
-let port = 0;
-const pool: RawHttpConnection[] = [];
-
-/** A connection per worker; connections are reused across scenarios. */
-async function connection(i: number): Promise<RawHttpConnection> {
-  while (pool.length <= i) pool.push(await RawHttpConnection.connect(port));
-  return pool[i]!;
+interface Measured extends LoadResult {
+  key: string;
+  label: string;
+  /** CPU seconds used during the run by each server process, and their sum. */
+  cpuByNode: { id: string; seconds: number }[];
+  serverCpuS: number;
+  loadGenCpuS: number;
+  /** CPU seconds used by everything else on the machine during the run (other work skews figures). */
+  otherCpuS: number;
+  stealS: number;
 }
 
-async function call(conn: RawHttpConnection, request: Buffer): Promise<Record<string, unknown>> {
-  return JSON.parse((await conn.send(request)).toString()) as Record<string, unknown>;
-}
+const results = new Map<string, Measured>();
 
-async function mustOk(conn: RawHttpConnection, request: Buffer): Promise<void> {
-  const body = await conn.send(request);
-  if (!isOk(body)) throw new Error(body.toString());
-}
-
-const sendOne = (q: string): Buffer => RawHttpConnection.request(`Action=SendMessage&queueName=${q}&msgBody=${BODY}`);
-const sendBatch = (q: string, n: number): Buffer => {
-  let s = `Action=BatchSendMessage&queueName=${q}`;
-  for (let i = 1; i <= n; i++) s += `&msgBody.${i}=${BODY}`;
-  return RawHttpConnection.request(s);
-};
-
-interface Result {
-  name: string;
-  messages: number;
-  seconds: number;
-  latenciesMs: number[];
-  errors: number;
-}
-
-/** Run `workers` loops of `op` for `durationS`; op returns the messages it handled. */
-async function runFor(
-  name: string,
-  workers: number,
-  durationS: number,
-  op: (conn: RawHttpConnection, worker: number) => Promise<number>,
-): Promise<Result> {
-  const latencies: number[] = [];
-  let messages = 0;
-  let errors = 0;
-  const t0 = performance.now();
-  const end = t0 + durationS * 1000;
-  await Promise.all(
-    Array.from({ length: workers }, async (_, w) => {
-      const conn = await connection(w);
-      while (performance.now() < end) {
-        const s = performance.now();
-        try {
-          const n = await op(conn, w);
-          messages += n;
-          latencies.push(performance.now() - s);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  return { name, messages, seconds: (performance.now() - t0) / 1000, latenciesMs: latencies, errors };
+/** Run one scenario, with the CPU time of every server process and of this one around it. */
+async function measure(key: string, label: string, servers: ServerProc[], run: () => Promise<LoadResult>): Promise<Measured> {
+  const before = servers.map((n) => cpuSeconds(n.pid));
+  const machine0 = machineCpuSeconds();
+  const lg0 = process.cpuUsage();
+  const r = await run();
+  const lg = process.cpuUsage(lg0);
+  const machine1 = machineCpuSeconds();
+  const cpuByNode = servers.map((n, i) => ({ id: n.id, seconds: cpuSeconds(n.pid) - before[i]! }));
+  const serverCpuS = cpuByNode.reduce((s, c) => s + c.seconds, 0);
+  const loadGenCpuS = (lg.user + lg.system) / 1e6;
+  const m: Measured = {
+    ...r,
+    key,
+    label,
+    cpuByNode,
+    serverCpuS,
+    loadGenCpuS,
+    otherCpuS: Math.max(0, machine1.busy - machine0.busy - serverCpuS - loadGenCpuS),
+    stealS: machine1.steal - machine0.steal,
+  };
+  results.set(key, m);
+  return m;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -112,127 +147,194 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function report(r: Result): void {
-  const sorted = r.latenciesMs.sort((a, b) => a - b);
-  const rate = r.messages / r.seconds;
+const per100k = (seconds: number, messages: number): number => (messages > 0 ? (seconds * 100_000) / messages : NaN);
+
+function report(m: Measured, leaderId?: string): void {
+  const sorted = m.latenciesMs.sort((a, b) => a - b);
+  const rate = m.messages / m.seconds;
+  const extra = `${m.errors ? `   errors ${m.errors}` : ''}${m.emptyReceives ? `   empty receives ${m.emptyReceives}` : ''}`;
   console.log(
-    `${r.name.padEnd(34)} ${Math.round(rate).toString().padStart(9)} msg/s   p50 ${pct(sorted, 50).toFixed(2).padStart(7)} ms   p99 ${pct(sorted, 99).toFixed(2).padStart(7)} ms   requests ${sorted.length}${r.errors ? `   errors ${r.errors}` : ''}`,
+    `${m.label.padEnd(44)} ${Math.round(rate).toString().padStart(9)} msg/s   p50 ${pct(sorted, 50).toFixed(2).padStart(7)} ms   ` +
+      `p99 ${pct(sorted, 99).toFixed(2).padStart(7)} ms   ops ${sorted.length}${extra}`,
+  );
+  const nodes = m.cpuByNode.map((c) => `${c.id}${c.id === leaderId ? ' (leader)' : ''} ${c.seconds.toFixed(1)}`).join(', ');
+  console.log(
+    `${''.padEnd(44)} CPU per 100k msgs: servers ${per100k(m.serverCpuS, m.messages).toFixed(2)} s, load generator ` +
+      `${per100k(m.loadGenCpuS, m.messages).toFixed(2)} s   (CPU s during the run: ${nodes}; other processes ${m.otherCpuS.toFixed(1)}` +
+      `${m.stealS >= 0.1 ? `; stolen by the hypervisor ${m.stealS.toFixed(1)}` : ''}; available ${(m.seconds * os.cpus().length).toFixed(1)})`,
   );
 }
 
-const receiveRequests = new Map<string, Buffer>();
-
-async function receiveDeleteBatch(conn: RawHttpConnection, q: string): Promise<number> {
-  let req = receiveRequests.get(q);
-  if (!req) receiveRequests.set(q, (req = RawHttpConnection.request(`Action=BatchReceiveMessage&queueName=${q}&numOfMsg=16&pollingWaitSeconds=0`)));
-  const r = await call(conn, req);
-  if (r.code !== 0) return 0;
-  const list = r.msgInfoList as { receiptHandle: string }[];
-  let p = `Action=BatchDeleteMessage&queueName=${q}`;
-  list.forEach((m, i) => (p += `&receiptHandle.${i + 1}=${encodeURIComponent(m.receiptHandle)}`));
-  await mustOk(conn, RawHttpConnection.request(p));
-  return list.length;
+function reportComparison(): void {
+  const rows = COUNTERPARTS.filter(([, s, c]) => results.has(s) || results.has(c));
+  if (rows.length === 0) return;
+  console.log('\nserver CPU per 100k messages (all server processes), single node vs 3-node set:');
+  for (const [label, s, c] of rows) {
+    const single = results.get(s);
+    const set = results.get(c);
+    const a = single ? per100k(single.serverCpuS, single.messages) : NaN;
+    const b = set ? per100k(set.serverCpuS, set.messages) : NaN;
+    const ratio = Number.isFinite(a) && Number.isFinite(b) ? `   set = ${(b / a).toFixed(2)}x single node` : '';
+    console.log(`  ${label.padEnd(30)} single ${a.toFixed(2).padStart(6)} s   3-node set ${b.toFixed(2).padStart(6)} s${ratio}`);
+  }
 }
 
-async function createQueue(q: string): Promise<void> {
-  const conn = await connection(0);
-  await mustOk(conn, RawHttpConnection.request(`Action=CreateQueue&queueName=${q}&maxMsgHeapNum=100000000&visibilityTimeout=300&maxMsgSize=65536`));
-}
+// ---- scenarios -------------------------------------------------------------------------------
 
-async function backlogOf(q: string): Promise<number> {
-  const r = await call(await connection(0), RawHttpConnection.request(`Action=GetQueueAttributes&queueName=${q}`));
-  return r.activeMsgNum as number;
-}
-
-// ---- server process ----------------------------------------------------------------------
-
-function readRss(pid: number): { rssMb: number; peakMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
-}
-
-async function startServer(dataDir: string, fsync: boolean): Promise<ChildProcess> {
-  const args = [CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(fsync ? [] : ['--no-fsync'])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stderr.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on http:\/\/[^\s]+:(\d+)/.exec(out);
-      if (m && port === 0) {
-        port = Number(m[1]);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+function batchedSend(target: Target, q: string, a: Args): Promise<LoadResult> {
+  const req = sendBatch(q);
+  return runFor(target, a.connections, a.durationS, async (c) => {
+    await mustOk(c, req);
+    return BATCH;
   });
-  return child;
+}
+
+function receiveDelete(target: Target, q: string, a: Args): Promise<LoadResult> {
+  return runFor(target, a.connections, a.durationS, (c) => receiveDeleteBatch(target, c, q));
+}
+
+/** Half the connections send batches, half receive and delete them, on one queue. */
+function mixed(target: Target, q: string, a: Args): Promise<LoadResult> {
+  const req = sendBatch(q);
+  return runFor(target, a.connections, a.durationS, async (c, w) => {
+    if (w % 2 === 0) {
+      await mustOk(c, req);
+      return BATCH;
+    }
+    return receiveDeleteBatch(target, c, q);
+  });
+}
+
+/** Top a queue up so a receive+delete run of durationS does not run dry. */
+async function ensureBacklog(target: Target, q: string, perS: number, durationS: number): Promise<void> {
+  const want = perS * durationS;
+  const have = await backlogOf(target, q);
+  if (have < want) {
+    console.log(`  (preloading ${q} from ${have} to ${want} messages)`);
+    await fill(target, q, want - have);
+  } else {
+    console.log(`  (receive+delete drains the ${have} messages queued in ${q})`);
+  }
+}
+
+async function runSingleNode(args: Args, want: (s: string) => boolean, start: StartOptions): Promise<void> {
+  console.log('\n== single node (one-voter set) ==');
+  const servers = await startSingleNode(start);
+  const node = servers.nodes[0]!;
+  const target = new Target(node.id, node.port);
+  const run = (key: string, label: string, fn: () => Promise<LoadResult>): Promise<Measured> => measure(key, label, servers.nodes, fn);
+  try {
+    for (const q of ['bq', 'uq', 'mq']) await createQueue(target, q);
+    if (want('batch-send')) report(await run('batch-send', `batched send (${BATCH}/req, ${args.connections} conns)`, () => batchedSend(target, 'bq', args)));
+    if (want('send')) {
+      const req = sendOne('uq');
+      report(await run('send', `unbatched send (${UNBATCHED_CLIENTS} clients)`, () => runFor(target, UNBATCHED_CLIENTS, args.durationS, async (c) => {
+        await mustOk(c, req);
+        return 1;
+      })));
+    }
+    if (want('receive-delete')) {
+      await ensureBacklog(target, 'bq', RECEIVE_BACKLOG_PER_S.single, args.durationS);
+      report(await run('receive-delete', `batched receive+delete (${BATCH}/req, ${args.connections} conns)`, () => receiveDelete(target, 'bq', args)));
+    }
+    if (want('mixed')) {
+      report(await run('mixed', `mixed: ${args.connections / 2} senders + ${args.connections / 2} receivers (batch ${BATCH})`, () => mixed(target, 'mq', args)));
+    }
+    const mem = readRss(node.pid);
+    console.log(`server RSS now ${mem.rssMb.toFixed(0)} MB, peak ${mem.peakMb.toFixed(0)} MB`);
+    if (want('backlog')) {
+      await createQueue(target, 'backlog');
+      const t0 = performance.now();
+      await fill(target, 'backlog', args.backlog);
+      const s = (performance.now() - t0) / 1000;
+      const n = await backlogOf(target, 'backlog');
+      await new Promise((r) => setTimeout(r, 2000));
+      const m = readRss(node.pid);
+      console.log(`backlog: ${n} messages queued in ${s.toFixed(1)} s (${Math.round(n / s)} msg/s); server RSS ${m.rssMb.toFixed(0)} MB, peak ${m.peakMb.toFixed(0)} MB`);
+    }
+  } finally {
+    target.close();
+    await servers.stop();
+  }
+}
+
+/** The 3-node set: load goes to the leader (the fast path); one run goes through a follower. */
+async function runSet(args: Args, want: (s: string) => boolean, start: StartOptions): Promise<string> {
+  console.log('\n== 3-node set on loopback (acknowledged after a majority fsync) ==');
+  const servers = await startSet(start);
+  let leaderProc = await agreedLeader(servers.nodes);
+  let leader = new Target(leaderProc.id, leaderProc.port);
+  const followers = (): ServerProc[] => servers.nodes.filter((n) => n !== leaderProc);
+  console.log(`leader ${leaderProc.id} (:${leaderProc.port}); followers ${followers().map((n) => `${n.id} (:${n.port})`).join(', ')}`);
+  /** Load must go to the current leader: after an election (CPU starvation can cause one), follow it. */
+  const checkLeader = async (): Promise<void> => {
+    if ((await leaderSeenBy(leaderProc)) === leaderProc.id) return;
+    leader.close();
+    leaderProc = await agreedLeader(servers.nodes);
+    leader = new Target(leaderProc.id, leaderProc.port);
+    console.log(`  WARNING: leadership moved to ${leaderProc.id}; the run before this line includes an election`);
+  };
+  const run = async (key: string, label: string, fn: () => Promise<LoadResult>): Promise<void> => {
+    report(await measure(key, label, servers.nodes, fn), leaderProc.id);
+    await checkLeader();
+  };
+  try {
+    for (const q of ['cbq', 'cmq', 'cfq']) await createQueue(leader, q);
+    if (want('cluster-send')) await run('cluster-send', `set: batched send (${BATCH}/req, ${args.connections} conns)`, () => batchedSend(leader, 'cbq', args));
+    if (want('cluster-recv')) {
+      await ensureBacklog(leader, 'cbq', RECEIVE_BACKLOG_PER_S.set, args.durationS);
+      await run('cluster-recv', `set: batched receive+delete (${BATCH}/req, ${args.connections} conns)`, () => receiveDelete(leader, 'cbq', args));
+    }
+    if (want('cluster-mixed')) {
+      await run('cluster-mixed', `set: mixed ${args.connections / 2} senders + ${args.connections / 2} receivers`, () => mixed(leader, 'cmq', args));
+    }
+    if (want('cluster-follower-send')) {
+      const f = followers()[0]!;
+      const follower = new Target(f.id, f.port);
+      try {
+        await run('cluster-follower-send', `set: batched send via follower ${f.id}`, () => batchedSend(follower, 'cfq', args));
+      } finally {
+        follower.close();
+      }
+    }
+    const rss = servers.nodes.map((n) => `${n.id} ${readRss(n.pid).peakMb.toFixed(0)} MB`).join(', ');
+    console.log(`server peak RSS: ${rss}`);
+  } finally {
+    leader.close();
+    await servers.stop();
+  }
+  return leaderProc.id;
+}
+
+async function printProfile(dir: string, title: string): Promise<void> {
+  const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile'));
+  if (files.length === 0) {
+    console.log(`no CPU profile in ${dir}`);
+    return;
+  }
+  console.log(`\n${title}`);
+  for (const f of files) for (const line of summarizeCpuProfile(path.join(dir, f))) console.log(line);
 }
 
 async function main(): Promise<void> {
   const args = parse();
   const want = (s: string): boolean => !args.only || args.only.has(s);
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'opencmq-bench-'));
-  const server = await startServer(dataDir, args.fsync);
-  const pid = server.pid!;
-  console.log(`opencmq bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
-    `1 KiB messages, ${args.durationS} s per scenario, fsync ${args.fsync ? 'on' : 'OFF'}, ${new Date().toISOString()}`);
-  try {
-    await createQueue('bq');
-    await createQueue('uq');
-    await createQueue('mq');
-    const bqSend = sendBatch('bq', 16);
-    const uqSend = sendOne('uq');
-    const mqSend = sendBatch('mq', 16);
-    const backlogSend = sendBatch('backlog', 16);
-    if (want('batch-send')) report(await runFor('batched send (16/req, 32 conns)', 32, args.durationS, async (c) => {
-      await mustOk(c, bqSend);
-      return 16;
-    }));
-    if (want('send')) report(await runFor('unbatched send (64 clients)', 64, args.durationS, async (c) => {
-      await mustOk(c, uqSend);
-      return 1;
-    }));
-    if (want('receive-delete')) {
-      const have = await backlogOf('bq');
-      console.log(`  (receive+delete drains the ${have} messages left by batched send)`);
-      report(await runFor('batched receive+delete (16/req, 32 conns)', 32, args.durationS, (c) => receiveDeleteBatch(c, 'bq')));
-    }
-    if (want('mixed')) {
-      report(await runFor('mixed: 16 senders + 16 receivers (batch 16)', 32, args.durationS, async (c, w) => {
-        if (w % 2 === 0) {
-          await mustOk(c, mqSend);
-          return 16;
-        }
-        return receiveDeleteBatch(c, 'mq');
-      }));
-    }
-    const mem = readRss(pid);
-    console.log(`server RSS now ${mem.rssMb.toFixed(0)} MB, peak ${mem.peakMb.toFixed(0)} MB`);
-    if (want('backlog')) {
-      await createQueue('backlog');
-      const t0 = performance.now();
-      let sent = 0;
-      await Promise.all(Array.from({ length: 32 }, async (_, w) => {
-        const c = await connection(w);
-        while (sent < args.backlog) {
-          sent += 16;
-          await mustOk(c, backlogSend);
-        }
-      }));
-      const s = (performance.now() - t0) / 1000;
-      const n = await backlogOf('backlog');
-      global.gc?.();
-      await new Promise((r) => setTimeout(r, 2000));
-      const m = readRss(pid);
-      console.log(`backlog: ${n} messages queued in ${s.toFixed(1)} s (${Math.round(n / s)} msg/s); server RSS ${m.rssMb.toFixed(0)} MB, peak ${m.peakMb.toFixed(0)} MB`);
-    }
-  } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-    for (const c of pool) c.close();
-    await rm(dataDir, { recursive: true, force: true });
+  const [l1, l5] = os.loadavg();
+  console.log(
+    `opencmq bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, 1 KiB messages, ` +
+      `${args.durationS} s per scenario, fsync ${args.fsync ? 'on' : 'OFF'}, ${new Date().toISOString()}, ` +
+      `load average before ${l1!.toFixed(2)} (1 min) ${l5!.toFixed(2)} (5 min)`,
+  );
+  const profDir = (mode: string): string | undefined => (args.cpuProfDir ? path.join(args.cpuProfDir, mode) : undefined);
+  if (args.cpuProfDir) await mkdir(args.cpuProfDir, { recursive: true });
+  let setLeader: string | undefined;
+  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, cpuProfDir: profDir('single') });
+  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, cpuProfDir: profDir('set') });
+  reportComparison();
+  console.log(`\nload average after ${os.loadavg()[0]!.toFixed(2)} (1 min); ${new Date().toISOString()}`);
+  if (args.cpuProfDir) {
+    if (SINGLE_SCENARIOS.some(want)) await printProfile(path.join(args.cpuProfDir, 'single', 'n1'), 'CPU profile of the single node:');
+    if (setLeader) await printProfile(path.join(args.cpuProfDir, 'set', setLeader), `CPU profile of the set's leader ${setLeader}:`);
   }
 }
 

@@ -49,6 +49,10 @@ export class RawHttpConnection {
     });
   }
 
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
   close(): void {
     this.socket.destroy();
   }

@@ -1,6 +1,8 @@
 // The `opencmq` commands: each one's options, help and handler. Handlers get everything through a
 // CommandContext (client, output, stdin, signal), so tests run them with a fake client.
 
+import { readFileSync } from 'node:fs';
+
 import { CmqNetworkError } from '../client/errors';
 import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } from '../client/types';
 import { LIMITS } from '../protocol/limits';
@@ -12,6 +14,7 @@ import {
   QUEUE_ATTR_HELP,
   QUEUE_ATTR_OPTIONS,
   boolOpt,
+  configFileValues,
   intOpt,
   queueAttributesFromOptions,
   stringOpt,
@@ -382,6 +385,25 @@ const deleteCmd: CommandSpec = {
 
 // ---- server ----
 
+const SERVER_OPTIONS: OptionSpecs = {
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'keys-file': { type: 'string' },
+  'insecure-no-auth': { type: 'boolean' },
+  'no-fsync': { type: 'boolean' },
+  'require-akid': { type: 'boolean' },
+  'segment-mb': { type: 'string' },
+  'snapshot-every': { type: 'string' },
+  'node-id': { type: 'string' },
+  'raft-host': { type: 'string' },
+  'raft-port': { type: 'string' },
+  peer: { type: 'string', multiple: true },
+  'cluster-secret': { type: 'string' },
+  join: { type: 'boolean' },
+  config: { type: 'string' },
+};
+
 const server: CommandSpec = {
   words: ['server'],
   usage: 'opencmq server [--data-dir DIR] [--host H] [--port P] [credentials] [--no-fsync]',
@@ -407,29 +429,29 @@ const server: CommandSpec = {
     '  --cluster-secret S      shared by the members (default $OPENCMQ_CLUSTER_SECRET; >= 16 bytes)',
     '  --join                  a new member of an existing set: wait to be added (opencmq cluster add-node)',
     '',
+    '  --config FILE           read options from a JSON file keyed by option name, e.g.',
+    '                          {"node-id": "n1", "raft-port": 9700, "peer": ["n2=10.0.0.2:9700"]};',
+    '                          options given on the command line win',
+    '',
     'Without credentials the server accepts unsigned requests, on loopback only.',
   ],
-  options: {
-    'data-dir': { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    'keys-file': { type: 'string' },
-    'insecure-no-auth': { type: 'boolean' },
-    'no-fsync': { type: 'boolean' },
-    'require-akid': { type: 'boolean' },
-    'segment-mb': { type: 'string' },
-    'snapshot-every': { type: 'string' },
-    'node-id': { type: 'string' },
-    'raft-host': { type: 'string' },
-    'raft-port': { type: 'string' },
-    peer: { type: 'string', multiple: true },
-    'cluster-secret': { type: 'string' },
-    join: { type: 'boolean' },
-  },
+  options: SERVER_OPTIONS,
   minArgs: 0,
   maxArgs: 0,
   async run(ctx) {
-    const opts = serverOptionsFrom(ctx.opts, ctx.io);
+    const configFile = stringOpt(ctx.opts, 'config');
+    let values = ctx.opts;
+    if (configFile !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(configFile, 'utf8');
+      } catch (err) {
+        throw new UsageError(`--config ${configFile}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const fromFile = configFileValues(configFile, text, { ...SERVER_OPTIONS, 'secret-id': { type: 'string' }, 'secret-key': { type: 'string' } });
+      values = { ...fromFile, ...Object.fromEntries(Object.entries(ctx.opts).filter(([, v]) => v !== undefined)) };
+    }
+    const opts = serverOptionsFrom(values, ctx.io);
     const running = await ctx.deps.startServer(opts);
     if (ctx.json) ctx.io.out(JSON.stringify({ url: running.url, port: running.port }));
     if (!ctx.io.signal.aborted) {

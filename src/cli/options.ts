@@ -115,3 +115,40 @@ function deadLetterPolicyFromOptions(values: OptionValues): DeadLetterPolicy | u
   if (maxTimeToLive !== undefined) out.maxTimeToLive = maxTimeToLive;
   return out;
 }
+
+/**
+ * Option values from a JSON config file (an object keyed by long option names, e.g.
+ * {"node-id": "n1", "raft-port": 9700, "peer": ["n2=10.0.0.2:9700"]}), checked against `specs`.
+ * Numbers become strings, as on the command line; flags given on the command line win.
+ */
+export function configFileValues(file: string, text: string, specs: OptionSpecs): OptionValues {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${file}: expected a JSON object of options`);
+  const out: OptionValues = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    const spec = specs[key];
+    if (!spec || key === 'config') throw new UsageError(`${file}: unknown option '${key}'`);
+    const one = (v: unknown): string | boolean => {
+      if (spec.type === 'boolean') {
+        if (typeof v !== 'boolean') throw new UsageError(`${file}: '${key}' must be true or false`);
+        return v;
+      }
+      if (typeof v === 'string') return v;
+      if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+      throw new UsageError(`${file}: '${key}' must be a string or a number`);
+    };
+    if (spec.multiple) {
+      const list = Array.isArray(value) ? (value as unknown[]) : [value];
+      out[key] = list.map(one);
+    } else {
+      if (Array.isArray(value)) throw new UsageError(`${file}: '${key}' takes one value`);
+      out[key] = one(value);
+    }
+  }
+  return out;
+}

@@ -1,6 +1,9 @@
 // The opencmq CLI: argument parsing, output formats and exit codes, run against the in-memory fake
 // with captured output.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli, findCommand } from '../../src/cli/run';
@@ -312,4 +315,51 @@ void test('server: options, environment credentials, graceful stop on signal', a
   assert.deepEqual(p.credentials, [{ secretId: 'AKIDx', secretKey: 'kx' }]);
   assert.equal(await d.run(['server', '--port', '70000']), 2);
   assert.equal(await d.run(['server', '--secret-id', 'AKIDx']), 2);
+});
+
+void test('server --config: options from a JSON file, the command line winning; bad files are usage errors', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'opencmq-config-'));
+  try {
+    const file = path.join(dir, 'n1.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        'data-dir': '/var/lib/opencmq',
+        port: 9600,
+        'node-id': 'n1',
+        'raft-port': 9700,
+        peer: ['n2=10.0.0.2:9700', 'n3=10.0.0.3:9700'],
+        'cluster-secret': 'a-secret-of-16-bytes',
+        'no-fsync': false,
+        'secret-id': 'AKIDfile',
+        'secret-key': 'filekey',
+      }),
+    );
+    const h = harness();
+    h.abort.abort();
+    assert.equal(await h.run(['server', '--config', file, '--port', '9601']), 0);
+    const o = h.serverOpts[0];
+    assert.ok(o);
+    assert.equal(o.dataDir, '/var/lib/opencmq');
+    assert.equal(o.port, 9601, 'the command line wins');
+    assert.equal(o.fsync, true);
+    assert.deepEqual(o.credentials, [{ secretId: 'AKIDfile', secretKey: 'filekey' }]);
+    assert.deepEqual(o.cluster?.peers, { n2: { host: '10.0.0.2', port: 9700 }, n3: { host: '10.0.0.3', port: 9700 } });
+    assert.equal(o.cluster?.raftPort, 9700);
+
+    const bad = path.join(dir, 'bad.json');
+    for (const [text, why] of [
+      ['{"portt": 1}', /unknown option 'portt'/],
+      ['{"join": "yes"}', /'join' must be true or false/],
+      ['[1]', /expected a JSON object/],
+      ['{', /not valid JSON/],
+    ] as const) {
+      writeFileSync(bad, text);
+      assert.equal(await h.run(['server', '--config', bad]), 2);
+      assert.match(h.err.join('\n'), why);
+    }
+    assert.equal(await h.run(['server', '--config', path.join(dir, 'missing.json')]), 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

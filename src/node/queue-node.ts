@@ -19,7 +19,15 @@ import { HardStateStore } from '../storage/hard-state';
 import { SegmentedWal, type WalOptions } from '../storage/wal';
 import type { PeerAddress, PeerTransport } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
-import { ConfigChangeRefusedError, NotLeaderError, ProposalDroppedError, ProposalTimeoutError, RaftLog, type RaftLogOptions } from './raft-log';
+import {
+  ConfigChangeRefusedError,
+  NotLeaderError,
+  ProposalDroppedError,
+  ProposalTimeoutError,
+  RaftLog,
+  TransferringError,
+  type RaftLogOptions,
+} from './raft-log';
 import { ParkedReceives } from './long-poll';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 import { finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
@@ -259,6 +267,14 @@ export class QueueNode implements QueueService {
     return { ok: true, voters };
   }
 
+  /** Resolves once no leadership transfer is under way here (or after the hand-off timeout). */
+  private async untilTransferEnds(): Promise<void> {
+    const deadline = Date.now() + LEADER_HANDOFF_TIMEOUT_MS;
+    while (this.commitLog.status().leadTransferee !== undefined && Date.now() < deadline && !this.fatal) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   /** The current leader's id, if known. */
   leaderId(): string | undefined {
     return this.commitLog.leaderId;
@@ -283,10 +299,20 @@ export class QueueNode implements QueueService {
     const { payload, metaLen } = encodeCommand(command);
     this.inflight++;
     try {
-      return await this.commitLog.propose(payload, metaLen);
+      try {
+        return await this.commitLog.propose(payload, metaLen);
+      } catch (err) {
+        if (!(err instanceof TransferringError)) throw err;
+        // A leadership transfer is under way (it takes a round trip or two): nothing was
+        // appended, so wait for it to end and propose again if this node still leads.
+        await this.untilTransferEnds();
+        return await this.commitLog.propose(payload, metaLen);
+      }
     } catch (err) {
+      if (err instanceof NotLeaderError || err instanceof TransferringError) {
+        return fail('internalError', undefined, `not applied: ${err.message}; retry (any member forwards to the leader)`);
+      }
       // Storage failures reach onFatal from the log itself; here the request just failed.
-      if (err instanceof NotLeaderError) return fail('internalError', undefined, err.message);
       if (err instanceof ProposalDroppedError) return fail('internalError', undefined, 'not committed: leadership changed');
       if (err instanceof ProposalTimeoutError) return fail('internalError', undefined, 'outcome unknown: not committed in time');
       return fail('internalError', undefined, `the write could not be made durable: ${err instanceof Error ? err.message : String(err)}`);

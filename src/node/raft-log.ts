@@ -40,6 +40,14 @@ export class ProposalDroppedError extends Error {
   }
 }
 
+/** The leader is handing leadership over: it takes no proposals until that ends (nothing was appended). */
+export class TransferringError extends Error {
+  constructor() {
+    super('leadership is being transferred; the proposal was not appended');
+    this.name = 'TransferringError';
+  }
+}
+
 /** The core refused a membership change (one in progress, not a voter, ...). */
 export class ConfigChangeRefusedError extends Error {
   constructor(reason: string) {
@@ -280,6 +288,7 @@ export class RaftLog<R> {
     const r = this.raft.propose({ kind: 'command', timeMs, metaLen, payload });
     if (!r.ok) {
       if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
+      if (r.reason === 'transferring') return Promise.reject(new TransferringError());
       return Promise.reject(new Error(`proposal refused: ${r.reason}`));
     }
     this.lastTimeMs = timeMs;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { NotLeaderError, RaftLog } from '../../src/node/raft-log';
+import { NotLeaderError, RaftLog, TransferringError } from '../../src/node/raft-log';
 import { HardStateStore } from '../../src/storage/hard-state';
 import type { LogEntry } from '../../src/storage/types';
 import { SegmentedWal } from '../../src/storage/wal';
@@ -116,6 +116,14 @@ test('three voters over TCP: replicate, apply the same sequence, fail over to a 
     const expected = Array.from({ length: 50 }, (_, i) => `m${i}`);
     await until(() => members.every((m) => commands(m).length === 50), 'every member applies 50 commands');
     for (const m of members) assert.deepEqual(commands(m), expected, `${m.id} applied the same sequence`);
+
+    // While leadership is being handed over the leader appends nothing and says so precisely.
+    const target = members.find((m) => m !== leader)!;
+    assert.deepEqual(leader.log.transferLeadership(target.id), { ok: true });
+    await assert.rejects(leader.log.propose(body('during transfer'), 1), TransferringError);
+    await until(() => target.log.leaderId === target.id, 'the transfer to finish');
+    assert.ok(!commands(target).includes('during transfer'));
+    await assert.rejects(leader.log.propose(body('after transfer'), 1), NotLeaderError);
 
     // The leader goes away; the other two elect a new one and keep committing.
     await leader.log.close();

@@ -73,13 +73,20 @@ export function serveForwarded(rpc: RpcRouter, ctx: ApiContext): void {
 
 /** How often forwards in flight check whether the leader they went to is still the leader. */
 const LEADER_CHECK_MS = 50;
+/**
+ * After another leader is known, the old one still gets this long to answer (a deposed but
+ * healthy leader answers at once, often with the committed result); past it, it is presumed
+ * frozen or cut off.
+ */
+const OLD_LEADER_GRACE_MS = 1000;
 
 /**
  * The API server's `forward` hook: undefined (answer here) when this node leads or no leader is
  * known (the local answer then says so); otherwise the leader's answer, or a 6000 error when the
  * leader cannot be reached (the client retries; the request may or may not have been applied).
- * A forward still waiting when this node sees another leader is answered 6000 at once: the old
- * leader may be frozen or cut off, and its answer (if it ever comes) would be "not the leader".
+ * A forward still waiting OLD_LEADER_GRACE_MS after this node sees another leader is answered
+ * 6000: the old leader is presumably frozen or cut off (else the transport's idle timeout, ~5 s,
+ * would be the wait).
  */
 export function forwarder(
   transport: PeerTransport,
@@ -87,11 +94,16 @@ export function forwarder(
   leaderId: () => string | undefined,
   nextRequestId: () => string,
 ): (input: CmqRequestInput) => Promise<Record<string, unknown>> | undefined {
-  const waiting = new Set<{ leader: string; abandon: () => void }>();
+  const waiting = new Set<{ leader: string; otherSince: number | undefined; abandon: () => void }>();
   let checker: NodeJS.Timeout | undefined;
   const check = (): void => {
     const current = leaderId();
-    for (const w of waiting) if (w.leader !== current) w.abandon();
+    const now = Date.now();
+    for (const w of waiting) {
+      if (current === undefined || current === w.leader) w.otherSince = undefined;
+      else if (w.otherSince === undefined) w.otherSince = now;
+      else if (now - w.otherSince >= OLD_LEADER_GRACE_MS) w.abandon();
+    }
     if (waiting.size === 0 && checker) {
       clearInterval(checker);
       checker = undefined;
@@ -108,6 +120,7 @@ export function forwarder(
     return new Promise<Record<string, unknown>>((resolve) => {
       const w = {
         leader,
+        otherSince: undefined as number | undefined,
         abandon: () => {
           waiting.delete(w);
           resolve(unreachable(leader, `leadership moved to ${leaderId() ?? '(unknown)'} while the request was in flight; it may or may not have been applied`));

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 
 import { callUntilOk } from '../helpers/load-clients';
 import { arrayParams, cmqCall } from '../helpers/raw-cmq';
-import { startTestSet } from '../helpers/cluster';
+import { startTestSet, waitForLeader } from '../helpers/cluster';
 
 async function drain(endpoint: string, queue: string): Promise<string[]> {
   const bodies: string[] = [];
@@ -29,6 +29,9 @@ test('a 3-node set: forwarding, replication, and failover after kill -9 of the l
     const endpoints = ids.map(url);
 
     await callUntilOk(endpoints, 'CreateQueue', { queueName: 'orders', visibilityTimeout: 30 }, { timeoutMs: 20_000, acceptCodes: [0, 4460] });
+    // Start-up may see a second election (a member that timed out before the first leader reached
+    // it); count on the set once every member agrees on one leader.
+    await waitForLeader(set);
     // Every node answers; followers forward to the leader.
     const sent: string[] = [];
     for (let i = 0; i < 60; i++) {

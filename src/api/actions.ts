@@ -1,6 +1,6 @@
-// The action dispatch table. Each protocol area (queues now, topics later) contributes a record of
+// The action dispatch table. Each protocol area (queues, topics, admin) contributes a record of
 // canonical action name -> handler; lookup is case-insensitive (spec §1.2 [rec], so Java's
-// misspelt `ClearSUbscriptionFIlterTags` will match once topic actions exist).
+// misspelt `ClearSUbscriptionFIlterTags` matches ClearSubscriptionFilterTags).
 
 import type { FormParams } from './form';
 import type { ActionOutcome } from './response';

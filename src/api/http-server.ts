@@ -12,6 +12,7 @@ import { createAuthenticator, type AuthConfig, type Authenticator } from './auth
 import { parseForm } from './form';
 import { ADMIN_ACTIONS } from './admin-actions';
 import { QUEUE_ACTIONS } from './queue-actions';
+import { TOPIC_ACTIONS } from './topic-actions';
 import { clientRequestIdEcho, renderOutcome, responseJson, type ActionOutcome } from './response';
 import type { QueueService } from './service';
 
@@ -48,8 +49,8 @@ export interface CmqRequestInput {
   body: Buffer;
 }
 
-/** All actions served. Topic actions will be one more group here. */
-const DEFAULT_ACTIONS: ActionTable = buildActionTable(QUEUE_ACTIONS, ADMIN_ACTIONS);
+/** All actions served. */
+const DEFAULT_ACTIONS: ActionTable = buildActionTable(QUEUE_ACTIONS, TOPIC_ACTIONS, ADMIN_ACTIONS);
 
 export function createApiContext(opts: ApiOptions): ApiContext {
   const prefix = opts.requestIdPrefix ?? randomBytes(4).toString('hex') + '-';

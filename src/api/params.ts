@@ -59,10 +59,17 @@ const INDEX_DIGITS_MAX = 9;
 
 /**
  * The array `name.N` (spec §1.2 [rec]): every key matching `^name\.(\d+)$`, in numeric index
- * order. Indexes must start at 0 or 1 and be consecutive (4000/10380); at most
- * LIMITS.batchItemsMax items (4000/10370); none at all when required → 4000/10390.
+ * order. Indexes must start at 0 or 1 and be consecutive (4000/10380); at most `itemsMax` items
+ * (default LIMITS.batchItemsMax; beyond it `tooMany`, default 4000/10370); none at all when
+ * required → 4000/10390.
  */
-export function arrayParam(p: FormParams, name: string, required: boolean): string[] | ErrorResult {
+export function arrayParam(
+  p: FormParams,
+  name: string,
+  required: boolean,
+  itemsMax: number = LIMITS.batchItemsMax,
+  tooMany: ErrorResult = fail('batchSizeOutOfRange', name),
+): string[] | ErrorResult {
   const prefix = name + '.';
   const items: { index: number; value: string }[] = [];
   for (const [key, value] of p) {
@@ -74,7 +81,7 @@ export function arrayParam(p: FormParams, name: string, required: boolean): stri
     items.push({ index, value });
   }
   if (items.length === 0) return required ? fail('missingParam', name) : [];
-  if (items.length > LIMITS.batchItemsMax) return fail('batchSizeOutOfRange', name);
+  if (items.length > itemsMax) return tooMany;
   items.sort((a, b) => a.index - b.index);
   const first = (items[0] as { index: number }).index;
   if (first !== 0 && first !== 1) return fail('paramNotConsecutive', name);

@@ -22,7 +22,7 @@ import { queueAttributesFields, receivedMessageFields, success, type ActionOutco
 import type { QueueService } from './service';
 
 /** Narrow a submit result to the kind the command asked for; anything else is a server bug. */
-async function submit<K extends Command['kind']>(
+export async function submit<K extends Command['kind']>(
   service: QueueService,
   command: Command & { kind: K },
 ): Promise<Extract<CommandOk, { kind: K }> | ErrorResult> {

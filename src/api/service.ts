@@ -2,7 +2,17 @@
 // tests may implement it directly. Writes go through `submit` (logged, then applied); reads see
 // every write that was acknowledged before they started.
 
-import type { Command, CommandResult, QueueAttributes, QueueList, ReceivedMessage } from '../broker/commands';
+import type {
+  Command,
+  CommandResult,
+  QueueAttributes,
+  QueueList,
+  ReceivedMessage,
+  SubscriptionAttributes,
+  SubscriptionList,
+  TopicAttributes,
+  TopicList,
+} from '../broker/commands';
 import type { ClusterNodeStatus } from '../protocol/cluster-types';
 import type { ErrorResult } from '../protocol/errors';
 
@@ -32,6 +42,13 @@ export interface QueueService {
     offset: number,
     limit: number,
   ): Promise<QueueList | ErrorResult>;
+  listTopics(searchWord: string | undefined, offset: number, limit: number): Promise<TopicList>;
+  /** undefined when the topic does not exist. */
+  getTopicAttributes(topicName: string): Promise<TopicAttributes | undefined>;
+  /** 4440/10600 when the topic does not exist. */
+  listSubscriptions(topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<SubscriptionList | ErrorResult>;
+  /** 4440/10600 (topic) or 4440/10560 (subscription) when missing. */
+  getSubscriptionAttributes(topicName: string, subscriptionName: string): Promise<SubscriptionAttributes | ErrorResult>;
   /** This node's Raft state (answered by the node asked, never forwarded). */
   clusterStatus(): Promise<ClusterStatusView>;
   /** Hand leadership to `nodeId` (on the leader; followers forward it like any write). */

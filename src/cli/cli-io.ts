@@ -2,7 +2,7 @@
 // for the client and the server. main.ts wires the real ones; tests pass fakes and capture output.
 
 import type { CmqClientOptions } from '../client/client';
-import type { CmqQueueApi } from '../client/types';
+import type { CmqQueueApi, CmqTopicApi } from '../client/types';
 import type { RunningServer, ServerOptions } from '../node/server-options';
 
 export interface CliIo {
@@ -17,7 +17,7 @@ export interface CliIo {
   signal: AbortSignal;
 }
 
-export type CliClient = CmqQueueApi & { close?(): void };
+export type CliClient = CmqQueueApi & CmqTopicApi & { close?(): void };
 
 export interface CliDeps {
   makeClient(opts: CmqClientOptions): CliClient;

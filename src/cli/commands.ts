@@ -8,6 +8,7 @@ import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } 
 import { LIMITS } from '../protocol/limits';
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type ClusterOptions, type Credential, type ServerOptions } from '../node/server-options';
 import { clusterStartLocal } from './local-cluster';
+import { TOPIC_COMMANDS } from './topic-commands';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
 import { formatJson, formatKeyValues, formatTable, formatUnixSeconds } from './format';
 import {
@@ -609,4 +610,21 @@ const clusterRemoveNode: CommandSpec = {
   },
 };
 
-export const COMMANDS: readonly CommandSpec[] = [server, clusterStartLocal, clusterStatus, clusterTransferLeader, clusterAddNode, clusterRemoveNode, queueCreate, queueList, queueGet, queueSet, queueDelete, queueRewind, send, receive, deleteCmd];
+export const COMMANDS: readonly CommandSpec[] = [
+  server,
+  clusterStartLocal,
+  clusterStatus,
+  clusterTransferLeader,
+  clusterAddNode,
+  clusterRemoveNode,
+  queueCreate,
+  queueList,
+  queueGet,
+  queueSet,
+  queueDelete,
+  queueRewind,
+  send,
+  receive,
+  deleteCmd,
+  ...TOPIC_COMMANDS,
+];

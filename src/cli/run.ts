@@ -38,6 +38,11 @@ function leadingWords(argv: readonly string[], max: number): string[] {
   return words;
 }
 
+/** A first word shared by two-word commands: queue, topic, subscription, cluster. */
+function isCommandGroup(word: string): boolean {
+  return COMMANDS.some((c) => c.words.length > 1 && c.words[0] === word);
+}
+
 export function findCommand(argv: readonly string[]): CommandSpec | undefined {
   const words = leadingWords(argv, 2);
   return COMMANDS.find((c) => c.words.every((w, i) => words[i] === w));
@@ -109,8 +114,8 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps):
     io.err(
       words.length === 0
         ? 'usage error: no command given'
-        : words[0] === 'queue'
-          ? `usage error: 'queue' needs one of: ${COMMANDS.filter((c) => c.words[0] === 'queue').map((c) => c.words[1] ?? '').join(', ')}`
+        : isCommandGroup(words[0] ?? '')
+          ? `usage error: '${words[0] ?? ''}' needs one of: ${COMMANDS.filter((c) => c.words[0] === words[0]).map((c) => c.words[1] ?? '').join(', ')}`
           : `usage error: unknown command '${words.join(' ')}'`,
     );
     for (const line of topLevelHelp()) io.err(line);

@@ -13,14 +13,27 @@ import type {
   ClusterNodeStatus,
   BatchDeleteResult,
   CmqQueueApi,
+  CmqTopicApi,
+  CreateTopicOptions,
   DeadLetterPolicy,
   ListOptions,
   Message,
+  NotifyContentFormat,
+  NotifyStrategy,
+  PublishOptions,
   QueueAttributes,
   QueueAttributesInput,
   QueueList,
   ReceiveOptions,
   SendOptions,
+  SubscribeOptions,
+  SubscriptionAttributes,
+  SubscriptionAttributesInput,
+  SubscriptionList,
+  SubscriptionProtocol,
+  TopicAttributes,
+  TopicAttributesInput,
+  TopicList,
 } from './types';
 import { REQUEST_CLIENT } from './version';
 import { LIMITS } from '../protocol/limits';
@@ -45,8 +58,9 @@ export interface CmqClientOptions {
    * Extra attempts after a network failure (default 2), with exponential backoff. Which requests
    * are retried: a request that certainly never reached the server (connection refused, DNS) is
    * always retried; otherwise only idempotent ones: ListQueue, GetQueueAttributes,
-   * ListDeadLetterSourceQueues, and (Batch)ReceiveMessage (a receive whose answer was lost only hides
-   * its messages until their visibility timeout ends). Sends, creates, deletes, sets and rewinds are
+   * ListDeadLetterSourceQueues, ListTopic, GetTopicAttributes, ListSubscriptionByTopic,
+   * GetSubscriptionAttributes, and (Batch)ReceiveMessage (a receive whose answer was lost only hides
+   * its messages until their visibility timeout ends). Sends, publishes, creates, deletes, sets and rewinds are
    * not retried after the request may have reached the server unless `retryWrites` is true:
    * a retried send may enqueue a duplicate, a retried delete may report 4430 for a message it did delete.
    * CMQ errors (code != 0) are never retried.
@@ -73,6 +87,10 @@ const IDEMPOTENT_ACTIONS: ReadonlySet<string> = new Set([
   'ListDeadLetterSourceQueues',
   'ReceiveMessage',
   'BatchReceiveMessage',
+  'ListTopic',
+  'GetTopicAttributes',
+  'ListSubscriptionByTopic',
+  'GetSubscriptionAttributes',
 ]);
 
 /** Is this action retried after a failure that may have reached the server (see retries)? */
@@ -88,7 +106,7 @@ export interface CallOptions {
 type Params = Record<string, string>;
 type Body = Record<string, unknown>;
 
-export class CmqClient implements CmqQueueApi {
+export class CmqClient implements CmqQueueApi, CmqTopicApi {
   private readonly origin: string;
   private readonly host: string;
   private readonly path: string;
@@ -222,6 +240,76 @@ export class CmqClient implements CmqQueueApi {
     return parseQueueList(await this.call('ListDeadLetterSourceQueues', { deadLetterQueueName, ...listParams(opts) }));
   }
 
+  // ---- topic and subscription actions (spec §3.3) ----
+
+  async createTopic(topicName: string, opts: CreateTopicOptions = {}): Promise<string> {
+    const params: Params = { topicName };
+    if (opts.maxMsgSize !== undefined) params.maxMsgSize = String(opts.maxMsgSize);
+    if (opts.filterType !== undefined) params.filterType = String(opts.filterType);
+    return str((await this.call('CreateTopic', params)).topicId);
+  }
+
+  async setTopicAttributes(topicName: string, attrs: TopicAttributesInput): Promise<void> {
+    const params: Params = { topicName };
+    if (attrs.maxMsgSize !== undefined) params.maxMsgSize = String(attrs.maxMsgSize);
+    await this.call('SetTopicAttributes', params);
+  }
+
+  async listTopics(opts: ListOptions = {}): Promise<TopicList> {
+    return parseTopicList(await this.call('ListTopic', listParams(opts)));
+  }
+
+  async getTopicAttributes(topicName: string): Promise<TopicAttributes> {
+    return parseTopicAttributes(await this.call('GetTopicAttributes', { topicName }));
+  }
+
+  async deleteTopic(topicName: string): Promise<void> {
+    await this.call('DeleteTopic', { topicName });
+  }
+
+  async publishMessage(topicName: string, body: string | Buffer, opts: PublishOptions = {}): Promise<string> {
+    const params: Params = { topicName, msgBody: bodyText(body), ...publishParams(opts) };
+    return str((await this.call('PublishMessage', params)).msgId);
+  }
+
+  async batchPublishMessage(topicName: string, bodies: ReadonlyArray<string | Buffer>, opts: PublishOptions = {}): Promise<string[]> {
+    if (bodies.length === 0) return [];
+    const params: Params = { topicName, ...arrayParams('msgBody', bodies.map(bodyText)), ...publishParams(opts) };
+    const list = (await this.call('BatchPublishMessage', params)).msgList;
+    return Array.isArray(list) ? list.map((m) => str(asBody(m).msgId)) : [];
+  }
+
+  async subscribe(topicName: string, subscriptionName: string, opts: SubscribeOptions): Promise<string> {
+    const params: Params = {
+      topicName,
+      subscriptionName,
+      protocol: opts.protocol,
+      endpoint: opts.endpoint,
+      ...subscriptionParams(opts),
+    };
+    return str((await this.call('Subscribe', params)).subscriptionId);
+  }
+
+  async listSubscriptions(topicName: string, opts: ListOptions = {}): Promise<SubscriptionList> {
+    return parseSubscriptionList(await this.call('ListSubscriptionByTopic', { topicName, ...listParams(opts) }));
+  }
+
+  async setSubscriptionAttributes(topicName: string, subscriptionName: string, attrs: SubscriptionAttributesInput): Promise<void> {
+    await this.call('SetSubscriptionAttributes', { topicName, subscriptionName, ...subscriptionParams(attrs) });
+  }
+
+  async getSubscriptionAttributes(topicName: string, subscriptionName: string): Promise<SubscriptionAttributes> {
+    return parseSubscriptionAttributes(await this.call('GetSubscriptionAttributes', { topicName, subscriptionName }));
+  }
+
+  async unsubscribe(topicName: string, subscriptionName: string): Promise<void> {
+    await this.call('Unsubscribe', { topicName, subscriptionName });
+  }
+
+  async clearSubscriptionFilterTags(topicName: string, subscriptionName: string): Promise<void> {
+    await this.call('ClearSubscriptionFilterTags', { topicName, subscriptionName });
+  }
+
   /** The Raft state of the node this client talks to (opencmq's `OpencmqClusterStatus` action). */
   async clusterStatus(): Promise<ClusterNodeStatus> {
     const b = await this.call('OpencmqClusterStatus', {});
@@ -347,6 +435,25 @@ function listParams(opts: ListOptions): Params {
   if (opts.limit !== undefined) out.limit = String(opts.limit);
   // The docs require limit whenever offset is given.
   if (opts.offset !== undefined && opts.limit === undefined) out.limit = String(LIMITS.listLimitDefault);
+  return out;
+}
+
+function publishParams(opts: PublishOptions): Params {
+  const out: Params = opts.tags !== undefined ? arrayParams('msgTag', opts.tags) : {};
+  if (opts.routingKey !== undefined) out.routingKey = opts.routingKey;
+  return out;
+}
+
+/**
+ * The optional subscription settings. A tag or key list replaces the server's whole set; an empty
+ * one is sent as a single empty item, which the server reads as "the empty set".
+ */
+function subscriptionParams(attrs: SubscriptionAttributesInput): Params {
+  const out: Params = {};
+  if (attrs.notifyStrategy !== undefined) out.notifyStrategy = attrs.notifyStrategy;
+  if (attrs.notifyContentFormat !== undefined) out.notifyContentFormat = attrs.notifyContentFormat;
+  if (attrs.filterTags !== undefined) Object.assign(out, attrs.filterTags.length === 0 ? { 'filterTag.1': '' } : arrayParams('filterTag', attrs.filterTags));
+  if (attrs.bindingKeys !== undefined) Object.assign(out, attrs.bindingKeys.length === 0 ? { 'bindingKey.1': '' } : arrayParams('bindingKey', attrs.bindingKeys));
   return out;
 }
 
@@ -513,4 +620,67 @@ function parseQueueAttributes(b: Body): QueueAttributes {
   const dlq = parseDeadLetterPolicy(b.deadLetterPolicy);
   if (dlq !== undefined) attrs.deadLetterPolicy = dlq;
   return attrs;
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.map(str) : [];
+}
+
+function parseTopicList(b: Body): TopicList {
+  const list = Array.isArray(b.topicList) ? b.topicList : [];
+  return {
+    totalCount: num(b.totalCount),
+    topics: list.map((t) => {
+      const e = asBody(t);
+      return { topicId: str(e.topicId), topicName: str(e.topicName) };
+    }),
+  };
+}
+
+function parseTopicAttributes(b: Body): TopicAttributes {
+  return {
+    ...(typeof b.topicId === 'string' ? { topicId: b.topicId } : {}),
+    ...(typeof b.topicName === 'string' ? { topicName: b.topicName } : {}),
+    msgCount: num(b.msgCount),
+    maxMsgSize: num(b.maxMsgSize),
+    msgRetentionSeconds: num(b.msgRetentionSeconds),
+    filterType: num(b.filterType) === 2 ? 2 : 1,
+    createTime: num(b.createTime),
+    lastModifyTime: num(b.lastModifyTime),
+  };
+}
+
+function parseProtocol(v: unknown): SubscriptionProtocol {
+  return str(v).toLowerCase() === 'http' ? 'http' : 'queue';
+}
+
+function parseSubscriptionList(b: Body): SubscriptionList {
+  const list = Array.isArray(b.subscriptionList) ? b.subscriptionList : [];
+  return {
+    totalCount: num(b.totalCount),
+    subscriptions: list.map((x) => {
+      const e = asBody(x);
+      return {
+        subscriptionId: str(e.subscriptionId),
+        subscriptionName: str(e.subscriptionName),
+        protocol: parseProtocol(e.protocol),
+        endpoint: str(e.endpoint),
+      };
+    }),
+  };
+}
+
+function parseSubscriptionAttributes(b: Body): SubscriptionAttributes {
+  return {
+    topicOwner: str(b.topicOwner),
+    msgCount: num(b.msgCount),
+    protocol: parseProtocol(b.protocol ?? b.protocal),
+    endpoint: str(b.endpoint),
+    notifyStrategy: str(b.notifyStrategy) === 'BACKOFF_RETRY' ? 'BACKOFF_RETRY' : ('EXPONENTIAL_DECAY_RETRY' satisfies NotifyStrategy),
+    notifyContentFormat: str(b.notifyContentFormat) === 'SIMPLIFIED' ? 'SIMPLIFIED' : ('JSON' satisfies NotifyContentFormat),
+    filterTags: strings(b.filterTag ?? b.filterTags),
+    bindingKeys: strings(b.bindingKey),
+    createTime: num(b.createTime),
+    lastModifyTime: num(b.lastModifyTime),
+  };
 }

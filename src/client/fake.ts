@@ -1,14 +1,26 @@
 // InMemoryCmq: an in-process stand-in for CmqClient, for users' unit tests. Same methods, same
 // errors (CmqError with the server's codes), CMQ semantics kept simple but faithful: visibility
 // timeout, per-receive receipt handles (only the latest one deletes), delay, 7000 "no message",
-// long polling woken by sends, rewind, retention and dead-letter moves. Time comes from an
-// injectable clock so tests can step past a visibility timeout without waiting.
+// long polling woken by sends, rewind, retention and dead-letter moves; topics and subscriptions
+// with tag and routing-key filtering, publishing into queue subscriptions (./fake-topics.ts).
+// Time comes from an injectable clock so tests can step past a visibility timeout without waiting.
 
 import { randomBytes } from 'node:crypto';
 import { CmqError, CmqNetworkError } from './errors';
+import { InMemoryTopics } from './fake-topics';
 import type {
   BatchDeleteResult,
   CmqQueueApi,
+  CmqTopicApi,
+  CreateTopicOptions,
+  PublishOptions,
+  SubscribeOptions,
+  SubscriptionAttributes,
+  SubscriptionAttributesInput,
+  SubscriptionList,
+  TopicAttributes,
+  TopicAttributesInput,
+  TopicList,
   DeadLetterPolicy,
   ListOptions,
   Message,
@@ -64,7 +76,7 @@ function fail(name: ErrorName, arg?: string): never {
   throw CmqError.fromName(name, arg);
 }
 
-export class InMemoryCmq implements CmqQueueApi {
+export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   private readonly now: () => number;
   private readonly pollIntervalMs: number;
   private readonly maxWaitMs: number | undefined;
@@ -72,12 +84,75 @@ export class InMemoryCmq implements CmqQueueApi {
   private queueCounter = 0;
   private msgCounter = 0;
   private receiveCounter = 0;
+  private readonly topics: InMemoryTopics;
 
   constructor(opts: InMemoryCmqOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.pollIntervalMs = opts.pollIntervalMs ?? 20;
     this.maxWaitMs = opts.maxWaitMs;
+    this.topics = new InMemoryTopics({
+      now: () => this.now(),
+      run: (op) => this.run(op),
+      nextMsgIds: (count) => Array.from({ length: count }, () => String(++this.msgCounter)),
+      deliver: (queueName, bodies, msgIds) => this.deliver(queueName, bodies, msgIds),
+    });
   }
+
+  // ---- topics and subscriptions (./fake-topics.ts) ----
+
+  createTopic(topicName: string, opts?: CreateTopicOptions): Promise<string> {
+    return this.topics.createTopic(topicName, opts);
+  }
+
+  setTopicAttributes(topicName: string, attrs: TopicAttributesInput): Promise<void> {
+    return this.topics.setTopicAttributes(topicName, attrs);
+  }
+
+  listTopics(opts?: ListOptions): Promise<TopicList> {
+    return this.topics.listTopics(opts);
+  }
+
+  getTopicAttributes(topicName: string): Promise<TopicAttributes> {
+    return this.topics.getTopicAttributes(topicName);
+  }
+
+  deleteTopic(topicName: string): Promise<void> {
+    return this.topics.deleteTopic(topicName);
+  }
+
+  publishMessage(topicName: string, body: string | Buffer, opts?: PublishOptions): Promise<string> {
+    return this.topics.publishMessage(topicName, body, opts);
+  }
+
+  batchPublishMessage(topicName: string, bodies: ReadonlyArray<string | Buffer>, opts?: PublishOptions): Promise<string[]> {
+    return this.topics.batchPublishMessage(topicName, bodies, opts);
+  }
+
+  subscribe(topicName: string, subscriptionName: string, opts: SubscribeOptions): Promise<string> {
+    return this.topics.subscribe(topicName, subscriptionName, opts);
+  }
+
+  listSubscriptions(topicName: string, opts?: ListOptions): Promise<SubscriptionList> {
+    return this.topics.listSubscriptions(topicName, opts);
+  }
+
+  setSubscriptionAttributes(topicName: string, subscriptionName: string, attrs: SubscriptionAttributesInput): Promise<void> {
+    return this.topics.setSubscriptionAttributes(topicName, subscriptionName, attrs);
+  }
+
+  getSubscriptionAttributes(topicName: string, subscriptionName: string): Promise<SubscriptionAttributes> {
+    return this.topics.getSubscriptionAttributes(topicName, subscriptionName);
+  }
+
+  unsubscribe(topicName: string, subscriptionName: string): Promise<void> {
+    return this.topics.unsubscribe(topicName, subscriptionName);
+  }
+
+  clearSubscriptionFilterTags(topicName: string, subscriptionName: string): Promise<void> {
+    return this.topics.clearSubscriptionFilterTags(topicName, subscriptionName);
+  }
+
+  // ---- queues ----
 
   createQueue(queueName: string, attrs: QueueAttributesInput = {}): Promise<string> {
     return this.run(() => {
@@ -325,10 +400,24 @@ export class InMemoryCmq implements CmqQueueApi {
     return ids;
   }
 
-  private append(q: StoredQueue, body: string, enqueueMs: number, visibleAtMs: number): string {
+  /** A new message; msgId: a published message keeps its topic msgId (as on the server). */
+  private append(q: StoredQueue, body: string, enqueueMs: number, visibleAtMs: number, msgId?: string): string {
     const seq = ++this.msgCounter;
-    q.messages.push({ seq, msgId: String(seq), body, enqueueMs, visibleAtMs, dequeueCount: 0, firstDequeueMs: 0, handle: undefined, deleted: false });
-    return String(seq);
+    const id = msgId ?? String(seq);
+    q.messages.push({ seq, msgId: id, body, enqueueMs, visibleAtMs, dequeueCount: 0, firstDequeueMs: 0, handle: undefined, deleted: false });
+    return id;
+  }
+
+  /** A publish into a queue subscription: dropped when the queue is missing or refuses (size, heap). */
+  private deliver(queueName: string, bodies: readonly string[], msgIds: readonly string[]): void {
+    const q = this.queues.get(queueName);
+    if (q === undefined) return;
+    this.sweep(q);
+    if (bodies.some((b) => Buffer.byteLength(b) > q.attrs.maxMsgSize)) return;
+    if (q.messages.filter((m) => !m.deleted).length + bodies.length > q.attrs.maxMsgHeapNum) return;
+    const now = this.now();
+    bodies.forEach((body, i) => this.append(q, body, now, now, msgIds[i]));
+    for (const wake of q.waiters) wake();
   }
 
   /** Drops expired messages and applies the time-to-live dead-letter policy. */

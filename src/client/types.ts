@@ -1,7 +1,8 @@
-// The SDK's public data types and the queue API that both CmqClient and the in-memory fake
-// implement (so code written against CmqQueueApi runs unchanged on either).
+// The SDK's public data types and the queue and topic APIs that both CmqClient and the in-memory
+// fake implement (so code written against CmqQueueApi / CmqTopicApi runs unchanged on either).
 
 import type { QueueAttributeFields, QueueAttributesInput } from '../protocol/queue-types';
+import type { NotifyContentFormat, NotifyStrategy, SubscriptionProtocol, TopicFilterType } from '../protocol/topic-types';
 
 /** A received message. Times are Unix seconds, as the server returns them. */
 export interface Message {
@@ -89,3 +90,124 @@ export interface CmqQueueApi {
 }
 
 export type { ClusterNodeStatus } from '../protocol/cluster-types';
+
+// ---- topics and subscriptions (spec §3) ----
+
+export type { NotifyContentFormat, NotifyStrategy, SubscriptionProtocol, TopicFilterType } from '../protocol/topic-types';
+
+/** CreateTopic settings; filterType can only be chosen at creation. */
+export interface CreateTopicOptions {
+  /** 1024–1048576 bytes, default 65536. */
+  maxMsgSize?: number;
+  /** 1: tags (msgTag / filterTag, the default); 2: routing keys (routingKey / bindingKey). */
+  filterType?: TopicFilterType;
+}
+
+/** SetTopicAttributes: maxMsgSize is the only settable attribute. */
+export interface TopicAttributesInput {
+  maxMsgSize?: number;
+}
+
+/** GetTopicAttributes (spec §3.3). Times are Unix seconds. */
+export interface TopicAttributes {
+  /** Present when the server returns them (opencmq does). */
+  topicId?: string;
+  topicName?: string;
+  /** Messages still waiting for delivery to the topic's http subscriptions. */
+  msgCount: number;
+  maxMsgSize: number;
+  /** Always 86400 in CMQ. */
+  msgRetentionSeconds: number;
+  filterType: TopicFilterType;
+  createTime: number;
+  lastModifyTime: number;
+}
+
+export interface TopicSummary {
+  topicId: string;
+  topicName: string;
+}
+
+export interface TopicList {
+  /** Matches before paging. */
+  totalCount: number;
+  topics: TopicSummary[];
+}
+
+export interface PublishOptions {
+  /** msgTag.N: at most 5 tags of at most 16 characters (filterType 1 topics). */
+  tags?: readonly string[];
+  /** Words separated by '.', ≤ 64 bytes and ≤ 15 dots (filterType 2 topics; required there). */
+  routingKey?: string;
+}
+
+export interface SubscribeOptions {
+  /** 'queue': the endpoint is a queue name; 'http': a URL starting with http:// that is POSTed to. */
+  protocol: SubscriptionProtocol;
+  endpoint: string;
+  /** Default EXPONENTIAL_DECAY_RETRY. */
+  notifyStrategy?: NotifyStrategy;
+  /** Default JSON for http, SIMPLIFIED for queue (a queue always receives the raw body). */
+  notifyContentFormat?: NotifyContentFormat;
+  /** At most 5 tags (filterType 1); none: every message. */
+  filterTags?: readonly string[];
+  /** At most 5 AMQP-style keys with `*` and `#` (filterType 2; at least one is required there). */
+  bindingKeys?: readonly string[];
+}
+
+/** SetSubscriptionAttributes: what is given changes; a tag or key list replaces the whole set ([] clears it). */
+export interface SubscriptionAttributesInput {
+  notifyStrategy?: NotifyStrategy;
+  notifyContentFormat?: NotifyContentFormat;
+  filterTags?: readonly string[];
+  bindingKeys?: readonly string[];
+}
+
+export interface SubscriptionSummary {
+  subscriptionId: string;
+  subscriptionName: string;
+  protocol: SubscriptionProtocol;
+  endpoint: string;
+}
+
+export interface SubscriptionList {
+  totalCount: number;
+  subscriptions: SubscriptionSummary[];
+}
+
+/** GetSubscriptionAttributes (spec §3.3). Times are Unix seconds. */
+export interface SubscriptionAttributes {
+  topicOwner: string;
+  /** Messages still waiting for delivery (http subscriptions; always 0 for queue ones). */
+  msgCount: number;
+  protocol: SubscriptionProtocol;
+  endpoint: string;
+  notifyStrategy: NotifyStrategy;
+  notifyContentFormat: NotifyContentFormat;
+  filterTags: string[];
+  bindingKeys: string[];
+  createTime: number;
+  lastModifyTime: number;
+}
+
+/** Every classic CMQ topic and subscription action, typed. */
+export interface CmqTopicApi {
+  /** Returns the topicId. */
+  createTopic(topicName: string, opts?: CreateTopicOptions): Promise<string>;
+  setTopicAttributes(topicName: string, attrs: TopicAttributesInput): Promise<void>;
+  listTopics(opts?: ListOptions): Promise<TopicList>;
+  getTopicAttributes(topicName: string): Promise<TopicAttributes>;
+  /** Fails with 4000/10540 while the topic has subscriptions. */
+  deleteTopic(topicName: string): Promise<void>;
+  /** Returns the msgId. 6030 when no subscription takes the message. */
+  publishMessage(topicName: string, body: string | Buffer, opts?: PublishOptions): Promise<string>;
+  /** 1–16 bodies sharing the tags and routing key; returns the msgIds in request order. */
+  batchPublishMessage(topicName: string, bodies: ReadonlyArray<string | Buffer>, opts?: PublishOptions): Promise<string[]>;
+  /** Returns the subscriptionId. */
+  subscribe(topicName: string, subscriptionName: string, opts: SubscribeOptions): Promise<string>;
+  listSubscriptions(topicName: string, opts?: ListOptions): Promise<SubscriptionList>;
+  setSubscriptionAttributes(topicName: string, subscriptionName: string, attrs: SubscriptionAttributesInput): Promise<void>;
+  getSubscriptionAttributes(topicName: string, subscriptionName: string): Promise<SubscriptionAttributes>;
+  unsubscribe(topicName: string, subscriptionName: string): Promise<void>;
+  clearSubscriptionFilterTags(topicName: string, subscriptionName: string): Promise<void>;
+}

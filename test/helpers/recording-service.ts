@@ -1,7 +1,17 @@
 // A QueueService that records every call and answers from overridable scripts: the fake the API
 // tests drive handleCmqRequest with ("did any invalid request reach submit?"). No queue semantics.
 
-import type { Command, CommandResult, QueueAttributes, QueueAttributesInput, QueueList } from '../../src/broker/commands';
+import type {
+  Command,
+  CommandResult,
+  QueueAttributes,
+  QueueAttributesInput,
+  QueueList,
+  SubscriptionAttributes,
+  SubscriptionList,
+  TopicAttributes,
+  TopicList,
+} from '../../src/broker/commands';
 import type { ErrorResult } from '../../src/protocol/errors';
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome } from '../../src/api/service';
 
@@ -11,6 +21,10 @@ export type RecordedCall =
   | { method: 'listQueues'; searchWord: string | undefined; offset: number; limit: number }
   | { method: 'getQueueAttributes'; queueName: string }
   | { method: 'listDeadLetterSourceQueues'; deadLetterQueueName: string; searchWord: string | undefined; offset: number; limit: number }
+  | { method: 'listTopics'; searchWord: string | undefined; offset: number; limit: number }
+  | { method: 'getTopicAttributes'; topicName: string }
+  | { method: 'listSubscriptions'; topicName: string; searchWord: string | undefined; offset: number; limit: number }
+  | { method: 'getSubscriptionAttributes'; topicName: string; subscriptionName: string }
   | ({ method: 'changeMembership' } & MembershipChange);
 
 export interface RecordingScripts {
@@ -24,6 +38,50 @@ export interface RecordingScripts {
     offset: number,
     limit: number,
   ) => QueueList | ErrorResult | Promise<QueueList | ErrorResult>;
+  listTopics?: (searchWord: string | undefined, offset: number, limit: number) => TopicList | Promise<TopicList>;
+  getTopicAttributes?: (topicName: string) => TopicAttributes | undefined | Promise<TopicAttributes | undefined>;
+  listSubscriptions?: (
+    topicName: string,
+    searchWord: string | undefined,
+    offset: number,
+    limit: number,
+  ) => SubscriptionList | ErrorResult | Promise<SubscriptionList | ErrorResult>;
+  getSubscriptionAttributes?: (
+    topicName: string,
+    subscriptionName: string,
+  ) => SubscriptionAttributes | ErrorResult | Promise<SubscriptionAttributes | ErrorResult>;
+}
+
+/** Attributes of a freshly created filterType 1 topic. */
+export function sampleTopicAttributes(topicName: string, nowSec = 1_700_000_000): TopicAttributes {
+  return {
+    topicId: `topic-${topicName.toLowerCase()}`,
+    topicName,
+    msgCount: 0,
+    maxMsgSize: 65_536,
+    msgRetentionSeconds: 86_400,
+    filterType: 1,
+    createTime: nowSec,
+    lastModifyTime: nowSec,
+  };
+}
+
+/** Attributes of a queue subscription without filters. */
+export function sampleSubscriptionAttributes(topicName: string, subscriptionName: string, nowSec = 1_700_000_000): SubscriptionAttributes {
+  return {
+    subscriptionId: `subsc-${subscriptionName.toLowerCase()}`,
+    subscriptionName,
+    topicName,
+    protocol: 'queue',
+    endpoint: 'target-queue',
+    notifyStrategy: 'EXPONENTIAL_DECAY_RETRY',
+    notifyContentFormat: 'SIMPLIFIED',
+    filterTags: [],
+    bindingKeys: [],
+    msgCount: 0,
+    createTime: nowSec,
+    lastModifyTime: nowSec,
+  };
 }
 
 /** Attributes of a freshly created queue with the documented defaults. */
@@ -171,5 +229,29 @@ export class RecordingQueueService implements QueueService {
     this.calls.push({ method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit });
     if (this.scripts.listDeadLetterSourceQueues) return this.scripts.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit);
     return { totalCount: 0, queueList: [] };
+  }
+
+  async listTopics(searchWord: string | undefined, offset: number, limit: number): Promise<TopicList> {
+    this.calls.push({ method: 'listTopics', searchWord, offset, limit });
+    if (this.scripts.listTopics) return this.scripts.listTopics(searchWord, offset, limit);
+    return { totalCount: 0, topicList: [] };
+  }
+
+  async getTopicAttributes(topicName: string): Promise<TopicAttributes | undefined> {
+    this.calls.push({ method: 'getTopicAttributes', topicName });
+    if (this.scripts.getTopicAttributes) return this.scripts.getTopicAttributes(topicName);
+    return sampleTopicAttributes(topicName);
+  }
+
+  async listSubscriptions(topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<SubscriptionList | ErrorResult> {
+    this.calls.push({ method: 'listSubscriptions', topicName, searchWord, offset, limit });
+    if (this.scripts.listSubscriptions) return this.scripts.listSubscriptions(topicName, searchWord, offset, limit);
+    return { totalCount: 0, subscriptionList: [] };
+  }
+
+  async getSubscriptionAttributes(topicName: string, subscriptionName: string): Promise<SubscriptionAttributes | ErrorResult> {
+    this.calls.push({ method: 'getSubscriptionAttributes', topicName, subscriptionName });
+    if (this.scripts.getSubscriptionAttributes) return this.scripts.getSubscriptionAttributes(topicName, subscriptionName);
+    return sampleSubscriptionAttributes(topicName, subscriptionName);
   }
 }

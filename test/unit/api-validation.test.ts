@@ -197,7 +197,6 @@ const COMMON: Case[] = [
   ['no Action', [['queueName', 'q']], 4000, 10390, '(10390)lacked of required parameter Action'],
   ['empty Action', [['Action', '']], 4000, 10390],
   ['unknown Action', [['Action', 'PeekMessage']], 4000, 10430, '(10430)action name PeekMessage is not existed'],
-  ['topic action (not yet served)', [['Action', 'CreateTopic'], ['topicName', 't']], 4000, 10430],
   ['repeated key', [['Action', 'SendMessage'], ['queueName', 'a'], ['queueName', 'b'], ['msgBody', 'x']], 4000, 10330, 'parameter queueName is NOT a repeatable'],
 ];
 for (const [title, params, code, module, includes] of COMMON) {

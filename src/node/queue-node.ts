@@ -8,7 +8,18 @@ import path from 'node:path';
 
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome } from '../api/service';
 import { encodeCommand } from '../broker/codec';
-import type { Command, CommandResult, QueueAttributes, QueueList, ReceivedMessage } from '../broker/commands';
+import type {
+  BodyRef,
+  Command,
+  CommandResult,
+  QueueAttributes,
+  QueueList,
+  ReceivedMessage,
+  SubscriptionAttributes,
+  SubscriptionList,
+  TopicAttributes,
+  TopicList,
+} from '../broker/commands';
 import { QueueStateMachine } from '../broker/state-machine';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
@@ -29,6 +40,7 @@ import {
   type RaftLogOptions,
 } from './raft-log';
 import { ParkedReceives } from './long-poll';
+import { PushDelivery } from './push-delivery';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 import { finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 
@@ -99,6 +111,8 @@ const SOLE_VOTER_ELECTION_TICKS = 2;
 const LEADER_HANDOFF_TIMEOUT_MS = 2000;
 const SOLE_VOTER_STARTUP_TIMEOUT_MS = 10_000;
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
+/** After the push loop halted (a refused outcome), look again this much later. */
+const PUSH_RECHECK_MS = 1000;
 /** How long the leader waits for one replica's copy of a body damaged locally. */
 const BODY_FROM_REPLICA_TIMEOUT_MS = 2000;
 
@@ -119,6 +133,9 @@ export class QueueNode implements QueueService {
   private snapshotRunning: Promise<void> | undefined;
   private readonly counters = { corruptBodies: 0, bodiesFromReplicas: 0, snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
   private receiver: SnapshotReceiver | undefined;
+  /** POSTs topic pushes to http subscribers while this node leads. */
+  private readonly pushes: PushDelivery;
+  private pushRecheck: NodeJS.Timeout | undefined;
 
   private constructor(
     private sm: QueueStateMachine,
@@ -131,6 +148,17 @@ export class QueueNode implements QueueService {
     this.randomU32 = opts.randomU32 ?? (() => randomInt(0, 2 ** 32 - 1));
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.snapshotEveryEntries = opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES;
+    this.pushes = new PushDelivery({
+      duePushes: (nowMs, limit) => this.sm.duePushes(nowMs, limit),
+      nextAttemptMs: () => this.sm.nextPushAttemptMs(),
+      readBody: (ref) => this.readPushBody(ref),
+      propose: (command) => this.submit(command),
+      now: this.now,
+      randomU32: this.randomU32,
+      log: this.log,
+      // A refused outcome (leadership lost, throttled): look again shortly.
+      onHalt: () => this.recheckPushesSoon(),
+    });
     commitLog.onCommit((entries) => this.applyCommitted(entries));
   }
 
@@ -374,6 +402,28 @@ export class QueueNode implements QueueService {
     return this.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit);
   }
 
+  async listTopics(searchWord: string | undefined, offset: number, limit: number): Promise<TopicList> {
+    await this.readBarrierOrThrow();
+    return this.sm.listTopics(searchWord, offset, limit);
+  }
+
+  async getTopicAttributes(topicName: string): Promise<TopicAttributes | undefined> {
+    await this.readBarrierOrThrow();
+    return this.sm.getTopicAttributes(topicName);
+  }
+
+  async listSubscriptions(topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<SubscriptionList | ErrorResult> {
+    const stale = await this.readBarrier();
+    if (stale) return stale;
+    return this.sm.listSubscriptions(topicName, searchWord, offset, limit);
+  }
+
+  async getSubscriptionAttributes(topicName: string, subscriptionName: string): Promise<SubscriptionAttributes | ErrorResult> {
+    const stale = await this.readBarrier();
+    if (stale) return stale;
+    return this.sm.getSubscriptionAttributes(topicName, subscriptionName);
+  }
+
   /**
    * Reads are linearizable: the state machine has applied everything committed before the read
    * began (ReadIndex), so a leader that was just elected, or just deposed, never answers stale.
@@ -417,7 +467,42 @@ export class QueueNode implements QueueService {
   }
 
   /** Wake long polls that can now be served, schedule the next tick, snapshot when due. */
+  /** Run the push loop exactly while this node leads; wake it after applies. */
+  private syncPushes(): void {
+    const leads = this.commitLog.leaderId === this.commitLog.id && !this.closing && !this.fatal;
+    if (leads && !this.pushes.isRunning) this.pushes.start();
+    else if (!leads && this.pushes.isRunning) void this.pushes.stop();
+    if (leads) this.pushes.wake();
+  }
+
+  private recheckPushesSoon(): void {
+    if (this.pushRecheck || this.closing) return;
+    this.pushRecheck = setTimeout(() => {
+      this.pushRecheck = undefined;
+      this.syncPushes();
+    }, PUSH_RECHECK_MS);
+  }
+
+  /** A pushed message's body, checked against its CRC32C (an intact replica copy if ours is damaged). */
+  private async readPushBody(ref: BodyRef): Promise<Buffer> {
+    const cached = this.commitLog.recentPayload(ref.entryIndex);
+    let body: Buffer | undefined;
+    try {
+      body = cached
+        ? Buffer.from(cached.buffer, cached.byteOffset + ref.offset, ref.length)
+        : await this.wal.readSlice(ref.entryIndex, ref.offset, ref.length);
+    } catch (err) {
+      this.log(`CORRUPTION: a pushed body (entry ${ref.entryIndex}) could not be read here: ${String(err)}`);
+    }
+    if (body && body.length === ref.length && crc32c(body) === ref.crc32c) return body;
+    this.counters.corruptBodies++;
+    const fromReplica = await this.bodyFromReplica(`push@${ref.entryIndex}+${ref.offset}`, ref);
+    if (fromReplica) return fromReplica;
+    throw new Error(`body of entry ${ref.entryIndex} at ${ref.offset} failed its checksum on every replica`);
+  }
+
   private afterApply(): void {
+    this.syncPushes();
     for (const q of [...this.parked.queuesWithWaiters()]) {
       if (!this.sm.queueSettings(q)) this.parked.wake(q, Infinity);
       else {
@@ -460,7 +545,7 @@ export class QueueNode implements QueueService {
     const spans = await this.readSpans(messages);
     const delivered: DeliveredMessage[] = [];
     for (const m of messages) {
-      const body = this.checkedBody(m, spans.get(m.body.entryIndex)) ?? (await this.bodyFromReplica(m));
+      const body = this.checkedBody(m, spans.get(m.body.entryIndex)) ?? (await this.bodyFromReplica(m.msgId, m.body));
       if (body) delivered.push({ ...m, bodyBytes: body });
       else await this.submit({ kind: 'quarantineMessage', queueName, queueNumber: m.queueNumber, seq: m.seq });
     }
@@ -506,13 +591,13 @@ export class QueueNode implements QueueService {
    * the set, so ask the other members for theirs and deliver an intact one. Only when no replica
    * has it intact is the message quarantined.
    */
-  private async bodyFromReplica(m: ReceivedMessage): Promise<Buffer | undefined> {
+  private async bodyFromReplica(msgId: string, ref: BodyRef): Promise<Buffer | undefined> {
+    const m = { msgId };
     const rpc = this.opts.rpc;
     if (!rpc) {
-      this.log(`CORRUPTION: message ${m.msgId} quarantined: no other replica to read it from`);
+      this.log(`CORRUPTION: message ${m.msgId}: no other replica to read it from`);
       return undefined;
     }
-    const ref = m.body;
     const req = Buffer.alloc(17);
     req[0] = RPC_SERVICE.body;
     req.writeDoubleLE(ref.entryIndex, 1);
@@ -643,6 +728,8 @@ export class QueueNode implements QueueService {
     if (this.closing) return;
     this.closing = true;
     if (this.tickTimer) clearTimeout(this.tickTimer);
+    if (this.pushRecheck) clearTimeout(this.pushRecheck);
+    await this.pushes.stop();
     this.parked.wakeAll();
     while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));
     await this.handOffLeadership();

@@ -396,6 +396,7 @@ const SERVER_OPTIONS: OptionSpecs = {
   'require-akid': { type: 'boolean' },
   'segment-mb': { type: 'string' },
   'snapshot-every': { type: 'string' },
+  'push-timeout': { type: 'string' },
   'node-id': { type: 'string' },
   'raft-host': { type: 'string' },
   'raft-port': { type: 'string' },
@@ -422,6 +423,7 @@ const server: CommandSpec = {
     '  --no-fsync              acknowledge before data is on disk (benchmarks only)',
     '  --segment-mb N          size of a log segment file in MiB (default 64)',
     '  --snapshot-every N      snapshot the state (and compact the log) every N entries (default 100000)',
+    '  --push-timeout S        seconds an http subscriber may take to answer a push (default 15)',
     '',
     'Replicated set (all three together):',
     '  --node-id ID            this node\'s id in the set, e.g. n1',
@@ -490,6 +492,8 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   if (segmentMb !== undefined) opts.segmentBytes = segmentMb * 1024 * 1024;
   const snapshotEvery = intOpt(values, 'snapshot-every', 100, 100_000_000);
   if (snapshotEvery !== undefined) opts.snapshotEveryEntries = snapshotEvery;
+  const pushTimeout = intOpt(values, 'push-timeout', 1, 300);
+  if (pushTimeout !== undefined) opts.pushTimeoutMs = pushTimeout * 1000;
   const cluster = clusterOptionsFrom(values, io, opts.host);
   if (cluster) opts.cluster = cluster;
   return opts;

@@ -72,6 +72,8 @@ export interface QueueNodeOptions {
   staticPeers?: Readonly<Record<string, PeerAddress>>;
   /** Raft tick period (default 50 ms). */
   tickMs?: number;
+  /** How long an http subscriber may take to answer a push (default 15 s, as CMQ). */
+  pushTimeoutMs?: number;
 }
 
 export interface NodeStats {
@@ -158,6 +160,7 @@ export class QueueNode implements QueueService {
       log: this.log,
       // A refused outcome (leadership lost, throttled): look again shortly.
       onHalt: () => this.recheckPushesSoon(),
+      ...(opts.pushTimeoutMs !== undefined ? { requestTimeoutMs: opts.pushTimeoutMs } : {}),
     });
     commitLog.onCommit((entries) => this.applyCommitted(entries));
   }

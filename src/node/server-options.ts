@@ -27,6 +27,8 @@ export interface ServerOptions {
   segmentBytes?: number;
   /** Take a snapshot (and release log segments) every this many applied entries (default 100,000). */
   snapshotEveryEntries?: number;
+  /** How long an http subscriber may take to answer a push (default 15 s). */
+  pushTimeoutMs?: number;
   /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */
   cluster?: ClusterOptions;
   /** Where start-up and operational messages go (default: stderr). */

@@ -63,6 +63,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
       : {}),
     ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
     ...(opts.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: opts.snapshotEveryEntries } : {}),
+    ...(opts.pushTimeoutMs !== undefined ? { pushTimeoutMs: opts.pushTimeoutMs } : {}),
     onFatal: (err) => {
       log(`opencmq: stopping: ${err.message}`);
       // Durability is unknown after a failed fsync; exit so a restart recovers from disk.

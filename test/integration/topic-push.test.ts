@@ -1,7 +1,8 @@
 // The payment-notification flow of issue 4, on real server processes: one publish goes into a
 // settlement queue and is pushed over HTTP to a risk-control endpoint that is sometimes down
-// (retried until it answers 2xx), a dead endpoint never delays the others, and pushes pending
-// when the leader is killed are resumed by the next leader (at least once).
+// (retried until it answers 2xx), a dead endpoint never delays the others, an endpoint that does
+// not answer in time is retried, and pushes pending when the leader is killed are resumed by the
+// next leader (at least once).
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -118,6 +119,37 @@ test('publish once: the settlement queue gets it, the risk endpoint gets it afte
   } finally {
     await risk.close();
     await simple.close();
+    await server.stop();
+    await data.cleanup();
+  }
+});
+
+test('an endpoint that does not answer in time is retried, and recovers', { timeout: 60_000 }, async () => {
+  const data = await makeDataDir('opencmq-push-timeout-');
+  const server = await spawnServer(data.dir, ['--push-timeout', '1']);
+  // The first request hangs (never answered), later ones succeed.
+  const hung: http.ServerResponse[] = [];
+  const got: number[] = [];
+  const slow = http.createServer((req, res) => {
+    got.push(Date.now());
+    req.resume();
+    if (got.length === 1) hung.push(res);
+    else res.end('ok');
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  const port = (slow.address() as AddressInfo).port;
+  try {
+    const url = server.url;
+    await ok(url, 'CreateTopic', { topicName: 't' });
+    await ok(url, 'Subscribe', { topicName: 't', subscriptionName: 'slow', protocol: 'http', endpoint: `http://127.0.0.1:${port}/x`, notifyStrategy: 'EXPONENTIAL_DECAY_RETRY' });
+    await ok(url, 'PublishMessage', { topicName: 't', msgBody: 'm' });
+    await until(() => got.length >= 2, 'a retry after the timed-out attempt');
+    assert.ok(got[1]! - got[0]! >= 1500, `timeout (1 s) then a 1 s back-off before the retry (${got[1]! - got[0]!} ms)`);
+    await until(async () => Number((await ok(url, 'GetSubscriptionAttributes', { topicName: 't', subscriptionName: 'slow' })).msgCount) === 0, 'delivered');
+  } finally {
+    for (const r of hung) r.destroy();
+    slow.closeAllConnections();
+    await new Promise<void>((resolve) => slow.close(() => resolve()));
     await server.stop();
     await data.cleanup();
   }

@@ -692,8 +692,8 @@ export class RaftLog<R> {
       this.schedule();
     } catch (err) {
       if (wal !== this.wal) return;
-      // Damage the log did not know of at start-up: stop (a restart's recovery finds and reports
-      // it) rather than retry the same failing read forever.
+      // Damaged record headers or meta (a damaged body alone is returned as known damage): stop
+      // (a restart's recovery finds and reports it) rather than retry the same failing read forever.
       this.opts.log(`raft: loading entries ${from}..${to} failed: ${String(err)}`);
       this.fail(err);
     }

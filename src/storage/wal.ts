@@ -596,8 +596,9 @@ export class SegmentedWal {
    */
   /**
    * Entries from..toInclusive, checksums verified. With tolerateKnownDamage, an entry whose body
-   * was found damaged at recovery (report.damagedBodies) is returned as it is, as replay does: its
-   * meta is intact and its message bodies fail their own checksums when read for delivery.
+   * is known damaged (found at recovery, report.damagedBodies, or by an earlier read) is returned
+   * as it is, as replay does: its meta is intact and its message bodies fail their own checksums
+   * when read for delivery. A body found damaged by this read becomes known damage.
    */
   async readEntries(from: number, toInclusive: number, opts: { tolerateKnownDamage?: boolean } = {}): Promise<LogEntry[]> {
     this.assertOpen();
@@ -630,8 +631,14 @@ export class SegmentedWal {
     for (let i = from; i <= to; i++) {
       const d = decodeRecord(buf, pos, i);
       if (!d.ok) throw this.checksumFailure(seg, start + pos, `entry ${i}: ${d.reason}`);
-      if (!d.bodyOk && !(tolerateKnownDamage && this.knownDamaged.has(i))) {
-        throw this.checksumFailure(seg, start + pos, `entry ${i}: body checksum mismatch`);
+      if (!d.bodyOk) {
+        if (!this.knownDamaged.has(i)) {
+          // Header and meta are intact (checked above): from now on this is known damage, as if
+          // recovery had found it; its message bodies fail their own checksums when read.
+          this.knownDamaged.add(i);
+          this.log(`wal: DAMAGED BODY: entry ${i} in ${seg.name} at offset ${start + pos} failed its body checksum on a read`);
+        }
+        if (!tolerateKnownDamage) throw this.checksumFailure(seg, start + pos, `entry ${i}: body checksum mismatch`);
       }
       out.push(d.entry);
       pos += d.recordBytes;

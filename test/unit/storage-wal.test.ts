@@ -384,6 +384,26 @@ void test('a damaged body in a middle record is kept, reported, and refused on r
   });
 });
 
+void test('a body damaged after start-up becomes known damage on the first read that finds it', async () => {
+  await withTempDir(async (dir) => {
+    const log = collectLog();
+    const { wal } = await SegmentedWal.open(dir, { ...SMALL, log: log.log });
+    await wal.append(makeEntries(1, 10, { size: 400, metaLen: 20 }));
+    const fifth = located(wal, dir, 5);
+    await flipByte(fifth.path, fifth.offset + HEADER_BYTES + 20 + 100);
+    // Strict reads refuse it; reads that tolerate known damage (Raft entry loads) now get it as
+    // it is, meta intact, instead of failing: its message bodies fail their own CRCs.
+    await assert.rejects(wal.readEntries(5, 5), WalCorruptionError);
+    assert.ok(log.lines.some((l) => l.includes('DAMAGED BODY') && l.includes('entry 5')));
+    const [e5] = await wal.readEntries(5, 5, { tolerateKnownDamage: true });
+    assert.equal(e5?.index, 5);
+    assert.ok(Buffer.from(e5.payload.subarray(0, 20)).equals(Buffer.from(makeEntry(5, { size: 400, metaLen: 20 }).payload.subarray(0, 20))));
+    assert.equal((await wal.readEntries(3, 7, { tolerateKnownDamage: true })).length, 5);
+    await assert.rejects(wal.readEntries(3, 7), WalCorruptionError);
+    await wal.close();
+  });
+});
+
 // ---- reclamation and truncation ------------------------------------------------------------------
 
 void test('releaseSegments deletes only closed, unwanted segments below the mark; holes survive reopen', async () => {

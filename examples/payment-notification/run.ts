@@ -1,6 +1,7 @@
 // The payment-notification flow: a payment service publishes each payment once to the topic
 // `payments`; a queue subscription feeds the settlement worker, and an http subscription pushes
-// to the risk-control service, which is down for a while (it answers 503). opencmq keeps retrying
+// to the risk-control service, which is down until settlement is done and --down-ms more have
+// passed (it answers 503). opencmq keeps retrying
 // the pushes (EXPONENTIAL_DECAY_RETRY: 1 s, 2 s, 4 s, ...) until risk control is back, without
 // holding up settlement. Exits 0 once every payment was settled and seen by risk control.
 //
@@ -25,14 +26,14 @@ interface RiskControl {
   close(): Promise<void>;
 }
 
-/** The risk-control service: answers 503 until `upAt`, then records each payment it is told about. */
-async function riskControl(upAt: number): Promise<RiskControl> {
+/** The risk-control service: answers 503 while `down()`, then records each payment it is told about. */
+async function riskControl(down: () => boolean): Promise<RiskControl> {
   const rc = { seen: new Set<string>(), refused: 0 };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (Date.now() < upAt) {
+      if (down()) {
         rc.refused++;
         res.statusCode = 503;
         res.end('down for maintenance');
@@ -66,7 +67,9 @@ async function main(): Promise<number> {
   const started = Date.now();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'opencmq-payments-'));
   const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, credentials: [], insecureNoAuth: false, log: () => undefined });
-  const risk = await riskControl(started + downMs);
+  // Risk control is down until settlement is done and `downMs` more have passed.
+  let upAt = Infinity;
+  const risk = await riskControl(() => Date.now() < upAt);
   const client = new CmqClient({ endpoint: server.url });
   try {
     await client.createQueue('settlement', { visibilityTimeout: 30 });
@@ -78,7 +81,7 @@ async function main(): Promise<number> {
     for (let i = 1; i <= count; i++) {
       await client.publishMessage('payments', JSON.stringify({ id: `pay-${i}`, amount: i * 10 }), { tags: ['cny'] });
     }
-    console.log(`published ${count} payments; risk control is down for ${downMs} ms`);
+    console.log(`published ${count} payments; risk control is down`);
 
     // The settlement worker: receive, settle, delete.
     const settled = new Set<string>();
@@ -88,7 +91,8 @@ async function main(): Promise<number> {
       settled.add((JSON.parse(m.body) as { id: string }).id);
       await client.deleteMessage('settlement', m.receiptHandle);
     }
-    console.log(`settled ${settled.size}/${count} after ${Date.now() - started} ms (risk control still down: ${Date.now() < started + downMs})`);
+    console.log(`settled ${settled.size}/${count} after ${Date.now() - started} ms while risk control was down`);
+    upAt = Date.now() + downMs;
 
     while (risk.seen.size < count && Date.now() - started < DEADLINE_MS) await new Promise((r) => setTimeout(r, 100));
     const waiting = (await client.getSubscriptionAttributes('payments', 'risk')).msgCount;

@@ -113,7 +113,7 @@ export async function startSingleNode(opts: StartOptions): Promise<BenchServers>
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.listen(0, '127.0.0.1', () => {

@@ -8,9 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+import { freePort } from './bench-servers';
 
 const CLI = path.join(__dirname, '..', 'src', 'cli', 'main.js');
 const IDS = ['n1', 'n2', 'n3'];
@@ -18,17 +19,6 @@ const SECRET = 'snapshot-transfer-bench-secret';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 type Reply = Record<string, unknown> & { code: number };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 function call(port: number, params: Record<string, string>): Promise<Reply> {
   const body = Buffer.from(new URLSearchParams(params).toString());

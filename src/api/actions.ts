@@ -8,6 +8,16 @@ import type { QueueService } from './service';
 
 export interface ActionEnv {
   service: QueueService;
+  compat?: ApiCompat;
+}
+
+/** Opt-in deviations from the spec for clients that expect them. */
+export interface ApiCompat {
+  /**
+   * ListSubscriptionByTopic on a missing topic answers code 0 with an empty list instead of
+   * 4440/10600: the unmodified Java SDK TopicTest lists subscriptions after deleting the topic.
+   */
+  emptySubscriptionListForMissingTopic?: boolean;
 }
 
 export type ActionHandler = (env: ActionEnv, params: FormParams) => Promise<ActionOutcome>;

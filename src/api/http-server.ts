@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
-import { buildActionTable, findAction, type ActionTable } from './actions';
+import { buildActionTable, findAction, type ActionTable, type ApiCompat } from './actions';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './auth';
 import { parseForm } from './form';
 import { ADMIN_ACTIONS } from './admin-actions';
@@ -28,6 +28,8 @@ export interface ApiOptions {
    * (a follower forwarding to its leader), undefined to handle it here.
    */
   forward?: (input: CmqRequestInput) => Promise<Record<string, unknown>> | undefined;
+  /** Opt-in spec deviations for particular clients. */
+  compat?: ApiCompat;
 }
 
 export interface ApiContext {
@@ -35,6 +37,7 @@ export interface ApiContext {
   readonly authenticator: Authenticator;
   readonly actions: ActionTable;
   readonly log: (line: string) => void;
+  readonly compat?: ApiCompat;
   nextRequestId(): string;
 }
 
@@ -60,6 +63,7 @@ export function createApiContext(opts: ApiOptions): ApiContext {
     authenticator: createAuthenticator(opts.auth),
     actions: DEFAULT_ACTIONS,
     log: opts.log ?? ((line: string) => process.stderr.write(line + '\n')),
+    ...(opts.compat ? { compat: opts.compat } : {}),
     nextRequestId: () => prefix + String(++counter),
   };
 }
@@ -107,7 +111,7 @@ async function runRequest(
   if (action === undefined || action === '') return fail('missingParam', 'Action');
   const handler = findAction(ctx.actions, action);
   if (handler === undefined) return fail('actionNameNotExist', action);
-  return handler({ service: ctx.service }, params);
+  return handler(ctx.compat ? { service: ctx.service, compat: ctx.compat } : { service: ctx.service }, params);
 }
 
 function tooLarge(): ErrorResult {

@@ -145,11 +145,14 @@ const subscribe: ActionHandler = async ({ service }, p) => {
   return r.ok ? success({ subscriptionId: r.subscriptionId }) : r;
 };
 
-const listSubscriptionByTopic: ActionHandler = async ({ service }, p) => {
+const listSubscriptionByTopic: ActionHandler = async ({ service, compat }, p) => {
   const l = listSubscriptionParams(p);
   if (isError(l)) return l;
   const r = await service.listSubscriptions(l.topicName, l.searchWord, l.offset, l.limit);
-  if ('ok' in r) return r;
+  if ('ok' in r) {
+    if (r.error === 'topicNotExist' && compat?.emptySubscriptionListForMissingTopic) return success({ totalCount: 0, subscriptionList: [] });
+    return r;
+  }
   return success({
     totalCount: r.totalCount,
     subscriptionList: r.subscriptionList.map((s) => ({

@@ -397,6 +397,7 @@ const SERVER_OPTIONS: OptionSpecs = {
   'segment-mb': { type: 'string' },
   'snapshot-every': { type: 'string' },
   'push-timeout': { type: 'string' },
+  'compat-empty-subscription-list': { type: 'boolean' },
   'node-id': { type: 'string' },
   'raft-host': { type: 'string' },
   'raft-port': { type: 'string' },
@@ -424,6 +425,9 @@ const server: CommandSpec = {
     '  --segment-mb N          size of a log segment file in MiB (default 64)',
     '  --snapshot-every N      snapshot the state (and compact the log) every N entries (default 100000)',
     '  --push-timeout S        seconds an http subscriber may take to answer a push (default 15)',
+    '  --compat-empty-subscription-list',
+    '                          ListSubscriptionByTopic on a missing topic answers 0 and an empty list',
+    '                          (as the Java SDK\'s TopicTest expects) instead of 4440',
     '',
     'Replicated set (all three together):',
     '  --node-id ID            this node\'s id in the set, e.g. n1',
@@ -494,6 +498,7 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   if (snapshotEvery !== undefined) opts.snapshotEveryEntries = snapshotEvery;
   const pushTimeout = intOpt(values, 'push-timeout', 1, 300);
   if (pushTimeout !== undefined) opts.pushTimeoutMs = pushTimeout * 1000;
+  if (boolOpt(values, 'compat-empty-subscription-list')) opts.compatEmptySubscriptionList = true;
   const cluster = clusterOptionsFrom(values, io, opts.host);
   if (cluster) opts.cluster = cluster;
   return opts;

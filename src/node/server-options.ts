@@ -29,6 +29,8 @@ export interface ServerOptions {
   snapshotEveryEntries?: number;
   /** How long an http subscriber may take to answer a push (default 15 s). */
   pushTimeoutMs?: number;
+  /** ListSubscriptionByTopic on a missing topic answers 0 with an empty list (the Java SDK's TopicTest expects it). */
+  compatEmptySubscriptionList?: boolean;
   /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */
   cluster?: ClusterOptions;
   /** Where start-up and operational messages go (default: stderr). */

@@ -70,14 +70,15 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
       process.exit(70);
     },
   });
+  const compat = opts.compatEmptySubscriptionList ? { emptySubscriptionListForMissingTopic: true } : undefined;
   let forward: ApiOptions['forward'];
   if (cluster && transport && rpc) {
     // Requests from followers are answered here when this node leads; ours go to the leader.
-    const ctx = createApiContext({ service: node, auth, log, requestIdPrefix: `${cluster.nodeId}-fwd-` });
+    const ctx = createApiContext({ service: node, auth, log, requestIdPrefix: `${cluster.nodeId}-fwd-`, ...(compat ? { compat } : {}) });
     serveForwarded(rpc, ctx);
     forward = forwarder(transport, cluster.nodeId, () => node.leaderId(), () => ctx.nextRequestId());
   }
-  const http = createApiServer({ service: node, auth, log, ...(forward ? { forward } : {}) });
+  const http = createApiServer({ service: node, auth, log, ...(forward ? { forward } : {}), ...(compat ? { compat } : {}) });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(opts.port, opts.host, () => {

@@ -344,3 +344,18 @@ void test('no client action proposes pushSucceeded or pushFailed', async () => {
   }
   assert.deepEqual(service.calls, []);
 });
+
+void test('ListSubscriptionByTopic on a missing topic: 4440/10600, or 0 and an empty list with the Java-test compat switch', async () => {
+  const missing = { listSubscriptions: () => fail('topicNotExist') };
+  const params = { Action: 'ListSubscriptionByTopic', topicName: 'gone' };
+  const strict = await harness(missing).call(params);
+  assert.equal(strict['code'], 4440);
+  assert.match(String(strict['message']), /10600/);
+
+  const service = new RecordingQueueService(missing);
+  const ctx = createApiContext({ service, auth: { mode: 'open' }, log: () => undefined, compat: { emptySubscriptionListForMissingTopic: true } });
+  const lenient = await handleCmqRequest(ctx, { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from(new URLSearchParams(params).toString()) });
+  assertOk(lenient);
+  assert.equal(lenient['totalCount'], 0);
+  assert.deepEqual(lenient['subscriptionList'], []);
+});

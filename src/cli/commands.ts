@@ -539,10 +539,7 @@ const clusterStatus: CommandSpec = {
     const list = stringOpt(ctx.opts, 'endpoints');
     const clients = list ? list.split(',').map((e) => ctx.clientFor(e.trim())) : [ctx.client()];
     const rows: ClusterNodeStatus[] = [];
-    for (const c of clients) {
-      if (!('clusterStatus' in c) || typeof c.clusterStatus !== 'function') throw new UsageError('cluster status needs a server endpoint');
-      rows.push(await (c.clusterStatus as () => Promise<ClusterNodeStatus>).call(c));
-    }
+    for (const c of clients) rows.push(await clusterAdmin(c, 'cluster status').clusterStatus());
     if (ctx.json) {
       ctx.io.out(formatJson(rows));
       return EXIT_OK;
@@ -560,6 +557,22 @@ const clusterStatus: CommandSpec = {
   },
 };
 
+/** The set-administration calls, which only a real server (not the in-memory fake) answers. */
+interface ClusterAdminClient {
+  clusterStatus(): Promise<ClusterNodeStatus>;
+  transferLeader(nodeId: string): Promise<{ from: string; to: string }>;
+  addNode(nodeId: string, address: string): Promise<{ voters: string[] }>;
+  removeNode(nodeId: string): Promise<{ voters: string[] }>;
+}
+
+function clusterAdmin(c: CliClient, command: string): ClusterAdminClient {
+  const admin = c as Partial<ClusterAdminClient>;
+  if (typeof admin.clusterStatus !== 'function' || typeof admin.transferLeader !== 'function' || typeof admin.addNode !== 'function' || typeof admin.removeNode !== 'function') {
+    throw new UsageError(`${command} needs a server endpoint`);
+  }
+  return admin as ClusterAdminClient;
+}
+
 const clusterTransferLeader: CommandSpec = {
   words: ['cluster', 'transfer-leader'],
   usage: 'opencmq cluster transfer-leader NODE_ID',
@@ -569,10 +582,7 @@ const clusterTransferLeader: CommandSpec = {
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
-    const to = ctx.args[0] ?? '';
-    const c = ctx.client();
-    if (!('transferLeader' in c) || typeof c.transferLeader !== 'function') throw new UsageError('cluster transfer-leader needs a server endpoint');
-    const r = await (c.transferLeader as (id: string) => Promise<{ from: string; to: string }>).call(c, to);
+    const r = await clusterAdmin(ctx.client(), 'cluster transfer-leader').transferLeader(ctx.args[0] ?? '');
     ctx.io.out(ctx.json ? formatJson(r) : r.from === r.to ? `${r.to} already leads the set` : `leadership moved from ${r.from} to ${r.to}`);
     return EXIT_OK;
   },
@@ -593,9 +603,7 @@ const clusterAddNode: CommandSpec = {
   async run(ctx) {
     const m = /^([^=]+)=(.+:\d+)$/.exec(ctx.args[0] ?? '');
     if (!m) throw new UsageError('expected NODE_ID=HOST:PORT');
-    const c = ctx.client();
-    if (!('addNode' in c) || typeof c.addNode !== 'function') throw new UsageError('cluster add-node needs a server endpoint');
-    const r = await (c.addNode as (id: string, address: string) => Promise<{ voters: string[] }>).call(c, m[1]!, m[2]!);
+    const r = await clusterAdmin(ctx.client(), 'cluster add-node').addNode(m[1]!, m[2]!);
     ctx.io.out(ctx.json ? formatJson(r) : `added ${m[1]!}; voters: ${r.voters.join(', ')}`);
     return EXIT_OK;
   },
@@ -611,9 +619,7 @@ const clusterRemoveNode: CommandSpec = {
   maxArgs: 1,
   async run(ctx) {
     const id = ctx.args[0] ?? '';
-    const c = ctx.client();
-    if (!('removeNode' in c) || typeof c.removeNode !== 'function') throw new UsageError('cluster remove-node needs a server endpoint');
-    const r = await (c.removeNode as (id: string) => Promise<{ voters: string[] }>).call(c, id);
+    const r = await clusterAdmin(ctx.client(), 'cluster remove-node').removeNode(id);
     ctx.io.out(ctx.json ? formatJson(r) : `removed ${id}; voters: ${r.voters.join(', ')}`);
     return EXIT_OK;
   },

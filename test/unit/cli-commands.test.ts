@@ -363,3 +363,13 @@ void test('server --config: options from a JSON file, the command line winning; 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+void test('cluster commands need a real server: the in-memory fake gets a usage error', async () => {
+  const h = harness();
+  for (const argv of [['cluster', 'status'], ['cluster', 'transfer-leader', 'n2'], ['cluster', 'add-node', 'n4=h:9704'], ['cluster', 'remove-node', 'n3']]) {
+    assert.equal(await h.run(argv), 2, argv.join(' '));
+    assert.match(h.err.join('\n'), new RegExp(`${argv.slice(0, 2).join(' ')} needs a server endpoint`));
+  }
+  assert.equal(await h.run(['cluster', 'add-node', 'n4']), 2);
+  assert.match(h.err.join('\n'), /expected NODE_ID=HOST:PORT/);
+});

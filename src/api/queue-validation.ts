@@ -145,9 +145,8 @@ export function sendMessageParams(p: FormParams): SendParams | ErrorResult {
   return { queueName, delaySeconds, bodies: [body] };
 }
 
-export function batchSendMessageParams(p: FormParams): SendParams | ErrorResult {
-  const queueName = queueNameParam(p);
-  if (isError(queueName)) return queueName;
+/** The `msgBody.N` bodies of a batch send or publish, each checked, together within the batch limit. */
+export function batchBodiesParam(p: FormParams): Buffer[] | ErrorResult {
   const texts = arrayParam(p, 'msgBody', true);
   if (isError(texts)) return texts;
   const bodies: Buffer[] = [];
@@ -158,7 +157,14 @@ export function batchSendMessageParams(p: FormParams): SendParams | ErrorResult 
     total += b.length;
     bodies.push(b);
   }
-  if (total > LIMITS.batchBodyBytesMax) return fail('batchTooLarge');
+  return total > LIMITS.batchBodyBytesMax ? fail('batchTooLarge') : bodies;
+}
+
+export function batchSendMessageParams(p: FormParams): SendParams | ErrorResult {
+  const queueName = queueNameParam(p);
+  if (isError(queueName)) return queueName;
+  const bodies = batchBodiesParam(p);
+  if (isError(bodies)) return bodies;
   const delaySeconds = delaySecondsParam(p);
   if (isError(delaySeconds)) return delaySeconds;
   return { queueName, delaySeconds, bodies };

@@ -18,7 +18,7 @@ import {
 } from '../protocol/topic-types';
 import type { FormParams } from './form';
 import { arrayParam, isError, optionalInt, optionalString, requiredString, type IntRange } from './params';
-import { bodyBytes } from './queue-validation';
+import { batchBodiesParam, bodyBytes } from './queue-validation';
 
 const FILTER_TYPE_RANGE: IntRange = { min: 1, max: 2 };
 /** ListSubscriptionByTopic (spec §3.3): offset 0–1000; limit 0–100 (clamped, like ListQueue's 50). */
@@ -177,17 +177,8 @@ export function publishMessageParams(p: FormParams): PublishParams | ErrorResult
 export function batchPublishMessageParams(p: FormParams): PublishParams | ErrorResult {
   const topicName = topicNameParam(p);
   if (isError(topicName)) return topicName;
-  const texts = arrayParam(p, 'msgBody', true);
-  if (isError(texts)) return texts;
-  const bodies: Buffer[] = [];
-  let total = 0;
-  for (const t of texts) {
-    const b = bodyBytes(t, 'msgBody');
-    if (isError(b)) return b;
-    total += b.length;
-    bodies.push(b);
-  }
-  if (total > LIMITS.batchBodyBytesMax) return fail('batchTooLarge');
+  const bodies = batchBodiesParam(p);
+  if (isError(bodies)) return bodies;
   const f = publishFilterParams(p);
   if (isError(f)) return f;
   return { topicName, bodies, ...f };

@@ -50,7 +50,9 @@ test('a body damaged on the leader is delivered from an intact replica, not quar
     await flipBodyByte(set.dataDir(leader));
     await set.restart(leader);
     await waitCaughtUp(set, leader);
-    const moved = await cmqCall(set.url(leader), 'OpencmqTransferLeader', { nodeId: leader });
+    // Ask the current leader once every member (the restarted one too) agrees who it is.
+    const { leader: current } = await waitForLeader(set);
+    const moved = await cmqCall(set.url(current), 'OpencmqTransferLeader', { nodeId: leader });
     assert.equal(moved.code, 0, JSON.stringify(moved));
 
     const got = await drainQueue({ endpoints: [set.url(leader)], queueName: 'pay', pollingWaitSeconds: 0, emptyReceivesToStop: 1 });

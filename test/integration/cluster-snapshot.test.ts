@@ -65,7 +65,8 @@ test('a follower behind the compacted log catches up by snapshot transfer and ke
     await waitCaughtUp(set, lagger, { timeoutMs: 30_000 });
 
     // Made leader, it serves every message from its own log and snapshot.
-    const moved = await cmqCall(lead, 'OpencmqTransferLeader', { nodeId: lagger });
+    const { leader: current } = await waitForLeader(set);
+    const moved = await cmqCall(set.url(current), 'OpencmqTransferLeader', { nodeId: lagger });
     assert.equal(moved.code, 0, JSON.stringify(moved));
     const got = await drain(set.url(lagger), 'keep');
     assert.deepEqual([...got].sort(), [...expected].sort());

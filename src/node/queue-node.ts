@@ -273,8 +273,10 @@ export class QueueNode implements QueueService {
     if (nodeId === from && this.commitLog.leaderId === from) return { ok: true, from, to: from };
     const r = this.commitLog.transferLeadership(nodeId);
     if (!r.ok) {
-      const why = r.reason === 'notLeader' ? 'this node is not the leader' : `${nodeId} is not a voter of this set`;
-      return fail('invalidParams', undefined, `cannot transfer leadership: ${why}`);
+      // Not the leader here means no leader was known when the request arrived (else it would
+      // have been forwarded): a transient state, so a retryable 6000, not a parameter error.
+      if (r.reason === 'notLeader') return fail('internalError', undefined, 'cannot transfer leadership: no leader is known here yet; retry');
+      return fail('invalidParams', undefined, `cannot transfer leadership: ${nodeId} is not a voter of this set`);
     }
     const deadline = Date.now() + LEADER_HANDOFF_TIMEOUT_MS;
     while (Date.now() < deadline) {

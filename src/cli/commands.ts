@@ -11,6 +11,7 @@ import { clusterStartLocal } from './local-cluster';
 import { TOPIC_COMMANDS } from './topic-commands';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
 import { formatJson, formatKeyValues, formatTable, formatUnixSeconds } from './format';
+import { LIST_OPTIONS, listHelp, listOptions, printListing } from './listing';
 import {
   QUEUE_ATTR_HELP,
   QUEUE_ATTR_OPTIONS,
@@ -119,42 +120,13 @@ const queueList: CommandSpec = {
   words: ['queue', 'list'],
   usage: 'opencmq queue list [--search WORD] [--offset N] [--limit N]',
   summary: 'list queues',
-  help: [
-    'Options:',
-    '  --search WORD   only queues whose name contains WORD (case-insensitive)',
-    '  --offset N      skip N matches (default 0)',
-    `  --limit N       show at most N (default ${LIMITS.listLimitDefault}, max ${LIMITS.listLimitMax})`,
-  ],
-  options: { search: { type: 'string' }, offset: { type: 'string' }, limit: { type: 'string' } },
+  help: listHelp('queues', LIMITS.listLimitDefault, LIMITS.listLimitMax),
+  options: LIST_OPTIONS,
   minArgs: 0,
   maxArgs: 0,
   async run(ctx) {
-    const opts: { searchWord?: string; offset?: number; limit?: number } = {};
-    const search = stringOpt(ctx.opts, 'search');
-    const offset = intOpt(ctx.opts, 'offset', 0, Number.MAX_SAFE_INTEGER);
-    const limit = intOpt(ctx.opts, 'limit', 1, LIMITS.listLimitMax);
-    if (search !== undefined) opts.searchWord = search;
-    if (offset !== undefined) opts.offset = offset;
-    if (limit !== undefined) opts.limit = limit;
-    const list = await ctx.client().listQueues(opts);
-    if (ctx.json) {
-      ctx.io.out(formatJson(list));
-      return EXIT_OK;
-    }
-    if (list.queues.length > 0) {
-      for (const line of formatTable(
-        ['NAME', 'ID'],
-        list.queues.map((q) => [q.queueName, q.queueId]),
-      )) {
-        ctx.io.out(line);
-      }
-    }
-    const first = offset ?? 0;
-    ctx.io.out(
-      list.queues.length === 0
-        ? `no queues (${list.totalCount} matching)`
-        : `showing ${first + 1}-${first + list.queues.length} of ${list.totalCount}`,
-    );
+    const list = await ctx.client().listQueues(listOptions(ctx, LIMITS.listLimitMax));
+    printListing(ctx, 'queues', list, ['NAME', 'ID'], list.queues.map((q) => [q.queueName, q.queueId]));
     return EXIT_OK;
   },
 };

@@ -5,8 +5,9 @@ import type { NotifyContentFormat, NotifyStrategy, SubscriptionAttributes, Subsc
 import { LIMITS } from '../protocol/limits';
 import { NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, type SubscriptionProtocol } from '../protocol/topic-types';
 import { EXIT_OK, UsageError } from './cli-io';
-import type { CommandContext, CommandSpec } from './commands';
-import { formatJson, formatKeyValues, formatTable, formatUnixSeconds } from './format';
+import type { CommandSpec } from './commands';
+import { formatJson, formatKeyValues, formatUnixSeconds } from './format';
+import { LIST_OPTIONS, listHelp, listOptions, printListing } from './listing';
 import { intOpt, stringOpt, type OptionSpecs, type OptionValues } from './options';
 
 // ---- option helpers ----
@@ -31,24 +32,6 @@ function formatOpt(values: OptionValues): NotifyContentFormat | undefined {
   if (v === undefined) return undefined;
   if (!(NOTIFY_CONTENT_FORMATS as readonly string[]).includes(v)) throw new UsageError(`--format must be one of ${NOTIFY_CONTENT_FORMATS.join(', ')}`);
   return v as NotifyContentFormat;
-}
-
-const LIST_OPTIONS: OptionSpecs = { search: { type: 'string' }, offset: { type: 'string' }, limit: { type: 'string' } };
-
-function listOptions(ctx: CommandContext, limitMax: number): { searchWord?: string; offset?: number; limit?: number } {
-  const opts: { searchWord?: string; offset?: number; limit?: number } = {};
-  const search = stringOpt(ctx.opts, 'search');
-  const offset = intOpt(ctx.opts, 'offset', 0, Number.MAX_SAFE_INTEGER);
-  const limit = intOpt(ctx.opts, 'limit', 1, limitMax);
-  if (search !== undefined) opts.searchWord = search;
-  if (offset !== undefined) opts.offset = offset;
-  if (limit !== undefined) opts.limit = limit;
-  return opts;
-}
-
-function printPage(ctx: CommandContext, what: string, shown: number, totalCount: number): void {
-  const first = intOpt(ctx.opts, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
-  ctx.io.out(shown === 0 ? `no ${what} (${totalCount} matching)` : `showing ${first + 1}-${first + shown} of ${totalCount}`);
 }
 
 const SUBSCRIPTION_SETTING_OPTIONS: OptionSpecs = {
@@ -138,30 +121,13 @@ const topicList: CommandSpec = {
   words: ['topic', 'list'],
   usage: 'opencmq topic list [--search WORD] [--offset N] [--limit N]',
   summary: 'list topics',
-  help: [
-    'Options:',
-    '  --search WORD   only topics whose name contains WORD (case-insensitive)',
-    '  --offset N      skip N matches (default 0)',
-    `  --limit N       show at most N (default ${LIMITS.listLimitDefault}, max ${LIMITS.listLimitMax})`,
-  ],
+  help: listHelp('topics', LIMITS.listLimitDefault, LIMITS.listLimitMax),
   options: LIST_OPTIONS,
   minArgs: 0,
   maxArgs: 0,
   async run(ctx) {
     const list = await ctx.client().listTopics(listOptions(ctx, LIMITS.listLimitMax));
-    if (ctx.json) {
-      ctx.io.out(formatJson(list));
-      return EXIT_OK;
-    }
-    if (list.topics.length > 0) {
-      for (const line of formatTable(
-        ['NAME', 'ID'],
-        list.topics.map((t) => [t.topicName, t.topicId]),
-      )) {
-        ctx.io.out(line);
-      }
-    }
-    printPage(ctx, 'topics', list.topics.length, list.totalCount);
+    printListing(ctx, 'topics', list, ['NAME', 'ID'], list.topics.map((t) => [t.topicName, t.topicId]));
     return EXIT_OK;
   },
 };
@@ -311,31 +277,20 @@ const subscriptionList: CommandSpec = {
   words: ['subscription', 'list'],
   usage: 'opencmq subscription list TOPIC [--search WORD] [--offset N] [--limit N]',
   summary: 'list a topic’s subscriptions',
-  help: [
-    'Options:',
-    '  --search WORD   only subscriptions whose name contains WORD (case-insensitive)',
-    '  --offset N      skip N matches (default 0)',
-    `  --limit N       show at most N (default ${LIMITS.listLimitDefault}, max 100)`,
-  ],
+  help: listHelp('subscriptions', LIMITS.listLimitDefault, 100),
   options: LIST_OPTIONS,
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
     const topic = ctx.args[0] ?? '';
     const list = await ctx.client().listSubscriptions(topic, listOptions(ctx, 100));
-    if (ctx.json) {
-      ctx.io.out(formatJson(list));
-      return EXIT_OK;
-    }
-    if (list.subscriptions.length > 0) {
-      for (const line of formatTable(
-        ['NAME', 'PROTOCOL', 'ENDPOINT', 'ID'],
-        list.subscriptions.map((s) => [s.subscriptionName, s.protocol, s.endpoint, s.subscriptionId]),
-      )) {
-        ctx.io.out(line);
-      }
-    }
-    printPage(ctx, 'subscriptions', list.subscriptions.length, list.totalCount);
+    printListing(
+      ctx,
+      'subscriptions',
+      list,
+      ['NAME', 'PROTOCOL', 'ENDPOINT', 'ID'],
+      list.subscriptions.map((s) => [s.subscriptionName, s.protocol, s.endpoint, s.subscriptionId]),
+    );
     return EXIT_OK;
   },
 };

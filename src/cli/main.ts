@@ -23,6 +23,11 @@ const deps: CliDeps = {
 };
 
 async function main(): Promise<void> {
+  // Output piped into a reader that stops early (`| head`): stop quietly, as Unix tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const stop = new AbortController();
   let signals = 0;
   const onSignal = (): void => {

@@ -20,6 +20,10 @@ export const ERRORS = {
   missingParams: def(4000, 10010, 'lacked of required parameters'),
   authFailed: def(4100, 10030, 'authentication failed'),
   internalError: def(6000, 10050, 'server internal error'),
+  // Availability errors: whether a retry is safe is in the code, not only in the text.
+  // 6100: nothing was applied, retrying cannot apply it twice. 6000/10810: it may have been applied.
+  notApplied: def(6100, 10800, 'service temporarily unavailable, the request was not applied, retry'),
+  outcomeUnknown: def(6000, 10810, 'outcome unknown, the request may or may not have been applied'),
   requestParamsError: def(4000, 10110, 'request parameters error'),
   throttled: def(4420, 10250, 'qps throttling'),
   secretIdNotExist: def(4100, 10270, 'secret id is not existed'),

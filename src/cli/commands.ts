@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { CmqNetworkError } from '../client/errors';
 import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } from '../client/types';
 import { LIMITS } from '../protocol/limits';
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type ClusterOptions, type Credential, type ServerOptions } from '../node/server-options';
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVER_EXIT, serverStartExitCode, type ClusterOptions, type Credential, type RunningServer, type ServerOptions } from '../node/server-options';
 import { clusterStartLocal } from './local-cluster';
 import { TOPIC_COMMANDS } from './topic-commands';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
@@ -413,6 +413,10 @@ const server: CommandSpec = {
     '                          options given on the command line win',
     '',
     'Without credentials the server accepts unsigned requests, on loopback only.',
+    '',
+    'The data directory is locked for the life of the server (file LOCK in it). Its parent must exist.',
+    `Exit codes: 0 stopped, 1 error, 2 usage error, 70 storage failure, ${SERVER_EXIT.dataDirInUse} data directory in use`,
+    `by another server, ${SERVER_EXIT.dataDirUnusable} data directory unusable (not a directory, not writable, /proc...).`,
   ],
   options: SERVER_OPTIONS,
   minArgs: 0,
@@ -431,7 +435,16 @@ const server: CommandSpec = {
       values = { ...fromFile, ...Object.fromEntries(Object.entries(ctx.opts).filter(([, v]) => v !== undefined)) };
     }
     const opts = serverOptionsFrom(values, ctx.io);
-    const running = await ctx.deps.startServer(opts);
+    let running: RunningServer;
+    try {
+      running = await ctx.deps.startServer(opts);
+    } catch (err) {
+      // A supervisor can tell "in use, retry later" and "fix the configuration" from other failures.
+      const code = serverStartExitCode(err);
+      if (code === undefined) throw err;
+      ctx.io.err(`error: ${(err as Error).message}`);
+      return code;
+    }
     if (ctx.json) ctx.io.out(JSON.stringify({ url: running.url, port: running.port }));
     if (!ctx.io.signal.aborted) {
       await new Promise<void>((resolve) => ctx.io.signal.addEventListener('abort', () => resolve(), { once: true }));

@@ -4,6 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 import type { CommandSpec } from './commands';
@@ -35,6 +36,8 @@ export const clusterStartLocal: CommandSpec = {
     const raftBasePort = intOpt(ctx.opts, 'raft-base-port', 1, 65533) ?? 9701;
     // A fresh secret per run: the members of this run share it; nobody else knows it.
     const secret = randomBytes(24).toString('hex');
+    // A server creates only the last component of its --data-dir (DIR/n1): DIR is ours to create.
+    makeDirectories(dataDir);
     const cli = process.argv[1] ?? path.join(__dirname, 'main.js');
     const children: ChildProcess[] = NODE_IDS.map((id, i) => {
       const peers = NODE_IDS.flatMap((p, j) => (p === id ? [] : ['--peer', `${p}=127.0.0.1:${raftBasePort + j}`]));
@@ -61,3 +64,19 @@ export const clusterStartLocal: CommandSpec = {
     return EXIT_OK;
   },
 };
+
+/** mkdir -p, one component at a time: Node's recursive mkdir can loop forever under /proc. */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let p = path.resolve(dir); !existsSync(p); p = path.dirname(p)) {
+    missing.unshift(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const p of missing) {
+    try {
+      mkdirSync(p);
+    } catch (err) {
+      throw new Error(`cannot create the data directory ${p}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

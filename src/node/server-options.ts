@@ -1,6 +1,8 @@
 // Options of `opencmq server`, shared by the CLI (which parses them) and node/server.ts (which
 // runs them).
 
+import { DataDirInUseError, DataDirUnusableError } from '../storage/data-dir-errors';
+
 export interface Credential {
   secretId: string;
   secretKey: string;
@@ -64,4 +66,22 @@ export interface RunningServer {
   url: string;
   port: number;
   close(): Promise<void>;
+}
+
+/**
+ * Exit codes of `opencmq server` for start-up failures an operator or a supervisor should tell
+ * apart (sysexits.h). Anything else that stops start-up exits 1.
+ */
+export const SERVER_EXIT = {
+  /** EX_TEMPFAIL: another live process holds the data directory; starting again after it stops works. */
+  dataDirInUse: 75,
+  /** EX_CONFIG: --data-dir cannot be a data directory (not a directory, read-only, missing parent, /proc...). */
+  dataDirUnusable: 78,
+} as const;
+
+/** The distinct exit code for a start-up failure, or undefined for an ordinary error (1). */
+export function serverStartExitCode(err: unknown): number | undefined {
+  if (err instanceof DataDirInUseError) return SERVER_EXIT.dataDirInUse;
+  if (err instanceof DataDirUnusableError) return SERVER_EXIT.dataDirUnusable;
+  return undefined;
 }

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 
 import type { AuthConfig } from '../api/auth';
 import { createApiContext, createApiServer, type ApiOptions } from '../api/http-server';
+import { acquireDataDir, type DataDirLock } from '../storage/data-dir';
 import { PeerTransport } from '../transport';
 import { forwarder, serveForwarded } from './forwarding';
 import { RpcRouter } from './rpc';
@@ -33,6 +34,35 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
     auth = { mode: 'signature', credentials, requireAkidPrefix: opts.requireAkidPrefix ?? false };
   }
 
+  const cluster = opts.cluster;
+  // Before anything touches the directory (log, snapshots) or the peer port is taken: one owner.
+  const dataDir = await acquireDataDir(opts.dataDir, { log, ...(cluster ? { nodeId: cluster.nodeId } : {}) });
+  const opened: Opened = {};
+  try {
+    return await serve(opts, log, auth, credentials.length, dataDir, opened);
+  } catch (err) {
+    // A failed start gives the directory back, so an embedding process may try again.
+    await opened.node?.close().catch(() => {});
+    await opened.transport?.close().catch(() => {});
+    dataDir.release();
+    throw err;
+  }
+}
+
+/** What a start that fails half-way has to close. */
+interface Opened {
+  transport?: PeerTransport;
+  node?: QueueNode;
+}
+
+async function serve(
+  opts: ServerOptions,
+  log: (line: string) => void,
+  auth: AuthConfig,
+  credentialCount: number,
+  dataDir: DataDirLock,
+  opened: Opened,
+): Promise<StartedServer> {
   let transport: PeerTransport | undefined;
   let rpc: RpcRouter | undefined;
   const cluster = opts.cluster;
@@ -44,8 +74,10 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
       clusterSecret: cluster.secret,
       log,
     });
+    opened.transport = transport;
     rpc = new RpcRouter(transport);
     const { port } = await transport.start();
+    dataDir.describe({ peerAddress: `${cluster.raftHost}:${port}` });
     log(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}; peers ${Object.keys(cluster.peers).join(', ')}`);
   }
   const node = await QueueNode.open({
@@ -70,6 +102,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
       process.exit(70);
     },
   });
+  opened.node = node;
   const compat = opts.compatEmptySubscriptionList ? { emptySubscriptionListForMissingTopic: true } : undefined;
   let forward: ApiOptions['forward'];
   if (cluster && transport && rpc) {
@@ -89,6 +122,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
   const port = (http.address() as AddressInfo).port;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `http://${hostForUrl}:${port}`;
+  dataDir.describe({ apiUrl: url });
   log(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
   if (auth.mode === 'open') {
     log(
@@ -97,7 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
         : `WARNING: authentication is OFF on ${opts.host} (--insecure-no-auth): anyone who can reach it can use it`,
     );
   } else {
-    log(`authentication is on (${credentials.length} credential${credentials.length === 1 ? '' : 's'})`);
+    log(`authentication is on (${credentialCount} credential${credentialCount === 1 ? '' : 's'})`);
   }
 
   let closed: Promise<void> | undefined;
@@ -115,6 +149,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
         const grace = setTimeout(() => http.closeAllConnections(), 2000);
         await httpClosed;
         clearTimeout(grace);
+        dataDir.release();
       })();
       return closed;
     },

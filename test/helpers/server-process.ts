@@ -74,19 +74,30 @@ export function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0)
   });
 }
 
-/** Run the server expecting it to fail at start-up; resolves with its exit code and output. */
-export function runServerExpectingExit(dataDir: string, timeoutMs = 15_000): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', '0', '--segment-mb', '4'], {
+/**
+ * Run the server expecting it to fail at start-up; resolves with its exit code and output. A
+ * server still running after timeoutMs is killed (code null), so a hang fails the caller's check.
+ */
+export function runServerExpectingExit(
+  dataDir: string,
+  timeoutMs = 15_000,
+  extraArgs: string[] = [],
+): Promise<{ code: number | null; output: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', '0', '--segment-mb', '4', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+    stderr += c.toString();
+  });
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   return new Promise((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(t);
-      resolve({ code, output: out });
+      resolve({ code, output: out, stderr });
     });
   });
 }

@@ -9,7 +9,7 @@ export interface Credential {
 }
 
 export interface ServerOptions {
-  /** Directory for the log, snapshots and node metadata. Created if missing. */
+  /** Directory for the log, snapshots and node metadata; locked while serving. Its last component is created if missing. */
   dataDir: string;
   /** Listen address. Without credentials only loopback addresses are allowed unless insecureNoAuth. */
   host: string;

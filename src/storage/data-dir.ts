@@ -149,10 +149,10 @@ export async function acquireDataDir(dataDir: string, opts: AcquireOptions = {})
 
 /** Validates the path and creates the last component; never a recursive mkdir. */
 function prepareDirectory(dir: string, log?: (line: string) => void): void {
-  const st = statOrMissing(dir);
+  const st = statOrMissing(dir, dir);
   if (st === 'missing') {
     const parent = path.dirname(dir);
-    const pst = statOrMissing(parent);
+    const pst = statOrMissing(parent, dir);
     if (pst === 'missing') {
       throw unusable(dir, `its parent directory ${parent} does not exist (opencmq creates only the last component of --data-dir; create ${parent} first)`);
     }
@@ -176,14 +176,15 @@ function prepareDirectory(dir: string, log?: (line: string) => void): void {
   }
 }
 
-function statOrMissing(p: string): Stats | 'missing' {
+/** stat(p), or 'missing'; other failures are reported against the data directory `dir`. */
+function statOrMissing(p: string, dir: string): Stats | 'missing' {
   try {
     return statSync(p);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return 'missing';
-    if (code === 'ENOTDIR') throw unusable(p, 'a component of its path is not a directory');
-    throw unusable(p, reason(err));
+    if (code === 'ENOTDIR') throw unusable(dir, 'a component of its path is not a directory');
+    throw unusable(dir, `cannot examine ${p}: ${reason(err)}`);
   }
 }
 

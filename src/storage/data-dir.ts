@@ -81,7 +81,15 @@ let flockImpl: Flock | undefined;
 
 /** fs-ext is a native addon: loaded on first use, so code that only imports the errors never loads it. */
 async function flock(): Promise<Flock> {
-  flockImpl ??= (await import('fs-ext')).flockSync;
+  try {
+    flockImpl ??= (await import('fs-ext')).flockSync;
+  } catch (err) {
+    // Its install script builds the addon; an install that skipped scripts leaves it missing.
+    throw new Error(
+      `cannot load the fs-ext native addon that locks the data directory (${(err instanceof Error ? err.message : String(err)).split('\n')[0]}); ` +
+        'rebuild it with "npm rebuild fs-ext" and make sure install scripts are allowed for it',
+    );
+  }
   return flockImpl;
 }
 

@@ -131,7 +131,11 @@ export async function acquireDataDir(dataDir: string, opts: AcquireOptions = {})
     describe(more) {
       if (released) return;
       Object.assign(holder, more);
-      writeHolder(fd, holder);
+      try {
+        writeHolder(fd, holder);
+      } catch {
+        // Only the text of a refusal depends on it: not worth stopping a running server for.
+      }
     },
     release() {
       if (released) return;
@@ -140,6 +144,8 @@ export async function acquireDataDir(dataDir: string, opts: AcquireOptions = {})
         // Emptied while still locked: a LOCK with a description then means its holder lives (or crashed).
         ftruncateSync(fd, 0);
         lockFlock(fd, 'un');
+      } catch {
+        // Closing the descriptor below drops the lock anyway.
       } finally {
         closeSync(fd);
       }

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -84,6 +84,10 @@ test('a second member of a replicated set on the same data directory is refused 
     assert.equal(second.code, SERVER_EXIT.dataDirInUse, second.output);
     assert.match(second.stderr, new RegExp(`pid ${first.child.pid} on host \\S+ \\(node n1, API ${first.url}, peers 127\\.0\\.0\\.1:${raftPort}, since `));
     assert.ok(!first.hasExited());
+    // A graceful stop gives the directory back and clears the holder's description.
+    assert.equal(await first.stop(), 0);
+    first = undefined;
+    assert.equal(await readFile(path.join(dir, 'LOCK'), 'utf8'), '');
   } finally {
     await first?.stop();
     await cleanup();

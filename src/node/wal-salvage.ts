@@ -37,6 +37,11 @@ export interface NoopReplacement {
   term: number;
   /** True when the entries on both sides have this term, so it is the term the entry had. */
   termKnown: boolean;
+  /**
+   * At or below the snapshot point: its command's effect is in the snapshot, so nothing is lost
+   * unless a live message's body was in it (liveBodyEntriesLost).
+   */
+  coveredBySnapshot: boolean;
 }
 
 export interface SalvageReport {
@@ -120,13 +125,15 @@ export async function salvageDataDir(dataDir: string, outDir: string, opts: { se
         const term = Math.max(lastTerm, r.termBefore ?? 0) || (r.termAfter ?? 0);
         const termKnown = r.termAfter === undefined ? r.termBefore === term : r.termAfter === term;
         plan.push({ kind: 'noop', index: i, term, termKnown });
-        replacedByNoop.push({ index: i, term, termKnown });
+        replacedByNoop.push({ index: i, term, termKnown, coveredBySnapshot: i <= (verify.snapshot?.index ?? 0) });
         lastIndex = i;
         lastTerm = term;
       }
     }
   }
 
+  // Only the node's state is copied (wal/, snapshots/, raft/): anything else in DATA_DIR, such as
+  // a LOCK file or an interrupted transfer's leftovers, is not part of it.
   const snaps = await inspectSnapshots(path.join(dataDir, DATA_DIR_PARTS.snapshots));
   const hs = await inspectHardState(path.join(dataDir, DATA_DIR_PARTS.raft));
   await mkdir(outDir, { recursive: true });
@@ -167,7 +174,7 @@ export async function salvageDataDir(dataDir: string, outDir: string, opts: { se
     );
   }
   const damagedBodiesCopied = verify.damagedBodies.filter((b) => b.index <= lastIndex);
-  const lossy = replacedByNoop.length > 0 || damagedBodiesCopied.length > 0 || verify.liveBodyEntriesLost.length > 0;
+  const lossy = replacedByNoop.some((n) => !n.coveredBySnapshot) || damagedBodiesCopied.length > 0 || verify.liveBodyEntriesLost.length > 0;
   const exitCode = lossy ? SALVAGE_EXIT.copiedWithLosses : SALVAGE_EXIT.ok;
   const summary = lossy
     ? `copied ${plan.length} entries to ${outDir}; ${replacedByNoop.length} unreadable entr${replacedByNoop.length === 1 ? 'y' : 'ies'} replaced by no-ops, ${damagedBodiesCopied.length} with damaged bodies copied as they are`
@@ -247,6 +254,10 @@ export function formatSalvageReport(r: SalvageReport): string[] {
   if (r.replacedByNoop.length > 0) {
     lines.push('', 'unreadable entries replaced by no-op entries of the same index (their commands are lost):');
     for (const n of r.replacedByNoop) {
+      if (n.coveredBySnapshot) {
+        lines.push(`  entry ${n.index} (term ${n.term}): at or below the snapshot point, its effect is in the snapshot`);
+        continue;
+      }
       lines.push(
         `  entry ${n.index} (term ${n.term}${n.termKnown ? '' : ', term inferred'}): if it sent or published messages, their msgIds were ` +
           `${msgIdOf(n.index, 0)}..${msgIdOf(n.index, LIMITS.batchItemsMax - 1)} and they are lost; if it received or deleted messages, those may be delivered again`,

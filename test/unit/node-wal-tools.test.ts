@@ -117,6 +117,8 @@ test('a damaged seal alone: start refuses, but no entry is lost and salvage copi
     const first = inspected.segments[0]!;
     const last = first.records[first.records.length - 1]!;
     await flipAt(join(src, 'wal', first.name), last.offset + last.bytes + 10);
+    // Another tool's lock file is not part of the node's state: ignored, not copied.
+    await writeFile(join(src, 'LOCK'), 'pid 1\n');
     const { report } = await verifyDataDir(src);
     assert.equal(report.verdict, 'refuse');
     assert.equal(report.headerDamage.length, 1);
@@ -127,6 +129,7 @@ test('a damaged seal alone: start refuses, but no entry is lost and salvage copi
     assert.deepEqual(salvage.replacedByNoop, []);
     const { entries } = await readAll(join(root, 'out', 'wal'));
     assert.equal(entries.length, 30);
+    assert.deepEqual((await readdir(join(root, 'out'))).sort(), ['wal']);
   });
 });
 

@@ -17,7 +17,7 @@ import { SegmentedWal } from '../storage/wal';
 import { decodeRecord } from '../storage/wal-format';
 import { msgIdOf } from '../broker/queue';
 import { LIMITS } from '../protocol/limits';
-import { DATA_DIR_PARTS, verifyDataDir, type DamagedBody } from './wal-verify';
+import { DATA_DIR_PARTS, describeGuess, verifyDataDir, type DamagedBody, type HeaderDamage } from './wal-verify';
 
 /** Exit codes of `opencmq wal salvage`. */
 export const SALVAGE_EXIT = {
@@ -42,6 +42,8 @@ export interface NoopReplacement {
    * unless a live message's body was in it (liveBodyEntriesLost).
    */
   coveredBySnapshot: boolean;
+  /** What the unreadable record probably held (read as if intact; unverified). */
+  probably?: HeaderDamage['probably'];
 }
 
 export interface SalvageReport {
@@ -125,7 +127,8 @@ export async function salvageDataDir(dataDir: string, outDir: string, opts: { se
         const term = Math.max(lastTerm, r.termBefore ?? 0) || (r.termAfter ?? 0);
         const termKnown = r.termAfter === undefined ? r.termBefore === term : r.termAfter === term;
         plan.push({ kind: 'noop', index: i, term, termKnown });
-        replacedByNoop.push({ index: i, term, termKnown, coveredBySnapshot: i <= (verify.snapshot?.index ?? 0) });
+        const probably = verify.headerDamage.find((h) => h.firstIndex === i && h.lastIndex === i)?.probably;
+        replacedByNoop.push({ index: i, term, termKnown, coveredBySnapshot: i <= (verify.snapshot?.index ?? 0), ...(probably ? { probably } : {}) });
         lastIndex = i;
         lastTerm = term;
       }
@@ -256,6 +259,10 @@ export function formatSalvageReport(r: SalvageReport): string[] {
     for (const n of r.replacedByNoop) {
       if (n.coveredBySnapshot) {
         lines.push(`  entry ${n.index} (term ${n.term}): at or below the snapshot point, its effect is in the snapshot`);
+        continue;
+      }
+      if (n.probably) {
+        lines.push(`  entry ${n.index} (term ${n.term}${n.termKnown ? '' : ', term inferred'}): probably (unverified) ${describeGuess(n.probably)}; lost`);
         continue;
       }
       lines.push(

@@ -13,7 +13,7 @@ import { crc32c } from '../storage/crc32c';
 import { readFully } from '../storage/file-io';
 import { inspectHardState, type HardState } from '../storage/hard-state';
 import { inspectSnapshots } from '../storage/snapshot-store';
-import { decodeRecord } from '../storage/wal-format';
+import { HEADER_BYTES, RECORD_MAGIC, decodeRecord, readHeader } from '../storage/wal-format';
 import { inspectWal, lostCount, type DamagedRange, type InspectedSegment, type WalInspection } from '../storage/wal-inspect';
 import { decodeNodeSnapshot } from './node-snapshot';
 
@@ -72,6 +72,11 @@ export interface HeaderDamage {
   losesEntries: boolean;
   /** Whether a start reaches this range at all (it stops at the first damage). */
   blocksStart: boolean;
+  /**
+   * For a single lost entry whose record still decodes: what it probably was. Unverified, since
+   * its checksum failed (a damaged name, for instance, reads as a different name).
+   */
+  probably?: { command: string; target?: string; msgIds?: string[] };
 }
 
 export interface VerifyReport {
@@ -147,7 +152,7 @@ export async function verifyDataDir(dataDir: string): Promise<{ report: VerifyRe
     for (const r of seg.damaged) {
       const isTornTail = wal.startup.kind === 'starts' && wal.startup.tornTailSegment === seg.name && seg.verdict.kind === 'tornTail' && r.startOffset >= seg.verdict.from;
       if (isTornTail) continue; // reported as the torn tail
-      headerDamage.push(headerDamageRow(seg, r, wal));
+      headerDamage.push(await headerDamageRow(walDir, seg, r, wal));
     }
   }
   const damagedBodies: DamagedBody[] = [];
@@ -237,11 +242,13 @@ function segmentRow(seg: InspectedSegment): SegmentRow {
   };
 }
 
-function headerDamageRow(seg: InspectedSegment, r: DamagedRange, wal: WalInspection): HeaderDamage {
+async function headerDamageRow(walDir: string, seg: InspectedSegment, r: DamagedRange, wal: WalInspection): Promise<HeaderDamage> {
   const n = lostCount(r);
   const refusedAt = wal.startup.kind === 'refuses' ? wal.startup : undefined;
   const blocksStart = refusedAt !== undefined && refusedAt.segment === seg.name && refusedAt.fileOffset === r.startOffset;
+  const probably = n === 1 ? await guessLostEntry(walDir, seg.name, r) : undefined;
   return {
+    ...(probably ? { probably } : {}),
     segment: seg.name,
     startOffset: r.startOffset,
     endOffset: r.endOffset,
@@ -250,6 +257,31 @@ function headerDamageRow(seg: InspectedSegment, r: DamagedRange, wal: WalInspect
     losesEntries: n === undefined || n > 0,
     blocksStart,
   };
+}
+
+/** Reads the one unreadable record in `r` as if it were intact: what it probably held, if it decodes. */
+async function guessLostEntry(walDir: string, segment: string, r: DamagedRange): Promise<HeaderDamage['probably']> {
+  const bytes = r.endOffset - r.startOffset;
+  if (bytes < HEADER_BYTES) return undefined;
+  const buf = Buffer.allocUnsafe(bytes);
+  const fh = await open(path.join(walDir, segment), 'r');
+  try {
+    await readFully(fh, buf, 0, bytes, r.startOffset);
+  } finally {
+    await fh.close();
+  }
+  const h = readHeader(buf, 0);
+  if (h.magic !== RECORD_MAGIC || h.kind !== 'command' || HEADER_BYTES + h.metaLen + h.bodyLen > bytes) return undefined;
+  try {
+    const cmd = decodeCommand(buf.subarray(HEADER_BYTES, HEADER_BYTES + h.metaLen + h.bodyLen), h.metaLen);
+    if (cmd.kind === 'sendMessages') return { command: cmd.kind, target: `queue ${cmd.queueName}`, msgIds: cmd.bodies.map((_, p) => msgIdOf(r.firstIndex, p)) };
+    if (cmd.kind === 'publishMessages') return { command: cmd.kind, target: `topic ${cmd.topicName}`, msgIds: cmd.bodies.map((_, p) => msgIdOf(r.firstIndex, p)) };
+    const named = cmd as { queueName?: string; topicName?: string };
+    const target = named.queueName !== undefined ? `queue ${named.queueName}` : named.topicName !== undefined ? `topic ${named.topicName}` : undefined;
+    return target !== undefined ? { command: cmd.kind, target } : { command: cmd.kind };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The damaged-body entry's command (its meta is intact) and which of its message bodies fail their CRC. */
@@ -281,6 +313,10 @@ async function describeDamagedBody(walDir: string, segment: string, offset: numb
   return out;
 }
 
+export function describeGuess(g: NonNullable<HeaderDamage['probably']>): string {
+  return `${g.command}${g.target ? ` to ${g.target}` : ''}${g.msgIds && g.msgIds.length > 0 ? `, messages ${g.msgIds.join(', ')}` : ''}`;
+}
+
 /** Human-readable lines of a verify report. */
 export function formatVerifyReport(r: VerifyReport): string[] {
   const lines: string[] = [`data directory: ${r.dataDir}`, `verdict: ${r.verdict} (exit ${r.exitCode})`, `  ${r.summary}`, ''];
@@ -309,6 +345,7 @@ export function formatVerifyReport(r: VerifyReport): string[] {
             ? `entry ${h.firstIndex}`
             : `entries ${h.firstIndex}..${h.lastIndex}`;
       lines.push(`  ${h.segment} bytes ${h.startOffset}..${h.endOffset}: ${what}${h.blocksStart ? '  <- a start stops here' : ''}`);
+      if (h.probably) lines.push(`    probably (unverified): ${describeGuess(h.probably)}`);
     }
   }
   if (r.damagedBodies.length > 0) {

@@ -230,10 +230,13 @@ for (const stopKind of ['kill -9', 'clean stop'] as const) {
       assert.equal(code, 4);
       assert.equal(report.verdict, 'refuse');
       assert.match(String(report.startError), /damaged at offset/);
-      const damage = report.headerDamage as { firstIndex: number; lastIndex: number; losesEntries: boolean; blocksStart: boolean }[];
+      const damage = report.headerDamage as { firstIndex: number; lastIndex: number; losesEntries: boolean; blocksStart: boolean; probably?: { command: string; msgIds: string[] } }[];
       assert.equal(damage.length, 1, JSON.stringify(damage));
       assert.equal(damage[0]!.firstIndex, damage[0]!.lastIndex, 'exactly one entry is unreadable');
       assert.ok(damage[0]!.blocksStart && damage[0]!.losesEntries);
+      // Read as if intact, the record is a send of one message: the msgId lost.
+      assert.equal(damage[0]!.probably?.command, 'sendMessages');
+      assert.deepEqual(damage[0]!.probably?.msgIds, [String(damage[0]!.firstIndex * 16)]);
       const human = await runCli(['wal', 'verify', dir]);
       assert.equal(human.code, 4);
       assert.match(human.stdout, /REFUSES/);

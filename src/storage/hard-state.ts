@@ -39,8 +39,8 @@ async function readBestSlot(fh: FileHandle): Promise<{ seq: number; state: HardS
 
 /**
  * The hard state start-up would read from `dir`, without creating anything: undefined when the
- * file is missing, `valid: false` when it exists but no slot verifies (start-up then starts from
- * term 0 with no vote).
+ * file is missing, `valid: false` when it holds data but no slot verifies (start-up then starts
+ * from term 0 with no vote).
  */
 export async function inspectHardState(dir: string): Promise<{ state: HardState; valid: boolean } | undefined> {
   let fh: FileHandle;
@@ -51,6 +51,8 @@ export async function inspectHardState(dir: string): Promise<{ state: HardState;
     throw err;
   }
   try {
+    // An empty file is a store created but never saved to (nothing to lose), not damage.
+    if ((await fh.stat()).size === 0) return { state: { ...EMPTY_STATE }, valid: true };
     const best = await readBestSlot(fh);
     return { state: best?.state ?? { ...EMPTY_STATE }, valid: best !== undefined };
   } finally {

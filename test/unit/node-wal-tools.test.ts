@@ -3,7 +3,7 @@
 // start does, and salvage writes a contiguous log (no-op for an unreadable entry, holes kept)
 // that opens cleanly and holds every readable entry unchanged.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -182,5 +182,19 @@ test('verify changes nothing: a torn tail is reported, not zeroed', async () => 
     await wal.close();
     assert.equal(opened.tornTailBytes, report.tornTail.bytes);
     assert.equal(opened.lastIndex, report.lastIndex);
+  });
+});
+
+test('hard state: an empty file is no damage; a file whose slots all fail their checksum is (exit 3)', async () => {
+  await withTempDir(async (root) => {
+    const src = join(root, 'src');
+    await writeLog(src, 3);
+    await mkdir(join(src, 'raft'));
+    await writeFile(join(src, 'raft', 'hardstate'), '');
+    assert.equal((await verifyDataDir(src)).report.exitCode, VERIFY_EXIT.ok);
+    await writeFile(join(src, 'raft', 'hardstate'), Buffer.alloc(1024, 0x33));
+    const { report } = await verifyDataDir(src);
+    assert.equal(report.exitCode, VERIFY_EXIT.startsWithDamage);
+    assert.equal(report.hardState?.valid, false);
   });
 });

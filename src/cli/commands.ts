@@ -9,6 +9,7 @@ import { LIMITS } from '../protocol/limits';
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVER_EXIT, serverStartExitCode, type ClusterOptions, type Credential, type RunningServer, type ServerOptions } from '../node/server-options';
 import { clusterStartLocal } from './local-cluster';
 import { TOPIC_COMMANDS } from './topic-commands';
+import { WAL_COMMANDS } from './wal-commands';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
 import { formatJson, formatKeyValues, formatTable, formatUnixSeconds } from './format';
 import { LIST_OPTIONS, listHelp, listOptions, printListing } from './listing';
@@ -627,4 +628,5 @@ export const COMMANDS: readonly CommandSpec[] = [
   receive,
   deleteCmd,
   ...TOPIC_COMMANDS,
+  ...WAL_COMMANDS,
 ];

@@ -797,8 +797,9 @@ async function openWal(opts: QueueNodeOptions, log: (line: string) => void): Pro
     if (!(err instanceof WalCorruptionError)) throw err;
     throw new Error(
       `CORRUPTION: the write-ahead log in ${opts.dataDir} is damaged (${err.message}). ` +
-        'Refusing to start rather than lose acknowledged messages: restore the data directory from a backup ' +
-        'or move the damaged segment aside knowingly.',
+        'Refusing to start rather than lose acknowledged messages. See what is damaged with ' +
+        `"opencmq wal verify ${opts.dataDir}"; then copy what is readable with "opencmq wal salvage", ` +
+        'or, for a member of a replicated set, remove it, wipe it and let it rejoin.',
     );
   });
   if (report.tornTailBytes > 0) log(`wal: dropped a torn tail of ${report.tornTailBytes} bytes (never acknowledged)`);

@@ -23,6 +23,43 @@ const FIXED_BYTES = 4 + 4 + 8 + 8 + 8 + 2;
 const VOTED_FOR_BYTES_MAX = 256;
 const SLOT_BYTES = 512;
 
+const EMPTY_STATE: HardState = { term: 0, votedFor: '', commitIndex: 0 };
+
+/** The valid slot with the higher sequence number, if any. */
+async function readBestSlot(fh: FileHandle): Promise<{ seq: number; state: HardState } | undefined> {
+  const buf = Buffer.alloc(SLOT_BYTES * 2);
+  await fh.read(buf, 0, buf.length, 0);
+  let best: { seq: number; state: HardState } | undefined;
+  for (const slot of [0, 1]) {
+    const decoded = decodeSlot(buf.subarray(slot * SLOT_BYTES, (slot + 1) * SLOT_BYTES));
+    if (decoded && (!best || decoded.seq > best.seq)) best = decoded;
+  }
+  return best;
+}
+
+/**
+ * The hard state start-up would read from `dir`, without creating anything: undefined when the
+ * file is missing, `valid: false` when it holds data but no slot verifies (start-up then starts
+ * from term 0 with no vote).
+ */
+export async function inspectHardState(dir: string): Promise<{ state: HardState; valid: boolean } | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path.join(dir, FILE_NAME), 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    // An empty file is a store created but never saved to (nothing to lose), not damage.
+    if ((await fh.stat()).size === 0) return { state: { ...EMPTY_STATE }, valid: true };
+    const best = await readBestSlot(fh);
+    return { state: best?.state ?? { ...EMPTY_STATE }, valid: best !== undefined };
+  } finally {
+    await fh.close();
+  }
+}
+
 export class HardStateStore {
   private seq: number;
 
@@ -43,14 +80,8 @@ export class HardStateStore {
       if (err.code !== 'ENOENT') throw err;
       return open(file, 'w+');
     });
-    const buf = Buffer.alloc(SLOT_BYTES * 2);
-    await fh.read(buf, 0, buf.length, 0);
-    let best: { seq: number; state: HardState } | undefined;
-    for (const slot of [0, 1]) {
-      const decoded = decodeSlot(buf.subarray(slot * SLOT_BYTES, (slot + 1) * SLOT_BYTES));
-      if (decoded && (!best || decoded.seq > best.seq)) best = decoded;
-    }
-    return new HardStateStore(fh, best?.state ?? { term: 0, votedFor: '', commitIndex: 0 }, best?.seq ?? 0);
+    const best = await readBestSlot(fh);
+    return new HardStateStore(fh, best?.state ?? EMPTY_STATE, best?.seq ?? 0);
   }
 
   get current(): HardState {

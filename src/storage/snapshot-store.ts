@@ -3,7 +3,7 @@
 //
 // File layout, little-endian: magic u32, version u32, index u64, term u64, dataLength u64,
 // dataCrc u32, headerCrc u32 (CRC32C of the 36 bytes before it), then the data.
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from './crc32c';
 import { syncDirectory, writevFully } from './file-io';
@@ -67,6 +67,37 @@ function decodeSnapshot(file: Buffer, index: number): LoadedSnapshot | string {
   if (readU64(file, 24) !== data.length) return 'length mismatch (truncated?)';
   if (crc32c(data) !== file.readUInt32LE(32)) return 'data checksum mismatch';
   return { index, term: readU64(file, 16), data };
+}
+
+/** What a snapshot directory holds, read without changing it (for `opencmq wal verify`). */
+export interface SnapshotDirReport {
+  /** The snapshot start-up would load: the newest one that verifies. */
+  latest: LoadedSnapshot | undefined;
+  /** Newer files that fail to verify (start-up skips them), and why. */
+  damaged: { name: string; reason: string }[];
+}
+
+/** Reads `dir` as loadLatest does, without creating, pruning or deleting anything. */
+export async function inspectSnapshots(dir: string): Promise<SnapshotDirReport> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { latest: undefined, damaged: [] };
+    throw err;
+  }
+  const indexes = names.flatMap((n) => {
+    const m = SNAPSHOT_NAME_RE.exec(n);
+    return m ? [Number(m[1])] : [];
+  });
+  const damaged: SnapshotDirReport['damaged'] = [];
+  for (const index of indexes.sort((a, b) => b - a)) {
+    const name = snapshotFileName(index);
+    const snap = decodeSnapshot(await readFile(join(dir, name)), index);
+    if (typeof snap !== 'string') return { latest: snap, damaged };
+    damaged.push({ name, reason: snap });
+  }
+  return { latest: undefined, damaged };
 }
 
 export class SnapshotStore {

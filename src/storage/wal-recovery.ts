@@ -18,6 +18,7 @@ import {
   parseSegmentFileName,
   readHeader,
   recordBytes,
+  type RecordHeader,
 } from './wal-format';
 import { Segment } from './wal-segment';
 
@@ -30,7 +31,7 @@ export interface RecoveredLog {
   damagedBodies: RecoveryReport['damagedBodies'];
 }
 
-interface ScanResult {
+export interface SegmentScan {
   /** Offset just past the last intact record (where a seal, damage or zero fill starts). */
   end: number;
   sealed: boolean;
@@ -38,6 +39,8 @@ interface ScanResult {
   /** Offset of the last intact record, -1 if none; and whether its body checksum held. */
   lastRecordOffset: number;
   lastBodyOk: boolean;
+  /** For an unsealed segment: what lies after `end`. */
+  after?: AfterEnd;
 }
 
 export async function recoverSegments(dir: string, log: (line: string) => void): Promise<RecoveredLog> {
@@ -60,9 +63,10 @@ export async function recoverSegments(dir: string, log: (line: string) => void):
   return result;
 }
 
-async function openSegment(dir: string, name: string): Promise<Segment> {
+/** Opens a segment file (read-only for inspection) with an empty index; scanSegment fills it. */
+export async function openSegment(dir: string, name: string, readOnly = false): Promise<Segment> {
   const path = join(dir, name);
-  const fh = await open(path, 'r+');
+  const fh = await open(path, readOnly ? 'r' : 'r+');
   try {
     const { size } = await fh.stat();
     return new Segment(name, path, parseSegmentFileName(name)!, fh, size);
@@ -82,25 +86,14 @@ async function recoverSegment(
   const seg = await openSegment(dir, name);
   result.segments.push(seg);
   const prev = result.segments[result.segments.length - 2];
-  if (prev && seg.firstIndex <= prev.lastIndex) {
-    throw new WalCorruptionError(
-      `wal: segment ${name} starts at index ${seg.firstIndex}, inside ${prev.name} (which ends at ${prev.lastIndex})`,
-      name,
-      0,
-    );
-  }
-  const scan = await scanRecords(seg);
-  if (!scan.sealed && !isLast) {
-    // A segment is sealed and synced before the next one is created, so this is lost data.
-    throw new WalCorruptionError(
-      `wal: segment ${name} is followed by later segments but its records stop at offset ${scan.end} ` +
-        `(entry ${seg.lastIndex + 1}) without a seal: damaged or missing data`,
-      name,
-      scan.end,
-    );
-  }
-  if (!scan.sealed) {
-    result.tornTailBytes += await settleTail(seg, scan, log);
+  const overlap = judgeOverlap(seg, prev);
+  if (overlap) throw new WalCorruptionError(overlap.message, name, overlap.offset);
+  const scan = await scanSegment(seg);
+  const verdict = judgeSegment(seg, scan, isLast);
+  if (verdict.kind === 'corrupt') throw new WalCorruptionError(verdict.message, name, verdict.offset);
+  if (verdict.kind === 'tornTail') {
+    await applyTornTail(seg, verdict, log);
+    result.tornTailBytes += verdict.bytes;
   }
   for (const bad of scan.badBodies) {
     if (!seg.has(bad.index)) continue; // dropped as part of the torn tail
@@ -112,8 +105,87 @@ async function recoverSegment(
   }
 }
 
+/**
+ * Reads a segment the way start-up does, without changing anything: its intact records from the
+ * start (recorded in `seg`), whether a seal follows them, and for an unsealed segment what lies
+ * after them. `seg` may be opened read-only. Start-up and `opencmq wal verify` share this reading.
+ */
+export async function scanSegment(seg: Segment): Promise<SegmentScan> {
+  const scan = await scanRecords(seg);
+  if (scan.sealed) return scan;
+  return { ...scan, after: await scanAfterEnd(seg, scan.end) };
+}
+
+/** A later segment must start after the previous one ends; anything else is corruption. */
+export function judgeOverlap(seg: Segment, prev: Segment | undefined): { message: string; offset: number } | undefined {
+  if (!prev || seg.firstIndex > prev.lastIndex) return undefined;
+  return {
+    message: `wal: segment ${seg.name} starts at index ${seg.firstIndex}, inside ${prev.name} (which ends at ${prev.lastIndex})`,
+    offset: 0,
+  };
+}
+
+/** What start-up does with a scanned segment (rules in docs/storage.md); pure, changes nothing. */
+export type SegmentVerdict =
+  | { kind: 'ok' }
+  /** Drop `bytes` from `from` (zeroed); with dropLastRecord the last intact record goes too. */
+  | { kind: 'tornTail'; from: number; bytes: number; dropLastRecord: boolean; lastIndexAfter: number }
+  | { kind: 'corrupt'; message: string; offset: number };
+
+/**
+ * Decides between a complete segment, a torn tail (an unfinished write that was never
+ * acknowledged) and real corruption. Intact records from a later write batch after the damage mean
+ * acknowledged data sits behind it: corruption. A last record whose header and meta are intact but
+ * whose body is not, with nothing after it, is a torn write of that record.
+ */
+export function judgeSegment(seg: Segment, scan: SegmentScan, isLast: boolean): SegmentVerdict {
+  if (scan.sealed) return { kind: 'ok' };
+  const nextIndex = seg.lastIndex + 1;
+  if (!isLast) {
+    // A segment is sealed and synced before the next one is created, so this is lost data.
+    return {
+      kind: 'corrupt',
+      message:
+        `wal: segment ${seg.name} is followed by later segments but its records stop at offset ${scan.end} ` +
+        `(entry ${nextIndex}) without a seal: damaged or missing data`,
+      offset: scan.end,
+    };
+  }
+  const after = scan.after ?? { newestBatchFirst: 0, garbageEnd: scan.end };
+  if (after.newestBatchFirst > nextIndex) {
+    return {
+      kind: 'corrupt',
+      message:
+        `wal: segment ${seg.name} is damaged at offset ${scan.end} (entry ${nextIndex}) but intact entries ` +
+        `written after it (a write batch starting at ${after.newestBatchFirst}) follow; refusing to drop them`,
+      offset: scan.end,
+    };
+  }
+  let end = scan.end;
+  let garbageEnd = after.garbageEnd;
+  const dropLastRecord = scan.lastRecordOffset >= 0 && !scan.lastBodyOk;
+  if (dropLastRecord) {
+    end = scan.lastRecordOffset;
+    garbageEnd = Math.max(garbageEnd, Math.min(scan.end, seg.fileBytes));
+  }
+  if (garbageEnd <= end) return { kind: 'ok' };
+  return { kind: 'tornTail', from: end, bytes: garbageEnd - end, dropLastRecord, lastIndexAfter: dropLastRecord ? seg.lastIndex - 1 : seg.lastIndex };
+}
+
+/**
+ * Drops a torn tail: forgets a torn last record and zeroes the leftover bytes, so they can never
+ * be mistaken for records after new appends.
+ */
+async function applyTornTail(seg: Segment, v: Extract<SegmentVerdict, { kind: 'tornTail' }>, log: (line: string) => void): Promise<void> {
+  if (v.dropLastRecord) seg.truncateFrom(seg.lastIndex);
+  seg.writeOffset = v.from;
+  await zeroFill(seg.fh, v.from, v.bytes);
+  await seg.fh.datasync();
+  log(`wal: torn tail in ${seg.name}: dropped ${v.bytes} bytes at offset ${v.from} (log now ends at entry ${seg.lastIndex})`);
+}
+
 /** A view of a file through one reusable read window, so a sequential scan costs few reads. */
-class WindowReader {
+export class WindowReader {
   private buf = Buffer.alloc(0);
   private start = 0;
   private len = 0;
@@ -138,15 +210,17 @@ class WindowReader {
   }
 }
 
-interface IntactRecord {
+export interface IntactRecord {
   payloadLen: number;
   term: number;
+  /** Index minus the first index of its write batch. */
+  batchDelta: number;
   bytes: number;
   bodyOk: boolean;
 }
 
 /** The record at `pos` if its magic, header CRC and index are right (the body may still be bad). */
-async function readIntactRecord(r: WindowReader, pos: number, index: number): Promise<IntactRecord | undefined> {
+export async function readIntactRecord(r: WindowReader, pos: number, index: number): Promise<IntactRecord | undefined> {
   const hb = await r.view(pos, HEADER_BYTES);
   if (!hb) return undefined;
   const h = readHeader(hb, 0);
@@ -158,13 +232,13 @@ async function readIntactRecord(r: WindowReader, pos: number, index: number): Pr
   if (!hm || !headerCrcMatches(hm, 0, h)) return undefined;
   const body = await r.view(pos + HEADER_BYTES + h.metaLen, h.bodyLen);
   const bodyOk = body !== undefined && crc32c(body) === h.bodyCrc;
-  return { payloadLen, term: h.term, bytes: recordBytes(payloadLen), bodyOk };
+  return { payloadLen, term: h.term, batchDelta: h.batchDelta, bytes: recordBytes(payloadLen), bodyOk };
 }
 
 /** Reads records from the start of the segment until the first one that is not intact, or a seal. */
-async function scanRecords(seg: Segment): Promise<ScanResult> {
+async function scanRecords(seg: Segment): Promise<SegmentScan> {
   const r = new WindowReader(seg.fh, seg.fileBytes);
-  const badBodies: ScanResult['badBodies'] = [];
+  const badBodies: SegmentScan['badBodies'] = [];
   let pos = 0;
   let lastRecordOffset = -1;
   let lastBodyOk = true;
@@ -185,7 +259,7 @@ async function scanRecords(seg: Segment): Promise<ScanResult> {
   return { end: pos, sealed, badBodies, lastRecordOffset, lastBodyOk };
 }
 
-interface AfterEnd {
+export interface AfterEnd {
   /** Highest write-batch first index among intact records found past the end; 0 if none. */
   newestBatchFirst: number;
   /** Offset just past the last nonzero byte at or after the end (the end itself if none). */
@@ -220,58 +294,28 @@ async function scanAfterEnd(seg: Segment, from: number): Promise<AfterEnd> {
 
 /** If an intact record header (magic, CRC over header and meta) sits at `pos`: its batch's first index. */
 async function intactBatchFirstAt(fh: FileHandle, pos: number, size: number): Promise<number> {
-  if (pos + HEADER_BYTES > size) return 0;
+  const h = await intactHeaderAt(fh, pos, size);
+  return h ? Math.max(1, h.index - h.batchDelta) : 0;
+}
+
+/** The record header at `pos` if its magic and CRC (over header and meta) hold, whatever its index. */
+export async function intactHeaderAt(fh: FileHandle, pos: number, size: number): Promise<RecordHeader | undefined> {
+  if (pos + HEADER_BYTES > size) return undefined;
   const hb = Buffer.allocUnsafe(HEADER_BYTES);
   await readFully(fh, hb, 0, HEADER_BYTES, pos);
   const h = readHeader(hb, 0);
-  if (h.magic !== RECORD_MAGIC || h.index < 1 || h.metaLen > STORAGE_LIMITS.entryPayloadBytesMax) return 0;
-  if (pos + HEADER_BYTES + h.metaLen > size) return 0;
+  if (h.magic !== RECORD_MAGIC || h.index < 1 || h.metaLen > STORAGE_LIMITS.entryPayloadBytesMax) return undefined;
+  if (pos + HEADER_BYTES + h.metaLen > size) return undefined;
   const hm = Buffer.allocUnsafe(HEADER_BYTES + h.metaLen);
   await readFully(fh, hm, 0, hm.length, pos);
-  return headerCrcMatches(hm, 0, h) ? Math.max(1, h.index - h.batchDelta) : 0;
+  return headerCrcMatches(hm, 0, h) ? h : undefined;
 }
 
-function lastNonZero(buf: Buffer): number {
+export function lastNonZero(buf: Buffer): number {
   for (let blockEnd = buf.length; blockEnd > 0; blockEnd -= ZERO_BLOCK.length) {
     const start = Math.max(0, blockEnd - ZERO_BLOCK.length);
     if (ZERO_BLOCK.compare(buf, start, blockEnd, 0, blockEnd - start) === 0) continue;
     for (let i = blockEnd - 1; i >= start; i--) if (buf[i] !== 0) return i;
   }
   return -1;
-}
-
-/**
- * Decides what follows the last intact record of the unsealed last segment. Intact records from
- * a later write batch mean acknowledged data sits behind the damage: refuse to start. Otherwise
- * the damage is a torn write: drop it (and a last record whose body is bad), zero the leftover
- * bytes so they can never be mistaken for records after new appends, and return their count.
- */
-async function settleTail(seg: Segment, scan: ScanResult, log: (line: string) => void): Promise<number> {
-  const nextIndex = seg.lastIndex + 1;
-  const after = await scanAfterEnd(seg, scan.end);
-  if (after.newestBatchFirst > nextIndex) {
-    throw new WalCorruptionError(
-      `wal: segment ${seg.name} is damaged at offset ${scan.end} (entry ${nextIndex}) but intact entries ` +
-        `written after it (a write batch starting at ${after.newestBatchFirst}) follow; refusing to drop them`,
-      seg.name,
-      scan.end,
-    );
-  }
-  let end = scan.end;
-  let garbageEnd = after.garbageEnd;
-  if (scan.lastRecordOffset >= 0 && !scan.lastBodyOk) {
-    // Header and meta intact but body not, and nothing after it: a torn write of the last record.
-    seg.truncateFrom(seg.lastIndex);
-    end = scan.lastRecordOffset;
-    garbageEnd = Math.max(garbageEnd, Math.min(scan.end, seg.fileBytes));
-  }
-  seg.writeOffset = end;
-  if (garbageEnd <= end) return 0;
-  await zeroFill(seg.fh, end, garbageEnd - end);
-  await seg.fh.datasync();
-  log(
-    `wal: torn tail in ${seg.name}: dropped ${garbageEnd - end} bytes at offset ${end} ` +
-      `(log now ends at entry ${seg.lastIndex})`,
-  );
-  return garbageEnd - end;
 }

@@ -1,6 +1,7 @@
 // The entry point `opencmq wal …` loads lazily (so other commands never load storage code): each
 // tool's report as output lines (human or one JSON document) and its exit code.
 
+import { refuseIfInUse } from '../storage/data-dir';
 import { formatSalvageReport, salvageDataDir, SALVAGE_EXIT } from './wal-salvage';
 import { formatVerifyReport, verifyDataDir, VERIFY_EXIT } from './wal-verify';
 
@@ -18,6 +19,8 @@ function errorResult(err: unknown, json: boolean, code: number): WalToolResult {
 
 export async function runWalVerify(dataDir: string, json: boolean): Promise<WalToolResult> {
   try {
+    // A live server changes the log while we read it: the report would be of no state at all.
+    await refuseIfInUse(dataDir);
     const { report } = await verifyDataDir(dataDir);
     return { exitCode: report.exitCode, lines: json ? [JSON.stringify(report, null, 2)] : formatVerifyReport(report) };
   } catch (err) {
@@ -27,6 +30,7 @@ export async function runWalVerify(dataDir: string, json: boolean): Promise<WalT
 
 export async function runWalSalvage(dataDir: string, outDir: string, opts: { json: boolean; segmentBytes?: number }): Promise<WalToolResult> {
   try {
+    await refuseIfInUse(dataDir);
     const report = await salvageDataDir(dataDir, outDir, opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {});
     return { exitCode: report.exitCode, lines: opts.json ? [JSON.stringify(report, null, 2)] : formatSalvageReport(report) };
   } catch (err) {

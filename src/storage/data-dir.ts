@@ -161,6 +161,33 @@ export async function acquireDataDir(dataDir: string, opts: AcquireOptions = {})
   return lock;
 }
 
+/**
+ * Throws DataDirInUseError when a running process holds `dataDir`'s lock; changes nothing (no
+ * LOCK is created, no description written). For offline tools that must not read a log that a
+ * live server is writing.
+ */
+export async function refuseIfInUse(dataDir: string): Promise<void> {
+  const dir = path.resolve(dataDir);
+  const lockFlock = await flock();
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, LOCK_FILE), 'r');
+  } catch {
+    return; // No LOCK: no server ever held it (or the directory is not one; the tool says so).
+  }
+  try {
+    lockFlock(fd, 'exnb');
+    lockFlock(fd, 'un');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+      throw new DataDirInUseError(`data directory ${dir} is in use by ${describeHolder(readHolder(fd))}; stop that server first`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Validates the path and creates the last component; never a recursive mkdir. */
 function prepareDirectory(dir: string, log?: (line: string) => void): void {
   const st = statOrMissing(dir, dir);

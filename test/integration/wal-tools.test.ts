@@ -180,6 +180,26 @@ test('wal verify on an undamaged directory: exit 0, every segment listed; a non-
   }
 });
 
+test('wal verify and salvage refuse a data directory that a running server holds, naming it', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await makeDataDir();
+  let server: ServerProcess | undefined;
+  try {
+    server = await spawnServer(dir);
+    await fillQueue(server.url);
+    for (const args of [['wal', 'verify', dir], ['wal', 'salvage', dir, '--out', path.join(path.dirname(dir), `${path.basename(dir)}-out`)]]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout + r.stderr, /is in use by opencmq pid \d+/);
+    }
+    await server.stop();
+    server = undefined;
+    assert.equal((await runCli(['wal', 'verify', dir])).code, 0, 'after a clean stop verify runs');
+  } finally {
+    await server?.stop();
+    await cleanup();
+  }
+});
+
 test('a damaged body: verify exit 3 names the message; salvage copies it and the rest is served', { timeout: 90_000 }, async () => {
   const { dir, cleanup } = await makeDataDir();
   let server: ServerProcess | undefined;

@@ -124,6 +124,10 @@ export class CheckedLoad {
       }
     } catch (err) {
       reason = `${endpoint}: ${err instanceof Error ? err.message : String(err)}`;
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+        this.history.sendNotApplied(body, reason);
+        return { acked: false, atMs: Date.now(), reason };
+      }
     }
     this.history.sendFailed(body, reason);
     return { acked: false, atMs: Date.now(), reason };
@@ -178,7 +182,7 @@ export class CheckedLoad {
 export function describeReport(r: CheckedLoadReport): string {
   const s = r.summary;
   return (
-    `sends acked ${s.sendsAcked} (outcome unknown ${s.sendsFailed}, answered not-applied ${s.sendsNotApplied}), receives ${s.receives}, deletes acked ${s.deletesAcked} (failed ${s.deletesFailed}), ` +
+    `sends acked ${s.sendsAcked} (outcome unknown ${s.sendsFailed}, certainly not applied ${s.sendsNotApplied}: answered 6100 or connection refused), receives ${s.receives}, deletes acked ${s.deletesAcked} (failed ${s.deletesFailed}), ` +
     `drained ${r.drained}, client errors ${r.stats.errors}; error answers ${JSON.stringify(r.errorAnswers)}`
   );
 }

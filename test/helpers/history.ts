@@ -117,8 +117,8 @@ export class History {
   }
 
   /**
-   * The server answered the send with 6100: it applied nothing, so the message must never be
-   * delivered (History.check reports it as notAppliedDelivered if it is).
+   * The send certainly was not applied (the server answered 6100, or the connection was refused),
+   * so the message must never be delivered (History.check reports it as notAppliedDelivered).
    */
   sendNotApplied(body: string, reason: string, atMs = this.nowMs()): void {
     const s = this.pendingSend(body);

@@ -166,7 +166,8 @@ class EndpointCursor {
   }
 }
 
-type Outcome = { ok: true; response: CmqResponse } | { ok: false; response?: CmqResponse; reason: string };
+/** notSent: the connection was refused, so the request certainly was not sent. */
+type Outcome = { ok: true; response: CmqResponse } | { ok: false; response?: CmqResponse; reason: string; notSent?: boolean };
 
 async function call(ctx: ClientContext, cursor: EndpointCursor, action: string, params: Record<string, string | number>, timeoutMs: number): Promise<Outcome> {
   try {
@@ -177,7 +178,8 @@ async function call(ctx: ClientContext, cursor: EndpointCursor, action: string, 
     }
     return response.code === 0 ? { ok: true, response } : { ok: false, response, reason: `code ${response.code}: ${response.message}` };
   } catch (err) {
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    const notSent = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+    return { ok: false, reason: err instanceof Error ? err.message : String(err), notSent };
   }
 }
 
@@ -212,8 +214,8 @@ async function senderLoop(ctx: ClientContext, client: number, runId: string): Pr
       continue;
     }
     const reason = out.ok ? 'malformed send response' : out.reason;
-    // 6100 says nothing was applied: the checker then holds the server to it.
-    if (!out.ok && out.response?.code === NOT_APPLIED) for (const b of bodies) history.sendNotApplied(b, `${endpoint}: ${reason}`);
+    // 6100 says nothing was applied (as does a refused connection): the checker holds the server to it.
+    if (!out.ok && (out.response?.code === NOT_APPLIED || out.notSent === true)) for (const b of bodies) history.sendNotApplied(b, `${endpoint}: ${reason}`);
     else for (const b of bodies) history.sendFailed(b, reason);
     ctx.stats.sendsFailed += bodies.length;
     await failed(ctx, cursor, endpoint, reason, true);

@@ -436,7 +436,7 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
       // Another request may already have moved on from this endpoint.
       if (this.current === at) this.current = (at + 1) % this.endpoints.length;
       // The first move to each other endpoint is immediate; after that, back off.
-      const backoffStep = attempt + 1 - (this.endpoints.length - 1);
+      const backoffStep = attempt - (this.endpoints.length - 1);
       if (backoffStep >= 0) await sleep(backoffMs(this.retryBackoffMs, backoffStep), opts.signal);
     }
   }

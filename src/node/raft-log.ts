@@ -48,7 +48,7 @@ export class TransferringError extends Error {
   }
 }
 
-/** The core refused the proposal before appending it (too much in flight): nothing was appended. */
+/** The proposal was refused before it was appended (too much in flight, or the log stopped): nothing was appended. */
 export class ProposalRefusedError extends Error {
   constructor(reason: string) {
     super(`proposal refused (${reason}); it was not appended`);
@@ -291,7 +291,7 @@ export class RaftLog<R> {
   }
 
   propose(payload: Uint8Array, metaLen: number): Promise<R> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(new ProposalRefusedError(`the log stopped after a failure: ${this.failure.message}`));
     const timeMs = Math.max(this.opts.now(), this.lastTimeMs);
     const r = this.raft.propose({ kind: 'command', timeMs, metaLen, payload });
     if (!r.ok) {

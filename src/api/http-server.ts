@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
-import { fail, type ErrorResult } from '../protocol/errors';
+import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { buildActionTable, findAction, type ActionTable, type ApiCompat } from './actions';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './auth';
@@ -79,8 +79,11 @@ export async function handleCmqRequest(ctx: ApiContext, input: CmqRequestInput):
       ctx.log(`opencmq api: internal error in request ${requestId}: ${outcome.detail ?? '(no detail)'}`);
     }
   } catch (e) {
-    ctx.log(`opencmq api: internal error in request ${requestId}: ${describeError(e)}`);
-    outcome = fail('internalError');
+    if (e instanceof ErrorResultError) outcome = e.result;
+    else {
+      ctx.log(`opencmq api: internal error in request ${requestId}: ${describeError(e)}`);
+      outcome = fail('internalError');
+    }
   }
   const body = renderOutcome(outcome, requestId);
   if (echo.value !== undefined) body['clientRequestId'] = echo.value;

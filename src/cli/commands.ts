@@ -517,12 +517,13 @@ const clusterStatus: CommandSpec = {
   words: ['cluster', 'status'],
   usage: 'opencmq cluster status [--endpoints URL,URL,...]',
   summary: "each node's role, term, leader, commit and applied index, and the leader's view of lag",
-  help: ['Asks every endpoint given (default: --endpoint) for its own Raft state.'],
+  help: ['Asks every endpoint given (default: each of --endpoint) for its own Raft state.'],
   options: { endpoints: { type: 'string' } },
   minArgs: 0,
   maxArgs: 0,
   async run(ctx) {
-    const list = stringOpt(ctx.opts, 'endpoints');
+    const several = stringOpt(ctx.opts, 'endpoint');
+    const list = stringOpt(ctx.opts, 'endpoints') ?? (several?.includes(',') === true ? several : undefined);
     const clients = list ? list.split(',').map((e) => ctx.clientFor(e.trim())) : [ctx.client()];
     const rows: ClusterNodeStatus[] = [];
     for (const c of clients) rows.push(await clusterAdmin(c, 'cluster status').clusterStatus());

@@ -23,7 +23,8 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
 
 export const GLOBAL_HELP = [
   'Global options:',
-  '  --endpoint URL       server URL (default $OPENCMQ_ENDPOINT, else http://127.0.0.1:9600)',
+  '  --endpoint URL       server URL, or members of one set comma-separated (the client fails over',
+  '                       between them); default $OPENCMQ_ENDPOINT, else http://127.0.0.1:9600',
   '  --secret-id ID       SecretId to sign with (default $OPENCMQ_SECRET_ID; unsigned when absent)',
   '  --secret-key KEY     SecretKey to sign with (default $OPENCMQ_SECRET_KEY)',
   '  --json               machine-readable output: one JSON document',

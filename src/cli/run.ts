@@ -88,12 +88,17 @@ function clientOptions(opts: OptionValues, env: CliIo['env']): CmqClientOptions 
   if ((secretId === undefined) !== (secretKey === undefined)) {
     throw new UsageError('--secret-id and --secret-key (or OPENCMQ_SECRET_ID and OPENCMQ_SECRET_KEY) go together');
   }
-  try {
-    new URL(endpoint);
-  } catch {
-    throw new UsageError(`--endpoint is not a URL: ${endpoint}`);
+  // A comma-separated list names several members of one set: the client fails over between them.
+  const urls = endpoint.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  if (urls.length === 0) throw new UsageError('--endpoint is empty');
+  for (const url of urls) {
+    try {
+      new URL(url);
+    } catch {
+      throw new UsageError(`--endpoint is not a URL: ${url}`);
+    }
   }
-  const out: CmqClientOptions = { endpoint };
+  const out: CmqClientOptions = urls.length === 1 ? { endpoint: urls[0]! } : { endpoints: urls };
   if (secretId !== undefined && secretKey !== undefined) {
     out.secretId = secretId;
     out.secretKey = secretKey;
@@ -139,7 +144,10 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps):
       deps,
       json: opts.json === true,
       client: () => (client ??= deps.makeClient(clientOptions(opts, io.env))),
-      clientFor: (endpoint) => deps.makeClient({ ...clientOptions(opts, io.env), endpoint }),
+      clientFor: (endpoint) => {
+        const { endpoints: _all, ...base } = clientOptions(opts, io.env);
+        return deps.makeClient({ ...base, endpoint });
+      },
     });
   } catch (err) {
     return reportError(err, command, io);

@@ -5,7 +5,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { randomInt } from 'node:crypto';
-import { CmqError, CmqNetworkError } from './errors';
+import { CmqError, CmqNetworkError, parseModuleCode } from './errors';
+import { ERRORS } from '../protocol/errors';
 import { httpExchange } from './http-exchange';
 import { signString, stringToSign, type SignatureMethod } from './signature';
 import type {
@@ -39,8 +40,20 @@ import { REQUEST_CLIENT } from './version';
 import { LIMITS } from '../protocol/limits';
 
 export interface CmqClientOptions {
-  /** e.g. 'http://127.0.0.1:9600'. A path in the URL is used as the request path unless `path` is set. */
-  endpoint: string;
+  /**
+   * e.g. 'http://127.0.0.1:9600'. A path in the URL is used as the request path unless `path` is
+   * set. Give this or `endpoints`.
+   */
+  endpoint?: string;
+  /**
+   * Several members of one set (any member serves any request). The client uses one at a time and
+   * moves to the next when a request certainly was not applied there: the connection could not be
+   * made (refused, unreachable, connect timeout) or the member answered 6100 (not applied). After
+   * an ambiguous failure (the connection broke after sending, no answer, 6000/10810 outcome
+   * unknown) only idempotent actions (or all, with `retryWrites`) are retried; other writes throw
+   * an error whose `retrySafe` is false. Combined with `endpoint`, that one comes first.
+   */
+  endpoints?: readonly string[];
   /** Without secretId/secretKey requests go unsigned (for a server running open on loopback). */
   secretId?: string;
   secretKey?: string;
@@ -55,17 +68,27 @@ export interface CmqClientOptions {
   /** Socket timeout for one request, default 10 000 ms. Receives always allow wait + 5 s. */
   timeoutMs?: number;
   /**
-   * Extra attempts after a network failure (default 2), with exponential backoff. Which requests
-   * are retried: a request that certainly never reached the server (connection refused, DNS) is
-   * always retried; otherwise only idempotent ones: ListQueue, GetQueueAttributes,
+   * How long to wait for a TCP connection before trying the next endpoint (default: `timeoutMs`
+   * with one endpoint, 3000 ms with several). A request that could not connect was not sent.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Extra attempts after a failure (default 2 with one endpoint, the number of endpoints + 4 with
+   * several), with exponential backoff (the first move to each other endpoint is immediate), and
+   * never after `retryTimeMs`. Which requests are retried: one that certainly was not applied
+   * (connection refused, DNS, connect timeout, or a 6100 answer) is always retried; otherwise only
+   * idempotent ones: ListQueue, GetQueueAttributes,
    * ListDeadLetterSourceQueues, ListTopic, GetTopicAttributes, ListSubscriptionByTopic,
    * GetSubscriptionAttributes, and (Batch)ReceiveMessage (a receive whose answer was lost only hides
    * its messages until their visibility timeout ends). Sends, publishes, creates, deletes, sets and rewinds are
    * not retried after the request may have reached the server unless `retryWrites` is true:
    * a retried send may enqueue a duplicate, a retried delete may report 4430 for a message it did delete.
-   * CMQ errors (code != 0) are never retried.
+   * CMQ errors (code != 0) other than 6100 (not applied) and, for the actions above, 6000/10810
+   * (outcome unknown) are never retried.
    */
   retries?: number;
+  /** No retry starts later than this after the call began (default 15 000 ms). */
+  retryTimeMs?: number;
   /** First backoff delay, doubled per attempt (with jitter), capped at 2 s. Default 100 ms. */
   retryBackoffMs?: number;
   /** Retry non-idempotent actions after ambiguous failures too. Default false. */
@@ -75,6 +98,11 @@ export interface CmqClientOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+const MULTI_ENDPOINT_CONNECT_TIMEOUT_MS = 3_000;
+const DEFAULT_RETRY_TIME_MS = 15_000;
+/** Extra attempts beyond one per other endpoint, with several endpoints: rides out an election. */
+const MULTI_ENDPOINT_EXTRA_RETRIES = 4;
+const NOT_APPLIED_CODE = ERRORS.notApplied.code;
 /** Socket time allowed beyond a long poll's wait. */
 const RECEIVE_SLACK_MS = 5_000;
 const RETRY_BACKOFF_MAX_MS = 2_000;
@@ -106,10 +134,35 @@ export interface CallOptions {
 type Params = Record<string, string>;
 type Body = Record<string, unknown>;
 
+/** Where requests go: one member of the set. */
+interface Endpoint {
+  readonly url: string;
+  readonly origin: string;
+  /** The Host header and the host signed (spec §1.4). */
+  readonly host: string;
+  readonly path: string;
+}
+
+function parseEndpoint(endpoint: string, path: string | undefined): Endpoint {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new TypeError(`endpoint is not a URL: ${endpoint}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`endpoint must be an http:// or https:// URL: ${endpoint}`);
+  }
+  // URL.host keeps a non-default port and drops a default one, as node:http's Host header does.
+  return { url: endpoint, origin: `${url.protocol}//${url.host}`, host: url.host, path: path ?? (url.pathname === '' ? '/' : url.pathname) };
+}
+
 export class CmqClient implements CmqQueueApi, CmqTopicApi {
-  private readonly origin: string;
-  private readonly host: string;
-  private readonly path: string;
+  private readonly endpoints: readonly Endpoint[];
+  /** The endpoint in use: the last that answered; moved on when one certainly did not apply a request. */
+  private current = 0;
+  private readonly connectTimeoutMs: number;
+  private readonly retryTimeMs: number;
   private readonly method: 'POST' | 'GET';
   private readonly agent: http.Agent;
   private readonly ownsAgent: boolean;
@@ -122,17 +175,17 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
   private readonly token: string | undefined;
 
   constructor(opts: CmqClientOptions) {
-    const url = new URL(opts.endpoint);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`endpoint must be an http:// or https:// URL: ${opts.endpoint}`);
-    }
-    this.origin = `${url.protocol}//${url.host}`;
-    // URL.host keeps a non-default port and drops a default one, as node:http's Host header does.
-    this.host = url.host;
-    this.path = opts.path ?? (url.pathname === '' ? '/' : url.pathname);
+    const urls = [...(opts.endpoint !== undefined ? [opts.endpoint] : []), ...(opts.endpoints ?? [])].filter((u, i, all) => all.indexOf(u) === i);
+    if (urls.length === 0) throw new TypeError('an endpoint (or endpoints) is required');
+    this.endpoints = urls.map((u) => parseEndpoint(u, opts.path));
+    const protocols = new Set(this.endpoints.map((e) => e.origin.split(':')[0]));
+    if (protocols.size > 1) throw new TypeError('endpoints must all be http:// or all https://');
+    const several = this.endpoints.length > 1;
     this.method = opts.method ?? 'POST';
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.retries = Math.max(0, opts.retries ?? 2);
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? (several ? Math.min(this.timeoutMs, MULTI_ENDPOINT_CONNECT_TIMEOUT_MS) : this.timeoutMs);
+    this.retries = Math.max(0, opts.retries ?? (several ? this.endpoints.length + MULTI_ENDPOINT_EXTRA_RETRIES : 2));
+    this.retryTimeMs = opts.retryTimeMs ?? DEFAULT_RETRY_TIME_MS;
     this.retryBackoffMs = opts.retryBackoffMs ?? 100;
     this.retryWrites = opts.retryWrites ?? false;
     this.signatureMethod = opts.signatureMethod ?? 'HmacSHA256';
@@ -147,7 +200,7 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
       this.ownsAgent = false;
     } else {
       const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS };
-      this.agent = url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+      this.agent = this.endpoints[0]!.origin.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
       this.ownsAgent = true;
     }
   }
@@ -351,16 +404,40 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
     return throwUnlessOk(await this.callRaw(action, params, opts));
   }
 
-  /** Performs any action and returns the decoded envelope whatever its code. */
+  /** The endpoint requests go to now (it changes when one fails; see `endpoints`). */
+  get endpoint(): string {
+    return this.endpoints[this.current]!.url;
+  }
+
+  /**
+   * Performs any action and returns the decoded envelope whatever its code. Failures that are safe
+   * to retry move to the next endpoint (see `retries` and `endpoints`); a 6100 answer that is still
+   * 6100 when the attempts run out is returned as it is.
+   */
   async callRaw(action: string, params: Params, opts: CallOptions = {}): Promise<{ code: number; body: Body }> {
     const retryAmbiguous = this.retryWrites || isIdempotentAction(action);
+    const startedMs = Date.now();
     for (let attempt = 0; ; attempt++) {
+      const at = this.current;
+      let failure: CmqNetworkError | { code: number; body: Body };
       try {
-        return await this.exchangeOnce(action, params, opts);
+        const raw = await this.exchangeOnce(this.endpoints[at]!, action, params, opts);
+        if (!isRetryableAnswer(raw.code, raw.body, retryAmbiguous)) return raw;
+        failure = raw;
       } catch (err) {
-        if (!(err instanceof CmqNetworkError) || attempt >= this.retries || !isRetryable(err, retryAmbiguous)) throw err;
-        await sleep(backoffMs(this.retryBackoffMs, attempt), opts.signal);
+        if (!(err instanceof CmqNetworkError) || !isRetryable(err, retryAmbiguous)) throw err;
+        failure = err;
       }
+      const exhausted = attempt >= this.retries || Date.now() - startedMs >= this.retryTimeMs;
+      if (exhausted) {
+        if (failure instanceof CmqNetworkError) throw failure;
+        return failure;
+      }
+      // Another request may already have moved on from this endpoint.
+      if (this.current === at) this.current = (at + 1) % this.endpoints.length;
+      // The first move to each other endpoint is immediate; after that, back off.
+      const backoffStep = attempt - (this.endpoints.length - 1);
+      if (backoffStep >= 0) await sleep(backoffMs(this.retryBackoffMs, backoffStep), opts.signal);
     }
   }
 
@@ -372,7 +449,7 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
   }
 
   /** The full parameter set of one attempt: fresh Nonce and Timestamp, signed when we have keys. */
-  signedParams(action: string, params: Params): Params {
+  signedParams(action: string, params: Params, endpoint: Endpoint = this.endpoints[this.current]!): Params {
     const all: Params = {
       ...params,
       Action: action,
@@ -384,25 +461,26 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
       all.SecretId = this.credentials.secretId;
       all.SignatureMethod = this.signatureMethod;
       if (this.token !== undefined) all.Token = this.token;
-      all.Signature = signString(stringToSign(this.method, this.host, this.path, all), this.credentials.secretKey, this.signatureMethod);
+      all.Signature = signString(stringToSign(this.method, endpoint.host, endpoint.path, all), this.credentials.secretKey, this.signatureMethod);
     }
     return all;
   }
 
-  private async exchangeOnce(action: string, params: Params, opts: CallOptions): Promise<{ code: number; body: Body }> {
-    const encoded = new URLSearchParams(this.signedParams(action, params)).toString();
-    const headers: Record<string, string> = { Host: this.host };
+  private async exchangeOnce(endpoint: Endpoint, action: string, params: Params, opts: CallOptions): Promise<{ code: number; body: Body }> {
+    const encoded = new URLSearchParams(this.signedParams(action, params, endpoint)).toString();
+    const headers: Record<string, string> = { Host: endpoint.host };
     let url: URL;
     let body: string | undefined;
     if (this.method === 'POST') {
-      url = new URL(this.origin + this.path);
+      url = new URL(endpoint.origin + endpoint.path);
       body = encoded;
       headers['Content-Type'] = 'application/x-www-form-urlencoded';
       headers['Content-Length'] = String(Buffer.byteLength(encoded));
     } else {
-      url = new URL(`${this.origin}${this.path}?${encoded}`);
+      url = new URL(`${endpoint.origin}${endpoint.path}?${encoded}`);
     }
-    const request = { url, method: this.method, headers, timeoutMs: opts.timeoutMs ?? this.timeoutMs, agent: this.agent };
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const request = { url, method: this.method, headers, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, this.connectTimeoutMs), agent: this.agent };
     const res = await httpExchange(opts.signal === undefined ? { ...request, body } : { ...request, body, signal: opts.signal });
     if (res.status !== 200) {
       throw new CmqNetworkError('status', `HTTP ${res.status} from ${action}: ${res.body.slice(0, 200)}`, { status: res.status });
@@ -498,6 +576,16 @@ function toCmqError(raw: { code: number; body: Body }): CmqError {
 function throwUnlessOk(raw: { code: number; body: Body }): Body {
   if (raw.code !== 0) throw toCmqError(raw);
   return raw.body;
+}
+
+/**
+ * An answer worth trying again elsewhere: 6100 (nothing was applied) always; 6000/10810 (outcome
+ * unknown) only when a repeat is harmless.
+ */
+function isRetryableAnswer(code: number, body: Body, retryAmbiguous: boolean): boolean {
+  if (code === NOT_APPLIED_CODE) return true;
+  if (!retryAmbiguous || code !== ERRORS.outcomeUnknown.code) return false;
+  return parseModuleCode(str(body.message)) === ERRORS.outcomeUnknown.module;
 }
 
 function isRetryable(err: CmqNetworkError, retryAmbiguous: boolean): boolean {

@@ -34,6 +34,13 @@ export function parseModuleCode(message: string): number | undefined {
   return m?.[1] === undefined ? undefined : Number(m[1]);
 }
 
+/**
+ * What a failed request did: `notApplied` — certainly nothing (retrying cannot apply it twice);
+ * `unknown` — it may have been applied (read back before repeating a non-idempotent write);
+ * `decided` — the server answered with a definite result (a CMQ error code other than 6100/6000).
+ */
+export type RequestOutcome = 'notApplied' | 'unknown' | 'decided';
+
 /** The server answered with `code != 0`. */
 export class CmqError extends Error {
   override readonly name = 'CmqError';
@@ -48,6 +55,10 @@ export class CmqError extends Error {
   readonly errorName: ErrorName | undefined;
   /** The whole decoded response body (e.g. BatchDeleteMessage's errorList). */
   readonly response: Readonly<Record<string, unknown>> | undefined;
+  /** 6100: nothing was applied; 6000 (10810 outcome unknown, or an internal error): may have been. */
+  readonly outcome: RequestOutcome;
+  /** True only when the request certainly was not applied (6100): it may be sent again as it is. */
+  readonly retrySafe: boolean;
 
   constructor(code: number, cmqMessage: string, requestId?: string, response?: Record<string, unknown>) {
     super(`CMQ error ${code}: ${cmqMessage}`);
@@ -57,6 +68,8 @@ export class CmqError extends Error {
     this.requestId = requestId;
     this.errorName = errorNameFor(code, this.moduleCode);
     this.response = response;
+    this.outcome = code === ERRORS.notApplied.code ? 'notApplied' : code === ERRORS.outcomeUnknown.code ? 'unknown' : 'decided';
+    this.retrySafe = this.outcome === 'notApplied';
   }
 
   /** The error the server would send for a registry entry (used by the in-memory fake). */
@@ -85,6 +98,10 @@ export class CmqNetworkError extends Error {
   readonly kind: NetworkErrorKind;
   /** False only when the request certainly never reached the server. */
   readonly mayHaveBeenApplied: boolean;
+  /** `notApplied` when the request certainly never reached the server, else `unknown`. */
+  readonly outcome: 'notApplied' | 'unknown';
+  /** True only when the request certainly never reached the server: it may be sent again as it is. */
+  readonly retrySafe: boolean;
   readonly status: number | undefined;
 
   constructor(kind: NetworkErrorKind, message: string, opts: { status?: number; cause?: unknown; mayHaveBeenApplied?: boolean } = {}) {
@@ -92,5 +109,7 @@ export class CmqNetworkError extends Error {
     this.kind = kind;
     this.status = opts.status;
     this.mayHaveBeenApplied = opts.mayHaveBeenApplied ?? kind !== 'connect';
+    this.outcome = this.mayHaveBeenApplied ? 'unknown' : 'notApplied';
+    this.retrySafe = !this.mayHaveBeenApplied;
   }
 }

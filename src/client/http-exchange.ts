@@ -14,6 +14,8 @@ export interface HttpExchangeRequest {
   headers: Record<string, string>;
   body?: string;
   timeoutMs: number;
+  /** Give up connecting after this long (default timeoutMs); such a request was never sent. */
+  connectTimeoutMs?: number;
   agent: http.Agent;
   signal?: AbortSignal;
 }
@@ -71,8 +73,19 @@ export function httpExchange(x: HttpExchangeRequest): Promise<HttpExchangeRespon
       res.on('error', fail);
     });
     req.on('socket', (socket) => {
-      if (socket.connecting) socket.once('connect', () => (connected = true));
-      else connected = true;
+      if (!socket.connecting) {
+        connected = true;
+        return;
+      }
+      const connectTimeoutMs = x.connectTimeoutMs ?? x.timeoutMs;
+      const timer = setTimeout(() => {
+        req.destroy(new CmqNetworkError('connect', `no connection within ${connectTimeoutMs} ms`, { mayHaveBeenApplied: false }));
+      }, connectTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        connected = true;
+      });
+      socket.once('close', () => clearTimeout(timer));
     });
     req.on('timeout', () => {
       req.destroy(

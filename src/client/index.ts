@@ -3,7 +3,7 @@
 
 export { CmqClient, isIdempotentAction, attributeParams, type CmqClientOptions, type CallOptions } from './client';
 export { Consumer, type ConsumerOptions, type ConsumerErrorHandler, type MessageHandler, type StopOptions } from './consumer';
-export { CmqError, CmqNetworkError, errorNameFor, isCmqError, parseModuleCode, type NetworkErrorKind } from './errors';
+export { CmqError, CmqNetworkError, errorNameFor, isCmqError, parseModuleCode, type NetworkErrorKind, type RequestOutcome } from './errors';
 export { InMemoryCmq, type InMemoryCmqOptions } from './fake';
 export { signString, stringToSign, type SignatureMethod } from './signature';
 export type {

@@ -5,8 +5,8 @@
 import { handleCmqRequest, type ApiContext, type CmqRequestInput } from '../api/http-server';
 import { LOCAL_ACTION_NAMES } from '../api/admin-actions';
 import { responseJson } from '../api/response';
-import { errorMessage } from '../protocol/errors';
-import type { PeerTransport } from '../transport';
+import { ERRORS, errorMessage } from '../protocol/errors';
+import { requestNotExecuted, type PeerTransport } from '../transport';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 
 /** Longer than the longest long poll (30 s), so a forwarded receive is not cut short. */
@@ -82,11 +82,12 @@ const OLD_LEADER_GRACE_MS = 1000;
 
 /**
  * The API server's `forward` hook: undefined (answer here) when this node leads or no leader is
- * known (the local answer then says so); otherwise the leader's answer, or a 6000 error when the
- * leader cannot be reached (the client retries; the request may or may not have been applied).
- * A forward still waiting OLD_LEADER_GRACE_MS after this node sees another leader is answered
- * 6000: the old leader is presumably frozen or cut off (else the transport's idle timeout, ~5 s,
- * would be the wait).
+ * known (the local answer then says so); otherwise the leader's answer, or, when the leader cannot
+ * be reached, notApplied (6100) if the request never left this node and outcomeUnknown
+ * (6000/10810) if it was written and then the connection broke or no answer came. A forward still
+ * waiting OLD_LEADER_GRACE_MS after this node sees another leader is answered outcomeUnknown: the
+ * old leader is presumably frozen or cut off (else the transport's idle timeout, ~5 s, would be
+ * the wait).
  */
 export function forwarder(
   transport: PeerTransport,
@@ -109,9 +110,11 @@ export function forwarder(
       checker = undefined;
     }
   };
-  const unreachable = (leader: string, why: string): Record<string, unknown> => ({
-    code: 6000,
-    message: `${errorMessage('internalError')} leader ${leader} unreachable: ${why}`,
+  // Whether the leader can have executed the request decides the code: 6100 (retry is safe)
+  // only when the request provably never reached it, else 6000/10810 (outcome unknown).
+  const failed = (error: 'notApplied' | 'outcomeUnknown', leader: string, why: string): Record<string, unknown> => ({
+    code: ERRORS[error].code,
+    message: `${errorMessage(error)} forwarding to leader ${leader} failed: ${why}`,
     requestId: nextRequestId(),
   });
   return (input) => {
@@ -123,7 +126,7 @@ export function forwarder(
         otherSince: undefined as number | undefined,
         abandon: () => {
           waiting.delete(w);
-          resolve(unreachable(leader, `leadership moved to ${leaderId() ?? '(unknown)'} while the request was in flight; it may or may not have been applied`));
+          resolve(failed('outcomeUnknown', leader, `leadership moved to ${leaderId() ?? '(unknown)'} while the request was in flight`));
         },
       };
       waiting.add(w);
@@ -135,7 +138,8 @@ export function forwarder(
         },
         (err: unknown) => {
           if (!waiting.delete(w)) return;
-          resolve(unreachable(leader, err instanceof Error ? err.message : String(err)));
+          const why = err instanceof Error ? err.message : String(err);
+          resolve(failed(requestNotExecuted(err) ? 'notApplied' : 'outcomeUnknown', leader, why));
         },
       );
     });

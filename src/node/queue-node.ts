@@ -21,7 +21,7 @@ import type {
   TopicList,
 } from '../broker/commands';
 import { QueueStateMachine } from '../broker/state-machine';
-import { fail, type ErrorResult } from '../protocol/errors';
+import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { crc32c } from '../storage/crc32c';
 import { SnapshotStore } from '../storage/snapshot-store';
@@ -34,6 +34,7 @@ import {
   ConfigChangeRefusedError,
   NotLeaderError,
   ProposalDroppedError,
+  ProposalRefusedError,
   ProposalTimeoutError,
   RaftLog,
   TransferringError,
@@ -275,7 +276,7 @@ export class QueueNode implements QueueService {
     if (!r.ok) {
       // Not the leader here means no leader was known when the request arrived (else it would
       // have been forwarded): a transient state, so a retryable 6000, not a parameter error.
-      if (r.reason === 'notLeader') return fail('internalError', undefined, 'cannot transfer leadership: no leader is known here yet; retry');
+      if (r.reason === 'notLeader') return fail('notApplied', undefined, 'cannot transfer leadership: no leader is known here yet; retry');
       return fail('invalidParams', undefined, `cannot transfer leadership: ${nodeId} is not a voter of this set`);
     }
     const deadline = Date.now() + LEADER_HANDOFF_TIMEOUT_MS;
@@ -283,7 +284,8 @@ export class QueueNode implements QueueService {
       if (this.commitLog.leaderId === nodeId) return { ok: true, from, to: nodeId };
       await new Promise((res) => setTimeout(res, 5));
     }
-    return fail('internalError', undefined, `leadership did not move to ${nodeId} within ${LEADER_HANDOFF_TIMEOUT_MS} ms`);
+    // The transfer may still complete (or have completed unseen here).
+    return fail('outcomeUnknown', undefined, `leadership did not move to ${nodeId} within ${LEADER_HANDOFF_TIMEOUT_MS} ms`);
   }
 
   async changeMembership(change: MembershipChange): Promise<{ ok: true; voters: string[] } | ErrorResult> {
@@ -293,7 +295,8 @@ export class QueueNode implements QueueService {
       );
     } catch (err) {
       if (err instanceof ConfigChangeRefusedError) return fail('invalidParams', undefined, err.message);
-      return fail('internalError', undefined, `membership change failed: ${err instanceof Error ? err.message : String(err)}`);
+      const f = proposalFailure(err);
+      return { ...f, detail: `membership change failed: ${f.detail ?? ''}` };
     }
     const voters = this.commitLog.status().voters;
     this.log(`membership: ${change.type === 'add' ? `added ${change.nodeId} (${change.address})` : `removed ${change.nodeId}`}; voters now ${voters.join(', ')}`);
@@ -326,8 +329,8 @@ export class QueueNode implements QueueService {
   // ---- QueueService ------------------------------------------------------------------------
 
   async submit(command: Command): Promise<CommandResult> {
-    if (this.fatal) return fail('internalError', undefined, 'node stopped after a storage failure');
-    if (this.closing) return fail('internalError', undefined, 'node is shutting down');
+    if (this.fatal) return fail('notApplied', undefined, 'node stopped after a storage failure; retry on another member');
+    if (this.closing) return fail('notApplied', undefined, 'node is shutting down; retry on another member');
     if (this.inflight >= LIMITS.inflightProposalsMax) return fail('throttled');
     const { payload, metaLen } = encodeCommand(command);
     this.inflight++;
@@ -342,13 +345,7 @@ export class QueueNode implements QueueService {
         return await this.commitLog.propose(payload, metaLen);
       }
     } catch (err) {
-      if (err instanceof NotLeaderError || err instanceof TransferringError) {
-        return fail('internalError', undefined, `not applied: ${err.message}; retry (any member forwards to the leader)`);
-      }
-      // Storage failures reach onFatal from the log itself; here the request just failed.
-      if (err instanceof ProposalDroppedError) return fail('internalError', undefined, 'not committed: leadership changed');
-      if (err instanceof ProposalTimeoutError) return fail('internalError', undefined, 'outcome unknown: not committed in time');
-      return fail('internalError', undefined, `the write could not be made durable: ${err instanceof Error ? err.message : String(err)}`);
+      return proposalFailure(err);
     } finally {
       this.inflight--;
     }
@@ -438,13 +435,14 @@ export class QueueNode implements QueueService {
       await this.commitLog.readBarrier();
       return undefined;
     } catch (err) {
-      return fail('internalError', undefined, err instanceof Error ? err.message : String(err));
+      // A read changes nothing, so whatever stopped it, nothing was applied.
+      return fail('notApplied', undefined, `read not possible here now: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
   private async readBarrierOrThrow(): Promise<void> {
     const stale = await this.readBarrier();
-    if (stale) throw new Error(stale.detail ?? 'read not possible now');
+    if (stale) throw new ErrorResultError(stale);
   }
 
   // ---- apply loop ----------------------------------------------------------------------------
@@ -771,6 +769,22 @@ export class QueueNode implements QueueService {
     this.log(`FATAL: ${this.fatal.stack ?? this.fatal.message}`);
     this.opts.onFatal?.(this.fatal);
   }
+}
+
+/**
+ * What a client is told when a proposal failed: notApplied (6100) only when the log refused it
+ * before appending it anywhere; otherwise outcomeUnknown, since an appended entry may be on other
+ * members and be committed by a later leader (dropped here, timed out, or the node stopped or
+ * failed while it waited).
+ */
+function proposalFailure(err: unknown): ErrorResult {
+  const why = err instanceof Error ? err.message : String(err);
+  if (err instanceof NotLeaderError || err instanceof TransferringError || err instanceof ProposalRefusedError) {
+    return fail('notApplied', undefined, `${why}; retry (any member forwards to the leader)`);
+  }
+  if (err instanceof ProposalDroppedError) return fail('outcomeUnknown', undefined, `${why}; a later leader may still commit it`);
+  if (err instanceof ProposalTimeoutError) return fail('outcomeUnknown', undefined, why);
+  return fail('outcomeUnknown', undefined, `the write was appended but its commit is not known: ${why}`);
 }
 
 /** True when the sorted array holds a value in [lo, hi]. */

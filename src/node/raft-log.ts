@@ -48,6 +48,14 @@ export class TransferringError extends Error {
   }
 }
 
+/** The proposal was refused before it was appended (too much in flight, or the log stopped): nothing was appended. */
+export class ProposalRefusedError extends Error {
+  constructor(reason: string) {
+    super(`proposal refused (${reason}); it was not appended`);
+    this.name = 'ProposalRefusedError';
+  }
+}
+
 /** The core refused a membership change (one in progress, not a voter, ...). */
 export class ConfigChangeRefusedError extends Error {
   constructor(reason: string) {
@@ -283,13 +291,13 @@ export class RaftLog<R> {
   }
 
   propose(payload: Uint8Array, metaLen: number): Promise<R> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(new ProposalRefusedError(`the log stopped after a failure: ${this.failure.message}`));
     const timeMs = Math.max(this.opts.now(), this.lastTimeMs);
     const r = this.raft.propose({ kind: 'command', timeMs, metaLen, payload });
     if (!r.ok) {
       if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
       if (r.reason === 'transferring') return Promise.reject(new TransferringError());
-      return Promise.reject(new Error(`proposal refused: ${r.reason}`));
+      return Promise.reject(new ProposalRefusedError(r.reason));
     }
     this.lastTimeMs = timeMs;
     this.appendSpeculatively({ index: r.index, term: r.term, kind: 'command', timeMs, metaLen, payload });
@@ -340,7 +348,7 @@ export class RaftLog<R> {
     const r = this.raft.readIndex(id);
     if (!r.ok) {
       if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
-      return Promise.reject(new Error(`read refused: ${r.reason}`));
+      return Promise.reject(new ProposalRefusedError(`read: ${r.reason}`));
     }
     this.schedule();
     return new Promise((resolve, reject) => this.reads.set(id, { resolve, reject }));

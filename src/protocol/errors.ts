@@ -129,3 +129,14 @@ export function fail(error: ErrorName, arg?: string, detail?: string): ErrorResu
   if (detail !== undefined) r.detail = detail;
   return r;
 }
+
+/**
+ * An ErrorResult thrown where a method's signature has no room for one (a read that returns the
+ * value itself); the API layer answers it as the error it carries, not as an internal error.
+ */
+export class ErrorResultError extends Error {
+  constructor(readonly result: ErrorResult) {
+    super(result.detail ?? result.error);
+    this.name = 'ErrorResultError';
+  }
+}

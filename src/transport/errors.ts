@@ -3,6 +3,7 @@
 
 export type TransportErrorCode =
   | 'PEER_UNAVAILABLE'
+  | 'REQUEST_NOT_SENT'
   | 'PEER_TIMEOUT'
   | 'PEER_OVERLOADED'
   | 'PEER_REMOTE_ERROR'
@@ -26,7 +27,17 @@ export abstract class TransportError extends Error {
  * transport closed. A forwarded request that fails this way may or may not have been executed.
  */
 export class PeerUnavailableError extends TransportError {
-  readonly code = 'PEER_UNAVAILABLE';
+  readonly code: 'PEER_UNAVAILABLE' | 'REQUEST_NOT_SENT' = 'PEER_UNAVAILABLE';
+}
+
+/**
+ * The request never left this node: there was no connection, or it was still waiting in the send
+ * queue when its connection closed, the transport closed or its timeout passed (it was withdrawn
+ * then, so it cannot leave later). The peer cannot have executed it. A subclass of
+ * PeerUnavailableError, which callers that do not care about the difference keep catching.
+ */
+export class RequestNotSentError extends PeerUnavailableError {
+  override readonly code = 'REQUEST_NOT_SENT';
 }
 
 /** The peer did not answer within the request's timeout (it may still execute the request). */
@@ -34,7 +45,10 @@ export class PeerTimeoutError extends TransportError {
   readonly code = 'PEER_TIMEOUT';
 }
 
-/** Too many requests in flight to the peer, its send queue is full, or the peer answered "busy". */
+/**
+ * Too many requests in flight to the peer, its send queue is full, or the peer answered "busy"
+ * (before running its handler). Either way the peer did not execute the request.
+ */
 export class PeerOverloadedError extends TransportError {
   readonly code = 'PEER_OVERLOADED';
 }
@@ -52,4 +66,16 @@ export class FrameTooLargeError extends TransportError {
 /** The peer id is not in the configured peer set. */
 export class UnknownPeerError extends TransportError {
   readonly code = 'UNKNOWN_PEER';
+}
+
+/**
+ * Whether a failed request certainly was not executed by the peer: it never left this node, was
+ * refused before it was queued (no connection, too many in flight, too large, unknown peer), or the peer refused it before running its handler. Every other
+ * failure (connection lost or timeout after the request was written, the handler failed) leaves
+ * the outcome unknown.
+ */
+export function requestNotExecuted(err: unknown): boolean {
+  return (
+    err instanceof RequestNotSentError || err instanceof PeerOverloadedError || err instanceof UnknownPeerError || err instanceof FrameTooLargeError
+  );
 }

@@ -15,6 +15,8 @@ export {
   PeerRemoteError,
   PeerTimeoutError,
   PeerUnavailableError,
+  RequestNotSentError,
+  requestNotExecuted,
   TransportError,
   UnknownPeerError,
   type TransportErrorCode,

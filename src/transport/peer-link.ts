@@ -4,7 +4,7 @@
 
 import type { Connection, LinkCounters } from './connection';
 import type { DialerHandshake } from './handshake-session';
-import { SendQueue } from './send-queue';
+import { SendQueue, type QueuedFrame } from './send-queue';
 import type { Socket } from 'node:net';
 
 export interface PeerAddress {
@@ -26,6 +26,8 @@ export interface PendingRequest {
   readonly resolve: (payload: Buffer) => void;
   readonly reject: (err: Error) => void;
   readonly timer: NodeJS.Timeout;
+  /** The request's frame: whether it left this node decides how a failure is reported. */
+  readonly frame: QueuedFrame & { request: { written: boolean } };
 }
 
 export interface PeerCounters extends LinkCounters {

@@ -13,6 +13,7 @@ import {
   PeerRemoteError,
   PeerTimeoutError,
   PeerUnavailableError,
+  RequestNotSentError,
   UnknownPeerError,
 } from './errors';
 import { CHANNEL, FRAME_HEADER_BYTES } from './frame-codec';
@@ -249,8 +250,10 @@ export class PeerTransport {
   }
 
   /**
-   * Sends a request to `peer` and resolves with its answer. Rejects with PeerUnavailableError when
-   * there is no connection or it drops before the answer, PeerTimeoutError after `timeoutMs`,
+   * Sends a request to `peer` and resolves with its answer. Rejects with RequestNotSentError when it
+   * never left this node (no connection; or still queued when the connection dropped or the timeout
+   * passed), PeerUnavailableError when the connection dropped after it was written, PeerTimeoutError
+   * when it was written and `timeoutMs` passed,
    * PeerOverloadedError past rpcInflightPerPeerMax, PeerRemoteError if the peer's handler failed.
    */
   request(peer: string, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Buffer> {
@@ -261,21 +264,34 @@ export class PeerTransport {
         return reject(new FrameTooLargeError(`transport: a ${payload.length}-byte request exceeds frameBytesMax`, peer));
       }
       const conn = link.active;
-      if (this.state !== 'running' || conn === null) return reject(new PeerUnavailableError(`transport: no connection to '${peer}'`, peer));
+      if (this.state !== 'running' || conn === null) return reject(new RequestNotSentError(`transport: no connection to '${peer}'; the request was not sent`, peer));
       if (link.pending.size >= this.limits.rpcInflightPerPeerMax || link.queue.frames >= this.limits.sendQueueFramesMax) {
         return reject(new PeerOverloadedError(`transport: ${link.pending.size} requests already in flight to '${peer}'`, peer));
       }
       const id = this.allocateRequestId(link);
       const timeoutMs = options.timeoutMs ?? this.limits.rpcTimeoutMsDefault;
-      const timer = setTimeout(() => {
-        if (link.pending.delete(id)) {
-          link.counters.rpcTimeouts += 1;
-          reject(new PeerTimeoutError(`transport: '${peer}' did not answer within ${timeoutMs} ms`, peer));
-        }
-      }, timeoutMs);
-      link.pending.set(id, { conn, resolve, reject, timer });
       const prefix = requestPrefix(id);
-      this.enqueue(link, { channel: CHANNEL.rpcRequest, prefix, payload, bytes: FRAME_HEADER_BYTES + prefix.length + payload.length, boundTo: conn });
+      const frame = {
+        channel: CHANNEL.rpcRequest,
+        prefix,
+        payload,
+        bytes: FRAME_HEADER_BYTES + prefix.length + payload.length,
+        boundTo: conn,
+        request: { written: false },
+      };
+      const timer = setTimeout(() => {
+        if (!link.pending.delete(id)) return;
+        link.counters.rpcTimeouts += 1;
+        if (frame.request.written) {
+          reject(new PeerTimeoutError(`transport: '${peer}' did not answer within ${timeoutMs} ms`, peer));
+          return;
+        }
+        // Still queued behind a socket that will not drain: withdrawn, so it can never leave.
+        link.queue.removeWhere((f) => f === frame);
+        reject(new RequestNotSentError(`transport: the request to '${peer}' could not be sent within ${timeoutMs} ms; withdrawn unsent`, peer));
+      }, timeoutMs);
+      link.pending.set(id, { conn, resolve, reject, timer, frame });
+      this.enqueue(link, frame);
     });
   }
 
@@ -627,6 +643,8 @@ export class PeerTransport {
       const batch = link.queue.takeBatch(this.limits.writeBatchBytesMax);
       // RPC frames of a connection that has since closed were already failed on both sides.
       const live = batch.filter((f) => f.boundTo === null || f.boundTo === conn);
+      // From here a request may reach the peer: its failure no longer proves it was not executed.
+      for (const f of live) if (f.request) f.request.written = true;
       conn.writeBatch(live);
     }
   }
@@ -727,14 +745,24 @@ export class PeerTransport {
     }
   }
 
-  /** Fails the requests that went out on `conn` (or all of the peer's when conn is null). */
+  /**
+   * Fails the requests that went out on `conn` (or all of the peer's when conn is null). Those
+   * still queued are withdrawn and reported as never sent.
+   */
   private failPending(link: PeerLink, conn: Connection | null, why: string): void {
+    const unsent = new Set<QueuedFrame>();
     for (const [id, pending] of link.pending) {
       if (conn !== null && pending.conn !== conn) continue;
       link.pending.delete(id);
       clearTimeout(pending.timer);
-      pending.reject(new PeerUnavailableError(`transport: request to '${link.id}' failed: ${why}`, link.id));
+      if (pending.frame.request.written) {
+        pending.reject(new PeerUnavailableError(`transport: request to '${link.id}' failed after it was sent: ${why}`, link.id));
+      } else {
+        unsent.add(pending.frame);
+        pending.reject(new RequestNotSentError(`transport: request to '${link.id}' failed before it was sent: ${why}`, link.id));
+      }
     }
+    if (unsent.size > 0) link.queue.removeWhere((f) => unsent.has(f));
   }
 
   // ---- housekeeping ---------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ export interface QueuedFrame extends OutFrame {
   readonly bytes: number;
   /** RPC frames belong to the connection their request arrived or was sent on; null: any. */
   readonly boundTo: Connection | null;
+  /** An rpc request's frame: set once it is handed to the socket (until then it can be withdrawn unsent). */
+  readonly request?: { written: boolean };
 }
 
 export class SendQueue {

@@ -1,13 +1,14 @@
 // The frame of a fault test: a failover-aware load on one queue of a test set, every outcome the
 // clients saw recorded in a History, and at the end a complete drain checked against it (no
-// acknowledged send lost, no delivery twice within a visibility period, no deleted message back).
+// acknowledged send lost, no delivery twice within a visibility period, no deleted message back,
+// no send answered 6100 "not applied" delivered after all).
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { formatViolations, History, type HistorySummary } from './history';
-import { callUntilOk, cmqRequest, drainQueue, startLoad, type LoadHandle, type LoadStats } from './load-clients';
+import { answerKey, callUntilOk, cmqRequest, drainQueue, NOT_APPLIED, startLoad, type LoadHandle, type LoadStats } from './load-clients';
 
 export interface CheckedLoadOptions {
   /** Every member's URL; clients start spread over them. */
@@ -30,10 +31,13 @@ export interface CheckedLoadReport {
   stats: LoadStats;
   /** Messages read by the final drain. */
   drained: number;
+  /** Error answers of the load clients and the probes by "code/module" (e.g. "6100/10800"). */
+  errorAnswers: Record<string, number>;
 }
 
 export class CheckedLoad {
   private probes = 0;
+  private readonly probeAnswers: Record<string, number> = {};
   private readonly probeRunId = randomBytes(4).toString('hex');
 
   private constructor(
@@ -112,8 +116,18 @@ export class CheckedLoad {
         return { acked: true, atMs: Date.now(), reason: '' };
       }
       reason = `${endpoint}: code ${r.code}: ${r.message}`;
+      const key = answerKey(r);
+      this.probeAnswers[key] = (this.probeAnswers[key] ?? 0) + 1;
+      if (r.code === NOT_APPLIED) {
+        this.history.sendNotApplied(body, reason);
+        return { acked: false, atMs: Date.now(), reason };
+      }
     } catch (err) {
       reason = `${endpoint}: ${err instanceof Error ? err.message : String(err)}`;
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+        this.history.sendNotApplied(body, reason);
+        return { acked: false, atMs: Date.now(), reason };
+      }
     }
     this.history.sendFailed(body, reason);
     return { acked: false, atMs: Date.now(), reason };
@@ -158,7 +172,9 @@ export class CheckedLoad {
     const summary = this.history.summary();
     const stats = this.load.stats();
     assert.ok(summary.sendsAcked > 0 && summary.receives > 0 && summary.deletesAcked > 0, `the load did nothing: ${JSON.stringify(summary)}`);
-    return { summary, stats, drained: drained.length };
+    const errorAnswers = { ...stats.errorAnswers };
+    for (const [k, n] of Object.entries(this.probeAnswers)) errorAnswers[k] = (errorAnswers[k] ?? 0) + n;
+    return { summary, stats, drained: drained.length, errorAnswers };
   }
 }
 
@@ -166,7 +182,7 @@ export class CheckedLoad {
 export function describeReport(r: CheckedLoadReport): string {
   const s = r.summary;
   return (
-    `sends acked ${s.sendsAcked} (failed ${s.sendsFailed}), receives ${s.receives}, deletes acked ${s.deletesAcked} (failed ${s.deletesFailed}), ` +
-    `drained ${r.drained}, client errors ${r.stats.errors}`
+    `sends acked ${s.sendsAcked} (outcome unknown ${s.sendsFailed}, certainly not applied ${s.sendsNotApplied}: answered 6100 or connection refused), receives ${s.receives}, deletes acked ${s.deletesAcked} (failed ${s.deletesFailed}), ` +
+    `drained ${r.drained}, client errors ${r.stats.errors}; error answers ${JSON.stringify(r.errorAnswers)}`
   );
 }

@@ -6,11 +6,12 @@
 // The checker only reports what is certain from client-side times. A server stamps a receive at some
 // moment between the request's start and the response's arrival, so a pair of receives is a
 // violation only if no placement of both stamps inside their request intervals separates them by a
-// visibility period. Server and clients are assumed to share the wall clock (one machine); give
+// visibility period. A send the server answered 6100 ("not applied") must never be delivered; one
+// answered otherwise unsuccessfully may or may not be. Server and clients are assumed to share the wall clock (one machine); give
 // `clockSkewMs` otherwise, or if the server uses a cached clock. RewindQueue is not modelled: a test
 // that rewinds cannot use this checker.
 
-export type ViolationKind = 'lost' | 'phantom' | 'visibilityOverlap' | 'deletedReturned' | 'drainDuplicate';
+export type ViolationKind = 'lost' | 'phantom' | 'visibilityOverlap' | 'deletedReturned' | 'drainDuplicate' | 'notAppliedDelivered';
 
 export interface Violation {
   kind: ViolationKind;
@@ -40,7 +41,8 @@ export interface CheckOptions {
   drainIsComplete?: boolean;
 }
 
-export type SendOutcome = 'pending' | 'acked' | 'failed';
+/** failed: outcome unknown (may or may not exist); notApplied: the server said it applied nothing (6100). */
+export type SendOutcome = 'pending' | 'acked' | 'failed' | 'notApplied';
 
 export interface SendRecord {
   body: string;
@@ -71,7 +73,10 @@ export interface DeleteRecord {
 export interface HistorySummary {
   sendsInvoked: number;
   sendsAcked: number;
+  /** Failed sends whose outcome is unknown (not counting notApplied ones). */
   sendsFailed: number;
+  /** Sends answered 6100: certainly not applied. */
+  sendsNotApplied: number;
   receives: number;
   deletesAcked: number;
   deletesFailed: number;
@@ -107,6 +112,17 @@ export class History {
   sendFailed(body: string, reason: string, atMs = this.nowMs()): void {
     const s = this.pendingSend(body);
     s.outcome = 'failed';
+    s.reason = reason;
+    s.endMs = atMs;
+  }
+
+  /**
+   * The send certainly was not applied (the server answered 6100, or the connection was refused),
+   * so the message must never be delivered (History.check reports it as notAppliedDelivered).
+   */
+  sendNotApplied(body: string, reason: string, atMs = this.nowMs()): void {
+    const s = this.pendingSend(body);
+    s.outcome = 'notApplied';
     s.reason = reason;
     s.endMs = atMs;
   }
@@ -163,15 +179,18 @@ export class History {
   summary(): HistorySummary {
     let sendsAcked = 0;
     let sendsFailed = 0;
+    let sendsNotApplied = 0;
     for (const s of this.sendsByBody.values()) {
       if (s.outcome === 'acked') sendsAcked++;
       else if (s.outcome === 'failed') sendsFailed++;
+      else if (s.outcome === 'notApplied') sendsNotApplied++;
     }
     const deletesAcked = this.deleteList.filter((d) => d.acked).length;
     return {
       sendsInvoked: this.sendsByBody.size,
       sendsAcked,
       sendsFailed,
+      sendsNotApplied,
       receives: this.receiveList.length,
       deletesAcked,
       deletesFailed: this.deleteList.length - deletesAcked,
@@ -196,7 +215,24 @@ export class History {
       ...visibilityOverlaps(ctx),
       ...deletedReturned(ctx),
       ...drainDuplicates(finalDrain),
+      ...this.notAppliedDelivered(ctx),
     ];
+  }
+
+  /** A send answered "not applied" (6100) whose message was delivered after all. */
+  private notAppliedDelivered(ctx: CheckContext): Violation[] {
+    const out: Violation[] = [];
+    for (const s of this.sendsByBody.values()) {
+      if (s.outcome !== 'notApplied') continue;
+      const receives = ctx.receivesByBody.get(s.body)?.length ?? 0;
+      if (receives === 0 && !ctx.drained.has(s.body)) continue;
+      out.push({
+        kind: 'notAppliedDelivered',
+        body: s.body,
+        detail: `send answered "not applied" (${s.reason ?? '?'}) but delivered: received ${receives} time(s)${ctx.drained.has(s.body) ? ', in the final drain' : ''}`,
+      });
+    }
+    return out;
   }
 
   private lost(ctx: CheckContext, drainIsComplete: boolean): Violation[] {

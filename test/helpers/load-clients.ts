@@ -14,6 +14,14 @@ const NO_MESSAGE = 7000;
 const DELETE_PARTIAL = 6010;
 const DELETE_ALL_FAILED = 6020;
 const HANDLE_INVALID = 4430;
+/** "Not applied, retry is safe" (6100/10800): a send so answered must never be delivered. */
+export const NOT_APPLIED = 6100;
+
+/** "code/module" of an error answer, e.g. "6000/10810"; the module is the "(NNNNN)" the message starts with. */
+export function answerKey(r: { code: number; message: string }): string {
+  const m = /^\((\d+)\)/.exec(r.message);
+  return `${r.code}/${m?.[1] ?? '?'}`;
+}
 
 export interface CmqRequestOptions {
   /** The whole exchange, connect to last byte. */
@@ -112,6 +120,8 @@ export interface LoadStats {
   errors: number;
   /** Moves to the next endpoint. */
   failovers: number;
+  /** Error answers (any action, code != 0 and != 7000) by "code/module", e.g. "6100/10800". */
+  errorAnswers: Record<string, number>;
   lastError?: string;
 }
 
@@ -156,14 +166,20 @@ class EndpointCursor {
   }
 }
 
-type Outcome = { ok: true; response: CmqResponse } | { ok: false; response?: CmqResponse; reason: string };
+/** notSent: the connection was refused, so the request certainly was not sent. */
+type Outcome = { ok: true; response: CmqResponse } | { ok: false; response?: CmqResponse; reason: string; notSent?: boolean };
 
 async function call(ctx: ClientContext, cursor: EndpointCursor, action: string, params: Record<string, string | number>, timeoutMs: number): Promise<Outcome> {
   try {
     const response = await cmqRequest(cursor.current, action, params, { timeoutMs, agent: ctx.agent, signal: ctx.abort.signal });
+    if (response.code !== 0 && response.code !== NO_MESSAGE) {
+      const key = answerKey(response);
+      ctx.stats.errorAnswers[key] = (ctx.stats.errorAnswers[key] ?? 0) + 1;
+    }
     return response.code === 0 ? { ok: true, response } : { ok: false, response, reason: `code ${response.code}: ${response.message}` };
   } catch (err) {
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    const notSent = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+    return { ok: false, reason: err instanceof Error ? err.message : String(err), notSent };
   }
 }
 
@@ -198,7 +214,9 @@ async function senderLoop(ctx: ClientContext, client: number, runId: string): Pr
       continue;
     }
     const reason = out.ok ? 'malformed send response' : out.reason;
-    for (const b of bodies) history.sendFailed(b, reason);
+    // 6100 says nothing was applied (as does a refused connection): the checker holds the server to it.
+    if (!out.ok && (out.response?.code === NOT_APPLIED || out.notSent === true)) for (const b of bodies) history.sendNotApplied(b, `${endpoint}: ${reason}`);
+    else for (const b of bodies) history.sendFailed(b, reason);
     ctx.stats.sendsFailed += bodies.length;
     await failed(ctx, cursor, endpoint, reason, true);
   }
@@ -313,7 +331,7 @@ export function startLoad(opts: LoadOptions): LoadHandle {
     opts,
     agent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
     abort: new AbortController(),
-    stats: { sendsAcked: 0, sendsFailed: 0, messagesReceived: 0, emptyReceives: 0, deletesAcked: 0, deletesFailed: 0, errors: 0, failovers: 0 },
+    stats: { sendsAcked: 0, sendsFailed: 0, messagesReceived: 0, emptyReceives: 0, deletesAcked: 0, deletesFailed: 0, errors: 0, failovers: 0, errorAnswers: {} },
     requestTimeoutMs,
     receiveTimeoutMs: opts.receiveTimeoutMs ?? pollingWaitSeconds * 1000 + requestTimeoutMs,
     pollingWaitSeconds,
@@ -329,7 +347,7 @@ export function startLoad(opts: LoadOptions): LoadHandle {
   const all = Promise.allSettled(loops);
   let stopped: Promise<void> | undefined;
   return {
-    stats: () => ({ ...ctx.stats }),
+    stats: () => ({ ...ctx.stats, errorAnswers: { ...ctx.stats.errorAnswers } }),
     stop: ({ graceMs = 2000 } = {}) => {
       stopped ??= (async () => {
         ctx.stopping = true;
@@ -377,7 +395,7 @@ export async function drainQueue(opts: DrainOptions): Promise<string[]> {
     opts: { endpoints: opts.endpoints, queueName: opts.queueName, senders: 0, receivers: 1, history, batch, errorBackoffMs: 50 },
     agent: new http.Agent({ keepAlive: true, maxSockets: 4 }),
     abort: new AbortController(),
-    stats: { sendsAcked: 0, sendsFailed: 0, messagesReceived: 0, emptyReceives: 0, deletesAcked: 0, deletesFailed: 0, errors: 0, failovers: 0 },
+    stats: { sendsAcked: 0, sendsFailed: 0, messagesReceived: 0, emptyReceives: 0, deletesAcked: 0, deletesFailed: 0, errors: 0, failovers: 0, errorAnswers: {} },
     requestTimeoutMs: 5000,
     receiveTimeoutMs: pollingWaitSeconds * 1000 + 5000,
     pollingWaitSeconds,

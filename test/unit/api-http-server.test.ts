@@ -2,6 +2,7 @@
 // size limit, the Host header used for signing, and malformed HTTP.
 
 import { LIMITS } from '../../src/protocol/limits';
+import { ErrorResultError, fail } from '../../src/protocol/errors';
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
@@ -164,6 +165,21 @@ void test('http: malformed HTTP gets a 400 and the server keeps serving', async 
   assert.match(text, /^HTTP\/1\.1 400/);
   const r = await request({ body: signed([['Action', 'ListQueue']], 'POST', `127.0.0.1:${port}`, '/') });
   assert.equal(r.body['code'], 0);
+});
+
+void test('http: a thrown ErrorResultError is answered as the error it carries (a read refused during failover is 6100)', async () => {
+  const before = logs.length;
+  service.scripts.listQueues = () => {
+    throw new ErrorResultError(fail('notApplied', undefined, 'read not possible here now: not the leader (no leader known)'));
+  };
+  try {
+    const r = await request({ body: signed([['Action', 'ListQueue']], 'POST', `127.0.0.1:${port}`, '/') });
+    assert.equal(r.body['code'], 6100);
+    assert.equal(r.body['message'], '(10800)service temporarily unavailable, the request was not applied, retry read not possible here now: not the leader (no leader known)');
+    assert.equal(logs.length, before, 'not logged as an internal error');
+  } finally {
+    delete service.scripts.listQueues;
+  }
 });
 
 void test('http: a service exception becomes 6000/10050 and is logged', async () => {

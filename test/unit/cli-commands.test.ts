@@ -117,6 +117,16 @@ void test('client options come from flags, then the environment, then the defaul
   assert.equal(await h.run(['queue', 'list', '--endpoint', 'not a url']), 2);
 });
 
+void test('--endpoint with a comma-separated list gives the client every member to fail over between', async () => {
+  const h = harness();
+  await h.run(['--endpoint', 'http://h:1, http://h:2,http://h:3', 'queue', 'list']);
+  assert.deepEqual(h.clientOpts.pop(), { endpoints: ['http://h:1', 'http://h:2', 'http://h:3'] });
+  await h.run(['queue', 'list'], { env: { OPENCMQ_ENDPOINT: 'http://h:1,http://h:2' } });
+  assert.deepEqual(h.clientOpts.pop(), { endpoints: ['http://h:1', 'http://h:2'] });
+  assert.equal(await h.run(['queue', 'list', '--endpoint', 'http://h:1,not a url']), 2, 'every member must be a URL');
+  assert.equal(await h.run(['queue', 'list', '--endpoint', ',']), 2, 'an empty list is refused');
+});
+
 void test('queue create / get / set / list / delete, human and JSON', async () => {
   const h = harness();
   assert.equal(await h.run(['queue', 'create', 'orders', '--visibility-timeout', '5', '--retention-seconds', '3600']), 0);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { decodeForwarded, encodeForwarded, forwarder, isLocalAction } from '../../src/node/forwarding';
-import type { PeerTransport } from '../../src/transport';
+import { PeerTimeoutError, PeerUnavailableError, RequestNotSentError, type PeerTransport } from '../../src/transport';
 
 const post = (body: string): Parameters<typeof isLocalAction>[0] => ({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from(body) });
 
@@ -51,9 +51,27 @@ test('a forward to a leader that lost leadership gets its answer if it comes soo
   setTimeout(() => (leader = 'n3'), 30);
   const answer = await frozen;
   assert.equal(answer.code, 6000);
-  assert.match(String(answer.message), /leadership moved to n3/);
+  assert.match(String(answer.message), /^\(10810\)outcome unknown.*leadership moved to n3/);
   const waited = Date.now() - started;
   assert.ok(waited >= 900 && waited < 3000, `answered after ${waited} ms`);
   leader = 'n1';
   assert.equal(forward(input), undefined, 'answered locally once this node leads');
+});
+
+test('a forward that never left this node is 6100 (not applied); one written and then lost or unanswered is 6000/10810', async () => {
+  let failure: Error = new Error('unset');
+  const transport = { request: () => Promise.reject(failure) } as unknown as PeerTransport;
+  const forward = forwarder(transport, 'n1', () => 'n2', () => 'req-1');
+  const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
+  const cases: [Error, number, RegExp][] = [
+    [new RequestNotSentError("transport: no connection to 'n2'; the request was not sent", 'n2'), 6100, /^\(10800\).*leader n2.*not sent/],
+    [new PeerUnavailableError("transport: request to 'n2' failed after it was sent: ECONNRESET", 'n2'), 6000, /^\(10810\).*leader n2.*ECONNRESET/],
+    [new PeerTimeoutError("transport: 'n2' did not answer within 40000 ms", 'n2'), 6000, /^\(10810\)/],
+  ];
+  for (const [err, code, message] of cases) {
+    failure = err;
+    const answer = await forward(input)!;
+    assert.equal(answer.code, code, err.message);
+    assert.match(String(answer.message), message);
+  }
 });

@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 
 import type { CommandResult } from '../../src/broker/commands';
 import { QueueNode, type QueueNodeOptions } from '../../src/node/queue-node';
+import { ErrorResultError } from '../../src/protocol/errors';
 
 const dirs: string[] = [];
 after(async () => {
@@ -144,11 +145,12 @@ test('after a failed fsync the node acknowledges nothing more and reports a fata
   ok(await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} }));
   failNow = true;
   const r = await node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('x')] });
-  assert.equal(r.ok ? 'ok' : r.error, 'internalError');
+  // The entry was appended (it may be on disk after all): its fate is unknown, not "not applied".
+  assert.equal(r.ok ? 'ok' : r.error, 'outcomeUnknown');
   assert.equal(fatal.length, 1);
   failNow = false;
   const later = await node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('y')] });
-  assert.equal(later.ok ? 'ok' : later.error, 'internalError', 'no acknowledgement once durability is unknown');
+  assert.equal(later.ok ? 'ok' : later.error, 'notApplied', 'no acknowledgement once durability is unknown; nothing proposed');
 });
 
 test('a graceful close answers parked receives with "no message" at once', async () => {
@@ -162,4 +164,18 @@ test('a graceful close answers parked receives with "no message" at once', async
   assert.ok(r.ok);
   assert.equal(r.messages.length, 0);
   assert.ok(Date.now() - t0 < 10_000, 'not held for the whole 20 s wait');
+});
+
+test('a member that knows no leader refuses writes and reads as "not applied" (6100), and so does a closing node', async () => {
+  // Three voters but no transport: this member can never win an election or hear of a leader.
+  const { node } = await openNode({ nodeId: 'n1', voters: ['n1', 'n2', 'n3'] });
+  const w = await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} });
+  assert.equal(w.ok ? 'ok' : w.error, 'notApplied');
+  assert.match(w.ok ? '' : (w.detail ?? ''), /no leader known/);
+  await assert.rejects(node.listQueues(undefined, 0, 20), (e: unknown) => e instanceof ErrorResultError && e.result.error === 'notApplied');
+  const r = await node.receive('q', 1, 0);
+  assert.equal(r.ok ? 'ok' : r.error, 'notApplied', 'a receive that cannot even check its queue applied nothing');
+  await node.close();
+  const after = await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} });
+  assert.equal(after.ok ? 'ok' : after.error, 'notApplied');
 });

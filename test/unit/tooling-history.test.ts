@@ -59,7 +59,7 @@ describe('history checker: a correct history', () => {
     h.sendInvoked('w', T0 + 50);
     receive(h, 'x', 'hx', T0 + 50, T0 + 60);
     h.deleteFailed('hx', 'timeout', T0 + 70);
-    assert.deepEqual(h.summary(), { sendsInvoked: 4, sendsAcked: 2, sendsFailed: 1, receives: 1, deletesAcked: 0, deletesFailed: 1 });
+    assert.deepEqual(h.summary(), { sendsInvoked: 4, sendsAcked: 2, sendsFailed: 1, sendsNotApplied: 0, receives: 1, deletesAcked: 0, deletesFailed: 1 });
     assert.equal(h.firstSendAckAfter(T0 + 5), T0 + 40);
     assert.equal(h.firstSendAckAfter(T0), T0 + 5);
     assert.equal(h.firstSendAckAfter(T0 + 40), undefined);
@@ -96,6 +96,33 @@ describe('history checker (a): lost acknowledged sends', () => {
     h.sendFailed('failed', 'timeout', T0 + 5000);
     h.sendInvoked('pending', T0);
     assert.deepEqual(kinds(h, [], { ...OPTS, drainIsComplete: true }), []);
+  });
+
+  test('a send answered "not applied" (6100) and never delivered is fine; counted apart from unknown ones', () => {
+    const h = new History();
+    h.sendInvoked('n', T0);
+    h.sendNotApplied('n', 'code 6100', T0 + 10);
+    h.sendInvoked('u', T0);
+    h.sendFailed('u', 'code 6000 (10810)', T0 + 10);
+    assert.deepEqual(kinds(h, [], { ...OPTS, drainIsComplete: true }), []);
+    assert.equal(h.summary().sendsNotApplied, 1);
+    assert.equal(h.summary().sendsFailed, 1);
+  });
+
+  test('a send answered "not applied" (6100) that was received anyway is flagged', () => {
+    const h = new History();
+    h.sendInvoked('n', T0);
+    h.sendNotApplied('n', 'code 6100', T0 + 10);
+    receive(h, 'n', 'hn', T0 + 100, T0 + 110);
+    h.deleteAcked('hn', T0 + 120);
+    assert.deepEqual(kinds(h), ['notAppliedDelivered']);
+  });
+
+  test('a send answered "not applied" (6100) found in the final drain is flagged', () => {
+    const h = new History();
+    h.sendInvoked('n', T0);
+    h.sendNotApplied('n', 'code 6100', T0 + 10);
+    assert.deepEqual(kinds(h, ['n']), ['notAppliedDelivered']);
   });
 
   test('a failed send that did arrive is fine', () => {

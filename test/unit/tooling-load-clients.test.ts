@@ -1,6 +1,7 @@
 // The fault-test load driver (test/helpers/load-clients.ts): against a real single server its
 // history must check clean, it must fail over past dead, silent and failing endpoints, and a fake
-// server that hands one message to two receivers at once must be caught by the history checker.
+// server that hands one message to two receivers at once, and one that answers 6100 "not applied"
+// for sends it did apply, must be caught by the history checker.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -189,4 +190,58 @@ describe('the checker catches a server that breaks visibility', () => {
     }
     assert.ok(violations.every((v) => v.kind === 'visibilityOverlap' || v.kind === 'lost'), formatViolations(violations));
   });
+});
+
+describe('the checker catches a server that answers "not applied" for a send it applied', () => {
+  /** A queue server that answers every third send 6100; `honest` decides whether it keeps those messages. */
+  async function notApplyingServer(honest: boolean): Promise<string> {
+    const queue: string[] = [];
+    let sends = 0;
+    let handles = 0;
+    return fakeServer((p, res) => {
+      const action = p.get('Action');
+      if (action === 'SendMessage') {
+        const body = p.get('msgBody') ?? '';
+        if (++sends % 3 === 0) {
+          if (!honest) queue.push(body); // the bug: applied, yet answered "not applied"
+          reply(res, { code: 6100, message: '(10800)service temporarily unavailable, the request was not applied, retry' });
+          return;
+        }
+        queue.push(body);
+        reply(res, { code: 0, msgId: `id-${sends}` });
+      } else if (action === 'ReceiveMessage' || action === 'BatchReceiveMessage') {
+        const msgBody = queue.shift();
+        if (msgBody === undefined) {
+          reply(res, { code: 7000, message: '(10200)no message' });
+          return;
+        }
+        const m = { msgId: `id-${msgBody}`, msgBody, receiptHandle: `h${handles++}`, nextVisibleTime: Math.floor(Date.now() / 1000) + 30, dequeueCount: 1, enqueueTime: 0, firstDequeueTime: 0 };
+        reply(res, action === 'ReceiveMessage' ? { code: 0, ...m } : { code: 0, msgInfoList: [m] });
+      } else {
+        reply(res, { code: 0 }); // deletes: the message was removed when received
+      }
+    });
+  }
+
+  for (const honest of [false, true]) {
+    test(honest ? 'a server whose 6100 sends really were not applied checks clean' : 'delivered 6100 sends are reported as notAppliedDelivered', async () => {
+      const url = await notApplyingServer(honest);
+      const history = new History();
+      const load = startLoad({ endpoints: [url], queueName: 'q', senders: 1, receivers: 1, history, pollingWaitSeconds: 0 });
+      while (history.summary().sendsNotApplied < 5) await sleep(20);
+      await load.stop();
+      assert.ok((load.stats().errorAnswers['6100/10800'] ?? 0) >= 5, JSON.stringify(load.stats().errorAnswers));
+      const drained = await drainQueue({ endpoints: [url], queueName: 'q', history, pollingWaitSeconds: 0 });
+      const violations = history.check(drained, { visibilityTimeoutMs: 30_000, drainIsComplete: true });
+      if (honest) {
+        assert.deepEqual(violations, [], formatViolations(violations));
+        return;
+      }
+      const flagged = violations.filter((v) => v.kind === 'notAppliedDelivered');
+      assert.ok(flagged.length >= 5, formatViolations(violations));
+      const notApplied = new Set(history.sends().filter((x) => x.outcome === 'notApplied').map((x) => x.body));
+      for (const v of flagged) assert.ok(notApplied.has(v.body), `${v.body} was answered 6100`);
+      assert.ok(violations.every((v) => v.kind === 'notAppliedDelivered'), formatViolations(violations));
+    });
+  }
 });

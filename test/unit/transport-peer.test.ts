@@ -14,6 +14,8 @@ import {
   PeerTimeoutError,
   PeerTransport,
   PeerUnavailableError,
+  RequestNotSentError,
+  requestNotExecuted,
   UnknownPeerError,
   type PeerAddress,
   type TransportLimits,
@@ -336,6 +338,43 @@ describe('requests', () => {
     assert.equal(a.t.stats().peers.b!.rpcInflight, 0);
     // With no connection, a new request fails at once rather than waiting for its timeout.
     await assert.rejects(a.t.request('b', Buffer.from('x'), { timeoutMs: 60_000 }), PeerUnavailableError);
+  });
+
+  test('a request that reached the peer and lost its connection is not reported as unsent; one never written is', { timeout: 15_000 }, async () => {
+    const [a, b] = await cluster(['a', 'b']);
+    assert.ok(a && b);
+    const seen: string[] = [];
+    b.t.onRequest((_from, payload) => {
+      seen.push(payload.toString());
+      return new Promise<Buffer>(() => {});
+    });
+    const reached = a.t.request('b', Buffer.from('reached'), { timeoutMs: 60_000 });
+    await waitFor(() => seen.length === 1, 'the request reached b');
+    // Queued in this turn, so still waiting for the next write when the connection is cut.
+    const queued = a.t.request('b', Buffer.from('queued'), { timeoutMs: 60_000 });
+    const link = (a.t as unknown as { links: Map<string, { active: { destroy(reason: string): void } | null }> }).links.get('b')!;
+    link.active!.destroy('cut by the test');
+    const [r1, r2] = await Promise.allSettled([reached, queued]);
+    assert.ok(r1.status === 'rejected' && r1.reason instanceof PeerUnavailableError && !(r1.reason instanceof RequestNotSentError), String(r1.status === 'rejected' ? r1.reason : r1.value));
+    assert.equal(requestNotExecuted(r1.status === 'rejected' ? r1.reason : undefined), false);
+    assert.ok(r2.status === 'rejected' && r2.reason instanceof RequestNotSentError, String(r2.status === 'rejected' ? r2.reason : r2.value));
+    assert.equal(requestNotExecuted(r2.reason), true);
+    // The withdrawn request never reaches b, even after the link is back.
+    await waitFor(() => a.t.stats().peers.b!.connected, 'reconnected');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(seen, ['reached'], 'the queued request was withdrawn, never delivered');
+  });
+
+  test('with no connection a request is refused as not sent; a timeout after writing is a PeerTimeoutError', { timeout: 15_000 }, async () => {
+    const [a, b] = await cluster(['a', 'b']);
+    assert.ok(a && b);
+    b.t.onRequest(() => new Promise<Buffer>(() => {}));
+    const slow = await a.t.request('b', Buffer.from('slow'), { timeoutMs: 100 }).catch((e: unknown) => e);
+    assert.ok(slow instanceof PeerTimeoutError && !requestNotExecuted(slow), String(slow));
+    await b.t.close();
+    await waitFor(() => !a.t.stats().peers.b!.connected, 'disconnected');
+    const refused = await a.t.request('b', Buffer.from('x'), { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    assert.ok(refused instanceof RequestNotSentError && requestNotExecuted(refused), String(refused));
   });
 
   test('requests in flight to a peer process killed with SIGKILL reject with PeerUnavailableError', { timeout: 15_000 }, async () => {

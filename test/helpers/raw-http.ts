@@ -30,6 +30,10 @@ export function rawConnect(port: number, localAddress?: string): Promise<net.Soc
 export function readUntilClose(socket: net.Socket, timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let got = '';
+    if (socket.closed) {
+      resolve(got);
+      return;
+    }
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`connection still open after ${timeoutMs} ms; received so far: ${JSON.stringify(got)}`));

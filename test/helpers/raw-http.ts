@@ -14,10 +14,14 @@ export function rawPost(form: string, host = 'test'): string {
   return `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(form)}\r\n\r\n${form}`;
 }
 
-/** Open a connection (optionally from a chosen loopback source address) and wait until it is up. */
-export function rawConnect(port: number, localAddress?: string): Promise<net.Socket> {
+/**
+ * Open a connection (optionally from a chosen loopback source address) and wait until it is up.
+ * With `neverEnd`, the client does not end its side when the server ends its own (node's default
+ * does), like a client that never closes.
+ */
+export function rawConnect(port: number, localAddress?: string, neverEnd = false): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: neverEnd, ...(localAddress ? { localAddress } : {}) });
     socket.once('connect', () => {
       socket.off('error', reject);
       resolve(socket);
@@ -26,7 +30,11 @@ export function rawConnect(port: number, localAddress?: string): Promise<net.Soc
   });
 }
 
-/** Everything the server sends until it closes the connection (or `timeoutMs` passes: then rejects). */
+/**
+ * Everything the server sends until it ends the connection (or `timeoutMs` passes: then
+ * rejects). For a `neverEnd` socket that is the server's end of sending, which says nothing about
+ * whether the server also let go of the connection: check that on the server.
+ */
 export function readUntilClose(socket: net.Socket, timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let got = '';
@@ -42,10 +50,12 @@ export function readUntilClose(socket: net.Socket, timeoutMs = 30_000): Promise<
     socket.on('error', () => {
       // A reset after the server's answer: what was received is what counts.
     });
-    socket.on('close', () => {
+    const done = (): void => {
       clearTimeout(timer);
       resolve(got);
-    });
+    };
+    socket.on('close', done);
+    if (socket.allowHalfOpen) socket.on('end', done);
   });
 }
 

@@ -29,7 +29,7 @@ after(async () => {
  * A server whose forward hook answers the made-up action `Slow` after `delay` ms with `tag`
  * echoed (how a follower's forwarded request looks to the client: a late answer).
  */
-async function start(opts: Partial<ApiServerOptions> = {}): Promise<{ port: number; service: RecordingQueueService }> {
+async function start(opts: Partial<ApiServerOptions> = {}): Promise<{ port: number; service: RecordingQueueService; server: http.Server }> {
   const service = new RecordingQueueService();
   const server = createApiServer({
     service,
@@ -44,11 +44,22 @@ async function start(opts: Partial<ApiServerOptions> = {}): Promise<{ port: numb
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, service };
+  return { port: (server.address() as AddressInfo).port, service, server };
 }
 
-async function connect(port: number, localAddress?: string): Promise<net.Socket> {
-  const s = await rawConnect(port, localAddress);
+/** Wait until the server holds no connection (it let go even of clients that never close). */
+async function noConnectionsLeft(server: http.Server, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const n = await new Promise<number>((resolve, reject) => server.getConnections((err, count) => (err ? reject(err) : resolve(count))));
+    if (n === 0) return;
+    if (Date.now() > deadline) throw new Error(`the server still holds ${n} connection(s) after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+async function connect(port: number, localAddress?: string, neverEnd = false): Promise<net.Socket> {
+  const s = await rawConnect(port, localAddress, neverEnd);
   sockets.push(s);
   return s;
 }
@@ -71,10 +82,12 @@ void test('deadline: an idle keep-alive connection outlives the request deadline
 });
 
 void test('deadline: a request whose headers never finish gets 6100/10800 and the connection is closed', async () => {
-  const { port } = await start({ requestTimeoutMs: 1000 });
-  const s = await connect(port);
+  const { port, server } = await start({ requestTimeoutMs: 1000 });
+  // A client that would keep its side open forever: the node lets go anyway.
+  const s = await connect(port, undefined, true);
   s.write('POST / HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-www-');
   const replies = parseReplies(await readUntilClose(s, 15_000));
+  await noConnectionsLeft(server);
   assert.equal(replies.length, 1);
   assert.equal(replies[0]?.status, 200);
   assert.equal(replies[0]?.headers['connection'], 'close');
@@ -110,6 +123,15 @@ void test('deadline: answers owed on the connection go out first, then the cut r
     [0, 6100],
   );
   assert.equal(replies[0]?.body['tag'], 'owed');
+});
+
+void test('malformed HTTP: the 400 is sent and the connection closed even if the client never closes its side', async () => {
+  const { port, server } = await start();
+  const s = await connect(port, undefined, true);
+  s.write('THIS IS NOT HTTP\r\n\r\n');
+  assert.match(await readUntilClose(s, 15_000), /^HTTP\/1\.1 400 /);
+  // The client keeps its side open; the node must not wait for it.
+  await noConnectionsLeft(server);
 });
 
 void test('half-close: a client that ends its side after a whole request still gets a slow answer', async () => {

@@ -288,17 +288,17 @@ function serveRequest(
   const host = req.headers.host ?? '';
   const method = req.method ?? 'GET';
 
-  const declared = Number(req.headers['content-length']);
-  if (declared > LIMITS.requestBytesMax) {
-    refuseOversize(ctx, req, res);
-    return;
-  }
   const conn = connectionState(req.socket);
   conn.requests++;
   conn.receiving = res;
   res.once('close', () => {
     if (conn.receiving === res) conn.receiving = undefined;
   });
+  const declared = Number(req.headers['content-length']);
+  if (declared > LIMITS.requestBytesMax) {
+    refuseOversize(ctx, req, res);
+    return;
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   let refused = false;

@@ -1,7 +1,7 @@
 // Per-client-address connection cap: one address (one misbehaving client, or one attacker) may
 // hold at most `max` of the node's connections, so it cannot fill the global cap
 // (LIMITS.httpConnectionsMax) and lock every other client out. A connection over the cap is
-// destroyed before node:http sees it: no parser, no read, no answer.
+// destroyed as soon as it is accepted, before a byte is read: no request, no answer.
 
 import type * as net from 'node:net';
 
@@ -20,7 +20,7 @@ export function clientAddressKey(address: string | undefined): string {
 /** Count open connections per client address on `server` and destroy those over `max`. */
 export function capConnectionsPerClient(server: net.Server, max: number): void {
   const open = new Map<string, number>();
-  // Prepended so the refusal runs before node:http sets the connection up.
+  // Prepended: the refusal runs before node:http's own handler, which finds a destroyed socket.
   server.prependListener('connection', (socket: net.Socket) => {
     const key = clientAddressKey(socket.remoteAddress);
     const count = open.get(key) ?? 0;

@@ -5,8 +5,10 @@
 
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
+import type * as net from 'node:net';
 import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
+import { capConnectionsPerClient } from './client-cap';
 import { buildActionTable, findAction, type ActionTable, type ApiCompat } from './actions';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './auth';
 import { parseForm } from './form';
@@ -131,29 +133,58 @@ function describeError(e: unknown): string {
 }
 
 export interface ApiServerOptions extends ApiOptions {
-  /** Idle keep-alive connections are closed after this long (default 65 s, above common client pools' checks). */
+  /** Idle keep-alive connections are closed after this long (default LIMITS.httpKeepAliveTimeoutMsDefault). */
   keepAliveTimeoutMs?: number;
+  /**
+   * A request must arrive, from its first byte to the end of its body, within this long (default
+   * LIMITS.httpRequestTimeoutMsDefault); a fresh connection must send its first request within it.
+   */
+  requestTimeoutMs?: number;
+  /** Open connections per client address (default LIMITS.httpConnectionsPerClientDefault). */
+  maxConnectionsPerClient?: number;
+  /** Open connections in all (default LIMITS.httpConnectionsMax); lower only in tests. */
+  maxConnections?: number;
 }
 
 /** Headers (and so GET query strings) may be as large as a request body (spec §1.2: 1 MB). */
 const MAX_HEADER_BYTES = LIMITS.requestBytesMax + 64 * 1024;
-/** After refusing an oversized body, give the client this long to read the answer before closing. */
-const OVERSIZE_CLOSE_DELAY_MS = 2000;
+/** After a final answer (oversized body, cut request, malformed HTTP), give the client this long to read it before closing. */
+const CLOSE_DELAY_MS = 2000;
+/** How often the request deadline is checked, at most (node's default, 30 s, would let it slip that far). */
+const DEADLINE_CHECK_MAX_MS = 1000;
 
 /** An HTTP server answering CMQ requests at any path. Call `.listen()` on it. */
 export function createApiServer(opts: ApiServerOptions): http.Server {
   const ctx = createApiContext(opts);
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
-    serveRequest(ctx, req, res, opts.forward);
-  });
-  server.maxConnections = LIMITS.httpConnectionsMax;
-  server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
-  // Kept above keepAliveTimeout (the usual advice, so a reused connection is never cut by the
-  // headers timer first); still below node's requestTimeout (300 s).
-  server.headersTimeout = server.keepAliveTimeout + 5_000;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+  const requestTimeout = opts.requestTimeoutMs ?? LIMITS.httpRequestTimeoutMsDefault;
+  const server = http.createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // node:http times a request from its first byte (or from accept, for a connection's first
+      // request) to the end of its body; an idle keep-alive connection between requests is not
+      // timed by these but by keepAliveTimeout, and neither covers producing the answer.
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(DEADLINE_CHECK_MAX_MS, Math.floor(requestTimeout / 10))),
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? LIMITS.httpKeepAliveTimeoutMsDefault,
+    },
+    (req, res) => {
+      serveRequest(ctx, req, res, opts.forward);
+    },
+  );
+  server.maxConnections = opts.maxConnections ?? LIMITS.httpConnectionsMax;
+  capConnectionsPerClient(server, opts.maxConnectionsPerClient ?? LIMITS.httpConnectionsPerClientDefault);
+  // A client may end its side once its request is sent (shutdown(SHUT_WR)); node's default ends
+  // ours too, so an answer still being produced (a forward, a long poll) would be lost. The
+  // switch is node:http's own (untyped) one; test/unit/api-http-deadlines.test.ts guards it.
+  (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     if (!socket.writable) {
       socket.destroy();
+      return;
+    }
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      onRequestDeadline(ctx, socket, requestTimeout);
       return;
     }
     if (err.code === 'HPE_HEADER_OVERFLOW') {
@@ -163,11 +194,85 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
         'HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n' +
           `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
+      closeSoon(socket);
       return;
     }
     socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    closeSoon(socket);
   });
   return server;
+}
+
+/** What one connection is doing, for the request deadline. */
+interface ConnectionState {
+  /** The response of the request whose body is still arriving (at most one at a time). */
+  receiving: http.ServerResponse | undefined;
+  /** Requests received whole and not yet answered. */
+  answering: number;
+  /** Requests whose headers arrived, ever. */
+  requests: number;
+  /** Set when the deadline passed: the connection is closed once owed answers are sent. */
+  cut?: { requestsAtDeadline: number; headersHadArrived: boolean; answer: () => Record<string, unknown> };
+}
+
+const connections = new WeakMap<net.Socket, ConnectionState>();
+
+function connectionState(socket: net.Socket): ConnectionState {
+  let state = connections.get(socket);
+  if (state === undefined) {
+    state = { receiving: undefined, answering: 0, requests: 0 };
+    connections.set(socket, state);
+  }
+  return state;
+}
+
+/**
+ * A request did not arrive whole in time. Answers already owed on this connection are sent
+ * first (in order, as HTTP requires); then the cut request gets a CMQ answer (nothing was
+ * applied; retry) and the connection is closed. A connection that never sent a byte is just
+ * closed: there is no request to answer, and an unasked-for answer would be read as the reply
+ * to the client's next request.
+ */
+function onRequestDeadline(ctx: ApiContext, socket: net.Socket, timeoutMs: number): void {
+  const state = connectionState(socket);
+  state.cut = {
+    requestsAtDeadline: state.requests,
+    headersHadArrived: state.receiving !== undefined,
+    answer: () => renderOutcome(fail('notApplied', undefined, `(request not received within ${timeoutMs / 1000} s)`), ctx.nextRequestId()),
+  };
+  if (state.answering === 0) cutConnection(socket, state);
+}
+
+function cutConnection(socket: net.Socket, state: ConnectionState): void {
+  const cut = state.cut;
+  if (cut === undefined || socket.destroyed || socket.bytesRead === 0) {
+    socket.destroy();
+    return;
+  }
+  const res = state.receiving;
+  if (res !== undefined && !res.headersSent) {
+    // Its headers arrived, its body did not: answer through node:http.
+    send(res, cut.answer(), true);
+  } else if (!cut.headersHadArrived && state.requests === cut.requestsAtDeadline) {
+    // Its headers are still incomplete: node:http has no response for it, so write one.
+    const body = responseJson(cut.answer());
+    socket.write(
+      'HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  // Otherwise the late request did arrive meanwhile and has been answered.
+  // Read nothing more: whatever else arrives is not answered.
+  socket.pause();
+  closeSoon(socket);
+}
+
+/** End the connection now, and destroy it if the client has not closed its side soon after. */
+function closeSoon(socket: net.Socket): void {
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), CLOSE_DELAY_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function serveRequest(
@@ -186,6 +291,12 @@ function serveRequest(
   const host = req.headers.host ?? '';
   const method = req.method ?? 'GET';
 
+  const conn = connectionState(req.socket);
+  conn.requests++;
+  conn.receiving = res;
+  res.once('close', () => {
+    if (conn.receiving === res) conn.receiving = undefined;
+  });
   const declared = Number(req.headers['content-length']);
   if (declared > LIMITS.requestBytesMax) {
     refuseOversize(ctx, req, res);
@@ -206,7 +317,13 @@ function serveRequest(
     chunks.push(chunk);
   });
   req.on('end', () => {
+    if (conn.receiving === res) conn.receiving = undefined;
     if (refused) return;
+    conn.answering++;
+    res.once('close', () => {
+      conn.answering--;
+      if (conn.answering === 0 && conn.cut !== undefined) cutConnection(req.socket, conn);
+    });
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
     const input: CmqRequestInput = { method, host, path, query, body };
     (forward?.(input) ?? handleCmqRequest(ctx, input)).then(
@@ -228,7 +345,7 @@ function refuseOversize(ctx: ApiContext, req: http.IncomingMessage, res: http.Se
   send(res, renderOutcome(tooLarge(), ctx.nextRequestId()), true);
   // Discard (not buffer) whatever is still arriving, then cut the connection.
   req.resume();
-  const timer = setTimeout(() => req.socket.destroy(), OVERSIZE_CLOSE_DELAY_MS);
+  const timer = setTimeout(() => req.socket.destroy(), CLOSE_DELAY_MS);
   timer.unref();
   req.socket.once('close', () => clearTimeout(timer));
 }

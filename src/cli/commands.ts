@@ -370,6 +370,9 @@ const SERVER_OPTIONS: OptionSpecs = {
   'segment-mb': { type: 'string' },
   'snapshot-every': { type: 'string' },
   'push-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' },
+  'max-connections-per-client': { type: 'string' },
   'compat-empty-subscription-list': { type: 'boolean' },
   'node-id': { type: 'string' },
   'raft-host': { type: 'string' },
@@ -398,6 +401,12 @@ const server: CommandSpec = {
     '  --segment-mb N          size of a log segment file in MiB (default 64)',
     '  --snapshot-every N      snapshot the state (and compact the log) every N entries (default 100000)',
     '  --push-timeout S        seconds an http subscriber may take to answer a push (default 15)',
+    '  --request-timeout S     seconds a client request may take to arrive, first byte to end of body;',
+    `                          then 6100/10800 and the connection is closed (default ${LIMITS.httpRequestTimeoutMsDefault / 1000})`,
+    `  --keep-alive-timeout S  seconds an idle client connection is kept open (default ${LIMITS.httpKeepAliveTimeoutMsDefault / 1000})`,
+    '  --max-connections-per-client N',
+    '                          open connections one client address may hold; more are closed at once',
+    `                          (default ${LIMITS.httpConnectionsPerClientDefault}; all clients: ${LIMITS.httpConnectionsMax})`,
     '  --compat-empty-subscription-list',
     '                          ListSubscriptionByTopic on a missing topic answers 0 and an empty list',
     '                          (as the Java SDK\'s TopicTest expects) instead of 4440',
@@ -484,6 +493,12 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   if (snapshotEvery !== undefined) opts.snapshotEveryEntries = snapshotEvery;
   const pushTimeout = intOpt(values, 'push-timeout', 1, 300);
   if (pushTimeout !== undefined) opts.pushTimeoutMs = pushTimeout * 1000;
+  const requestTimeout = intOpt(values, 'request-timeout', 1, 300);
+  if (requestTimeout !== undefined) opts.requestTimeoutMs = requestTimeout * 1000;
+  const keepAliveTimeout = intOpt(values, 'keep-alive-timeout', 1, 3600);
+  if (keepAliveTimeout !== undefined) opts.keepAliveTimeoutMs = keepAliveTimeout * 1000;
+  const perClient = intOpt(values, 'max-connections-per-client', 1, LIMITS.httpConnectionsMax);
+  if (perClient !== undefined) opts.maxConnectionsPerClient = perClient;
   if (boolOpt(values, 'compat-empty-subscription-list')) opts.compatEmptySubscriptionList = true;
   const cluster = clusterOptionsFrom(values, io, opts.host);
   if (cluster) opts.cluster = cluster;

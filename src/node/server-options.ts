@@ -31,6 +31,12 @@ export interface ServerOptions {
   snapshotEveryEntries?: number;
   /** How long an http subscriber may take to answer a push (default 15 s). */
   pushTimeoutMs?: number;
+  /** A client request must arrive (first byte to end of body) within this (default LIMITS.httpRequestTimeoutMsDefault). */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive client connection is closed after this (default LIMITS.httpKeepAliveTimeoutMsDefault). */
+  keepAliveTimeoutMs?: number;
+  /** Open client connections per client address (default LIMITS.httpConnectionsPerClientDefault). */
+  maxConnectionsPerClient?: number;
   /** ListSubscriptionByTopic on a missing topic answers 0 with an empty list (the Java SDK's TopicTest expects it). */
   compatEmptySubscriptionList?: boolean;
   /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */

@@ -111,7 +111,16 @@ async function serve(
     serveForwarded(rpc, ctx);
     forward = forwarder(transport, cluster.nodeId, () => node.leaderId(), () => ctx.nextRequestId());
   }
-  const http = createApiServer({ service: node, auth, log, ...(forward ? { forward } : {}), ...(compat ? { compat } : {}) });
+  const http = createApiServer({
+    service: node,
+    auth,
+    log,
+    ...(forward ? { forward } : {}),
+    ...(compat ? { compat } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),
+    ...(opts.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: opts.maxConnectionsPerClient } : {}),
+  });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(opts.port, opts.host, () => {

@@ -45,6 +45,15 @@ export const LIMITS = {
   parkedReceivesMax: 10_000,
   /** Open client (HTTP) connections per node; a connection beyond it is closed at once. */
   httpConnectionsMax: 10_000,
+  /** Default open connections per client address (--max-connections-per-client); more are closed at once. */
+  httpConnectionsPerClientDefault: 256,
+  /**
+   * Default time a request may take to arrive, from its first byte to the end of its body
+   * (--request-timeout). Producing the answer (a 30 s long poll) is not counted.
+   */
+  httpRequestTimeoutMsDefault: 10_000,
+  /** Default time an idle keep-alive connection is kept (--keep-alive-timeout); above common client pools' checks. */
+  httpKeepAliveTimeoutMsDefault: 65_000,
   /** Client requests in flight (proposed, not yet applied) on one node. */
   inflightProposalsMax: 50_000,
 } as const;

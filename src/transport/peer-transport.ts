@@ -177,7 +177,7 @@ export class PeerTransport {
         resolve();
       });
     });
-    server.on('error', (err) => this.log(`transport[${this.nodeId}]: listener error: ${err.message}`));
+    server.on('error', (err: Error) => this.log(`transport[${this.nodeId}]: listener error: ${err.message}`));
     const address = server.address();
     this.port = typeof address === 'object' && address !== null ? address.port : this.options.listen.port;
     this.state = 'running';

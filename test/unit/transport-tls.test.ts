@@ -75,8 +75,8 @@ test('three members over TLS: one link per pair, raft frames and requests flow, 
   await waitFor(() => nodes.every((n) => nodes.every((p) => p === n || connected(n, p.id))), 'all connected');
   const [n1, n2, n3] = nodes as [TestNode, TestNode, TestNode];
 
-  assert.equal(await (await n1.t.request('n3', Buffer.from('ping?'))).toString(), 'n3 answers n1: ping?');
-  assert.equal(await (await n3.t.request('n2', Buffer.from('x'))).toString(), 'n2 answers n3: x');
+  assert.equal((await n1.t.request('n3', Buffer.from('ping?'))).toString(), 'n3 answers n1: ping?');
+  assert.equal((await n3.t.request('n2', Buffer.from('x'))).toString(), 'n2 answers n3: x');
 
   // Let pings settle, then measure the bytes of one frame: header + payload, no MAC frame.
   await sleep(50);

@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { buildActionTable, findAction, type ActionTable, type ApiCompat } from './actions';
@@ -130,6 +131,8 @@ function describeError(e: unknown): string {
 export interface ApiServerOptions extends ApiOptions {
   /** Idle keep-alive connections are closed after this long (default 65 s, above common client pools' checks). */
   keepAliveTimeoutMs?: number;
+  /** Serve HTTPS with these options (certificate, key, client CA) instead of HTTP. */
+  tls?: https.ServerOptions;
 }
 
 /** Headers (and so GET query strings) may be as large as a request body (spec §1.2: 1 MB). */
@@ -140,9 +143,13 @@ const OVERSIZE_CLOSE_DELAY_MS = 2000;
 /** An HTTP server answering CMQ requests at any path. Call `.listen()` on it. */
 export function createApiServer(opts: ApiServerOptions): http.Server {
   const ctx = createApiContext(opts);
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     serveRequest(ctx, req, res, opts.forward);
-  });
+  };
+  // An https.Server is an http.Server with TLS underneath: same settings, same events.
+  const server = opts.tls
+    ? (https.createServer({ ...opts.tls, maxHeaderSize: MAX_HEADER_BYTES }, handler) as unknown as http.Server)
+    : http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
   server.maxConnections = LIMITS.httpConnectionsMax;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
   // Kept above keepAliveTimeout (the usual advice, so a reused connection is never cut by the

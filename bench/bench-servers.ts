@@ -40,15 +40,17 @@ export interface BenchServers {
 
 export interface StartOptions {
   fsync: boolean;
-  /** HTTPS on the client API and mutual TLS on the peer links, with the test certificates. */
-  tls?: boolean;
+  /** HTTPS on the client API, with the test certificates. */
+  apiTls?: boolean;
+  /** Mutual TLS on the set's peer links (instead of the cluster secret), with the test certificates. */
+  peerTls?: boolean;
   /** When set, each server runs with `--cpu-prof` and writes its profile to DIR/<node id>. */
   cpuProfDir?: string | undefined;
 }
 
 function spawnServer(id: string, dataDir: string, extraArgs: string[], opts: StartOptions): Promise<ServerProc> {
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(opts.cpuProfDir, id)] : [];
-  const tlsArgs = opts.tls ? ['--tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--tls-key', path.join(TLS_FIXTURES, `${id}.key`)] : [];
+  const tlsArgs = opts.apiTls ? ['--tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--tls-key', path.join(TLS_FIXTURES, `${id}.key`)] : [];
   const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...tlsArgs, ...extraArgs];
   const env = { ...process.env };
   delete env.OPENCMQ_SECRET_ID;
@@ -144,7 +146,7 @@ export async function startSet(opts: StartOptions): Promise<BenchServers> {
   const outcomes = await Promise.allSettled(
     SET_IDS.map(async (id) => {
       const peers = SET_IDS.flatMap((p) => (p === id ? [] : ['--peer', `${p}=127.0.0.1:${raftPorts.get(p)}`]));
-      const security = opts.tls
+      const security = opts.peerTls
         ? ['--peer-tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--peer-tls-key', path.join(TLS_FIXTURES, `${id}.key`), '--peer-tls-ca', path.join(TLS_FIXTURES, 'ca.pem')]
         : ['--cluster-secret', secret];
       const args = ['--node-id', id, '--raft-port', String(raftPorts.get(id)), ...security, ...peers];

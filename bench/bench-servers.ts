@@ -14,6 +14,8 @@ import { RawHttpConnection } from './raw-http';
 // Relative to this compiled file, so a build into any outDir runs its own server.
 const CLI = path.join(__dirname, '..', 'src', 'cli', 'main.js');
 const SET_IDS = ['n1', 'n2', 'n3'] as const;
+/** The committed test certificates (test/fixtures/tls): n1..n3 name their node and localhost. */
+export const TLS_FIXTURES = path.join(__dirname, '..', '..', 'test', 'fixtures', 'tls');
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 const LEADER_TIMEOUT_MS = 20_000;
@@ -38,13 +40,18 @@ export interface BenchServers {
 
 export interface StartOptions {
   fsync: boolean;
+  /** HTTPS on the client API, with the test certificates. */
+  apiTls?: boolean;
+  /** Mutual TLS on the set's peer links (instead of the cluster secret), with the test certificates. */
+  peerTls?: boolean;
   /** When set, each server runs with `--cpu-prof` and writes its profile to DIR/<node id>. */
   cpuProfDir?: string | undefined;
 }
 
 function spawnServer(id: string, dataDir: string, extraArgs: string[], opts: StartOptions): Promise<ServerProc> {
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(opts.cpuProfDir, id)] : [];
-  const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...extraArgs];
+  const tlsArgs = opts.apiTls ? ['--tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--tls-key', path.join(TLS_FIXTURES, `${id}.key`)] : [];
+  const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...tlsArgs, ...extraArgs];
   const env = { ...process.env };
   delete env.OPENCMQ_SECRET_ID;
   delete env.OPENCMQ_SECRET_KEY;
@@ -66,7 +73,7 @@ function spawnServer(id: string, dataDir: string, extraArgs: string[], opts: Sta
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), START_TIMEOUT_MS);
     const onListening = (): void => {
-      const m = /listening on http:\/\/[^\s]+:(\d+)/.exec(out);
+      const m = /listening on https?:\/\/[^\s]+:(\d+)/.exec(out);
       if (!m) return;
       clearTimeout(timer);
       child.stderr.off('data', onListening);
@@ -139,7 +146,10 @@ export async function startSet(opts: StartOptions): Promise<BenchServers> {
   const outcomes = await Promise.allSettled(
     SET_IDS.map(async (id) => {
       const peers = SET_IDS.flatMap((p) => (p === id ? [] : ['--peer', `${p}=127.0.0.1:${raftPorts.get(p)}`]));
-      const args = ['--node-id', id, '--raft-port', String(raftPorts.get(id)), '--cluster-secret', secret, ...peers];
+      const security = opts.peerTls
+        ? ['--peer-tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--peer-tls-key', path.join(TLS_FIXTURES, `${id}.key`), '--peer-tls-ca', path.join(TLS_FIXTURES, 'ca.pem')]
+        : ['--cluster-secret', secret];
+      const args = ['--node-id', id, '--raft-port', String(raftPorts.get(id)), ...security, ...peers];
       started.push(await spawnServer(id, path.join(root, id), args, opts));
     }),
   );

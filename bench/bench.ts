@@ -4,13 +4,16 @@
 // it prints figures for docs/BENCHMARKS.md.
 //
 //   npm run bench -- [--duration S] [--backlog N] [--only a,b] [--cluster] [--connections N]
-//                    [--no-fsync] [--quick] [--cpu-prof DIR]
+//                    [--no-fsync] [--quick] [--cpu-prof DIR] [--tls | --peer-tls]
+//
+// --tls: HTTPS between the load generator and the servers, and mutual TLS on the set's peer links
+// (certificates from test/fixtures/tls), to measure what TLS costs; --peer-tls: the peer links only.
 //
 // Scenarios (for --only): batch-send, send, receive-delete, mixed, backlog (single node);
 // cluster-send, cluster-recv, cluster-mixed, cluster-follower-send (3-node set). --cluster runs the
 // set's scenarios and their single-node counterparts, to compare CPU per message.
 
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,10 +26,12 @@ import {
   readRss,
   startSet,
   startSingleNode,
+  TLS_FIXTURES,
   type ServerProc,
   type StartOptions,
 } from './bench-servers';
 import { summarizeCpuProfile } from './cpu-profile-summary';
+import { RawHttpConnection } from './raw-http';
 import {
   BATCH,
   backlogOf,
@@ -67,6 +72,8 @@ interface Args {
   only: Set<string> | undefined;
   fsync: boolean;
   cpuProfDir: string | undefined;
+  apiTls: boolean;
+  peerTls: boolean;
 }
 
 function parse(): Args {
@@ -80,6 +87,8 @@ function parse(): Args {
       'no-fsync': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
+      tls: { type: 'boolean', default: false },
+      'peer-tls': { type: 'boolean', default: false },
     },
   });
   const quick = values.quick === true;
@@ -98,6 +107,8 @@ function parse(): Args {
     only,
     fsync: !values['no-fsync'],
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
+    apiTls: values.tls === true,
+    peerTls: values.tls === true || values['peer-tls'] === true,
   };
 }
 
@@ -322,14 +333,16 @@ async function main(): Promise<void> {
   const [l1, l5] = os.loadavg();
   console.log(
     `opencmq bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, 1 KiB messages, ` +
-      `${args.durationS} s per scenario, fsync ${args.fsync ? 'on' : 'OFF'}, ${new Date().toISOString()}, ` +
+      `${args.durationS} s per scenario, fsync ${args.fsync ? 'on' : 'OFF'}, TLS ${args.apiTls ? 'on (client API and peers)' : args.peerTls ? 'on the peer links only' : 'off'}, ${new Date().toISOString()}, ` +
       `load average before ${l1!.toFixed(2)} (1 min) ${l5!.toFixed(2)} (5 min)`,
   );
   const profDir = (mode: string): string | undefined => (args.cpuProfDir ? path.join(args.cpuProfDir, mode) : undefined);
   if (args.cpuProfDir) await mkdir(args.cpuProfDir, { recursive: true });
   let setLeader: string | undefined;
-  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, cpuProfDir: profDir('single') });
-  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, cpuProfDir: profDir('set') });
+  if (args.apiTls) RawHttpConnection.tlsCa = await readFile(path.join(TLS_FIXTURES, 'ca.pem'));
+  const tls = { apiTls: args.apiTls, peerTls: args.peerTls };
+  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single') });
+  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set') });
   reportComparison();
   console.log(`\nload average after ${os.loadavg()[0]!.toFixed(2)} (1 min); ${new Date().toISOString()}`);
   if (args.cpuProfDir) {

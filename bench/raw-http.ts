@@ -3,14 +3,18 @@
 // This one writes prebuilt request bytes on a raw socket and frames responses by Content-Length.
 
 import net from 'node:net';
+import tls from 'node:tls';
 
 export class RawHttpConnection {
-  private readonly socket: net.Socket;
+  /** Set: connect over TLS, trusting this CA (the servers run with `--tls-cert`). */
+  static tlsCa: Buffer | undefined;
+
+  private readonly socket: net.Socket | tls.TLSSocket;
   private buf: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (body: Buffer) => void; reject: (e: Error) => void } | undefined;
   private closedError: Error | undefined;
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: net.Socket | tls.TLSSocket) {
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -25,10 +29,12 @@ export class RawHttpConnection {
 
   static connect(port: number, host = '127.0.0.1'): Promise<RawHttpConnection> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, host, () => {
+      const ca = RawHttpConnection.tlsCa;
+      const connected = (): void => {
         s.off('error', reject);
         resolve(new RawHttpConnection(s));
-      });
+      };
+      const s = ca === undefined ? net.connect(port, host, connected) : tls.connect({ port, host, ca, servername: 'localhost' }, connected);
       s.once('error', reject);
     });
   }

@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type * as net from 'node:net';
 import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
@@ -144,6 +145,8 @@ export interface ApiServerOptions extends ApiOptions {
   maxConnectionsPerClient?: number;
   /** Open connections in all (default LIMITS.httpConnectionsMax); lower only in tests. */
   maxConnections?: number;
+  /** Serve HTTPS with these options (certificate, key, client CA) instead of HTTP. */
+  tls?: https.ServerOptions;
 }
 
 /** Headers (and so GET query strings) may be as large as a request body (spec §1.2: 1 MB). */
@@ -157,22 +160,25 @@ const DEADLINE_CHECK_MAX_MS = 1000;
 export function createApiServer(opts: ApiServerOptions): http.Server {
   const ctx = createApiContext(opts);
   const requestTimeout = opts.requestTimeoutMs ?? LIMITS.httpRequestTimeoutMsDefault;
-  const server = http.createServer(
-    {
-      maxHeaderSize: MAX_HEADER_BYTES,
-      // node:http times a request from its first byte (or from accept, for a connection's first
-      // request) to the end of its body; an idle keep-alive connection between requests is not
-      // timed by these but by keepAliveTimeout, and neither covers producing the answer.
-      requestTimeout,
-      headersTimeout: requestTimeout,
-      connectionsCheckingInterval: Math.max(50, Math.min(DEADLINE_CHECK_MAX_MS, Math.floor(requestTimeout / 10))),
-      keepAliveTimeout: opts.keepAliveTimeoutMs ?? LIMITS.httpKeepAliveTimeoutMsDefault,
-    },
-    (req, res) => {
-      serveRequest(ctx, req, res, opts.forward);
-    },
-  );
+  const serverOptions: http.ServerOptions = {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    // node:http times a request from its first byte (or from accept, for a connection's first
+    // request) to the end of its body; an idle keep-alive connection between requests is not
+    // timed by these but by keepAliveTimeout, and neither covers producing the answer.
+    requestTimeout,
+    headersTimeout: requestTimeout,
+    connectionsCheckingInterval: Math.max(50, Math.min(DEADLINE_CHECK_MAX_MS, Math.floor(requestTimeout / 10))),
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? LIMITS.httpKeepAliveTimeoutMsDefault,
+  };
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    serveRequest(ctx, req, res, opts.forward);
+  };
+  // An https.Server is an http.Server with TLS underneath: same settings, same events.
+  const server = opts.tls
+    ? (https.createServer({ ...opts.tls, ...serverOptions }, handler) as unknown as http.Server)
+    : http.createServer(serverOptions, handler);
   server.maxConnections = opts.maxConnections ?? LIMITS.httpConnectionsMax;
+  // On an https server 'connection' is the raw TCP socket: over-cap clients cost no handshake.
   capConnectionsPerClient(server, opts.maxConnectionsPerClient ?? LIMITS.httpConnectionsPerClientDefault);
   // A client may end its side once its request is sent (shutdown(SHUT_WR)); node's default ends
   // ours too, so an answer still being produced (a forward, a long poll) would be lost. The

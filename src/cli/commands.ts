@@ -379,7 +379,13 @@ const SERVER_OPTIONS: OptionSpecs = {
   'raft-port': { type: 'string' },
   peer: { type: 'string', multiple: true },
   'cluster-secret': { type: 'string' },
+  'peer-tls-cert': { type: 'string' },
+  'peer-tls-key': { type: 'string' },
+  'peer-tls-ca': { type: 'string' },
   join: { type: 'boolean' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-client-ca': { type: 'string' },
   config: { type: 'string' },
 };
 
@@ -411,11 +417,20 @@ const server: CommandSpec = {
     '                          ListSubscriptionByTopic on a missing topic answers 0 and an empty list',
     '                          (as the Java SDK\'s TopicTest expects) instead of 4440',
     '',
+    'HTTPS for the client API:',
+    '  --tls-cert FILE         serve HTTPS with this certificate (PEM, chain first) ...',
+    '  --tls-key FILE          ... and its private key (PEM); SIGHUP re-reads both',
+    '  --tls-client-ca FILE    require client certificates issued by this CA (PEM)',
+    '',
     'Replicated set (all three together):',
     '  --node-id ID            this node\'s id in the set, e.g. n1',
     '  --raft-port P           where this node listens for its peers (--raft-host H, default --host)',
     '  --peer ID=HOST:PORT     another member\'s peer address (repeat for each)',
     '  --cluster-secret S      shared by the members (default $OPENCMQ_CLUSTER_SECRET; >= 16 bytes)',
+    '  --peer-tls-cert FILE    peer links over mutual TLS: this node\'s certificate, naming its node id',
+    '                          as URI:urn:opencmq:node:ID (then --cluster-secret is optional) ...',
+    '  --peer-tls-key FILE     ... its private key ...',
+    '  --peer-tls-ca FILE      ... and the cluster CA, the only issuer accepted from peers',
     '  --join                  a new member of an existing set: wait to be added (opencmq cluster add-node)',
     '',
     '  --config FILE           read options from a JSON file keyed by option name, e.g.',
@@ -500,6 +515,15 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   const perClient = intOpt(values, 'max-connections-per-client', 1, LIMITS.httpConnectionsMax);
   if (perClient !== undefined) opts.maxConnectionsPerClient = perClient;
   if (boolOpt(values, 'compat-empty-subscription-list')) opts.compatEmptySubscriptionList = true;
+  const tlsCert = stringOpt(values, 'tls-cert');
+  const tlsKey = stringOpt(values, 'tls-key');
+  const tlsClientCa = stringOpt(values, 'tls-client-ca');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (tlsCert !== undefined && tlsKey !== undefined) {
+    opts.tls = { certFile: tlsCert, keyFile: tlsKey, ...(tlsClientCa !== undefined ? { clientCaFile: tlsClientCa } : {}) };
+  } else if (tlsClientCa !== undefined) {
+    throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
+  }
   const cluster = clusterOptionsFrom(values, io, opts.host);
   if (cluster) opts.cluster = cluster;
   return opts;
@@ -515,7 +539,13 @@ function clusterOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env'>, host: 
   const raftPort = intOpt(values, 'raft-port', 0, 65535);
   if (raftPort === undefined) throw new UsageError('--raft-port is required with --node-id');
   const secret = stringOpt(values, 'cluster-secret') ?? (io.env.OPENCMQ_CLUSTER_SECRET || undefined);
-  if (secret === undefined) throw new UsageError('--cluster-secret (or OPENCMQ_CLUSTER_SECRET) is required with --node-id');
+  const peerTlsFiles = [stringOpt(values, 'peer-tls-cert'), stringOpt(values, 'peer-tls-key'), stringOpt(values, 'peer-tls-ca')];
+  const [peerCert, peerKey, peerCa] = peerTlsFiles;
+  const peerTls = peerCert !== undefined && peerKey !== undefined && peerCa !== undefined ? { certFile: peerCert, keyFile: peerKey, caFile: peerCa } : undefined;
+  if (peerTls === undefined && peerTlsFiles.some((f) => f !== undefined)) throw new UsageError('--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together');
+  if (secret === undefined && peerTls === undefined) {
+    throw new UsageError('--cluster-secret (or OPENCMQ_CLUSTER_SECRET) or --peer-tls-cert/--peer-tls-key/--peer-tls-ca is required with --node-id');
+  }
   const peers: ClusterOptions['peers'] = {};
   for (const p of peerList) {
     const m = /^([^=]+)=(.+):(\d+)$/.exec(p);
@@ -523,7 +553,9 @@ function clusterOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env'>, host: 
     if (m[1] === nodeId) throw new UsageError(`--peer ${p}: that is this node's own id`);
     peers[m[1]!] = { host: m[2]!, port: Number(m[3]) };
   }
-  const cluster: ClusterOptions = { nodeId, raftHost: stringOpt(values, 'raft-host') ?? host, raftPort, peers, secret };
+  const cluster: ClusterOptions = { nodeId, raftHost: stringOpt(values, 'raft-host') ?? host, raftPort, peers };
+  if (secret !== undefined) cluster.secret = secret;
+  if (peerTls !== undefined) cluster.tls = peerTls;
   if (boolOpt(values, 'join')) cluster.join = true;
   return cluster;
 }

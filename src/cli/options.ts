@@ -17,6 +17,9 @@ export const GLOBAL_OPTIONS: OptionSpecs = {
   endpoint: { type: 'string' },
   'secret-id': { type: 'string' },
   'secret-key': { type: 'string' },
+  ca: { type: 'string' },
+  'client-cert': { type: 'string' },
+  'client-key': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -27,6 +30,9 @@ export const GLOBAL_HELP = [
   '                       between them); default $OPENCMQ_ENDPOINT, else http://127.0.0.1:9600',
   '  --secret-id ID       SecretId to sign with (default $OPENCMQ_SECRET_ID; unsigned when absent)',
   '  --secret-key KEY     SecretKey to sign with (default $OPENCMQ_SECRET_KEY)',
+  '  --ca FILE            https: trust the CA certificate(s) in this PEM file (default $OPENCMQ_CA)',
+  '  --client-cert FILE   https with client certificates: this client\'s certificate (default $OPENCMQ_CLIENT_CERT)',
+  '  --client-key FILE    ... and its key (default $OPENCMQ_CLIENT_KEY)',
   '  --json               machine-readable output: one JSON document',
   '  -h, --help           show help',
 ];

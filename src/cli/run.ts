@@ -1,6 +1,7 @@
 // Parses an `opencmq` command line, runs the command, and maps failures to the exit codes:
 // 0 ok, 1 error (printed as `error <code>: <message>`), 2 usage error.
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CmqError, CmqNetworkError } from '../client/errors';
 import type { CmqClientOptions } from '../client/client';
@@ -103,7 +104,26 @@ function clientOptions(opts: OptionValues, env: CliIo['env']): CmqClientOptions 
     out.secretId = secretId;
     out.secretKey = secretKey;
   }
+  const ca = stringOpt(opts, 'ca') ?? (env.OPENCMQ_CA || undefined);
+  const cert = stringOpt(opts, 'client-cert') ?? (env.OPENCMQ_CLIENT_CERT || undefined);
+  const key = stringOpt(opts, 'client-key') ?? (env.OPENCMQ_CLIENT_KEY || undefined);
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError('--client-cert and --client-key (or OPENCMQ_CLIENT_CERT and OPENCMQ_CLIENT_KEY) go together');
+  }
+  if (ca !== undefined) out.ca = pemFile('--ca', ca);
+  if (cert !== undefined && key !== undefined) {
+    out.cert = pemFile('--client-cert', cert);
+    out.key = pemFile('--client-key', key);
+  }
   return out;
+}
+
+function pemFile(option: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`${option} ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** Runs one command line; resolves to the process exit code. Never throws. */

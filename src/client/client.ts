@@ -95,6 +95,14 @@ export interface CmqClientOptions {
   retryWrites?: boolean;
   /** Use this agent instead of the client's own keep-alive agent. */
   agent?: http.Agent;
+  /**
+   * https endpoints: the CA certificate(s) (PEM) to trust instead of the system's, e.g. the CA
+   * that issued a server's own certificate. Ignored with `agent`.
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** https endpoints that require client certificates: this client's certificate and key (PEM). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -200,7 +208,12 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
       this.ownsAgent = false;
     } else {
       const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS };
-      this.agent = this.endpoints[0]!.origin.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+      if ((opts.cert === undefined) !== (opts.key === undefined)) throw new TypeError('cert and key must be given together');
+      const tlsOptions: https.AgentOptions = {};
+      if (opts.ca !== undefined) tlsOptions.ca = opts.ca;
+      if (opts.cert !== undefined) tlsOptions.cert = opts.cert;
+      if (opts.key !== undefined) tlsOptions.key = opts.key;
+      this.agent = this.endpoints[0]!.origin.startsWith('https:') ? new https.Agent({ ...agentOptions, ...tlsOptions }) : new http.Agent(agentOptions);
       this.ownsAgent = true;
     }
   }

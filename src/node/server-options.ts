@@ -39,6 +39,8 @@ export interface ServerOptions {
   maxConnectionsPerClient?: number;
   /** ListSubscriptionByTopic on a missing topic answers 0 with an empty list (the Java SDK's TopicTest expects it). */
   compatEmptySubscriptionList?: boolean;
+  /** Serve the client API over HTTPS instead of HTTP. */
+  tls?: ApiTlsFiles;
   /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */
   cluster?: ClusterOptions;
   /** Where start-up and operational messages go (default: stderr). */
@@ -53,8 +55,13 @@ export interface ClusterOptions {
   raftPort: number;
   /** The other members' peer addresses, by node id. */
   peers: Record<string, { host: string; port: number }>;
-  /** Shared by the set's members; a connection that cannot prove it is refused. */
-  secret: string;
+  /**
+   * Shared by the set's members; a connection that cannot prove it is refused. Required unless
+   * `tls` is set; with TLS, optional (if set, it must match too).
+   */
+  secret?: string;
+  /** Peer links over mutual TLS with certificates from the cluster's own CA. */
+  tls?: PeerTlsFiles;
   /**
    * A new member joining an existing set: it starts with no configuration and waits until a
    * member adds it (`opencmq cluster add-node`). Without it, the set's voters are this node and
@@ -63,12 +70,27 @@ export interface ClusterOptions {
   join?: boolean;
 }
 
+/** PEM files of the client API's HTTPS (`--tls-cert`, `--tls-key`, `--tls-client-ca`). */
+export interface ApiTlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** Require client certificates issued by this CA. */
+  clientCaFile?: string;
+}
+
+/** PEM files of the peer links' TLS (`--peer-tls-cert`, `--peer-tls-key`, `--peer-tls-ca`). */
+export interface PeerTlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
 export const DEFAULT_PORT = 9600;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_DATA_DIR = './opencmq-data';
 
 export interface RunningServer {
-  /** e.g. http://127.0.0.1:9600 */
+  /** e.g. http://127.0.0.1:9600 (https:// with TLS) */
   url: string;
   port: number;
   close(): Promise<void>;

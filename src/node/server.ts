@@ -2,6 +2,7 @@
 // Without credentials the server runs open, which is only allowed on loopback unless the
 // operator says --insecure-no-auth.
 
+import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import type { AuthConfig } from '../api/auth';
@@ -12,6 +13,7 @@ import { forwarder, serveForwarded } from './forwarding';
 import { RpcRouter } from './rpc';
 import { isLoopback, loadCredentials } from './credentials';
 import { QueueNode } from './queue-node';
+import { loadApiTls, loadPeerTls } from './tls-files';
 import type { RunningServer, ServerOptions } from './server-options';
 
 export interface StartedServer extends RunningServer {
@@ -71,14 +73,15 @@ async function serve(
       nodeId: cluster.nodeId,
       listen: { host: cluster.raftHost, port: cluster.raftPort },
       peers: cluster.peers,
-      clusterSecret: cluster.secret,
+      ...(cluster.secret !== undefined ? { clusterSecret: cluster.secret } : {}),
+      ...(cluster.tls ? { tls: await loadPeerTls(cluster.tls) } : {}),
       log,
     });
     opened.transport = transport;
     rpc = new RpcRouter(transport);
     const { port } = await transport.start();
     dataDir.describe({ peerAddress: `${cluster.raftHost}:${port}` });
-    log(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}; peers ${Object.keys(cluster.peers).join(', ')}`);
+    log(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}${cluster.tls ? ' (TLS)' : ''}; peers ${Object.keys(cluster.peers).join(', ')}`);
   }
   const node = await QueueNode.open({
     dataDir: opts.dataDir,
@@ -111,12 +114,14 @@ async function serve(
     serveForwarded(rpc, ctx);
     forward = forwarder(transport, cluster.nodeId, () => node.leaderId(), () => ctx.nextRequestId());
   }
+  const apiTls = opts.tls ? await loadApiTls(opts.tls) : undefined;
   const http = createApiServer({
     service: node,
     auth,
     log,
     ...(forward ? { forward } : {}),
     ...(compat ? { compat } : {}),
+    ...(apiTls ? { tls: apiTls } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),
     ...(opts.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: opts.maxConnectionsPerClient } : {}),
@@ -130,7 +135,7 @@ async function serve(
   });
   const port = (http.address() as AddressInfo).port;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `http://${hostForUrl}:${port}`;
+  const url = `${apiTls ? 'https' : 'http'}://${hostForUrl}:${port}`;
   dataDir.describe({ apiUrl: url });
   log(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
   if (auth.mode === 'open') {
@@ -143,6 +148,20 @@ async function serve(
     log(`authentication is on (${credentialCount} credential${credentialCount === 1 ? '' : 's'})`);
   }
 
+  // SIGHUP re-reads the API certificate files (e.g. after renewal); connections open keep theirs.
+  const tlsFiles = opts.tls;
+  const reloadTls = (): void => {
+    if (!tlsFiles) return;
+    loadApiTls(tlsFiles).then(
+      (options) => {
+        (http as unknown as https.Server).setSecureContext(options);
+        log('reloaded the client API TLS certificate');
+      },
+      (err: unknown) => log(`TLS certificate not reloaded, keeping the current one: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  };
+  if (tlsFiles) process.on('SIGHUP', reloadTls);
+
   let closed: Promise<void> | undefined;
   return {
     url,
@@ -150,6 +169,7 @@ async function serve(
     node,
     close() {
       closed ??= (async () => {
+        process.off('SIGHUP', reloadTls);
         // Stop accepting, answer parked long polls, finish writes in flight, then drop sockets.
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         await node.close();

@@ -1,6 +1,8 @@
 // One authenticated TCP link to a peer: turns batches of outgoing frames into single socket writes
 // sealed by a batch MAC, and turns inbound bytes back into frames that are delivered only after
-// their batch MAC checks out. It knows nothing of peers' state; PeerTransport owns that.
+// their batch MAC checks out. On a TLS link (no MAC keys) TLS protects integrity, so batches go
+// out without a MAC and frames are delivered as they arrive. It knows nothing of peers' state;
+// PeerTransport owns that.
 
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
@@ -44,8 +46,8 @@ export class Connection {
   lastReceivedAtMs = performance.now();
   lastSentAtMs = performance.now();
   private closed = false;
-  private readonly sendMac: BatchMacStream;
-  private readonly recvMac: BatchMacStream;
+  private readonly sendMac: BatchMacStream | null;
+  private readonly recvMac: BatchMacStream | null;
   /** Frames received since the last batch MAC, held back until it verifies. */
   private unverified: { channel: number; payload: Buffer }[] = [];
   private unverifiedBytes = 0;
@@ -56,13 +58,14 @@ export class Connection {
     readonly peerId: string,
     readonly dialedByUs: boolean,
     private readonly decoder: FrameDecoder,
-    keys: { send: Buffer; recv: Buffer },
+    /** Null on a TLS link: no batch MAC. */
+    keys: { send: Buffer; recv: Buffer } | null,
     private readonly limits: TransportLimits,
     private readonly counters: LinkCounters,
     private readonly events: ConnectionEvents,
   ) {
-    this.sendMac = new BatchMacStream(keys.send);
-    this.recvMac = new BatchMacStream(keys.recv);
+    this.sendMac = keys === null ? null : new BatchMacStream(keys.send);
+    this.recvMac = keys === null ? null : new BatchMacStream(keys.recv);
     decoder.payloadBytesMax = limits.frameBytesMax;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.events.onDrain(this));
@@ -92,7 +95,8 @@ export class Connection {
   /** Writes the frames and their batch MAC with one socket write. */
   writeBatch(frames: readonly OutFrame[]): void {
     if (this.closed || frames.length === 0) return;
-    let total = BATCH_MAC_FRAME_BYTES;
+    const mac = this.sendMac;
+    let total = mac === null ? 0 : BATCH_MAC_FRAME_BYTES;
     for (const f of frames) total += outFrameBytes(f);
     const buf = Buffer.allocUnsafe(total);
     let at = 0;
@@ -104,9 +108,11 @@ export class Connection {
       buf.set(f.payload, at);
       at += f.payload.length;
     }
-    this.sendMac.update(buf.subarray(0, at));
-    writeFrameHeader(buf, at, CHANNEL.batchMac, MAC_TAG_BYTES);
-    this.sendMac.digest().copy(buf, at + FRAME_HEADER_BYTES);
+    if (mac !== null) {
+      mac.update(buf.subarray(0, at));
+      writeFrameHeader(buf, at, CHANNEL.batchMac, MAC_TAG_BYTES);
+      mac.digest().copy(buf, at + FRAME_HEADER_BYTES);
+    }
     this.counters.bytesOut += total;
     this.counters.framesOut += frames.length;
     this.counters.writes += 1;
@@ -141,15 +147,18 @@ export class Connection {
         this.fail(`peer sent a frame of ${result.payloadBytes} bytes on channel ${result.channel}, over frameBytesMax (${this.limits.frameBytesMax})`);
         return;
       }
-      if (result.channel === CHANNEL.batchMac) this.verifyBatch(result.payload);
-      else this.holdUnverified(result.channel, result.payload);
+      if (this.recvMac === null) {
+        if (result.channel === CHANNEL.batchMac) this.fail('peer sent a batch MAC on a TLS link');
+        else this.deliver(result.channel, result.payload);
+      } else if (result.channel === CHANNEL.batchMac) this.verifyBatch(this.recvMac, result.payload);
+      else this.holdUnverified(this.recvMac, result.channel, result.payload);
     }
   }
 
-  private holdUnverified(channel: number, payload: Buffer): void {
+  private holdUnverified(mac: BatchMacStream, channel: number, payload: Buffer): void {
     writeFrameHeader(this.headerScratch, 0, channel, payload.length);
-    this.recvMac.update(this.headerScratch);
-    this.recvMac.update(payload);
+    mac.update(this.headerScratch);
+    mac.update(payload);
     this.unverified.push({ channel, payload });
     this.unverifiedBytes += FRAME_HEADER_BYTES + payload.length;
     // A well-behaved peer never writes more than one batch between MACs.
@@ -158,8 +167,8 @@ export class Connection {
     }
   }
 
-  private verifyBatch(tag: Buffer): void {
-    if (!this.recvMac.verify(tag)) {
+  private verifyBatch(mac: BatchMacStream, tag: Buffer): void {
+    if (!mac.verify(tag)) {
       this.fail('batch MAC mismatch: frames altered or injected on the wire');
       return;
     }
@@ -168,9 +177,13 @@ export class Connection {
     this.unverifiedBytes = 0;
     for (const frame of batch) {
       if (this.closed) return;
-      this.counters.framesIn += 1;
-      this.events.onFrame(this, frame.channel, frame.payload);
+      this.deliver(frame.channel, frame.payload);
     }
+  }
+
+  private deliver(channel: number, payload: Buffer): void {
+    this.counters.framesIn += 1;
+    this.events.onFrame(this, channel, payload);
   }
 
   private fail(reason: string | null): void {

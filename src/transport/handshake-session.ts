@@ -22,6 +22,8 @@ export interface HandshakeSettings {
   readonly nodeId: string;
   readonly secret: Buffer;
   readonly limits: TransportLimits;
+  /** On a TLS link: the node ids the dialer's certificate names; its HELLO must claim one of them. */
+  readonly certifiedIds?: readonly string[];
 }
 
 export type HandshakeResult =
@@ -163,6 +165,10 @@ export class AcceptorHandshake extends HandshakeSession {
       this.claimedId = message.dialerId;
       if (message.acceptorId !== nodeId) return this.fail(`dialer '${message.dialerId}' wanted node '${message.acceptorId}', this is '${nodeId}'`);
       if (!this.hooks.isKnownPeer(message.dialerId)) return this.fail(`unknown node id '${message.dialerId}'`);
+      const certified = this.settings.certifiedIds;
+      if (certified !== undefined && !certified.includes(message.dialerId)) {
+        return this.fail(`its TLS certificate names node ${certified.map((i) => `'${i}'`).join(', ')}, not '${message.dialerId}'`);
+      }
       this.transcript = { dialerId: message.dialerId, acceptorId: nodeId, dialerNonce: message.dialerNonce, acceptorNonce: randomBytes(NONCE_BYTES) };
       this.send({ type: 'challenge', acceptorNonce: this.transcript.acceptorNonce, acceptorProof: handshakeProof(secret, 'acceptor', this.transcript) });
       return;

@@ -1,8 +1,11 @@
 // The peer transport: one authenticated TCP connection per pair of nodes, carrying opaque one-way
 // raft frames and request/response RPCs (a follower forwarding a client request to the leader).
-// Frames sent during one event-loop turn leave in one socket write. Protocol: docs/transport.md.
+// Frames sent during one event-loop turn leave in one socket write. Links are plain TCP
+// authenticated by the cluster secret, or mutually authenticated TLS (peer-tls.ts).
+// Protocol: docs/transport.md.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 
 import { reconnectDelayMs } from './backoff';
@@ -20,6 +23,7 @@ import { CHANNEL, FRAME_HEADER_BYTES } from './frame-codec';
 import { AcceptorHandshake, DialerHandshake, type HandshakeResult, type HandshakeSettings } from './handshake-session';
 import { TRANSPORT_LIMITS, type TransportLimits } from './limits';
 import { PeerLink, type DialAttempt, type PeerAddress } from './peer-link';
+import { checkPeerCertificate, tlsChannelSecret, validatePeerTls, type PeerTlsOptions } from './peer-tls';
 import {
   parseRequest,
   parseResponse,
@@ -46,8 +50,13 @@ export interface PeerTransportOptions {
   readonly listen: PeerAddress;
   /** Every other node of the set by id. An entry for this node itself is ignored. */
   readonly peers: Readonly<Record<string, PeerAddress>>;
-  /** Shared by every node; at least clusterSecretBytesMin bytes. Never sent on the wire. */
-  readonly clusterSecret: string | Buffer;
+  /**
+   * Shared by every node; at least clusterSecretBytesMin bytes. Never sent on the wire. Required
+   * without `tls`; with it optional (when set, every member must have the same one).
+   */
+  readonly clusterSecret?: string | Buffer;
+  /** Mutually authenticated TLS on every link (certificates from the cluster's own CA). */
+  readonly tls?: PeerTlsOptions;
   readonly log?: (line: string) => void;
   readonly limits?: Partial<TransportLimits>;
 }
@@ -107,6 +116,10 @@ export class PeerTransport {
   private readonly dirty = new Set<PeerLink>();
   private flushScheduled = false;
   private server: Server | null = null;
+  private readonly clusterSecret: Buffer | null;
+  private readonly tlsContext: tls.SecureContext | null;
+  /** Accepted TCP connections whose TLS handshake has not finished, by remote address. */
+  private readonly tlsPending = new Map<string, Socket>();
   private state: 'new' | 'running' | 'closed' = 'new';
   private port = 0;
   private messageHandler: MessageHandler | null = null;
@@ -130,12 +143,22 @@ export class PeerTransport {
     this.limits = { ...TRANSPORT_LIMITS, ...options.limits };
     this.nodeId = options.nodeId;
     this.checkNodeId(options.nodeId);
-    const secret = typeof options.clusterSecret === 'string' ? Buffer.from(options.clusterSecret, 'utf8') : Buffer.from(options.clusterSecret);
-    if (secret.length < this.limits.clusterSecretBytesMin) {
+    const raw = options.clusterSecret;
+    const secret = raw === undefined ? null : typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
+    if (secret === null && options.tls === undefined) throw new RangeError('transport: a cluster secret or TLS is required');
+    if (secret !== null && secret.length < this.limits.clusterSecretBytesMin) {
       throw new RangeError(`transport: the cluster secret must have at least ${this.limits.clusterSecretBytesMin} bytes`);
     }
+    this.clusterSecret = secret;
+    if (options.tls) {
+      validatePeerTls(options.tls, options.nodeId);
+      this.tlsContext = tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, minVersion: 'TLSv1.2' });
+    } else {
+      this.tlsContext = null;
+    }
     if (this.limits.idleTimeoutMs <= this.limits.pingIntervalMs) throw new RangeError('transport: idleTimeoutMs must exceed pingIntervalMs');
-    this.settings = { nodeId: options.nodeId, secret, limits: this.limits };
+    // On TLS links the proof key comes from each TLS session (tlsChannelSecret); this one is unused.
+    this.settings = { nodeId: options.nodeId, secret: secret ?? Buffer.alloc(0), limits: this.limits };
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.applyPeers(options.peers);
   }
@@ -145,7 +168,8 @@ export class PeerTransport {
   /** Listens, then dials every peer. Resolves with the port actually bound (listen.port may be 0). */
   async start(): Promise<{ port: number }> {
     if (this.state !== 'new') throw new Error('transport: start() may be called once');
-    const server = createServer({ noDelay: true }, (socket) => this.onInbound(socket));
+    const tlsOptions = this.options.tls;
+    const server = tlsOptions === undefined ? createServer({ noDelay: true }, (socket) => this.onInbound(socket)) : this.createTlsServer(tlsOptions);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -154,7 +178,7 @@ export class PeerTransport {
         resolve();
       });
     });
-    server.on('error', (err) => this.log(`transport[${this.nodeId}]: listener error: ${err.message}`));
+    server.on('error', (err: Error) => this.log(`transport[${this.nodeId}]: listener error: ${err.message}`));
     const address = server.address();
     this.port = typeof address === 'object' && address !== null ? address.port : this.options.listen.port;
     this.state = 'running';
@@ -333,7 +357,7 @@ export class PeerTransport {
       port: this.port,
       peers,
       rejectedConnections: this.rejectedConnections,
-      pendingHandshakes: this.handshakes.size,
+      pendingHandshakes: this.handshakes.size + this.tlsPending.size,
       openSockets: this.sockets.size,
     };
   }
@@ -406,7 +430,7 @@ export class PeerTransport {
     if (this.state !== 'running' || link.removed || link.active || link.dial) return;
     link.counters.dialAttempts += 1;
     const target = `${link.address.host}:${link.address.port}`;
-    const socket = connect({ host: link.address.host, port: link.address.port, noDelay: true });
+    const socket = this.tlsContext === null ? connect({ host: link.address.host, port: link.address.port, noDelay: true }) : this.tlsDial(link, this.tlsContext);
     this.track(socket);
     const attempt: DialAttempt = { socket, phase: 'connecting', session: null, connectTimer: null };
     link.dial = attempt;
@@ -416,7 +440,7 @@ export class PeerTransport {
       socket.destroy();
       this.dialFailed(link, attempt, `cannot connect to ${target}: timed out`, false);
     }, this.limits.handshakeTimeoutMs);
-    socket.once('connect', () => {
+    socket.once(this.tlsContext === null ? 'connect' : 'secureConnect', () => {
       socket.off('error', onConnectError);
       if (attempt.connectTimer) clearTimeout(attempt.connectTimer);
       attempt.connectTimer = null;
@@ -424,8 +448,17 @@ export class PeerTransport {
         socket.destroy();
         return;
       }
+      let settings = this.settings;
+      if (socket instanceof tls.TLSSocket) {
+        const checked = checkPeerCertificate(socket, link.id);
+        if ('problem' in checked) {
+          this.dialFailed(link, attempt, `TLS peer at ${target} refused: ${checked.problem}`, false);
+          return;
+        }
+        settings = { ...this.settings, secret: tlsChannelSecret(socket, this.clusterSecret) };
+      }
       attempt.phase = 'handshake';
-      attempt.session = new DialerHandshake(socket, this.settings, link.id, (result) => this.onDialResult(link, attempt, result));
+      attempt.session = new DialerHandshake(socket, settings, link.id, (result) => this.onDialResult(link, attempt, result));
     });
   }
 
@@ -476,21 +509,96 @@ export class PeerTransport {
 
   // ---- accepting ----------------------------------------------------------------------------------
 
+  /** A plain TCP connection, or (TLS) the raw TCP connection before its TLS handshake: admits it or not. */
+  private admitInbound(socket: Socket, remote: string): boolean {
+    if (this.state !== 'running') {
+      socket.destroy();
+      return false;
+    }
+    const pending = this.handshakes.size + this.tlsPending.size;
+    if (pending >= this.limits.pendingHandshakesMax) {
+      socket.destroy();
+      this.rejected(`refused connection from ${remote}: ${pending} handshakes already pending`);
+      return false;
+    }
+    this.track(socket);
+    return true;
+  }
+
   private onInbound(socket: Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    if (!this.admitInbound(socket, remote)) return;
+    this.startAcceptor(socket, remote, this.settings);
+  }
+
+  // ---- TLS --------------------------------------------------------------------------------------
+
+  private createTlsServer(options: PeerTlsOptions): tls.Server {
+    const server = tls.createServer(
+      {
+        // tls.Server makes its own context from these (it ignores a `secureContext` option).
+        cert: options.cert,
+        key: options.key,
+        ca: options.ca,
+        minVersion: 'TLSv1.2',
+        requestCert: true,
+        // Checked in onTlsInbound, which can then log why a peer was turned away.
+        rejectUnauthorized: false,
+        handshakeTimeout: this.limits.handshakeTimeoutMs,
+      },
+      (socket) => this.onTlsInbound(socket),
+    );
+    server.on('connection', (raw: Socket) => {
+      const remote = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`;
+      if (!this.admitInbound(raw, remote)) return;
+      raw.setNoDelay(true);
+      this.tlsPending.set(remote, raw);
+      raw.once('close', () => {
+        if (this.tlsPending.get(remote) === raw) this.tlsPending.delete(remote);
+      });
+    });
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+      this.tlsPending.delete(remote);
+      // A reset before the handshake finished is a dial the peer gave up on (or a port probe).
+      if (err.code === 'ECONNRESET') return;
+      this.rejected(`rejected connection from ${remote}: TLS handshake failed: ${err.message.split('\n')[0]}`);
+    });
+    return server;
+  }
+
+  private tlsDial(link: PeerLink, context: tls.SecureContext): tls.TLSSocket {
+    const socket = tls.connect({
+      host: link.address.host,
+      port: link.address.port,
+      secureContext: context,
+      // Checked on secureConnect (checkPeerCertificate): the chain, then the node id, not the host name.
+      rejectUnauthorized: false,
+    });
+    socket.setNoDelay(true);
+    return socket;
+  }
+
+  private onTlsInbound(socket: tls.TLSSocket): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.tlsPending.delete(remote);
     if (this.state !== 'running') {
       socket.destroy();
       return;
     }
-    if (this.handshakes.size >= this.limits.pendingHandshakesMax) {
+    const checked = checkPeerCertificate(socket);
+    if ('problem' in checked) {
       socket.destroy();
-      this.rejected(`refused connection from ${remote}: ${this.handshakes.size} handshakes already pending`);
+      this.rejected(`rejected connection from ${remote}: ${checked.problem}`);
       return;
     }
-    this.track(socket);
+    this.startAcceptor(socket, remote, { ...this.settings, secret: tlsChannelSecret(socket, this.clusterSecret), certifiedIds: checked.ids });
+  }
+
+  private startAcceptor(socket: Socket, remote: string, settings: HandshakeSettings): void {
     const session: AcceptorHandshake = new AcceptorHandshake(
       socket,
-      this.settings,
+      settings,
       { isKnownPeer: (id) => this.links.has(id), admit: (id) => this.admit(id) },
       (result) => {
         this.handshakes.delete(session);
@@ -558,7 +666,9 @@ export class PeerTransport {
   // ---- connections --------------------------------------------------------------------------------
 
   private newConnection(socket: Socket, link: PeerLink, result: HandshakeResult & { ok: true }, dialedByUs: boolean): Connection {
-    return new Connection(socket, link.id, dialedByUs, result.decoder, result.keys, this.limits, link.counters, this.connEvents);
+    // TLS protects the link's integrity itself: no batch MAC on top.
+    const keys = this.tlsContext === null ? result.keys : null;
+    return new Connection(socket, link.id, dialedByUs, result.decoder, keys, this.limits, link.counters, this.connEvents);
   }
 
   private activate(link: PeerLink, conn: Connection): void {

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { cmqRequest } from './load-clients';
 import { makeDataDir, spawnServer, type ServerProcess } from './server-process';
+import { fixturePath } from './tls-fixtures';
 
 /** The cluster secret of every test set (a member started by hand joins with it). */
 export const SECRET = 'cluster-test-secret-0123456789';
@@ -82,6 +83,8 @@ export interface TestSetOptions {
   peerAddress?: (from: string, to: string) => { host: string; port: number };
   /** More server options for every member (e.g. --snapshot-every). */
   extraArgs?: string[];
+  /** Peer links over TLS with the test certificates of n1..n3 and no cluster secret. */
+  peerTls?: boolean;
 }
 
 export async function freePorts(ids: string[]): Promise<Record<string, number>> {
@@ -105,7 +108,10 @@ export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> 
       const a = addr(id, p);
       return ['--peer', `${p}=${a.host}:${a.port}`];
     });
-    return ['--node-id', id, '--raft-port', String(raftPorts[id]), '--cluster-secret', SECRET, ...peers, ...(opts.extraArgs ?? [])];
+    const security = opts.peerTls
+      ? ['--peer-tls-cert', fixturePath(`${id}.pem`), '--peer-tls-key', fixturePath(`${id}.key`), '--peer-tls-ca', fixturePath('ca.pem')]
+      : ['--cluster-secret', SECRET];
+    return ['--node-id', id, '--raft-port', String(raftPorts[id]), ...security, ...peers, ...(opts.extraArgs ?? [])];
   };
   const dirOf = (id: string): string => dirs[ids.indexOf(id)]!.dir;
   /** The output of each member's earlier runs, before restart() replaced them. */

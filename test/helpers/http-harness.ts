@@ -2,16 +2,32 @@
 // (startServer: real node, real log on disk) on a loopback port, raw node:http requests shaped the
 // way the SDKs send them, envelope checks, and an independent implementation of the CMQ request
 // signature (spec §1.4) that deliberately does not reuse src/api/signature.ts.
+// With OPENCMQ_TEST_TLS=1 the same suites run over HTTPS (scripts/run-tests.js runs them both ways).
 
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 
 import { startServer, type StartedServer } from '../../src/node/server';
-import type { Credential } from '../../src/node/server-options';
+import type { Credential, ServerOptions } from '../../src/node/server-options';
+import { fixture, fixturePath } from './tls-fixtures';
+
+/** The API suites talk HTTPS (server certificate for localhost from test/fixtures/tls). */
+export const TEST_TLS = process.env.OPENCMQ_TEST_TLS === '1';
+
+/** What a test server needs to serve HTTPS when TEST_TLS is on (spread into startServer options). */
+export function testServerTls(): Pick<ServerOptions, 'tls'> {
+  return TEST_TLS ? { tls: { certFile: fixturePath('server.pem'), keyFile: fixturePath('server.key') } } : {};
+}
+
+/** A keep-alive agent for the test server's scheme, trusting the test CA over HTTPS. */
+export function keepAliveAgent(opts: http.AgentOptions): http.Agent {
+  return TEST_TLS ? new https.Agent({ ...opts, ca: fixture('ca.pem') }) : new http.Agent(opts);
+}
 
 export interface TestServer {
   /** e.g. http://127.0.0.1:40123 */
@@ -46,6 +62,7 @@ export async function startTestServer(opts: StartOptions = {}): Promise<TestServ
     segmentBytes: 1 << 20,
     log: () => {},
     ...(opts.requireAkidPrefix !== undefined ? { requireAkidPrefix: opts.requireAkidPrefix } : {}),
+    ...testServerTls(),
   });
   const port = server.port;
   return {
@@ -88,7 +105,7 @@ export interface RawReply {
   elapsedMs: number;
 }
 
-/** One HTTP request to the server on 127.0.0.1:port; resolves with whatever comes back. */
+/** One HTTP(S) request to the server on 127.0.0.1:port; resolves with whatever comes back. */
 export function httpRequest(port: number, req: RawRequest): Promise<RawReply> {
   const started = performance.now();
   const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
@@ -97,7 +114,8 @@ export function httpRequest(port: number, req: RawRequest): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     let gotResponse = false;
     let lastError: Error | undefined;
-    const r = http.request(
+    // Over HTTPS the certificate is checked against 'localhost', whatever Host header a test sends.
+    const r = (TEST_TLS ? https : http).request(
       {
         host: '127.0.0.1',
         port,
@@ -105,6 +123,7 @@ export function httpRequest(port: number, req: RawRequest): Promise<RawReply> {
         path: req.path ?? '/v2/index.php',
         headers,
         agent: req.agent ?? false,
+        ...(TEST_TLS ? { ca: fixture('ca.pem'), servername: 'localhost' } : {}),
       },
       (res) => {
         gotResponse = true;

@@ -41,7 +41,7 @@ export function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0)
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
       out += chunk.toString();
-      const m = /listening on (http:\/\/[^\s]+:(\d+))/.exec(out);
+      const m = /listening on (https?:\/\/[^\s]+:(\d+))/.exec(out);
       if (m) {
         child.stderr?.off('data', onData);
         child.stderr?.on('data', (c: Buffer) => (out += c.toString()));

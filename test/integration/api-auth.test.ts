@@ -22,6 +22,7 @@ import {
   signedParams,
   startTestServer,
   stringToSign,
+  testServerTls,
   uniqueName,
   type CmqBody,
   type Params,
@@ -322,12 +323,12 @@ describe('start-up', () => {
   test('without credentials the server refuses a non-loopback host (0.0.0.0) unless insecureNoAuth', async () => {
     await withDir(async (dir) => {
       await assert.rejects(
-        startServer({ dataDir: dir, host: '0.0.0.0', port: 0, credentials: [], insecureNoAuth: false, segmentBytes: 1 << 20, log: () => {} }),
+        startServer({ dataDir: dir, host: '0.0.0.0', port: 0, credentials: [], insecureNoAuth: false, segmentBytes: 1 << 20, log: () => {}, ...testServerTls() }),
         /refusing to listen on 0\.0\.0\.0/,
       );
     });
     await withDir(async (dir) => {
-      const open = await startServer({ dataDir: dir, host: '0.0.0.0', port: 0, credentials: [], insecureNoAuth: true, segmentBytes: 1 << 20, log: () => {} });
+      const open = await startServer({ dataDir: dir, host: '0.0.0.0', port: 0, credentials: [], insecureNoAuth: true, segmentBytes: 1 << 20, log: () => {}, ...testServerTls() });
       try {
         // Open: an unsigned request is served.
         ok(envelope(await httpRequest(open.port, { body: 'Action=ListQueue' })));
@@ -347,6 +348,7 @@ describe('start-up', () => {
         insecureNoAuth: false,
         segmentBytes: 1 << 20,
         log: () => {},
+        ...testServerTls(),
       });
       try {
         err(envelope(await httpRequest(srv.port, { body: 'Action=ListQueue' })), 4000, 10390);

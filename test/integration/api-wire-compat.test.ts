@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { LIMITS } from '../../src/protocol/limits';
 
-import { envelope, err, formEncode, httpRequest, ok, startTestServer, uniqueName, type CmqBody, type RawReply, type RawRequest, type TestServer } from '../helpers/http-harness';
+import { envelope, err, formEncode, httpRequest, keepAliveAgent, ok, startTestServer, uniqueName, type CmqBody, type RawReply, type RawRequest, type TestServer } from '../helpers/http-harness';
 
 let s: TestServer;
 
@@ -232,7 +232,7 @@ describe('wire compatibility', { concurrency: true }, () => {
   });
 
   test('keep-alive: several requests over one connection (Python sends Connection: Keep-Alive)', async () => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const agent = keepAliveAgent({ keepAlive: true, maxSockets: 1 });
     try {
       const ports = new Set<number | undefined>();
       for (let i = 0; i < 4; i++) {

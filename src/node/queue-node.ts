@@ -24,10 +24,11 @@ import { QueueStateMachine } from '../broker/state-machine';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { crc32c } from '../storage/crc32c';
+import { DiskStall } from '../storage/disk-stall';
 import { SnapshotStore } from '../storage/snapshot-store';
 import { WalCorruptionError, type LogEntry } from '../storage/types';
 import { HardStateStore } from '../storage/hard-state';
-import { SegmentedWal, type WalOptions } from '../storage/wal';
+import { SegmentedWal, type WalHooks, type WalOptions } from '../storage/wal';
 import type { PeerAddress, PeerTransport } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
 import {
@@ -36,6 +37,7 @@ import {
   ProposalDroppedError,
   ProposalTimeoutError,
   RaftLog,
+  StorageStalledError,
   TransferringError,
   type RaftLogOptions,
 } from './raft-log';
@@ -60,6 +62,10 @@ export interface QueueNodeOptions {
   onFatal?: (err: Error) => void;
   /** Fault injection for tests: runs before every fdatasync; throwing stands in for a failed one. */
   beforeDatasync?: (segment: string) => void;
+  /** Fault injection for tests: hooks on the WAL's writes and segment allocations. */
+  walHooks?: Omit<WalHooks, 'beforeDatasync'>;
+  /** How often a write stalled by a full disk is retried (default 500 ms; tests shorten it). */
+  diskStallRetryMs?: number;
   /** This node's id in its Raft group (default "n1": the embedded single-node server). */
   nodeId?: string;
   /** The initial voters (default: this node alone). */
@@ -135,6 +141,8 @@ export class QueueNode implements QueueService {
   private snapshotRunning: Promise<void> | undefined;
   private readonly counters = { corruptBodies: 0, bodiesFromReplicas: 0, snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
   private receiver: SnapshotReceiver | undefined;
+  /** Stalled disk writes (full disk, I/O errors), shared by every log this node opens. */
+  private diskStall: DiskStall | undefined;
   /** POSTs topic pushes to http subscribers while this node leads. */
   private readonly pushes: PushDelivery;
   private pushRecheck: NodeJS.Timeout | undefined;
@@ -178,7 +186,10 @@ export class QueueNode implements QueueService {
     const latest = await snapshots.loadLatest();
     const restored = latest ? decodeNodeSnapshot(latest.data) : undefined;
     const sm = restored ? QueueStateMachine.restore(restored.stateMachine) : new QueueStateMachine();
-    const wal = await openWal(opts, log);
+    const nodeId = opts.nodeId ?? SINGLE_NODE_ID;
+    // One record of stalled disk writes for the WAL, a staged WAL and the hard state alike.
+    const diskStall = new DiskStall(log, { nodeId, ...(opts.diskStallRetryMs !== undefined ? { retryMs: opts.diskStallRetryMs } : {}) });
+    const wal = await openWal(opts, log, diskStall);
     const hardState = await HardStateStore.open(path.join(opts.dataDir, 'raft'));
     if (wal.lastIndex() < sm.lastAppliedIndex) {
       throw new Error(`log ends at ${wal.lastIndex()} but the snapshot is at ${sm.lastAppliedIndex}: data directory is inconsistent`);
@@ -199,7 +210,6 @@ export class QueueNode implements QueueService {
       lastTimeMs = Math.max(lastTimeMs, e.timeMs);
     }
     log(`recovered: snapshot at ${latest ? latest.index : 0}, replayed ${replayed} committed entries, log ends at ${wal.lastIndex()}`);
-    const nodeId = opts.nodeId ?? SINGLE_NODE_ID;
     const voters = opts.voters ?? [nodeId];
     const soleVoter = voters.length === 1 && voters[0] === nodeId;
     const raftOpts: RaftLogOptions = {
@@ -218,6 +228,7 @@ export class QueueNode implements QueueService {
       heartbeatTicks: soleVoter ? 1 : DEFAULT_HEARTBEAT_TICKS,
       log,
       onFatal: (err) => node.onFatal(err),
+      diskStall,
     };
     if (latest && restored) raftOpts.snapshotMeta = { index: latest.index, term: latest.term, voters: restored.voters };
     if (opts.transport) raftOpts.transport = opts.transport;
@@ -225,7 +236,7 @@ export class QueueNode implements QueueService {
     if (restored) raftOpts.learnedAddresses = restored.addresses;
     let receiver: SnapshotReceiver | undefined;
     if (opts.rpc) {
-      const walOpts = walOptions(opts, log);
+      const walOpts = walOptions(opts, log, diskStall);
       receiver = new SnapshotReceiver(opts.dataDir, walOpts, opts.now ?? Date.now, log);
       receiver.serve(opts.rpc);
       const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => node.loadSnapshot(index), wal: () => node.wal }, log);
@@ -234,6 +245,7 @@ export class QueueNode implements QueueService {
     const commitLog = new RaftLog<CommandResult>(raftOpts);
     const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, opts);
     node.receiver = receiver;
+    node.diskStall = diskStall;
     opts.rpc?.serve(RPC_SERVICE.body, (_from, payload) => node.serveBody(payload));
     node.entriesSinceSnapshot = replayed;
     node.afterApply();
@@ -241,7 +253,10 @@ export class QueueNode implements QueueService {
     // set serves at once and answers "no leader" until an election is won.
     if (soleVoter) {
       await node.untilLeader(SOLE_VOTER_STARTUP_TIMEOUT_MS);
-      await commitLog.readBarrier(); // everything in the log is applied before the first request
+      // Everything in the log is applied before the first request, unless the disk is full: then
+      // the barrier waits for space, and the node serves meanwhile (writes refused, reads of
+      // what is applied) instead of not starting at all.
+      await untilBarrierOrStall(commitLog.readBarrier(), diskStall, log);
     }
     return node;
   }
@@ -346,6 +361,7 @@ export class QueueNode implements QueueService {
         return fail('internalError', undefined, `not applied: ${err.message}; retry (any member forwards to the leader)`);
       }
       // Storage failures reach onFatal from the log itself; here the request just failed.
+      if (err instanceof StorageStalledError) return fail('notApplied', undefined, err.message);
       if (err instanceof ProposalDroppedError) return fail('internalError', undefined, 'not committed: leadership changed');
       if (err instanceof ProposalTimeoutError) return fail('internalError', undefined, 'outcome unknown: not committed in time');
       return fail('internalError', undefined, `the write could not be made durable: ${err instanceof Error ? err.message : String(err)}`);
@@ -682,7 +698,7 @@ export class QueueNode implements QueueService {
     if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
     const snap = decodeNodeSnapshot(latest.data);
     this.sm = QueueStateMachine.restore(snap.stateMachine);
-    this.wal = await openWal(this.opts, this.log);
+    this.wal = await openWal(this.opts, this.log, this.diskStall ?? new DiskStall(this.log));
     this.entriesSinceSnapshot = 0;
     this.counters.snapshotsInstalled++;
     this.afterApply();
@@ -785,15 +801,39 @@ function anyInRange(sorted: number[], lo: number, hi: number): boolean {
   return a < sorted.length && sorted[a]! <= hi;
 }
 
-function walOptions(opts: QueueNodeOptions, log: (line: string) => void): WalOptions {
-  const walOpts: WalOptions = { fsync: opts.fsync ?? true, log };
+function walOptions(opts: QueueNodeOptions, log: (line: string) => void, stall: DiskStall): WalOptions {
+  const walOpts: WalOptions = { fsync: opts.fsync ?? true, log, stall };
   if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
-  if (opts.beforeDatasync) walOpts.hooks = { beforeDatasync: opts.beforeDatasync };
+  if (opts.beforeDatasync || opts.walHooks) walOpts.hooks = { ...opts.walHooks, ...(opts.beforeDatasync ? { beforeDatasync: opts.beforeDatasync } : {}) };
   return walOpts;
 }
 
-async function openWal(opts: QueueNodeOptions, log: (line: string) => void): Promise<SegmentedWal> {
-  const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOptions(opts, log)).catch((err: unknown) => {
+/** Resolves when `barrier` does, or as soon as a disk stall is seen (the barrier then finishes later). */
+async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log: (line: string) => void): Promise<void> {
+  let settled = false;
+  const done = barrier.then(
+    () => {
+      settled = true;
+    },
+    (err: unknown) => {
+      settled = true;
+      throw err;
+    },
+  );
+  while (!settled) {
+    const s = stall.current();
+    if (s) {
+      done.catch(() => undefined);
+      log(`opencmq: starting while storage is stalled: ${stall.describe(s)}; writes are refused until it clears`);
+      return;
+    }
+    await Promise.race([done, new Promise((r) => setTimeout(r, 20))]);
+  }
+  await done;
+}
+
+async function openWal(opts: QueueNodeOptions, log: (line: string) => void, stall: DiskStall): Promise<SegmentedWal> {
+  const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOptions(opts, log, stall)).catch((err: unknown) => {
     if (!(err instanceof WalCorruptionError)) throw err;
     throw new Error(
       `CORRUPTION: the write-ahead log in ${opts.dataDir} is damaged (${err.message}). ` +

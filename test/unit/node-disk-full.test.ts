@@ -1,0 +1,111 @@
+// The node over a WAL whose writes or fsyncs fail with ENOSPC / EIO (injected at the WAL's test
+// hooks): new writes are refused up front as notApplied (6100), a write already in the log is not
+// acknowledged while it is not durable, nothing is fatal, and everything resumes once the fault
+// clears, with every acknowledged message still there.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+
+import type { CommandResult } from '../../src/broker/commands';
+import { QueueNode, type QueueNodeOptions } from '../../src/node/queue-node';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function errno(code: string): Error {
+  return Object.assign(new Error(`${code} (injected)`), { code });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const body = (s: string): Buffer => Buffer.from(s);
+
+async function openNode(extra: Partial<QueueNodeOptions>, dir?: string): Promise<{ node: QueueNode; dir: string; fatal: Error[]; lines: string[] }> {
+  const dataDir = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'opencmq-nodefull-')));
+  if (!dir) dirs.push(dataDir);
+  const fatal: Error[] = [];
+  const lines: string[] = [];
+  const node = await QueueNode.open({
+    dataDir,
+    segmentBytes: 64 * 1024,
+    log: (l) => void lines.push(l),
+    diskStallRetryMs: 50,
+    onFatal: (e) => fatal.push(e),
+    ...extra,
+  });
+  return { node, dir: dataDir, fatal, lines };
+}
+
+function send(node: QueueNode, text: string): Promise<CommandResult> {
+  return node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body(text)] });
+}
+
+async function receiveAll(node: QueueNode): Promise<string[]> {
+  const got: string[] = [];
+  for (;;) {
+    const r = await node.receive('q', 16, 0);
+    assert.ok(r.ok, JSON.stringify(r));
+    if (r.messages.length === 0) return got.sort();
+    for (const m of r.messages) got.push(m.bodyBytes.toString());
+  }
+}
+
+for (const fault of [
+  { name: 'ENOSPC on a WAL write', code: 'ENOSPC', at: 'write' as const },
+  { name: 'EIO on an fdatasync', code: 'EIO', at: 'sync' as const },
+]) {
+  test(`${fault.name}: refused with notApplied, nothing unsynced acknowledged, resumes when it clears`, async () => {
+    let failing = false;
+    const inject = (): void => {
+      if (failing) throw errno(fault.code);
+    };
+    const { node, dir, fatal, lines } = await openNode(fault.at === 'write' ? { walHooks: { beforeWrite: inject } } : { beforeDatasync: inject });
+    assert.ok((await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} })).ok);
+    assert.ok((await send(node, 'before')).ok);
+
+    failing = true;
+    // This one reaches the log before the fault is noticed: it must wait, not be acknowledged.
+    let inLogAnswer: CommandResult | undefined;
+    const inLog = send(node, 'in-log').then((r) => (inLogAnswer = r));
+    await sleep(300);
+    assert.equal(inLogAnswer, undefined, 'not acknowledged while not durable');
+
+    const refused = await send(node, 'refused');
+    assert.equal(refused.ok, false);
+    assert.equal(!refused.ok && refused.error, 'notApplied');
+    const detail = (!refused.ok && refused.detail) || '';
+    assert.match(detail, fault.code === 'EIO' ? /^disk I\/O error on n1 \(EIO at fdatasync of .+\.wal\); not applied, retry$/ : /^disk full on n1 \(ENOSPC at write of .+\.wal\); not applied, retry$/);
+    assert.ok(lines.some((l) => l.includes('STALLED')), 'the stall is logged');
+    assert.equal(fatal.length, 0, 'not fatal');
+
+    failing = false;
+    const r = await inLog;
+    assert.ok(r.ok, `the waiting write completes once durable: ${JSON.stringify(r)}`);
+    assert.ok((await send(node, 'after')).ok);
+    assert.ok(lines.some((l) => l.includes('RECOVERED')));
+    assert.equal(fatal.length, 0);
+    await node.close();
+
+    // Everything acknowledged is there (and nothing refused), after a restart too.
+    const again = await openNode({}, dir);
+    assert.deepEqual(await receiveAll(again.node), ['after', 'before', 'in-log']);
+    await again.node.close();
+  });
+}
+
+test('closing a node while its disk is full neither hangs nor reports a fatal error', async () => {
+  let failing = false;
+  const { node, fatal } = await openNode({ walHooks: { beforeWrite: () => { if (failing) throw errno('ENOSPC'); } } });
+  assert.ok((await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} })).ok);
+  failing = true;
+  const waiting = send(node, 'x');
+  await sleep(200);
+  await node.close();
+  const r = await waiting;
+  assert.equal(r.ok, false, 'never acknowledged');
+  assert.equal(fatal.length, 0);
+});

@@ -42,6 +42,11 @@ export function stallCode(err: unknown): string | undefined {
   return code !== undefined && STALL_CODES.has(code) ? code : undefined;
 }
 
+function rootMessage(err: unknown): string {
+  const root = err instanceof StorageStepError ? err.cause : err;
+  return root instanceof Error ? root.message : String(root);
+}
+
 /** Runs `op`; a failure is rethrown as a StorageStepError naming `step` and `file`. */
 export async function atStep<T>(step: string, file: string, op: () => Promise<T>): Promise<T> {
   try {
@@ -119,7 +124,7 @@ export class DiskStall {
             this.active.add(stall);
             reported = now;
             this.log(
-              `storage: STALLED: ${this.describe(stall)}: ${err instanceof Error ? err.message : String(err)}. ` +
+              `storage: STALLED: ${this.describe(stall)}: ${rootMessage(err)}. ` +
                 `Nothing more is acknowledged; new writes are refused; retrying every ${this.retryMs} ms.`,
             );
           } else {

@@ -154,7 +154,7 @@ function checkIndexArg(name: string, value: number): void {
 
 async function prepareSegmentFile(dir: string, name: string, bytes: number, hooks: WalHooks): Promise<PreparedFile> {
   const path = join(dir, name);
-  const fh = await atStep('allocate (create)', path, () => {
+  const fh = await atStep('allocate', path, () => {
     hooks.beforeAllocate?.(path);
     return open(path, 'wx+');
   });
@@ -162,8 +162,8 @@ async function prepareSegmentFile(dir: string, name: string, bytes: number, hook
     // Zero-filled and synced ahead of use, so appends only overwrite allocated blocks and the
     // per-batch fdatasync has no file-size metadata to flush. A disk too full for it fails here,
     // and the partial file is removed so it holds no space while the flush retries.
-    await atStep('allocate (zero-fill)', path, () => zeroFill(fh, 0, bytes));
-    await atStep('allocate (fsync)', path, () => fh.sync());
+    await atStep('allocate', path, () => zeroFill(fh, 0, bytes));
+    await atStep('allocate-fsync', path, () => fh.sync());
   } catch (err) {
     await fh.close().catch(() => undefined);
     await unlink(path).catch(() => undefined);
@@ -504,7 +504,7 @@ export class SegmentedWal {
   private async writeGroup(seg: Segment, iov: Buffer[], groupBytes: number, seal: boolean): Promise<void> {
     if (seal) iov.push(encodeSeal(seg.lastIndex));
     const total = groupBytes + (seal ? SEAL_BYTES : 0);
-    await atStep(seal ? 'write (seal)' : 'write', seg.path, () => {
+    await atStep(seal ? 'write-seal' : 'write', seg.path, () => {
       this.hooks.beforeWrite?.(seg.name);
       return writevFully(seg.fh, iov, seg.writeOffset);
     });
@@ -542,7 +542,7 @@ export class SegmentedWal {
     const name = segmentFileName(firstIndex);
     const path = join(this.dir, name);
     try {
-      await atStep('rename (new segment)', path, () => rename(file.path, path));
+      await atStep('rename', path, () => rename(file.path, path));
       // The name must be durable before anything in the file is acknowledged.
       await atStep('directory fsync', this.dir, () => syncDirectory(this.dir));
     } catch (err) {

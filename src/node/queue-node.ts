@@ -119,6 +119,8 @@ const SOLE_VOTER_ELECTION_TICKS = 2;
 const LEADER_HANDOFF_TIMEOUT_MS = 2000;
 const SOLE_VOTER_STARTUP_TIMEOUT_MS = 10_000;
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
+/** A snapshot that failed (a full disk) is tried again after this long, not after another full interval. */
+const SNAPSHOT_RETRY_MS = 10_000;
 /** After the push loop halted (a refused outcome), look again this much later. */
 const PUSH_RECHECK_MS = 1000;
 /** How long the leader waits for one replica's copy of a body damaged locally. */
@@ -139,6 +141,8 @@ export class QueueNode implements QueueService {
   private lastTickMs = -Infinity;
   private entriesSinceSnapshot = 0;
   private snapshotRunning: Promise<void> | undefined;
+  /** No snapshot is started before this time (set after one failed). */
+  private snapshotRetryAtMs = -Infinity;
   private readonly counters = { corruptBodies: 0, bodiesFromReplicas: 0, snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
   private receiver: SnapshotReceiver | undefined;
   /** Stalled disk writes (full disk, I/O errors), shared by every log this node opens. */
@@ -532,7 +536,7 @@ export class QueueNode implements QueueService {
       }
     }
     this.scheduleTick();
-    if (this.entriesSinceSnapshot >= this.snapshotEveryEntries && !this.snapshotRunning && !this.closing) {
+    if (this.entriesSinceSnapshot >= this.snapshotEveryEntries && !this.snapshotRunning && !this.closing && Date.now() >= this.snapshotRetryAtMs) {
       // Next turn: the log learns that these entries are applied only after this listener returns.
       setImmediate(() => void this.snapshotNow());
     }
@@ -713,6 +717,7 @@ export class QueueNode implements QueueService {
     const meta = this.commitLog.snapshotMetaAt(index);
     const data = encodeNodeSnapshot({ voters: meta.voters, addresses: this.commitLog.learnedAddresses(), stateMachine: this.sm.snapshot() });
     const live = this.sm.liveEntryIndexes();
+    const covered = this.entriesSinceSnapshot;
     this.entriesSinceSnapshot = 0;
     this.snapshotRunning = (async () => {
       try {
@@ -722,7 +727,11 @@ export class QueueNode implements QueueService {
         const released = await this.wal.releaseSegments((first, last) => anyInRange(live, first, last), index + 1);
         this.counters.segmentsReleased += released;
       } catch (err) {
-        this.log(`snapshot at ${index} failed: ${String(err)}`);
+        // Not fatal (the log still holds everything): skipped, and tried again after a pause
+        // (a full disk) at the next apply, covering the entries it did not.
+        this.entriesSinceSnapshot += covered;
+        this.snapshotRetryAtMs = Date.now() + SNAPSHOT_RETRY_MS;
+        this.log(`snapshot at ${index} failed (skipped; retried in ${SNAPSHOT_RETRY_MS / 1000} s or later): ${String(err)}`);
       } finally {
         this.snapshotRunning = undefined;
       }

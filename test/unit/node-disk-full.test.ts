@@ -4,7 +4,7 @@
 // clears, with every acknowledged message still there.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -108,4 +108,33 @@ test('closing a node while its disk is full neither hangs nor reports a fatal er
   const r = await waiting;
   assert.equal(r.ok, false, 'never acknowledged');
   assert.equal(fatal.length, 0);
+});
+
+test('a snapshot that cannot be written is skipped, not fatal, and tried again later without waiting for another full interval', { timeout: 60_000 }, async () => {
+  const { node, dir, fatal, lines } = await openNode({ snapshotEveryEntries: 20 });
+  assert.ok((await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} })).ok);
+  // Stand-in for a snapshot directory that cannot take a new file.
+  const snaps = path.join(dir, 'snapshots');
+  await rename(snaps, `${snaps}.away`);
+  await writeFile(snaps, 'not a directory');
+  for (let i = 0; i < 30; i++) assert.ok((await send(node, `m${i}`)).ok);
+  const deadline = Date.now() + 10_000;
+  while (!lines.some((l) => l.includes('failed (skipped'))) {
+    assert.ok(Date.now() < deadline, 'the snapshot was attempted');
+    await sleep(50);
+  }
+  assert.equal(node.stats().snapshotsTaken, 0);
+  assert.equal(fatal.length, 0);
+  await rm(snaps);
+  await rename(`${snaps}.away`, snaps);
+  // Past the retry pause, a single further entry is enough to try again.
+  await sleep(10_500);
+  assert.ok((await send(node, 'one more')).ok);
+  const until = Date.now() + 10_000;
+  while (node.stats().snapshotsTaken === 0) {
+    assert.ok(Date.now() < until, 'the snapshot was retried');
+    await sleep(50);
+  }
+  assert.equal(fatal.length, 0);
+  await node.close();
 });

@@ -458,6 +458,7 @@ export class QueueNode implements QueueService {
       await this.commitLog.readBarrier();
       return undefined;
     } catch (err) {
+      if (err instanceof StorageStalledError) return fail('notApplied', undefined, err.message);
       return fail('internalError', undefined, err instanceof Error ? err.message : String(err));
     }
   }

@@ -357,6 +357,16 @@ export class RaftLog<R> {
    */
   readBarrier(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
+    const stalled = this.opts.diskStall?.current();
+    if (stalled) {
+      // The Ready loop is held at a persist, so a ReadIndex would wait for the disk. A lone voter
+      // cannot be deposed: once everything committed is applied it may answer at once. A member
+      // of a set cannot know it still leads: refused, to be retried on another member.
+      const st = this.raft.status();
+      const sole = st.voters.length === 1 && st.voters[0] === this.opts.id;
+      if (sole && st.role === 'leader' && this.appliedIndex >= st.commitIndex) return Promise.resolve();
+      return Promise.reject(new StorageStalledError(this.opts.diskStall!.describe(stalled)));
+    }
     const id = `r${++this.readSeq}`;
     const r = this.raft.readIndex(id);
     if (!r.ok) {

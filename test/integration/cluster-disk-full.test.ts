@@ -141,7 +141,7 @@ test('a leader whose disk fills stops acknowledging, the other two keep serving,
 
     // Space returns: the victim resumes with no operator action and catches up.
     await unlink(filler);
-    await retry(`${VICTIM} recovers`, async () => /storage: RECOVERED/.test(set.output(VICTIM)));
+    await retry(`${VICTIM} recovers`, () => Promise.resolve(/storage: RECOVERED/.test(set.output(VICTIM))));
     await retry(`${VICTIM} catches up`, async () => {
       const [mine, other] = await Promise.all([set.status(VICTIM), set.status('n2')]);
       return mine.appliedIndex >= other.commitIndex && other.commitIndex > 0;

@@ -80,6 +80,9 @@ for (const fault of [
     const detail = (!refused.ok && refused.detail) || '';
     assert.match(detail, fault.code === 'EIO' ? /^disk I\/O error on n1 \(EIO at fdatasync of .+\.wal\); not applied, retry$/ : /^disk full on n1 \(ENOSPC at write of .+\.wal\); not applied, retry$/);
     assert.ok(lines.some((l) => l.includes('STALLED')), 'the stall is logged');
+    // A lone voter still answers reads of what it has applied, without waiting for the disk.
+    const attrs = await Promise.race([node.getQueueAttributes('q'), sleep(5000).then(() => 'hung' as const)]);
+    assert.ok(attrs !== 'hung' && attrs !== undefined, 'a read is answered during the stall');
     assert.equal(fatal.length, 0, 'not fatal');
 
     failing = false;

@@ -141,3 +141,26 @@ test('a snapshot that cannot be written is skipped, not fatal, and tried again l
   assert.equal(fatal.length, 0);
   await node.close();
 });
+
+test('a node starts on a full disk (its first segment cannot be made), refuses writes, and takes them once space returns', { timeout: 60_000 }, async () => {
+  let full = true;
+  const opened = openNode({ walHooks: { beforeAllocate: () => { if (full) throw errno('ENOSPC'); } } });
+  const started = await Promise.race([opened, sleep(15_000).then(() => 'hung' as const)]);
+  assert.notEqual(started, 'hung', 'open() returned while the disk is full');
+  const { node, fatal, lines } = await opened;
+  assert.ok(lines.some((l) => l.includes('starting while storage is stalled')), lines.join('\n'));
+  const refused = await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} });
+  assert.equal(!refused.ok && refused.error, 'notApplied');
+  full = false;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} });
+    if (r.ok) break;
+    assert.ok(Date.now() < deadline, `still refused: ${JSON.stringify(r)}`);
+    await sleep(100);
+  }
+  assert.ok((await send(node, 'x')).ok);
+  assert.deepEqual(await receiveAll(node), ['x']);
+  assert.equal(fatal.length, 0);
+  await node.close();
+});

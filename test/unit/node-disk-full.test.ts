@@ -11,6 +11,10 @@ import { after, test } from 'node:test';
 
 import type { CommandResult } from '../../src/broker/commands';
 import { QueueNode, type QueueNodeOptions } from '../../src/node/queue-node';
+import { RaftLog, StorageStalledError } from '../../src/node/raft-log';
+import { DiskStall, StorageStepError } from '../../src/storage/disk-stall';
+import { HardStateStore } from '../../src/storage/hard-state';
+import { SegmentedWal } from '../../src/storage/wal';
 
 const dirs: string[] = [];
 after(async () => {
@@ -163,4 +167,58 @@ test('a node starts on a full disk (its first segment cannot be made), refuses w
   assert.deepEqual(await receiveAll(node), ['x']);
   assert.equal(fatal.length, 0);
   await node.close();
+});
+
+test('a hard-state save that hits a full disk is retried, not fatal; proposals are refused meanwhile', { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'opencmq-hsfull-'));
+  dirs.push(dir);
+  const lines: string[] = [];
+  const log = (l: string): void => void lines.push(l);
+  const stall = new DiskStall(log, { nodeId: 'solo', retryMs: 50 });
+  const { wal } = await SegmentedWal.open(path.join(dir, 'wal'), { segmentBytes: 64 * 1024, log, stall });
+  const hardState = await HardStateStore.open(dir);
+  let full = true;
+  const save = hardState.save.bind(hardState);
+  hardState.save = (state) => (full ? Promise.reject(new StorageStepError('write', path.join(dir, 'hardstate'), errno('ENOSPC'))) : save(state));
+  const fatal: Error[] = [];
+  const raft = new RaftLog<string>({
+    id: 'solo',
+    voters: ['solo'],
+    wal,
+    hardState,
+    appliedIndex: 0,
+    lastTimeMs: 0,
+    configEntries: [],
+    now: Date.now,
+    random: () => 0.5,
+    tickMs: 20,
+    electionTicks: 2,
+    heartbeatTicks: 1,
+    log,
+    onFatal: (e) => fatal.push(e),
+    diskStall: stall,
+  });
+  raft.onCommit((entries) => entries.map((e) => `applied ${e.index}`));
+  const deadline = Date.now() + 10_000;
+  while (!stall.current()) {
+    assert.ok(Date.now() < deadline, 'the election saved its vote or stalled on it');
+    await sleep(20);
+  }
+  assert.equal(stall.current()!.file, path.join(dir, 'hardstate'));
+  await assert.rejects(raft.propose(Buffer.from('refused'), 0), StorageStalledError);
+  full = false;
+  for (;;) {
+    try {
+      assert.match(await raft.propose(Buffer.from('after'), 0), /^applied \d+$/);
+      break;
+    } catch (err) {
+      assert.ok(err instanceof StorageStalledError || /not the leader/.test(String(err)), String(err));
+      assert.ok(Date.now() < deadline + 10_000, 'proposals accepted once the save succeeds');
+      await sleep(50);
+    }
+  }
+  assert.equal(hardState.current.votedFor, 'solo');
+  assert.equal(fatal.length, 0);
+  assert.ok(lines.some((l) => l.includes('RECOVERED')));
+  await raft.close();
 });

@@ -53,6 +53,8 @@ export interface WalHooks {
   beforeWrite?: (segment: string) => void;
   /** Runs before a new segment file is created and zero-filled; throwing stands in for a failed allocation. */
   beforeAllocate?: (file: string) => void;
+  /** Runs before a prepared file is renamed to a new segment; throwing stands in for a failed rename. */
+  beforeRename?: (segment: string) => void;
 }
 
 /** The log stopped accepting appends after a write or fsync failed (the node must restart). */
@@ -541,12 +543,20 @@ export class SegmentedWal {
     const file = await this.takePrepared();
     const name = segmentFileName(firstIndex);
     const path = join(this.dir, name);
+    let at = file.path;
     try {
-      await atStep('rename', path, () => rename(file.path, path));
+      await atStep('rename', path, () => {
+        this.hooks.beforeRename?.(name);
+        return rename(file.path, path);
+      });
+      at = path;
       // The name must be durable before anything in the file is acknowledged.
       await atStep('directory fsync', this.dir, () => syncDirectory(this.dir));
     } catch (err) {
-      await file.fh.close().catch(() => undefined);
+      // Keep the allocated file (under whichever name it now has) for the next attempt: a full
+      // disk may have no room for another one.
+      this.prepared = Promise.resolve({ ...file, path: at });
+      this.preparedBytes = file.bytes;
       throw err;
     }
     const seg = new Segment(name, path, firstIndex, file.fh, file.bytes);

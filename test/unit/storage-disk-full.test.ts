@@ -154,6 +154,34 @@ void test('ENOSPC allocating the next segment at a rollover waits, then rolls ov
   });
 });
 
+void test('a rename of the next segment that fails keeps the allocated file for the retry instead of allocating another', async () => {
+  await withTempDir(async (dir) => {
+    let renameFails = 0;
+    let allocations = 0;
+    const hooks: WalHooks = {
+      beforeAllocate: () => void allocations++,
+      beforeRename: () => {
+        if (renameFails > 0) {
+          renameFails--;
+          throw errno('ENOSPC');
+        }
+      },
+    };
+    const { wal } = await open(dir, hooks, [], 8 * 1024);
+    await wal.append(range(1, 10).map((i) => entry(i)));
+    // Let the background preparation of the next segment finish first.
+    await sleep(100);
+    const before = allocations;
+    renameFails = 5;
+    await wal.append(range(11, 20).map((i) => entry(i)));
+    assert.equal(renameFails, 0, 'the rename was retried');
+    // One allocation at most: the successor of the new segment, prepared after the rollover.
+    assert.ok(allocations - before <= 1, `${allocations - before} allocations during the failed renames`);
+    await wal.close();
+    assert.deepEqual(await readAll(dir), range(1, 20));
+  });
+});
+
 void test('a new log opens on a full disk; its first segment is made when space returns', async () => {
   await withTempDir(async (dir) => {
     let full = true;

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, open, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 
 import { withTestSet } from '../helpers/cluster';
 import { arrayParams, cmqCall } from '../helpers/raw-cmq';
@@ -48,6 +48,18 @@ function rootCheck(): string | undefined {
 }
 
 let seq = 0;
+
+/** Unmounts left behind if the test times out (withTestSet's close never runs then). */
+const leftovers: (() => void)[] = [];
+after(() => {
+  for (const fn of leftovers.splice(0)) {
+    try {
+      fn();
+    } catch {
+      // already unmounted
+    }
+  }
+});
 
 test('a leader whose disk fills stops acknowledging, the other two keep serving, and it catches up once space is freed', { timeout: 300_000 }, async (t) => {
   const why = rootCheck();
@@ -105,6 +117,10 @@ test('a leader whose disk fills stops acknowledging, the other two keep serving,
         execFileSync('umount', ['-l', dataDir], { stdio: 'pipe' });
       }
     };
+    leftovers.push(() => {
+      set.servers.get(VICTIM)?.child.kill('SIGKILL');
+      unmount();
+    });
     set.onClose(async () => {
       const s = set.servers.get(VICTIM);
       if (s && !s.hasExited()) await s.kill9();

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, open, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 
 import { arrayParams, cmqCall, type CmqResponse } from '../helpers/raw-cmq';
 import { spawnServer, type ServerProcess } from '../helpers/server-process';
@@ -18,6 +18,20 @@ const FS_MIB = 24;
 /** 16 bodies of ~6 KiB: about 100 KiB of log per request. */
 const BATCH = 16;
 const BODY_BYTES = 6000;
+
+/** Cleanup that must happen even if a test times out (its own finally never runs then). */
+const leftovers: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const fn of leftovers.splice(0)) await fn().catch(() => undefined);
+});
+
+function unmount(dir: string): void {
+  try {
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+  } catch {
+    execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+  }
+}
 
 function mountTmpfs(dir: string): string | undefined {
   if (process.getuid?.() !== 0) return 'not running as root: cannot mount a tmpfs';
@@ -134,6 +148,15 @@ test('a full disk refuses sends with 6100, survives a restart, and resumes when 
     return;
   }
   let server: ServerProcess | undefined;
+  let cleaned = false;
+  const cleanup = async (): Promise<void> => {
+    if (cleaned) return;
+    cleaned = true;
+    if (server && !server.hasExited()) await server.kill9();
+    unmount(mnt);
+    await rm(mnt, { recursive: true, force: true });
+  };
+  leftovers.push(cleanup);
   try {
     const dataDir = path.join(mnt, 'data');
     server = await spawnServer(dataDir, ['--segment-mb', '1']);
@@ -191,12 +214,6 @@ test('a full disk refuses sends with 6100, survives a restart, and resumes when 
     assert.equal(missing.length, 0, `${missing.length} acknowledged messages missing, e.g. ${missing[0]?.slice(0, 40)}`);
     assert.equal(server.hasExited(), false);
   } finally {
-    if (server && !server.hasExited()) await server.kill9();
-    try {
-      execFileSync('umount', [mnt], { stdio: 'pipe' });
-    } catch {
-      execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
-    }
-    await rm(mnt, { recursive: true, force: true });
+    await cleanup();
   }
 });

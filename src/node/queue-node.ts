@@ -24,10 +24,11 @@ import { QueueStateMachine } from '../broker/state-machine';
 import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { crc32c } from '../storage/crc32c';
+import { DiskStall } from '../storage/disk-stall';
 import { SnapshotStore } from '../storage/snapshot-store';
 import { WalCorruptionError, type LogEntry } from '../storage/types';
 import { HardStateStore } from '../storage/hard-state';
-import { SegmentedWal, type WalOptions } from '../storage/wal';
+import { SegmentedWal, type WalHooks, type WalOptions } from '../storage/wal';
 import type { PeerAddress, PeerTransport } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
 import {
@@ -37,6 +38,7 @@ import {
   ProposalRefusedError,
   ProposalTimeoutError,
   RaftLog,
+  StorageStalledError,
   TransferringError,
   type RaftLogOptions,
 } from './raft-log';
@@ -61,6 +63,10 @@ export interface QueueNodeOptions {
   onFatal?: (err: Error) => void;
   /** Fault injection for tests: runs before every fdatasync; throwing stands in for a failed one. */
   beforeDatasync?: (segment: string) => void;
+  /** Fault injection for tests: hooks on the WAL's writes and segment allocations. */
+  walHooks?: Omit<WalHooks, 'beforeDatasync'>;
+  /** How often a write stalled by a full disk is retried (default 500 ms; tests shorten it). */
+  diskStallRetryMs?: number;
   /** This node's id in its Raft group (default "n1": the embedded single-node server). */
   nodeId?: string;
   /** The initial voters (default: this node alone). */
@@ -114,6 +120,8 @@ const SOLE_VOTER_ELECTION_TICKS = 2;
 const LEADER_HANDOFF_TIMEOUT_MS = 2000;
 const SOLE_VOTER_STARTUP_TIMEOUT_MS = 10_000;
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
+/** A snapshot that failed (a full disk) is tried again after this long, not after another full interval. */
+const SNAPSHOT_RETRY_MS = 10_000;
 /** After the push loop halted (a refused outcome), look again this much later. */
 const PUSH_RECHECK_MS = 1000;
 /** How long the leader waits for one replica's copy of a body damaged locally. */
@@ -134,8 +142,12 @@ export class QueueNode implements QueueService {
   private lastTickMs = -Infinity;
   private entriesSinceSnapshot = 0;
   private snapshotRunning: Promise<void> | undefined;
+  /** No snapshot is started before this time (set after one failed). */
+  private snapshotRetryAtMs = -Infinity;
   private readonly counters = { corruptBodies: 0, bodiesFromReplicas: 0, snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
   private receiver: SnapshotReceiver | undefined;
+  /** Stalled disk writes (full disk, I/O errors), shared by every log this node opens. */
+  private diskStall: DiskStall | undefined;
   /** POSTs topic pushes to http subscribers while this node leads. */
   private readonly pushes: PushDelivery;
   private pushRecheck: NodeJS.Timeout | undefined;
@@ -179,7 +191,10 @@ export class QueueNode implements QueueService {
     const latest = await snapshots.loadLatest();
     const restored = latest ? decodeNodeSnapshot(latest.data) : undefined;
     const sm = restored ? QueueStateMachine.restore(restored.stateMachine) : new QueueStateMachine();
-    const wal = await openWal(opts, log);
+    const nodeId = opts.nodeId ?? SINGLE_NODE_ID;
+    // One record of stalled disk writes for the WAL, a staged WAL and the hard state alike.
+    const diskStall = new DiskStall(log, { nodeId, ...(opts.diskStallRetryMs !== undefined ? { retryMs: opts.diskStallRetryMs } : {}) });
+    const wal = await openWal(opts, log, diskStall);
     const hardState = await HardStateStore.open(path.join(opts.dataDir, 'raft'));
     if (wal.lastIndex() < sm.lastAppliedIndex) {
       throw new Error(`log ends at ${wal.lastIndex()} but the snapshot is at ${sm.lastAppliedIndex}: data directory is inconsistent`);
@@ -200,7 +215,6 @@ export class QueueNode implements QueueService {
       lastTimeMs = Math.max(lastTimeMs, e.timeMs);
     }
     log(`recovered: snapshot at ${latest ? latest.index : 0}, replayed ${replayed} committed entries, log ends at ${wal.lastIndex()}`);
-    const nodeId = opts.nodeId ?? SINGLE_NODE_ID;
     const voters = opts.voters ?? [nodeId];
     const soleVoter = voters.length === 1 && voters[0] === nodeId;
     const raftOpts: RaftLogOptions = {
@@ -219,6 +233,7 @@ export class QueueNode implements QueueService {
       heartbeatTicks: soleVoter ? 1 : DEFAULT_HEARTBEAT_TICKS,
       log,
       onFatal: (err) => node.onFatal(err),
+      diskStall,
     };
     if (latest && restored) raftOpts.snapshotMeta = { index: latest.index, term: latest.term, voters: restored.voters };
     if (opts.transport) raftOpts.transport = opts.transport;
@@ -226,7 +241,7 @@ export class QueueNode implements QueueService {
     if (restored) raftOpts.learnedAddresses = restored.addresses;
     let receiver: SnapshotReceiver | undefined;
     if (opts.rpc) {
-      const walOpts = walOptions(opts, log);
+      const walOpts = walOptions(opts, log, diskStall);
       receiver = new SnapshotReceiver(opts.dataDir, walOpts, opts.now ?? Date.now, log);
       receiver.serve(opts.rpc);
       const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => node.loadSnapshot(index), wal: () => node.wal }, log);
@@ -235,6 +250,7 @@ export class QueueNode implements QueueService {
     const commitLog = new RaftLog<CommandResult>(raftOpts);
     const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, opts);
     node.receiver = receiver;
+    node.diskStall = diskStall;
     opts.rpc?.serve(RPC_SERVICE.body, (_from, payload) => node.serveBody(payload));
     node.entriesSinceSnapshot = replayed;
     node.afterApply();
@@ -242,7 +258,10 @@ export class QueueNode implements QueueService {
     // set serves at once and answers "no leader" until an election is won.
     if (soleVoter) {
       await node.untilLeader(SOLE_VOTER_STARTUP_TIMEOUT_MS);
-      await commitLog.readBarrier(); // everything in the log is applied before the first request
+      // Everything in the log is applied before the first request, unless the disk is full: then
+      // the barrier waits for space, and the node serves meanwhile (writes refused, reads of
+      // what is applied) instead of not starting at all.
+      await untilBarrierOrStall(commitLog.readBarrier(), diskStall, log);
     }
     return node;
   }
@@ -435,6 +454,7 @@ export class QueueNode implements QueueService {
       await this.commitLog.readBarrier();
       return undefined;
     } catch (err) {
+      if (err instanceof StorageStalledError) return fail('notApplied', undefined, err.message);
       // A read changes nothing, so whatever stopped it, nothing was applied.
       return fail('notApplied', undefined, `read not possible here now: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -514,7 +534,7 @@ export class QueueNode implements QueueService {
       }
     }
     this.scheduleTick();
-    if (this.entriesSinceSnapshot >= this.snapshotEveryEntries && !this.snapshotRunning && !this.closing) {
+    if (this.entriesSinceSnapshot >= this.snapshotEveryEntries && !this.snapshotRunning && !this.closing && Date.now() >= this.snapshotRetryAtMs) {
       // Next turn: the log learns that these entries are applied only after this listener returns.
       setImmediate(() => void this.snapshotNow());
     }
@@ -680,7 +700,7 @@ export class QueueNode implements QueueService {
     if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
     const snap = decodeNodeSnapshot(latest.data);
     this.sm = QueueStateMachine.restore(snap.stateMachine);
-    this.wal = await openWal(this.opts, this.log);
+    this.wal = await openWal(this.opts, this.log, this.diskStall ?? new DiskStall(this.log));
     this.entriesSinceSnapshot = 0;
     this.counters.snapshotsInstalled++;
     this.afterApply();
@@ -695,6 +715,7 @@ export class QueueNode implements QueueService {
     const meta = this.commitLog.snapshotMetaAt(index);
     const data = encodeNodeSnapshot({ voters: meta.voters, addresses: this.commitLog.learnedAddresses(), stateMachine: this.sm.snapshot() });
     const live = this.sm.liveEntryIndexes();
+    const covered = this.entriesSinceSnapshot;
     this.entriesSinceSnapshot = 0;
     this.snapshotRunning = (async () => {
       try {
@@ -704,7 +725,11 @@ export class QueueNode implements QueueService {
         const released = await this.wal.releaseSegments((first, last) => anyInRange(live, first, last), index + 1);
         this.counters.segmentsReleased += released;
       } catch (err) {
-        this.log(`snapshot at ${index} failed: ${String(err)}`);
+        // Not fatal (the log still holds everything): skipped, and tried again after a pause
+        // (a full disk) at the next apply, covering the entries it did not.
+        this.entriesSinceSnapshot += covered;
+        this.snapshotRetryAtMs = Date.now() + SNAPSHOT_RETRY_MS;
+        this.log(`snapshot at ${index} failed (skipped; retried in ${SNAPSHOT_RETRY_MS / 1000} s or later): ${String(err)}`);
       } finally {
         this.snapshotRunning = undefined;
       }
@@ -779,6 +804,8 @@ export class QueueNode implements QueueService {
  */
 function proposalFailure(err: unknown): ErrorResult {
   const why = err instanceof Error ? err.message : String(err);
+  // Refused in propose() before the core saw it: a full disk applies nothing.
+  if (err instanceof StorageStalledError) return fail('notApplied', undefined, why);
   if (err instanceof NotLeaderError || err instanceof TransferringError || err instanceof ProposalRefusedError) {
     return fail('notApplied', undefined, `${why}; retry (any member forwards to the leader)`);
   }
@@ -799,15 +826,39 @@ function anyInRange(sorted: number[], lo: number, hi: number): boolean {
   return a < sorted.length && sorted[a]! <= hi;
 }
 
-function walOptions(opts: QueueNodeOptions, log: (line: string) => void): WalOptions {
-  const walOpts: WalOptions = { fsync: opts.fsync ?? true, log };
+function walOptions(opts: QueueNodeOptions, log: (line: string) => void, stall: DiskStall): WalOptions {
+  const walOpts: WalOptions = { fsync: opts.fsync ?? true, log, stall };
   if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
-  if (opts.beforeDatasync) walOpts.hooks = { beforeDatasync: opts.beforeDatasync };
+  if (opts.beforeDatasync || opts.walHooks) walOpts.hooks = { ...opts.walHooks, ...(opts.beforeDatasync ? { beforeDatasync: opts.beforeDatasync } : {}) };
   return walOpts;
 }
 
-async function openWal(opts: QueueNodeOptions, log: (line: string) => void): Promise<SegmentedWal> {
-  const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOptions(opts, log)).catch((err: unknown) => {
+/** Resolves when `barrier` does, or as soon as a disk stall is seen (the barrier then finishes later). */
+async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log: (line: string) => void): Promise<void> {
+  let settled = false;
+  const done = barrier.then(
+    () => {
+      settled = true;
+    },
+    (err: unknown) => {
+      settled = true;
+      throw err;
+    },
+  );
+  while (!settled) {
+    const s = stall.current();
+    if (s) {
+      done.catch(() => undefined);
+      log(`opencmq: starting while storage is stalled: ${stall.describe(s)}; writes are refused until it clears`);
+      return;
+    }
+    await Promise.race([done, new Promise((r) => setTimeout(r, 20))]);
+  }
+  await done;
+}
+
+async function openWal(opts: QueueNodeOptions, log: (line: string) => void, stall: DiskStall): Promise<SegmentedWal> {
+  const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOptions(opts, log, stall)).catch((err: unknown) => {
     if (!(err instanceof WalCorruptionError)) throw err;
     throw new Error(
       `CORRUPTION: the write-ahead log in ${opts.dataDir} is damaged (${err.message}). ` +

@@ -18,6 +18,7 @@ import {
   type Ready,
   type SnapshotMeta,
 } from '../raft';
+import type { DiskStall } from '../storage/disk-stall';
 import type { HardStateStore } from '../storage/hard-state';
 import type { LogEntry } from '../storage/types';
 import type { SegmentedWal } from '../storage/wal';
@@ -64,6 +65,17 @@ export class ConfigChangeRefusedError extends Error {
   }
 }
 
+/**
+ * The disk is full (or failing) here: the proposal was refused before reaching the log, so it was
+ * not applied and may be retried.
+ */
+export class StorageStalledError extends Error {
+  constructor(detail: string) {
+    super(`${detail}; not applied, retry`);
+    this.name = 'StorageStalledError';
+  }
+}
+
 /** No answer within the proposal timeout: the entry may or may not commit later. */
 export class ProposalTimeoutError extends Error {
   constructor(index: number) {
@@ -99,6 +111,11 @@ export interface RaftLogOptions {
   log: (line: string) => void;
   /** Storage failed or an invariant broke: the node must stop. */
   onFatal: (err: Error) => void;
+  /**
+   * Stalled storage steps (disk full, I/O errors) shared with the WAL: while one is stalled new
+   * proposals are refused, and hard-state saves that hit one are retried rather than fatal.
+   */
+  diskStall?: DiskStall;
   /** Bytes of recent entries kept in memory, for replication and for serving bodies (default 64 MiB). */
   recentBytesMax?: number;
   /** How long a proposal may wait for its commit (default 10 s). */
@@ -292,6 +309,10 @@ export class RaftLog<R> {
 
   propose(payload: Uint8Array, metaLen: number): Promise<R> {
     if (this.failure) return Promise.reject(new ProposalRefusedError(`the log stopped after a failure: ${this.failure.message}`));
+    // Entries already handed to the log wait for the disk (and are acknowledged only once
+    // durable); new ones are refused here, before the core sees them, so nothing piles up.
+    const stalled = this.opts.diskStall?.current();
+    if (stalled) return Promise.reject(new StorageStalledError(this.opts.diskStall!.describe(stalled)));
     const timeMs = Math.max(this.opts.now(), this.lastTimeMs);
     const r = this.raft.propose({ kind: 'command', timeMs, metaLen, payload });
     if (!r.ok) {
@@ -344,6 +365,16 @@ export class RaftLog<R> {
    */
   readBarrier(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
+    const stalled = this.opts.diskStall?.current();
+    if (stalled) {
+      // The Ready loop is held at a persist, so a ReadIndex would wait for the disk. A lone voter
+      // cannot be deposed: once everything committed is applied it may answer at once. A member
+      // of a set cannot know it still leads: refused, to be retried on another member.
+      const st = this.raft.status();
+      const sole = st.voters.length === 1 && st.voters[0] === this.opts.id;
+      if (sole && st.role === 'leader' && this.appliedIndex >= st.commitIndex) return Promise.resolve();
+      return Promise.reject(new StorageStalledError(this.opts.diskStall!.describe(stalled)));
+    }
     const id = `r${++this.readSeq}`;
     const r = this.raft.readIndex(id);
     if (!r.ok) {
@@ -373,7 +404,12 @@ export class RaftLog<R> {
   async close(): Promise<void> {
     this.stopped = true;
     clearInterval(this.ticker);
-    while (this.processing) await new Promise((r) => setTimeout(r, 2));
+    while (this.processing) {
+      // A Ready waiting for a stalled disk would wait forever: closing the log gives up its
+      // unsynced writes (never acknowledged) and releases the Ready loop.
+      if (this.opts.diskStall?.current()) void this.wal.close();
+      await new Promise((r) => setTimeout(r, 2));
+    }
     const closed = new Error('the node is shutting down');
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
@@ -389,7 +425,9 @@ export class RaftLog<R> {
     this.reads.clear();
     // A current commit hint lets the next start-up apply the log without waiting for an election.
     if (this.latestHardState && !this.failure) {
-      await this.opts.hardState.save({ ...this.latestHardState, commitIndex: Math.min(this.latestHardState.commitIndex, this.appliedIndex) });
+      const hint = { ...this.latestHardState, commitIndex: Math.min(this.latestHardState.commitIndex, this.appliedIndex) };
+      // Only a hint: a full disk at shutdown costs the next start-up an election, nothing more.
+      await this.opts.hardState.save(hint).catch((err: unknown) => this.opts.log(`raft: commit hint not saved at close: ${String(err)}`));
     }
     await this.wal.close();
     await this.opts.hardState.close();
@@ -531,7 +569,9 @@ export class RaftLog<R> {
     const cur = this.opts.hardState.current;
     this.latestHardState = next;
     if (next.term === cur.term && next.votedFor === cur.votedFor) return;
-    await this.opts.hardState.save(next);
+    const stall = this.opts.diskStall;
+    if (stall) await stall.run(() => this.opts.hardState.save(next), () => this.stopped);
+    else await this.opts.hardState.save(next);
   }
 
   private send(messages: RaftMessage[]): void {
@@ -738,7 +778,8 @@ export class RaftLog<R> {
   }
 
   private fail(err: unknown): void {
-    if (this.failure) return;
+    // After close() began, a write given up on (a stalled disk) is not a failure of the node.
+    if (this.failure || this.stopped) return;
     this.failure = err instanceof Error ? err : new Error(String(err));
     clearInterval(this.ticker);
     for (const [, p] of this.pending) {

@@ -8,6 +8,7 @@ import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 
 import { crc32c } from './crc32c';
+import { atStep } from './disk-stall';
 
 export interface HardState {
   term: number;
@@ -65,6 +66,7 @@ export class HardStateStore {
 
   private constructor(
     private readonly fh: FileHandle,
+    private readonly file: string,
     private state: HardState,
     lastSeq: number,
   ) {
@@ -81,19 +83,22 @@ export class HardStateStore {
       return open(file, 'w+');
     });
     const best = await readBestSlot(fh);
-    return new HardStateStore(fh, best?.state ?? EMPTY_STATE, best?.seq ?? 0);
+    return new HardStateStore(fh, file, best?.state ?? EMPTY_STATE, best?.seq ?? 0);
   }
 
   get current(): HardState {
     return { ...this.state };
   }
 
-  /** Durably records `state` (resolves after fdatasync). */
+  /**
+   * Durably records `state` (resolves after fdatasync). A failed call changes nothing in memory,
+   * so calling it again re-writes the whole slot before syncing (safe after a failed fsync).
+   */
   async save(state: HardState): Promise<void> {
     const seq = this.seq + 1;
     const slot = encodeSlot(seq, state);
-    await this.fh.write(slot, 0, slot.length, (seq % 2) * SLOT_BYTES);
-    await this.fh.datasync();
+    await atStep('write', this.file, () => this.fh.write(slot, 0, slot.length, (seq % 2) * SLOT_BYTES));
+    await atStep('fdatasync', this.file, () => this.fh.datasync());
     this.seq = seq;
     this.state = { ...state };
   }

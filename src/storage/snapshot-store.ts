@@ -6,6 +6,7 @@
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from './crc32c';
+import { atStep } from './disk-stall';
 import { syncDirectory, writevFully } from './file-io';
 import { STORAGE_LIMITS } from './limits';
 
@@ -134,11 +135,12 @@ export class SnapshotStore {
   private async write(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
     const name = snapshotFileName(meta.index);
     const tmp = join(this.dir, name + TEMP_SUFFIX);
-    const fh = await open(tmp, 'w');
+    const fh = await atStep('create', tmp, () => open(tmp, 'w'));
     try {
       const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      await writevFully(fh, [encodeHeader(meta, data), body], 0);
-      await fh.datasync();
+      // A full disk fails here: the partial file is removed and the caller tries again later.
+      await atStep('write', tmp, () => writevFully(fh, [encodeHeader(meta, data), body], 0));
+      await atStep('fdatasync', tmp, () => fh.datasync());
     } catch (err) {
       await fh.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);

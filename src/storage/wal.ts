@@ -3,6 +3,7 @@
 // through a per-segment in-memory index. On-disk format and recovery rules: docs/storage.md.
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { atStep, DiskStall, stallCode } from './disk-stall';
 import { readFully, syncDirectory, writevFully, zeroFill } from './file-io';
 import { STORAGE_LIMITS } from './limits';
 import { ENTRY_KINDS, EntryUnavailableError, WalCorruptionError, type LogEntry, type RecoveryReport } from './types';
@@ -37,12 +38,23 @@ export interface WalOptions {
    * already batches (the Raft driver appends one Ready at a time), the extra turn is only latency.
    */
   flushImmediately?: boolean;
+  /**
+   * Where a write, allocation or fsync that fails with ENOSPC, EDQUOT or EIO is waited out and
+   * reported (the node shares one with its hard-state store); default: one of its own.
+   */
+  stall?: DiskStall;
 }
 
 /** Test seams. Production code leaves them unset. */
 export interface WalHooks {
   /** Runs before every fdatasync of segment data; throwing stands in for a failed fsync. */
   beforeDatasync?: (segment: string) => void;
+  /** Runs before every write of records or a seal; throwing stands in for a failed write. */
+  beforeWrite?: (segment: string) => void;
+  /** Runs before a new segment file is created and zero-filled; throwing stands in for a failed allocation. */
+  beforeAllocate?: (file: string) => void;
+  /** Runs before a prepared file is renamed to a new segment; throwing stands in for a failed rename. */
+  beforeRename?: (segment: string) => void;
 }
 
 /** The log stopped accepting appends after a write or fsync failed (the node must restart). */
@@ -96,6 +108,8 @@ class WriteBatch {
   payloadLens = new Uint32Array(BATCH_CAPACITY_INITIAL);
   terms = new Float64Array(BATCH_CAPACITY_INITIAL);
   waiters: Waiter[] = [];
+  /** Records of this batch already written and synced (a stalled flush resumes after them). */
+  done = 0;
 
   get lastIndex(): number {
     return this.firstIndex + this.count - 1;
@@ -140,14 +154,18 @@ function checkIndexArg(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`wal: ${name} must be a non-negative integer`);
 }
 
-async function prepareSegmentFile(dir: string, name: string, bytes: number): Promise<PreparedFile> {
+async function prepareSegmentFile(dir: string, name: string, bytes: number, hooks: WalHooks): Promise<PreparedFile> {
   const path = join(dir, name);
-  const fh = await open(path, 'wx+');
+  const fh = await atStep('allocate', path, () => {
+    hooks.beforeAllocate?.(path);
+    return open(path, 'wx+');
+  });
   try {
     // Zero-filled and synced ahead of use, so appends only overwrite allocated blocks and the
-    // per-batch fdatasync has no file-size metadata to flush.
-    await zeroFill(fh, 0, bytes);
-    await fh.sync();
+    // per-batch fdatasync has no file-size metadata to flush. A disk too full for it fails here,
+    // and the partial file is removed so it holds no space while the flush retries.
+    await atStep('allocate', path, () => zeroFill(fh, 0, bytes));
+    await atStep('allocate-fsync', path, () => fh.sync());
   } catch (err) {
     await fh.close().catch(() => undefined);
     await unlink(path).catch(() => undefined);
@@ -201,6 +219,7 @@ export class SegmentedWal {
     private readonly hooks: WalHooks,
     segments: Segment[],
     private readonly flushImmediately: boolean,
+    private readonly stall: DiskStall,
   ) {
     this.segmentList = segments;
   }
@@ -222,6 +241,7 @@ export class SegmentedWal {
       opts.hooks ?? {},
       recovered.segments,
       opts.flushImmediately ?? false,
+      opts.stall ?? new DiskStall(log),
     );
     try {
       await wal.finishRecovery();
@@ -247,12 +267,19 @@ export class SegmentedWal {
   /** Makes sure there is an unsealed tail to append to, and starts preparing the next segment. */
   private async finishRecovery(): Promise<void> {
     const last = this.segmentList[this.segmentList.length - 1];
-    if (!last) await this.createTail(1);
-    else if (last.sealed) await this.createTail(last.lastIndex + 1);
-    const tail = this.tail();
-    this.nextIndex = tail.lastIndex + 1;
-    this.durableIndex = tail.lastIndex;
-    this.lastTermValue = this.termAt(tail.lastIndex) ?? 0;
+    this.nextIndex = last ? last.lastIndex + 1 : 1;
+    this.durableIndex = this.nextIndex - 1;
+    this.lastTermValue = last ? (this.termAt(last.lastIndex) ?? 0) : 0;
+    if (!last || last.sealed) {
+      try {
+        await this.createTail(this.nextIndex);
+      } catch (err) {
+        // A full disk must not keep the node from starting (and serving reads): the first flush
+        // creates the tail instead, waiting for space as any stalled write does.
+        if (stallCode(err) === undefined) throw err;
+        this.log(`wal: cannot create the next segment yet (${toError(err).message}); it is created when the first entry is written`);
+      }
+    }
     if (!this.prepared) this.startPreparing();
   }
 
@@ -342,6 +369,7 @@ export class SegmentedWal {
     batch.chunkUsed = [];
     batch.count = 0;
     batch.bytes = 0;
+    batch.done = 0;
     batch.waiters = [];
   }
 
@@ -376,7 +404,9 @@ export class SegmentedWal {
         this.spare = undefined;
         this.inflight = batch;
         try {
-          await this.writeBatch(batch);
+          // Disk full or an I/O error: retried until space returns; each attempt re-writes from
+          // memory everything not yet synced, so a retried fsync never vouches for lost pages.
+          await this.stall.run(() => this.writeBatch(batch), () => this.closing);
         } catch (err) {
           this.fail(err);
           break;
@@ -399,9 +429,25 @@ export class SegmentedWal {
    * Writes a batch with one writev per segment touched and one fdatasync each. A record that
    * would cross the nominal segment size goes to a new segment; the old one gets a seal and is
    * synced before the new one exists, so a later segment always implies complete earlier ones.
+   *
+   * Resumable: records already synced (b.done) are skipped, and a failure forgets the tail's
+   * unsynced records in memory, so the next attempt writes them again from the batch's buffers at
+   * the last synced offset before it syncs. After a failed fsync the kernel may have dropped those
+   * pages and marked them clean; writing them again is what makes the next fsync mean something.
    */
   private async writeBatch(b: WriteBatch): Promise<void> {
-    let seg = this.tail();
+    try {
+      await this.writeBatchFrom(b);
+    } catch (err) {
+      const tail = this.segmentList[this.segmentList.length - 1];
+      const firstUnsynced = b.firstIndex + b.done;
+      if (tail && !tail.sealed && tail.lastIndex >= firstUnsynced) tail.truncateFrom(firstUnsynced);
+      throw err;
+    }
+  }
+
+  private async writeBatchFrom(b: WriteBatch): Promise<void> {
+    let seg = await this.writableTail(b.firstIndex + b.done);
     let iov: Buffer[] = [];
     let groupBytes = 0;
     let ci = 0;
@@ -419,10 +465,15 @@ export class SegmentedWal {
         ci++;
         pos = 0;
       }
+      if (r < b.done) {
+        pos += bytes;
+        continue;
+      }
       const index = b.firstIndex + r;
       if (seg.count > 0 && seg.writeOffset + groupBytes + bytes + SEAL_BYTES > this.segmentBytes) {
         closeSlice();
         await this.writeGroup(seg, iov, groupBytes, true);
+        b.done = r;
         seg = await this.createTail(index);
         this.stats.rollovers++;
         iov = [];
@@ -442,12 +493,23 @@ export class SegmentedWal {
     }
     closeSlice();
     if (groupBytes > 0) await this.writeGroup(seg, iov, groupBytes, false);
+    b.done = b.count;
+  }
+
+  /** The unsealed tail to append `index` to, created first if a full disk deferred it. */
+  private async writableTail(index: number): Promise<Segment> {
+    const last = this.segmentList[this.segmentList.length - 1];
+    if (last && !last.sealed) return last;
+    return this.createTail(index);
   }
 
   private async writeGroup(seg: Segment, iov: Buffer[], groupBytes: number, seal: boolean): Promise<void> {
     if (seal) iov.push(encodeSeal(seg.lastIndex));
     const total = groupBytes + (seal ? SEAL_BYTES : 0);
-    await writevFully(seg.fh, iov, seg.writeOffset);
+    await atStep(seal ? 'write-seal' : 'write', seg.path, () => {
+      this.hooks.beforeWrite?.(seg.name);
+      return writevFully(seg.fh, iov, seg.writeOffset);
+    });
     this.stats.bytesWritten += total;
     seg.fileBytes = Math.max(seg.fileBytes, seg.writeOffset + total);
     if (this.fsyncEnabled) await this.datasync(seg);
@@ -456,8 +518,10 @@ export class SegmentedWal {
   }
 
   private async datasync(seg: Segment): Promise<void> {
-    this.hooks.beforeDatasync?.(seg.name);
-    await seg.fh.datasync();
+    await atStep('fdatasync', seg.path, () => {
+      this.hooks.beforeDatasync?.(seg.name);
+      return seg.fh.datasync();
+    });
     this.stats.datasyncs++;
   }
 
@@ -474,23 +538,25 @@ export class SegmentedWal {
     }
   }
 
-  private tail(): Segment {
-    const t = this.segmentList[this.segmentList.length - 1];
-    if (!t) throw new Error('wal: no tail segment');
-    return t;
-  }
-
   /** Turns the prepared zero-filled file into the segment starting at `firstIndex`. */
   private async createTail(firstIndex: number): Promise<Segment> {
     const file = await this.takePrepared();
     const name = segmentFileName(firstIndex);
     const path = join(this.dir, name);
+    let at = file.path;
     try {
-      await rename(file.path, path);
+      await atStep('rename', path, () => {
+        this.hooks.beforeRename?.(name);
+        return rename(file.path, path);
+      });
+      at = path;
       // The name must be durable before anything in the file is acknowledged.
-      await syncDirectory(this.dir);
+      await atStep('directory fsync', this.dir, () => syncDirectory(this.dir));
     } catch (err) {
-      await file.fh.close().catch(() => undefined);
+      // Keep the allocated file (under whichever name it now has) for the next attempt: a full
+      // disk may have no room for another one.
+      this.prepared = Promise.resolve({ ...file, path: at });
+      this.preparedBytes = file.bytes;
       throw err;
     }
     const seg = new Segment(name, path, firstIndex, file.fh, file.bytes);
@@ -501,7 +567,7 @@ export class SegmentedWal {
 
   private startPreparing(): void {
     const name = `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`;
-    this.prepared = prepareSegmentFile(this.dir, name, this.segmentBytes).then(
+    this.prepared = prepareSegmentFile(this.dir, name, this.segmentBytes, this.hooks).then(
       (file) => {
         this.preparedBytes = file.bytes;
         return file;
@@ -517,7 +583,7 @@ export class SegmentedWal {
     this.preparedBytes = 0;
     if (ready !== undefined && !(ready instanceof Error)) return ready;
     if (ready) this.log(`wal: preparing the next segment failed (${ready.message}); retrying now`);
-    return prepareSegmentFile(this.dir, `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`, this.segmentBytes);
+    return prepareSegmentFile(this.dir, `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`, this.segmentBytes, this.hooks);
   }
 
   // ---- positions ---------------------------------------------------------------------------------
@@ -779,12 +845,15 @@ export class SegmentedWal {
       return Promise.reject(new RangeError(`wal: skipTo(${nextIndex}) must move past the next index ${this.nextIndex}`));
     }
     return this.rewriteEnd(async () => {
-      const tail = this.tail();
-      if (tail.count === 0) {
+      // No tail, or a sealed one, when a full disk deferred creating the next segment.
+      const tail = this.segmentList[this.segmentList.length - 1];
+      if (!tail || tail.sealed) {
+        // nothing to close
+      } else if (tail.count === 0) {
         this.segmentList.pop();
         await this.deleteSegmentFile(tail);
         await syncDirectory(this.dir);
-      } else if (!tail.sealed) {
+      } else {
         await this.writeGroup(tail, [], 0, true);
       }
       await this.createTail(nextIndex);

@@ -152,7 +152,13 @@ export async function acquireDataDir(dataDir: string, opts: AcquireOptions = {})
     },
   };
   try {
-    writeHolder(fd, holder);
+    try {
+      writeHolder(fd, holder);
+    } catch (err) {
+      // A full disk is writable, just full: the node starts and refuses writes until space returns.
+      if (!isDiskFull(err)) throw err;
+      opts.log?.(`WARNING: data directory ${dir} is on a full file system (${reason(err)}); writes will be refused until space is freed`);
+    }
     probeWritable(dir);
   } catch (err) {
     lock.release();
@@ -247,8 +253,14 @@ function probeWritable(dir: string): void {
     writeFileSync(probe, 'probe');
     unlinkSync(probe);
   } catch (err) {
+    if (isDiskFull(err)) return; // Creatable once space returns; acquireDataDir warned already or the WAL will say.
     throw unusable(dir, `it is not writable (cannot create a file in it: ${reason(err)})`);
   }
+}
+
+function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 function writeHolder(fd: number, holder: DataDirHolder): void {

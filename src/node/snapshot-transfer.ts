@@ -14,12 +14,12 @@
 // `finishInstall` does that idempotently, so a crash anywhere in it is completed at the next
 // start-up, before anything is read from disk.
 
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { SnapshotMeta } from '../raft';
 import { crc32c } from '../storage/crc32c';
-import { syncDirectory } from '../storage/file-io';
+import { pathExists, syncDirectory } from '../storage/file-io';
 import type { SnapshotStore } from '../storage/snapshot-store';
 import { ENTRY_KINDS, type EntryKind, type LogEntry } from '../storage/types';
 import { SegmentedWal, type WalOptions } from '../storage/wal';
@@ -378,14 +378,6 @@ export class SnapshotReceiver {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Makes a READY staging the node's state: the staged WAL replaces <dataDir>/wal and the staged
@@ -398,7 +390,7 @@ export async function finishInstall(dataDir: string, snapshots: SnapshotStore, l
   try {
     meta = JSON.parse(await readFile(path.join(installDir, READY_FILE), 'utf8')) as SnapshotMeta;
   } catch {
-    if (await exists(installDir)) {
+    if (await pathExists(installDir)) {
       await rm(installDir, { recursive: true, force: true });
       log('snapshot: deleted an unfinished snapshot transfer');
     }
@@ -407,8 +399,8 @@ export async function finishInstall(dataDir: string, snapshots: SnapshotStore, l
   const walDir = path.join(dataDir, WAL_DIR);
   const oldWal = path.join(dataDir, OLD_WAL_DIR);
   const stagedWal = path.join(installDir, WAL_DIR);
-  if (await exists(stagedWal)) {
-    if (await exists(walDir)) {
+  if (await pathExists(stagedWal)) {
+    if (await pathExists(walDir)) {
       await rm(oldWal, { recursive: true, force: true });
       await rename(walDir, oldWal);
     }

@@ -10,7 +10,7 @@ import { decodeCommand } from '../broker/codec';
 import { msgIdOf } from '../broker/queue';
 import { QueueStateMachine } from '../broker/state-machine';
 import { crc32c } from '../storage/crc32c';
-import { readFully } from '../storage/file-io';
+import { pathExists, readFully } from '../storage/file-io';
 import { inspectHardState, type HardState } from '../storage/hard-state';
 import { inspectSnapshots } from '../storage/snapshot-store';
 import { HEADER_BYTES, RECORD_MAGIC, decodeRecord, readHeader } from '../storage/wal-format';
@@ -102,14 +102,6 @@ export interface VerifyReport {
   notes: string[];
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Reads `dataDir` as a start would, changing nothing. Throws only when it cannot be read at all. */
 export async function verifyDataDir(dataDir: string): Promise<{ report: VerifyReport; wal: WalInspection }> {
@@ -119,16 +111,16 @@ export async function verifyDataDir(dataDir: string): Promise<{ report: VerifyRe
   let pendingInstall: VerifyReport['pendingInstall'] = null;
   let walDir = path.join(dataDir, DATA_DIR_PARTS.wal);
   const readyPath = path.join(dataDir, DATA_DIR_PARTS.installReady);
-  if (await exists(readyPath)) {
+  if (await pathExists(readyPath)) {
     const meta = JSON.parse(await readFile(readyPath, 'utf8')) as { index: number; term: number };
     pendingInstall = { index: meta.index, term: meta.term };
     walDir = path.join(dataDir, DATA_DIR_PARTS.install, DATA_DIR_PARTS.wal);
     notes.push(`a complete snapshot transfer (snapshot ${meta.index}) waits in install/: a start installs it first; the log checked is the staged one`);
-  } else if (await exists(path.join(dataDir, DATA_DIR_PARTS.install))) {
+  } else if (await pathExists(path.join(dataDir, DATA_DIR_PARTS.install))) {
     notes.push('an unfinished snapshot transfer in install/ is deleted by a start');
   }
   const parts = [DATA_DIR_PARTS.wal, DATA_DIR_PARTS.snapshots, DATA_DIR_PARTS.raft];
-  if (!pendingInstall && !(await Promise.all(parts.map((p) => exists(path.join(dataDir, p))))).some(Boolean)) {
+  if (!pendingInstall && !(await Promise.all(parts.map((p) => pathExists(path.join(dataDir, p))))).some(Boolean)) {
     // Most likely a wrong path: a start would create an empty node here, not recover anything.
     throw new Error(`${dataDir} holds no ${parts.join('/, ')}/: not a server data directory`);
   }

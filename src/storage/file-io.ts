@@ -1,6 +1,6 @@
 // Positional file I/O that loops over short transfers, zero-filling, and directory fsync: the
 // few primitives the WAL and the snapshot store build their durability on.
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { STORAGE_LIMITS } from './limits';
 
 const ZEROS = Buffer.alloc(STORAGE_LIMITS.zeroFillChunkBytes);
@@ -66,5 +66,15 @@ export async function syncDirectory(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/** Whether anything exists at `p` (a stat that fails for any reason counts as no). */
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
   }
 }

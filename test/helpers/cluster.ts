@@ -64,7 +64,7 @@ async function stopOrKill(s: ServerProcess): Promise<void> {
   if (!stopped) await s.kill9();
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.listen(0, '127.0.0.1', () => {

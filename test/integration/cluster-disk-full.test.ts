@@ -5,13 +5,14 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, open, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
 import { withTestSet } from '../helpers/cluster';
 import { arrayParams, cmqCall } from '../helpers/raw-cmq';
+import { fillFileSystem, mountTmpfs, tmpfsUnavailable, unmount as unmountTmpfs } from '../helpers/tmpfs';
 
 const QUEUE = 'fullq';
 const FS_MIB = 24;
@@ -20,32 +21,6 @@ const BODY_BYTES = 6000;
 const VICTIM = 'n1';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function fill(dir: string): Promise<string> {
-  const file = path.join(dir, 'filler');
-  const fh = await open(file, 'a');
-  try {
-    for (const size of [256 * 1024, 4096]) {
-      const chunk = Buffer.alloc(size, 7);
-      for (;;) {
-        try {
-          await fh.write(chunk);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw err;
-        }
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-  return file;
-}
-
-function rootCheck(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root: cannot mount a tmpfs';
-  return undefined;
-}
 
 let seq = 0;
 
@@ -62,7 +37,7 @@ after(() => {
 });
 
 test('a leader whose disk fills stops acknowledging, the other two keep serving, and it catches up once space is freed', { timeout: 300_000 }, async (t) => {
-  const why = rootCheck();
+  const why = tmpfsUnavailable();
   if (why) {
     t.skip(why);
     return;
@@ -99,23 +74,18 @@ test('a leader whose disk fills stops acknowledging, the other two keep serving,
     assert.equal(await set.servers.get(VICTIM)!.stop(), 0);
     const saved = await mkdtemp(path.join(os.tmpdir(), 'opencmq-saved-'));
     execFileSync('cp', ['-a', `${dataDir}/.`, saved]);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_MIB}m`, 'tmpfs', dataDir], { stdio: 'pipe' });
-    } catch (err) {
+    const notMounted = mountTmpfs(dataDir, FS_MIB);
+    if (notMounted) {
       await rm(saved, { recursive: true, force: true });
       await set.restart(VICTIM);
-      t.skip(`mount -t tmpfs failed: ${err instanceof Error ? err.message : String(err)}`);
+      t.skip(notMounted);
       return;
     }
     let mounted = true;
     const unmount = (): void => {
       if (!mounted) return;
       mounted = false;
-      try {
-        execFileSync('umount', [dataDir], { stdio: 'pipe' });
-      } catch {
-        execFileSync('umount', ['-l', dataDir], { stdio: 'pipe' });
-      }
+      unmountTmpfs(dataDir);
     };
     leftovers.push(() => {
       set.servers.get(VICTIM)?.child.kill('SIGKILL');
@@ -138,7 +108,7 @@ test('a leader whose disk fills stops acknowledging, the other two keep serving,
     for (let i = 0; i < 3; i++) assert.equal(await send(VICTIM, 15_000), 0);
 
     // Fill its disk; keep sending through it until it stalls.
-    const filler = await fill(dataDir);
+    const filler = await fillFileSystem(dataDir);
     await retry(`${VICTIM} stalls`, async () => {
       await send(VICTIM, 3000);
       return /storage: STALLED/.test(set.output(VICTIM));

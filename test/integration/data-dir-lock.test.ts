@@ -5,29 +5,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import { SERVER_EXIT } from '../../src/node/server-options';
 import { arrayParams, cmqCall } from '../helpers/raw-cmq';
+import { freePort } from '../helpers/cluster';
 import { makeDataDir, runServerExpectingExit, spawnServer, type ServerProcess } from '../helpers/server-process';
 
 const QUEUE = 'lockq';
 /** Generous for a loaded 2-core machine; a server that hangs is killed and reported as code null. */
 const EXIT_WITHIN_MS = 20_000;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function receiveAll(url: string): Promise<string[]> {
   const bodies: string[] = [];

@@ -4,14 +4,14 @@
 // Needs root (to mount a tmpfs); skipped, saying why, otherwise.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, open, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
 import { arrayParams, cmqCall, type CmqResponse } from '../helpers/raw-cmq';
 import { spawnServer, type ServerProcess } from '../helpers/server-process';
+import { fillFileSystem as fill, mountTmpfs, unmount } from '../helpers/tmpfs';
 
 const QUEUE = 'fullq';
 const FS_MIB = 24;
@@ -24,53 +24,6 @@ const leftovers: (() => Promise<void>)[] = [];
 after(async () => {
   for (const fn of leftovers.splice(0)) await fn().catch(() => undefined);
 });
-
-function unmount(dir: string): void {
-  try {
-    execFileSync('umount', [dir], { stdio: 'pipe' });
-  } catch {
-    execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
-  }
-}
-
-function mountTmpfs(dir: string): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root: cannot mount a tmpfs';
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_MIB}m`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `mount -t tmpfs failed: ${err instanceof Error ? err.message : String(err)}`;
-  }
-}
-
-/** Writes a file until the file system is full; returns its path. */
-async function fill(dir: string): Promise<string> {
-  const file = path.join(dir, 'filler');
-  const fh = await open(file, 'a');
-  const chunk = Buffer.alloc(256 * 1024, 7);
-  try {
-    for (;;) {
-      try {
-        await fh.write(chunk);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-        throw err;
-      }
-    }
-    // The last partial chunk may have left a few pages free: take them byte-sized.
-    const small = Buffer.alloc(4096, 7);
-    for (;;) {
-      try {
-        await fh.write(small);
-      } catch {
-        break;
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-  return file;
-}
 
 let seq = 0;
 function bodies(tag: string): string[] {
@@ -141,7 +94,7 @@ async function drain(url: string): Promise<Set<string>> {
 
 test('a full disk refuses sends with 6100, survives a restart, and resumes when space returns', { timeout: 240_000 }, async (t) => {
   const mnt = await mkdtemp(path.join(os.tmpdir(), 'opencmq-tmpfs-'));
-  const why = mountTmpfs(mnt);
+  const why = mountTmpfs(mnt, FS_MIB);
   if (why) {
     await rm(mnt, { recursive: true, force: true });
     t.skip(why);

@@ -1,4 +1,4 @@
-// The one registry of CMQ error codes (see ../shared/cmq-api.md §1.6). Every layer refers to errors
+// The one registry of CMQ error codes (documented in docs/errors.md). Every layer refers to errors
 // by name; only api/ turns them into `{code, message}` responses, and client/ maps them back.
 
 export interface CmqErrorDef {
@@ -74,7 +74,7 @@ export const ERRORS = {
   dlqPolicyPolicyMember: def(4000, 10770, 'the deadLetterPolicy must has policy member , only set 0 or 1'),
   dlqBindTooMany: def(4000, 10780, 'the deadLetter Queue bind too many times'),
 
-  // Topics / subscriptions (issue 4)
+  // Topics / subscriptions
   topicNotExist: def(4440, 10600, 'topic is not existed, or deleted'),
   topicLimit: def(4450, 10610, 'number of topics has reached the limit'),
   topicNameFormat: def(4000, 10590, 'topic name format error'),

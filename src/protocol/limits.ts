@@ -1,5 +1,5 @@
 // Every size, count and range limit in one place. Going over one gives a clear CMQ error, never
-// unbounded growth. Ranges follow ../shared/cmq-api.md §2.1–§2.2 (with its [rec] choices).
+// unbounded growth. Ranges follow the CMQ API (docs/api.md lists them).
 
 export const LIMITS = {
   /**

@@ -1,4 +1,4 @@
-// The payment-notification flow of issue 4, on real server processes: one publish goes into a
+// The payment-notification flow, on real server processes: one publish goes into a
 // settlement queue and is pushed over HTTP to a risk-control endpoint that is sometimes down
 // (retried until it answers 2xx), a dead endpoint never delays the others, an endpoint that does
 // not answer in time is retried, and pushes pending when the leader is killed are resumed by the

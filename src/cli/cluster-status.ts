@@ -35,7 +35,8 @@ async function askMember(endpoint: string, client: StatusClient): Promise<Member
     if (err instanceof CmqNetworkError) {
       // A refused or timed-out connection means the member is down or cut off; other network
       // failures (a broken connection, an answer that is not CMQ) are reported the same way.
-      return { endpoint, answered: false, problem: 'unreachable', reason: err.kind === 'timeout' ? `timeout: ${err.message}` : err.message };
+      const timedOut = err.kind === 'timeout' || /^no connection within/.test(err.message);
+      return { endpoint, answered: false, problem: 'unreachable', reason: timedOut ? `timeout: ${err.message}` : err.message };
     }
     if (err instanceof CmqError) return { endpoint, answered: false, problem: 'error', reason: `error ${err.code}: ${err.cmqMessage}` };
     throw err;

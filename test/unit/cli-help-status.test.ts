@@ -159,6 +159,9 @@ void test('cluster status: fewer than a majority answering exits 1, still with a
   assert.equal(r.out.length, 5, r.out.join('\n'));
   assert.match(r.out[2] ?? '', /^\? +http:\/\/127\.0\.0\.1:9602 +unreachable .* timeout: no response within 2000 ms$/);
   assert.match(r.out[3] ?? '', /unreachable .*ECONNREFUSED/);
+  const noConnect = new CmqNetworkError('connect', 'no connection within 2000 ms', { mayHaveBeenApplied: false });
+  const slow = await run(['cluster', 'status', '--endpoints', C], members({ [C]: noConnect }));
+  assert.match(slow.out[1] ?? '', /unreachable .* timeout: no connection within 2000 ms$/, 'a connect timeout says timeout');
   assert.deepEqual(r.err, ['no quorum: 1 of 3 members answered (a majority is 2)']);
   assert.ok(r.clientOpts.every((o) => o.timeoutMs === 2000));
 

@@ -60,7 +60,16 @@ export const clusterStartLocal: CommandSpec = {
       ...members.map((m) => m.ended.then(() => m)),
     ]);
     for (const m of members) if (m.exit === undefined) m.child.kill('SIGTERM');
+    // A member that does not finish its graceful stop in time is killed, so the command ends.
+    const killer = setTimeout(() => {
+      for (const m of members) {
+        if (m.exit !== undefined) continue;
+        ctx.io.err(`[${m.id}] did not stop within ${STOP_GRACE_MS / 1000} s: killing it`);
+        m.child.kill('SIGKILL');
+      }
+    }, STOP_GRACE_MS);
     await Promise.all(members.map((m) => m.ended));
+    clearTimeout(killer);
     // A member that ends after Ctrl-C was asked to (it may see the terminal's SIGINT first).
     if (first !== undefined && !ctx.io.signal.aborted) {
       ctx.io.err(`error: member ${first.id} ${describeExit(first.exit)}; stopped the others`);
@@ -74,6 +83,9 @@ export const clusterStartLocal: CommandSpec = {
     return EXIT_OK;
   },
 };
+
+/** How long a member gets to stop gracefully after SIGTERM. */
+const STOP_GRACE_MS = 20_000;
 
 /** How many of a member's last stderr lines are repeated when it dies. */
 const STDERR_TAIL_LINES = 10;

@@ -28,6 +28,8 @@ interface CliProcess {
   stdout(): string;
   /** SIGKILL the CLI and everything it started. */
   kill(): void;
+  /** SIGINT to the CLI alone, as Ctrl-C would. */
+  interrupt(): void;
 }
 
 function startCli(args: string[], cwd: string, timeoutMs: number): CliProcess {
@@ -54,7 +56,7 @@ function startCli(args: string[], cwd: string, timeoutMs: number): CliProcess {
       resolve({ code, signal, stdout, stderr });
     });
   });
-  return { done, stdout: () => stdout, kill: killGroup };
+  return { done, stdout: () => stdout, kill: killGroup, interrupt: () => child.kill('SIGINT') };
 }
 
 /** A base port P with P, P+1 and P+2 all free on 127.0.0.1 (for start-local's consecutive ports). */
@@ -157,6 +159,31 @@ test('cluster start-local: a member killed by a signal is reported with that sig
     assert.equal(r.code, 1, r.stderr.slice(-2000));
     assert.match(r.stderr, /^error: member n3 was killed by signal SIGKILL; stopped the others$/m);
     for (const id of ['n1', 'n2']) assert.equal(alive(pids[id]!), false, `${id} (pid ${pids[id]}) was stopped`);
+  } finally {
+    cli?.kill();
+    killLeftovers(pids);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cluster start-local: Ctrl-C stops all three members and exits 0', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'opencmq-start-local-'));
+  const base = await freeRange(3);
+  const raftBase = await freeRange(3);
+  let pids: Record<string, number> = {};
+  let cli: CliProcess | undefined;
+  try {
+    const c = startCli(['cluster', 'start-local', '--data-dir', path.join(dir, 'set'), '--base-port', String(base), '--raft-base-port', String(raftBase)], dir, 90_000);
+    cli = c;
+    await waitFor('the members line', () => /^members: /m.test(c.stdout()), 30_000);
+    pids = memberPids(c.stdout());
+    await callUntilOk([0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`), 'ListQueue', {}, { timeoutMs: 30_000 });
+    c.interrupt();
+    const r = await c.done;
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    assert.match(r.stderr, /^3-node set stopped$/m);
+    assert.doesNotMatch(r.stderr, /^error: member/m);
+    for (const id of ['n1', 'n2', 'n3']) assert.equal(alive(pids[id]!), false, `${id} (pid ${pids[id]}) was stopped`);
   } finally {
     cli?.kill();
     killLeftovers(pids);

@@ -67,7 +67,7 @@ export function topLevelHelp(): string[] {
     '  -V, --version        print the version and exit',
     '',
     'Run "opencmq <command> --help" for the command’s options, "opencmq <group> --help" for a group’s',
-    'commands (cluster, queue, topic, subscription, wal).',
+    `commands (${[...new Set(COMMANDS.filter((c) => c.words.length > 1).map((c) => c.words[0]))].join(', ')}).`,
   ];
 }
 

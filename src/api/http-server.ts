@@ -28,9 +28,11 @@ export interface ApiOptions {
   requestIdPrefix?: string;
   /**
    * Consulted for every request: a promise of the response when another node should answer it
-   * (a follower forwarding to its leader), undefined to handle it here.
+   * (a follower forwarding to its leader), undefined to handle it here. A Buffer is a response
+   * already serialised (the leader's bytes), sent as is: re-parsing it would round a
+   * clientRequestId above 2^53.
    */
-  forward?: (input: CmqRequestInput) => Promise<Record<string, unknown>> | undefined;
+  forward?: (input: CmqRequestInput) => Promise<Record<string, unknown> | Buffer> | undefined;
   /** Opt-in spec deviations for particular clients. */
   compat?: ApiCompat;
 }
@@ -356,9 +358,9 @@ function refuseOversize(ctx: ApiContext, req: http.IncomingMessage, res: http.Se
   req.socket.once('close', () => clearTimeout(timer));
 }
 
-function send(res: http.ServerResponse, body: Record<string, unknown>, close: boolean): void {
+function send(res: http.ServerResponse, body: Record<string, unknown> | Buffer, close: boolean): void {
   if (res.headersSent || res.destroyed) return;
-  const json = Buffer.from(responseJson(body), 'utf8');
+  const json = Buffer.isBuffer(body) ? body : Buffer.from(responseJson(body), 'utf8');
   const headers: http.OutgoingHttpHeaders = {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': json.length,

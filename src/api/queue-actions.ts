@@ -158,10 +158,15 @@ const listDeadLetterSourceQueues: ActionHandler = async ({ service }, p) => {
   return success({ totalCount: r.totalCount, queueList: r.queueList.map((q) => ({ queueId: q.queueId, queueName: q.queueName })) });
 };
 
-/** TDMQ data-flow route query (spec §2.3 [rec]): no TCP gateway here, so an empty list. */
-const queryQueueRoute: ActionHandler = (_env, p) => {
+/**
+ * TDMQ data-flow route query (spec §2.3 [rec]): no TCP gateway here, so an empty list; a queue
+ * that does not exist is 4440, as every other read says, not a route to nowhere.
+ */
+const queryQueueRoute: ActionHandler = async ({ service }, p) => {
   const queueName = queueNameParam(p);
-  return Promise.resolve(isError(queueName) ? queueName : success({ addr: [] }));
+  if (isError(queueName)) return queueName;
+  const a = await service.getQueueAttributes(queueName);
+  return a === undefined ? fail('queueNotExist') : success({ addr: [] });
 };
 
 /** Canonical action name -> handler. Matched case-insensitively by ./actions. */

@@ -192,6 +192,14 @@ const clearSubscriptionFilterTags: ActionHandler = async ({ service }, p) => {
   return r.ok ? success() : r;
 };
 
+/** The topic twin of QueryQueueRoute (spec §2.3 [rec]): an empty addr list, or 4440 for a missing topic. */
+const queryTopicRoute: ActionHandler = async ({ service }, p) => {
+  const topicName = topicNameParam(p);
+  if (isError(topicName)) return topicName;
+  const a = await service.getTopicAttributes(topicName);
+  return a === undefined ? fail('topicNotExist') : success({ addr: [] });
+};
+
 /**
  * Canonical action name -> handler, matched case-insensitively by ./actions, which is how Java's
  * misspelt `ClearSUbscriptionFIlterTags` (spec §1.2) reaches clearSubscriptionFilterTags.
@@ -210,4 +218,5 @@ export const TOPIC_ACTIONS: Readonly<Record<string, ActionHandler>> = {
   GetSubscriptionAttributes: getSubscriptionAttributes,
   Unsubscribe: unsubscribe,
   ClearSubscriptionFilterTags: clearSubscriptionFilterTags,
+  QueryTopicRoute: queryTopicRoute,
 };

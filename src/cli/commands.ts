@@ -3,15 +3,17 @@
 
 import { readFileSync } from 'node:fs';
 
+import type { CmqClientOptions } from '../client/client';
 import { CmqNetworkError } from '../client/errors';
 import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } from '../client/types';
 import { LIMITS } from '../protocol/limits';
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVER_EXIT, serverStartExitCode, type ClusterOptions, type Credential, type RunningServer, type ServerOptions } from '../node/server-options';
+import { clusterStatus } from './cluster-status';
 import { clusterStartLocal } from './local-cluster';
 import { TOPIC_COMMANDS } from './topic-commands';
 import { WAL_COMMANDS } from './wal-commands';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
-import { formatJson, formatKeyValues, formatTable, formatUnixSeconds } from './format';
+import { formatJson, formatKeyValues, formatUnixSeconds } from './format';
 import { LIST_OPTIONS, listHelp, listOptions, printListing } from './listing';
 import {
   QUEUE_ATTR_HELP,
@@ -34,8 +36,10 @@ export interface CommandContext {
   deps: CliDeps;
   /** The client for --endpoint/--secret-*, created on first use. */
   client(): CliClient;
-  /** A client for another endpoint, with the same credentials. */
-  clientFor(endpoint: string): CliClient;
+  /** A client for another endpoint, with the same credentials (and these client options). */
+  clientFor(endpoint: string, overrides?: Partial<CmqClientOptions>): CliClient;
+  /** The endpoint(s) --endpoint / $OPENCMQ_ENDPOINT / the default name, in order. */
+  endpoints(): string[];
 }
 
 export interface CommandSpec {
@@ -559,37 +563,6 @@ function clusterOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env'>, host: 
   if (boolOpt(values, 'join')) cluster.join = true;
   return cluster;
 }
-
-const clusterStatus: CommandSpec = {
-  words: ['cluster', 'status'],
-  usage: 'opencmq cluster status [--endpoints URL,URL,...]',
-  summary: "each node's role, term, leader, commit and applied index, and the leader's view of lag",
-  help: ['Asks every endpoint given (default: each of --endpoint) for its own Raft state.'],
-  options: { endpoints: { type: 'string' } },
-  minArgs: 0,
-  maxArgs: 0,
-  async run(ctx) {
-    const several = stringOpt(ctx.opts, 'endpoint');
-    const list = stringOpt(ctx.opts, 'endpoints') ?? (several?.includes(',') === true ? several : undefined);
-    const clients = list ? list.split(',').map((e) => ctx.clientFor(e.trim())) : [ctx.client()];
-    const rows: ClusterNodeStatus[] = [];
-    for (const c of clients) rows.push(await clusterAdmin(c, 'cluster status').clusterStatus());
-    if (ctx.json) {
-      ctx.io.out(formatJson(rows));
-      return EXIT_OK;
-    }
-    for (const line of formatTable(
-      ['node', 'role', 'term', 'leader', 'commit', 'applied', 'last'],
-      rows.map((r) => [r.nodeId, r.role, String(r.term), r.leader || '-', String(r.commitIndex), String(r.appliedIndex), String(r.lastIndex)]),
-    )) {
-      ctx.io.out(line);
-    }
-    for (const r of rows) {
-      for (const p of r.peers) ctx.io.out(`${r.nodeId} -> ${p.nodeId}: match ${p.matchIndex}, next ${p.nextIndex}, ${p.state}, lag ${p.lag}`);
-    }
-    return EXIT_OK;
-  },
-};
 
 /** The set-administration calls, which only a real server (not the in-memory fake) answers. */
 interface ClusterAdminClient {

@@ -1,6 +1,6 @@
 // `opencmq cluster start-local`: a 3-node set on this machine, for trying it out. It runs three
 // `opencmq server` processes (the same command a real deployment runs on each host), prefixes
-// their output with the node id, and stops them all on Ctrl-C.
+// their output with the node id, and stops them all on Ctrl-C or when one of them dies.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 import type { CommandSpec } from './commands';
-import { EXIT_OK } from './cli-io';
+import { EXIT_ERROR, EXIT_OK } from './cli-io';
 import { intOpt, stringOpt } from './options';
 
 const NODE_IDS = ['n1', 'n2', 'n3'] as const;
@@ -22,6 +22,8 @@ export const clusterStartLocal: CommandSpec = {
     '  client API on P, P+1, P+2 (default 9601-9603), peers on R, R+1, R+2 (default 9701-9703),',
     '  data in DIR/n1, DIR/n2, DIR/n3 (default ./opencmq-data/local-set).',
     'Any node accepts any request. Ctrl-C stops all three.',
+    'If a member stops on its own (e.g. its port is taken), the command says which, how (exit code or',
+    'signal) and its last stderr lines, stops the other two and exits 1.',
   ],
   options: {
     'data-dir': { type: 'string' },
@@ -39,31 +41,111 @@ export const clusterStartLocal: CommandSpec = {
     // A server creates only the last component of its --data-dir (DIR/n1): DIR is ours to create.
     makeDirectories(dataDir);
     const cli = process.argv[1] ?? path.join(__dirname, 'main.js');
-    const children: ChildProcess[] = NODE_IDS.map((id, i) => {
+    const members: Member[] = NODE_IDS.map((id, i) => {
       const peers = NODE_IDS.flatMap((p, j) => (p === id ? [] : ['--peer', `${p}=127.0.0.1:${raftBasePort + j}`]));
       const args = [cli, 'server', '--data-dir', path.join(dataDir, id), '--port', String(basePort + i)];
       args.push('--node-id', id, '--raft-port', String(raftBasePort + i), ...peers);
       const env = { ...process.env, OPENCMQ_CLUSTER_SECRET: secret };
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-      const prefix = (chunk: Buffer): void => {
-        for (const line of chunk.toString().split('\n')) if (line !== '') ctx.io.err(`[${id}] ${line}`);
-      };
-      child.stdout?.on('data', prefix);
-      child.stderr?.on('data', prefix);
-      return child;
+      return startMember(id, spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env }), (line) => ctx.io.err(line));
     });
     ctx.io.out(`3-node set starting: http://127.0.0.1:${basePort}, :${basePort + 1}, :${basePort + 2} (Ctrl-C stops it)`);
-    const exited = children.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
-    await Promise.race([
-      new Promise<void>((resolve) => ctx.io.signal.addEventListener('abort', () => resolve(), { once: true })),
-      Promise.all(exited),
+    ctx.io.out(`members: ${members.map((m) => `${m.id} pid ${m.child.pid ?? '?'}`).join(', ')}`);
+    // Runs until Ctrl-C, or until a member stops on its own: a set missing a member is not what
+    // was asked for, so the others are stopped and the command fails.
+    const first = await Promise.race([
+      new Promise<undefined>((resolve) => {
+        if (ctx.io.signal.aborted) resolve(undefined);
+        ctx.io.signal.addEventListener('abort', () => resolve(undefined), { once: true });
+      }),
+      ...members.map((m) => m.ended.then(() => m)),
     ]);
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    await Promise.all(exited);
+    for (const m of members) if (m.exit === undefined) m.child.kill('SIGTERM');
+    // A member that does not finish its graceful stop in time is killed, so the command ends.
+    const killer = setTimeout(() => {
+      for (const m of members) {
+        if (m.exit !== undefined) continue;
+        ctx.io.err(`[${m.id}] did not stop within ${STOP_GRACE_MS / 1000} s: killing it`);
+        m.child.kill('SIGKILL');
+      }
+    }, STOP_GRACE_MS);
+    await Promise.all(members.map((m) => m.ended));
+    clearTimeout(killer);
+    // A member that ends after Ctrl-C was asked to (it may see the terminal's SIGINT first).
+    if (first !== undefined && !ctx.io.signal.aborted) {
+      ctx.io.err(`error: member ${first.id} ${describeExit(first.exit)}; stopped the others`);
+      if (first.stderrTail.length > 0) {
+        ctx.io.err(`last lines ${first.id} wrote to stderr:`);
+        for (const line of first.stderrTail) ctx.io.err(`  ${line}`);
+      }
+      return EXIT_ERROR;
+    }
     ctx.io.err('3-node set stopped');
     return EXIT_OK;
   },
 };
+
+/** How long a member gets to stop gracefully after SIGTERM. */
+const STOP_GRACE_MS = 20_000;
+
+/** How many of a member's last stderr lines are repeated when it dies. */
+const STDERR_TAIL_LINES = 10;
+
+type MemberExit = { code: number | null; signal: NodeJS.Signals | null } | { error: Error };
+
+interface Member {
+  id: string;
+  child: ChildProcess;
+  /** Resolves once the process has ended (or could not be started). */
+  ended: Promise<void>;
+  exit: MemberExit | undefined;
+  stderrTail: string[];
+}
+
+/** Relays a member's output prefixed with its id, keeps its last stderr lines, notes its exit. */
+function startMember(id: string, child: ChildProcess, print: (line: string) => void): Member {
+  const member: Member = { id, child, ended: Promise.resolve(), exit: undefined, stderrTail: [] };
+  const relay = (stream: NodeJS.ReadableStream | null, keep: boolean): void => {
+    let partial = '';
+    const emit = (line: string): void => {
+      if (line === '') return;
+      print(`[${id}] ${line}`);
+      if (keep) {
+        member.stderrTail.push(line);
+        if (member.stderrTail.length > STDERR_TAIL_LINES) member.stderrTail.shift();
+      }
+    };
+    stream?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) emit(line);
+    });
+    stream?.on('end', () => emit(partial));
+  };
+  relay(child.stdout, false);
+  relay(child.stderr, true);
+  member.ended = new Promise<void>((resolve) => {
+    // 'close' (not 'exit'): by then its output has all been read, so the tail is complete.
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      member.exit ??= { code, signal };
+      resolve();
+    });
+    child.once('error', (error) => {
+      // The process could not be started: no 'close' follows.
+      if (child.pid === undefined) {
+        member.exit ??= { error };
+        resolve();
+      }
+    });
+  });
+  return member;
+}
+
+function describeExit(exit: MemberExit | undefined): string {
+  if (exit === undefined) return 'stopped';
+  if ('error' in exit) return `could not be started: ${exit.error.message}`;
+  if (exit.signal !== null) return `was killed by signal ${exit.signal}`;
+  return `exited with code ${exit.code ?? '?'}`;
+}
 
 /** mkdir -p, one component at a time: Node's recursive mkdir can loop forever under /proc. */
 function makeDirectories(dir: string): void {

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CmqError, CmqNetworkError } from '../client/errors';
+import { CLIENT_VERSION } from '../client/version';
 import type { CmqClientOptions } from '../client/client';
 import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
 import { COMMANDS, type CommandSpec } from './commands';
@@ -39,7 +40,7 @@ function leadingWords(argv: readonly string[], max: number): string[] {
   return words;
 }
 
-/** A first word shared by two-word commands: queue, topic, subscription, cluster. */
+/** A first word shared by two-word commands: cluster, queue, topic, subscription, wal. */
 function isCommandGroup(word: string): boolean {
   return COMMANDS.some((c) => c.words.length > 1 && c.words[0] === word);
 }
@@ -49,17 +50,36 @@ export function findCommand(argv: readonly string[]): CommandSpec | undefined {
   return COMMANDS.find((c) => c.words.every((w, i) => words[i] === w));
 }
 
+/** `  words  summary` lines, the summaries in one column. */
+function commandLines(commands: readonly CommandSpec[]): string[] {
+  const width = Math.max(...commands.map((c) => c.words.join(' ').length));
+  return commands.map((c) => `  ${c.words.join(' ').padEnd(width)}  ${c.summary}`);
+}
+
 export function topLevelHelp(): string[] {
-  const width = Math.max(...COMMANDS.map((c) => c.words.join(' ').length));
   return [
     'usage: opencmq <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(width)}  ${c.summary}`),
+    ...commandLines(COMMANDS),
     '',
     ...GLOBAL_HELP,
+    '  -V, --version        print the version and exit',
     '',
-    'Run "opencmq <command> --help" for the command’s options.',
+    'Run "opencmq <command> --help" for the command’s options, "opencmq <group> --help" for a group’s',
+    `commands (${[...new Set(COMMANDS.filter((c) => c.words.length > 1).map((c) => c.words[0]))].join(', ')}).`,
+  ];
+}
+
+/** Help for a command group: its commands only. */
+export function groupHelp(group: string): string[] {
+  return [
+    `usage: opencmq ${group} <command> [options]`,
+    '',
+    'Commands:',
+    ...commandLines(COMMANDS.filter((c) => c.words.length > 1 && c.words[0] === group)),
+    '',
+    `Run "opencmq ${group} <command> --help" for the command’s options, "opencmq --help" for every command.`,
   ];
 }
 
@@ -131,19 +151,30 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps):
   const command = findCommand(argv);
   if (command === undefined) {
     const words = leadingWords(argv, 2);
-    const wantsHelp = argv.includes('--help') || argv.includes('-h') || words[0] === 'help';
-    if (wantsHelp) {
-      for (const line of topLevelHelp()) io.out(line);
+    // `opencmq help [group [command]]` is `opencmq [group [command]] --help`.
+    if (words[0] === 'help') {
+      const at = argv.indexOf('help');
+      return runCli([...argv.slice(0, at), ...argv.slice(at + 1), '--help'], io, deps);
+    }
+    if (words.length === 0 && (argv.includes('--version') || argv.includes('-V'))) {
+      io.out(`opencmq ${CLIENT_VERSION}`);
+      return EXIT_OK;
+    }
+    const group = isCommandGroup(words[0] ?? '') ? words[0] : undefined;
+    const help = group === undefined ? topLevelHelp() : groupHelp(group);
+    const wantsHelp = argv.includes('--help') || argv.includes('-h');
+    if (wantsHelp && (words.length === 0 || (group !== undefined && words.length === 1))) {
+      for (const line of help) io.out(line);
       return EXIT_OK;
     }
     io.err(
       words.length === 0
         ? 'usage error: no command given'
-        : isCommandGroup(words[0] ?? '')
-          ? `usage error: '${words[0] ?? ''}' needs one of: ${COMMANDS.filter((c) => c.words[0] === words[0]).map((c) => c.words[1] ?? '').join(', ')}`
+        : group !== undefined && words.length === 1
+          ? `usage error: '${group}' needs one of: ${COMMANDS.filter((c) => c.words[0] === group).map((c) => c.words[1] ?? '').join(', ')}`
           : `usage error: unknown command '${words.join(' ')}'`,
     );
-    for (const line of topLevelHelp()) io.err(line);
+    for (const line of help) io.err(line);
     return EXIT_USAGE;
   }
 
@@ -164,9 +195,13 @@ export async function runCli(argv: readonly string[], io: CliIo, deps: CliDeps):
       deps,
       json: opts.json === true,
       client: () => (client ??= deps.makeClient(clientOptions(opts, io.env))),
-      clientFor: (endpoint) => {
+      clientFor: (endpoint, overrides = {}) => {
         const { endpoints: _all, ...base } = clientOptions(opts, io.env);
-        return deps.makeClient({ ...base, endpoint });
+        return deps.makeClient({ ...base, ...overrides, endpoint });
+      },
+      endpoints: () => {
+        const o = clientOptions(opts, io.env);
+        return o.endpoints !== undefined ? [...o.endpoints] : [o.endpoint ?? DEFAULT_ENDPOINT];
       },
     });
   } catch (err) {

@@ -82,7 +82,7 @@ const OLD_LEADER_GRACE_MS = 1000;
 
 /**
  * The API server's `forward` hook: undefined (answer here) when this node leads or no leader is
- * known (the local answer then says so); otherwise the leader's answer, or, when the leader cannot
+ * known (the local answer then says so); otherwise the leader's answer as it sent it (bytes), or, when the leader cannot
  * be reached, notApplied (6100) if the request never left this node and outcomeUnknown
  * (6000/10810) if it was written and then the connection broke or no answer came. A forward still
  * waiting OLD_LEADER_GRACE_MS after this node sees another leader is answered outcomeUnknown: the
@@ -94,7 +94,7 @@ export function forwarder(
   selfId: string,
   leaderId: () => string | undefined,
   nextRequestId: () => string,
-): (input: CmqRequestInput) => Promise<Record<string, unknown>> | undefined {
+): (input: CmqRequestInput) => Promise<Record<string, unknown> | Buffer> | undefined {
   const waiting = new Set<{ leader: string; otherSince: number | undefined; abandon: () => void }>();
   let checker: NodeJS.Timeout | undefined;
   const check = (): void => {
@@ -120,7 +120,7 @@ export function forwarder(
   return (input) => {
     const leader = leaderId();
     if (leader === undefined || leader === selfId || isLocalAction(input)) return undefined;
-    return new Promise<Record<string, unknown>>((resolve) => {
+    return new Promise<Record<string, unknown> | Buffer>((resolve) => {
       const w = {
         leader,
         otherSince: undefined as number | undefined,
@@ -134,7 +134,9 @@ export function forwarder(
       transport.request(leader, encodeForwarded(input), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
         (answer) => {
           if (!waiting.delete(w)) return;
-          resolve(JSON.parse(answer.toString('utf8')) as Record<string, unknown>);
+          // The leader's bytes go to the client untouched: parsing and re-serialising them here
+          // would round a clientRequestId above 2^53, which the Go SDK then cannot decode.
+          resolve(answer);
         },
         (err: unknown) => {
           if (!waiting.delete(w)) return;

@@ -190,10 +190,19 @@ void test('ListDeadLetterSourceQueues: list and broker error', async () => {
   assertEnvelope(e, 4440);
 });
 
-void test('QueryQueueRoute: addr is an empty list', async () => {
-  const r = await harness().call({ Action: 'QueryQueueRoute', queueName: 'q' });
+void test('QueryQueueRoute: addr is an empty list for a queue that exists', async () => {
+  const { service, call } = harness({ getQueueAttributes: (name) => sampleQueueAttributes(name) });
+  const r = await call({ Action: 'QueryQueueRoute', queueName: 'q' });
   assertEnvelope(r, 0);
   assert.deepEqual(r['addr'], []);
+  assert.deepEqual(service.calls, [{ method: 'getQueueAttributes', queueName: 'q' }]);
+});
+
+void test('QueryQueueRoute: a queue that does not exist is 4440/10100', async () => {
+  const r = await harness({ getQueueAttributes: () => undefined }).call({ Action: 'QueryQueueRoute', queueName: 'gone' });
+  assertEnvelope(r, 4440);
+  assert.equal(r['message'], '(10100)queue is not existed, or deleted');
+  assert.equal(r['addr'], undefined);
 });
 
 // --- Messages

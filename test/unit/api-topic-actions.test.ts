@@ -96,6 +96,19 @@ void test('GetTopicAttributes: every documented field with its JSON type; 4440/1
   assert.equal(missing['message'], '(10600)topic is not existed, or deleted');
 });
 
+void test('QueryTopicRoute: an empty addr list for a topic that exists; 4440/10600 when missing', async () => {
+  const { service, call } = harness({ getTopicAttributes: (name) => (name === 'news' ? sampleTopicAttributes('news') : undefined) });
+  const r = await call({ Action: 'QueryTopicRoute', topicName: 'news' });
+  assertOk(r);
+  assert.deepEqual(r['addr'], []);
+  assert.deepEqual(service.calls, [{ method: 'getTopicAttributes', topicName: 'news' }]);
+  assert.deepEqual(service.submitted, [], 'a read: nothing is written');
+  const missing = await call({ Action: 'QueryTopicRoute', topicName: 'other' });
+  assert.equal(missing['code'], 4440);
+  assert.equal(missing['message'], '(10600)topic is not existed, or deleted');
+  assert.equal(missing['addr'], undefined);
+});
+
 void test('DeleteTopic: submitted; 4000/10540 from the broker passed through', async () => {
   const { service, call } = harness();
   assertOk(await call({ Action: 'DeleteTopic', topicName: 'news' }));

@@ -130,6 +130,7 @@ const CASES: Record<string, Case[]> = {
   GetSubscriptionAttributes: [...TOPIC_NAME_CASES, ...SUB_NAME_CASES],
   Unsubscribe: [...TOPIC_NAME_CASES, ...SUB_NAME_CASES],
   ClearSubscriptionFilterTags: [...TOPIC_NAME_CASES, ...SUB_NAME_CASES],
+  QueryTopicRoute: TOPIC_NAME_CASES,
 };
 
 for (const [action, cases] of Object.entries(CASES)) {

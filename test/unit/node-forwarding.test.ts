@@ -39,7 +39,9 @@ test('a forward to a leader that lost leadership gets its answer if it comes soo
   const answered = forward(input);
   assert.ok(answered, 'forwarded while n2 leads');
   setTimeout(() => (leader = 'n3'), 30);
-  assert.equal((await answered).code, 0);
+  const relayed = await answered;
+  assert.ok(Buffer.isBuffer(relayed), 'the leader\'s answer is relayed as bytes');
+  assert.equal(relayed.toString(), '{"code":0,"message":"","requestId":"x"}');
 
   // A frozen one never answers: 6000 about a second after the new leader is known, not after the
   // transport's timeout.
@@ -50,6 +52,7 @@ test('a forward to a leader that lost leadership gets its answer if it comes soo
   const started = Date.now();
   setTimeout(() => (leader = 'n3'), 30);
   const answer = await frozen;
+  assert.ok(!Buffer.isBuffer(answer));
   assert.equal(answer.code, 6000);
   assert.match(String(answer.message), /^\(10810\)outcome unknown.*leadership moved to n3/);
   const waited = Date.now() - started;
@@ -71,7 +74,17 @@ test('a forward that never left this node is 6100 (not applied); one written and
   for (const [err, code, message] of cases) {
     failure = err;
     const answer = await forward(input)!;
+    assert.ok(!Buffer.isBuffer(answer));
     assert.equal(answer.code, code, err.message);
     assert.match(String(answer.message), message);
   }
+});
+
+test('a leader answer is relayed byte for byte: a clientRequestId above 2^53 stays exact', async () => {
+  const leaderAnswer = Buffer.from('{"code":0,"message":"","requestId":"r-1","msgId":"1","clientRequestId":18446744073709551615}');
+  const transport = { request: () => Promise.resolve(leaderAnswer) } as unknown as PeerTransport;
+  const forward = forwarder(transport, 'n1', () => 'n2', () => 'req-1');
+  const got = await forward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x&clientRequestId=18446744073709551615') })!;
+  assert.ok(Buffer.isBuffer(got));
+  assert.equal(got.toString(), leaderAnswer.toString());
 });

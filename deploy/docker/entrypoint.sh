@@ -9,6 +9,7 @@
 #   OPENCMQ_PEERS            every member as ID=HOST:PORT, comma or space separated; this node's
 #                            own entry is dropped, so all members can share one list
 #   OPENCMQ_KEYS_FILE        --keys-file
+#   (a file JOIN beside OPENCMQ_DATA_DIR while that directory is missing: --join, see below)
 #   OPENCMQ_CLUSTER_SECRET_FILE  a file holding the cluster secret (compose/Kubernetes secrets)
 # The server itself reads OPENCMQ_SECRET_ID, OPENCMQ_SECRET_KEY and OPENCMQ_CLUSTER_SECRET.
 # An empty variable adds no flag. Arguments after the image name are appended as further options;
@@ -38,6 +39,11 @@ flag() {
 --$1
 $2"; fi
 }
+flag_on() {
+  # flag_on NAME: add the switch "--NAME".
+  set_more="$set_more
+--$1"
+}
 set_more=""
 flag config "${OPENCMQ_CONFIG:-}"
 flag data-dir "${OPENCMQ_DATA_DIR:-}"
@@ -53,6 +59,12 @@ if [ -n "${OPENCMQ_NODE_ID:-}" ]; then
     # Every member may be listed; the server refuses its own id as a peer.
     [ "${p%%=*}" = "$OPENCMQ_NODE_ID" ] || flag peer "$p"
   done
+  # Wipe and rejoin: with a file JOIN next to the data directory, a member whose data directory
+  # is gone waits to be added back (--join) instead of starting as a fresh voter that forgot its
+  # vote. Harmless once the directory exists again.
+  if [ -n "${OPENCMQ_DATA_DIR:-}" ] && [ -e "$(dirname "$OPENCMQ_DATA_DIR")/JOIN" ] && [ ! -e "$OPENCMQ_DATA_DIR" ]; then
+    flag_on join
+  fi
 fi
 
 # One value per line (paths may hold spaces, never newlines).

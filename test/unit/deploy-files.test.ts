@@ -110,7 +110,7 @@ function entrypoint(): Entrypoint {
   const envToOption = new Map<string, string>();
   for (const m of code.matchAll(/^\s*flag ([a-z0-9-]+) "\$\{?(OPENCMQ_[A-Z_]+)/gm)) envToOption.set(m[2]!, m[1]!);
   if (/\bflag peer\b/.test(code) && code.includes('OPENCMQ_PEERS')) envToOption.set('OPENCMQ_PEERS', 'peer');
-  const options = new Set([...code.matchAll(/\bflag ([a-z0-9-]+)/g)].map((m) => m[1]!));
+  const options = new Set([...code.matchAll(/\bflag(?:_on)? ([a-z0-9-]+)/g)].map((m) => m[1]!));
   const env = new Set([...code.matchAll(/\$\{?(OPENCMQ_[A-Z_]+)/g)].map((m) => m[1]!));
   const raft = /flag raft-port "\$\{OPENCMQ_RAFT_PORT:-(\d+)\}"/.exec(code);
   assert.ok(raft, 'the entrypoint gives --raft-port a default');
@@ -506,4 +506,18 @@ void test('entrypoint: the cluster secret is read from OPENCMQ_CLUSTER_SECRET_FI
     fs.rmSync(dir, { recursive: true, force: true });
   }
   assert.deepEqual(runEntrypoint(['wal', 'verify', '/var/lib/opencmq/data'], { OPENCMQ_NODE_ID: 'n1' }).argv, ['wal', 'verify', '/var/lib/opencmq/data']);
+});
+
+void test('entrypoint: a JOIN file beside a missing data directory starts the member with --join, not once the directory exists', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opencmq-join-'));
+  try {
+    const env = { OPENCMQ_DATA_DIR: path.join(dir, 'data'), OPENCMQ_NODE_ID: 'n3', OPENCMQ_PEERS: 'n1=a:9700,n2=b:9700,n3=c:9700' };
+    assert.ok(!runEntrypoint([], env).argv.includes('--join'), 'no JOIN file: an ordinary start');
+    fs.writeFileSync(path.join(dir, 'JOIN'), '');
+    assert.ok(runEntrypoint([], env).argv.includes('--join'), 'JOIN file and no data directory: wait to be added');
+    fs.mkdirSync(path.join(dir, 'data'));
+    assert.ok(!runEntrypoint([], env).argv.includes('--join'), 'the data directory exists again: an ordinary start');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -295,6 +295,15 @@ void test('.dockerignore keeps node_modules, dist and the git directory out of t
   const lines = new Set(read('.dockerignore').split('\n').map((l) => l.trim()));
   for (const p of ['node_modules', 'dist', '.git']) assert.ok(lines.has(p), `.dockerignore lists ${p}`);
   for (const p of ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'deploy/docker', FILES.entrypoint]) assert.ok(!lines.has(p), `.dockerignore must not drop ${p}`);
+  // Every file the Dockerfile copies from the context exists and is not ignored.
+  const ignored = [...lines].filter((l) => l !== '' && !l.startsWith('#'));
+  for (const i of dockerfile().filter((x) => x.op === 'COPY' && !x.args.includes('--from='))) {
+    const sources = i.args.split(/\s+/).slice(0, -1);
+    for (const src of sources.filter((x) => x !== '.')) {
+      assert.ok(fs.existsSync(path.join(ROOT, src)), `COPY ${src}: no such file`);
+      assert.ok(!ignored.some((g) => src === g || src.startsWith(`${g}/`)), `COPY ${src}: excluded by .dockerignore`);
+    }
+  }
 });
 
 void test('compose: three members with their own volumes, the same ports, all peers, the secret and health checks', () => {

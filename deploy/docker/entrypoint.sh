@@ -9,8 +9,8 @@
 #   OPENCMQ_PEERS            every member as ID=HOST:PORT, comma or space separated; this node's
 #                            own entry is dropped, so all members can share one list
 #   OPENCMQ_KEYS_FILE        --keys-file
-#   (a file JOIN beside OPENCMQ_DATA_DIR while that directory is missing: --join, see below)
 #   OPENCMQ_CLUSTER_SECRET_FILE  a file holding the cluster secret (compose/Kubernetes secrets)
+#   (a file JOIN beside OPENCMQ_DATA_DIR while that directory is missing: --join, see below)
 # The server itself reads OPENCMQ_SECRET_ID, OPENCMQ_SECRET_KEY and OPENCMQ_CLUSTER_SECRET.
 # An empty variable adds no flag. Arguments after the image name are appended as further options;
 # a first argument that is not an option runs that opencmq command instead (e.g. `wal verify DIR`).

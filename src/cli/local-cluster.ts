@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-import type { CommandSpec } from './commands';
+import { logOptions, type CommandSpec } from './commands';
 import { EXIT_OK } from './cli-io';
 import { intOpt, stringOpt } from './options';
 
@@ -22,11 +22,15 @@ export const clusterStartLocal: CommandSpec = {
     '  client API on P, P+1, P+2 (default 9601-9603), peers on R, R+1, R+2 (default 9701-9703),',
     '  data in DIR/n1, DIR/n2, DIR/n3 (default ./opencmq-data/local-set).',
     'Any node accepts any request. Ctrl-C stops all three.',
+    '--log-format and --log-level are passed to each server; with json (the default when stderr is not',
+    'a terminal) their lines are passed through as they are, else each is prefixed with its node id.',
   ],
   options: {
     'data-dir': { type: 'string' },
     'base-port': { type: 'string' },
     'raft-base-port': { type: 'string' },
+    'log-format': { type: 'string' },
+    'log-level': { type: 'string' },
   },
   minArgs: 0,
   maxArgs: 0,
@@ -34,6 +38,9 @@ export const clusterStartLocal: CommandSpec = {
     const dataDir = stringOpt(ctx.opts, 'data-dir') ?? path.join('opencmq-data', 'local-set');
     const basePort = intOpt(ctx.opts, 'base-port', 1, 65533) ?? 9601;
     const raftBasePort = intOpt(ctx.opts, 'raft-base-port', 1, 65533) ?? 9701;
+    // The children write to a pipe (ours), so "auto" is decided here, where the terminal is.
+    const logs = logOptions(ctx.opts);
+    const logFormat = logs.logFormat === undefined || logs.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : logs.logFormat;
     // A fresh secret per run: the members of this run share it; nobody else knows it.
     const secret = randomBytes(24).toString('hex');
     // A server creates only the last component of its --data-dir (DIR/n1): DIR is ours to create.
@@ -43,13 +50,21 @@ export const clusterStartLocal: CommandSpec = {
       const peers = NODE_IDS.flatMap((p, j) => (p === id ? [] : ['--peer', `${p}=127.0.0.1:${raftBasePort + j}`]));
       const args = [cli, 'server', '--data-dir', path.join(dataDir, id), '--port', String(basePort + i)];
       args.push('--node-id', id, '--raft-port', String(raftBasePort + i), ...peers);
+      args.push('--log-format', logFormat, ...(logs.logLevel !== undefined ? ['--log-level', logs.logLevel] : []));
       const env = { ...process.env, OPENCMQ_CLUSTER_SECRET: secret };
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-      const prefix = (chunk: Buffer): void => {
-        for (const line of chunk.toString().split('\n')) if (line !== '') ctx.io.err(`[${id}] ${line}`);
+      // Whole lines only (a chunk may end mid-line): JSON lines stay parseable, each naming its
+      // node; readable ones get the id in front.
+      const relay = (): ((chunk: Buffer) => void) => {
+        let partial = '';
+        return (chunk) => {
+          const lines = (partial + chunk.toString()).split('\n');
+          partial = lines.pop() ?? '';
+          for (const line of lines) if (line !== '') ctx.io.err(logFormat === 'json' ? line : `[${id}] ${line}`);
+        };
       };
-      child.stdout?.on('data', prefix);
-      child.stderr?.on('data', prefix);
+      child.stdout?.on('data', relay());
+      child.stderr?.on('data', relay());
       return child;
     });
     ctx.io.out(`3-node set starting: http://127.0.0.1:${basePort}, :${basePort + 1}, :${basePort + 2} (Ctrl-C stops it)`);

@@ -25,6 +25,8 @@ export interface ApiOptions {
   auth: AuthConfig;
   /** Where internal errors and refused signatures are reported (default: stderr lines). */
   log?: LogSink;
+  /** Clock of the auth-failure log's per-minute window, in ms (default performance.now; tests step it). */
+  logClockMs?: () => number;
   /** Prefix of every requestId (default: 8 random hex digits and '-'). */
   requestIdPrefix?: string;
   /**
@@ -71,7 +73,7 @@ export function createApiContext(opts: ApiOptions): ApiContext {
     authenticator: createAuthenticator(opts.auth),
     actions: DEFAULT_ACTIONS,
     log: loggerFor(opts.log, 'api', (line: string) => process.stderr.write(line + '\n')),
-    authFailureLogs: new LogRateLimit(LIMITS.authFailureLogsPerMinute, 60_000, () => performance.now()),
+    authFailureLogs: new LogRateLimit(LIMITS.authFailureLogsPerMinute, 60_000, opts.logClockMs ?? (() => performance.now())),
     ...(opts.compat ? { compat: opts.compat } : {}),
     nextRequestId: () => prefix + String(++counter),
   };

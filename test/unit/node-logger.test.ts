@@ -59,14 +59,14 @@ test('pretty lines are readable: time, level, node, component, message, fields',
   const log = createLogger({ format: 'pretty', nodeId: 'n3', destination, isTty: false });
   log.child('push').warn('push endpoint http://x failing', { endpoint: 'http://x', attempts: 2 });
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN  n3 push: push endpoint http:\/\/x failing endpoint=http:\/\/x attempts=2\n$/);
+  assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN {2}n3 push: push endpoint http:\/\/x failing endpoint=http:\/\/x attempts=2\n$/);
   assert.ok(!lines[0]!.includes('{'), 'not JSON');
 });
 
 test('auto is pretty (coloured) on a terminal and JSON elsewhere; a flag overrides it', () => {
   const tty = capture();
   createLogger({ nodeId: 'n1', destination: tty.destination, isTty: true }).child('server').info('hello');
-  assert.match(tty.lines[0]!, /\x1b\[32mINFO \x1b\[0m n1 server: hello/);
+  assert.ok(tty.lines[0]!.includes('\u001b[32mINFO \u001b[0m n1 server: hello'), JSON.stringify(tty.lines[0]));
   const pipe = capture();
   createLogger({ format: 'auto', nodeId: 'n1', destination: pipe.destination, isTty: false }).child('server').info('hello');
   assert.equal((JSON.parse(pipe.lines[0]!) as { msg: string }).msg, 'hello');

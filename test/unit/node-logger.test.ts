@@ -5,7 +5,7 @@ import { test } from 'node:test';
 
 import { createLogger } from '../../src/node/logger';
 import { lineLogger, LogRateLimit, loggerFor, parseLogLevel } from '../../src/protocol/log';
-import { logOptions } from '../../src/cli/commands';
+import { logOptions, serverOptionsFrom } from '../../src/cli/commands';
 import { UsageError } from '../../src/cli/cli-io';
 
 function capture(): { lines: string[]; destination: { write(line: string): void } } {
@@ -102,6 +102,12 @@ test('--log-format and --log-level are checked', () => {
   assert.deepEqual(logOptions({ 'log-format': 'json', 'log-level': 'debug' }), { logFormat: 'json', logLevel: 'debug' });
   assert.throws(() => logOptions({ 'log-format': 'xml' }), UsageError);
   assert.throws(() => logOptions({ 'log-level': 'verbose' }), UsageError);
+  // The server builds its pino logger from these (no line function in between).
+  const opts = serverOptionsFrom({ 'log-format': 'pretty', 'log-level': 'warn' }, { env: {}, err: () => undefined });
+  assert.equal(opts.logFormat, 'pretty');
+  assert.equal(opts.logLevel, 'warn');
+  assert.equal(opts.log, undefined);
+  assert.throws(() => serverOptionsFrom({ 'log-level': 'loud' }, { env: {}, err: () => undefined }), UsageError);
   assert.equal(parseLogLevel('warn'), 'warn');
   assert.equal(parseLogLevel('fatal'), undefined);
 });

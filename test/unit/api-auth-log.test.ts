@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import type { AddressInfo } from 'node:net';
+
 import type { AuthConfig } from '../../src/api/auth';
-import { createApiContext, handleCmqRequest } from '../../src/api/http-server';
+import { createApiContext, createApiServer, handleCmqRequest } from '../../src/api/http-server';
 import { LIMITS } from '../../src/protocol/limits';
 import { captureLogger } from '../helpers/capture-logger';
 import { RecordingQueueService } from '../helpers/recording-service';
@@ -62,4 +64,21 @@ test('a request that passes authentication logs nothing about it', async () => {
   const ctx = createApiContext({ service: new RecordingQueueService(), auth: { mode: 'open' }, log });
   await handleCmqRequest(ctx, request('AKIDgood'));
   assert.deepEqual(log.lines, []);
+});
+
+test('over HTTP the failure names the client address', async () => {
+  const log = captureLogger();
+  const server = createApiServer({ service: new RecordingQueueService(), auth: AUTH, log });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const r = await fetch(`http://127.0.0.1:${port}/v2/index.php`, { method: 'POST', body: request('AKIDgood').body.toString() });
+    assert.notEqual(((await r.json()) as { code: number }).code, 0);
+    const line = log.lines.find((l) => l.msg.startsWith('authentication failed'));
+    assert.ok(line, JSON.stringify(log.lines));
+    assert.match(String(line.fields?.['remote']), /^(::ffff:)?127\.0\.0\.1$/);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });

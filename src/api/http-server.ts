@@ -18,12 +18,15 @@ import { QUEUE_ACTIONS } from './queue-actions';
 import { TOPIC_ACTIONS } from './topic-actions';
 import { clientRequestIdEcho, renderOutcome, responseJson, type ActionOutcome } from './response';
 import type { QueueService } from './service';
+import { loggerFor, LogRateLimit, type Logger, type LogSink } from '../protocol/log';
 
 export interface ApiOptions {
   service: QueueService;
   auth: AuthConfig;
-  /** Where internal errors are reported (default: stderr). */
-  log?: (line: string) => void;
+  /** Where internal errors and refused signatures are reported (default: stderr lines). */
+  log?: LogSink;
+  /** Clock of the auth-failure log's per-minute window, in ms (default performance.now; tests step it). */
+  logClockMs?: () => number;
   /** Prefix of every requestId (default: 8 random hex digits and '-'). */
   requestIdPrefix?: string;
   /**
@@ -41,7 +44,9 @@ export interface ApiContext {
   readonly service: QueueService;
   readonly authenticator: Authenticator;
   readonly actions: ActionTable;
-  readonly log: (line: string) => void;
+  readonly log: Logger;
+  /** Failed authentications are logged at most this often per reason (a flood must not flood the log). */
+  readonly authFailureLogs: LogRateLimit;
   readonly compat?: ApiCompat;
   nextRequestId(): string;
 }
@@ -55,6 +60,8 @@ export interface CmqRequestInput {
   /** The query string without '?'. */
   query: string;
   body: Buffer;
+  /** The client's address, when known (for logs). */
+  remote?: string;
 }
 
 /** All actions served. */
@@ -67,7 +74,8 @@ export function createApiContext(opts: ApiOptions): ApiContext {
     service: opts.service,
     authenticator: createAuthenticator(opts.auth),
     actions: DEFAULT_ACTIONS,
-    log: opts.log ?? ((line: string) => process.stderr.write(line + '\n')),
+    log: loggerFor(opts.log, 'api', (line: string) => process.stderr.write(line + '\n')),
+    authFailureLogs: new LogRateLimit(LIMITS.authFailureLogsPerMinute, 60_000, opts.logClockMs ?? (() => performance.now())),
     ...(opts.compat ? { compat: opts.compat } : {}),
     nextRequestId: () => prefix + String(++counter),
   };
@@ -81,12 +89,12 @@ export async function handleCmqRequest(ctx: ApiContext, input: CmqRequestInput):
   try {
     outcome = await runRequest(ctx, input, echo);
     if (!outcome.ok && outcome.error === 'internalError') {
-      ctx.log(`opencmq api: internal error in request ${requestId}: ${outcome.detail ?? '(no detail)'}`);
+      ctx.log.error(`internal error in request ${requestId}: ${outcome.detail ?? '(no detail)'}`, { requestId });
     }
   } catch (e) {
     if (e instanceof ErrorResultError) outcome = e.result;
     else {
-      ctx.log(`opencmq api: internal error in request ${requestId}: ${describeError(e)}`);
+      ctx.log.error(`internal error in request ${requestId}: ${describeError(e)}`, { requestId });
       outcome = fail('internalError');
     }
   }
@@ -113,13 +121,30 @@ async function runRequest(
   if (clientRequestId !== undefined) echo.value = clientRequestId;
 
   const authError = ctx.authenticator.verify({ method, host: input.host, path: input.path, params });
-  if (authError) return authError;
+  if (authError) {
+    logAuthFailure(ctx, authError, params.get('SecretId'), params.get('Action'), input.remote);
+    return authError;
+  }
 
   const action = params.get('Action');
   if (action === undefined || action === '') return fail('missingParam', 'Action');
   const handler = findAction(ctx.actions, action);
   if (handler === undefined) return fail('actionNameNotExist', action);
   return handler(ctx.compat ? { service: ctx.service, compat: ctx.compat } : { service: ctx.service }, params);
+}
+
+/** A refused signature, as a rate-limited warning: who tried what, never the signature itself. */
+function logAuthFailure(ctx: ApiContext, err: ErrorResult, secretId: string | undefined, action: string | undefined, remote: string | undefined): void {
+  const admitted = ctx.authFailureLogs.admit(err.error);
+  if (!admitted) return;
+  const suppressed = admitted.suppressed > 0 ? ` (${admitted.suppressed} more of these were not logged in the last minute)` : '';
+  ctx.log.warn(`authentication failed: ${err.error}${err.arg !== undefined ? ` (${err.arg})` : ''}${err.detail !== undefined ? ` ${err.detail}` : ''}${suppressed}`, {
+    reason: err.error,
+    ...(secretId !== undefined ? { secretId } : {}),
+    ...(action !== undefined ? { action } : {}),
+    ...(remote !== undefined ? { remote } : {}),
+    ...(admitted.suppressed > 0 ? { suppressed: admitted.suppressed } : {}),
+  });
 }
 
 function tooLarge(): ErrorResult {
@@ -334,11 +359,12 @@ function serveRequest(
     });
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
     const input: CmqRequestInput = { method, host, path, query, body };
+    if (req.socket.remoteAddress !== undefined) input.remote = req.socket.remoteAddress;
     (forward?.(input) ?? handleCmqRequest(ctx, input)).then(
       (r) => send(res, r, false),
       (e: unknown) => {
         // handleCmqRequest does not reject; this is a last resort.
-        ctx.log(`opencmq api: unexpected rejection: ${describeError(e)}`);
+        ctx.log.error(`unexpected rejection: ${describeError(e)}`);
         send(res, renderOutcome(fail('internalError'), ctx.nextRequestId()), false);
       },
     );

@@ -7,6 +7,8 @@ import type { CmqClientOptions } from '../client/client';
 import { CmqNetworkError } from '../client/errors';
 import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } from '../client/types';
 import { LIMITS } from '../protocol/limits';
+import { LOG_LEVELS, parseLogLevel } from '../protocol/log';
+import { LOG_FORMATS, type LogFormat } from '../node/server-options';
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVER_EXIT, serverStartExitCode, type ClusterOptions, type Credential, type RunningServer, type ServerOptions } from '../node/server-options';
 import { clusterStatus } from './cluster-status';
 import { clusterStartLocal } from './local-cluster';
@@ -390,6 +392,8 @@ const SERVER_OPTIONS: OptionSpecs = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-client-ca': { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
   config: { type: 'string' },
 };
 
@@ -420,6 +424,8 @@ const server: CommandSpec = {
     '  --compat-empty-subscription-list',
     '                          ListSubscriptionByTopic on a missing topic answers 0 and an empty list',
     '                          (as the Java SDK\'s TopicTest expects) instead of 4440',
+    '  --log-format F          auto (default: readable lines on a terminal, else JSON lines), json or pretty',
+    '  --log-level L           trace, debug, info (default), warn or error',
     '',
     'HTTPS for the client API:',
     '  --tls-cert FILE         serve HTTPS with this certificate (PEM, chain first) ...',
@@ -484,6 +490,23 @@ const server: CommandSpec = {
   },
 };
 
+/** --log-format and --log-level (the server's logger is built from them; stderr is where it writes). */
+export function logOptions(values: OptionValues): Pick<ServerOptions, 'logFormat' | 'logLevel'> {
+  const out: Pick<ServerOptions, 'logFormat' | 'logLevel'> = {};
+  const format = stringOpt(values, 'log-format');
+  if (format !== undefined) {
+    if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got '${format}'`);
+    out.logFormat = format as LogFormat;
+  }
+  const level = stringOpt(values, 'log-level');
+  if (level !== undefined) {
+    const parsed = parseLogLevel(level);
+    if (parsed === undefined) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${level}'`);
+    out.logLevel = parsed;
+  }
+  return out;
+}
+
 /** ServerOptions from the command line, falling back to the environment and the defaults. */
 export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 'err'>): ServerOptions {
   // An empty environment variable counts as unset.
@@ -502,7 +525,7 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
     insecureNoAuth: boolOpt(values, 'insecure-no-auth'),
     requireAkidPrefix: boolOpt(values, 'require-akid'),
     fsync: !boolOpt(values, 'no-fsync'),
-    log: (line) => io.err(line),
+    ...logOptions(values),
   };
   const keysFile = stringOpt(values, 'keys-file');
   if (keysFile !== undefined) opts.keysFile = keysFile;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-import type { CommandSpec } from './commands';
+import { logOptions, type CommandSpec } from './commands';
 import { EXIT_ERROR, EXIT_OK } from './cli-io';
 import { intOpt, stringOpt } from './options';
 
@@ -24,11 +24,15 @@ export const clusterStartLocal: CommandSpec = {
     'Any node accepts any request. Ctrl-C stops all three.',
     'If a member stops on its own (e.g. its port is taken), the command says which, how (exit code or',
     'signal) and its last stderr lines, stops the other two and exits 1.',
+    '--log-format and --log-level are passed to each server; with json (the default when stderr is not',
+    'a terminal) their lines are passed through as they are, else each is prefixed with its node id.',
   ],
   options: {
     'data-dir': { type: 'string' },
     'base-port': { type: 'string' },
     'raft-base-port': { type: 'string' },
+    'log-format': { type: 'string' },
+    'log-level': { type: 'string' },
   },
   minArgs: 0,
   maxArgs: 0,
@@ -36,6 +40,9 @@ export const clusterStartLocal: CommandSpec = {
     const dataDir = stringOpt(ctx.opts, 'data-dir') ?? path.join('opencmq-data', 'local-set');
     const basePort = intOpt(ctx.opts, 'base-port', 1, 65533) ?? 9601;
     const raftBasePort = intOpt(ctx.opts, 'raft-base-port', 1, 65533) ?? 9701;
+    // The children write to a pipe (ours), so "auto" is decided here, where the terminal is.
+    const logs = logOptions(ctx.opts);
+    const logFormat = logs.logFormat === undefined || logs.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : logs.logFormat;
     // A fresh secret per run: the members of this run share it; nobody else knows it.
     const secret = randomBytes(24).toString('hex');
     // A server creates only the last component of its --data-dir (DIR/n1): DIR is ours to create.
@@ -45,8 +52,10 @@ export const clusterStartLocal: CommandSpec = {
       const peers = NODE_IDS.flatMap((p, j) => (p === id ? [] : ['--peer', `${p}=127.0.0.1:${raftBasePort + j}`]));
       const args = [cli, 'server', '--data-dir', path.join(dataDir, id), '--port', String(basePort + i)];
       args.push('--node-id', id, '--raft-port', String(raftBasePort + i), ...peers);
+      args.push('--log-format', logFormat, ...(logs.logLevel !== undefined ? ['--log-level', logs.logLevel] : []));
       const env = { ...process.env, OPENCMQ_CLUSTER_SECRET: secret };
-      return startMember(id, spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env }), (line) => ctx.io.err(line));
+      // JSON lines pass through whole (each names its node); readable ones get the id in front.
+      return startMember(id, spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env }), (line) => ctx.io.err(line), logFormat !== 'json');
     });
     ctx.io.out(`3-node set starting: http://127.0.0.1:${basePort}, :${basePort + 1}, :${basePort + 2} (Ctrl-C stops it)`);
     ctx.io.out(`members: ${members.map((m) => `${m.id} pid ${m.child.pid ?? '?'}`).join(', ')}`);
@@ -102,13 +111,13 @@ interface Member {
 }
 
 /** Relays a member's output prefixed with its id, keeps its last stderr lines, notes its exit. */
-function startMember(id: string, child: ChildProcess, print: (line: string) => void): Member {
+function startMember(id: string, child: ChildProcess, print: (line: string) => void, prefixLines: boolean): Member {
   const member: Member = { id, child, ended: Promise.resolve(), exit: undefined, stderrTail: [] };
   const relay = (stream: NodeJS.ReadableStream | null, keep: boolean): void => {
     let partial = '';
     const emit = (line: string): void => {
       if (line === '') return;
-      print(`[${id}] ${line}`);
+      print(prefixLines ? `[${id}] ${line}` : line);
       if (keep) {
         member.stderrTail.push(line);
         if (member.stderrTail.length > STDERR_TAIL_LINES) member.stderrTail.shift();

@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 
 import type { BodyRef, CommandResult, DuePush } from '../broker/commands';
+import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 
 /** Defaults and bounds of the push loop (each one overridable through PushDeliveryOptions). */
 export const PUSH_DELIVERY_LIMITS = {
@@ -58,7 +59,7 @@ export interface PushDeliveryOptions {
   randomU32?: () => number;
   /** Default: an HttpPoster (node:http / node:https, keep-alive agent per origin), closed by stop(). */
   post?: PushPost;
-  log?: (line: string) => void;
+  log?: LogSink;
   /** The loop stopped by itself (a proposal failed); start() may be called again. */
   onHalt?: (reason: string) => void;
   /** The value of `x-cmq-request-id` for each POST. Default: `<8 random hex>-push-<counter>`. */
@@ -138,7 +139,7 @@ export class PushDelivery {
   private readonly randomU32: () => number;
   private readonly post: PushPost;
   private readonly ownPoster: HttpPoster | undefined;
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
   private readonly requestId: () => string;
   private readonly perEndpointMax: number;
   private readonly inFlightMax: number;
@@ -163,7 +164,7 @@ export class PushDelivery {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
     this.randomU32 = opts.randomU32 ?? (() => randomInt(0, 2 ** 32 - 1));
-    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.log = loggerFor(opts.log, 'push', (line) => process.stderr.write(`${line}\n`));
     this.perEndpointMax = opts.perEndpointInFlightMax ?? PUSH_DELIVERY_LIMITS.perEndpointInFlightMax;
     this.inFlightMax = opts.inFlightMax ?? PUSH_DELIVERY_LIMITS.inFlightMax;
     this.timeoutMs = opts.requestTimeoutMs ?? PUSH_DELIVERY_LIMITS.requestTimeoutMs;
@@ -226,7 +227,7 @@ export class PushDelivery {
     this.ownPoster?.close(); // before awaiting: a start() meanwhile must keep its connections
     await Promise.all(tasks.map((t) => t.done));
     if (reason !== undefined && wasRunning) {
-      this.log(`push delivery stopped: ${reason} (pending pushes resume under the next leader)`);
+      this.log.info(`push delivery stopped: ${reason} (pending pushes resume under the next leader)`);
       this.opts.onHalt?.(reason);
     }
   }
@@ -320,7 +321,10 @@ export class PushDelivery {
     } catch (err) {
       if (signal.aborted) throw new Abandoned();
       this.bodyReadFailures++;
-      this.log(`push ${push.msgId} to ${push.topicName}/${push.subscriptionName}: body unreadable, counted as a failed attempt: ${describe(err)}`);
+      this.log.warn(`push ${push.msgId} to ${push.topicName}/${push.subscriptionName}: body unreadable, counted as a failed attempt: ${describe(err)}`, {
+        topic: push.topicName,
+        subscription: push.subscriptionName,
+      });
     }
     if (body === undefined) {
       ok = false;
@@ -363,10 +367,10 @@ export class PushDelivery {
 
   private noteEndpoint(origin: string, ok: boolean, why: string): void {
     if (ok) {
-      if (this.failingOrigins.delete(origin)) this.log(`push endpoint ${origin} answers again`);
+      if (this.failingOrigins.delete(origin)) this.log.info(`push endpoint ${origin} answers again`, { endpoint: origin });
     } else if (!this.failingOrigins.has(origin)) {
       this.failingOrigins.add(origin);
-      this.log(`push endpoint ${origin} failing (${why}); retrying per the subscriptions' notifyStrategy`);
+      this.log.warn(`push endpoint ${origin} failing (${why}); retrying per the subscriptions' notifyStrategy`, { endpoint: origin });
     }
   }
 }

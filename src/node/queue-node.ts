@@ -46,6 +46,7 @@ import { ParkedReceives } from './long-poll';
 import { PushDelivery } from './push-delivery';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 import { finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
+import { toLogger, type Logger, type LogSink } from '../protocol/log';
 
 export interface QueueNodeOptions {
   dataDir: string;
@@ -55,7 +56,7 @@ export interface QueueNodeOptions {
   now?: () => number;
   /** 32-bit random numbers for receipt-handle seeds (injected for tests). */
   randomU32?: () => number;
-  log?: (line: string) => void;
+  log?: LogSink;
   /** Take a snapshot after this many applied entries (default 100,000). */
   snapshotEveryEntries?: number;
   segmentBytes?: number;
@@ -110,7 +111,7 @@ interface EntrySpan {
  */
 const TICK_MIN_INTERVAL_MS = 50;
 /** The id of the embedded single-node server's only voter. */
-const SINGLE_NODE_ID = 'n1';
+export const SINGLE_NODE_ID = 'n1';
 /** With 50 ms ticks: heartbeats every 100 ms, elections after 0.5-1 s of silence. */
 const DEFAULT_TICK_MS = 50;
 const DEFAULT_ELECTION_TICKS = 10;
@@ -131,7 +132,9 @@ export class QueueNode implements QueueService {
   private readonly parked = new ParkedReceives();
   private readonly now: () => number;
   private readonly randomU32: () => number;
-  private readonly log: (line: string) => void;
+  /** The node's logger; each message goes out under its component. */
+  private readonly logger: Logger;
+  private readonly log: { server: Logger; raft: Logger; storage: Logger; snapshot: Logger };
   private readonly snapshotEveryEntries: number;
   private inflight = 0;
   private closing = false;
@@ -161,7 +164,13 @@ export class QueueNode implements QueueService {
   ) {
     this.now = opts.now ?? Date.now;
     this.randomU32 = opts.randomU32 ?? (() => randomInt(0, 2 ** 32 - 1));
-    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.logger = toLogger(opts.log, stderrLine);
+    this.log = {
+      server: this.logger.child('server'),
+      raft: this.logger.child('raft'),
+      storage: this.logger.child('storage'),
+      snapshot: this.logger.child('snapshot'),
+    };
     this.snapshotEveryEntries = opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES;
     this.pushes = new PushDelivery({
       duePushes: (nowMs, limit) => this.sm.duePushes(nowMs, limit),
@@ -170,7 +179,7 @@ export class QueueNode implements QueueService {
       propose: (command) => this.submit(command),
       now: this.now,
       randomU32: this.randomU32,
-      log: this.log,
+      log: this.logger,
       // A refused outcome (leadership lost, throttled): look again shortly.
       onHalt: () => this.recheckPushesSoon(),
       ...(opts.pushTimeoutMs !== undefined ? { requestTimeoutMs: opts.pushTimeoutMs } : {}),
@@ -183,7 +192,7 @@ export class QueueNode implements QueueService {
    * is a Raft group: one voter (this node) for the embedded server, three for a set.
    */
   static async open(opts: QueueNodeOptions): Promise<QueueNode> {
-    const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const log = toLogger(opts.log, stderrLine);
     await mkdir(opts.dataDir, { recursive: true });
     const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log });
     // A snapshot install from the leader that a crash interrupted is completed before anything is read.
@@ -214,7 +223,7 @@ export class QueueNode implements QueueService {
       }
       lastTimeMs = Math.max(lastTimeMs, e.timeMs);
     }
-    log(`recovered: snapshot at ${latest ? latest.index : 0}, replayed ${replayed} committed entries, log ends at ${wal.lastIndex()}`);
+    log.child('server').info(`recovered: snapshot at ${latest ? latest.index : 0}, replayed ${replayed} committed entries, log ends at ${wal.lastIndex()}`);
     const voters = opts.voters ?? [nodeId];
     const soleVoter = voters.length === 1 && voters[0] === nodeId;
     const raftOpts: RaftLogOptions = {
@@ -318,7 +327,7 @@ export class QueueNode implements QueueService {
       return { ...f, detail: `membership change failed: ${f.detail ?? ''}` };
     }
     const voters = this.commitLog.status().voters;
-    this.log(`membership: ${change.type === 'add' ? `added ${change.nodeId} (${change.address})` : `removed ${change.nodeId}`}; voters now ${voters.join(', ')}`);
+    this.log.raft.info(`membership: ${change.type === 'add' ? `added ${change.nodeId} (${change.address})` : `removed ${change.nodeId}`}; voters now ${voters.join(', ')}`);
     return { ok: true, voters };
   }
 
@@ -515,7 +524,7 @@ export class QueueNode implements QueueService {
         ? Buffer.from(cached.buffer, cached.byteOffset + ref.offset, ref.length)
         : await this.wal.readSlice(ref.entryIndex, ref.offset, ref.length);
     } catch (err) {
-      this.log(`CORRUPTION: a pushed body (entry ${ref.entryIndex}) could not be read here: ${String(err)}`);
+      this.log.storage.error(`CORRUPTION: a pushed body (entry ${ref.entryIndex}) could not be read here: ${String(err)}`);
     }
     if (body && body.length === ref.length && crc32c(body) === ref.crc32c) return body;
     this.counters.corruptBodies++;
@@ -618,7 +627,7 @@ export class QueueNode implements QueueService {
     const m = { msgId };
     const rpc = this.opts.rpc;
     if (!rpc) {
-      this.log(`CORRUPTION: message ${m.msgId}: no other replica to read it from`);
+      this.log.storage.error(`CORRUPTION: message ${m.msgId}: no other replica to read it from`);
       return undefined;
     }
     const req = Buffer.alloc(17);
@@ -632,15 +641,15 @@ export class QueueNode implements QueueService {
         const body = await rpc.transport.request(peer, req, { timeoutMs: BODY_FROM_REPLICA_TIMEOUT_MS });
         if (body.length === ref.length && crc32c(body) === ref.crc32c) {
           this.counters.bodiesFromReplicas++;
-          this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
+          this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
           return body;
         }
-        this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}): ${peer}'s copy is damaged too`);
+        this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}): ${peer}'s copy is damaged too`);
       } catch (err) {
-        this.log(`message ${m.msgId}: reading its body from ${peer} failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.log.storage.warn(`message ${m.msgId}: reading its body from ${peer} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) has no intact copy on any reachable replica; quarantined, not delivered`);
+    this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) has no intact copy on any reachable replica; quarantined, not delivered`);
     return undefined;
   }
 
@@ -663,14 +672,14 @@ export class QueueNode implements QueueService {
     const ref = m.body;
     if (span === undefined || span instanceof Error) {
       this.counters.corruptBodies++;
-      this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) could not be read here: ${String(span)}`);
+      this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) could not be read here: ${String(span)}`);
       return undefined;
     }
     const from = ref.offset - span.start;
     const body = span.bytes.subarray(from, from + ref.length);
     if (body.length !== ref.length || crc32c(body) !== ref.crc32c) {
       this.counters.corruptBodies++;
-      this.log(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) failed its CRC32C check here`);
+      this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) failed its CRC32C check here`);
       return undefined;
     }
     return body;
@@ -692,7 +701,7 @@ export class QueueNode implements QueueService {
   private async installSnapshot(meta: { index: number; term: number }): Promise<{ wal: SegmentedWal; lastTimeMs: number; learnedAddresses: Record<string, string> }> {
     if (this.snapshotRunning) await this.snapshotRunning;
     await this.wal.close();
-    const installed = await finishInstall(this.opts.dataDir, this.snapshots, this.log);
+    const installed = await finishInstall(this.opts.dataDir, this.snapshots, this.logger);
     if (!installed || installed.index !== meta.index || installed.term !== meta.term) {
       throw new Error(`snapshot ${meta.index} (term ${meta.term}) was to be installed but the staging holds ${installed ? installed.index : 'nothing'}`);
     }
@@ -700,7 +709,7 @@ export class QueueNode implements QueueService {
     if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
     const snap = decodeNodeSnapshot(latest.data);
     this.sm = QueueStateMachine.restore(snap.stateMachine);
-    this.wal = await openWal(this.opts, this.log, this.diskStall ?? new DiskStall(this.log));
+    this.wal = await openWal(this.opts, this.logger, this.diskStall ?? new DiskStall(this.logger));
     this.entriesSinceSnapshot = 0;
     this.counters.snapshotsInstalled++;
     this.afterApply();
@@ -729,7 +738,7 @@ export class QueueNode implements QueueService {
         // (a full disk) at the next apply, covering the entries it did not.
         this.entriesSinceSnapshot += covered;
         this.snapshotRetryAtMs = Date.now() + SNAPSHOT_RETRY_MS;
-        this.log(`snapshot at ${index} failed (skipped; retried in ${SNAPSHOT_RETRY_MS / 1000} s or later): ${String(err)}`);
+        this.log.snapshot.error(`snapshot at ${index} failed (skipped; retried in ${SNAPSHOT_RETRY_MS / 1000} s or later): ${String(err)}`);
       } finally {
         this.snapshotRunning = undefined;
       }
@@ -781,7 +790,7 @@ export class QueueNode implements QueueService {
     if (target === undefined) return; // a one-voter set has nobody to hand over to
     const r = this.commitLog.transferLeadership(target);
     if (!r.ok) return;
-    this.log(`raft: shutting down: transferring leadership to ${target}`);
+    this.log.raft.info(`shutting down: transferring leadership to ${target}`, { target });
     const deadline = Date.now() + LEADER_HANDOFF_TIMEOUT_MS;
     while (this.commitLog.leaderId === this.commitLog.id && Date.now() < deadline) {
       await new Promise((res) => setTimeout(res, 5));
@@ -791,7 +800,7 @@ export class QueueNode implements QueueService {
   private onFatal(err: unknown): void {
     if (this.fatal) return;
     this.fatal = err instanceof Error ? err : new Error(String(err));
-    this.log(`FATAL: ${this.fatal.stack ?? this.fatal.message}`);
+    this.log.server.error(`FATAL: ${this.fatal.stack ?? this.fatal.message}`);
     this.opts.onFatal?.(this.fatal);
   }
 }
@@ -814,6 +823,10 @@ function proposalFailure(err: unknown): ErrorResult {
   return fail('outcomeUnknown', undefined, `the write was appended but its commit is not known: ${why}`);
 }
 
+function stderrLine(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
 /** True when the sorted array holds a value in [lo, hi]. */
 function anyInRange(sorted: number[], lo: number, hi: number): boolean {
   let a = 0;
@@ -826,7 +839,7 @@ function anyInRange(sorted: number[], lo: number, hi: number): boolean {
   return a < sorted.length && sorted[a]! <= hi;
 }
 
-function walOptions(opts: QueueNodeOptions, log: (line: string) => void, stall: DiskStall): WalOptions {
+function walOptions(opts: QueueNodeOptions, log: Logger, stall: DiskStall): WalOptions {
   const walOpts: WalOptions = { fsync: opts.fsync ?? true, log, stall };
   if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
   if (opts.beforeDatasync || opts.walHooks) walOpts.hooks = { ...opts.walHooks, ...(opts.beforeDatasync ? { beforeDatasync: opts.beforeDatasync } : {}) };
@@ -834,7 +847,7 @@ function walOptions(opts: QueueNodeOptions, log: (line: string) => void, stall: 
 }
 
 /** Resolves when `barrier` does, or as soon as a disk stall is seen (the barrier then finishes later). */
-async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log: (line: string) => void): Promise<void> {
+async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log: Logger): Promise<void> {
   let settled = false;
   const done = barrier.then(
     () => {
@@ -849,7 +862,7 @@ async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log
     const s = stall.current();
     if (s) {
       done.catch(() => undefined);
-      log(`opencmq: starting while storage is stalled: ${stall.describe(s)}; writes are refused until it clears`);
+      log.child('storage').error(`starting while storage is stalled: ${stall.describe(s)}; writes are refused until it clears`);
       return;
     }
     await Promise.race([done, new Promise((r) => setTimeout(r, 20))]);
@@ -857,7 +870,7 @@ async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log
   await done;
 }
 
-async function openWal(opts: QueueNodeOptions, log: (line: string) => void, stall: DiskStall): Promise<SegmentedWal> {
+async function openWal(opts: QueueNodeOptions, log: Logger, stall: DiskStall): Promise<SegmentedWal> {
   const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOptions(opts, log, stall)).catch((err: unknown) => {
     if (!(err instanceof WalCorruptionError)) throw err;
     throw new Error(
@@ -867,9 +880,9 @@ async function openWal(opts: QueueNodeOptions, log: (line: string) => void, stal
         'or, for a member of a replicated set, remove it, wipe it and let it rejoin.',
     );
   });
-  if (report.tornTailBytes > 0) log(`wal: dropped a torn tail of ${report.tornTailBytes} bytes (never acknowledged)`);
+  if (report.tornTailBytes > 0) log.child('wal').warn(`dropped a torn tail of ${report.tornTailBytes} bytes (never acknowledged)`);
   for (const d of report.damagedBodies) {
-    log(`wal: CORRUPTION: entry ${d.index} in ${d.segment} at offset ${d.fileOffset} has a damaged body part; its messages will be quarantined when read`);
+    log.child('wal').error(`CORRUPTION: entry ${d.index} in ${d.segment} at offset ${d.fileOffset} has a damaged body part; its messages will be quarantined when read`);
   }
   return wal;
 }

@@ -24,6 +24,7 @@ import type { LogEntry } from '../storage/types';
 import type { SegmentedWal } from '../storage/wal';
 import type { PeerAddress, PeerTransport } from '../transport';
 import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
+import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 
 /** This node is not the leader; `leaderHint` is who is, when known. */
 export class NotLeaderError extends Error {
@@ -108,7 +109,7 @@ export interface RaftLogOptions {
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
-  log: (line: string) => void;
+  log: LogSink;
   /** Storage failed or an invariant broke: the node must stop. */
   onFatal: (err: Error) => void;
   /**
@@ -214,6 +215,7 @@ export class RaftLog<R> {
   private readSeq = 0;
   private appliedIndex: number;
   private leader: string | undefined;
+  private readonly log: Logger;
   private readonly proposalTimeoutMs: number;
   private latestHardState: { term: number; votedFor: string; commitIndex: number } | undefined;
   /**
@@ -228,6 +230,7 @@ export class RaftLog<R> {
   private lastTimeMs: number;
 
   constructor(private readonly opts: RaftLogOptions) {
+    this.log = loggerFor(opts.log, 'raft', (line) => process.stderr.write(`${line}\n`));
     this.recent = new RecentEntries(opts.recentBytesMax ?? RECENT_BYTES_DEFAULT);
     this.wal = opts.wal;
     for (const [id, a] of Object.entries(opts.learnedAddresses ?? {})) this.learned.set(id, a);
@@ -263,14 +266,14 @@ export class RaftLog<R> {
       try {
         msg = decodeMessage(payload);
       } catch (err) {
-        this.opts.log(`raft: dropped an undecodable message: ${String(err)}`);
+        this.log.warn(`dropped an undecodable message: ${String(err)}`);
         return;
       }
       if (msg.type === 'InstallSnapshot') {
         // The core may accept it only when the snapshot and its entries are staged here.
         const receiver = this.opts.snapshotTransfer?.receiver;
         if (!receiver?.isReady(msg.snapshot)) {
-          this.opts.log(`raft: ignoring InstallSnapshot ${msg.snapshot.index} from ${msg.from}: not staged here`);
+          this.log.warn(`ignoring InstallSnapshot ${msg.snapshot.index} from ${msg.from}: not staged here`);
           return;
         }
         receiver.reserve();
@@ -427,7 +430,7 @@ export class RaftLog<R> {
     if (this.latestHardState && !this.failure) {
       const hint = { ...this.latestHardState, commitIndex: Math.min(this.latestHardState.commitIndex, this.appliedIndex) };
       // Only a hint: a full disk at shutdown costs the next start-up an election, nothing more.
-      await this.opts.hardState.save(hint).catch((err: unknown) => this.opts.log(`raft: commit hint not saved at close: ${String(err)}`));
+      await this.opts.hardState.save(hint).catch((err: unknown) => this.log.warn(`commit hint not saved at close: ${String(err)}`));
     }
     await this.wal.close();
     await this.opts.hardState.close();
@@ -458,7 +461,7 @@ export class RaftLog<R> {
       const s = spec.entry;
       if (s.term !== e.term || s.kind !== e.kind || s.timeMs !== e.timeMs || s.metaLen !== e.metaLen || s.payload !== e.payload) {
         // Not what the core wants at this index: replace it (and everything after it).
-        this.opts.log(`raft: speculative entry ${e.index} differs from the core's; rewriting it`);
+        this.log.info(`speculative entry ${e.index} differs from the core's; rewriting it`);
         await this.truncateLog(e.index);
         break;
       }
@@ -509,7 +512,8 @@ export class RaftLog<R> {
         const rd = this.raft.ready();
         if (rd.softState && rd.softState.leader !== this.leader) {
           this.leader = rd.softState.leader;
-          this.opts.log(`raft: ${this.opts.id} sees leader ${this.leader ?? '(none)'} in term ${this.raft.status().term}`);
+          const term = this.raft.status().term;
+          this.log.info(`${this.opts.id} sees leader ${this.leader ?? '(none)'} in term ${term}`, { leader: this.leader ?? null, term });
         }
         this.send(rd.messages);
         if (rd.snapshotToInstall) await this.installSnapshot(rd.snapshotToInstall);
@@ -556,7 +560,7 @@ export class RaftLog<R> {
     this.lastTimeMs = Math.max(this.lastTimeMs, installed.lastTimeMs);
     this.appliedIndex = meta.index;
     this.raft.snapshotInstalled(meta);
-    this.opts.log(`raft: ${this.opts.id} installed snapshot ${meta.index} (term ${meta.term}) in ${Date.now() - started} ms`);
+    this.log.info(`${this.opts.id} installed snapshot ${meta.index} (term ${meta.term}) in ${Date.now() - started} ms`);
   }
 
   /**
@@ -585,7 +589,7 @@ export class RaftLog<R> {
       try {
         transport.send(m.to, 'raft', encodeMessage(m));
       } catch (err) {
-        this.opts.log(`raft: cannot send ${m.type} to ${m.to}: ${String(err)}`);
+        this.log.warn(`cannot send ${m.type} to ${m.to}: ${String(err)}`, { peer: m.to });
       }
     }
   }
@@ -603,20 +607,20 @@ export class RaftLog<R> {
     }
     // A transfer still running reports when it ends; the core waits for it.
     if (sender.isSending(m.to)) return;
-    this.opts.log(`raft: ${m.to} is behind the compacted log; sending snapshot ${m.snapshot.index}`);
+    this.log.info(`${m.to} is behind the compacted log; sending snapshot ${m.snapshot.index}`, { peer: m.to });
     sender.send(m.to, m.snapshot).then(
       () => {
         if (this.stopped || this.failure) return;
         try {
           transport.send(m.to, 'raft', encodeMessage(m));
         } catch (err) {
-          this.opts.log(`raft: cannot send InstallSnapshot to ${m.to}: ${String(err)}`);
+          this.log.warn(`cannot send InstallSnapshot to ${m.to}: ${String(err)}`, { peer: m.to });
         }
         this.guard(() => this.raft.reportSnapshot(m.to, 'finished'));
         this.schedule();
       },
       (err: unknown) => {
-        this.opts.log(`raft: snapshot transfer to ${m.to} failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.log.error(`snapshot transfer to ${m.to} failed: ${err instanceof Error ? err.message : String(err)}`, { peer: m.to });
         if (this.stopped || this.failure) return;
         this.guard(() => this.raft.reportSnapshot(m.to, 'failed'));
         this.schedule();
@@ -663,7 +667,7 @@ export class RaftLog<R> {
     }
     const key = JSON.stringify(peers);
     if (key === this.peersKey) return;
-    if (this.peersKey !== '') this.opts.log(`raft: ${this.opts.id} now talks to ${Object.keys(peers).join(', ') || 'nobody'}`);
+    if (this.peersKey !== '') this.log.info(`${this.opts.id} now talks to ${Object.keys(peers).join(', ') || 'nobody'}`);
     this.peersKey = key;
     transport.setPeers(peers);
   }
@@ -742,7 +746,7 @@ export class RaftLog<R> {
       if (wal !== this.wal) return;
       // Damaged record headers or meta (a damaged body alone is returned as known damage): stop
       // (a restart's recovery finds and reports it) rather than retry the same failing read forever.
-      this.opts.log(`raft: loading entries ${from}..${to} failed: ${String(err)}`);
+      this.log.error(`loading entries ${from}..${to} failed: ${String(err)}`);
       this.fail(err);
     }
   }

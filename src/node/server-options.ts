@@ -1,6 +1,7 @@
 // Options of `opencmq server`, shared by the CLI (which parses them) and node/server.ts (which
 // runs them).
 
+import type { LogLevel, LogSink } from '../protocol/log';
 import { DataDirInUseError, DataDirUnusableError } from '../storage/data-dir-errors';
 
 export interface Credential {
@@ -43,9 +44,19 @@ export interface ServerOptions {
   tls?: ApiTlsFiles;
   /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */
   cluster?: ClusterOptions;
-  /** Where start-up and operational messages go (default: stderr). */
-  log?: (line: string) => void;
+  /**
+   * Where start-up and operational messages go: a Logger, or a function taking plain text lines.
+   * Default: a pino logger on stderr shaped by logFormat and logLevel.
+   */
+  log?: LogSink;
+  /** Format of the default logger: auto (pretty on a terminal, else JSON lines), json or pretty. */
+  logFormat?: LogFormat;
+  /** Lowest level the default logger writes (default info). */
+  logLevel?: LogLevel;
 }
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface ClusterOptions {
   /** This node's id in the set (e.g. "n1"). */

@@ -12,7 +12,9 @@ import { PeerTransport } from '../transport';
 import { forwarder, serveForwarded } from './forwarding';
 import { RpcRouter } from './rpc';
 import { isLoopback, loadCredentials } from './credentials';
-import { QueueNode } from './queue-node';
+import { QueueNode, SINGLE_NODE_ID } from './queue-node';
+import { createLogger } from './logger';
+import { toLogger, type Logger } from '../protocol/log';
 import { loadApiTls, loadPeerTls } from './tls-files';
 import type { RunningServer, ServerOptions } from './server-options';
 
@@ -21,7 +23,7 @@ export interface StartedServer extends RunningServer {
 }
 
 export async function startServer(opts: ServerOptions): Promise<StartedServer> {
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const logger = serverLogger(opts);
   const credentials = await loadCredentials(opts.credentials, opts.keysFile);
   let auth: AuthConfig;
   if (credentials.length === 0) {
@@ -38,10 +40,10 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
 
   const cluster = opts.cluster;
   // Before anything touches the directory (log, snapshots) or the peer port is taken: one owner.
-  const dataDir = await acquireDataDir(opts.dataDir, { log, ...(cluster ? { nodeId: cluster.nodeId } : {}) });
+  const dataDir = await acquireDataDir(opts.dataDir, { log: logger.child('storage'), ...(cluster ? { nodeId: cluster.nodeId } : {}) });
   const opened: Opened = {};
   try {
-    return await serve(opts, log, auth, credentials.length, dataDir, opened);
+    return await serve(opts, logger, auth, credentials.length, dataDir, opened);
   } catch (err) {
     // A failed start gives the directory back, so an embedding process may try again.
     await opened.node?.close().catch(() => {});
@@ -49,6 +51,19 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
     dataDir.release();
     throw err;
   }
+}
+
+/**
+ * The server's logger: the caller's (a Logger, or a function taking lines, as embedders and tests
+ * pass), else pino on stderr as --log-format and --log-level say, every line naming this node.
+ */
+function serverLogger(opts: ServerOptions): Logger {
+  if (opts.log !== undefined) return toLogger(opts.log, () => undefined);
+  return createLogger({
+    nodeId: opts.cluster?.nodeId ?? SINGLE_NODE_ID,
+    ...(opts.logFormat !== undefined ? { format: opts.logFormat } : {}),
+    ...(opts.logLevel !== undefined ? { level: opts.logLevel } : {}),
+  });
 }
 
 /** What a start that fails half-way has to close. */
@@ -59,12 +74,13 @@ interface Opened {
 
 async function serve(
   opts: ServerOptions,
-  log: (line: string) => void,
+  logger: Logger,
   auth: AuthConfig,
   credentialCount: number,
   dataDir: DataDirLock,
   opened: Opened,
 ): Promise<StartedServer> {
+  const log = logger.child('server');
   let transport: PeerTransport | undefined;
   let rpc: RpcRouter | undefined;
   const cluster = opts.cluster;
@@ -75,18 +91,18 @@ async function serve(
       peers: cluster.peers,
       ...(cluster.secret !== undefined ? { clusterSecret: cluster.secret } : {}),
       ...(cluster.tls ? { tls: await loadPeerTls(cluster.tls) } : {}),
-      log,
+      log: logger,
     });
     opened.transport = transport;
     rpc = new RpcRouter(transport);
     const { port } = await transport.start();
     dataDir.describe({ peerAddress: `${cluster.raftHost}:${port}` });
-    log(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}${cluster.tls ? ' (TLS)' : ''}; peers ${Object.keys(cluster.peers).join(', ')}`);
+    log.info(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}${cluster.tls ? ' (TLS)' : ''}; peers ${Object.keys(cluster.peers).join(', ')}`);
   }
   const node = await QueueNode.open({
     dataDir: opts.dataDir,
     fsync: opts.fsync ?? true,
-    log,
+    log: logger,
     ...(cluster && transport && rpc
       ? {
           nodeId: cluster.nodeId,
@@ -100,7 +116,7 @@ async function serve(
     ...(opts.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: opts.snapshotEveryEntries } : {}),
     ...(opts.pushTimeoutMs !== undefined ? { pushTimeoutMs: opts.pushTimeoutMs } : {}),
     onFatal: (err) => {
-      log(`opencmq: stopping: ${err.message}`);
+      log.error(`opencmq: stopping: ${err.message}`);
       // Durability is unknown after a failed fsync; exit so a restart recovers from disk.
       process.exit(70);
     },
@@ -110,7 +126,7 @@ async function serve(
   let forward: ApiOptions['forward'];
   if (cluster && transport && rpc) {
     // Requests from followers are answered here when this node leads; ours go to the leader.
-    const ctx = createApiContext({ service: node, auth, log, requestIdPrefix: `${cluster.nodeId}-fwd-`, ...(compat ? { compat } : {}) });
+    const ctx = createApiContext({ service: node, auth, log: logger, requestIdPrefix: `${cluster.nodeId}-fwd-`, ...(compat ? { compat } : {}) });
     serveForwarded(rpc, ctx);
     forward = forwarder(transport, cluster.nodeId, () => node.leaderId(), () => ctx.nextRequestId());
   }
@@ -118,7 +134,7 @@ async function serve(
   const http = createApiServer({
     service: node,
     auth,
-    log,
+    log: logger,
     ...(forward ? { forward } : {}),
     ...(compat ? { compat } : {}),
     ...(apiTls ? { tls: apiTls } : {}),
@@ -137,15 +153,12 @@ async function serve(
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `${apiTls ? 'https' : 'http'}://${hostForUrl}:${port}`;
   dataDir.describe({ apiUrl: url });
-  log(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
+  log.info(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
   if (auth.mode === 'open') {
-    log(
-      isLoopback(opts.host)
-        ? 'authentication is OFF: no credentials configured, serving loopback only'
-        : `WARNING: authentication is OFF on ${opts.host} (--insecure-no-auth): anyone who can reach it can use it`,
-    );
+    if (isLoopback(opts.host)) log.info('authentication is OFF: no credentials configured, serving loopback only');
+    else log.warn(`authentication is OFF on ${opts.host} (--insecure-no-auth): anyone who can reach it can use it`);
   } else {
-    log(`authentication is on (${credentialCount} credential${credentialCount === 1 ? '' : 's'})`);
+    log.info(`authentication is on (${credentialCount} credential${credentialCount === 1 ? '' : 's'})`);
   }
 
   // SIGHUP re-reads the API certificate files (e.g. after renewal); connections open keep theirs.
@@ -155,9 +168,9 @@ async function serve(
     loadApiTls(tlsFiles).then(
       (options) => {
         (http as unknown as https.Server).setSecureContext(options);
-        log('reloaded the client API TLS certificate');
+        log.info('reloaded the client API TLS certificate');
       },
-      (err: unknown) => log(`TLS certificate not reloaded, keeping the current one: ${err instanceof Error ? err.message : String(err)}`),
+      (err: unknown) => log.error(`TLS certificate not reloaded, keeping the current one: ${err instanceof Error ? err.message : String(err)}`),
     );
   };
   if (tlsFiles) process.on('SIGHUP', reloadTls);

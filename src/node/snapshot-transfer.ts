@@ -24,6 +24,7 @@ import type { SnapshotStore } from '../storage/snapshot-store';
 import { ENTRY_KINDS, type EntryKind, type LogEntry } from '../storage/types';
 import { SegmentedWal, type WalOptions } from '../storage/wal';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
+import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 
 const OP_BEGIN = 1;
 const OP_SNAPSHOT = 2;
@@ -143,8 +144,11 @@ export class SnapshotSender {
     private readonly rpc: RpcRouter,
     private readonly selfId: string,
     private readonly source: SnapshotSource,
-    private readonly log: (line: string) => void,
-  ) {}
+    sink: LogSink,
+  ) {
+    this.log = loggerFor(sink, 'snapshot', stderrLine);
+  }
+  private readonly log: Logger;
 
   isSending(peer: string): boolean {
     return this.sending.has(peer);
@@ -167,8 +171,8 @@ export class SnapshotSender {
       }
       const shipped = await this.sendEntries(peer, id, meta.index);
       await this.request(peer, encodeRequest(OP_END, { id }));
-      this.log(
-        `snapshot: sent snapshot ${meta.index} (${data.byteLength} bytes) and ${shipped.entries} entries ` +
+      this.log.info(
+        `sent snapshot ${meta.index} (${data.byteLength} bytes) and ${shipped.entries} entries ` +
           `(${shipped.bytes} bytes) to ${peer} in ${Date.now() - started} ms`,
       );
     } finally {
@@ -237,8 +241,11 @@ export class SnapshotReceiver {
     private readonly dataDir: string,
     private readonly walOptions: WalOptions,
     private readonly now: () => number,
-    private readonly log: (line: string) => void,
-  ) {}
+    sink: LogSink,
+  ) {
+    this.log = loggerFor(sink, 'snapshot', stderrLine);
+  }
+  private readonly log: Logger;
 
   /** Serves the leader's transfer requests, one at a time. */
   serve(rpc: RpcRouter): void {
@@ -317,7 +324,7 @@ export class SnapshotReceiver {
       throw err;
     });
     this.staging = { id: str(h, 'id'), meta, bytes: num(h, 'bytes'), crc: num(h, 'crc'), received: 0, runningCrc: 0, file, wal };
-    this.log(`snapshot: receiving snapshot ${meta.index} (term ${meta.term}, ${this.staging.bytes} bytes) from ${from}`);
+    this.log.info(`receiving snapshot ${meta.index} (term ${meta.term}, ${this.staging.bytes} bytes) from ${from}`);
   }
 
   private async snapshotChunk(s: Staging, offset: number, body: Buffer): Promise<void> {
@@ -365,7 +372,7 @@ export class SnapshotReceiver {
     await rename(`${readyPath}.tmp`, readyPath);
     await syncDirectory(this.installDir);
     this.ready = s.meta;
-    this.log(`snapshot: snapshot ${s.meta.index} staged; waiting for the leader's InstallSnapshot`);
+    this.log.info(`snapshot ${s.meta.index} staged; waiting for the leader's InstallSnapshot`);
   }
 
   private async abort(): Promise<void> {
@@ -384,7 +391,8 @@ export class SnapshotReceiver {
  * snapshot is saved. Idempotent, so start-up calls it first to finish an install a crash cut
  * short; an unfinished (not READY) staging is deleted. Returns the installed snapshot's meta.
  */
-export async function finishInstall(dataDir: string, snapshots: SnapshotStore, log: (line: string) => void): Promise<SnapshotMeta | undefined> {
+export async function finishInstall(dataDir: string, snapshots: SnapshotStore, sink: LogSink): Promise<SnapshotMeta | undefined> {
+  const log = loggerFor(sink, 'snapshot', stderrLine);
   const installDir = path.join(dataDir, INSTALL_DIR);
   let meta: SnapshotMeta;
   try {
@@ -392,7 +400,7 @@ export async function finishInstall(dataDir: string, snapshots: SnapshotStore, l
   } catch {
     if (await pathExists(installDir)) {
       await rm(installDir, { recursive: true, force: true });
-      log('snapshot: deleted an unfinished snapshot transfer');
+      log.warn('deleted an unfinished snapshot transfer');
     }
     return undefined;
   }
@@ -412,6 +420,10 @@ export async function finishInstall(dataDir: string, snapshots: SnapshotStore, l
   await rm(oldWal, { recursive: true, force: true });
   await rm(installDir, { recursive: true, force: true });
   await syncDirectory(dataDir);
-  log(`snapshot: installed snapshot ${meta.index} (term ${meta.term}) from the leader`);
+  log.info(`installed snapshot ${meta.index} (term ${meta.term}) from the leader`);
   return meta;
+}
+
+function stderrLine(line: string): void {
+  process.stderr.write(`${line}\n`);
 }

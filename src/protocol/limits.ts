@@ -25,6 +25,8 @@ export const LIMITS = {
   bindingKeysMax: 5,
   routingKeyBytesMax: 64,
   routingKeyDotsMax: 15,
+  /** Failed authentications logged per reason per minute; the rest are counted in the next line. */
+  authFailureLogsPerMinute: 10,
   /** HTTP endpoint of a subscription (spec §3.2). */
   endpointCharsMax: 500,
   /**

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { DataDirInUseError, DataDirUnusableError } from './data-dir-errors';
+import type { Logger } from '../protocol/log';
 
 export { DataDirInUseError, DataDirUnusableError } from './data-dir-errors';
 
@@ -73,7 +74,7 @@ export interface DataDirLock {
 
 export interface AcquireOptions {
   nodeId?: string;
-  log?: (line: string) => void;
+  log?: Logger;
 }
 
 type Flock = (fd: number, flags: 'exnb' | 'un') => void;
@@ -157,7 +158,7 @@ export async function acquireDataDir(dataDir: string, opts: AcquireOptions = {})
     } catch (err) {
       // A full disk is writable, just full: the node starts and refuses writes until space returns.
       if (!isDiskFull(err)) throw err;
-      opts.log?.(`WARNING: data directory ${dir} is on a full file system (${reason(err)}); writes will be refused until space is freed`);
+      opts.log?.warn(`data directory ${dir} is on a full file system (${reason(err)}); writes will be refused until space is freed`);
     }
     probeWritable(dir);
   } catch (err) {
@@ -195,7 +196,7 @@ export async function refuseIfInUse(dataDir: string): Promise<void> {
 }
 
 /** Validates the path and creates the last component; never a recursive mkdir. */
-function prepareDirectory(dir: string, log?: (line: string) => void): void {
+function prepareDirectory(dir: string, log?: Logger): void {
   const st = statOrMissing(dir, dir);
   if (st === 'missing') {
     const parent = path.dirname(dir);
@@ -219,7 +220,7 @@ function prepareDirectory(dir: string, log?: (line: string) => void): void {
   }
   const network = NETWORK_FILE_SYSTEMS.get(statfsSync(dir).type);
   if (network !== undefined) {
-    log?.(`WARNING: data directory ${dir} is on ${network}: its lock (and fsync) are only as good as the file server's; use a local disk`);
+    log?.warn(`data directory ${dir} is on ${network}: its lock (and fsync) are only as good as the file server's; use a local disk`);
   }
 }
 

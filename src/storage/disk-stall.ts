@@ -5,6 +5,8 @@
 // tracks whether any step is currently stalled, logging loudly at the transition, periodically
 // while it lasts, and when it ends.
 
+import { loggerFor, type Logger, type LogSink } from '../protocol/log';
+
 /** Errors waited out (retried) rather than fatal. Anything else on the write path stops the node. */
 const STALL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EIO']);
 
@@ -78,10 +80,13 @@ export class DiskStall {
   private readonly retryMs: number;
   private readonly reportEveryMs: number;
 
+  private readonly log: Logger;
+
   constructor(
-    private readonly log: (line: string) => void,
+    log: LogSink,
     private readonly opts: DiskStallOptions = {},
   ) {
+    this.log = loggerFor(log, 'storage', (line) => process.stderr.write(`${line}\n`));
     this.retryMs = opts.retryMs ?? DISK_STALL_DEFAULTS.retryMs;
     this.reportEveryMs = opts.reportEveryMs ?? DISK_STALL_DEFAULTS.reportEveryMs;
   }
@@ -111,7 +116,7 @@ export class DiskStall {
       for (;;) {
         try {
           const result = await attempt();
-          if (stall) this.log(`storage: RECOVERED: ${this.describe(stall)} cleared after ${Date.now() - stall.since} ms; writes resume`);
+          if (stall) this.log.info(`RECOVERED: ${this.describe(stall)} cleared after ${Date.now() - stall.since} ms; writes resume`, { stalledMs: Date.now() - stall.since });
           return result;
         } catch (err) {
           const code = stallCode(err);
@@ -123,9 +128,10 @@ export class DiskStall {
             stall = { code, step, file, since: now };
             this.active.add(stall);
             reported = now;
-            this.log(
-              `storage: STALLED: ${this.describe(stall)}: ${rootMessage(err)}. ` +
+            this.log.error(
+              `STALLED: ${this.describe(stall)}: ${rootMessage(err)}. ` +
                 `Nothing more is acknowledged; new writes are refused; retrying every ${this.retryMs} ms.`,
+              { code, step, file },
             );
           } else {
             stall.code = code;
@@ -133,7 +139,7 @@ export class DiskStall {
             stall.file = file;
             if (now - reported >= this.reportEveryMs) {
               reported = now;
-              this.log(`storage: STILL STALLED for ${Math.round((now - stall.since) / 1000)} s: ${this.describe(stall)}`);
+              this.log.error(`STILL STALLED for ${Math.round((now - stall.since) / 1000)} s: ${this.describe(stall)}`, { code, step, file });
             }
           }
           await new Promise((r) => setTimeout(r, this.retryMs));

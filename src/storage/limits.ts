@@ -25,6 +25,10 @@ export const STORAGE_LIMITS = {
   replayChunkBytes: 4 * MiB,
   /** truncateSuffix clears at most this many bytes between two fdatasyncs. */
   truncateStepBytes: 4 * MiB,
+  /** An fdatasync of WAL data slower than this is logged as a warning. */
+  slowFsyncWarnMs: 100,
+  /** At most this many slow-fsync warnings a minute; the rest are counted in the next one. */
+  slowFsyncLogsPerMinute: 6,
   /** Snapshot files kept on disk (the newest ones). */
   snapshotsKept: 2,
 } as const;

@@ -9,6 +9,7 @@ import { crc32c } from './crc32c';
 import { atStep } from './disk-stall';
 import { syncDirectory, writevFully } from './file-io';
 import { STORAGE_LIMITS } from './limits';
+import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 
 const SNAPSHOT_MAGIC = 0x50414e53; // "SNAP"
 const SNAPSHOT_VERSION = 1;
@@ -28,7 +29,7 @@ export interface LoadedSnapshot extends SnapshotMeta {
 }
 
 export interface SnapshotStoreOptions {
-  log?: (line: string) => void;
+  log?: LogSink;
 }
 
 export function snapshotFileName(index: number): string {
@@ -107,7 +108,7 @@ export class SnapshotStore {
 
   private constructor(
     private readonly dir: string,
-    private readonly log: (line: string) => void,
+    private readonly log: Logger,
   ) {}
 
   /** Opens (creating if missing) the snapshot directory and removes unfinished temp files. */
@@ -116,7 +117,7 @@ export class SnapshotStore {
     for (const name of await readdir(dir)) {
       if (name.startsWith('snapshot-') && name.endsWith(TEMP_SUFFIX)) await unlink(join(dir, name));
     }
-    return new SnapshotStore(dir, opts.log ?? ((line) => process.stderr.write(line + '\n')));
+    return new SnapshotStore(dir, loggerFor(opts.log, 'snapshot', (line) => process.stderr.write(line + '\n')));
   }
 
   /** Writes the snapshot durably and atomically, then keeps only the newest ones. */
@@ -181,7 +182,7 @@ export class SnapshotStore {
       }
       const snap = decodeSnapshot(file, index);
       if (typeof snap !== 'string') return snap;
-      this.log(`snapshot: DAMAGED ${name} (${snap}); falling back to an older snapshot`);
+      this.log.error(`DAMAGED ${name} (${snap}); falling back to an older snapshot`, { file: name });
     }
     return undefined;
   }

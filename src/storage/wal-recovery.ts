@@ -21,6 +21,7 @@ import {
   type RecordHeader,
 } from './wal-format';
 import { Segment } from './wal-segment';
+import type { Logger } from '../protocol/log';
 
 const ZERO_BLOCK = Buffer.alloc(4096);
 
@@ -43,7 +44,7 @@ export interface SegmentScan {
   after?: AfterEnd;
 }
 
-export async function recoverSegments(dir: string, log: (line: string) => void): Promise<RecoveredLog> {
+export async function recoverSegments(dir: string, log: Logger): Promise<RecoveredLog> {
   await mkdir(dir, { recursive: true });
   const names = (await readdir(dir)).sort();
   for (const name of names) {
@@ -81,7 +82,7 @@ async function recoverSegment(
   name: string,
   isLast: boolean,
   result: RecoveredLog,
-  log: (line: string) => void,
+  log: Logger,
 ): Promise<void> {
   const seg = await openSegment(dir, name);
   result.segments.push(seg);
@@ -98,9 +99,10 @@ async function recoverSegment(
   for (const bad of scan.badBodies) {
     if (!seg.has(bad.index)) continue; // dropped as part of the torn tail
     result.damagedBodies.push({ index: bad.index, segment: name, fileOffset: bad.offset });
-    log(
-      `wal: DAMAGED BODY: entry ${bad.index} in ${name} at offset ${bad.offset} failed its body checksum; ` +
+    log.error(
+      `DAMAGED BODY: entry ${bad.index} in ${name} at offset ${bad.offset} failed its body checksum; ` +
         `the entry is kept (its meta is intact) and reads of its body will fail`,
+      { index: bad.index, segment: name, offset: bad.offset },
     );
   }
 }
@@ -176,12 +178,12 @@ export function judgeSegment(seg: Segment, scan: SegmentScan, isLast: boolean): 
  * Drops a torn tail: forgets a torn last record and zeroes the leftover bytes, so they can never
  * be mistaken for records after new appends.
  */
-async function applyTornTail(seg: Segment, v: Extract<SegmentVerdict, { kind: 'tornTail' }>, log: (line: string) => void): Promise<void> {
+async function applyTornTail(seg: Segment, v: Extract<SegmentVerdict, { kind: 'tornTail' }>, log: Logger): Promise<void> {
   if (v.dropLastRecord) seg.truncateFrom(seg.lastIndex);
   seg.writeOffset = v.from;
   await zeroFill(seg.fh, v.from, v.bytes);
   await seg.fh.datasync();
-  log(`wal: torn tail in ${seg.name}: dropped ${v.bytes} bytes at offset ${v.from} (log now ends at entry ${seg.lastIndex})`);
+  log.warn(`torn tail in ${seg.name}: dropped ${v.bytes} bytes at offset ${v.from} (log now ends at entry ${seg.lastIndex})`);
 }
 
 /** A view of a file through one reusable read window, so a sequential scan costs few reads. */

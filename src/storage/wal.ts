@@ -20,6 +20,7 @@ import {
 } from './wal-format';
 import { recoverSegments } from './wal-recovery';
 import { Segment, type SegmentInfo } from './wal-segment';
+import { loggerFor, LogRateLimit, type Logger, type LogSink } from '../protocol/log';
 
 export type { SegmentInfo } from './wal-segment';
 
@@ -28,8 +29,10 @@ export interface WalOptions {
   segmentBytes?: number;
   /** fdatasync before an append resolves (default true). false only for benchmarks. */
   fsync?: boolean;
-  /** Where recovery findings and failures are reported (default: stderr). */
-  log?: (line: string) => void;
+  /** Where recovery findings, failures and slow fsyncs are reported (default: stderr lines). */
+  log?: LogSink;
+  /** An fdatasync taking longer than this is logged as a warning (default STORAGE_LIMITS.slowFsyncWarnMs). */
+  slowFsyncWarnMs?: number;
   /** Bytes per read while replaying (entriesFrom); tests shrink it. */
   replayChunkBytes?: number;
   hooks?: WalHooks;
@@ -142,6 +145,11 @@ class WriteBatch {
   }
 }
 
+/** An error's message as a log line of component `wal`, which already says where it comes from. */
+function withoutPrefix(message: string): string {
+  return message.replace(/^wal: /, '');
+}
+
 function defaultLog(line: string): void {
   process.stderr.write(line + '\n');
 }
@@ -207,6 +215,8 @@ export class SegmentedWal {
   private chunkPool: Buffer[] = [];
   /** Entries reported in damagedBodies at recovery: replay yields them, readEntries rejects them. */
   private knownDamaged = new Set<number>();
+  /** Slow-fsync warnings: a disk that is slow stays slow, and one line per batch would flood. */
+  private readonly slowFsyncLogs = new LogRateLimit(STORAGE_LIMITS.slowFsyncLogsPerMinute, 60_000, () => performance.now());
   /** Serializes truncateSuffix, reset and releaseSegments. Never rejects. */
   private adminChain: Promise<void> = Promise.resolve();
 
@@ -214,12 +224,13 @@ export class SegmentedWal {
     private readonly dir: string,
     private readonly segmentBytes: number,
     private readonly fsyncEnabled: boolean,
-    private readonly log: (line: string) => void,
+    private readonly log: Logger,
     private readonly replayChunkBytes: number,
     private readonly hooks: WalHooks,
     segments: Segment[],
     private readonly flushImmediately: boolean,
     private readonly stall: DiskStall,
+    private readonly slowFsyncWarnMs: number,
   ) {
     this.segmentList = segments;
   }
@@ -230,7 +241,7 @@ export class SegmentedWal {
     if (!Number.isSafeInteger(requested) || requested < STORAGE_LIMITS.segmentBytesMin) {
       throw new RangeError(`wal: segmentBytes must be an integer >= ${STORAGE_LIMITS.segmentBytesMin}`);
     }
-    const log = opts.log ?? defaultLog;
+    const log = loggerFor(opts.log, 'wal', defaultLog);
     const recovered = await recoverSegments(dir, log);
     const wal = new SegmentedWal(
       dir,
@@ -241,7 +252,8 @@ export class SegmentedWal {
       opts.hooks ?? {},
       recovered.segments,
       opts.flushImmediately ?? false,
-      opts.stall ?? new DiskStall(log),
+      opts.stall ?? new DiskStall(opts.log ?? defaultLog),
+      opts.slowFsyncWarnMs ?? STORAGE_LIMITS.slowFsyncWarnMs,
     );
     try {
       await wal.finishRecovery();
@@ -256,10 +268,11 @@ export class SegmentedWal {
       tornTailBytes: recovered.tornTailBytes,
       damagedBodies: recovered.damagedBodies,
     };
-    log(
-      `wal: opened ${dir}: entries ${report.firstIndex}..${report.lastIndex} in ${wal.segmentList.length} segment(s)` +
+    log.info(
+      `opened ${dir}: entries ${report.firstIndex}..${report.lastIndex} in ${wal.segmentList.length} segment(s)` +
         (report.tornTailBytes > 0 ? `, torn tail of ${report.tornTailBytes} bytes dropped` : '') +
         (report.damagedBodies.length > 0 ? `, ${report.damagedBodies.length} DAMAGED BODIES` : ''),
+      { firstIndex: report.firstIndex, lastIndex: report.lastIndex },
     );
     return { wal, report };
   }
@@ -277,7 +290,7 @@ export class SegmentedWal {
         // A full disk must not keep the node from starting (and serving reads): the first flush
         // creates the tail instead, waiting for space as any stalled write does.
         if (stallCode(err) === undefined) throw err;
-        this.log(`wal: cannot create the next segment yet (${toError(err).message}); it is created when the first entry is written`);
+        this.log.error(`cannot create the next segment yet (${toError(err).message}); it is created when the first entry is written`);
       }
     }
     if (!this.prepared) this.startPreparing();
@@ -518,11 +531,24 @@ export class SegmentedWal {
   }
 
   private async datasync(seg: Segment): Promise<void> {
+    const started = performance.now();
     await atStep('fdatasync', seg.path, () => {
       this.hooks.beforeDatasync?.(seg.name);
       return seg.fh.datasync();
     });
     this.stats.datasyncs++;
+    // Every acknowledged write waits for this; a slow disk shows up here before anywhere else.
+    const ms = performance.now() - started;
+    if (ms > this.slowFsyncWarnMs) {
+      const admitted = this.slowFsyncLogs.admit('fdatasync');
+      if (admitted) {
+        this.log.warn(`slow fdatasync: ${Math.round(ms)} ms on ${seg.name} (over ${this.slowFsyncWarnMs} ms)`, {
+          durationMs: Math.round(ms),
+          segment: seg.name,
+          ...(admitted.suppressed > 0 ? { suppressed: admitted.suppressed } : {}),
+        });
+      }
+    }
   }
 
   /** After a failed write or sync nothing on disk can be trusted to match memory: refuse appends. */
@@ -530,7 +556,7 @@ export class SegmentedWal {
     if (!this.failure) {
       const msg = toError(err).message;
       this.failure = new WalFailedError(`wal: a write or fsync failed, the log accepts no more appends: ${msg}`, err);
-      this.log(this.failure.message);
+      this.log.error(withoutPrefix(this.failure.message));
     }
     for (const batch of [this.inflight, this.pending]) {
       if (!batch) continue;
@@ -582,7 +608,7 @@ export class SegmentedWal {
     const ready = preparing ? await preparing : undefined;
     this.preparedBytes = 0;
     if (ready !== undefined && !(ready instanceof Error)) return ready;
-    if (ready) this.log(`wal: preparing the next segment failed (${ready.message}); retrying now`);
+    if (ready) this.log.warn(`preparing the next segment failed (${ready.message}); retrying now`);
     return prepareSegmentFile(this.dir, `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`, this.segmentBytes, this.hooks);
   }
 
@@ -702,7 +728,7 @@ export class SegmentedWal {
           // Header and meta are intact (checked above): from now on this is known damage, as if
           // recovery had found it; its message bodies fail their own checksums when read.
           this.knownDamaged.add(i);
-          this.log(`wal: DAMAGED BODY: entry ${i} in ${seg.name} at offset ${start + pos} failed its body checksum on a read`);
+          this.log.error(`DAMAGED BODY: entry ${i} in ${seg.name} at offset ${start + pos} failed its body checksum on a read`);
         }
         if (!tolerateKnownDamage) throw this.checksumFailure(seg, start + pos, `entry ${i}: body checksum mismatch`);
       }
@@ -715,7 +741,7 @@ export class SegmentedWal {
   private checksumFailure(seg: Segment, fileOffset: number, what: string): WalCorruptionError {
     this.stats.checksumFailures++;
     const err = new WalCorruptionError(`wal: CHECKSUM FAILURE in ${seg.name} at offset ${fileOffset}: ${what}`, seg.name, fileOffset);
-    this.log(err.message);
+    this.log.error(withoutPrefix(err.message));
     return err;
   }
 

@@ -35,6 +35,7 @@ import {
   type RpcStatus,
 } from './rpc-codec';
 import type { QueuedFrame } from './send-queue';
+import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 
 export type { PeerAddress } from './peer-link';
 
@@ -57,7 +58,7 @@ export interface PeerTransportOptions {
   readonly clusterSecret?: string | Buffer;
   /** Mutually authenticated TLS on every link (certificates from the cluster's own CA). */
   readonly tls?: PeerTlsOptions;
-  readonly log?: (line: string) => void;
+  readonly log?: LogSink;
   readonly limits?: Partial<TransportLimits>;
 }
 
@@ -109,7 +110,7 @@ export class PeerTransport {
   readonly nodeId: string;
   private readonly limits: TransportLimits;
   private readonly settings: HandshakeSettings;
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
   private readonly links = new Map<string, PeerLink>();
   private readonly sockets = new Set<Socket>();
   private readonly handshakes = new Set<AcceptorHandshake>();
@@ -159,7 +160,7 @@ export class PeerTransport {
     if (this.limits.idleTimeoutMs <= this.limits.pingIntervalMs) throw new RangeError('transport: idleTimeoutMs must exceed pingIntervalMs');
     // On TLS links the proof key comes from each TLS session (tlsChannelSecret); this one is unused.
     this.settings = { nodeId: options.nodeId, secret: secret ?? Buffer.alloc(0), limits: this.limits };
-    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.log = loggerFor(options.log, 'transport', (line) => process.stderr.write(`${line}\n`));
     this.applyPeers(options.peers);
   }
 
@@ -178,7 +179,7 @@ export class PeerTransport {
         resolve();
       });
     });
-    server.on('error', (err: Error) => this.log(`transport[${this.nodeId}]: listener error: ${err.message}`));
+    server.on('error', (err: Error) => this.log.error(`listener error: ${err.message}`));
     const address = server.address();
     this.port = typeof address === 'object' && address !== null ? address.port : this.options.listen.port;
     this.state = 'running';
@@ -252,7 +253,7 @@ export class PeerTransport {
       link.counters.droppedBytes += bytes;
       if (!link.dropping && this.state !== 'closed') {
         link.dropping = true;
-        this.log(`transport[${this.nodeId}]: send queue to '${peer}' is full (${queued} bytes): dropping ${channel} frames`);
+        this.log.warn(`send queue to '${peer}' is full (${queued} bytes): dropping ${channel} frames`, { peer });
       }
       return false;
     }
@@ -489,7 +490,7 @@ export class PeerTransport {
     if (!quiet) {
       link.failedAttempts += 1;
       link.lastError = reason;
-      if (reason !== link.lastDialError) this.log(`transport[${this.nodeId}]: ${reason} (retrying with backoff)`);
+      if (reason !== link.lastDialError) this.log.warn(`${reason} (retrying with backoff)`, { peer: link.id });
       link.lastDialError = reason;
     }
     this.scheduleDial(link);
@@ -650,14 +651,14 @@ export class PeerTransport {
     const now = performance.now();
     const window = this.rejectLog;
     if (now - window.windowStartMs >= 60_000) {
-      if (window.suppressed > 0) this.log(`transport[${this.nodeId}]: ${window.suppressed} more rejected connections were not logged`);
+      if (window.suppressed > 0) this.log.warn(`${window.suppressed} more rejected connections were not logged`, { suppressed: window.suppressed });
       window.windowStartMs = now;
       window.logged = 0;
       window.suppressed = 0;
     }
     if (window.logged < this.limits.rejectLogsPerMinute) {
       window.logged += 1;
-      this.log(`transport[${this.nodeId}]: ${line}`);
+      this.log.warn(line);
     } else {
       window.suppressed += 1;
     }
@@ -681,7 +682,7 @@ export class PeerTransport {
     const after = link.lastDialError === null ? '' : ' (after failed attempts)';
     link.lastDialError = null;
     const how = conn.dialedByUs ? 'dialled' : 'accepted';
-    this.log(`transport[${this.nodeId}]: connected to '${link.id}' (${how}, local port ${conn.socket.localPort}, remote port ${conn.socket.remotePort})${after}`);
+    this.log.info(`connected to '${link.id}' (${how}, local port ${conn.socket.localPort}, remote port ${conn.socket.remotePort})${after}`, { peer: link.id });
     this.markDirty(link);
   }
 
@@ -698,7 +699,7 @@ export class PeerTransport {
     link.queue.removeWhere((f) => f.boundTo === conn);
     if (reason !== null) link.lastError = reason;
     if (this.state === 'running' && !link.removed) {
-      this.log(`transport[${this.nodeId}]: connection to '${link.id}' ${reason === null ? 'closed' : `lost: ${reason}`}`);
+      this.log.warn(`connection to '${link.id}' ${reason === null ? 'closed' : `lost: ${reason}`}`, { peer: link.id });
     }
     if (link.standby) this.activate(link, link.standby);
     else this.scheduleDial(link);

@@ -7,6 +7,12 @@ import path from 'node:path';
 
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 
+/**
+ * Readable log lines (`component: message`) although stderr is a pipe, where the server would
+ * write JSON: tests match on that text. A test's own --log-format comes later and wins.
+ */
+const TEXT_LOGS = ['--log-format', 'pretty'];
+
 export interface ServerProcess {
   url: string;
   port: number;
@@ -33,7 +39,7 @@ export function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0)
   const env = { ...process.env };
   delete env.OPENCMQ_SECRET_ID;
   delete env.OPENCMQ_SECRET_KEY;
-  const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--segment-mb', '4', ...extraArgs];
+  const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--segment-mb', '4', ...TEXT_LOGS, ...extraArgs];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -83,7 +89,7 @@ export function runServerExpectingExit(
   timeoutMs = 15_000,
   extraArgs: string[] = [],
 ): Promise<{ code: number | null; output: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', '0', '--segment-mb', '4', ...extraArgs], {
+  const child = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', '0', '--segment-mb', '4', ...TEXT_LOGS, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

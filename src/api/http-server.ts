@@ -10,7 +10,7 @@ import type * as net from 'node:net';
 import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { capConnectionsPerClient } from './client-cap';
-import { buildActionTable, findAction, type ActionTable, type ApiCompat } from './actions';
+import { buildActionTable, type ActionTable, type ApiCompat } from './actions';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './auth';
 import { parseForm } from './form';
 import { ADMIN_ACTIONS } from './admin-actions';
@@ -33,6 +33,11 @@ export interface ApiOptions {
   forward?: (input: CmqRequestInput) => Promise<Record<string, unknown>> | undefined;
   /** Opt-in spec deviations for particular clients. */
   compat?: ApiCompat;
+  /**
+   * Told of every request this context executed (metrics): the action as the table names it
+   * ("unknown" when absent or not an action), the CMQ result code, and the seconds it took.
+   */
+  onRequestDone?: (action: string, code: number, seconds: number) => void;
 }
 
 export interface ApiContext {
@@ -41,6 +46,7 @@ export interface ApiContext {
   readonly actions: ActionTable;
   readonly log: (line: string) => void;
   readonly compat?: ApiCompat;
+  readonly onRequestDone?: ApiOptions['onRequestDone'];
   nextRequestId(): string;
 }
 
@@ -67,6 +73,7 @@ export function createApiContext(opts: ApiOptions): ApiContext {
     actions: DEFAULT_ACTIONS,
     log: opts.log ?? ((line: string) => process.stderr.write(line + '\n')),
     ...(opts.compat ? { compat: opts.compat } : {}),
+    ...(opts.onRequestDone ? { onRequestDone: opts.onRequestDone } : {}),
     nextRequestId: () => prefix + String(++counter),
   };
 }
@@ -74,7 +81,8 @@ export function createApiContext(opts: ApiOptions): ApiContext {
 /** Run one CMQ request and return the response body. Never throws. */
 export async function handleCmqRequest(ctx: ApiContext, input: CmqRequestInput): Promise<Record<string, unknown>> {
   const requestId = ctx.nextRequestId();
-  const echo: { value?: number | bigint } = {};
+  const started = ctx.onRequestDone ? performance.now() : 0;
+  const echo: RequestFacts = {};
   let outcome: ActionOutcome;
   try {
     outcome = await runRequest(ctx, input, echo);
@@ -90,14 +98,17 @@ export async function handleCmqRequest(ctx: ApiContext, input: CmqRequestInput):
   }
   const body = renderOutcome(outcome, requestId);
   if (echo.value !== undefined) body['clientRequestId'] = echo.value;
+  ctx.onRequestDone?.(echo.action ?? 'unknown', body['code'] as number, (performance.now() - started) / 1000);
   return body;
 }
 
-async function runRequest(
-  ctx: ApiContext,
-  input: CmqRequestInput,
-  echo: { value?: number | bigint },
-): Promise<ActionOutcome> {
+/** What runRequest learned that the caller reports: the clientRequestId echo, the action's name. */
+interface RequestFacts {
+  value?: number | bigint;
+  action?: string;
+}
+
+async function runRequest(ctx: ApiContext, input: CmqRequestInput, echo: RequestFacts): Promise<ActionOutcome> {
   const method = input.method.toUpperCase();
   if (method !== 'GET' && method !== 'POST') return fail('httpMethod', method);
   // POST: the body whatever the Content-Type; the query only when the body is empty (spec §1.2).
@@ -115,8 +126,11 @@ async function runRequest(
 
   const action = params.get('Action');
   if (action === undefined || action === '') return fail('missingParam', 'Action');
-  const handler = findAction(ctx.actions, action);
-  if (handler === undefined) return fail('actionNameNotExist', action);
+  const entry = ctx.actions.get(action.toLowerCase());
+  if (entry === undefined) return fail('actionNameNotExist', action);
+  // The table's spelling, not the client's: a bounded set of metric labels.
+  echo.action = entry.name;
+  const handler = entry.handler;
   return handler(ctx.compat ? { service: ctx.service, compat: ctx.compat } : { service: ctx.service }, params);
 }
 

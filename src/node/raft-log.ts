@@ -214,6 +214,9 @@ export class RaftLog<R> {
   private readSeq = 0;
   private appliedIndex: number;
   private leader: string | undefined;
+  private role: RaftStatus['role'] | undefined;
+  /** Cumulative since start, read by the metrics endpoint. */
+  readonly counters = { elections: 0, leaderChanges: 0, snapshotsSent: 0, snapshotSendFailures: 0 };
   private readonly proposalTimeoutMs: number;
   private latestHardState: { term: number; votedFor: string; commitIndex: number } | undefined;
   /**
@@ -507,7 +510,12 @@ export class RaftLog<R> {
     try {
       while (!this.stopped && !this.failure && this.raft.hasReady()) {
         const rd = this.raft.ready();
+        if (rd.softState && rd.softState.role !== this.role) {
+          if (rd.softState.role === 'candidate') this.counters.elections++;
+          this.role = rd.softState.role;
+        }
         if (rd.softState && rd.softState.leader !== this.leader) {
+          if (rd.softState.leader !== undefined) this.counters.leaderChanges++;
           this.leader = rd.softState.leader;
           this.opts.log(`raft: ${this.opts.id} sees leader ${this.leader ?? '(none)'} in term ${this.raft.status().term}`);
         }
@@ -606,6 +614,7 @@ export class RaftLog<R> {
     this.opts.log(`raft: ${m.to} is behind the compacted log; sending snapshot ${m.snapshot.index}`);
     sender.send(m.to, m.snapshot).then(
       () => {
+        this.counters.snapshotsSent++;
         if (this.stopped || this.failure) return;
         try {
           transport.send(m.to, 'raft', encodeMessage(m));
@@ -616,6 +625,7 @@ export class RaftLog<R> {
         this.schedule();
       },
       (err: unknown) => {
+        this.counters.snapshotSendFailures++;
         this.opts.log(`raft: snapshot transfer to ${m.to} failed: ${err instanceof Error ? err.message : String(err)}`);
         if (this.stopped || this.failure) return;
         this.guard(() => this.raft.reportSnapshot(m.to, 'failed'));

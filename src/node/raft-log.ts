@@ -214,7 +214,8 @@ export class RaftLog<R> {
   private readSeq = 0;
   private appliedIndex: number;
   private leader: string | undefined;
-  private role: RaftStatus['role'] | undefined;
+  /** The latest term in which this node stood for election (voted for itself). */
+  private candidateTerm = 0;
   /** Cumulative since start, read by the metrics endpoint. */
   readonly counters = { elections: 0, leaderChanges: 0, snapshotsSent: 0, snapshotSendFailures: 0 };
   private readonly proposalTimeoutMs: number;
@@ -239,6 +240,8 @@ export class RaftLog<R> {
     this.lastTimeMs = opts.lastTimeMs;
     this.proposalTimeoutMs = opts.proposalTimeoutMs ?? PROPOSAL_TIMEOUT_DEFAULT_MS;
     const hs = opts.hardState.current;
+    // A vote for itself restored from disk is an earlier run's election, not one of this run.
+    this.candidateTerm = hs.term;
     const restored: ConstructorParameters<typeof RaftNode>[0]['restored'] = {
       hardState: { term: hs.term, votedFor: hs.votedFor === '' ? undefined : hs.votedFor, commitIndex: hs.commitIndex },
       configEntries: opts.configEntries,
@@ -510,9 +513,11 @@ export class RaftLog<R> {
     try {
       while (!this.stopped && !this.failure && this.raft.hasReady()) {
         const rd = this.raft.ready();
-        if (rd.softState && rd.softState.role !== this.role) {
-          if (rd.softState.role === 'candidate') this.counters.elections++;
-          this.role = rd.softState.role;
+        // A candidacy always reaches the hard state (a new term with a vote for itself) before
+        // its vote requests leave, even when the election is won within the same Ready.
+        if (rd.hardState && rd.hardState.votedFor === this.opts.id && rd.hardState.term > this.candidateTerm) {
+          this.candidateTerm = rd.hardState.term;
+          this.counters.elections++;
         }
         if (rd.softState && rd.softState.leader !== this.leader) {
           if (rd.softState.leader !== undefined) this.counters.leaderChanges++;

@@ -90,6 +90,9 @@ test('one-node server: /healthz, /readyz, and /metrics with request, queue and R
     assert.equal(sampleValue(e, 'opencmq_raft_leader', { leader: 'n1' }), 1);
     assert.ok((sampleValue(e, 'opencmq_raft_term') ?? 0) >= 1);
     assert.ok((sampleValue(e, 'opencmq_raft_commit_index') ?? 0) >= 8);
+    // It elected itself at start-up (won within one step: still counted).
+    assert.ok((sampleValue(e, 'opencmq_raft_elections_total') ?? 0) >= 1);
+    assert.ok((sampleValue(e, 'opencmq_raft_leader_changes_total') ?? 0) >= 1);
     assert.equal(sampleValue(e, 'opencmq_ready'), 1);
     assert.equal(sampleValue(e, 'opencmq_disk_stalled'), 0);
     assert.ok((sampleValue(e, 'opencmq_wal_fsync_duration_seconds_count') ?? 0) >= 1);

@@ -38,6 +38,8 @@ export interface ApiOptions {
    * ("unknown" when absent or not an action), the CMQ result code, and the seconds it took.
    */
   onRequestDone?: (action: string, code: number, seconds: number) => void;
+  /** Told of every request this server handed to `forward` (executed, and counted, elsewhere). */
+  onForwarded?: () => void;
 }
 
 export interface ApiContext {
@@ -185,7 +187,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? LIMITS.httpKeepAliveTimeoutMsDefault,
   };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    serveRequest(ctx, req, res, opts.forward);
+    serveRequest(ctx, req, res, opts.forward, opts.onForwarded);
   };
   // An https.Server is an http.Server with TLS underneath: same settings, same events.
   const server = opts.tls
@@ -300,6 +302,7 @@ function serveRequest(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   forward: ApiOptions['forward'],
+  onForwarded: ApiOptions['onForwarded'],
 ): void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -346,7 +349,9 @@ function serveRequest(
     });
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
     const input: CmqRequestInput = { method, host, path, query, body };
-    (forward?.(input) ?? handleCmqRequest(ctx, input)).then(
+    const forwarded = forward?.(input);
+    if (forwarded) onForwarded?.();
+    (forwarded ?? handleCmqRequest(ctx, input)).then(
       (r) => send(res, r, false),
       (e: unknown) => {
         // handleCmqRequest does not reject; this is a last resort.

@@ -44,6 +44,7 @@ export class NodeMetrics {
   /** Requests by "action\0code": a Map increment per request; turned into the counter at scrape. */
   private readonly requestCounts = new Map<string, { action: string; code: string; n: number }>();
   private readonly requestSeconds: Histogram<'action'>;
+  private forwardedRequests = 0;
   private readonly maxQueues: number;
   private readonly now: () => number;
 
@@ -62,6 +63,16 @@ export class NodeMetrics {
       collect() {
         this.reset();
         for (const c of counts.values()) this.inc({ action: c.action, code: c.code }, c.n);
+      },
+    });
+    const forwarded = (): number => this.forwardedRequests;
+    new Counter({
+      name: 'opencmq_api_forwarded_requests_total',
+      help: 'CMQ API requests this node received and forwarded to the leader (they are counted by action where executed)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(forwarded());
       },
     });
     this.requestSeconds = new Histogram({
@@ -105,6 +116,11 @@ export class NodeMetrics {
     if (c) c.n++;
     else this.requestCounts.set(key, { action, code: String(code), n: 1 });
     this.requestSeconds.observe({ action }, seconds);
+  };
+
+  /** Called once per request handed to the leader (see ApiOptions.onForwarded). */
+  readonly requestForwarded = (): void => {
+    this.forwardedRequests++;
   };
 
   contentType(): string {

@@ -153,11 +153,23 @@ async function serve(
     ...(forward ? { forward } : {}),
     ...(compat ? { compat } : {}),
     ...(onRequestDone ? { onRequestDone } : {}),
+    ...(metrics ? { onForwarded: metrics.requestForwarded } : {}),
     ...(apiTls ? { tls: apiTls } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),
     ...(opts.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: opts.maxConnectionsPerClient } : {}),
   });
+  // Before the client API: a busy admin port fails the start before the node is announced.
+  let admin: http.Server | undefined;
+  let adminUrl: string | undefined;
+  if (metrics && opts.adminPort) {
+    const adminHost = opts.adminHost ?? opts.host;
+    admin = createAdminServer({ observe: () => node.observe(), metrics, log });
+    opened.admin = admin;
+    await listen(admin, opts.adminPort, adminHost);
+    adminUrl = `http://${urlHost(adminHost)}:${(admin.address() as AddressInfo).port}`;
+    log(`admin endpoints /healthz, /readyz, /metrics on ${adminUrl}`);
+  }
   await listen(http, opts.port, opts.host);
   const port = (http.address() as AddressInfo).port;
   const url = `${apiTls ? 'https' : 'http'}://${urlHost(opts.host)}:${port}`;
@@ -171,17 +183,6 @@ async function serve(
     );
   } else {
     log(`authentication is on (${credentialCount} credential${credentialCount === 1 ? '' : 's'})`);
-  }
-
-  let admin: http.Server | undefined;
-  let adminUrl: string | undefined;
-  if (metrics && opts.adminPort) {
-    const adminHost = opts.adminHost ?? opts.host;
-    admin = createAdminServer({ observe: () => node.observe(), metrics, log });
-    opened.admin = admin;
-    await listen(admin, opts.adminPort, adminHost);
-    adminUrl = `http://${urlHost(adminHost)}:${(admin.address() as AddressInfo).port}`;
-    log(`admin endpoints /healthz, /readyz, /metrics on ${adminUrl}`);
   }
 
   // SIGHUP re-reads the API certificate files (e.g. after renewal); connections open keep theirs.

@@ -105,21 +105,35 @@ test('one-node server: /healthz, /readyz, and /metrics with request, queue and R
 
 test('a member whose peers are gone, and a --join node never added, answer /readyz 503 with the reason', { timeout: 120_000 }, async () => {
   const ids = ['n1', 'n2', 'n3'];
-  const adminPorts = await freePorts(ids);
-  const raftPorts = await freePorts(ids);
+  // One batch, so no two of these are the same port.
+  const ports = await freePorts([...ids.map((id) => `admin-${id}`), ...ids, 'join-admin', 'join-raft']);
+  const adminPorts = Object.fromEntries(ids.map((id) => [id, ports[`admin-${id}`]!]));
+  const raftPorts = Object.fromEntries(ids.map((id) => [id, ports[id]!]));
   const set = await startTestSet({ ids, raftPorts, adminPorts });
   const joinDir = await makeDataDir('opencmq-admin-join-');
   let joiner: Awaited<ReturnType<typeof spawnServer>> | undefined;
   try {
-    await waitForLeader(set, { timeoutMs: 30_000 });
+    const { leader } = await waitForLeader(set, { timeoutMs: 30_000 });
     for (const id of ids) await readyzUntil(adminPorts[id]!, 200, 20_000);
-    const lag = parsePromText((await get(adminPorts[set.leader()!]!, '/metrics')).body);
+    const lag = parsePromText((await get(adminPorts[leader]!, '/metrics')).body);
     assert.equal(lag.samples.filter((s) => s.name === 'opencmq_raft_follower_lag_entries').length, 2);
 
+    // A request to a follower is forwarded: counted as forwarded there, by action where executed.
+    const follower = ids.find((id) => id !== leader)!;
+    assert.equal((await cmqCall(set.url(follower), 'CreateQueue', { queueName: 'viafollower' })).code, 0);
+    const fm = parsePromText((await get(adminPorts[follower]!, '/metrics')).body);
+    assert.ok((sampleValue(fm, 'opencmq_api_forwarded_requests_total') ?? 0) >= 1);
+    let executed = 0;
+    for (const id of ids) {
+      const m = parsePromText((await get(adminPorts[id]!, '/metrics')).body);
+      executed += sampleValue(m, 'opencmq_api_requests_total', { action: 'CreateQueue', code: '0' }) ?? 0;
+    }
+    assert.equal(executed, 1);
+
     // A new member started with --join, which nobody adds: not a voter.
-    const joinAdmin = await freePort();
+    const joinAdmin = ports['join-admin']!;
     const peers = ids.flatMap((id) => ['--peer', `${id}=127.0.0.1:${raftPorts[id]}`]);
-    joiner = await spawnServer(joinDir.dir, ['--node-id', 'n4', '--raft-port', String(await freePort()), ...peers, '--cluster-secret', SECRET, '--join', '--admin-port', String(joinAdmin)]);
+    joiner = await spawnServer(joinDir.dir, ['--node-id', 'n4', '--raft-port', String(ports['join-raft']), ...peers, '--cluster-secret', SECRET, '--join', '--admin-port', String(joinAdmin)]);
     const notAdded = await readyzUntil(joinAdmin, 503, 10_000);
     assert.equal((JSON.parse(notAdded.body) as { reason: string }).reason, 'notMember');
     assert.equal((await get(joinAdmin, '/healthz')).status, 200);

@@ -46,12 +46,15 @@ export interface StartOptions {
   peerTls?: boolean;
   /** When set, each server runs with `--cpu-prof` and writes its profile to DIR/<node id>. */
   cpuProfDir?: string | undefined;
+  /** Run each server with its admin listener (and so metrics collection) on a free port. */
+  admin?: boolean;
 }
 
-function spawnServer(id: string, dataDir: string, extraArgs: string[], opts: StartOptions): Promise<ServerProc> {
+async function spawnServer(id: string, dataDir: string, extraArgs: string[], opts: StartOptions): Promise<ServerProc> {
+  const adminArgs = opts.admin ? ['--admin-port', String(await freePort())] : [];
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(opts.cpuProfDir, id)] : [];
   const tlsArgs = opts.apiTls ? ['--tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--tls-key', path.join(TLS_FIXTURES, `${id}.key`)] : [];
-  const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...tlsArgs, ...extraArgs];
+  const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...tlsArgs, ...adminArgs, ...extraArgs];
   const env = { ...process.env };
   delete env.OPENCMQ_SECRET_ID;
   delete env.OPENCMQ_SECRET_KEY;

@@ -4,7 +4,9 @@
 // it prints figures for docs/BENCHMARKS.md.
 //
 //   npm run bench -- [--duration S] [--backlog N] [--only a,b] [--cluster] [--connections N]
-//                    [--no-fsync] [--quick] [--cpu-prof DIR] [--tls | --peer-tls]
+//                    [--no-fsync] [--quick] [--cpu-prof DIR] [--tls | --peer-tls] [--admin]
+//
+// --admin: servers run with their admin listener, so metrics are collected (the cost of metrics).
 //
 // --tls: HTTPS between the load generator and the servers, and mutual TLS on the set's peer links
 // (certificates from test/fixtures/tls), to measure what TLS costs; --peer-tls: the peer links only.
@@ -74,6 +76,7 @@ interface Args {
   cpuProfDir: string | undefined;
   apiTls: boolean;
   peerTls: boolean;
+  admin: boolean;
 }
 
 function parse(): Args {
@@ -89,6 +92,7 @@ function parse(): Args {
       'cpu-prof': { type: 'string' },
       tls: { type: 'boolean', default: false },
       'peer-tls': { type: 'boolean', default: false },
+      admin: { type: 'boolean', default: false },
     },
   });
   const quick = values.quick === true;
@@ -109,6 +113,7 @@ function parse(): Args {
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
     apiTls: values.tls === true,
     peerTls: values.tls === true || values['peer-tls'] === true,
+    admin: values.admin === true,
   };
 }
 
@@ -341,8 +346,8 @@ async function main(): Promise<void> {
   let setLeader: string | undefined;
   if (args.apiTls) RawHttpConnection.tlsCa = await readFile(path.join(TLS_FIXTURES, 'ca.pem'));
   const tls = { apiTls: args.apiTls, peerTls: args.peerTls };
-  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single') });
-  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set') });
+  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single'), admin: args.admin });
+  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set'), admin: args.admin });
   reportComparison();
   console.log(`\nload average after ${os.loadavg()[0]!.toFixed(2)} (1 min); ${new Date().toISOString()}`);
   if (args.cpuProfDir) {

@@ -10,7 +10,7 @@ import type * as net from 'node:net';
 import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { capConnectionsPerClient } from './client-cap';
-import { buildActionTable, findAction, type ActionTable, type ApiCompat } from './actions';
+import { buildActionTable, type ActionTable, type ApiCompat } from './actions';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './auth';
 import { parseForm } from './form';
 import { ADMIN_ACTIONS } from './admin-actions';
@@ -38,6 +38,13 @@ export interface ApiOptions {
   forward?: (input: CmqRequestInput) => Promise<Record<string, unknown> | Buffer> | undefined;
   /** Opt-in spec deviations for particular clients. */
   compat?: ApiCompat;
+  /**
+   * Told of every request this context executed (metrics): the action as the table names it
+   * ("unknown" when absent or not an action), the CMQ result code, and the seconds it took.
+   */
+  onRequestDone?: (action: string, code: number, seconds: number) => void;
+  /** Told of every request this server handed to `forward` (executed, and counted, elsewhere). */
+  onForwarded?: () => void;
 }
 
 export interface ApiContext {
@@ -48,6 +55,7 @@ export interface ApiContext {
   /** Failed authentications are logged at most this often per reason (a flood must not flood the log). */
   readonly authFailureLogs: LogRateLimit;
   readonly compat?: ApiCompat;
+  readonly onRequestDone?: ApiOptions['onRequestDone'];
   nextRequestId(): string;
 }
 
@@ -77,6 +85,7 @@ export function createApiContext(opts: ApiOptions): ApiContext {
     log: loggerFor(opts.log, 'api', (line: string) => process.stderr.write(line + '\n')),
     authFailureLogs: new LogRateLimit(LIMITS.authFailureLogsPerMinute, 60_000, opts.logClockMs ?? (() => performance.now())),
     ...(opts.compat ? { compat: opts.compat } : {}),
+    ...(opts.onRequestDone ? { onRequestDone: opts.onRequestDone } : {}),
     nextRequestId: () => prefix + String(++counter),
   };
 }
@@ -84,7 +93,8 @@ export function createApiContext(opts: ApiOptions): ApiContext {
 /** Run one CMQ request and return the response body. Never throws. */
 export async function handleCmqRequest(ctx: ApiContext, input: CmqRequestInput): Promise<Record<string, unknown>> {
   const requestId = ctx.nextRequestId();
-  const echo: { value?: number | bigint } = {};
+  const started = ctx.onRequestDone ? performance.now() : 0;
+  const echo: RequestFacts = {};
   let outcome: ActionOutcome;
   try {
     outcome = await runRequest(ctx, input, echo);
@@ -100,14 +110,17 @@ export async function handleCmqRequest(ctx: ApiContext, input: CmqRequestInput):
   }
   const body = renderOutcome(outcome, requestId);
   if (echo.value !== undefined) body['clientRequestId'] = echo.value;
+  ctx.onRequestDone?.(echo.action ?? 'unknown', body['code'] as number, (performance.now() - started) / 1000);
   return body;
 }
 
-async function runRequest(
-  ctx: ApiContext,
-  input: CmqRequestInput,
-  echo: { value?: number | bigint },
-): Promise<ActionOutcome> {
+/** What runRequest learned that the caller reports: the clientRequestId echo, the action's name. */
+interface RequestFacts {
+  value?: number | bigint;
+  action?: string;
+}
+
+async function runRequest(ctx: ApiContext, input: CmqRequestInput, echo: RequestFacts): Promise<ActionOutcome> {
   const method = input.method.toUpperCase();
   if (method !== 'GET' && method !== 'POST') return fail('httpMethod', method);
   // POST: the body whatever the Content-Type; the query only when the body is empty (spec §1.2).
@@ -128,8 +141,11 @@ async function runRequest(
 
   const action = params.get('Action');
   if (action === undefined || action === '') return fail('missingParam', 'Action');
-  const handler = findAction(ctx.actions, action);
-  if (handler === undefined) return fail('actionNameNotExist', action);
+  const entry = ctx.actions.get(action.toLowerCase());
+  if (entry === undefined) return fail('actionNameNotExist', action);
+  // The table's spelling, not the client's: a bounded set of metric labels.
+  echo.action = entry.name;
+  const handler = entry.handler;
   return handler(ctx.compat ? { service: ctx.service, compat: ctx.compat } : { service: ctx.service }, params);
 }
 
@@ -198,7 +214,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? LIMITS.httpKeepAliveTimeoutMsDefault,
   };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    serveRequest(ctx, req, res, opts.forward);
+    serveRequest(ctx, req, res, opts.forward, opts.onForwarded);
   };
   // An https.Server is an http.Server with TLS underneath: same settings, same events.
   const server = opts.tls
@@ -313,6 +329,7 @@ function serveRequest(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   forward: ApiOptions['forward'],
+  onForwarded: ApiOptions['onForwarded'],
 ): void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -360,7 +377,9 @@ function serveRequest(
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
     const input: CmqRequestInput = { method, host, path, query, body };
     if (req.socket.remoteAddress !== undefined) input.remote = req.socket.remoteAddress;
-    (forward?.(input) ?? handleCmqRequest(ctx, input)).then(
+    const forwarded = forward?.(input);
+    if (forwarded) onForwarded?.();
+    (forwarded ?? handleCmqRequest(ctx, input)).then(
       (r) => send(res, r, false),
       (e: unknown) => {
         // handleCmqRequest does not reject; this is a last resort.

@@ -364,6 +364,11 @@ export class QueueStateMachine {
     return this.byName.get(queueName)?.visibleCount ?? 0;
   }
 
+  /** Every queue's attributes (for per-queue metrics, computed when asked rather than kept). */
+  *eachQueueAttributes(): Generator<QueueAttributes> {
+    for (const q of this.byName.values()) yield q.attributes();
+  }
+
   stats(): BrokerStats {
     const messages = { visible: 0, inFlight: 0, delayed: 0, rewind: 0 };
     for (const q of this.byName.values()) {
@@ -441,8 +446,8 @@ export class QueueStateMachine {
     return d === Infinity ? undefined : d;
   }
 
-  topicStats(): TopicCounters & { topics: number } {
-    return { topics: this.topics.topicCount(), ...this.topics.counters };
+  topicStats(): TopicCounters & { topics: number; pendingPushes: number } {
+    return { topics: this.topics.topicCount(), pendingPushes: this.topics.pendingPushCount(), ...this.topics.counters };
   }
 
   // ---- snapshots ----

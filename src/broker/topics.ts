@@ -512,6 +512,13 @@ export class TopicRegistry {
     for (const t of this.byName.values()) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) out.push(p.entryIndex);
   }
 
+  /** Pushes to http subscribers not yet delivered or dropped, across all topics. */
+  pendingPushCount(): number {
+    let n = 0;
+    for (const t of this.byName.values()) n += t.msgCount();
+    return n;
+  }
+
   topicCount(): number {
     return this.byName.size;
   }

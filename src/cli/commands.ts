@@ -9,7 +9,20 @@ import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } 
 import { LIMITS } from '../protocol/limits';
 import { LOG_LEVELS, parseLogLevel } from '../protocol/log';
 import { LOG_FORMATS, type LogFormat } from '../node/server-options';
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVER_EXIT, serverStartExitCode, type ClusterOptions, type Credential, type RunningServer, type ServerOptions } from '../node/server-options';
+import {
+  ADMIN_PORT_OFFSET,
+  DEFAULT_DATA_DIR,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  METRICS_DEFAULTS,
+  OTHER_QUEUES_LABEL,
+  SERVER_EXIT,
+  serverStartExitCode,
+  type ClusterOptions,
+  type Credential,
+  type RunningServer,
+  type ServerOptions,
+} from '../node/server-options';
 import { clusterStatus } from './cluster-status';
 import { clusterStartLocal } from './local-cluster';
 import { TOPIC_COMMANDS } from './topic-commands';
@@ -380,6 +393,9 @@ const SERVER_OPTIONS: OptionSpecs = {
   'keep-alive-timeout': { type: 'string' },
   'max-connections-per-client': { type: 'string' },
   'compat-empty-subscription-list': { type: 'boolean' },
+  'admin-port': { type: 'string' },
+  'admin-host': { type: 'string' },
+  'metrics-max-queues': { type: 'string' },
   'node-id': { type: 'string' },
   'raft-host': { type: 'string' },
   'raft-port': { type: 'string' },
@@ -426,6 +442,13 @@ const server: CommandSpec = {
     '                          (as the Java SDK\'s TopicTest expects) instead of 4440',
     '  --log-format F          auto (default: readable lines on a terminal, else JSON lines), json or pretty',
     '  --log-level L           trace, debug, info (default), warn or error',
+    '',
+    'Admin listener (health, readiness, Prometheus metrics; no authentication):',
+    `  --admin-port P          GET /healthz, /readyz, /metrics on this port (default --port + ${ADMIN_PORT_OFFSET},`,
+    '                          e.g. 9680; off when --port is 0 unless given; 0 turns it and all metrics off)',
+    '  --admin-host H          its listen address (default --host)',
+    `  --metrics-max-queues N  queues with their own queue label in /metrics; the rest are summed`,
+    `                          under queue="${OTHER_QUEUES_LABEL}" (default ${METRICS_DEFAULTS.maxQueues})`,
     '',
     'HTTPS for the client API:',
     '  --tls-cert FILE         serve HTTPS with this certificate (PEM, chain first) ...',
@@ -507,6 +530,15 @@ export function logOptions(values: OptionValues): Pick<ServerOptions, 'logFormat
   return out;
 }
 
+/**
+ * Next to the API port (9680 for 9600), so members on one host get distinct ones. A free API port
+ * (--port 0, tests) has no fixed neighbour: no admin listener unless --admin-port is given.
+ */
+function defaultAdminPort(apiPort: number): number {
+  if (apiPort === 0 || apiPort + ADMIN_PORT_OFFSET > 65535) return 0;
+  return apiPort + ADMIN_PORT_OFFSET;
+}
+
 /** ServerOptions from the command line, falling back to the environment and the defaults. */
 export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 'err'>): ServerOptions {
   // An empty environment variable counts as unset.
@@ -551,6 +583,12 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   } else if (tlsClientCa !== undefined) {
     throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
   }
+  const adminPort = intOpt(values, 'admin-port', 0, 65535) ?? defaultAdminPort(opts.port);
+  if (adminPort !== 0) opts.adminPort = adminPort;
+  const adminHost = stringOpt(values, 'admin-host');
+  if (adminHost !== undefined) opts.adminHost = adminHost;
+  const maxQueues = intOpt(values, 'metrics-max-queues', 0, 1_000_000);
+  if (maxQueues !== undefined) opts.metricsMaxQueues = maxQueues;
   const cluster = clusterOptionsFrom(values, io, opts.host);
   if (cluster) opts.cluster = cluster;
   return opts;

@@ -10,16 +10,18 @@ import path from 'node:path';
 import { logOptions, type CommandSpec } from './commands';
 import { EXIT_ERROR, EXIT_OK } from './cli-io';
 import { intOpt, stringOpt } from './options';
+import { ADMIN_PORT_OFFSET } from '../node/server-options';
 
 const NODE_IDS = ['n1', 'n2', 'n3'] as const;
 
 export const clusterStartLocal: CommandSpec = {
   words: ['cluster', 'start-local'],
-  usage: 'opencmq cluster start-local [--data-dir DIR] [--base-port P] [--raft-base-port R]',
+  usage: 'opencmq cluster start-local [--data-dir DIR] [--base-port P] [--raft-base-port R] [--admin-base-port A]',
   summary: 'run a 3-node replicated set on this machine (for trying it out)',
   help: [
     'Starts n1, n2, n3 as three server processes on 127.0.0.1:',
     '  client API on P, P+1, P+2 (default 9601-9603), peers on R, R+1, R+2 (default 9701-9703),',
+    `  admin (/healthz, /readyz, /metrics) on A, A+1, A+2 (default P+${ADMIN_PORT_OFFSET}: 9681-9683),`,
     '  data in DIR/n1, DIR/n2, DIR/n3 (default ./opencmq-data/local-set).',
     'Any node accepts any request. Ctrl-C stops all three.',
     'If a member stops on its own (e.g. its port is taken), the command says which, how (exit code or',
@@ -33,6 +35,7 @@ export const clusterStartLocal: CommandSpec = {
     'raft-base-port': { type: 'string' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
+    'admin-base-port': { type: 'string' },
   },
   minArgs: 0,
   maxArgs: 0,
@@ -43,6 +46,7 @@ export const clusterStartLocal: CommandSpec = {
     // The children write to a pipe (ours), so "auto" is decided here, where the terminal is.
     const logs = logOptions(ctx.opts);
     const logFormat = logs.logFormat === undefined || logs.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : logs.logFormat;
+    const adminBasePort = intOpt(ctx.opts, 'admin-base-port', 1, 65533) ?? Math.min(basePort + ADMIN_PORT_OFFSET, 65533);
     // A fresh secret per run: the members of this run share it; nobody else knows it.
     const secret = randomBytes(24).toString('hex');
     // A server creates only the last component of its --data-dir (DIR/n1): DIR is ours to create.
@@ -50,7 +54,7 @@ export const clusterStartLocal: CommandSpec = {
     const cli = process.argv[1] ?? path.join(__dirname, 'main.js');
     const members: Member[] = NODE_IDS.map((id, i) => {
       const peers = NODE_IDS.flatMap((p, j) => (p === id ? [] : ['--peer', `${p}=127.0.0.1:${raftBasePort + j}`]));
-      const args = [cli, 'server', '--data-dir', path.join(dataDir, id), '--port', String(basePort + i)];
+      const args = [cli, 'server', '--data-dir', path.join(dataDir, id), '--port', String(basePort + i), '--admin-port', String(adminBasePort + i)];
       args.push('--node-id', id, '--raft-port', String(raftBasePort + i), ...peers);
       args.push('--log-format', logFormat, ...(logs.logLevel !== undefined ? ['--log-level', logs.logLevel] : []));
       const env = { ...process.env, OPENCMQ_CLUSTER_SECRET: secret };
@@ -58,6 +62,7 @@ export const clusterStartLocal: CommandSpec = {
       return startMember(id, spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env }), (line) => ctx.io.err(line), logFormat !== 'json');
     });
     ctx.io.out(`3-node set starting: http://127.0.0.1:${basePort}, :${basePort + 1}, :${basePort + 2} (Ctrl-C stops it)`);
+    ctx.io.out(`admin endpoints: http://127.0.0.1:${adminBasePort}/readyz, :${adminBasePort + 1}, :${adminBasePort + 2}`);
     ctx.io.out(`members: ${members.map((m) => `${m.id} pid ${m.child.pid ?? '?'}`).join(', ')}`);
     // Runs until Ctrl-C, or until a member stops on its own: a set missing a member is not what
     // was asked for, so the others are stopped and the command fails.

@@ -20,15 +20,16 @@ import type {
   TopicAttributes,
   TopicList,
 } from '../broker/commands';
-import { QueueStateMachine } from '../broker/state-machine';
+import { QueueStateMachine, type BrokerStats } from '../broker/state-machine';
 import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { crc32c } from '../storage/crc32c';
 import { DiskStall } from '../storage/disk-stall';
 import { SnapshotStore } from '../storage/snapshot-store';
 import { WalCorruptionError, type LogEntry } from '../storage/types';
+import type { RaftStatus } from '../raft';
 import { HardStateStore } from '../storage/hard-state';
-import { SegmentedWal, type WalHooks, type WalOptions } from '../storage/wal';
+import { SegmentedWal, type WalHooks, type WalObserver, type WalOptions } from '../storage/wal';
 import type { PeerAddress, PeerTransport } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
 import {
@@ -82,6 +83,38 @@ export interface QueueNodeOptions {
   tickMs?: number;
   /** How long an http subscriber may take to answer a push (default 15 s, as CMQ). */
   pushTimeoutMs?: number;
+  /** Told WAL flush and fdatasync durations (the metrics endpoint's histograms). */
+  walObserver?: WalObserver;
+}
+
+/** What this node has served, counted where its proposals return (the leader's view), since start. */
+export interface ServedCounters {
+  /** Messages accepted by SendMessage/BatchSendMessage. */
+  messagesSent: number;
+  /** Messages handed out by ReceiveMessage/BatchReceiveMessage. */
+  messagesReceived: number;
+  /** Messages deleted by DeleteMessage/BatchDeleteMessage (handles that failed not counted). */
+  messagesDeleted: number;
+  /** Messages accepted by PublishMessage/BatchPublishMessage. */
+  messagesPublished: number;
+  /** Push attempts to http subscribers that failed (each retry counts). */
+  pushFailures: number;
+}
+
+/** The node's state as the admin endpoint reads it at request time: plain values, no I/O. */
+export interface NodeObservation {
+  raft: RaftStatus;
+  raftCounters: Readonly<RaftLog<CommandResult>['counters']>;
+  closing: boolean;
+  /** Why the node stopped serving for good (a failed fsync, a broken invariant). */
+  fatal: string | undefined;
+  /** The stalled storage step, described, while the disk is full or failing. */
+  diskStall: string | undefined;
+  wal: { bytesWritten: number; segments: number; diskBytes: number };
+  broker: BrokerStats;
+  topics: ReturnType<QueueStateMachine['topicStats']>;
+  served: Readonly<ServedCounters>;
+  snapshotsInstalled: number;
 }
 
 export interface NodeStats {
@@ -154,6 +187,7 @@ export class QueueNode implements QueueService {
   /** POSTs topic pushes to http subscribers while this node leads. */
   private readonly pushes: PushDelivery;
   private pushRecheck: NodeJS.Timeout | undefined;
+  private readonly served: ServedCounters = { messagesSent: 0, messagesReceived: 0, messagesDeleted: 0, messagesPublished: 0, pushFailures: 0 };
 
   private constructor(
     private sm: QueueStateMachine,
@@ -363,20 +397,56 @@ export class QueueNode implements QueueService {
     const { payload, metaLen } = encodeCommand(command);
     this.inflight++;
     try {
+      let r: CommandResult;
       try {
-        return await this.commitLog.propose(payload, metaLen);
+        r = await this.commitLog.propose(payload, metaLen);
       } catch (err) {
         if (!(err instanceof TransferringError)) throw err;
         // A leadership transfer is under way (it takes a round trip or two): nothing was
         // appended, so wait for it to end and propose again if this node still leads.
         await this.untilTransferEnds();
-        return await this.commitLog.propose(payload, metaLen);
+        r = await this.commitLog.propose(payload, metaLen);
       }
+      this.countServed(command, r);
+      return r;
     } catch (err) {
       return proposalFailure(err);
     } finally {
       this.inflight--;
     }
+  }
+
+  /** A few integer additions per proposal: the metrics endpoint reads these at scrape time. */
+  private countServed(command: Command, r: CommandResult): void {
+    if (!r.ok) return;
+    const c = this.served;
+    if (r.kind === 'sendMessages') c.messagesSent += r.msgIds.length;
+    else if (r.kind === 'receiveMessages') c.messagesReceived += r.messages.length;
+    else if (r.kind === 'deleteMessages' && command.kind === 'deleteMessages') c.messagesDeleted += command.receiptHandles.length - r.failures.length;
+    else if (r.kind === 'publishMessages') c.messagesPublished += r.msgIds.length;
+    else if (command.kind === 'pushFailed') c.pushFailures++;
+  }
+
+  /** Everything the admin endpoint reports, read now (cheap: no I/O, no per-message work). */
+  observe(): NodeObservation {
+    const stall = this.diskStall?.current();
+    return {
+      raft: this.commitLog.status(),
+      raftCounters: this.commitLog.counters,
+      closing: this.closing,
+      fatal: this.fatal?.message,
+      diskStall: stall && this.diskStall ? this.diskStall.describe(stall) : undefined,
+      wal: { bytesWritten: this.wal.stats.bytesWritten, segments: this.wal.segmentCount(), diskBytes: this.wal.diskBytes() },
+      broker: this.sm.stats(),
+      topics: this.sm.topicStats(),
+      served: this.served,
+      snapshotsInstalled: this.counters.snapshotsInstalled,
+    };
+  }
+
+  /** Every queue's attributes (counts and oldest message time), for per-queue metrics at scrape time. */
+  eachQueue(): Iterable<QueueAttributes> {
+    return this.sm.eachQueueAttributes();
   }
 
   async receive(queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
@@ -840,7 +910,7 @@ function anyInRange(sorted: number[], lo: number, hi: number): boolean {
 }
 
 function walOptions(opts: QueueNodeOptions, log: Logger, stall: DiskStall): WalOptions {
-  const walOpts: WalOptions = { fsync: opts.fsync ?? true, log, stall };
+  const walOpts: WalOptions = { fsync: opts.fsync ?? true, log, stall, ...(opts.walObserver ? { observer: opts.walObserver } : {}) };
   if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
   if (opts.beforeDatasync || opts.walHooks) walOpts.hooks = { ...opts.walHooks, ...(opts.beforeDatasync ? { beforeDatasync: opts.beforeDatasync } : {}) };
   return walOpts;

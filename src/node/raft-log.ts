@@ -216,6 +216,10 @@ export class RaftLog<R> {
   private appliedIndex: number;
   private leader: string | undefined;
   private readonly log: Logger;
+  /** The latest term in which this node stood for election (voted for itself). */
+  private candidateTerm = 0;
+  /** Cumulative since start, read by the metrics endpoint. */
+  readonly counters = { elections: 0, leaderChanges: 0, snapshotsSent: 0, snapshotSendFailures: 0 };
   private readonly proposalTimeoutMs: number;
   private latestHardState: { term: number; votedFor: string; commitIndex: number } | undefined;
   /**
@@ -239,6 +243,8 @@ export class RaftLog<R> {
     this.lastTimeMs = opts.lastTimeMs;
     this.proposalTimeoutMs = opts.proposalTimeoutMs ?? PROPOSAL_TIMEOUT_DEFAULT_MS;
     const hs = opts.hardState.current;
+    // A vote for itself restored from disk is an earlier run's election, not one of this run.
+    this.candidateTerm = hs.term;
     const restored: ConstructorParameters<typeof RaftNode>[0]['restored'] = {
       hardState: { term: hs.term, votedFor: hs.votedFor === '' ? undefined : hs.votedFor, commitIndex: hs.commitIndex },
       configEntries: opts.configEntries,
@@ -510,7 +516,14 @@ export class RaftLog<R> {
     try {
       while (!this.stopped && !this.failure && this.raft.hasReady()) {
         const rd = this.raft.ready();
+        // A candidacy always reaches the hard state (a new term with a vote for itself) before
+        // its vote requests leave, even when the election is won within the same Ready.
+        if (rd.hardState && rd.hardState.votedFor === this.opts.id && rd.hardState.term > this.candidateTerm) {
+          this.candidateTerm = rd.hardState.term;
+          this.counters.elections++;
+        }
         if (rd.softState && rd.softState.leader !== this.leader) {
+          if (rd.softState.leader !== undefined) this.counters.leaderChanges++;
           this.leader = rd.softState.leader;
           const term = this.raft.status().term;
           this.log.info(`${this.opts.id} sees leader ${this.leader ?? '(none)'} in term ${term}`, { leader: this.leader ?? null, term });
@@ -610,6 +623,7 @@ export class RaftLog<R> {
     this.log.info(`${m.to} is behind the compacted log; sending snapshot ${m.snapshot.index}`, { peer: m.to });
     sender.send(m.to, m.snapshot).then(
       () => {
+        this.counters.snapshotsSent++;
         if (this.stopped || this.failure) return;
         try {
           transport.send(m.to, 'raft', encodeMessage(m));
@@ -620,6 +634,7 @@ export class RaftLog<R> {
         this.schedule();
       },
       (err: unknown) => {
+        this.counters.snapshotSendFailures++;
         this.log.error(`snapshot transfer to ${m.to} failed: ${err instanceof Error ? err.message : String(err)}`, { peer: m.to });
         if (this.stopped || this.failure) return;
         this.guard(() => this.raft.reportSnapshot(m.to, 'failed'));

@@ -42,6 +42,15 @@ export interface ServerOptions {
   compatEmptySubscriptionList?: boolean;
   /** Serve the client API over HTTPS instead of HTTP. */
   tls?: ApiTlsFiles;
+  /**
+   * Port of the admin listener (GET /healthz, /readyz, /metrics). Absent or 0: no admin listener,
+   * and no metrics are collected. The CLI's default is ADMIN_PORT_OFFSET above --port.
+   */
+  adminPort?: number;
+  /** Listen address of the admin listener (default: `host`). */
+  adminHost?: string;
+  /** At most this many queues get their own `queue` label in /metrics (default METRICS_DEFAULTS.maxQueues). */
+  metricsMaxQueues?: number;
   /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */
   cluster?: ClusterOptions;
   /**
@@ -97,6 +106,16 @@ export interface PeerTlsFiles {
 }
 
 export const DEFAULT_PORT = 9600;
+/** The CLI's default admin port is --port plus this (9680 for the default 9600). */
+export const ADMIN_PORT_OFFSET = 80;
+
+export const METRICS_DEFAULTS = {
+  /** Queues reported under their own `queue` label in /metrics; the rest are summed under OTHER_QUEUES_LABEL. */
+  maxQueues: 1000,
+} as const;
+
+/** The `queue` label value that aggregates the queues beyond the cap. */
+export const OTHER_QUEUES_LABEL = '_other';
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_DATA_DIR = './opencmq-data';
 
@@ -104,6 +123,8 @@ export interface RunningServer {
   /** e.g. http://127.0.0.1:9600 (https:// with TLS) */
   url: string;
   port: number;
+  /** e.g. http://127.0.0.1:9680, when the admin listener is on. */
+  adminUrl?: string;
   close(): Promise<void>;
 }
 

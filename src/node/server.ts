@@ -2,6 +2,7 @@
 // Without credentials the server runs open, which is only allowed on loopback unless the
 // operator says --insecure-no-auth.
 
+import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
@@ -16,6 +17,8 @@ import { QueueNode, SINGLE_NODE_ID } from './queue-node';
 import { createLogger } from './logger';
 import { toLogger, type Logger } from '../protocol/log';
 import { loadApiTls, loadPeerTls } from './tls-files';
+import { createAdminServer } from './admin-server';
+import { NodeMetrics } from './metrics';
 import type { RunningServer, ServerOptions } from './server-options';
 
 export interface StartedServer extends RunningServer {
@@ -46,6 +49,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
     return await serve(opts, logger, auth, credentials.length, dataDir, opened);
   } catch (err) {
     // A failed start gives the directory back, so an embedding process may try again.
+    opened.admin?.close();
     await opened.node?.close().catch(() => {});
     await opened.transport?.close().catch(() => {});
     dataDir.release();
@@ -70,6 +74,21 @@ function serverLogger(opts: ServerOptions): Logger {
 interface Opened {
   transport?: PeerTransport;
   node?: QueueNode;
+  admin?: http.Server;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 async function serve(
@@ -99,8 +118,11 @@ async function serve(
     dataDir.describe({ peerAddress: `${cluster.raftHost}:${port}` });
     log.info(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}${cluster.tls ? ' (TLS)' : ''}; peers ${Object.keys(cluster.peers).join(', ')}`);
   }
+  // Metrics exist only with the admin listener: without it nothing is counted or observed.
+  const metrics = opts.adminPort ? new NodeMetrics(opts.metricsMaxQueues !== undefined ? { maxQueues: opts.metricsMaxQueues } : {}) : undefined;
   const node = await QueueNode.open({
     dataDir: opts.dataDir,
+    ...(metrics ? { walObserver: metrics.walObserver } : {}),
     fsync: opts.fsync ?? true,
     log: logger,
     ...(cluster && transport && rpc
@@ -122,11 +144,20 @@ async function serve(
     },
   });
   opened.node = node;
+  metrics?.attach(node);
+  const onRequestDone = metrics?.requestDone;
   const compat = opts.compatEmptySubscriptionList ? { emptySubscriptionListForMissingTopic: true } : undefined;
   let forward: ApiOptions['forward'];
   if (cluster && transport && rpc) {
     // Requests from followers are answered here when this node leads; ours go to the leader.
-    const ctx = createApiContext({ service: node, auth, log: logger, requestIdPrefix: `${cluster.nodeId}-fwd-`, ...(compat ? { compat } : {}) });
+    const ctx = createApiContext({
+      service: node,
+      auth,
+      log: logger,
+      requestIdPrefix: `${cluster.nodeId}-fwd-`,
+      ...(compat ? { compat } : {}),
+      ...(onRequestDone ? { onRequestDone } : {}),
+    });
     serveForwarded(rpc, ctx);
     forward = forwarder(transport, cluster.nodeId, () => node.leaderId(), () => ctx.nextRequestId());
   }
@@ -137,21 +168,27 @@ async function serve(
     log: logger,
     ...(forward ? { forward } : {}),
     ...(compat ? { compat } : {}),
+    ...(onRequestDone ? { onRequestDone } : {}),
+    ...(metrics ? { onForwarded: metrics.requestForwarded } : {}),
     ...(apiTls ? { tls: apiTls } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),
     ...(opts.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: opts.maxConnectionsPerClient } : {}),
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(opts.port, opts.host, () => {
-      http.off('error', reject);
-      resolve();
-    });
-  });
+  // Before the client API: a busy admin port fails the start before the node is announced.
+  let admin: http.Server | undefined;
+  let adminUrl: string | undefined;
+  if (metrics && opts.adminPort) {
+    const adminHost = opts.adminHost ?? opts.host;
+    admin = createAdminServer({ observe: () => node.observe(), metrics, log: logger.child('admin') });
+    opened.admin = admin;
+    await listen(admin, opts.adminPort, adminHost);
+    adminUrl = `http://${urlHost(adminHost)}:${(admin.address() as AddressInfo).port}`;
+    log.info(`admin endpoints /healthz, /readyz, /metrics on ${adminUrl}`);
+  }
+  await listen(http, opts.port, opts.host);
   const port = (http.address() as AddressInfo).port;
-  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `${apiTls ? 'https' : 'http'}://${hostForUrl}:${port}`;
+  const url = `${apiTls ? 'https' : 'http'}://${urlHost(opts.host)}:${port}`;
   dataDir.describe({ apiUrl: url });
   log.info(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
   if (auth.mode === 'open') {
@@ -179,6 +216,7 @@ async function serve(
   return {
     url,
     port,
+    ...(adminUrl !== undefined ? { adminUrl } : {}),
     node,
     close() {
       closed ??= (async () => {
@@ -187,10 +225,15 @@ async function serve(
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         await node.close();
         await transport?.close();
+        // The admin listener answered until the node closed (/readyz: shuttingDown meanwhile).
+        const adminClosed = admin ? new Promise<void>((resolve) => admin.close(() => resolve())) : Promise.resolve();
+        admin?.closeIdleConnections();
         http.closeIdleConnections();
         const grace = setTimeout(() => http.closeAllConnections(), 2000);
         await httpClosed;
         clearTimeout(grace);
+        admin?.closeAllConnections();
+        await adminClosed;
         dataDir.release();
       })();
       return closed;

@@ -46,6 +46,16 @@ export interface WalOptions {
    * reported (the node shares one with its hard-state store); default: one of its own.
    */
   stall?: DiskStall;
+  /** Told the duration of every batch flush and fdatasync (metrics); called off the append path. */
+  observer?: WalObserver;
+}
+
+/** Durations in seconds, for latency histograms. */
+export interface WalObserver {
+  /** One group-commit batch: write plus fdatasync, including any time waiting out a disk stall. */
+  flushed(seconds: number): void;
+  /** One fdatasync of segment data. */
+  datasynced(seconds: number): void;
 }
 
 /** Test seams. Production code leaves them unset. */
@@ -231,6 +241,7 @@ export class SegmentedWal {
     private readonly flushImmediately: boolean,
     private readonly stall: DiskStall,
     private readonly slowFsyncWarnMs: number,
+    private readonly observer: WalObserver | undefined,
   ) {
     this.segmentList = segments;
   }
@@ -254,6 +265,7 @@ export class SegmentedWal {
       opts.flushImmediately ?? false,
       opts.stall ?? new DiskStall(opts.log ?? defaultLog),
       opts.slowFsyncWarnMs ?? STORAGE_LIMITS.slowFsyncWarnMs,
+      opts.observer,
     );
     try {
       await wal.finishRecovery();
@@ -416,6 +428,7 @@ export class SegmentedWal {
         this.pending = this.spare ?? new WriteBatch();
         this.spare = undefined;
         this.inflight = batch;
+        const started = this.observer ? performance.now() : 0;
         try {
           // Disk full or an I/O error: retried until space returns; each attempt re-writes from
           // memory everything not yet synced, so a retried fsync never vouches for lost pages.
@@ -427,6 +440,7 @@ export class SegmentedWal {
         this.inflight = undefined;
         this.durableIndex = batch.lastIndex;
         this.stats.flushes++;
+        this.observer?.flushed((performance.now() - started) / 1000);
         const waiters = batch.waiters;
         this.recycle(batch);
         this.spare = batch;
@@ -549,6 +563,7 @@ export class SegmentedWal {
         });
       }
     }
+    this.observer?.datasynced((performance.now() - started) / 1000);
   }
 
   /** After a failed write or sync nothing on disk can be trusted to match memory: refuse appends. */
@@ -958,6 +973,11 @@ export class SegmentedWal {
   }
 
   // ---- metrics and shutdown ------------------------------------------------------------------------
+
+  /** Segment files in the log (metrics: cheaper than segments().length). */
+  segmentCount(): number {
+    return this.segmentList.length;
+  }
 
   segments(): SegmentInfo[] {
     return this.segmentList.map((s) => s.info());

@@ -85,6 +85,8 @@ export interface TestSetOptions {
   extraArgs?: string[];
   /** Peer links over TLS with the test certificates of n1..n3 and no cluster secret. */
   peerTls?: boolean;
+  /** Give members an admin listener (--admin-port) on these ports. */
+  adminPorts?: Record<string, number>;
 }
 
 export async function freePorts(ids: string[]): Promise<Record<string, number>> {
@@ -111,7 +113,8 @@ export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> 
     const security = opts.peerTls
       ? ['--peer-tls-cert', fixturePath(`${id}.pem`), '--peer-tls-key', fixturePath(`${id}.key`), '--peer-tls-ca', fixturePath('ca.pem')]
       : ['--cluster-secret', SECRET];
-    return ['--node-id', id, '--raft-port', String(raftPorts[id]), ...security, ...peers, ...(opts.extraArgs ?? [])];
+    const admin = opts.adminPorts?.[id] !== undefined ? ['--admin-port', String(opts.adminPorts[id])] : [];
+    return ['--node-id', id, '--raft-port', String(raftPorts[id]), ...security, ...peers, ...admin, ...(opts.extraArgs ?? [])];
   };
   const dirOf = (id: string): string => dirs[ids.indexOf(id)]!.dir;
   /** The output of each member's earlier runs, before restart() replaced them. */

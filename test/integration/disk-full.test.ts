@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
+import { freePort } from '../helpers/cluster';
+import { parsePromText, sampleValue } from '../helpers/prom-text';
 import { arrayParams, cmqCall, type CmqResponse } from '../helpers/raw-cmq';
 import { spawnServer, type ServerProcess } from '../helpers/server-process';
 import { fillFileSystem as fill, mountTmpfs, unmount } from '../helpers/tmpfs';
@@ -31,6 +33,12 @@ function bodies(tag: string): string[] {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** GET on the admin listener: status and body. */
+async function admin(port: number, p: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${p}`);
+  return { status: res.status, body: await res.text() };
+}
 
 interface Sender {
   acked: Set<string>;
@@ -112,7 +120,11 @@ test('a full disk refuses sends with 6100, survives a restart, and resumes when 
   leftovers.push(cleanup);
   try {
     const dataDir = path.join(mnt, 'data');
-    server = await spawnServer(dataDir, ['--segment-mb', '1']);
+    // Every run of the server on this directory keeps one admin port (a stopped one frees it).
+    const adminArgs = ['--admin-port', String(await freePort())];
+    const adminPort = Number(adminArgs[1]);
+    server = await spawnServer(dataDir, ['--segment-mb', '1', ...adminArgs]);
+    assert.equal((await admin(adminPort, '/readyz')).status, 200);
     assert.equal((await cmqCall(server.url, 'CreateQueue', { queueName: QUEUE, visibilityTimeout: 120, maxMsgSize: 65536 })).code, 0);
     const s: Sender = { acked: new Set(), waiting: [] };
     for (let i = 0; i < 5; i++) assert.equal((await sendBatch(server.url, s, 'pre', 10_000)) !== 'waiting', true);
@@ -123,6 +135,13 @@ test('a full disk refuses sends with 6100, survives a restart, and resumes when 
     const refused = await sendUntilRefused(server, s, 'full');
     assert.match(String(refused.message), /disk full on n1 \(ENOSPC at .+ of .+\); not applied, retry/);
     assert.match(server.output(), /storage: STALLED: disk full on n1 \(ENOSPC at [^)]+ of [^)]+\/data\/wal\/[^)]+\): ENOSPC: no space left on device/);
+    // Not ready while stalled, and says why; alive all the same.
+    const stalled = await admin(adminPort, '/readyz');
+    assert.equal(stalled.status, 503, stalled.body);
+    assert.equal((JSON.parse(stalled.body) as { reason: string }).reason, 'diskStalled');
+    assert.match((JSON.parse(stalled.body) as { detail: string }).detail, /ENOSPC/);
+    assert.equal((await admin(adminPort, '/healthz')).status, 200);
+    assert.equal(sampleValue(parsePromText((await admin(adminPort, '/metrics')).body), 'opencmq_disk_stalled'), 1);
     // Refusals are quick and repeatable; the process stays up.
     for (let i = 0; i < 3; i++) {
       const r = await sendBatch(server.url, s, 'full', 3000);
@@ -138,11 +157,11 @@ test('a full disk refuses sends with 6100, survives a restart, and resumes when 
     assert.equal(await server.stop(), 0, server.output().slice(-3000));
     // The snapshot at shutdown did not fit: skipped, not fatal.
     assert.match(server.output(), /snapshot at \d+ failed \(skipped;.*ENOSPC/);
-    server = await spawnServer(dataDir, ['--segment-mb', '1']);
+    server = await spawnServer(dataDir, ['--segment-mb', '1', ...adminArgs]);
     const afterRestart = await sendUntilRefused(server, s, 'restarted');
     assert.equal(afterRestart.code, 6100);
     await server.kill9();
-    server = await spawnServer(dataDir, ['--segment-mb', '1']);
+    server = await spawnServer(dataDir, ['--segment-mb', '1', ...adminArgs]);
     assert.equal((await sendUntilRefused(server, s, 'killed')).code, 6100);
 
     // Free the space: writes resume with no operator action on the node.
@@ -154,6 +173,8 @@ test('a full disk refuses sends with 6100, survives a restart, and resumes when 
     }
     assert.match(server.output(), /storage: RECOVERED/);
     await Promise.all(s.waiting);
+    assert.equal((await admin(adminPort, '/readyz')).status, 200);
+    assert.equal(sampleValue(parsePromText((await admin(adminPort, '/metrics')).body), 'opencmq_disk_stalled'), 0);
 
     // Full again, then freed again, on the same running process.
     filler = await fill(mnt);

@@ -1,0 +1,340 @@
+// Prometheus metrics of one node (GET /metrics on the admin listener), through prom-client.
+//
+// Cost on the request path is kept to a Map increment (request counts) and one histogram
+// observation per request and per WAL flush/fsync. Everything else (Raft state, WAL size, queue
+// backlogs, broker and topic counters) is read from the node only when Prometheus scrapes, in
+// collect() callbacks: the state machine and the Raft core already keep those numbers, and
+// raft/ and broker/ stay free of any metrics code.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+import type { QueueAttributes } from '../broker/commands';
+import type { WalObserver } from '../storage/wal';
+import type { NodeObservation } from './queue-node';
+import { decideReadiness } from './readiness';
+import { METRICS_DEFAULTS, OTHER_QUEUES_LABEL } from './server-options';
+
+/** Request latencies: CMQ calls range from sub-millisecond reads to 30 s long polls. */
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Disk latencies: a healthy fdatasync is 0.05-10 ms; seconds mean a failing or saturated disk. */
+const DISK_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
+const RAFT_ROLES = ['follower', 'preCandidate', 'candidate', 'leader'] as const;
+
+/** What the metrics read from the node at scrape time. QueueNode implements it. */
+export interface MetricsSource {
+  observe(): NodeObservation;
+  eachQueue(): Iterable<QueueAttributes>;
+}
+
+export interface NodeMetricsOptions {
+  /** Cap on distinct `queue` label values (default METRICS_DEFAULTS.maxQueues). */
+  maxQueues?: number;
+  /** Wall clock in ms, for message ages (injected by tests). */
+  now?: () => number;
+  /** Also export prom-client's process metrics (CPU, memory, event loop lag, GC). Default true. */
+  processMetrics?: boolean;
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  /** Pass to the WAL (QueueNodeOptions.walObserver). */
+  readonly walObserver: WalObserver;
+  private source: MetricsSource | undefined;
+  /** Requests by "action\0code": a Map increment per request; turned into the counter at scrape. */
+  private readonly requestCounts = new Map<string, { action: string; code: string; n: number }>();
+  private readonly requestSeconds: Histogram<'action'>;
+  private forwardedRequests = 0;
+  private readonly maxQueues: number;
+  private readonly now: () => number;
+
+  constructor(opts: NodeMetricsOptions = {}) {
+    this.maxQueues = opts.maxQueues ?? METRICS_DEFAULTS.maxQueues;
+    this.now = opts.now ?? Date.now;
+    const registers = [this.registry];
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+
+    const counts = this.requestCounts;
+    new Counter({
+      name: 'opencmq_api_requests_total',
+      help: 'CMQ API requests executed on this node, by action and CMQ result code (0 = success)',
+      labelNames: ['action', 'code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of counts.values()) this.inc({ action: c.action, code: c.code }, c.n);
+      },
+    });
+    const forwarded = (): number => this.forwardedRequests;
+    new Counter({
+      name: 'opencmq_api_forwarded_requests_total',
+      help: 'CMQ API requests this node received and forwarded to the leader (they are counted by action where executed)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(forwarded());
+      },
+    });
+    this.requestSeconds = new Histogram({
+      name: 'opencmq_api_request_duration_seconds',
+      help: 'Time to execute a CMQ API request on this node (parameters to answer), by action',
+      labelNames: ['action'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+
+    const walFlush = new Histogram({
+      name: 'opencmq_wal_append_duration_seconds',
+      help: 'Time to write and fdatasync one group-commit batch of the write-ahead log',
+      buckets: DISK_BUCKETS,
+      registers,
+    });
+    const walSync = new Histogram({
+      name: 'opencmq_wal_fsync_duration_seconds',
+      help: 'Time of one fdatasync of write-ahead log data',
+      buckets: DISK_BUCKETS,
+      registers,
+    });
+    this.walObserver = {
+      flushed: (s) => walFlush.observe(s),
+      datasynced: (s) => walSync.observe(s),
+    };
+
+    this.registerNodeMetrics(registers);
+    this.registerQueueMetrics(registers);
+  }
+
+  /** The node to read at scrape time (it is opened after the metrics, which its WAL reports to). */
+  attach(source: MetricsSource): void {
+    this.source = source;
+  }
+
+  /** Called once per executed CMQ request (see ApiOptions.onRequestDone). */
+  readonly requestDone = (action: string, code: number, seconds: number): void => {
+    const key = `${action}\0${code}`;
+    const c = this.requestCounts.get(key);
+    if (c) c.n++;
+    else this.requestCounts.set(key, { action, code: String(code), n: 1 });
+    this.requestSeconds.observe({ action }, seconds);
+  };
+
+  /** Called once per request handed to the leader (see ApiOptions.onForwarded). */
+  readonly requestForwarded = (): void => {
+    this.forwardedRequests++;
+  };
+
+  contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /**
+   * Gauges and counters whose values the node keeps anyway: each reads one observation of the
+   * node per scrape (shared by all of them through `snap`).
+   */
+  private registerNodeMetrics(registers: Registry[]): void {
+    // One observation per scrape: collect() callbacks run one after another within metrics().
+    let taken: { at: number; o: NodeObservation } | undefined;
+    let scrape = 0;
+    const snap = (): NodeObservation | undefined => {
+      if (!this.source) return undefined;
+      if (!taken || taken.at !== scrape) taken = { at: scrape, o: this.source.observe() };
+      return taken.o;
+    };
+    const gauge = (name: string, help: string, read: (o: NodeObservation) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const o = snap();
+          if (o) this.set(read(o));
+        },
+      });
+    };
+    const counter = (name: string, help: string, read: (o: NodeObservation) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const o = snap();
+          if (!o) return;
+          this.reset();
+          this.inc(read(o));
+        },
+      });
+    };
+    // Registered first, so every scrape starts a fresh observation.
+    new Gauge({
+      name: 'opencmq_ready',
+      help: '1 when this node can serve clients (what GET /readyz answers 200 for), else 0',
+      registers,
+      collect() {
+        scrape++;
+        const o = snap();
+        if (o) this.set(decideReadiness(o).ready ? 1 : 0);
+      },
+    });
+    gauge('opencmq_raft_term', 'Current Raft term', (o) => o.raft.term);
+    new Gauge({
+      name: 'opencmq_raft_role',
+      help: "This node's Raft role: 1 for the current role, 0 for the others",
+      labelNames: ['role'],
+      registers,
+      collect() {
+        const o = snap();
+        if (!o) return;
+        for (const role of RAFT_ROLES) this.set({ role }, o.raft.role === role ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'opencmq_raft_leader',
+      help: 'The leader this node knows: 1 with leader="<node id>"; absent when none is known',
+      labelNames: ['leader'],
+      registers,
+      collect() {
+        const o = snap();
+        if (!o) return;
+        this.reset();
+        if (o.raft.leader !== undefined) this.set({ leader: o.raft.leader }, 1);
+      },
+    });
+    gauge('opencmq_raft_has_leader', '1 when this node knows a leader, else 0', (o) => (o.raft.leader === undefined ? 0 : 1));
+    gauge('opencmq_raft_commit_index', 'Highest log index known committed', (o) => o.raft.commitIndex);
+    gauge('opencmq_raft_applied_index', 'Highest log index applied to the queue state', (o) => o.raft.appliedIndex);
+    gauge('opencmq_raft_last_index', 'Last index in the local log', (o) => o.raft.lastIndex);
+    gauge('opencmq_raft_voters', 'Voters in the current configuration', (o) => o.raft.voters.length);
+    new Gauge({
+      name: 'opencmq_raft_follower_lag_entries',
+      help: "On the leader only: entries each follower lacks (leader's last index minus the follower's match index)",
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        const o = snap();
+        if (!o) return;
+        this.reset();
+        for (const [peer, p] of Object.entries(o.raft.progress)) this.set({ peer }, Math.max(0, o.raft.lastIndex - p.matchIndex));
+      },
+    });
+    counter('opencmq_raft_elections_total', 'Elections this node started (became a candidate) since it started', (o) => o.raftCounters.elections);
+    counter('opencmq_raft_leader_changes_total', 'Times this node saw a new leader since it started', (o) => o.raftCounters.leaderChanges);
+    counter('opencmq_raft_snapshots_sent_total', 'Snapshots streamed to followers behind the compacted log', (o) => o.raftCounters.snapshotsSent);
+    counter('opencmq_raft_snapshot_send_failures_total', 'Snapshot transfers to followers that failed', (o) => o.raftCounters.snapshotSendFailures);
+    counter('opencmq_raft_snapshots_received_total', 'Snapshots installed from the leader', (o) => o.snapshotsInstalled);
+
+    counter('opencmq_wal_bytes_written_total', 'Bytes written to the write-ahead log since it was opened', (o) => o.wal.bytesWritten);
+    gauge('opencmq_wal_segments', 'Segment files in the write-ahead log', (o) => o.wal.segments);
+    gauge('opencmq_wal_disk_bytes', 'Bytes the write-ahead log occupies on disk (segments plus the preallocated next one)', (o) => o.wal.diskBytes);
+    gauge('opencmq_disk_stalled', '1 while a write, allocation or fsync is failing (disk full, I/O error) and writes are refused', (o) =>
+      o.diskStall === undefined ? 0 : 1,
+    );
+
+    counter('opencmq_messages_sent_total', 'Messages accepted by SendMessage/BatchSendMessage on this node as leader', (o) => o.served.messagesSent);
+    counter('opencmq_messages_received_total', 'Messages handed out by ReceiveMessage/BatchReceiveMessage on this node as leader', (o) => o.served.messagesReceived);
+    counter('opencmq_messages_deleted_total', 'Messages deleted by DeleteMessage/BatchDeleteMessage on this node as leader', (o) => o.served.messagesDeleted);
+    counter('opencmq_dead_letter_moves_total', 'Messages moved to a dead-letter queue (replicated state: the same on every member)', (o) => o.broker.deadLetterMoves);
+    counter('opencmq_dead_letter_drops_total', 'Messages dropped because their dead-letter queue no longer existed', (o) => o.broker.deadLetterDrops);
+    counter('opencmq_messages_quarantined_total', 'Messages removed from delivery because no intact copy of their body was found', (o) => o.broker.quarantined);
+    gauge('opencmq_queues', 'Queues', (o) => o.broker.queues);
+    gauge('opencmq_topics', 'Topics', (o) => o.topics.topics);
+
+    counter('opencmq_topic_messages_published_total', 'Messages accepted by PublishMessage/BatchPublishMessage on this node as leader', (o) => o.served.messagesPublished);
+    new Counter({
+      name: 'opencmq_topic_pushes_total',
+      help: 'Pushes to http subscribers: result="ok" delivered (replicated state), result="failed" attempts that failed on this node as leader (each retry counts)',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const o = snap();
+        if (!o) return;
+        this.reset();
+        this.inc({ result: 'ok' }, o.topics.pushesDelivered);
+        this.inc({ result: 'failed' }, o.served.pushFailures);
+      },
+    });
+    gauge('opencmq_topic_pushes_pending', 'Pushes to http subscribers waiting for delivery or a retry', (o) => o.topics.pendingPushes);
+    counter('opencmq_topic_push_drops_total', 'Pushes given up: retries exhausted, retention expired, or the pending list full', (o) => o.topics.pushDrops);
+    counter(
+      'opencmq_topic_delivery_drops_total',
+      'Published messages not delivered to a subscribed queue because it is missing or refused them, per message',
+      (o) => o.topics.deliveryDrops,
+    );
+  }
+
+  /** Per-queue backlog, computed from the state machine at scrape time and capped in cardinality. */
+  private registerQueueMetrics(registers: Registry[]): void {
+    // Both gauges are filled from one pass over the queues, made by whichever collects first.
+    let rows: QueueRow[] | undefined;
+    const take = (): QueueRow[] => {
+      const r = rows ?? (this.source ? queueRows(this.source.eachQueue(), this.maxQueues, this.now()) : []);
+      rows = r === rows ? undefined : r;
+      return r;
+    };
+    new Gauge({
+      name: 'opencmq_queue_messages',
+      help: `Messages in a queue by state (visible, inflight, delayed); queues beyond the first --metrics-max-queues by name are summed under queue="${OTHER_QUEUES_LABEL}"`,
+      labelNames: ['queue', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of take()) {
+          this.set({ queue: r.queue, state: 'visible' }, r.visible);
+          this.set({ queue: r.queue, state: 'inflight' }, r.inflight);
+          this.set({ queue: r.queue, state: 'delayed' }, r.delayed);
+        }
+      },
+    });
+    new Gauge({
+      name: 'opencmq_queue_oldest_message_age_seconds',
+      help: `Age of the oldest message not yet deleted (0 when empty); queue="${OTHER_QUEUES_LABEL}" has the oldest among the queues beyond the cap`,
+      labelNames: ['queue'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of take()) this.set({ queue: r.queue }, r.oldestAgeSeconds);
+      },
+    });
+  }
+}
+
+interface QueueRow {
+  queue: string;
+  visible: number;
+  inflight: number;
+  delayed: number;
+  oldestAgeSeconds: number;
+}
+
+/**
+ * One row per queue for the first `max` queues by name, the rest summed into one "_other" row
+ * (its age the oldest among them), so a set with many queues cannot flood Prometheus.
+ */
+export function queueRows(queues: Iterable<QueueAttributes>, max: number, nowMs: number): QueueRow[] {
+  const all = [...queues].sort((a, b) => (a.queueName < b.queueName ? -1 : a.queueName > b.queueName ? 1 : 0));
+  const rows: QueueRow[] = [];
+  let other: QueueRow | undefined;
+  for (const [i, q] of all.entries()) {
+    const row: QueueRow = {
+      queue: q.queueName,
+      visible: q.activeMsgNum,
+      inflight: q.inactiveMsgNum,
+      delayed: q.delayMsgNum,
+      oldestAgeSeconds: q.minMsgTime > 0 ? Math.max(0, nowMs / 1000 - q.minMsgTime) : 0,
+    };
+    if (i < max) {
+      rows.push(row);
+      continue;
+    }
+    other ??= { queue: OTHER_QUEUES_LABEL, visible: 0, inflight: 0, delayed: 0, oldestAgeSeconds: 0 };
+    other.visible += row.visible;
+    other.inflight += row.inflight;
+    other.delayed += row.delayed;
+    other.oldestAgeSeconds = Math.max(other.oldestAgeSeconds, row.oldestAgeSeconds);
+  }
+  if (other) rows.push(other);
+  return rows;
+}

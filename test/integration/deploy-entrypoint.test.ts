@@ -29,9 +29,12 @@ function startMember(id: string, env: NodeJS.ProcessEnv): Member {
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = new Promise<string>((resolve, reject) => {
+    // The start-up JSON is on stdout; stderr carries the log (JSON records too, off a terminal).
+    let stdout = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
+      stdout += c.toString();
+      const line = stdout.split('\n').find((l) => l.startsWith('{') && l.includes('"url"'));
       if (line) resolve((JSON.parse(line) as { url: string }).url);
     });
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

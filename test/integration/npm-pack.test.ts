@@ -47,9 +47,12 @@ function startServer(bin: string, dataDir: string): Promise<{ url: string; stop:
     return code;
   };
   return new Promise((resolve, reject) => {
+    // The start-up JSON is on stdout; stderr carries the log (JSON records too, off a terminal).
+    let stdout = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
+      stdout += c.toString();
+      const line = stdout.split('\n').find((l) => l.startsWith('{') && l.includes('"url"'));
       if (line) resolve({ url: (JSON.parse(line) as { url: string }).url, stop });
     });
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -521,6 +521,8 @@ export class RaftLog<R> {
         if (rd.hardState && rd.hardState.votedFor === this.opts.id && rd.hardState.term > this.candidateTerm) {
           this.candidateTerm = rd.hardState.term;
           this.counters.elections++;
+          // Several in a row without a leader line in between point at a split vote or a cut link.
+          this.log.info(`${this.opts.id} stands for election in term ${rd.hardState.term}`, { term: rd.hardState.term });
         }
         if (rd.softState && rd.softState.leader !== this.leader) {
           if (rd.softState.leader !== undefined) this.counters.leaderChanges++;

@@ -45,6 +45,9 @@ test('--log-format json: parseable lines with time, level, node id, component, m
   assert.equal(leadership['level'], 'info');
   assert.equal(leadership['leader'], 'n1');
   assert.equal(typeof leadership['term'], 'number');
+  const election = records.find((r) => r['component'] === 'raft' && /stands for election/.test(String(r['msg'])));
+  assert.ok(election, `the election that made n1 leader is logged:\n${lines.join('\n')}`);
+  assert.equal(election['level'], 'info');
   assert.ok(records.some((r) => r['component'] === 'server' && /listening on http/.test(String(r['msg']))));
   assert.ok(records.some((r) => r['component'] === 'wal'));
 });

@@ -47,3 +47,21 @@ export function arrayParams(name: string, values: string[], base = 1): Record<st
   values.forEach((v, i) => (out[`${name}.${i + base}`] = v));
   return out;
 }
+
+/**
+ * Receives (without deleting) every message of `queue` and returns the bodies. A receive whose
+ * only message has a damaged body answers 6000 (quarantined); draining goes on past it.
+ */
+export async function drainBodiesPastDamage(endpoint: string, queue: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let guard = 0; guard < 100; guard++) {
+    const r = await cmqCall(endpoint, 'BatchReceiveMessage', { queueName: queue, numOfMsg: 16, pollingWaitSeconds: 0 });
+    if (r.code === 7000) return out;
+    if (r.code !== 0) {
+      if (r.code !== 6000) throw new Error(`unexpected answer while draining ${queue}: ${JSON.stringify(r)}`);
+      continue;
+    }
+    for (const m of r.msgInfoList as { msgBody: string }[]) out.push(m.msgBody);
+  }
+  return out;
+}

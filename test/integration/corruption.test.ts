@@ -6,7 +6,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { arrayParams, cmqCall } from '../helpers/raw-cmq';
+import { arrayParams, cmqCall, drainBodiesPastDamage } from '../helpers/raw-cmq';
 import { makeDataDir, runServerExpectingExit, spawnServer, type ServerProcess } from '../helpers/server-process';
 
 const QUEUE = 'corruptq';
@@ -48,21 +48,6 @@ async function flipInWal(dataDir: string, needle: string, delta: number, before 
   assert.fail('marker not found in any segment');
 }
 
-async function drainBodies(url: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let guard = 0; guard < 100; guard++) {
-    const r = await cmqCall(url, 'BatchReceiveMessage', { queueName: QUEUE, numOfMsg: 16, pollingWaitSeconds: 0 });
-    if (r.code === 7000) return out;
-    if (r.code !== 0) {
-      // A receive whose only message was damaged answers with an error; keep draining.
-      assert.equal(r.code, 6000, JSON.stringify(r));
-      continue;
-    }
-    for (const m of r.msgInfoList as { msgBody: string }[]) out.push(m.msgBody);
-  }
-  return out;
-}
-
 for (const stopKind of ['clean stop', 'kill -9'] as const) {
   test(`a flipped body byte is detected and never delivered (${stopKind})`, { timeout: 60_000 }, async () => {
     const { dir, cleanup } = await makeDataDir();
@@ -74,7 +59,7 @@ for (const stopKind of ['clean stop', 'kill -9'] as const) {
       else await server.kill9();
       await flipInWal(dir, MARKER, 40);
       server = await spawnServer(dir);
-      const got = await drainBodies(server.url);
+      const got = await drainBodiesPastDamage(server.url, QUEUE);
       const victim = sent.find((b) => b.startsWith(MARKER))!;
       assert.ok(!got.some((b) => b.includes('VICTIM')), 'damaged body must not be delivered');
       assert.deepEqual(new Set(got), new Set(sent.filter((b) => b !== victim)), 'every intact message is delivered');

@@ -13,19 +13,13 @@ import { parseArgs } from 'node:util';
 import { findCommand } from '../../src/cli/run';
 import { GLOBAL_OPTIONS } from '../../src/cli/options';
 import { makeDataDir, spawnServer, type ServerProcess } from '../helpers/server-process';
+import { findRepoFile } from '../helpers/repo-file';
 
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 /** A walkthrough command is a short client call; a minute means it hangs. */
 const COMMAND_TIMEOUT_MS = 60_000;
 /** The walkthroughs the README must keep marked (a marker removed by mistake fails the test). */
 const REQUIRED = ['queue', 'topic'];
-
-function findRepoFile(rel: string): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, rel))) return path.join(dir, rel);
-    if (path.dirname(dir) === dir) throw new Error(`${rel} not found above ${__dirname}`);
-  }
-}
 
 interface Walkthrough {
   name: string;

@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/pro
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { arrayParams, cmqCall } from '../helpers/raw-cmq';
+import { arrayParams, cmqCall, drainBodiesPastDamage } from '../helpers/raw-cmq';
 import { makeDataDir, runServerExpectingExit, spawnServer, type ServerProcess } from '../helpers/server-process';
 
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -115,21 +115,6 @@ async function treeDigest(dir: string): Promise<string> {
   return h.digest('hex');
 }
 
-async function drainBodies(url: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let guard = 0; guard < 100; guard++) {
-    const r = await cmqCall(url, 'BatchReceiveMessage', { queueName: QUEUE, numOfMsg: 16, pollingWaitSeconds: 0 });
-    if (r.code === 7000) return out;
-    if (r.code !== 0) {
-      // A receive whose only message was damaged answers with an error; keep draining.
-      assert.equal(r.code, 6000, JSON.stringify(r));
-      continue;
-    }
-    for (const m of r.msgInfoList as { msgBody: string }[]) out.push(m.msgBody);
-  }
-  return out;
-}
-
 /** Salvages `dir` into a new directory, starts a server there and returns what it delivers. */
 async function salvageAndServe(dir: string, expectCode: number): Promise<{ got: string[]; report: Record<string, unknown>; outDir: string }> {
   const outDir = path.join(dir + '-salvaged');
@@ -144,7 +129,7 @@ async function salvageAndServe(dir: string, expectCode: number): Promise<{ got: 
   let server: ServerProcess | undefined;
   try {
     server = await spawnServer(outDir);
-    return { got: await drainBodies(server.url), report, outDir };
+    return { got: await drainBodiesPastDamage(server.url, QUEUE), report, outDir };
   } finally {
     await server?.stop();
   }

@@ -4,15 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ERRORS, type ErrorName } from '../../src/protocol/errors';
-
-function findRepoFile(rel: string): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, rel))) return path.join(dir, rel);
-    if (path.dirname(dir) === dir) throw new Error(`${rel} not found above ${__dirname}`);
-  }
-}
+import { findRepoFile } from '../helpers/repo-file';
 
 interface DocRow {
   code: number;

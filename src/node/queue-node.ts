@@ -38,11 +38,11 @@ import {
   ProposalDroppedError,
   ProposalRefusedError,
   ProposalTimeoutError,
-  RaftLog,
+  RaftDriver,
   StorageStalledError,
   TransferringError,
-  type RaftLogOptions,
-} from './raft-log';
+  type RaftDriverOptions,
+} from './raft-driver';
 import { ParkedReceives } from './long-poll';
 import { PushDelivery } from './push-delivery';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
@@ -104,7 +104,7 @@ export interface ServedCounters {
 /** The node's state as the admin endpoint reads it at request time: plain values, no I/O. */
 export interface NodeObservation {
   raft: RaftStatus;
-  raftCounters: Readonly<RaftLog<CommandResult>['counters']>;
+  raftCounters: Readonly<RaftDriver<CommandResult>['counters']>;
   closing: boolean;
   /** Why the node stopped serving for good (a failed fsync, a broken invariant). */
   fatal: string | undefined;
@@ -192,7 +192,7 @@ export class QueueNode implements QueueService {
   private constructor(
     private sm: QueueStateMachine,
     private wal: SegmentedWal,
-    private readonly commitLog: RaftLog<CommandResult>,
+    private readonly commitLog: RaftDriver<CommandResult>,
     private readonly snapshots: SnapshotStore,
     private readonly opts: QueueNodeOptions,
   ) {
@@ -260,7 +260,7 @@ export class QueueNode implements QueueService {
     log.child('server').info(`recovered: snapshot at ${latest ? latest.index : 0}, replayed ${replayed} committed entries, log ends at ${wal.lastIndex()}`);
     const voters = opts.voters ?? [nodeId];
     const soleVoter = voters.length === 1 && voters[0] === nodeId;
-    const raftOpts: RaftLogOptions = {
+    const raftOpts: RaftDriverOptions = {
       id: nodeId,
       voters,
       wal,
@@ -290,7 +290,7 @@ export class QueueNode implements QueueService {
       const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => node.loadSnapshot(index), wal: () => node.wal }, log);
       raftOpts.snapshotTransfer = { sender, receiver, install: (meta) => node.installSnapshot(meta) };
     }
-    const commitLog = new RaftLog<CommandResult>(raftOpts);
+    const commitLog = new RaftDriver<CommandResult>(raftOpts);
     const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, opts);
     node.receiver = receiver;
     node.diskStall = diskStall;

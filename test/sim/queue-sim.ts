@@ -4,7 +4,7 @@
 // delay, reordering, duplication, partitions) and simulated disks holding real WAL records
 // (sim-wal.ts: crashes lose unsynced writes, torn writes, bit flips in message bodies).
 //
-// The node driver is a model of src/node/queue-node.ts and raft-log.ts: entries carry the
+// The node driver is a model of src/node/queue-node.ts and raft-driver.ts: entries carry the
 // proposing leader's clock (virtual time plus a per-node skew; the core clamps it so it never goes
 // back), receives and deletes are proposals decided by apply(), the leader proposes `tick` entries
 // when the state machine's next deadline passes, bodies are read back from the in-memory window or
@@ -132,7 +132,7 @@ const QUEUES = [
 
 // ---- the simulated node --------------------------------------------------------------------------
 
-/** Recently persisted entries by index, bounded by payload bytes (RaftLog's `recent`). */
+/** Recently persisted entries by index, bounded by payload bytes (RaftDriver's `recent`). */
 class RecentEntries {
   private readonly byIndex = new Map<number, RaftEntry>();
   private bytes = 0;
@@ -602,7 +602,7 @@ export class QueueSimulation {
     for (const l of done) {
       const r = node.wal.load(l.from, l.to, LOAD_BYTES_MAX);
       if (!r.ok) {
-        // RaftLog.fetch: a WalCorruptionError is fatal; the restart's recovery finds and reports it.
+        // RaftDriver.fetch: a WalCorruptionError is fatal; the restart's recovery finds and reports it.
         this.stats.corruptionStops++;
         this.crash(node, this.rng.int(20, 200), `stops: CORRUPTION in entry ${r.corruptIndex} (body CRC) found by a load`);
         return;
@@ -833,7 +833,7 @@ export class QueueSimulation {
     return false;
   }
 
-  /** RaftLog.recentPayload, else WAL readSlice (unverified: the per-body CRC decides). */
+  /** RaftDriver.recentPayload, else WAL readSlice (unverified: the per-body CRC decides). */
   private readBody(node: QueueSimNode, ref: BodyRef): Uint8Array | undefined {
     const cached = node.recent.get(ref.entryIndex);
     if (cached) return cached.payload.subarray(ref.offset, ref.offset + ref.length);

@@ -10,7 +10,7 @@
 // - Loads for the Raft core (a follower lagging beyond the in-memory window, an apply after a
 //   restart) verify both CRCs; known damage is returned as it is (as `readEntries` with
 //   tolerateKnownDamage does); damage found for the first time is a `WalCorruptionError`, which
-//   stops the real node (RaftLog.fetch -> fail), so the simulated node crashes and recovers.
+//   stops the real node (RaftDriver.fetch -> fail), so the simulated node crashes and recovers.
 // - Message bodies read for delivery are raw slices (`readSlice`, no record check): the state
 //   machine's per-body CRC32C, recorded in the send's meta, decides whether a body is whole.
 // - Bit flips land in the body part of a record that is not the last one on the disk: header and

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 
 import type { CommandResult } from '../../src/broker/commands';
 import { QueueNode, type QueueNodeOptions } from '../../src/node/queue-node';
-import { RaftLog, StorageStalledError } from '../../src/node/raft-log';
+import { RaftDriver, StorageStalledError } from '../../src/node/raft-driver';
 import { DiskStall, StorageStepError } from '../../src/storage/disk-stall';
 import { HardStateStore } from '../../src/storage/hard-state';
 import { SegmentedWal } from '../../src/storage/wal';
@@ -181,7 +181,7 @@ test('a hard-state save that hits a full disk is retried, not fatal; proposals a
   const save = hardState.save.bind(hardState);
   hardState.save = (state) => (full ? Promise.reject(new StorageStepError('write', path.join(dir, 'hardstate'), errno('ENOSPC'))) : save(state));
   const fatal: Error[] = [];
-  const raft = new RaftLog<string>({
+  const raft = new RaftDriver<string>({
     id: 'solo',
     voters: ['solo'],
     wal,

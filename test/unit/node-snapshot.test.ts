@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { decodeNodeSnapshot, encodeNodeSnapshot } from '../../src/node/node-snapshot';
-import { parseAddress } from '../../src/node/raft-log';
+import { parseAddress } from '../../src/node/raft-driver';
 
 test('node snapshots keep voters, learned peer addresses and the state machine bytes', () => {
   const sm = new Uint8Array([1, 2, 3, 4]);

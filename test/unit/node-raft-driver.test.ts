@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { NotLeaderError, RaftLog, TransferringError } from '../../src/node/raft-log';
+import { NotLeaderError, RaftDriver, TransferringError } from '../../src/node/raft-driver';
 import { HardStateStore } from '../../src/storage/hard-state';
 import type { LogEntry } from '../../src/storage/types';
 import { SegmentedWal } from '../../src/storage/wal';
@@ -23,7 +23,7 @@ after(async () => {
 interface Member {
   id: string;
   dir: string;
-  log: RaftLog<string>;
+  log: RaftDriver<string>;
   applied: LogEntry[];
   transport?: PeerTransport;
 }
@@ -32,7 +32,7 @@ async function openMember(id: string, voters: string[], dir: string, transport?:
   const { wal } = await SegmentedWal.open(path.join(dir, 'wal'), { segmentBytes: 256 * 1024, log: () => {} });
   const hardState = await HardStateStore.open(dir);
   const applied: LogEntry[] = [];
-  const opts: ConstructorParameters<typeof RaftLog<string>>[0] = {
+  const opts: ConstructorParameters<typeof RaftDriver<string>>[0] = {
     id,
     voters,
     wal,
@@ -51,7 +51,7 @@ async function openMember(id: string, voters: string[], dir: string, transport?:
     },
   };
   if (transport) opts.transport = transport;
-  const log = new RaftLog<string>(opts);
+  const log = new RaftDriver<string>(opts);
   log.onCommit((entries) =>
     entries.map((e) => {
       applied.push(e);

@@ -85,7 +85,7 @@ export class ProposalTimeoutError extends Error {
   }
 }
 
-export interface RaftLogOptions {
+export interface RaftDriverOptions {
   id: string;
   /** Initial voters; used only when the log and snapshot carry no configuration. */
   voters: string[];
@@ -191,7 +191,7 @@ class RecentEntries {
   }
 }
 
-export class RaftLog<R> {
+export class RaftDriver<R> {
   private readonly raft: RaftNode;
   private recent: RecentEntries;
   /** The log on disk; replaced when a snapshot from the leader is installed. */
@@ -233,7 +233,7 @@ export class RaftLog<R> {
   /** Latest entry time this driver has seen or proposed: proposals never need clamping. */
   private lastTimeMs: number;
 
-  constructor(private readonly opts: RaftLogOptions) {
+  constructor(private readonly opts: RaftDriverOptions) {
     this.log = loggerFor(opts.log, 'raft', (line) => process.stderr.write(`${line}\n`));
     this.recent = new RecentEntries(opts.recentBytesMax ?? RECENT_BYTES_DEFAULT);
     this.wal = opts.wal;
@@ -701,7 +701,7 @@ export class RaftLog<R> {
       else p.reject(new ProposalDroppedError(e.index));
     }
     const listener = this.listener;
-    if (!listener) throw new Error('RaftLog: no commit listener');
+    if (!listener) throw new Error('RaftDriver: no commit listener');
     const results = listener(entries);
     entries.forEach((e, i) => {
       const p = this.pending.get(e.index);

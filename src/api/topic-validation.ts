@@ -8,6 +8,7 @@ import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS, TOPIC_ATTR_RANGES } from '../protocol/limits';
 import { RESOURCE_NAME_RE } from '../protocol/names';
 import {
+  FILTER_TYPE,
   NOTIFY_CONTENT_FORMATS,
   NOTIFY_STRATEGIES,
   SUBSCRIPTION_PROTOCOLS,
@@ -20,7 +21,7 @@ import type { FormParams } from './form';
 import { arrayParam, isError, optionalInt, optionalString, requiredString, type IntRange } from './params';
 import { batchBodiesParam, bodyBytes } from './queue-validation';
 
-const FILTER_TYPE_RANGE: IntRange = { min: 1, max: 2 };
+const FILTER_TYPE_RANGE: IntRange = { min: FILTER_TYPE.tag, max: FILTER_TYPE.routingKey };
 /** ListSubscriptionByTopic (spec §3.3): offset 0–1000; limit 0–100 (clamped, like ListQueue's 50). */
 const SUBSCRIPTION_OFFSET_RANGE: IntRange = { min: 0, max: 1000 };
 const ANY_NON_NEGATIVE: IntRange = { min: 0, max: Number.MAX_SAFE_INTEGER };
@@ -69,7 +70,7 @@ export function createTopicParams(p: FormParams): Extract<Command, { kind: 'crea
     kind: 'createTopic',
     topicName,
     maxMsgSize: maxMsgSize ?? TOPIC_ATTR_RANGES.maxMsgSize.def,
-    filterType: (filterType ?? 1) as TopicFilterType,
+    filterType: (filterType ?? FILTER_TYPE.tag) as TopicFilterType,
   };
 }
 

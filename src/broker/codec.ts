@@ -28,7 +28,7 @@
 
 import { LIMITS } from '../protocol/limits';
 import { SETTABLE_QUEUE_INT_ATTRS } from '../protocol/queue-types';
-import { NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
+import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
 import { crc32c } from './checksum';
 import type { Command, DeadLetterPolicy, QueueAttributesInput } from './commands';
@@ -141,7 +141,7 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       break;
     case 'createTopic':
       check(isU32(cmd.maxMsgSize), `maxMsgSize must be a u32: ${cmd.maxMsgSize}`);
-      check(cmd.filterType === 1 || cmd.filterType === 2, `filterType must be 1 or 2: ${String(cmd.filterType)}`);
+      check(isTopicFilterType(cmd.filterType), `filterType must be 1 or 2: ${String(cmd.filterType)}`);
       w.shortStr(cmd.topicName);
       w.u32(cmd.maxMsgSize);
       w.u8(cmd.filterType);
@@ -324,7 +324,7 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
       const topicName = r.shortStr();
       const maxMsgSize = r.u32();
       const filterType = r.u8();
-      check(filterType === 1 || filterType === 2, `filterType must be 1 or 2: ${filterType}`);
+      check(isTopicFilterType(filterType), `filterType must be 1 or 2: ${filterType}`);
       return { kind: 'createTopic', topicName, maxMsgSize, filterType };
     }
     case KIND_CODES.setTopicAttributes:

@@ -15,7 +15,7 @@ import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
 import type { DeadLetterPolicy } from './commands';
 import { BYTES_PER_SLOT, CHUNK_SLOTS, Chunk } from './message-store';
 import { QueueState, type QueueConfig } from './queue';
-import { NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
+import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
 const MAGIC = [0x4f, 0x43, 0x51, 0x53];
@@ -296,7 +296,7 @@ function parseTopics(json: string): RestoredTopics {
 
 function parseTopic(t: Record<string, unknown>): { topic: TopicState; subscriptions: SubscriptionState[] } {
   const filterType = t.filterType;
-  if (filterType !== 1 && filterType !== 2) throw new BrokerFormatError('snapshot: bad filterType');
+  if (!isTopicFilterType(filterType)) throw new BrokerFormatError('snapshot: bad filterType');
   const topic = new TopicState(str(t, 'name'), str(t, 'topicId'), num(t, 'number'), num(t, 'createTimeMs'), num(t, 'lastModifyTimeMs'), num(t, 'maxMsgSize'), filterType);
   return { topic, subscriptions: arr(t, 'subscriptions').map((v) => parseSubscription(record(v, 'subscription'))) };
 }

@@ -1,7 +1,7 @@
 // Which subscriptions a published message goes to (spec §3.4). Pure functions over strings, so
 // the rules can be table-tested on their own.
 
-import type { TopicFilterType } from '../protocol/topic-types';
+import { FILTER_TYPE, type TopicFilterType } from '../protocol/topic-types';
 
 /**
  * filterType 1 (tags): a subscription without filterTags takes every message; one with filterTags
@@ -54,5 +54,5 @@ export interface SubscriptionFilter {
 
 /** On a filterType 1 topic routing and binding keys are ignored; on filterType 2, tags are. */
 export function subscriptionMatches(filterType: TopicFilterType, sub: SubscriptionFilter, msgTags: readonly string[], routingKey: string): boolean {
-  return filterType === 1 ? tagsMatch(sub.filterTags, msgTags) : routingKeyMatches(sub.bindingKeys, routingKey);
+  return filterType === FILTER_TYPE.tag ? tagsMatch(sub.filterTags, msgTags) : routingKeyMatches(sub.bindingKeys, routingKey);
 }

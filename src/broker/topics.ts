@@ -12,6 +12,7 @@
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import {
+  FILTER_TYPE,
   TOPIC_RETENTION_SECONDS,
   type NotifyContentFormat,
   type NotifyStrategy,
@@ -268,7 +269,7 @@ export class TopicRegistry {
     if (t === undefined) return fail('topicNotExist');
     if (t.findLower(cmd.subscriptionName.toLowerCase()) !== undefined) return fail('subscriptionExists');
     if (t.subscriptions.size >= LIMITS.subscriptionsPerTopicMax) return fail('subscriptionLimit');
-    if (t.filterType === 2 && cmd.bindingKeys.length === 0) return fail('bindingKeyMissing');
+    if (t.filterType === FILTER_TYPE.routingKey && cmd.bindingKeys.length === 0) return fail('bindingKeyMissing');
     const subscriptionId = `subsc-${index.toString(36)}`;
     const settings: SubscriptionSettings = {
       protocol: cmd.protocol,
@@ -290,7 +291,7 @@ export class TopicRegistry {
   private setSubscription(cmd: Extract<TopicCommand, { kind: 'setSubscriptionAttributes' }>, nowMs: number): CommandResult {
     const found = this.find(cmd.topicName, cmd.subscriptionName);
     if (!('sub' in found)) return found;
-    if (found.topic.filterType === 2 && cmd.bindingKeys?.length === 0) return fail('bindingKeyMissing');
+    if (found.topic.filterType === FILTER_TYPE.routingKey && cmd.bindingKeys?.length === 0) return fail('bindingKeyMissing');
     const s = found.sub.settings;
     found.sub.settings = {
       ...s,
@@ -319,7 +320,7 @@ export class TopicRegistry {
     const t = this.byName.get(topicName);
     if (t === undefined) return fail('topicNotExist');
     for (const b of bodies) if (b.length > t.maxMsgSize) return fail('msgTooLarge');
-    if (t.filterType === 2 && routingKey === '') return fail('routingKeyMissing');
+    if (t.filterType === FILTER_TYPE.routingKey && routingKey === '') return fail('routingKeyMissing');
     if (t.subscriptions.size === 0) return fail('topicNoSubscription');
     const matches: SubscriptionState[] = [];
     for (const s of t.subscriptions.values()) if (subscriptionMatches(t.filterType, s.settings, msgTags, routingKey)) matches.push(s);

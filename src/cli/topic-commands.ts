@@ -3,7 +3,7 @@
 
 import type { NotifyContentFormat, NotifyStrategy, SubscriptionAttributes, SubscriptionAttributesInput, TopicAttributes } from '../client/types';
 import { LIMITS } from '../protocol/limits';
-import { NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, type SubscriptionProtocol } from '../protocol/topic-types';
+import { FILTER_TYPE, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, type SubscriptionProtocol, type TopicFilterType } from '../protocol/topic-types';
 import { EXIT_OK, UsageError } from './cli-io';
 import type { CommandSpec } from './commands';
 import { formatJson, formatKeyValues, formatUnixSeconds } from './format';
@@ -65,7 +65,7 @@ function topicLines(name: string, a: TopicAttributes): string[] {
   return formatKeyValues([
     ['topicName', a.topicName ?? name],
     ['topicId', a.topicId ?? '-'],
-    ['filterType', `${a.filterType} (${a.filterType === 1 ? 'tags' : 'routing keys'})`],
+    ['filterType', `${a.filterType} (${a.filterType === FILTER_TYPE.tag ? 'tags' : 'routing keys'})`],
     ['maxMsgSize', String(a.maxMsgSize)],
     ['msgRetentionSeconds', String(a.msgRetentionSeconds)],
     ['msgCount', String(a.msgCount)],
@@ -106,10 +106,10 @@ const topicCreate: CommandSpec = {
   maxArgs: 1,
   async run(ctx) {
     const name = ctx.args[0] ?? '';
-    const filterType = intOpt(ctx.opts, 'filter-type', 1, 2);
+    const filterType = intOpt(ctx.opts, 'filter-type', FILTER_TYPE.tag, FILTER_TYPE.routingKey);
     const maxMsgSize = intOpt(ctx.opts, 'max-msg-size', 0, Number.MAX_SAFE_INTEGER);
-    const opts: { filterType?: 1 | 2; maxMsgSize?: number } = {};
-    if (filterType !== undefined) opts.filterType = filterType === 2 ? 2 : 1;
+    const opts: { filterType?: TopicFilterType; maxMsgSize?: number } = {};
+    if (filterType !== undefined) opts.filterType = filterType === FILTER_TYPE.routingKey ? FILTER_TYPE.routingKey : FILTER_TYPE.tag;
     if (maxMsgSize !== undefined) opts.maxMsgSize = maxMsgSize;
     const topicId = await ctx.client().createTopic(name, opts);
     ctx.io.out(ctx.json ? formatJson({ topicName: name, topicId }) : `created topic ${name} (${topicId})`);

@@ -38,6 +38,7 @@ import type {
 } from './types';
 import { REQUEST_CLIENT } from './version';
 import { LIMITS } from '../protocol/limits';
+import { FILTER_TYPE } from '../protocol/topic-types';
 
 export interface CmqClientOptions {
   /**
@@ -745,7 +746,7 @@ function parseTopicAttributes(b: Body): TopicAttributes {
     msgCount: num(b.msgCount),
     maxMsgSize: num(b.maxMsgSize),
     msgRetentionSeconds: num(b.msgRetentionSeconds),
-    filterType: num(b.filterType) === 2 ? 2 : 1,
+    filterType: num(b.filterType) === FILTER_TYPE.routingKey ? FILTER_TYPE.routingKey : FILTER_TYPE.tag,
     createTime: num(b.createTime),
     lastModifyTime: num(b.lastModifyTime),
   };

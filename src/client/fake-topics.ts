@@ -21,6 +21,8 @@ import type { ErrorName } from '../protocol/errors';
 import { LIMITS, TOPIC_ATTR_RANGES } from '../protocol/limits';
 import { isValidResourceName } from '../protocol/names';
 import {
+  FILTER_TYPE,
+  isTopicFilterType,
   NOTIFY_CONTENT_FORMATS,
   NOTIFY_STRATEGIES,
   SUBSCRIPTION_PROTOCOLS,
@@ -124,7 +126,7 @@ export class InMemoryTopics implements CmqTopicApi {
     return this.host.run(() => {
       if (!isValidResourceName(topicName)) fail('topicNameFormat');
       checkMaxMsgSize(opts.maxMsgSize);
-      if (opts.filterType !== undefined && opts.filterType !== 1 && opts.filterType !== 2) fail('paramOutOfRange', 'filterType');
+      if (opts.filterType !== undefined && !isTopicFilterType(opts.filterType)) fail('paramOutOfRange', 'filterType');
       const lower = topicName.toLowerCase();
       for (const t of this.topics.values()) if (t.name.toLowerCase() === lower) fail('topicExists');
       if (this.topics.size >= LIMITS.topicCountMax) fail('topicLimit');
@@ -133,7 +135,7 @@ export class InMemoryTopics implements CmqTopicApi {
         topicId: `topic-${++this.idCounter}`,
         name: topicName,
         maxMsgSize: opts.maxMsgSize ?? TOPIC_ATTR_RANGES.maxMsgSize.def,
-        filterType: opts.filterType ?? 1,
+        filterType: opts.filterType ?? FILTER_TYPE.tag,
         createMs: now,
         modifyMs: now,
         subscriptions: [],
@@ -215,7 +217,7 @@ export class InMemoryTopics implements CmqTopicApi {
       const lower = subscriptionName.toLowerCase();
       if (t.subscriptions.some((s) => s.name.toLowerCase() === lower)) fail('subscriptionExists');
       if (t.subscriptions.length >= LIMITS.subscriptionsPerTopicMax) fail('subscriptionLimit');
-      if (t.filterType === 2 && bindingKeys.length === 0) fail('bindingKeyMissing');
+      if (t.filterType === FILTER_TYPE.routingKey && bindingKeys.length === 0) fail('bindingKeyMissing');
       const now = this.host.now();
       const sub: StoredSubscription = {
         subscriptionId: `subsc-${++this.idCounter}`,
@@ -250,7 +252,7 @@ export class InMemoryTopics implements CmqTopicApi {
       const filterTags = checkTags(attrs.filterTags, 'filterTagLimit', LIMITS.filterTagsMax);
       const bindingKeys = checkKeys(attrs.bindingKeys);
       const { topic, sub } = this.subscription(topicName, subscriptionName);
-      if (topic.filterType === 2 && bindingKeys?.length === 0) fail('bindingKeyMissing');
+      if (topic.filterType === FILTER_TYPE.routingKey && bindingKeys?.length === 0) fail('bindingKeyMissing');
       if (attrs.notifyStrategy !== undefined) sub.notifyStrategy = attrs.notifyStrategy;
       if (attrs.notifyContentFormat !== undefined) sub.notifyContentFormat = attrs.notifyContentFormat;
       if (filterTags !== undefined) sub.filterTags = filterTags;
@@ -318,11 +320,11 @@ export class InMemoryTopics implements CmqTopicApi {
     if (texts.some((b) => b === '')) fail('msgBodyEmpty');
     const t = this.topic(topicName);
     if (texts.some((b) => Buffer.byteLength(b) > t.maxMsgSize)) fail('msgTooLarge');
-    if (t.filterType === 2 && routingKey === '') fail('routingKeyMissing');
+    if (t.filterType === FILTER_TYPE.routingKey && routingKey === '') fail('routingKeyMissing');
     if (t.subscriptions.length === 0) fail('topicNoSubscription');
     const words = routingKey.split('.');
     const matching = t.subscriptions.filter((s) =>
-      t.filterType === 1
+      t.filterType === FILTER_TYPE.tag
         ? s.filterTags.length === 0 || msgTags.some((tag) => s.filterTags.includes(tag))
         : s.bindingKeys.some((k) => bindingKeyMatches(k.split('.'), words)),
     );

@@ -1,8 +1,14 @@
 // Topic and subscription settings as they travel on the wire (spec §3.1, §3.2): shared by the
 // server (api/, broker/) and the SDK (client/), so all three agree on one definition.
 
-/** 1: tag filtering (filterTag / msgTag); 2: routing-key filtering (bindingKey / routingKey). */
-export type TopicFilterType = 1 | 2;
+/** A topic's filterType on the wire: 1 filters by tag (filterTag / msgTag), 2 by routing key (bindingKey / routingKey). */
+export const FILTER_TYPE = { tag: 1, routingKey: 2 } as const;
+export type TopicFilterType = (typeof FILTER_TYPE)[keyof typeof FILTER_TYPE];
+
+/** For decoders: a stored or received number is one of the FILTER_TYPE values. */
+export function isTopicFilterType(v: unknown): v is TopicFilterType {
+  return v === FILTER_TYPE.tag || v === FILTER_TYPE.routingKey;
+}
 
 /** Stored lower case (spec §3.2 [rec]: matched case-insensitively). */
 export const SUBSCRIPTION_PROTOCOLS = ['queue', 'http'] as const;

@@ -42,7 +42,8 @@ export const ADMIN_ACTIONS: Readonly<Record<string, ActionHandler>> = {
   },
 };
 
-const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** 1-64 ASCII characters: the peer transport's nodeIdBytesMax (test/unit/limits-agree.test.ts checks). */
+export const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function checkNodeId(nodeId: string): ErrorResult | undefined {
   return NODE_ID_RE.test(nodeId) ? undefined : fail('invalidParams', undefined, 'nodeId must be 1-64 letters, digits, ".", "_" or "-"');

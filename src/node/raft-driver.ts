@@ -136,8 +136,11 @@ export interface RaftDriverOptions {
 const RECENT_BYTES_DEFAULT = 64 * 1024 * 1024;
 const CORE_WINDOW_BYTES = 16 * 1024 * 1024;
 const PROPOSAL_TIMEOUT_DEFAULT_MS = 10_000;
-/** Entries read from disk per fetch for a lagging follower. */
-const FETCH_ENTRIES_MAX = 1024;
+/**
+ * Entries read from disk per fetch for a lagging follower: at most the core's RAFT_LIMITS.fetchEntriesMax
+ * (it asks for no more; a smaller read is a prefix it asks again after). test/unit/limits-agree.test.ts checks.
+ */
+export const FETCH_ENTRIES_MAX = 1024;
 const APPEND_BYTES_MAX = 1024 * 1024;
 const INFLIGHT_APPENDS_MAX = 64;
 

@@ -23,7 +23,11 @@ export const RAFT_LIMITS = {
   pendingReadsMax: 65_536,
   /** Accounting overhead per entry on top of its payload. */
   entryOverheadBytes: 48,
-  /** Node ids are at most this many UTF-8 bytes (they travel in every message). */
+  /**
+   * Node ids are at most this many UTF-8 bytes (they travel in every message).
+   * The codec's bound; the transport's handshake admits only shorter ids (TRANSPORT_LIMITS.nodeIdBytesMax),
+   * so every id a running node has decodes here (test/unit/limits-agree.test.ts checks).
+   */
   nodeIdBytesMax: 255,
   /** Entries in one decoded AppendEntries. */
   entriesPerMessageMax: 1_000_000,

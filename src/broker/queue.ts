@@ -3,11 +3,15 @@
 // O(log n) or amortized O(1); nothing walks the backlog except rewind and rewindSeconds → 0, which
 // are rare administrative actions.
 //
-// Invariants (checked by the model tests):
-// - each message is in exactly one state; visibleCount etc. equal the number of slots in that state;
+// Invariants (checked in full by the model tests; the cheap parts also at run time, see invariant()):
+// - each message is in exactly one state; visibleCount etc. equal the number of slots in that state
+//   (checked: no counter goes below zero);
 // - every VISIBLE message has one entry in `visible`, every INFLIGHT one an entry in `inflight`
-//   with its current deadline, every DELAYED one in `delayed` (other entries are stale, skipped);
-// - enqueue time never decreases with seq, so retention and dead-letter TTL advance from the head.
+//   with its current deadline, every DELAYED one in `delayed` (other entries are stale, skipped)
+//   (checked: a heap never holds fewer entries than its state's counter, an empty `visible` means
+//   no VISIBLE message);
+// - enqueue time never decreases with seq, so retention and dead-letter TTL advance from the head
+//   (checked on append against the previous seq).
 
 import { fail, type ErrorResult } from '../protocol/errors';
 import type { DeadLetterPolicy, DeleteFailure, QueueAttributes, ReceivedMessage } from './commands';
@@ -16,6 +20,7 @@ import type { QueueSettingsValues } from '../protocol/queue-types';
 import { SeqHeap, TimedIdHeap } from './heaps';
 import { DELAYED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
 import { formatReceiptHandle, parseReceiptHandle, receiptToken } from './receipt-handle';
+import { invariant } from './invariant';
 
 /** A queue's integer settings, every one present. */
 export type QueueConfig = QueueSettingsValues;
@@ -96,6 +101,7 @@ export class QueueState {
       default:
         break;
     }
+    invariant(this.visibleCount >= 0 && this.inflightCount >= 0 && this.delayedCount >= 0 && this.rewindCount >= 0, () => `queue ${this.name}: a message counter went below zero`);
   }
 
   /** The one place a state changes, so counters and chunk liveness stay exact. */
@@ -112,6 +118,11 @@ export class QueueState {
   /** Adds a message; dueMs > enqueueMs makes it DELAYED until then. Returns its seq. */
   append(moved: MovedMessage, enqueueMs: number, dueMs: number): number {
     const seq = this.store.nextSeq;
+    const prev = this.store.chunkOf(seq - 1);
+    if (seq > 0 && prev !== undefined) {
+      const prevMs = prev.enqueueMs[seq - 1 - prev.firstSeq]!;
+      invariant(enqueueMs >= prevMs, () => `queue ${this.name}: enqueue time ${enqueueMs} of seq ${seq} before ${prevMs} of seq ${seq - 1}`);
+    }
     const c = this.store.allocate();
     const i = seq - c.firstSeq;
     c.entryIndex[i] = moved.entryIndex;
@@ -154,6 +165,7 @@ export class QueueState {
       const seq = this.visible.pop();
       if (this.store.state(seq) === VISIBLE) return seq;
     }
+    invariant(this.visibleCount === 0, () => `queue ${this.name}: ${this.visibleCount} visible messages but none in the visible heap`);
     return -1;
   }
 
@@ -363,6 +375,10 @@ export class QueueState {
   /** Rebuilds a heap once stale entries outnumber live ones, so heaps stay O(live). */
   private compact(): void {
     const store = this.store;
+    invariant(
+      this.visible.size >= this.visibleCount && this.inflight.size >= this.inflightCount && this.delayed.size >= this.delayedCount,
+      () => `queue ${this.name}: heaps (${this.visible.size}, ${this.inflight.size}, ${this.delayed.size}) hold fewer entries than messages (${this.visibleCount}, ${this.inflightCount}, ${this.delayedCount})`,
+    );
     if (this.visible.size > 2 * this.visibleCount + COMPACT_SLACK) this.visible.retain((seq) => store.state(seq) === VISIBLE);
     if (this.inflight.size > 2 * this.inflightCount + COMPACT_SLACK) this.inflight.retain((t, seq) => this.holds(seq, INFLIGHT, t));
     if (this.delayed.size > 2 * this.delayedCount + COMPACT_SLACK) this.delayed.retain((t, seq) => this.holds(seq, DELAYED, t));

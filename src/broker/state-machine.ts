@@ -27,6 +27,7 @@ import type {
   TopicList,
 } from './commands';
 import { TimedIdHeap } from './heaps';
+import { invariant } from './invariant';
 import { QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
 import { decodeSnapshot, encodeSnapshot } from './snapshot';
 import { TopicRegistry, type QueueSink, type TopicCounters } from './topics';
@@ -45,10 +46,6 @@ export interface BrokerStats {
   /** Messages moved to a dead-letter queue / dropped because it no longer existed. */
   deadLetterMoves: number;
   deadLetterDrops: number;
-}
-
-function invariant(cond: boolean, what: string): asserts cond {
-  if (!cond) throw new Error(`broker invariant violated: ${what}`);
 }
 
 const DEFAULT_CONFIG: QueueConfig = {

@@ -1,5 +1,6 @@
-// The node's log, driven by the Raft core: proposals become entries of a Raft group (one voter for the
-// embedded single-node server, three for a set), committed once a majority has them on disk.
+// The node's Raft driver (RaftDriver; the core's own in-memory log is src/raft/raft-log.ts):
+// proposals become entries of a Raft group (one voter for the embedded single-node server, three
+// for a set), committed once a majority has them on disk.
 // This file is the driver of ARCHITECTURE-GUIDE §3: it owns the tick timer, persists each Ready
 // (hard state, then entries, group-committed by the WAL), sends messages, applies committed
 // entries through the listener, and calls advance().

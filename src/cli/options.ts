@@ -3,6 +3,7 @@
 
 import type { DeadLetterPolicy, QueueAttributesInput } from '../client/types';
 import { UsageError } from './cli-io';
+import { DEAD_LETTER_RANGES, QUEUE_ATTR_RANGES } from '../protocol/limits';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -50,17 +51,23 @@ export const QUEUE_ATTR_OPTIONS: OptionSpecs = {
   'max-time-to-live': { type: 'string' },
 };
 
+/** "min-max" of a range the server enforces, so help text cannot drift from it. */
+export function rangeText(r: { readonly min: number; readonly max: number }): string {
+  return `${r.min}-${r.max}`;
+}
+
+const Q = QUEUE_ATTR_RANGES;
 export const QUEUE_ATTR_HELP = [
-  '  --visibility-timeout N     seconds a received message stays hidden (1-43200)',
-  '  --polling-wait-seconds N   default long-poll wait (0-30)',
-  '  --max-msg-size N           bytes (1024-1048576)',
-  '  --retention-seconds N      message lifetime (60-1296000)',
+  `  --visibility-timeout N     seconds a received message stays hidden (${rangeText(Q.visibilityTimeout)})`,
+  `  --polling-wait-seconds N   default long-poll wait (${rangeText(Q.pollingWaitSeconds)})`,
+  `  --max-msg-size N           bytes (${rangeText(Q.maxMsgSize)})`,
+  `  --retention-seconds N      message lifetime (${rangeText(Q.msgRetentionSeconds)})`,
   '  --rewind-seconds N         rewind window, 0 = off',
   '  --max-msg-heap-num N       maximum messages kept',
   '  --dead-letter-queue Q      move failing messages to queue Q',
   '  --dead-letter-policy 0|1   0: after --max-receive-count receives; 1: after --max-time-to-live seconds',
-  '  --max-receive-count N      1-1000 (policy 0)',
-  '  --max-time-to-live N       300-43200 seconds (policy 1)',
+  `  --max-receive-count N      ${rangeText(DEAD_LETTER_RANGES.maxReceiveCount)} (policy 0)`,
+  `  --max-time-to-live N       ${rangeText(DEAD_LETTER_RANGES.maxTimeToLive)} seconds (policy 1)`,
 ];
 
 export function stringOpt(values: OptionValues, name: string): string | undefined {

@@ -2,13 +2,13 @@
 // shape as the queue commands: parse options, call the client, print a human or JSON answer.
 
 import type { NotifyContentFormat, NotifyStrategy, SubscriptionAttributes, SubscriptionAttributesInput, TopicAttributes } from '../client/types';
-import { LIMITS } from '../protocol/limits';
+import { LIMITS, TOPIC_ATTR_RANGES } from '../protocol/limits';
 import { FILTER_TYPE, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, type SubscriptionProtocol, type TopicFilterType } from '../protocol/topic-types';
 import { EXIT_OK, UsageError } from './cli-io';
 import type { CommandSpec } from './commands';
 import { formatJson, formatKeyValues, formatUnixSeconds } from './format';
 import { LIST_OPTIONS, listHelp, listOptions, printListing } from './listing';
-import { intOpt, stringOpt, type OptionSpecs, type OptionValues } from './options';
+import { intOpt, rangeText, stringOpt, type OptionSpecs, type OptionValues } from './options';
 
 // ---- option helpers ----
 
@@ -99,7 +99,7 @@ const topicCreate: CommandSpec = {
   help: [
     'Options:',
     '  --filter-type 1|2   1: subscriptions filter by tag (default); 2: by routing key. Fixed once created',
-    '  --max-msg-size N    bytes (1024-1048576, default 65536)',
+    `  --max-msg-size N    bytes (${rangeText(TOPIC_ATTR_RANGES.maxMsgSize)}, default ${TOPIC_ATTR_RANGES.maxMsgSize.def})`,
   ],
   options: { 'filter-type': { type: 'string' }, 'max-msg-size': { type: 'string' } },
   minArgs: 1,
@@ -153,7 +153,7 @@ const topicSet: CommandSpec = {
   words: ['topic', 'set'],
   usage: 'opencmq topic set NAME --max-msg-size N',
   summary: 'change a topic’s maximum message size',
-  help: ['Options:', '  --max-msg-size N    bytes (1024-1048576)'],
+  help: ['Options:', `  --max-msg-size N    bytes (${rangeText(TOPIC_ATTR_RANGES.maxMsgSize)})`],
   options: { 'max-msg-size': { type: 'string' } },
   minArgs: 1,
   maxArgs: 1,

@@ -1,0 +1,223 @@
+// Topic and subscription behaviour cases (spec §3), written once against CmqApi and run against
+// every implementation. Delivery is observed through queue subscriptions only (http
+// subscriptions need a receiver and are covered by the server's own push tests).
+
+import assert from 'node:assert/strict';
+
+import { fresh, rejectsWith, type CmqApi, type ConformanceCase } from './target';
+
+async function newQueue(api: CmqApi, prefix: string): Promise<string> {
+  const name = fresh(prefix);
+  await api.createQueue(name);
+  return name;
+}
+
+async function subscribeQueue(api: CmqApi, topic: string, queue: string, filter: { filterTags?: string[]; bindingKeys?: string[] } = {}): Promise<string> {
+  const sub = fresh('sub');
+  const id = await api.subscribe(topic, sub, { protocol: 'queue', endpoint: queue, ...filter });
+  assert.equal(typeof id, 'string');
+  return sub;
+}
+
+/** Every body now in the queue, received and deleted, in order. */
+async function drain(api: CmqApi, queue: string): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    const got = await api.batchReceiveMessage(queue, 16, { pollingWaitSeconds: 0 });
+    if (got.length === 0) return out;
+    out.push(...got.map((m) => m.body));
+    assert.deepEqual((await api.batchDeleteMessage(queue, got.map((m) => m.receiptHandle))).failed, []);
+  }
+}
+
+export const topicCases: readonly ConformanceCase[] = [
+  {
+    name: 'createTopic → getTopicAttributes: documented defaults; filterType kept',
+    run: async (api) => {
+      const t = fresh('t-attrs');
+      const id = await api.createTopic(t);
+      const a = await api.getTopicAttributes(t);
+      assert.equal(a.topicId, id);
+      assert.equal(a.topicName, t);
+      assert.deepEqual([a.maxMsgSize, a.msgRetentionSeconds, a.filterType, a.msgCount], [65536, 86400, 1, 0]);
+      const rk = fresh('t-rk');
+      await api.createTopic(rk, { filterType: 2, maxMsgSize: 2048 });
+      const b = await api.getTopicAttributes(rk);
+      assert.deepEqual([b.filterType, b.maxMsgSize], [2, 2048]);
+    },
+  },
+  {
+    name: 'createTopic errors: existing name (case-insensitive), malformed name, maxMsgSize out of range',
+    run: async (api) => {
+      const t = fresh('t-dup');
+      await api.createTopic(t);
+      await rejectsWith(api.createTopic(t), 'topicExists');
+      await rejectsWith(api.createTopic(t.toUpperCase()), 'topicExists');
+      await rejectsWith(api.createTopic('1-bad'), 'topicNameFormat');
+      await rejectsWith(api.createTopic(fresh('t-size'), { maxMsgSize: 1023 }), 'paramOutOfRange');
+    },
+  },
+  {
+    name: 'setTopicAttributes, listTopics with searchWord and paging, deleteTopic',
+    run: async (api) => {
+      const word = fresh('tl');
+      const names = [`${word}-a`, `${word}-b`];
+      for (const n of names) await api.createTopic(n);
+      await api.setTopicAttributes(names[0]!, { maxMsgSize: 4096 });
+      assert.equal((await api.getTopicAttributes(names[0]!)).maxMsgSize, 4096);
+      await rejectsWith(api.setTopicAttributes(names[0]!, { maxMsgSize: 1_048_577 }), 'paramOutOfRange');
+      const list = await api.listTopics({ searchWord: word });
+      assert.equal(list.totalCount, 2);
+      assert.deepEqual(list.topics.map((t) => t.topicName).sort(), names);
+      const page = await api.listTopics({ searchWord: word, offset: 1, limit: 1 });
+      assert.deepEqual([page.totalCount, page.topics.length], [2, 1]);
+      await api.deleteTopic(names[0]!);
+      await rejectsWith(api.getTopicAttributes(names[0]!), 'topicNotExist');
+      assert.equal((await api.listTopics({ searchWord: word })).totalCount, 1);
+    },
+  },
+  {
+    name: 'every topic action on a missing topic fails 4440/10600',
+    run: async (api) => {
+      const t = fresh('t-missing');
+      await rejectsWith(api.getTopicAttributes(t), 'topicNotExist');
+      await rejectsWith(api.setTopicAttributes(t, { maxMsgSize: 2048 }), 'topicNotExist');
+      await rejectsWith(api.deleteTopic(t), 'topicNotExist');
+      await rejectsWith(api.publishMessage(t, 'x'), 'topicNotExist');
+      await rejectsWith(api.batchPublishMessage(t, ['x']), 'topicNotExist');
+      await rejectsWith(api.subscribe(t, 'sub', { protocol: 'queue', endpoint: 'q' }), 'topicNotExist');
+      await rejectsWith(api.listSubscriptions(t), 'topicNotExist');
+    },
+  },
+  {
+    name: 'publish into queue subscriptions: the message arrives in every queue with the topic msgId',
+    run: async (api) => {
+      const t = fresh('t-pub');
+      await api.createTopic(t);
+      const q1 = await newQueue(api, 'q-sub');
+      const q2 = await newQueue(api, 'q-sub');
+      await subscribeQueue(api, t, q1);
+      await subscribeQueue(api, t, q2);
+      const id = await api.publishMessage(t, 'fan out');
+      for (const q of [q1, q2]) {
+        const m = await api.receiveMessage(q, { pollingWaitSeconds: 5 });
+        assert.equal(m?.body, 'fan out');
+        assert.equal(m?.msgId, id);
+      }
+    },
+  },
+  {
+    name: 'batchPublishMessage: bodies land in order; more than 16 fails',
+    run: async (api) => {
+      const t = fresh('t-batch');
+      await api.createTopic(t);
+      const q = await newQueue(api, 'q-sub');
+      await subscribeQueue(api, t, q);
+      const ids = await api.batchPublishMessage(t, ['p1', 'p2', 'p3']);
+      assert.equal(new Set(ids).size, 3);
+      assert.deepEqual(await drain(api, q), ['p1', 'p2', 'p3']);
+      await rejectsWith(api.batchPublishMessage(t, Array.from({ length: 17 }, (_, i) => `m${i}`)), 'batchSizeOutOfRange');
+    },
+  },
+  {
+    name: 'publish to a topic without subscriptions fails 6030/10650; a body over maxMsgSize fails 4400',
+    run: async (api) => {
+      const t = fresh('t-nosub');
+      await api.createTopic(t, { maxMsgSize: 1024 });
+      await rejectsWith(api.publishMessage(t, 'x'), 'topicNoSubscription');
+      const q = await newQueue(api, 'q-sub');
+      await subscribeQueue(api, t, q);
+      await rejectsWith(api.publishMessage(t, 'x'.repeat(1025)), 'msgTooLarge');
+      await rejectsWith(api.publishMessage(t, ''), 'msgBodyEmpty');
+    },
+  },
+  {
+    name: 'tag filtering: the three rules (no filter takes all; tags must share one; untagged reaches only unfiltered)',
+    run: async (api) => {
+      const t = fresh('t-tags');
+      await api.createTopic(t);
+      const all = await newQueue(api, 'q-all');
+      const red = await newQueue(api, 'q-red');
+      const blue = await newQueue(api, 'q-blue');
+      await subscribeQueue(api, t, all);
+      await subscribeQueue(api, t, red, { filterTags: ['red'] });
+      await subscribeQueue(api, t, blue, { filterTags: ['blue', 'navy'] });
+      await api.publishMessage(t, 'red one', { tags: ['red'] });
+      await api.publishMessage(t, 'navy one', { tags: ['navy', 'green'] });
+      await api.publishMessage(t, 'untagged');
+      await api.batchPublishMessage(t, ['red b1', 'red b2'], { tags: ['red'] });
+      assert.deepEqual(await drain(api, all), ['red one', 'navy one', 'untagged', 'red b1', 'red b2']);
+      assert.deepEqual(await drain(api, red), ['red one', 'red b1', 'red b2']);
+      assert.deepEqual(await drain(api, blue), ['navy one']);
+    },
+  },
+  {
+    name: 'tag filtering: a tagged message no subscription takes fails 6030/10730',
+    run: async (api) => {
+      const t = fresh('t-nomatch');
+      await api.createTopic(t);
+      const q = await newQueue(api, 'q-red');
+      await subscribeQueue(api, t, q, { filterTags: ['red'] });
+      await rejectsWith(api.publishMessage(t, 'x', { tags: ['blue'] }), 'topicNoMatch');
+      assert.deepEqual(await drain(api, q), []);
+    },
+  },
+  {
+    name: 'routing keys: * matches one word, # any number; unmatched publish fails 6030/10730',
+    run: async (api) => {
+      const t = fresh('t-rk');
+      await api.createTopic(t, { filterType: 2 });
+      const star = await newQueue(api, 'q-star');
+      const hash = await newQueue(api, 'q-hash');
+      const exact = await newQueue(api, 'q-exact');
+      await subscribeQueue(api, t, star, { bindingKeys: ['order.*'] });
+      await subscribeQueue(api, t, hash, { bindingKeys: ['order.#'] });
+      await subscribeQueue(api, t, exact, { bindingKeys: ['order.paid', 'refund.done'] });
+      await api.publishMessage(t, 'paid', { routingKey: 'order.paid' });
+      await api.publishMessage(t, 'deep', { routingKey: 'order.paid.eu' });
+      await api.publishMessage(t, 'refund', { routingKey: 'refund.done' });
+      assert.deepEqual(await drain(api, star), ['paid']);
+      assert.deepEqual(await drain(api, hash), ['paid', 'deep']);
+      assert.deepEqual(await drain(api, exact), ['paid', 'refund']);
+      await rejectsWith(api.publishMessage(t, 'lost', { routingKey: 'stock.low' }), 'topicNoMatch');
+    },
+  },
+  {
+    name: 'subscriptions: get, list, set (tags replace the set), clear tags, duplicate name, unsubscribe',
+    run: async (api) => {
+      const t = fresh('t-subs');
+      await api.createTopic(t);
+      const q = await newQueue(api, 'q-sub');
+      const sub = await subscribeQueue(api, t, q, { filterTags: ['a', 'b'] });
+      const a = await api.getSubscriptionAttributes(t, sub);
+      assert.deepEqual([a.protocol, a.endpoint, a.notifyContentFormat], ['queue', q, 'SIMPLIFIED']);
+      assert.deepEqual([...a.filterTags].sort(), ['a', 'b']);
+      const list = await api.listSubscriptions(t);
+      assert.equal(list.totalCount, 1);
+      assert.deepEqual(list.subscriptions.map((s) => [s.subscriptionName, s.protocol, s.endpoint]), [[sub, 'queue', q]]);
+      await api.setSubscriptionAttributes(t, sub, { filterTags: ['c'] });
+      assert.deepEqual((await api.getSubscriptionAttributes(t, sub)).filterTags, ['c']);
+      await api.clearSubscriptionFilterTags(t, sub);
+      assert.deepEqual((await api.getSubscriptionAttributes(t, sub)).filterTags, []);
+      await rejectsWith(api.subscribe(t, sub, { protocol: 'queue', endpoint: q }), 'subscriptionExists');
+      await rejectsWith(api.deleteTopic(t), 'topicHasSubscriptions');
+      await api.unsubscribe(t, sub);
+      await rejectsWith(api.getSubscriptionAttributes(t, sub), 'subscriptionNotExist');
+      await rejectsWith(api.unsubscribe(t, sub), 'subscriptionNotExist');
+      assert.equal((await api.listSubscriptions(t)).totalCount, 0);
+      await api.deleteTopic(t);
+    },
+  },
+  {
+    name: 'subscribe errors: malformed subscription name; routing-key topic without a binding key',
+    run: async (api) => {
+      const t = fresh('t-suberr');
+      await api.createTopic(t);
+      const q = await newQueue(api, 'q-sub');
+      await rejectsWith(api.subscribe(t, '1bad', { protocol: 'queue', endpoint: q }), 'subscriptionNameFormat');
+      const rk = fresh('t-rk');
+      await api.createTopic(rk, { filterType: 2 });
+      await rejectsWith(api.subscribe(rk, fresh('sub'), { protocol: 'queue', endpoint: q }), 'bindingKeyMissing');
+    },
+  },
+];

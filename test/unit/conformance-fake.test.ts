@@ -1,0 +1,9 @@
+// The conformance suite (test/conformance/) against InMemoryCmq: the fake must behave like the
+// server for every case the server passes (test/integration/conformance-server.test.ts).
+
+import { InMemoryCmq } from '../../src/client/fake';
+import { queueCases } from '../conformance/queue-cases';
+import { runConformance } from '../conformance/target';
+import { topicCases } from '../conformance/topic-cases';
+
+runConformance('InMemoryCmq', async () => ({ api: new InMemoryCmq(), close: async () => {} }), [...queueCases, ...topicCases]);

@@ -304,7 +304,8 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   unbindDeadLetterQueue(queueName: string): Promise<void> {
     return this.run(() => {
       const q = this.queue(queueName);
-      if (q.deadLetterPolicy === undefined) fail('dlqNotExist');
+      // As on the server: unbinding a queue without a policy succeeds (no policy is the goal).
+      if (q.deadLetterPolicy === undefined) return;
       q.deadLetterPolicy = undefined;
       q.modifyMs = this.now();
     });
@@ -356,20 +357,19 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       if (!Number.isInteger(v) || v < range.min || v > range.max) fail('paramOutOfRange', key);
       out[key] = v;
     }
+    // The server's order: the request's own fields first, then what depends on stored state.
+    if (input.deadLetterPolicy) this.checkDeadLetterPolicyFields(input.deadLetterPolicy, out);
     if (out.rewindSeconds > out.msgRetentionSeconds) fail('rewindSecondsTooLarge');
-    if (input.deadLetterPolicy) this.checkDeadLetterPolicy(queueName, input.deadLetterPolicy, out);
+    if (input.deadLetterPolicy) this.checkDeadLetterPolicyTarget(queueName, input.deadLetterPolicy);
     return out;
   }
 
-  private checkDeadLetterPolicy(queueName: string, p: DeadLetterPolicy, attrs: NumericAttrs): void {
+  /** The policy's own fields, checked as the server parses them (spec §2.7). */
+  private checkDeadLetterPolicyFields(p: DeadLetterPolicy, attrs: NumericAttrs): void {
     if (typeof p.deadLetterQueue !== 'string') fail('dlqPolicyQueueMember');
+    // A name that is not a valid queue name cannot exist.
+    if (!isValidResourceName(p.deadLetterQueue)) fail('dlqNotExist');
     if (p.policy !== 0 && p.policy !== 1) fail('dlqPolicyPolicyMember');
-    const dlq = this.queues.get(p.deadLetterQueue);
-    if (dlq === undefined) fail('dlqNotExist');
-    const isDlqForOthers = this.sourcesOf(queueName).length > 0;
-    if (dlq.name === queueName || dlq.deadLetterPolicy !== undefined || isDlqForOthers) fail('dlqNested');
-    const sources = this.sourcesOf(dlq.name).filter((q) => q.name !== queueName);
-    if (sources.length >= LIMITS.deadLetterSourcesMax) fail('dlqBindTooMany');
     if (p.policy === 0) {
       const n = p.maxReceiveCount;
       const r = DEAD_LETTER_RANGES.maxReceiveCount;
@@ -381,6 +381,16 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
         fail('dlqPolicyParams');
       }
     }
+  }
+
+  /** What the policy's target must be, given the stored queues (the server's state checks). */
+  private checkDeadLetterPolicyTarget(queueName: string, p: DeadLetterPolicy): void {
+    if (p.deadLetterQueue === queueName) fail('dlqPolicyParams');
+    const dlq = this.queues.get(p.deadLetterQueue);
+    if (dlq === undefined) fail('dlqNotExist');
+    if (dlq.deadLetterPolicy !== undefined || this.sourcesOf(queueName).length > 0) fail('dlqNested');
+    const sources = this.sourcesOf(dlq.name).filter((q) => q.name !== queueName);
+    if (sources.length >= LIMITS.deadLetterSourcesMax) fail('dlqBindTooMany');
   }
 
   private enqueue(q: StoredQueue, bodies: ReadonlyArray<string | Buffer>, delaySeconds: number): string[] {
@@ -434,12 +444,12 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
     });
   }
 
-  /** Appends a copy to the dead-letter queue; false when that queue no longer exists. */
+  /** Appends a copy (same msgId, as on the server) to the dead-letter queue; false when that queue no longer exists. */
   private moveToDeadLetter(policy: DeadLetterPolicy, m: StoredMessage): boolean {
     const dlq = this.queues.get(policy.deadLetterQueue);
     if (dlq === undefined) return false;
     const now = this.now();
-    this.append(dlq, m.body, now, now);
+    this.append(dlq, m.body, now, now, m.msgId);
     for (const wake of dlq.waiters) wake();
     return true;
   }

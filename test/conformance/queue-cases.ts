@@ -333,17 +333,19 @@ export const queueCases: readonly ConformanceCase[] = [
       const src = await newQueue(api, 'q-src', { visibilityTimeout: 1, deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 1 } });
       const a = await api.getQueueAttributes(src);
       assert.deepEqual(a.deadLetterPolicy, { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 1 });
-      await api.sendMessage(src, 'poison');
+      const id = await api.sendMessage(src, 'poison');
       await receiveOne(api, src);
       await sleep(1500);
       // The next receive finds the message over its receive count and moves it instead.
       assert.equal(await api.receiveMessage(src, { pollingWaitSeconds: 1 }), undefined);
-      assert.deepEqual(await receiveBodies(api, dlq, 1, 10), ['poison']);
+      // The moved message keeps its msgId and starts over: first receive there counts 1.
+      const moved = await receiveOne(api, dlq, 10);
+      assert.deepEqual([moved.body, moved.msgId, moved.dequeueCount], ['poison', id, 1]);
       assert.equal((await api.getQueueAttributes(src)).activeMsgNum + (await api.getQueueAttributes(src)).inactiveMsgNum, 0);
     },
   },
   {
-    name: 'dead-letter bindings: sources listed, the target cannot be deleted, unbind, unbind twice fails',
+    name: 'dead-letter bindings: sources listed, the target cannot be deleted, unbind, unbind again is a no-op',
     run: async (api) => {
       const dlq = await newQueue(api, 'q-dlq');
       const src = await newQueue(api, 'q-src');
@@ -355,7 +357,10 @@ export const queueCases: readonly ConformanceCase[] = [
       await api.unbindDeadLetterQueue(src);
       assert.equal((await api.getQueueAttributes(src)).deadLetterPolicy, undefined);
       assert.equal((await api.listDeadLetterSourceQueues(dlq)).totalCount, 0);
-      await rejectsWith(api.unbindDeadLetterQueue(src), 'dlqNotExist');
+      // Unbinding a queue that has no policy succeeds: no policy is what the caller wants.
+      const modified = (await api.getQueueAttributes(src)).lastModifyTime;
+      await api.unbindDeadLetterQueue(src);
+      assert.equal((await api.getQueueAttributes(src)).lastModifyTime, modified);
       await api.deleteQueue(dlq);
     },
   },
@@ -367,7 +372,12 @@ export const queueCases: readonly ConformanceCase[] = [
       await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: fresh('q-none'), policy: 0, maxReceiveCount: 2 } }), 'dlqNotExist');
       // src already dead-letters: it cannot be a dead-letter queue itself.
       await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: src, policy: 0, maxReceiveCount: 2 } }), 'dlqNested');
-      await rejectsWith(api.setQueueAttributes(src, { deadLetterPolicy: { deadLetterQueue: src, policy: 0, maxReceiveCount: 2 } }), 'dlqNested');
+      // A queue naming itself: a parameter error (checked before nesting).
+      await rejectsWith(api.setQueueAttributes(src, { deadLetterPolicy: { deadLetterQueue: src, policy: 0, maxReceiveCount: 2 } }), 'dlqPolicyParams');
+      // The policy's own fields are checked before its target: a bad count wins over a missing queue.
+      await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: fresh('q-none'), policy: 0, maxReceiveCount: 0 } }), 'dlqPolicyParams');
+      await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: '9-not-a-name', policy: 0, maxReceiveCount: 1 } }), 'dlqNotExist');
+      await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: dlq, policy: 1, maxTimeToLive: 3600 }, msgRetentionSeconds: 3600 }), 'dlqPolicyParams');
       await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 0 } }), 'dlqPolicyParams');
       await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: dlq, policy: 1 } }), 'dlqPolicyParams');
     },

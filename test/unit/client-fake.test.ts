@@ -180,7 +180,7 @@ void test('dead letters: maxReceiveCount moves a message; DLQ rules', async () =
   assert.equal((await cmq.receiveMessage('dlq', { pollingWaitSeconds: 0 }))?.body, 'poison');
   await cmq.unbindDeadLetterQueue('src');
   assert.equal((await cmq.getQueueAttributes('src')).deadLetterPolicy, undefined);
-  await assert.rejects(cmq.unbindDeadLetterQueue('src'), isCode(4000, 10730));
+  await cmq.unbindDeadLetterQueue('src'); // a queue without a policy: succeeds, as on the server
   await cmq.deleteQueue('dlq');
 });
 

@@ -3,7 +3,7 @@
 
 import { InMemoryCmq } from '../../src/client/fake';
 import { queueCases } from '../conformance/queue-cases';
-import { runConformance } from '../conformance/target';
+import { runConformance, type Target } from '../conformance/target';
 import { topicCases } from '../conformance/topic-cases';
 
-runConformance('InMemoryCmq', async () => ({ api: new InMemoryCmq(), close: async () => {} }), [...queueCases, ...topicCases]);
+runConformance('InMemoryCmq', () => Promise.resolve<Target>({ api: new InMemoryCmq(), close: () => Promise.resolve() }), [...queueCases, ...topicCases]);

@@ -246,8 +246,10 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   batchSendMessage(queueName: string, bodies: ReadonlyArray<string | Buffer>, opts: SendOptions = {}): Promise<string[]> {
     return this.run(() => {
+      // As CmqClient: an empty batch is answered without a request (so without any check).
+      if (bodies.length === 0) return [];
       const q = this.queue(queueName);
-      if (bodies.length < 1 || bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
+      if (bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
       return this.enqueue(q, bodies, opts.delaySeconds ?? 0);
     });
   }
@@ -272,8 +274,9 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   batchDeleteMessage(queueName: string, receiptHandles: readonly string[]): Promise<BatchDeleteResult> {
     return this.run(() => {
-      const q = this.queue(queueName);
+      // As CmqClient: an empty batch is answered without a request (so without any check).
       if (receiptHandles.length === 0) return { failed: [] };
+      const q = this.queue(queueName);
       if (receiptHandles.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'receiptHandle');
       const invalid = CmqError.fromName('receiptHandleInvalid');
       const failed = receiptHandles
@@ -291,7 +294,9 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       const nowSec = sec(now);
       if (startConsumeTimeSec > nowSec || startConsumeTimeSec < nowSec - q.attrs.rewindSeconds) fail('rewindTimeInvalid');
       for (const m of q.messages) {
-        if (sec(m.enqueueMs) >= startConsumeTimeSec) {
+        // As on the server: deleted and in-flight messages come back; delayed ones stay delayed.
+        const inFlight = m.dequeueCount > 0 && now < m.visibleAtMs;
+        if (sec(m.enqueueMs) >= startConsumeTimeSec && (m.deleted || inFlight)) {
           m.deleted = false;
           m.visibleAtMs = now;
           m.handle = undefined;
@@ -339,7 +344,9 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   private page(all: StoredQueue[], opts: ListOptions): QueueList {
     const word = opts.searchWord?.toLowerCase();
-    const matching = word === undefined || word === '' ? all : all.filter((q) => q.name.toLowerCase().includes(word));
+    const found = word === undefined || word === '' ? all : all.filter((q) => q.name.toLowerCase().includes(word));
+    // Sorted by name (code-point order), as the server pages them: pages stay stable as queues come and go.
+    const matching = [...found].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const offset = Math.max(0, opts.offset ?? 0);
     const limit = Math.min(LIMITS.listLimitMax, Math.max(0, opts.limit ?? LIMITS.listLimitDefault));
     return {

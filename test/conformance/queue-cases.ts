@@ -407,4 +407,103 @@ export const queueCases: readonly ConformanceCase[] = [
       await rejectsWith(api.rewindQueue(q, nowSec() - 3600), 'rewindTimeInvalid');
     },
   },
+  {
+    name: 'listQueues is sorted by name whatever the creation order; limit is capped at 50',
+    run: async (api) => {
+      const word = fresh('qs');
+      for (const suffix of ['c', 'a', 'Z', 'b']) await api.createQueue(`${word}-${suffix}`);
+      const list = await api.listQueues({ searchWord: word });
+      assert.deepEqual(list.queues.map((q) => q.queueName), [`${word}-Z`, `${word}-a`, `${word}-b`, `${word}-c`]);
+      const upper = await api.listQueues({ searchWord: word.toUpperCase() });
+      assert.equal(upper.totalCount, 4, 'searchWord matches case-insensitively');
+      const capped = await api.listQueues({ limit: 1000 });
+      assert.ok(capped.queues.length <= 50, `at most 50 per page, got ${capped.queues.length}`);
+    },
+  },
+  {
+    name: 'the queue pollingWaitSeconds applies when a receive gives none',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-qwait', { pollingWaitSeconds: 1 });
+      const t = Date.now();
+      assert.equal(await api.receiveMessage(q), undefined);
+      assert.ok(Date.now() - t >= 900, 'waited about the queue setting');
+    },
+  },
+  {
+    name: 'delaySeconds: the largest allowed delay is accepted, one more is refused',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-dmax');
+      await api.sendMessage(q, 'far', { delaySeconds: 6_048_000 });
+      await rejectsWith(api.sendMessage(q, 'too far', { delaySeconds: 6_048_001 }), 'paramOutOfRange');
+      await rejectsWith(api.batchSendMessage(q, ['a'], { delaySeconds: 6_048_001 }), 'paramOutOfRange');
+      assert.equal((await api.getQueueAttributes(q)).delayMsgNum, 1);
+    },
+  },
+  {
+    name: 'empty batches (send, delete) are answered without a request: no error, even for a missing queue',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-bempty');
+      assert.deepEqual(await api.batchSendMessage(q, []), []);
+      assert.deepEqual(await api.batchDeleteMessage(q, []), { failed: [] });
+      const missing = fresh('q-missing');
+      assert.deepEqual(await api.batchSendMessage(missing, []), []);
+      assert.deepEqual(await api.batchDeleteMessage(missing, []), { failed: [] });
+      assert.equal((await api.getQueueAttributes(q)).activeMsgNum, 0);
+    },
+  },
+  {
+    name: 'rewind brings back deleted and in-flight messages but not ones still delayed',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-rwmix', { rewindSeconds: 3600 });
+      const start = nowSec() - 1;
+      await api.sendMessage(q, 'deleted');
+      await api.sendMessage(q, 'inflight');
+      await api.sendMessage(q, 'delayed', { delaySeconds: 3600 });
+      const got = await api.batchReceiveMessage(q, 16, { pollingWaitSeconds: 2 });
+      assert.deepEqual(got.map((m) => m.body), ['deleted', 'inflight']);
+      await api.deleteMessage(q, got[0]!.receiptHandle);
+      await api.rewindQueue(q, start);
+      assert.deepEqual((await receiveBodies(api, q, 2)).sort(), ['deleted', 'inflight']);
+      const a = await api.getQueueAttributes(q);
+      assert.equal(a.delayMsgNum, 1, 'the delayed message is still delayed');
+      // The old handle of the message made visible again by the rewind no longer deletes.
+      await rejectsWith(api.deleteMessage(q, got[1]!.receiptHandle), 'receiptHandleInvalid');
+    },
+  },
+  {
+    name: 'setting rewindSeconds to 0 drops the rewind area',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-rwdrop', { rewindSeconds: 3600 });
+      await api.sendMessage(q, 'x');
+      const m = await receiveOne(api, q);
+      await api.deleteMessage(q, m.receiptHandle);
+      assert.equal((await api.getQueueAttributes(q)).rewindMsgNum, 1);
+      await api.setQueueAttributes(q, { rewindSeconds: 0 });
+      assert.equal((await api.getQueueAttributes(q)).rewindMsgNum, 0);
+      await rejectsWith(api.rewindQueue(q, nowSec()), 'rewindDisabled');
+    },
+  },
+  {
+    name: 'a visibilityTimeout change applies to later receives, not to messages already in flight',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-vischg', { visibilityTimeout: 60 });
+      await api.batchSendMessage(q, ['first', 'second']);
+      const first = await receiveOne(api, q);
+      await api.setQueueAttributes(q, { visibilityTimeout: 120 });
+      const second = await receiveOne(api, q);
+      assert.ok(first.nextVisibleTime - first.firstDequeueTime <= 61, 'first keeps 60 s');
+      assert.ok(second.nextVisibleTime - second.firstDequeueTime >= 119, 'second gets 120 s');
+    },
+  },
+  {
+    name: 'getQueueAttributes minMsgTime: the oldest undeleted message',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-min');
+      assert.equal((await api.getQueueAttributes(q)).minMsgTime, 0);
+      const t0 = nowSec();
+      await api.sendMessage(q, 'x');
+      const a = await api.getQueueAttributes(q);
+      assert.ok(a.minMsgTime >= t0 - 1 && a.minMsgTime <= nowSec() + 1, `minMsgTime ${a.minMsgTime}`);
+    },
+  },
 ];

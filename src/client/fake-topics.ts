@@ -4,6 +4,7 @@
 // POSTed: their msgCount stays 0.
 
 import { CmqError } from './errors';
+import { checkBatchBytes } from './fake-batch';
 import type {
   CmqTopicApi,
   CreateTopicOptions,
@@ -192,6 +193,7 @@ export class InMemoryTopics implements CmqTopicApi {
     return this.host.run(() => {
       if (bodies.length === 0) return [];
       if (bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
+      checkBatchBytes(bodies);
       return this.publish(topicName, bodies, opts);
     });
   }

@@ -7,6 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { CmqError, CmqNetworkError } from './errors';
+import { checkBatchBytes } from './fake-batch';
 import { InMemoryTopics } from './fake-topics';
 import type {
   BatchDeleteResult,
@@ -250,6 +251,7 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       if (bodies.length === 0) return [];
       const q = this.queue(queueName);
       if (bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
+      checkBatchBytes(bodies);
       return this.enqueue(q, bodies, opts.delaySeconds ?? 0);
     });
   }

@@ -506,4 +506,62 @@ export const queueCases: readonly ConformanceCase[] = [
       assert.ok(a.minMsgTime >= t0 - 1 && a.minMsgTime <= nowSec() + 1, `minMsgTime ${a.minMsgTime}`);
     },
   },
+  {
+    name: 'a batch over 1 MB in total fails 4470/10300, even when each body fits the queue',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-bbig', { maxMsgSize: 1_048_576 });
+      const body = 'x'.repeat(600 * 1024);
+      await rejectsWith(api.batchSendMessage(q, [body, body]), 'batchTooLarge');
+      assert.equal((await api.getQueueAttributes(q)).activeMsgNum, 0);
+      await api.batchSendMessage(q, [body]);
+    },
+  },
+  {
+    name: 'a redelivered message after rewind keeps counting receives',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-rwcount', { rewindSeconds: 3600 });
+      const start = nowSec() - 1;
+      await api.sendMessage(q, 'again');
+      const m = await receiveOne(api, q);
+      await api.deleteMessage(q, m.receiptHandle);
+      await api.rewindQueue(q, start);
+      const again = await receiveOne(api, q);
+      assert.equal(again.msgId, m.msgId);
+      assert.equal(again.dequeueCount, 2);
+      assert.equal(again.firstDequeueTime, m.firstDequeueTime);
+    },
+  },
+  {
+    name: 'deleting a queue while a long poll waits on it ends the poll with 4440',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-delwait');
+      // The expectation is attached before the queue goes, so the rejection is never unhandled.
+      const outcome = rejectsWith(api.receiveMessage(q, { pollingWaitSeconds: 5 }), 'queueNotExist');
+      await sleep(300);
+      await api.deleteQueue(q);
+      await outcome;
+    },
+  },
+  {
+    name: 'listDeadLetterSourceQueues: sorted, searchWord, paging',
+    run: async (api) => {
+      const dlq = await newQueue(api, 'q-dlq');
+      const word = fresh('qsrc');
+      for (const n of ['c', 'a', 'b']) await api.createQueue(`${word}-${n}`, { deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 5 } });
+      await api.createQueue(fresh('other'), { deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 5 } });
+      const all = await api.listDeadLetterSourceQueues(dlq);
+      assert.equal(all.totalCount, 4);
+      const some = await api.listDeadLetterSourceQueues(dlq, { searchWord: word, offset: 1, limit: 1 });
+      assert.equal(some.totalCount, 3);
+      assert.deepEqual(some.queues.map((x) => x.queueName), [`${word}-b`]);
+    },
+  },
+  {
+    name: 'a dead-letter queue takes at most 6 source queues',
+    run: async (api) => {
+      const dlq = await newQueue(api, 'q-dlq');
+      for (let i = 0; i < 6; i++) await newQueue(api, 'q-src', { deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 5 } });
+      await rejectsWith(api.createQueue(fresh('q-src'), { deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 5 } }), 'dlqBindTooMany');
+    },
+  },
 ];

@@ -107,7 +107,7 @@ export const topicCases: readonly ConformanceCase[] = [
     },
   },
   {
-    name: 'batchPublishMessage: bodies land in order; more than 16 fails',
+    name: 'batchPublishMessage: bodies land in order; more than 16 bodies or over 1 MB in total fails',
     run: async (api) => {
       const t = fresh('t-batch');
       await api.createTopic(t);
@@ -117,6 +117,10 @@ export const topicCases: readonly ConformanceCase[] = [
       assert.equal(new Set(ids).size, 3);
       assert.deepEqual(await drain(api, q), ['p1', 'p2', 'p3']);
       await rejectsWith(api.batchPublishMessage(t, Array.from({ length: 17 }, (_, i) => `m${i}`)), 'batchSizeOutOfRange');
+      await api.setTopicAttributes(t, { maxMsgSize: 1_048_576 });
+      const big = 'x'.repeat(600 * 1024);
+      await rejectsWith(api.batchPublishMessage(t, [big, big]), 'batchTooLarge');
+      assert.deepEqual(await drain(api, q), [], 'nothing of the refused batch arrived');
     },
   },
   {
@@ -318,6 +322,61 @@ export const topicCases: readonly ConformanceCase[] = [
       await api.publishMessage(t, 'z'.repeat(2048));
       await rejectsWith(api.publishMessage(t, 'z'.repeat(2049)), 'msgTooLarge');
       assert.equal((await api.getTopicAttributes(t)).filterType, 1);
+    },
+  },
+  {
+    name: 'getSubscriptionAttributes: the documented defaults of a queue subscription',
+    run: async (api) => {
+      const t = fresh('t-sdef');
+      await api.createTopic(t);
+      const q = await newQueue(api, 'q-sub');
+      const sub = await subscribeQueue(api, t, q);
+      const a = await api.getSubscriptionAttributes(t, sub);
+      assert.deepEqual(
+        [a.protocol, a.endpoint, a.notifyStrategy, a.notifyContentFormat, a.filterTags, a.bindingKeys, a.msgCount],
+        ['queue', q, 'EXPONENTIAL_DECAY_RETRY', 'SIMPLIFIED', [], [], 0],
+      );
+      assert.ok(a.createTime > 0 && a.lastModifyTime >= a.createTime);
+      await api.setSubscriptionAttributes(t, sub, { notifyStrategy: 'BACKOFF_RETRY' });
+      assert.equal((await api.getSubscriptionAttributes(t, sub)).notifyStrategy, 'BACKOFF_RETRY');
+    },
+  },
+  {
+    name: 'routing-key subscriptions: binding keys replace the set; an empty set is refused',
+    run: async (api) => {
+      const t = fresh('t-rkset');
+      await api.createTopic(t, { filterType: 2 });
+      const q = await newQueue(api, 'q-sub');
+      const sub = await subscribeQueue(api, t, q, { bindingKeys: ['a.b'] });
+      await api.setSubscriptionAttributes(t, sub, { bindingKeys: ['c.*', 'd.#'] });
+      assert.deepEqual([...(await api.getSubscriptionAttributes(t, sub)).bindingKeys].sort(), ['c.*', 'd.#']);
+      await rejectsWith(api.setSubscriptionAttributes(t, sub, { bindingKeys: [] }), 'bindingKeyMissing');
+      await api.publishMessage(t, 'deep', { routingKey: 'd.x.y' });
+      await rejectsWith(api.publishMessage(t, 'old', { routingKey: 'a.b' }), 'topicNoMatch');
+      assert.deepEqual(await drain(api, q), ['deep']);
+    },
+  },
+  {
+    name: 'a topic takes at most 100 subscriptions; listSubscriptions pages up to 100',
+    run: async (api) => {
+      const t = fresh('t-many');
+      await api.createTopic(t);
+      const q = await newQueue(api, 'q-sub');
+      for (let i = 0; i < 100; i++) await api.subscribe(t, `s${String(i).padStart(3, '0')}`, { protocol: 'queue', endpoint: q });
+      await rejectsWith(api.subscribe(t, 'one-more', { protocol: 'queue', endpoint: q }), 'subscriptionLimit');
+      const list = await api.listSubscriptions(t, { limit: 1000 });
+      assert.equal(list.totalCount, 100);
+      assert.equal(list.subscriptions.length, 100);
+    },
+  },
+  {
+    name: 'listTopics: sorted by name, case-insensitive searchWord, at most 50 a page',
+    run: async (api) => {
+      const word = fresh('ts');
+      for (const n of ['c', 'Z', 'a']) await api.createTopic(`${word}-${n}`);
+      const list = await api.listTopics({ searchWord: word.toUpperCase() });
+      assert.deepEqual(list.topics.map((x) => x.topicName), [`${word}-Z`, `${word}-a`, `${word}-c`]);
+      assert.ok((await api.listTopics({ limit: 1000 })).topics.length <= 50);
     },
   },
 ];

@@ -158,11 +158,13 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   createQueue(queueName: string, attrs: QueueAttributesInput = {}): Promise<string> {
     return this.run(() => {
       if (!isValidResourceName(queueName)) fail('queueNameFormat');
+      checkAttrFields(attrs);
       const lower = queueName.toLowerCase();
       for (const q of this.queues.values()) if (q.name.toLowerCase() === lower) fail('queueExists');
       if (this.queues.size >= LIMITS.queueCountMax) fail('queueLimit');
       const defaults = Object.fromEntries(Object.entries(QUEUE_ATTR_RANGES).map(([k, r]) => [k, r.def])) as NumericAttrs;
-      const merged = this.checkAttrs(queueName, defaults, attrs);
+      const merged = mergeAttrs(defaults, attrs);
+      this.checkAttrState(queueName, merged, attrs.deadLetterPolicy ?? undefined);
       const now = this.now();
       const number = ++this.queueCounter;
       const q: StoredQueue = {
@@ -220,8 +222,14 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   setQueueAttributes(queueName: string, attrs: QueueAttributesInput): Promise<void> {
     return this.run(() => {
+      checkName(queueName);
+      checkAttrFields(attrs);
       const q = this.queue(queueName);
-      q.attrs = this.checkAttrs(queueName, q.attrs, attrs);
+      const merged = mergeAttrs(q.attrs, attrs);
+      // As on the server, the policy in force after the change is checked, whether or not it changes.
+      const policy = attrs.deadLetterPolicy === undefined ? q.deadLetterPolicy : (attrs.deadLetterPolicy ?? undefined);
+      this.checkAttrState(queueName, merged, policy);
+      q.attrs = merged;
       if (attrs.deadLetterPolicy === null) q.deadLetterPolicy = undefined;
       else if (attrs.deadLetterPolicy !== undefined) q.deadLetterPolicy = { ...attrs.deadLetterPolicy };
       if (q.attrs.rewindSeconds === 0) q.messages = q.messages.filter((m) => !m.deleted);
@@ -240,6 +248,9 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   sendMessage(queueName: string, body: string | Buffer, opts: SendOptions = {}): Promise<string> {
     return this.run(() => {
+      checkName(queueName);
+      checkBatchBytes([body]);
+      checkDelay(opts.delaySeconds ?? 0);
       const [id] = this.enqueue(this.queue(queueName), [body], opts.delaySeconds ?? 0);
       return id ?? '';
     });
@@ -249,10 +260,11 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
     return this.run(() => {
       // As CmqClient: an empty batch is answered without a request (so without any check).
       if (bodies.length === 0) return [];
-      const q = this.queue(queueName);
+      checkName(queueName);
       if (bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
       checkBatchBytes(bodies);
-      return this.enqueue(q, bodies, opts.delaySeconds ?? 0);
+      checkDelay(opts.delaySeconds ?? 0);
+      return this.enqueue(this.queue(queueName), bodies, opts.delaySeconds ?? 0);
     });
   }
 
@@ -334,6 +346,7 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   }
 
   private queue(name: string): StoredQueue {
+    checkName(name);
     const q = this.queues.get(name);
     if (q === undefined) fail('queueNotExist');
     this.sweep(q);
@@ -357,61 +370,23 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
     };
   }
 
-  private checkAttrs(queueName: string, base: NumericAttrs, input: QueueAttributesInput): NumericAttrs {
-    const out = { ...base };
-    for (const key of Object.keys(QUEUE_ATTR_RANGES) as Array<keyof NumericAttrs>) {
-      const v = input[key];
-      if (v === undefined) continue;
-      const range = QUEUE_ATTR_RANGES[key];
-      if (!Number.isInteger(v) || v < range.min || v > range.max) fail('paramOutOfRange', key);
-      out[key] = v;
-    }
-    // The server's order: the request's own fields first, then what depends on stored state.
-    if (input.deadLetterPolicy) this.checkDeadLetterPolicyFields(input.deadLetterPolicy, out);
-    if (out.rewindSeconds > out.msgRetentionSeconds) fail('rewindSecondsTooLarge');
-    if (input.deadLetterPolicy) this.checkDeadLetterPolicyTarget(queueName, input.deadLetterPolicy);
-    return out;
-  }
-
-  /** The policy's own fields, checked as the server parses them (spec §2.7). */
-  private checkDeadLetterPolicyFields(p: DeadLetterPolicy, attrs: NumericAttrs): void {
-    if (typeof p.deadLetterQueue !== 'string') fail('dlqPolicyQueueMember');
-    // A name that is not a valid queue name cannot exist.
-    if (!isValidResourceName(p.deadLetterQueue)) fail('dlqNotExist');
-    if (p.policy !== 0 && p.policy !== 1) fail('dlqPolicyPolicyMember');
-    if (p.policy === 0) {
-      const n = p.maxReceiveCount;
-      const r = DEAD_LETTER_RANGES.maxReceiveCount;
-      if (n === undefined || !Number.isInteger(n) || n < r.min || n > r.max) fail('dlqPolicyParams');
-    } else {
-      const ttl = p.maxTimeToLive;
-      const r = DEAD_LETTER_RANGES.maxTimeToLive;
-      if (ttl === undefined || !Number.isInteger(ttl) || ttl < r.min || ttl > r.max || ttl >= attrs.msgRetentionSeconds) {
-        fail('dlqPolicyParams');
-      }
-    }
-  }
-
-  /** What the policy's target must be, given the stored queues (the server's state checks). */
-  private checkDeadLetterPolicyTarget(queueName: string, p: DeadLetterPolicy): void {
-    if (p.deadLetterQueue === queueName) fail('dlqPolicyParams');
-    const dlq = this.queues.get(p.deadLetterQueue);
+  /** What depends on stored state, in the server's order (spec §2.6, §2.7). */
+  private checkAttrState(queueName: string, attrs: NumericAttrs, policy: DeadLetterPolicy | undefined): void {
+    if (attrs.rewindSeconds > attrs.msgRetentionSeconds) fail('rewindSecondsTooLarge');
+    if (policy === undefined) return;
+    if (policy.deadLetterQueue === queueName) fail('dlqPolicyParams');
+    if (policy.policy === 1 && (policy.maxTimeToLive ?? 0) >= attrs.msgRetentionSeconds) fail('dlqPolicyParams');
+    const dlq = this.queues.get(policy.deadLetterQueue);
     if (dlq === undefined) fail('dlqNotExist');
     if (dlq.deadLetterPolicy !== undefined || this.sourcesOf(queueName).length > 0) fail('dlqNested');
     const sources = this.sourcesOf(dlq.name).filter((q) => q.name !== queueName);
     if (sources.length >= LIMITS.deadLetterSourcesMax) fail('dlqBindTooMany');
   }
 
+  /** Bodies and delay were checked by the caller (request checks come before the queue's own). */
   private enqueue(q: StoredQueue, bodies: ReadonlyArray<string | Buffer>, delaySeconds: number): string[] {
-    if (!Number.isInteger(delaySeconds) || delaySeconds < 0 || delaySeconds > LIMITS.delaySecondsMax) {
-      fail('paramOutOfRange', 'delaySeconds');
-    }
     const texts = bodies.map((b) => (typeof b === 'string' ? b : b.toString('utf8')));
-    for (const t of texts) {
-      const bytes = Buffer.byteLength(t);
-      if (bytes === 0) fail('msgBodyEmpty');
-      if (bytes > q.attrs.maxMsgSize) fail('msgTooLarge');
-    }
+    for (const t of texts) if (Buffer.byteLength(t) > q.attrs.maxMsgSize) fail('msgTooLarge');
     if (q.messages.filter((m) => !m.deleted).length + texts.length > q.attrs.maxMsgHeapNum) fail('heapFull');
     const now = this.now();
     const ids = texts.map((body) => this.append(q, body, now, now + delaySeconds * 1000));
@@ -506,11 +481,12 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   }
 
   private async receive(queueName: string, max: number, opts: ReceiveOptions): Promise<Message[]> {
-    const first = this.queue(queueName);
-    const waitSeconds = opts.pollingWaitSeconds ?? first.attrs.pollingWaitSeconds;
-    if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > LIMITS.pollingWaitSecondsMax) {
+    checkName(queueName);
+    const asked = opts.pollingWaitSeconds;
+    if (asked !== undefined && (!Number.isInteger(asked) || asked < 0 || asked > LIMITS.pollingWaitSecondsMax)) {
       fail('paramOutOfRange', 'pollingWaitSeconds');
     }
+    const waitSeconds = asked ?? this.queue(queueName).attrs.pollingWaitSeconds;
     const waitMs = Math.min(waitSeconds * 1000, this.maxWaitMs ?? Infinity);
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -537,6 +513,49 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       signal?.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+function checkName(queueName: string): void {
+  if (!isValidResourceName(queueName)) fail('queueNameFormat');
+}
+
+function checkDelay(delaySeconds: number): void {
+  if (!Number.isInteger(delaySeconds) || delaySeconds < 0 || delaySeconds > LIMITS.delaySecondsMax) {
+    fail('paramOutOfRange', 'delaySeconds');
+  }
+}
+
+/** The request's own attribute fields, checked before anything stored (as the server parses them). */
+function checkAttrFields(input: QueueAttributesInput): void {
+  for (const key of Object.keys(QUEUE_ATTR_RANGES) as Array<keyof NumericAttrs>) {
+    const v = input[key];
+    if (v === undefined) continue;
+    const range = QUEUE_ATTR_RANGES[key];
+    if (!Number.isInteger(v) || v < range.min || v > range.max) fail('paramOutOfRange', key);
+  }
+  const p = input.deadLetterPolicy;
+  if (p === undefined || p === null) return;
+  if (typeof p.deadLetterQueue !== 'string') fail('dlqPolicyQueueMember');
+  // A name that is not a valid queue name cannot exist.
+  if (!isValidResourceName(p.deadLetterQueue)) fail('dlqNotExist');
+  if (p.policy !== 0 && p.policy !== 1) fail('dlqPolicyPolicyMember');
+  const isIn = (v: number | undefined, r: { min: number; max: number }): boolean => v !== undefined && Number.isInteger(v) && v >= r.min && v <= r.max;
+  if (p.policy === 0 && !isIn(p.maxReceiveCount, DEAD_LETTER_RANGES.maxReceiveCount)) fail('dlqPolicyParams');
+  if (p.policy === 1) {
+    const ttl = p.maxTimeToLive;
+    if (!isIn(ttl, DEAD_LETTER_RANGES.maxTimeToLive)) fail('dlqPolicyParams');
+    // Only against a retention given in the same request; the stored one is checked with the state.
+    if (input.msgRetentionSeconds !== undefined && (ttl ?? 0) >= input.msgRetentionSeconds) fail('dlqPolicyParams');
+  }
+}
+
+function mergeAttrs(base: NumericAttrs, input: QueueAttributesInput): NumericAttrs {
+  const out = { ...base };
+  for (const key of Object.keys(QUEUE_ATTR_RANGES) as Array<keyof NumericAttrs>) {
+    const v = input[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
 }
 
 function sec(ms: number): number {

@@ -380,6 +380,10 @@ export const queueCases: readonly ConformanceCase[] = [
       await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: dlq, policy: 1, maxTimeToLive: 3600 }, msgRetentionSeconds: 3600 }), 'dlqPolicyParams');
       await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 0 } }), 'dlqPolicyParams');
       await rejectsWith(api.createQueue(fresh('q-x'), { deadLetterPolicy: { deadLetterQueue: dlq, policy: 1 } }), 'dlqPolicyParams');
+      // The policy in force is checked on every change: retention may not drop to its time-to-live.
+      const ttl = await newQueue(api, 'q-ttl', { msgRetentionSeconds: 3600, deadLetterPolicy: { deadLetterQueue: dlq, policy: 1, maxTimeToLive: 300 } });
+      await rejectsWith(api.setQueueAttributes(ttl, { msgRetentionSeconds: 300 }), 'dlqPolicyParams');
+      assert.equal((await api.getQueueAttributes(ttl)).msgRetentionSeconds, 3600);
     },
   },
   {
@@ -562,6 +566,29 @@ export const queueCases: readonly ConformanceCase[] = [
       const dlq = await newQueue(api, 'q-dlq');
       for (let i = 0; i < 6; i++) await newQueue(api, 'q-src', { deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 5 } });
       await rejectsWith(api.createQueue(fresh('q-src'), { deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 5 } }), 'dlqBindTooMany');
+    },
+  },
+  {
+    name: 'parameter errors come before existence: a bad request on a missing queue reports the parameter',
+    run: async (api) => {
+      const missing = fresh('q-missing');
+      await rejectsWith(api.sendMessage(missing, ''), 'msgBodyEmpty');
+      await rejectsWith(api.sendMessage(missing, 'x', { delaySeconds: -1 }), 'paramOutOfRange');
+      await rejectsWith(api.receiveMessage(missing, { pollingWaitSeconds: 31 }), 'paramOutOfRange');
+      await rejectsWith(api.batchReceiveMessage(missing, 17, { pollingWaitSeconds: 0 }), 'paramOutOfRange');
+      await rejectsWith(api.batchSendMessage(missing, Array.from({ length: 17 }, () => 'x')), 'batchSizeOutOfRange');
+      await rejectsWith(api.setQueueAttributes(missing, { visibilityTimeout: 0 }), 'paramOutOfRange');
+      const existing = await newQueue(api, 'q-exists');
+      await rejectsWith(api.createQueue(existing, { visibilityTimeout: 0 }), 'paramOutOfRange');
+    },
+  },
+  {
+    name: 'a malformed queue name on any action fails 4000/10020',
+    run: async (api) => {
+      await rejectsWith(api.getQueueAttributes('9bad'), 'queueNameFormat');
+      await rejectsWith(api.sendMessage('9bad', 'x'), 'queueNameFormat');
+      await rejectsWith(api.receiveMessage('9bad', { pollingWaitSeconds: 0 }), 'queueNameFormat');
+      await rejectsWith(api.deleteQueue('9bad'), 'queueNameFormat');
     },
   },
 ];

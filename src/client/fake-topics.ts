@@ -146,8 +146,10 @@ export class InMemoryTopics implements CmqTopicApi {
 
   setTopicAttributes(topicName: string, attrs: TopicAttributesInput): Promise<void> {
     return this.host.run(() => {
-      const t = this.topic(topicName);
+      // As on the server: the name's form and the request's values before the topic's existence.
+      if (!isValidResourceName(topicName)) fail('topicNameFormat');
       checkMaxMsgSize(attrs.maxMsgSize);
+      const t = this.topic(topicName);
       if (attrs.maxMsgSize === undefined) return;
       t.maxMsgSize = attrs.maxMsgSize;
       t.modifyMs = this.host.now();
@@ -304,6 +306,7 @@ export class InMemoryTopics implements CmqTopicApi {
   }
 
   private subscription(topicName: string, subscriptionName: string): { topic: StoredTopic; sub: StoredSubscription } {
+    if (!isValidResourceName(topicName)) fail('topicNameFormat');
     if (!isValidResourceName(subscriptionName)) fail('subscriptionNameFormat');
     const topic = this.topic(topicName);
     const sub = topic.subscriptions.find((s) => s.name === subscriptionName);

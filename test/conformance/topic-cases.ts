@@ -379,4 +379,37 @@ export const topicCases: readonly ConformanceCase[] = [
       assert.ok((await api.listTopics({ limit: 1000 })).topics.length <= 50);
     },
   },
+  {
+    name: 'topic requests: a malformed name fails 10590 on every action; parameters are checked before existence',
+    run: async (api) => {
+      await rejectsWith(api.getTopicAttributes('9bad'), 'topicNameFormat');
+      await rejectsWith(api.publishMessage('9bad', 'x'), 'topicNameFormat');
+      await rejectsWith(api.deleteTopic('9bad'), 'topicNameFormat');
+      const missing = fresh('t-missing');
+      await rejectsWith(api.publishMessage(missing, ''), 'msgBodyEmpty');
+      await rejectsWith(api.publishMessage(missing, 'x', { tags: ['a', 'b', 'c', 'd', 'e', 'f'] }), 'msgTagTooMany');
+      await rejectsWith(api.setTopicAttributes(missing, { maxMsgSize: 1 }), 'paramOutOfRange');
+      await rejectsWith(api.subscribe(missing, '1bad', { protocol: 'queue', endpoint: 'q' }), 'subscriptionNameFormat');
+      await rejectsWith(api.subscribe(missing, fresh('sub'), { protocol: 'queue', endpoint: '9bad' }), 'endpointFormat');
+      await rejectsWith(api.getSubscriptionAttributes(missing, '1bad'), 'subscriptionNameFormat');
+      await rejectsWith(api.getSubscriptionAttributes('9bad', '1bad'), 'topicNameFormat');
+    },
+  },
+  {
+    name: 'filters of the other kind are ignored: a routing key on a tag topic, tags on a routing-key topic',
+    run: async (api) => {
+      const t = fresh('t-ign');
+      await api.createTopic(t);
+      const q = await newQueue(api, 'q-sub');
+      await subscribeQueue(api, t, q);
+      await api.publishMessage(t, 'with key', { routingKey: 'a.b' });
+      const rk = fresh('t-rk');
+      await api.createTopic(rk, { filterType: 2 });
+      const q2 = await newQueue(api, 'q-sub');
+      await subscribeQueue(api, rk, q2, { bindingKeys: ['a.b'] });
+      await api.publishMessage(rk, 'with tags', { routingKey: 'a.b', tags: ['zzz'] });
+      assert.deepEqual(await drain(api, q), ['with key']);
+      assert.deepEqual(await drain(api, q2), ['with tags']);
+    },
+  },
 ];

@@ -299,13 +299,14 @@ export const queueCases: readonly ConformanceCase[] = [
   {
     name: 'visibility timeout: a received message is hidden, then redelivered with a new handle; the old one is dead',
     run: async (api) => {
-      const q = await newQueue(api, 'q-vis', { visibilityTimeout: 1 });
+      // 3 s: long enough that the checks below run while the message is surely still in flight.
+      const q = await newQueue(api, 'q-vis', { visibilityTimeout: 3 });
       await api.sendMessage(q, 'again');
       const first = await receiveOne(api, q);
       assert.equal(await api.receiveMessage(q, { pollingWaitSeconds: 0 }), undefined, 'hidden while in flight');
       const a = await api.getQueueAttributes(q);
       assert.deepEqual([a.activeMsgNum, a.inactiveMsgNum], [0, 1]);
-      const second = await receiveOne(api, q, 10);
+      const second = await receiveOne(api, q, 15);
       assert.equal(second.msgId, first.msgId);
       assert.equal(second.dequeueCount, 2);
       assert.equal(second.firstDequeueTime, first.firstDequeueTime);
@@ -318,11 +319,11 @@ export const queueCases: readonly ConformanceCase[] = [
     name: 'delaySeconds hides a message until the delay has passed',
     run: async (api) => {
       const q = await newQueue(api, 'q-delay');
-      await api.sendMessage(q, 'later', { delaySeconds: 2 });
+      await api.sendMessage(q, 'later', { delaySeconds: 4 });
       assert.equal(await api.receiveMessage(q, { pollingWaitSeconds: 0 }), undefined);
       const a = await api.getQueueAttributes(q);
       assert.deepEqual([a.activeMsgNum, a.delayMsgNum], [0, 1]);
-      const m = await receiveOne(api, q, 10);
+      const m = await receiveOne(api, q, 15);
       assert.equal(m.body, 'later');
     },
   },

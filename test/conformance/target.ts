@@ -24,9 +24,17 @@ export interface Target {
   close: () => Promise<void>;
 }
 
+export interface RunOptions {
+  /** Per case (default 60 s). */
+  timeoutMs?: number;
+  /** Run the cases at once (they use fresh names, so they do not interfere); default one by one. */
+  concurrent?: boolean;
+}
+
 /** Registers `cases` as one describe block running against the target `open` builds. */
-export function runConformance(label: string, open: () => Promise<Target>, cases: readonly ConformanceCase[], timeoutMs = 60_000): void {
-  describe(label, () => {
+export function runConformance(label: string, open: () => Promise<Target>, cases: readonly ConformanceCase[], opts: RunOptions = {}): void {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  describe(label, { concurrency: opts.concurrent === true }, () => {
     let target: Target | undefined;
     before(async () => {
       target = await open();

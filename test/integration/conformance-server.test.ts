@@ -42,4 +42,4 @@ runConformance('follower of a 3-node set', async (): Promise<Target> => {
     await set.close();
     throw err;
   }
-}, cases, 120_000);
+}, cases, { timeoutMs: 120_000 });

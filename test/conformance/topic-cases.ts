@@ -312,7 +312,7 @@ export const topicCases: readonly ConformanceCase[] = [
     },
   },
   {
-    name: 'the topic maxMsgSize bounds publishes; filterType cannot change later',
+    name: 'the topic maxMsgSize bounds publishes and can be raised later; setting it keeps filterType',
     run: async (api) => {
       const t = fresh('t-max');
       await api.createTopic(t, { maxMsgSize: 1024 });

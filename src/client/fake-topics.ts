@@ -4,6 +4,7 @@
 // POSTed: their msgCount stays 0.
 
 import { CmqError } from './errors';
+import { checkBatchBytes } from './fake-batch';
 import type {
   CmqTopicApi,
   CreateTopicOptions,
@@ -147,8 +148,10 @@ export class InMemoryTopics implements CmqTopicApi {
 
   setTopicAttributes(topicName: string, attrs: TopicAttributesInput): Promise<void> {
     return this.host.run(() => {
-      const t = this.topic(topicName);
+      // As on the server: the name's form and the request's values before the topic's existence.
+      if (!isValidResourceName(topicName)) fail('topicNameFormat');
       checkMaxMsgSize(attrs.maxMsgSize);
+      const t = this.topic(topicName);
       if (attrs.maxMsgSize === undefined) return;
       t.maxMsgSize = attrs.maxMsgSize;
       t.modifyMs = this.host.now();
@@ -194,6 +197,7 @@ export class InMemoryTopics implements CmqTopicApi {
     return this.host.run(() => {
       if (bodies.length === 0) return [];
       if (bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
+      checkBatchBytes(bodies);
       return this.publish(topicName, bodies, opts);
     });
   }
@@ -304,6 +308,7 @@ export class InMemoryTopics implements CmqTopicApi {
   }
 
   private subscription(topicName: string, subscriptionName: string): { topic: StoredTopic; sub: StoredSubscription } {
+    if (!isValidResourceName(topicName)) fail('topicNameFormat');
     if (!isValidResourceName(subscriptionName)) fail('subscriptionNameFormat');
     const topic = this.topic(topicName);
     const sub = topic.subscriptions.find((s) => s.name === subscriptionName);

@@ -7,6 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { CmqError, CmqNetworkError } from './errors';
+import { checkBatchBytes } from './fake-batch';
 import { InMemoryTopics } from './fake-topics';
 import type {
   BatchDeleteResult,
@@ -157,11 +158,13 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   createQueue(queueName: string, attrs: QueueAttributesInput = {}): Promise<string> {
     return this.run(() => {
       if (!isValidResourceName(queueName)) fail('queueNameFormat');
+      checkAttrFields(attrs);
       const lower = queueName.toLowerCase();
       for (const q of this.queues.values()) if (q.name.toLowerCase() === lower) fail('queueExists');
       if (this.queues.size >= LIMITS.queueCountMax) fail('queueLimit');
       const defaults = Object.fromEntries(Object.entries(QUEUE_ATTR_RANGES).map(([k, r]) => [k, r.def])) as NumericAttrs;
-      const merged = this.checkAttrs(queueName, defaults, attrs);
+      const merged = mergeAttrs(defaults, attrs);
+      this.checkAttrState(queueName, merged, attrs.deadLetterPolicy ?? undefined);
       const now = this.now();
       const number = ++this.queueCounter;
       const q: StoredQueue = {
@@ -219,8 +222,14 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   setQueueAttributes(queueName: string, attrs: QueueAttributesInput): Promise<void> {
     return this.run(() => {
+      checkName(queueName);
+      checkAttrFields(attrs);
       const q = this.queue(queueName);
-      q.attrs = this.checkAttrs(queueName, q.attrs, attrs);
+      const merged = mergeAttrs(q.attrs, attrs);
+      // As on the server, the policy in force after the change is checked, whether or not it changes.
+      const policy = attrs.deadLetterPolicy === undefined ? q.deadLetterPolicy : (attrs.deadLetterPolicy ?? undefined);
+      this.checkAttrState(queueName, merged, policy);
+      q.attrs = merged;
       if (attrs.deadLetterPolicy === null) q.deadLetterPolicy = undefined;
       else if (attrs.deadLetterPolicy !== undefined) q.deadLetterPolicy = { ...attrs.deadLetterPolicy };
       if (q.attrs.rewindSeconds === 0) q.messages = q.messages.filter((m) => !m.deleted);
@@ -239,6 +248,9 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   sendMessage(queueName: string, body: string | Buffer, opts: SendOptions = {}): Promise<string> {
     return this.run(() => {
+      checkName(queueName);
+      checkBatchBytes([body]);
+      checkDelay(opts.delaySeconds ?? 0);
       const [id] = this.enqueue(this.queue(queueName), [body], opts.delaySeconds ?? 0);
       return id ?? '';
     });
@@ -246,9 +258,13 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   batchSendMessage(queueName: string, bodies: ReadonlyArray<string | Buffer>, opts: SendOptions = {}): Promise<string[]> {
     return this.run(() => {
-      const q = this.queue(queueName);
-      if (bodies.length < 1 || bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
-      return this.enqueue(q, bodies, opts.delaySeconds ?? 0);
+      // As CmqClient: an empty batch is answered without a request (so without any check).
+      if (bodies.length === 0) return [];
+      checkName(queueName);
+      if (bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
+      checkBatchBytes(bodies);
+      checkDelay(opts.delaySeconds ?? 0);
+      return this.enqueue(this.queue(queueName), bodies, opts.delaySeconds ?? 0);
     });
   }
 
@@ -272,8 +288,9 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   batchDeleteMessage(queueName: string, receiptHandles: readonly string[]): Promise<BatchDeleteResult> {
     return this.run(() => {
-      const q = this.queue(queueName);
+      // As CmqClient: an empty batch is answered without a request (so without any check).
       if (receiptHandles.length === 0) return { failed: [] };
+      const q = this.queue(queueName);
       if (receiptHandles.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'receiptHandle');
       const invalid = CmqError.fromName('receiptHandleInvalid');
       const failed = receiptHandles
@@ -291,7 +308,9 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       const nowSec = sec(now);
       if (startConsumeTimeSec > nowSec || startConsumeTimeSec < nowSec - q.attrs.rewindSeconds) fail('rewindTimeInvalid');
       for (const m of q.messages) {
-        if (sec(m.enqueueMs) >= startConsumeTimeSec) {
+        // As on the server: deleted and in-flight messages come back; delayed ones stay delayed.
+        const inFlight = m.dequeueCount > 0 && now < m.visibleAtMs;
+        if (sec(m.enqueueMs) >= startConsumeTimeSec && (m.deleted || inFlight)) {
           m.deleted = false;
           m.visibleAtMs = now;
           m.handle = undefined;
@@ -304,7 +323,8 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   unbindDeadLetterQueue(queueName: string): Promise<void> {
     return this.run(() => {
       const q = this.queue(queueName);
-      if (q.deadLetterPolicy === undefined) fail('dlqNotExist');
+      // As on the server: unbinding a queue without a policy succeeds (no policy is the goal).
+      if (q.deadLetterPolicy === undefined) return;
       q.deadLetterPolicy = undefined;
       q.modifyMs = this.now();
     });
@@ -326,6 +346,7 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   }
 
   private queue(name: string): StoredQueue {
+    checkName(name);
     const q = this.queues.get(name);
     if (q === undefined) fail('queueNotExist');
     this.sweep(q);
@@ -338,7 +359,9 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   private page(all: StoredQueue[], opts: ListOptions): QueueList {
     const word = opts.searchWord?.toLowerCase();
-    const matching = word === undefined || word === '' ? all : all.filter((q) => q.name.toLowerCase().includes(word));
+    const found = word === undefined || word === '' ? all : all.filter((q) => q.name.toLowerCase().includes(word));
+    // Sorted by name (code-point order), as the server pages them: pages stay stable as queues come and go.
+    const matching = [...found].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const offset = Math.max(0, opts.offset ?? 0);
     const limit = Math.min(LIMITS.listLimitMax, Math.max(0, opts.limit ?? LIMITS.listLimitDefault));
     return {
@@ -347,52 +370,23 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
     };
   }
 
-  private checkAttrs(queueName: string, base: NumericAttrs, input: QueueAttributesInput): NumericAttrs {
-    const out = { ...base };
-    for (const key of Object.keys(QUEUE_ATTR_RANGES) as Array<keyof NumericAttrs>) {
-      const v = input[key];
-      if (v === undefined) continue;
-      const range = QUEUE_ATTR_RANGES[key];
-      if (!Number.isInteger(v) || v < range.min || v > range.max) fail('paramOutOfRange', key);
-      out[key] = v;
-    }
-    if (out.rewindSeconds > out.msgRetentionSeconds) fail('rewindSecondsTooLarge');
-    if (input.deadLetterPolicy) this.checkDeadLetterPolicy(queueName, input.deadLetterPolicy, out);
-    return out;
-  }
-
-  private checkDeadLetterPolicy(queueName: string, p: DeadLetterPolicy, attrs: NumericAttrs): void {
-    if (typeof p.deadLetterQueue !== 'string') fail('dlqPolicyQueueMember');
-    if (p.policy !== 0 && p.policy !== 1) fail('dlqPolicyPolicyMember');
-    const dlq = this.queues.get(p.deadLetterQueue);
+  /** What depends on stored state, in the server's order (spec §2.6, §2.7). */
+  private checkAttrState(queueName: string, attrs: NumericAttrs, policy: DeadLetterPolicy | undefined): void {
+    if (attrs.rewindSeconds > attrs.msgRetentionSeconds) fail('rewindSecondsTooLarge');
+    if (policy === undefined) return;
+    if (policy.deadLetterQueue === queueName) fail('dlqPolicyParams');
+    if (policy.policy === 1 && (policy.maxTimeToLive ?? 0) >= attrs.msgRetentionSeconds) fail('dlqPolicyParams');
+    const dlq = this.queues.get(policy.deadLetterQueue);
     if (dlq === undefined) fail('dlqNotExist');
-    const isDlqForOthers = this.sourcesOf(queueName).length > 0;
-    if (dlq.name === queueName || dlq.deadLetterPolicy !== undefined || isDlqForOthers) fail('dlqNested');
+    if (dlq.deadLetterPolicy !== undefined || this.sourcesOf(queueName).length > 0) fail('dlqNested');
     const sources = this.sourcesOf(dlq.name).filter((q) => q.name !== queueName);
     if (sources.length >= LIMITS.deadLetterSourcesMax) fail('dlqBindTooMany');
-    if (p.policy === 0) {
-      const n = p.maxReceiveCount;
-      const r = DEAD_LETTER_RANGES.maxReceiveCount;
-      if (n === undefined || !Number.isInteger(n) || n < r.min || n > r.max) fail('dlqPolicyParams');
-    } else {
-      const ttl = p.maxTimeToLive;
-      const r = DEAD_LETTER_RANGES.maxTimeToLive;
-      if (ttl === undefined || !Number.isInteger(ttl) || ttl < r.min || ttl > r.max || ttl >= attrs.msgRetentionSeconds) {
-        fail('dlqPolicyParams');
-      }
-    }
   }
 
+  /** Bodies and delay were checked by the caller (request checks come before the queue's own). */
   private enqueue(q: StoredQueue, bodies: ReadonlyArray<string | Buffer>, delaySeconds: number): string[] {
-    if (!Number.isInteger(delaySeconds) || delaySeconds < 0 || delaySeconds > LIMITS.delaySecondsMax) {
-      fail('paramOutOfRange', 'delaySeconds');
-    }
     const texts = bodies.map((b) => (typeof b === 'string' ? b : b.toString('utf8')));
-    for (const t of texts) {
-      const bytes = Buffer.byteLength(t);
-      if (bytes === 0) fail('msgBodyEmpty');
-      if (bytes > q.attrs.maxMsgSize) fail('msgTooLarge');
-    }
+    for (const t of texts) if (Buffer.byteLength(t) > q.attrs.maxMsgSize) fail('msgTooLarge');
     if (q.messages.filter((m) => !m.deleted).length + texts.length > q.attrs.maxMsgHeapNum) fail('heapFull');
     const now = this.now();
     const ids = texts.map((body) => this.append(q, body, now, now + delaySeconds * 1000));
@@ -434,12 +428,12 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
     });
   }
 
-  /** Appends a copy to the dead-letter queue; false when that queue no longer exists. */
+  /** Appends a copy (same msgId, as on the server) to the dead-letter queue; false when that queue no longer exists. */
   private moveToDeadLetter(policy: DeadLetterPolicy, m: StoredMessage): boolean {
     const dlq = this.queues.get(policy.deadLetterQueue);
     if (dlq === undefined) return false;
     const now = this.now();
-    this.append(dlq, m.body, now, now);
+    this.append(dlq, m.body, now, now, m.msgId);
     for (const wake of dlq.waiters) wake();
     return true;
   }
@@ -487,11 +481,12 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   }
 
   private async receive(queueName: string, max: number, opts: ReceiveOptions): Promise<Message[]> {
-    const first = this.queue(queueName);
-    const waitSeconds = opts.pollingWaitSeconds ?? first.attrs.pollingWaitSeconds;
-    if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > LIMITS.pollingWaitSecondsMax) {
+    checkName(queueName);
+    const asked = opts.pollingWaitSeconds;
+    if (asked !== undefined && (!Number.isInteger(asked) || asked < 0 || asked > LIMITS.pollingWaitSecondsMax)) {
       fail('paramOutOfRange', 'pollingWaitSeconds');
     }
+    const waitSeconds = asked ?? this.queue(queueName).attrs.pollingWaitSeconds;
     const waitMs = Math.min(waitSeconds * 1000, this.maxWaitMs ?? Infinity);
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -518,6 +513,49 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       signal?.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+function checkName(queueName: string): void {
+  if (!isValidResourceName(queueName)) fail('queueNameFormat');
+}
+
+function checkDelay(delaySeconds: number): void {
+  if (!Number.isInteger(delaySeconds) || delaySeconds < 0 || delaySeconds > LIMITS.delaySecondsMax) {
+    fail('paramOutOfRange', 'delaySeconds');
+  }
+}
+
+/** The request's own attribute fields, checked before anything stored (as the server parses them). */
+function checkAttrFields(input: QueueAttributesInput): void {
+  for (const key of Object.keys(QUEUE_ATTR_RANGES) as Array<keyof NumericAttrs>) {
+    const v = input[key];
+    if (v === undefined) continue;
+    const range = QUEUE_ATTR_RANGES[key];
+    if (!Number.isInteger(v) || v < range.min || v > range.max) fail('paramOutOfRange', key);
+  }
+  const p = input.deadLetterPolicy;
+  if (p === undefined || p === null) return;
+  if (typeof p.deadLetterQueue !== 'string') fail('dlqPolicyQueueMember');
+  // A name that is not a valid queue name cannot exist.
+  if (!isValidResourceName(p.deadLetterQueue)) fail('dlqNotExist');
+  if (p.policy !== 0 && p.policy !== 1) fail('dlqPolicyPolicyMember');
+  const isIn = (v: number | undefined, r: { min: number; max: number }): boolean => v !== undefined && Number.isInteger(v) && v >= r.min && v <= r.max;
+  if (p.policy === 0 && !isIn(p.maxReceiveCount, DEAD_LETTER_RANGES.maxReceiveCount)) fail('dlqPolicyParams');
+  if (p.policy === 1) {
+    const ttl = p.maxTimeToLive;
+    if (!isIn(ttl, DEAD_LETTER_RANGES.maxTimeToLive)) fail('dlqPolicyParams');
+    // Only against a retention given in the same request; the stored one is checked with the state.
+    if (input.msgRetentionSeconds !== undefined && (ttl ?? 0) >= input.msgRetentionSeconds) fail('dlqPolicyParams');
+  }
+}
+
+function mergeAttrs(base: NumericAttrs, input: QueueAttributesInput): NumericAttrs {
+  const out = { ...base };
+  for (const key of Object.keys(QUEUE_ATTR_RANGES) as Array<keyof NumericAttrs>) {
+    const v = input[key];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
 }
 
 function sec(ms: number): number {

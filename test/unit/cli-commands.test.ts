@@ -153,11 +153,12 @@ void test('queue create / get / set / list / delete, human and JSON', async () =
   assert.deepEqual(attrs.deadLetterPolicy, { deadLetterQueue: 'dlq', policy: 0, maxReceiveCount: 3 });
 
   assert.equal(await h.run(['queue', 'list']), 0);
-  assert.deepEqual(h.out, ['NAME    ID', 'orders  queue-1', 'dlq     queue-2', 'showing 1-2 of 2']);
+  // Sorted by name, as the server lists queues.
+  assert.deepEqual(h.out, ['NAME    ID', 'dlq     queue-2', 'orders  queue-1', 'showing 1-2 of 2']);
   assert.equal(await h.run(['queue', 'list', '--search', 'ORD', '--json']), 0);
   assert.deepEqual(JSON.parse(h.out.join('\n')), { totalCount: 1, queues: [{ queueId: 'queue-1', queueName: 'orders' }] });
   assert.equal(await h.run(['queue', 'list', '--offset', '1', '--limit', '1']), 0);
-  assert.deepEqual(h.out, ['NAME  ID', 'dlq   queue-2', 'showing 2-2 of 2']);
+  assert.deepEqual(h.out, ['NAME    ID', 'orders  queue-1', 'showing 2-2 of 2']);
   assert.equal(await h.run(['queue', 'list', '--search', 'zzz']), 0);
   assert.deepEqual(h.out, ['no queues (0 matching)']);
 

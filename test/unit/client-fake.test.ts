@@ -26,7 +26,8 @@ void test('queue lifecycle: create, list, get, set, delete, with CMQ errors', as
 
   const list = await cmq.listQueues({ searchWord: 'ORD' });
   assert.deepEqual(list, { totalCount: 1, queues: [{ queueId: 'queue-1', queueName: 'orders' }] });
-  assert.equal((await cmq.listQueues({ offset: 1, limit: 1 })).queues[0]?.queueName, 'Other-queue');
+  // Sorted by name in code-point order, as the server lists them: 'Other-queue' before 'orders'.
+  assert.equal((await cmq.listQueues({ offset: 1, limit: 1 })).queues[0]?.queueName, 'orders');
   assert.equal((await cmq.listQueues()).totalCount, 2);
 
   const a = await cmq.getQueueAttributes('orders');
@@ -180,7 +181,7 @@ void test('dead letters: maxReceiveCount moves a message; DLQ rules', async () =
   assert.equal((await cmq.receiveMessage('dlq', { pollingWaitSeconds: 0 }))?.body, 'poison');
   await cmq.unbindDeadLetterQueue('src');
   assert.equal((await cmq.getQueueAttributes('src')).deadLetterPolicy, undefined);
-  await assert.rejects(cmq.unbindDeadLetterQueue('src'), isCode(4000, 10730));
+  await cmq.unbindDeadLetterQueue('src'); // a queue without a policy: succeeds, as on the server
   await cmq.deleteQueue('dlq');
 });
 

@@ -26,6 +26,7 @@ import type { SegmentedWal } from '../storage/wal';
 import type { PeerAddress, PeerTransport } from '../transport';
 import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
+import { RecentEntries, windowLogView } from './recent-entries';
 
 /** This node is not the leader; `leaderHint` is who is, when known. */
 export class NotLeaderError extends Error {
@@ -150,49 +151,6 @@ interface PendingProposal<R> {
   resolve: (r: R) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
-}
-
-/**
- * Recently persisted entries, by index, bounded by payload bytes; evicts the oldest. Indexes are
- * contiguous from `lo`, so eviction walks a counter (iterating a Map from its front after many
- * deletions costs V8 a scan over the deleted slots every time).
- */
-class RecentEntries {
-  private readonly byIndex = new Map<number, RaftEntry>();
-  private bytes = 0;
-  /** Lowest index held (meaningful while byIndex is not empty). */
-  private lo = 0;
-
-  constructor(private readonly maxBytes: number) {}
-
-  add(e: RaftEntry): void {
-    if (this.byIndex.size === 0) this.lo = e.index;
-    this.byIndex.set(e.index, e);
-    this.bytes += e.payload.byteLength;
-    while (this.bytes > this.maxBytes && this.byIndex.size > 1) {
-      const old = this.byIndex.get(this.lo);
-      if (old) {
-        this.byIndex.delete(this.lo);
-        this.bytes -= old.payload.byteLength;
-      }
-      this.lo++;
-    }
-  }
-
-  /** Drops entries >= index (a conflicting suffix being replaced). */
-  truncateFrom(index: number): void {
-    const hi = this.lo + this.byIndex.size;
-    for (let i = Math.max(index, this.lo); i < hi; i++) {
-      const e = this.byIndex.get(i);
-      if (!e) continue;
-      this.byIndex.delete(i);
-      this.bytes -= e.payload.byteLength;
-    }
-  }
-
-  get(index: number): RaftEntry | undefined {
-    return this.byIndex.get(index);
-  }
 }
 
 export class RaftDriver<R> {
@@ -773,24 +731,11 @@ export class RaftDriver<R> {
   }
 
   private logView(): LogView {
-    return {
-      firstIndex: () => this.wal.firstIndex(),
-      lastIndex: () => this.wal.lastIndex(),
-      term: (index) => this.wal.termAt(index),
-      entries: (lo, hi, maxBytes) => {
-        if (lo < this.wal.firstIndex()) return 'compacted';
-        const out: RaftEntry[] = [];
-        let bytes = 0;
-        for (let i = lo; i <= hi; i++) {
-          const e = this.recent.get(i);
-          if (!e) return out.length > 0 ? out : 'unavailable';
-          if (out.length > 0 && bytes + e.payload.byteLength > maxBytes) break;
-          out.push(e);
-          bytes += e.payload.byteLength;
-        }
-        return out;
-      },
-    };
+    // `wal` and `recent` are replaced by a snapshot install: read them at each call.
+    return windowLogView(
+      { firstIndex: () => this.wal.firstIndex(), lastIndex: () => this.wal.lastIndex(), term: (index) => this.wal.termAt(index) },
+      () => this.recent,
+    );
   }
 
   /** Runs a core call; a broken invariant stops the node (it restarts and recovers from disk). */

@@ -28,6 +28,7 @@ import { QueueStateMachine } from '../../src/broker/state-machine';
 import { decodeMessage, encodeMessage } from '../../src/raft/codec';
 import { RaftNode } from '../../src/raft/raft-node';
 import type { LogView, RaftConfig, RaftEntry, RaftMessage, Ready } from '../../src/raft/types';
+import { RecentEntries, windowLogView } from '../../src/node/recent-entries';
 import { Prng } from './prng';
 import { bodyFor, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
 import { SimWal, type ShippedSnapshot } from './sim-wal';
@@ -132,44 +133,6 @@ const QUEUES = [
 
 // ---- the simulated node --------------------------------------------------------------------------
 
-/** Recently persisted entries by index, bounded by payload bytes (RaftDriver's `recent`). */
-class RecentEntries {
-  private readonly byIndex = new Map<number, RaftEntry>();
-  private bytes = 0;
-  private lo = 0;
-
-  add(e: RaftEntry): void {
-    if (this.byIndex.size === 0) this.lo = e.index;
-    this.byIndex.set(e.index, e);
-    this.bytes += e.payload.byteLength;
-    while (this.bytes > RECENT_BYTES_MAX && this.byIndex.size > 1) {
-      const old = this.byIndex.get(this.lo);
-      if (old) {
-        this.byIndex.delete(this.lo);
-        this.bytes -= old.payload.byteLength;
-      }
-      this.lo++;
-    }
-  }
-
-  truncateFrom(index: number): void {
-    for (const [i, e] of this.byIndex) {
-      if (i < index) continue;
-      this.byIndex.delete(i);
-      this.bytes -= e.payload.byteLength;
-    }
-  }
-
-  clear(): void {
-    this.byIndex.clear();
-    this.bytes = 0;
-  }
-
-  get(index: number): RaftEntry | undefined {
-    return this.byIndex.get(index);
-  }
-}
-
 interface Persisting {
   rd: Ready;
   doneAt: number;
@@ -186,7 +149,7 @@ class QueueSimNode {
   persisting: Persisting | undefined;
   loads: { from: number; to: number; at: number }[] = [];
   incomingSnapshots = new Map<number, ShippedSnapshot>();
-  recent = new RecentEntries();
+  recent = new RecentEntries(RECENT_BYTES_MAX);
   downUntil = 0;
   skewMs = 0;
   lastTickMs = -Infinity;
@@ -386,7 +349,7 @@ export class QueueSimulation {
       this.stats.damagedLastDropped++;
       this.trace(`${node.id}: recovery dropped entry ${report.damagedLastDropped}: the last record's body CRC failed (torn-write rule)`);
     }
-    node.recent = new RecentEntries();
+    node.recent = new RecentEntries(RECENT_BYTES_MAX);
     const snap = node.wal.snapshot;
     node.sm = snap ? QueueStateMachine.restore(snap.stateMachine) : new QueueStateMachine();
     if (snap) this.noteSmDigest(node, snap.stateMachine);
@@ -426,24 +389,7 @@ export class QueueSimulation {
 
   /** What the core reads: terms from the disk index, payloads from the driver's window only. */
   private logView(node: QueueSimNode): LogView {
-    return {
-      firstIndex: () => node.wal.firstIndex(),
-      lastIndex: () => node.wal.lastIndex(),
-      term: (index) => node.wal.term(index),
-      entries: (lo, hi, maxBytes) => {
-        if (lo < node.wal.firstIndex()) return 'compacted';
-        const out: RaftEntry[] = [];
-        let bytes = 0;
-        for (let i = lo; i <= hi; i++) {
-          const e = node.recent.get(i);
-          if (!e) return out.length > 0 ? out : 'unavailable';
-          if (out.length > 0 && bytes + e.payload.byteLength > maxBytes) break;
-          out.push(e);
-          bytes += e.payload.byteLength;
-        }
-        return out;
-      },
-    };
+    return windowLogView({ firstIndex: () => node.wal.firstIndex(), lastIndex: () => node.wal.lastIndex(), term: (index) => node.wal.term(index) }, () => node.recent);
   }
 
   private live(): QueueSimNode[] {
@@ -582,7 +528,7 @@ export class QueueSimulation {
     node.wal.persist(p.rd, p.install, p.rd.entriesToPersist.length, true);
     const meta = p.rd.snapshotToInstall;
     if (meta && p.install) {
-      node.recent.clear();
+      node.recent = new RecentEntries(RECENT_BYTES_MAX);
       node.sm = QueueStateMachine.restore(p.install.stateMachine);
       this.noteSmDigest(node, p.install.stateMachine);
       node.appliedIndex = meta.index;

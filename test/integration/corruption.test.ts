@@ -2,50 +2,22 @@
 // a damaged record header in the middle of the log stops start-up instead of losing entries.
 
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 
-import { arrayParams, cmqCall, drainBodiesPastDamage } from '../helpers/raw-cmq';
+import { cmqCall, drainBodiesPastDamage } from '../helpers/raw-cmq';
 import { makeDataDir, runServerExpectingExit, spawnServer, type ServerProcess } from '../helpers/server-process';
+import { fillQueueWithVictim, segmentWithVictim, VICTIM_MARKER } from '../helpers/victim-queue';
 
 const QUEUE = 'corruptq';
-const MARKER = 'VICTIM-MESSAGE-';
 
-function body(tag: string): string {
-  return (tag + '.').padEnd(1024, 'x');
-}
-
-async function fillQueue(url: string): Promise<string[]> {
-  assert.equal((await cmqCall(url, 'CreateQueue', { queueName: QUEUE })).code, 0);
-  const sent: string[] = [];
-  for (let i = 0; i < 20; i++) {
-    const tag = i === 10 ? `${MARKER}${i}` : `ok-${i}`;
-    sent.push(body(tag));
-    assert.equal((await cmqCall(url, 'SendMessage', { queueName: QUEUE, msgBody: body(tag) })).code, 0);
-  }
-  // A batch after the victim, so the damaged record is not the log's tail.
-  const tail = Array.from({ length: 5 }, (_, i) => body(`tail-${i}`));
-  sent.push(...tail);
-  assert.equal((await cmqCall(url, 'BatchSendMessage', { queueName: QUEUE, ...arrayParams('msgBody', tail) })).code, 0);
-  return sent;
-}
-
-/** Flip one byte at `delta` from the first occurrence of `needle` (searched after `after`). */
+/** Flip one byte at `delta` from the first occurrence of `needle` after (or, `before`, before) the victim. */
 async function flipInWal(dataDir: string, needle: string, delta: number, before = false): Promise<void> {
-  const walDir = path.join(dataDir, 'wal');
-  for (const name of (await readdir(walDir)).sort()) {
-    const file = path.join(walDir, name);
-    const buf = await readFile(file);
-    const at = buf.indexOf(MARKER);
-    if (at < 0) continue;
-    const target = before ? buf.lastIndexOf(needle, at) : buf.indexOf(needle, at);
-    assert.ok(target >= 0, `found ${needle}`);
-    buf[target + delta] = buf[target + delta]! ^ 0x5a;
-    await writeFile(file, buf);
-    return;
-  }
-  assert.fail('marker not found in any segment');
+  const { file, buf, at } = await segmentWithVictim(dataDir);
+  const target = before ? buf.lastIndexOf(needle, at) : buf.indexOf(needle, at);
+  assert.ok(target >= 0, `found ${needle}`);
+  buf[target + delta] = buf[target + delta]! ^ 0x5a;
+  await writeFile(file, buf);
 }
 
 for (const stopKind of ['clean stop', 'kill -9'] as const) {
@@ -54,13 +26,13 @@ for (const stopKind of ['clean stop', 'kill -9'] as const) {
     let server: ServerProcess | undefined;
     try {
       server = await spawnServer(dir);
-      const sent = await fillQueue(server.url);
+      const { sent } = await fillQueueWithVictim(server.url, QUEUE);
       if (stopKind === 'clean stop') await server.stop();
       else await server.kill9();
-      await flipInWal(dir, MARKER, 40);
+      await flipInWal(dir, VICTIM_MARKER, 40);
       server = await spawnServer(dir);
       const got = await drainBodiesPastDamage(server.url, QUEUE);
-      const victim = sent.find((b) => b.startsWith(MARKER))!;
+      const victim = sent.find((b) => b.startsWith(VICTIM_MARKER))!;
       assert.ok(!got.some((b) => b.includes('VICTIM')), 'damaged body must not be delivered');
       assert.deepEqual(new Set(got), new Set(sent.filter((b) => b !== victim)), 'every intact message is delivered');
       assert.match(server.output(), /CORRUPTION/);
@@ -79,7 +51,7 @@ test('a damaged record header in mid-log stops start-up with a clear error', { t
   let server: ServerProcess | undefined;
   try {
     server = await spawnServer(dir);
-    await fillQueue(server.url);
+    await fillQueueWithVictim(server.url, QUEUE);
     await server.kill9();
     server = undefined;
     // The queue name sits in the meta part of the victim's record, which the header checksum covers.

@@ -10,53 +10,22 @@ import { mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/pro
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { arrayParams, cmqCall, drainBodiesPastDamage } from '../helpers/raw-cmq';
+import { drainBodiesPastDamage } from '../helpers/raw-cmq';
 import { makeDataDir, runServerExpectingExit, spawnServer, type ServerProcess } from '../helpers/server-process';
+import { fillQueueWithVictim, segmentWithVictim } from '../helpers/victim-queue';
 
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 const QUEUE = 'salvageq';
-const MARKER = 'VICTIM-MESSAGE-';
-
-function body(tag: string): string {
-  return (tag + '.').padEnd(1024, 'x');
-}
-
-/** 20 single sends (the 11th is the victim), then a batch of 5 so the victim is not the tail. */
-async function fillQueue(url: string): Promise<{ sent: string[]; victim: string; tail: string[] }> {
-  assert.equal((await cmqCall(url, 'CreateQueue', { queueName: QUEUE })).code, 0);
-  const sent: string[] = [];
-  for (let i = 0; i < 20; i++) {
-    const b = body(i === 10 ? `${MARKER}${i}` : `ok-${i}`);
-    sent.push(b);
-    assert.equal((await cmqCall(url, 'SendMessage', { queueName: QUEUE, msgBody: b })).code, 0);
-  }
-  const tail = Array.from({ length: 5 }, (_, i) => body(`tail-${i}`));
-  sent.push(...tail);
-  assert.equal((await cmqCall(url, 'BatchSendMessage', { queueName: QUEUE, ...arrayParams('msgBody', tail) })).code, 0);
-  return { sent, victim: sent[10]!, tail };
-}
-
-async function segmentWithMarker(dataDir: string): Promise<{ file: string; buf: Buffer; at: number }> {
-  const walDir = path.join(dataDir, 'wal');
-  for (const name of (await readdir(walDir)).sort()) {
-    const file = path.join(walDir, name);
-    const buf = await readFile(file);
-    const at = buf.indexOf(MARKER);
-    if (at >= 0) return { file, buf, at };
-  }
-  throw new Error('marker not found in any segment');
-}
-
 /** Flips a byte of the victim's body (40 bytes into it). */
 async function flipBody(dataDir: string): Promise<void> {
-  const { file, buf, at } = await segmentWithMarker(dataDir);
+  const { file, buf, at } = await segmentWithVictim(dataDir);
   buf[at + 40] = buf[at + 40]! ^ 0x5a;
   await writeFile(file, buf);
 }
 
 /** Flips a byte of the queue name in the victim record's meta, which the header checksum covers. */
 async function flipMeta(dataDir: string): Promise<void> {
-  const { file, buf, at } = await segmentWithMarker(dataDir);
+  const { file, buf, at } = await segmentWithVictim(dataDir);
   const target = buf.lastIndexOf(QUEUE, at);
   assert.ok(target >= 0);
   buf[target + 1] = buf[target + 1]! ^ 0x5a;
@@ -140,7 +109,7 @@ test('wal verify on an undamaged directory: exit 0, every segment listed; a non-
   let server: ServerProcess | undefined;
   try {
     server = await spawnServer(dir);
-    await fillQueue(server.url);
+    await fillQueueWithVictim(server.url, QUEUE);
     await server.kill9();
     server = undefined;
     const before = await treeDigest(dir);
@@ -170,7 +139,7 @@ test('wal verify and salvage refuse a data directory that a running server holds
   let server: ServerProcess | undefined;
   try {
     server = await spawnServer(dir);
-    await fillQueue(server.url);
+    await fillQueueWithVictim(server.url, QUEUE);
     for (const args of [['wal', 'verify', dir], ['wal', 'salvage', dir, '--out', path.join(path.dirname(dir), `${path.basename(dir)}-out`)]]) {
       const r = await runCli(args);
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
@@ -190,7 +159,7 @@ test('a damaged body: verify exit 3 names the message; salvage copies it and the
   let server: ServerProcess | undefined;
   try {
     server = await spawnServer(dir);
-    const { sent, victim } = await fillQueue(server.url);
+    const { sent, victim } = await fillQueueWithVictim(server.url, QUEUE);
     await server.kill9();
     server = undefined;
     await flipBody(dir);
@@ -222,7 +191,7 @@ for (const stopKind of ['kill -9', 'clean stop'] as const) {
     let server: ServerProcess | undefined;
     try {
       server = await spawnServer(dir);
-      const { sent, victim } = await fillQueue(server.url);
+      const { sent, victim } = await fillQueueWithVictim(server.url, QUEUE);
       if (stopKind === 'kill -9') await server.kill9();
       else await server.stop();
       server = undefined;
@@ -271,7 +240,7 @@ test('a cut-off final write: verify exit 0 (drop-torn-tail), salvage leaves the 
   let server: ServerProcess | undefined;
   try {
     server = await spawnServer(dir);
-    const { sent, tail } = await fillQueue(server.url);
+    const { sent, tail } = await fillQueueWithVictim(server.url, QUEUE);
     await server.kill9();
     server = undefined;
     await truncateInTail(dir);

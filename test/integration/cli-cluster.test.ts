@@ -141,7 +141,8 @@ test('cluster start-local: a member that cannot start is named with its exit cod
   }
 });
 
-test('cluster start-local: a member killed by a signal is reported with that signal, and the others are stopped', { timeout: 120_000 }, async () => {
+/** Runs `cluster start-local` until the set serves, hands it to `body`, and cleans up whatever happens. */
+async function withServingLocalSet(body: (c: CliProcess, pids: Record<string, number>) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'opencmq-start-local-'));
   const base = await freeRange(3);
   const raftBase = await freeRange(3);
@@ -152,43 +153,35 @@ test('cluster start-local: a member killed by a signal is reported with that sig
     cli = c;
     await waitFor('the members line', () => /^members: /m.test(c.stdout()), 30_000);
     pids = memberPids(c.stdout());
-    // Once the set serves requests, n3 dies as if the OOM killer took it.
     await callUntilOk([0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`), 'ListQueue', {}, { timeoutMs: 30_000 });
-    process.kill(pids['n3']!, 'SIGKILL');
-    const r = await c.done;
-    assert.equal(r.code, 1, r.stderr.slice(-2000));
-    assert.match(r.stderr, /^error: member n3 was killed by signal SIGKILL; stopped the others$/m);
-    for (const id of ['n1', 'n2']) assert.equal(alive(pids[id]!), false, `${id} (pid ${pids[id]}) was stopped`);
+    await body(c, pids);
   } finally {
     cli?.kill();
     killLeftovers(pids);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('cluster start-local: a member killed by a signal is reported with that signal, and the others are stopped', { timeout: 120_000 }, async () => {
+  await withServingLocalSet(async (c, pids) => {
+    // The set serves requests; n3 dies as if the OOM killer took it.
+    process.kill(pids['n3']!, 'SIGKILL');
+    const r = await c.done;
+    assert.equal(r.code, 1, r.stderr.slice(-2000));
+    assert.match(r.stderr, /^error: member n3 was killed by signal SIGKILL; stopped the others$/m);
+    for (const id of ['n1', 'n2']) assert.equal(alive(pids[id]!), false, `${id} (pid ${pids[id]}) was stopped`);
+  });
 });
 
 test('cluster start-local: Ctrl-C stops all three members and exits 0', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'opencmq-start-local-'));
-  const base = await freeRange(3);
-  const raftBase = await freeRange(3);
-  let pids: Record<string, number> = {};
-  let cli: CliProcess | undefined;
-  try {
-    const c = startCli(['cluster', 'start-local', '--data-dir', path.join(dir, 'set'), '--base-port', String(base), '--raft-base-port', String(raftBase)], dir, 90_000);
-    cli = c;
-    await waitFor('the members line', () => /^members: /m.test(c.stdout()), 30_000);
-    pids = memberPids(c.stdout());
-    await callUntilOk([0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`), 'ListQueue', {}, { timeoutMs: 30_000 });
+  await withServingLocalSet(async (c, pids) => {
     c.interrupt();
     const r = await c.done;
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     assert.match(r.stderr, /^3-node set stopped$/m);
     assert.doesNotMatch(r.stderr, /^error: member/m);
     for (const id of ['n1', 'n2', 'n3']) assert.equal(alive(pids[id]!), false, `${id} (pid ${pids[id]}) was stopped`);
-  } finally {
-    cli?.kill();
-    killLeftovers(pids);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('cluster status against a real set with one member down: a row per member, exit 0; with two down, exit 1', { timeout: 180_000 }, async () => {

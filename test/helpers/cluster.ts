@@ -5,6 +5,7 @@ import net from 'node:net';
 
 import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { cmqRequest } from './load-clients';
+import { cmqCall } from './raw-cmq';
 import { makeDataDir, spawnServer, type ServerProcess } from './server-process';
 import { fixturePath } from './tls-fixtures';
 
@@ -273,4 +274,17 @@ export async function waitCaughtUp(
     await sleep(100);
   }
   throw new Error(`${id} did not catch up within ${timeoutMs} ms; last: ${last}`);
+}
+
+/** Waits until the member at `endpoint` has applied up to `index` (its own status, asked directly). */
+export async function waitApplied(endpoint: string, index: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const st = await cmqCall(endpoint, 'OpencmqClusterStatus').catch(() => undefined);
+    if (st && st.code === 0 && Number(st.appliedIndex) >= index) return;
+    last = JSON.stringify(st);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not applied up to ${index} within ${timeoutMs} ms: ${last}`);
 }

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 
 import { callUntilOk, drainQueue } from '../helpers/load-clients';
 import { cmqCall } from '../helpers/raw-cmq';
-import { freePorts, SECRET, startTestSet, waitForLeader } from '../helpers/cluster';
+import { freePorts, SECRET, startTestSet, waitForLeader, waitApplied } from '../helpers/cluster';
 import { makeDataDir, spawnServer, type ServerProcess } from '../helpers/server-process';
 
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -24,18 +24,6 @@ async function cli(endpoint: string, ...args: string[]): Promise<string> {
 
 function drain(endpoint: string, queueName: string): Promise<string[]> {
   return drainQueue({ endpoints: [endpoint], queueName, pollingWaitSeconds: 0, emptyReceivesToStop: 1 });
-}
-
-async function waitApplied(endpoint: string, index: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    const st = await cmqCall(endpoint, 'OpencmqClusterStatus').catch(() => undefined);
-    if (st && st.code === 0 && Number(st.appliedIndex) >= index) return;
-    last = JSON.stringify(st);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`not applied up to ${index} within ${timeoutMs} ms: ${last}`);
 }
 
 test('add a node with --join, replace a dead member, and serve everything from the new one', { timeout: 120_000 }, async () => {

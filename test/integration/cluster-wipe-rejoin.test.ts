@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 
 import { callUntilOk, drainQueue } from '../helpers/load-clients';
 import { cmqCall } from '../helpers/raw-cmq';
-import { freePorts, SECRET, startTestSet, waitCaughtUp, waitForLeader } from '../helpers/cluster';
+import { freePorts, SECRET, startTestSet, waitCaughtUp, waitForLeader, waitApplied } from '../helpers/cluster';
 import { spawnServer, type ServerProcess } from '../helpers/server-process';
 
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
@@ -47,18 +47,6 @@ async function damageRecordMeta(dataDir: string, marker: string): Promise<void> 
     return;
   }
   throw new Error(`${marker} not found in ${walDir}`);
-}
-
-async function waitApplied(endpoint: string, index: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    const st = await cmqCall(endpoint, 'OpencmqClusterStatus').catch(() => undefined);
-    if (st && st.code === 0 && Number(st.appliedIndex) >= index) return;
-    last = JSON.stringify(st);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`not applied up to ${index} within ${timeoutMs} ms: ${last}`);
 }
 
 /** Spawns on a fixed client port, retrying while the port is briefly held by a client connection. */

@@ -7,8 +7,6 @@ import type { CmqClientOptions } from '../client/client';
 import { CmqNetworkError } from '../client/errors';
 import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } from '../client/types';
 import { LIMITS } from '../protocol/limits';
-import { LOG_LEVELS, parseLogLevel } from '../protocol/log';
-import { LOG_FORMATS, type LogFormat } from '../node/server-options';
 import {
   ADMIN_PORT_OFFSET,
   DEFAULT_DATA_DIR,
@@ -36,6 +34,7 @@ import {
   boolOpt,
   configFileValues,
   intOpt,
+  logOptions,
   queueAttributesFromOptions,
   stringOpt,
   type OptionSpecs,
@@ -512,23 +511,6 @@ const server: CommandSpec = {
     return EXIT_OK;
   },
 };
-
-/** --log-format and --log-level (the server's logger is built from them; stderr is where it writes). */
-export function logOptions(values: OptionValues): Pick<ServerOptions, 'logFormat' | 'logLevel'> {
-  const out: Pick<ServerOptions, 'logFormat' | 'logLevel'> = {};
-  const format = stringOpt(values, 'log-format');
-  if (format !== undefined) {
-    if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got '${format}'`);
-    out.logFormat = format as LogFormat;
-  }
-  const level = stringOpt(values, 'log-level');
-  if (level !== undefined) {
-    const parsed = parseLogLevel(level);
-    if (parsed === undefined) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${level}'`);
-    out.logLevel = parsed;
-  }
-  return out;
-}
 
 /**
  * Next to the API port (9680 for 9600), so members on one host get distinct ones. A free API port

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-import { logOptions, type CommandSpec } from './commands';
+import type { CommandSpec } from './commands';
 import { EXIT_ERROR, EXIT_OK } from './cli-io';
-import { intOpt, stringOpt } from './options';
+import { intOpt, logOptions, stringOpt } from './options';
 import { ADMIN_PORT_OFFSET } from '../node/server-options';
 
 const NODE_IDS = ['n1', 'n2', 'n3'] as const;

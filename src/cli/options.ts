@@ -4,6 +4,8 @@
 import type { DeadLetterPolicy, QueueAttributesInput } from '../client/types';
 import { UsageError } from './cli-io';
 import { DEAD_LETTER_RANGES, QUEUE_ATTR_RANGES } from '../protocol/limits';
+import { LOG_LEVELS, parseLogLevel } from '../protocol/log';
+import { LOG_FORMATS, type LogFormat, type ServerOptions } from '../node/server-options';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -163,6 +165,23 @@ export function configFileValues(file: string, text: string, specs: OptionSpecs)
       if (Array.isArray(value)) throw new UsageError(`${file}: '${key}' takes one value`);
       out[key] = one(value);
     }
+  }
+  return out;
+}
+
+/** --log-format and --log-level (the server's logger is built from them; stderr is where it writes). */
+export function logOptions(values: OptionValues): Pick<ServerOptions, 'logFormat' | 'logLevel'> {
+  const out: Pick<ServerOptions, 'logFormat' | 'logLevel'> = {};
+  const format = stringOpt(values, 'log-format');
+  if (format !== undefined) {
+    if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, got '${format}'`);
+    out.logFormat = format as LogFormat;
+  }
+  const level = stringOpt(values, 'log-level');
+  if (level !== undefined) {
+    const parsed = parseLogLevel(level);
+    if (parsed === undefined) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${level}'`);
+    out.logLevel = parsed;
   }
   return out;
 }

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 
 import { createLogger } from '../../src/node/logger';
 import { lineLogger, LogRateLimit, loggerFor, parseLogLevel } from '../../src/protocol/log';
-import { logOptions, serverOptionsFrom } from '../../src/cli/commands';
+import { serverOptionsFrom } from '../../src/cli/commands';
+import { logOptions } from '../../src/cli/options';
 import { UsageError } from '../../src/cli/cli-io';
 
 function capture(): { lines: string[]; destination: { write(line: string): void } } {

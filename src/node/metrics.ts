@@ -168,6 +168,21 @@ export class NodeMetrics {
         },
       });
     };
+    /** A gauge with one label, its series recomputed at each scrape (series that vanished go). */
+    const labelled = (name: string, help: string, label: string, read: (o: NodeObservation) => Iterable<[string, number]>): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          const o = snap();
+          if (!o) return;
+          this.reset();
+          for (const [value, n] of read(o)) this.set({ [label]: value }, n);
+        },
+      });
+    };
     // Registered first, so every scrape starts a fresh observation.
     new Gauge({
       name: 'opencmq_ready',
@@ -180,46 +195,23 @@ export class NodeMetrics {
       },
     });
     gauge('opencmq_raft_term', 'Current Raft term', (o) => o.raft.term);
-    new Gauge({
-      name: 'opencmq_raft_role',
-      help: "This node's Raft role: 1 for the current role, 0 for the others",
-      labelNames: ['role'],
-      registers,
-      collect() {
-        const o = snap();
-        if (!o) return;
-        for (const role of RAFT_ROLES) this.set({ role }, o.raft.role === role ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'opencmq_raft_leader',
-      help: 'The leader this node knows: 1 with leader="<node id>"; absent when none is known',
-      labelNames: ['leader'],
-      registers,
-      collect() {
-        const o = snap();
-        if (!o) return;
-        this.reset();
-        if (o.raft.leader !== undefined) this.set({ leader: o.raft.leader }, 1);
-      },
-    });
+    labelled("opencmq_raft_role", "This node's Raft role: 1 for the current role, 0 for the others", 'role', (o) =>
+      RAFT_ROLES.map((role): [string, number] => [role, o.raft.role === role ? 1 : 0]),
+    );
+    labelled('opencmq_raft_leader', 'The leader this node knows: 1 with leader="<node id>"; absent when none is known', 'leader', (o) =>
+      o.raft.leader === undefined ? [] : [[o.raft.leader, 1]],
+    );
     gauge('opencmq_raft_has_leader', '1 when this node knows a leader, else 0', (o) => (o.raft.leader === undefined ? 0 : 1));
     gauge('opencmq_raft_commit_index', 'Highest log index known committed', (o) => o.raft.commitIndex);
     gauge('opencmq_raft_applied_index', 'Highest log index applied to the queue state', (o) => o.raft.appliedIndex);
     gauge('opencmq_raft_last_index', 'Last index in the local log', (o) => o.raft.lastIndex);
     gauge('opencmq_raft_voters', 'Voters in the current configuration', (o) => o.raft.voters.length);
-    new Gauge({
-      name: 'opencmq_raft_follower_lag_entries',
-      help: "On the leader only: entries each follower lacks (leader's last index minus the follower's match index)",
-      labelNames: ['peer'],
-      registers,
-      collect() {
-        const o = snap();
-        if (!o) return;
-        this.reset();
-        for (const [peer, p] of Object.entries(o.raft.progress)) this.set({ peer }, Math.max(0, o.raft.lastIndex - p.matchIndex));
-      },
-    });
+    labelled(
+      'opencmq_raft_follower_lag_entries',
+      "On the leader only: entries each follower lacks (leader's last index minus the follower's match index)",
+      'peer',
+      (o) => Object.entries(o.raft.progress).map(([peer, p]): [string, number] => [peer, Math.max(0, o.raft.lastIndex - p.matchIndex)]),
+    );
     counter('opencmq_raft_elections_total', 'Elections this node started (became a candidate) since it started', (o) => o.raftCounters.elections);
     counter('opencmq_raft_leader_changes_total', 'Times this node saw a new leader since it started', (o) => o.raftCounters.leaderChanges);
     counter('opencmq_raft_snapshots_sent_total', 'Snapshots streamed to followers behind the compacted log', (o) => o.raftCounters.snapshotsSent);

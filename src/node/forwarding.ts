@@ -4,8 +4,8 @@
 
 import { handleCmqRequest, type ApiContext, type CmqRequestInput } from '../api/http-server';
 import { LOCAL_ACTION_NAMES } from '../api/admin-actions';
-import { responseJson } from '../api/response';
-import { ERRORS, errorMessage } from '../protocol/errors';
+import { renderOutcome, responseJson } from '../api/response';
+import { fail } from '../protocol/errors';
 import { requestNotExecuted, type PeerTransport } from '../transport';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 
@@ -112,11 +112,8 @@ export function forwarder(
   };
   // Whether the leader can have executed the request decides the code: 6100 (retry is safe)
   // only when the request provably never reached it, else 6000/10810 (outcome unknown).
-  const failed = (error: 'notApplied' | 'outcomeUnknown', leader: string, why: string): Record<string, unknown> => ({
-    code: ERRORS[error].code,
-    message: `${errorMessage(error)} forwarding to leader ${leader} failed: ${why}`,
-    requestId: nextRequestId(),
-  });
+  const failed = (error: 'notApplied' | 'outcomeUnknown', leader: string, why: string): Record<string, unknown> =>
+    renderOutcome(fail(error, undefined, `forwarding to leader ${leader} failed: ${why}`), nextRequestId());
   return (input) => {
     const leader = leaderId();
     if (leader === undefined || leader === selfId || isLocalAction(input)) return undefined;

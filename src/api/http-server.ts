@@ -238,11 +238,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     }
     if (err.code === 'HPE_HEADER_OVERFLOW') {
       // Keep the CMQ contract (HTTP 200 + JSON) for an over-long GET URL.
-      const body = responseJson(renderOutcome(tooLarge(), ctx.nextRequestId()));
-      socket.end(
-        'HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n' +
-          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+      writeRawAnswer(socket, renderOutcome(tooLarge(), ctx.nextRequestId()));
       closeSoon(socket);
       return;
     }
@@ -304,16 +300,24 @@ function cutConnection(socket: net.Socket, state: ConnectionState): void {
     send(res, cut.answer(), true);
   } else if (!cut.headersHadArrived && state.requests === cut.requestsAtDeadline) {
     // Its headers are still incomplete: node:http has no response for it, so write one.
-    const body = responseJson(cut.answer());
-    socket.write(
-      'HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
+    writeRawAnswer(socket, cut.answer());
   }
   // Otherwise the late request did arrive meanwhile and has been answered.
   // Read nothing more: whatever else arrives is not answered.
   socket.pause();
   closeSoon(socket);
+}
+
+/**
+ * A CMQ answer (HTTP 200, JSON, Connection: close) written straight to the socket, for a request
+ * node:http has no response object for (its headers never arrived whole).
+ */
+function writeRawAnswer(socket: net.Socket, answer: Record<string, unknown>): void {
+  const body = responseJson(answer);
+  socket.write(
+    'HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 /** End the connection now, and destroy it if the client has not closed its side soon after. */

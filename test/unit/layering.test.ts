@@ -12,12 +12,13 @@ const SRC = path.join(__dirname, '..', '..', '..', 'src');
 /** For each layer, the other src/ layers it may import. */
 const ALLOWED: Record<string, string[]> = {
   protocol: [],
+  runtime: [],
   raft: [],
   broker: ['protocol'],
-  storage: ['protocol'],
-  transport: ['protocol'],
+  storage: ['protocol', 'runtime'],
+  transport: ['protocol', 'runtime'],
   api: ['protocol', 'broker'],
-  node: ['protocol', 'broker', 'storage', 'api', 'raft', 'transport'],
+  node: ['protocol', 'runtime', 'broker', 'storage', 'api', 'raft', 'transport'],
   client: ['protocol'],
   cli: ['protocol', 'client'],
 };

@@ -1,0 +1,26 @@
+// The production Runtime: the wall clock, Node's timers and crypto randomness.
+
+import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+import type { Runtime, TimerHandle } from './timers';
+
+const RANDOM_SCALE = 2 ** 31;
+
+export const nodeRuntime: Runtime = {
+  nowMs: () => Date.now(),
+  monotonicMs: () => performance.now(),
+  setTimeout: (fn, delayMs) => setTimeout(fn, delayMs),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout | undefined),
+  setInterval: (fn, periodMs) => setInterval(fn, periodMs),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout | undefined),
+  setImmediate: (fn) => void setImmediate(fn),
+  sleep: (delayMs) => new Promise<void>((resolve) => setTimeout(resolve, delayMs)),
+  random: () => randomInt(0, RANDOM_SCALE) / RANDOM_SCALE,
+};
+
+/** Keeps a timer from holding the process open, where the runtime's timers are Node's. */
+export function unrefTimer(h: TimerHandle): void {
+  const t = h as { unref?: () => void };
+  if (typeof t.unref === 'function') t.unref();
+}

@@ -3,6 +3,8 @@
 // waiter answers "no message" exactly when its wait runs out.
 
 import { LIMITS } from '../protocol/limits';
+import { nodeRuntime } from '../runtime/node-runtime';
+import type { Timers } from '../runtime/timers';
 
 export interface Waiter {
   queueName: string;
@@ -14,7 +16,10 @@ export class ParkedReceives {
   private readonly byQueue = new Map<string, Set<Waiter>>();
   private count = 0;
 
-  constructor(private readonly max = LIMITS.parkedReceivesMax) {}
+  constructor(
+    private readonly timers: Timers = nodeRuntime,
+    private readonly max = LIMITS.parkedReceivesMax,
+  ) {}
 
   get size(): number {
     return this.count;
@@ -39,14 +44,14 @@ export class ParkedReceives {
         settle: (woken) => {
           if (done) return;
           done = true;
-          clearTimeout(timer);
+          this.timers.clearTimeout(timer);
           waiters.delete(waiter);
           if (waiters.size === 0 && this.byQueue.get(queueName) === waiters) this.byQueue.delete(queueName);
           this.count--;
           resolve(woken);
         },
       };
-      const timer = setTimeout(() => waiter.settle(false), Math.max(0, waitMs));
+      const timer = this.timers.setTimeout(() => waiter.settle(false), Math.max(0, waitMs));
       waiters.add(waiter);
       this.count++;
     });

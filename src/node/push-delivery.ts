@@ -4,12 +4,13 @@
 // Delivery is at-least-once: a POST whose outcome is not applied (stop, lost leadership) is
 // simply attempted again later, by this node or by the next leader.
 
-import { randomInt } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 
 import type { BodyRef, CommandResult, DuePush } from '../broker/commands';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
+import { nodeRuntime, unrefTimer } from '../runtime/node-runtime';
+import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
 
 /** Defaults and bounds of the push loop (each one overridable through PushDeliveryOptions). */
 export const PUSH_DELIVERY_LIMITS = {
@@ -55,8 +56,8 @@ export interface PushDeliveryOptions {
   readBody: (ref: BodyRef) => Promise<Buffer>;
   /** Proposes an outcome; resolves once applied. A rejection or an `ok: false` result halts the loop. */
   propose: (command: PushOutcomeCommand) => Promise<CommandResult>;
-  now?: () => number;
-  randomU32?: () => number;
+  /** Clock, timers and randomness (default: the real ones). */
+  runtime?: Runtime;
   /** Default: an HttpPoster (node:http / node:https, keep-alive agent per origin), closed by stop(). */
   post?: PushPost;
   log?: LogSink;
@@ -135,8 +136,7 @@ class Abandoned extends Error {}
 
 export class PushDelivery {
   private readonly opts: PushDeliveryOptions;
-  private readonly now: () => number;
-  private readonly randomU32: () => number;
+  private readonly rt: Runtime;
   private readonly post: PushPost;
   private readonly ownPoster: HttpPoster | undefined;
   private readonly log: Logger;
@@ -155,15 +155,14 @@ export class PushDelivery {
   /** Origins whose last POST failed, so a dead endpoint is logged once, not once per push. */
   private readonly failingOrigins = new Set<string>();
   private pumpQueued = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private delivered = 0;
   private failed = 0;
   private bodyReadFailures = 0;
 
   constructor(opts: PushDeliveryOptions) {
     this.opts = opts;
-    this.now = opts.now ?? Date.now;
-    this.randomU32 = opts.randomU32 ?? (() => randomInt(0, 2 ** 32 - 1));
+    this.rt = opts.runtime ?? nodeRuntime;
     this.log = loggerFor(opts.log, 'push', (line) => process.stderr.write(`${line}\n`));
     this.perEndpointMax = opts.perEndpointInFlightMax ?? PUSH_DELIVERY_LIMITS.perEndpointInFlightMax;
     this.inFlightMax = opts.inFlightMax ?? PUSH_DELIVERY_LIMITS.inFlightMax;
@@ -175,7 +174,7 @@ export class PushDelivery {
       this.ownPoster = new HttpPoster({ maxSocketsPerOrigin: this.perEndpointMax });
       this.post = this.ownPoster.post;
     }
-    this.requestId = opts.requestId ?? requestIds(this.randomU32().toString(16).padStart(8, '0'));
+    this.requestId = opts.requestId ?? requestIds(randomU32(this.rt).toString(16).padStart(8, '0'));
   }
 
   get isRunning(): boolean {
@@ -218,7 +217,7 @@ export class PushDelivery {
     const wasRunning = this.running;
     this.running = false;
     this.generation++;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.rt.clearTimeout(this.timer);
     this.timer = undefined;
     const tasks = [...this.tasks.values()];
     this.tasks.clear();
@@ -236,7 +235,7 @@ export class PushDelivery {
   private schedulePump(): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
-    setImmediate(() => {
+    this.rt.setImmediate(() => {
       this.pumpQueued = false;
       this.pump();
     });
@@ -244,7 +243,7 @@ export class PushDelivery {
 
   private pump(): void {
     if (!this.running) return;
-    const nowMs = this.now();
+    const nowMs = this.rt.nowMs();
     let capacity = this.inFlightMax - this.tasks.size;
     // The due list is ordered by time, not by endpoint: pushes of a saturated (slow or dead)
     // endpoint can fill any window. When a first window leaves capacity unused, look at the whole
@@ -270,15 +269,15 @@ export class PushDelivery {
 
   /** Sleep until the next attempt is due, at most sleepMaxMs; completions and wake() come sooner. */
   private armTimer(nowMs: number): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.rt.clearTimeout(this.timer);
     const next = this.opts.nextAttemptMs();
     // next <= now: what is due is in flight or waits for a busy endpoint; a completion re-pumps.
     const delayMs = next === undefined || next === Infinity || next <= nowMs ? this.sleepMaxMs : Math.min(next - nowMs, this.sleepMaxMs);
-    this.timer = setTimeout(() => {
+    this.timer = this.rt.setTimeout(() => {
       this.timer = undefined;
       this.schedulePump();
     }, delayMs);
-    this.timer.unref();
+    unrefTimer(this.timer);
   }
 
   private dispatch(key: string, origin: string, push: DuePush): void {
@@ -333,7 +332,7 @@ export class PushDelivery {
       const post = new AbortController();
       const onAbort = (): void => post.abort();
       signal.addEventListener('abort', onAbort, { once: true });
-      const timer = setTimeout(() => post.abort(), this.timeoutMs);
+      const timer = this.rt.setTimeout(() => post.abort(), this.timeoutMs);
       try {
         const { status } = await untilAborted(this.post(push.endpoint, request.headers, request.body, this.timeoutMs, post.signal), post.signal);
         ok = status >= 200 && status < 300;
@@ -343,7 +342,7 @@ export class PushDelivery {
         ok = false;
         why = post.signal.aborted ? `no answer within ${this.timeoutMs} ms` : describe(err);
       } finally {
-        clearTimeout(timer);
+        this.rt.clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
       }
       this.noteEndpoint(origin, ok, why);
@@ -351,7 +350,7 @@ export class PushDelivery {
     if (signal.aborted) throw new Abandoned();
     const command: PushOutcomeCommand = ok
       ? { kind: 'pushSucceeded', topicName: push.topicName, subscriptionName: push.subscriptionName, msgId: push.msgId }
-      : { kind: 'pushFailed', topicName: push.topicName, subscriptionName: push.subscriptionName, msgId: push.msgId, seed: this.randomU32() >>> 0 };
+      : { kind: 'pushFailed', topicName: push.topicName, subscriptionName: push.subscriptionName, msgId: push.msgId, seed: randomU32(this.rt) };
     let result: CommandResult;
     try {
       result = await untilAborted(this.opts.propose(command), signal);

@@ -2,7 +2,6 @@
 // QueueService the HTTP layer calls. It owns every timer (ticks, long polls, snapshots) and all
 // I/O; the state machine stays pure and sees time only through log entries.
 
-import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -48,15 +47,15 @@ import { PushDelivery } from './push-delivery';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 import { finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { toLogger, type Logger, type LogSink } from '../protocol/log';
+import { nodeRuntime } from '../runtime/node-runtime';
+import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
 
 export interface QueueNodeOptions {
   dataDir: string;
   /** fdatasync before acknowledging (default true). */
   fsync?: boolean;
-  /** Wall clock in ms (injected for tests). */
-  now?: () => number;
-  /** 32-bit random numbers for receipt-handle seeds (injected for tests). */
-  randomU32?: () => number;
+  /** Clock, timers and randomness (default: the real ones; the simulator passes virtual ones). */
+  runtime?: Runtime;
   log?: LogSink;
   /** Take a snapshot after this many applied entries (default 100,000). */
   snapshotEveryEntries?: number;
@@ -162,9 +161,8 @@ const PUSH_RECHECK_MS = 1000;
 const BODY_FROM_REPLICA_TIMEOUT_MS = 2000;
 
 export class QueueNode implements QueueService {
-  private readonly parked = new ParkedReceives();
-  private readonly now: () => number;
-  private readonly randomU32: () => number;
+  private readonly parked: ParkedReceives;
+  private readonly rt: Runtime;
   /** The node's logger; each message goes out under its component. */
   private readonly logger: Logger;
   private readonly log: { server: Logger; raft: Logger; storage: Logger; snapshot: Logger };
@@ -172,7 +170,7 @@ export class QueueNode implements QueueService {
   private inflight = 0;
   private closing = false;
   private fatal: Error | undefined;
-  private tickTimer: NodeJS.Timeout | undefined;
+  private tickTimer: TimerHandle | undefined;
   private tickAtMs = Infinity;
   private tickInFlight = false;
   private lastTickMs = -Infinity;
@@ -186,7 +184,7 @@ export class QueueNode implements QueueService {
   private diskStall: DiskStall | undefined;
   /** POSTs topic pushes to http subscribers while this node leads. */
   private readonly pushes: PushDelivery;
-  private pushRecheck: NodeJS.Timeout | undefined;
+  private pushRecheck: TimerHandle | undefined;
   private readonly served: ServedCounters = { messagesSent: 0, messagesReceived: 0, messagesDeleted: 0, messagesPublished: 0, pushFailures: 0 };
 
   private constructor(
@@ -196,8 +194,8 @@ export class QueueNode implements QueueService {
     private readonly snapshots: SnapshotStore,
     private readonly opts: QueueNodeOptions,
   ) {
-    this.now = opts.now ?? Date.now;
-    this.randomU32 = opts.randomU32 ?? (() => randomInt(0, 2 ** 32 - 1));
+    this.rt = opts.runtime ?? nodeRuntime;
+    this.parked = new ParkedReceives(this.rt);
     this.logger = toLogger(opts.log, stderrLine);
     this.log = {
       server: this.logger.child('server'),
@@ -211,8 +209,7 @@ export class QueueNode implements QueueService {
       nextAttemptMs: () => this.sm.nextPushAttemptMs(),
       readBody: (ref) => this.readPushBody(ref),
       propose: (command) => this.submit(command),
-      now: this.now,
-      randomU32: this.randomU32,
+      runtime: this.rt,
       log: this.logger,
       // A refused outcome (leadership lost, throttled): look again shortly.
       onHalt: () => this.recheckPushesSoon(),
@@ -236,7 +233,7 @@ export class QueueNode implements QueueService {
     const sm = restored ? QueueStateMachine.restore(restored.stateMachine) : new QueueStateMachine();
     const nodeId = opts.nodeId ?? SINGLE_NODE_ID;
     // One record of stalled disk writes for the WAL, a staged WAL and the hard state alike.
-    const diskStall = new DiskStall(log, { nodeId, ...(opts.diskStallRetryMs !== undefined ? { retryMs: opts.diskStallRetryMs } : {}) });
+    const diskStall = new DiskStall(log, { nodeId, runtime: opts.runtime ?? nodeRuntime, ...(opts.diskStallRetryMs !== undefined ? { retryMs: opts.diskStallRetryMs } : {}) });
     const wal = await openWal(opts, log, diskStall);
     const hardState = await HardStateStore.open(path.join(opts.dataDir, 'raft'));
     if (wal.lastIndex() < sm.lastAppliedIndex) {
@@ -268,8 +265,7 @@ export class QueueNode implements QueueService {
       appliedIndex: sm.lastAppliedIndex,
       lastTimeMs,
       configEntries,
-      now: opts.now ?? Date.now,
-      random: () => randomInt(0, 2 ** 31) / 2 ** 31,
+      runtime: opts.runtime ?? nodeRuntime,
       tickMs: opts.tickMs ?? DEFAULT_TICK_MS,
       // A lone voter has nobody to disturb: it may elect itself after the shortest timeout.
       electionTicks: soleVoter ? SOLE_VOTER_ELECTION_TICKS : DEFAULT_ELECTION_TICKS,
@@ -285,9 +281,9 @@ export class QueueNode implements QueueService {
     let receiver: SnapshotReceiver | undefined;
     if (opts.rpc) {
       const walOpts = walOptions(opts, log, diskStall);
-      receiver = new SnapshotReceiver(opts.dataDir, walOpts, opts.now ?? Date.now, log);
+      receiver = new SnapshotReceiver(opts.dataDir, walOpts, opts.runtime ?? nodeRuntime, log);
       receiver.serve(opts.rpc);
-      const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => node.loadSnapshot(index), wal: () => node.wal }, log);
+      const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => node.loadSnapshot(index), wal: () => node.wal }, log, opts.runtime ?? nodeRuntime);
       raftOpts.snapshotTransfer = { sender, receiver, install: (meta) => node.installSnapshot(meta) };
     }
     const commitLog = new RaftDriver<CommandResult>(raftOpts);
@@ -304,7 +300,7 @@ export class QueueNode implements QueueService {
       // Everything in the log is applied before the first request, unless the disk is full: then
       // the barrier waits for space, and the node serves meanwhile (writes refused, reads of
       // what is applied) instead of not starting at all.
-      await untilBarrierOrStall(commitLog.readBarrier(), diskStall, log);
+      await untilBarrierOrStall(commitLog.readBarrier(), diskStall, log, opts.runtime ?? nodeRuntime);
     }
     return node;
   }
@@ -341,11 +337,7 @@ export class QueueNode implements QueueService {
       if (r.reason === 'notLeader') return fail('notApplied', undefined, 'cannot transfer leadership: no leader is known here yet; retry');
       return fail('invalidParams', undefined, `cannot transfer leadership: ${nodeId} is not a voter of this set`);
     }
-    const deadline = Date.now() + LEADER_HANDOFF_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (this.commitLog.leaderId === nodeId) return { ok: true, from, to: nodeId };
-      await new Promise((res) => setTimeout(res, 5));
-    }
+    if (await this.commitLog.waitUntil(() => this.commitLog.leaderId === nodeId, LEADER_HANDOFF_TIMEOUT_MS)) return { ok: true, from, to: nodeId };
     // The transfer may still complete (or have completed unseen here).
     return fail('outcomeUnknown', undefined, `leadership did not move to ${nodeId} within ${LEADER_HANDOFF_TIMEOUT_MS} ms`);
   }
@@ -367,10 +359,7 @@ export class QueueNode implements QueueService {
 
   /** Resolves once no leadership transfer is under way here (or after the hand-off timeout). */
   private async untilTransferEnds(): Promise<void> {
-    const deadline = Date.now() + LEADER_HANDOFF_TIMEOUT_MS;
-    while (this.commitLog.status().leadTransferee !== undefined && Date.now() < deadline && !this.fatal) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await this.commitLog.waitUntil(() => this.commitLog.status().leadTransferee === undefined || this.fatal !== undefined, LEADER_HANDOFF_TIMEOUT_MS);
   }
 
   /** The current leader's id, if known. */
@@ -380,12 +369,10 @@ export class QueueNode implements QueueService {
 
   /** Resolves once this node leads its group (or rejects after timeoutMs). */
   async untilLeader(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.commitLog.leaderId !== this.commitLog.id) {
-      if (this.fatal) throw this.fatal;
-      if (Date.now() > deadline) throw new Error(`no leadership after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const leads = (): boolean => this.commitLog.leaderId === this.commitLog.id;
+    await this.commitLog.waitUntil(() => leads() || this.fatal !== undefined, timeoutMs);
+    if (this.fatal) throw this.fatal;
+    if (!leads()) throw new Error(`no leadership after ${timeoutMs} ms`);
   }
 
   // ---- QueueService ------------------------------------------------------------------------
@@ -461,10 +448,10 @@ export class QueueNode implements QueueService {
       if (!settings) return fail('queueNotExist');
     }
     const waitMs = (waitSeconds ?? settings.pollingWaitSeconds) * 1000;
-    const deadline = this.now() + waitMs;
+    const deadline = this.rt.nowMs() + waitMs;
     for (;;) {
       if (this.sm.visibleCount(queueName) > 0) {
-        const r = await this.submit({ kind: 'receiveMessages', queueName, numOfMsg, seed: this.randomU32() });
+        const r = await this.submit({ kind: 'receiveMessages', queueName, numOfMsg, seed: randomU32(this.rt) });
         if (!r.ok) return r;
         if (r.kind !== 'receiveMessages') return fail('internalError');
         if (r.messages.length > 0) return this.readBodies(queueName, r.messages);
@@ -472,7 +459,7 @@ export class QueueNode implements QueueService {
       // A graceful shutdown cuts long polls short with the ordinary "no message" answer, which
       // every consumer loop already handles by polling again (elsewhere, after a failover).
       if (this.closing) return { ok: true, messages: [] };
-      const remaining = deadline - this.now();
+      const remaining = deadline - this.rt.nowMs();
       if (remaining <= 0) return { ok: true, messages: [] };
       const parked = this.parked.park(queueName, remaining);
       if (!parked) return fail('internalError', undefined, 'too many receives are waiting');
@@ -579,7 +566,7 @@ export class QueueNode implements QueueService {
 
   private recheckPushesSoon(): void {
     if (this.pushRecheck || this.closing) return;
-    this.pushRecheck = setTimeout(() => {
+    this.pushRecheck = this.rt.setTimeout(() => {
       this.pushRecheck = undefined;
       this.syncPushes();
     }, PUSH_RECHECK_MS);
@@ -613,9 +600,9 @@ export class QueueNode implements QueueService {
       }
     }
     this.scheduleTick();
-    if (this.entriesSinceSnapshot >= this.snapshotEveryEntries && !this.snapshotRunning && !this.closing && Date.now() >= this.snapshotRetryAtMs) {
+    if (this.entriesSinceSnapshot >= this.snapshotEveryEntries && !this.snapshotRunning && !this.closing && this.rt.nowMs() >= this.snapshotRetryAtMs) {
       // Next turn: the log learns that these entries are applied only after this listener returns.
-      setImmediate(() => void this.snapshotNow());
+      this.rt.setImmediate(() => void this.snapshotNow());
     }
   }
 
@@ -624,16 +611,16 @@ export class QueueNode implements QueueService {
     if (deadline === undefined || this.closing || this.fatal) return;
     const due = Math.max(deadline, this.lastTickMs + TICK_MIN_INTERVAL_MS);
     if (this.tickTimer && due >= this.tickAtMs) return;
-    if (this.tickTimer) clearTimeout(this.tickTimer);
+    if (this.tickTimer) this.rt.clearTimeout(this.tickTimer);
     this.tickAtMs = due;
     // +1 ms: entry time must be strictly past the deadline when the tick is applied.
-    const delay = Math.max(0, due - this.now() + 1);
-    this.tickTimer = setTimeout(() => {
+    const delay = Math.max(0, due - this.rt.nowMs() + 1);
+    this.tickTimer = this.rt.setTimeout(() => {
       this.tickTimer = undefined;
       this.tickAtMs = Infinity;
       if (this.tickInFlight) return;
       this.tickInFlight = true;
-      this.lastTickMs = this.now();
+      this.lastTickMs = this.rt.nowMs();
       void this.submit({ kind: 'tick' }).finally(() => {
         this.tickInFlight = false;
         this.scheduleTick();
@@ -807,7 +794,7 @@ export class QueueNode implements QueueService {
         // Not fatal (the log still holds everything): skipped, and tried again after a pause
         // (a full disk) at the next apply, covering the entries it did not.
         this.entriesSinceSnapshot += covered;
-        this.snapshotRetryAtMs = Date.now() + SNAPSHOT_RETRY_MS;
+        this.snapshotRetryAtMs = this.rt.nowMs() + SNAPSHOT_RETRY_MS;
         this.log.snapshot.error(`snapshot at ${index} failed (skipped; retried in ${SNAPSHOT_RETRY_MS / 1000} s or later): ${String(err)}`);
       } finally {
         this.snapshotRunning = undefined;
@@ -834,11 +821,11 @@ export class QueueNode implements QueueService {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    if (this.tickTimer) clearTimeout(this.tickTimer);
-    if (this.pushRecheck) clearTimeout(this.pushRecheck);
+    if (this.tickTimer) this.rt.clearTimeout(this.tickTimer);
+    if (this.pushRecheck) this.rt.clearTimeout(this.pushRecheck);
     await this.pushes.stop();
     this.parked.wakeAll();
-    while (this.inflight > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.inflight > 0) await this.rt.sleep(5);
     await this.handOffLeadership();
     if (this.snapshotRunning) await this.snapshotRunning;
     // A snapshot at shutdown makes the next start-up replay nothing.
@@ -861,10 +848,7 @@ export class QueueNode implements QueueService {
     const r = this.commitLog.transferLeadership(target);
     if (!r.ok) return;
     this.log.raft.info(`shutting down: transferring leadership to ${target}`, { target });
-    const deadline = Date.now() + LEADER_HANDOFF_TIMEOUT_MS;
-    while (this.commitLog.leaderId === this.commitLog.id && Date.now() < deadline) {
-      await new Promise((res) => setTimeout(res, 5));
-    }
+    await this.commitLog.waitUntil(() => this.commitLog.leaderId !== this.commitLog.id, LEADER_HANDOFF_TIMEOUT_MS);
   }
 
   private onFatal(err: unknown): void {
@@ -917,7 +901,7 @@ function walOptions(opts: QueueNodeOptions, log: Logger, stall: DiskStall): WalO
 }
 
 /** Resolves when `barrier` does, or as soon as a disk stall is seen (the barrier then finishes later). */
-async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log: Logger): Promise<void> {
+async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log: Logger, timers: Runtime): Promise<void> {
   let settled = false;
   const done = barrier.then(
     () => {
@@ -935,7 +919,7 @@ async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log
       log.child('storage').error(`starting while storage is stalled: ${stall.describe(s)}; writes are refused until it clears`);
       return;
     }
-    await Promise.race([done, new Promise((r) => setTimeout(r, 20))]);
+    await Promise.race([done, timers.sleep(20)]);
   }
   await done;
 }

@@ -27,6 +27,7 @@ import type { PeerAddress, PeerTransport } from '../transport';
 import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 import { RecentEntries, windowLogView } from './recent-entries';
+import type { Runtime, TimerHandle } from '../runtime/timers';
 
 /** This node is not the leader; `leaderHint` is who is, when known. */
 export class NotLeaderError extends Error {
@@ -105,9 +106,8 @@ export interface RaftDriverOptions {
   lastTimeMs: number;
   /** Config entries in the log after the snapshot, in order. */
   configEntries: RaftEntry[];
-  now: () => number;
-  /** Seeded or crypto random in [0, 1). */
-  random: () => number;
+  /** Clock, timers and randomness (the simulator passes virtual ones). */
+  runtime: Runtime;
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
@@ -150,7 +150,7 @@ interface PendingProposal<R> {
   term: number;
   resolve: (r: R) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
 }
 
 export class RaftDriver<R> {
@@ -169,7 +169,9 @@ export class RaftDriver<R> {
   private membershipDirty = true;
   private readonly reads = new Map<string, { resolve: () => void; reject: (e: Error) => void; index?: number }>();
   private listener: ((entries: LogEntry[]) => R[]) | undefined;
-  private readonly ticker: NodeJS.Timeout;
+  private readonly ticker: TimerHandle;
+  private readonly rt: Runtime;
+  private readonly leaderWatchers = new Set<() => void>();
   private scheduled = false;
   private processing = false;
   private stopped = false;
@@ -196,6 +198,7 @@ export class RaftDriver<R> {
   private lastTimeMs: number;
 
   constructor(private readonly opts: RaftDriverOptions) {
+    this.rt = opts.runtime;
     this.log = loggerFor(opts.log, 'raft', (line) => process.stderr.write(`${line}\n`));
     this.recent = new RecentEntries(opts.recentBytesMax ?? RECENT_BYTES_DEFAULT);
     this.wal = opts.wal;
@@ -219,7 +222,7 @@ export class RaftDriver<R> {
       voters: opts.voters,
       electionTicks: opts.electionTicks,
       heartbeatTicks: opts.heartbeatTicks,
-      random: opts.random,
+      random: () => opts.runtime.random(),
       preVote: true,
       checkQuorum: true,
       maxInflightAppends: INFLIGHT_APPENDS_MAX,
@@ -250,8 +253,9 @@ export class RaftDriver<R> {
       this.schedule();
     });
     this.updatePeers();
-    this.ticker = setInterval(() => {
+    this.ticker = this.rt.setInterval(() => {
       this.guard(() => this.raft.tick());
+      if (this.leaderWatchers.size > 0) this.notifyLeaderWatchers();
       this.schedule();
     }, opts.tickMs);
     this.schedule();
@@ -274,6 +278,28 @@ export class RaftDriver<R> {
     return this.leader;
   }
 
+  /**
+   * Resolves once `until()` holds, checked now, after every Ready and tick, and when the driver
+   * stops; false when `timeoutMs` passed first. For waits on leadership (who leads, whether a
+   * transfer ended) that would otherwise poll.
+   */
+  waitUntil(until: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (until()) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const check = (): void => {
+        if (!until() && !this.stopped && !this.failure) return;
+        finish(until());
+      };
+      const finish = (ok: boolean): void => {
+        this.leaderWatchers.delete(check);
+        this.rt.clearTimeout(timer);
+        resolve(ok);
+      };
+      const timer = this.rt.setTimeout(() => finish(until()), timeoutMs);
+      this.leaderWatchers.add(check);
+    });
+  }
+
   status(): RaftStatus {
     return this.raft.status();
   }
@@ -284,7 +310,7 @@ export class RaftDriver<R> {
     // durable); new ones are refused here, before the core sees them, so nothing piles up.
     const stalled = this.opts.diskStall?.current();
     if (stalled) return Promise.reject(new StorageStalledError(this.opts.diskStall!.describe(stalled)));
-    const timeMs = Math.max(this.opts.now(), this.lastTimeMs);
+    const timeMs = Math.max(this.rt.nowMs(), this.lastTimeMs);
     const r = this.raft.propose({ kind: 'command', timeMs, metaLen, payload });
     if (!r.ok) {
       if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
@@ -295,7 +321,7 @@ export class RaftDriver<R> {
     this.appendSpeculatively({ index: r.index, term: r.term, kind: 'command', timeMs, metaLen, payload });
     this.schedule();
     return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.rt.setTimeout(() => {
         this.pending.delete(r.index);
         reject(new ProposalTimeoutError(r.index));
       }, this.proposalTimeoutMs);
@@ -317,7 +343,7 @@ export class RaftDriver<R> {
     }
     this.schedule();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.rt.setTimeout(() => {
         this.pendingConfig.delete(r.index);
         reject(new ProposalTimeoutError(r.index));
       }, this.proposalTimeoutMs);
@@ -374,21 +400,22 @@ export class RaftDriver<R> {
 
   async close(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.ticker);
+    this.rt.clearInterval(this.ticker);
+    this.notifyLeaderWatchers();
     while (this.processing) {
       // A Ready waiting for a stalled disk would wait forever: closing the log gives up its
       // unsynced writes (never acknowledged) and releases the Ready loop.
       if (this.opts.diskStall?.current()) void this.wal.close();
-      await new Promise((r) => setTimeout(r, 2));
+      await this.rt.sleep(2);
     }
     const closed = new Error('the node is shutting down');
     for (const [, p] of this.pending) {
-      clearTimeout(p.timer);
+      this.rt.clearTimeout(p.timer);
       p.reject(closed);
     }
     this.pending.clear();
     for (const [, p] of this.pendingConfig) {
-      clearTimeout(p.timer);
+      this.rt.clearTimeout(p.timer);
       p.reject(closed);
     }
     this.pendingConfig.clear();
@@ -465,7 +492,7 @@ export class RaftDriver<R> {
   private schedule(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.rt.setImmediate(() => {
       this.scheduled = false;
       void this.processReady();
     });
@@ -504,6 +531,7 @@ export class RaftDriver<R> {
         if (rd.hardState) await this.saveHardState(rd.hardState);
         this.answerReads(rd);
         this.raft.advance(rd);
+        if (this.leaderWatchers.size > 0) this.notifyLeaderWatchers();
         this.updatePeers();
         for (const f of rd.entryFetches) void this.fetch(f.from, f.to);
       }
@@ -525,10 +553,10 @@ export class RaftDriver<R> {
     for (const [i, p] of this.pending) {
       // Proposals from an earlier leadership: the snapshot may or may not include them.
       this.pending.delete(i);
-      clearTimeout(p.timer);
+      this.rt.clearTimeout(p.timer);
       p.reject(new ProposalTimeoutError(i));
     }
-    const started = Date.now();
+    const started = this.rt.monotonicMs();
     const installed = await transfer.install(meta);
     transfer.receiver.installed();
     this.wal = installed.wal;
@@ -537,7 +565,7 @@ export class RaftDriver<R> {
     this.lastTimeMs = Math.max(this.lastTimeMs, installed.lastTimeMs);
     this.appliedIndex = meta.index;
     this.raft.snapshotInstalled(meta);
-    this.log.info(`${this.opts.id} installed snapshot ${meta.index} (term ${meta.term}) in ${Date.now() - started} ms`);
+    this.log.info(`${this.opts.id} installed snapshot ${meta.index} (term ${meta.term}) in Math.round(${this.rt.monotonicMs() - started}) ms`);
   }
 
   /**
@@ -658,7 +686,7 @@ export class RaftDriver<R> {
       const p = this.pendingConfig.get(e.index);
       if (!p) continue;
       this.pendingConfig.delete(e.index);
-      clearTimeout(p.timer);
+      this.rt.clearTimeout(p.timer);
       if (p.term === e.term) p.resolve();
       else p.reject(new ProposalDroppedError(e.index));
     }
@@ -669,7 +697,7 @@ export class RaftDriver<R> {
       const p = this.pending.get(e.index);
       if (!p) return;
       this.pending.delete(e.index);
-      clearTimeout(p.timer);
+      this.rt.clearTimeout(p.timer);
       if (p.term === e.term) p.resolve(results[i]!);
       else p.reject(new ProposalDroppedError(e.index));
     });
@@ -706,7 +734,7 @@ export class RaftDriver<R> {
       for (const [i, p] of map) {
         if (i >= index) {
           map.delete(i);
-          clearTimeout(p.timer);
+          this.rt.clearTimeout(p.timer);
           p.reject(new ProposalDroppedError(i));
         }
       }
@@ -738,6 +766,10 @@ export class RaftDriver<R> {
     );
   }
 
+  private notifyLeaderWatchers(): void {
+    for (const w of [...this.leaderWatchers]) w();
+  }
+
   /** Runs a core call; a broken invariant stops the node (it restarts and recovers from disk). */
   private guard(fn: () => void): void {
     try {
@@ -751,9 +783,10 @@ export class RaftDriver<R> {
     // After close() began, a write given up on (a stalled disk) is not a failure of the node.
     if (this.failure || this.stopped) return;
     this.failure = err instanceof Error ? err : new Error(String(err));
-    clearInterval(this.ticker);
+    this.rt.clearInterval(this.ticker);
+    this.notifyLeaderWatchers();
     for (const [, p] of this.pending) {
-      clearTimeout(p.timer);
+      this.rt.clearTimeout(p.timer);
       p.reject(this.failure);
     }
     this.pending.clear();

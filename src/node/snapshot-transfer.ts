@@ -25,6 +25,8 @@ import { ENTRY_KINDS, type EntryKind, type LogEntry } from '../storage/types';
 import { SegmentedWal, type WalOptions } from '../storage/wal';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
+import { nodeRuntime } from '../runtime/node-runtime';
+import type { Clock } from '../runtime/timers';
 
 const OP_BEGIN = 1;
 const OP_SNAPSHOT = 2;
@@ -145,6 +147,7 @@ export class SnapshotSender {
     private readonly selfId: string,
     private readonly source: SnapshotSource,
     sink: LogSink,
+    private readonly rt: Clock = nodeRuntime,
   ) {
     this.log = loggerFor(sink, 'snapshot', stderrLine);
   }
@@ -158,7 +161,7 @@ export class SnapshotSender {
   async send(peer: string, meta: SnapshotMeta): Promise<void> {
     if (this.sending.has(peer)) throw new Error(`a snapshot transfer to ${peer} is already running`);
     this.sending.add(peer);
-    const started = Date.now();
+    const started = this.rt.nowMs();
     try {
       const data = await this.source.loadSnapshot(meta.index);
       if (!data) throw new Error(`snapshot ${meta.index} is no longer the latest`);
@@ -173,7 +176,7 @@ export class SnapshotSender {
       await this.request(peer, encodeRequest(OP_END, { id }));
       this.log.info(
         `sent snapshot ${meta.index} (${data.byteLength} bytes) and ${shipped.entries} entries ` +
-          `(${shipped.bytes} bytes) to ${peer} in ${Date.now() - started} ms`,
+          `(${shipped.bytes} bytes) to ${peer} in ${this.rt.nowMs() - started} ms`,
       );
     } finally {
       this.sending.delete(peer);
@@ -240,7 +243,7 @@ export class SnapshotReceiver {
   constructor(
     private readonly dataDir: string,
     private readonly walOptions: WalOptions,
-    private readonly now: () => number,
+    private readonly rt: Clock,
     sink: LogSink,
   ) {
     this.log = loggerFor(sink, 'snapshot', stderrLine);
@@ -263,7 +266,7 @@ export class SnapshotReceiver {
 
   /** The core accepted `meta`: keep new transfers from replacing the staging until it is installed. */
   reserve(): void {
-    this.reservedUntil = this.now() + RESERVATION_MS;
+    this.reservedUntil = this.rt.nowMs() + RESERVATION_MS;
   }
 
   /** The staged snapshot was installed (finishInstall consumed the staging directory). */
@@ -311,7 +314,7 @@ export class SnapshotReceiver {
   }
 
   private async begin(from: string, h: Record<string, unknown>): Promise<void> {
-    if (this.ready && this.now() < this.reservedUntil) throw new Error('snapshot transfer: a staged snapshot is being installed');
+    if (this.ready && this.rt.nowMs() < this.reservedUntil) throw new Error('snapshot transfer: a staged snapshot is being installed');
     const voters = h.voters;
     if (!Array.isArray(voters) || !voters.every((v) => typeof v === 'string')) throw new Error('snapshot transfer: bad voters');
     const meta: SnapshotMeta = { index: num(h, 'index'), term: num(h, 'term'), voters: voters };

@@ -5,7 +5,8 @@ import { performance } from 'node:perf_hooks';
 
 import type { Runtime, TimerHandle } from './timers';
 
-const RANDOM_SCALE = 2 ** 31;
+/** Within randomInt's range (below 2^48): 47 bits of resolution, more than a 32-bit draw needs. */
+const RANDOM_SCALE = 2 ** 47;
 
 export const nodeRuntime: Runtime = {
   nowMs: () => Date.now(),

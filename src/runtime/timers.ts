@@ -26,6 +26,11 @@ export interface Timers {
 
 /** What the driver needs of its environment beyond storage and network. */
 export interface Runtime extends Clock, Timers {
-  /** Uniform in [0, 1): election jitter, receipt-handle seeds, push back-off. */
+  /** Uniform in [0, 1) with at least 32 bits of resolution: election jitter, receipt-handle seeds, push back-off. */
   random(): number;
+}
+
+/** A uniform 32-bit unsigned integer from the runtime's randomness. */
+export function randomU32(rt: Pick<Runtime, 'random'>): number {
+  return Math.floor(rt.random() * 2 ** 32) >>> 0;
 }

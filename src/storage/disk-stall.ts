@@ -6,6 +6,8 @@
 // while it lasts, and when it ends.
 
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
+import { nodeRuntime } from '../runtime/node-runtime';
+import type { Clock, Timers } from '../runtime/timers';
 
 /** Errors waited out (retried) rather than fatal. Anything else on the write path stops the node. */
 const STALL_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EIO']);
@@ -72,6 +74,8 @@ export interface DiskStallOptions {
   nodeId?: string;
   retryMs?: number;
   reportEveryMs?: number;
+  /** Default: the real clock and timers. */
+  runtime?: Clock & Timers;
 }
 
 /** The node's one record of stalled storage steps. Shared by the WAL and the hard-state store. */
@@ -79,6 +83,7 @@ export class DiskStall {
   private readonly active = new Set<StallInfo>();
   private readonly retryMs: number;
   private readonly reportEveryMs: number;
+  private readonly rt: Clock & Timers;
 
   private readonly log: Logger;
 
@@ -89,6 +94,7 @@ export class DiskStall {
     this.log = loggerFor(log, 'storage', (line) => process.stderr.write(`${line}\n`));
     this.retryMs = opts.retryMs ?? DISK_STALL_DEFAULTS.retryMs;
     this.reportEveryMs = opts.reportEveryMs ?? DISK_STALL_DEFAULTS.reportEveryMs;
+    this.rt = opts.runtime ?? nodeRuntime;
   }
 
   /** The oldest step stalled right now, if any. */
@@ -116,14 +122,17 @@ export class DiskStall {
       for (;;) {
         try {
           const result = await attempt();
-          if (stall) this.log.info(`RECOVERED: ${this.describe(stall)} cleared after ${Date.now() - stall.since} ms; writes resume`, { stalledMs: Date.now() - stall.since });
+          if (stall) {
+            const stalledMs = this.rt.nowMs() - stall.since;
+            this.log.info(`RECOVERED: ${this.describe(stall)} cleared after ${stalledMs} ms; writes resume`, { stalledMs });
+          }
           return result;
         } catch (err) {
           const code = stallCode(err);
           if (code === undefined || stop()) throw err;
           const step = err instanceof StorageStepError ? err.step : 'write';
           const file = err instanceof StorageStepError ? err.file : '(unknown file)';
-          const now = Date.now();
+          const now = this.rt.nowMs();
           if (!stall) {
             stall = { code, step, file, since: now };
             this.active.add(stall);
@@ -142,7 +151,7 @@ export class DiskStall {
               this.log.error(`STILL STALLED for ${Math.round((now - stall.since) / 1000)} s: ${this.describe(stall)}`, { code, step, file });
             }
           }
-          await new Promise((r) => setTimeout(r, this.retryMs));
+          await this.rt.sleep(this.retryMs);
           if (stop()) throw err;
         }
       }

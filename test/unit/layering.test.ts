@@ -87,3 +87,24 @@ test('the layering check itself catches a violation', () => {
     { spec: '../node/server', lazy: true },
   ]);
 });
+
+/**
+ * The driver code the simulator runs reads time and schedules work only through the injected
+ * Runtime (src/runtime/timers.ts), so a seed replays it on virtual time.
+ */
+const RUNTIME_DRIVEN = ['node/raft-driver.ts', 'node/queue-node.ts', 'node/long-poll.ts', 'node/snapshot-transfer.ts', 'storage/disk-stall.ts'];
+
+test('the simulated driver reads no clock and sets no timer of its own', () => {
+  const violations: string[] = [];
+  for (const rel of RUNTIME_DRIVEN) {
+    const code = readFileSync(path.join(SRC, rel), 'utf8')
+      .replace(/\/\/.*$/gm, '')
+      .replace(/\/\*[\s\S]*?\*\//g, '');
+    for (const forbidden of ['Date.now(', 'new Date(', 'Math.random(', 'performance.now(', 'randomInt(', 'setTimeout(', 'setInterval(', 'setImmediate(', 'clearTimeout(', 'clearInterval(']) {
+      const at = code.split(forbidden).length - 1;
+      const viaRuntime = code.split(`.${forbidden}`).length - 1;
+      if (at > viaRuntime) violations.push(`${rel} calls ${forbidden} directly`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});

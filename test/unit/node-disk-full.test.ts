@@ -3,6 +3,7 @@
 // acknowledged while it is not durable, nothing is fatal, and everything resumes once the fault
 // clears, with every acknowledged message still there.
 
+import { nodeRuntime } from '../../src/runtime/node-runtime';
 import assert from 'node:assert/strict';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -189,8 +190,7 @@ test('a hard-state save that hits a full disk is retried, not fatal; proposals a
     appliedIndex: 0,
     lastTimeMs: 0,
     configEntries: [],
-    now: Date.now,
-    random: () => 0.5,
+    runtime: { ...nodeRuntime, random: () => 0.5 },
     tickMs: 20,
     electionTicks: 2,
     heartbeatTicks: 1,

@@ -1,5 +1,6 @@
 // The leader's HTTP push loop against a fake pending-push store and fake or real HTTP endpoints.
 
+import { nodeRuntime } from '../../src/runtime/node-runtime';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -67,7 +68,7 @@ class FakeStore {
         p.nextAttemptMs = Date.now() + 3_600_000; // not due again during the test
         return { ok: true, kind: 'pushFailed', outcome: 'retry', nextAttemptMs: p.nextAttemptMs };
       },
-      randomU32: () => 424242,
+      runtime: { ...nodeRuntime, random: () => 424242 / 2 ** 32 },
       requestId: () => 'req-1',
       log: () => undefined,
       ...extra,
@@ -152,7 +153,7 @@ test('a 500, a 302 and no answer within the timeout are each proposed as pushFai
   store.add(B, 'y');
   store.add('http://c.example/slow', 'z');
   let seed = 7;
-  const d = new PushDelivery(store.options({ post: net.post, requestTimeoutMs: 60, randomU32: () => seed++ }));
+  const d = new PushDelivery(store.options({ post: net.post, requestTimeoutMs: 60, runtime: { ...nodeRuntime, random: () => seed++ / 2 ** 32 } }));
   const started = Date.now();
   d.start();
   await waitFor('three outcomes', () => store.proposed.length === 3);

@@ -2,8 +2,8 @@
 // Checks that a one-voter group commits on its own, and that a three-voter group replicates,
 // applies the same sequence everywhere, and elects a new leader when the old one goes away.
 
+import { nodeRuntime } from '../../src/runtime/node-runtime';
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,8 +40,7 @@ async function openMember(id: string, voters: string[], dir: string, transport?:
     appliedIndex: 0,
     lastTimeMs: 0,
     configEntries: [],
-    now: Date.now,
-    random: () => randomInt(0, 1_000_000) / 1_000_000,
+    runtime: nodeRuntime,
     tickMs: 20,
     electionTicks: 10,
     heartbeatTicks: 2,

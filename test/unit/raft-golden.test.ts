@@ -1,0 +1,89 @@
+// Golden Raft interaction transcripts: every script in test/raft-scripts/data/*.txt is run through
+// the interpreter (test/raft-scripts/interpreter.ts) and each command's output must equal the
+// expected output recorded under it. The transcripts were checked by hand against the Raft paper;
+// a difference is a behaviour change to review, not noise.
+//
+// To accept new output after an intended change, rewrite the files and review the git diff:
+//   npm run build && OPENCMQ_REWRITE_GOLDEN=1 node --test dist/test/unit/raft-golden.test.js
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { diffLines, parseScript, runGolden } from '../raft-scripts/datadriven';
+import { RaftScriptEnv } from '../raft-scripts/interpreter';
+
+// Compiled to dist/test/unit: the scripts stay in the source tree.
+const DATA = path.join(__dirname, '..', '..', '..', 'test', 'raft-scripts', 'data');
+const REWRITE = process.env.OPENCMQ_REWRITE_GOLDEN === '1';
+
+const files = fs
+  .readdirSync(DATA)
+  .filter((f) => f.endsWith('.txt'))
+  .sort();
+
+test('the golden script directory holds the scripts', () => {
+  assert.ok(files.length >= 8, `only ${files.length} scripts in ${DATA}`);
+});
+
+for (const file of files) {
+  test(`raft script ${file}`, () => {
+    const full = path.join(DATA, file);
+    const text = fs.readFileSync(full, 'utf8');
+    const env = new RaftScriptEnv();
+    const r = runGolden(text, file, (command) => env.run(command));
+    if (REWRITE) {
+      if (r.actualText !== text) fs.writeFileSync(full, r.actualText);
+      return;
+    }
+    assert.ok(r.ok, `\n${r.report}`);
+  });
+}
+
+// ---- the comparison itself --------------------------------------------------------------------------
+
+const SMALL = `# a one-node group elects itself
+add-nodes 1 voters=(1)
+----
+1: started voters=(1) election=10 heartbeat=5 prevote=true checkquorum=true
+
+campaign 1
+----
+1 timed out after 14 ticks: leader term=1 leader=1
+`;
+
+test('a script whose outputs match passes and rewrites to itself', () => {
+  const env = new RaftScriptEnv();
+  const r = runGolden(SMALL, 'small.txt', (c) => env.run(c));
+  assert.equal(r.report, '');
+  assert.ok(r.ok);
+  assert.equal(r.actualText, SMALL);
+});
+
+test('a changed expected line fails with its location, the command and a -/+ diff', () => {
+  const broken = SMALL.replace('leader term=1 leader=1', 'leader term=2 leader=1');
+  const env = new RaftScriptEnv();
+  const r = runGolden(broken, 'small.txt', (c) => env.run(c));
+  assert.equal(r.ok, false);
+  assert.match(r.report, /^small\.txt:6: campaign 1$/m);
+  assert.match(r.report, /^- 1 timed out after 14 ticks: leader term=2 leader=1$/m);
+  assert.match(r.report, /^\+ 1 timed out after 14 ticks: leader term=1 leader=1$/m);
+  assert.match(r.report, /OPENCMQ_REWRITE_GOLDEN=1/);
+  // The rewrite restores the true output.
+  assert.equal(r.actualText, SMALL);
+});
+
+test('a missing or extra output line is reported as such', () => {
+  assert.deepEqual(diffLines(['a', 'b', 'c'], ['a', 'c', 'd']), ['  a', '- b', '  c', '+ d']);
+  assert.deepEqual(diffLines([], ['x']), ['+ x']);
+  assert.deepEqual(diffLines(['x'], []), ['- x']);
+});
+
+test('a command not followed by ---- is a format error, not a silent pass', () => {
+  assert.throws(() => parseScript('status 1\nok\n', 'bad.txt'), /bad\.txt:1: command "status 1" is not followed by ----/);
+});
+
+test('an unknown command is reported in the output', () => {
+  const env = new RaftScriptEnv();
+  assert.deepEqual(env.run('frobnicate 1'), ['error: unknown command frobnicate']);
+});

@@ -279,8 +279,8 @@ export class RaftScriptEnv {
     const out: string[] = [];
     for (const f of n.pendingFetches) {
       const got = n.storage.load(f.from, f.to, 1 << 30);
-      const span = got.length === 0 ? 'nothing' : `${got[0]!.index}..${got[got.length - 1]!.index}`;
-      out.push(`loaded ${f.from}..${f.to}: ${span}`);
+      const span = got.length === 0 ? 'no entries' : `entries ${got[0]!.index}..${got[got.length - 1]!.index}`;
+      out.push(`fetch ${f.from}..${f.to} answered: entriesLoaded(${span})`);
       n.raft.entriesLoaded(got);
     }
     n.pendingFetches = [];

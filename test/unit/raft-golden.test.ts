@@ -49,7 +49,7 @@ add-nodes 1 voters=(1)
 
 campaign 1
 ----
-1 timed out after 14 ticks: leader term=1 leader=1
+1 timed out after 11 ticks: leader term=1 leader=1
 `;
 
 test('a script whose outputs match passes and rewrites to itself', () => {
@@ -66,11 +66,25 @@ test('a changed expected line fails with its location, the command and a -/+ dif
   const r = runGolden(broken, 'small.txt', (c) => env.run(c));
   assert.equal(r.ok, false);
   assert.match(r.report, /^small\.txt:6: campaign 1$/m);
-  assert.match(r.report, /^- 1 timed out after 14 ticks: leader term=2 leader=1$/m);
-  assert.match(r.report, /^\+ 1 timed out after 14 ticks: leader term=1 leader=1$/m);
+  assert.match(r.report, /^- 1 timed out after 11 ticks: leader term=2 leader=1$/m);
+  assert.match(r.report, /^\+ 1 timed out after 11 ticks: leader term=1 leader=1$/m);
   assert.match(r.report, /OPENCMQ_REWRITE_GOLDEN=1/);
   // The rewrite restores the true output.
   assert.equal(r.actualText, SMALL);
+});
+
+test('a changed line in a real transcript fails that script with a diff at the right command', () => {
+  const file = '01-election-first-commit.txt';
+  const text = fs.readFileSync(path.join(DATA, file), 'utf8');
+  const line = '  send: 2->1 MsgVoteResp term=1 granted';
+  assert.ok(text.includes(line));
+  const env = new RaftScriptEnv();
+  const r = runGolden(text.replace(line, '  send: 2->1 MsgVoteResp term=1 rejected'), file, (c) => env.run(c));
+  assert.equal(r.ok, false);
+  assert.match(r.report, /^01-election-first-commit\.txt:\d+: process-ready 2 3$/m);
+  assert.match(r.report, /^- {3}send: 2->1 MsgVoteResp term=1 rejected$/m);
+  assert.match(r.report, /^\+ {3}send: 2->1 MsgVoteResp term=1 granted$/m);
+  assert.match(r.report, /^ {4}send: 3->1 MsgVoteResp term=1 granted$/m, 'unchanged lines are shown as context');
 });
 
 test('a missing or extra output line is reported as such', () => {

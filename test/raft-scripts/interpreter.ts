@@ -17,7 +17,7 @@
 //   deliver-msgs ID...           step every in-flight message addressed to the nodes
 //   stabilize                    process Readies and deliver messages until nothing moves
 //   partition A... | B... [| ...]    cut every link between the groups; `heal` restores all links
-//   drop A->B                    cut one direction of one link until `heal`
+//   drop A->B [C->D ...]         cut one direction of these links until `heal`
 //   status ID | raft-log ID | applied ID     inspect a node (core status, its disk, its state machine)
 //   compact ID                   snapshot ID's state machine at what it applied and compact the log
 //   log-unavailable ID below=N   ID's disk answers 'unavailable' below N (the core must fetch)
@@ -50,6 +50,16 @@ interface InFlight {
 
 export class ScriptError extends Error {}
 
+/** A command failed part-way: what it printed before the failure is kept in the transcript. */
+class PartialOutput extends Error {
+  constructor(
+    readonly lines: string[],
+    readonly failure: unknown,
+  ) {
+    super('partial output');
+  }
+}
+
 /** Makes the nodes; the failure-injection check of the golden test swaps in a broken core here. */
 export type NodeFactory = (config: RaftConfig) => RaftNode;
 
@@ -73,7 +83,7 @@ export class RaftScriptEnv {
     try {
       out = this.dispatch(parseArgs(line));
     } catch (e) {
-      out = [`error: ${e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e)}`];
+      out = e instanceof PartialOutput ? [...e.lines, errorLine(e.failure)] : [errorLine(e)];
     }
     return out.length === 0 ? ['ok'] : out;
   }
@@ -116,10 +126,12 @@ export class RaftScriptEnv {
         this.cut.clear();
         return ['all links restored'];
       case 'drop': {
-        const link = one(a);
-        if (!/^\d+->\d+$/.test(link)) throw new ScriptError(`drop wants A->B, got ${link}`);
-        this.cut.add(link);
-        return [`link ${link} cut`];
+        if (a.pos.length === 0) throw new ScriptError('drop wants links A->B');
+        for (const link of a.pos) {
+          if (!/^\d+->\d+$/.test(link)) throw new ScriptError(`drop wants A->B, got ${link}`);
+          this.cut.add(link);
+        }
+        return [`cut ${a.pos.join(' ')}`];
       }
       case 'status':
         return renderStatus(this.node(one(a)).raft.status());
@@ -327,6 +339,15 @@ export class RaftScriptEnv {
   /** etcd's stabilize: every node handles its Ready, then every node receives its messages; repeat. */
   private stabilize(): string[] {
     const out: string[] = [];
+    try {
+      this.stabilizeInto(out);
+    } catch (e) {
+      throw new PartialOutput(out, e);
+    }
+    return out;
+  }
+
+  private stabilizeInto(out: string[]): void {
     for (let round = 0; round < 1000; round++) {
       let moved = false;
       for (const n of this.sortedNodes()) {
@@ -341,7 +362,7 @@ export class RaftScriptEnv {
           moved = true;
         }
       }
-      if (!moved) return out;
+      if (!moved) return;
     }
     throw new ScriptError('stabilize did not settle in 1000 rounds');
   }
@@ -380,6 +401,11 @@ export class RaftScriptEnv {
     n.storage.compact(meta, n.sm.snapshot());
     return [`${n.id}: snapshot ${renderSnapshot(meta)}, log compacted`];
   }
+}
+
+function errorLine(e: unknown): string {
+  if (!(e instanceof Error)) return `error: ${String(e)}`;
+  return `error: ${e.name === 'Error' ? '' : `${e.name}: `}${e.message}`;
 }
 
 function roleLine(r: RaftNode): string {

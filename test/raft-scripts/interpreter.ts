@@ -19,6 +19,7 @@
 //   partition A... | B... [| ...]    cut every link between the groups; `heal` restores all links
 //   drop A->B [C->D ...]         cut one direction of these links until `heal`
 //   status ID | raft-log ID | applied ID     inspect a node (core status, its disk, its state machine)
+//   crash ID | restart ID        lose everything not persisted / start again from the node's disk
 //   compact ID                   snapshot ID's state machine at what it applied and compact the log
 //   log-unavailable ID below=N   ID's disk answers 'unavailable' below N (the core must fetch)
 //   fetch-mode ID auto|manual    auto: answer entry fetches in the same Ready; manual: `load-entries ID`
@@ -33,6 +34,10 @@ import { byId, ids, renderEntry, renderHardState, renderMessage, renderReady, re
 interface ScriptNode {
   id: string;
   raft: RaftNode;
+  /** How to build the node again on restart (with the disk's restored state). */
+  config: RaftConfig;
+  /** Crashed: receives nothing and does nothing until restarted. */
+  down: boolean;
   storage: MemoryStorage;
   sm: TestStateMachine;
   electionTicks: number;
@@ -117,7 +122,7 @@ export class RaftScriptEnv {
       case 'process-ready':
         return this.nodeList(a).flatMap((n) => this.processReady(n));
       case 'deliver-msgs':
-        return this.nodeList(a).flatMap((n) => this.deliver(n));
+        return this.nodeList(a, true).flatMap((n) => this.deliver(n));
       case 'stabilize':
         return this.stabilize();
       case 'partition':
@@ -133,12 +138,16 @@ export class RaftScriptEnv {
         }
         return [`cut ${a.pos.join(' ')}`];
       }
+      case 'crash':
+        return this.crash(this.node(one(a)));
+      case 'restart':
+        return this.restart(this.node(one(a), true));
       case 'status':
         return renderStatus(this.node(one(a)).raft.status());
       case 'raft-log':
-        return this.raftLog(this.node(one(a)));
+        return this.raftLog(this.node(one(a), true));
       case 'applied': {
-        const sm = this.node(one(a)).sm;
+        const sm = this.node(one(a), true).sm;
         return [`applied=${sm.index} commands=${ids(sm.commands)}`];
       }
       case 'compact':
@@ -194,6 +203,8 @@ export class RaftScriptEnv {
       const node: ScriptNode = {
         id,
         raft: this.makeNode(config),
+        config,
+        down: false,
         storage,
         sm: new TestStateMachine(),
         electionTicks,
@@ -209,19 +220,38 @@ export class RaftScriptEnv {
     return out;
   }
 
-  private node(id: string): ScriptNode {
+  private node(id: string, allowDown = false): ScriptNode {
     const n = this.nodes.get(id);
     if (!n) throw new ScriptError(`no node ${id}`);
+    if (n.down && !allowDown) throw new ScriptError(`${id} is down`);
     return n;
   }
 
-  private nodeList(a: Args): ScriptNode[] {
+  /** Crash: what the driver persisted stays; everything in memory (and in its state machine) is lost. */
+  private crash(n: ScriptNode): string[] {
+    n.down = true;
+    n.sm = new TestStateMachine();
+    n.incomingSnapshots.clear();
+    n.pendingFetches = [];
+    return [`${n.id} crashed`];
+  }
+
+  private restart(n: ScriptNode): string[] {
+    if (!n.down) throw new ScriptError(`${n.id} is running`);
+    if (n.storage.snapshot) n.sm.restore(n.storage.snapshot.data);
+    n.raft = this.makeNode({ ...n.config, restored: n.storage.restored() });
+    n.down = false;
+    const s = n.raft.status();
+    return [`${n.id} restarted from its disk: term=${s.term} vote=${s.votedFor ?? 'none'} commit=${s.commitIndex} last=${s.lastIndex}`];
+  }
+
+  private nodeList(a: Args, allowDown = false): ScriptNode[] {
     if (a.pos.length === 0) throw new ScriptError(`${a.cmd} wants node ids`);
-    return a.pos.map((id) => this.node(id));
+    return a.pos.map((id) => this.node(id, allowDown));
   }
 
   private sortedNodes(): ScriptNode[] {
-    return [...this.nodes.keys()].sort(byId).map((id) => this.node(id));
+    return [...this.nodes.keys()].sort(byId).map((id) => this.node(id, true));
   }
 
   // ---- time ---------------------------------------------------------------------------------------
@@ -316,9 +346,11 @@ export class RaftScriptEnv {
     if (now.length === 0) return [...out, '  (none)'];
     for (const f of now) {
       const { msg } = f;
-      const sender = this.nodes.get(msg.from)?.raft;
-      if (this.cut.has(`${msg.from}->${msg.to}`)) {
-        out.push(`  ${renderMessage(msg)} DROPPED (link cut)`);
+      const from = this.nodes.get(msg.from);
+      const sender = from && !from.down ? from.raft : undefined;
+      const lost = n.down ? 'node down' : this.cut.has(`${msg.from}->${msg.to}`) ? 'link cut' : undefined;
+      if (lost !== undefined) {
+        out.push(`  ${renderMessage(msg)} DROPPED (${lost})`);
         if (msg.type === 'InstallSnapshot') {
           sender?.reportSnapshot(msg.to, 'failed');
           out.push(`  ${msg.from} told: snapshot to ${msg.to} failed`);
@@ -351,7 +383,7 @@ export class RaftScriptEnv {
     for (let round = 0; round < 1000; round++) {
       let moved = false;
       for (const n of this.sortedNodes()) {
-        if (n.raft.hasReady()) {
+        if (!n.down && n.raft.hasReady()) {
           out.push(...this.processReady(n));
           moved = true;
         }

@@ -7,6 +7,9 @@
 //   expected output, one or more non-blank lines
 //   <blank line>
 
+import fs from 'node:fs';
+import path from 'node:path';
+
 export interface Block {
   /** Comment lines (with their '#') just above the command. */
   comments: string[];
@@ -112,4 +115,16 @@ export function diffLines(expected: readonly string[], actual: readonly string[]
     }
   }
   return out;
+}
+
+/**
+ * Check one golden file; with `rewrite`, replace its outputs with this run's instead (and report
+ * success). Returns the comparison either way.
+ */
+export function checkGoldenFile(file: string, rewrite: boolean, run: (command: string) => string[]): GoldenResult {
+  const text = fs.readFileSync(file, 'utf8');
+  const r = runGolden(text, path.basename(file), run);
+  if (!rewrite) return r;
+  if (r.actualText !== text) fs.writeFileSync(file, r.actualText);
+  return { ...r, ok: true, report: '' };
 }

@@ -8,9 +8,10 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { diffLines, parseScript, runGolden } from '../raft-scripts/datadriven';
+import { checkGoldenFile, diffLines, parseScript, runGolden } from '../raft-scripts/datadriven';
 import { RaftScriptEnv } from '../raft-scripts/interpreter';
 
 // Compiled to dist/test/unit: the scripts stay in the source tree.
@@ -28,14 +29,8 @@ test('the golden script directory holds the scripts', () => {
 
 for (const file of files) {
   test(`raft script ${file}`, () => {
-    const full = path.join(DATA, file);
-    const text = fs.readFileSync(full, 'utf8');
     const env = new RaftScriptEnv();
-    const r = runGolden(text, file, (command) => env.run(command));
-    if (REWRITE) {
-      if (r.actualText !== text) fs.writeFileSync(full, r.actualText);
-      return;
-    }
+    const r = checkGoldenFile(path.join(DATA, file), REWRITE, (command) => env.run(command));
     assert.ok(r.ok, `\n${r.report}`);
   });
 }
@@ -85,6 +80,23 @@ test('a changed line in a real transcript fails that script with a diff at the r
   assert.match(r.report, /^- {3}send: 2->1 MsgVoteResp term=1 rejected$/m);
   assert.match(r.report, /^\+ {3}send: 2->1 MsgVoteResp term=1 granted$/m);
   assert.match(r.report, /^ {4}send: 3->1 MsgVoteResp term=1 granted$/m, 'unchanged lines are shown as context');
+});
+
+test('rewrite mode replaces wrong outputs in the file, keeping comments and commands', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raft-golden-'));
+  try {
+    const file = path.join(dir, 'small.txt');
+    fs.writeFileSync(file, SMALL.replace('after 11 ticks', 'after 99 ticks'));
+    const check = new RaftScriptEnv();
+    const checked = checkGoldenFile(file, false, (c) => check.run(c));
+    assert.equal(checked.ok, false);
+    assert.match(checked.report, /^- 1 timed out after 99 ticks/m);
+    const rewrite = new RaftScriptEnv();
+    assert.ok(checkGoldenFile(file, true, (c) => rewrite.run(c)).ok);
+    assert.equal(fs.readFileSync(file, 'utf8'), SMALL);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a missing or extra output line is reported as such', () => {

@@ -12,7 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { checkGoldenFile, diffLines, parseScript, runGolden } from '../raft-scripts/datadriven';
-import { RaftScriptEnv } from '../raft-scripts/interpreter';
+import { RaftNode } from '../../src/raft/raft-node';
+import type { PreVote, RequestVote } from '../../src/raft/types';
+import { RaftScriptEnv, type NodeFactory } from '../raft-scripts/interpreter';
 
 // Compiled to dist/test/unit: the scripts stay in the source tree.
 const DATA = path.join(__dirname, '..', '..', '..', 'test', 'raft-scripts', 'data');
@@ -34,6 +36,46 @@ for (const file of files) {
     assert.ok(r.ok, `\n${r.report}`);
   });
 }
+
+// ---- the scripts catch a broken core ------------------------------------------------------------------
+
+/** Figure 2 broken: every RequestVote is granted, even a second one in the same term. */
+class VoteTwiceNode extends RaftNode {
+  protected override mayVoteFor(m: RequestVote | PreVote): boolean {
+    return m.type === 'RequestVote' || super.mayVoteFor(m);
+  }
+}
+
+/** §5.4.2 broken: an entry of an earlier term is committed by counting replicas. */
+class CommitByCountNode extends RaftNode {
+  protected override canCommitAt(): boolean {
+    return true;
+  }
+}
+
+function failingScripts(makeNode: NodeFactory): Map<string, string> {
+  const failed = new Map<string, string>();
+  for (const file of files) {
+    const env = new RaftScriptEnv(1, makeNode);
+    const r = checkGoldenFile(path.join(DATA, file), false, (command) => env.run(command));
+    if (!r.ok) failed.set(file, r.report);
+  }
+  return failed;
+}
+
+test('a core that grants two votes in one term fails the one-vote-per-term script: two leaders', () => {
+  const failed = failingScripts((c) => new VoteTwiceNode(c));
+  const report = failed.get('11-one-vote-per-term.txt');
+  assert.ok(report !== undefined, `failed only: ${[...failed.keys()].join(', ')}`);
+  assert.match(report, /^\+ error: RaftInvariantError: .*two leaders in term 1/m);
+});
+
+test("a core that commits an earlier term's entry by counting replicas fails the Figure 8 script", () => {
+  const failed = failingScripts((c) => new CommitByCountNode(c));
+  const report = failed.get('12-figure-8.txt');
+  assert.ok(report !== undefined, `failed only: ${[...failed.keys()].join(', ')}`);
+  assert.match(report, /^\+ {3}apply: 2\/1 "x"$/m);
+});
 
 // ---- the comparison itself --------------------------------------------------------------------------
 

@@ -84,6 +84,11 @@ export interface QueueNodeOptions {
   pushTimeoutMs?: number;
   /** Told WAL flush and fdatasync durations (the metrics endpoint's histograms). */
   walObserver?: WalObserver;
+  /**
+   * Told every command this node applies, with its result, in log order (replays at start-up
+   * included): the simulator's checkers watch the shipped apply path through it.
+   */
+  onApplied?: (entry: LogEntry, result: CommandResult) => void;
 }
 
 /** What this node has served, counted where its proposals return (the leader's view), since start. */
@@ -249,7 +254,8 @@ export class QueueNode implements QueueService {
     for await (const e of wal.entriesFrom(sm.lastAppliedIndex + 1)) {
       if (e.kind === 'config') configEntries.push(e);
       if (e.index <= knownCommitted && e.kind === 'command') {
-        sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+        const result = sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+        opts.onApplied?.(e, result);
         replayed++;
       }
       lastTimeMs = Math.max(lastTimeMs, e.timeMs);
@@ -542,7 +548,9 @@ export class QueueNode implements QueueService {
           results.push({ ok: true, kind: 'tick' });
           continue;
         }
-        results.push(this.sm.apply(e.index, e.timeMs, e.payload, e.metaLen));
+        const result = this.sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+        this.opts.onApplied?.(e, result);
+        results.push(result);
       }
     } catch (err) {
       // A broken invariant: stop rather than serve a state we cannot trust; restart recovers.

@@ -1,0 +1,189 @@
+// The simulated peer network: every simulated process gets an endpoint with the shape one Raft
+// group sees of the real transport (one-way frames, requests with responses, its peer list), and
+// the network decides each frame's fate from the seed: lost, delayed (which reorders), duplicated,
+// or cut by a partition (symmetric or one-way). Frames are copied at send, as the real transport
+// writes them to a socket. A frame in flight to a process that crashed is lost with its
+// connection; a response to a requester that crashed is dropped.
+
+import { PeerRemoteError, PeerTimeoutError, RequestNotSentError } from '../../src/transport/errors';
+import type { Prng } from './prng';
+import type { SimProcessRuntime, SimScheduler } from './sim-runtime';
+
+export interface NetworkWeather {
+  /** Probability that a frame is lost. */
+  loss: number;
+  /** Probability that a frame arrives twice. */
+  duplicate: number;
+  delayMinMs: number;
+  delayMaxMs: number;
+}
+
+export const CALM: NetworkWeather = { loss: 0, duplicate: 0, delayMinMs: 1, delayMaxMs: 3 };
+
+export interface SimNetworkStats {
+  frames: number;
+  lost: number;
+  duplicated: number;
+  cut: number;
+  requests: number;
+  requestsFailed: number;
+}
+
+type MessageHandler = (from: string, payload: Buffer) => void;
+type RequestHandler = (from: string, payload: Buffer) => Promise<Uint8Array>;
+
+interface Endpoint {
+  runtime: SimProcessRuntime;
+  onMessage: MessageHandler | undefined;
+  onRequest: RequestHandler | undefined;
+}
+
+export class SimNetwork {
+  private readonly endpoints = new Map<string, Endpoint>();
+  /** Directed links that deliver nothing: "from>to". */
+  private readonly cut = new Set<string>();
+  weather: NetworkWeather = CALM;
+  readonly stats: SimNetworkStats = { frames: 0, lost: 0, duplicated: 0, cut: 0, requests: 0, requestsFailed: 0 };
+
+  constructor(
+    private readonly scheduler: SimScheduler,
+    private readonly prng: Prng,
+  ) {}
+
+  /**
+   * The network as process `id` sees it (a new endpoint replaces the old one at a restart: frames
+   * on their way to the old instance die with it).
+   */
+  attach(id: string, runtime: SimProcessRuntime): SimPeerNetwork {
+    const ep: Endpoint = { runtime, onMessage: undefined, onRequest: undefined };
+    this.endpoints.set(id, ep);
+    return new SimPeerNetwork(this, id, ep);
+  }
+
+  /** Cut `a` from `b` in both directions (or only a -> b when oneWay). */
+  partition(a: string, b: string, oneWay = false): void {
+    this.cut.add(`${a}>${b}`);
+    if (!oneWay) this.cut.add(`${b}>${a}`);
+  }
+
+  isolate(id: string, all: readonly string[]): void {
+    for (const other of all) if (other !== id) this.partition(id, other);
+  }
+
+  heal(): void {
+    this.cut.clear();
+  }
+
+  get partitions(): number {
+    return this.cut.size;
+  }
+
+  /**
+   * Schedules `deliver` on `to`'s current instance after a weather-dependent delay; false when cut
+   * or lost. Requests and answers are never duplicated (the real transport runs them over one
+   * connection, which cannot); Raft frames may be, and any frame may be reordered.
+   */
+  transmit(from: string, to: string, deliver: (ep: Endpoint) => void, duplicable = true): boolean {
+    this.stats.frames++;
+    if (this.cut.has(`${from}>${to}`)) {
+      this.stats.cut++;
+      return false;
+    }
+    const w = this.weather;
+    if (this.prng.chance(w.loss)) {
+      this.stats.lost++;
+      return false;
+    }
+    const copies = duplicable && this.prng.chance(w.duplicate) ? 2 : 1;
+    if (copies === 2) this.stats.duplicated++;
+    const target = this.endpoints.get(to);
+    if (!target) return false;
+    for (let i = 0; i < copies; i++) {
+      const delay = this.prng.int(w.delayMinMs, w.delayMaxMs);
+      this.scheduler.schedule(delay, () => {
+        // A partition that began while the frame was in flight cuts it too (a dropped connection).
+        if (this.cut.has(`${from}>${to}`) || this.endpoints.get(to) !== target) return;
+        deliver(target);
+      }, target.runtime);
+    }
+    return true;
+  }
+
+  /** Whether `to` can currently be reached from `from` at all (no partition, a live instance). */
+  reachable(from: string, to: string): boolean {
+    const ep = this.endpoints.get(to);
+    return !this.cut.has(`${from}>${to}`) && ep !== undefined && ep.runtime.alive;
+  }
+
+  endpointOf(id: string): Endpoint | undefined {
+    return this.endpoints.get(id);
+  }
+}
+
+/** One process's view: what the driver and its RPC router call. */
+export class SimPeerNetwork {
+  private peers = new Set<string>();
+
+  constructor(
+    private readonly net: SimNetwork,
+    readonly id: string,
+    private readonly ep: Endpoint,
+  ) {}
+
+  setPeers(peers: Readonly<Record<string, unknown>>): void {
+    this.peers = new Set(Object.keys(peers));
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.ep.onMessage = handler;
+  }
+
+  send(peer: string, payload: Uint8Array): boolean {
+    if (!this.peers.has(peer) || !this.ep.runtime.alive) return false;
+    const copy = Buffer.from(payload);
+    this.net.transmit(this.id, peer, (target) => target.onMessage?.(this.id, Buffer.from(copy)));
+    return true;
+  }
+
+  onRequest(handler: RequestHandler): void {
+    this.ep.onRequest = handler;
+  }
+
+  request(peer: string, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Buffer> {
+    this.net.stats.requests++;
+    const rt = this.ep.runtime;
+    if (!this.peers.has(peer) || !this.net.reachable(this.id, peer)) {
+      this.net.stats.requestsFailed++;
+      return Promise.reject(new RequestNotSentError(`no connection to ${peer}`, peer));
+    }
+    const copy = Buffer.from(payload);
+    return new Promise<Buffer>((resolve, reject) => {
+      let done = false;
+      const finish = (err: Error | undefined, body?: Buffer): void => {
+        if (done) return;
+        done = true;
+        rt.clearTimeout(timer);
+        if (err) {
+          this.net.stats.requestsFailed++;
+          reject(err);
+        } else resolve(body!);
+      };
+      const timer = rt.setTimeout(() => finish(new PeerTimeoutError(`no answer from ${peer} within ${options.timeoutMs ?? 10_000} ms`, peer)), options.timeoutMs ?? 10_000);
+      // Lost requests and lost answers look the same to the caller: a timeout.
+      this.net.transmit(this.id, peer, (target) => {
+        const handler = target.onRequest;
+        const answer = handler ? handler(this.id, copy) : Promise.reject(new Error('no request handler'));
+        answer.then(
+          (body) => {
+            const bytes = Buffer.from(body);
+            this.net.transmit(peer, this.id, () => finish(undefined, bytes), false);
+          },
+          (err: unknown) => {
+            const why = err instanceof Error ? err.message : String(err);
+            this.net.transmit(peer, this.id, () => finish(new PeerRemoteError(why, peer)), false);
+          },
+        );
+      }, false);
+    });
+  }
+}

@@ -1,0 +1,652 @@
+// The deterministic simulation of a replicated set running the SHIPPED node: every member is a
+// real QueueNode (src/node/queue-node.ts) with its real RaftDriver, SegmentedWal, hard state,
+// snapshot store, snapshot transfer and body repair, on a simulated disk (sim-fs.ts: power loss
+// keeps, loses or tears unsynced writes; bit flips), a simulated peer network (sim-network.ts:
+// loss, delay, reordering, duplication, partitions) and virtual time (sim-runtime.ts). Nothing in
+// src/ knows it is simulated: the seams are the Runtime, the FileSystem and the peer network.
+//
+// Clients call the members' service directly: producers send batches, consumers receive and then
+// delete some of what they got (some late, some never), an operator changes a visibility timeout
+// and moves leadership. Faults: crashes (a power loss on that member's disk) and restarts,
+// partitions (a member isolated, or one direction of one link), network weather, bit flips in
+// message bodies on disk. After the fault phase the network heals, every member is up, producers
+// stop and consumers drain the queues.
+//
+// Checkers: queue-history.ts (acknowledged sends delivered, no delivery within a visibility
+// timeout of an earlier one, deleted stays deleted, bodies intact, no quarantine without damage),
+// replica agreement (every member's result at each index is the same), election safety (one
+// leader per term), and that no task of the driver threw. A failing seed prints the command that
+// replays it; the same seed gives the same bytes on every disk.
+
+import { createHash } from 'node:crypto';
+
+import { decodeCommand } from '../../src/broker/codec';
+import type { Command, CommandResult } from '../../src/broker/commands';
+import { QueueNode } from '../../src/node/queue-node';
+import { RpcRouter } from '../../src/node/rpc';
+import type { LogEntry } from '../../src/storage/types';
+import { parseRecordBounds } from './node-sim-disk';
+import { Prng } from './prng';
+import { bodyFor, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
+import { SimFs } from './sim-fs';
+import { CALM, SimNetwork, type SimPeerNetwork } from './sim-network';
+import { SimProcessRuntime, SimScheduler } from './sim-runtime';
+
+/** Deliberately broken environments and nodes, to prove the checkers catch what they claim to. */
+export type NodeSimBug =
+  | 'fsyncLies' // the disk acknowledges fdatasync without making anything durable
+  | 'skipVisibility' // the state machine hands out messages that are still invisible
+  | 'forgetDeletes'; // a member applies deletes as if every handle were invalid
+
+export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'skipVisibility', 'forgetDeletes'];
+
+export interface NodeSimOptions {
+  seed: number;
+  /** Virtual milliseconds of the fault phase. */
+  durationMs: number;
+  bug?: NodeSimBug;
+  /** Multiplies the rate of crashes, partitions, weather changes and bit flips (default 1). */
+  intensity?: number;
+  trace?: (line: string) => void;
+}
+
+export interface NodeSimStats extends HistoryStats {
+  tasksRun: number;
+  crashes: number;
+  restarts: number;
+  partitions: number;
+  transfers: number;
+  weatherChanges: number;
+  bitFlips: number;
+  tornWrites: number;
+  lostWrites: number;
+  elections: number;
+  maxTerm: number;
+  fatalStops: number;
+  sendsAttempted: number;
+  receives: number;
+  visibilityChanges: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
+  segmentsReleased: number;
+  bodiesFromReplicas: number;
+  finalIndex: number;
+  networkFrames: number;
+  networkLost: number;
+}
+
+export interface NodeSimFailure {
+  check: QueueCheck | 'electionSafety' | 'uncaught' | 'exception';
+  message: string;
+  atMs: number;
+}
+
+export interface NodeSimResult {
+  seed: number;
+  ok: boolean;
+  failure?: NodeSimFailure;
+  stats: NodeSimStats;
+  /** SHA-256 over every member's disk bytes and the run's statistics: equal for equal seeds. */
+  digest: string;
+  replay: string;
+}
+
+// ---- tuning ------------------------------------------------------------------------------------
+
+const EPOCH_MS = 1_700_000_000_000;
+const IDS = ['n1', 'n2', 'n3'] as const;
+const STEP_MS = 10;
+const CLOCK_SKEW_MS_MAX = 100;
+/** Small segments, so a run rolls over, releases and ships many of them. */
+const SEGMENT_BYTES = 64 * 1024;
+const SNAPSHOT_EVERY_ENTRIES = [60, 250, 1000] as const;
+const PRODUCERS = ['p1', 'p2'];
+const CONSUMERS = ['c1', 'c2', 'c3'];
+/** A client gives up on a request after this long (outcome unknown to it). */
+const CLIENT_TIMEOUT_MS = 4000;
+const QUEUES = [
+  { name: 'orders', visibilityTimeout: 1, rewindSeconds: 0 },
+  { name: 'events', visibilityTimeout: 2, rewindSeconds: 600 },
+] as const;
+const SETUP_MS_MAX = 30_000;
+const DRAIN_MS_MAX = 120_000;
+
+// ---- the simulation ----------------------------------------------------------------------------
+
+class SimAbort extends Error {
+  constructor(
+    readonly check: NodeSimFailure['check'],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Member {
+  id: string;
+  fs: SimFs;
+  runtime: SimProcessRuntime;
+  net: SimPeerNetwork;
+  node: QueueNode | undefined;
+  incarnation: number;
+  up: boolean;
+  restartAtMs: number;
+}
+
+interface Held {
+  queue: string;
+  handle: string;
+  deleteAtMs: number;
+}
+
+interface Client {
+  id: string;
+  busy: boolean;
+  held: Held[];
+}
+
+export class NodeSimulation {
+  private readonly rng: Prng;
+  private readonly scheduler = new SimScheduler(EPOCH_MS);
+  private readonly network: SimNetwork;
+  private readonly members = new Map<string, Member>();
+  private readonly clients = new Map<string, Client>();
+  private readonly history = new QueueHistory(new Map(QUEUES.map((q) => [q.name, q.visibilityTimeout * 1000])));
+  private readonly visibilitySeconds = new Map<string, number>(QUEUES.map((q) => [q.name, q.visibilityTimeout]));
+  private readonly resultAt = new Map<number, { term: number; digest: string; node: string }>();
+  private readonly leaderOfTerm = new Map<number, string>();
+  private readonly snapshotEvery: number;
+  private readonly intensity: number;
+  private nextBodyId = 1;
+  private healAtMs = 0;
+  private producing = true;
+  private failure: SimAbort | undefined;
+  readonly stats: NodeSimStats;
+
+  constructor(private readonly opts: NodeSimOptions) {
+    this.rng = new Prng(opts.seed);
+    this.network = new SimNetwork(this.scheduler, this.rng.fork());
+    this.snapshotEvery = this.rng.pick(SNAPSHOT_EVERY_ENTRIES);
+    this.intensity = opts.intensity ?? 1;
+    this.stats = {
+      tasksRun: 0,
+      crashes: 0,
+      restarts: 0,
+      partitions: 0,
+      transfers: 0,
+      weatherChanges: 0,
+      bitFlips: 0,
+      tornWrites: 0,
+      lostWrites: 0,
+      elections: 0,
+      maxTerm: 0,
+      fatalStops: 0,
+      sendsAttempted: 0,
+      receives: 0,
+      visibilityChanges: 0,
+      snapshotsTaken: 0,
+      snapshotsInstalled: 0,
+      segmentsReleased: 0,
+      bodiesFromReplicas: 0,
+      finalIndex: 0,
+      networkFrames: 0,
+      networkLost: 0,
+      ackedSends: 0,
+      deliveries: 0,
+      redeliveries: 0,
+      clientDeliveries: 0,
+      deletes: 0,
+      quarantined: 0,
+      damagedBodiesFound: 0,
+      lostToQuarantine: 0,
+    };
+    for (const id of [...PRODUCERS, ...CONSUMERS]) this.clients.set(id, { id, busy: false, held: [] });
+  }
+
+  replayCommand(): string {
+    const parts = [`node dist/test/sim/run.js --node --seed ${this.opts.seed} --duration-ms ${this.opts.durationMs}`];
+    if (this.opts.bug) parts.push(`--bug ${this.opts.bug}`);
+    if (this.intensity !== 1) parts.push(`--intensity ${this.intensity}`);
+    return parts.join(' ');
+  }
+
+  async run(): Promise<NodeSimResult> {
+    try {
+      for (const id of IDS) this.boot(this.newMember(id));
+      await this.setUp();
+      const end = this.scheduler.nowMs + this.opts.durationMs;
+      while (this.scheduler.nowMs < end) {
+        this.injectFaults();
+        this.clientTraffic();
+        await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
+        this.checkAll();
+      }
+      await this.healAndDrain();
+    } catch (err) {
+      this.failure ??= err instanceof SimAbort ? err : err instanceof QueueCheckFailure ? new SimAbort(err.check, err.message) : new SimAbort('exception', err instanceof Error ? (err.stack ?? err.message) : String(err));
+    }
+    // Stop every member so nothing of this run keeps running into the next one.
+    for (const m of this.members.values()) m.runtime.kill();
+    return this.result();
+  }
+
+  // ---- members -----------------------------------------------------------------------------------
+
+  private newMember(id: string): Member {
+    const fs = new SimFs(this.opts.bug === 'fsyncLies' ? { syncIsNoop: true } : {});
+    const m: Member = { id, fs, runtime: undefined as unknown as SimProcessRuntime, net: undefined as unknown as SimPeerNetwork, node: undefined, incarnation: 0, up: false, restartAtMs: 0 };
+    this.members.set(id, m);
+    return m;
+  }
+
+  /** Start a member's process on its disk: QueueNode.open, exactly as the server does. */
+  private boot(m: Member): void {
+    m.incarnation++;
+    const runtime = new SimProcessRuntime(this.scheduler, `${m.id}#${m.incarnation}`, this.rng.int(-CLOCK_SKEW_MS_MAX, CLOCK_SKEW_MS_MAX), this.rng.fork());
+    m.runtime = runtime;
+    m.net = this.network.attach(m.id, runtime);
+    m.up = true;
+    m.node = undefined;
+    const rpc = new RpcRouter(m.net);
+    const peers = Object.fromEntries(IDS.filter((p) => p !== m.id).map((p, i) => [p, { host: 'sim', port: i + 1 }]));
+    QueueNode.open({
+      dataDir: `/data/${m.id}`,
+      fs: m.fs,
+      runtime,
+      nodeId: m.id,
+      voters: [...IDS],
+      network: m.net,
+      rpc,
+      staticPeers: peers,
+      segmentBytes: SEGMENT_BYTES,
+      snapshotEveryEntries: this.snapshotEvery,
+      log: this.opts.trace ? (line: string) => this.trace(`[${m.id}] ${line}`) : () => undefined,
+      onFatal: (err) => this.onFatal(m, runtime, err),
+      onApplied: (e, r) => this.applied(m, e, r),
+    }).then(
+      (node) => {
+        if (m.runtime === runtime && runtime.alive) m.node = node;
+      },
+      (err: unknown) => {
+        if (m.runtime !== runtime || !runtime.alive) return;
+        this.fail('exception', `${m.id} failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      },
+    );
+  }
+
+  /** A power loss on one member: its process stops dead, its disk keeps what the crash model says. */
+  private crash(m: Member, downMs: number): void {
+    m.runtime.kill();
+    m.up = false;
+    m.node = undefined;
+    const { fs, outcome } = m.fs.crash(this.rng);
+    m.fs = fs;
+    this.stats.crashes++;
+    this.stats.tornWrites += outcome.torn;
+    this.stats.lostWrites += outcome.lost;
+    m.restartAtMs = this.scheduler.nowMs + downMs;
+    this.trace(`${m.id} crashes (${outcome.kept} unsynced writes kept, ${outcome.lost} lost, ${outcome.torn} torn); back in ${downMs} ms`);
+  }
+
+  /** The node stopped itself (a failed fsync, damage it cannot serve past): the supervisor restarts it. */
+  private onFatal(m: Member, runtime: SimProcessRuntime, err: Error): void {
+    if (m.runtime !== runtime || !runtime.alive) return;
+    this.stats.fatalStops++;
+    this.trace(`${m.id} stops: ${err.message}`);
+    runtime.kill();
+    m.up = false;
+    m.node = undefined;
+    m.fs = m.fs.restart();
+    m.restartAtMs = this.scheduler.nowMs + 500;
+  }
+
+  private restartDue(): void {
+    for (const m of this.members.values()) {
+      if (!m.up && this.scheduler.nowMs >= m.restartAtMs) {
+        this.stats.restarts++;
+        this.trace(`${m.id} restarts`);
+        this.boot(m);
+      }
+    }
+  }
+
+  private leader(): Member | undefined {
+    let best: Member | undefined;
+    let bestTerm = -1;
+    for (const m of this.members.values()) {
+      const st = m.node?.observe().raft;
+      if (st && st.role === 'leader' && st.term > bestTerm) {
+        best = m;
+        bestTerm = st.term;
+      }
+    }
+    return best;
+  }
+
+  /** The member a client asks: the leader it would find, else any member that is up. */
+  private pickNode(): QueueNode | undefined {
+    const leader = this.leader();
+    if (leader?.node && this.rng.chance(0.9)) return leader.node;
+    const up = [...this.members.values()].filter((m) => m.node);
+    return up.length > 0 ? this.rng.pick(up).node : undefined;
+  }
+
+  // ---- setup and traffic ---------------------------------------------------------------------
+
+  private async setUp(): Promise<void> {
+    for (const q of QUEUES) {
+      let created = false;
+      const until = this.scheduler.nowMs + SETUP_MS_MAX;
+      while (!created && this.scheduler.nowMs < until) {
+        const node = this.leader()?.node;
+        if (node) {
+          const r = await this.untilSettled(node.submit({ kind: 'createQueue', queueName: q.name, attrs: { visibilityTimeout: q.visibilityTimeout, rewindSeconds: q.rewindSeconds, pollingWaitSeconds: 0 } }));
+          created = r !== undefined && (r.ok || r.error === 'queueExists');
+        }
+        if (!created) await this.scheduler.runUntil(this.scheduler.nowMs + 100);
+      }
+      if (!created) throw new SimAbort('liveness', `queue ${q.name} could not be created within ${SETUP_MS_MAX} ms`);
+    }
+  }
+
+  /** Drives the simulation until `p` settles (or the client gives up): its value, or undefined. */
+  private async untilSettled<T>(p: Promise<T>): Promise<T | undefined> {
+    let value: T | undefined;
+    let settled = false;
+    p.then(
+      (v) => {
+        value = v;
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    await this.scheduler.runUntilTrue(() => settled, CLIENT_TIMEOUT_MS);
+    return value;
+  }
+
+  /** Starts a client request; the client is busy until it settles or times out. */
+  private issue<T>(client: Client, p: Promise<T>, done: (value: T | undefined) => void): void {
+    client.busy = true;
+    let finished = false;
+    const finish = (v: T | undefined): void => {
+      if (finished) return;
+      finished = true;
+      client.busy = false;
+      try {
+        done(v);
+      } catch (err) {
+        if (err instanceof QueueCheckFailure) this.fail(err.check, err.message);
+        else this.fail('exception', err instanceof Error ? (err.stack ?? err.message) : String(err));
+      }
+    };
+    this.scheduler.schedule(CLIENT_TIMEOUT_MS, () => finish(undefined));
+    p.then(finish, () => finish(undefined));
+  }
+
+  private clientTraffic(): void {
+    const now = this.scheduler.nowMs;
+    for (const id of PRODUCERS) {
+      const c = this.clients.get(id)!;
+      if (c.busy || !this.producing || !this.rng.chance(0.3)) continue;
+      const node = this.pickNode();
+      if (!node) continue;
+      const queue = this.rng.pick(QUEUES).name;
+      const n = this.rng.int(1, 4);
+      const bodyIds = Array.from({ length: n }, () => this.nextBodyId++);
+      const delaySeconds = this.rng.chance(0.1) ? 1 : 0;
+      this.stats.sendsAttempted += n;
+      this.issue(c, node.submit({ kind: 'sendMessages', queueName: queue, delaySeconds, bodies: bodyIds.map(bodyFor) }), (r) => {
+        if (r?.ok) this.history.sendAcked(bodyIds);
+      });
+    }
+    for (const id of CONSUMERS) {
+      const c = this.clients.get(id)!;
+      if (c.busy) continue;
+      const due = c.held.filter((h) => h.deleteAtMs <= now);
+      const node = this.pickNode();
+      if (!node) continue;
+      if (due.length > 0) {
+        c.held = c.held.filter((h) => h.deleteAtMs > now);
+        const queue = due[0]!.queue;
+        const handles = due.filter((h) => h.queue === queue).map((h) => h.handle);
+        c.held.push(...due.filter((h) => h.queue !== queue));
+        this.issue(c, node.submit({ kind: 'deleteMessages', queueName: queue, receiptHandles: handles }), () => undefined);
+        continue;
+      }
+      if (!this.rng.chance(0.4)) continue;
+      const queue = this.rng.pick(QUEUES).name;
+      this.stats.receives++;
+      const memberId = [...this.members.values()].find((m) => m.node === node)?.id ?? '?';
+      this.issue(c, node.receive(queue, this.rng.int(1, 8), 0), (r) => {
+        if (!r?.ok) return;
+        for (const m of r.messages) {
+          this.history.clientDelivery(memberId, m.msgId, m.receiptHandle, m.bodyBytes);
+          // Most are deleted within the visibility timeout; some late; some never (they come back).
+          const roll = this.rng.next();
+          if (roll < 0.1) continue;
+          const vis = (this.visibilitySeconds.get(queue) ?? 1) * 1000;
+          const after = roll < 0.85 ? this.rng.int(0, vis / 2) : this.rng.int(vis, vis * 2);
+          c.held.push({ queue, handle: m.receiptHandle, deleteAtMs: this.scheduler.nowMs + after });
+        }
+      });
+    }
+  }
+
+  // ---- faults --------------------------------------------------------------------------------
+
+  private injectFaults(): void {
+    this.restartDue();
+    const now = this.scheduler.nowMs;
+    const k = this.intensity;
+    if (this.healAtMs !== 0 && now >= this.healAtMs) {
+      this.network.heal();
+      this.healAtMs = 0;
+      this.trace('the network heals');
+    }
+    const down = [...this.members.values()].filter((m) => !m.up).length;
+    if (down === 0 && this.rng.chance(0.0015 * k)) {
+      this.crash(this.rng.pick([...this.members.values()]), this.rng.int(200, 3000));
+    }
+    if (this.healAtMs === 0 && this.rng.chance(0.0015 * k)) {
+      const a = this.rng.pick(IDS);
+      if (this.rng.chance(0.5)) {
+        this.network.isolate(a, IDS);
+        this.trace(`${a} is isolated`);
+      } else {
+        const b = this.rng.pick(IDS.filter((x) => x !== a));
+        this.network.partition(a, b, true);
+        this.trace(`the link ${a} -> ${b} is cut`);
+      }
+      this.stats.partitions++;
+      this.healAtMs = now + this.rng.int(300, 3000);
+    }
+    if (this.rng.chance(0.002 * k)) {
+      const calm = this.rng.chance(0.4);
+      this.network.weather = calm
+        ? CALM
+        : { loss: this.rng.next() * 0.05, duplicate: this.rng.next() * 0.02, delayMinMs: 1, delayMaxMs: this.rng.int(2, 40) };
+      this.stats.weatherChanges++;
+    }
+    if (this.rng.chance(0.0008 * k)) {
+      const leader = this.leader();
+      const target = this.rng.pick(IDS);
+      if (leader?.node && target !== leader.id) {
+        this.stats.transfers++;
+        void leader.node.transferLeader(target);
+      }
+    }
+    if (this.rng.chance(0.0005)) {
+      const node = this.leader()?.node;
+      if (node) {
+        const q = this.rng.pick(QUEUES).name;
+        const seconds = this.rng.int(1, 3);
+        void node.submit({ kind: 'setQueueAttributes', queueName: q, attrs: { visibilityTimeout: seconds } }).then((r) => {
+          if (r.ok) this.visibilitySeconds.set(q, seconds);
+        });
+      }
+    }
+    if (this.rng.chance(0.0015 * k)) this.flipBodyBit();
+  }
+
+  /**
+   * Media damage inside a message body of a record that is not its segment's last (header and
+   * meta damage make the real node refuse to start, a storage test's business; a bad last body is
+   * a torn write to recovery).
+   */
+  private flipBodyBit(): void {
+    const m = this.rng.pick([...this.members.values()]);
+    const segments = m.fs.paths().filter((p) => p.startsWith(`/data/${m.id}/wal/`) && p.endsWith('.wal'));
+    if (segments.length === 0) return;
+    const path = this.rng.pick(segments);
+    const records = parseRecordBounds(m.fs.peek(path)).slice(0, -1).filter((r) => r.bodyLength > 0 && r.kind === 'command');
+    if (records.length === 0) return;
+    const r = this.rng.pick(records);
+    const committed = this.msgIdsAt.get(r.index);
+    // Only the committed send at that index matters to delivery: damage elsewhere is truncated away.
+    if (!committed || committed.term !== r.term) return;
+    m.fs.flipBit(path, r.bodyOffset + this.rng.int(0, r.bodyLength - 1), this.rng.int(0, 7));
+    for (const id of committed.msgIds) this.history.damaged(id);
+    this.stats.bitFlips++;
+    this.trace(`bit flip in ${path} (entry ${r.index})`);
+  }
+
+  /** The msgIds of each committed send, by index, with the entry's term. */
+  private readonly msgIdsAt = new Map<number, { term: number; msgIds: string[] }>();
+
+  // ---- checkers ------------------------------------------------------------------------------
+
+  private fail(check: NodeSimFailure['check'], message: string): void {
+    this.failure ??= new SimAbort(check, message);
+  }
+
+  private checkAll(): void {
+    if (this.failure) throw this.failure;
+    const uncaught = this.scheduler.uncaught[0];
+    if (uncaught) throw new SimAbort('uncaught', `a task of ${uncaught.owner} threw: ${String(uncaught.error)}`);
+    for (const m of this.members.values()) {
+      const st = m.node?.observe().raft;
+      if (!st) continue;
+      this.stats.maxTerm = Math.max(this.stats.maxTerm, st.term);
+      if (st.role !== 'leader') continue;
+      const known = this.leaderOfTerm.get(st.term);
+      if (known === undefined) {
+        this.leaderOfTerm.set(st.term, m.id);
+        this.stats.elections++;
+      } else if (known !== m.id) throw new SimAbort('electionSafety', `two leaders in term ${st.term}: ${known} and ${m.id}`);
+    }
+  }
+
+  /** Every applied command on every member: the first apply of an index feeds the history, later ones must agree. */
+  private applied(m: Member, e: LogEntry, result: CommandResult): void {
+    try {
+      const digest = JSON.stringify(result);
+      const seen = this.resultAt.get(e.index);
+      if (seen !== undefined) {
+        if (seen.term !== e.term || seen.digest !== digest) {
+          throw new SimAbort('replicaAgreement', `${m.id} got a different result at index ${e.index} (term ${e.term}) than ${seen.node} (term ${seen.term}): ${digest} vs ${seen.digest}`);
+        }
+        return;
+      }
+      this.resultAt.set(e.index, { term: e.term, digest, node: m.id });
+      this.stats.finalIndex = Math.max(this.stats.finalIndex, e.index);
+      this.observeCommitted(e, decodeCommand(e.payload, e.metaLen), result);
+    } catch (err) {
+      this.fail(err instanceof SimAbort || err instanceof QueueCheckFailure ? err.check : 'exception', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private observeCommitted(e: LogEntry, cmd: Command, result: CommandResult): void {
+    if (!result.ok) return;
+    if (cmd.kind === 'sendMessages' && result.kind === 'sendMessages') {
+      const bodyIds = cmd.bodies.map((b) => Number(/^m(\d+):/.exec(Buffer.from(b).toString('latin1'))?.[1] ?? -1));
+      this.history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds, result.msgIds, bodyIds);
+      this.msgIdsAt.set(e.index, { term: e.term, msgIds: result.msgIds });
+    } else if (cmd.kind === 'receiveMessages' && result.kind === 'receiveMessages') {
+      for (const msg of result.messages) {
+        this.history.delivered({ msgId: msg.msgId, queue: cmd.queueName, handle: msg.receiptHandle, index: e.index, timeMs: e.timeMs, source: 'log', node: 'log' }, msg.queueNumber, msg.seq);
+      }
+    } else if (cmd.kind === 'deleteMessages' && result.kind === 'deleteMessages') {
+      const failed = new Set(result.failures.map((f) => f.index));
+      this.history.deleteCommitted(e.index, e.timeMs, cmd.receiptHandles.filter((_, k) => !failed.has(k)));
+    } else if (cmd.kind === 'quarantineMessage') {
+      this.history.quarantineCommitted(e.index, cmd.queueNumber, cmd.seq);
+    } else if (cmd.kind === 'setQueueAttributes' && cmd.attrs.visibilityTimeout !== undefined) {
+      this.history.visibilityChanged(cmd.queueName, e.index, cmd.attrs.visibilityTimeout * 1000);
+      this.stats.visibilityChanges++;
+    }
+  }
+
+  // ---- the end -------------------------------------------------------------------------------
+
+  private async healAndDrain(): Promise<void> {
+    this.network.heal();
+    this.healAtMs = 0;
+    this.network.weather = CALM;
+    this.producing = false;
+    for (const m of this.members.values()) if (!m.up) m.restartAtMs = this.scheduler.nowMs;
+    this.restartDue();
+    this.trace('healed: every member up, producers stopped, draining');
+    const until = this.scheduler.nowMs + DRAIN_MS_MAX;
+    let quietSince = this.scheduler.nowMs;
+    while (this.scheduler.nowMs < until) {
+      this.restartDue();
+      this.clientTraffic();
+      await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
+      this.checkAll();
+      const busy = [...this.clients.values()].some((c) => c.busy || c.held.length > 0);
+      if (busy || this.stats.clientDeliveries !== this.lastDeliveries) quietSince = this.scheduler.nowMs;
+      this.lastDeliveries = this.stats.clientDeliveries;
+      // Drained: nothing delivered for a while although consumers kept asking.
+      if (this.scheduler.nowMs - quietSince > 8000 && this.allAckedDelivered()) break;
+      Object.assign(this.stats, this.history.stats);
+    }
+    this.history.checkNothingLost();
+  }
+
+  private lastDeliveries = 0;
+
+  private allAckedDelivered(): boolean {
+    try {
+      this.history.checkNothingLost();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private result(): NodeSimResult {
+    Object.assign(this.stats, this.history.stats);
+    this.stats.tasksRun = this.scheduler.tasksRun;
+    this.stats.networkFrames = this.network.stats.frames;
+    this.stats.networkLost = this.network.stats.lost;
+    for (const m of this.members.values()) {
+      const s = m.node?.stats();
+      if (!s) continue;
+      this.stats.snapshotsTaken += s.snapshotsTaken;
+      this.stats.snapshotsInstalled += s.snapshotsInstalled;
+      this.stats.segmentsReleased += s.segmentsReleased;
+      this.stats.bodiesFromReplicas += s.bodiesFromReplicas;
+    }
+    const hash = createHash('sha256');
+    for (const m of [...this.members.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+      for (const p of m.fs.paths().sort()) {
+        hash.update(p);
+        hash.update(m.fs.peek(p));
+      }
+    }
+    hash.update(JSON.stringify(this.stats));
+    const r: NodeSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest: hash.digest('hex'), replay: this.replayCommand() };
+    if (this.failure) r.failure = { check: this.failure.check, message: this.failure.message, atMs: this.scheduler.nowMs - EPOCH_MS };
+    return r;
+  }
+
+  private trace(line: string): void {
+    this.opts.trace?.(`${String(this.scheduler.nowMs - EPOCH_MS).padStart(7)} ${line}`);
+  }
+}
+
+export function runNodeSimulation(opts: NodeSimOptions): Promise<NodeSimResult> {
+  return new NodeSimulation(opts).run();
+}

@@ -2,7 +2,6 @@
 // QueueService the HTTP layer calls. It owns every timer (ticks, long polls, snapshots) and all
 // I/O; the state machine stays pure and sees time only through log entries.
 
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome } from '../api/service';
@@ -28,6 +27,8 @@ import { SnapshotStore } from '../storage/snapshot-store';
 import { WalCorruptionError, type LogEntry } from '../storage/types';
 import type { RaftStatus } from '../raft';
 import { HardStateStore } from '../storage/hard-state';
+import type { FileSystem } from '../runtime/fs';
+import { nodeFs } from '../runtime/node-fs';
 import { SegmentedWal, type WalHooks, type WalObserver, type WalOptions } from '../storage/wal';
 import type { PeerAddress, PeerTransport } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
@@ -89,6 +90,8 @@ export interface QueueNodeOptions {
    * included): the simulator's checkers watch the shipped apply path through it.
    */
   onApplied?: (entry: LogEntry, result: CommandResult) => void;
+  /** Where the data directory lives (default: the real file system; the simulator passes its disk). */
+  fs?: FileSystem;
 }
 
 /** What this node has served, counted where its proposals return (the leader's view), since start. */
@@ -229,10 +232,11 @@ export class QueueNode implements QueueService {
    */
   static async open(opts: QueueNodeOptions): Promise<QueueNode> {
     const log = toLogger(opts.log, stderrLine);
-    await mkdir(opts.dataDir, { recursive: true });
-    const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log });
+    const fs = opts.fs ?? nodeFs;
+    await fs.mkdir(opts.dataDir, { recursive: true });
+    const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log, fs });
     // A snapshot install from the leader that a crash interrupted is completed before anything is read.
-    await finishInstall(opts.dataDir, snapshots, log);
+    await finishInstall(opts.dataDir, snapshots, log, fs);
     const latest = await snapshots.loadLatest();
     const restored = latest ? decodeNodeSnapshot(latest.data) : undefined;
     const sm = restored ? QueueStateMachine.restore(restored.stateMachine) : new QueueStateMachine();
@@ -240,7 +244,7 @@ export class QueueNode implements QueueService {
     // One record of stalled disk writes for the WAL, a staged WAL and the hard state alike.
     const diskStall = new DiskStall(log, { nodeId, runtime: opts.runtime ?? nodeRuntime, ...(opts.diskStallRetryMs !== undefined ? { retryMs: opts.diskStallRetryMs } : {}) });
     const wal = await openWal(opts, log, diskStall);
-    const hardState = await HardStateStore.open(path.join(opts.dataDir, 'raft'));
+    const hardState = await HardStateStore.open(path.join(opts.dataDir, 'raft'), fs);
     if (wal.lastIndex() < sm.lastAppliedIndex) {
       throw new Error(`log ends at ${wal.lastIndex()} but the snapshot is at ${sm.lastAppliedIndex}: data directory is inconsistent`);
     }
@@ -766,7 +770,7 @@ export class QueueNode implements QueueService {
   private async installSnapshot(meta: { index: number; term: number }): Promise<{ wal: SegmentedWal; lastTimeMs: number; learnedAddresses: Record<string, string> }> {
     if (this.snapshotRunning) await this.snapshotRunning;
     await this.wal.close();
-    const installed = await finishInstall(this.opts.dataDir, this.snapshots, this.logger);
+    const installed = await finishInstall(this.opts.dataDir, this.snapshots, this.logger, this.opts.fs);
     if (!installed || installed.index !== meta.index || installed.term !== meta.term) {
       throw new Error(`snapshot ${meta.index} (term ${meta.term}) was to be installed but the staging holds ${installed ? installed.index : 'nothing'}`);
     }
@@ -903,6 +907,7 @@ function anyInRange(sorted: number[], lo: number, hi: number): boolean {
 
 function walOptions(opts: QueueNodeOptions, log: Logger, stall: DiskStall): WalOptions {
   const walOpts: WalOptions = { fsync: opts.fsync ?? true, log, stall, ...(opts.walObserver ? { observer: opts.walObserver } : {}) };
+  if (opts.fs) walOpts.fs = opts.fs;
   if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
   if (opts.beforeDatasync || opts.walHooks) walOpts.hooks = { ...opts.walHooks, ...(opts.beforeDatasync ? { beforeDatasync: opts.beforeDatasync } : {}) };
   return walOpts;

@@ -14,10 +14,11 @@
 // `finishInstall` does that idempotently, so a crash anywhere in it is completed at the next
 // start-up, before anything is read from disk.
 
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { SnapshotMeta } from '../raft';
+import type { FileHandle, FileSystem } from '../runtime/fs';
+import { nodeFs } from '../runtime/node-fs';
 import { crc32c } from '../storage/crc32c';
 import { pathExists, syncDirectory } from '../storage/file-io';
 import type { SnapshotStore } from '../storage/snapshot-store';
@@ -229,7 +230,7 @@ interface Staging {
   crc: number;
   received: number;
   runningCrc: number;
-  file: Awaited<ReturnType<typeof open>>;
+  file: FileHandle;
   wal: SegmentedWal;
 }
 
@@ -239,6 +240,8 @@ export class SnapshotReceiver {
   private reservedUntil = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** The staging lives on the same file system as the WAL it will replace. */
+  private readonly fs: FileSystem;
 
   constructor(
     private readonly dataDir: string,
@@ -247,6 +250,7 @@ export class SnapshotReceiver {
     sink: LogSink,
   ) {
     this.log = loggerFor(sink, 'snapshot', stderrLine);
+    this.fs = walOptions.fs ?? nodeFs;
   }
   private readonly log: Logger;
 
@@ -319,9 +323,9 @@ export class SnapshotReceiver {
     if (!Array.isArray(voters) || !voters.every((v) => typeof v === 'string')) throw new Error('snapshot transfer: bad voters');
     const meta: SnapshotMeta = { index: num(h, 'index'), term: num(h, 'term'), voters: voters };
     await this.abort();
-    await rm(this.installDir, { recursive: true, force: true });
-    await mkdir(this.installDir, { recursive: true });
-    const file = await open(path.join(this.installDir, SNAPSHOT_FILE), 'w');
+    await this.fs.rm(this.installDir, { recursive: true, force: true });
+    await this.fs.mkdir(this.installDir, { recursive: true });
+    const file = await this.fs.open(path.join(this.installDir, SNAPSHOT_FILE), 'w');
     const { wal } = await SegmentedWal.open(path.join(this.installDir, WAL_DIR), this.walOptions).catch(async (err: unknown) => {
       await file.close();
       throw err;
@@ -368,12 +372,12 @@ export class SnapshotReceiver {
     await s.wal.close();
     this.staging = undefined;
     const readyPath = path.join(this.installDir, READY_FILE);
-    await writeFile(`${readyPath}.tmp`, JSON.stringify(s.meta));
-    const fh = await open(`${readyPath}.tmp`, 'r');
+    await this.fs.writeFile(`${readyPath}.tmp`, JSON.stringify(s.meta));
+    const fh = await this.fs.open(`${readyPath}.tmp`, 'r');
     await fh.datasync();
     await fh.close();
-    await rename(`${readyPath}.tmp`, readyPath);
-    await syncDirectory(this.installDir);
+    await this.fs.rename(`${readyPath}.tmp`, readyPath);
+    await syncDirectory(this.installDir, this.fs);
     this.ready = s.meta;
     this.log.info(`snapshot ${s.meta.index} staged; waiting for the leader's InstallSnapshot`);
   }
@@ -394,15 +398,20 @@ export class SnapshotReceiver {
  * snapshot is saved. Idempotent, so start-up calls it first to finish an install a crash cut
  * short; an unfinished (not READY) staging is deleted. Returns the installed snapshot's meta.
  */
-export async function finishInstall(dataDir: string, snapshots: SnapshotStore, sink: LogSink): Promise<SnapshotMeta | undefined> {
+export async function finishInstall(
+  dataDir: string,
+  snapshots: SnapshotStore,
+  sink: LogSink,
+  fs: FileSystem = nodeFs,
+): Promise<SnapshotMeta | undefined> {
   const log = loggerFor(sink, 'snapshot', stderrLine);
   const installDir = path.join(dataDir, INSTALL_DIR);
   let meta: SnapshotMeta;
   try {
-    meta = JSON.parse(await readFile(path.join(installDir, READY_FILE), 'utf8')) as SnapshotMeta;
+    meta = JSON.parse(await fs.readFile(path.join(installDir, READY_FILE), 'utf8')) as SnapshotMeta;
   } catch {
-    if (await pathExists(installDir)) {
-      await rm(installDir, { recursive: true, force: true });
+    if (await pathExists(installDir, fs)) {
+      await fs.rm(installDir, { recursive: true, force: true });
       log.warn('deleted an unfinished snapshot transfer');
     }
     return undefined;
@@ -410,19 +419,19 @@ export async function finishInstall(dataDir: string, snapshots: SnapshotStore, s
   const walDir = path.join(dataDir, WAL_DIR);
   const oldWal = path.join(dataDir, OLD_WAL_DIR);
   const stagedWal = path.join(installDir, WAL_DIR);
-  if (await pathExists(stagedWal)) {
-    if (await pathExists(walDir)) {
-      await rm(oldWal, { recursive: true, force: true });
-      await rename(walDir, oldWal);
+  if (await pathExists(stagedWal, fs)) {
+    if (await pathExists(walDir, fs)) {
+      await fs.rm(oldWal, { recursive: true, force: true });
+      await fs.rename(walDir, oldWal);
     }
-    await rename(stagedWal, walDir);
-    await syncDirectory(dataDir);
+    await fs.rename(stagedWal, walDir);
+    await syncDirectory(dataDir, fs);
   }
-  const data = await readFile(path.join(installDir, SNAPSHOT_FILE));
+  const data = await fs.readFile(path.join(installDir, SNAPSHOT_FILE));
   await snapshots.save({ index: meta.index, term: meta.term }, data);
-  await rm(oldWal, { recursive: true, force: true });
-  await rm(installDir, { recursive: true, force: true });
-  await syncDirectory(dataDir);
+  await fs.rm(oldWal, { recursive: true, force: true });
+  await fs.rm(installDir, { recursive: true, force: true });
+  await syncDirectory(dataDir, fs);
   log.info(`installed snapshot ${meta.index} (term ${meta.term}) from the leader`);
   return meta;
 }

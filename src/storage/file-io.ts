@@ -1,6 +1,7 @@
 // Positional file I/O that loops over short transfers, zero-filling, and directory fsync: the
 // few primitives the WAL and the snapshot store build their durability on.
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import type { FileHandle, FileSystem } from '../runtime/fs';
+import { nodeFs } from '../runtime/node-fs';
 import { STORAGE_LIMITS } from './limits';
 
 const ZEROS = Buffer.alloc(STORAGE_LIMITS.zeroFillChunkBytes);
@@ -60,8 +61,8 @@ export async function zeroFill(fh: FileHandle, position: number, length: number)
 }
 
 /** Makes directory entries (creates, renames, unlinks) in `dir` durable. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+export async function syncDirectory(dir: string, fs: FileSystem = nodeFs): Promise<void> {
+  const fh = await fs.open(dir, 'r');
   try {
     await fh.sync();
   } finally {
@@ -70,9 +71,9 @@ export async function syncDirectory(dir: string): Promise<void> {
 }
 
 /** Whether anything exists at `p` (a stat that fails for any reason counts as no). */
-export async function pathExists(p: string): Promise<boolean> {
+export async function pathExists(p: string, fs: FileSystem = nodeFs): Promise<boolean> {
   try {
-    await stat(p);
+    await fs.stat(p);
     return true;
   } catch {
     return false;

@@ -3,9 +3,10 @@
 // the higher sequence number and a valid checksum wins at start-up. One write + fdatasync per
 // change; no rename, so it is cheap enough to do before every vote.
 
-import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
+
+import type { FileHandle, FileSystem } from '../runtime/fs';
+import { nodeFs } from '../runtime/node-fs';
 
 import { crc32c } from './crc32c';
 import { atStep } from './disk-stall';
@@ -43,10 +44,13 @@ async function readBestSlot(fh: FileHandle): Promise<{ seq: number; state: HardS
  * file is missing, `valid: false` when it holds data but no slot verifies (start-up then starts
  * from term 0 with no vote).
  */
-export async function inspectHardState(dir: string): Promise<{ state: HardState; valid: boolean } | undefined> {
+export async function inspectHardState(
+  dir: string,
+  fs: FileSystem = nodeFs,
+): Promise<{ state: HardState; valid: boolean } | undefined> {
   let fh: FileHandle;
   try {
-    fh = await open(path.join(dir, FILE_NAME), 'r');
+    fh = await fs.open(path.join(dir, FILE_NAME), 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -74,13 +78,13 @@ export class HardStateStore {
   }
 
   /** Opens (creating if missing) the store in `dir` and reads the newest valid slot. */
-  static async open(dir: string): Promise<HardStateStore> {
-    await mkdir(dir, { recursive: true });
+  static async open(dir: string, fs: FileSystem = nodeFs): Promise<HardStateStore> {
+    await fs.mkdir(dir, { recursive: true });
     const file = path.join(dir, FILE_NAME);
     // 'r+' allows positional writes ('a+' would append); create the file first when missing.
-    const fh = await open(file, 'r+').catch((err: NodeJS.ErrnoException) => {
+    const fh = await fs.open(file, 'r+').catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
-      return open(file, 'w+');
+      return fs.open(file, 'w+');
     });
     const best = await readBestSlot(fh);
     return new HardStateStore(fh, file, best?.state ?? EMPTY_STATE, best?.seq ?? 0);

@@ -3,8 +3,9 @@
 //
 // File layout, little-endian: magic u32, version u32, index u64, term u64, dataLength u64,
 // dataCrc u32, headerCrc u32 (CRC32C of the 36 bytes before it), then the data.
-import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FileSystem } from '../runtime/fs';
+import { nodeFs } from '../runtime/node-fs';
 import { crc32c } from './crc32c';
 import { atStep } from './disk-stall';
 import { syncDirectory, writevFully } from './file-io';
@@ -30,6 +31,8 @@ export interface LoadedSnapshot extends SnapshotMeta {
 
 export interface SnapshotStoreOptions {
   log?: LogSink;
+  /** Where the files live (default: the real file system). */
+  fs?: FileSystem;
 }
 
 export function snapshotFileName(index: number): string {
@@ -80,10 +83,10 @@ export interface SnapshotDirReport {
 }
 
 /** Reads `dir` as loadLatest does, without creating, pruning or deleting anything. */
-export async function inspectSnapshots(dir: string): Promise<SnapshotDirReport> {
+export async function inspectSnapshots(dir: string, fs: FileSystem = nodeFs): Promise<SnapshotDirReport> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = await fs.readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { latest: undefined, damaged: [] };
     throw err;
@@ -95,7 +98,7 @@ export async function inspectSnapshots(dir: string): Promise<SnapshotDirReport> 
   const damaged: SnapshotDirReport['damaged'] = [];
   for (const index of indexes.sort((a, b) => b - a)) {
     const name = snapshotFileName(index);
-    const snap = decodeSnapshot(await readFile(join(dir, name)), index);
+    const snap = decodeSnapshot(await fs.readFile(join(dir, name)), index);
     if (typeof snap !== 'string') return { latest: snap, damaged };
     damaged.push({ name, reason: snap });
   }
@@ -109,15 +112,17 @@ export class SnapshotStore {
   private constructor(
     private readonly dir: string,
     private readonly log: Logger,
+    private readonly fs: FileSystem,
   ) {}
 
   /** Opens (creating if missing) the snapshot directory and removes unfinished temp files. */
   static async open(dir: string, opts: SnapshotStoreOptions = {}): Promise<SnapshotStore> {
-    await mkdir(dir, { recursive: true });
-    for (const name of await readdir(dir)) {
-      if (name.startsWith('snapshot-') && name.endsWith(TEMP_SUFFIX)) await unlink(join(dir, name));
+    const fs = opts.fs ?? nodeFs;
+    await fs.mkdir(dir, { recursive: true });
+    for (const name of await fs.readdir(dir)) {
+      if (name.startsWith('snapshot-') && name.endsWith(TEMP_SUFFIX)) await fs.unlink(join(dir, name));
     }
-    return new SnapshotStore(dir, loggerFor(opts.log, 'snapshot', (line) => process.stderr.write(line + '\n')));
+    return new SnapshotStore(dir, loggerFor(opts.log, 'snapshot', (line) => process.stderr.write(line + '\n')), fs);
   }
 
   /** Writes the snapshot durably and atomically, then keeps only the newest ones. */
@@ -136,7 +141,7 @@ export class SnapshotStore {
   private async write(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
     const name = snapshotFileName(meta.index);
     const tmp = join(this.dir, name + TEMP_SUFFIX);
-    const fh = await atStep('create', tmp, () => open(tmp, 'w'));
+    const fh = await atStep('create', tmp, () => this.fs.open(tmp, 'w'));
     try {
       const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       // A full disk fails here: the partial file is removed and the caller tries again later.
@@ -144,19 +149,19 @@ export class SnapshotStore {
       await atStep('fdatasync', tmp, () => fh.datasync());
     } catch (err) {
       await fh.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
+      await this.fs.unlink(tmp).catch(() => undefined);
       throw err;
     }
     await fh.close();
-    await rename(tmp, join(this.dir, name));
-    await syncDirectory(this.dir);
+    await this.fs.rename(tmp, join(this.dir, name));
+    await syncDirectory(this.dir, this.fs);
     await this.prune();
   }
 
   /** Snapshot file indexes on disk, newest first. */
   private async indexes(): Promise<number[]> {
     const out: number[] = [];
-    for (const name of await readdir(this.dir)) {
+    for (const name of await this.fs.readdir(this.dir)) {
       const m = SNAPSHOT_NAME_RE.exec(name);
       if (m) out.push(Number(m[1]));
     }
@@ -165,7 +170,7 @@ export class SnapshotStore {
 
   private async prune(): Promise<void> {
     for (const index of (await this.indexes()).slice(STORAGE_LIMITS.snapshotsKept)) {
-      await unlink(join(this.dir, snapshotFileName(index)));
+      await this.fs.unlink(join(this.dir, snapshotFileName(index)));
     }
   }
 
@@ -173,7 +178,7 @@ export class SnapshotStore {
   async loadLatest(): Promise<LoadedSnapshot | undefined> {
     for (const index of await this.indexes()) {
       const name = snapshotFileName(index);
-      const fh = await open(join(this.dir, name), 'r');
+      const fh = await this.fs.open(join(this.dir, name), 'r');
       let file: Buffer;
       try {
         file = await fh.readFile();

@@ -3,7 +3,7 @@
 // beyond that every intact record, including those after damage that start-up stops at, and every
 // damaged byte range with the entry indexes it must have held. Nothing is written.
 import { readdir } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import type { FileHandle } from '../runtime/fs';
 import { readFully } from './file-io';
 import { STORAGE_LIMITS } from './limits';
 import { PREALLOC_SUFFIX, RECORD_MAGIC_BYTES, SEAL_BYTES, isSealFor, parseSegmentFileName } from './wal-format';

@@ -1,8 +1,9 @@
 // Start-up recovery of a WAL directory: verifies every segment, decides between a torn tail (an
 // unfinished write that was never acknowledged, dropped and zeroed) and real corruption (refuse
 // to start), and rebuilds each segment's in-memory index. Rules are in docs/storage.md.
-import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FileHandle, FileSystem } from '../runtime/fs';
+import { nodeFs } from '../runtime/node-fs';
 import { crc32c } from './crc32c';
 import { readFully, zeroFill } from './file-io';
 import { STORAGE_LIMITS } from './limits';
@@ -44,18 +45,18 @@ export interface SegmentScan {
   after?: AfterEnd;
 }
 
-export async function recoverSegments(dir: string, log: Logger): Promise<RecoveredLog> {
-  await mkdir(dir, { recursive: true });
-  const names = (await readdir(dir)).sort();
+export async function recoverSegments(dir: string, log: Logger, fs: FileSystem = nodeFs): Promise<RecoveredLog> {
+  await fs.mkdir(dir, { recursive: true });
+  const names = (await fs.readdir(dir)).sort();
   for (const name of names) {
     // A half-prepared next segment holds no data; never reuse it (see SegmentedWal).
-    if (name.endsWith(PREALLOC_SUFFIX)) await unlink(join(dir, name));
+    if (name.endsWith(PREALLOC_SUFFIX)) await fs.unlink(join(dir, name));
   }
   const segNames = names.filter((n) => parseSegmentFileName(n) !== undefined);
   const result: RecoveredLog = { segments: [], tornTailBytes: 0, damagedBodies: [] };
   try {
     for (let i = 0; i < segNames.length; i++) {
-      await recoverSegment(dir, segNames[i]!, i === segNames.length - 1, result, log);
+      await recoverSegment(dir, segNames[i]!, i === segNames.length - 1, result, log, fs);
     }
   } catch (err) {
     await Promise.all(result.segments.map((s) => s.retire()));
@@ -65,9 +66,9 @@ export async function recoverSegments(dir: string, log: Logger): Promise<Recover
 }
 
 /** Opens a segment file (read-only for inspection) with an empty index; scanSegment fills it. */
-export async function openSegment(dir: string, name: string, readOnly = false): Promise<Segment> {
+export async function openSegment(dir: string, name: string, readOnly = false, fs: FileSystem = nodeFs): Promise<Segment> {
   const path = join(dir, name);
-  const fh = await open(path, readOnly ? 'r' : 'r+');
+  const fh = await fs.open(path, readOnly ? 'r' : 'r+');
   try {
     const { size } = await fh.stat();
     return new Segment(name, path, parseSegmentFileName(name)!, fh, size);
@@ -83,8 +84,9 @@ async function recoverSegment(
   isLast: boolean,
   result: RecoveredLog,
   log: Logger,
+  fs: FileSystem,
 ): Promise<void> {
-  const seg = await openSegment(dir, name);
+  const seg = await openSegment(dir, name, false, fs);
   result.segments.push(seg);
   const prev = result.segments[result.segments.length - 2];
   const overlap = judgeOverlap(seg, prev);

@@ -1,6 +1,6 @@
 // One WAL segment file and its in-memory index: the file offset, payload length and term of each
 // entry, so any entry (or part of its payload) is one positional read away.
-import type { FileHandle } from 'node:fs/promises';
+import type { FileHandle } from '../runtime/fs';
 import { EntryUnavailableError } from './types';
 import { recordBytes } from './wal-format';
 

@@ -1,8 +1,9 @@
 // The node's segmented write-ahead log: appends are encoded into staging buffers and made durable
 // by one flush loop (one write + one fdatasync per batch: group commit); reads are positional
 // through a per-segment in-memory index. On-disk format and recovery rules: docs/storage.md.
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FileHandle, FileSystem } from '../runtime/fs';
+import { nodeFs } from '../runtime/node-fs';
 import { atStep, DiskStall, stallCode } from './disk-stall';
 import { readFully, syncDirectory, writevFully, zeroFill } from './file-io';
 import { STORAGE_LIMITS } from './limits';
@@ -48,6 +49,8 @@ export interface WalOptions {
   stall?: DiskStall;
   /** Told the duration of every batch flush and fdatasync (metrics); called off the append path. */
   observer?: WalObserver;
+  /** Where the segment files live (default: the real file system; the simulator passes its disk). */
+  fs?: FileSystem;
 }
 
 /** Durations in seconds, for latency histograms. */
@@ -172,11 +175,11 @@ function checkIndexArg(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`wal: ${name} must be a non-negative integer`);
 }
 
-async function prepareSegmentFile(dir: string, name: string, bytes: number, hooks: WalHooks): Promise<PreparedFile> {
+async function prepareSegmentFile(fs: FileSystem, dir: string, name: string, bytes: number, hooks: WalHooks): Promise<PreparedFile> {
   const path = join(dir, name);
   const fh = await atStep('allocate', path, () => {
     hooks.beforeAllocate?.(path);
-    return open(path, 'wx+');
+    return fs.open(path, 'wx+');
   });
   try {
     // Zero-filled and synced ahead of use, so appends only overwrite allocated blocks and the
@@ -186,7 +189,7 @@ async function prepareSegmentFile(dir: string, name: string, bytes: number, hook
     await atStep('allocate-fsync', path, () => fh.sync());
   } catch (err) {
     await fh.close().catch(() => undefined);
-    await unlink(path).catch(() => undefined);
+    await fs.unlink(path).catch(() => undefined);
     throw err;
   }
   return { path, fh, bytes };
@@ -242,6 +245,7 @@ export class SegmentedWal {
     private readonly stall: DiskStall,
     private readonly slowFsyncWarnMs: number,
     private readonly observer: WalObserver | undefined,
+    private readonly fs: FileSystem,
   ) {
     this.segmentList = segments;
   }
@@ -253,7 +257,8 @@ export class SegmentedWal {
       throw new RangeError(`wal: segmentBytes must be an integer >= ${STORAGE_LIMITS.segmentBytesMin}`);
     }
     const log = loggerFor(opts.log, 'wal', defaultLog);
-    const recovered = await recoverSegments(dir, log);
+    const fs = opts.fs ?? nodeFs;
+    const recovered = await recoverSegments(dir, log, fs);
     const wal = new SegmentedWal(
       dir,
       align8(requested),
@@ -266,6 +271,7 @@ export class SegmentedWal {
       opts.stall ?? new DiskStall(opts.log ?? defaultLog),
       opts.slowFsyncWarnMs ?? STORAGE_LIMITS.slowFsyncWarnMs,
       opts.observer,
+      fs,
     );
     try {
       await wal.finishRecovery();
@@ -588,11 +594,11 @@ export class SegmentedWal {
     try {
       await atStep('rename', path, () => {
         this.hooks.beforeRename?.(name);
-        return rename(file.path, path);
+        return this.fs.rename(file.path, path);
       });
       at = path;
       // The name must be durable before anything in the file is acknowledged.
-      await atStep('directory fsync', this.dir, () => syncDirectory(this.dir));
+      await atStep('directory fsync', this.dir, () => syncDirectory(this.dir, this.fs));
     } catch (err) {
       // Keep the allocated file (under whichever name it now has) for the next attempt: a full
       // disk may have no room for another one.
@@ -608,7 +614,7 @@ export class SegmentedWal {
 
   private startPreparing(): void {
     const name = `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`;
-    this.prepared = prepareSegmentFile(this.dir, name, this.segmentBytes, this.hooks).then(
+    this.prepared = prepareSegmentFile(this.fs, this.dir, name, this.segmentBytes, this.hooks).then(
       (file) => {
         this.preparedBytes = file.bytes;
         return file;
@@ -624,7 +630,7 @@ export class SegmentedWal {
     this.preparedBytes = 0;
     if (ready !== undefined && !(ready instanceof Error)) return ready;
     if (ready) this.log.warn(`preparing the next segment failed (${ready.message}); retrying now`);
-    return prepareSegmentFile(this.dir, `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`, this.segmentBytes, this.hooks);
+    return prepareSegmentFile(this.fs, this.dir, `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`, this.segmentBytes, this.hooks);
   }
 
   // ---- positions ---------------------------------------------------------------------------------
@@ -893,7 +899,7 @@ export class SegmentedWal {
       } else if (tail.count === 0) {
         this.segmentList.pop();
         await this.deleteSegmentFile(tail);
-        await syncDirectory(this.dir);
+        await syncDirectory(this.dir, this.fs);
       } else {
         await this.writeGroup(tail, [], 0, true);
       }
@@ -909,7 +915,7 @@ export class SegmentedWal {
       this.segmentList.pop();
       await this.deleteSegmentFile(s);
       // Newest first and synced one by one: a crash leaves a prefix of the log, never a false hole.
-      await syncDirectory(this.dir);
+      await syncDirectory(this.dir, this.fs);
     }
   }
 
@@ -962,13 +968,13 @@ export class SegmentedWal {
         for (const i of this.knownDamaged) if (s.has(i)) this.knownDamaged.delete(i);
         await this.deleteSegmentFile(s);
       }
-      await syncDirectory(this.dir);
+      await syncDirectory(this.dir, this.fs);
       return victims.length;
     });
   }
 
   private async deleteSegmentFile(seg: Segment): Promise<void> {
-    await unlink(seg.path);
+    await this.fs.unlink(seg.path);
     await seg.retire();
   }
 
@@ -1008,7 +1014,7 @@ export class SegmentedWal {
     const file = preparing ? await preparing : undefined;
     if (file && !(file instanceof Error)) {
       await file.fh.close();
-      await unlink(file.path).catch(() => undefined);
+      await this.fs.unlink(file.path).catch(() => undefined);
     }
     this.preparedBytes = 0;
     await Promise.all(this.segmentList.map((s) => s.retire()));

@@ -46,7 +46,7 @@ import {
 import { ParkedReceives } from './long-poll';
 import { PushDelivery } from './push-delivery';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
-import { finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
+import { beginInstall, finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { toLogger, type Logger, type LogSink } from '../protocol/log';
 import { nodeRuntime } from '../runtime/node-runtime';
 import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
@@ -61,6 +61,8 @@ export interface QueueNodeOptions {
   /** Take a snapshot after this many applied entries (default 100,000). */
   snapshotEveryEntries?: number;
   segmentBytes?: number;
+  /** Bytes of recent log entries kept in memory for replication and bodies (default 64 MiB; the simulator keeps few, so bodies come from disk). */
+  recentBytesMax?: number;
   /** Called when the node can no longer guarantee durability (failed fsync, broken invariant). */
   onFatal?: (err: Error) => void;
   /** Fault injection for tests: runs before every fdatasync; throwing stands in for a failed one. */
@@ -283,6 +285,7 @@ export class QueueNode implements QueueService {
       log,
       onFatal: (err) => node.onFatal(err),
       diskStall,
+      ...(opts.recentBytesMax !== undefined ? { recentBytesMax: opts.recentBytesMax } : {}),
     };
     if (latest && restored) raftOpts.snapshotMeta = { index: latest.index, term: latest.term, voters: restored.voters };
     if (opts.transport) raftOpts.transport = opts.transport;
@@ -769,6 +772,7 @@ export class QueueNode implements QueueService {
    */
   private async installSnapshot(meta: { index: number; term: number }): Promise<{ wal: SegmentedWal; lastTimeMs: number; learnedAddresses: Record<string, string> }> {
     if (this.snapshotRunning) await this.snapshotRunning;
+    await beginInstall(this.opts.dataDir, meta, this.opts.fs);
     await this.wal.close();
     const installed = await finishInstall(this.opts.dataDir, this.snapshots, this.logger, this.opts.fs);
     if (!installed || installed.index !== meta.index || installed.term !== meta.term) {
@@ -790,6 +794,9 @@ export class QueueNode implements QueueService {
     if (this.snapshotRunning) return this.snapshotRunning;
     const index = this.sm.lastAppliedIndex;
     if (index === 0) return Promise.resolve();
+    // A member applies what a majority committed, possibly before its own copy is appended here:
+    // the snapshot waits until then (the next apply tries again).
+    if (this.wal.lastIndex() < index) return Promise.resolve();
     const meta = this.commitLog.snapshotMetaAt(index);
     const data = encodeNodeSnapshot({ voters: meta.voters, addresses: this.commitLog.learnedAddresses(), stateMachine: this.sm.snapshot() });
     const live = this.sm.liveEntryIndexes();
@@ -797,6 +804,9 @@ export class QueueNode implements QueueService {
     this.entriesSinceSnapshot = 0;
     this.snapshotRunning = (async () => {
       try {
+        // Never a snapshot ahead of the durable log: after a power loss the log must still reach
+        // the snapshot's index, or the next start-up finds the data directory inconsistent.
+        await this.wal.untilDurable(index);
         await this.snapshots.save({ index, term: meta.term }, data);
         this.commitLog.compact(meta);
         this.counters.snapshotsTaken++;

@@ -247,9 +247,11 @@ export class RaftDriver<R> {
           this.log.warn(`ignoring InstallSnapshot ${msg.snapshot.index} from ${msg.from}: not staged here`);
           return;
         }
-        receiver.reserve();
       }
       this.guard(() => this.raft.step(msg));
+      // Accepted (not, say, already covered by the commit index): no new transfer may replace the
+      // staging until it is installed. One the core ignored stays replaceable.
+      if (msg.type === 'InstallSnapshot' && this.raft.pendingSnapshotIndex() === msg.snapshot.index) this.opts.snapshotTransfer?.receiver.reserve();
       this.schedule();
     });
     this.updatePeers();

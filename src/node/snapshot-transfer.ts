@@ -10,9 +10,12 @@
 // own holding the shipped runs (with holes between them) and ending at the snapshot index. Only a
 // complete, checksum-verified staging gets its READY marker; then the leader sends the Raft
 // InstallSnapshot message, which the follower's driver steps into the core only if that staging
-// is READY. Installing swaps the staged WAL in for the node's WAL and saves the snapshot;
-// `finishInstall` does that idempotently, so a crash anywhere in it is completed at the next
-// start-up, before anything is read from disk.
+// is READY. Once the core accepts it, `beginInstall` renames READY to INSTALLING (durably);
+// installing swaps the staged WAL in for the node's WAL and saves the snapshot. `finishInstall`
+// does that idempotently, so a crash anywhere in it is completed at the next start-up, before
+// anything is read from disk. A staging that is only READY at start-up was never accepted: the
+// node may have moved past it since (caught up by plain replication, taken its own snapshots), so
+// it is deleted, never installed; the leader sends a new one if the member still needs it.
 
 import path from 'node:path';
 
@@ -46,6 +49,8 @@ const RESERVATION_MS = 10_000;
 
 const INSTALL_DIR = 'install';
 const READY_FILE = 'READY';
+/** The core accepted the staged snapshot: from here on the install is completed, even after a crash. */
+const INSTALLING_FILE = 'INSTALLING';
 const SNAPSHOT_FILE = 'snapshot';
 const WAL_DIR = 'wal';
 const OLD_WAL_DIR = 'wal.old';
@@ -393,10 +398,22 @@ export class SnapshotReceiver {
 }
 
 
+/** The core accepted the READY staging of `meta`: mark it INSTALLING, durably, before anything is replaced. */
+export async function beginInstall(dataDir: string, meta: { index: number; term: number }, fs: FileSystem = nodeFs): Promise<void> {
+  const installDir = path.join(dataDir, INSTALL_DIR);
+  const staged = JSON.parse(await fs.readFile(path.join(installDir, READY_FILE), 'utf8')) as SnapshotMeta;
+  if (staged.index !== meta.index || staged.term !== meta.term) {
+    throw new Error(`snapshot ${meta.index} (term ${meta.term}) was to be installed but the staging holds ${staged.index} (term ${staged.term})`);
+  }
+  await fs.rename(path.join(installDir, READY_FILE), path.join(installDir, INSTALLING_FILE));
+  await syncDirectory(installDir, fs);
+}
+
 /**
- * Makes a READY staging the node's state: the staged WAL replaces <dataDir>/wal and the staged
- * snapshot is saved. Idempotent, so start-up calls it first to finish an install a crash cut
- * short; an unfinished (not READY) staging is deleted. Returns the installed snapshot's meta.
+ * Makes an INSTALLING staging the node's state: the staged WAL replaces <dataDir>/wal and the
+ * staged snapshot is saved. Idempotent, so start-up calls it first to finish an install a crash
+ * cut short; any other staging (unfinished, or READY but never accepted) is deleted. Returns the
+ * installed snapshot's meta.
  */
 export async function finishInstall(
   dataDir: string,
@@ -408,11 +425,12 @@ export async function finishInstall(
   const installDir = path.join(dataDir, INSTALL_DIR);
   let meta: SnapshotMeta;
   try {
-    meta = JSON.parse(await fs.readFile(path.join(installDir, READY_FILE), 'utf8')) as SnapshotMeta;
+    meta = JSON.parse(await fs.readFile(path.join(installDir, INSTALLING_FILE), 'utf8')) as SnapshotMeta;
   } catch {
     if (await pathExists(installDir, fs)) {
       await fs.rm(installDir, { recursive: true, force: true });
-      log.warn('deleted an unfinished snapshot transfer');
+      await syncDirectory(dataDir, fs);
+      log.warn('deleted a snapshot transfer that was never installed (unfinished, or staged but not accepted)');
     }
     return undefined;
   }

@@ -368,6 +368,11 @@ export class RaftNode {
     if (this.role === 'leader') this.maybeCommit();
   }
 
+  /** The index of the snapshot the core accepted and the driver has yet to install, if any. */
+  pendingSnapshotIndex(): number | undefined {
+    return this.log.pendingSnapshot?.index;
+  }
+
   status(): RaftStatus {
     const progress: RaftStatus['progress'] = {};
     for (const [id, pr] of this.progress) progress[id] = pr.status();

@@ -657,6 +657,12 @@ export class SegmentedWal {
     return this.durableIndex;
   }
 
+  /** Resolves once every entry up to `index` (appended already) is durable; rejects if the log failed. */
+  untilDurable(index: number): Promise<void> {
+    if (index > this.lastIndex()) return Promise.reject(new Error(`entry ${index} is not in the log (it ends at ${this.lastIndex()})`));
+    return this.whenDurable(index);
+  }
+
   /** Term of the entry at lastIndex(); 0 if there is none (or it is not on disk after a restart). */
   lastTerm(): number {
     return this.lastTermValue;

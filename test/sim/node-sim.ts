@@ -20,14 +20,18 @@
 
 import { createHash } from 'node:crypto';
 
-import { decodeCommand } from '../../src/broker/codec';
-import type { Command, CommandResult } from '../../src/broker/commands';
+import { crc32c } from '../../src/broker/checksum';
+import { decodeCommand, type DecodedCommand } from '../../src/broker/codec';
+import type { CommandResult } from '../../src/broker/commands';
 import { QueueNode } from '../../src/node/queue-node';
 import { RpcRouter } from '../../src/node/rpc';
+import type { FileHandle, FileSystem, OpenFlags } from '../../src/runtime/fs';
 import type { LogEntry } from '../../src/storage/types';
+import type { PeerTransport } from '../../src/transport';
+import { installPatch, type PatchBug } from './node-sim-bugs';
 import { parseRecordBounds } from './node-sim-disk';
 import { Prng } from './prng';
-import { bodyFor, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
+import { bodyFor, bodyIdOf, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
 import { SimFs } from './sim-fs';
 import { CALM, SimNetwork, type SimPeerNetwork } from './sim-network';
 import { SimProcessRuntime, SimScheduler } from './sim-runtime';
@@ -35,10 +39,9 @@ import { SimProcessRuntime, SimScheduler } from './sim-runtime';
 /** Deliberately broken environments and nodes, to prove the checkers catch what they claim to. */
 export type NodeSimBug =
   | 'fsyncLies' // the disk acknowledges fdatasync without making anything durable
-  | 'skipVisibility' // the state machine hands out messages that are still invisible
-  | 'forgetDeletes'; // a member applies deletes as if every handle were invalid
+  | PatchBug;
 
-export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'skipVisibility', 'forgetDeletes'];
+export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'skipBodyCheck', 'applyOwnClock'];
 
 export interface NodeSimOptions {
   seed: number;
@@ -53,6 +56,8 @@ export interface NodeSimOptions {
 export interface NodeSimStats extends HistoryStats {
   tasksRun: number;
   crashes: number;
+  /** Crashes of every member at once. */
+  powerFailures: number;
   restarts: number;
   partitions: number;
   transfers: number;
@@ -70,6 +75,8 @@ export interface NodeSimStats extends HistoryStats {
   snapshotsInstalled: number;
   segmentsReleased: number;
   bodiesFromReplicas: number;
+  /** Bodies that failed their checksum when read for delivery (then read from a replica, or quarantined). */
+  corruptBodies: number;
   finalIndex: number;
   networkFrames: number;
   networkLost: number;
@@ -99,6 +106,8 @@ const STEP_MS = 10;
 const CLOCK_SKEW_MS_MAX = 100;
 /** Small segments, so a run rolls over, releases and ships many of them. */
 const SEGMENT_BYTES = 64 * 1024;
+/** Recent entries kept in memory (64 MiB in a server): small, so bodies are read back from disk. */
+const RECENT_BYTES_MAX = 4000;
 const SNAPSHOT_EVERY_ENTRIES = [60, 250, 1000] as const;
 const PRODUCERS = ['p1', 'p2'];
 const CONSUMERS = ['c1', 'c2', 'c3'];
@@ -106,7 +115,7 @@ const CONSUMERS = ['c1', 'c2', 'c3'];
 const CLIENT_TIMEOUT_MS = 4000;
 const QUEUES = [
   { name: 'orders', visibilityTimeout: 1, rewindSeconds: 0 },
-  { name: 'events', visibilityTimeout: 2, rewindSeconds: 600 },
+  { name: 'events', visibilityTimeout: 2, rewindSeconds: 5 },
 ] as const;
 const SETUP_MS_MAX = 30_000;
 const DRAIN_MS_MAX = 120_000;
@@ -171,6 +180,7 @@ export class NodeSimulation {
     this.stats = {
       tasksRun: 0,
       crashes: 0,
+      powerFailures: 0,
       restarts: 0,
       partitions: 0,
       transfers: 0,
@@ -188,6 +198,7 @@ export class NodeSimulation {
       snapshotsInstalled: 0,
       segmentsReleased: 0,
       bodiesFromReplicas: 0,
+      corruptBodies: 0,
       finalIndex: 0,
       networkFrames: 0,
       networkLost: 0,
@@ -211,12 +222,15 @@ export class NodeSimulation {
   }
 
   async run(): Promise<NodeSimResult> {
+    const bug = this.opts.bug;
+    const removePatch = bug !== undefined && bug !== 'fsyncLies' ? installPatch(bug) : undefined;
     try {
       for (const id of IDS) this.boot(this.newMember(id));
       await this.setUp();
       const end = this.scheduler.nowMs + this.opts.durationMs;
       while (this.scheduler.nowMs < end) {
         this.injectFaults();
+        if (this.rng.chance(0.0015 * this.intensity)) await this.flipBodyBit();
         this.clientTraffic();
         await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
         this.checkAll();
@@ -227,13 +241,21 @@ export class NodeSimulation {
     }
     // Stop every member so nothing of this run keeps running into the next one.
     for (const m of this.members.values()) m.runtime.kill();
-    return this.result();
+    try {
+      return await this.result();
+    } finally {
+      removePatch?.();
+    }
   }
 
   // ---- members -----------------------------------------------------------------------------------
 
   private newMember(id: string): Member {
-    const fs = new SimFs(this.opts.bug === 'fsyncLies' ? { syncIsNoop: true } : {});
+    // An fdatasync takes virtual time (slow disks for a while, per seed): a crash meanwhile finds
+    // unsynced writes, which the power-loss model keeps, loses or tears.
+    const fs = new SimFs({
+      delay: (op) => (op === 'sync' ? m.runtime.sleep(m.runtime.random() < 0.05 ? this.rng.int(20, 120) : this.rng.int(1, 6)) : undefined),
+    });
     const m: Member = { id, fs, runtime: undefined as unknown as SimProcessRuntime, net: undefined as unknown as SimPeerNetwork, node: undefined, incarnation: 0, up: false, restartAtMs: 0 };
     this.members.set(id, m);
     return m;
@@ -247,18 +269,20 @@ export class NodeSimulation {
     m.net = this.network.attach(m.id, runtime);
     m.up = true;
     m.node = undefined;
-    const rpc = new RpcRouter(m.net);
+    const transport = asTransport(m.net);
+    const rpc = new RpcRouter(transport);
     const peers = Object.fromEntries(IDS.filter((p) => p !== m.id).map((p, i) => [p, { host: 'sim', port: i + 1 }]));
     QueueNode.open({
       dataDir: `/data/${m.id}`,
-      fs: m.fs,
+      fs: this.opts.bug === 'fsyncLies' ? lyingAboutSync(m.fs) : m.fs,
       runtime,
       nodeId: m.id,
       voters: [...IDS],
-      network: m.net,
+      transport,
       rpc,
       staticPeers: peers,
       segmentBytes: SEGMENT_BYTES,
+      recentBytesMax: RECENT_BYTES_MAX,
       snapshotEveryEntries: this.snapshotEvery,
       log: this.opts.trace ? (line: string) => this.trace(`[${m.id}] ${line}`) : () => undefined,
       onFatal: (err) => this.onFatal(m, runtime, err),
@@ -276,6 +300,7 @@ export class NodeSimulation {
 
   /** A power loss on one member: its process stops dead, its disk keeps what the crash model says. */
   private crash(m: Member, downMs: number): void {
+    this.collectStats(m);
     m.runtime.kill();
     m.up = false;
     m.node = undefined;
@@ -293,6 +318,7 @@ export class NodeSimulation {
     if (m.runtime !== runtime || !runtime.alive) return;
     this.stats.fatalStops++;
     this.trace(`${m.id} stops: ${err.message}`);
+    this.collectStats(m);
     runtime.kill();
     m.up = false;
     m.node = undefined;
@@ -395,6 +421,7 @@ export class NodeSimulation {
       const queue = this.rng.pick(QUEUES).name;
       const n = this.rng.int(1, 4);
       const bodyIds = Array.from({ length: n }, () => this.nextBodyId++);
+      for (const id of bodyIds) this.bodyIdByCrc.set(crc32c(bodyFor(id)), id);
       const delaySeconds = this.rng.chance(0.1) ? 1 : 0;
       this.stats.sendsAttempted += n;
       this.issue(c, node.submit({ kind: 'sendMessages', queueName: queue, delaySeconds, bodies: bodyIds.map(bodyFor) }), (r) => {
@@ -448,6 +475,10 @@ export class NodeSimulation {
     const down = [...this.members.values()].filter((m) => !m.up).length;
     if (down === 0 && this.rng.chance(0.0015 * k)) {
       this.crash(this.rng.pick([...this.members.values()]), this.rng.int(200, 3000));
+    } else if (down === 0 && this.rng.chance(0.0002 * k)) {
+      // A power failure of the whole set: every member loses what it had not synced.
+      this.stats.powerFailures++;
+      for (const m of this.members.values()) this.crash(m, this.rng.int(200, 1500));
     }
     if (this.healAtMs === 0 && this.rng.chance(0.0015 * k)) {
       const a = this.rng.pick(IDS);
@@ -487,7 +518,6 @@ export class NodeSimulation {
         });
       }
     }
-    if (this.rng.chance(0.0015 * k)) this.flipBodyBit();
   }
 
   /**
@@ -495,12 +525,12 @@ export class NodeSimulation {
    * meta damage make the real node refuse to start, a storage test's business; a bad last body is
    * a torn write to recovery).
    */
-  private flipBodyBit(): void {
+  private async flipBodyBit(): Promise<void> {
     const m = this.rng.pick([...this.members.values()]);
     const segments = m.fs.paths().filter((p) => p.startsWith(`/data/${m.id}/wal/`) && p.endsWith('.wal'));
     if (segments.length === 0) return;
     const path = this.rng.pick(segments);
-    const records = parseRecordBounds(m.fs.peek(path)).slice(0, -1).filter((r) => r.bodyLength > 0 && r.kind === 'command');
+    const records = parseRecordBounds(await m.fs.readFile(path)).slice(0, -1).filter((r) => r.bodyLength > 0 && r.kind === 'command');
     if (records.length === 0) return;
     const r = this.rng.pick(records);
     const committed = this.msgIdsAt.get(r.index);
@@ -511,6 +541,9 @@ export class NodeSimulation {
     this.stats.bitFlips++;
     this.trace(`bit flip in ${path} (entry ${r.index})`);
   }
+
+  /** Body ids by the CRC32C of their bytes (bodies are made unique by their id prefix). */
+  private readonly bodyIdByCrc = new Map<number, number>();
 
   /** The msgIds of each committed send, by index, with the entry's term. */
   private readonly msgIdsAt = new Map<number, { term: number; msgIds: string[] }>();
@@ -557,10 +590,12 @@ export class NodeSimulation {
     }
   }
 
-  private observeCommitted(e: LogEntry, cmd: Command, result: CommandResult): void {
+  private observeCommitted(e: LogEntry, cmd: DecodedCommand, result: CommandResult): void {
     if (!result.ok) return;
     if (cmd.kind === 'sendMessages' && result.kind === 'sendMessages') {
-      const bodyIds = cmd.bodies.map((b) => Number(/^m(\d+):/.exec(Buffer.from(b).toString('latin1'))?.[1] ?? -1));
+      // The applying member's copy may be damaged on disk: its meta (checksummed with the header)
+      // still names each body's CRC32C, which identifies the body the producer sent.
+      const bodyIds = cmd.bodies.map((b) => bodyIdOf(e.payload.subarray(b.offset, b.offset + b.length)) ?? this.bodyIdByCrc.get(b.crc32c) ?? -1);
       this.history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds, result.msgIds, bodyIds);
       this.msgIdsAt.set(e.index, { term: e.term, msgIds: result.msgIds });
     } else if (cmd.kind === 'receiveMessages' && result.kind === 'receiveMessages') {
@@ -616,30 +651,34 @@ export class NodeSimulation {
     }
   }
 
-  private result(): NodeSimResult {
+  private async result(): Promise<NodeSimResult> {
     Object.assign(this.stats, this.history.stats);
     this.stats.tasksRun = this.scheduler.tasksRun;
     this.stats.networkFrames = this.network.stats.frames;
     this.stats.networkLost = this.network.stats.lost;
-    for (const m of this.members.values()) {
-      const s = m.node?.stats();
-      if (!s) continue;
-      this.stats.snapshotsTaken += s.snapshotsTaken;
-      this.stats.snapshotsInstalled += s.snapshotsInstalled;
-      this.stats.segmentsReleased += s.segmentsReleased;
-      this.stats.bodiesFromReplicas += s.bodiesFromReplicas;
-    }
+    for (const m of this.members.values()) this.collectStats(m);
     const hash = createHash('sha256');
     for (const m of [...this.members.values()].sort((a, b) => a.id.localeCompare(b.id))) {
       for (const p of m.fs.paths().sort()) {
         hash.update(p);
-        hash.update(m.fs.peek(p));
+        if ((await m.fs.stat(p)).isFile()) hash.update(await m.fs.readFile(p));
       }
     }
     hash.update(JSON.stringify(this.stats));
     const r: NodeSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest: hash.digest('hex'), replay: this.replayCommand() };
     if (this.failure) r.failure = { check: this.failure.check, message: this.failure.message, atMs: this.scheduler.nowMs - EPOCH_MS };
     return r;
+  }
+
+  /** Adds an incarnation's counters to the run's (once: at its crash or stop, or at the end). */
+  private collectStats(m: Member): void {
+    const s = m.node?.stats();
+    if (!s) return;
+    this.stats.snapshotsTaken += s.snapshotsTaken;
+    this.stats.snapshotsInstalled += s.snapshotsInstalled;
+    this.stats.segmentsReleased += s.segmentsReleased;
+    this.stats.bodiesFromReplicas += s.bodiesFromReplicas;
+    this.stats.corruptBodies += s.corruptBodies;
   }
 
   private trace(line: string): void {
@@ -649,4 +688,40 @@ export class NodeSimulation {
 
 export function runNodeSimulation(opts: NodeSimOptions): Promise<NodeSimResult> {
   return new NodeSimulation(opts).run();
+}
+
+/** The disk as the 'fsyncLies' bug sees it: fdatasync and fsync return at once and persist nothing. */
+function lyingAboutSync(fs: SimFs): FileSystem {
+  const open = async (path: string, flags: OpenFlags): Promise<FileHandle> => {
+    const h = await fs.open(path, flags);
+    return new Proxy(h, {
+      get(target, prop, receiver) {
+        if (prop === 'datasync' || prop === 'sync') return () => Promise.resolve();
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  };
+  return new Proxy(fs, {
+    get(target, prop, receiver) {
+      if (prop === 'open') return open;
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/**
+ * The node's peer options as they are today (a transport with a 'raft' channel): a thin shape
+ * over the simulated network.
+ */
+function asTransport(net: SimPeerNetwork): PeerTransport {
+  const shape = {
+    setPeers: (peers: Readonly<Record<string, unknown>>) => net.setPeers(peers),
+    onMessage: (handler: (from: string, channel: 'raft', payload: Buffer) => void) => net.onMessage((from, payload) => handler(from, 'raft', payload)),
+    send: (peer: string, _channel: 'raft', payload: Uint8Array) => net.send(peer, payload),
+    onRequest: (handler: (from: string, payload: Buffer) => Promise<Uint8Array>) => net.onRequest(handler),
+    request: (peer: string, payload: Uint8Array, options?: { timeoutMs?: number }) => net.request(peer, payload, options),
+  };
+  return shape as unknown as PeerTransport;
 }

@@ -1,0 +1,49 @@
+// Deliberately broken variants of the shipped code for the node-level simulator: each is a patch
+// of one method of the real class, installed for one run and removed after it, so the checkers
+// are shown to catch a real defect in the real driver, not in a model of it.
+
+import { QueueStateMachine } from '../../src/broker/state-machine';
+import { QueueNode } from '../../src/node/queue-node';
+
+export type PatchBug =
+  | 'skipBodyCheck' // bodies are delivered without checking their CRC32C
+  | 'applyOwnClock'; // each replica applies entries at its own time instead of the entry's
+
+type Patchable = Record<string, unknown>;
+
+/** Installs `bug` and returns the function that removes it. */
+export function installPatch(bug: PatchBug): () => void {
+  switch (bug) {
+    case 'skipBodyCheck': {
+      const proto = QueueNode.prototype as unknown as Patchable;
+      const original = proto['checkedBody'];
+      proto['checkedBody'] = function (m: { body: { offset: number; length: number } }, span: { start: number; bytes: Buffer } | Error | undefined): Buffer | undefined {
+        if (span === undefined || span instanceof Error) return undefined;
+        const from = m.body.offset - span.start;
+        return span.bytes.subarray(from, from + m.body.length);
+      };
+      return () => {
+        proto['checkedBody'] = original;
+      };
+    }
+    case 'applyOwnClock': {
+      const proto = QueueStateMachine.prototype;
+      // Called with the instance as `this` below (original.call).
+      // eslint-disable-next-line @typescript-eslint/unbound-method
+      const original = proto.apply;
+      const offsets = new WeakMap<QueueStateMachine, number>();
+      let next = 0;
+      proto.apply = function (this: QueueStateMachine, index: number, timeMs: number, payload: Uint8Array, metaLen: number) {
+        let offset = offsets.get(this);
+        if (offset === undefined) {
+          offset = (next++ % 3) * 1500;
+          offsets.set(this, offset);
+        }
+        return original.call(this, index, timeMs + offset, payload, metaLen);
+      };
+      return () => {
+        proto.apply = original;
+      };
+    }
+  }
+}

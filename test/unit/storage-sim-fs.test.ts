@@ -8,6 +8,7 @@ import { test } from 'node:test';
 
 import { QueueNode } from '../../src/node/queue-node';
 import { pathExists } from '../../src/storage/file-io';
+import { DiskStall } from '../../src/storage/disk-stall';
 import { HardStateStore } from '../../src/storage/hard-state';
 import { SnapshotStore } from '../../src/storage/snapshot-store';
 import { ENTRY_KINDS, WalCorruptionError, type LogEntry } from '../../src/storage/types';
@@ -212,6 +213,16 @@ test('SimFs: a crash kills the old view and its handles; the delay hook decides 
   assert.ok((await next.readFile('/f')).equals(pattern(10, 1)));
 });
 
+test('SimFs: a process crash (restart) keeps unsynced writes but kills the old view', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const fs = new SimFs();
+  const fh = await fs.open('/f', 'w+');
+  await fh.write(pattern(3000, 1), 0, 3000, 0);
+  const next = fs.restart();
+  assert.equal(fs.alive, false);
+  assert.ok(await staysPending(fh.datasync()));
+  assert.ok((await next.readFile('/f')).equals(pattern(3000, 1)));
+});
+
 test('SimFs: flipBit changes one bit, durably', { timeout: TEST_TIMEOUT_MS }, async () => {
   let fs = new SimFs();
   const fh = await fs.open('/f', 'w+');
@@ -280,6 +291,29 @@ test('SegmentedWal on SimFs: a WAL that skips fdatasync loses or damages acknowl
     }
   }
   assert.ok(seen.size > 0, 'without fdatasync power losses drop acknowledged entries or leave holes');
+});
+
+test('SegmentedWal on SimFs: a full disk stalls appends until space returns, and nothing acknowledged is lost', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { fs } = gatedFs();
+  const stall = new DiskStall(quiet, { retryMs: 5 });
+  const { wal } = await SegmentedWal.open('/wal', { ...WAL_OPTS, fs, stall });
+  await wal.append(range(1, 5));
+  // Room for the files there are now and a little more: the next segments cannot be prepared.
+  fs.setCapacity(fs.usedBytes() + 1000);
+  let resolved = false;
+  const appended = wal.append(range(6, 60)).then(() => (resolved = true));
+  await turnsUntil(() => stall.current() !== undefined, 100_000);
+  assert.equal(stall.current()!.code, 'ENOSPC');
+  assert.equal(resolved, false, 'not acknowledged while the disk is full');
+  fs.setCapacity(undefined);
+  await appended;
+  assert.equal(stall.current(), undefined);
+  await wal.close();
+  const reopened = await SegmentedWal.open('/wal', { ...WAL_OPTS, fs: fs.crash(new Prng(9)).fs });
+  assert.equal(reopened.wal.lastIndex(), 60);
+  const got = await reopened.wal.readEntries(1, 60);
+  range(1, 60).forEach((e, k) => assertSameEntry(got[k], e));
+  await reopened.wal.close();
 });
 
 test('SegmentedWal on SimFs: a bit flipped in a body is reported as damage and refused on read', { timeout: TEST_TIMEOUT_MS }, async () => {

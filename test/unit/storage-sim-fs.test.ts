@@ -8,6 +8,7 @@ import { test } from 'node:test';
 
 import { QueueNode } from '../../src/node/queue-node';
 import { pathExists } from '../../src/storage/file-io';
+import { DiskStall } from '../../src/storage/disk-stall';
 import { HardStateStore } from '../../src/storage/hard-state';
 import { SnapshotStore } from '../../src/storage/snapshot-store';
 import { ENTRY_KINDS, WalCorruptionError, type LogEntry } from '../../src/storage/types';
@@ -17,6 +18,8 @@ import { Prng } from '../sim/prng';
 import { SECTOR_BYTES, SimFs, type SimFsOp } from '../sim/sim-fs';
 
 const SEEDS = 40;
+/** Generous: a test that hangs on a broken disk should fail, not stall the suite. */
+const TEST_TIMEOUT_MS = 60_000;
 const quiet = (): void => undefined;
 
 // ---- fixtures -------------------------------------------------------------------------------------
@@ -79,7 +82,7 @@ const WAL_OPTS = { segmentBytes: 16 * 1024, log: quiet };
 
 // ---- SimFs on its own ------------------------------------------------------------------------------
 
-test('SimFs: synced bytes survive every crash; an unsynced write is kept, lost or torn at a sector boundary', async () => {
+test('SimFs: synced bytes survive every crash; an unsynced write is kept, lost or torn at a sector boundary', { timeout: TEST_TIMEOUT_MS }, async () => {
   const outcomes = new Set<string>();
   for (let seed = 1; seed <= SEEDS; seed++) {
     let fs = new SimFs();
@@ -117,7 +120,7 @@ test('SimFs: synced bytes survive every crash; an unsynced write is kept, lost o
   assert.deepEqual([...outcomes].sort(), ['kept', 'lost', 'torn'], 'the seeds cover all three outcomes');
 });
 
-test('SimFs: the same seed leaves the same disk', async () => {
+test('SimFs: the same seed leaves the same disk', { timeout: TEST_TIMEOUT_MS }, async () => {
   const run = async (seed: number): Promise<Buffer> => {
     const fs = new SimFs();
     const fh = await fs.open('/f', 'w+');
@@ -133,7 +136,7 @@ test('SimFs: the same seed leaves the same disk', async () => {
   assert.ok(images.some((img) => !img.equals(images[0]!)), 'different seeds give different disks');
 });
 
-test('SimFs: a full disk fails growing writes with ENOSPC; overwrites still succeed; unlink frees space', async () => {
+test('SimFs: a full disk fails growing writes with ENOSPC; overwrites still succeed; unlink frees space', { timeout: TEST_TIMEOUT_MS }, async () => {
   const fs = new SimFs({ capacityBytes: 10_000 });
   const a = await fs.open('/a', 'wx+');
   await a.write(pattern(8000, 1), 0, 8000, 0);
@@ -149,7 +152,7 @@ test('SimFs: a full disk fails growing writes with ENOSPC; overwrites still succ
   await fs.writeFile('/c', pattern(20_000, 5));
 });
 
-test('SimFs: directories, renames, unlinks and errors in Node\'s shape', async () => {
+test('SimFs: directories, renames, unlinks and errors in Node\'s shape', { timeout: TEST_TIMEOUT_MS }, async () => {
   const fs = new SimFs();
   const code = (c: string) => (err: NodeJS.ErrnoException) => err.code === c;
   await fs.mkdir('/x/y/z', { recursive: true });
@@ -185,7 +188,7 @@ test('SimFs: directories, renames, unlinks and errors in Node\'s shape', async (
   await assert.rejects(fh.stat(), code('EBADF'));
 });
 
-test('SimFs: a crash kills the old view and its handles; the delay hook decides when an operation takes effect', async () => {
+test('SimFs: a crash kills the old view and its handles; the delay hook decides when an operation takes effect', { timeout: TEST_TIMEOUT_MS }, async () => {
   let release: () => void = () => undefined;
   let holdWrites = false;
   const fs = new SimFs({
@@ -210,7 +213,17 @@ test('SimFs: a crash kills the old view and its handles; the delay hook decides 
   assert.ok((await next.readFile('/f')).equals(pattern(10, 1)));
 });
 
-test('SimFs: flipBit changes one bit, durably', async () => {
+test('SimFs: a process crash (restart) keeps unsynced writes but kills the old view', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const fs = new SimFs();
+  const fh = await fs.open('/f', 'w+');
+  await fh.write(pattern(3000, 1), 0, 3000, 0);
+  const next = fs.restart();
+  assert.equal(fs.alive, false);
+  assert.ok(await staysPending(fh.datasync()));
+  assert.ok((await next.readFile('/f')).equals(pattern(3000, 1)));
+});
+
+test('SimFs: flipBit changes one bit, durably', { timeout: TEST_TIMEOUT_MS }, async () => {
   let fs = new SimFs();
   const fh = await fs.open('/f', 'w+');
   await fh.write(Buffer.alloc(100), 0, 100, 0);
@@ -224,7 +237,7 @@ test('SimFs: flipBit changes one bit, durably', async () => {
 
 // ---- the shipped storage code on SimFs ----------------------------------------------------------------
 
-test('SegmentedWal on SimFs: every append that resolved survives a power loss; an unsynced tail is kept whole or dropped', async () => {
+test('SegmentedWal on SimFs: every append that resolved survives a power loss; an unsynced tail is kept whole or dropped', { timeout: TEST_TIMEOUT_MS }, async () => {
   let tornSeen = 0;
   let unackedKept = 0;
   for (let seed = 1; seed <= SEEDS; seed++) {
@@ -260,7 +273,7 @@ test('SegmentedWal on SimFs: every append that resolved survives a power loss; a
   assert.ok(unackedKept > 0, 'some seeds keep unacknowledged entries (allowed: they are intact)');
 });
 
-test('SegmentedWal on SimFs: a WAL that skips fdatasync loses or damages acknowledged entries (the disk model catches it)', async () => {
+test('SegmentedWal on SimFs: a WAL that skips fdatasync loses or damages acknowledged entries (the disk model catches it)', { timeout: TEST_TIMEOUT_MS }, async () => {
   // The same workload as above with the WAL's fdatasync turned off: what the disk model must catch.
   const seen = new Set<string>();
   for (let seed = 1; seed <= SEEDS; seed++) {
@@ -280,7 +293,30 @@ test('SegmentedWal on SimFs: a WAL that skips fdatasync loses or damages acknowl
   assert.ok(seen.size > 0, 'without fdatasync power losses drop acknowledged entries or leave holes');
 });
 
-test('SegmentedWal on SimFs: a bit flipped in a body is reported as damage and refused on read', async () => {
+test('SegmentedWal on SimFs: a full disk stalls appends until space returns, and nothing acknowledged is lost', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { fs } = gatedFs();
+  const stall = new DiskStall(quiet, { retryMs: 5 });
+  const { wal } = await SegmentedWal.open('/wal', { ...WAL_OPTS, fs, stall });
+  await wal.append(range(1, 5));
+  // Room for the files there are now and a little more: the next segments cannot be prepared.
+  fs.setCapacity(fs.usedBytes() + 1000);
+  let resolved = false;
+  const appended = wal.append(range(6, 60)).then(() => (resolved = true));
+  await turnsUntil(() => stall.current() !== undefined, 100_000);
+  assert.equal(stall.current()!.code, 'ENOSPC');
+  assert.equal(resolved, false, 'not acknowledged while the disk is full');
+  fs.setCapacity(undefined);
+  await appended;
+  assert.equal(stall.current(), undefined);
+  await wal.close();
+  const reopened = await SegmentedWal.open('/wal', { ...WAL_OPTS, fs: fs.crash(new Prng(9)).fs });
+  assert.equal(reopened.wal.lastIndex(), 60);
+  const got = await reopened.wal.readEntries(1, 60);
+  range(1, 60).forEach((e, k) => assertSameEntry(got[k], e));
+  await reopened.wal.close();
+});
+
+test('SegmentedWal on SimFs: a bit flipped in a body is reported as damage and refused on read', { timeout: TEST_TIMEOUT_MS }, async () => {
   let fs = new SimFs();
   const { wal } = await SegmentedWal.open('/wal', { ...WAL_OPTS, fs });
   await wal.append(range(1, 5));
@@ -297,7 +333,7 @@ test('SegmentedWal on SimFs: a bit flipped in a body is reported as damage and r
   await reopened.close();
 });
 
-test('HardStateStore on SimFs: a resolved save survives a power loss; one cut short leaves the old or the new state', async () => {
+test('HardStateStore on SimFs: a resolved save survives a power loss; one cut short leaves the old or the new state', { timeout: TEST_TIMEOUT_MS }, async () => {
   const seen = new Set<number>();
   for (let seed = 1; seed <= SEEDS; seed++) {
     const { fs, gate } = gatedFs();
@@ -316,7 +352,7 @@ test('HardStateStore on SimFs: a resolved save survives a power loss; one cut sh
   assert.deepEqual([...seen].sort(), [3, 4], 'the seeds cover both');
 });
 
-test('SnapshotStore on SimFs: a saved snapshot survives a power loss; one cut short is not seen', async () => {
+test('SnapshotStore on SimFs: a saved snapshot survives a power loss; one cut short is not seen', { timeout: TEST_TIMEOUT_MS }, async () => {
   for (let seed = 1; seed <= SEEDS; seed++) {
     const { fs, gate } = gatedFs();
     const store = await SnapshotStore.open('/snaps', { fs, log: quiet });
@@ -337,7 +373,7 @@ test('SnapshotStore on SimFs: a saved snapshot survives a power loss; one cut sh
   }
 });
 
-test('QueueNode on SimFs: its whole data directory lives on the simulated disk and acknowledged sends survive a power loss', async () => {
+test('QueueNode on SimFs: its whole data directory lives on the simulated disk and acknowledged sends survive a power loss', { timeout: TEST_TIMEOUT_MS }, async () => {
   const dataDir = '/sim-only/opencmq-node';
   let fs = new SimFs();
   const opts = { dataDir, segmentBytes: 64 * 1024, log: quiet };

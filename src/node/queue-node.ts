@@ -918,6 +918,7 @@ function anyInRange(sorted: number[], lo: number, hi: number): boolean {
 function walOptions(opts: QueueNodeOptions, log: Logger, stall: DiskStall): WalOptions {
   const walOpts: WalOptions = { fsync: opts.fsync ?? true, log, stall, ...(opts.walObserver ? { observer: opts.walObserver } : {}) };
   if (opts.fs) walOpts.fs = opts.fs;
+  if (opts.runtime) walOpts.runtime = opts.runtime;
   if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
   if (opts.beforeDatasync || opts.walHooks) walOpts.hooks = { ...opts.walHooks, ...(opts.beforeDatasync ? { beforeDatasync: opts.beforeDatasync } : {}) };
   return walOpts;

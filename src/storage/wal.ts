@@ -4,6 +4,8 @@
 import { join } from 'node:path';
 import type { FileHandle, FileSystem } from '../runtime/fs';
 import { nodeFs } from '../runtime/node-fs';
+import { nodeRuntime } from '../runtime/node-runtime';
+import type { Clock, Timers } from '../runtime/timers';
 import { atStep, DiskStall, stallCode } from './disk-stall';
 import { readFully, syncDirectory, writevFully, zeroFill } from './file-io';
 import { STORAGE_LIMITS } from './limits';
@@ -51,6 +53,8 @@ export interface WalOptions {
   observer?: WalObserver;
   /** Where the segment files live (default: the real file system; the simulator passes its disk). */
   fs?: FileSystem;
+  /** The clock for durations and the turn boundary group commit waits for (default: the real ones). */
+  runtime?: Clock & Pick<Timers, 'setImmediate'>;
 }
 
 /** Durations in seconds, for latency histograms. */
@@ -229,7 +233,7 @@ export class SegmentedWal {
   /** Entries reported in damagedBodies at recovery: replay yields them, readEntries rejects them. */
   private knownDamaged = new Set<number>();
   /** Slow-fsync warnings: a disk that is slow stays slow, and one line per batch would flood. */
-  private readonly slowFsyncLogs = new LogRateLimit(STORAGE_LIMITS.slowFsyncLogsPerMinute, 60_000, () => performance.now());
+  private readonly slowFsyncLogs: LogRateLimit;
   /** Serializes truncateSuffix, reset and releaseSegments. Never rejects. */
   private adminChain: Promise<void> = Promise.resolve();
 
@@ -246,8 +250,10 @@ export class SegmentedWal {
     private readonly slowFsyncWarnMs: number,
     private readonly observer: WalObserver | undefined,
     private readonly fs: FileSystem,
+    private readonly rt: Clock & Pick<Timers, 'setImmediate'>,
   ) {
     this.segmentList = segments;
+    this.slowFsyncLogs = new LogRateLimit(STORAGE_LIMITS.slowFsyncLogsPerMinute, 60_000, () => rt.monotonicMs());
   }
 
   /** Opens (creating if missing) and recovers the log in `dir`. Throws WalCorruptionError if damaged beyond a torn tail. */
@@ -272,6 +278,7 @@ export class SegmentedWal {
       opts.slowFsyncWarnMs ?? STORAGE_LIMITS.slowFsyncWarnMs,
       opts.observer,
       fs,
+      opts.runtime ?? nodeRuntime,
     );
     try {
       await wal.finishRecovery();
@@ -421,7 +428,7 @@ export class SegmentedWal {
     };
     // One macrotask of delay gathers every append made in the current turn into the first batch.
     if (this.flushImmediately) queueMicrotask(start);
-    else setImmediate(start);
+    else this.rt.setImmediate(start);
   }
 
   /** Group commit: write everything pending, sync once, resolve it all, repeat while more arrived. */
@@ -434,7 +441,7 @@ export class SegmentedWal {
         this.pending = this.spare ?? new WriteBatch();
         this.spare = undefined;
         this.inflight = batch;
-        const started = this.observer ? performance.now() : 0;
+        const started = this.observer ? this.rt.monotonicMs() : 0;
         try {
           // Disk full or an I/O error: retried until space returns; each attempt re-writes from
           // memory everything not yet synced, so a retried fsync never vouches for lost pages.
@@ -446,7 +453,7 @@ export class SegmentedWal {
         this.inflight = undefined;
         this.durableIndex = batch.lastIndex;
         this.stats.flushes++;
-        this.observer?.flushed((performance.now() - started) / 1000);
+        this.observer?.flushed((this.rt.monotonicMs() - started) / 1000);
         const waiters = batch.waiters;
         this.recycle(batch);
         this.spare = batch;
@@ -551,14 +558,14 @@ export class SegmentedWal {
   }
 
   private async datasync(seg: Segment): Promise<void> {
-    const started = performance.now();
+    const started = this.rt.monotonicMs();
     await atStep('fdatasync', seg.path, () => {
       this.hooks.beforeDatasync?.(seg.name);
       return seg.fh.datasync();
     });
     this.stats.datasyncs++;
     // Every acknowledged write waits for this; a slow disk shows up here before anywhere else.
-    const ms = performance.now() - started;
+    const ms = this.rt.monotonicMs() - started;
     if (ms > this.slowFsyncWarnMs) {
       const admitted = this.slowFsyncLogs.admit('fdatasync');
       if (admitted) {
@@ -569,7 +576,7 @@ export class SegmentedWal {
         });
       }
     }
-    this.observer?.datasynced((performance.now() - started) / 1000);
+    this.observer?.datasynced((this.rt.monotonicMs() - started) / 1000);
   }
 
   /** After a failed write or sync nothing on disk can be trusted to match memory: refuse appends. */

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { ERRORS, type ErrorName } from '../../src/protocol/errors';
+import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
+import type { ErrorName } from '../../src/protocol/errors';
 import { findRepoFile } from '../helpers/repo-file';
 
 interface DocRow {

@@ -26,19 +26,22 @@
  * - `internal`       an unexpected failure of the service; whether anything was applied is not
  *                    known, so treat a write as `outcomeUnknown`.
  */
-export type ErrorKind =
-  | 'invalid'
-  | 'auth'
-  | 'notFound'
-  | 'exists'
-  | 'conflict'
-  | 'limit'
-  | 'throttled'
-  | 'empty'
-  | 'partial'
-  | 'notApplied'
-  | 'outcomeUnknown'
-  | 'internal';
+export const ERROR_KINDS = [
+  'invalid',
+  'auth',
+  'notFound',
+  'exists',
+  'conflict',
+  'limit',
+  'throttled',
+  'empty',
+  'partial',
+  'notApplied',
+  'outcomeUnknown',
+  'internal',
+] as const;
+
+export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 /** What a failure of each kind applied: the retry decision, from the kind alone. */
 export const KIND_APPLIED = {

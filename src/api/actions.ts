@@ -4,10 +4,13 @@
 
 import type { FormParams } from './form';
 import type { ActionOutcome } from './response';
-import type { QueueService } from './service';
+import type { QueueService } from '../service/queue-service';
+import type { RequestContext } from '../service/request-context';
 
 export interface ActionEnv {
   service: QueueService;
+  /** The request's context: the first argument of every service call. */
+  ctx: RequestContext;
   compat?: ApiCompat;
 }
 

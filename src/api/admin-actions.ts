@@ -13,14 +13,14 @@ export const LOCAL_ACTION_NAMES = ['OpencmqClusterStatus'] as const;
 
 export const ADMIN_ACTIONS: Readonly<Record<string, ActionHandler>> = {
   OpencmqClusterStatus: async (env) => {
-    const s = await env.service.clusterStatus();
-    return success({ ...s });
+    const s = await env.service.clusterStatus(env.ctx);
+    return s.ok ? success({ ...s.status }) : s;
   },
   /** Forwarded to the leader like any write; answers once leadership has moved (or failed to). */
   OpencmqTransferLeader: async (env, params) => {
     const nodeId = requiredString(params, 'nodeId');
     if (isError(nodeId)) return nodeId;
-    const r = await env.service.transferLeader(nodeId);
+    const r = await env.service.transferLeader(env.ctx, nodeId);
     return r.ok ? success({ from: r.from, to: r.to }) : r;
   },
   /** Forwarded to the leader; answers once the new configuration is committed. */
@@ -31,13 +31,13 @@ export const ADMIN_ACTIONS: Readonly<Record<string, ActionHandler>> = {
     if (isError(address)) return address;
     const bad = checkNodeId(nodeId) ?? checkAddress(address);
     if (bad) return bad;
-    const r = await env.service.changeMembership({ type: 'add', nodeId, address });
+    const r = await env.service.changeMembership(env.ctx, { type: 'add', nodeId, address });
     return r.ok ? success({ voters: r.voters }) : r;
   },
   OpencmqRemoveNode: async (env, params) => {
     const nodeId = requiredString(params, 'nodeId');
     if (isError(nodeId)) return nodeId;
-    const r = await env.service.changeMembership({ type: 'remove', nodeId });
+    const r = await env.service.changeMembership(env.ctx, { type: 'remove', nodeId });
     return r.ok ? success({ voters: r.voters }) : r;
   },
 };

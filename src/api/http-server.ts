@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as net from 'node:net';
-import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
+import { errorKind, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import { capConnectionsPerClient } from './client-cap';
 import { buildActionTable, type ActionTable, type ApiCompat } from './actions';
@@ -17,8 +17,10 @@ import { ADMIN_ACTIONS } from './admin-actions';
 import { QUEUE_ACTIONS } from './queue-actions';
 import { TOPIC_ACTIONS } from './topic-actions';
 import { clientRequestIdEcho, renderOutcome, responseJson, type ActionOutcome } from './response';
-import type { QueueService } from './service';
 import { loggerFor, LogRateLimit, type Logger, type LogSink } from '../protocol/log';
+import { NO_OBSERVER, type RequestObserver } from '../service/observer';
+import type { QueueService } from '../service/queue-service';
+import { validTraceparent, type RequestContext } from '../service/request-context';
 
 export interface ApiOptions {
   service: QueueService;
@@ -33,9 +35,9 @@ export interface ApiOptions {
    * Consulted for every request: a promise of the response when another node should answer it
    * (a follower forwarding to its leader), undefined to handle it here. A Buffer is a response
    * already serialised (the leader's bytes), sent as is: re-parsing it would round a
-   * clientRequestId above 2^53.
+   * clientRequestId above 2^53. `ctx` is the request's context, to send along.
    */
-  forward?: (input: CmqRequestInput) => Promise<Record<string, unknown> | Buffer> | undefined;
+  forward?: (input: CmqRequestInput, ctx: RequestContext) => Promise<Record<string, unknown> | Buffer> | undefined;
   /** Opt-in spec deviations for particular clients. */
   compat?: ApiCompat;
   /**
@@ -45,6 +47,8 @@ export interface ApiOptions {
   onRequestDone?: (action: string, code: number, seconds: number) => void;
   /** Told of every request this server handed to `forward` (executed, and counted, elsewhere). */
   onForwarded?: () => void;
+  /** Told of every request this context executed, protocol-neutrally (default: nobody). */
+  observer?: RequestObserver;
 }
 
 export interface ApiContext {
@@ -56,6 +60,7 @@ export interface ApiContext {
   readonly authFailureLogs: LogRateLimit;
   readonly compat?: ApiCompat;
   readonly onRequestDone?: ApiOptions['onRequestDone'];
+  readonly observer: RequestObserver;
   nextRequestId(): string;
 }
 
@@ -70,6 +75,8 @@ export interface CmqRequestInput {
   body: Buffer;
   /** The client's address, when known (for logs). */
   remote?: string;
+  /** The W3C `traceparent` header, when the client sent exactly one. */
+  traceparent?: string;
 }
 
 /** All actions served. */
@@ -86,31 +93,48 @@ export function createApiContext(opts: ApiOptions): ApiContext {
     authFailureLogs: new LogRateLimit(LIMITS.authFailureLogsPerMinute, 60_000, opts.logClockMs ?? (() => performance.now())),
     ...(opts.compat ? { compat: opts.compat } : {}),
     ...(opts.onRequestDone ? { onRequestDone: opts.onRequestDone } : {}),
+    observer: opts.observer ?? NO_OBSERVER,
     nextRequestId: () => prefix + String(++counter),
   };
 }
 
-/** Run one CMQ request and return the response body. Never throws. */
-export async function handleCmqRequest(ctx: ApiContext, input: CmqRequestInput): Promise<Record<string, unknown>> {
-  const requestId = ctx.nextRequestId();
-  const started = ctx.onRequestDone ? performance.now() : 0;
+/** The context of a request that arrived here whole just now: a fresh requestId, who sent it. */
+export function newRequestContext(ctx: ApiContext, input: CmqRequestInput): RequestContext {
+  const rc: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
+    requestId: ctx.nextRequestId(),
+    clientAddress: input.remote ?? '',
+    receivedAtMs: Date.now(),
+  };
+  const tp = validTraceparent(input.traceparent);
+  if (tp !== undefined) rc.traceparent = tp;
+  return rc;
+}
+
+/**
+ * Run one CMQ request and return the response body. Never throws. `rc` is the request's context
+ * when it was made elsewhere (by the follower that forwarded the request); else a new one.
+ */
+export async function handleCmqRequest(ctx: ApiContext, input: CmqRequestInput, rc: RequestContext = newRequestContext(ctx, input)): Promise<Record<string, unknown>> {
+  const requestId = rc.requestId;
+  const started = performance.now();
   const echo: RequestFacts = {};
   let outcome: ActionOutcome;
   try {
-    outcome = await runRequest(ctx, input, echo);
+    outcome = await runRequest(ctx, input, rc, echo);
     if (!outcome.ok && outcome.error === 'internalError') {
       ctx.log.error(`internal error in request ${requestId}: ${outcome.detail ?? '(no detail)'}`, { requestId });
     }
   } catch (e) {
-    if (e instanceof ErrorResultError) outcome = e.result;
-    else {
-      ctx.log.error(`internal error in request ${requestId}: ${describeError(e)}`, { requestId });
-      outcome = fail('internalError');
-    }
+    // Services answer expected failures as results: whatever is thrown is a bug.
+    ctx.log.error(`internal error in request ${requestId}: ${describeError(e)}`, { requestId });
+    outcome = fail('internalError');
   }
   const body = renderOutcome(outcome, requestId);
   if (echo.value !== undefined) body['clientRequestId'] = echo.value;
-  ctx.onRequestDone?.(echo.action ?? 'unknown', body['code'] as number, (performance.now() - started) / 1000);
+  const elapsedMs = performance.now() - started;
+  const action = echo.action ?? 'unknown';
+  ctx.onRequestDone?.(action, body['code'] as number, elapsedMs / 1000);
+  ctx.observer.served(action, rc, outcome.ok ? 'ok' : errorKind(outcome.error), elapsedMs);
   return body;
 }
 
@@ -120,7 +144,7 @@ interface RequestFacts {
   action?: string;
 }
 
-async function runRequest(ctx: ApiContext, input: CmqRequestInput, echo: RequestFacts): Promise<ActionOutcome> {
+async function runRequest(ctx: ApiContext, input: CmqRequestInput, rc: RequestContext, echo: RequestFacts): Promise<ActionOutcome> {
   const method = input.method.toUpperCase();
   if (method !== 'GET' && method !== 'POST') return fail('httpMethod', method);
   // POST: the body whatever the Content-Type; the query only when the body is empty (spec §1.2).
@@ -146,7 +170,7 @@ async function runRequest(ctx: ApiContext, input: CmqRequestInput, echo: Request
   // The table's spelling, not the client's: a bounded set of metric labels.
   echo.action = entry.name;
   const handler = entry.handler;
-  return handler(ctx.compat ? { service: ctx.service, compat: ctx.compat } : { service: ctx.service }, params);
+  return handler(ctx.compat ? { service: ctx.service, ctx: rc, compat: ctx.compat } : { service: ctx.service, ctx: rc }, params);
 }
 
 /** A refused signature, as a rate-limited warning: who tried what, never the signature itself. */
@@ -381,14 +405,17 @@ function serveRequest(
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
     const input: CmqRequestInput = { method, host, path, query, body };
     if (req.socket.remoteAddress !== undefined) input.remote = req.socket.remoteAddress;
-    const forwarded = forward?.(input);
+    const traceparent = req.headers['traceparent'];
+    if (typeof traceparent === 'string') input.traceparent = traceparent;
+    const rc = newRequestContext(ctx, input);
+    const forwarded = forward?.(input, rc);
     if (forwarded) onForwarded?.();
-    (forwarded ?? handleCmqRequest(ctx, input)).then(
+    (forwarded ?? handleCmqRequest(ctx, input, rc)).then(
       (r) => send(res, r, false),
       (e: unknown) => {
         // handleCmqRequest does not reject; this is a last resort.
-        ctx.log.error(`unexpected rejection: ${describeError(e)}`);
-        send(res, renderOutcome(fail('internalError'), ctx.nextRequestId()), false);
+        ctx.log.error(`unexpected rejection in request ${rc.requestId}: ${describeError(e)}`, { requestId: rc.requestId });
+        send(res, renderOutcome(fail('internalError'), rc.requestId), false);
       },
     );
   });

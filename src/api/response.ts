@@ -3,8 +3,9 @@
 // shapes of queue attributes and received messages, with the types the SDKs read them as.
 
 import type { QueueAttributes } from '../broker/commands';
-import { ERRORS, errorMessage, type ErrorResult } from '../protocol/errors';
-import type { DeliveredMessage } from './service';
+import { CMQ_CODES, errorMessage } from '../protocol/cmq-codes';
+import type { ErrorResult } from '../protocol/errors';
+import type { DeliveredMessage } from '../service/queue-service';
 
 /** Action-specific fields of a response, merged after the envelope. */
 export type ResponseFields = Record<string, unknown>;
@@ -25,7 +26,7 @@ export function errorText(e: ErrorResult): string {
 export function renderOutcome(outcome: ActionOutcome, requestId: string): Record<string, unknown> {
   const head: Record<string, unknown> = outcome.ok
     ? { code: 0, message: '', requestId }
-    : { code: ERRORS[outcome.error].code, message: errorText(outcome), requestId };
+    : { code: CMQ_CODES[outcome.error].code, message: errorText(outcome), requestId };
   return outcome.fields === undefined ? head : Object.assign(head, outcome.fields);
 }
 

@@ -5,12 +5,11 @@
 
 import type { SubscriptionAttributes, TopicAttributes } from '../broker/commands';
 import { fail, type ErrorResult } from '../protocol/errors';
-import type { ActionHandler } from './actions';
+import type { ActionEnv, ActionHandler } from './actions';
 import { isError } from './params';
 import { submit } from './queue-actions';
 import { listParams } from './queue-validation';
 import { success, type ResponseFields } from './response';
-import type { QueueService } from './service';
 import {
   batchPublishMessageParams,
   createTopicParams,
@@ -73,50 +72,51 @@ export function subscriptionAttributesFields(a: SubscriptionAttributes): Respons
   };
 }
 
-const createTopic: ActionHandler = async ({ service }, p) => {
+const createTopic: ActionHandler = async (env, p) => {
   const cmd = createTopicParams(p);
   if (isError(cmd)) return cmd;
-  const r = await submit(service, cmd);
+  const r = await submit(env, cmd);
   return r.ok ? success({ topicId: r.topicId }) : r;
 };
 
 /** maxMsgSize is the only settable attribute; a request without it changes nothing. */
-const setTopicAttributes: ActionHandler = async ({ service }, p) => {
+const setTopicAttributes: ActionHandler = async (env, p) => {
   const topicName = topicNameParam(p);
   if (isError(topicName)) return topicName;
   const maxMsgSize = topicMaxMsgSizeParam(p);
   if (isError(maxMsgSize)) return maxMsgSize;
   if (maxMsgSize === undefined) {
-    const a = await service.getTopicAttributes(topicName);
-    return a === undefined ? fail('topicNotExist') : success();
+    const a = await env.service.getTopicAttributes(env.ctx, topicName);
+    return a.ok ? success() : a;
   }
-  const r = await submit(service, { kind: 'setTopicAttributes', topicName, maxMsgSize });
+  const r = await submit(env, { kind: 'setTopicAttributes', topicName, maxMsgSize });
   return r.ok ? success() : r;
 };
 
-const listTopic: ActionHandler = async ({ service }, p) => {
+const listTopic: ActionHandler = async ({ service, ctx }, p) => {
   const l = listParams(p);
   if (isError(l)) return l;
-  const r = await service.listTopics(l.searchWord, l.offset, l.limit);
+  const r = await service.listTopics(ctx, l.searchWord, l.offset, l.limit);
+  if (!r.ok) return r;
   return success({ totalCount: r.totalCount, topicList: r.topicList.map((t) => ({ topicId: t.topicId, topicName: t.topicName })) });
 };
 
-const getTopicAttributes: ActionHandler = async ({ service }, p) => {
+const getTopicAttributes: ActionHandler = async ({ service, ctx }, p) => {
   const topicName = topicNameParam(p);
   if (isError(topicName)) return topicName;
-  const a = await service.getTopicAttributes(topicName);
-  return a === undefined ? fail('topicNotExist') : success(topicAttributesFields(a));
+  const a = await service.getTopicAttributes(ctx, topicName);
+  return a.ok ? success(topicAttributesFields(a.attributes)) : a;
 };
 
-const deleteTopic: ActionHandler = async ({ service }, p) => {
+const deleteTopic: ActionHandler = async (env, p) => {
   const topicName = topicNameParam(p);
   if (isError(topicName)) return topicName;
-  const r = await submit(service, { kind: 'deleteTopic', topicName });
+  const r = await submit(env, { kind: 'deleteTopic', topicName });
   return r.ok ? success() : r;
 };
 
-async function publish(service: QueueService, m: PublishParams): Promise<string[] | ErrorResult> {
-  const r = await submit(service, { kind: 'publishMessages', ...m });
+async function publish(env: ActionEnv, m: PublishParams): Promise<string[] | ErrorResult> {
+  const r = await submit(env, { kind: 'publishMessages', ...m });
   if (!r.ok) return r;
   if (r.msgIds.length !== m.bodies.length) {
     return fail('internalError', undefined, `(${r.msgIds.length} msgIds for ${m.bodies.length} messages)`);
@@ -124,32 +124,32 @@ async function publish(service: QueueService, m: PublishParams): Promise<string[
   return r.msgIds;
 }
 
-const publishMessage: ActionHandler = async ({ service }, p) => {
+const publishMessage: ActionHandler = async (env, p) => {
   const m = publishMessageParams(p);
   if (isError(m)) return m;
-  const ids = await publish(service, m);
+  const ids = await publish(env, m);
   return isError(ids) ? ids : success({ msgId: ids[0] });
 };
 
-const batchPublishMessage: ActionHandler = async ({ service }, p) => {
+const batchPublishMessage: ActionHandler = async (env, p) => {
   const m = batchPublishMessageParams(p);
   if (isError(m)) return m;
-  const ids = await publish(service, m);
+  const ids = await publish(env, m);
   return isError(ids) ? ids : success({ msgList: ids.map((msgId) => ({ msgId })) });
 };
 
-const subscribe: ActionHandler = async ({ service }, p) => {
+const subscribe: ActionHandler = async (env, p) => {
   const cmd = subscribeParams(p);
   if (isError(cmd)) return cmd;
-  const r = await submit(service, cmd);
+  const r = await submit(env, cmd);
   return r.ok ? success({ subscriptionId: r.subscriptionId }) : r;
 };
 
-const listSubscriptionByTopic: ActionHandler = async ({ service, compat }, p) => {
+const listSubscriptionByTopic: ActionHandler = async ({ service, ctx, compat }, p) => {
   const l = listSubscriptionParams(p);
   if (isError(l)) return l;
-  const r = await service.listSubscriptions(l.topicName, l.searchWord, l.offset, l.limit);
-  if ('ok' in r) {
+  const r = await service.listSubscriptions(ctx, l.topicName, l.searchWord, l.offset, l.limit);
+  if (!r.ok) {
     if (r.error === 'topicNotExist' && compat?.emptySubscriptionListForMissingTopic) return success({ totalCount: 0, subscriptionList: [] });
     return r;
   }
@@ -164,40 +164,40 @@ const listSubscriptionByTopic: ActionHandler = async ({ service, compat }, p) =>
   });
 };
 
-const setSubscriptionAttributes: ActionHandler = async ({ service }, p) => {
+const setSubscriptionAttributes: ActionHandler = async (env, p) => {
   const cmd = setSubscriptionParams(p);
   if (isError(cmd)) return cmd;
-  const r = await submit(service, cmd);
+  const r = await submit(env, cmd);
   return r.ok ? success() : r;
 };
 
-const getSubscriptionAttributes: ActionHandler = async ({ service }, p) => {
+const getSubscriptionAttributes: ActionHandler = async ({ service, ctx }, p) => {
   const ref = subscriptionRefParams(p);
   if (isError(ref)) return ref;
-  const r = await service.getSubscriptionAttributes(ref.topicName, ref.subscriptionName);
-  return 'ok' in r ? r : success(subscriptionAttributesFields(r));
+  const r = await service.getSubscriptionAttributes(ctx, ref.topicName, ref.subscriptionName);
+  return r.ok ? success(subscriptionAttributesFields(r.attributes)) : r;
 };
 
-const unsubscribe: ActionHandler = async ({ service }, p) => {
+const unsubscribe: ActionHandler = async (env, p) => {
   const ref = subscriptionRefParams(p);
   if (isError(ref)) return ref;
-  const r = await submit(service, { kind: 'unsubscribe', ...ref });
+  const r = await submit(env, { kind: 'unsubscribe', ...ref });
   return r.ok ? success() : r;
 };
 
-const clearSubscriptionFilterTags: ActionHandler = async ({ service }, p) => {
+const clearSubscriptionFilterTags: ActionHandler = async (env, p) => {
   const ref = subscriptionRefParams(p);
   if (isError(ref)) return ref;
-  const r = await submit(service, { kind: 'clearSubscriptionFilterTags', ...ref });
+  const r = await submit(env, { kind: 'clearSubscriptionFilterTags', ...ref });
   return r.ok ? success() : r;
 };
 
 /** The topic twin of QueryQueueRoute (spec §2.3 [rec]): an empty addr list, or 4440 for a missing topic. */
-const queryTopicRoute: ActionHandler = async ({ service }, p) => {
+const queryTopicRoute: ActionHandler = async ({ service, ctx }, p) => {
   const topicName = topicNameParam(p);
   if (isError(topicName)) return topicName;
-  const a = await service.getTopicAttributes(topicName);
-  return a === undefined ? fail('topicNotExist') : success({ addr: [] });
+  const a = await service.getTopicAttributes(ctx, topicName);
+  return a.ok ? success({ addr: [] }) : a;
 };
 
 /**

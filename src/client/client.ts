@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { randomInt } from 'node:crypto';
 import { CmqError, CmqNetworkError, parseModuleCode } from './errors';
-import { ERRORS } from '../protocol/errors';
+import { CMQ_CODES } from '../protocol/cmq-codes';
 import { httpExchange } from './http-exchange';
 import { signString, stringToSign, type SignatureMethod } from './signature';
 import type {
@@ -111,7 +111,7 @@ const MULTI_ENDPOINT_CONNECT_TIMEOUT_MS = 3_000;
 const DEFAULT_RETRY_TIME_MS = 15_000;
 /** Extra attempts beyond one per other endpoint, with several endpoints: rides out an election. */
 const MULTI_ENDPOINT_EXTRA_RETRIES = 4;
-const NOT_APPLIED_CODE = ERRORS.notApplied.code;
+const NOT_APPLIED_CODE = CMQ_CODES.notApplied.code;
 /** Socket time allowed beyond a long poll's wait. */
 const RECEIVE_SLACK_MS = 5_000;
 const RETRY_BACKOFF_MAX_MS = 2_000;
@@ -598,8 +598,8 @@ function throwUnlessOk(raw: { code: number; body: Body }): Body {
  */
 function isRetryableAnswer(code: number, body: Body, retryAmbiguous: boolean): boolean {
   if (code === NOT_APPLIED_CODE) return true;
-  if (!retryAmbiguous || code !== ERRORS.outcomeUnknown.code) return false;
-  return parseModuleCode(str(body.message)) === ERRORS.outcomeUnknown.module;
+  if (!retryAmbiguous || code !== CMQ_CODES.outcomeUnknown.code) return false;
+  return parseModuleCode(str(body.message)) === CMQ_CODES.outcomeUnknown.module;
 }
 
 function isRetryable(err: CmqNetworkError, retryAmbiguous: boolean): boolean {

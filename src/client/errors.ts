@@ -1,15 +1,16 @@
 // Errors the SDK throws: CmqError for an answer from the server with a non-zero code, and
 // CmqNetworkError when no usable answer arrived (transport failure, non-200 status, non-JSON body).
 
-import { ERRORS, errorMessage, type ErrorName } from '../protocol/errors';
+import { CMQ_CODES, errorMessage } from '../protocol/cmq-codes';
+import type { ErrorName } from '../protocol/errors';
 
 const MODULE_CODE_RE = /^\((\d+)\)/;
 
 /** Every registry entry, indexed by "code/module" and by code alone, for the reverse lookup. */
 const byCodeAndModule = new Map<string, ErrorName[]>();
 const byCode = new Map<number, ErrorName[]>();
-for (const name of Object.keys(ERRORS) as ErrorName[]) {
-  const d = ERRORS[name];
+for (const name of Object.keys(CMQ_CODES) as ErrorName[]) {
+  const d = CMQ_CODES[name];
   const key = `${d.code}/${d.module}`;
   byCodeAndModule.set(key, [...(byCodeAndModule.get(key) ?? []), name]);
   byCode.set(d.code, [...(byCode.get(d.code) ?? []), name]);
@@ -68,13 +69,13 @@ export class CmqError extends Error {
     this.requestId = requestId;
     this.errorName = errorNameFor(code, this.moduleCode);
     this.response = response;
-    this.outcome = code === ERRORS.notApplied.code ? 'notApplied' : code === ERRORS.outcomeUnknown.code ? 'unknown' : 'decided';
+    this.outcome = code === CMQ_CODES.notApplied.code ? 'notApplied' : code === CMQ_CODES.outcomeUnknown.code ? 'unknown' : 'decided';
     this.retrySafe = this.outcome === 'notApplied';
   }
 
   /** The error the server would send for a registry entry (used by the in-memory fake). */
   static fromName(name: ErrorName, arg?: string, requestId?: string): CmqError {
-    return new CmqError(ERRORS[name].code, errorMessage(name, arg), requestId);
+    return new CmqError(CMQ_CODES[name].code, errorMessage(name, arg), requestId);
   }
 }
 

@@ -38,4 +38,6 @@ export type {
   TopicSummary,
 } from './types';
 export { CLIENT_VERSION, REQUEST_CLIENT } from './version';
-export { ERRORS, type ErrorName } from '../protocol/errors';
+// Every error with its CMQ code, module code, kind and text.
+export { CMQ_ERRORS as ERRORS, type CmqErrorDef } from '../protocol/cmq-codes';
+export { type ErrorKind, type ErrorName } from '../protocol/errors';

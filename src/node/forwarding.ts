@@ -1,27 +1,38 @@
 // Any node accepts any client request: a follower sends it, as received, to the leader over the
 // peer connection and relays the leader's answer (CMQ SDKs do not follow redirects). A forwarded
-// request is always handled where it arrives, so a request can never bounce between nodes.
+// request is always handled where it arrives, so a request can never bounce between nodes. The
+// follower's request context travels with it, so the leader answers and logs under the
+// follower's requestId.
 
 import { handleCmqRequest, type ApiContext, type CmqRequestInput } from '../api/http-server';
 import { LOCAL_ACTION_NAMES } from '../api/admin-actions';
 import { renderOutcome, responseJson } from '../api/response';
 import { fail } from '../protocol/errors';
+import { parseRequestContext, type RequestContext } from '../service/request-context';
 import { requestNotExecuted, type PeerTransport } from '../transport';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 
 /** Longer than the longest long poll (30 s), so a forwarded receive is not cut short. */
 const FORWARD_TIMEOUT_MS = 40_000;
 
+/**
+ * The JSON header before the raw request bytes. `context` was added after the first release: a
+ * leader of that release reads the four request fields and ignores any other key, and a leader
+ * of this one makes its own context when a follower of that release sends none. So either side
+ * may be upgraded first.
+ */
 interface ForwardHeader {
   method: string;
   host: string;
   path: string;
   query: string;
+  context?: RequestContext;
 }
 
 /** The request as sent to the leader, starting with its rpc service byte. */
-export function encodeForwarded(input: CmqRequestInput): Buffer {
+export function encodeForwarded(input: CmqRequestInput, context?: RequestContext): Buffer {
   const header: ForwardHeader = { method: input.method, host: input.host, path: input.path, query: input.query };
+  if (context !== undefined) header.context = context;
   const h = Buffer.from(JSON.stringify(header));
   const out = Buffer.allocUnsafe(5 + h.length + input.body.length);
   out[0] = RPC_SERVICE.forward;
@@ -31,14 +42,21 @@ export function encodeForwarded(input: CmqRequestInput): Buffer {
   return out;
 }
 
-/** Decodes a request as the router hands it over (without the service byte). */
-export function decodeForwarded(buf: Buffer): CmqRequestInput {
+/**
+ * Decodes a request as the router hands it over (without the service byte), with the follower's
+ * context when it sent a valid one.
+ */
+export function decodeForwarded(buf: Buffer): { input: CmqRequestInput; context: RequestContext | undefined } {
   const len = buf.readUInt32LE(0);
-  const h = JSON.parse(buf.toString('utf8', 4, 4 + len)) as ForwardHeader;
-  if (typeof h.method !== 'string' || typeof h.host !== 'string' || typeof h.path !== 'string' || typeof h.query !== 'string') {
+  const h = JSON.parse(buf.toString('utf8', 4, 4 + len)) as Partial<Record<keyof ForwardHeader, unknown>>;
+  const { method, host, path, query } = h;
+  if (typeof method !== 'string' || typeof host !== 'string' || typeof path !== 'string' || typeof query !== 'string') {
     throw new Error('forwarded request: bad header');
   }
-  return { ...h, body: buf.subarray(4 + len) };
+  const context = parseRequestContext(h.context);
+  const input: CmqRequestInput = { method, host, path, query, body: buf.subarray(4 + len) };
+  if (context !== undefined && context.clientAddress !== '') input.remote = context.clientAddress;
+  return { input, context };
 }
 
 const ACTION_KEY = Buffer.from('Action=');
@@ -66,7 +84,8 @@ export function isLocalAction(input: CmqRequestInput): boolean {
 /** Serve requests that followers forward to this node. */
 export function serveForwarded(rpc: RpcRouter, ctx: ApiContext): void {
   rpc.serve(RPC_SERVICE.forward, async (_from, payload) => {
-    const body = await handleCmqRequest(ctx, decodeForwarded(payload));
+    const { input, context } = decodeForwarded(payload);
+    const body = await handleCmqRequest(ctx, input, context);
     return Buffer.from(responseJson(body));
   });
 }
@@ -93,8 +112,7 @@ export function forwarder(
   transport: PeerTransport,
   selfId: string,
   leaderId: () => string | undefined,
-  nextRequestId: () => string,
-): (input: CmqRequestInput) => Promise<Record<string, unknown> | Buffer> | undefined {
+): (input: CmqRequestInput, context: RequestContext) => Promise<Record<string, unknown> | Buffer> | undefined {
   const waiting = new Set<{ leader: string; otherSince: number | undefined; abandon: () => void }>();
   let checker: NodeJS.Timeout | undefined;
   const check = (): void => {
@@ -112,9 +130,9 @@ export function forwarder(
   };
   // Whether the leader can have executed the request decides the code: 6100 (retry is safe)
   // only when the request provably never reached it, else 6000/10810 (outcome unknown).
-  const failed = (error: 'notApplied' | 'outcomeUnknown', leader: string, why: string): Record<string, unknown> =>
-    renderOutcome(fail(error, undefined, `forwarding to leader ${leader} failed: ${why}`), nextRequestId());
-  return (input) => {
+  const failed = (error: 'notApplied' | 'outcomeUnknown', leader: string, why: string, context: RequestContext): Record<string, unknown> =>
+    renderOutcome(fail(error, undefined, `forwarding to leader ${leader} failed: ${why}`), context.requestId);
+  return (input, context) => {
     const leader = leaderId();
     if (leader === undefined || leader === selfId || isLocalAction(input)) return undefined;
     return new Promise<Record<string, unknown> | Buffer>((resolve) => {
@@ -123,12 +141,12 @@ export function forwarder(
         otherSince: undefined as number | undefined,
         abandon: () => {
           waiting.delete(w);
-          resolve(failed('outcomeUnknown', leader, `leadership moved to ${leaderId() ?? '(unknown)'} while the request was in flight`));
+          resolve(failed('outcomeUnknown', leader, `leadership moved to ${leaderId() ?? '(unknown)'} while the request was in flight`, context));
         },
       };
       waiting.add(w);
       checker ??= setInterval(check, LEADER_CHECK_MS);
-      transport.request(leader, encodeForwarded(input), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
+      transport.request(leader, encodeForwarded(input, context), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
         (answer) => {
           if (!waiting.delete(w)) return;
           // The leader's bytes go to the client untouched: parsing and re-serialising them here
@@ -138,7 +156,7 @@ export function forwarder(
         (err: unknown) => {
           if (!waiting.delete(w)) return;
           const why = err instanceof Error ? err.message : String(err);
-          resolve(failed(requestNotExecuted(err) ? 'notApplied' : 'outcomeUnknown', leader, why));
+          resolve(failed(requestNotExecuted(err) ? 'notApplied' : 'outcomeUnknown', leader, why, context));
         },
       );
     });

@@ -9,6 +9,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 import type { QueueAttributes } from '../broker/commands';
+import type { ErrorKind } from '../protocol/errors';
+import type { RequestObserver } from '../service/observer';
 import type { WalObserver } from '../storage/wal';
 import type { NodeObservation } from './queue-node';
 import { decideReadiness } from './readiness';
@@ -44,6 +46,7 @@ export class NodeMetrics {
   /** Requests by "action\0code": a Map increment per request; turned into the counter at scrape. */
   private readonly requestCounts = new Map<string, { action: string; code: string; n: number }>();
   private readonly requestSeconds: Histogram<'action'>;
+  private readonly servedSeconds: Histogram<'action' | 'outcome'>;
   private forwardedRequests = 0;
   private readonly maxQueues: number;
   private readonly now: () => number;
@@ -83,6 +86,14 @@ export class NodeMetrics {
       registers,
     });
 
+    this.servedSeconds = new Histogram({
+      name: 'opencmq_request_duration_seconds',
+      help: 'Time to execute a request on this node, by action and outcome (ok, or the kind of error: notApplied, outcomeUnknown, notFound, ...)',
+      labelNames: ['action', 'outcome'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+
     const walFlush = new Histogram({
       name: 'opencmq_wal_append_duration_seconds',
       help: 'Time to write and fdatasync one group-commit batch of the write-ahead log',
@@ -116,6 +127,16 @@ export class NodeMetrics {
     if (c) c.n++;
     else this.requestCounts.set(key, { action, code: String(code), n: 1 });
     this.requestSeconds.observe({ action }, seconds);
+  };
+
+  /**
+   * The service's observer (see ApiOptions.observer). Labels stay bounded: actions come from the
+   * protocol's fixed table ("unknown" otherwise), outcomes from the fixed set of error kinds.
+   */
+  readonly requestObserver: RequestObserver = {
+    served: (action: string, _ctx, outcome: ErrorKind | 'ok', durationMs: number): void => {
+      this.servedSeconds.observe({ action, outcome }, durationMs / 1000);
+    },
   };
 
   /** Called once per request handed to the leader (see ApiOptions.onForwarded). */

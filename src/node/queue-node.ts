@@ -4,7 +4,6 @@
 
 import path from 'node:path';
 
-import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome } from '../api/service';
 import { encodeCommand } from '../broker/codec';
 import type {
   BodyRef,
@@ -19,8 +18,10 @@ import type {
   TopicList,
 } from '../broker/commands';
 import { QueueStateMachine, type BrokerStats } from '../broker/state-machine';
-import { ErrorResultError, fail, type ErrorResult } from '../protocol/errors';
+import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
+import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../service/queue-service';
+import type { RequestContext } from '../service/request-context';
 import { crc32c } from '../storage/crc32c';
 import { DiskStall } from '../storage/disk-stall';
 import { SnapshotStore } from '../storage/snapshot-store';
@@ -218,7 +219,7 @@ export class QueueNode implements QueueService {
       duePushes: (nowMs, limit) => this.sm.duePushes(nowMs, limit),
       nextAttemptMs: () => this.sm.nextPushAttemptMs(),
       readBody: (ref) => this.readPushBody(ref),
-      propose: (command) => this.submit(command),
+      propose: (command) => this.submit(this.internalContext('push'), command),
       runtime: this.rt,
       log: this.logger,
       // A refused outcome (leadership lost, throttled): look again shortly.
@@ -318,7 +319,7 @@ export class QueueNode implements QueueService {
     return node;
   }
 
-  clusterStatus(): Promise<ClusterStatusView> {
+  clusterStatus(_ctx: RequestContext): Promise<ServiceResult<{ status: ClusterStatusView }>> {
     const st = this.commitLog.status();
     const peers = Object.entries(st.progress).map(([nodeId, p]) => ({
       nodeId,
@@ -327,7 +328,7 @@ export class QueueNode implements QueueService {
       state: p.state,
       lag: st.lastIndex - p.matchIndex,
     }));
-    return Promise.resolve({
+    const status: ClusterStatusView = {
       nodeId: st.id,
       role: st.role,
       term: st.term,
@@ -337,10 +338,11 @@ export class QueueNode implements QueueService {
       lastIndex: st.lastIndex,
       voters: st.voters,
       peers,
-    });
+    };
+    return Promise.resolve({ ok: true, status });
   }
 
-  async transferLeader(nodeId: string): Promise<{ ok: true; from: string; to: string } | ErrorResult> {
+  async transferLeader(_ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
     const from = this.commitLog.id;
     if (nodeId === from && this.commitLog.leaderId === from) return { ok: true, from, to: from };
     const r = this.commitLog.transferLeadership(nodeId);
@@ -355,7 +357,7 @@ export class QueueNode implements QueueService {
     return fail('outcomeUnknown', undefined, `leadership did not move to ${nodeId} within ${LEADER_HANDOFF_TIMEOUT_MS} ms`);
   }
 
-  async changeMembership(change: MembershipChange): Promise<{ ok: true; voters: string[] } | ErrorResult> {
+  async changeMembership(_ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
     try {
       await this.commitLog.proposeConfigChange(
         change.type === 'add' ? { type: 'addVoter', node: change.nodeId, address: change.address } : { type: 'removeVoter', node: change.nodeId },
@@ -390,7 +392,7 @@ export class QueueNode implements QueueService {
 
   // ---- QueueService ------------------------------------------------------------------------
 
-  async submit(command: Command): Promise<CommandResult> {
+  async submit(_ctx: RequestContext, command: Command): Promise<CommandResult> {
     if (this.fatal) return fail('notApplied', undefined, 'node stopped after a storage failure; retry on another member');
     if (this.closing) return fail('notApplied', undefined, 'node is shutting down; retry on another member');
     if (this.inflight >= LIMITS.inflightProposalsMax) return fail('throttled');
@@ -449,7 +451,7 @@ export class QueueNode implements QueueService {
     return this.sm.eachQueueAttributes();
   }
 
-  async receive(queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
+  async receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
     // The receive itself goes through the log, so it is decided on up-to-date state. The local
     // look-up only picks the wait; a queue missing locally may just not be applied yet (a freshly
     // elected leader), so confirm with a read barrier before answering 4440.
@@ -464,10 +466,10 @@ export class QueueNode implements QueueService {
     const deadline = this.rt.nowMs() + waitMs;
     for (;;) {
       if (this.sm.visibleCount(queueName) > 0) {
-        const r = await this.submit({ kind: 'receiveMessages', queueName, numOfMsg, seed: randomU32(this.rt) });
+        const r = await this.submit(ctx, { kind: 'receiveMessages', queueName, numOfMsg, seed: randomU32(this.rt) });
         if (!r.ok) return r;
         if (r.kind !== 'receiveMessages') return fail('internalError');
-        if (r.messages.length > 0) return this.readBodies(queueName, r.messages);
+        if (r.messages.length > 0) return this.readBodies(ctx, queueName, r.messages);
       }
       // A graceful shutdown cuts long polls short with the ordinary "no message" answer, which
       // every consumer loop already handles by polling again (elsewhere, after a failover).
@@ -481,47 +483,66 @@ export class QueueNode implements QueueService {
     }
   }
 
-  async listQueues(searchWord: string | undefined, offset: number, limit: number): Promise<QueueList> {
-    await this.readBarrierOrThrow();
-    return this.sm.listQueues(searchWord, offset, limit);
+  async listQueues(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+    const stale = await this.readBarrier();
+    if (stale) return stale;
+    return { ok: true, ...this.sm.listQueues(searchWord, offset, limit) };
   }
 
-  async getQueueAttributes(queueName: string): Promise<QueueAttributes | undefined> {
-    await this.readBarrierOrThrow();
-    return this.sm.getQueueAttributes(queueName);
+  async getQueueAttributes(_ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
+    const stale = await this.readBarrier();
+    if (stale) return stale;
+    const attributes = this.sm.getQueueAttributes(queueName);
+    return attributes ? { ok: true, attributes } : fail('queueNotExist');
   }
 
   async listDeadLetterSourceQueues(
+    _ctx: RequestContext,
     deadLetterQueueName: string,
     searchWord: string | undefined,
     offset: number,
     limit: number,
-  ): Promise<QueueList | ErrorResult> {
+  ): Promise<ServiceResult<QueueList>> {
     const stale = await this.readBarrier();
     if (stale) return stale;
-    return this.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit);
+    return okList(this.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit));
   }
 
-  async listTopics(searchWord: string | undefined, offset: number, limit: number): Promise<TopicList> {
-    await this.readBarrierOrThrow();
-    return this.sm.listTopics(searchWord, offset, limit);
-  }
-
-  async getTopicAttributes(topicName: string): Promise<TopicAttributes | undefined> {
-    await this.readBarrierOrThrow();
-    return this.sm.getTopicAttributes(topicName);
-  }
-
-  async listSubscriptions(topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<SubscriptionList | ErrorResult> {
+  async listTopics(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
     const stale = await this.readBarrier();
     if (stale) return stale;
-    return this.sm.listSubscriptions(topicName, searchWord, offset, limit);
+    return { ok: true, ...this.sm.listTopics(searchWord, offset, limit) };
   }
 
-  async getSubscriptionAttributes(topicName: string, subscriptionName: string): Promise<SubscriptionAttributes | ErrorResult> {
+  async getTopicAttributes(_ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
     const stale = await this.readBarrier();
     if (stale) return stale;
-    return this.sm.getSubscriptionAttributes(topicName, subscriptionName);
+    const attributes = this.sm.getTopicAttributes(topicName);
+    return attributes ? { ok: true, attributes } : fail('topicNotExist');
+  }
+
+  async listSubscriptions(
+    _ctx: RequestContext,
+    topicName: string,
+    searchWord: string | undefined,
+    offset: number,
+    limit: number,
+  ): Promise<ServiceResult<SubscriptionList>> {
+    const stale = await this.readBarrier();
+    if (stale) return stale;
+    return okList(this.sm.listSubscriptions(topicName, searchWord, offset, limit));
+  }
+
+  async getSubscriptionAttributes(_ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
+    const stale = await this.readBarrier();
+    if (stale) return stale;
+    const r = this.sm.getSubscriptionAttributes(topicName, subscriptionName);
+    return 'ok' in r ? r : { ok: true, attributes: r };
+  }
+
+  /** The context of work this node starts itself (ticks, push outcomes), for the service calls it makes. */
+  private internalContext(origin: 'tick' | 'push'): RequestContext {
+    return { requestId: `${this.commitLog.id}-${origin}`, clientAddress: '', receivedAtMs: this.rt.nowMs() };
   }
 
   /**
@@ -537,11 +558,6 @@ export class QueueNode implements QueueService {
       // A read changes nothing, so whatever stopped it, nothing was applied.
       return fail('notApplied', undefined, `read not possible here now: ${err instanceof Error ? err.message : String(err)}`);
     }
-  }
-
-  private async readBarrierOrThrow(): Promise<void> {
-    const stale = await this.readBarrier();
-    if (stale) throw new ErrorResultError(stale);
   }
 
   // ---- apply loop ----------------------------------------------------------------------------
@@ -636,7 +652,7 @@ export class QueueNode implements QueueService {
       if (this.tickInFlight) return;
       this.tickInFlight = true;
       this.lastTickMs = this.rt.nowMs();
-      void this.submit({ kind: 'tick' }).finally(() => {
+      void this.submit(this.internalContext('tick'), { kind: 'tick' }).finally(() => {
         this.tickInFlight = false;
         this.scheduleTick();
       });
@@ -645,13 +661,13 @@ export class QueueNode implements QueueService {
 
   // ---- bodies ------------------------------------------------------------------------------
 
-  private async readBodies(queueName: string, messages: ReceivedMessage[]): Promise<ReceiveOutcome> {
+  private async readBodies(ctx: RequestContext, queueName: string, messages: ReceivedMessage[]): Promise<ReceiveOutcome> {
     const spans = await this.readSpans(messages);
     const delivered: DeliveredMessage[] = [];
     for (const m of messages) {
       const body = this.checkedBody(m, spans.get(m.body.entryIndex)) ?? (await this.bodyFromReplica(m.msgId, m.body));
       if (body) delivered.push({ ...m, bodyBytes: body });
-      else await this.submit({ kind: 'quarantineMessage', queueName, queueNumber: m.queueNumber, seq: m.seq });
+      else await this.submit(ctx, { kind: 'quarantineMessage', queueName, queueNumber: m.queueNumber, seq: m.seq });
     }
     if (delivered.length === 0) {
       return fail('receiveFailed', undefined, 'message body failed its checksum and was quarantined');
@@ -897,6 +913,11 @@ function proposalFailure(err: unknown): ErrorResult {
   if (err instanceof ProposalDroppedError) return fail('outcomeUnknown', undefined, `${why}; a later leader may still commit it`);
   if (err instanceof ProposalTimeoutError) return fail('outcomeUnknown', undefined, why);
   return fail('outcomeUnknown', undefined, `the write was appended but its commit is not known: ${why}`);
+}
+
+/** A list from the state machine as a service result (the list, or the error it gave). */
+function okList<T extends object>(r: T | ErrorResult): ServiceResult<T> {
+  return 'ok' in r ? r : { ok: true, ...r };
 }
 
 function stderrLine(line: string): void {

@@ -154,12 +154,15 @@ async function serve(
       service: node,
       auth,
       log: logger,
+      // Forwards carry the follower's requestId; this prefix only names those from a follower of
+      // a release that sent none.
       requestIdPrefix: `${cluster.nodeId}-fwd-`,
       ...(compat ? { compat } : {}),
       ...(onRequestDone ? { onRequestDone } : {}),
+      ...(metrics ? { observer: metrics.requestObserver } : {}),
     });
     serveForwarded(rpc, ctx);
-    forward = forwarder(transport, cluster.nodeId, () => node.leaderId(), () => ctx.nextRequestId());
+    forward = forwarder(transport, cluster.nodeId, () => node.leaderId());
   }
   const apiTls = opts.tls ? await loadApiTls(opts.tls) : undefined;
   const http = createApiServer({
@@ -169,7 +172,7 @@ async function serve(
     ...(forward ? { forward } : {}),
     ...(compat ? { compat } : {}),
     ...(onRequestDone ? { onRequestDone } : {}),
-    ...(metrics ? { onForwarded: metrics.requestForwarded } : {}),
+    ...(metrics ? { onForwarded: metrics.requestForwarded, observer: metrics.requestObserver } : {}),
     ...(apiTls ? { tls: apiTls } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),

@@ -1,119 +1,175 @@
-// The one registry of CMQ error codes (documented in docs/errors.md). Every layer refers to errors
-// by name; only api/ turns them into `{code, message}` responses, and client/ maps them back.
+// The one registry of errors, protocol-neutral (documented in docs/errors.md). Every layer refers
+// to an error by name; its `kind` says what a caller may do about it (above all, whether a retry
+// is safe), and its English text is what a client protocol shows. The codes a protocol puts on
+// the wire live with that protocol: CMQ's in ./cmq-codes.ts, used by api/ and client/ only.
 
-export interface CmqErrorDef {
-  /** The `code` field of the response: what SDKs branch on. */
-  readonly code: number;
-  /** The module code shown in the message as `(NNNNN)`. */
-  readonly module: number;
+/**
+ * What kind of failure an error is, which is what a retry decision needs:
+ *
+ * - `invalid`        the request itself is wrong (parameters, size, format); nothing was applied,
+ *                    and the same request fails the same way again.
+ * - `auth`           the credentials or signature were refused; nothing was applied.
+ * - `notFound`       a resource the request names does not exist; nothing was applied.
+ * - `exists`         the resource to create exists already; nothing was applied (a create retried
+ *                    after `outcomeUnknown` may see this: the first attempt succeeded).
+ * - `conflict`       valid, but the current state forbids it (in use, not empty, disabled, too
+ *                    soon); nothing was applied; it may succeed once that state changes.
+ * - `limit`          a quota or capacity of the service is reached (queue count, backlog); nothing
+ *                    was applied.
+ * - `throttled`      too many requests now; nothing was applied; retry after a pause.
+ * - `empty`          nothing to return (no message to receive); nothing was applied.
+ * - `partial`        part of a batch was applied; the per-item list says which.
+ * - `notApplied`     the service could not take the request now (no leader, shutting down, full
+ *                    disk, forward never sent); nothing was applied: a retry, anywhere, is safe.
+ * - `outcomeUnknown` it may or may not have been applied: read back (or deduplicate) before
+ *                    repeating a non-idempotent write.
+ * - `internal`       an unexpected failure of the service; whether anything was applied is not
+ *                    known, so treat a write as `outcomeUnknown`.
+ */
+export const ERROR_KINDS = [
+  'invalid',
+  'auth',
+  'notFound',
+  'exists',
+  'conflict',
+  'limit',
+  'throttled',
+  'empty',
+  'partial',
+  'notApplied',
+  'outcomeUnknown',
+  'internal',
+] as const;
+
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/** What a failure of each kind applied: the retry decision, from the kind alone. */
+export const KIND_APPLIED = {
+  invalid: 'nothing',
+  auth: 'nothing',
+  notFound: 'nothing',
+  exists: 'nothing',
+  conflict: 'nothing',
+  limit: 'nothing',
+  throttled: 'nothing',
+  empty: 'nothing',
+  partial: 'part',
+  notApplied: 'nothing',
+  outcomeUnknown: 'unknown',
+  internal: 'unknown',
+} as const satisfies Record<ErrorKind, 'nothing' | 'part' | 'unknown'>;
+
+export interface ErrorDef {
+  readonly kind: ErrorKind;
   /** English text as documented; `%s` is replaced by the first argument. */
   readonly text: string;
 }
 
-function def(code: number, module: number, text: string): CmqErrorDef {
-  return { code, module, text };
+function def(kind: ErrorKind, text: string): ErrorDef {
+  return { kind, text };
 }
 
 export const ERRORS = {
   // Common / auth / request
-  invalidParams: def(4000, 10000, 'invalid request parameters'),
-  missingParams: def(4000, 10010, 'lacked of required parameters'),
-  authFailed: def(4100, 10030, 'authentication failed'),
-  internalError: def(6000, 10050, 'server internal error'),
-  // Availability errors: whether a retry is safe is in the code, not only in the text.
-  // 6100: nothing was applied, retrying cannot apply it twice. 6000/10810: it may have been applied.
-  notApplied: def(6100, 10800, 'service temporarily unavailable, the request was not applied, retry'),
-  outcomeUnknown: def(6000, 10810, 'outcome unknown, the request may or may not have been applied'),
-  requestParamsError: def(4000, 10110, 'request parameters error'),
-  throttled: def(4420, 10250, 'qps throttling'),
-  secretIdNotExist: def(4100, 10270, 'secret id is not existed'),
-  actionNotExist: def(4000, 10280, 'action is not existed'),
-  paramKeyFormat: def(4000, 10310, 'error: parameter %s key format error'),
-  paramNotRepeatable: def(4000, 10330, 'parameter %s is NOT a repeatable parameter'),
-  paramOutOfRange: def(4000, 10350, 'parameter %s value or length is out of range'),
-  paramErrorType: def(4000, 10360, 'parameter %s error type'),
-  batchSizeOutOfRange: def(4000, 10370, '%s parameter batch size is out of range'),
-  paramNotConsecutive: def(4000, 10380, '%s parameter is not consequent'),
-  missingParam: def(4000, 10390, 'lacked of required parameter %s'),
-  httpMethod: def(4000, 10410, 'unexpected http %s only GET or POST is supported'),
-  cannotParse: def(4000, 10420, 'cannot parse %s, or request size is more than 1MB'),
-  actionNameNotExist: def(4000, 10430, 'action name %s is not existed'),
-  secretIdNotAkid: def(4000, 10450, "secret id dosen't begin with AKID"),
+  invalidParams: def('invalid', 'invalid request parameters'),
+  missingParams: def('invalid', 'lacked of required parameters'),
+  authFailed: def('auth', 'authentication failed'),
+  internalError: def('internal', 'server internal error'),
+  // Availability errors: the kind alone says whether a retry is safe.
+  notApplied: def('notApplied', 'service temporarily unavailable, the request was not applied, retry'),
+  outcomeUnknown: def('outcomeUnknown', 'outcome unknown, the request may or may not have been applied'),
+  requestParamsError: def('invalid', 'request parameters error'),
+  throttled: def('throttled', 'qps throttling'),
+  secretIdNotExist: def('auth', 'secret id is not existed'),
+  actionNotExist: def('invalid', 'action is not existed'),
+  paramKeyFormat: def('invalid', 'error: parameter %s key format error'),
+  paramNotRepeatable: def('invalid', 'parameter %s is NOT a repeatable parameter'),
+  paramOutOfRange: def('invalid', 'parameter %s value or length is out of range'),
+  paramErrorType: def('invalid', 'parameter %s error type'),
+  batchSizeOutOfRange: def('invalid', '%s parameter batch size is out of range'),
+  paramNotConsecutive: def('invalid', '%s parameter is not consequent'),
+  missingParam: def('invalid', 'lacked of required parameter %s'),
+  httpMethod: def('invalid', 'unexpected http %s only GET or POST is supported'),
+  cannotParse: def('invalid', 'cannot parse %s, or request size is more than 1MB'),
+  actionNameNotExist: def('invalid', 'action name %s is not existed'),
+  secretIdNotAkid: def('auth', "secret id dosen't begin with AKID"),
 
   // Queue
-  queueNameFormat: def(4000, 10020, 'queue name format error'),
-  queueNotExist: def(4440, 10100, 'queue is not existed, or deleted'),
-  // The module code for "queue exists" is undocumented (spec §1.6); 10060 is our choice.
-  queueExists: def(4460, 10060, 'queue is already existed,case insensitive'),
-  queueLimit: def(4450, 10220, 'number of queues has reached the limit'),
-  msgTooLarge: def(4400, 10230, 'exceed maximum message size'),
-  heapFull: def(4410, 10240, 'reach maximum retention number of message'),
-  receiptHandleInvalid: def(4430, 10260, 'receipt handle is invalid'),
-  batchTooLarge: def(4470, 10300, 'total message size exceed 1MB'),
-  msgBodyEmpty: def(4000, 10120, "message body can't be empty"),
-  receiptHandleError: def(4000, 10470, 'receiptHandle error'),
-  noMessage: def(7000, 10200, 'no message'),
-  sendFailed: def(6000, 10090, 'send message failed'),
-  receiveFailed: def(6000, 10130, 'receive message failed'),
-  deleteFailed: def(6000, 10140, 'delete message failed'),
-  deletePartial: def(6010, 10150, 'delete message partially failed'),
-  deleteAllFailed: def(6020, 10290, 'batch delete message failed'),
-  queueRecreateTooSoon: def(6040, 10660, 'it will take some time to release resources of previous queue, please try again later'),
-  rewindDisabled: def(6050, 10670, 'your queue cannot be rewinded'),
-  rewindTimeInvalid: def(4000, 10680, 'invalid rewind time, you can get the vaild range of that via GetQueueAttributes'),
-  rewindSecondsTooLarge: def(4000, 10700, 'rewindSeconds cannot be greater than msgRetentionSeconds'),
-  tooManyInactive: def(6070, 10690, 'too many unacked(inactive) messages or delayed messages'),
+  queueNameFormat: def('invalid', 'queue name format error'),
+  queueNotExist: def('notFound', 'queue is not existed, or deleted'),
+  queueExists: def('exists', 'queue is already existed,case insensitive'),
+  queueLimit: def('limit', 'number of queues has reached the limit'),
+  msgTooLarge: def('invalid', 'exceed maximum message size'),
+  heapFull: def('limit', 'reach maximum retention number of message'),
+  receiptHandleInvalid: def('invalid', 'receipt handle is invalid'),
+  batchTooLarge: def('invalid', 'total message size exceed 1MB'),
+  msgBodyEmpty: def('invalid', "message body can't be empty"),
+  receiptHandleError: def('invalid', 'receiptHandle error'),
+  noMessage: def('empty', 'no message'),
+  sendFailed: def('internal', 'send message failed'),
+  receiveFailed: def('internal', 'receive message failed'),
+  deleteFailed: def('internal', 'delete message failed'),
+  deletePartial: def('partial', 'delete message partially failed'),
+  deleteAllFailed: def('invalid', 'batch delete message failed'),
+  queueRecreateTooSoon: def('conflict', 'it will take some time to release resources of previous queue, please try again later'),
+  rewindDisabled: def('conflict', 'your queue cannot be rewinded'),
+  rewindTimeInvalid: def('invalid', 'invalid rewind time, you can get the vaild range of that via GetQueueAttributes'),
+  rewindSecondsTooLarge: def('invalid', 'rewindSeconds cannot be greater than msgRetentionSeconds'),
+  tooManyInactive: def('limit', 'too many unacked(inactive) messages or delayed messages'),
 
   // Dead letters
-  dlqPolicyNotJson: def(4000, 10710, 'deadLetterPolicy must be a json string'),
-  dlqPolicyParams: def(4000, 10720, 'deadLetterPolicy params error,please check it'),
-  dlqNotExist: def(4000, 10730, 'deadLetter queue not exist'),
-  dlqNested: def(4000, 10740, 'deadLetter queue is not allowed to nest'),
-  dlqDeleteInUse: def(4000, 10750, 'it is not allowed to be deleted when the queue is dead letter queue'),
-  dlqPolicyQueueMember: def(4000, 10760, 'the deadLetterPolicy must has deadLetterQueue member, only be a string'),
-  dlqPolicyPolicyMember: def(4000, 10770, 'the deadLetterPolicy must has policy member , only set 0 or 1'),
-  dlqBindTooMany: def(4000, 10780, 'the deadLetter Queue bind too many times'),
+  dlqPolicyNotJson: def('invalid', 'deadLetterPolicy must be a json string'),
+  dlqPolicyParams: def('invalid', 'deadLetterPolicy params error,please check it'),
+  dlqNotExist: def('notFound', 'deadLetter queue not exist'),
+  dlqNested: def('conflict', 'deadLetter queue is not allowed to nest'),
+  dlqDeleteInUse: def('conflict', 'it is not allowed to be deleted when the queue is dead letter queue'),
+  dlqPolicyQueueMember: def('invalid', 'the deadLetterPolicy must has deadLetterQueue member, only be a string'),
+  dlqPolicyPolicyMember: def('invalid', 'the deadLetterPolicy must has policy member , only set 0 or 1'),
+  dlqBindTooMany: def('limit', 'the deadLetter Queue bind too many times'),
 
   // Topics / subscriptions
-  topicNotExist: def(4440, 10600, 'topic is not existed, or deleted'),
-  topicLimit: def(4450, 10610, 'number of topics has reached the limit'),
-  topicNameFormat: def(4000, 10590, 'topic name format error'),
-  subscriptionNameFormat: def(4000, 10620, 'subscription name format error'),
-  topicHasSubscriptions: def(4000, 10540, 'there exists subscriptions under this topic, please unsubscribe all of them before DeleteTopic'),
-  subscriptionExists: def(4490, 10470, 'subscribtion is already existed'),
-  subscriptionLimit: def(4500, 10480, 'number of subscription has reached the limit'),
-  topicNoSubscription: def(6030, 10650, 'topic has no subscription, please create a subscription before publishing message'),
-  topicNoMatch: def(6030, 10730, 'no bindingKey or filterTag matches the routingKey or msgTag'),
-  // "Topic exists" and "subscription does not exist" are undocumented (spec §1.6); these are our choices.
-  topicExists: def(4460, 10660, 'topic is already existed,case insensitive'),
-  subscriptionNotExist: def(4440, 10560, 'subscription is not existed, or deleted'),
-  filterTagLimit: def(4000, 10490, 'number of filterTag exceed limit'),
-  filterTagTooMany: def(4000, 10670, 'too many filterTag'),
-  endpointFormat: def(4000, 10500, 'endpoint format error'),
-  endpointIllegal: def(4000, 10630, 'illegal endpoint'),
-  endpointBlank: def(4510, 10570, 'url connot contain any blank characters'),
-  protocolUndefined: def(4000, 10510, 'undefined protocol'),
-  notifyStrategyUndefined: def(4000, 10520, 'undefined notify retry stragety'),
-  notifyContentFormatUndefined: def(4000, 10530, 'undefined notify content format'),
-  queueSubscriptionFormat: def(4000, 10640, 'notifyContentFormat of protocol queue must be SIMPLIFIED'),
-  bindingKeyMissing: def(4000, 10710, 'parameters lack of bindingKey'),
-  bindingKeyTooMany: def(4000, 10680, 'too many bindingKey'),
-  keyTooManyDelimiters: def(4000, 10691, 'too many delimeters'),
-  routingKeyMissing: def(4000, 10700, 'parameters lack of routingKey'),
-  msgTagTooMany: def(4000, 10720, 'too many msgTag'),
-  filterTagOrBindingKeyTooMany: def(6050, 10740, 'too many filterTag or bindingKey'),
-} as const satisfies Record<string, CmqErrorDef>;
+  topicNotExist: def('notFound', 'topic is not existed, or deleted'),
+  topicLimit: def('limit', 'number of topics has reached the limit'),
+  topicNameFormat: def('invalid', 'topic name format error'),
+  subscriptionNameFormat: def('invalid', 'subscription name format error'),
+  topicHasSubscriptions: def('conflict', 'there exists subscriptions under this topic, please unsubscribe all of them before DeleteTopic'),
+  subscriptionExists: def('exists', 'subscribtion is already existed'),
+  subscriptionLimit: def('limit', 'number of subscription has reached the limit'),
+  topicNoSubscription: def('conflict', 'topic has no subscription, please create a subscription before publishing message'),
+  topicNoMatch: def('conflict', 'no bindingKey or filterTag matches the routingKey or msgTag'),
+  topicExists: def('exists', 'topic is already existed,case insensitive'),
+  subscriptionNotExist: def('notFound', 'subscription is not existed, or deleted'),
+  filterTagLimit: def('invalid', 'number of filterTag exceed limit'),
+  filterTagTooMany: def('invalid', 'too many filterTag'),
+  endpointFormat: def('invalid', 'endpoint format error'),
+  endpointIllegal: def('invalid', 'illegal endpoint'),
+  endpointBlank: def('invalid', 'url connot contain any blank characters'),
+  protocolUndefined: def('invalid', 'undefined protocol'),
+  notifyStrategyUndefined: def('invalid', 'undefined notify retry stragety'),
+  notifyContentFormatUndefined: def('invalid', 'undefined notify content format'),
+  queueSubscriptionFormat: def('invalid', 'notifyContentFormat of protocol queue must be SIMPLIFIED'),
+  bindingKeyMissing: def('invalid', 'parameters lack of bindingKey'),
+  bindingKeyTooMany: def('invalid', 'too many bindingKey'),
+  keyTooManyDelimiters: def('invalid', 'too many delimeters'),
+  routingKeyMissing: def('invalid', 'parameters lack of routingKey'),
+  msgTagTooMany: def('invalid', 'too many msgTag'),
+  filterTagOrBindingKeyTooMany: def('invalid', 'too many filterTag or bindingKey'),
+} as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;
 
-/** The `message` field of a response: `(module)text`, with `%s` filled from `arg`. */
-export function errorMessage(name: ErrorName, arg?: string): string {
-  const d = ERRORS[name];
-  const text = arg === undefined ? d.text.replace(' %s', '').replace('%s ', '') : d.text.replace('%s', arg);
-  return `(${d.module})${text}`;
+/** The kind of an error (see ErrorKind). */
+export function errorKind(name: ErrorName): ErrorKind {
+  return ERRORS[name].kind;
 }
 
-/** A CMQ error as a value: what raft-free layers return instead of throwing. */
+/** The English text with `%s` filled from `arg` (dropped, with its space, when there is none). */
+export function errorText(name: ErrorName, arg?: string): string {
+  const text = ERRORS[name].text;
+  return arg === undefined ? text.replace(' %s', '').replace('%s ', '') : text.replace('%s', arg);
+}
+
+/** An error as a value: what every layer below the client protocols returns instead of throwing. */
 export interface ErrorResult {
   readonly ok: false;
   readonly error: ErrorName;
@@ -128,15 +184,4 @@ export function fail(error: ErrorName, arg?: string, detail?: string): ErrorResu
   if (arg !== undefined) r.arg = arg;
   if (detail !== undefined) r.detail = detail;
   return r;
-}
-
-/**
- * An ErrorResult thrown where a method's signature has no room for one (a read that returns the
- * value itself); the API layer answers it as the error it carries, not as an internal error.
- */
-export class ErrorResultError extends Error {
-  constructor(readonly result: ErrorResult) {
-    super(result.detail ?? result.error);
-    this.name = 'ErrorResultError';
-  }
 }

@@ -9,7 +9,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { CmqError } from '../../src/client/errors';
 import type { CmqQueueApi, CmqTopicApi } from '../../src/client/types';
-import { ERRORS, type ErrorName } from '../../src/protocol/errors';
+import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
+import type { ErrorName } from '../../src/protocol/errors';
 
 /** What every implementation offers (CmqClient and InMemoryCmq both implement both halves). */
 export type CmqApi = CmqQueueApi & CmqTopicApi;

@@ -11,7 +11,7 @@ import { QUEUE_ACTIONS } from '../../src/api/queue-actions';
 import { RecordingQueueService } from '../helpers/recording-service';
 import { responseJson } from '../../src/api/response';
 import { canonicalQuery, computeSignature } from '../../src/api/signature';
-import { ERRORS } from '../../src/protocol/errors';
+import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
 
 const SECRET_ID = 'AKIDfuzz';
 const SECRET_KEY = 'fuzz-key';

@@ -12,8 +12,9 @@ import type {
   TopicAttributes,
   TopicList,
 } from '../../src/broker/commands';
-import type { ErrorResult } from '../../src/protocol/errors';
-import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome } from '../../src/api/service';
+import { fail, type ErrorResult } from '../../src/protocol/errors';
+import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
+import type { RequestContext } from '../../src/service/request-context';
 
 export type RecordedCall =
   | { method: 'submit'; command: Command }
@@ -30,7 +31,7 @@ export type RecordedCall =
 export interface RecordingScripts {
   submit?: (command: Command) => CommandResult | Promise<CommandResult>;
   receive?: (queueName: string, numOfMsg: number, waitSeconds: number | undefined) => ReceiveOutcome | Promise<ReceiveOutcome>;
-  listQueues?: (searchWord: string | undefined, offset: number, limit: number) => QueueList | Promise<QueueList>;
+  listQueues?: (searchWord: string | undefined, offset: number, limit: number) => QueueList | ErrorResult | Promise<QueueList | ErrorResult>;
   getQueueAttributes?: (queueName: string) => QueueAttributes | undefined | Promise<QueueAttributes | undefined>;
   listDeadLetterSourceQueues?: (
     deadLetterQueueName: string,
@@ -38,7 +39,7 @@ export interface RecordingScripts {
     offset: number,
     limit: number,
   ) => QueueList | ErrorResult | Promise<QueueList | ErrorResult>;
-  listTopics?: (searchWord: string | undefined, offset: number, limit: number) => TopicList | Promise<TopicList>;
+  listTopics?: (searchWord: string | undefined, offset: number, limit: number) => TopicList | ErrorResult | Promise<TopicList | ErrorResult>;
   getTopicAttributes?: (topicName: string) => TopicAttributes | undefined | Promise<TopicAttributes | undefined>;
   listSubscriptions?: (
     topicName: string,
@@ -169,8 +170,15 @@ function withoutDlp(attrs: QueueAttributesInput): Partial<QueueAttributes> {
   return deadLetterPolicy ? { ...rest, deadLetterPolicy } : rest;
 }
 
+/** A scripted list or attributes read as a service result. */
+function okList<T extends object>(r: T | ErrorResult): ServiceResult<T> {
+  return 'ok' in r ? r : { ok: true, ...r };
+}
+
 export class RecordingQueueService implements QueueService {
   readonly calls: RecordedCall[] = [];
+  /** The context of each call, in the order of `calls` (kept apart so call records stay simple). */
+  readonly contexts: RequestContext[] = [];
   private msgSeq = 0;
 
   constructor(public scripts: RecordingScripts = {}) {}
@@ -182,76 +190,91 @@ export class RecordingQueueService implements QueueService {
     return out;
   }
 
-  async submit(command: Command): Promise<CommandResult> {
-    this.calls.push({ method: 'submit', command });
+  private record(ctx: RequestContext, call: RecordedCall): void {
+    this.calls.push(call);
+    this.contexts.push(ctx);
+  }
+
+  async submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
+    this.record(ctx, { method: 'submit', command });
     if (this.scripts.submit) return this.scripts.submit(command);
     return defaultSubmit(command, () => String(++this.msgSeq));
   }
 
-  async receive(queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
-    this.calls.push({ method: 'receive', queueName, numOfMsg, waitSeconds });
+  async receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
+    this.record(ctx, { method: 'receive', queueName, numOfMsg, waitSeconds });
     if (this.scripts.receive) return this.scripts.receive(queueName, numOfMsg, waitSeconds);
     return { ok: true, messages: [] };
   }
 
-  async listQueues(searchWord: string | undefined, offset: number, limit: number): Promise<QueueList> {
-    this.calls.push({ method: 'listQueues', searchWord, offset, limit });
-    if (this.scripts.listQueues) return this.scripts.listQueues(searchWord, offset, limit);
-    return { totalCount: 0, queueList: [] };
+  async listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+    this.record(ctx, { method: 'listQueues', searchWord, offset, limit });
+    if (this.scripts.listQueues) return okList(await this.scripts.listQueues(searchWord, offset, limit));
+    return { ok: true, totalCount: 0, queueList: [] };
   }
 
-  async getQueueAttributes(queueName: string): Promise<QueueAttributes | undefined> {
-    this.calls.push({ method: 'getQueueAttributes', queueName });
-    if (this.scripts.getQueueAttributes) return this.scripts.getQueueAttributes(queueName);
-    return sampleQueueAttributes(queueName);
+  async getQueueAttributes(ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
+    this.record(ctx, { method: 'getQueueAttributes', queueName });
+    const attributes = this.scripts.getQueueAttributes ? await this.scripts.getQueueAttributes(queueName) : sampleQueueAttributes(queueName);
+    return attributes ? { ok: true, attributes } : fail('queueNotExist');
   }
 
-  changeMembership(change: MembershipChange): Promise<{ ok: true; voters: string[] }> {
-    this.calls.push({ method: 'changeMembership', ...change });
+  changeMembership(ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
+    this.record(ctx, { method: 'changeMembership', ...change });
     const voters = change.type === 'add' ? ['n1', change.nodeId] : ['n1'];
     return Promise.resolve({ ok: true, voters });
   }
 
-  transferLeader(nodeId: string): Promise<{ ok: true; from: string; to: string }> {
+  transferLeader(_ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
     return Promise.resolve({ ok: true, from: 'n1', to: nodeId });
   }
 
-  clusterStatus(): Promise<ClusterStatusView> {
-    return Promise.resolve({ nodeId: 'n1', role: 'leader', term: 1, leader: 'n1', commitIndex: 0, appliedIndex: 0, lastIndex: 0, voters: ['n1'], peers: [] });
+  clusterStatus(_ctx: RequestContext): Promise<ServiceResult<{ status: ClusterStatusView }>> {
+    const status: ClusterStatusView = { nodeId: 'n1', role: 'leader', term: 1, leader: 'n1', commitIndex: 0, appliedIndex: 0, lastIndex: 0, voters: ['n1'], peers: [] };
+    return Promise.resolve({ ok: true, status });
   }
 
   async listDeadLetterSourceQueues(
+    ctx: RequestContext,
     deadLetterQueueName: string,
     searchWord: string | undefined,
     offset: number,
     limit: number,
-  ): Promise<QueueList | ErrorResult> {
-    this.calls.push({ method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit });
-    if (this.scripts.listDeadLetterSourceQueues) return this.scripts.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit);
-    return { totalCount: 0, queueList: [] };
+  ): Promise<ServiceResult<QueueList>> {
+    this.record(ctx, { method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit });
+    if (this.scripts.listDeadLetterSourceQueues) return okList(await this.scripts.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit));
+    return { ok: true, totalCount: 0, queueList: [] };
   }
 
-  async listTopics(searchWord: string | undefined, offset: number, limit: number): Promise<TopicList> {
-    this.calls.push({ method: 'listTopics', searchWord, offset, limit });
-    if (this.scripts.listTopics) return this.scripts.listTopics(searchWord, offset, limit);
-    return { totalCount: 0, topicList: [] };
+  async listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
+    this.record(ctx, { method: 'listTopics', searchWord, offset, limit });
+    if (this.scripts.listTopics) return okList(await this.scripts.listTopics(searchWord, offset, limit));
+    return { ok: true, totalCount: 0, topicList: [] };
   }
 
-  async getTopicAttributes(topicName: string): Promise<TopicAttributes | undefined> {
-    this.calls.push({ method: 'getTopicAttributes', topicName });
-    if (this.scripts.getTopicAttributes) return this.scripts.getTopicAttributes(topicName);
-    return sampleTopicAttributes(topicName);
+  async getTopicAttributes(ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
+    this.record(ctx, { method: 'getTopicAttributes', topicName });
+    const attributes = this.scripts.getTopicAttributes ? await this.scripts.getTopicAttributes(topicName) : sampleTopicAttributes(topicName);
+    return attributes ? { ok: true, attributes } : fail('topicNotExist');
   }
 
-  async listSubscriptions(topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<SubscriptionList | ErrorResult> {
-    this.calls.push({ method: 'listSubscriptions', topicName, searchWord, offset, limit });
-    if (this.scripts.listSubscriptions) return this.scripts.listSubscriptions(topicName, searchWord, offset, limit);
-    return { totalCount: 0, subscriptionList: [] };
+  async listSubscriptions(
+    ctx: RequestContext,
+    topicName: string,
+    searchWord: string | undefined,
+    offset: number,
+    limit: number,
+  ): Promise<ServiceResult<SubscriptionList>> {
+    this.record(ctx, { method: 'listSubscriptions', topicName, searchWord, offset, limit });
+    if (this.scripts.listSubscriptions) return okList(await this.scripts.listSubscriptions(topicName, searchWord, offset, limit));
+    return { ok: true, totalCount: 0, subscriptionList: [] };
   }
 
-  async getSubscriptionAttributes(topicName: string, subscriptionName: string): Promise<SubscriptionAttributes | ErrorResult> {
-    this.calls.push({ method: 'getSubscriptionAttributes', topicName, subscriptionName });
-    if (this.scripts.getSubscriptionAttributes) return this.scripts.getSubscriptionAttributes(topicName, subscriptionName);
-    return sampleSubscriptionAttributes(topicName, subscriptionName);
+  async getSubscriptionAttributes(ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
+    this.record(ctx, { method: 'getSubscriptionAttributes', topicName, subscriptionName });
+    const r = this.scripts.getSubscriptionAttributes
+      ? await this.scripts.getSubscriptionAttributes(topicName, subscriptionName)
+      : sampleSubscriptionAttributes(topicName, subscriptionName);
+    return 'ok' in r ? r : { ok: true, attributes: r };
   }
 }

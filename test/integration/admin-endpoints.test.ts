@@ -75,6 +75,9 @@ test('one-node server: /healthz, /readyz, and /metrics with request, queue and R
     assert.equal(sampleValue(e, 'opencmq_api_requests_total', { action: 'SendMessage', code: '4440' }), 1);
     assert.equal(sampleValue(e, 'opencmq_api_requests_total', { action: 'CreateQueue', code: '0' }), 3);
     assert.equal(sampleValue(e, 'opencmq_api_request_duration_seconds_count', { action: 'ReceiveMessage' }), 1);
+    // The protocol-neutral histogram, wired from the server: outcomes by kind.
+    assert.equal(sampleValue(e, 'opencmq_request_duration_seconds_count', { action: 'SendMessage', outcome: 'ok' }), 4);
+    assert.equal(sampleValue(e, 'opencmq_request_duration_seconds_count', { action: 'SendMessage', outcome: 'notFound' }), 1);
     assert.equal(sampleValue(e, 'opencmq_messages_sent_total'), 4);
     assert.equal(sampleValue(e, 'opencmq_messages_received_total'), 1);
     // Per-queue gauges, and the cap of 2: qc is summed under _other.

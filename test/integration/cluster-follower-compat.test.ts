@@ -50,6 +50,8 @@ test('through a follower: clientRequestId 2^64-1 is echoed exactly; QueryQueueRo
     const sent = await viaFollower(set, (e) => postRaw(e, { Action: 'SendMessage', queueName: 'compat', msgBody: 'x', clientRequestId: UINT64_MAX }));
     assert.match(sent, new RegExp(`"clientRequestId":${UINT64_MAX}[,}]`), sent);
     assert.equal((JSON.parse(sent) as { code: number }).code, 0, sent);
+    // The leader answered under the follower's requestId (sent with the forward), not one of its own.
+    assert.doesNotMatch((JSON.parse(sent) as { requestId: string }).requestId, /-fwd-/, sent);
     const read = await viaFollower(set, (e) => postRaw(e, { Action: 'GetQueueAttributes', queueName: 'compat', clientRequestId: UINT64_MAX }));
     assert.match(read, new RegExp(`"clientRequestId":${UINT64_MAX}[,}]`), read);
     // An error answer carries it too.

@@ -26,6 +26,7 @@ import type { CommandResult } from '../../src/broker/commands';
 import { QueueNode } from '../../src/node/queue-node';
 import { RpcRouter } from '../../src/node/rpc';
 import type { FileHandle, FileSystem, OpenFlags } from '../../src/runtime/fs';
+import type { RequestContext } from '../../src/service/request-context';
 import type { LogEntry } from '../../src/storage/types';
 import type { PeerTransport } from '../../src/transport';
 import { installPatch, type PatchBug } from './node-sim-bugs';
@@ -366,7 +367,7 @@ export class NodeSimulation {
       while (!created && this.scheduler.nowMs < until) {
         const node = this.leader()?.node;
         if (node) {
-          const r = await this.untilSettled(node.submit({ kind: 'createQueue', queueName: q.name, attrs: { visibilityTimeout: q.visibilityTimeout, rewindSeconds: q.rewindSeconds, pollingWaitSeconds: 0 } }));
+          const r = await this.untilSettled(node.submit(this.ctx(), { kind: 'createQueue', queueName: q.name, attrs: { visibilityTimeout: q.visibilityTimeout, rewindSeconds: q.rewindSeconds, pollingWaitSeconds: 0 } }));
           created = r !== undefined && (r.ok || r.error === 'queueExists');
         }
         if (!created) await this.scheduler.runUntil(this.scheduler.nowMs + 100);
@@ -424,7 +425,7 @@ export class NodeSimulation {
       for (const id of bodyIds) this.bodyIdByCrc.set(crc32c(bodyFor(id)), id);
       const delaySeconds = this.rng.chance(0.1) ? 1 : 0;
       this.stats.sendsAttempted += n;
-      this.issue(c, node.submit({ kind: 'sendMessages', queueName: queue, delaySeconds, bodies: bodyIds.map(bodyFor) }), (r) => {
+      this.issue(c, node.submit(this.ctx(), { kind: 'sendMessages', queueName: queue, delaySeconds, bodies: bodyIds.map(bodyFor) }), (r) => {
         if (r?.ok) this.history.sendAcked(bodyIds);
       });
     }
@@ -439,14 +440,14 @@ export class NodeSimulation {
         const queue = due[0]!.queue;
         const handles = due.filter((h) => h.queue === queue).map((h) => h.handle);
         c.held.push(...due.filter((h) => h.queue !== queue));
-        this.issue(c, node.submit({ kind: 'deleteMessages', queueName: queue, receiptHandles: handles }), () => undefined);
+        this.issue(c, node.submit(this.ctx(), { kind: 'deleteMessages', queueName: queue, receiptHandles: handles }), () => undefined);
         continue;
       }
       if (!this.rng.chance(0.4)) continue;
       const queue = this.rng.pick(QUEUES).name;
       this.stats.receives++;
       const memberId = [...this.members.values()].find((m) => m.node === node)?.id ?? '?';
-      this.issue(c, node.receive(queue, this.rng.int(1, 8), 0), (r) => {
+      this.issue(c, node.receive(this.ctx(), queue, this.rng.int(1, 8), 0), (r) => {
         if (!r?.ok) return;
         for (const m of r.messages) {
           this.history.clientDelivery(memberId, m.msgId, m.receiptHandle, m.bodyBytes);
@@ -505,7 +506,7 @@ export class NodeSimulation {
       const target = this.rng.pick(IDS);
       if (leader?.node && target !== leader.id) {
         this.stats.transfers++;
-        void leader.node.transferLeader(target);
+        void leader.node.transferLeader(this.ctx(), target);
       }
     }
     if (this.rng.chance(0.0005)) {
@@ -513,7 +514,7 @@ export class NodeSimulation {
       if (node) {
         const q = this.rng.pick(QUEUES).name;
         const seconds = this.rng.int(1, 3);
-        void node.submit({ kind: 'setQueueAttributes', queueName: q, attrs: { visibilityTimeout: seconds } }).then((r) => {
+        void node.submit(this.ctx(), { kind: 'setQueueAttributes', queueName: q, attrs: { visibilityTimeout: seconds } }).then((r) => {
           if (r.ok) this.visibilitySeconds.set(q, seconds);
         });
       }
@@ -680,6 +681,13 @@ export class NodeSimulation {
     this.stats.bodiesFromReplicas += s.bodiesFromReplicas;
     this.stats.corruptBodies += s.corruptBodies;
   }
+
+  /** The context of a simulated client's request: an id per request, virtual time. */
+  private ctx(): RequestContext {
+    return { requestId: `sim-${++this.requestSeq}`, clientAddress: '', receivedAtMs: this.scheduler.nowMs };
+  }
+
+  private requestSeq = 0;
 
   private trace(line: string): void {
     this.opts.trace?.(`${String(this.scheduler.nowMs - EPOCH_MS).padStart(7)} ${line}`);

@@ -124,6 +124,21 @@ void describe('metrics', () => {
     assert.equal(sampleValue(e, 'opencmq_api_request_duration_seconds_bucket', { action: 'SendMessage', le: '0.0025' }), 2);
   });
 
+  void test('the service observer records a duration histogram by action and outcome kind', async () => {
+    const m = new NodeMetrics({ processMetrics: false });
+    const ctx = { requestId: 'r-1', clientAddress: '127.0.0.1', receivedAtMs: 0 };
+    m.requestObserver.served('SendMessage', ctx, 'ok', 2);
+    m.requestObserver.served('SendMessage', ctx, 'ok', 40);
+    m.requestObserver.served('SendMessage', ctx, 'notApplied', 1);
+    m.requestObserver.served('GetQueueAttributes', ctx, 'notFound', 0.3);
+    const e = await scrape(m);
+    assert.equal(sampleValue(e, 'opencmq_request_duration_seconds_count', { action: 'SendMessage', outcome: 'ok' }), 2);
+    assert.equal(sampleValue(e, 'opencmq_request_duration_seconds_bucket', { action: 'SendMessage', outcome: 'ok', le: '0.0025' }), 1, 'milliseconds in, seconds out');
+    assert.equal(sampleValue(e, 'opencmq_request_duration_seconds_count', { action: 'SendMessage', outcome: 'notApplied' }), 1);
+    assert.equal(sampleValue(e, 'opencmq_request_duration_seconds_count', { action: 'GetQueueAttributes', outcome: 'notFound' }), 1);
+    assert.equal(sampleValue(e, 'opencmq_request_duration_seconds_sum', { action: 'GetQueueAttributes', outcome: 'notFound' }), 0.0003);
+  });
+
   void test('per-queue backlog and oldest age, computed at scrape time', async () => {
     const m = new NodeMetrics({ processMetrics: false, now: () => NOW_MS });
     const queues = [queue('orders', 3, 2, 1, NOW_MS / 1000 - 42), queue('empty', 0, 0, 0, 0)];

@@ -7,8 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { createApiContext } from '../../src/api/http-server';
-import type { QueueService } from '../../src/api/service';
-import { ERRORS, type ErrorName } from '../../src/protocol/errors';
+import type { QueueService } from '../../src/service/queue-service';
+import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
+import type { ErrorName } from '../../src/protocol/errors';
 import { findRepoFile } from '../helpers/repo-file';
 
 const API_DOC = fs.readFileSync(findRepoFile('docs/api.md'), 'utf8');

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { ERRORS, type ErrorName } from '../../src/protocol/errors';
+import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
+import { ERROR_KINDS, KIND_APPLIED, type ErrorName } from '../../src/protocol/errors';
 import { findRepoFile } from '../helpers/repo-file';
 
 interface DocRow {
@@ -41,4 +42,38 @@ void test('docs/errors.md lists every ERRORS entry with the same code, module an
 
 void test('docs/errors.md lists nothing that is not in ERRORS', () => {
   for (const name of docRows().keys()) assert.ok(name in ERRORS, `docs/errors.md lists unknown error ${name}`);
+});
+
+/** The "Error kinds" table: kind -> [what was applied, the names listed]. */
+function kindRows(): Map<string, { applied: string; names: string[] }> {
+  const text = fs.readFileSync(findRepoFile('docs/errors.md'), 'utf8');
+  const section = text.slice(text.indexOf('\n## Error kinds'));
+  const rows = new Map<string, { applied: string; names: string[] }>();
+  // | `kind` | applied | meaning | `name`, `name` |
+  for (const m of section.matchAll(/^\| `(\w+)` \| ([^|]+) \| [^|]+ \| ((?:`\w+`(?:, )?)+) \|$/gm)) {
+    const [, kind, applied, names] = m as unknown as [string, string, string, string];
+    rows.set(kind, { applied: applied.trim(), names: [...names.matchAll(/`(\w+)`/g)].map((n) => n[1]!) });
+  }
+  return rows;
+}
+
+const APPLIED_WORDS = { nothing: 'nothing', part: 'part of it', unknown: 'unknown' } as const;
+
+void test('docs/errors.md lists every error under its kind, and what each kind applied', () => {
+  const rows = kindRows();
+  assert.deepEqual([...rows.keys()].sort(), [...ERROR_KINDS].sort(), 'one row per kind');
+  for (const kind of ERROR_KINDS) {
+    const row = rows.get(kind)!;
+    const want = (Object.keys(ERRORS) as ErrorName[]).filter((n) => ERRORS[n].kind === kind);
+    assert.deepEqual([...row.names].sort(), want.sort(), `errors of kind ${kind}`);
+    assert.equal(row.applied, APPLIED_WORDS[KIND_APPLIED[kind]], `what ${kind} applied`);
+  }
+});
+
+void test('the kind alone tells "not applied, retry" from "outcome unknown"', () => {
+  assert.equal(KIND_APPLIED[ERRORS.notApplied.kind], 'nothing');
+  assert.equal(KIND_APPLIED[ERRORS.outcomeUnknown.kind], 'unknown');
+  assert.notEqual(ERRORS.notApplied.kind, ERRORS.outcomeUnknown.kind);
+  // On the CMQ wire outcomeUnknown shares code 6000 with internalError; the kinds differ too.
+  assert.equal(ERRORS.outcomeUnknown.code, ERRORS.internalError.code);
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseForm, type FormParams } from '../../src/api/form';
-import { ERRORS, type ErrorResult } from '../../src/protocol/errors';
+import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
+import type { ErrorResult } from '../../src/protocol/errors';
 
 function ok(input: Buffer | string): FormParams {
   const r = parseForm(input);

@@ -10,7 +10,7 @@ import {
   stringToSign,
   type SignatureMethod,
 } from '../../src/api/signature';
-import { ERRORS } from '../../src/protocol/errors';
+import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
 
 // Spec §1.4 test vectors.
 const SECRET_ID = 'AKIDPcYDclDJCn8D0Xypa4f3pKYUCVYLn3zT';

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { CmqClient } from '../../src/client/client';
 import { CmqError, CmqNetworkError } from '../../src/client/errors';
 import { signString, stringToSign } from '../../src/client/signature';
-import { errorMessage } from '../../src/protocol/errors';
+import { errorMessage } from '../../src/protocol/cmq-codes';
 
 type Answer = Record<string, unknown> | 'reset';
 

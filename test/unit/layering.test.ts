@@ -1,6 +1,7 @@
 // The dependency direction of ARCHITECTURE-GUIDE §2, enforced: pure layers import nothing that
 // does I/O, read no clock and draw no randomness; client/ and cli/ see the server only through
 // protocol/ (and, for `opencmq server` and `opencmq wal`, the CLI's lazy imports of node/server and node/wal-tools, and the server's options type).
+// The service layer speaks no client protocol: it, the broker and the node never see CMQ codes.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -17,8 +18,9 @@ const ALLOWED: Record<string, string[]> = {
   broker: ['protocol'],
   storage: ['protocol', 'runtime'],
   transport: ['protocol', 'runtime'],
-  api: ['protocol', 'broker'],
-  node: ['protocol', 'runtime', 'broker', 'storage', 'api', 'raft', 'transport'],
+  service: ['protocol', 'broker', 'runtime'],
+  api: ['protocol', 'broker', 'service'],
+  node: ['protocol', 'runtime', 'broker', 'storage', 'api', 'raft', 'transport', 'service'],
   client: ['protocol'],
   cli: ['protocol', 'client'],
 };
@@ -75,6 +77,38 @@ test('layers import only what the architecture allows', () => {
           if (code.includes(forbidden)) violations.push(`${rel} (pure layer) uses ${forbidden}`);
         }
       }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+/** The CMQ wire codes: only the CMQ protocol (api/) and the SDK (client/) may read them. */
+const CMQ_TABLE = path.join(SRC, 'protocol', 'cmq-codes');
+const PROTOCOL_NEUTRAL = ['service', 'broker', 'node'];
+
+test('the service, the broker and the node never import the CMQ code table', () => {
+  const violations: string[] = [];
+  for (const layer of PROTOCOL_NEUTRAL) {
+    for (const file of tsFiles(path.join(SRC, layer))) {
+      for (const { spec } of imports(readFileSync(file, 'utf8'))) {
+        if (spec.startsWith('.') && path.resolve(path.dirname(file), spec) === CMQ_TABLE) violations.push(`${path.relative(SRC, file)} imports ${spec}`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+  // The table exists where this test looks for it (else the check above would pass vacuously).
+  assert.ok(statSync(`${CMQ_TABLE}.ts`).isFile());
+});
+
+test('the service layer uses the broker\'s types only, never its code', () => {
+  const violations: string[] = [];
+  for (const file of tsFiles(path.join(SRC, 'service'))) {
+    const source = readFileSync(file, 'utf8');
+    for (const m of source.matchAll(/(?:^|\n)\s*(import|export)\s+(type\s+)?[^;'"]*?from\s+['"]([^'"]+)['"]/g)) {
+      const spec = m[3]!;
+      if (!spec.startsWith('.')) continue;
+      const target = path.relative(SRC, path.resolve(path.dirname(file), spec)).split(path.sep)[0];
+      if (target === 'broker' && m[2] === undefined) violations.push(`${path.relative(SRC, file)} imports ${spec} (not as a type)`);
     }
   }
   assert.deepEqual(violations, []);

@@ -16,6 +16,9 @@ import { RaftDriver, StorageStalledError } from '../../src/node/raft-driver';
 import { DiskStall, StorageStepError } from '../../src/storage/disk-stall';
 import { HardStateStore } from '../../src/storage/hard-state';
 import { SegmentedWal } from '../../src/storage/wal';
+import type { RequestContext } from '../../src/service/request-context';
+
+const RC: RequestContext = { requestId: 'test-1', clientAddress: '', receivedAtMs: 0 };
 
 const dirs: string[] = [];
 after(async () => {
@@ -46,13 +49,13 @@ async function openNode(extra: Partial<QueueNodeOptions>, dir?: string): Promise
 }
 
 function send(node: QueueNode, text: string): Promise<CommandResult> {
-  return node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body(text)] });
+  return node.submit(RC, { kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body(text)] });
 }
 
 async function receiveAll(node: QueueNode): Promise<string[]> {
   const got: string[] = [];
   for (;;) {
-    const r = await node.receive('q', 16, 0);
+    const r = await node.receive(RC, 'q', 16, 0);
     assert.ok(r.ok, JSON.stringify(r));
     if (r.messages.length === 0) return got.sort();
     for (const m of r.messages) got.push(m.bodyBytes.toString());
@@ -69,7 +72,7 @@ for (const fault of [
       if (failing) throw errno(fault.code);
     };
     const { node, dir, fatal, lines } = await openNode(fault.at === 'write' ? { walHooks: { beforeWrite: inject } } : { beforeDatasync: inject });
-    assert.ok((await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} })).ok);
+    assert.ok((await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} })).ok);
     assert.ok((await send(node, 'before')).ok);
 
     failing = true;
@@ -86,8 +89,8 @@ for (const fault of [
     assert.match(detail, fault.code === 'EIO' ? /^disk I\/O error on n1 \(EIO at fdatasync of .+\.wal\); not applied, retry$/ : /^disk full on n1 \(ENOSPC at write of .+\.wal\); not applied, retry$/);
     assert.ok(lines.some((l) => l.includes('STALLED')), 'the stall is logged');
     // A lone voter still answers reads of what it has applied, without waiting for the disk.
-    const attrs = await Promise.race([node.getQueueAttributes('q'), sleep(5000).then(() => 'hung' as const)]);
-    assert.ok(attrs !== 'hung' && attrs !== undefined, 'a read is answered during the stall');
+    const attrs = await Promise.race([node.getQueueAttributes(RC, 'q'), sleep(5000).then(() => 'hung' as const)]);
+    assert.ok(attrs !== 'hung' && attrs.ok, 'a read is answered during the stall');
     assert.equal(fatal.length, 0, 'not fatal');
 
     failing = false;
@@ -108,7 +111,7 @@ for (const fault of [
 test('closing a node while its disk is full neither hangs nor reports a fatal error', async () => {
   let failing = false;
   const { node, fatal } = await openNode({ walHooks: { beforeWrite: () => { if (failing) throw errno('ENOSPC'); } } });
-  assert.ok((await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} })).ok);
+  assert.ok((await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} })).ok);
   failing = true;
   const waiting = send(node, 'x');
   await sleep(200);
@@ -120,7 +123,7 @@ test('closing a node while its disk is full neither hangs nor reports a fatal er
 
 test('a snapshot that cannot be written is skipped, not fatal, and tried again later without waiting for another full interval', { timeout: 60_000 }, async () => {
   const { node, dir, fatal, lines } = await openNode({ snapshotEveryEntries: 20 });
-  assert.ok((await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} })).ok);
+  assert.ok((await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} })).ok);
   // Stand-in for a snapshot directory that cannot take a new file.
   const snaps = path.join(dir, 'snapshots');
   await rename(snaps, `${snaps}.away`);
@@ -154,12 +157,12 @@ test('a node starts on a full disk (its first segment cannot be made), refuses w
   assert.notEqual(started, 'hung', 'open() returned while the disk is full');
   const { node, fatal, lines } = await opened;
   assert.ok(lines.some((l) => l.includes('starting while storage is stalled')), lines.join('\n'));
-  const refused = await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} });
+  const refused = await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} });
   assert.equal(!refused.ok && refused.error, 'notApplied');
   full = false;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const r = await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} });
+    const r = await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} });
     if (r.ok) break;
     assert.ok(Date.now() < deadline, `still refused: ${JSON.stringify(r)}`);
     await sleep(100);

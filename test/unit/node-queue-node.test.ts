@@ -9,7 +9,9 @@ import { after, test } from 'node:test';
 
 import type { CommandResult } from '../../src/broker/commands';
 import { QueueNode, type QueueNodeOptions } from '../../src/node/queue-node';
-import { ErrorResultError } from '../../src/protocol/errors';
+import type { RequestContext } from '../../src/service/request-context';
+
+const RC: RequestContext = { requestId: 'test-1', clientAddress: '', receivedAtMs: 0 };
 
 const dirs: string[] = [];
 after(async () => {
@@ -32,11 +34,11 @@ const body = (s: string): Buffer => Buffer.from(s);
 
 test('a parked receive is answered at once by a send', async () => {
   const { node } = await openNode();
-  ok(await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} }));
+  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} }));
   const t0 = Date.now();
-  const pending = node.receive('q', 1, 10);
+  const pending = node.receive(RC, 'q', 1, 10);
   await new Promise((r) => setTimeout(r, 200));
-  ok(await node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('hello')] }));
+  ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('hello')] }));
   const r = await pending;
   assert.ok(r.ok);
   assert.equal(r.messages.length, 1);
@@ -47,9 +49,9 @@ test('a parked receive is answered at once by a send', async () => {
 
 test('a receive with nothing to take waits out its wait and answers empty', async () => {
   const { node } = await openNode();
-  ok(await node.submit({ kind: 'createQueue', queueName: 'q', attrs: { pollingWaitSeconds: 1 } }));
+  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: { pollingWaitSeconds: 1 } }));
   const t0 = Date.now();
-  const r = await node.receive('q', 1, undefined); // the queue's pollingWaitSeconds (1 s) applies
+  const r = await node.receive(RC, 'q', 1, undefined); // the queue's pollingWaitSeconds (1 s) applies
   const waited = Date.now() - t0;
   assert.ok(r.ok);
   assert.equal(r.messages.length, 0);
@@ -59,13 +61,13 @@ test('a receive with nothing to take waits out its wait and answers empty', asyn
 
 test('a delayed message reaches a parked receive when its delay ends (tick)', async () => {
   const { node } = await openNode();
-  ok(await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} }));
-  ok(await node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 1, bodies: [body('later')] }));
-  const immediate = await node.receive('q', 1, 0);
+  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} }));
+  ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'q', delaySeconds: 1, bodies: [body('later')] }));
+  const immediate = await node.receive(RC, 'q', 1, 0);
   assert.ok(immediate.ok);
   assert.equal(immediate.messages.length, 0, 'not visible during its delay');
   const t0 = Date.now();
-  const r = await node.receive('q', 1, 10);
+  const r = await node.receive(RC, 'q', 1, 10);
   assert.ok(r.ok);
   assert.equal(r.messages[0]?.bodyBytes.toString(), 'later');
   assert.ok(Date.now() - t0 < 5000, 'woken when the delay ended, not at the end of the wait');
@@ -74,12 +76,12 @@ test('a delayed message reaches a parked receive when its delay ends (tick)', as
 
 test('receive of a missing queue is 4440, also when the queue is deleted while waiting', async () => {
   const { node } = await openNode();
-  const missing = await node.receive('nope', 1, 0);
+  const missing = await node.receive(RC, 'nope', 1, 0);
   assert.equal(missing.ok ? 'ok' : missing.error, 'queueNotExist');
-  ok(await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} }));
-  const pending = node.receive('q', 1, 10);
+  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} }));
+  const pending = node.receive(RC, 'q', 1, 10);
   await new Promise((r) => setTimeout(r, 100));
-  ok(await node.submit({ kind: 'deleteQueue', queueName: 'q' }));
+  ok(await node.submit(RC, { kind: 'deleteQueue', queueName: 'q' }));
   const r = await pending;
   assert.equal(r.ok ? 'ok' : r.error, 'queueNotExist');
   await node.close();
@@ -87,13 +89,13 @@ test('receive of a missing queue is 4440, also when the queue is deleted while w
 
 test('steady traffic keeps the log bounded: snapshots release dead segments', async () => {
   const { node, dir } = await openNode({ snapshotEveryEntries: 200 });
-  ok(await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} }));
+  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} }));
   const payload = Buffer.alloc(1024, 7);
   for (let round = 0; round < 60; round++) {
-    ok(await node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: Array.from({ length: 16 }, () => payload) }));
-    const r = await node.receive('q', 16, 0);
+    ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: Array.from({ length: 16 }, () => payload) }));
+    const r = await node.receive(RC, 'q', 16, 0);
     assert.ok(r.ok && r.messages.length === 16);
-    const d = ok(await node.submit({ kind: 'deleteMessages', queueName: 'q', receiptHandles: r.messages.map((m) => m.receiptHandle) }));
+    const d = ok(await node.submit(RC, { kind: 'deleteMessages', queueName: 'q', receiptHandles: r.messages.map((m) => m.receiptHandle) }));
     assert.equal(d.kind === 'deleteMessages' && d.failures.length, 0);
   }
   await node.snapshotNow();
@@ -108,28 +110,29 @@ test('steady traffic keeps the log bounded: snapshots release dead segments', as
 
 test('a live message pins its segment through reclamation and restart', async () => {
   const { node, dir } = await openNode({ snapshotEveryEntries: 50 });
-  ok(await node.submit({ kind: 'createQueue', queueName: 'keep', attrs: {} }));
-  ok(await node.submit({ kind: 'createQueue', queueName: 'churn', attrs: {} }));
-  ok(await node.submit({ kind: 'sendMessages', queueName: 'keep', delaySeconds: 0, bodies: [body('old but alive')] }));
+  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'keep', attrs: {} }));
+  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'churn', attrs: {} }));
+  ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'keep', delaySeconds: 0, bodies: [body('old but alive')] }));
   const payload = Buffer.alloc(2048, 1);
   for (let i = 0; i < 80; i++) {
-    ok(await node.submit({ kind: 'sendMessages', queueName: 'churn', delaySeconds: 0, bodies: [payload, payload, payload, payload] }));
-    const r = await node.receive('churn', 4, 0);
+    ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'churn', delaySeconds: 0, bodies: [payload, payload, payload, payload] }));
+    const r = await node.receive(RC, 'churn', 4, 0);
     assert.ok(r.ok);
-    ok(await node.submit({ kind: 'deleteMessages', queueName: 'churn', receiptHandles: r.messages.map((m) => m.receiptHandle) }));
+    ok(await node.submit(RC, { kind: 'deleteMessages', queueName: 'churn', receiptHandles: r.messages.map((m) => m.receiptHandle) }));
   }
   await node.snapshotNow();
   assert.ok(node.stats().segmentsReleased > 0);
   // Some entries after the snapshot, to be replayed from the log.
-  ok(await node.submit({ kind: 'sendMessages', queueName: 'keep', delaySeconds: 0, bodies: [body('after snapshot')] }));
+  ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'keep', delaySeconds: 0, bodies: [body('after snapshot')] }));
   await node.close();
 
   const { node: again } = await openNode({}, dir);
-  const r = await again.receive('keep', 16, 0);
+  const r = await again.receive(RC, 'keep', 16, 0);
   assert.ok(r.ok);
   assert.deepEqual(r.messages.map((m) => m.bodyBytes.toString()).sort(), ['after snapshot', 'old but alive']);
-  const attrs = await again.getQueueAttributes('churn');
-  assert.equal(attrs?.activeMsgNum, 0);
+  const attrs = await again.getQueueAttributes(RC, 'churn');
+  assert.ok(attrs.ok);
+  assert.equal(attrs.attributes.activeMsgNum, 0);
   await again.close();
 });
 
@@ -142,22 +145,22 @@ test('after a failed fsync the node acknowledges nothing more and reports a fata
     },
     onFatal: (e) => fatal.push(e),
   });
-  ok(await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} }));
+  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} }));
   failNow = true;
-  const r = await node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('x')] });
+  const r = await node.submit(RC, { kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('x')] });
   // The entry was appended (it may be on disk after all): its fate is unknown, not "not applied".
   assert.equal(r.ok ? 'ok' : r.error, 'outcomeUnknown');
   assert.equal(fatal.length, 1);
   failNow = false;
-  const later = await node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('y')] });
+  const later = await node.submit(RC, { kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('y')] });
   assert.equal(later.ok ? 'ok' : later.error, 'notApplied', 'no acknowledgement once durability is unknown; nothing proposed');
 });
 
 test('a graceful close answers parked receives with "no message" at once', async () => {
   const { node } = await openNode();
-  ok(await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} }));
+  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} }));
   const t0 = Date.now();
-  const pending = node.receive('q', 1, 20);
+  const pending = node.receive(RC, 'q', 1, 20);
   await new Promise((r) => setTimeout(r, 100));
   await node.close();
   const r = await pending;
@@ -169,13 +172,14 @@ test('a graceful close answers parked receives with "no message" at once', async
 test('a member that knows no leader refuses writes and reads as "not applied" (6100), and so does a closing node', async () => {
   // Three voters but no transport: this member can never win an election or hear of a leader.
   const { node } = await openNode({ nodeId: 'n1', voters: ['n1', 'n2', 'n3'] });
-  const w = await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} });
+  const w = await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} });
   assert.equal(w.ok ? 'ok' : w.error, 'notApplied');
   assert.match(w.ok ? '' : (w.detail ?? ''), /no leader known/);
-  await assert.rejects(node.listQueues(undefined, 0, 20), (e: unknown) => e instanceof ErrorResultError && e.result.error === 'notApplied');
-  const r = await node.receive('q', 1, 0);
+  const list = await node.listQueues(RC, undefined, 0, 20);
+  assert.equal(list.ok ? 'ok' : list.error, 'notApplied', 'a read that cannot be served is a result, not a throw');
+  const r = await node.receive(RC, 'q', 1, 0);
   assert.equal(r.ok ? 'ok' : r.error, 'notApplied', 'a receive that cannot even check its queue applied nothing');
   await node.close();
-  const after = await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} });
+  const after = await node.submit(RC, { kind: 'createQueue', queueName: 'q', attrs: {} });
   assert.equal(after.ok ? 'ok' : after.error, 'notApplied');
 });

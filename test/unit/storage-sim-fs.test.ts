@@ -373,14 +373,16 @@ test('SnapshotStore on SimFs: a saved snapshot survives a power loss; one cut sh
   }
 });
 
+const CTX = { requestId: 'sim-fs-test', clientAddress: '', receivedAtMs: 0 };
+
 test('QueueNode on SimFs: its whole data directory lives on the simulated disk and acknowledged sends survive a power loss', { timeout: TEST_TIMEOUT_MS }, async () => {
   const dataDir = '/sim-only/opencmq-node';
   let fs = new SimFs();
   const opts = { dataDir, segmentBytes: 64 * 1024, log: quiet };
   const node = await QueueNode.open({ ...opts, fs });
-  const created = await node.submit({ kind: 'createQueue', queueName: 'q', attrs: {} });
+  const created = await node.submit(CTX, { kind: 'createQueue', queueName: 'q', attrs: {} });
   assert.ok(created.ok);
-  const sent = await node.submit({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [Buffer.from('kept')] });
+  const sent = await node.submit(CTX, { kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [Buffer.from('kept')] });
   assert.ok(sent.ok);
   assert.equal(await pathExists(dataDir), false, 'nothing on the real disk');
   assert.ok(fs.paths().includes(`${dataDir}/raft/hardstate`));
@@ -389,7 +391,7 @@ test('QueueNode on SimFs: its whole data directory lives on the simulated disk a
   await node.close();
   fs = fs.crash(new Prng(5)).fs;
   const again = await QueueNode.open({ ...opts, fs });
-  const r = await again.receive('q', 1, 0);
+  const r = await again.receive(CTX, 'q', 1, 0);
   assert.ok(r.ok);
   assert.equal(r.messages.length, 1);
   assert.equal(r.messages[0]!.bodyBytes.toString(), 'kept');

@@ -84,7 +84,8 @@ export interface NodeSimStats extends HistoryStats {
 }
 
 export interface NodeSimFailure {
-  check: QueueCheck | 'electionSafety' | 'uncaught' | 'exception';
+  /** startFailure: a member refused to start (its data directory is damaged or inconsistent). */
+  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception';
   message: string;
   atMs: number;
 }
@@ -114,10 +115,16 @@ const PRODUCERS = ['p1', 'p2'];
 const CONSUMERS = ['c1', 'c2', 'c3'];
 /** A client gives up on a request after this long (outcome unknown to it). */
 const CLIENT_TIMEOUT_MS = 4000;
+/**
+ * Short visibility timeouts, so messages cycle several times per run. In half the seeds 'events'
+ * keeps a rewind area: deleted messages then stay live until retention ends, which pins their
+ * segments; in the other half deleted messages free their segments, which snapshots then release.
+ */
 const QUEUES = [
-  { name: 'orders', visibilityTimeout: 1, rewindSeconds: 0 },
-  { name: 'events', visibilityTimeout: 2, rewindSeconds: 5 },
+  { name: 'orders', visibilityTimeout: 1 },
+  { name: 'events', visibilityTimeout: 2 },
 ] as const;
+const EVENTS_REWIND_SECONDS = 600;
 const SETUP_MS_MAX = 30_000;
 const DRAIN_MS_MAX = 120_000;
 
@@ -166,6 +173,7 @@ export class NodeSimulation {
   private readonly resultAt = new Map<number, { term: number; digest: string; node: string }>();
   private readonly leaderOfTerm = new Map<number, string>();
   private readonly snapshotEvery: number;
+  private readonly eventsRewindSeconds: number;
   private readonly intensity: number;
   private nextBodyId = 1;
   private healAtMs = 0;
@@ -177,6 +185,7 @@ export class NodeSimulation {
     this.rng = new Prng(opts.seed);
     this.network = new SimNetwork(this.scheduler, this.rng.fork());
     this.snapshotEvery = this.rng.pick(SNAPSHOT_EVERY_ENTRIES);
+    this.eventsRewindSeconds = this.rng.chance(0.5) ? EVENTS_REWIND_SECONDS : 0;
     this.intensity = opts.intensity ?? 1;
     this.stats = {
       tasksRun: 0,
@@ -216,7 +225,7 @@ export class NodeSimulation {
   }
 
   replayCommand(): string {
-    const parts = [`node dist/test/sim/run.js --node --seed ${this.opts.seed} --duration-ms ${this.opts.durationMs}`];
+    const parts = [`node dist/test/sim/run.js --queue --seed ${this.opts.seed} --duration-ms ${this.opts.durationMs}`];
     if (this.opts.bug) parts.push(`--bug ${this.opts.bug}`);
     if (this.intensity !== 1) parts.push(`--intensity ${this.intensity}`);
     return parts.join(' ');
@@ -294,7 +303,7 @@ export class NodeSimulation {
       },
       (err: unknown) => {
         if (m.runtime !== runtime || !runtime.alive) return;
-        this.fail('exception', `${m.id} failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.fail('startFailure', `${m.id} failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       },
     );
   }
@@ -367,7 +376,7 @@ export class NodeSimulation {
       while (!created && this.scheduler.nowMs < until) {
         const node = this.leader()?.node;
         if (node) {
-          const r = await this.untilSettled(node.submit(this.ctx(), { kind: 'createQueue', queueName: q.name, attrs: { visibilityTimeout: q.visibilityTimeout, rewindSeconds: q.rewindSeconds, pollingWaitSeconds: 0 } }));
+          const r = await this.untilSettled(node.submit(this.ctx(), { kind: 'createQueue', queueName: q.name, attrs: { visibilityTimeout: q.visibilityTimeout, rewindSeconds: q.name === 'events' ? this.eventsRewindSeconds : 0, pollingWaitSeconds: 0 } }));
           created = r !== undefined && (r.ok || r.error === 'queueExists');
         }
         if (!created) await this.scheduler.runUntil(this.scheduler.nowMs + 100);

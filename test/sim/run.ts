@@ -1,14 +1,15 @@
 // CLI for the simulator:
 //   node dist/test/sim/run.js --seeds 200            run seeds 1..200
 //   node dist/test/sim/run.js --seed 1234 --steps 5000 [--nodes 5] [--bug voteTwice] [--intensity 4] [--trace]
-//   node dist/test/sim/run.js --queue --seeds 200    the queue-level simulation (queue-sim.ts)
-//   node dist/test/sim/run.js --queue --seed 7 --steps 3000 [--bug followerReceive] [--trace]
+//   node dist/test/sim/run.js --queue --seeds 200    the queue-level simulation of the shipped node (node-sim.ts)
+//   node dist/test/sim/run.js --queue --seed 7 --duration-ms 30000 [--bug fsyncLies] [--intensity 3] [--trace]
 // Exits 1 on the first failing seed, after printing the command that replays it.
 
-import { QUEUE_SIM_BUGS, runQueueSimulation, type QueueSimBug, type QueueSimResult } from './queue-sim';
+import { NODE_SIM_BUGS, runNodeSimulation, type NodeSimBug, type NodeSimResult } from './node-sim';
 import { runSimulation, SIM_BUGS, type SimBug, type SimResult } from './simulator';
 
-const QUEUE_STEPS_DEFAULT = 3000;
+/** Virtual time of a queue-level run's fault phase. */
+const QUEUE_DURATION_MS_DEFAULT = 30_000;
 
 interface Args {
   seeds: number;
@@ -16,7 +17,8 @@ interface Args {
   steps: number;
   nodes?: number;
   bug?: SimBug;
-  queueBug?: QueueSimBug;
+  queueBug?: NodeSimBug;
+  durationMs: number;
   intensity?: number;
   trace: boolean;
   /** Run the queue-level simulation instead of the Raft one. */
@@ -25,7 +27,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 20, firstSeed: 1, steps: 4000, trace: false, queue: false, stepsGiven: false };
+  const args: Args = { seeds: 20, firstSeed: 1, steps: 4000, trace: false, queue: false, stepsGiven: false, durationMs: QUEUE_DURATION_MS_DEFAULT };
   let bug: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
@@ -63,6 +65,9 @@ function parseArgs(argv: string[]): Args {
       case '--queue':
         args.queue = true;
         break;
+      case '--duration-ms':
+        args.durationMs = int();
+        break;
       case '--intensity':
         args.intensity = Number(value());
         if (!(args.intensity > 0)) throw new Error('--intensity needs a positive number');
@@ -71,19 +76,19 @@ function parseArgs(argv: string[]): Args {
         args.trace = true;
         break;
       default:
-        throw new Error(`unknown flag ${flag}; usage: run.js [--queue] [--seeds N | --seed S] [--from S] [--steps K] [--nodes 3|5] [--bug B] [--intensity X] [--trace]`);
+        throw new Error(`unknown flag ${flag}; usage: run.js [--seeds N | --seed S] [--from S] [--steps K] [--nodes 3|5] [--bug B] [--intensity X] [--trace], or run.js --queue [--seeds N | --seed S] [--duration-ms T] [--bug B] [--intensity X] [--trace]`);
     }
   }
   if (bug !== undefined) {
     if (args.queue) {
-      if (!(QUEUE_SIM_BUGS as readonly string[]).includes(bug)) throw new Error(`--queue --bug is one of ${QUEUE_SIM_BUGS.join(', ')}`);
-      args.queueBug = bug as QueueSimBug;
+      if (!(NODE_SIM_BUGS as readonly string[]).includes(bug)) throw new Error(`--queue --bug is one of ${NODE_SIM_BUGS.join(', ')}`);
+      args.queueBug = bug as NodeSimBug;
     } else {
       if (!(SIM_BUGS as readonly string[]).includes(bug)) throw new Error(`--bug is one of ${SIM_BUGS.join(', ')}`);
       args.bug = bug as SimBug;
     }
   }
-  if (args.queue && !args.stepsGiven) args.steps = QUEUE_STEPS_DEFAULT;
+  if (args.queue && args.stepsGiven) throw new Error('--queue runs for --duration-ms of virtual time, not --steps');
   return args;
 }
 
@@ -99,34 +104,29 @@ function describe(r: SimResult): string {
   );
 }
 
-function describeQueue(r: QueueSimResult): string {
+function describeQueue(r: NodeSimResult): string {
   const s = r.stats;
   return (
-    `seed ${r.seed}: ${s.nodes} nodes, ${s.steps} steps, ${s.elections} elections (max term ${s.maxTerm}), ${s.proposals} proposals, ` +
-    `${s.ackedSends} sends acknowledged, ${s.deliveries} deliveries (${s.redeliveries} after a visibility timeout, ${s.localDeliveries} served locally), ` +
-    `${s.deletes} deletes, ${s.ticks} ticks, ${s.crashes} crashes, ${s.partitions} partitions, ${s.transfers} transfers, ${s.tornWrites} torn writes, ` +
-    `${s.compactions} snapshots taken, ${s.snapshotsInstalled}/${s.snapshotsSent} installed/sent, ${s.bitFlips} bit flips, ` +
-    `${s.damagedBodiesFound} damaged bodies found at delivery (${s.quarantinedWithIntactReplica} intact on another replica; ${s.quarantined} quarantined, ` +
-    `${s.lostToQuarantine} acknowledged ones lost to it), ` +
-    `${s.damagedAtRecovery} found at recovery, ${s.corruptionStops} corruption stops, ${s.damagedLastDropped} damaged last records dropped, ` +
-    `final index ${s.finalIndex}`
+    `seed ${r.seed}: ${s.elections} elections (max term ${s.maxTerm}), ${s.ackedSends}/${s.sendsAttempted} sends acknowledged, ` +
+    `${s.deliveries} deliveries (${s.redeliveries} after a visibility timeout), ${s.deletes} deletes, ` +
+    `${s.crashes} crashes (${s.powerFailures} whole-set power failures; ${s.tornWrites} torn, ${s.lostWrites} lost unsynced writes), ` +
+    `${s.partitions} partitions, ${s.transfers} transfers, ${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ` +
+    `${s.segmentsReleased} segments released, ${s.bitFlips} bit flips (${s.corruptBodies} damaged bodies met, ${s.bodiesFromReplicas} served from a replica, ` +
+    `${s.quarantined} quarantined), ${s.fatalStops} stops, final index ${s.finalIndex}, ${s.tasksRun} tasks, disk digest ${r.digest.slice(0, 16)}`
   );
 }
 
-function mainQueue(args: Args): void {
+async function mainQueue(args: Args): Promise<void> {
   const started = Date.now();
-  let steps = 0;
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
-    const opts: Parameters<typeof runQueueSimulation>[0] = { seed, steps: args.steps };
-    if (args.nodes !== undefined) opts.nodes = args.nodes;
+    const opts: Parameters<typeof runNodeSimulation>[0] = { seed, durationMs: args.durationMs };
     if (args.queueBug) opts.bug = args.queueBug;
     if (args.intensity !== undefined) opts.intensity = args.intensity;
     if (args.trace) opts.trace = (line) => console.log(line);
-    const r = runQueueSimulation(opts);
-    steps += r.stats.steps;
+    const r = await runNodeSimulation(opts);
     if (!r.ok) {
       console.log(describeQueue(r));
-      console.log(`FAILED ${r.failure!.check} at step ${r.failure!.step}: ${r.failure!.message}`);
+      console.log(`FAILED ${r.failure!.check} at ${r.failure!.atMs} ms: ${r.failure!.message}`);
       console.log(`replay: ${r.replay}`);
       process.exitCode = 1;
       return;
@@ -134,13 +134,13 @@ function mainQueue(args: Args): void {
     if (args.seeds <= 20 || args.trace) console.log(describeQueue(r));
   }
   const secs = (Date.now() - started) / 1000;
-  console.log(`${args.seeds} queue seeds passed (${steps} steps) in ${secs.toFixed(1)} s`);
+  console.log(`${args.seeds} queue seeds passed (${args.durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
 }
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
   if (args.queue) {
-    mainQueue(args);
+    void mainQueue(args);
     return;
   }
   const started = Date.now();

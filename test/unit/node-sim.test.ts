@@ -1,0 +1,148 @@
+// The CI batch of the queue-level simulation (test/sim/node-sim.ts): three real QueueNodes, the
+// code the server ships, on simulated disks, network and time, with crashes, power failures,
+// partitions, torn writes and bit flips, checked by client-level checkers. More seeds:
+// `npm run sim -- --queue --seeds 500` (add `--intensity 3`). A checker that cannot fail proves
+// nothing, so deliberately broken variants of the shipped code must be caught too.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runNodeSimulation, type NodeSimBug, type NodeSimResult, type NodeSimStats } from '../sim/node-sim';
+import { bodyFor, bodyIdOf, QueueCheckFailure, QueueHistory, type Delivery } from '../sim/queue-history';
+
+const SEEDS = 10;
+const DURATION_MS = 20_000;
+const INTENSITY = 2;
+const TIMEOUT_MS = 10 * 60_000;
+
+function sum(stats: NodeSimStats[], key: keyof NodeSimStats): number {
+  return stats.reduce((n, s) => n + s[key], 0);
+}
+
+test(`node simulation: ${SEEDS} seeds x ${DURATION_MS / 1000} s keep every queue property and drain after healing`, { timeout: TIMEOUT_MS }, async () => {
+  const failures: string[] = [];
+  const stats: NodeSimStats[] = [];
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const r = await runNodeSimulation({ seed, durationMs: DURATION_MS, intensity: INTENSITY });
+    if (!r.ok) failures.push(`seed ${seed}: ${r.failure!.check} at ${r.failure!.atMs} ms: ${r.failure!.message}\n  replay: ${r.replay}`);
+    stats.push(r.stats);
+  }
+  assert.deepEqual(failures, []);
+  // The batch must exercise what it claims to.
+  const atLeast = (key: keyof NodeSimStats, n: number): void => assert.ok(sum(stats, key) >= n, `only ${sum(stats, key)} ${key}`);
+  atLeast('ackedSends', SEEDS * 500);
+  atLeast('redeliveries', SEEDS * 100);
+  atLeast('deletes', SEEDS * 500);
+  atLeast('crashes', SEEDS * 2);
+  atLeast('powerFailures', 1);
+  atLeast('elections', SEEDS * 2);
+  atLeast('partitions', SEEDS * 2);
+  atLeast('transfers', SEEDS);
+  atLeast('tornWrites', 1);
+  atLeast('lostWrites', 1);
+  atLeast('snapshotsTaken', SEEDS * 5);
+  atLeast('snapshotsInstalled', 3);
+  atLeast('segmentsReleased', 3);
+  atLeast('bitFlips', SEEDS * 3);
+  atLeast('corruptBodies', 1);
+  atLeast('bodiesFromReplicas', 1);
+  atLeast('visibilityChanges', 1);
+});
+
+test('node simulation runs are reproducible: the same seed writes the same bytes to every disk', { timeout: TIMEOUT_MS }, async () => {
+  const a = await runNodeSimulation({ seed: 11, durationMs: 8000, intensity: 3 });
+  const b = await runNodeSimulation({ seed: 11, durationMs: 8000, intensity: 3 });
+  assert.ok(a.ok, a.failure?.message);
+  assert.ok(a.stats.crashes > 0 && a.stats.ackedSends > 0, 'the run does something worth replaying');
+  assert.equal(a.digest, b.digest);
+  assert.deepEqual(a.stats, b.stats);
+  const c = await runNodeSimulation({ seed: 12, durationMs: 8000, intensity: 3 });
+  assert.notEqual(c.digest, a.digest, 'another seed, another run');
+  assert.equal(a.replay, 'node dist/test/sim/run.js --queue --seed 11 --duration-ms 8000 --intensity 3');
+});
+
+async function firstFailure(bug: NodeSimBug, maxSeeds: number): Promise<NodeSimResult | undefined> {
+  for (let seed = 1; seed <= maxSeeds; seed++) {
+    const r = await runNodeSimulation({ seed, durationMs: 15_000, bug, intensity: INTENSITY });
+    if (!r.ok) return r;
+  }
+  return undefined;
+}
+
+test('a disk that acknowledges fdatasync without persisting is caught after power losses', { timeout: TIMEOUT_MS }, async () => {
+  const r = await firstFailure('fsyncLies', 5);
+  assert.ok(r, 'no seed caught it');
+  // The WAL finds the holes and refuses to start, or an acknowledged message is gone.
+  assert.match(r.failure!.check, /startFailure|lostMessage|replicaAgreement/);
+  assert.match(r.replay, /--queue --seed \d+ --duration-ms 15000 --bug fsyncLies --intensity 2$/);
+});
+
+test('a node that delivers bodies without checking their CRC32C is caught: a flipped bit reaches a consumer', { timeout: TIMEOUT_MS }, async () => {
+  const r = await firstFailure('skipBodyCheck', 8);
+  assert.ok(r, 'no seed caught it');
+  assert.equal(r.failure!.check, 'integrity');
+});
+
+test('replicas that apply entries at their own time instead of the entry time are caught', { timeout: TIMEOUT_MS }, async () => {
+  const r = await firstFailure('applyOwnClock', 3);
+  assert.ok(r, 'no seed caught it');
+  assert.equal(r.failure!.check, 'replicaAgreement');
+});
+
+// ---- the history checker on hand-made histories ------------------------------------------------
+
+function history(): QueueHistory {
+  const h = new QueueHistory(new Map([['q', 1000]]));
+  h.sendCommitted(10, 1000, 'q', 0, ['160', '161'], [1, 2]);
+  h.sendAcked([1, 2]);
+  return h;
+}
+
+function delivery(index: number, timeMs: number, handle: string, source: Delivery['source'] = 'log'): Delivery {
+  return { msgId: '160', queue: 'q', handle, index, timeMs, source, node: 'n1' };
+}
+
+function failsWith(check: string, fn: () => void): void {
+  assert.throws(fn, (err: unknown) => err instanceof QueueCheckFailure && err.check === check);
+}
+
+test('history: a redelivery within the visibility timeout is a double delivery; after it, fine', () => {
+  const h = history();
+  h.delivered(delivery(11, 1100, 'a'), 1, 0);
+  h.delivered(delivery(20, 2100, 'b'), 1, 0);
+  failsWith('doubleDelivery', () => h.delivered(delivery(21, 2500, 'c'), 1, 0));
+  // Out of index order (a delivery served outside the log, seen late) is checked against both neighbours.
+  failsWith('doubleDelivery', () => h.delivered(delivery(15.5, 1200, 'd', 'local'), 1, 0));
+});
+
+test('history: a delete must use the latest handle within its visibility; deleted stays deleted', () => {
+  const h = history();
+  h.delivered(delivery(11, 1100, 'a'), 1, 0);
+  failsWith('staleDelete', () => h.deleteCommitted(12, 2100, ['a']));
+  h.delivered(delivery(13, 2200, 'b'), 1, 0);
+  failsWith('staleDelete', () => h.deleteCommitted(14, 2300, ['a']));
+  h.deleteCommitted(14, 2300, ['b']);
+  failsWith('deletedRedelivered', () => h.delivered(delivery(15, 9000, 'c'), 1, 0));
+});
+
+test('history: an acknowledged message never delivered is lost unless its body was found damaged', () => {
+  const h = history();
+  h.delivered(delivery(11, 1100, 'a'), 1, 0);
+  h.clientDelivery('n1', '160', 'a', bodyFor(1));
+  failsWith('lostMessage', () => h.checkNothingLost());
+  h.delivered({ ...delivery(12, 1200, 'b'), msgId: '161' }, 1, 1);
+  failsWith('falseQuarantine', () => h.quarantineCommitted(13, 1, 1));
+  h.damaged('161');
+  h.quarantineCommitted(13, 1, 1);
+  h.checkNothingLost();
+});
+
+test('history: a damaged or misattributed body reaching a client is an integrity failure', () => {
+  const h = history();
+  h.delivered(delivery(11, 1100, 'a'), 1, 0);
+  const damaged = Uint8Array.from(bodyFor(1));
+  const last = damaged.length - 1;
+  damaged[last] = damaged[last]! ^ 1;
+  assert.equal(bodyIdOf(damaged), undefined);
+  failsWith('integrity', () => h.clientDelivery('n1', '160', 'a', damaged));
+  failsWith('integrity', () => h.clientDelivery('n1', '160', 'a', bodyFor(2)));
+  failsWith('delay', () => h.delivered({ ...delivery(9, 900, 'x'), msgId: '161' }, 1, 1));
+});

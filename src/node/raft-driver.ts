@@ -23,7 +23,7 @@ import type { DiskStall } from '../storage/disk-stall';
 import type { HardStateStore } from '../storage/hard-state';
 import type { LogEntry } from '../storage/types';
 import type { SegmentedWal } from '../storage/wal';
-import type { PeerAddress, PeerTransport } from '../transport';
+import type { PeerAddress, PeerNetwork } from '../transport';
 import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 import { RecentEntries, windowLogView } from './recent-entries';
@@ -93,8 +93,8 @@ export interface RaftDriverOptions {
   voters: string[];
   wal: SegmentedWal;
   hardState: HardStateStore;
-  /** Absent for a one-voter group. */
-  transport?: PeerTransport;
+  /** This group's view of the peer network; absent for a one-voter group. */
+  network?: PeerNetwork;
   /** Peer addresses from the command line (the transport starts with these); given, the driver keeps the transport's peers in step with the configuration. */
   staticPeers?: Readonly<Record<string, PeerAddress>>;
   /** Addresses of voters added by config changes the snapshot covers ("host:port" by node id). */
@@ -229,7 +229,7 @@ export class RaftDriver<R> {
       log: this.logView(),
       restored,
     });
-    opts.transport?.onMessage((_from, _channel, payload) => {
+    opts.network?.onMessage((_from, payload) => {
       let msg: RaftMessage;
       try {
         msg = decodeMessage(payload);
@@ -556,15 +556,15 @@ export class RaftDriver<R> {
   }
 
   private send(messages: RaftMessage[]): void {
-    const transport = this.opts.transport;
+    const network = this.opts.network;
     for (const m of messages) {
       if (m.type === 'InstallSnapshot') {
         this.shipSnapshot(m);
         continue;
       }
-      if (!transport) continue;
+      if (!network) continue;
       try {
-        transport.send(m.to, 'raft', encodeMessage(m));
+        network.send(m.to, encodeMessage(m));
       } catch (err) {
         this.log.warn(`cannot send ${m.type} to ${m.to}: ${String(err)}`, { peer: m.to });
       }
@@ -577,8 +577,8 @@ export class RaftDriver<R> {
    */
   private shipSnapshot(m: Extract<RaftMessage, { type: 'InstallSnapshot' }>): void {
     const sender = this.opts.snapshotTransfer?.sender;
-    const transport = this.opts.transport;
-    if (!sender || !transport) {
+    const network = this.opts.network;
+    if (!sender || !network) {
       this.raft.reportSnapshot(m.to, 'failed');
       return;
     }
@@ -590,7 +590,7 @@ export class RaftDriver<R> {
         this.counters.snapshotsSent++;
         if (this.stopped || this.failure) return;
         try {
-          transport.send(m.to, 'raft', encodeMessage(m));
+          network.send(m.to, encodeMessage(m));
         } catch (err) {
           this.log.warn(`cannot send InstallSnapshot to ${m.to}: ${String(err)}`, { peer: m.to });
         }
@@ -631,9 +631,9 @@ export class RaftDriver<R> {
    * config entries win over the command line's.
    */
   private updatePeers(): void {
-    const transport = this.opts.transport;
+    const network = this.opts.network;
     // Without staticPeers the caller manages the transport's peers itself.
-    if (!transport || !this.opts.staticPeers || !this.membershipDirty) return;
+    if (!network || !this.opts.staticPeers || !this.membershipDirty) return;
     this.membershipDirty = false;
     const voters = this.raft.status().voters;
     const ids = new Set<string>([...Object.keys(this.opts.staticPeers ?? {}), ...voters, ...this.learned.keys()]);
@@ -648,7 +648,7 @@ export class RaftDriver<R> {
     if (key === this.peersKey) return;
     if (this.peersKey !== '') this.log.info(`${this.opts.id} now talks to ${Object.keys(peers).join(', ') || 'nobody'}`);
     this.peersKey = key;
-    transport.setPeers(peers);
+    network.setPeers(peers);
   }
 
   private apply(entries: RaftEntry[]): void {

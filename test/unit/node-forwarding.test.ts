@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { decodeForwarded, encodeForwarded, forwarder, isLocalAction } from '../../src/node/forwarding';
-import { PeerTimeoutError, PeerUnavailableError, RequestNotSentError, type PeerTransport } from '../../src/transport';
+import { PeerTimeoutError, PeerUnavailableError, RequestNotSentError, type PeerNetwork } from '../../src/transport';
 
 const post = (body: string): Parameters<typeof isLocalAction>[0] => ({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from(body) });
 
@@ -30,7 +30,7 @@ test('a forward to a leader that lost leadership gets its answer if it comes soo
       new Promise<Buffer>((resolve) => {
         if (Number.isFinite(answerAfterMs)) setTimeout(() => resolve(Buffer.from('{"code":0,"message":"","requestId":"x"}')), answerAfterMs);
       }),
-  } as unknown as PeerTransport;
+  } as unknown as PeerNetwork;
   const forward = forwarder(transport, 'n1', () => leader, () => 'req-1');
   const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
 
@@ -63,7 +63,7 @@ test('a forward to a leader that lost leadership gets its answer if it comes soo
 
 test('a forward that never left this node is 6100 (not applied); one written and then lost or unanswered is 6000/10810', async () => {
   let failure: Error = new Error('unset');
-  const transport = { request: () => Promise.reject(failure) } as unknown as PeerTransport;
+  const transport = { request: () => Promise.reject(failure) } as unknown as PeerNetwork;
   const forward = forwarder(transport, 'n1', () => 'n2', () => 'req-1');
   const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
   const cases: [Error, number, RegExp][] = [
@@ -82,7 +82,7 @@ test('a forward that never left this node is 6100 (not applied); one written and
 
 test('a leader answer is relayed byte for byte: a clientRequestId above 2^53 stays exact', async () => {
   const leaderAnswer = Buffer.from('{"code":0,"message":"","requestId":"r-1","msgId":"1","clientRequestId":18446744073709551615}');
-  const transport = { request: () => Promise.resolve(leaderAnswer) } as unknown as PeerTransport;
+  const transport = { request: () => Promise.resolve(leaderAnswer) } as unknown as PeerNetwork;
   const forward = forwarder(transport, 'n1', () => 'n2', () => 'req-1');
   const got = await forward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x&clientRequestId=18446744073709551615') })!;
   assert.ok(Buffer.isBuffer(got));

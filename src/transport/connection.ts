@@ -66,8 +66,8 @@ export class Connection {
    * peer's first frame says (wire-version.ts). Until then only group 0 frames may be written.
    */
   groupFrames: boolean | null = null;
-  /** The wire version the peer announced in its first frame; null until that frame arrives. */
-  peerWireVersion: number | null = null;
+  /** The wire version this connection uses, the lower of both sides'; null until the peer's first frame. */
+  wireVersion: number | null = null;
 
   constructor(
     readonly socket: Socket,

@@ -125,7 +125,7 @@ export interface PeerStats {
    * with an error.
    */
   readonly unknownGroupFrames: number;
-  /** The wire version the peer announced on the live connection (1: no group ids); null until known. */
+  /** The wire version the live connection uses, the lower of both sides' (1: no group ids); null until known. */
   readonly wireVersion: number | null;
 }
 
@@ -439,7 +439,7 @@ export class PeerTransport {
         rpcLateResponses: c.rpcLateResponses,
         rpcResponsesDropped: c.rpcResponsesDropped,
         unknownGroupFrames: c.unknownGroupFrames,
-        wireVersion: link.active?.peerWireVersion ?? null,
+        wireVersion: link.active?.wireVersion ?? null,
       };
     }
     return {
@@ -841,7 +841,7 @@ export class PeerTransport {
   private onFrame(conn: Connection, channel: number, payload: Buffer): void {
     const link = this.links.get(conn.peerId);
     if (!link) return;
-    if (conn.peerWireVersion === null) this.learnWireVersion(link, conn, channel, payload);
+    if (conn.wireVersion === null) this.learnWireVersion(link, conn, channel, payload);
     if (conn === link.standby) this.activate(link, conn);
     if (conn !== link.active) return;
     switch (channel) {
@@ -875,8 +875,10 @@ export class PeerTransport {
 
   /** From the peer's first frame on `conn`: whether frames on it carry group ids (wire-version.ts). */
   private learnWireVersion(link: PeerLink, conn: Connection, channel: number, payload: Buffer): void {
-    conn.peerWireVersion = peerWireVersion(channel === CHANNEL.ping, payload);
-    conn.groupFrames = this.wireVersion >= WIRE_VERSION.groups && conn.peerWireVersion >= WIRE_VERSION.groups;
+    // A node of version 1 reads no ping payload: it takes every peer for version 1.
+    const peer = this.wireVersion === WIRE_VERSION.legacy ? WIRE_VERSION.legacy : peerWireVersion(channel === CHANNEL.ping, payload);
+    conn.wireVersion = Math.min(this.wireVersion, peer);
+    conn.groupFrames = conn.wireVersion >= WIRE_VERSION.groups;
     link.groupFrames = conn.groupFrames;
     // Frames of other groups waited for this (see flush).
     this.markDirty(link);

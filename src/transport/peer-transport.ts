@@ -859,9 +859,8 @@ export class PeerTransport {
           conn.destroy(`peer sent a malformed group id on channel ${channel}`);
           return;
         }
-        const body = payload.subarray(tag.bytes);
-        if (channel === CHANNEL.groupRaft) this.deliverMessage(link, tag.group, body);
-        else this.serve(link, conn, tag.group, body);
+        if (channel === CHANNEL.groupRaft) this.deliverMessage(link, tag.group, payload.subarray(tag.bytes));
+        else this.serve(link, conn, tag.group, payload, tag.bytes);
         return;
       }
       case CHANNEL.rpcResponse:
@@ -974,8 +973,9 @@ export class PeerTransport {
     return id;
   }
 
-  private serve(link: PeerLink, conn: Connection, group: GroupId, payload: Buffer): void {
-    const request = parseRequest(payload);
+  /** The request starts at `offset` of `payload`. */
+  private serve(link: PeerLink, conn: Connection, group: GroupId, payload: Buffer, offset = 0): void {
+    const request = parseRequest(payload, offset);
     if (!request) {
       conn.destroy('peer sent a malformed rpc request');
       return;

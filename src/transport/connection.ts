@@ -122,12 +122,12 @@ export class Connection {
     const buf = Buffer.allocUnsafe(total);
     let at = 0;
     for (const f of frames) {
-      const bytes = outFrameBytes(f, tagged);
+      const bodyBytes = (f.prefix?.length ?? 0) + f.payload.length;
       if (tagged && f.group !== undefined) {
-        writeFrameHeader(buf, at, groupChannelOf(f.channel), bytes - FRAME_HEADER_BYTES);
+        writeFrameHeader(buf, at, groupChannelOf(f.channel), groupIdBytes(f.group) + bodyBytes);
         at = writeGroupId(buf, at + FRAME_HEADER_BYTES, f.group);
       } else {
-        writeFrameHeader(buf, at, f.channel, bytes - FRAME_HEADER_BYTES);
+        writeFrameHeader(buf, at, f.channel, bodyBytes);
         at += FRAME_HEADER_BYTES;
       }
       if (f.prefix) at += f.prefix.copy(buf, at);

@@ -13,6 +13,7 @@ export function isGroupId(value: unknown): value is GroupId {
 }
 
 export function groupIdBytes(group: GroupId): number {
+  if (group < 128) return 1;
   let bytes = 1;
   for (let rest = Math.floor(group / 128); rest > 0; rest = Math.floor(rest / 128)) bytes += 1;
   return bytes;
@@ -32,6 +33,8 @@ export function writeGroupId(target: Uint8Array, offset: number, group: GroupId)
 
 /** Reads the group id at the start of `payload`; undefined if it is truncated, over-long or above u32. */
 export function readGroupId(payload: Uint8Array): { group: GroupId; bytes: number } | undefined {
+  const first = payload[0];
+  if (first !== undefined && first < 128) return { group: first, bytes: 1 };
   let group = 0;
   let scale = 1;
   for (let i = 0; i < GROUP_ID_BYTES_MAX && i < payload.length; i++) {

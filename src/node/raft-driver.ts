@@ -556,15 +556,15 @@ export class RaftDriver<R> {
   }
 
   private send(messages: RaftMessage[]): void {
-    const network = this.opts.network;
+    const transport = this.opts.network;
     for (const m of messages) {
       if (m.type === 'InstallSnapshot') {
         this.shipSnapshot(m);
         continue;
       }
-      if (!network) continue;
+      if (!transport) continue;
       try {
-        network.send(m.to, encodeMessage(m));
+        transport.send(m.to, encodeMessage(m));
       } catch (err) {
         this.log.warn(`cannot send ${m.type} to ${m.to}: ${String(err)}`, { peer: m.to });
       }
@@ -577,8 +577,8 @@ export class RaftDriver<R> {
    */
   private shipSnapshot(m: Extract<RaftMessage, { type: 'InstallSnapshot' }>): void {
     const sender = this.opts.snapshotTransfer?.sender;
-    const network = this.opts.network;
-    if (!sender || !network) {
+    const transport = this.opts.network;
+    if (!sender || !transport) {
       this.raft.reportSnapshot(m.to, 'failed');
       return;
     }
@@ -590,7 +590,7 @@ export class RaftDriver<R> {
         this.counters.snapshotsSent++;
         if (this.stopped || this.failure) return;
         try {
-          network.send(m.to, encodeMessage(m));
+          transport.send(m.to, encodeMessage(m));
         } catch (err) {
           this.log.warn(`cannot send InstallSnapshot to ${m.to}: ${String(err)}`, { peer: m.to });
         }
@@ -631,9 +631,9 @@ export class RaftDriver<R> {
    * config entries win over the command line's.
    */
   private updatePeers(): void {
-    const network = this.opts.network;
+    const transport = this.opts.network;
     // Without staticPeers the caller manages the transport's peers itself.
-    if (!network || !this.opts.staticPeers || !this.membershipDirty) return;
+    if (!transport || !this.opts.staticPeers || !this.membershipDirty) return;
     this.membershipDirty = false;
     const voters = this.raft.status().voters;
     const ids = new Set<string>([...Object.keys(this.opts.staticPeers ?? {}), ...voters, ...this.learned.keys()]);
@@ -648,7 +648,7 @@ export class RaftDriver<R> {
     if (key === this.peersKey) return;
     if (this.peersKey !== '') this.log.info(`${this.opts.id} now talks to ${Object.keys(peers).join(', ') || 'nobody'}`);
     this.peersKey = key;
-    network.setPeers(peers);
+    transport.setPeers(peers);
   }
 
   private apply(entries: RaftEntry[]): void {

@@ -284,6 +284,24 @@ describe('a node of wire version 1 (before group ids) and a new one', () => {
     });
   }
 
+  test("frames of other groups queued before the link is up are dropped, and counted, once the peer turns out to be old; group 0's still go", async () => {
+    // As above: the old node dials, so the new one writes its queue before the old one's first frame.
+    const dead = await freePort();
+    const a = await startNode('a');
+    const a0 = a.join(0, { b: { host: HOST, port: dead } });
+    const a6 = a.join(6, { b: { host: HOST, port: dead } });
+    assert.equal(a6.net.send('b', Buffer.from('for group 6')), true);
+    assert.equal(a0.net.send('b', Buffer.from('for group 0')), true);
+    const droppedBefore = a.t.stats().peers.b!.dropped;
+    const oldB = await startNode('b', { wireVersion: WIRE_VERSION.legacy });
+    const oldB0 = oldB.join(0, { a: at(a) });
+    await waitFor(() => oldB0.inbox.length === 1, 'the group 0 frame arrives');
+    assert.deepEqual(oldB0.inbox, ['a: for group 0']);
+    assert.equal(a.t.stats().peers.b!.dropped, droppedBefore + 1);
+    assert.equal(a.t.stats().peers.b!.dialedByUs, false);
+    assert.equal(oldB.t.stats().peers.a!.connects, 1, oldB.logs.join('\n'));
+  });
+
   test('an old node that restarts as a new one gets group ids on its next connection', async () => {
     const bPort = await freePort();
     const a = await startNode('a');

@@ -9,7 +9,7 @@ import { LOCAL_ACTION_NAMES } from '../api/admin-actions';
 import { renderOutcome, responseJson } from '../api/response';
 import { fail } from '../protocol/errors';
 import { parseRequestContext, type RequestContext } from '../service/request-context';
-import { requestNotExecuted, type PeerTransport } from '../transport';
+import { requestNotExecuted, type PeerNetwork } from '../transport';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 
 /** Longer than the longest long poll (30 s), so a forwarded receive is not cut short. */
@@ -109,7 +109,7 @@ const OLD_LEADER_GRACE_MS = 1000;
  * the wait).
  */
 export function forwarder(
-  transport: PeerTransport,
+  network: PeerNetwork,
   selfId: string,
   leaderId: () => string | undefined,
 ): (input: CmqRequestInput, context: RequestContext) => Promise<Record<string, unknown> | Buffer> | undefined {
@@ -146,7 +146,7 @@ export function forwarder(
       };
       waiting.add(w);
       checker ??= setInterval(check, LEADER_CHECK_MS);
-      transport.request(leader, encodeForwarded(input, context), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
+      network.request(leader, encodeForwarded(input, context), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
         (answer) => {
           if (!waiting.delete(w)) return;
           // The leader's bytes go to the client untouched: parsing and re-serialising them here

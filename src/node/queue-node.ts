@@ -31,7 +31,7 @@ import { HardStateStore } from '../storage/hard-state';
 import type { FileSystem } from '../runtime/fs';
 import { nodeFs } from '../runtime/node-fs';
 import { SegmentedWal, type WalHooks, type WalObserver, type WalOptions } from '../storage/wal';
-import type { PeerAddress, PeerTransport } from '../transport';
+import type { PeerAddress, PeerNetwork } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
 import {
   ConfigChangeRefusedError,
@@ -76,9 +76,9 @@ export interface QueueNodeOptions {
   nodeId?: string;
   /** The initial voters (default: this node alone). */
   voters?: string[];
-  /** Peer connections of a replicated set; absent for a one-voter group. */
-  transport?: PeerTransport;
-  /** Request routing over `transport` (needed for snapshot transfer to and from peers). */
+  /** This set's view of the peer connections (its Raft group's); absent for a one-voter group. */
+  network?: PeerNetwork;
+  /** Request routing over `network` (needed for snapshot transfer to and from peers). */
   rpc?: RpcRouter;
   /** The peer addresses given on the command line. */
   staticPeers?: Readonly<Record<string, PeerAddress>>;
@@ -289,7 +289,7 @@ export class QueueNode implements QueueService {
       ...(opts.recentBytesMax !== undefined ? { recentBytesMax: opts.recentBytesMax } : {}),
     };
     if (latest && restored) raftOpts.snapshotMeta = { index: latest.index, term: latest.term, voters: restored.voters };
-    if (opts.transport) raftOpts.transport = opts.transport;
+    if (opts.network) raftOpts.network = opts.network;
     if (opts.staticPeers) raftOpts.staticPeers = opts.staticPeers;
     if (restored) raftOpts.learnedAddresses = restored.addresses;
     let receiver: SnapshotReceiver | undefined;
@@ -726,7 +726,7 @@ export class QueueNode implements QueueService {
     for (const peer of this.commitLog.status().voters) {
       if (peer === this.commitLog.id) continue;
       try {
-        const body = await rpc.transport.request(peer, req, { timeoutMs: BODY_FROM_REPLICA_TIMEOUT_MS });
+        const body = await rpc.network.request(peer, req, { timeoutMs: BODY_FROM_REPLICA_TIMEOUT_MS });
         if (body.length === ref.length && crc32c(body) === ref.crc32c) {
           this.counters.bodiesFromReplicas++;
           this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);

@@ -23,7 +23,7 @@ import type { DiskStall } from '../storage/disk-stall';
 import type { HardStateStore } from '../storage/hard-state';
 import type { LogEntry } from '../storage/types';
 import type { SegmentedWal } from '../storage/wal';
-import type { PeerAddress, PeerTransport } from '../transport';
+import type { PeerAddress, PeerNetwork } from '../transport';
 import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 import { RecentEntries, windowLogView } from './recent-entries';
@@ -94,8 +94,8 @@ export interface RaftDriverOptions {
   voters: string[];
   wal: SegmentedWal;
   hardState: HardStateStore;
-  /** Absent for a one-voter group. */
-  transport?: PeerTransport;
+  /** This group's view of the peer network; absent for a one-voter group. */
+  network?: PeerNetwork;
   /** Peer addresses from the command line (the transport starts with these); given, the driver keeps the transport's peers in step with the configuration. */
   staticPeers?: Readonly<Record<string, PeerAddress>>;
   /** Addresses of voters added by config changes the snapshot covers ("host:port" by node id). */
@@ -232,7 +232,7 @@ export class RaftDriver<R> {
       log: this.logView(),
       restored,
     });
-    opts.transport?.onMessage((_from, _channel, payload) => {
+    opts.network?.onMessage((_from, payload) => {
       let msg: RaftMessage;
       try {
         msg = decodeMessage(payload);
@@ -586,7 +586,7 @@ export class RaftDriver<R> {
   }
 
   private send(messages: RaftMessage[]): void {
-    const transport = this.opts.transport;
+    const transport = this.opts.network;
     for (const m of messages) {
       if (m.type === 'InstallSnapshot') {
         this.shipSnapshot(m);
@@ -594,7 +594,7 @@ export class RaftDriver<R> {
       }
       if (!transport) continue;
       try {
-        transport.send(m.to, 'raft', encodeMessage(m));
+        transport.send(m.to, encodeMessage(m));
       } catch (err) {
         this.log.warn(`cannot send ${m.type} to ${m.to}: ${String(err)}`, { peer: m.to });
       }
@@ -607,7 +607,7 @@ export class RaftDriver<R> {
    */
   private shipSnapshot(m: Extract<RaftMessage, { type: 'InstallSnapshot' }>): void {
     const sender = this.opts.snapshotTransfer?.sender;
-    const transport = this.opts.transport;
+    const transport = this.opts.network;
     if (!sender || !transport) {
       this.raft.reportSnapshot(m.to, 'failed');
       return;
@@ -620,7 +620,7 @@ export class RaftDriver<R> {
         this.counters.snapshotsSent++;
         if (this.stopped || this.failure) return;
         try {
-          transport.send(m.to, 'raft', encodeMessage(m));
+          transport.send(m.to, encodeMessage(m));
         } catch (err) {
           this.log.warn(`cannot send InstallSnapshot to ${m.to}: ${String(err)}`, { peer: m.to });
         }
@@ -661,7 +661,7 @@ export class RaftDriver<R> {
    * config entries win over the command line's.
    */
   private updatePeers(): void {
-    const transport = this.opts.transport;
+    const transport = this.opts.network;
     // Without staticPeers the caller manages the transport's peers itself.
     if (!transport || !this.opts.staticPeers || !this.membershipDirty) return;
     this.membershipDirty = false;

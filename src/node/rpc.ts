@@ -1,8 +1,8 @@
-// Several node services share the peer transport's one request/response channel: the first byte
+// Several node services share one group's request/response channel: the first byte
 // of every request names the service (forwarded client requests, snapshot transfer). Encoders
 // write that byte themselves, so a request is never copied just to be tagged.
 
-import type { PeerTransport } from '../transport';
+import type { PeerNetwork } from '../transport';
 
 export const RPC_SERVICE = {
   /** A client request a follower relays to the leader (forwarding.ts). */
@@ -21,8 +21,8 @@ export type ServiceHandler = (from: string, payload: Buffer) => Promise<Uint8Arr
 export class RpcRouter {
   private readonly handlers = new Map<number, ServiceHandler>();
 
-  constructor(readonly transport: PeerTransport) {
-    transport.onRequest((from, payload) => {
+  constructor(readonly network: PeerNetwork) {
+    network.onRequest((from, payload) => {
       const service = payload[0];
       const handler = service === undefined ? undefined : this.handlers.get(service);
       if (!handler) return Promise.reject(new Error(`no handler for rpc service ${String(service)}`));

@@ -113,7 +113,8 @@ async function serve(
       log: logger,
     });
     opened.transport = transport;
-    rpc = new RpcRouter(transport);
+    // A node serves one set today: its Raft group, forwarding and snapshot transfer are group 0.
+    rpc = new RpcRouter(transport.group(0));
     const { port } = await transport.start();
     dataDir.describe({ peerAddress: `${cluster.raftHost}:${port}` });
     log.info(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}${cluster.tls ? ' (TLS)' : ''}; peers ${Object.keys(cluster.peers).join(', ')}`);
@@ -129,7 +130,7 @@ async function serve(
       ? {
           nodeId: cluster.nodeId,
           voters: cluster.join ? [] : [cluster.nodeId, ...Object.keys(cluster.peers)].sort(),
-          transport,
+          network: rpc.network,
           rpc,
           staticPeers: cluster.peers,
         }
@@ -162,7 +163,7 @@ async function serve(
       ...(metrics ? { observer: metrics.requestObserver } : {}),
     });
     serveForwarded(rpc, ctx);
-    forward = forwarder(transport, cluster.nodeId, () => node.leaderId());
+    forward = forwarder(rpc.network, cluster.nodeId, () => node.leaderId());
   }
   const apiTls = opts.tls ? await loadApiTls(opts.tls) : undefined;
   const http = createApiServer({

@@ -222,7 +222,7 @@ export class SnapshotSender {
   }
 
   private async request(peer: string, payload: Buffer): Promise<void> {
-    await this.rpc.transport.request(peer, payload, { timeoutMs: REQUEST_TIMEOUT_MS });
+    await this.rpc.network.request(peer, payload, { timeoutMs: REQUEST_TIMEOUT_MS });
   }
 }
 

@@ -8,18 +8,27 @@ import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 
 import { BatchMacStream, MAC_TAG_BYTES } from './batch-mac';
-import { CHANNEL, FRAME_HEADER_BYTES, FrameDecoder, writeFrameHeader } from './frame-codec';
+import { CHANNEL, FRAME_HEADER_BYTES, FrameDecoder, groupChannelOf, writeFrameHeader } from './frame-codec';
+import { groupIdBytes, writeGroupId } from './group-codec';
 import type { TransportLimits } from './limits';
+import type { GroupId } from './peer-network';
 
-/** A frame waiting to be written: its payload is `prefix ‖ payload` (the prefix saves a copy). */
+/**
+ * A frame waiting to be written: its payload is `prefix ‖ payload` (the prefix saves a copy), after
+ * the group id when the frame has one and the link carries group ids.
+ */
 export interface OutFrame {
   readonly channel: number;
   readonly prefix: Buffer | null;
   readonly payload: Uint8Array;
+  /** Raft frames and rpc requests: the group they belong to. */
+  readonly group?: GroupId;
 }
 
-export function outFrameBytes(frame: OutFrame): number {
-  return FRAME_HEADER_BYTES + (frame.prefix?.length ?? 0) + frame.payload.length;
+/** Header plus payload bytes of `frame` as written with (`tagged`) or without its group id. */
+export function outFrameBytes(frame: OutFrame, tagged: boolean): number {
+  const groupBytes = tagged && frame.group !== undefined ? groupIdBytes(frame.group) : 0;
+  return FRAME_HEADER_BYTES + groupBytes + (frame.prefix?.length ?? 0) + frame.payload.length;
 }
 
 /** Counters a connection adds to (the peer's, so they survive reconnects). */
@@ -52,6 +61,13 @@ export class Connection {
   private unverified: { channel: number; payload: Buffer }[] = [];
   private unverifiedBytes = 0;
   private readonly headerScratch = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  /**
+   * Whether frames to the peer carry group ids (both sides speak wire version 2+); null until the
+   * peer's first frame says (wire-version.ts). Until then only group 0 frames may be written.
+   */
+  groupFrames: boolean | null = null;
+  /** The wire version this connection uses, the lower of both sides'; null until the peer's first frame. */
+  wireVersion: number | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -96,14 +112,24 @@ export class Connection {
   writeBatch(frames: readonly OutFrame[]): void {
     if (this.closed || frames.length === 0) return;
     const mac = this.sendMac;
+    const tagged = this.groupFrames === true;
     let total = mac === null ? 0 : BATCH_MAC_FRAME_BYTES;
-    for (const f of frames) total += outFrameBytes(f);
+    for (const f of frames) {
+      // Written without its id, a frame of another group would reach the peer's group 0.
+      if (!tagged && f.group !== undefined && f.group !== 0) throw new Error(`transport: a frame of group ${f.group} on a link without group ids`);
+      total += outFrameBytes(f, tagged);
+    }
     const buf = Buffer.allocUnsafe(total);
     let at = 0;
     for (const f of frames) {
-      const prefixBytes = f.prefix?.length ?? 0;
-      writeFrameHeader(buf, at, f.channel, prefixBytes + f.payload.length);
-      at += FRAME_HEADER_BYTES;
+      const bodyBytes = (f.prefix?.length ?? 0) + f.payload.length;
+      if (tagged && f.group !== undefined) {
+        writeFrameHeader(buf, at, groupChannelOf(f.channel), groupIdBytes(f.group) + bodyBytes);
+        at = writeGroupId(buf, at + FRAME_HEADER_BYTES, f.group);
+      } else {
+        writeFrameHeader(buf, at, f.channel, bodyBytes);
+        at += FRAME_HEADER_BYTES;
+      }
       if (f.prefix) at += f.prefix.copy(buf, at);
       buf.set(f.payload, at);
       at += f.payload.length;

@@ -8,19 +8,30 @@ export const FRAME_HEADER_BYTES = 5;
 export const CHANNEL = {
   /** Handshake messages; the only channel accepted before authentication. */
   handshake: 0,
-  /** One-way opaque raft payloads, delivered in order to onMessage. */
+  /** One-way opaque raft payloads of group 0, delivered in order to onMessage. */
   raft: 1,
-  /** [u32 request id][request payload] */
+  /** [u32 request id][request payload], for group 0. */
   rpcRequest: 2,
   /** [u32 request id][u8 status][response payload] */
   rpcResponse: 3,
-  /** Keep-alive, empty payload. */
+  /** Keep-alive, empty payload; the first one on a link may carry the wire version (wire-version.ts). */
   ping: 4,
   /** [16-byte GMAC tag] over every frame since the previous batch MAC. */
   batchMac: 5,
+  /** [varint group id][raft payload]: `raft` for one group; only to peers of wire version 2+. */
+  groupRaft: 6,
+  /** [varint group id][u32 request id][request payload]; answered on `rpcResponse`. */
+  groupRpcRequest: 7,
 } as const;
 
 export type ChannelByte = (typeof CHANNEL)[keyof typeof CHANNEL];
+
+/** The channel carrying a group's frames in place of a group-0-only one (raft, rpcRequest). */
+export function groupChannelOf(channel: number): number {
+  if (channel === CHANNEL.raft) return CHANNEL.groupRaft;
+  if (channel === CHANNEL.rpcRequest) return CHANNEL.groupRpcRequest;
+  throw new RangeError(`channel ${channel} carries no group id`);
+}
 
 export function writeFrameHeader(target: Buffer, offset: number, channel: number, payloadBytes: number): void {
   target.writeUInt32BE(payloadBytes, offset);

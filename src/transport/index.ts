@@ -22,3 +22,5 @@ export {
   type TransportErrorCode,
 } from './errors';
 export { TRANSPORT_LIMITS, type TransportLimits } from './limits';
+export type { GroupId, PeerNetwork } from './peer-network';
+export { WIRE_VERSION, type WireVersion } from './wire-version';

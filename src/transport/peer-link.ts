@@ -27,7 +27,7 @@ export interface PendingRequest {
   readonly reject: (err: Error) => void;
   readonly timer: NodeJS.Timeout;
   /** The request's frame: whether it left this node decides how a failure is reported. */
-  readonly frame: QueuedFrame & { request: { written: boolean } };
+  readonly frame: QueuedFrame & { request: { written: boolean; readonly id: number } };
 }
 
 export interface PeerCounters extends LinkCounters {
@@ -38,6 +38,8 @@ export interface PeerCounters extends LinkCounters {
   rpcTimeouts: number;
   rpcLateResponses: number;
   rpcResponsesDropped: number;
+  /** Frames and requests from the peer for a group this node does not serve with it. */
+  unknownGroupFrames: number;
 }
 
 export class PeerLink {
@@ -55,6 +57,11 @@ export class PeerLink {
   /** True while raft frames are being dropped (logged once per episode). */
   dropping = false;
   removed = false;
+  /**
+   * Whether the peer's latest connection carries group ids (null: no connection has said yet).
+   * Kept across reconnects: frames of groups other than 0 are refused while it is false.
+   */
+  groupFrames: boolean | null = null;
   readonly queue = new SendQueue();
   readonly pending = new Map<number, PendingRequest>();
   /** Requests from this peer being handled here. */
@@ -72,6 +79,7 @@ export class PeerLink {
     rpcTimeouts: 0,
     rpcLateResponses: 0,
     rpcResponsesDropped: 0,
+    unknownGroupFrames: 0,
   };
 
   constructor(

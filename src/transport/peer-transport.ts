@@ -2,6 +2,9 @@
 // raft frames and request/response RPCs (a follower forwarding a client request to the leader).
 // Frames sent during one event-loop turn leave in one socket write. Links are plain TCP
 // authenticated by the cluster secret, or mutually authenticated TLS (peer-tls.ts).
+// Several Raft groups share the links: group(id) is one group's view (its peers, its handlers),
+// and its frames carry its id. The group lives here, not in a wrapper around the transport,
+// because whether a frame can carry its id depends on the connection it leaves on (wire-version.ts).
 // Protocol: docs/transport.md.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -20,9 +23,11 @@ import {
   UnknownPeerError,
 } from './errors';
 import { CHANNEL, FRAME_HEADER_BYTES } from './frame-codec';
+import { groupIdBytes, isGroupId, readGroupId } from './group-codec';
 import { AcceptorHandshake, DialerHandshake, type HandshakeResult, type HandshakeSettings } from './handshake-session';
 import { TRANSPORT_LIMITS, type TransportLimits } from './limits';
 import { PeerLink, type DialAttempt, type PeerAddress } from './peer-link';
+import type { GroupId, PeerNetwork } from './peer-network';
 import { checkPeerCertificate, tlsChannelSecret, validatePeerTls, type PeerTlsOptions } from './peer-tls';
 import {
   parseRequest,
@@ -35,6 +40,7 @@ import {
   type RpcStatus,
 } from './rpc-codec';
 import type { QueuedFrame } from './send-queue';
+import { CURRENT_WIRE_VERSION, peerWireVersion, WIRE_VERSION, wireAnnouncement, type WireVersion } from './wire-version';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 
 export type { PeerAddress } from './peer-link';
@@ -44,6 +50,18 @@ export type OneWayChannel = 'raft';
 
 export type MessageHandler = (from: string, channel: OneWayChannel, payload: Buffer) => void;
 export type RequestHandler = (from: string, payload: Buffer) => Promise<Uint8Array>;
+
+/** One group's part of the transport. */
+interface GroupState {
+  /** By node id; never this node. */
+  peers: ReadonlyMap<string, PeerAddress>;
+  messageHandler: ((from: string, payload: Buffer) => void) | null;
+  requestHandler: RequestHandler | null;
+  view: PeerNetwork | null;
+}
+
+/** Frames held back while a connection has not yet said whether it carries group ids. */
+const isOtherGroupFrame = (frame: QueuedFrame): boolean => frame.group !== undefined && frame.group !== 0;
 
 export interface PeerTransportOptions {
   /** This node's id: 1..nodeIdBytesMax UTF-8 bytes, unique in the cluster. */
@@ -60,6 +78,11 @@ export interface PeerTransportOptions {
   readonly tls?: PeerTlsOptions;
   readonly log?: LogSink;
   readonly limits?: Partial<TransportLimits>;
+  /**
+   * The newest wire version this node speaks (wire-version.ts); default: the current one. At 1 the
+   * node behaves on the wire exactly as nodes from before group ids did (rolling-upgrade tests).
+   */
+  readonly wireVersion?: WireVersion;
 }
 
 export interface PeerStats {
@@ -76,7 +99,10 @@ export interface PeerStats {
   readonly framesOut: number;
   /** Socket writes: each carries every frame queued for the peer in one event-loop turn. */
   readonly writes: number;
-  /** Raft frames dropped because the send queue was full (or the transport closed). */
+  /**
+   * Raft frames dropped because the send queue was full (or the transport closed), or because
+   * they belong to a group other than 0 and the peer's wire version has no group ids.
+   */
   readonly dropped: number;
   readonly droppedBytes: number;
   readonly queuedBytes: number;
@@ -93,6 +119,14 @@ export interface PeerStats {
   readonly rpcLateResponses: number;
   /** Responses not sent because the connection the request came on had closed. */
   readonly rpcResponsesDropped: number;
+  /**
+   * Frames and requests from the peer for a group this node does not serve with it (no such
+   * group here, no handler, or the peer is not among the group's peers): dropped, or answered
+   * with an error.
+   */
+  readonly unknownGroupFrames: number;
+  /** The wire version the live connection uses, the lower of both sides' (1: no group ids); null until known. */
+  readonly wireVersion: number | null;
 }
 
 export interface TransportStats {
@@ -123,8 +157,8 @@ export class PeerTransport {
   private readonly tlsPending = new Map<string, Socket>();
   private state: 'new' | 'running' | 'closed' = 'new';
   private port = 0;
-  private messageHandler: MessageHandler | null = null;
-  private requestHandler: RequestHandler | null = null;
+  private readonly wireVersion: WireVersion;
+  private readonly groups = new Map<GroupId, GroupState>();
   private nextRequestId = 1;
   private housekeepingTimer: NodeJS.Timeout | null = null;
   private lastHousekeepingAtMs = 0;
@@ -161,7 +195,9 @@ export class PeerTransport {
     // On TLS links the proof key comes from each TLS session (tlsChannelSecret); this one is unused.
     this.settings = { nodeId: options.nodeId, secret: secret ?? Buffer.alloc(0), limits: this.limits };
     this.log = loggerFor(options.log, 'transport', (line) => process.stderr.write(`${line}\n`));
-    this.applyPeers(options.peers);
+    this.wireVersion = options.wireVersion ?? CURRENT_WIRE_VERSION;
+    if (this.wireVersion !== WIRE_VERSION.legacy && this.wireVersion !== WIRE_VERSION.groups) throw new RangeError(`transport: unknown wire version ${String(this.wireVersion)}`);
+    this.setGroupPeers(0, options.peers);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -222,43 +258,84 @@ export class PeerTransport {
     clearTimeout(force);
   }
 
-  /** Replaces the peer set (membership change): removed peers are disconnected, new ones dialled. */
+  // ---- groups -----------------------------------------------------------------------------------
+
+  /**
+   * Group `id`'s view of the network: its own peers and handlers; its frames carry its id. The
+   * same object for the same id. The methods below without a group are group 0's.
+   */
+  group(id: GroupId): PeerNetwork {
+    if (!isGroupId(id)) throw new RangeError(`transport: group id ${String(id)} is not a u32`);
+    const state = this.groupState(id);
+    state.view ??= {
+      setPeers: (peers) => {
+        if (this.state !== 'closed') this.setGroupPeers(id, peers);
+      },
+      onMessage: (handler) => {
+        state.messageHandler = handler;
+      },
+      send: (peer, payload) => {
+        if (!state.peers.has(peer)) return false;
+        return this.sendOneWay(id, peer, payload);
+      },
+      onRequest: (handler) => {
+        state.requestHandler = handler;
+      },
+      request: (peer, payload, options) => this.sendRequest(id, peer, payload, options),
+    };
+    return state.view;
+  }
+
+  /**
+   * Replaces group 0's peer set (membership change): peers no group has any more are
+   * disconnected, new ones dialled.
+   */
   setPeers(peers: Readonly<Record<string, PeerAddress>>): void {
     if (this.state === 'closed') return;
-    this.applyPeers(peers);
+    this.setGroupPeers(0, peers);
   }
 
   // ---- one-way frames ---------------------------------------------------------------------------
 
+  /** Group 0's raft frames. */
   onMessage(handler: MessageHandler): void {
-    this.messageHandler = handler;
+    this.groupState(0).messageHandler = (from, payload) => handler(from, 'raft', payload);
   }
 
   /**
-   * Queues `payload` for `peer`; it leaves with everything else queued this turn, in one write.
-   * Returns false if it was dropped because the send queue is full (see stats().dropped). The
-   * transport keeps a reference: do not modify `payload` afterwards.
+   * Queues `payload` for `peer` in group 0; it leaves with everything else queued this turn, in
+   * one write. Returns false if it was dropped because the send queue is full (see
+   * stats().dropped). The transport keeps a reference: do not modify `payload` afterwards.
    */
   send(peer: string, channel: OneWayChannel, payload: Uint8Array): boolean {
+    if (!this.groupState(0).peers.has(peer)) throw new UnknownPeerError(`transport: '${peer}' is not a configured peer`, peer);
+    return this.sendOneWay(0, peer, payload, channel);
+  }
+
+  /** `peer` is one of the group's peers. */
+  private sendOneWay(group: GroupId, peer: string, payload: Uint8Array, channel: OneWayChannel = 'raft'): boolean {
     const link = this.linkFor(peer);
-    if (payload.length > this.limits.frameBytesMax) {
+    const groupBytes = groupIdBytes(group);
+    if (groupBytes + payload.length > this.limits.frameBytesMax) {
       throw new FrameTooLargeError(`transport: a ${payload.length}-byte ${channel} frame exceeds frameBytesMax (${this.limits.frameBytesMax})`, peer);
     }
-    const bytes = FRAME_HEADER_BYTES + payload.length;
+    const bytes = FRAME_HEADER_BYTES + groupBytes + payload.length;
     const queued = this.queuedBytesOf(link);
     // An empty queue takes any frame up to frameBytesMax, so the largest frame can always be sent.
     const full = link.queue.frames >= this.limits.sendQueueFramesMax || (queued > 0 && queued + bytes > this.limits.sendQueueBytesMax);
-    if (this.state === 'closed' || full) {
+    // A peer of wire version 1 has only group 0; its next connection may say otherwise.
+    const noGroups = group !== 0 && link.groupFrames === false;
+    if (this.state === 'closed' || full || noGroups) {
       link.counters.dropped += 1;
       link.counters.droppedBytes += bytes;
-      if (!link.dropping && this.state !== 'closed') {
+      if (full && !link.dropping && this.state !== 'closed') {
         link.dropping = true;
         this.log.warn(`send queue to '${peer}' is full (${queued} bytes): dropping ${channel} frames`, { peer });
       }
       return false;
     }
     link.dropping = false;
-    this.enqueue(link, { channel: this.channelByte(channel), prefix: null, payload, bytes, boundTo: null });
+    this.enqueue(link, { channel: this.channelByte(channel), prefix: null, payload, bytes, boundTo: null, group });
     return true;
   }
 
@@ -269,9 +346,9 @@ export class PeerTransport {
 
   // ---- request / response -----------------------------------------------------------------------
 
-  /** Serves requests from peers; a throw or rejection reaches the caller as PeerRemoteError. */
+  /** Serves group 0's requests from peers; a throw or rejection reaches the caller as PeerRemoteError. */
   onRequest(handler: RequestHandler): void {
-    this.requestHandler = handler;
+    this.groupState(0).requestHandler = handler;
   }
 
   /**
@@ -280,16 +357,25 @@ export class PeerTransport {
    * passed), PeerUnavailableError when the connection dropped after it was written, PeerTimeoutError
    * when it was written and `timeoutMs` passed,
    * PeerOverloadedError past rpcInflightPerPeerMax, PeerRemoteError if the peer's handler failed.
+   * It goes to the peer's group 0 handler.
    */
   request(peer: string, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Buffer> {
+    return this.sendRequest(0, peer, payload, options);
+  }
+
+  private sendRequest(group: GroupId, peer: string, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       const link = this.links.get(peer);
-      if (!link) return reject(new UnknownPeerError(`transport: '${peer}' is not a configured peer`, peer));
-      if (payload.length + RPC_REQUEST_PREFIX_BYTES > this.limits.frameBytesMax) {
+      if (!link || !this.groupState(group).peers.has(peer)) return reject(new UnknownPeerError(`transport: '${peer}' is not a configured peer${group === 0 ? '' : ` of group ${group}`}`, peer));
+      const groupBytes = groupIdBytes(group);
+      if (groupBytes + payload.length + RPC_REQUEST_PREFIX_BYTES > this.limits.frameBytesMax) {
         return reject(new FrameTooLargeError(`transport: a ${payload.length}-byte request exceeds frameBytesMax`, peer));
       }
       const conn = link.active;
       if (this.state !== 'running' || conn === null) return reject(new RequestNotSentError(`transport: no connection to '${peer}'; the request was not sent`, peer));
+      if (group !== 0 && conn.groupFrames === false) {
+        return reject(new RequestNotSentError(`transport: '${peer}' runs a version without Raft groups; the request for group ${group} was not sent`, peer));
+      }
       if (link.pending.size >= this.limits.rpcInflightPerPeerMax || link.queue.frames >= this.limits.sendQueueFramesMax) {
         return reject(new PeerOverloadedError(`transport: ${link.pending.size} requests already in flight to '${peer}'`, peer));
       }
@@ -300,9 +386,10 @@ export class PeerTransport {
         channel: CHANNEL.rpcRequest,
         prefix,
         payload,
-        bytes: FRAME_HEADER_BYTES + prefix.length + payload.length,
+        bytes: FRAME_HEADER_BYTES + groupBytes + prefix.length + payload.length,
         boundTo: conn,
-        request: { written: false },
+        request: { written: false, id },
+        group,
       };
       const timer = setTimeout(() => {
         if (!link.pending.delete(id)) return;
@@ -351,6 +438,8 @@ export class PeerTransport {
         rpcTimeouts: c.rpcTimeouts,
         rpcLateResponses: c.rpcLateResponses,
         rpcResponsesDropped: c.rpcResponsesDropped,
+        unknownGroupFrames: c.unknownGroupFrames,
+        wireVersion: link.active?.wireVersion ?? null,
       };
     }
     return {
@@ -365,14 +454,50 @@ export class PeerTransport {
 
   // ---- peers --------------------------------------------------------------------------------------
 
-  private applyPeers(peers: Readonly<Record<string, PeerAddress>>): void {
-    const wanted = new Map(Object.entries(peers).filter(([id]) => id !== this.nodeId));
-    for (const [id, address] of wanted) {
+  private groupState(id: GroupId): GroupState {
+    let state = this.groups.get(id);
+    if (!state) {
+      state = { peers: new Map(), messageHandler: null, requestHandler: null, view: null };
+      this.groups.set(id, state);
+    }
+    return state;
+  }
+
+  /**
+   * Replaces one group's peers, then links exactly the union of every group's peers. A node id
+   * that another group has at a different address is a configuration error: the change is
+   * logged and refused as a whole (the group keeps its previous peers).
+   */
+  private setGroupPeers(group: GroupId, peers: Readonly<Record<string, PeerAddress>>): void {
+    const wanted = new Map<string, PeerAddress>();
+    for (const [id, address] of Object.entries(peers)) {
+      if (id === this.nodeId) continue;
       this.checkNodeId(id);
       if (!Number.isInteger(address.port) || address.port <= 0 || address.port > 65535) {
         throw new RangeError(`transport: peer '${id}' has an invalid port ${address.port}`);
       }
+      wanted.set(id, { host: address.host, port: address.port });
     }
+    for (const [other, state] of this.groups) {
+      if (other === group) continue;
+      for (const [id, address] of wanted) {
+        const theirs = state.peers.get(id);
+        if (theirs && (theirs.host !== address.host || theirs.port !== address.port)) {
+          this.log.error(
+            `refused the peers of group ${group}: they put '${id}' at ${address.host}:${address.port}, group ${other} at ${theirs.host}:${theirs.port}`,
+            { peer: id },
+          );
+          return;
+        }
+      }
+    }
+    this.groupState(group).peers = wanted;
+    const union = new Map<string, PeerAddress>();
+    for (const state of this.groups.values()) for (const [id, address] of state.peers) union.set(id, address);
+    this.applyPeers(union);
+  }
+
+  private applyPeers(wanted: ReadonlyMap<string, PeerAddress>): void {
     for (const link of [...this.links.values()]) {
       if (!wanted.has(link.id)) this.removeLink(link);
     }
@@ -476,8 +601,9 @@ export class PeerTransport {
     const conn = this.newConnection(attempt.socket, link, result, true);
     link.standby?.destroy('superseded by our own new connection');
     this.activate(link, conn);
-    // The first frame on a new connection tells the acceptor to switch to it (see onFrame).
-    this.enqueue(link, { channel: CHANNEL.ping, prefix: null, payload: Buffer.alloc(0), bytes: FRAME_HEADER_BYTES, boundTo: null });
+    // The first frame on a new connection tells the acceptor to switch to it (see onFrame); from
+    // wire version 2 on, that is the announcement newConnection wrote.
+    if (this.wireVersion === WIRE_VERSION.legacy) this.enqueue(link, { channel: CHANNEL.ping, prefix: null, payload: Buffer.alloc(0), bytes: FRAME_HEADER_BYTES, boundTo: null });
     conn.start();
   }
 
@@ -669,7 +795,14 @@ export class PeerTransport {
   private newConnection(socket: Socket, link: PeerLink, result: HandshakeResult & { ok: true }, dialedByUs: boolean): Connection {
     // TLS protects the link's integrity itself: no batch MAC on top.
     const keys = this.tlsContext === null ? result.keys : null;
-    return new Connection(socket, link.id, dialedByUs, result.decoder, keys, this.limits, link.counters, this.connEvents);
+    const conn = new Connection(socket, link.id, dialedByUs, result.decoder, keys, this.limits, link.counters, this.connEvents);
+    if (this.wireVersion === WIRE_VERSION.legacy) {
+      conn.groupFrames = false;
+    } else {
+      // Before anything else is written on it, so it is the first frame the peer reads.
+      conn.writeBatch([{ channel: CHANNEL.ping, prefix: null, payload: wireAnnouncement(this.wireVersion) }]);
+    }
+    return conn;
   }
 
   private activate(link: PeerLink, conn: Connection): void {
@@ -708,23 +841,57 @@ export class PeerTransport {
   private onFrame(conn: Connection, channel: number, payload: Buffer): void {
     const link = this.links.get(conn.peerId);
     if (!link) return;
+    if (conn.wireVersion === null) this.learnWireVersion(link, conn, channel, payload);
     if (conn === link.standby) this.activate(link, conn);
     if (conn !== link.active) return;
     switch (channel) {
       case CHANNEL.raft:
-        this.messageHandler?.(link.id, 'raft', payload);
+        this.deliverMessage(link, 0, payload);
         return;
       case CHANNEL.rpcRequest:
-        this.serve(link, conn, payload);
+        this.serve(link, conn, 0, payload);
         return;
+      case CHANNEL.groupRaft:
+      case CHANNEL.groupRpcRequest: {
+        if (this.wireVersion === WIRE_VERSION.legacy) break;
+        const tag = readGroupId(payload);
+        if (!tag) {
+          conn.destroy(`peer sent a malformed group id on channel ${channel}`);
+          return;
+        }
+        if (channel === CHANNEL.groupRaft) this.deliverMessage(link, tag.group, payload.subarray(tag.bytes));
+        else this.serve(link, conn, tag.group, payload, tag.bytes);
+        return;
+      }
       case CHANNEL.rpcResponse:
         this.complete(link, conn, payload);
         return;
       case CHANNEL.ping:
         return;
-      default:
-        conn.destroy(`peer sent a frame on unexpected channel ${channel}`);
     }
+    conn.destroy(`peer sent a frame on unexpected channel ${channel}`);
+  }
+
+  /** From the peer's first frame on `conn`: whether frames on it carry group ids (wire-version.ts). */
+  private learnWireVersion(link: PeerLink, conn: Connection, channel: number, payload: Buffer): void {
+    // A node of version 1 reads no ping payload: it takes every peer for version 1.
+    const peer = this.wireVersion === WIRE_VERSION.legacy ? WIRE_VERSION.legacy : peerWireVersion(channel === CHANNEL.ping, payload);
+    conn.wireVersion = Math.min(this.wireVersion, peer);
+    conn.groupFrames = conn.wireVersion >= WIRE_VERSION.groups;
+    link.groupFrames = conn.groupFrames;
+    // Frames of other groups waited for this (see flush).
+    this.markDirty(link);
+  }
+
+  /** A raft frame for `group`: to its handler if the peer is one of the group's peers here. */
+  private deliverMessage(link: PeerLink, group: GroupId, payload: Buffer): void {
+    const state = this.groups.get(group);
+    const handler = state?.messageHandler;
+    if (!state || !handler || !state.peers.has(link.id)) {
+      link.counters.unknownGroupFrames += 1;
+      return;
+    }
+    handler(link.id, payload);
   }
 
   // ---- sending --------------------------------------------------------------------------------------
@@ -750,14 +917,40 @@ export class PeerTransport {
   private flush(link: PeerLink): void {
     const conn = link.active;
     if (conn === null || !conn.isOpen) return;
+    // Until the peer's first frame says whether this connection carries group ids, frames of
+    // groups other than 0 (and everything queued after them) wait; learnWireVersion flushes again.
+    const holdFrom = conn.groupFrames === null ? isOtherGroupFrame : undefined;
     while (link.queue.frames > 0 && !conn.needsDrain) {
-      const batch = link.queue.takeBatch(this.limits.writeBatchBytesMax);
+      const batch = link.queue.takeBatch(this.limits.writeBatchBytesMax, holdFrom);
+      if (batch.length === 0) return;
       // RPC frames of a connection that has since closed were already failed on both sides.
-      const live = batch.filter((f) => f.boundTo === null || f.boundTo === conn);
+      let live = batch.filter((f) => f.boundTo === null || f.boundTo === conn);
+      if (conn.groupFrames === false) live = this.withoutOtherGroups(link, live);
       // From here a request may reach the peer: its failure no longer proves it was not executed.
       for (const f of live) if (f.request) f.request.written = true;
       conn.writeBatch(live);
     }
+  }
+
+  /** Drops (raft) or fails as never sent (requests) the frames a peer without group ids cannot take. */
+  private withoutOtherGroups(link: PeerLink, frames: QueuedFrame[]): QueuedFrame[] {
+    if (!frames.some(isOtherGroupFrame)) return frames;
+    const kept: QueuedFrame[] = [];
+    for (const f of frames) {
+      if (!isOtherGroupFrame(f)) {
+        kept.push(f);
+      } else if (f.request) {
+        const pending = link.pending.get(f.request.id);
+        if (pending?.frame !== f) continue;
+        link.pending.delete(f.request.id);
+        clearTimeout(pending.timer);
+        pending.reject(new RequestNotSentError(`transport: '${link.id}' runs a version without Raft groups; the request for group ${f.group} was not sent`, link.id));
+      } else {
+        link.counters.dropped += 1;
+        link.counters.droppedBytes += f.bytes;
+      }
+    }
+    return kept;
   }
 
   private queuedBytesOf(link: PeerLink): number {
@@ -780,15 +973,19 @@ export class PeerTransport {
     return id;
   }
 
-  private serve(link: PeerLink, conn: Connection, payload: Buffer): void {
-    const request = parseRequest(payload);
+  /** The request starts at `offset` of `payload`. */
+  private serve(link: PeerLink, conn: Connection, group: GroupId, payload: Buffer, offset = 0): void {
+    const request = parseRequest(payload, offset);
     if (!request) {
       conn.destroy('peer sent a malformed rpc request');
       return;
     }
-    const handler = this.requestHandler;
-    if (!handler) {
-      this.respond(link, conn, request.id, RPC_STATUS.noHandler, Buffer.from('no request handler on this node'));
+    const state = this.groups.get(group);
+    const handler = state?.requestHandler;
+    if (!state || !handler || !state.peers.has(link.id)) {
+      link.counters.unknownGroupFrames += 1;
+      const why = state && !state.peers.has(link.id) ? `'${link.id}' is not a peer of group ${group} here` : `no request handler for group ${group} on this node`;
+      this.respond(link, conn, request.id, RPC_STATUS.noHandler, Buffer.from(why));
       return;
     }
     if (link.serving >= this.limits.rpcServingPerPeerMax) {

@@ -30,9 +30,10 @@ export function responsePrefix(id: number, status: RpcStatus): Buffer {
   return prefix;
 }
 
-export function parseRequest(payload: Buffer): { id: number; body: Buffer } | undefined {
-  if (payload.length < RPC_REQUEST_PREFIX_BYTES) return undefined;
-  return { id: payload.readUInt32BE(0), body: payload.subarray(RPC_REQUEST_PREFIX_BYTES) };
+/** The request starting at `offset` of `payload` (after a group id, on the group channel). */
+export function parseRequest(payload: Buffer, offset = 0): { id: number; body: Buffer } | undefined {
+  if (payload.length - offset < RPC_REQUEST_PREFIX_BYTES) return undefined;
+  return { id: payload.readUInt32BE(offset), body: payload.subarray(offset + RPC_REQUEST_PREFIX_BYTES) };
 }
 
 export function parseResponse(payload: Buffer): { id: number; status: number; body: Buffer } | undefined {

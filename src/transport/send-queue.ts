@@ -9,7 +9,7 @@ export interface QueuedFrame extends OutFrame {
   /** RPC frames belong to the connection their request arrived or was sent on; null: any. */
   readonly boundTo: Connection | null;
   /** An rpc request's frame: set once it is handed to the socket (until then it can be withdrawn unsent). */
-  readonly request?: { written: boolean };
+  readonly request?: { written: boolean; readonly id: number };
 }
 
 export class SendQueue {
@@ -31,13 +31,17 @@ export class SendQueue {
     this.byteCount += frame.bytes;
   }
 
-  /** Removes the oldest frames up to `bytesMax` in total, but always at least one. */
-  takeBatch(bytesMax: number): QueuedFrame[] {
+  /**
+   * Removes the oldest frames up to `bytesMax` in total, but always at least one, unless the oldest
+   * matches `holdFrom`: no frame from the first one matching it on is taken (the batch may be empty).
+   */
+  takeBatch(bytesMax: number, holdFrom?: (frame: QueuedFrame) => boolean): QueuedFrame[] {
     let end = this.head;
     let bytes = 0;
     while (end < this.items.length) {
       const next = this.items[end]!;
       if (end > this.head && bytes + next.bytes > bytesMax) break;
+      if (holdFrom?.(next)) break;
       bytes += next.bytes;
       end += 1;
     }

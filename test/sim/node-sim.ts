@@ -28,7 +28,6 @@ import { RpcRouter } from '../../src/node/rpc';
 import type { FileHandle, FileSystem, OpenFlags } from '../../src/runtime/fs';
 import type { RequestContext } from '../../src/service/request-context';
 import type { LogEntry } from '../../src/storage/types';
-import type { PeerTransport } from '../../src/transport';
 import { installPatch, type PatchBug } from './node-sim-bugs';
 import { parseRecordBounds } from './node-sim-disk';
 import { Prng } from './prng';
@@ -279,8 +278,7 @@ export class NodeSimulation {
     m.net = this.network.attach(m.id, runtime);
     m.up = true;
     m.node = undefined;
-    const transport = asTransport(m.net);
-    const rpc = new RpcRouter(transport);
+    const rpc = new RpcRouter(m.net);
     const peers = Object.fromEntries(IDS.filter((p) => p !== m.id).map((p, i) => [p, { host: 'sim', port: i + 1 }]));
     QueueNode.open({
       dataDir: `/data/${m.id}`,
@@ -288,7 +286,7 @@ export class NodeSimulation {
       runtime,
       nodeId: m.id,
       voters: [...IDS],
-      transport,
+      network: m.net,
       rpc,
       staticPeers: peers,
       segmentBytes: SEGMENT_BYTES,
@@ -726,19 +724,4 @@ function lyingAboutSync(fs: SimFs): FileSystem {
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
-}
-
-/**
- * The node's peer options as they are today (a transport with a 'raft' channel): a thin shape
- * over the simulated network.
- */
-function asTransport(net: SimPeerNetwork): PeerTransport {
-  const shape = {
-    setPeers: (peers: Readonly<Record<string, unknown>>) => net.setPeers(peers),
-    onMessage: (handler: (from: string, channel: 'raft', payload: Buffer) => void) => net.onMessage((from, payload) => handler(from, 'raft', payload)),
-    send: (peer: string, _channel: 'raft', payload: Uint8Array) => net.send(peer, payload),
-    onRequest: (handler: (from: string, payload: Buffer) => Promise<Uint8Array>) => net.onRequest(handler),
-    request: (peer: string, payload: Uint8Array, options?: { timeoutMs?: number }) => net.request(peer, payload, options),
-  };
-  return shape as unknown as PeerTransport;
 }

@@ -5,6 +5,7 @@
 // writes them to a socket. A frame in flight to a process that crashed is lost with its
 // connection; a response to a requester that crashed is dropped.
 
+import type { PeerNetwork } from '../../src/transport';
 import { PeerRemoteError, PeerTimeoutError, RequestNotSentError } from '../../src/transport/errors';
 import type { Prng } from './prng';
 import type { SimProcessRuntime, SimScheduler } from './sim-runtime';
@@ -120,8 +121,8 @@ export class SimNetwork {
   }
 }
 
-/** One process's view: what the driver and its RPC router call. */
-export class SimPeerNetwork {
+/** One process's view: what the driver and its RPC router call (one Raft group's PeerNetwork). */
+export class SimPeerNetwork implements PeerNetwork {
   private peers = new Set<string>();
 
   constructor(

@@ -5,7 +5,7 @@ import { createApiContext } from '../../src/api/http-server';
 import { decodeForwarded, encodeForwarded, forwarder, isLocalAction, serveForwarded } from '../../src/node/forwarding';
 import { RpcRouter } from '../../src/node/rpc';
 import type { RequestContext } from '../../src/service/request-context';
-import { PeerTimeoutError, PeerUnavailableError, RequestNotSentError, type PeerTransport } from '../../src/transport';
+import { PeerTimeoutError, PeerUnavailableError, RequestNotSentError, type PeerNetwork } from '../../src/transport';
 import { RecordingQueueService } from '../helpers/recording-service';
 
 /** The follower's context of the request it forwards. */
@@ -55,12 +55,12 @@ test('rolling upgrade: a leader of the previous release accepts a forward with a
 });
 
 /** A follower's transport whose requests reach the leader's RpcRouter in process. */
-function loopTransport(): { follower: PeerTransport; leader: PeerTransport } {
+function loopTransport(): { follower: PeerNetwork; leader: PeerNetwork } {
   let handler: ((from: string, payload: Buffer) => Promise<Uint8Array>) | undefined;
-  const leader = { onRequest: (h: typeof handler) => (handler = h) } as unknown as PeerTransport;
+  const leader = { onRequest: (h: typeof handler) => (handler = h) } as unknown as PeerNetwork;
   const follower = {
     request: async (_to: string, payload: Buffer) => Buffer.from(await handler!('n1', payload)),
-  } as unknown as PeerTransport;
+  } as unknown as PeerNetwork;
   return { follower, leader };
 }
 
@@ -79,7 +79,7 @@ test('a forwarded request is served on the leader under the follower\'s context:
   assert.deepEqual(service.contexts[0], traced, 'submit on the leader got the follower\'s context');
 
   // From a follower of the previous release the leader names the request itself.
-  const oldFollower = { request: (to: string, payload: Buffer) => follower.request(to, encodeWithoutContext(payload)) } as unknown as PeerTransport;
+  const oldFollower = { request: (to: string, payload: Buffer) => follower.request(to, encodeWithoutContext(payload)) } as unknown as PeerNetwork;
   const oldForward = forwarder(oldFollower, 'n1', () => 'n2');
   const oldAnswer = await oldForward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=y') }, RC)!;
   assert.ok(Buffer.isBuffer(oldAnswer));
@@ -101,7 +101,7 @@ test('a forward to a leader that lost leadership gets its answer if it comes soo
       new Promise<Buffer>((resolve) => {
         if (Number.isFinite(answerAfterMs)) setTimeout(() => resolve(Buffer.from('{"code":0,"message":"","requestId":"x"}')), answerAfterMs);
       }),
-  } as unknown as PeerTransport;
+  } as unknown as PeerNetwork;
   const forward = forwarder(transport, 'n1', () => leader);
   const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
 
@@ -134,7 +134,7 @@ test('a forward to a leader that lost leadership gets its answer if it comes soo
 
 test('a forward that never left this node is 6100 (not applied); one written and then lost or unanswered is 6000/10810', async () => {
   let failure: Error = new Error('unset');
-  const transport = { request: () => Promise.reject(failure) } as unknown as PeerTransport;
+  const transport = { request: () => Promise.reject(failure) } as unknown as PeerNetwork;
   const forward = forwarder(transport, 'n1', () => 'n2');
   const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
   const cases: [Error, number, RegExp][] = [
@@ -154,7 +154,7 @@ test('a forward that never left this node is 6100 (not applied); one written and
 
 test('a leader answer is relayed byte for byte: a clientRequestId above 2^53 stays exact', async () => {
   const leaderAnswer = Buffer.from('{"code":0,"message":"","requestId":"r-1","msgId":"1","clientRequestId":18446744073709551615}');
-  const transport = { request: () => Promise.resolve(leaderAnswer) } as unknown as PeerTransport;
+  const transport = { request: () => Promise.resolve(leaderAnswer) } as unknown as PeerNetwork;
   const forward = forwarder(transport, 'n1', () => 'n2');
   const got = await forward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x&clientRequestId=18446744073709551615') }, RC)!;
   assert.ok(Buffer.isBuffer(got));

@@ -49,7 +49,7 @@ async function openMember(id: string, voters: string[], dir: string, transport?:
       throw e;
     },
   };
-  if (transport) opts.transport = transport;
+  if (transport) opts.network = transport.group(0);
   const log = new RaftDriver<string>(opts);
   log.onCommit((entries) =>
     entries.map((e) => {

@@ -238,15 +238,15 @@ describe('frames', () => {
       const frame = Buffer.alloc(1024, i);
       if (a.t.send('b', 'raft', frame)) accepted.push(i);
     }
-    // 9 frames of 1029 bytes (header included) fit in 10 KiB; the 10th would not.
+    // 9 frames of 1030 bytes (header and the 1-byte group id included) fit in 10 KiB; the 10th would not.
     assert.deepEqual(
       accepted,
       [0, 1, 2, 3, 4, 5, 6, 7, 8],
     );
     const s = a.t.stats().peers.b!;
     assert.equal(s.dropped, 11);
-    assert.equal(s.droppedBytes, 11 * 1029);
-    assert.equal(a.t.queuedBytes('b'), 9 * 1029);
+    assert.equal(s.droppedBytes, 11 * 1030);
+    assert.equal(a.t.queuedBytes('b'), 9 * 1030);
     assert.equal(a.logs.filter((l) => /send queue to 'b' is full/.test(l)).length, 1, 'logged once per episode');
 
     const b = await startNode('b', { port: bPort, peers: { a: { host: HOST, port: a.port } } });
@@ -270,14 +270,15 @@ describe('frames', () => {
     const a = await startNode('a', { peers: { b: { host: HOST, port: await freePort() } }, limits: { sendQueueBytesMax: 1000 } });
     assert.equal(a.t.send('b', 'raft', Buffer.alloc(5000)), true);
     assert.equal(a.t.send('b', 'raft', Buffer.alloc(1)), false);
-    assert.equal(a.t.queuedBytes('b'), 5005);
+    assert.equal(a.t.queuedBytes('b'), 5006);
   });
 
   test('an inbound frame over frameBytesMax closes the connection with a logged error; nothing is delivered', async () => {
     const [a, b] = await cluster(['a', 'b'], { b: { frameBytesMax: 64 * 1024 } });
     assert.ok(a && b);
     assert.ok(a.t.send('b', 'raft', Buffer.alloc(100 * 1024, 7)));
-    await waitFor(() => b.logs.some((l) => /frame of 102400 bytes on channel 1, over frameBytesMax \(65536\)/.test(l)), 'b logs the oversized frame');
+    // 102400 bytes and the group id, on the group raft channel.
+    await waitFor(() => b.logs.some((l) => /frame of 102401 bytes on channel 6, over frameBytesMax \(65536\)/.test(l)), 'b logs the oversized frame');
     assert.equal(b.inbox.length, 0);
     await waitFor(() => a.t.stats().peers.b!.connects >= 2 && b.t.stats().peers.a!.connected, 'the link comes back');
     a.t.send('b', 'raft', Buffer.from('small'));
@@ -287,8 +288,9 @@ describe('frames', () => {
 
   test('sending a payload over our own frameBytesMax throws at once', async () => {
     const a = await startNode('a', { peers: { b: { host: HOST, port: await freePort() } }, limits: { frameBytesMax: 1000 } });
-    assert.throws(() => a.t.send('b', 'raft', Buffer.alloc(1001)), FrameTooLargeError);
-    assert.ok(a.t.send('b', 'raft', Buffer.alloc(1000)));
+    // The frame's payload is the group id (1 byte for group 0) and the raft payload.
+    assert.throws(() => a.t.send('b', 'raft', Buffer.alloc(1000)), FrameTooLargeError);
+    assert.ok(a.t.send('b', 'raft', Buffer.alloc(999)));
     await assert.rejects(a.t.request('b', Buffer.alloc(1000)), FrameTooLargeError);
     assert.throws(() => a.t.send('nobody', 'raft', Buffer.alloc(1)), UnknownPeerError);
   });

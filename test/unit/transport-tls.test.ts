@@ -78,7 +78,7 @@ test('three members over TLS: one link per pair, raft frames and requests flow, 
   assert.equal((await n1.t.request('n3', Buffer.from('ping?'))).toString(), 'n3 answers n1: ping?');
   assert.equal((await n3.t.request('n2', Buffer.from('x'))).toString(), 'n2 answers n3: x');
 
-  // Let pings settle, then measure the bytes of one frame: header + payload, no MAC frame.
+  // Let pings settle, then measure the bytes of one frame: header + group id + payload, no MAC frame.
   await sleep(50);
   const before = n1.t.stats().peers['n2']!.bytesOut;
   const payload = Buffer.from('hello over tls');
@@ -86,8 +86,9 @@ test('three members over TLS: one link per pair, raft frames and requests flow, 
   await waitFor(() => n2.inbox.includes('n1: hello over tls'), 'delivery');
   const sent = n1.t.stats().peers['n2']!.bytesOut - before;
   // A ping may have gone out in between (5 bytes each); a batch MAC would add 21 bytes per write.
-  assert.equal((sent - (FRAME_HEADER_BYTES + payload.length)) % FRAME_HEADER_BYTES, 0, `${sent} bytes: frame plus pings only`);
-  assert.ok(sent < FRAME_HEADER_BYTES + payload.length + 21, `${sent} bytes: no batch MAC`);
+  const frameBytes = FRAME_HEADER_BYTES + 1 + payload.length;
+  assert.equal((sent - frameBytes) % FRAME_HEADER_BYTES, 0, `${sent} bytes: frame plus pings only`);
+  assert.ok(sent < frameBytes + 21, `${sent} bytes: no batch MAC`);
   for (const n of nodes) assert.equal(n.t.stats().rejectedConnections, 0, n.logs.join('\n'));
 });
 

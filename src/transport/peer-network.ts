@@ -1,0 +1,18 @@
+// What one Raft group sees of the peer network. A node hosts several groups (its share of several
+// sets, a controller member) over one PeerTransport: each group gets its own view, with its own
+// peers and handlers, and its frames carry its group id on the wire (docs/transport.md).
+
+import type { PeerAddress } from './peer-link';
+
+/** u32; the single set of a node without groups is group 0. */
+export type GroupId = number;
+
+export interface PeerNetwork {
+  /** This group's peers; the transport dials the union of every group's peers. */
+  setPeers(peers: Readonly<Record<string, PeerAddress>>): void;
+  onMessage(handler: (from: string, payload: Buffer) => void): void;
+  /** False when the frame was not queued (unknown peer, overloaded link). */
+  send(peer: string, payload: Uint8Array): boolean;
+  onRequest(handler: (from: string, payload: Buffer) => Promise<Uint8Array>): void;
+  request(peer: string, payload: Uint8Array, options?: { timeoutMs?: number }): Promise<Buffer>;
+}

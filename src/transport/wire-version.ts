@@ -1,0 +1,33 @@
+// Which frame layout a link uses. The handshake (handshake.ts) cannot say: nodes of wire version 1
+// accept only handshake version 1 and parse each handshake message strictly, so any extension of
+// it would lock them out during a rolling upgrade. Instead each side's first frame after the
+// handshake announces its wire version in the payload of a ping, which version 1 nodes ignore
+// (they read no ping payload). Frames for groups travel on their own channels (frame-codec.ts),
+// sent only to a peer that announced version 2 or later; every inbound frame says by its channel
+// which layout it has, so no frame depends on when the announcement arrived.
+
+/** Wire versions. Values are part of the wire protocol (docs/transport.md). */
+export const WIRE_VERSION = {
+  /** No group ids: every frame is for group 0. Nodes before groups; they send an empty first ping. */
+  legacy: 1,
+  /** Group ids on raft frames and rpc requests (the group channels). */
+  groups: 2,
+} as const;
+
+export type WireVersion = (typeof WIRE_VERSION)[keyof typeof WIRE_VERSION];
+
+export const CURRENT_WIRE_VERSION: WireVersion = WIRE_VERSION.groups;
+
+/** The announcement: a ping payload of [u8 wire version]. */
+export function wireAnnouncement(version: WireVersion): Buffer {
+  return Buffer.from([version]);
+}
+
+/**
+ * The peer's wire version from its first frame after the handshake: an announcing ping says it;
+ * anything else (an empty ping, a raft frame) comes from a version 1 node.
+ */
+export function peerWireVersion(firstChannelIsPing: boolean, payload: Buffer): number {
+  if (!firstChannelIsPing || payload.length === 0) return WIRE_VERSION.legacy;
+  return Math.max(WIRE_VERSION.legacy, payload[0]!);
+}

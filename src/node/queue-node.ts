@@ -6,7 +6,6 @@ import path from 'node:path';
 
 import { encodeCommand } from '../broker/codec';
 import type {
-  BodyRef,
   Command,
   CommandResult,
   QueueAttributes,
@@ -22,7 +21,6 @@ import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
-import { crc32c } from '../storage/crc32c';
 import { DiskStall } from '../storage/disk-stall';
 import { SnapshotStore } from '../storage/snapshot-store';
 import { WalCorruptionError, type LogEntry } from '../storage/types';
@@ -44,9 +42,10 @@ import {
   TransferringError,
   type RaftDriverOptions,
 } from './raft-driver';
+import { BodyReader } from './body-reader';
 import { ParkedReceives } from './long-poll';
 import { PushDelivery } from './push-delivery';
-import { RPC_SERVICE, type RpcRouter } from './rpc';
+import type { RpcRouter } from './rpc';
 import { beginInstall, finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { toLogger, type Logger, type LogSink } from '../protocol/log';
 import { nodeRuntime } from '../runtime/node-runtime';
@@ -141,12 +140,6 @@ export interface NodeStats {
   walBytes: number;
 }
 
-/** Part of an entry's payload, starting at payload offset `start`. */
-interface EntrySpan {
-  start: number;
-  bytes: Buffer;
-}
-
 /**
  * Ticks are at least this far apart: deadlines (one per in-flight message) can be a millisecond
  * apart, and one tick entry per deadline would flood the log. A receive applies due transitions
@@ -168,8 +161,6 @@ const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
 const SNAPSHOT_RETRY_MS = 10_000;
 /** After the push loop halted (a refused outcome), look again this much later. */
 const PUSH_RECHECK_MS = 1000;
-/** How long the leader waits for one replica's copy of a body damaged locally. */
-const BODY_FROM_REPLICA_TIMEOUT_MS = 2000;
 
 export class QueueNode implements QueueService {
   private readonly parked: ParkedReceives;
@@ -189,7 +180,9 @@ export class QueueNode implements QueueService {
   private snapshotRunning: Promise<void> | undefined;
   /** No snapshot is started before this time (set after one failed). */
   private snapshotRetryAtMs = -Infinity;
-  private readonly counters = { corruptBodies: 0, bodiesFromReplicas: 0, snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
+  private readonly counters = { snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
+  /** Reads message bodies back for delivery and pushes, checked, from here or a replica. */
+  private readonly bodies: BodyReader;
   private receiver: SnapshotReceiver | undefined;
   /** Stalled disk writes (full disk, I/O errors), shared by every log this node opens. */
   private diskStall: DiskStall | undefined;
@@ -215,10 +208,18 @@ export class QueueNode implements QueueService {
       snapshot: this.logger.child('snapshot'),
     };
     this.snapshotEveryEntries = opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES;
+    this.bodies = new BodyReader({
+      selfId: commitLog.id,
+      recentPayload: (index) => commitLog.recentPayload(index),
+      wal: () => this.wal,
+      voters: () => commitLog.status().voters,
+      rpc: opts.rpc,
+      log: this.log.storage,
+    });
     this.pushes = new PushDelivery({
       duePushes: (nowMs, limit) => this.sm.duePushes(nowMs, limit),
       nextAttemptMs: () => this.sm.nextPushAttemptMs(),
-      readBody: (ref) => this.readPushBody(ref),
+      readBody: (ref) => this.bodies.readOne(ref),
       propose: (command) => this.submit(this.internalContext('push'), command),
       runtime: this.rt,
       log: this.logger,
@@ -304,7 +305,7 @@ export class QueueNode implements QueueService {
     const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, opts);
     node.receiver = receiver;
     node.diskStall = diskStall;
-    opts.rpc?.serve(RPC_SERVICE.body, (_from, payload) => node.serveBody(payload));
+    if (opts.rpc) node.bodies.serve(opts.rpc);
     node.entriesSinceSnapshot = replayed;
     node.afterApply();
     // A one-node set serves as soon as it has elected itself (a few ticks); a member of a larger
@@ -603,24 +604,6 @@ export class QueueNode implements QueueService {
     }, PUSH_RECHECK_MS);
   }
 
-  /** A pushed message's body, checked against its CRC32C (an intact replica copy if ours is damaged). */
-  private async readPushBody(ref: BodyRef): Promise<Buffer> {
-    const cached = this.commitLog.recentPayload(ref.entryIndex);
-    let body: Buffer | undefined;
-    try {
-      body = cached
-        ? Buffer.from(cached.buffer, cached.byteOffset + ref.offset, ref.length)
-        : await this.wal.readSlice(ref.entryIndex, ref.offset, ref.length);
-    } catch (err) {
-      this.log.storage.error(`CORRUPTION: a pushed body (entry ${ref.entryIndex}) could not be read here: ${String(err)}`);
-    }
-    if (body && body.length === ref.length && crc32c(body) === ref.crc32c) return body;
-    this.counters.corruptBodies++;
-    const fromReplica = await this.bodyFromReplica(`push@${ref.entryIndex}+${ref.offset}`, ref);
-    if (fromReplica) return fromReplica;
-    throw new Error(`body of entry ${ref.entryIndex} at ${ref.offset} failed its checksum on every replica`);
-  }
-
   private afterApply(): void {
     this.syncPushes();
     for (const q of [...this.parked.queuesWithWaiters()]) {
@@ -662,10 +645,10 @@ export class QueueNode implements QueueService {
   // ---- bodies ------------------------------------------------------------------------------
 
   private async readBodies(ctx: RequestContext, queueName: string, messages: ReceivedMessage[]): Promise<ReceiveOutcome> {
-    const spans = await this.readSpans(messages);
+    const bodies = await this.bodies.read(messages);
     const delivered: DeliveredMessage[] = [];
-    for (const m of messages) {
-      const body = this.checkedBody(m, spans.get(m.body.entryIndex)) ?? (await this.bodyFromReplica(m.msgId, m.body));
+    for (const [i, m] of messages.entries()) {
+      const body = bodies[i];
       if (body) delivered.push({ ...m, bodyBytes: body });
       else await this.submit(ctx, { kind: 'quarantineMessage', queueName, queueNumber: m.queueNumber, seq: m.seq });
     }
@@ -673,104 +656,6 @@ export class QueueNode implements QueueService {
       return fail('receiveFailed', undefined, 'message body failed its checksum and was quarantined');
     }
     return { ok: true, messages: delivered };
-  }
-
-  /**
-   * The bytes of each entry that holds a body of these messages, one read per entry (a batch
-   * receive usually takes consecutive bodies of one batch send). Recent entries come from memory.
-   */
-  private async readSpans(messages: ReceivedMessage[]): Promise<Map<number, EntrySpan | Error>> {
-    const wanted = new Map<number, { lo: number; hi: number }>();
-    for (const { body } of messages) {
-      const w = wanted.get(body.entryIndex);
-      if (w) {
-        w.lo = Math.min(w.lo, body.offset);
-        w.hi = Math.max(w.hi, body.offset + body.length);
-      } else wanted.set(body.entryIndex, { lo: body.offset, hi: body.offset + body.length });
-    }
-    const spans = new Map<number, EntrySpan | Error>();
-    await Promise.all(
-      [...wanted].map(async ([index, { lo, hi }]) => {
-        const cached = this.commitLog.recentPayload(index);
-        if (cached) {
-          spans.set(index, { start: 0, bytes: Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength) });
-          return;
-        }
-        try {
-          spans.set(index, { start: lo, bytes: await this.wal.readSlice(index, lo, hi - lo) });
-        } catch (err) {
-          spans.set(index, err instanceof Error ? err : new Error(String(err)));
-        }
-      }),
-    );
-    return spans;
-  }
-
-  /**
-   * The local copy of a body is damaged or missing: every committed entry is on a majority of
-   * the set, so ask the other members for theirs and deliver an intact one. Only when no replica
-   * has it intact is the message quarantined.
-   */
-  private async bodyFromReplica(msgId: string, ref: BodyRef): Promise<Buffer | undefined> {
-    const m = { msgId };
-    const rpc = this.opts.rpc;
-    if (!rpc) {
-      this.log.storage.error(`CORRUPTION: message ${m.msgId}: no other replica to read it from`);
-      return undefined;
-    }
-    const req = Buffer.alloc(17);
-    req[0] = RPC_SERVICE.body;
-    req.writeDoubleLE(ref.entryIndex, 1);
-    req.writeUInt32LE(ref.offset, 9);
-    req.writeUInt32LE(ref.length, 13);
-    for (const peer of this.commitLog.status().voters) {
-      if (peer === this.commitLog.id) continue;
-      try {
-        const body = await rpc.network.request(peer, req, { timeoutMs: BODY_FROM_REPLICA_TIMEOUT_MS });
-        if (body.length === ref.length && crc32c(body) === ref.crc32c) {
-          this.counters.bodiesFromReplicas++;
-          this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
-          return body;
-        }
-        this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}): ${peer}'s copy is damaged too`);
-      } catch (err) {
-        this.log.storage.warn(`message ${m.msgId}: reading its body from ${peer} failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) has no intact copy on any reachable replica; quarantined, not delivered`);
-    return undefined;
-  }
-
-  /** Serves another member's bodyFromReplica: the raw bytes of part of an entry's payload. */
-  private async serveBody(payload: Buffer): Promise<Uint8Array> {
-    if (payload.length !== 16) throw new Error('body request: bad length');
-    const index = payload.readDoubleLE(0);
-    const offset = payload.readUInt32LE(8);
-    const length = payload.readUInt32LE(12);
-    const cached = this.commitLog.recentPayload(index);
-    if (cached) {
-      if (offset + length > cached.byteLength) throw new Error('body request: outside the entry');
-      return cached.subarray(offset, offset + length);
-    }
-    return this.wal.readSlice(index, offset, length);
-  }
-
-  /** The message's body checked against its CRC32C; undefined (and reported) when damaged or missing. */
-  private checkedBody(m: ReceivedMessage, span: EntrySpan | Error | undefined): Buffer | undefined {
-    const ref = m.body;
-    if (span === undefined || span instanceof Error) {
-      this.counters.corruptBodies++;
-      this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) could not be read here: ${String(span)}`);
-      return undefined;
-    }
-    const from = ref.offset - span.start;
-    const body = span.bytes.subarray(from, from + ref.length);
-    if (body.length !== ref.length || crc32c(body) !== ref.crc32c) {
-      this.counters.corruptBodies++;
-      this.log.storage.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) failed its CRC32C check here`);
-      return undefined;
-    }
-    return body;
   }
 
   // ---- snapshots and reclamation -------------------------------------------------------------
@@ -846,8 +731,8 @@ export class QueueNode implements QueueService {
       lastAppliedIndex: this.sm.lastAppliedIndex,
       parkedReceives: this.parked.size,
       inflightProposals: this.inflight,
-      corruptBodies: this.counters.corruptBodies,
-      bodiesFromReplicas: this.counters.bodiesFromReplicas,
+      corruptBodies: this.bodies.corruptBodies,
+      bodiesFromReplicas: this.bodies.bodiesFromReplicas,
       snapshotsTaken: this.counters.snapshotsTaken,
       snapshotsInstalled: this.counters.snapshotsInstalled,
       segmentsReleased: this.counters.segmentsReleased,

@@ -3,7 +3,7 @@
 // are shown to catch a real defect in the real driver, not in a model of it.
 
 import { QueueStateMachine } from '../../src/broker/state-machine';
-import { QueueNode } from '../../src/node/queue-node';
+import { BodyReader } from '../../src/node/body-reader';
 
 export type PatchBug =
   | 'skipBodyCheck' // bodies are delivered without checking their CRC32C
@@ -15,7 +15,7 @@ type Patchable = Record<string, unknown>;
 export function installPatch(bug: PatchBug): () => void {
   switch (bug) {
     case 'skipBodyCheck': {
-      const proto = QueueNode.prototype as unknown as Patchable;
+      const proto = BodyReader.prototype as unknown as Patchable;
       const original = proto['checkedBody'];
       proto['checkedBody'] = function (m: { body: { offset: number; length: number } }, span: { start: number; bytes: Buffer } | Error | undefined): Buffer | undefined {
         if (span === undefined || span instanceof Error) return undefined;

@@ -31,7 +31,7 @@ import type { LogEntry } from '../../src/storage/types';
 import { installPatch, type PatchBug } from './node-sim-bugs';
 import { parseRecordBounds } from './node-sim-disk';
 import { Prng } from './prng';
-import { bodyFor, bodyIdOf, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
+import { bodyFor, bodyIdOf, emptyHistoryStats, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
 import { SimFs } from './sim-fs';
 import { CALM, SimNetwork, type SimPeerNetwork } from './sim-network';
 import { SimProcessRuntime, SimScheduler } from './sim-runtime';
@@ -211,14 +211,7 @@ export class NodeSimulation {
       finalIndex: 0,
       networkFrames: 0,
       networkLost: 0,
-      ackedSends: 0,
-      deliveries: 0,
-      redeliveries: 0,
-      clientDeliveries: 0,
-      deletes: 0,
-      quarantined: 0,
-      damagedBodiesFound: 0,
-      lostToQuarantine: 0,
+      ...emptyHistoryStats(),
     };
     for (const id of [...PRODUCERS, ...CONSUMERS]) this.clients.set(id, { id, busy: false, held: [] });
   }

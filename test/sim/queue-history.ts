@@ -97,6 +97,10 @@ export interface HistoryStats {
   lostToQuarantine: number;
 }
 
+export function emptyHistoryStats(): HistoryStats {
+  return { ackedSends: 0, deliveries: 0, redeliveries: 0, clientDeliveries: 0, deletes: 0, quarantined: 0, damagedBodiesFound: 0, lostToQuarantine: 0 };
+}
+
 export class QueueHistory {
   private readonly sent = new Map<string, SentMessage>();
   private readonly msgIdOfBody = new Map<number, string>();
@@ -109,16 +113,7 @@ export class QueueHistory {
   private readonly quarantined = new Set<string>();
   private readonly acked = new Set<number>();
   private readonly clientDelivered = new Set<number>();
-  readonly stats: HistoryStats = {
-    ackedSends: 0,
-    deliveries: 0,
-    redeliveries: 0,
-    clientDeliveries: 0,
-    deletes: 0,
-    quarantined: 0,
-    damagedBodiesFound: 0,
-    lostToQuarantine: 0,
-  };
+  readonly stats: HistoryStats = emptyHistoryStats();
 
   /** Per queue, the visibility timeout in effect after each index (setQueueAttributes changes it for later receives). */
   private readonly visibilityMs = new Map<string, { afterIndex: number; ms: number }[]>();

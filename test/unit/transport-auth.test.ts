@@ -11,6 +11,7 @@ import { PeerTransport, type PeerAddress, type TransportLimits } from '../../src
 import { BatchMacStream } from '../../src/transport/batch-mac';
 import { CHANNEL, FrameDecoder, frameHeader } from '../../src/transport/frame-codec';
 import { decodeHandshake, encodeHandshake, handshakeProof, linkKeys, type HandshakeTranscript } from '../../src/transport/handshake';
+import { waitFor } from '../helpers/wait-for';
 
 const HOST = '127.0.0.1';
 const SECRET = 'unit-test cluster secret 0123456789';
@@ -103,14 +104,6 @@ function sealed(mac: BatchMacStream, frames: Buffer): Buffer {
   mac.update(frames);
   const tag = mac.digest();
   return Buffer.concat([frames, frameHeader(CHANNEL.batchMac, tag.length), tag]);
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 async function expectRejected(target: Target, client: RawClient, logPattern: RegExp): Promise<void> {

@@ -19,6 +19,7 @@ import {
   type TransportLimits,
   type WireVersion,
 } from '../../src/transport';
+import { waitFor } from '../helpers/wait-for';
 
 const HOST = '127.0.0.1';
 const SECRET = 'unit-test cluster secret 0123456789';
@@ -70,18 +71,6 @@ async function startNode(id: string, opts: { port?: number; peers?: Record<strin
 }
 
 const at = (n: TestNode): PeerAddress => ({ host: HOST, port: n.port });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(2);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** A port nothing listens on (a transport that bound it and closed again). */
 async function freePort(): Promise<number> {

@@ -20,6 +20,7 @@ import {
   type PeerAddress,
   type TransportLimits,
 } from '../../src/transport';
+import { sleep, waitFor } from '../helpers/wait-for';
 
 const HOST = '127.0.0.1';
 const SECRET = 'unit-test cluster secret 0123456789';
@@ -74,18 +75,6 @@ async function cluster(ids: readonly string[], limits: Record<string, Partial<Tr
   for (const n of nodes) n.t.setPeers(book);
   await waitFor(() => nodes.every((n) => Object.values(n.t.stats().peers).every((p) => p.connected)), 'all connected');
   return nodes;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(2);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A port nothing listens on (a transport that bound it and closed again). */

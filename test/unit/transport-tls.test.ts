@@ -12,6 +12,7 @@ import { FrameDecoder, FRAME_HEADER_BYTES } from '../../src/transport/frame-code
 import { encodeHandshake } from '../../src/transport/handshake';
 import type { PeerTlsOptions } from '../../src/transport/peer-tls';
 import { peerTls } from '../helpers/tls-fixtures';
+import { sleep, waitFor as waitForCondition } from '../helpers/wait-for';
 
 const HOST = '127.0.0.1';
 const SECRET = 'unit-test cluster secret 0123456789';
@@ -53,17 +54,8 @@ function book(nodes: readonly TestNode[]): Record<string, PeerAddress> {
   return Object.fromEntries(nodes.map((n) => [n.id, { host: HOST, port: n.port }]));
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(5);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** TLS handshakes on a loaded two-core machine take longer than plain TCP. */
+const waitFor = (condition: () => boolean, what: string): Promise<void> => waitForCondition(condition, what, 15_000);
 
 function connected(n: TestNode, peer: string): boolean {
   return n.t.stats().peers[peer]?.connected === true;

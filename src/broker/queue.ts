@@ -19,7 +19,8 @@ import type { DecodedBody } from './codec';
 import type { QueueSettingsValues } from '../protocol/queue-types';
 import { SeqHeap, TimedIdHeap } from './heaps';
 import { DELAYED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
-import { formatReceiptHandle, parseReceiptHandle, receiptToken } from './receipt-handle';
+import type { GroupIds } from './ids';
+import { receiptToken } from './receipt-handle';
 import { invariant } from './invariant';
 
 /** A queue's integer settings, every one present. */
@@ -44,9 +45,6 @@ export function toSec(ms: number): number {
   return Math.floor(ms / 1000);
 }
 
-export function msgIdOf(entryIndex: number, batchPos: number): string {
-  return String(entryIndex * 16 + batchPos);
-}
 
 const COMPACT_SLACK = 1024;
 
@@ -75,6 +73,8 @@ export class QueueState {
     public lastModifyTimeMs: number,
     public config: QueueConfig,
     public policy: DeadLetterPolicy | undefined,
+    /** The ids of the group whose state machine holds this queue (msgIds, receipt handles). */
+    private readonly ids: GroupIds,
   ) {
     this.nameLower = name.toLowerCase();
   }
@@ -154,7 +154,7 @@ export class QueueState {
     for (let p = 0; p < bodies.length; p++) {
       const b = bodies[p]!;
       this.append({ entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: p }, nowMs, dueMs);
-      msgIds.push(msgIdOf(entryIndex, p));
+      msgIds.push(this.ids.msgId(entryIndex, p));
     }
     return msgIds;
   }
@@ -192,8 +192,8 @@ export class QueueState {
       this.setState(c, i, INFLIGHT);
       this.inflight.push(nextVisibleMs, seq);
       out.push({
-        msgId: msgIdOf(c.entryIndex[i]!, c.batchPos[i]!),
-        receiptHandle: formatReceiptHandle(this.queueNumber, seq, dequeueCount, token),
+        msgId: this.ids.msgId(c.entryIndex[i]!, c.batchPos[i]!),
+        receiptHandle: this.ids.receiptHandle(this.queueNumber, seq, dequeueCount, token),
         enqueueTime: toSec(c.enqueueMs[i]!),
         firstDequeueTime: toSec(c.firstDequeueMs[i]!),
         nextVisibleTime: toSec(nextVisibleMs),
@@ -219,7 +219,7 @@ export class QueueState {
 
   /** Valid iff the handle is the latest one issued for a message still in flight (spec §4). */
   private deleteOne(nowMs: number, handle: string): boolean {
-    const h = parseReceiptHandle(handle);
+    const h = this.ids.parseReceiptHandle(handle);
     if (h === undefined || h.queueNumber !== this.queueNumber || h.seq >= this.store.nextSeq) return false;
     const c = this.store.chunkOf(h.seq);
     if (c === undefined) return false;

@@ -11,6 +11,7 @@
 //   subscriptions in creation order and their pending pushes in publish order.
 // Version 1 (no topics section) still loads, as a machine without topics.
 
+import type { GroupIds } from './ids';
 import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
 import type { DeadLetterPolicy } from './commands';
 import { BYTES_PER_SLOT, CHUNK_SLOTS, Chunk } from './message-store';
@@ -117,7 +118,7 @@ export function encodeSnapshot(header: SnapshotHeader, queues: QueueState[], top
   return w.finish();
 }
 
-export function decodeSnapshot(data: Uint8Array): { header: SnapshotHeader; queues: QueueState[]; topics: RestoredTopics } {
+export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: SnapshotHeader; queues: QueueState[]; topics: RestoredTopics } {
   const r = new ByteReader(data, 0, data.length);
   for (const b of MAGIC) if (r.u8() !== b) throw new BrokerFormatError('not a broker snapshot');
   const version = r.u8();
@@ -132,15 +133,15 @@ export function decodeSnapshot(data: Uint8Array): { header: SnapshotHeader; queu
   };
   const n = r.u32();
   const queues: QueueState[] = [];
-  for (let k = 0; k < n; k++) queues.push(readQueue(r));
+  for (let k = 0; k < n; k++) queues.push(readQueue(r, ids));
   const topics: RestoredTopics = version >= 2 ? parseTopics(r.longStr()) : { counters: { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0 }, topics: [] };
   r.expectEnd('snapshot');
   return { header, queues, topics };
 }
 
-function readQueue(r: ByteReader): QueueState {
+function readQueue(r: ByteReader, ids: GroupIds): QueueState {
   const m = parseMeta(r.longStr());
-  const q = new QueueState(m.name, m.queueId, m.queueNumber, m.createTimeMs, m.lastModifyTimeMs, m.config, m.policy ?? undefined);
+  const q = new QueueState(m.name, m.queueId, m.queueNumber, m.createTimeMs, m.lastModifyTimeMs, m.config, m.policy ?? undefined, ids);
   const store = q.store;
   store.nextSeq = m.nextSeq;
   store.headSeq = m.headSeq;

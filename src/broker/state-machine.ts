@@ -29,6 +29,7 @@ import type {
 import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
 import { QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
+import { GROUP_0_IDS, type GroupIds, type GroupNumber } from './ids';
 import { decodeSnapshot, encodeSnapshot } from './snapshot';
 import { TopicRegistry, type QueueSink, type TopicCounters } from './topics';
 
@@ -110,7 +111,17 @@ export class QueueStateMachine {
       return ok;
     },
   };
-  private readonly topics = new TopicRegistry(this.queueSink);
+  private readonly topics: TopicRegistry;
+
+  /** `ids`: the ids of the Raft group this state machine is the replica of (group 0 by default). */
+  constructor(private readonly ids: GroupIds = GROUP_0_IDS) {
+    this.topics = new TopicRegistry(this.queueSink, ids);
+  }
+
+  /** The Raft group this state machine belongs to, which every id it issues names. */
+  get group(): GroupNumber {
+    return this.ids.group;
+  }
 
   get lastAppliedIndex(): number {
     return this.appliedIndex;
@@ -217,8 +228,8 @@ export class QueueStateMachine {
     const policy = attrs.deadLetterPolicy ?? undefined;
     const err = this.validate(undefined, name, config, policy);
     if (err !== undefined) return err;
-    const queueId = `queue-${index.toString(36)}`;
-    const q = new QueueState(name, queueId, this.nextQueueNumber++, nowMs, nowMs, config, policy && copyPolicy(policy));
+    const queueId = this.ids.queueId(index);
+    const q = new QueueState(name, queueId, this.nextQueueNumber++, nowMs, nowMs, config, policy && copyPolicy(policy), this.ids);
     this.byName.set(name, q);
     this.byLowerName.set(q.nameLower, q);
     this.byNumber.set(q.queueNumber, q);
@@ -464,9 +475,9 @@ export class QueueStateMachine {
     );
   }
 
-  static restore(data: Uint8Array): QueueStateMachine {
-    const { header, queues, topics } = decodeSnapshot(data);
-    const sm = new QueueStateMachine();
+  static restore(data: Uint8Array, ids: GroupIds = GROUP_0_IDS): QueueStateMachine {
+    const { header, queues, topics } = decodeSnapshot(data, ids);
+    const sm = new QueueStateMachine(ids);
     sm.appliedIndex = header.lastAppliedIndex;
     sm.timeMs = header.lastTimeMs;
     sm.nextQueueNumber = header.nextQueueNumber;

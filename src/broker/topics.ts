@@ -24,7 +24,8 @@ import {
 import type { DecodedBody, DecodedCommand } from './codec';
 import type { CommandResult, DuePush, SubscriptionList, TopicList } from './commands';
 import { TimedIdHeap } from './heaps';
-import { msgIdOf, toSec } from './queue';
+import type { GroupIds } from './ids';
+import { toSec } from './queue';
 import { subscriptionMatches } from './topic-filter';
 
 export const TOPIC_RETENTION_MS = TOPIC_RETENTION_SECONDS * 1000;
@@ -192,7 +193,10 @@ export class TopicRegistry {
   private readonly schedule = new TimedIdHeap();
   readonly counters: TopicCounters = { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0 };
 
-  constructor(private readonly sink: QueueSink) {}
+  constructor(
+    private readonly sink: QueueSink,
+    private readonly ids: GroupIds,
+  ) {}
 
   execute(cmd: TopicCommand, index: number, nowMs: number): CommandResult {
     switch (cmd.kind) {
@@ -254,7 +258,7 @@ export class TopicRegistry {
   private createTopic(name: string, maxMsgSize: number, filterType: TopicFilterType, index: number, nowMs: number): CommandResult {
     if (this.byLowerName.has(name.toLowerCase())) return fail('topicExists');
     if (this.byName.size >= LIMITS.topicCountMax) return fail('topicLimit');
-    const topicId = `topic-${index.toString(36)}`;
+    const topicId = this.ids.topicId(index);
     this.add(new TopicState(name, topicId, index, nowMs, nowMs, maxMsgSize, filterType));
     return { ok: true, kind: 'createTopic', topicId };
   }
@@ -270,7 +274,7 @@ export class TopicRegistry {
     if (t.findLower(cmd.subscriptionName.toLowerCase()) !== undefined) return fail('subscriptionExists');
     if (t.subscriptions.size >= LIMITS.subscriptionsPerTopicMax) return fail('subscriptionLimit');
     if (t.filterType === FILTER_TYPE.routingKey && cmd.bindingKeys.length === 0) return fail('bindingKeyMissing');
-    const subscriptionId = `subsc-${index.toString(36)}`;
+    const subscriptionId = this.ids.subscriptionId(index);
     const settings: SubscriptionSettings = {
       protocol: cmd.protocol,
       endpoint: cmd.endpoint,
@@ -343,7 +347,7 @@ export class TopicRegistry {
           this.counters.pushDrops++;
           return;
         }
-        s.pending.set(msgIdOf(index, p), {
+        s.pending.set(this.ids.msgId(index, p), {
           entryIndex: index,
           bodyOffset: b.offset,
           bodyLength: b.length,
@@ -357,7 +361,7 @@ export class TopicRegistry {
       });
       this.reschedule(s);
     }
-    return { ok: true, kind: 'publishMessages', msgIds: bodies.map((_, p) => msgIdOf(index, p)), deliveredQueues, pushes };
+    return { ok: true, kind: 'publishMessages', msgIds: bodies.map((_, p) => this.ids.msgId(index, p)), deliveredQueues, pushes };
   }
 
   private pushFailed(topicName: string, subscriptionName: string, msgId: string, seed: number, nowMs: number): CommandResult {

@@ -5,6 +5,7 @@
 import path from 'node:path';
 
 import { encodeCommand } from '../broker/codec';
+import { GroupIds, type GroupNumber } from '../broker/ids';
 import type {
   Command,
   CommandResult,
@@ -71,6 +72,8 @@ export interface QueueNodeOptions {
   walHooks?: Omit<WalHooks, 'beforeDatasync'>;
   /** How often a write stalled by a full disk is retried (default 500 ms; tests shorten it). */
   diskStallRetryMs?: number;
+  /** The Raft group this replica belongs to, named by every id it issues (default 0, every node's only group today). */
+  group?: GroupNumber;
   /** This node's id in its Raft group (default "n1": the embedded single-node server). */
   nodeId?: string;
   /** The initial voters (default: this node alone). */
@@ -243,7 +246,8 @@ export class QueueNode implements QueueService {
     await finishInstall(opts.dataDir, snapshots, log, fs);
     const latest = await snapshots.loadLatest();
     const restored = latest ? decodeNodeSnapshot(latest.data) : undefined;
-    const sm = restored ? QueueStateMachine.restore(restored.stateMachine) : new QueueStateMachine();
+    const ids = new GroupIds(opts.group ?? 0);
+    const sm = restored ? QueueStateMachine.restore(restored.stateMachine, ids) : new QueueStateMachine(ids);
     const nodeId = opts.nodeId ?? SINGLE_NODE_ID;
     // One record of stalled disk writes for the WAL, a staged WAL and the hard state alike.
     const diskStall = new DiskStall(log, { nodeId, runtime: opts.runtime ?? nodeRuntime, ...(opts.diskStallRetryMs !== undefined ? { retryMs: opts.diskStallRetryMs } : {}) });
@@ -682,7 +686,7 @@ export class QueueNode implements QueueService {
     const latest = await this.snapshots.loadLatest();
     if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
     const snap = decodeNodeSnapshot(latest.data);
-    this.sm = QueueStateMachine.restore(snap.stateMachine);
+    this.sm = QueueStateMachine.restore(snap.stateMachine, new GroupIds(this.sm.group));
     this.wal = await openWal(this.opts, this.logger, this.diskStall ?? new DiskStall(this.logger));
     this.entriesSinceSnapshot = 0;
     this.counters.snapshotsInstalled++;

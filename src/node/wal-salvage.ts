@@ -15,7 +15,7 @@ import { readFully } from '../storage/file-io';
 import type { LogEntry } from '../storage/types';
 import { SegmentedWal } from '../storage/wal';
 import { decodeRecord } from '../storage/wal-format';
-import { msgIdOf } from '../broker/queue';
+import { msgIdOf } from '../broker/ids';
 import { LIMITS } from '../protocol/limits';
 import { DATA_DIR_PARTS, describeGuess, verifyDataDir, type DamagedBody, type HeaderDamage } from './wal-verify';
 

@@ -7,7 +7,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { decodeCommand } from '../broker/codec';
-import { msgIdOf } from '../broker/queue';
+import { msgIdOf } from '../broker/ids';
 import { QueueStateMachine } from '../broker/state-machine';
 import { crc32c } from '../storage/crc32c';
 import { pathExists, readFully } from '../storage/file-io';

@@ -173,6 +173,7 @@ export class NodeSimulation {
   private readonly leaderOfTerm = new Map<number, string>();
   private readonly snapshotEvery: number;
   private readonly eventsRewindSeconds: number;
+  private readonly group: number;
   private readonly intensity: number;
   private nextBodyId = 1;
   private healAtMs = 0;
@@ -185,6 +186,8 @@ export class NodeSimulation {
     this.network = new SimNetwork(this.scheduler, this.rng.fork());
     this.snapshotEvery = this.rng.pick(SNAPSHOT_EVERY_ENTRIES);
     this.eventsRewindSeconds = this.rng.chance(0.5) ? EVENTS_REWIND_SECONDS : 0;
+    // Half the seeds run the set as a group other than 0, whose ids all carry the group.
+    this.group = this.rng.chance(0.5) ? 0 : 3;
     this.intensity = opts.intensity ?? 1;
     this.stats = {
       tasksRun: 0,
@@ -278,6 +281,7 @@ export class NodeSimulation {
       fs: this.opts.bug === 'fsyncLies' ? lyingAboutSync(m.fs) : m.fs,
       runtime,
       nodeId: m.id,
+      group: this.group,
       voters: [...IDS],
       network: m.net,
       rpc,
@@ -476,7 +480,7 @@ export class NodeSimulation {
     const down = [...this.members.values()].filter((m) => !m.up).length;
     if (down === 0 && this.rng.chance(0.0015 * k)) {
       this.crash(this.rng.pick([...this.members.values()]), this.rng.int(200, 3000));
-    } else if (down === 0 && this.rng.chance(0.0002 * k)) {
+    } else if (down === 0 && this.rng.chance(0.0004 * k)) {
       // A power failure of the whole set: every member loses what it had not synced.
       this.stats.powerFailures++;
       for (const m of this.members.values()) this.crash(m, this.rng.int(200, 1500));

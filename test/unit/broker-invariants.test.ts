@@ -2,6 +2,7 @@
 // queue state (with a BrokerInvariantError, so the node crashes and recovers from disk instead of
 // answering from corrupt state), and none trips on a healthy life cycle.
 
+import { GROUP_0_IDS } from '../../src/broker/ids';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BrokerInvariantError } from '../../src/broker/invariant';
@@ -17,7 +18,7 @@ function config(): QueueConfig {
 }
 
 function queue(): QueueState {
-  return new QueueState('q', 'qid', 1, T0, T0, config(), undefined);
+  return new QueueState('q', 'qid', 1, T0, T0, config(), undefined, GROUP_0_IDS);
 }
 
 function message(entryIndex: number): MovedMessage {

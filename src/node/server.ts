@@ -11,9 +11,9 @@ import { createApiContext, createApiServer, type ApiOptions } from '../api/http-
 import { acquireDataDir, type DataDirLock } from '../storage/data-dir';
 import { PeerTransport } from '../transport';
 import { forwarder, serveForwarded } from './forwarding';
-import { RpcRouter } from './rpc';
+import { NodeHost } from './host';
 import { isLoopback, loadCredentials } from './credentials';
-import { QueueNode, SINGLE_NODE_ID } from './queue-node';
+import { SINGLE_NODE_ID, type QueueNode } from './queue-node';
 import { createLogger } from './logger';
 import { toLogger, type Logger } from '../protocol/log';
 import { loadApiTls, loadPeerTls } from './tls-files';
@@ -50,7 +50,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
   } catch (err) {
     // A failed start gives the directory back, so an embedding process may try again.
     opened.admin?.close();
-    await opened.node?.close().catch(() => {});
+    await opened.host?.close().catch(() => {});
     await opened.transport?.close().catch(() => {});
     dataDir.release();
     throw err;
@@ -73,7 +73,7 @@ function serverLogger(opts: ServerOptions): Logger {
 /** What a start that fails half-way has to close. */
 interface Opened {
   transport?: PeerTransport;
-  node?: QueueNode;
+  host?: NodeHost;
   admin?: http.Server;
 }
 
@@ -101,7 +101,6 @@ async function serve(
 ): Promise<StartedServer> {
   const log = logger.child('server');
   let transport: PeerTransport | undefined;
-  let rpc: RpcRouter | undefined;
   const cluster = opts.cluster;
   if (cluster) {
     transport = new PeerTransport({
@@ -113,38 +112,42 @@ async function serve(
       log: logger,
     });
     opened.transport = transport;
-    // A node serves one set today: its Raft group, forwarding and snapshot transfer are group 0.
-    rpc = new RpcRouter(transport.group(0));
     const { port } = await transport.start();
     dataDir.describe({ peerAddress: `${cluster.raftHost}:${port}` });
     log.info(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}${cluster.tls ? ' (TLS)' : ''}; peers ${Object.keys(cluster.peers).join(', ')}`);
   }
   // Metrics exist only with the admin listener: without it nothing is counted or observed.
   const metrics = opts.adminPort ? new NodeMetrics(opts.metricsMaxQueues !== undefined ? { maxQueues: opts.metricsMaxQueues } : {}) : undefined;
-  const node = await QueueNode.open({
-    dataDir: opts.dataDir,
-    ...(metrics ? { walObserver: metrics.walObserver } : {}),
-    fsync: opts.fsync ?? true,
-    log: logger,
-    ...(cluster && transport && rpc
-      ? {
-          nodeId: cluster.nodeId,
-          voters: cluster.join ? [] : [cluster.nodeId, ...Object.keys(cluster.peers)].sort(),
-          network: rpc.network,
-          rpc,
-          staticPeers: cluster.peers,
-        }
-      : {}),
-    ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
-    ...(opts.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: opts.snapshotEveryEntries } : {}),
-    ...(opts.pushTimeoutMs !== undefined ? { pushTimeoutMs: opts.pushTimeoutMs } : {}),
-    onFatal: (err) => {
-      log.error(`opencmq: stopping: ${err.message}`);
-      // Durability is unknown after a failed fsync; exit so a restart recovers from disk.
-      process.exit(70);
+  // A node hosts one Raft group today, group 0: the set it is a member of (or the embedded
+  // single-voter group). Forwarding and snapshot transfer run on that group's peer view.
+  const host = await NodeHost.open(
+    {
+      dataDir: opts.dataDir,
+      ...(cluster ? { nodeId: cluster.nodeId } : {}),
+      ...(transport ? { network: transport } : {}),
+      replica: {
+        ...(metrics ? { walObserver: metrics.walObserver } : {}),
+        fsync: opts.fsync ?? true,
+        log: logger,
+        ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
+        ...(opts.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: opts.snapshotEveryEntries } : {}),
+        ...(opts.pushTimeoutMs !== undefined ? { pushTimeoutMs: opts.pushTimeoutMs } : {}),
+        onFatal: (err) => {
+          log.error(`opencmq: stopping: ${err.message}`);
+          // Durability is unknown after a failed fsync; exit so a restart recovers from disk.
+          process.exit(70);
+        },
+      },
     },
-  });
-  opened.node = node;
+    [
+      cluster
+        ? { group: 0, voters: cluster.join ? [] : [cluster.nodeId, ...Object.keys(cluster.peers)].sort(), staticPeers: cluster.peers }
+        : { group: 0, voters: [SINGLE_NODE_ID] },
+    ],
+  );
+  opened.host = host;
+  const node = host.group(0);
+  const rpc = host.rpc(0);
   metrics?.attach(node);
   const onRequestDone = metrics?.requestDone;
   const compat = opts.compatEmptySubscriptionList ? { emptySubscriptionListForMissingTopic: true } : undefined;
@@ -227,7 +230,7 @@ async function serve(
         process.off('SIGHUP', reloadTls);
         // Stop accepting, answer parked long polls, finish writes in flight, then drop sockets.
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
-        await node.close();
+        await host.close();
         await transport?.close();
         // The admin listener answered until the node closed (/readyz: shuttingDown meanwhile).
         const adminClosed = admin ? new Promise<void>((resolve) => admin.close(() => resolve())) : Promise.resolve();

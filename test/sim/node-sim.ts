@@ -23,8 +23,8 @@ import { createHash } from 'node:crypto';
 import { crc32c } from '../../src/broker/checksum';
 import { decodeCommand, type DecodedCommand } from '../../src/broker/codec';
 import type { CommandResult } from '../../src/broker/commands';
-import { QueueNode } from '../../src/node/queue-node';
-import { RpcRouter } from '../../src/node/rpc';
+import { groupDataDir, NodeHost } from '../../src/node/host';
+import type { QueueNode } from '../../src/node/queue-node';
 import type { FileHandle, FileSystem, OpenFlags } from '../../src/runtime/fs';
 import type { RequestContext } from '../../src/service/request-context';
 import type { LogEntry } from '../../src/storage/types';
@@ -33,7 +33,7 @@ import { parseRecordBounds } from './node-sim-disk';
 import { Prng } from './prng';
 import { bodyFor, bodyIdOf, emptyHistoryStats, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
 import { SimFs } from './sim-fs';
-import { CALM, SimNetwork, type SimPeerNetwork } from './sim-network';
+import { CALM, SimNetwork, type SimHostNetwork } from './sim-network';
 import { SimProcessRuntime, SimScheduler } from './sim-runtime';
 
 /** Deliberately broken environments and nodes, to prove the checkers catch what they claim to. */
@@ -142,7 +142,7 @@ interface Member {
   id: string;
   fs: SimFs;
   runtime: SimProcessRuntime;
-  net: SimPeerNetwork;
+  net: SimHostNetwork;
   node: QueueNode | undefined;
   incarnation: number;
   up: boolean;
@@ -261,7 +261,7 @@ export class NodeSimulation {
     const fs = new SimFs({
       delay: (op) => (op === 'sync' ? m.runtime.sleep(m.runtime.random() < 0.05 ? this.rng.int(20, 120) : this.rng.int(1, 6)) : undefined),
     });
-    const m: Member = { id, fs, runtime: undefined as unknown as SimProcessRuntime, net: undefined as unknown as SimPeerNetwork, node: undefined, incarnation: 0, up: false, restartAtMs: 0 };
+    const m: Member = { id, fs, runtime: undefined as unknown as SimProcessRuntime, net: undefined as unknown as SimHostNetwork, node: undefined, incarnation: 0, up: false, restartAtMs: 0 };
     this.members.set(id, m);
     return m;
   }
@@ -274,27 +274,28 @@ export class NodeSimulation {
     m.net = this.network.attach(m.id, runtime);
     m.up = true;
     m.node = undefined;
-    const rpc = new RpcRouter(m.net);
     const peers = Object.fromEntries(IDS.filter((p) => p !== m.id).map((p, i) => [p, { host: 'sim', port: i + 1 }]));
-    QueueNode.open({
-      dataDir: `/data/${m.id}`,
-      fs: this.opts.bug === 'fsyncLies' ? lyingAboutSync(m.fs) : m.fs,
-      runtime,
-      nodeId: m.id,
-      group: this.group,
-      voters: [...IDS],
-      network: m.net,
-      rpc,
-      staticPeers: peers,
-      segmentBytes: SEGMENT_BYTES,
-      recentBytesMax: RECENT_BYTES_MAX,
-      snapshotEveryEntries: this.snapshotEvery,
-      log: this.opts.trace ? (line: string) => this.trace(`[${m.id}] ${line}`) : () => undefined,
-      onFatal: (err) => this.onFatal(m, runtime, err),
-      onApplied: (e, r) => this.applied(m, e, r),
-    }).then(
-      (node) => {
-        if (m.runtime === runtime && runtime.alive) m.node = node;
+    // As the server does: a host of one group, on the peer network's view of that group.
+    NodeHost.open(
+      {
+        dataDir: `/data/${m.id}`,
+        nodeId: m.id,
+        network: m.net,
+        replica: {
+          fs: this.opts.bug === 'fsyncLies' ? lyingAboutSync(m.fs) : m.fs,
+          runtime,
+          segmentBytes: SEGMENT_BYTES,
+          recentBytesMax: RECENT_BYTES_MAX,
+          snapshotEveryEntries: this.snapshotEvery,
+          log: this.opts.trace ? (line: string) => this.trace(`[${m.id}] ${line}`) : () => undefined,
+          onFatal: (err) => this.onFatal(m, runtime, err),
+          onApplied: (e, r) => this.applied(m, e, r),
+        },
+      },
+      [{ group: this.group, voters: [...IDS], staticPeers: peers }],
+    ).then(
+      (host) => {
+        if (m.runtime === runtime && runtime.alive) m.node = host.group(this.group);
       },
       (err: unknown) => {
         if (m.runtime !== runtime || !runtime.alive) return;
@@ -532,7 +533,8 @@ export class NodeSimulation {
    */
   private async flipBodyBit(): Promise<void> {
     const m = this.rng.pick([...this.members.values()]);
-    const segments = m.fs.paths().filter((p) => p.startsWith(`/data/${m.id}/wal/`) && p.endsWith('.wal'));
+    const walDir = `${groupDataDir(`/data/${m.id}`, this.group)}/wal/`;
+    const segments = m.fs.paths().filter((p) => p.startsWith(walDir) && p.endsWith('.wal'));
     if (segments.length === 0) return;
     const path = this.rng.pick(segments);
     const records = parseRecordBounds(await m.fs.readFile(path)).slice(0, -1).filter((r) => r.bodyLength > 0 && r.kind === 'command');

@@ -33,10 +33,15 @@ export interface SimNetworkStats {
 type MessageHandler = (from: string, payload: Buffer) => void;
 type RequestHandler = (from: string, payload: Buffer) => Promise<Uint8Array>;
 
-interface Endpoint {
-  runtime: SimProcessRuntime;
+/** One Raft group's handlers on one process. */
+interface GroupHandlers {
   onMessage: MessageHandler | undefined;
   onRequest: RequestHandler | undefined;
+}
+
+interface Endpoint {
+  runtime: SimProcessRuntime;
+  groups: Map<number, GroupHandlers>;
 }
 
 export class SimNetwork {
@@ -55,10 +60,10 @@ export class SimNetwork {
    * The network as process `id` sees it (a new endpoint replaces the old one at a restart: frames
    * on their way to the old instance die with it).
    */
-  attach(id: string, runtime: SimProcessRuntime): SimPeerNetwork {
-    const ep: Endpoint = { runtime, onMessage: undefined, onRequest: undefined };
+  attach(id: string, runtime: SimProcessRuntime): SimHostNetwork {
+    const ep: Endpoint = { runtime, groups: new Map() };
     this.endpoints.set(id, ep);
-    return new SimPeerNetwork(this, id, ep);
+    return new SimHostNetwork(this, id, ep);
   }
 
   /** Cut `a` from `b` in both directions (or only a -> b when oneWay). */
@@ -121,9 +126,9 @@ export class SimNetwork {
   }
 }
 
-/** One process's view: what the driver and its RPC router call (one Raft group's PeerNetwork). */
-export class SimPeerNetwork implements PeerNetwork {
-  private peers = new Set<string>();
+/** One process's network, as the peer transport is: a view per Raft group (frames carry the group). */
+export class SimHostNetwork {
+  private readonly views = new Map<number, SimPeerNetwork>();
 
   constructor(
     private readonly net: SimNetwork,
@@ -131,23 +136,47 @@ export class SimPeerNetwork implements PeerNetwork {
     private readonly ep: Endpoint,
   ) {}
 
+  group(group: number): SimPeerNetwork {
+    let view = this.views.get(group);
+    if (!view) {
+      const handlers: GroupHandlers = { onMessage: undefined, onRequest: undefined };
+      this.ep.groups.set(group, handlers);
+      view = new SimPeerNetwork(this.net, this.id, this.ep, group, handlers);
+      this.views.set(group, view);
+    }
+    return view;
+  }
+}
+
+/** One process's view for one Raft group: what the driver and its RPC router call. */
+export class SimPeerNetwork implements PeerNetwork {
+  private peers = new Set<string>();
+
+  constructor(
+    private readonly net: SimNetwork,
+    readonly id: string,
+    private readonly ep: Endpoint,
+    private readonly group: number,
+    private readonly handlers: GroupHandlers,
+  ) {}
+
   setPeers(peers: Readonly<Record<string, unknown>>): void {
     this.peers = new Set(Object.keys(peers));
   }
 
   onMessage(handler: MessageHandler): void {
-    this.ep.onMessage = handler;
+    this.handlers.onMessage = handler;
   }
 
   send(peer: string, payload: Uint8Array): boolean {
     if (!this.peers.has(peer) || !this.ep.runtime.alive) return false;
     const copy = Buffer.from(payload);
-    this.net.transmit(this.id, peer, (target) => target.onMessage?.(this.id, Buffer.from(copy)));
+    this.net.transmit(this.id, peer, (target) => target.groups.get(this.group)?.onMessage?.(this.id, Buffer.from(copy)));
     return true;
   }
 
   onRequest(handler: RequestHandler): void {
-    this.ep.onRequest = handler;
+    this.handlers.onRequest = handler;
   }
 
   request(peer: string, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Buffer> {
@@ -172,8 +201,8 @@ export class SimPeerNetwork implements PeerNetwork {
       const timer = rt.setTimeout(() => finish(new PeerTimeoutError(`no answer from ${peer} within ${options.timeoutMs ?? 10_000} ms`, peer)), options.timeoutMs ?? 10_000);
       // Lost requests and lost answers look the same to the caller: a timeout.
       this.net.transmit(this.id, peer, (target) => {
-        const handler = target.onRequest;
-        const answer = handler ? handler(this.id, copy) : Promise.reject(new Error('no request handler'));
+        const handler = target.groups.get(this.group)?.onRequest;
+        const answer = handler ? handler(this.id, copy) : Promise.reject(new Error(`no request handler for group ${this.group}`));
         answer.then(
           (body) => {
             const bytes = Buffer.from(body);

@@ -1,0 +1,103 @@
+// A node process as a host of Raft groups: one peer transport, of which each group gets its own
+// view (its frames and requests carry its group id), and one replica per group (QueueNode: its
+// Raft driver, WAL, snapshots, state machine, body repair, long polls and pushes), each with its
+// data under its own directory and issuing ids that name its group. A server hosts group 0 only
+// today; the controller and multi-set placement will add groups through the same door.
+//
+// Data layout: group 0 keeps the data directory's top level (wal/, raft/, snapshots/), exactly as
+// before groups existed, so existing data directories start unchanged; group G > 0 lives in
+// groups/G/ with the same layout inside.
+
+import path from 'node:path';
+
+import type { GroupNumber } from '../broker/ids';
+import type { PeerAddress, PeerNetwork } from '../transport';
+import { QueueNode, type QueueNodeOptions } from './queue-node';
+import { RpcRouter } from './rpc';
+
+/** Where group `group`'s replica keeps its data inside the node's data directory. */
+export function groupDataDir(dataDir: string, group: GroupNumber): string {
+  return group === 0 ? dataDir : path.join(dataDir, 'groups', String(group));
+}
+
+/** One group this host runs a replica of. */
+export interface HostedGroup {
+  group: GroupNumber;
+  /** The group's initial voters (empty: this node joins an existing group). */
+  voters: string[];
+  /** The group's peers' addresses as configured (the transport links the union over groups). */
+  staticPeers?: Readonly<Record<string, PeerAddress>>;
+}
+
+/** What a group replica shares with the host's other groups. */
+export type ReplicaOptions = Omit<QueueNodeOptions, 'dataDir' | 'group' | 'voters' | 'network' | 'rpc' | 'staticPeers' | 'nodeId'>;
+
+export interface NodeHostOptions {
+  dataDir: string;
+  /** This node's id in every group it hosts. */
+  nodeId?: string;
+  /** The peer transport, as views per group; absent when every group has this node as its only voter. */
+  network?: { group(id: GroupNumber): PeerNetwork };
+  replica: ReplicaOptions;
+}
+
+export class NodeHost {
+  private constructor(
+    private readonly replicas: ReadonlyMap<GroupNumber, QueueNode>,
+    private readonly routers: ReadonlyMap<GroupNumber, RpcRouter>,
+  ) {}
+
+  /** Opens (recovering from disk) a replica of each group, in order. */
+  static async open(opts: NodeHostOptions, groups: readonly HostedGroup[]): Promise<NodeHost> {
+    const seen = new Set<GroupNumber>();
+    for (const g of groups) {
+      if (seen.has(g.group)) throw new Error(`group ${g.group} is hosted twice`);
+      seen.add(g.group);
+    }
+    const replicas = new Map<GroupNumber, QueueNode>();
+    const routers = new Map<GroupNumber, RpcRouter>();
+    try {
+      for (const g of groups) {
+        const network = opts.network?.group(g.group);
+        const rpc = network ? new RpcRouter(network) : undefined;
+        if (rpc) routers.set(g.group, rpc);
+        const replica = await QueueNode.open({
+          ...opts.replica,
+          dataDir: groupDataDir(opts.dataDir, g.group),
+          group: g.group,
+          voters: g.voters,
+          ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}),
+          ...(network && rpc ? { network, rpc } : {}),
+          ...(g.staticPeers ? { staticPeers: g.staticPeers } : {}),
+        });
+        replicas.set(g.group, replica);
+      }
+    } catch (err) {
+      // A group that failed to open must not leave the others running.
+      await Promise.allSettled([...replicas.values()].map((r) => r.close()));
+      throw err;
+    }
+    return new NodeHost(replicas, routers);
+  }
+
+  /** The replica of `group`; throws when this host does not run that group. */
+  group(group: GroupNumber): QueueNode {
+    const r = this.replicas.get(group);
+    if (!r) throw new Error(`group ${group} is not hosted here`);
+    return r;
+  }
+
+  /** The peer request router of `group` (forwarding, snapshot transfer, body repair); undefined without peers. */
+  rpc(group: GroupNumber): RpcRouter | undefined {
+    return this.routers.get(group);
+  }
+
+  get groups(): ReadonlyMap<GroupNumber, QueueNode> {
+    return this.replicas;
+  }
+
+  /** Closes every replica (each hands leadership over first where it leads). */
+  async close(): Promise<void> {
+    await Promise.all([...this.replicas.values()].map((r) => r.close()));
+  }
+}

@@ -32,17 +32,7 @@ import { nodeFs } from '../runtime/node-fs';
 import { SegmentedWal, type WalHooks, type WalObserver, type WalOptions } from '../storage/wal';
 import type { PeerAddress, PeerNetwork } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
-import {
-  ConfigChangeRefusedError,
-  NotLeaderError,
-  ProposalDroppedError,
-  ProposalRefusedError,
-  ProposalTimeoutError,
-  RaftDriver,
-  StorageStalledError,
-  TransferringError,
-  type RaftDriverOptions,
-} from './raft-driver';
+import { RaftDriver, type DriverRefusal, type RaftDriverOptions } from './raft-driver';
 import { BodyReader } from './body-reader';
 import { ParkedReceives } from './long-poll';
 import { PushDelivery } from './push-delivery';
@@ -363,13 +353,13 @@ export class QueueNode implements QueueService {
   }
 
   async changeMembership(_ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
-    try {
-      await this.commitLog.proposeConfigChange(
-        change.type === 'add' ? { type: 'addVoter', node: change.nodeId, address: change.address } : { type: 'removeVoter', node: change.nodeId },
-      );
-    } catch (err) {
-      if (err instanceof ConfigChangeRefusedError) return fail('invalidParams', undefined, err.message);
-      const f = proposalFailure(err);
+    const r = await this.commitLog.proposeConfigChange(
+      change.type === 'add' ? { type: 'addVoter', node: change.nodeId, address: change.address } : { type: 'removeVoter', node: change.nodeId },
+    );
+    if (!r.ok) {
+      // The core refusing the change itself (one pending, not a voter) is the request's fault.
+      if (r.reason === 'refused') return fail('invalidParams', undefined, r.detail);
+      const f = refusalResult(r);
       return { ...f, detail: `membership change failed: ${f.detail ?? ''}` };
     }
     const voters = this.commitLog.status().voters;
@@ -404,20 +394,16 @@ export class QueueNode implements QueueService {
     const { payload, metaLen } = encodeCommand(command);
     this.inflight++;
     try {
-      let r: CommandResult;
-      try {
-        r = await this.commitLog.propose(payload, metaLen);
-      } catch (err) {
-        if (!(err instanceof TransferringError)) throw err;
+      let r = await this.commitLog.propose(payload, metaLen);
+      if (!r.ok && r.reason === 'transferring') {
         // A leadership transfer is under way (it takes a round trip or two): nothing was
         // appended, so wait for it to end and propose again if this node still leads.
         await this.untilTransferEnds();
         r = await this.commitLog.propose(payload, metaLen);
       }
-      this.countServed(command, r);
-      return r;
-    } catch (err) {
-      return proposalFailure(err);
+      if (!r.ok) return refusalResult(r);
+      this.countServed(command, r.value);
+      return r.value;
     } finally {
       this.inflight--;
     }
@@ -555,14 +541,11 @@ export class QueueNode implements QueueService {
    * began (ReadIndex), so a leader that was just elected, or just deposed, never answers stale.
    */
   private async readBarrier(): Promise<ErrorResult | undefined> {
-    try {
-      await this.commitLog.readBarrier();
-      return undefined;
-    } catch (err) {
-      if (err instanceof StorageStalledError) return fail('notApplied', undefined, err.message);
-      // A read changes nothing, so whatever stopped it, nothing was applied.
-      return fail('notApplied', undefined, `read not possible here now: ${err instanceof Error ? err.message : String(err)}`);
-    }
+    const r = await this.commitLog.readBarrier();
+    if (r.ok) return undefined;
+    if (r.reason === 'diskStalled') return fail('notApplied', undefined, r.detail);
+    // A read changes nothing, so whatever stopped it, nothing was applied.
+    return fail('notApplied', undefined, `read not possible here now: ${r.detail}`);
   }
 
   // ---- apply loop ----------------------------------------------------------------------------
@@ -787,21 +770,17 @@ export class QueueNode implements QueueService {
 }
 
 /**
- * What a client is told when a proposal failed: notApplied (6100) only when the log refused it
- * before appending it anywhere; otherwise outcomeUnknown, since an appended entry may be on other
- * members and be committed by a later leader (dropped here, timed out, or the node stopped or
- * failed while it waited).
+ * What a client is told when the log did not complete a proposal: the driver's outcome decides the
+ * code (notApplied, 6100, only when nothing was appended anywhere; outcomeUnknown otherwise, since
+ * an appended entry may be on other members and be committed by a later leader).
  */
-function proposalFailure(err: unknown): ErrorResult {
-  const why = err instanceof Error ? err.message : String(err);
-  // Refused in propose() before the core saw it: a full disk applies nothing.
-  if (err instanceof StorageStalledError) return fail('notApplied', undefined, why);
-  if (err instanceof NotLeaderError || err instanceof TransferringError || err instanceof ProposalRefusedError) {
-    return fail('notApplied', undefined, `${why}; retry (any member forwards to the leader)`);
+function refusalResult(r: DriverRefusal): ErrorResult {
+  if (r.outcome === 'outcomeUnknown') {
+    return fail('outcomeUnknown', undefined, r.reason === 'dropped' ? `${r.detail}; a later leader may still commit it` : r.detail);
   }
-  if (err instanceof ProposalDroppedError) return fail('outcomeUnknown', undefined, `${why}; a later leader may still commit it`);
-  if (err instanceof ProposalTimeoutError) return fail('outcomeUnknown', undefined, why);
-  return fail('outcomeUnknown', undefined, `the write was appended but its commit is not known: ${why}`);
+  // A full disk or a stopped log: nothing here will take it; another member may.
+  if (r.reason === 'diskStalled' || r.reason === 'stopped') return fail('notApplied', undefined, r.detail);
+  return fail('notApplied', undefined, `${r.detail}; retry (any member forwards to the leader)`);
 }
 
 /** A list from the state machine as a service result (the list, or the error it gave). */
@@ -835,17 +814,12 @@ function walOptions(opts: QueueNodeOptions, log: Logger, stall: DiskStall): WalO
 }
 
 /** Resolves when `barrier` does, or as soon as a disk stall is seen (the barrier then finishes later). */
-async function untilBarrierOrStall(barrier: Promise<void>, stall: DiskStall, log: Logger, timers: Runtime): Promise<void> {
+async function untilBarrierOrStall(barrier: Promise<{ ok: true } | DriverRefusal>, stall: DiskStall, log: Logger, timers: Runtime): Promise<void> {
   let settled = false;
-  const done = barrier.then(
-    () => {
-      settled = true;
-    },
-    (err: unknown) => {
-      settled = true;
-      throw err;
-    },
-  );
+  const done = barrier.then((r) => {
+    settled = true;
+    if (!r.ok) throw new Error(`the log could not be read up to its end at start-up: ${r.detail}`);
+  });
   while (!settled) {
     const s = stall.current();
     if (s) {

@@ -29,63 +29,49 @@ import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 import { RecentEntries, windowLogView } from './recent-entries';
 import type { Runtime, TimerHandle } from '../runtime/timers';
 
-/** This node is not the leader; `leaderHint` is who is, when known. */
-export class NotLeaderError extends Error {
-  constructor(readonly leaderHint: string | undefined) {
-    super(leaderHint ? `not the leader (leader is ${leaderHint})` : 'not the leader (no leader known)');
-    this.name = 'NotLeaderError';
-  }
-}
-
-/** The proposal's fate is decided and it was not committed (another leader's entry took its place). */
-export class ProposalDroppedError extends Error {
-  constructor(index: number) {
-    super(`proposal at index ${index} was replaced by another leader's entry`);
-    this.name = 'ProposalDroppedError';
-  }
-}
-
-/** The leader is handing leadership over: it takes no proposals until that ends (nothing was appended). */
-export class TransferringError extends Error {
-  constructor() {
-    super('leadership is being transferred; the proposal was not appended');
-    this.name = 'TransferringError';
-  }
-}
-
-/** The proposal was refused before it was appended (too much in flight, or the log stopped): nothing was appended. */
-export class ProposalRefusedError extends Error {
-  constructor(reason: string) {
-    super(`proposal refused (${reason}); it was not appended`);
-    this.name = 'ProposalRefusedError';
-  }
-}
-
-/** The core refused a membership change (one in progress, not a voter, ...). */
-export class ConfigChangeRefusedError extends Error {
-  constructor(reason: string) {
-    super(`membership change refused: ${reason}`);
-    this.name = 'ConfigChangeRefusedError';
-  }
-}
-
 /**
- * The disk is full (or failing) here: the proposal was refused before reaching the log, so it was
- * not applied and may be retried.
+ * Why a proposal, membership change or read did not complete here, as a value: `outcome` says
+ * whether a retry is safe. notApplied: nothing was appended anywhere (or, for a read, nothing was
+ * read), so a retry cannot apply it twice; outcomeUnknown: the entry was appended and a later
+ * leader may still commit it. The driver never rejects its promises with these: failures are
+ * results here, and only the node turns them into service errors.
  */
-export class StorageStalledError extends Error {
-  constructor(detail: string) {
-    super(`${detail}; not applied, retry`);
-    this.name = 'StorageStalledError';
-  }
+export interface DriverRefusal {
+  readonly ok: false;
+  readonly outcome: 'notApplied' | 'outcomeUnknown';
+  readonly reason: RefusalReason;
+  /** Who leads, when known (reason notLeader). */
+  readonly leaderHint?: string;
+  /** For operators and clients: what happened, in a sentence. */
+  readonly detail: string;
 }
 
-/** No answer within the proposal timeout: the entry may or may not commit later. */
-export class ProposalTimeoutError extends Error {
-  constructor(index: number) {
-    super(`proposal at index ${index} was not committed in time; its outcome is unknown`);
-    this.name = 'ProposalTimeoutError';
-  }
+export type RefusalReason =
+  | 'notLeader' // this node does not lead (nothing appended)
+  | 'transferring' // leadership is being handed over; retry once it ends (nothing appended)
+  | 'refused' // the core refused it before appending (too much in flight, a config change pending)
+  | 'diskStalled' // the disk is full or failing here (nothing appended)
+  | 'stopped' // the driver stopped (a failure, or shutdown)
+  | 'dropped' // another leader's entry took its index: it will never commit
+  | 'timeout'; // no commit within the proposal timeout: it may still commit
+
+/** A proposal's fate: the state machine's result, or why there is none. */
+export type Proposed<R> = { readonly ok: true; readonly value: R } | DriverRefusal;
+
+function refusal(outcome: DriverRefusal['outcome'], reason: RefusalReason, detail: string, leaderHint?: string): DriverRefusal {
+  return leaderHint === undefined ? { ok: false, outcome, reason, detail } : { ok: false, outcome, reason, detail, leaderHint };
+}
+
+function notLeader(leaderHint: string | undefined): DriverRefusal {
+  return refusal('notApplied', 'notLeader', leaderHint ? `not the leader (leader is ${leaderHint})` : 'not the leader (no leader known)', leaderHint);
+}
+
+function dropped(index: number): DriverRefusal {
+  return refusal('outcomeUnknown', 'dropped', `proposal at index ${index} was replaced by another leader's entry`);
+}
+
+function timedOut(index: number): DriverRefusal {
+  return refusal('outcomeUnknown', 'timeout', `proposal at index ${index} was not committed in time; its outcome is unknown`);
 }
 
 export interface RaftDriverOptions {
@@ -148,10 +134,11 @@ const INFLIGHT_APPENDS_MAX = 64;
 
 interface PendingProposal<R> {
   term: number;
-  resolve: (r: R) => void;
-  reject: (e: Error) => void;
+  settle: (r: Proposed<R>) => void;
   timer: TimerHandle;
 }
+
+type ReadOutcome = { readonly ok: true } | DriverRefusal;
 
 export class RaftDriver<R> {
   private readonly raft: RaftNode;
@@ -159,7 +146,7 @@ export class RaftDriver<R> {
   /** The log on disk; replaced when a snapshot from the leader is installed. */
   private wal: SegmentedWal;
   private readonly pending = new Map<number, PendingProposal<R>>();
-  private readonly pendingConfig = new Map<number, PendingProposal<void>>();
+  private readonly pendingConfig = new Map<number, PendingProposal<undefined>>();
   /** Addresses of voters added by config entries: every member must be able to reach them. */
   private readonly learned = new Map<string, string>();
   /** Nodes whose latest config entry removed them. */
@@ -167,7 +154,7 @@ export class RaftDriver<R> {
   private peersKey = '';
   /** A config entry was appended, truncated or installed: the peer set may need to change. */
   private membershipDirty = true;
-  private readonly reads = new Map<string, { resolve: () => void; reject: (e: Error) => void; index?: number }>();
+  private readonly reads = new Map<string, { settle: (r: ReadOutcome) => void; index?: number }>();
   private listener: ((entries: LogEntry[]) => R[]) | undefined;
   private readonly ticker: TimerHandle;
   private readonly rt: Runtime;
@@ -306,28 +293,34 @@ export class RaftDriver<R> {
     return this.raft.status();
   }
 
-  propose(payload: Uint8Array, metaLen: number): Promise<R> {
-    if (this.failure) return Promise.reject(new ProposalRefusedError(`the log stopped after a failure: ${this.failure.message}`));
+  /** Proposes a command; resolves with its result once committed and applied, or with why not (never rejects). */
+  propose(payload: Uint8Array, metaLen: number): Promise<Proposed<R>> {
+    if (this.failure) return Promise.resolve(refusal('notApplied', 'stopped', `the log stopped after a failure: ${this.failure.message}; it was not appended`));
     // Entries already handed to the log wait for the disk (and are acknowledged only once
     // durable); new ones are refused here, before the core sees them, so nothing piles up.
     const stalled = this.opts.diskStall?.current();
-    if (stalled) return Promise.reject(new StorageStalledError(this.opts.diskStall!.describe(stalled)));
+    if (stalled) return Promise.resolve(refusal('notApplied', 'diskStalled', `${this.opts.diskStall!.describe(stalled)}; not applied, retry`));
     const timeMs = Math.max(this.rt.nowMs(), this.lastTimeMs);
     const r = this.raft.propose({ kind: 'command', timeMs, metaLen, payload });
     if (!r.ok) {
-      if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
-      if (r.reason === 'transferring') return Promise.reject(new TransferringError());
-      return Promise.reject(new ProposalRefusedError(r.reason));
+      if (r.reason === 'notLeader') return Promise.resolve(notLeader(r.leaderHint));
+      if (r.reason === 'transferring') return Promise.resolve(refusal('notApplied', 'transferring', 'leadership is being transferred; the proposal was not appended'));
+      return Promise.resolve(refusal('notApplied', 'refused', `proposal refused (${r.reason}); it was not appended`));
     }
     this.lastTimeMs = timeMs;
     this.appendSpeculatively({ index: r.index, term: r.term, kind: 'command', timeMs, metaLen, payload });
     this.schedule();
-    return new Promise<R>((resolve, reject) => {
+    return this.awaitCommit(this.pending, r.index, r.term);
+  }
+
+  /** Settles once the entry at `index` (proposed in `term`) is applied, dropped, or timed out. */
+  private awaitCommit<T>(pending: Map<number, PendingProposal<T>>, index: number, term: number): Promise<Proposed<T>> {
+    return new Promise<Proposed<T>>((settle) => {
       const timer = this.rt.setTimeout(() => {
-        this.pending.delete(r.index);
-        reject(new ProposalTimeoutError(r.index));
+        pending.delete(index);
+        settle(timedOut(index));
       }, this.proposalTimeoutMs);
-      this.pending.set(r.index, { term: r.term, resolve, reject, timer });
+      pending.set(index, { term, settle, timer });
     });
   }
 
@@ -335,22 +328,16 @@ export class RaftDriver<R> {
    * Proposes a single-server membership change and resolves once its entry is committed (the new
    * configuration already took effect when the entry was appended).
    */
-  proposeConfigChange(change: ConfigChange): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+  proposeConfigChange(change: ConfigChange): Promise<Proposed<undefined>> {
+    if (this.failure) return Promise.resolve(refusal('notApplied', 'stopped', `the log stopped after a failure: ${this.failure.message}`));
     const r = this.raft.proposeConfigChange(change);
     if (!r.ok) {
-      if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
+      if (r.reason === 'notLeader') return Promise.resolve(notLeader(r.leaderHint));
       const detail = 'detail' in r ? `: ${r.detail}` : '';
-      return Promise.reject(new ConfigChangeRefusedError(`${r.reason}${detail}`));
+      return Promise.resolve(refusal('notApplied', 'refused', `membership change refused: ${r.reason}${detail}`));
     }
     this.schedule();
-    return new Promise<void>((resolve, reject) => {
-      const timer = this.rt.setTimeout(() => {
-        this.pendingConfig.delete(r.index);
-        reject(new ProposalTimeoutError(r.index));
-      }, this.proposalTimeoutMs);
-      this.pendingConfig.set(r.index, { term: r.term, resolve, reject, timer });
-    });
+    return this.awaitCommit(this.pendingConfig, r.index, r.term);
   }
 
   /** Addresses learned from config entries (saved with snapshots). */
@@ -362,8 +349,8 @@ export class RaftDriver<R> {
    * Resolves once the state machine reflects everything committed before the call (ReadIndex), so
    * a read that follows cannot return stale state, even on a leader that was just deposed.
    */
-  readBarrier(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+  readBarrier(): Promise<ReadOutcome> {
+    if (this.failure) return Promise.resolve(refusal('notApplied', 'stopped', `the log stopped after a failure: ${this.failure.message}`));
     const stalled = this.opts.diskStall?.current();
     if (stalled) {
       // The Ready loop is held at a persist, so a ReadIndex would wait for the disk. A lone voter
@@ -371,17 +358,17 @@ export class RaftDriver<R> {
       // of a set cannot know it still leads: refused, to be retried on another member.
       const st = this.raft.status();
       const sole = st.voters.length === 1 && st.voters[0] === this.opts.id;
-      if (sole && st.role === 'leader' && this.appliedIndex >= st.commitIndex) return Promise.resolve();
-      return Promise.reject(new StorageStalledError(this.opts.diskStall!.describe(stalled)));
+      if (sole && st.role === 'leader' && this.appliedIndex >= st.commitIndex) return Promise.resolve({ ok: true });
+      return Promise.resolve(refusal('notApplied', 'diskStalled', `${this.opts.diskStall!.describe(stalled)}; not applied, retry`));
     }
     const id = `r${++this.readSeq}`;
     const r = this.raft.readIndex(id);
     if (!r.ok) {
-      if (r.reason === 'notLeader') return Promise.reject(new NotLeaderError(r.leaderHint));
-      return Promise.reject(new ProposalRefusedError(`read: ${r.reason}`));
+      if (r.reason === 'notLeader') return Promise.resolve(notLeader(r.leaderHint));
+      return Promise.resolve(refusal('notApplied', 'refused', `read refused (${r.reason})`));
     }
     this.schedule();
-    return new Promise((resolve, reject) => this.reads.set(id, { resolve, reject }));
+    return new Promise((settle) => this.reads.set(id, { settle }));
   }
 
   /** What a snapshot of the state machine at applied `index` must record. */
@@ -410,18 +397,16 @@ export class RaftDriver<R> {
       if (this.opts.diskStall?.current()) void this.wal.close();
       await this.rt.sleep(2);
     }
-    const closed = new Error('the node is shutting down');
-    for (const [, p] of this.pending) {
-      this.rt.clearTimeout(p.timer);
-      p.reject(closed);
+    // Appended entries may still commit under the next leader; reads just did not happen.
+    const closed = refusal('outcomeUnknown', 'stopped', 'the node is shutting down; the entry may still commit');
+    for (const map of [this.pending, this.pendingConfig] as Map<number, PendingProposal<unknown>>[]) {
+      for (const [, p] of map) {
+        this.rt.clearTimeout(p.timer);
+        p.settle(closed);
+      }
+      map.clear();
     }
-    this.pending.clear();
-    for (const [, p] of this.pendingConfig) {
-      this.rt.clearTimeout(p.timer);
-      p.reject(closed);
-    }
-    this.pendingConfig.clear();
-    for (const [, rd] of this.reads) rd.reject(closed);
+    for (const [, rd] of this.reads) rd.settle(refusal('notApplied', 'stopped', 'the node is shutting down'));
     this.reads.clear();
     // A current commit hint lets the next start-up apply the log without waiting for an election.
     if (this.latestHardState && !this.failure) {
@@ -556,7 +541,7 @@ export class RaftDriver<R> {
       // Proposals from an earlier leadership: the snapshot may or may not include them.
       this.pending.delete(i);
       this.rt.clearTimeout(p.timer);
-      p.reject(new ProposalTimeoutError(i));
+      p.settle(timedOut(i));
     }
     const started = this.rt.monotonicMs();
     const installed = await transfer.install(meta);
@@ -689,8 +674,7 @@ export class RaftDriver<R> {
       if (!p) continue;
       this.pendingConfig.delete(e.index);
       this.rt.clearTimeout(p.timer);
-      if (p.term === e.term) p.resolve();
-      else p.reject(new ProposalDroppedError(e.index));
+      p.settle(p.term === e.term ? { ok: true, value: undefined } : dropped(e.index));
     }
     const listener = this.listener;
     if (!listener) throw new Error('RaftDriver: no commit listener');
@@ -700,15 +684,14 @@ export class RaftDriver<R> {
       if (!p) return;
       this.pending.delete(e.index);
       this.rt.clearTimeout(p.timer);
-      if (p.term === e.term) p.resolve(results[i]!);
-      else p.reject(new ProposalDroppedError(e.index));
+      p.settle(p.term === e.term ? { ok: true, value: results[i]! } : dropped(e.index));
     });
     this.appliedIndex = entries[entries.length - 1]!.index;
     this.raft.appliedTo(this.appliedIndex);
     for (const [id, r] of this.reads) {
       if (r.index !== undefined && r.index <= this.appliedIndex) {
         this.reads.delete(id);
-        r.resolve();
+        r.settle({ ok: true });
       }
     }
   }
@@ -719,14 +702,14 @@ export class RaftDriver<R> {
       if (!r) continue;
       if (rs.index <= this.appliedIndex) {
         this.reads.delete(rs.requestId);
-        r.resolve();
+        r.settle({ ok: true });
       } else r.index = rs.index;
     }
     for (const id of rd.droppedReads) {
       const r = this.reads.get(id);
       if (!r) continue;
       this.reads.delete(id);
-      r.reject(new NotLeaderError(this.leader));
+      r.settle(notLeader(this.leader));
     }
   }
 
@@ -737,7 +720,7 @@ export class RaftDriver<R> {
         if (i >= index) {
           map.delete(i);
           this.rt.clearTimeout(p.timer);
-          p.reject(new ProposalDroppedError(i));
+          p.settle(dropped(i));
         }
       }
     }
@@ -787,11 +770,16 @@ export class RaftDriver<R> {
     this.failure = err instanceof Error ? err : new Error(String(err));
     this.rt.clearInterval(this.ticker);
     this.notifyLeaderWatchers();
-    for (const [, p] of this.pending) {
-      this.rt.clearTimeout(p.timer);
-      p.reject(this.failure);
+    const why = `the node stopped after a failure (${this.failure.message})`;
+    for (const map of [this.pending, this.pendingConfig] as Map<number, PendingProposal<unknown>>[]) {
+      for (const [, p] of map) {
+        this.rt.clearTimeout(p.timer);
+        p.settle(refusal('outcomeUnknown', 'stopped', `${why}; the entry may still commit`));
+      }
+      map.clear();
     }
-    this.pending.clear();
+    for (const [, rd] of this.reads) rd.settle(refusal('notApplied', 'stopped', why));
+    this.reads.clear();
     this.opts.onFatal(this.failure);
   }
 }

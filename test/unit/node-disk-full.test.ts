@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 
 import type { CommandResult } from '../../src/broker/commands';
 import { QueueNode, type QueueNodeOptions } from '../../src/node/queue-node';
-import { RaftDriver, StorageStalledError } from '../../src/node/raft-driver';
+import { RaftDriver } from '../../src/node/raft-driver';
 import { DiskStall, StorageStepError } from '../../src/storage/disk-stall';
 import { HardStateStore } from '../../src/storage/hard-state';
 import { SegmentedWal } from '../../src/storage/wal';
@@ -208,17 +208,18 @@ test('a hard-state save that hits a full disk is retried, not fatal; proposals a
     await sleep(20);
   }
   assert.equal(stall.current()!.file, path.join(dir, 'hardstate'));
-  await assert.rejects(raft.propose(Buffer.from('refused'), 0), StorageStalledError);
+  const refused = await raft.propose(Buffer.from('refused'), 0);
+  assert.ok(!refused.ok && refused.outcome === 'notApplied' && refused.reason === 'diskStalled', JSON.stringify(refused));
   full = false;
   for (;;) {
-    try {
-      assert.match(await raft.propose(Buffer.from('after'), 0), /^applied \d+$/);
+    const r = await raft.propose(Buffer.from('after'), 0);
+    if (r.ok) {
+      assert.match(r.value, /^applied \d+$/);
       break;
-    } catch (err) {
-      assert.ok(err instanceof StorageStalledError || /not the leader/.test(String(err)), String(err));
-      assert.ok(Date.now() < deadline + 10_000, 'proposals accepted once the save succeeds');
-      await sleep(50);
     }
+    assert.ok(r.outcome === 'notApplied' && (r.reason === 'diskStalled' || r.reason === 'notLeader'), JSON.stringify(r));
+    assert.ok(Date.now() < deadline + 10_000, 'proposals accepted once the save succeeds');
+    await sleep(50);
   }
   assert.equal(hardState.current.votedFor, 'solo');
   assert.equal(fatal.length, 0);

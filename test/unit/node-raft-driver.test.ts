@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { NotLeaderError, RaftDriver, TransferringError } from '../../src/node/raft-driver';
+import { RaftDriver, type Proposed } from '../../src/node/raft-driver';
 import { HardStateStore } from '../../src/storage/hard-state';
 import type { LogEntry } from '../../src/storage/types';
 import { SegmentedWal } from '../../src/storage/wal';
@@ -79,14 +79,14 @@ test('a one-voter group commits its proposals by itself, and keeps them across a
   const m = await openMember('solo', ['solo'], dir);
   await until(() => m.log.leaderId === 'solo', 'self-election');
   const results = await Promise.all(['a', 'b', 'c'].map((s) => m.log.propose(body(s), 1)));
-  assert.equal(results.length, 3);
+  assert.ok(results.every((r) => r.ok));
   assert.deepEqual(commands(m), ['a', 'b', 'c']);
-  await m.log.readBarrier();
+  assert.deepEqual(await m.log.readBarrier(), { ok: true });
   await m.log.close();
 
   const again = await openMember('solo', ['solo'], dir);
   await until(() => again.log.leaderId === 'solo', 'self-election after restart');
-  await again.log.propose(body('d'), 1);
+  assert.ok((await again.log.propose(body('d'), 1)).ok);
   // The committed entries before the restart are applied again from the log (appliedIndex was 0).
   assert.deepEqual(commands(again), ['a', 'b', 'c', 'd']);
   await again.log.close();
@@ -109,9 +109,9 @@ test('three voters over TCP: replicate, apply the same sequence, fail over to a 
     await until(() => leaderOf() !== undefined, 'a leader');
     const leader = leaderOf()!;
     const follower = members.find((m) => m !== leader)!;
-    await assert.rejects(follower.log.propose(body('x'), 1), NotLeaderError);
+    refusedAs(await follower.log.propose(body('x'), 1), 'notLeader');
 
-    for (let i = 0; i < 50; i++) await leader.log.propose(body(`m${i}`), 1);
+    for (let i = 0; i < 50; i++) assert.ok((await leader.log.propose(body(`m${i}`), 1)).ok);
     const expected = Array.from({ length: 50 }, (_, i) => `m${i}`);
     await until(() => members.every((m) => commands(m).length === 50), 'every member applies 50 commands');
     for (const m of members) assert.deepEqual(commands(m), expected, `${m.id} applied the same sequence`);
@@ -119,10 +119,10 @@ test('three voters over TCP: replicate, apply the same sequence, fail over to a 
     // While leadership is being handed over the leader appends nothing and says so precisely.
     const target = members.find((m) => m !== leader)!;
     assert.deepEqual(leader.log.transferLeadership(target.id), { ok: true });
-    await assert.rejects(leader.log.propose(body('during transfer'), 1), TransferringError);
+    refusedAs(await leader.log.propose(body('during transfer'), 1), 'transferring');
     await until(() => target.log.leaderId === target.id, 'the transfer to finish');
     assert.ok(!commands(target).includes('during transfer'));
-    await assert.rejects(leader.log.propose(body('after transfer'), 1), NotLeaderError);
+    refusedAs(await leader.log.propose(body('after transfer'), 1), 'notLeader');
 
     // The leader goes away; the other two elect a new one and keep committing.
     await leader.log.close();
@@ -130,7 +130,7 @@ test('three voters over TCP: replicate, apply the same sequence, fail over to a 
     const rest = members.filter((m) => m !== leader);
     await until(() => rest.some((m) => m.log.leaderId === m.id), 'a new leader', 15_000);
     const next = rest.find((m) => m.log.leaderId === m.id)!;
-    await next.log.propose(body('after failover'), 1);
+    assert.ok((await next.log.propose(body('after failover'), 1)).ok);
     await until(() => rest.every((m) => commands(m).at(-1) === 'after failover'), 'both survivors apply the new entry');
     for (const m of rest) assert.deepEqual(commands(m), [...expected, 'after failover']);
   } finally {
@@ -140,3 +140,10 @@ test('three voters over TCP: replicate, apply the same sequence, fail over to a 
     }
   }
 });
+
+/** A proposal the driver refused before appending it, for `reason`: nothing was applied. */
+function refusedAs(r: Proposed<unknown>, reason: 'notLeader' | 'transferring'): void {
+  assert.ok(!r.ok, 'refused');
+  assert.equal(r.reason, reason);
+  assert.equal(r.outcome, 'notApplied');
+}

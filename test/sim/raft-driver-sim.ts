@@ -59,11 +59,19 @@ export interface RaftDriverSimOptions {
   bug?: RaftDriverSimBug;
   /** Multiplies the rate of crashes, partitions, weather changes, transfers and config changes (default 1). */
   intensity?: number;
+  /**
+   * Let the operator add back a member it removed (same id, its old disk). Off by default: a
+   * member whose log still says that id was removed neither sends to it nor (in the real
+   * transport) accepts it, so when the re-added member leads, such a member cannot catch up.
+   */
+  readdRemoved?: boolean;
   trace?: (line: string) => void;
 }
 
 export interface RaftDriverSimStats {
   nodes: number;
+  /** Milliseconds per Raft tick (50 in a server; 10 in seeds with short timers). */
+  tickMs: number;
   tasksRun: number;
   elections: number;
   maxTerm: number;
@@ -128,10 +136,15 @@ const ID_POOL = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9'] as const;
 const MEMBERS_MAX = 7;
 const STEP_MS = 10;
 const CLOCK_SKEW_MS_MAX = 100;
-/** The server's defaults (queue-node.ts): 50 ms ticks, elections after 10-20 of them. */
-const TICK_MS = 50;
-const ELECTION_TICKS = 10;
-const HEARTBEAT_TICKS = 2;
+/**
+ * Timer settings, per seed: the server's defaults (queue-node.ts: 50 ms ticks, elections after
+ * 10-20 of them), or short ones (elections after 40-80 ms), under which network delays and slow
+ * fsyncs often reach the election timeout, so candidacies overlap and votes split.
+ */
+const TIMERS = [
+  { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 },
+  { tickMs: 10, electionTicks: 4, heartbeatTicks: 1 },
+] as const;
 /** Small segments and a small window of recent entries, so logs roll over and lagging followers are read from disk. */
 const SEGMENT_BYTES = 16 * 1024;
 const RECENT_BYTES_MAX = 2000;
@@ -180,14 +193,19 @@ export class RaftDriverSimulation {
   private readonly network: SimNetwork;
   private readonly members = new Map<string, Member>();
   private readonly intensity: number;
+  private readonly timers: (typeof TIMERS)[number];
   private readonly leaderOfTerm = new Map<number, string>();
   private readonly appliedAt = new Map<number, Applied>();
   /** Acknowledged proposals: id -> index. */
   private readonly acked = new Map<string, number>();
   private maxCommitSeen = 0;
+  /** Members a removal was proposed for (it may have committed even when the proposal timed out). */
+  private readonly removedIds = new Set<string>();
   private proposalSeq = 0;
-  private readsInFlight = 0;
-  private configInFlight = false;
+  /** Reads not yet answered, by the process that serves them (a crashed one never answers). */
+  private readonly readsInFlight = new Set<{ runtime: SimProcessRuntime }>();
+  /** The process a membership change in flight was proposed to, until it is decided or that process dies. */
+  private configBy: SimProcessRuntime | undefined;
   private healAtMs = 0;
   private healing = false;
   private failure: SimAbort | undefined;
@@ -199,8 +217,10 @@ export class RaftDriverSimulation {
     this.intensity = opts.intensity ?? 1;
     const n = opts.nodes ?? (this.rng.chance(0.25) ? 5 : 3);
     if (n !== 3 && n !== 5) throw new RangeError('nodes must be 3 or 5');
+    this.timers = this.rng.pick(TIMERS);
     this.stats = {
       nodes: n,
+      tickMs: this.timers.tickMs,
       tasksRun: 0,
       elections: 0,
       maxTerm: 0,
@@ -231,6 +251,7 @@ export class RaftDriverSimulation {
     if (this.opts.nodes !== undefined) parts.push(`--nodes ${this.opts.nodes}`);
     if (this.opts.bug) parts.push(`--bug ${this.opts.bug}`);
     if (this.intensity !== 1) parts.push(`--intensity ${this.intensity}`);
+    if (this.opts.readdRemoved) parts.push('--readd-removed');
     return parts.join(' ');
   }
 
@@ -349,9 +370,9 @@ export class RaftDriverSimulation {
       lastTimeMs,
       configEntries,
       runtime,
-      tickMs: TICK_MS,
-      electionTicks: ELECTION_TICKS,
-      heartbeatTicks: HEARTBEAT_TICKS,
+      tickMs: this.timers.tickMs,
+      electionTicks: this.timers.electionTicks,
+      heartbeatTicks: this.timers.heartbeatTicks,
       recentBytesMax: RECENT_BYTES_MAX,
       log,
       onFatal: (err) => this.onFatal(m, runtime, err),
@@ -449,7 +470,7 @@ export class RaftDriverSimulation {
       const m = this.pickTarget();
       if (m) for (let k = this.rng.int(1, 3); k > 0; k--) this.propose(m);
     }
-    if (this.readsInFlight < 4 && this.rng.chance(0.1)) {
+    if (this.inFlightReads() < 4 && this.rng.chance(0.1)) {
       const m = this.pickTarget();
       if (m) this.read(m);
     }
@@ -479,18 +500,32 @@ export class RaftDriverSimulation {
     const runtime = m.runtime;
     const sm = m.sm;
     this.stats.reads++;
-    this.readsInFlight++;
+    const token = { runtime };
+    this.readsInFlight.add(token);
     m.driver!.readBarrier().then(
       () => {
-        this.readsInFlight--;
+        this.readsInFlight.delete(token);
         if (!runtime.alive) return;
         this.stats.readsAnswered++;
         if (sm.index < minIndex) this.fail('reads', `a read on ${m.id} saw state at ${sm.index} but ${minIndex} was committed before it began`);
       },
       () => {
-        this.readsInFlight--;
+        this.readsInFlight.delete(token);
       },
     );
+  }
+
+  private inFlightReads(): number {
+    let n = 0;
+    for (const r of this.readsInFlight) {
+      if (r.runtime.alive) n++;
+      else this.readsInFlight.delete(r);
+    }
+    return n;
+  }
+
+  private configInFlight(): boolean {
+    return this.configBy?.alive === true;
   }
 
   // ---- faults ------------------------------------------------------------------------------------
@@ -564,12 +599,12 @@ export class RaftDriverSimulation {
   /** Single-server changes, as an operator makes them: add a fresh or idle member, or remove any voter (the leader too). */
   private changeMembership(): void {
     const leader = this.leader();
-    if (!leader || this.configInFlight || this.healing) return;
+    if (!leader || this.configInFlight() || this.healing) return;
     const voters = leader.driver!.status().voters;
     const members = [...this.members.values()].filter((m) => !m.decommissioned);
     let change: ConfigChange;
     if (voters.length <= 3 || (voters.length < 5 && this.rng.chance(0.5))) {
-      const idle = members.find((m) => m.up && !voters.includes(m.id));
+      const idle = members.find((m) => m.up && !voters.includes(m.id) && (this.opts.readdRemoved === true || !this.removedIds.has(m.id)));
       const fresh = ID_POOL.find((id) => !this.members.has(id));
       if (idle) change = { type: 'addVoter', node: idle.id, address: `sim:${portOf(idle.id)}` };
       else if (fresh && members.length < MEMBERS_MAX) {
@@ -579,12 +614,14 @@ export class RaftDriverSimulation {
       } else return;
     } else {
       change = { type: 'removeVoter', node: this.rng.pick(voters) };
+      this.removedIds.add(change.node);
     }
-    this.configInFlight = true;
+    const runtime = leader.runtime;
+    this.configBy = runtime;
     this.trace(`${leader.id} proposes ${change.type} ${change.node}`);
     leader.driver!.proposeConfigChange(change).then(
       () => {
-        this.configInFlight = false;
+        if (this.configBy === runtime) this.configBy = undefined;
         this.stats.configChanges++;
         this.trace(`committed: ${change.type} ${change.node}`);
         // Most removed members are shut down for good; some keep running as non-voters.
@@ -600,7 +637,7 @@ export class RaftDriverSimulation {
         }
       },
       (err: unknown) => {
-        this.configInFlight = false;
+        if (this.configBy === runtime) this.configBy = undefined;
         this.trace(`${change.type} ${change.node} failed: ${err instanceof Error ? err.message : String(err)}`);
       },
     );
@@ -653,7 +690,7 @@ export class RaftDriverSimulation {
       await this.scheduler.runUntil(this.scheduler.nowMs + 100);
       this.checkAll();
       problem = this.convergenceProblem();
-      if (problem === '' && !this.configInFlight) {
+      if (problem === '' && !this.configInFlight()) {
         this.stats.finalCommit = this.leader()!.driver!.status().commitIndex;
         return;
       }
@@ -672,7 +709,10 @@ export class RaftDriverSimulation {
     for (const id of st.voters) {
       const m = this.members.get(id);
       if (!m?.driver) return `voter ${id} is not running`;
-      if (m.sm.index !== st.commitIndex) return `voter ${id} applied ${m.sm.index} of ${st.commitIndex}`;
+      if (m.sm.index !== st.commitIndex) {
+        const own = m.driver.status();
+        return `voter ${id} applied ${m.sm.index} of ${st.commitIndex} (it knows commit ${own.commitIndex}, applied ${own.appliedIndex}, log to ${own.lastIndex}, persisted ${own.persistedIndex}, role ${own.role}; leader sees ${JSON.stringify(st.progress[id])})`;
+      }
     }
     // Every voter applied everything committed, with the history checked at each apply: every
     // acknowledged proposal is there, at the index it was acknowledged at.

@@ -758,7 +758,7 @@ function portOf(id: string): number {
  * The driver's peer network as it takes it today (a transport with a 'raft' channel): a thin
  * shape over the simulated network.
  */
-function asTransport(net: SimPeerNetwork): PeerTransport {
+export function asTransport(net: SimPeerNetwork): PeerTransport {
   const shape = {
     setPeers: (peers: Readonly<Record<string, unknown>>) => net.setPeers(peers),
     onMessage: (handler: (from: string, channel: 'raft', payload: Buffer) => void) => net.onMessage((from, payload) => handler(from, 'raft', payload)),

@@ -27,12 +27,15 @@
 
 import { createHash } from 'node:crypto';
 
-import { RaftDriver } from '../../src/node/raft-driver';
+import { RaftDriver, type RaftDriverOptions } from '../../src/node/raft-driver';
+import { RpcRouter } from '../../src/node/rpc';
+import { beginInstall, finishInstall, SnapshotReceiver, SnapshotSender } from '../../src/node/snapshot-transfer';
 import type { ConfigChange, RaftEntry } from '../../src/raft';
 import { RaftNode } from '../../src/raft/raft-node';
 import type { PreVote, RequestVote } from '../../src/raft/types';
 import { HardStateStore } from '../../src/storage/hard-state';
-import { SegmentedWal } from '../../src/storage/wal';
+import { SnapshotStore } from '../../src/storage/snapshot-store';
+import { SegmentedWal, type WalOptions } from '../../src/storage/wal';
 import type { PeerTransport } from '../../src/transport';
 import { lyingAboutSync } from './node-sim';
 import { Prng } from './prng';
@@ -94,6 +97,10 @@ export interface RaftDriverSimStats {
   truncations: number;
   /** Committed entries re-applied from the WAL at restarts (up to the hard state's commit hint). */
   replayed: number;
+  snapshotsTaken: number;
+  /** Snapshots a member installed from its leader (sent by the real snapshot transfer). */
+  snapshotsInstalled: number;
+  segmentsReleased: number;
   fatalStops: number;
   finalCommit: number;
   networkFrames: number;
@@ -149,6 +156,8 @@ const TIMERS = [
 const SEGMENT_BYTES = 16 * 1024;
 const RECENT_BYTES_MAX = 2000;
 const HEAL_MS_MAX = 60_000;
+/** A snapshot every this many applied entries (per seed), after which the log is compacted. */
+const SNAPSHOT_EVERY_ENTRIES = [100, 400] as const;
 
 // ---- the simulation ----------------------------------------------------------------------------
 
@@ -187,6 +196,31 @@ interface Applied {
   node: string;
 }
 
+/** What a toy node's snapshot holds (the chain hash stands for the state). */
+interface ToySnapshot {
+  hash: number;
+  lastTimeMs: number;
+  voters: string[];
+  addresses: Record<string, string>;
+}
+
+function encodeToySnapshot(s: ToySnapshot): Uint8Array {
+  return Buffer.from(JSON.stringify(s));
+}
+
+function decodeToySnapshot(data: Uint8Array): ToySnapshot {
+  return JSON.parse(Buffer.from(data).toString('utf8')) as ToySnapshot;
+}
+
+/** A running member's log and snapshot bookkeeping (the parts of QueueNode the driver calls back into). */
+interface ToyNode {
+  /** Replaced when a snapshot from the leader is installed. */
+  wal: SegmentedWal;
+  lastTimeMs: number;
+  sinceSnapshot: number;
+  snapshotRunning: Promise<void> | undefined;
+}
+
 export class RaftDriverSimulation {
   private readonly rng: Prng;
   private readonly scheduler = new SimScheduler(EPOCH_MS);
@@ -194,6 +228,7 @@ export class RaftDriverSimulation {
   private readonly members = new Map<string, Member>();
   private readonly intensity: number;
   private readonly timers: (typeof TIMERS)[number];
+  private readonly snapshotEvery: number;
   private readonly leaderOfTerm = new Map<number, string>();
   private readonly appliedAt = new Map<number, Applied>();
   /** Acknowledged proposals: id -> index. */
@@ -218,6 +253,7 @@ export class RaftDriverSimulation {
     const n = opts.nodes ?? (this.rng.chance(0.25) ? 5 : 3);
     if (n !== 3 && n !== 5) throw new RangeError('nodes must be 3 or 5');
     this.timers = this.rng.pick(TIMERS);
+    this.snapshotEvery = this.rng.pick(SNAPSHOT_EVERY_ENTRIES);
     this.stats = {
       nodes: n,
       tickMs: this.timers.tickMs,
@@ -239,6 +275,9 @@ export class RaftDriverSimulation {
       configChanges: 0,
       truncations: 0,
       replayed: 0,
+      snapshotsTaken: 0,
+      snapshotsInstalled: 0,
+      segmentsReleased: 0,
       fatalStops: 0,
       finalCommit: 0,
       networkFrames: 0,
@@ -328,46 +367,67 @@ export class RaftDriverSimulation {
   }
 
   /**
-   * What a node does at start-up (as QueueNode.open does, without snapshots): open the WAL and the
-   * hard state, apply the entries known committed (up to the commit hint), collect the config
-   * entries, and start the driver with everything else left to Raft.
+   * What a node does at start-up (as QueueNode.open does, with a toy state machine): finish a
+   * snapshot install a crash cut short, restore the latest snapshot, open the WAL and the hard
+   * state, apply the entries known committed (up to the commit hint), collect the config entries
+   * after the snapshot, and start the driver with the real snapshot transfer; everything else is
+   * left to Raft.
    */
   private async open(m: Member, runtime: SimProcessRuntime): Promise<RaftDriver<number>> {
     const fs = this.opts.bug === 'unsyncedWrites' ? lyingAboutSync(m.fs) : m.fs;
     const dir = `/data/${m.id}`;
     const log = this.opts.trace ? (line: string) => this.trace(`[${m.id}] ${line}`) : () => undefined;
     await fs.mkdir(dir, { recursive: true });
-    const { wal } = await SegmentedWal.open(`${dir}/wal`, { fs, runtime, segmentBytes: SEGMENT_BYTES, log });
-    const hardState = await HardStateStore.open(`${dir}/raft`, fs);
-    const hint = hardState.current.commitIndex;
+    const snapshots = await SnapshotStore.open(`${dir}/snapshots`, { log, fs });
+    await finishInstall(dir, snapshots, log, fs);
     const sm = m.sm;
+    const latest = await snapshots.loadLatest();
+    const restored = latest ? decodeToySnapshot(latest.data) : undefined;
+    if (latest && restored) this.restore(m, sm, latest.index, restored);
+    const walOpts: WalOptions = { fs, runtime, segmentBytes: SEGMENT_BYTES, log };
+    const toy: ToyNode = { wal: await this.openWal(dir, walOpts), lastTimeMs: restored?.lastTimeMs ?? 0, sinceSnapshot: 0, snapshotRunning: undefined };
+    const hardState = await HardStateStore.open(`${dir}/raft`, fs);
+    if (toy.wal.lastIndex() < sm.index) throw new SimAbort('recovery', `${m.id}: the log ends at ${toy.wal.lastIndex()} but the snapshot is at ${sm.index}`);
+    const hint = hardState.current.commitIndex;
     const configEntries: RaftEntry[] = [];
-    let lastTimeMs = 0;
-    for await (const e of wal.entriesFrom(1)) {
+    for await (const e of toy.wal.entriesFrom(sm.index + 1)) {
       if (e.kind === 'config') configEntries.push(e);
       if (e.index <= hint) {
         this.apply(m, sm, e);
         this.stats.replayed++;
+        toy.sinceSnapshot++;
       }
-      lastTimeMs = Math.max(lastTimeMs, e.timeMs);
+      toy.lastTimeMs = Math.max(toy.lastTimeMs, e.timeMs);
     }
-    if (sm.index < hint) throw new SimAbort('recovery', `${m.id}: the hard state says ${hint} is committed but the log ends at ${wal.lastIndex()}`);
-    this.trace(`${m.id} opens: term ${hardState.current.term}, replayed ${sm.index} committed entries, log ends at ${wal.lastIndex()}`);
-    // Counts the suffixes the driver cuts off (its truncation is private to it).
-    const truncateSuffix = wal.truncateSuffix.bind(wal);
-    wal.truncateSuffix = (from: number) => {
-      this.stats.truncations++;
-      return truncateSuffix(from);
-    };
-    const driver = new RaftDriver<number>({
+    if (sm.index < hint) throw new SimAbort('recovery', `${m.id}: the hard state says ${hint} is committed but the log ends at ${toy.wal.lastIndex()}`);
+    this.trace(`${m.id} opens: term ${hardState.current.term}, snapshot at ${latest?.index ?? 0}, applied ${sm.index}, log ends at ${toy.wal.lastIndex()}`);
+    const transport = asTransport(m.net);
+    const rpc = new RpcRouter(transport);
+    const receiver = new SnapshotReceiver(dir, walOpts, runtime, log);
+    receiver.serve(rpc);
+    const sender = new SnapshotSender(
+      rpc,
+      m.id,
+      {
+        loadSnapshot: async (index) => {
+          if (toy.snapshotRunning) await toy.snapshotRunning;
+          const l = await snapshots.loadLatest();
+          return l && l.index === index ? l.data : undefined;
+        },
+        wal: () => toy.wal,
+      },
+      log,
+      runtime,
+    );
+    const options: RaftDriverOptions = {
       id: m.id,
       voters: m.initialVoters,
-      wal,
+      wal: toy.wal,
       hardState,
-      transport: asTransport(m.net),
+      transport,
       staticPeers: Object.fromEntries(ID_POOL.filter((p) => p !== m.id).map((p) => [p, { host: 'sim', port: portOf(p) }])),
       appliedIndex: sm.index,
-      lastTimeMs,
+      lastTimeMs: toy.lastTimeMs,
       configEntries,
       runtime,
       tickMs: this.timers.tickMs,
@@ -376,14 +436,89 @@ export class RaftDriverSimulation {
       recentBytesMax: RECENT_BYTES_MAX,
       log,
       onFatal: (err) => this.onFatal(m, runtime, err),
-    });
-    driver.onCommit((entries) =>
-      entries.map((e) => {
+      snapshotTransfer: {
+        sender,
+        receiver,
+        // As QueueNode.installSnapshot: swap in the staged log, save the snapshot, restore from it.
+        install: async (meta) => {
+          if (toy.snapshotRunning) await toy.snapshotRunning;
+          await beginInstall(dir, meta, fs);
+          await toy.wal.close();
+          const installed = await finishInstall(dir, snapshots, log, fs);
+          if (!installed || installed.index !== meta.index || installed.term !== meta.term) throw new Error(`snapshot ${meta.index} was to be installed but the staging holds ${installed?.index ?? 'nothing'}`);
+          const l = await snapshots.loadLatest();
+          if (!l || l.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
+          const snap = decodeToySnapshot(l.data);
+          this.restore(m, sm, l.index, snap);
+          toy.wal = await this.openWal(dir, walOpts);
+          toy.lastTimeMs = Math.max(toy.lastTimeMs, snap.lastTimeMs);
+          toy.sinceSnapshot = 0;
+          this.stats.snapshotsInstalled++;
+          return { wal: toy.wal, lastTimeMs: toy.lastTimeMs, learnedAddresses: snap.addresses };
+        },
+      },
+    };
+    if (latest && restored) {
+      options.snapshotMeta = { index: latest.index, term: latest.term, voters: restored.voters };
+      options.learnedAddresses = restored.addresses;
+    }
+    const driver = new RaftDriver<number>(options);
+    driver.onCommit((entries) => {
+      const results = entries.map((e) => {
         this.apply(m, sm, e);
+        toy.lastTimeMs = Math.max(toy.lastTimeMs, e.timeMs);
         return e.index;
-      }),
-    );
+      });
+      toy.sinceSnapshot += entries.length;
+      // Next turn, as QueueNode does: the driver learns these entries are applied only after the listener returns.
+      if (toy.sinceSnapshot >= this.snapshotEvery && !toy.snapshotRunning) runtime.setImmediate(() => void this.snapshotNow(driver, toy, snapshots, sm));
+      return results;
+    });
     return driver;
+  }
+
+  private async openWal(dir: string, walOpts: WalOptions): Promise<SegmentedWal> {
+    const { wal } = await SegmentedWal.open(`${dir}/wal`, walOpts);
+    // Counts the suffixes the driver cuts off (its truncation is private to it).
+    const truncateSuffix = wal.truncateSuffix.bind(wal);
+    wal.truncateSuffix = (from: number) => {
+      this.stats.truncations++;
+      return truncateSuffix(from);
+    };
+    return wal;
+  }
+
+  /** As QueueNode.snapshotNow: snapshot the toy state, then let the core and the WAL forget what it covers. */
+  private snapshotNow(driver: RaftDriver<number>, toy: ToyNode, snapshots: SnapshotStore, sm: TestStateMachine): Promise<void> {
+    if (toy.snapshotRunning) return toy.snapshotRunning;
+    const index = sm.index;
+    if (index === 0 || toy.wal.lastIndex() < index) return Promise.resolve();
+    const meta = driver.snapshotMetaAt(index);
+    const data = encodeToySnapshot({ hash: sm.hash, lastTimeMs: toy.lastTimeMs, voters: meta.voters, addresses: driver.learnedAddresses() });
+    const covered = toy.sinceSnapshot;
+    toy.sinceSnapshot = 0;
+    toy.snapshotRunning = (async () => {
+      try {
+        await toy.wal.untilDurable(index);
+        await snapshots.save({ index, term: meta.term }, data);
+        driver.compact(meta);
+        this.stats.snapshotsTaken++;
+        this.stats.segmentsReleased += await toy.wal.releaseSegments(() => false, index + 1);
+      } catch {
+        toy.sinceSnapshot += covered;
+      } finally {
+        toy.snapshotRunning = undefined;
+      }
+    })();
+    return toy.snapshotRunning;
+  }
+
+  /** A member's state machine takes a snapshot's state: it must be the history every member applied up to there. */
+  private restore(m: Member, sm: TestStateMachine, index: number, snap: ToySnapshot): void {
+    sm.restore({ index, hash: snap.hash, commands: [] });
+    const seen = this.appliedAt.get(index);
+    if (seen === undefined) this.appliedAt.set(index, { term: 0, hash: snap.hash, id: undefined, node: m.id });
+    else if (seen.hash !== snap.hash) throw this.abort('stateMachineSafety', `${m.id} restored a snapshot at ${index} with a different history than ${seen.node} applied`);
   }
 
   /** Apply one entry to a member's toy state machine and check it against every other member's history. */
@@ -763,6 +898,8 @@ export function asTransport(net: SimPeerNetwork): PeerTransport {
     setPeers: (peers: Readonly<Record<string, unknown>>) => net.setPeers(peers),
     onMessage: (handler: (from: string, channel: 'raft', payload: Buffer) => void) => net.onMessage((from, payload) => handler(from, 'raft', payload)),
     send: (peer: string, _channel: 'raft', payload: Uint8Array) => net.send(peer, payload),
+    onRequest: (handler: (from: string, payload: Buffer) => Promise<Uint8Array>) => net.onRequest(handler),
+    request: (peer: string, payload: Uint8Array, options?: { timeoutMs?: number }) => net.request(peer, payload, options),
   };
   return shape as unknown as PeerTransport;
 }

@@ -1,7 +1,7 @@
 // The CI batch of the Raft-level workload (test/sim/raft-driver-sim.ts): the shipped RaftDriver
-// with the real WAL and hard state, on simulated disks, network and time, with a toy state
-// machine, crashes, whole-set power failures, partitions, weather, leader transfers and
-// membership changes, checked by the Raft checkers. More seeds:
+// with the real WAL, hard state, snapshot store and snapshot transfer, on simulated disks, network
+// and time, with a toy state machine, crashes, whole-set power failures, partitions, weather,
+// leader transfers, membership changes and compaction, checked by the Raft checkers. More seeds:
 // `node dist/test/sim/run.js --raft-driver --seeds 1000` (add `--intensity 3`). A checker that
 // cannot fail proves nothing, so deliberately broken variants must be caught too.
 // (Commit-by-count, Raft's Figure 8, is too rare for random search: raft-commit.test.ts stages it.)
@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { runRaftDriverSimulation, type RaftDriverSimBug, type RaftDriverSimResult, type RaftDriverSimStats } from '../sim/raft-driver-sim';
 
 const TIMEOUT_MS = 5 * 60_000;
+const SEEDS = 20;
 
 async function batch(from: number, seeds: number, durationMs: number, intensity: number): Promise<{ failures: string[]; stats: RaftDriverSimStats[] }> {
   const failures: string[] = [];
@@ -26,26 +27,29 @@ function sum(stats: RaftDriverSimStats[], key: keyof RaftDriverSimStats): number
   return stats.reduce((n, s) => n + s[key], 0);
 }
 
-test('raft-driver simulation: 24 seeds x 20 s keep every Raft property and converge after healing', { timeout: TIMEOUT_MS }, async () => {
-  const { failures, stats } = await batch(1, 24, 20_000, 1);
+test(`raft-driver simulation: ${SEEDS} seeds x 20 s keep every Raft property and converge after healing`, { timeout: TIMEOUT_MS }, async () => {
+  const { failures, stats } = await batch(1, SEEDS, 20_000, 1);
   assert.deepEqual(failures, []);
   // The batch must exercise what it claims to.
   const atLeast = (key: keyof RaftDriverSimStats, n: number): void => assert.ok(sum(stats, key) >= n, `only ${sum(stats, key)} ${key}`);
-  atLeast('acked', 24 * 500);
-  atLeast('readsAnswered', 24 * 50);
-  atLeast('elections', 24 * 3);
-  atLeast('crashes', 24 * 2);
+  atLeast('acked', SEEDS * 500);
+  atLeast('readsAnswered', SEEDS * 50);
+  atLeast('elections', SEEDS * 3);
+  atLeast('crashes', SEEDS * 2);
   atLeast('powerFailures', 1);
   atLeast('lostWrites', 1);
-  atLeast('replayed', 24 * 100);
-  atLeast('partitions', 24);
+  atLeast('replayed', SEEDS * 100);
+  atLeast('partitions', SEEDS);
   atLeast('transfers', 10);
   atLeast('configChanges', 10);
   atLeast('truncations', 10);
+  atLeast('snapshotsTaken', SEEDS * 5);
+  atLeast('snapshotsInstalled', 10);
+  atLeast('segmentsReleased', SEEDS);
   const fiveMembers = stats.filter((s) => s.nodes === 5).length;
-  assert.ok(fiveMembers > 0 && fiveMembers < 24, `${fiveMembers} five-member runs`);
+  assert.ok(fiveMembers > 0 && fiveMembers < SEEDS, `${fiveMembers} five-member runs`);
   const shortTimers = stats.filter((s) => s.tickMs === 10).length;
-  assert.ok(shortTimers > 0 && shortTimers < 24, `${shortTimers} runs with short timers`);
+  assert.ok(shortTimers > 0 && shortTimers < SEEDS, `${shortTimers} runs with short timers`);
 });
 
 test('raft-driver simulation: 10 seeds x 15 s at three times the fault rate', { timeout: TIMEOUT_MS }, async () => {

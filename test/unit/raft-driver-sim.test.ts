@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { runRaftDriverSimulation, type RaftDriverSimBug, type RaftDriverSimResult, type RaftDriverSimStats } from '../sim/raft-driver-sim';
 
 const TIMEOUT_MS = 5 * 60_000;
-const SEEDS = 20;
+const SEEDS = 16;
 
 async function batch(from: number, seeds: number, durationMs: number, intensity: number): Promise<{ failures: string[]; stats: RaftDriverSimStats[] }> {
   const failures: string[] = [];

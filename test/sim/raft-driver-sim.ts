@@ -286,7 +286,7 @@ export class RaftDriverSimulation {
   }
 
   replayCommand(): string {
-    const parts = [`node dist/test/sim/run.js --raft-driver --seed ${this.opts.seed} --duration-ms ${this.opts.durationMs}`];
+    const parts = [`node dist/test/sim/run.js --seed ${this.opts.seed} --duration-ms ${this.opts.durationMs}`];
     if (this.opts.nodes !== undefined) parts.push(`--nodes ${this.opts.nodes}`);
     if (this.opts.bug) parts.push(`--bug ${this.opts.bug}`);
     if (this.intensity !== 1) parts.push(`--intensity ${this.intensity}`);

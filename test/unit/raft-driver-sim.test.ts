@@ -2,7 +2,7 @@
 // with the real WAL, hard state, snapshot store and snapshot transfer, on simulated disks, network
 // and time, with a toy state machine, crashes, whole-set power failures, partitions, weather,
 // leader transfers, membership changes and compaction, checked by the Raft checkers. More seeds:
-// `node dist/test/sim/run.js --raft-driver --seeds 1000` (add `--intensity 3`). A checker that
+// `node dist/test/sim/run.js --seeds 1000` (add `--intensity 3`). A checker that
 // cannot fail proves nothing, so deliberately broken variants must be caught too.
 // (Commit-by-count, Raft's Figure 8, is too rare for random search: raft-commit.test.ts stages it.)
 import assert from 'node:assert/strict';
@@ -67,7 +67,7 @@ test('raft-driver simulation runs are reproducible: the same seed writes the sam
   assert.deepEqual(a.stats, b.stats);
   const c = await runRaftDriverSimulation({ seed: 6, durationMs: 8000, intensity: 3 });
   assert.notEqual(c.digest, a.digest, 'another seed, another run');
-  assert.equal(a.replay, 'node dist/test/sim/run.js --raft-driver --seed 5 --duration-ms 8000 --intensity 3');
+  assert.equal(a.replay, 'node dist/test/sim/run.js --seed 5 --duration-ms 8000 --intensity 3');
 });
 
 // ---- deliberately broken variants --------------------------------------------------------------
@@ -84,7 +84,7 @@ test('a core that grants two votes in one term is caught: two leaders in one ter
   const r = await firstFailure('voteTwice', 10);
   assert.ok(r, 'no seed caught it');
   assert.equal(r.failure!.check, 'electionSafety');
-  assert.match(r.replay, /--raft-driver --seed \d+ --duration-ms 15000 --bug voteTwice --intensity 2$/);
+  assert.match(r.replay, /run\.js --seed \d+ --duration-ms 15000 --bug voteTwice --intensity 2$/);
 });
 
 test('a driver whose read barrier does not wait for ReadIndex is caught: a stale read', { timeout: TIMEOUT_MS }, async () => {

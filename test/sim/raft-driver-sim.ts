@@ -1,29 +1,28 @@
 // The Raft-level workload on the shared simulation scaffolding: 3 or 5 members, each running the
-// SHIPPED RaftDriver (src/node/raft-driver.ts) with the real SegmentedWal and HardStateStore on a
-// simulated disk (sim-fs.ts), the simulated peer network (sim-network.ts) and virtual time
-// (sim-runtime.ts), and a toy hash-chain state machine (state-machine.ts) as its commit listener.
-// It is the queue-level workload's sibling (node-sim.ts): same scheduler, disk and network, other
-// clients and other checkers.
+// SHIPPED RaftDriver (src/node/raft-driver.ts) with the real SegmentedWal, HardStateStore,
+// SnapshotStore and snapshot transfer on a simulated disk (sim-fs.ts), the simulated peer network
+// (sim-network.ts) and virtual time (sim-runtime.ts), and a toy hash-chain state machine
+// (state-machine.ts) as its commit listener. It is the queue-level workload's sibling
+// (node-sim.ts): same scheduler, disk and network, other clients and other checkers.
 //
 // Clients propose commands through whichever member leads (driver.propose) and issue ReadIndex
 // reads (driver.readBarrier, then read the toy state). An operator moves leadership
 // (driver.transferLeadership) and changes membership one server at a time
 // (driver.proposeConfigChange: fresh or idle members are added, any voter removed, most removed
-// members shut down for good). Faults: crashes (a power loss on that member's disk; the restart
-// re-opens the WAL and the hard state and replays the committed prefix, as QueueNode.open does),
+// members shut down for good). Members snapshot the toy state and compact, and lagging ones get
+// the leader's snapshot through the real SnapshotSender/SnapshotReceiver, installed as QueueNode
+// installs it. Faults: crashes (a power loss on that member's disk; the restart re-opens the
+// snapshot, the WAL and the hard state and replays the committed prefix, as QueueNode.open does),
 // whole-set power failures, symmetric, split and one-way partitions, network weather. After the
 // fault phase the network heals, every member is up, and the set must converge.
 //
-// Snapshots and compaction are not simulated here: the driver's snapshot transfer is QueueNode
-// machinery (staged WAL and snapshot files swapped in at install), exercised by node-sim.ts; the
-// core's own snapshot rules are exercised by simulator.ts.
-//
 // Checkers: election safety (one leader per term); the same applied history on every member (a
-// chain hash over (index, term, kind, payload) recorded at every apply, restart replays included);
-// commit never moves back within a process; applied never passes commit; an acknowledged proposal
-// is what the history holds at its index, and after the heal every voter applied it; a read that
-// completes saw everything committed anywhere before it started; a restart finds the committed
-// prefix its hard state promises; no task of the driver threw.
+// chain hash over (index, term, kind, payload) recorded at every apply, restart replays and
+// restored snapshots included); commit never moves back within a process; applied never passes
+// commit; an acknowledged proposal is what the history holds at its index, and after the heal
+// every voter applied it; a read that completes saw everything committed anywhere before it
+// started; a restart finds the committed prefix its hard state promises; no task of the driver
+// threw.
 
 import { createHash } from 'node:crypto';
 

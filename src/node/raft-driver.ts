@@ -149,8 +149,12 @@ export class RaftDriver<R> {
   private readonly pendingConfig = new Map<number, PendingProposal<undefined>>();
   /** Addresses of voters added by config entries: every member must be able to reach them. */
   private readonly learned = new Map<string, string>();
-  /** Nodes whose latest config entry removed them. */
-  private readonly removed = new Set<string>();
+  /**
+   * Nodes whose latest config entry removed them, with that entry's index. Only a committed
+   * removal takes a node out of the transport's peers: an uncommitted one may yet be replaced by
+   * the log of a leader that is that very node, which this node must then be able to answer.
+   */
+  private readonly removed = new Map<string, number>();
   private peersKey = '';
   /** A config entry was appended, truncated or installed: the peer set may need to change. */
   private membershipDirty = true;
@@ -468,6 +472,7 @@ export class RaftDriver<R> {
       for (const i of [...this.speculative.keys()]) if (i >= from) this.speculative.delete(i);
       this.recent.truncateFrom(from);
       this.dropPendingFrom(from);
+      for (const [id, index] of this.removed) if (index >= from) this.removed.delete(id);
       this.membershipDirty = true;
       await Promise.allSettled(inFlight);
       await this.wal.truncateSuffix(from);
@@ -636,25 +641,26 @@ export class RaftDriver<R> {
       if (change.type === 'addVoter') {
         this.removed.delete(change.node);
         if (change.address !== undefined) this.learned.set(change.node, change.address);
-      } else this.removed.add(change.node);
+      } else this.removed.set(change.node, e.index);
     }
   }
 
   /**
    * Keep the transport's peer set equal to: the voters, the command line's peers and the nodes
-   * config entries added, minus nodes removed and not voters again; addresses learned from
-   * config entries win over the command line's.
+   * config entries added, minus nodes a committed config entry removed and not voters again;
+   * addresses learned from config entries win over the command line's.
    */
   private updatePeers(): void {
     const transport = this.opts.network;
     // Without staticPeers the caller manages the transport's peers itself.
     if (!transport || !this.opts.staticPeers || !this.membershipDirty) return;
     this.membershipDirty = false;
-    const voters = this.raft.status().voters;
+    const { voters, commitIndex } = this.raft.status();
     const ids = new Set<string>([...Object.keys(this.opts.staticPeers ?? {}), ...voters, ...this.learned.keys()]);
     const peers: Record<string, PeerAddress> = {};
     for (const id of [...ids].sort()) {
-      if (id === this.opts.id || (this.removed.has(id) && !voters.includes(id))) continue;
+      const removedAt = this.removed.get(id);
+      if (id === this.opts.id || (removedAt !== undefined && removedAt <= commitIndex && !voters.includes(id))) continue;
       const learned = this.learned.get(id);
       const address = learned !== undefined ? parseAddress(learned) : this.opts.staticPeers?.[id];
       if (address) peers[id] = address;
@@ -670,6 +676,8 @@ export class RaftDriver<R> {
     if (entries.length === 0) return;
     for (const e of entries) {
       if (e.kind !== 'config') continue;
+      // A removal that commits now takes its node out of the peers (updatePeers, after this Ready).
+      this.membershipDirty = true;
       const p = this.pendingConfig.get(e.index);
       if (!p) continue;
       this.pendingConfig.delete(e.index);

@@ -17,6 +17,7 @@ import {
   align8,
   decodeRecord,
   encodeSeal,
+  readHeader,
   recordBytes,
   segmentFileName,
   writeRecord,
@@ -941,12 +942,22 @@ export class SegmentedWal {
 
   /**
    * Zeroes the records of entries >= fromIndex (and the seal) in `seg`, which becomes the tail.
-   * Zeroing runs backwards in record-aligned steps, each synced, so every crash point leaves an
-   * exact prefix of the old log followed by zeros: never damage with intact records after it.
+   * Zeroing runs backwards in record-aligned steps, each synced, and no step spans two of the
+   * write batches the records were appended in: a crash tears at most one step, so it leaves a
+   * prefix of the old log, then at most a torn part of one batch (which recovery drops as a torn
+   * tail), then zeros. A step across batches, torn, could leave zeros followed by intact records
+   * of a later batch, which recovery must take for lost acknowledged data.
    */
   private async clearRecordsFrom(seg: Segment, fromIndex: number): Promise<void> {
     const starts: number[] = [];
-    for (let i = fromIndex; i <= seg.lastIndex; i++) starts.push(seg.offsetOf(i));
+    const batches: number[] = [];
+    const header = Buffer.alloc(HEADER_BYTES);
+    for (let i = fromIndex; i <= seg.lastIndex; i++) {
+      const at = seg.offsetOf(i);
+      starts.push(at);
+      await readFully(seg.fh, header, 0, HEADER_BYTES, at);
+      batches.push(i - readHeader(header, 0).batchDelta);
+    }
     let stepEnd = seg.writeOffset + (seg.sealed ? SEAL_BYTES : 0);
     const cut = seg.offsetOf(fromIndex);
     seg.truncateFrom(fromIndex);
@@ -954,8 +965,9 @@ export class SegmentedWal {
     seg.sealed = false;
     let k = starts.length - 1;
     while (stepEnd > cut) {
+      const batch = batches[k];
       let start = starts[k--]!;
-      while (k >= 0 && stepEnd - starts[k]! <= STORAGE_LIMITS.truncateStepBytes) start = starts[k--]!;
+      while (k >= 0 && batches[k] === batch && stepEnd - starts[k]! <= STORAGE_LIMITS.truncateStepBytes) start = starts[k--]!;
       await zeroFill(seg.fh, start, stepEnd - start);
       if (this.fsyncEnabled) await this.datasync(seg);
       stepEnd = start;

@@ -705,7 +705,7 @@ export function runNodeSimulation(opts: NodeSimOptions): Promise<NodeSimResult> 
 }
 
 /** The disk as the 'fsyncLies' bug sees it: fdatasync and fsync return at once and persist nothing. */
-function lyingAboutSync(fs: SimFs): FileSystem {
+export function lyingAboutSync(fs: SimFs): FileSystem {
   const open = async (path: string, flags: OpenFlags): Promise<FileHandle> => {
     const h = await fs.open(path, flags);
     return new Proxy(h, {

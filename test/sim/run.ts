@@ -1,34 +1,41 @@
-// CLI for the simulator:
-//   node dist/test/sim/run.js --seeds 200            run seeds 1..200
-//   node dist/test/sim/run.js --seed 1234 --steps 5000 [--nodes 5] [--bug voteTwice] [--intensity 4] [--trace]
-//   node dist/test/sim/run.js --queue --seeds 200    the queue-level simulation of the shipped node (node-sim.ts)
+// CLI for the simulator (one scaffolding, two workloads):
+//   node dist/test/sim/run.js --seeds 200            the Raft-level workload (raft-driver-sim.ts), seeds 1..200
+//   node dist/test/sim/run.js --seed 7 --duration-ms 20000 [--nodes 5] [--bug voteTwice] [--intensity 3] [--readd-removed] [--trace]
+//   node dist/test/sim/run.js --queue --seeds 200    the queue-level workload of the shipped node (node-sim.ts)
 //   node dist/test/sim/run.js --queue --seed 7 --duration-ms 30000 [--bug fsyncLies] [--intensity 3] [--trace]
-// Exits 1 on the first failing seed, after printing the command that replays it.
+// (--raft-driver names the default workload explicitly.) Exits 1 on the first failing seed, after
+// printing the command that replays it.
 
 import { NODE_SIM_BUGS, runNodeSimulation, type NodeSimBug, type NodeSimResult } from './node-sim';
-import { runSimulation, SIM_BUGS, type SimBug, type SimResult } from './simulator';
+import { RAFT_DRIVER_SIM_BUGS, runRaftDriverSimulation, type RaftDriverSimBug, type RaftDriverSimResult } from './raft-driver-sim';
 
 /** Virtual time of a queue-level run's fault phase. */
 const QUEUE_DURATION_MS_DEFAULT = 30_000;
+/** Virtual time of a Raft-level run's fault phase. */
+const RAFT_DURATION_MS_DEFAULT = 20_000;
+
+const USAGE =
+  'usage: run.js [--raft-driver] [--seeds N | --seed S] [--from S] [--duration-ms T] [--nodes 3|5] [--bug B] [--intensity X] [--readd-removed] [--trace], ' +
+  'or run.js --queue [--seeds N | --seed S] [--from S] [--duration-ms T] [--bug B] [--intensity X] [--trace]';
 
 interface Args {
   seeds: number;
   firstSeed: number;
-  steps: number;
+  durationMs?: number;
   nodes?: number;
-  bug?: SimBug;
+  raftBug?: RaftDriverSimBug;
   queueBug?: NodeSimBug;
-  durationMs: number;
   intensity?: number;
+  readdRemoved: boolean;
   trace: boolean;
-  /** Run the queue-level simulation instead of the Raft one. */
+  /** Run the queue-level workload instead of the Raft-level one. */
   queue: boolean;
-  stepsGiven: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 20, firstSeed: 1, steps: 4000, trace: false, queue: false, stepsGiven: false, durationMs: QUEUE_DURATION_MS_DEFAULT };
+  const args: Args = { seeds: 20, firstSeed: 1, trace: false, queue: false, readdRemoved: false };
   let bug: string | undefined;
+  let raftDriver = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
     const value = (): string => {
@@ -52,12 +59,12 @@ function parseArgs(argv: string[]): Args {
       case '--from':
         args.firstSeed = int();
         break;
-      case '--steps':
-        args.steps = int();
-        args.stepsGiven = true;
+      case '--duration-ms':
+        args.durationMs = int();
         break;
       case '--nodes':
         args.nodes = int();
+        if (args.nodes !== 3 && args.nodes !== 5) throw new Error('--nodes is 3 or 5');
         break;
       case '--bug':
         bug = value();
@@ -65,8 +72,11 @@ function parseArgs(argv: string[]): Args {
       case '--queue':
         args.queue = true;
         break;
-      case '--duration-ms':
-        args.durationMs = int();
+      case '--raft-driver':
+        raftDriver = true;
+        break;
+      case '--readd-removed':
+        args.readdRemoved = true;
         break;
       case '--intensity':
         args.intensity = Number(value());
@@ -76,32 +86,22 @@ function parseArgs(argv: string[]): Args {
         args.trace = true;
         break;
       default:
-        throw new Error(`unknown flag ${flag}; usage: run.js [--seeds N | --seed S] [--from S] [--steps K] [--nodes 3|5] [--bug B] [--intensity X] [--trace], or run.js --queue [--seeds N | --seed S] [--duration-ms T] [--bug B] [--intensity X] [--trace]`);
+        throw new Error(`unknown flag ${flag}; ${USAGE}`);
     }
   }
+  if (args.queue && raftDriver) throw new Error('--queue and --raft-driver are two different workloads: pick one');
+  if (args.queue && args.nodes !== undefined) throw new Error('--queue always runs three members');
+  if (args.queue && args.readdRemoved) throw new Error('--readd-removed is for the Raft-level workload');
   if (bug !== undefined) {
     if (args.queue) {
       if (!(NODE_SIM_BUGS as readonly string[]).includes(bug)) throw new Error(`--queue --bug is one of ${NODE_SIM_BUGS.join(', ')}`);
       args.queueBug = bug as NodeSimBug;
     } else {
-      if (!(SIM_BUGS as readonly string[]).includes(bug)) throw new Error(`--bug is one of ${SIM_BUGS.join(', ')}`);
-      args.bug = bug as SimBug;
+      if (!(RAFT_DRIVER_SIM_BUGS as readonly string[]).includes(bug)) throw new Error(`--bug is one of ${RAFT_DRIVER_SIM_BUGS.join(', ')}`);
+      args.raftBug = bug as RaftDriverSimBug;
     }
   }
-  if (args.queue && args.stepsGiven) throw new Error('--queue runs for --duration-ms of virtual time, not --steps');
   return args;
-}
-
-
-function describe(r: SimResult): string {
-  const s = r.stats;
-  return (
-    `seed ${r.seed}: ${s.nodes} nodes, ${s.steps} steps, ${s.elections} elections (max term ${s.maxTerm}), ` +
-    `${s.acked}/${s.proposals} proposals acknowledged, ${s.readsAnswered}/${s.reads} reads, ${s.crashes} crashes, ` +
-    `${s.partitions} partitions, ${s.configChanges} config changes, ${s.transfers} transfers, ${s.snapshotsSent} snapshots sent, ` +
-    `${s.messages} messages, ${s.tornWrites} torn writes, ${s.truncations} truncations, ${s.fetches} fetches (${s.fetchesLost} lost), ` +
-    `${s.readsDropped} reads dropped, final commit ${s.finalCommit}`
-  );
 }
 
 function describeQueue(r: NodeSimResult): string {
@@ -116,54 +116,57 @@ function describeQueue(r: NodeSimResult): string {
   );
 }
 
-async function mainQueue(args: Args): Promise<void> {
+function describeRaft(r: RaftDriverSimResult): string {
+  const s = r.stats;
+  return (
+    `seed ${r.seed}: ${s.nodes} members, ${s.tickMs} ms ticks, ${s.elections} elections (max term ${s.maxTerm}), ` +
+    `${s.acked}/${s.proposals} proposals acknowledged, ${s.readsAnswered}/${s.reads} reads, ` +
+    `${s.crashes} crashes (${s.powerFailures} whole-set power failures; ${s.tornWrites} torn, ${s.lostWrites} lost unsynced writes), ` +
+    `${s.replayed} entries replayed at restarts, ${s.partitions} partitions, ${s.transfers} transfers, ${s.configChanges} config changes, ` +
+    `${s.truncations} truncations, ${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ${s.segmentsReleased} segments released, ` +
+    `${s.fatalStops} stops, final commit ${s.finalCommit}, ${s.tasksRun} tasks, disk digest ${r.digest.slice(0, 16)}`
+  );
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const durationMs = args.durationMs ?? (args.queue ? QUEUE_DURATION_MS_DEFAULT : RAFT_DURATION_MS_DEFAULT);
   const started = Date.now();
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
-    const opts: Parameters<typeof runNodeSimulation>[0] = { seed, durationMs: args.durationMs };
-    if (args.queueBug) opts.bug = args.queueBug;
-    if (args.intensity !== undefined) opts.intensity = args.intensity;
-    if (args.trace) opts.trace = (line) => console.log(line);
-    const r = await runNodeSimulation(opts);
+    const trace = args.trace ? (line: string): void => console.log(line) : undefined;
+    let r: NodeSimResult | RaftDriverSimResult;
+    let line: string;
+    if (args.queue) {
+      const opts: Parameters<typeof runNodeSimulation>[0] = { seed, durationMs };
+      if (args.queueBug) opts.bug = args.queueBug;
+      if (args.intensity !== undefined) opts.intensity = args.intensity;
+      if (trace) opts.trace = trace;
+      const q = await runNodeSimulation(opts);
+      [r, line] = [q, describeQueue(q)];
+    } else {
+      const opts: Parameters<typeof runRaftDriverSimulation>[0] = { seed, durationMs };
+      if (args.nodes !== undefined) opts.nodes = args.nodes;
+      if (args.raftBug) opts.bug = args.raftBug;
+      if (args.intensity !== undefined) opts.intensity = args.intensity;
+      if (args.readdRemoved) opts.readdRemoved = true;
+      if (trace) opts.trace = trace;
+      const d = await runRaftDriverSimulation(opts);
+      [r, line] = [d, describeRaft(d)];
+    }
     if (!r.ok) {
-      console.log(describeQueue(r));
+      console.log(line);
       console.log(`FAILED ${r.failure!.check} at ${r.failure!.atMs} ms: ${r.failure!.message}`);
       console.log(`replay: ${r.replay}`);
       process.exitCode = 1;
       return;
     }
-    if (args.seeds <= 20 || args.trace) console.log(describeQueue(r));
+    if (args.seeds <= 20 || args.trace) console.log(line);
   }
   const secs = (Date.now() - started) / 1000;
-  console.log(`${args.seeds} queue seeds passed (${args.durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
+  console.log(`${args.seeds} ${args.queue ? 'queue' : 'raft'} seeds passed (${durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
 }
 
-function main(): void {
-  const args = parseArgs(process.argv.slice(2));
-  if (args.queue) {
-    void mainQueue(args);
-    return;
-  }
-  const started = Date.now();
-  let steps = 0;
-  for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
-    const opts: Parameters<typeof runSimulation>[0] = { seed, steps: args.steps };
-    if (args.nodes !== undefined) opts.nodes = args.nodes;
-    if (args.bug) opts.bug = args.bug;
-    if (args.intensity !== undefined) opts.intensity = args.intensity;
-    if (args.trace) opts.trace = (line) => console.log(line);
-    const r = runSimulation(opts);
-    steps += r.stats.steps;
-    if (!r.ok) {
-      console.log(describe(r));
-      console.log(`FAILED ${r.failure!.check} at step ${r.failure!.step}: ${r.failure!.message}`);
-      console.log(`replay: ${r.replay}`);
-      process.exitCode = 1;
-      return;
-    }
-    if (args.seeds <= 20 || args.trace) console.log(describe(r));
-  }
-  const secs = (Date.now() - started) / 1000;
-  console.log(`${args.seeds} seeds passed (${steps} steps) in ${secs.toFixed(1)} s`);
-}
-
-main();
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exitCode = 2;
+});

@@ -96,6 +96,9 @@ export class SimScheduler {
 
   /** Runs every task due up to `untilMs`, then sets the clock there. */
   async runUntil(untilMs: number): Promise<void> {
+    // What the caller started between calls (a process booting, a client's request) settles at
+    // the current time first: with no task due, nothing else would let it run before time moves.
+    await settle();
     for (;;) {
       const next = this.heap.peek();
       if (!next || next.atMs > untilMs) break;

@@ -35,11 +35,13 @@ import type { PreVote, RequestVote } from '../../src/raft/types';
 import { HardStateStore } from '../../src/storage/hard-state';
 import { SnapshotStore } from '../../src/storage/snapshot-store';
 import { SegmentedWal, type WalOptions } from '../../src/storage/wal';
-import type { PeerTransport } from '../../src/transport';
 import { lyingAboutSync } from './node-sim';
 import { Prng } from './prng';
 import { SimFs } from './sim-fs';
 import { CALM, SimNetwork, type SimPeerNetwork } from './sim-network';
+
+/** The Raft group the workload's set runs as (the wire and the driver are the same for any group). */
+const GROUP = 0;
 import { SimProcessRuntime, SimScheduler } from './sim-runtime';
 import { commandPayload, commandText, TestStateMachine } from './state-machine';
 
@@ -348,7 +350,7 @@ export class RaftDriverSimulation {
     m.incarnation++;
     const runtime = new SimProcessRuntime(this.scheduler, `${m.id}#${m.incarnation}`, this.rng.int(-CLOCK_SKEW_MS_MAX, CLOCK_SKEW_MS_MAX), this.rng.fork());
     m.runtime = runtime;
-    m.net = this.network.attach(m.id, runtime);
+    m.net = this.network.attach(m.id, runtime).group(GROUP);
     m.up = true;
     m.driver = undefined;
     m.sm = new TestStateMachine();
@@ -400,8 +402,7 @@ export class RaftDriverSimulation {
     }
     if (sm.index < hint) throw new SimAbort('recovery', `${m.id}: the hard state says ${hint} is committed but the log ends at ${toy.wal.lastIndex()}`);
     this.trace(`${m.id} opens: term ${hardState.current.term}, snapshot at ${latest?.index ?? 0}, applied ${sm.index}, log ends at ${toy.wal.lastIndex()}`);
-    const transport = asTransport(m.net);
-    const rpc = new RpcRouter(transport);
+    const rpc = new RpcRouter(m.net);
     const receiver = new SnapshotReceiver(dir, walOpts, runtime, log);
     receiver.serve(rpc);
     const sender = new SnapshotSender(
@@ -423,7 +424,7 @@ export class RaftDriverSimulation {
       voters: m.initialVoters,
       wal: toy.wal,
       hardState,
-      transport,
+      network: m.net,
       staticPeers: Object.fromEntries(ID_POOL.filter((p) => p !== m.id).map((p) => [p, { host: 'sim', port: portOf(p) }])),
       appliedIndex: sm.index,
       lastTimeMs: toy.lastTimeMs,
@@ -615,8 +616,10 @@ export class RaftDriverSimulation {
     this.stats.proposals++;
     const runtime = m.runtime;
     m.driver!.propose(commandPayload(id), 0).then(
-      (index) => {
-        if (!runtime.alive) return;
+      (r) => {
+        // Not the leader, dropped, timed out: the client does not know, and need not.
+        if (!r.ok || !runtime.alive) return;
+        const index = r.value;
         // Durability: what the history holds at this index is fixed from now on (every later
         // apply of it anywhere must reach the same chain hash).
         const there = this.appliedAt.get(index);
@@ -624,7 +627,7 @@ export class RaftDriverSimulation {
         this.acked.set(id, index);
         this.stats.acked++;
       },
-      () => undefined, // not the leader, dropped, timed out: the client does not know, and need not
+      (err: unknown) => this.fail('exception', `propose rejected (the driver answers with values): ${String(err)}`),
     );
   }
 
@@ -637,9 +640,9 @@ export class RaftDriverSimulation {
     const token = { runtime };
     this.readsInFlight.add(token);
     m.driver!.readBarrier().then(
-      () => {
+      (r) => {
         this.readsInFlight.delete(token);
-        if (!runtime.alive) return;
+        if (!r.ok || !runtime.alive) return;
         this.stats.readsAnswered++;
         if (sm.index < minIndex) this.fail('reads', `a read on ${m.id} saw state at ${sm.index} but ${minIndex} was committed before it began`);
       },
@@ -754,8 +757,12 @@ export class RaftDriverSimulation {
     this.configBy = runtime;
     this.trace(`${leader.id} proposes ${change.type} ${change.node}`);
     leader.driver!.proposeConfigChange(change).then(
-      () => {
+      (r) => {
         if (this.configBy === runtime) this.configBy = undefined;
+        if (!r.ok) {
+          this.trace(`${change.type} ${change.node} failed: ${r.detail}`);
+          return;
+        }
         this.stats.configChanges++;
         this.trace(`committed: ${change.type} ${change.node}`);
         // Most removed members are shut down for good; some keep running as non-voters.
@@ -770,10 +777,7 @@ export class RaftDriverSimulation {
           this.trace(`${gone.id} decommissioned`);
         }
       },
-      (err: unknown) => {
-        if (this.configBy === runtime) this.configBy = undefined;
-        this.trace(`${change.type} ${change.node} failed: ${err instanceof Error ? err.message : String(err)}`);
-      },
+      (err: unknown) => this.fail('exception', `proposeConfigChange rejected (the driver answers with values): ${String(err)}`),
     );
   }
 
@@ -888,21 +892,6 @@ function portOf(id: string): number {
   return ID_POOL.indexOf(id as (typeof ID_POOL)[number]) + 1;
 }
 
-/**
- * The driver's peer network as it takes it today (a transport with a 'raft' channel): a thin
- * shape over the simulated network.
- */
-export function asTransport(net: SimPeerNetwork): PeerTransport {
-  const shape = {
-    setPeers: (peers: Readonly<Record<string, unknown>>) => net.setPeers(peers),
-    onMessage: (handler: (from: string, channel: 'raft', payload: Buffer) => void) => net.onMessage((from, payload) => handler(from, 'raft', payload)),
-    send: (peer: string, _channel: 'raft', payload: Uint8Array) => net.send(peer, payload),
-    onRequest: (handler: (from: string, payload: Buffer) => Promise<Uint8Array>) => net.onRequest(handler),
-    request: (peer: string, payload: Uint8Array, options?: { timeoutMs?: number }) => net.request(peer, payload, options),
-  };
-  return shape as unknown as PeerTransport;
-}
-
 // ---- deliberately broken variants: patches of the shipped classes, removed after the run ----------
 
 type Patchable = Record<string, unknown>;
@@ -929,7 +918,7 @@ function installBug(bug: RaftDriverSimBug | undefined): () => void {
       return patch(RaftNode.prototype, 'canCommitAt', () => true);
     case 'readWithoutQuorum':
       // The leader trusts its own idea of leading and of what is applied.
-      return patch(RaftDriver.prototype, 'readBarrier', () => Promise.resolve());
+      return patch(RaftDriver.prototype, 'readBarrier', () => Promise.resolve({ ok: true }));
     case 'unsyncedWrites':
       return () => undefined; // the disk, not the code: see open()
     case undefined:

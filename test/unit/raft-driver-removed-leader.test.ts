@@ -12,7 +12,6 @@ import { RaftDriver } from '../../src/node/raft-driver';
 import { HardStateStore } from '../../src/storage/hard-state';
 import { SegmentedWal } from '../../src/storage/wal';
 import { Prng } from '../sim/prng';
-import { asTransport } from '../sim/raft-driver-sim';
 import { SimFs } from '../sim/sim-fs';
 import { SimNetwork } from '../sim/sim-network';
 import { SimProcessRuntime, SimScheduler } from '../sim/sim-runtime';
@@ -33,7 +32,7 @@ async function startSet(): Promise<{ scheduler: SimScheduler; network: SimNetwor
   const members = new Map<string, Member>();
   for (const [k, id] of IDS.entries()) {
     const runtime = new SimProcessRuntime(scheduler, id, 0, prng.fork());
-    const net = network.attach(id, runtime);
+    const net = network.attach(id, runtime).group(0);
     const fs = new SimFs();
     const { wal } = await SegmentedWal.open(`/data/${id}/wal`, { fs, runtime, log: quiet });
     const hardState = await HardStateStore.open(`/data/${id}/raft`, fs);
@@ -42,7 +41,7 @@ async function startSet(): Promise<{ scheduler: SimScheduler; network: SimNetwor
       voters: IDS,
       wal,
       hardState,
-      transport: asTransport(net),
+      network: net,
       staticPeers: Object.fromEntries(IDS.filter((p) => p !== id).map((p) => [p, { host: 'sim', port: IDS.indexOf(p) + 1 }])),
       appliedIndex: 0,
       lastTimeMs: 0,
@@ -68,12 +67,12 @@ test('a member with an uncommitted removal of the new leader still follows that 
   const leads = (m: Member): boolean => m.driver.status().role === 'leader';
   assert.ok(await scheduler.runUntilTrue(() => leads(n1), 10_000), 'n1 leads');
   let acked = false;
-  void n1.driver.propose(new Uint8Array([1]), 0).then(() => (acked = true));
+  void n1.driver.propose(new Uint8Array([1]), 0).then((r) => (acked = r.ok));
   assert.ok(await scheduler.runUntilTrue(() => acked && [...members.values()].every((m) => m.applied === n1.driver.status().commitIndex), 10_000));
 
   // n1 appends "remove n3", but nobody else ever receives it.
   network.isolate('n1', IDS);
-  void n1.driver.proposeConfigChange({ type: 'removeVoter', node: 'n3' }).catch(() => undefined);
+  void n1.driver.proposeConfigChange({ type: 'removeVoter', node: 'n3' });
   await scheduler.runUntil(scheduler.nowMs + 100);
   assert.deepEqual(n1.driver.status().voters, ['n1', 'n2'], 'the removal took effect on n1 at append');
 
@@ -82,12 +81,12 @@ test('a member with an uncommitted removal of the new leader still follows that 
   const n2 = members.get('n2')!;
   assert.ok(await scheduler.runUntilTrue(() => leads(n2), 20_000), 'n2 leads');
   let acks = 0;
-  for (let i = 0; i < 5; i++) void n2.driver.propose(new Uint8Array([2, i]), 0).then(() => acks++);
+  for (let i = 0; i < 5; i++) void n2.driver.propose(new Uint8Array([2, i]), 0).then((r) => (acks += r.ok ? 1 : 0));
   assert.ok(await scheduler.runUntilTrue(() => acks === 5, 10_000), 'n2 commits with n3');
   assert.equal(n2.driver.transferLeadership('n3').ok, true);
   assert.ok(await scheduler.runUntilTrue(() => leads(n3), 10_000), 'n3 leads');
   acked = false;
-  void n3.driver.propose(new Uint8Array([3]), 0).then(() => (acked = true));
+  void n3.driver.propose(new Uint8Array([3]), 0).then((r) => (acked = r.ok));
   assert.ok(await scheduler.runUntilTrue(() => acked, 10_000), 'n3 commits with n2');
 
   // Once the links are back, n1 must learn that its removal entry was replaced, and catch up.

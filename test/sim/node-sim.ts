@@ -18,8 +18,6 @@
 // leader per term), and that no task of the driver threw. A failing seed prints the command that
 // replays it; the same seed gives the same bytes on every disk.
 
-import { createHash } from 'node:crypto';
-
 import { crc32c } from '../../src/broker/checksum';
 import { decodeCommand, type DecodedCommand } from '../../src/broker/codec';
 import type { CommandResult } from '../../src/broker/commands';
@@ -32,9 +30,10 @@ import { installPatch, type PatchBug } from './node-sim-bugs';
 import { parseRecordBounds } from './node-sim-disk';
 import { Prng } from './prng';
 import { bodyFor, bodyIdOf, emptyHistoryStats, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
-import { SimFs } from './sim-fs';
 import { CALM, SimNetwork, type SimHostNetwork } from './sim-network';
-import { SimProcessRuntime, SimScheduler } from './sim-runtime';
+import type { SimFs } from './sim-fs';
+import { diskDigest, SimMachine } from './sim-machine';
+import { SimScheduler, type SimProcessRuntime } from './sim-runtime';
 
 /** Deliberately broken environments and nodes, to prove the checkers catch what they claim to. */
 export type NodeSimBug =
@@ -104,7 +103,6 @@ export interface NodeSimResult {
 const EPOCH_MS = 1_700_000_000_000;
 const IDS = ['n1', 'n2', 'n3'] as const;
 const STEP_MS = 10;
-const CLOCK_SKEW_MS_MAX = 100;
 /** Small segments, so a run rolls over, releases and ships many of them. */
 const SEGMENT_BYTES = 64 * 1024;
 /** Recent entries kept in memory (64 MiB in a server): small, so bodies are read back from disk. */
@@ -138,15 +136,10 @@ class SimAbort extends Error {
   }
 }
 
-interface Member {
-  id: string;
-  fs: SimFs;
-  runtime: SimProcessRuntime;
-  net: SimHostNetwork;
+/** A member's machine (disk, process) and the node running on it. */
+class Member extends SimMachine {
+  net!: SimHostNetwork;
   node: QueueNode | undefined;
-  incarnation: number;
-  up: boolean;
-  restartAtMs: number;
 }
 
 interface Held {
@@ -256,23 +249,15 @@ export class NodeSimulation {
   // ---- members -----------------------------------------------------------------------------------
 
   private newMember(id: string): Member {
-    // An fdatasync takes virtual time (slow disks for a while, per seed): a crash meanwhile finds
-    // unsynced writes, which the power-loss model keeps, loses or tears.
-    const fs = new SimFs({
-      delay: (op) => (op === 'sync' ? m.runtime.sleep(m.runtime.random() < 0.05 ? this.rng.int(20, 120) : this.rng.int(1, 6)) : undefined),
-    });
-    const m: Member = { id, fs, runtime: undefined as unknown as SimProcessRuntime, net: undefined as unknown as SimHostNetwork, node: undefined, incarnation: 0, up: false, restartAtMs: 0 };
+    const m = new Member(id, this.scheduler, this.rng, this.stats);
     this.members.set(id, m);
     return m;
   }
 
   /** Start a member's process on its disk: QueueNode.open, exactly as the server does. */
   private boot(m: Member): void {
-    m.incarnation++;
-    const runtime = new SimProcessRuntime(this.scheduler, `${m.id}#${m.incarnation}`, this.rng.int(-CLOCK_SKEW_MS_MAX, CLOCK_SKEW_MS_MAX), this.rng.fork());
-    m.runtime = runtime;
+    const runtime = m.startProcess();
     m.net = this.network.attach(m.id, runtime);
-    m.up = true;
     m.node = undefined;
     const peers = Object.fromEntries(IDS.filter((p) => p !== m.id).map((p, i) => [p, { host: 'sim', port: i + 1 }]));
     // As the server does: a host of one group, on the peer network's view of that group.
@@ -295,10 +280,10 @@ export class NodeSimulation {
       [{ group: this.group, voters: [...IDS], staticPeers: peers }],
     ).then(
       (host) => {
-        if (m.runtime === runtime && runtime.alive) m.node = host.group(this.group);
+        if (m.runs(runtime)) m.node = host.group(this.group);
       },
       (err: unknown) => {
-        if (m.runtime !== runtime || !runtime.alive) return;
+        if (!m.runs(runtime)) return;
         this.fail('startFailure', `${m.id} failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       },
     );
@@ -307,34 +292,23 @@ export class NodeSimulation {
   /** A power loss on one member: its process stops dead, its disk keeps what the crash model says. */
   private crash(m: Member, downMs: number): void {
     this.collectStats(m);
-    m.runtime.kill();
-    m.up = false;
     m.node = undefined;
-    const { fs, outcome } = m.fs.crash(this.rng);
-    m.fs = fs;
-    this.stats.crashes++;
-    this.stats.tornWrites += outcome.torn;
-    this.stats.lostWrites += outcome.lost;
-    m.restartAtMs = this.scheduler.nowMs + downMs;
+    const outcome = m.powerLoss(downMs);
     this.trace(`${m.id} crashes (${outcome.kept} unsynced writes kept, ${outcome.lost} lost, ${outcome.torn} torn); back in ${downMs} ms`);
   }
 
   /** The node stopped itself (a failed fsync, damage it cannot serve past): the supervisor restarts it. */
   private onFatal(m: Member, runtime: SimProcessRuntime, err: Error): void {
-    if (m.runtime !== runtime || !runtime.alive) return;
-    this.stats.fatalStops++;
+    if (!m.runs(runtime)) return;
     this.trace(`${m.id} stops: ${err.message}`);
     this.collectStats(m);
-    runtime.kill();
-    m.up = false;
     m.node = undefined;
-    m.fs = m.fs.restart();
-    m.restartAtMs = this.scheduler.nowMs + 500;
+    m.processExit();
   }
 
   private restartDue(): void {
     for (const m of this.members.values()) {
-      if (!m.up && this.scheduler.nowMs >= m.restartAtMs) {
+      if (m.restartDue()) {
         this.stats.restarts++;
         this.trace(`${m.id} restarts`);
         this.boot(m);
@@ -664,15 +638,8 @@ export class NodeSimulation {
     this.stats.networkFrames = this.network.stats.frames;
     this.stats.networkLost = this.network.stats.lost;
     for (const m of this.members.values()) this.collectStats(m);
-    const hash = createHash('sha256');
-    for (const m of [...this.members.values()].sort((a, b) => a.id.localeCompare(b.id))) {
-      for (const p of m.fs.paths().sort()) {
-        hash.update(p);
-        if ((await m.fs.stat(p)).isFile()) hash.update(await m.fs.readFile(p));
-      }
-    }
-    hash.update(JSON.stringify(this.stats));
-    const r: NodeSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest: hash.digest('hex'), replay: this.replayCommand() };
+    const digest = await diskDigest(this.members.values(), JSON.stringify(this.stats));
+    const r: NodeSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest, replay: this.replayCommand() };
     if (this.failure) r.failure = { check: this.failure.check, message: this.failure.message, atMs: this.scheduler.nowMs - EPOCH_MS };
     return r;
   }

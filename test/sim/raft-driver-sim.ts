@@ -24,7 +24,6 @@
 // started; a restart finds the committed prefix its hard state promises; no task of the driver
 // threw.
 
-import { createHash } from 'node:crypto';
 
 import { RaftDriver, type RaftDriverOptions } from '../../src/node/raft-driver';
 import { RpcRouter } from '../../src/node/rpc';
@@ -37,12 +36,12 @@ import { SnapshotStore } from '../../src/storage/snapshot-store';
 import { SegmentedWal, type WalOptions } from '../../src/storage/wal';
 import { lyingAboutSync } from './node-sim';
 import { Prng } from './prng';
-import { SimFs } from './sim-fs';
 import { CALM, SimNetwork, type SimPeerNetwork } from './sim-network';
 
 /** The Raft group the workload's set runs as (the wire and the driver are the same for any group). */
 const GROUP = 0;
-import { SimProcessRuntime, SimScheduler } from './sim-runtime';
+import { diskDigest, SimMachine, type MachineStats } from './sim-machine';
+import { SimScheduler, type SimProcessRuntime } from './sim-runtime';
 import { commandPayload, commandText, TestStateMachine } from './state-machine';
 
 /** Deliberately broken variants, to prove the checkers catch what they claim to. */
@@ -143,7 +142,6 @@ const EPOCH_MS = 1_700_000_000_000;
 const ID_POOL = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9'] as const;
 const MEMBERS_MAX = 7;
 const STEP_MS = 10;
-const CLOCK_SKEW_MS_MAX = 100;
 /**
  * Timer settings, per seed: the server's defaults (queue-node.ts: 50 ms ticks, elections after
  * 10-20 of them), or short ones (elections after 40-80 ms), under which network delays and slow
@@ -171,22 +169,26 @@ class SimAbort extends Error {
   }
 }
 
-interface Member {
-  id: string;
-  fs: SimFs;
-  runtime: SimProcessRuntime;
-  net: SimPeerNetwork;
+/** A member's machine (disk, process) and the driver running on it. */
+class Member extends SimMachine {
+  net!: SimPeerNetwork;
   driver: RaftDriver<number> | undefined;
-  sm: TestStateMachine;
-  incarnation: number;
-  up: boolean;
-  restartAtMs: number;
-  /** The bootstrap voters it is started with every time (its "config file"): empty for members added later. */
-  initialVoters: string[];
+  sm = new TestStateMachine();
   /** Removed and shut down for good. */
-  decommissioned: boolean;
+  decommissioned = false;
   /** Highest commit index this process has reported (commit never moves back within a process). */
-  lastCommit: number;
+  lastCommit = 0;
+
+  constructor(
+    id: string,
+    scheduler: SimScheduler,
+    rng: Prng,
+    stats: MachineStats,
+    /** The bootstrap voters it is started with every time (its "config file"): empty for members added later. */
+    readonly initialVoters: string[],
+  ) {
+    super(id, scheduler, rng, stats);
+  }
 }
 
 interface Applied {
@@ -322,46 +324,25 @@ export class RaftDriverSimulation {
   // ---- members -----------------------------------------------------------------------------------
 
   private newMember(id: string, initialVoters: string[]): Member {
-    // An fdatasync takes virtual time (now and then a slow one): a crash meanwhile finds unsynced
-    // writes, which the power-loss model keeps, loses or tears.
-    const fs = new SimFs({
-      delay: (op) => (op === 'sync' ? m.runtime.sleep(m.runtime.random() < 0.05 ? this.rng.int(20, 120) : this.rng.int(1, 6)) : undefined),
-    });
-    const m: Member = {
-      id,
-      fs,
-      runtime: undefined as unknown as SimProcessRuntime,
-      net: undefined as unknown as SimPeerNetwork,
-      driver: undefined,
-      sm: new TestStateMachine(),
-      incarnation: 0,
-      up: false,
-      restartAtMs: 0,
-      initialVoters,
-      decommissioned: false,
-      lastCommit: 0,
-    };
+    const m = new Member(id, this.scheduler, this.rng, this.stats, initialVoters);
     this.members.set(id, m);
     return m;
   }
 
   /** Start a member's process on its disk. */
   private boot(m: Member): void {
-    m.incarnation++;
-    const runtime = new SimProcessRuntime(this.scheduler, `${m.id}#${m.incarnation}`, this.rng.int(-CLOCK_SKEW_MS_MAX, CLOCK_SKEW_MS_MAX), this.rng.fork());
-    m.runtime = runtime;
+    const runtime = m.startProcess();
     m.net = this.network.attach(m.id, runtime).group(GROUP);
-    m.up = true;
     m.driver = undefined;
     m.sm = new TestStateMachine();
     m.lastCommit = 0;
     this.open(m, runtime).then(
       (driver) => {
-        if (m.runtime === runtime && runtime.alive) m.driver = driver;
+        if (m.runs(runtime)) m.driver = driver;
         else void driver.close().catch(() => undefined);
       },
       (err: unknown) => {
-        if (m.runtime !== runtime || !runtime.alive) return;
+        if (!m.runs(runtime)) return;
         this.fail(err instanceof SimAbort ? err.check : 'startFailure', `${m.id} failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       },
     );
@@ -538,33 +519,22 @@ export class RaftDriverSimulation {
 
   /** A power loss on one member: its process stops dead, its disk keeps what the crash model says. */
   private crash(m: Member, downMs: number): void {
-    m.runtime.kill();
-    m.up = false;
     m.driver = undefined;
-    const { fs, outcome } = m.fs.crash(this.rng);
-    m.fs = fs;
-    this.stats.crashes++;
-    this.stats.tornWrites += outcome.torn;
-    this.stats.lostWrites += outcome.lost;
-    m.restartAtMs = this.scheduler.nowMs + downMs;
+    const outcome = m.powerLoss(downMs);
     this.trace(`${m.id} crashes (${outcome.kept} unsynced writes kept, ${outcome.lost} lost, ${outcome.torn} torn); back in ${downMs} ms`);
   }
 
   /** The driver stopped itself (a failed write, a broken invariant): the supervisor restarts it. */
   private onFatal(m: Member, runtime: SimProcessRuntime, err: Error): void {
-    if (m.runtime !== runtime || !runtime.alive) return;
-    this.stats.fatalStops++;
+    if (!m.runs(runtime)) return;
     this.trace(`${m.id} stops: ${err.message}`);
-    runtime.kill();
-    m.up = false;
     m.driver = undefined;
-    m.fs = m.fs.restart();
-    m.restartAtMs = this.scheduler.nowMs + 500;
+    m.processExit();
   }
 
   private restartDue(): void {
     for (const m of this.members.values()) {
-      if (!m.up && !m.decommissioned && this.scheduler.nowMs >= m.restartAtMs) {
+      if (!m.decommissioned && m.restartDue()) {
         this.stats.restarts++;
         this.trace(`${m.id} restarts`);
         this.boot(m);
@@ -866,15 +836,8 @@ export class RaftDriverSimulation {
     this.stats.tasksRun = this.scheduler.tasksRun;
     this.stats.networkFrames = this.network.stats.frames;
     this.stats.networkLost = this.network.stats.lost;
-    const hash = createHash('sha256');
-    for (const m of [...this.members.values()].sort((a, b) => a.id.localeCompare(b.id))) {
-      for (const p of m.fs.paths().sort()) {
-        hash.update(p);
-        if ((await m.fs.stat(p)).isFile()) hash.update(await m.fs.readFile(p));
-      }
-    }
-    hash.update(JSON.stringify(this.stats));
-    const r: RaftDriverSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest: hash.digest('hex'), replay: this.replayCommand() };
+    const digest = await diskDigest(this.members.values(), JSON.stringify(this.stats));
+    const r: RaftDriverSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest, replay: this.replayCommand() };
     if (this.failure) r.failure = { check: this.failure.check, message: this.failure.message, atMs: this.scheduler.nowMs - EPOCH_MS };
     return r;
   }

@@ -1,5 +1,6 @@
 // A node process as a host of Raft groups: one peer transport, of which each group gets its own
-// view (its frames and requests carry its group id), and one replica per group (QueueNode: its
+// view (its frames and requests carry its group id), one tick scheduler driving every group's
+// Raft ticks, and one replica per group (QueueNode: its
 // Raft driver, WAL, snapshots, state machine, body repair, long polls and pushes), each with its
 // data under its own directory and issuing ids that name its group. A server hosts group 0 only
 // today; the controller and multi-set placement will add groups through the same door.
@@ -12,7 +13,9 @@ import path from 'node:path';
 
 import type { GroupNumber } from '../broker/ids';
 import type { PeerAddress, PeerNetwork } from '../transport';
-import { QueueNode, type QueueNodeOptions } from './queue-node';
+import { nodeRuntime } from '../runtime/node-runtime';
+import { DEFAULT_TICK_MS, QueueNode, type QueueNodeOptions } from './queue-node';
+import { TickScheduler } from './tick-scheduler';
 import { RpcRouter } from './rpc';
 
 /** Where group `group`'s replica keeps its data inside the node's data directory. */
@@ -30,7 +33,7 @@ export interface HostedGroup {
 }
 
 /** What a group replica shares with the host's other groups. */
-export type ReplicaOptions = Omit<QueueNodeOptions, 'dataDir' | 'group' | 'voters' | 'network' | 'rpc' | 'staticPeers' | 'nodeId'>;
+export type ReplicaOptions = Omit<QueueNodeOptions, 'dataDir' | 'group' | 'voters' | 'network' | 'rpc' | 'staticPeers' | 'nodeId' | 'ticks'>;
 
 export interface NodeHostOptions {
   dataDir: string;
@@ -56,6 +59,7 @@ export class NodeHost {
     }
     const replicas = new Map<GroupNumber, QueueNode>();
     const routers = new Map<GroupNumber, RpcRouter>();
+    const ticks = new TickScheduler(opts.replica.runtime ?? nodeRuntime, opts.replica.tickMs ?? DEFAULT_TICK_MS);
     try {
       for (const g of groups) {
         const network = opts.network?.group(g.group);
@@ -66,6 +70,7 @@ export class NodeHost {
           dataDir: groupDataDir(opts.dataDir, g.group),
           group: g.group,
           voters: g.voters,
+          ticks,
           ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}),
           ...(network && rpc ? { network, rpc } : {}),
           ...(g.staticPeers ? { staticPeers: g.staticPeers } : {}),

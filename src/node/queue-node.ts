@@ -35,6 +35,7 @@ import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
 import { RaftDriver, type DriverRefusal, type RaftDriverOptions } from './raft-driver';
 import { BodyReader } from './body-reader';
 import { ParkedReceives } from './long-poll';
+import type { TickSource } from './tick-scheduler';
 import { PushDelivery } from './push-delivery';
 import type { RpcRouter } from './rpc';
 import { beginInstall, finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
@@ -74,8 +75,10 @@ export interface QueueNodeOptions {
   rpc?: RpcRouter;
   /** The peer addresses given on the command line. */
   staticPeers?: Readonly<Record<string, PeerAddress>>;
-  /** Raft tick period (default 50 ms). */
+  /** Raft tick period (default 50 ms); ignored when `ticks` is given. */
   tickMs?: number;
+  /** The host's tick scheduler, shared by the groups it runs (default: the driver's own). */
+  ticks?: TickSource;
   /** How long an http subscriber may take to answer a push (default 15 s, as CMQ). */
   pushTimeoutMs?: number;
   /** Told WAL flush and fdatasync durations (the metrics endpoint's histograms). */
@@ -142,7 +145,7 @@ const TICK_MIN_INTERVAL_MS = 50;
 /** The id of the embedded single-node server's only voter. */
 export const SINGLE_NODE_ID = 'n1';
 /** With 50 ms ticks: heartbeats every 100 ms, elections after 0.5-1 s of silence. */
-const DEFAULT_TICK_MS = 50;
+export const DEFAULT_TICK_MS = 50;
 const DEFAULT_ELECTION_TICKS = 10;
 const DEFAULT_HEARTBEAT_TICKS = 2;
 const SOLE_VOTER_ELECTION_TICKS = 2;
@@ -274,7 +277,8 @@ export class QueueNode implements QueueService {
       lastTimeMs,
       configEntries,
       runtime: opts.runtime ?? nodeRuntime,
-      tickMs: opts.tickMs ?? DEFAULT_TICK_MS,
+      tickMs: opts.ticks?.tickMs ?? opts.tickMs ?? DEFAULT_TICK_MS,
+      ...(opts.ticks ? { ticks: opts.ticks } : {}),
       // A lone voter has nobody to disturb: it may elect itself after the shortest timeout.
       electionTicks: soleVoter ? SOLE_VOTER_ELECTION_TICKS : DEFAULT_ELECTION_TICKS,
       heartbeatTicks: soleVoter ? 1 : DEFAULT_HEARTBEAT_TICKS,

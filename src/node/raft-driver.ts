@@ -27,6 +27,7 @@ import type { PeerAddress, PeerNetwork } from '../transport';
 import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 import { RecentEntries, windowLogView } from './recent-entries';
+import { TickScheduler, type TickSource } from './tick-scheduler';
 import type { Runtime, TimerHandle } from '../runtime/timers';
 
 /**
@@ -95,6 +96,8 @@ export interface RaftDriverOptions {
   /** Clock, timers and randomness (the simulator passes virtual ones). */
   runtime: Runtime;
   tickMs: number;
+  /** The host's tick scheduler, shared by its groups (default: one of this driver's own, every tickMs). */
+  ticks?: TickSource;
   electionTicks: number;
   heartbeatTicks: number;
   log: LogSink;
@@ -160,7 +163,8 @@ export class RaftDriver<R> {
   private membershipDirty = true;
   private readonly reads = new Map<string, { settle: (r: ReadOutcome) => void; index?: number }>();
   private listener: ((entries: LogEntry[]) => R[]) | undefined;
-  private readonly ticker: TimerHandle;
+  /** Stops this driver's ticks (at close or after a failure). */
+  private readonly stopTicks: () => void;
   private readonly rt: Runtime;
   private readonly leaderWatchers = new Set<() => void>();
   private scheduled = false;
@@ -246,11 +250,12 @@ export class RaftDriver<R> {
       this.schedule();
     });
     this.updatePeers();
-    this.ticker = this.rt.setInterval(() => {
+    const ticks = opts.ticks ?? new TickScheduler(this.rt, opts.tickMs);
+    this.stopTicks = ticks.subscribe(() => {
       this.guard(() => this.raft.tick());
       if (this.leaderWatchers.size > 0) this.notifyLeaderWatchers();
       this.schedule();
-    }, opts.tickMs);
+    });
     this.schedule();
   }
 
@@ -393,7 +398,7 @@ export class RaftDriver<R> {
 
   async close(): Promise<void> {
     this.stopped = true;
-    this.rt.clearInterval(this.ticker);
+    this.stopTicks();
     this.notifyLeaderWatchers();
     while (this.processing) {
       // A Ready waiting for a stalled disk would wait forever: closing the log gives up its
@@ -776,7 +781,7 @@ export class RaftDriver<R> {
     // After close() began, a write given up on (a stalled disk) is not a failure of the node.
     if (this.failure || this.stopped) return;
     this.failure = err instanceof Error ? err : new Error(String(err));
-    this.rt.clearInterval(this.ticker);
+    this.stopTicks();
     this.notifyLeaderWatchers();
     const why = `the node stopped after a failure (${this.failure.message})`;
     for (const map of [this.pending, this.pendingConfig] as Map<number, PendingProposal<unknown>>[]) {

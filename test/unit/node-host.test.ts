@@ -33,11 +33,18 @@ test('three hosts run two groups over one network each: both elect, serve, and k
   const prng = new Prng(42);
   const network = new SimNetwork(scheduler, prng.fork());
   const disks = new Map(IDS.map((id) => [id, new SimFs()]));
+  /** setInterval calls per host: the Raft ticks of both groups share one timer. */
+  const intervals = new Map<string, number>();
   const hosts = await settled(
     scheduler,
     Promise.all(
       IDS.map((id) => {
         const runtime = new SimProcessRuntime(scheduler, id, 0, prng.fork());
+        const setInterval = runtime.setInterval.bind(runtime);
+        runtime.setInterval = (fn, ms) => {
+          intervals.set(id, (intervals.get(id) ?? 0) + 1);
+          return setInterval(fn, ms);
+        };
         const peers = Object.fromEntries(IDS.filter((p) => p !== id).map((p, i) => [p, { host: 'sim', port: i + 1 }]));
         return NodeHost.open(
           { dataDir: `/data/${id}`, nodeId: id, network: network.attach(id, runtime), replica: { fs: disks.get(id)!, runtime, log: quiet } },
@@ -48,6 +55,7 @@ test('three hosts run two groups over one network each: both elect, serve, and k
   );
   const leaderOf = (group: number): QueueNode | undefined => hosts.map((h) => h.group(group)).find((n) => n.leaderId() !== undefined && n.leaderId() === n.observe().raft.id);
   assert.ok(await scheduler.runUntilTrue(() => GROUPS.every((g) => leaderOf(g) !== undefined), 20_000), 'both groups elect a leader');
+  for (const id of IDS) assert.equal(intervals.get(id), 1, `${id} runs one tick timer for its two groups`);
 
   const sent = new Map<number, CommandResult>();
   for (const g of GROUPS) {

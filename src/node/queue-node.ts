@@ -1,8 +1,7 @@
-// The node driver: wires the commit log, the queue state machine and the on-disk bodies into the
-// QueueService the HTTP layer calls. It owns every timer (ticks, long polls, snapshots) and all
-// I/O; the state machine stays pure and sees time only through log entries.
-
-import path from 'node:path';
+// One Raft group's replica: wires the group's Raft driver, its queue state machine and the bodies
+// on its disk into the QueueService the API calls. Recovery is group-recovery.ts, body reads
+// body-reader.ts; this file applies, ticks, parks long polls, runs pushes and takes snapshots.
+// The state machine stays pure and sees time only through log entries.
 
 import { encodeCommand } from '../broker/codec';
 import { GroupIds, type GroupNumber } from '../broker/ids';
@@ -24,16 +23,15 @@ import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueServic
 import type { RequestContext } from '../service/request-context';
 import { DiskStall } from '../storage/disk-stall';
 import { SnapshotStore } from '../storage/snapshot-store';
-import { WalCorruptionError, type LogEntry } from '../storage/types';
+import type { LogEntry } from '../storage/types';
 import type { RaftStatus } from '../raft';
-import { HardStateStore } from '../storage/hard-state';
 import type { FileSystem } from '../runtime/fs';
-import { nodeFs } from '../runtime/node-fs';
-import { SegmentedWal, type WalHooks, type WalObserver, type WalOptions } from '../storage/wal';
+import type { SegmentedWal, WalHooks, WalObserver } from '../storage/wal';
 import type { PeerAddress, PeerNetwork } from '../transport';
 import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
 import { RaftDriver, type DriverRefusal, type RaftDriverOptions } from './raft-driver';
 import { BodyReader } from './body-reader';
+import { openWal, recoverGroup, walOptions } from './group-recovery';
 import { ParkedReceives } from './long-poll';
 import type { TickSource } from './tick-scheduler';
 import { PushDelivery } from './push-delivery';
@@ -232,40 +230,8 @@ export class QueueNode implements QueueService {
    */
   static async open(opts: QueueNodeOptions): Promise<QueueNode> {
     const log = toLogger(opts.log, stderrLine);
-    const fs = opts.fs ?? nodeFs;
-    await fs.mkdir(opts.dataDir, { recursive: true });
-    const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log, fs });
-    // A snapshot install from the leader that a crash interrupted is completed before anything is read.
-    await finishInstall(opts.dataDir, snapshots, log, fs);
-    const latest = await snapshots.loadLatest();
-    const restored = latest ? decodeNodeSnapshot(latest.data) : undefined;
-    const ids = new GroupIds(opts.group ?? 0);
-    const sm = restored ? QueueStateMachine.restore(restored.stateMachine, ids) : new QueueStateMachine(ids);
     const nodeId = opts.nodeId ?? SINGLE_NODE_ID;
-    // One record of stalled disk writes for the WAL, a staged WAL and the hard state alike.
-    const diskStall = new DiskStall(log, { nodeId, runtime: opts.runtime ?? nodeRuntime, ...(opts.diskStallRetryMs !== undefined ? { retryMs: opts.diskStallRetryMs } : {}) });
-    const wal = await openWal(opts, log, diskStall);
-    const hardState = await HardStateStore.open(path.join(opts.dataDir, 'raft'), fs);
-    if (wal.lastIndex() < sm.lastAppliedIndex) {
-      throw new Error(`log ends at ${wal.lastIndex()} but the snapshot is at ${sm.lastAppliedIndex}: data directory is inconsistent`);
-    }
-    // Apply what is known to be committed (the commit hint saved with the hard state); Raft
-    // delivers the rest once this node learns its commit index again. Config entries after the
-    // snapshot rebuild the membership.
-    const knownCommitted = hardState.current.commitIndex;
-    let lastTimeMs = sm.lastTimeMs;
-    let replayed = 0;
-    const configEntries: LogEntry[] = [];
-    for await (const e of wal.entriesFrom(sm.lastAppliedIndex + 1)) {
-      if (e.kind === 'config') configEntries.push(e);
-      if (e.index <= knownCommitted && e.kind === 'command') {
-        const result = sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
-        opts.onApplied?.(e, result);
-        replayed++;
-      }
-      lastTimeMs = Math.max(lastTimeMs, e.timeMs);
-    }
-    log.child('server').info(`recovered: snapshot at ${latest ? latest.index : 0}, replayed ${replayed} committed entries, log ends at ${wal.lastIndex()}`);
+    const { snapshots, latest, restored, sm, diskStall, wal, hardState, configEntries, lastTimeMs, replayed } = await recoverGroup(opts, nodeId, log);
     const voters = opts.voters ?? [nodeId];
     const soleVoter = voters.length === 1 && voters[0] === nodeId;
     const raftOpts: RaftDriverOptions = {
@@ -808,15 +774,6 @@ function anyInRange(sorted: number[], lo: number, hi: number): boolean {
   return a < sorted.length && sorted[a]! <= hi;
 }
 
-function walOptions(opts: QueueNodeOptions, log: Logger, stall: DiskStall): WalOptions {
-  const walOpts: WalOptions = { fsync: opts.fsync ?? true, log, stall, ...(opts.walObserver ? { observer: opts.walObserver } : {}) };
-  if (opts.fs) walOpts.fs = opts.fs;
-  if (opts.runtime) walOpts.runtime = opts.runtime;
-  if (opts.segmentBytes !== undefined) walOpts.segmentBytes = opts.segmentBytes;
-  if (opts.beforeDatasync || opts.walHooks) walOpts.hooks = { ...opts.walHooks, ...(opts.beforeDatasync ? { beforeDatasync: opts.beforeDatasync } : {}) };
-  return walOpts;
-}
-
 /** Resolves when `barrier` does, or as soon as a disk stall is seen (the barrier then finishes later). */
 async function untilBarrierOrStall(barrier: Promise<{ ok: true } | DriverRefusal>, stall: DiskStall, log: Logger, timers: Runtime): Promise<void> {
   let settled = false;
@@ -836,19 +793,3 @@ async function untilBarrierOrStall(barrier: Promise<{ ok: true } | DriverRefusal
   await done;
 }
 
-async function openWal(opts: QueueNodeOptions, log: Logger, stall: DiskStall): Promise<SegmentedWal> {
-  const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOptions(opts, log, stall)).catch((err: unknown) => {
-    if (!(err instanceof WalCorruptionError)) throw err;
-    throw new Error(
-      `CORRUPTION: the write-ahead log in ${opts.dataDir} is damaged (${err.message}). ` +
-        'Refusing to start rather than lose acknowledged messages. See what is damaged with ' +
-        `"opencmq wal verify ${opts.dataDir}"; then copy what is readable with "opencmq wal salvage", ` +
-        'or, for a member of a replicated set, remove it, wipe it and let it rejoin.',
-    );
-  });
-  if (report.tornTailBytes > 0) log.child('wal').warn(`dropped a torn tail of ${report.tornTailBytes} bytes (never acknowledged)`);
-  for (const d of report.damagedBodies) {
-    log.child('wal').error(`CORRUPTION: entry ${d.index} in ${d.segment} at offset ${d.fileOffset} has a damaged body part; its messages will be quarantined when read`);
-  }
-  return wal;
-}

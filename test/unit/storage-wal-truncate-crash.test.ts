@@ -13,6 +13,7 @@ import { Prng } from '../sim/prng';
 import { SimFs } from '../sim/sim-fs';
 
 const SEEDS = 30;
+const SEGMENT_BYTES = 256 * 1024;
 const quiet = (): void => undefined;
 
 function makeEntry(index: number): LogEntry {
@@ -34,7 +35,8 @@ test('a power loss while truncateSuffix zeroes a suffix of several write batches
         // Once holding, fdatasyncs beyond the first `syncsAllowed` never complete: the crash finds their writes unsynced.
         delay: (op) => (holding && op === 'sync' && syncs++ >= syncsAllowed ? new Promise<void>(() => undefined) : undefined),
       });
-      const { wal } = await SegmentedWal.open('/wal', { fs, log: quiet });
+      // Small segments: the simulated disk holds (and zero-fills) every byte of a preallocated one.
+      const { wal } = await SegmentedWal.open('/wal', { fs, log: quiet, segmentBytes: SEGMENT_BYTES });
       // Three write batches: 1-10, 11-20, 21-30 (each append awaited: durable before the next).
       for (const [from, to] of [[1, 10], [11, 20], [21, 30]] as const) {
         const batch: LogEntry[] = [];
@@ -47,7 +49,7 @@ test('a power loss while truncateSuffix zeroes a suffix of several write batches
       const { fs: after, outcome } = fs.crash(new Prng(seed));
       torn += outcome.torn;
       holding = false;
-      const reopened = await SegmentedWal.open('/wal', { fs: after, log: quiet }).catch((err: unknown) => {
+      const reopened = await SegmentedWal.open('/wal', { fs: after, log: quiet, segmentBytes: SEGMENT_BYTES }).catch((err: unknown) => {
         assert.fail(`seed ${seed}, ${syncsAllowed} syncs: the log does not open after the crash: ${String(err)}`);
       });
       const last = reopened.wal.lastIndex();

@@ -21,7 +21,7 @@ import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
-import { DiskStall } from '../storage/disk-stall';
+import type { DiskStall } from '../storage/disk-stall';
 import { SnapshotStore } from '../storage/snapshot-store';
 import type { LogEntry } from '../storage/types';
 import type { RaftStatus } from '../raft';
@@ -177,9 +177,6 @@ export class QueueNode implements QueueService {
   private readonly counters = { snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
   /** Reads message bodies back for delivery and pushes, checked, from here or a replica. */
   private readonly bodies: BodyReader;
-  private receiver: SnapshotReceiver | undefined;
-  /** Stalled disk writes (full disk, I/O errors), shared by every log this node opens. */
-  private diskStall: DiskStall | undefined;
   /** POSTs topic pushes to http subscribers while this node leads. */
   private readonly pushes: PushDelivery;
   private pushRecheck: TimerHandle | undefined;
@@ -190,6 +187,10 @@ export class QueueNode implements QueueService {
     private wal: SegmentedWal,
     private readonly commitLog: RaftDriver<CommandResult>,
     private readonly snapshots: SnapshotStore,
+    /** Stalled disk writes (full disk, I/O errors), shared by every log this node opens. */
+    private readonly diskStall: DiskStall,
+    /** Stages snapshots the leader sends (absent for a one-voter group). */
+    private readonly receiver: SnapshotReceiver | undefined,
     private readonly opts: QueueNodeOptions,
   ) {
     this.rt = opts.runtime ?? nodeRuntime;
@@ -266,9 +267,7 @@ export class QueueNode implements QueueService {
       raftOpts.snapshotTransfer = { sender, receiver, install: (meta) => node.installSnapshot(meta) };
     }
     const commitLog = new RaftDriver<CommandResult>(raftOpts);
-    const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, opts);
-    node.receiver = receiver;
-    node.diskStall = diskStall;
+    const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, diskStall, receiver, opts);
     if (opts.rpc) node.bodies.serve(opts.rpc);
     node.entriesSinceSnapshot = replayed;
     node.afterApply();
@@ -392,13 +391,13 @@ export class QueueNode implements QueueService {
 
   /** Everything the admin endpoint reports, read now (cheap: no I/O, no per-message work). */
   observe(): NodeObservation {
-    const stall = this.diskStall?.current();
+    const stall = this.diskStall.current();
     return {
       raft: this.commitLog.status(),
       raftCounters: this.commitLog.counters,
       closing: this.closing,
       fatal: this.fatal?.message,
-      diskStall: stall && this.diskStall ? this.diskStall.describe(stall) : undefined,
+      diskStall: stall ? this.diskStall.describe(stall) : undefined,
       wal: { bytesWritten: this.wal.stats.bytesWritten, segments: this.wal.segmentCount(), diskBytes: this.wal.diskBytes() },
       broker: this.sm.stats(),
       topics: this.sm.topicStats(),
@@ -445,16 +444,14 @@ export class QueueNode implements QueueService {
   }
 
   async listQueues(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    const stale = await this.readBarrier();
-    if (stale) return stale;
-    return { ok: true, ...this.sm.listQueues(searchWord, offset, limit) };
+    return this.read(() => ({ ok: true, ...this.sm.listQueues(searchWord, offset, limit) }));
   }
 
   async getQueueAttributes(_ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
-    const stale = await this.readBarrier();
-    if (stale) return stale;
-    const attributes = this.sm.getQueueAttributes(queueName);
-    return attributes ? { ok: true, attributes } : fail('queueNotExist');
+    return this.read(() => {
+      const attributes = this.sm.getQueueAttributes(queueName);
+      return attributes ? { ok: true, attributes } : fail('queueNotExist');
+    });
   }
 
   async listDeadLetterSourceQueues(
@@ -464,22 +461,18 @@ export class QueueNode implements QueueService {
     offset: number,
     limit: number,
   ): Promise<ServiceResult<QueueList>> {
-    const stale = await this.readBarrier();
-    if (stale) return stale;
-    return okList(this.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit));
+    return this.read(() => okList(this.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit)));
   }
 
   async listTopics(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
-    const stale = await this.readBarrier();
-    if (stale) return stale;
-    return { ok: true, ...this.sm.listTopics(searchWord, offset, limit) };
+    return this.read(() => ({ ok: true, ...this.sm.listTopics(searchWord, offset, limit) }));
   }
 
   async getTopicAttributes(_ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
-    const stale = await this.readBarrier();
-    if (stale) return stale;
-    const attributes = this.sm.getTopicAttributes(topicName);
-    return attributes ? { ok: true, attributes } : fail('topicNotExist');
+    return this.read(() => {
+      const attributes = this.sm.getTopicAttributes(topicName);
+      return attributes ? { ok: true, attributes } : fail('topicNotExist');
+    });
   }
 
   async listSubscriptions(
@@ -489,16 +482,14 @@ export class QueueNode implements QueueService {
     offset: number,
     limit: number,
   ): Promise<ServiceResult<SubscriptionList>> {
-    const stale = await this.readBarrier();
-    if (stale) return stale;
-    return okList(this.sm.listSubscriptions(topicName, searchWord, offset, limit));
+    return this.read(() => okList(this.sm.listSubscriptions(topicName, searchWord, offset, limit)));
   }
 
   async getSubscriptionAttributes(_ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
-    const stale = await this.readBarrier();
-    if (stale) return stale;
-    const r = this.sm.getSubscriptionAttributes(topicName, subscriptionName);
-    return 'ok' in r ? r : { ok: true, attributes: r };
+    return this.read(() => {
+      const r = this.sm.getSubscriptionAttributes(topicName, subscriptionName);
+      return 'ok' in r ? r : { ok: true, attributes: r };
+    });
   }
 
   /** The context of work this node starts itself (ticks, push outcomes), for the service calls it makes. */
@@ -516,6 +507,11 @@ export class QueueNode implements QueueService {
     if (r.reason === 'diskStalled') return fail('notApplied', undefined, r.detail);
     // A read changes nothing, so whatever stopped it, nothing was applied.
     return fail('notApplied', undefined, `read not possible here now: ${r.detail}`);
+  }
+
+  /** `answer`, computed once the read barrier passed (or the barrier's failure). */
+  private async read<T extends object>(answer: () => ServiceResult<T>): Promise<ServiceResult<T>> {
+    return (await this.readBarrier()) ?? answer();
   }
 
   // ---- apply loop ----------------------------------------------------------------------------
@@ -640,7 +636,7 @@ export class QueueNode implements QueueService {
     if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
     const snap = decodeNodeSnapshot(latest.data);
     this.sm = QueueStateMachine.restore(snap.stateMachine, new GroupIds(this.sm.group));
-    this.wal = await openWal(this.opts, this.logger, this.diskStall ?? new DiskStall(this.logger));
+    this.wal = await openWal(this.opts, this.logger, this.diskStall);
     this.entriesSinceSnapshot = 0;
     this.counters.snapshotsInstalled++;
     this.afterApply();

@@ -211,9 +211,7 @@ export function arrayOf(name: string, values: string[], base = 1): Record<string
   return out;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from './wait-for';
 
 export function nowSec(): number {
   return Math.floor(Date.now() / 1000);

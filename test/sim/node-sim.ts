@@ -357,20 +357,10 @@ export class NodeSimulation {
 
   /** Drives the simulation until `p` settles (or the client gives up): its value, or undefined. */
   private async untilSettled<T>(p: Promise<T>): Promise<T | undefined> {
-    let value: T | undefined;
-    let settled = false;
-    p.then(
-      (v) => {
-        value = v;
-        settled = true;
-      },
-      () => {
-        settled = true;
-      },
-    );
-    await this.scheduler.runUntilTrue(() => settled, CLIENT_TIMEOUT_MS);
-    return value;
+    const r = await this.scheduler.settle(p, CLIENT_TIMEOUT_MS);
+    return r?.status === 'fulfilled' ? r.value : undefined;
   }
+
 
   /** Starts a client request; the client is busy until it settles or times out. */
   private issue<T>(client: Client, p: Promise<T>, done: (value: T | undefined) => void): void {

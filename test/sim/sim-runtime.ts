@@ -116,6 +116,17 @@ export class SimScheduler {
     this.virtualMs = Math.max(this.virtualMs, untilMs);
   }
 
+  /** Runs tasks until `p` settles or `maxMs` of virtual time passed: its outcome, or undefined when it did not settle. */
+  async settle<T>(p: Promise<T>, maxMs: number): Promise<PromiseSettledResult<T> | undefined> {
+    let outcome: PromiseSettledResult<T> | undefined;
+    p.then(
+      (value) => (outcome = { status: 'fulfilled', value }),
+      (reason: unknown) => (outcome = { status: 'rejected', reason }),
+    );
+    await this.runUntilTrue(() => outcome !== undefined, maxMs);
+    return outcome;
+  }
+
   /** Runs tasks until `done()` holds or `maxMs` of virtual time passed; true when it held. */
   async runUntilTrue(done: () => boolean, maxMs: number, stepMs = 5): Promise<boolean> {
     const end = this.virtualMs + maxMs;

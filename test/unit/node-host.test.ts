@@ -18,14 +18,10 @@ const GROUPS = [0, 7];
 const quiet = (): void => undefined;
 
 async function settled<T>(scheduler: SimScheduler, p: Promise<T>, maxMs = 30_000): Promise<T> {
-  let out: { v: T } | { e: unknown } | undefined;
-  p.then(
-    (v) => (out = { v }),
-    (e: unknown) => (out = { e }),
-  );
-  assert.ok(await scheduler.runUntilTrue(() => out !== undefined, maxMs), 'did not settle in virtual time');
-  if (out && 'e' in out) throw out.e;
-  return (out as { v: T }).v;
+  const r = await scheduler.settle(p, maxMs);
+  assert.ok(r, 'did not settle in virtual time');
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
 }
 
 test('three hosts run two groups over one network each: both elect, serve, and keep apart', { timeout: 60_000 }, async () => {

@@ -6,6 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { arrayParams, cmqCall } from './raw-cmq';
+import { spawnServer } from './server-process';
 
 /** Found in the victim's body only: locates its record in a segment file. */
 export const VICTIM_MARKER = 'VICTIM-MESSAGE-';
@@ -27,6 +28,27 @@ export async function fillQueueWithVictim(url: string, queue: string): Promise<{
   sent.push(...tail);
   assert.equal((await cmqCall(url, 'BatchSendMessage', { queueName: queue, ...arrayParams('msgBody', tail) })).code, 0);
   return { sent, victim: sent[10]!, tail };
+}
+
+/**
+ * A data directory whose log holds the victim queue: a server fills it and is then stopped
+ * (kill -9 by default, or a clean stop). Returns what fillQueueWithVictim sent.
+ */
+export async function victimLogOnDisk(
+  dataDir: string,
+  queue: string,
+  stop: 'kill -9' | 'clean stop' = 'kill -9',
+): Promise<{ sent: string[]; victim: string; tail: string[] }> {
+  const server = await spawnServer(dataDir);
+  try {
+    const filled = await fillQueueWithVictim(server.url, queue);
+    if (stop === 'kill -9') await server.kill9();
+    else await server.stop();
+    return filled;
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
 }
 
 /** The WAL segment holding the victim: its path, its bytes, and the victim body's offset in them. */

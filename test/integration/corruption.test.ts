@@ -7,7 +7,7 @@ import { test } from 'node:test';
 
 import { cmqCall, drainBodiesPastDamage } from '../helpers/raw-cmq';
 import { makeDataDir, runServerExpectingExit, spawnServer, type ServerProcess } from '../helpers/server-process';
-import { fillQueueWithVictim, segmentWithVictim, VICTIM_MARKER } from '../helpers/victim-queue';
+import { segmentWithVictim, VICTIM_MARKER, victimLogOnDisk } from '../helpers/victim-queue';
 
 const QUEUE = 'corruptq';
 
@@ -25,10 +25,7 @@ for (const stopKind of ['clean stop', 'kill -9'] as const) {
     const { dir, cleanup } = await makeDataDir();
     let server: ServerProcess | undefined;
     try {
-      server = await spawnServer(dir);
-      const { sent } = await fillQueueWithVictim(server.url, QUEUE);
-      if (stopKind === 'clean stop') await server.stop();
-      else await server.kill9();
+      const { sent } = await victimLogOnDisk(dir, QUEUE, stopKind);
       await flipInWal(dir, VICTIM_MARKER, 40);
       server = await spawnServer(dir);
       const got = await drainBodiesPastDamage(server.url, QUEUE);
@@ -50,10 +47,7 @@ test('a damaged record header in mid-log stops start-up with a clear error', { t
   const { dir, cleanup } = await makeDataDir();
   let server: ServerProcess | undefined;
   try {
-    server = await spawnServer(dir);
-    await fillQueueWithVictim(server.url, QUEUE);
-    await server.kill9();
-    server = undefined;
+    await victimLogOnDisk(dir, QUEUE);
     // The queue name sits in the meta part of the victim's record, which the header checksum covers.
     await flipInWal(dir, QUEUE, 1, true);
     const { code, output } = await runServerExpectingExit(dir);

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 
 import { drainBodiesPastDamage } from '../helpers/raw-cmq';
 import { makeDataDir, runServerExpectingExit, spawnServer, type ServerProcess } from '../helpers/server-process';
-import { fillQueueWithVictim, segmentWithVictim } from '../helpers/victim-queue';
+import { fillQueueWithVictim, segmentWithVictim, victimLogOnDisk } from '../helpers/victim-queue';
 
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 const QUEUE = 'salvageq';
@@ -108,10 +108,7 @@ test('wal verify on an undamaged directory: exit 0, every segment listed; a non-
   const { dir, cleanup } = await makeDataDir();
   let server: ServerProcess | undefined;
   try {
-    server = await spawnServer(dir);
-    await fillQueueWithVictim(server.url, QUEUE);
-    await server.kill9();
-    server = undefined;
+    await victimLogOnDisk(dir, QUEUE);
     const before = await treeDigest(dir);
     const { code, report } = await verifyJson(dir);
     assert.equal(code, 0);
@@ -158,10 +155,7 @@ test('a damaged body: verify exit 3 names the message; salvage copies it and the
   const { dir, cleanup } = await makeDataDir();
   let server: ServerProcess | undefined;
   try {
-    server = await spawnServer(dir);
-    const { sent, victim } = await fillQueueWithVictim(server.url, QUEUE);
-    await server.kill9();
-    server = undefined;
+    const { sent, victim } = await victimLogOnDisk(dir, QUEUE);
     await flipBody(dir);
     const { code, report } = await verifyJson(dir);
     assert.equal(code, 3);
@@ -190,11 +184,7 @@ for (const stopKind of ['kill -9', 'clean stop'] as const) {
     const { dir, cleanup } = await makeDataDir();
     let server: ServerProcess | undefined;
     try {
-      server = await spawnServer(dir);
-      const { sent, victim } = await fillQueueWithVictim(server.url, QUEUE);
-      if (stopKind === 'kill -9') await server.kill9();
-      else await server.stop();
-      server = undefined;
+      const { sent, victim } = await victimLogOnDisk(dir, QUEUE, stopKind);
       await flipMeta(dir);
       const refused = await runServerExpectingExit(dir);
       assert.notEqual(refused.code, 0);
@@ -239,10 +229,7 @@ test('a cut-off final write: verify exit 0 (drop-torn-tail), salvage leaves the 
   const { dir, cleanup } = await makeDataDir();
   let server: ServerProcess | undefined;
   try {
-    server = await spawnServer(dir);
-    const { sent, tail } = await fillQueueWithVictim(server.url, QUEUE);
-    await server.kill9();
-    server = undefined;
+    const { sent, tail } = await victimLogOnDisk(dir, QUEUE);
     await truncateInTail(dir);
     const { code, report } = await verifyJson(dir);
     assert.equal(code, 0);

@@ -26,10 +26,6 @@ export interface MachineStats {
   lostWrites: number;
 }
 
-export function emptyMachineStats(): MachineStats {
-  return { crashes: 0, restarts: 0, fatalStops: 0, tornWrites: 0, lostWrites: 0 };
-}
-
 export class SimMachine {
   /** The disk as the current process sees it (a new view after every crash or restart). */
   fs: SimFs;

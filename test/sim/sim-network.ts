@@ -80,10 +80,6 @@ export class SimNetwork {
     this.cut.clear();
   }
 
-  get partitions(): number {
-    return this.cut.size;
-  }
-
   /**
    * Schedules `deliver` on `to`'s current instance after a weather-dependent delay; false when cut
    * or lost. Requests and answers are never duplicated (the real transport runs them over one
@@ -121,9 +117,7 @@ export class SimNetwork {
     return !this.cut.has(`${from}>${to}`) && ep !== undefined && ep.runtime.alive;
   }
 
-  endpointOf(id: string): Endpoint | undefined {
-    return this.endpoints.get(id);
-  }
+
 }
 
 /** One process's network, as the peer transport is: a view per Raft group (frames carry the group). */

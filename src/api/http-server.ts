@@ -45,8 +45,6 @@ export interface ApiOptions {
    * ("unknown" when absent or not an action), the CMQ result code, and the seconds it took.
    */
   onRequestDone?: (action: string, code: number, seconds: number) => void;
-  /** Told of every request this server handed to `forward` (executed, and counted, elsewhere). */
-  onForwarded?: () => void;
   /** Told of every request this context executed, protocol-neutrally (default: nobody). */
   observer?: RequestObserver;
 }
@@ -238,7 +236,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? LIMITS.httpKeepAliveTimeoutMsDefault,
   };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    serveRequest(ctx, req, res, opts.forward, opts.onForwarded);
+    serveRequest(ctx, req, res, opts.forward);
   };
   // An https.Server is an http.Server with TLS underneath: same settings, same events.
   const server = opts.tls
@@ -357,7 +355,6 @@ function serveRequest(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   forward: ApiOptions['forward'],
-  onForwarded: ApiOptions['onForwarded'],
 ): void {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -409,7 +406,6 @@ function serveRequest(
     if (typeof traceparent === 'string') input.traceparent = traceparent;
     const rc = newRequestContext(ctx, input);
     const forwarded = forward?.(input, rc);
-    if (forwarded) onForwarded?.();
     (forwarded ?? handleCmqRequest(ctx, input, rc)).then(
       (r) => send(res, r, false),
       (e: unknown) => {

@@ -373,6 +373,30 @@ function decodePublish(r: ByteReader, metaLen: number): DecodedCommand {
   return { kind: 'publishMessages', topicName, msgTags, routingKey, bodies: readBodies(r, metaLen) };
 }
 
+/**
+ * The command a whole payload (meta and bodies) encodes, with its bodies as views into `payload`:
+ * what another node's encodeCommand produced, taken back (a follower's call of the service). Each
+ * body is checked against its CRC32C and the payload must end where the last body does.
+ */
+export function commandFromPayload(payload: Uint8Array, metaLen: number): Command {
+  const cmd = decodeCommand(payload, metaLen);
+  if (cmd.kind !== 'sendMessages' && cmd.kind !== 'publishMessages') {
+    check(payload.length === metaLen, `${payload.length - metaLen} bytes after the command`);
+    return cmd;
+  }
+  const bodies: Uint8Array[] = [];
+  let end = metaLen;
+  for (const b of cmd.bodies) {
+    check(b.offset + b.length <= payload.length, 'body past the end of the payload');
+    const body = payload.subarray(b.offset, b.offset + b.length);
+    check(crc32c(body) === b.crc32c, 'body fails its CRC32C');
+    bodies.push(body);
+    end = b.offset + b.length;
+  }
+  check(end === payload.length, `${payload.length - end} bytes after the last body`);
+  return { ...cmd, bodies };
+}
+
 function readBodies(r: ByteReader, metaLen: number): DecodedBody[] {
   const n = r.u8();
   check(batchCountOk(n), `body count out of range: ${n}`);

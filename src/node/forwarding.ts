@@ -1,19 +1,21 @@
-// Any node accepts any client request: a follower sends it, as received, to the leader over the
-// peer connection and relays the leader's answer (CMQ SDKs do not follow redirects). A forwarded
-// request is always handled where it arrives, so a request can never bounce between nodes. The
-// follower's request context travels with it, so the leader answers and logs under the
-// follower's requestId.
+// Any node accepts any client request (CMQ SDKs do not follow redirects). A follower runs it
+// itself and sends the leader its service calls (service-calls.ts); to a leader of an older
+// version, which serves no service calls, it sends the request as received and relays the
+// leader's answer. This file is that older way: both sides of it, since a leader of this version
+// still serves followers of the older one during a rolling upgrade. A forwarded request is always
+// handled where it arrives, so a request can never bounce between nodes. The follower's request
+// context travels with it, so the leader answers and logs under the follower's requestId.
 
 import { handleCmqRequest, type ApiContext, type CmqRequestInput } from '../api/http-server';
 import { LOCAL_ACTION_NAMES } from '../api/admin-actions';
 import { renderOutcome, responseJson } from '../api/response';
 import { fail } from '../protocol/errors';
 import { parseRequestContext, type RequestContext } from '../service/request-context';
-import { requestNotExecuted, type PeerNetwork } from '../transport';
+import type { Runtime } from '../runtime/timers';
+import type { PeerNetwork } from '../transport';
+import { LeaderRequests } from './leader-requests';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
-
-/** Longer than the longest long poll (30 s), so a forwarded receive is not cut short. */
-const FORWARD_TIMEOUT_MS = 40_000;
+import { servesServiceCalls } from './service-calls';
 
 /**
  * The JSON header before the raw request bytes. `context` was added after the first release: a
@@ -90,75 +92,32 @@ export function serveForwarded(rpc: RpcRouter, ctx: ApiContext): void {
   });
 }
 
-/** How often forwards in flight check whether the leader they went to is still the leader. */
-const LEADER_CHECK_MS = 50;
 /**
- * After another leader is known, the old one still gets this long to answer (a deposed but
- * healthy leader answers at once, often with the committed result); past it, it is presumed
- * frozen or cut off.
- */
-const OLD_LEADER_GRACE_MS = 1000;
-
-/**
- * The API server's `forward` hook: undefined (answer here) when this node leads or no leader is
- * known (the local answer then says so); otherwise the leader's answer as it sent it (bytes), or, when the leader cannot
- * be reached, notApplied (6100) if the request never left this node and outcomeUnknown
- * (6000/10810) if it was written and then the connection broke or no answer came. A forward still
- * waiting OLD_LEADER_GRACE_MS after this node sees another leader is answered outcomeUnknown: the
- * old leader is presumably frozen or cut off (else the transport's idle timeout, ~5 s, would be
- * the wait).
+ * The API server's `forward` hook: undefined (run the request here) when this node leads, no
+ * leader is known (the local answer then says so), the action is this node's own, or the leader
+ * serves service calls (the request then runs here and only its service calls go to the leader,
+ * service-calls.ts). Otherwise the leader runs an older version: the request goes to it whole,
+ * and the answer is the leader's bytes, or, when the leader cannot be reached, notApplied (6100)
+ * if it provably did not run the request and outcomeUnknown (6000/10810) if it may have.
+ * `onForwarded` is told of every request whose work the leader does, by either way.
  */
 export function forwarder(
   network: PeerNetwork,
   selfId: string,
   leaderId: () => string | undefined,
+  rt: Runtime,
+  onForwarded: () => void = () => {},
 ): (input: CmqRequestInput, context: RequestContext) => Promise<Record<string, unknown> | Buffer> | undefined {
-  const waiting = new Set<{ leader: string; otherSince: number | undefined; abandon: () => void }>();
-  let checker: NodeJS.Timeout | undefined;
-  const check = (): void => {
-    const current = leaderId();
-    const now = Date.now();
-    for (const w of waiting) {
-      if (current === undefined || current === w.leader) w.otherSince = undefined;
-      else if (w.otherSince === undefined) w.otherSince = now;
-      else if (now - w.otherSince >= OLD_LEADER_GRACE_MS) w.abandon();
-    }
-    if (waiting.size === 0 && checker) {
-      clearInterval(checker);
-      checker = undefined;
-    }
-  };
-  // Whether the leader can have executed the request decides the code: 6100 (retry is safe)
-  // only when the request provably never reached it, else 6000/10810 (outcome unknown).
-  const failed = (error: 'notApplied' | 'outcomeUnknown', leader: string, why: string, context: RequestContext): Record<string, unknown> =>
-    renderOutcome(fail(error, undefined, `forwarding to leader ${leader} failed: ${why}`), context.requestId);
+  const requests = new LeaderRequests(network, leaderId, rt);
   return (input, context) => {
     const leader = leaderId();
     if (leader === undefined || leader === selfId || isLocalAction(input)) return undefined;
-    return new Promise<Record<string, unknown> | Buffer>((resolve) => {
-      const w = {
-        leader,
-        otherSince: undefined as number | undefined,
-        abandon: () => {
-          waiting.delete(w);
-          resolve(failed('outcomeUnknown', leader, `leadership moved to ${leaderId() ?? '(unknown)'} while the request was in flight`, context));
-        },
-      };
-      waiting.add(w);
-      checker ??= setInterval(check, LEADER_CHECK_MS);
-      network.request(leader, encodeForwarded(input, context), { timeoutMs: FORWARD_TIMEOUT_MS }).then(
-        (answer) => {
-          if (!waiting.delete(w)) return;
-          // The leader's bytes go to the client untouched: parsing and re-serialising them here
-          // would round a clientRequestId above 2^53, which the Go SDK then cannot decode.
-          resolve(answer);
-        },
-        (err: unknown) => {
-          if (!waiting.delete(w)) return;
-          const why = err instanceof Error ? err.message : String(err);
-          resolve(failed(requestNotExecuted(err) ? 'notApplied' : 'outcomeUnknown', leader, why, context));
-        },
-      );
-    });
+    onForwarded();
+    if (servesServiceCalls(network.peerWireVersion(leader))) return undefined;
+    return requests.send(leader, encodeForwarded(input, context)).then((a) =>
+      // The leader's bytes go to the client untouched: parsing and re-serialising them here would
+      // round a clientRequestId above 2^53, which the Go SDK then cannot decode.
+      a.ok ? a.answer : renderOutcome(fail(a.outcome, undefined, `forwarding to leader ${leader} failed: ${a.why}`), context.requestId),
+    );
   };
 }

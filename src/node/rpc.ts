@@ -9,9 +9,17 @@ export const RPC_SERVICE = {
   forward: 1,
   /** The leader shipping a snapshot and the entries it needs to a follower (snapshot-transfer.ts). */
   snapshot: 2,
-  /** A message body read from a replica's log, when the local copy fails its checksum (queue-node.ts). */
+  /** A message body read from a replica's log, when the local copy fails its checksum (body-reader.ts). */
   body: 3,
+  /** A call of the queue service a follower makes on the leader's (service-calls.ts; wire version 3 on). */
+  call: 4,
 } as const;
+
+/**
+ * How a node answers a request for a service it does not serve. Every release since the router
+ * existed says this, so a caller can tell that an older node refused a request before running it.
+ */
+export const UNKNOWN_RPC_SERVICE = 'no handler for rpc service';
 
 export type RpcService = (typeof RPC_SERVICE)[keyof typeof RPC_SERVICE];
 
@@ -25,7 +33,7 @@ export class RpcRouter {
     network.onRequest((from, payload) => {
       const service = payload[0];
       const handler = service === undefined ? undefined : this.handlers.get(service);
-      if (!handler) return Promise.reject(new Error(`no handler for rpc service ${String(service)}`));
+      if (!handler) return Promise.reject(new Error(`${UNKNOWN_RPC_SERVICE} ${String(service)}`));
       return handler(from, payload.subarray(1));
     });
   }

@@ -11,6 +11,9 @@ import { createApiContext, createApiServer, type ApiOptions } from '../api/http-
 import { acquireDataDir, type DataDirLock } from '../storage/data-dir';
 import { PeerTransport } from '../transport';
 import { forwarder, serveForwarded } from './forwarding';
+import { RoutedQueueService, serveServiceCalls } from './service-calls';
+import { nodeRuntime } from '../runtime/node-runtime';
+import type { QueueService } from '../service/queue-service';
 import { NodeHost } from './host';
 import { isLoopback, loadCredentials } from './credentials';
 import { SINGLE_NODE_ID, type QueueNode } from './queue-node';
@@ -152,8 +155,12 @@ async function serve(
   const onRequestDone = metrics?.requestDone;
   const compat = opts.compatEmptySubscriptionList ? { emptySubscriptionListForMissingTopic: true } : undefined;
   let forward: ApiOptions['forward'];
+  let service: QueueService = node;
   if (cluster && transport && rpc) {
-    // Requests from followers are answered here when this node leads; ours go to the leader.
+    const leaderId = (): string | undefined => node.leaderId();
+    // Followers' service calls run here on this node's own service, never passed on.
+    serveServiceCalls(rpc, node, cluster.nodeId, nodeRuntime, logger.child('api'));
+    // Followers of the previous version forward whole requests: answered here when this node leads.
     const ctx = createApiContext({
       service: node,
       auth,
@@ -166,17 +173,19 @@ async function serve(
       ...(metrics ? { observer: metrics.requestObserver } : {}),
     });
     serveForwarded(rpc, ctx);
-    forward = forwarder(rpc.network, cluster.nodeId, () => node.leaderId());
+    // Requests this node takes run here, their service calls where the leader is.
+    service = new RoutedQueueService(node, cluster.nodeId, rpc.network, leaderId, nodeRuntime);
+    forward = forwarder(rpc.network, cluster.nodeId, leaderId, nodeRuntime, metrics?.requestForwarded);
   }
   const apiTls = opts.tls ? await loadApiTls(opts.tls) : undefined;
   const http = createApiServer({
-    service: node,
+    service,
     auth,
     log: logger,
     ...(forward ? { forward } : {}),
     ...(compat ? { compat } : {}),
     ...(onRequestDone ? { onRequestDone } : {}),
-    ...(metrics ? { onForwarded: metrics.requestForwarded, observer: metrics.requestObserver } : {}),
+    ...(metrics ? { observer: metrics.requestObserver } : {}),
     ...(apiTls ? { tls: apiTls } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),

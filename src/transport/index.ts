@@ -23,4 +23,4 @@ export {
 } from './errors';
 export { TRANSPORT_LIMITS, type TransportLimits } from './limits';
 export type { GroupId, PeerNetwork } from './peer-network';
-export { WIRE_VERSION, type WireVersion } from './wire-version';
+export { CURRENT_WIRE_VERSION, WIRE_VERSION, type WireVersion } from './wire-version';

@@ -15,4 +15,9 @@ export interface PeerNetwork {
   send(peer: string, payload: Uint8Array): boolean;
   onRequest(handler: (from: string, payload: Buffer) => Promise<Uint8Array>): void;
   request(peer: string, payload: Uint8Array, options?: { timeoutMs?: number }): Promise<Buffer>;
+  /**
+   * The wire version of the live connection to `peer`, the lower of both sides'
+   * (wire-version.ts); undefined while there is none. It tells which peer services the peer offers.
+   */
+  peerWireVersion(peer: string): number | undefined;
 }

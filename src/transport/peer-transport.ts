@@ -40,7 +40,7 @@ import {
   type RpcStatus,
 } from './rpc-codec';
 import type { QueuedFrame } from './send-queue';
-import { CURRENT_WIRE_VERSION, peerWireVersion, WIRE_VERSION, wireAnnouncement, type WireVersion } from './wire-version';
+import { CURRENT_WIRE_VERSION, isWireVersion, peerWireVersion, WIRE_VERSION, wireAnnouncement, type WireVersion } from './wire-version';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 
 export type { PeerAddress } from './peer-link';
@@ -196,7 +196,7 @@ export class PeerTransport {
     this.settings = { nodeId: options.nodeId, secret: secret ?? Buffer.alloc(0), limits: this.limits };
     this.log = loggerFor(options.log, 'transport', (line) => process.stderr.write(`${line}\n`));
     this.wireVersion = options.wireVersion ?? CURRENT_WIRE_VERSION;
-    if (this.wireVersion !== WIRE_VERSION.legacy && this.wireVersion !== WIRE_VERSION.groups) throw new RangeError(`transport: unknown wire version ${String(this.wireVersion)}`);
+    if (!isWireVersion(this.wireVersion)) throw new RangeError(`transport: unknown wire version ${String(this.wireVersion)}`);
     this.setGroupPeers(0, options.peers);
   }
 
@@ -282,6 +282,7 @@ export class PeerTransport {
         state.requestHandler = handler;
       },
       request: (peer, payload, options) => this.sendRequest(id, peer, payload, options),
+      peerWireVersion: (peer) => this.links.get(peer)?.active?.wireVersion ?? undefined,
     };
     return state.view;
   }

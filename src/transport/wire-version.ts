@@ -1,4 +1,4 @@
-// Which frame layout a link uses. The handshake (handshake.ts) cannot say: nodes of wire version 1
+// Which frame layout a link uses, and which peer services the node behind it offers. The handshake (handshake.ts) cannot say: nodes of wire version 1
 // accept only handshake version 1 and parse each handshake message strictly, so any extension of
 // it would lock them out during a rolling upgrade. Instead each side's first frame after the
 // handshake announces its wire version in the payload of a ping, which version 1 nodes ignore
@@ -12,11 +12,21 @@ export const WIRE_VERSION = {
   legacy: 1,
   /** Group ids on raft frames and rpc requests (the group channels). */
   groups: 2,
+  /**
+   * The frames of version 2; the node also answers service calls (a follower's calls of the
+   * queue service, node/service-calls.ts), so a follower runs a client request itself and sends
+   * the leader only the call. To a node of version 2 a follower forwards the request whole.
+   */
+  serviceCalls: 3,
 } as const;
 
 export type WireVersion = (typeof WIRE_VERSION)[keyof typeof WIRE_VERSION];
 
-export const CURRENT_WIRE_VERSION: WireVersion = WIRE_VERSION.groups;
+export const CURRENT_WIRE_VERSION: WireVersion = WIRE_VERSION.serviceCalls;
+
+export function isWireVersion(v: number): v is WireVersion {
+  return (Object.values(WIRE_VERSION) as number[]).includes(v);
+}
 
 /** The announcement: a ping payload of [u8 wire version]. */
 export function wireAnnouncement(version: WireVersion): Buffer {

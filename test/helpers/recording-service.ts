@@ -26,7 +26,8 @@ export type RecordedCall =
   | { method: 'getTopicAttributes'; topicName: string }
   | { method: 'listSubscriptions'; topicName: string; searchWord: string | undefined; offset: number; limit: number }
   | { method: 'getSubscriptionAttributes'; topicName: string; subscriptionName: string }
-  | ({ method: 'changeMembership' } & MembershipChange);
+  | { method: 'transferLeader'; nodeId: string }
+  | { method: 'changeMembership'; change: MembershipChange };
 
 export interface RecordingScripts {
   submit?: (command: Command) => CommandResult | Promise<CommandResult>;
@@ -220,12 +221,13 @@ export class RecordingQueueService implements QueueService {
   }
 
   changeMembership(ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
-    this.record(ctx, { method: 'changeMembership', ...change });
+    this.record(ctx, { method: 'changeMembership', change });
     const voters = change.type === 'add' ? ['n1', change.nodeId] : ['n1'];
     return Promise.resolve({ ok: true, voters });
   }
 
-  transferLeader(_ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
+  transferLeader(ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
+    this.record(ctx, { method: 'transferLeader', nodeId });
     return Promise.resolve({ ok: true, from: 'n1', to: nodeId });
   }
 

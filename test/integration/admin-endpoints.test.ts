@@ -121,11 +121,13 @@ test('a member whose peers are gone, and a --join node never added, answer /read
     const lag = parsePromText((await get(adminPorts[leader]!, '/metrics')).body);
     assert.equal(lag.samples.filter((s) => s.name === 'opencmq_raft_follower_lag_entries').length, 2);
 
-    // A request to a follower is forwarded: counted as forwarded there, by action where executed.
+    // A request to a follower runs there and its service calls on the leader: counted as forwarded
+    // and by action on the follower, once in the whole set.
     const follower = ids.find((id) => id !== leader)!;
     assert.equal((await cmqCall(set.url(follower), 'CreateQueue', { queueName: 'viafollower' })).code, 0);
     const fm = parsePromText((await get(adminPorts[follower]!, '/metrics')).body);
     assert.ok((sampleValue(fm, 'opencmq_api_forwarded_requests_total') ?? 0) >= 1);
+    assert.equal(sampleValue(fm, 'opencmq_api_requests_total', { action: 'CreateQueue', code: '0' }), 1, 'counted where the client sent it');
     let executed = 0;
     for (const id of ids) {
       const m = parsePromText((await get(adminPorts[id]!, '/metrics')).body);

@@ -5,7 +5,7 @@
 // writes them to a socket. A frame in flight to a process that crashed is lost with its
 // connection; a response to a requester that crashed is dropped.
 
-import type { PeerNetwork } from '../../src/transport';
+import { CURRENT_WIRE_VERSION, type PeerNetwork } from '../../src/transport';
 import { PeerRemoteError, PeerTimeoutError, RequestNotSentError } from '../../src/transport/errors';
 import type { Prng } from './prng';
 import type { SimProcessRuntime, SimScheduler } from './sim-runtime';
@@ -171,6 +171,11 @@ export class SimPeerNetwork implements PeerNetwork {
 
   onRequest(handler: RequestHandler): void {
     this.handlers.onRequest = handler;
+  }
+
+  /** Every simulated process runs the code under test: the current version, while attached. */
+  peerWireVersion(peer: string): number | undefined {
+    return this.peers.has(peer) ? CURRENT_WIRE_VERSION : undefined;
   }
 
   request(peer: string, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Buffer> {

@@ -5,8 +5,12 @@ import { createApiContext } from '../../src/api/http-server';
 import { decodeForwarded, encodeForwarded, forwarder, isLocalAction, serveForwarded } from '../../src/node/forwarding';
 import { RpcRouter } from '../../src/node/rpc';
 import type { RequestContext } from '../../src/service/request-context';
-import { PeerTimeoutError, PeerUnavailableError, RequestNotSentError, type PeerNetwork } from '../../src/transport';
+import { nodeRuntime } from '../../src/runtime/node-runtime';
+import { PeerTimeoutError, PeerUnavailableError, RequestNotSentError, WIRE_VERSION, type PeerNetwork } from '../../src/transport';
 import { RecordingQueueService } from '../helpers/recording-service';
+
+/** Requests go to a leader whole only when it runs the previous version (no service calls). */
+const PREVIOUS = WIRE_VERSION.groups;
 
 /** The follower's context of the request it forwards. */
 const RC: RequestContext = { requestId: 'f1a2b3c4-7', clientAddress: '192.0.2.10', receivedAtMs: 1_700_000_000_000 };
@@ -60,6 +64,7 @@ function loopTransport(): { follower: PeerNetwork; leader: PeerNetwork } {
   const leader = { onRequest: (h: typeof handler) => (handler = h) } as unknown as PeerNetwork;
   const follower = {
     request: async (_to: string, payload: Buffer) => Buffer.from(await handler!('n1', payload)),
+    peerWireVersion: () => PREVIOUS,
   } as unknown as PeerNetwork;
   return { follower, leader };
 }
@@ -68,7 +73,7 @@ test('a forwarded request is served on the leader under the follower\'s context:
   const { follower, leader } = loopTransport();
   const service = new RecordingQueueService();
   serveForwarded(new RpcRouter(leader), createApiContext({ service, auth: { mode: 'open' }, log: () => undefined, requestIdPrefix: 'n2-fwd-' }));
-  const forward = forwarder(follower, 'n1', () => 'n2');
+  const forward = forwarder(follower, 'n1', () => 'n2', nodeRuntime);
   const traced: RequestContext = { ...RC, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
   const answer = await forward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') }, traced)!;
   assert.ok(Buffer.isBuffer(answer));
@@ -79,8 +84,8 @@ test('a forwarded request is served on the leader under the follower\'s context:
   assert.deepEqual(service.contexts[0], traced, 'submit on the leader got the follower\'s context');
 
   // From a follower of the previous release the leader names the request itself.
-  const oldFollower = { request: (to: string, payload: Buffer) => follower.request(to, encodeWithoutContext(payload)) } as unknown as PeerNetwork;
-  const oldForward = forwarder(oldFollower, 'n1', () => 'n2');
+  const oldFollower = { request: (to: string, payload: Buffer) => follower.request(to, encodeWithoutContext(payload)), peerWireVersion: () => PREVIOUS } as unknown as PeerNetwork;
+  const oldForward = forwarder(oldFollower, 'n1', () => 'n2', nodeRuntime);
   const oldAnswer = await oldForward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=y') }, RC)!;
   assert.ok(Buffer.isBuffer(oldAnswer));
   assert.match(String((JSON.parse(oldAnswer.toString()) as Record<string, unknown>)['requestId']), /^n2-fwd-\d+$/);
@@ -101,8 +106,9 @@ test('a forward to a leader that lost leadership gets its answer if it comes soo
       new Promise<Buffer>((resolve) => {
         if (Number.isFinite(answerAfterMs)) setTimeout(() => resolve(Buffer.from('{"code":0,"message":"","requestId":"x"}')), answerAfterMs);
       }),
+    peerWireVersion: () => PREVIOUS,
   } as unknown as PeerNetwork;
-  const forward = forwarder(transport, 'n1', () => leader);
+  const forward = forwarder(transport, 'n1', () => leader, nodeRuntime);
   const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
 
   // A deposed but healthy leader answers within the grace period: its answer is relayed.
@@ -134,8 +140,8 @@ test('a forward to a leader that lost leadership gets its answer if it comes soo
 
 test('a forward that never left this node is 6100 (not applied); one written and then lost or unanswered is 6000/10810', async () => {
   let failure: Error = new Error('unset');
-  const transport = { request: () => Promise.reject(failure) } as unknown as PeerNetwork;
-  const forward = forwarder(transport, 'n1', () => 'n2');
+  const transport = { request: () => Promise.reject(failure), peerWireVersion: () => PREVIOUS } as unknown as PeerNetwork;
+  const forward = forwarder(transport, 'n1', () => 'n2', nodeRuntime);
   const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
   const cases: [Error, number, RegExp][] = [
     [new RequestNotSentError("transport: no connection to 'n2'; the request was not sent", 'n2'), 6100, /^\(10800\).*leader n2.*not sent/],
@@ -154,8 +160,8 @@ test('a forward that never left this node is 6100 (not applied); one written and
 
 test('a leader answer is relayed byte for byte: a clientRequestId above 2^53 stays exact', async () => {
   const leaderAnswer = Buffer.from('{"code":0,"message":"","requestId":"r-1","msgId":"1","clientRequestId":18446744073709551615}');
-  const transport = { request: () => Promise.resolve(leaderAnswer) } as unknown as PeerNetwork;
-  const forward = forwarder(transport, 'n1', () => 'n2');
+  const transport = { request: () => Promise.resolve(leaderAnswer), peerWireVersion: () => PREVIOUS } as unknown as PeerNetwork;
+  const forward = forwarder(transport, 'n1', () => 'n2', nodeRuntime);
   const got = await forward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x&clientRequestId=18446744073709551615') }, RC)!;
   assert.ok(Buffer.isBuffer(got));
   assert.equal(got.toString(), leaderAnswer.toString());

@@ -12,6 +12,7 @@ import {
   PeerTransport,
   RequestNotSentError,
   UnknownPeerError,
+  CURRENT_WIRE_VERSION,
   WIRE_VERSION,
   type GroupId,
   type PeerAddress,
@@ -122,7 +123,8 @@ describe('groups over one pair of transports', () => {
     const b2 = b.join(2, { a: at(a) });
     const b0 = b.join(0, { a: at(a) });
     await linked(a, b);
-    assert.equal(a.t.stats().peers.b!.wireVersion, WIRE_VERSION.groups);
+    assert.equal(a.t.stats().peers.b!.wireVersion, CURRENT_WIRE_VERSION);
+    assert.equal(a1.net.peerWireVersion('b'), CURRENT_WIRE_VERSION, 'each group sees the link\'s version');
 
     assert.equal(a1.net.send('b', Buffer.from('one')), true);
     assert.equal(a2.net.send('b', Buffer.from('two')), true);
@@ -291,6 +293,18 @@ describe('a node of wire version 1 (before group ids) and a new one', () => {
     assert.equal(oldB.t.stats().peers.a!.connects, 1, oldB.logs.join('\n'));
   });
 
+  test('a node of wire version 2 (group ids, no service calls) and a new one settle on version 2, which each group sees', async () => {
+    const [a, b] = await Promise.all([startNode('a'), startNode('b', { wireVersion: WIRE_VERSION.groups })]);
+    const a3 = a.join(3, { b: at(b) });
+    const b3 = b.join(3, { a: at(a) });
+    assert.equal(a3.net.peerWireVersion('b'), undefined, 'no link yet');
+    await linked(a, b);
+    assert.equal(a3.net.peerWireVersion('b'), WIRE_VERSION.groups);
+    assert.equal(b3.net.peerWireVersion('a'), WIRE_VERSION.groups);
+    assert.equal(a3.net.send('b', Buffer.from('group ids still flow')), true);
+    await waitFor(() => b3.inbox.length === 1, 'group 3 delivery');
+  });
+
   test('an old node that restarts as a new one gets group ids on its next connection', async () => {
     const bPort = await freePort();
     const a = await startNode('a');
@@ -309,7 +323,7 @@ describe('a node of wire version 1 (before group ids) and a new one', () => {
     const newB = await startNode('b', { port: bPort });
     const newB0 = newB.join(0, { a: at(a) });
     const newB4 = newB.join(4, { a: at(a) });
-    await waitFor(() => a.t.stats().peers.b!.wireVersion === WIRE_VERSION.groups, 'a learns b speaks group ids');
+    await waitFor(() => a.t.stats().peers.b!.wireVersion === CURRENT_WIRE_VERSION, 'a learns b speaks group ids');
     assert.equal(a4.net.send('b', Buffer.from('now sent')), true);
     await waitFor(() => newB4.inbox.length === 1, 'group 4 delivery');
     assert.deepEqual([newB4.inbox, newB0.inbox], [['a: now sent'], []]);

@@ -1,0 +1,244 @@
+// A follower's service calls on the leader (node/service-calls.ts, service/call-codec.ts): every
+// call arrives with its arguments and the follower's request context, every answer comes back as
+// the leader's service gave it (bodies byte for byte), and a failure on the way says whether the
+// leader can have run the call.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import type { Command } from '../../src/broker/commands';
+import { forwarder } from '../../src/node/forwarding';
+import { RpcRouter, RPC_SERVICE, UNKNOWN_RPC_SERVICE } from '../../src/node/rpc';
+import { RoutedQueueService, serveServiceCalls } from '../../src/node/service-calls';
+import { fail } from '../../src/protocol/errors';
+import { noopLogger } from '../../src/protocol/log';
+import { nodeRuntime } from '../../src/runtime/node-runtime';
+import { CallFormatError, decodeAnswer, decodeCall, encodeAnswer, encodeCall, type ServiceCall } from '../../src/node/call-codec';
+import type { QueueService } from '../../src/service/queue-service';
+import type { RequestContext } from '../../src/service/request-context';
+import { PeerRemoteError, PeerTimeoutError, PeerUnavailableError, RequestNotSentError, WIRE_VERSION, type PeerNetwork } from '../../src/transport';
+import { RecordingQueueService, sampleDeliveredMessage } from '../helpers/recording-service';
+
+const RC: RequestContext = {
+  requestId: 'f1a2b3c4-7',
+  clientAddress: '192.0.2.10',
+  receivedAtMs: 1_700_000_000_000,
+  traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+};
+
+/** Every command kind a client request can submit, with bodies that are not valid UTF-8. */
+const COMMANDS: Command[] = [
+  { kind: 'createQueue', queueName: 'q', attrs: { visibilityTimeout: 40 } },
+  { kind: 'sendMessages', queueName: 'q', delaySeconds: 3, bodies: [Buffer.from([0xff, 0x00, 0xfe]), Buffer.from('second'), Buffer.alloc(0)] },
+  { kind: 'deleteMessages', queueName: 'q', receiptHandles: ['1-2-3-abc', '4-5-6-def'] },
+  { kind: 'rewindQueue', queueName: 'q', startConsumeTimeSec: 1_700_000_000 },
+  { kind: 'publishMessages', topicName: 't', bodies: [Buffer.from('p1'), Buffer.from([0x80])], msgTags: ['a', 'b'], routingKey: 'x.y' },
+  {
+    kind: 'subscribe',
+    topicName: 't',
+    subscriptionName: 's',
+    protocol: 'http',
+    endpoint: 'http://192.0.2.1/hook',
+    notifyStrategy: 'BACKOFF_RETRY',
+    notifyContentFormat: 'JSON',
+    filterTags: ['a'],
+    bindingKeys: [],
+  },
+  { kind: 'setSubscriptionAttributes', topicName: 't', subscriptionName: 's', filterTags: ['b'] },
+];
+
+const CALLS: ServiceCall[] = [
+  ...COMMANDS.map((command): ServiceCall => ({ method: 'submit', command })),
+  { method: 'receive', queueName: 'q', numOfMsg: 16, waitSeconds: 5 },
+  { method: 'receive', queueName: 'q', numOfMsg: 1, waitSeconds: undefined },
+  { method: 'listQueues', searchWord: 'pay', offset: 20, limit: 10 },
+  { method: 'listQueues', searchWord: undefined, offset: 0, limit: 20 },
+  { method: 'getQueueAttributes', queueName: 'q' },
+  { method: 'listDeadLetterSourceQueues', deadLetterQueueName: 'dlq', searchWord: undefined, offset: 0, limit: 50 },
+  { method: 'listTopics', searchWord: 't', offset: 1, limit: 2 },
+  { method: 'getTopicAttributes', topicName: 't' },
+  { method: 'listSubscriptions', topicName: 't', searchWord: undefined, offset: 0, limit: 20 },
+  { method: 'getSubscriptionAttributes', topicName: 't', subscriptionName: 's' },
+  { method: 'transferLeader', nodeId: 'n3' },
+  { method: 'changeMembership', change: { type: 'add', nodeId: 'n4', address: '10.0.0.4:9700' } },
+  { method: 'changeMembership', change: { type: 'remove', nodeId: 'n4' } },
+];
+
+/** Bodies compare by their bytes, whatever view they arrive in. */
+function plain(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? Buffer.from(x).toString('hex') : (x as { type?: string; data?: number[] })?.type === 'Buffer' ? Buffer.from((x as { data: number[] }).data).toString('hex') : x)));
+}
+
+test('every service call decodes to itself, with the caller\'s context', () => {
+  for (const call of CALLS) {
+    const bytes = encodeCall(RPC_SERVICE.call, RC, call);
+    assert.equal(bytes[0], RPC_SERVICE.call, 'the rpc service byte comes first');
+    const back = decodeCall(bytes.subarray(1));
+    assert.deepEqual(back.ctx, RC);
+    assert.deepEqual(plain(back.call), plain(call), call.method);
+  }
+});
+
+test('a damaged call is refused before anything runs: truncated, a body that fails its CRC32C, extra bytes, unknown method', () => {
+  const send = encodeCall(RPC_SERVICE.call, RC, { method: 'submit', command: COMMANDS[1]! }).subarray(1);
+  assert.throws(() => decodeCall(send.subarray(0, send.length - 1)), CallFormatError);
+  const flipped = Buffer.from(send);
+  flipped[flipped.length - 7]! ^= 0x01; // the first body's last byte
+  assert.throws(() => decodeCall(flipped), /CRC32C/);
+  assert.throws(() => decodeCall(Buffer.concat([send, Buffer.from([0])])), CallFormatError);
+  const unknown = Buffer.from(send);
+  unknown[1] = 200;
+  assert.throws(() => decodeCall(unknown), /unknown method 200/);
+  const version = Buffer.from(send);
+  version[0] = 9;
+  assert.throws(() => decodeCall(version), /unsupported version 9/);
+});
+
+test('answers decode to themselves: delivered bodies byte for byte, errors by their registry name', () => {
+  const messages = [sampleDeliveredMessage(Buffer.from([0, 1, 2, 255]), 1), sampleDeliveredMessage('', 2), sampleDeliveredMessage('third', 3)];
+  const received = { ok: true, messages };
+  const back = decodeAnswer<typeof received>(encodeAnswer(received));
+  assert.deepEqual(back.messages.map((m) => Buffer.from(m.bodyBytes).toString('hex')), ['000102ff', '', Buffer.from('third').toString('hex')]);
+  assert.deepEqual(plain(back), plain(received));
+  const err = fail('queueNotExist', undefined, 'detail');
+  assert.deepEqual(decodeAnswer(encodeAnswer(err)), err);
+  const bad = encodeAnswer({ ok: false, error: 'noSuchErrorName' });
+  assert.throws(() => decodeAnswer(bad), /unknown error noSuchErrorName/);
+  assert.throws(() => decodeAnswer(encodeAnswer(received).subarray(0, 20)), CallFormatError);
+});
+
+/** A follower's network whose requests run the leader's router in the same process. */
+function loop(version: number = WIRE_VERSION.serviceCalls): { follower: PeerNetwork; leader: PeerNetwork; sent: number[] } {
+  let handler: ((from: string, payload: Buffer) => Promise<Uint8Array>) | undefined;
+  const sent: number[] = [];
+  const leader = { onRequest: (h: typeof handler) => (handler = h) } as unknown as PeerNetwork;
+  const follower = {
+    request: async (_to: string, payload: Buffer) => {
+      sent.push(payload[0]!);
+      return Buffer.from(await handler!('n1', payload));
+    },
+    peerWireVersion: () => version,
+  } as unknown as PeerNetwork;
+  return { follower, leader, sent };
+}
+
+function callOn(service: QueueService, call: ServiceCall): Promise<object> {
+  switch (call.method) {
+    case 'submit':
+      return service.submit(RC, call.command);
+    case 'receive':
+      return service.receive(RC, call.queueName, call.numOfMsg, call.waitSeconds);
+    case 'listQueues':
+      return service.listQueues(RC, call.searchWord, call.offset, call.limit);
+    case 'getQueueAttributes':
+      return service.getQueueAttributes(RC, call.queueName);
+    case 'listDeadLetterSourceQueues':
+      return service.listDeadLetterSourceQueues(RC, call.deadLetterQueueName, call.searchWord, call.offset, call.limit);
+    case 'listTopics':
+      return service.listTopics(RC, call.searchWord, call.offset, call.limit);
+    case 'getTopicAttributes':
+      return service.getTopicAttributes(RC, call.topicName);
+    case 'listSubscriptions':
+      return service.listSubscriptions(RC, call.topicName, call.searchWord, call.offset, call.limit);
+    case 'getSubscriptionAttributes':
+      return service.getSubscriptionAttributes(RC, call.topicName, call.subscriptionName);
+    case 'transferLeader':
+      return service.transferLeader(RC, call.nodeId);
+    case 'changeMembership':
+      return service.changeMembership(RC, call.change);
+  }
+}
+
+test('through a follower every call runs on the leader\'s service under the follower\'s context and answers as the leader\'s service does', async () => {
+  const { follower, leader, sent } = loop();
+  const onLeader = new RecordingQueueService({ receive: () => ({ ok: true, messages: [sampleDeliveredMessage(Buffer.from([0xde, 0xad]), 7)] }) });
+  serveServiceCalls(new RpcRouter(leader), onLeader, 'n2', nodeRuntime, noopLogger);
+  const onFollower = new RecordingQueueService();
+  const routed = new RoutedQueueService(onFollower, 'n1', follower, () => 'n2', nodeRuntime);
+  const direct = new RecordingQueueService({ receive: () => ({ ok: true, messages: [sampleDeliveredMessage(Buffer.from([0xde, 0xad]), 7)] }) });
+  for (const call of CALLS) {
+    const via = await callOn(routed, call);
+    const here = await callOn(direct, call);
+    assert.deepEqual(plain(via), plain(here), `${call.method}: the follower gets the leader's answer`);
+  }
+  assert.equal(onFollower.calls.length, 0, 'nothing ran on the follower');
+  assert.equal(sent.length, CALLS.length);
+  assert.ok(sent.every((b) => b === RPC_SERVICE.call));
+  assert.deepEqual(plain(onLeader.calls), plain(direct.calls), 'the leader saw the same calls, with the same arguments');
+  assert.ok(onLeader.contexts.every((c) => JSON.stringify(c) === JSON.stringify(RC)), 'each under the follower\'s context');
+
+  // Node status is always the node's own.
+  const status = await routed.clusterStatus(RC);
+  assert.ok(status.ok);
+});
+
+test('where this node leads, or no leader is known, calls run here', async () => {
+  const { follower, sent } = loop();
+  const local = new RecordingQueueService();
+  let leader: string | undefined = 'n1';
+  const routed = new RoutedQueueService(local, 'n1', follower, () => leader, nodeRuntime);
+  await routed.getQueueAttributes(RC, 'q');
+  leader = undefined;
+  await routed.submit(RC, COMMANDS[0]!);
+  assert.equal(local.calls.length, 2);
+  assert.equal(sent.length, 0);
+});
+
+test('a call that fails on the way: 6100 when the leader cannot have run it, or for any read; else outcome unknown', async () => {
+  let failure: Error = new Error('unset');
+  let version: number = WIRE_VERSION.serviceCalls;
+  let requests = 0;
+  const network = {
+    request: () => {
+      requests++;
+      return Promise.reject(failure);
+    },
+    peerWireVersion: () => version,
+  } as unknown as PeerNetwork;
+  const routed = new RoutedQueueService(new RecordingQueueService(), 'n1', network, () => 'n2', nodeRuntime);
+  const cases: [Error, 'notApplied' | 'outcomeUnknown'][] = [
+    [new RequestNotSentError("transport: no connection to 'n2'; the request was not sent", 'n2'), 'notApplied'],
+    [new PeerRemoteError(`transport: 'n2' failed the request: ${UNKNOWN_RPC_SERVICE} 4`, 'n2'), 'notApplied'],
+    [new PeerUnavailableError("transport: request to 'n2' failed after it was sent: ECONNRESET", 'n2'), 'outcomeUnknown'],
+    [new PeerTimeoutError("transport: 'n2' did not answer within 40000 ms", 'n2'), 'outcomeUnknown'],
+    [new PeerRemoteError("transport: 'n2' failed the request: boom", 'n2'), 'outcomeUnknown'],
+  ];
+  for (const [err, outcome] of cases) {
+    failure = err;
+    const w = await routed.submit(RC, COMMANDS[1]!);
+    assert.ok(!w.ok);
+    assert.equal(w.error, outcome, err.message);
+    assert.match(w.detail ?? '', /forwarding to leader n2 failed/);
+    const r = await routed.listQueues(RC, undefined, 0, 20);
+    assert.ok(!r.ok);
+    assert.equal(r.error, 'notApplied', `a read is never outcome unknown (${err.message})`);
+  }
+  // A leader of the previous version takes whole requests only: the call is not even sent.
+  version = WIRE_VERSION.groups;
+  const before = requests;
+  const w = await routed.submit(RC, COMMANDS[1]!);
+  assert.ok(!w.ok);
+  assert.equal(w.error, 'notApplied');
+  assert.match(w.detail ?? '', /older version/);
+  assert.equal(requests, before);
+});
+
+test('the API\'s forward hook sends a whole request only to a leader of the previous version; it counts every request the leader works on', async () => {
+  let version: number | undefined = WIRE_VERSION.serviceCalls;
+  const network = { request: () => Promise.resolve(Buffer.from('{"code":0}')), peerWireVersion: () => version } as unknown as PeerNetwork;
+  let counted = 0;
+  const forward = forwarder(network, 'n1', () => 'n2', nodeRuntime, () => counted++);
+  const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
+  assert.equal(forward(input, RC), undefined, 'run here: its service calls go to the leader');
+  version = undefined;
+  assert.equal(forward(input, RC), undefined, 'no connection yet: run here too (the call then says whether it was sent)');
+  version = WIRE_VERSION.groups;
+  const whole = forward(input, RC);
+  assert.ok(whole, 'a leader of the previous version gets the whole request');
+  const answer = await whole;
+  assert.ok(Buffer.isBuffer(answer));
+  assert.equal(answer.toString(), '{"code":0}');
+  assert.equal(counted, 3);
+  assert.equal(forward({ ...input, body: Buffer.from('Action=OpencmqClusterStatus') }, RC), undefined);
+  assert.equal(counted, 3, 'a node-local action is not the leader\'s work');
+});

@@ -5,7 +5,9 @@
 // loss, delay, reordering, duplication, partitions) and virtual time (sim-runtime.ts). Nothing in
 // src/ knows it is simulated: the seams are the Runtime, the FileSystem and the peer network.
 //
-// Clients call the members' service directly: producers send batches, consumers receive and then
+// Clients call a member's service as the server wires it (node/service-calls.ts): mostly the
+// leader's, sometimes a follower's, whose calls then go to its leader over the simulated network
+// as service calls, through leadership changes and partitions. Producers send batches, consumers receive and then
 // delete some of what they got (some late, some never), an operator changes a visibility timeout
 // and moves leadership. Faults: crashes (a power loss on that member's disk) and restarts,
 // partitions (a member isolated, or one direction of one link), network weather, bit flips in
@@ -23,7 +25,10 @@ import { decodeCommand, type DecodedCommand } from '../../src/broker/codec';
 import type { CommandResult } from '../../src/broker/commands';
 import { groupDataDir, NodeHost } from '../../src/node/host';
 import type { QueueNode } from '../../src/node/queue-node';
+import { RoutedQueueService, serveServiceCalls } from '../../src/node/service-calls';
+import { noopLogger } from '../../src/protocol/log';
 import type { FileHandle, FileSystem, OpenFlags } from '../../src/runtime/fs';
+import type { QueueService } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import type { LogEntry } from '../../src/storage/types';
 import { installPatch, type PatchBug } from './node-sim-bugs';
@@ -60,6 +65,9 @@ export interface NodeSimStats extends HistoryStats {
   restarts: number;
   partitions: number;
   transfers: number;
+  /** Client calls made on a member that did not lead then (its calls go to its leader), and how many of them succeeded. */
+  viaFollower: number;
+  viaFollowerOk: number;
   weatherChanges: number;
   bitFlips: number;
   tornWrites: number;
@@ -140,6 +148,8 @@ class SimAbort extends Error {
 class Member extends SimMachine {
   net!: SimHostNetwork;
   node: QueueNode | undefined;
+  /** What a client of this member calls: the member's own service where it leads, else the leader's through service calls, as the server wires it. */
+  service: QueueService | undefined;
 }
 
 interface Held {
@@ -189,6 +199,8 @@ export class NodeSimulation {
       restarts: 0,
       partitions: 0,
       transfers: 0,
+      viaFollower: 0,
+      viaFollowerOk: 0,
       weatherChanges: 0,
       bitFlips: 0,
       tornWrites: 0,
@@ -259,6 +271,7 @@ export class NodeSimulation {
     const runtime = m.startProcess();
     m.net = this.network.attach(m.id, runtime);
     m.node = undefined;
+    m.service = undefined;
     const peers = Object.fromEntries(IDS.filter((p) => p !== m.id).map((p, i) => [p, { host: 'sim', port: i + 1 }]));
     // As the server does: a host of one group, on the peer network's view of that group.
     NodeHost.open(
@@ -280,7 +293,13 @@ export class NodeSimulation {
       [{ group: this.group, voters: [...IDS], staticPeers: peers }],
     ).then(
       (host) => {
-        if (m.runs(runtime)) m.node = host.group(this.group);
+        if (!m.runs(runtime)) return;
+        const node = host.group(this.group);
+        const rpc = host.rpc(this.group)!;
+        // As the server does: followers' calls served on this node's own service, and its clients' calls routed to the leader.
+        serveServiceCalls(rpc, node, m.id, runtime, noopLogger);
+        m.service = new RoutedQueueService(node, m.id, rpc.network, () => node.leaderId(), runtime);
+        m.node = node;
       },
       (err: unknown) => {
         if (!m.runs(runtime)) return;
@@ -293,6 +312,7 @@ export class NodeSimulation {
   private crash(m: Member, downMs: number): void {
     this.collectStats(m);
     m.node = undefined;
+    m.service = undefined;
     const outcome = m.powerLoss(downMs);
     this.trace(`${m.id} crashes (${outcome.kept} unsynced writes kept, ${outcome.lost} lost, ${outcome.torn} torn); back in ${downMs} ms`);
   }
@@ -303,6 +323,8 @@ export class NodeSimulation {
     this.trace(`${m.id} stops: ${err.message}`);
     this.collectStats(m);
     m.node = undefined;
+    m.service = undefined;
+    m.service = undefined;
     m.processExit();
   }
 
@@ -330,11 +352,21 @@ export class NodeSimulation {
   }
 
   /** The member a client asks: the leader it would find, else any member that is up. */
-  private pickNode(): QueueNode | undefined {
+  /** Mostly the leader; sometimes any member that is up, whose calls then go to its leader. */
+  private pickMember(): Member | undefined {
     const leader = this.leader();
-    if (leader?.node && this.rng.chance(0.9)) return leader.node;
-    const up = [...this.members.values()].filter((m) => m.node);
-    return up.length > 0 ? this.rng.pick(up).node : undefined;
+    if (leader?.service && this.rng.chance(0.9)) return leader;
+    const up = [...this.members.values()].filter((m) => m.service);
+    return up.length > 0 ? this.rng.pick(up) : undefined;
+  }
+
+  /** Counts calls on a member that does not lead; the returned function counts their successes. */
+  private countRouted(m: Member): (ok: boolean | undefined) => void {
+    const routed = m.node !== undefined && m.node.leaderId() !== m.id;
+    if (routed) this.stats.viaFollower++;
+    return (ok) => {
+      if (routed && ok === true) this.stats.viaFollowerOk++;
+    };
   }
 
   // ---- setup and traffic ---------------------------------------------------------------------
@@ -386,8 +418,10 @@ export class NodeSimulation {
     for (const id of PRODUCERS) {
       const c = this.clients.get(id)!;
       if (c.busy || !this.producing || !this.rng.chance(0.3)) continue;
-      const node = this.pickNode();
-      if (!node) continue;
+      const member = this.pickMember();
+      const node = member?.service;
+      if (!member || !node) continue;
+      const routed = this.countRouted(member);
       const queue = this.rng.pick(QUEUES).name;
       const n = this.rng.int(1, 4);
       const bodyIds = Array.from({ length: n }, () => this.nextBodyId++);
@@ -395,6 +429,7 @@ export class NodeSimulation {
       const delaySeconds = this.rng.chance(0.1) ? 1 : 0;
       this.stats.sendsAttempted += n;
       this.issue(c, node.submit(this.ctx(), { kind: 'sendMessages', queueName: queue, delaySeconds, bodies: bodyIds.map(bodyFor) }), (r) => {
+        routed(r?.ok);
         if (r?.ok) this.history.sendAcked(bodyIds);
       });
     }
@@ -402,8 +437,9 @@ export class NodeSimulation {
       const c = this.clients.get(id)!;
       if (c.busy) continue;
       const due = c.held.filter((h) => h.deleteAtMs <= now);
-      const node = this.pickNode();
-      if (!node) continue;
+      const member = this.pickMember();
+      const node = member?.service;
+      if (!member || !node) continue;
       if (due.length > 0) {
         c.held = c.held.filter((h) => h.deleteAtMs > now);
         const queue = due[0]!.queue;
@@ -415,8 +451,10 @@ export class NodeSimulation {
       if (!this.rng.chance(0.4)) continue;
       const queue = this.rng.pick(QUEUES).name;
       this.stats.receives++;
-      const memberId = [...this.members.values()].find((m) => m.node === node)?.id ?? '?';
+      const memberId = member.id;
+      const routed = this.countRouted(member);
       this.issue(c, node.receive(this.ctx(), queue, this.rng.int(1, 8), 0), (r) => {
+        routed(r?.ok);
         if (!r?.ok) return;
         for (const m of r.messages) {
           this.history.clientDelivery(memberId, m.msgId, m.receiptHandle, m.bodyBytes);

@@ -110,8 +110,8 @@ function describeQueue(r: NodeSimResult): string {
     `seed ${r.seed}: ${s.elections} elections (max term ${s.maxTerm}), ${s.ackedSends}/${s.sendsAttempted} sends acknowledged, ` +
     `${s.deliveries} deliveries (${s.redeliveries} after a visibility timeout), ${s.deletes} deletes, ` +
     `${s.crashes} crashes (${s.powerFailures} whole-set power failures; ${s.tornWrites} torn, ${s.lostWrites} lost unsynced writes), ` +
-    `${s.partitions} partitions, ${s.transfers} transfers, ${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ` +
-    `${s.segmentsReleased} segments released, ${s.bitFlips} bit flips (${s.corruptBodies} damaged bodies met, ${s.bodiesFromReplicas} served from a replica, ` +
+    `${s.partitions} partitions, ${s.transfers} transfers, ${s.viaFollower} calls through a follower (${s.viaFollowerOk} succeeded), ` +
+    `${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ${s.segmentsReleased} segments released, ${s.bitFlips} bit flips (${s.corruptBodies} damaged bodies met, ${s.bodiesFromReplicas} served from a replica, ` +
     `${s.quarantined} quarantined), ${s.fatalStops} stops, final index ${s.finalIndex}, ${s.tasksRun} tasks, disk digest ${r.digest.slice(0, 16)}`
   );
 }

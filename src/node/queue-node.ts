@@ -1,10 +1,11 @@
 // One Raft group's replica: wires the group's Raft driver, its queue state machine and the bodies
 // on its disk into the QueueService the API calls. Recovery is group-recovery.ts, body reads
-// body-reader.ts; this file applies, ticks, parks long polls, runs pushes and takes snapshots.
+// body-reader.ts, snapshots group-snapshots.ts, leadership moves and membership changes
+// group-leadership.ts; this file applies, ticks, parks long polls and runs pushes.
 // The state machine stays pure and sees time only through log entries.
 
 import { encodeCommand } from '../broker/codec';
-import { GroupIds, type GroupNumber } from '../broker/ids';
+import type { GroupNumber } from '../broker/ids';
 import type {
   Command,
   CommandResult,
@@ -16,27 +17,28 @@ import type {
   TopicAttributes,
   TopicList,
 } from '../broker/commands';
-import { QueueStateMachine, type BrokerStats } from '../broker/state-machine';
+import type { BrokerStats, QueueStateMachine } from '../broker/state-machine';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { DiskStall } from '../storage/disk-stall';
-import { SnapshotStore } from '../storage/snapshot-store';
+import type { SnapshotStore } from '../storage/snapshot-store';
 import type { LogEntry } from '../storage/types';
 import type { RaftStatus } from '../raft';
 import type { FileSystem } from '../runtime/fs';
 import type { SegmentedWal, WalHooks, WalObserver } from '../storage/wal';
 import type { PeerAddress, PeerNetwork } from '../transport';
-import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
 import { RaftDriver, type DriverRefusal, type RaftDriverOptions } from './raft-driver';
 import { BodyReader } from './body-reader';
+import { GroupLeadership, refusalResult } from './group-leadership';
 import { openWal, recoverGroup, walOptions } from './group-recovery';
+import { GroupSnapshots, type ServingState } from './group-snapshots';
 import { ParkedReceives } from './long-poll';
 import type { TickSource } from './tick-scheduler';
 import { PushDelivery } from './push-delivery';
 import type { RpcRouter } from './rpc';
-import { beginInstall, finishInstall, SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
+import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { toLogger, type Logger, type LogSink } from '../protocol/log';
 import { nodeRuntime } from '../runtime/node-runtime';
 import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
@@ -147,12 +149,8 @@ export const DEFAULT_TICK_MS = 50;
 const DEFAULT_ELECTION_TICKS = 10;
 const DEFAULT_HEARTBEAT_TICKS = 2;
 const SOLE_VOTER_ELECTION_TICKS = 2;
-/** How long a shutting-down leader waits for its successor to take over. */
-const LEADER_HANDOFF_TIMEOUT_MS = 2000;
 const SOLE_VOTER_STARTUP_TIMEOUT_MS = 10_000;
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
-/** A snapshot that failed (a full disk) is tried again after this long, not after another full interval. */
-const SNAPSHOT_RETRY_MS = 10_000;
 /** After the push loop halted (a refused outcome), look again this much later. */
 const PUSH_RECHECK_MS = 1000;
 
@@ -161,8 +159,7 @@ export class QueueNode implements QueueService {
   private readonly rt: Runtime;
   /** The node's logger; each message goes out under its component. */
   private readonly logger: Logger;
-  private readonly log: { server: Logger; raft: Logger; storage: Logger; snapshot: Logger };
-  private readonly snapshotEveryEntries: number;
+  private readonly log: { server: Logger; raft: Logger; storage: Logger };
   private inflight = 0;
   private closing = false;
   private fatal: Error | undefined;
@@ -170,11 +167,12 @@ export class QueueNode implements QueueService {
   private tickAtMs = Infinity;
   private tickInFlight = false;
   private lastTickMs = -Infinity;
-  private entriesSinceSnapshot = 0;
-  private snapshotRunning: Promise<void> | undefined;
-  /** No snapshot is started before this time (set after one failed). */
-  private snapshotRetryAtMs = -Infinity;
-  private readonly counters = { snapshotsTaken: 0, segmentsReleased: 0, snapshotsInstalled: 0 };
+  /** The state machine and log served from (a snapshot install replaces both). */
+  private readonly state: ServingState;
+  /** Takes snapshots when due, reclaims log space, installs the leader's snapshots. */
+  private readonly snapshots: GroupSnapshots;
+  /** Leadership transfers and membership changes. */
+  private readonly leadership: GroupLeadership;
   /** Reads message bodies back for delivery and pushes, checked, from here or a replica. */
   private readonly bodies: BodyReader;
   /** POSTs topic pushes to http subscribers while this node leads. */
@@ -183,10 +181,10 @@ export class QueueNode implements QueueService {
   private readonly served: ServedCounters = { messagesSent: 0, messagesReceived: 0, messagesDeleted: 0, messagesPublished: 0, pushFailures: 0 };
 
   private constructor(
-    private sm: QueueStateMachine,
-    private wal: SegmentedWal,
+    sm: QueueStateMachine,
+    wal: SegmentedWal,
     private readonly commitLog: RaftDriver<CommandResult>,
-    private readonly snapshots: SnapshotStore,
+    snapshotStore: SnapshotStore,
     /** Stalled disk writes (full disk, I/O errors), shared by every log this node opens. */
     private readonly diskStall: DiskStall,
     /** Stages snapshots the leader sends (absent for a one-voter group). */
@@ -200,20 +198,34 @@ export class QueueNode implements QueueService {
       server: this.logger.child('server'),
       raft: this.logger.child('raft'),
       storage: this.logger.child('storage'),
-      snapshot: this.logger.child('snapshot'),
     };
-    this.snapshotEveryEntries = opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES;
+    this.state = { sm, wal };
+    this.snapshots = new GroupSnapshots({
+      dataDir: opts.dataDir,
+      fs: opts.fs,
+      runtime: this.rt,
+      logger: this.logger,
+      commitLog,
+      store: snapshotStore,
+      state: this.state,
+      everyEntries: opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+      reopenWal: () => openWal(opts, this.logger, diskStall),
+      afterInstall: () => this.afterApply(),
+      closing: () => this.closing,
+      stopped: () => this.fatal !== undefined,
+    });
+    this.leadership = new GroupLeadership(commitLog, this.log.raft, () => this.fatal !== undefined);
     this.bodies = new BodyReader({
       selfId: commitLog.id,
       recentPayload: (index) => commitLog.recentPayload(index),
-      wal: () => this.wal,
+      wal: () => this.state.wal,
       voters: () => commitLog.status().voters,
       rpc: opts.rpc,
       log: this.log.storage,
     });
     this.pushes = new PushDelivery({
-      duePushes: (nowMs, limit) => this.sm.duePushes(nowMs, limit),
-      nextAttemptMs: () => this.sm.nextPushAttemptMs(),
+      duePushes: (nowMs, limit) => this.state.sm.duePushes(nowMs, limit),
+      nextAttemptMs: () => this.state.sm.nextPushAttemptMs(),
       readBody: (ref) => this.bodies.readOne(ref),
       propose: (command) => this.submit(this.internalContext('push'), command),
       runtime: this.rt,
@@ -263,13 +275,13 @@ export class QueueNode implements QueueService {
       const walOpts = walOptions(opts, log, diskStall);
       receiver = new SnapshotReceiver(opts.dataDir, walOpts, opts.runtime ?? nodeRuntime, log);
       receiver.serve(opts.rpc);
-      const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => node.loadSnapshot(index), wal: () => node.wal }, log, opts.runtime ?? nodeRuntime);
-      raftOpts.snapshotTransfer = { sender, receiver, install: (meta) => node.installSnapshot(meta) };
+      const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => node.snapshots.load(index), wal: () => node.state.wal }, log, opts.runtime ?? nodeRuntime);
+      raftOpts.snapshotTransfer = { sender, receiver, install: (meta) => node.snapshots.install(meta) };
     }
     const commitLog = new RaftDriver<CommandResult>(raftOpts);
     const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, diskStall, receiver, opts);
     if (opts.rpc) node.bodies.serve(opts.rpc);
-    node.entriesSinceSnapshot = replayed;
+    node.snapshots.countApplied(replayed);
     node.afterApply();
     // A one-node set serves as soon as it has elected itself (a few ticks); a member of a larger
     // set serves at once and answers "no leader" until an election is won.
@@ -306,39 +318,12 @@ export class QueueNode implements QueueService {
     return Promise.resolve({ ok: true, status });
   }
 
-  async transferLeader(_ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
-    const from = this.commitLog.id;
-    if (nodeId === from && this.commitLog.leaderId === from) return { ok: true, from, to: from };
-    const r = this.commitLog.transferLeadership(nodeId);
-    if (!r.ok) {
-      // Not the leader here means no leader was known when the request arrived (else it would
-      // have been forwarded): a transient state, so a retryable 6000, not a parameter error.
-      if (r.reason === 'notLeader') return fail('notApplied', undefined, 'cannot transfer leadership: no leader is known here yet; retry');
-      return fail('invalidParams', undefined, `cannot transfer leadership: ${nodeId} is not a voter of this set`);
-    }
-    if (await this.commitLog.waitUntil(() => this.commitLog.leaderId === nodeId, LEADER_HANDOFF_TIMEOUT_MS)) return { ok: true, from, to: nodeId };
-    // The transfer may still complete (or have completed unseen here).
-    return fail('outcomeUnknown', undefined, `leadership did not move to ${nodeId} within ${LEADER_HANDOFF_TIMEOUT_MS} ms`);
+  transferLeader(_ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
+    return this.leadership.transfer(nodeId);
   }
 
-  async changeMembership(_ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
-    const r = await this.commitLog.proposeConfigChange(
-      change.type === 'add' ? { type: 'addVoter', node: change.nodeId, address: change.address } : { type: 'removeVoter', node: change.nodeId },
-    );
-    if (!r.ok) {
-      // The core refusing the change itself (one pending, not a voter) is the request's fault.
-      if (r.reason === 'refused') return fail('invalidParams', undefined, r.detail);
-      const f = refusalResult(r);
-      return { ...f, detail: `membership change failed: ${f.detail ?? ''}` };
-    }
-    const voters = this.commitLog.status().voters;
-    this.log.raft.info(`membership: ${change.type === 'add' ? `added ${change.nodeId} (${change.address})` : `removed ${change.nodeId}`}; voters now ${voters.join(', ')}`);
-    return { ok: true, voters };
-  }
-
-  /** Resolves once no leadership transfer is under way here (or after the hand-off timeout). */
-  private async untilTransferEnds(): Promise<void> {
-    await this.commitLog.waitUntil(() => this.commitLog.status().leadTransferee === undefined || this.fatal !== undefined, LEADER_HANDOFF_TIMEOUT_MS);
+  changeMembership(_ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
+    return this.leadership.changeMembership(change);
   }
 
   /** The current leader's id, if known. */
@@ -367,7 +352,7 @@ export class QueueNode implements QueueService {
       if (!r.ok && r.reason === 'transferring') {
         // A leadership transfer is under way (it takes a round trip or two): nothing was
         // appended, so wait for it to end and propose again if this node still leads.
-        await this.untilTransferEnds();
+        await this.leadership.untilTransferEnds();
         r = await this.commitLog.propose(payload, metaLen);
       }
       if (!r.ok) return refusalResult(r);
@@ -398,34 +383,34 @@ export class QueueNode implements QueueService {
       closing: this.closing,
       fatal: this.fatal?.message,
       diskStall: stall ? this.diskStall.describe(stall) : undefined,
-      wal: { bytesWritten: this.wal.stats.bytesWritten, segments: this.wal.segmentCount(), diskBytes: this.wal.diskBytes() },
-      broker: this.sm.stats(),
-      topics: this.sm.topicStats(),
+      wal: { bytesWritten: this.state.wal.stats.bytesWritten, segments: this.state.wal.segmentCount(), diskBytes: this.state.wal.diskBytes() },
+      broker: this.state.sm.stats(),
+      topics: this.state.sm.topicStats(),
       served: this.served,
-      snapshotsInstalled: this.counters.snapshotsInstalled,
+      snapshotsInstalled: this.snapshots.snapshotsInstalled,
     };
   }
 
   /** Every queue's attributes (counts and oldest message time), for per-queue metrics at scrape time. */
   eachQueue(): Iterable<QueueAttributes> {
-    return this.sm.eachQueueAttributes();
+    return this.state.sm.eachQueueAttributes();
   }
 
   async receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
     // The receive itself goes through the log, so it is decided on up-to-date state. The local
     // look-up only picks the wait; a queue missing locally may just not be applied yet (a freshly
     // elected leader), so confirm with a read barrier before answering 4440.
-    let settings = this.sm.queueSettings(queueName);
+    let settings = this.state.sm.queueSettings(queueName);
     if (!settings) {
       const stale = await this.readBarrier();
       if (stale) return stale;
-      settings = this.sm.queueSettings(queueName);
+      settings = this.state.sm.queueSettings(queueName);
       if (!settings) return fail('queueNotExist');
     }
     const waitMs = (waitSeconds ?? settings.pollingWaitSeconds) * 1000;
     const deadline = this.rt.nowMs() + waitMs;
     for (;;) {
-      if (this.sm.visibleCount(queueName) > 0) {
+      if (this.state.sm.visibleCount(queueName) > 0) {
         const r = await this.submit(ctx, { kind: 'receiveMessages', queueName, numOfMsg, seed: randomU32(this.rt) });
         if (!r.ok) return r;
         if (r.kind !== 'receiveMessages') return fail('internalError');
@@ -439,17 +424,17 @@ export class QueueNode implements QueueService {
       const parked = this.parked.park(queueName, remaining);
       if (!parked) return fail('internalError', undefined, 'too many receives are waiting');
       if (!(await parked)) return { ok: true, messages: [] };
-      if (!this.sm.queueSettings(queueName)) return fail('queueNotExist');
+      if (!this.state.sm.queueSettings(queueName)) return fail('queueNotExist');
     }
   }
 
   async listQueues(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    return this.read(() => ({ ok: true, ...this.sm.listQueues(searchWord, offset, limit) }));
+    return this.read(() => ({ ok: true, ...this.state.sm.listQueues(searchWord, offset, limit) }));
   }
 
   async getQueueAttributes(_ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
     return this.read(() => {
-      const attributes = this.sm.getQueueAttributes(queueName);
+      const attributes = this.state.sm.getQueueAttributes(queueName);
       return attributes ? { ok: true, attributes } : fail('queueNotExist');
     });
   }
@@ -461,16 +446,16 @@ export class QueueNode implements QueueService {
     offset: number,
     limit: number,
   ): Promise<ServiceResult<QueueList>> {
-    return this.read(() => okList(this.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit)));
+    return this.read(() => okList(this.state.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit)));
   }
 
   async listTopics(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
-    return this.read(() => ({ ok: true, ...this.sm.listTopics(searchWord, offset, limit) }));
+    return this.read(() => ({ ok: true, ...this.state.sm.listTopics(searchWord, offset, limit) }));
   }
 
   async getTopicAttributes(_ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
     return this.read(() => {
-      const attributes = this.sm.getTopicAttributes(topicName);
+      const attributes = this.state.sm.getTopicAttributes(topicName);
       return attributes ? { ok: true, attributes } : fail('topicNotExist');
     });
   }
@@ -482,12 +467,12 @@ export class QueueNode implements QueueService {
     offset: number,
     limit: number,
   ): Promise<ServiceResult<SubscriptionList>> {
-    return this.read(() => okList(this.sm.listSubscriptions(topicName, searchWord, offset, limit)));
+    return this.read(() => okList(this.state.sm.listSubscriptions(topicName, searchWord, offset, limit)));
   }
 
   async getSubscriptionAttributes(_ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
     return this.read(() => {
-      const r = this.sm.getSubscriptionAttributes(topicName, subscriptionName);
+      const r = this.state.sm.getSubscriptionAttributes(topicName, subscriptionName);
       return 'ok' in r ? r : { ok: true, attributes: r };
     });
   }
@@ -525,7 +510,7 @@ export class QueueNode implements QueueService {
           results.push({ ok: true, kind: 'tick' });
           continue;
         }
-        const result = this.sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+        const result = this.state.sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
         this.opts.onApplied?.(e, result);
         results.push(result);
       }
@@ -535,12 +520,11 @@ export class QueueNode implements QueueService {
       while (results.length < entries.length) results.push(fail('internalError'));
       return results;
     }
-    this.entriesSinceSnapshot += entries.length;
+    this.snapshots.countApplied(entries.length);
     this.afterApply();
     return results;
   }
 
-  /** Wake long polls that can now be served, schedule the next tick, snapshot when due. */
   /** Run the push loop exactly while this node leads; wake it after applies. */
   private syncPushes(): void {
     const leads = this.commitLog.leaderId === this.commitLog.id && !this.closing && !this.fatal;
@@ -557,24 +541,22 @@ export class QueueNode implements QueueService {
     }, PUSH_RECHECK_MS);
   }
 
+  /** Run pushes while leading, wake long polls that can now be served, schedule the next tick, snapshot when due. */
   private afterApply(): void {
     this.syncPushes();
     for (const q of [...this.parked.queuesWithWaiters()]) {
-      if (!this.sm.queueSettings(q)) this.parked.wake(q, Infinity);
+      if (!this.state.sm.queueSettings(q)) this.parked.wake(q, Infinity);
       else {
-        const n = this.sm.visibleCount(q);
+        const n = this.state.sm.visibleCount(q);
         if (n > 0) this.parked.wake(q, n);
       }
     }
     this.scheduleTick();
-    if (this.entriesSinceSnapshot >= this.snapshotEveryEntries && !this.snapshotRunning && !this.closing && this.rt.nowMs() >= this.snapshotRetryAtMs) {
-      // Next turn: the log learns that these entries are applied only after this listener returns.
-      this.rt.setImmediate(() => void this.snapshotNow());
-    }
+    this.snapshots.snapshotIfDue();
   }
 
   private scheduleTick(): void {
-    const deadline = this.sm.nextDeadlineMs();
+    const deadline = this.state.sm.nextDeadlineMs();
     if (deadline === undefined || this.closing || this.fatal) return;
     const due = Math.max(deadline, this.lastTickMs + TICK_MIN_INTERVAL_MS);
     if (this.tickTimer && due >= this.tickAtMs) return;
@@ -613,83 +595,22 @@ export class QueueNode implements QueueService {
 
   // ---- snapshots and reclamation -------------------------------------------------------------
 
-  /** The saved node snapshot at exactly `index`, for shipping to a follower. */
-  private async loadSnapshot(index: number): Promise<Uint8Array | undefined> {
-    if (this.snapshotRunning) await this.snapshotRunning;
-    const latest = await this.snapshots.loadLatest();
-    return latest && latest.index === index ? latest.data : undefined;
-  }
-
-  /**
-   * The core accepted a snapshot from the leader: swap in the staged log, save the snapshot and
-   * restore the state machine from it (the Ready loop waits for this).
-   */
-  private async installSnapshot(meta: { index: number; term: number }): Promise<{ wal: SegmentedWal; lastTimeMs: number; learnedAddresses: Record<string, string> }> {
-    if (this.snapshotRunning) await this.snapshotRunning;
-    await beginInstall(this.opts.dataDir, meta, this.opts.fs);
-    await this.wal.close();
-    const installed = await finishInstall(this.opts.dataDir, this.snapshots, this.logger, this.opts.fs);
-    if (!installed || installed.index !== meta.index || installed.term !== meta.term) {
-      throw new Error(`snapshot ${meta.index} (term ${meta.term}) was to be installed but the staging holds ${installed ? installed.index : 'nothing'}`);
-    }
-    const latest = await this.snapshots.loadLatest();
-    if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
-    const snap = decodeNodeSnapshot(latest.data);
-    this.sm = QueueStateMachine.restore(snap.stateMachine, new GroupIds(this.sm.group));
-    this.wal = await openWal(this.opts, this.logger, this.diskStall);
-    this.entriesSinceSnapshot = 0;
-    this.counters.snapshotsInstalled++;
-    this.afterApply();
-    return { wal: this.wal, lastTimeMs: this.sm.lastTimeMs, learnedAddresses: snap.addresses };
-  }
-
   /** Snapshot the state machine, then delete log segments nobody needs any more. */
   snapshotNow(): Promise<void> {
-    if (this.snapshotRunning) return this.snapshotRunning;
-    const index = this.sm.lastAppliedIndex;
-    if (index === 0) return Promise.resolve();
-    // A member applies what a majority committed, possibly before its own copy is appended here:
-    // the snapshot waits until then (the next apply tries again).
-    if (this.wal.lastIndex() < index) return Promise.resolve();
-    const meta = this.commitLog.snapshotMetaAt(index);
-    const data = encodeNodeSnapshot({ voters: meta.voters, addresses: this.commitLog.learnedAddresses(), stateMachine: this.sm.snapshot() });
-    const live = this.sm.liveEntryIndexes();
-    const covered = this.entriesSinceSnapshot;
-    this.entriesSinceSnapshot = 0;
-    this.snapshotRunning = (async () => {
-      try {
-        // Never a snapshot ahead of the durable log: after a power loss the log must still reach
-        // the snapshot's index, or the next start-up finds the data directory inconsistent.
-        await this.wal.untilDurable(index);
-        await this.snapshots.save({ index, term: meta.term }, data);
-        this.commitLog.compact(meta);
-        this.counters.snapshotsTaken++;
-        const released = await this.wal.releaseSegments((first, last) => anyInRange(live, first, last), index + 1);
-        this.counters.segmentsReleased += released;
-      } catch (err) {
-        // Not fatal (the log still holds everything): skipped, and tried again after a pause
-        // (a full disk) at the next apply, covering the entries it did not.
-        this.entriesSinceSnapshot += covered;
-        this.snapshotRetryAtMs = this.rt.nowMs() + SNAPSHOT_RETRY_MS;
-        this.log.snapshot.error(`snapshot at ${index} failed (skipped; retried in ${SNAPSHOT_RETRY_MS / 1000} s or later): ${String(err)}`);
-      } finally {
-        this.snapshotRunning = undefined;
-      }
-    })();
-    return this.snapshotRunning;
+    return this.snapshots.snapshotNow();
   }
 
   stats(): NodeStats {
     return {
-      lastAppliedIndex: this.sm.lastAppliedIndex,
+      lastAppliedIndex: this.state.sm.lastAppliedIndex,
       parkedReceives: this.parked.size,
       inflightProposals: this.inflight,
       corruptBodies: this.bodies.corruptBodies,
       bodiesFromReplicas: this.bodies.bodiesFromReplicas,
-      snapshotsTaken: this.counters.snapshotsTaken,
-      snapshotsInstalled: this.counters.snapshotsInstalled,
-      segmentsReleased: this.counters.segmentsReleased,
-      walBytes: this.wal.diskBytes(),
+      snapshotsTaken: this.snapshots.snapshotsTaken,
+      snapshotsInstalled: this.snapshots.snapshotsInstalled,
+      segmentsReleased: this.snapshots.segmentsReleased,
+      walBytes: this.state.wal.diskBytes(),
     };
   }
 
@@ -702,29 +623,10 @@ export class QueueNode implements QueueService {
     await this.pushes.stop();
     this.parked.wakeAll();
     while (this.inflight > 0) await this.rt.sleep(5);
-    await this.handOffLeadership();
-    if (this.snapshotRunning) await this.snapshotRunning;
-    // A snapshot at shutdown makes the next start-up replay nothing.
-    if (!this.fatal && this.entriesSinceSnapshot > 0) await this.snapshotNow();
+    await this.leadership.handOff();
+    await this.snapshots.beforeClose();
     await this.receiver?.close();
     await this.commitLog.close();
-  }
-
-  /**
-   * A leader of a replicated set that is shutting down hands leadership to its most caught-up
-   * follower first, so the set keeps serving after a pause of one round trip instead of an
-   * election timeout (rolling restarts). Gives up after LEADER_HANDOFF_TIMEOUT_MS.
-   */
-  private async handOffLeadership(): Promise<void> {
-    if (this.fatal) return;
-    const st = this.commitLog.status();
-    if (st.role !== 'leader') return;
-    const target = Object.entries(st.progress).sort((a, b) => b[1].matchIndex - a[1].matchIndex)[0]?.[0];
-    if (target === undefined) return; // a one-voter set has nobody to hand over to
-    const r = this.commitLog.transferLeadership(target);
-    if (!r.ok) return;
-    this.log.raft.info(`shutting down: transferring leadership to ${target}`, { target });
-    await this.commitLog.waitUntil(() => this.commitLog.leaderId !== this.commitLog.id, LEADER_HANDOFF_TIMEOUT_MS);
   }
 
   private onFatal(err: unknown): void {
@@ -735,20 +637,6 @@ export class QueueNode implements QueueService {
   }
 }
 
-/**
- * What a client is told when the log did not complete a proposal: the driver's outcome decides the
- * code (notApplied, 6100, only when nothing was appended anywhere; outcomeUnknown otherwise, since
- * an appended entry may be on other members and be committed by a later leader).
- */
-function refusalResult(r: DriverRefusal): ErrorResult {
-  if (r.outcome === 'outcomeUnknown') {
-    return fail('outcomeUnknown', undefined, r.reason === 'dropped' ? `${r.detail}; a later leader may still commit it` : r.detail);
-  }
-  // A full disk or a stopped log: nothing here will take it; another member may.
-  if (r.reason === 'diskStalled' || r.reason === 'stopped') return fail('notApplied', undefined, r.detail);
-  return fail('notApplied', undefined, `${r.detail}; retry (any member forwards to the leader)`);
-}
-
 /** A list from the state machine as a service result (the list, or the error it gave). */
 function okList<T extends object>(r: T | ErrorResult): ServiceResult<T> {
   return 'ok' in r ? r : { ok: true, ...r };
@@ -756,18 +644,6 @@ function okList<T extends object>(r: T | ErrorResult): ServiceResult<T> {
 
 function stderrLine(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-/** True when the sorted array holds a value in [lo, hi]. */
-function anyInRange(sorted: number[], lo: number, hi: number): boolean {
-  let a = 0;
-  let b = sorted.length;
-  while (a < b) {
-    const mid = (a + b) >>> 1;
-    if (sorted[mid]! < lo) a = mid + 1;
-    else b = mid;
-  }
-  return a < sorted.length && sorted[a]! <= hi;
 }
 
 /** Resolves when `barrier` does, or as soon as a disk stall is seen (the barrier then finishes later). */

@@ -126,7 +126,16 @@ test('the layering check itself catches a violation', () => {
  * The driver code the simulator runs reads time and schedules work only through the injected
  * Runtime (src/runtime/timers.ts), so a seed replays it on virtual time.
  */
-const RUNTIME_DRIVEN = ['node/raft-driver.ts', 'node/queue-node.ts', 'node/long-poll.ts', 'node/snapshot-transfer.ts', 'storage/disk-stall.ts', 'storage/wal.ts'];
+const RUNTIME_DRIVEN = [
+  'node/raft-driver.ts',
+  'node/queue-node.ts',
+  'node/group-snapshots.ts',
+  'node/group-leadership.ts',
+  'node/long-poll.ts',
+  'node/snapshot-transfer.ts',
+  'storage/disk-stall.ts',
+  'storage/wal.ts',
+];
 
 test('the simulated driver reads no clock and sets no timer of its own', () => {
   const violations: string[] = [];

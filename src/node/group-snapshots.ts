@@ -1,0 +1,161 @@
+// One group's snapshots and the log space they reclaim: when to take one (counted in applied
+// entries), taking it (durable log first, then the snapshot saved, then the log compacted, then
+// the segments nobody needs released), serving the saved one to a follower, and installing one the
+// leader sent (which replaces the replica's state machine and log).
+
+import type { CommandResult } from '../broker/commands';
+import { GroupIds } from '../broker/ids';
+import { QueueStateMachine } from '../broker/state-machine';
+import type { Logger } from '../protocol/log';
+import type { FileSystem } from '../runtime/fs';
+import type { Runtime } from '../runtime/timers';
+import type { SnapshotStore } from '../storage/snapshot-store';
+import type { SegmentedWal } from '../storage/wal';
+import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
+import type { RaftDriver } from './raft-driver';
+import { beginInstall, finishInstall } from './snapshot-transfer';
+
+/** A snapshot that failed (a full disk) is tried again after this long, not after another full interval. */
+const SNAPSHOT_RETRY_MS = 10_000;
+
+/** What the replica serves from. Installing a snapshot replaces both; everyone reads them here. */
+export interface ServingState {
+  sm: QueueStateMachine;
+  wal: SegmentedWal;
+}
+
+export interface GroupSnapshotsOptions {
+  dataDir: string;
+  fs: FileSystem | undefined;
+  runtime: Runtime;
+  /** The node's logger (staging messages); failures go to its `snapshot` component. */
+  logger: Logger;
+  commitLog: RaftDriver<CommandResult>;
+  store: SnapshotStore;
+  state: ServingState;
+  /** Take a snapshot after this many applied entries. */
+  everyEntries: number;
+  /** Opens the group's log in its data directory again (after an install swapped in the staged one). */
+  reopenWal(): Promise<SegmentedWal>;
+  /** Run once an installed snapshot is being served from, as after an apply. */
+  afterInstall(): void;
+  /** True once the node is shutting down: no snapshot is started from the apply path then. */
+  closing(): boolean;
+  /** True once the node stopped for good: no snapshot at shutdown then. */
+  stopped(): boolean;
+}
+
+export class GroupSnapshots {
+  snapshotsTaken = 0;
+  segmentsReleased = 0;
+  /** Snapshots installed from the leader (this node had fallen behind its compacted log). */
+  snapshotsInstalled = 0;
+  private entriesSinceSnapshot = 0;
+  private running: Promise<void> | undefined;
+  /** No snapshot is started before this time (set after one failed). */
+  private retryAtMs = -Infinity;
+  private readonly log: Logger;
+
+  constructor(private readonly o: GroupSnapshotsOptions) {
+    this.log = o.logger.child('snapshot');
+  }
+
+  /** `n` more entries were applied (counted towards the next snapshot). */
+  countApplied(n: number): void {
+    this.entriesSinceSnapshot += n;
+  }
+
+  /** Starts a snapshot when one is due (called after every apply). */
+  snapshotIfDue(): void {
+    if (this.entriesSinceSnapshot >= this.o.everyEntries && !this.running && !this.o.closing() && this.o.runtime.nowMs() >= this.retryAtMs) {
+      // Next turn: the log learns that these entries are applied only after this listener returns.
+      this.o.runtime.setImmediate(() => void this.snapshotNow());
+    }
+  }
+
+  /** The saved node snapshot at exactly `index`, for shipping to a follower. */
+  async load(index: number): Promise<Uint8Array | undefined> {
+    if (this.running) await this.running;
+    const latest = await this.o.store.loadLatest();
+    return latest && latest.index === index ? latest.data : undefined;
+  }
+
+  /**
+   * The core accepted a snapshot from the leader: swap in the staged log, save the snapshot and
+   * restore the state machine from it (the Ready loop waits for this).
+   */
+  async install(meta: { index: number; term: number }): Promise<{ wal: SegmentedWal; lastTimeMs: number; learnedAddresses: Record<string, string> }> {
+    const { dataDir, fs, store, state } = this.o;
+    if (this.running) await this.running;
+    await beginInstall(dataDir, meta, fs);
+    await state.wal.close();
+    const installed = await finishInstall(dataDir, store, this.o.logger, fs);
+    if (!installed || installed.index !== meta.index || installed.term !== meta.term) {
+      throw new Error(`snapshot ${meta.index} (term ${meta.term}) was to be installed but the staging holds ${installed ? installed.index : 'nothing'}`);
+    }
+    const latest = await store.loadLatest();
+    if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
+    const snap = decodeNodeSnapshot(latest.data);
+    state.sm = QueueStateMachine.restore(snap.stateMachine, new GroupIds(state.sm.group));
+    state.wal = await this.o.reopenWal();
+    this.entriesSinceSnapshot = 0;
+    this.snapshotsInstalled++;
+    this.o.afterInstall();
+    return { wal: state.wal, lastTimeMs: state.sm.lastTimeMs, learnedAddresses: snap.addresses };
+  }
+
+  /** Snapshot the state machine, then delete log segments nobody needs any more. */
+  snapshotNow(): Promise<void> {
+    if (this.running) return this.running;
+    const { commitLog, store, state } = this.o;
+    const index = state.sm.lastAppliedIndex;
+    if (index === 0) return Promise.resolve();
+    // A member applies what a majority committed, possibly before its own copy is appended here:
+    // the snapshot waits until then (the next apply tries again).
+    if (state.wal.lastIndex() < index) return Promise.resolve();
+    const meta = commitLog.snapshotMetaAt(index);
+    const data = encodeNodeSnapshot({ voters: meta.voters, addresses: commitLog.learnedAddresses(), stateMachine: state.sm.snapshot() });
+    const live = state.sm.liveEntryIndexes();
+    const covered = this.entriesSinceSnapshot;
+    this.entriesSinceSnapshot = 0;
+    this.running = (async () => {
+      try {
+        // Never a snapshot ahead of the durable log: after a power loss the log must still reach
+        // the snapshot's index, or the next start-up finds the data directory inconsistent.
+        await state.wal.untilDurable(index);
+        await store.save({ index, term: meta.term }, data);
+        commitLog.compact(meta);
+        this.snapshotsTaken++;
+        const released = await state.wal.releaseSegments((first, last) => anyInRange(live, first, last), index + 1);
+        this.segmentsReleased += released;
+      } catch (err) {
+        // Not fatal (the log still holds everything): skipped, and tried again after a pause
+        // (a full disk) at the next apply, covering the entries it did not.
+        this.entriesSinceSnapshot += covered;
+        this.retryAtMs = this.o.runtime.nowMs() + SNAPSHOT_RETRY_MS;
+        this.log.error(`snapshot at ${index} failed (skipped; retried in ${SNAPSHOT_RETRY_MS / 1000} s or later): ${String(err)}`);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  /** At shutdown: let a snapshot under way finish, then take one so the next start-up replays nothing. */
+  async beforeClose(): Promise<void> {
+    if (this.running) await this.running;
+    if (!this.o.stopped() && this.entriesSinceSnapshot > 0) await this.snapshotNow();
+  }
+}
+
+/** True when the sorted array holds a value in [lo, hi]. */
+function anyInRange(sorted: number[], lo: number, hi: number): boolean {
+  let a = 0;
+  let b = sorted.length;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if (sorted[mid]! < lo) a = mid + 1;
+    else b = mid;
+  }
+  return a < sorted.length && sorted[a]! <= hi;
+}

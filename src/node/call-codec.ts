@@ -9,8 +9,8 @@
 // Little-endian. A decoding failure throws CallFormatError: the caller decides what it means
 // (on the leader, nothing was executed; on the follower, the outcome of a write is unknown).
 
-import { commandFromPayload, encodeCommand } from '../broker/codec';
-import type { Command } from '../broker/commands';
+import { commandFromPayload, encodeCommand, type EncodedCommand } from '../broker/codec';
+import type { Command, CommandResult } from '../broker/commands';
 import { ERRORS } from '../protocol/errors';
 import type { MembershipChange, QueueService } from '../service/queue-service';
 import { parseRequestContext, type RequestContext } from '../service/request-context';
@@ -37,7 +37,8 @@ const METHOD_BY_CODE = new Map<number, CallMethod>(Object.entries(METHOD_CODES).
 
 /** One service call, as the service's signature names its arguments. */
 export type ServiceCall =
-  | { method: 'submit'; command: Command }
+  /** `encoded`: the command as it arrived, when it was decoded from a call (not encoded again). */
+  | { method: 'submit'; command: Command; encoded?: EncodedCommand }
   | { method: 'receive'; queueName: string; numOfMsg: number; waitSeconds: number | undefined }
   | { method: 'listQueues'; searchWord: string | undefined; offset: number; limit: number }
   | { method: 'getQueueAttributes'; queueName: string }
@@ -116,13 +117,14 @@ export function decodeCall(buf: Buffer): { ctx: RequestContext | undefined; call
   const list = { searchWord: optStr(a['searchWord'], 'searchWord'), offset: int(a['offset'] ?? 0, 'offset'), limit: int(a['limit'] ?? 0, 'limit') };
   switch (method) {
     case 'submit': {
+      const metaLen = int(a['metaLen'], 'metaLen');
       let command: Command;
       try {
-        command = commandFromPayload(rest, int(a['metaLen'], 'metaLen'));
+        command = commandFromPayload(rest, metaLen);
       } catch (e) {
         throw new CallFormatError(`command: ${e instanceof Error ? e.message : String(e)}`);
       }
-      return { ctx, call: { method, command } };
+      return { ctx, call: { method, command, encoded: { payload: rest, metaLen } } };
     }
     case 'receive':
       return { ctx, call: { method, queueName: str(a['queueName'], 'queueName'), numOfMsg: int(a['numOfMsg'], 'numOfMsg'), waitSeconds: optInt(a['waitSeconds'], 'waitSeconds') } };
@@ -154,11 +156,16 @@ function membershipChange(v: unknown): MembershipChange {
   return { type: 'remove', nodeId: str(c['nodeId'], 'nodeId') };
 }
 
+/** The leader's own service, which also takes a command already encoded. */
+export interface LeaderService extends QueueService {
+  submitEncoded(ctx: RequestContext, command: Command, encoded: EncodedCommand): Promise<CommandResult>;
+}
+
 /** Run a decoded call on `service` (the leader's own: a call is never passed on again). */
-export function dispatchCall(service: QueueService, ctx: RequestContext, call: ServiceCall): Promise<object> {
+export function dispatchCall(service: LeaderService, ctx: RequestContext, call: ServiceCall): Promise<object> {
   switch (call.method) {
     case 'submit':
-      return service.submit(ctx, call.command);
+      return call.encoded ? service.submitEncoded(ctx, call.command, call.encoded) : service.submit(ctx, call.command);
     case 'receive':
       return service.receive(ctx, call.queueName, call.numOfMsg, call.waitSeconds);
     case 'listQueues':

@@ -4,7 +4,7 @@
 // group-leadership.ts; this file applies, ticks, parks long polls and runs pushes.
 // The state machine stays pure and sees time only through log entries.
 
-import { encodeCommand } from '../broker/codec';
+import { encodeCommand, type EncodedCommand } from '../broker/codec';
 import type { GroupNumber } from '../broker/ids';
 import type {
   Command,
@@ -341,11 +341,19 @@ export class QueueNode implements QueueService {
 
   // ---- QueueService ------------------------------------------------------------------------
 
-  async submit(_ctx: RequestContext, command: Command): Promise<CommandResult> {
+  async submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
+    return this.submitEncoded(ctx, command, encodeCommand(command));
+  }
+
+  /**
+   * submit, with `command` already encoded as `encoded` (a follower's service call carries it so,
+   * checked on arrival): the leader does not encode, and checksum, the bodies again.
+   */
+  async submitEncoded(_ctx: RequestContext, command: Command, encoded: EncodedCommand): Promise<CommandResult> {
     if (this.fatal) return fail('notApplied', undefined, 'node stopped after a storage failure; retry on another member');
     if (this.closing) return fail('notApplied', undefined, 'node is shutting down; retry on another member');
     if (this.inflight >= LIMITS.inflightProposalsMax) return fail('throttled');
-    const { payload, metaLen } = encodeCommand(command);
+    const { payload, metaLen } = encoded;
     this.inflight++;
     try {
       let r = await this.commitLog.propose(payload, metaLen);

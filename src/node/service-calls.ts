@@ -1,6 +1,6 @@
 // A follower runs a client request itself (parse, authenticate, validate, answer in the client's
 // protocol) and sends the leader only the service calls it makes, over the peer RPC with the
-// log's binary command codec (service/call-codec.ts). The leader runs them on its own service,
+// log's binary command codec (call-codec.ts). The leader runs them on its own service,
 // never passing them on, so a call cannot bounce between nodes. The protocol stays on the node the
 // client talks to: the leader needs no HTTP parsing for a follower's requests, and any protocol
 // with a service underneath (CMQ today) is forwarded the same way.
@@ -8,7 +8,7 @@
 import { fail, type ErrorResult } from '../protocol/errors';
 import type { Logger } from '../protocol/log';
 import type { Runtime } from '../runtime/timers';
-import { CallFormatError, decodeAnswer, decodeCall, dispatchCall, encodeAnswer, encodeCall, type ServiceCall } from './call-codec';
+import { CallFormatError, decodeAnswer, decodeCall, dispatchCall, encodeAnswer, encodeCall, type LeaderService, type ServiceCall } from './call-codec';
 import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import { WIRE_VERSION, type PeerNetwork } from '../transport';
@@ -17,7 +17,7 @@ import { LeaderRequests } from './leader-requests';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 
 /** Serve followers' calls on `local`, this node's own service. */
-export function serveServiceCalls(rpc: RpcRouter, local: QueueService, selfId: string, rt: Runtime, log: Logger): void {
+export function serveServiceCalls(rpc: RpcRouter, local: LeaderService, selfId: string, rt: Runtime, log: Logger): void {
   let unnamed = 0;
   rpc.serve(RPC_SERVICE.call, async (from, payload) => {
     let decoded: ReturnType<typeof decodeCall>;

@@ -12,6 +12,7 @@ import type {
   TopicAttributes,
   TopicList,
 } from '../../src/broker/commands';
+import type { EncodedCommand } from '../../src/broker/codec';
 import { fail, type ErrorResult } from '../../src/protocol/errors';
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
@@ -200,6 +201,14 @@ export class RecordingQueueService implements QueueService {
     this.record(ctx, { method: 'submit', command });
     if (this.scripts.submit) return this.scripts.submit(command);
     return defaultSubmit(command, () => String(++this.msgSeq));
+  }
+
+  /** Submits that came already encoded (a follower's service calls on a leader). */
+  encodedSubmits = 0;
+
+  submitEncoded(ctx: RequestContext, command: Command, _encoded: EncodedCommand): Promise<CommandResult> {
+    this.encodedSubmits++;
+    return this.submit(ctx, command);
   }
 
   async receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {

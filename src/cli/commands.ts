@@ -14,6 +14,8 @@ import {
   DEFAULT_PORT,
   METRICS_DEFAULTS,
   OTHER_QUEUES_LABEL,
+  RAFT_TIMING_DEFAULTS,
+  raftTiming,
   SERVER_EXIT,
   serverStartExitCode,
   type ClusterOptions,
@@ -404,6 +406,8 @@ const SERVER_OPTIONS: OptionSpecs = {
   'peer-tls-key': { type: 'string' },
   'peer-tls-ca': { type: 'string' },
   join: { type: 'boolean' },
+  'heartbeat-ms': { type: 'string' },
+  'election-timeout-ms': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-client-ca': { type: 'string' },
@@ -464,6 +468,9 @@ const server: CommandSpec = {
     '  --peer-tls-key FILE     ... its private key ...',
     '  --peer-tls-ca FILE      ... and the cluster CA, the only issuer accepted from peers',
     '  --join                  a new member of an existing set: wait to be added (opencmq cluster add-node)',
+    `  --heartbeat-ms N        the leader heartbeats every member this often (default ${RAFT_TIMING_DEFAULTS.heartbeatMs})`,
+    `  --election-timeout-ms N a member that hears no leader for a random time from N to 2N ms starts`,
+    `                          an election (default ${RAFT_TIMING_DEFAULTS.electionTimeoutMs}; at least 3 heartbeats; give every member the same)`,
     '',
     '  --config FILE           read options from a JSON file keyed by option name, e.g.',
     '                          {"node-id": "n1", "raft-port": 9700, "peer": ["n2=10.0.0.2:9700"]};',
@@ -581,7 +588,12 @@ function clusterOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env'>, host: 
   const nodeId = stringOpt(values, 'node-id');
   const rawPeers = values['peer'];
   const peerList = Array.isArray(rawPeers) ? rawPeers.filter((p): p is string => typeof p === 'string') : [];
-  if (nodeId === undefined && peerList.length === 0) return undefined;
+  if (nodeId === undefined && peerList.length === 0) {
+    for (const flag of ['heartbeat-ms', 'election-timeout-ms']) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to a replicated set (--node-id, --peer)`);
+    }
+    return undefined;
+  }
   if (nodeId === undefined || peerList.length === 0) throw new UsageError('--node-id and --peer go together');
   const raftPort = intOpt(values, 'raft-port', 0, 65535);
   if (raftPort === undefined) throw new UsageError('--raft-port is required with --node-id');
@@ -604,6 +616,12 @@ function clusterOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env'>, host: 
   if (secret !== undefined) cluster.secret = secret;
   if (peerTls !== undefined) cluster.tls = peerTls;
   if (boolOpt(values, 'join')) cluster.join = true;
+  const heartbeatMs = intOpt(values, 'heartbeat-ms', 1, 1_000_000);
+  const electionTimeoutMs = intOpt(values, 'election-timeout-ms', 1, 1_000_000);
+  const timing = raftTiming(heartbeatMs, electionTimeoutMs);
+  if (typeof timing === 'string') throw new UsageError(timing);
+  if (heartbeatMs !== undefined) cluster.heartbeatMs = heartbeatMs;
+  if (electionTimeoutMs !== undefined) cluster.electionTimeoutMs = electionTimeoutMs;
   return cluster;
 }
 

@@ -61,8 +61,11 @@ function check(cond: boolean, what: string): asserts cond {
   if (!cond) throw new CallFormatError(what);
 }
 
-/** `prefix` (the rpc service byte) is written first, so the call is never copied to be tagged. */
-export function encodeCall(prefix: number, ctx: RequestContext, call: ServiceCall): Buffer {
+/**
+ * `prefix` (the rpc service byte) is written first, so the call is never copied to be tagged.
+ * `relay`: the receiver, if it does not lead, passes the call on to its leader (once).
+ */
+export function encodeCall(prefix: number, ctx: RequestContext, call: ServiceCall, relay = false): Buffer {
   let tail: Uint8Array | undefined;
   let args: Record<string, unknown>;
   if (call.method === 'submit') {
@@ -73,7 +76,7 @@ export function encodeCall(prefix: number, ctx: RequestContext, call: ServiceCal
     const { method: _method, ...rest } = call;
     args = rest;
   }
-  const header = Buffer.from(JSON.stringify({ ctx, args }));
+  const header = Buffer.from(JSON.stringify(relay ? { ctx, args, relay } : { ctx, args }));
   const out = Buffer.allocUnsafe(7 + header.length + (tail?.length ?? 0));
   out[0] = prefix;
   out[1] = CALL_CODEC_VERSION;
@@ -96,14 +99,14 @@ const int = (v: unknown, what: string): number => {
 const optInt = (v: unknown, what: string): number | undefined => (v === undefined || v === null ? undefined : int(v, what));
 
 /** A call as the rpc router hands it over (without the service byte). */
-export function decodeCall(buf: Buffer): { ctx: RequestContext | undefined; call: ServiceCall } {
+export function decodeCall(buf: Buffer): { ctx: RequestContext | undefined; call: ServiceCall; relay: boolean } {
   check(buf.length >= 6, 'too short');
   check(buf[0] === CALL_CODEC_VERSION, `unsupported version ${buf[0]}`);
   const method = METHOD_BY_CODE.get(buf[1]!);
   check(method !== undefined, `unknown method ${buf[1]}`);
   const headerLen = buf.readUInt32LE(2);
   check(6 + headerLen <= buf.length, 'header past the end');
-  let header: { ctx?: unknown; args?: Record<string, unknown> };
+  let header: { ctx?: unknown; args?: Record<string, unknown>; relay?: unknown };
   try {
     header = JSON.parse(buf.toString('utf8', 6, 6 + headerLen)) as typeof header;
   } catch {
@@ -112,6 +115,7 @@ export function decodeCall(buf: Buffer): { ctx: RequestContext | undefined; call
   check(typeof header === 'object' && header !== null && typeof header.args === 'object' && header.args !== null, 'header has no args');
   const a = header.args;
   const ctx = parseRequestContext(header.ctx);
+  const relay = header.relay === true;
   const rest = buf.subarray(6 + headerLen);
   if (method !== 'submit') check(rest.length === 0, `${rest.length} bytes after the header`);
   const list = { searchWord: optStr(a['searchWord'], 'searchWord'), offset: int(a['offset'] ?? 0, 'offset'), limit: int(a['limit'] ?? 0, 'limit') };
@@ -124,27 +128,27 @@ export function decodeCall(buf: Buffer): { ctx: RequestContext | undefined; call
       } catch (e) {
         throw new CallFormatError(`command: ${e instanceof Error ? e.message : String(e)}`);
       }
-      return { ctx, call: { method, command, encoded: { payload: rest, metaLen } } };
+      return { ctx, relay, call: { method, command, encoded: { payload: rest, metaLen } } };
     }
     case 'receive':
-      return { ctx, call: { method, queueName: str(a['queueName'], 'queueName'), numOfMsg: int(a['numOfMsg'], 'numOfMsg'), waitSeconds: optInt(a['waitSeconds'], 'waitSeconds') } };
+      return { ctx, relay, call: { method, queueName: str(a['queueName'], 'queueName'), numOfMsg: int(a['numOfMsg'], 'numOfMsg'), waitSeconds: optInt(a['waitSeconds'], 'waitSeconds') } };
     case 'listQueues':
     case 'listTopics':
-      return { ctx, call: { method, ...list } };
+      return { ctx, relay, call: { method, ...list } };
     case 'getQueueAttributes':
-      return { ctx, call: { method, queueName: str(a['queueName'], 'queueName') } };
+      return { ctx, relay, call: { method, queueName: str(a['queueName'], 'queueName') } };
     case 'listDeadLetterSourceQueues':
-      return { ctx, call: { method, deadLetterQueueName: str(a['deadLetterQueueName'], 'deadLetterQueueName'), ...list } };
+      return { ctx, relay, call: { method, deadLetterQueueName: str(a['deadLetterQueueName'], 'deadLetterQueueName'), ...list } };
     case 'getTopicAttributes':
-      return { ctx, call: { method, topicName: str(a['topicName'], 'topicName') } };
+      return { ctx, relay, call: { method, topicName: str(a['topicName'], 'topicName') } };
     case 'listSubscriptions':
-      return { ctx, call: { method, topicName: str(a['topicName'], 'topicName'), ...list } };
+      return { ctx, relay, call: { method, topicName: str(a['topicName'], 'topicName'), ...list } };
     case 'getSubscriptionAttributes':
-      return { ctx, call: { method, topicName: str(a['topicName'], 'topicName'), subscriptionName: str(a['subscriptionName'], 'subscriptionName') } };
+      return { ctx, relay, call: { method, topicName: str(a['topicName'], 'topicName'), subscriptionName: str(a['subscriptionName'], 'subscriptionName') } };
     case 'transferLeader':
-      return { ctx, call: { method, nodeId: str(a['nodeId'], 'nodeId') } };
+      return { ctx, relay, call: { method, nodeId: str(a['nodeId'], 'nodeId') } };
     case 'changeMembership':
-      return { ctx, call: { method, change: membershipChange(a['change']) } };
+      return { ctx, relay, call: { method, change: membershipChange(a['change']) } };
   }
 }
 

@@ -11,9 +11,8 @@ import { LOCAL_ACTION_NAMES } from '../api/admin-actions';
 import { renderOutcome, responseJson } from '../api/response';
 import { fail } from '../protocol/errors';
 import { parseRequestContext, type RequestContext } from '../service/request-context';
-import type { Runtime } from '../runtime/timers';
 import type { PeerNetwork } from '../transport';
-import { LeaderRequests } from './leader-requests';
+import type { PeerRequests } from './peer-requests';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 import { servesServiceCalls } from './service-calls';
 
@@ -105,19 +104,22 @@ export function forwarder(
   network: PeerNetwork,
   selfId: string,
   leaderId: () => string | undefined,
-  rt: Runtime,
+  requests: PeerRequests,
   onForwarded: () => void = () => {},
 ): (input: CmqRequestInput, context: RequestContext) => Promise<Record<string, unknown> | Buffer> | undefined {
-  const requests = new LeaderRequests(network, leaderId, rt);
   return (input, context) => {
     const leader = leaderId();
     if (leader === undefined || leader === selfId || isLocalAction(input)) return undefined;
     onForwarded();
     if (servesServiceCalls(network.peerWireVersion(leader))) return undefined;
-    return requests.send(leader, encodeForwarded(input, context)).then((a) =>
+    const failed = (outcome: 'notApplied' | 'outcomeUnknown', why: string): Record<string, unknown> =>
+      renderOutcome(fail(outcome, undefined, `forwarding to leader ${leader} failed: ${why}`), context.requestId);
+    const gone = requests.unreachable(leader, true);
+    if (gone !== undefined) return Promise.resolve(failed('notApplied', `${gone}; the request was not sent`));
+    return requests.send(leader, encodeForwarded(input, context), true).then((a) =>
       // The leader's bytes go to the client untouched: parsing and re-serialising them here would
       // round a clientRequestId above 2^53, which the Go SDK then cannot decode.
-      a.ok ? a.answer : renderOutcome(fail(a.outcome, undefined, `forwarding to leader ${leader} failed: ${a.why}`), context.requestId),
+      a.ok ? a.answer : failed(a.outcome, a.why),
     );
   };
 }

@@ -14,7 +14,8 @@ import path from 'node:path';
 import type { GroupNumber } from '../broker/ids';
 import type { PeerAddress, PeerNetwork } from '../transport';
 import { nodeRuntime } from '../runtime/node-runtime';
-import { DEFAULT_TICK_MS, QueueNode, type QueueNodeOptions } from './queue-node';
+import { QueueNode, type QueueNodeOptions } from './queue-node';
+import { DEFAULT_RAFT_TIMING } from './raft-timing';
 import { TickScheduler } from './tick-scheduler';
 import { RpcRouter } from './rpc';
 
@@ -59,7 +60,7 @@ export class NodeHost {
     }
     const replicas = new Map<GroupNumber, QueueNode>();
     const routers = new Map<GroupNumber, RpcRouter>();
-    const ticks = new TickScheduler(opts.replica.runtime ?? nodeRuntime, opts.replica.tickMs ?? DEFAULT_TICK_MS);
+    const ticks = new TickScheduler(opts.replica.runtime ?? nodeRuntime, (opts.replica.timing ?? DEFAULT_RAFT_TIMING).tickMs);
     try {
       for (const g of groups) {
         const network = opts.network?.group(g.group);

@@ -30,6 +30,7 @@ import type { FileSystem } from '../runtime/fs';
 import type { SegmentedWal, WalHooks, WalObserver } from '../storage/wal';
 import type { PeerAddress, PeerNetwork } from '../transport';
 import { RaftDriver, type DriverRefusal, type RaftDriverOptions } from './raft-driver';
+import { DEFAULT_RAFT_TIMING, type RaftTiming } from './raft-timing';
 import { BodyReader } from './body-reader';
 import { GroupLeadership, refusalResult } from './group-leadership';
 import { openWal, recoverGroup, walOptions } from './group-recovery';
@@ -75,8 +76,8 @@ export interface QueueNodeOptions {
   rpc?: RpcRouter;
   /** The peer addresses given on the command line. */
   staticPeers?: Readonly<Record<string, PeerAddress>>;
-  /** Raft tick period (default 50 ms); ignored when `ticks` is given. */
-  tickMs?: number;
+  /** Raft's heartbeat and election timeouts (default DEFAULT_RAFT_TIMING, raft-timing.ts). */
+  timing?: RaftTiming;
   /** The host's tick scheduler, shared by the groups it runs (default: the driver's own). */
   ticks?: TickSource;
   /** How long an http subscriber may take to answer a push (default 15 s, as CMQ). */
@@ -144,10 +145,6 @@ export interface NodeStats {
 const TICK_MIN_INTERVAL_MS = 50;
 /** The id of the embedded single-node server's only voter. */
 export const SINGLE_NODE_ID = 'n1';
-/** With 50 ms ticks: heartbeats every 100 ms, elections after 0.5-1 s of silence. */
-export const DEFAULT_TICK_MS = 50;
-const DEFAULT_ELECTION_TICKS = 10;
-const DEFAULT_HEARTBEAT_TICKS = 2;
 const SOLE_VOTER_ELECTION_TICKS = 2;
 const SOLE_VOTER_STARTUP_TIMEOUT_MS = 10_000;
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
@@ -247,6 +244,8 @@ export class QueueNode implements QueueService {
     const { snapshots, latest, restored, sm, diskStall, wal, hardState, configEntries, lastTimeMs, replayed } = await recoverGroup(opts, nodeId, log);
     const voters = opts.voters ?? [nodeId];
     const soleVoter = voters.length === 1 && voters[0] === nodeId;
+    const timing = opts.timing ?? DEFAULT_RAFT_TIMING;
+    if (opts.ticks && opts.ticks.tickMs !== timing.tickMs) throw new Error(`the host ticks every ${opts.ticks.tickMs} ms, the timing wants ${timing.tickMs}`);
     const raftOpts: RaftDriverOptions = {
       id: nodeId,
       voters,
@@ -256,11 +255,11 @@ export class QueueNode implements QueueService {
       lastTimeMs,
       configEntries,
       runtime: opts.runtime ?? nodeRuntime,
-      tickMs: opts.ticks?.tickMs ?? opts.tickMs ?? DEFAULT_TICK_MS,
+      tickMs: timing.tickMs,
       ...(opts.ticks ? { ticks: opts.ticks } : {}),
       // A lone voter has nobody to disturb: it may elect itself after the shortest timeout.
-      electionTicks: soleVoter ? SOLE_VOTER_ELECTION_TICKS : DEFAULT_ELECTION_TICKS,
-      heartbeatTicks: soleVoter ? 1 : DEFAULT_HEARTBEAT_TICKS,
+      electionTicks: soleVoter ? SOLE_VOTER_ELECTION_TICKS : timing.electionTicks,
+      heartbeatTicks: soleVoter ? 1 : timing.heartbeatTicks,
       log,
       onFatal: (err) => node.onFatal(err),
       diskStall,
@@ -329,6 +328,11 @@ export class QueueNode implements QueueService {
   /** The current leader's id, if known. */
   leaderId(): string | undefined {
     return this.commitLog.leaderId;
+  }
+
+  /** The group's voters, this node included. */
+  voters(): readonly string[] {
+    return this.commitLog.status().voters;
   }
 
   /** Resolves once this node leads its group (or rejects after timeoutMs). */

@@ -13,6 +13,8 @@ export const RPC_SERVICE = {
   body: 3,
   /** A call of the queue service a follower makes on the leader's (service-calls.ts; wire version 3 on). */
   call: 4,
+  /** An empty request answered at once: proof that the path to a peer works both ways (peer-requests.ts). */
+  echo: 5,
 } as const;
 
 /**
@@ -26,10 +28,13 @@ export type RpcService = (typeof RPC_SERVICE)[keyof typeof RPC_SERVICE];
 /** Gets the request without its service byte. */
 export type ServiceHandler = (from: string, payload: Buffer) => Promise<Uint8Array>;
 
+const EMPTY = new Uint8Array(0);
+
 export class RpcRouter {
   private readonly handlers = new Map<number, ServiceHandler>();
 
   constructor(readonly network: PeerNetwork) {
+    this.handlers.set(RPC_SERVICE.echo, () => Promise.resolve(EMPTY));
     network.onRequest((from, payload) => {
       const service = payload[0];
       const handler = service === undefined ? undefined : this.handlers.get(service);

@@ -88,6 +88,9 @@ export interface ClusterOptions {
    * its peers (how a new set is started).
    */
   join?: boolean;
+  /** Raft's heartbeat interval and election timeout in ms (default RAFT_TIMING_DEFAULTS; checked by raftTiming). */
+  heartbeatMs?: number;
+  electionTimeoutMs?: number;
 }
 
 /** PEM files of the client API's HTTPS (`--tls-cert`, `--tls-key`, `--tls-client-ca`). */
@@ -145,3 +148,5 @@ export function serverStartExitCode(err: unknown): number | undefined {
   if (err instanceof DataDirUnusableError) return SERVER_EXIT.dataDirUnusable;
   return undefined;
 }
+
+export { RAFT_TIMING_DEFAULTS, raftTiming } from './raft-timing';

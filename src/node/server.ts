@@ -12,6 +12,8 @@ import { acquireDataDir, type DataDirLock } from '../storage/data-dir';
 import { PeerTransport } from '../transport';
 import { forwarder, serveForwarded } from './forwarding';
 import { RoutedQueueService, serveServiceCalls } from './service-calls';
+import { PeerRequests } from './peer-requests';
+import { peerRequestTiming, raftTiming } from './raft-timing';
 import { nodeRuntime } from '../runtime/node-runtime';
 import type { QueueService } from '../service/queue-service';
 import { NodeHost } from './host';
@@ -105,6 +107,8 @@ async function serve(
   const log = logger.child('server');
   let transport: PeerTransport | undefined;
   const cluster = opts.cluster;
+  const timing = raftTiming(cluster?.heartbeatMs, cluster?.electionTimeoutMs);
+  if (typeof timing === 'string') throw new Error(timing);
   if (cluster) {
     transport = new PeerTransport({
       nodeId: cluster.nodeId,
@@ -131,6 +135,7 @@ async function serve(
       replica: {
         ...(metrics ? { walObserver: metrics.walObserver } : {}),
         fsync: opts.fsync ?? true,
+        timing,
         log: logger,
         ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
         ...(opts.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: opts.snapshotEveryEntries } : {}),
@@ -158,8 +163,13 @@ async function serve(
   let service: QueueService = node;
   if (cluster && transport && rpc) {
     const leaderId = (): string | undefined => node.leaderId();
-    // Followers' service calls run here on this node's own service, never passed on.
-    serveServiceCalls(rpc, node, cluster.nodeId, nodeRuntime, logger.child('api'));
+    // One view of which peers answer, shared by every way this node sends requests to them.
+    const requests = new PeerRequests(rpc.network, nodeRuntime, peerRequestTiming(timing));
+    // Requests this node takes run here, their service calls where the leader is.
+    const routed = new RoutedQueueService(node, { selfId: cluster.nodeId, network: rpc.network, leaderId, voters: () => node.voters() }, requests);
+    service = routed;
+    // Other members' service calls run here on this node's own service (a relayed one goes on to the leader).
+    serveServiceCalls(rpc, node, routed, cluster.nodeId, nodeRuntime, logger.child('api'));
     // Followers of the previous version forward whole requests: answered here when this node leads.
     const ctx = createApiContext({
       service: node,
@@ -173,9 +183,7 @@ async function serve(
       ...(metrics ? { observer: metrics.requestObserver } : {}),
     });
     serveForwarded(rpc, ctx);
-    // Requests this node takes run here, their service calls where the leader is.
-    service = new RoutedQueueService(node, cluster.nodeId, rpc.network, leaderId, nodeRuntime);
-    forward = forwarder(rpc.network, cluster.nodeId, leaderId, nodeRuntime, metrics?.requestForwarded);
+    forward = forwarder(rpc.network, cluster.nodeId, leaderId, requests, metrics?.requestForwarded);
   }
   const apiTls = opts.tls ? await loadApiTls(opts.tls) : undefined;
   const http = createApiServer({

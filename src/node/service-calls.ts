@@ -13,11 +13,15 @@ import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOutcome,
 import type { RequestContext } from '../service/request-context';
 import { WIRE_VERSION, type PeerNetwork } from '../transport';
 import type { Command, CommandResult, QueueAttributes, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../broker/commands';
-import { LeaderRequests } from './leader-requests';
+import type { PeerRequests } from './peer-requests';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 
-/** Serve followers' calls on `local`, this node's own service. */
-export function serveServiceCalls(rpc: RpcRouter, local: LeaderService, selfId: string, rt: Runtime, log: Logger): void {
+/**
+ * Serve other members' calls. A plain call runs on `local`, this node's own service, and is never
+ * passed on. A relayed call comes from a member that cannot reach the leader itself: it runs here
+ * if this node leads, else goes on to the leader through `routed` (once; never relayed again).
+ */
+export function serveServiceCalls(rpc: RpcRouter, local: LeaderService, routed: RoutedQueueService | undefined, selfId: string, rt: Runtime, log: Logger): void {
   let unnamed = 0;
   rpc.serve(RPC_SERVICE.call, async (from, payload) => {
     let decoded: ReturnType<typeof decodeCall>;
@@ -27,10 +31,11 @@ export function serveServiceCalls(rpc: RpcRouter, local: LeaderService, selfId: 
       // Nothing ran. A bug or a version this node does not know; never a client's doing.
       const why = e instanceof CallFormatError ? e.message : String(e);
       log.error(`a service call from ${from} could not be decoded: ${why}`, { peer: from });
-      return encodeAnswer(fail('internalError', undefined, `leader ${selfId} could not decode the call: ${why}`));
+      return encodeAnswer(fail('internalError', undefined, `${selfId} could not decode the call: ${why}`));
     }
     const ctx = decoded.ctx ?? { requestId: `${selfId}-call-${++unnamed}`, clientAddress: '', receivedAtMs: rt.nowMs() };
     try {
+      if (decoded.relay && routed) return encodeAnswer(await routed.relayed(from, ctx, decoded.call));
       return encodeAnswer(await dispatchCall(local, ctx, decoded.call));
     } catch (e) {
       // Services answer expected failures as results: whatever is thrown is a bug.
@@ -47,38 +52,69 @@ export function servesServiceCalls(version: number | undefined): boolean {
   return version === undefined || version >= WIRE_VERSION.serviceCalls;
 }
 
+/** What the routed service needs to know about its group. */
+export interface GroupView {
+  readonly selfId: string;
+  readonly network: PeerNetwork;
+  leaderId(): string | undefined;
+  /** The group's voters (this node included), where a relay may go. */
+  voters(): readonly string[];
+}
+
 /**
- * The service a node's client protocols use: its own where it leads (or knows no leader, when
- * its own answers say so), the leader's through service calls otherwise. Node status is always
- * this node's own.
+ * The service a node's client protocols use: its own where it leads (or knows no leader and
+ * can reach nobody, when its own answers say so), the leader's through service calls otherwise.
+ * A member that cannot reach the leader (silent, a one-way cut, no connection) or knows none
+ * relays the call through another member it can reach, which passes it to the leader: clients on
+ * a member cut off from the leader are still served. Node status is always this node's own.
  */
 export class RoutedQueueService implements QueueService {
-  private readonly requests: LeaderRequests;
-
   constructor(
-    private readonly local: QueueService,
-    private readonly selfId: string,
-    private readonly network: PeerNetwork,
-    private readonly leaderId: () => string | undefined,
-    rt: Runtime,
-  ) {
-    this.requests = new LeaderRequests(network, leaderId, rt);
-  }
+    private readonly local: LeaderService,
+    private readonly group: GroupView,
+    private readonly requests: PeerRequests,
+  ) {}
 
   /**
    * Run `call` where the leader is. A failure on the way is notApplied when the leader provably
    * did not run it, and for a read (which changes nothing) always; else outcomeUnknown.
    */
-  private async route<T extends object>(ctx: RequestContext, call: ServiceCall, here: () => Promise<T | ErrorResult>, read: boolean): Promise<T | ErrorResult> {
-    const leader = this.leaderId();
-    if (leader === undefined || leader === this.selfId) return here();
-    const failed = (outcome: 'notApplied' | 'outcomeUnknown', why: string): ErrorResult =>
-      fail(read ? 'notApplied' : outcome, undefined, `forwarding to leader ${leader} failed: ${why}`);
-    if (!servesServiceCalls(this.network.peerWireVersion(leader))) {
+  private async route<T extends object>(ctx: RequestContext, call: ServiceCall, here: () => Promise<T | ErrorResult>): Promise<T | ErrorResult> {
+    const { selfId } = this.group;
+    const read = isRead(call);
+    const leader = this.group.leaderId();
+    if (leader === selfId) return here();
+    const gone = leader === undefined ? 'no leader is known here' : this.requests.unreachable(leader, true);
+    if (gone === undefined) return this.callPeer(leader!, ctx, call, read, false);
+    // Cut off from the leader, or none known: through a member that answers, if any.
+    for (const via of this.group.voters()) {
+      if (via === selfId || via === leader || this.requests.unreachable(via, false) !== undefined) continue;
+      if (await this.requests.confirm(via)) return this.callPeer(via, ctx, call, read, true);
+    }
+    if (leader === undefined) return here(); // says "no leader is known yet", retryable
+    return fail('notApplied', undefined, `leader ${leader} is unreachable from ${selfId} (${gone}) and no other member answers; retry`);
+  }
+
+  /** A call another member relayed (`from` cannot reach the leader): run here, or pass it to the leader once. */
+  relayed(from: string, ctx: RequestContext, call: ServiceCall): Promise<object> {
+    const { selfId } = this.group;
+    const leader = this.group.leaderId();
+    if (leader === selfId) return dispatchCall(this.local, ctx, call);
+    const read = isRead(call);
+    if (leader === undefined || leader === from) return Promise.resolve(fail('notApplied', undefined, `${selfId}, asked by ${from} to relay, knows no leader either; retry`));
+    const gone = this.requests.unreachable(leader, true);
+    if (gone !== undefined) return Promise.resolve(fail('notApplied', undefined, `${selfId}, asked by ${from} to relay, cannot reach leader ${leader} either (${gone}); retry`));
+    return this.callPeer(leader, ctx, call, read, false);
+  }
+
+  private async callPeer<T extends object>(peer: string, ctx: RequestContext, call: ServiceCall, read: boolean, relay: boolean): Promise<T | ErrorResult> {
+    const how = relay ? `relaying through ${peer}` : `forwarding to leader ${peer}`;
+    const failed = (outcome: 'notApplied' | 'outcomeUnknown', why: string): ErrorResult => fail(read ? 'notApplied' : outcome, undefined, `${how} failed: ${why}`);
+    if (!servesServiceCalls(this.group.network.peerWireVersion(peer))) {
       // The API's forward hook sends a whole request to such a leader; the leader changed since.
       return failed('notApplied', 'it runs an older version, which takes only whole requests; retry');
     }
-    const a = await this.requests.send(leader, encodeCall(RPC_SERVICE.call, ctx, call));
+    const a = await this.requests.send(peer, encodeCall(RPC_SERVICE.call, ctx, call, relay), !relay);
     if (!a.ok) return failed(a.outcome, a.why);
     try {
       return decodeAnswer<T | ErrorResult>(a.answer);
@@ -88,19 +124,19 @@ export class RoutedQueueService implements QueueService {
   }
 
   submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
-    return this.route(ctx, { method: 'submit', command }, () => this.local.submit(ctx, command), false);
+    return this.route(ctx, { method: 'submit', command }, () => this.local.submit(ctx, command));
   }
 
   receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
-    return this.route(ctx, { method: 'receive', queueName, numOfMsg, waitSeconds }, () => this.local.receive(ctx, queueName, numOfMsg, waitSeconds), false);
+    return this.route(ctx, { method: 'receive', queueName, numOfMsg, waitSeconds }, () => this.local.receive(ctx, queueName, numOfMsg, waitSeconds));
   }
 
   listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    return this.route(ctx, { method: 'listQueues', searchWord, offset, limit }, () => this.local.listQueues(ctx, searchWord, offset, limit), true);
+    return this.route(ctx, { method: 'listQueues', searchWord, offset, limit }, () => this.local.listQueues(ctx, searchWord, offset, limit));
   }
 
   getQueueAttributes(ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
-    return this.route(ctx, { method: 'getQueueAttributes', queueName }, () => this.local.getQueueAttributes(ctx, queueName), true);
+    return this.route(ctx, { method: 'getQueueAttributes', queueName }, () => this.local.getQueueAttributes(ctx, queueName));
   }
 
   listDeadLetterSourceQueues(
@@ -114,16 +150,15 @@ export class RoutedQueueService implements QueueService {
       ctx,
       { method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit },
       () => this.local.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, offset, limit),
-      true,
     );
   }
 
   listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
-    return this.route(ctx, { method: 'listTopics', searchWord, offset, limit }, () => this.local.listTopics(ctx, searchWord, offset, limit), true);
+    return this.route(ctx, { method: 'listTopics', searchWord, offset, limit }, () => this.local.listTopics(ctx, searchWord, offset, limit));
   }
 
   getTopicAttributes(ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
-    return this.route(ctx, { method: 'getTopicAttributes', topicName }, () => this.local.getTopicAttributes(ctx, topicName), true);
+    return this.route(ctx, { method: 'getTopicAttributes', topicName }, () => this.local.getTopicAttributes(ctx, topicName));
   }
 
   listSubscriptions(ctx: RequestContext, topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<SubscriptionList>> {
@@ -131,7 +166,6 @@ export class RoutedQueueService implements QueueService {
       ctx,
       { method: 'listSubscriptions', topicName, searchWord, offset, limit },
       () => this.local.listSubscriptions(ctx, topicName, searchWord, offset, limit),
-      true,
     );
   }
 
@@ -140,7 +174,6 @@ export class RoutedQueueService implements QueueService {
       ctx,
       { method: 'getSubscriptionAttributes', topicName, subscriptionName },
       () => this.local.getSubscriptionAttributes(ctx, topicName, subscriptionName),
-      true,
     );
   }
 
@@ -149,10 +182,15 @@ export class RoutedQueueService implements QueueService {
   }
 
   transferLeader(ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
-    return this.route(ctx, { method: 'transferLeader', nodeId }, () => this.local.transferLeader(ctx, nodeId), false);
+    return this.route(ctx, { method: 'transferLeader', nodeId }, () => this.local.transferLeader(ctx, nodeId));
   }
 
   changeMembership(ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
-    return this.route(ctx, { method: 'changeMembership', change }, () => this.local.changeMembership(ctx, change), false);
+    return this.route(ctx, { method: 'changeMembership', change }, () => this.local.changeMembership(ctx, change));
   }
+}
+
+/** Calls that change nothing: a failure on the way is always "not applied". */
+function isRead(call: ServiceCall): boolean {
+  return call.method !== 'submit' && call.method !== 'receive' && call.method !== 'transferLeader' && call.method !== 'changeMembership';
 }

@@ -20,4 +20,10 @@ export interface PeerNetwork {
    * (wire-version.ts); undefined while there is none. It tells which peer services the peer offers.
    */
   peerWireVersion(peer: string): number | undefined;
+  /**
+   * How long ago anything (any group's frame, a ping) last arrived from `peer` on the live
+   * connection, in ms; undefined while there is none. Raft heartbeats keep a healthy link busy
+   * both ways, so a long silence means the peer is frozen or cut off (failure detection).
+   */
+  peerSilenceMs(peer: string): number | undefined;
 }

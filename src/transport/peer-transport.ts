@@ -283,6 +283,10 @@ export class PeerTransport {
       },
       request: (peer, payload, options) => this.sendRequest(id, peer, payload, options),
       peerWireVersion: (peer) => this.links.get(peer)?.active?.wireVersion ?? undefined,
+      peerSilenceMs: (peer) => {
+        const conn = this.links.get(peer)?.active;
+        return conn ? Math.max(0, performance.now() - conn.lastReceivedAtMs) : undefined;
+      },
     };
     return state.view;
   }

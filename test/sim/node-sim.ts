@@ -25,6 +25,8 @@ import { decodeCommand, type DecodedCommand } from '../../src/broker/codec';
 import type { CommandResult } from '../../src/broker/commands';
 import { groupDataDir, NodeHost } from '../../src/node/host';
 import type { QueueNode } from '../../src/node/queue-node';
+import { PeerRequests } from '../../src/node/peer-requests';
+import { DEFAULT_RAFT_TIMING, peerRequestTiming } from '../../src/node/raft-timing';
 import { RoutedQueueService, serveServiceCalls } from '../../src/node/service-calls';
 import { noopLogger } from '../../src/protocol/log';
 import type { FileHandle, FileSystem, OpenFlags } from '../../src/runtime/fs';
@@ -296,9 +298,12 @@ export class NodeSimulation {
         if (!m.runs(runtime)) return;
         const node = host.group(this.group);
         const rpc = host.rpc(this.group)!;
-        // As the server does: followers' calls served on this node's own service, and its clients' calls routed to the leader.
-        serveServiceCalls(rpc, node, m.id, runtime, noopLogger);
-        m.service = new RoutedQueueService(node, m.id, rpc.network, () => node.leaderId(), runtime);
+        // As the server wires it: its clients' calls routed to the leader (or relayed when cut off
+        // from it), other members' calls served on this node's own service.
+        const requests = new PeerRequests(rpc.network, runtime, peerRequestTiming(DEFAULT_RAFT_TIMING));
+        const routed = new RoutedQueueService(node, { selfId: m.id, network: rpc.network, leaderId: () => node.leaderId(), voters: () => node.voters() }, requests);
+        serveServiceCalls(rpc, node, routed, m.id, runtime, noopLogger);
+        m.service = routed;
         m.node = node;
       },
       (err: unknown) => {

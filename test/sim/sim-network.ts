@@ -42,6 +42,8 @@ interface GroupHandlers {
 interface Endpoint {
   runtime: SimProcessRuntime;
   groups: Map<number, GroupHandlers>;
+  /** When something from each peer last arrived (the process's monotonic ms), as a connection's last read. */
+  lastHeardMs: Map<string, number>;
 }
 
 export class SimNetwork {
@@ -61,7 +63,7 @@ export class SimNetwork {
    * on their way to the old instance die with it).
    */
   attach(id: string, runtime: SimProcessRuntime): SimHostNetwork {
-    const ep: Endpoint = { runtime, groups: new Map() };
+    const ep: Endpoint = { runtime, groups: new Map(), lastHeardMs: new Map() };
     this.endpoints.set(id, ep);
     return new SimHostNetwork(this, id, ep);
   }
@@ -105,6 +107,7 @@ export class SimNetwork {
       this.scheduler.schedule(delay, () => {
         // A partition that began while the frame was in flight cuts it too (a dropped connection).
         if (this.cut.has(`${from}>${to}`) || this.endpoints.get(to) !== target) return;
+        target.lastHeardMs.set(from, target.runtime.monotonicMs());
         deliver(target);
       }, target.runtime);
     }
@@ -171,6 +174,13 @@ export class SimPeerNetwork implements PeerNetwork {
 
   onRequest(handler: RequestHandler): void {
     this.handlers.onRequest = handler;
+  }
+
+  /** Virtual ms since anything from `peer` (of any group) was last delivered here; undefined before the first. */
+  peerSilenceMs(peer: string): number | undefined {
+    if (!this.peers.has(peer)) return undefined;
+    const at = this.ep.lastHeardMs.get(peer);
+    return at === undefined ? undefined : this.ep.runtime.monotonicMs() - at;
   }
 
   /** Every simulated process runs the code under test: the current version, while attached. */

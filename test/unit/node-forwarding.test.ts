@@ -3,11 +3,15 @@ import { test } from 'node:test';
 
 import { createApiContext } from '../../src/api/http-server';
 import { decodeForwarded, encodeForwarded, forwarder, isLocalAction, serveForwarded } from '../../src/node/forwarding';
-import { RpcRouter } from '../../src/node/rpc';
+import { PeerRequests } from '../../src/node/peer-requests';
+import { RpcRouter, RPC_SERVICE } from '../../src/node/rpc';
 import type { RequestContext } from '../../src/service/request-context';
 import { nodeRuntime } from '../../src/runtime/node-runtime';
 import { PeerTimeoutError, PeerUnavailableError, RequestNotSentError, WIRE_VERSION, type PeerNetwork } from '../../src/transport';
 import { RecordingQueueService } from '../helpers/recording-service';
+
+/** Short, so the tests wait little. */
+const TIMING = { silenceMs: 200, echoAfterMs: 200, echoTimeoutMs: 200 };
 
 /** Requests go to a leader whole only when it runs the previous version (no service calls). */
 const PREVIOUS = WIRE_VERSION.groups;
@@ -65,6 +69,7 @@ function loopTransport(): { follower: PeerNetwork; leader: PeerNetwork } {
   const follower = {
     request: async (_to: string, payload: Buffer) => Buffer.from(await handler!('n1', payload)),
     peerWireVersion: () => PREVIOUS,
+    peerSilenceMs: () => 0,
   } as unknown as PeerNetwork;
   return { follower, leader };
 }
@@ -73,7 +78,7 @@ test('a forwarded request is served on the leader under the follower\'s context:
   const { follower, leader } = loopTransport();
   const service = new RecordingQueueService();
   serveForwarded(new RpcRouter(leader), createApiContext({ service, auth: { mode: 'open' }, log: () => undefined, requestIdPrefix: 'n2-fwd-' }));
-  const forward = forwarder(follower, 'n1', () => 'n2', nodeRuntime);
+  const forward = forwarder(follower, 'n1', () => 'n2', new PeerRequests(follower, nodeRuntime, TIMING));
   const traced: RequestContext = { ...RC, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
   const answer = await forward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') }, traced)!;
   assert.ok(Buffer.isBuffer(answer));
@@ -84,8 +89,8 @@ test('a forwarded request is served on the leader under the follower\'s context:
   assert.deepEqual(service.contexts[0], traced, 'submit on the leader got the follower\'s context');
 
   // From a follower of the previous release the leader names the request itself.
-  const oldFollower = { request: (to: string, payload: Buffer) => follower.request(to, encodeWithoutContext(payload)), peerWireVersion: () => PREVIOUS } as unknown as PeerNetwork;
-  const oldForward = forwarder(oldFollower, 'n1', () => 'n2', nodeRuntime);
+  const oldFollower = { request: (to: string, payload: Buffer) => follower.request(to, encodeWithoutContext(payload)), peerWireVersion: () => PREVIOUS, peerSilenceMs: () => 0 } as unknown as PeerNetwork;
+  const oldForward = forwarder(oldFollower, 'n1', () => 'n2', new PeerRequests(oldFollower, nodeRuntime, TIMING));
   const oldAnswer = await oldForward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=y') }, RC)!;
   assert.ok(Buffer.isBuffer(oldAnswer));
   assert.match(String((JSON.parse(oldAnswer.toString()) as Record<string, unknown>)['requestId']), /^n2-fwd-\d+$/);
@@ -98,50 +103,64 @@ function encodeWithoutContext(payload: Buffer): Buffer {
   return encodeForwarded({ method: input.method, host: input.host, path: input.path, query: input.query, body: input.body });
 }
 
-test('a forward to a leader that lost leadership gets its answer if it comes soon, else 6000 after a grace period', async () => {
+test('a forward to a leader that keeps talking gets its answer, even after leadership moved; one to a silent leader is 6000 within the silence limit', async () => {
   let leader = 'n2';
   let answerAfterMs = Infinity;
+  let frozen = false;
+  let lastHeard = Date.now();
+  const heartbeats = setInterval(() => {
+    if (!frozen) lastHeard = Date.now();
+  }, 20);
   const transport = {
-    request: () =>
+    request: (_to: string, payload: Buffer) =>
       new Promise<Buffer>((resolve) => {
-        if (Number.isFinite(answerAfterMs)) setTimeout(() => resolve(Buffer.from('{"code":0,"message":"","requestId":"x"}')), answerAfterMs);
+        if (payload[0] === RPC_SERVICE.echo && !frozen) resolve(Buffer.alloc(0));
+        else if (Number.isFinite(answerAfterMs)) setTimeout(() => resolve(Buffer.from('{"code":0,"message":"","requestId":"x"}')), answerAfterMs);
       }),
     peerWireVersion: () => PREVIOUS,
+    peerSilenceMs: () => Date.now() - lastHeard,
   } as unknown as PeerNetwork;
-  const forward = forwarder(transport, 'n1', () => leader, nodeRuntime);
-  const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
+  try {
+    const forward = forwarder(transport, 'n1', () => leader, new PeerRequests(transport, nodeRuntime, TIMING));
+    const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
 
-  // A deposed but healthy leader answers within the grace period: its answer is relayed.
-  answerAfterMs = 300;
-  const answered = forward(input, RC);
-  assert.ok(answered, 'forwarded while n2 leads');
-  setTimeout(() => (leader = 'n3'), 30);
-  const relayed = await answered;
-  assert.ok(Buffer.isBuffer(relayed), 'the leader\'s answer is relayed as bytes');
-  assert.equal(relayed.toString(), '{"code":0,"message":"","requestId":"x"}');
+    // A deposed but healthy leader answers in its own time: its answer is relayed.
+    answerAfterMs = 400;
+    const answered = forward(input, RC);
+    assert.ok(answered, 'forwarded while n2 leads');
+    setTimeout(() => (leader = 'n3'), 30);
+    const relayed = await answered;
+    assert.ok(Buffer.isBuffer(relayed), 'the leader\'s answer is relayed as bytes');
+    assert.equal(relayed.toString(), '{"code":0,"message":"","requestId":"x"}');
 
-  // A frozen one never answers: 6000 about a second after the new leader is known, not after the
-  // transport's timeout.
-  leader = 'n2';
-  answerAfterMs = Infinity;
-  const frozen = forward(input, RC);
-  assert.ok(frozen);
-  const started = Date.now();
-  setTimeout(() => (leader = 'n3'), 30);
-  const answer = await frozen;
-  assert.ok(!Buffer.isBuffer(answer));
-  assert.equal(answer.code, 6000);
-  assert.match(String(answer.message), /^\(10810\)outcome unknown.*leadership moved to n3/);
-  const waited = Date.now() - started;
-  assert.ok(waited >= 900 && waited < 3000, `answered after ${waited} ms`);
-  leader = 'n1';
-  assert.equal(forward(input, RC), undefined, 'answered locally once this node leads');
+    // A frozen one sends nothing and answers nothing: 6000 once it has been silent for the
+    // limit, not after the transport's timeout; and the next request is not even sent to it.
+    leader = 'n2';
+    answerAfterMs = Infinity;
+    const stuck = forward(input, RC);
+    assert.ok(stuck);
+    const started = Date.now();
+    frozen = true;
+    const answer = await stuck;
+    assert.ok(!Buffer.isBuffer(answer));
+    assert.equal(answer.code, 6000);
+    assert.match(String(answer.message), /^\(10810\)outcome unknown.*nothing heard from n2 for \d+ ms/);
+    const waited = Date.now() - started;
+    assert.ok(waited >= TIMING.silenceMs - 30 && waited < 3000, `answered after ${waited} ms`);
+    const next = await forward(input, RC)!;
+    assert.ok(!Buffer.isBuffer(next));
+    assert.equal(next.code, 6100, 'not sent to a silent leader: retry is safe');
+    leader = 'n1';
+    assert.equal(forward(input, RC), undefined, 'answered locally once this node leads');
+  } finally {
+    clearInterval(heartbeats);
+  }
 });
 
 test('a forward that never left this node is 6100 (not applied); one written and then lost or unanswered is 6000/10810', async () => {
   let failure: Error = new Error('unset');
-  const transport = { request: () => Promise.reject(failure), peerWireVersion: () => PREVIOUS } as unknown as PeerNetwork;
-  const forward = forwarder(transport, 'n1', () => 'n2', nodeRuntime);
+  const transport = { request: () => Promise.reject(failure), peerWireVersion: () => PREVIOUS, peerSilenceMs: () => 0 } as unknown as PeerNetwork;
+  const forward = forwarder(transport, 'n1', () => 'n2', new PeerRequests(transport, nodeRuntime, TIMING));
   const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
   const cases: [Error, number, RegExp][] = [
     [new RequestNotSentError("transport: no connection to 'n2'; the request was not sent", 'n2'), 6100, /^\(10800\).*leader n2.*not sent/],
@@ -160,8 +179,8 @@ test('a forward that never left this node is 6100 (not applied); one written and
 
 test('a leader answer is relayed byte for byte: a clientRequestId above 2^53 stays exact', async () => {
   const leaderAnswer = Buffer.from('{"code":0,"message":"","requestId":"r-1","msgId":"1","clientRequestId":18446744073709551615}');
-  const transport = { request: () => Promise.resolve(leaderAnswer), peerWireVersion: () => PREVIOUS } as unknown as PeerNetwork;
-  const forward = forwarder(transport, 'n1', () => 'n2', nodeRuntime);
+  const transport = { request: () => Promise.resolve(leaderAnswer), peerWireVersion: () => PREVIOUS, peerSilenceMs: () => 0 } as unknown as PeerNetwork;
+  const forward = forwarder(transport, 'n1', () => 'n2', new PeerRequests(transport, nodeRuntime, TIMING));
   const got = await forward({ method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x&clientRequestId=18446744073709551615') }, RC)!;
   assert.ok(Buffer.isBuffer(got));
   assert.equal(got.toString(), leaderAnswer.toString());

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { encodeCommand } from '../../src/broker/codec';
 import type { Command } from '../../src/broker/commands';
@@ -14,7 +15,8 @@ import { RoutedQueueService, serveServiceCalls } from '../../src/node/service-ca
 import { fail } from '../../src/protocol/errors';
 import { noopLogger } from '../../src/protocol/log';
 import { nodeRuntime } from '../../src/runtime/node-runtime';
-import { CallFormatError, decodeAnswer, decodeCall, encodeAnswer, encodeCall, type ServiceCall } from '../../src/node/call-codec';
+import { CallFormatError, decodeAnswer, decodeCall, encodeAnswer, encodeCall, type LeaderService, type ServiceCall } from '../../src/node/call-codec';
+import { PeerRequests } from '../../src/node/peer-requests';
 import type { QueueService } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import { PeerRemoteError, PeerTimeoutError, PeerUnavailableError, RequestNotSentError, WIRE_VERSION, type PeerNetwork } from '../../src/transport';
@@ -127,8 +129,17 @@ function loop(version: number = WIRE_VERSION.serviceCalls): { follower: PeerNetw
       return Buffer.from(await handler!('n1', payload));
     },
     peerWireVersion: () => version,
+    peerSilenceMs: () => 0,
   } as unknown as PeerNetwork;
   return { follower, leader, sent };
+}
+
+/** Short, so the tests wait little. */
+const TIMING = { silenceMs: 150, echoAfterMs: 150, echoTimeoutMs: 150 };
+
+/** A routed service as the server wires one, for a set of n1, n2, n3. */
+function routedOn(local: LeaderService, selfId: string, network: PeerNetwork, leaderId: () => string | undefined): RoutedQueueService {
+  return new RoutedQueueService(local, { selfId, network, leaderId, voters: () => ['n1', 'n2', 'n3'] }, new PeerRequests(network, nodeRuntime, TIMING));
 }
 
 function callOn(service: QueueService, call: ServiceCall): Promise<object> {
@@ -161,9 +172,9 @@ function callOn(service: QueueService, call: ServiceCall): Promise<object> {
 test('through a follower every call runs on the leader\'s service under the follower\'s context and answers as the leader\'s service does', async () => {
   const { follower, leader, sent } = loop();
   const onLeader = new RecordingQueueService({ receive: () => ({ ok: true, messages: [sampleDeliveredMessage(Buffer.from([0xde, 0xad]), 7)] }) });
-  serveServiceCalls(new RpcRouter(leader), onLeader, 'n2', nodeRuntime, noopLogger);
+  serveServiceCalls(new RpcRouter(leader), onLeader, undefined, 'n2', nodeRuntime, noopLogger);
   const onFollower = new RecordingQueueService();
-  const routed = new RoutedQueueService(onFollower, 'n1', follower, () => 'n2', nodeRuntime);
+  const routed = routedOn(onFollower, 'n1', follower, () => 'n2');
   const direct = new RecordingQueueService({ receive: () => ({ ok: true, messages: [sampleDeliveredMessage(Buffer.from([0xde, 0xad]), 7)] }) });
   for (const call of CALLS) {
     const via = await callOn(routed, call);
@@ -182,13 +193,11 @@ test('through a follower every call runs on the leader\'s service under the foll
   assert.ok(status.ok);
 });
 
-test('where this node leads, or no leader is known, calls run here', async () => {
+test('where this node leads, calls run here', async () => {
   const { follower, sent } = loop();
   const local = new RecordingQueueService();
-  let leader: string | undefined = 'n1';
-  const routed = new RoutedQueueService(local, 'n1', follower, () => leader, nodeRuntime);
+  const routed = routedOn(local, 'n1', follower, () => 'n1');
   await routed.getQueueAttributes(RC, 'q');
-  leader = undefined;
   await routed.submit(RC, COMMANDS[0]!);
   assert.equal(local.calls.length, 2);
   assert.equal(sent.length, 0);
@@ -204,8 +213,9 @@ test('a call that fails on the way: 6100 when the leader cannot have run it, or 
       return Promise.reject(failure);
     },
     peerWireVersion: () => version,
+    peerSilenceMs: () => 0,
   } as unknown as PeerNetwork;
-  const routed = new RoutedQueueService(new RecordingQueueService(), 'n1', network, () => 'n2', nodeRuntime);
+  const routed = routedOn(new RecordingQueueService(), 'n1', network, () => 'n2');
   const cases: [Error, 'notApplied' | 'outcomeUnknown'][] = [
     [new RequestNotSentError("transport: no connection to 'n2'; the request was not sent", 'n2'), 'notApplied'],
     [new PeerRemoteError(`transport: 'n2' failed the request: ${UNKNOWN_RPC_SERVICE} 4`, 'n2'), 'notApplied'],
@@ -235,9 +245,9 @@ test('a call that fails on the way: 6100 when the leader cannot have run it, or 
 
 test('the API\'s forward hook sends a whole request only to a leader of the previous version; it counts every request the leader works on', async () => {
   let version: number | undefined = WIRE_VERSION.serviceCalls;
-  const network = { request: () => Promise.resolve(Buffer.from('{"code":0}')), peerWireVersion: () => version } as unknown as PeerNetwork;
+  const network = { request: () => Promise.resolve(Buffer.from('{"code":0}')), peerWireVersion: () => version, peerSilenceMs: () => 0 } as unknown as PeerNetwork;
   let counted = 0;
-  const forward = forwarder(network, 'n1', () => 'n2', nodeRuntime, () => counted++);
+  const forward = forwarder(network, 'n1', () => 'n2', new PeerRequests(network, nodeRuntime, TIMING), () => counted++);
   const input = { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from('Action=SendMessage&queueName=q&msgBody=x') };
   assert.equal(forward(input, RC), undefined, 'run here: its service calls go to the leader');
   version = undefined;
@@ -251,4 +261,122 @@ test('the API\'s forward hook sends a whole request only to a leader of the prev
   assert.equal(counted, 3);
   assert.equal(forward({ ...input, body: Buffer.from('Action=OpencmqClusterStatus') }, RC), undefined);
   assert.equal(counted, 3, 'a node-local action is not the leader\'s work');
+});
+
+/**
+ * Three members in one process: each with a recording service, a routed service and the rpc
+ * server, over links that can be cut one way. A request over a cut link is written and never
+ * arrives (as through a TCP connection whose bytes stop flowing); silence is counted from the last
+ * "heartbeat" the leader got through to each member.
+ */
+function mesh(leader: string | undefined) {
+  const ids = ['n1', 'n2', 'n3'];
+  const cut = new Set<string>(); // "from>to"
+  const handlers = new Map<string, (from: string, payload: Buffer) => Promise<Uint8Array>>();
+  const services = new Map<string, RecordingQueueService>();
+  const routed = new Map<string, RoutedQueueService>();
+  const sentBy = new Map<string, string[]>();
+  const lastHeard = new Map<string, number>(); // "to<from"
+  const heartbeat = (): void => {
+    for (const a of ids) for (const b of ids) if (a !== b && !cut.has(`${a}>${b}`)) lastHeard.set(`${b}<${a}`, Date.now());
+  };
+  heartbeat();
+  const beat = setInterval(heartbeat, 20);
+  for (const id of ids) {
+    const network = {
+      onRequest: (h: (from: string, payload: Buffer) => Promise<Uint8Array>) => handlers.set(id, h),
+      request: (to: string, payload: Buffer, options?: { timeoutMs?: number }) => {
+        (sentBy.get(id) ?? sentBy.set(id, []).get(id)!).push(`${to}:${payload[0]}`);
+        // Lost on the way there or back: the transport's timeout is all the caller gets.
+        const lost = (): Promise<Buffer> =>
+          new Promise<Buffer>((_resolve, reject) => {
+            setTimeout(() => reject(new PeerTimeoutError(`no answer from ${to}`, to)), options?.timeoutMs ?? 10_000).unref();
+          });
+        if (cut.has(`${id}>${to}`)) return lost();
+        return handlers.get(to)!(id, payload).then((b) => (cut.has(`${to}>${id}`) ? lost() : Buffer.from(b)));
+      },
+      peerWireVersion: () => WIRE_VERSION.serviceCalls,
+      peerSilenceMs: (peer: string) => Date.now() - (lastHeard.get(`${id}<${peer}`) ?? 0),
+    } as unknown as PeerNetwork;
+    const service = new RecordingQueueService();
+    services.set(id, service);
+    const r = routedOn(service, id, network, () => leader);
+    routed.set(id, r);
+    serveServiceCalls(new RpcRouter(network), service, r, id, nodeRuntime, noopLogger);
+  }
+  const cutLink = (a: string, b: string, oneWay = false): void => {
+    cut.add(`${a}>${b}`);
+    if (!oneWay) cut.add(`${b}>${a}`);
+  };
+  return { services, routed, sentBy, cutLink, close: () => clearInterval(beat) };
+}
+
+test('a member cut off from the leader but not from another member is served through that member', async () => {
+  const m = mesh('n1');
+  try {
+    m.cutLink('n3', 'n1');
+    await sleep(TIMING.silenceMs + 60); // n3 has not heard n1 for the silence limit
+    const r = await m.routed.get('n3')!.submit(RC, COMMANDS[1]!);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(m.services.get('n1')!.submitted.length, 1, 'it ran on the leader');
+    assert.equal(m.services.get('n2')!.calls.length, 0, 'the relay only passed it on');
+    assert.deepEqual(m.services.get('n1')!.contexts[0], RC, 'under the context of the member the client asked');
+    assert.ok(!(m.sentBy.get('n3') ?? []).includes(`n1:${RPC_SERVICE.call}`), 'n3 sent nothing to the leader it cannot hear');
+    const read = await m.routed.get('n3')!.listQueues(RC, undefined, 0, 20);
+    assert.ok(read.ok);
+  } finally {
+    m.close();
+  }
+});
+
+test('one-way cut, the leader\'s frames reach the member but not back: the call is given up after an echo, then relayed', async () => {
+  const m = mesh('n1');
+  try {
+    m.cutLink('n3', 'n1', true); // n3 still hears n1's heartbeats
+    const started = Date.now();
+    const first = await m.routed.get('n3')!.submit(RC, COMMANDS[1]!);
+    const waited = Date.now() - started;
+    assert.ok(!first.ok);
+    assert.equal(first.error, 'outcomeUnknown', `written to a link that may have carried it: ${first.detail}`);
+    assert.match(first.detail ?? '', /did not answer an echo/);
+    assert.ok(waited < 2000, `given up after ${waited} ms, not the transport's timeout`);
+    const second = await m.routed.get('n3')!.submit(RC, COMMANDS[1]!);
+    assert.ok(second.ok, JSON.stringify(second));
+    assert.equal(m.services.get('n1')!.submitted.length, 1, 'the relayed one ran on the leader; the lost one never arrived');
+  } finally {
+    m.close();
+  }
+});
+
+test('a member that can reach nobody answers at once with 6100; a relay that knows no leader says so', async () => {
+  const m = mesh('n1');
+  try {
+    m.cutLink('n3', 'n1');
+    m.cutLink('n3', 'n2');
+    await sleep(TIMING.silenceMs + 60);
+    // n3 has heard nothing from its leader, and n2 does not answer an echo: nothing is sent.
+    const started = Date.now();
+    const r = await m.routed.get('n3')!.submit(RC, COMMANDS[1]!);
+    const waited = Date.now() - started;
+    assert.ok(!r.ok);
+    assert.equal(r.error, 'notApplied', r.detail);
+    assert.match(r.detail ?? '', /leader n1 is unreachable from n3.*no other member answers/);
+    assert.ok(waited < TIMING.echoTimeoutMs + 500, `answered after ${waited} ms: one echo's wait at most`);
+    const again = Date.now();
+    const r2 = await m.routed.get('n3')!.listQueues(RC, undefined, 0, 20);
+    assert.ok(!r2.ok);
+    assert.ok(Date.now() - again < 100, 'the failed echo is remembered: the next call is answered at once');
+    assert.equal(m.services.get('n1')!.calls.length + m.services.get('n2')!.calls.length, 0);
+  } finally {
+    m.close();
+  }
+  const noLeader = mesh(undefined);
+  try {
+    const r = await noLeader.routed.get('n3')!.submit(RC, COMMANDS[1]!);
+    assert.ok(!r.ok);
+    assert.equal(r.error, 'notApplied');
+    assert.match(r.detail ?? '', /knows no leader either/);
+  } finally {
+    noLeader.close();
+  }
 });

@@ -3,7 +3,9 @@
 // members' own signs (the leader's silence, an unanswered echo) tell them what happened. Under each,
 // a send/receive/delete load runs and its history must check clean against a final drain.
 // - the leader silently isolated: the other two elect a leader and serve within a few election
-//   timeouts; healed, the old leader follows and catches up;
+//   timeouts; the old leader acknowledges nothing and, once it has stepped down, answers "not
+//   applied" promptly; healed, it follows and catches up. How long the load clients paused and
+//   when sends held by the old leader were answered is printed, not asserted;
 // - a follower whose bytes to the leader are lost, one whose leader's bytes are lost, and one cut
 //   from the leader both ways but not from the other follower: clients of that follower are
 //   answered promptly all along (acknowledged, relayed through the other follower, or an error),
@@ -15,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { CheckedLoad, describeReport } from '../helpers/checked-load';
 import { freePorts, linesLogged, waitCaughtUp, waitForLeader, withTestSet, type TestSet } from '../helpers/cluster';
+import { sendPauses } from '../helpers/load-clients';
 import { ProxyMesh } from '../helpers/tcp-proxy';
 
 const IDS = ['n1', 'n2', 'n3'];
@@ -35,6 +38,11 @@ const ACKED_SHARE_MIN = 0.8;
 const ANSWER_MS_MAX = 2500;
 /** The probes' own timeout: above ANSWER_MS_MAX, so a hang is measured, not cut short at the limit. */
 const PROBE_TIMEOUT_MS = 6000;
+/**
+ * For sends to an isolated leader that may hold them until the heal: longer than the cut lasts,
+ * so their answer (whenever it comes) is recorded rather than a client timeout.
+ */
+const STALE_PROBE_TIMEOUT_MS = 20_000;
 /** A line worth showing about how members coped: what they gave up on, relayed or answered. */
 const GRAY_LINES = /echo|unreachable|relay|silent|nothing heard|sees leader|pre-?vote|steps? down|check-?quorum/i;
 
@@ -104,10 +112,12 @@ function checkProbes(label: string, probes: Probe[]): void {
   assert.ok(lateAcked >= ACKED_SHARE_MIN * late.length, `only ${lateAcked}/${late.length} probes started ${SETTLE_MS} ms after the cut were acknowledged`);
 }
 
-/** Heal every link; the set agrees on one leader, `victim` catches up, the load moves, and its history checks clean. */
-async function healAndFinish(set: TestSet, mesh: ProxyMesh, load: CheckedLoad, victim: string, label: string): Promise<void> {
-  mesh.healAll();
-  const healedAt = Date.now();
+/** Heal every link (unless done at `healedAt`); the set agrees on one leader, `victim` catches up, the load moves, and its history checks clean. */
+async function healAndFinish(set: TestSet, mesh: ProxyMesh, load: CheckedLoad, victim: string, label: string, healedAt?: number): Promise<void> {
+  if (healedAt === undefined) {
+    mesh.healAll();
+    healedAt = Date.now();
+  }
   const after = await waitForLeader(set);
   const caught = await waitCaughtUp(set, victim);
   console.log(
@@ -152,6 +162,9 @@ test('silent isolation of the leader: the other two elect a leader and serve; he
       mesh.proxy(other, old).block();
     }
     const cutAt = Date.now();
+    // Sent straight to the isolated leader before it can know: they must not be acknowledged
+    // (nothing commits there), and are recorded to show how long the clients wait.
+    const early = [0, 1, 2].map(() => load.probeSend(set.url(old), STALE_PROBE_TIMEOUT_MS).then((o) => ({ ...o, answerMs: o.atMs - cutAt })));
     const failoverMs = await load.firstWrite(survivors.map(set.url), cutAt);
     const during = await waitForLeader(set, { among: survivors });
     console.log(`gray silent-isolation failover-ms: ${failoverMs} (leader ${old} isolated in term ${before.term}; ${during.leader} leads in term ${during.term})`);
@@ -160,7 +173,39 @@ test('silent isolation of the leader: the other two elect a leader and serve; he
     // The load clients, too, are served while the old leader is cut off.
     await load.waitForProgress({ sends: 30, deletes: 10 });
 
-    await healAndFinish(set, mesh, load, old, 'silent-isolation');
+    // By now the old leader has stepped down (check-quorum) and can reach nobody: it answers
+    // "not applied" at once, so its clients move on.
+    await sleep(Math.max(0, cutAt + SETTLE_MS - Date.now()));
+    const late = await Promise.all(
+      [0, 1, 2, 3, 4].map(async (i) => {
+        await sleep(i * PROBE_EVERY_MS);
+        const started = Date.now();
+        const o = await load.probeSend(set.url(old), PROBE_TIMEOUT_MS);
+        return { ...o, answerMs: o.atMs - started };
+      }),
+    );
+    console.log(`gray silent-isolation: sends to the isolated old leader after ${SETTLE_MS} ms: ${late.map((o) => `${o.answerMs} ms ${o.acked ? 'ACKED' : o.reason}`).join('; ')}`);
+    for (const o of late) {
+      assert.ok(!o.acked, 'the isolated old leader acknowledged a send');
+      assert.match(o.reason, /code 6100:/, 'the isolated old leader answers "not applied"');
+      assert.ok(o.answerMs <= ANSWER_MS_MAX, `the isolated old leader took ${o.answerMs} ms to answer`);
+    }
+
+    mesh.healAll();
+    const healedAt = Date.now();
+    const earlyOutcomes = await Promise.all(early);
+    console.log(
+      `gray silent-isolation: sends to the isolated leader right after the cut, answered (ms after the cut; healed at ${healedAt - cutAt} ms): ` +
+        earlyOutcomes.map((o) => `${o.answerMs} ms ${o.acked ? 'ACKED' : o.reason}`).join('; '),
+    );
+    for (const o of earlyOutcomes) assert.ok(!o.acked || o.atMs >= healedAt, 'the isolated leader acknowledged a send while cut off');
+    const pauses = sendPauses(load.history, cutAt, healedAt);
+    console.log(
+      `gray silent-isolation max-pause-ms: ${pauses.longestGapMs} (longest gap between a load client's acknowledged sends while ${old} was cut off, ` +
+        `${pauses.longestGapClient}; slowest acknowledged send ${pauses.longestAckLatencyMs} ms)`,
+    );
+
+    await healAndFinish(set, mesh, load, old, 'silent-isolation', healedAt);
     const st = await set.status(old);
     assert.notEqual(st.term, before.term, `${old} left its old term ${before.term}`);
   });

@@ -53,9 +53,8 @@ export class BodyReader {
    */
   async read(messages: readonly ReceivedMessage[]): Promise<(Buffer | undefined)[]> {
     const spans = await this.readSpans(messages);
-    const out: (Buffer | undefined)[] = [];
-    for (const m of messages) out.push(this.checkedBody(m, spans.get(m.body.entryIndex)) ?? (await this.fromReplica(m.msgId, m.body)));
-    return out;
+    // Damaged ones are fetched at once, not one after another: a receive waits one replica round.
+    return Promise.all(messages.map((m) => this.checkedBody(m, spans.get(m.body.entryIndex)) ?? this.fromReplica(m.msgId, m.body)));
   }
 
   /** One body (a topic push), intact from here or a replica; rejects when no copy is intact. */
@@ -131,19 +130,34 @@ export class BodyReader {
       return undefined;
     }
     const req = encodeBodyRequest(ref);
-    for (const peer of this.src.voters()) {
-      if (peer === this.src.selfId) continue;
-      try {
-        const body = await rpc.network.request(peer, req, { timeoutMs: BODY_FROM_REPLICA_TIMEOUT_MS });
-        if (body.length === ref.length && crc32c(body) === ref.crc32c) {
-          this.bodiesFromReplicas++;
-          log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
-          return body;
-        }
-        log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}): ${peer}'s copy is damaged too`);
-      } catch (err) {
-        log.warn(`message ${msgId}: reading its body from ${peer} failed: ${err instanceof Error ? err.message : String(err)}`);
+    // Every other replica is asked at once; the first intact copy wins, so one slow or cut-off
+    // member costs the receive nothing while another answers.
+    const peers = this.src.voters().filter((p) => p !== this.src.selfId);
+    const body = await new Promise<Buffer | undefined>((resolve) => {
+      let left = peers.length;
+      const oneDone = (): void => {
+        if (--left === 0) resolve(undefined);
+      };
+      if (left === 0) resolve(undefined);
+      for (const peer of peers) {
+        rpc.network.request(peer, req, { timeoutMs: BODY_FROM_REPLICA_TIMEOUT_MS }).then(
+          (copy) => {
+            if (copy.length === ref.length && crc32c(copy) === ref.crc32c) {
+              log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
+              resolve(copy);
+            } else log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}): ${peer}'s copy is damaged too`);
+            oneDone();
+          },
+          (err: unknown) => {
+            log.warn(`message ${msgId}: reading its body from ${peer} failed: ${err instanceof Error ? err.message : String(err)}`);
+            oneDone();
+          },
+        );
       }
+    });
+    if (body) {
+      this.bodiesFromReplicas++;
+      return body;
     }
     log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}) has no intact copy on any reachable replica; quarantined, not delivered`);
     return undefined;

@@ -16,6 +16,7 @@ import {
   type RaftEntry,
   type RaftMessage,
   type RaftStatus,
+  type Role,
   type Ready,
   type SnapshotMeta,
 } from '../raft';
@@ -149,6 +150,8 @@ export class RaftDriver<R> {
   /** The log on disk; replaced when a snapshot from the leader is installed. */
   private wal: SegmentedWal;
   private readonly pending = new Map<number, PendingProposal<R>>();
+  /** The core's role as of the last Ready (its soft state). */
+  private role: Role = 'follower';
   private readonly pendingConfig = new Map<number, PendingProposal<undefined>>();
   /** Addresses of voters added by config entries: every member must be able to reach them. */
   private readonly learned = new Map<string, string>();
@@ -510,6 +513,8 @@ export class RaftDriver<R> {
           // Several in a row without a leader line in between point at a split vote or a cut link.
           this.log.info(`${this.opts.id} stands for election in term ${rd.hardState.term}`, { term: rd.hardState.term });
         }
+        if (rd.softState && rd.softState.role !== 'leader' && this.role === 'leader') this.settlePendingOnStepDown();
+        if (rd.softState) this.role = rd.softState.role;
         if (rd.softState && rd.softState.leader !== this.leader) {
           if (rd.softState.leader !== undefined) this.counters.leaderChanges++;
           this.leader = rd.softState.leader;
@@ -562,7 +567,7 @@ export class RaftDriver<R> {
     this.lastTimeMs = Math.max(this.lastTimeMs, installed.lastTimeMs);
     this.appliedIndex = meta.index;
     this.raft.snapshotInstalled(meta);
-    this.log.info(`${this.opts.id} installed snapshot ${meta.index} (term ${meta.term}) in Math.round(${this.rt.monotonicMs() - started}) ms`);
+    this.log.info(`${this.opts.id} installed snapshot ${meta.index} (term ${meta.term}) in ${Math.round(this.rt.monotonicMs() - started)} ms`);
   }
 
   /**
@@ -723,6 +728,22 @@ export class RaftDriver<R> {
       if (!r) continue;
       this.reads.delete(id);
       r.settle(notLeader(this.leader));
+    }
+  }
+
+  /**
+   * This node stopped leading (check-quorum found no majority, a higher term, a transfer): what it
+   * proposed may still be committed by the next leader, or replaced; it cannot tell, and waiting
+   * would hold its clients until a heal or the proposal timeout. Answer them now.
+   */
+  private settlePendingOnStepDown(): void {
+    const stepped = refusal('outcomeUnknown', 'dropped', `${this.opts.id} stopped leading before the entry committed; a later leader may still commit it`);
+    for (const map of [this.pending, this.pendingConfig] as Map<number, PendingProposal<unknown>>[]) {
+      for (const [, p] of map) {
+        this.rt.clearTimeout(p.timer);
+        p.settle(stepped);
+      }
+      map.clear();
     }
   }
 

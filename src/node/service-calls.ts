@@ -86,11 +86,12 @@ export class RoutedQueueService implements QueueService {
     if (leader === selfId) return here();
     const gone = leader === undefined ? 'no leader is known here' : this.requests.unreachable(leader, true);
     if (gone === undefined) return this.callPeer(leader!, ctx, call, read, false);
-    // Cut off from the leader, or none known: through a member that answers, if any.
-    for (const via of this.group.voters()) {
-      if (via === selfId || via === leader || this.requests.unreachable(via, false) !== undefined) continue;
-      if (await this.requests.confirm(via)) return this.callPeer(via, ctx, call, read, true);
-    }
+    // Cut off from the leader, or none known: through a member that answers, if any (all asked
+    // at once, so this waits one echo at most).
+    const candidates = this.group.voters().filter((id) => id !== selfId && id !== leader && this.requests.unreachable(id, false) === undefined);
+    const answers = await Promise.all(candidates.map((id) => this.requests.confirm(id)));
+    const via = candidates.find((_, i) => answers[i]);
+    if (via !== undefined) return this.callPeer(via, ctx, call, read, true);
     if (leader === undefined) return here(); // says "no leader is known yet", retryable
     return fail('notApplied', undefined, `leader ${leader} is unreachable from ${selfId} (${gone}) and no other member answers; retry`);
   }

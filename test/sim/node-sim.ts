@@ -70,6 +70,11 @@ export interface NodeSimStats extends HistoryStats {
   /** Client calls made on a member that did not lead then (its calls go to its leader), and how many of them succeeded. */
   viaFollower: number;
   viaFollowerOk: number;
+  /** Members frozen (SIGSTOP) for a while, and bridges (a follower cut from the leader only). */
+  freezes: number;
+  bridges: number;
+  /** Calls on a member that was neither frozen nor restarted, unanswered within the client's timeout. */
+  clientTimeouts: number;
   weatherChanges: number;
   bitFlips: number;
   tornWrites: number;
@@ -92,8 +97,11 @@ export interface NodeSimStats extends HistoryStats {
 }
 
 export interface NodeSimFailure {
-  /** startFailure: a member refused to start (its data directory is damaged or inconsistent). */
-  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception';
+  /**
+   * startFailure: a member refused to start (its data directory is damaged or inconsistent);
+   * unanswered: a member that was up and not frozen left a client call unanswered past the client's timeout.
+   */
+  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered';
   message: string;
   atMs: number;
 }
@@ -203,6 +211,9 @@ export class NodeSimulation {
       transfers: 0,
       viaFollower: 0,
       viaFollowerOk: 0,
+      freezes: 0,
+      bridges: 0,
+      clientTimeouts: 0,
       weatherChanges: 0,
       bitFlips: 0,
       tornWrites: 0,
@@ -399,13 +410,23 @@ export class NodeSimulation {
   }
 
 
-  /** Starts a client request; the client is busy until it settles or times out. */
-  private issue<T>(client: Client, p: Promise<T>, done: (value: T | undefined) => void): void {
+  /**
+   * Starts a client request on `member`; the client is busy until it settles or times out. A
+   * member that was not frozen must answer every call within the client's timeout: served, or
+   * refused with an error (cut off from the leader, no leader, no quorum), never left hanging.
+   */
+  private issue<T>(client: Client, member: Member, p: Promise<T>, done: (value: T | undefined) => void): void {
     client.busy = true;
     let finished = false;
-    const finish = (v: T | undefined): void => {
+    const startedMs = this.scheduler.nowMs;
+    const runtime = member.runtime;
+    const finish = (v: T | undefined, timedOut = false): void => {
       if (finished) return;
       finished = true;
+      if (timedOut && runtime.alive && runtime === member.runtime && runtime.frozenUntilMs < startedMs) {
+        this.stats.clientTimeouts++;
+        this.fail('unanswered', `a call on ${member.id} issued at ${startedMs - EPOCH_MS} ms was not answered within ${CLIENT_TIMEOUT_MS} ms (the member was up and not frozen)`);
+      }
       client.busy = false;
       try {
         done(v);
@@ -414,8 +435,8 @@ export class NodeSimulation {
         else this.fail('exception', err instanceof Error ? (err.stack ?? err.message) : String(err));
       }
     };
-    this.scheduler.schedule(CLIENT_TIMEOUT_MS, () => finish(undefined));
-    p.then(finish, () => finish(undefined));
+    this.scheduler.schedule(CLIENT_TIMEOUT_MS, () => finish(undefined, true));
+    p.then((v) => finish(v), () => finish(undefined));
   }
 
   private clientTraffic(): void {
@@ -433,7 +454,7 @@ export class NodeSimulation {
       for (const id of bodyIds) this.bodyIdByCrc.set(crc32c(bodyFor(id)), id);
       const delaySeconds = this.rng.chance(0.1) ? 1 : 0;
       this.stats.sendsAttempted += n;
-      this.issue(c, node.submit(this.ctx(), { kind: 'sendMessages', queueName: queue, delaySeconds, bodies: bodyIds.map(bodyFor) }), (r) => {
+      this.issue(c, member, node.submit(this.ctx(), { kind: 'sendMessages', queueName: queue, delaySeconds, bodies: bodyIds.map(bodyFor) }), (r) => {
         routed(r?.ok);
         if (r?.ok) this.history.sendAcked(bodyIds);
       });
@@ -450,7 +471,7 @@ export class NodeSimulation {
         const queue = due[0]!.queue;
         const handles = due.filter((h) => h.queue === queue).map((h) => h.handle);
         c.held.push(...due.filter((h) => h.queue !== queue));
-        this.issue(c, node.submit(this.ctx(), { kind: 'deleteMessages', queueName: queue, receiptHandles: handles }), () => undefined);
+        this.issue(c, member, node.submit(this.ctx(), { kind: 'deleteMessages', queueName: queue, receiptHandles: handles }), () => undefined);
         continue;
       }
       if (!this.rng.chance(0.4)) continue;
@@ -458,7 +479,7 @@ export class NodeSimulation {
       this.stats.receives++;
       const memberId = member.id;
       const routed = this.countRouted(member);
-      this.issue(c, node.receive(this.ctx(), queue, this.rng.int(1, 8), 0), (r) => {
+      this.issue(c, member, node.receive(this.ctx(), queue, this.rng.int(1, 8), 0), (r) => {
         routed(r?.ok);
         if (!r?.ok) return;
         for (const m of r.messages) {
@@ -495,16 +516,35 @@ export class NodeSimulation {
     }
     if (this.healAtMs === 0 && this.rng.chance(0.0015 * k)) {
       const a = this.rng.pick(IDS);
-      if (this.rng.chance(0.5)) {
+      const kind = this.rng.next();
+      const leader = this.leader()?.id;
+      if (kind < 0.35) {
         this.network.isolate(a, IDS);
         this.trace(`${a} is isolated`);
-      } else {
+      } else if (kind < 0.7 || leader === undefined || leader === a) {
         const b = this.rng.pick(IDS.filter((x) => x !== a));
         this.network.partition(a, b, true);
         this.trace(`the link ${a} -> ${b} is cut`);
+      } else {
+        // A bridge: this follower loses the leader but still reaches the other follower.
+        this.network.partition(a, leader);
+        this.stats.bridges++;
+        this.trace(`${a} is cut from the leader ${leader} (a bridge through the third member)`);
       }
       this.stats.partitions++;
       this.healAtMs = now + this.rng.int(300, 3000);
+    }
+    if (this.rng.chance(0.0008 * k)) {
+      // A frozen process (SIGSTOP, a stalled VM): its sockets stay open and nothing comes out.
+      const leader = this.leader();
+      const up = [...this.members.values()].filter((m) => m.up);
+      const m = leader && this.rng.chance(0.7) ? leader : up.length > 0 ? this.rng.pick(up) : undefined;
+      if (m) {
+        const ms = this.rng.int(200, 2500);
+        m.runtime.freeze(now + ms);
+        this.stats.freezes++;
+        this.trace(`${m.id} is frozen for ${ms} ms`);
+      }
     }
     if (this.rng.chance(0.002 * k)) {
       const calm = this.rng.chance(0.4);

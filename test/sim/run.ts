@@ -110,7 +110,8 @@ function describeQueue(r: NodeSimResult): string {
     `seed ${r.seed}: ${s.elections} elections (max term ${s.maxTerm}), ${s.ackedSends}/${s.sendsAttempted} sends acknowledged, ` +
     `${s.deliveries} deliveries (${s.redeliveries} after a visibility timeout), ${s.deletes} deletes, ` +
     `${s.crashes} crashes (${s.powerFailures} whole-set power failures; ${s.tornWrites} torn, ${s.lostWrites} lost unsynced writes), ` +
-    `${s.partitions} partitions, ${s.transfers} transfers, ${s.viaFollower} calls through a follower (${s.viaFollowerOk} succeeded), ` +
+    `${s.partitions} partitions (${s.bridges} bridges), ${s.freezes} freezes, ${s.transfers} transfers, ` +
+    `${s.viaFollower} calls through a follower (${s.viaFollowerOk} succeeded), ${s.clientTimeouts} calls left unanswered, ` +
     `${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ${s.segmentsReleased} segments released, ${s.bitFlips} bit flips (${s.corruptBodies} damaged bodies met, ${s.bodiesFromReplicas} served from a replica, ` +
     `${s.quarantined} quarantined), ${s.fatalStops} stops, final index ${s.finalIndex}, ${s.tasksRun} tasks, disk digest ${r.digest.slice(0, 16)}`
   );
@@ -132,6 +133,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const durationMs = args.durationMs ?? (args.queue ? QUEUE_DURATION_MS_DEFAULT : RAFT_DURATION_MS_DEFAULT);
   const started = Date.now();
+  let unanswered = 0;
+  const unansweredSeeds: number[] = [];
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const trace = args.trace ? (line: string): void => console.log(line) : undefined;
     let r: NodeSimResult | RaftDriverSimResult;
@@ -142,6 +145,8 @@ async function main(): Promise<void> {
       if (args.intensity !== undefined) opts.intensity = args.intensity;
       if (trace) opts.trace = trace;
       const q = await runNodeSimulation(opts);
+      unanswered += q.stats.clientTimeouts;
+      if (q.stats.clientTimeouts > 0) unansweredSeeds.push(seed);
       [r, line] = [q, describeQueue(q)];
     } else {
       const opts: Parameters<typeof runRaftDriverSimulation>[0] = { seed, durationMs };
@@ -164,6 +169,7 @@ async function main(): Promise<void> {
   }
   const secs = (Date.now() - started) / 1000;
   console.log(`${args.seeds} ${args.queue ? 'queue' : 'raft'} seeds passed (${durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
+  if (args.queue) console.log(`client calls left unanswered: ${unanswered}${unansweredSeeds.length > 0 ? ` (seeds ${unansweredSeeds.slice(0, 20).join(', ')})` : ''}`);
 }
 
 main().catch((err: unknown) => {

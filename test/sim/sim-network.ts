@@ -6,7 +6,7 @@
 // connection; a response to a requester that crashed is dropped.
 
 import { CURRENT_WIRE_VERSION, type PeerNetwork } from '../../src/transport';
-import { PeerRemoteError, PeerTimeoutError, RequestNotSentError } from '../../src/transport/errors';
+import { PeerRemoteError, PeerTimeoutError, PeerUnavailableError, RequestNotSentError } from '../../src/transport/errors';
 import type { Prng } from './prng';
 import type { SimProcessRuntime, SimScheduler } from './sim-runtime';
 
@@ -80,6 +80,18 @@ export class SimNetwork {
 
   heal(): void {
     this.cut.clear();
+    // A connection that lost bytes to the partition cannot carry on (the real transport's
+    // connections are reset on a heal, or time out): the requests it lost fail now.
+    const lost = this.lostToCuts.splice(0);
+    for (const reset of lost) reset();
+  }
+
+  /** Requests whose request or answer a partition swallowed: failed as a reset when it heals. */
+  private readonly lostToCuts: (() => void)[] = [];
+
+  /** `reset` runs when the network next heals. */
+  afterHeal(reset: () => void): void {
+    this.lostToCuts.push(reset);
   }
 
   /**
@@ -87,31 +99,40 @@ export class SimNetwork {
    * or lost. Requests and answers are never duplicated (the real transport runs them over one
    * connection, which cannot); Raft frames may be, and any frame may be reordered.
    */
-  transmit(from: string, to: string, deliver: (ep: Endpoint) => void, duplicable = true): boolean {
+  /**
+   * Sends one frame: 'sent' (it arrives after the weather's delay unless a cut comes first),
+   * 'cut' (a partition: it vanishes, as bytes into a black hole) or 'lost' (the weather).
+   */
+  transmit(from: string, to: string, deliver: (ep: Endpoint) => void, duplicable = true, onCut?: () => void): 'sent' | 'cut' | 'lost' {
     this.stats.frames++;
     if (this.cut.has(`${from}>${to}`)) {
       this.stats.cut++;
-      return false;
+      onCut?.();
+      return 'cut';
     }
     const w = this.weather;
     if (this.prng.chance(w.loss)) {
       this.stats.lost++;
-      return false;
+      return 'lost';
     }
     const copies = duplicable && this.prng.chance(w.duplicate) ? 2 : 1;
     if (copies === 2) this.stats.duplicated++;
     const target = this.endpoints.get(to);
-    if (!target) return false;
+    if (!target) return 'lost';
     for (let i = 0; i < copies; i++) {
       const delay = this.prng.int(w.delayMinMs, w.delayMaxMs);
       this.scheduler.schedule(delay, () => {
         // A partition that began while the frame was in flight cuts it too (a dropped connection).
-        if (this.cut.has(`${from}>${to}`) || this.endpoints.get(to) !== target) return;
+        if (this.endpoints.get(to) !== target) return;
+        if (this.cut.has(`${from}>${to}`)) {
+          onCut?.();
+          return;
+        }
         target.lastHeardMs.set(from, target.runtime.monotonicMs());
         deliver(target);
       }, target.runtime);
     }
-    return true;
+    return 'sent';
   }
 
   /** Whether `to` can currently be reached from `from` at all (no partition, a live instance). */
@@ -208,21 +229,32 @@ export class SimPeerNetwork implements PeerNetwork {
         } else resolve(body!);
       };
       const timer = rt.setTimeout(() => finish(new PeerTimeoutError(`no answer from ${peer} within ${options.timeoutMs ?? 10_000} ms`, peer)), options.timeoutMs ?? 10_000);
-      // Lost requests and lost answers look the same to the caller: a timeout.
-      this.net.transmit(this.id, peer, (target) => {
+      // A request or answer cut by a partition vanishes: the caller hears nothing (its timeout,
+      // or its own failure detection). One the weather loses stands for the connection it was on
+      // breaking, as a frame never goes missing on a live TCP connection: the caller learns of it
+      // (the outcome is unknown: the request may have run).
+      const reset = (): void => {
+        rt.setTimeout(() => finish(new PeerUnavailableError(`request to ${peer} failed after it was sent: connection reset`, peer)), this.net.weather.delayMaxMs);
+      };
+      const cut = (): void => this.net.afterHeal(reset);
+      const answerWith = (settle: () => void): void => {
+        if (this.net.transmit(peer, this.id, settle, false, cut) === 'lost') reset();
+      };
+      const sent = this.net.transmit(this.id, peer, (target) => {
         const handler = target.groups.get(this.group)?.onRequest;
         const answer = handler ? handler(this.id, copy) : Promise.reject(new Error(`no request handler for group ${this.group}`));
         answer.then(
           (body) => {
             const bytes = Buffer.from(body);
-            this.net.transmit(peer, this.id, () => finish(undefined, bytes), false);
+            answerWith(() => finish(undefined, bytes));
           },
           (err: unknown) => {
             const why = err instanceof Error ? err.message : String(err);
-            this.net.transmit(peer, this.id, () => finish(new PeerRemoteError(why, peer)), false);
+            answerWith(() => finish(new PeerRemoteError(why, peer)));
           },
         );
-      }, false);
+      }, false, cut);
+      if (sent === 'lost') reset();
     });
   }
 }

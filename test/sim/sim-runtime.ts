@@ -104,6 +104,14 @@ export class SimScheduler {
       if (!next || next.atMs > untilMs) break;
       this.heap.pop();
       if (next.cancelled || (next.owner && !next.owner.alive)) continue;
+      if (next.owner && next.owner.frozenUntilMs > next.atMs) {
+        // A frozen process (SIGSTOP) runs nothing: its timers and the frames that reach it wait,
+        // in their order, until it thaws.
+        next.atMs = next.owner.frozenUntilMs;
+        next.seq = this.seq++;
+        this.heap.push(next);
+        continue;
+      }
       this.virtualMs = Math.max(this.virtualMs, next.atMs);
       this.tasksRun++;
       try {
@@ -155,6 +163,13 @@ export class SimProcessRuntime implements Runtime {
   /** Stop this process: nothing it scheduled runs, nothing it schedules from now on runs. */
   kill(): void {
     this.alive = false;
+  }
+
+  /** Until this virtual time the process is frozen (SIGSTOP): nothing of it runs, then everything due does. */
+  frozenUntilMs = -Infinity;
+
+  freeze(untilMs: number): void {
+    this.frozenUntilMs = Math.max(this.frozenUntilMs, untilMs);
   }
 
   nowMs(): number {

@@ -372,10 +372,14 @@ export class RaftDriver<R> {
     if (stalled) {
       // The Ready loop is held at a persist, so a ReadIndex would wait for the disk. A lone voter
       // cannot be deposed: once everything committed is applied it may answer at once. A member
-      // of a set cannot know it still leads: refused, to be retried on another member.
+      // of a set cannot know it still leads: refused, to be retried on another member. After a
+      // restart the commit index is only the hint saved on disk, and entries past it (written
+      // before a crash) are committed again only by an entry of the new term, which the full
+      // disk holds back: until then the state applied is older than what clients were told, so
+      // reads are refused rather than answered from it (a queue created then would be missing).
       const st = this.raft.status();
       const sole = st.voters.length === 1 && st.voters[0] === this.opts.id;
-      if (sole && st.role === 'leader' && this.appliedIndex >= st.commitIndex) return Promise.resolve({ ok: true });
+      if (sole && st.role === 'leader' && this.appliedIndex >= st.commitIndex && st.commitIndex >= st.persistedIndex) return Promise.resolve({ ok: true });
       return Promise.resolve(refusal('notApplied', 'diskStalled', `${this.opts.diskStall!.describe(stalled)}; not applied, retry`));
     }
     const id = `r${++this.readSeq}`;

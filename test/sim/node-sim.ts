@@ -562,7 +562,8 @@ export class NodeSimulation {
       return;
     }
     if (!this.diskRng.chance(0.0006 * k)) return;
-    const m = this.diskRng.pick([...this.members.values()]);
+    // Half the time the leader's: the case that decides whether the set keeps serving.
+    const m = (this.diskRng.chance(0.5) ? this.leader() : undefined) ?? this.diskRng.pick([...this.members.values()]);
     const everyWrite = this.diskRng.chance(0.5);
     if (everyWrite) m.fs.refuseWrites(true);
     else m.fs.setCapacity(m.fs.usedBytes());

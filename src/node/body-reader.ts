@@ -54,7 +54,7 @@ export class BodyReader {
   async read(messages: readonly ReceivedMessage[]): Promise<(Buffer | undefined)[]> {
     const spans = await this.readSpans(messages);
     // Damaged ones are fetched at once, not one after another: a receive waits one replica round.
-    return Promise.all(messages.map((m) => this.checkedBody(m, spans.get(m.body.entryIndex)) ?? this.fromReplica(m.msgId, m.body)));
+    return Promise.all(messages.map(async (m) => this.checkedBody(m, spans.get(m.body.entryIndex)) ?? this.fromReplica(m.msgId, m.body)));
   }
 
   /** One body (a topic push), intact from here or a replica; rejects when no copy is intact. */
@@ -135,6 +135,7 @@ export class BodyReader {
     const peers = this.src.voters().filter((p) => p !== this.src.selfId);
     const body = await new Promise<Buffer | undefined>((resolve) => {
       let left = peers.length;
+      let found = false;
       const oneDone = (): void => {
         if (--left === 0) resolve(undefined);
       };
@@ -143,7 +144,8 @@ export class BodyReader {
         rpc.network.request(peer, req, { timeoutMs: BODY_FROM_REPLICA_TIMEOUT_MS }).then(
           (copy) => {
             if (copy.length === ref.length && crc32c(copy) === ref.crc32c) {
-              log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
+              if (!found) log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
+              found = true;
               resolve(copy);
             } else log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}): ${peer}'s copy is damaged too`);
             oneDone();

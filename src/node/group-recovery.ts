@@ -40,13 +40,15 @@ export async function recoverGroup(opts: QueueNodeOptions, nodeId: string, log: 
   const fs = opts.fs ?? nodeFs;
   await fs.mkdir(opts.dataDir, { recursive: true });
   const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log, fs });
-  // A snapshot install from the leader that a crash interrupted is completed before anything is read.
-  await finishInstall(opts.dataDir, snapshots, log, fs);
+  const diskStall = new DiskStall(log, { nodeId, runtime: opts.runtime ?? nodeRuntime, ...(opts.diskStallRetryMs !== undefined ? { retryMs: opts.diskStallRetryMs } : {}) });
+  // A snapshot install from the leader that a crash interrupted is completed before anything is
+  // read. It writes the snapshot: on a full disk start-up waits for space (finishing is idempotent)
+  // rather than exiting into a restart loop.
+  await diskStall.run(() => finishInstall(opts.dataDir, snapshots, log, fs), () => false);
   const latest = await snapshots.loadLatest();
   const restored = latest ? decodeNodeSnapshot(latest.data) : undefined;
   const ids = new GroupIds(opts.group ?? 0);
   const sm = restored ? QueueStateMachine.restore(restored.stateMachine, ids) : new QueueStateMachine(ids);
-  const diskStall = new DiskStall(log, { nodeId, runtime: opts.runtime ?? nodeRuntime, ...(opts.diskStallRetryMs !== undefined ? { retryMs: opts.diskStallRetryMs } : {}) });
   const wal = await openWal(opts, log, diskStall);
   const hardState = await HardStateStore.open(path.join(opts.dataDir, 'raft'), fs);
   if (wal.lastIndex() < sm.lastAppliedIndex) {

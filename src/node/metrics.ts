@@ -237,6 +237,7 @@ export class NodeMetrics {
     counter('opencmq_raft_leader_changes_total', 'Times this node saw a new leader since it started', (o) => o.raftCounters.leaderChanges);
     counter('opencmq_raft_snapshots_sent_total', 'Snapshots streamed to followers behind the compacted log', (o) => o.raftCounters.snapshotsSent);
     counter('opencmq_raft_snapshot_send_failures_total', 'Snapshot transfers to followers that failed', (o) => o.raftCounters.snapshotSendFailures);
+    counter('opencmq_raft_stall_step_downs_total', 'Times this node, leading with a stalled disk, handed leadership to a follower', (o) => o.raftCounters.stallStepDowns);
     counter('opencmq_raft_snapshots_received_total', 'Snapshots installed from the leader', (o) => o.snapshotsInstalled);
 
     counter('opencmq_wal_bytes_written_total', 'Bytes written to the write-ahead log since it was opened', (o) => o.wal.bytesWritten);

@@ -29,6 +29,7 @@ import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 import { RecentEntries, windowLogView } from './recent-entries';
 import { TickScheduler, type TickSource } from './tick-scheduler';
+import { STALL_STEP_DOWN_MS, stallStepDownTarget } from './stall-step-down';
 import type { Runtime, TimerHandle } from '../runtime/timers';
 
 /**
@@ -181,7 +182,7 @@ export class RaftDriver<R> {
   /** The latest term in which this node stood for election (voted for itself). */
   private candidateTerm = 0;
   /** Cumulative since start, read by the metrics endpoint. */
-  readonly counters = { elections: 0, leaderChanges: 0, snapshotsSent: 0, snapshotSendFailures: 0 };
+  readonly counters = { elections: 0, leaderChanges: 0, snapshotsSent: 0, snapshotSendFailures: 0, stallStepDowns: 0 };
   private readonly proposalTimeoutMs: number;
   private latestHardState: { term: number; votedFor: string; commitIndex: number } | undefined;
   /**
@@ -246,6 +247,12 @@ export class RaftDriver<R> {
           return;
         }
       }
+      if (msg.type === 'TimeoutNow' && this.opts.diskStall?.current()) {
+        // Leading needs a working disk: a stalled member declines a hand-over (the leader's
+        // transfer times out and it picks again, or an election elects someone else).
+        this.log.warn(`declining leadership from ${msg.from}: ${this.opts.diskStall.describe(this.opts.diskStall.current()!)}`, { peer: msg.from });
+        return;
+      }
       this.guard(() => this.raft.step(msg));
       // Accepted (not, say, already covered by the commit index): no new transfer may replace the
       // staging until it is installed. One the core ignored stays replaceable.
@@ -256,6 +263,10 @@ export class RaftDriver<R> {
     const ticks = opts.ticks ?? new TickScheduler(this.rt, opts.tickMs);
     this.stopTicks = ticks.subscribe(() => {
       this.guard(() => this.raft.tick());
+      this.stepDownIfStalled();
+      // The Ready loop answers proposals when it sees the core step down, but a loop held by a
+      // stalled disk sees nothing: the tick looks too, so no client waits for the proposal timeout.
+      if (this.role === 'leader' && this.pending.size + this.pendingConfig.size > 0 && this.raft.status().role !== 'leader') this.settlePendingOnStepDown();
       if (this.leaderWatchers.size > 0) this.notifyLeaderWatchers();
       this.schedule();
     });
@@ -367,10 +378,14 @@ export class RaftDriver<R> {
     if (stalled) {
       // The Ready loop is held at a persist, so a ReadIndex would wait for the disk. A lone voter
       // cannot be deposed: once everything committed is applied it may answer at once. A member
-      // of a set cannot know it still leads: refused, to be retried on another member.
+      // of a set cannot know it still leads: refused, to be retried on another member. After a
+      // restart the commit index is only the hint saved on disk, and entries past it (written
+      // before a crash) are committed again only by an entry of the new term, which the full
+      // disk holds back: until then the state applied is older than what clients were told, so
+      // reads are refused rather than answered from it (a queue created then would be missing).
       const st = this.raft.status();
       const sole = st.voters.length === 1 && st.voters[0] === this.opts.id;
-      if (sole && st.role === 'leader' && this.appliedIndex >= st.commitIndex) return Promise.resolve({ ok: true });
+      if (sole && st.role === 'leader' && this.appliedIndex >= st.commitIndex && st.commitIndex >= st.persistedIndex) return Promise.resolve({ ok: true });
       return Promise.resolve(refusal('notApplied', 'diskStalled', `${this.opts.diskStall!.describe(stalled)}; not applied, retry`));
     }
     const id = `r${++this.readSeq}`;
@@ -585,9 +600,33 @@ export class RaftDriver<R> {
     else await this.opts.hardState.save(next);
   }
 
+  /**
+   * A leader whose disk has been stalled for STALL_STEP_DOWN_MS hands leadership to a follower
+   * (stall-step-down.ts). Its Ready loop is usually held at the stalled write, so the TimeoutNow
+   * the core queues could not leave: it is sent from here as well.
+   */
+  private stepDownIfStalled(): void {
+    const stall = this.opts.diskStall;
+    const stalled = stall?.current();
+    if (!stall || !stalled || this.stopped || this.failure) return;
+    const stalledMs = this.rt.nowMs() - stalled.since;
+    if (stalledMs < STALL_STEP_DOWN_MS) return;
+    const st = this.raft.status();
+    const target = stallStepDownTarget(st);
+    if (target === undefined || !this.raft.transferLeadership(target).ok) return;
+    this.counters.stallStepDowns++;
+    this.log.warn(`${this.opts.id} hands leadership to ${target}: ${stall.describe(stalled)} for ${stalledMs} ms`, { target, stalledMs });
+    if (this.processing) this.send([{ type: 'TimeoutNow', from: this.opts.id, to: target, term: st.term }]);
+    this.schedule();
+  }
+
   private send(messages: RaftMessage[]): void {
     const transport = this.opts.network;
+    // A member whose disk is stalled does not campaign: it would have to step down again at once.
+    // Campaigns start with a PreVote (TimeoutNow ones are declined above), so it holds those back.
+    const stalled = this.opts.diskStall?.current() !== undefined;
     for (const m of messages) {
+      if (stalled && m.type === 'PreVote') continue;
       if (m.type === 'InstallSnapshot') {
         this.shipSnapshot(m);
         continue;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { FileHandle, FileSystem } from '../runtime/fs';
 import { nodeFs } from '../runtime/node-fs';
 import { crc32c } from './crc32c';
+import { atStep, type DiskStall } from './disk-stall';
 import { readFully, zeroFill } from './file-io';
 import { STORAGE_LIMITS } from './limits';
 import { WalCorruptionError, type RecoveryReport } from './types';
@@ -45,7 +46,12 @@ export interface SegmentScan {
   after?: AfterEnd;
 }
 
-export async function recoverSegments(dir: string, log: Logger, fs: FileSystem = nodeFs): Promise<RecoveredLog> {
+/**
+ * `stall`: where a full disk is waited out. Dropping a torn tail writes (zeroes) and syncs; on a
+ * full disk that write fails, and start-up then waits for space (logged as any stalled step,
+ * naming the file) instead of exiting into a restart loop. Without it, the step's error is thrown.
+ */
+export async function recoverSegments(dir: string, log: Logger, fs: FileSystem = nodeFs, stall?: DiskStall): Promise<RecoveredLog> {
   await fs.mkdir(dir, { recursive: true });
   const names = (await fs.readdir(dir)).sort();
   for (const name of names) {
@@ -56,7 +62,7 @@ export async function recoverSegments(dir: string, log: Logger, fs: FileSystem =
   const result: RecoveredLog = { segments: [], tornTailBytes: 0, damagedBodies: [] };
   try {
     for (let i = 0; i < segNames.length; i++) {
-      await recoverSegment(dir, segNames[i]!, i === segNames.length - 1, result, log, fs);
+      await recoverSegment(dir, segNames[i]!, i === segNames.length - 1, result, log, fs, stall);
     }
   } catch (err) {
     await Promise.all(result.segments.map((s) => s.retire()));
@@ -85,6 +91,7 @@ async function recoverSegment(
   result: RecoveredLog,
   log: Logger,
   fs: FileSystem,
+  stall: DiskStall | undefined,
 ): Promise<void> {
   const seg = await openSegment(dir, name, false, fs);
   result.segments.push(seg);
@@ -95,7 +102,7 @@ async function recoverSegment(
   const verdict = judgeSegment(seg, scan, isLast);
   if (verdict.kind === 'corrupt') throw new WalCorruptionError(verdict.message, name, verdict.offset);
   if (verdict.kind === 'tornTail') {
-    await applyTornTail(seg, verdict, log);
+    await applyTornTail(seg, verdict, log, stall);
     result.tornTailBytes += verdict.bytes;
   }
   for (const bad of scan.badBodies) {
@@ -180,11 +187,14 @@ export function judgeSegment(seg: Segment, scan: SegmentScan, isLast: boolean): 
  * Drops a torn tail: forgets a torn last record and zeroes the leftover bytes, so they can never
  * be mistaken for records after new appends.
  */
-async function applyTornTail(seg: Segment, v: Extract<SegmentVerdict, { kind: 'tornTail' }>, log: Logger): Promise<void> {
+async function applyTornTail(seg: Segment, v: Extract<SegmentVerdict, { kind: 'tornTail' }>, log: Logger, stall: DiskStall | undefined): Promise<void> {
   if (v.dropLastRecord) seg.truncateFrom(seg.lastIndex);
   seg.writeOffset = v.from;
-  await zeroFill(seg.fh, v.from, v.bytes);
-  await seg.fh.datasync();
+  const zero = async (): Promise<void> => {
+    await atStep('zero torn tail', seg.path, () => zeroFill(seg.fh, v.from, v.bytes));
+    await atStep('zero torn tail fdatasync', seg.path, () => seg.fh.datasync());
+  };
+  await (stall ? stall.run(zero, () => false) : zero());
   log.warn(`torn tail in ${seg.name}: dropped ${v.bytes} bytes at offset ${v.from} (log now ends at entry ${seg.lastIndex})`);
 }
 

@@ -265,7 +265,8 @@ export class SegmentedWal {
     }
     const log = loggerFor(opts.log, 'wal', defaultLog);
     const fs = opts.fs ?? nodeFs;
-    const recovered = await recoverSegments(dir, log, fs);
+    const stall = opts.stall ?? new DiskStall(opts.log ?? defaultLog);
+    const recovered = await recoverSegments(dir, log, fs, stall);
     const wal = new SegmentedWal(
       dir,
       align8(requested),
@@ -275,7 +276,7 @@ export class SegmentedWal {
       opts.hooks ?? {},
       recovered.segments,
       opts.flushImmediately ?? false,
-      opts.stall ?? new DiskStall(opts.log ?? defaultLog),
+      stall,
       opts.slowFsyncWarnMs ?? STORAGE_LIMITS.slowFsyncWarnMs,
       opts.observer,
       fs,
@@ -638,7 +639,18 @@ export class SegmentedWal {
     this.preparedBytes = 0;
     if (ready !== undefined && !(ready instanceof Error)) return ready;
     if (ready) this.log.warn(`preparing the next segment failed (${ready.message}); retrying now`);
-    return prepareSegmentFile(this.fs, this.dir, `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`, this.segmentBytes, this.hooks);
+    try {
+      return await prepareSegmentFile(this.fs, this.dir, `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`, this.segmentBytes, this.hooks);
+    } catch (err) {
+      if (stallCode(err) === undefined) throw err;
+      // Too little space for a whole preallocated segment (64 MiB by default), which a disk that
+      // an operator freed only partly may never have again: the segment starts empty and grows
+      // with each write instead (each fdatasync then also records the new size). Appends go on as
+      // long as there is any space, and stall, as any write does, only when there is none.
+      const lazy = await prepareSegmentFile(this.fs, this.dir, `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`, 0, this.hooks);
+      this.log.warn(`no space for a preallocated segment of ${this.segmentBytes} bytes (${toError(err).message}); the next segment grows as it is written`);
+      return lazy;
+    }
   }
 
   // ---- positions ---------------------------------------------------------------------------------

@@ -11,7 +11,8 @@
 // delete some of what they got (some late, some never), an operator changes a visibility timeout
 // and moves leadership. Faults: crashes (a power loss on that member's disk) and restarts,
 // partitions (a member isolated, or one direction of one link), network weather, bit flips in
-// message bodies on disk. After the fault phase the network heals, every member is up, producers
+// message bodies on disk, and a full disk on one member for a while (its writes stall; a leader
+// hands leadership over). After the fault phase the network heals, every member is up, producers
 // stop and consumers drain the queues.
 //
 // Checkers: queue-history.ts (acknowledged sends delivered, no delivery within a visibility
@@ -77,6 +78,14 @@ export interface NodeSimStats extends HistoryStats {
   clientTimeouts: number;
   weatherChanges: number;
   bitFlips: number;
+  /** Times one member's disk filled (every write that grows a file fails with ENOSPC) for a while. */
+  diskFulls: number;
+  /** ...of which the member led when its disk filled. */
+  diskFullLeaders: number;
+  /** Times a leader with a stalled disk handed leadership to a follower. */
+  stallStepDowns: number;
+  /** The longest a member went on leading (in its own view) while its disk was stalled. */
+  longestStalledLeadMs: number;
   tornWrites: number;
   lostWrites: number;
   elections: number;
@@ -190,12 +199,20 @@ export class NodeSimulation {
   private readonly intensity: number;
   private nextBodyId = 1;
   private healAtMs = 0;
+  /** The member whose disk is full, and when it gets its space back. */
+  private full: { member: Member; untilMs: number } | undefined;
+  /**
+   * Draws of the full-disk fault, from a stream of their own so that adding this fault left every
+   * other choice of a seed as it was.
+   */
+  private readonly diskRng: Prng;
   private producing = true;
   private failure: SimAbort | undefined;
   readonly stats: NodeSimStats;
 
   constructor(private readonly opts: NodeSimOptions) {
     this.rng = new Prng(opts.seed);
+    this.diskRng = new Prng(opts.seed ^ 0x5d15_cf11);
     this.network = new SimNetwork(this.scheduler, this.rng.fork());
     this.snapshotEvery = this.rng.pick(SNAPSHOT_EVERY_ENTRIES);
     this.eventsRewindSeconds = this.rng.chance(0.5) ? EVENTS_REWIND_SECONDS : 0;
@@ -216,6 +233,10 @@ export class NodeSimulation {
       clientTimeouts: 0,
       weatherChanges: 0,
       bitFlips: 0,
+      diskFulls: 0,
+      diskFullLeaders: 0,
+      stallStepDowns: 0,
+      longestStalledLeadMs: 0,
       tornWrites: 0,
       lostWrites: 0,
       elections: 0,
@@ -546,6 +567,7 @@ export class NodeSimulation {
         this.trace(`${m.id} is frozen for ${ms} ms`);
       }
     }
+    this.diskFullFault(now, k);
     if (this.rng.chance(0.002 * k)) {
       const calm = this.rng.chance(0.4);
       this.network.weather = calm
@@ -571,6 +593,37 @@ export class NodeSimulation {
         });
       }
     }
+  }
+
+  /**
+   * One member's disk is full for 1-6 s: the real WAL and hard state stall and retry, the member
+   * refuses writes, a leader hands leadership over; then space returns. Half the time only growing
+   * a file fails (ENOSPC), so the WAL goes on writing into its preallocated segment until it needs
+   * the next one; the other half every write fails, as on a full copy-on-write file system.
+   */
+  private diskFullFault(now: number, k: number): void {
+    if (this.full) {
+      if (now >= this.full.untilMs) this.endDiskFull();
+      return;
+    }
+    if (!this.diskRng.chance(0.0006 * k)) return;
+    // Half the time the leader's: the case that decides whether the set keeps serving.
+    const m = (this.diskRng.chance(0.5) ? this.leader() : undefined) ?? this.diskRng.pick([...this.members.values()]);
+    const everyWrite = this.diskRng.chance(0.5);
+    if (everyWrite) m.fs.refuseWrites(true);
+    else m.fs.setCapacity(m.fs.usedBytes());
+    this.full = { member: m, untilMs: now + this.diskRng.int(1000, 6000) };
+    this.stats.diskFulls++;
+    if (m.node?.observe().raft.role === 'leader') this.stats.diskFullLeaders++;
+    this.trace(`${m.id}'s disk is full${everyWrite ? ' (every write refused)' : ''} until ${this.full.untilMs - EPOCH_MS} ms`);
+  }
+
+  private endDiskFull(): void {
+    if (!this.full) return;
+    this.full.member.fs.setCapacity(undefined);
+    this.full.member.fs.refuseWrites(false);
+    this.trace(`${this.full.member.id}'s disk has space again`);
+    this.full = undefined;
   }
 
   /**
@@ -608,8 +661,19 @@ export class NodeSimulation {
     this.failure ??= new SimAbort(check, message);
   }
 
+  /** Since when each member has led with a stalled disk. */
+  private readonly stalledLeadSince = new Map<string, number>();
+
   private checkAll(): void {
     if (this.failure) throw this.failure;
+    for (const m of this.members.values()) {
+      const o = m.node?.observe();
+      if (o && o.raft.role === 'leader' && o.diskStall !== undefined) {
+        const since = this.stalledLeadSince.get(m.id) ?? this.scheduler.nowMs;
+        this.stalledLeadSince.set(m.id, since);
+        this.stats.longestStalledLeadMs = Math.max(this.stats.longestStalledLeadMs, this.scheduler.nowMs - since);
+      } else this.stalledLeadSince.delete(m.id);
+    }
     const uncaught = this.scheduler.uncaught[0];
     if (uncaught) throw new SimAbort('uncaught', `a task of ${uncaught.owner} threw: ${String(uncaught.error)}`);
     for (const m of this.members.values()) {
@@ -670,6 +734,7 @@ export class NodeSimulation {
   // ---- the end -------------------------------------------------------------------------------
 
   private async healAndDrain(): Promise<void> {
+    this.endDiskFull();
     this.network.heal();
     this.healAtMs = 0;
     this.network.weather = CALM;
@@ -726,6 +791,7 @@ export class NodeSimulation {
     this.stats.segmentsReleased += s.segmentsReleased;
     this.stats.bodiesFromReplicas += s.bodiesFromReplicas;
     this.stats.corruptBodies += s.corruptBodies;
+    this.stats.stallStepDowns += m.node!.observe().raftCounters.stallStepDowns;
   }
 
   /** The context of a simulated client's request: an id per request, virtual time. */

@@ -112,6 +112,7 @@ function describeQueue(r: NodeSimResult): string {
     `${s.crashes} crashes (${s.powerFailures} whole-set power failures; ${s.tornWrites} torn, ${s.lostWrites} lost unsynced writes), ` +
     `${s.partitions} partitions (${s.bridges} bridges), ${s.freezes} freezes, ${s.transfers} transfers, ` +
     `${s.viaFollower} calls through a follower (${s.viaFollowerOk} succeeded), ${s.clientTimeouts} calls left unanswered, ` +
+    `${s.diskFulls} full disks (${s.diskFullLeaders} on the leader, ${s.stallStepDowns} stalled leaders stepped down, longest lead on a stalled disk ${s.longestStalledLeadMs} ms), ` +
     `${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ${s.segmentsReleased} segments released, ${s.bitFlips} bit flips (${s.corruptBodies} damaged bodies met, ${s.bodiesFromReplicas} served from a replica, ` +
     `${s.quarantined} quarantined), ${s.fatalStops} stops, final index ${s.finalIndex}, ${s.tasksRun} tasks, disk digest ${r.digest.slice(0, 16)}`
   );

@@ -29,6 +29,8 @@
 // - Disk space: the sum of all file sizes (open files that are unlinked included, until closed)
 //   may not exceed `capacityBytes`; a write that would grow a file past it fails with ENOSPC and
 //   writes nothing. Overwriting allocated bytes never fails. `setCapacity` changes the budget.
+//   `refuseWrites(true)` makes every write fail with ENOSPC, overwrites too: a full copy-on-write
+//   file system (btrfs, ZFS) or thin-provisioned volume, where an overwrite needs new blocks.
 // - `flipBit` changes a bit in both the durable and the current bytes (media corruption).
 // - Optional `delay(op, path)`: every operation first awaits the promise it returns (undefined =
 //   complete at once), so a virtual scheduler can decide when completions happen. An operation
@@ -132,6 +134,8 @@ type Entry = Inode | 'dir';
 export class Disk {
   readonly entries = new Map<string, Entry>([['/', 'dir']]);
   capacity: number;
+  /** Every write fails with ENOSPC, overwrites included (a full copy-on-write file system). */
+  refusingWrites = false;
   /** Bumped by every crash or restart: handles and views of an older epoch are dead. */
   epoch = 0;
 
@@ -257,6 +261,11 @@ export class SimFs implements FileSystem {
   /** Changes the space budget (undefined: unlimited). Space already used is kept even if over it. */
   setCapacity(bytes: number | undefined): void {
     this.disk.capacity = bytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** While on, every write fails with ENOSPC, even one into allocated space (see the file comment). */
+  refuseWrites(on: boolean): void {
+    this.disk.refusingWrites = on;
   }
 
   /** Bytes held by all files. */
@@ -452,7 +461,7 @@ function truncateInode(e: Inode, len: number): void {
 function writeInode(disk: Disk, e: Inode, pos: number, data: Buffer, path: string): void {
   if (data.length === 0) return;
   const growth = Math.max(0, pos + data.length - e.current.size);
-  if (growth > 0 && disk.used() + growth > disk.capacity) throw fsError('ENOSPC', 'write', path);
+  if (disk.refusingWrites || (growth > 0 && disk.used() + growth > disk.capacity)) throw fsError('ENOSPC', 'write', path);
   const copy = Buffer.from(data);
   e.current.write(pos, copy);
   e.pending.push({ pos, data: copy });

@@ -53,7 +53,7 @@ function observation(over: Partial<NodeObservation['raft']> = {}): NodeObservati
       } as unknown as NodeObservation['raft']['progress'],
       ...over,
     },
-    raftCounters: { elections: 2, leaderChanges: 3, snapshotsSent: 1, snapshotSendFailures: 0 },
+    raftCounters: { elections: 2, leaderChanges: 3, snapshotsSent: 1, snapshotSendFailures: 0, stallStepDowns: 0 },
     closing: false,
     fatal: undefined,
     diskStall: undefined,

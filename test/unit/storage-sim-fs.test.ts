@@ -316,6 +316,45 @@ test('SegmentedWal on SimFs: a full disk stalls appends until space returns, and
   await reopened.wal.close();
 });
 
+test('SegmentedWal on SimFs: with less space left than a whole segment, the next segment grows as written instead of stalling', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { fs } = gatedFs();
+  const stall = new DiskStall(quiet, { retryMs: 5 });
+  const { wal } = await SegmentedWal.open('/wal', { ...WAL_OPTS, fs, stall });
+  await wal.append(range(1, 5));
+  // Room for three quarters of a segment more: a preallocated one no longer fits.
+  const capacity = fs.usedBytes() + 12 * 1024;
+  fs.setCapacity(capacity);
+  let index = 6;
+  let waiting: Promise<void> | undefined;
+  for (; index < 500; index++) {
+    let done = false;
+    const p = wal.append([makeEntry(index)]).then(() => {
+      done = true;
+    });
+    await turnsUntil(() => done || stall.current() !== undefined, 100_000);
+    if (!done) {
+      waiting = p;
+      break;
+    }
+  }
+  assert.ok(waiting, 'the disk never filled');
+  const freeAtStall = capacity - fs.usedBytes();
+  assert.equal(stall.current()!.code, 'ENOSPC');
+  fs.setCapacity(undefined);
+  await waiting;
+  // It stalled only once the space was used up (an entry is at most about 1.8 KiB), not while a
+  // preallocation of a whole segment failed with kilobytes still free.
+  assert.ok(freeAtStall < 2048, `stalled with ${freeAtStall} bytes still free`);
+  await wal.append(range(index + 1, index + 40));
+  await wal.close();
+  const last = index + 40;
+  const reopened = await SegmentedWal.open('/wal', { ...WAL_OPTS, fs: fs.crash(new Prng(5)).fs });
+  assert.equal(reopened.wal.lastIndex(), last);
+  const got = await reopened.wal.readEntries(1, last);
+  range(1, last).forEach((e, k) => assertSameEntry(got[k], e));
+  await reopened.wal.close();
+});
+
 test('SegmentedWal on SimFs: a bit flipped in a body is reported as damage and refused on read', { timeout: TEST_TIMEOUT_MS }, async () => {
   let fs = new SimFs();
   const { wal } = await SegmentedWal.open('/wal', { ...WAL_OPTS, fs });

@@ -4,10 +4,14 @@
 
 import { QueueStateMachine } from '../../src/broker/state-machine';
 import { BodyReader } from '../../src/node/body-reader';
+import { PeerRequests } from '../../src/node/peer-requests';
+import { RaftDriver } from '../../src/node/raft-driver';
 
 export type PatchBug =
   | 'skipBodyCheck' // bodies are delivered without checking their CRC32C
-  | 'applyOwnClock'; // each replica applies entries at its own time instead of the entry's
+  | 'applyOwnClock' // each replica applies entries at its own time instead of the entry's
+  | 'holdOnStepDown' // a leader that steps down keeps its clients waiting on what it proposed
+  | 'waitForDeadLeader'; // a member keeps sending to a leader it no longer hears (no failure detection)
 
 type Patchable = Record<string, unknown>;
 
@@ -24,6 +28,26 @@ export function installPatch(bug: PatchBug): () => void {
       };
       return () => {
         proto['checkedBody'] = original;
+      };
+    }
+    case 'holdOnStepDown': {
+      const proto = RaftDriver.prototype as unknown as Patchable;
+      const original = proto['settlePendingOnStepDown'];
+      proto['settlePendingOnStepDown'] = function (): void {};
+      return () => {
+        proto['settlePendingOnStepDown'] = original;
+      };
+    }
+    case 'waitForDeadLeader': {
+      const proto = PeerRequests.prototype as unknown as Patchable;
+      const [check, unreachable] = [proto['check'], proto['unreachable']];
+      proto['check'] = function (): void {};
+      proto['unreachable'] = function (): undefined {
+        return undefined;
+      };
+      return () => {
+        proto['check'] = check;
+        proto['unreachable'] = unreachable;
       };
     }
     case 'applyOwnClock': {

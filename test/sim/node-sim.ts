@@ -48,7 +48,7 @@ export type NodeSimBug =
   | 'fsyncLies' // the disk acknowledges fdatasync without making anything durable
   | PatchBug;
 
-export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'skipBodyCheck', 'applyOwnClock'];
+export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'skipBodyCheck', 'applyOwnClock', 'holdOnStepDown', 'waitForDeadLeader'];
 
 export interface NodeSimOptions {
   seed: number;

@@ -204,6 +204,12 @@ export async function agreedLeader(nodes: ServerProc[], timeoutMs = LEADER_TIMEO
   throw new Error(`no agreed leader after ${timeoutMs} ms`);
 }
 
+/** The highest term any node reports now: each election (won or not) raises it by one. */
+export async function highestTerm(nodes: ServerProc[]): Promise<number> {
+  const all = await Promise.all(nodes.map((n) => statusOf(n.port)));
+  return Math.max(0, ...all.map((s) => s?.term ?? 0));
+}
+
 /** The leader as one node sees it right now ('' if none), to notice elections during a run. */
 export async function leaderSeenBy(node: ServerProc): Promise<string> {
   return (await statusOf(node.port))?.leader ?? '';

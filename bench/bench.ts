@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 
 import {
   agreedLeader,
+  highestTerm,
   cpuSeconds,
   leaderSeenBy,
   machineCpuSeconds,
@@ -290,8 +291,16 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
     leader = new Target(leaderProc.id, leaderProc.port);
     console.log(`  WARNING: leadership moved to ${leaderProc.id}; the run before this line includes an election`);
   };
+  // Elections under load are spurious (nothing failed): each raises the term. Counted over the
+  // timed runs only, with the term before and after each.
+  let elections = 0;
+  let loadedMs = 0;
   const run = async (key: string, label: string, fn: () => Promise<LoadResult>): Promise<void> => {
+    const termBefore = await highestTerm(servers.nodes);
+    const started = Date.now();
     report(await measure(key, label, servers.nodes, fn), leaderProc.id);
+    loadedMs += Date.now() - started;
+    elections += (await highestTerm(servers.nodes)) - termBefore;
     await checkLeader();
   };
   try {
@@ -315,6 +324,7 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
     }
     const rss = servers.nodes.map((n) => `${n.id} ${readRss(n.pid).peakMb.toFixed(0)} MB`).join(', ');
     console.log(`server peak RSS: ${rss}`);
+    console.log(`elections during the runs: ${elections} in ${(loadedMs / 1000).toFixed(0)} s under load (term went up ${elections} times; each is spurious: nothing failed)`);
   } finally {
     leader.close();
     await servers.stop();

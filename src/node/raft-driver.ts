@@ -29,7 +29,7 @@ import type { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 import { RecentEntries, windowLogView } from './recent-entries';
 import { TickScheduler, type TickSource } from './tick-scheduler';
-import { STALL_STEP_DOWN_MS, stallStepDownTarget } from './stall-step-down';
+import { stallStepDownMs, stallStepDownTarget } from './stall-step-down';
 import type { Runtime, TimerHandle } from '../runtime/timers';
 
 /**
@@ -601,7 +601,7 @@ export class RaftDriver<R> {
   }
 
   /**
-   * A leader whose disk has been stalled for STALL_STEP_DOWN_MS hands leadership to a follower
+   * A leader whose disk has been stalled for stallStepDownMs hands leadership to a follower
    * (stall-step-down.ts). Its Ready loop is usually held at the stalled write, so the TimeoutNow
    * the core queues could not leave: it is sent from here as well.
    */
@@ -610,7 +610,7 @@ export class RaftDriver<R> {
     const stalled = stall?.current();
     if (!stall || !stalled || this.stopped || this.failure) return;
     const stalledMs = this.rt.nowMs() - stalled.since;
-    if (stalledMs < STALL_STEP_DOWN_MS) return;
+    if (stalledMs < stallStepDownMs(this.opts.electionTicks * this.opts.tickMs)) return;
     const st = this.raft.status();
     const target = stallStepDownTarget(st);
     if (target === undefined || !this.raft.transferLeadership(target).ok) return;

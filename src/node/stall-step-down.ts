@@ -11,13 +11,16 @@
 import type { RaftStatus } from '../raft/types';
 
 /**
- * How long a leader's disk must have been stalled before it hands leadership over. Shorter than
- * the shortest election timeout (10 ticks of 50 ms): a stalled leader sends no heartbeats, so
- * waiting longer would only let an election (slower, and at a random moment) happen first. Any
- * stall lasts at least one retry interval (500 ms), so a one-off failed write that succeeds on
- * its retry moves leadership too; that costs one round trip, which a moved leader costs anyway.
+ * How long a leader's disk must have been stalled before it hands leadership over: 250 ms, and
+ * at most half the election timeout (raft-timing.ts; 400 ms by default). A stalled leader sends no
+ * heartbeats, so waiting longer would only let an election (slower, and at a random moment) happen
+ * first. Any stall lasts at least one retry interval (500 ms), so a one-off failed write that
+ * succeeds on its retry moves leadership too; that costs one round trip, which a moved leader
+ * costs anyway.
  */
-export const STALL_STEP_DOWN_MS = 250;
+export function stallStepDownMs(electionTimeoutMs: number): number {
+  return Math.min(250, Math.floor(electionTimeoutMs / 2));
+}
 
 /**
  * The follower a stalled leader hands over to: the most caught-up voter, preferring those it heard

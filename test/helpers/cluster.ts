@@ -120,11 +120,13 @@ export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> 
   const dirOf = (id: string): string => dirs[ids.indexOf(id)]!.dir;
   /** The output of each member's earlier runs, before restart() replaced them. */
   const earlierOutput = new Map<string, string[]>();
-  try {
-    await Promise.all(ids.map(async (id) => servers.set(id, await spawnServer(dirOf(id), argsOf(id)))));
-  } catch (err) {
+  // Every start is waited for, failed or not, before cleaning up: a member still starting when
+  // another failed would otherwise be left running and keep the test file from ever exiting.
+  const started = await Promise.allSettled(ids.map(async (id) => servers.set(id, await spawnServer(dirOf(id), argsOf(id)))));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
     await close();
-    throw err;
+    throw failed.reason;
   }
   return {
     ids,

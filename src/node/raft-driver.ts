@@ -776,7 +776,7 @@ export class RaftDriver<R> {
    * would hold its clients until a heal or the proposal timeout. Answer them now.
    */
   private settlePendingOnStepDown(): void {
-    const stepped = refusal('outcomeUnknown', 'dropped', `${this.opts.id} stopped leading before the entry committed; a later leader may still commit it`);
+    const stepped = refusal('outcomeUnknown', 'dropped', `${this.opts.id} stopped leading before the entry committed`);
     for (const map of [this.pending, this.pendingConfig] as Map<number, PendingProposal<unknown>>[]) {
       for (const [, p] of map) {
         this.rt.clearTimeout(p.timer);

@@ -57,6 +57,8 @@ export interface NodeSimOptions {
   bug?: NodeSimBug;
   /** Multiplies the rate of crashes, partitions, weather changes and bit flips (default 1). */
   intensity?: number;
+  /** A scripted fault on top of the random ones: the leader of the moment is cut off from both others at `atMs` (virtual, from the start) for `forMs`. */
+  isolateLeader?: { atMs: number; forMs: number };
   trace?: (line: string) => void;
 }
 
@@ -199,6 +201,7 @@ export class NodeSimulation {
   private readonly intensity: number;
   private nextBodyId = 1;
   private healAtMs = 0;
+  private scriptedDone = false;
   /** The member whose disk is full, and when it gets its space back. */
   private full: { member: Member; untilMs: number } | undefined;
   /**
@@ -526,6 +529,17 @@ export class NodeSimulation {
       this.network.heal();
       this.healAtMs = 0;
       this.trace('the network heals');
+    }
+    const scripted = this.opts.isolateLeader;
+    if (scripted && !this.scriptedDone && now - EPOCH_MS >= scripted.atMs) {
+      const leader = this.leader();
+      if (leader) {
+        this.scriptedDone = true;
+        this.network.isolate(leader.id, IDS);
+        this.stats.partitions++;
+        this.healAtMs = now + scripted.forMs;
+        this.trace(`${leader.id} (the leader) is isolated for ${scripted.forMs} ms (scripted)`);
+      }
     }
     const down = [...this.members.values()].filter((m) => !m.up).length;
     if (down === 0 && this.rng.chance(0.0015 * k)) {

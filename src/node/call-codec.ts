@@ -165,11 +165,14 @@ export interface LeaderService extends QueueService {
   submitEncoded(ctx: RequestContext, command: Command, encoded: EncodedCommand): Promise<CommandResult>;
 }
 
-/** Run a decoded call on `service` (the leader's own: a call is never passed on again). */
-export function dispatchCall(service: LeaderService, ctx: RequestContext, call: ServiceCall): Promise<object> {
+/**
+ * Run a call on `service`. A command that arrived encoded goes to `submitEncoded` where the
+ * service has it (the leader's own), so it is not encoded again.
+ */
+export function dispatchCall(service: QueueService & Partial<Pick<LeaderService, 'submitEncoded'>>, ctx: RequestContext, call: ServiceCall): Promise<object> {
   switch (call.method) {
     case 'submit':
-      return call.encoded ? service.submitEncoded(ctx, call.command, call.encoded) : service.submit(ctx, call.command);
+      return call.encoded && service.submitEncoded ? service.submitEncoded(ctx, call.command, call.encoded) : service.submit(ctx, call.command);
     case 'receive':
       return service.receive(ctx, call.queueName, call.numOfMsg, call.waitSeconds);
     case 'listQueues':

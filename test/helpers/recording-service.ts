@@ -13,22 +13,13 @@ import type {
   TopicList,
 } from '../../src/broker/commands';
 import type { EncodedCommand } from '../../src/broker/codec';
+import type { ServiceCall } from '../../src/node/call-codec';
 import { fail, type ErrorResult } from '../../src/protocol/errors';
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 
-export type RecordedCall =
-  | { method: 'submit'; command: Command }
-  | { method: 'receive'; queueName: string; numOfMsg: number; waitSeconds: number | undefined }
-  | { method: 'listQueues'; searchWord: string | undefined; offset: number; limit: number }
-  | { method: 'getQueueAttributes'; queueName: string }
-  | { method: 'listDeadLetterSourceQueues'; deadLetterQueueName: string; searchWord: string | undefined; offset: number; limit: number }
-  | { method: 'listTopics'; searchWord: string | undefined; offset: number; limit: number }
-  | { method: 'getTopicAttributes'; topicName: string }
-  | { method: 'listSubscriptions'; topicName: string; searchWord: string | undefined; offset: number; limit: number }
-  | { method: 'getSubscriptionAttributes'; topicName: string; subscriptionName: string }
-  | { method: 'transferLeader'; nodeId: string }
-  | { method: 'changeMembership'; change: MembershipChange };
+/** A call as the service received it: the same shape as a service call between members. */
+export type RecordedCall = ServiceCall;
 
 export interface RecordingScripts {
   submit?: (command: Command) => CommandResult | Promise<CommandResult>;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 
 import { freePort } from '../helpers/cluster';
 import { parsePromText, sampleValue } from '../helpers/prom-text';
@@ -100,24 +100,37 @@ async function drain(url: string): Promise<Set<string>> {
   }
 }
 
-test('a full disk refuses sends with 6100, survives a restart, and resumes when space returns', { timeout: 240_000 }, async (t) => {
+/**
+ * A tmpfs of `mib` MiB for one test; `cleanup` kills the test's current server (`current`) and
+ * unmounts it, also from the file's after hook. Undefined, and the test skipped, where no tmpfs
+ * can be mounted.
+ */
+async function smallDisk(t: TestContext, mib: number, current: () => ServerProcess | undefined): Promise<{ mnt: string; cleanup: () => Promise<void> } | undefined> {
   const mnt = await mkdtemp(path.join(os.tmpdir(), 'opencmq-tmpfs-'));
-  const why = mountTmpfs(mnt, FS_MIB);
+  const why = mountTmpfs(mnt, mib);
   if (why) {
     await rm(mnt, { recursive: true, force: true });
     t.skip(why);
-    return;
+    return undefined;
   }
-  let server: ServerProcess | undefined;
   let cleaned = false;
   const cleanup = async (): Promise<void> => {
     if (cleaned) return;
     cleaned = true;
+    const server = current();
     if (server && !server.hasExited()) await server.kill9();
     unmount(mnt);
     await rm(mnt, { recursive: true, force: true });
   };
   leftovers.push(cleanup);
+  return { mnt, cleanup };
+}
+
+test('a full disk refuses sends with 6100, survives a restart, and resumes when space returns', { timeout: 240_000 }, async (t) => {
+  let server: ServerProcess | undefined;
+  const disk = await smallDisk(t, FS_MIB, () => server);
+  if (!disk) return;
+  const { mnt, cleanup } = disk;
   try {
     const dataDir = path.join(mnt, 'data');
     // Every run of the server on this directory keeps one admin port (a stopped one frees it).
@@ -196,23 +209,10 @@ test('restarted on a disk too full for another whole segment, a server starts, r
   // Segments of 8 MiB on a 20 MiB file system: the log's two preallocated segments leave about
   // 4 MiB for other data. Once the log has filled both and needs a third, freeing that other data
   // leaves less than a segment, so the log has to go on without a preallocated one.
-  const mnt = await mkdtemp(path.join(os.tmpdir(), 'opencmq-tmpfs-'));
-  const why = mountTmpfs(mnt, 20);
-  if (why) {
-    await rm(mnt, { recursive: true, force: true });
-    t.skip(why);
-    return;
-  }
   let server: ServerProcess | undefined;
-  let cleaned = false;
-  const cleanup = async (): Promise<void> => {
-    if (cleaned) return;
-    cleaned = true;
-    if (server && !server.hasExited()) await server.kill9();
-    unmount(mnt);
-    await rm(mnt, { recursive: true, force: true });
-  };
-  leftovers.push(cleanup);
+  const disk = await smallDisk(t, 20, () => server);
+  if (!disk) return;
+  const { mnt, cleanup } = disk;
   try {
     const dataDir = path.join(mnt, 'data');
     const args = ['--segment-mb', '8'];

@@ -15,9 +15,8 @@ import { RoutedQueueService, serveServiceCalls } from '../../src/node/service-ca
 import { fail } from '../../src/protocol/errors';
 import { noopLogger } from '../../src/protocol/log';
 import { nodeRuntime } from '../../src/runtime/node-runtime';
-import { CallFormatError, decodeAnswer, decodeCall, encodeAnswer, encodeCall, type LeaderService, type ServiceCall } from '../../src/node/call-codec';
+import { CallFormatError, decodeAnswer, decodeCall, dispatchCall, encodeAnswer, encodeCall, type LeaderService, type ServiceCall } from '../../src/node/call-codec';
 import { PeerRequests } from '../../src/node/peer-requests';
-import type { QueueService } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import { PeerRemoteError, PeerTimeoutError, PeerUnavailableError, RequestNotSentError, WIRE_VERSION, type PeerNetwork } from '../../src/transport';
 import { RecordingQueueService, sampleDeliveredMessage } from '../helpers/recording-service';
@@ -142,32 +141,6 @@ function routedOn(local: LeaderService, selfId: string, network: PeerNetwork, le
   return new RoutedQueueService(local, { selfId, network, leaderId, voters: () => ['n1', 'n2', 'n3'] }, new PeerRequests(network, nodeRuntime, TIMING));
 }
 
-function callOn(service: QueueService, call: ServiceCall): Promise<object> {
-  switch (call.method) {
-    case 'submit':
-      return service.submit(RC, call.command);
-    case 'receive':
-      return service.receive(RC, call.queueName, call.numOfMsg, call.waitSeconds);
-    case 'listQueues':
-      return service.listQueues(RC, call.searchWord, call.offset, call.limit);
-    case 'getQueueAttributes':
-      return service.getQueueAttributes(RC, call.queueName);
-    case 'listDeadLetterSourceQueues':
-      return service.listDeadLetterSourceQueues(RC, call.deadLetterQueueName, call.searchWord, call.offset, call.limit);
-    case 'listTopics':
-      return service.listTopics(RC, call.searchWord, call.offset, call.limit);
-    case 'getTopicAttributes':
-      return service.getTopicAttributes(RC, call.topicName);
-    case 'listSubscriptions':
-      return service.listSubscriptions(RC, call.topicName, call.searchWord, call.offset, call.limit);
-    case 'getSubscriptionAttributes':
-      return service.getSubscriptionAttributes(RC, call.topicName, call.subscriptionName);
-    case 'transferLeader':
-      return service.transferLeader(RC, call.nodeId);
-    case 'changeMembership':
-      return service.changeMembership(RC, call.change);
-  }
-}
 
 test('through a follower every call runs on the leader\'s service under the follower\'s context and answers as the leader\'s service does', async () => {
   const { follower, leader, sent } = loop();
@@ -177,8 +150,8 @@ test('through a follower every call runs on the leader\'s service under the foll
   const routed = routedOn(onFollower, 'n1', follower, () => 'n2');
   const direct = new RecordingQueueService({ receive: () => ({ ok: true, messages: [sampleDeliveredMessage(Buffer.from([0xde, 0xad]), 7)] }) });
   for (const call of CALLS) {
-    const via = await callOn(routed, call);
-    const here = await callOn(direct, call);
+    const via = await dispatchCall(routed, RC, call);
+    const here = await dispatchCall(direct, RC, call);
     assert.deepEqual(plain(via), plain(here), `${call.method}: the follower gets the leader's answer`);
   }
   assert.equal(onFollower.calls.length, 0, 'nothing ran on the follower');

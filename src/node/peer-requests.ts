@@ -98,11 +98,16 @@ export class PeerRequests {
    * failed echo not followed by an answer, or (for the leader, `heartbeats`) silence.
    */
   unreachable(peer: string, heartbeats: boolean): string | undefined {
-    const silence = this.network.peerSilenceMs(peer);
-    if (silence === undefined) return `no connection to ${peer}`;
+    if (this.network.peerSilenceMs(peer) === undefined) return `no connection to ${peer}`;
     if (this.echoFailedAtMs.has(peer)) return `${peer} did not answer an echo within ${this.timing.echoTimeoutMs} ms`;
-    if (heartbeats && silence >= this.timing.silenceMs) return `nothing heard from ${peer} for ${Math.round(silence)} ms`;
-    return undefined;
+    return heartbeats ? this.silent(peer) : undefined;
+  }
+
+  /** "nothing heard from P for N ms" when the leader `peer` has been silent too long, else undefined. */
+  private silent(peer: string): string | undefined {
+    const silence = this.network.peerSilenceMs(peer);
+    if (silence === undefined || silence < this.timing.silenceMs) return undefined;
+    return `nothing heard from ${peer} for ${Math.round(silence)} ms`;
   }
 
   private answered(peer: string): void {
@@ -125,9 +130,9 @@ export class PeerRequests {
     const oldest = new Map<string, number>();
     for (const w of this.waiting) {
       if (w.heartbeats) {
-        const silence = this.network.peerSilenceMs(w.peer);
-        if (silence !== undefined && silence >= this.timing.silenceMs) {
-          w.give({ ok: false, outcome: 'outcomeUnknown', why: `nothing heard from ${w.peer} for ${Math.round(silence)} ms while the request was in flight` });
+        const silent = this.silent(w.peer);
+        if (silent !== undefined) {
+          w.give({ ok: false, outcome: 'outcomeUnknown', why: `${silent} while the request was in flight` });
           continue;
         }
       }

@@ -266,7 +266,7 @@ export class RaftDriver<R> {
       this.stepDownIfStalled();
       // The Ready loop answers proposals when it sees the core step down, but a loop held by a
       // stalled disk sees nothing: the tick looks too, so no client waits for the proposal timeout.
-      if (this.role === 'leader' && this.pending.size + this.pendingConfig.size > 0 && this.raft.status().role !== 'leader') this.settlePendingOnStepDown();
+      if (this.role === 'leader' && this.pending.size + this.pendingConfig.size > 0 && this.raft.currentRole() !== 'leader') this.settlePendingOnStepDown();
       if (this.leaderWatchers.size > 0) this.notifyLeaderWatchers();
       this.schedule();
     });

@@ -161,9 +161,11 @@ test('through a follower every call runs on the leader\'s service under the foll
   assert.deepEqual(plain(onLeader.calls), plain(direct.calls), 'the leader saw the same calls, with the same arguments');
   assert.ok(onLeader.contexts.every((c) => JSON.stringify(c) === JSON.stringify(RC)), 'each under the follower\'s context');
 
-  // Node status is always the node's own.
+  // Node status is always the node's own: answered here, nothing sent to the leader.
+  const before = sent.length;
   const status = await routed.clusterStatus(RC);
   assert.ok(status.ok);
+  assert.equal(sent.length, before, 'cluster status is not forwarded');
 });
 
 test('where this node leads, calls run here', async () => {

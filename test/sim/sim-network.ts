@@ -44,6 +44,8 @@ interface Endpoint {
   groups: Map<number, GroupHandlers>;
   /** When something from each peer last arrived (the process's monotonic ms), as a connection's last read. */
   lastHeardMs: Map<string, number>;
+  /** Requests sent to this instance and not answered yet: each fails as a reset if the instance is replaced. */
+  openRequests: Set<() => void>;
 }
 
 export class SimNetwork {
@@ -63,7 +65,12 @@ export class SimNetwork {
    * on their way to the old instance die with it).
    */
   attach(id: string, runtime: SimProcessRuntime): SimHostNetwork {
-    const ep: Endpoint = { runtime, groups: new Map(), lastHeardMs: new Map() };
+    // Connections do not outlive a process: a request waiting on the old instance fails as a reset
+    // (a real requester's next write on that connection, an echo say, meets the restarted
+    // machine's RST), never answered by the new instance in its place.
+    const old = this.endpoints.get(id);
+    if (old !== undefined) for (const reset of old.openRequests) reset();
+    const ep: Endpoint = { runtime, groups: new Map(), lastHeardMs: new Map(), openRequests: new Set() };
     this.endpoints.set(id, ep);
     return new SimHostNetwork(this, id, ep);
   }
@@ -133,6 +140,11 @@ export class SimNetwork {
       }, target.runtime);
     }
     return 'sent';
+  }
+
+  /** The current instance of process `id`, if it ever started. */
+  endpointOf(id: string): Endpoint | undefined {
+    return this.endpoints.get(id);
   }
 
   /** Whether `to` can currently be reached from `from` at all (no partition, a live instance). */
@@ -217,11 +229,13 @@ export class SimPeerNetwork implements PeerNetwork {
       return Promise.reject(new RequestNotSentError(`no connection to ${peer}`, peer));
     }
     const copy = Buffer.from(payload);
+    const target = this.net.endpointOf(peer);
     return new Promise<Buffer>((resolve, reject) => {
       let done = false;
       const finish = (err: Error | undefined, body?: Buffer): void => {
         if (done) return;
         done = true;
+        target?.openRequests.delete(reset);
         rt.clearTimeout(timer);
         if (err) {
           this.net.stats.requestsFailed++;
@@ -236,6 +250,7 @@ export class SimPeerNetwork implements PeerNetwork {
       const reset = (): void => {
         rt.setTimeout(() => finish(new PeerUnavailableError(`request to ${peer} failed after it was sent: connection reset`, peer)), this.net.weather.delayMaxMs);
       };
+      target?.openRequests.add(reset);
       const cut = (): void => this.net.afterHeal(reset);
       const answerWith = (settle: () => void): void => {
         if (this.net.transmit(peer, this.id, settle, false, cut) === 'lost') reset();

@@ -15,8 +15,15 @@ export const CHUNK_SLOTS = 4096;
 const CHUNK_MIN_SLOTS = 64;
 export const BYTES_PER_SLOT = 4 * 8 + 5 * 4 + 2;
 
+/** A snapshot capture holding chunks (snapshot-capture.ts): told before a held chunk changes. */
+export interface ChunkKeeper {
+  keep(c: Chunk): void;
+}
+
 export class Chunk {
   readonly buffer: ArrayBuffer;
+  /** The capture holding this chunk's current contents, until it copied or emitted them. */
+  keeper: ChunkKeeper | undefined = undefined;
   /** Log entry holding the body. */
   readonly entryIndex: Float64Array;
   readonly enqueueMs: Float64Array;
@@ -96,6 +103,15 @@ export class MessageStore {
     return c === undefined ? GONE : c.state[seq - c.firstSeq]!;
   }
 
+  /**
+   * Every write to a chunk's columns goes through here first: a snapshot capture still holding
+   * the chunk copies it before it changes.
+   */
+  writable(c: Chunk): Chunk {
+    if (c.keeper !== undefined) c.keeper.keep(c);
+    return c;
+  }
+
   /** Assigns the next seq with state GONE and live not yet counted; returns its chunk. */
   allocate(): Chunk {
     const seq = this.nextSeq;
@@ -111,7 +127,7 @@ export class MessageStore {
       this.chunks[k] = c;
     }
     this.nextSeq = seq + 1;
-    return c;
+    return this.writable(c);
   }
 
   /** Called when a message of `c` becomes GONE. */

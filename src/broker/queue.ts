@@ -108,6 +108,7 @@ export class QueueState {
   private setState(c: Chunk, i: number, next: number): void {
     const prev = c.state[i]!;
     if (prev === next) return;
+    this.store.writable(c);
     this.count(prev, -1);
     this.count(next, 1);
     c.state[i] = next;
@@ -185,6 +186,7 @@ export class QueueState {
         continue;
       }
       const token = receiptToken(seed, out.length, seq, dequeueCount);
+      this.store.writable(c);
       c.token[i] = token;
       c.dequeueCount[i] = dequeueCount;
       if (c.firstDequeueMs[i]! < 0) c.firstDequeueMs[i] = nowMs;

@@ -1,4 +1,5 @@
-// Binary snapshot of the state machine: a small header, then per queue its attributes as JSON and
+// Binary snapshot of the state machine (decoded here, written by snapshot-capture.ts, a slice at a
+// time): a small header, then per queue its attributes as JSON and
 // its message chunks as raw column buffers (copied in bulk both ways). Heaps, counters and the
 // schedule are derived data, rebuilt on restore, so the bytes depend only on the applied entries.
 //
@@ -12,14 +13,14 @@
 // Version 1 (no topics section) still loads, as a machine without topics.
 
 import type { GroupIds } from './ids';
-import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
+import { BrokerFormatError, ByteReader } from './binary';
 import type { DeadLetterPolicy } from './commands';
 import { BYTES_PER_SLOT, CHUNK_SLOTS, Chunk } from './message-store';
 import { QueueState, type QueueConfig } from './queue';
 import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
-const MAGIC = [0x4f, 0x43, 0x51, 0x53];
+export const MAGIC = [0x4f, 0x43, 0x51, 0x53];
 export const SNAPSHOT_VERSION = 2;
 const OLDEST_READABLE_VERSION = 1;
 
@@ -56,7 +57,7 @@ interface QueueMeta {
 }
 
 /** Cursor fields are written normalized (first live seq), so lazily advanced ones never differ. */
-function queueMeta(q: QueueState): QueueMeta {
+export function queueMeta(q: QueueState): QueueMeta {
   const store = q.store;
   const head = store.firstLiveFrom(store.headSeq);
   const c = q.config;
@@ -79,43 +80,6 @@ function queueMeta(q: QueueState): QueueMeta {
     headSeq: head,
     ttlCursor: store.firstLiveFrom(Math.max(q.ttlCursor, head)),
   };
-}
-
-export function encodeSnapshot(header: SnapshotHeader, queues: QueueState[], topics: TopicsSnapshot): Uint8Array {
-  const sorted = [...queues].sort((a, b) => a.queueNumber - b.queueNumber);
-  const metas = sorted.map((q) => utf8Bytes(JSON.stringify(queueMeta(q))));
-  const topicsJson = utf8Bytes(JSON.stringify(topicsMeta(topics)));
-  let size = 4 + 1 + 6 * 8 + 4 + 4 + topicsJson.length;
-  sorted.forEach((q, k) => {
-    size += 4 + metas[k]!.length + 4;
-    for (const c of q.store.chunks) if (c !== undefined) size += 12 + c.buffer.byteLength;
-  });
-  const w = new ByteWriter(size);
-  for (const b of MAGIC) w.u8(b);
-  w.u8(SNAPSHOT_VERSION);
-  w.f64(header.lastAppliedIndex);
-  w.f64(header.lastTimeMs);
-  w.f64(header.nextQueueNumber);
-  w.f64(header.quarantined);
-  w.f64(header.deadLetterMoves);
-  w.f64(header.deadLetterDrops);
-  w.u32(sorted.length);
-  sorted.forEach((q, k) => {
-    const meta = metas[k]!;
-    w.u32(meta.length);
-    w.bytes(meta);
-    const chunks = q.store.chunks.filter((c): c is Chunk => c !== undefined);
-    w.u32(chunks.length);
-    for (const c of chunks) {
-      w.f64(c.firstSeq);
-      w.u32(c.capacity);
-      w.bytes(new Uint8Array(c.buffer));
-    }
-  });
-  w.u32(topicsJson.length);
-  w.bytes(topicsJson);
-  if (w.pos !== size) throw new Error(`snapshot size mismatch: ${w.pos} != ${size}`);
-  return w.finish();
 }
 
 export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: SnapshotHeader; queues: QueueState[]; topics: RestoredTopics } {
@@ -225,7 +189,7 @@ function parseMeta(json: string): QueueMeta {
 /** A pending push as a compact row: [msgId, entryIndex, offset, length, crc, batchPos, publishMs, failed, nextMs, tags]. */
 type PushRow = [string, number, number, number, number, number, number, number, number, string[]];
 
-function topicsMeta(t: TopicsSnapshot): unknown {
+export function topicsMeta(t: TopicsSnapshot): unknown {
   const c = t.counters;
   return {
     counters: { deliveryDrops: c.deliveryDrops, pushDrops: c.pushDrops, pushesDelivered: c.pushesDelivered },

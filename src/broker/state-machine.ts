@@ -30,7 +30,8 @@ import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
 import { QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
 import { GROUP_0_IDS, type GroupIds, type GroupNumber } from './ids';
-import { decodeSnapshot, encodeSnapshot } from './snapshot';
+import { decodeSnapshot } from './snapshot';
+import { drainSnapshot, SnapshotCapture } from './snapshot-capture';
 import { TopicRegistry, type QueueSink, type TopicCounters } from './topics';
 
 export interface QueueSettings {
@@ -460,8 +461,17 @@ export class QueueStateMachine {
 
   // ---- snapshots ----
 
+  /** The whole snapshot of the state now, in one buffer. */
   snapshot(): Uint8Array {
-    return encodeSnapshot(
+    return drainSnapshot(this.beginSnapshot());
+  }
+
+  /**
+   * A snapshot of the state now, emitted a piece at a time while this machine goes on applying
+   * (snapshot-capture.ts). `onLiveEntry` hears the log entries still live at this point.
+   */
+  beginSnapshot(onLiveEntry?: (entryIndex: number) => void): SnapshotCapture {
+    return new SnapshotCapture(
       {
         lastAppliedIndex: this.appliedIndex,
         lastTimeMs: this.timeMs,
@@ -472,6 +482,7 @@ export class QueueStateMachine {
       },
       [...this.byName.values()],
       { counters: this.topics.counters, topics: this.topics.topicsInOrder() },
+      onLiveEntry,
     );
   }
 

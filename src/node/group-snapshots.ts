@@ -11,7 +11,8 @@ import type { FileSystem } from '../runtime/fs';
 import type { Runtime } from '../runtime/timers';
 import type { SnapshotStore } from '../storage/snapshot-store';
 import type { SegmentedWal } from '../storage/wal';
-import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot';
+import { LiveSegments } from './live-segments';
+import { decodeNodeSnapshot, nodeSnapshotPieces } from './node-snapshot';
 import type { RaftDriver } from './raft-driver';
 import { beginInstall, finishInstall } from './snapshot-transfer';
 
@@ -114,8 +115,12 @@ export class GroupSnapshots {
     // the snapshot waits until then (the next apply tries again).
     if (state.wal.lastIndex() < index) return Promise.resolve();
     const meta = commitLog.snapshotMetaAt(index);
-    const data = encodeNodeSnapshot({ voters: meta.voters, addresses: commitLog.learnedAddresses(), stateMachine: state.sm.snapshot() });
-    const live = state.sm.liveEntryIndexes();
+    // Taken now in O(queues + chunks); its bytes are emitted a piece per write below while the
+    // state machine goes on applying, so a large backlog never holds the event loop (a leader that
+    // does misses its heartbeats). The live entries are learnt as the pieces go.
+    const live = new LiveSegments(state.wal.closedSpans());
+    const capture = state.sm.beginSnapshot((entryIndex) => live.add(entryIndex));
+    const pieces = nodeSnapshotPieces({ voters: meta.voters, addresses: commitLog.learnedAddresses() }, capture);
     const covered = this.entriesSinceSnapshot;
     this.entriesSinceSnapshot = 0;
     this.running = (async () => {
@@ -123,10 +128,11 @@ export class GroupSnapshots {
         // Never a snapshot ahead of the durable log: after a power loss the log must still reach
         // the snapshot's index, or the next start-up finds the data directory inconsistent.
         await state.wal.untilDurable(index);
-        await store.save({ index, term: meta.term }, data);
+        await store.save({ index, term: meta.term }, pieces);
+        if (!capture.done()) throw new Error(`snapshot at ${index} was saved before all of it was emitted`);
         commitLog.compact(meta);
         this.snapshotsTaken++;
-        const released = await state.wal.releaseSegments((first, last) => anyInRange(live, first, last), index + 1);
+        const released = await state.wal.releaseSegments((first, last) => live.keeps(first, last), index + 1);
         this.segmentsReleased += released;
       } catch (err) {
         // Not fatal (the log still holds everything): skipped, and tried again after a pause
@@ -135,6 +141,7 @@ export class GroupSnapshots {
         this.retryAtMs = this.o.runtime.nowMs() + SNAPSHOT_RETRY_MS;
         this.log.error(`snapshot at ${index} failed (skipped; retried in ${SNAPSHOT_RETRY_MS / 1000} s or later): ${String(err)}`);
       } finally {
+        capture.release();
         this.running = undefined;
       }
     })();
@@ -148,14 +155,3 @@ export class GroupSnapshots {
   }
 }
 
-/** True when the sorted array holds a value in [lo, hi]. */
-function anyInRange(sorted: number[], lo: number, hi: number): boolean {
-  let a = 0;
-  let b = sorted.length;
-  while (a < b) {
-    const mid = (a + b) >>> 1;
-    if (sorted[mid]! < lo) a = mid + 1;
-    else b = mid;
-  }
-  return a < sorted.length && sorted[a]! <= hi;
-}

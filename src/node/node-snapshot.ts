@@ -12,13 +12,25 @@ export interface NodeSnapshot {
 }
 
 export function encodeNodeSnapshot(s: NodeSnapshot): Uint8Array {
+  return Buffer.concat([configPart(s), s.stateMachine]);
+}
+
+/**
+ * The same bytes as `encodeNodeSnapshot`, as pieces: the configuration part, then the state
+ * machine's snapshot a piece at a time as `next` emits it (one piece per call, asked for lazily).
+ */
+export function* nodeSnapshotPieces(config: Omit<NodeSnapshot, 'stateMachine'>, stateMachine: { next(): Uint8Array | undefined }): Generator<Uint8Array> {
+  yield configPart(config);
+  for (let p = stateMachine.next(); p !== undefined; p = stateMachine.next()) yield p;
+}
+
+function configPart(s: Omit<NodeSnapshot, 'stateMachine'>): Buffer {
   // The configuration part is JSON: a plain voter array (first format) or { voters, addresses }.
   const voters = Buffer.from(JSON.stringify({ voters: s.voters, addresses: s.addresses }));
-  const out = Buffer.allocUnsafe(HEADER_BYTES + voters.length + s.stateMachine.byteLength);
+  const out = Buffer.allocUnsafe(HEADER_BYTES + voters.length);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt32LE(voters.length, 4);
   voters.copy(out, HEADER_BYTES);
-  out.set(s.stateMachine, HEADER_BYTES + voters.length);
   return out;
 }
 

@@ -8,7 +8,7 @@ import type { FileSystem } from '../runtime/fs';
 import { nodeFs } from '../runtime/node-fs';
 import { crc32c } from './crc32c';
 import { atStep } from './disk-stall';
-import { syncDirectory, writevFully } from './file-io';
+import { readFully, syncDirectory, writevFully } from './file-io';
 import { STORAGE_LIMITS } from './limits';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
 
@@ -29,6 +29,12 @@ export interface LoadedSnapshot extends SnapshotMeta {
   data: Buffer;
 }
 
+/** A snapshot's data: one buffer, or its pieces in order. */
+export type SnapshotData = Uint8Array | Iterable<Uint8Array>;
+
+/** Reads and checksums of a snapshot file go this many bytes at a time. */
+const SNAPSHOT_IO_PIECE_BYTES = 8 * 1024 * 1024;
+
 export interface SnapshotStoreOptions {
   log?: LogSink;
   /** Where the files live (default: the real file system). */
@@ -48,30 +54,48 @@ function readU64(buf: Buffer, pos: number): number {
   return buf.readUInt32LE(pos + 4) * TWO_POW_32 + buf.readUInt32LE(pos);
 }
 
-function encodeHeader(meta: SnapshotMeta, data: Uint8Array): Buffer {
+function encodeHeader(meta: SnapshotMeta, dataLength: number, dataCrc: number): Buffer {
   const h = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
   h.writeUInt32LE(SNAPSHOT_MAGIC, 0);
   h.writeUInt32LE(SNAPSHOT_VERSION, 4);
   writeU64(h, 8, meta.index);
   writeU64(h, 16, meta.term);
-  writeU64(h, 24, data.length);
-  h.writeUInt32LE(crc32c(data), 32);
+  writeU64(h, 24, dataLength);
+  h.writeUInt32LE(dataCrc, 32);
   h.writeUInt32LE(crc32c(h.subarray(0, 36)), 36);
   return h;
 }
 
-/** The snapshot in `file` if intact and matching `index` (from its name), else why not. */
-function decodeSnapshot(file: Buffer, index: number): LoadedSnapshot | string {
-  if (file.length < SNAPSHOT_HEADER_BYTES) return 'shorter than its header';
-  if (file.readUInt32LE(0) !== SNAPSHOT_MAGIC) return 'bad magic';
-  if (crc32c(file.subarray(0, 36)) !== file.readUInt32LE(36)) return 'header checksum mismatch';
-  const version = file.readUInt32LE(4);
-  if (version !== SNAPSHOT_VERSION) return `unknown version ${version}`;
-  if (readU64(file, 8) !== index) return 'index does not match the file name';
-  const data = file.subarray(SNAPSHOT_HEADER_BYTES);
-  if (readU64(file, 24) !== data.length) return 'length mismatch (truncated?)';
-  if (crc32c(data) !== file.readUInt32LE(32)) return 'data checksum mismatch';
-  return { index, term: readU64(file, 16), data };
+/**
+ * The snapshot in the file at `path` if intact and matching `index` (from its name), else why not.
+ * The data is read and checksummed a piece at a time, so a snapshot of a large backlog never holds
+ * the event loop for the whole of its checksum.
+ */
+async function readSnapshotFile(fs: FileSystem, path: string, index: number): Promise<LoadedSnapshot | string> {
+  const fh = await fs.open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    if (size < SNAPSHOT_HEADER_BYTES) return 'shorter than its header';
+    const h = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
+    await readFully(fh, h, 0, SNAPSHOT_HEADER_BYTES, 0);
+    if (h.readUInt32LE(0) !== SNAPSHOT_MAGIC) return 'bad magic';
+    if (crc32c(h.subarray(0, 36)) !== h.readUInt32LE(36)) return 'header checksum mismatch';
+    const version = h.readUInt32LE(4);
+    if (version !== SNAPSHOT_VERSION) return `unknown version ${version}`;
+    if (readU64(h, 8) !== index) return 'index does not match the file name';
+    const data = Buffer.allocUnsafe(size - SNAPSHOT_HEADER_BYTES);
+    if (readU64(h, 24) !== data.length) return 'length mismatch (truncated?)';
+    let crc = 0;
+    for (let off = 0; off < data.length; off += SNAPSHOT_IO_PIECE_BYTES) {
+      const n = Math.min(SNAPSHOT_IO_PIECE_BYTES, data.length - off);
+      await readFully(fh, data, off, n, SNAPSHOT_HEADER_BYTES + off);
+      crc = crc32c(data.subarray(off, off + n), crc);
+    }
+    if (crc !== h.readUInt32LE(32)) return 'data checksum mismatch';
+    return { index, term: readU64(h, 16), data };
+  } finally {
+    await fh.close();
+  }
 }
 
 /** What a snapshot directory holds, read without changing it (for `opencmq wal verify`). */
@@ -98,7 +122,7 @@ export async function inspectSnapshots(dir: string, fs: FileSystem = nodeFs): Pr
   const damaged: SnapshotDirReport['damaged'] = [];
   for (const index of indexes.sort((a, b) => b - a)) {
     const name = snapshotFileName(index);
-    const snap = decodeSnapshot(await fs.readFile(join(dir, name)), index);
+    const snap = await readSnapshotFile(fs, join(dir, name), index);
     if (typeof snap !== 'string') return { latest: snap, damaged };
     damaged.push({ name, reason: snap });
   }
@@ -125,8 +149,12 @@ export class SnapshotStore {
     return new SnapshotStore(dir, loggerFor(opts.log, 'snapshot', (line) => process.stderr.write(line + '\n')), fs);
   }
 
-  /** Writes the snapshot durably and atomically, then keeps only the newest ones. */
-  save(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+  /**
+   * Writes the snapshot durably and atomically, then keeps only the newest ones. `data` is the
+   * whole snapshot, or its pieces, each asked for only once the one before was written (so a
+   * capture emitted in slices lets the event loop run between them).
+   */
+  save(meta: SnapshotMeta, data: SnapshotData): Promise<void> {
     if (!Number.isSafeInteger(meta.index) || meta.index < 0 || !Number.isSafeInteger(meta.term) || meta.term < 0) {
       return Promise.reject(new RangeError('snapshot: index and term must be non-negative integers'));
     }
@@ -138,14 +166,23 @@ export class SnapshotStore {
     return run;
   }
 
-  private async write(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+  private async write(meta: SnapshotMeta, data: SnapshotData): Promise<void> {
     const name = snapshotFileName(meta.index);
     const tmp = join(this.dir, name + TEMP_SUFFIX);
     const fh = await atStep('create', tmp, () => this.fs.open(tmp, 'w'));
     try {
-      const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      // The data first, then the header that covers it (its length and checksum known only then).
       // A full disk fails here: the partial file is removed and the caller tries again later.
-      await atStep('write', tmp, () => writevFully(fh, [encodeHeader(meta, data), body], 0));
+      let pos = SNAPSHOT_HEADER_BYTES;
+      let crc = 0;
+      for (const piece of data instanceof Uint8Array ? [data] : data) {
+        crc = crc32c(piece, crc);
+        const at = pos;
+        await atStep('write', tmp, () => writevFully(fh, [Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength)], at));
+        pos += piece.byteLength;
+      }
+      const header = encodeHeader(meta, pos - SNAPSHOT_HEADER_BYTES, crc);
+      await atStep('write', tmp, () => writevFully(fh, [header], 0));
       await atStep('fdatasync', tmp, () => fh.datasync());
     } catch (err) {
       await fh.close().catch(() => undefined);
@@ -178,14 +215,7 @@ export class SnapshotStore {
   async loadLatest(): Promise<LoadedSnapshot | undefined> {
     for (const index of await this.indexes()) {
       const name = snapshotFileName(index);
-      const fh = await this.fs.open(join(this.dir, name), 'r');
-      let file: Buffer;
-      try {
-        file = await fh.readFile();
-      } finally {
-        await fh.close();
-      }
-      const snap = decodeSnapshot(file, index);
+      const snap = await readSnapshotFile(this.fs, join(this.dir, name), index);
       if (typeof snap !== 'string') return snap;
       this.log.error(`DAMAGED ${name} (${snap}); falling back to an older snapshot`, { file: name });
     }

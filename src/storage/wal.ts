@@ -986,6 +986,12 @@ export class SegmentedWal {
     }
   }
 
+  /** The entry ranges of the closed segments (sealed, not the tail, not empty), in log order: what releaseSegments may delete. */
+  closedSpans(): { firstIndex: number; lastIndex: number }[] {
+    const tail = this.segmentList[this.segmentList.length - 1];
+    return this.segmentList.filter((s) => s !== tail && s.sealed && s.count > 0).map((s) => ({ firstIndex: s.firstIndex, lastIndex: s.lastIndex }));
+  }
+
   /**
    * Deletes every closed (sealed, not the tail) segment whose entries are all < belowIndex and for
    * which keep(firstIndex, lastIndex) is false; returns how many. Their entries become unavailable

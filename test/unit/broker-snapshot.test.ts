@@ -8,6 +8,8 @@ import fc from 'fast-check';
 import { BrokerFormatError } from '../../src/broker/binary';
 import { encodeCommand } from '../../src/broker/codec';
 import type { Command, CommandResult, DeadLetterPolicy, QueueAttributesInput } from '../../src/broker/commands';
+import { BYTES_PER_SLOT, CHUNK_SLOTS } from '../../src/broker/message-store';
+import { SNAPSHOT_PIECE_BYTES, type SnapshotCapture } from '../../src/broker/snapshot-capture';
 import { QueueStateMachine } from '../../src/broker/state-machine';
 
 const NAMES = ['a', 'b', 'c', 'd'];
@@ -163,6 +165,93 @@ test('restore(snapshot(s)) behaves exactly like s for any further entries', () =
       assert.deepEqual(restored.snapshot(), original.snapshot());
     }),
     { numRuns: 300 },
+  );
+});
+
+/** Emits `capture` a piece of at most `pieceBytes` at a time, running `between` after each piece. */
+function emitInPieces(capture: SnapshotCapture, pieceBytes: number, between: () => void): Uint8Array {
+  const pieces: Uint8Array[] = [];
+  for (let p = capture.next(pieceBytes); p !== undefined; p = capture.next(pieceBytes)) {
+    pieces.push(p);
+    between();
+  }
+  return Buffer.concat(pieces);
+}
+
+test('a snapshot emitted in pieces while the machine goes on applying holds exactly the state of its capture', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 1, maxLength: 150 }), fc.nat(), fc.integer({ min: 1, max: 20_000 }), (ops, cut, pieceBytes) => {
+      const split = cut % (ops.length + 1);
+      const d = new Driver();
+      const m = new QueueStateMachine();
+      for (const op of ops.slice(0, split)) applyOp(d, op, [m]);
+      const expected = m.snapshot();
+      const expectedLive = m.liveEntryIndexes();
+      const heard = new Set<number>();
+      const capture = m.beginSnapshot((e) => heard.add(e));
+      assert.equal(capture.size, expected.length);
+      const rest = ops.slice(split);
+      // Every remaining op runs while the capture is emitted (one or more per piece), the rest after.
+      const got = emitInPieces(capture, pieceBytes, () => {
+        for (const op of rest.splice(0, 3)) applyOp(d, op, [m]);
+      });
+      for (const op of rest) applyOp(d, op, [m]);
+      assert.deepEqual(got, Buffer.from(expected));
+      assert.deepEqual([...heard].sort((a, b) => a - b), expectedLive);
+      assert.ok(capture.done());
+      assert.equal(capture.next(), undefined);
+      // The machine itself is unchanged by the capture: its own snapshot now restores to it.
+      assert.deepEqual(reads(QueueStateMachine.restore(m.snapshot())), reads(m));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a capture of a large backlog is emitted in bounded pieces, never in one go', () => {
+  const m = new QueueStateMachine();
+  let index = 0;
+  run(m, ++index, T0, { kind: 'createQueue', queueName: 'big', attrs: { visibilityTimeout: 60 } });
+  const bodies = Array.from({ length: 16 }, (_, i) => Buffer.alloc(100, i));
+  for (let sent = 0; sent < 300_000; sent += 16) run(m, ++index, T0, { kind: 'sendMessages', queueName: 'big', delaySeconds: 0, bodies });
+  const expected = m.snapshot();
+  const capture = m.beginSnapshot();
+  const pieces: Uint8Array[] = [];
+  for (let p = capture.next(); p !== undefined; p = capture.next()) {
+    assert.ok(p.length <= SNAPSHOT_PIECE_BYTES + CHUNK_SLOTS * BYTES_PER_SLOT + 12, `a piece of ${p.length} bytes`);
+    pieces.push(p);
+    // Receives and deletes between pieces change chunks the capture still holds.
+    run(m, ++index, T0 + index, { kind: 'receiveMessages', queueName: 'big', numOfMsg: 16, seed: index });
+  }
+  assert.ok(pieces.length >= Math.floor(expected.length / SNAPSHOT_PIECE_BYTES), `${pieces.length} pieces for ${expected.length} bytes`);
+  assert.deepEqual(Buffer.concat(pieces), Buffer.from(expected));
+});
+
+test('two captures open at once each keep their own state; an abandoned one lets go of its chunks', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 20, maxLength: 150 }), fc.integer({ min: 1, max: 5_000 }), (ops, pieceBytes) => {
+      const d = new Driver();
+      const m = new QueueStateMachine();
+      const third = Math.floor(ops.length / 3);
+      for (const op of ops.slice(0, third)) applyOp(d, op, [m]);
+      const expectedA = m.snapshot();
+      const a = m.beginSnapshot();
+      const firstA = a.next(pieceBytes);
+      for (const op of ops.slice(third, 2 * third)) applyOp(d, op, [m]);
+      const expectedB = m.snapshot();
+      const b = m.beginSnapshot();
+      const abandoned = m.beginSnapshot();
+      abandoned.next(pieceBytes);
+      abandoned.release();
+      assert.ok(abandoned.done());
+      const rest = ops.slice(2 * third);
+      const gotB = emitInPieces(b, pieceBytes, () => {
+        for (const op of rest.splice(0, 2)) applyOp(d, op, [m]);
+      });
+      const gotA = Buffer.concat([firstA ?? new Uint8Array(0), emitInPieces(a, pieceBytes, () => undefined)]);
+      assert.deepEqual(gotA, Buffer.from(expectedA));
+      assert.deepEqual(gotB, Buffer.from(expectedB));
+    }),
+    { numRuns: 200 },
   );
 });
 

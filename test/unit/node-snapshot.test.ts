@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { decodeNodeSnapshot, encodeNodeSnapshot } from '../../src/node/node-snapshot';
+import { decodeNodeSnapshot, encodeNodeSnapshot, nodeSnapshotPieces } from '../../src/node/node-snapshot';
 import { parseAddress } from '../../src/node/raft-driver';
 
 test('node snapshots keep voters, learned peer addresses and the state machine bytes', () => {
@@ -10,6 +10,20 @@ test('node snapshots keep voters, learned peer addresses and the state machine b
   assert.deepEqual(back.voters, ['n1', 'n2', 'n4']);
   assert.deepEqual(back.addresses, { n4: '10.0.0.4:9704' });
   assert.deepEqual([...back.stateMachine], [1, 2, 3, 4]);
+});
+
+test('node snapshot pieces are the encoded bytes, the state machine asked for a piece at a time', () => {
+  const parts = [new Uint8Array([1, 2]), new Uint8Array([3]), new Uint8Array([4, 5, 6])];
+  let asked = 0;
+  const config = { voters: ['n1', 'n2', 'n3'], addresses: { n3: '10.0.0.3:9703' } };
+  const gen = nodeSnapshotPieces(config, { next: () => parts[asked++] });
+  const first = gen.next();
+  assert.equal(asked, 0, 'nothing is asked of the state machine before its first piece is wanted');
+  const rest = [...gen];
+  assert.equal(asked, 4);
+  const joined = Buffer.concat([first.value as Uint8Array, ...rest]);
+  assert.deepEqual(joined, Buffer.from(encodeNodeSnapshot({ ...config, stateMachine: Buffer.concat(parts) })));
+  assert.deepEqual([...decodeNodeSnapshot(joined).stateMachine], [1, 2, 3, 4, 5, 6]);
 });
 
 test('node snapshots of the first format (a bare voter list) still load', () => {

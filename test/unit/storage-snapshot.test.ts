@@ -1,7 +1,7 @@
 // Tests of SnapshotStore: atomic save and load, keeping the newest two, and falling back past a
 // damaged snapshot.
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -45,6 +45,44 @@ void test('an empty store has no snapshot; a saved one loads back exactly', asyn
     assert.deepEqual([loaded.index, loaded.term], [2 ** 40 + 7, 5]);
     assert.ok(loaded.data.equals(payload.subarray(1000, 200_000)));
     await store.save({ index: 9, term: 1 }, new Uint8Array(0)); // empty data is valid
+  });
+});
+
+void test('a snapshot saved from pieces, each asked for only after the one before was written, is the same file', async () => {
+  await withTempDir(async (dir) => {
+    const whole = data(3, 20 * 1024 * 1024 + 12_345); // more than one read piece when loaded back
+    const a = await SnapshotStore.open(join(dir, 'a'));
+    const b = await SnapshotStore.open(join(dir, 'b'));
+    await a.save({ index: 77, term: 3 }, whole);
+    const asked: number[] = [];
+    function* pieces(): Generator<Uint8Array> {
+      for (let off = 0; off < whole.length; off += 3_000_000) {
+        asked.push(off);
+        yield whole.subarray(off, off + 3_000_000);
+      }
+    }
+    const iterable = pieces();
+    await b.save({ index: 77, term: 3 }, iterable);
+    assert.equal(asked.length, Math.ceil(whole.length / 3_000_000));
+    const name = snapshotFileName(77);
+    const [fa, fb] = [await readFile(join(dir, 'a', name)), await readFile(join(dir, 'b', name))];
+    assert.ok(fa.equals(fb), 'the same bytes, header included');
+    const loaded = await b.loadLatest();
+    assert.ok(loaded?.data.equals(whole));
+  });
+});
+
+void test('a save whose pieces fail part way leaves no file and loses the older snapshot nothing', async () => {
+  await withTempDir(async (dir) => {
+    const store = await SnapshotStore.open(dir);
+    await store.save({ index: 5, term: 1 }, data(5, 1000));
+    function* failing(): Generator<Uint8Array> {
+      yield data(6, 1000);
+      throw new Error('the capture broke');
+    }
+    await assert.rejects(store.save({ index: 6, term: 1 }, failing()), /the capture broke/);
+    assert.deepEqual(await readdir(dir), [snapshotFileName(5)]);
+    assert.equal((await store.loadLatest())?.index, 5);
   });
 });
 

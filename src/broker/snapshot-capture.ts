@@ -1,0 +1,159 @@
+// A snapshot taken in slices, so a backlog of millions of messages never stops the event loop for
+// as long as encoding all of it takes (about 40 ms per million messages, plus checksumming and
+// copying the result: long enough at tens of millions to miss the heartbeats that keep a leader).
+//
+// Taking the capture costs O(queues + chunks): it records the small parts (header, queue
+// attributes, topics) and a reference to every message chunk, and marks the chunks as held.
+// `next` then emits the snapshot's bytes in pieces of bounded size. Meanwhile the state machine
+// keeps applying: the first write to a held chunk (`MessageStore.writable`) hands it to the
+// capture's `keep`, which copies its columns as they were, so the bytes emitted are exactly those
+// of the state at the capture, whatever was applied since. The pieces concatenated are the
+// format snapshot.ts decodes.
+
+import { ByteWriter, utf8Bytes } from './binary';
+import { invariant } from './invariant';
+import { Chunk, GONE, type ChunkKeeper } from './message-store';
+import type { QueueState } from './queue';
+import { MAGIC, queueMeta, SNAPSHOT_VERSION, topicsMeta, type SnapshotHeader, type TopicsSnapshot } from './snapshot';
+
+/** Bytes per piece when the caller names no bound: a few ms of copying on any machine. */
+export const SNAPSHOT_PIECE_BYTES = 4 * 1024 * 1024;
+
+/** f64 firstSeq + u32 capacity before each chunk's columns. */
+const CHUNK_HEADER_BYTES = 12;
+
+/** A part of the snapshot: bytes fixed at the capture, or a chunk emitted when its turn comes. */
+type Part = Uint8Array | Chunk;
+
+function partBytes(p: Part): number {
+  return p instanceof Chunk ? CHUNK_HEADER_BYTES + p.buffer.byteLength : p.length;
+}
+
+export class SnapshotCapture implements ChunkKeeper {
+  /** Total bytes of the snapshot. */
+  readonly size: number;
+  private readonly parts: Part[] = [];
+  private nextPart = 0;
+  private emitted = 0;
+  /** Copies of held chunks taken before their first write since the capture. */
+  private readonly kept = new Map<Chunk, ArrayBuffer>();
+
+  /**
+   * `onLiveEntry` hears, as the chunks are emitted, the log entry of every message live at the
+   * capture (consecutive repeats once), and at once the entries of pending pushes: when the last
+   * piece is out it has heard every entry storage must keep.
+   */
+  constructor(header: SnapshotHeader, queues: QueueState[], topics: TopicsSnapshot, private readonly onLiveEntry?: (entryIndex: number) => void) {
+    const head = new ByteWriter(4 + 1 + 6 * 8 + 4);
+    for (const b of MAGIC) head.u8(b);
+    head.u8(SNAPSHOT_VERSION);
+    head.f64(header.lastAppliedIndex);
+    head.f64(header.lastTimeMs);
+    head.f64(header.nextQueueNumber);
+    head.f64(header.quarantined);
+    head.f64(header.deadLetterMoves);
+    head.f64(header.deadLetterDrops);
+    head.u32(queues.length);
+    this.parts.push(head.finish());
+    for (const q of [...queues].sort((a, b) => a.queueNumber - b.queueNumber)) {
+      const meta = utf8Bytes(JSON.stringify(queueMeta(q)));
+      const chunks = q.store.chunks.filter((c): c is Chunk => c !== undefined);
+      const w = new ByteWriter(4 + meta.length + 4);
+      w.u32(meta.length);
+      w.bytes(meta);
+      w.u32(chunks.length);
+      this.parts.push(w.finish());
+      for (const c of chunks) {
+        // A chunk held by an earlier capture still being emitted: that one copies it now.
+        c.keeper?.keep(c);
+        c.keeper = this;
+        this.parts.push(c);
+      }
+    }
+    const topicsJson = utf8Bytes(JSON.stringify(topicsMeta(topics)));
+    const tail = new ByteWriter(4 + topicsJson.length);
+    tail.u32(topicsJson.length);
+    tail.bytes(topicsJson);
+    this.parts.push(tail.finish());
+    if (onLiveEntry !== undefined) {
+      const pushes: number[] = [];
+      for (const t of topics.topics) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) pushes.push(p.entryIndex);
+      for (const e of pushes) onLiveEntry(e);
+    }
+    this.size = this.parts.reduce((n, p) => n + partBytes(p), 0);
+  }
+
+  /** Called before the first write to a held chunk: keeps its columns as the capture saw them. */
+  keep(c: Chunk): void {
+    invariant(c.keeper === this, 'a chunk was handed to a capture that does not hold it');
+    this.kept.set(c, c.buffer.slice(0));
+    c.keeper = undefined;
+  }
+
+  /** True once every byte was emitted. */
+  done(): boolean {
+    return this.nextPart >= this.parts.length;
+  }
+
+  /**
+   * The next piece: whole parts up to `maxBytes` (at least one part, so a piece may be one chunk
+   * over the bound), or undefined once everything was emitted.
+   */
+  next(maxBytes = SNAPSHOT_PIECE_BYTES): Uint8Array | undefined {
+    if (this.done()) return undefined;
+    let end = this.nextPart;
+    let bytes = 0;
+    do bytes += partBytes(this.parts[end++]!);
+    while (end < this.parts.length && bytes + partBytes(this.parts[end]!) <= maxBytes);
+    const w = new ByteWriter(bytes);
+    for (; this.nextPart < end; this.nextPart++) {
+      const p = this.parts[this.nextPart]!;
+      if (p instanceof Chunk) this.emitChunk(w, p);
+      else w.bytes(p);
+      this.parts[this.nextPart] = EMPTY; // emitted: the capture no longer pins it
+    }
+    invariant(w.pos === bytes, () => `snapshot piece of ${w.pos} bytes, ${bytes} expected`);
+    this.emitted += bytes;
+    if (this.done()) invariant(this.emitted === this.size, () => `snapshot of ${this.emitted} bytes, ${this.size} expected`);
+    return w.finish();
+  }
+
+  /** Lets go of every chunk still held (the snapshot was abandoned, or is complete). */
+  release(): void {
+    for (let k = this.nextPart; k < this.parts.length; k++) {
+      const p = this.parts[k]!;
+      if (p instanceof Chunk && p.keeper === this) p.keeper = undefined;
+      this.parts[k] = EMPTY;
+    }
+    this.nextPart = this.parts.length;
+    this.kept.clear();
+  }
+
+  private emitChunk(w: ByteWriter, c: Chunk): void {
+    const copy = this.kept.get(c);
+    this.kept.delete(c);
+    if (c.keeper === this) c.keeper = undefined;
+    const buffer = copy ?? c.buffer;
+    w.f64(c.firstSeq);
+    w.u32(c.capacity);
+    w.bytes(new Uint8Array(buffer));
+    if (this.onLiveEntry === undefined) return;
+    const view = copy === undefined ? c : new Chunk(c.firstSeq, c.capacity, copy);
+    let last = -1;
+    for (let i = 0; i < view.capacity; i++) {
+      if (view.state[i] === GONE) continue;
+      const e = view.entryIndex[i]!;
+      if (e !== last) this.onLiveEntry(e);
+      last = e;
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The whole snapshot in one buffer (tests, tools, and small states). */
+export function drainSnapshot(capture: SnapshotCapture): Uint8Array {
+  const out = capture.next(Infinity) ?? new Uint8Array(0);
+  invariant(capture.done() && out.length === capture.size, 'a drained snapshot came out short');
+  return out;
+}

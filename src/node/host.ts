@@ -15,8 +15,11 @@ import type { GroupNumber } from '../broker/ids';
 import type { PeerAddress, PeerNetwork } from '../transport';
 import { nodeRuntime } from '../runtime/node-runtime';
 import { QueueNode, type QueueNodeOptions } from './queue-node';
-import { DEFAULT_RAFT_TIMING } from './raft-timing';
-import { TickScheduler } from './tick-scheduler';
+import { LogRateLimit, toLogger, type Logger } from '../protocol/log';
+import type { Runtime } from '../runtime/timers';
+import { stderrLine } from './logger';
+import { DEFAULT_RAFT_TIMING, type RaftTiming } from './raft-timing';
+import { TickScheduler, type TickStallWatch } from './tick-scheduler';
 import { RpcRouter } from './rpc';
 
 /** Where group `group`'s replica keeps its data inside the node's data directory. */
@@ -60,7 +63,9 @@ export class NodeHost {
     }
     const replicas = new Map<GroupNumber, QueueNode>();
     const routers = new Map<GroupNumber, RpcRouter>();
-    const ticks = new TickScheduler(opts.replica.runtime ?? nodeRuntime, (opts.replica.timing ?? DEFAULT_RAFT_TIMING).tickMs);
+    const rt = opts.replica.runtime ?? nodeRuntime;
+    const timing = opts.replica.timing ?? DEFAULT_RAFT_TIMING;
+    const ticks = new TickScheduler(rt, timing.tickMs, loopStallWarning(toLogger(opts.replica.log, stderrLine).child('server'), timing, rt));
     try {
       for (const g of groups) {
         const network = opts.network?.group(g.group);
@@ -107,3 +112,29 @@ export class NodeHost {
     await Promise.all([...this.replicas.values()].map((r) => r.close()));
   }
 }
+
+/**
+ * Warns when the event loop was held for half an election timeout or more: a leader's heartbeats
+ * were that late, and past the election timeout its followers elect another leader. What holds
+ * the loop (a long garbage collection, a machine out of CPU, a synchronous step that grows with
+ * the data) is for the operator to find; this says when, and for how long. At most a few lines a
+ * minute.
+ */
+function loopStallWarning(log: Logger, timing: RaftTiming, rt: Pick<Runtime, 'monotonicMs'>): TickStallWatch {
+  const limit = new LogRateLimit(LOOP_STALL_LOGS_PER_MINUTE, 60_000, () => rt.monotonicMs());
+  return {
+    minGapMs: timing.electionTimeoutMs / 2,
+    onStall(gapMs) {
+      const admitted = limit.admit('stall');
+      if (admitted === undefined) return;
+      const more = admitted.suppressed > 0 ? ` (${admitted.suppressed} earlier stalls not logged)` : '';
+      log.warn(
+        `event loop held for ${Math.round(gapMs)} ms: Raft ticks (every ${timing.tickMs} ms) and heartbeats were that late; ` +
+          `a leader held past the election timeout (${timing.electionTimeoutMs} ms) loses its leadership${more}`,
+        { stallMs: Math.round(gapMs) },
+      );
+    },
+  };
+}
+
+const LOOP_STALL_LOGS_PER_MINUTE = 6;

@@ -103,3 +103,8 @@ function prettyDestination(out: { write(line: string): void }, colors: boolean):
     },
   };
 }
+
+/** Where a node's log lines go when it was given no sink: standard error, one line each. */
+export function stderrLine(line: string): void {
+  process.stderr.write(`${line}\n`);
+}

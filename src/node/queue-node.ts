@@ -41,6 +41,7 @@ import { PushDelivery } from './push-delivery';
 import type { RpcRouter } from './rpc';
 import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { toLogger, type Logger, type LogSink } from '../protocol/log';
+import { stderrLine } from './logger';
 import { nodeRuntime } from '../runtime/node-runtime';
 import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
 
@@ -652,10 +653,6 @@ export class QueueNode implements QueueService {
 /** A list from the state machine as a service result (the list, or the error it gave). */
 function okList<T extends object>(r: T | ErrorResult): ServiceResult<T> {
   return 'ok' in r ? r : { ok: true, ...r };
-}
-
-function stderrLine(line: string): void {
-  process.stderr.write(`${line}\n`);
 }
 
 /** Resolves when `barrier` does, or as soon as a disk stall is seen (the barrier then finishes later). */

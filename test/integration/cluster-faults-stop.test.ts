@@ -74,6 +74,10 @@ test('SIGSTOP of the leader beyond the election timeout: the majority serves; on
     );
     const stepped = await untilFollower(set, old, during.term, 15_000);
     console.log(`sigstop: ${old} resumed; a follower of ${stepped.leader} in term ${stepped.term} after ${Date.now() - resumedAt} ms`);
+    // The frozen member says, when it runs again, how long its event loop was held.
+    const held = /event loop held for (\d+) ms/.exec(frozen.output());
+    assert.ok(held, 'the member that was frozen warns of the stall');
+    assert.ok(Number(held[1]) >= FROZEN_MS * 0.8, `it reports ${held[1]} ms held, frozen for ${FROZEN_MS} ms`);
     const caught = await waitCaughtUp(set, old);
     console.log(`sigstop: ${old} caught up (applied ${caught.appliedIndex} >= leader ${caught.leader} commit ${caught.leaderCommitIndex})`);
     await waitForLeader(set); // all three agree on one leader again

@@ -312,6 +312,7 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
     }
     if (want('cluster-mixed')) {
       await run('cluster-mixed', `set: mixed ${args.connections / 2} senders + ${args.connections / 2} receivers`, () => mixed(leader, 'cmq', args));
+      console.log(`  queued at the end of the mixed run: ${await backlogOf(leader, 'cmq')} messages`);
     }
     if (want('cluster-follower-send')) {
       const f = followers()[0]!;

@@ -12,7 +12,9 @@ import type { QueueAttributes } from '../broker/commands';
 import type { ErrorKind } from '../protocol/errors';
 import type { RequestObserver } from '../service/observer';
 import type { WalObserver } from '../storage/wal';
+import type { PeerRequestCounters } from './peer-requests';
 import type { NodeObservation } from './queue-node';
+import type { RelayCounters } from './service-calls';
 import { decideReadiness } from './readiness';
 import { METRICS_DEFAULTS, OTHER_QUEUES_LABEL } from './server-options';
 
@@ -38,11 +40,15 @@ export interface NodeMetricsOptions {
   processMetrics?: boolean;
 }
 
+/** A set member's failure-detection and relay counters (PeerRequests and RoutedQueueService). */
+export type PeerPathCounters = PeerRequestCounters & RelayCounters;
+
 export class NodeMetrics {
   readonly registry = new Registry();
   /** Pass to the WAL (QueueNodeOptions.walObserver). */
   readonly walObserver: WalObserver;
   private source: MetricsSource | undefined;
+  private peerPaths: (() => PeerPathCounters) | undefined;
   /** Requests by "action\0code": a Map increment per request; turned into the counter at scrape. */
   private readonly requestCounts = new Map<string, { action: string; code: string; n: number }>();
   private readonly requestSeconds: Histogram<'action'>;
@@ -113,11 +119,49 @@ export class NodeMetrics {
 
     this.registerNodeMetrics(registers);
     this.registerQueueMetrics(registers);
+    this.registerPeerPathMetrics(registers);
+  }
+
+  private registerPeerPathMetrics(registers: Registry[]): void {
+    const read = (): PeerPathCounters | undefined => this.peerPaths?.();
+    const counter = (name: string, help: string, labelName: string | undefined, values: (c: PeerPathCounters) => [label: string, n: number][]): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: labelName === undefined ? [] : [labelName],
+        registers,
+        collect() {
+          const c = read();
+          if (c === undefined) return;
+          this.reset();
+          for (const [label, n] of values(c)) {
+            if (labelName === undefined) this.inc(n);
+            else this.inc({ [labelName]: label }, n);
+          }
+        },
+      });
+    };
+    counter('opencmq_peer_requests_given_up_total', 'Requests to another member answered "outcome unknown" by failure detection: the leader fell silent, or the member did not answer an echo', 'reason', (c) => [
+      ['leader_silent', c.givenUpLeaderSilent],
+      ['echo_unanswered', c.givenUpEchoUnanswered],
+    ]);
+    counter('opencmq_peer_echoes_sent_total', 'Echo requests sent to check the path to a member a request waited on', undefined, (c) => [['', c.echoesSent]]);
+    counter('opencmq_peer_echoes_unanswered_total', 'Echo requests a member did not answer in time (the path to it is broken one way or both)', undefined, (c) => [['', c.echoesUnanswered]]);
+    counter('opencmq_calls_relayed_total', 'Service calls relayed round an unreachable leader: sent through another member from here, or passed on here for another member', 'direction', (c) => [
+      ['sent', c.relayedOut],
+      ['passed_on', c.relayedIn],
+    ]);
+    counter('opencmq_calls_refused_unreachable_total', 'Service calls answered 6100 at once because neither the leader nor another member could be reached', undefined, (c) => [['', c.refusedUnreachable]]);
   }
 
   /** The node to read at scrape time (it is opened after the metrics, which its WAL reports to). */
   attach(source: MetricsSource): void {
     this.source = source;
+  }
+
+  /** A member of a set: its failure detection's and relays' counters, read at scrape time. */
+  attachPeerPaths(read: () => PeerPathCounters): void {
+    this.peerPaths = read;
   }
 
   /** Called once per executed CMQ request (see ApiOptions.onRequestDone). */

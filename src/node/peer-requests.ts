@@ -47,7 +47,18 @@ interface Waiting {
 /** The echo request: a service byte and nothing else. Any answer proves the path both ways. */
 const ECHO = Buffer.from([RPC_SERVICE.echo]);
 
+/** What this member's failure detection did since it started (for metrics). */
+export interface PeerRequestCounters {
+  /** Requests given up ("outcome unknown") because the leader they went to fell silent. */
+  givenUpLeaderSilent: number;
+  /** Requests given up ("outcome unknown") because the peer did not answer an echo. */
+  givenUpEchoUnanswered: number;
+  echoesSent: number;
+  echoesUnanswered: number;
+}
+
 export class PeerRequests {
+  readonly counters: PeerRequestCounters = { givenUpLeaderSilent: 0, givenUpEchoUnanswered: 0, echoesSent: 0, echoesUnanswered: 0 };
   private readonly waiting = new Set<Waiting>();
   private checker: TimerHandle | undefined;
   private lastCheckMs = -Infinity;
@@ -132,6 +143,7 @@ export class PeerRequests {
       if (w.heartbeats) {
         const silent = this.silent(w.peer);
         if (silent !== undefined) {
+          this.counters.givenUpLeaderSilent++;
           w.give({ ok: false, outcome: 'outcomeUnknown', why: `${silent} while the request was in flight` });
           continue;
         }
@@ -162,6 +174,7 @@ export class PeerRequests {
   private probe(peer: string, sentAtMs: number): Promise<boolean> {
     let inFlight = this.echoes.get(peer);
     if (inFlight) return inFlight;
+    this.counters.echoesSent++;
     inFlight = this.network.request(peer, ECHO, { timeoutMs: this.timing.echoTimeoutMs }).then(
       () => {
         this.answered(peer);
@@ -175,8 +188,13 @@ export class PeerRequests {
         }
         if ((this.lastAnswerMs.get(peer) ?? -Infinity) >= sentAtMs) return true; // something else came back meanwhile
         this.echoFailedAtMs.set(peer, this.rt.monotonicMs());
+        this.counters.echoesUnanswered++;
         const why = `${peer} did not answer an echo within ${this.timing.echoTimeoutMs} ms while the request was in flight`;
-        for (const w of this.waiting) if (w.peer === peer && w.sentAtMs <= sentAtMs) w.give({ ok: false, outcome: 'outcomeUnknown', why });
+        for (const w of this.waiting) {
+          if (w.peer !== peer || w.sentAtMs > sentAtMs) continue;
+          this.counters.givenUpEchoUnanswered++;
+          w.give({ ok: false, outcome: 'outcomeUnknown', why });
+        }
         return false;
       },
     );

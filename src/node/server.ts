@@ -168,6 +168,7 @@ async function serve(
     // Requests this node takes run here, their service calls where the leader is.
     const routed = new RoutedQueueService(node, { selfId: cluster.nodeId, network: rpc.network, leaderId, voters: () => node.voters() }, requests);
     service = routed;
+    metrics?.attachPeerPaths(() => ({ ...requests.counters, ...routed.counters }));
     // Other members' service calls run here on this node's own service (a relayed one goes on to the leader).
     serveServiceCalls(rpc, node, routed, cluster.nodeId, nodeRuntime, logger.child('api'));
     // Followers of the previous version forward whole requests: answered here when this node leads.

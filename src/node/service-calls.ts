@@ -68,7 +68,19 @@ export interface GroupView {
  * relays the call through another member it can reach, which passes it to the leader: clients on
  * a member cut off from the leader are still served. Node status is always this node's own.
  */
+/** How often calls went round an unreachable leader since start (for metrics). */
+export interface RelayCounters {
+  /** Calls this member sent through another member because it could not reach the leader. */
+  relayedOut: number;
+  /** Calls other members relayed through this one. */
+  relayedIn: number;
+  /** Calls answered 6100 at once: neither the leader nor any other member could be reached. */
+  refusedUnreachable: number;
+}
+
 export class RoutedQueueService implements QueueService {
+  readonly counters: RelayCounters = { relayedOut: 0, relayedIn: 0, refusedUnreachable: 0 };
+
   constructor(
     private readonly local: LeaderService,
     private readonly group: GroupView,
@@ -91,13 +103,18 @@ export class RoutedQueueService implements QueueService {
     const candidates = this.group.voters().filter((id) => id !== selfId && id !== leader && this.requests.unreachable(id, false) === undefined);
     const answers = await Promise.all(candidates.map((id) => this.requests.confirm(id)));
     const via = candidates.find((_, i) => answers[i]);
-    if (via !== undefined) return this.callPeer(via, ctx, call, read, true);
+    if (via !== undefined) {
+      this.counters.relayedOut++;
+      return this.callPeer(via, ctx, call, read, true);
+    }
     if (leader === undefined) return here(); // says "no leader is known yet", retryable
+    this.counters.refusedUnreachable++;
     return fail('notApplied', undefined, `leader ${leader} is unreachable from ${selfId} (${gone}) and no other member answers; retry`);
   }
 
   /** A call another member relayed (`from` cannot reach the leader): run here, or pass it to the leader once. */
   relayed(from: string, ctx: RequestContext, call: ServiceCall): Promise<object> {
+    this.counters.relayedIn++;
     const { selfId } = this.group;
     const leader = this.group.leaderId();
     if (leader === selfId) return dispatchCall(this.local, ctx, call);

@@ -2,8 +2,8 @@
 // links that stay open but carry nothing, in one direction or both. No socket closes, so only the
 // members' own signs (the leader's silence, an unanswered echo) tell them what happened. Under each,
 // a send/receive/delete load runs and its history must check clean against a final drain.
-// - the leader silently isolated: the other two elect a leader and serve within a few election
-//   timeouts; the old leader acknowledges nothing and, once it has stepped down, answers "not
+// - the leader isolated, silently or with its connections reset: the other two elect a leader and
+//   serve within a few election timeouts; the old leader acknowledges nothing and, once it has stepped down, answers "not
 //   applied" promptly; healed, it follows and catches up. How long the load clients paused and
 //   when sends held by the old leader were answered is printed, not asserted;
 // - a follower whose bytes to the leader are lost, one whose leader's bytes are lost, and one cut
@@ -149,25 +149,22 @@ async function followerCutTest(label: string, cut: (mesh: ProxyMesh, victim: str
   });
 }
 
-test('silent isolation of the leader: the other two elect a leader and serve; healed, the old leader follows and catches up', { timeout: 120_000 }, async () => {
+/** Cut the leader off from both followers with `cut`, check failover, the old leader's answers and the heal. */
+async function leaderIsolationTest(label: string, cut: (mesh: ProxyMesh, old: string, survivors: string[]) => void): Promise<void> {
   await withProxiedSet(async (set, mesh) => {
-    const load = await startLoad(set, 'gray-silent-isolation');
+    const load = await startLoad(set, `gray-${label}`);
     const before = await waitForLeader(set);
     const old = before.leader;
     const survivors = set.ids.filter((id) => id !== old);
 
-    // Connections stay open and nothing flows on them, either way: no reset tells anyone.
-    for (const other of survivors) {
-      mesh.proxy(old, other).block();
-      mesh.proxy(other, old).block();
-    }
+    cut(mesh, old, survivors);
     const cutAt = Date.now();
     // Sent straight to the isolated leader before it can know: they must not be acknowledged
     // (nothing commits there), and are recorded to show how long the clients wait.
     const early = [0, 1, 2].map(() => load.probeSend(set.url(old), STALE_PROBE_TIMEOUT_MS).then((o) => ({ ...o, answerMs: o.atMs - cutAt })));
     const failoverMs = await load.firstWrite(survivors.map(set.url), cutAt);
     const during = await waitForLeader(set, { among: survivors });
-    console.log(`gray silent-isolation failover-ms: ${failoverMs} (leader ${old} isolated in term ${before.term}; ${during.leader} leads in term ${during.term})`);
+    console.log(`gray ${label} failover-ms: ${failoverMs} (leader ${old} isolated in term ${before.term}; ${during.leader} leads in term ${during.term})`);
     assert.ok(failoverMs < FAILOVER_MS_MAX, `failover took ${failoverMs} ms`);
     assert.ok(during.term > before.term, `new term ${during.term} after ${before.term}`);
     // The load clients, too, are served while the old leader is cut off.
@@ -184,7 +181,7 @@ test('silent isolation of the leader: the other two elect a leader and serve; he
         return { ...o, answerMs: o.atMs - started };
       }),
     );
-    console.log(`gray silent-isolation: sends to the isolated old leader after ${SETTLE_MS} ms: ${late.map((o) => `${o.answerMs} ms ${o.acked ? 'ACKED' : o.reason}`).join('; ')}`);
+    console.log(`gray ${label}: sends to the isolated old leader after ${SETTLE_MS} ms: ${late.map((o) => `${o.answerMs} ms ${o.acked ? 'ACKED' : o.reason}`).join('; ')}`);
     for (const o of late) {
       assert.ok(!o.acked, 'the isolated old leader acknowledged a send');
       assert.match(o.reason, /code 6100:/, 'the isolated old leader answers "not applied"');
@@ -195,20 +192,35 @@ test('silent isolation of the leader: the other two elect a leader and serve; he
     const healedAt = Date.now();
     const earlyOutcomes = await Promise.all(early);
     console.log(
-      `gray silent-isolation: sends to the isolated leader right after the cut, answered (ms after the cut; healed at ${healedAt - cutAt} ms): ` +
+      `gray ${label}: sends to the isolated leader right after the cut, answered (ms after the cut; healed at ${healedAt - cutAt} ms): ` +
         earlyOutcomes.map((o) => `${o.answerMs} ms ${o.acked ? 'ACKED' : o.reason}`).join('; '),
     );
     for (const o of earlyOutcomes) assert.ok(!o.acked || o.atMs >= healedAt, 'the isolated leader acknowledged a send while cut off');
     const pauses = sendPauses(load.history, cutAt, healedAt);
     console.log(
-      `gray silent-isolation max-pause-ms: ${pauses.longestGapMs} (longest gap between a load client's acknowledged sends while ${old} was cut off, ` +
+      `gray ${label} max-pause-ms: ${pauses.longestGapMs} (longest gap between a load client's acknowledged sends while ${old} was cut off, ` +
         `${pauses.longestGapClient}; slowest acknowledged send ${pauses.longestAckLatencyMs} ms)`,
     );
 
-    await healAndFinish(set, mesh, load, old, 'silent-isolation', healedAt);
+    await healAndFinish(set, mesh, load, old, label, healedAt);
     const st = await set.status(old);
     assert.notEqual(st.term, before.term, `${old} left its old term ${before.term}`);
   });
+}
+
+test('silent isolation of the leader: the other two elect a leader and serve; healed, the old leader follows and catches up', { timeout: 120_000 }, async () => {
+  // Connections stay open and nothing flows on them, either way: no reset tells anyone.
+  await leaderIsolationTest('silent-isolation', (mesh, old, survivors) => {
+    for (const other of survivors) {
+      mesh.proxy(old, other).block();
+      mesh.proxy(other, old).block();
+    }
+  });
+});
+
+test('isolation of the leader with its connections reset: the same, each side told at once that its links broke', { timeout: 120_000 }, async () => {
+  // Every open connection to and from the leader is reset, and new ones carry nothing.
+  await leaderIsolationTest('reset-isolation', (mesh, old) => mesh.isolate(old));
 });
 
 test('one-way cut follower -> leader: the follower\'s clients are served through the other follower', { timeout: 120_000 }, async () => {

@@ -124,6 +124,23 @@ void describe('metrics', () => {
     assert.equal(sampleValue(e, 'opencmq_api_request_duration_seconds_bucket', { action: 'SendMessage', le: '0.0025' }), 2);
   });
 
+  void test('a set member exposes what its failure detection gave up and which calls went round an unreachable leader', async () => {
+    const m = new NodeMetrics({ processMetrics: false });
+    const c = { givenUpLeaderSilent: 3, givenUpEchoUnanswered: 2, echoesSent: 7, echoesUnanswered: 1, relayedOut: 5, relayedIn: 4, refusedUnreachable: 6 };
+    m.attachPeerPaths(() => c);
+    let e = await scrape(m);
+    assert.equal(sampleValue(e, 'opencmq_peer_requests_given_up_total', { reason: 'leader_silent' }), 3);
+    assert.equal(sampleValue(e, 'opencmq_peer_requests_given_up_total', { reason: 'echo_unanswered' }), 2);
+    assert.equal(sampleValue(e, 'opencmq_peer_echoes_sent_total'), 7);
+    assert.equal(sampleValue(e, 'opencmq_peer_echoes_unanswered_total'), 1);
+    assert.equal(sampleValue(e, 'opencmq_calls_relayed_total', { direction: 'sent' }), 5);
+    assert.equal(sampleValue(e, 'opencmq_calls_relayed_total', { direction: 'passed_on' }), 4);
+    assert.equal(sampleValue(e, 'opencmq_calls_refused_unreachable_total'), 6);
+    c.relayedOut = 9;
+    e = await scrape(m);
+    assert.equal(sampleValue(e, 'opencmq_calls_relayed_total', { direction: 'sent' }), 9, 'read afresh at every scrape');
+  });
+
   void test('the service observer records a duration histogram by action and outcome kind', async () => {
     const m = new NodeMetrics({ processMetrics: false });
     const ctx = { requestId: 'r-1', clientAddress: '127.0.0.1', receivedAtMs: 0 };

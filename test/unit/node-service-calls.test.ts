@@ -137,8 +137,8 @@ function loop(version: number = WIRE_VERSION.serviceCalls): { follower: PeerNetw
 const TIMING = { silenceMs: 150, echoAfterMs: 150, echoTimeoutMs: 150 };
 
 /** A routed service as the server wires one, for a set of n1, n2, n3. */
-function routedOn(local: LeaderService, selfId: string, network: PeerNetwork, leaderId: () => string | undefined): RoutedQueueService {
-  return new RoutedQueueService(local, { selfId, network, leaderId, voters: () => ['n1', 'n2', 'n3'] }, new PeerRequests(network, nodeRuntime, TIMING));
+function routedOn(local: LeaderService, selfId: string, network: PeerNetwork, leaderId: () => string | undefined, requests = new PeerRequests(network, nodeRuntime, TIMING)): RoutedQueueService {
+  return new RoutedQueueService(local, { selfId, network, leaderId, voters: () => ['n1', 'n2', 'n3'] }, requests);
 }
 
 
@@ -250,6 +250,7 @@ function mesh(leader: string | undefined) {
   const handlers = new Map<string, (from: string, payload: Buffer) => Promise<Uint8Array>>();
   const services = new Map<string, RecordingQueueService>();
   const routed = new Map<string, RoutedQueueService>();
+  const requests = new Map<string, PeerRequests>();
   const sentBy = new Map<string, string[]>();
   const lastHeard = new Map<string, number>(); // "to<from"
   const heartbeat = (): void => {
@@ -275,7 +276,9 @@ function mesh(leader: string | undefined) {
     } as unknown as PeerNetwork;
     const service = new RecordingQueueService();
     services.set(id, service);
-    const r = routedOn(service, id, network, () => leader);
+    const peerRequests = new PeerRequests(network, nodeRuntime, TIMING);
+    requests.set(id, peerRequests);
+    const r = routedOn(service, id, network, () => leader, peerRequests);
     routed.set(id, r);
     serveServiceCalls(new RpcRouter(network), service, r, id, nodeRuntime, noopLogger);
   }
@@ -283,7 +286,7 @@ function mesh(leader: string | undefined) {
     cut.add(`${a}>${b}`);
     if (!oneWay) cut.add(`${b}>${a}`);
   };
-  return { services, routed, sentBy, cutLink, close: () => clearInterval(beat) };
+  return { services, routed, requests, sentBy, cutLink, close: () => clearInterval(beat) };
 }
 
 test('a member cut off from the leader but not from another member is served through that member', async () => {
@@ -299,6 +302,8 @@ test('a member cut off from the leader but not from another member is served thr
     assert.ok(!(m.sentBy.get('n3') ?? []).includes(`n1:${RPC_SERVICE.call}`), 'n3 sent nothing to the leader it cannot hear');
     const read = await m.routed.get('n3')!.listQueues(RC, undefined, 0, 20);
     assert.ok(read.ok);
+    assert.equal(m.routed.get('n3')!.counters.relayedOut, 2, 'both calls counted as relayed from n3');
+    assert.equal(m.routed.get('n2')!.counters.relayedIn, 2, 'and as passed on by n2');
   } finally {
     m.close();
   }
@@ -315,6 +320,10 @@ test('one-way cut, the leader\'s frames reach the member but not back: the call 
     assert.equal(first.error, 'outcomeUnknown', `written to a link that may have carried it: ${first.detail}`);
     assert.match(first.detail ?? '', /did not answer an echo/);
     assert.ok(waited < 2000, `given up after ${waited} ms, not the transport's timeout`);
+    const counted = m.requests.get('n3')!.counters;
+    assert.equal(counted.echoesUnanswered, 1);
+    assert.equal(counted.givenUpEchoUnanswered, 1);
+    assert.equal(counted.givenUpLeaderSilent, 0, 'the leader was heard all along');
     const second = await m.routed.get('n3')!.submit(RC, COMMANDS[1]!);
     assert.ok(second.ok, JSON.stringify(second));
     assert.equal(m.services.get('n1')!.submitted.length, 1, 'the relayed one ran on the leader; the lost one never arrived');
@@ -341,6 +350,7 @@ test('a member that can reach nobody answers at once with 6100; a relay that kno
     const r2 = await m.routed.get('n3')!.listQueues(RC, undefined, 0, 20);
     assert.ok(!r2.ok);
     assert.ok(Date.now() - again < 100, 'the failed echo is remembered: the next call is answered at once');
+    assert.equal(m.routed.get('n3')!.counters.refusedUnreachable, 2);
     assert.equal(m.services.get('n1')!.calls.length + m.services.get('n2')!.calls.length, 0);
   } finally {
     m.close();

@@ -82,7 +82,8 @@ export async function runOpenLoop(
     }
     sendLagMs.push(performance.now() - scheduledMs);
     try {
-      messages += await op(conn);
+      const n = await op(conn); // not `messages += await`: that reads messages before the wait
+      messages += n;
       lastDone = performance.now();
       latenciesMs.push(lastDone - scheduledMs);
     } catch {

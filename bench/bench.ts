@@ -273,6 +273,7 @@ async function latencyTarget(target: Target, q: string, a: Args): Promise<{ perS
     return { perS: LATENCY_RATE_SHARE * p, from: `${LATENCY_RATE_SHARE} x cluster-send's ${Math.round(p)} msg/s` };
   }
   if (a.rate !== undefined) return { perS: a.rate, from: '--rate' };
+  console.log(`  (measuring the peak batched-send rate: ${PEAK_PROBE_S} s closed loop, not reported as a scenario)`);
   const probe = await batchedSend(target, q, { ...a, durationS: PEAK_PROBE_S });
   const p = probe.messages / probe.seconds;
   return { perS: LATENCY_RATE_SHARE * p, from: `${LATENCY_RATE_SHARE} x the ${PEAK_PROBE_S} s closed-loop probe's ${Math.round(p)} msg/s` };

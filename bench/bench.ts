@@ -45,6 +45,7 @@ import {
   cpuSeconds,
   leaderSeenBy,
   machineCpuSeconds,
+  readIo,
   readRss,
   startSet,
   startSingleNode,
@@ -341,8 +342,25 @@ function reportCold(m: Measured, left: number): void {
   const cachedGb = Number(/^Cached:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? NaN) / 1024 / 1024;
   console.log(
     `  ${left} messages left queued. Bodies came from the log files, but through the OS page cache, which likely still holds them ` +
-      `(page cache now ${cachedGb.toFixed(1)} GB): this measures the servers' read path, not the disk`,
+      `(page cache now ${cachedGb.toFixed(1)} GB; see the leader's reads from the device): this measures the servers' read path, not the disk`,
   );
+}
+
+/**
+ * Run a receive scenario and say how many bytes per message its leader read: about a body's
+ * size through read calls when bodies come from the log files, and from the device when the
+ * page cache did not hold them.
+ */
+async function withLeaderReads(pid: number, fn: () => Promise<Measured>): Promise<Measured> {
+  const before = readIo(pid);
+  const m = await fn();
+  const after = readIo(pid);
+  const per = (bytes: number): string => (m.messages > 0 ? (bytes / m.messages).toFixed(0) : '?');
+  console.log(
+    `  leader read per message: ${per(after.readCallBytes - before.readCallBytes)} B through read calls (log files and sockets), ` +
+      `${per(after.deviceBytes - before.deviceBytes)} B from the storage device`,
+  );
+  return m;
 }
 
 function receiveDelete(target: Target, q: string, a: Args): Promise<LoadResult> {
@@ -443,7 +461,7 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
     if (want('cluster-send')) await run('cluster-send', `set: batched send (${BATCH}/req, ${args.connections} conns)`, () => batchedSend(leader, 'cbq', args));
     if (want('cluster-recv')) {
       await ensureBacklog(leader, 'cbq', RECEIVE_BACKLOG_PER_S.set, args.durationS);
-      await run('cluster-recv', `set: batched receive+delete (${BATCH}/req, ${args.connections} conns)`, () => receiveDelete(leader, 'cbq', args));
+      await withLeaderReads(leaderProc.pid, () => run('cluster-recv', `set: batched receive+delete (${BATCH}/req, ${args.connections} conns)`, () => receiveDelete(leader, 'cbq', args)));
     }
     if (want('cluster-mixed')) {
       await run('cluster-mixed', `set: mixed ${args.connections / 2} senders + ${args.connections / 2} receivers`, () => mixed(leader, 'cmq', args));
@@ -476,7 +494,8 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
       await evictRecentEntries(leader, 'ccw');
       console.log(`  (filled ccq to ${await backlogOf(leader, 'ccq')} messages and pushed them out of the servers' memory in ${((performance.now() - t0) / 1000).toFixed(0)} s, not timed)`);
       await checkLeader();
-      const m = await run('cluster-recv-cold', `set: batched receive+delete, cold backlog (${BATCH}/req, ${args.connections} conns)`, () => receiveDelete(leader, 'ccq', args));
+      const label = `set: batched receive+delete, cold backlog (${BATCH}/req, ${args.connections} conns)`;
+      const m = await withLeaderReads(leaderProc.pid, () => run('cluster-recv-cold', label, () => receiveDelete(leader, 'ccq', args)));
       reportCold(m, await backlogOf(leader, 'ccq'));
     }
     const rss = servers.nodes.map((n) => `${n.id} ${readRss(n.pid).peakMb.toFixed(0)} MB`).join(', ');

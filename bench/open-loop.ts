@@ -52,8 +52,9 @@ export interface OpenLoopResult extends LoadResult {
 /**
  * Issue `op` at `requestsPerS` for `durationS`, each on a free connection (one request in flight
  * per connection); a new one is opened when none is free. Timers wake at most every millisecond
- * (libuv's clock), so requests can go out up to about a millisecond late: that lateness is in the
- * latency (it counts from the schedule) and is reported separately as the send lag. Sleeping
+ * (libuv's clock), so requests can go out up to about a millisecond late, later when this process
+ * waits for a CPU: that lateness is in the latency (it counts from the schedule) and is reported
+ * separately as the send lag. Sleeping
  * between requests instead of spinning leaves the CPU to the servers on a small machine.
  */
 export async function runOpenLoop(

@@ -248,6 +248,16 @@ export function machineCpuSeconds(): { busy: number; steal: number } {
   return { busy: (at(0) + at(1) + at(2) + at(5) + at(6)) / clockTicksPerSecond(), steal: at(7) / clockTicksPerSecond() };
 }
 
+/**
+ * Bytes a process read through read calls (files, page cache hits included, and sockets) and
+ * bytes it made the kernel fetch from the storage device (page cache misses).
+ */
+export function readIo(pid: number): { readCallBytes: number; deviceBytes: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const n = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+  return { readCallBytes: n('rchar'), deviceBytes: n('read_bytes') };
+}
+
 export function readRss(pid: number): { rssMb: number; peakMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);

@@ -5,6 +5,7 @@
 //
 //   npm run bench -- [--duration S] [--backlog N] [--only a,b] [--cluster] [--connections N]
 //                    [--no-fsync] [--quick] [--cpu-prof DIR] [--tls | --peer-tls] [--admin]
+//                    [--rate N] [--cold-backlog N]
 //
 // --admin: servers run with their admin listener, so metrics are collected (the cost of metrics).
 //
@@ -12,9 +13,27 @@
 // (certificates from test/fixtures/tls), to measure what TLS costs; --peer-tls: the peer links only.
 //
 // Scenarios (for --only): batch-send, send, receive-delete, mixed, backlog (single node);
-// cluster-send, cluster-recv, cluster-mixed, cluster-follower-send (3-node set). --cluster runs the
-// set's scenarios and their single-node counterparts, to compare CPU per message.
+// cluster-send, cluster-recv, cluster-mixed, cluster-follower-send, cluster-send-latency,
+// cluster-send-unbatched, cluster-recv-cold (3-node set). --cluster runs the set's scenarios and
+// their single-node counterparts, to compare CPU per message. The set's three newer scenarios run
+// after the others, so the state they leave (queued messages, a large log) does not change what
+// the others measure:
+//
+// cluster-send-latency: batched sends (as cluster-send) in an open loop at half the peak rate:
+// requests go out on a fixed schedule, on as many connections as that needs, and each latency
+// counts from the request's scheduled time (no coordinated omission). The peak is cluster-send's
+// figure when it ran earlier in the same run; otherwise --rate N (messages/s) is the target
+// itself; otherwise a 5 s closed-loop probe of batched sends measures the peak first. Prints
+// target and achieved rate, p50/p90/p99/p99.9/max, and how late requests went out.
+//
+// cluster-send-unbatched: one message per SendMessage from 64 closed-loop connections (as send).
+//
+// cluster-recv-cold: batched receive+delete (as cluster-recv) from a backlog of --cold-backlog
+// messages (default 1,000,000) whose bodies the servers no longer hold in memory, so each receive
+// reads them back from the log files (through the OS page cache, which likely still holds them).
+// Filling is not timed. Prints the ratio to cluster-recv when that ran too.
 
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +45,7 @@ import {
   cpuSeconds,
   leaderSeenBy,
   machineCpuSeconds,
+  readIo,
   readRss,
   startSet,
   startSingleNode,
@@ -33,10 +53,12 @@ import {
   type ServerProc,
   type StartOptions,
 } from './bench-servers';
+import { RECENT_BYTES_DEFAULT } from '../src/node/raft-driver';
 import { summarizeCpuProfile } from './cpu-profile-summary';
 import { RawHttpConnection } from './raw-http';
 import {
   BATCH,
+  BODY,
   backlogOf,
   createQueue,
   fill,
@@ -48,9 +70,18 @@ import {
   Target,
   type LoadResult,
 } from './load';
+import { runOpenLoop, type OpenLoopResult } from './open-loop';
 
 const SINGLE_SCENARIOS = ['batch-send', 'send', 'receive-delete', 'mixed', 'backlog'] as const;
-const SET_SCENARIOS = ['cluster-send', 'cluster-recv', 'cluster-mixed', 'cluster-follower-send'] as const;
+const SET_SCENARIOS = [
+  'cluster-send',
+  'cluster-recv',
+  'cluster-mixed',
+  'cluster-follower-send',
+  'cluster-send-latency',
+  'cluster-send-unbatched',
+  'cluster-recv-cold',
+] as const;
 /** What --cluster selects: the set, and the single-node runs its CPU per message is compared with. */
 const CLUSTER_SELECTION = ['batch-send', 'receive-delete', 'mixed', ...SET_SCENARIOS];
 /** Single-node scenario and its 3-node counterpart, for the CPU comparison. */
@@ -66,6 +97,15 @@ const UNBATCHED_CLIENTS = 64;
  * measures draining, not an empty queue (above the rates measured, with room to spare).
  */
 const RECEIVE_BACKLOG_PER_S = { single: 45_000, set: 25_000 };
+/** The open-loop latency run's target, as a share of the peak batched-send rate. */
+const LATENCY_RATE_SHARE = 0.5;
+/** Closed-loop run that finds the peak when cluster-send did not run and no --rate was given. */
+const PEAK_PROBE_S = 5;
+/**
+ * Connections opened before the open-loop run: enough for this long of requests in flight at
+ * once, so a stall of the server up to this long does not make the schedule wait for a connect.
+ */
+const OPEN_LOOP_CONNECTIONS_S = 0.2;
 
 interface Args {
   durationS: number;
@@ -78,6 +118,9 @@ interface Args {
   apiTls: boolean;
   peerTls: boolean;
   admin: boolean;
+  /** Target of cluster-send-latency in messages/s, when cluster-send does not run before it. */
+  rate: number | undefined;
+  coldBacklog: number;
 }
 
 function parse(): Args {
@@ -94,6 +137,8 @@ function parse(): Args {
       tls: { type: 'boolean', default: false },
       'peer-tls': { type: 'boolean', default: false },
       admin: { type: 'boolean', default: false },
+      rate: { type: 'string' },
+      'cold-backlog': { type: 'string', default: '1000000' },
     },
   });
   const quick = values.quick === true;
@@ -105,6 +150,10 @@ function parse(): Args {
   if (!Number.isInteger(connections) || connections < 2) throw new Error('--connections must be an integer >= 2');
   const durationS = quick ? 2 : Number(values.duration);
   if (!(durationS > 0)) throw new Error('--duration must be a positive number of seconds');
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  if (rate !== undefined && !(rate > 0)) throw new Error('--rate must be a positive number of messages per second');
+  const coldBacklog = quick ? 100_000 : Number(values['cold-backlog']);
+  if (!Number.isInteger(coldBacklog) || coldBacklog < 1) throw new Error('--cold-backlog must be a positive integer');
   return {
     durationS,
     connections,
@@ -115,6 +164,8 @@ function parse(): Args {
     apiTls: values.tls === true,
     peerTls: values.tls === true || values['peer-tls'] === true,
     admin: values.admin === true,
+    rate,
+    coldBacklog,
   };
 }
 
@@ -206,6 +257,108 @@ function batchedSend(target: Target, q: string, a: Args): Promise<LoadResult> {
   });
 }
 
+/** One message per request, from UNBATCHED_CLIENTS closed loops. */
+function unbatchedSend(target: Target, q: string, a: Args): Promise<LoadResult> {
+  const req = sendOne(q);
+  return runFor(target, UNBATCHED_CLIENTS, a.durationS, async (c) => {
+    await mustOk(c, req);
+    return 1;
+  });
+}
+
+/** cluster-send-latency's target in messages/s, and where it came from (see the header comment). */
+async function latencyTarget(target: Target, q: string, a: Args): Promise<{ perS: number; from: string }> {
+  const peak = results.get('cluster-send');
+  if (peak) {
+    const p = peak.messages / peak.seconds;
+    return { perS: LATENCY_RATE_SHARE * p, from: `${LATENCY_RATE_SHARE} x cluster-send's ${Math.round(p)} msg/s` };
+  }
+  if (a.rate !== undefined) return { perS: a.rate, from: '--rate' };
+  console.log(`  (measuring the peak batched-send rate: ${PEAK_PROBE_S} s closed loop, not reported as a scenario)`);
+  const probe = await batchedSend(target, q, { ...a, durationS: PEAK_PROBE_S });
+  const p = probe.messages / probe.seconds;
+  return { perS: LATENCY_RATE_SHARE * p, from: `${LATENCY_RATE_SHARE} x the ${PEAK_PROBE_S} s closed-loop probe's ${Math.round(p)} msg/s` };
+}
+
+/** Batched sends at `perS` messages/s in an open loop. */
+function openLoopSend(target: Target, q: string, perS: number, a: Args): Promise<OpenLoopResult> {
+  const req = sendBatch(q);
+  const requestsPerS = perS / BATCH;
+  const preopen = Math.max(a.connections, Math.ceil(requestsPerS * OPEN_LOOP_CONNECTIONS_S));
+  return runOpenLoop(target, requestsPerS, a.durationS, preopen, async (c) => {
+    await mustOk(c, req);
+    return BATCH;
+  });
+}
+
+function reportOpenLoop(m: Measured, r: OpenLoopResult, target: { perS: number; from: string }): void {
+  const sorted = m.latenciesMs.sort((x, y) => x - y);
+  const lag = r.sendLagMs.sort((x, y) => x - y);
+  const achieved = m.messages / m.seconds;
+  const f = (v: number): string => v.toFixed(2);
+  console.log(`  target ${Math.round(target.perS)} msg/s (${Math.round(target.perS / BATCH)} req/s; ${target.from}); achieved ${Math.round(achieved)} msg/s`);
+  console.log(
+    `  latency from the scheduled time (ms): p50 ${f(pct(sorted, 50))}  p90 ${f(pct(sorted, 90))}  p99 ${f(pct(sorted, 99))}  ` +
+      `p99.9 ${f(pct(sorted, 99.9))}  max ${f(pct(sorted, 100))}   (${sorted.length} of ${r.issued} requests answered)`,
+  );
+  console.log(
+    `  requests written late by (ms): p50 ${f(pct(lag, 50))}  p99 ${f(pct(lag, 99))}  max ${f(pct(lag, 100))}; ` +
+      `connections ${r.preopened} opened before, ${r.openedDuringRun} during the run (each made the schedule wait for a connect)`,
+  );
+  if (achieved < 0.95 * target.perS) console.log('  WARNING: achieved under 95% of the target: the set did not keep up, latencies include the queueing');
+}
+
+/**
+ * Push every entry logged so far out of the servers' memory. A receive takes a body from the
+ * driver's window of recent log entries (RecentEntries, RECENT_BYTES_DEFAULT of payload, on every
+ * node) when it is still there, else reads it from the log files; nothing else keeps bodies. Each
+ * message sent adds at least its body to the window, so this many more evicts everything before.
+ * Chosen over restarting the set: the same processes as cluster-recv (the leader, warmed-up code)
+ * then differ only in where bodies come from, with no start-up replay, election or cold code in
+ * the figure. Filling the backlog itself past the window would not do: a run draining most of it
+ * would end in the newest entries, still in memory.
+ */
+async function evictRecentEntries(target: Target, q: string): Promise<void> {
+  await createQueue(target, q);
+  await fill(target, q, Math.ceil(RECENT_BYTES_DEFAULT / BODY.length) + BATCH);
+}
+
+function reportCold(m: Measured, left: number): void {
+  const warm = results.get('cluster-recv');
+  if (warm) {
+    const rate = (x: Measured): number => x.messages / x.seconds;
+    const cpu = (x: Measured): number => per100k(x.serverCpuS, x.messages);
+    console.log(`  cold / cluster-recv: ${(rate(m) / rate(warm)).toFixed(2)}x the msg/s, ${(cpu(m) / cpu(warm)).toFixed(2)}x the server CPU per 100k messages`);
+    // Receives take the oldest messages first, and cluster-recv's backlog is larger than the window.
+    console.log(
+      `  (cluster-recv drains the oldest of a backlog larger than the servers' window of ~${Math.floor(RECENT_BYTES_DEFAULT / BODY.length)} ` +
+        `newest bodies, so it too reads bodies from the log files: compare the leader's reads per message of the two)`,
+    );
+  }
+  const cachedGb = Number(/^Cached:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? NaN) / 1024 / 1024;
+  console.log(
+    `  ${left} messages left queued. Bodies came from the log files, but through the OS page cache, which likely still holds them ` +
+      `(page cache now ${cachedGb.toFixed(1)} GB; see the leader's reads from the device): this measures the servers' read path, not the disk`,
+  );
+}
+
+/**
+ * Run a receive scenario and say how many bytes per message its leader read: about a body's
+ * size through read calls when bodies come from the log files, and from the device when the
+ * page cache did not hold them.
+ */
+async function withLeaderReads(pid: number, fn: () => Promise<Measured>): Promise<Measured> {
+  const before = readIo(pid);
+  const m = await fn();
+  const after = readIo(pid);
+  const per = (bytes: number): string => (m.messages > 0 ? (bytes / m.messages).toFixed(0) : '?');
+  console.log(
+    `  leader read per message: ${per(after.readCallBytes - before.readCallBytes)} B through read calls (log files and sockets), ` +
+      `${per(after.deviceBytes - before.deviceBytes)} B from the storage device`,
+  );
+  return m;
+}
+
 function receiveDelete(target: Target, q: string, a: Args): Promise<LoadResult> {
   return runFor(target, a.connections, a.durationS, (c) => receiveDeleteBatch(target, c, q));
 }
@@ -243,13 +396,7 @@ async function runSingleNode(args: Args, want: (s: string) => boolean, start: St
   try {
     for (const q of ['bq', 'uq', 'mq']) await createQueue(target, q);
     if (want('batch-send')) report(await run('batch-send', `batched send (${BATCH}/req, ${args.connections} conns)`, () => batchedSend(target, 'bq', args)));
-    if (want('send')) {
-      const req = sendOne('uq');
-      report(await run('send', `unbatched send (${UNBATCHED_CLIENTS} clients)`, () => runFor(target, UNBATCHED_CLIENTS, args.durationS, async (c) => {
-        await mustOk(c, req);
-        return 1;
-      })));
-    }
+    if (want('send')) report(await run('send', `unbatched send (${UNBATCHED_CLIENTS} clients)`, () => unbatchedSend(target, 'uq', args)));
     if (want('receive-delete')) {
       await ensureBacklog(target, 'bq', RECEIVE_BACKLOG_PER_S.single, args.durationS);
       report(await run('receive-delete', `batched receive+delete (${BATCH}/req, ${args.connections} conns)`, () => receiveDelete(target, 'bq', args)));
@@ -295,20 +442,22 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
   // timed runs only, with the term before and after each.
   let elections = 0;
   let loadedMs = 0;
-  const run = async (key: string, label: string, fn: () => Promise<LoadResult>): Promise<void> => {
+  const run = async (key: string, label: string, fn: () => Promise<LoadResult>): Promise<Measured> => {
     const termBefore = await highestTerm(servers.nodes);
     const started = Date.now();
-    report(await measure(key, label, servers.nodes, fn), leaderProc.id);
+    const m = await measure(key, label, servers.nodes, fn);
+    report(m, leaderProc.id);
     loadedMs += Date.now() - started;
     elections += (await highestTerm(servers.nodes)) - termBefore;
     await checkLeader();
+    return m;
   };
   try {
     for (const q of ['cbq', 'cmq', 'cfq']) await createQueue(leader, q);
     if (want('cluster-send')) await run('cluster-send', `set: batched send (${BATCH}/req, ${args.connections} conns)`, () => batchedSend(leader, 'cbq', args));
     if (want('cluster-recv')) {
       await ensureBacklog(leader, 'cbq', RECEIVE_BACKLOG_PER_S.set, args.durationS);
-      await run('cluster-recv', `set: batched receive+delete (${BATCH}/req, ${args.connections} conns)`, () => receiveDelete(leader, 'cbq', args));
+      await withLeaderReads(leaderProc.pid, () => run('cluster-recv', `set: batched receive+delete (${BATCH}/req, ${args.connections} conns)`, () => receiveDelete(leader, 'cbq', args)));
     }
     if (want('cluster-mixed')) {
       await run('cluster-mixed', `set: mixed ${args.connections / 2} senders + ${args.connections / 2} receivers`, () => mixed(leader, 'cmq', args));
@@ -322,6 +471,28 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
       } finally {
         follower.close();
       }
+    }
+    if (want('cluster-send-latency')) {
+      await createQueue(leader, 'clq');
+      const goal = await latencyTarget(leader, 'clq', args);
+      let r: OpenLoopResult | undefined;
+      const m = await run('cluster-send-latency', `set: batched send, open loop at ${Math.round(goal.perS)} msg/s`, async () => (r = await openLoopSend(leader, 'clq', goal.perS, args)));
+      reportOpenLoop(m, r!, goal);
+    }
+    if (want('cluster-send-unbatched')) {
+      await createQueue(leader, 'cuq');
+      await run('cluster-send-unbatched', `set: unbatched send (${UNBATCHED_CLIENTS} clients)`, () => unbatchedSend(leader, 'cuq', args));
+    }
+    if (want('cluster-recv-cold')) {
+      await createQueue(leader, 'ccq');
+      const t0 = performance.now();
+      await fill(leader, 'ccq', args.coldBacklog - (await backlogOf(leader, 'ccq')));
+      await evictRecentEntries(leader, 'ccw');
+      console.log(`  (filled ccq to ${await backlogOf(leader, 'ccq')} messages and pushed them out of the servers' memory in ${((performance.now() - t0) / 1000).toFixed(0)} s, not timed)`);
+      await checkLeader();
+      const label = `set: batched receive+delete, cold backlog (${BATCH}/req, ${args.connections} conns)`;
+      const m = await withLeaderReads(leaderProc.pid, () => run('cluster-recv-cold', label, () => receiveDelete(leader, 'ccq', args)));
+      reportCold(m, await backlogOf(leader, 'ccq'));
     }
     const rss = servers.nodes.map((n) => `${n.id} ${readRss(n.pid).peakMb.toFixed(0)} MB`).join(', ');
     console.log(`server peak RSS: ${rss}`);

@@ -126,7 +126,7 @@ export interface RaftDriverOptions {
   };
 }
 
-const RECENT_BYTES_DEFAULT = 64 * 1024 * 1024;
+export const RECENT_BYTES_DEFAULT = 64 * 1024 * 1024;
 const CORE_WINDOW_BYTES = 16 * 1024 * 1024;
 const PROPOSAL_TIMEOUT_DEFAULT_MS = 10_000;
 /**

@@ -31,6 +31,8 @@ export interface ServerProc {
   port: number;
   child: ChildProcess;
   output(): string;
+  /** The admin listener's port on 127.0.0.1 when started with `admin`. */
+  adminPort?: number;
 }
 
 export interface BenchServers {
@@ -51,7 +53,8 @@ export interface StartOptions {
 }
 
 async function spawnServer(id: string, dataDir: string, extraArgs: string[], opts: StartOptions): Promise<ServerProc> {
-  const adminArgs = opts.admin ? ['--admin-port', String(await freePort())] : [];
+  const adminPort = opts.admin ? await freePort() : undefined;
+  const adminArgs = adminPort !== undefined ? ['--admin-port', String(adminPort)] : [];
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(opts.cpuProfDir, id)] : [];
   const tlsArgs = opts.apiTls ? ['--tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--tls-key', path.join(TLS_FIXTURES, `${id}.key`)] : [];
   const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...tlsArgs, ...adminArgs, ...extraArgs];
@@ -82,7 +85,7 @@ async function spawnServer(id: string, dataDir: string, extraArgs: string[], opt
       clearTimeout(timer);
       child.stderr.off('data', onListening);
       child.off('exit', onExit);
-      resolve({ id, pid: child.pid!, port: Number(m[1]), child, output: () => out });
+      resolve({ id, pid: child.pid!, port: Number(m[1]), child, output: () => out, ...(adminPort !== undefined ? { adminPort } : {}) });
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       clearTimeout(timer);
@@ -262,4 +265,17 @@ export function readRss(pid: number): { rssMb: number; peakMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+/**
+ * The sum over peers of a per-peer counter on `server`'s /metrics (e.g. opencmq_peer_writes_total),
+ * or undefined when it runs without an admin listener.
+ */
+export async function peerCounterSum(server: ServerProc, name: string): Promise<number | undefined> {
+  if (server.adminPort === undefined) return undefined;
+  const res = await fetch(`http://127.0.0.1:${server.adminPort}/metrics`);
+  const text = await res.text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
 }

@@ -7,7 +7,8 @@
 //                    [--no-fsync] [--quick] [--cpu-prof DIR] [--tls | --peer-tls] [--admin]
 //                    [--rate N] [--cold-backlog N]
 //
-// --admin: servers run with their admin listener, so metrics are collected (the cost of metrics).
+// --admin: servers run with their admin listener, so metrics are collected (the cost of metrics),
+// and each set scenario also prints how the leader's writes to its followers were batched.
 //
 // --tls: HTTPS between the load generator and the servers, and mutual TLS on the set's peer links
 // (certificates from test/fixtures/tls), to measure what TLS costs; --peer-tls: the peer links only.
@@ -45,6 +46,7 @@ import {
   cpuSeconds,
   leaderSeenBy,
   machineCpuSeconds,
+  peerCounterSum,
   readIo,
   readRss,
   startSet,
@@ -445,8 +447,10 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
   const run = async (key: string, label: string, fn: () => Promise<LoadResult>): Promise<Measured> => {
     const termBefore = await highestTerm(servers.nodes);
     const started = Date.now();
+    const linkBefore = await leaderLinkCounters(leaderProc);
     const m = await measure(key, label, servers.nodes, fn);
     report(m, leaderProc.id);
+    reportLinks(linkBefore, await leaderLinkCounters(leaderProc), m.messages);
     loadedMs += Date.now() - started;
     elections += (await highestTerm(servers.nodes)) - termBefore;
     await checkLeader();
@@ -502,6 +506,26 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
     await servers.stop();
   }
   return leaderProc.id;
+}
+
+/** The leader's writes and frames to its followers so far (servers started with --admin), else undefined. */
+async function leaderLinkCounters(leader: ServerProc): Promise<{ writes: number; frames: number; bytes: number } | undefined> {
+  const [writes, frames, bytes] = await Promise.all(
+    ['opencmq_peer_writes_total', 'opencmq_peer_frames_sent_total', 'opencmq_peer_bytes_sent_total'].map((n) => peerCounterSum(leader, n)),
+  );
+  return writes === undefined || frames === undefined || bytes === undefined ? undefined : { writes, frames, bytes };
+}
+
+/** How the leader's traffic to its followers was batched over a run (with --admin). */
+function reportLinks(before: { writes: number; frames: number; bytes: number } | undefined, after: typeof before, messages: number): void {
+  if (before === undefined || after === undefined || messages === 0) return;
+  const writes = after.writes - before.writes;
+  const frames = after.frames - before.frames;
+  const bytes = after.bytes - before.bytes;
+  console.log(
+    `  leader -> followers: ${((writes / messages) * 1000).toFixed(1)} socket writes and ${((frames / messages) * 1000).toFixed(1)} frames per 1,000 messages ` +
+      `(${(frames / Math.max(1, writes)).toFixed(2)} frames, ${Math.round(bytes / Math.max(1, writes))} bytes per write)`,
+  );
 }
 
 async function printProfile(dir: string, title: string): Promise<void> {

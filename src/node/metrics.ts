@@ -12,6 +12,7 @@ import type { QueueAttributes } from '../broker/commands';
 import type { ErrorKind } from '../protocol/errors';
 import type { RequestObserver } from '../service/observer';
 import type { WalObserver } from '../storage/wal';
+import type { PeerStats, TransportStats } from '../transport';
 import type { PeerRequestCounters } from './peer-requests';
 import type { NodeObservation } from './queue-node';
 import type { RelayCounters } from './service-calls';
@@ -49,6 +50,7 @@ export class NodeMetrics {
   readonly walObserver: WalObserver;
   private source: MetricsSource | undefined;
   private peerPaths: (() => PeerPathCounters) | undefined;
+  private peerLinks: (() => TransportStats) | undefined;
   /** Requests by "action\0code": a Map increment per request; turned into the counter at scrape. */
   private readonly requestCounts = new Map<string, { action: string; code: string; n: number }>();
   private readonly requestSeconds: Histogram<'action'>;
@@ -120,6 +122,43 @@ export class NodeMetrics {
     this.registerNodeMetrics(registers);
     this.registerQueueMetrics(registers);
     this.registerPeerPathMetrics(registers);
+    this.registerPeerLinkMetrics(registers);
+  }
+
+  private registerPeerLinkMetrics(registers: Registry[]): void {
+    const read = (): TransportStats | undefined => this.peerLinks?.();
+    const counter = (name: string, help: string, value: (p: PeerStats) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['peer'],
+        registers,
+        collect() {
+          const t = read();
+          if (t === undefined) return;
+          this.reset();
+          for (const [peer, p] of Object.entries(t.peers)) this.inc({ peer }, value(p));
+        },
+      });
+    };
+    new Gauge({
+      name: 'opencmq_peer_connected',
+      help: '1 while a connection to the member is up',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        const t = read();
+        if (t === undefined) return;
+        this.reset();
+        for (const [peer, p] of Object.entries(t.peers)) this.set({ peer }, p.connected ? 1 : 0);
+      },
+    });
+    counter('opencmq_peer_bytes_sent_total', 'Bytes written to the member (frames, headers and batch MACs)', (p) => p.bytesOut);
+    counter('opencmq_peer_bytes_received_total', 'Bytes read from the member', (p) => p.bytesIn);
+    counter('opencmq_peer_frames_sent_total', 'Frames (Raft messages, requests, answers) written to the member', (p) => p.framesOut);
+    counter('opencmq_peer_writes_total', 'Socket writes to the member: each carries every frame queued for it in one event-loop turn', (p) => p.writes);
+    counter('opencmq_peer_frames_dropped_total', 'Raft frames dropped because the queue to the member was full (Raft sends them again)', (p) => p.dropped);
+    counter('opencmq_peer_reconnects_total', 'Connections to the member re-established after the first', (p) => p.reconnects);
   }
 
   private registerPeerPathMetrics(registers: Registry[]): void {
@@ -162,6 +201,11 @@ export class NodeMetrics {
   /** A member of a set: its failure detection's and relays' counters, read at scrape time. */
   attachPeerPaths(read: () => PeerPathCounters): void {
     this.peerPaths = read;
+  }
+
+  /** A member of a set: its peer links' traffic, read at scrape time. */
+  attachPeerLinks(read: () => TransportStats): void {
+    this.peerLinks = read;
   }
 
   /** Called once per executed CMQ request (see ApiOptions.onRequestDone). */

@@ -169,6 +169,8 @@ async function serve(
     const routed = new RoutedQueueService(node, { selfId: cluster.nodeId, network: rpc.network, leaderId, voters: () => node.voters() }, requests);
     service = routed;
     metrics?.attachPeerPaths(() => ({ ...requests.counters, ...routed.counters }));
+    const links = transport;
+    metrics?.attachPeerLinks(() => links.stats());
     // Other members' service calls run here on this node's own service (a relayed one goes on to the leader).
     serveServiceCalls(rpc, node, routed, cluster.nodeId, nodeRuntime, logger.child('api'));
     // Followers of the previous version forward whole requests: answered here when this node leads.

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { QueueAttributes } from '../../src/broker/commands';
 import { serverOptionsFrom } from '../../src/cli/commands';
 import { UsageError } from '../../src/cli/cli-io';
+import type { TransportStats } from '../../src/transport';
 import { NodeMetrics, queueRows, type MetricsSource } from '../../src/node/metrics';
 import type { NodeObservation } from '../../src/node/queue-node';
 import { parsePromText, sampleValue } from '../helpers/prom-text';
@@ -139,6 +140,22 @@ void describe('metrics', () => {
     c.relayedOut = 9;
     e = await scrape(m);
     assert.equal(sampleValue(e, 'opencmq_calls_relayed_total', { direction: 'sent' }), 9, 'read afresh at every scrape');
+  });
+
+  void test('a set member exposes each peer link\'s traffic: bytes, frames, writes, drops, reconnects, connected', async () => {
+    const m = new NodeMetrics({ processMetrics: false });
+    const link = (over: Record<string, unknown>) => ({ connected: true, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, writes: 0, dropped: 0, reconnects: 0, ...over });
+    const stats = { peers: { n2: link({ bytesOut: 4096, bytesIn: 512, framesOut: 40, writes: 8, dropped: 1, reconnects: 2 }), n3: link({ connected: false }) } };
+    m.attachPeerLinks(() => stats as unknown as TransportStats);
+    const e = await scrape(m);
+    assert.equal(sampleValue(e, 'opencmq_peer_bytes_sent_total', { peer: 'n2' }), 4096);
+    assert.equal(sampleValue(e, 'opencmq_peer_bytes_received_total', { peer: 'n2' }), 512);
+    assert.equal(sampleValue(e, 'opencmq_peer_frames_sent_total', { peer: 'n2' }), 40);
+    assert.equal(sampleValue(e, 'opencmq_peer_writes_total', { peer: 'n2' }), 8);
+    assert.equal(sampleValue(e, 'opencmq_peer_frames_dropped_total', { peer: 'n2' }), 1);
+    assert.equal(sampleValue(e, 'opencmq_peer_reconnects_total', { peer: 'n2' }), 2);
+    assert.equal(sampleValue(e, 'opencmq_peer_connected', { peer: 'n2' }), 1);
+    assert.equal(sampleValue(e, 'opencmq_peer_connected', { peer: 'n3' }), 0);
   });
 
   void test('the service observer records a duration histogram by action and outcome kind', async () => {

@@ -126,7 +126,11 @@ export class NodeMetrics {
   }
 
   private registerPeerLinkMetrics(registers: Registry[]): void {
-    const read = (): TransportStats | undefined => this.peerLinks?.();
+    /** Each peer's link stats, or undefined on a node without peers (the series stay empty). */
+    const peers = (): [string, PeerStats][] | undefined => {
+      const t = this.peerLinks?.();
+      return t === undefined ? undefined : Object.entries(t.peers);
+    };
     const counter = (name: string, help: string, value: (p: PeerStats) => number): void => {
       new Counter({
         name,
@@ -134,10 +138,10 @@ export class NodeMetrics {
         labelNames: ['peer'],
         registers,
         collect() {
-          const t = read();
-          if (t === undefined) return;
+          const ps = peers();
+          if (ps === undefined) return;
           this.reset();
-          for (const [peer, p] of Object.entries(t.peers)) this.inc({ peer }, value(p));
+          for (const [peer, p] of ps) this.inc({ peer }, value(p));
         },
       });
     };
@@ -147,10 +151,8 @@ export class NodeMetrics {
       labelNames: ['peer'],
       registers,
       collect() {
-        const t = read();
-        if (t === undefined) return;
         this.reset();
-        for (const [peer, p] of Object.entries(t.peers)) this.set({ peer }, p.connected ? 1 : 0);
+        for (const [peer, p] of peers() ?? []) this.set({ peer }, p.connected ? 1 : 0);
       },
     });
     counter('opencmq_peer_bytes_sent_total', 'Bytes written to the member (frames, headers and batch MACs)', (p) => p.bytesOut);

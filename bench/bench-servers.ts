@@ -268,14 +268,16 @@ export function readRss(pid: number): { rssMb: number; peakMb: number } {
 }
 
 /**
- * The sum over peers of a per-peer counter on `server`'s /metrics (e.g. opencmq_peer_writes_total),
- * or undefined when it runs without an admin listener.
+ * For each name, the sum over peers of that per-peer counter on `server`'s /metrics (e.g.
+ * opencmq_peer_writes_total), from one scrape; undefined when it runs without an admin listener.
  */
-export async function peerCounterSum(server: ServerProc, name: string): Promise<number | undefined> {
+export async function peerCounterSums(server: ServerProc, names: readonly string[]): Promise<number[] | undefined> {
   if (server.adminPort === undefined) return undefined;
-  const res = await fetch(`http://127.0.0.1:${server.adminPort}/metrics`);
-  const text = await res.text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
+  const text = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+  const sums = names.map(() => 0);
+  for (const line of text.split('\n')) {
+    const k = names.findIndex((n) => line.startsWith(`${n}{`));
+    if (k >= 0) sums[k]! += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sums;
 }

@@ -46,7 +46,7 @@ import {
   cpuSeconds,
   leaderSeenBy,
   machineCpuSeconds,
-  peerCounterSum,
+  peerCounterSums,
   readIo,
   readRss,
   startSet,
@@ -510,10 +510,10 @@ async function runSet(args: Args, want: (s: string) => boolean, start: StartOpti
 
 /** The leader's writes and frames to its followers so far (servers started with --admin), else undefined. */
 async function leaderLinkCounters(leader: ServerProc): Promise<{ writes: number; frames: number; bytes: number } | undefined> {
-  const [writes, frames, bytes] = await Promise.all(
-    ['opencmq_peer_writes_total', 'opencmq_peer_frames_sent_total', 'opencmq_peer_bytes_sent_total'].map((n) => peerCounterSum(leader, n)),
-  );
-  return writes === undefined || frames === undefined || bytes === undefined ? undefined : { writes, frames, bytes };
+  const sums = await peerCounterSums(leader, ['opencmq_peer_writes_total', 'opencmq_peer_frames_sent_total', 'opencmq_peer_bytes_sent_total']);
+  if (sums === undefined) return undefined;
+  const [writes, frames, bytes] = sums as [number, number, number];
+  return { writes, frames, bytes };
 }
 
 /** How the leader's traffic to its followers was batched over a run (with --admin). */

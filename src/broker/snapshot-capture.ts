@@ -76,9 +76,7 @@ export class SnapshotCapture implements ChunkKeeper {
     tail.bytes(topicsJson);
     this.parts.push(tail.finish());
     if (onLiveEntry !== undefined) {
-      const pushes: number[] = [];
-      for (const t of topics.topics) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) pushes.push(p.entryIndex);
-      for (const e of pushes) onLiveEntry(e);
+      for (const t of topics.topics) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) onLiveEntry(p.entryIndex);
     }
     this.size = this.parts.reduce((n, p) => n + partBytes(p), 0);
   }

@@ -61,13 +61,6 @@ export interface GroupView {
   voters(): readonly string[];
 }
 
-/**
- * The service a node's client protocols use: its own where it leads (or knows no leader and
- * can reach nobody, when its own answers say so), the leader's through service calls otherwise.
- * A member that cannot reach the leader (silent, a one-way cut, no connection) or knows none
- * relays the call through another member it can reach, which passes it to the leader: clients on
- * a member cut off from the leader are still served. Node status is always this node's own.
- */
 /** How often calls went round an unreachable leader since start (for metrics). */
 export interface RelayCounters {
   /** Calls this member sent through another member because it could not reach the leader. */
@@ -78,6 +71,13 @@ export interface RelayCounters {
   refusedUnreachable: number;
 }
 
+/**
+ * The service a node's client protocols use: its own where it leads (or knows no leader and
+ * can reach nobody, when its own answers say so), the leader's through service calls otherwise.
+ * A member that cannot reach the leader (silent, a one-way cut, no connection) or knows none
+ * relays the call through another member it can reach, which passes it to the leader: clients on
+ * a member cut off from the leader are still served. Node status is always this node's own.
+ */
 export class RoutedQueueService implements QueueService {
   readonly counters: RelayCounters = { relayedOut: 0, relayedIn: 0, refusedUnreachable: 0 };
 

@@ -988,8 +988,13 @@ export class SegmentedWal {
 
   /** The entry ranges of the closed segments (sealed, not the tail, not empty), in log order: what releaseSegments may delete. */
   closedSpans(): { firstIndex: number; lastIndex: number }[] {
+    return this.closedSegments().map((s) => ({ firstIndex: s.firstIndex, lastIndex: s.lastIndex }));
+  }
+
+  /** Sealed segments other than the tail that hold entries. */
+  private closedSegments(): Segment[] {
     const tail = this.segmentList[this.segmentList.length - 1];
-    return this.segmentList.filter((s) => s !== tail && s.sealed && s.count > 0).map((s) => ({ firstIndex: s.firstIndex, lastIndex: s.lastIndex }));
+    return this.segmentList.filter((s) => s !== tail && s.sealed && s.count > 0);
   }
 
   /**
@@ -1000,10 +1005,7 @@ export class SegmentedWal {
   releaseSegments(keep: (firstIndex: number, lastIndex: number) => boolean, belowIndex: number): Promise<number> {
     return this.exclusive(async () => {
       this.assertOpen();
-      const tail = this.segmentList[this.segmentList.length - 1];
-      const victims = this.segmentList.filter(
-        (s) => s !== tail && s.sealed && s.count > 0 && s.lastIndex < belowIndex && !keep(s.firstIndex, s.lastIndex),
-      );
+      const victims = this.closedSegments().filter((s) => s.lastIndex < belowIndex && !keep(s.firstIndex, s.lastIndex));
       if (victims.length === 0) return 0;
       const doomed = new Set(victims);
       this.segmentList = this.segmentList.filter((s) => !doomed.has(s));

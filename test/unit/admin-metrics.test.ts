@@ -11,6 +11,7 @@ import type { TransportStats } from '../../src/transport';
 import { NodeMetrics, queueRows, type MetricsSource } from '../../src/node/metrics';
 import type { NodeObservation } from '../../src/node/queue-node';
 import { parsePromText, sampleValue } from '../helpers/prom-text';
+import { leaderStatus } from '../helpers/raft-status';
 
 const NOW_MS = 1_700_000_100_000;
 
@@ -36,24 +37,13 @@ function queue(name: string, visible: number, inflight: number, delayed: number,
 
 function observation(over: Partial<NodeObservation['raft']> = {}): NodeObservation {
   return {
-    raft: {
-      id: 'n1',
-      term: 4,
-      votedFor: 'n1',
-      role: 'leader',
-      leader: 'n1',
-      commitIndex: 90,
-      appliedIndex: 90,
-      lastIndex: 100,
-      persistedIndex: 100,
-      snapshotIndex: 0,
-      voters: ['n1', 'n2', 'n3'],
-      progress: {
+    raft: leaderStatus(
+      {
         n2: { matchIndex: 100, nextIndex: 101, state: 'replicate', recentActive: true, pendingSnapshot: 0 },
         n3: { matchIndex: 60, nextIndex: 61, state: 'probe', recentActive: true, pendingSnapshot: 0 },
       } as unknown as NodeObservation['raft']['progress'],
-      ...over,
-    },
+      over,
+    ),
     raftCounters: { elections: 2, leaderChanges: 3, snapshotsSent: 1, snapshotSendFailures: 0, stallStepDowns: 0 },
     closing: false,
     fatal: undefined,

@@ -3,29 +3,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { stallStepDownTarget } from '../../src/node/stall-step-down';
-import type { PeerStatus, RaftStatus } from '../../src/raft/types';
+import type { PeerStatus } from '../../src/raft/types';
+import { leaderStatus } from '../helpers/raft-status';
 
 function peer(matchIndex: number, recentActive: boolean): PeerStatus {
   return { matchIndex, nextIndex: matchIndex + 1, state: 'replicate', inflight: 0, recentActive };
 }
 
-function leader(progress: Record<string, PeerStatus>, over: Partial<RaftStatus> = {}): RaftStatus {
-  return {
-    id: 'n1',
-    term: 4,
-    votedFor: 'n1',
-    role: 'leader',
-    leader: 'n1',
-    commitIndex: 90,
-    appliedIndex: 90,
-    lastIndex: 100,
-    persistedIndex: 95,
-    snapshotIndex: 0,
-    voters: ['n1', ...Object.keys(progress)],
-    progress,
-    ...over,
-  };
-}
+const leader = leaderStatus;
 
 test('the most caught-up follower heard from recently is chosen, ties by id', () => {
   assert.equal(stallStepDownTarget(leader({ n2: peer(80, true), n3: peer(100, true) })), 'n3');

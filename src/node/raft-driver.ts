@@ -135,7 +135,16 @@ const PROPOSAL_TIMEOUT_DEFAULT_MS = 10_000;
  */
 export const FETCH_ENTRIES_MAX = 1024;
 const APPEND_BYTES_MAX = 1024 * 1024;
-const INFLIGHT_APPENDS_MAX = 64;
+/**
+ * One AppendEntries in flight per follower: proposals that arrive while it is out go together in
+ * the next one, sent when the follower answers. A replication round costs about the same CPU on
+ * every member whatever it carries (event-loop turns, socket and log writes, an fsync, the answer),
+ * and on a loaded machine that fixed cost, not the disk, sets throughput and tail latency: with 64
+ * in flight the leader sent a round per Ready, twice as many (docs/BENCHMARKS.md). A lagging
+ * follower still gets APPEND_BYTES_MAX per round trip (about 500 MB/s at a 2 ms round trip), and
+ * a lost append is recovered as before, by the heartbeat answer that frees a full pipeline.
+ */
+const INFLIGHT_APPENDS_MAX = 1;
 
 interface PendingProposal<R> {
   term: number;

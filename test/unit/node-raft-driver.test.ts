@@ -10,10 +10,11 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 
 import { RaftDriver, type Proposed } from '../../src/node/raft-driver';
+import { decodeMessage } from '../../src/raft';
 import { HardStateStore } from '../../src/storage/hard-state';
 import type { LogEntry } from '../../src/storage/types';
 import { SegmentedWal } from '../../src/storage/wal';
-import { PeerTransport } from '../../src/transport';
+import { PeerTransport, type PeerNetwork } from '../../src/transport';
 
 const dirs: string[] = [];
 after(async () => {
@@ -28,7 +29,7 @@ interface Member {
   transport?: PeerTransport;
 }
 
-async function openMember(id: string, voters: string[], dir: string, transport?: PeerTransport): Promise<Member> {
+async function openMember(id: string, voters: string[], dir: string, transport?: PeerTransport, network?: PeerNetwork): Promise<Member> {
   const { wal } = await SegmentedWal.open(path.join(dir, 'wal'), { segmentBytes: 256 * 1024, log: () => {} });
   const hardState = await HardStateStore.open(dir);
   const applied: LogEntry[] = [];
@@ -50,6 +51,7 @@ async function openMember(id: string, voters: string[], dir: string, transport?:
     },
   };
   if (transport) opts.network = transport.group(0);
+  if (network) opts.network = network;
   const log = new RaftDriver<string>(opts);
   log.onCommit((entries) =>
     entries.map((e) => {
@@ -147,3 +149,86 @@ function refusedAs(r: Proposed<unknown>, reason: 'notLeader' | 'transferring'): 
   assert.equal(r.reason, reason);
   assert.equal(r.outcome, 'notApplied');
 }
+
+/**
+ * Raft messages between members in memory, delivered a turn later; `held` stops the frames from
+ * one member to another (kept, to be let through later), as a slow or silent link would.
+ */
+class Switchboard {
+  private readonly handlers = new Map<string, (from: string, payload: Buffer) => void>();
+  private readonly heldLinks = new Set<string>();
+  private readonly heldFrames: { from: string; to: string; payload: Buffer }[] = [];
+  /** Every frame sent, decoded, in order. */
+  readonly sent: { from: string; to: string; type: string; entries: number }[] = [];
+
+  network(id: string): PeerNetwork {
+    return {
+      setPeers: () => {},
+      onMessage: (h) => void this.handlers.set(id, h),
+      send: (to, payload) => {
+        const m = decodeMessage(payload);
+        this.sent.push({ from: id, to, type: m.type, entries: m.type === 'AppendEntries' ? m.entries.length : 0 });
+        const frame = { from: id, to, payload: Buffer.from(payload) };
+        if (this.heldLinks.has(`${id}>${to}`)) this.heldFrames.push(frame);
+        else setImmediate(() => this.handlers.get(to)?.(id, frame.payload));
+        return true;
+      },
+      onRequest: () => {},
+      request: () => Promise.reject(new Error('no requests on this network')),
+      peerWireVersion: () => undefined,
+      peerSilenceMs: () => undefined,
+    };
+  }
+
+  hold(from: string, to: string): void {
+    this.heldLinks.add(`${from}>${to}`);
+  }
+
+  release(from: string, to: string): void {
+    this.heldLinks.delete(`${from}>${to}`);
+    for (const f of this.heldFrames.splice(0)) {
+      if (f.from === from && f.to === to) setImmediate(() => this.handlers.get(f.to)?.(f.from, f.payload));
+      else this.heldFrames.push(f);
+    }
+  }
+}
+
+test('flow control: one AppendEntries in flight per follower; what is proposed meanwhile goes out together once it answers', { timeout: 60_000 }, async () => {
+  const ids = ['n1', 'n2', 'n3'];
+  const board = new Switchboard();
+  const members: Member[] = [];
+  for (const id of ids) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `opencmq-raftflow-${id}-`));
+    dirs.push(dir);
+    members.push(await openMember(id, ids, dir, undefined, board.network(id)));
+  }
+  try {
+    await until(() => members.some((m) => m.log.leaderId === m.id), 'a leader');
+    const leader = members.find((m) => m.log.leaderId === m.id)!;
+    const [slow, other] = members.filter((m) => m !== leader) as [Member, Member];
+    assert.ok((await leader.log.propose(body('first'), 1)).ok);
+    await until(() => commands(slow).length === 1, 'the slow follower applies the first entry');
+
+    // The slow follower's answers stop: its first append stays unanswered, so every later
+    // proposal waits for it, while the other follower keeps the group committing.
+    board.hold(slow.id, leader.id);
+    const appendsTo = (m: Member): number => board.sent.filter((f) => f.from === leader.id && f.to === m.id && f.type === 'AppendEntries' && f.entries > 0).length;
+    const before = appendsTo(slow);
+    for (let i = 0; i < 20; i++) {
+      assert.ok((await leader.log.propose(body(`m${i}`), 1)).ok, `m${i} commits with the other follower`);
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(appendsTo(slow) - before, 1, 'one AppendEntries with entries in flight to the silent follower');
+    assert.ok(appendsTo(other) - before >= 10, `the answering follower got a round per proposal or so (${appendsTo(other) - before})`);
+
+    // Its answer arrives: everything proposed meanwhile follows in one append.
+    const held = appendsTo(slow);
+    board.release(slow.id, leader.id);
+    await until(() => commands(slow).length === 21, 'the slow follower catches up');
+    // One append, or two when a heartbeat's answer (which frees a full pipeline) overtook it.
+    assert.ok(appendsTo(slow) - held <= 2, `the 19 entries proposed while it was silent went in ${appendsTo(slow) - held} appends`);
+    assert.deepEqual(commands(slow), commands(leader));
+  } finally {
+    for (const m of members) await m.log.close().catch(() => undefined);
+  }
+});

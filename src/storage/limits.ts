@@ -19,6 +19,15 @@ export const STORAGE_LIMITS = {
   encodeChunkPoolMax: 16,
   /** Size of each write when zero-filling a new segment or clearing a torn tail. */
   zeroFillChunkBytes: 1 * MiB,
+  /**
+   * The next segment is zero-filled in the background while the log appends to the current one.
+   * Written in one burst, its 64 MiB held the tail's fdatasync for 37 ms on an idle disk (and
+   * 100 ms under load); paced, a pause after each chunk and an fdatasync after this many bytes, a
+   * concurrent fdatasync of the tail waits for at most a few ms (docs/BENCHMARKS.md).
+   */
+  prepareSyncEveryBytes: 4 * MiB,
+  /** The pause after each zero-filled chunk of the next segment (none once the segment is needed). */
+  preparePauseMs: 2,
   /** Read window used by recovery to scan segments. */
   recoveryWindowBytes: 4 * MiB,
   /** Bytes read per positional read while replaying the log (entriesFrom). */

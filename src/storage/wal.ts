@@ -54,8 +54,8 @@ export interface WalOptions {
   observer?: WalObserver;
   /** Where the segment files live (default: the real file system; the simulator passes its disk). */
   fs?: FileSystem;
-  /** The clock for durations and the turn boundary group commit waits for (default: the real ones). */
-  runtime?: Clock & Pick<Timers, 'setImmediate'>;
+  /** The clock for durations, the turn boundary group commit waits for, the pacing of segment preparation (default: the real ones). */
+  runtime?: Clock & Pick<Timers, 'setImmediate' | 'setTimeout'>;
 }
 
 /** Durations in seconds, for latency histograms. */
@@ -180,7 +180,15 @@ function checkIndexArg(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`wal: ${name} must be a non-negative integer`);
 }
 
-async function prepareSegmentFile(fs: FileSystem, dir: string, name: string, bytes: number, hooks: WalHooks): Promise<PreparedFile> {
+/** Whether a segment being prepared should yield to the log's own writes between chunks. */
+interface PreparePacing {
+  /** Resolves once the next chunk may be written: after a pause, or at once when the segment is needed now. */
+  pause(): Promise<void>;
+}
+
+const UNPACED: PreparePacing = { pause: () => Promise.resolve() };
+
+async function prepareSegmentFile(fs: FileSystem, dir: string, name: string, bytes: number, hooks: WalHooks, pacing: PreparePacing = UNPACED): Promise<PreparedFile> {
   const path = join(dir, name);
   const fh = await atStep('allocate', path, () => {
     hooks.beforeAllocate?.(path);
@@ -190,7 +198,7 @@ async function prepareSegmentFile(fs: FileSystem, dir: string, name: string, byt
     // Zero-filled and synced ahead of use, so appends only overwrite allocated blocks and the
     // per-batch fdatasync has no file-size metadata to flush. A disk too full for it fails here,
     // and the partial file is removed so it holds no space while the flush retries.
-    await atStep('allocate', path, () => zeroFill(fh, 0, bytes));
+    await atStep('allocate', path, () => zeroFillPaced(fh, bytes, pacing));
     await atStep('allocate-fsync', path, () => fh.sync());
   } catch (err) {
     await fh.close().catch(() => undefined);
@@ -198,6 +206,27 @@ async function prepareSegmentFile(fs: FileSystem, dir: string, name: string, byt
     throw err;
   }
   return { path, fh, bytes };
+}
+
+/**
+ * Zero-fills [0, bytes) a chunk at a time, pausing after each and flushing every
+ * prepareSyncEveryBytes, so the device never holds a whole segment of zeros in front of the tail's
+ * fdatasync (STORAGE_LIMITS.prepareSyncEveryBytes says what a burst cost).
+ */
+async function zeroFillPaced(fh: FileHandle, bytes: number, pacing: PreparePacing): Promise<void> {
+  const chunk = STORAGE_LIMITS.zeroFillChunkBytes;
+  let unsynced = 0;
+  for (let pos = 0; pos < bytes; pos += chunk) {
+    const n = Math.min(chunk, bytes - pos);
+    await zeroFill(fh, pos, n);
+    unsynced += n;
+    if (pos + n >= bytes) break;
+    if (unsynced >= STORAGE_LIMITS.prepareSyncEveryBytes) {
+      await fh.datasync();
+      unsynced = 0;
+    }
+    await pacing.pause();
+  }
 }
 
 export class SegmentedWal {
@@ -230,6 +259,14 @@ export class SegmentedWal {
   private prepared: Promise<PreparedFile | Error> | undefined;
   private preparedBytes = 0;
   private prepareSeq = 0;
+  /** The segment being prepared in the background is needed now (a rollover waits for it, or the log closes). */
+  private preparingInHurry = false;
+  private readonly preparePacing: PreparePacing = {
+    pause: () =>
+      this.preparingInHurry || this.closing
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => void this.rt.setTimeout(resolve, STORAGE_LIMITS.preparePauseMs)),
+  };
   private chunkPool: Buffer[] = [];
   /** Entries reported in damagedBodies at recovery: replay yields them, readEntries rejects them. */
   private knownDamaged = new Set<number>();
@@ -251,7 +288,7 @@ export class SegmentedWal {
     private readonly slowFsyncWarnMs: number,
     private readonly observer: WalObserver | undefined,
     private readonly fs: FileSystem,
-    private readonly rt: Clock & Pick<Timers, 'setImmediate'>,
+    private readonly rt: Clock & Pick<Timers, 'setImmediate' | 'setTimeout'>,
   ) {
     this.segmentList = segments;
     this.slowFsyncLogs = new LogRateLimit(STORAGE_LIMITS.slowFsyncLogsPerMinute, 60_000, () => rt.monotonicMs());
@@ -623,7 +660,8 @@ export class SegmentedWal {
 
   private startPreparing(): void {
     const name = `next-${this.prepareSeq++}${PREALLOC_SUFFIX}`;
-    this.prepared = prepareSegmentFile(this.fs, this.dir, name, this.segmentBytes, this.hooks).then(
+    this.preparingInHurry = false;
+    this.prepared = prepareSegmentFile(this.fs, this.dir, name, this.segmentBytes, this.hooks, this.preparePacing).then(
       (file) => {
         this.preparedBytes = file.bytes;
         return file;
@@ -635,6 +673,8 @@ export class SegmentedWal {
   private async takePrepared(): Promise<PreparedFile> {
     const preparing = this.prepared;
     this.prepared = undefined;
+    // The log waits for it now: the rest is written without pauses.
+    this.preparingInHurry = true;
     const ready = preparing ? await preparing : undefined;
     this.preparedBytes = 0;
     if (ready !== undefined && !(ready instanceof Error)) return ready;

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { EntryUnavailableError, WalCorruptionError, type LogEntry, ENTRY_KINDS } from '../../src/storage/types';
 import { SegmentedWal, WalFailedError, type WalOptions } from '../../src/storage/wal';
-import { HEADER_BYTES } from '../../src/storage/wal-format';
+import { HEADER_BYTES, PREALLOC_SUFFIX } from '../../src/storage/wal-format';
+import type { FileSystem } from '../../src/runtime/fs';
+import { nodeFs } from '../../src/runtime/node-fs';
 
 // ---- fixtures -------------------------------------------------------------------------------------
 
@@ -565,5 +567,56 @@ void test('a failed fdatasync rejects its appends and every later one', async ()
     assert.equal((await wal.readEntries(1, 1)).length, 1);
     assert.ok(log.lines.some((l) => l.includes('EIO (injected)')));
     await wal.close();
+  });
+});
+
+void test('the next segment is zero-filled in paced steps, flushed every 4 MiB, not written and synced in one burst', async () => {
+  await withTempDir(async (dir) => {
+    // Every fdatasync of a segment being prepared, by file, with how many bytes it had written by then.
+    const flushes = new Map<string, number[]>();
+    const counting: FileSystem = {
+      ...nodeFs,
+      open: async (path, flags) => {
+        const fh = await nodeFs.open(path, flags);
+        if (!path.endsWith(PREALLOC_SUFFIX)) return fh;
+        let written = 0;
+        // Its fsync ends the preparation; later fdatasyncs are of appends, once it is a segment.
+        let prepared = false;
+        return {
+          ...fh,
+          read: fh.read.bind(fh),
+          writev: fh.writev.bind(fh),
+          sync: async () => {
+            prepared = true;
+            await fh.sync();
+          },
+          truncate: fh.truncate.bind(fh),
+          stat: fh.stat.bind(fh),
+          readFile: fh.readFile.bind(fh),
+          close: fh.close.bind(fh),
+          write: async (buffer, offset, length, position) => {
+            const r = await fh.write(buffer, offset, length, position);
+            written += r.bytesWritten;
+            return r;
+          },
+          datasync: async () => {
+            if (!prepared) flushes.set(path, [...(flushes.get(path) ?? []), written]);
+            await fh.datasync();
+          },
+        };
+      },
+    };
+    const segmentBytes = 10 * 1024 * 1024;
+    const { wal } = await SegmentedWal.open(dir, { segmentBytes, fs: counting, log: () => {} });
+    // Filling the first segment rolls over into the prepared one and starts preparing the next.
+    const big = (index: number): LogEntry => makeEntry(index, { size: 1024 * 1024 });
+    for (let i = 1; i <= 12; i++) await wal.append([big(i)]);
+    assert.deepEqual((await wal.readEntries(1, 12)).map((e) => e.index), Array.from({ length: 12 }, (_, i) => i + 1));
+    await wal.close();
+    const paced = [...flushes.values()].filter((f) => f.length > 0);
+    assert.ok(paced.length >= 1, 'a segment was prepared while the log was open');
+    const mib = 1024 * 1024;
+    // 10 MiB: flushed after 4 and 8 MiB (the last 2 MiB go with the final fsync).
+    for (const f of paced) assert.deepEqual(f, [4 * mib, 8 * mib]);
   });
 });

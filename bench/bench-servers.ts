@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { RawHttpConnection } from './raw-http';
+import { SERVER_NODE_FLAGS } from '../src/cli/node-flags';
 
 // Relative to this compiled file, so a build into any outDir runs its own server.
 const CLI = path.join(__dirname, '..', 'src', 'cli', 'main.js');
@@ -55,7 +56,7 @@ export interface StartOptions {
 async function spawnServer(id: string, dataDir: string, extraArgs: string[], opts: StartOptions): Promise<ServerProc> {
   const adminPort = opts.admin ? await freePort() : undefined;
   const adminArgs = adminPort !== undefined ? ['--admin-port', String(adminPort)] : [];
-  const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(opts.cpuProfDir, id)] : [];
+  const nodeArgs = [...SERVER_NODE_FLAGS, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(opts.cpuProfDir, id)] : [])];
   const tlsArgs = opts.apiTls ? ['--tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--tls-key', path.join(TLS_FIXTURES, `${id}.key`)] : [];
   const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...tlsArgs, ...adminArgs, ...extraArgs];
   const env = { ...process.env };

@@ -21,7 +21,7 @@ OPENCMQ_MAIN=${OPENCMQ_MAIN:-/opt/opencmq/dist/src/cli/main.js}
 
 case "${1:-}" in
   ''|-*) ;;
-  *) exec node "$OPENCMQ_MAIN" "$@" ;;
+  *) exec node --initial-old-space-size=64 "$OPENCMQ_MAIN" "$@" ;;
 esac
 
 # Read a secret from a file rather than an environment entry visible in `docker inspect`.
@@ -80,4 +80,4 @@ while [ "$i" -lt "$given" ]; do
   i=$((i + 1))
 done
 
-exec node "$OPENCMQ_MAIN" server "$@"
+exec node --initial-old-space-size=64 "$OPENCMQ_MAIN" server "$@"

@@ -11,6 +11,7 @@ import type { CommandSpec } from './commands';
 import { EXIT_ERROR, EXIT_OK } from './cli-io';
 import { intOpt, logOptions, stringOpt } from './options';
 import { ADMIN_PORT_OFFSET } from '../node/server-options';
+import { SERVER_NODE_FLAGS } from './node-flags';
 
 const NODE_IDS = ['n1', 'n2', 'n3'] as const;
 
@@ -59,7 +60,7 @@ export const clusterStartLocal: CommandSpec = {
       args.push('--log-format', logFormat, ...(logs.logLevel !== undefined ? ['--log-level', logs.logLevel] : []));
       const env = { ...process.env, OPENCMQ_CLUSTER_SECRET: secret };
       // JSON lines pass through whole (each names its node); readable ones get the id in front.
-      return startMember(id, spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env }), (line) => ctx.io.err(line), logFormat !== 'json');
+      return startMember(id, spawn(process.execPath, [...SERVER_NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }), (line) => ctx.io.err(line), logFormat !== 'json');
     });
     ctx.io.out(`3-node set starting: http://127.0.0.1:${basePort}, :${basePort + 1}, :${basePort + 2} (Ctrl-C stops it)`);
     ctx.io.out(`admin endpoints: http://127.0.0.1:${adminBasePort}/readyz, :${adminBasePort + 1}, :${adminBasePort + 2}`);

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 // The `opencmq` executable: real stdin/stdout, signals and factories around runCli.
 
 import * as readline from 'node:readline';

@@ -69,6 +69,7 @@ export class ByteWriter {
 
   /** A string of at most 65535 UTF-8 bytes, u16 length first. */
   shortStr(s: string): void {
+    if (this.asciiStr(s, 2)) return;
     const b = utf8Bytes(s);
     if (b.length > 0xffff) throw new BrokerFormatError(`string too long (${b.length} bytes)`);
     this.u16(b.length);
@@ -77,9 +78,32 @@ export class ByteWriter {
 
   /** A string with a u32 length first. */
   longStr(s: string): void {
+    if (this.asciiStr(s, 4)) return;
     const b = utf8Bytes(s);
     this.u32(b.length);
     this.bytes(b);
+  }
+
+  /**
+   * Writes `s` with its length first when it is all ASCII (queue names, receipt handles: nearly
+   * every string here), byte by byte into the buffer: no encoder call and no temporary array per
+   * string. False, with pos unchanged, when it is not ASCII or too long for a u16 length.
+   */
+  private asciiStr(s: string, lengthBytes: 2 | 4): boolean {
+    const n = s.length;
+    if (lengthBytes === 2 && n > 0xffff) return false;
+    this.ensure(lengthBytes + n);
+    const buf = this.buf;
+    const at = this.pos + lengthBytes;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) return false;
+      buf[at + i] = c;
+    }
+    if (lengthBytes === 2) this.view.setUint16(this.pos, n, true);
+    else this.view.setUint32(this.pos, n, true);
+    this.pos = at + n;
+    return true;
   }
 
   /** The written bytes; no copy when the capacity was exact. */

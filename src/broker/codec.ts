@@ -95,7 +95,8 @@ function batchCountOk(n: number): boolean {
 export function encodeCommand(cmd: Command): EncodedCommand {
   if (cmd.kind === 'sendMessages') return encodeSend(cmd.queueName, cmd.delaySeconds, cmd.bodies);
   if (cmd.kind === 'publishMessages') return encodePublish(cmd.topicName, cmd.msgTags, cmd.routingKey, cmd.bodies);
-  const w = new ByteWriter(64);
+  // A delete carries up to 16 receipt handles: sized for them, the writer need not grow (and copy).
+  const w = new ByteWriter(cmd.kind === 'deleteMessages' ? 64 + cmd.receiptHandles.reduce((n, h) => n + 2 + h.length, 0) : 64);
   w.u8(CODEC_VERSION);
   w.u8(KIND_CODES[cmd.kind]);
   switch (cmd.kind) {

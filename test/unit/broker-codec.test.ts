@@ -235,3 +235,17 @@ test('encoding refuses commands that would break msgId uniqueness or the wire fo
   assert.throws(() => encodeCommand({ ...sub, notifyStrategy: 'NEVER' as 'BACKOFF_RETRY' }), BrokerFormatError);
   assert.throws(() => encodeCommand({ ...sub, protocol: 'queue', filterTags: Array.from({ length: 256 }, () => 'a') }), BrokerFormatError);
 });
+
+test('strings are written as the UTF-8 decoder reads them: ASCII in place, anything else through the encoder, the same bytes either way', () => {
+  const names = ['q', 'orders-queue', 'x'.repeat(64), 'é', 'queue-ß', 'a😀b', 'mixed-ascii-then-é', '\u007f\u0080'];
+  for (const name of names) {
+    const handles = [name, `12-3-1-${name}`];
+    const e = encodeCommand({ kind: 'deleteMessages', queueName: name, receiptHandles: handles });
+    // The layout spelled out with TextEncoder: version, kind, u16 length + bytes, u8 count, handles.
+    const utf8 = (s: string): number[] => [...new TextEncoder().encode(s)];
+    const str = (s: string): number[] => [utf8(s).length & 0xff, utf8(s).length >> 8, ...utf8(s)];
+    const expected = [...str(name), handles.length, ...handles.flatMap(str)];
+    assert.deepEqual([...e.payload.subarray(2)], expected, `bytes of ${JSON.stringify(name)}`);
+    assert.deepEqual(decodeCommand(e.payload, e.metaLen), { kind: 'deleteMessages', queueName: name, receiptHandles: handles });
+  }
+});

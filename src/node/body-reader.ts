@@ -53,8 +53,11 @@ export class BodyReader {
    */
   async read(messages: readonly ReceivedMessage[]): Promise<(Buffer | undefined)[]> {
     const spans = await this.readSpans(messages);
+    const bodies = messages.map((m) => this.checkedBody(m, spans.get(m.body.entryIndex)));
+    // The usual case, every local copy intact, needs no promise per message.
+    if (!bodies.includes(undefined)) return bodies;
     // Damaged ones are fetched at once, not one after another: a receive waits one replica round.
-    return Promise.all(messages.map(async (m) => this.checkedBody(m, spans.get(m.body.entryIndex)) ?? this.fromReplica(m.msgId, m.body)));
+    return Promise.all(messages.map(async (m, i) => bodies[i] ?? this.fromReplica(m.msgId, m.body)));
   }
 
   /** One body (a topic push), intact from here or a replica; rejects when no copy is intact. */

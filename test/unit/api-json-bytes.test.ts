@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import fc from 'fast-check';
 import { jsonBytes, Utf8JsonString } from '../../src/api/json-bytes';
-import { receivedMessageFields, renderOutcome, responseBytes, responseJson, success } from '../../src/api/response';
+import { createApiContext, handleCmqRequest } from '../../src/api/http-server';
+import { responseBytes, responseJson } from '../../src/api/response';
 import type { DeliveredMessage } from '../../src/service/queue-service';
+import { RecordingQueueService } from '../helpers/recording-service';
 
 /** What the answers were before the renderer: JSON.stringify, then UTF-8. */
 const reference = (v: unknown): Buffer => Buffer.from(JSON.stringify(v), 'utf8');
@@ -152,41 +154,62 @@ function delivered(body: Buffer, seq: number): DeliveredMessage {
   };
 }
 
-/** The receive answer as it was rendered before: the body decoded to a string, JSON.stringify. */
-function oldReceiveAnswer(messages: DeliveredMessage[], clientRequestId: number | bigint | undefined): string {
-  const body: Record<string, unknown> = {
-    code: 0,
-    message: '',
-    requestId: 'abc-1',
-    msgInfoList: messages.map((m) => ({
-      msgId: m.msgId,
-      msgBody: m.bodyBytes.toString('utf8'),
-      receiptHandle: m.receiptHandle,
-      enqueueTime: m.enqueueTime,
-      firstDequeueTime: m.firstDequeueTime,
-      nextVisibleTime: m.nextVisibleTime,
-      dequeueCount: m.dequeueCount,
-    })),
+/** The message fields of a receive answer as they were rendered before: the body decoded to a string. */
+function oldFields(m: DeliveredMessage): Record<string, unknown> {
+  return {
+    msgId: m.msgId,
+    msgBody: m.bodyBytes.toString('utf8'),
+    receiptHandle: m.receiptHandle,
+    enqueueTime: m.enqueueTime,
+    firstDequeueTime: m.firstDequeueTime,
+    nextVisibleTime: m.nextVisibleTime,
+    dequeueCount: m.dequeueCount,
   };
-  if (clientRequestId !== undefined) body['clientRequestId'] = clientRequestId;
-  return responseJson(body);
 }
 
-void test('a batched receive answer is byte for byte the one rendered from decoded bodies', () => {
-  const crid = fc.option(fc.oneof(fc.nat(), fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n })), { nil: undefined });
-  fc.assert(
-    fc.property(fc.array(bodyBytes, { minLength: 1, maxLength: 16 }), crid, (bodies, clientRequestId) => {
+/** A (Batch)ReceiveMessage answered by handleCmqRequest from these messages: what the server sends, and the reference renderer's text. */
+async function receiveAnswer(action: string, messages: DeliveredMessage[], clientRequestId: number | bigint | undefined) {
+  const service = new RecordingQueueService({ receive: () => ({ ok: true, messages }) });
+  const ctx = createApiContext({ service, auth: { mode: 'open' }, requestIdPrefix: 'r-' });
+  const params: Record<string, string> = { Action: action, queueName: 'q1', numOfMsg: '16' };
+  if (clientRequestId !== undefined) params['clientRequestId'] = String(clientRequestId);
+  const r = await handleCmqRequest(ctx, { method: 'POST', host: 'h', path: '/', query: '', body: Buffer.from(new URLSearchParams(params).toString()) });
+  return { sent: responseBytes(r), reference: responseJson(r), requestId: r['requestId'] as string };
+}
+
+const clientRequestIds = fc.option(fc.oneof(fc.nat(), fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n })), { nil: undefined });
+
+void test('a batched receive answer is byte for byte the one rendered from decoded bodies', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(bodyBytes, { minLength: 1, maxLength: 16 }), clientRequestIds, async (bodies, clientRequestId) => {
       const messages = bodies.map((b, i) => delivered(b, i + 1));
-      const answer = renderOutcome(success({ msgInfoList: messages.map(receivedMessageFields) }), 'abc-1');
-      if (clientRequestId !== undefined) answer['clientRequestId'] = clientRequestId;
-      const old = oldReceiveAnswer(messages, clientRequestId);
-      const sent = responseBytes(answer);
+      const { sent, reference: ref, requestId } = await receiveAnswer('BatchReceiveMessage', messages, clientRequestId);
+      const old = responseJson({
+        code: 0,
+        message: '',
+        requestId,
+        msgInfoList: messages.map(oldFields),
+        ...(clientRequestId !== undefined ? { clientRequestId } : {}),
+      });
       assert.equal(sent.toString('utf8'), old);
       assert.deepEqual(sent, Buffer.from(old, 'utf8'));
-      // The reference renderer (still used for forwarded answers) agrees too.
-      assert.equal(responseJson(answer), old);
+      // The reference renderer (still used for answers forwarded from a follower) agrees too.
+      assert.equal(ref, old);
       if (typeof clientRequestId === 'bigint') assert.ok(old.endsWith(`,"clientRequestId":${clientRequestId}}`));
     }),
     { numRuns: 1000 },
+  );
+});
+
+void test('a single receive answer is byte for byte the one rendered from the decoded body', async () => {
+  await fc.assert(
+    fc.asyncProperty(bodyBytes, clientRequestIds, async (body, clientRequestId) => {
+      const m = delivered(body, 1);
+      const { sent, reference: ref, requestId } = await receiveAnswer('ReceiveMessage', [m], clientRequestId);
+      const old = responseJson({ code: 0, message: '', requestId, ...oldFields(m), ...(clientRequestId !== undefined ? { clientRequestId } : {}) });
+      assert.deepEqual(sent, Buffer.from(old, 'utf8'));
+      assert.equal(ref, old);
+    }),
+    { numRuns: 500 },
   );
 });

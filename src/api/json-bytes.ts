@@ -34,38 +34,61 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
-/** The scratch buffer answers are rendered into, and the largest one kept between answers. */
-const SCRATCH_INITIAL = 64 * 1024;
-const SCRATCH_KEEP_MAX = 1024 * 1024;
-
 /**
- * Render into one scratch buffer reused by every call (rendering is synchronous), then copy the
- * exact bytes out: one right-sized allocation per answer instead of regrowing a fresh buffer.
+ * Answers are rendered into slabs of this size and handed out as views of them, so most answers
+ * cost neither an allocation nor a copy; a slab is freed once every answer in it has been written
+ * to its socket. An answer that does not fit moves to a slab of its own size.
  */
+const SLAB_BYTES = 128 * 1024;
+/** Less room than this left in a slab: start the next answer in a new one. */
+const SLAB_MIN_FREE = 4 * 1024;
+
 class ByteSink {
   buf!: Buffer;
   /** The same memory as 32-bit words, to check copied bytes four at a time. */
   private words!: Int32Array;
+  /** Where the answer being rendered starts in buf. */
+  private start = 0;
   pos = 0;
 
   constructor() {
-    this.allocate(SCRATCH_INITIAL);
+    this.allocate(SLAB_BYTES);
   }
 
-  /** Its own ArrayBuffer, so that word i of `words` is bytes 4i..4i+3 of `buf`. */
+  /** Not zeroed, and not from Node's pool: word i of `words` is bytes 4i..4i+3 of `buf`. */
   private allocate(size: number): void {
-    const memory = new ArrayBuffer(size);
-    this.buf = Buffer.from(memory);
-    this.words = new Int32Array(memory, 0, size >>> 2);
+    this.buf = Buffer.allocUnsafeSlow(size);
+    this.words = new Int32Array(this.buf.buffer, this.buf.byteOffset, size >>> 2);
   }
 
+  begin(): void {
+    if (this.buf.length - this.pos < SLAB_MIN_FREE) {
+      this.allocate(SLAB_BYTES);
+      this.pos = 0;
+    }
+    this.start = this.pos;
+  }
+
+  /** Room for n more bytes at pos; the answer so far may move to a new slab (marks stay valid). */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
+    const length = this.pos - this.start;
+    let size = SLAB_BYTES;
+    while (size < length + n) size *= 2;
     const old = this.buf;
     this.allocate(size);
-    old.copy(this.buf, 0, 0, this.pos);
+    old.copy(this.buf, 0, this.start, this.pos);
+    this.start = 0;
+    this.pos = length;
+  }
+
+  /** The current position, as an offset in the answer (a slab change does not move it). */
+  mark(): number {
+    return this.pos - this.start;
+  }
+
+  rewind(mark: number): void {
+    this.pos = this.start + mark;
   }
 
   byte(b: number): void {
@@ -122,11 +145,13 @@ class ByteSink {
     return (high & 0x80808080) !== 0 ? 1 : 0;
   }
 
+  /** The answer rendered since begin(), as a view of the slab. */
   take(): Buffer {
-    const out = Buffer.allocUnsafe(this.pos);
-    this.buf.copy(out, 0, 0, this.pos);
-    if (this.buf.length > SCRATCH_KEEP_MAX) this.allocate(SCRATCH_INITIAL);
-    this.pos = 0;
+    const out = this.buf.subarray(this.start, this.pos);
+    // Next answer at an 8-byte boundary; an oversized slab is left to the answer that needed it.
+    this.pos = (this.pos + 7) & ~7;
+    if (this.buf.length > SLAB_BYTES) this.pos = this.buf.length;
+    this.start = this.pos;
     return out;
   }
 }
@@ -140,15 +165,11 @@ const sink = new ByteSink();
  * object are written after its other keys (as responseJson does).
  */
 export function jsonBytes(value: unknown): Buffer {
-  sink.pos = 0;
-  try {
-    if (isPlainObject(value)) writeObject(value, true);
-    else if (!writeValue(value)) sink.ascii('null');
-    return sink.take();
-  } catch (e) {
-    sink.pos = 0;
-    throw e;
-  }
+  // A throw (from a toJSON) leaves a partial answer in the slab; the next one starts after it.
+  sink.begin();
+  if (isPlainObject(value)) writeObject(value, true);
+  else if (!writeValue(value)) sink.ascii('null');
+  return sink.take();
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -215,12 +236,12 @@ function writeObject(o: Record<string, unknown>, bigintsLast: boolean): void {
 
 /** `"key":value`, after a comma unless first; nothing at all (false) when JSON leaves the value out. */
 function writeMember(k: string, v: unknown, first: boolean): boolean {
-  const mark = sink.pos;
+  const mark = sink.mark();
   if (!first) sink.byte(COMMA);
   writeString(k);
   sink.byte(COLON);
   if (writeValue(v)) return true;
-  sink.pos = mark;
+  sink.rewind(mark);
   return false;
 }
 

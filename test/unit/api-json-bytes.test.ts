@@ -130,13 +130,33 @@ void test('Utf8JsonString: each byte value at each position of short and word-si
   }
 });
 
-void test('jsonBytes: answers larger than its scratch buffer, and a small one after them', () => {
-  for (const size of [70_000, 3_000_000, 10]) {
+void test('jsonBytes: answers larger than a slab, and small ones after them', () => {
+  for (const size of [70_000, 200_000, 3_000_000, 10]) {
     const bytes = Buffer.alloc(size, 'y');
     bytes[size - 1] = 0x41;
-    const v = { list: [{ msgBody: new Utf8JsonString(bytes) }, { msgBody: 'é'.repeat(size % 5000) }] };
+    const v = { list: [{ msgBody: new Utf8JsonString(bytes) }, { msgBody: 'é'.repeat(size % 5000) }, { s: 'x'.repeat(size % 7000) }] };
     assert.deepEqual(jsonBytes(v), reference(v));
   }
+});
+
+void test('jsonBytes: answers handed out earlier keep their bytes while later ones are rendered', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(bodyBytes, fc.nat({ max: 40_000 }), anyString), { minLength: 1, maxLength: 60 }), (specs) => {
+      const values = specs.map(([bytes, pad, s]) => ({ s, pad: 'p'.repeat(pad), msgBody: new Utf8JsonString(bytes), u: undefined }));
+      const answers = values.map((v) => jsonBytes(v));
+      values.forEach((v, i) => assert.deepEqual(answers[i], reference(v), `answer ${i}`));
+    }),
+    { numRuns: 200 },
+  );
+});
+
+void test('jsonBytes: a value JSON.stringify rejects throws, and the next answer is whole', () => {
+  const cyclic: Record<string, unknown> = { a: 'x'.repeat(100) };
+  cyclic['self'] = { again: cyclic };
+  assert.throws(() => jsonBytes({ before: 'y'.repeat(5000), when: { toJSON: () => { throw new Error('boom'); } } }), /boom/);
+  assert.throws(() => jsonBytes(cyclic));
+  const v = { after: 'z'.repeat(300) };
+  assert.deepEqual(jsonBytes(v), reference(v));
 });
 
 function delivered(body: Buffer, seq: number): DeliveredMessage {

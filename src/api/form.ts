@@ -8,6 +8,49 @@ import { fail, type ErrorResult } from '../protocol/errors';
 /** Decoded request parameters, in the order they were sent. */
 export type FormParams = Map<string, string>;
 
+/** Spans of the input are recorded as start * SPAN_BASE + end, exact while the input is shorter. */
+const SPAN_BASE = 2 ** 26;
+
+/**
+ * The parameters parseForm gives: also where each value's UTF-8 bytes are, so that a message
+ * body goes on as the bytes that were sent rather than being encoded again from its string
+ * (see valueBytes).
+ */
+export class ParsedForm extends Map<string, string> {
+  /** A value sent unescaped: its span of `source`; an escaped one: its decoded bytes. */
+  private readonly spans = new Map<string, number | Buffer>();
+
+  constructor(private readonly source: Buffer) {
+    super();
+  }
+
+  /** parseForm's: a value and where its bytes are. */
+  setValue(key: string, value: string, bytes: number | Buffer | undefined): void {
+    this.set(key, value);
+    if (bytes !== undefined) this.spans.set(key, bytes);
+  }
+
+  bytesOf(key: string): Buffer | undefined {
+    const span = this.spans.get(key);
+    if (span === undefined || typeof span !== 'number') return span;
+    const start = Math.floor(span / SPAN_BASE);
+    return this.source.subarray(start, span - start * SPAN_BASE);
+  }
+}
+
+/**
+ * The UTF-8 bytes of a parameter's value (`Buffer.from(p.get(key), 'utf8')`), without encoding
+ * it again when parseForm made `p`: a view of the request for a value sent unescaped.
+ */
+export function valueBytes(p: FormParams, key: string): Buffer | undefined {
+  if (p instanceof ParsedForm) {
+    const bytes = p.bytesOf(key);
+    if (bytes !== undefined) return bytes;
+  }
+  const value = p.get(key);
+  return value === undefined ? undefined : Buffer.from(value, 'utf8');
+}
+
 export type FormParseResult = { ok: true; params: FormParams } | ErrorResult;
 
 const AMP = 0x26;
@@ -32,8 +75,9 @@ export function parseForm(input: Buffer | string): FormParseResult {
   // components without escapes: they are split at ASCII bytes, which never occur inside a
   // multi-byte sequence.
   if (!isUtf8(buf)) return fail('cannotParse', PARSE_ARG, '(invalid UTF-8)');
-  const params: FormParams = new Map();
+  const params = new ParsedForm(buf);
   const end = buf.length;
+  const recordSpans = end < SPAN_BASE;
   let start = 0;
   // Positions of the next '%' and '+' at or after `start`, found with native indexOf and reused
   // while they lie ahead: the common body without escapes is then scanned once, not per byte in JS.
@@ -52,9 +96,19 @@ export function parseForm(input: Buffer | string): FormParseResult {
         let eq = buf.indexOf(EQ, start);
         if (eq < 0 || eq > amp) eq = amp;
         const key = decodeComponent(buf, start, eq, needsCopy(start, eq));
-        const value = eq < amp ? decodeComponent(buf, eq + 1, amp, needsCopy(eq + 1, amp)) : '';
+        let value = '';
+        let bytes: number | Buffer | undefined;
+        if (eq < amp) {
+          if (needsCopy(eq + 1, amp)) {
+            bytes = unescapeComponent(buf, eq + 1, amp);
+            value = bytes.toString('utf8');
+          } else {
+            value = buf.toString('utf8', eq + 1, amp);
+            if (recordSpans) bytes = (eq + 1) * SPAN_BASE + amp;
+          }
+        }
         if (params.has(key)) return fail('paramNotRepeatable', key);
-        params.set(key, value);
+        params.setValue(key, value, bytes);
       }
       start = amp + 1;
     }
@@ -71,7 +125,11 @@ function indexOrEnd(buf: Buffer, byte: number, from: number): number {
 }
 
 function decodeComponent(buf: Buffer, start: number, end: number, needsCopy: boolean): string {
-  if (!needsCopy) return buf.toString('utf8', start, end);
+  return needsCopy ? unescapeComponent(buf, start, end).toString('utf8') : buf.toString('utf8', start, end);
+}
+
+/** The bytes a component with '%' or '+' stands for, checked to be UTF-8. */
+function unescapeComponent(buf: Buffer, start: number, end: number): Buffer {
   const out = Buffer.allocUnsafe(end - start);
   let j = 0;
   for (let i = start; i < end; i++) {
@@ -90,7 +148,7 @@ function decodeComponent(buf: Buffer, start: number, end: number, needsCopy: boo
   }
   const decoded = out.subarray(0, j);
   if (!isUtf8(decoded)) throw new MalformedForm('(invalid UTF-8)');
-  return decoded.toString('utf8');
+  return decoded;
 }
 
 function hexValue(c: number): number {

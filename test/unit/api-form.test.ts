@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseForm, type FormParams } from '../../src/api/form';
+import fc from 'fast-check';
+import { parseForm, valueBytes, type FormParams } from '../../src/api/form';
 import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
 import type { ErrorResult } from '../../src/protocol/errors';
 
@@ -108,4 +109,28 @@ void test('form: agrees with URLSearchParams on well-formed input', () => {
   src.append('odd key_with.chars', '@file');
   const p = ok(src.toString());
   assert.deepEqual([...p], [...src]);
+});
+
+void test('form: valueBytes is each value as UTF-8, sent escaped or raw; raw ones are views of the request', () => {
+  const text = fc.string({ unit: 'binary', maxLength: 30 });
+  // Raw values: any text without the characters the form syntax gives a meaning.
+  const rawText = text.map((t) => t.replace(/[&=%+]/g, ''));
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.tuple(fc.string({ unit: 'grapheme-ascii', maxLength: 8 }), text, rawText), { selector: (t) => t[0], maxLength: 8 }), (items) => {
+      const escaped = ok(new URLSearchParams(items.map(([k, v]): [string, string] => [k, v])).toString());
+      const keys = items.map(([k]) => encodeURIComponent(k));
+      const raw = Buffer.from(items.map(([, , r], i) => `${keys[i]}=${r}`).join('&'));
+      const rawParams = ok(raw);
+      for (const [i, [k, v, r]] of items.entries()) {
+        assert.deepEqual(valueBytes(escaped, k), Buffer.from(v, 'utf8'));
+        const bytes = valueBytes(rawParams, decodeURIComponent(keys[i] as string));
+        assert.deepEqual(bytes, Buffer.from(r, 'utf8'));
+        if (r !== '') assert.equal(bytes?.buffer, raw.buffer, 'a raw value is not copied');
+      }
+      assert.equal(valueBytes(escaped, 'absent key \u0000'), undefined);
+    }),
+    { numRuns: 500 },
+  );
+  // A map not made by parseForm: the value encoded.
+  assert.deepEqual(valueBytes(new Map([['msgBody', 'é']]), 'msgBody'), Buffer.from('é'));
 });

@@ -86,10 +86,17 @@ export function arrayParamKeys(
   const items: { index: number; key: string }[] = [];
   for (const key of p.keys()) {
     if (!key.startsWith(prefix)) continue;
-    const digits = key.slice(prefix.length);
-    if (!/^\d+$/.test(digits)) continue;
+    // The index: one or more ASCII digits after the prefix, and nothing else.
+    let index = 0;
+    let i = prefix.length;
+    for (; i < key.length; i++) {
+      const d = key.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      index = index * 10 + d;
+    }
+    if (i === prefix.length || i < key.length) continue;
     // A huge index can only be a gap; keep it finite so the consecutiveness check rejects it.
-    const index = digits.length > INDEX_DIGITS_MAX ? Number.MAX_SAFE_INTEGER : Number(digits);
+    if (key.length - prefix.length > INDEX_DIGITS_MAX) index = Number.MAX_SAFE_INTEGER;
     items.push({ index, key });
   }
   if (items.length === 0) return required ? fail('missingParam', name) : [];

@@ -10,24 +10,32 @@ export type FormParams = Map<string, string>;
 
 /** Spans of the input are recorded as start * SPAN_BASE + end, exact while the input is shorter. */
 const SPAN_BASE = 2 ** 26;
+/**
+ * Values of at least this many bytes are decoded into strings only when asked for: a message
+ * body goes on as its bytes, and is read as a string only to check a signature.
+ */
+const LAZY_VALUE_BYTES = 256;
 
 /**
- * The parameters parseForm gives: also where each value's UTF-8 bytes are, so that a message
- * body goes on as the bytes that were sent rather than being encoded again from its string
- * (see valueBytes).
+ * The parameters parseForm gives: a map of decoded values that also knows where each value's
+ * UTF-8 bytes are (see valueBytes), and decodes long values on first use. Until then the map
+ * holds '' for them, which no reader sees: get and every iteration decode first.
  */
 export class ParsedForm extends Map<string, string> {
   /** A value sent unescaped: its span of `source`; an escaped one: its decoded bytes. */
   private readonly spans = new Map<string, number | Buffer>();
+  /** Keys whose value is not decoded yet. */
+  private readonly undecoded = new Set<string>();
 
   constructor(private readonly source: Buffer) {
     super();
   }
 
-  /** parseForm's: a value and where its bytes are. */
-  setValue(key: string, value: string, bytes: number | Buffer | undefined): void {
-    this.set(key, value);
+  /** parseForm's: a key, and its value or where the value's bytes are. */
+  setValue(key: string, value: string | undefined, bytes: number | Buffer | undefined): void {
     if (bytes !== undefined) this.spans.set(key, bytes);
+    if (value === undefined) this.undecoded.add(key);
+    super.set(key, value ?? '');
   }
 
   bytesOf(key: string): Buffer | undefined {
@@ -35,6 +43,49 @@ export class ParsedForm extends Map<string, string> {
     if (span === undefined || typeof span !== 'number') return span;
     const start = Math.floor(span / SPAN_BASE);
     return this.source.subarray(start, span - start * SPAN_BASE);
+  }
+
+  override get(key: string): string | undefined {
+    const v = super.get(key);
+    return v === '' && this.undecoded.has(key) ? this.decode(key) : v;
+  }
+
+  override set(key: string, value: string): this {
+    // Only parseForm knows where a value's bytes are: a value set afterwards has none.
+    this.undecoded.delete(key);
+    this.spans.delete(key);
+    return super.set(key, value);
+  }
+
+  override entries(): MapIterator<[string, string]> {
+    this.decodeAll();
+    return super.entries();
+  }
+
+  override values(): MapIterator<string> {
+    this.decodeAll();
+    return super.values();
+  }
+
+  override [Symbol.iterator](): MapIterator<[string, string]> {
+    this.decodeAll();
+    return super[Symbol.iterator]();
+  }
+
+  override forEach(callback: (value: string, key: string, map: Map<string, string>) => void, thisArg?: unknown): void {
+    this.decodeAll();
+    super.forEach(callback, thisArg);
+  }
+
+  private decode(key: string): string {
+    const value = (this.bytesOf(key) as Buffer).toString('utf8');
+    this.undecoded.delete(key);
+    super.set(key, value);
+    return value;
+  }
+
+  private decodeAll(): void {
+    for (const key of this.undecoded) this.decode(key);
   }
 }
 
@@ -96,15 +147,18 @@ export function parseForm(input: Buffer | string): FormParseResult {
         let eq = buf.indexOf(EQ, start);
         if (eq < 0 || eq > amp) eq = amp;
         const key = decodeComponent(buf, start, eq, needsCopy(start, eq));
-        let value = '';
+        // undefined: decoded on first use.
+        let value: string | undefined = '';
         let bytes: number | Buffer | undefined;
         if (eq < amp) {
           if (needsCopy(eq + 1, amp)) {
             bytes = unescapeComponent(buf, eq + 1, amp);
-            value = bytes.toString('utf8');
+            value = bytes.length >= LAZY_VALUE_BYTES ? undefined : bytes.toString('utf8');
+          } else if (recordSpans) {
+            bytes = (eq + 1) * SPAN_BASE + amp;
+            value = amp - eq - 1 >= LAZY_VALUE_BYTES ? undefined : buf.toString('utf8', eq + 1, amp);
           } else {
             value = buf.toString('utf8', eq + 1, amp);
-            if (recordSpans) bytes = (eq + 1) * SPAN_BASE + amp;
           }
         }
         if (params.has(key)) return fail('paramNotRepeatable', key);

@@ -118,14 +118,10 @@ export function listParams(p: FormParams): ListParams | ErrorResult {
  * 4000/10120, over 1 MiB of UTF-8 → 4400/10230. The bytes as sent when parseForm made `p`.
  */
 export function bodyBytes(p: FormParams, key: string, name: string = key): Buffer | ErrorResult {
-  const value = p.get(key);
-  if (value === undefined) return fail('missingParam', name);
-  if (value === '') return fail('msgBodyEmpty');
-  // Cheap bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
-  if (value.length * 3 > MSG_BODY_BYTES_MAX && Buffer.byteLength(value, 'utf8') > MSG_BODY_BYTES_MAX) {
-    return fail('msgTooLarge');
-  }
-  return valueBytes(p, key) as Buffer;
+  const bytes = valueBytes(p, key);
+  if (bytes === undefined) return fail('missingParam', name);
+  if (bytes.length === 0) return fail('msgBodyEmpty');
+  return bytes.length > MSG_BODY_BYTES_MAX ? fail('msgTooLarge') : bytes;
 }
 
 export function delaySecondsParam(p: FormParams): number | ErrorResult {

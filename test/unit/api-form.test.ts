@@ -134,3 +134,48 @@ void test('form: valueBytes is each value as UTF-8, sent escaped or raw; raw one
   // A map not made by parseForm: the value encoded.
   assert.deepEqual(valueBytes(new Map([['msgBody', 'é']]), 'msgBody'), Buffer.from('é'));
 });
+
+void test('form: long values read back whole through get and every way of iterating', () => {
+  // Long enough that some values are decoded only when first read.
+  const text = fc.string({ unit: 'binary', maxLength: 400, size: 'max' });
+  const readers: ((p: FormParams) => [string, string][])[] = [
+    (p) => [...p],
+    (p) => [...p.entries()],
+    (p) => [...p.keys()].map((k, i) => [k, [...p.values()][i] as string]),
+    (p) => {
+      const out: [string, string][] = [];
+      p.forEach((v, k) => out.push([k, v]));
+      return out;
+    },
+    (p) => [...new Map(p)],
+    (p) => [...p.keys()].map((k) => [k, p.get(k) as string]),
+  ];
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.tuple(fc.string({ maxLength: 6 }), text), { selector: (t) => t[0], maxLength: 6 }),
+      fc.nat({ max: readers.length - 1 }),
+      fc.boolean(),
+      (pairs, reader, raw) => {
+        // Raw: the values sent unescaped (without the characters the syntax gives a meaning).
+        const sent = raw ? pairs.map(([k, v]): [string, string] => [k, v.replace(/[&=%+]/g, '')]) : pairs;
+        const input = raw
+          ? Buffer.from(sent.map(([k, v]) => `${encodeURIComponent(k)}=${v}`).join('&'))
+          : new URLSearchParams(sent).toString();
+        const p = ok(input);
+        assert.deepEqual((readers[reader] as (p: FormParams) => [string, string][])(p), sent);
+        // And again, now that whatever was read has been decoded.
+        assert.deepEqual([...p], sent);
+        for (const [k, v] of sent) assert.deepEqual(valueBytes(p, k), Buffer.from(v, 'utf8'));
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+void test('form: a value set after parsing replaces the one sent, bytes included', () => {
+  const p = ok(`msgBody=${'a'.repeat(1000)}&x=1`);
+  p.set('msgBody', 'short');
+  assert.equal(p.get('msgBody'), 'short');
+  assert.deepEqual([...p], [['msgBody', 'short'], ['x', '1']]);
+  assert.deepEqual(valueBytes(p, 'msgBody'), Buffer.from('short'));
+});

@@ -17,27 +17,33 @@ const SPAN_BASE = 2 ** 26;
 const LAZY_VALUE_BYTES = 256;
 
 /**
- * The parameters parseForm gives: a map of decoded values that also knows where each value's
- * UTF-8 bytes are (see valueBytes), and decodes long values on first use. Until then the map
- * holds '' for them, which no reader sees: get and every iteration decode first.
+ * The parameters parseForm gives: a map of decoded values that decodes long values (message
+ * bodies) only on first use, and knows where their UTF-8 bytes are (see valueBytes). Until a
+ * long value is decoded the map holds '' for it, which no reader sees: get and every iteration
+ * decode first.
  */
 export class ParsedForm extends Map<string, string> {
-  /** A value sent unescaped: its span of `source`; an escaped one: its decoded bytes. */
+  /** A long value sent unescaped: its span of `source`; an escaped one: its decoded bytes. */
   private readonly spans = new Map<string, number | Buffer>();
-  /** Keys whose value is not decoded yet. */
-  private readonly undecoded = new Set<string>();
+  /** How many long values are not decoded yet. */
+  private undecoded = 0;
 
   constructor(private readonly source: Buffer) {
     super();
   }
 
-  /** parseForm's: a key, and its value or where the value's bytes are. */
-  setValue(key: string, value: string | undefined, bytes: number | Buffer | undefined): void {
-    if (bytes !== undefined) this.spans.set(key, bytes);
-    if (value === undefined) this.undecoded.add(key);
-    super.set(key, value ?? '');
+  /** parseForm's: a value, decoded; or where the bytes of a long value are, to decode it later. */
+  setValue(key: string, value: string | undefined, bytes: number | Buffer): void {
+    if (value !== undefined) {
+      super.set(key, value);
+      return;
+    }
+    this.spans.set(key, bytes);
+    this.undecoded++;
+    super.set(key, '');
   }
 
+  /** The bytes of a long value, or undefined. */
   bytesOf(key: string): Buffer | undefined {
     const span = this.spans.get(key);
     if (span === undefined || typeof span !== 'number') return span;
@@ -47,13 +53,13 @@ export class ParsedForm extends Map<string, string> {
 
   override get(key: string): string | undefined {
     const v = super.get(key);
-    return v === '' && this.undecoded.has(key) ? this.decode(key) : v;
+    // A long value is never '': '' with a span is one not decoded yet.
+    return v === '' && this.spans.has(key) ? this.decode(key) : v;
   }
 
   override set(key: string, value: string): this {
     // Only parseForm knows where a value's bytes are: a value set afterwards has none.
-    this.undecoded.delete(key);
-    this.spans.delete(key);
+    if (this.spans.delete(key) && super.get(key) === '') this.undecoded--;
     return super.set(key, value);
   }
 
@@ -79,19 +85,21 @@ export class ParsedForm extends Map<string, string> {
 
   private decode(key: string): string {
     const value = (this.bytesOf(key) as Buffer).toString('utf8');
-    this.undecoded.delete(key);
+    this.undecoded--;
     super.set(key, value);
     return value;
   }
 
   private decodeAll(): void {
-    for (const key of this.undecoded) this.decode(key);
+    if (this.undecoded === 0) return;
+    for (const key of this.spans.keys()) if (super.get(key) === '') this.decode(key);
   }
 }
 
 /**
- * The UTF-8 bytes of a parameter's value (`Buffer.from(p.get(key), 'utf8')`), without encoding
- * it again when parseForm made `p`: a view of the request for a value sent unescaped.
+ * The UTF-8 bytes of a parameter's value (`Buffer.from(p.get(key), 'utf8')`), without decoding
+ * and encoding it again when it is a long value of a ParsedForm: a view of the request when it
+ * was sent unescaped.
  */
 export function valueBytes(p: FormParams, key: string): Buffer | undefined {
   if (p instanceof ParsedForm) {
@@ -147,16 +155,16 @@ export function parseForm(input: Buffer | string): FormParseResult {
         let eq = buf.indexOf(EQ, start);
         if (eq < 0 || eq > amp) eq = amp;
         const key = decodeComponent(buf, start, eq, needsCopy(start, eq));
-        // undefined: decoded on first use.
+        // Long values are decoded on first use (undefined here), from their bytes.
         let value: string | undefined = '';
-        let bytes: number | Buffer | undefined;
+        let bytes: number | Buffer = 0;
         if (eq < amp) {
           if (needsCopy(eq + 1, amp)) {
             bytes = unescapeComponent(buf, eq + 1, amp);
             value = bytes.length >= LAZY_VALUE_BYTES ? undefined : bytes.toString('utf8');
-          } else if (recordSpans) {
+          } else if (recordSpans && amp - eq - 1 >= LAZY_VALUE_BYTES) {
             bytes = (eq + 1) * SPAN_BASE + amp;
-            value = amp - eq - 1 >= LAZY_VALUE_BYTES ? undefined : buf.toString('utf8', eq + 1, amp);
+            value = undefined;
           } else {
             value = buf.toString('utf8', eq + 1, amp);
           }

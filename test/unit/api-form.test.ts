@@ -111,7 +111,7 @@ void test('form: agrees with URLSearchParams on well-formed input', () => {
   assert.deepEqual([...p], [...src]);
 });
 
-void test('form: valueBytes is each value as UTF-8, sent escaped or raw; raw ones are views of the request', () => {
+void test('form: valueBytes is each value as UTF-8, sent escaped or raw', () => {
   const text = fc.string({ unit: 'binary', maxLength: 30 });
   // Raw values: any text without the characters the form syntax gives a meaning.
   const rawText = text.map((t) => t.replace(/[&=%+]/g, ''));
@@ -125,7 +125,6 @@ void test('form: valueBytes is each value as UTF-8, sent escaped or raw; raw one
         assert.deepEqual(valueBytes(escaped, k), Buffer.from(v, 'utf8'));
         const bytes = valueBytes(rawParams, decodeURIComponent(keys[i] as string));
         assert.deepEqual(bytes, Buffer.from(r, 'utf8'));
-        if (r !== '') assert.equal(bytes?.buffer, raw.buffer, 'a raw value is not copied');
       }
       assert.equal(valueBytes(escaped, 'absent key \u0000'), undefined);
     }),
@@ -165,7 +164,12 @@ void test('form: long values read back whole through get and every way of iterat
         assert.deepEqual((readers[reader] as (p: FormParams) => [string, string][])(p), sent);
         // And again, now that whatever was read has been decoded.
         assert.deepEqual([...p], sent);
-        for (const [k, v] of sent) assert.deepEqual(valueBytes(p, k), Buffer.from(v, 'utf8'));
+        for (const [k, v] of sent) {
+          const bytes = valueBytes(p, k);
+          assert.deepEqual(bytes, Buffer.from(v, 'utf8'));
+          // A long body sent unescaped goes on as a view of the request, not a copy.
+          if (raw && Buffer.byteLength(v) >= 256) assert.equal(bytes?.buffer, (input as Buffer).buffer, 'a long raw value is not copied');
+        }
       },
     ),
     { numRuns: 1000 },

@@ -1,6 +1,8 @@
 // Parses application/x-www-form-urlencoded bodies and query strings (spec §1.2) into a map of
 // decoded key -> decoded value. One pass over the bytes; a component is copied only when it holds
-// '%' or '+'. Keys are kept as sent ('msgBody.1' stays 'msgBody.1').
+// '%' or '+'. Keys are kept as sent ('msgBody.1' stays 'msgBody.1'). Long values (message bodies)
+// are decoded on first read and their bytes are kept (ParsedForm, valueBytes), so a body can go to
+// the log as the bytes sent.
 
 import { isUtf8 } from 'node:buffer';
 import { fail, type ErrorResult } from '../protocol/errors';

@@ -16,7 +16,7 @@ import { parseForm } from './form';
 import { ADMIN_ACTIONS } from './admin-actions';
 import { QUEUE_ACTIONS } from './queue-actions';
 import { TOPIC_ACTIONS } from './topic-actions';
-import { clientRequestIdEcho, renderOutcome, responseJson, type ActionOutcome } from './response';
+import { clientRequestIdEcho, renderOutcome, responseBytes, responseJson, type ActionOutcome } from './response';
 import { loggerFor, LogRateLimit, type Logger, type LogSink } from '../protocol/log';
 import { NO_OBSERVER, type RequestObserver } from '../service/observer';
 import type { QueueService } from '../service/queue-service';
@@ -432,7 +432,7 @@ function refuseOversize(ctx: ApiContext, req: http.IncomingMessage, res: http.Se
 
 function send(res: http.ServerResponse, body: Record<string, unknown> | Buffer, close: boolean): void {
   if (res.headersSent || res.destroyed) return;
-  const json = Buffer.isBuffer(body) ? body : Buffer.from(responseJson(body), 'utf8');
+  const json = Buffer.isBuffer(body) ? body : responseBytes(body);
   const headers: http.OutgoingHttpHeaders = {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': json.length,

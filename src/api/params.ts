@@ -70,15 +70,34 @@ export function arrayParam(
   itemsMax: number = LIMITS.batchItemsMax,
   tooMany: ErrorResult = fail('batchSizeOutOfRange', name),
 ): string[] | ErrorResult {
+  const keys = arrayParamKeys(p, name, required, itemsMax, tooMany);
+  return isError(keys) ? keys : keys.map((k) => p.get(k) as string);
+}
+
+/** The keys of the array `name.N` in index order, checked as arrayParam checks them. */
+export function arrayParamKeys(
+  p: FormParams,
+  name: string,
+  required: boolean,
+  itemsMax: number = LIMITS.batchItemsMax,
+  tooMany: ErrorResult = fail('batchSizeOutOfRange', name),
+): string[] | ErrorResult {
   const prefix = name + '.';
-  const items: { index: number; value: string }[] = [];
-  for (const [key, value] of p) {
+  const items: { index: number; key: string }[] = [];
+  for (const key of p.keys()) {
     if (!key.startsWith(prefix)) continue;
-    const digits = key.slice(prefix.length);
-    if (!/^\d+$/.test(digits)) continue;
+    // The index: one or more ASCII digits after the prefix, and nothing else.
+    let index = 0;
+    let i = prefix.length;
+    for (; i < key.length; i++) {
+      const d = key.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      index = index * 10 + d;
+    }
+    if (i === prefix.length || i < key.length) continue;
     // A huge index can only be a gap; keep it finite so the consecutiveness check rejects it.
-    const index = digits.length > INDEX_DIGITS_MAX ? Number.MAX_SAFE_INTEGER : Number(digits);
-    items.push({ index, value });
+    if (key.length - prefix.length > INDEX_DIGITS_MAX) index = Number.MAX_SAFE_INTEGER;
+    items.push({ index, key });
   }
   if (items.length === 0) return required ? fail('missingParam', name) : [];
   if (items.length > itemsMax) return tooMany;
@@ -88,5 +107,5 @@ export function arrayParam(
   for (let i = 0; i < items.length; i++) {
     if ((items[i] as { index: number }).index !== first + i) return fail('paramNotConsecutive', name);
   }
-  return items.map((it) => it.value);
+  return items.map((it) => it.key);
 }

@@ -7,8 +7,8 @@ import { SETTABLE_QUEUE_INT_ATTRS } from '../protocol/queue-types';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { DEAD_LETTER_RANGES, LIMITS, QUEUE_ATTR_RANGES } from '../protocol/limits';
 import { RESOURCE_NAME_RE } from '../protocol/names';
-import type { FormParams } from './form';
-import { arrayParam, isError, optionalInt, optionalString, requiredInt, requiredString, type IntRange } from './params';
+import { valueBytes, type FormParams } from './form';
+import { arrayParam, arrayParamKeys, isError, optionalInt, optionalString, requiredInt, requiredString, type IntRange } from './params';
 
 /** Largest message body accepted at the API (spec §2.1 [rec]); the queue's maxMsgSize may be lower. */
 export const MSG_BODY_BYTES_MAX = QUEUE_ATTR_RANGES.maxMsgSize.max;
@@ -113,15 +113,15 @@ export function listParams(p: FormParams): ListParams | ErrorResult {
   };
 }
 
-/** One message body: missing → 10390, empty → 4000/10120, over 1 MiB of UTF-8 → 4400/10230. */
-export function bodyBytes(value: string | undefined, name: string): Buffer | ErrorResult {
-  if (value === undefined) return fail('missingParam', name);
-  if (value === '') return fail('msgBodyEmpty');
-  // Cheap bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
-  if (value.length * 3 > MSG_BODY_BYTES_MAX && Buffer.byteLength(value, 'utf8') > MSG_BODY_BYTES_MAX) {
-    return fail('msgTooLarge');
-  }
-  return Buffer.from(value, 'utf8');
+/**
+ * One message body, the parameter `key` (errors name it `name`): missing → 10390, empty →
+ * 4000/10120, over 1 MiB of UTF-8 → 4400/10230. The bytes as sent when parseForm made `p`.
+ */
+export function bodyBytes(p: FormParams, key: string, name: string = key): Buffer | ErrorResult {
+  const bytes = valueBytes(p, key);
+  if (bytes === undefined) return fail('missingParam', name);
+  if (bytes.length === 0) return fail('msgBodyEmpty');
+  return bytes.length > MSG_BODY_BYTES_MAX ? fail('msgTooLarge') : bytes;
 }
 
 export function delaySecondsParam(p: FormParams): number | ErrorResult {
@@ -138,7 +138,7 @@ export interface SendParams {
 export function sendMessageParams(p: FormParams): SendParams | ErrorResult {
   const queueName = queueNameParam(p);
   if (isError(queueName)) return queueName;
-  const body = bodyBytes(p.get('msgBody'), 'msgBody');
+  const body = bodyBytes(p, 'msgBody');
   if (isError(body)) return body;
   const delaySeconds = delaySecondsParam(p);
   if (isError(delaySeconds)) return delaySeconds;
@@ -147,12 +147,12 @@ export function sendMessageParams(p: FormParams): SendParams | ErrorResult {
 
 /** The `msgBody.N` bodies of a batch send or publish, each checked, together within the batch limit. */
 export function batchBodiesParam(p: FormParams): Buffer[] | ErrorResult {
-  const texts = arrayParam(p, 'msgBody', true);
-  if (isError(texts)) return texts;
+  const keys = arrayParamKeys(p, 'msgBody', true);
+  if (isError(keys)) return keys;
   const bodies: Buffer[] = [];
   let total = 0;
-  for (const t of texts) {
-    const b = bodyBytes(t, 'msgBody');
+  for (const k of keys) {
+    const b = bodyBytes(p, k, 'msgBody');
     if (isError(b)) return b;
     total += b.length;
     bodies.push(b);

@@ -6,6 +6,7 @@ import type { QueueAttributes } from '../broker/commands';
 import { CMQ_CODES, errorMessage } from '../protocol/cmq-codes';
 import type { ErrorResult } from '../protocol/errors';
 import type { DeliveredMessage } from '../service/queue-service';
+import { jsonBytes, Utf8JsonString } from './json-bytes';
 
 /** Action-specific fields of a response, merged after the envelope. */
 export type ResponseFields = Record<string, unknown>;
@@ -28,6 +29,14 @@ export function renderOutcome(outcome: ActionOutcome, requestId: string): Record
     ? { code: 0, message: '', requestId }
     : { code: CMQ_CODES[outcome.error].code, message: errorText(outcome), requestId };
   return outcome.fields === undefined ? head : Object.assign(head, outcome.fields);
+}
+
+/**
+ * Serialise a response as the bytes sent: what `Buffer.from(responseJson(body))` gives, rendered
+ * without building the answer as a string (see ./json-bytes).
+ */
+export function responseBytes(body: Record<string, unknown>): Buffer {
+  return jsonBytes(body);
 }
 
 /**
@@ -94,11 +103,14 @@ export function queueAttributesFields(a: QueueAttributes): ResponseFields {
   return f;
 }
 
-/** One received message as (Batch)ReceiveMessage returns it; the body as a UTF-8 string. */
+/**
+ * One received message as (Batch)ReceiveMessage returns it; the body a JSON string of its UTF-8
+ * bytes, decoded only if it must be escaped (see Utf8JsonString).
+ */
 export function receivedMessageFields(m: DeliveredMessage): ResponseFields {
   return {
     msgId: m.msgId,
-    msgBody: m.bodyBytes.toString('utf8'),
+    msgBody: new Utf8JsonString(m.bodyBytes),
     receiptHandle: m.receiptHandle,
     enqueueTime: m.enqueueTime,
     firstDequeueTime: m.firstDequeueTime,

@@ -168,7 +168,7 @@ function publishFilterParams(p: FormParams): { msgTags: string[]; routingKey: st
 export function publishMessageParams(p: FormParams): PublishParams | ErrorResult {
   const topicName = topicNameParam(p);
   if (isError(topicName)) return topicName;
-  const body = bodyBytes(p.get('msgBody'), 'msgBody');
+  const body = bodyBytes(p, 'msgBody');
   if (isError(body)) return body;
   const f = publishFilterParams(p);
   if (isError(f)) return f;

@@ -14,24 +14,47 @@ export function formatReceiptHandle(queueNumber: number, seq: number, dequeueCou
   return `${queueNumber}-${seq}-${dequeueCount}-${token}`;
 }
 
-const CANONICAL_UINT = /^(0|[1-9][0-9]{0,15})$/;
+const DASH = 0x2d;
+const ZERO = 0x30;
+/** A field has at most this many digits (more could only be beyond 2^53). */
+const FIELD_DIGITS_MAX = 16;
+const HANDLE_LENGTH_MAX = 80;
 
-function field(s: string | undefined): number {
-  if (s === undefined || !CANONICAL_UINT.test(s)) return -1;
-  const n = Number(s);
-  return Number.isSafeInteger(n) ? n : -1;
-}
-
-/** undefined unless the handle has exactly our shape (canonical decimals, no leading zeros). */
+/**
+ * undefined unless the handle has exactly our shape: four canonical decimals (no sign, no leading
+ * zeros, at most 16 digits, at most 2^53 - 1; the token at most 2^32 - 1) joined by '-'. One pass
+ * over the characters: every delete parses one handle per message, on the leader's busiest path.
+ */
 export function parseReceiptHandle(handle: string): ParsedHandle | undefined {
-  if (handle.length > 80) return undefined;
-  const parts = handle.split('-');
-  if (parts.length !== 4) return undefined;
-  const queueNumber = field(parts[0]);
-  const seq = field(parts[1]);
-  const dequeueCount = field(parts[2]);
-  const token = field(parts[3]);
-  if (queueNumber < 0 || seq < 0 || dequeueCount < 0 || token < 0 || token > 0xffff_ffff) return undefined;
+  const n = handle.length;
+  if (n > HANDLE_LENGTH_MAX) return undefined;
+  let i = 0;
+  let queueNumber = 0;
+  let seq = 0;
+  let dequeueCount = 0;
+  let token = 0;
+  for (let f = 0; f < 4; f++) {
+    if (f > 0) {
+      if (i >= n || handle.charCodeAt(i) !== DASH) return undefined;
+      i++;
+    }
+    const start = i;
+    let v = 0;
+    for (; i < n; i++) {
+      const d = handle.charCodeAt(i) - ZERO;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > FIELD_DIGITS_MAX || (digits > 1 && handle.charCodeAt(start) === ZERO)) return undefined;
+    // Exact below 2^53; at or above it, the rounded value stays at or above it.
+    if (v > Number.MAX_SAFE_INTEGER) return undefined;
+    if (f === 0) queueNumber = v;
+    else if (f === 1) seq = v;
+    else if (f === 2) dequeueCount = v;
+    else token = v;
+  }
+  if (i !== n || token > 0xffff_ffff) return undefined;
   return { queueNumber, seq, dequeueCount, token };
 }
 

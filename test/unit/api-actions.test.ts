@@ -15,7 +15,7 @@ import {
 } from '../helpers/recording-service';
 import { canonicalQuery, computeSignature } from '../../src/api/signature';
 import type { AuthConfig } from '../../src/api/auth';
-import { responseJson } from '../../src/api/response';
+import { responseBytes, responseJson } from '../../src/api/response';
 import { fail } from '../../src/protocol/errors';
 
 type Params = [string, string][] | Record<string, string>;
@@ -28,6 +28,11 @@ function harness(scripts: RecordingScripts = {}, auth: AuthConfig = { mode: 'ope
     handleCmqRequest(ctx, { method: 'POST', host: 'localhost:9600', path: '/v2/index.php', query: '', body: Buffer.alloc(0), ...input });
   const call = (params: Params): Promise<Record<string, unknown>> => raw({ body: Buffer.from(new URLSearchParams(params).toString()) });
   return { service, logs, raw, call };
+}
+
+/** The response as a client reads it: the bytes the server sends, parsed. */
+function wire(r: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(responseBytes(r).toString('utf8')) as Record<string, unknown>;
 }
 
 function assertEnvelope(r: Record<string, unknown>, code: number): void {
@@ -254,7 +259,8 @@ void test('SendMessage: a service answering with too few msgIds is an internal e
 void test('ReceiveMessage: fields at top level with the SDK types; msgBody decoded as UTF-8', async () => {
   const m = sampleDeliveredMessage('体 body');
   const { service, call } = harness({ receive: () => ({ ok: true, messages: [m] }) });
-  const r = await call({ Action: 'ReceiveMessage', queueName: 'q1', pollingWaitSeconds: '3', UserpollingWaitSeconds: '3' });
+  // As sent: the body is rendered from its bytes.
+  const r = wire(await call({ Action: 'ReceiveMessage', queueName: 'q1', pollingWaitSeconds: '3', UserpollingWaitSeconds: '3' }));
   assertEnvelope(r, 0);
   assert.equal(r['msgBody'], '体 body');
   for (const k of ['msgId', 'msgBody', 'receiptHandle']) assert.equal(typeof r[k], 'string', k);
@@ -284,7 +290,7 @@ void test('ReceiveMessage: a service error (unknown queue) passes through', asyn
 void test('BatchReceiveMessage: msgInfoList with per-message fields; numOfMsg and wait passed on', async () => {
   const msgs = [sampleDeliveredMessage('a', 1), sampleDeliveredMessage(Buffer.from('b'), 2), sampleDeliveredMessage('c', 3)];
   const { service, call } = harness({ receive: () => ({ ok: true, messages: msgs }) });
-  const r = await call({ Action: 'BatchReceiveMessage', queueName: 'q1', numOfMsg: '10', pollingWaitSeconds: '0' });
+  const r = wire(await call({ Action: 'BatchReceiveMessage', queueName: 'q1', numOfMsg: '10', pollingWaitSeconds: '0' }));
   assertEnvelope(r, 0);
   const list = r['msgInfoList'] as Record<string, unknown>[];
   assert.deepEqual(list.map((m) => m['msgBody']), ['a', 'b', 'c']);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseForm, type FormParams } from '../../src/api/form';
+import fc from 'fast-check';
+import { parseForm, valueBytes, type FormParams } from '../../src/api/form';
 import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
 import type { ErrorResult } from '../../src/protocol/errors';
 
@@ -108,4 +109,77 @@ void test('form: agrees with URLSearchParams on well-formed input', () => {
   src.append('odd key_with.chars', '@file');
   const p = ok(src.toString());
   assert.deepEqual([...p], [...src]);
+});
+
+void test('form: valueBytes is each value as UTF-8, sent escaped or raw', () => {
+  const text = fc.string({ unit: 'binary', maxLength: 30 });
+  // Raw values: any text without the characters the form syntax gives a meaning.
+  const rawText = text.map((t) => t.replace(/[&=%+]/g, ''));
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.tuple(fc.string({ unit: 'grapheme-ascii', maxLength: 8 }), text, rawText), { selector: (t) => t[0], maxLength: 8 }), (items) => {
+      const escaped = ok(new URLSearchParams(items.map(([k, v]): [string, string] => [k, v])).toString());
+      const keys = items.map(([k]) => encodeURIComponent(k));
+      const raw = Buffer.from(items.map(([, , r], i) => `${keys[i]}=${r}`).join('&'));
+      const rawParams = ok(raw);
+      for (const [i, [k, v, r]] of items.entries()) {
+        assert.deepEqual(valueBytes(escaped, k), Buffer.from(v, 'utf8'));
+        const bytes = valueBytes(rawParams, decodeURIComponent(keys[i] as string));
+        assert.deepEqual(bytes, Buffer.from(r, 'utf8'));
+      }
+      assert.equal(valueBytes(escaped, 'absent key \u0000'), undefined);
+    }),
+    { numRuns: 500 },
+  );
+  // A map not made by parseForm: the value encoded.
+  assert.deepEqual(valueBytes(new Map([['msgBody', 'é']]), 'msgBody'), Buffer.from('é'));
+});
+
+void test('form: long values read back whole through get and every way of iterating', () => {
+  // Long enough that some values are decoded only when first read.
+  const text = fc.string({ unit: 'binary', maxLength: 400, size: 'max' });
+  const readers: ((p: FormParams) => [string, string][])[] = [
+    (p) => [...p],
+    (p) => [...p.entries()],
+    (p) => [...p.keys()].map((k, i) => [k, [...p.values()][i] as string]),
+    (p) => {
+      const out: [string, string][] = [];
+      p.forEach((v, k) => out.push([k, v]));
+      return out;
+    },
+    (p) => [...new Map(p)],
+    (p) => [...p.keys()].map((k) => [k, p.get(k) as string]),
+  ];
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.tuple(fc.string({ maxLength: 6 }), text), { selector: (t) => t[0], maxLength: 6 }),
+      fc.nat({ max: readers.length - 1 }),
+      fc.boolean(),
+      (pairs, reader, raw) => {
+        // Raw: the values sent unescaped (without the characters the syntax gives a meaning).
+        const sent = raw ? pairs.map(([k, v]): [string, string] => [k, v.replace(/[&=%+]/g, '')]) : pairs;
+        const input = raw
+          ? Buffer.from(sent.map(([k, v]) => `${encodeURIComponent(k)}=${v}`).join('&'))
+          : new URLSearchParams(sent).toString();
+        const p = ok(input);
+        assert.deepEqual((readers[reader] as (p: FormParams) => [string, string][])(p), sent);
+        // And again, now that whatever was read has been decoded.
+        assert.deepEqual([...p], sent);
+        for (const [k, v] of sent) {
+          const bytes = valueBytes(p, k);
+          assert.deepEqual(bytes, Buffer.from(v, 'utf8'));
+          // A long body sent unescaped goes on as a view of the request, not a copy.
+          if (raw && Buffer.byteLength(v) >= 256) assert.equal(bytes?.buffer, (input as Buffer).buffer, 'a long raw value is not copied');
+        }
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+void test('form: a value set after parsing replaces the one sent, bytes included', () => {
+  const p = ok(`msgBody=${'a'.repeat(1000)}&x=1`);
+  p.set('msgBody', 'short');
+  assert.equal(p.get('msgBody'), 'short');
+  assert.deepEqual([...p], [['msgBody', 'short'], ['x', '1']]);
+  assert.deepEqual(valueBytes(p, 'msgBody'), Buffer.from('short'));
 });

@@ -63,7 +63,21 @@ void test('params: arrays 1-based and 0-based, sorted numerically not lexically'
 });
 
 void test('params: arrays ignore other keys that merely share the prefix', () => {
-  const q = p({ msgBody: 'plain', 'msgBody.1': 'a', 'msgBody.x': 'no', 'msgBody.1.2': 'no', 'msgBodyX.2': 'no', 'msgbody.2': 'no' });
+  const q = p({
+    msgBody: 'plain',
+    'msgBody.1': 'a',
+    'msgBody.x': 'no',
+    'msgBody.1.2': 'no',
+    'msgBodyX.2': 'no',
+    'msgbody.2': 'no',
+    'msgBody.': 'no',
+    'msgBody.-2': 'no',
+    'msgBody.+2': 'no',
+    'msgBody. 2': 'no',
+    'msgBody.2 ': 'no',
+    'msgBody.٢': 'no',
+    'msgBody.２': 'no',
+  });
   assert.deepEqual(arrayParam(q, 'msgBody', true), ['a']);
 });
 

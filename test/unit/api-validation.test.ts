@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createApiContext, handleCmqRequest } from '../../src/api/http-server';
 import { RecordingQueueService } from '../helpers/recording-service';
 import { bodyBytes, parseDeadLetterPolicy } from '../../src/api/queue-validation';
+import { parseForm, type FormParams } from '../../src/api/form';
 
 function harness(): { service: RecordingQueueService; call: (params: [string, string][]) => Promise<Record<string, unknown>> } {
   const service = new RecordingQueueService();
@@ -175,9 +176,21 @@ void test('validation: the cases above cover every queue action', async () => {
 });
 
 void test('validation: a body over 1 MiB of UTF-8 → 4400/10230 (cannot fit in a 1 MB request, so checked directly)', () => {
-  const ok = bodyBytes('é'.repeat(524_288), 'msgBody');
+  const body = (text: string): Map<string, string> => new Map([['msgBody', text]]);
+  const ok = bodyBytes(body('é'.repeat(524_288)), 'msgBody');
   assert.ok(Buffer.isBuffer(ok) && ok.length === 1_048_576);
-  assert.deepEqual(bodyBytes('é'.repeat(524_288) + 'x', 'msgBody'), { ok: false, error: 'msgTooLarge' });
+  assert.deepEqual(bodyBytes(body('é'.repeat(524_288) + 'x'), 'msgBody'), { ok: false, error: 'msgTooLarge' });
+  // The same from parsed forms, whose bodies are the bytes sent: raw and percent-encoded.
+  for (const encode of [(t: string) => t, encodeURIComponent]) {
+    const parsed = (text: string): FormParams => {
+      const r = parseForm(`Action=SendMessage&msgBody=${encode(text)}`);
+      assert.ok(r.ok);
+      return r.params;
+    };
+    const sent = bodyBytes(parsed('é'.repeat(524_288)), 'msgBody');
+    assert.ok(Buffer.isBuffer(sent) && sent.equals(Buffer.from('é'.repeat(524_288))));
+    assert.deepEqual(bodyBytes(parsed('é'.repeat(524_288) + 'x'), 'msgBody'), { ok: false, error: 'msgTooLarge' });
+  }
 });
 
 void test('validation: deadLetterPolicy keeps only the field its policy uses', () => {

@@ -8,7 +8,7 @@
 
 import { handleCmqRequest, type ApiContext, type CmqRequestInput } from '../api/http-server';
 import { LOCAL_ACTION_NAMES } from '../api/admin-actions';
-import { renderOutcome, responseJson } from '../api/response';
+import { renderOutcome, responseBytes } from '../api/response';
 import { fail } from '../protocol/errors';
 import { parseRequestContext, type RequestContext } from '../service/request-context';
 import type { PeerNetwork } from '../transport';
@@ -87,7 +87,7 @@ export function serveForwarded(rpc: RpcRouter, ctx: ApiContext): void {
   rpc.serve(RPC_SERVICE.forward, async (_from, payload) => {
     const { input, context } = decodeForwarded(payload);
     const body = await handleCmqRequest(ctx, input, context);
-    return Buffer.from(responseJson(body));
+    return responseBytes(body);
   });
 }
 

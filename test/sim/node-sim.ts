@@ -683,6 +683,11 @@ export class NodeSimulation {
     for (const m of this.members.values()) {
       const o = m.node?.observe();
       if (o && o.raft.role === 'leader' && o.diskStall !== undefined) {
+        // A frozen process can do nothing, hand-over included: its clock starts again when it thaws.
+        if (m.runtime.frozenUntilMs > this.scheduler.nowMs) {
+          this.stalledLeadSince.set(m.id, this.scheduler.nowMs);
+          continue;
+        }
         const since = this.stalledLeadSince.get(m.id) ?? this.scheduler.nowMs;
         this.stalledLeadSince.set(m.id, since);
         this.stats.longestStalledLeadMs = Math.max(this.stats.longestStalledLeadMs, this.scheduler.nowMs - since);

@@ -4,11 +4,14 @@
 // it prints figures for docs/BENCHMARKS.md.
 //
 //   npm run bench -- [--duration S] [--backlog N] [--only a,b] [--cluster] [--connections N]
-//                    [--no-fsync] [--quick] [--cpu-prof DIR] [--tls | --peer-tls] [--admin]
+//                    [--no-fsync] [--quick] [--cpu-prof DIR] [--heap-sample DIR] [--tls | --peer-tls] [--admin]
 //                    [--rate N] [--cold-backlog N]
 //
 // --admin: servers run with their admin listener, so metrics are collected (the cost of metrics),
 // and each set scenario also prints how the leader's writes to its followers were batched.
+//
+// --heap-sample DIR: every server samples its allocations, freed ones included, and writes
+// DIR/<single|set>/<node id>/<pid>.heapprofile at exit (summary: heap-profile-summary.js).
 //
 // --tls: HTTPS between the load generator and the servers, and mutual TLS on the set's peer links
 // (certificates from test/fixtures/tls), to measure what TLS costs; --peer-tls: the peer links only.
@@ -117,6 +120,8 @@ interface Args {
   only: Set<string> | undefined;
   fsync: boolean;
   cpuProfDir: string | undefined;
+  /** Sample every server's allocations (freed ones included) into DIR/<single|set>/<node id>. */
+  heapSampleDir: string | undefined;
   apiTls: boolean;
   peerTls: boolean;
   admin: boolean;
@@ -136,6 +141,7 @@ function parse(): Args {
       'no-fsync': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
+      'heap-sample': { type: 'string' },
       tls: { type: 'boolean', default: false },
       'peer-tls': { type: 'boolean', default: false },
       admin: { type: 'boolean', default: false },
@@ -163,6 +169,7 @@ function parse(): Args {
     only,
     fsync: !values['no-fsync'],
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
+    heapSampleDir: values['heap-sample'] ? path.resolve(values['heap-sample']) : undefined,
     apiTls: values.tls === true,
     peerTls: values.tls === true || values['peer-tls'] === true,
     admin: values.admin === true,
@@ -548,12 +555,13 @@ async function main(): Promise<void> {
       `load average before ${l1!.toFixed(2)} (1 min) ${l5!.toFixed(2)} (5 min)`,
   );
   const profDir = (mode: string): string | undefined => (args.cpuProfDir ? path.join(args.cpuProfDir, mode) : undefined);
+  const heapDir = (mode: string): string | undefined => (args.heapSampleDir ? path.join(args.heapSampleDir, mode) : undefined);
   if (args.cpuProfDir) await mkdir(args.cpuProfDir, { recursive: true });
   let setLeader: string | undefined;
   if (args.apiTls) RawHttpConnection.tlsCa = await readFile(path.join(TLS_FIXTURES, 'ca.pem'));
   const tls = { apiTls: args.apiTls, peerTls: args.peerTls };
-  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single'), admin: args.admin });
-  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set'), admin: args.admin });
+  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single'), heapSampleDir: heapDir('single'), admin: args.admin });
+  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set'), heapSampleDir: heapDir('set'), admin: args.admin });
   reportComparison();
   console.log(`\nload average after ${os.loadavg()[0]!.toFixed(2)} (1 min); ${new Date().toISOString()}`);
   if (args.cpuProfDir) {

@@ -68,14 +68,48 @@ test('the decoder reassembles frames fed one byte at a time and many per chunk',
   );
 });
 
-test('a decoded payload is a copy: changing the socket chunk afterwards does not change it', () => {
-  const chunk = frame(CHANNEL.raft, Buffer.from('hello'));
+test('a payload that arrived in one chunk is a view into it; one spread over chunks is a copy', () => {
+  const inOne = frame(CHANNEL.raft, Buffer.from('hello'));
   const decoder = new FrameDecoder(100);
-  decoder.push(chunk);
+  decoder.push(inOne);
   const r = decoder.next();
   assert.equal(r.kind, 'frame');
-  chunk.fill(0);
-  if (r.kind === 'frame') assert.equal(r.payload.toString(), 'hello');
+  if (r.kind === 'frame') {
+    assert.equal(r.payload.buffer, inOne.buffer, 'no copy of a frame inside one chunk');
+    assert.equal(r.payload.byteOffset, inOne.byteOffset + FRAME_HEADER_BYTES);
+  }
+
+  const split = frame(CHANNEL.raft, Buffer.from('world'));
+  const first = Buffer.from(split.subarray(0, 7));
+  const second = Buffer.from(split.subarray(7));
+  decoder.push(first);
+  decoder.push(second);
+  const s = decoder.next();
+  assert.equal(s.kind, 'frame');
+  first.fill(0);
+  second.fill(0);
+  if (s.kind === 'frame') assert.equal(s.payload.toString(), 'world');
+});
+
+test('decoded payloads stay intact while the decoder takes and decodes further chunks', () => {
+  // What a follower relies on: entries decoded from a payload are kept (the window of recent
+  // entries) while later frames arrive, so nothing the decoder does later may write over them.
+  const decoder = new FrameDecoder(1 << 20);
+  const kept: { payload: Buffer; expected: Buffer }[] = [];
+  const payloads = Array.from({ length: 200 }, (_, i) => randomBytes(1 + ((i * 7919) % 3000)));
+  const stream = Buffer.concat(payloads.map((p) => frame(CHANNEL.raft, p)));
+  // Chunks of varied sizes, so frames land inside one chunk, across two, and across many.
+  for (let at = 0, i = 0; at < stream.length; i++) {
+    const size = [1, 5, 64, 1500, 4096, 65_536][i % 6]!;
+    decoder.push(Buffer.from(stream.subarray(at, at + size)));
+    at += size;
+    for (const f of drain(decoder)) kept.push({ payload: f.payload, expected: Buffer.from(f.payload) });
+  }
+  assert.equal(kept.length, payloads.length);
+  kept.forEach((k, i) => {
+    assert.deepEqual(k.payload, payloads[i], `payload ${i} as decoded`);
+    assert.deepEqual(k.payload, k.expected, `payload ${i} unchanged since it was decoded`);
+  });
 });
 
 test('a header announcing more than the limit is reported before any payload arrives', () => {

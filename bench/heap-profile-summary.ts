@@ -17,8 +17,9 @@ const isProjectUrl = (url: string): boolean => /\/(src|bench)\//.test(url);
 
 function where(f: HeapNode['callFrame']): string {
   const url = f.url.replace(/^file:\/\//, '');
-  const i = url.lastIndexOf('/dist/');
-  const file = i >= 0 ? url.slice(i + '/dist/'.length) : url || '(native/VM)';
+  // Project files relative to their build directory (dist or a copy of it), Node's as they are.
+  const m = /\/((?:src|bench|test)\/.*)$/.exec(url);
+  const file = m ? m[1]! : url || '(native/VM)';
   return `${f.functionName || '(anonymous)'}  ${file}${f.url ? `:${f.lineNumber + 1}` : ''}`;
 }
 

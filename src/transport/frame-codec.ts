@@ -46,10 +46,11 @@ export function frameHeader(channel: number, payloadBytes: number): Buffer {
 
 /**
  * One whole frame. `payload` is a view into the chunk it arrived in when the frame lies inside one
- * chunk, else a fresh buffer the frame was copied into. The decoder never writes to a pushed chunk
- * nor reuses one, so the payload stays intact for as long as it is kept, provided the pusher does
- * not reuse chunk memory either (a socket's 'data' chunks are fresh Buffers). A kept payload pins
- * at most its chunk (64 KiB from a TCP socket), or itself when it was copied.
+ * chunk and fills at least half of that chunk's memory; otherwise a fresh buffer the payload was
+ * copied into. The decoder never writes to a pushed chunk nor reuses one, so the payload stays
+ * intact for as long as it is kept, provided the pusher does not reuse chunk memory either (a
+ * socket's 'data' chunks are fresh Buffers). A kept view keeps at most twice its own size in
+ * memory, so a window of small kept payloads (recent log entries) cannot hold on to whole reads.
  */
 export interface DecodedFrame {
   readonly kind: 'frame';
@@ -95,9 +96,9 @@ export class FrameDecoder {
     if (this.buffered < FRAME_HEADER_BYTES + payloadBytes) return NEED_MORE;
     const chunk = this.chunks[this.head]!;
     const start = this.offset + FRAME_HEADER_BYTES;
-    if (start + payloadBytes <= chunk.length) {
-      // The whole frame is in one chunk: a view saves allocating and copying the payload, the
-      // garbage that dominates a follower's receive path.
+    if (start + payloadBytes <= chunk.length && payloadBytes * 2 >= chunk.buffer.byteLength) {
+      // The whole frame is in one chunk: a view saves allocating and copying the payload (fresh
+      // buffers are what drive a follower's full collections).
       this.copyOut(null, FRAME_HEADER_BYTES + payloadBytes);
       return { kind: 'frame', channel, payload: chunk.subarray(start, start + payloadBytes) };
     }

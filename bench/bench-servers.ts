@@ -14,6 +14,8 @@ import { SERVER_NODE_FLAGS } from '../src/cli/node-flags';
 
 // Relative to this compiled file, so a build into any outDir runs its own server.
 const CLI = path.join(__dirname, '..', 'src', 'cli', 'main.js');
+const HEAP_SAMPLE_PRELOAD = path.join(__dirname, 'heap-sample-preload.js');
+const GC_STATS_PRELOAD = path.join(__dirname, 'gc-stats-preload.js');
 const SET_IDS = ['n1', 'n2', 'n3'] as const;
 /** The committed test certificates (test/fixtures/tls): n1..n3 name their node and localhost. */
 export const TLS_FIXTURES = path.join(__dirname, '..', '..', 'test', 'fixtures', 'tls');
@@ -49,6 +51,10 @@ export interface StartOptions {
   peerTls?: boolean;
   /** When set, each server runs with `--cpu-prof` and writes its profile to DIR/<node id>. */
   cpuProfDir?: string | undefined;
+  /** When set, each server samples its allocations (heap-sample-preload.ts) into DIR/<node id>. */
+  heapSampleDir?: string | undefined;
+  /** When set, each server counts its garbage collections (gc-stats-preload.ts) into DIR/<node id>. */
+  gcStatsDir?: string | undefined;
   /** Run each server with its admin listener (and so metrics collection) on a free port. */
   admin?: boolean;
 }
@@ -57,11 +63,15 @@ async function spawnServer(id: string, dataDir: string, extraArgs: string[], opt
   const adminPort = opts.admin ? await freePort() : undefined;
   const adminArgs = adminPort !== undefined ? ['--admin-port', String(adminPort)] : [];
   const nodeArgs = [...SERVER_NODE_FLAGS, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(opts.cpuProfDir, id)] : [])];
+  if (opts.heapSampleDir) nodeArgs.push('--require', HEAP_SAMPLE_PRELOAD);
+  if (opts.gcStatsDir) nodeArgs.push('--require', GC_STATS_PRELOAD);
   const tlsArgs = opts.apiTls ? ['--tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--tls-key', path.join(TLS_FIXTURES, `${id}.key`)] : [];
   const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...tlsArgs, ...adminArgs, ...extraArgs];
   const env = { ...process.env };
   delete env.OPENCMQ_SECRET_ID;
   delete env.OPENCMQ_SECRET_KEY;
+  if (opts.heapSampleDir) env.OPENCMQ_BENCH_HEAP_SAMPLE_DIR = path.join(opts.heapSampleDir, id);
+  if (opts.gcStatsDir) env.OPENCMQ_BENCH_GC_STATS_DIR = path.join(opts.gcStatsDir, id);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   let shown = 0;

@@ -4,11 +4,15 @@
 // it prints figures for docs/BENCHMARKS.md.
 //
 //   npm run bench -- [--duration S] [--backlog N] [--only a,b] [--cluster] [--connections N]
-//                    [--no-fsync] [--quick] [--cpu-prof DIR] [--tls | --peer-tls] [--admin]
+//                    [--no-fsync] [--quick] [--cpu-prof DIR] [--heap-sample DIR] [--gc-stats DIR] [--tls | --peer-tls] [--admin]
 //                    [--rate N] [--cold-backlog N]
 //
 // --admin: servers run with their admin listener, so metrics are collected (the cost of metrics),
 // and each set scenario also prints how the leader's writes to its followers were batched.
+//
+// --heap-sample DIR: every server samples its allocations, freed ones included, and writes
+// DIR/<single|set>/<node id>/<pid>.heapprofile at exit (summary: heap-profile-summary.js).
+// --gc-stats DIR: every server counts its garbage collections by kind; printed after the runs.
 //
 // --tls: HTTPS between the load generator and the servers, and mutual TLS on the set's peer links
 // (certificates from test/fixtures/tls), to measure what TLS costs; --peer-tls: the peer links only.
@@ -57,6 +61,7 @@ import {
 } from './bench-servers';
 import { RECENT_BYTES_DEFAULT } from '../src/node/raft-driver';
 import { summarizeCpuProfile } from './cpu-profile-summary';
+import type { GcStats } from './gc-stats-preload';
 import { RawHttpConnection } from './raw-http';
 import {
   BATCH,
@@ -117,6 +122,10 @@ interface Args {
   only: Set<string> | undefined;
   fsync: boolean;
   cpuProfDir: string | undefined;
+  /** Sample every server's allocations (freed ones included) into DIR/<single|set>/<node id>. */
+  heapSampleDir: string | undefined;
+  /** Count every server's garbage collections into DIR/<single|set>/<node id>/gc-stats.json. */
+  gcStatsDir: string | undefined;
   apiTls: boolean;
   peerTls: boolean;
   admin: boolean;
@@ -136,6 +145,8 @@ function parse(): Args {
       'no-fsync': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
+      'heap-sample': { type: 'string' },
+      'gc-stats': { type: 'string' },
       tls: { type: 'boolean', default: false },
       'peer-tls': { type: 'boolean', default: false },
       admin: { type: 'boolean', default: false },
@@ -163,6 +174,8 @@ function parse(): Args {
     only,
     fsync: !values['no-fsync'],
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined,
+    heapSampleDir: values['heap-sample'] ? path.resolve(values['heap-sample']) : undefined,
+    gcStatsDir: values['gc-stats'] ? path.resolve(values['gc-stats']) : undefined,
     apiTls: values.tls === true,
     peerTls: values.tls === true || values['peer-tls'] === true,
     admin: values.admin === true,
@@ -548,17 +561,34 @@ async function main(): Promise<void> {
       `load average before ${l1!.toFixed(2)} (1 min) ${l5!.toFixed(2)} (5 min)`,
   );
   const profDir = (mode: string): string | undefined => (args.cpuProfDir ? path.join(args.cpuProfDir, mode) : undefined);
+  const heapDir = (mode: string): string | undefined => (args.heapSampleDir ? path.join(args.heapSampleDir, mode) : undefined);
+  const gcDir = (mode: string): string | undefined => (args.gcStatsDir ? path.join(args.gcStatsDir, mode) : undefined);
   if (args.cpuProfDir) await mkdir(args.cpuProfDir, { recursive: true });
   let setLeader: string | undefined;
   if (args.apiTls) RawHttpConnection.tlsCa = await readFile(path.join(TLS_FIXTURES, 'ca.pem'));
   const tls = { apiTls: args.apiTls, peerTls: args.peerTls };
-  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single'), admin: args.admin });
-  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set'), admin: args.admin });
+  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single'), heapSampleDir: heapDir('single'), gcStatsDir: gcDir('single'), admin: args.admin });
+  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set'), heapSampleDir: heapDir('set'), gcStatsDir: gcDir('set'), admin: args.admin });
   reportComparison();
   console.log(`\nload average after ${os.loadavg()[0]!.toFixed(2)} (1 min); ${new Date().toISOString()}`);
   if (args.cpuProfDir) {
     if (SINGLE_SCENARIOS.some(want)) await printProfile(path.join(args.cpuProfDir, 'single', 'n1'), 'CPU profile of the single node:');
     if (setLeader) await printProfile(path.join(args.cpuProfDir, 'set', setLeader), `CPU profile of the set's leader ${setLeader}:`);
+  }
+  if (args.gcStatsDir) await printGcStats(args.gcStatsDir, setLeader);
+}
+
+/** Each server's garbage collections over its whole life (written at its exit by gc-stats-preload). */
+async function printGcStats(dir: string, setLeader: string | undefined): Promise<void> {
+  console.log('\ngarbage collections per server (count, total pause):');
+  for (const mode of ['single', 'set']) {
+    for (const id of (await readdir(path.join(dir, mode)).catch(() => [])).sort()) {
+      const text = await readFile(path.join(dir, mode, id, 'gc-stats.json'), 'utf8').catch(() => undefined);
+      if (text === undefined) continue;
+      const stats = JSON.parse(text) as GcStats;
+      const kinds = Object.entries(stats).map(([kind, s]) => `${kind} ${s.count} (${s.ms.toFixed(0)} ms)`);
+      console.log(`  ${mode} ${id}${mode === 'set' && id === setLeader ? ' (leader)' : ''}: ${kinds.join(', ')}`);
+    }
   }
 }
 

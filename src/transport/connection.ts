@@ -20,6 +20,7 @@ import type { GroupId } from './peer-network';
 export interface OutFrame {
   readonly channel: number;
   readonly prefix: Buffer | null;
+  /** Left unmodified until written: a large one goes to the socket by reference (see writeBatch). */
   readonly payload: Uint8Array;
   /** Raft frames and rpc requests: the group they belong to. */
   readonly group?: GroupId;
@@ -50,6 +51,16 @@ export interface ConnectionEvents {
 }
 
 const BATCH_MAC_FRAME_BYTES = FRAME_HEADER_BYTES + MAC_TAG_BYTES;
+
+/**
+ * Payloads this large go to the socket without a copy. Below it a copy is cheaper than another
+ * piece of a writev, and the copy comes from Node's buffer pool rather than a new allocation.
+ */
+const PAYLOAD_BY_REFERENCE_BYTES_MIN = 8 * 1024;
+
+function byReference(payload: Uint8Array): boolean {
+  return payload.length >= PAYLOAD_BY_REFERENCE_BYTES_MIN;
+}
 
 export class Connection {
   lastReceivedAtMs = performance.now();
@@ -108,18 +119,29 @@ export class Connection {
     return this.closed ? 0 : this.socket.writableLength;
   }
 
-  /** Writes the frames and their batch MAC with one socket write. */
+  /**
+   * Writes the frames and their batch MAC with one socket write. Headers, small payloads and the
+   * MAC go into one new buffer; payloads of PAYLOAD_BY_REFERENCE_BYTES_MIN or more are handed to
+   * the socket as they are (one writev), so a large AppendEntries is not copied and the copy
+   * leaves no garbage behind (the transport's callers already leave payloads unmodified).
+   */
   writeBatch(frames: readonly OutFrame[]): void {
     if (this.closed || frames.length === 0) return;
     const mac = this.sendMac;
     const tagged = this.groupFrames === true;
     let total = mac === null ? 0 : BATCH_MAC_FRAME_BYTES;
+    let packed = total;
     for (const f of frames) {
       // Written without its id, a frame of another group would reach the peer's group 0.
       if (!tagged && f.group !== undefined && f.group !== 0) throw new Error(`transport: a frame of group ${f.group} on a link without group ids`);
-      total += outFrameBytes(f, tagged);
+      const bytes = outFrameBytes(f, tagged);
+      total += bytes;
+      packed += byReference(f.payload) ? bytes - f.payload.length : bytes;
     }
-    const buf = Buffer.allocUnsafe(total);
+    const buf = Buffer.allocUnsafe(packed);
+    /** Pieces written in order: stretches of `buf` and payloads by reference. */
+    const pieces: Uint8Array[] = [];
+    let pieceFrom = 0;
     let at = 0;
     for (const f of frames) {
       const bodyBytes = (f.prefix?.length ?? 0) + f.payload.length;
@@ -131,11 +153,18 @@ export class Connection {
         at += FRAME_HEADER_BYTES;
       }
       if (f.prefix) at += f.prefix.copy(buf, at);
-      buf.set(f.payload, at);
-      at += f.payload.length;
+      if (byReference(f.payload)) {
+        pieces.push(buf.subarray(pieceFrom, at), f.payload);
+        pieceFrom = at;
+      } else {
+        buf.set(f.payload, at);
+        at += f.payload.length;
+      }
     }
     if (mac !== null) {
-      mac.update(buf.subarray(0, at));
+      // The MAC covers the frames' bytes in wire order, whichever piece they are in.
+      for (const piece of pieces) mac.update(piece);
+      mac.update(buf.subarray(pieceFrom, at));
       writeFrameHeader(buf, at, CHANNEL.batchMac, MAC_TAG_BYTES);
       mac.digest().copy(buf, at + FRAME_HEADER_BYTES);
     }
@@ -143,7 +172,15 @@ export class Connection {
     this.counters.framesOut += frames.length;
     this.counters.writes += 1;
     this.lastSentAtMs = performance.now();
-    this.socket.write(buf);
+    if (pieces.length === 0) {
+      this.socket.write(buf);
+      return;
+    }
+    pieces.push(buf.subarray(pieceFrom));
+    // Corked writes leave as one writev when uncorked.
+    this.socket.cork();
+    for (const piece of pieces) if (piece.length > 0) this.socket.write(piece);
+    this.socket.uncork();
   }
 
   /** Flushes what was written, then closes; the peer sees a clean end. */

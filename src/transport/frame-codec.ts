@@ -44,7 +44,14 @@ export function frameHeader(channel: number, payloadBytes: number): Buffer {
   return header;
 }
 
-/** One whole frame. `payload` is a fresh buffer: it never aliases a socket's read buffer. */
+/**
+ * One whole frame. `payload` is a view into the chunk it arrived in when the frame lies inside one
+ * chunk and fills at least half of that chunk's memory; otherwise a fresh buffer the payload was
+ * copied into. The decoder never writes to a pushed chunk nor reuses one, so the payload stays
+ * intact for as long as it is kept, provided the pusher does not reuse chunk memory either (a
+ * socket's 'data' chunks are fresh Buffers). A kept view keeps at most twice its own size in
+ * memory, so a window of small kept payloads (recent log entries) cannot hold on to whole reads.
+ */
 export interface DecodedFrame {
   readonly kind: 'frame';
   readonly channel: number;
@@ -87,6 +94,14 @@ export class FrameDecoder {
     const channel = this.byteAt(4);
     if (payloadBytes > this.payloadBytesMax) return { kind: 'too-large', payloadBytes, channel };
     if (this.buffered < FRAME_HEADER_BYTES + payloadBytes) return NEED_MORE;
+    const chunk = this.chunks[this.head]!;
+    const start = this.offset + FRAME_HEADER_BYTES;
+    if (start + payloadBytes <= chunk.length && payloadBytes * 2 >= chunk.buffer.byteLength) {
+      // The whole frame is in one chunk: a view saves allocating and copying the payload (fresh
+      // buffers are what drive a follower's full collections).
+      this.copyOut(null, FRAME_HEADER_BYTES + payloadBytes);
+      return { kind: 'frame', channel, payload: chunk.subarray(start, start + payloadBytes) };
+    }
     this.copyOut(null, FRAME_HEADER_BYTES);
     const payload = Buffer.allocUnsafe(payloadBytes);
     this.copyOut(payload, payloadBytes);

@@ -25,6 +25,13 @@ function frame(channel: number, payload: Buffer): Buffer {
   return Buffer.concat([frameHeader(channel, payload.length), payload]);
 }
 
+/** A chunk with memory of its own, as a socket read delivers (small Buffer.from / concat results share a pool). */
+function ownMemory(bytes: Buffer): Buffer {
+  const chunk = Buffer.alloc(bytes.length);
+  bytes.copy(chunk);
+  return chunk;
+}
+
 function problem(decoded: HandshakeMessage | string): string {
   assert.equal(typeof decoded, 'string', 'expected a decoding problem');
   return decoded as string;
@@ -68,14 +75,75 @@ test('the decoder reassembles frames fed one byte at a time and many per chunk',
   );
 });
 
-test('a decoded payload is a copy: changing the socket chunk afterwards does not change it', () => {
-  const chunk = frame(CHANNEL.raft, Buffer.from('hello'));
+test('a payload that arrived in one chunk is a view into it; one spread over chunks is a copy', () => {
+  const inOne = ownMemory(frame(CHANNEL.raft, Buffer.from('hello')));
   const decoder = new FrameDecoder(100);
-  decoder.push(chunk);
+  decoder.push(inOne);
   const r = decoder.next();
   assert.equal(r.kind, 'frame');
-  chunk.fill(0);
-  if (r.kind === 'frame') assert.equal(r.payload.toString(), 'hello');
+  if (r.kind === 'frame') {
+    assert.equal(r.payload.buffer, inOne.buffer, 'no copy of a frame inside one chunk');
+    assert.equal(r.payload.byteOffset, inOne.byteOffset + FRAME_HEADER_BYTES);
+  }
+
+  const split = frame(CHANNEL.raft, Buffer.from('world'));
+  const first = Buffer.from(split.subarray(0, 7));
+  const second = Buffer.from(split.subarray(7));
+  decoder.push(first);
+  decoder.push(second);
+  const s = decoder.next();
+  assert.equal(s.kind, 'frame');
+  first.fill(0);
+  second.fill(0);
+  if (s.kind === 'frame') assert.equal(s.payload.toString(), 'world');
+});
+
+test('a small frame sharing its chunk with much more is copied, so keeping it does not keep the chunk', () => {
+  const small = frame(CHANNEL.raft, Buffer.from('tiny'));
+  const large = frame(CHANNEL.raft, randomBytes(60_000));
+  const chunk = Buffer.concat([small, large]);
+  const decoder = new FrameDecoder(1 << 20);
+  decoder.push(chunk);
+  const [first, second] = drain(decoder);
+  assert.equal(first?.payload.toString(), 'tiny');
+  assert.notEqual(first?.payload.buffer, chunk.buffer, 'copied: a view would keep 60 KB alive for 4 bytes');
+  assert.equal(second?.payload.buffer, chunk.buffer, 'the frame filling most of the chunk is a view');
+});
+
+test('decoded payloads stay intact while the decoder takes and decodes further chunks', () => {
+  // What a follower relies on: entries decoded from a payload are kept (the window of recent
+  // entries) while later frames arrive, so nothing the decoder does later may write over them.
+  const decoder = new FrameDecoder(1 << 20);
+  const kept: { payload: Buffer; expected: Buffer }[] = [];
+  const payloads = Array.from({ length: 200 }, (_, i) => randomBytes(1 + ((i * 7919) % 3000)));
+  const frames = payloads.map((p) => frame(CHANNEL.raft, p));
+  const pushed = new Set<ArrayBufferLike>();
+  const push = (bytes: Buffer): void => {
+    const chunk = ownMemory(bytes);
+    pushed.add(chunk.buffer);
+    decoder.push(chunk);
+    for (const f of drain(decoder)) kept.push({ payload: f.payload, expected: Buffer.from(f.payload) });
+  };
+  // Frames alone in a chunk (views), cut into small pieces (copies), and three to a chunk (copies).
+  for (let i = 0, step = 0; i < frames.length; step++) {
+    const f = frames[i]!;
+    if (step % 3 === 0) {
+      push(f);
+      i += 1;
+    } else if (step % 3 === 1) {
+      for (let at = 0; at < f.length; at += 7) push(f.subarray(at, at + 7));
+      i += 1;
+    } else {
+      push(Buffer.concat(frames.slice(i, i + 3)));
+      i += 3;
+    }
+  }
+  assert.equal(kept.length, payloads.length);
+  assert.ok(kept.filter((k) => pushed.has(k.payload.buffer)).length >= 50, 'the frames alone in their chunks are views');
+  kept.forEach((k, i) => {
+    assert.deepEqual(k.payload, payloads[i], `payload ${i} as decoded`);
+    assert.deepEqual(k.payload, k.expected, `payload ${i} unchanged since it was decoded`);
+  });
 });
 
 test('a header announcing more than the limit is reported before any payload arrives', () => {

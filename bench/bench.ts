@@ -103,7 +103,7 @@ const UNBATCHED_CLIENTS = 64;
  * A receive+delete run starts from at least this many messages per second of run time, so it
  * measures draining, not an empty queue (above the rates measured, with room to spare).
  */
-const RECEIVE_BACKLOG_PER_S = { single: 45_000, set: 25_000 };
+const RECEIVE_BACKLOG_PER_S = { single: 90_000, set: 60_000 };
 /** The open-loop latency run's target, as a share of the peak batched-send rate. */
 const LATENCY_RATE_SHARE = 0.5;
 /** Closed-loop run that finds the peak when cluster-send did not run and no --rate was given. */

@@ -11,6 +11,9 @@
 //   rewindQueue:        str16 queueName, f64 startConsumeTimeSec
 //   quarantineMessage:  str16 queueName, f64 queueNumber, f64 seq
 //   tick:               (nothing)
+//   relocateBodies:     u16 count, count × (f64 fromEntry, u32 fromOffset, u32 length, u32 crc32c,
+//                       u16 messages, messages × (f64 queueNumber, f64 seq)); the bodies follow the
+//                       meta in this order, like a send's
 //   createTopic:        str16 topicName, u32 maxMsgSize, u8 filterType
 //   setTopicAttributes: str16 topicName, u32 maxMsgSize
 //   deleteTopic:        str16 topicName
@@ -31,7 +34,8 @@ import { SETTABLE_QUEUE_INT_ATTRS } from '../protocol/queue-types';
 import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
 import { crc32c } from './checksum';
-import type { Command, DeadLetterPolicy, QueueAttributesInput } from './commands';
+import { invariant } from './invariant';
+import type { BodyRef, Command, DeadLetterPolicy, QueueAttributesInput, RelocatedBody } from './commands';
 
 export const CODEC_VERSION = 1;
 
@@ -56,6 +60,7 @@ const KIND_CODES = {
   publishMessages: 18,
   pushSucceeded: 19,
   pushFailed: 20,
+  relocateBodies: 21,
 } as const satisfies Record<Command['kind'], number>;
 
 /** A body as the meta part describes it; offset is from the start of the payload. */
@@ -65,8 +70,19 @@ export interface DecodedBody {
   crc32c: number;
 }
 
+/** A relocated body as the meta part describes it: where it was, and its offset in this payload. */
+export interface DecodedRelocation {
+  from: BodyRef;
+  offset: number;
+  messages: { queueNumber: number; seq: number }[];
+}
+
+/** Most bodies one relocateBodies entry may carry, and most messages reading one body (u16 counts). */
+export const RELOCATE_COUNT_MAX = 0xffff;
+
 export type DecodedCommand =
-  | Exclude<Command, { kind: 'sendMessages' | 'publishMessages' }>
+  | Exclude<Command, { kind: 'sendMessages' | 'publishMessages' | 'relocateBodies' }>
+  | { kind: 'relocateBodies'; bodies: DecodedRelocation[] }
   | { kind: 'sendMessages'; queueName: string; delaySeconds: number; bodies: DecodedBody[] }
   | { kind: 'publishMessages'; topicName: string; bodies: DecodedBody[]; msgTags: string[]; routingKey: string };
 
@@ -95,6 +111,7 @@ function batchCountOk(n: number): boolean {
 export function encodeCommand(cmd: Command): EncodedCommand {
   if (cmd.kind === 'sendMessages') return encodeSend(cmd.queueName, cmd.delaySeconds, cmd.bodies);
   if (cmd.kind === 'publishMessages') return encodePublish(cmd.topicName, cmd.msgTags, cmd.routingKey, cmd.bodies);
+  if (cmd.kind === 'relocateBodies') return encodeRelocate(cmd.bodies);
   // A delete carries up to 16 receipt handles: sized for them, the writer need not grow (and copy).
   const w = new ByteWriter(cmd.kind === 'deleteMessages' ? 64 + cmd.receiptHandles.reduce((n, h) => n + 2 + h.length, 0) : 64);
   w.u8(CODEC_VERSION);
@@ -251,6 +268,57 @@ function encodePublish(topicName: string, msgTags: string[], routingKey: string,
   return { payload: w.finish(), metaLen: metaBytes.length };
 }
 
+/** Like a send: meta (where each body was, and who reads it), then the bodies, in one payload. */
+function encodeRelocate(bodies: RelocatedBody[]): EncodedCommand {
+  check(bodies.length >= 1 && bodies.length <= RELOCATE_COUNT_MAX, `relocated body count out of range: ${bodies.length}`);
+  let metaLen = 2 + 2;
+  let total = 0;
+  for (const b of bodies) {
+    const f = b.from;
+    check(Number.isSafeInteger(f.entryIndex) && f.entryIndex >= 1 && isU32(f.offset) && isU32(f.crc32c), 'bad relocated body reference');
+    check(b.body.length === f.length, `relocated body of ${b.body.length} bytes, ${f.length} expected`);
+    check(b.messages.length >= 1 && b.messages.length <= RELOCATE_COUNT_MAX, `relocated body read by ${b.messages.length} messages`);
+    for (const m of b.messages) check(Number.isSafeInteger(m.queueNumber) && Number.isSafeInteger(m.seq) && m.seq >= 0, 'bad relocated message');
+    metaLen += 8 + 4 + 4 + 4 + 2 + 16 * b.messages.length;
+    total += f.length;
+  }
+  const w = new ByteWriter(metaLen + total);
+  w.u8(CODEC_VERSION);
+  w.u8(KIND_CODES.relocateBodies);
+  w.u16(bodies.length);
+  for (const b of bodies) {
+    w.f64(b.from.entryIndex);
+    w.u32(b.from.offset);
+    w.u32(b.from.length);
+    w.u32(b.from.crc32c);
+    w.u16(b.messages.length);
+    for (const m of b.messages) {
+      w.f64(m.queueNumber);
+      w.f64(m.seq);
+    }
+  }
+  invariant(w.pos === metaLen, 'relocateBodies meta size');
+  for (const b of bodies) w.bytes(b.body);
+  return { payload: w.finish(), metaLen };
+}
+
+function decodeRelocate(r: ByteReader, metaLen: number): DecodedCommand {
+  const n = r.u16();
+  check(n >= 1, 'relocateBodies without bodies');
+  const bodies: DecodedRelocation[] = [];
+  let offset = metaLen;
+  for (let k = 0; k < n; k++) {
+    const from: BodyRef = { entryIndex: r.int(), offset: r.u32(), length: r.u32(), crc32c: r.u32() };
+    const count = r.u16();
+    check(count >= 1, 'relocated body read by no message');
+    const messages: { queueNumber: number; seq: number }[] = [];
+    for (let i = 0; i < count; i++) messages.push({ queueNumber: r.int(), seq: r.int() });
+    bodies.push({ from, offset, messages });
+    offset += from.length;
+  }
+  return { kind: 'relocateBodies', bodies };
+}
+
 function enumCode<T extends string>(values: readonly T[], v: T): number {
   const code = values.indexOf(v);
   check(code >= 0, `unknown value ${v}`);
@@ -321,6 +389,8 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
       return { kind: 'quarantineMessage', queueName: r.shortStr(), queueNumber: r.int(), seq: r.int() };
     case KIND_CODES.tick:
       return { kind: 'tick' };
+    case KIND_CODES.relocateBodies:
+      return decodeRelocate(r, metaLen);
     case KIND_CODES.createTopic: {
       const topicName = r.shortStr();
       const maxMsgSize = r.u32();
@@ -381,13 +451,22 @@ function decodePublish(r: ByteReader, metaLen: number): DecodedCommand {
  */
 export function commandFromPayload(payload: Uint8Array, metaLen: number): Command {
   const cmd = decodeCommand(payload, metaLen);
+  if (cmd.kind === 'relocateBodies') {
+    const views = bodyViews(payload, cmd.bodies.map((b) => ({ offset: b.offset, length: b.from.length, crc32c: b.from.crc32c })));
+    return { kind: 'relocateBodies', bodies: cmd.bodies.map((b, k) => ({ from: b.from, body: views[k]!, messages: b.messages })) };
+  }
   if (cmd.kind !== 'sendMessages' && cmd.kind !== 'publishMessages') {
     check(payload.length === metaLen, `${payload.length - metaLen} bytes after the command`);
     return cmd;
   }
+  return { ...cmd, bodies: bodyViews(payload, cmd.bodies) };
+}
+
+/** The bodies as views into `payload`, each checked against its CRC32C; the payload must end with the last. */
+function bodyViews(payload: Uint8Array, described: readonly DecodedBody[]): Uint8Array[] {
   const bodies: Uint8Array[] = [];
-  let end = metaLen;
-  for (const b of cmd.bodies) {
+  let end = payload.length;
+  for (const b of described) {
     check(b.offset + b.length <= payload.length, 'body past the end of the payload');
     const body = payload.subarray(b.offset, b.offset + b.length);
     check(crc32c(body) === b.crc32c, 'body fails its CRC32C');
@@ -395,7 +474,7 @@ export function commandFromPayload(payload: Uint8Array, metaLen: number): Comman
     end = b.offset + b.length;
   }
   check(end === payload.length, `${payload.length - end} bytes after the last body`);
-  return { ...cmd, bodies };
+  return bodies;
 }
 
 function readBodies(r: ByteReader, metaLen: number): DecodedBody[] {

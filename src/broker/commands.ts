@@ -35,6 +35,11 @@ export type Command =
   | { kind: 'quarantineMessage'; queueName: string; queueNumber: number; seq: number }
   /** Carries time forward: delays end, visibility ends, retention and dead-letter TTL expire. */
   | { kind: 'tick' }
+  /**
+   * Compaction: copies of live bodies from sparse old log segments, stored in this entry; each
+   * listed message still at exactly `from` is pointed here, so the old segment can be deleted.
+   */
+  | { kind: 'relocateBodies'; bodies: RelocatedBody[] }
   | { kind: 'createTopic'; topicName: string; maxMsgSize: number; filterType: TopicFilterType }
   | { kind: 'setTopicAttributes'; topicName: string; maxMsgSize: number }
   | { kind: 'deleteTopic'; topicName: string }
@@ -77,6 +82,14 @@ export type Command =
   | { kind: 'pushFailed'; topicName: string; subscriptionName: string; msgId: string; seed: number };
 
 export type CommandKind = Command['kind'];
+
+/** One body a `relocateBodies` entry copies forward, and the messages that read it. */
+export interface RelocatedBody {
+  from: BodyRef;
+  /** The body's bytes (checked against from.crc32c by the leader before proposing). */
+  body: Uint8Array;
+  messages: { queueNumber: number; seq: number }[];
+}
 
 /** Where a message body lives: a slice of a log entry's payload, with its CRC32C. */
 export interface BodyRef {
@@ -126,6 +139,8 @@ export type CommandOk =
   | { ok: true; kind: 'unbindDeadLetter' }
   | { ok: true; kind: 'quarantineMessage' }
   | { ok: true; kind: 'tick' }
+  /** relocated: messages now reading their body from this entry; bytes: body bytes copied here. */
+  | { ok: true; kind: 'relocateBodies'; relocated: number; bytes: number }
   | { ok: true; kind: 'createTopic'; topicId: string }
   | { ok: true; kind: 'setTopicAttributes' }
   | { ok: true; kind: 'deleteTopic' }

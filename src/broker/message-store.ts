@@ -2,7 +2,7 @@
 // order). Seqs are grouped in chunks of CHUNK_SLOTS; each chunk is one ArrayBuffer holding every
 // column, so a snapshot copies it in one go. A chunk starts small and doubles up to CHUNK_SLOTS
 // (an idle queue costs little), and is dropped once it is full and none of its messages remain.
-// Per message: 4 × f64 + 5 × u32 + 2 × u8 = 54 bytes.
+// Per message: 5 × f64 + 5 × u32 + 2 × u8 = 62 bytes.
 
 /** Message states (the `state` column). */
 export const GONE = 0; // never assigned, deleted without rewind, expired, moved, quarantined
@@ -13,7 +13,9 @@ export const REWIND = 4; // deleted, kept for rewind until retention runs out
 
 export const CHUNK_SLOTS = 4096;
 const CHUNK_MIN_SLOTS = 64;
-export const BYTES_PER_SLOT = 4 * 8 + 5 * 4 + 2;
+export const BYTES_PER_SLOT = 5 * 8 + 5 * 4 + 2;
+/** The slot size of snapshots before bodies could be relocated (no bodyEntry column; snapshot.ts converts). */
+export const BYTES_PER_SLOT_V2 = 4 * 8 + 5 * 4 + 2;
 
 /** A snapshot capture holding chunks (snapshot-capture.ts): told before a held chunk changes. */
 export interface ChunkKeeper {
@@ -24,8 +26,13 @@ export class Chunk {
   readonly buffer: ArrayBuffer;
   /** The capture holding this chunk's current contents, until it copied or emitted them. */
   keeper: ChunkKeeper | undefined = undefined;
-  /** Log entry holding the body. */
+  /** Log entry that enqueued the message (its msgId is derived from it, so it never changes). */
   readonly entryIndex: Float64Array;
+  /**
+   * Log entry holding the body now: the enqueuing entry, or a later `relocateBodies` entry that
+   * copied the body forward so the old segment could be deleted (compaction).
+   */
+  readonly bodyEntry: Float64Array;
   readonly enqueueMs: Float64Array;
   /** In flight: next visible time. Delayed: due time. Otherwise meaningless. */
   readonly deadlineMs: Float64Array;
@@ -56,13 +63,29 @@ export class Chunk {
     this.enqueueMs = new Float64Array(b, 8 * n, n);
     this.deadlineMs = new Float64Array(b, 16 * n, n);
     this.firstDequeueMs = new Float64Array(b, 24 * n, n);
-    this.bodyOffset = new Uint32Array(b, 32 * n, n);
-    this.bodyLength = new Uint32Array(b, 36 * n, n);
-    this.bodyCrc = new Uint32Array(b, 40 * n, n);
-    this.token = new Uint32Array(b, 44 * n, n);
-    this.dequeueCount = new Uint32Array(b, 48 * n, n);
-    this.state = new Uint8Array(b, 52 * n, n);
-    this.batchPos = new Uint8Array(b, 53 * n, n);
+    this.bodyEntry = new Float64Array(b, 32 * n, n);
+    this.bodyOffset = new Uint32Array(b, 40 * n, n);
+    this.bodyLength = new Uint32Array(b, 44 * n, n);
+    this.bodyCrc = new Uint32Array(b, 48 * n, n);
+    this.token = new Uint32Array(b, 52 * n, n);
+    this.dequeueCount = new Uint32Array(b, 56 * n, n);
+    this.state = new Uint8Array(b, 60 * n, n);
+    this.batchPos = new Uint8Array(b, 61 * n, n);
+  }
+
+  /**
+   * A chunk from a snapshot written before bodies could be relocated: the same columns in the same
+   * order without bodyEntry, which starts out as entryIndex (every body still in its own entry).
+   */
+  static fromV2Layout(firstSeq: number, capacity: number, bytes: Uint8Array): Chunk {
+    const n = capacity;
+    if (bytes.length !== n * BYTES_PER_SLOT_V2) throw new Error('chunk buffer size mismatch');
+    const c = new Chunk(firstSeq, capacity);
+    const out = new Uint8Array(c.buffer);
+    out.set(bytes.subarray(0, 32 * n), 0); // the four f64 columns
+    out.set(bytes.subarray(32 * n), 40 * n); // the u32 and u8 columns, after bodyEntry
+    c.bodyEntry.set(c.entryIndex);
+    return c;
   }
 
   /** A copy with twice the capacity (columns are laid out by capacity, so each is copied). */
@@ -72,6 +95,7 @@ export class Chunk {
     c.enqueueMs.set(this.enqueueMs);
     c.deadlineMs.set(this.deadlineMs);
     c.firstDequeueMs.set(this.firstDequeueMs);
+    c.bodyEntry.set(this.bodyEntry);
     c.bodyOffset.set(this.bodyOffset);
     c.bodyLength.set(this.bodyLength);
     c.bodyCrc.set(this.bodyCrc);

@@ -18,7 +18,7 @@ import type { DeadLetterPolicy, DeleteFailure, QueueAttributes, ReceivedMessage 
 import type { DecodedBody } from './codec';
 import type { QueueSettingsValues } from '../protocol/queue-types';
 import { SeqHeap, TimedIdHeap } from './heaps';
-import { DELAYED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
+import { CHUNK_SLOTS, DELAYED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
 import type { GroupIds } from './ids';
 import { receiptToken } from './receipt-handle';
 import { invariant } from './invariant';
@@ -28,7 +28,10 @@ export type QueueConfig = QueueSettingsValues;
 
 /** A message on its way to a dead-letter queue: the body stays where it is. */
 export interface MovedMessage {
+  /** The entry that enqueued it (its msgId). */
   entryIndex: number;
+  /** The entry holding its body now. */
+  bodyEntry: number;
   bodyOffset: number;
   bodyLength: number;
   bodyCrc: number;
@@ -127,6 +130,7 @@ export class QueueState {
     const c = this.store.allocate();
     const i = seq - c.firstSeq;
     c.entryIndex[i] = moved.entryIndex;
+    c.bodyEntry[i] = moved.bodyEntry;
     c.bodyOffset[i] = moved.bodyOffset;
     c.bodyLength[i] = moved.bodyLength;
     c.bodyCrc[i] = moved.bodyCrc;
@@ -154,7 +158,7 @@ export class QueueState {
     const msgIds: string[] = [];
     for (let p = 0; p < bodies.length; p++) {
       const b = bodies[p]!;
-      this.append({ entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: p }, nowMs, dueMs);
+      this.append({ entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: p }, nowMs, dueMs);
       msgIds.push(this.ids.msgId(entryIndex, p));
     }
     return msgIds;
@@ -200,7 +204,7 @@ export class QueueState {
         firstDequeueTime: toSec(c.firstDequeueMs[i]!),
         nextVisibleTime: toSec(nextVisibleMs),
         dequeueCount,
-        body: { entryIndex: c.entryIndex[i]!, offset: c.bodyOffset[i]!, length: c.bodyLength[i]!, crc32c: c.bodyCrc[i]! },
+        body: { entryIndex: c.bodyEntry[i]!, offset: c.bodyOffset[i]!, length: c.bodyLength[i]!, crc32c: c.bodyCrc[i]! },
         queueNumber: this.queueNumber,
         seq,
       });
@@ -235,6 +239,7 @@ export class QueueState {
   takeForMove(c: Chunk, i: number): MovedMessage {
     const moved: MovedMessage = {
       entryIndex: c.entryIndex[i]!,
+      bodyEntry: c.bodyEntry[i]!,
       bodyOffset: c.bodyOffset[i]!,
       bodyLength: c.bodyLength[i]!,
       bodyCrc: c.bodyCrc[i]!,
@@ -418,10 +423,50 @@ export class QueueState {
     let last = -1;
     this.store.forEachSlot(0, (c, i) => {
       if (c.state[i] === GONE) return;
-      const e = c.entryIndex[i]!;
+      const e = c.bodyEntry[i]!;
       if (e !== last) out.push(e);
       last = e;
     });
+  }
+
+  /**
+   * Calls fn for each message that is not GONE from seq `from` on, visiting slots while
+   * `budget.slots` lasts (each visited slot takes one); returns the seq to continue from, or -1
+   * once past the last. For compaction's census, which visits a large backlog a slice at a time.
+   */
+  scanBodies(from: number, budget: { slots: number }, fn: (seq: number, bodyEntry: number, offset: number, length: number, crc: number) => void): number {
+    const store = this.store;
+    let seq = store.firstLiveFrom(Math.max(from, store.headSeq));
+    while (seq < store.nextSeq) {
+      if (budget.slots <= 0) return seq;
+      const c = store.chunkOf(seq);
+      if (c === undefined) {
+        seq = store.firstLiveFrom(seq);
+        continue;
+      }
+      const end = Math.min(c.firstSeq + c.capacity, store.nextSeq);
+      for (let i = seq - c.firstSeq; seq < end && budget.slots > 0; i++, seq++, budget.slots--) {
+        if (c.state[i] !== GONE) fn(seq, c.bodyEntry[i]!, c.bodyOffset[i]!, c.bodyLength[i]!, c.bodyCrc[i]!);
+      }
+      if (seq === end && seq < store.nextSeq) seq = store.firstLiveFrom(c.firstSeq + CHUNK_SLOTS);
+    }
+    return -1;
+  }
+
+  /**
+   * Points message `seq` at a copy of its body in entry `entry` (compaction). Only when the message
+   * is still live with its body exactly at `from` (it may have been deleted, moved or relocated
+   * since the leader looked): false otherwise. Length and CRC32C stay: the copy is of the same bytes.
+   */
+  relocateBody(seq: number, from: { entryIndex: number; offset: number; length: number; crc32c: number }, entry: number, offset: number): boolean {
+    if (this.store.state(seq) === GONE) return false;
+    const c = this.store.chunkOf(seq)!;
+    const i = seq - c.firstSeq;
+    if (c.bodyEntry[i] !== from.entryIndex || c.bodyOffset[i] !== from.offset || c.bodyLength[i] !== from.length || c.bodyCrc[i] !== from.crc32c) return false;
+    this.store.writable(c);
+    c.bodyEntry[i] = entry;
+    c.bodyOffset[i] = offset;
+    return true;
   }
 
   /** Enqueue time (s) of the oldest message not deleted; 0 when none. */

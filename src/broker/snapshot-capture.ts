@@ -140,7 +140,7 @@ export class SnapshotCapture implements ChunkKeeper {
     let last = -1;
     for (let i = 0; i < view.capacity; i++) {
       if (view.state[i] === GONE) continue;
-      const e = view.entryIndex[i]!;
+      const e = view.bodyEntry[i]!;
       if (e !== last) this.onLiveEntry(e);
       last = e;
     }

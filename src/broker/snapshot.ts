@@ -7,21 +7,23 @@
 //   "OCQS" u8 version
 //   f64 lastAppliedIndex, f64 lastTimeMs, f64 nextQueueNumber, f64 quarantined,
 //   f64 deadLetterMoves, f64 deadLetterDrops, u32 queueCount
-//   per queue: str32 metaJson, u32 chunkCount, per chunk: f64 firstSeq, u32 capacity, capacity × 54 bytes
+//   per queue: str32 metaJson, u32 chunkCount, per chunk: f64 firstSeq, u32 capacity, capacity × 62 bytes
+//   (before version 3: capacity × 54 bytes, without the bodyEntry column)
 //   (version ≥ 2) str32 topicsJson: topic counters, then topics in creation order, each with its
 //   subscriptions in creation order and their pending pushes in publish order.
-// Version 1 (no topics section) still loads, as a machine without topics.
+// Version 1 (no topics section) still loads, as a machine without topics; versions 1 and 2 load
+// with every body in the entry that enqueued it.
 
 import type { GroupIds } from './ids';
 import { BrokerFormatError, ByteReader } from './binary';
 import type { DeadLetterPolicy } from './commands';
-import { BYTES_PER_SLOT, CHUNK_SLOTS, Chunk } from './message-store';
+import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, CHUNK_SLOTS, Chunk } from './message-store';
 import { QueueState, type QueueConfig } from './queue';
 import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
 export const MAGIC = [0x4f, 0x43, 0x51, 0x53];
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 const OLDEST_READABLE_VERSION = 1;
 
 export interface TopicsSnapshot {
@@ -97,13 +99,13 @@ export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: Snaps
   };
   const n = r.u32();
   const queues: QueueState[] = [];
-  for (let k = 0; k < n; k++) queues.push(readQueue(r, ids));
+  for (let k = 0; k < n; k++) queues.push(readQueue(r, ids, version));
   const topics: RestoredTopics = version >= 2 ? parseTopics(r.longStr()) : { counters: { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0 }, topics: [] };
   r.expectEnd('snapshot');
   return { header, queues, topics };
 }
 
-function readQueue(r: ByteReader, ids: GroupIds): QueueState {
+function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
   const m = parseMeta(r.longStr());
   const q = new QueueState(m.name, m.queueId, m.queueNumber, m.createTimeMs, m.lastModifyTimeMs, m.config, m.policy ?? undefined, ids);
   const store = q.store;
@@ -116,14 +118,18 @@ function readQueue(r: ByteReader, ids: GroupIds): QueueState {
     const capacity = r.u32();
     const valid = firstSeq % CHUNK_SLOTS === 0 && capacity >= 1 && capacity <= CHUNK_SLOTS && firstSeq < m.nextSeq;
     if (!valid) throw new BrokerFormatError(`bad chunk ${firstSeq}/${capacity}`);
-    const bytes = r.bytes(capacity * BYTES_PER_SLOT);
-    const buffer = new ArrayBuffer(bytes.length);
-    new Uint8Array(buffer).set(bytes);
+    let chunk: Chunk;
+    if (version >= 3) {
+      const bytes = r.bytes(capacity * BYTES_PER_SLOT);
+      const buffer = new ArrayBuffer(bytes.length);
+      new Uint8Array(buffer).set(bytes);
+      chunk = new Chunk(firstSeq, capacity, buffer);
+    } else chunk = Chunk.fromV2Layout(firstSeq, capacity, r.bytes(capacity * BYTES_PER_SLOT_V2));
     const chunkNo = firstSeq / CHUNK_SLOTS;
     if (j === 0) store.chunkBase = chunkNo;
     const slot = chunkNo - store.chunkBase;
     if (slot < store.chunks.length) throw new BrokerFormatError('chunks out of order');
-    store.chunks[slot] = new Chunk(firstSeq, capacity, buffer);
+    store.chunks[slot] = chunk;
   }
   for (let k = 0; k < store.chunks.length; k++) if (!(k in store.chunks)) store.chunks[k] = undefined;
   q.rebuildIndexes();

@@ -13,7 +13,7 @@
 
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS, QUEUE_ATTR_RANGES } from '../protocol/limits';
-import { decodeCommand, type DecodedCommand } from './codec';
+import { decodeCommand, type DecodedCommand, type DecodedRelocation } from './codec';
 import type {
   CommandResult,
   DeadLetterPolicy,
@@ -33,6 +33,12 @@ import { GROUP_0_IDS, type GroupIds, type GroupNumber } from './ids';
 import { decodeSnapshot } from './snapshot';
 import { drainSnapshot, SnapshotCapture } from './snapshot-capture';
 import { TopicRegistry, type QueueSink, type TopicCounters } from './topics';
+
+/** Where a census of live bodies goes on (scanBodies): the next queue number and seq to visit. */
+export interface BodyScanCursor {
+  queueNumber: number;
+  seq: number;
+}
 
 export interface QueueSettings {
   pollingWaitSeconds: number;
@@ -204,6 +210,8 @@ export class QueueStateMachine {
       }
       case 'tick':
         return { ok: true, kind: 'tick' };
+      case 'relocateBodies':
+        return this.relocateBodies(cmd.bodies, index);
       case 'createTopic':
       case 'setTopicAttributes':
       case 'deleteTopic':
@@ -220,6 +228,50 @@ export class QueueStateMachine {
         throw new Error(`unknown command ${String(never)}`);
       }
     }
+  }
+
+  /**
+   * Compaction (node/compaction.ts): every listed message still reading its body at exactly the old
+   * place now reads the copy in this entry. Messages deleted, moved or relocated since the leader
+   * looked are left alone, so proposing from a stale look is harmless. Nothing visible changes.
+   */
+  private relocateBodies(bodies: readonly DecodedRelocation[], index: number): CommandResult {
+    let relocated = 0;
+    let bytes = 0;
+    for (const b of bodies) {
+      let used = false;
+      for (const m of b.messages) {
+        const q = this.byNumber.get(m.queueNumber);
+        if (q !== undefined && m.seq < q.store.nextSeq && q.relocateBody(m.seq, b.from, index, b.offset)) {
+          relocated++;
+          used = true;
+        }
+      }
+      if (used) bytes += b.from.length;
+    }
+    return { ok: true, kind: 'relocateBodies', relocated, bytes };
+  }
+
+  /**
+   * Visits live messages for compaction's census, a slice at a time: from `from` (queue number and
+   * seq), at most `maxSlots` message slots; fn hears each live message's body location. Returns
+   * where to continue, or undefined once every queue was visited. Reads only.
+   */
+  scanBodies(
+    from: BodyScanCursor,
+    maxSlots: number,
+    fn: (queueNumber: number, seq: number, bodyEntry: number, offset: number, length: number, crc: number) => void,
+  ): BodyScanCursor | undefined {
+    const numbers = [...this.byNumber.keys()].filter((n) => n >= from.queueNumber).sort((a, b) => a - b);
+    const budget = { slots: Math.max(1, maxSlots) };
+    for (const n of numbers) {
+      const start = n === from.queueNumber ? from.seq : 0;
+      const next = this.byNumber.get(n)!.scanBodies(start, budget, (seq, e, off, len, crc) => fn(n, seq, e, off, len, crc));
+      if (next >= 0) return { queueNumber: n, seq: next };
+      // Each queue costs at least a slot, so a slice over many empty queues still ends.
+      if (--budget.slots <= 0) return { queueNumber: n + 1, seq: 0 };
+    }
+    return undefined;
   }
 
   private createQueue(name: string, attrs: QueueAttributesInput, index: number, nowMs: number): CommandResult {

@@ -138,6 +138,8 @@ function defaultSubmit(command: Command, nextMsgId: () => string): CommandResult
       return { ok: true, kind: 'quarantineMessage' };
     case 'tick':
       return { ok: true, kind: 'tick' };
+    case 'relocateBodies':
+      return { ok: true, kind: 'relocateBodies', relocated: 0, bytes: 0 };
     case 'createTopic':
       return { ok: true, kind: 'createTopic', topicId: `topic-${command.topicName.toLowerCase()}` };
     case 'setTopicAttributes':

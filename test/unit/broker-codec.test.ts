@@ -51,6 +51,19 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ kind: fc.constant('unbindDeadLetter' as const), queueName: name }, NP),
   fc.record({ kind: fc.constant('quarantineMessage' as const), queueName: name, queueNumber: int, seq: int }, NP),
   fc.constant({ kind: 'tick' as const }),
+  fc.record({
+    kind: fc.constant('relocateBodies' as const),
+    bodies: fc.array(
+      fc.uint8Array({ maxLength: 64 }).chain((body) =>
+        fc.record({
+          from: fc.record({ entryIndex: fc.integer({ min: 1, max: 2 ** 40 }), offset: u32, length: fc.constant(body.length), crc32c: u32 }, NP),
+          body: fc.constant(body),
+          messages: fc.array(fc.record({ queueNumber: int, seq: fc.nat() }, NP), { minLength: 1, maxLength: 4 }),
+        }, NP),
+      ),
+      { minLength: 1, maxLength: 5 },
+    ),
+  }, NP),
   ...topicCommands(),
 );
 
@@ -90,6 +103,17 @@ function topicCommands(): fc.Arbitrary<Command>[] {
 
 /** What decoding should give back: sends and publishes carry body references instead of bytes. */
 function expected(cmd: Command, metaLen: number, payload: Uint8Array): DecodedCommand {
+  if (cmd.kind === 'relocateBodies') {
+    let at = metaLen;
+    const bodies = cmd.bodies.map((b) => {
+      assert.deepEqual(payload.subarray(at, at + b.body.length), b.body);
+      const d = { from: b.from, offset: at, messages: b.messages };
+      at += b.body.length;
+      return d;
+    });
+    assert.equal(at, payload.length, 'payload = meta ‖ bodies, nothing else');
+    return { kind: 'relocateBodies', bodies };
+  }
   if (cmd.kind !== 'sendMessages' && cmd.kind !== 'publishMessages') return cmd;
   let offset = metaLen;
   const refs = cmd.bodies.map((b) => {
@@ -195,7 +219,7 @@ test('random bytes either decode to a command that re-encodes identically or are
         assert.ok(e instanceof BrokerFormatError, String(e));
         return;
       }
-      if (d.kind === 'sendMessages' || d.kind === 'publishMessages') return; // bodies are references here; covered above
+      if (d.kind === 'sendMessages' || d.kind === 'publishMessages' || d.kind === 'relocateBodies') return; // bodies are references here; covered above
       assert.deepEqual(decodeCommand(encodeCommand(d).payload, encodeCommand(d).metaLen), d);
     }),
     { numRuns: 3000 },

@@ -22,7 +22,7 @@ function queue(): QueueState {
 }
 
 function message(entryIndex: number): MovedMessage {
-  return { entryIndex, bodyOffset: 0, bodyLength: 1, bodyCrc: 0, batchPos: 0 };
+  return { entryIndex, bodyEntry: entryIndex, bodyOffset: 0, bodyLength: 1, bodyCrc: 0, batchPos: 0 };
 }
 
 const router: DeadLetterRouter = {

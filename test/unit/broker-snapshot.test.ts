@@ -322,9 +322,9 @@ test('a 200k-message backlog costs under 100 index bytes per message, and restor
   for (let sent = 0; sent < total; sent += 16) run(m, ++index, time, { kind: 'sendMessages', queueName: 'big', delaySeconds: 0, bodies });
   const perMessage = m.indexBytes() / total;
   assert.ok(perMessage < 100, `index costs ${perMessage.toFixed(1)} bytes per message`);
-  assert.ok(perMessage > 54, 'the estimate counts the columns');
+  assert.ok(perMessage > 62, 'the estimate counts the columns');
   const snap = m.snapshot();
-  assert.ok(snap.length / total < 60, `snapshot costs ${(snap.length / total).toFixed(1)} bytes per message`);
+  assert.ok(snap.length / total < 70, `snapshot costs ${(snap.length / total).toFixed(1)} bytes per message`);
   const r = QueueStateMachine.restore(snap);
   for (let k = 0; k < 20; k++) {
     const cmd: Command = { kind: 'receiveMessages', queueName: 'big', numOfMsg: 16, seed: k };

@@ -274,6 +274,11 @@ export class QueueStateMachine {
     return undefined;
   }
 
+  /** Each pending http push's body (entry, length): they pin segments as queued messages do, and are not relocated. */
+  forEachPushBody(fn: (entryIndex: number, length: number) => void): void {
+    this.topics.forEachPushBody(fn);
+  }
+
   private createQueue(name: string, attrs: QueueAttributesInput, index: number, nowMs: number): CommandResult {
     if (this.byLowerName.has(name.toLowerCase())) return fail('queueExists');
     if (this.byName.size >= LIMITS.queueCountMax) return fail('queueLimit');

@@ -514,7 +514,12 @@ export class TopicRegistry {
 
   /** Log entries whose bodies pending pushes still need. */
   collectEntryIndexes(out: number[]): void {
-    for (const t of this.byName.values()) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) out.push(p.entryIndex);
+    this.forEachPushBody((entryIndex) => out.push(entryIndex));
+  }
+
+  /** Each pending push's body: the entry holding it and its length. */
+  forEachPushBody(fn: (entryIndex: number, length: number) => void): void {
+    for (const t of this.byName.values()) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) fn(p.entryIndex, p.bodyLength);
   }
 
   /** Pushes to http subscribers not yet delivered or dropped, across all topics. */

@@ -388,6 +388,7 @@ const SERVER_OPTIONS: OptionSpecs = {
   'no-fsync': { type: 'boolean' },
   'require-akid': { type: 'boolean' },
   'segment-mb': { type: 'string' },
+  'compact-below': { type: 'string' },
   'snapshot-every': { type: 'string' },
   'push-timeout': { type: 'string' },
   'request-timeout': { type: 'string' },
@@ -433,6 +434,8 @@ const server: CommandSpec = {
     '  --no-fsync              acknowledge before data is on disk (benchmarks only)',
     '  --segment-mb N          size of a log segment file in MiB (default 64)',
     '  --snapshot-every N      snapshot the state (and compact the log) every N entries (default 100000)',
+    '  --compact-below PCT     copy the live messages out of a log segment holding less than PCT% live',
+    '                          data, so it can be deleted (default 50; 0 never compacts)',
     '  --push-timeout S        seconds an http subscriber may take to answer a push (default 15)',
     '  --request-timeout S     seconds a client request may take to arrive, first byte to end of body;',
     `                          then 6100/10800 and the connection is closed (default ${LIMITS.httpRequestTimeoutMsDefault / 1000})`,
@@ -554,6 +557,8 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   if (segmentMb !== undefined) opts.segmentBytes = segmentMb * 1024 * 1024;
   const snapshotEvery = intOpt(values, 'snapshot-every', 100, 100_000_000);
   if (snapshotEvery !== undefined) opts.snapshotEveryEntries = snapshotEvery;
+  const compactBelow = intOpt(values, 'compact-below', 0, 90);
+  if (compactBelow !== undefined) opts.compactBelowPercent = compactBelow;
   const pushTimeout = intOpt(values, 'push-timeout', 1, 300);
   if (pushTimeout !== undefined) opts.pushTimeoutMs = pushTimeout * 1000;
   const requestTimeout = intOpt(values, 'request-timeout', 1, 300);

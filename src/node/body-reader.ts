@@ -51,18 +51,27 @@ export class BodyReader {
    * quarantines those). One read per entry: a batch receive usually takes consecutive bodies of
    * one batch send.
    */
-  async read(messages: readonly ReceivedMessage[]): Promise<(Buffer | undefined)[]> {
-    const spans = await this.readSpans(messages);
-    const bodies = messages.map((m) => this.checkedBody(m, spans.get(m.body.entryIndex)));
+  read(messages: readonly ReceivedMessage[]): Promise<(Buffer | undefined)[]> {
+    return this.readLabelled(messages.map((m) => m.body), (i) => `message ${messages[i]!.msgId}`);
+  }
+
+  /** Bodies by reference (compaction's copies), like `read`: intact from here or a replica, else undefined. */
+  readRefs(refs: readonly BodyRef[]): Promise<(Buffer | undefined)[]> {
+    return this.readLabelled(refs, (i) => `relocated body ${refs[i]!.entryIndex}+${refs[i]!.offset}`);
+  }
+
+  private async readLabelled(refs: readonly BodyRef[], label: (i: number) => string): Promise<(Buffer | undefined)[]> {
+    const spans = await this.readSpans(refs);
+    const bodies = refs.map((ref, i) => this.checkedBody(ref, label, i, spans.get(ref.entryIndex)));
     // The usual case, every local copy intact, needs no promise per message.
     if (!bodies.includes(undefined)) return bodies;
     // Damaged ones are fetched at once, not one after another: a receive waits one replica round.
-    return Promise.all(messages.map(async (m, i) => bodies[i] ?? this.fromReplica(m.msgId, m.body)));
+    return Promise.all(refs.map(async (ref, i) => bodies[i] ?? this.fromReplica(label(i), ref)));
   }
 
   /** One body (a topic push), intact from here or a replica; rejects when no copy is intact. */
   async readOne(ref: BodyRef): Promise<Buffer> {
-    const what = `push@${ref.entryIndex}+${ref.offset}`;
+    const what = `message push@${ref.entryIndex}+${ref.offset}`;
     const cached = this.src.recentPayload(ref.entryIndex);
     let body: Buffer | undefined;
     try {
@@ -77,9 +86,9 @@ export class BodyReader {
     throw new Error(`body of entry ${ref.entryIndex} at ${ref.offset} failed its checksum on every replica`);
   }
 
-  private async readSpans(messages: readonly ReceivedMessage[]): Promise<Map<number, EntrySpan | Error>> {
+  private async readSpans(refs: readonly BodyRef[]): Promise<Map<number, EntrySpan | Error>> {
     const wanted = new Map<number, { lo: number; hi: number }>();
-    for (const { body } of messages) {
+    for (const body of refs) {
       const w = wanted.get(body.entryIndex);
       if (w) {
         w.lo = Math.min(w.lo, body.offset);
@@ -104,19 +113,18 @@ export class BodyReader {
     return spans;
   }
 
-  /** The message's body checked against its CRC32C; undefined (and reported) when damaged or missing. */
-  private checkedBody(m: ReceivedMessage, span: EntrySpan | Error | undefined): Buffer | undefined {
-    const ref = m.body;
+  /** The body checked against its CRC32C; undefined (and reported) when damaged or missing. */
+  private checkedBody(ref: BodyRef, label: (i: number) => string, i: number, span: EntrySpan | Error | undefined): Buffer | undefined {
     if (span === undefined || span instanceof Error) {
       this.corruptBodies++;
-      this.src.log.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) could not be read here: ${String(span)}`);
+      this.src.log.error(`CORRUPTION: ${label(i)} (entry ${ref.entryIndex}) could not be read here: ${String(span)}`);
       return undefined;
     }
     const from = ref.offset - span.start;
     const body = span.bytes.subarray(from, from + ref.length);
     if (body.length !== ref.length || crc32c(body) !== ref.crc32c) {
       this.corruptBodies++;
-      this.src.log.error(`CORRUPTION: message ${m.msgId} (entry ${ref.entryIndex}) failed its CRC32C check here`);
+      this.src.log.error(`CORRUPTION: ${label(i)} (entry ${ref.entryIndex}) failed its CRC32C check here`);
       return undefined;
     }
     return body;
@@ -126,10 +134,10 @@ export class BodyReader {
    * The local copy of a body is damaged or missing: ask the other members for theirs and return
    * an intact one. Undefined only when no reachable replica has it intact.
    */
-  private async fromReplica(msgId: string, ref: BodyRef): Promise<Buffer | undefined> {
+  private async fromReplica(what: string, ref: BodyRef): Promise<Buffer | undefined> {
     const { rpc, log } = this.src;
     if (!rpc) {
-      log.error(`CORRUPTION: message ${msgId}: no other replica to read it from`);
+      log.error(`CORRUPTION: ${what}: no other replica to read it from`);
       return undefined;
     }
     const req = encodeBodyRequest(ref);
@@ -147,14 +155,14 @@ export class BodyReader {
         rpc.network.request(peer, req, { timeoutMs: BODY_FROM_REPLICA_TIMEOUT_MS }).then(
           (copy) => {
             if (copy.length === ref.length && crc32c(copy) === ref.crc32c) {
-              if (!found) log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
+              if (!found) log.error(`CORRUPTION: ${what} (entry ${ref.entryIndex}): local copy damaged, delivered the intact copy from ${peer}`);
               found = true;
               resolve(copy);
-            } else log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}): ${peer}'s copy is damaged too`);
+            } else log.error(`CORRUPTION: ${what} (entry ${ref.entryIndex}): ${peer}'s copy is damaged too`);
             oneDone();
           },
           (err: unknown) => {
-            log.warn(`message ${msgId}: reading its body from ${peer} failed: ${err instanceof Error ? err.message : String(err)}`);
+            log.warn(`${what}: reading its body from ${peer} failed: ${err instanceof Error ? err.message : String(err)}`);
             oneDone();
           },
         );
@@ -164,7 +172,7 @@ export class BodyReader {
       this.bodiesFromReplicas++;
       return body;
     }
-    log.error(`CORRUPTION: message ${msgId} (entry ${ref.entryIndex}) has no intact copy on any reachable replica; quarantined, not delivered`);
+    log.error(`CORRUPTION: ${what} (entry ${ref.entryIndex}) has no intact copy on any reachable replica; quarantined, not delivered`);
     return undefined;
   }
 

@@ -52,6 +52,8 @@ export class GroupSnapshots {
   /** Snapshots installed from the leader (this node had fallen behind its compacted log). */
   snapshotsInstalled = 0;
   private entriesSinceSnapshot = 0;
+  /** Compaction asked for a snapshot (its segment release frees segments without a live body). */
+  private requested = false;
   private running: Promise<void> | undefined;
   /** No snapshot is started before this time (set after one failed). */
   private retryAtMs = -Infinity;
@@ -66,9 +68,18 @@ export class GroupSnapshots {
     this.entriesSinceSnapshot += n;
   }
 
+  /** A snapshot soon, whatever the count: taken at once if possible, else after the next apply. */
+  request(): void {
+    this.requested = true;
+    this.snapshotIfDue();
+  }
+
   /** Starts a snapshot when one is due (called after every apply). */
   snapshotIfDue(): void {
-    if (this.entriesSinceSnapshot >= this.o.everyEntries && !this.running && !this.o.closing() && this.o.runtime.nowMs() >= this.retryAtMs) {
+    // Asked for with nothing applied since the last one: that one already released what it could.
+    if (this.requested && this.entriesSinceSnapshot === 0) this.requested = false;
+    const due = this.entriesSinceSnapshot >= this.o.everyEntries || this.requested;
+    if (due && !this.running && !this.o.closing() && this.o.runtime.nowMs() >= this.retryAtMs) {
       // Next turn: the log learns that these entries are applied only after this listener returns.
       this.o.runtime.setImmediate(() => void this.snapshotNow());
     }
@@ -115,6 +126,7 @@ export class GroupSnapshots {
     // the snapshot waits until then (the next apply tries again).
     if (state.wal.lastIndex() < index) return Promise.resolve();
     const meta = commitLog.snapshotMetaAt(index);
+    this.requested = false;
     // Taken now in O(queues + chunks); its bytes are emitted a piece per write below while the
     // state machine goes on applying, so a large backlog never holds the event loop (a leader that
     // does misses its heartbeats). The live entries are learnt as the pieces go.

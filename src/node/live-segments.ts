@@ -24,7 +24,7 @@ export class LiveSegments {
     if (entryIndex === this.lastEntry) return;
     this.lastEntry = entryIndex;
     // Live entries come in runs (a batch, a queue's messages in order): the last segment first.
-    const k = this.covers(this.lastSpan, entryIndex) ? this.lastSpan : this.find(entryIndex);
+    const k = spanIndexOf(this.spans, entryIndex, this.lastSpan);
     if (k < 0) return; // in the tail segment, or newer: never released by this snapshot anyway
     this.live[k] = true;
     this.lastSpan = k;
@@ -32,27 +32,27 @@ export class LiveSegments {
 
   /** True unless the segment holding exactly [firstIndex, lastIndex] was seen and holds no live entry. */
   keeps(firstIndex: number, lastIndex: number): boolean {
-    const k = this.find(firstIndex);
+    const k = spanIndexOf(this.spans, firstIndex, -1);
     if (k < 0 || this.spans[k]!.lastIndex !== lastIndex) return true; // not a segment this snapshot saw
     return this.live[k]!;
   }
+}
 
-  private covers(k: number, entryIndex: number): boolean {
-    const s = this.spans[k];
-    return s !== undefined && s.firstIndex <= entryIndex && entryIndex <= s.lastIndex;
+/**
+ * The span holding `entryIndex` in `spans` (in log order, not overlapping), or -1. `hint` (a span
+ * index, or -1) is tried first: look-ups come in runs of nearby entries.
+ */
+export function spanIndexOf(spans: readonly EntrySpan[], entryIndex: number, hint: number): number {
+  const h = spans[hint];
+  if (h !== undefined && h.firstIndex <= entryIndex && entryIndex <= h.lastIndex) return hint;
+  let lo = 0;
+  let hi = spans.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const s = spans[mid]!;
+    if (entryIndex < s.firstIndex) hi = mid - 1;
+    else if (entryIndex > s.lastIndex) lo = mid + 1;
+    else return mid;
   }
-
-  /** The span holding `entryIndex`, or -1. */
-  private find(entryIndex: number): number {
-    let lo = 0;
-    let hi = this.spans.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const s = this.spans[mid]!;
-      if (entryIndex < s.firstIndex) hi = mid - 1;
-      else if (entryIndex > s.lastIndex) lo = mid + 1;
-      else return mid;
-    }
-    return -1;
-  }
+  return -1;
 }

@@ -333,6 +333,12 @@ export class NodeMetrics {
     counter('opencmq_wal_bytes_written_total', 'Bytes written to the write-ahead log since it was opened', (o) => o.wal.bytesWritten);
     gauge('opencmq_wal_segments', 'Segment files in the write-ahead log', (o) => o.wal.segments);
     gauge('opencmq_wal_disk_bytes', 'Bytes the write-ahead log occupies on disk (segments plus the preallocated next one)', (o) => o.wal.diskBytes);
+    gauge('opencmq_compaction_live_bytes', 'Body bytes of live messages (visible, in flight, delayed, kept for rewind) at the last compaction census', (o) => o.compaction.liveBytes);
+    gauge('opencmq_compaction_reclaimable_bytes', 'Bytes of closed log segments that compaction and the next snapshot would free, at the last census', (o) => o.compaction.reclaimableBytes);
+    counter('opencmq_compaction_censuses_total', 'Compaction censuses of live bodies per log segment', (o) => o.compaction.censuses);
+    counter('opencmq_compaction_runs_total', 'Compaction passes that copied live bodies out of sparse segments (the leader)', (o) => o.compaction.runs);
+    counter('opencmq_compaction_copied_bytes_total', 'Body bytes relocation entries copied into this member\'s log', (o) => o.compaction.bytesCopied);
+    counter('opencmq_compaction_seconds_total', 'Time spent in compaction censuses and relocation passes', (o) => o.compaction.msSpent / 1000);
     gauge('opencmq_disk_stalled', '1 while a write, allocation or fsync is failing (disk full, I/O error) and writes are refused', (o) =>
       o.diskStall === undefined ? 0 : 1,
     );

@@ -32,6 +32,7 @@ import type { PeerAddress, PeerNetwork } from '../transport';
 import { RaftDriver, type DriverRefusal, type RaftDriverOptions } from './raft-driver';
 import { DEFAULT_RAFT_TIMING, type RaftTiming } from './raft-timing';
 import { BodyReader } from './body-reader';
+import { Compaction, DEFAULT_COMPACTION, type CompactionSettings, type CompactionStats } from './compaction';
 import { GroupLeadership, refusalResult } from './group-leadership';
 import { openWal, recoverGroup, walOptions } from './group-recovery';
 import { GroupSnapshots, type ServingState } from './group-snapshots';
@@ -92,6 +93,8 @@ export interface QueueNodeOptions {
   onApplied?: (entry: LogEntry, result: CommandResult) => void;
   /** Where the data directory lives (default: the real file system; the simulator passes its disk). */
   fs?: FileSystem;
+  /** Compaction of sparse log segments (default DEFAULT_COMPACTION: below half live, a census every 10 s). */
+  compaction?: Partial<CompactionSettings>;
 }
 
 /** What this node has served, counted where its proposals return (the leader's view), since start. */
@@ -122,6 +125,7 @@ export interface NodeObservation {
   topics: ReturnType<QueueStateMachine['topicStats']>;
   served: Readonly<ServedCounters>;
   snapshotsInstalled: number;
+  compaction: Readonly<CompactionStats>;
 }
 
 export interface NodeStats {
@@ -136,6 +140,7 @@ export interface NodeStats {
   snapshotsInstalled: number;
   segmentsReleased: number;
   walBytes: number;
+  compaction: CompactionStats;
 }
 
 /**
@@ -175,6 +180,8 @@ export class QueueNode implements QueueService {
   private readonly bodies: BodyReader;
   /** POSTs topic pushes to http subscribers while this node leads. */
   private readonly pushes: PushDelivery;
+  /** Copies live bodies out of sparse log segments (leader) and asks for the snapshots that free them. */
+  private readonly compaction: Compaction;
   private pushRecheck: TimerHandle | undefined;
   private readonly served: ServedCounters = { messagesSent: 0, messagesReceived: 0, messagesDeleted: 0, messagesPublished: 0, pushFailures: 0 };
 
@@ -232,6 +239,16 @@ export class QueueNode implements QueueService {
       onHalt: () => this.recheckPushesSoon(),
       ...(opts.pushTimeoutMs !== undefined ? { requestTimeoutMs: opts.pushTimeoutMs } : {}),
     });
+    this.compaction = new Compaction({
+      runtime: this.rt,
+      log: this.logger.child('compaction'),
+      state: this.state,
+      settings: { ...DEFAULT_COMPACTION, ...opts.compaction },
+      leads: () => this.commitLog.leaderId === this.commitLog.id && !this.closing && !this.fatal,
+      readBodies: (refs) => this.bodies.readRefs(refs),
+      submit: (command) => this.submit(this.internalContext('compaction'), command),
+      requestSnapshot: () => this.snapshots.request(),
+    });
     commitLog.onCommit((entries) => this.applyCommitted(entries));
   }
 
@@ -283,6 +300,7 @@ export class QueueNode implements QueueService {
     if (opts.rpc) node.bodies.serve(opts.rpc);
     node.snapshots.countApplied(replayed);
     node.afterApply();
+    node.compaction.start();
     // A one-node set serves as soon as it has elected itself (a few ticks); a member of a larger
     // set serves at once and answers "no leader" until an election is won.
     if (soleVoter) {
@@ -401,6 +419,7 @@ export class QueueNode implements QueueService {
       topics: this.state.sm.topicStats(),
       served: this.served,
       snapshotsInstalled: this.snapshots.snapshotsInstalled,
+      compaction: this.compaction.stats,
     };
   }
 
@@ -490,8 +509,8 @@ export class QueueNode implements QueueService {
     });
   }
 
-  /** The context of work this node starts itself (ticks, push outcomes), for the service calls it makes. */
-  private internalContext(origin: 'tick' | 'push'): RequestContext {
+  /** The context of work this node starts itself (ticks, push outcomes, compaction), for the service calls it makes. */
+  private internalContext(origin: 'tick' | 'push' | 'compaction'): RequestContext {
     return { requestId: `${this.commitLog.id}-${origin}`, clientAddress: '', receivedAtMs: this.rt.nowMs() };
   }
 
@@ -524,6 +543,7 @@ export class QueueNode implements QueueService {
           continue;
         }
         const result = this.state.sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+        this.compaction.applied(result);
         this.opts.onApplied?.(e, result);
         results.push(result);
       }
@@ -613,6 +633,11 @@ export class QueueNode implements QueueService {
     return this.snapshots.snapshotNow();
   }
 
+  /** One compaction census now, with the relocation and snapshot request it leads to (tests, tools). */
+  compactNow(): Promise<void> {
+    return this.compaction.runOnce();
+  }
+
   stats(): NodeStats {
     return {
       lastAppliedIndex: this.state.sm.lastAppliedIndex,
@@ -624,6 +649,7 @@ export class QueueNode implements QueueService {
       snapshotsInstalled: this.snapshots.snapshotsInstalled,
       segmentsReleased: this.snapshots.segmentsReleased,
       walBytes: this.state.wal.diskBytes(),
+      compaction: { ...this.compaction.stats },
     };
   }
 
@@ -632,6 +658,7 @@ export class QueueNode implements QueueService {
     if (this.closing) return;
     this.closing = true;
     if (this.tickTimer) this.rt.clearTimeout(this.tickTimer);
+    this.compaction.stop();
     if (this.pushRecheck) this.rt.clearTimeout(this.pushRecheck);
     await this.pushes.stop();
     this.parked.wakeAll();

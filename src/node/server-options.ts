@@ -30,6 +30,8 @@ export interface ServerOptions {
   segmentBytes?: number;
   /** Take a snapshot (and release log segments) every this many applied entries (default 100,000). */
   snapshotEveryEntries?: number;
+  /** Compact a closed log segment once its live message bytes fall below this percentage of its size (default 50; 0: never). */
+  compactBelowPercent?: number;
   /** How long an http subscriber may take to answer a push (default 15 s). */
   pushTimeoutMs?: number;
   /** A client request must arrive (first byte to end of body) within this (default LIMITS.httpRequestTimeoutMsDefault). */

@@ -140,6 +140,7 @@ async function serve(
         ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
         ...(opts.snapshotEveryEntries !== undefined ? { snapshotEveryEntries: opts.snapshotEveryEntries } : {}),
         ...(opts.pushTimeoutMs !== undefined ? { pushTimeoutMs: opts.pushTimeoutMs } : {}),
+        ...(opts.compactBelowPercent !== undefined ? { compaction: { liveRatio: opts.compactBelowPercent / 100 } } : {}),
         onFatal: (err) => {
           log.error(`opencmq: stopping: ${err.message}`);
           // Durability is unknown after a failed fsync; exit so a restart recovers from disk.

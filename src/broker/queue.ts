@@ -51,6 +51,15 @@ export function toSec(ms: number): number {
 
 const COMPACT_SLACK = 1024;
 
+/**
+ * Whether message slot i of c may still be delivered, so its body must be kept: any state but
+ * GONE, except deleted messages enqueued before `rewindCutoffMs` (never rewound again).
+ */
+export function needsBody(c: Chunk, i: number, rewindCutoffMs: number): boolean {
+  const st = c.state[i];
+  return st !== GONE && !(st === REWIND && c.enqueueMs[i]! < rewindCutoffMs);
+}
+
 export class QueueState {
   readonly nameLower: string;
   readonly store = new MessageStore();
@@ -63,6 +72,12 @@ export class QueueState {
   rewindCount = 0;
   /** Dead-letter TTL (policy 1) has been applied to every seq below this. */
   ttlCursor = 0;
+  /**
+   * Deleted messages enqueued before this are never rewound again, whatever rewindSeconds becomes:
+   * raising rewindSeconds does not bring back messages that had already left the window, whose
+   * bodies compaction may have let go (see rewindCutoffMs).
+   */
+  rewindFloorMs = 0;
   /** The deadline this queue is scheduled at in the state machine (Infinity: none). */
   scheduledDeadlineMs = Infinity;
   /** Lower bound of the oldest VISIBLE/INFLIGHT/DELAYED seq (a read cache; not in snapshots). */
@@ -276,7 +291,8 @@ export class QueueState {
       if (used <= 0 || c.enqueueMs[used - 1]! < fromMs) continue; // enqueue times grow with seq
       for (let i = 0; i < used; i++) {
         const st = c.state[i];
-        if ((st === INFLIGHT || st === REWIND) && c.enqueueMs[i]! >= fromMs) {
+        const e = c.enqueueMs[i]!;
+        if ((st === INFLIGHT && e >= fromMs) || (st === REWIND && e >= fromMs && e >= this.rewindFloorMs)) {
           this.setState(c, i, VISIBLE);
           this.visible.push(c.firstSeq + i);
         }
@@ -293,6 +309,21 @@ export class QueueState {
     this.store.forEachSlot(this.store.headSeq, (c, i) => {
       if (c.state[i] === REWIND) this.setState(c, i, GONE);
     });
+  }
+
+  /**
+   * Deleted messages (REWIND) enqueued before this time can no longer be rewound (RewindQueue takes
+   * a start within [now − rewindSeconds, now]): they stay counted (rewindMsgNum, spec §2.6) until
+   * retention ends, but their bodies are no longer needed.
+   */
+  rewindCutoffMs(nowMs: number): number {
+    return Math.max(this.rewindFloorMs, nowMs - this.config.rewindSeconds * 1000);
+  }
+
+  /** rewindSeconds changes: a larger window does not reach back past the old one (rewindFloorMs). */
+  setRewindSeconds(rewindSeconds: number, nowMs: number): void {
+    const old = this.config.rewindSeconds;
+    if (rewindSeconds > old) this.rewindFloorMs = Math.max(this.rewindFloorMs, nowMs - old * 1000);
   }
 
   /** Carries this queue's time forward to nowMs. TTL moves come before retention (TTL < retention). */
@@ -418,11 +449,12 @@ export class QueueState {
     this.delayed.heapify();
   }
 
-  /** Log entries whose bodies this queue may still deliver (any state but GONE), in seq order. */
-  collectEntryIndexes(out: number[]): void {
+  /** Log entries whose bodies this queue may still deliver (see needsBody), in seq order. */
+  collectEntryIndexes(nowMs: number, out: number[]): void {
     let last = -1;
+    const cutoff = this.rewindCutoffMs(nowMs);
     this.store.forEachSlot(0, (c, i) => {
-      if (c.state[i] === GONE) return;
+      if (!needsBody(c, i, cutoff)) return;
       const e = c.bodyEntry[i]!;
       if (e !== last) out.push(e);
       last = e;
@@ -434,8 +466,9 @@ export class QueueState {
    * `budget.slots` lasts (each visited slot takes one); returns the seq to continue from, or -1
    * once past the last. For compaction's census, which visits a large backlog a slice at a time.
    */
-  scanBodies(from: number, budget: { slots: number }, fn: (seq: number, bodyEntry: number, offset: number, length: number, crc: number) => void): number {
+  scanBodies(from: number, nowMs: number, budget: { slots: number }, fn: (seq: number, bodyEntry: number, offset: number, length: number, crc: number) => void): number {
     const store = this.store;
+    const cutoff = this.rewindCutoffMs(nowMs);
     let seq = store.firstLiveFrom(Math.max(from, store.headSeq));
     while (seq < store.nextSeq) {
       if (budget.slots <= 0) return seq;
@@ -446,7 +479,7 @@ export class QueueState {
       }
       const end = Math.min(c.firstSeq + c.capacity, store.nextSeq);
       for (let i = seq - c.firstSeq; seq < end && budget.slots > 0; i++, seq++, budget.slots--) {
-        if (c.state[i] !== GONE) fn(seq, c.bodyEntry[i]!, c.bodyOffset[i]!, c.bodyLength[i]!, c.bodyCrc[i]!);
+        if (needsBody(c, i, cutoff)) fn(seq, c.bodyEntry[i]!, c.bodyOffset[i]!, c.bodyLength[i]!, c.bodyCrc[i]!);
       }
       if (seq === end && seq < store.nextSeq) seq = store.firstLiveFrom(c.firstSeq + CHUNK_SLOTS);
     }

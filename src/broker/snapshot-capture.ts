@@ -12,8 +12,8 @@
 
 import { ByteWriter, utf8Bytes } from './binary';
 import { invariant } from './invariant';
-import { Chunk, GONE, type ChunkKeeper } from './message-store';
-import type { QueueState } from './queue';
+import { Chunk, type ChunkKeeper } from './message-store';
+import { needsBody, type QueueState } from './queue';
 import { MAGIC, queueMeta, SNAPSHOT_VERSION, topicsMeta, type SnapshotHeader, type TopicsSnapshot } from './snapshot';
 
 /** Bytes per piece when the caller names no bound: a few ms of copying on any machine. */
@@ -37,6 +37,8 @@ export class SnapshotCapture implements ChunkKeeper {
   private emitted = 0;
   /** Copies of held chunks taken before their first write since the capture. */
   private readonly kept = new Map<Chunk, ArrayBuffer>();
+  /** Each held chunk's queue's rewind cutoff at the capture (which deleted messages still need their body). */
+  private readonly rewindCutoff = new Map<Chunk, number>();
 
   /**
    * `onLiveEntry` hears, as the chunks are emitted, the log entry of every message live at the
@@ -63,11 +65,13 @@ export class SnapshotCapture implements ChunkKeeper {
       w.bytes(meta);
       w.u32(chunks.length);
       this.parts.push(w.finish());
+      const cutoff = q.rewindCutoffMs(header.lastTimeMs);
       for (const c of chunks) {
         // A chunk held by an earlier capture still being emitted: that one copies it now.
         c.keeper?.keep(c);
         c.keeper = this;
         this.parts.push(c);
+        if (onLiveEntry !== undefined) this.rewindCutoff.set(c, cutoff);
       }
     }
     const topicsJson = utf8Bytes(JSON.stringify(topicsMeta(topics)));
@@ -125,6 +129,7 @@ export class SnapshotCapture implements ChunkKeeper {
     }
     this.nextPart = this.parts.length;
     this.kept.clear();
+    this.rewindCutoff.clear();
   }
 
   private emitChunk(w: ByteWriter, c: Chunk): void {
@@ -137,9 +142,11 @@ export class SnapshotCapture implements ChunkKeeper {
     w.bytes(new Uint8Array(buffer));
     if (this.onLiveEntry === undefined) return;
     const view = copy === undefined ? c : new Chunk(c.firstSeq, c.capacity, copy);
+    const cutoff = this.rewindCutoff.get(c)!;
+    this.rewindCutoff.delete(c);
     let last = -1;
     for (let i = 0; i < view.capacity; i++) {
-      if (view.state[i] === GONE) continue;
+      if (!needsBody(view, i, cutoff)) continue;
       const e = view.bodyEntry[i]!;
       if (e !== last) this.onLiveEntry(e);
       last = e;

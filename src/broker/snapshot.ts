@@ -56,6 +56,8 @@ interface QueueMeta {
   nextSeq: number;
   headSeq: number;
   ttlCursor: number;
+  /** Absent in snapshots written before compaction (0: no floor). */
+  rewindFloorMs: number;
 }
 
 /** Cursor fields are written normalized (first live seq), so lazily advanced ones never differ. */
@@ -81,6 +83,7 @@ export function queueMeta(q: QueueState): QueueMeta {
     nextSeq: store.nextSeq,
     headSeq: head,
     ttlCursor: store.firstLiveFrom(Math.max(q.ttlCursor, head)),
+    rewindFloorMs: q.rewindFloorMs,
   };
 }
 
@@ -112,6 +115,7 @@ function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
   store.nextSeq = m.nextSeq;
   store.headSeq = m.headSeq;
   q.ttlCursor = m.ttlCursor;
+  q.rewindFloorMs = m.rewindFloorMs;
   const count = r.u32();
   for (let j = 0; j < count; j++) {
     const firstSeq = r.int();
@@ -187,6 +191,7 @@ function parseMeta(json: string): QueueMeta {
     nextSeq: num(raw, 'nextSeq'),
     headSeq: num(raw, 'headSeq'),
     ttlCursor: num(raw, 'ttlCursor'),
+    rewindFloorMs: raw.rewindFloorMs === undefined ? 0 : num(raw, 'rewindFloorMs'),
   };
 }
 

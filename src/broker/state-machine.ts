@@ -266,7 +266,7 @@ export class QueueStateMachine {
     const budget = { slots: Math.max(1, maxSlots) };
     for (const n of numbers) {
       const start = n === from.queueNumber ? from.seq : 0;
-      const next = this.byNumber.get(n)!.scanBodies(start, budget, (seq, e, off, len, crc) => fn(n, seq, e, off, len, crc));
+      const next = this.byNumber.get(n)!.scanBodies(start, this.timeMs, budget, (seq, e, off, len, crc) => fn(n, seq, e, off, len, crc));
       if (next >= 0) return { queueNumber: n, seq: next };
       // Each queue costs at least a slot, so a slice over many empty queues still ends.
       if (--budget.slots <= 0) return { queueNumber: n + 1, seq: 0 };
@@ -301,6 +301,7 @@ export class QueueStateMachine {
     const policy = attrs.deadLetterPolicy === undefined ? q.policy : (attrs.deadLetterPolicy ?? undefined);
     const err = this.validate(q, name, config, policy);
     if (err !== undefined) return err;
+    q.setRewindSeconds(config.rewindSeconds, nowMs);
     q.config = config;
     if (config.rewindSeconds === 0) q.dropRewindArea();
     if (attrs.deadLetterPolicy !== undefined) {
@@ -461,13 +462,13 @@ export class QueueStateMachine {
 
   /**
    * Sorted unique log entry indexes whose bodies may still be delivered: messages visible, in
-   * flight, delayed or in a rewind area, and pending http pushes. Many messages may share one
+   * flight, delayed or in a rewind area (inside the rewind window), and pending http pushes. Many messages may share one
    * entry (a batch, or a publish delivered to several queues); the entry stays live while any
    * of them does. Storage may reclaim any other entry once snapshotted.
    */
   liveEntryIndexes(): number[] {
     const all: number[] = [];
-    for (const q of this.byName.values()) q.collectEntryIndexes(all);
+    for (const q of this.byName.values()) q.collectEntryIndexes(this.timeMs, all);
     this.topics.collectEntryIndexes(all);
     const sorted = Float64Array.from(all).sort();
     const out: number[] = [];

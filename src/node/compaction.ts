@@ -8,8 +8,8 @@
 // 1. Census (every member, every `censusIntervalMs`): a sliced walk over the state machine's live
 //    messages (broker scanBodies) sums the live body bytes held by each closed segment.
 // 2. Relocation (the leader only): closed segments whose live bytes are below `liveRatio` of their
-//    size, and that were already closed at the previous census (a message queued a moment ago is
-//    usually consumed a moment later: copying it would be wasted), have their live bodies read
+//    size and have settled (about as many live bytes as at the previous census: one being drained
+//    by a consumer frees itself, copying it would be wasted), have their live bodies read
 //    back (checked against their CRC32C, from another replica if the local copy is damaged) and
 //    proposed in `relocateBodies` entries of bounded size, one at a time and paced. Every member
 //    applies them, so every member's state machine points those messages at the new entry, and
@@ -83,9 +83,16 @@ interface SegmentCensus {
   spans: EntrySpan[];
   fileBytes: number[];
   live: Float64Array;
-  /** Segments ending at or before this entry were closed at the census before (settled). */
-  settledThrough: number;
+  /** Each segment's live bytes at the census before, by first entry (absent: not closed then). */
+  previous: ReadonlyMap<number, number>;
 }
+
+/**
+ * A sparse segment is compacted only once it has settled: seen at the census before, and since
+ * then it lost less than this fraction of its size. One still draining (a consumer working
+ * through it, a batch about to be deleted) frees itself without copying anything.
+ */
+const SETTLED_CHANGE = 0.01;
 
 /** A census finding dead segments that a requested snapshot did not free asks again after this many censuses. */
 const SNAPSHOT_REASK_CENSUSES = 6;
@@ -95,8 +102,8 @@ export class Compaction {
   private timer: TimerHandle | undefined;
   private running = false;
   private stopped = false;
-  /** The last entry of the newest closed segment at the previous census: older segments are settled. */
-  private settledThrough = 0;
+  /** Live bytes per closed segment (by first entry) at the last census. */
+  private lastLive = new Map<number, number>();
   /** What the census found freeable when it last asked for a snapshot, and how many censuses ago. */
   private askedFreeable = -1;
   private censusesSinceAsked = 0;
@@ -196,8 +203,8 @@ export class Compaction {
       hint = spanIndexOf(spans, entry, hint);
       if (hint >= 0) live[hint]! += length;
     });
-    const census: SegmentCensus = { spans, fileBytes: segs.map((s) => s.bytes), live, settledThrough: this.settledThrough };
-    this.settledThrough = spans.at(-1)?.lastIndex ?? this.settledThrough;
+    const census: SegmentCensus = { spans, fileBytes: segs.map((s) => s.bytes), live, previous: this.lastLive };
+    this.lastLive = new Map(spans.map((sp, k) => [sp.firstIndex, live[k]!]));
     const candidates = this.candidates(census);
     let reclaimable = 0;
     for (let k = 0; k < spans.length; k++) if (live[k] === 0) reclaimable += census.fileBytes[k]!;
@@ -208,14 +215,16 @@ export class Compaction {
     return census;
   }
 
-  /** Segments to compact: sparse, holding something, and already closed at the previous census. */
+  /** Segments to compact: sparse, holding something, and settled since the previous census. */
   private candidates(c: SegmentCensus): number[] {
     const ratio = this.host.settings.liveRatio;
     const out: number[] = [];
     if (ratio <= 0) return out;
     for (let k = 0; k < c.spans.length; k++) {
       const live = c.live[k]!;
-      if (live > 0 && live < ratio * c.fileBytes[k]! && c.spans[k]!.lastIndex <= c.settledThrough) out.push(k);
+      const size = c.fileBytes[k]!;
+      const before = c.previous.get(c.spans[k]!.firstIndex);
+      if (live > 0 && live < ratio * size && before !== undefined && before - live < SETTLED_CHANGE * size) out.push(k);
     }
     return out;
   }

@@ -131,6 +131,7 @@ const RUNTIME_DRIVEN = [
   'node/queue-node.ts',
   'node/group-snapshots.ts',
   'node/live-segments.ts',
+  'node/compaction.ts',
   'node/tick-scheduler.ts',
   'node/host.ts',
   'node/peer-requests.ts',

@@ -25,6 +25,7 @@ import type { BodyRef, Command, CommandResult, RelocatedBody } from '../broker/c
 import { RELOCATE_COUNT_MAX } from '../broker/codec';
 import type { BodyScanCursor } from '../broker/state-machine';
 import type { Logger } from '../protocol/log';
+import { unrefTimer } from '../runtime/node-runtime';
 import type { Runtime, TimerHandle } from '../runtime/timers';
 import { spanIndexOf, type EntrySpan } from './live-segments';
 import type { ServingState } from './group-snapshots';
@@ -175,6 +176,8 @@ export class Compaction {
       this.timer = undefined;
       void this.runOnce().finally(() => this.schedule());
     }, Math.max(this.host.settings.censusIntervalMs, this.lastCensusBusyMs / CENSUS_DUTY_MAX));
+    // Background upkeep: it never keeps a process (an embedder's, a test's) from exiting.
+    unrefTimer(this.timer);
   }
 
   /** Live body bytes per closed segment, walked a slice at a time; undefined if the log or state was replaced meanwhile. */

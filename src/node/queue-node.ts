@@ -672,6 +672,7 @@ export class QueueNode implements QueueService {
   private onFatal(err: unknown): void {
     if (this.fatal) return;
     this.fatal = err instanceof Error ? err : new Error(String(err));
+    this.compaction.stop();
     this.log.server.error(`FATAL: ${this.fatal.stack ?? this.fatal.message}`);
     this.opts.onFatal?.(this.fatal);
   }

@@ -9,6 +9,7 @@ import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } 
 import { LIMITS } from '../protocol/limits';
 import {
   ADMIN_PORT_OFFSET,
+  COMPACT_BELOW_PERCENT,
   DEFAULT_DATA_DIR,
   DEFAULT_HOST,
   DEFAULT_PORT,
@@ -557,7 +558,7 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   if (segmentMb !== undefined) opts.segmentBytes = segmentMb * 1024 * 1024;
   const snapshotEvery = intOpt(values, 'snapshot-every', 100, 100_000_000);
   if (snapshotEvery !== undefined) opts.snapshotEveryEntries = snapshotEvery;
-  const compactBelow = intOpt(values, 'compact-below', 0, 90);
+  const compactBelow = intOpt(values, 'compact-below', COMPACT_BELOW_PERCENT.min, COMPACT_BELOW_PERCENT.max);
   if (compactBelow !== undefined) opts.compactBelowPercent = compactBelow;
   const pushTimeout = intOpt(values, 'push-timeout', 1, 300);
   if (pushTimeout !== undefined) opts.pushTimeoutMs = pushTimeout * 1000;

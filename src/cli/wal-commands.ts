@@ -1,6 +1,7 @@
 // `opencmq wal verify` and `opencmq wal salvage`: offline tools for a server's data directory,
 // run while the server is stopped. The work is in node/wal-tools.ts, loaded only when used.
 
+import { COMPACT_BELOW_PERCENT } from '../node/server-options';
 import { UsageError } from './cli-io';
 import type { CommandSpec } from './commands';
 import { intOpt, stringOpt } from './options';
@@ -19,14 +20,20 @@ function print(ctx: Parameters<CommandSpec['run']>[0], r: { exitCode: number; li
 
 const walVerify: CommandSpec = {
   words: ['wal', 'verify'],
-  usage: 'opencmq wal verify DATA_DIR [--json]',
+  usage: 'opencmq wal verify DATA_DIR [--compact-below PCT] [--json]',
   summary: "check a stopped server's data directory and say what a start would do (changes nothing)",
   help: [
     'DATA_DIR is the server\'s --data-dir. Reads every WAL segment the way a start does and reports',
     'each segment (entries, bytes, status), the snapshot, the Raft hard state, every damaged range',
     '(header/metadata damage: the entry is unreadable; body-only damage: its messages are quarantined),',
     'a torn tail, and the verdict: start, drop-torn-tail, quarantine-damaged-bodies or refuse.',
+    'It also restores the state a start would run on (the snapshot, then the committed log after it)',
+    'and reports the space: live message bytes (in total and per segment), log and snapshot bytes,',
+    'and the bytes compaction and a snapshot would free, as the server\'s compaction metrics count them.',
     'Run it only while the server is stopped.',
+    '',
+    'Options:',
+    '  --compact-below PCT  the server\'s --compact-below, which the reclaimable bytes assume (default 50)',
     '',
     'Exit codes:',
     '  0  a start succeeds and loses nothing acknowledged (a torn tail is an unfinished, unacknowledged write)',
@@ -35,12 +42,13 @@ const walVerify: CommandSpec = {
     '  3  a start succeeds, but damaged message bodies are quarantined (or a damaged snapshot / hard state is skipped)',
     '  4  a start refuses (CORRUPTION): use "opencmq wal salvage", or wipe the member and let it rejoin',
   ],
-  options: {},
+  options: { 'compact-below': { type: 'string' } },
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
+    const compactBelow = intOpt(ctx.opts, 'compact-below', COMPACT_BELOW_PERCENT.min, COMPACT_BELOW_PERCENT.max);
     const tools = await walTools();
-    return print(ctx, await tools.runWalVerify(ctx.args[0] ?? '', ctx.json));
+    return print(ctx, await tools.runWalVerify(ctx.args[0] ?? '', ctx.json, compactBelow !== undefined ? { compactBelowPercent: compactBelow } : {}));
   },
 };
 

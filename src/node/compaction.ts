@@ -6,7 +6,8 @@
 // retention ends. Compaction copies them forward:
 //
 // 1. Census (every member, every `censusIntervalMs`): a sliced walk over the state machine's live
-//    messages (broker scanBodies) sums the live body bytes held by each closed segment.
+//    messages (broker scanBodies) sums the live body bytes held by each closed segment, counted
+//    as `opencmq wal verify` counts them offline (segment-census.ts).
 // 2. Relocation (the leader only): closed segments whose live bytes are below `liveRatio` of their
 //    size and have settled (about as many live bytes as at the previous census: one being drained
 //    by a consumer frees itself, copying it would be wasted), have their live bodies read
@@ -29,6 +30,7 @@ import { unrefTimer } from '../runtime/node-runtime';
 import type { Runtime, TimerHandle } from '../runtime/timers';
 import { spanIndexOf, type EntrySpan } from './live-segments';
 import type { ServingState } from './group-snapshots';
+import { censusPushes, censusSlice, reclaimableBytes, SegmentTally, sparseSegments } from './segment-census';
 
 export interface CompactionSettings {
   /** A closed segment whose live body bytes are below this fraction of its size is compacted; 0 turns compaction off. */
@@ -187,59 +189,35 @@ export class Compaction {
     // Closed segments: sealed, holding entries, not the tail (what segment release may delete).
     const segs = wal.segments().slice(0, -1).filter((s) => s.sealed && s.lastIndex >= s.firstIndex);
     const spans = segs.map((s) => ({ firstIndex: s.firstIndex, lastIndex: s.lastIndex }));
-    const live = new Float64Array(spans.length);
-    let liveBytes = 0;
-    let lastEntry = -1;
-    let lastOffset = -1;
-    let hint = -1;
+    const tally = new SegmentTally(spans);
     let busyMs = 0;
     let cursor: BodyScanCursor | undefined = { queueNumber: 0, seq: 0 };
     while (cursor) {
       const t0 = runtime.nowMs();
-      cursor = sm.scanBodies(cursor, CENSUS_SLICE_SLOTS, (_q, _seq, entry, offset, length) => {
-        // Readers of one body come in runs (a dead-letter move, a fan-out): counted once per run.
-        if (entry === lastEntry && offset === lastOffset) return;
-        lastEntry = entry;
-        lastOffset = offset;
-        liveBytes += length;
-        hint = spanIndexOf(spans, entry, hint);
-        if (hint >= 0) live[hint]! += length;
-      });
+      cursor = censusSlice(sm, cursor, CENSUS_SLICE_SLOTS, tally);
       busyMs += runtime.nowMs() - t0;
       if (cursor) await new Promise<void>((resolve) => runtime.setImmediate(resolve));
       if (this.stopped || state.sm !== sm || state.wal !== wal) return undefined;
     }
-    // Pending http pushes read bodies too (as the snapshot's segment release counts them).
-    sm.forEachPushBody((entry, length) => {
-      hint = spanIndexOf(spans, entry, hint);
-      if (hint >= 0) live[hint]! += length;
-    });
+    censusPushes(sm, tally);
+    const live = tally.live;
     const census: SegmentCensus = { spans, fileBytes: segs.map((s) => s.bytes), live, previous: this.lastLive };
     this.lastLive = new Map(spans.map((sp, k) => [sp.firstIndex, live[k]!]));
-    const candidates = this.candidates(census);
-    let reclaimable = 0;
-    for (let k = 0; k < spans.length; k++) if (live[k] === 0) reclaimable += census.fileBytes[k]!;
-    for (const k of candidates) reclaimable += census.fileBytes[k]! - live[k]!;
     this.lastCensusBusyMs = busyMs;
     this.stats.msSpent += busyMs;
-    this.stats.liveBytes = liveBytes;
-    this.stats.reclaimableBytes = reclaimable;
+    this.stats.liveBytes = tally.liveBytes;
+    this.stats.reclaimableBytes = reclaimableBytes(census.fileBytes, live, this.candidates(census));
     this.stats.censuses++;
     return census;
   }
 
   /** Segments to compact: sparse, holding something, and settled since the previous census. */
   private candidates(c: SegmentCensus): number[] {
-    const ratio = this.host.settings.liveRatio;
-    const out: number[] = [];
-    if (ratio <= 0) return out;
-    for (let k = 0; k < c.spans.length; k++) {
-      const live = c.live[k]!;
+    return sparseSegments(c.fileBytes, c.live, this.host.settings.liveRatio, (k) => {
       const size = c.fileBytes[k]!;
       const before = c.previous.get(c.spans[k]!.firstIndex);
-      if (live > 0 && live < ratio * size && before !== undefined && before - live < SETTLED_CHANGE * size) out.push(k);
-    }
-    return out;
+      return before !== undefined && before - c.live[k]! < SETTLED_CHANGE * size;
+    });
   }
 
   /** Copies the candidates' live bodies forward; true when every one was proposed and applied. */

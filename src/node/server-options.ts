@@ -4,6 +4,9 @@
 import type { LogLevel, LogSink } from '../protocol/log';
 import { DataDirInUseError, DataDirUnusableError } from '../storage/data-dir-errors';
 
+/** `--compact-below PCT`: the range `opencmq server` and `opencmq wal verify` both take. */
+export const COMPACT_BELOW_PERCENT = { min: 0, max: 90 } as const;
+
 export interface Credential {
   secretId: string;
   secretKey: string;

@@ -3,7 +3,7 @@
 
 import { refuseIfInUse } from '../storage/data-dir';
 import { formatSalvageReport, salvageDataDir, SALVAGE_EXIT } from './wal-salvage';
-import { formatVerifyReport, verifyDataDir, VERIFY_EXIT } from './wal-verify';
+import { formatVerifyReport, verifyDataDir, VERIFY_EXIT, type VerifyOptions } from './wal-verify';
 
 export interface WalToolResult {
   exitCode: number;
@@ -17,11 +17,11 @@ function errorResult(err: unknown, json: boolean, code: number): WalToolResult {
   return { exitCode: code, lines: json ? [JSON.stringify({ error: message }, null, 2)] : [`error: ${message}`], isError: true };
 }
 
-export async function runWalVerify(dataDir: string, json: boolean): Promise<WalToolResult> {
+export async function runWalVerify(dataDir: string, json: boolean, opts: VerifyOptions = {}): Promise<WalToolResult> {
   try {
     // A live server changes the log while we read it: the report would be of no state at all.
     await refuseIfInUse(dataDir);
-    const { report } = await verifyDataDir(dataDir);
+    const { report } = await verifyDataDir(dataDir, opts);
     return { exitCode: report.exitCode, lines: json ? [JSON.stringify(report, null, 2)] : formatVerifyReport(report) };
   } catch (err) {
     return errorResult(err, json, VERIFY_EXIT.error);

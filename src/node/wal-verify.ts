@@ -15,7 +15,9 @@ import { inspectHardState, type HardState } from '../storage/hard-state';
 import { inspectSnapshots } from '../storage/snapshot-store';
 import { HEADER_BYTES, RECORD_MAGIC, decodeRecord, readHeader } from '../storage/wal-format';
 import { inspectWal, lostCount, type DamagedRange, type InspectedSegment, type WalInspection } from '../storage/wal-inspect';
+import { DEFAULT_COMPACTION } from './compaction';
 import { decodeNodeSnapshot } from './node-snapshot';
+import { measureSpace, type SpaceReport } from './wal-space';
 
 /** Where a node keeps what (see QueueNode.open and snapshot-transfer.ts). */
 export const DATA_DIR_PARTS = {
@@ -49,6 +51,8 @@ export interface SegmentRow {
   bytes: number;
   sealed: boolean;
   status: 'ok' | 'torn-tail' | 'damaged-bodies' | 'damaged';
+  /** Body bytes live messages (and pending http pushes) read from this segment; null when not known (see space.unavailable). */
+  liveBytes: number | null;
 }
 
 export interface DamagedBody {
@@ -99,12 +103,19 @@ export interface VerifyReport {
   /** Entries below the snapshot point that live messages still read bodies from, lost to header damage. */
   liveBodyEntriesLost: number[];
   lastIndex: number;
+  /** Disk against live data: what the running member's compaction metrics would say. */
+  space: SpaceReport;
   notes: string[];
+}
+
+export interface VerifyOptions {
+  /** The server's --compact-below (percent): the threshold reclaimable bytes assume (default the server's). */
+  compactBelowPercent?: number;
 }
 
 
 /** Reads `dataDir` as a start would, changing nothing. Throws only when it cannot be read at all. */
-export async function verifyDataDir(dataDir: string): Promise<{ report: VerifyReport; wal: WalInspection }> {
+export async function verifyDataDir(dataDir: string, opts: VerifyOptions = {}): Promise<{ report: VerifyReport; wal: WalInspection }> {
   const st = await stat(dataDir).catch(() => undefined);
   if (!st?.isDirectory()) throw new Error(`${dataDir} is not a directory`);
   const notes: string[] = [];
@@ -129,16 +140,34 @@ export async function verifyDataDir(dataDir: string): Promise<{ report: VerifyRe
   const hs = await inspectHardState(path.join(dataDir, DATA_DIR_PARTS.raft));
   let snapshot: VerifyReport['snapshot'] = null;
   let liveEntries: number[] = [];
+  // The state a start runs on: the snapshot it loads (or an empty one), the log applied later.
+  let state: QueueStateMachine | { unavailable: string } = new QueueStateMachine();
   if (snaps.latest) {
-    const node = decodeNodeSnapshot(snaps.latest.data);
-    snapshot = { index: snaps.latest.index, term: snaps.latest.term, voters: node.voters };
-    liveEntries = QueueStateMachine.restore(node.stateMachine).liveEntryIndexes();
+    snapshot = { index: snaps.latest.index, term: snaps.latest.term, voters: [] };
+    try {
+      const node = decodeNodeSnapshot(snaps.latest.data);
+      snapshot.voters = node.voters;
+      state = QueueStateMachine.restore(node.stateMachine);
+      liveEntries = state.liveEntryIndexes();
+    } catch (err) {
+      const why = `snapshot ${snaps.latest.index} passes its checksum but does not decode (${err instanceof Error ? err.message : String(err)}): a start fails`;
+      notes.push(why);
+      state = { unavailable: why };
+    }
   }
+  if (pendingInstall) state = { unavailable: 'a snapshot install is pending: the live state is known once a start installed it' };
   if (pendingInstall) snapshot = { index: pendingInstall.index, term: pendingInstall.term, voters: snapshot?.voters ?? [] };
   for (const d of snaps.damaged) notes.push(`snapshot ${d.name} is damaged (${d.reason}); a start falls back to an older one`);
   if (hs && !hs.valid) notes.push('raft/hardstate has no valid slot: a start forgets the term and vote (dangerous for a set member)');
 
-  const segments = wal.segments.map(segmentRow);
+  const { space, segmentLive } = await measureSpace({
+    wal,
+    snapshotsDir: path.join(dataDir, DATA_DIR_PARTS.snapshots),
+    state,
+    commitHint: hs?.valid === true ? hs.state.commitIndex : 0,
+    compactBelowPercent: opts.compactBelowPercent ?? DEFAULT_COMPACTION.liveRatio * 100,
+  });
+  const segments = wal.segments.map((seg, k) => segmentRow(seg, segmentLive[k] ?? null));
   const headerDamage: HeaderDamage[] = [];
   for (const seg of wal.segments) {
     for (const r of seg.damaged) {
@@ -209,13 +238,14 @@ export async function verifyDataDir(dataDir: string): Promise<{ report: VerifyRe
     headerDamage,
     liveBodyEntriesLost,
     lastIndex,
+    space,
     notes,
   };
   if (startError !== undefined) report.startError = startError;
   return { report, wal };
 }
 
-function segmentRow(seg: InspectedSegment): SegmentRow {
+function segmentRow(seg: InspectedSegment, liveBytes: number | null): SegmentRow {
   const last = seg.records[seg.records.length - 1];
   const v = seg.verdict;
   const beyondTornTail = (offset: number): boolean => v.kind === 'tornTail' && offset >= v.from;
@@ -231,6 +261,7 @@ function segmentRow(seg: InspectedSegment): SegmentRow {
     bytes: seg.fileBytes,
     sealed: seg.sealed,
     status,
+    liveBytes,
   };
 }
 
@@ -323,8 +354,10 @@ export function formatVerifyReport(r: VerifyReport): string[] {
   lines.push('', 'segments:');
   if (r.segments.length === 0) lines.push('  (none)');
   for (const s of r.segments) {
-    lines.push(`  ${s.file}  entries ${s.firstIndex}..${s.lastIndex} (${s.entries})  ${s.bytes} bytes  ${s.sealed ? 'sealed' : 'open'}  ${s.status}`);
+    const live = s.liveBytes === null ? '' : `  live ${s.liveBytes}`;
+    lines.push(`  ${s.file}  entries ${s.firstIndex}..${s.lastIndex} (${s.entries})  ${s.bytes} bytes${live}  ${s.sealed ? 'sealed' : 'open'}  ${s.status}`);
   }
+  lines.push('', ...formatSpace(r.space));
   if (r.tornTail) lines.push('', `torn tail: ${r.tornTail.bytes} bytes at the end of ${r.tornTail.segment} (never acknowledged; a start drops it)`);
   if (r.headerDamage.length > 0) {
     lines.push('', 'header/metadata damage (records unreadable):');
@@ -352,4 +385,37 @@ export function formatVerifyReport(r: VerifyReport): string[] {
   }
   if (r.notes.length > 0) lines.push('', 'notes:', ...r.notes.map((n) => `  ${n}`));
   return lines;
+}
+
+/** The "space" section: disk against live data, in the terms of the compaction metrics. */
+function formatSpace(s: SpaceReport): string[] {
+  const lines = ['space:'];
+  lines.push(`  log ${bytesText(s.logBytes)}, snapshots ${bytesText(s.snapshotBytes)}`);
+  if (s.liveBytes === null || s.reclaimableBytes === null) {
+    lines.push(`  live: unknown (${s.unavailable ?? 'not computed'})`);
+    return lines;
+  }
+  const ratio = s.diskPerLiveByte === null ? 'no live data' : `${s.diskPerLiveByte.toFixed(1)} bytes on disk per live byte`;
+  lines.push(`  live ${bytesText(s.liveBytes)} (${ratio})`);
+  lines.push(`  reclaimable ${bytesText(s.reclaimableBytes)} by compaction (below ${s.compactBelowPercent}% live) and a snapshot`);
+  if (s.restored) {
+    const from = s.restored.snapshotIndex > 0 ? `snapshot ${s.restored.snapshotIndex}` : 'an empty state (no snapshot)';
+    lines.push(`  counted from ${from} and the ${s.restored.entriesReplayed} commands in the log after it (through entry ${s.restored.throughIndex})`);
+    if (s.restored.throughIndex > s.restored.commitHint) {
+      lines.push(`  (entries after ${s.restored.commitHint}, where the commit hint saved with the hard state ends, were counted as committed)`);
+    }
+  }
+  return lines;
+}
+
+function bytesText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${n} B (${v.toFixed(1)} ${units[u]})`;
 }

@@ -23,6 +23,11 @@ const LEAVE_ONE_IN = 100;
 const QUEUE = 'dq';
 const VISIBILITY_S = 43_200;
 const RETENTION_S = 1_296_000;
+/**
+ * Senders pause while this many sent messages are not yet received: the queue stays a work
+ * queue whose consumers keep up (what is live is mostly the stragglers), at the rate they set.
+ */
+const BACKLOG_CAP = 5000;
 /** Seconds between samples of the data directory. */
 const SAMPLE_S = 5;
 
@@ -111,9 +116,9 @@ async function runVariant(compactBelow: string | undefined, a: DiskArgs, start: 
   try {
     await createDiskQueue(target);
     const c: Counters = { sent: 0, received: 0, left: 0, errors: 0 };
-    // A quarter sends, the rest receive: receivers (a receive and a delete per batch) keep up,
-    // so the backlog stays small and what is live is mostly the stragglers.
-    const senders = Math.max(1, Math.floor(a.connections / 4));
+    // Half send, half receive; a receive and a delete per batch cost more than a send, so
+    // senders hold back at BACKLOG_CAP and the receivers set the rate.
+    const senders = Math.max(1, Math.floor(a.connections / 2));
     const sendReq = sendBatch(QUEUE);
     const receiveReq = RawHttpConnection.request(`Action=BatchReceiveMessage&queueName=${QUEUE}&numOfMsg=${BATCH}&pollingWaitSeconds=1`);
     const conns: RawHttpConnection[] = [];
@@ -129,6 +134,10 @@ async function runVariant(compactBelow: string | undefined, a: DiskArgs, start: 
       while (performance.now() < loadEnd && !conn.closed) {
         try {
           if (w < senders) {
+            if (c.sent - c.received >= BACKLOG_CAP) {
+              await new Promise((r) => setTimeout(r, 2));
+              continue;
+            }
             await mustOk(conn, sendReq);
             c.sent += BATCH;
           } else await receiveLeavingSome(conn, receiveReq, c);
@@ -204,7 +213,7 @@ function summary(r: VariantResult): void {
 
 export async function runDiskScenario(a: DiskArgs, start: StartOptions): Promise<void> {
   console.log(
-    `\n== disk: single node, ${DISK_SEGMENT_MB} MiB segments, ${a.connections} connections (a quarter sending), 1 in ${LEAVE_ONE_IN} received messages ` +
+    `\n== disk: single node, ${DISK_SEGMENT_MB} MiB segments, ${a.connections} connections (half sending, holding back at ${BACKLOG_CAP} queued), 1 in ${LEAVE_ONE_IN} received messages ` +
       `left in flight (visibility ${VISIBILITY_S} s, retention ${RETENTION_S} s); compaction on, then off ==`,
   );
   console.log('  (disk: the data directory on disk, as du counts it; server live: its last census (every 10 s), backlog included)');

@@ -18,33 +18,30 @@ export interface DirUsage {
   largestSnapshot: number;
 }
 
-/** Bytes a tree occupies on disk (allocated blocks, as `du` counts them); files vanishing meanwhile count 0. */
-async function treeBytes(dir: string, onFile?: (name: string, bytes: number) => void): Promise<number> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  let sum = 0;
-  for (const name of names) {
+/** Bytes a tree occupies on disk (allocated blocks, as `du` counts them), by file; files vanishing meanwhile count 0. */
+async function walk(dir: string, onFile: (p: string, name: string, bytes: number) => void): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
     const p = path.join(dir, name);
     const st = await lstat(p).catch(() => undefined);
     if (st === undefined) continue;
-    if (st.isDirectory()) sum += await treeBytes(p, onFile);
-    else {
-      const bytes = st.blocks * 512;
-      sum += bytes;
-      onFile?.(name, bytes);
-    }
+    if (st.isDirectory()) await walk(p, onFile);
+    else onFile(p, name, st.blocks * 512);
   }
-  return sum;
 }
 
-/** The data directory on disk: the log, the snapshots and the rest, measured now. */
+/** The data directory on disk: the log, the snapshots and the rest, measured in one walk. */
 export async function dirUsage(dataDir: string): Promise<DirUsage> {
-  let largestSnapshot = 0;
-  const wal = await treeBytes(path.join(dataDir, 'wal'));
-  const snapshots = await treeBytes(path.join(dataDir, 'snapshots'), (name, bytes) => {
-    if (name.endsWith('.snap')) largestSnapshot = Math.max(largestSnapshot, bytes);
+  const u: DirUsage = { wal: 0, snapshots: 0, other: 0, total: 0, largestSnapshot: 0 };
+  await walk(dataDir, (p, name, bytes) => {
+    const part = path.relative(dataDir, p).split(path.sep)[0];
+    u.total += bytes;
+    if (part === 'wal') u.wal += bytes;
+    else if (part === 'snapshots') {
+      u.snapshots += bytes;
+      if (name.endsWith('.snap')) u.largestSnapshot = Math.max(u.largestSnapshot, bytes);
+    } else u.other += bytes;
   });
-  const total = await treeBytes(dataDir);
-  return { wal, snapshots, other: Math.max(0, total - wal - snapshots), total, largestSnapshot };
+  return u;
 }
 
 /** Compaction and log gauges of one server (started with `admin`), from one scrape of /metrics. */

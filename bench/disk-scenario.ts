@@ -175,7 +175,9 @@ async function runVariant(compactBelow: string | undefined, a: DiskArgs, start: 
       if (atLoadEnd === undefined && performance.now() >= loadEnd) {
         await done;
         atLoadEnd = s;
-        if (a.settleS > 0) console.log(`  (load stopped; ${q.inFlight} messages in flight, ${q.visible} queued)`);
+        // Asked again: the sample's counts may include a batch received but not yet deleted.
+        const after = await queueCounts(target);
+        if (a.settleS > 0) console.log(`  (load stopped; ${after.inFlight} messages in flight, ${after.visible} queued)`);
       }
       if (performance.now() >= end) break;
     }

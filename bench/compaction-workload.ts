@@ -19,7 +19,7 @@
 import { parseArgs } from 'node:util';
 
 import { agreedLeader, startSet, startSingleNode, type BenchServers, type ServerProc } from './bench-servers';
-import { compactionGauges, dirUsage, mib, type DirUsage } from './disk-usage';
+import { compactionGauges, diskTarget, dirUsage, mib, passingFrom, type DirUsage } from './disk-usage';
 import { BODY, call, fill, mustOk, receiveDeleteBatch, backlogOf, BATCH, Target } from './load';
 import { isOk, RawHttpConnection } from './raw-http';
 
@@ -111,16 +111,6 @@ async function lightOp(conn: RawHttpConnection): Promise<boolean> {
   return del.code === 0;
 }
 
-/** Seconds from which every later sample is within `limit` (undefined: never, or not at the end). */
-function withinFrom(samples: MemberSample[], limit: (s: MemberSample) => boolean): number | undefined {
-  let from: number | undefined;
-  for (const s of samples) {
-    if (!limit(s)) from = undefined;
-    else from ??= s.t;
-  }
-  return from;
-}
-
 async function runVariant(variant: Variant, lightS: number, fsync: boolean): Promise<boolean> {
   const set = variant.startsWith('set');
   const rewind = variant.endsWith('rewind');
@@ -185,11 +175,11 @@ async function runVariant(variant: Variant, lightS: number, fsync: boolean): Pro
     for (const n of servers.nodes) {
       const ss = samples.get(n.id)!;
       const last = ss.at(-1)!;
-      const bound = 2 * liveBytes + 3 * SEGMENT_MB * 1024 * 1024 + 2 * last.du.largestSnapshot;
+      const bound = diskTarget(liveBytes, SEGMENT_MB * 1024 * 1024, last.du.largestSnapshot);
       const met = last.du.total <= bound;
       allMet &&= met;
-      const within = withinFrom(ss, (s) => s.du.total <= bound);
-      const stable = withinFrom(ss, (s) => Math.abs(s.du.total - last.du.total) <= SEGMENT_MB * 1024 * 1024);
+      const within = passingFrom(ss, (s) => s.du.total <= bound);
+      const stable = passingFrom(ss, (s) => Math.abs(s.du.total - last.du.total) <= SEGMENT_MB * 1024 * 1024);
       console.log(
         `${n.id}${n === leader ? ' (leader)' : ''}: ${mib(last.du.total)} MiB on disk (wal ${mib(last.du.wal)}, snapshots ${mib(last.du.snapshots)}, other ${mib(last.du.other)}) ` +
           `= ${(last.du.total / liveBytes).toFixed(2)}x the live bytes; target ${mib(bound)} MiB (2 x ${mib(liveBytes)} live + 3 x ${SEGMENT_MB} MiB + 2 x ${mib(last.du.largestSnapshot)} MiB snapshot): ` +

@@ -82,4 +82,23 @@ export async function compactionGauges(server: ServerProc): Promise<CompactionGa
   return out;
 }
 
+/**
+ * The disk target of the compaction workload: at most twice the live bytes, plus three log
+ * segments (the tail, the preallocated next one, one closed since the last census) and the two
+ * snapshots a node keeps.
+ */
+export function diskTarget(liveBytes: number, segmentBytes: number, snapshotBytes: number): number {
+  return 2 * liveBytes + 3 * segmentBytes + 2 * snapshotBytes;
+}
+
+/** The time of the first sample from which every later one passes `ok`; undefined when the last one does not. */
+export function passingFrom<T extends { t: number }>(samples: readonly T[], ok: (s: T) => boolean): number | undefined {
+  let from: number | undefined;
+  for (const s of samples) {
+    if (!ok(s)) from = undefined;
+    else from ??= s.t;
+  }
+  return from;
+}
+
 export const mib = (bytes: number): string => (Number.isFinite(bytes) ? (bytes / 1024 / 1024).toFixed(1) : '?');

@@ -96,7 +96,7 @@ const SET_SCENARIOS = [
   'cluster-send-unbatched',
   'cluster-recv-cold',
 ] as const;
-/** Run only when named in --only: longer than the rest together, and about disk, not speed. */
+/** Run only when named in --only: about 3.5 minutes more, and about disk, not speed. */
 const OPTIONAL_SCENARIOS = ['disk'] as const;
 /** What --cluster selects: the set, and the single-node runs its CPU per message is compared with. */
 const CLUSTER_SELECTION = ['batch-send', 'receive-delete', 'mixed', ...SET_SCENARIOS];

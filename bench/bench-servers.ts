@@ -33,6 +33,8 @@ export interface ServerProc {
   /** Client API port on 127.0.0.1. */
   port: number;
   child: ChildProcess;
+  /** Its data directory (removed when the servers stop). */
+  dataDir: string;
   output(): string;
   /** The admin listener's port on 127.0.0.1 when started with `admin`. */
   adminPort?: number;
@@ -57,6 +59,8 @@ export interface StartOptions {
   gcStatsDir?: string | undefined;
   /** Run each server with its admin listener (and so metrics collection) on a free port. */
   admin?: boolean;
+  /** More `opencmq server` options for every server (e.g. `--segment-mb 4`). */
+  serverArgs?: string[];
 }
 
 async function spawnServer(id: string, dataDir: string, extraArgs: string[], opts: StartOptions): Promise<ServerProc> {
@@ -66,7 +70,7 @@ async function spawnServer(id: string, dataDir: string, extraArgs: string[], opt
   if (opts.heapSampleDir) nodeArgs.push('--require', HEAP_SAMPLE_PRELOAD);
   if (opts.gcStatsDir) nodeArgs.push('--require', GC_STATS_PRELOAD);
   const tlsArgs = opts.apiTls ? ['--tls-cert', path.join(TLS_FIXTURES, `${id}.pem`), '--tls-key', path.join(TLS_FIXTURES, `${id}.key`)] : [];
-  const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...tlsArgs, ...adminArgs, ...extraArgs];
+  const args = [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', '0', ...(opts.fsync ? [] : ['--no-fsync']), ...tlsArgs, ...adminArgs, ...extraArgs, ...(opts.serverArgs ?? [])];
   const env = { ...process.env };
   delete env.OPENCMQ_SECRET_ID;
   delete env.OPENCMQ_SECRET_KEY;
@@ -96,7 +100,7 @@ async function spawnServer(id: string, dataDir: string, extraArgs: string[], opt
       clearTimeout(timer);
       child.stderr.off('data', onListening);
       child.off('exit', onExit);
-      resolve({ id, pid: child.pid!, port: Number(m[1]), child, output: () => out, ...(adminPort !== undefined ? { adminPort } : {}) });
+      resolve({ id, pid: child.pid!, port: Number(m[1]), child, dataDir, output: () => out, ...(adminPort !== undefined ? { adminPort } : {}) });
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       clearTimeout(timer);

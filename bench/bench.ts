@@ -5,7 +5,7 @@
 //
 //   npm run bench -- [--duration S] [--backlog N] [--only a,b] [--cluster] [--connections N]
 //                    [--no-fsync] [--quick] [--cpu-prof DIR] [--heap-sample DIR] [--gc-stats DIR] [--tls | --peer-tls] [--admin]
-//                    [--rate N] [--cold-backlog N]
+//                    [--rate N] [--cold-backlog N] [--disk-duration S] [--disk-settle S]
 //
 // --admin: servers run with their admin listener, so metrics are collected (the cost of metrics),
 // and each set scenario also prints how the leader's writes to its followers were batched.
@@ -37,6 +37,12 @@
 // messages (default 1,000,000) whose bodies the servers no longer hold in memory, so each receive
 // reads them back from the log files (through the OS page cache, which likely still holds them).
 // Filling is not timed. Prints the ratio to cluster-recv when that ran too.
+//
+// disk (only when named in --only: two runs of --disk-duration, default 60 s, each followed by
+// --disk-settle, default 30 s, without load): a single node with 4 MiB log segments under a
+// steady send / receive+delete load that leaves 1 in 100 received messages in flight; prints the
+// data directory's bytes on disk against the live bytes every 5 s, with compaction on and with
+// --compact-below 0 (bench/disk-scenario.ts).
 
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
@@ -78,6 +84,7 @@ import {
   type LoadResult,
 } from './load';
 import { runOpenLoop, type OpenLoopResult } from './open-loop';
+import { runDiskScenario } from './disk-scenario';
 
 const SINGLE_SCENARIOS = ['batch-send', 'send', 'receive-delete', 'mixed', 'backlog'] as const;
 const SET_SCENARIOS = [
@@ -89,6 +96,8 @@ const SET_SCENARIOS = [
   'cluster-send-unbatched',
   'cluster-recv-cold',
 ] as const;
+/** Run only when named in --only: about 3.5 minutes more, and about disk, not speed. */
+const OPTIONAL_SCENARIOS = ['disk'] as const;
 /** What --cluster selects: the set, and the single-node runs its CPU per message is compared with. */
 const CLUSTER_SELECTION = ['batch-send', 'receive-delete', 'mixed', ...SET_SCENARIOS];
 /** Single-node scenario and its 3-node counterpart, for the CPU comparison. */
@@ -132,6 +141,9 @@ interface Args {
   /** Target of cluster-send-latency in messages/s, when cluster-send does not run before it. */
   rate: number | undefined;
   coldBacklog: number;
+  /** The disk scenario's seconds of load per variant, and of settling after it. */
+  diskS: number;
+  diskSettleS: number;
 }
 
 function parse(): Args {
@@ -152,12 +164,14 @@ function parse(): Args {
       admin: { type: 'boolean', default: false },
       rate: { type: 'string' },
       'cold-backlog': { type: 'string', default: '1000000' },
+      'disk-duration': { type: 'string', default: '60' },
+      'disk-settle': { type: 'string', default: '30' },
     },
   });
   const quick = values.quick === true;
   let only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : undefined;
   if (values.cluster) only = new Set([...(only ?? []), ...CLUSTER_SELECTION]);
-  const known = new Set<string>([...SINGLE_SCENARIOS, ...SET_SCENARIOS]);
+  const known = new Set<string>([...SINGLE_SCENARIOS, ...SET_SCENARIOS, ...OPTIONAL_SCENARIOS]);
   for (const s of only ?? []) if (!known.has(s)) throw new Error(`unknown scenario ${s}; known: ${[...known].join(', ')}`);
   const connections = Number(values.connections);
   if (!Number.isInteger(connections) || connections < 2) throw new Error('--connections must be an integer >= 2');
@@ -167,6 +181,9 @@ function parse(): Args {
   if (rate !== undefined && !(rate > 0)) throw new Error('--rate must be a positive number of messages per second');
   const coldBacklog = quick ? 100_000 : Number(values['cold-backlog']);
   if (!Number.isInteger(coldBacklog) || coldBacklog < 1) throw new Error('--cold-backlog must be a positive integer');
+  const diskS = quick ? 10 : Number(values['disk-duration']);
+  const diskSettleS = quick ? 10 : Number(values['disk-settle']);
+  if (!(diskS > 0) || !(diskSettleS >= 0)) throw new Error('--disk-duration must be positive and --disk-settle not negative (seconds)');
   return {
     durationS,
     connections,
@@ -181,6 +198,8 @@ function parse(): Args {
     admin: values.admin === true,
     rate,
     coldBacklog,
+    diskS,
+    diskSettleS,
   };
 }
 
@@ -553,7 +572,7 @@ async function printProfile(dir: string, title: string): Promise<void> {
 
 async function main(): Promise<void> {
   const args = parse();
-  const want = (s: string): boolean => !args.only || args.only.has(s);
+  const want = (s: string): boolean => (args.only ? args.only.has(s) : !(OPTIONAL_SCENARIOS as readonly string[]).includes(s));
   const [l1, l5] = os.loadavg();
   console.log(
     `opencmq bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, 1 KiB messages, ` +
@@ -570,6 +589,12 @@ async function main(): Promise<void> {
   if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single'), heapSampleDir: heapDir('single'), gcStatsDir: gcDir('single'), admin: args.admin });
   if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set'), heapSampleDir: heapDir('set'), gcStatsDir: gcDir('set'), admin: args.admin });
   reportComparison();
+  if (want('disk')) {
+    await runDiskScenario(
+      { loadS: args.diskS, settleS: args.diskSettleS, connections: args.connections },
+      { fsync: args.fsync, ...tls, cpuProfDir: profDir('disk'), heapSampleDir: heapDir('disk'), gcStatsDir: gcDir('disk') },
+    );
+  }
   console.log(`\nload average after ${os.loadavg()[0]!.toFixed(2)} (1 min); ${new Date().toISOString()}`);
   if (args.cpuProfDir) {
     if (SINGLE_SCENARIOS.some(want)) await printProfile(path.join(args.cpuProfDir, 'single', 'n1'), 'CPU profile of the single node:');

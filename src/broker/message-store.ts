@@ -88,6 +88,19 @@ export class Chunk {
     return c;
   }
 
+  /** The columns of each width, in layout order (the snapshot's sparse chunks write them so). */
+  f64Columns(): Float64Array[] {
+    return [this.entryIndex, this.enqueueMs, this.deadlineMs, this.firstDequeueMs, this.bodyEntry];
+  }
+
+  u32Columns(): Uint32Array[] {
+    return [this.bodyOffset, this.bodyLength, this.bodyCrc, this.token, this.dequeueCount];
+  }
+
+  u8Columns(): Uint8Array[] {
+    return [this.state, this.batchPos];
+  }
+
   /** A copy with twice the capacity (columns are laid out by capacity, so each is copied). */
   grown(): Chunk {
     const c = new Chunk(this.firstSeq, Math.min(CHUNK_SLOTS, this.capacity * 2));

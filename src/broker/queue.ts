@@ -288,7 +288,11 @@ export class QueueState {
     for (const c of [...this.store.chunks]) {
       if (c === undefined) continue;
       const used = Math.min(c.capacity, nextSeq - c.firstSeq);
-      if (used <= 0 || c.enqueueMs[used - 1]! < fromMs) continue; // enqueue times grow with seq
+      // Enqueue times grow with seq: a chunk whose last live message is older than fromMs holds
+      // nothing to rewind. (A GONE slot's columns are not read: a snapshot need not keep them.)
+      let last = used - 1;
+      while (last >= 0 && c.state[last] === GONE) last--;
+      if (last < 0 || c.enqueueMs[last]! < fromMs) continue;
       for (let i = 0; i < used; i++) {
         const st = c.state[i];
         const e = c.enqueueMs[i]!;

@@ -12,21 +12,30 @@
 
 import { ByteWriter, utf8Bytes } from './binary';
 import { invariant } from './invariant';
-import { Chunk, type ChunkKeeper } from './message-store';
+import { BYTES_PER_SLOT, Chunk, GONE, type ChunkKeeper } from './message-store';
 import { needsBody, type QueueState } from './queue';
-import { MAGIC, queueMeta, SNAPSHOT_VERSION, topicsMeta, type SnapshotHeader, type TopicsSnapshot } from './snapshot';
+import { DENSE_CHUNK, MAGIC, queueMeta, SNAPSHOT_VERSION, topicsMeta, type SnapshotHeader, type TopicsSnapshot } from './snapshot';
 
 /** Bytes per piece when the caller names no bound: a few ms of copying on any machine. */
 export const SNAPSHOT_PIECE_BYTES = 4 * 1024 * 1024;
 
-/** f64 firstSeq + u32 capacity before each chunk's columns. */
-const CHUNK_HEADER_BYTES = 12;
+/** f64 firstSeq + u32 capacity + u32 live-or-DENSE_CHUNK before each chunk's columns. */
+const CHUNK_HEADER_BYTES = 16;
 
 /** A part of the snapshot: bytes fixed at the capture, or a chunk emitted when its turn comes. */
 type Part = Uint8Array | Chunk;
 
-function partBytes(p: Part): number {
-  return p instanceof Chunk ? CHUNK_HEADER_BYTES + p.buffer.byteLength : p.length;
+/**
+ * Bytes a chunk with `live` messages takes in the snapshot: its whole buffer, or, when fewer are
+ * live than that pays for, only the live slots (a u16 slot number and the slot's columns each).
+ * A few messages left behind keep a whole chunk of 4,096 in memory; the snapshot need not copy it.
+ */
+export function chunkSnapshotBytes(capacity: number, live: number): number {
+  return CHUNK_HEADER_BYTES + (isSparse(capacity, live) ? live * (2 + BYTES_PER_SLOT) : capacity * BYTES_PER_SLOT);
+}
+
+function isSparse(capacity: number, live: number): boolean {
+  return live * (2 + BYTES_PER_SLOT) < capacity * BYTES_PER_SLOT;
 }
 
 export class SnapshotCapture implements ChunkKeeper {
@@ -39,6 +48,8 @@ export class SnapshotCapture implements ChunkKeeper {
   private readonly kept = new Map<Chunk, ArrayBuffer>();
   /** Each held chunk's queue's rewind cutoff at the capture (which deleted messages still need their body). */
   private readonly rewindCutoff = new Map<Chunk, number>();
+  /** Each held chunk's live messages at the capture (its encoding and size follow from it). */
+  private readonly liveAt = new Map<Chunk, number>();
 
   /**
    * `onLiveEntry` hears, as the chunks are emitted, the log entry of every message live at the
@@ -71,6 +82,7 @@ export class SnapshotCapture implements ChunkKeeper {
         c.keeper?.keep(c);
         c.keeper = this;
         this.parts.push(c);
+        this.liveAt.set(c, c.live);
         if (onLiveEntry !== undefined) this.rewindCutoff.set(c, cutoff);
       }
     }
@@ -82,7 +94,11 @@ export class SnapshotCapture implements ChunkKeeper {
     if (onLiveEntry !== undefined) {
       for (const t of topics.topics) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) onLiveEntry(p.entryIndex);
     }
-    this.size = this.parts.reduce((n, p) => n + partBytes(p), 0);
+    this.size = this.parts.reduce((n, p) => n + this.partBytes(p), 0);
+  }
+
+  private partBytes(p: Part): number {
+    return p instanceof Chunk ? chunkSnapshotBytes(p.capacity, this.liveAt.get(p)!) : p.length;
   }
 
   /** Called before the first write to a held chunk: keeps its columns as the capture saw them. */
@@ -105,8 +121,8 @@ export class SnapshotCapture implements ChunkKeeper {
     if (this.done()) return undefined;
     let end = this.nextPart;
     let bytes = 0;
-    do bytes += partBytes(this.parts[end++]!);
-    while (end < this.parts.length && bytes + partBytes(this.parts[end]!) <= maxBytes);
+    do bytes += this.partBytes(this.parts[end++]!);
+    while (end < this.parts.length && bytes + this.partBytes(this.parts[end]!) <= maxBytes);
     const w = new ByteWriter(bytes);
     for (; this.nextPart < end; this.nextPart++) {
       const p = this.parts[this.nextPart]!;
@@ -130,18 +146,24 @@ export class SnapshotCapture implements ChunkKeeper {
     this.nextPart = this.parts.length;
     this.kept.clear();
     this.rewindCutoff.clear();
+    this.liveAt.clear();
   }
 
   private emitChunk(w: ByteWriter, c: Chunk): void {
     const copy = this.kept.get(c);
     this.kept.delete(c);
     if (c.keeper === this) c.keeper = undefined;
-    const buffer = copy ?? c.buffer;
+    const view = copy === undefined ? c : new Chunk(c.firstSeq, c.capacity, copy);
+    const live = this.liveAt.get(c)!;
+    this.liveAt.delete(c);
     w.f64(c.firstSeq);
     w.u32(c.capacity);
-    w.bytes(new Uint8Array(buffer));
+    if (isSparse(c.capacity, live)) writeSparse(w, view, live);
+    else {
+      w.u32(DENSE_CHUNK);
+      w.bytes(new Uint8Array(view.buffer));
+    }
     if (this.onLiveEntry === undefined) return;
-    const view = copy === undefined ? c : new Chunk(c.firstSeq, c.capacity, copy);
     const cutoff = this.rewindCutoff.get(c)!;
     this.rewindCutoff.delete(c);
     let last = -1;
@@ -155,6 +177,18 @@ export class SnapshotCapture implements ChunkKeeper {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The live slots of `c` only: their slot numbers, then each column's values for them, in layout order. */
+function writeSparse(w: ByteWriter, c: Chunk, live: number): void {
+  const slots: number[] = [];
+  for (let i = 0; i < c.capacity; i++) if (c.state[i] !== GONE) slots.push(i);
+  invariant(slots.length === live, () => `chunk ${c.firstSeq}: ${slots.length} live slots, ${live} counted`);
+  w.u32(live);
+  for (const i of slots) w.u16(i);
+  for (const col of c.f64Columns()) for (const i of slots) w.f64(col[i]!);
+  for (const col of c.u32Columns()) for (const i of slots) w.u32(col[i]!);
+  for (const col of c.u8Columns()) for (const i of slots) w.u8(col[i]!);
+}
 
 /** The whole snapshot in one buffer (tests, tools, and small states). */
 export function drainSnapshot(capture: SnapshotCapture): Uint8Array {

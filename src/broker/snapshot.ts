@@ -7,8 +7,10 @@
 //   "OCQS" u8 version
 //   f64 lastAppliedIndex, f64 lastTimeMs, f64 nextQueueNumber, f64 quarantined,
 //   f64 deadLetterMoves, f64 deadLetterDrops, u32 queueCount
-//   per queue: str32 metaJson, u32 chunkCount, per chunk: f64 firstSeq, u32 capacity, capacity × 62 bytes
-//   (before version 3: capacity × 54 bytes, without the bodyEntry column)
+//   per queue: str32 metaJson, u32 chunkCount, per chunk: f64 firstSeq, u32 capacity, then
+//     (version ≥ 3) u32 0xffffffff and capacity × 62 bytes (the columns), or u32 live, live × u16
+//     slot, and each column's values for those slots (a chunk mostly empty: the others are GONE);
+//     (before version 3) capacity × 54 bytes, the columns without bodyEntry
 //   (version ≥ 2) str32 topicsJson: topic counters, then topics in creation order, each with its
 //   subscriptions in creation order and their pending pushes in publish order.
 // Version 1 (no topics section) still loads, as a machine without topics; versions 1 and 2 load
@@ -17,13 +19,15 @@
 import type { GroupIds } from './ids';
 import { BrokerFormatError, ByteReader } from './binary';
 import type { DeadLetterPolicy } from './commands';
-import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, CHUNK_SLOTS, Chunk } from './message-store';
+import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, CHUNK_SLOTS, Chunk, GONE } from './message-store';
 import { QueueState, type QueueConfig } from './queue';
 import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
 export const MAGIC = [0x4f, 0x43, 0x51, 0x53];
 export const SNAPSHOT_VERSION = 3;
+/** In place of a chunk's live count: the whole column buffer follows. */
+export const DENSE_CHUNK = 0xffff_ffff;
 const OLDEST_READABLE_VERSION = 1;
 
 export interface TopicsSnapshot {
@@ -123,12 +127,16 @@ function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
     const valid = firstSeq % CHUNK_SLOTS === 0 && capacity >= 1 && capacity <= CHUNK_SLOTS && firstSeq < m.nextSeq;
     if (!valid) throw new BrokerFormatError(`bad chunk ${firstSeq}/${capacity}`);
     let chunk: Chunk;
-    if (version >= 3) {
-      const bytes = r.bytes(capacity * BYTES_PER_SLOT);
-      const buffer = new ArrayBuffer(bytes.length);
-      new Uint8Array(buffer).set(bytes);
-      chunk = new Chunk(firstSeq, capacity, buffer);
-    } else chunk = Chunk.fromV2Layout(firstSeq, capacity, r.bytes(capacity * BYTES_PER_SLOT_V2));
+    if (version < 3) chunk = Chunk.fromV2Layout(firstSeq, capacity, r.bytes(capacity * BYTES_PER_SLOT_V2));
+    else {
+      const live = r.u32();
+      if (live === DENSE_CHUNK) {
+        const bytes = r.bytes(capacity * BYTES_PER_SLOT);
+        const buffer = new ArrayBuffer(bytes.length);
+        new Uint8Array(buffer).set(bytes);
+        chunk = new Chunk(firstSeq, capacity, buffer);
+      } else chunk = readSparseChunk(r, firstSeq, capacity, live);
+    }
     const chunkNo = firstSeq / CHUNK_SLOTS;
     if (j === 0) store.chunkBase = chunkNo;
     const slot = chunkNo - store.chunkBase;
@@ -138,6 +146,23 @@ function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
   for (let k = 0; k < store.chunks.length; k++) if (!(k in store.chunks)) store.chunks[k] = undefined;
   q.rebuildIndexes();
   return q;
+}
+
+/** A chunk written as its live slots only (snapshot-capture.ts writeSparse); every other slot is GONE. */
+function readSparseChunk(r: ByteReader, firstSeq: number, capacity: number, live: number): Chunk {
+  if (live > capacity) throw new BrokerFormatError(`chunk ${firstSeq}: ${live} live slots of ${capacity}`);
+  const slots: number[] = [];
+  for (let k = 0; k < live; k++) {
+    const i = r.u16();
+    if (i >= capacity || (k > 0 && i <= slots[k - 1]!)) throw new BrokerFormatError(`chunk ${firstSeq}: bad slot ${i}`);
+    slots.push(i);
+  }
+  const c = new Chunk(firstSeq, capacity);
+  for (const col of c.f64Columns()) for (const i of slots) col[i] = r.f64();
+  for (const col of c.u32Columns()) for (const i of slots) col[i] = r.u32();
+  for (const col of c.u8Columns()) for (const i of slots) col[i] = r.u8();
+  for (const i of slots) if (c.state[i] === GONE) throw new BrokerFormatError(`chunk ${firstSeq}: slot ${i} listed but GONE`);
+  return c;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

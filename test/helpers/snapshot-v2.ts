@@ -34,9 +34,19 @@ export function toVersion2(v3: Uint8Array): Uint8Array {
         const chunk = new Chunk(firstSeq, n);
         const slots: number[] = [];
         for (let k = 0; k < live; k++, at += 2) slots.push(src.readUInt16LE(at));
-        for (const col of chunk.f64Columns()) for (const i of slots) (col[i] = src.readDoubleLE(at)), (at += 8);
-        for (const col of chunk.u32Columns()) for (const i of slots) (col[i] = src.readUInt32LE(at)), (at += 4);
-        for (const col of chunk.u8Columns()) for (const i of slots) (col[i] = src[at]!), (at += 1);
+        for (const col of chunk.f64Columns()) {
+          for (const i of slots) {
+            col[i] = src.readDoubleLE(at);
+            at += 8;
+          }
+        }
+        for (const col of chunk.u32Columns()) {
+          for (const i of slots) {
+            col[i] = src.readUInt32LE(at);
+            at += 4;
+          }
+        }
+        for (const col of chunk.u8Columns()) for (const i of slots) col[i] = src[at++]!;
         cols = Buffer.from(chunk.buffer);
       }
       // Drop bodyEntry (the fifth f64 column, bytes 32n..40n).

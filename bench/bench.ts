@@ -5,8 +5,10 @@
 //
 //   npm run bench -- [--duration S] [--backlog N] [--only a,b] [--cluster] [--connections N]
 //                    [--no-fsync] [--quick] [--cpu-prof DIR] [--heap-sample DIR] [--gc-stats DIR] [--tls | --peer-tls] [--admin]
-//                    [--rate N] [--cold-backlog N] [--disk-duration S] [--disk-settle S]
+//                    [--rate N] [--cold-backlog N] [--disk-duration S] [--disk-settle S] [--server-arg ARG ...]
 //
+// --server-arg ARG: one more flag (or value) for every server of the single-node and set scenarios,
+// e.g. `--server-arg=--compact-below --server-arg=0` to measure without compaction.
 // --admin: servers run with their admin listener, so metrics are collected (the cost of metrics),
 // and each set scenario also prints how the leader's writes to its followers were batched.
 //
@@ -144,6 +146,8 @@ interface Args {
   /** The disk scenario's seconds of load per variant, and of settling after it. */
   diskS: number;
   diskSettleS: number;
+  /** Extra flags for every server started (e.g. `--compact-below 0`, to compare). */
+  serverArgs: string[];
 }
 
 function parse(): Args {
@@ -166,6 +170,7 @@ function parse(): Args {
       'cold-backlog': { type: 'string', default: '1000000' },
       'disk-duration': { type: 'string', default: '60' },
       'disk-settle': { type: 'string', default: '30' },
+      'server-arg': { type: 'string', multiple: true },
     },
   });
   const quick = values.quick === true;
@@ -200,6 +205,7 @@ function parse(): Args {
     coldBacklog,
     diskS,
     diskSettleS,
+    serverArgs: values['server-arg'] ?? [],
   };
 }
 
@@ -586,8 +592,8 @@ async function main(): Promise<void> {
   let setLeader: string | undefined;
   if (args.apiTls) RawHttpConnection.tlsCa = await readFile(path.join(TLS_FIXTURES, 'ca.pem'));
   const tls = { apiTls: args.apiTls, peerTls: args.peerTls };
-  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single'), heapSampleDir: heapDir('single'), gcStatsDir: gcDir('single'), admin: args.admin });
-  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set'), heapSampleDir: heapDir('set'), gcStatsDir: gcDir('set'), admin: args.admin });
+  if (SINGLE_SCENARIOS.some(want)) await runSingleNode(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('single'), heapSampleDir: heapDir('single'), gcStatsDir: gcDir('single'), admin: args.admin, serverArgs: args.serverArgs });
+  if (SET_SCENARIOS.some(want)) setLeader = await runSet(args, want, { fsync: args.fsync, ...tls, cpuProfDir: profDir('set'), heapSampleDir: heapDir('set'), gcStatsDir: gcDir('set'), admin: args.admin, serverArgs: args.serverArgs });
   reportComparison();
   if (want('disk')) {
     await runDiskScenario(

@@ -6,38 +6,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { encodeCommand } from '../../src/broker/codec';
-import type { BodyRef, Command, CommandResult, ReceivedMessage } from '../../src/broker/commands';
+import type { BodyRef, CommandResult, ReceivedMessage } from '../../src/broker/commands';
 import { QueueStateMachine, type BodyScanCursor } from '../../src/broker/state-machine';
-import { crc32c } from '../../src/storage/crc32c';
+import { BrokerHarness, HARNESS_T0 } from '../helpers/broker-harness';
 
-const T0 = 1_700_000_000_000;
+const T0 = HARNESS_T0;
 
-class Harness {
-  sm = new QueueStateMachine();
-  index = 0;
-  timeMs = T0;
-  readonly payloads = new Map<number, Uint8Array>();
-
-  run(cmd: Command): CommandResult {
-    const { payload, metaLen } = encodeCommand(cmd);
-    this.payloads.set(this.index + 1, payload);
-    return this.sm.apply(++this.index, this.timeMs, payload, metaLen);
-  }
-
-  ok<K extends Command['kind']>(cmd: Command & { kind: K }): Extract<CommandResult, { ok: true; kind: K }> {
-    const r = this.run(cmd);
-    assert.ok(r.ok, `${cmd.kind} failed: ${r.ok ? '' : r.error}`);
-    return r as Extract<CommandResult, { ok: true; kind: K }>;
-  }
-
-  body(ref: BodyRef): Buffer {
-    const p = this.payloads.get(ref.entryIndex);
-    assert.ok(p, `entry ${ref.entryIndex} was never written`);
-    const b = Buffer.from(p.subarray(ref.offset, ref.offset + ref.length));
-    assert.equal(crc32c(b), ref.crc32c, 'the body read back matches its CRC32C');
-    return b;
-  }
-
+class Harness extends BrokerHarness {
   /** Every live message's (queueNumber, seq, body) as the census sees them, in slices of `slice`. */
   census(slice: number): { queueNumber: number; seq: number; ref: BodyRef }[] {
     const out: { queueNumber: number; seq: number; ref: BodyRef }[] = [];

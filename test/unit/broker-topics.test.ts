@@ -11,34 +11,12 @@ import { QueueStateMachine } from '../../src/broker/state-machine';
 import { PUSH_RETRY, nextAttemptMs, TOPIC_RETENTION_MS } from '../../src/broker/topics';
 import type { ErrorName } from '../../src/protocol/errors';
 import { LIMITS, TOPIC_ATTR_RANGES } from '../../src/protocol/limits';
+import { BrokerHarness, HARNESS_T0 } from '../helpers/broker-harness';
 import { toVersion2 } from '../helpers/snapshot-v2';
 
-const T0 = 1_700_000_000_000;
+const T0 = HARNESS_T0;
 
-class Harness {
-  sm = new QueueStateMachine();
-  index = 0;
-  timeMs = T0;
-  /** Payloads by entry index, to read bodies back as the node would. */
-  readonly payloads = new Map<number, Uint8Array>();
-
-  run(cmd: Command): CommandResult {
-    const { payload, metaLen } = encodeCommand(cmd);
-    this.payloads.set(this.index + 1, payload);
-    return this.sm.apply(++this.index, this.timeMs, payload, metaLen);
-  }
-
-  ok<K extends Command['kind']>(cmd: Command & { kind: K }): Extract<CommandResult, { ok: true; kind: K }> {
-    const r = this.run(cmd);
-    assert.ok(r.ok, `${cmd.kind} failed: ${r.ok ? '' : r.error}`);
-    assert.equal(r.kind, cmd.kind);
-    return r as Extract<CommandResult, { ok: true; kind: K }>;
-  }
-
-  advance(ms: number): void {
-    this.timeMs += ms;
-  }
-
+class Harness extends BrokerHarness {
   topic(topicName: string, filterType: 1 | 2 = 1, maxMsgSize: number = TOPIC_ATTR_RANGES.maxMsgSize.def): CommandResult {
     return this.run({ kind: 'createTopic', topicName, maxMsgSize, filterType });
   }

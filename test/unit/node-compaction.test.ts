@@ -12,10 +12,11 @@ import { after, test } from 'node:test';
 import type { CommandResult } from '../../src/broker/commands';
 import { QueueNode, type QueueNodeOptions } from '../../src/node/queue-node';
 import type { RequestContext } from '../../src/service/request-context';
+import { LEFTOVER_BODY_BYTES, LEFTOVERS, leftoverBody, scatteredLeftovers } from '../helpers/scattered-leftovers';
 
 const RC: RequestContext = { requestId: 'test-compaction', clientAddress: '', receivedAtMs: 0 };
 const SEGMENT_BYTES = 64 * 1024;
-const BODY_BYTES = 1024;
+const BODY_BYTES = LEFTOVER_BODY_BYTES;
 
 const dirs: string[] = [];
 after(async () => {
@@ -35,49 +36,6 @@ function ok<T extends CommandResult>(r: T): Extract<T, { ok: true }> {
   return r as Extract<T, { ok: true }>;
 }
 
-function bodyOf(i: number): Buffer {
-  const b = Buffer.alloc(BODY_BYTES, i % 251);
-  b.write(`message ${i};`);
-  return b;
-}
-
-/**
- * The issue's workload, scaled to 64 KiB segments: 2,000 messages into `keep` (a long visibility
- * timeout), all but every 100th received and deleted; then 1,000 more sent and deleted through
- * `churn`. Returns the msgIds of the 20 left in flight, by the body index they carry.
- */
-async function scatteredLeftovers(node: QueueNode): Promise<Map<string, number>> {
-  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'keep', attrs: { visibilityTimeout: 43_200, msgRetentionSeconds: 1_296_000 } }));
-  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'churn', attrs: {} }));
-  const idOf = new Map<string, number>();
-  for (let i = 0; i < 2000; i += 16) {
-    const bodies = Array.from({ length: 16 }, (_, k) => bodyOf(i + k));
-    ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'keep', delaySeconds: 0, bodies }));
-  }
-  const kept = new Map<string, number>();
-  for (;;) {
-    const r = await node.receive(RC, 'keep', 16, 0);
-    assert.ok(r.ok);
-    if (r.messages.length === 0) break;
-    const doomed: string[] = [];
-    for (const m of r.messages) {
-      const i = Number(/message (\d+);/.exec(m.bodyBytes.toString('latin1'))![1]);
-      idOf.set(m.msgId, i);
-      if (i % 100 === 0) kept.set(m.msgId, i);
-      else doomed.push(m.receiptHandle);
-    }
-    if (doomed.length > 0) ok(await node.submit(RC, { kind: 'deleteMessages', queueName: 'keep', receiptHandles: doomed }));
-  }
-  for (let i = 0; i < 1000; i += 16) {
-    ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'churn', delaySeconds: 0, bodies: Array.from({ length: 16 }, (_, k) => bodyOf(i + k)) }));
-    const r = await node.receive(RC, 'churn', 16, 0);
-    assert.ok(r.ok);
-    ok(await node.submit(RC, { kind: 'deleteMessages', queueName: 'churn', receiptHandles: r.messages.map((m) => m.receiptHandle) }));
-  }
-  assert.equal(kept.size, 20);
-  return kept;
-}
-
 /** Rewinds `keep` so the in-flight leftovers are visible again, and receives every one, checking its body. */
 async function receiveAll(node: QueueNode, kept: Map<string, number>): Promise<void> {
   // In flight for 12 h: a rewind makes them visible again (the deleted ones were not kept for it).
@@ -91,7 +49,7 @@ async function receiveAll(node: QueueNode, kept: Map<string, number>): Promise<v
     for (const m of r.messages) {
       const i = kept.get(m.msgId);
       assert.ok(i !== undefined, `unexpected message ${m.msgId}`);
-      assert.deepEqual(m.bodyBytes, bodyOf(i), `body of message ${i} intact`);
+      assert.deepEqual(m.bodyBytes, leftoverBody(i), `body of message ${i} intact`);
       seen.set(m.msgId, i);
     }
   }
@@ -99,15 +57,20 @@ async function receiveAll(node: QueueNode, kept: Map<string, number>): Promise<v
   assert.equal(node.stats().corruptBodies, 0);
 }
 
+/** A snapshot, two censuses (the first sees the sparse segments, the second finds them settled and compacts), a snapshot. */
+async function compactFully(node: QueueNode): Promise<number> {
+  await node.snapshotNow();
+  const before = node.stats().walBytes;
+  await node.compactNow();
+  await node.compactNow();
+  await node.snapshotNow();
+  return before;
+}
+
 test('compaction frees the segments a few scattered live messages pinned; every one is still delivered, also after a restart', async () => {
   const { node, dir } = await openNode();
   const kept = await scatteredLeftovers(node);
-  await node.snapshotNow();
-  const before = node.stats().walBytes;
-  // Two censuses: the first settles which segments are old, the second compacts them.
-  await node.compactNow();
-  await node.compactNow();
-  await node.snapshotNow();
+  const before = await compactFully(node);
   const st = node.stats();
   const live = kept.size * BODY_BYTES;
   assert.ok(st.compaction.runs >= 1, 'a relocation pass ran');
@@ -125,15 +88,11 @@ test('compaction frees the segments a few scattered live messages pinned; every 
 test('with compaction off (--compact-below 0) the same leftovers keep their segments', async () => {
   const { node } = await openNode({ compaction: { liveRatio: 0, censusIntervalMs: 3_600_000 } });
   await scatteredLeftovers(node);
-  await node.snapshotNow();
-  const before = node.stats().walBytes;
-  await node.compactNow();
-  await node.compactNow();
-  await node.snapshotNow();
+  const before = await compactFully(node);
   const st = node.stats();
   assert.equal(st.compaction.runs, 0);
   assert.equal(st.compaction.bytesCopied, 0);
-  assert.ok(st.compaction.liveBytes >= 20 * BODY_BYTES, 'the census still counts the live bytes');
+  assert.ok(st.compaction.liveBytes >= LEFTOVERS * BODY_BYTES, 'the census still counts the live bytes');
   assert.ok(st.walBytes >= before * 0.9, `nothing freed: ${before} → ${st.walBytes}`);
   await node.close();
 });

@@ -15,11 +15,12 @@ import { runCli } from '../../src/cli/run';
 import { QueueNode, type QueueNodeOptions } from '../../src/node/queue-node';
 import { formatVerifyReport, verifyDataDir, type VerifyReport } from '../../src/node/wal-verify';
 import type { RequestContext } from '../../src/service/request-context';
+import { LEFTOVER_BODY_BYTES, LEFTOVERS, leftoverBody, scatteredLeftovers } from '../helpers/scattered-leftovers';
 
 const RC: RequestContext = { requestId: 'test-verify-space', clientAddress: '', receivedAtMs: 0 };
 const SEGMENT_BYTES = 64 * 1024;
-const BODY_BYTES = 1024;
-const KEPT = 20;
+const BODY_BYTES = LEFTOVER_BODY_BYTES;
+const KEPT = LEFTOVERS;
 
 const dirs: string[] = [];
 after(async () => {
@@ -46,45 +47,6 @@ function openNode(dataDir: string, extra: Partial<QueueNodeOptions> = {}): Promi
 
 function ok(r: CommandResult): void {
   assert.ok(r.ok, `expected success, got ${JSON.stringify(r)}`);
-}
-
-function bodyOf(i: number): Buffer {
-  const b = Buffer.alloc(BODY_BYTES, i % 251);
-  b.write(`message ${i};`);
-  return b;
-}
-
-/**
- * 2,000 messages into `keep` (a long visibility timeout), all but every 100th received and
- * deleted; then 1,000 more through `churn`, sent and deleted. KEPT messages stay in flight,
- * scattered over the log.
- */
-async function scatteredLeftovers(node: QueueNode): Promise<void> {
-  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'keep', attrs: { visibilityTimeout: 43_200, msgRetentionSeconds: 1_296_000 } }));
-  ok(await node.submit(RC, { kind: 'createQueue', queueName: 'churn', attrs: {} }));
-  for (let i = 0; i < 2000; i += 16) {
-    ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'keep', delaySeconds: 0, bodies: Array.from({ length: 16 }, (_, k) => bodyOf(i + k)) }));
-  }
-  let kept = 0;
-  for (;;) {
-    const r = await node.receive(RC, 'keep', 16, 0);
-    assert.ok(r.ok);
-    if (r.messages.length === 0) break;
-    const doomed: string[] = [];
-    for (const m of r.messages) {
-      const i = Number(/message (\d+);/.exec(m.bodyBytes.toString('latin1'))![1]);
-      if (i % 100 === 0) kept++;
-      else doomed.push(m.receiptHandle);
-    }
-    if (doomed.length > 0) ok(await node.submit(RC, { kind: 'deleteMessages', queueName: 'keep', receiptHandles: doomed }));
-  }
-  for (let i = 0; i < 1000; i += 16) {
-    ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'churn', delaySeconds: 0, bodies: Array.from({ length: 16 }, (_, k) => bodyOf(i + k)) }));
-    const r = await node.receive(RC, 'churn', 16, 0);
-    assert.ok(r.ok);
-    ok(await node.submit(RC, { kind: 'deleteMessages', queueName: 'churn', receiptHandles: r.messages.map((m) => m.receiptHandle) }));
-  }
-  assert.equal(kept, KEPT);
 }
 
 /**
@@ -153,7 +115,7 @@ test('wal verify with a snapshot agrees with the restarted member\'s census; aft
   await node.snapshotNow();
   // A little more after the snapshot, which verify must apply from the log.
   ok(await node.submit(RC, { kind: 'createQueue', queueName: 'after', attrs: {} }));
-  ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'after', delaySeconds: 0, bodies: [bodyOf(7)] }));
+  ok(await node.submit(RC, { kind: 'sendMessages', queueName: 'after', delaySeconds: 0, bodies: [leftoverBody(7)] }));
   const image = await crashImage(dir);
   await node.close();
 

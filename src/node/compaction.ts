@@ -55,6 +55,8 @@ export interface CompactionStats {
   liveBytes: number;
   /** Closed-segment bytes a compaction and a snapshot would free, at the last census. */
   reclaimableBytes: number;
+  /** What a snapshot of the index cost at the last census: dead segments worth less are left until they are worth one. */
+  indexBytes: number;
   censuses: number;
   /** Relocation passes that proposed at least one entry (the leader's). */
   runs: number;
@@ -91,7 +93,7 @@ interface SegmentCensus {
 const SNAPSHOT_REASK_CENSUSES = 6;
 
 export class Compaction {
-  readonly stats: CompactionStats = { liveBytes: 0, reclaimableBytes: 0, censuses: 0, runs: 0, bytesCopied: 0, msSpent: 0 };
+  readonly stats: CompactionStats = { liveBytes: 0, reclaimableBytes: 0, indexBytes: 0, censuses: 0, runs: 0, bytesCopied: 0, msSpent: 0 };
   private timer: TimerHandle | undefined;
   private running = false;
   private stopped = false;
@@ -204,6 +206,7 @@ export class Compaction {
     for (const k of candidates) reclaimable += census.fileBytes[k]! - live[k]!;
     this.stats.liveBytes = liveBytes;
     this.stats.reclaimableBytes = reclaimable;
+    this.stats.indexBytes = sm.indexBytes();
     this.stats.censuses++;
     return census;
   }

@@ -33,6 +33,11 @@ const COVERAGE: [keyof NodeSimStats, number][] = [
   ['snapshotsTaken', SEEDS * 5],
   ['snapshotsInstalled', 3],
   ['segmentsReleased', 3],
+  // Compaction (a census every 2 s, stragglers in a slow queue): it must go on happening, under the faults above.
+  ['compactionRuns', SEEDS * 2],
+  ['relocationEntries', SEEDS * 2],
+  ['relocatedMessages', SEEDS * 50],
+  ['relocatedBytes', SEEDS * 3000],
   ['bitFlips', SEEDS * 3],
   ['corruptBodies', 1],
   ['bodiesFromReplicas', 1],
@@ -87,6 +92,12 @@ test('a node that delivers bodies without checking their CRC32C is caught: a fli
   const r = await firstFailure('skipBodyCheck', 8);
   assert.ok(r, 'no seed caught it');
   assert.equal(r.failure!.check, 'integrity');
+});
+
+test('a set whose compaction never copies live bodies forward is caught: stragglers keep sparse segments on disk', { timeout: TIMEOUT_MS }, async () => {
+  const r = await firstFailure('noRelocation', 5);
+  assert.ok(r, 'no seed caught it');
+  assert.equal(r.failure!.check, 'logBound', r.failure!.message);
 });
 
 test('replicas that apply entries at their own time instead of the entry time are caught', { timeout: TIMEOUT_MS }, async () => {

@@ -9,16 +9,20 @@
 // leader's, sometimes a follower's, whose calls then go to its leader over the simulated network
 // as service calls, through leadership changes and partitions. Producers send batches, consumers receive and then
 // delete some of what they got (some late, some never), an operator changes a visibility timeout
-// and moves leadership. Faults: crashes (a power loss on that member's disk) and restarts,
-// partitions (a member isolated, or one direction of one link), network weather, bit flips in
-// message bodies on disk, and a full disk on one member for a while (its writes stall; a leader
-// hands leadership over). After the fault phase the network heals, every member is up, producers
-// stop and consumers drain the queues.
+// and moves leadership. A few messages stay behind in a slow queue while the others fill and close
+// segments around them, so compaction (a census every 2 s) copies their bodies forward all along.
+// Faults: crashes (a power loss on that member's disk) and restarts, partitions (a member
+// isolated, or one direction of one link), network weather, bit flips in message bodies on disk,
+// and a full disk on one member for a while (its writes stall; a leader hands leadership over).
+// After the fault phase the network heals, every member is up, producers stop and consumers drain
+// the busy queues; the set stays quiet for a while with the stragglers still queued, then every
+// queue is drained.
 //
 // Checkers: queue-history.ts (acknowledged sends delivered, no delivery within a visibility
 // timeout of an earlier one, deleted stays deleted, bodies intact, no quarantine without damage),
 // replica agreement (every member's result at each index is the same), election safety (one
-// leader per term), and that no task of the driver threw. A failing seed prints the command that
+// leader per term), that no task of the driver threw, and, after a quiet period at the end, that
+// every member's log is back within a bound of its live bytes. A failing seed prints the command that
 // replays it; the same seed gives the same bytes on every disk.
 
 import { crc32c } from '../../src/broker/checksum';
@@ -143,7 +147,7 @@ export interface NodeSimResult {
 const EPOCH_MS = 1_700_000_000_000;
 const IDS = ['n1', 'n2', 'n3'] as const;
 const STEP_MS = 10;
-/** Small segments, so a run rolls over, releases and ships many of them. */
+/** Small segments (a run closes a few dozen), so a run rolls over, compacts, releases and ships many of them. */
 const SEGMENT_BYTES = 16 * 1024;
 /** Recent entries kept in memory (64 MiB in a server): small, so bodies are read back from disk. */
 const RECENT_BYTES_MAX = 4000;

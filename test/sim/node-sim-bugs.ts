@@ -21,10 +21,10 @@ export function installPatch(bug: PatchBug): () => void {
     case 'skipBodyCheck': {
       const proto = BodyReader.prototype as unknown as Patchable;
       const original = proto['checkedBody'];
-      proto['checkedBody'] = function (m: { body: { offset: number; length: number } }, span: { start: number; bytes: Buffer } | Error | undefined): Buffer | undefined {
+      proto['checkedBody'] = function (ref: { offset: number; length: number }, _label: unknown, _i: number, span: { start: number; bytes: Buffer } | Error | undefined): Buffer | undefined {
         if (span === undefined || span instanceof Error) return undefined;
-        const from = m.body.offset - span.start;
-        return span.bytes.subarray(from, from + m.body.length);
+        const from = ref.offset - span.start;
+        return span.bytes.subarray(from, from + ref.length);
       };
       return () => {
         proto['checkedBody'] = original;

@@ -111,8 +111,10 @@ test('a member that keeps sending to a leader it no longer hears is caught: its 
   // the heal. A member that never notices its leader's silence leaves them waiting that long.
   // (A crashed leader does not show it: its restart resets the connections the calls were on.)
   const isolateLeader = { atMs: 4000, forMs: 6000 };
+  // Only a call that reaches a follower in the last few tens of ms before the cut shows it (about
+  // one seed in eight): later ones go to the leader the other two elect.
   let caught: NodeSimResult | undefined;
-  for (let seed = 1; seed <= 8 && caught === undefined; seed++) {
+  for (let seed = 1; seed <= 24 && caught === undefined; seed++) {
     const r = await runNodeSimulation({ seed, durationMs: 12_000, intensity: 0, isolateLeader, bug: 'waitForDeadLeader' });
     if (!r.ok) caught = r;
   }

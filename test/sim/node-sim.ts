@@ -106,6 +106,8 @@ export interface NodeSimStats extends HistoryStats {
   segmentsReleased: number;
   /** Compaction passes of a leader that copied bodies forward (counted where they ran). */
   compactionRuns: number;
+  /** Crashes (one member, or the whole set) at the step after a relocation entry committed. */
+  relocationCrashes: number;
   /** Committed relocateBodies entries, the messages they pointed at a copy, and the body bytes copied. */
   relocationEntries: number;
   relocatedMessages: number;
@@ -184,6 +186,8 @@ const COMPACTION = { censusIntervalMs: 2000 } as const;
  * sparse segments to be settled, relocated, found dead and released by a snapshot.
  */
 const QUIET_MS = 16_000;
+/** The chance that a relocation entry committing during the fault phase brings a crash at the next step. */
+const RELOCATION_CRASH_CHANCE = 0.3;
 /** Compaction leaves a closed segment alone while at least half of it is live: a log may hold twice its live bytes. */
 const LOG_LIVE_FACTOR = 2;
 /**
@@ -250,6 +254,10 @@ export class NodeSimulation {
    * other choice of a seed as it was.
    */
   private readonly diskRng: Prng;
+  /** Draws of the crashes aimed at compaction, from a stream of their own (as the full-disk fault's). */
+  private readonly compactionRng: Prng;
+  /** Who crashes at the next step: a relocation entry just committed (every member may still be applying it). */
+  private crashAfterRelocation: Member[] | undefined;
   private producing = true;
   /** The queues consumers read at the end (all of them while traffic runs). */
   private consumed: string[] | undefined;
@@ -259,6 +267,7 @@ export class NodeSimulation {
   constructor(private readonly opts: NodeSimOptions) {
     this.rng = new Prng(opts.seed);
     this.diskRng = new Prng(opts.seed ^ 0x5d15_cf11);
+    this.compactionRng = new Prng(opts.seed ^ 0x0c0a_c7ed);
     this.network = new SimNetwork(this.scheduler, this.rng.fork());
     this.snapshotEvery = this.rng.pick(SNAPSHOT_EVERY_ENTRIES);
     this.eventsRewindSeconds = this.rng.chance(0.5) ? EVENTS_REWIND_SECONDS : 0;
@@ -295,6 +304,7 @@ export class NodeSimulation {
       snapshotsInstalled: 0,
       segmentsReleased: 0,
       compactionRuns: 0,
+      relocationCrashes: 0,
       relocationEntries: 0,
       relocatedMessages: 0,
       relocatedBytes: 0,
@@ -576,8 +586,33 @@ export class NodeSimulation {
 
   // ---- faults --------------------------------------------------------------------------------
 
+  /**
+   * Now and then a relocation entry that just committed brings a crash at the next step: of the
+   * leader (mostly), of another member, or of the whole set (a power failure), while members are
+   * still applying it, the leader may be proposing the next one, and snapshots that would release
+   * the old segments may be under way. Nothing of it may be lost, and no segment left behind.
+   */
+  private aimCrashAtRelocation(): void {
+    if (!this.producing || this.intensity === 0 || this.crashAfterRelocation || !this.compactionRng.chance(RELOCATION_CRASH_CHANCE)) return;
+    const all = [...this.members.values()];
+    const roll = this.compactionRng.next();
+    const leader = this.leader();
+    this.crashAfterRelocation = roll < 0.2 ? all : roll < 0.7 && leader ? [leader] : [this.compactionRng.pick(all)];
+  }
+
+  private crashAtRelocation(): void {
+    const victims = this.crashAfterRelocation?.filter((m) => m.up);
+    this.crashAfterRelocation = undefined;
+    if (!victims || victims.length === 0) return;
+    this.stats.relocationCrashes++;
+    if (victims.length === this.members.size) this.stats.powerFailures++;
+    this.trace(`a relocation entry committed: ${victims.map((m) => m.id).join(', ')} crash${victims.length > 1 ? ' (power failure)' : ''}`);
+    for (const m of victims) this.crash(m, this.compactionRng.int(200, 2000));
+  }
+
   private injectFaults(): void {
     this.restartDue();
+    this.crashAtRelocation();
     const now = this.scheduler.nowMs;
     const k = this.intensity;
     if (this.healAtMs !== 0 && now >= this.healAtMs) {
@@ -798,6 +833,7 @@ export class NodeSimulation {
       const failed = new Set(result.failures.map((f) => f.index));
       this.history.deleteCommitted(e.index, e.timeMs, cmd.receiptHandles.filter((_, k) => !failed.has(k)));
     } else if (cmd.kind === 'relocateBodies' && result.kind === 'relocateBodies') {
+      this.aimCrashAtRelocation();
       this.stats.relocationEntries++;
       this.stats.relocatedMessages += result.relocated;
       this.stats.relocatedBytes += result.bytes;

@@ -114,7 +114,7 @@ function describeQueue(r: NodeSimResult): string {
     `${s.viaFollower} calls through a follower (${s.viaFollowerOk} succeeded), ${s.clientTimeouts} calls left unanswered, ` +
     `${s.diskFulls} full disks (${s.diskFullLeaders} on the leader, ${s.stallStepDowns} stalled leaders stepped down, longest lead on a stalled disk ${s.longestStalledLeadMs} ms), ` +
     `${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ${s.segmentsReleased} segments released, ` +
-    `compaction: ${s.compactionRuns} passes, ${s.relocationEntries} relocation entries (${s.relocatedMessages} messages, ${s.relocatedBytes} bytes copied), ` +
+    `compaction: ${s.compactionRuns} passes, ${s.relocationEntries} relocation entries (${s.relocatedMessages} messages, ${s.relocatedBytes} bytes copied; ${s.relocationCrashes} crashes right after one), ` +
     `log at the end ${s.finalLogBytes} bytes for ${s.finalLiveBytes} live, ` +
     `${s.bitFlips} bit flips (${s.corruptBodies} damaged bodies met, ${s.bodiesFromReplicas} served from a replica, ` +
     `${s.quarantined} quarantined), ${s.fatalStops} stops, final index ${s.finalIndex}, ${s.tasksRun} tasks, disk digest ${r.digest.slice(0, 16)}`

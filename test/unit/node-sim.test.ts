@@ -38,6 +38,7 @@ const COVERAGE: [keyof NodeSimStats, number][] = [
   ['relocationEntries', SEEDS * 2],
   ['relocatedMessages', SEEDS * 50],
   ['relocatedBytes', SEEDS * 3000],
+  ['relocationCrashes', SEEDS],
   ['bitFlips', SEEDS * 3],
   ['corruptBodies', 1],
   ['bodiesFromReplicas', 1],

@@ -139,6 +139,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   let unanswered = 0;
   const unansweredSeeds: number[] = [];
+  /** Compaction over every queue-level seed, so a batch shows it happened. */
+  const compaction = { seedsRelocating: 0, entries: 0, messages: 0, bytes: 0, crashes: 0, released: 0 };
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const trace = args.trace ? (line: string): void => console.log(line) : undefined;
     let r: NodeSimResult | RaftDriverSimResult;
@@ -150,6 +152,12 @@ async function main(): Promise<void> {
       if (trace) opts.trace = trace;
       const q = await runNodeSimulation(opts);
       unanswered += q.stats.clientTimeouts;
+      if (q.stats.relocationEntries > 0) compaction.seedsRelocating++;
+      compaction.entries += q.stats.relocationEntries;
+      compaction.messages += q.stats.relocatedMessages;
+      compaction.bytes += q.stats.relocatedBytes;
+      compaction.crashes += q.stats.relocationCrashes;
+      compaction.released += q.stats.segmentsReleased;
       if (q.stats.clientTimeouts > 0) unansweredSeeds.push(seed);
       [r, line] = [q, describeQueue(q)];
     } else {
@@ -173,7 +181,14 @@ async function main(): Promise<void> {
   }
   const secs = (Date.now() - started) / 1000;
   console.log(`${args.seeds} ${args.queue ? 'queue' : 'raft'} seeds passed (${durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
-  if (args.queue) console.log(`client calls left unanswered: ${unanswered}${unansweredSeeds.length > 0 ? ` (seeds ${unansweredSeeds.slice(0, 20).join(', ')})` : ''}`);
+  if (args.queue) {
+    console.log(`client calls left unanswered: ${unanswered}${unansweredSeeds.length > 0 ? ` (seeds ${unansweredSeeds.slice(0, 20).join(', ')})` : ''}`);
+    const c = compaction;
+    console.log(
+      `compaction: ${c.seedsRelocating} of ${args.seeds} seeds relocated bodies; ${c.entries} relocation entries, ${c.messages} messages and ${c.bytes} bytes relocated, ` +
+        `${c.crashes} crashes right after a relocation, ${c.released} segments released`,
+    );
+  }
 }
 
 main().catch((err: unknown) => {

@@ -31,7 +31,7 @@ import { invariant } from './invariant';
 import { QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
 import { GROUP_0_IDS, type GroupIds, type GroupNumber } from './ids';
 import { decodeSnapshot } from './snapshot';
-import { drainSnapshot, SnapshotCapture } from './snapshot-capture';
+import { chunkSnapshotBytes, drainSnapshot, SnapshotCapture } from './snapshot-capture';
 import { TopicRegistry, type QueueSink, type TopicCounters } from './topics';
 
 /** Where a census of live bodies goes on (scanBodies): the next queue number and seq to visit. */
@@ -451,6 +451,20 @@ export class QueueStateMachine {
       deadLetterMoves: this.deadLetterMoves,
       deadLetterDrops: this.deadLetterDrops,
     };
+  }
+
+  /**
+   * About how many bytes a snapshot now would write: the message chunks as the snapshot encodes
+   * them (mostly empty ones sparse), plus a little per queue. Compaction weighs it against the
+   * log space a snapshot would free.
+   */
+  estimatedSnapshotBytes(): number {
+    let n = 1024;
+    for (const q of this.byName.values()) {
+      n += 512;
+      for (const c of q.store.chunks) if (c !== undefined) n += chunkSnapshotBytes(c.capacity, c.live);
+    }
+    return n;
   }
 
   /** Approximate bytes of the per-message index (columns and heaps), for memory budgeting. */

@@ -63,6 +63,8 @@ export interface CompactionStats {
   liveBytes: number;
   /** Closed-segment bytes a compaction and a snapshot would free, at the last census. */
   reclaimableBytes: number;
+  /** What a snapshot would write at the last census: dead segments worth less are left until they are worth one. */
+  snapshotCostBytes: number;
   censuses: number;
   /** Relocation passes that proposed at least one entry (the leader's). */
   runs: number;
@@ -91,6 +93,8 @@ interface SegmentCensus {
   spans: EntrySpan[];
   fileBytes: number[];
   live: Float64Array;
+  /** Bodies of live messages per segment (a relocation lists each). */
+  bodies: Float64Array;
   /** Each segment's live bytes at the census before, by first entry (absent: not closed then). */
   previous: ReadonlyMap<number, number>;
 }
@@ -106,7 +110,7 @@ const SETTLED_CHANGE = 0.01;
 const SNAPSHOT_REASK_CENSUSES = 6;
 
 export class Compaction {
-  readonly stats: CompactionStats = { liveBytes: 0, reclaimableBytes: 0, censuses: 0, runs: 0, bytesCopied: 0, msSpent: 0 };
+  readonly stats: CompactionStats = { liveBytes: 0, reclaimableBytes: 0, snapshotCostBytes: 0, censuses: 0, runs: 0, bytesCopied: 0, msSpent: 0 };
   private timer: TimerHandle | undefined;
   private running = false;
   private stopped = false;
@@ -159,13 +163,14 @@ export class Compaction {
   }
 
   /**
-   * A snapshot writes the whole index: worth it once it frees more than that. The same finding is
+   * A snapshot writes the index (mostly empty chunks sparsely): worth it once it frees more than
+   * that. The same finding is
    * not asked about census after census (a snapshot may not free a segment yet, e.g. one whose
    * entries this member has not applied): again only when it changed, or after a while.
    */
   private askForSnapshot(freeable: number): void {
     this.censusesSinceAsked++;
-    if (freeable === 0 || freeable < this.host.state.sm.indexBytes()) return;
+    if (freeable === 0 || freeable < this.host.state.sm.estimatedSnapshotBytes()) return;
     if (freeable === this.askedFreeable && this.censusesSinceAsked < SNAPSHOT_REASK_CENSUSES) return;
     this.askedFreeable = freeable;
     this.censusesSinceAsked = 0;
@@ -201,19 +206,20 @@ export class Compaction {
     }
     censusPushes(sm, tally);
     const live = tally.live;
-    const census: SegmentCensus = { spans, fileBytes: segs.map((s) => s.bytes), live, previous: this.lastLive };
+    const census: SegmentCensus = { spans, fileBytes: segs.map((s) => s.bytes), live, bodies: tally.bodies, previous: this.lastLive };
     this.lastLive = new Map(spans.map((sp, k) => [sp.firstIndex, live[k]!]));
     this.lastCensusBusyMs = busyMs;
     this.stats.msSpent += busyMs;
     this.stats.liveBytes = tally.liveBytes;
     this.stats.reclaimableBytes = reclaimableBytes(census.fileBytes, live, this.candidates(census));
+    this.stats.snapshotCostBytes = sm.estimatedSnapshotBytes();
     this.stats.censuses++;
     return census;
   }
 
   /** Segments to compact: sparse, holding something, and settled since the previous census. */
   private candidates(c: SegmentCensus): number[] {
-    return sparseSegments(c.fileBytes, c.live, this.host.settings.liveRatio, (k) => {
+    return sparseSegments(c.fileBytes, c.live, c.bodies, this.host.settings.liveRatio, (k) => {
       const size = c.fileBytes[k]!;
       const before = c.previous.get(c.spans[k]!.firstIndex);
       return before !== undefined && before - c.live[k]! < SETTLED_CHANGE * size;

@@ -125,6 +125,10 @@ export class GroupSnapshots {
     // A member applies what a majority committed, possibly before its own copy is appended here:
     // the snapshot waits until then (the next apply tries again).
     if (state.wal.lastIndex() < index) return Promise.resolve();
+    // The core accepted a snapshot from the leader that is not installed yet: this state machine is
+    // about to be replaced and the core no longer holds its entries (nothing to snapshot). A
+    // compaction census asks for snapshots on its own timer, so it can land in that window.
+    if (index < commitLog.status().snapshotIndex) return Promise.resolve();
     const meta = commitLog.snapshotMetaAt(index);
     this.requested = false;
     // Taken now in O(queues + chunks); its bytes are emitted a piece per write below while the

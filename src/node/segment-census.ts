@@ -12,6 +12,8 @@ export class SegmentTally {
   liveBytes = 0;
   /** Per span: the body bytes live messages and pending http pushes read from it. */
   readonly live: Float64Array;
+  /** Per span: the bodies counted in `live` for messages (what a relocation would list). */
+  readonly bodies: Float64Array;
   private lastEntry = -1;
   private lastOffset = -1;
   private hint = -1;
@@ -19,6 +21,7 @@ export class SegmentTally {
   /** `spans`: the segments, in log order, not overlapping. */
   constructor(readonly spans: readonly EntrySpan[]) {
     this.live = new Float64Array(spans.length);
+    this.bodies = new Float64Array(spans.length);
   }
 
   /** A live message reads `length` bytes at `offset` of entry `entry`. */
@@ -29,6 +32,7 @@ export class SegmentTally {
     this.lastOffset = offset;
     this.liveBytes += length;
     this.add(entry, length);
+    if (this.hint >= 0) this.bodies[this.hint]!++;
   }
 
   /** A pending http push reads a body of `length` bytes from entry `entry` (it pins the segment too). */
@@ -62,16 +66,25 @@ export function liveBytesPerSegment(sm: QueueStateMachine, spans: readonly Entry
 }
 
 /**
- * Segments compaction copies out of: holding something live, but less than `liveRatio` of their
- * size, and settled (`settled(k)`: the running member's rule; offline every segment is). Indexes
- * into `live`.
+ * What copying a body forward writes besides the body: its place and the message reading it in the
+ * relocation entry's meta (f64 entry, u32 offset, length, CRC32C, u16 count, then f64 queue number
+ * and seq per message).
  */
-export function sparseSegments(fileBytes: readonly number[], live: Float64Array, liveRatio: number, settled: (k: number) => boolean): number[] {
+export const RELOCATED_BODY_OVERHEAD_BYTES = 8 + 4 + 4 + 4 + 2 + 16;
+
+/**
+ * Segments compaction copies out of: holding something live, but what a copy would write (the live
+ * bytes and each body's relocation overhead) below `liveRatio` of their size, and settled
+ * (`settled(k)`: the running member's rule; offline every segment is). Counting the overhead keeps
+ * a segment of tiny relocated bodies from looking sparse, and being copied again, census after
+ * census. Indexes into `live`.
+ */
+export function sparseSegments(fileBytes: readonly number[], live: Float64Array, bodies: Float64Array, liveRatio: number, settled: (k: number) => boolean): number[] {
   const out: number[] = [];
   if (liveRatio <= 0) return out;
   for (let k = 0; k < live.length; k++) {
     const l = live[k]!;
-    if (l > 0 && l < liveRatio * fileBytes[k]! && settled(k)) out.push(k);
+    if (l > 0 && l + bodies[k]! * RELOCATED_BODY_OVERHEAD_BYTES < liveRatio * fileBytes[k]! && settled(k)) out.push(k);
   }
   return out;
 }

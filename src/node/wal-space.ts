@@ -95,8 +95,9 @@ export async function measureSpace(input: SpaceInput): Promise<{ space: SpaceRep
   const closed = wal.segments.flatMap((s, k) => (k < wal.segments.length - 1 && s.sealed && s.startupLastIndex >= s.firstIndex ? [k] : []));
   const closedBytes = closed.map((k) => wal.segments[k]!.fileBytes);
   const closedLive = Float64Array.from(closed, (k) => tally.live[k]!);
+  const closedBodies = Float64Array.from(closed, (k) => tally.bodies[k]!);
   // Offline every closed segment is settled: a started member's second census would compact it.
-  const sparse = sparseSegments(closedBytes, closedLive, input.compactBelowPercent / 100, () => true);
+  const sparse = sparseSegments(closedBytes, closedLive, closedBodies, input.compactBelowPercent / 100, () => true);
   space.liveBytes = tally.liveBytes;
   space.reclaimableBytes = reclaimableBytes(closedBytes, closedLive, sparse);
   space.diskPerLiveByte = tally.liveBytes > 0 ? (logBytes + snapshotBytes) / tally.liveBytes : null;

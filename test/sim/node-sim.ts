@@ -9,16 +9,20 @@
 // leader's, sometimes a follower's, whose calls then go to its leader over the simulated network
 // as service calls, through leadership changes and partitions. Producers send batches, consumers receive and then
 // delete some of what they got (some late, some never), an operator changes a visibility timeout
-// and moves leadership. Faults: crashes (a power loss on that member's disk) and restarts,
-// partitions (a member isolated, or one direction of one link), network weather, bit flips in
-// message bodies on disk, and a full disk on one member for a while (its writes stall; a leader
-// hands leadership over). After the fault phase the network heals, every member is up, producers
-// stop and consumers drain the queues.
+// and moves leadership. A few messages stay behind in a slow queue while the others fill and close
+// segments around them, so compaction (a census every 2 s) copies their bodies forward all along.
+// Faults: crashes (a power loss on that member's disk) and restarts, partitions (a member
+// isolated, or one direction of one link), network weather, bit flips in message bodies on disk,
+// and a full disk on one member for a while (its writes stall; a leader hands leadership over).
+// After the fault phase the network heals, every member is up, producers stop and consumers drain
+// the busy queues; the set stays quiet for a while with the stragglers still queued, then every
+// queue is drained.
 //
 // Checkers: queue-history.ts (acknowledged sends delivered, no delivery within a visibility
 // timeout of an earlier one, deleted stays deleted, bodies intact, no quarantine without damage),
 // replica agreement (every member's result at each index is the same), election safety (one
-// leader per term), and that no task of the driver threw. A failing seed prints the command that
+// leader per term), that no task of the driver threw, and, after a quiet period at the end, that
+// every member's log is back within a bound of its live bytes. A failing seed prints the command that
 // replays it; the same seed gives the same bytes on every disk.
 
 import { crc32c } from '../../src/broker/checksum';
@@ -46,9 +50,10 @@ import { SimScheduler, type SimProcessRuntime } from './sim-runtime';
 /** Deliberately broken environments and nodes, to prove the checkers catch what they claim to. */
 export type NodeSimBug =
   | 'fsyncLies' // the disk acknowledges fdatasync without making anything durable
+  | 'noRelocation' // compaction never copies live bodies out of sparse segments (the census still asks for snapshots)
   | PatchBug;
 
-export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'skipBodyCheck', 'applyOwnClock', 'holdOnStepDown', 'waitForDeadLeader'];
+export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'noRelocation', 'skipBodyCheck', 'applyOwnClock', 'holdOnStepDown', 'waitForDeadLeader'];
 
 export interface NodeSimOptions {
   seed: number;
@@ -99,6 +104,17 @@ export interface NodeSimStats extends HistoryStats {
   snapshotsTaken: number;
   snapshotsInstalled: number;
   segmentsReleased: number;
+  /** Compaction passes of a leader that copied bodies forward (counted where they ran). */
+  compactionRuns: number;
+  /** Crashes (one member, or the whole set) at the step after a relocation entry committed. */
+  relocationCrashes: number;
+  /** Committed relocateBodies entries, the messages they pointed at a copy, and the body bytes copied. */
+  relocationEntries: number;
+  relocatedMessages: number;
+  relocatedBytes: number;
+  /** After the quiet period at the end: the largest log (bytes of WAL files) of a member, and that member's live body bytes. */
+  finalLogBytes: number;
+  finalLiveBytes: number;
   bodiesFromReplicas: number;
   /** Bodies that failed their checksum when read for delivery (then read from a replica, or quarantined). */
   corruptBodies: number;
@@ -111,8 +127,9 @@ export interface NodeSimFailure {
   /**
    * startFailure: a member refused to start (its data directory is damaged or inconsistent);
    * unanswered: a member that was up and not frozen left a client call unanswered past the client's timeout.
+   * logBound: after a quiet period a member's log holds more than its live messages need (compaction and snapshots did not reclaim the rest).
    */
-  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered';
+  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered' | 'logBound';
   message: string;
   atMs: number;
 }
@@ -132,8 +149,8 @@ export interface NodeSimResult {
 const EPOCH_MS = 1_700_000_000_000;
 const IDS = ['n1', 'n2', 'n3'] as const;
 const STEP_MS = 10;
-/** Small segments, so a run rolls over, releases and ships many of them. */
-const SEGMENT_BYTES = 64 * 1024;
+/** Small segments (a run closes a few dozen), so a run rolls over, compacts, releases and ships many of them. */
+const SEGMENT_BYTES = 16 * 1024;
 /** Recent entries kept in memory (64 MiB in a server): small, so bodies are read back from disk. */
 const RECENT_BYTES_MAX = 4000;
 const SNAPSHOT_EVERY_ENTRIES = [60, 250, 1000] as const;
@@ -142,6 +159,14 @@ const CONSUMERS = ['c1', 'c2', 'c3'];
 /** A client gives up on a request after this long (outcome unknown to it). */
 const CLIENT_TIMEOUT_MS = 4000;
 /**
+ * A few messages left behind: a share of sends and receives goes to 'slow', whose long visibility
+ * timeout keeps what a consumer received in flight for most of a run (and some are not received
+ * until the drain), while the busy queues fill and close segments around them. Those segments end
+ * up sparse, and compaction copies the stragglers' bodies forward under the faults of the run.
+ */
+const SLOW_SHARE = 0.08;
+const SLOW_VISIBILITY_S = 20;
+/**
  * Short visibility timeouts, so messages cycle several times per run. In half the seeds 'events'
  * keeps a rewind area: deleted messages then stay live until retention ends, which pins their
  * segments; in the other half deleted messages free their segments, which snapshots then release.
@@ -149,8 +174,28 @@ const CLIENT_TIMEOUT_MS = 4000;
 const QUEUES = [
   { name: 'orders', visibilityTimeout: 1 },
   { name: 'events', visibilityTimeout: 2 },
+  { name: 'slow', visibilityTimeout: SLOW_VISIBILITY_S },
 ] as const;
+/** The queues most traffic goes to (the operator changes their visibility timeout now and then). */
+const BUSY_QUEUES = QUEUES.filter((q) => q.name !== 'slow');
 const EVENTS_REWIND_SECONDS = 600;
+/** A census every 2 s of virtual time (10 s in a server), so compaction runs many times per run. */
+const COMPACTION = { censusIntervalMs: 2000 } as const;
+/**
+ * After the drain, the set runs this long with no client traffic: enough censuses for the last
+ * sparse segments to be settled, relocated, found dead and released by a snapshot.
+ */
+const QUIET_MS = 16_000;
+/** The chance that a relocation entry committing during the fault phase brings a crash at the next step. */
+const RELOCATION_CRASH_CHANCE = 0.3;
+/** Compaction leaves a closed segment alone while at least half of it is live: a log may hold twice its live bytes. */
+const LOG_LIVE_FACTOR = 2;
+/**
+ * What a log may hold on top of that: dead segments worth less than a snapshot of the index costs
+ * (compaction asks for none then; counted from the census), its open tail, the prepared next
+ * segment, and one more (a segment emptied after the last census).
+ */
+const LOG_SLACK_SEGMENTS = 3;
 const SETUP_MS_MAX = 30_000;
 const DRAIN_MS_MAX = 120_000;
 
@@ -209,13 +254,20 @@ export class NodeSimulation {
    * other choice of a seed as it was.
    */
   private readonly diskRng: Prng;
+  /** Draws of the crashes aimed at compaction, from a stream of their own (as the full-disk fault's). */
+  private readonly compactionRng: Prng;
+  /** Who crashes at the next step: a relocation entry just committed (every member may still be applying it). */
+  private crashAfterRelocation: Member[] | undefined;
   private producing = true;
+  /** The queues consumers read at the end (all of them while traffic runs). */
+  private consumed: string[] | undefined;
   private failure: SimAbort | undefined;
   readonly stats: NodeSimStats;
 
   constructor(private readonly opts: NodeSimOptions) {
     this.rng = new Prng(opts.seed);
     this.diskRng = new Prng(opts.seed ^ 0x5d15_cf11);
+    this.compactionRng = new Prng(opts.seed ^ 0x0c0a_c7ed);
     this.network = new SimNetwork(this.scheduler, this.rng.fork());
     this.snapshotEvery = this.rng.pick(SNAPSHOT_EVERY_ENTRIES);
     this.eventsRewindSeconds = this.rng.chance(0.5) ? EVENTS_REWIND_SECONDS : 0;
@@ -251,6 +303,13 @@ export class NodeSimulation {
       snapshotsTaken: 0,
       snapshotsInstalled: 0,
       segmentsReleased: 0,
+      compactionRuns: 0,
+      relocationCrashes: 0,
+      relocationEntries: 0,
+      relocatedMessages: 0,
+      relocatedBytes: 0,
+      finalLogBytes: 0,
+      finalLiveBytes: 0,
       bodiesFromReplicas: 0,
       corruptBodies: 0,
       finalIndex: 0,
@@ -270,7 +329,7 @@ export class NodeSimulation {
 
   async run(): Promise<NodeSimResult> {
     const bug = this.opts.bug;
-    const removePatch = bug !== undefined && bug !== 'fsyncLies' ? installPatch(bug) : undefined;
+    const removePatch = bug !== undefined && bug !== 'fsyncLies' && bug !== 'noRelocation' ? installPatch(bug) : undefined;
     try {
       for (const id of IDS) this.boot(this.newMember(id));
       await this.setUp();
@@ -322,6 +381,7 @@ export class NodeSimulation {
           segmentBytes: SEGMENT_BYTES,
           recentBytesMax: RECENT_BYTES_MAX,
           snapshotEveryEntries: this.snapshotEvery,
+          compaction: this.opts.bug === 'noRelocation' ? { ...COMPACTION, liveRatio: 0 } : COMPACTION,
           log: this.opts.trace ? (line: string) => this.trace(`[${m.id}] ${line}`) : () => undefined,
           onFatal: (err) => this.onFatal(m, runtime, err),
           onApplied: (e, r) => this.applied(m, e, r),
@@ -463,6 +523,11 @@ export class NodeSimulation {
     p.then((v) => finish(v), () => finish(undefined));
   }
 
+  /** Mostly a busy queue; now and then the slow one. */
+  private pickQueue(): string {
+    return this.rng.chance(SLOW_SHARE) ? 'slow' : this.rng.pick(BUSY_QUEUES).name;
+  }
+
   private clientTraffic(): void {
     const now = this.scheduler.nowMs;
     for (const id of PRODUCERS) {
@@ -472,7 +537,7 @@ export class NodeSimulation {
       const node = member?.service;
       if (!member || !node) continue;
       const routed = this.countRouted(member);
-      const queue = this.rng.pick(QUEUES).name;
+      const queue = this.pickQueue();
       const n = this.rng.int(1, 4);
       const bodyIds = Array.from({ length: n }, () => this.nextBodyId++);
       for (const id of bodyIds) this.bodyIdByCrc.set(crc32c(bodyFor(id)), id);
@@ -499,7 +564,7 @@ export class NodeSimulation {
         continue;
       }
       if (!this.rng.chance(0.4)) continue;
-      const queue = this.rng.pick(QUEUES).name;
+      const queue = this.consumed ? this.rng.pick(this.consumed) : this.pickQueue();
       this.stats.receives++;
       const memberId = member.id;
       const routed = this.countRouted(member);
@@ -521,8 +586,33 @@ export class NodeSimulation {
 
   // ---- faults --------------------------------------------------------------------------------
 
+  /**
+   * Now and then a relocation entry that just committed brings a crash at the next step: of the
+   * leader (mostly), of another member, or of the whole set (a power failure), while members are
+   * still applying it, the leader may be proposing the next one, and snapshots that would release
+   * the old segments may be under way. Nothing of it may be lost, and no segment left behind.
+   */
+  private aimCrashAtRelocation(): void {
+    if (!this.producing || this.intensity === 0 || this.crashAfterRelocation || !this.compactionRng.chance(RELOCATION_CRASH_CHANCE)) return;
+    const all = [...this.members.values()];
+    const roll = this.compactionRng.next();
+    const leader = this.leader();
+    this.crashAfterRelocation = roll < 0.2 ? all : roll < 0.7 && leader ? [leader] : [this.compactionRng.pick(all)];
+  }
+
+  private crashAtRelocation(): void {
+    const victims = this.crashAfterRelocation?.filter((m) => m.up);
+    this.crashAfterRelocation = undefined;
+    if (!victims || victims.length === 0) return;
+    this.stats.relocationCrashes++;
+    if (victims.length === this.members.size) this.stats.powerFailures++;
+    this.trace(`a relocation entry committed: ${victims.map((m) => m.id).join(', ')} crash${victims.length > 1 ? ' (power failure)' : ''}`);
+    for (const m of victims) this.crash(m, this.compactionRng.int(200, 2000));
+  }
+
   private injectFaults(): void {
     this.restartDue();
+    this.crashAtRelocation();
     const now = this.scheduler.nowMs;
     const k = this.intensity;
     if (this.healAtMs !== 0 && now >= this.healAtMs) {
@@ -600,7 +690,7 @@ export class NodeSimulation {
     if (this.rng.chance(0.0005)) {
       const node = this.leader()?.node;
       if (node) {
-        const q = this.rng.pick(QUEUES).name;
+        const q = this.rng.pick(BUSY_QUEUES).name;
         const seconds = this.rng.int(1, 3);
         void node.submit(this.ctx(), { kind: 'setQueueAttributes', queueName: q, attrs: { visibilityTimeout: seconds } }).then((r) => {
           if (r.ok) this.visibilitySeconds.set(q, seconds);
@@ -742,6 +832,11 @@ export class NodeSimulation {
     } else if (cmd.kind === 'deleteMessages' && result.kind === 'deleteMessages') {
       const failed = new Set(result.failures.map((f) => f.index));
       this.history.deleteCommitted(e.index, e.timeMs, cmd.receiptHandles.filter((_, k) => !failed.has(k)));
+    } else if (cmd.kind === 'relocateBodies' && result.kind === 'relocateBodies') {
+      this.aimCrashAtRelocation();
+      this.stats.relocationEntries++;
+      this.stats.relocatedMessages += result.relocated;
+      this.stats.relocatedBytes += result.bytes;
     } else if (cmd.kind === 'quarantineMessage') {
       this.history.quarantineCommitted(e.index, cmd.queueNumber, cmd.seq);
     } else if (cmd.kind === 'setQueueAttributes' && cmd.attrs.visibilityTimeout !== undefined) {
@@ -760,7 +855,20 @@ export class NodeSimulation {
     this.producing = false;
     for (const m of this.members.values()) if (!m.up) m.restartAtMs = this.scheduler.nowMs;
     this.restartDue();
-    this.trace('healed: every member up, producers stopped, draining');
+    // The busy queues first: the stragglers in 'slow' stay behind, scattered over the log, while
+    // the set goes quiet and its logs are measured; then everything is drained and checked.
+    this.trace('healed: every member up, producers stopped, draining the busy queues');
+    this.consumed = BUSY_QUEUES.map((q) => q.name);
+    await this.drain(false);
+    await this.quietThenMeasureLogs();
+    this.trace('draining every queue');
+    this.consumed = QUEUES.map((q) => q.name);
+    await this.drain(true);
+    this.history.checkNothingLost();
+  }
+
+  /** Consumers keep receiving until nothing was delivered for a while (and, if `complete`, every acknowledged send was). */
+  private async drain(complete: boolean): Promise<void> {
     const until = this.scheduler.nowMs + DRAIN_MS_MAX;
     let quietSince = this.scheduler.nowMs;
     while (this.scheduler.nowMs < until) {
@@ -772,10 +880,45 @@ export class NodeSimulation {
       if (busy || this.stats.clientDeliveries !== this.lastDeliveries) quietSince = this.scheduler.nowMs;
       this.lastDeliveries = this.stats.clientDeliveries;
       // Drained: nothing delivered for a while although consumers kept asking.
-      if (this.scheduler.nowMs - quietSince > 8000 && this.allAckedDelivered()) break;
+      if (this.scheduler.nowMs - quietSince > 8000 && (!complete || this.allAckedDelivered())) break;
       Object.assign(this.stats, this.history.stats);
     }
-    this.history.checkNothingLost();
+  }
+
+  /**
+   * No client traffic for a while, with the stragglers still queued, then every member's log is
+   * measured against the live body bytes its last census counted: compaction and snapshots must
+   * have brought the disk down to what the live messages need, whatever the faults left behind
+   * (without compaction, every segment holding a straggler would still be there).
+   */
+  private async quietThenMeasureLogs(): Promise<void> {
+    this.trace('quiet: no client traffic');
+    const until = this.scheduler.nowMs + QUIET_MS;
+    while (this.scheduler.nowMs < until) {
+      this.restartDue();
+      await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
+      this.checkAll();
+    }
+    let worst = -Infinity;
+    for (const m of this.members.values()) {
+      const node = m.node;
+      if (!node) continue;
+      const walDir = `${groupDataDir(`/data/${m.id}`, this.group)}/wal/`;
+      let logBytes = 0;
+      for (const path of m.fs.paths()) if (path.startsWith(walDir) && path.endsWith('.wal')) logBytes += (await m.fs.stat(path)).size;
+      const c = node.stats().compaction;
+      const live = c.liveBytes;
+      const bound = LOG_LIVE_FACTOR * live + c.snapshotCostBytes + LOG_SLACK_SEGMENTS * SEGMENT_BYTES;
+      this.trace(`${m.id}: log ${logBytes} bytes, ${live} live body bytes, snapshot cost ${c.snapshotCostBytes} bytes (bound ${bound}); files ${m.fs.paths().filter((p) => p.startsWith(walDir)).map((p) => p.slice(walDir.length)).join(' ')}`);
+      if (logBytes - LOG_LIVE_FACTOR * live > worst) {
+        worst = logBytes - LOG_LIVE_FACTOR * live;
+        this.stats.finalLogBytes = logBytes;
+        this.stats.finalLiveBytes = live;
+      }
+      if (logBytes > bound) {
+        throw new SimAbort('logBound', `${m.id}'s log holds ${logBytes} bytes after ${QUIET_MS} ms of quiet, over ${bound} (${LOG_LIVE_FACTOR} x ${live} live body bytes + ${c.snapshotCostBytes} snapshot bytes + ${LOG_SLACK_SEGMENTS} segments)`);
+      }
+    }
   }
 
   private lastDeliveries = 0;
@@ -808,6 +951,7 @@ export class NodeSimulation {
     this.stats.snapshotsTaken += s.snapshotsTaken;
     this.stats.snapshotsInstalled += s.snapshotsInstalled;
     this.stats.segmentsReleased += s.segmentsReleased;
+    this.stats.compactionRuns += s.compaction.runs;
     this.stats.bodiesFromReplicas += s.bodiesFromReplicas;
     this.stats.corruptBodies += s.corruptBodies;
     this.stats.stallStepDowns += m.node!.observe().raftCounters.stallStepDowns;

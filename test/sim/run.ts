@@ -113,7 +113,10 @@ function describeQueue(r: NodeSimResult): string {
     `${s.partitions} partitions (${s.bridges} bridges), ${s.freezes} freezes, ${s.transfers} transfers, ` +
     `${s.viaFollower} calls through a follower (${s.viaFollowerOk} succeeded), ${s.clientTimeouts} calls left unanswered, ` +
     `${s.diskFulls} full disks (${s.diskFullLeaders} on the leader, ${s.stallStepDowns} stalled leaders stepped down, longest lead on a stalled disk ${s.longestStalledLeadMs} ms), ` +
-    `${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ${s.segmentsReleased} segments released, ${s.bitFlips} bit flips (${s.corruptBodies} damaged bodies met, ${s.bodiesFromReplicas} served from a replica, ` +
+    `${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ${s.segmentsReleased} segments released, ` +
+    `compaction: ${s.compactionRuns} passes, ${s.relocationEntries} relocation entries (${s.relocatedMessages} messages, ${s.relocatedBytes} bytes copied; ${s.relocationCrashes} crashes right after one), ` +
+    `log at the end ${s.finalLogBytes} bytes for ${s.finalLiveBytes} live, ` +
+    `${s.bitFlips} bit flips (${s.corruptBodies} damaged bodies met, ${s.bodiesFromReplicas} served from a replica, ` +
     `${s.quarantined} quarantined), ${s.fatalStops} stops, final index ${s.finalIndex}, ${s.tasksRun} tasks, disk digest ${r.digest.slice(0, 16)}`
   );
 }
@@ -136,6 +139,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   let unanswered = 0;
   const unansweredSeeds: number[] = [];
+  /** Compaction over every queue-level seed, so a batch shows it happened. */
+  const compaction = { seedsRelocating: 0, entries: 0, messages: 0, bytes: 0, crashes: 0, released: 0 };
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const trace = args.trace ? (line: string): void => console.log(line) : undefined;
     let r: NodeSimResult | RaftDriverSimResult;
@@ -147,6 +152,12 @@ async function main(): Promise<void> {
       if (trace) opts.trace = trace;
       const q = await runNodeSimulation(opts);
       unanswered += q.stats.clientTimeouts;
+      if (q.stats.relocationEntries > 0) compaction.seedsRelocating++;
+      compaction.entries += q.stats.relocationEntries;
+      compaction.messages += q.stats.relocatedMessages;
+      compaction.bytes += q.stats.relocatedBytes;
+      compaction.crashes += q.stats.relocationCrashes;
+      compaction.released += q.stats.segmentsReleased;
       if (q.stats.clientTimeouts > 0) unansweredSeeds.push(seed);
       [r, line] = [q, describeQueue(q)];
     } else {
@@ -170,7 +181,14 @@ async function main(): Promise<void> {
   }
   const secs = (Date.now() - started) / 1000;
   console.log(`${args.seeds} ${args.queue ? 'queue' : 'raft'} seeds passed (${durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
-  if (args.queue) console.log(`client calls left unanswered: ${unanswered}${unansweredSeeds.length > 0 ? ` (seeds ${unansweredSeeds.slice(0, 20).join(', ')})` : ''}`);
+  if (args.queue) {
+    console.log(`client calls left unanswered: ${unanswered}${unansweredSeeds.length > 0 ? ` (seeds ${unansweredSeeds.slice(0, 20).join(', ')})` : ''}`);
+    const c = compaction;
+    console.log(
+      `compaction: ${c.seedsRelocating} of ${args.seeds} seeds relocated bodies; ${c.entries} relocation entries, ${c.messages} messages and ${c.bytes} bytes relocated, ` +
+        `${c.crashes} crashes right after a relocation, ${c.released} segments released`,
+    );
+  }
 }
 
 main().catch((err: unknown) => {

@@ -53,7 +53,7 @@ function observation(over: Partial<NodeObservation['raft']> = {}): NodeObservati
     topics: { topics: 1, pendingPushes: 2, deliveryDrops: 7, pushDrops: 1, pushesDelivered: 9 },
     served: { messagesSent: 11, messagesReceived: 8, messagesDeleted: 6, messagesPublished: 4, pushFailures: 3 },
     snapshotsInstalled: 0,
-    compaction: { liveBytes: 400_000, reclaimableBytes: 8 << 20, censuses: 3, runs: 1, bytesCopied: 399_000, msSpent: 1500 },
+    compaction: { liveBytes: 400_000, reclaimableBytes: 8 << 20, snapshotCostBytes: 50_000, censuses: 3, runs: 1, bytesCopied: 399_000, msSpent: 1500 },
   };
 }
 

@@ -33,6 +33,12 @@ const COVERAGE: [keyof NodeSimStats, number][] = [
   ['snapshotsTaken', SEEDS * 5],
   ['snapshotsInstalled', 3],
   ['segmentsReleased', 3],
+  // Compaction (a census every 2 s, stragglers in a slow queue): it must go on happening, under the faults above.
+  ['compactionRuns', SEEDS * 2],
+  ['relocationEntries', SEEDS * 2],
+  ['relocatedMessages', SEEDS * 50],
+  ['relocatedBytes', SEEDS * 3000],
+  ['relocationCrashes', SEEDS],
   ['bitFlips', SEEDS * 3],
   ['corruptBodies', 1],
   ['bodiesFromReplicas', 1],
@@ -89,6 +95,12 @@ test('a node that delivers bodies without checking their CRC32C is caught: a fli
   assert.equal(r.failure!.check, 'integrity');
 });
 
+test('a set whose compaction never copies live bodies forward is caught: stragglers keep sparse segments on disk', { timeout: TIMEOUT_MS }, async () => {
+  const r = await firstFailure('noRelocation', 5);
+  assert.ok(r, 'no seed caught it');
+  assert.equal(r.failure!.check, 'logBound', r.failure!.message);
+});
+
 test('replicas that apply entries at their own time instead of the entry time are caught', { timeout: TIMEOUT_MS }, async () => {
   const r = await firstFailure('applyOwnClock', 3);
   assert.ok(r, 'no seed caught it');
@@ -100,8 +112,10 @@ test('a member that keeps sending to a leader it no longer hears is caught: its 
   // the heal. A member that never notices its leader's silence leaves them waiting that long.
   // (A crashed leader does not show it: its restart resets the connections the calls were on.)
   const isolateLeader = { atMs: 4000, forMs: 6000 };
+  // Only a call that reaches a follower in the last few tens of ms before the cut shows it (about
+  // one seed in eight): later ones go to the leader the other two elect.
   let caught: NodeSimResult | undefined;
-  for (let seed = 1; seed <= 8 && caught === undefined; seed++) {
+  for (let seed = 1; seed <= 24 && caught === undefined; seed++) {
     const r = await runNodeSimulation({ seed, durationMs: 12_000, intensity: 0, isolateLeader, bug: 'waitForDeadLeader' });
     if (!r.ok) caught = r;
   }

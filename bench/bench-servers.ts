@@ -83,9 +83,9 @@ async function spawnServer(id: string, dataDir: string, extraArgs: string[], opt
     const text = chunk.toString();
     out = (out + text).slice(-OUTPUT_KEEP_CHARS);
     // Errors and event-loop stalls (which explain an election) must not go unnoticed behind a
-    // figure; the first few say enough.
+    // figure, nor compaction copying during a run; the first few say enough.
     for (const line of text.split('\n')) {
-      if (!/CORRUPTION|stopping|error|event loop held/i.test(line) || shown > ERROR_LINES_SHOWN) continue;
+      if (!/CORRUPTION|stopping|error|event loop held|compaction: relocated/i.test(line) || shown > ERROR_LINES_SHOWN) continue;
       shown++;
       process.stderr.write(shown > ERROR_LINES_SHOWN ? `[${id}] (more error lines not shown)\n` : `[${id}] ${line}\n`);
     }

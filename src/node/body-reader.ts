@@ -52,16 +52,20 @@ export class BodyReader {
    * one batch send.
    */
   read(messages: readonly ReceivedMessage[]): Promise<(Buffer | undefined)[]> {
-    return this.readLabelled(messages.map((m) => m.body), (i) => `message ${messages[i]!.msgId}`);
+    return this.readLabelled(messages.map((m) => m.body), (i) => `message ${messages[i]!.msgId}`, false);
   }
 
-  /** Bodies by reference (compaction's copies), like `read`: intact from here or a replica, else undefined. */
+  /**
+   * Bodies by reference (compaction's copies), like `read`: intact from here or a replica, else
+   * undefined. One disk read at a time: background copying must not fill the I/O thread pool that
+   * the log's writes and fsyncs wait in.
+   */
   readRefs(refs: readonly BodyRef[]): Promise<(Buffer | undefined)[]> {
-    return this.readLabelled(refs, (i) => `relocated body ${refs[i]!.entryIndex}+${refs[i]!.offset}`);
+    return this.readLabelled(refs, (i) => `relocated body ${refs[i]!.entryIndex}+${refs[i]!.offset}`, true);
   }
 
-  private async readLabelled(refs: readonly BodyRef[], label: (i: number) => string): Promise<(Buffer | undefined)[]> {
-    const spans = await this.readSpans(refs);
+  private async readLabelled(refs: readonly BodyRef[], label: (i: number) => string, oneAtATime: boolean): Promise<(Buffer | undefined)[]> {
+    const spans = await this.readSpans(refs, oneAtATime);
     const bodies = refs.map((ref, i) => this.checkedBody(ref, label, i, spans.get(ref.entryIndex)));
     // The usual case, every local copy intact, needs no promise per message.
     if (!bodies.includes(undefined)) return bodies;
@@ -86,7 +90,7 @@ export class BodyReader {
     throw new Error(`body of entry ${ref.entryIndex} at ${ref.offset} failed its checksum on every replica`);
   }
 
-  private async readSpans(refs: readonly BodyRef[]): Promise<Map<number, EntrySpan | Error>> {
+  private async readSpans(refs: readonly BodyRef[], oneAtATime: boolean): Promise<Map<number, EntrySpan | Error>> {
     const wanted = new Map<number, { lo: number; hi: number }>();
     for (const body of refs) {
       const w = wanted.get(body.entryIndex);
@@ -96,20 +100,20 @@ export class BodyReader {
       } else wanted.set(body.entryIndex, { lo: body.offset, hi: body.offset + body.length });
     }
     const spans = new Map<number, EntrySpan | Error>();
-    await Promise.all(
-      [...wanted].map(async ([index, { lo, hi }]) => {
-        const cached = this.src.recentPayload(index);
-        if (cached) {
-          spans.set(index, { start: 0, bytes: Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength) });
-          return;
-        }
-        try {
-          spans.set(index, { start: lo, bytes: await this.src.wal().readSlice(index, lo, hi - lo) });
-        } catch (err) {
-          spans.set(index, err instanceof Error ? err : new Error(String(err)));
-        }
-      }),
-    );
+    const readOne = async (index: number, lo: number, hi: number): Promise<void> => {
+      const cached = this.src.recentPayload(index);
+      if (cached) {
+        spans.set(index, { start: 0, bytes: Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength) });
+        return;
+      }
+      try {
+        spans.set(index, { start: lo, bytes: await this.src.wal().readSlice(index, lo, hi - lo) });
+      } catch (err) {
+        spans.set(index, err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    if (oneAtATime) for (const [index, { lo, hi }] of wanted) await readOne(index, lo, hi);
+    else await Promise.all([...wanted].map(([index, { lo, hi }]) => readOne(index, lo, hi)));
     return spans;
   }
 

@@ -129,8 +129,9 @@ export class Compaction {
 
   constructor(private readonly host: CompactionHost) {}
 
+  /** Censuses every censusIntervalMs from now on (none when it is 0: tests run them by hand). */
   start(): void {
-    if (this.host.settings.liveRatio <= 0 && this.host.settings.censusIntervalMs <= 0) return;
+    if (this.host.settings.censusIntervalMs <= 0) return;
     this.schedule();
   }
 
@@ -169,9 +170,9 @@ export class Compaction {
 
   /**
    * A snapshot writes the index (mostly empty chunks sparsely): worth it once it frees more than
-   * that. The same finding is
-   * not asked about census after census (a snapshot may not free a segment yet, e.g. one whose
-   * entries this member has not applied): again only when it changed, or after a while.
+   * that. The same finding is not asked about census after census (a snapshot may not free a
+   * segment yet, e.g. one whose entries this member has not applied): again only when it changed,
+   * or after a while.
    */
   private askForSnapshot(freeable: number): void {
     this.censusesSinceAsked++;

@@ -67,6 +67,8 @@ interface VariantResult {
   atEnd: Sample;
   copiedBytes: number;
   peakDisk: number;
+  /** Latency of each batched send during the load (ms): what copying costs the requests it runs beside. */
+  sendLatenciesMs: number[];
 }
 
 /** The queue: stragglers stay in flight for 12 hours and nothing expires during the run. */
@@ -116,6 +118,7 @@ async function runVariant(compactBelow: string | undefined, a: DiskArgs, start: 
   try {
     await createDiskQueue(target);
     const c: Counters = { sent: 0, received: 0, left: 0, errors: 0 };
+    const sendLatenciesMs: number[] = [];
     // Half send, half receive; a receive and a delete per batch cost more than a send, so
     // senders hold back at BACKLOG_CAP and the receivers set the rate.
     const senders = Math.max(1, Math.floor(a.connections / 2));
@@ -138,7 +141,9 @@ async function runVariant(compactBelow: string | undefined, a: DiskArgs, start: 
               await new Promise((r) => setTimeout(r, 2));
               continue;
             }
+            const s0 = performance.now();
             await mustOk(conn, sendReq);
+            sendLatenciesMs.push(performance.now() - s0);
             c.sent += BATCH;
           } else await receiveLeavingSome(conn, receiveReq, c);
         } catch {
@@ -193,6 +198,7 @@ async function runVariant(compactBelow: string | undefined, a: DiskArgs, start: 
       atEnd,
       copiedBytes,
       peakDisk: Math.max(...samples.map((s) => s.disk)),
+      sendLatenciesMs,
     };
   } finally {
     target.close();
@@ -211,6 +217,9 @@ function summary(r: VariantResult): void {
   console.log(`    at the end of the load (t=${r.atLoadEnd.t.toFixed(0)} s): ${ratio(r.atLoadEnd)}`);
   console.log(`    at the end (t=${r.atEnd.t.toFixed(0)} s):             ${ratio(r.atEnd)}`);
   console.log(`    peak ${mib(r.peakDisk)} MiB on disk; compaction copied ${mib(r.copiedBytes)} MiB`);
+  const lat = [...r.sendLatenciesMs].sort((x, y) => x - y);
+  const at = (p: number): string => (lat.length === 0 ? '-' : lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!.toFixed(2));
+  console.log(`    batched send latency during the load: p50 ${at(50)} ms, p99 ${at(99)} ms, p99.9 ${at(99.9)} ms (${lat.length} sends)`);
 }
 
 export async function runDiskScenario(a: DiskArgs, start: StartOptions): Promise<void> {

@@ -57,8 +57,14 @@ const CENSUS_SLICE_SLOTS = 50_000;
 const RELOCATE_ENTRY_BYTES = 32 * 1024;
 /** Bodies one relocation entry carries at most. */
 const RELOCATE_ENTRY_BODIES = 512;
-/** Relocation copies at most this many bytes per second, so it never crowds out the traffic it serves. */
+/**
+ * Relocation copies at most this many bytes per second while clients write to the log, so it never
+ * crowds out the traffic it serves, and at the faster rate while the log is otherwise quiet (below
+ * QUIET_LOG_BYTES_PER_S of other writes), so the disk settles soon after a burst.
+ */
 const RELOCATE_BYTES_PER_S = 2 * 1024 * 1024;
+const RELOCATE_QUIET_BYTES_PER_S = 16 * 1024 * 1024;
+const QUIET_LOG_BYTES_PER_S = 1024 * 1024;
 /** One pass gathers at most this many messages / bytes (memory bound); the next census takes the rest. */
 const PASS_MESSAGES_MAX = 200_000;
 const PASS_BYTES_MAX = 64 * 1024 * 1024;
@@ -126,6 +132,9 @@ export class Compaction {
   private censusesSinceAsked = 0;
   /** Event-loop time the last census took (its slices, not the waits between them). */
   private lastCensusBusyMs = 0;
+  /** The log's bytes written, and when, at the last pacing decision (copyRate). */
+  private lastLogBytes = 0;
+  private lastLogAtMs = 0;
 
   constructor(private readonly host: CompactionHost) {}
 
@@ -232,6 +241,17 @@ export class Compaction {
     });
   }
 
+  /** The copy's pace now: slow while others write to the log, fast while it is quiet. */
+  private copyRate(justCopied: number): number {
+    const now = this.host.runtime.nowMs();
+    const written = this.host.state.wal.stats.bytesWritten;
+    const others = Math.max(0, written - this.lastLogBytes - justCopied);
+    const elapsedMs = Math.max(1, now - this.lastLogAtMs);
+    this.lastLogBytes = written;
+    this.lastLogAtMs = now;
+    return (others * 1000) / elapsedMs > QUIET_LOG_BYTES_PER_S ? RELOCATE_BYTES_PER_S : RELOCATE_QUIET_BYTES_PER_S;
+  }
+
   /** Copies the candidates' live bodies forward; true when every one was proposed and applied. */
   private async relocate(census: SegmentCensus, candidates: number[]): Promise<boolean> {
     const { state, runtime } = this.host;
@@ -295,7 +315,7 @@ export class Compaction {
       }
       proposed++;
       // Paced: the copy never takes more than its share of the disk and the replication stream.
-      await runtime.sleep(Math.max(1, Math.ceil((entryBytes / RELOCATE_BYTES_PER_S) * 1000)));
+      await runtime.sleep(Math.max(1, Math.ceil((entryBytes / this.copyRate(entryBytes)) * 1000)));
     }
     if (proposed > 0) {
       this.stats.runs++;

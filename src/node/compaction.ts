@@ -108,6 +108,8 @@ interface SegmentCensus {
   bodies: Float64Array;
   /** Each segment's live bytes at the census before, by first entry (absent: not closed then). */
   previous: ReadonlyMap<number, number>;
+  /** The segments to compact (indexes into spans): sparse and settled. */
+  candidates: number[];
 }
 
 /**
@@ -162,7 +164,7 @@ export class Compaction {
     try {
       const census = await this.census();
       if (census === undefined) return;
-      const candidates = this.candidates(census);
+      const { candidates } = census;
       let freeable = 0;
       for (let k = 0; k < census.spans.length; k++) if (census.live[k] === 0) freeable += census.fileBytes[k]!;
       if (candidates.length > 0 && this.host.leads()) {
@@ -221,19 +223,21 @@ export class Compaction {
     }
     censusPushes(sm, tally);
     const live = tally.live;
-    const census: SegmentCensus = { spans, fileBytes: segs.map((s) => s.bytes), live, bodies: tally.bodies, previous: this.lastLive };
+    const fileBytes = segs.map((s) => s.bytes);
+    const census: SegmentCensus = { spans, fileBytes, live, bodies: tally.bodies, previous: this.lastLive, candidates: [] };
+    census.candidates = this.candidates(census);
     this.lastLive = new Map(spans.map((sp, k) => [sp.firstIndex, live[k]!]));
     this.lastCensusBusyMs = busyMs;
     this.stats.msSpent += busyMs;
     this.stats.liveBytes = tally.liveBytes;
-    this.stats.reclaimableBytes = reclaimableBytes(census.fileBytes, live, this.candidates(census));
+    this.stats.reclaimableBytes = reclaimableBytes(fileBytes, live, census.candidates);
     this.stats.snapshotCostBytes = sm.estimatedSnapshotBytes();
     this.stats.censuses++;
     return census;
   }
 
   /** Segments to compact: sparse, holding something, and settled since the previous census. */
-  private candidates(c: SegmentCensus): number[] {
+  private candidates(c: Omit<SegmentCensus, 'candidates'>): number[] {
     return sparseSegments(c.fileBytes, c.live, c.bodies, this.host.settings.liveRatio, (k) => {
       const size = c.fileBytes[k]!;
       const before = c.previous.get(c.spans[k]!.firstIndex);
@@ -257,6 +261,9 @@ export class Compaction {
     const { state, runtime } = this.host;
     const t0 = runtime.nowMs();
     const sm = state.sm;
+    // The pace's first look at the log's other writes measures from here.
+    this.lastLogBytes = state.wal.stats.bytesWritten;
+    this.lastLogAtMs = t0;
     const spans = candidates.map((k) => census.spans[k]!);
     // Gather who reads what from the candidates (a second walk: the census kept only sums).
     const bodies = new Map<string, { from: BodyRef; messages: { queueNumber: number; seq: number }[] }>();

@@ -244,7 +244,7 @@ export class QueueNode implements QueueService {
       log: this.logger.child('compaction'),
       state: this.state,
       settings: { ...DEFAULT_COMPACTION, ...opts.compaction },
-      leads: () => this.commitLog.leaderId === this.commitLog.id && !this.closing && !this.fatal,
+      leads: () => this.leadsAndServes(),
       readBodies: (refs) => this.bodies.readRefs(refs),
       submit: (command) => this.submit(this.internalContext('compaction'), command),
       requestSnapshot: () => this.snapshots.request(),
@@ -558,9 +558,14 @@ export class QueueNode implements QueueService {
     return results;
   }
 
+  /** This node leads its group and is serving (background work that proposes runs only then). */
+  private leadsAndServes(): boolean {
+    return this.commitLog.leaderId === this.commitLog.id && !this.closing && !this.fatal;
+  }
+
   /** Run the push loop exactly while this node leads; wake it after applies. */
   private syncPushes(): void {
-    const leads = this.commitLog.leaderId === this.commitLog.id && !this.closing && !this.fatal;
+    const leads = this.leadsAndServes();
     if (leads && !this.pushes.isRunning) this.pushes.start();
     else if (!leads && this.pushes.isRunning) void this.pushes.stop();
     if (leads) this.pushes.wake();

@@ -63,13 +63,7 @@ const INDEX_DIGITS_MAX = 9;
  * (default LIMITS.batchItemsMax; beyond it `tooMany`, default 4000/10370); none at all when
  * required → 4000/10390.
  */
-export function arrayParam(
-  p: FormParams,
-  name: string,
-  required: boolean,
-  itemsMax: number = LIMITS.batchItemsMax,
-  tooMany: ErrorResult = fail('batchSizeOutOfRange', name),
-): string[] | ErrorResult {
+export function arrayParam(p: FormParams, name: string, required: boolean, itemsMax?: number, tooMany?: ErrorResult): string[] | ErrorResult {
   const keys = arrayParamKeys(p, name, required, itemsMax, tooMany);
   return isError(keys) ? keys : keys.map((k) => p.get(k) as string);
 }

@@ -4,10 +4,10 @@
 // depends on state (existence, limits, dead-letter rules, receipt handles).
 
 import type { ErrorResult } from '../protocol/errors';
-import type { QueueAttributeFields, QueueAttributesInput } from '../protocol/queue-types';
+import type { QueueAttributeFields, QueueAttributesInput, SqsQueueSettings } from '../protocol/queue-types';
 import type { NotifyContentFormat, NotifyStrategy, SubscriptionProtocol, TopicFilterType } from '../protocol/topic-types';
 
-export type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
+export type { DeadLetterPolicy, QueueAttributesInput, RedriveAllowPolicy, SqsQueueSettings } from '../protocol/queue-types';
 export type {
   NotifyContentFormat,
   NotifyStrategy,
@@ -21,15 +21,37 @@ export type Command =
   | { kind: 'createQueue'; queueName: string; attrs: QueueAttributesInput }
   | { kind: 'setQueueAttributes'; queueName: string; attrs: QueueAttributesInput }
   | { kind: 'deleteQueue'; queueName: string }
-  /** One SendMessage or BatchSendMessage. Bodies are stored in this entry, once. */
-  | { kind: 'sendMessages'; queueName: string; delaySeconds: number; bodies: Uint8Array[] }
+  /**
+   * One SendMessage or BatchSendMessage. Bodies are stored in this entry, once. delaySeconds null:
+   * the queue's own delaySeconds (a setting of the SQS API; 0 unless set). `options`, when present,
+   * has one item per body (SQS: per-entry delay, bodies that carry message attributes).
+   */
+  | { kind: 'sendMessages'; queueName: string; delaySeconds: number | null; bodies: Uint8Array[]; options?: SendBodyOptions[] }
   /**
    * Take up to numOfMsg visible messages, in order. `seed` (random, chosen by the leader) makes the
    * receipt handles unguessable while every replica derives the same ones.
    */
-  | { kind: 'receiveMessages'; queueName: string; numOfMsg: number; seed: number }
+  | {
+      kind: 'receiveMessages';
+      queueName: string;
+      numOfMsg: number;
+      seed: number;
+      /** How long the received messages stay invisible; absent: the queue's visibilityTimeout. */
+      visibilitySeconds?: number;
+    }
   | { kind: 'deleteMessages'; queueName: string; receiptHandles: string[] }
   | { kind: 'rewindQueue'; queueName: string; startConsumeTimeSec: number }
+  /**
+   * Each message still in flight under its receipt handle becomes visible again after
+   * visibilitySeconds from this entry's time (0: at once); the handle stays valid meanwhile.
+   */
+  | { kind: 'changeVisibility'; queueName: string; entries: VisibilityChange[] }
+  /** Every message of the queue that is visible, delayed or in flight is deleted (not kept for rewind). */
+  | { kind: 'purgeQueue'; queueName: string }
+  /** Adds or replaces the queue's tags (at most LIMITS.queueTagsMax in all). */
+  | { kind: 'tagQueue'; queueName: string; tags: Record<string, string> }
+  /** Removes these tag keys (absent ones are ignored). */
+  | { kind: 'untagQueue'; queueName: string; keys: string[] }
   | { kind: 'unbindDeadLetter'; queueName: string }
   /** A message whose body failed its checksum on read: never deliver it again. */
   | { kind: 'quarantineMessage'; queueName: string; queueNumber: number; seq: number }
@@ -83,6 +105,28 @@ export type Command =
 
 export type CommandKind = Command['kind'];
 
+/** What one body of a send asks beyond the body (absent fields: as for a plain send). */
+export interface SendBodyOptions {
+  /** This body's own delay, overriding the send's delaySeconds. */
+  delaySeconds?: number;
+  /**
+   * The body is a message envelope (service/message-envelope.ts: message attributes, then the
+   * body), not the body alone: receivers unwrap it. Delivered with ReceivedMessage.enveloped.
+   */
+  enveloped?: boolean;
+  /**
+   * The size the queue's maxMsgSize limits, when it is not the stored length: an envelope's
+   * body and attributes as SQS counts them, without the envelope's framing.
+   */
+  countedBytes?: number;
+}
+
+/** One entry of a changeVisibility command. */
+export interface VisibilityChange {
+  receiptHandle: string;
+  visibilitySeconds: number;
+}
+
 /** One body a `relocateBodies` entry copies forward, and the messages that read it. */
 export interface RelocatedBody {
   from: BodyRef;
@@ -108,6 +152,11 @@ export interface ReceivedMessage {
   firstDequeueTime: number;
   nextVisibleTime: number;
   dequeueCount: number;
+  /** Unix ms of the enqueue and of the first receive (SQS reports milliseconds). */
+  enqueueMs: number;
+  firstDequeueMs: number;
+  /** The stored body is a message envelope (SendBodyOptions.enveloped). */
+  enveloped: boolean;
   body: BodyRef;
   /** Identify the message for quarantine if its body turns out to be damaged. */
   queueNumber: number;
@@ -118,6 +167,9 @@ export interface ReceivedMessage {
 export interface QueueAttributes extends QueueAttributeFields {
   queueId: string;
   queueName: string;
+  /** The SQS API's settings (defaults for a queue that never set them). */
+  sqs: SqsQueueSettings;
+  tags: Record<string, string>;
 }
 
 export interface DeleteFailure {
@@ -125,6 +177,11 @@ export interface DeleteFailure {
   index: number;
   receiptHandle: string;
   error: 'receiptHandleInvalid';
+  /**
+   * true: not a receipt handle of this queue at all. false: well formed, but no longer the latest
+   * handle of a message in flight (deleted, received again, visibility over).
+   */
+  malformed: boolean;
 }
 
 export type CommandOk =
@@ -136,6 +193,11 @@ export type CommandOk =
   | { ok: true; kind: 'receiveMessages'; messages: ReceivedMessage[] }
   | { ok: true; kind: 'deleteMessages'; failures: DeleteFailure[] }
   | { ok: true; kind: 'rewindQueue' }
+  /** failures: the entries whose handle was not that of a message in flight (DeleteFailure's rules). */
+  | { ok: true; kind: 'changeVisibility'; failures: DeleteFailure[] }
+  | { ok: true; kind: 'purgeQueue'; purged: number }
+  | { ok: true; kind: 'tagQueue' }
+  | { ok: true; kind: 'untagQueue' }
   | { ok: true; kind: 'unbindDeadLetter' }
   | { ok: true; kind: 'quarantineMessage' }
   | { ok: true; kind: 'tick' }

@@ -40,6 +40,10 @@ export const LIMITS = {
   delaySecondsMax: 6_048_000,
   listLimitDefault: 20,
   listLimitMax: 50,
+  /** Tags per queue (SQS: 50), and a tag key's and value's characters. */
+  queueTagsMax: 50,
+  tagKeyCharsMax: 128,
+  tagValueCharsMax: 256,
   /** Source queues that may name one dead-letter queue. */
   deadLetterSourcesMax: 6,
   receiptHandleCharsMax: 256,

@@ -25,10 +25,34 @@ export type QueueIntAttr = (typeof SETTABLE_QUEUE_INT_ATTRS)[number];
 /** The queue's current settings, every one present. */
 export type QueueSettingsValues = Record<QueueIntAttr, number>;
 
+/** Which queues may name a queue as their dead-letter queue (SQS RedriveAllowPolicy). */
+export interface RedriveAllowPolicy {
+  permission: 'allowAll' | 'denyAll' | 'byQueue';
+  /** byQueue: the source queues allowed (1 to 10 names). */
+  sourceQueueNames?: string[];
+}
+
+/**
+ * Queue settings that only the SQS API sets (CMQ has none of them); every queue has them, with
+ * these defaults, so a queue made through either API works through the other.
+ */
+export interface SqsQueueSettings {
+  /** Delay of a message sent without one of its own (SQS DelaySeconds, 0-900). */
+  delaySeconds: number;
+  /** null: any queue may use this one as its dead-letter queue. */
+  redriveAllowPolicy: RedriveAllowPolicy | null;
+}
+
+export const SQS_QUEUE_DEFAULTS: SqsQueueSettings = { delaySeconds: 0, redriveAllowPolicy: null };
+
 /** Settable queue attributes; absent fields keep their current (or default) value. */
 export type QueueAttributesInput = Partial<QueueSettingsValues> & {
   /** null clears the policy (on the wire: an empty deadLetterPolicy). */
   deadLetterPolicy?: DeadLetterPolicy | null;
+  /** Absent fields keep their current (or default) value. */
+  sqs?: Partial<SqsQueueSettings>;
+  /** Tags given when the queue is created (createQueue only; later: tagQueue / untagQueue). */
+  tags?: Record<string, string>;
 };
 
 /** GetQueueAttributes (spec §2.2, §2.3): settings, times in Unix seconds, and message counters. */

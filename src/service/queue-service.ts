@@ -34,6 +34,11 @@ export interface DeliveredMessage extends ReceivedMessage {
 /** One node's view of its Raft set (see protocol/cluster-types.ts). */
 export type ClusterStatusView = ClusterNodeStatus;
 
+export interface ReceiveOptions {
+  /** How long the received messages stay invisible (0-43200 s); absent: the queue's visibilityTimeout. */
+  visibilitySeconds?: number;
+}
+
 export type ReceiveOutcome = ServiceResult<{ messages: DeliveredMessage[] }>;
 
 export type MembershipChange = { type: 'add'; nodeId: string; address: string } | { type: 'remove'; nodeId: string };
@@ -45,7 +50,7 @@ export interface QueueService {
    * Receive up to numOfMsg messages, waiting up to waitSeconds (the queue's pollingWaitSeconds
    * when undefined) for one to become visible. An empty list means the wait ran out.
    */
-  receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome>;
+  receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome>;
   listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>>;
   /** queueNotExist when the queue does not exist. */
   getQueueAttributes(ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>>;

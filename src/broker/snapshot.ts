@@ -18,9 +18,11 @@
 
 import type { GroupIds } from './ids';
 import { BrokerFormatError, ByteReader } from './binary';
+import { parseAllowPolicy } from './codec';
 import type { DeadLetterPolicy } from './commands';
+import { SQS_QUEUE_DEFAULTS, type SqsQueueSettings } from '../protocol/queue-types';
 import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, CHUNK_SLOTS, Chunk, GONE } from './message-store';
-import { QueueState, type QueueConfig } from './queue';
+import { copyAllowPolicy, QueueState, type QueueConfig } from './queue';
 import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
@@ -62,6 +64,9 @@ interface QueueMeta {
   ttlCursor: number;
   /** Absent in snapshots written before compaction (0: no floor). */
   rewindFloorMs: number;
+  /** Absent in snapshots written before the SQS API (defaults, no tags). */
+  sqs: SqsQueueSettings;
+  tags: [string, string][];
 }
 
 /** Cursor fields are written normalized (first live seq), so lazily advanced ones never differ. */
@@ -88,6 +93,8 @@ export function queueMeta(q: QueueState): QueueMeta {
     headSeq: head,
     ttlCursor: store.firstLiveFrom(Math.max(q.ttlCursor, head)),
     rewindFloorMs: q.rewindFloorMs,
+    sqs: { ...q.sqs, redriveAllowPolicy: copyAllowPolicy(q.sqs.redriveAllowPolicy) },
+    tags: [...q.tags],
   };
 }
 
@@ -120,6 +127,8 @@ function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
   store.headSeq = m.headSeq;
   q.ttlCursor = m.ttlCursor;
   q.rewindFloorMs = m.rewindFloorMs;
+  q.sqs = m.sqs;
+  for (const [k, v] of m.tags) q.tags.set(k, v);
   const count = r.u32();
   for (let j = 0; j < count; j++) {
     const firstSeq = r.int();
@@ -217,7 +226,30 @@ function parseMeta(json: string): QueueMeta {
     headSeq: num(raw, 'headSeq'),
     ttlCursor: num(raw, 'ttlCursor'),
     rewindFloorMs: raw.rewindFloorMs === undefined ? 0 : num(raw, 'rewindFloorMs'),
+    sqs: raw.sqs === undefined ? { ...SQS_QUEUE_DEFAULTS } : parseSqsMeta(raw.sqs),
+    tags: raw.tags === undefined ? [] : parseTags(raw.tags),
   };
+}
+
+function parseSqsMeta(v: unknown): SqsQueueSettings {
+  if (!isRecord(v)) throw new BrokerFormatError('snapshot: bad sqs settings');
+  const p = v.redriveAllowPolicy;
+  let redriveAllowPolicy: SqsQueueSettings['redriveAllowPolicy'] = null;
+  if (p !== null && p !== undefined) {
+    try {
+      redriveAllowPolicy = parseAllowPolicy(p);
+    } catch {
+      throw new BrokerFormatError('snapshot: bad redrive allow policy');
+    }
+  }
+  return { delaySeconds: num(v, 'delaySeconds'), redriveAllowPolicy };
+}
+
+function parseTags(v: unknown): [string, string][] {
+  if (!Array.isArray(v) || !v.every((t) => Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && typeof t[1] === 'string')) {
+    throw new BrokerFormatError('snapshot: bad tags');
+  }
+  return v as [string, string][];
 }
 
 // ---- topics ----

@@ -21,6 +21,7 @@ import type {
   QueueAttributes,
   QueueAttributesInput,
   QueueList,
+  SqsQueueSettings,
   SubscriptionAttributes,
   SubscriptionList,
   TopicAttributes,
@@ -28,7 +29,7 @@ import type {
 } from './commands';
 import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
-import { QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
+import { copyAllowPolicy, QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
 import { GROUP_0_IDS, type GroupIds, type GroupNumber } from './ids';
 import { decodeSnapshot } from './snapshot';
 import { chunkSnapshotBytes, drainSnapshot, SnapshotCapture } from './snapshot-capture';
@@ -73,6 +74,15 @@ function mergeConfig(base: QueueConfig, a: QueueAttributesInput): QueueConfig {
     maxMsgSize: a.maxMsgSize ?? base.maxMsgSize,
     msgRetentionSeconds: a.msgRetentionSeconds ?? base.msgRetentionSeconds,
     rewindSeconds: a.rewindSeconds ?? base.rewindSeconds,
+  };
+}
+
+function mergeSqs(base: SqsQueueSettings, a: QueueAttributesInput): SqsQueueSettings {
+  const s = a.sqs;
+  if (s === undefined) return base;
+  return {
+    delaySeconds: s.delaySeconds ?? base.delaySeconds,
+    redriveAllowPolicy: s.redriveAllowPolicy === undefined ? base.redriveAllowPolicy : copyAllowPolicy(s.redriveAllowPolicy),
   };
 }
 
@@ -161,7 +171,7 @@ export class QueueStateMachine {
       case 'sendMessages': {
         const q = this.byName.get(cmd.queueName);
         if (q === undefined) return fail('queueNotExist');
-        const msgIds = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies);
+        const msgIds = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies, cmd.options);
         if (!Array.isArray(msgIds)) return msgIds;
         this.reschedule(q);
         return { ok: true, kind: 'sendMessages', msgIds };
@@ -169,7 +179,7 @@ export class QueueStateMachine {
       case 'receiveMessages': {
         const q = this.byName.get(cmd.queueName);
         if (q === undefined) return fail('queueNotExist');
-        const messages = q.receive(nowMs, cmd.numOfMsg, cmd.seed, this.router);
+        const messages = q.receive(nowMs, cmd.numOfMsg, cmd.seed, this.router, cmd.visibilitySeconds);
         this.reschedule(q);
         return { ok: true, kind: 'receiveMessages', messages };
       }
@@ -179,6 +189,34 @@ export class QueueStateMachine {
         const failures = q.deleteMessages(nowMs, cmd.receiptHandles);
         this.reschedule(q);
         return { ok: true, kind: 'deleteMessages', failures };
+      }
+      case 'changeVisibility': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const failures = q.changeVisibility(nowMs, cmd.entries);
+        this.reschedule(q);
+        return { ok: true, kind: 'changeVisibility', failures };
+      }
+      case 'purgeQueue': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const purged = q.purge();
+        this.reschedule(q);
+        return { ok: true, kind: 'purgeQueue', purged };
+      }
+      case 'tagQueue': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const added = Object.keys(cmd.tags).filter((k) => !q.tags.has(k)).length;
+        if (q.tags.size + added > LIMITS.queueTagsMax) return fail('queueTagsFull');
+        for (const [k, v] of Object.entries(cmd.tags)) q.tags.set(k, v);
+        return { ok: true, kind: 'tagQueue' };
+      }
+      case 'untagQueue': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        for (const k of cmd.keys) q.tags.delete(k);
+        return { ok: true, kind: 'untagQueue' };
       }
       case 'rewindQueue': {
         const q = this.byName.get(cmd.queueName);
@@ -286,8 +324,12 @@ export class QueueStateMachine {
     const policy = attrs.deadLetterPolicy ?? undefined;
     const err = this.validate(undefined, name, config, policy);
     if (err !== undefined) return err;
+    const tags = attrs.tags === undefined ? [] : Object.entries(attrs.tags);
+    if (tags.length > LIMITS.queueTagsMax) return fail('queueTagsFull');
     const queueId = this.ids.queueId(index);
     const q = new QueueState(name, queueId, this.nextQueueNumber++, nowMs, nowMs, config, policy && copyPolicy(policy), this.ids);
+    q.sqs = mergeSqs(q.sqs, attrs);
+    for (const [k, v] of tags) q.tags.set(k, v);
     this.byName.set(name, q);
     this.byLowerName.set(q.nameLower, q);
     this.byNumber.set(q.queueNumber, q);
@@ -303,6 +345,7 @@ export class QueueStateMachine {
     if (err !== undefined) return err;
     q.setRewindSeconds(config.rewindSeconds, nowMs);
     q.config = config;
+    q.sqs = mergeSqs(q.sqs, attrs);
     if (config.rewindSeconds === 0) q.dropRewindArea();
     if (attrs.deadLetterPolicy !== undefined) {
       q.policy = policy && copyPolicy(policy);
@@ -338,6 +381,10 @@ export class QueueStateMachine {
     const dlq = this.byName.get(policy.deadLetterQueue);
     if (dlq === undefined) return fail('dlqNotExist');
     if (dlq.policy !== undefined) return fail('dlqNested', undefined, 'the dead-letter queue has a dead-letter queue');
+    const allow = dlq.sqs.redriveAllowPolicy;
+    if (allow !== null && (allow.permission === 'denyAll' || (allow.permission === 'byQueue' && !(allow.sourceQueueNames ?? []).includes(name)))) {
+      return fail('dlqNotAllowed');
+    }
     if (q !== undefined && this.sourcesOf(q.name).length > 0) return fail('dlqNested', undefined, 'this queue is a dead-letter queue');
     if (this.sourcesOf(dlq.name).filter((s) => s !== q).length >= LIMITS.deadLetterSourcesMax) return fail('dlqBindTooMany');
     return undefined;

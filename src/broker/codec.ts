@@ -8,7 +8,8 @@
 //   sendMessages:       str16 queueName, u32 delaySeconds, u8 count, count × (u32 length, u32 crc32c),
 //                       then optionally (SQS sends): u8 flags (1: delaySeconds is the queue's own,
 //                       2: per-body options follow), count × (u8 bodyFlags (1: enveloped, 2: u32
-//                       delaySeconds follows, 4: u32 countedBytes follows), [u32], [u32])
+//                       delaySeconds follows, 4: u32 countedBytes follows, 8: str16 dedupId
+//                       follows), [u32], [u32], [str16])
 //   receiveMessages:    str16 queueName, u8 numOfMsg, u32 seed, then optionally u32 visibilitySeconds
 //   changeVisibility:   str16 queueName, u8 count, count × (str16 receiptHandle, u32 visibilitySeconds)
 //   purgeQueue:         str16 queueName
@@ -269,6 +270,7 @@ const SEND_BODY_OPTIONS = 2;
 const BODY_ENVELOPED = 1;
 const BODY_DELAY = 2;
 const BODY_COUNTED = 4;
+const BODY_DEDUP = 8;
 
 /** One allocation for the whole payload: meta written in place, then the bodies copied after it. */
 function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint8Array[], options: readonly SendBodyOptions[] | undefined): EncodedCommand {
@@ -280,7 +282,13 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
   // Plain CMQ sends keep the original layout; the extension is there only when something needs it.
   const extended = delaySeconds === null || options !== undefined;
   let metaLen = 2 + 2 + name.length + 4 + 1 + 8 * bodies.length;
-  if (extended) metaLen += 1 + (options === undefined ? 0 : options.reduce((n, o) => n + 1 + (o.delaySeconds !== undefined ? 4 : 0) + (o.countedBytes !== undefined ? 4 : 0), 0));
+  const dedupIds = options?.map((o) => (o.dedupId === undefined ? undefined : utf8Bytes(o.dedupId)));
+  if (extended) {
+    metaLen += 1;
+    options?.forEach((o, p) => {
+      metaLen += 1 + (o.delaySeconds !== undefined ? 4 : 0) + (o.countedBytes !== undefined ? 4 : 0) + (dedupIds![p] !== undefined ? 2 + dedupIds![p].length : 0);
+    });
+  }
   let total = metaLen;
   for (const b of bodies) total += b.length;
   const w = new ByteWriter(total);
@@ -296,13 +304,19 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
   }
   if (extended) {
     w.u8((delaySeconds === null ? SEND_QUEUE_DELAY : 0) | (options !== undefined ? SEND_BODY_OPTIONS : 0));
-    for (const o of options ?? []) {
+    options?.forEach((o, p) => {
       check(o.delaySeconds === undefined || isU32(o.delaySeconds), `delaySeconds must be a u32: ${o.delaySeconds}`);
       check(o.countedBytes === undefined || isU32(o.countedBytes), `countedBytes must be a u32: ${o.countedBytes}`);
-      w.u8((o.enveloped === true ? BODY_ENVELOPED : 0) | (o.delaySeconds !== undefined ? BODY_DELAY : 0) | (o.countedBytes !== undefined ? BODY_COUNTED : 0));
+      const id = dedupIds![p];
+      check(id === undefined || (id.length >= 1 && id.length <= 0xffff), 'dedupId must not be empty');
+      w.u8((o.enveloped === true ? BODY_ENVELOPED : 0) | (o.delaySeconds !== undefined ? BODY_DELAY : 0) | (o.countedBytes !== undefined ? BODY_COUNTED : 0) | (id !== undefined ? BODY_DEDUP : 0));
       if (o.delaySeconds !== undefined) w.u32(o.delaySeconds);
       if (o.countedBytes !== undefined) w.u32(o.countedBytes);
-    }
+      if (id !== undefined) {
+        w.u16(id.length);
+        w.bytes(id);
+      }
+    });
   }
   invariant(w.pos === metaLen, 'sendMessages meta size');
   for (const b of bodies) w.bytes(b);
@@ -531,11 +545,15 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
     const options: SendBodyOptions[] = [];
     for (let i = 0; i < bodies.length; i++) {
       const f = r.u8();
-      check((f & ~(BODY_ENVELOPED | BODY_DELAY | BODY_COUNTED)) === 0, `unknown body flags ${f}`);
+      check((f & ~(BODY_ENVELOPED | BODY_DELAY | BODY_COUNTED | BODY_DEDUP)) === 0, `unknown body flags ${f}`);
       const o: SendBodyOptions = {};
       if (f & BODY_ENVELOPED) o.enveloped = true;
       if (f & BODY_DELAY) o.delaySeconds = r.u32();
       if (f & BODY_COUNTED) o.countedBytes = r.u32();
+      if (f & BODY_DEDUP) {
+        o.dedupId = r.shortStr();
+        check(o.dedupId.length >= 1, 'empty dedupId');
+      }
       options.push(o);
     }
     cmd.options = options;

@@ -16,6 +16,7 @@
 import { fail, type ErrorResult } from '../protocol/errors';
 import type { DeadLetterPolicy, DeleteFailure, QueueAttributes, ReceivedMessage, SendBodyOptions, VisibilityChange } from './commands';
 import type { DecodedBody } from './codec';
+import type { DedupHit } from './dedup';
 import { SQS_QUEUE_DEFAULTS, type QueueSettingsValues, type SqsQueueSettings } from '../protocol/queue-types';
 import { SeqHeap, TimedIdHeap } from './heaps';
 import { BATCH_POS_MASK, CHUNK_SLOTS, DELAYED, ENVELOPED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
@@ -180,13 +181,29 @@ export class QueueState {
    * delaySeconds null: the queue's own delay (sqs.delaySeconds). options (one per body, when
    * present) may give a body its own delay, mark it enveloped, and say the size maxMsgSize limits.
    */
-  send(entryIndex: number, nowMs: number, delaySeconds: number | null, bodies: DecodedBody[], options?: readonly SendBodyOptions[]): string[] | ErrorResult {
+  send(
+    entryIndex: number,
+    nowMs: number,
+    delaySeconds: number | null,
+    bodies: DecodedBody[],
+    options?: readonly SendBodyOptions[],
+    /** Per body: the message an earlier send of its dedupId made; that body is not enqueued again. */
+    duplicateOf?: readonly (DedupHit | undefined)[],
+  ): string[] | ErrorResult {
+    let fresh = 0;
     for (let p = 0; p < bodies.length; p++) {
+      if (duplicateOf?.[p] !== undefined) continue;
+      fresh++;
       if ((options?.[p]?.countedBytes ?? bodies[p]!.length) > this.config.maxMsgSize) return fail('msgTooLarge');
     }
-    if (this.heldCount() + bodies.length > this.config.maxMsgHeapNum) return fail('heapFull');
+    if (fresh > 0 && this.heldCount() + fresh > this.config.maxMsgHeapNum) return fail('heapFull');
     const msgIds: string[] = [];
     for (let p = 0; p < bodies.length; p++) {
+      const first = duplicateOf?.[p];
+      if (first !== undefined) {
+        msgIds.push(this.ids.msgId(first.entryIndex, first.batchPos & BATCH_POS_MASK));
+        continue;
+      }
       const b = bodies[p]!;
       const o = options?.[p];
       const delay = o?.delaySeconds ?? delaySeconds ?? this.sqs.delaySeconds;

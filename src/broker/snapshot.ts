@@ -19,6 +19,7 @@
 import type { GroupIds } from './ids';
 import { BrokerFormatError, ByteReader } from './binary';
 import { parseAllowPolicy } from './codec';
+import type { DedupRow } from './dedup';
 import type { DeadLetterPolicy } from './commands';
 import { SQS_QUEUE_DEFAULTS, type SqsQueueSettings } from '../protocol/queue-types';
 import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, CHUNK_SLOTS, Chunk, GONE } from './message-store';
@@ -27,7 +28,7 @@ import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPT
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
 export const MAGIC = [0x4f, 0x43, 0x51, 0x53];
-export const SNAPSHOT_VERSION = 3;
+export const SNAPSHOT_VERSION = 4;
 /** In place of a chunk's live count: the whole column buffer follows. */
 export const DENSE_CHUNK = 0xffff_ffff;
 const OLDEST_READABLE_VERSION = 1;
@@ -98,7 +99,7 @@ export function queueMeta(q: QueueState): QueueMeta {
   };
 }
 
-export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: SnapshotHeader; queues: QueueState[]; topics: RestoredTopics } {
+export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: SnapshotHeader; queues: QueueState[]; topics: RestoredTopics; dedup: DedupRow[] } {
   const r = new ByteReader(data, 0, data.length);
   for (const b of MAGIC) if (r.u8() !== b) throw new BrokerFormatError('not a broker snapshot');
   const version = r.u8();
@@ -115,8 +116,9 @@ export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: Snaps
   const queues: QueueState[] = [];
   for (let k = 0; k < n; k++) queues.push(readQueue(r, ids, version));
   const topics: RestoredTopics = version >= 2 ? parseTopics(r.longStr()) : { counters: { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0 }, topics: [] };
+  const dedup = version >= 4 ? parseDedup(r.longStr()) : [];
   r.expectEnd('snapshot');
-  return { header, queues, topics };
+  return { header, queues, topics, dedup };
 }
 
 function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
@@ -243,6 +245,19 @@ function parseSqsMeta(v: unknown): SqsQueueSettings {
     }
   }
   return { delaySeconds: num(v, 'delaySeconds'), redriveAllowPolicy };
+}
+
+function parseDedup(json: string): DedupRow[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new BrokerFormatError('snapshot: deduplication ids are not JSON');
+  }
+  const ok = (row: unknown): boolean =>
+    Array.isArray(row) && row.length === 5 && typeof row[1] === 'string' && [row[0], row[2], row[3], row[4]].every((n) => typeof n === 'number' && Number.isFinite(n));
+  if (!Array.isArray(raw) || !raw.every(ok)) throw new BrokerFormatError('snapshot: bad deduplication ids');
+  return raw as DedupRow[];
 }
 
 function parseTags(v: unknown): [string, string][] {

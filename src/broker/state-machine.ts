@@ -21,12 +21,14 @@ import type {
   QueueAttributes,
   QueueAttributesInput,
   QueueList,
+  SendBodyOptions,
   SqsQueueSettings,
   SubscriptionAttributes,
   SubscriptionList,
   TopicAttributes,
   TopicList,
 } from './commands';
+import { DedupTable, type DedupHit } from './dedup';
 import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
 import { copyAllowPolicy, QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
@@ -129,6 +131,7 @@ export class QueueStateMachine {
     },
   };
   private readonly topics: TopicRegistry;
+  private readonly dedup = new DedupTable();
 
   /** `ids`: the ids of the Raft group this state machine is the replica of (group 0 by default). */
   constructor(private readonly ids: GroupIds = GROUP_0_IDS) {
@@ -157,6 +160,7 @@ export class QueueStateMachine {
     this.timeMs = timeMs;
     this.advanceTime(timeMs);
     this.topics.advanceTime(timeMs);
+    this.dedup.expire(timeMs);
     return this.execute(cmd, index, timeMs);
   }
 
@@ -171,8 +175,12 @@ export class QueueStateMachine {
       case 'sendMessages': {
         const q = this.byName.get(cmd.queueName);
         if (q === undefined) return fail('queueNotExist');
-        const msgIds = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies, cmd.options);
+        const duplicateOf = this.duplicatesOf(q, cmd.options, index, nowMs);
+        const msgIds = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies, cmd.options, duplicateOf);
         if (!Array.isArray(msgIds)) return msgIds;
+        cmd.options?.forEach((o, p) => {
+          if (o.dedupId !== undefined && duplicateOf?.[p] === undefined) this.dedup.remember(q.queueNumber, o.dedupId, { entryIndex: index, batchPos: p }, nowMs);
+        });
         this.reschedule(q);
         return { ok: true, kind: 'sendMessages', msgIds };
       }
@@ -315,6 +323,23 @@ export class QueueStateMachine {
   /** Each pending http push's body (entry, length): they pin segments as queued messages do, and are not relocated. */
   forEachPushBody(fn: (entryIndex: number, length: number) => void): void {
     this.topics.forEachPushBody(fn);
+  }
+
+  /**
+   * Per body of a send: the message an earlier send of the same dedupId made (within the window,
+   * or earlier in this very send), or undefined; undefined in all when no body has an id.
+   */
+  private duplicatesOf(q: QueueState, options: readonly SendBodyOptions[] | undefined, index: number, nowMs: number): (DedupHit | undefined)[] | undefined {
+    if (options === undefined || !options.some((o) => o.dedupId !== undefined)) return undefined;
+    const inThisSend = new Map<string, number>();
+    return options.map((o, p) => {
+      if (o.dedupId === undefined) return undefined;
+      const earlier = inThisSend.get(o.dedupId);
+      if (earlier !== undefined) return { entryIndex: index, batchPos: earlier };
+      const hit = this.dedup.find(q.queueNumber, o.dedupId, nowMs);
+      if (hit === undefined) inThisSend.set(o.dedupId, p);
+      return hit;
+    });
   }
 
   private createQueue(name: string, attrs: QueueAttributesInput, index: number, nowMs: number): CommandResult {
@@ -601,12 +626,13 @@ export class QueueStateMachine {
       },
       [...this.byName.values()],
       { counters: this.topics.counters, topics: this.topics.topicsInOrder() },
+      this.dedup.rows(),
       onLiveEntry,
     );
   }
 
   static restore(data: Uint8Array, ids: GroupIds = GROUP_0_IDS): QueueStateMachine {
-    const { header, queues, topics } = decodeSnapshot(data, ids);
+    const { header, queues, topics, dedup } = decodeSnapshot(data, ids);
     const sm = new QueueStateMachine(ids);
     sm.appliedIndex = header.lastAppliedIndex;
     sm.timeMs = header.lastTimeMs;
@@ -623,6 +649,7 @@ export class QueueStateMachine {
     for (const q of queues) sm.reschedule(q);
     Object.assign(sm.topics.counters, topics.counters);
     for (const { topic, subscriptions } of topics.topics) sm.topics.restoreTopic(topic, subscriptions);
+    sm.dedup.restore(dedup);
     return sm;
   }
 }

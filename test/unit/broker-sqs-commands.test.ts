@@ -1,13 +1,16 @@
 // The state machine's support for the SQS API: per-body send options (delay, envelope flag,
 // counted size), the queue's own delay, receive with its own visibility, changeVisibility,
-// purgeQueue, tags, the redrive allow policy, and all of it through the codec and a snapshot.
+// purgeQueue, tags, the redrive allow policy, send deduplication, and all of it through the codec
+// and a snapshot.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { decodeCommand, encodeCommand } from '../../src/broker/codec';
 import type { Command, ReceivedMessage } from '../../src/broker/commands';
+import { DedupTable } from '../../src/broker/dedup';
 import { QueueStateMachine } from '../../src/broker/state-machine';
+import { LIMITS } from '../../src/protocol/limits';
 import { BrokerHarness } from '../helpers/broker-harness';
 
 const body = (s: string): Uint8Array => Buffer.from(s);
@@ -220,4 +223,60 @@ void test('the redrive allow policy of a dead-letter queue decides which sources
   assert.deepEqual(a.sqs, { delaySeconds: 7, redriveAllowPolicy: { permission: 'denyAll' } });
   assert.deepEqual(a.tags, { env: 'prod' });
   assert.deepEqual(restored.getQueueAttributes('ok')!.sqs, { delaySeconds: 0, redriveAllowPolicy: null });
+});
+
+void test('deduplication: a retried send with the same ids answers the first msgIds and enqueues nothing; other queues and new ids are apart', () => {
+  const h = setup();
+  h.ok({ kind: 'createQueue', queueName: 'other', attrs: {} });
+  const send = (queueName: string, ids: (string | undefined)[]): string[] =>
+    h.ok({ kind: 'sendMessages', queueName, delaySeconds: 0, bodies: ids.map((_, i) => body(`m${i}`)), options: ids.map((dedupId) => (dedupId === undefined ? {} : { dedupId })) }).msgIds;
+  const first = send('q', ['t1/0', 't1/1']);
+  assert.deepEqual(send('q', ['t1/0', 't1/1']), first, 'the retry answers the first msgIds');
+  assert.deepEqual(counts(h), [2, 0, 0], 'and enqueues nothing');
+  const mixed = send('q', ['t1/1', 'fresh', undefined, 'fresh']);
+  assert.equal(mixed[0], first[1]);
+  assert.equal(mixed[3], mixed[1], 'a repeated id within one send is one message');
+  assert.notEqual(mixed[2], mixed[1]);
+  assert.deepEqual(counts(h), [4, 0, 0]);
+  assert.notDeepEqual(send('other', ['t1/0']), [first[0]], 'ids are per queue');
+  // A deleted message's id still deduplicates (SQS: the id, not the message, is remembered).
+  const got = receive(h);
+  h.ok({ kind: 'deleteMessages', queueName: 'q', receiptHandles: got.map((m) => m.receiptHandle) });
+  assert.deepEqual(send('q', ['t1/0']), [first[0]]);
+  assert.deepEqual(counts(h), [0, 0, 0]);
+});
+
+void test('deduplication: ids are forgotten after the window, and kept across a snapshot', () => {
+  const h = setup();
+  const send = (id: string): string => h.ok({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body(id)], options: [{ dedupId: id }] }).msgIds[0]!;
+  const a = send('a');
+  h.advance(LIMITS.dedupWindowMs - 1000);
+  const b = send('b');
+  const restored = QueueStateMachine.restore(h.sm.snapshot());
+  h.advance(999);
+  for (const sm of [h.sm, restored]) {
+    const apply = (id: string, at: number): string => {
+      const { payload, metaLen } = encodeCommand({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body(id)], options: [{ dedupId: id }] });
+      const r = sm.apply(at, h.timeMs, payload, metaLen);
+      assert.ok(r.ok && r.kind === 'sendMessages');
+      return r.msgIds[0]!;
+    };
+    assert.equal(apply('a', h.index + 1), a, 'still within the window of a');
+    assert.equal(apply('b', h.index + 2), b);
+  }
+  h.index += 2;
+  h.advance(2);
+  assert.notEqual(send('a'), a, "a's window ended");
+  assert.equal(send('b'), b);
+});
+
+void test('deduplication: the table is bounded, forgetting the oldest first', () => {
+  const t = new DedupTable(3);
+  for (let i = 0; i < 5; i++) t.remember(1, `id${i}`, { entryIndex: i + 1, batchPos: 0 }, 1000);
+  assert.equal(t.size, 3);
+  assert.equal(t.evicted, 2);
+  assert.equal(t.find(1, 'id0', 1000), undefined);
+  assert.deepEqual(t.find(1, 'id4', 1000), { entryIndex: 5, batchPos: 0, expiresMs: 1000 + LIMITS.dedupWindowMs });
+  t.expire(1000 + LIMITS.dedupWindowMs);
+  assert.equal(t.size, 0);
 });

@@ -121,13 +121,13 @@ test('hostile framing is refused: other versions, huge counts and lengths, unkno
 test('countedBytes: the body and each attribute\'s name, data type and value, as SQS counts them', () => {
   const e: MessageEnvelope = {
     attributes: new Map<string, MessageAttributeValue>([
-      ['name', { dataType: 'String', stringValue: 'héllo' }], // 4 + 6 + 6
+      ['nàme', { dataType: 'String.ü', stringValue: 'héllo' }], // 5 + 9 + 6: UTF-8 bytes, not characters
       ['bin', { dataType: 'Binary', binaryValue: new Uint8Array(10) }], // 3 + 6 + 10
     ]),
     // System attributes do not count toward the message size.
     system: new Map([['AWSTraceHeader', { dataType: 'String', stringValue: 'Root=1-abc' }]]),
     body: utf8('body ✓'), // 8
   };
-  assert.equal(countedBytes(e), 8 + (4 + 6 + 6) + (3 + 6 + 10));
+  assert.equal(countedBytes(e), 8 + (5 + 9 + 6) + (3 + 6 + 10));
   assert.equal(countedBytes({ attributes: new Map(), system: new Map(), body: new Uint8Array(0) }), 0);
 });

@@ -20,8 +20,10 @@ const BINARY_TRANSPORT = 2;
  * value, 2 for a binary one) and the value (length then bytes); MD5 hex of it all. Names are
  * sorted by their UTF-8 bytes (SQS names are ASCII, where this is also the SDKs' UTF-16 order).
  */
-export function md5OfMessageAttributes(attrs: ReadonlyMap<string, MessageAttributeValue> | Readonly<Record<string, MessageAttributeValue>>): string {
-  const entries = attrs instanceof Map ? [...(attrs as ReadonlyMap<string, MessageAttributeValue>)] : Object.entries(attrs);
+export type Attributes = ReadonlyMap<string, MessageAttributeValue> | Readonly<Record<string, MessageAttributeValue>>;
+
+export function md5OfMessageAttributes(attrs: Attributes): string {
+  const entries: [string, MessageAttributeValue][] = isMap(attrs) ? [...attrs] : Object.entries(attrs);
   const named = entries.map(([name, value]) => ({ name: Buffer.from(name, 'utf8'), value }));
   named.sort((a, b) => Buffer.compare(a.name, b.name));
   const hash = createHash('md5');
@@ -48,6 +50,10 @@ export function md5OfMessageAttributes(attrs: ReadonlyMap<string, MessageAttribu
 }
 
 /** The same digest over the message system attributes (e.g. AWSTraceHeader). */
-export function md5OfMessageSystemAttributes(attrs: ReadonlyMap<string, MessageAttributeValue> | Readonly<Record<string, MessageAttributeValue>>): string {
+export function md5OfMessageSystemAttributes(attrs: Attributes): string {
   return md5OfMessageAttributes(attrs);
+}
+
+function isMap(attrs: Attributes): attrs is ReadonlyMap<string, MessageAttributeValue> {
+  return attrs instanceof Map;
 }

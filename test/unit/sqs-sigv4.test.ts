@@ -412,6 +412,7 @@ test('dates beyond the skew, past or future, fail as expired; within it they ver
 test('an unsigned request is missing; other schemes and malformed headers are incomplete', async () => {
   const req = await signedJson();
   assert.equal(failure(verifySigV4(withHeaders(req, { authorization: undefined }), secrets, NOW)), 'missing');
+  assert.equal(failure(verifySigV4({ ...withHeaders(req, { authorization: undefined }), query: 'a=%zz' }, secrets, NOW)), 'missing');
   const incomplete = [
     'AWS AKIAOPENCMQTESTKEY01:c2lnbmF0dXJl',
     'AWS4-HMAC-SHA256',

@@ -319,9 +319,13 @@ export function verifySigV4(
 ): SigV4Result {
   const service = opts.service ?? 'sqs';
   const maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
-  const params = parseQuery(req.query);
-  if (params === undefined) return fail('incomplete', 'the query has malformed percent-encoding');
   const authorization = req.headers['authorization'];
+  const params = parseQuery(req.query);
+  if (params === undefined) {
+    // An unsigned request stays 'missing' whatever its query looks like.
+    if (authorization === undefined && !req.query.includes('X-Amz-Algorithm')) return fail('missing', 'the request is not signed');
+    return fail('incomplete', 'the query has malformed percent-encoding');
+  }
   const presigned = params.some(([name]) => name === 'X-Amz-Algorithm');
   if (authorization === undefined && !presigned) return fail('missing', 'the request is not signed');
   if (authorization !== undefined && presigned) return fail('incomplete', 'the request carries both an Authorization header and a presigned query');

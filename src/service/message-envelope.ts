@@ -171,3 +171,14 @@ export function countedBytes(e: MessageEnvelope): number {
 function utf8ByteLength(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
+
+/**
+ * The message body a delivered message carries for a protocol without message attributes (CMQ):
+ * an enveloped body (sent through the SQS API) without its attributes. An envelope that does not
+ * decode cannot come from encodeEnvelope (its bytes passed their CRC32C); it is delivered as stored.
+ */
+export function plainBody(m: { enveloped: boolean; bodyBytes: Buffer }): Buffer {
+  if (!m.enveloped) return m.bodyBytes;
+  const body = decodeEnvelope(m.bodyBytes)?.body;
+  return body === undefined ? m.bodyBytes : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}

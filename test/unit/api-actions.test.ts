@@ -2,6 +2,7 @@
 // (method, parameter source, Action matching, clientRequestId, requestId) and failure handling,
 // through handleCmqRequest with a recording fake service.
 
+import { encodeEnvelope } from '../../src/service/message-envelope';
 import { LIMITS } from '../../src/protocol/limits';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -271,6 +272,13 @@ void test('ReceiveMessage: fields at top level with the SDK types; msgBody decod
     { method: 'receive', queueName: 'q1', numOfMsg: 1, waitSeconds: 3 },
     { method: 'receive', queueName: 'q1', numOfMsg: 1, waitSeconds: undefined },
   ]);
+});
+
+void test('ReceiveMessage: a message sent through the SQS API (an envelope with attributes) is delivered as its body alone', async () => {
+  const envelope = encodeEnvelope({ attributes: new Map([['colour', { dataType: 'String', stringValue: 'blue' }]]), system: new Map(), body: Buffer.from('just the body') });
+  const m = { ...sampleDeliveredMessage(Buffer.from(envelope)), enveloped: true };
+  const { call } = harness({ receive: () => ({ ok: true, messages: [m] }) });
+  assert.equal(wire(await call({ Action: 'ReceiveMessage', queueName: 'q1' }))['msgBody'], 'just the body');
 });
 
 void test('ReceiveMessage / BatchReceiveMessage: nothing → 7000 "(10200)no message"', async () => {

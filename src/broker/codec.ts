@@ -32,7 +32,7 @@
 //                       the present ones of u8 notifyStrategy, u8 notifyContentFormat, list filterTags,
 //                       list bindingKeys (flags 1, 2, 4, 8)
 //   publishMessages:    str16 topicName, list msgTags, str16 routingKey, u8 count,
-//                       count × (u32 length, u32 crc32c)
+//                       count × (u32 length, u32 crc32c), then optionally str16 dedupId
 //   pushSucceeded:      str16 topicName, str16 subscriptionName, str16 msgId
 //   pushFailed:         str16 topicName, str16 subscriptionName, str16 msgId, u32 seed
 // where list = u8 count, count × str16. Enums are indexes into the protocol/topic-types.ts arrays.
@@ -96,7 +96,7 @@ export type DecodedCommand =
   | Exclude<Command, { kind: 'sendMessages' | 'publishMessages' | 'relocateBodies' }>
   | { kind: 'relocateBodies'; bodies: DecodedRelocation[] }
   | { kind: 'sendMessages'; queueName: string; delaySeconds: number | null; bodies: DecodedBody[]; options?: SendBodyOptions[] }
-  | { kind: 'publishMessages'; topicName: string; bodies: DecodedBody[]; msgTags: string[]; routingKey: string };
+  | { kind: 'publishMessages'; topicName: string; bodies: DecodedBody[]; msgTags: string[]; routingKey: string; dedupId?: string };
 
 const SET_SUB_STRATEGY = 1;
 const SET_SUB_FORMAT = 2;
@@ -122,7 +122,7 @@ function batchCountOk(n: number): boolean {
 
 export function encodeCommand(cmd: Command): EncodedCommand {
   if (cmd.kind === 'sendMessages') return encodeSend(cmd.queueName, cmd.delaySeconds, cmd.bodies, cmd.options);
-  if (cmd.kind === 'publishMessages') return encodePublish(cmd.topicName, cmd.msgTags, cmd.routingKey, cmd.bodies);
+  if (cmd.kind === 'publishMessages') return encodePublish(cmd.topicName, cmd.msgTags, cmd.routingKey, cmd.bodies, cmd.dedupId);
   if (cmd.kind === 'relocateBodies') return encodeRelocate(cmd.bodies);
   // A delete carries up to 16 receipt handles: sized for them, the writer need not grow (and copy).
   const w = new ByteWriter(cmd.kind === 'deleteMessages' ? 64 + cmd.receiptHandles.reduce((n, h) => n + 2 + h.length, 0) : 64);
@@ -324,7 +324,7 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
 }
 
 /** Topic bodies, like sends: meta written first, then the bodies copied after it in one payload. */
-function encodePublish(topicName: string, msgTags: string[], routingKey: string, bodies: Uint8Array[]): EncodedCommand {
+function encodePublish(topicName: string, msgTags: string[], routingKey: string, bodies: Uint8Array[], dedupId: string | undefined): EncodedCommand {
   check(batchCountOk(bodies.length), `body count out of range: ${bodies.length}`);
   const meta = new ByteWriter(64 + 8 * bodies.length);
   meta.u8(CODEC_VERSION);
@@ -336,6 +336,10 @@ function encodePublish(topicName: string, msgTags: string[], routingKey: string,
   for (const b of bodies) {
     meta.u32(b.length);
     meta.u32(crc32c(b));
+  }
+  if (dedupId !== undefined) {
+    check(dedupId.length >= 1, 'dedupId must not be empty');
+    meta.shortStr(dedupId);
   }
   const metaBytes = meta.finish();
   let total = metaBytes.length;
@@ -565,7 +569,11 @@ function decodePublish(r: ByteReader, metaLen: number): DecodedCommand {
   const topicName = r.shortStr();
   const msgTags = readList(r);
   const routingKey = r.shortStr();
-  return { kind: 'publishMessages', topicName, msgTags, routingKey, bodies: readBodies(r, metaLen) };
+  const bodies = readBodies(r, metaLen);
+  if (r.pos === metaLen) return { kind: 'publishMessages', topicName, msgTags, routingKey, bodies };
+  const dedupId = r.shortStr();
+  check(dedupId.length >= 1, 'empty dedupId');
+  return { kind: 'publishMessages', topicName, msgTags, routingKey, bodies, dedupId };
 }
 
 /**

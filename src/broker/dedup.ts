@@ -12,21 +12,28 @@
 
 import { LIMITS } from '../protocol/limits';
 
-/** Where the first send of a deduplication id put its message. */
+/**
+ * Where the first send of a deduplication id put its message (a queue send: the body's entry and
+ * batch position) or messages (a publish, deduplicated as a whole: its entry, and its body count in
+ * batchPos).
+ */
 export interface DedupHit {
   entryIndex: number;
   batchPos: number;
 }
 
-/** One remembered id, as a snapshot keeps it: [queueNumber, id, entryIndex, batchPos, expiresMs]. */
-export type DedupRow = [number, string, number, number, number];
+/**
+ * Ids are remembered per scope: a queue ('q' and its number) or a topic ('t' and its number).
+ * One remembered id, as a snapshot keeps it: [scope, id, entryIndex, batchPos, expiresMs].
+ */
+export type DedupRow = [string, string, number, number, number];
 
 interface Remembered extends DedupHit {
   expiresMs: number;
 }
 
 export class DedupTable {
-  /** Insertion-ordered: the front expires first. Key: queueNumber, NUL, id. */
+  /** Insertion-ordered: the front expires first. Key: scope, NUL, id. */
   private readonly byKey = new Map<string, Remembered>();
   /** Ids forgotten before their window ended because the table was full. */
   evicted = 0;
@@ -38,13 +45,13 @@ export class DedupTable {
   }
 
   /** The first send of `id` on this queue, if it is still remembered. */
-  find(queueNumber: number, id: string, nowMs: number): DedupHit | undefined {
-    const r = this.byKey.get(key(queueNumber, id));
+  find(scope: string, id: string, nowMs: number): DedupHit | undefined {
+    const r = this.byKey.get(key(scope, id));
     return r !== undefined && r.expiresMs > nowMs ? r : undefined;
   }
 
-  remember(queueNumber: number, id: string, hit: DedupHit, nowMs: number): void {
-    const k = key(queueNumber, id);
+  remember(scope: string, id: string, hit: DedupHit, nowMs: number): void {
+    const k = key(scope, id);
     this.byKey.delete(k);
     this.byKey.set(k, { ...hit, expiresMs: nowMs + LIMITS.dedupWindowMs });
     while (this.byKey.size > this.capacity) {
@@ -65,17 +72,26 @@ export class DedupTable {
     const out: DedupRow[] = [];
     for (const [k, r] of this.byKey) {
       const cut = k.indexOf('\u0000');
-      out.push([Number(k.slice(0, cut)), k.slice(cut + 1), r.entryIndex, r.batchPos, r.expiresMs]);
+      out.push([k.slice(0, cut), k.slice(cut + 1), r.entryIndex, r.batchPos, r.expiresMs]);
     }
     return out;
   }
 
   /** Rows from a snapshot, in their order (expiry order). */
   restore(rows: readonly DedupRow[]): void {
-    for (const [queueNumber, id, entryIndex, batchPos, expiresMs] of rows) this.byKey.set(key(queueNumber, id), { entryIndex, batchPos, expiresMs });
+    for (const [scope, id, entryIndex, batchPos, expiresMs] of rows) this.byKey.set(key(scope, id), { entryIndex, batchPos, expiresMs });
   }
 }
 
-function key(queueNumber: number, id: string): string {
-  return `${queueNumber}\u0000${id}`;
+function key(scope: string, id: string): string {
+  return `${scope}\u0000${id}`;
+}
+
+/** The scope of a queue's ids, and of a topic's. */
+export function queueScope(queueNumber: number): string {
+  return `q${queueNumber}`;
+}
+
+export function topicScope(topicNumber: number): string {
+  return `t${topicNumber}`;
 }

@@ -255,7 +255,7 @@ function parseDedup(json: string): DedupRow[] {
     throw new BrokerFormatError('snapshot: deduplication ids are not JSON');
   }
   const ok = (row: unknown): boolean =>
-    Array.isArray(row) && row.length === 5 && typeof row[1] === 'string' && [row[0], row[2], row[3], row[4]].every((n) => typeof n === 'number' && Number.isFinite(n));
+    Array.isArray(row) && row.length === 5 && typeof row[0] === 'string' && typeof row[1] === 'string' && [row[2], row[3], row[4]].every((n) => typeof n === 'number' && Number.isFinite(n));
   if (!Array.isArray(raw) || !raw.every(ok)) throw new BrokerFormatError('snapshot: bad deduplication ids');
   return raw as DedupRow[];
 }

@@ -28,7 +28,7 @@ import type {
   TopicAttributes,
   TopicList,
 } from './commands';
-import { DedupTable, type DedupHit } from './dedup';
+import { DedupTable, queueScope, type DedupHit } from './dedup';
 import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
 import { copyAllowPolicy, QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
@@ -135,7 +135,7 @@ export class QueueStateMachine {
 
   /** `ids`: the ids of the Raft group this state machine is the replica of (group 0 by default). */
   constructor(private readonly ids: GroupIds = GROUP_0_IDS) {
-    this.topics = new TopicRegistry(this.queueSink, ids);
+    this.topics = new TopicRegistry(this.queueSink, ids, this.dedup);
   }
 
   /** The Raft group this state machine belongs to, which every id it issues names. */
@@ -179,7 +179,7 @@ export class QueueStateMachine {
         const msgIds = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies, cmd.options, duplicateOf);
         if (!Array.isArray(msgIds)) return msgIds;
         cmd.options?.forEach((o, p) => {
-          if (o.dedupId !== undefined && duplicateOf?.[p] === undefined) this.dedup.remember(q.queueNumber, o.dedupId, { entryIndex: index, batchPos: p }, nowMs);
+          if (o.dedupId !== undefined && duplicateOf?.[p] === undefined) this.dedup.remember(queueScope(q.queueNumber), o.dedupId, { entryIndex: index, batchPos: p }, nowMs);
         });
         this.reschedule(q);
         return { ok: true, kind: 'sendMessages', msgIds };
@@ -336,7 +336,7 @@ export class QueueStateMachine {
       if (o.dedupId === undefined) return undefined;
       const earlier = inThisSend.get(o.dedupId);
       if (earlier !== undefined) return { entryIndex: index, batchPos: earlier };
-      const hit = this.dedup.find(q.queueNumber, o.dedupId, nowMs);
+      const hit = this.dedup.find(queueScope(q.queueNumber), o.dedupId, nowMs);
       if (hit === undefined) inThisSend.set(o.dedupId, p);
       return hit;
     });

@@ -274,6 +274,21 @@ void test('ReceiveMessage: fields at top level with the SDK types; msgBody decod
   ]);
 });
 
+void test('SendMessage / BatchSendMessage: the dedupId extension gives each body an id (a batch: id/position); a bad one is 4000/10350', async () => {
+  const { service, call } = harness();
+  assertEnvelope(await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'a', dedupId: 'tok-1' }), 0);
+  assertEnvelope(await call({ Action: 'BatchSendMessage', queueName: 'q1', 'msgBody.0': 'a', 'msgBody.1': 'b', dedupId: 'tok-2' }), 0);
+  assertEnvelope(await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'a' }), 0);
+  assert.deepEqual(
+    (service.submitted as Extract<Command, { kind: 'sendMessages' }>[]).map((c) => c.options),
+    [[{ dedupId: 'tok-1' }], [{ dedupId: 'tok-2/0' }, { dedupId: 'tok-2/1' }], undefined],
+  );
+  for (const bad of ['', 'a b', 'x'.repeat(129)]) {
+    const r = await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'a', dedupId: bad });
+    assert.deepEqual([r['code'], r['message']], [4000, '(10350)parameter dedupId value or length is out of range'], bad);
+  }
+});
+
 void test('ReceiveMessage: a message sent through the SQS API (an envelope with attributes) is delivered as its body alone', async () => {
   const envelope = encodeEnvelope({ attributes: new Map([['colour', { dataType: 'String', stringValue: 'blue' }]]), system: new Map(), body: Buffer.from('just the body') });
   const m = { ...sampleDeliveredMessage(Buffer.from(envelope)), enveloped: true };

@@ -272,11 +272,38 @@ void test('deduplication: ids are forgotten after the window, and kept across a 
 
 void test('deduplication: the table is bounded, forgetting the oldest first', () => {
   const t = new DedupTable(3);
-  for (let i = 0; i < 5; i++) t.remember(1, `id${i}`, { entryIndex: i + 1, batchPos: 0 }, 1000);
+  for (let i = 0; i < 5; i++) t.remember('q1', `id${i}`, { entryIndex: i + 1, batchPos: 0 }, 1000);
   assert.equal(t.size, 3);
   assert.equal(t.evicted, 2);
-  assert.equal(t.find(1, 'id0', 1000), undefined);
-  assert.deepEqual(t.find(1, 'id4', 1000), { entryIndex: 5, batchPos: 0, expiresMs: 1000 + LIMITS.dedupWindowMs });
+  assert.equal(t.find('q1', 'id0', 1000), undefined);
+  assert.deepEqual(t.find('q1', 'id4', 1000), { entryIndex: 5, batchPos: 0, expiresMs: 1000 + LIMITS.dedupWindowMs });
   t.expire(1000 + LIMITS.dedupWindowMs);
   assert.equal(t.size, 0);
+});
+
+void test('deduplication of publishes: a retried publish answers the first msgIds and delivers nothing again, per topic', () => {
+  const h = setup();
+  h.ok({ kind: 'createTopic', topicName: 't', maxMsgSize: 65_536, filterType: 1 });
+  h.ok({ kind: 'createTopic', topicName: 'u', maxMsgSize: 65_536, filterType: 1 });
+  for (const topicName of ['t', 'u']) {
+    h.ok({ kind: 'subscribe', topicName, subscriptionName: 's', protocol: 'queue', endpoint: 'q', notifyStrategy: 'BACKOFF_RETRY', notifyContentFormat: 'JSON', filterTags: [], bindingKeys: [] });
+  }
+  const publish = (topicName: string, dedupId?: string): Extract<ReturnType<BrokerHarness['run']>, { kind: 'publishMessages' }> => {
+    const cmd: Command = { kind: 'publishMessages', topicName, bodies: [body('x'), body('y')], msgTags: [], routingKey: '' };
+    if (dedupId !== undefined) cmd.dedupId = dedupId;
+    return h.ok(cmd);
+  };
+  const first = publish('t', 'p1');
+  assert.deepEqual(first.deliveredQueues, ['q']);
+  const retry = publish('t', 'p1');
+  assert.deepEqual([retry.msgIds, retry.deliveredQueues, retry.pushes], [first.msgIds, [], 0]);
+  assert.deepEqual(counts(h), [2, 0, 0]);
+  assert.notDeepEqual(publish('u', 'p1').msgIds, first.msgIds, 'ids are per topic');
+  publish('t');
+  assert.deepEqual(counts(h), [6, 0, 0]);
+  const restored = QueueStateMachine.restore(h.sm.snapshot());
+  const { payload, metaLen } = encodeCommand({ kind: 'publishMessages', topicName: 't', bodies: [body('x'), body('y')], msgTags: [], routingKey: '', dedupId: 'p1' });
+  const r = restored.apply(h.index + 1, h.timeMs, payload, metaLen);
+  assert.ok(r.ok && r.kind === 'publishMessages');
+  assert.deepEqual(r.msgIds, first.msgIds, 'remembered across a snapshot');
 });

@@ -24,7 +24,10 @@ export interface FailoverResult {
   killed: string;
   acknowledged: number;
   lost: number;
+  /** Deliveries of another stored copy of an id (the message was stored twice). */
   duplicated: number;
+  /** Deliveries beyond the first of the same stored copy (its delete or ack was lost); 0 where copies have no name. */
+  redelivered: number;
   /** Longest stretch after the kill with no acknowledged send, in ms. */
   unavailableMs: number;
   failedSends: number;
@@ -33,8 +36,21 @@ export interface FailoverResult {
 
 export async function runFailover(d: FailoverDriver, opts: FailoverOptions): Promise<FailoverResult> {
   const deliveries = new Map<number, number>();
-  const stopConsumer = await d.consume((id) => {
-    if (id >= 0) deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+  let redelivered = 0;
+  /** Per id, the copies seen (only for systems that name them). */
+  const copies = new Map<number, Set<string>>();
+  const stopConsumer = await d.consume((id, copy) => {
+    if (id < 0) return;
+    if (copy !== undefined) {
+      const seen = copies.get(id) ?? new Set<string>();
+      copies.set(id, seen);
+      if (seen.has(copy)) {
+        redelivered++;
+        return;
+      }
+      seen.add(copy);
+    }
+    deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
   });
   const acked: number[] = [];
   const ackTimes: number[] = [];
@@ -98,6 +114,7 @@ export async function runFailover(d: FailoverDriver, opts: FailoverOptions): Pro
     acknowledged: acked.length,
     lost: acked.filter((id) => !deliveries.has(id)).length,
     duplicated,
+    redelivered,
     unavailableMs,
     failedSends,
     gaveUp,

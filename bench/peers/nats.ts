@@ -137,7 +137,8 @@ export class NatsSystem implements PeerSystem {
       },
       consume: (onMessage) => {
         let stop = false;
-        const done = this.consumeFor(js, q, Infinity, (text) => onMessage(idOf(text)), () => stop);
+        // The stream sequence names the stored copy (a redelivery keeps it).
+        const done = this.consumeFor(js, q, Infinity, (text, seq) => onMessage(idOf(text), String(seq)), () => stop);
         return Promise.resolve(async () => {
           stop = true;
           await done;
@@ -174,14 +175,14 @@ export class NatsSystem implements PeerSystem {
   }
 
   /** Consume from the durable consumer named after the stream, acking each message, until count or stopped. */
-  private async consumeFor(js: JetStreamClient, q: string, count: number, onMessage: (text: string) => void, stopped = (): boolean => false): Promise<number> {
+  private async consumeFor(js: JetStreamClient, q: string, count: number, onMessage: (text: string, seq: number) => void, stopped = (): boolean => false): Promise<number> {
     const consumer = await js.consumers.get(q, q);
     let n = 0;
     let lastProgress = performance.now();
     const messages = await consumer.consume({
       max_messages: IN_FLIGHT_MAX,
       callback: (m) => {
-        onMessage(Buffer.from(m.data.buffer, m.data.byteOffset, Math.min(16, m.data.length)).toString('latin1'));
+        onMessage(Buffer.from(m.data.buffer, m.data.byteOffset, Math.min(16, m.data.length)).toString('latin1'), m.seq);
         m.ack();
         n++;
         lastProgress = performance.now();

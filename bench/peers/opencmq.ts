@@ -96,7 +96,9 @@ export class OpencmqSystem implements PeerSystem {
       send: async (ids) => {
         const conn = sendConns.pop() ?? (await RawHttpConnection.connect(follower.port));
         try {
-          let form = `Action=BatchSendMessage&queueName=${q}`;
+          // The same dedupId on every retry of this batch (as the SDK does): a batch whose first
+          // attempt was applied before the leader died is not enqueued a second time.
+          let form = `Action=BatchSendMessage&queueName=${q}&dedupId=batch-${ids[0]}`;
           ids.forEach((id, i) => (form += `&msgBody.${i + 1}=${body(id)}`));
           const answer = await conn.send(RawHttpConnection.request(form));
           if (!isOk(answer)) throw new Error(answer.toString());
@@ -111,14 +113,14 @@ export class OpencmqSystem implements PeerSystem {
           const conn = await RawHttpConnection.connect(follower.port);
           while (!stopped) {
             try {
-              const r = JSON.parse((await conn.send(receive)).toString()) as { code: number; msgInfoList?: { msgBody: string; receiptHandle: string }[] };
+              const r = JSON.parse((await conn.send(receive)).toString()) as { code: number; msgInfoList?: { msgBody: string; msgId: string; receiptHandle: string }[] };
               if (r.code !== 0 || !r.msgInfoList) {
                 await sleep(20);
                 continue;
               }
               let form = `Action=BatchDeleteMessage&queueName=${q}`;
               r.msgInfoList.forEach((m, i) => {
-                onMessage(idOf(m.msgBody));
+                onMessage(idOf(m.msgBody), m.msgId);
                 form += `&receiptHandle.${i + 1}=${encodeURIComponent(m.receiptHandle)}`;
               });
               await conn.send(RawHttpConnection.request(form));

@@ -9,7 +9,13 @@ export interface FailoverDriver {
   /** Send one message per id; resolves once acknowledged, throws when not (the caller retries). */
   send(ids: number[]): Promise<void>;
   /** Start consuming; onMessage gets the id of every delivery. Resolves to a function that stops it. */
-  consume(onMessage: (id: number) => void): Promise<() => Promise<void>>;
+  /**
+   * `copy` names the stored message (opencmq: its msgId) where the system has such a name: a
+   * repeated delivery of the same copy is a redelivery (its delete or ack was lost), a delivery of
+   * another copy of the same id is a duplicate (the message was stored twice). Without it, every
+   * repeated delivery counts as a duplicate.
+   */
+  consume(onMessage: (id: number, copy?: string) => void): Promise<() => Promise<void>>;
   /** Kill the leader of the queue's replica group with SIGKILL; returns which node it was. */
   killLeader(): Promise<string>;
 }

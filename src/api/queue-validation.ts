@@ -124,14 +124,15 @@ export function bodyBytes(p: FormParams, key: string, name: string = key): Buffe
   return bytes.length > MSG_BODY_BYTES_MAX ? fail('msgTooLarge') : bytes;
 }
 
-export function delaySecondsParam(p: FormParams): number | ErrorResult {
+/** Absent: null, the queue's own delay (0 unless set through the SQS API's DelaySeconds). */
+export function delaySecondsParam(p: FormParams): number | null | ErrorResult {
   const v = optionalInt(p, 'delaySeconds', DELAY_RANGE);
-  return v ?? 0;
+  return v ?? null;
 }
 
 export interface SendParams {
   queueName: string;
-  delaySeconds: number;
+  delaySeconds: number | null;
   bodies: Buffer[];
 }
 

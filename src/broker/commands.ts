@@ -119,6 +119,11 @@ export interface SendBodyOptions {
    * body and attributes as SQS counts them, without the envelope's framing.
    */
   countedBytes?: number;
+  /**
+   * A deduplication id (1 to LIMITS.dedupIdCharsMax characters): a body whose id was sent to this
+   * queue within LIMITS.dedupWindowMs is not enqueued again; the send answers the first msgId.
+   */
+  dedupId?: string;
 }
 
 /** One entry of a changeVisibility command. */

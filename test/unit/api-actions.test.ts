@@ -212,14 +212,14 @@ void test('QueryQueueRoute: a queue that does not exist is 4440/10100', async ()
 
 // --- Messages
 
-void test('SendMessage: UTF-8 body bytes, delay default 0, msgId a string', async () => {
+void test("SendMessage: UTF-8 body bytes, no delaySeconds is the queue's own delay (null), msgId a string", async () => {
   const { service, call } = harness();
   const r = await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'héllo 世界 + 😀' });
   assertEnvelope(r, 0);
   assert.equal(typeof r['msgId'], 'string');
   const [c] = service.submitted as [Command & { kind: 'sendMessages' }];
   assert.equal(c.kind, 'sendMessages');
-  assert.equal(c.delaySeconds, 0);
+  assert.equal(c.delaySeconds, null);
   assert.deepEqual(c.bodies.map((b) => Buffer.from(b).toString('utf8')), ['héllo 世界 + 😀']);
   await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'x', delaySeconds: '6048000' });
   assert.equal((service.submitted[1] as { delaySeconds: number }).delaySeconds, 6048000);
@@ -308,7 +308,7 @@ void test('DeleteMessage: any non-empty handle reaches the broker; a failure is 
   assertEnvelope(await call({ Action: 'DeleteMessage', queueName: 'q1', receiptHandle: odd }), 0);
   assert.deepEqual(service.submitted, [{ kind: 'deleteMessages', queueName: 'q1', receiptHandles: [odd] }]);
   const failing = harness({
-    submit: (c) => ({ ok: true, kind: 'deleteMessages', failures: [{ index: 0, receiptHandle: (c as { receiptHandles: string[] }).receiptHandles[0] as string, error: 'receiptHandleInvalid' }] }),
+    submit: (c) => ({ ok: true, kind: 'deleteMessages', failures: [{ index: 0, receiptHandle: (c as { receiptHandles: string[] }).receiptHandles[0] as string, error: 'receiptHandleInvalid', malformed: false }] }),
   });
   const r = await failing.call({ Action: 'DeleteMessage', queueName: 'q1', receiptHandle: 'old' });
   assert.deepEqual([r['code'], r['message']], [4430, '(10260)receipt handle is invalid']);
@@ -317,7 +317,7 @@ void test('DeleteMessage: any non-empty handle reaches the broker; a failure is 
 function failHandles(bad: Set<string>): RecordingScripts['submit'] {
   return (c: Command): CommandResult => {
     assert.equal(c.kind, 'deleteMessages');
-    const failures = c.receiptHandles.flatMap((h, index) => (bad.has(h) ? [{ index, receiptHandle: h, error: 'receiptHandleInvalid' as const }] : []));
+    const failures = c.receiptHandles.flatMap((h, index) => (bad.has(h) ? [{ index, receiptHandle: h, error: 'receiptHandleInvalid' as const, malformed: false }] : []));
     return { ok: true, kind: 'deleteMessages', failures };
   };
 }

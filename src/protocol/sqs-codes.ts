@@ -113,6 +113,9 @@ export const SQS_CODES = {
   dlqPolicyQueueMember: INVALID_PARAMETER_VALUE,
   dlqPolicyPolicyMember: INVALID_PARAMETER_VALUE,
   dlqBindTooMany: OVER_LIMIT,
+  dlqNotAllowed: INVALID_PARAMETER_VALUE,
+  // AWS answers a 51st tag as an invalid parameter value.
+  queueTagsFull: INVALID_PARAMETER_VALUE,
 
   // Topics / subscriptions: not reachable through the SQS API; mapped by kind.
   topicNotExist: RESOURCE_NOT_FOUND,

@@ -30,14 +30,14 @@ after(async () => {
 async function start(opts: Partial<SqsServerOptions> = {}): Promise<{ port: number; envs: SqsEnv[] }> {
   const envs: SqsEnv[] = [];
   const actions: Record<string, SqsAction> = {
-    ListQueues: async (env, input) => {
+    ListQueues: (env, input) => {
       envs.push(env);
       const prefix = typeof input['QueueNamePrefix'] === 'string' ? input['QueueNamePrefix'] : '';
-      return { QueueUrls: [`${env.baseUrl}/${env.accountId}/${prefix}one`, `${env.baseUrl}/${env.accountId}/${prefix}two`] };
+      return Promise.resolve({ QueueUrls: [`${env.baseUrl}/${env.accountId}/${prefix}one`, `${env.baseUrl}/${env.accountId}/${prefix}two`] });
     },
-    GetQueueUrl: async (env) => {
+    GetQueueUrl: (env) => {
       envs.push(env);
-      return fail('queueNotExist');
+      return Promise.resolve(fail('queueNotExist'));
     },
   };
   const server = createSqsServer({

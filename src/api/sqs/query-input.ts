@@ -161,7 +161,11 @@ function readValue(s: SqsShape, node: Node | undefined, path: string): unknown {
     }
     case 'map':
       return readMap(s, node, path);
-    default:
+    case 'string':
+    case 'integer':
+    case 'long':
+    case 'boolean':
+    case 'blob':
       return node.value === undefined ? undefined : scalarFromText(s.t, node.value, path);
   }
 }

@@ -28,6 +28,7 @@ import { parseForm, type FormParams } from '../form';
 import type { HttpAnswer, HttpRequest } from '../http-listener';
 import { jsonInput, queryInput, type InputResult } from './query-input';
 import { sqsOperation, type SqsOperation } from './shapes';
+import type { SigV4Failure, SigV4Request, SigV4Result } from './sigv4';
 import type { SqsAction, SqsEnv, SqsInput, SqsOutput } from './types';
 import { renderXmlError, renderXmlResult } from './xml-output';
 
@@ -43,22 +44,12 @@ const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
 const XML_CONTENT_TYPE = 'text/xml';
 const TARGET_PREFIX = 'AmazonSQS.';
 
-/** What the signature check is given: the request as received. */
-export interface SigV4Request {
-  method: string;
-  /** The path as received (still percent-encoded), without the query. */
-  path: string;
-  /** The query string without '?', as received. */
-  query: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
+export type { SigV4Failure, SigV4Request, SigV4Result };
 
-export type SigV4Failure = 'missing' | 'incomplete' | 'unknownKey' | 'mismatch' | 'expired';
-
-export type SigV4Result = { ok: true; accessKeyId: string; region: string } | { ok: false; failure: SigV4Failure; detail: string };
-
-/** Checks an AWS Signature Version 4 (header or presigned query); `secretOf` gives an access key id's secret. */
+/**
+ * Checks an AWS Signature Version 4 (header or presigned query); `secretOf` gives an access key
+ * id's secret. Injected (./sigv4.ts's verifySigV4 in the server), so tests can fake the outcome.
+ */
 export type VerifySigV4 = (req: SigV4Request, secretOf: (accessKeyId: string) => string | undefined, nowMs: number) => SigV4Result;
 
 /** The registry name of each signature failure. */

@@ -138,6 +138,19 @@ test('errors from an action: JSON with __type and x-amzn-query-error, XML with T
   assert.equal(xmlError(await run(queryReq({ Action: 'PurgeQueue', QueueUrl: Q }))).type, 'Receiver');
 });
 
+test('query: a request posted to the queue URL without QueueUrl names the queue by its path', async () => {
+  const { run, seen } = setup();
+  await run({ ...queryReq({ Action: 'SendMessage', MessageBody: 'hi' }), path: '/000000000000/q1' });
+  assert.deepEqual(seen[0]?.input, { MessageBody: 'hi', QueueUrl: 'http://localhost:9324/000000000000/q1' });
+  // A QueueUrl parameter wins; actions without one, and other paths, are left alone.
+  await run({ ...queryReq({ Action: 'SendMessage', QueueUrl: 'http://x/1/other', MessageBody: 'hi' }), path: '/000000000000/q1' });
+  assert.equal(seen[1]?.input?.['QueueUrl'], 'http://x/1/other');
+  await run({ ...queryReq({ Action: 'ListQueues' }), path: '/000000000000/q1' });
+  assert.deepEqual(seen[2]?.input, {});
+  await run({ ...queryReq({ Action: 'SendMessage', MessageBody: 'hi' }), path: '/' });
+  assert.equal(seen[3]?.input?.['QueueUrl'], undefined);
+});
+
 test('an action that throws is a logged 500 InternalFailure', async () => {
   const { run, log } = setup();
   const a = await run(jsonReq('DeleteMessage', { QueueUrl: Q, ReceiptHandle: 'h' }));

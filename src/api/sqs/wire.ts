@@ -202,6 +202,7 @@ async function runRequest(
 
   const parsed = parseInput(request);
   if (!parsed.ok) return parsed;
+  const input = withQueueUrlFromPath(parsed, req);
   const action = ctx.actions[parsed.action];
   if (action === undefined || !Object.prototype.hasOwnProperty.call(ctx.actions, parsed.action)) {
     return fail('actionNameNotExist', parsed.action, '(not served by this server)');
@@ -214,7 +215,7 @@ async function runRequest(
     region: signer.region ?? ctx.region,
     senderId: signer.accessKeyId ?? ctx.accountId,
   };
-  const result = await action(env, parsed.input);
+  const result = await action(env, input);
   if ('ok' in result && result.ok === false) return result as ErrorResult;
   return { ok: true, action: parsed.action, operation: parsed.operation, output: result as SqsOutput };
 }
@@ -270,6 +271,18 @@ function parseInput(request: Request): ({ ok: true } & Parsed) | ErrorResult {
   }
   if (!result.ok) return result;
   return { ok: true, action: request.action, operation, input: result.input };
+}
+
+/** A queue URL's path: `/<account id>/<queue name>`. */
+const QUEUE_PATH_RE = /^\/[^/?#]+\/[^/?#]+$/;
+
+/**
+ * The query protocol's older form names the queue by the request's path (a POST to the queue
+ * URL) instead of a QueueUrl parameter: the action gets the URL either way.
+ */
+function withQueueUrlFromPath(parsed: Parsed, req: HttpRequest): SqsInput {
+  if (!('QueueUrl' in parsed.operation.input.members) || parsed.input['QueueUrl'] !== undefined || !QUEUE_PATH_RE.test(req.path)) return parsed.input;
+  return { ...parsed.input, QueueUrl: baseUrlOf(req) + req.path };
 }
 
 /** Who signed (when anyone did): the access key id and the region of its credential scope. */

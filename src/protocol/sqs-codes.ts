@@ -27,16 +27,44 @@ function common(name: string, status: number): SqsCode {
   return sqs(name, name, status);
 }
 
-// Modeled errors of the SQS API (service model 2012-11-05).
-const QUEUE_DOES_NOT_EXIST = sqs('AWS.SimpleQueueService.NonExistentQueue', 'QueueDoesNotExist', 400);
-const QUEUE_NAME_EXISTS = sqs('QueueAlreadyExists', 'QueueNameExists', 400);
-const QUEUE_DELETED_RECENTLY = sqs('AWS.SimpleQueueService.QueueDeletedRecently', 'QueueDeletedRecently', 400);
-const RECEIPT_HANDLE_IS_INVALID = sqs('ReceiptHandleIsInvalid', 'ReceiptHandleIsInvalid', 404);
-const OVER_LIMIT = sqs('OverLimit', 'OverLimit', 403);
-const REQUEST_THROTTLED = sqs('RequestThrottled', 'RequestThrottled', 403);
-const TOO_MANY_ENTRIES = sqs('AWS.SimpleQueueService.TooManyEntriesInBatchRequest', 'TooManyEntriesInBatchRequest', 400);
-const BATCH_REQUEST_TOO_LONG = sqs('AWS.SimpleQueueService.BatchRequestTooLong', 'BatchRequestTooLong', 400);
-const RESOURCE_NOT_FOUND = sqs('ResourceNotFoundException', 'ResourceNotFoundException', 404);
+/**
+ * The modeled errors of the SQS API (service model 2012-11-05, its awsQueryError traits), by
+ * shape name; the KMS ones are left out (no KMS here). Registry names map onto these or onto the
+ * common errors below.
+ */
+export const SQS_MODELED_ERRORS = {
+  BatchEntryIdsNotDistinct: sqs('AWS.SimpleQueueService.BatchEntryIdsNotDistinct', 'BatchEntryIdsNotDistinct', 400),
+  BatchRequestTooLong: sqs('AWS.SimpleQueueService.BatchRequestTooLong', 'BatchRequestTooLong', 400),
+  EmptyBatchRequest: sqs('AWS.SimpleQueueService.EmptyBatchRequest', 'EmptyBatchRequest', 400),
+  InvalidAddress: sqs('InvalidAddress', 'InvalidAddress', 404),
+  InvalidAttributeName: sqs('InvalidAttributeName', 'InvalidAttributeName', 400),
+  InvalidAttributeValue: sqs('InvalidAttributeValue', 'InvalidAttributeValue', 400),
+  InvalidBatchEntryId: sqs('AWS.SimpleQueueService.InvalidBatchEntryId', 'InvalidBatchEntryId', 400),
+  InvalidIdFormat: sqs('InvalidIdFormat', 'InvalidIdFormat', 400),
+  InvalidMessageContents: sqs('InvalidMessageContents', 'InvalidMessageContents', 400),
+  InvalidSecurity: sqs('InvalidSecurity', 'InvalidSecurity', 403),
+  MessageNotInflight: sqs('AWS.SimpleQueueService.MessageNotInflight', 'MessageNotInflight', 400),
+  OverLimit: sqs('OverLimit', 'OverLimit', 403),
+  PurgeQueueInProgress: sqs('AWS.SimpleQueueService.PurgeQueueInProgress', 'PurgeQueueInProgress', 403),
+  QueueDeletedRecently: sqs('AWS.SimpleQueueService.QueueDeletedRecently', 'QueueDeletedRecently', 400),
+  QueueDoesNotExist: sqs('AWS.SimpleQueueService.NonExistentQueue', 'QueueDoesNotExist', 400),
+  QueueNameExists: sqs('QueueAlreadyExists', 'QueueNameExists', 400),
+  ReceiptHandleIsInvalid: sqs('ReceiptHandleIsInvalid', 'ReceiptHandleIsInvalid', 404),
+  RequestThrottled: sqs('RequestThrottled', 'RequestThrottled', 403),
+  ResourceNotFoundException: sqs('ResourceNotFoundException', 'ResourceNotFoundException', 404),
+  TooManyEntriesInBatchRequest: sqs('AWS.SimpleQueueService.TooManyEntriesInBatchRequest', 'TooManyEntriesInBatchRequest', 400),
+  UnsupportedOperation: sqs('AWS.SimpleQueueService.UnsupportedOperation', 'UnsupportedOperation', 400),
+} as const satisfies Record<string, SqsCode>;
+
+const QUEUE_DOES_NOT_EXIST = SQS_MODELED_ERRORS.QueueDoesNotExist;
+const QUEUE_NAME_EXISTS = SQS_MODELED_ERRORS.QueueNameExists;
+const QUEUE_DELETED_RECENTLY = SQS_MODELED_ERRORS.QueueDeletedRecently;
+const RECEIPT_HANDLE_IS_INVALID = SQS_MODELED_ERRORS.ReceiptHandleIsInvalid;
+const OVER_LIMIT = SQS_MODELED_ERRORS.OverLimit;
+const REQUEST_THROTTLED = SQS_MODELED_ERRORS.RequestThrottled;
+const TOO_MANY_ENTRIES = SQS_MODELED_ERRORS.TooManyEntriesInBatchRequest;
+const BATCH_REQUEST_TOO_LONG = SQS_MODELED_ERRORS.BatchRequestTooLong;
+const RESOURCE_NOT_FOUND = SQS_MODELED_ERRORS.ResourceNotFoundException;
 
 // AWS common errors.
 const INVALID_PARAMETER_VALUE = common('InvalidParameterValue', 400);

@@ -7,11 +7,13 @@ import assert from 'node:assert/strict';
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import * as sdk from '@aws-sdk/client-sqs';
 import { GetQueueUrlCommand, ListQueuesCommand, SQSClient, SQSServiceException } from '@aws-sdk/client-sqs';
 import { createSqsServer, type SqsServerOptions } from '../../src/api/sqs/server';
 import type { SqsAction, SqsEnv } from '../../src/api/sqs/types';
 import { fail } from '../../src/protocol/errors';
 import { LIMITS } from '../../src/protocol/limits';
+import { SQS_MODELED_ERRORS } from '../../src/protocol/sqs-codes';
 import type { QueueService } from '../../src/service/queue-service';
 import { rawConnect, readUntilClose } from '../helpers/raw-http';
 import { one, parseXml, text } from '../helpers/tiny-xml';
@@ -113,6 +115,17 @@ test('the AWS SDK against a server with credentials: an unknown key is InvalidCl
     assert.equal(err.$metadata.httpStatusCode, 403);
   } finally {
     sqs.destroy();
+  }
+});
+
+test('every modeled error shape in the SQS code table is an exception class of the AWS SDK', () => {
+  for (const [shape, code] of Object.entries(SQS_MODELED_ERRORS)) {
+    assert.equal(code.shape, shape);
+    const ctor = (sdk as unknown as Record<string, unknown>)[shape];
+    assert.equal(typeof ctor, 'function', shape);
+    const e = new (ctor as new (o: object) => SQSServiceException)({ message: 'm', $metadata: {} });
+    assert.ok(e instanceof SQSServiceException, shape);
+    assert.equal(e.name, shape);
   }
 });
 

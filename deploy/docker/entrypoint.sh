@@ -5,6 +5,7 @@
 #   OPENCMQ_CONFIG           JSON config file (--config); flags made from the variables below win
 #   OPENCMQ_DATA_DIR         --data-dir        OPENCMQ_HOST / OPENCMQ_PORT        client API
 #   OPENCMQ_ADMIN_HOST       --admin-host      OPENCMQ_ADMIN_PORT                 health, metrics
+#   OPENCMQ_SQS_HOST         --sqs-host        OPENCMQ_SQS_PORT                   Amazon SQS API
 #   OPENCMQ_NODE_ID          --node-id         OPENCMQ_RAFT_PORT                  peer listener
 #   OPENCMQ_PEERS            every member as ID=HOST:PORT, comma or space separated; this node's
 #                            own entry is dropped, so all members can share one list
@@ -51,6 +52,8 @@ flag host "${OPENCMQ_HOST:-}"
 flag port "${OPENCMQ_PORT:-}"
 flag admin-host "${OPENCMQ_ADMIN_HOST:-}"
 flag admin-port "${OPENCMQ_ADMIN_PORT:-}"
+flag sqs-host "${OPENCMQ_SQS_HOST:-}"
+flag sqs-port "${OPENCMQ_SQS_PORT:-}"
 flag keys-file "${OPENCMQ_KEYS_FILE:-}"
 if [ -n "${OPENCMQ_NODE_ID:-}" ]; then
   flag node-id "$OPENCMQ_NODE_ID"

@@ -4,19 +4,17 @@
 // is HTTP 200 with a JSON envelope (spec §1.5); exceptions become 6000/10050 and are logged.
 
 import { randomBytes } from 'node:crypto';
-import * as http from 'node:http';
-import * as https from 'node:https';
-import type * as net from 'node:net';
+import type * as http from 'node:http';
 import { errorKind, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
-import { capConnectionsPerClient } from './client-cap';
+import { createHttpListener, type HttpAnswer, type HttpProtocol, type HttpRequest, type ListenerOptions } from './http-listener';
 import { buildActionTable, type ActionTable, type ApiCompat } from './actions';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './auth';
 import { parseForm } from './form';
 import { ADMIN_ACTIONS } from './admin-actions';
 import { QUEUE_ACTIONS } from './queue-actions';
 import { TOPIC_ACTIONS } from './topic-actions';
-import { clientRequestIdEcho, renderOutcome, responseBytes, responseJson, type ActionOutcome } from './response';
+import { clientRequestIdEcho, renderOutcome, responseBytes, type ActionOutcome } from './response';
 import { loggerFor, LogRateLimit, type Logger, type LogSink } from '../protocol/log';
 import { NO_OBSERVER, type RequestObserver } from '../service/observer';
 import type { QueueService } from '../service/queue-service';
@@ -198,246 +196,51 @@ function describeError(e: unknown): string {
   }
 }
 
-export interface ApiServerOptions extends ApiOptions {
-  /** Idle keep-alive connections are closed after this long (default LIMITS.httpKeepAliveTimeoutMsDefault). */
-  keepAliveTimeoutMs?: number;
-  /**
-   * A request must arrive, from its first byte to the end of its body, within this long (default
-   * LIMITS.httpRequestTimeoutMsDefault); a fresh connection must send its first request within it.
-   */
-  requestTimeoutMs?: number;
-  /** Open connections per client address (default LIMITS.httpConnectionsPerClientDefault). */
-  maxConnectionsPerClient?: number;
-  /** Open connections in all (default LIMITS.httpConnectionsMax); lower only in tests. */
-  maxConnections?: number;
-  /** Serve HTTPS with these options (certificate, key, client CA) instead of HTTP. */
-  tls?: https.ServerOptions;
-}
-
-/** Headers (and so GET query strings) may be as large as a request body (spec §1.2: 1 MB). */
-const MAX_HEADER_BYTES = LIMITS.requestBytesMax + 64 * 1024;
-/** After a final answer (oversized body, cut request, malformed HTTP), give the client this long to read it before closing. */
-const CLOSE_DELAY_MS = 2000;
-/** How often the request deadline is checked, at most (node's default, 30 s, would let it slip that far). */
-const DEADLINE_CHECK_MAX_MS = 1000;
+export interface ApiServerOptions extends ApiOptions, ListenerOptions {}
 
 /** An HTTP server answering CMQ requests at any path. Call `.listen()` on it. */
 export function createApiServer(opts: ApiServerOptions): http.Server {
-  const ctx = createApiContext(opts);
-  const requestTimeout = opts.requestTimeoutMs ?? LIMITS.httpRequestTimeoutMsDefault;
-  const serverOptions: http.ServerOptions = {
-    maxHeaderSize: MAX_HEADER_BYTES,
-    // node:http times a request from its first byte (or from accept, for a connection's first
-    // request) to the end of its body; an idle keep-alive connection between requests is not
-    // timed by these but by keepAliveTimeout, and neither covers producing the answer.
-    requestTimeout,
-    headersTimeout: requestTimeout,
-    connectionsCheckingInterval: Math.max(50, Math.min(DEADLINE_CHECK_MAX_MS, Math.floor(requestTimeout / 10))),
-    keepAliveTimeout: opts.keepAliveTimeoutMs ?? LIMITS.httpKeepAliveTimeoutMsDefault,
-  };
-  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    serveRequest(ctx, req, res, opts.forward);
-  };
-  // An https.Server is an http.Server with TLS underneath: same settings, same events.
-  const server = opts.tls
-    ? (https.createServer({ ...opts.tls, ...serverOptions }, handler) as unknown as http.Server)
-    : http.createServer(serverOptions, handler);
-  server.maxConnections = opts.maxConnections ?? LIMITS.httpConnectionsMax;
-  // On an https server 'connection' is the raw TCP socket: over-cap clients cost no handshake.
-  capConnectionsPerClient(server, opts.maxConnectionsPerClient ?? LIMITS.httpConnectionsPerClientDefault);
-  // A client may end its side once its request is sent (shutdown(SHUT_WR)); node's default ends
-  // ours too, so an answer still being produced (a forward, a long poll) would be lost. The
-  // switch is node:http's own (untyped) one; test/unit/api-http-deadlines.test.ts guards it.
-  (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      onRequestDeadline(ctx, socket, requestTimeout);
-      return;
-    }
-    if (err.code === 'HPE_HEADER_OVERFLOW') {
-      // Keep the CMQ contract (HTTP 200 + JSON) for an over-long GET URL.
-      writeRawAnswer(socket, renderOutcome(tooLarge(), ctx.nextRequestId()));
-      closeSoon(socket);
-      return;
-    }
-    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    closeSoon(socket);
-  });
-  return server;
-}
-
-/** What one connection is doing, for the request deadline. */
-interface ConnectionState {
-  /** The response of the request whose body is still arriving (at most one at a time). */
-  receiving: http.ServerResponse | undefined;
-  /** Requests received whole and not yet answered. */
-  answering: number;
-  /** Requests whose headers arrived, ever. */
-  requests: number;
-  /** Set when the deadline passed: the connection is closed once owed answers are sent. */
-  cut?: { requestsAtDeadline: number; headersHadArrived: boolean; answer: () => Record<string, unknown> };
-}
-
-const connections = new WeakMap<net.Socket, ConnectionState>();
-
-function connectionState(socket: net.Socket): ConnectionState {
-  let state = connections.get(socket);
-  if (state === undefined) {
-    state = { receiving: undefined, answering: 0, requests: 0 };
-    connections.set(socket, state);
-  }
-  return state;
+  return createHttpListener(cmqProtocol(createApiContext(opts), opts.forward), opts);
 }
 
 /**
- * A request did not arrive whole in time. Answers already owed on this connection are sent
- * first (in order, as HTTP requires); then the cut request gets a CMQ answer (nothing was
- * applied; retry) and the connection is closed. A connection that never sent a byte is just
- * closed: there is no request to answer, and an unasked-for answer would be read as the reply
- * to the client's next request.
+ * CMQ on the shared listener: every answer, the listener's own refusals included, is HTTP 200
+ * with a JSON envelope (spec §1.5).
  */
-function onRequestDeadline(ctx: ApiContext, socket: net.Socket, timeoutMs: number): void {
-  const state = connectionState(socket);
-  state.cut = {
-    requestsAtDeadline: state.requests,
-    headersHadArrived: state.receiving !== undefined,
-    answer: () => renderOutcome(fail('notApplied', undefined, `(request not received within ${timeoutMs / 1000} s)`), ctx.nextRequestId()),
-  };
-  if (state.answering === 0) cutConnection(socket, state);
-}
-
-function cutConnection(socket: net.Socket, state: ConnectionState): void {
-  const cut = state.cut;
-  if (cut === undefined || socket.destroyed || socket.bytesRead === 0) {
-    socket.destroy();
-    return;
-  }
-  const res = state.receiving;
-  if (res !== undefined && !res.headersSent) {
-    // Its headers arrived, its body did not: answer through node:http.
-    send(res, cut.answer(), true);
-  } else if (!cut.headersHadArrived && state.requests === cut.requestsAtDeadline) {
-    // Its headers are still incomplete: node:http has no response for it, so write one.
-    writeRawAnswer(socket, cut.answer());
-  }
-  // Otherwise the late request did arrive meanwhile and has been answered.
-  // Read nothing more: whatever else arrives is not answered.
-  socket.pause();
-  closeSoon(socket);
-}
-
-/**
- * A CMQ answer (HTTP 200, JSON, Connection: close) written straight to the socket, for a request
- * node:http has no response object for (its headers never arrived whole).
- */
-function writeRawAnswer(socket: net.Socket, answer: Record<string, unknown>): void {
-  const body = responseJson(answer);
-  socket.write(
-    'HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
-/** End the connection now, and destroy it if the client has not closed its side soon after. */
-function closeSoon(socket: net.Socket): void {
-  socket.end();
-  const timer = setTimeout(() => socket.destroy(), CLOSE_DELAY_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-}
-
-function serveRequest(
-  ctx: ApiContext,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  forward: ApiOptions['forward'],
-): void {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  let path = q < 0 ? url : url.slice(0, q);
-  const query = q < 0 ? '' : url.slice(q + 1);
-  // Absolute-form request target (via a proxy): keep only the path.
-  const abs = /^https?:\/\/[^/]*/i.exec(path);
-  if (abs) path = path.slice(abs[0].length) || '/';
-  const host = req.headers.host ?? '';
-  const method = req.method ?? 'GET';
-
-  const conn = connectionState(req.socket);
-  conn.requests++;
-  conn.receiving = res;
-  res.once('close', () => {
-    if (conn.receiving === res) conn.receiving = undefined;
-  });
-  const declared = Number(req.headers['content-length']);
-  if (declared > LIMITS.requestBytesMax) {
-    refuseOversize(ctx, req, res);
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let refused = false;
-  req.on('data', (chunk: Buffer) => {
-    if (refused) return;
-    total += chunk.length;
-    if (total > LIMITS.requestBytesMax) {
-      refused = true;
-      chunks.length = 0;
-      refuseOversize(ctx, req, res);
-      return;
-    }
-    chunks.push(chunk);
-  });
-  req.on('end', () => {
-    if (conn.receiving === res) conn.receiving = undefined;
-    if (refused) return;
-    conn.answering++;
-    res.once('close', () => {
-      conn.answering--;
-      if (conn.answering === 0 && conn.cut !== undefined) cutConnection(req.socket, conn);
-    });
-    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
-    const input: CmqRequestInput = { method, host, path, query, body };
-    if (req.socket.remoteAddress !== undefined) input.remote = req.socket.remoteAddress;
-    const traceparent = req.headers['traceparent'];
-    if (typeof traceparent === 'string') input.traceparent = traceparent;
-    const rc = newRequestContext(ctx, input);
-    const forwarded = forward?.(input, rc);
-    (forwarded ?? handleCmqRequest(ctx, input, rc)).then(
-      (r) => send(res, r, false),
-      (e: unknown) => {
+function cmqProtocol(ctx: ApiContext, forward: ApiOptions['forward']): HttpProtocol {
+  return {
+    async serve(req: HttpRequest): Promise<HttpAnswer> {
+      const input: CmqRequestInput = { method: req.method, host: req.host, path: req.path, query: req.query, body: req.body };
+      if (req.remote !== undefined) input.remote = req.remote;
+      const traceparent = req.headers['traceparent'];
+      if (typeof traceparent === 'string') input.traceparent = traceparent;
+      const rc = newRequestContext(ctx, input);
+      const forwarded = forward?.(input, rc);
+      try {
+        return cmqAnswer(await (forwarded ?? handleCmqRequest(ctx, input, rc)));
+      } catch (e) {
         // handleCmqRequest does not reject; this is a last resort.
         ctx.log.error(`unexpected rejection in request ${rc.requestId}: ${describeError(e)}`, { requestId: rc.requestId });
-        send(res, renderOutcome(fail('internalError'), rc.requestId), false);
-      },
-    );
-  });
-  req.on('error', () => {
-    // The client went away mid-body; nothing to answer.
-  });
-}
-
-/** Answer 10420 now, stop buffering, and close the connection once the answer had time to leave. */
-function refuseOversize(ctx: ApiContext, req: http.IncomingMessage, res: http.ServerResponse): void {
-  send(res, renderOutcome(tooLarge(), ctx.nextRequestId()), true);
-  // Discard (not buffer) whatever is still arriving, then cut the connection.
-  req.resume();
-  const timer = setTimeout(() => req.socket.destroy(), CLOSE_DELAY_MS);
-  timer.unref();
-  req.socket.once('close', () => clearTimeout(timer));
-}
-
-function send(res: http.ServerResponse, body: Record<string, unknown> | Buffer, close: boolean): void {
-  if (res.headersSent || res.destroyed) return;
-  const json = Buffer.isBuffer(body) ? body : responseBytes(body);
-  const headers: http.OutgoingHttpHeaders = {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': json.length,
+        return cmqAnswer(renderOutcome(fail('internalError'), rc.requestId));
+      }
+    },
+    tooLarge: () => cmqAnswer(renderOutcome(tooLarge(), ctx.nextRequestId())),
+    // Keep the CMQ contract (HTTP 200 + JSON) for an over-long GET URL.
+    headersTooLarge: () => cmqAnswer(renderOutcome(tooLarge(), ctx.nextRequestId())),
+    timedOut: (timeoutMs: number): HttpAnswer =>
+      cmqAnswer(renderOutcome(fail('notApplied', undefined, `(request not received within ${timeoutMs / 1000} s)`), ctx.nextRequestId())),
+    failed: (e: unknown) => {
+      const requestId = ctx.nextRequestId();
+      ctx.log.error(`unexpected rejection in request ${requestId}: ${describeError(e)}`, { requestId });
+      return cmqAnswer(renderOutcome(fail('internalError'), requestId));
+    },
   };
-  if (close) headers['Connection'] = 'close';
-  res.writeHead(200, headers);
-  res.end(json);
+}
+
+function cmqAnswer(body: Record<string, unknown> | Buffer): HttpAnswer {
+  return {
+    status: 200,
+    headers: { 'Content-Type': 'application/json; charset=utf-8' },
+    body: Buffer.isBuffer(body) ? body : responseBytes(body),
+  };
 }

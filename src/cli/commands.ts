@@ -9,6 +9,7 @@ import type { BatchDeleteFailure, ClusterNodeStatus, Message, QueueAttributes } 
 import { LIMITS } from '../protocol/limits';
 import {
   ADMIN_PORT_OFFSET,
+  DEFAULT_SQS_PORT,
   COMPACT_BELOW_PERCENT,
   DEFAULT_DATA_DIR,
   DEFAULT_HOST,
@@ -399,6 +400,8 @@ const SERVER_OPTIONS: OptionSpecs = {
   'admin-port': { type: 'string' },
   'admin-host': { type: 'string' },
   'metrics-max-queues': { type: 'string' },
+  'sqs-port': { type: 'string' },
+  'sqs-host': { type: 'string' },
   'node-id': { type: 'string' },
   'raft-host': { type: 'string' },
   'raft-port': { type: 'string' },
@@ -457,7 +460,12 @@ const server: CommandSpec = {
     `  --metrics-max-queues N  queues with their own queue label in /metrics; the rest are summed`,
     `                          under queue="${OTHER_QUEUES_LABEL}" (default ${METRICS_DEFAULTS.maxQueues})`,
     '',
-    'HTTPS for the client API:',
+    'Amazon SQS API (same queues, credentials and rules; JSON and query protocols, Signature Version 4):',
+    `  --sqs-port P            its listen port (default ${DEFAULT_SQS_PORT} for a one-node server; none for a member of`,
+    '                          a set, or when --port is 0, unless given; 0 turns it off)',
+    '  --sqs-host H            its listen address (default --host)',
+    '',
+    'HTTPS for the client API (and the SQS API):',
     '  --tls-cert FILE         serve HTTPS with this certificate (PEM, chain first) ...',
     '  --tls-key FILE          ... and its private key (PEM); SIGHUP re-reads both',
     '  --tls-client-ca FILE    require client certificates issued by this CA (PEM)',
@@ -513,7 +521,7 @@ const server: CommandSpec = {
       ctx.io.err(`error: ${(err as Error).message}`);
       return code;
     }
-    if (ctx.json) ctx.io.out(JSON.stringify({ url: running.url, port: running.port }));
+    if (ctx.json) ctx.io.out(JSON.stringify({ url: running.url, port: running.port, ...(running.sqsUrl !== undefined ? { sqsUrl: running.sqsUrl } : {}) }));
     if (!ctx.io.signal.aborted) {
       await new Promise<void>((resolve) => ctx.io.signal.addEventListener('abort', () => resolve(), { once: true }));
     }
@@ -530,6 +538,15 @@ const server: CommandSpec = {
 function defaultAdminPort(apiPort: number): number {
   if (apiPort === 0 || apiPort + ADMIN_PORT_OFFSET > 65535) return 0;
   return apiPort + ADMIN_PORT_OFFSET;
+}
+
+/**
+ * The fixed SQS port for a one-node server, the embedded one. Members of a set share a machine
+ * in `cluster start-local` (which gives each its own) and in tests, so they get none unless
+ * given; nor does a server on a free API port (--port 0, tests).
+ */
+function defaultSqsPort(opts: ServerOptions): number {
+  return opts.cluster !== undefined || opts.port === 0 ? 0 : DEFAULT_SQS_PORT;
 }
 
 /** ServerOptions from the command line, falling back to the environment and the defaults. */
@@ -586,6 +603,10 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   if (maxQueues !== undefined) opts.metricsMaxQueues = maxQueues;
   const cluster = clusterOptionsFrom(values, io, opts.host);
   if (cluster) opts.cluster = cluster;
+  const sqsPort = intOpt(values, 'sqs-port', 0, 65535) ?? defaultSqsPort(opts);
+  if (sqsPort !== 0) opts.sqsPort = sqsPort;
+  const sqsHost = stringOpt(values, 'sqs-host');
+  if (sqsHost !== undefined) opts.sqsHost = sqsHost;
   return opts;
 }
 

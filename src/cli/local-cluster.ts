@@ -10,19 +10,20 @@ import path from 'node:path';
 import type { CommandSpec } from './commands';
 import { EXIT_ERROR, EXIT_OK } from './cli-io';
 import { intOpt, logOptions, stringOpt } from './options';
-import { ADMIN_PORT_OFFSET } from '../node/server-options';
+import { ADMIN_PORT_OFFSET, DEFAULT_SQS_PORT } from '../node/server-options';
 import { SERVER_NODE_FLAGS } from './node-flags';
 
 const NODE_IDS = ['n1', 'n2', 'n3'] as const;
 
 export const clusterStartLocal: CommandSpec = {
   words: ['cluster', 'start-local'],
-  usage: 'opencmq cluster start-local [--data-dir DIR] [--base-port P] [--raft-base-port R] [--admin-base-port A]',
+  usage: 'opencmq cluster start-local [--data-dir DIR] [--base-port P] [--raft-base-port R] [--admin-base-port A] [--sqs-base-port S]',
   summary: 'run a 3-node replicated set on this machine (for trying it out)',
   help: [
     'Starts n1, n2, n3 as three server processes on 127.0.0.1:',
     '  client API on P, P+1, P+2 (default 9601-9603), peers on R, R+1, R+2 (default 9701-9703),',
     `  admin (/healthz, /readyz, /metrics) on A, A+1, A+2 (default P+${ADMIN_PORT_OFFSET}: 9681-9683),`,
+    `  the SQS API on S, S+1, S+2 (default ${DEFAULT_SQS_PORT}-${DEFAULT_SQS_PORT + 2}),`,
     '  data in DIR/n1, DIR/n2, DIR/n3 (default ./opencmq-data/local-set).',
     'Any node accepts any request. Ctrl-C stops all three.',
     'If a member stops on its own (e.g. its port is taken), the command says which, how (exit code or',
@@ -37,6 +38,7 @@ export const clusterStartLocal: CommandSpec = {
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
     'admin-base-port': { type: 'string' },
+    'sqs-base-port': { type: 'string' },
   },
   minArgs: 0,
   maxArgs: 0,
@@ -48,6 +50,7 @@ export const clusterStartLocal: CommandSpec = {
     const logs = logOptions(ctx.opts);
     const logFormat = logs.logFormat === undefined || logs.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : logs.logFormat;
     const adminBasePort = intOpt(ctx.opts, 'admin-base-port', 1, 65533) ?? Math.min(basePort + ADMIN_PORT_OFFSET, 65533);
+    const sqsBasePort = intOpt(ctx.opts, 'sqs-base-port', 1, 65533) ?? DEFAULT_SQS_PORT;
     // A fresh secret per run: the members of this run share it; nobody else knows it.
     const secret = randomBytes(24).toString('hex');
     // A server creates only the last component of its --data-dir (DIR/n1): DIR is ours to create.
@@ -56,7 +59,7 @@ export const clusterStartLocal: CommandSpec = {
     const members: Member[] = NODE_IDS.map((id, i) => {
       const peers = NODE_IDS.flatMap((p, j) => (p === id ? [] : ['--peer', `${p}=127.0.0.1:${raftBasePort + j}`]));
       const args = [cli, 'server', '--data-dir', path.join(dataDir, id), '--port', String(basePort + i), '--admin-port', String(adminBasePort + i)];
-      args.push('--node-id', id, '--raft-port', String(raftBasePort + i), ...peers);
+      args.push('--node-id', id, '--raft-port', String(raftBasePort + i), '--sqs-port', String(sqsBasePort + i), ...peers);
       args.push('--log-format', logFormat, ...(logs.logLevel !== undefined ? ['--log-level', logs.logLevel] : []));
       const env = { ...process.env, OPENCMQ_CLUSTER_SECRET: secret };
       // JSON lines pass through whole (each names its node); readable ones get the id in front.
@@ -64,6 +67,7 @@ export const clusterStartLocal: CommandSpec = {
     });
     ctx.io.out(`3-node set starting: http://127.0.0.1:${basePort}, :${basePort + 1}, :${basePort + 2} (Ctrl-C stops it)`);
     ctx.io.out(`admin endpoints: http://127.0.0.1:${adminBasePort}/readyz, :${adminBasePort + 1}, :${adminBasePort + 2}`);
+    ctx.io.out(`SQS endpoints: http://127.0.0.1:${sqsBasePort}, :${sqsBasePort + 1}, :${sqsBasePort + 2}`);
     ctx.io.out(`members: ${members.map((m) => `${m.id} pid ${m.child.pid ?? '?'}`).join(', ')}`);
     // Runs until Ctrl-C, or until a member stops on its own: a set missing a member is not what
     // was asked for, so the others are stopped and the command fails.

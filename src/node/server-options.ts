@@ -54,6 +54,14 @@ export interface ServerOptions {
   adminPort?: number;
   /** Listen address of the admin listener (default: `host`). */
   adminHost?: string;
+  /**
+   * Port of the SQS listener: the Amazon SQS API (its JSON and query protocols) on the same
+   * queues, credentials and rules as the CMQ API. Absent or 0: no SQS listener. The CLI's default
+   * is DEFAULT_SQS_PORT for a one-node server, none for a member of a set.
+   */
+  sqsPort?: number;
+  /** Listen address of the SQS listener (default: `host`). */
+  sqsHost?: string;
   /** At most this many queues get their own `queue` label in /metrics (default METRICS_DEFAULTS.maxQueues). */
   metricsMaxQueues?: number;
   /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */
@@ -116,6 +124,8 @@ export interface PeerTlsFiles {
 export const DEFAULT_PORT = 9600;
 /** The CLI's default admin port is --port plus this (9680 for the default 9600). */
 export const ADMIN_PORT_OFFSET = 80;
+/** The CLI's SQS port of a one-node server: the port SQS emulators (ElasticMQ) listen on. */
+export const DEFAULT_SQS_PORT = 9324;
 
 export const METRICS_DEFAULTS = {
   /** Queues reported under their own `queue` label in /metrics; the rest are summed under OTHER_QUEUES_LABEL. */
@@ -133,6 +143,8 @@ export interface RunningServer {
   port: number;
   /** e.g. http://127.0.0.1:9680, when the admin listener is on. */
   adminUrl?: string;
+  /** e.g. http://127.0.0.1:9324, when the SQS listener is on (the endpoint SQS clients are given). */
+  sqsUrl?: string;
   close(): Promise<void>;
 }
 

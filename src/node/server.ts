@@ -8,6 +8,9 @@ import type { AddressInfo } from 'node:net';
 
 import type { AuthConfig } from '../api/auth';
 import { createApiContext, createApiServer, type ApiOptions } from '../api/http-server';
+import { createSqsServer } from '../api/sqs/server';
+import { verifySigV4 } from '../api/sqs/sigv4';
+import type { SqsAction } from '../api/sqs/types';
 import { acquireDataDir, type DataDirLock } from '../storage/data-dir';
 import { PeerTransport } from '../transport';
 import { forwarder, serveForwarded } from './forwarding';
@@ -26,6 +29,13 @@ import { createAdminServer } from './admin-server';
 import { NodeMetrics } from './metrics';
 import type { RunningServer, ServerOptions } from './server-options';
 
+/**
+ * The SQS actions served. The action table (src/api/sqs/actions.ts, SQS_ACTIONS) is merged
+ * separately; until then the SQS listener answers every action InvalidAction ("not served by
+ * this server"). Replace this with `import { SQS_ACTIONS } from '../api/sqs/actions'`.
+ */
+const SQS_ACTIONS: Readonly<Record<string, SqsAction>> = {};
+
 export interface StartedServer extends RunningServer {
   node: QueueNode;
 }
@@ -35,9 +45,11 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
   const credentials = await loadCredentials(opts.credentials, opts.keysFile);
   let auth: AuthConfig;
   if (credentials.length === 0) {
-    if (!isLoopback(opts.host) && !opts.insecureNoAuth) {
+    // Every listener that takes client requests: the SQS one serves the same queues.
+    const exposed = [opts.host, ...(opts.sqsPort ? [opts.sqsHost ?? opts.host] : [])].find((h) => !isLoopback(h));
+    if (exposed !== undefined && !opts.insecureNoAuth) {
       throw new Error(
-        `no credentials are configured, so the server would accept any request: refusing to listen on ${opts.host}. ` +
+        `no credentials are configured, so the server would accept any request: refusing to listen on ${exposed}. ` +
           'Set OPENCMQ_SECRET_ID/OPENCMQ_SECRET_KEY or --keys-file, listen on 127.0.0.1, or pass --insecure-no-auth.',
       );
     }
@@ -55,6 +67,7 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
   } catch (err) {
     // A failed start gives the directory back, so an embedding process may try again.
     opened.admin?.close();
+    opened.sqs?.close();
     await opened.host?.close().catch(() => {});
     await opened.transport?.close().catch(() => {});
     dataDir.release();
@@ -80,6 +93,7 @@ interface Opened {
   transport?: PeerTransport;
   host?: NodeHost;
   admin?: http.Server;
+  sqs?: http.Server;
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {
@@ -203,6 +217,25 @@ async function serve(
     ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),
     ...(opts.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: opts.maxConnectionsPerClient } : {}),
   });
+  // The SQS API on the same service (on a follower, the routed one: any member serves any queue).
+  const listenerLimits = {
+    ...(apiTls ? { tls: apiTls } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),
+    ...(opts.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: opts.maxConnectionsPerClient } : {}),
+  };
+  const sqs = opts.sqsPort
+    ? createSqsServer({
+        service,
+        auth,
+        actions: SQS_ACTIONS,
+        verifySigV4,
+        log: logger,
+        ...(onRequestDone ? { onRequestDone } : {}),
+        ...(metrics ? { observer: metrics.requestObserver } : {}),
+        ...listenerLimits,
+      })
+    : undefined;
   // Before the client API: a busy admin port fails the start before the node is announced.
   let admin: http.Server | undefined;
   let adminUrl: string | undefined;
@@ -214,11 +247,22 @@ async function serve(
     adminUrl = `http://${urlHost(adminHost)}:${(admin.address() as AddressInfo).port}`;
     log.info(`admin endpoints /healthz, /readyz, /metrics on ${adminUrl}`);
   }
+  let sqsUrl: string | undefined;
+  if (sqs && opts.sqsPort) {
+    const sqsHost = opts.sqsHost ?? opts.host;
+    opened.sqs = sqs;
+    await listen(sqs, opts.sqsPort, sqsHost).catch((err: unknown) => {
+      throw new Error(`SQS listener on ${sqsHost}:${opts.sqsPort}: ${err instanceof Error ? err.message : String(err)} (--sqs-port 0 turns it off)`);
+    });
+    sqsUrl = `${apiTls ? 'https' : 'http'}://${urlHost(sqsHost)}:${(sqs.address() as AddressInfo).port}`;
+  }
   await listen(http, opts.port, opts.host);
   const port = (http.address() as AddressInfo).port;
   const url = `${apiTls ? 'https' : 'http'}://${urlHost(opts.host)}:${port}`;
   dataDir.describe({ apiUrl: url });
   log.info(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
+  // After the line above, which launchers and tests read as "the server is up, at this URL".
+  if (sqsUrl !== undefined) log.info(`SQS API (Amazon SQS protocols) served on ${sqsUrl}`);
   if (auth.mode === 'open') {
     if (isLoopback(opts.host)) log.info('authentication is OFF: no credentials configured, serving loopback only');
     else log.warn(`authentication is OFF on ${opts.host} (--insecure-no-auth): anyone who can reach it can use it`);
@@ -233,6 +277,7 @@ async function serve(
     loadApiTls(tlsFiles).then(
       (options) => {
         (http as unknown as https.Server).setSecureContext(options);
+        if (sqs) (sqs as unknown as https.Server).setSecureContext(options);
         log.info('reloaded the client API TLS certificate');
       },
       (err: unknown) => log.error(`TLS certificate not reloaded, keeping the current one: ${err instanceof Error ? err.message : String(err)}`),
@@ -245,20 +290,27 @@ async function serve(
     url,
     port,
     ...(adminUrl !== undefined ? { adminUrl } : {}),
+    ...(sqsUrl !== undefined ? { sqsUrl } : {}),
     node,
     close() {
       closed ??= (async () => {
         process.off('SIGHUP', reloadTls);
         // Stop accepting, answer parked long polls, finish writes in flight, then drop sockets.
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+        const sqsClosed = sqs ? new Promise<void>((resolve) => sqs.close(() => resolve())) : Promise.resolve();
         await host.close();
         await transport?.close();
         // The admin listener answered until the node closed (/readyz: shuttingDown meanwhile).
         const adminClosed = admin ? new Promise<void>((resolve) => admin.close(() => resolve())) : Promise.resolve();
         admin?.closeIdleConnections();
         http.closeIdleConnections();
-        const grace = setTimeout(() => http.closeAllConnections(), 2000);
+        sqs?.closeIdleConnections();
+        const grace = setTimeout(() => {
+          http.closeAllConnections();
+          sqs?.closeAllConnections();
+        }, 2000);
         await httpClosed;
+        await sqsClosed;
         clearTimeout(grace);
         admin?.closeAllConnections();
         await adminClosed;

@@ -107,6 +107,12 @@ export const CMQ_CODES = {
   routingKeyMissing: cmq(4000, 10700),
   msgTagTooMany: cmq(4000, 10720),
   filterTagOrBindingKeyTooMany: cmq(6050, 10740),
+
+  // SQS wire: signature failures (seen by SQS clients only; these are their CMQ codes for the
+  // metrics and the SDK's table).
+  authMissing: cmq(4100, 10030),
+  authIncomplete: cmq(4100, 10030),
+  authExpired: cmq(4100, 10030),
 } as const satisfies Record<ErrorName, CmqCode>;
 
 /** A registry entry with its CMQ codes: the shape the SDK has always exported as ERRORS. */

@@ -156,6 +156,12 @@ export const ERRORS = {
   routingKeyMissing: def('invalid', 'parameters lack of routingKey'),
   msgTagTooMany: def('invalid', 'too many msgTag'),
   filterTagOrBindingKeyTooMany: def('invalid', 'too many filterTag or bindingKey'),
+
+  // SQS wire (api/sqs/wire.ts): AWS Signature Version 4 failures that CMQ's signature has no
+  // counterpart for. An unknown access key id is secretIdNotExist, a wrong signature authFailed.
+  authMissing: def('auth', 'the request is not signed (no AWS Signature Version 4)'),
+  authIncomplete: def('auth', 'the request signature is incomplete or malformed'),
+  authExpired: def('auth', 'the request signature has expired or its date is too far from server time'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -39,7 +39,9 @@ export function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0)
   const env = { ...process.env };
   delete env.OPENCMQ_SECRET_ID;
   delete env.OPENCMQ_SECRET_KEY;
-  const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--segment-mb', '4', ...TEXT_LOGS, ...extraArgs];
+  // A fixed --port would also open the one-node default SQS port, shared by every test process.
+  const sqsOff = port !== 0 && !extraArgs.includes('--sqs-port') ? ['--sqs-port', '0'] : [];
+  const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--segment-mb', '4', ...TEXT_LOGS, ...sqsOff, ...extraArgs];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -82,22 +82,22 @@ test('layers import only what the architecture allows', () => {
   assert.deepEqual(violations, []);
 });
 
-/** The CMQ wire codes: only the CMQ protocol (api/) and the SDK (client/) may read them. */
-const CMQ_TABLE = path.join(SRC, 'protocol', 'cmq-codes');
+/** The wire codes of the client protocols: only the protocols (api/) and the SDK (client/) may read them. */
+const CODE_TABLES = [path.join(SRC, 'protocol', 'cmq-codes'), path.join(SRC, 'protocol', 'sqs-codes')];
 const PROTOCOL_NEUTRAL = ['service', 'broker', 'node'];
 
-test('the service, the broker and the node never import the CMQ code table', () => {
+test('the service, the broker and the node never import a protocol\'s code table', () => {
   const violations: string[] = [];
   for (const layer of PROTOCOL_NEUTRAL) {
     for (const file of tsFiles(path.join(SRC, layer))) {
       for (const { spec } of imports(readFileSync(file, 'utf8'))) {
-        if (spec.startsWith('.') && path.resolve(path.dirname(file), spec) === CMQ_TABLE) violations.push(`${path.relative(SRC, file)} imports ${spec}`);
+        if (spec.startsWith('.') && CODE_TABLES.includes(path.resolve(path.dirname(file), spec))) violations.push(`${path.relative(SRC, file)} imports ${spec}`);
       }
     }
   }
   assert.deepEqual(violations, []);
-  // The table exists where this test looks for it (else the check above would pass vacuously).
-  assert.ok(statSync(`${CMQ_TABLE}.ts`).isFile());
+  // The tables exist where this test looks for them (else the check above would pass vacuously).
+  for (const table of CODE_TABLES) assert.ok(statSync(`${table}.ts`).isFile());
 });
 
 test('the service layer uses the broker\'s types only, never its code', () => {

@@ -105,6 +105,21 @@ export const CMQ_CODES = {
   routingKeyMissing: cmq(4000, 10700),
   msgTagTooMany: cmq(4000, 10720),
   filterTagOrBindingKeyTooMany: cmq(6050, 10740),
+
+  // SQS actions: CMQ codes for errors only the SQS API returns (an SQS client never sees them;
+  // CMQ SDKs get a code in the ranges they already know).
+  invalidParameterValue: cmq(4000, 10900),
+  invalidAddress: cmq(4000, 10901),
+  invalidAttributeName: cmq(4000, 10902),
+  invalidAttributeValue: cmq(4000, 10903),
+  invalidMessageContents: cmq(4000, 10904),
+  emptyBatchRequest: cmq(4000, 10905),
+  tooManyEntriesInBatch: cmq(4000, 10906),
+  batchEntryIdsNotDistinct: cmq(4000, 10907),
+  invalidBatchEntryId: cmq(4000, 10908),
+  messageNotInflight: cmq(4430, 10909),
+  fifoNotSupported: cmq(4000, 10910),
+  unsupportedOperation: cmq(4000, 10911),
 } as const satisfies Record<ErrorName, CmqCode>;
 
 /** A registry entry with its CMQ codes: the shape the SDK has always exported as ERRORS. */

@@ -154,6 +154,21 @@ export const ERRORS = {
   routingKeyMissing: def('invalid', 'parameters lack of routingKey'),
   msgTagTooMany: def('invalid', 'too many msgTag'),
   filterTagOrBindingKeyTooMany: def('invalid', 'too many filterTag or bindingKey'),
+
+  // SQS actions (src/api/sqs/): request errors that CMQ has no name for. The SQS codes and shapes
+  // they are rendered with live in ./sqs-codes.ts.
+  invalidParameterValue: def('invalid', 'invalid value for the parameter %s'),
+  invalidAddress: def('invalid', 'the address %s is not a queue URL of this service'),
+  invalidAttributeName: def('invalid', 'unknown attribute %s'),
+  invalidAttributeValue: def('invalid', 'invalid value for the attribute %s'),
+  invalidMessageContents: def('invalid', 'the message contains characters outside the allowed set'),
+  emptyBatchRequest: def('invalid', 'the batch request does not contain an entry'),
+  tooManyEntriesInBatch: def('invalid', 'the batch request contains more than 10 entries'),
+  batchEntryIdsNotDistinct: def('invalid', 'two or more batch entries have the same Id'),
+  invalidBatchEntryId: def('invalid', 'a batch entry Id is not 1 to 80 letters, digits, hyphens or underscores'),
+  messageNotInflight: def('conflict', 'the message is not in flight under this receipt handle'),
+  fifoNotSupported: def('invalid', 'FIFO queues are not supported yet'),
+  unsupportedOperation: def('invalid', 'the action %s is not supported yet'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

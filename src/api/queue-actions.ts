@@ -10,6 +10,7 @@ import { isError } from './params';
 import {
   batchDeleteMessageParams,
   batchSendMessageParams,
+  bodyDedupIds,
   deleteMessageParams,
   listParams,
   queueAttributesParams,
@@ -75,7 +76,9 @@ const deleteQueue: ActionHandler = async (env, p) => {
 };
 
 async function sendMessages(env: ActionEnv, s: SendParams): Promise<string[] | ErrorResult> {
-  const r = await submit(env, { kind: 'sendMessages', queueName: s.queueName, delaySeconds: s.delaySeconds, bodies: s.bodies });
+  const command: Command = { kind: 'sendMessages', queueName: s.queueName, delaySeconds: s.delaySeconds, bodies: s.bodies };
+  if (s.dedupId !== undefined) command.options = bodyDedupIds(s.dedupId, s.bodies.length).map((dedupId) => ({ dedupId }));
+  const r = await submit(env, command);
   if (!r.ok) return r;
   if (r.msgIds.length !== s.bodies.length) {
     return fail('internalError', undefined, `(${r.msgIds.length} msgIds for ${s.bodies.length} messages)`);

@@ -124,14 +124,35 @@ export function bodyBytes(p: FormParams, key: string, name: string = key): Buffe
   return bytes.length > MSG_BODY_BYTES_MAX ? fail('msgTooLarge') : bytes;
 }
 
-export function delaySecondsParam(p: FormParams): number | ErrorResult {
+/** Absent: null, the queue's own delay (0 unless set through the SQS API's DelaySeconds). */
+export function delaySecondsParam(p: FormParams): number | null | ErrorResult {
   const v = optionalInt(p, 'delaySeconds', DELAY_RANGE);
-  return v ?? 0;
+  return v ?? null;
+}
+
+/** Printable ASCII, no spaces: what a client puts in a retry token. */
+const DEDUP_ID_RE = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.dedupIdCharsMax}}$`);
+
+/**
+ * `dedupId` (opencmq extension): a retried send or publish carrying the same id within
+ * LIMITS.dedupWindowMs is answered with the first one's msgIds and not applied again. Absent:
+ * undefined; present, it must be 1-128 printable ASCII characters (4000/10350).
+ */
+export function dedupIdParam(p: FormParams): string | undefined | ErrorResult {
+  const v = p.get('dedupId');
+  if (v === undefined) return undefined;
+  return DEDUP_ID_RE.test(v) ? v : fail('paramOutOfRange', 'dedupId');
+}
+
+/** Per body of a send: a single body's id is the request's; a batch's body p gets `id/p`. */
+export function bodyDedupIds(dedupId: string, count: number): string[] {
+  return count === 1 ? [dedupId] : Array.from({ length: count }, (_, p) => `${dedupId}/${p}`);
 }
 
 export interface SendParams {
   queueName: string;
-  delaySeconds: number;
+  delaySeconds: number | null;
+  dedupId?: string;
   bodies: Buffer[];
 }
 
@@ -142,7 +163,7 @@ export function sendMessageParams(p: FormParams): SendParams | ErrorResult {
   if (isError(body)) return body;
   const delaySeconds = delaySecondsParam(p);
   if (isError(delaySeconds)) return delaySeconds;
-  return { queueName, delaySeconds, bodies: [body] };
+  return withDedupId<SendParams>(p, { queueName, delaySeconds, bodies: [body] });
 }
 
 /** The `msgBody.N` bodies of a batch send or publish, each checked, together within the batch limit. */
@@ -167,7 +188,15 @@ export function batchSendMessageParams(p: FormParams): SendParams | ErrorResult 
   if (isError(bodies)) return bodies;
   const delaySeconds = delaySecondsParam(p);
   if (isError(delaySeconds)) return delaySeconds;
-  return { queueName, delaySeconds, bodies };
+  return withDedupId<SendParams>(p, { queueName, delaySeconds, bodies });
+}
+
+/** `params` with the request's dedupId when it has a valid one. */
+export function withDedupId<T extends { dedupId?: string }>(p: FormParams, params: T): T | ErrorResult {
+  const dedupId = dedupIdParam(p);
+  if (isError(dedupId)) return dedupId;
+  if (dedupId !== undefined) params.dedupId = dedupId;
+  return params;
 }
 
 export interface ReceiveParams {

@@ -5,6 +5,7 @@
 import type { QueueAttributes } from '../broker/commands';
 import { CMQ_CODES, errorMessage } from '../protocol/cmq-codes';
 import type { ErrorResult } from '../protocol/errors';
+import { plainBody } from '../service/message-envelope';
 import type { DeliveredMessage } from '../service/queue-service';
 import { jsonBytes, Utf8JsonString } from './json-bytes';
 
@@ -110,7 +111,7 @@ export function queueAttributesFields(a: QueueAttributes): ResponseFields {
 export function receivedMessageFields(m: DeliveredMessage): ResponseFields {
   return {
     msgId: m.msgId,
-    msgBody: new Utf8JsonString(m.bodyBytes),
+    msgBody: new Utf8JsonString(plainBody(m)),
     receiptHandle: m.receiptHandle,
     enqueueTime: m.enqueueTime,
     firstDequeueTime: m.firstDequeueTime,

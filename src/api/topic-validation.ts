@@ -19,7 +19,7 @@ import {
 } from '../protocol/topic-types';
 import type { FormParams } from './form';
 import { arrayParam, isError, optionalInt, optionalString, requiredString, type IntRange } from './params';
-import { batchBodiesParam, bodyBytes } from './queue-validation';
+import { batchBodiesParam, bodyBytes, withDedupId } from './queue-validation';
 
 const FILTER_TYPE_RANGE: IntRange = { min: FILTER_TYPE.tag, max: FILTER_TYPE.routingKey };
 /** ListSubscriptionByTopic (spec §3.3): offset 0–1000; limit 0–100 (clamped, like ListQueue's 50). */
@@ -155,6 +155,7 @@ export interface PublishParams {
   bodies: Buffer[];
   msgTags: string[];
   routingKey: string;
+  dedupId?: string;
 }
 
 function publishFilterParams(p: FormParams): { msgTags: string[]; routingKey: string } | ErrorResult {
@@ -172,7 +173,7 @@ export function publishMessageParams(p: FormParams): PublishParams | ErrorResult
   if (isError(body)) return body;
   const f = publishFilterParams(p);
   if (isError(f)) return f;
-  return { topicName, bodies: [body], ...f };
+  return withDedupId<PublishParams>(p, { topicName, bodies: [body], ...f });
 }
 
 export function batchPublishMessageParams(p: FormParams): PublishParams | ErrorResult {
@@ -182,7 +183,7 @@ export function batchPublishMessageParams(p: FormParams): PublishParams | ErrorR
   if (isError(bodies)) return bodies;
   const f = publishFilterParams(p);
   if (isError(f)) return f;
-  return { topicName, bodies, ...f };
+  return withDedupId<PublishParams>(p, { topicName, bodies, ...f });
 }
 
 /** protocol: `http` or `queue`, case-insensitive, stored lower case; anything else → 10510. */

@@ -5,8 +5,16 @@
 // Meta layout (little-endian), after `u8 version` and `u8 kind`:
 //   createQueue / setQueueAttributes: str16 queueName, str32 attrsJson
 //   deleteQueue / unbindDeadLetter:   str16 queueName
-//   sendMessages:       str16 queueName, u32 delaySeconds, u8 count, count × (u32 length, u32 crc32c)
-//   receiveMessages:    str16 queueName, u8 numOfMsg, u32 seed
+//   sendMessages:       str16 queueName, u32 delaySeconds, u8 count, count × (u32 length, u32 crc32c),
+//                       then optionally (SQS sends): u8 flags (1: delaySeconds is the queue's own,
+//                       2: per-body options follow), count × (u8 bodyFlags (1: enveloped, 2: u32
+//                       delaySeconds follows, 4: u32 countedBytes follows, 8: str16 dedupId
+//                       follows), [u32], [u32], [str16])
+//   receiveMessages:    str16 queueName, u8 numOfMsg, u32 seed, then optionally u32 visibilitySeconds
+//   changeVisibility:   str16 queueName, u8 count, count × (str16 receiptHandle, u32 visibilitySeconds)
+//   purgeQueue:         str16 queueName
+//   tagQueue:           str16 queueName, u8 count, count × (str16 key, str16 value)
+//   untagQueue:         str16 queueName, list keys
 //   deleteMessages:     str16 queueName, u8 count, count × str16 receiptHandle
 //   rewindQueue:        str16 queueName, f64 startConsumeTimeSec
 //   quarantineMessage:  str16 queueName, f64 queueNumber, f64 seq
@@ -24,7 +32,7 @@
 //                       the present ones of u8 notifyStrategy, u8 notifyContentFormat, list filterTags,
 //                       list bindingKeys (flags 1, 2, 4, 8)
 //   publishMessages:    str16 topicName, list msgTags, str16 routingKey, u8 count,
-//                       count × (u32 length, u32 crc32c)
+//                       count × (u32 length, u32 crc32c), then optionally str16 dedupId
 //   pushSucceeded:      str16 topicName, str16 subscriptionName, str16 msgId
 //   pushFailed:         str16 topicName, str16 subscriptionName, str16 msgId, u32 seed
 // where list = u8 count, count × str16. Enums are indexes into the protocol/topic-types.ts arrays.
@@ -35,7 +43,7 @@ import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPT
 import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
 import { crc32c } from './checksum';
 import { invariant } from './invariant';
-import type { BodyRef, Command, DeadLetterPolicy, QueueAttributesInput, RelocatedBody } from './commands';
+import type { BodyRef, Command, DeadLetterPolicy, QueueAttributesInput, RedriveAllowPolicy, RelocatedBody, SendBodyOptions } from './commands';
 
 export const CODEC_VERSION = 1;
 
@@ -61,6 +69,10 @@ const KIND_CODES = {
   pushSucceeded: 19,
   pushFailed: 20,
   relocateBodies: 21,
+  changeVisibility: 22,
+  purgeQueue: 23,
+  tagQueue: 24,
+  untagQueue: 25,
 } as const satisfies Record<Command['kind'], number>;
 
 /** A body as the meta part describes it; offset is from the start of the payload. */
@@ -83,8 +95,8 @@ export const RELOCATE_COUNT_MAX = 0xffff;
 export type DecodedCommand =
   | Exclude<Command, { kind: 'sendMessages' | 'publishMessages' | 'relocateBodies' }>
   | { kind: 'relocateBodies'; bodies: DecodedRelocation[] }
-  | { kind: 'sendMessages'; queueName: string; delaySeconds: number; bodies: DecodedBody[] }
-  | { kind: 'publishMessages'; topicName: string; bodies: DecodedBody[]; msgTags: string[]; routingKey: string };
+  | { kind: 'sendMessages'; queueName: string; delaySeconds: number | null; bodies: DecodedBody[]; options?: SendBodyOptions[] }
+  | { kind: 'publishMessages'; topicName: string; bodies: DecodedBody[]; msgTags: string[]; routingKey: string; dedupId?: string };
 
 const SET_SUB_STRATEGY = 1;
 const SET_SUB_FORMAT = 2;
@@ -109,8 +121,8 @@ function batchCountOk(n: number): boolean {
 }
 
 export function encodeCommand(cmd: Command): EncodedCommand {
-  if (cmd.kind === 'sendMessages') return encodeSend(cmd.queueName, cmd.delaySeconds, cmd.bodies);
-  if (cmd.kind === 'publishMessages') return encodePublish(cmd.topicName, cmd.msgTags, cmd.routingKey, cmd.bodies);
+  if (cmd.kind === 'sendMessages') return encodeSend(cmd.queueName, cmd.delaySeconds, cmd.bodies, cmd.options);
+  if (cmd.kind === 'publishMessages') return encodePublish(cmd.topicName, cmd.msgTags, cmd.routingKey, cmd.bodies, cmd.dedupId);
   if (cmd.kind === 'relocateBodies') return encodeRelocate(cmd.bodies);
   // A delete carries up to 16 receipt handles: sized for them, the writer need not grow (and copy).
   const w = new ByteWriter(cmd.kind === 'deleteMessages' ? 64 + cmd.receiptHandles.reduce((n, h) => n + 2 + h.length, 0) : 64);
@@ -137,6 +149,38 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       w.shortStr(cmd.queueName);
       w.u8(cmd.numOfMsg);
       w.u32(cmd.seed);
+      if (cmd.visibilitySeconds !== undefined) {
+        check(isU32(cmd.visibilitySeconds), `visibilitySeconds must be a u32: ${cmd.visibilitySeconds}`);
+        w.u32(cmd.visibilitySeconds);
+      }
+      break;
+    case 'changeVisibility':
+      check(batchCountOk(cmd.entries.length), `visibility change count out of range: ${cmd.entries.length}`);
+      w.shortStr(cmd.queueName);
+      w.u8(cmd.entries.length);
+      for (const e of cmd.entries) {
+        check(isU32(e.visibilitySeconds), `visibilitySeconds must be a u32: ${e.visibilitySeconds}`);
+        w.shortStr(e.receiptHandle);
+        w.u32(e.visibilitySeconds);
+      }
+      break;
+    case 'purgeQueue':
+      w.shortStr(cmd.queueName);
+      break;
+    case 'tagQueue': {
+      const tags = Object.entries(cmd.tags);
+      check(tags.length <= 0xff, `too many tags: ${tags.length}`);
+      w.shortStr(cmd.queueName);
+      w.u8(tags.length);
+      for (const [k, v] of tags) {
+        w.shortStr(k);
+        w.shortStr(v);
+      }
+      break;
+    }
+    case 'untagQueue':
+      w.shortStr(cmd.queueName);
+      writeList(w, cmd.keys);
       break;
     case 'deleteMessages':
       check(batchCountOk(cmd.receiptHandles.length), `receipt handle count out of range: ${cmd.receiptHandles.length}`);
@@ -221,13 +265,30 @@ export function encodeCommand(cmd: Command): EncodedCommand {
   return { payload, metaLen: payload.length };
 }
 
+const SEND_QUEUE_DELAY = 1;
+const SEND_BODY_OPTIONS = 2;
+const BODY_ENVELOPED = 1;
+const BODY_DELAY = 2;
+const BODY_COUNTED = 4;
+const BODY_DEDUP = 8;
+
 /** One allocation for the whole payload: meta written in place, then the bodies copied after it. */
-function encodeSend(queueName: string, delaySeconds: number, bodies: Uint8Array[]): EncodedCommand {
+function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint8Array[], options: readonly SendBodyOptions[] | undefined): EncodedCommand {
   check(batchCountOk(bodies.length), `body count out of range: ${bodies.length}`);
-  check(isU32(delaySeconds), `delaySeconds must be a u32: ${delaySeconds}`);
+  check(delaySeconds === null || isU32(delaySeconds), `delaySeconds must be a u32: ${delaySeconds}`);
+  check(options === undefined || options.length === bodies.length, `${options?.length} body options for ${bodies.length} bodies`);
   const name = utf8Bytes(queueName);
   check(name.length <= 0xffff, 'queue name too long');
-  const metaLen = 2 + 2 + name.length + 4 + 1 + 8 * bodies.length;
+  // Plain CMQ sends keep the original layout; the extension is there only when something needs it.
+  const extended = delaySeconds === null || options !== undefined;
+  let metaLen = 2 + 2 + name.length + 4 + 1 + 8 * bodies.length;
+  const dedupIds = options?.map((o) => (o.dedupId === undefined ? undefined : utf8Bytes(o.dedupId)));
+  if (extended) {
+    metaLen += 1;
+    options?.forEach((o, p) => {
+      metaLen += 1 + (o.delaySeconds !== undefined ? 4 : 0) + (o.countedBytes !== undefined ? 4 : 0) + (dedupIds![p] !== undefined ? 2 + dedupIds![p].length : 0);
+    });
+  }
   let total = metaLen;
   for (const b of bodies) total += b.length;
   const w = new ByteWriter(total);
@@ -235,18 +296,35 @@ function encodeSend(queueName: string, delaySeconds: number, bodies: Uint8Array[
   w.u8(KIND_CODES.sendMessages);
   w.u16(name.length);
   w.bytes(name);
-  w.u32(delaySeconds);
+  w.u32(delaySeconds ?? 0);
   w.u8(bodies.length);
   for (const b of bodies) {
     w.u32(b.length);
     w.u32(crc32c(b));
   }
+  if (extended) {
+    w.u8((delaySeconds === null ? SEND_QUEUE_DELAY : 0) | (options !== undefined ? SEND_BODY_OPTIONS : 0));
+    options?.forEach((o, p) => {
+      check(o.delaySeconds === undefined || isU32(o.delaySeconds), `delaySeconds must be a u32: ${o.delaySeconds}`);
+      check(o.countedBytes === undefined || isU32(o.countedBytes), `countedBytes must be a u32: ${o.countedBytes}`);
+      const id = dedupIds![p];
+      check(id === undefined || (id.length >= 1 && id.length <= 0xffff), 'dedupId must not be empty');
+      w.u8((o.enveloped === true ? BODY_ENVELOPED : 0) | (o.delaySeconds !== undefined ? BODY_DELAY : 0) | (o.countedBytes !== undefined ? BODY_COUNTED : 0) | (id !== undefined ? BODY_DEDUP : 0));
+      if (o.delaySeconds !== undefined) w.u32(o.delaySeconds);
+      if (o.countedBytes !== undefined) w.u32(o.countedBytes);
+      if (id !== undefined) {
+        w.u16(id.length);
+        w.bytes(id);
+      }
+    });
+  }
+  invariant(w.pos === metaLen, 'sendMessages meta size');
   for (const b of bodies) w.bytes(b);
   return { payload: w.finish(), metaLen };
 }
 
 /** Topic bodies, like sends: meta written first, then the bodies copied after it in one payload. */
-function encodePublish(topicName: string, msgTags: string[], routingKey: string, bodies: Uint8Array[]): EncodedCommand {
+function encodePublish(topicName: string, msgTags: string[], routingKey: string, bodies: Uint8Array[], dedupId: string | undefined): EncodedCommand {
   check(batchCountOk(bodies.length), `body count out of range: ${bodies.length}`);
   const meta = new ByteWriter(64 + 8 * bodies.length);
   meta.u8(CODEC_VERSION);
@@ -258,6 +336,10 @@ function encodePublish(topicName: string, msgTags: string[], routingKey: string,
   for (const b of bodies) {
     meta.u32(b.length);
     meta.u32(crc32c(b));
+  }
+  if (dedupId !== undefined) {
+    check(dedupId.length >= 1, 'dedupId must not be empty');
+    meta.shortStr(dedupId);
   }
   const metaBytes = meta.finish();
   let total = metaBytes.length;
@@ -373,8 +455,32 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
       const queueName = r.shortStr();
       const numOfMsg = r.u8();
       check(batchCountOk(numOfMsg), `numOfMsg out of range: ${numOfMsg}`);
-      return { kind: 'receiveMessages', queueName, numOfMsg, seed: r.u32() };
+      const seed = r.u32();
+      if (r.pos === metaLen) return { kind: 'receiveMessages', queueName, numOfMsg, seed };
+      return { kind: 'receiveMessages', queueName, numOfMsg, seed, visibilitySeconds: r.u32() };
     }
+    case KIND_CODES.changeVisibility: {
+      const queueName = r.shortStr();
+      const n = r.u8();
+      check(batchCountOk(n), `visibility change count out of range: ${n}`);
+      const entries: { receiptHandle: string; visibilitySeconds: number }[] = [];
+      for (let i = 0; i < n; i++) entries.push({ receiptHandle: r.shortStr(), visibilitySeconds: r.u32() });
+      return { kind: 'changeVisibility', queueName, entries };
+    }
+    case KIND_CODES.purgeQueue:
+      return { kind: 'purgeQueue', queueName: r.shortStr() };
+    case KIND_CODES.tagQueue: {
+      const queueName = r.shortStr();
+      const n = r.u8();
+      const tags: Record<string, string> = {};
+      for (let i = 0; i < n; i++) {
+        const k = r.shortStr();
+        tags[k] = r.shortStr();
+      }
+      return { kind: 'tagQueue', queueName, tags };
+    }
+    case KIND_CODES.untagQueue:
+      return { kind: 'untagQueue', queueName: r.shortStr(), keys: readList(r) };
     case KIND_CODES.deleteMessages: {
       const queueName = r.shortStr();
       const n = r.u8();
@@ -433,15 +539,41 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
 
 function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
   const queueName = r.shortStr();
-  const delaySeconds = r.u32();
-  return { kind: 'sendMessages', queueName, delaySeconds, bodies: readBodies(r, metaLen) };
+  const delay = r.u32();
+  const bodies = readBodies(r, metaLen);
+  if (r.pos === metaLen) return { kind: 'sendMessages', queueName, delaySeconds: delay, bodies };
+  const flags = r.u8();
+  check((flags & ~(SEND_QUEUE_DELAY | SEND_BODY_OPTIONS)) === 0, `unknown send flags ${flags}`);
+  const cmd: DecodedCommand = { kind: 'sendMessages', queueName, delaySeconds: flags & SEND_QUEUE_DELAY ? null : delay, bodies };
+  if (flags & SEND_BODY_OPTIONS) {
+    const options: SendBodyOptions[] = [];
+    for (let i = 0; i < bodies.length; i++) {
+      const f = r.u8();
+      check((f & ~(BODY_ENVELOPED | BODY_DELAY | BODY_COUNTED | BODY_DEDUP)) === 0, `unknown body flags ${f}`);
+      const o: SendBodyOptions = {};
+      if (f & BODY_ENVELOPED) o.enveloped = true;
+      if (f & BODY_DELAY) o.delaySeconds = r.u32();
+      if (f & BODY_COUNTED) o.countedBytes = r.u32();
+      if (f & BODY_DEDUP) {
+        o.dedupId = r.shortStr();
+        check(o.dedupId.length >= 1, 'empty dedupId');
+      }
+      options.push(o);
+    }
+    cmd.options = options;
+  }
+  return cmd;
 }
 
 function decodePublish(r: ByteReader, metaLen: number): DecodedCommand {
   const topicName = r.shortStr();
   const msgTags = readList(r);
   const routingKey = r.shortStr();
-  return { kind: 'publishMessages', topicName, msgTags, routingKey, bodies: readBodies(r, metaLen) };
+  const bodies = readBodies(r, metaLen);
+  if (r.pos === metaLen) return { kind: 'publishMessages', topicName, msgTags, routingKey, bodies };
+  const dedupId = r.shortStr();
+  check(dedupId.length >= 1, 'empty dedupId');
+  return { kind: 'publishMessages', topicName, msgTags, routingKey, bodies, dedupId };
 }
 
 /**
@@ -526,6 +658,11 @@ function parseAttrs(json: string): QueueAttributesInput {
   for (const [key, value] of Object.entries(raw)) {
     if (key === 'deadLetterPolicy') {
       out.deadLetterPolicy = value === null ? null : parsePolicy(value);
+    } else if (key === 'sqs') {
+      out.sqs = parseSqsSettings(value);
+    } else if (key === 'tags') {
+      check(isRecord(value) && Object.values(value).every((v) => typeof v === 'string'), 'tags must map strings to strings');
+      out.tags = { ...(value as Record<string, string>) };
     } else {
       const k = SETTABLE_QUEUE_INT_ATTRS.find((a) => a === key);
       check(k !== undefined, `unknown queue attribute ${key}`);
@@ -533,6 +670,27 @@ function parseAttrs(json: string): QueueAttributesInput {
     }
   }
   return out;
+}
+
+function parseSqsSettings(v: unknown): NonNullable<QueueAttributesInput['sqs']> {
+  check(isRecord(v), 'sqs settings must be an object');
+  const { delaySeconds, redriveAllowPolicy, ...rest } = v;
+  check(Object.keys(rest).length === 0, 'unknown sqs setting');
+  const out: NonNullable<QueueAttributesInput['sqs']> = {};
+  if (delaySeconds !== undefined) out.delaySeconds = int(delaySeconds, 'delaySeconds');
+  if (redriveAllowPolicy !== undefined) out.redriveAllowPolicy = redriveAllowPolicy === null ? null : parseAllowPolicy(redriveAllowPolicy);
+  return out;
+}
+
+/** Also reads snapshots' queue meta (snapshot.ts). */
+export function parseAllowPolicy(v: unknown): RedriveAllowPolicy {
+  check(isRecord(v), 'redriveAllowPolicy must be an object');
+  const { permission, sourceQueueNames, ...rest } = v;
+  check(Object.keys(rest).length === 0, 'unknown redriveAllowPolicy field');
+  check(permission === 'allowAll' || permission === 'denyAll' || permission === 'byQueue', 'bad redrive permission');
+  if (sourceQueueNames === undefined) return { permission };
+  check(Array.isArray(sourceQueueNames) && sourceQueueNames.every((n) => typeof n === 'string'), 'sourceQueueNames must be strings');
+  return { permission, sourceQueueNames: [...(sourceQueueNames)] };
 }
 
 function parsePolicy(v: unknown): DeadLetterPolicy {

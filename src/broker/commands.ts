@@ -94,7 +94,15 @@ export type Command =
    * bodies are stored in this entry, once, and every matching subscription is served by this one
    * entry: queue subscriptions get a message referencing the same bytes, http ones a pending push.
    */
-  | { kind: 'publishMessages'; topicName: string; bodies: Uint8Array[]; msgTags: string[]; routingKey: string }
+  | {
+      kind: 'publishMessages';
+      topicName: string;
+      bodies: Uint8Array[];
+      msgTags: string[];
+      routingKey: string;
+      /** A publish with a dedupId sent to this topic within LIMITS.dedupWindowMs answers the first msgIds and delivers nothing. */
+      dedupId?: string;
+    }
   /** The leader's POST of a pending push was answered 2xx. */
   | { kind: 'pushSucceeded'; topicName: string; subscriptionName: string; msgId: string }
   /**
@@ -119,6 +127,11 @@ export interface SendBodyOptions {
    * body and attributes as SQS counts them, without the envelope's framing.
    */
   countedBytes?: number;
+  /**
+   * A deduplication id (1 to LIMITS.dedupIdCharsMax characters): a body whose id was sent to this
+   * queue within LIMITS.dedupWindowMs is not enqueued again; the send answers the first msgId.
+   */
+  dedupId?: string;
 }
 
 /** One entry of a changeVisibility command. */

@@ -11,6 +11,10 @@ export const INFLIGHT = 2;
 export const DELAYED = 3;
 export const REWIND = 4; // deleted, kept for rewind until retention runs out
 
+/** batchPos bits (see Chunk.batchPos). */
+export const BATCH_POS_MASK = 0x0f;
+export const ENVELOPED = 0x80;
+
 export const CHUNK_SLOTS = 4096;
 const CHUNK_MIN_SLOTS = 64;
 export const BYTES_PER_SLOT = 5 * 8 + 5 * 4 + 2;
@@ -45,7 +49,11 @@ export class Chunk {
   readonly token: Uint32Array;
   readonly dequeueCount: Uint32Array;
   readonly state: Uint8Array;
-  /** Position in its send batch (0..15): msgId = entryIndex * 16 + batchPos. */
+  /**
+   * Low 4 bits: position in its send batch (0..15): msgId = entryIndex * 16 + position. Bit 7
+   * (ENVELOPED): the body is a message envelope (a send with message attributes). Snapshots from
+   * before envelopes existed have the bit clear, as they should.
+   */
   readonly batchPos: Uint8Array;
   /** Messages in this chunk that are not GONE. */
   live = 0;

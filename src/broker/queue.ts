@@ -14,11 +14,12 @@
 //   (checked on append against the previous seq).
 
 import { fail, type ErrorResult } from '../protocol/errors';
-import type { DeadLetterPolicy, DeleteFailure, QueueAttributes, ReceivedMessage } from './commands';
+import type { DeadLetterPolicy, DeleteFailure, QueueAttributes, ReceivedMessage, SendBodyOptions, VisibilityChange } from './commands';
 import type { DecodedBody } from './codec';
-import type { QueueSettingsValues } from '../protocol/queue-types';
+import type { DedupHit } from './dedup';
+import { SQS_QUEUE_DEFAULTS, type QueueSettingsValues, type SqsQueueSettings } from '../protocol/queue-types';
 import { SeqHeap, TimedIdHeap } from './heaps';
-import { CHUNK_SLOTS, DELAYED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
+import { BATCH_POS_MASK, CHUNK_SLOTS, DELAYED, ENVELOPED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
 import type { GroupIds } from './ids';
 import { receiptToken } from './receipt-handle';
 import { invariant } from './invariant';
@@ -35,6 +36,7 @@ export interface MovedMessage {
   bodyOffset: number;
   bodyLength: number;
   bodyCrc: number;
+  /** Position in its send batch, with the ENVELOPED bit (message-store.ts). */
   batchPos: number;
 }
 
@@ -50,6 +52,12 @@ export function toSec(ms: number): number {
 
 
 const COMPACT_SLACK = 1024;
+
+/** A copy, so a reader never holds the queue's own (mutable) arrays. */
+export function copyAllowPolicy(p: SqsQueueSettings['redriveAllowPolicy']): SqsQueueSettings['redriveAllowPolicy'] {
+  if (p === null) return null;
+  return p.sourceQueueNames === undefined ? { permission: p.permission } : { permission: p.permission, sourceQueueNames: [...p.sourceQueueNames] };
+}
 
 /**
  * Whether message slot i of c may still be delivered, so its body must be kept: any state but
@@ -82,6 +90,9 @@ export class QueueState {
   scheduledDeadlineMs = Infinity;
   /** Lower bound of the oldest VISIBLE/INFLIGHT/DELAYED seq (a read cache; not in snapshots). */
   private undeletedCursor = 0;
+  /** The SQS API's settings; CMQ leaves them at their defaults. */
+  sqs: SqsQueueSettings = { ...SQS_QUEUE_DEFAULTS };
+  readonly tags = new Map<string, string>();
 
   constructor(
     readonly name: string,
@@ -166,14 +177,39 @@ export class QueueState {
     return seq;
   }
 
-  send(entryIndex: number, nowMs: number, delaySeconds: number, bodies: DecodedBody[]): string[] | ErrorResult {
-    for (const b of bodies) if (b.length > this.config.maxMsgSize) return fail('msgTooLarge');
-    if (this.heldCount() + bodies.length > this.config.maxMsgHeapNum) return fail('heapFull');
-    const dueMs = delaySeconds > 0 ? nowMs + delaySeconds * 1000 : 0;
+  /**
+   * delaySeconds null: the queue's own delay (sqs.delaySeconds). options (one per body, when
+   * present) may give a body its own delay, mark it enveloped, and say the size maxMsgSize limits.
+   */
+  send(
+    entryIndex: number,
+    nowMs: number,
+    delaySeconds: number | null,
+    bodies: DecodedBody[],
+    options?: readonly SendBodyOptions[],
+    /** Per body: the message an earlier send of its dedupId made; that body is not enqueued again. */
+    duplicateOf?: readonly (DedupHit | undefined)[],
+  ): string[] | ErrorResult {
+    let fresh = 0;
+    for (let p = 0; p < bodies.length; p++) {
+      if (duplicateOf?.[p] !== undefined) continue;
+      fresh++;
+      if ((options?.[p]?.countedBytes ?? bodies[p]!.length) > this.config.maxMsgSize) return fail('msgTooLarge');
+    }
+    if (fresh > 0 && this.heldCount() + fresh > this.config.maxMsgHeapNum) return fail('heapFull');
     const msgIds: string[] = [];
     for (let p = 0; p < bodies.length; p++) {
+      const first = duplicateOf?.[p];
+      if (first !== undefined) {
+        msgIds.push(this.ids.msgId(first.entryIndex, first.batchPos & BATCH_POS_MASK));
+        continue;
+      }
       const b = bodies[p]!;
-      this.append({ entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: p }, nowMs, dueMs);
+      const o = options?.[p];
+      const delay = o?.delaySeconds ?? delaySeconds ?? this.sqs.delaySeconds;
+      const dueMs = delay > 0 ? nowMs + delay * 1000 : 0;
+      const pos = o?.enveloped === true ? p | ENVELOPED : p;
+      this.append({ entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: pos }, nowMs, dueMs);
       msgIds.push(this.ids.msgId(entryIndex, p));
     }
     return msgIds;
@@ -189,9 +225,10 @@ export class QueueState {
     return -1;
   }
 
-  receive(nowMs: number, numOfMsg: number, seed: number, router: DeadLetterRouter): ReceivedMessage[] {
+  /** visibilitySeconds: how long the messages stay in flight (default: the queue's visibilityTimeout). */
+  receive(nowMs: number, numOfMsg: number, seed: number, router: DeadLetterRouter, visibilitySeconds = this.config.visibilityTimeout): ReceivedMessage[] {
     const out: ReceivedMessage[] = [];
-    const nextVisibleMs = nowMs + this.config.visibilityTimeout * 1000;
+    const nextVisibleMs = nowMs + visibilitySeconds * 1000;
     const p = this.policy;
     const maxReceives = p !== undefined && p.policy === 0 && p.maxReceiveCount !== undefined ? p.maxReceiveCount : Infinity;
     while (out.length < numOfMsg) {
@@ -212,13 +249,17 @@ export class QueueState {
       c.deadlineMs[i] = nextVisibleMs;
       this.setState(c, i, INFLIGHT);
       this.inflight.push(nextVisibleMs, seq);
+      const pos = c.batchPos[i]!;
       out.push({
-        msgId: this.ids.msgId(c.entryIndex[i]!, c.batchPos[i]!),
+        msgId: this.ids.msgId(c.entryIndex[i]!, pos & BATCH_POS_MASK),
         receiptHandle: this.ids.receiptHandle(this.queueNumber, seq, dequeueCount, token),
         enqueueTime: toSec(c.enqueueMs[i]!),
         firstDequeueTime: toSec(c.firstDequeueMs[i]!),
         nextVisibleTime: toSec(nextVisibleMs),
         dequeueCount,
+        enqueueMs: c.enqueueMs[i]!,
+        firstDequeueMs: c.firstDequeueMs[i]!,
+        enveloped: (pos & ENVELOPED) !== 0,
         body: { entryIndex: c.bodyEntry[i]!, offset: c.bodyOffset[i]!, length: c.bodyLength[i]!, crc32c: c.bodyCrc[i]! },
         queueNumber: this.queueNumber,
         seq,
@@ -232,23 +273,68 @@ export class QueueState {
     const failures: DeleteFailure[] = [];
     for (let k = 0; k < handles.length; k++) {
       const h = handles[k]!;
-      if (!this.deleteOne(nowMs, h)) failures.push({ index: k, receiptHandle: h, error: 'receiptHandleInvalid' });
+      const m = this.inFlightUnder(nowMs, h);
+      if (typeof m === 'string') failures.push({ index: k, receiptHandle: h, error: 'receiptHandleInvalid', malformed: m === 'malformed' });
+      else this.setState(m.c, m.i, this.config.rewindSeconds > 0 ? REWIND : GONE);
     }
     this.compact();
     return failures;
   }
 
-  /** Valid iff the handle is the latest one issued for a message still in flight (spec §4). */
-  private deleteOne(nowMs: number, handle: string): boolean {
+  /**
+   * Each message in flight under its handle becomes visible visibilitySeconds from now (0: at
+   * once, and its handle is then spent); the handle stays the message's latest.
+   */
+  changeVisibility(nowMs: number, changes: readonly VisibilityChange[]): DeleteFailure[] {
+    const failures: DeleteFailure[] = [];
+    for (let k = 0; k < changes.length; k++) {
+      const { receiptHandle, visibilitySeconds } = changes[k]!;
+      const m = this.inFlightUnder(nowMs, receiptHandle);
+      if (typeof m === 'string') {
+        failures.push({ index: k, receiptHandle, error: 'receiptHandleInvalid', malformed: m === 'malformed' });
+        continue;
+      }
+      const { c, i } = m;
+      const seq = c.firstSeq + i;
+      this.store.writable(c);
+      if (visibilitySeconds === 0) {
+        this.setState(c, i, VISIBLE);
+        this.visible.push(seq);
+      } else {
+        c.deadlineMs[i] = nowMs + visibilitySeconds * 1000;
+        this.inflight.push(c.deadlineMs[i], seq);
+      }
+    }
+    this.compact();
+    return failures;
+  }
+
+  /**
+   * The message whose latest receipt handle this is, if it is still in flight (spec §4);
+   * 'malformed' when it is no handle of this queue, 'stale' when it is one but not that.
+   */
+  private inFlightUnder(nowMs: number, handle: string): { c: Chunk; i: number } | 'malformed' | 'stale' {
     const h = this.ids.parseReceiptHandle(handle);
-    if (h === undefined || h.queueNumber !== this.queueNumber || h.seq >= this.store.nextSeq) return false;
+    if (h === undefined || h.queueNumber !== this.queueNumber || h.seq >= this.store.nextSeq) return 'malformed';
     const c = this.store.chunkOf(h.seq);
-    if (c === undefined) return false;
+    if (c === undefined) return 'stale';
     const i = h.seq - c.firstSeq;
-    if (c.state[i] !== INFLIGHT || c.dequeueCount[i] !== h.dequeueCount || c.token[i] !== h.token) return false;
-    if (!(nowMs < c.deadlineMs[i]!)) return false;
-    this.setState(c, i, this.config.rewindSeconds > 0 ? REWIND : GONE);
-    return true;
+    if (c.state[i] !== INFLIGHT || c.dequeueCount[i] !== h.dequeueCount || c.token[i] !== h.token) return 'stale';
+    if (!(nowMs < c.deadlineMs[i]!)) return 'stale';
+    return { c, i };
+  }
+
+  /** Deletes every message not yet deleted (visible, in flight, delayed); none is kept for rewind. Returns how many. */
+  purge(): number {
+    const before = this.heldCount();
+    if (before === 0) return 0;
+    this.store.forEachSlot(this.store.headSeq, (c, i) => {
+      const st = c.state[i];
+      if (st === VISIBLE || st === INFLIGHT || st === DELAYED) this.setState(c, i, GONE);
+    });
+    this.undeletedCursor = 0;
+    this.compact();
+    return before;
   }
 
   takeForMove(c: Chunk, i: number): MovedMessage {
@@ -527,6 +613,8 @@ export class QueueState {
       delayMsgNum: this.delayedCount,
       rewindMsgNum: this.rewindCount,
       minMsgTime: this.minMsgTimeSec(),
+      sqs: { ...this.sqs, redriveAllowPolicy: copyAllowPolicy(this.sqs.redriveAllowPolicy) },
+      tags: Object.fromEntries(this.tags),
     };
     if (this.policy !== undefined) a.deadLetterPolicy = { ...this.policy };
     return a;

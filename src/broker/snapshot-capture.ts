@@ -14,6 +14,7 @@ import { ByteWriter, utf8Bytes } from './binary';
 import { invariant } from './invariant';
 import { BYTES_PER_SLOT, Chunk, GONE, type ChunkKeeper } from './message-store';
 import { needsBody, type QueueState } from './queue';
+import type { DedupRow } from './dedup';
 import { DENSE_CHUNK, MAGIC, queueMeta, SNAPSHOT_VERSION, topicsMeta, type SnapshotHeader, type TopicsSnapshot } from './snapshot';
 
 /** Bytes per piece when the caller names no bound: a few ms of copying on any machine. */
@@ -56,7 +57,13 @@ export class SnapshotCapture implements ChunkKeeper {
    * capture (consecutive repeats once), and at once the entries of pending pushes: when the last
    * piece is out it has heard every entry storage must keep.
    */
-  constructor(header: SnapshotHeader, queues: QueueState[], topics: TopicsSnapshot, private readonly onLiveEntry?: (entryIndex: number) => void) {
+  constructor(
+    header: SnapshotHeader,
+    queues: QueueState[],
+    topics: TopicsSnapshot,
+    dedup: readonly DedupRow[],
+    private readonly onLiveEntry?: (entryIndex: number) => void,
+  ) {
     const head = new ByteWriter(4 + 1 + 6 * 8 + 4);
     for (const b of MAGIC) head.u8(b);
     head.u8(SNAPSHOT_VERSION);
@@ -87,9 +94,12 @@ export class SnapshotCapture implements ChunkKeeper {
       }
     }
     const topicsJson = utf8Bytes(JSON.stringify(topicsMeta(topics)));
-    const tail = new ByteWriter(4 + topicsJson.length);
+    const dedupJson = utf8Bytes(JSON.stringify(dedup));
+    const tail = new ByteWriter(4 + topicsJson.length + 4 + dedupJson.length);
     tail.u32(topicsJson.length);
     tail.bytes(topicsJson);
+    tail.u32(dedupJson.length);
+    tail.bytes(dedupJson);
     this.parts.push(tail.finish());
     if (onLiveEntry !== undefined) {
       for (const t of topics.topics) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) onLiveEntry(p.entryIndex);

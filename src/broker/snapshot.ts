@@ -18,14 +18,17 @@
 
 import type { GroupIds } from './ids';
 import { BrokerFormatError, ByteReader } from './binary';
+import { parseAllowPolicy } from './codec';
+import type { DedupRow } from './dedup';
 import type { DeadLetterPolicy } from './commands';
+import { SQS_QUEUE_DEFAULTS, type SqsQueueSettings } from '../protocol/queue-types';
 import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, CHUNK_SLOTS, Chunk, GONE } from './message-store';
-import { QueueState, type QueueConfig } from './queue';
+import { copyAllowPolicy, QueueState, type QueueConfig } from './queue';
 import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
 export const MAGIC = [0x4f, 0x43, 0x51, 0x53];
-export const SNAPSHOT_VERSION = 3;
+export const SNAPSHOT_VERSION = 4;
 /** In place of a chunk's live count: the whole column buffer follows. */
 export const DENSE_CHUNK = 0xffff_ffff;
 const OLDEST_READABLE_VERSION = 1;
@@ -62,6 +65,9 @@ interface QueueMeta {
   ttlCursor: number;
   /** Absent in snapshots written before compaction (0: no floor). */
   rewindFloorMs: number;
+  /** Absent in snapshots written before the SQS API (defaults, no tags). */
+  sqs: SqsQueueSettings;
+  tags: [string, string][];
 }
 
 /** Cursor fields are written normalized (first live seq), so lazily advanced ones never differ. */
@@ -88,10 +94,12 @@ export function queueMeta(q: QueueState): QueueMeta {
     headSeq: head,
     ttlCursor: store.firstLiveFrom(Math.max(q.ttlCursor, head)),
     rewindFloorMs: q.rewindFloorMs,
+    sqs: { ...q.sqs, redriveAllowPolicy: copyAllowPolicy(q.sqs.redriveAllowPolicy) },
+    tags: [...q.tags],
   };
 }
 
-export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: SnapshotHeader; queues: QueueState[]; topics: RestoredTopics } {
+export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: SnapshotHeader; queues: QueueState[]; topics: RestoredTopics; dedup: DedupRow[] } {
   const r = new ByteReader(data, 0, data.length);
   for (const b of MAGIC) if (r.u8() !== b) throw new BrokerFormatError('not a broker snapshot');
   const version = r.u8();
@@ -108,8 +116,9 @@ export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: Snaps
   const queues: QueueState[] = [];
   for (let k = 0; k < n; k++) queues.push(readQueue(r, ids, version));
   const topics: RestoredTopics = version >= 2 ? parseTopics(r.longStr()) : { counters: { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0 }, topics: [] };
+  const dedup = version >= 4 ? parseDedup(r.longStr()) : [];
   r.expectEnd('snapshot');
-  return { header, queues, topics };
+  return { header, queues, topics, dedup };
 }
 
 function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
@@ -120,6 +129,8 @@ function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
   store.headSeq = m.headSeq;
   q.ttlCursor = m.ttlCursor;
   q.rewindFloorMs = m.rewindFloorMs;
+  q.sqs = m.sqs;
+  for (const [k, v] of m.tags) q.tags.set(k, v);
   const count = r.u32();
   for (let j = 0; j < count; j++) {
     const firstSeq = r.int();
@@ -217,7 +228,43 @@ function parseMeta(json: string): QueueMeta {
     headSeq: num(raw, 'headSeq'),
     ttlCursor: num(raw, 'ttlCursor'),
     rewindFloorMs: raw.rewindFloorMs === undefined ? 0 : num(raw, 'rewindFloorMs'),
+    sqs: raw.sqs === undefined ? { ...SQS_QUEUE_DEFAULTS } : parseSqsMeta(raw.sqs),
+    tags: raw.tags === undefined ? [] : parseTags(raw.tags),
   };
+}
+
+function parseSqsMeta(v: unknown): SqsQueueSettings {
+  if (!isRecord(v)) throw new BrokerFormatError('snapshot: bad sqs settings');
+  const p = v.redriveAllowPolicy;
+  let redriveAllowPolicy: SqsQueueSettings['redriveAllowPolicy'] = null;
+  if (p !== null && p !== undefined) {
+    try {
+      redriveAllowPolicy = parseAllowPolicy(p);
+    } catch {
+      throw new BrokerFormatError('snapshot: bad redrive allow policy');
+    }
+  }
+  return { delaySeconds: num(v, 'delaySeconds'), redriveAllowPolicy };
+}
+
+function parseDedup(json: string): DedupRow[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new BrokerFormatError('snapshot: deduplication ids are not JSON');
+  }
+  const ok = (row: unknown): boolean =>
+    Array.isArray(row) && row.length === 5 && typeof row[0] === 'string' && typeof row[1] === 'string' && [row[2], row[3], row[4]].every((n) => typeof n === 'number' && Number.isFinite(n));
+  if (!Array.isArray(raw) || !raw.every(ok)) throw new BrokerFormatError('snapshot: bad deduplication ids');
+  return raw as DedupRow[];
+}
+
+function parseTags(v: unknown): [string, string][] {
+  if (!Array.isArray(v) || !v.every((t) => Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && typeof t[1] === 'string')) {
+    throw new BrokerFormatError('snapshot: bad tags');
+  }
+  return v as [string, string][];
 }
 
 // ---- topics ----

@@ -21,14 +21,17 @@ import type {
   QueueAttributes,
   QueueAttributesInput,
   QueueList,
+  SendBodyOptions,
+  SqsQueueSettings,
   SubscriptionAttributes,
   SubscriptionList,
   TopicAttributes,
   TopicList,
 } from './commands';
+import { DedupTable, queueScope, type DedupHit } from './dedup';
 import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
-import { QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
+import { copyAllowPolicy, QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
 import { GROUP_0_IDS, type GroupIds, type GroupNumber } from './ids';
 import { decodeSnapshot } from './snapshot';
 import { chunkSnapshotBytes, drainSnapshot, SnapshotCapture } from './snapshot-capture';
@@ -76,6 +79,15 @@ function mergeConfig(base: QueueConfig, a: QueueAttributesInput): QueueConfig {
   };
 }
 
+function mergeSqs(base: SqsQueueSettings, a: QueueAttributesInput): SqsQueueSettings {
+  const s = a.sqs;
+  if (s === undefined) return base;
+  return {
+    delaySeconds: s.delaySeconds ?? base.delaySeconds,
+    redriveAllowPolicy: s.redriveAllowPolicy === undefined ? base.redriveAllowPolicy : copyAllowPolicy(s.redriveAllowPolicy),
+  };
+}
+
 function copyPolicy(p: DeadLetterPolicy): DeadLetterPolicy {
   const out: DeadLetterPolicy = { deadLetterQueue: p.deadLetterQueue, policy: p.policy };
   if (p.maxReceiveCount !== undefined) out.maxReceiveCount = p.maxReceiveCount;
@@ -119,10 +131,11 @@ export class QueueStateMachine {
     },
   };
   private readonly topics: TopicRegistry;
+  private readonly dedup = new DedupTable();
 
   /** `ids`: the ids of the Raft group this state machine is the replica of (group 0 by default). */
   constructor(private readonly ids: GroupIds = GROUP_0_IDS) {
-    this.topics = new TopicRegistry(this.queueSink, ids);
+    this.topics = new TopicRegistry(this.queueSink, ids, this.dedup);
   }
 
   /** The Raft group this state machine belongs to, which every id it issues names. */
@@ -147,6 +160,7 @@ export class QueueStateMachine {
     this.timeMs = timeMs;
     this.advanceTime(timeMs);
     this.topics.advanceTime(timeMs);
+    this.dedup.expire(timeMs);
     return this.execute(cmd, index, timeMs);
   }
 
@@ -161,15 +175,19 @@ export class QueueStateMachine {
       case 'sendMessages': {
         const q = this.byName.get(cmd.queueName);
         if (q === undefined) return fail('queueNotExist');
-        const msgIds = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies);
+        const duplicateOf = this.duplicatesOf(q, cmd.options, index, nowMs);
+        const msgIds = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies, cmd.options, duplicateOf);
         if (!Array.isArray(msgIds)) return msgIds;
+        cmd.options?.forEach((o, p) => {
+          if (o.dedupId !== undefined && duplicateOf?.[p] === undefined) this.dedup.remember(queueScope(q.queueNumber), o.dedupId, { entryIndex: index, batchPos: p }, nowMs);
+        });
         this.reschedule(q);
         return { ok: true, kind: 'sendMessages', msgIds };
       }
       case 'receiveMessages': {
         const q = this.byName.get(cmd.queueName);
         if (q === undefined) return fail('queueNotExist');
-        const messages = q.receive(nowMs, cmd.numOfMsg, cmd.seed, this.router);
+        const messages = q.receive(nowMs, cmd.numOfMsg, cmd.seed, this.router, cmd.visibilitySeconds);
         this.reschedule(q);
         return { ok: true, kind: 'receiveMessages', messages };
       }
@@ -179,6 +197,34 @@ export class QueueStateMachine {
         const failures = q.deleteMessages(nowMs, cmd.receiptHandles);
         this.reschedule(q);
         return { ok: true, kind: 'deleteMessages', failures };
+      }
+      case 'changeVisibility': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const failures = q.changeVisibility(nowMs, cmd.entries);
+        this.reschedule(q);
+        return { ok: true, kind: 'changeVisibility', failures };
+      }
+      case 'purgeQueue': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const purged = q.purge();
+        this.reschedule(q);
+        return { ok: true, kind: 'purgeQueue', purged };
+      }
+      case 'tagQueue': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        const added = Object.keys(cmd.tags).filter((k) => !q.tags.has(k)).length;
+        if (q.tags.size + added > LIMITS.queueTagsMax) return fail('queueTagsFull');
+        for (const [k, v] of Object.entries(cmd.tags)) q.tags.set(k, v);
+        return { ok: true, kind: 'tagQueue' };
+      }
+      case 'untagQueue': {
+        const q = this.byName.get(cmd.queueName);
+        if (q === undefined) return fail('queueNotExist');
+        for (const k of cmd.keys) q.tags.delete(k);
+        return { ok: true, kind: 'untagQueue' };
       }
       case 'rewindQueue': {
         const q = this.byName.get(cmd.queueName);
@@ -279,6 +325,23 @@ export class QueueStateMachine {
     this.topics.forEachPushBody(fn);
   }
 
+  /**
+   * Per body of a send: the message an earlier send of the same dedupId made (within the window,
+   * or earlier in this very send), or undefined; undefined in all when no body has an id.
+   */
+  private duplicatesOf(q: QueueState, options: readonly SendBodyOptions[] | undefined, index: number, nowMs: number): (DedupHit | undefined)[] | undefined {
+    if (options === undefined || !options.some((o) => o.dedupId !== undefined)) return undefined;
+    const inThisSend = new Map<string, number>();
+    return options.map((o, p) => {
+      if (o.dedupId === undefined) return undefined;
+      const earlier = inThisSend.get(o.dedupId);
+      if (earlier !== undefined) return { entryIndex: index, batchPos: earlier };
+      const hit = this.dedup.find(queueScope(q.queueNumber), o.dedupId, nowMs);
+      if (hit === undefined) inThisSend.set(o.dedupId, p);
+      return hit;
+    });
+  }
+
   private createQueue(name: string, attrs: QueueAttributesInput, index: number, nowMs: number): CommandResult {
     if (this.byLowerName.has(name.toLowerCase())) return fail('queueExists');
     if (this.byName.size >= LIMITS.queueCountMax) return fail('queueLimit');
@@ -286,8 +349,12 @@ export class QueueStateMachine {
     const policy = attrs.deadLetterPolicy ?? undefined;
     const err = this.validate(undefined, name, config, policy);
     if (err !== undefined) return err;
+    const tags = attrs.tags === undefined ? [] : Object.entries(attrs.tags);
+    if (tags.length > LIMITS.queueTagsMax) return fail('queueTagsFull');
     const queueId = this.ids.queueId(index);
     const q = new QueueState(name, queueId, this.nextQueueNumber++, nowMs, nowMs, config, policy && copyPolicy(policy), this.ids);
+    q.sqs = mergeSqs(q.sqs, attrs);
+    for (const [k, v] of tags) q.tags.set(k, v);
     this.byName.set(name, q);
     this.byLowerName.set(q.nameLower, q);
     this.byNumber.set(q.queueNumber, q);
@@ -303,6 +370,7 @@ export class QueueStateMachine {
     if (err !== undefined) return err;
     q.setRewindSeconds(config.rewindSeconds, nowMs);
     q.config = config;
+    q.sqs = mergeSqs(q.sqs, attrs);
     if (config.rewindSeconds === 0) q.dropRewindArea();
     if (attrs.deadLetterPolicy !== undefined) {
       q.policy = policy && copyPolicy(policy);
@@ -338,6 +406,10 @@ export class QueueStateMachine {
     const dlq = this.byName.get(policy.deadLetterQueue);
     if (dlq === undefined) return fail('dlqNotExist');
     if (dlq.policy !== undefined) return fail('dlqNested', undefined, 'the dead-letter queue has a dead-letter queue');
+    const allow = dlq.sqs.redriveAllowPolicy;
+    if (allow !== null && (allow.permission === 'denyAll' || (allow.permission === 'byQueue' && !(allow.sourceQueueNames ?? []).includes(name)))) {
+      return fail('dlqNotAllowed');
+    }
     if (q !== undefined && this.sourcesOf(q.name).length > 0) return fail('dlqNested', undefined, 'this queue is a dead-letter queue');
     if (this.sourcesOf(dlq.name).filter((s) => s !== q).length >= LIMITS.deadLetterSourcesMax) return fail('dlqBindTooMany');
     return undefined;
@@ -554,12 +626,13 @@ export class QueueStateMachine {
       },
       [...this.byName.values()],
       { counters: this.topics.counters, topics: this.topics.topicsInOrder() },
+      this.dedup.rows(),
       onLiveEntry,
     );
   }
 
   static restore(data: Uint8Array, ids: GroupIds = GROUP_0_IDS): QueueStateMachine {
-    const { header, queues, topics } = decodeSnapshot(data, ids);
+    const { header, queues, topics, dedup } = decodeSnapshot(data, ids);
     const sm = new QueueStateMachine(ids);
     sm.appliedIndex = header.lastAppliedIndex;
     sm.timeMs = header.lastTimeMs;
@@ -576,6 +649,7 @@ export class QueueStateMachine {
     for (const q of queues) sm.reschedule(q);
     Object.assign(sm.topics.counters, topics.counters);
     for (const { topic, subscriptions } of topics.topics) sm.topics.restoreTopic(topic, subscriptions);
+    sm.dedup.restore(dedup);
     return sm;
   }
 }

@@ -9,6 +9,7 @@
 // in publish order per subscription, so expiry advances from the head; `schedule` holds
 // (head expiry, subscription number), as the queues' schedule does.
 
+import { DedupTable, topicScope } from './dedup';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import {
@@ -196,6 +197,8 @@ export class TopicRegistry {
   constructor(
     private readonly sink: QueueSink,
     private readonly ids: GroupIds,
+    /** The state machine's deduplication ids (a publish with a dedupId is deduplicated as a whole). */
+    private readonly dedup: DedupTable = new DedupTable(),
   ) {}
 
   execute(cmd: TopicCommand, index: number, nowMs: number): CommandResult {
@@ -236,7 +239,7 @@ export class TopicRegistry {
         return { ok: true, kind: 'clearSubscriptionFilterTags' };
       }
       case 'publishMessages':
-        return this.publish(cmd.topicName, cmd.bodies, cmd.msgTags, cmd.routingKey, index, nowMs);
+        return this.publish(cmd.topicName, cmd.bodies, cmd.msgTags, cmd.routingKey, cmd.dedupId, index, nowMs);
       case 'pushSucceeded': {
         const found = this.find(cmd.topicName, cmd.subscriptionName);
         const ok = 'sub' in found && found.sub.pending.delete(cmd.msgId);
@@ -320,9 +323,16 @@ export class TopicRegistry {
    * Check order: topic exists → each body ≤ maxMsgSize → routingKey present (filterType 2) →
    * some subscription → some match. Then every match is served, in subscription creation order.
    */
-  private publish(topicName: string, bodies: DecodedBody[], msgTags: string[], routingKey: string, index: number, nowMs: number): CommandResult {
+  private publish(topicName: string, bodies: DecodedBody[], msgTags: string[], routingKey: string, dedupId: string | undefined, index: number, nowMs: number): CommandResult {
     const t = this.byName.get(topicName);
     if (t === undefined) return fail('topicNotExist');
+    if (dedupId !== undefined) {
+      // A retried publish: the first one's msgIds, and no second delivery to anyone.
+      const first = this.dedup.find(topicScope(t.number), dedupId, nowMs);
+      if (first !== undefined) {
+        return { ok: true, kind: 'publishMessages', msgIds: Array.from({ length: first.batchPos }, (_, p) => this.ids.msgId(first.entryIndex, p)), deliveredQueues: [], pushes: 0 };
+      }
+    }
     for (const b of bodies) if (b.length > t.maxMsgSize) return fail('msgTooLarge');
     if (t.filterType === FILTER_TYPE.routingKey && routingKey === '') return fail('routingKeyMissing');
     if (t.subscriptions.size === 0) return fail('topicNoSubscription');
@@ -361,6 +371,7 @@ export class TopicRegistry {
       });
       this.reschedule(s);
     }
+    if (dedupId !== undefined) this.dedup.remember(topicScope(t.number), dedupId, { entryIndex: index, batchPos: bodies.length }, nowMs);
     return { ok: true, kind: 'publishMessages', msgIds: bodies.map((_, p) => this.ids.msgId(index, p)), deliveredQueues, pushes };
   }
 

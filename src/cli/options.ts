@@ -2,6 +2,7 @@
 // values. Every conversion failure is a UsageError (exit code 2).
 
 import type { DeadLetterPolicy, QueueAttributesInput } from '../client/types';
+import type { QueueSettingsValues } from '../protocol/queue-types';
 import { UsageError } from './cli-io';
 import { DEAD_LETTER_RANGES, QUEUE_ATTR_RANGES } from '../protocol/limits';
 import { LOG_LEVELS, parseLogLevel } from '../protocol/log';
@@ -98,7 +99,7 @@ export function intOpt(values: OptionValues, name: string, min: number, max: num
 export function queueAttributesFromOptions(values: OptionValues, requireSome: boolean): QueueAttributesInput {
   const attrs: QueueAttributesInput = {};
   const big = Number.MAX_SAFE_INTEGER;
-  const set = (key: keyof Omit<QueueAttributesInput, 'deadLetterPolicy'>, opt: string): void => {
+  const set = (key: keyof QueueSettingsValues, opt: string): void => {
     const v = intOpt(values, opt, 0, big);
     if (v !== undefined) attrs[key] = v;
   };

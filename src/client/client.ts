@@ -4,7 +4,7 @@
 
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { CmqError, CmqNetworkError, parseModuleCode } from './errors';
 import { CMQ_CODES } from '../protocol/cmq-codes';
 import { httpExchange } from './http-exchange';
@@ -80,10 +80,12 @@ export interface CmqClientOptions {
    * (connection refused, DNS, connect timeout, or a 6100 answer) is always retried; otherwise only
    * idempotent ones: ListQueue, GetQueueAttributes,
    * ListDeadLetterSourceQueues, ListTopic, GetTopicAttributes, ListSubscriptionByTopic,
-   * GetSubscriptionAttributes, and (Batch)ReceiveMessage (a receive whose answer was lost only hides
-   * its messages until their visibility timeout ends). Sends, publishes, creates, deletes, sets and rewinds are
+   * GetSubscriptionAttributes, (Batch)ReceiveMessage (a receive whose answer was lost only hides
+   * its messages until their visibility timeout ends), and sends and publishes that carry a
+   * `dedupId` (by default every one does, see `deduplicateSends`): the server answers a retry with
+   * the first attempt's msgIds and enqueues nothing twice. Creates, deletes, sets and rewinds are
    * not retried after the request may have reached the server unless `retryWrites` is true:
-   * a retried send may enqueue a duplicate, a retried delete may report 4430 for a message it did delete.
+   * a retried delete may report 4430 for a message it did delete.
    * CMQ errors (code != 0) other than 6100 (not applied) and, for the actions above, 6000/10810
    * (outcome unknown) are never retried.
    */
@@ -94,6 +96,12 @@ export interface CmqClientOptions {
   retryBackoffMs?: number;
   /** Retry non-idempotent actions after ambiguous failures too. Default false. */
   retryWrites?: boolean;
+  /**
+   * Give every send and publish a fresh `dedupId` (an opencmq extension) unless the call names its
+   * own, so that retrying it after an ambiguous failure cannot enqueue it twice (within the
+   * server's 5-minute window). Default true; false for servers that refuse unknown parameters.
+   */
+  deduplicateSends?: boolean;
   /** Use this agent instead of the client's own keep-alive agent. */
   agent?: http.Agent;
   /**
@@ -179,6 +187,7 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
   private readonly retries: number;
   private readonly retryBackoffMs: number;
   private readonly retryWrites: boolean;
+  private readonly deduplicateSends: boolean;
   private readonly signatureMethod: SignatureMethod;
   private readonly credentials: { secretId: string; secretKey: string } | undefined;
   private readonly token: string | undefined;
@@ -197,6 +206,7 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
     this.retryTimeMs = opts.retryTimeMs ?? DEFAULT_RETRY_TIME_MS;
     this.retryBackoffMs = opts.retryBackoffMs ?? 100;
     this.retryWrites = opts.retryWrites ?? false;
+    this.deduplicateSends = opts.deduplicateSends ?? true;
     this.signatureMethod = opts.signatureMethod ?? 'HmacSHA256';
     if ((opts.secretId === undefined) !== (opts.secretKey === undefined)) {
       throw new TypeError('secretId and secretKey must be given together');
@@ -248,14 +258,14 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
   }
 
   async sendMessage(queueName: string, body: string | Buffer, opts: SendOptions = {}): Promise<string> {
-    const params: Params = { queueName, msgBody: bodyText(body) };
+    const params: Params = { queueName, msgBody: bodyText(body), ...this.dedupParam(opts) };
     if (opts.delaySeconds !== undefined) params.delaySeconds = String(opts.delaySeconds);
     return str((await this.call('SendMessage', params)).msgId);
   }
 
   async batchSendMessage(queueName: string, bodies: ReadonlyArray<string | Buffer>, opts: SendOptions = {}): Promise<string[]> {
     if (bodies.length === 0) return [];
-    const params: Params = { queueName, ...arrayParams('msgBody', bodies.map(bodyText)) };
+    const params: Params = { queueName, ...arrayParams('msgBody', bodies.map(bodyText)), ...this.dedupParam(opts) };
     if (opts.delaySeconds !== undefined) params.delaySeconds = String(opts.delaySeconds);
     const list = (await this.call('BatchSendMessage', params)).msgList;
     return Array.isArray(list) ? list.map((m) => str(asBody(m).msgId)) : [];
@@ -335,13 +345,13 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
   }
 
   async publishMessage(topicName: string, body: string | Buffer, opts: PublishOptions = {}): Promise<string> {
-    const params: Params = { topicName, msgBody: bodyText(body), ...publishParams(opts) };
+    const params: Params = { topicName, msgBody: bodyText(body), ...publishParams(opts), ...this.dedupParam(opts) };
     return str((await this.call('PublishMessage', params)).msgId);
   }
 
   async batchPublishMessage(topicName: string, bodies: ReadonlyArray<string | Buffer>, opts: PublishOptions = {}): Promise<string[]> {
     if (bodies.length === 0) return [];
-    const params: Params = { topicName, ...arrayParams('msgBody', bodies.map(bodyText)), ...publishParams(opts) };
+    const params: Params = { topicName, ...arrayParams('msgBody', bodies.map(bodyText)), ...publishParams(opts), ...this.dedupParam(opts) };
     const list = (await this.call('BatchPublishMessage', params)).msgList;
     return Array.isArray(list) ? list.map((m) => str(asBody(m).msgId)) : [];
   }
@@ -418,6 +428,12 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
     return throwUnlessOk(await this.callRaw(action, params, opts));
   }
 
+  /** The call's own dedupId, else a fresh one (unless deduplicateSends is off): the same on every attempt. */
+  private dedupParam(opts: { dedupId?: string }): Params {
+    if (opts.dedupId !== undefined) return { dedupId: opts.dedupId };
+    return this.deduplicateSends ? { dedupId: randomUUID() } : {};
+  }
+
   /** The endpoint requests go to now (it changes when one fails; see `endpoints`). */
   get endpoint(): string {
     return this.endpoints[this.current]!.url;
@@ -429,7 +445,8 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
    * 6100 when the attempts run out is returned as it is.
    */
   async callRaw(action: string, params: Params, opts: CallOptions = {}): Promise<{ code: number; body: Body }> {
-    const retryAmbiguous = this.retryWrites || isIdempotentAction(action);
+    // A send or publish with a dedupId is idempotent: the server deduplicates its retries.
+    const retryAmbiguous = this.retryWrites || isIdempotentAction(action) || params.dedupId !== undefined;
     const startedMs = Date.now();
     for (let attempt = 0; ; attempt++) {
       const at = this.current;

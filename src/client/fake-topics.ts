@@ -3,6 +3,7 @@
 // server (CmqError with its codes). http subscriptions are accepted and matched, but nothing is
 // POSTed: their msgCount stays 0.
 
+import type { FakeDedup } from './fake-dedup';
 import { CmqError } from './errors';
 import { checkBatchBytes } from './fake-batch';
 import type {
@@ -42,6 +43,8 @@ export interface TopicHost {
   nextMsgIds(count: number): string[];
   /** Enqueue into a subscribed queue; a missing or refusing queue drops the delivery silently. */
   deliver(queueName: string, bodies: readonly string[], msgIds: readonly string[]): void;
+  /** The fake's deduplication of sends and publishes (a dedupId). */
+  readonly dedup: FakeDedup;
 }
 
 interface StoredSubscription {
@@ -334,8 +337,11 @@ export class InMemoryTopics implements CmqTopicApi {
         : s.bindingKeys.some((k) => bindingKeyMatches(k.split('.'), words)),
     );
     if (matching.length === 0) fail('topicNoMatch');
+    const first = this.host.dedup.recall(`t:${topicName}`, opts.dedupId, this.host.now());
+    if (first !== undefined) return first;
     const msgIds = this.host.nextMsgIds(texts.length);
     for (const s of matching) if (s.protocol === 'queue') this.host.deliver(s.endpoint, texts, msgIds);
+    this.host.dedup.remember(`t:${topicName}`, opts.dedupId, msgIds, this.host.now());
     return msgIds;
   }
 }

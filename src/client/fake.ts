@@ -5,6 +5,7 @@
 // with tag and routing-key filtering, publishing into queue subscriptions (./fake-topics.ts).
 // Time comes from an injectable clock so tests can step past a visibility timeout without waiting.
 
+import { FakeDedup } from './fake-dedup';
 import { randomBytes } from 'node:crypto';
 import { CmqError, CmqNetworkError } from './errors';
 import { checkBatchBytes } from './fake-batch';
@@ -86,6 +87,7 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
   private msgCounter = 0;
   private receiveCounter = 0;
   private readonly topics: InMemoryTopics;
+  private readonly dedup = new FakeDedup();
 
   constructor(opts: InMemoryCmqOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -96,6 +98,7 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       run: (op) => this.run(op),
       nextMsgIds: (count) => Array.from({ length: count }, () => String(++this.msgCounter)),
       deliver: (queueName, bodies, msgIds) => this.deliver(queueName, bodies, msgIds),
+      dedup: this.dedup,
     });
   }
 
@@ -251,7 +254,7 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       checkName(queueName);
       checkBatchBytes([body]);
       checkDelay(opts.delaySeconds ?? 0);
-      const [id] = this.enqueue(this.queue(queueName), [body], opts.delaySeconds ?? 0);
+      const [id] = this.enqueueOnce(queueName, [body], opts);
       return id ?? '';
     });
   }
@@ -264,8 +267,19 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       if (bodies.length > LIMITS.batchItemsMax) fail('batchSizeOutOfRange', 'msgBody');
       checkBatchBytes(bodies);
       checkDelay(opts.delaySeconds ?? 0);
-      return this.enqueue(this.queue(queueName), bodies, opts.delaySeconds ?? 0);
+      return this.enqueueOnce(queueName, bodies, opts);
     });
+  }
+
+  /** A send with a dedupId seen within the window answers the first msgIds (as the server). */
+  private enqueueOnce(queueName: string, bodies: ReadonlyArray<string | Buffer>, opts: SendOptions): string[] {
+    const q = this.queue(queueName);
+    const scope = `q:${queueName}`;
+    const first = this.dedup.recall(scope, opts.dedupId, this.now());
+    if (first !== undefined) return first;
+    const ids = this.enqueue(q, bodies, opts.delaySeconds ?? 0);
+    this.dedup.remember(scope, opts.dedupId, ids, this.now());
+    return ids;
   }
 
   async receiveMessage(queueName: string, opts: ReceiveOptions = {}): Promise<Message | undefined> {

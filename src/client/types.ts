@@ -45,6 +45,13 @@ export interface ListOptions {
 
 export interface SendOptions {
   delaySeconds?: number;
+  /**
+   * Deduplication id (opencmq extension, 1-128 printable ASCII characters): a send carrying an id
+   * the queue saw within 5 minutes is answered with the first send's msgIds and not enqueued again.
+   * Default: a fresh id per call (see CmqClientOptions.deduplicateSends); give your own to make a
+   * send idempotent across process restarts (say, the id of the business operation).
+   */
+  dedupId?: string;
 }
 
 export interface ReceiveOptions {
@@ -139,6 +146,8 @@ export interface PublishOptions {
   tags?: readonly string[];
   /** Words separated by '.', ≤ 64 bytes and ≤ 15 dots (filterType 2 topics; required there). */
   routingKey?: string;
+  /** As SendOptions.dedupId, per topic: a retried publish is delivered to nobody twice. */
+  dedupId?: string;
 }
 
 export interface SubscribeOptions {

@@ -12,7 +12,7 @@
 import { commandFromPayload, encodeCommand, type EncodedCommand } from '../broker/codec';
 import type { Command, CommandResult } from '../broker/commands';
 import { ERRORS } from '../protocol/errors';
-import type { MembershipChange, QueueService } from '../service/queue-service';
+import type { MembershipChange, QueueService, ReceiveOptions } from '../service/queue-service';
 import { parseRequestContext, type RequestContext } from '../service/request-context';
 
 export const CALL_CODEC_VERSION = 1;
@@ -39,7 +39,7 @@ const METHOD_BY_CODE = new Map<number, CallMethod>(Object.entries(METHOD_CODES).
 export type ServiceCall =
   /** `encoded`: the command as it arrived, when it was decoded from a call (not encoded again). */
   | { method: 'submit'; command: Command; encoded?: EncodedCommand }
-  | { method: 'receive'; queueName: string; numOfMsg: number; waitSeconds: number | undefined }
+  | { method: 'receive'; queueName: string; numOfMsg: number; waitSeconds: number | undefined; options?: ReceiveOptions }
   | { method: 'listQueues'; searchWord: string | undefined; offset: number; limit: number }
   | { method: 'getQueueAttributes'; queueName: string }
   | { method: 'listDeadLetterSourceQueues'; deadLetterQueueName: string; searchWord: string | undefined; offset: number; limit: number }
@@ -131,7 +131,16 @@ export function decodeCall(buf: Buffer): { ctx: RequestContext | undefined; call
       return { ctx, relay, call: { method, command, encoded: { payload: rest, metaLen } } };
     }
     case 'receive':
-      return { ctx, relay, call: { method, queueName: str(a['queueName'], 'queueName'), numOfMsg: int(a['numOfMsg'], 'numOfMsg'), waitSeconds: optInt(a['waitSeconds'], 'waitSeconds') } };
+    {
+      const call: ServiceCall = { method, queueName: str(a['queueName'], 'queueName'), numOfMsg: int(a['numOfMsg'], 'numOfMsg'), waitSeconds: optInt(a['waitSeconds'], 'waitSeconds') };
+      const o = a['options'];
+      if (o !== undefined) {
+        check(typeof o === 'object' && o !== null, 'receive options must be an object');
+        const visibilitySeconds = optInt((o as Record<string, unknown>)['visibilitySeconds'], 'visibilitySeconds');
+        call.options = visibilitySeconds === undefined ? {} : { visibilitySeconds };
+      }
+      return { ctx, relay, call };
+    }
     case 'listQueues':
     case 'listTopics':
       return { ctx, relay, call: { method, ...list } };
@@ -174,7 +183,7 @@ export function dispatchCall(service: QueueService & Partial<Pick<LeaderService,
     case 'submit':
       return call.encoded && service.submitEncoded ? service.submitEncoded(ctx, call.command, call.encoded) : service.submit(ctx, call.command);
     case 'receive':
-      return service.receive(ctx, call.queueName, call.numOfMsg, call.waitSeconds);
+      return call.options === undefined ? service.receive(ctx, call.queueName, call.numOfMsg, call.waitSeconds) : service.receive(ctx, call.queueName, call.numOfMsg, call.waitSeconds, call.options);
     case 'listQueues':
       return service.listQueues(ctx, call.searchWord, call.offset, call.limit);
     case 'getQueueAttributes':

@@ -20,7 +20,7 @@ import type {
 import type { BrokerStats, QueueStateMachine } from '../broker/state-machine';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
-import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../service/queue-service';
+import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { DiskStall } from '../storage/disk-stall';
 import type { SnapshotStore } from '../storage/snapshot-store';
@@ -428,7 +428,7 @@ export class QueueNode implements QueueService {
     return this.state.sm.eachQueueAttributes();
   }
 
-  async receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
+  async receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
     // The receive itself goes through the log, so it is decided on up-to-date state. The local
     // look-up only picks the wait; a queue missing locally may just not be applied yet (a freshly
     // elected leader), so confirm with a read barrier before answering 4440.
@@ -443,7 +443,9 @@ export class QueueNode implements QueueService {
     const deadline = this.rt.nowMs() + waitMs;
     for (;;) {
       if (this.state.sm.visibleCount(queueName) > 0) {
-        const r = await this.submit(ctx, { kind: 'receiveMessages', queueName, numOfMsg, seed: randomU32(this.rt) });
+        const command: Command = { kind: 'receiveMessages', queueName, numOfMsg, seed: randomU32(this.rt) };
+        if (options?.visibilitySeconds !== undefined) command.visibilitySeconds = options.visibilitySeconds;
+        const r = await this.submit(ctx, command);
         if (!r.ok) return r;
         if (r.kind !== 'receiveMessages') return fail('internalError');
         if (r.messages.length > 0) return this.readBodies(ctx, queueName, r.messages);

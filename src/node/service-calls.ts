@@ -9,7 +9,7 @@ import { fail, type ErrorResult } from '../protocol/errors';
 import type { Logger } from '../protocol/log';
 import type { Runtime } from '../runtime/timers';
 import { CallFormatError, decodeAnswer, decodeCall, dispatchCall, encodeAnswer, encodeCall, type LeaderService, type ServiceCall } from './call-codec';
-import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../service/queue-service';
+import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import { WIRE_VERSION, type PeerNetwork } from '../transport';
 import type { Command, CommandResult, QueueAttributes, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../broker/commands';
@@ -145,8 +145,9 @@ export class RoutedQueueService implements QueueService {
     return this.route(ctx, { method: 'submit', command }, () => this.local.submit(ctx, command));
   }
 
-  receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined): Promise<ReceiveOutcome> {
-    return this.route(ctx, { method: 'receive', queueName, numOfMsg, waitSeconds }, () => this.local.receive(ctx, queueName, numOfMsg, waitSeconds));
+  receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
+    const call: ServiceCall = options === undefined ? { method: 'receive', queueName, numOfMsg, waitSeconds } : { method: 'receive', queueName, numOfMsg, waitSeconds, options };
+    return this.route(ctx, call, () => this.local.receive(ctx, queueName, numOfMsg, waitSeconds, options));
   }
 
   listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {

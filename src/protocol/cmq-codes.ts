@@ -76,6 +76,8 @@ export const CMQ_CODES = {
   dlqPolicyQueueMember: cmq(4000, 10760),
   dlqPolicyPolicyMember: cmq(4000, 10770),
   dlqBindTooMany: cmq(4000, 10780),
+  dlqNotAllowed: cmq(4000, 10790),
+  queueTagsFull: cmq(4000, 10795),
 
   // Topics / subscriptions
   topicNotExist: cmq(4440, 10600),

@@ -126,6 +126,8 @@ export const ERRORS = {
   dlqPolicyQueueMember: def('invalid', 'the deadLetterPolicy must has deadLetterQueue member, only be a string'),
   dlqPolicyPolicyMember: def('invalid', 'the deadLetterPolicy must has policy member , only set 0 or 1'),
   dlqBindTooMany: def('limit', 'the deadLetter Queue bind too many times'),
+  dlqNotAllowed: def('conflict', "the deadLetter queue's redrive allow policy does not allow this queue"),
+  queueTagsFull: def('limit', 'a queue has at most 50 tags'),
 
   // Topics / subscriptions
   topicNotExist: def('notFound', 'topic is not existed, or deleted'),

@@ -40,6 +40,14 @@ export const LIMITS = {
   delaySecondsMax: 6_048_000,
   listLimitDefault: 20,
   listLimitMax: 50,
+  /**
+   * Send deduplication (broker/dedup.ts): an id is remembered this long from its first send, and
+   * at most this many ids in all (the oldest are forgotten first beyond it); an id has at most
+   * dedupIdCharsMax characters.
+   */
+  dedupWindowMs: 5 * 60_000,
+  dedupIdsMax: 500_000,
+  dedupIdCharsMax: 128,
   /** Tags per queue (SQS: 50), and a tag key's and value's characters. */
   queueTagsMax: 50,
   tagKeyCharsMax: 128,

@@ -1,5 +1,14 @@
-// Stand-in (replaced at merge by the tested module): an SQS message stored as one body, its
-// message attributes and system attributes ahead of the body.
+// How a message that carries SQS message attributes is stored: one byte string holding the
+// attributes, the system attributes and the body. The broker keeps it as the message's body and
+// flags the message as enveloped; receivers unwrap it here. Protocol-neutral (no SQS wire types).
+//
+// Layout, version 1 (lengths and counts little-endian):
+//   u8 version = 1
+//   u32 attribute count, then each attribute   } sorted by name when encoded; a repeated name
+//   u32 system attribute count, then each one  } does not decode
+//   u32 body length, body bytes                  (last, so decoding returns it as a view)
+// Each attribute: u32 name length, UTF-8 name; u32 data type length, UTF-8 data type;
+//   u8 value kind (0 none, 1 string, 2 binary); unless none, u32 value length and its bytes.
 
 export interface MessageAttributeValue {
   dataType: string;
@@ -9,58 +18,167 @@ export interface MessageAttributeValue {
 
 export interface MessageEnvelope {
   attributes: Map<string, MessageAttributeValue>;
+  /** AWSTraceHeader etc., and opencmq's own SenderId. */
   system: Map<string, MessageAttributeValue>;
   body: Uint8Array;
 }
 
-const MAGIC = 0xe1;
+export const ENVELOPE_VERSION = 1;
+const KIND_NONE = 0;
+const KIND_STRING = 1;
+const KIND_BINARY = 2;
+/** The least an attribute takes: name length, data type length, value kind. */
+const MIN_ATTRIBUTE_BYTES = 4 + 4 + 1;
 
-type Wire = [string, string, string | null, string | null][];
+const utf8 = new TextEncoder();
+// fatal: bytes that are not UTF-8 make the envelope malformed; ignoreBOM: a leading U+FEFF is
+// part of the name, not a marker to drop.
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function toWire(m: Map<string, MessageAttributeValue>): Wire {
-  return [...m].map(([k, v]) => [k, v.dataType, v.stringValue ?? null, v.binaryValue ? Buffer.from(v.binaryValue).toString('base64') : null]);
+interface EncodedAttribute {
+  name: Uint8Array;
+  dataType: Uint8Array;
+  kind: number;
+  value: Uint8Array;
 }
 
-function fromWire(w: Wire): Map<string, MessageAttributeValue> {
-  const m = new Map<string, MessageAttributeValue>();
-  for (const [k, t, s, b] of w) {
-    const v: MessageAttributeValue = { dataType: t };
-    if (s !== null) v.stringValue = s;
-    if (b !== null) v.binaryValue = Buffer.from(b, 'base64');
-    m.set(k, v);
+function encodeAttributes(attrs: ReadonlyMap<string, MessageAttributeValue>): { list: EncodedAttribute[]; bytes: number } {
+  const list: EncodedAttribute[] = [];
+  let bytes = 4;
+  for (const name of [...attrs.keys()].sort()) {
+    const a = attrs.get(name)!;
+    const kind = a.stringValue !== undefined ? KIND_STRING : a.binaryValue !== undefined ? KIND_BINARY : KIND_NONE;
+    const value = kind === KIND_STRING ? utf8.encode(a.stringValue) : kind === KIND_BINARY ? a.binaryValue! : new Uint8Array(0);
+    const e = { name: utf8.encode(name), dataType: utf8.encode(a.dataType), kind, value };
+    list.push(e);
+    bytes += MIN_ATTRIBUTE_BYTES + e.name.length + e.dataType.length + (kind === KIND_NONE ? 0 : 4 + value.length);
   }
-  return m;
+  return { list, bytes };
 }
 
 export function encodeEnvelope(e: MessageEnvelope): Uint8Array {
-  const head = Buffer.from(JSON.stringify([toWire(e.attributes), toWire(e.system)]));
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(head.length);
-  return Buffer.concat([Buffer.from([MAGIC]), len, head, e.body]);
+  const attributes = encodeAttributes(e.attributes);
+  const system = encodeAttributes(e.system);
+  const out = new Uint8Array(1 + attributes.bytes + system.bytes + 4 + e.body.length);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  view.setUint8(at, ENVELOPE_VERSION);
+  at += 1;
+  const put = (bytes: Uint8Array): void => {
+    view.setUint32(at, bytes.length, true);
+    out.set(bytes, at + 4);
+    at += 4 + bytes.length;
+  };
+  for (const { list } of [attributes, system]) {
+    view.setUint32(at, list.length, true);
+    at += 4;
+    for (const a of list) {
+      put(a.name);
+      put(a.dataType);
+      view.setUint8(at, a.kind);
+      at += 1;
+      if (a.kind !== KIND_NONE) put(a.value);
+    }
+  }
+  put(e.body);
+  return out;
 }
 
+/** Not a well-formed envelope: decoding stops and returns undefined. */
+class Malformed extends Error {}
+
+/**
+ * The envelope in `bytes`, or undefined when they are not a well-formed one (never throws).
+ * The body and binary values are views into `bytes`, not copies.
+ */
 export function decodeEnvelope(bytes: Uint8Array): MessageEnvelope | undefined {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 5 || b[0] !== MAGIC) return undefined;
-  const n = b.readUInt32BE(1);
-  if (5 + n > b.length) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  const need = (n: number): void => {
+    if (n > bytes.length - at) throw new Malformed();
+  };
+  const u8 = (): number => {
+    need(1);
+    return view.getUint8(at++);
+  };
+  const u32 = (): number => {
+    need(4);
+    const v = view.getUint32(at, true);
+    at += 4;
+    return v;
+  };
+  const chunk = (): Uint8Array => {
+    const n = u32();
+    need(n);
+    const c = bytes.subarray(at, at + n);
+    at += n;
+    return c;
+  };
+  const text = (): string => {
+    try {
+      return utf8Strict.decode(chunk());
+    } catch (err) {
+      if (err instanceof Malformed) throw err;
+      throw new Malformed(); // not UTF-8
+    }
+  };
+  const attributes = (): Map<string, MessageAttributeValue> => {
+    const count = u32();
+    // Every attribute takes at least MIN_ATTRIBUTE_BYTES: a count the bytes cannot hold is false.
+    if (count > (bytes.length - at) / MIN_ATTRIBUTE_BYTES) throw new Malformed();
+    const out = new Map<string, MessageAttributeValue>();
+    let previous: string | undefined;
+    for (let i = 0; i < count; i++) {
+      const name = text();
+      // Names are written sorted and unique; anything else was not written by encodeEnvelope.
+      if (previous !== undefined && !(previous < name)) throw new Malformed();
+      previous = name;
+      const dataType = text();
+      const kind = u8();
+      if (kind === KIND_NONE) out.set(name, { dataType });
+      else if (kind === KIND_STRING) out.set(name, { dataType, stringValue: text() });
+      else if (kind === KIND_BINARY) out.set(name, { dataType, binaryValue: chunk() });
+      else throw new Malformed();
+    }
+    return out;
+  };
   try {
-    const [a, s] = JSON.parse(b.subarray(5, 5 + n).toString()) as [Wire, Wire];
-    return { attributes: fromWire(a), system: fromWire(s), body: b.subarray(5 + n) };
+    if (u8() !== ENVELOPE_VERSION) return undefined;
+    const attrs = attributes();
+    const system = attributes();
+    const body = chunk();
+    if (at !== bytes.length) return undefined; // trailing bytes
+    return { attributes: attrs, system, body };
   } catch {
-    return undefined;
+    return undefined; // Malformed: a length, count or kind the bytes do not bear out
   }
 }
 
-function attrBytes(m: Map<string, MessageAttributeValue>): number {
-  let n = 0;
-  for (const [k, v] of m) {
-    n += Buffer.byteLength(k) + Buffer.byteLength(v.dataType);
-    n += v.stringValue !== undefined ? Buffer.byteLength(v.stringValue) : (v.binaryValue?.byteLength ?? 0);
+/**
+ * Bytes SQS counts against MaximumMessageSize: the body and every message attribute's name, data
+ * type and value (UTF-8 bytes). System attributes do not count, as in SQS.
+ */
+export function countedBytes(e: MessageEnvelope): number {
+  let n = e.body.length;
+  for (const [name, a] of e.attributes) {
+    n += utf8ByteLength(name) + utf8ByteLength(a.dataType);
+    if (a.stringValue !== undefined) n += utf8ByteLength(a.stringValue);
+    else if (a.binaryValue !== undefined) n += a.binaryValue.length;
   }
   return n;
 }
 
-export function countedBytes(e: MessageEnvelope): number {
-  return e.body.byteLength + attrBytes(e.attributes) + attrBytes(e.system);
+function utf8ByteLength(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+/**
+ * The message body a delivered message carries for a protocol without message attributes (CMQ):
+ * an enveloped body (sent through the SQS API) without its attributes. An envelope that does not
+ * decode cannot come from encodeEnvelope (its bytes passed their CRC32C); it is delivered as stored.
+ */
+export function plainBody(m: { enveloped: boolean; bodyBytes: Buffer }): Buffer {
+  if (!m.enveloped) return m.bodyBytes;
+  const body = decodeEnvelope(m.bodyBytes)?.body;
+  return body === undefined ? m.bodyBytes : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }

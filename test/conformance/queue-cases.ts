@@ -37,6 +37,18 @@ async function receiveBodies(api: CmqApi, queue: string, count: number, waitSeco
 
 export const queueCases: readonly ConformanceCase[] = [
   {
+    name: 'dedupId: a repeated send or batch send with the same id answers the first msgIds and enqueues nothing; another id enqueues',
+    run: async (api) => {
+      const q = await newQueue(api, 'q-dedup');
+      const id = await api.sendMessage(q, 'once', { dedupId: 'op-1' });
+      assert.equal(await api.sendMessage(q, 'once', { dedupId: 'op-1' }), id);
+      const batch = await api.batchSendMessage(q, ['a', 'b'], { dedupId: 'op-2' });
+      assert.deepEqual(await api.batchSendMessage(q, ['a', 'b'], { dedupId: 'op-2' }), batch);
+      assert.notEqual(await api.sendMessage(q, 'once', { dedupId: 'op-3' }), id);
+      assert.deepEqual((await receiveBodies(api, q, 5, 2)).sort(), ['a', 'b', 'once', 'once']);
+    },
+  },
+  {
     name: 'createQueue → getQueueAttributes: documented defaults, empty counts, name and id',
     run: async (api) => {
       const t0 = nowSec();

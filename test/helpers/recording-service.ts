@@ -15,6 +15,7 @@ import type {
 import type { EncodedCommand } from '../../src/broker/codec';
 import type { ServiceCall } from '../../src/node/call-codec';
 import { fail, type ErrorResult } from '../../src/protocol/errors';
+import { SQS_QUEUE_DEFAULTS } from '../../src/protocol/queue-types';
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 
@@ -96,6 +97,8 @@ export function sampleQueueAttributes(queueName: string, nowSec = 1_700_000_000)
     delayMsgNum: 0,
     rewindMsgNum: 0,
     minMsgTime: 0,
+    sqs: { ...SQS_QUEUE_DEFAULTS },
+    tags: {},
   };
 }
 
@@ -109,6 +112,9 @@ export function sampleDeliveredMessage(body: string | Buffer, seq = 1, nowSec = 
     firstDequeueTime: nowSec,
     nextVisibleTime: nowSec + 30,
     dequeueCount: 1,
+    enqueueMs: (nowSec - 5) * 1000,
+    firstDequeueMs: nowSec * 1000,
+    enveloped: false,
     body: { entryIndex: seq, offset: 0, length: bodyBytes.length, crc32c: 0 },
     queueNumber: 1,
     seq,
@@ -132,6 +138,13 @@ function defaultSubmit(command: Command, nextMsgId: () => string): CommandResult
       return { ok: true, kind: 'deleteMessages', failures: [] };
     case 'rewindQueue':
       return { ok: true, kind: 'rewindQueue' };
+    case 'changeVisibility':
+      return { ok: true, kind: 'changeVisibility', failures: [] };
+    case 'purgeQueue':
+      return { ok: true, kind: 'purgeQueue', purged: 0 };
+    case 'tagQueue':
+    case 'untagQueue':
+      return { ok: true, kind: command.kind };
     case 'unbindDeadLetter':
       return { ok: true, kind: 'unbindDeadLetter' };
     case 'quarantineMessage':
@@ -161,7 +174,7 @@ function defaultSubmit(command: Command, nextMsgId: () => string): CommandResult
 
 /** The attribute input as stored attributes: a null (cleared) policy is simply absent. */
 function withoutDlp(attrs: QueueAttributesInput): Partial<QueueAttributes> {
-  const { deadLetterPolicy, ...rest } = attrs;
+  const { deadLetterPolicy, sqs: _sqs, tags: _tags, ...rest } = attrs;
   return deadLetterPolicy ? { ...rest, deadLetterPolicy } : rest;
 }
 

@@ -1,5 +1,5 @@
 // A broker snapshot of today's format rewritten in the version 2 layout (whole chunks, without the
-// bodyEntry column, as written before bodies could be relocated), so tests can check that data
+// bodyEntry column, as written before bodies could be relocated; no deduplication ids), so tests can check that data
 // directories of the earlier release still load.
 
 import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, Chunk } from '../../src/broker/message-store';
@@ -7,9 +7,9 @@ import { DENSE_CHUNK, SNAPSHOT_VERSION } from '../../src/broker/snapshot';
 
 const HEADER_BYTES = 4 + 1 + 6 * 8 + 4;
 
-export function toVersion2(v3: Uint8Array): Uint8Array {
-  if (v3[4] !== SNAPSHOT_VERSION || SNAPSHOT_VERSION !== 3) throw new Error('not a version 3 snapshot');
-  const src = Buffer.from(v3.buffer, v3.byteOffset, v3.byteLength);
+export function toVersion2(v4: Uint8Array): Uint8Array {
+  if (v4[4] !== SNAPSHOT_VERSION || SNAPSHOT_VERSION !== 4) throw new Error('not a version 4 snapshot');
+  const src = Buffer.from(v4.buffer, v4.byteOffset, v4.byteLength);
   const out: Buffer[] = [Buffer.from(src.subarray(0, HEADER_BYTES))];
   out[0]![4] = 2;
   const queues = src.readUInt32LE(HEADER_BYTES - 4);
@@ -54,6 +54,7 @@ export function toVersion2(v3: Uint8Array): Uint8Array {
       if (32 * n + (BYTES_PER_SLOT - 40) * n !== n * BYTES_PER_SLOT_V2) throw new Error('layout changed: update this helper');
     }
   }
-  out.push(src.subarray(at));
+  // The topics, without the deduplication ids that follow them since version 4.
+  out.push(src.subarray(at, at + 4 + src.readUInt32LE(at)));
   return Uint8Array.from(Buffer.concat(out));
 }

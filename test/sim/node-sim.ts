@@ -823,7 +823,7 @@ export class NodeSimulation {
       // The applying member's copy may be damaged on disk: its meta (checksummed with the header)
       // still names each body's CRC32C, which identifies the body the producer sent.
       const bodyIds = cmd.bodies.map((b) => bodyIdOf(e.payload.subarray(b.offset, b.offset + b.length)) ?? this.bodyIdByCrc.get(b.crc32c) ?? -1);
-      this.history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds, result.msgIds, bodyIds);
+      this.history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds ?? 0, result.msgIds, bodyIds);
       this.msgIdsAt.set(e.index, { term: e.term, msgIds: result.msgIds });
     } else if (cmd.kind === 'receiveMessages' && result.kind === 'receiveMessages') {
       for (const msg of result.messages) {

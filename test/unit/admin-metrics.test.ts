@@ -32,6 +32,8 @@ function queue(name: string, visible: number, inflight: number, delayed: number,
     delayMsgNum: delayed,
     rewindMsgNum: 0,
     minMsgTime,
+    sqs: { delaySeconds: 0, redriveAllowPolicy: null },
+    tags: {},
   };
 }
 

@@ -2,6 +2,7 @@
 // (method, parameter source, Action matching, clientRequestId, requestId) and failure handling,
 // through handleCmqRequest with a recording fake service.
 
+import { encodeEnvelope } from '../../src/service/message-envelope';
 import { LIMITS } from '../../src/protocol/limits';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -212,14 +213,14 @@ void test('QueryQueueRoute: a queue that does not exist is 4440/10100', async ()
 
 // --- Messages
 
-void test('SendMessage: UTF-8 body bytes, delay default 0, msgId a string', async () => {
+void test("SendMessage: UTF-8 body bytes, no delaySeconds is the queue's own delay (null), msgId a string", async () => {
   const { service, call } = harness();
   const r = await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'héllo 世界 + 😀' });
   assertEnvelope(r, 0);
   assert.equal(typeof r['msgId'], 'string');
   const [c] = service.submitted as [Command & { kind: 'sendMessages' }];
   assert.equal(c.kind, 'sendMessages');
-  assert.equal(c.delaySeconds, 0);
+  assert.equal(c.delaySeconds, null);
   assert.deepEqual(c.bodies.map((b) => Buffer.from(b).toString('utf8')), ['héllo 世界 + 😀']);
   await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'x', delaySeconds: '6048000' });
   assert.equal((service.submitted[1] as { delaySeconds: number }).delaySeconds, 6048000);
@@ -273,6 +274,28 @@ void test('ReceiveMessage: fields at top level with the SDK types; msgBody decod
   ]);
 });
 
+void test('SendMessage / BatchSendMessage: the dedupId extension gives each body an id (a batch: id/position); a bad one is 4000/10350', async () => {
+  const { service, call } = harness();
+  assertEnvelope(await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'a', dedupId: 'tok-1' }), 0);
+  assertEnvelope(await call({ Action: 'BatchSendMessage', queueName: 'q1', 'msgBody.0': 'a', 'msgBody.1': 'b', dedupId: 'tok-2' }), 0);
+  assertEnvelope(await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'a' }), 0);
+  assert.deepEqual(
+    (service.submitted as Extract<Command, { kind: 'sendMessages' }>[]).map((c) => c.options),
+    [[{ dedupId: 'tok-1' }], [{ dedupId: 'tok-2/0' }, { dedupId: 'tok-2/1' }], undefined],
+  );
+  for (const bad of ['', 'a b', 'x'.repeat(129)]) {
+    const r = await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'a', dedupId: bad });
+    assert.deepEqual([r['code'], r['message']], [4000, '(10350)parameter dedupId value or length is out of range'], bad);
+  }
+});
+
+void test('ReceiveMessage: a message sent through the SQS API (an envelope with attributes) is delivered as its body alone', async () => {
+  const envelope = encodeEnvelope({ attributes: new Map([['colour', { dataType: 'String', stringValue: 'blue' }]]), system: new Map(), body: Buffer.from('just the body') });
+  const m = { ...sampleDeliveredMessage(Buffer.from(envelope)), enveloped: true };
+  const { call } = harness({ receive: () => ({ ok: true, messages: [m] }) });
+  assert.equal(wire(await call({ Action: 'ReceiveMessage', queueName: 'q1' }))['msgBody'], 'just the body');
+});
+
 void test('ReceiveMessage / BatchReceiveMessage: nothing → 7000 "(10200)no message"', async () => {
   const { call } = harness();
   const requests: Record<string, string>[] = [{ Action: 'ReceiveMessage', queueName: 'q1' }, { Action: 'BatchReceiveMessage', queueName: 'q1', numOfMsg: '5' }];
@@ -308,7 +331,7 @@ void test('DeleteMessage: any non-empty handle reaches the broker; a failure is 
   assertEnvelope(await call({ Action: 'DeleteMessage', queueName: 'q1', receiptHandle: odd }), 0);
   assert.deepEqual(service.submitted, [{ kind: 'deleteMessages', queueName: 'q1', receiptHandles: [odd] }]);
   const failing = harness({
-    submit: (c) => ({ ok: true, kind: 'deleteMessages', failures: [{ index: 0, receiptHandle: (c as { receiptHandles: string[] }).receiptHandles[0] as string, error: 'receiptHandleInvalid' }] }),
+    submit: (c) => ({ ok: true, kind: 'deleteMessages', failures: [{ index: 0, receiptHandle: (c as { receiptHandles: string[] }).receiptHandles[0] as string, error: 'receiptHandleInvalid', malformed: false }] }),
   });
   const r = await failing.call({ Action: 'DeleteMessage', queueName: 'q1', receiptHandle: 'old' });
   assert.deepEqual([r['code'], r['message']], [4430, '(10260)receipt handle is invalid']);
@@ -317,7 +340,7 @@ void test('DeleteMessage: any non-empty handle reaches the broker; a failure is 
 function failHandles(bad: Set<string>): RecordingScripts['submit'] {
   return (c: Command): CommandResult => {
     assert.equal(c.kind, 'deleteMessages');
-    const failures = c.receiptHandles.flatMap((h, index) => (bad.has(h) ? [{ index, receiptHandle: h, error: 'receiptHandleInvalid' as const }] : []));
+    const failures = c.receiptHandles.flatMap((h, index) => (bad.has(h) ? [{ index, receiptHandle: h, error: 'receiptHandleInvalid' as const, malformed: false }] : []));
     return { ok: true, kind: 'deleteMessages', failures };
   };
 }

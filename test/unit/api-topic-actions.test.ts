@@ -372,3 +372,18 @@ void test('ListSubscriptionByTopic on a missing topic: 4440/10600, or 0 and an e
   assert.equal(lenient['totalCount'], 0);
   assert.deepEqual(lenient['subscriptionList'], []);
 });
+
+void test('PublishMessage / BatchPublishMessage: the dedupId extension reaches the broker as is; a bad one is 4000/10350', async () => {
+  const { service, call } = harness();
+  assertOk(await call([['Action', 'PublishMessage'], ['topicName', 'news'], ['msgBody', 'a'], ['dedupId', 'retry-token-1']]));
+  assertOk(await call([['Action', 'BatchPublishMessage'], ['topicName', 'news'], ['msgBody.0', 'a'], ['msgBody.1', 'b'], ['dedupId', 'tok']]));
+  assertOk(await call([['Action', 'PublishMessage'], ['topicName', 'news'], ['msgBody', 'a']]));
+  assert.deepEqual(
+    (service.submitted as Extract<Command, { kind: 'publishMessages' }>[]).map((c) => c.dedupId),
+    ['retry-token-1', 'tok', undefined],
+  );
+  for (const bad of ['', 'has space', 'x'.repeat(129), 'é']) {
+    const r = await call([['Action', 'PublishMessage'], ['topicName', 'news'], ['msgBody', 'a'], ['dedupId', bad]]);
+    assert.deepEqual([r['code'], r['message']], [4000, '(10350)parameter dedupId value or length is out of range'], bad);
+  }
+});

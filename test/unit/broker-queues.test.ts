@@ -63,6 +63,8 @@ describe('create, get, set, delete', () => {
       delayMsgNum: 0,
       rewindMsgNum: 0,
       minMsgTime: 0,
+      sqs: { delaySeconds: 0, redriveAllowPolicy: null },
+      tags: {},
     });
     h.index = 1000;
     assert.deepEqual(h.create('other'), { ok: true, kind: 'createQueue', queueId: `queue-${(1001).toString(36)}` });

@@ -132,7 +132,7 @@ void test('receive, 7000, and batch delete with a partial failure', async () => 
     return {
       ok: true,
       kind: 'deleteMessages',
-      failures: cmd.receiptHandles.flatMap((h, index) => (h === 'bad' ? [{ index, receiptHandle: h, error: 'receiptHandleInvalid' as const }] : [])),
+      failures: cmd.receiptHandles.flatMap((h, index) => (h === 'bad' ? [{ index, receiptHandle: h, error: 'receiptHandleInvalid' as const, malformed: false }] : [])),
     };
   };
   const res = await c.batchDeleteMessage('q1', ['1-1-1-aa', 'bad']);

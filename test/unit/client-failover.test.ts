@@ -97,10 +97,10 @@ test('a 6100 answer moves a write to the next endpoint: applied once there', asy
   assert.deepEqual(live.seen, ['SendMessage']);
 });
 
-test('6000/10810 on a write is not retried: the error says the outcome is unknown and retry is not safe', async () => {
+test('6000/10810 on a write without a dedupId is not retried: the error says the outcome is unknown and retry is not safe', async () => {
   const unsure = await member(() => UNKNOWN);
   const other = await member(() => OK);
-  const c = client([unsure.url, other.url]);
+  const c = client([unsure.url, other.url], { deduplicateSends: false });
   const err = await c.sendMessage('q', 'a').catch((e: unknown) => e);
   assert.ok(err instanceof CmqError, String(err));
   assert.equal(err.code, 6000);
@@ -119,10 +119,10 @@ test('6000/10810 on a read is retried on the next endpoint', async () => {
   assert.deepEqual(other.seen, ['ListQueue']);
 });
 
-test('a connection broken after a write was sent surfaces as unknown; a receive is retried elsewhere', async () => {
+test('a connection broken after a write (no dedupId) was sent surfaces as unknown; a receive is retried elsewhere', async () => {
   const breaking = await member(() => 'reset');
   const other = await member((action) => (action === 'ReceiveMessage' ? { code: 7000, message: '(10200)no message', requestId: 'r' } : OK));
-  const c = client([breaking.url, other.url]);
+  const c = client([breaking.url, other.url], { deduplicateSends: false });
   const err = await c.sendMessage('q', 'a').catch((e: unknown) => e);
   assert.ok(err instanceof CmqNetworkError, String(err));
   assert.equal(err.kind, 'reset');
@@ -131,6 +131,16 @@ test('a connection broken after a write was sent surfaces as unknown; a receive 
   assert.deepEqual(other.seen, [], 'the send was not repeated elsewhere');
   assert.equal(await c.receiveMessage('q', { pollingWaitSeconds: 0 }), undefined);
   assert.deepEqual(other.seen, ['ReceiveMessage']);
+});
+
+test('6000/10810 on a send with a dedupId (the default) is retried on the next endpoint with the same id', async () => {
+  const unsure = await member(() => UNKNOWN);
+  const other = await member(() => OK);
+  const c = client([unsure.url, other.url]);
+  await c.sendMessage('q', 'a');
+  assert.deepEqual(other.seen, ['SendMessage']);
+  const id = (r: { params: Record<string, string> } | undefined): string | undefined => r?.params['dedupId'];
+  assert.ok(id(unsure.requests[0]) !== undefined && id(unsure.requests[0]) === id(other.requests[0]));
 });
 
 test('with every member answering 6100 the attempts are bounded; the last error says retry is safe', async () => {

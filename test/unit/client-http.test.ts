@@ -375,7 +375,7 @@ void test('non-200 and non-JSON answers are CmqNetworkError', async () => {
   c.close();
 });
 
-void test('retries: idempotent reads are retried after a reset, sends only when retryWrites is set', async () => {
+void test('retries: idempotent reads are retried after a reset; sends only with a dedupId (the default) or retryWrites', async () => {
   let resets = 0;
   const resetFirst = (n: number): Responder => {
     resets = 0;
@@ -397,8 +397,23 @@ void test('retries: idempotent reads are retried after a reset, sends only when 
 
   seen = [];
   respond = resetFirst(1);
-  await assert.rejects(c.sendMessage('q1', 'x'), (e: unknown) => e instanceof CmqNetworkError && e.kind === 'reset' && e.mayHaveBeenApplied);
-  assert.equal(seen.length, 1, 'a send that may have been applied is not retried');
+  assert.equal(await c.sendMessage('q1', 'x'), 'm');
+  assert.equal(seen.length, 2, 'a send with a dedupId is retried...');
+  assert.ok(seen[0]?.params.dedupId !== undefined && seen[0].params.dedupId === seen[1]?.params.dedupId, '...with the same dedupId');
+  seen = [];
+  respond = resetFirst(0);
+  await c.sendMessage('q1', 'x');
+  await c.batchSendMessage('q1', ['x', 'y'], { dedupId: 'mine' });
+  assert.notEqual(seen[0]?.params.dedupId, seen[1]?.params.dedupId, 'a fresh dedupId per call');
+  assert.equal(seen[1]?.params.dedupId, 'mine', "or the caller's own");
+
+  const plain = client({ retries: 2, deduplicateSends: false });
+  seen = [];
+  respond = resetFirst(1);
+  await assert.rejects(plain.sendMessage('q1', 'x'), (e: unknown) => e instanceof CmqNetworkError && e.kind === 'reset' && e.mayHaveBeenApplied);
+  assert.equal(seen.length, 1, 'a send without a dedupId that may have been applied is not retried');
+  assert.equal(seen[0]?.params.dedupId, undefined);
+  plain.close();
 
   respond = resetFirst(3);
   await assert.rejects(c.listQueues(), (e: unknown) => e instanceof CmqNetworkError);

@@ -1,36 +1,59 @@
-// Stand-in (replaced at merge by the tested module): the MD5 digests SQS returns.
+// The MD5 digests SQS returns beside a message (MD5OfBody / MD5OfMessageBody,
+// MD5OfMessageAttributes, MD5OfMessageSystemAttributes), computed as AWS documents them, so
+// that SDKs which check them (Java, .NET, Go, Python) accept our answers.
 
 import { createHash } from 'node:crypto';
 import type { MessageAttributeValue } from '../../service/message-envelope';
 
+/** Hex MD5 of the body's bytes (the UTF-8 of the message body). */
 export function md5OfBody(body: Uint8Array): string {
   return createHash('md5').update(body).digest('hex');
 }
 
-function lengthPrefixed(h: ReturnType<typeof createHash>, bytes: Uint8Array): void {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(bytes.byteLength);
-  h.update(len);
-  h.update(bytes);
-}
+/** Transport type bytes of the attribute digest: a string value, or a binary one. */
+const STRING_TRANSPORT = 1;
+const BINARY_TRANSPORT = 2;
 
-export function md5OfMessageAttributes(attrs: Map<string, MessageAttributeValue>): string {
-  const h = createHash('md5');
-  for (const name of [...attrs.keys()].sort()) {
-    const v = attrs.get(name) as MessageAttributeValue;
-    lengthPrefixed(h, Buffer.from(name));
-    lengthPrefixed(h, Buffer.from(v.dataType));
-    if (v.binaryValue !== undefined && v.stringValue === undefined) {
-      h.update(Buffer.from([2]));
-      lengthPrefixed(h, v.binaryValue);
-    } else {
-      h.update(Buffer.from([1]));
-      lengthPrefixed(h, Buffer.from(v.stringValue ?? ''));
+/**
+ * The digest of a set of attributes: for each attribute in order of name, the name, the data
+ * type (each as a 4-byte big-endian length then UTF-8 bytes), one transport byte (1 for a string
+ * value, 2 for a binary one) and the value (length then bytes); MD5 hex of it all. Names are
+ * sorted by their UTF-8 bytes (SQS names are ASCII, where this is also the SDKs' UTF-16 order).
+ */
+export type Attributes = ReadonlyMap<string, MessageAttributeValue> | Readonly<Record<string, MessageAttributeValue>>;
+
+export function md5OfMessageAttributes(attrs: Attributes): string {
+  const entries: [string, MessageAttributeValue][] = isMap(attrs) ? [...attrs] : Object.entries(attrs);
+  const named = entries.map(([name, value]) => ({ name: Buffer.from(name, 'utf8'), value }));
+  named.sort((a, b) => Buffer.compare(a.name, b.name));
+  const hash = createHash('md5');
+  const length = Buffer.alloc(4);
+  const field = (bytes: Uint8Array): void => {
+    length.writeUInt32BE(bytes.length, 0);
+    hash.update(length);
+    hash.update(bytes);
+  };
+  for (const { name, value } of named) {
+    field(name);
+    field(Buffer.from(value.dataType, 'utf8'));
+    // As the SDKs' checks do: the value present decides the transport type (validation has
+    // already matched it to the data type); an attribute with neither contributes no value.
+    if (value.stringValue !== undefined) {
+      hash.update(Uint8Array.of(STRING_TRANSPORT));
+      field(Buffer.from(value.stringValue, 'utf8'));
+    } else if (value.binaryValue !== undefined) {
+      hash.update(Uint8Array.of(BINARY_TRANSPORT));
+      field(value.binaryValue);
     }
   }
-  return h.digest('hex');
+  return hash.digest('hex');
 }
 
-export function md5OfMessageSystemAttributes(attrs: Map<string, MessageAttributeValue>): string {
+/** The same digest over the message system attributes (e.g. AWSTraceHeader). */
+export function md5OfMessageSystemAttributes(attrs: Attributes): string {
   return md5OfMessageAttributes(attrs);
+}
+
+function isMap(attrs: Attributes): attrs is ReadonlyMap<string, MessageAttributeValue> {
+  return attrs instanceof Map;
 }

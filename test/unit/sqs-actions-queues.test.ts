@@ -211,3 +211,23 @@ void test('PurgeQueue empties the queue; DeleteQueue removes it', async () => {
   assert.equal((await s.err('PurgeQueue', { QueueUrl: q })).error, 'queueNotExist');
   assert.equal((await s.err('DeleteQueue', { QueueUrl: q })).error, 'queueNotExist');
 });
+
+void test('a RedrivePolicy obeys the dead-letter queue RedriveAllowPolicy and needs the queue to exist', async () => {
+  const allow = (p: object): Record<string, string> => ({ RedriveAllowPolicy: JSON.stringify(p) });
+  const redrive = (dlq: string): Record<string, string> => ({ RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn(dlq), maxReceiveCount: 3 }) });
+  await s.ok('CreateQueue', { QueueName: 'rap-deny', Attributes: allow({ redrivePermission: 'denyAll' }) });
+  await s.ok('CreateQueue', { QueueName: 'rap-by', Attributes: allow({ redrivePermission: 'byQueue', sourceQueueArns: [arn('rap-listed')] }) });
+  assert.equal((await s.err('CreateQueue', { QueueName: 'rap-src', Attributes: redrive('rap-deny') })).error, 'dlqNotAllowed');
+  assert.equal((await s.err('CreateQueue', { QueueName: 'rap-src', Attributes: redrive('rap-by') })).error, 'dlqNotAllowed');
+  await s.ok('CreateQueue', { QueueName: 'rap-listed', Attributes: redrive('rap-by') });
+  assert.equal((await s.err('CreateQueue', { QueueName: 'rap-src', Attributes: redrive('rap-none') })).error, 'dlqNotExist');
+});
+
+void test('TagQueue beyond 50 tags in all is refused and changes nothing', async () => {
+  const tags = (from: number, n: number): Record<string, string> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`t${from + i}`, 'v']));
+  await s.ok('CreateQueue', { QueueName: 'tags-full', tags: tags(0, 40) });
+  assert.equal((await s.err('TagQueue', { QueueUrl: s.url('tags-full'), Tags: tags(40, 11) })).error, 'queueTagsFull');
+  assert.equal(Object.keys((await s.ok('ListQueueTags', { QueueUrl: s.url('tags-full') }))['Tags'] as object).length, 40);
+  await s.ok('TagQueue', { QueueUrl: s.url('tags-full'), Tags: tags(35, 15) });
+  assert.equal(Object.keys((await s.ok('ListQueueTags', { QueueUrl: s.url('tags-full') }))['Tags'] as object).length, 50);
+});

@@ -2,6 +2,7 @@
 // Without credentials the server runs open, which is only allowed on loopback unless the
 // operator says --insecure-no-auth.
 
+import { SQS_ACTIONS } from '../api/sqs/actions';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,6 @@ import type { AuthConfig } from '../api/auth';
 import { createApiContext, createApiServer, type ApiOptions } from '../api/http-server';
 import { createSqsServer } from '../api/sqs/server';
 import { verifySigV4 } from '../api/sqs/sigv4';
-import type { SqsAction } from '../api/sqs/types';
 import { acquireDataDir, type DataDirLock } from '../storage/data-dir';
 import { PeerTransport } from '../transport';
 import { forwarder, serveForwarded } from './forwarding';
@@ -29,12 +29,6 @@ import { createAdminServer } from './admin-server';
 import { NodeMetrics } from './metrics';
 import type { RunningServer, ServerOptions } from './server-options';
 
-/**
- * The SQS actions served. The action table (src/api/sqs/actions.ts, SQS_ACTIONS) is merged
- * separately; until then the SQS listener answers every action InvalidAction ("not served by
- * this server"). Replace this with `import { SQS_ACTIONS } from '../api/sqs/actions'`.
- */
-const SQS_ACTIONS: Readonly<Record<string, SqsAction>> = {};
 
 export interface StartedServer extends RunningServer {
   node: QueueNode;

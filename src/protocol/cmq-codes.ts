@@ -110,9 +110,23 @@ export const CMQ_CODES = {
 
   // SQS wire: signature failures (seen by SQS clients only; these are their CMQ codes for the
   // metrics and the SDK's table).
-  authMissing: cmq(4100, 10030),
-  authIncomplete: cmq(4100, 10030),
-  authExpired: cmq(4100, 10030),
+  authMissing: cmq(4100, 10031),
+  authIncomplete: cmq(4100, 10032),
+  authExpired: cmq(4100, 10033),
+  // SQS actions: CMQ codes for errors only the SQS API returns (an SQS client never sees them;
+  // CMQ SDKs get a code in the ranges they already know).
+  invalidParameterValue: cmq(4000, 10900),
+  invalidAddress: cmq(4000, 10901),
+  invalidAttributeName: cmq(4000, 10902),
+  invalidAttributeValue: cmq(4000, 10903),
+  invalidMessageContents: cmq(4000, 10904),
+  emptyBatchRequest: cmq(4000, 10905),
+  tooManyEntriesInBatch: cmq(4000, 10906),
+  batchEntryIdsNotDistinct: cmq(4000, 10907),
+  invalidBatchEntryId: cmq(4000, 10908),
+  messageNotInflight: cmq(4430, 10909),
+  fifoNotSupported: cmq(4000, 10910),
+  unsupportedOperation: cmq(4000, 10911),
 } as const satisfies Record<ErrorName, CmqCode>;
 
 /** A registry entry with its CMQ codes: the shape the SDK has always exported as ERRORS. */

@@ -162,6 +162,20 @@ export const ERRORS = {
   authMissing: def('auth', 'the request is not signed (no AWS Signature Version 4)'),
   authIncomplete: def('auth', 'the request signature is incomplete or malformed'),
   authExpired: def('auth', 'the request signature has expired or its date is too far from server time'),
+  // SQS actions (src/api/sqs/): request errors that CMQ has no name for. The SQS codes and shapes
+  // they are rendered with live in ./sqs-codes.ts.
+  invalidParameterValue: def('invalid', 'invalid value for the parameter %s'),
+  invalidAddress: def('invalid', 'the address %s is not a queue URL of this service'),
+  invalidAttributeName: def('invalid', 'unknown attribute %s'),
+  invalidAttributeValue: def('invalid', 'invalid value for the attribute %s'),
+  invalidMessageContents: def('invalid', 'the message contains characters outside the allowed set'),
+  emptyBatchRequest: def('invalid', 'the batch request does not contain an entry'),
+  tooManyEntriesInBatch: def('invalid', 'the batch request contains more than 10 entries'),
+  batchEntryIdsNotDistinct: def('invalid', 'two or more batch entries have the same Id'),
+  invalidBatchEntryId: def('invalid', 'a batch entry Id is not 1 to 80 letters, digits, hyphens or underscores'),
+  messageNotInflight: def('conflict', 'the message is not in flight under this receipt handle'),
+  fifoNotSupported: def('invalid', 'FIFO queues are not supported yet'),
+  unsupportedOperation: def('invalid', 'the action %s is not supported yet'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

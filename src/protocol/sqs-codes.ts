@@ -177,4 +177,18 @@ export const SQS_CODES = {
   authMissing: MISSING_AUTHENTICATION_TOKEN,
   authIncomplete: INCOMPLETE_SIGNATURE,
   authExpired: REQUEST_EXPIRED,
+
+  // SQS actions: request errors CMQ has no name for.
+  invalidParameterValue: INVALID_PARAMETER_VALUE,
+  invalidAddress: SQS_MODELED_ERRORS.InvalidAddress,
+  invalidAttributeName: SQS_MODELED_ERRORS.InvalidAttributeName,
+  invalidAttributeValue: SQS_MODELED_ERRORS.InvalidAttributeValue,
+  invalidMessageContents: SQS_MODELED_ERRORS.InvalidMessageContents,
+  emptyBatchRequest: SQS_MODELED_ERRORS.EmptyBatchRequest,
+  tooManyEntriesInBatch: SQS_MODELED_ERRORS.TooManyEntriesInBatchRequest,
+  batchEntryIdsNotDistinct: SQS_MODELED_ERRORS.BatchEntryIdsNotDistinct,
+  invalidBatchEntryId: SQS_MODELED_ERRORS.InvalidBatchEntryId,
+  messageNotInflight: SQS_MODELED_ERRORS.MessageNotInflight,
+  fifoNotSupported: INVALID_PARAMETER_VALUE,
+  unsupportedOperation: SQS_MODELED_ERRORS.UnsupportedOperation,
 } as const satisfies Record<ErrorName, SqsCode>;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
+import { CMQ_CODES, CMQ_ERRORS as ERRORS } from '../../src/protocol/cmq-codes';
 import { ERROR_KINDS, KIND_APPLIED, type ErrorName } from '../../src/protocol/errors';
 import { findRepoFile } from '../helpers/repo-file';
 
@@ -76,4 +76,15 @@ void test('the kind alone tells "not applied, retry" from "outcome unknown"', ()
   assert.notEqual(ERRORS.notApplied.kind, ERRORS.outcomeUnknown.kind);
   // On the CMQ wire outcomeUnknown shares code 6000 with internalError; the kinds differ too.
   assert.equal(ERRORS.outcomeUnknown.code, ERRORS.internalError.code);
+});
+
+void test('every registry name has its own CMQ code and module pair (but the four pairs the CMQ spec itself gives twice), so a client can name the error it got', () => {
+  // The spec numbers some queue and topic errors alike; a client tells them apart by the action.
+  const specPairs = new Set(['4000/10680', '4000/10700', '4000/10710', '4000/10720']);
+  const seen = new Map<string, string>();
+  for (const [name, c] of Object.entries(CMQ_CODES)) {
+    const key = `${c.code}/${c.module}`;
+    if (!specPairs.has(key)) assert.equal(seen.get(key), undefined, `${name} and ${seen.get(key)} share ${key}`);
+    seen.set(key, name);
+  }
 });

@@ -1,0 +1,574 @@
+// The SQS actions (API version 2012-11-05) over the same queues as the CMQ actions: each validates
+// its input (the AWS JSON 1.0 shape, whichever protocol carried it: ./types.ts), calls the
+// QueueService (writes through `submit`, one command per request) and returns the JSON 1.0 shape
+// of its response. Errors are registry names; the wire renders them with their SQS codes.
+
+import { SQS_CODES } from '../../protocol/sqs-codes';
+import type { Command, CommandOk, CommandResult, SendBodyOptions } from '../../broker/commands';
+import { errorKind, errorText, fail, type ErrorName, type ErrorResult } from '../../protocol/errors';
+import { LIMITS, QUEUE_ATTR_RANGES } from '../../protocol/limits';
+import { RECEIPT_HANDLE_RE } from '../../protocol/names';
+import { countedBytes, encodeEnvelope, type MessageEnvelope } from '../../service/message-envelope';
+import type { QueueList } from '../../broker/commands';
+import type { ServiceResult } from '../../service/queue-service';
+import { hasSettings, parseQueueAttributes, QUEUE_ATTRIBUTE_NAMES, renderQueueAttributes, requestedAttributeNames, withSqsDefaults } from './attributes';
+import { md5OfBody, md5OfMessageAttributes, md5OfMessageSystemAttributes } from './md5';
+import { attributeSelector, parseMessageAttributes, parseSystemAttributes, renderReceived, requestedSystemAttributes } from './messages';
+import { queueNameOfUrl, queueUrl } from './queue-url';
+import type { SqsAction, SqsEnv, SqsInput, SqsOutput } from './types';
+import {
+  batchEntries,
+  hasOnlyAllowedChars,
+  isError,
+  optionalInt,
+  optionalMap,
+  optionalString,
+  optionalStringList,
+  requiredInt,
+  requiredString,
+  SQS_LIMITS,
+  SQS_QUEUE_NAME_RE,
+} from './validation';
+
+/** Narrow a submit result to the kind the command asked for; anything else is a server bug. */
+async function submit<K extends Command['kind']>(env: SqsEnv, command: Command & { kind: K }): Promise<Extract<CommandOk, { kind: K }> | ErrorResult> {
+  const r: CommandResult = await env.service.submit(env.ctx, command);
+  if (!r.ok) return r;
+  if (r.kind !== command.kind) return fail('internalError', undefined, `(result kind ${r.kind} for command ${command.kind})`);
+  return r as Extract<CommandOk, { kind: K }>;
+}
+
+/** The SQS query error code of a registry error, for the `Code` of a batch's Failed entries: the wire's one table. */
+export function batchEntryCode(name: ErrorName): string {
+  return SQS_CODES[name].code;
+}
+
+/** Whether a failure is the sender's (SenderFault): a request it can fix, not the service's state. */
+function senderFault(name: ErrorName): boolean {
+  const kind = errorKind(name);
+  return kind !== 'internal' && kind !== 'notApplied' && kind !== 'outcomeUnknown' && kind !== 'throttled';
+}
+
+function failedEntry(id: string, e: ErrorResult): Record<string, unknown> {
+  const message = errorText(e.error, e.arg) + (e.detail !== undefined ? ` ${e.detail}` : '');
+  return { Id: id, SenderFault: senderFault(e.error), Code: batchEntryCode(e.error), Message: message };
+}
+
+/** The queue a request names by QueueUrl. */
+function queueOf(env: SqsEnv, input: SqsInput): string | ErrorResult {
+  const url = requiredString(input, 'QueueUrl');
+  return isError(url) ? url : queueNameOfUrl(env, url);
+}
+
+/** An SQS queue name; a FIFO name is refused until FIFO queues exist. */
+function queueNameOf(input: SqsInput): string | ErrorResult {
+  const name = requiredString(input, 'QueueName');
+  if (isError(name)) return name;
+  if (name.endsWith('.fifo')) return fail('fifoNotSupported', undefined, `(queue name ${name})`);
+  if (!SQS_QUEUE_NAME_RE.test(name)) return fail('invalidParameterValue', 'QueueName', '(1 to 80 letters, digits, hyphens or underscores)');
+  return name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tags
+
+/** A tag map (CreateQueue `tags`, TagQueue `Tags`): at most 50, keys 1-128 and values 0-256 characters. */
+function parseTags(member: string, raw: Record<string, unknown>): Record<string, string> | ErrorResult {
+  const entries = Object.entries(raw);
+  if (entries.length > LIMITS.queueTagsMax) return fail('invalidParameterValue', member, `(at most ${LIMITS.queueTagsMax} tags)`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of entries) {
+    if (k.length < 1 || k.length > LIMITS.tagKeyCharsMax) return fail('invalidParameterValue', member, `(a tag key has 1 to ${LIMITS.tagKeyCharsMax} characters)`);
+    if (k.toLowerCase().startsWith('aws:')) return fail('invalidParameterValue', member, '(tag keys starting aws: are reserved)');
+    if (typeof v !== 'string') return fail('invalidParameterValue', member, `(the value of tag ${k} is not a string)`);
+    if (v.length > LIMITS.tagValueCharsMax) return fail('invalidParameterValue', member, `(a tag value has at most ${LIMITS.tagValueCharsMax} characters)`);
+    out[k] = v;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues
+
+const createQueue: SqsAction = async (env, input) => {
+  const name = queueNameOf(input);
+  if (isError(name)) return name;
+  const rawAttrs = optionalMap(input, 'Attributes');
+  if (isError(rawAttrs)) return rawAttrs;
+  const asked = parseQueueAttributes(env, rawAttrs ?? {}, true);
+  if (isError(asked)) return asked;
+  const rawTags = optionalMap(input, 'tags');
+  if (isError(rawTags)) return rawTags;
+  const tags = rawTags === undefined ? undefined : parseTags('tags', rawTags);
+  if (isError(tags)) return tags;
+  const attrs = withSqsDefaults(asked);
+  if (tags !== undefined && Object.keys(tags).length > 0) attrs.tags = tags;
+  const r = await submit(env, { kind: 'createQueue', queueName: name, attrs });
+  if (r.ok) return { QueueUrl: queueUrl(env, name) };
+  if (r.error !== 'queueExists') return r;
+  // SQS: creating an existing queue with the same attributes returns its URL; tags are not compared.
+  const existing = await env.service.getQueueAttributes(env.ctx, name);
+  if (!existing.ok) {
+    return existing.error === 'queueNotExist' ? fail('queueExists', undefined, '(a queue whose name differs only in case exists: names are case-insensitive here)') : existing;
+  }
+  if (!hasSettings(existing.attributes, asked)) return fail('queueExists', undefined, '(with different attributes)');
+  return { QueueUrl: queueUrl(env, name) };
+};
+
+const getQueueUrl: SqsAction = async (env, input) => {
+  const name = requiredString(input, 'QueueName');
+  if (isError(name)) return name;
+  const owner = optionalString(input, 'QueueOwnerAWSAccountId');
+  if (isError(owner)) return owner;
+  if (owner !== undefined && owner !== env.accountId) return fail('queueNotExist', undefined, `(account ${owner} is not this server's)`);
+  const a = await env.service.getQueueAttributes(env.ctx, name);
+  return a.ok ? { QueueUrl: queueUrl(env, name) } : a;
+};
+
+const deleteQueue: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const r = await submit(env, { kind: 'deleteQueue', queueName: name });
+  return r.ok ? {} : r;
+};
+
+const purgeQueue: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const r = await submit(env, { kind: 'purgeQueue', queueName: name });
+  return r.ok ? {} : r;
+};
+
+const getQueueAttributes: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const names = optionalStringList(input, 'AttributeNames');
+  if (isError(names)) return names;
+  const wanted = requestedAttributeNames(names);
+  if (isError(wanted)) return wanted;
+  const a = await env.service.getQueueAttributes(env.ctx, name);
+  if (!a.ok) return a;
+  const attributes = renderQueueAttributes(env, a.attributes, wanted);
+  return Object.keys(attributes).length > 0 ? { Attributes: attributes } : {};
+};
+
+const setQueueAttributes: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const raw = optionalMap(input, 'Attributes');
+  if (isError(raw)) return raw;
+  if (raw === undefined) return fail('missingParam', 'Attributes');
+  const attrs = parseQueueAttributes(env, raw, false);
+  if (isError(attrs)) return attrs;
+  const r = await submit(env, { kind: 'setQueueAttributes', queueName: name, attrs });
+  return r.ok ? {} : r;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Listing: the service pages by offset over names in order; SQS pages by an opaque token. The
+// token holds the last name returned, so a page continues after it even when queues were
+// created or deleted in between, on whichever node serves the next call.
+
+const TOKEN_PREFIX = 'v1:';
+
+function encodeToken(lastName: string): string {
+  return Buffer.from(TOKEN_PREFIX + lastName, 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string): string | ErrorResult {
+  const text = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
+  const name = text.startsWith(TOKEN_PREFIX) ? text.slice(TOKEN_PREFIX.length) : '';
+  return SQS_QUEUE_NAME_RE.test(name) ? name : fail('invalidParameterValue', 'NextToken', '(not a token this service returned)');
+}
+
+type ListPage = (offset: number, limit: number) => Promise<ServiceResult<QueueList>>;
+
+/** Every name a listing has (at most LIMITS.queueCountMax queues exist), read page by page. */
+async function allNames(list: ListPage): Promise<string[] | ErrorResult> {
+  const names: string[] = [];
+  for (;;) {
+    const r = await list(names.length, LIMITS.queueCountMax);
+    if (!r.ok) return r;
+    for (const q of r.queueList) names.push(q.queueName);
+    if (r.queueList.length === 0 || names.length >= r.totalCount) return names;
+  }
+}
+
+/**
+ * One page of queue URLs. Without MaxResults: up to 1000 and never a NextToken (as SQS); with it:
+ * MaxResults (1-1000) and a NextToken when more follow.
+ */
+async function listPage(
+  env: SqsEnv,
+  input: SqsInput,
+  prefix: string | undefined,
+  list: ListPage,
+): Promise<{ urls: string[]; nextToken?: string } | ErrorResult> {
+  const max = optionalInt(input, 'MaxResults', { min: 1, max: SQS_LIMITS.listResultsMax });
+  if (isError(max)) return max;
+  const token = optionalString(input, 'NextToken');
+  if (isError(token)) return token;
+  const after = token === undefined || token === '' ? undefined : decodeToken(token);
+  if (isError(after)) return after;
+  const names = await allNames(list);
+  if (isError(names)) return names;
+  // The service orders names by UTF-16 code units, as `<` does.
+  const matching = names.filter((n) => (prefix === undefined || n.startsWith(prefix)) && (after === undefined || n > after));
+  const take = matching.slice(0, max ?? SQS_LIMITS.listResultsMax);
+  const urls = take.map((n) => queueUrl(env, n));
+  const last = take[take.length - 1];
+  return max !== undefined && matching.length > take.length && last !== undefined ? { urls, nextToken: encodeToken(last) } : { urls };
+}
+
+const listQueues: SqsAction = async (env, input) => {
+  const prefix = optionalString(input, 'QueueNamePrefix');
+  if (isError(prefix)) return prefix;
+  const p = prefix === '' ? undefined : prefix;
+  // The service's search is a case-insensitive substring: it narrows, startsWith decides.
+  const page = await listPage(env, input, p, (offset, limit) => env.service.listQueues(env.ctx, p, offset, limit));
+  if (isError(page)) return page;
+  const out: SqsOutput = {};
+  if (page.urls.length > 0) out['QueueUrls'] = page.urls;
+  if (page.nextToken !== undefined) out['NextToken'] = page.nextToken;
+  return out;
+};
+
+const listDeadLetterSourceQueues: SqsAction = async (env, input) => {
+  const dlq = queueOf(env, input);
+  if (isError(dlq)) return dlq;
+  const page = await listPage(env, input, undefined, (offset, limit) => env.service.listDeadLetterSourceQueues(env.ctx, dlq, undefined, offset, limit));
+  if (isError(page)) return page;
+  const out: SqsOutput = { queueUrls: page.urls };
+  if (page.nextToken !== undefined) out['NextToken'] = page.nextToken;
+  return out;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Tags
+
+const tagQueue: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const raw = optionalMap(input, 'Tags');
+  if (isError(raw)) return raw;
+  if (raw === undefined || Object.keys(raw).length === 0) return fail('missingParam', 'Tags');
+  const tags = parseTags('Tags', raw);
+  if (isError(tags)) return tags;
+  const r = await submit(env, { kind: 'tagQueue', queueName: name, tags });
+  return r.ok ? {} : r;
+};
+
+const untagQueue: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const keys = optionalStringList(input, 'TagKeys');
+  if (isError(keys)) return keys;
+  if (keys === undefined || keys.length === 0) return fail('missingParam', 'TagKeys');
+  if (keys.length > LIMITS.queueTagsMax) return fail('invalidParameterValue', 'TagKeys', `(at most ${LIMITS.queueTagsMax} keys)`);
+  if (keys.some((k) => k.length < 1 || k.length > LIMITS.tagKeyCharsMax)) {
+    return fail('invalidParameterValue', 'TagKeys', `(a tag key has 1 to ${LIMITS.tagKeyCharsMax} characters)`);
+  }
+  const r = await submit(env, { kind: 'untagQueue', queueName: name, keys });
+  return r.ok ? {} : r;
+};
+
+const listQueueTags: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const a = await env.service.getQueueAttributes(env.ctx, name);
+  if (!a.ok) return a;
+  return Object.keys(a.attributes.tags).length > 0 ? { Tags: { ...a.attributes.tags } } : {};
+};
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+const DELAY_RANGE = { min: 0, max: SQS_LIMITS.delaySecondsMax };
+
+/** A message ready to send: its envelope and what the send command needs to know of it. */
+interface OutgoingMessage {
+  envelope: MessageEnvelope;
+  bytes: Uint8Array;
+  options: SendBodyOptions;
+  /** The body and attributes as SQS counts them (the batch's 1 MiB total). */
+  counted: number;
+  result: Record<string, unknown>;
+}
+
+/**
+ * Check one message (SendMessage's input, or one SendMessageBatch entry) and build its envelope.
+ * SenderId is stored with it (who sent it, reported on receive) but is not counted against the
+ * queue's MaximumMessageSize: SQS does not count it either.
+ */
+function outgoing(env: SqsEnv, m: SqsInput): OutgoingMessage | ErrorResult {
+  const body = requiredString(m, 'MessageBody');
+  if (isError(body)) return body;
+  if (!hasOnlyAllowedChars(body)) return fail('invalidMessageContents');
+  const delay = optionalInt(m, 'DelaySeconds', DELAY_RANGE);
+  if (isError(delay)) return delay;
+  for (const fifoOnly of ['MessageGroupId', 'MessageDeduplicationId']) {
+    if (m[fifoOnly] !== undefined && m[fifoOnly] !== null) {
+      return fail('invalidParameterValue', fifoOnly, '(only FIFO queues take it, and this is a standard queue)');
+    }
+  }
+  const attributes = parseMessageAttributes(m['MessageAttributes']);
+  if (isError(attributes)) return attributes;
+  const given = parseSystemAttributes(m['MessageSystemAttributes']);
+  if (isError(given)) return given;
+  const bodyBytes = Buffer.from(body, 'utf8');
+  const counted = countedBytes({ attributes, system: given, body: bodyBytes });
+  if (counted > QUEUE_ATTR_RANGES.maxMsgSize.max) return fail('msgTooLarge', undefined, `(${counted} bytes)`);
+  const system = new Map([['SenderId', { dataType: 'String', stringValue: env.senderId }], ...given]);
+  const envelope: MessageEnvelope = { attributes, system, body: bodyBytes };
+  const options: SendBodyOptions = { enveloped: true, countedBytes: counted };
+  if (delay !== undefined) options.delaySeconds = delay;
+  const result: Record<string, unknown> = { MD5OfMessageBody: md5OfBody(bodyBytes) };
+  if (attributes.size > 0) result['MD5OfMessageAttributes'] = md5OfMessageAttributes(attributes);
+  if (given.size > 0) result['MD5OfMessageSystemAttributes'] = md5OfMessageSystemAttributes(given);
+  return { envelope, bytes: encodeEnvelope(envelope), options, counted, result };
+}
+
+/** Send the messages in one command (one log entry); their message ids, in order. */
+async function sendAll(env: SqsEnv, queueName: string, msgs: OutgoingMessage[]): Promise<string[] | ErrorResult> {
+  const r = await submit(env, {
+    kind: 'sendMessages',
+    queueName,
+    delaySeconds: null,
+    bodies: msgs.map((m) => m.bytes),
+    options: msgs.map((m) => m.options),
+  });
+  if (!r.ok) return r;
+  if (r.msgIds.length !== msgs.length) return fail('internalError', undefined, `(${r.msgIds.length} msgIds for ${msgs.length} messages)`);
+  return r.msgIds;
+}
+
+const sendMessage: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const m = outgoing(env, input);
+  if (isError(m)) return m;
+  const ids = await sendAll(env, name, [m]);
+  if (isError(ids)) return ids;
+  return { ...m.result, MessageId: ids[0] };
+};
+
+const sendMessageBatch: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const entries = batchEntries(input);
+  if (isError(entries)) return entries;
+  const failed: Record<string, unknown>[] = [];
+  const ready: { id: string; m: OutgoingMessage }[] = [];
+  let total = 0;
+  for (const e of entries) {
+    const id = e['Id'] as string;
+    const m = outgoing(env, e);
+    if (isError(m)) {
+      failed.push(failedEntry(id, m));
+      continue;
+    }
+    total += m.counted;
+    ready.push({ id, m });
+  }
+  if (total > LIMITS.batchBodyBytesMax) return fail('batchTooLarge', undefined, `(${total} bytes in all)`);
+  const successful: Record<string, unknown>[] = [];
+  if (ready.length > 0) {
+    const ids = await sendAll(
+      env,
+      name,
+      ready.map((x) => x.m),
+    );
+    // The queue missing is the request's failure, as SQS reports it; any other failure of the
+    // one command is every remaining entry's.
+    if (isError(ids) && ids.error === 'queueNotExist') return ids;
+    ready.forEach((x, i) => {
+      if (isError(ids)) failed.push(failedEntry(x.id, ids));
+      else successful.push({ Id: x.id, MessageId: ids[i], ...x.m.result });
+    });
+  }
+  return { Successful: successful, Failed: failed };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
+const QUEUE_ATTRIBUTE_NAME_SET: ReadonlySet<string> = new Set(QUEUE_ATTRIBUTE_NAMES);
+
+const receiveMessage: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const n = optionalInt(input, 'MaxNumberOfMessages', { min: 1, max: SQS_LIMITS.receiveMessagesMax });
+  if (isError(n)) return n;
+  const wait = optionalInt(input, 'WaitTimeSeconds', { min: 0, max: SQS_LIMITS.waitTimeSecondsMax });
+  if (isError(wait)) return wait;
+  const visibility = optionalInt(input, 'VisibilityTimeout', { min: 0, max: SQS_LIMITS.visibilityTimeoutMax });
+  if (isError(visibility)) return visibility;
+  const attributeNames = optionalStringList(input, 'AttributeNames');
+  if (isError(attributeNames)) return attributeNames;
+  const systemNames = optionalStringList(input, 'MessageSystemAttributeNames');
+  if (isError(systemNames)) return systemNames;
+  const messageAttributeNames = optionalStringList(input, 'MessageAttributeNames');
+  if (isError(messageAttributeNames)) return messageAttributeNames;
+  // ReceiveRequestAttemptId is for FIFO queues only; SQS ignores it on standard queues.
+  const attemptId = optionalString(input, 'ReceiveRequestAttemptId');
+  if (isError(attemptId)) return attemptId;
+  const system = requestedSystemAttributes([attributeNames, systemNames], QUEUE_ATTRIBUTE_NAME_SET);
+  if (isError(system)) return system;
+  const numOfMsg = n ?? 1;
+  const out = await env.service.receive(env.ctx, name, numOfMsg, wait, visibility === undefined ? {} : { visibilitySeconds: visibility });
+  if (!out.ok) return out;
+  if (out.messages.length === 0) return {};
+  const sel = { system, attribute: attributeSelector(messageAttributeNames) };
+  return { Messages: out.messages.slice(0, numOfMsg).map((m) => renderReceived(m, sel)) };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Deleting and changing visibility
+
+/** A receipt handle member: required; one that cannot be ours is refused before anything is logged. */
+function receiptHandleOf(m: SqsInput): string | ErrorResult {
+  const h = requiredString(m, 'ReceiptHandle');
+  if (isError(h)) return h;
+  return RECEIPT_HANDLE_RE.test(h) ? h : fail('receiptHandleInvalid');
+}
+
+const deleteMessage: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const h = receiptHandleOf(input);
+  if (isError(h)) return h;
+  const r = await submit(env, { kind: 'deleteMessages', queueName: name, receiptHandles: [h] });
+  if (!r.ok) return r;
+  // A well-formed handle that is no longer current succeeds: SQS says the message may then not be deleted.
+  return r.failures.some((f) => f.malformed) ? fail('receiptHandleInvalid') : {};
+};
+
+interface HandleEntry {
+  id: string;
+  handle: string;
+  visibilitySeconds: number;
+}
+
+/** The entries of a batch whose own members are valid; the others go straight to `failed`. */
+function handleEntries(entries: SqsInput[], failed: Record<string, unknown>[], withVisibility: boolean): HandleEntry[] {
+  const ok: HandleEntry[] = [];
+  for (const e of entries) {
+    const id = e['Id'] as string;
+    const handle = receiptHandleOf(e);
+    if (isError(handle)) {
+      failed.push(failedEntry(id, handle));
+      continue;
+    }
+    let visibilitySeconds = 0;
+    if (withVisibility) {
+      const v = requiredInt(e, 'VisibilityTimeout', { min: 0, max: SQS_LIMITS.visibilityTimeoutMax });
+      if (isError(v)) {
+        failed.push(failedEntry(id, v));
+        continue;
+      }
+      visibilitySeconds = v;
+    }
+    ok.push({ id, handle, visibilitySeconds });
+  }
+  return ok;
+}
+
+const deleteMessageBatch: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const entries = batchEntries(input);
+  if (isError(entries)) return entries;
+  const failed: Record<string, unknown>[] = [];
+  const valid = handleEntries(entries, failed, false);
+  const successful: Record<string, unknown>[] = [];
+  if (valid.length > 0) {
+    const r = await submit(env, { kind: 'deleteMessages', queueName: name, receiptHandles: valid.map((v) => v.handle) });
+    if (!r.ok && r.error === 'queueNotExist') return r;
+    const malformed = new Set(r.ok ? r.failures.filter((f) => f.malformed).map((f) => f.index) : []);
+    valid.forEach((v, i) => {
+      if (!r.ok) failed.push(failedEntry(v.id, r));
+      else if (malformed.has(i)) failed.push(failedEntry(v.id, fail('receiptHandleInvalid')));
+      else successful.push({ Id: v.id });
+    });
+  }
+  return { Successful: successful, Failed: failed };
+};
+
+const VISIBILITY_RANGE = { min: 0, max: SQS_LIMITS.visibilityTimeoutMax };
+
+const changeMessageVisibility: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const h = receiptHandleOf(input);
+  if (isError(h)) return h;
+  const v = requiredInt(input, 'VisibilityTimeout', VISIBILITY_RANGE);
+  if (isError(v)) return v;
+  const r = await submit(env, { kind: 'changeVisibility', queueName: name, entries: [{ receiptHandle: h, visibilitySeconds: v }] });
+  if (!r.ok) return r;
+  const f = r.failures[0];
+  if (f === undefined) return {};
+  return f.malformed ? fail('receiptHandleInvalid') : fail('messageNotInflight');
+};
+
+const changeMessageVisibilityBatch: SqsAction = async (env, input) => {
+  const name = queueOf(env, input);
+  if (isError(name)) return name;
+  const entries = batchEntries(input);
+  if (isError(entries)) return entries;
+  const failed: Record<string, unknown>[] = [];
+  const valid = handleEntries(entries, failed, true);
+  const successful: Record<string, unknown>[] = [];
+  if (valid.length > 0) {
+    const r = await submit(env, {
+      kind: 'changeVisibility',
+      queueName: name,
+      entries: valid.map((v) => ({ receiptHandle: v.handle, visibilitySeconds: v.visibilitySeconds })),
+    });
+    if (!r.ok && r.error === 'queueNotExist') return r;
+    const failures = new Map(r.ok ? r.failures.map((f) => [f.index, f]) : []);
+    valid.forEach((v, i) => {
+      const f = failures.get(i);
+      if (!r.ok) failed.push(failedEntry(v.id, r));
+      else if (f !== undefined) failed.push(failedEntry(v.id, fail(f.malformed ? 'receiptHandleInvalid' : 'messageNotInflight')));
+      else successful.push({ Id: v.id });
+    });
+  }
+  return { Successful: successful, Failed: failed };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Not built yet
+
+function unsupported(action: string, why: string): SqsAction {
+  return () => Promise.resolve(fail('unsupportedOperation', action, why));
+}
+
+const PERMISSIONS = '(access is granted by the server\'s credentials, not by queue policies)';
+const MOVES = '(message move tasks are not built yet)';
+
+/** Canonical SQS action name → action. */
+export const SQS_ACTIONS: Readonly<Record<string, SqsAction>> = {
+  CreateQueue: createQueue,
+  GetQueueUrl: getQueueUrl,
+  DeleteQueue: deleteQueue,
+  PurgeQueue: purgeQueue,
+  GetQueueAttributes: getQueueAttributes,
+  SetQueueAttributes: setQueueAttributes,
+  ListQueues: listQueues,
+  ListDeadLetterSourceQueues: listDeadLetterSourceQueues,
+  TagQueue: tagQueue,
+  UntagQueue: untagQueue,
+  ListQueueTags: listQueueTags,
+  SendMessage: sendMessage,
+  SendMessageBatch: sendMessageBatch,
+  ReceiveMessage: receiveMessage,
+  DeleteMessage: deleteMessage,
+  DeleteMessageBatch: deleteMessageBatch,
+  ChangeMessageVisibility: changeMessageVisibility,
+  ChangeMessageVisibilityBatch: changeMessageVisibilityBatch,
+  AddPermission: unsupported('AddPermission', PERMISSIONS),
+  RemovePermission: unsupported('RemovePermission', PERMISSIONS),
+  StartMessageMoveTask: unsupported('StartMessageMoveTask', MOVES),
+  ListMessageMoveTasks: unsupported('ListMessageMoveTasks', MOVES),
+  CancelMessageMoveTask: unsupported('CancelMessageMoveTask', MOVES),
+};

@@ -1,0 +1,54 @@
+// Queue URLs (`BASEURL/ACCOUNTID/NAME`) and ARNs (`arn:aws:sqs:REGION:ACCOUNTID:NAME`): how SQS
+// names a queue, made from and read back to opencmq's queue name.
+
+import { fail, type ErrorResult } from '../../protocol/errors';
+import type { SqsEnv } from './types';
+import { SQS_QUEUE_NAME_RE } from './validation';
+
+export function queueUrl(env: SqsEnv, queueName: string): string {
+  return `${env.baseUrl.replace(/\/+$/, '')}/${env.accountId}/${queueName}`;
+}
+
+export function queueArn(env: SqsEnv, queueName: string): string {
+  return `arn:aws:sqs:${env.region}:${env.accountId}:${queueName}`;
+}
+
+const URL_PATH_RE = /^\/(\d{12})\/([^/]+)\/?$/;
+
+/**
+ * The queue name of a QueueUrl. Any scheme and host are accepted (clients may reach this server
+ * under another name than the one it gave out); the path must be `/<12 digits>/<name>`, else
+ * invalidAddress. Another account's URL names a queue that does not exist here: queueNotExist.
+ */
+export function queueNameOfUrl(env: SqsEnv, url: string): string | ErrorResult {
+  let path: string;
+  if (url.startsWith('/')) {
+    path = url;
+  } else {
+    try {
+      path = new URL(url).pathname;
+    } catch {
+      return fail('invalidAddress', url);
+    }
+  }
+  const m = URL_PATH_RE.exec(path);
+  if (m === null) return fail('invalidAddress', url);
+  const [, account, name] = m as unknown as [string, string, string];
+  if (!SQS_QUEUE_NAME_RE.test(name)) return fail('invalidAddress', url);
+  if (account !== env.accountId) return fail('queueNotExist', undefined, `(account ${account} is not this server's ${env.accountId})`);
+  return name;
+}
+
+const ARN_RE = /^arn:[a-z-]+:sqs:[a-z0-9-]*:(\d{12}):([A-Za-z0-9_.-]+)$/;
+
+/**
+ * The queue name of an SQS queue ARN of this account, or undefined when the text is not one. The
+ * region is not compared: the server has one set of queues whatever region a client signs for.
+ */
+export function queueNameOfArn(env: SqsEnv, arn: string): string | undefined {
+  const m = ARN_RE.exec(arn);
+  if (m === null) return undefined;
+  const [, account, name] = m as unknown as [string, string, string];
+  if (account !== env.accountId || !SQS_QUEUE_NAME_RE.test(name)) return undefined;
+  return name;
+}

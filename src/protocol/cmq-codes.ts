@@ -107,6 +107,11 @@ export const CMQ_CODES = {
   routingKeyMissing: cmq(4000, 10700),
   msgTagTooMany: cmq(4000, 10720),
   filterTagOrBindingKeyTooMany: cmq(6050, 10740),
+
+  // FIFO queues (SQS API): our module codes.
+  fifoImmutable: cmq(4000, 10840),
+  fifoGroupIdRequired: cmq(4000, 10841),
+  fifoMessageDelay: cmq(4000, 10842),
 } as const satisfies Record<ErrorName, CmqCode>;
 
 /** A registry entry with its CMQ codes: the shape the SDK has always exported as ERRORS. */

@@ -156,6 +156,11 @@ export const ERRORS = {
   routingKeyMissing: def('invalid', 'parameters lack of routingKey'),
   msgTagTooMany: def('invalid', 'too many msgTag'),
   filterTagOrBindingKeyTooMany: def('invalid', 'too many filterTag or bindingKey'),
+
+  // FIFO queues (SQS API)
+  fifoImmutable: def('invalid', 'whether a queue is FIFO is set when it is created and cannot be changed'),
+  fifoGroupIdRequired: def('invalid', 'every message sent to a FIFO queue needs a message group id'),
+  fifoMessageDelay: def('invalid', 'a message sent to a FIFO queue cannot have its own delay, only the queue has one'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -600,8 +600,10 @@ export class QueueState {
           invariant(g !== undefined, () => `queue ${this.name}: message ${seq} restored without a group`);
           fifo.assign(seq, g);
           fifo.changed(seq, GONE, st);
-        } else if (st === VISIBLE) this.visible.push(seq);
-        else if (st === INFLIGHT) this.inflight.pushUnordered(c.deadlineMs[i]!, seq);
+        }
+        if (st === VISIBLE) {
+          if (fifo === undefined) this.visible.push(seq);
+        } else if (st === INFLIGHT) this.inflight.pushUnordered(c.deadlineMs[i]!, seq);
         else if (st === DELAYED) this.delayed.pushUnordered(c.deadlineMs[i]!, seq);
       }
     }

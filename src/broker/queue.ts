@@ -585,6 +585,7 @@ export class QueueState {
     const fifo = this.fifo;
     invariant(fifo === undefined || groups !== undefined, () => `queue ${this.name}: a FIFO queue restored without its groups`);
     let k = 0;
+    const restored = fifo?.restoreGroups(groups!.groups);
     for (const c of this.store.chunks) {
       if (c === undefined) continue;
       c.live = 0;
@@ -596,9 +597,9 @@ export class QueueState {
         this.count(st, 1);
         const seq = c.firstSeq + i;
         if (fifo !== undefined) {
-          const g = groups!.groups[groups!.of[k++]!];
+          const g = restored![groups!.of[k++]!];
           invariant(g !== undefined, () => `queue ${this.name}: message ${seq} restored without a group`);
-          fifo.assign(seq, g);
+          fifo.assignTo(seq, g);
           fifo.changed(seq, GONE, st);
         }
         if (st === VISIBLE) {

@@ -71,8 +71,16 @@ interface QueueMeta {
   /** Absent in snapshots written before the SQS API (defaults, no tags). */
   sqs: SqsQueueSettings;
   tags: [string, string][];
-  /** FIFO queues only: each message's group. */
+  /** FIFO queues only: each message's group (in JSON: `of` as base64 of its little-endian u32s). */
   fifoGroups?: FifoGroupRows;
+}
+
+/** The meta as JSON: a FIFO queue's per-message groups as base64 (a million messages: 5.3 MB, a few ms). */
+export function queueMetaJson(q: QueueState): string {
+  const m = queueMeta(q);
+  const f = m.fifoGroups;
+  if (f === undefined) return JSON.stringify(m);
+  return JSON.stringify({ ...m, fifoGroups: { groups: f.groups, of: Buffer.from(f.of.buffer, f.of.byteOffset, f.of.byteLength).toString('base64') } });
 }
 
 /** Cursor fields are written normalized (first live seq), so lazily advanced ones never differ. */
@@ -256,8 +264,13 @@ function parseFifoGroups(v: unknown): FifoGroupRows {
   if (!isRecord(v)) throw new BrokerFormatError('snapshot: bad FIFO groups');
   const { groups, of } = v;
   if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) throw new BrokerFormatError('snapshot: bad FIFO group ids');
-  if (!Array.isArray(of) || !of.every((k) => Number.isInteger(k) && k >= 0 && k < groups.length)) throw new BrokerFormatError('snapshot: bad FIFO group rows');
-  return { groups: groups as string[], of: of as number[] };
+  if (typeof of !== 'string') throw new BrokerFormatError('snapshot: bad FIFO group rows');
+  const bytes = Buffer.from(of, 'base64');
+  if (bytes.length % 4 !== 0) throw new BrokerFormatError('snapshot: bad FIFO group rows');
+  const rows = new Uint32Array(bytes.length / 4);
+  new Uint8Array(rows.buffer).set(bytes);
+  for (const k of rows) if (k >= groups.length) throw new BrokerFormatError('snapshot: FIFO group row out of range');
+  return { groups: groups as string[], of: rows };
 }
 
 function parseSqsMeta(v: unknown): SqsQueueSettings {

@@ -544,8 +544,8 @@ export class QueueStateMachine {
     for (const q of this.byName.values()) {
       n += 512;
       for (const c of q.store.chunks) if (c !== undefined) n += chunkSnapshotBytes(c.capacity, c.live);
-      // A FIFO queue's groups: a few bytes of JSON per message and its group ids.
-      if (q.fifo !== undefined) n += 4 * (q.heldCount() + q.rewindCount) + 40 * q.fifo.groupCount;
+      // A FIFO queue's groups: a u32 in base64 per message, and its group ids.
+      if (q.fifo !== undefined) n += 6 * (q.heldCount() + q.rewindCount) + 40 * q.fifo.groupCount;
     }
     return n;
   }

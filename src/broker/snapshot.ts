@@ -270,7 +270,7 @@ function parseFifoGroups(v: unknown): FifoGroupRows {
   const rows = new Uint32Array(bytes.length / 4);
   new Uint8Array(rows.buffer).set(bytes);
   for (const k of rows) if (k >= groups.length) throw new BrokerFormatError('snapshot: FIFO group row out of range');
-  return { groups: groups as string[], of: rows };
+  return { groups, of: rows };
 }
 
 function parseSqsMeta(v: unknown): SqsQueueSettings {

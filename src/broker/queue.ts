@@ -565,6 +565,7 @@ export class QueueState {
       (this.fifo !== undefined || this.visible.size >= this.visibleCount) && this.inflight.size >= this.inflightCount && this.delayed.size >= this.delayedCount,
       () => `queue ${this.name}: heaps (${this.visible.size}, ${this.inflight.size}, ${this.delayed.size}) hold fewer entries than messages (${this.visibleCount}, ${this.inflightCount}, ${this.delayedCount})`,
     );
+    invariant(this.fifo === undefined || this.visible.size === 0, () => `queue ${this.name}: a FIFO queue uses its visible heap`);
     if (this.fifo !== undefined) this.fifo.compact(this.visibleCount);
     else if (this.visible.size > 2 * this.visibleCount + COMPACT_SLACK) this.visible.retain((seq) => store.state(seq) === VISIBLE);
     if (this.inflight.size > 2 * this.inflightCount + COMPACT_SLACK) this.inflight.retain((t, seq) => this.holds(seq, INFLIGHT, t));

@@ -119,6 +119,20 @@ void test('dead-letter on maxReceiveCount: the moved message unblocks its group 
   );
 });
 
+void test('a dead-letter TTL move of a message in flight unlocks its group', () => {
+  const h = new BrokerHarness();
+  h.ok({ kind: 'createQueue', queueName: 'dlq', attrs: FIFO });
+  h.ok({ kind: 'createQueue', queueName: 'f', attrs: { ...FIFO, msgRetentionSeconds: 60, deadLetterPolicy: { deadLetterQueue: 'dlq', policy: 1, maxTimeToLive: 10 } } });
+  send(h, ['A1']);
+  tick(h, 5000);
+  send(h, ['A2']);
+  assert.deepEqual(names(h, receive(h, 1, 30)), ['A1']);
+  assert.deepEqual(receive(h), []);
+  tick(h, 5000);
+  assert.deepEqual(names(h, receive(h)), ['A2'], 'A1 left for the dead-letter queue while in flight');
+  assert.deepEqual(names(h, receive(h, 10, undefined, 'dlq')), ['A1']);
+});
+
 void test('a FIFO queue and its dead-letter queue are both FIFO or both standard', () => {
   const h = new BrokerHarness();
   h.ok({ kind: 'createQueue', queueName: 'std', attrs: {} });

@@ -16,7 +16,8 @@
 //   VISIBLE messages in a seq min-heap (8 bytes each, lazy deletion as in heaps.ts), how many are
 //   VISIBLE and in flight, and how many messages it holds in any state but GONE (the rewind area
 //   included, since a rewind may make them deliverable again). A group is forgotten once it holds
-//   none. About 250 bytes per group with its id and map entries (measured).
+//   none. About 250 bytes per group with its id and map entries (measured). The table by number
+//   keeps one slot (8 bytes) per group number ever in use at once.
 // - `ready`: (head seq, group number) of every unlocked group with a VISIBLE message, a (time,
 //   id) heap used with seqs for times. Invariant: each such group has an entry whose seq is ≤ its
 //   current head (entries of groups locked, emptied or with a newer head are stale and skipped or

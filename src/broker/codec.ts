@@ -9,7 +9,7 @@
 //                       then optionally (SQS sends): u8 flags (1: delaySeconds is the queue's own,
 //                       2: per-body options follow), count × (u8 bodyFlags (1: enveloped, 2: u32
 //                       delaySeconds follows, 4: u32 countedBytes follows, 8: str16 dedupId
-//                       follows), [u32], [u32], [str16])
+//                       follows, 16: str16 groupId follows), [u32], [u32], [str16], [str16])
 //   receiveMessages:    str16 queueName, u8 numOfMsg, u32 seed, then optionally u32 visibilitySeconds
 //   changeVisibility:   str16 queueName, u8 count, count × (str16 receiptHandle, u32 visibilitySeconds)
 //   purgeQueue:         str16 queueName
@@ -43,7 +43,7 @@ import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPT
 import { BrokerFormatError, ByteReader, ByteWriter, utf8Bytes } from './binary';
 import { crc32c } from './checksum';
 import { invariant } from './invariant';
-import type { BodyRef, Command, DeadLetterPolicy, QueueAttributesInput, RedriveAllowPolicy, RelocatedBody, SendBodyOptions } from './commands';
+import type { BodyRef, Command, DeadLetterPolicy, QueueAttributesInput, RedriveAllowPolicy, RelocatedBody, SendBodyOptions, SqsQueueSettings } from './commands';
 
 export const CODEC_VERSION = 1;
 
@@ -271,6 +271,7 @@ const BODY_ENVELOPED = 1;
 const BODY_DELAY = 2;
 const BODY_COUNTED = 4;
 const BODY_DEDUP = 8;
+const BODY_GROUP = 16;
 
 /** One allocation for the whole payload: meta written in place, then the bodies copied after it. */
 function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint8Array[], options: readonly SendBodyOptions[] | undefined): EncodedCommand {
@@ -283,10 +284,12 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
   const extended = delaySeconds === null || options !== undefined;
   let metaLen = 2 + 2 + name.length + 4 + 1 + 8 * bodies.length;
   const dedupIds = options?.map((o) => (o.dedupId === undefined ? undefined : utf8Bytes(o.dedupId)));
+  const groupIds = options?.map((o) => (o.groupId === undefined ? undefined : utf8Bytes(o.groupId)));
   if (extended) {
     metaLen += 1;
     options?.forEach((o, p) => {
       metaLen += 1 + (o.delaySeconds !== undefined ? 4 : 0) + (o.countedBytes !== undefined ? 4 : 0) + (dedupIds![p] !== undefined ? 2 + dedupIds![p].length : 0);
+      metaLen += groupIds![p] !== undefined ? 2 + groupIds![p].length : 0;
     });
   }
   let total = metaLen;
@@ -309,12 +312,24 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
       check(o.countedBytes === undefined || isU32(o.countedBytes), `countedBytes must be a u32: ${o.countedBytes}`);
       const id = dedupIds![p];
       check(id === undefined || (id.length >= 1 && id.length <= 0xffff), 'dedupId must not be empty');
-      w.u8((o.enveloped === true ? BODY_ENVELOPED : 0) | (o.delaySeconds !== undefined ? BODY_DELAY : 0) | (o.countedBytes !== undefined ? BODY_COUNTED : 0) | (id !== undefined ? BODY_DEDUP : 0));
+      const group = groupIds![p];
+      check(group === undefined || (group.length >= 1 && group.length <= 0xffff), 'groupId must not be empty');
+      w.u8(
+        (o.enveloped === true ? BODY_ENVELOPED : 0) |
+          (o.delaySeconds !== undefined ? BODY_DELAY : 0) |
+          (o.countedBytes !== undefined ? BODY_COUNTED : 0) |
+          (id !== undefined ? BODY_DEDUP : 0) |
+          (group !== undefined ? BODY_GROUP : 0),
+      );
       if (o.delaySeconds !== undefined) w.u32(o.delaySeconds);
       if (o.countedBytes !== undefined) w.u32(o.countedBytes);
       if (id !== undefined) {
         w.u16(id.length);
         w.bytes(id);
+      }
+      if (group !== undefined) {
+        w.u16(group.length);
+        w.bytes(group);
       }
     });
   }
@@ -549,7 +564,7 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
     const options: SendBodyOptions[] = [];
     for (let i = 0; i < bodies.length; i++) {
       const f = r.u8();
-      check((f & ~(BODY_ENVELOPED | BODY_DELAY | BODY_COUNTED | BODY_DEDUP)) === 0, `unknown body flags ${f}`);
+      check((f & ~(BODY_ENVELOPED | BODY_DELAY | BODY_COUNTED | BODY_DEDUP | BODY_GROUP)) === 0, `unknown body flags ${f}`);
       const o: SendBodyOptions = {};
       if (f & BODY_ENVELOPED) o.enveloped = true;
       if (f & BODY_DELAY) o.delaySeconds = r.u32();
@@ -557,6 +572,10 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
       if (f & BODY_DEDUP) {
         o.dedupId = r.shortStr();
         check(o.dedupId.length >= 1, 'empty dedupId');
+      }
+      if (f & BODY_GROUP) {
+        o.groupId = r.shortStr();
+        check(o.groupId.length >= 1, 'empty groupId');
       }
       options.push(o);
     }
@@ -674,12 +693,33 @@ function parseAttrs(json: string): QueueAttributesInput {
 
 function parseSqsSettings(v: unknown): NonNullable<QueueAttributesInput['sqs']> {
   check(isRecord(v), 'sqs settings must be an object');
-  const { delaySeconds, redriveAllowPolicy, ...rest } = v;
+  const { delaySeconds, redriveAllowPolicy, fifo, contentBasedDeduplication, deduplicationScope, fifoThroughputLimit, ...rest } = v;
   check(Object.keys(rest).length === 0, 'unknown sqs setting');
   const out: NonNullable<QueueAttributesInput['sqs']> = {};
   if (delaySeconds !== undefined) out.delaySeconds = int(delaySeconds, 'delaySeconds');
   if (redriveAllowPolicy !== undefined) out.redriveAllowPolicy = redriveAllowPolicy === null ? null : parseAllowPolicy(redriveAllowPolicy);
+  if (fifo !== undefined) out.fifo = bool(fifo, 'fifo');
+  if (contentBasedDeduplication !== undefined) out.contentBasedDeduplication = bool(contentBasedDeduplication, 'contentBasedDeduplication');
+  if (deduplicationScope !== undefined) out.deduplicationScope = parseDeduplicationScope(deduplicationScope);
+  if (fifoThroughputLimit !== undefined) out.fifoThroughputLimit = parseThroughputLimit(fifoThroughputLimit);
   return out;
+}
+
+function bool(v: unknown, what: string): boolean {
+  check(typeof v === 'boolean', `${what} must be a boolean`);
+  return v;
+}
+
+/** Also reads snapshots' queue meta (snapshot.ts). */
+export function parseDeduplicationScope(v: unknown): SqsQueueSettings['deduplicationScope'] {
+  check(v === 'queue' || v === 'messageGroup', 'deduplicationScope must be queue or messageGroup');
+  return v;
+}
+
+/** Also reads snapshots' queue meta (snapshot.ts). */
+export function parseThroughputLimit(v: unknown): SqsQueueSettings['fifoThroughputLimit'] {
+  check(v === 'perQueue' || v === 'perMessageGroupId', 'fifoThroughputLimit must be perQueue or perMessageGroupId');
+  return v;
 }
 
 /** Also reads snapshots' queue meta (snapshot.ts). */

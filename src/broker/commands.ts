@@ -132,6 +132,12 @@ export interface SendBodyOptions {
    * queue within LIMITS.dedupWindowMs is not enqueued again; the send answers the first msgId.
    */
   dedupId?: string;
+  /**
+   * The message group (SQS MessageGroupId, 1 to LIMITS.groupIdCharsMax characters). Required on a
+   * FIFO queue (fifoGroupIdRequired), which delivers a group's messages in send order, one batch
+   * in flight at a time; ignored on a standard queue.
+   */
+  groupId?: string;
 }
 
 /** One entry of a changeVisibility command. */
@@ -170,6 +176,10 @@ export interface ReceivedMessage {
   firstDequeueMs: number;
   /** The stored body is a message envelope (SendBodyOptions.enveloped). */
   enveloped: boolean;
+  /** SQS SequenceNumber: increases with every message enqueued in a queue (ids.ts sequenceNumberOf). */
+  sequenceNumber: string;
+  /** FIFO queues: the message's group (SendBodyOptions.groupId). */
+  groupId?: string;
   body: BodyRef;
   /** Identify the message for quarantine if its body turns out to be damaged. */
   queueNumber: number;
@@ -201,7 +211,8 @@ export type CommandOk =
   | { ok: true; kind: 'createQueue'; queueId: string }
   | { ok: true; kind: 'setQueueAttributes'; attributes: QueueAttributes }
   | { ok: true; kind: 'deleteQueue' }
-  | { ok: true; kind: 'sendMessages'; msgIds: string[] }
+  /** sequenceNumbers: one per body, beside its msgId (for a duplicate, the first send's). */
+  | { ok: true; kind: 'sendMessages'; msgIds: string[]; sequenceNumbers: string[] }
   /** messages may be empty: nothing was visible. */
   | { ok: true; kind: 'receiveMessages'; messages: ReceivedMessage[] }
   | { ok: true; kind: 'deleteMessages'; failures: DeleteFailure[] }

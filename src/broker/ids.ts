@@ -14,6 +14,15 @@ export function msgIdOf(entryIndex: number, batchPos: number, group: GroupNumber
   return `${groupPrefix(group)}${entryIndex * 16 + batchPos}`;
 }
 
+/**
+ * SQS's SequenceNumber of a message: its place in the log (entryIndex * 16 + batch position, as
+ * in its msgId) as 20 decimal digits, so it increases with every message enqueued in a queue and
+ * compares as a string too. It names no Raft group: a queue lives in one group.
+ */
+export function sequenceNumberOf(entryIndex: number, batchPos: number): string {
+  return String(entryIndex * 16 + batchPos).padStart(20, '0');
+}
+
 function groupPrefix(group: GroupNumber): string {
   return group === 0 ? '' : `g${group}:`;
 }

@@ -12,15 +12,19 @@
 //   no VISIBLE message);
 // - enqueue time never decreases with seq, so retention and dead-letter TTL advance from the head
 //   (checked on append against the previous seq).
+// - FIFO queues (sqs.fifo) keep their VISIBLE messages per message group (./fifo-groups.ts) and
+//   leave `visible` empty; the group structures follow every state change through setState
+//   (checked: group counters never go below zero, a group's heap holds its visible messages).
 
 import { fail, type ErrorResult } from '../protocol/errors';
 import type { DeadLetterPolicy, DeleteFailure, QueueAttributes, ReceivedMessage, SendBodyOptions, VisibilityChange } from './commands';
 import type { DecodedBody } from './codec';
 import type { DedupHit } from './dedup';
 import { SQS_QUEUE_DEFAULTS, type QueueSettingsValues, type SqsQueueSettings } from '../protocol/queue-types';
+import { FifoGroups, type FifoGroup, type FifoGroupRows } from './fifo-groups';
 import { SeqHeap, TimedIdHeap } from './heaps';
 import { BATCH_POS_MASK, CHUNK_SLOTS, DELAYED, ENVELOPED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
-import type { GroupIds } from './ids';
+import { sequenceNumberOf, type GroupIds } from './ids';
 import { receiptToken } from './receipt-handle';
 import { invariant } from './invariant';
 
@@ -38,6 +42,15 @@ export interface MovedMessage {
   bodyCrc: number;
   /** Position in its send batch, with the ENVELOPED bit (message-store.ts). */
   batchPos: number;
+  /** Its message group, when it leaves a FIFO queue. */
+  groupId?: string;
+}
+
+/** What a send answers: per body its msgId and SQS sequence number (a duplicate: the first send's). */
+export interface SendOutcome {
+  ok: true;
+  msgIds: string[];
+  sequenceNumbers: string[];
 }
 
 export interface DeadLetterRouter {
@@ -92,6 +105,8 @@ export class QueueState {
   private undeletedCursor = 0;
   /** The SQS API's settings; CMQ leaves them at their defaults. */
   sqs: SqsQueueSettings = { ...SQS_QUEUE_DEFAULTS };
+  /** The message groups of a FIFO queue (see enableFifo); undefined on a standard queue. */
+  fifo: FifoGroups | undefined = undefined;
   readonly tags = new Map<string, string>();
 
   constructor(
@@ -106,6 +121,12 @@ export class QueueState {
     private readonly ids: GroupIds,
   ) {
     this.nameLower = name.toLowerCase();
+  }
+
+  /** Makes this (new or restored, still empty) queue a FIFO queue: sqs.fifo is set at creation only. */
+  enableFifo(): void {
+    invariant(this.store.nextSeq === 0 || this.fifo === undefined, () => `queue ${this.name}: FIFO enabled on a queue that has messages`);
+    this.fifo ??= new FifoGroups(this.store);
   }
 
   /** Messages that count against maxMsgHeapNum. */
@@ -142,6 +163,9 @@ export class QueueState {
     this.count(next, 1);
     c.state[i] = next;
     if (prev === GONE) c.live++;
+    // FIFO queues order their visible messages per group instead (fifo-groups.ts).
+    if (this.fifo !== undefined) this.fifo.changed(c.firstSeq + i, prev, next);
+    else if (next === VISIBLE) this.visible.push(c.firstSeq + i);
     if (next === GONE) this.store.released(c);
   }
 
@@ -165,6 +189,9 @@ export class QueueState {
     c.firstDequeueMs[i] = -1;
     c.dequeueCount[i] = 0;
     c.token[i] = 0;
+    // A message without a group reaching a FIFO queue (a dead-letter move from a standard queue,
+    // which validation refuses to bind) joins the group '' (no SQS group id is empty).
+    if (this.fifo !== undefined) this.fifo.assign(seq, moved.groupId ?? '');
     if (dueMs > enqueueMs) {
       c.deadlineMs[i] = dueMs;
       this.setState(c, i, DELAYED);
@@ -172,7 +199,6 @@ export class QueueState {
     } else {
       c.deadlineMs[i] = 0;
       this.setState(c, i, VISIBLE);
-      this.visible.push(seq);
     }
     return seq;
   }
@@ -189,7 +215,13 @@ export class QueueState {
     options?: readonly SendBodyOptions[],
     /** Per body: the message an earlier send of its dedupId made; that body is not enqueued again. */
     duplicateOf?: readonly (DedupHit | undefined)[],
-  ): string[] | ErrorResult {
+  ): SendOutcome | ErrorResult {
+    const fifo = this.fifo !== undefined;
+    if (fifo) {
+      // SQS: every FIFO message has a group; only the queue has a delay (so due order is send order).
+      if (options === undefined || options.some((o) => o.groupId === undefined)) return fail('fifoGroupIdRequired');
+      if ((delaySeconds !== null && delaySeconds > 0) || options.some((o) => o.delaySeconds !== undefined)) return fail('fifoMessageDelay');
+    }
     let fresh = 0;
     for (let p = 0; p < bodies.length; p++) {
       if (duplicateOf?.[p] !== undefined) continue;
@@ -198,21 +230,27 @@ export class QueueState {
     }
     if (fresh > 0 && this.heldCount() + fresh > this.config.maxMsgHeapNum) return fail('heapFull');
     const msgIds: string[] = [];
+    const sequenceNumbers: string[] = [];
     for (let p = 0; p < bodies.length; p++) {
       const first = duplicateOf?.[p];
       if (first !== undefined) {
         msgIds.push(this.ids.msgId(first.entryIndex, first.batchPos & BATCH_POS_MASK));
+        sequenceNumbers.push(sequenceNumberOf(first.entryIndex, first.batchPos & BATCH_POS_MASK));
         continue;
       }
       const b = bodies[p]!;
       const o = options?.[p];
-      const delay = o?.delaySeconds ?? delaySeconds ?? this.sqs.delaySeconds;
+      // On a FIFO queue an explicit delay of 0 (a CMQ send's default) still gets the queue's delay.
+      const delay = fifo ? this.sqs.delaySeconds : (o?.delaySeconds ?? delaySeconds ?? this.sqs.delaySeconds);
       const dueMs = delay > 0 ? nowMs + delay * 1000 : 0;
       const pos = o?.enveloped === true ? p | ENVELOPED : p;
-      this.append({ entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: pos }, nowMs, dueMs);
+      const moved: MovedMessage = { entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: pos };
+      if (fifo) moved.groupId = o!.groupId;
+      this.append(moved, nowMs, dueMs);
       msgIds.push(this.ids.msgId(entryIndex, p));
+      sequenceNumbers.push(sequenceNumberOf(entryIndex, p));
     }
-    return msgIds;
+    return { ok: true, msgIds, sequenceNumbers };
   }
 
   /** The lowest visible seq, taken out of `visible`; -1 when none. */
@@ -231,42 +269,65 @@ export class QueueState {
     const nextVisibleMs = nowMs + visibilitySeconds * 1000;
     const p = this.policy;
     const maxReceives = p !== undefined && p.policy === 0 && p.maxReceiveCount !== undefined ? p.maxReceiveCount : Infinity;
-    while (out.length < numOfMsg) {
-      const seq = this.popVisible();
-      if (seq < 0) break;
-      const c = this.store.chunkOf(seq)!;
-      const i = seq - c.firstSeq;
-      const dequeueCount = c.dequeueCount[i]! + 1;
-      if (dequeueCount > maxReceives) {
-        router.deadLetter(this, this.takeForMove(c, i), nowMs);
-        continue;
+    const fifo = this.fifo;
+    if (fifo !== undefined) {
+      // As SQS does: as many messages of one group as may go, then the next group (fifo-groups.ts).
+      while (out.length < numOfMsg) {
+        const g = fifo.popReady();
+        if (g === undefined) break;
+        while (out.length < numOfMsg) {
+          const seq = fifo.popHead(g);
+          if (seq < 0) break;
+          this.deliver(seq, nowMs, nextVisibleMs, maxReceives, seed, router, out, g);
+        }
+        fifo.requeue(g);
       }
-      const token = receiptToken(seed, out.length, seq, dequeueCount);
-      this.store.writable(c);
-      c.token[i] = token;
-      c.dequeueCount[i] = dequeueCount;
-      if (c.firstDequeueMs[i]! < 0) c.firstDequeueMs[i] = nowMs;
-      c.deadlineMs[i] = nextVisibleMs;
-      this.setState(c, i, INFLIGHT);
-      this.inflight.push(nextVisibleMs, seq);
-      const pos = c.batchPos[i]!;
-      out.push({
-        msgId: this.ids.msgId(c.entryIndex[i]!, pos & BATCH_POS_MASK),
-        receiptHandle: this.ids.receiptHandle(this.queueNumber, seq, dequeueCount, token),
-        enqueueTime: toSec(c.enqueueMs[i]!),
-        firstDequeueTime: toSec(c.firstDequeueMs[i]!),
-        nextVisibleTime: toSec(nextVisibleMs),
-        dequeueCount,
-        enqueueMs: c.enqueueMs[i]!,
-        firstDequeueMs: c.firstDequeueMs[i]!,
-        enveloped: (pos & ENVELOPED) !== 0,
-        body: { entryIndex: c.bodyEntry[i]!, offset: c.bodyOffset[i]!, length: c.bodyLength[i]!, crc32c: c.bodyCrc[i]! },
-        queueNumber: this.queueNumber,
-        seq,
-      });
+    } else {
+      while (out.length < numOfMsg) {
+        const seq = this.popVisible();
+        if (seq < 0) break;
+        this.deliver(seq, nowMs, nextVisibleMs, maxReceives, seed, router, out, undefined);
+      }
     }
     this.compact();
     return out;
+  }
+
+  /** Puts VISIBLE message seq in flight and adds it to out, or dead-letters it (maxReceiveCount). */
+  private deliver(seq: number, nowMs: number, nextVisibleMs: number, maxReceives: number, seed: number, router: DeadLetterRouter, out: ReceivedMessage[], group: FifoGroup | undefined): void {
+    const c = this.store.chunkOf(seq)!;
+    const i = seq - c.firstSeq;
+    const dequeueCount = c.dequeueCount[i]! + 1;
+    if (dequeueCount > maxReceives) {
+      router.deadLetter(this, this.takeForMove(c, i), nowMs);
+      return;
+    }
+    const token = receiptToken(seed, out.length, seq, dequeueCount);
+    this.store.writable(c);
+    c.token[i] = token;
+    c.dequeueCount[i] = dequeueCount;
+    if (c.firstDequeueMs[i]! < 0) c.firstDequeueMs[i] = nowMs;
+    c.deadlineMs[i] = nextVisibleMs;
+    this.setState(c, i, INFLIGHT);
+    this.inflight.push(nextVisibleMs, seq);
+    const pos = c.batchPos[i]!;
+    const m: ReceivedMessage = {
+      msgId: this.ids.msgId(c.entryIndex[i]!, pos & BATCH_POS_MASK),
+      receiptHandle: this.ids.receiptHandle(this.queueNumber, seq, dequeueCount, token),
+      enqueueTime: toSec(c.enqueueMs[i]!),
+      firstDequeueTime: toSec(c.firstDequeueMs[i]!),
+      nextVisibleTime: toSec(nextVisibleMs),
+      dequeueCount,
+      enqueueMs: c.enqueueMs[i]!,
+      firstDequeueMs: c.firstDequeueMs[i]!,
+      enveloped: (pos & ENVELOPED) !== 0,
+      sequenceNumber: sequenceNumberOf(c.entryIndex[i]!, pos & BATCH_POS_MASK),
+      body: { entryIndex: c.bodyEntry[i]!, offset: c.bodyOffset[i]!, length: c.bodyLength[i]!, crc32c: c.bodyCrc[i]! },
+      queueNumber: this.queueNumber,
+      seq,
+    };
+    if (group !== undefined) m.groupId = group.id;
+    out.push(m);
   }
 
   deleteMessages(nowMs: number, handles: string[]): DeleteFailure[] {
@@ -299,7 +360,6 @@ export class QueueState {
       this.store.writable(c);
       if (visibilitySeconds === 0) {
         this.setState(c, i, VISIBLE);
-        this.visible.push(seq);
       } else {
         c.deadlineMs[i] = nowMs + visibilitySeconds * 1000;
         this.inflight.push(c.deadlineMs[i], seq);
@@ -338,6 +398,7 @@ export class QueueState {
   }
 
   takeForMove(c: Chunk, i: number): MovedMessage {
+    const groupId = this.fifo?.groupOf(c.firstSeq + i).id;
     const moved: MovedMessage = {
       entryIndex: c.entryIndex[i]!,
       bodyEntry: c.bodyEntry[i]!,
@@ -346,6 +407,7 @@ export class QueueState {
       bodyCrc: c.bodyCrc[i]!,
       batchPos: c.batchPos[i]!,
     };
+    if (groupId !== undefined) moved.groupId = groupId;
     this.setState(c, i, GONE);
     return moved;
   }
@@ -382,10 +444,7 @@ export class QueueState {
       for (let i = 0; i < used; i++) {
         const st = c.state[i];
         const e = c.enqueueMs[i]!;
-        if ((st === INFLIGHT && e >= fromMs) || (st === REWIND && e >= fromMs && e >= this.rewindFloorMs)) {
-          this.setState(c, i, VISIBLE);
-          this.visible.push(c.firstSeq + i);
-        }
+        if ((st === INFLIGHT && e >= fromMs) || (st === REWIND && e >= fromMs && e >= this.rewindFloorMs)) this.setState(c, i, VISIBLE);
       }
     }
     this.undeletedCursor = 0;
@@ -463,7 +522,6 @@ export class QueueState {
       const i = seq - c.firstSeq;
       if (c.state[i] !== state || c.deadlineMs[i] !== t) continue; // stale entry
       this.setState(c, i, VISIBLE);
-      this.visible.push(seq);
     }
   }
 
@@ -504,10 +562,12 @@ export class QueueState {
   private compact(): void {
     const store = this.store;
     invariant(
-      this.visible.size >= this.visibleCount && this.inflight.size >= this.inflightCount && this.delayed.size >= this.delayedCount,
+      (this.fifo !== undefined || this.visible.size >= this.visibleCount) && this.inflight.size >= this.inflightCount && this.delayed.size >= this.delayedCount,
       () => `queue ${this.name}: heaps (${this.visible.size}, ${this.inflight.size}, ${this.delayed.size}) hold fewer entries than messages (${this.visibleCount}, ${this.inflightCount}, ${this.delayedCount})`,
     );
-    if (this.visible.size > 2 * this.visibleCount + COMPACT_SLACK) this.visible.retain((seq) => store.state(seq) === VISIBLE);
+    invariant(this.fifo === undefined || this.visible.size === 0, () => `queue ${this.name}: a FIFO queue uses its visible heap`);
+    if (this.fifo !== undefined) this.fifo.compact(this.visibleCount);
+    else if (this.visible.size > 2 * this.visibleCount + COMPACT_SLACK) this.visible.retain((seq) => store.state(seq) === VISIBLE);
     if (this.inflight.size > 2 * this.inflightCount + COMPACT_SLACK) this.inflight.retain((t, seq) => this.holds(seq, INFLIGHT, t));
     if (this.delayed.size > 2 * this.delayedCount + COMPACT_SLACK) this.delayed.retain((t, seq) => this.holds(seq, DELAYED, t));
   }
@@ -517,9 +577,16 @@ export class QueueState {
     return c !== undefined && c.state[seq - c.firstSeq] === state && c.deadlineMs[seq - c.firstSeq] === deadlineMs;
   }
 
-  /** After a snapshot restore: counters, chunk liveness and heaps from the state column. */
-  rebuildIndexes(): void {
+  /**
+   * After a snapshot restore: counters, chunk liveness and heaps from the state column; on a FIFO
+   * queue, `groups` gives each message not GONE its group (FifoGroups.snapshotRows).
+   */
+  rebuildIndexes(groups?: FifoGroupRows): void {
     const nextSeq = this.store.nextSeq;
+    const fifo = this.fifo;
+    invariant(fifo === undefined || groups !== undefined, () => `queue ${this.name}: a FIFO queue restored without its groups`);
+    let k = 0;
+    const restored = fifo?.restoreGroups(groups!.groups);
     for (const c of this.store.chunks) {
       if (c === undefined) continue;
       c.live = 0;
@@ -530,13 +597,21 @@ export class QueueState {
         c.live++;
         this.count(st, 1);
         const seq = c.firstSeq + i;
-        if (st === VISIBLE) this.visible.push(seq);
-        else if (st === INFLIGHT) this.inflight.pushUnordered(c.deadlineMs[i]!, seq);
+        if (fifo !== undefined) {
+          const g = restored![groups!.of[k++]!];
+          invariant(g !== undefined, () => `queue ${this.name}: message ${seq} restored without a group`);
+          fifo.assignTo(seq, g);
+          fifo.changed(seq, GONE, st);
+        }
+        if (st === VISIBLE) {
+          if (fifo === undefined) this.visible.push(seq);
+        } else if (st === INFLIGHT) this.inflight.pushUnordered(c.deadlineMs[i]!, seq);
         else if (st === DELAYED) this.delayed.pushUnordered(c.deadlineMs[i]!, seq);
       }
     }
     this.inflight.heapify();
     this.delayed.heapify();
+    invariant(fifo === undefined || k === groups!.of.length, () => `queue ${this.name}: ${groups!.of.length} group rows for ${k} messages`);
   }
 
   /** Log entries whose bodies this queue may still deliver (see needsBody), in seq order. */
@@ -621,6 +696,6 @@ export class QueueState {
   }
 
   indexBytes(): number {
-    return this.store.bytes() + this.visible.capacityBytes() + this.inflight.capacityBytes() + this.delayed.capacityBytes();
+    return this.store.bytes() + this.visible.capacityBytes() + this.inflight.capacityBytes() + this.delayed.capacityBytes() + (this.fifo?.bytes() ?? 0);
   }
 }

@@ -15,7 +15,7 @@ import { invariant } from './invariant';
 import { BYTES_PER_SLOT, Chunk, GONE, type ChunkKeeper } from './message-store';
 import { needsBody, type QueueState } from './queue';
 import type { DedupRow } from './dedup';
-import { DENSE_CHUNK, MAGIC, queueMeta, SNAPSHOT_VERSION, topicsMeta, type SnapshotHeader, type TopicsSnapshot } from './snapshot';
+import { DENSE_CHUNK, MAGIC, queueMetaJson, SNAPSHOT_VERSION, topicsMeta, type SnapshotHeader, type TopicsSnapshot } from './snapshot';
 
 /** Bytes per piece when the caller names no bound: a few ms of copying on any machine. */
 export const SNAPSHOT_PIECE_BYTES = 4 * 1024 * 1024;
@@ -76,7 +76,7 @@ export class SnapshotCapture implements ChunkKeeper {
     head.u32(queues.length);
     this.parts.push(head.finish());
     for (const q of [...queues].sort((a, b) => a.queueNumber - b.queueNumber)) {
-      const meta = utf8Bytes(JSON.stringify(queueMeta(q)));
+      const meta = utf8Bytes(queueMetaJson(q));
       const chunks = q.store.chunks.filter((c): c is Chunk => c !== undefined);
       const w = new ByteWriter(4 + meta.length + 4);
       w.u32(meta.length);

@@ -85,6 +85,10 @@ function mergeSqs(base: SqsQueueSettings, a: QueueAttributesInput): SqsQueueSett
   return {
     delaySeconds: s.delaySeconds ?? base.delaySeconds,
     redriveAllowPolicy: s.redriveAllowPolicy === undefined ? base.redriveAllowPolicy : copyAllowPolicy(s.redriveAllowPolicy),
+    fifo: s.fifo ?? base.fifo,
+    contentBasedDeduplication: s.contentBasedDeduplication ?? base.contentBasedDeduplication,
+    deduplicationScope: s.deduplicationScope ?? base.deduplicationScope,
+    fifoThroughputLimit: s.fifoThroughputLimit ?? base.fifoThroughputLimit,
   };
 }
 
@@ -125,7 +129,8 @@ export class QueueStateMachine {
     deliver: (queueName, entryIndex, nowMs, bodies) => {
       const q = this.byName.get(queueName);
       if (q === undefined) return false;
-      const ok = Array.isArray(q.send(entryIndex, nowMs, 0, bodies));
+      // A FIFO queue refuses a publish (no group id): the delivery is dropped and counted.
+      const ok = q.send(entryIndex, nowMs, 0, bodies).ok;
       if (ok) this.reschedule(q);
       return ok;
     },
@@ -176,13 +181,13 @@ export class QueueStateMachine {
         const q = this.byName.get(cmd.queueName);
         if (q === undefined) return fail('queueNotExist');
         const duplicateOf = this.duplicatesOf(q, cmd.options, index, nowMs);
-        const msgIds = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies, cmd.options, duplicateOf);
-        if (!Array.isArray(msgIds)) return msgIds;
+        const sent = q.send(index, nowMs, cmd.delaySeconds, cmd.bodies, cmd.options, duplicateOf);
+        if (!sent.ok) return sent;
         cmd.options?.forEach((o, p) => {
           if (o.dedupId !== undefined && duplicateOf?.[p] === undefined) this.dedup.remember(queueScope(q.queueNumber), o.dedupId, { entryIndex: index, batchPos: p }, nowMs);
         });
         this.reschedule(q);
-        return { ok: true, kind: 'sendMessages', msgIds };
+        return { ok: true, kind: 'sendMessages', msgIds: sent.msgIds, sequenceNumbers: sent.sequenceNumbers };
       }
       case 'receiveMessages': {
         const q = this.byName.get(cmd.queueName);
@@ -347,13 +352,14 @@ export class QueueStateMachine {
     if (this.byName.size >= LIMITS.queueCountMax) return fail('queueLimit');
     const config = mergeConfig(DEFAULT_CONFIG, attrs);
     const policy = attrs.deadLetterPolicy ?? undefined;
-    const err = this.validate(undefined, name, config, policy);
+    const err = this.validate(undefined, name, config, policy, attrs.sqs?.fifo ?? false);
     if (err !== undefined) return err;
     const tags = attrs.tags === undefined ? [] : Object.entries(attrs.tags);
     if (tags.length > LIMITS.queueTagsMax) return fail('queueTagsFull');
     const queueId = this.ids.queueId(index);
     const q = new QueueState(name, queueId, this.nextQueueNumber++, nowMs, nowMs, config, policy && copyPolicy(policy), this.ids);
     q.sqs = mergeSqs(q.sqs, attrs);
+    if (q.sqs.fifo) q.enableFifo();
     for (const [k, v] of tags) q.tags.set(k, v);
     this.byName.set(name, q);
     this.byLowerName.set(q.nameLower, q);
@@ -364,9 +370,10 @@ export class QueueStateMachine {
   private setQueueAttributes(name: string, attrs: QueueAttributesInput, nowMs: number): CommandResult {
     const q = this.byName.get(name);
     if (q === undefined) return fail('queueNotExist');
+    if (attrs.sqs?.fifo !== undefined && attrs.sqs.fifo !== q.sqs.fifo) return fail('fifoImmutable');
     const config = mergeConfig(q.config, attrs);
     const policy = attrs.deadLetterPolicy === undefined ? q.policy : (attrs.deadLetterPolicy ?? undefined);
-    const err = this.validate(q, name, config, policy);
+    const err = this.validate(q, name, config, policy, q.sqs.fifo);
     if (err !== undefined) return err;
     q.setRewindSeconds(config.rewindSeconds, nowMs);
     q.config = config;
@@ -395,7 +402,7 @@ export class QueueStateMachine {
   }
 
   /** State-dependent checks shared by create (q undefined) and set (spec §2.6, §2.7). */
-  private validate(q: QueueState | undefined, name: string, config: QueueConfig, policy: DeadLetterPolicy | undefined): ErrorResult | undefined {
+  private validate(q: QueueState | undefined, name: string, config: QueueConfig, policy: DeadLetterPolicy | undefined, fifo: boolean): ErrorResult | undefined {
     if (config.rewindSeconds > config.msgRetentionSeconds) return fail('rewindSecondsTooLarge');
     if (policy === undefined) return undefined;
     if (policy.deadLetterQueue === name) return fail('dlqPolicyParams', undefined, 'a queue cannot be its own dead-letter queue');
@@ -406,6 +413,8 @@ export class QueueStateMachine {
     const dlq = this.byName.get(policy.deadLetterQueue);
     if (dlq === undefined) return fail('dlqNotExist');
     if (dlq.policy !== undefined) return fail('dlqNested', undefined, 'the dead-letter queue has a dead-letter queue');
+    // SQS: a FIFO queue's dead-letter queue is a FIFO queue, a standard queue's a standard one.
+    if (dlq.sqs.fifo !== fifo) return fail('dlqPolicyParams', undefined, fifo ? 'the dead-letter queue of a FIFO queue must be a FIFO queue' : 'the dead-letter queue of a standard queue must be a standard queue');
     const allow = dlq.sqs.redriveAllowPolicy;
     if (allow !== null && (allow.permission === 'denyAll' || (allow.permission === 'byQueue' && !(allow.sourceQueueNames ?? []).includes(name)))) {
       return fail('dlqNotAllowed');
@@ -535,6 +544,8 @@ export class QueueStateMachine {
     for (const q of this.byName.values()) {
       n += 512;
       for (const c of q.store.chunks) if (c !== undefined) n += chunkSnapshotBytes(c.capacity, c.live);
+      // A FIFO queue's groups: a u32 in base64 per message, and its group ids.
+      if (q.fifo !== undefined) n += 6 * (q.heldCount() + q.rewindCount) + 40 * q.fifo.groupCount;
     }
     return n;
   }

@@ -127,6 +127,10 @@ export const CMQ_CODES = {
   messageNotInflight: cmq(4430, 10909),
   fifoNotSupported: cmq(4000, 10910),
   unsupportedOperation: cmq(4000, 10911),
+  // FIFO queues (SQS API): our module codes.
+  fifoImmutable: cmq(4000, 10840),
+  fifoGroupIdRequired: cmq(4000, 10841),
+  fifoMessageDelay: cmq(4000, 10842),
 } as const satisfies Record<ErrorName, CmqCode>;
 
 /** A registry entry with its CMQ codes: the shape the SDK has always exported as ERRORS. */

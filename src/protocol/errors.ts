@@ -176,6 +176,10 @@ export const ERRORS = {
   messageNotInflight: def('conflict', 'the message is not in flight under this receipt handle'),
   fifoNotSupported: def('invalid', 'FIFO queues are not supported yet'),
   unsupportedOperation: def('invalid', 'the action %s is not supported yet'),
+  // FIFO queues (SQS API)
+  fifoImmutable: def('invalid', 'whether a queue is FIFO is set when it is created and cannot be changed'),
+  fifoGroupIdRequired: def('invalid', 'every message sent to a FIFO queue needs a message group id'),
+  fifoMessageDelay: def('invalid', 'a message sent to a FIFO queue cannot have its own delay, only the queue has one'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -48,6 +48,8 @@ export const LIMITS = {
   dedupWindowMs: 5 * 60_000,
   dedupIdsMax: 500_000,
   dedupIdCharsMax: 128,
+  /** A FIFO message's group id (SQS MessageGroupId): 1 to this many characters. */
+  groupIdCharsMax: 128,
   /** Tags per queue (SQS: 50), and a tag key's and value's characters. */
   queueTagsMax: 50,
   tagKeyCharsMax: 128,

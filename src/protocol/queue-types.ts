@@ -41,9 +41,27 @@ export interface SqsQueueSettings {
   delaySeconds: number;
   /** null: any queue may use this one as its dead-letter queue. */
   redriveAllowPolicy: RedriveAllowPolicy | null;
+  /**
+   * A FIFO queue (SQS FifoQueue): every message has a group, delivered in send order within it,
+   * one batch of a group in flight at a time. Set at creation only (a change fails: fifoImmutable).
+   */
+  fifo: boolean;
+  /** SQS ContentBasedDeduplication: the API derives a body's deduplication id from its content. */
+  contentBasedDeduplication: boolean;
+  /** SQS DeduplicationScope: the API namespaces deduplication ids by message group ('messageGroup'). */
+  deduplicationScope: 'queue' | 'messageGroup';
+  /** SQS FifoThroughputLimit: stored and reported only (opencmq does not throttle). */
+  fifoThroughputLimit: 'perQueue' | 'perMessageGroupId';
 }
 
-export const SQS_QUEUE_DEFAULTS: SqsQueueSettings = { delaySeconds: 0, redriveAllowPolicy: null };
+export const SQS_QUEUE_DEFAULTS: SqsQueueSettings = {
+  delaySeconds: 0,
+  redriveAllowPolicy: null,
+  fifo: false,
+  contentBasedDeduplication: false,
+  deduplicationScope: 'queue',
+  fifoThroughputLimit: 'perQueue',
+};
 
 /** Settable queue attributes; absent fields keep their current (or default) value. */
 export type QueueAttributesInput = Partial<QueueSettingsValues> & {

@@ -191,4 +191,9 @@ export const SQS_CODES = {
   messageNotInflight: SQS_MODELED_ERRORS.MessageNotInflight,
   fifoNotSupported: INVALID_PARAMETER_VALUE,
   unsupportedOperation: SQS_MODELED_ERRORS.UnsupportedOperation,
+
+  // FIFO queues (SQS answers a missing MessageGroupId as MissingParameter).
+  fifoImmutable: SQS_MODELED_ERRORS.InvalidAttributeValue,
+  fifoGroupIdRequired: MISSING_PARAMETER,
+  fifoMessageDelay: INVALID_PARAMETER_VALUE,
 } as const satisfies Record<ErrorName, SqsCode>;

@@ -115,6 +115,7 @@ export function sampleDeliveredMessage(body: string | Buffer, seq = 1, nowSec = 
     enqueueMs: (nowSec - 5) * 1000,
     firstDequeueMs: nowSec * 1000,
     enveloped: false,
+    sequenceNumber: String(1000 + seq).padStart(20, '0'),
     body: { entryIndex: seq, offset: 0, length: bodyBytes.length, crc32c: 0 },
     queueNumber: 1,
     seq,
@@ -130,8 +131,10 @@ function defaultSubmit(command: Command, nextMsgId: () => string): CommandResult
       return { ok: true, kind: 'setQueueAttributes', attributes: { ...sampleQueueAttributes(command.queueName), ...withoutDlp(command.attrs) } };
     case 'deleteQueue':
       return { ok: true, kind: 'deleteQueue' };
-    case 'sendMessages':
-      return { ok: true, kind: 'sendMessages', msgIds: command.bodies.map(nextMsgId) };
+    case 'sendMessages': {
+      const msgIds = command.bodies.map(nextMsgId);
+      return { ok: true, kind: 'sendMessages', msgIds, sequenceNumbers: msgIds.map((id) => id.padStart(20, '0')) };
+    }
     case 'receiveMessages':
       return { ok: true, kind: 'receiveMessages', messages: [] };
     case 'deleteMessages':

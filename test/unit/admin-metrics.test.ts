@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { QueueAttributes } from '../../src/broker/commands';
+import { SQS_QUEUE_DEFAULTS } from '../../src/protocol/queue-types';
 import { serverOptionsFrom } from '../../src/cli/commands';
 import { UsageError } from '../../src/cli/cli-io';
 import type { TransportStats } from '../../src/transport';
@@ -32,7 +33,7 @@ function queue(name: string, visible: number, inflight: number, delayed: number,
     delayMsgNum: delayed,
     rewindMsgNum: 0,
     minMsgTime,
-    sqs: { delaySeconds: 0, redriveAllowPolicy: null },
+    sqs: { ...SQS_QUEUE_DEFAULTS },
     tags: {},
   };
 }

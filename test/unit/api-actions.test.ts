@@ -249,7 +249,7 @@ void test('BatchSendMessage: 0-based and 1-based bodies in index order; msgList 
 });
 
 void test('SendMessage: a service answering with too few msgIds is an internal error', async () => {
-  const { call, logs } = harness({ submit: () => ({ ok: true, kind: 'sendMessages', msgIds: [] }) });
+  const { call, logs } = harness({ submit: () => ({ ok: true, kind: 'sendMessages', msgIds: [], sequenceNumbers: [] }) });
   const r = await call({ Action: 'SendMessage', queueName: 'q1', msgBody: 'x' });
   assertEnvelope(r, 6000);
   assert.ok((r['message'] as string).startsWith('(10050)server internal error'));

@@ -170,6 +170,7 @@ function delivered(body: Buffer, seq: number): DeliveredMessage {
     enqueueMs: (1_765_000_000 + seq) * 1000,
     firstDequeueMs: 1_765_000_100_000,
     enveloped: false,
+    sequenceNumber: String(1_000_000 + seq).padStart(20, '0'),
     body: { entryIndex: seq, offset: 0, length: body.length, crc32c: 0 },
     queueNumber: 7,
     seq,

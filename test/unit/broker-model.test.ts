@@ -236,7 +236,8 @@ function runScenario(setup: Setup, ops: Op[]): void {
       case 'send': {
         const bodies = Array.from({ length: op.n }, () => `body-${bodyNo++}`);
         const r = run({ kind: 'sendMessages', queueName: name, delaySeconds: op.delay, bodies: bodies.map((b) => Buffer.from(b)) });
-        assert.deepEqual(r, { ok: true, kind: 'sendMessages', msgIds: model.send(name, index, nowMs, bodies, op.delay) });
+        const msgIds = model.send(name, index, nowMs, bodies, op.delay);
+        assert.deepEqual(r, { ok: true, kind: 'sendMessages', msgIds, sequenceNumbers: msgIds.map((id) => id.padStart(20, '0')) });
         break;
       }
       case 'recv': {

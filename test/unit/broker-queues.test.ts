@@ -63,7 +63,7 @@ describe('create, get, set, delete', () => {
       delayMsgNum: 0,
       rewindMsgNum: 0,
       minMsgTime: 0,
-      sqs: { delaySeconds: 0, redriveAllowPolicy: null },
+      sqs: { delaySeconds: 0, redriveAllowPolicy: null, fifo: false, contentBasedDeduplication: false, deduplicationScope: 'queue', fifoThroughputLimit: 'perQueue' },
       tags: {},
     });
     h.index = 1000;

@@ -11,6 +11,7 @@ import type { Command, ReceivedMessage } from '../../src/broker/commands';
 import { DedupTable } from '../../src/broker/dedup';
 import { QueueStateMachine } from '../../src/broker/state-machine';
 import { LIMITS } from '../../src/protocol/limits';
+import { SQS_QUEUE_DEFAULTS } from '../../src/protocol/queue-types';
 import { BrokerHarness } from '../helpers/broker-harness';
 
 const body = (s: string): Uint8Array => Buffer.from(s);
@@ -220,9 +221,9 @@ void test('the redrive allow policy of a dead-letter queue decides which sources
   h.ok({ kind: 'tagQueue', queueName: 'dlq', tags: { env: 'prod' } });
   const restored = QueueStateMachine.restore(h.sm.snapshot());
   const a = restored.getQueueAttributes('dlq')!;
-  assert.deepEqual(a.sqs, { delaySeconds: 7, redriveAllowPolicy: { permission: 'denyAll' } });
+  assert.deepEqual(a.sqs, { ...SQS_QUEUE_DEFAULTS, delaySeconds: 7, redriveAllowPolicy: { permission: 'denyAll' } });
   assert.deepEqual(a.tags, { env: 'prod' });
-  assert.deepEqual(restored.getQueueAttributes('ok')!.sqs, { delaySeconds: 0, redriveAllowPolicy: null });
+  assert.deepEqual(restored.getQueueAttributes('ok')!.sqs, SQS_QUEUE_DEFAULTS);
 });
 
 void test('deduplication: a retried send with the same ids answers the first msgIds and enqueues nothing; other queues and new ids are apart', () => {

@@ -88,6 +88,8 @@ export interface TestSetOptions {
   peerTls?: boolean;
   /** Give members an admin listener (--admin-port) on these ports. */
   adminPorts?: Record<string, number>;
+  /** Give members an SQS listener (--sqs-port) on these ports. */
+  sqsPorts?: Record<string, number>;
 }
 
 export async function freePorts(ids: string[]): Promise<Record<string, number>> {
@@ -115,7 +117,8 @@ export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> 
       ? ['--peer-tls-cert', fixturePath(`${id}.pem`), '--peer-tls-key', fixturePath(`${id}.key`), '--peer-tls-ca', fixturePath('ca.pem')]
       : ['--cluster-secret', SECRET];
     const admin = opts.adminPorts?.[id] !== undefined ? ['--admin-port', String(opts.adminPorts[id])] : [];
-    return ['--node-id', id, '--raft-port', String(raftPorts[id]), ...security, ...peers, ...admin, ...(opts.extraArgs ?? [])];
+    const sqs = opts.sqsPorts?.[id] !== undefined ? ['--sqs-port', String(opts.sqsPorts[id])] : [];
+    return ['--node-id', id, '--raft-port', String(raftPorts[id]), ...security, ...peers, ...admin, ...sqs, ...(opts.extraArgs ?? [])];
   };
   const dirOf = (id: string): string => dirs[ids.indexOf(id)]!.dir;
   /** The output of each member's earlier runs, before restart() replaced them. */

@@ -24,6 +24,7 @@ import type { DeadLetterPolicy } from './commands';
 import { SQS_QUEUE_DEFAULTS, type SqsQueueSettings } from '../protocol/queue-types';
 import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, CHUNK_SLOTS, Chunk, GONE } from './message-store';
 import { copyAllowPolicy, QueueState, type QueueConfig } from './queue';
+import { parseRedriveMeta, redriveMeta, type RedriveMeta } from './redrive';
 import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
@@ -68,6 +69,8 @@ interface QueueMeta {
   /** Absent in snapshots written before the SQS API (defaults, no tags). */
   sqs: SqsQueueSettings;
   tags: [string, string][];
+  /** Only on queues with dead-letter sources or move tasks (absent in older snapshots: none). */
+  redrive?: RedriveMeta;
 }
 
 /** Cursor fields are written normalized (first live seq), so lazily advanced ones never differ. */
@@ -96,6 +99,7 @@ export function queueMeta(q: QueueState): QueueMeta {
     rewindFloorMs: q.rewindFloorMs,
     sqs: { ...q.sqs, redriveAllowPolicy: copyAllowPolicy(q.sqs.redriveAllowPolicy) },
     tags: [...q.tags],
+    redrive: redriveMeta(q.redrive),
   };
 }
 
@@ -131,6 +135,13 @@ function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
   q.rewindFloorMs = m.rewindFloorMs;
   q.sqs = m.sqs;
   for (const [k, v] of m.tags) q.tags.set(k, v);
+  if (m.redrive !== undefined) {
+    try {
+      q.redrive = parseRedriveMeta(m.redrive);
+    } catch (e) {
+      throw new BrokerFormatError(`snapshot: queue ${m.name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   const count = r.u32();
   for (let j = 0; j < count; j++) {
     const firstSeq = r.int();
@@ -230,6 +241,7 @@ function parseMeta(json: string): QueueMeta {
     rewindFloorMs: raw.rewindFloorMs === undefined ? 0 : num(raw, 'rewindFloorMs'),
     sqs: raw.sqs === undefined ? { ...SQS_QUEUE_DEFAULTS } : parseSqsMeta(raw.sqs),
     tags: raw.tags === undefined ? [] : parseTags(raw.tags),
+    redrive: raw.redrive as RedriveMeta | undefined,
   };
 }
 

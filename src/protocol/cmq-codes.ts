@@ -107,6 +107,13 @@ export const CMQ_CODES = {
   routingKeyMissing: cmq(4000, 10700),
   msgTagTooMany: cmq(4000, 10720),
   filterTagOrBindingKeyTooMany: cmq(6050, 10740),
+
+  // Dead-letter redrive and message move tasks: undocumented in CMQ, our codes.
+  moveSameQueue: cmq(4000, 10910),
+  moveSourceNotDlq: cmq(4000, 10920),
+  moveTaskRunning: cmq(4000, 10930),
+  moveTaskNotExist: cmq(4440, 10940),
+  moveTaskNotRunning: cmq(4000, 10950),
 } as const satisfies Record<ErrorName, CmqCode>;
 
 /** A registry entry with its CMQ codes: the shape the SDK has always exported as ERRORS. */

@@ -156,6 +156,13 @@ export const ERRORS = {
   routingKeyMissing: def('invalid', 'parameters lack of routingKey'),
   msgTagTooMany: def('invalid', 'too many msgTag'),
   filterTagOrBindingKeyTooMany: def('invalid', 'too many filterTag or bindingKey'),
+
+  // Dead-letter redrive and message move tasks (broker/redrive.ts)
+  moveSameQueue: def('invalid', 'the destination queue must differ from the source queue'),
+  moveSourceNotDlq: def('conflict', 'the source queue is not a dead-letter queue'),
+  moveTaskRunning: def('conflict', 'the source queue already has a running move task'),
+  moveTaskNotExist: def('notFound', 'move task is not existed'),
+  moveTaskNotRunning: def('conflict', 'the move task is not running'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

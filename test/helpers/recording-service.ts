@@ -4,6 +4,7 @@
 import type {
   Command,
   CommandResult,
+  MoveTaskView,
   QueueAttributes,
   QueueAttributesInput,
   QueueList,
@@ -169,6 +170,22 @@ function defaultSubmit(command: Command, nextMsgId: () => string): CommandResult
       return { ok: true, kind: 'pushSucceeded', found: true };
     case 'pushFailed':
       return { ok: true, kind: 'pushFailed', outcome: 'unknown' };
+    case 'moveMessages':
+      return { ok: true, kind: 'moveMessages', moved: 0, remaining: 0, stayed: 0 };
+    case 'startMoveTask':
+    case 'cancelMoveTask': {
+      const task: MoveTaskView = {
+        taskHandle: command.kind === 'cancelMoveTask' ? command.taskHandle : 'move-1',
+        sourceQueue: command.kind === 'cancelMoveTask' ? 'q' : command.sourceQueue,
+        destinationQueue: null,
+        maxPerSecond: null,
+        status: command.kind === 'cancelMoveTask' ? 'CANCELLED' : 'RUNNING',
+        startedMs: 0,
+        movedCount: 0,
+        toMove: 0,
+      };
+      return command.kind === 'startMoveTask' ? { ok: true, kind: 'startMoveTask', taskHandle: task.taskHandle, task } : { ok: true, kind: 'cancelMoveTask', task };
+    }
   }
 }
 

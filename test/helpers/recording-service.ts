@@ -46,6 +46,7 @@ export interface RecordingScripts {
     topicName: string,
     subscriptionName: string,
   ) => SubscriptionAttributes | ErrorResult | Promise<SubscriptionAttributes | ErrorResult>;
+  listMoveTasks?: (sourceQueue: string) => MoveTaskView[] | ErrorResult | Promise<MoveTaskView[] | ErrorResult>;
 }
 
 /** Attributes of a freshly created filterType 1 topic. */
@@ -278,6 +279,13 @@ export class RecordingQueueService implements QueueService {
     this.record(ctx, { method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit });
     if (this.scripts.listDeadLetterSourceQueues) return okList(await this.scripts.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit));
     return { ok: true, totalCount: 0, queueList: [] };
+  }
+
+  async listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
+    this.record(ctx, { method: 'listMoveTasks', sourceQueue });
+    if (!this.scripts.listMoveTasks) return { ok: true, tasks: [] };
+    const tasks = await this.scripts.listMoveTasks(sourceQueue);
+    return Array.isArray(tasks) ? { ok: true, tasks } : tasks;
   }
 
   async listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {

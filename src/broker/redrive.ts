@@ -145,7 +145,7 @@ export class Redriver {
   queueDeleted(name: string): void {
     for (const q of this.host.queues()) {
       for (const t of q.redrive?.tasks ?? []) {
-        if (t.status === 'RUNNING' && t.destinationQueue === name) fail_(t, 'the destination queue was deleted');
+        if (t.status === 'RUNNING' && t.destinationQueue === name) failTask(t, 'the destination queue was deleted');
       }
     }
   }
@@ -173,7 +173,7 @@ export class Redriver {
   }
 }
 
-function fail_(t: MoveTaskView, reason: string): void {
+function failTask(t: MoveTaskView, reason: string): void {
   t.status = 'FAILED';
   t.failureReason = reason;
 }

@@ -35,7 +35,10 @@
 //                       count × (u32 length, u32 crc32c), then optionally str16 dedupId
 //   pushSucceeded:      str16 topicName, str16 subscriptionName, str16 msgId
 //   pushFailed:         str16 topicName, str16 subscriptionName, str16 msgId, u32 seed
-// where list = u8 count, count × str16. Enums are indexes into the protocol/topic-types.ts arrays.
+//   moveMessages:       str16 sourceQueue, opt destinationQueue, u32 maxMessages, opt taskHandle
+//   startMoveTask:      str16 sourceQueue, opt destinationQueue, u8 hasRate, [u32 maxPerSecond]
+//   cancelMoveTask:     str16 taskHandle
+// where list = u8 count, count × str16, opt = u8 present (0/1), [str16]. Enums are indexes into the protocol/topic-types.ts arrays.
 
 import { LIMITS } from '../protocol/limits';
 import { SETTABLE_QUEUE_INT_ATTRS } from '../protocol/queue-types';
@@ -73,6 +76,9 @@ const KIND_CODES = {
   purgeQueue: 23,
   tagQueue: 24,
   untagQueue: 25,
+  moveMessages: 26,
+  startMoveTask: 27,
+  cancelMoveTask: 28,
 } as const satisfies Record<Command['kind'], number>;
 
 /** A body as the meta part describes it; offset is from the start of the payload. */
@@ -256,6 +262,23 @@ export function encodeCommand(cmd: Command): EncodedCommand {
         w.u32(cmd.seed);
       }
       break;
+    case 'moveMessages':
+      check(moveCountOk(cmd.maxMessages), `maxMessages out of range: ${cmd.maxMessages}`);
+      w.shortStr(cmd.sourceQueue);
+      writeOpt(w, cmd.destinationQueue);
+      w.u32(cmd.maxMessages);
+      writeOpt(w, cmd.taskHandle ?? null);
+      break;
+    case 'startMoveTask':
+      check(cmd.maxPerSecond === null || rateOk(cmd.maxPerSecond), `maxPerSecond out of range: ${cmd.maxPerSecond}`);
+      w.shortStr(cmd.sourceQueue);
+      writeOpt(w, cmd.destinationQueue);
+      w.u8(cmd.maxPerSecond === null ? 0 : 1);
+      if (cmd.maxPerSecond !== null) w.u32(cmd.maxPerSecond);
+      break;
+    case 'cancelMoveTask':
+      w.shortStr(cmd.taskHandle);
+      break;
     default: {
       const never: never = cmd;
       throw new BrokerFormatError(`unknown command ${String(never)}`);
@@ -435,6 +458,44 @@ function writeList(w: ByteWriter, items: readonly string[]): void {
   for (const s of items) w.shortStr(s);
 }
 
+function moveCountOk(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= LIMITS.moveBatchMax;
+}
+
+function rateOk(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= LIMITS.moveMaxPerSecondMax;
+}
+
+function writeOpt(w: ByteWriter, v: string | null): void {
+  w.u8(v === null ? 0 : 1);
+  if (v !== null) w.shortStr(v);
+}
+
+function readOpt(r: ByteReader): string | null {
+  const present = r.u8();
+  check(present <= 1, `bad presence flag ${present}`);
+  return present === 1 ? r.shortStr() : null;
+}
+
+function decodeMove(r: ByteReader): DecodedCommand {
+  const sourceQueue = r.shortStr();
+  const destinationQueue = readOpt(r);
+  const maxMessages = r.u32();
+  check(moveCountOk(maxMessages), `maxMessages out of range: ${maxMessages}`);
+  const taskHandle = readOpt(r);
+  return taskHandle === null ? { kind: 'moveMessages', sourceQueue, destinationQueue, maxMessages } : { kind: 'moveMessages', sourceQueue, destinationQueue, maxMessages, taskHandle };
+}
+
+function decodeStartMove(r: ByteReader): DecodedCommand {
+  const sourceQueue = r.shortStr();
+  const destinationQueue = readOpt(r);
+  const hasRate = r.u8();
+  check(hasRate <= 1, `bad presence flag ${hasRate}`);
+  const maxPerSecond = hasRate === 1 ? r.u32() : null;
+  check(maxPerSecond === null || rateOk(maxPerSecond), `maxPerSecond out of range: ${maxPerSecond}`);
+  return { kind: 'startMoveTask', sourceQueue, destinationQueue, maxPerSecond };
+}
+
 function readList(r: ByteReader): string[] {
   const n = r.u8();
   const out: string[] = [];
@@ -547,6 +608,12 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
       return { kind: 'pushSucceeded', topicName: r.shortStr(), subscriptionName: r.shortStr(), msgId: r.shortStr() };
     case KIND_CODES.pushFailed:
       return { kind: 'pushFailed', topicName: r.shortStr(), subscriptionName: r.shortStr(), msgId: r.shortStr(), seed: r.u32() };
+    case KIND_CODES.moveMessages:
+      return decodeMove(r);
+    case KIND_CODES.startMoveTask:
+      return decodeStartMove(r);
+    case KIND_CODES.cancelMoveTask:
+      return { kind: 'cancelMoveTask', taskHandle: r.shortStr() };
     default:
       throw new BrokerFormatError(`unknown command kind ${code}`);
   }

@@ -109,7 +109,17 @@ export type Command =
    * The leader's POST failed; the next attempt follows the subscription's notifyStrategy. `seed`
    * (random, chosen by the leader) picks the BACKOFF_RETRY jitter, so every replica agrees.
    */
-  | { kind: 'pushFailed'; topicName: string; subscriptionName: string; msgId: string; seed: number };
+  | { kind: 'pushFailed'; topicName: string; subscriptionName: string; msgId: string; seed: number }
+  /**
+   * Dead-letter redrive (broker/redrive.ts): up to maxMessages (1..LIMITS.moveBatchMax) visible
+   * messages of sourceQueue, oldest first, move to destinationQueue (null: each back to the queue
+   * it was dead-lettered from; one with no known source stays). With taskHandle, the move advances
+   * that task: its destination applies, and it moves no more than the task has left.
+   */
+  | { kind: 'moveMessages'; sourceQueue: string; destinationQueue: string | null; maxMessages: number; taskHandle?: string }
+  /** Starts a move task on a dead-letter queue (at most one running per source); maxPerSecond null: no pace. */
+  | { kind: 'startMoveTask'; sourceQueue: string; destinationQueue: string | null; maxPerSecond: number | null }
+  | { kind: 'cancelMoveTask'; taskHandle: string };
 
 export type CommandKind = Command['kind'];
 
@@ -242,7 +252,15 @@ export type CommandOk =
   /** found: false when the push was no longer pending (already settled, expired, unsubscribed). */
   | { ok: true; kind: 'pushSucceeded'; found: boolean }
   /** retry: nextAttemptMs is set; dropped: retries exhausted; unknown: the push was not pending. */
-  | { ok: true; kind: 'pushFailed'; outcome: 'retry' | 'dropped' | 'unknown'; nextAttemptMs?: number };
+  | { ok: true; kind: 'pushFailed'; outcome: 'retry' | 'dropped' | 'unknown'; nextAttemptMs?: number }
+  /**
+   * moved: messages moved; remaining: visible messages left in the source; stayed: visible
+   * messages looked at and left where they are (destination null, and the queue they were
+   * dead-lettered from is unknown or deleted). task: the task advanced, as it is now.
+   */
+  | { ok: true; kind: 'moveMessages'; moved: number; remaining: number; stayed: number; task?: MoveTaskView }
+  | { ok: true; kind: 'startMoveTask'; taskHandle: string; task: MoveTaskView }
+  | { ok: true; kind: 'cancelMoveTask'; task: MoveTaskView };
 
 export type CommandResult = CommandOk | ErrorResult;
 
@@ -292,4 +310,23 @@ export interface DuePush {
   /** Failed attempts so far. */
   failedAttempts: number;
   nextAttemptMs: number;
+}
+
+export type MoveTaskStatus = 'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
+
+/** A message move task as reads report it (a copy). */
+export interface MoveTaskView {
+  taskHandle: string;
+  sourceQueue: string;
+  /** null: each message back to the queue it was dead-lettered from. */
+  destinationQueue: string | null;
+  maxPerSecond: number | null;
+  status: MoveTaskStatus;
+  /** Why a FAILED task failed. */
+  failureReason?: string;
+  /** Unix ms of the entry that started it. */
+  startedMs: number;
+  movedCount: number;
+  /** Visible messages the source held when the task started: it completes once it moved this many. */
+  toMove: number;
 }

@@ -62,6 +62,11 @@ export class GroupIds {
   subscriptionId(index: number): string {
     return `${this.prefix}subsc-${index.toString(36)}`;
   }
+
+  /** A message move task's handle: the index of the entry that started it. */
+  moveTaskHandle(index: number): string {
+    return `${this.prefix}move-${index.toString(36)}`;
+  }
 }
 
 /** Group 0's ids: those of every node today. */

@@ -25,6 +25,7 @@ import { FifoGroups, type FifoGroup, type FifoGroupRows } from './fifo-groups';
 import { SeqHeap, TimedIdHeap } from './heaps';
 import { BATCH_POS_MASK, CHUNK_SLOTS, DELAYED, ENVELOPED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
 import { sequenceNumberOf, type GroupIds } from './ids';
+import type { QueueRedrive } from './redrive';
 import { receiptToken } from './receipt-handle';
 import { invariant } from './invariant';
 
@@ -108,6 +109,8 @@ export class QueueState {
   /** The message groups of a FIFO queue (see enableFifo); undefined on a standard queue. */
   fifo: FifoGroups | undefined = undefined;
   readonly tags = new Map<string, string>();
+  /** Where its dead letters came from and its move tasks (redrive.ts); only on queues that have any. */
+  redrive: QueueRedrive | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -166,7 +169,10 @@ export class QueueState {
     // FIFO queues order their visible messages per group instead (fifo-groups.ts).
     if (this.fifo !== undefined) this.fifo.changed(c.firstSeq + i, prev, next);
     else if (next === VISIBLE) this.visible.push(c.firstSeq + i);
-    if (next === GONE) this.store.released(c);
+    if (next === GONE) {
+      this.store.released(c);
+      this.redrive?.sources.delete(c.firstSeq + i);
+    }
   }
 
   /** Adds a message; dueMs > enqueueMs makes it DELAYED until then. Returns its seq. */
@@ -410,6 +416,31 @@ export class QueueState {
     if (groupId !== undefined) moved.groupId = groupId;
     this.setState(c, i, GONE);
     return moved;
+  }
+
+  /**
+   * Redrive (redrive.ts): visible messages leave this queue, oldest first, at most `max` of them,
+   * as for a dead-letter move. `pick(seq)` gives where the message goes, or undefined to leave it
+   * here, visible. Returns how many moved and how many were left.
+   */
+  moveVisible(max: number, pick: (seq: number) => ((m: MovedMessage) => void) | undefined): { moved: number; stayed: number } {
+    let moved = 0;
+    const stayed: number[] = [];
+    while (moved < max && this.visible.size > 0) {
+      const seq = this.visible.pop();
+      if (this.store.state(seq) !== VISIBLE) continue; // stale heap entry
+      const place = pick(seq);
+      if (place === undefined) {
+        stayed.push(seq);
+        continue;
+      }
+      const c = this.store.chunkOf(seq)!;
+      place(this.takeForMove(c, seq - c.firstSeq));
+      moved++;
+    }
+    for (const seq of stayed) this.visible.push(seq);
+    this.compact();
+    return { moved, stayed: stayed.length };
   }
 
   /** Removes a message from delivery for good. false if it no longer exists. */

@@ -27,6 +27,7 @@ import type { DeadLetterPolicy } from './commands';
 import { SQS_QUEUE_DEFAULTS, type SqsQueueSettings } from '../protocol/queue-types';
 import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, CHUNK_SLOTS, Chunk, GONE } from './message-store';
 import { copyAllowPolicy, QueueState, type QueueConfig } from './queue';
+import { parseRedriveMeta, redriveMeta, type RedriveMeta } from './redrive';
 import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPTION_PROTOCOLS } from '../protocol/topic-types';
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
@@ -73,6 +74,8 @@ interface QueueMeta {
   tags: [string, string][];
   /** FIFO queues only: each message's group (in JSON: `of` as base64 of its little-endian u32s). */
   fifoGroups?: FifoGroupRows;
+  /** Only on queues with dead-letter sources or move tasks (absent in older snapshots: none). */
+  redrive?: RedriveMeta;
 }
 
 /** The meta as JSON: a FIFO queue's per-message groups as base64 (a million messages: 5.3 MB, a few ms). */
@@ -118,6 +121,7 @@ export function queueMeta(q: QueueState): QueueMeta {
     },
     tags: [...q.tags],
     ...(q.fifo === undefined ? {} : { fifoGroups: q.fifo.snapshotRows() }),
+    redrive: redriveMeta(q.redrive),
   };
 }
 
@@ -157,6 +161,13 @@ function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
     q.enableFifo();
   }
   for (const [k, v] of m.tags) q.tags.set(k, v);
+  if (m.redrive !== undefined) {
+    try {
+      q.redrive = parseRedriveMeta(m.redrive);
+    } catch (e) {
+      throw new BrokerFormatError(`snapshot: queue ${m.name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   const count = r.u32();
   for (let j = 0; j < count; j++) {
     const firstSeq = r.int();
@@ -257,6 +268,7 @@ function parseMeta(json: string): QueueMeta {
     sqs: raw.sqs === undefined ? { ...SQS_QUEUE_DEFAULTS } : parseSqsMeta(raw.sqs),
     tags: raw.tags === undefined ? [] : parseTags(raw.tags),
     ...(raw.fifoGroups === undefined ? {} : { fifoGroups: parseFifoGroups(raw.fifoGroups) }),
+    redrive: raw.redrive as RedriveMeta | undefined,
   };
 }
 

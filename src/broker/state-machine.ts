@@ -18,6 +18,7 @@ import type {
   CommandResult,
   DeadLetterPolicy,
   DuePush,
+  MoveTaskView,
   QueueAttributes,
   QueueAttributesInput,
   QueueList,
@@ -33,6 +34,7 @@ import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
 import { copyAllowPolicy, QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
 import { GROUP_0_IDS, type GroupIds, type GroupNumber } from './ids';
+import { Redriver } from './redrive';
 import { decodeSnapshot } from './snapshot';
 import { chunkSnapshotBytes, drainSnapshot, SnapshotCapture } from './snapshot-capture';
 import { TopicRegistry, type QueueSink, type TopicCounters } from './topics';
@@ -137,10 +139,19 @@ export class QueueStateMachine {
   };
   private readonly topics: TopicRegistry;
   private readonly dedup = new DedupTable();
+  private readonly redriver: Redriver;
 
   /** `ids`: the ids of the Raft group this state machine is the replica of (group 0 by default). */
   constructor(private readonly ids: GroupIds = GROUP_0_IDS) {
     this.topics = new TopicRegistry(this.queueSink, ids, this.dedup);
+    this.redriver = new Redriver({
+      ids,
+      queue: (name) => this.byName.get(name),
+      queueByNumber: (n) => this.byNumber.get(n),
+      queues: () => this.byName.values(),
+      isDeadLetterQueue: (q) => this.sourcesOf(q.name).length > 0,
+      reschedule: (q) => this.reschedule(q),
+    });
   }
 
   /** The Raft group this state machine belongs to, which every id it issues names. */
@@ -274,6 +285,12 @@ export class QueueStateMachine {
       case 'pushSucceeded':
       case 'pushFailed':
         return this.topics.execute(cmd, index, nowMs);
+      case 'moveMessages':
+        return this.redriver.moveMessages(cmd.sourceQueue, cmd.destinationQueue, cmd.maxMessages, cmd.taskHandle, nowMs);
+      case 'startMoveTask':
+        return this.redriver.startMoveTask(cmd.sourceQueue, cmd.destinationQueue, cmd.maxPerSecond, index, nowMs);
+      case 'cancelMoveTask':
+        return this.redriver.cancelMoveTask(cmd.taskHandle);
       default: {
         const never: never = cmd;
         throw new Error(`unknown command ${String(never)}`);
@@ -395,6 +412,7 @@ export class QueueStateMachine {
     const q = this.byName.get(name);
     if (q === undefined) return fail('queueNotExist');
     if (this.sourcesOf(name).length > 0) return fail('dlqDeleteInUse');
+    this.redriver.queueDeleted(name);
     this.byName.delete(name);
     this.byLowerName.delete(q.nameLower);
     this.byNumber.delete(q.queueNumber);
@@ -443,7 +461,7 @@ export class QueueStateMachine {
       this.deadLetterDrops++;
       return;
     }
-    dlq.append(moved, nowMs, 0);
+    this.redriver.recordDeadLetter(dlq, dlq.append(moved, nowMs, 0), src);
     this.deadLetterMoves++;
     this.reschedule(dlq);
   }
@@ -491,6 +509,16 @@ export class QueueStateMachine {
   listDeadLetterSourceQueues(dlqName: string, searchWord: string | undefined, offset: number, limit: number): QueueList | ErrorResult {
     if (!this.byName.has(dlqName)) return fail('queueNotExist');
     return page(this.sourcesOf(dlqName), searchWord, offset, limit);
+  }
+
+  /** The source queue's message move tasks, most recent first; queueNotExist if it does not exist. */
+  listMoveTasks(sourceQueue: string): MoveTaskView[] | ErrorResult {
+    return this.redriver.listMoveTasks(sourceQueue);
+  }
+
+  /** Every RUNNING move task (the leader's move loop proposes their moves). */
+  runningMoveTasks(): MoveTaskView[] {
+    return this.redriver.runningMoveTasks();
   }
 
   getQueueAttributes(queueName: string): QueueAttributes | undefined {

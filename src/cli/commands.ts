@@ -222,6 +222,36 @@ const queueRewind: CommandSpec = {
   },
 };
 
+const queueRedrive: CommandSpec = {
+  words: ['queue', 'redrive'],
+  usage: 'opencmq queue redrive DLQ [--to QUEUE] [--max N]',
+  summary: 'move a dead-letter queue’s messages back to the queues they came from',
+  help: [
+    'Moves the visible messages of the dead-letter queue DLQ, oldest first, each back to the queue',
+    'it was dead-lettered from; a message whose source is unknown or deleted stays. Messages keep',
+    'their msgId and body and are enqueued afresh. Prints how many moved.',
+    '',
+    'Options:',
+    '  --to QUEUE   move every message to QUEUE instead',
+    `  --max N      move at most N messages (1-${LIMITS.redriveMessagesMax}; default: all)`,
+  ],
+  options: { to: { type: 'string' }, max: { type: 'string' } },
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const name = ctx.args[0] ?? '';
+    const to = stringOpt(ctx.opts, 'to');
+    const max = intOpt(ctx.opts, 'max', 1, LIMITS.redriveMessagesMax);
+    const opts: { destinationQueue?: string; maxMessages?: number } = {};
+    if (to !== undefined) opts.destinationQueue = to;
+    if (max !== undefined) opts.maxMessages = max;
+    const moved = await ctx.client().redriveDeadLetterQueue(name, opts);
+    const where = to === undefined ? 'back to their source queues' : `to ${to}`;
+    ctx.io.out(ctx.json ? formatJson({ queueName: name, destinationQueueName: to ?? null, moved }) : `moved ${moved} messages from ${name} ${where}`);
+    return EXIT_OK;
+  },
+};
+
 // ---- message commands ----
 
 const send: CommandSpec = {
@@ -733,6 +763,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   queueSet,
   queueDelete,
   queueRewind,
+  queueRedrive,
   send,
   receive,
   deleteCmd,

@@ -26,6 +26,7 @@ import type {
   QueueAttributesInput,
   QueueList,
   ReceiveOptions,
+  RedriveOptions,
   SendOptions,
   SubscribeOptions,
   SubscriptionAttributes,
@@ -315,6 +316,13 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
 
   async listDeadLetterSourceQueues(deadLetterQueueName: string, opts: ListOptions = {}): Promise<QueueList> {
     return parseQueueList(await this.call('ListDeadLetterSourceQueues', { deadLetterQueueName, ...listParams(opts) }));
+  }
+
+  async redriveDeadLetterQueue(deadLetterQueueName: string, opts: RedriveOptions = {}): Promise<number> {
+    const params: Params = { queueName: deadLetterQueueName };
+    if (opts.destinationQueue !== undefined) params.destinationQueueName = opts.destinationQueue;
+    if (opts.maxMessages !== undefined) params.maxMessages = String(opts.maxMessages);
+    return num((await this.call('OpencmqRedriveDeadLetterQueue', params)).moved);
   }
 
   // ---- topic and subscription actions (spec §3.3) ----

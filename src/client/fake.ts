@@ -30,6 +30,7 @@ import type {
   QueueAttributesInput,
   QueueList,
   ReceiveOptions,
+  RedriveOptions,
   SendOptions,
 } from './types';
 import type { ErrorName } from '../protocol/errors';
@@ -58,6 +59,8 @@ interface StoredMessage {
   handle: string | undefined;
   /** Deleted but kept for rewind (only while the queue's rewindSeconds > 0). */
   deleted: boolean;
+  /** In a dead-letter queue: the number of the queue it was dead-lettered from. */
+  source?: number;
 }
 
 type NumericAttrs = { [K in keyof typeof QUEUE_ATTR_RANGES]: number };
@@ -348,6 +351,36 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
     return this.run(() => this.page(this.sourcesOf(this.queue(deadLetterQueueName).name), opts));
   }
 
+  redriveDeadLetterQueue(deadLetterQueueName: string, opts: RedriveOptions = {}): Promise<number> {
+    return this.run(() => {
+      // In the server's order: the request's parameters, then the queues.
+      checkName(deadLetterQueueName);
+      const destName = opts.destinationQueue;
+      if (destName !== undefined && destName !== '') checkName(destName);
+      const max = opts.maxMessages ?? LIMITS.redriveMessagesMax;
+      if (!Number.isInteger(max) || max < 1 || max > LIMITS.redriveMessagesMax) fail('paramOutOfRange', 'maxMessages');
+      const q = this.queue(deadLetterQueueName);
+      const dest = destName === undefined || destName === '' ? undefined : this.queue(destName);
+      if (dest === q) fail('moveSameQueue');
+      const now = this.now();
+      const moved = new Set<StoredMessage>();
+      for (const m of q.messages) {
+        if (moved.size >= max) break;
+        if (m.deleted || now < m.visibleAtMs) continue;
+        // Back to its source: the queue of that number, if it still exists (a re-created one is another queue).
+        const target = dest ?? [...this.queues.values()].find((x) => m.source !== undefined && x.number === m.source);
+        if (target === undefined || target === q) continue;
+        this.sweep(target);
+        // As on the server: same msgId and body, enqueued afresh, whatever the target's maxMsgHeapNum.
+        this.append(target, m.body, now, now, m.msgId);
+        for (const wake of target.waiters) wake();
+        moved.add(m);
+      }
+      q.messages = q.messages.filter((m) => !moved.has(m));
+      return moved.size;
+    });
+  }
+
   // ---- internals ----
 
   /** Runs a synchronous operation as an async call, turning throws into rejections. */
@@ -436,18 +469,22 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
     q.messages = q.messages.filter((m) => {
       if (now - m.enqueueMs >= retentionMs) return false;
       if (!m.deleted && ttlPolicy?.maxTimeToLive !== undefined && now - m.enqueueMs >= ttlPolicy.maxTimeToLive * 1000) {
-        return !this.moveToDeadLetter(ttlPolicy, m);
+        return !this.moveToDeadLetter(q, ttlPolicy, m);
       }
       return true;
     });
   }
 
-  /** Appends a copy (same msgId, as on the server) to the dead-letter queue; false when that queue no longer exists. */
-  private moveToDeadLetter(policy: DeadLetterPolicy, m: StoredMessage): boolean {
+  /**
+   * Appends a copy (same msgId, as on the server) to the dead-letter queue, remembering `src` for
+   * redrive; false when that queue no longer exists.
+   */
+  private moveToDeadLetter(src: StoredQueue, policy: DeadLetterPolicy, m: StoredMessage): boolean {
     const dlq = this.queues.get(policy.deadLetterQueue);
     if (dlq === undefined) return false;
     const now = this.now();
     this.append(dlq, m.body, now, now, m.msgId);
+    dlq.messages[dlq.messages.length - 1]!.source = src.number;
     for (const wake of dlq.waiters) wake();
     return true;
   }
@@ -462,7 +499,7 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
       if (out.length >= max) break;
       if (m.deleted || now < m.visibleAtMs) continue;
       if (countPolicy?.maxReceiveCount !== undefined && m.dequeueCount >= countPolicy.maxReceiveCount) {
-        if (this.moveToDeadLetter(countPolicy, m)) moved.add(m);
+        if (this.moveToDeadLetter(q, countPolicy, m)) moved.add(m);
         continue;
       }
       m.dequeueCount++;

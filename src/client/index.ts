@@ -24,6 +24,7 @@ export type {
   QueueList,
   QueueSummary,
   ReceiveOptions,
+  RedriveOptions,
   SendOptions,
   SubscribeOptions,
   SubscriptionAttributes,

@@ -43,6 +43,14 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** Options of redriveDeadLetterQueue (opencmq extension). */
+export interface RedriveOptions {
+  /** Move every message to this queue; absent: each back to the queue it was dead-lettered from. */
+  destinationQueue?: string;
+  /** At most this many messages (1-1,000,000); absent: all (up to 1,000,000). */
+  maxMessages?: number;
+}
+
 export interface SendOptions {
   delaySeconds?: number;
   /**
@@ -94,6 +102,12 @@ export interface CmqQueueApi {
   rewindQueue(queueName: string, startConsumeTimeSec: number): Promise<void>;
   unbindDeadLetterQueue(queueName: string): Promise<void>;
   listDeadLetterSourceQueues(deadLetterQueueName: string, opts?: ListOptions): Promise<QueueList>;
+  /**
+   * Moves the visible messages of a dead-letter queue, oldest first, back to the queues they were
+   * dead-lettered from (or all to `destinationQueue`); returns how many moved. A message whose
+   * source is unknown or deleted stays. opencmq extension (OpencmqRedriveDeadLetterQueue).
+   */
+  redriveDeadLetterQueue(deadLetterQueueName: string, opts?: RedriveOptions): Promise<number>;
 }
 
 export type { ClusterNodeStatus } from '../protocol/cluster-types';

@@ -30,6 +30,7 @@ const METHOD_CODES = {
   getSubscriptionAttributes: 9,
   transferLeader: 10,
   changeMembership: 11,
+  listMoveTasks: 12,
 } as const;
 
 export type CallMethod = keyof typeof METHOD_CODES;
@@ -48,7 +49,8 @@ export type ServiceCall =
   | { method: 'listSubscriptions'; topicName: string; searchWord: string | undefined; offset: number; limit: number }
   | { method: 'getSubscriptionAttributes'; topicName: string; subscriptionName: string }
   | { method: 'transferLeader'; nodeId: string }
-  | { method: 'changeMembership'; change: MembershipChange };
+  | { method: 'changeMembership'; change: MembershipChange }
+  | { method: 'listMoveTasks'; sourceQueue: string };
 
 export class CallFormatError extends Error {
   constructor(message: string) {
@@ -158,6 +160,8 @@ export function decodeCall(buf: Buffer): { ctx: RequestContext | undefined; call
       return { ctx, relay, call: { method, nodeId: str(a['nodeId'], 'nodeId') } };
     case 'changeMembership':
       return { ctx, relay, call: { method, change: membershipChange(a['change']) } };
+    case 'listMoveTasks':
+      return { ctx, relay, call: { method, sourceQueue: str(a['sourceQueue'], 'sourceQueue') } };
   }
 }
 
@@ -202,6 +206,8 @@ export function dispatchCall(service: QueueService & Partial<Pick<LeaderService,
       return service.transferLeader(ctx, call.nodeId);
     case 'changeMembership':
       return service.changeMembership(ctx, call.change);
+    case 'listMoveTasks':
+      return service.listMoveTasks(ctx, call.sourceQueue);
   }
 }
 

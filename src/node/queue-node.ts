@@ -9,6 +9,7 @@ import type { GroupNumber } from '../broker/ids';
 import type {
   Command,
   CommandResult,
+  MoveTaskView,
   QueueAttributes,
   QueueList,
   ReceivedMessage,
@@ -39,6 +40,7 @@ import { GroupSnapshots, type ServingState } from './group-snapshots';
 import { ParkedReceives } from './long-poll';
 import type { TickSource } from './tick-scheduler';
 import { PushDelivery } from './push-delivery';
+import { MoveTaskRunner } from './move-tasks';
 import type { RpcRouter } from './rpc';
 import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
 import { toLogger, type Logger, type LogSink } from '../protocol/log';
@@ -182,6 +184,8 @@ export class QueueNode implements QueueService {
   private readonly pushes: PushDelivery;
   /** Copies live bodies out of sparse log segments (leader) and asks for the snapshots that free them. */
   private readonly compaction: Compaction;
+  /** Proposes the moves of running message move tasks (dead-letter redrive) while this node leads. */
+  private readonly moveTasks: MoveTaskRunner;
   private pushRecheck: TimerHandle | undefined;
   private readonly served: ServedCounters = { messagesSent: 0, messagesReceived: 0, messagesDeleted: 0, messagesPublished: 0, pushFailures: 0 };
 
@@ -248,6 +252,12 @@ export class QueueNode implements QueueService {
       readBodies: (refs) => this.bodies.readRefs(refs),
       submit: (command) => this.submit(this.internalContext('compaction'), command),
       requestSnapshot: () => this.snapshots.request(),
+    });
+    this.moveTasks = new MoveTaskRunner({
+      runtime: this.rt,
+      log: this.logger.child('move-tasks'),
+      runningTasks: () => this.state.sm.runningMoveTasks(),
+      submit: (command) => this.submit(this.internalContext('move-tasks'), command),
     });
     commitLog.onCommit((entries) => this.applyCommitted(entries));
   }
@@ -483,6 +493,13 @@ export class QueueNode implements QueueService {
     return this.read(() => okList(this.state.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit)));
   }
 
+  async listMoveTasks(_ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
+    return this.read(() => {
+      const tasks = this.state.sm.listMoveTasks(sourceQueue);
+      return Array.isArray(tasks) ? { ok: true, tasks } : tasks;
+    });
+  }
+
   async listTopics(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
     return this.read(() => ({ ok: true, ...this.state.sm.listTopics(searchWord, offset, limit) }));
   }
@@ -512,7 +529,7 @@ export class QueueNode implements QueueService {
   }
 
   /** The context of work this node starts itself (ticks, push outcomes, compaction), for the service calls it makes. */
-  private internalContext(origin: 'tick' | 'push' | 'compaction'): RequestContext {
+  private internalContext(origin: 'tick' | 'push' | 'compaction' | 'move-tasks'): RequestContext {
     return { requestId: `${this.commitLog.id}-${origin}`, clientAddress: '', receivedAtMs: this.rt.nowMs() };
   }
 
@@ -546,6 +563,7 @@ export class QueueNode implements QueueService {
         }
         const result = this.state.sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
         this.compaction.applied(result);
+        if (result.ok && result.kind === 'startMoveTask') this.moveTasks.wake();
         this.opts.onApplied?.(e, result);
         results.push(result);
       }
@@ -581,9 +599,17 @@ export class QueueNode implements QueueService {
     }, PUSH_RECHECK_MS);
   }
 
-  /** Run pushes while leading, wake long polls that can now be served, schedule the next tick, snapshot when due. */
+  /** Run the move-task loop exactly while this node leads (it resumes the running tasks it finds). */
+  private syncMoveTasks(): void {
+    const leads = this.leadsAndServes();
+    if (leads && !this.moveTasks.isRunning) this.moveTasks.start();
+    else if (!leads && this.moveTasks.isRunning) this.moveTasks.stop();
+  }
+
+  /** Run pushes and move tasks while leading, wake long polls that can now be served, schedule the next tick, snapshot when due. */
   private afterApply(): void {
     this.syncPushes();
+    this.syncMoveTasks();
     for (const q of [...this.parked.queuesWithWaiters()]) {
       if (!this.state.sm.queueSettings(q)) this.parked.wake(q, Infinity);
       else {
@@ -666,6 +692,7 @@ export class QueueNode implements QueueService {
     this.closing = true;
     if (this.tickTimer) this.rt.clearTimeout(this.tickTimer);
     this.compaction.stop();
+    this.moveTasks.stop();
     if (this.pushRecheck) this.rt.clearTimeout(this.pushRecheck);
     await this.pushes.stop();
     this.parked.wakeAll();
@@ -680,6 +707,7 @@ export class QueueNode implements QueueService {
     if (this.fatal) return;
     this.fatal = err instanceof Error ? err : new Error(String(err));
     this.compaction.stop();
+    this.moveTasks.stop();
     this.log.server.error(`FATAL: ${this.fatal.stack ?? this.fatal.message}`);
     this.opts.onFatal?.(this.fatal);
   }

@@ -12,7 +12,7 @@ import { CallFormatError, decodeAnswer, decodeCall, dispatchCall, encodeAnswer, 
 import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import { WIRE_VERSION, type PeerNetwork } from '../transport';
-import type { Command, CommandResult, QueueAttributes, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../broker/commands';
+import type { Command, CommandResult, MoveTaskView, QueueAttributes, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../broker/commands';
 import type { PeerRequests } from './peer-requests';
 import { RPC_SERVICE, type RpcRouter } from './rpc';
 
@@ -170,6 +170,10 @@ export class RoutedQueueService implements QueueService {
       { method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit },
       () => this.local.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, offset, limit),
     );
+  }
+
+  listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
+    return this.route(ctx, { method: 'listMoveTasks', sourceQueue }, () => this.local.listMoveTasks(ctx, sourceQueue));
   }
 
   listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {

@@ -131,6 +131,13 @@ export const CMQ_CODES = {
   fifoImmutable: cmq(4000, 10840),
   fifoGroupIdRequired: cmq(4000, 10841),
   fifoMessageDelay: cmq(4000, 10842),
+  // Dead-letter redrive and message move tasks: undocumented in CMQ, our codes.
+  moveSameQueue: cmq(4000, 10960),
+  moveSourceNotDlq: cmq(4000, 10920),
+  moveTaskRunning: cmq(4000, 10930),
+  moveTaskNotExist: cmq(4440, 10940),
+  moveTaskNotRunning: cmq(4000, 10950),
+  moveFifo: cmq(4000, 10970),
 } as const satisfies Record<ErrorName, CmqCode>;
 
 /** A registry entry with its CMQ codes: the shape the SDK has always exported as ERRORS. */

@@ -180,6 +180,13 @@ export const ERRORS = {
   fifoImmutable: def('invalid', 'whether a queue is FIFO is set when it is created and cannot be changed'),
   fifoGroupIdRequired: def('invalid', 'every message sent to a FIFO queue needs a message group id'),
   fifoMessageDelay: def('invalid', 'a message sent to a FIFO queue cannot have its own delay, only the queue has one'),
+  // Dead-letter redrive and message move tasks (broker/redrive.ts)
+  moveSameQueue: def('invalid', 'the destination queue must differ from the source queue'),
+  moveSourceNotDlq: def('conflict', 'the source queue is not a dead-letter queue'),
+  moveTaskRunning: def('conflict', 'the source queue already has a running move task'),
+  moveTaskNotExist: def('notFound', 'move task is not existed'),
+  moveTaskNotRunning: def('conflict', 'the move task is not running'),
+  moveFifo: def('invalid', 'messages cannot be moved to or from a FIFO queue yet'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

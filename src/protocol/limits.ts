@@ -72,6 +72,16 @@ export const LIMITS = {
   httpKeepAliveTimeoutMsDefault: 65_000,
   /** Client requests in flight (proposed, not yet applied) on one node. */
   inflightProposalsMax: 50_000,
+
+  /**
+   * Dead-letter redrive (broker/redrive.ts): messages one moveMessages entry moves at most; a
+   * move task's maxPerSecond range (SQS: 1-500); move tasks kept per source queue, most recent
+   * first (older finished ones are forgotten); messages one redrive action moves at most.
+   */
+  moveBatchMax: 1000,
+  moveMaxPerSecondMax: 500,
+  moveTasksPerQueueMax: 10,
+  redriveMessagesMax: 1_000_000,
 } as const;
 
 /** Queue attribute ranges and defaults: [min, max, default]. */

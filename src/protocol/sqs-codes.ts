@@ -196,4 +196,13 @@ export const SQS_CODES = {
   fifoImmutable: SQS_MODELED_ERRORS.InvalidAttributeValue,
   fifoGroupIdRequired: MISSING_PARAMETER,
   fifoMessageDelay: INVALID_PARAMETER_VALUE,
+
+  // Message move tasks (StartMessageMoveTask and friends list ResourceNotFoundException and
+  // UnsupportedOperation as their errors).
+  moveSameQueue: INVALID_PARAMETER_VALUE,
+  moveSourceNotDlq: INVALID_PARAMETER_VALUE,
+  moveTaskRunning: SQS_MODELED_ERRORS.UnsupportedOperation,
+  moveTaskNotExist: RESOURCE_NOT_FOUND,
+  moveTaskNotRunning: SQS_MODELED_ERRORS.UnsupportedOperation,
+  moveFifo: SQS_MODELED_ERRORS.UnsupportedOperation,
 } as const satisfies Record<ErrorName, SqsCode>;

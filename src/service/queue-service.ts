@@ -8,6 +8,7 @@
 import type {
   Command,
   CommandResult,
+  MoveTaskView,
   QueueAttributes,
   QueueList,
   ReceivedMessage,
@@ -75,6 +76,8 @@ export interface QueueService {
   ): Promise<ServiceResult<SubscriptionList>>;
   /** topicNotExist or subscriptionNotExist when either is missing. */
   getSubscriptionAttributes(ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>>;
+  /** The source queue's message move tasks, most recent first; queueNotExist when it does not exist. */
+  listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>>;
   /** This node's Raft state (answered by the node asked, never forwarded). */
   clusterStatus(ctx: RequestContext): Promise<ServiceResult<{ status: ClusterStatusView }>>;
   /** Hand leadership to `nodeId` (on the leader; followers forward it like any write). */

@@ -358,6 +358,38 @@ export const queueCases: readonly ConformanceCase[] = [
     },
   },
   {
+    name: 'redrive: dead letters go back to their source (msgId and body kept), others stay; a named destination takes any; errors',
+    run: async (api) => {
+      const dlq = await newQueue(api, 'q-dlq');
+      const src = await newQueue(api, 'q-src', { visibilityTimeout: 1, deadLetterPolicy: { deadLetterQueue: dlq, policy: 0, maxReceiveCount: 1 } });
+      const other = await newQueue(api, 'q-other');
+      const ids = await api.batchSendMessage(src, ['p1', 'p2']);
+      assert.equal((await receiveBodies(api, src, 2)).length, 2);
+      await sleep(1500);
+      // Over their receive count: this receive moves both to the dead-letter queue.
+      assert.deepEqual(await api.batchReceiveMessage(src, 16, { pollingWaitSeconds: 1 }), []);
+      await api.sendMessage(dlq, 'direct');
+      assert.equal((await api.getQueueAttributes(dlq)).activeMsgNum, 3);
+
+      assert.equal(await api.redriveDeadLetterQueue(dlq), 2);
+      const back = await api.batchReceiveMessage(src, 16, { pollingWaitSeconds: 1 });
+      assert.deepEqual(back.map((m) => [m.body, m.msgId, m.dequeueCount]).sort(), [['p1', ids[0], 1], ['p2', ids[1], 1]]);
+      // Sent to the dead-letter queue directly: no source to go back to.
+      assert.equal((await api.getQueueAttributes(dlq)).activeMsgNum, 1);
+      assert.equal(await api.redriveDeadLetterQueue(dlq), 0);
+
+      assert.equal(await api.redriveDeadLetterQueue(dlq, { destinationQueue: other, maxMessages: 1 }), 1);
+      assert.equal((await receiveOne(api, other)).body, 'direct');
+      assert.equal(await api.redriveDeadLetterQueue(dlq, { destinationQueue: other }), 0);
+
+      await rejectsWith(api.redriveDeadLetterQueue(fresh('q-none')), 'queueNotExist');
+      await rejectsWith(api.redriveDeadLetterQueue(dlq, { destinationQueue: fresh('q-none') }), 'queueNotExist');
+      await rejectsWith(api.redriveDeadLetterQueue(dlq, { destinationQueue: dlq }), 'moveSameQueue');
+      await rejectsWith(api.redriveDeadLetterQueue(dlq, { maxMessages: 0 }), 'paramOutOfRange');
+      await rejectsWith(api.redriveDeadLetterQueue('9-bad'), 'queueNameFormat');
+    },
+  },
+  {
     name: 'dead-letter bindings: sources listed, the target cannot be deleted, unbind, unbind again is a no-op',
     run: async (api) => {
       const dlq = await newQueue(api, 'q-dlq');

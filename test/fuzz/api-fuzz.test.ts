@@ -254,6 +254,7 @@ void test('fuzz: every submitted command is well-typed (validation lets nothing 
             break;
           case 'deleteQueue':
           case 'unbindDeadLetter':
+          case 'moveMessages': // OpencmqRedriveDeadLetterQueue
             break;
           // Topic commands: their validation has its own tests (test/unit/api-topic-validation.test.ts).
           case 'createTopic':
@@ -275,6 +276,8 @@ void test('fuzz: every submitted command is well-typed (validation lets nothing 
           case 'purgeQueue':
           case 'tagQueue':
           case 'untagQueue':
+          case 'startMoveTask':
+          case 'cancelMoveTask':
             assert.fail(`the CMQ API never submits ${c.kind}`);
         }
       }

@@ -4,6 +4,7 @@
 import type {
   Command,
   CommandResult,
+  MoveTaskView,
   QueueAttributes,
   QueueAttributesInput,
   QueueList,
@@ -45,6 +46,7 @@ export interface RecordingScripts {
     topicName: string,
     subscriptionName: string,
   ) => SubscriptionAttributes | ErrorResult | Promise<SubscriptionAttributes | ErrorResult>;
+  listMoveTasks?: (sourceQueue: string) => MoveTaskView[] | ErrorResult | Promise<MoveTaskView[] | ErrorResult>;
 }
 
 /** Attributes of a freshly created filterType 1 topic. */
@@ -172,6 +174,22 @@ function defaultSubmit(command: Command, nextMsgId: () => string): CommandResult
       return { ok: true, kind: 'pushSucceeded', found: true };
     case 'pushFailed':
       return { ok: true, kind: 'pushFailed', outcome: 'unknown' };
+    case 'moveMessages':
+      return { ok: true, kind: 'moveMessages', moved: 0, remaining: 0, stayed: 0 };
+    case 'startMoveTask':
+    case 'cancelMoveTask': {
+      const task: MoveTaskView = {
+        taskHandle: command.kind === 'cancelMoveTask' ? command.taskHandle : 'move-1',
+        sourceQueue: command.kind === 'cancelMoveTask' ? 'q' : command.sourceQueue,
+        destinationQueue: null,
+        maxPerSecond: null,
+        status: command.kind === 'cancelMoveTask' ? 'CANCELLED' : 'RUNNING',
+        startedMs: 0,
+        movedCount: 0,
+        toMove: 0,
+      };
+      return command.kind === 'startMoveTask' ? { ok: true, kind: 'startMoveTask', taskHandle: task.taskHandle, task } : { ok: true, kind: 'cancelMoveTask', task };
+    }
   }
 }
 
@@ -264,6 +282,13 @@ export class RecordingQueueService implements QueueService {
     this.record(ctx, { method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit });
     if (this.scripts.listDeadLetterSourceQueues) return okList(await this.scripts.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit));
     return { ok: true, totalCount: 0, queueList: [] };
+  }
+
+  async listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
+    this.record(ctx, { method: 'listMoveTasks', sourceQueue });
+    if (!this.scripts.listMoveTasks) return { ok: true, tasks: [] };
+    const tasks = await this.scripts.listMoveTasks(sourceQueue);
+    return Array.isArray(tasks) ? { ok: true, tasks } : tasks;
   }
 
   async listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {

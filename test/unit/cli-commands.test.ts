@@ -384,3 +384,28 @@ void test('cluster commands need a real server: the in-memory fake gets a usage 
   assert.equal(await h.run(['cluster', 'add-node', 'n4']), 2);
   assert.match(h.err.join('\n'), /expected NODE_ID=HOST:PORT/);
 });
+
+void test('queue redrive: back to the source, to another queue with a maximum, usage and server errors', async () => {
+  let now = Date.now();
+  const h = harness(new InMemoryCmq({ pollIntervalMs: 5, now: () => now }));
+  await h.cmq.createQueue('dlq');
+  await h.cmq.createQueue('src', { visibilityTimeout: 1, deadLetterPolicy: { deadLetterQueue: 'dlq', policy: 0, maxReceiveCount: 1 } });
+  await h.cmq.createQueue('other');
+  await h.cmq.batchSendMessage('src', ['a', 'b', 'c']);
+  assert.equal((await h.cmq.batchReceiveMessage('src', 16, { pollingWaitSeconds: 0 })).length, 3);
+  now += 2000;
+  assert.deepEqual(await h.cmq.batchReceiveMessage('src', 16, { pollingWaitSeconds: 0 }), []);
+  assert.equal(await h.run(['queue', 'redrive', 'dlq', '--to', 'other', '--max', '1']), 0);
+  assert.deepEqual(h.out, ['moved 1 messages from dlq to other']);
+  assert.equal(await h.run(['queue', 'redrive', 'dlq', '--json']), 0);
+  assert.deepEqual(JSON.parse(h.out.join('\n')), { queueName: 'dlq', destinationQueueName: null, moved: 2 });
+  assert.equal((await h.cmq.getQueueAttributes('src')).activeMsgNum, 2);
+  assert.equal((await h.cmq.getQueueAttributes('other')).activeMsgNum, 1);
+  assert.equal(await h.run(['queue', 'redrive', 'dlq', '--max', '0']), 2, 'usage error');
+  assert.match(h.err.join('\n'), /--max must be between 1 and 1000000/);
+  assert.equal(await h.run(['queue', 'redrive']), 2);
+  assert.equal(await h.run(['queue', 'redrive', 'dlq', '--to', 'dlq']), 1);
+  assert.match(h.err[0] ?? '', /^error 4000: \(10960\)the destination queue must differ/);
+  assert.equal(await h.run(['queue', 'redrive', 'nope']), 1);
+  assert.deepEqual(h.err, ['error 4440: (10100)queue is not existed, or deleted']);
+});

@@ -132,6 +132,7 @@ const RUNTIME_DRIVEN = [
   'node/group-snapshots.ts',
   'node/live-segments.ts',
   'node/compaction.ts',
+  'node/move-tasks.ts',
   'node/tick-scheduler.ts',
   'node/host.ts',
   'node/peer-requests.ts',

@@ -47,6 +47,9 @@ const COMMANDS: Command[] = [
     bindingKeys: [],
   },
   { kind: 'setSubscriptionAttributes', topicName: 't', subscriptionName: 's', filterTags: ['b'] },
+  { kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: null, maxMessages: 1000 },
+  { kind: 'startMoveTask', sourceQueue: 'dlq', destinationQueue: 'q', maxPerSecond: 50 },
+  { kind: 'cancelMoveTask', taskHandle: 'move-2s' },
 ];
 
 const CALLS: ServiceCall[] = [
@@ -64,6 +67,7 @@ const CALLS: ServiceCall[] = [
   { method: 'transferLeader', nodeId: 'n3' },
   { method: 'changeMembership', change: { type: 'add', nodeId: 'n4', address: '10.0.0.4:9700' } },
   { method: 'changeMembership', change: { type: 'remove', nodeId: 'n4' } },
+  { method: 'listMoveTasks', sourceQueue: 'dlq' },
 ];
 
 /** Bodies compare by their bytes, whatever view they arrive in. */
@@ -363,5 +367,21 @@ test('a member that can reach nobody answers at once with 6100; a relay that kno
     assert.match(r.detail ?? '', /knows no leader either/);
   } finally {
     noLeader.close();
+  }
+});
+
+test('a follower asks the leader for a queue\'s move tasks', async () => {
+  const m = mesh('n1');
+  try {
+    const task = { taskHandle: 'move-2s', sourceQueue: 'dlq', destinationQueue: null, maxPerSecond: 5, status: 'RUNNING' as const, startedMs: 1, movedCount: 2, toMove: 9 };
+    m.services.get('n1')!.scripts = { listMoveTasks: (q) => (q === 'dlq' ? [task] : fail('queueNotExist')) };
+    const r = await m.routed.get('n2')!.listMoveTasks(RC, 'dlq');
+    assert.deepEqual(r, { ok: true, tasks: [task] });
+    const missing = await m.routed.get('n2')!.listMoveTasks(RC, 'nope');
+    assert.ok(!missing.ok && missing.error === 'queueNotExist');
+    assert.equal(m.services.get('n2')!.calls.length, 0, 'the follower ran nothing itself');
+    assert.deepEqual(m.services.get('n1')!.calls, [{ method: 'listMoveTasks', sourceQueue: 'dlq' }, { method: 'listMoveTasks', sourceQueue: 'nope' }]);
+  } finally {
+    m.close();
   }
 });

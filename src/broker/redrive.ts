@@ -1,0 +1,235 @@
+// Dead-letter redrive: moving messages out of a dead-letter queue, back to the queues they were
+// dead-lettered from or to a named queue, and the replicated move tasks that do it a batch at a
+// time (the leader's node/move-tasks.ts proposes their moveMessages entries). Pure, like the rest
+// of the broker: every replica applies the same entries to the same result.
+//
+// A dead-letter queue remembers where each of its dead letters came from (QueueRedrive.sources,
+// seq → source queueNumber), on queues that received dead letters only; an entry goes when its
+// message leaves the queue (QueueState drops it when the message becomes GONE), so it is bounded
+// by the messages held. Queue numbers are never reused, so a deleted source is never mistaken for
+// a queue created later under its name.
+
+import { fail, type ErrorResult } from '../protocol/errors';
+import { LIMITS } from '../protocol/limits';
+import type { CommandResult, MoveTaskStatus, MoveTaskView } from './commands';
+import type { GroupIds } from './ids';
+import type { MovedMessage, QueueState } from './queue';
+
+/** What a queue that received dead letters, or ran move tasks, keeps for redrive. */
+export class QueueRedrive {
+  /** Seq of a dead letter here → queueNumber of the queue it was dead-lettered from; in seq order. */
+  readonly sources = new Map<number, number>();
+  /** This queue's move tasks, most recent first, at most LIMITS.moveTasksPerQueueMax. */
+  tasks: MoveTaskView[] = [];
+
+  isEmpty(): boolean {
+    return this.sources.size === 0 && this.tasks.length === 0;
+  }
+}
+
+/** What redrive needs of the state machine. */
+export interface RedriveHost {
+  readonly ids: GroupIds;
+  queue(name: string): QueueState | undefined;
+  queueByNumber(queueNumber: number): QueueState | undefined;
+  queues(): Iterable<QueueState>;
+  /** Some queue's dead-letter policy names this one. */
+  isDeadLetterQueue(q: QueueState): boolean;
+  /** The queue's next deadline may have changed. */
+  reschedule(q: QueueState): void;
+}
+
+function copyTask(t: MoveTaskView): MoveTaskView {
+  return { ...t };
+}
+
+function redriveOf(q: QueueState): QueueRedrive {
+  q.redrive ??= new QueueRedrive();
+  return q.redrive;
+}
+
+/** Drops the redrive state of a queue once it holds nothing (so only queues that need it pay). */
+function tidy(q: QueueState): void {
+  if (q.redrive?.isEmpty() === true) q.redrive = undefined;
+}
+
+export class Redriver {
+  constructor(private readonly host: RedriveHost) {}
+
+  /** A dead letter of `src` was appended to `dlq` at `seq`. */
+  recordDeadLetter(dlq: QueueState, seq: number, src: QueueState): void {
+    redriveOf(dlq).sources.set(seq, src.queueNumber);
+  }
+
+  moveMessages(sourceQueue: string, destinationQueue: string | null, maxMessages: number, taskHandle: string | undefined, nowMs: number): CommandResult {
+    const src = this.host.queue(sourceQueue);
+    if (src === undefined) return fail('queueNotExist');
+    let task: MoveTaskView | undefined;
+    let dest = destinationQueue;
+    let max = maxMessages;
+    if (taskHandle !== undefined) {
+      task = src.redrive?.tasks.find((t) => t.taskHandle === taskHandle);
+      if (task === undefined) return fail('moveTaskNotExist');
+      // A move proposed before the task was cancelled, failed or completed does nothing.
+      if (task.status !== 'RUNNING') return { ok: true, kind: 'moveMessages', moved: 0, remaining: src.visibleCount, stayed: 0, task: copyTask(task) };
+      dest = task.destinationQueue;
+      max = Math.min(max, task.toMove - task.movedCount);
+    }
+    const dst = dest === null ? undefined : this.host.queue(dest);
+    if (dest !== null && dst === undefined) return fail('queueNotExist');
+    if (dst === src) return fail('moveSameQueue');
+    if (src.fifo !== undefined || dst?.fifo !== undefined) return fail('moveFifo');
+    const sources = src.redrive?.sources;
+    const targets = new Set<QueueState>();
+    // Like a dead-letter move: the same body and msgId, a new seq, enqueued now, dequeueCount 0,
+    // whatever the destination's maxMsgHeapNum (refusing would leave redrive stuck half done).
+    const { moved, stayed } = src.moveVisible(max, (seq) => {
+      const target = dst ?? this.host.queueByNumber(sources?.get(seq) ?? -1);
+      // A message with no known source, or whose source was deleted, stays.
+      if (target === undefined || target === src) return undefined;
+      targets.add(target);
+      return (m: MovedMessage) => target.append(m, nowMs, 0);
+    });
+    this.host.reschedule(src);
+    for (const q of targets) this.host.reschedule(q);
+    tidy(src);
+    if (task !== undefined) {
+      task.movedCount += moved;
+      // Done once it moved what the source held at its start, or nothing movable is left.
+      if (task.movedCount >= task.toMove || moved < max) task.status = 'COMPLETED';
+      return { ok: true, kind: 'moveMessages', moved, remaining: src.visibleCount, stayed, task: copyTask(task) };
+    }
+    return { ok: true, kind: 'moveMessages', moved, remaining: src.visibleCount, stayed };
+  }
+
+  startMoveTask(sourceQueue: string, destinationQueue: string | null, maxPerSecond: number | null, index: number, nowMs: number): CommandResult {
+    const src = this.host.queue(sourceQueue);
+    if (src === undefined) return fail('queueNotExist');
+    if (destinationQueue !== null) {
+      const dst = this.host.queue(destinationQueue);
+      if (dst === undefined) return fail('queueNotExist');
+      if (dst === src) return fail('moveSameQueue');
+      if (dst.fifo !== undefined) return fail('moveFifo');
+    }
+    if (src.fifo !== undefined) return fail('moveFifo');
+    // As in SQS, the source is a dead-letter queue: named by a policy, or holding dead letters.
+    if (!this.host.isDeadLetterQueue(src) && (src.redrive?.sources.size ?? 0) === 0) return fail('moveSourceNotDlq');
+    const r = redriveOf(src);
+    if (r.tasks.some((t) => t.status === 'RUNNING')) return fail('moveTaskRunning');
+    const toMove = src.visibleCount;
+    const task: MoveTaskView = {
+      taskHandle: this.host.ids.moveTaskHandle(index),
+      sourceQueue,
+      destinationQueue,
+      maxPerSecond,
+      status: toMove === 0 ? 'COMPLETED' : 'RUNNING',
+      startedMs: nowMs,
+      movedCount: 0,
+      toMove,
+    };
+    r.tasks.unshift(task);
+    // Only the new task can be running: the ones dropped are finished.
+    if (r.tasks.length > LIMITS.moveTasksPerQueueMax) r.tasks.length = LIMITS.moveTasksPerQueueMax;
+    return { ok: true, kind: 'startMoveTask', taskHandle: task.taskHandle, task: copyTask(task) };
+  }
+
+  cancelMoveTask(taskHandle: string): CommandResult {
+    const task = this.find(taskHandle);
+    if (task === undefined) return fail('moveTaskNotExist');
+    if (task.status !== 'RUNNING') return fail('moveTaskNotRunning', undefined, `it is ${task.status}`);
+    task.status = 'CANCELLED';
+    return { ok: true, kind: 'cancelMoveTask', task: copyTask(task) };
+  }
+
+  /**
+   * `name` is being deleted: running tasks moving into it fail. Its own tasks go with it (its
+   * dead letters, and their sources, too); dead letters elsewhere that came from it stay put.
+   */
+  queueDeleted(name: string): void {
+    for (const q of this.host.queues()) {
+      for (const t of q.redrive?.tasks ?? []) {
+        if (t.status === 'RUNNING' && t.destinationQueue === name) failTask(t, 'the destination queue was deleted');
+      }
+    }
+  }
+
+  private find(taskHandle: string): MoveTaskView | undefined {
+    for (const q of this.host.queues()) {
+      const t = q.redrive?.tasks.find((x) => x.taskHandle === taskHandle);
+      if (t !== undefined) return t;
+    }
+    return undefined;
+  }
+
+  /** The source's tasks, most recent first. */
+  listMoveTasks(sourceQueue: string): MoveTaskView[] | ErrorResult {
+    const src = this.host.queue(sourceQueue);
+    if (src === undefined) return fail('queueNotExist');
+    return (src.redrive?.tasks ?? []).map(copyTask);
+  }
+
+  /** Every running task, by source queue number (for the leader's move loop). */
+  runningMoveTasks(): MoveTaskView[] {
+    const out: { n: number; t: MoveTaskView }[] = [];
+    for (const q of this.host.queues()) for (const t of q.redrive?.tasks ?? []) if (t.status === 'RUNNING') out.push({ n: q.queueNumber, t: copyTask(t) });
+    return out.sort((a, b) => a.n - b.n).map((x) => x.t);
+  }
+}
+
+function failTask(t: MoveTaskView, reason: string): void {
+  t.status = 'FAILED';
+  t.failureReason = reason;
+}
+
+// ---- snapshots (in the queue's meta JSON; a snapshot without it loads with no redrive state) ----
+
+/** As the snapshot keeps it: sources as runs [firstSeq, count, queueNumber, ...] of consecutive seqs. */
+export interface RedriveMeta {
+  sources: number[];
+  tasks: MoveTaskView[];
+}
+
+export function redriveMeta(r: QueueRedrive | undefined): RedriveMeta | undefined {
+  if (r === undefined || r.isEmpty()) return undefined;
+  const runs: number[] = [];
+  for (const [seq, n] of r.sources) {
+    const k = runs.length - 3;
+    if (k >= 0 && runs[k + 2] === n && runs[k]! + runs[k + 1]! === seq) runs[k + 1]!++;
+    else runs.push(seq, 1, n);
+  }
+  return { sources: runs, tasks: r.tasks.map(copyTask) };
+}
+
+const STATUSES: readonly MoveTaskStatus[] = ['RUNNING', 'COMPLETED', 'CANCELLED', 'FAILED'];
+
+/** Throws (the caller turns it into a format error) when `v` is not what redriveMeta wrote. */
+export function parseRedriveMeta(v: unknown): QueueRedrive {
+  const bad = (what: string): never => {
+    throw new Error(`bad redrive ${what}`);
+  };
+  if (typeof v !== 'object' || v === null) return bad('state');
+  const { sources, tasks } = v as Record<string, unknown>;
+  if (!Array.isArray(sources) || sources.length % 3 !== 0 || !sources.every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) return bad('sources');
+  if (!Array.isArray(tasks) || tasks.length > LIMITS.moveTasksPerQueueMax) return bad('tasks');
+  const r = new QueueRedrive();
+  const nums = sources as number[];
+  for (let k = 0; k < nums.length; k += 3) for (let j = 0; j < nums[k + 1]!; j++) r.sources.set(nums[k]! + j, nums[k + 2]!);
+  r.tasks = tasks.map((raw: unknown) => {
+    const t = raw as Record<string, unknown>;
+    const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : bad('task'));
+    const status = STATUSES.find((s) => s === t.status) ?? bad('task status');
+    const task: MoveTaskView = {
+      taskHandle: typeof t.taskHandle === 'string' ? t.taskHandle : bad('task handle'),
+      sourceQueue: typeof t.sourceQueue === 'string' ? t.sourceQueue : bad('task source'),
+      destinationQueue: t.destinationQueue === null || typeof t.destinationQueue === 'string' ? t.destinationQueue : bad('task destination'),
+      maxPerSecond: t.maxPerSecond === null ? null : num(t.maxPerSecond),
+      status,
+      startedMs: num(t.startedMs),
+      movedCount: num(t.movedCount),
+      toMove: num(t.toMove),
+    };
+    if (t.failureReason !== undefined) task.failureReason = typeof t.failureReason === 'string' ? t.failureReason : bad('failure reason');
+    return task;
+  });
+  return r;
+}

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import {
+  CancelMessageMoveTaskCommand,
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
@@ -15,6 +16,7 @@ import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListDeadLetterSourceQueuesCommand,
+  ListMessageMoveTasksCommand,
   ListQueuesCommand,
   ListQueueTagsCommand,
   PurgeQueueCommand,
@@ -24,6 +26,7 @@ import {
   SendMessageCommand,
   SetQueueAttributesCommand,
   SQSClient,
+  StartMessageMoveTaskCommand,
   SQSServiceException,
   TagQueueCommand,
   UntagQueueCommand,
@@ -181,7 +184,68 @@ export async function exerciseEveryAction(c: SQSClient, prefix: string): Promise
   await c.send(new PurgeQueueCommand({ QueueUrl: otherUrl }));
   assert.equal((await c.send(new GetQueueAttributesCommand({ QueueUrl: otherUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes?.ApproximateNumberOfMessages, '0');
 
+  // Message move tasks: dead letters back to their source, and a paced task cancelled.
+  await exerciseMoveTasks(c, prefix);
+
   // DeleteQueue: the source before its dead-letter queue.
   for (const u of [url, otherUrl, dlqUrl]) await c.send(new DeleteQueueCommand({ QueueUrl: u }));
   assert.deepEqual((await c.send(new ListQueuesCommand({ QueueNamePrefix: prefix }))).QueueUrls ?? [], []);
+}
+
+async function visibleIn(c: SQSClient, QueueUrl: string): Promise<number> {
+  const a = await c.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  return Number(a.Attributes?.ApproximateNumberOfMessages);
+}
+
+async function until(what: string, check: () => Promise<boolean>, seconds = 20): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what} within ${seconds} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** StartMessageMoveTask / ListMessageMoveTasks / CancelMessageMoveTask on a dead-letter queue. */
+async function exerciseMoveTasks(c: SQSClient, prefix: string): Promise<void> {
+  const dlq = (await c.send(new CreateQueueCommand({ QueueName: `${prefix}-mdlq` }))).QueueUrl!;
+  const dlqArn = (await c.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const src = (
+    await c.send(
+      new CreateQueueCommand({ QueueName: `${prefix}-msrc`, Attributes: { VisibilityTimeout: '0', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }) } }),
+    )
+  ).QueueUrl!;
+  await c.send(new SendMessageBatchCommand({ QueueUrl: src, Entries: Array.from({ length: 5 }, (_, i) => ({ Id: `e${i}`, MessageBody: `dead ${i}` })) }));
+  // Received once (visibility 0: back at once), then moved to the DLQ by the next receive.
+  await until('five dead letters', async () => {
+    await c.send(new ReceiveMessageCommand({ QueueUrl: src, MaxNumberOfMessages: 10 }));
+    return (await visibleIn(c, dlq)) === 5;
+  });
+  const started = await c.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn }));
+  assert.ok(started.TaskHandle);
+  await until('the move task to complete', async () => {
+    const tasks = (await c.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn }))).Results ?? [];
+    return tasks[0]?.Status === 'COMPLETED';
+  });
+  const done = (await c.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn, MaxResults: 10 }))).Results![0]!;
+  assert.equal(done.ApproximateNumberOfMessagesMoved, 5);
+  assert.equal(done.TaskHandle, undefined, 'a finished task has no handle');
+  assert.equal(await visibleIn(c, src), 5);
+  assert.equal(await visibleIn(c, dlq), 0);
+  const cancelDone = await errorOf(c.send(new CancelMessageMoveTaskCommand({ TaskHandle: started.TaskHandle })));
+  assert.equal(cancelDone.name, 'UnsupportedOperation');
+
+  // A slow task (1 message/s) over the five, cancelled while it runs.
+  await c.send(new SetQueueAttributesCommand({ QueueUrl: src, Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }) } }));
+  await until('five dead letters again', async () => {
+    await c.send(new ReceiveMessageCommand({ QueueUrl: src, MaxNumberOfMessages: 10 }));
+    return (await visibleIn(c, dlq)) === 5;
+  });
+  const slow = await c.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: dlqArn.replace(/-mdlq$/, '-msrc'), MaxNumberOfMessagesPerSecond: 1 }));
+  const running = (await c.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn }))).Results![0]!;
+  assert.equal(running.Status, 'RUNNING');
+  assert.equal(running.TaskHandle, slow.TaskHandle);
+  const cancelled = await c.send(new CancelMessageMoveTaskCommand({ TaskHandle: slow.TaskHandle }));
+  assert.ok((cancelled.ApproximateNumberOfMessagesMoved ?? -1) < 5);
+  assert.equal((await c.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn }))).Results![0]!.Status, 'CANCELLED');
+  for (const u of [src, dlq]) await c.send(new DeleteQueueCommand({ QueueUrl: u }));
 }

@@ -185,12 +185,16 @@ const ROWS: Row[] = [
   ['DeleteMessage with a handle that cannot be ours', 'DeleteMessage', () => ({ QueueUrl: Q, ReceiptHandle: 'a b c' }), 'receiptHandleInvalid'],
   ['ChangeMessageVisibility without VisibilityTimeout', 'ChangeMessageVisibility', () => ({ QueueUrl: Q, ReceiptHandle: '1-1-1-1' }), 'missingParam'],
   ['ChangeMessageVisibility 43201', 'ChangeMessageVisibility', () => ({ QueueUrl: Q, ReceiptHandle: '1-1-1-1', VisibilityTimeout: 43201 }), 'paramOutOfRange'],
+  // Message move tasks
+  ['StartMessageMoveTask without SourceArn', 'StartMessageMoveTask', () => ({}), 'missingParam'],
+  ['StartMessageMoveTask on a queue that is no dead-letter queue', 'StartMessageMoveTask', () => ({ SourceArn: arn('q') }), 'moveSourceNotDlq'],
+  ['StartMessageMoveTask with an ARN of another account', 'StartMessageMoveTask', () => ({ SourceArn: 'arn:aws:sqs:us-east-1:111122223333:q' }), 'invalidParameterValue'],
+  ['StartMessageMoveTask 501 messages/s', 'StartMessageMoveTask', () => ({ SourceArn: arn('q'), MaxNumberOfMessagesPerSecond: 501 }), 'paramOutOfRange'],
+  ['ListMessageMoveTasks 11 results', 'ListMessageMoveTasks', () => ({ SourceArn: arn('q'), MaxResults: 11 }), 'paramOutOfRange'],
+  ['CancelMessageMoveTask of no task', 'CancelMessageMoveTask', () => ({ TaskHandle: 'h' }), 'moveTaskNotExist'],
   // Not built
   ['AddPermission', 'AddPermission', () => ({ QueueUrl: Q, Label: 'l', AWSAccountIds: [ACCOUNT], Actions: ['SendMessage'] }), 'unsupportedOperation'],
   ['RemovePermission', 'RemovePermission', () => ({ QueueUrl: Q, Label: 'l' }), 'unsupportedOperation'],
-  ['StartMessageMoveTask', 'StartMessageMoveTask', () => ({ SourceArn: arn('q') }), 'unsupportedOperation'],
-  ['ListMessageMoveTasks', 'ListMessageMoveTasks', () => ({ SourceArn: arn('q') }), 'unsupportedOperation'],
-  ['CancelMessageMoveTask', 'CancelMessageMoveTask', () => ({ TaskHandle: 'h' }), 'unsupportedOperation'],
 ];
 
 for (const [what, action, input, error] of ROWS) {

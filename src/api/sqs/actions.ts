@@ -12,6 +12,7 @@ import { countedBytes, encodeEnvelope, type MessageEnvelope } from '../../servic
 import type { QueueList } from '../../broker/commands';
 import type { ServiceResult } from '../../service/queue-service';
 import { hasSettings, parseQueueAttributes, QUEUE_ATTRIBUTE_NAMES, renderQueueAttributes, requestedAttributeNames, withSqsDefaults } from './attributes';
+import { MOVE_TASK_ACTIONS } from './move-tasks';
 import { md5OfBody, md5OfMessageAttributes, md5OfMessageSystemAttributes } from './md5';
 import { attributeSelector, parseMessageAttributes, parseSystemAttributes, renderReceived, requestedSystemAttributes } from './messages';
 import { queueNameOfUrl, queueUrl } from './queue-url';
@@ -544,7 +545,6 @@ function unsupported(action: string, why: string): SqsAction {
 }
 
 const PERMISSIONS = '(access is granted by the server\'s credentials, not by queue policies)';
-const MOVES = '(message move tasks are not built yet)';
 
 /** Canonical SQS action name → action. */
 export const SQS_ACTIONS: Readonly<Record<string, SqsAction>> = {
@@ -568,7 +568,5 @@ export const SQS_ACTIONS: Readonly<Record<string, SqsAction>> = {
   ChangeMessageVisibilityBatch: changeMessageVisibilityBatch,
   AddPermission: unsupported('AddPermission', PERMISSIONS),
   RemovePermission: unsupported('RemovePermission', PERMISSIONS),
-  StartMessageMoveTask: unsupported('StartMessageMoveTask', MOVES),
-  ListMessageMoveTasks: unsupported('ListMessageMoveTasks', MOVES),
-  CancelMessageMoveTask: unsupported('CancelMessageMoveTask', MOVES),
+  ...MOVE_TASK_ACTIONS,
 };

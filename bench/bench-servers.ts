@@ -38,6 +38,8 @@ export interface ServerProc {
   output(): string;
   /** The admin listener's port on 127.0.0.1 when started with `admin`. */
   adminPort?: number;
+  /** The SQS listener's port on 127.0.0.1 (single node only). */
+  sqsPort?: number;
 }
 
 export interface BenchServers {
@@ -128,7 +130,9 @@ async function stopAll(nodes: ServerProc[]): Promise<void> {
 export async function startSingleNode(opts: StartOptions): Promise<BenchServers> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'opencmq-bench-'));
   try {
-    const node = await spawnServer('n1', dir, [], opts);
+    // The SQS listener on a free port (its default, 9324, may be taken on a shared machine).
+    const sqsPort = await freePort();
+    const node = { ...(await spawnServer('n1', dir, ['--sqs-port', String(sqsPort)], opts)), sqsPort };
     return {
       nodes: [node],
       stop: async () => {

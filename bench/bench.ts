@@ -19,7 +19,8 @@
 // --tls: HTTPS between the load generator and the servers, and mutual TLS on the set's peer links
 // (certificates from test/fixtures/tls), to measure what TLS costs; --peer-tls: the peer links only.
 //
-// Scenarios (for --only): batch-send, send, receive-delete, mixed, backlog (single node);
+// Scenarios (for --only): batch-send, send, receive-delete, mixed, backlog, sqs-batch-send,
+// sqs-receive-delete (single node);
 // cluster-send, cluster-recv, cluster-mixed, cluster-follower-send, cluster-send-latency,
 // cluster-send-unbatched, cluster-recv-cold (3-node set). --cluster runs the set's scenarios and
 // their single-node counterparts, to compare CPU per message. The set's three newer scenarios run
@@ -39,6 +40,11 @@
 // messages (default 1,000,000) whose bodies the servers no longer hold in memory, so each receive
 // reads them back from the log files (through the OS page cache, which likely still holds them).
 // Filling is not timed. Prints the ratio to cluster-recv when that ran too.
+//
+// sqs-batch-send, sqs-receive-delete: the SQS API's JSON 1.0 protocol on the single node's SQS
+// listener (bench/sqs-load.ts): SendMessageBatch of 10 x 1 KiB, and ReceiveMessage of up to 10 +
+// DeleteMessageBatch, on --connections closed loops; each prints its ratio to the CMQ scenario of
+// the same work (batch-send, receive-delete: 16 per request) when that ran too.
 //
 // disk (only when named in --only: two runs of --disk-duration, default 60 s, each followed by
 // --disk-settle, default 30 s, without load): a single node with 4 MiB log segments under a
@@ -87,8 +93,9 @@ import {
 } from './load';
 import { runOpenLoop, type OpenLoopResult } from './open-loop';
 import { runDiskScenario } from './disk-scenario';
+import { SQS_BATCH, sqsCreateQueue, sqsFill, sqsReceiveDelete, sqsSendBatch, SqsTarget } from './sqs-load';
 
-const SINGLE_SCENARIOS = ['batch-send', 'send', 'receive-delete', 'mixed', 'backlog'] as const;
+const SINGLE_SCENARIOS = ['batch-send', 'send', 'receive-delete', 'mixed', 'backlog', 'sqs-batch-send', 'sqs-receive-delete'] as const;
 const SET_SCENARIOS = [
   'cluster-send',
   'cluster-recv',
@@ -444,6 +451,7 @@ async function runSingleNode(args: Args, want: (s: string) => boolean, start: St
     if (want('mixed')) {
       report(await run('mixed', `mixed: ${args.connections / 2} senders + ${args.connections / 2} receivers (batch ${BATCH})`, () => mixed(target, 'mq', args)));
     }
+    await runSqs(args, want, node, run);
     const mem = readRss(node.pid);
     console.log(`server RSS now ${mem.rssMb.toFixed(0)} MB, peak ${mem.peakMb.toFixed(0)} MB`);
     if (want('backlog')) {
@@ -459,6 +467,43 @@ async function runSingleNode(args: Args, want: (s: string) => boolean, start: St
   } finally {
     target.close();
     await servers.stop();
+  }
+}
+
+/** The SQS scenarios on the single node's SQS listener, each compared with its CMQ counterpart. */
+async function runSqs(args: Args, want: (s: string) => boolean, node: ServerProc, run: (key: string, label: string, fn: () => Promise<LoadResult>) => Promise<Measured>): Promise<void> {
+  if (!want('sqs-batch-send') && !want('sqs-receive-delete')) return;
+  const sqs = new SqsTarget(node.sqsPort!);
+  const vsCmq = (m: Measured, cmqKey: string): void => {
+    const cmq = results.get(cmqKey);
+    if (cmq === undefined) return;
+    const ratio = m.messages / m.seconds / (cmq.messages / cmq.seconds);
+    console.log(`  SQS / CMQ (${cmqKey}, ${BATCH} per request): ${ratio.toFixed(2)}x the msg/s, ${(per100k(m.serverCpuS, m.messages) / per100k(cmq.serverCpuS, cmq.messages)).toFixed(2)}x the server CPU per 100k messages`);
+  };
+  try {
+    await sqsCreateQueue(sqs, 'sq');
+    if (want('sqs-batch-send')) {
+      const m = await run('sqs-batch-send', `SQS SendMessageBatch (${SQS_BATCH}/req, ${args.connections} conns)`, () =>
+        runFor(sqs, args.connections, args.durationS, (c) => sqsSendBatch(sqs, c, 'sq')),
+      );
+      report(m);
+      vsCmq(m, 'batch-send');
+    }
+    if (want('sqs-receive-delete')) {
+      const want = RECEIVE_BACKLOG_PER_S.single * args.durationS;
+      const have = await backlogOf(new Target(node.id, node.port), 'sq');
+      if (have < want) {
+        console.log(`  (preloading sq through SQS from ${have} to ${want} messages)`);
+        await sqsFill(sqs, 'sq', want - have);
+      }
+      const m = await run('sqs-receive-delete', `SQS ReceiveMessage + DeleteMessageBatch (${SQS_BATCH}/req, ${args.connections} conns)`, () =>
+        runFor(sqs, args.connections, args.durationS, (c) => sqsReceiveDelete(sqs, c, 'sq')),
+      );
+      report(m);
+      vsCmq(m, 'receive-delete');
+    }
+  } finally {
+    sqs.close();
   }
 }
 

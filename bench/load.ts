@@ -115,7 +115,7 @@ export interface LoadResult {
 
 /** Run `workers` closed loops of `op` for `durationS`; op returns the messages it handled. */
 export async function runFor(
-  target: Target,
+  target: Pick<Target, 'connection'>,
   workers: number,
   durationS: number,
   op: (conn: RawHttpConnection, worker: number) => Promise<number>,

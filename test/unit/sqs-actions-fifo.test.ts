@@ -200,7 +200,7 @@ void test('order within a group and the group lock, through ReceiveMessage, Dele
   // Group A is locked while a1 is in flight: only B's message comes.
   assert.deepEqual(bodies(await receive(q)), ['b1']);
   assert.deepEqual(await receive(q), []);
-  await s.ok('DeleteMessage', { QueueUrl: q, ReceiptHandle: a1!.ReceiptHandle });
+  await s.ok('DeleteMessage', { QueueUrl: q, ReceiptHandle: a1.ReceiptHandle });
   const rest = await receive(q);
   assert.deepEqual(bodies(rest), ['a2', 'a3']);
   // a2 visible again, a3 still in flight: the group stays locked.

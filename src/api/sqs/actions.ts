@@ -7,6 +7,7 @@ import { SQS_CODES } from '../../protocol/sqs-codes';
 import type { Command, CommandOk, CommandResult, SendBodyOptions } from '../../broker/commands';
 import { errorKind, errorText, fail, type ErrorName, type ErrorResult } from '../../protocol/errors';
 import { LIMITS, QUEUE_ATTR_RANGES } from '../../protocol/limits';
+import { SQS_QUEUE_DEFAULTS } from '../../protocol/queue-types';
 import { RECEIPT_HANDLE_RE } from '../../protocol/names';
 import { countedBytes, encodeEnvelope, type MessageEnvelope } from '../../service/message-envelope';
 import type { QueueList } from '../../broker/commands';
@@ -33,7 +34,6 @@ import {
   SQS_LIMITS,
   SQS_QUEUE_NAME_RE,
 } from './validation';
-import { SQS_QUEUE_DEFAULTS } from '../../protocol/queue-types';
 
 /** Narrow a submit result to the kind the command asked for; anything else is a server bug. */
 async function submit<K extends Command['kind']>(env: SqsEnv, command: Command & { kind: K }): Promise<Extract<CommandOk, { kind: K }> | ErrorResult> {

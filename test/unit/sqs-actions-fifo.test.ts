@@ -8,10 +8,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
+import { SQS_ACTIONS } from '../../src/api/sqs/actions';
 import { dedupKey } from '../../src/api/sqs/fifo';
 import type { SqsInput } from '../../src/api/sqs/types';
+import { createSqsContext, handleSqsRequest } from '../../src/api/sqs/wire';
 import { LIMITS } from '../../src/protocol/limits';
 import { ACCOUNT, openSqsNode, SENDER, type SqsNode } from '../helpers/sqs-node';
+import { all, parseXml, text } from '../helpers/tiny-xml';
 
 let s: SqsNode;
 
@@ -325,4 +328,40 @@ void test('SendMessageBatch to a FIFO queue without any id: every entry fails fo
       ['b', 'MissingParameter'],
     ],
   );
+});
+
+void test('the query protocol carries the FIFO members both ways (XML SequenceNumber and FIFO system attributes)', async () => {
+  await fifoQueue('wire.fifo');
+  const ctx = createSqsContext({
+    service: s.node,
+    auth: { mode: 'open' },
+    actions: SQS_ACTIONS,
+    verifySigV4: () => assert.fail('an open server checks no signature'),
+    accountId: ACCOUNT,
+    log: () => undefined,
+    requestIdPrefix: 'fifo-',
+  });
+  const q = s.url('wire.fifo');
+  const post = async (params: Record<string, string>) => {
+    const a = await handleSqsRequest(ctx, {
+      method: 'POST',
+      host: '127.0.0.1:9324',
+      path: '/',
+      query: '',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: Buffer.from(new URLSearchParams({ Version: '2012-11-05', ...params }).toString()),
+      tls: false,
+      remote: '127.0.0.1',
+    });
+    assert.equal(a.status, 200, a.body.toString('utf8'));
+    return parseXml(a.body.toString('utf8'));
+  };
+  const sent = await post({ Action: 'SendMessage', QueueUrl: q, MessageBody: 'over query', MessageGroupId: 'g-q', MessageDeduplicationId: 'd-q' });
+  const seq = text(sent, 'SendMessageResult', 'SequenceNumber');
+  assert.match(seq, /^\d{20}$/);
+  const got = await post({ Action: 'ReceiveMessage', QueueUrl: q, 'AttributeName.1': 'All', ReceiveRequestAttemptId: 'try-1' });
+  const attrs = Object.fromEntries(all(all(got, 'ReceiveMessageResult')[0]!, 'Message').flatMap((m) => all(m, 'Attribute').map((a) => [text(a, 'Name'), text(a, 'Value')])));
+  assert.equal(attrs['MessageGroupId'], 'g-q');
+  assert.equal(attrs['MessageDeduplicationId'], 'd-q');
+  assert.equal(attrs['SequenceNumber'], seq);
 });

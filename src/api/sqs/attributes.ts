@@ -314,9 +314,9 @@ function redriveAllowText(env: SqsEnv, p: RedriveAllowPolicy): string {
 
 /**
  * The queue's attributes as SQS reports them, limited to `wanted`. Attributes a queue does not
- * have are left out, as SQS leaves them out: FIFO ones on a standard queue, Policy and KMS ones (never stored), a
- * RedrivePolicy when there is none or when it is CMQ's time-to-live policy (SQS cannot say it),
- * a RedriveAllowPolicy never set.
+ * have are left out, as SQS leaves them out: FIFO ones on a standard queue, Policy and KMS ones
+ * (never stored), a RedrivePolicy when there is none or when it is CMQ's time-to-live policy (SQS
+ * cannot say it), a RedriveAllowPolicy never set.
  */
 export function renderQueueAttributes(env: SqsEnv, q: QueueAttributes, wanted: Set<string>): Record<string, string> {
   const all: Record<string, string | undefined> = {

@@ -63,6 +63,7 @@ export function sendIds(m: SqsInput): { groupId?: string; dedupId?: string } | E
   if (isError(dedupId)) return dedupId;
   return { ...(groupId !== undefined ? { groupId } : {}), ...(dedupId !== undefined ? { dedupId } : {}) };
 }
+
 export const BATCH_ENTRY_ID_RE = /^[A-Za-z0-9_-]{1,80}$/;
 
 /** A required string member: absent or empty → missingParam; not a string → invalidParameterValue. */

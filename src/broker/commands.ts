@@ -138,8 +138,9 @@ export interface SendBodyOptions {
    */
   countedBytes?: number;
   /**
-   * A deduplication id (1 to LIMITS.dedupIdCharsMax characters): a body whose id was sent to this
-   * queue within LIMITS.dedupWindowMs is not enqueued again; the send answers the first msgId.
+   * A deduplication key (1 to LIMITS.dedupKeyCharsMax characters, opaque): a body whose key was
+   * sent to this queue within LIMITS.dedupWindowMs is not enqueued again; the send answers the
+   * first msgId.
    */
   dedupId?: string;
   /**

@@ -125,7 +125,6 @@ export const CMQ_CODES = {
   batchEntryIdsNotDistinct: cmq(4000, 10907),
   invalidBatchEntryId: cmq(4000, 10908),
   messageNotInflight: cmq(4430, 10909),
-  fifoNotSupported: cmq(4000, 10910),
   unsupportedOperation: cmq(4000, 10911),
   // FIFO queues (SQS API): our module codes.
   fifoImmutable: cmq(4000, 10840),

@@ -174,7 +174,6 @@ export const ERRORS = {
   batchEntryIdsNotDistinct: def('invalid', 'two or more batch entries have the same Id'),
   invalidBatchEntryId: def('invalid', 'a batch entry Id is not 1 to 80 letters, digits, hyphens or underscores'),
   messageNotInflight: def('conflict', 'the message is not in flight under this receipt handle'),
-  fifoNotSupported: def('invalid', 'FIFO queues are not supported yet'),
   unsupportedOperation: def('invalid', 'the action %s is not supported yet'),
   // FIFO queues (SQS API)
   fifoImmutable: def('invalid', 'whether a queue is FIFO is set when it is created and cannot be changed'),

@@ -1,6 +1,11 @@
 // Every size, count and range limit in one place. Going over one gives a clear CMQ error, never
 // unbounded growth. Ranges follow the CMQ API (docs/api.md lists them).
 
+/** A deduplication id a client gives (CMQ `dedupId`, SQS MessageDeduplicationId), in characters. */
+const DEDUP_ID_CHARS_MAX = 128;
+/** A FIFO message's group id (SQS MessageGroupId), in characters. */
+const GROUP_ID_CHARS_MAX = 128;
+
 export const LIMITS = {
   /**
    * Largest HTTP request body or query string accepted (4000/10420 above it). The spec says
@@ -42,14 +47,20 @@ export const LIMITS = {
   listLimitMax: 50,
   /**
    * Send deduplication (broker/dedup.ts): an id is remembered this long from its first send, and
-   * at most this many ids in all (the oldest are forgotten first beyond it); an id has at most
-   * dedupIdCharsMax characters.
+   * at most this many ids in all (the oldest are forgotten first beyond it); an id a client gives
+   * has at most dedupIdCharsMax characters.
    */
   dedupWindowMs: 5 * 60_000,
   dedupIdsMax: 500_000,
-  dedupIdCharsMax: 128,
+  dedupIdCharsMax: DEDUP_ID_CHARS_MAX,
+  /**
+   * The deduplication key the broker stores (SendBodyOptions.dedupId, opaque to it): a client's id
+   * with what the API adds to namespace it, at most a group id and a few characters (the SQS API:
+   * `g:<group> <id>` under DeduplicationScope messageGroup; the CMQ API: `<id>/<n>` in a batch).
+   */
+  dedupKeyCharsMax: DEDUP_ID_CHARS_MAX + GROUP_ID_CHARS_MAX + 8,
   /** A FIFO message's group id (SQS MessageGroupId): 1 to this many characters. */
-  groupIdCharsMax: 128,
+  groupIdCharsMax: GROUP_ID_CHARS_MAX,
   /** Tags per queue (SQS: 50), and a tag key's and value's characters. */
   queueTagsMax: 50,
   tagKeyCharsMax: 128,

@@ -189,7 +189,6 @@ export const SQS_CODES = {
   batchEntryIdsNotDistinct: SQS_MODELED_ERRORS.BatchEntryIdsNotDistinct,
   invalidBatchEntryId: SQS_MODELED_ERRORS.InvalidBatchEntryId,
   messageNotInflight: SQS_MODELED_ERRORS.MessageNotInflight,
-  fifoNotSupported: INVALID_PARAMETER_VALUE,
   unsupportedOperation: SQS_MODELED_ERRORS.UnsupportedOperation,
 
   // FIFO queues (SQS answers a missing MessageGroupId as MissingParameter).

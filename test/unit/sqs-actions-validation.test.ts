@@ -22,6 +22,7 @@ after(async () => {
 
 const arn = (name: string, account = ACCOUNT): string => `arn:aws:sqs:us-east-1:${account}:${name}`;
 const attrs = (a: Record<string, unknown>): SqsInput => ({ QueueName: 'newq', Attributes: a });
+const fifoAttrs = (a: Record<string, unknown>): SqsInput => ({ QueueName: 'newq.fifo', Attributes: { FifoQueue: 'true', ...a } });
 const send = (extra: Record<string, unknown>): SqsInput => ({ QueueUrl: Q, MessageBody: 'hello', ...extra });
 const withAttr = (name: string, v: unknown): SqsInput => send({ MessageAttributes: { [name]: v } });
 const str = (v: string): Record<string, string> => ({ DataType: 'String', StringValue: v });
@@ -38,10 +39,19 @@ const ROWS: Row[] = [
   ['QueueName of 81 characters', 'CreateQueue', () => ({ QueueName: 'a'.repeat(81) }), 'invalidParameterValue'],
   ['QueueName with a space', 'CreateQueue', () => ({ QueueName: 'bad name' }), 'invalidParameterValue'],
   ['QueueName with a dot', 'CreateQueue', () => ({ QueueName: 'a.b' }), 'invalidParameterValue'],
-  ['a .fifo name', 'CreateQueue', () => ({ QueueName: 'orders.fifo' }), 'fifoNotSupported'],
-  ['FifoQueue true', 'CreateQueue', () => attrs({ FifoQueue: 'true' }), 'fifoNotSupported'],
-  ['ContentBasedDeduplication', 'CreateQueue', () => attrs({ ContentBasedDeduplication: 'true' }), 'fifoNotSupported'],
-  ['FifoThroughputLimit', 'CreateQueue', () => attrs({ FifoThroughputLimit: 'perQueue' }), 'fifoNotSupported'],
+  ['a .fifo name without FifoQueue', 'CreateQueue', () => ({ QueueName: 'orders.fifo' }), 'invalidParameterValue'],
+  ['a .fifo name with FifoQueue false', 'CreateQueue', () => ({ QueueName: 'orders.fifo', Attributes: { FifoQueue: 'false' } }), 'invalidParameterValue'],
+  ['FifoQueue true without the .fifo suffix', 'CreateQueue', () => attrs({ FifoQueue: 'true' }), 'invalidParameterValue'],
+  ['a FIFO name of 81 characters', 'CreateQueue', () => ({ QueueName: `${'f'.repeat(76)}.fifo`, Attributes: { FifoQueue: 'true' } }), 'invalidParameterValue'],
+  ['a FIFO name with a dot before .fifo', 'CreateQueue', () => ({ QueueName: 'a.b.fifo', Attributes: { FifoQueue: 'true' } }), 'invalidParameterValue'],
+  ['FifoQueue yes', 'CreateQueue', () => ({ QueueName: 'f.fifo', Attributes: { FifoQueue: 'yes' } }), 'invalidAttributeValue'],
+  ['ContentBasedDeduplication on a standard queue', 'CreateQueue', () => attrs({ ContentBasedDeduplication: 'true' }), 'invalidAttributeName'],
+  ['DeduplicationScope on a standard queue', 'CreateQueue', () => attrs({ DeduplicationScope: 'queue' }), 'invalidAttributeName'],
+  ['FifoThroughputLimit on a standard queue', 'CreateQueue', () => attrs({ FifoThroughputLimit: 'perQueue' }), 'invalidAttributeName'],
+  ['ContentBasedDeduplication maybe', 'CreateQueue', () => fifoAttrs({ ContentBasedDeduplication: 'maybe' }), 'invalidAttributeValue'],
+  ['DeduplicationScope group', 'CreateQueue', () => fifoAttrs({ DeduplicationScope: 'group' }), 'invalidAttributeValue'],
+  ['FifoThroughputLimit perGroup', 'CreateQueue', () => fifoAttrs({ FifoThroughputLimit: 'perGroup' }), 'invalidAttributeValue'],
+  ['FifoThroughputLimit perMessageGroupId with DeduplicationScope queue', 'CreateQueue', () => fifoAttrs({ FifoThroughputLimit: 'perMessageGroupId' }), 'invalidAttributeValue'],
   // Queue attributes
   ['an unknown attribute', 'CreateQueue', () => attrs({ Colour: 'red' }), 'invalidAttributeName'],
   ['All as an attribute to set', 'CreateQueue', () => attrs({ All: '1' }), 'invalidAttributeName'],
@@ -114,7 +124,8 @@ const ROWS: Row[] = [
   ['GetQueueAttributes of an unknown name', 'GetQueueAttributes', () => ({ QueueUrl: Q, AttributeNames: ['Colour'] }), 'invalidAttributeName'],
   ['SetQueueAttributes without Attributes', 'SetQueueAttributes', () => ({ QueueUrl: Q }), 'missingParam'],
   ['SetQueueAttributes of QueueArn', 'SetQueueAttributes', () => ({ QueueUrl: Q, Attributes: { QueueArn: arn('x') } }), 'invalidAttributeName'],
-  ['SetQueueAttributes of FifoQueue', 'SetQueueAttributes', () => ({ QueueUrl: Q, Attributes: { FifoQueue: 'false' } }), 'invalidAttributeName'],
+  ['SetQueueAttributes making a standard queue FIFO', 'SetQueueAttributes', () => ({ QueueUrl: Q, Attributes: { FifoQueue: 'true' } }), 'fifoImmutable'],
+  ['SetQueueAttributes of a FIFO-only attribute on a standard queue', 'SetQueueAttributes', () => ({ QueueUrl: Q, Attributes: { ContentBasedDeduplication: 'true' } }), 'invalidAttributeName'],
   // Listing
   ['ListQueues MaxResults 0', 'ListQueues', () => ({ MaxResults: 0 }), 'paramOutOfRange'],
   ['ListQueues MaxResults 1001', 'ListQueues', () => ({ MaxResults: 1001 }), 'paramOutOfRange'],
@@ -131,8 +142,12 @@ const ROWS: Row[] = [
   ['DelaySeconds 901', 'SendMessage', () => send({ DelaySeconds: 901 }), 'paramOutOfRange'],
   ['DelaySeconds -1', 'SendMessage', () => send({ DelaySeconds: -1 }), 'paramOutOfRange'],
   ['DelaySeconds 1.5', 'SendMessage', () => send({ DelaySeconds: 1.5 }), 'invalidParameterValue'],
-  ['MessageGroupId on a standard queue', 'SendMessage', () => send({ MessageGroupId: 'g' }), 'invalidParameterValue'],
   ['MessageDeduplicationId on a standard queue', 'SendMessage', () => send({ MessageDeduplicationId: 'd' }), 'invalidParameterValue'],
+  ['MessageGroupId of 129 characters', 'SendMessage', () => send({ MessageGroupId: 'g'.repeat(129) }), 'invalidParameterValue'],
+  ['MessageGroupId with a space', 'SendMessage', () => send({ MessageGroupId: 'a b' }), 'invalidParameterValue'],
+  ['MessageGroupId empty', 'SendMessage', () => send({ MessageGroupId: '' }), 'invalidParameterValue'],
+  ['MessageGroupId with a non-ASCII letter', 'SendMessage', () => send({ MessageGroupId: 'gé' }), 'invalidParameterValue'],
+  ['MessageDeduplicationId of 129 characters', 'SendMessage', () => send({ MessageDeduplicationId: 'd'.repeat(129) }), 'invalidParameterValue'],
   ['11 message attributes', 'SendMessage', () => send({ MessageAttributes: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`a${i}`, str('v')])) }), 'invalidParameterValue'],
   ['attribute name AWS.x', 'SendMessage', () => withAttr('AWS.x', str('v')), 'invalidParameterValue'],
   ['attribute name amazon.x', 'SendMessage', () => withAttr('amazon.x', str('v')), 'invalidParameterValue'],
@@ -180,6 +195,9 @@ const ROWS: Row[] = [
   ['WaitTimeSeconds 21', 'ReceiveMessage', () => ({ QueueUrl: Q, WaitTimeSeconds: 21 }), 'paramOutOfRange'],
   ['VisibilityTimeout 43201 on receive', 'ReceiveMessage', () => ({ QueueUrl: Q, VisibilityTimeout: 43201 }), 'paramOutOfRange'],
   ['an unknown system attribute name', 'ReceiveMessage', () => ({ QueueUrl: Q, MessageSystemAttributeNames: ['Colour'] }), 'invalidAttributeName'],
+  ['ReceiveRequestAttemptId of 129 characters', 'ReceiveMessage', () => ({ QueueUrl: Q, ReceiveRequestAttemptId: 'r'.repeat(129) }), 'invalidParameterValue'],
+  ['ReceiveRequestAttemptId empty', 'ReceiveMessage', () => ({ QueueUrl: Q, ReceiveRequestAttemptId: '' }), 'invalidParameterValue'],
+  ['ReceiveRequestAttemptId with a tab', 'ReceiveMessage', () => ({ QueueUrl: Q, ReceiveRequestAttemptId: 'a\tb' }), 'invalidParameterValue'],
   // Receipt handles
   ['DeleteMessage without ReceiptHandle', 'DeleteMessage', () => ({ QueueUrl: Q }), 'missingParam'],
   ['DeleteMessage with a handle that cannot be ours', 'DeleteMessage', () => ({ QueueUrl: Q, ReceiptHandle: 'a b c' }), 'receiptHandleInvalid'],

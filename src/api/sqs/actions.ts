@@ -7,14 +7,16 @@ import { SQS_CODES } from '../../protocol/sqs-codes';
 import type { Command, CommandOk, CommandResult, SendBodyOptions } from '../../broker/commands';
 import { errorKind, errorText, fail, type ErrorName, type ErrorResult } from '../../protocol/errors';
 import { LIMITS, QUEUE_ATTR_RANGES } from '../../protocol/limits';
+import { SQS_QUEUE_DEFAULTS } from '../../protocol/queue-types';
 import { RECEIPT_HANDLE_RE } from '../../protocol/names';
 import { countedBytes, encodeEnvelope, type MessageEnvelope } from '../../service/message-envelope';
 import type { QueueList } from '../../broker/commands';
 import type { ServiceResult } from '../../service/queue-service';
-import { hasSettings, parseQueueAttributes, QUEUE_ATTRIBUTE_NAMES, renderQueueAttributes, requestedAttributeNames, withSqsDefaults } from './attributes';
+import { checkFifoSettings, hasSettings, namesFifoAttributes, parseQueueAttributes, QUEUE_ATTRIBUTE_NAMES, renderQueueAttributes, requestedAttributeNames, withSqsDefaults } from './attributes';
 import { MOVE_TASK_ACTIONS } from './move-tasks';
 import { md5OfBody, md5OfMessageAttributes, md5OfMessageSystemAttributes } from './md5';
 import { attributeSelector, parseMessageAttributes, parseSystemAttributes, renderReceived, requestedSystemAttributes } from './messages';
+import { sendFields, type SendTarget } from './fifo';
 import { queueNameOfUrl, queueUrl } from './queue-url';
 import type { SqsAction, SqsEnv, SqsInput, SqsOutput } from './types';
 import {
@@ -22,11 +24,14 @@ import {
   hasOnlyAllowedChars,
   isError,
   optionalInt,
+  optionalId,
   optionalMap,
   optionalString,
   optionalStringList,
   requiredInt,
   requiredString,
+  sendIds,
+  FIFO_SUFFIX,
   SQS_LIMITS,
   SQS_QUEUE_NAME_RE,
 } from './validation';
@@ -61,12 +66,24 @@ function queueOf(env: SqsEnv, input: SqsInput): string | ErrorResult {
   return isError(url) ? url : queueNameOfUrl(env, url);
 }
 
-/** An SQS queue name; a FIFO name is refused until FIFO queues exist. */
-function queueNameOf(input: SqsInput): string | ErrorResult {
+/**
+ * CreateQueue's QueueName: a FIFO queue's name (FifoQueue=true) ends in `.fifo`, which counts in
+ * its 80 characters, and no other queue's name does.
+ */
+function queueNameOf(input: SqsInput, fifo: boolean): string | ErrorResult {
   const name = requiredString(input, 'QueueName');
   if (isError(name)) return name;
-  if (name.endsWith('.fifo')) return fail('fifoNotSupported', undefined, `(queue name ${name})`);
-  if (!SQS_QUEUE_NAME_RE.test(name)) return fail('invalidParameterValue', 'QueueName', '(1 to 80 letters, digits, hyphens or underscores)');
+  if (fifo && !(name.endsWith(FIFO_SUFFIX) && SQS_QUEUE_NAME_RE.test(name))) {
+    return fail(
+      'invalidParameterValue',
+      'QueueName',
+      `(the name of a FIFO queue can only include letters, digits, hyphens or underscores, must end with the ${FIFO_SUFFIX} suffix and be 1 to 80 in length)`,
+    );
+  }
+  if (!fifo && (name.endsWith(FIFO_SUFFIX) || !SQS_QUEUE_NAME_RE.test(name))) {
+    const why = name.endsWith(FIFO_SUFFIX) ? `; a name ending ${FIFO_SUFFIX} needs the attribute FifoQueue=true` : '';
+    return fail('invalidParameterValue', 'QueueName', `(1 to 80 letters, digits, hyphens or underscores${why})`);
+  }
   return name;
 }
 
@@ -92,12 +109,15 @@ function parseTags(member: string, raw: Record<string, unknown>): Record<string,
 // Queues
 
 const createQueue: SqsAction = async (env, input) => {
-  const name = queueNameOf(input);
-  if (isError(name)) return name;
   const rawAttrs = optionalMap(input, 'Attributes');
   if (isError(rawAttrs)) return rawAttrs;
   const asked = parseQueueAttributes(env, rawAttrs ?? {}, true);
   if (isError(asked)) return asked;
+  const fifo = asked.sqs?.fifo === true;
+  const name = queueNameOf(input, fifo);
+  if (isError(name)) return name;
+  const fifoError = checkFifoSettings(asked, { ...SQS_QUEUE_DEFAULTS, fifo });
+  if (fifoError !== undefined) return fifoError;
   const rawTags = optionalMap(input, 'tags');
   if (isError(rawTags)) return rawTags;
   const tags = rawTags === undefined ? undefined : parseTags('tags', rawTags);
@@ -161,6 +181,14 @@ const setQueueAttributes: SqsAction = async (env, input) => {
   if (raw === undefined) return fail('missingParam', 'Attributes');
   const attrs = parseQueueAttributes(env, raw, false);
   if (isError(attrs)) return attrs;
+  if (namesFifoAttributes(raw)) {
+    // Their rules depend on the queue's kind and current settings. A concurrent change of the
+    // same settings between this read and the write is not seen here.
+    const current = await env.service.getQueueAttributes(env.ctx, name);
+    if (!current.ok) return current;
+    const fifoError = checkFifoSettings(attrs, current.attributes.sqs);
+    if (fifoError !== undefined) return fifoError;
+  }
   const r = await submit(env, { kind: 'setQueueAttributes', queueName: name, attrs });
   return r.ok ? {} : r;
 };
@@ -299,38 +327,61 @@ interface OutgoingMessage {
 /**
  * Check one message (SendMessage's input, or one SendMessageBatch entry) and build its envelope.
  * SenderId is stored with it (who sent it, reported on receive) but is not counted against the
- * queue's MaximumMessageSize: SQS does not count it either.
+ * queue's MaximumMessageSize: SQS does not count it either; nor are MessageGroupId and
+ * MessageDeduplicationId, stored beside it so a receive can report them. `target`: the queue's
+ * FIFO settings, when the request made them necessary (see ./fifo.ts).
  */
-function outgoing(env: SqsEnv, m: SqsInput): OutgoingMessage | ErrorResult {
+function outgoing(env: SqsEnv, m: SqsInput, target: SendTarget | undefined): OutgoingMessage | ErrorResult {
   const body = requiredString(m, 'MessageBody');
   if (isError(body)) return body;
   if (!hasOnlyAllowedChars(body)) return fail('invalidMessageContents');
   const delay = optionalInt(m, 'DelaySeconds', DELAY_RANGE);
   if (isError(delay)) return delay;
-  for (const fifoOnly of ['MessageGroupId', 'MessageDeduplicationId']) {
-    if (m[fifoOnly] !== undefined && m[fifoOnly] !== null) {
-      return fail('invalidParameterValue', fifoOnly, '(only FIFO queues take it, and this is a standard queue)');
-    }
-  }
+  const ids = sendIds(m);
+  if (isError(ids)) return ids;
   const attributes = parseMessageAttributes(m['MessageAttributes']);
   if (isError(attributes)) return attributes;
   const given = parseSystemAttributes(m['MessageSystemAttributes']);
   if (isError(given)) return given;
   const bodyBytes = Buffer.from(body, 'utf8');
+  const fields = sendFields(target, ids, bodyBytes, delay);
+  if (isError(fields)) return fields;
   const counted = countedBytes({ attributes, system: given, body: bodyBytes });
   if (counted > QUEUE_ATTR_RANGES.maxMsgSize.max) return fail('msgTooLarge', undefined, `(${counted} bytes)`);
   const system = new Map([['SenderId', { dataType: 'String', stringValue: env.senderId }], ...given]);
+  for (const [name, value] of Object.entries(fields.system)) system.set(name, { dataType: 'String', stringValue: value });
   const envelope: MessageEnvelope = { attributes, system, body: bodyBytes };
   const options: SendBodyOptions = { enveloped: true, countedBytes: counted };
-  if (delay !== undefined) options.delaySeconds = delay;
+  if (delay !== undefined && !fields.dropDelay) options.delaySeconds = delay;
+  if (fields.groupId !== undefined) options.groupId = fields.groupId;
+  if (fields.dedupKey !== undefined) options.dedupId = fields.dedupKey;
   const result: Record<string, unknown> = { MD5OfMessageBody: md5OfBody(bodyBytes) };
   if (attributes.size > 0) result['MD5OfMessageAttributes'] = md5OfMessageAttributes(attributes);
   if (given.size > 0) result['MD5OfMessageSystemAttributes'] = md5OfMessageSystemAttributes(given);
   return { envelope, bytes: encodeEnvelope(envelope), options, counted, result };
 }
 
-/** Send the messages in one command (one log entry); their message ids, in order. */
-async function sendAll(env: SqsEnv, queueName: string, msgs: OutgoingMessage[]): Promise<string[] | ErrorResult> {
+/**
+ * The queue's FIFO settings, read only when a message of the request carries a MessageGroupId or
+ * MessageDeduplicationId: a send without either needs none of them (a FIFO queue refuses it in the
+ * broker), so a standard queue's plain sends cost no extra read.
+ */
+async function sendTarget(env: SqsEnv, queueName: string, messages: readonly SqsInput[]): Promise<SendTarget | undefined | ErrorResult> {
+  const given = (v: unknown): boolean => v !== undefined && v !== null;
+  if (!messages.some((m) => given(m['MessageGroupId']) || given(m['MessageDeduplicationId']))) return undefined;
+  const a = await env.service.getQueueAttributes(env.ctx, queueName);
+  return a.ok ? a.attributes.sqs : a;
+}
+
+/** What a send answers per message (SequenceNumber: FIFO queues only, as SQS). */
+function sendResult(m: OutgoingMessage, msgId: string, sequenceNumber: string | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...m.result, MessageId: msgId };
+  if (m.options.groupId !== undefined && sequenceNumber !== undefined) out['SequenceNumber'] = sequenceNumber;
+  return out;
+}
+
+/** Send the messages in one command (one log entry); their message ids and sequence numbers, in order. */
+async function sendAll(env: SqsEnv, queueName: string, msgs: OutgoingMessage[]): Promise<{ msgIds: string[]; sequenceNumbers: string[] } | ErrorResult> {
   const r = await submit(env, {
     kind: 'sendMessages',
     queueName,
@@ -340,17 +391,19 @@ async function sendAll(env: SqsEnv, queueName: string, msgs: OutgoingMessage[]):
   });
   if (!r.ok) return r;
   if (r.msgIds.length !== msgs.length) return fail('internalError', undefined, `(${r.msgIds.length} msgIds for ${msgs.length} messages)`);
-  return r.msgIds;
+  return { msgIds: r.msgIds, sequenceNumbers: r.sequenceNumbers };
 }
 
 const sendMessage: SqsAction = async (env, input) => {
   const name = queueOf(env, input);
   if (isError(name)) return name;
-  const m = outgoing(env, input);
+  const target = await sendTarget(env, name, [input]);
+  if (isError(target)) return target;
+  const m = outgoing(env, input, target);
   if (isError(m)) return m;
-  const ids = await sendAll(env, name, [m]);
-  if (isError(ids)) return ids;
-  return { ...m.result, MessageId: ids[0] };
+  const sent = await sendAll(env, name, [m]);
+  if (isError(sent)) return sent;
+  return sendResult(m, sent.msgIds[0] as string, sent.sequenceNumbers[0]);
 };
 
 const sendMessageBatch: SqsAction = async (env, input) => {
@@ -358,12 +411,14 @@ const sendMessageBatch: SqsAction = async (env, input) => {
   if (isError(name)) return name;
   const entries = batchEntries(input);
   if (isError(entries)) return entries;
+  const target = await sendTarget(env, name, entries);
+  if (isError(target)) return target;
   const failed: Record<string, unknown>[] = [];
   const ready: { id: string; m: OutgoingMessage }[] = [];
   let total = 0;
   for (const e of entries) {
     const id = e['Id'] as string;
-    const m = outgoing(env, e);
+    const m = outgoing(env, e, target);
     if (isError(m)) {
       failed.push(failedEntry(id, m));
       continue;
@@ -374,17 +429,17 @@ const sendMessageBatch: SqsAction = async (env, input) => {
   if (total > LIMITS.batchBodyBytesMax) return fail('batchTooLarge', undefined, `(${total} bytes in all)`);
   const successful: Record<string, unknown>[] = [];
   if (ready.length > 0) {
-    const ids = await sendAll(
+    const sent = await sendAll(
       env,
       name,
       ready.map((x) => x.m),
     );
     // The queue missing is the request's failure, as SQS reports it; any other failure of the
     // one command is every remaining entry's.
-    if (isError(ids) && ids.error === 'queueNotExist') return ids;
+    if (isError(sent) && sent.error === 'queueNotExist') return sent;
     ready.forEach((x, i) => {
-      if (isError(ids)) failed.push(failedEntry(x.id, ids));
-      else successful.push({ Id: x.id, MessageId: ids[i], ...x.m.result });
+      if (isError(sent)) failed.push(failedEntry(x.id, sent));
+      else successful.push({ Id: x.id, ...sendResult(x.m, sent.msgIds[i] as string, sent.sequenceNumbers[i]) });
     });
   }
   return { Successful: successful, Failed: failed };
@@ -410,8 +465,10 @@ const receiveMessage: SqsAction = async (env, input) => {
   if (isError(systemNames)) return systemNames;
   const messageAttributeNames = optionalStringList(input, 'MessageAttributeNames');
   if (isError(messageAttributeNames)) return messageAttributeNames;
-  // ReceiveRequestAttemptId is for FIFO queues only; SQS ignores it on standard queues.
-  const attemptId = optionalString(input, 'ReceiveRequestAttemptId');
+  // Checked and then ignored: SQS answers a retried FIFO receive with the same attempt id (within 5
+  // minutes) with the same messages; here a retry gets the next messages, and those of the lost
+  // answer come back when their visibility ends (their groups stay locked until then).
+  const attemptId = optionalId(input, 'ReceiveRequestAttemptId', SQS_LIMITS.receiveRequestAttemptIdCharsMax);
   if (isError(attemptId)) return attemptId;
   const system = requestedSystemAttributes([attributeNames, systemNames], QUEUE_ATTRIBUTE_NAME_SET);
   if (isError(system)) return system;

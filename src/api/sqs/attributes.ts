@@ -7,7 +7,7 @@
 import type { QueueAttributes } from '../../broker/commands';
 import { fail, type ErrorResult } from '../../protocol/errors';
 import { DEAD_LETTER_RANGES, QUEUE_ATTR_RANGES } from '../../protocol/limits';
-import type { DeadLetterPolicy, QueueAttributesInput, RedriveAllowPolicy } from '../../protocol/queue-types';
+import type { DeadLetterPolicy, QueueAttributesInput, RedriveAllowPolicy, SqsQueueSettings } from '../../protocol/queue-types';
 import type { IntRange } from '../params';
 import { queueArn, queueNameOfArn } from './queue-url';
 import type { SqsEnv } from './types';
@@ -52,8 +52,48 @@ const INT_ATTRS = {
 
 type IntAttr = keyof typeof INT_ATTRS;
 
-/** FIFO-only attributes: a standard queue cannot have them, and FIFO queues are not built yet. */
-const FIFO_ATTRS = new Set(['FifoQueue', 'ContentBasedDeduplication', 'DeduplicationScope', 'FifoThroughputLimit']);
+/** FIFO-only attributes (SQS name → setting): a standard queue does not have them. */
+const FIFO_ONLY_ATTRS = [
+  ['ContentBasedDeduplication', 'contentBasedDeduplication'],
+  ['DeduplicationScope', 'deduplicationScope'],
+  ['FifoThroughputLimit', 'fifoThroughputLimit'],
+] as const;
+
+/** Whether an Attributes map names FifoQueue or a FIFO-only attribute (their checks need the queue's kind). */
+export function namesFifoAttributes(attrs: Record<string, unknown>): boolean {
+  return 'FifoQueue' in attrs || FIFO_ONLY_ATTRS.some(([name]) => name in attrs);
+}
+
+/** SQS booleans: true or false (any case). */
+function boolAttr(name: string, value: string): boolean | ErrorResult {
+  const v = value.toLowerCase();
+  if (v === 'true' || v === 'false') return v === 'true';
+  return fail('invalidAttributeValue', name, '(true or false)');
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T | ErrorResult {
+  return (allowed as readonly string[]).includes(value) ? (value as T) : fail('invalidAttributeValue', name, `(${allowed.join(' or ')})`);
+}
+
+/**
+ * The FIFO rules of a queue's settings once `asked` is applied to `current` (CreateQueue: the
+ * defaults): FIFO-only attributes on a standard queue are unknown to SQS (invalidAttributeName),
+ * and FifoThroughputLimit perMessageGroupId needs DeduplicationScope messageGroup. Whether a queue
+ * is FIFO is fixed at creation (the broker refuses a change: fifoImmutable).
+ */
+export function checkFifoSettings(asked: QueueAttributesInput, current: SqsQueueSettings): ErrorResult | undefined {
+  if (asked.sqs?.fifo !== undefined && asked.sqs.fifo !== current.fifo) return fail('fifoImmutable', undefined, `(FifoQueue is ${String(current.fifo)})`);
+  if (!current.fifo) {
+    for (const [name, key] of FIFO_ONLY_ATTRS) if (asked.sqs?.[key] !== undefined) return fail('invalidAttributeName', name, '(FIFO queues only)');
+    return undefined;
+  }
+  const scope = asked.sqs?.deduplicationScope ?? current.deduplicationScope;
+  const limit = asked.sqs?.fifoThroughputLimit ?? current.fifoThroughputLimit;
+  if (limit === 'perMessageGroupId' && scope !== 'messageGroup') {
+    return fail('invalidAttributeValue', 'FifoThroughputLimit', '(perMessageGroupId is allowed only when DeduplicationScope is messageGroup)');
+  }
+  return undefined;
+}
 
 /**
  * Accepted but not stored: opencmq keeps no access policy (the server's credentials decide) and
@@ -139,17 +179,31 @@ export function parseQueueAttributes(env: SqsEnv, attrs: Record<string, unknown>
   for (const [name, value] of Object.entries(attrs)) {
     if (!KNOWN.has(name) || name === 'All') return fail('invalidAttributeName', name);
     if (typeof value !== 'string') return fail('invalidAttributeValue', name, '(attribute values are strings)');
-    if (FIFO_ATTRS.has(name)) {
-      // A standard queue may say so; anything FIFO is refused clearly until FIFO queues are built.
-      if (forCreate && name === 'FifoQueue' && value === 'false') continue;
-      if (!forCreate) return fail('invalidAttributeName', name, '(FIFO attributes cannot be changed)');
-      return fail('fifoNotSupported', undefined, `(attribute ${name})`);
-    }
     if (NOT_STORED.has(name)) {
       if (value !== '') return fail('invalidAttributeValue', name, '(not supported: opencmq stores no access policy and does no KMS encryption)');
       continue;
     }
     switch (name) {
+      case 'FifoQueue':
+      case 'ContentBasedDeduplication': {
+        const b = boolAttr(name, value);
+        if (typeof b !== 'boolean') return b;
+        if (name === 'FifoQueue') sqs.fifo = b;
+        else sqs.contentBasedDeduplication = b;
+        continue;
+      }
+      case 'DeduplicationScope': {
+        const v = oneOf(name, value, ['messageGroup', 'queue'] as const);
+        if (typeof v !== 'string') return v;
+        sqs.deduplicationScope = v;
+        continue;
+      }
+      case 'FifoThroughputLimit': {
+        const v = oneOf(name, value, ['perQueue', 'perMessageGroupId'] as const);
+        if (typeof v !== 'string') return v;
+        sqs.fifoThroughputLimit = v;
+        continue;
+      }
       case 'SqsManagedSseEnabled':
         // Accepted for compatibility, without effect: nothing is encrypted at rest by opencmq.
         if (value !== 'true' && value !== 'false') return fail('invalidAttributeValue', name, '(true or false)');
@@ -226,6 +280,10 @@ export function hasSettings(q: QueueAttributes, asked: QueueAttributesInput): bo
   if (asked.deadLetterPolicy !== undefined && !samePolicy(q.deadLetterPolicy, asked.deadLetterPolicy)) return false;
   if (asked.sqs?.delaySeconds !== undefined && q.sqs.delaySeconds !== asked.sqs.delaySeconds) return false;
   if (asked.sqs?.redriveAllowPolicy !== undefined && !sameAllow(q.sqs.redriveAllowPolicy, asked.sqs.redriveAllowPolicy)) return false;
+  for (const k of ['fifo', 'contentBasedDeduplication', 'deduplicationScope', 'fifoThroughputLimit'] as const) {
+    const v = asked.sqs?.[k];
+    if (v !== undefined && q.sqs[k] !== v) return false;
+  }
   return true;
 }
 
@@ -256,9 +314,9 @@ function redriveAllowText(env: SqsEnv, p: RedriveAllowPolicy): string {
 
 /**
  * The queue's attributes as SQS reports them, limited to `wanted`. Attributes a queue does not
- * have are left out, as SQS leaves them out: FIFO ones, Policy and KMS ones (never stored), a
- * RedrivePolicy when there is none or when it is CMQ's time-to-live policy (SQS cannot say it),
- * a RedriveAllowPolicy never set.
+ * have are left out, as SQS leaves them out: FIFO ones on a standard queue, Policy and KMS ones
+ * (never stored), a RedrivePolicy when there is none or when it is CMQ's time-to-live policy (SQS
+ * cannot say it), a RedriveAllowPolicy never set.
  */
 export function renderQueueAttributes(env: SqsEnv, q: QueueAttributes, wanted: Set<string>): Record<string, string> {
   const all: Record<string, string | undefined> = {
@@ -276,6 +334,11 @@ export function renderQueueAttributes(env: SqsEnv, q: QueueAttributes, wanted: S
     RedrivePolicy: q.deadLetterPolicy?.policy === 0 ? redrivePolicyText(env, q.deadLetterPolicy) : undefined,
     RedriveAllowPolicy: q.sqs.redriveAllowPolicy !== null ? redriveAllowText(env, q.sqs.redriveAllowPolicy) : undefined,
     SqsManagedSseEnabled: 'false',
+    // A standard queue reports none of these, as SQS (not even FifoQueue false).
+    FifoQueue: q.sqs.fifo ? 'true' : undefined,
+    ContentBasedDeduplication: q.sqs.fifo ? String(q.sqs.contentBasedDeduplication) : undefined,
+    DeduplicationScope: q.sqs.fifo ? q.sqs.deduplicationScope : undefined,
+    FifoThroughputLimit: q.sqs.fifo ? q.sqs.fifoThroughputLimit : undefined,
   };
   const out: Record<string, string> = {};
   for (const name of QUEUE_ATTRIBUTE_NAMES) {

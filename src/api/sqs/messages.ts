@@ -180,6 +180,11 @@ export function renderReceived(m: DeliveredMessage, sel: ReceiveSelection): Reco
     ApproximateReceiveCount: String(m.dequeueCount),
     ApproximateFirstReceiveTimestamp: String(m.firstDequeueMs),
     AWSTraceHeader: envelope?.system.get('AWSTraceHeader')?.stringValue,
+    // A FIFO queue's messages carry their group in the broker; a standard queue's group id (SQS
+    // fair queues) is in the envelope only. SequenceNumber is a FIFO queue's, as in SQS.
+    MessageGroupId: envelope?.system.get('MessageGroupId')?.stringValue ?? m.groupId,
+    MessageDeduplicationId: envelope?.system.get('MessageDeduplicationId')?.stringValue,
+    SequenceNumber: m.groupId !== undefined ? m.sequenceNumber : undefined,
   };
   const system: Record<string, string> = {};
   for (const name of SYSTEM_ATTRIBUTE_NAMES) {

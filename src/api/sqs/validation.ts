@@ -4,6 +4,7 @@
 // protocol carries every value as text).
 
 import { fail, type ErrorResult } from '../../protocol/errors';
+import { LIMITS } from '../../protocol/limits';
 import { isError, type IntRange } from '../params';
 import type { SqsInput } from './types';
 
@@ -25,10 +26,44 @@ export const SQS_LIMITS = {
   listResultsMax: 1000,
   /** SQS MaximumMessageSize when CreateQueue does not set it (CMQ's default is 64 KiB). */
   defaultMaximumMessageSize: 262_144,
+  /** ReceiveMessage's ReceiveRequestAttemptId. */
+  receiveRequestAttemptIdCharsMax: 128,
 } as const;
 
-/** 1-80 of [A-Za-z0-9_-]; a FIFO queue's name ends in `.fifo` (checked apart: FIFO is not built). */
-export const SQS_QUEUE_NAME_RE = /^[A-Za-z0-9_-]{1,80}$/;
+/** What ends the name of every FIFO queue, and of no other. */
+export const FIFO_SUFFIX = '.fifo';
+
+/**
+ * 1-80 of [A-Za-z0-9_-], or a FIFO queue's name: such characters and `.fifo`, 80 in all. Which
+ * kind a name must be is CreateQueue's check (the suffix goes with FifoQueue=true).
+ */
+export const SQS_QUEUE_NAME_RE = /^(?:[A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\.fifo)$/;
+
+/**
+ * MessageGroupId, MessageDeduplicationId, ReceiveRequestAttemptId: letters, digits and
+ * punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~), that is printable ASCII but the space.
+ */
+const ID_CHARS_RE = /^[\x21-\x7e]+$/;
+
+/** An optional id member of that alphabet with 1 to `max` characters (undefined when absent). */
+export function optionalId(input: SqsInput, name: string, max: number): string | undefined | ErrorResult {
+  const v = optionalString(input, name);
+  if (v === undefined || isError(v)) return v;
+  if (v.length < 1 || v.length > max || !ID_CHARS_RE.test(v)) {
+    return fail('invalidParameterValue', name, `(${name} has 1 to ${max} letters, digits or punctuation characters)`);
+  }
+  return v;
+}
+
+/** The two ids of a send (either may be absent; the queue decides which it needs). */
+export function sendIds(m: SqsInput): { groupId?: string; dedupId?: string } | ErrorResult {
+  const groupId = optionalId(m, 'MessageGroupId', LIMITS.groupIdCharsMax);
+  if (isError(groupId)) return groupId;
+  const dedupId = optionalId(m, 'MessageDeduplicationId', LIMITS.dedupIdCharsMax);
+  if (isError(dedupId)) return dedupId;
+  return { ...(groupId !== undefined ? { groupId } : {}), ...(dedupId !== undefined ? { dedupId } : {}) };
+}
+
 export const BATCH_ENTRY_ID_RE = /^[A-Za-z0-9_-]{1,80}$/;
 
 /** A required string member: absent or empty → missingParam; not a string → invalidParameterValue. */

@@ -1,0 +1,90 @@
+// A FIFO queue end to end with the AWS SDK for JavaScript against a running server's SQS
+// listener: create it with content-based deduplication, send to two groups (one duplicate),
+// receive in group order with the FIFO system attributes, delete; a send without a group is
+// refused with SQS's error.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+  SQSServiceException,
+} from '@aws-sdk/client-sqs';
+import { startServer } from '../../src/node/server';
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+test('a FIFO queue through @aws-sdk/client-sqs: groups in order, deduplication, sequence numbers', { timeout: 60_000 }, async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'opencmq-sqs-fifo-'));
+  const server = await startServer({
+    dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    credentials: [{ secretId: 'AKIDfifo', secretKey: 'fifo-key' }],
+    insecureNoAuth: false,
+    sqsPort: await freePort(),
+    log: () => undefined,
+  });
+  const sqs = new SQSClient({ endpoint: server.sqsUrl, region: 'us-east-1', credentials: { accessKeyId: 'AKIDfifo', secretAccessKey: 'fifo-key' }, maxAttempts: 1 });
+  try {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'jobs.fifo', Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' } }));
+    assert.ok(QueueUrl?.endsWith('/jobs.fifo'), QueueUrl);
+    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['FifoQueue', 'ContentBasedDeduplication', 'DeduplicationScope'] }));
+    assert.deepEqual(attrs.Attributes, { FifoQueue: 'true', ContentBasedDeduplication: 'true', DeduplicationScope: 'queue' });
+
+    const one = await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'a1', MessageGroupId: 'A' }));
+    const batch = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl,
+        Entries: [
+          { Id: 'b1', MessageBody: 'b1', MessageGroupId: 'B' },
+          { Id: 'a2', MessageBody: 'a2', MessageGroupId: 'A', MessageDeduplicationId: 'a2-id' },
+          { Id: 'a1dup', MessageBody: 'a1', MessageGroupId: 'A' },
+        ],
+      }),
+    );
+    assert.equal(batch.Failed?.length ?? 0, 0, JSON.stringify(batch.Failed));
+    const seq = new Map((batch.Successful ?? []).map((e) => [e.Id, e]));
+    assert.match(one.SequenceNumber ?? '', /^\d{20}$/);
+    assert.ok(seq.get('a2')!.SequenceNumber! > one.SequenceNumber!);
+    assert.equal(seq.get('a1dup')!.MessageId, one.MessageId, 'the same body within 5 minutes is deduplicated');
+
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }));
+    const msgs = got.Messages ?? [];
+    const group = (g: string): string[] => msgs.filter((m) => m.Attributes?.MessageGroupId === g).map((m) => m.Body ?? '');
+    assert.deepEqual(group('A'), ['a1', 'a2']);
+    assert.deepEqual(group('B'), ['b1']);
+    const a2 = msgs.find((m) => m.Body === 'a2');
+    assert.equal(a2?.Attributes?.MessageDeduplicationId, 'a2-id');
+    assert.equal(a2?.Attributes?.SequenceNumber, seq.get('a2')!.SequenceNumber);
+    const deleted = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl, Entries: msgs.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) }));
+    assert.equal(deleted.Successful?.length, 3);
+
+    const refused = await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'x', MessageDeduplicationId: 'x' })).then(
+      () => assert.fail('a send without MessageGroupId was accepted'),
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof SQSServiceException, String(refused));
+    assert.equal(refused.name, 'MissingParameter');
+    assert.equal(refused.$metadata.httpStatusCode, 400);
+  } finally {
+    sqs.destroy();
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

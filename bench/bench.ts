@@ -43,8 +43,9 @@
 //
 // sqs-batch-send, sqs-receive-delete: the SQS API's JSON 1.0 protocol on the single node's SQS
 // listener (bench/sqs-load.ts): SendMessageBatch of 10 x 1 KiB, and ReceiveMessage of up to 10 +
-// DeleteMessageBatch, on --connections closed loops; each prints its ratio to the CMQ scenario of
-// the same work (batch-send, receive-delete: 16 per request) when that ran too.
+// DeleteMessageBatch, on --connections closed loops. Each first runs the CMQ API doing the same
+// work (10 per request: cmq-batch-send-10, cmq-receive-delete-10) and prints the SQS figure's
+// ratio to it, and to batch-send / receive-delete (16 per request) when those ran too.
 //
 // disk (only when named in --only: two runs of --disk-duration, default 60 s, each followed by
 // --disk-settle, default 30 s, without load): a single node with 4 MiB log segments under a
@@ -474,24 +475,42 @@ async function runSingleNode(args: Args, want: (s: string) => boolean, start: St
 async function runSqs(args: Args, want: (s: string) => boolean, node: ServerProc, run: (key: string, label: string, fn: () => Promise<LoadResult>) => Promise<Measured>): Promise<void> {
   if (!want('sqs-batch-send') && !want('sqs-receive-delete')) return;
   const sqs = new SqsTarget(node.sqsPort!);
-  const vsCmq = (m: Measured, cmqKey: string): void => {
-    const cmq = results.get(cmqKey);
-    if (cmq === undefined) return;
-    const ratio = m.messages / m.seconds / (cmq.messages / cmq.seconds);
-    console.log(`  SQS / CMQ (${cmqKey}, ${BATCH} per request): ${ratio.toFixed(2)}x the msg/s, ${(per100k(m.serverCpuS, m.messages) / per100k(cmq.serverCpuS, cmq.messages)).toFixed(2)}x the server CPU per 100k messages`);
+  const cmq = new Target(node.id, node.port);
+  const vsCmq = (m: Measured, cmqKey: string, perRequest: number): void => {
+    const c = results.get(cmqKey);
+    if (c === undefined) return;
+    const ratio = m.messages / m.seconds / (c.messages / c.seconds);
+    console.log(
+      `  SQS / CMQ (${cmqKey}, ${perRequest} per request): ${ratio.toFixed(2)}x the msg/s, ` +
+        `${(per100k(m.serverCpuS, m.messages) / per100k(c.serverCpuS, c.messages)).toFixed(2)}x the server CPU per 100k messages`,
+    );
   };
   try {
     await sqsCreateQueue(sqs, 'sq');
+    await createQueue(cmq, 'cq10');
     if (want('sqs-batch-send')) {
+      // The CMQ API doing the same work (SQS batches hold at most 10): the like-for-like figure.
+      report(await run('cmq-batch-send-10', `CMQ BatchSendMessage (${SQS_BATCH}/req, ${args.connections} conns)`, () => {
+        const req = sendBatch('cq10', SQS_BATCH);
+        return runFor(cmq, args.connections, args.durationS, async (c) => {
+          await mustOk(c, req);
+          return SQS_BATCH;
+        });
+      }));
       const m = await run('sqs-batch-send', `SQS SendMessageBatch (${SQS_BATCH}/req, ${args.connections} conns)`, () =>
         runFor(sqs, args.connections, args.durationS, (c) => sqsSendBatch(sqs, c, 'sq')),
       );
       report(m);
-      vsCmq(m, 'batch-send');
+      vsCmq(m, 'cmq-batch-send-10', SQS_BATCH);
+      vsCmq(m, 'batch-send', BATCH);
     }
     if (want('sqs-receive-delete')) {
+      await ensureBacklog(cmq, 'cq10', RECEIVE_BACKLOG_PER_S.single, args.durationS);
+      report(await run('cmq-receive-delete-10', `CMQ BatchReceiveMessage + BatchDeleteMessage (${SQS_BATCH}/req, ${args.connections} conns)`, () =>
+        runFor(cmq, args.connections, args.durationS, (c) => receiveDeleteBatch(cmq, c, 'cq10', SQS_BATCH)),
+      ));
       const want = RECEIVE_BACKLOG_PER_S.single * args.durationS;
-      const have = await backlogOf(new Target(node.id, node.port), 'sq');
+      const have = await backlogOf(cmq, 'sq');
       if (have < want) {
         console.log(`  (preloading sq through SQS from ${have} to ${want} messages)`);
         await sqsFill(sqs, 'sq', want - have);
@@ -500,10 +519,12 @@ async function runSqs(args: Args, want: (s: string) => boolean, node: ServerProc
         runFor(sqs, args.connections, args.durationS, (c) => sqsReceiveDelete(sqs, c, 'sq')),
       );
       report(m);
-      vsCmq(m, 'receive-delete');
+      vsCmq(m, 'cmq-receive-delete-10', SQS_BATCH);
+      vsCmq(m, 'receive-delete', BATCH);
     }
   } finally {
     sqs.close();
+    cmq.close();
   }
 }
 

@@ -26,12 +26,13 @@ export class Target {
     this.pool.length = 0;
   }
 
-  /** The prebuilt BatchReceiveMessage request for a queue. */
-  receiveRequest(q: string): Buffer {
-    let req = this.receiveRequests.get(q);
+  /** The prebuilt BatchReceiveMessage request for a queue (n messages at most). */
+  receiveRequest(q: string, n = BATCH): Buffer {
+    const key = `${q}/${n}`;
+    let req = this.receiveRequests.get(key);
     if (!req) {
-      req = RawHttpConnection.request(`Action=BatchReceiveMessage&queueName=${q}&numOfMsg=${BATCH}&pollingWaitSeconds=0`);
-      this.receiveRequests.set(q, req);
+      req = RawHttpConnection.request(`Action=BatchReceiveMessage&queueName=${q}&numOfMsg=${n}&pollingWaitSeconds=0`);
+      this.receiveRequests.set(key, req);
     }
     return req;
   }
@@ -55,8 +56,8 @@ export const sendBatch = (q: string, n = BATCH): Buffer => {
 };
 
 /** Receive up to a batch and delete what came; the messages handled (0 when the queue was empty). */
-export async function receiveDeleteBatch(target: Target, conn: RawHttpConnection, q: string): Promise<number> {
-  const r = await call(conn, target.receiveRequest(q));
+export async function receiveDeleteBatch(target: Target, conn: RawHttpConnection, q: string, n = BATCH): Promise<number> {
+  const r = await call(conn, target.receiveRequest(q, n));
   if (r.code !== 0) {
     if (r.code === 7000) return 0;
     throw new Error(JSON.stringify(r));
@@ -88,15 +89,15 @@ export async function backlogOf(target: Target, q: string): Promise<number> {
   return r.activeMsgNum as number;
 }
 
-/** Send batches from `workers` connections until about `count` messages went in. */
-export async function fill(target: Target, q: string, count: number, workers = 32): Promise<void> {
-  const req = sendBatch(q);
+/** Send batches (of n) from `workers` connections until about `count` messages went in. */
+export async function fill(target: Target, q: string, count: number, workers = 32, n = BATCH): Promise<void> {
+  const req = sendBatch(q, n);
   let sent = 0;
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
       const c = await target.connection(w);
       while (sent < count) {
-        sent += BATCH;
+        sent += n;
         await mustOk(c, req);
       }
     }),

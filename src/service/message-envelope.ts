@@ -30,57 +30,59 @@ const KIND_BINARY = 2;
 /** The least an attribute takes: name length, data type length, value kind. */
 const MIN_ATTRIBUTE_BYTES = 4 + 4 + 1;
 
-const utf8 = new TextEncoder();
 // fatal: bytes that are not UTF-8 make the envelope malformed; ignoreBOM: a leading U+FEFF is
 // part of the name, not a marker to drop.
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-interface EncodedAttribute {
-  name: Uint8Array;
-  dataType: Uint8Array;
+/** One attribute's place in the output: strings stay strings until written (no interim copies). */
+interface SizedAttribute {
+  name: string;
+  a: MessageAttributeValue;
   kind: number;
-  value: Uint8Array;
 }
 
-function encodeAttributes(attrs: ReadonlyMap<string, MessageAttributeValue>): { list: EncodedAttribute[]; bytes: number } {
-  const list: EncodedAttribute[] = [];
+/** The attributes sorted by name, and the bytes they take (their count included). */
+function sizeAttributes(attrs: ReadonlyMap<string, MessageAttributeValue>): { list: SizedAttribute[]; bytes: number } {
+  const list: SizedAttribute[] = [];
   let bytes = 4;
   for (const name of [...attrs.keys()].sort()) {
     const a = attrs.get(name)!;
     const kind = a.stringValue !== undefined ? KIND_STRING : a.binaryValue !== undefined ? KIND_BINARY : KIND_NONE;
-    const value = kind === KIND_STRING ? utf8.encode(a.stringValue) : kind === KIND_BINARY ? a.binaryValue! : new Uint8Array(0);
-    const e = { name: utf8.encode(name), dataType: utf8.encode(a.dataType), kind, value };
-    list.push(e);
-    bytes += MIN_ATTRIBUTE_BYTES + e.name.length + e.dataType.length + (kind === KIND_NONE ? 0 : 4 + value.length);
+    const value = kind === KIND_STRING ? Buffer.byteLength(a.stringValue!, 'utf8') : kind === KIND_BINARY ? a.binaryValue!.length : 0;
+    list.push({ name, a, kind });
+    bytes += MIN_ATTRIBUTE_BYTES + Buffer.byteLength(name, 'utf8') + Buffer.byteLength(a.dataType, 'utf8') + (kind === KIND_NONE ? 0 : 4 + value);
   }
   return { list, bytes };
 }
 
+// Every SQS send builds one envelope per message: sized first, then written straight into one
+// buffer with Buffer's native UTF-8 writes (TextEncoder would allocate a copy of every string).
 export function encodeEnvelope(e: MessageEnvelope): Uint8Array {
-  const attributes = encodeAttributes(e.attributes);
-  const system = encodeAttributes(e.system);
-  const out = new Uint8Array(1 + attributes.bytes + system.bytes + 4 + e.body.length);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  view.setUint8(at, ENVELOPE_VERSION);
-  at += 1;
-  const put = (bytes: Uint8Array): void => {
-    view.setUint32(at, bytes.length, true);
-    out.set(bytes, at + 4);
-    at += 4 + bytes.length;
+  const attributes = sizeAttributes(e.attributes);
+  const system = sizeAttributes(e.system);
+  const out = Buffer.allocUnsafe(1 + attributes.bytes + system.bytes + 4 + e.body.length);
+  let at = out.writeUInt8(ENVELOPE_VERSION, 0);
+  const text = (s: string): void => {
+    const n = out.write(s, at + 4, 'utf8');
+    out.writeUInt32LE(n, at);
+    at += 4 + n;
+  };
+  const bytes = (b: Uint8Array): void => {
+    at = out.writeUInt32LE(b.length, at);
+    out.set(b, at);
+    at += b.length;
   };
   for (const { list } of [attributes, system]) {
-    view.setUint32(at, list.length, true);
-    at += 4;
-    for (const a of list) {
-      put(a.name);
-      put(a.dataType);
-      view.setUint8(at, a.kind);
-      at += 1;
-      if (a.kind !== KIND_NONE) put(a.value);
+    at = out.writeUInt32LE(list.length, at);
+    for (const { name, a, kind } of list) {
+      text(name);
+      text(a.dataType);
+      at = out.writeUInt8(kind, at);
+      if (kind === KIND_STRING) text(a.stringValue!);
+      else if (kind === KIND_BINARY) bytes(a.binaryValue!);
     }
   }
-  put(e.body);
+  bytes(e.body);
   return out;
 }
 

@@ -33,8 +33,8 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 
-export function sqsClient(endpoint: string, credentials = { accessKeyId: 'AKIDsqs-test', secretAccessKey: 'sqs-test-key' }): SQSClient {
-  return new SQSClient({ endpoint, region: 'us-east-1', credentials, maxAttempts: 3 });
+export function sqsClient(endpoint: string, credentials = { accessKeyId: 'AKIDsqs-test', secretAccessKey: 'sqs-test-key' }, maxAttempts = 3): SQSClient {
+  return new SQSClient({ endpoint, region: 'us-east-1', credentials, maxAttempts });
 }
 
 async function errorOf(p: Promise<unknown>): Promise<SQSServiceException> {

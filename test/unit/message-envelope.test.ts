@@ -50,7 +50,7 @@ test('the body is returned as a view into the stored bytes, not a copy', () => {
   const bytes = encodeEnvelope({ attributes: new Map([['k', { dataType: 'String', stringValue: 'v' }]]), system: new Map(), body: utf8('hello') });
   const back = decodeEnvelope(bytes)!;
   assert.equal(back.body.buffer, bytes.buffer);
-  assert.equal(back.body.byteOffset + back.body.length, bytes.length); // the body is last
+  assert.equal(back.body.byteOffset + back.body.length, bytes.byteOffset + bytes.length); // the body is last
   assert.equal(new TextDecoder().decode(back.body), 'hello');
 });
 

@@ -2,6 +2,7 @@
 // attributes), the envelope it is stored as (service/message-envelope.ts), and a received message
 // in the shape ReceiveMessage returns.
 
+import { isUtf8 } from 'node:buffer';
 import { fail, type ErrorResult } from '../../protocol/errors';
 import type { DeliveredMessage } from '../../service/queue-service';
 import { decodeEnvelope, type MessageAttributeValue, type MessageEnvelope } from '../../service/message-envelope';
@@ -167,11 +168,14 @@ export interface ReceiveSelection {
 export function renderReceived(m: DeliveredMessage, sel: ReceiveSelection): Record<string, unknown> {
   const envelope: MessageEnvelope | undefined = m.enveloped ? decodeEnvelope(m.bodyBytes) : undefined;
   const bodyBytes = envelope?.body ?? m.bodyBytes;
-  const body = Buffer.from(bodyBytes.buffer, bodyBytes.byteOffset, bodyBytes.byteLength).toString('utf8');
+  const bytes = Buffer.from(bodyBytes.buffer, bodyBytes.byteOffset, bodyBytes.byteLength);
+  const body = bytes.toString('utf8');
   const out: Record<string, unknown> = {
     MessageId: m.msgId,
     ReceiptHandle: m.receiptHandle,
-    MD5OfBody: md5OfBody(Buffer.from(body, 'utf8')),
+    // The digest of the Body the client gets: the stored bytes when they are UTF-8 (always, for a
+    // message sent through SQS), else the UTF-8 of the text they decode to (a CMQ body that is not).
+    MD5OfBody: md5OfBody(isUtf8(bytes) ? bytes : Buffer.from(body, 'utf8')),
     Body: body,
   };
   const systemValues: Record<string, string | undefined> = {

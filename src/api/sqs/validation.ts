@@ -151,6 +151,10 @@ export function batchEntries(input: SqsInput): SqsInput[] | ErrorResult {
 // eslint-disable-next-line no-control-regex
 const OUTSIDE_ALLOWED_RE = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
+/** Tab, line feed, carriage return and printable ASCII: most bodies, checked without the Unicode-aware pattern. */
+// eslint-disable-next-line no-control-regex
+const PLAIN_ASCII_RE = /^[\x09\x0A\x0D\x20-\x7E]*$/;
+
 export function hasOnlyAllowedChars(s: string): boolean {
-  return !OUTSIDE_ALLOWED_RE.test(s);
+  return PLAIN_ASCII_RE.test(s) || !OUTSIDE_ALLOWED_RE.test(s);
 }

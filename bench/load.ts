@@ -6,15 +6,11 @@ import { isOk, RawHttpConnection } from './raw-http';
 export const BODY = 'x'.repeat(1024);
 export const BATCH = 16;
 
-/** One server's client port and the connections to it, reused across scenarios. */
-export class Target {
+/** Keep-alive connections to one port, opened as first asked for and reused across scenarios. */
+export class ConnectionPool {
   private readonly pool: RawHttpConnection[] = [];
-  private readonly receiveRequests = new Map<string, Buffer>();
 
-  constructor(
-    readonly nodeId: string,
-    readonly port: number,
-  ) {}
+  constructor(readonly port: number) {}
 
   async connection(i: number): Promise<RawHttpConnection> {
     while (this.pool.length <= i) this.pool.push(await RawHttpConnection.connect(this.port));
@@ -24,6 +20,18 @@ export class Target {
   close(): void {
     for (const c of this.pool) c.close();
     this.pool.length = 0;
+  }
+}
+
+/** One server's CMQ port and the connections to it. */
+export class Target extends ConnectionPool {
+  private readonly receiveRequests = new Map<string, Buffer>();
+
+  constructor(
+    readonly nodeId: string,
+    port: number,
+  ) {
+    super(port);
   }
 
   /** The prebuilt BatchReceiveMessage request for a queue (n messages at most). */
@@ -116,7 +124,7 @@ export interface LoadResult {
 
 /** Run `workers` closed loops of `op` for `durationS`; op returns the messages it handled. */
 export async function runFor(
-  target: Pick<Target, 'connection'>,
+  target: ConnectionPool,
   workers: number,
   durationS: number,
   op: (conn: RawHttpConnection, worker: number) => Promise<number>,

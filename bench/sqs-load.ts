@@ -3,7 +3,7 @@
 // loopback). SendMessageBatch of SQS_BATCH x 1 KiB, and ReceiveMessage + DeleteMessageBatch.
 
 import { RawHttpConnection } from './raw-http';
-import { BODY } from './load';
+import { BODY, ConnectionPool } from './load';
 
 /** SQS allows at most 10 entries per batch. */
 export const SQS_BATCH = 10;
@@ -17,25 +17,12 @@ function jsonRequest(action: string, body: unknown): Buffer {
   return Buffer.concat([Buffer.from(head), json]);
 }
 
-/** One server's SQS port and a pool of connections to it (the SQS twin of load.ts's Target). */
-export class SqsTarget {
-  private readonly pool: RawHttpConnection[] = [];
+/** One server's SQS port and the connections to it. */
+export class SqsTarget extends ConnectionPool {
   readonly sendRequests = new Map<string, Buffer>();
-
-  constructor(readonly port: number) {}
 
   queueUrl(q: string): string {
     return `http://127.0.0.1:${this.port}/${ACCOUNT}/${q}`;
-  }
-
-  async connection(i: number): Promise<RawHttpConnection> {
-    while (this.pool.length <= i) this.pool.push(await RawHttpConnection.connect(this.port));
-    return this.pool[i]!;
-  }
-
-  close(): void {
-    for (const c of this.pool) c.close();
-    this.pool.length = 0;
   }
 
   /** The prebuilt SendMessageBatch of SQS_BATCH bodies for a queue. */

@@ -276,3 +276,13 @@ function send(res: http.ServerResponse, answer: HttpAnswer, close: boolean): voi
   res.writeHead(answer.status, headers);
   res.end(answer.body);
 }
+
+/** A thrown value as text for the log: its stack when it has one (a bug is being reported). */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
+  try {
+    return String(e);
+  } catch {
+    return 'unprintable exception';
+  }
+}

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type * as http from 'node:http';
 import { errorKind, fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
-import { createHttpListener, type HttpAnswer, type HttpProtocol, type HttpRequest, type ListenerOptions } from './http-listener';
+import { createHttpListener, describeError, type HttpAnswer, type HttpProtocol, type HttpRequest, type ListenerOptions } from './http-listener';
 import { buildActionTable, type ActionTable, type ApiCompat } from './actions';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './auth';
 import { parseForm } from './form';
@@ -188,14 +188,6 @@ function tooLarge(): ErrorResult {
   return fail('cannotParse', 'request', `(more than ${LIMITS.requestBytesMax} bytes)`);
 }
 
-function describeError(e: unknown): string {
-  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
-  try {
-    return String(e);
-  } catch {
-    return 'unprintable exception';
-  }
-}
 
 export interface ApiServerOptions extends ApiOptions, ListenerOptions {}
 

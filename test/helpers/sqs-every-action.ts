@@ -27,25 +27,17 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
   StartMessageMoveTaskCommand,
-  SQSServiceException,
   TagQueueCommand,
   UntagQueueCommand,
   type Message,
 } from '@aws-sdk/client-sqs';
 
+import { sqsErrorOf } from './sqs-server';
+
 export function sqsClient(endpoint: string, credentials = { accessKeyId: 'AKIDsqs-test', secretAccessKey: 'sqs-test-key' }, maxAttempts = 3): SQSClient {
   return new SQSClient({ endpoint, region: 'us-east-1', credentials, maxAttempts });
 }
 
-async function errorOf(p: Promise<unknown>): Promise<SQSServiceException> {
-  return p.then(
-    () => assert.fail('expected an error'),
-    (e: unknown) => {
-      assert.ok(e instanceof SQSServiceException, String(e));
-      return e;
-    },
-  );
-}
 
 /** Receives until `count` messages arrived (or `seconds` passed), without deleting them. */
 async function receiveAll(c: SQSClient, QueueUrl: string, count: number, seconds = 10): Promise<Message[]> {
@@ -69,14 +61,14 @@ export async function exerciseEveryAction(c: SQSClient, prefix: string): Promise
   const url = created.QueueUrl!;
   assert.match(url, new RegExp(`/\\d{12}/${prefix}-main$`));
   assert.equal((await c.send(new CreateQueueCommand({ QueueName: `${prefix}-main`, Attributes: { VisibilityTimeout: '5' } }))).QueueUrl, url);
-  const exists = await errorOf(c.send(new CreateQueueCommand({ QueueName: `${prefix}-main`, Attributes: { VisibilityTimeout: '6' } })));
+  const exists = await sqsErrorOf(c.send(new CreateQueueCommand({ QueueName: `${prefix}-main`, Attributes: { VisibilityTimeout: '6' } })));
   assert.equal(exists.name, 'QueueNameExists');
   const dlqUrl = (await c.send(new CreateQueueCommand({ QueueName: `${prefix}-dlq` }))).QueueUrl!;
   const otherUrl = (await c.send(new CreateQueueCommand({ QueueName: `${prefix}-other` }))).QueueUrl!;
 
   // GetQueueUrl, and the error for a queue that does not exist.
   assert.equal((await c.send(new GetQueueUrlCommand({ QueueName: `${prefix}-main` }))).QueueUrl, url);
-  const missing = await errorOf(c.send(new GetQueueUrlCommand({ QueueName: `${prefix}-missing` })));
+  const missing = await sqsErrorOf(c.send(new GetQueueUrlCommand({ QueueName: `${prefix}-missing` })));
   assert.ok(missing instanceof QueueDoesNotExist, missing.name);
   assert.equal(missing.$metadata.httpStatusCode, 400);
 
@@ -231,7 +223,7 @@ async function exerciseMoveTasks(c: SQSClient, prefix: string): Promise<void> {
   assert.equal(done.TaskHandle, undefined, 'a finished task has no handle');
   assert.equal(await visibleIn(c, src), 5);
   assert.equal(await visibleIn(c, dlq), 0);
-  const cancelDone = await errorOf(c.send(new CancelMessageMoveTaskCommand({ TaskHandle: started.TaskHandle })));
+  const cancelDone = await sqsErrorOf(c.send(new CancelMessageMoveTaskCommand({ TaskHandle: started.TaskHandle })));
   assert.equal(cancelDone.name, 'UnsupportedOperation');
 
   // A slow task (1 message/s) over the five, cancelled while it runs.

@@ -13,6 +13,9 @@ import type { ErrorResult } from '../../src/protocol/errors';
 import type { RequestContext } from '../../src/service/request-context';
 
 export const ACCOUNT = '000000000000';
+
+/** A queue's ARN in the test region (another account's with `account`). */
+export const arn = (name: string, account = ACCOUNT): string => `arn:aws:sqs:us-east-1:${account}:${name}`;
 export const BASE_URL = 'http://127.0.0.1:9324';
 export const SENDER = 'AKIDSQSTEST';
 

@@ -12,9 +12,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { startServer } from '../../src/node/server';
-import type { StartedServer } from '../../src/node/server';
-import { freePorts } from '../helpers/cluster';
+import { startSqsServer, type SqsTestServer } from '../helpers/sqs-server';
 import { findRepoFile } from '../helpers/repo-file';
 
 const run = promisify(execFile);
@@ -23,30 +21,18 @@ const PYTHON = '/usr/bin/python3';
 const KEY = 'AKIDcli-test';
 const SECRET = 'cli-test-secret';
 
-let server: StartedServer;
-let dataDir: string;
+let server: SqsTestServer;
 let home: string;
 
 const awsMissing = existsSync(AWS) ? false : `${AWS} is not installed (Debian package awscli; .ci/run installs it)`;
 
 before(async () => {
-  dataDir = await mkdtemp(path.join(os.tmpdir(), 'opencmq-sqs-cli-'));
   home = await mkdtemp(path.join(os.tmpdir(), 'opencmq-sqs-cli-home-'));
-  const [sqsPort] = Object.values(await freePorts(['sqs']));
-  server = await startServer({
-    dataDir,
-    host: '127.0.0.1',
-    port: 0,
-    credentials: [{ secretId: KEY, secretKey: SECRET }],
-    insecureNoAuth: false,
-    sqsPort: sqsPort!,
-    log: () => undefined,
-  });
+  server = await startSqsServer({ accessKeyId: KEY, secretAccessKey: SECRET });
 });
 
 after(async () => {
   await server.close();
-  await rm(dataDir, { recursive: true, force: true });
   await rm(home, { recursive: true, force: true });
 });
 
@@ -66,7 +52,7 @@ function env(): NodeJS.ProcessEnv {
 
 /** One `aws sqs` command; its JSON output (undefined when it printed nothing). */
 async function aws(...args: string[]): Promise<Record<string, unknown> | undefined> {
-  const { stdout } = await run(AWS, ['sqs', ...args, '--endpoint-url', server.sqsUrl!, '--output', 'json'], { env: env(), timeout: 60_000 });
+  const { stdout } = await run(AWS, ['sqs', ...args, '--endpoint-url', server.sqsUrl, '--output', 'json'], { env: env(), timeout: 60_000 });
   return stdout.trim() === '' ? undefined : (JSON.parse(stdout) as Record<string, unknown>);
 }
 
@@ -89,7 +75,7 @@ test('boto3 (query protocol): every action it has', { skip: existsSync(PYTHON) ?
     return;
   }
   const script = findRepoFile('test/interop/sqs_boto3.py');
-  const { stdout } = await run(PYTHON, [script, server.sqsUrl!, KEY, SECRET, 'boto'], { env: env(), timeout: 120_000 });
+  const { stdout } = await run(PYTHON, [script, server.sqsUrl, KEY, SECRET, 'boto'], { env: env(), timeout: 120_000 });
   assert.equal(stdout.trim(), 'OK');
 });
 
@@ -155,7 +141,7 @@ test('AWS CLI (query protocol): every action it has', { skip: awsMissing }, asyn
 
 test('AWS CLI: a wrong secret is refused with SignatureDoesNotMatch', { skip: awsMissing }, async () => {
   const wrong = { ...env(), AWS_SECRET_ACCESS_KEY: 'not-the-secret' };
-  const err = await run(AWS, ['sqs', 'list-queues', '--endpoint-url', server.sqsUrl!], { env: wrong, timeout: 60_000 }).then(
+  const err = await run(AWS, ['sqs', 'list-queues', '--endpoint-url', server.sqsUrl], { env: wrong, timeout: 60_000 }).then(
     () => assert.fail('accepted'),
     (e: { stderr?: string }) => e.stderr ?? '',
   );

@@ -3,58 +3,27 @@
 // refused), `sqsUrl` names it, and close() closes it.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
-import { ListQueuesCommand, SQSClient, SQSServiceException } from '@aws-sdk/client-sqs';
-import { startServer } from '../../src/node/server';
+import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-function client(endpoint: string, secretAccessKey: string): SQSClient {
-  return new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDsqs', secretAccessKey }, maxAttempts: 1 });
-}
-
-async function errorOf(p: Promise<unknown>): Promise<SQSServiceException> {
-  return p.then(
-    () => assert.fail('expected an error'),
-    (e: unknown) => {
-      assert.ok(e instanceof SQSServiceException, String(e));
-      return e;
-    },
-  );
-}
+import { freePort } from '../helpers/cluster';
+import { sqsClient } from '../helpers/sqs-every-action';
+import { sqsErrorOf, startSqsServer } from '../helpers/sqs-server';
 
 test('sqsPort: an SQS listener on the CMQ credentials, closed with the server', async () => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'opencmq-sqs-'));
   const sqsPort = await freePort();
-  const server = await startServer({
-    dataDir,
-    host: '127.0.0.1',
-    port: 0,
-    credentials: [{ secretId: 'AKIDsqs', secretKey: 'the-key' }],
-    insecureNoAuth: false,
-    sqsPort,
-    log: () => undefined,
-  });
+  const server = await startSqsServer({ accessKeyId: 'AKIDsqs', secretAccessKey: 'the-key' }, sqsPort);
   try {
     assert.equal(server.sqsUrl, `http://127.0.0.1:${sqsPort}`);
     // A wrong secret: refused by the signature check.
-    const wrong = client(server.sqsUrl, 'not-the-key');
-    const refused = await errorOf(wrong.send(new ListQueuesCommand({})));
+    const wrong = sqsClient(server.sqsUrl, { accessKeyId: 'AKIDsqs', secretAccessKey: 'not-the-key' }, 1);
+    const refused = await sqsErrorOf(wrong.send(new ListQueuesCommand({})));
     wrong.destroy();
     assert.equal(refused.name, 'SignatureDoesNotMatch');
     assert.equal(refused.$metadata.httpStatusCode, 403);
     // The right one passes the signature check and is served.
-    const right = client(server.sqsUrl, 'the-key');
+    const right = sqsClient(server.sqsUrl, { accessKeyId: 'AKIDsqs', secretAccessKey: 'the-key' }, 1);
     try {
       const out = await right.send(new ListQueuesCommand({}));
       assert.equal(out.$metadata.httpStatusCode, 200);
@@ -63,7 +32,6 @@ test('sqsPort: an SQS listener on the CMQ credentials, closed with the server', 
     }
   } finally {
     await server.close();
-    await rm(dataDir, { recursive: true, force: true });
   }
   // Closed with the server.
   await new Promise<void>((resolve, reject) => {

@@ -4,32 +4,20 @@
 // through the CMQ API of the same server.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
 import { CreateQueueCommand, ListQueuesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 
 import { CmqClient } from '../../src/client/client';
-import { startServer } from '../../src/node/server';
 import { freePorts, startTestSet, waitForLeader } from '../helpers/cluster';
 import { exerciseEveryAction, sqsClient } from '../helpers/sqs-every-action';
+import { startSqsServer } from '../helpers/sqs-server';
 
 const CREDENTIALS = { accessKeyId: 'AKIDsqs-test', secretAccessKey: 'sqs-test-key' };
 
 test('single node, signatures checked: every action, and the same queues through the CMQ API', async () => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'opencmq-sqs-sdk-'));
-  const [sqsPort] = Object.values(await freePorts(['sqs']));
-  const server = await startServer({
-    dataDir,
-    host: '127.0.0.1',
-    port: 0,
-    credentials: [{ secretId: CREDENTIALS.accessKeyId, secretKey: CREDENTIALS.secretAccessKey }],
-    insecureNoAuth: false,
-    sqsPort: sqsPort!,
-    log: () => undefined,
-  });
-  const c = sqsClient(server.sqsUrl!, CREDENTIALS);
+  const sqsServer = await startSqsServer(CREDENTIALS);
+  const server = sqsServer.server;
+  const c = sqsClient(sqsServer.sqsUrl, CREDENTIALS);
   const cmq = new CmqClient({ endpoint: server.url, secretId: CREDENTIALS.accessKeyId, secretKey: CREDENTIALS.secretAccessKey });
   try {
     await exerciseEveryAction(c, 'single');
@@ -46,8 +34,7 @@ test('single node, signatures checked: every action, and the same queues through
   } finally {
     c.destroy();
     cmq.close();
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await sqsServer.close();
   }
 });
 

@@ -13,7 +13,7 @@ import { dedupKey } from '../../src/api/sqs/fifo';
 import type { SqsInput } from '../../src/api/sqs/types';
 import { createSqsContext, handleSqsRequest } from '../../src/api/sqs/wire';
 import { LIMITS } from '../../src/protocol/limits';
-import { ACCOUNT, openSqsNode, SENDER, type SqsNode } from '../helpers/sqs-node';
+import { ACCOUNT, arn, openSqsNode, SENDER, type SqsNode } from '../helpers/sqs-node';
 import { all, parseXml, text } from '../helpers/tiny-xml';
 
 let s: SqsNode;
@@ -25,7 +25,6 @@ after(async () => {
   await s.close();
 });
 
-const arn = (name: string): string => `arn:aws:sqs:us-east-1:${ACCOUNT}:${name}`;
 
 async function fifoQueue(name: string, attributes: Record<string, string> = {}): Promise<string> {
   await s.ok('CreateQueue', { QueueName: name, Attributes: { FifoQueue: 'true', ...attributes } });

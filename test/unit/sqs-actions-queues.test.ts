@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import type { CommandResult } from '../../src/broker/commands';
-import { ACCOUNT, BASE_URL, openSqsNode, type SqsNode } from '../helpers/sqs-node';
+import { ACCOUNT, arn, BASE_URL, openSqsNode, type SqsNode } from '../helpers/sqs-node';
 
 let s: SqsNode;
 
@@ -16,7 +16,6 @@ after(async () => {
   await s.close();
 });
 
-const arn = (name: string): string => `arn:aws:sqs:us-east-1:${ACCOUNT}:${name}`;
 
 function okCmd(r: CommandResult): void {
   assert.ok(r.ok, JSON.stringify(r));

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 
 import type { SqsInput } from '../../src/api/sqs/types';
 import type { ErrorName } from '../../src/protocol/errors';
-import { ACCOUNT, openSqsNode, type SqsNode } from '../helpers/sqs-node';
+import { ACCOUNT, arn, openSqsNode, type SqsNode } from '../helpers/sqs-node';
 
 let s: SqsNode;
 let Q: string;
@@ -20,7 +20,6 @@ after(async () => {
   await s.close();
 });
 
-const arn = (name: string, account = ACCOUNT): string => `arn:aws:sqs:us-east-1:${account}:${name}`;
 const attrs = (a: Record<string, unknown>): SqsInput => ({ QueueName: 'newq', Attributes: a });
 const fifoAttrs = (a: Record<string, unknown>): SqsInput => ({ QueueName: 'newq.fifo', Attributes: { FifoQueue: 'true', ...a } });
 const send = (extra: Record<string, unknown>): SqsInput => ({ QueueUrl: Q, MessageBody: 'hello', ...extra });

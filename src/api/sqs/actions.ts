@@ -4,7 +4,7 @@
 // of its response. Errors are registry names; the wire renders them with their SQS codes.
 
 import { SQS_CODES } from '../../protocol/sqs-codes';
-import type { Command, CommandOk, CommandResult, SendBodyOptions } from '../../broker/commands';
+import type { SendBodyOptions } from '../../broker/commands';
 import { errorKind, errorText, fail, type ErrorName, type ErrorResult } from '../../protocol/errors';
 import { LIMITS, QUEUE_ATTR_RANGES } from '../../protocol/limits';
 import { SQS_QUEUE_DEFAULTS } from '../../protocol/queue-types';
@@ -14,6 +14,7 @@ import type { QueueList } from '../../broker/commands';
 import type { ServiceResult } from '../../service/queue-service';
 import { checkFifoSettings, hasSettings, namesFifoAttributes, parseQueueAttributes, QUEUE_ATTRIBUTE_NAMES, renderQueueAttributes, requestedAttributeNames, withSqsDefaults } from './attributes';
 import { MOVE_TASK_ACTIONS } from './move-tasks';
+import { submit } from '../queue-actions';
 import { md5OfBody, md5OfMessageAttributes, md5OfMessageSystemAttributes } from './md5';
 import { attributeSelector, parseMessageAttributes, parseSystemAttributes, renderReceived, requestedSystemAttributes } from './messages';
 import { sendFields, type SendTarget } from './fifo';
@@ -36,13 +37,6 @@ import {
   SQS_QUEUE_NAME_RE,
 } from './validation';
 
-/** Narrow a submit result to the kind the command asked for; anything else is a server bug. */
-async function submit<K extends Command['kind']>(env: SqsEnv, command: Command & { kind: K }): Promise<Extract<CommandOk, { kind: K }> | ErrorResult> {
-  const r: CommandResult = await env.service.submit(env.ctx, command);
-  if (!r.ok) return r;
-  if (r.kind !== command.kind) return fail('internalError', undefined, `(result kind ${r.kind} for command ${command.kind})`);
-  return r as Extract<CommandOk, { kind: K }>;
-}
 
 /** The SQS query error code of a registry error, for the `Code` of a batch's Failed entries: the wire's one table. */
 export function batchEntryCode(name: ErrorName): string {

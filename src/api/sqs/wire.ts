@@ -25,7 +25,7 @@ import type { QueueService } from '../../service/queue-service';
 import { validTraceparent, type RequestContext } from '../../service/request-context';
 import type { AuthConfig } from '../auth';
 import { parseForm, type FormParams } from '../form';
-import type { HttpAnswer, HttpRequest } from '../http-listener';
+import { describeError, type HttpAnswer, type HttpRequest } from '../http-listener';
 import { jsonInput, queryInput, type InputResult } from './query-input';
 import { sqsOperation, type SqsOperation } from './shapes';
 import type { SigV4Failure, SigV4Request, SigV4Result } from './sigv4';
@@ -393,11 +393,3 @@ export function sqsResultAnswer(protocol: SqsProtocolName, action: string, opera
   };
 }
 
-function describeError(e: unknown): string {
-  if (e instanceof Error) return e.stack ?? `${e.name}: ${e.message}`;
-  try {
-    return String(e);
-  } catch {
-    return 'unprintable exception';
-  }
-}

@@ -369,7 +369,9 @@ async function sendTarget(env: SqsEnv, queueName: string, messages: readonly Sqs
 
 /** What a send answers per message (SequenceNumber: FIFO queues only, as SQS). */
 function sendResult(m: OutgoingMessage, msgId: string, sequenceNumber: string | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...m.result, MessageId: msgId };
+  // Completes the message's own result object (each is answered once): no copies per message.
+  const out = m.result;
+  out['MessageId'] = msgId;
   if (m.options.groupId !== undefined && sequenceNumber !== undefined) out['SequenceNumber'] = sequenceNumber;
   return out;
 }
@@ -418,6 +420,8 @@ const sendMessageBatch: SqsAction = async (env, input) => {
       continue;
     }
     total += m.counted;
+    // A batch entry's result starts with its Id (the members' order of SQS's answers).
+    m.result = { Id: id, ...m.result };
     ready.push({ id, m });
   }
   if (total > LIMITS.batchBodyBytesMax) return fail('batchTooLarge', undefined, `(${total} bytes in all)`);
@@ -433,7 +437,7 @@ const sendMessageBatch: SqsAction = async (env, input) => {
     if (isError(sent) && sent.error === 'queueNotExist') return sent;
     ready.forEach((x, i) => {
       if (isError(sent)) failed.push(failedEntry(x.id, sent));
-      else successful.push({ Id: x.id, ...sendResult(x.m, sent.msgIds[i] as string, sent.sequenceNumbers[i]) });
+      else successful.push(sendResult(x.m, sent.msgIds[i] as string, sent.sequenceNumbers[i]));
     });
   }
   return { Successful: successful, Failed: failed };

@@ -2,6 +2,7 @@
 // of one method of the real class, installed for one run and removed after it, so the checkers
 // are shown to catch a real defect in the real driver, not in a model of it.
 
+import { DedupTable } from '../../src/broker/dedup';
 import { QueueStateMachine } from '../../src/broker/state-machine';
 import { BodyReader } from '../../src/node/body-reader';
 import { PeerRequests } from '../../src/node/peer-requests';
@@ -11,7 +12,8 @@ export type PatchBug =
   | 'skipBodyCheck' // bodies are delivered without checking their CRC32C
   | 'applyOwnClock' // each replica applies entries at its own time instead of the entry's
   | 'holdOnStepDown' // a leader that steps down keeps its clients waiting on what it proposed
-  | 'waitForDeadLeader'; // a member keeps sending to a leader it no longer hears (no failure detection)
+  | 'waitForDeadLeader' // a member keeps sending to a leader it no longer hears (no failure detection)
+  | 'noDedup'; // the state machine forgets every deduplication id (a retried send is stored again)
 
 type Patchable = Record<string, unknown>;
 
@@ -53,6 +55,16 @@ export function installPatch(bug: PatchBug): () => void {
       return () => {
         proto['check'] = check;
         proto['unreachable'] = unreachable;
+      };
+    }
+    case 'noDedup': {
+      const proto = DedupTable.prototype as unknown as Patchable;
+      const original = proto['find'];
+      proto['find'] = function (): undefined {
+        return undefined;
+      };
+      return () => {
+        proto['find'] = original;
       };
     }
     case 'applyOwnClock': {

@@ -27,7 +27,7 @@
 
 import { crc32c } from '../../src/broker/checksum';
 import { decodeCommand, type DecodedCommand } from '../../src/broker/codec';
-import type { CommandResult } from '../../src/broker/commands';
+import type { Command, CommandResult } from '../../src/broker/commands';
 import { groupDataDir, NodeHost } from '../../src/node/host';
 import type { QueueNode } from '../../src/node/queue-node';
 import { PeerRequests } from '../../src/node/peer-requests';
@@ -53,7 +53,7 @@ export type NodeSimBug =
   | 'noRelocation' // compaction never copies live bodies out of sparse segments (the census still asks for snapshots)
   | PatchBug;
 
-export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'noRelocation', 'skipBodyCheck', 'applyOwnClock', 'holdOnStepDown', 'waitForDeadLeader'];
+export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'noRelocation', 'skipBodyCheck', 'applyOwnClock', 'holdOnStepDown', 'waitForDeadLeader', 'noDedup'];
 
 export interface NodeSimOptions {
   seed: number;
@@ -99,6 +99,8 @@ export interface NodeSimStats extends HistoryStats {
   maxTerm: number;
   fatalStops: number;
   sendsAttempted: number;
+  /** Failed sends with deduplication ids sent again (see Client.retry). */
+  dedupRetries: number;
   receives: number;
   visibilityChanges: number;
   snapshotsTaken: number;
@@ -224,10 +226,17 @@ interface Held {
   deleteAtMs: number;
 }
 
+/** A body's deduplication id: the same on every attempt to send it. */
+function dedupIdOf(bodyId: number): string {
+  return `m${bodyId}`;
+}
+
 interface Client {
   id: string;
   busy: boolean;
   held: Held[];
+  /** A send with deduplication ids that failed: sent again, the same bodies and ids, before anything new. */
+  retry?: { queue: string; bodyIds: number[]; delaySeconds: number };
 }
 
 export class NodeSimulation {
@@ -298,6 +307,7 @@ export class NodeSimulation {
       maxTerm: 0,
       fatalStops: 0,
       sendsAttempted: 0,
+      dedupRetries: 0,
       receives: 0,
       visibilityChanges: 0,
       snapshotsTaken: 0,
@@ -537,15 +547,28 @@ export class NodeSimulation {
       const node = member?.service;
       if (!member || !node) continue;
       const routed = this.countRouted(member);
-      const queue = this.pickQueue();
-      const n = this.rng.int(1, 4);
-      const bodyIds = Array.from({ length: n }, () => this.nextBodyId++);
-      for (const id of bodyIds) this.bodyIdByCrc.set(crc32c(bodyFor(id)), id);
-      const delaySeconds = this.rng.chance(0.1) ? 1 : 0;
-      this.stats.sendsAttempted += n;
-      this.issue(c, member, node.submit(this.ctx(), { kind: 'sendMessages', queueName: queue, delaySeconds, bodies: bodyIds.map(bodyFor) }), (r) => {
+      // Half the producers' sends carry a deduplication id per body, and a failed one (not
+      // applied, or its outcome unknown) is sent again with the same ids: it must not be stored twice.
+      // The random draws are the same whether the send is new or a retry, and which sends carry
+      // ids draws nothing: retries change the traffic, not the schedule of faults drawn after it.
+      const retry = c.retry;
+      c.retry = undefined;
+      const drawnQueue = this.pickQueue();
+      const drawnCount = this.rng.int(1, 4);
+      const drawnDelay = this.rng.chance(0.1) ? 1 : 0;
+      const queue = retry?.queue ?? drawnQueue;
+      const bodyIds = retry?.bodyIds ?? Array.from({ length: drawnCount }, () => this.nextBodyId++);
+      if (retry === undefined) for (const id of bodyIds) this.bodyIdByCrc.set(crc32c(bodyFor(id)), id);
+      const delaySeconds = retry?.delaySeconds ?? drawnDelay;
+      const deduplicated = retry !== undefined || bodyIds[0]! % 2 === 0;
+      if (retry === undefined) this.stats.sendsAttempted += bodyIds.length;
+      else this.stats.dedupRetries++;
+      const command: Command = { kind: 'sendMessages', queueName: queue, delaySeconds, bodies: bodyIds.map(bodyFor) };
+      if (deduplicated) command.options = bodyIds.map((id) => ({ dedupId: dedupIdOf(id) }));
+      this.issue(c, member, node.submit(this.ctx(), command), (r) => {
         routed(r?.ok);
         if (r?.ok) this.history.sendAcked(bodyIds);
+        else if (deduplicated && this.producing) c.retry = { queue, bodyIds, delaySeconds };
       });
     }
     for (const id of CONSUMERS) {
@@ -823,7 +846,8 @@ export class NodeSimulation {
       // The applying member's copy may be damaged on disk: its meta (checksummed with the header)
       // still names each body's CRC32C, which identifies the body the producer sent.
       const bodyIds = cmd.bodies.map((b) => bodyIdOf(e.payload.subarray(b.offset, b.offset + b.length)) ?? this.bodyIdByCrc.get(b.crc32c) ?? -1);
-      this.history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds ?? 0, result.msgIds, bodyIds);
+      const deduplicated = cmd.options?.map((o) => o.dedupId !== undefined) ?? [];
+      this.history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds ?? 0, result.msgIds, bodyIds, deduplicated);
       this.msgIdsAt.set(e.index, { term: e.term, msgIds: result.msgIds });
     } else if (cmd.kind === 'receiveMessages' && result.kind === 'receiveMessages') {
       for (const msg of result.messages) {

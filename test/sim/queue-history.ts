@@ -9,6 +9,7 @@
 // (a deliberately broken driver) carries the serving node's clock and sits between two log entries.
 
 import { crc32c } from '../../src/broker/checksum';
+import { LIMITS } from '../../src/protocol/limits';
 
 export type QueueCheck =
   | 'lostMessage' // (a) an acknowledged send was never delivered (and not quarantined)
@@ -17,6 +18,7 @@ export type QueueCheck =
   | 'staleDelete' // a delete succeeded with a handle that was superseded or past its visibility
   | 'delay' // delivered before its delay ended, or before it was sent
   | 'integrity' // a client got a body that is not the one sent, or a message nobody sent
+  | 'storedTwice' // a send retried with the same deduplication ids was enqueued again
   | 'falseQuarantine' // a body was quarantined although this node's copy was intact
   | 'bodyMissing' // a live message's body was no longer on the node's disk (reclaimed too early)
   | 'replicaAgreement' // (d) replicas' results or state differ at the same index
@@ -95,10 +97,12 @@ export interface HistoryStats {
   /** Damaged bodies a driver found (and did not deliver). */
   damagedBodiesFound: number;
   lostToQuarantine: number;
+  /** Retried sends whose bodies the state machine recognised by their deduplication ids (answered the first msgIds). */
+  dedupHits: number;
 }
 
 export function emptyHistoryStats(): HistoryStats {
-  return { ackedSends: 0, deliveries: 0, redeliveries: 0, clientDeliveries: 0, deletes: 0, quarantined: 0, damagedBodiesFound: 0, lostToQuarantine: 0 };
+  return { ackedSends: 0, deliveries: 0, redeliveries: 0, clientDeliveries: 0, deletes: 0, quarantined: 0, damagedBodiesFound: 0, lostToQuarantine: 0, dedupHits: 0 };
 }
 
 export class QueueHistory {
@@ -136,11 +140,26 @@ export class QueueHistory {
     return ms;
   }
 
-  /** A send entry was applied (first time anywhere): its messages exist from here on. */
-  sendCommitted(index: number, timeMs: number, queue: string, delaySeconds: number, msgIds: string[], bodyIds: number[]): void {
+  /**
+   * A send entry was applied (first time anywhere): its messages exist from here on. A body the
+   * client retried with its deduplication id (`deduplicated`) must come back under the msgId it
+   * got the first time, within the deduplication window, not as a second message.
+   */
+  sendCommitted(index: number, timeMs: number, queue: string, delaySeconds: number, msgIds: string[], bodyIds: number[], deduplicated: boolean[] = []): void {
     if (msgIds.length !== bodyIds.length) throw new QueueCheckFailure('integrity', `send at ${index}: ${msgIds.length} msgIds for ${bodyIds.length} bodies`);
     msgIds.forEach((msgId, k) => {
       const bodyId = bodyIds[k]!;
+      const first = this.msgIdOfBody.get(bodyId);
+      if (deduplicated[k] === true && first !== undefined) {
+        const info = this.sent.get(first)!;
+        if (msgId !== first && timeMs - info.timeMs < LIMITS.dedupWindowMs) {
+          throw new QueueCheckFailure('storedTwice', `body m${bodyId} sent again at ${index} with its deduplication id became ${msgId}; it was ${first} at ${info.index}`);
+        }
+        if (msgId === first) {
+          this.stats.dedupHits++;
+          return;
+        }
+      }
       if (this.sent.has(msgId)) throw new QueueCheckFailure('integrity', `msgId ${msgId} assigned twice (again at ${index})`);
       this.sent.set(msgId, { bodyId, queue, index, timeMs, delayMs: delaySeconds * 1000 });
       this.msgIdOfBody.set(bodyId, msgId);

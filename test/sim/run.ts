@@ -112,6 +112,7 @@ function describeQueue(r: NodeSimResult): string {
     `${s.crashes} crashes (${s.powerFailures} whole-set power failures; ${s.tornWrites} torn, ${s.lostWrites} lost unsynced writes), ` +
     `${s.partitions} partitions (${s.bridges} bridges), ${s.freezes} freezes, ${s.transfers} transfers, ` +
     `${s.viaFollower} calls through a follower (${s.viaFollowerOk} succeeded), ${s.clientTimeouts} calls left unanswered, ` +
+    `${s.dedupRetries} failed sends retried with their deduplication ids (${s.dedupHits} bodies recognised, not stored again), ` +
     `${s.diskFulls} full disks (${s.diskFullLeaders} on the leader, ${s.stallStepDowns} stalled leaders stepped down, longest lead on a stalled disk ${s.longestStalledLeadMs} ms), ` +
     `${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ${s.segmentsReleased} segments released, ` +
     `compaction: ${s.compactionRuns} passes, ${s.relocationEntries} relocation entries (${s.relocatedMessages} messages, ${s.relocatedBytes} bytes copied; ${s.relocationCrashes} crashes right after one), ` +

@@ -43,6 +43,8 @@ const COVERAGE: [keyof NodeSimStats, number][] = [
   ['corruptBodies', 1],
   ['bodiesFromReplicas', 1],
   ['visibilityChanges', 1],
+  // Sends retried with their deduplication ids after a failure whose first attempt had been applied.
+  ['dedupHits', SEEDS],
 ];
 /** Rare events (a torn write needs a power loss in the middle of a write) may need seeds past SEEDS. */
 const SEEDS_MAX = 40;
@@ -99,6 +101,12 @@ test('a set whose compaction never copies live bodies forward is caught: straggl
   const r = await firstFailure('noRelocation', 5);
   assert.ok(r, 'no seed caught it');
   assert.equal(r.failure!.check, 'logBound', r.failure!.message);
+});
+
+test('a state machine that forgets deduplication ids is caught: a send retried after an unknown outcome is stored twice', { timeout: TIMEOUT_MS }, async () => {
+  const r = await firstFailure('noDedup', 6);
+  assert.ok(r, 'no seed caught it');
+  assert.equal(r.failure!.check, 'storedTwice', r.failure!.message);
 });
 
 test('replicas that apply entries at their own time instead of the entry time are caught', { timeout: TIMEOUT_MS }, async () => {

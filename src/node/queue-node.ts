@@ -4,6 +4,8 @@
 // group-leadership.ts; this file applies, ticks, parks long polls and runs pushes.
 // The state machine stays pure and sees time only through log entries.
 
+import { olderReplicasCanApply } from '../broker/compat';
+import { commandForVoters, votersOnOlderRelease } from './version-gate';
 import { encodeCommand, type EncodedCommand } from '../broker/codec';
 import type { GroupNumber } from '../broker/ids';
 import type {
@@ -375,7 +377,14 @@ export class QueueNode implements QueueService {
   // ---- QueueService ------------------------------------------------------------------------
 
   async submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
-    return this.submitEncoded(ctx, command, encodeCommand(command));
+    const c = this.forEveryVoter(command);
+    return 'kind' in c ? this.submitEncoded(ctx, c, encodeCommand(c)) : c;
+  }
+
+  /** `command` in a form every voter applies, while some run the previous release (node/version-gate.ts). */
+  private forEveryVoter(command: Command): Command | ErrorResult {
+    if (olderReplicasCanApply(command)) return command;
+    return commandForVoters(command, votersOnOlderRelease(this.opts.network, this.voters(), this.commitLog.id));
   }
 
   /**
@@ -383,6 +392,12 @@ export class QueueNode implements QueueService {
    * checked on arrival): the leader does not encode, and checksum, the bodies again.
    */
   async submitEncoded(_ctx: RequestContext, command: Command, encoded: EncodedCommand): Promise<CommandResult> {
+    // A follower's call arrives encoded: the same check as submit's, before anything is proposed.
+    if (!olderReplicasCanApply(command)) {
+      const c = this.forEveryVoter(command);
+      if (!('kind' in c)) return c;
+      if (c !== command) return this.submitEncoded(_ctx, c, encodeCommand(c));
+    }
     if (this.fatal) return fail('notApplied', undefined, 'node stopped after a storage failure; retry on another member');
     if (this.closing) return fail('notApplied', undefined, 'node is shutting down; retry on another member');
     if (this.inflight >= LIMITS.inflightProposalsMax) return fail('throttled');

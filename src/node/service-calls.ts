@@ -5,6 +5,7 @@
 // client talks to: the leader needs no HTTP parsing for a follower's requests, and any protocol
 // with a service underneath (CMQ today) is forwarded the same way.
 
+import { commandForVoters, votersOnOlderRelease } from './version-gate';
 import { fail, type ErrorResult } from '../protocol/errors';
 import type { Logger } from '../protocol/log';
 import type { Runtime } from '../runtime/timers';
@@ -142,10 +143,22 @@ export class RoutedQueueService implements QueueService {
   }
 
   submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
-    return this.route(ctx, { method: 'submit', command }, () => this.local.submit(ctx, command));
+    // A leader of the previous release could not decode every command (node/version-gate.ts).
+    const c = commandForVoters(command, this.olderVoters());
+    if (!('kind' in c)) return Promise.resolve(c);
+    return this.route(ctx, { method: 'submit', command: c }, () => this.local.submit(ctx, c));
+  }
+
+  private olderVoters(): string[] {
+    return votersOnOlderRelease(this.group.network, this.group.voters(), this.group.selfId);
   }
 
   receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
+    // A receive's own visibility is this release's: a leader of the previous one would ignore it.
+    if (options?.visibilitySeconds !== undefined) {
+      const older = this.olderVoters();
+      if (older.length > 0) return Promise.resolve(fail('notApplied', undefined, `(${older.join(', ')} still run the previous release: retry once every member is upgraded)`));
+    }
     const call: ServiceCall = options === undefined ? { method: 'receive', queueName, numOfMsg, waitSeconds } : { method: 'receive', queueName, numOfMsg, waitSeconds, options };
     return this.route(ctx, call, () => this.local.receive(ctx, queueName, numOfMsg, waitSeconds, options));
   }

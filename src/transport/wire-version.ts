@@ -18,11 +18,17 @@ export const WIRE_VERSION = {
    * the leader only the call. To a node of version 2 a follower forwards the request whole.
    */
   serviceCalls: 3,
+  /**
+   * The frames and services of version 3; the node's state machine also applies the commands of
+   * the SQS API's release (new command kinds, and extensions of send, receive, publish and queue
+   * attributes: broker/compat.ts). A leader proposes them only while no voter announces less.
+   */
+  sqsCommands: 4,
 } as const;
 
 export type WireVersion = (typeof WIRE_VERSION)[keyof typeof WIRE_VERSION];
 
-export const CURRENT_WIRE_VERSION: WireVersion = WIRE_VERSION.serviceCalls;
+export const CURRENT_WIRE_VERSION: WireVersion = WIRE_VERSION.sqsCommands;
 
 export function isWireVersion(v: number): v is WireVersion {
   return (Object.values(WIRE_VERSION) as number[]).includes(v);

@@ -18,7 +18,7 @@ import { nodeRuntime } from '../../src/runtime/node-runtime';
 import { CallFormatError, decodeAnswer, decodeCall, dispatchCall, encodeAnswer, encodeCall, type LeaderService, type ServiceCall } from '../../src/node/call-codec';
 import { PeerRequests } from '../../src/node/peer-requests';
 import type { RequestContext } from '../../src/service/request-context';
-import { PeerRemoteError, PeerTimeoutError, PeerUnavailableError, RequestNotSentError, WIRE_VERSION, type PeerNetwork } from '../../src/transport';
+import { CURRENT_WIRE_VERSION, PeerRemoteError, PeerTimeoutError, PeerUnavailableError, RequestNotSentError, WIRE_VERSION, type PeerNetwork } from '../../src/transport';
 import { RecordingQueueService, sampleDeliveredMessage } from '../helpers/recording-service';
 
 const RC: RequestContext = {
@@ -122,7 +122,7 @@ test('answers decode to themselves: delivered bodies byte for byte, errors by th
 });
 
 /** A follower's network whose requests run the leader's router in the same process. */
-function loop(version: number = WIRE_VERSION.serviceCalls): { follower: PeerNetwork; leader: PeerNetwork; sent: number[] } {
+function loop(version: number = CURRENT_WIRE_VERSION): { follower: PeerNetwork; leader: PeerNetwork; sent: number[] } {
   let handler: ((from: string, payload: Buffer) => Promise<Uint8Array>) | undefined;
   const sent: number[] = [];
   const leader = { onRequest: (h: typeof handler) => (handler = h) } as unknown as PeerNetwork;
@@ -184,7 +184,7 @@ test('where this node leads, calls run here', async () => {
 
 test('a call that fails on the way: 6100 when the leader cannot have run it, or for any read; else outcome unknown', async () => {
   let failure: Error = new Error('unset');
-  let version: number = WIRE_VERSION.serviceCalls;
+  let version: number = CURRENT_WIRE_VERSION;
   let requests = 0;
   const network = {
     request: () => {
@@ -275,7 +275,7 @@ function mesh(leader: string | undefined) {
         if (cut.has(`${id}>${to}`)) return lost();
         return handlers.get(to)!(id, payload).then((b) => (cut.has(`${to}>${id}`) ? lost() : Buffer.from(b)));
       },
-      peerWireVersion: () => WIRE_VERSION.serviceCalls,
+      peerWireVersion: () => CURRENT_WIRE_VERSION,
       peerSilenceMs: (peer: string) => Date.now() - (lastHeard.get(`${id}<${peer}`) ?? 0),
     } as unknown as PeerNetwork;
     const service = new RecordingQueueService();

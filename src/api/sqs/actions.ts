@@ -328,7 +328,7 @@ interface OutgoingMessage {
 function outgoing(env: SqsEnv, m: SqsInput, target: SendTarget | undefined): OutgoingMessage | ErrorResult {
   const body = requiredString(m, 'MessageBody');
   if (isError(body)) return body;
-  if (!hasOnlyAllowedChars(body)) return fail('invalidMessageContents');
+  if (env.textAllowed !== true && !hasOnlyAllowedChars(body)) return fail('invalidMessageContents');
   const delay = optionalInt(m, 'DelaySeconds', DELAY_RANGE);
   if (isError(delay)) return delay;
   const ids = sendIds(m);

@@ -13,7 +13,7 @@
 import { fail, type ErrorResult } from '../../protocol/errors';
 import type { FormParams } from '../form';
 import type { SqsInput } from './types';
-import type { SqsList, SqsMap, SqsShape, SqsStruct } from './shapes';
+import type { SqsList, SqsMap, SqsMember, SqsShape, SqsStruct } from './shapes';
 
 export type InputResult = { ok: true; input: SqsInput } | ErrorResult;
 
@@ -206,20 +206,36 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Each struct's members as a list, made once (a send batch checks ten entries per request). */
+const MEMBER_LISTS = new WeakMap<SqsStruct, [string, SqsMember][]>();
+
+function membersOf(shape: SqsStruct): [string, SqsMember][] {
+  let list = MEMBER_LISTS.get(shape);
+  if (list === undefined) {
+    list = Object.entries(shape.members);
+    MEMBER_LISTS.set(shape, list);
+  }
+  return list;
+}
+
 function checkStruct(shape: SqsStruct, obj: Record<string, unknown>, prefix: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [member, def] of Object.entries(shape.members)) {
+  for (const [member, def] of membersOf(shape)) {
     if (!Object.prototype.hasOwnProperty.call(obj, member)) continue;
     const v = obj[member];
     // JSON null is "not set", as the AWS SDKs treat it.
     if (v === null || v === undefined) continue;
-    out[member] = checkValue(def.shape, v, join(prefix, member));
+    out[member] = checkValue(def.shape, v, prefix, member);
   }
   return out;
 }
 
-function checkValue(s: SqsShape, v: unknown, path: string): unknown {
-  const wrongType = (expected: string): never => bad(fail('paramErrorType', path, `(expected ${expected})`));
+/**
+ * `v` checked against shape `s`; it is member `key` of the value at `parent`. The path is joined
+ * only for an error or a container's items, not for every scalar of every request.
+ */
+function checkValue(s: SqsShape, v: unknown, parent: string, key: string): unknown {
+  const wrongType = (expected: string): never => bad(fail('paramErrorType', join(parent, key), `(expected ${expected})`));
   switch (s.t) {
     case 'string':
     case 'blob':
@@ -230,22 +246,25 @@ function checkValue(s: SqsShape, v: unknown, path: string): unknown {
       return typeof v === 'number' && Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX ? v : wrongType('an integer');
     case 'long':
       return typeof v === 'number' && Number.isSafeInteger(v) ? v : wrongType('an integer');
-    case 'list':
+    case 'list': {
       if (!Array.isArray(v)) return wrongType('a list');
+      const path = join(parent, key);
       return v.map((item, i) => {
         if (item === null || item === undefined) bad(fail('paramErrorType', `${path}.${i + 1}`, '(a list item cannot be null)'));
-        return checkValue(s.of, item, `${path}.${i + 1}`);
+        return checkValue(s.of, item, path, String(i + 1));
       });
+    }
     case 'map': {
       if (!isPlainObject(v)) return wrongType('a map');
+      const path = join(parent, key);
       const out: Record<string, unknown> = {};
       for (const [k, item] of Object.entries(v)) {
         if (item === null || item === undefined) bad(fail('paramErrorType', `${path}.${k}`, '(a map value cannot be null)'));
-        setOwn(out, k, checkValue(s.of, item, `${path}.${k}`));
+        setOwn(out, k, checkValue(s.of, item, path, k));
       }
       return out;
     }
     case 'struct':
-      return isPlainObject(v) ? checkStruct(s, v, path) : wrongType('an object');
+      return isPlainObject(v) ? checkStruct(s, v, join(parent, key)) : wrongType('an object');
   }
 }

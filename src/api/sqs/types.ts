@@ -25,6 +25,11 @@ export interface SqsEnv {
   region: string;
   /** Who sent the request (SenderId): the access key id that signed it, or the account id when unsigned. */
   senderId: string;
+  /**
+   * Every string of the input is known to hold only the characters SQS allows in a message
+   * (the wire saw it in the request's bytes), so the actions need not look at each one again.
+   */
+  textAllowed?: boolean;
 }
 
 /** An action: its output, or an error from the registry (protocol/errors.ts), rendered by the wire. */

@@ -215,6 +215,7 @@ async function runRequest(
     region: signer.region ?? ctx.region,
     senderId: signer.accessKeyId ?? ctx.accountId,
   };
+  if (request.protocol === 'json' && request.textAllowed) env.textAllowed = true;
   const result = await action(env, input);
   if ('ok' in result && result.ok === false) return result as ErrorResult;
   return { ok: true, action: parsed.action, operation: parsed.operation, output: result as SqsOutput };
@@ -222,7 +223,7 @@ async function runRequest(
 
 /** A request's action and its still unparsed input. */
 type Request =
-  | { ok: true; protocol: 'json'; action: string; body: unknown; params?: undefined }
+  | { ok: true; protocol: 'json'; action: string; body: unknown; params?: undefined; textAllowed: boolean }
   | { ok: true; protocol: 'query'; action: string; params: FormParams };
 
 function jsonRequest(req: HttpRequest, method: string): Request | ErrorResult {
@@ -234,7 +235,7 @@ function jsonRequest(req: HttpRequest, method: string): Request | ErrorResult {
   if (!contentType.startsWith(JSON_CONTENT_TYPE)) {
     return fail('cannotParse', 'request', `(Content-Type must be ${JSON_CONTENT_TYPE} with X-Amz-Target)`);
   }
-  if (req.body.length === 0) return { ok: true, protocol: 'json', action, body: {} };
+  if (req.body.length === 0) return { ok: true, protocol: 'json', action, body: {}, textAllowed: true };
   if (!isUtf8(req.body)) return fail('cannotParse', 'request', '(invalid UTF-8)');
   let body: unknown;
   try {
@@ -242,7 +243,22 @@ function jsonRequest(req: HttpRequest, method: string): Request | ErrorResult {
   } catch {
     return fail('cannotParse', 'request', '(the body is not JSON)');
   }
-  return { ok: true, protocol: 'json', action, body };
+  return { ok: true, protocol: 'json', action, body, textAllowed: onlyAllowedText(req.body) };
+}
+
+const BACKSLASH = 0x5c;
+/** U+FFFE and U+FFFF in UTF-8: the only characters valid UTF-8 can hold that SQS does not allow. */
+const U_FFFE = Buffer.from([0xef, 0xbf, 0xbe]);
+const U_FFFF = Buffer.from([0xef, 0xbf, 0xbf]);
+
+/**
+ * Whether every string of a JSON body (already checked to be UTF-8) holds only characters SQS
+ * allows, from its bytes alone: JSON strings cannot hold raw control characters, so without an
+ * escape (no backslash at all) a string holds what the bytes hold, and valid UTF-8 holds no lone
+ * surrogate; that leaves U+FFFE and U+FFFF. Three native scans instead of a pattern per message.
+ */
+function onlyAllowedText(body: Buffer): boolean {
+  return body.indexOf(BACKSLASH) < 0 && body.indexOf(U_FFFE) < 0 && body.indexOf(U_FFFF) < 0;
 }
 
 function queryRequest(req: HttpRequest, method: string): Request | ErrorResult {

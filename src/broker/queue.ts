@@ -424,6 +424,7 @@ export class QueueState {
    * here, visible. Returns how many moved and how many were left.
    */
   moveVisible(max: number, pick: (seq: number) => ((m: MovedMessage) => void) | undefined): { moved: number; stayed: number } {
+    if (this.fifo !== undefined) return this.moveVisibleFifo(this.fifo, max, pick);
     let moved = 0;
     const stayed: number[] = [];
     while (moved < max && this.visible.size > 0) {
@@ -441,6 +442,31 @@ export class QueueState {
     for (const seq of stayed) this.visible.push(seq);
     this.compact();
     return { moved, stayed: stayed.length };
+  }
+
+  /**
+   * moveVisible on a FIFO queue, in send order: a group with a message in flight stays whole (its
+   * later messages must not get ahead of it), the others move with their group ids, so their
+   * order within each group holds in the destination. Walks the queue from its head: redrive is
+   * an administrative action, in batches of at most LIMITS.moveBatchMax.
+   */
+  private moveVisibleFifo(fifo: FifoGroups, max: number, pick: (seq: number) => ((m: MovedMessage) => void) | undefined): { moved: number; stayed: number } {
+    const store = this.store;
+    let moved = 0;
+    let stayed = 0;
+    for (let seq = store.firstLiveFrom(store.headSeq); seq < store.nextSeq && moved < max; seq = store.firstLiveFrom(seq + 1)) {
+      if (store.state(seq) !== VISIBLE) continue;
+      const place = fifo.groupOf(seq).inflight > 0 ? undefined : pick(seq);
+      if (place === undefined) {
+        stayed++;
+        continue;
+      }
+      const c = store.chunkOf(seq)!;
+      place(this.takeForMove(c, seq - c.firstSeq));
+      moved++;
+    }
+    this.compact();
+    return { moved, stayed };
   }
 
   /** Removes a message from delivery for good. false if it no longer exists. */

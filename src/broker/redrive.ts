@@ -78,15 +78,16 @@ export class Redriver {
     const dst = dest === null ? undefined : this.host.queue(dest);
     if (dest !== null && dst === undefined) return fail('queueNotExist');
     if (dst === src) return fail('moveSameQueue');
-    if (src.fifo !== undefined || dst?.fifo !== undefined) return fail('moveFifo');
+    if (dst !== undefined && (dst.fifo !== undefined) !== (src.fifo !== undefined)) return fail('moveFifo');
     const sources = src.redrive?.sources;
     const targets = new Set<QueueState>();
     // Like a dead-letter move: the same body and msgId, a new seq, enqueued now, dequeueCount 0,
     // whatever the destination's maxMsgHeapNum (refusing would leave redrive stuck half done).
     const { moved, stayed } = src.moveVisible(max, (seq) => {
       const target = dst ?? this.host.queueByNumber(sources?.get(seq) ?? -1);
-      // A message with no known source, or whose source was deleted, stays.
-      if (target === undefined || target === src) return undefined;
+      // A message with no known source, or whose source was deleted, stays (as one whose source
+      // is not of its kind: a FIFO message goes only to a FIFO queue, keeping its group).
+      if (target === undefined || target === src || (target.fifo !== undefined) !== (src.fifo !== undefined)) return undefined;
       targets.add(target);
       return (m: MovedMessage) => target.append(m, nowMs, 0);
     });
@@ -109,9 +110,8 @@ export class Redriver {
       const dst = this.host.queue(destinationQueue);
       if (dst === undefined) return fail('queueNotExist');
       if (dst === src) return fail('moveSameQueue');
-      if (dst.fifo !== undefined) return fail('moveFifo');
+      if ((dst.fifo !== undefined) !== (src.fifo !== undefined)) return fail('moveFifo');
     }
-    if (src.fifo !== undefined) return fail('moveFifo');
     // As in SQS, the source is a dead-letter queue: named by a policy, or holding dead letters.
     if (!this.host.isDeadLetterQueue(src) && (src.redrive?.sources.size ?? 0) === 0) return fail('moveSourceNotDlq');
     const r = redriveOf(src);

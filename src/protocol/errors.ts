@@ -185,7 +185,7 @@ export const ERRORS = {
   moveTaskRunning: def('conflict', 'the source queue already has a running move task'),
   moveTaskNotExist: def('notFound', 'move task is not existed'),
   moveTaskNotRunning: def('conflict', 'the move task is not running'),
-  moveFifo: def('invalid', 'messages cannot be moved to or from a FIFO queue yet'),
+  moveFifo: def('invalid', 'messages cannot be moved between a FIFO queue and a standard queue'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -324,12 +324,35 @@ describe('redrive commands in the log', () => {
   });
 });
 
-void test('moves to or from a FIFO queue are refused (not supported yet), and change nothing', () => {
+void test('FIFO dead letters move back in order within their groups, keeping them; a group with a message in flight stays; FIFO and standard do not mix', () => {
   const h = new BrokerHarness();
   h.ok({ kind: 'createQueue', queueName: 'dlq.fifo', attrs: { sqs: { fifo: true } } });
   h.ok({ kind: 'createQueue', queueName: 'src.fifo', attrs: { sqs: { fifo: true }, deadLetterPolicy: { deadLetterQueue: 'dlq.fifo', policy: 0, maxReceiveCount: 1 } } });
   h.ok({ kind: 'createQueue', queueName: 'plain', attrs: {} });
-  assert.deepEqual(h.run({ kind: 'moveMessages', sourceQueue: 'dlq.fifo', destinationQueue: null, maxMessages: 10 }), { ok: false, error: 'moveFifo' });
+  const bodies = ['a1', 'b1', 'a2', 'c1', 'b2'];
+  h.ok({ kind: 'sendMessages', queueName: 'src.fifo', delaySeconds: null, bodies: bodies.map((b) => Buffer.from(b)), options: bodies.map((b) => ({ groupId: b[0]! })) });
+  // Received once, made visible again, then moved to the DLQ by the next receive (maxReceiveCount 1).
+  const first = h.ok({ kind: 'receiveMessages', queueName: 'src.fifo', numOfMsg: 10, seed: 1 }).messages;
+  h.ok({ kind: 'changeVisibility', queueName: 'src.fifo', entries: first.map((m) => ({ receiptHandle: m.receiptHandle, visibilitySeconds: 0 })) });
+  assert.deepEqual(h.ok({ kind: 'receiveMessages', queueName: 'src.fifo', numOfMsg: 10, seed: 2 }).messages, []);
+  // Group c's message is taken by a consumer of the DLQ: it stays, with nothing behind it.
+  const c = h.ok({ kind: 'receiveMessages', queueName: 'dlq.fifo', numOfMsg: 1, seed: 3 }).messages;
+  assert.equal(c.length, 1);
+  assert.deepEqual(h.run({ kind: 'moveMessages', sourceQueue: 'dlq.fifo', destinationQueue: 'plain', maxMessages: 10 }), { ok: false, error: 'moveFifo' });
   assert.deepEqual(h.run({ kind: 'moveMessages', sourceQueue: 'plain', destinationQueue: 'src.fifo', maxMessages: 10 }), { ok: false, error: 'moveFifo' });
-  assert.deepEqual(h.run({ kind: 'startMoveTask', sourceQueue: 'dlq.fifo', destinationQueue: null, maxPerSecond: null }), { ok: false, error: 'moveFifo' });
+  const moved = h.ok({ kind: 'moveMessages', sourceQueue: 'dlq.fifo', destinationQueue: null, maxMessages: 10 });
+  const inFlightGroup = c[0]!.groupId!;
+  const movedBodies = bodies.filter((b) => b[0] !== inFlightGroup);
+  assert.equal(moved.moved, movedBodies.length);
+  assert.equal(moved.stayed, bodies.length - movedBodies.length - 1);
+  const back = h.ok({ kind: 'receiveMessages', queueName: 'src.fifo', numOfMsg: 10, seed: 4 }).messages;
+  const got = back.map((m) => [m.groupId, h.body(m.body).toString()]);
+  for (const g of new Set(movedBodies.map((b) => b[0]!))) {
+    assert.deepEqual(
+      got.filter(([gid]) => gid === g).map(([, b]) => b),
+      movedBodies.filter((b) => b[0] === g),
+      `group ${g} in send order, under its group id`,
+    );
+  }
+  assert.equal(got.length, movedBodies.length);
 });

@@ -59,6 +59,8 @@ export interface BrokerStats {
   /** Messages moved to a dead-letter queue / dropped because it no longer existed. */
   deadLetterMoves: number;
   deadLetterDrops: number;
+  /** Deduplication ids remembered now, and those forgotten before their window ended (table full) since this replica started. */
+  dedup: { ids: number; evicted: number };
 }
 
 const DEFAULT_CONFIG: QueueConfig = {
@@ -559,6 +561,7 @@ export class QueueStateMachine {
       quarantined: this.quarantined,
       deadLetterMoves: this.deadLetterMoves,
       deadLetterDrops: this.deadLetterDrops,
+      dedup: { ids: this.dedup.size, evicted: this.dedup.evicted },
     };
   }
 

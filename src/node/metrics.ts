@@ -349,6 +349,12 @@ export class NodeMetrics {
     counter('opencmq_dead_letter_moves_total', 'Messages moved to a dead-letter queue (replicated state: the same on every member)', (o) => o.broker.deadLetterMoves);
     counter('opencmq_dead_letter_drops_total', 'Messages dropped because their dead-letter queue no longer existed', (o) => o.broker.deadLetterDrops);
     counter('opencmq_messages_quarantined_total', 'Messages removed from delivery because no intact copy of their body was found', (o) => o.broker.quarantined);
+    gauge('opencmq_dedup_ids', 'Send deduplication ids remembered (at most 500,000, each for 5 minutes)', (o) => o.broker.dedup.ids);
+    counter(
+      'opencmq_dedup_evicted_total',
+      'Deduplication ids forgotten before their 5 minutes because the table was full (a retry of their send would be stored again)',
+      (o) => o.broker.dedup.evicted,
+    );
     gauge('opencmq_queues', 'Queues', (o) => o.broker.queues);
     gauge('opencmq_topics', 'Topics', (o) => o.topics.topics);
 

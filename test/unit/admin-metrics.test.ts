@@ -52,7 +52,7 @@ function observation(over: Partial<NodeObservation['raft']> = {}): NodeObservati
     fatal: undefined,
     diskStall: undefined,
     wal: { bytesWritten: 4096, segments: 2, diskBytes: 1 << 20 },
-    broker: { queues: 3, messages: { visible: 0, inFlight: 0, delayed: 0, rewind: 0 }, quarantined: 0, deadLetterMoves: 5, deadLetterDrops: 1 },
+    broker: { queues: 3, messages: { visible: 0, inFlight: 0, delayed: 0, rewind: 0 }, quarantined: 0, deadLetterMoves: 5, deadLetterDrops: 1, dedup: { ids: 12, evicted: 2 } },
     topics: { topics: 1, pendingPushes: 2, deliveryDrops: 7, pushDrops: 1, pushesDelivered: 9 },
     served: { messagesSent: 11, messagesReceived: 8, messagesDeleted: 6, messagesPublished: 4, pushFailures: 3 },
     snapshotsInstalled: 0,
@@ -89,6 +89,8 @@ void describe('metrics', () => {
     assert.equal(sampleValue(e, 'opencmq_topic_pushes_total', { result: 'failed' }), 3);
     assert.equal(sampleValue(e, 'opencmq_topic_delivery_drops_total'), 7);
     assert.equal(sampleValue(e, 'opencmq_dead_letter_moves_total'), 5);
+    assert.equal(sampleValue(e, 'opencmq_dedup_ids'), 12);
+    assert.equal(sampleValue(e, 'opencmq_dedup_evicted_total'), 2);
     assert.equal(sampleValue(e, 'opencmq_ready'), 1);
 
     // A later scrape sees the node as it is then: a follower without a leader, a stalled disk.

@@ -100,7 +100,9 @@ export interface CmqClientOptions {
   /**
    * Give every send and publish a fresh `dedupId` (an opencmq extension) unless the call names its
    * own, so that retrying it after an ambiguous failure cannot enqueue it twice (within the
-   * server's 5-minute window). Default true; false for servers that refuse unknown parameters.
+   * server's 5-minute window). Default true. Set it false against servers that do not deduplicate
+   * (opencmq before this release, or another CMQ server): they ignore the id, and a send this
+   * client then retries after an ambiguous failure may be enqueued twice.
    */
   deduplicateSends?: boolean;
   /** Use this agent instead of the client's own keep-alive agent. */

@@ -58,9 +58,30 @@ function sizeAttributes(attrs: ReadonlyMap<string, MessageAttributeValue>): { li
 // Every SQS send builds one envelope per message: sized first, then written straight into one
 // buffer with Buffer's native UTF-8 writes (TextEncoder would allocate a copy of every string).
 export function encodeEnvelope(e: MessageEnvelope): Uint8Array {
-  const attributes = sizeAttributes(e.attributes);
-  const system = sizeAttributes(e.system);
-  const out = Buffer.allocUnsafe(1 + attributes.bytes + system.bytes + 4 + e.body.length);
+  return writeEnvelope(e.attributes, e.system, e.body.length, (out, at) => out.set(e.body, at)).bytes;
+}
+
+/**
+ * encodeEnvelope with the body given as text, written into the envelope as UTF-8 (no copy of it
+ * made first); the envelope, and a view of the body's bytes in it.
+ */
+export function encodeEnvelopeText(
+  attributes: ReadonlyMap<string, MessageAttributeValue>,
+  system: ReadonlyMap<string, MessageAttributeValue>,
+  body: string,
+): { bytes: Buffer; body: Buffer } {
+  return writeEnvelope(attributes, system, Buffer.byteLength(body, 'utf8'), (out, at) => out.write(body, at, 'utf8'));
+}
+
+function writeEnvelope(
+  attributeMap: ReadonlyMap<string, MessageAttributeValue>,
+  systemMap: ReadonlyMap<string, MessageAttributeValue>,
+  bodyLength: number,
+  writeBody: (out: Buffer, at: number) => void,
+): { bytes: Buffer; body: Buffer } {
+  const attributes = sizeAttributes(attributeMap);
+  const system = sizeAttributes(systemMap);
+  const out = Buffer.allocUnsafe(1 + attributes.bytes + system.bytes + 4 + bodyLength);
   let at = out.writeUInt8(ENVELOPE_VERSION, 0);
   const text = (s: string): void => {
     const n = out.write(s, at + 4, 'utf8');
@@ -82,8 +103,9 @@ export function encodeEnvelope(e: MessageEnvelope): Uint8Array {
       else if (kind === KIND_BINARY) bytes(a.binaryValue!);
     }
   }
-  bytes(e.body);
-  return out;
+  at = out.writeUInt32LE(bodyLength, at);
+  writeBody(out, at);
+  return { bytes: out, body: out.subarray(at, at + bodyLength) };
 }
 
 /** Not a well-formed envelope: decoding stops and returns undefined. */
@@ -161,8 +183,13 @@ export function decodeEnvelope(bytes: Uint8Array): MessageEnvelope | undefined {
  * type and value (UTF-8 bytes). System attributes do not count, as in SQS.
  */
 export function countedBytes(e: MessageEnvelope): number {
-  let n = e.body.length;
-  for (const [name, a] of e.attributes) {
+  return countedWith(e.attributes, e.body.length);
+}
+
+/** countedBytes of a body of `bodyLength` bytes with these message attributes. */
+export function countedWith(attributes: ReadonlyMap<string, MessageAttributeValue>, bodyLength: number): number {
+  let n = bodyLength;
+  for (const [name, a] of attributes) {
     n += utf8ByteLength(name) + utf8ByteLength(a.dataType);
     if (a.stringValue !== undefined) n += utf8ByteLength(a.stringValue);
     else if (a.binaryValue !== undefined) n += a.binaryValue.length;

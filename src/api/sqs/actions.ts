@@ -9,7 +9,7 @@ import { errorKind, errorText, fail, type ErrorName, type ErrorResult } from '..
 import { LIMITS, QUEUE_ATTR_RANGES } from '../../protocol/limits';
 import { SQS_QUEUE_DEFAULTS } from '../../protocol/queue-types';
 import { RECEIPT_HANDLE_RE } from '../../protocol/names';
-import { countedBytes, encodeEnvelope, type MessageEnvelope } from '../../service/message-envelope';
+import { countedWith, encodeEnvelopeText } from '../../service/message-envelope';
 import type { QueueList } from '../../broker/commands';
 import type { ServiceResult } from '../../service/queue-service';
 import { checkFifoSettings, hasSettings, namesFifoAttributes, parseQueueAttributes, QUEUE_ATTRIBUTE_NAMES, renderQueueAttributes, requestedAttributeNames, withSqsDefaults } from './attributes';
@@ -310,7 +310,7 @@ const DELAY_RANGE = { min: 0, max: SQS_LIMITS.delaySecondsMax };
 
 /** A message ready to send: its envelope and what the send command needs to know of it. */
 interface OutgoingMessage {
-  envelope: MessageEnvelope;
+  /** The message's envelope (its attributes, SenderId and body), as stored. */
   bytes: Uint8Array;
   options: SendBodyOptions;
   /** The body and attributes as SQS counts them (the batch's 1 MiB total). */
@@ -337,14 +337,14 @@ function outgoing(env: SqsEnv, m: SqsInput, target: SendTarget | undefined): Out
   if (isError(attributes)) return attributes;
   const given = parseSystemAttributes(m['MessageSystemAttributes']);
   if (isError(given)) return given;
-  const bodyBytes = Buffer.from(body, 'utf8');
-  const fields = sendFields(target, ids, bodyBytes, delay);
+  const fields = sendFields(target, ids, body, delay);
   if (isError(fields)) return fields;
-  const counted = countedBytes({ attributes, system: given, body: bodyBytes });
+  const counted = countedWith(attributes, Buffer.byteLength(body, 'utf8'));
   if (counted > QUEUE_ATTR_RANGES.maxMsgSize.max) return fail('msgTooLarge', undefined, `(${counted} bytes)`);
   const system = new Map([['SenderId', { dataType: 'String', stringValue: env.senderId }], ...given]);
   for (const [name, value] of Object.entries(fields.system)) system.set(name, { dataType: 'String', stringValue: value });
-  const envelope: MessageEnvelope = { attributes, system, body: bodyBytes };
+  // The body goes from the request's text straight into its envelope: one UTF-8 write, no copy.
+  const { bytes, body: bodyBytes } = encodeEnvelopeText(attributes, system, body);
   const options: SendBodyOptions = { enveloped: true, countedBytes: counted };
   if (delay !== undefined && !fields.dropDelay) options.delaySeconds = delay;
   if (fields.groupId !== undefined) options.groupId = fields.groupId;
@@ -352,7 +352,7 @@ function outgoing(env: SqsEnv, m: SqsInput, target: SendTarget | undefined): Out
   const result: Record<string, unknown> = { MD5OfMessageBody: md5OfBody(bodyBytes) };
   if (attributes.size > 0) result['MD5OfMessageAttributes'] = md5OfMessageAttributes(attributes);
   if (given.size > 0) result['MD5OfMessageSystemAttributes'] = md5OfMessageSystemAttributes(given);
-  return { envelope, bytes: encodeEnvelope(envelope), options, counted, result };
+  return { bytes, options, counted, result };
 }
 
 /**

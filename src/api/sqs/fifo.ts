@@ -34,7 +34,7 @@ export function dedupKey(scope: SqsQueueSettings['deduplicationScope'], groupId:
 }
 
 /** ContentBasedDeduplication's id: the SHA-256 of the body (not its attributes), in hex. */
-export function contentDedupId(body: Uint8Array): string {
+export function contentDedupId(body: Uint8Array | string): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
@@ -46,7 +46,8 @@ export function contentDedupId(body: Uint8Array): string {
 export function sendFields(
   target: SendTarget | undefined,
   ids: { groupId?: string; dedupId?: string },
-  body: Uint8Array,
+  /** The message body (its UTF-8 bytes, or its text: content-based deduplication hashes the same bytes). */
+  body: Uint8Array | string,
   delaySeconds: number | undefined,
 ): SendFields | ErrorResult {
   if (target === undefined || !target.fifo) {

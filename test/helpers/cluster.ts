@@ -92,8 +92,24 @@ export interface TestSetOptions {
   sqsPorts?: Record<string, number>;
 }
 
+/**
+ * A free port for each id, all different: every probe listener stays open until all have their
+ * port, so no two ids can be given the same one (ports picked one after another can).
+ */
 export async function freePorts(ids: string[]): Promise<Record<string, number>> {
-  return Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await freePort()] as const)));
+  const servers = await Promise.all(
+    ids.map(
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const srv = net.createServer();
+          srv.once('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((srv) => (srv.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+  return Object.fromEntries(ids.map((id, i) => [id, ports[i]!]));
 }
 
 export async function startTestSet(opts: TestSetOptions = {}): Promise<TestSet> {

@@ -58,9 +58,13 @@ void test('entrypoint: three members from one shared environment form a set, ser
   try {
     const secretFile = path.join(tmp, 'cluster_secret');
     fs.writeFileSync(secretFile, 'entrypoint-test-cluster-secret-0123456789\n');
-    const raft = await freePorts(IDS);
-    const api = await freePorts(IDS);
-    const admin = await freePorts(IDS);
+    // All nine in one call, so all different: ports picked by separate calls may come back the
+    // same, and two listeners of one member on one port fail its start.
+    const all = await freePorts(IDS.flatMap((id) => [`raft-${id}`, `api-${id}`, `admin-${id}`]));
+    const pick = (kind: string): Record<string, number> => Object.fromEntries(IDS.map((id) => [id, all[`${kind}-${id}`]!]));
+    const raft = pick('raft');
+    const api = pick('api');
+    const admin = pick('admin');
     const help = spawnSync(process.execPath, [CLI_MAIN, 'server', '--help'], { encoding: 'utf8' }).stdout;
     // The admin listener is used where the server has it (the image always sets it).
     const hasAdmin = /^\s+--admin-port\b/m.test(help);

@@ -187,8 +187,8 @@ export interface ReceivedMessage {
   firstDequeueMs: number;
   /** The stored body is a message envelope (SendBodyOptions.enveloped). */
   enveloped: boolean;
-  /** SQS SequenceNumber: increases with every message enqueued in a queue (ids.ts sequenceNumberOf). */
-  sequenceNumber: string;
+  /** FIFO queues only: SQS SequenceNumber, increasing with every message enqueued (ids.ts sequenceNumberOf). */
+  sequenceNumber?: string;
   /** FIFO queues: the message's group (SendBodyOptions.groupId). */
   groupId?: string;
   body: BodyRef;
@@ -222,8 +222,8 @@ export type CommandOk =
   | { ok: true; kind: 'createQueue'; queueId: string }
   | { ok: true; kind: 'setQueueAttributes'; attributes: QueueAttributes }
   | { ok: true; kind: 'deleteQueue' }
-  /** sequenceNumbers: one per body, beside its msgId (for a duplicate, the first send's). */
-  | { ok: true; kind: 'sendMessages'; msgIds: string[]; sequenceNumbers: string[] }
+  /** sequenceNumbers (FIFO queues only): one per body, beside its msgId (for a duplicate, the first send's). */
+  | { ok: true; kind: 'sendMessages'; msgIds: string[]; sequenceNumbers?: string[] }
   /** messages may be empty: nothing was visible. */
   | { ok: true; kind: 'receiveMessages'; messages: ReceivedMessage[] }
   | { ok: true; kind: 'deleteMessages'; failures: DeleteFailure[] }

@@ -51,7 +51,8 @@ export interface MovedMessage {
 export interface SendOutcome {
   ok: true;
   msgIds: string[];
-  sequenceNumbers: string[];
+  /** FIFO queues only (SQS answers a standard queue's sends without them): not made per message otherwise. */
+  sequenceNumbers?: string[];
 }
 
 export interface DeadLetterRouter {
@@ -236,12 +237,12 @@ export class QueueState {
     }
     if (fresh > 0 && this.heldCount() + fresh > this.config.maxMsgHeapNum) return fail('heapFull');
     const msgIds: string[] = [];
-    const sequenceNumbers: string[] = [];
+    const sequenceNumbers: string[] | undefined = fifo ? [] : undefined;
     for (let p = 0; p < bodies.length; p++) {
       const first = duplicateOf?.[p];
       if (first !== undefined) {
         msgIds.push(this.ids.msgId(first.entryIndex, first.batchPos & BATCH_POS_MASK));
-        sequenceNumbers.push(sequenceNumberOf(first.entryIndex, first.batchPos & BATCH_POS_MASK));
+        sequenceNumbers?.push(sequenceNumberOf(first.entryIndex, first.batchPos & BATCH_POS_MASK));
         continue;
       }
       const b = bodies[p]!;
@@ -254,9 +255,9 @@ export class QueueState {
       if (fifo) moved.groupId = o!.groupId;
       this.append(moved, nowMs, dueMs);
       msgIds.push(this.ids.msgId(entryIndex, p));
-      sequenceNumbers.push(sequenceNumberOf(entryIndex, p));
+      sequenceNumbers?.push(sequenceNumberOf(entryIndex, p));
     }
-    return { ok: true, msgIds, sequenceNumbers };
+    return sequenceNumbers === undefined ? { ok: true, msgIds } : { ok: true, msgIds, sequenceNumbers };
   }
 
   /** The lowest visible seq, taken out of `visible`; -1 when none. */
@@ -327,12 +328,14 @@ export class QueueState {
       enqueueMs: c.enqueueMs[i]!,
       firstDequeueMs: c.firstDequeueMs[i]!,
       enveloped: (pos & ENVELOPED) !== 0,
-      sequenceNumber: sequenceNumberOf(c.entryIndex[i]!, pos & BATCH_POS_MASK),
       body: { entryIndex: c.bodyEntry[i]!, offset: c.bodyOffset[i]!, length: c.bodyLength[i]!, crc32c: c.bodyCrc[i]! },
       queueNumber: this.queueNumber,
       seq,
     };
-    if (group !== undefined) m.groupId = group.id;
+    if (group !== undefined) {
+      m.groupId = group.id;
+      m.sequenceNumber = sequenceNumberOf(c.entryIndex[i]!, pos & BATCH_POS_MASK);
+    }
     out.push(m);
   }
 

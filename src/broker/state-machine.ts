@@ -200,7 +200,9 @@ export class QueueStateMachine {
           if (o.dedupId !== undefined && duplicateOf?.[p] === undefined) this.dedup.remember(queueScope(q.queueNumber), o.dedupId, { entryIndex: index, batchPos: p }, nowMs);
         });
         this.reschedule(q);
-        return { ok: true, kind: 'sendMessages', msgIds: sent.msgIds, sequenceNumbers: sent.sequenceNumbers };
+        return sent.sequenceNumbers === undefined
+          ? { ok: true, kind: 'sendMessages', msgIds: sent.msgIds }
+          : { ok: true, kind: 'sendMessages', msgIds: sent.msgIds, sequenceNumbers: sent.sequenceNumbers };
       }
       case 'receiveMessages': {
         const q = this.byName.get(cmd.queueName);

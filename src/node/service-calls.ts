@@ -5,6 +5,7 @@
 // client talks to: the leader needs no HTTP parsing for a follower's requests, and any protocol
 // with a service underneath (CMQ today) is forwarded the same way.
 
+import { olderReplicasCanApply } from '../broker/compat';
 import { commandForVoters, votersOnOlderRelease } from './version-gate';
 import { fail, type ErrorResult } from '../protocol/errors';
 import type { Logger } from '../protocol/log';
@@ -143,8 +144,9 @@ export class RoutedQueueService implements QueueService {
   }
 
   submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
-    // A leader of the previous release could not decode every command (node/version-gate.ts).
-    const c = commandForVoters(command, this.olderVoters());
+    // A leader of the previous release could not decode every command (node/version-gate.ts);
+    // the commands it knows (every CMQ one without a dedupId) skip the look at the voters.
+    const c = olderReplicasCanApply(command) ? command : commandForVoters(command, this.olderVoters());
     if (!('kind' in c)) return Promise.resolve(c);
     return this.route(ctx, { method: 'submit', command: c }, () => this.local.submit(ctx, c));
   }

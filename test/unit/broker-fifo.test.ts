@@ -115,7 +115,7 @@ void test('dead-letter on maxReceiveCount: the moved message unblocks its group 
   const moved = receive(h, 10, undefined, 'dlq');
   assert.deepEqual(
     moved.map((m) => [h.body(m.body).toString(), m.groupId, m.msgId, m.sequenceNumber]),
-    [['A1', 'A', sent.msgIds[0], sent.sequenceNumbers[0]]],
+    [['A1', 'A', sent.msgIds[0], sent.sequenceNumbers![0]]],
   );
 });
 
@@ -150,7 +150,7 @@ void test('deduplication on a FIFO queue: a duplicate is not enqueued and answer
   const first = send(h, ['A1', 'A2'], 'f', [{ dedupId: 'x' }, { dedupId: 'y' }]);
   const again = send(h, ['A1', 'A3'], 'f', [{ dedupId: 'x' }, { dedupId: 'z' }]);
   assert.equal(again.msgIds[0], first.msgIds[0]);
-  assert.equal(again.sequenceNumbers[0], first.sequenceNumbers[0]);
+  assert.equal(again.sequenceNumbers![0], first.sequenceNumbers![0]);
   assert.deepEqual(names(h, receive(h)), ['A1', 'A2', 'A3']);
 });
 
@@ -223,7 +223,7 @@ void test('sequence numbers: 20 digits, increasing with every message of a queue
   const h = setup();
   const a = send(h, ['A1', 'B1']);
   const b = send(h, ['A2']);
-  const all = [...a.sequenceNumbers, ...b.sequenceNumbers];
+  const all = [...a.sequenceNumbers!, ...b.sequenceNumbers!];
   assert.ok(all.every((s) => /^\d{20}$/.test(s)));
   assert.deepEqual([...all].sort(), all);
   assert.equal(new Set(all).size, 3);
@@ -231,7 +231,7 @@ void test('sequence numbers: 20 digits, increasing with every message of a queue
   const got = receive(h);
   assert.deepEqual(
     got.map((m) => m.sequenceNumber),
-    [a.sequenceNumbers[0], b.sequenceNumbers[0], a.sequenceNumbers[1]],
+    [a.sequenceNumbers![0], b.sequenceNumbers![0], a.sequenceNumbers![1]],
   );
 });
 
@@ -454,7 +454,7 @@ function runFifoScenario(groupCount: number, queueDelay: number, ops: Op[]): voi
           bodies: bodies.map((b) => Buffer.from(b.body)),
           options: bodies.map((b) => ({ groupId: `g${b.g}` })),
         });
-        assert.equal(r.sequenceNumbers.length, bodies.length);
+        assert.equal(r.sequenceNumbers!.length, bodies.length);
         for (const b of bodies) {
           const m: ModelMsg = { body: b.body, group: b.g, order: byGroup[b.g]!.length, sentMs: h.timeMs, deleted: false, untilMs: -1, handle: '', receives: 0, setAtIndex: 0 };
           msgs.set(b.body, m);

@@ -66,7 +66,8 @@ void test('codec: the send extension, receive visibility and the new commands ro
 void test("sends: no delay is the queue's own delay; a body's own delay wins; countedBytes is what maxMsgSize limits", () => {
   const h = setup({ sqs: { delaySeconds: 10 }, maxMsgSize: 1024 });
   h.ok({ kind: 'sendMessages', queueName: 'q', delaySeconds: null, bodies: [body('queue delay')] });
-  h.ok({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('explicit 0')] });
+  const plain = h.ok({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [body('explicit 0')] });
+  assert.equal(plain.sequenceNumbers, undefined, 'sequence numbers are made for FIFO queues only');
   h.ok({ kind: 'sendMessages', queueName: 'q', delaySeconds: null, bodies: [body('own 0'), body('own 20')], options: [{ delaySeconds: 0 }, { delaySeconds: 20 }] });
   assert.deepEqual(counts(h), [2, 0, 2]);
   h.advance(10_000);

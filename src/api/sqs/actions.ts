@@ -377,7 +377,7 @@ function sendResult(m: OutgoingMessage, msgId: string, sequenceNumber: string | 
 }
 
 /** Send the messages in one command (one log entry); their message ids and sequence numbers, in order. */
-async function sendAll(env: SqsEnv, queueName: string, msgs: OutgoingMessage[]): Promise<{ msgIds: string[]; sequenceNumbers: string[] } | ErrorResult> {
+async function sendAll(env: SqsEnv, queueName: string, msgs: OutgoingMessage[]): Promise<{ msgIds: string[]; sequenceNumbers?: string[] } | ErrorResult> {
   const r = await submit(env, {
     kind: 'sendMessages',
     queueName,
@@ -387,7 +387,7 @@ async function sendAll(env: SqsEnv, queueName: string, msgs: OutgoingMessage[]):
   });
   if (!r.ok) return r;
   if (r.msgIds.length !== msgs.length) return fail('internalError', undefined, `(${r.msgIds.length} msgIds for ${msgs.length} messages)`);
-  return { msgIds: r.msgIds, sequenceNumbers: r.sequenceNumbers };
+  return r.sequenceNumbers === undefined ? { msgIds: r.msgIds } : { msgIds: r.msgIds, sequenceNumbers: r.sequenceNumbers };
 }
 
 const sendMessage: SqsAction = async (env, input) => {
@@ -399,7 +399,7 @@ const sendMessage: SqsAction = async (env, input) => {
   if (isError(m)) return m;
   const sent = await sendAll(env, name, [m]);
   if (isError(sent)) return sent;
-  return sendResult(m, sent.msgIds[0] as string, sent.sequenceNumbers[0]);
+  return sendResult(m, sent.msgIds[0] as string, sent.sequenceNumbers?.[0]);
 };
 
 const sendMessageBatch: SqsAction = async (env, input) => {
@@ -437,7 +437,7 @@ const sendMessageBatch: SqsAction = async (env, input) => {
     if (isError(sent) && sent.error === 'queueNotExist') return sent;
     ready.forEach((x, i) => {
       if (isError(sent)) failed.push(failedEntry(x.id, sent));
-      else successful.push(sendResult(x.m, sent.msgIds[i] as string, sent.sequenceNumbers[i]));
+      else successful.push(sendResult(x.m, sent.msgIds[i] as string, sent.sequenceNumbers?.[i]));
     });
   }
   return { Successful: successful, Failed: failed };

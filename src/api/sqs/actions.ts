@@ -38,11 +38,6 @@ import {
 } from './validation';
 
 
-/** The SQS query error code of a registry error, for the `Code` of a batch's Failed entries: the wire's one table. */
-export function batchEntryCode(name: ErrorName): string {
-  return SQS_CODES[name].code;
-}
-
 /** Whether a failure is the sender's (SenderFault): a request it can fix, not the service's state. */
 function senderFault(name: ErrorName): boolean {
   const kind = errorKind(name);
@@ -51,7 +46,7 @@ function senderFault(name: ErrorName): boolean {
 
 function failedEntry(id: string, e: ErrorResult): Record<string, unknown> {
   const message = errorText(e.error, e.arg) + (e.detail !== undefined ? ` ${e.detail}` : '');
-  return { Id: id, SenderFault: senderFault(e.error), Code: batchEntryCode(e.error), Message: message };
+  return { Id: id, SenderFault: senderFault(e.error), Code: SQS_CODES[e.error].code, Message: message };
 }
 
 /** The queue a request names by QueueUrl. */

@@ -55,33 +55,16 @@ function sizeAttributes(attrs: ReadonlyMap<string, MessageAttributeValue>): { li
   return { list, bytes };
 }
 
-// Every SQS send builds one envelope per message: sized first, then written straight into one
-// buffer with Buffer's native UTF-8 writes (TextEncoder would allocate a copy of every string).
-export function encodeEnvelope(e: MessageEnvelope): Uint8Array {
-  return writeEnvelope(e.attributes, e.system, e.body.length, (out, at) => out.set(e.body, at)).bytes;
-}
-
 /**
- * encodeEnvelope with the body given as text, written into the envelope as UTF-8 (no copy of it
- * made first); the envelope, and a view of the body's bytes in it.
+ * The bytes of an envelope before its body: the version, the attributes and the system
+ * attributes (messages with the same attributes have the same head, so a sender may reuse one).
+ * Sized first, then written straight into one buffer with Buffer's native UTF-8 writes
+ * (TextEncoder would allocate a copy of every string).
  */
-export function encodeEnvelopeText(
-  attributes: ReadonlyMap<string, MessageAttributeValue>,
-  system: ReadonlyMap<string, MessageAttributeValue>,
-  body: string,
-): { bytes: Buffer; body: Buffer } {
-  return writeEnvelope(attributes, system, Buffer.byteLength(body, 'utf8'), (out, at) => out.write(body, at, 'utf8'));
-}
-
-function writeEnvelope(
-  attributeMap: ReadonlyMap<string, MessageAttributeValue>,
-  systemMap: ReadonlyMap<string, MessageAttributeValue>,
-  bodyLength: number,
-  writeBody: (out: Buffer, at: number) => void,
-): { bytes: Buffer; body: Buffer } {
+export function envelopeHead(attributeMap: ReadonlyMap<string, MessageAttributeValue>, systemMap: ReadonlyMap<string, MessageAttributeValue>): Buffer {
   const attributes = sizeAttributes(attributeMap);
   const system = sizeAttributes(systemMap);
-  const out = Buffer.allocUnsafe(1 + attributes.bytes + system.bytes + 4 + bodyLength);
+  const out = Buffer.allocUnsafe(1 + attributes.bytes + system.bytes);
   let at = out.writeUInt8(ENVELOPE_VERSION, 0);
   const text = (s: string): void => {
     const n = out.write(s, at + 4, 'utf8');
@@ -103,9 +86,40 @@ function writeEnvelope(
       else if (kind === KIND_BINARY) bytes(a.binaryValue!);
     }
   }
-  at = out.writeUInt32LE(bodyLength, at);
-  writeBody(out, at);
-  return { bytes: out, body: out.subarray(at, at + bodyLength) };
+  return out;
+}
+
+/** One envelope to write: its head (envelopeHead) and its body, as bytes or as text stored as UTF-8. */
+export interface EnvelopeParts {
+  head: Uint8Array;
+  body: Uint8Array | string;
+}
+
+/**
+ * Envelopes written into one buffer (a send's messages are stored together, so one allocation
+ * serves them all); each envelope, and a view of its body's bytes in it. A body given as text
+ * is written as UTF-8 straight into its place (no copy made first).
+ */
+export function writeEnvelopes(parts: readonly EnvelopeParts[]): { bytes: Buffer; body: Buffer }[] {
+  const bodyLengths = parts.map((p) => (typeof p.body === 'string' ? Buffer.byteLength(p.body, 'utf8') : p.body.length));
+  let total = 0;
+  parts.forEach((p, i) => (total += p.head.length + 4 + bodyLengths[i]!));
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  return parts.map((p, i) => {
+    const start = at;
+    const length = bodyLengths[i]!;
+    out.set(p.head, at);
+    at = out.writeUInt32LE(length, at + p.head.length);
+    if (typeof p.body === 'string') out.write(p.body, at, 'utf8');
+    else out.set(p.body, at);
+    at += length;
+    return { bytes: out.subarray(start, at), body: out.subarray(at - length, at) };
+  });
+}
+
+export function encodeEnvelope(e: MessageEnvelope): Uint8Array {
+  return writeEnvelopes([{ head: envelopeHead(e.attributes, e.system), body: e.body }])[0]!.bytes;
 }
 
 /** Not a well-formed envelope: decoding stops and returns undefined. */

@@ -9,15 +9,15 @@ import { errorKind, errorText, fail, type ErrorName, type ErrorResult } from '..
 import { LIMITS, QUEUE_ATTR_RANGES } from '../../protocol/limits';
 import { SQS_QUEUE_DEFAULTS } from '../../protocol/queue-types';
 import { RECEIPT_HANDLE_RE } from '../../protocol/names';
-import { countedWith, encodeEnvelopeText } from '../../service/message-envelope';
+import { countedWith, envelopeHead, writeEnvelopes, type EnvelopeParts, type MessageAttributeValue } from '../../service/message-envelope';
 import type { QueueList } from '../../broker/commands';
 import type { ServiceResult } from '../../service/queue-service';
 import { checkFifoSettings, hasSettings, namesFifoAttributes, parseQueueAttributes, QUEUE_ATTRIBUTE_NAMES, renderQueueAttributes, requestedAttributeNames, withSqsDefaults } from './attributes';
 import { MOVE_TASK_ACTIONS } from './move-tasks';
 import { submit } from '../queue-actions';
-import { md5OfBody, md5OfMessageAttributes, md5OfMessageSystemAttributes } from './md5';
+import { md5OfMessageAttributes, md5OfMessageSystemAttributes } from './md5';
 import { attributeSelector, parseMessageAttributes, parseSystemAttributes, renderReceived, requestedSystemAttributes } from './messages';
-import { sendFields, type SendTarget } from './fifo';
+import { sendFields, type SendFields, type SendTarget } from './fifo';
 import { queueNameOfUrl, queueUrl } from './queue-url';
 import type { SqsAction, SqsEnv, SqsInput, SqsOutput } from './types';
 import {
@@ -303,22 +303,23 @@ const listQueueTags: SqsAction = async (env, input) => {
 
 const DELAY_RANGE = { min: 0, max: SQS_LIMITS.delaySecondsMax };
 
-/** A message ready to send: its envelope and what the send command needs to know of it. */
+/** A message checked and ready to send: what its envelope is made of, and what the send command needs to know of it. */
 interface OutgoingMessage {
-  /** The message's envelope (its attributes, SenderId and body), as stored. */
-  bytes: Uint8Array;
+  /** Its envelope's head (attributes and SenderId) and body, written with the request's other messages. */
+  parts: EnvelopeParts;
   options: SendBodyOptions;
   /** The body and attributes as SQS counts them (the batch's 1 MiB total). */
   counted: number;
-  result: Record<string, unknown>;
+  /** MD5OfMessageAttributes and MD5OfMessageSystemAttributes, when it has such attributes. */
+  digests: { MD5OfMessageAttributes?: string; MD5OfMessageSystemAttributes?: string };
 }
 
 /**
- * Check one message (SendMessage's input, or one SendMessageBatch entry) and build its envelope.
- * SenderId is stored with it (who sent it, reported on receive) but is not counted against the
- * queue's MaximumMessageSize: SQS does not count it either; nor are MessageGroupId and
- * MessageDeduplicationId, stored beside it so a receive can report them. `target`: the queue's
- * FIFO settings, when the request made them necessary (see ./fifo.ts).
+ * Check one message (SendMessage's input, or one SendMessageBatch entry) and say what its
+ * envelope is made of. SenderId is stored with it (who sent it, reported on receive) but is not
+ * counted against the queue's MaximumMessageSize: SQS does not count it either; nor are
+ * MessageGroupId and MessageDeduplicationId, stored beside it so a receive can report them.
+ * `target`: the queue's FIFO settings, when the request made them necessary (see ./fifo.ts).
  */
 function outgoing(env: SqsEnv, m: SqsInput, target: SendTarget | undefined): OutgoingMessage | ErrorResult {
   const body = requiredString(m, 'MessageBody');
@@ -336,18 +337,41 @@ function outgoing(env: SqsEnv, m: SqsInput, target: SendTarget | undefined): Out
   if (isError(fields)) return fields;
   const counted = countedWith(attributes, Buffer.byteLength(body, 'utf8'));
   if (counted > QUEUE_ATTR_RANGES.maxMsgSize.max) return fail('msgTooLarge', undefined, `(${counted} bytes)`);
-  const system = new Map([['SenderId', { dataType: 'String', stringValue: env.senderId }], ...given]);
-  for (const [name, value] of Object.entries(fields.system)) system.set(name, { dataType: 'String', stringValue: value });
-  // The body goes from the request's text straight into its envelope: one UTF-8 write, no copy.
-  const { bytes, body: bodyBytes } = encodeEnvelopeText(attributes, system, body);
+  const fieldNames = Object.keys(fields.system) as (keyof SendFields['system'])[];
+  let head: Uint8Array;
+  if (attributes.size === 0 && given.size === 0 && fieldNames.length === 0) {
+    head = senderOnlyHead(env.senderId);
+  } else {
+    const system = new Map([['SenderId', { dataType: 'String', stringValue: env.senderId }], ...given]);
+    for (const name of fieldNames) system.set(name, { dataType: 'String', stringValue: fields.system[name]! });
+    head = envelopeHead(attributes, system);
+  }
   const options: SendBodyOptions = { enveloped: true, countedBytes: counted };
   if (delay !== undefined && !fields.dropDelay) options.delaySeconds = delay;
   if (fields.groupId !== undefined) options.groupId = fields.groupId;
   if (fields.dedupKey !== undefined) options.dedupId = fields.dedupKey;
-  const result: Record<string, unknown> = { MD5OfMessageBody: md5OfBody(bodyBytes) };
-  if (attributes.size > 0) result['MD5OfMessageAttributes'] = md5OfMessageAttributes(attributes);
-  if (given.size > 0) result['MD5OfMessageSystemAttributes'] = md5OfMessageSystemAttributes(given);
-  return { bytes, options, counted, result };
+  const digests: OutgoingMessage['digests'] = {};
+  if (attributes.size > 0) digests.MD5OfMessageAttributes = md5OfMessageAttributes(attributes);
+  if (given.size > 0) digests.MD5OfMessageSystemAttributes = md5OfMessageSystemAttributes(given);
+  return { parts: { head, body }, options, counted, digests };
+}
+
+/**
+ * The envelope head of a message with no attributes but its SenderId (almost every message),
+ * made once per sender: a server has few senders, and the cache is cleared if it ever has many.
+ */
+const senderOnlyHeads = new Map<string, Buffer>();
+const SENDER_ONLY_HEADS_MAX = 1024;
+const NO_ATTRIBUTES: ReadonlyMap<string, MessageAttributeValue> = new Map();
+
+function senderOnlyHead(senderId: string): Buffer {
+  let head = senderOnlyHeads.get(senderId);
+  if (head === undefined) {
+    if (senderOnlyHeads.size >= SENDER_ONLY_HEADS_MAX) senderOnlyHeads.clear();
+    head = envelopeHead(NO_ATTRIBUTES, new Map([['SenderId', { dataType: 'String', stringValue: senderId }]]));
+    senderOnlyHeads.set(senderId, head);
+  }
+  return head;
 }
 
 /**
@@ -363,26 +387,39 @@ async function sendTarget(env: SqsEnv, queueName: string, messages: readonly Sqs
 }
 
 /** What a send answers per message (SequenceNumber: FIFO queues only, as SQS). */
-function sendResult(m: OutgoingMessage, msgId: string, sequenceNumber: string | undefined): Record<string, unknown> {
-  // Completes the message's own result object (each is answered once): no copies per message.
-  const out = m.result;
+function sendResult(m: OutgoingMessage, md5OfBody: string, msgId: string, sequenceNumber: string | undefined, id?: string): Record<string, unknown> {
+  const out: Record<string, unknown> = id === undefined ? {} : { Id: id };
   out['MessageId'] = msgId;
+  out['MD5OfMessageBody'] = md5OfBody;
+  if (m.digests.MD5OfMessageAttributes !== undefined) out['MD5OfMessageAttributes'] = m.digests.MD5OfMessageAttributes;
+  if (m.digests.MD5OfMessageSystemAttributes !== undefined) out['MD5OfMessageSystemAttributes'] = m.digests.MD5OfMessageSystemAttributes;
   if (m.options.groupId !== undefined && sequenceNumber !== undefined) out['SequenceNumber'] = sequenceNumber;
   return out;
 }
 
-/** Send the messages in one command (one log entry); their message ids and sequence numbers, in order. */
-async function sendAll(env: SqsEnv, queueName: string, msgs: OutgoingMessage[]): Promise<{ msgIds: string[]; sequenceNumbers?: string[] } | ErrorResult> {
+/**
+ * Send the messages in one command (one log entry), their envelopes written into one buffer;
+ * their message ids, sequence numbers and body digests, in order.
+ */
+async function sendAll(
+  env: SqsEnv,
+  queueName: string,
+  msgs: readonly OutgoingMessage[],
+): Promise<{ msgIds: string[]; sequenceNumbers?: string[]; md5s: string[] } | ErrorResult> {
+  const envelopes = writeEnvelopes(msgs.map((m) => m.parts));
+  // Only the answer needs the digests: they are made while the messages are being stored.
+  const digests = env.bodyDigests.start(envelopes.map((e) => e.body));
   const r = await submit(env, {
     kind: 'sendMessages',
     queueName,
     delaySeconds: null,
-    bodies: msgs.map((m) => m.bytes),
+    bodies: envelopes.map((e) => e.bytes),
     options: msgs.map((m) => m.options),
   });
   if (!r.ok) return r;
   if (r.msgIds.length !== msgs.length) return fail('internalError', undefined, `(${r.msgIds.length} msgIds for ${msgs.length} messages)`);
-  return r.sequenceNumbers === undefined ? { msgIds: r.msgIds } : { msgIds: r.msgIds, sequenceNumbers: r.sequenceNumbers };
+  const md5s = envelopes.map((_, i) => digests.digest(i));
+  return r.sequenceNumbers === undefined ? { msgIds: r.msgIds, md5s } : { msgIds: r.msgIds, sequenceNumbers: r.sequenceNumbers, md5s };
 }
 
 const sendMessage: SqsAction = async (env, input) => {
@@ -394,7 +431,7 @@ const sendMessage: SqsAction = async (env, input) => {
   if (isError(m)) return m;
   const sent = await sendAll(env, name, [m]);
   if (isError(sent)) return sent;
-  return sendResult(m, sent.msgIds[0] as string, sent.sequenceNumbers?.[0]);
+  return sendResult(m, sent.md5s[0]!, sent.msgIds[0]!, sent.sequenceNumbers?.[0]);
 };
 
 const sendMessageBatch: SqsAction = async (env, input) => {
@@ -415,8 +452,6 @@ const sendMessageBatch: SqsAction = async (env, input) => {
       continue;
     }
     total += m.counted;
-    // A batch entry's result starts with its Id (the members' order of SQS's answers).
-    m.result = { Id: id, ...m.result };
     ready.push({ id, m });
   }
   if (total > LIMITS.batchBodyBytesMax) return fail('batchTooLarge', undefined, `(${total} bytes in all)`);
@@ -432,7 +467,7 @@ const sendMessageBatch: SqsAction = async (env, input) => {
     if (isError(sent) && sent.error === 'queueNotExist') return sent;
     ready.forEach((x, i) => {
       if (isError(sent)) failed.push(failedEntry(x.id, sent));
-      else successful.push(sendResult(x.m, sent.msgIds[i] as string, sent.sequenceNumbers?.[i]));
+      else successful.push(sendResult(x.m, sent.md5s[i]!, sent.msgIds[i]!, sent.sequenceNumbers?.[i], x.id));
     });
   }
   return { Successful: successful, Failed: failed };

@@ -9,7 +9,6 @@ import type { AddressInfo } from 'node:net';
 
 import type { AuthConfig } from '../api/auth';
 import { createApiContext, createApiServer, type ApiOptions } from '../api/http-server';
-import { startDigestWorker, type BodyDigester } from '../api/sqs/body-digests';
 import { createSqsServer } from '../api/sqs/server';
 import { verifySigV4 } from '../api/sqs/sigv4';
 import { acquireDataDir, type DataDirLock } from '../storage/data-dir';
@@ -63,7 +62,6 @@ export async function startServer(opts: ServerOptions): Promise<StartedServer> {
     // A failed start gives the directory back, so an embedding process may try again.
     opened.admin?.close();
     opened.sqs?.close();
-    await opened.bodyDigests?.close();
     await opened.host?.close().catch(() => {});
     await opened.transport?.close().catch(() => {});
     dataDir.release();
@@ -90,7 +88,6 @@ interface Opened {
   host?: NodeHost;
   admin?: http.Server;
   sqs?: http.Server;
-  bodyDigests?: BodyDigester;
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {
@@ -221,9 +218,6 @@ async function serve(
     ...(opts.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: opts.keepAliveTimeoutMs } : {}),
     ...(opts.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: opts.maxConnectionsPerClient } : {}),
   };
-  // The bodies' digests of SQS sends are made on a worker thread while they are being stored.
-  const bodyDigests = opts.sqsPort ? startDigestWorker() : undefined;
-  if (bodyDigests) opened.bodyDigests = bodyDigests;
   const sqs = opts.sqsPort
     ? createSqsServer({
         service,
@@ -233,7 +227,6 @@ async function serve(
         log: logger,
         ...(onRequestDone ? { onRequestDone } : {}),
         ...(metrics ? { observer: metrics.requestObserver } : {}),
-        ...(bodyDigests ? { bodyDigests } : {}),
         ...listenerLimits,
       })
     : undefined;
@@ -312,7 +305,6 @@ async function serve(
         }, 2000);
         await httpClosed;
         await sqsClosed;
-        await bodyDigests?.close();
         clearTimeout(grace);
         admin?.closeAllConnections();
         await adminClosed;

@@ -2,13 +2,18 @@
 // attributes, the system attributes and the body. The broker keeps it as the message's body and
 // flags the message as enveloped; receivers unwrap it here. Protocol-neutral (no SQS wire types).
 //
-// Layout, version 1 (lengths and counts little-endian):
-//   u8 version = 1
+// Layout, version 2 (lengths and counts little-endian):
+//   u8 version = 2
+//   16 bytes: the MD5 of the body (made once, when the message is sent: SQS answers carry it on
+//             every send and every receive, and on 1 KiB it costs as much as the rest of a receive)
 //   u32 attribute count, then each attribute   } sorted by name when encoded; a repeated name
 //   u32 system attribute count, then each one  } does not decode
 //   u32 body length, body bytes                  (last, so decoding returns it as a view)
 // Each attribute: u32 name length, UTF-8 name; u32 data type length, UTF-8 data type;
 //   u8 value kind (0 none, 1 string, 2 binary); unless none, u32 value length and its bytes.
+// Version 1 is the same without the digest; it still decodes (its receivers make the digest).
+
+import { hash } from 'node:crypto';
 
 export interface MessageAttributeValue {
   dataType: string;
@@ -21,9 +26,14 @@ export interface MessageEnvelope {
   /** AWSTraceHeader etc., and opencmq's own SenderId. */
   system: Map<string, MessageAttributeValue>;
   body: Uint8Array;
+  /** The body's MD5, as stored with it (version 2); undefined in a version 1 envelope. */
+  bodyMd5?: Uint8Array;
 }
 
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
+/** The version before the body's digest was stored. */
+const ENVELOPE_VERSION_1 = 1;
+const MD5_BYTES = 16;
 const KIND_NONE = 0;
 const KIND_STRING = 1;
 const KIND_BINARY = 2;
@@ -56,7 +66,7 @@ function sizeAttributes(attrs: ReadonlyMap<string, MessageAttributeValue>): { li
 }
 
 /**
- * The bytes of an envelope before its body: the version, the attributes and the system
+ * The bytes of an envelope between its digest and its body: the attributes and the system
  * attributes (messages with the same attributes have the same head, so a sender may reuse one).
  * Sized first, then written straight into one buffer with Buffer's native UTF-8 writes
  * (TextEncoder would allocate a copy of every string).
@@ -64,8 +74,8 @@ function sizeAttributes(attrs: ReadonlyMap<string, MessageAttributeValue>): { li
 export function envelopeHead(attributeMap: ReadonlyMap<string, MessageAttributeValue>, systemMap: ReadonlyMap<string, MessageAttributeValue>): Buffer {
   const attributes = sizeAttributes(attributeMap);
   const system = sizeAttributes(systemMap);
-  const out = Buffer.allocUnsafe(1 + attributes.bytes + system.bytes);
-  let at = out.writeUInt8(ENVELOPE_VERSION, 0);
+  const out = Buffer.allocUnsafe(attributes.bytes + system.bytes);
+  let at = 0;
   const text = (s: string): void => {
     const n = out.write(s, at + 4, 'utf8');
     out.writeUInt32LE(n, at);
@@ -95,30 +105,42 @@ export interface EnvelopeParts {
   body: Uint8Array | string;
 }
 
+/** A written envelope, and views of its body and of the body's MD5 in it. */
+export interface WrittenEnvelope {
+  bytes: Buffer;
+  body: Buffer;
+  bodyMd5: Buffer;
+}
+
 /**
  * Envelopes written into one buffer (a send's messages are stored together, so one allocation
- * serves them all); each envelope, and a view of its body's bytes in it. A body given as text
- * is written as UTF-8 straight into its place (no copy made first).
+ * serves them all), each with its body's digest. A body given as text is written as UTF-8
+ * straight into its place (no copy made first).
  */
-export function writeEnvelopes(parts: readonly EnvelopeParts[]): { bytes: Buffer; body: Buffer }[] {
+export function writeEnvelopes(parts: readonly EnvelopeParts[]): WrittenEnvelope[] {
   const bodyLengths = parts.map((p) => (typeof p.body === 'string' ? Buffer.byteLength(p.body, 'utf8') : p.body.length));
   let total = 0;
-  parts.forEach((p, i) => (total += p.head.length + 4 + bodyLengths[i]!));
+  parts.forEach((p, i) => (total += 1 + MD5_BYTES + p.head.length + 4 + bodyLengths[i]!));
   const out = Buffer.allocUnsafe(total);
   let at = 0;
   return parts.map((p, i) => {
     const start = at;
     const length = bodyLengths[i]!;
+    at = out.writeUInt8(ENVELOPE_VERSION, at);
+    const md5At = at;
+    at += MD5_BYTES;
     out.set(p.head, at);
     at = out.writeUInt32LE(length, at + p.head.length);
     if (typeof p.body === 'string') out.write(p.body, at, 'utf8');
     else out.set(p.body, at);
+    const body = out.subarray(at, at + length);
     at += length;
-    return { bytes: out.subarray(start, at), body: out.subarray(at - length, at) };
+    out.set(hash('md5', body, 'buffer'), md5At);
+    return { bytes: out.subarray(start, at), body, bodyMd5: out.subarray(md5At, md5At + MD5_BYTES) };
   });
 }
 
-export function encodeEnvelope(e: MessageEnvelope): Uint8Array {
+export function encodeEnvelope(e: Pick<MessageEnvelope, 'attributes' | 'system' | 'body'>): Uint8Array {
   return writeEnvelopes([{ head: envelopeHead(e.attributes, e.system), body: e.body }])[0]!.bytes;
 }
 
@@ -181,12 +203,19 @@ export function decodeEnvelope(bytes: Uint8Array): MessageEnvelope | undefined {
     return out;
   };
   try {
-    if (u8() !== ENVELOPE_VERSION) return undefined;
+    const version = u8();
+    if (version !== ENVELOPE_VERSION && version !== ENVELOPE_VERSION_1) return undefined;
+    let bodyMd5: Uint8Array | undefined;
+    if (version === ENVELOPE_VERSION) {
+      need(MD5_BYTES);
+      bodyMd5 = bytes.subarray(at, at + MD5_BYTES);
+      at += MD5_BYTES;
+    }
     const attrs = attributes();
     const system = attributes();
     const body = chunk();
     if (at !== bytes.length) return undefined; // trailing bytes
-    return { attributes: attrs, system, body };
+    return bodyMd5 === undefined ? { attributes: attrs, system, body } : { attributes: attrs, system, body, bodyMd5 };
   } catch {
     return undefined; // Malformed: a length, count or kind the bytes do not bear out
   }

@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { SQS_ACTIONS } from '../../src/api/sqs/actions';
-import { INLINE_DIGESTS } from '../../src/api/sqs/body-digests';
 import type { SqsEnv, SqsInput, SqsOutput } from '../../src/api/sqs/types';
 import { QueueNode } from '../../src/node/queue-node';
 import type { ErrorResult } from '../../src/protocol/errors';
@@ -38,7 +37,7 @@ export async function openSqsNode(): Promise<SqsNode> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'opencmq-sqs-'));
   const node = await QueueNode.open({ dataDir, segmentBytes: 1024 * 1024, log: () => {} });
   const ctx: RequestContext = { requestId: 'sqs-test', clientAddress: '127.0.0.1', receivedAtMs: Date.now() };
-  const env: SqsEnv = { service: node, ctx, baseUrl: BASE_URL, accountId: ACCOUNT, region: 'us-east-1', senderId: SENDER, bodyDigests: INLINE_DIGESTS };
+  const env: SqsEnv = { service: node, ctx, baseUrl: BASE_URL, accountId: ACCOUNT, region: 'us-east-1', senderId: SENDER };
   const call = async (action: string, input: SqsInput): Promise<SqsOutput | ErrorResult> => {
     const a = SQS_ACTIONS[action];
     assert.ok(a, `no action ${action}`);

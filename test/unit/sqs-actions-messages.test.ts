@@ -10,7 +10,7 @@ import { receiveMessageMiddleware, sendMessageBatchMiddleware, sendMessageMiddle
 
 import { md5OfMessageAttributes, md5OfMessageSystemAttributes } from '../../src/api/sqs/md5';
 import type { SqsInput, SqsOutput } from '../../src/api/sqs/types';
-import type { MessageAttributeValue } from '../../src/service/message-envelope';
+import { envelopeHead, writeEnvelopes, type MessageAttributeValue } from '../../src/service/message-envelope';
 import { openSqsNode, SENDER, type SqsNode } from '../helpers/sqs-node';
 
 let s: SqsNode;
@@ -150,6 +150,31 @@ void test('a CMQ-sent body reaches an SQS receiver as it is; an SQS-sent message
   const got = await s.node.receive(s.ctx, 'cross-1', 1, 0);
   assert.ok(got.ok && got.messages[0], JSON.stringify(got));
   assert.equal(got.messages[0].enveloped, true, 'stored as an envelope: the CMQ API unwraps it');
+});
+
+void test('a receive answers with the body digest stored at the send, not one made again', async () => {
+  const q = await newQueue('digest-stored');
+  // An envelope as a send writes it, but whose stored digest is not the body's: the receive's
+  // MD5OfBody shows which one it used. A version 1 envelope (no digest) gets one made.
+  const stored = writeEnvelopes([{ head: envelopeHead(new Map(), new Map()), body: Buffer.from('the body') }])[0]!;
+  stored.bodyMd5.fill(0xab);
+  const v1 = Buffer.concat([Buffer.from([1]), stored.bytes.subarray(17)]);
+  const r = await s.node.submit(s.ctx, {
+    kind: 'sendMessages',
+    queueName: 'digest-stored',
+    delaySeconds: 0,
+    bodies: [stored.bytes, v1],
+    options: [{ enveloped: true }, { enveloped: true }],
+  });
+  assert.ok(r.ok, JSON.stringify(r));
+  const got = await receive(q, { MaxNumberOfMessages: 10 });
+  assert.deepEqual(
+    got.map((m) => [m.Body, m['MD5OfBody']]),
+    [
+      ['the body', 'ab'.repeat(16)],
+      ['the body', createHash('md5').update('the body').digest('hex')],
+    ],
+  );
 });
 
 void test('DelaySeconds: per message, the queue default, and an explicit 0 overriding it', async () => {

@@ -406,9 +406,8 @@ async function sendAll(
   queueName: string,
   msgs: readonly OutgoingMessage[],
 ): Promise<{ msgIds: string[]; sequenceNumbers?: string[]; md5s: string[] } | ErrorResult> {
+  // Each envelope stores its body's digest, made here once for the answer and every receive.
   const envelopes = writeEnvelopes(msgs.map((m) => m.parts));
-  // Only the answer needs the digests: they are made while the messages are being stored.
-  const digests = env.bodyDigests.start(envelopes.map((e) => e.body));
   const r = await submit(env, {
     kind: 'sendMessages',
     queueName,
@@ -418,7 +417,7 @@ async function sendAll(
   });
   if (!r.ok) return r;
   if (r.msgIds.length !== msgs.length) return fail('internalError', undefined, `(${r.msgIds.length} msgIds for ${msgs.length} messages)`);
-  const md5s = envelopes.map((_, i) => digests.digest(i));
+  const md5s = envelopes.map((e) => e.bodyMd5.toString('hex'));
   return r.sequenceNumbers === undefined ? { msgIds: r.msgIds, md5s } : { msgIds: r.msgIds, sequenceNumbers: r.sequenceNumbers, md5s };
 }
 

@@ -154,6 +154,16 @@ function renderAttributes(m: AttributeMap): Record<string, unknown> {
   return out;
 }
 
+/**
+ * The digest of the Body the client gets: the one stored with an SQS message's envelope, else that
+ * of the stored bytes when they are UTF-8, else of the UTF-8 of the text they decode to (a CMQ body
+ * that is not UTF-8).
+ */
+function bodyDigest(envelope: MessageEnvelope | undefined, bytes: Buffer, text: string): string {
+  if (envelope?.bodyMd5 !== undefined) return Buffer.from(envelope.bodyMd5.buffer, envelope.bodyMd5.byteOffset, envelope.bodyMd5.byteLength).toString('hex');
+  return md5OfBody(isUtf8(bytes) ? bytes : Buffer.from(text, 'utf8'));
+}
+
 export interface ReceiveSelection {
   system: Set<string>;
   attribute: (name: string) => boolean;
@@ -173,9 +183,7 @@ export function renderReceived(m: DeliveredMessage, sel: ReceiveSelection): Reco
   const out: Record<string, unknown> = {
     MessageId: m.msgId,
     ReceiptHandle: m.receiptHandle,
-    // The digest of the Body the client gets: the stored bytes when they are UTF-8 (always, for a
-    // message sent through SQS), else the UTF-8 of the text they decode to (a CMQ body that is not).
-    MD5OfBody: md5OfBody(isUtf8(bytes) ? bytes : Buffer.from(body, 'utf8')),
+    MD5OfBody: bodyDigest(envelope, bytes, body),
     Body: body,
   };
   const systemValues: Record<string, string | undefined> = {

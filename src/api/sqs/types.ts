@@ -7,7 +7,6 @@
 import type { ErrorResult } from '../../protocol/errors';
 import type { QueueService } from '../../service/queue-service';
 import type { RequestContext } from '../../service/request-context';
-import type { BodyDigester } from './body-digests';
 
 /** An action's request in the AWS JSON 1.0 shape: strings, numbers, booleans, lists, maps. */
 export type SqsInput = Readonly<Record<string, unknown>>;
@@ -31,8 +30,6 @@ export interface SqsEnv {
    * (the wire saw it in the request's bytes), so the actions need not look at each one again.
    */
   textAllowed?: boolean;
-  /** Makes the MD5 of each sent body, which the answer carries. */
-  bodyDigests: BodyDigester;
 }
 
 /** An action: its output, or an error from the registry (protocol/errors.ts), rendered by the wire. */

@@ -26,7 +26,6 @@ import { validTraceparent, type RequestContext } from '../../service/request-con
 import type { AuthConfig } from '../auth';
 import { parseForm, type FormParams } from '../form';
 import { describeError, type HttpAnswer, type HttpRequest } from '../http-listener';
-import { INLINE_DIGESTS, type BodyDigester } from './body-digests';
 import { jsonInput, queryInput, type InputResult } from './query-input';
 import { sqsOperation, type SqsOperation } from './shapes';
 import type { SigV4Failure, SigV4Request, SigV4Result } from './sigv4';
@@ -89,8 +88,6 @@ export interface SqsWireOptions {
   onRequestDone?: (action: string, code: number, seconds: number) => void;
   /** Told of every request, protocol-neutrally (default: nobody). */
   observer?: RequestObserver;
-  /** Makes the digests of sent bodies (default: on the event loop, when the answer is due). */
-  bodyDigests?: BodyDigester;
 }
 
 export interface SqsContext {
@@ -106,7 +103,6 @@ export interface SqsContext {
   readonly nowMs: () => number;
   readonly onRequestDone?: SqsWireOptions['onRequestDone'];
   readonly observer: RequestObserver;
-  readonly bodyDigests: BodyDigester;
   nextRequestId(): string;
 }
 
@@ -133,7 +129,6 @@ export function createSqsContext(opts: SqsWireOptions): SqsContext {
     nowMs,
     ...(opts.onRequestDone ? { onRequestDone: opts.onRequestDone } : {}),
     observer: opts.observer ?? NO_OBSERVER,
-    bodyDigests: opts.bodyDigests ?? INLINE_DIGESTS,
     nextRequestId: () => prefix + String(++counter),
   };
 }
@@ -219,7 +214,6 @@ async function runRequest(
     accountId: ctx.accountId,
     region: signer.region ?? ctx.region,
     senderId: signer.accessKeyId ?? ctx.accountId,
-    bodyDigests: ctx.bodyDigests,
   };
   if (request.protocol === 'json' && request.textAllowed) env.textAllowed = true;
   const result = await action(env, input);

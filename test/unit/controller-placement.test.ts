@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { chooseSets } from '../../src/controller/placement';
 import type { SetRecord } from '../../src/controller/model';
-import type { ControllerStateMachine } from '../../src/controller/state-machine';
+import { ControllerStateMachine } from '../../src/controller/state-machine';
 import { apply, entityOf, errorOf, members, withSets } from '../helpers/controller-sets';
 
 function report(m: ControllerStateMachine, setId: number, requestsPerSecond: number, bytes: number): void {
@@ -40,6 +40,10 @@ test('ties go to the lowest set id', () => {
   const n = withSets(3);
   for (const id of [1, 2, 3]) report(n, id, 5, 500);
   assert.deepEqual(create(n, 'q1'), [1]);
+  // Not the first registered: the lowest id.
+  const o = new ControllerStateMachine();
+  for (const id of [3, 1, 2]) apply(o, { kind: 'registerSet', setId: id, group: id, members: members(id) });
+  assert.deepEqual(create(o, 'q1', 2), [1, 2]);
 });
 
 test('placements between two load reports spread over the sets by the controller\'s own count', () => {

@@ -80,7 +80,9 @@ export class ControllerStateMachine {
     return { routeEpoch: this.routeEpoch, sets: this.sets, entities: this.entities, hosted: this.hosted };
   }
 
+  /** `timeMs`: the entry's time (integer ms, from the log); a driver bug otherwise, so it throws. */
   apply(cmd: ControllerCommand, timeMs: number): ControllerResult {
+    invariant(Number.isSafeInteger(timeMs) && timeMs >= 0, () => `entry time ${timeMs}`);
     switch (cmd.kind) {
       case 'registerSet':
         return this.registerSet(cmd.setId, cmd.group, cmd.members);

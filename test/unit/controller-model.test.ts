@@ -127,3 +127,10 @@ test('restore refuses a well-formed snapshot of an impossible state', () => {
   assert.equal(ControllerStateMachine.restore(broken), undefined);
   assert.throws(() => checkState({ ...m.view(), routeEpoch: 0 }), ControllerInvariantError);
 });
+
+test('an entry time that is not a whole number of ms is a driver bug: apply throws before changing anything', () => {
+  const m = new ControllerStateMachine();
+  const cmd = { kind: 'registerSet' as const, setId: 1, group: 0, members: [{ nodeId: 'n', peerAddress: 'p', apiAddress: 'a' }] };
+  for (const t of [1.5, -1, Number.NaN]) assert.throws(() => m.apply(cmd, t), ControllerInvariantError);
+  assert.deepEqual(m.listSets(), []);
+});

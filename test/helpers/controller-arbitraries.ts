@@ -13,7 +13,7 @@ const small = fc.integer({ min: 0, max: 5 });
 const shardIndex = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, 1) }, small);
 
 const member: fc.Arbitrary<SetMember> = fc
-  .record({ nodeId: fc.constantFrom('n1', 'n2', 'n3', 'n4'), peerAddress: fc.constantFrom('p:1', 'p:2', ''), apiAddress: fc.constantFrom('a:1', 'a:2') , sqs: fc.option(fc.constantFrom('s:1', 's:2'), { nil: undefined }) })
+  .record({ nodeId: fc.constantFrom('n1', 'n2', 'n3', 'n4'), peerAddress: fc.constantFrom('p:1', 'p:2', ''), apiAddress: fc.constantFrom('a:1', 'a:2'), sqs: fc.option(fc.constantFrom('s:1', 's:2'), { nil: undefined }) })
   .map(({ nodeId, peerAddress, apiAddress, sqs }) => (sqs === undefined ? { nodeId, peerAddress, apiAddress } : { nodeId, peerAddress, apiAddress, sqsAddress: sqs }));
 const members = fc.oneof({ weight: 6, arbitrary: fc.constant<SetMember[]>([{ nodeId: 'n1', peerAddress: 'p:1', apiAddress: 'a:1' }]) }, fc.array(member, { minLength: 0, maxLength: 4 }));
 

@@ -29,16 +29,13 @@ test('two replicas applying the same entries give the same results and snapshots
     fc.property(controllerLog, (log) => {
       const a = new ControllerStateMachine();
       const b = new ControllerStateMachine();
-      let accepted = 0;
       for (const { cmd, timeMs } of log) {
         const ra = a.apply(cmd, timeMs);
         const rb = b.apply(structuredClone(cmd), timeMs);
         assert.deepEqual(ra, rb);
-        if (ra.ok) accepted++;
         checkState(a.view());
       }
       assert.deepEqual(a.snapshot(), b.snapshot());
-      return accepted >= 0;
     }),
     { numRuns: NUM_RUNS },
   );

@@ -137,6 +137,15 @@ export const CMQ_CODES = {
   moveTaskNotExist: cmq(4440, 10940),
   moveTaskNotRunning: cmq(4000, 10950),
   moveFifo: cmq(4000, 10970),
+  // Cluster controller: not CMQ actions, our codes (notFound 4440, exists 4460, limit 4450 as CMQ's).
+  setNotExist: cmq(4440, 11000),
+  setExists: cmq(4460, 11010),
+  setNotActive: cmq(4000, 11020),
+  setHoldsEntity: cmq(4000, 11030),
+  notEnoughSets: cmq(4450, 11040),
+  routeChangeRunning: cmq(4000, 11050),
+  routeChangeNotExist: cmq(4440, 11060),
+  routeChangePhase: cmq(4000, 11070),
 } as const satisfies Record<ErrorName, CmqCode>;
 
 /** A registry entry with its CMQ codes: the shape the SDK has always exported as ERRORS. */

@@ -186,6 +186,18 @@ export const ERRORS = {
   moveTaskNotExist: def('notFound', 'move task is not existed'),
   moveTaskNotRunning: def('conflict', 'the move task is not running'),
   moveFifo: def('invalid', 'messages cannot be moved between a FIFO queue and a standard queue'),
+
+  // Cluster controller (controller/): sets, routes of queues and topics to sets, moves of a queue
+  // between sets and its shards. An unknown queue or topic is queueNotExist / topicNotExist, a
+  // name taken queueExists / topicExists, a bad number paramOutOfRange.
+  setNotExist: def('notFound', 'the set %s does not exist'),
+  setExists: def('exists', 'a set with this id or Raft group number already exists'),
+  setNotActive: def('conflict', 'the set %s is draining, nothing new is placed on it'),
+  setHoldsEntity: def('conflict', 'the set %s already holds this queue or topic, or a shard of it'),
+  notEnoughSets: def('limit', 'not enough active sets for %s shards'),
+  routeChangeRunning: def('conflict', 'a move or shard growth of this queue or topic is already in progress'),
+  routeChangeNotExist: def('notFound', 'no move or shard growth of this queue or topic is in progress'),
+  routeChangePhase: def('conflict', 'the move or shard growth of this queue or topic is not at the step this command needs'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -204,4 +204,14 @@ export const SQS_CODES = {
   moveTaskNotExist: RESOURCE_NOT_FOUND,
   moveTaskNotRunning: SQS_MODELED_ERRORS.UnsupportedOperation,
   moveFifo: SQS_MODELED_ERRORS.UnsupportedOperation,
+
+  // Cluster controller: not reachable through the SQS API; mapped by kind.
+  setNotExist: RESOURCE_NOT_FOUND,
+  setExists: INVALID_PARAMETER_VALUE,
+  setNotActive: INVALID_PARAMETER_VALUE,
+  setHoldsEntity: INVALID_PARAMETER_VALUE,
+  notEnoughSets: OVER_LIMIT,
+  routeChangeRunning: INVALID_PARAMETER_VALUE,
+  routeChangeNotExist: RESOURCE_NOT_FOUND,
+  routeChangePhase: INVALID_PARAMETER_VALUE,
 } as const satisfies Record<ErrorName, SqsCode>;

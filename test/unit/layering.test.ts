@@ -16,6 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   runtime: [],
   raft: [],
   broker: ['protocol'],
+  controller: ['protocol'],
   storage: ['protocol', 'runtime'],
   transport: ['protocol', 'runtime'],
   service: ['protocol', 'broker', 'runtime'],
@@ -24,7 +25,7 @@ const ALLOWED: Record<string, string[]> = {
   client: ['protocol'],
   cli: ['protocol', 'client'],
 };
-const PURE = new Set(['protocol', 'raft', 'broker']);
+const PURE = new Set(['protocol', 'raft', 'broker', 'controller']);
 const IO_MODULES = /^(node:)?(fs|fs\/promises|net|http|https|dgram|child_process|crypto|worker_threads|cluster|os|tls)$/;
 
 function tsFiles(dir: string): string[] {
@@ -84,9 +85,9 @@ test('layers import only what the architecture allows', () => {
 
 /** The wire codes of the client protocols: only the protocols (api/) and the SDK (client/) may read them. */
 const CODE_TABLES = [path.join(SRC, 'protocol', 'cmq-codes'), path.join(SRC, 'protocol', 'sqs-codes')];
-const PROTOCOL_NEUTRAL = ['service', 'broker', 'node'];
+const PROTOCOL_NEUTRAL = ['service', 'broker', 'controller', 'node'];
 
-test('the service, the broker and the node never import a protocol\'s code table', () => {
+test('the service, the broker, the controller and the node never import a protocol\'s code table', () => {
   const violations: string[] = [];
   for (const layer of PROTOCOL_NEUTRAL) {
     for (const file of tsFiles(path.join(SRC, layer))) {

@@ -19,6 +19,11 @@ export class Utf8JsonString {
   toJSON(): string {
     return this.bytes.toString('utf8');
   }
+
+  /** The text itself, where an answer is rendered as text (the SQS query protocol's XML). */
+  toString(): string {
+    return this.bytes.toString('utf8');
+  }
 }
 
 /** 1 for the bytes that stand for themselves inside a JSON string (neither controls nor '"' nor '\'). */

@@ -13,6 +13,7 @@
 //   u8 value kind (0 none, 1 string, 2 binary); unless none, u32 value length and its bytes.
 // Version 1 is the same without the digest; it still decodes (its receivers make the digest).
 
+import { isUtf8 } from 'node:buffer';
 import { hash } from 'node:crypto';
 
 export interface MessageAttributeValue {
@@ -40,9 +41,6 @@ const KIND_BINARY = 2;
 /** The least an attribute takes: name length, data type length, value kind. */
 const MIN_ATTRIBUTE_BYTES = 4 + 4 + 1;
 
-// fatal: bytes that are not UTF-8 make the envelope malformed; ignoreBOM: a leading U+FEFF is
-// part of the name, not a marker to drop.
-const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** One attribute's place in the output: strings stay strings until written (no interim copies). */
 interface SizedAttribute {
@@ -148,74 +146,105 @@ export function encodeEnvelope(e: Pick<MessageEnvelope, 'attributes' | 'system' 
 class Malformed extends Error {}
 
 /**
- * The envelope in `bytes`, or undefined when they are not a well-formed one (never throws).
- * The body and binary values are views into `bytes`, not copies.
+ * Reads an envelope's fields in order, each checked against the bytes left (a length, count or
+ * kind the bytes do not bear out throws Malformed). A class, not closures: every SQS receive
+ * decodes one envelope per message.
  */
-export function decodeEnvelope(bytes: Uint8Array): MessageEnvelope | undefined {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 0;
-  const need = (n: number): void => {
-    if (n > bytes.length - at) throw new Malformed();
-  };
-  const u8 = (): number => {
-    need(1);
-    return view.getUint8(at++);
-  };
-  const u32 = (): number => {
-    need(4);
-    const v = view.getUint32(at, true);
-    at += 4;
+class EnvelopeReader {
+  at = 0;
+  private readonly view: DataView;
+
+  constructor(private readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get done(): boolean {
+    return this.at === this.bytes.length;
+  }
+
+  need(n: number): void {
+    if (n > this.bytes.length - this.at) throw new Malformed();
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.view.getUint8(this.at++);
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.at, true);
+    this.at += 4;
     return v;
-  };
-  const chunk = (): Uint8Array => {
-    const n = u32();
-    need(n);
-    const c = bytes.subarray(at, at + n);
-    at += n;
+  }
+
+  take(n: number): Uint8Array {
+    this.need(n);
+    const c = this.bytes.subarray(this.at, this.at + n);
+    this.at += n;
     return c;
-  };
-  const text = (): string => {
-    try {
-      return utf8Strict.decode(chunk());
-    } catch (err) {
-      if (err instanceof Malformed) throw err;
-      throw new Malformed(); // not UTF-8
-    }
-  };
-  const attributes = (): Map<string, MessageAttributeValue> => {
-    const count = u32();
+  }
+
+  chunk(): Uint8Array {
+    return this.take(this.u32());
+  }
+
+  text(): string {
+    const c = this.chunk();
+    if (!isUtf8(c)) throw new Malformed();
+    // Buffer keeps a leading U+FEFF (part of the name, not a marker), as a strict decoder would.
+    return Buffer.from(c.buffer, c.byteOffset, c.length).toString('utf8');
+  }
+
+  /** An attribute section; `skip`: framing checked, nothing decoded, an empty map returned. */
+  attributes(skip: boolean): Map<string, MessageAttributeValue> {
+    const count = this.u32();
     // Every attribute takes at least MIN_ATTRIBUTE_BYTES: a count the bytes cannot hold is false.
-    if (count > (bytes.length - at) / MIN_ATTRIBUTE_BYTES) throw new Malformed();
+    if (count > (this.bytes.length - this.at) / MIN_ATTRIBUTE_BYTES) throw new Malformed();
     const out = new Map<string, MessageAttributeValue>();
     let previous: string | undefined;
     for (let i = 0; i < count; i++) {
-      const name = text();
+      if (skip) {
+        this.chunk();
+        this.chunk();
+        const kind = this.u8();
+        if (kind === KIND_STRING || kind === KIND_BINARY) this.chunk();
+        else if (kind !== KIND_NONE) throw new Malformed();
+        continue;
+      }
+      const name = this.text();
       // Names are written sorted and unique; anything else was not written by encodeEnvelope.
       if (previous !== undefined && !(previous < name)) throw new Malformed();
       previous = name;
-      const dataType = text();
-      const kind = u8();
+      const dataType = this.text();
+      const kind = this.u8();
       if (kind === KIND_NONE) out.set(name, { dataType });
-      else if (kind === KIND_STRING) out.set(name, { dataType, stringValue: text() });
-      else if (kind === KIND_BINARY) out.set(name, { dataType, binaryValue: chunk() });
+      else if (kind === KIND_STRING) out.set(name, { dataType, stringValue: this.text() });
+      else if (kind === KIND_BINARY) out.set(name, { dataType, binaryValue: this.chunk() });
       else throw new Malformed();
     }
     return out;
-  };
+  }
+}
+
+/**
+ * The envelope in `bytes`, or undefined when they are not a well-formed one (never throws).
+ * The body, its digest and binary values are views into `bytes`, not copies. `parts` 'body': the
+ * attributes are stepped over (their framing checked, their text not decoded) and returned
+ * empty, for a receiver that reports none of them.
+ */
+export function decodeEnvelope(bytes: Uint8Array, parts: 'all' | 'body' = 'all'): MessageEnvelope | undefined {
+  const r = new EnvelopeReader(bytes);
+  const skip = parts === 'body';
   try {
-    const version = u8();
+    const version = r.u8();
     if (version !== ENVELOPE_VERSION && version !== ENVELOPE_VERSION_1) return undefined;
-    let bodyMd5: Uint8Array | undefined;
-    if (version === ENVELOPE_VERSION) {
-      need(MD5_BYTES);
-      bodyMd5 = bytes.subarray(at, at + MD5_BYTES);
-      at += MD5_BYTES;
-    }
-    const attrs = attributes();
-    const system = attributes();
-    const body = chunk();
-    if (at !== bytes.length) return undefined; // trailing bytes
-    return bodyMd5 === undefined ? { attributes: attrs, system, body } : { attributes: attrs, system, body, bodyMd5 };
+    const bodyMd5 = version === ENVELOPE_VERSION ? r.take(MD5_BYTES) : undefined;
+    const attributes = r.attributes(skip);
+    const system = r.attributes(skip);
+    const body = r.chunk();
+    if (!r.done) return undefined; // trailing bytes
+    return bodyMd5 === undefined ? { attributes, system, body } : { attributes, system, body, bodyMd5 };
   } catch {
     return undefined; // Malformed: a length, count or kind the bytes do not bear out
   }

@@ -41,7 +41,9 @@ export async function openSqsNode(): Promise<SqsNode> {
   const call = async (action: string, input: SqsInput): Promise<SqsOutput | ErrorResult> => {
     const a = SQS_ACTIONS[action];
     assert.ok(a, `no action ${action}`);
-    return a(env, input);
+    const out = await a(env, input);
+    // As a JSON client sees it (a body read from the log is rendered from its bytes).
+    return JSON.parse(JSON.stringify(out)) as SqsOutput | ErrorResult;
   };
   return {
     node,

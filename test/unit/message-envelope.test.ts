@@ -161,6 +161,21 @@ test('the body\'s MD5 is stored with it when written, and read back as stored', 
   });
 });
 
+test('decoding the body alone steps over the attributes, with their framing still checked', () => {
+  fc.assert(
+    fc.property(envelope, (e) => {
+      const bytes = encodeEnvelope(e);
+      const all = decodeEnvelope(bytes)!;
+      const body = decodeEnvelope(bytes, 'body')!;
+      assert.deepEqual([...body.body], [...all.body]);
+      assert.deepEqual([...body.bodyMd5!], [...all.bodyMd5!]);
+      assert.equal(body.attributes.size + body.system.size, 0);
+      for (let n = 0; n < bytes.length; n++) assert.equal(decodeEnvelope(bytes.subarray(0, n), 'body'), undefined);
+    }),
+    { numRuns: 200 },
+  );
+});
+
 test('an envelope of version 1 (no stored digest) still decodes, without a digest', () => {
   fc.assert(
     fc.property(envelope, (e) => {

@@ -503,7 +503,7 @@ const receiveMessage: SqsAction = async (env, input) => {
   const out = await env.service.receive(env.ctx, name, numOfMsg, wait, visibility === undefined ? {} : { visibilitySeconds: visibility });
   if (!out.ok) return out;
   if (out.messages.length === 0) return {};
-  const sel = { system, attribute: attributeSelector(messageAttributeNames) };
+  const sel = { system, attribute: attributeSelector(messageAttributeNames), anyAttribute: (messageAttributeNames?.length ?? 0) > 0 };
   return { Messages: out.messages.slice(0, numOfMsg).map((m) => renderReceived(m, sel)) };
 };
 

@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { fail, type ErrorResult } from '../../protocol/errors';
 import type { DeliveredMessage } from '../../service/queue-service';
 import { decodeEnvelope, type MessageAttributeValue, type MessageEnvelope } from '../../service/message-envelope';
+import { Utf8JsonString } from '../json-bytes';
 import { md5OfBody, md5OfMessageAttributes } from './md5';
 import { SQS_LIMITS, hasOnlyAllowedChars } from './validation';
 
@@ -159,56 +160,79 @@ function renderAttributes(m: AttributeMap): Record<string, unknown> {
  * of the stored bytes when they are UTF-8, else of the UTF-8 of the text they decode to (a CMQ body
  * that is not UTF-8).
  */
-function bodyDigest(envelope: MessageEnvelope | undefined, bytes: Buffer, text: string): string {
+function bodyDigest(envelope: MessageEnvelope | undefined, bytes: Buffer): string {
   if (envelope?.bodyMd5 !== undefined) return Buffer.from(envelope.bodyMd5.buffer, envelope.bodyMd5.byteOffset, envelope.bodyMd5.byteLength).toString('hex');
-  return md5OfBody(isUtf8(bytes) ? bytes : Buffer.from(text, 'utf8'));
+  return md5OfBody(isUtf8(bytes) ? bytes : Buffer.from(bytes.toString('utf8'), 'utf8'));
 }
 
 export interface ReceiveSelection {
   system: Set<string>;
   attribute: (name: string) => boolean;
+  /** Whether `attribute` may select any name (false: the receive asked for no message attributes). */
+  anyAttribute: boolean;
 }
+
+/** The system attributes an SQS message keeps in its envelope (the others are the broker's). */
+const ENVELOPE_SYSTEM_ATTRIBUTES: readonly string[] = ['SenderId', 'AWSTraceHeader', 'MessageGroupId', 'MessageDeduplicationId'];
 
 /**
  * One received message as ReceiveMessage returns it. An enveloped body is unwrapped; a plain one
  * (sent through the CMQ API) is the body as it is, read as UTF-8, with no message attributes and
  * no SenderId. MD5OfBody is over the Body string the client gets (so it checks out even for a
- * CMQ body that is not valid UTF-8).
+ * CMQ body that is not valid UTF-8). The envelope's attributes are decoded only when the receive
+ * asked for some of them.
  */
 export function renderReceived(m: DeliveredMessage, sel: ReceiveSelection): Record<string, unknown> {
-  const envelope: MessageEnvelope | undefined = m.enveloped ? decodeEnvelope(m.bodyBytes) : undefined;
+  const needsAttributes = sel.anyAttribute || ENVELOPE_SYSTEM_ATTRIBUTES.some((n) => sel.system.has(n));
+  const envelope: MessageEnvelope | undefined = m.enveloped ? decodeEnvelope(m.bodyBytes, needsAttributes ? 'all' : 'body') : undefined;
   const bodyBytes = envelope?.body ?? m.bodyBytes;
   const bytes = Buffer.from(bodyBytes.buffer, bodyBytes.byteOffset, bodyBytes.byteLength);
-  const body = bytes.toString('utf8');
   const out: Record<string, unknown> = {
     MessageId: m.msgId,
     ReceiptHandle: m.receiptHandle,
-    MD5OfBody: bodyDigest(envelope, bytes, body),
-    Body: body,
+    MD5OfBody: bodyDigest(envelope, bytes),
+    // Rendered from its bytes (decoded as UTF-8): a JSON answer copies them, no string made.
+    Body: new Utf8JsonString(bytes),
   };
-  const systemValues: Record<string, string | undefined> = {
-    SenderId: envelope?.system.get('SenderId')?.stringValue,
-    SentTimestamp: String(m.enqueueMs),
-    ApproximateReceiveCount: String(m.dequeueCount),
-    ApproximateFirstReceiveTimestamp: String(m.firstDequeueMs),
-    AWSTraceHeader: envelope?.system.get('AWSTraceHeader')?.stringValue,
-    // A FIFO queue's messages carry their group in the broker; a standard queue's group id (SQS
-    // fair queues) is in the envelope only. SequenceNumber is a FIFO queue's, as in SQS.
-    MessageGroupId: envelope?.system.get('MessageGroupId')?.stringValue ?? m.groupId,
-    MessageDeduplicationId: envelope?.system.get('MessageDeduplicationId')?.stringValue,
-    SequenceNumber: m.groupId !== undefined ? m.sequenceNumber : undefined,
-  };
-  const system: Record<string, string> = {};
-  for (const name of SYSTEM_ATTRIBUTE_NAMES) {
-    const v = systemValues[name];
-    if (v !== undefined && sel.system.has(name)) system[name] = v;
+  if (sel.system.size > 0) {
+    const system: Record<string, string> = {};
+    for (const name of SYSTEM_ATTRIBUTE_NAMES) {
+      if (!sel.system.has(name)) continue;
+      const v = systemAttribute(m, envelope, name);
+      if (v !== undefined) system[name] = v;
+    }
+    if (Object.keys(system).length > 0) out['Attributes'] = system;
   }
-  if (Object.keys(system).length > 0) out['Attributes'] = system;
-  const attrs: AttributeMap = new Map();
-  for (const [name, v] of envelope?.attributes ?? []) if (sel.attribute(name)) attrs.set(name, v);
-  if (attrs.size > 0) {
-    out['MD5OfMessageAttributes'] = md5OfMessageAttributes(attrs);
-    out['MessageAttributes'] = renderAttributes(attrs);
+  if (sel.anyAttribute && envelope !== undefined) {
+    const attrs: AttributeMap = new Map();
+    for (const [name, v] of envelope.attributes) if (sel.attribute(name)) attrs.set(name, v);
+    if (attrs.size > 0) {
+      out['MD5OfMessageAttributes'] = md5OfMessageAttributes(attrs);
+      out['MessageAttributes'] = renderAttributes(attrs);
+    }
   }
   return out;
+}
+
+function systemAttribute(m: DeliveredMessage, envelope: MessageEnvelope | undefined, name: (typeof SYSTEM_ATTRIBUTE_NAMES)[number]): string | undefined {
+  switch (name) {
+    case 'SenderId':
+    case 'AWSTraceHeader':
+    case 'MessageDeduplicationId':
+      return envelope?.system.get(name)?.stringValue;
+    case 'SentTimestamp':
+      return String(m.enqueueMs);
+    case 'ApproximateReceiveCount':
+      return String(m.dequeueCount);
+    case 'ApproximateFirstReceiveTimestamp':
+      return String(m.firstDequeueMs);
+    // A FIFO queue's messages carry their group in the broker; a standard queue's group id (SQS
+    // fair queues) is in the envelope only. SequenceNumber is a FIFO queue's, as in SQS.
+    case 'MessageGroupId':
+      return envelope?.system.get('MessageGroupId')?.stringValue ?? m.groupId;
+    case 'SequenceNumber':
+      return m.groupId !== undefined ? m.sequenceNumber : undefined;
+    case 'DeadLetterQueueSourceArn':
+      return undefined;
+  }
 }

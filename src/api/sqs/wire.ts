@@ -26,6 +26,7 @@ import { validTraceparent, type RequestContext } from '../../service/request-con
 import type { AuthConfig } from '../auth';
 import { parseForm, type FormParams } from '../form';
 import { describeError, type HttpAnswer, type HttpRequest } from '../http-listener';
+import { jsonBytes } from '../json-bytes';
 import { jsonInput, queryInput, type InputResult } from './query-input';
 import { sqsOperation, type SqsOperation } from './shapes';
 import type { SigV4Failure, SigV4Request, SigV4Result } from './sigv4';
@@ -399,7 +400,7 @@ export function sqsResultAnswer(protocol: SqsProtocolName, action: string, opera
     return {
       status: 200,
       headers: { 'Content-Type': JSON_CONTENT_TYPE, 'x-amzn-RequestId': requestId },
-      body: Buffer.from(JSON.stringify(output), 'utf8'),
+      body: jsonBytes(output),
     };
   }
   return {

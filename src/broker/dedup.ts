@@ -24,12 +24,14 @@ export interface DedupHit {
 
 /**
  * Ids are remembered per scope: a queue ('q' and its number) or a topic ('t' and its number).
- * One remembered id, as a snapshot keeps it: [scope, id, entryIndex, batchPos, expiresMs].
+ * One remembered id, as a snapshot keeps it: [key (the scope, NUL, the id), entryIndex, batchPos,
+ * expiresMs].
  */
-export type DedupRow = [string, string, number, number, number];
+export type DedupRow = [string, number, number, number];
 
-interface Remembered extends DedupHit {
-  expiresMs: number;
+/** What is remembered of an id; never changed once made (a snapshot may still hold it). */
+export interface Remembered extends DedupHit {
+  readonly expiresMs: number;
 }
 
 export class DedupTable {
@@ -68,19 +70,23 @@ export class DedupTable {
     }
   }
 
-  rows(): DedupRow[] {
-    const out: DedupRow[] = [];
-    for (const [k, r] of this.byKey) {
-      const cut = k.indexOf('\u0000');
-      out.push([k.slice(0, cut), k.slice(cut + 1), r.entryIndex, r.batchPos, r.expiresMs]);
-    }
-    return out;
+  /**
+   * Every remembered id in expiry order, as [key, record] (the key as dedupKey makes it). The
+   * records never change, so a snapshot may keep them while the table goes on.
+   */
+  entries(): IterableIterator<[string, Remembered]> {
+    return this.byKey.entries();
   }
 
   /** Rows from a snapshot, in their order (expiry order). */
-  restore(rows: readonly DedupRow[]): void {
-    for (const [scope, id, entryIndex, batchPos, expiresMs] of rows) this.byKey.set(key(scope, id), { entryIndex, batchPos, expiresMs });
+  restore(rows: Iterable<DedupRow>): void {
+    for (const [k, entryIndex, batchPos, expiresMs] of rows) this.byKey.set(k, { entryIndex, batchPos, expiresMs });
   }
+}
+
+/** The key of `id` in `scope`: what the table and its snapshot rows hold. */
+export function dedupKey(scope: string, id: string): string {
+  return key(scope, id);
 }
 
 function key(scope: string, id: string): string {

@@ -14,7 +14,7 @@ import { ByteWriter, utf8Bytes } from './binary';
 import { invariant } from './invariant';
 import { BYTES_PER_SLOT, Chunk, GONE, type ChunkKeeper } from './message-store';
 import { needsBody, type QueueState } from './queue';
-import type { DedupRow } from './dedup';
+import type { Remembered } from './dedup';
 import { DENSE_CHUNK, MAGIC, queueMetaJson, SNAPSHOT_VERSION, topicsMeta, type SnapshotHeader, type TopicsSnapshot } from './snapshot';
 
 /** Bytes per piece when the caller names no bound: a few ms of copying on any machine. */
@@ -23,8 +23,39 @@ export const SNAPSHOT_PIECE_BYTES = 4 * 1024 * 1024;
 /** f64 firstSeq + u32 capacity + u32 live-or-DENSE_CHUNK before each chunk's columns. */
 const CHUNK_HEADER_BYTES = 16;
 
-/** A part of the snapshot: bytes fixed at the capture, or a chunk emitted when its turn comes. */
-type Part = Uint8Array | Chunk;
+/**
+ * Remembered deduplication ids, emitted when their turn comes: the table holds up to half a
+ * million, too many to encode while capturing (hundreds of milliseconds at once), so the capture
+ * only takes references to them, a slice at a time. Each row: the key (u32 length, UTF-8), then
+ * entryIndex, batchPos and expiresMs as f64.
+ */
+class DedupSlice {
+  readonly keys: string[] = [];
+  readonly records: Remembered[] = [];
+  bytes = 0;
+
+  add(key: string, r: Remembered): void {
+    this.keys.push(key);
+    this.records.push(r);
+    this.bytes += 4 + Buffer.byteLength(key, 'utf8') + 3 * 8;
+  }
+
+  write(w: ByteWriter): void {
+    this.keys.forEach((k, i) => {
+      const r = this.records[i]!;
+      w.longStr(k);
+      w.f64(r.entryIndex);
+      w.f64(r.batchPos);
+      w.f64(r.expiresMs);
+    });
+  }
+}
+
+/** Rows per DedupSlice: a few hundred kilobytes of snapshot. */
+const DEDUP_SLICE_ROWS = 4096;
+
+/** A part of the snapshot: bytes fixed at the capture, or a chunk or ids emitted when their turn comes. */
+type Part = Uint8Array | Chunk | DedupSlice;
 
 /**
  * Bytes a chunk with `live` messages takes in the snapshot: its whole buffer, or, when fewer are
@@ -61,7 +92,8 @@ export class SnapshotCapture implements ChunkKeeper {
     header: SnapshotHeader,
     queues: QueueState[],
     topics: TopicsSnapshot,
-    dedup: readonly DedupRow[],
+    /** The deduplication table's entries in its order (their records never change). */
+    dedup: Iterable<[string, Remembered]>,
     private readonly onLiveEntry?: (entryIndex: number) => void,
   ) {
     const head = new ByteWriter(4 + 1 + 6 * 8 + 4);
@@ -94,13 +126,18 @@ export class SnapshotCapture implements ChunkKeeper {
       }
     }
     const topicsJson = utf8Bytes(JSON.stringify(topicsMeta(topics)));
-    const dedupJson = utf8Bytes(JSON.stringify(dedup));
-    const tail = new ByteWriter(4 + topicsJson.length + 4 + dedupJson.length);
+    const slices: DedupSlice[] = [];
+    let rows = 0;
+    for (const [key, r] of dedup) {
+      if (rows % DEDUP_SLICE_ROWS === 0) slices.push(new DedupSlice());
+      slices[slices.length - 1]!.add(key, r);
+      rows++;
+    }
+    const tail = new ByteWriter(4 + topicsJson.length + 4);
     tail.u32(topicsJson.length);
     tail.bytes(topicsJson);
-    tail.u32(dedupJson.length);
-    tail.bytes(dedupJson);
-    this.parts.push(tail.finish());
+    tail.u32(rows);
+    this.parts.push(tail.finish(), ...slices);
     if (onLiveEntry !== undefined) {
       for (const t of topics.topics) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) onLiveEntry(p.entryIndex);
     }
@@ -108,7 +145,8 @@ export class SnapshotCapture implements ChunkKeeper {
   }
 
   private partBytes(p: Part): number {
-    return p instanceof Chunk ? chunkSnapshotBytes(p.capacity, this.liveAt.get(p)!) : p.length;
+    if (p instanceof Chunk) return chunkSnapshotBytes(p.capacity, this.liveAt.get(p)!);
+    return p instanceof DedupSlice ? p.bytes : p.length;
   }
 
   /** Called before the first write to a held chunk: keeps its columns as the capture saw them. */
@@ -137,6 +175,7 @@ export class SnapshotCapture implements ChunkKeeper {
     for (; this.nextPart < end; this.nextPart++) {
       const p = this.parts[this.nextPart]!;
       if (p instanceof Chunk) this.emitChunk(w, p);
+      else if (p instanceof DedupSlice) p.write(w);
       else w.bytes(p);
       this.parts[this.nextPart] = EMPTY; // emitted: the capture no longer pins it
     }

@@ -22,7 +22,7 @@ import type { GroupIds } from './ids';
 import { BrokerFormatError, ByteReader } from './binary';
 import { parseAllowPolicy, parseDeduplicationScope, parseThroughputLimit } from './codec';
 import type { FifoGroupRows } from './fifo-groups';
-import type { DedupRow } from './dedup';
+import { dedupKey, type DedupRow } from './dedup';
 import type { DeadLetterPolicy } from './commands';
 import { SQS_QUEUE_DEFAULTS, type SqsQueueSettings } from '../protocol/queue-types';
 import { BYTES_PER_SLOT, BYTES_PER_SLOT_V2, CHUNK_SLOTS, Chunk, GONE } from './message-store';
@@ -32,7 +32,7 @@ import { isTopicFilterType, NOTIFY_CONTENT_FORMATS, NOTIFY_STRATEGIES, SUBSCRIPT
 import { SubscriptionState, TopicState, type PendingPush, type SubscriptionSettings, type TopicCounters } from './topics';
 
 export const MAGIC = [0x4f, 0x43, 0x51, 0x53];
-export const SNAPSHOT_VERSION = 4;
+export const SNAPSHOT_VERSION = 5;
 /** In place of a chunk's live count: the whole column buffer follows. */
 export const DENSE_CHUNK = 0xffff_ffff;
 const OLDEST_READABLE_VERSION = 1;
@@ -142,7 +142,7 @@ export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: Snaps
   const queues: QueueState[] = [];
   for (let k = 0; k < n; k++) queues.push(readQueue(r, ids, version));
   const topics: RestoredTopics = version >= 2 ? parseTopics(r.longStr()) : { counters: { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0 }, topics: [] };
-  const dedup = version >= 4 ? parseDedup(r.longStr()) : [];
+  const dedup = version >= 5 ? readDedup(r) : version === 4 ? parseDedupJson(r.longStr()) : [];
   r.expectEnd('snapshot');
   return { header, queues, topics, dedup };
 }
@@ -322,7 +322,20 @@ function parseSqsMeta(v: unknown): SqsQueueSettings {
   };
 }
 
-function parseDedup(json: string): DedupRow[] {
+/** Version 5's deduplication ids: a count, then rows (see snapshot-capture.ts). */
+function readDedup(r: ByteReader): DedupRow[] {
+  const n = r.u32();
+  const rows: DedupRow[] = [];
+  for (let k = 0; k < n; k++) {
+    const row: DedupRow = [r.longStr(), r.f64(), r.f64(), r.f64()];
+    if (!row.slice(1).every((v) => Number.isFinite(v))) throw new BrokerFormatError('snapshot: bad deduplication ids');
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Version 4 kept them as JSON: [scope, id, entryIndex, batchPos, expiresMs] each. */
+function parseDedupJson(json: string): DedupRow[] {
   let raw: unknown;
   try {
     raw = JSON.parse(json);
@@ -332,7 +345,7 @@ function parseDedup(json: string): DedupRow[] {
   const ok = (row: unknown): boolean =>
     Array.isArray(row) && row.length === 5 && typeof row[0] === 'string' && typeof row[1] === 'string' && [row[2], row[3], row[4]].every((n) => typeof n === 'number' && Number.isFinite(n));
   if (!Array.isArray(raw) || !raw.every(ok)) throw new BrokerFormatError('snapshot: bad deduplication ids');
-  return raw as DedupRow[];
+  return (raw as [string, string, number, number, number][]).map(([scope, id, entryIndex, batchPos, expiresMs]) => [dedupKey(scope, id), entryIndex, batchPos, expiresMs]);
 }
 
 function parseTags(v: unknown): [string, string][] {

@@ -670,7 +670,7 @@ export class QueueStateMachine {
       },
       [...this.byName.values()],
       { counters: this.topics.counters, topics: this.topics.topicsInOrder() },
-      this.dedup.rows(),
+      this.dedup.entries(),
       onLiveEntry,
     );
   }

@@ -7,9 +7,9 @@ import { DENSE_CHUNK, SNAPSHOT_VERSION } from '../../src/broker/snapshot';
 
 const HEADER_BYTES = 4 + 1 + 6 * 8 + 4;
 
-export function toVersion2(v4: Uint8Array): Uint8Array {
-  if (v4[4] !== SNAPSHOT_VERSION || SNAPSHOT_VERSION !== 4) throw new Error('not a version 4 snapshot');
-  const src = Buffer.from(v4.buffer, v4.byteOffset, v4.byteLength);
+export function toVersion2(current: Uint8Array): Uint8Array {
+  if (current[4] !== SNAPSHOT_VERSION || SNAPSHOT_VERSION !== 5) throw new Error('not a version 5 snapshot');
+  const src = Buffer.from(current.buffer, current.byteOffset, current.byteLength);
   const out: Buffer[] = [Buffer.from(src.subarray(0, HEADER_BYTES))];
   out[0]![4] = 2;
   const queues = src.readUInt32LE(HEADER_BYTES - 4);

@@ -36,6 +36,8 @@ const RAFT_ENTRY_RESULT: ControllerResult = { ok: true, kind: 'done', routeEpoch
 
 export interface ControllerStats {
   lastAppliedIndex: number;
+  /** The index the Raft log starts after (the last snapshot taken or installed; 0 before any). */
+  snapshotIndex: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
   segmentsReleased: number;
@@ -132,6 +134,7 @@ export class ControllerNode {
   stats(): ControllerStats {
     return {
       lastAppliedIndex: this.state.sm.lastAppliedIndex,
+      snapshotIndex: this.commitLog.status().snapshotIndex,
       snapshotsTaken: this.snapshots.snapshotsTaken,
       snapshotsInstalled: this.snapshots.snapshotsInstalled,
       segmentsReleased: this.snapshots.segmentsReleased,

@@ -92,19 +92,25 @@ export class ControllerHosts {
     this.disks.set(id, this.disks.get(id)!.restart());
   }
 
+  /** The process on `id` is stopped (SIGSTOP) until `untilMs`: nothing of it runs meanwhile, then everything due does. */
+  pause(id: string, untilMs: number): void {
+    this.runtimes.get(id)!.freeze(untilMs);
+  }
+
   controller(id: string): ControllerNode {
     const h = this.hosts.get(id);
     assert.ok(h, `${id} is not running`);
     return h.controller();
   }
 
-  /** The running node whose controller replica leads, if any. */
+  /** The node among `among` whose controller replica leads and is known as leader by all of them, if any. */
   controllerLeader(among: readonly string[] = IDS): string | undefined {
-    return among.find((id) => this.hosts.get(id)?.controller().leads());
+    const leader = among.find((id) => this.hosts.get(id)?.controller().leads());
+    return leader !== undefined && among.every((id) => this.hosts.get(id)?.controller().leaderId() === leader) ? leader : undefined;
   }
 
   async untilControllerLeader(among: readonly string[] = IDS): Promise<string> {
-    assert.ok(await this.scheduler.runUntilTrue(() => this.controllerLeader(among) !== undefined, 20_000), 'the controller elects a leader');
+    assert.ok(await this.scheduler.runUntilTrue(() => this.controllerLeader(among) !== undefined, 20_000), 'the controller elects a leader its members know');
     return this.controllerLeader(among)!;
   }
 

@@ -85,11 +85,14 @@ export class ControllerHosts {
     return host;
   }
 
-  /** The process on `id` dies at once (nothing closed); its disk keeps every write it made. */
+  /**
+   * A power loss on `id`: the process dies at once (nothing closed), and of the writes not yet
+   * fsynced its disk keeps, loses or tears each as the crash model decides (sim-fs.ts).
+   */
   crash(id: string): void {
     this.runtimes.get(id)!.kill();
     this.hosts.delete(id);
-    this.disks.set(id, this.disks.get(id)!.restart());
+    this.disks.set(id, this.disks.get(id)!.crash(this.prng).fs);
   }
 
   /** The process on `id` is stopped (SIGSTOP) until `untilMs`: nothing of it runs meanwhile, then everything due does. */

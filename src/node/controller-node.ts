@@ -76,14 +76,13 @@ export class ControllerNode {
     const rt = opts.runtime ?? nodeRuntime;
     // The driver's hooks and the snapshots refer to each other; both exist before anything calls them.
     const { commitLog, receiver }: { commitLog: RaftDriver<ControllerResult>; receiver: SnapshotReceiver | undefined } = openGroupRaft(opts, nodeId, recovered, log, {
-      onFatal: (err) => node?.onFatal(err),
+      onFatal: (err) => node.onFatal(err),
       loadSnapshot: (index) => snapshots.load(index),
       wal: () => state.wal,
       install: (meta) => snapshots.install(meta),
     });
     const state: ServingState<ControllerMachine> = { sm: recovered.sm, wal: recovered.wal };
-    let node: ControllerNode | undefined;
-    const stopped = (): boolean => node?.fatal !== undefined;
+    const stopped = (): boolean => node.fatal !== undefined;
     const snapshots: GroupSnapshots<ControllerResult, ControllerMachine> = new GroupSnapshots({
       dataDir: opts.dataDir,
       fs: opts.fs,
@@ -96,11 +95,11 @@ export class ControllerNode {
       everyEntries: opts.snapshotEveryEntries ?? CONTROLLER_SNAPSHOT_EVERY_ENTRIES,
       reopenWal: () => openWal(opts, log, recovered.diskStall),
       afterInstall: () => undefined,
-      closing: () => node?.closing ?? false,
+      closing: () => node.closing,
       stopped,
     });
     const leadership = new GroupLeadership<ControllerResult>(commitLog, log.child('raft'), stopped);
-    node = new ControllerNode(state, commitLog, snapshots, leadership, receiver, opts);
+    const node: ControllerNode = new ControllerNode(state, commitLog, snapshots, leadership, receiver, opts);
     snapshots.countApplied(recovered.replayed);
     snapshots.snapshotIfDue();
     return node;

@@ -54,9 +54,12 @@ export class ControllerMachine implements ReplicaMachine<ControllerResult> {
     // Only this node's encoder writes these entries: bytes it cannot read are a release that does
     // not know a newer command, or damage. Either way no replica may go on past it silently.
     if (command === undefined) throw new Error(`controller entry ${index} does not decode`);
-    const result = this.sm.apply(command, timeMs);
+    // Entry times are whole milliseconds from a real clock; the pure machine insists on it, and a
+    // virtual clock's fraction must not stop every replica alike.
+    const atMs = Math.floor(timeMs);
+    const result = this.sm.apply(command, atMs);
     this.appliedIndex = index;
-    this.timeMs = Math.max(this.timeMs, timeMs);
+    this.timeMs = Math.max(this.timeMs, atMs);
     return result;
   }
 

@@ -21,7 +21,7 @@ export interface GroupReplicaOptions<R> {
   /** Clock, timers and randomness (default: the real ones; the simulator passes virtual ones). */
   runtime?: Runtime;
   log?: LogSink;
-  /** Take a snapshot after this many applied entries (default 100,000). */
+  /** Take a snapshot after this many applied entries (default: the replica kind's; 100,000 for a queue group). */
   snapshotEveryEntries?: number;
   segmentBytes?: number;
   /** Bytes of recent log entries kept in memory for replication and bodies (default 64 MiB; the simulator keeps few, so bodies come from disk). */

@@ -1,6 +1,6 @@
 // One Raft group's replica: wires the group's Raft driver, its queue state machine and the bodies
-// on its disk into the QueueService the API calls. Recovery is group-recovery.ts, body reads
-// body-reader.ts, snapshots group-snapshots.ts, leadership moves and membership changes
+// on its disk into the QueueService the API calls. Recovery is group-recovery.ts, the driver's
+// setup group-raft.ts, body reads body-reader.ts, snapshots group-snapshots.ts, leadership moves and membership changes
 // group-leadership.ts; this file applies, ticks, parks long polls and runs pushes.
 // The state machine stays pure and sees time only through log entries.
 

@@ -6,8 +6,12 @@
 
 import { formatReceiptHandle, parseReceiptHandle, type ParsedHandle } from './receipt-handle';
 
-/** A Raft group's number (the peer wire's group id); 0 is the set every node runs today. */
+/**
+ * A Raft group's number (the peer wire's group id, a u32); 0 is the set every node runs today.
+ * CONTROLLER_GROUP (the top of the range) is the cluster controller's, never a set's.
+ */
 export type GroupNumber = number;
+export { CONTROLLER_GROUP } from '../protocol/groups';
 
 /** A message's place in the log as its id: entry index and position in its send batch (0..15). */
 export function msgIdOf(entryIndex: number, batchPos: number, group: GroupNumber = 0): string {

@@ -10,6 +10,7 @@
 // Membership and load changes are not route changes and leave both alone.
 
 import { fail, type ErrorResult } from '../protocol/errors';
+import { CONTROLLER_GROUP } from '../protocol/groups';
 import type { ControllerCommand, ControllerQuery, ControllerResult, SetView } from './commands';
 import { checkState, invariant, type ControllerStateView } from './invariant';
 import {
@@ -223,6 +224,7 @@ export class ControllerStateMachine {
   private registerSet(setId: number, group: number, members: readonly SetMember[]): ControllerResult {
     if (!isId(setId, 1)) return fail('paramOutOfRange', 'setId');
     if (!isId(group, 0)) return fail('paramOutOfRange', 'group');
+    if (group === CONTROLLER_GROUP) return fail('paramOutOfRange', 'group', `(${group} is the controller's own group)`);
     if (this.sets.has(setId)) return fail('setExists', undefined, `(set ${setId})`);
     const other = this.groups.get(group);
     if (other !== undefined) return fail('setExists', undefined, `(group ${group} is set ${other}'s)`);

@@ -24,7 +24,7 @@
 
 import type { BodyRef, Command, CommandResult, RelocatedBody } from '../broker/commands';
 import { RELOCATE_COUNT_MAX } from '../broker/codec';
-import type { BodyScanCursor } from '../broker/state-machine';
+import type { BodyScanCursor, QueueStateMachine } from '../broker/state-machine';
 import type { Logger } from '../protocol/log';
 import { unrefTimer } from '../runtime/node-runtime';
 import type { Runtime, TimerHandle } from '../runtime/timers';
@@ -88,7 +88,7 @@ export interface CompactionStats {
 export interface CompactionHost {
   runtime: Runtime;
   log: Logger;
-  state: ServingState;
+  state: ServingState<QueueStateMachine>;
   settings: CompactionSettings;
   /** True while this member leads its group (only the leader relocates). */
   leads(): boolean;

@@ -2,18 +2,17 @@
 // leader does itself), answered from the driver's outcome; and the mapping of a proposal the
 // driver refused (a write, a membership change) to what the client is told.
 
-import type { CommandResult } from '../broker/commands';
 import { fail, type ErrorResult } from '../protocol/errors';
 import type { Logger } from '../protocol/log';
 import type { MembershipChange, ServiceResult } from '../service/queue-service';
-import type { DriverRefusal, RaftDriver } from './raft-driver';
+import type { DriverRefusal, Proposed, RaftDriver } from './raft-driver';
 
 /** How long a leadership transfer (asked for, or a shutting-down leader's) is waited for. */
 const LEADER_HANDOFF_TIMEOUT_MS = 2000;
 
-export class GroupLeadership {
+export class GroupLeadership<R> {
   constructor(
-    private readonly commitLog: RaftDriver<CommandResult>,
+    private readonly commitLog: RaftDriver<R>,
     /** The node's `raft` component. */
     private readonly log: Logger,
     /** True once the node stopped for good: nobody waits on a transfer then. */
@@ -48,6 +47,29 @@ export class GroupLeadership {
     const voters = this.commitLog.status().voters;
     this.log.info(`membership: ${change.type === 'add' ? `added ${change.nodeId} (${change.address})` : `removed ${change.nodeId}`}; voters now ${voters.join(', ')}`);
     return { ok: true, voters };
+  }
+
+  /**
+   * Proposes a command entry. A leadership transfer under way (it takes a round trip or two)
+   * appended nothing: wait for it to end and propose again, in case this node still leads.
+   */
+  async propose(payload: Uint8Array, metaLen: number): Promise<Proposed<R>> {
+    const r = await this.commitLog.propose(payload, metaLen);
+    if (r.ok || r.reason !== 'transferring') return r;
+    await this.untilTransferEnds();
+    return this.commitLog.propose(payload, metaLen);
+  }
+
+  /**
+   * Waits until this member has applied everything committed before the call (ReadIndex: the
+   * leader confirms it still leads), so a read answered after it is linearizable; else why not.
+   */
+  async readBarrier(): Promise<ErrorResult | undefined> {
+    const r = await this.commitLog.readBarrier();
+    if (r.ok) return undefined;
+    if (r.reason === 'diskStalled') return fail('notApplied', undefined, r.detail);
+    // A read changes nothing, so whatever stopped it, nothing was applied.
+    return fail('notApplied', undefined, `read not possible here now: ${r.detail}`);
   }
 
   /** Resolves once no leadership transfer is under way here (or after the hand-off timeout). */

@@ -4,9 +4,6 @@
 
 import path from 'node:path';
 
-import { GroupIds } from '../broker/ids';
-import type { CommandResult } from '../broker/commands';
-import { QueueStateMachine } from '../broker/state-machine';
 import type { Logger } from '../protocol/log';
 import { nodeFs } from '../runtime/node-fs';
 import { nodeRuntime } from '../runtime/node-runtime';
@@ -16,14 +13,15 @@ import { SnapshotStore, type LoadedSnapshot } from '../storage/snapshot-store';
 import { WalCorruptionError, type LogEntry } from '../storage/types';
 import { SegmentedWal, type WalOptions } from '../storage/wal';
 import { decodeNodeSnapshot } from './node-snapshot';
-import type { QueueNodeOptions } from './queue-node';
+import type { GroupReplicaOptions } from './group-options';
+import type { MachineKind, ReplicaMachine } from './replica-machine';
 import { finishInstall } from './snapshot-transfer';
 
-export interface RecoveredGroup {
+export interface RecoveredGroup<M> {
   snapshots: SnapshotStore;
   latest: LoadedSnapshot | undefined;
   restored: ReturnType<typeof decodeNodeSnapshot> | undefined;
-  sm: QueueStateMachine;
+  sm: M;
   /** One record of stalled disk writes for the WAL, a staged WAL and the hard state alike. */
   diskStall: DiskStall;
   wal: SegmentedWal;
@@ -36,7 +34,13 @@ export interface RecoveredGroup {
   replayed: number;
 }
 
-export async function recoverGroup(opts: QueueNodeOptions, nodeId: string, log: Logger): Promise<RecoveredGroup> {
+/** `kind` makes the group's state machine (fresh, or from the snapshot's state machine part). */
+export async function recoverGroup<R, M extends ReplicaMachine<R>>(
+  opts: GroupReplicaOptions<R>,
+  nodeId: string,
+  log: Logger,
+  kind: MachineKind<M>,
+): Promise<RecoveredGroup<M>> {
   const fs = opts.fs ?? nodeFs;
   await fs.mkdir(opts.dataDir, { recursive: true });
   const snapshots = await SnapshotStore.open(path.join(opts.dataDir, 'snapshots'), { log, fs });
@@ -47,8 +51,7 @@ export async function recoverGroup(opts: QueueNodeOptions, nodeId: string, log: 
   await diskStall.run(() => finishInstall(opts.dataDir, snapshots, log, fs), () => false);
   const latest = await snapshots.loadLatest();
   const restored = latest ? decodeNodeSnapshot(latest.data) : undefined;
-  const ids = new GroupIds(opts.group ?? 0);
-  const sm = restored ? QueueStateMachine.restore(restored.stateMachine, ids) : new QueueStateMachine(ids);
+  const sm = restored ? kind.restore(restored.stateMachine) : kind.create();
   const wal = await openWal(opts, log, diskStall);
   const hardState = await HardStateStore.open(path.join(opts.dataDir, 'raft'), fs);
   if (wal.lastIndex() < sm.lastAppliedIndex) {
@@ -63,7 +66,7 @@ export async function recoverGroup(opts: QueueNodeOptions, nodeId: string, log: 
   for await (const e of wal.entriesFrom(sm.lastAppliedIndex + 1)) {
     if (e.kind === 'config') configEntries.push(e);
     if (e.index <= knownCommitted && e.kind === 'command') {
-      const result: CommandResult = sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+      const result = sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
       opts.onApplied?.(e, result);
       replayed++;
     }
@@ -74,7 +77,7 @@ export async function recoverGroup(opts: QueueNodeOptions, nodeId: string, log: 
 }
 
 /** How this replica's logs are written (its own and one staged by a snapshot transfer). */
-export function walOptions(opts: QueueNodeOptions, log: Logger, stall: DiskStall): WalOptions {
+export function walOptions<R>(opts: GroupReplicaOptions<R>, log: Logger, stall: DiskStall): WalOptions {
   const walOpts: WalOptions = { fsync: opts.fsync ?? true, log, stall, ...(opts.walObserver ? { observer: opts.walObserver } : {}) };
   if (opts.fs) walOpts.fs = opts.fs;
   if (opts.runtime) walOpts.runtime = opts.runtime;
@@ -84,7 +87,7 @@ export function walOptions(opts: QueueNodeOptions, log: Logger, stall: DiskStall
 }
 
 /** Opens the replica's log; a damaged one is refused with what to do about it. */
-export async function openWal(opts: QueueNodeOptions, log: Logger, stall: DiskStall): Promise<SegmentedWal> {
+export async function openWal<R>(opts: GroupReplicaOptions<R>, log: Logger, stall: DiskStall): Promise<SegmentedWal> {
   const { wal, report } = await SegmentedWal.open(path.join(opts.dataDir, 'wal'), walOptions(opts, log, stall)).catch((err: unknown) => {
     if (!(err instanceof WalCorruptionError)) throw err;
     throw new Error(

@@ -3,9 +3,6 @@
 // the segments nobody needs released), serving the saved one to a follower, and installing one the
 // leader sent (which replaces the replica's state machine and log).
 
-import type { CommandResult } from '../broker/commands';
-import { GroupIds } from '../broker/ids';
-import { QueueStateMachine } from '../broker/state-machine';
 import type { Logger } from '../protocol/log';
 import type { FileSystem } from '../runtime/fs';
 import type { Runtime } from '../runtime/timers';
@@ -14,26 +11,29 @@ import type { SegmentedWal } from '../storage/wal';
 import { LiveSegments } from './live-segments';
 import { decodeNodeSnapshot, nodeSnapshotPieces } from './node-snapshot';
 import type { RaftDriver } from './raft-driver';
+import type { MachineKind, ReplicaMachine } from './replica-machine';
 import { beginInstall, finishInstall } from './snapshot-transfer';
 
 /** A snapshot that failed (a full disk) is tried again after this long, not after another full interval. */
 const SNAPSHOT_RETRY_MS = 10_000;
 
 /** What the replica serves from. Installing a snapshot replaces both; everyone reads them here. */
-export interface ServingState {
-  sm: QueueStateMachine;
+export interface ServingState<M> {
+  sm: M;
   wal: SegmentedWal;
 }
 
-export interface GroupSnapshotsOptions {
+export interface GroupSnapshotsOptions<R = unknown, M extends ReplicaMachine<R> = ReplicaMachine<R>> {
   dataDir: string;
   fs: FileSystem | undefined;
   runtime: Runtime;
   /** The node's logger (staging messages); failures go to its `snapshot` component. */
   logger: Logger;
-  commitLog: RaftDriver<CommandResult>;
+  commitLog: RaftDriver<R>;
   store: SnapshotStore;
-  state: ServingState;
+  state: ServingState<M>;
+  /** Makes the state machine an installed snapshot holds. */
+  kind: MachineKind<M>;
   /** Take a snapshot after this many applied entries. */
   everyEntries: number;
   /** Opens the group's log in its data directory again (after an install swapped in the staged one). */
@@ -46,7 +46,7 @@ export interface GroupSnapshotsOptions {
   stopped(): boolean;
 }
 
-export class GroupSnapshots {
+export class GroupSnapshots<R, M extends ReplicaMachine<R>> {
   snapshotsTaken = 0;
   segmentsReleased = 0;
   /** Snapshots installed from the leader (this node had fallen behind its compacted log). */
@@ -59,7 +59,7 @@ export class GroupSnapshots {
   private retryAtMs = -Infinity;
   private readonly log: Logger;
 
-  constructor(private readonly o: GroupSnapshotsOptions) {
+  constructor(private readonly o: GroupSnapshotsOptions<R, M>) {
     this.log = o.logger.child('snapshot');
   }
 
@@ -108,7 +108,7 @@ export class GroupSnapshots {
     const latest = await store.loadLatest();
     if (!latest || latest.index !== meta.index) throw new Error(`installed snapshot ${meta.index} does not load back`);
     const snap = decodeNodeSnapshot(latest.data);
-    state.sm = QueueStateMachine.restore(snap.stateMachine, new GroupIds(state.sm.group));
+    state.sm = this.o.kind.restore(snap.stateMachine);
     state.wal = await this.o.reopenWal();
     this.entriesSinceSnapshot = 0;
     this.snapshotsInstalled++;

@@ -3,18 +3,21 @@
 // Raft ticks, and one replica per group (QueueNode: its
 // Raft driver, WAL, snapshots, state machine, body repair, long polls and pushes), each with its
 // data under its own directory and issuing ids that name its group. A server hosts group 0 only
-// today; the controller and multi-set placement will add groups through the same door.
+// today; multi-set placement will add groups through the same door. A host may also run a replica
+// of the cluster controller's group (ControllerNode), numbered CONTROLLER_GROUP
+// (protocol/groups.ts: the top of the u32 range, never a set's group).
 //
 // Data layout: group 0 keeps the data directory's top level (wal/, raft/, snapshots/), exactly as
 // before groups existed, so existing data directories start unchanged; group G > 0 lives in
-// groups/G/ with the same layout inside.
+// groups/G/ with the same layout inside (the controller's in groups/4294967295/).
 
 import path from 'node:path';
 
-import type { GroupNumber } from '../broker/ids';
+import { CONTROLLER_GROUP, type GroupNumber } from '../broker/ids';
 import type { PeerAddress, PeerNetwork } from '../transport';
 import { nodeRuntime } from '../runtime/node-runtime';
 import { QueueNode, type QueueNodeOptions } from './queue-node';
+import { ControllerNode, type ControllerNodeOptions } from './controller-node';
 import { LogRateLimit, toLogger, type Logger } from '../protocol/log';
 import type { Runtime } from '../runtime/timers';
 import { stderrLine } from './logger';
@@ -30,6 +33,8 @@ export function groupDataDir(dataDir: string, group: GroupNumber): string {
 /** One group this host runs a replica of. */
 export interface HostedGroup {
   group: GroupNumber;
+  /** What the group runs (default 'queue'): a set's queues and topics, or the cluster controller (group CONTROLLER_GROUP only). */
+  kind?: 'queue' | 'controller';
   /** The group's initial voters (empty: this node joins an existing group). */
   voters: string[];
   /** The group's peers' addresses as configured (the transport links the union over groups). */
@@ -46,12 +51,15 @@ export interface NodeHostOptions {
   /** The peer transport, as views per group; absent when every group has this node as its only voter. */
   network?: { group(id: GroupNumber): PeerNetwork };
   replica: ReplicaOptions;
+  /** The controller replica's own options, when the host runs one (its other options are `replica`'s). */
+  controller?: Pick<ControllerNodeOptions, 'snapshotEveryEntries' | 'onApplied'>;
 }
 
 export class NodeHost {
   private constructor(
     private readonly replicas: ReadonlyMap<GroupNumber, QueueNode>,
     private readonly routers: ReadonlyMap<GroupNumber, RpcRouter>,
+    private readonly controllerReplica: ControllerNode | undefined,
   ) {}
 
   /** Opens (recovering from disk) a replica of each group, in order. */
@@ -60,8 +68,12 @@ export class NodeHost {
     for (const g of groups) {
       if (seen.has(g.group)) throw new Error(`group ${g.group} is hosted twice`);
       seen.add(g.group);
+      if ((g.kind === 'controller') !== (g.group === CONTROLLER_GROUP)) {
+        throw new Error(`group ${CONTROLLER_GROUP} is the controller's and only the controller's; group ${g.group} cannot run a ${g.kind ?? 'queue'} replica`);
+      }
     }
     const replicas = new Map<GroupNumber, QueueNode>();
+    let controller: ControllerNode | undefined;
     const routers = new Map<GroupNumber, RpcRouter>();
     const rt = opts.replica.runtime ?? nodeRuntime;
     const timing = opts.replica.timing ?? DEFAULT_RAFT_TIMING;
@@ -71,8 +83,7 @@ export class NodeHost {
         const network = opts.network?.group(g.group);
         const rpc = network ? new RpcRouter(network) : undefined;
         if (rpc) routers.set(g.group, rpc);
-        const replica = await QueueNode.open({
-          ...opts.replica,
+        const placed = {
           dataDir: groupDataDir(opts.dataDir, g.group),
           group: g.group,
           voters: g.voters,
@@ -80,15 +91,19 @@ export class NodeHost {
           ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}),
           ...(network && rpc ? { network, rpc } : {}),
           ...(g.staticPeers ? { staticPeers: g.staticPeers } : {}),
-        });
-        replicas.set(g.group, replica);
+        };
+        if (g.kind === 'controller') {
+          // The queue replica's own options (its apply observer, pushes, compaction) are not the controller's.
+          const { onApplied: _queueOnly, pushTimeoutMs: _push, compaction: _compaction, snapshotEveryEntries: _queueSnapshots, ...shared } = opts.replica;
+          controller = await ControllerNode.open({ ...shared, ...opts.controller, ...placed });
+        } else replicas.set(g.group, await QueueNode.open({ ...opts.replica, ...placed }));
       }
     } catch (err) {
       // A group that failed to open must not leave the others running.
-      await Promise.allSettled([...replicas.values()].map((r) => r.close()));
+      await Promise.allSettled([...replicas.values(), ...(controller ? [controller] : [])].map((r) => r.close()));
       throw err;
     }
-    return new NodeHost(replicas, routers);
+    return new NodeHost(replicas, routers, controller);
   }
 
   /** The replica of `group`; throws when this host does not run that group. */
@@ -96,6 +111,12 @@ export class NodeHost {
     const r = this.replicas.get(group);
     if (!r) throw new Error(`group ${group} is not hosted here`);
     return r;
+  }
+
+  /** The controller replica; throws when this host does not run one. */
+  controller(): ControllerNode {
+    if (!this.controllerReplica) throw new Error(`the controller group (${CONTROLLER_GROUP}) is not hosted here`);
+    return this.controllerReplica;
   }
 
   /** The peer request router of `group` (forwarding, snapshot transfer, body repair); undefined without peers. */
@@ -109,7 +130,7 @@ export class NodeHost {
 
   /** Closes every replica (each hands leadership over first where it leads). */
   async close(): Promise<void> {
-    await Promise.all([...this.replicas.values()].map((r) => r.close()));
+    await Promise.all([...this.replicas.values(), ...(this.controllerReplica ? [this.controllerReplica] : [])].map((r) => r.close()));
   }
 }
 

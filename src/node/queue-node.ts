@@ -1,13 +1,13 @@
 // One Raft group's replica: wires the group's Raft driver, its queue state machine and the bodies
-// on its disk into the QueueService the API calls. Recovery is group-recovery.ts, body reads
-// body-reader.ts, snapshots group-snapshots.ts, leadership moves and membership changes
+// on its disk into the QueueService the API calls. Recovery is group-recovery.ts, the driver's
+// setup group-raft.ts, body reads body-reader.ts, snapshots group-snapshots.ts, leadership moves and membership changes
 // group-leadership.ts; this file applies, ticks, parks long polls and runs pushes.
 // The state machine stays pure and sees time only through log entries.
 
 import { olderReplicasCanApply } from '../broker/compat';
 import { commandForVoters, votersOnOlderRelease } from './version-gate';
 import { encodeCommand, type EncodedCommand } from '../broker/codec';
-import type { GroupNumber } from '../broker/ids';
+import { GroupIds, type GroupNumber } from '../broker/ids';
 import type {
   Command,
   CommandResult,
@@ -20,7 +20,7 @@ import type {
   TopicAttributes,
   TopicList,
 } from '../broker/commands';
-import type { BrokerStats, QueueStateMachine } from '../broker/state-machine';
+import { QueueStateMachine, type BrokerStats } from '../broker/state-machine';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
@@ -29,74 +29,28 @@ import type { DiskStall } from '../storage/disk-stall';
 import type { SnapshotStore } from '../storage/snapshot-store';
 import type { LogEntry } from '../storage/types';
 import type { RaftStatus } from '../raft';
-import type { FileSystem } from '../runtime/fs';
-import type { SegmentedWal, WalHooks, WalObserver } from '../storage/wal';
-import type { PeerAddress, PeerNetwork } from '../transport';
-import { RaftDriver, type DriverRefusal, type RaftDriverOptions } from './raft-driver';
-import { DEFAULT_RAFT_TIMING, type RaftTiming } from './raft-timing';
+import type { SegmentedWal } from '../storage/wal';
+import type { DriverRefusal, RaftDriver } from './raft-driver';
 import { BodyReader } from './body-reader';
 import { Compaction, DEFAULT_COMPACTION, type CompactionSettings, type CompactionStats } from './compaction';
 import { GroupLeadership, refusalResult } from './group-leadership';
-import { openWal, recoverGroup, walOptions } from './group-recovery';
+import type { GroupReplicaOptions } from './group-options';
+import { openWal, recoverGroup } from './group-recovery';
+import { groupStatusView, openGroupRaft } from './group-raft';
 import { GroupSnapshots, type ServingState } from './group-snapshots';
 import { ParkedReceives } from './long-poll';
-import type { TickSource } from './tick-scheduler';
 import { PushDelivery } from './push-delivery';
 import { MoveTaskRunner } from './move-tasks';
-import type { RpcRouter } from './rpc';
-import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer';
-import { toLogger, type Logger, type LogSink } from '../protocol/log';
+import type { SnapshotReceiver } from './snapshot-transfer';
+import { applyEntries, type MachineKind } from './replica-machine';
+import { toLogger, type Logger } from '../protocol/log';
 import { stderrLine } from './logger';
 import { nodeRuntime } from '../runtime/node-runtime';
 import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
 
-export interface QueueNodeOptions {
-  dataDir: string;
-  /** fdatasync before acknowledging (default true). */
-  fsync?: boolean;
-  /** Clock, timers and randomness (default: the real ones; the simulator passes virtual ones). */
-  runtime?: Runtime;
-  log?: LogSink;
-  /** Take a snapshot after this many applied entries (default 100,000). */
-  snapshotEveryEntries?: number;
-  segmentBytes?: number;
-  /** Bytes of recent log entries kept in memory for replication and bodies (default 64 MiB; the simulator keeps few, so bodies come from disk). */
-  recentBytesMax?: number;
-  /** Called when the node can no longer guarantee durability (failed fsync, broken invariant). */
-  onFatal?: (err: Error) => void;
-  /** Fault injection for tests: runs before every fdatasync; throwing stands in for a failed one. */
-  beforeDatasync?: (segment: string) => void;
-  /** Fault injection for tests: hooks on the WAL's writes and segment allocations. */
-  walHooks?: Omit<WalHooks, 'beforeDatasync'>;
-  /** How often a write stalled by a full disk is retried (default 500 ms; tests shorten it). */
-  diskStallRetryMs?: number;
-  /** The Raft group this replica belongs to, named by every id it issues (default 0, every node's only group today). */
-  group?: GroupNumber;
-  /** This node's id in its Raft group (default "n1": the embedded single-node server). */
-  nodeId?: string;
-  /** The initial voters (default: this node alone). */
-  voters?: string[];
-  /** This set's view of the peer connections (its Raft group's); absent for a one-voter group. */
-  network?: PeerNetwork;
-  /** Request routing over `network` (needed for snapshot transfer to and from peers). */
-  rpc?: RpcRouter;
-  /** The peer addresses given on the command line. */
-  staticPeers?: Readonly<Record<string, PeerAddress>>;
-  /** Raft's heartbeat and election timeouts (default DEFAULT_RAFT_TIMING, raft-timing.ts). */
-  timing?: RaftTiming;
-  /** The host's tick scheduler, shared by the groups it runs (default: the driver's own). */
-  ticks?: TickSource;
+export interface QueueNodeOptions extends GroupReplicaOptions<CommandResult> {
   /** How long an http subscriber may take to answer a push (default 15 s, as CMQ). */
   pushTimeoutMs?: number;
-  /** Told WAL flush and fdatasync durations (the metrics endpoint's histograms). */
-  walObserver?: WalObserver;
-  /**
-   * Told every command this node applies, with its result, in log order (replays at start-up
-   * included): the simulator's checkers watch the shipped apply path through it.
-   */
-  onApplied?: (entry: LogEntry, result: CommandResult) => void;
-  /** Where the data directory lives (default: the real file system; the simulator passes its disk). */
-  fs?: FileSystem;
   /** Compaction of sparse log segments (default DEFAULT_COMPACTION: below half live, a census every 10 s). */
   compaction?: Partial<CompactionSettings>;
 }
@@ -155,11 +109,12 @@ export interface NodeStats {
 const TICK_MIN_INTERVAL_MS = 50;
 /** The id of the embedded single-node server's only voter. */
 export const SINGLE_NODE_ID = 'n1';
-const SOLE_VOTER_ELECTION_TICKS = 2;
 const SOLE_VOTER_STARTUP_TIMEOUT_MS = 10_000;
 const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
 /** After the push loop halted (a refused outcome), look again this much later. */
 const PUSH_RECHECK_MS = 1000;
+/** What a Raft entry of its own (noop, config) answers: nobody waits on it. */
+const RAFT_ENTRY_RESULT: CommandResult = { ok: true, kind: 'tick' };
 
 export class QueueNode implements QueueService {
   private readonly parked: ParkedReceives;
@@ -175,11 +130,11 @@ export class QueueNode implements QueueService {
   private tickInFlight = false;
   private lastTickMs = -Infinity;
   /** The state machine and log served from (a snapshot install replaces both). */
-  private readonly state: ServingState;
+  private readonly state: ServingState<QueueStateMachine>;
   /** Takes snapshots when due, reclaims log space, installs the leader's snapshots. */
-  private readonly snapshots: GroupSnapshots;
+  private readonly snapshots: GroupSnapshots<CommandResult, QueueStateMachine>;
   /** Leadership transfers and membership changes. */
-  private readonly leadership: GroupLeadership;
+  private readonly leadership: GroupLeadership<CommandResult>;
   /** Reads message bodies back for delivery and pushes, checked, from here or a replica. */
   private readonly bodies: BodyReader;
   /** POSTs topic pushes to http subscribers while this node leads. */
@@ -219,6 +174,7 @@ export class QueueNode implements QueueService {
       commitLog,
       store: snapshotStore,
       state: this.state,
+      kind: queueMachines(opts.group ?? 0),
       everyEntries: opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES,
       reopenWal: () => openWal(opts, this.logger, diskStall),
       afterInstall: () => this.afterApply(),
@@ -271,43 +227,14 @@ export class QueueNode implements QueueService {
   static async open(opts: QueueNodeOptions): Promise<QueueNode> {
     const log = toLogger(opts.log, stderrLine);
     const nodeId = opts.nodeId ?? SINGLE_NODE_ID;
-    const { snapshots, latest, restored, sm, diskStall, wal, hardState, configEntries, lastTimeMs, replayed } = await recoverGroup(opts, nodeId, log);
-    const voters = opts.voters ?? [nodeId];
-    const soleVoter = voters.length === 1 && voters[0] === nodeId;
-    const timing = opts.timing ?? DEFAULT_RAFT_TIMING;
-    if (opts.ticks && opts.ticks.tickMs !== timing.tickMs) throw new Error(`the host ticks every ${opts.ticks.tickMs} ms, the timing wants ${timing.tickMs}`);
-    const raftOpts: RaftDriverOptions = {
-      id: nodeId,
-      voters,
-      wal,
-      hardState,
-      appliedIndex: sm.lastAppliedIndex,
-      lastTimeMs,
-      configEntries,
-      runtime: opts.runtime ?? nodeRuntime,
-      tickMs: timing.tickMs,
-      ...(opts.ticks ? { ticks: opts.ticks } : {}),
-      // A lone voter has nobody to disturb: it may elect itself after the shortest timeout.
-      electionTicks: soleVoter ? SOLE_VOTER_ELECTION_TICKS : timing.electionTicks,
-      heartbeatTicks: soleVoter ? 1 : timing.heartbeatTicks,
-      log,
+    const recovered = await recoverGroup(opts, nodeId, log, queueMachines(opts.group ?? 0));
+    const { snapshots, sm, diskStall, wal, replayed } = recovered;
+    const { commitLog, receiver, soleVoter } = openGroupRaft<CommandResult, QueueStateMachine>(opts, nodeId, recovered, log, {
       onFatal: (err) => node.onFatal(err),
-      diskStall,
-      ...(opts.recentBytesMax !== undefined ? { recentBytesMax: opts.recentBytesMax } : {}),
-    };
-    if (latest && restored) raftOpts.snapshotMeta = { index: latest.index, term: latest.term, voters: restored.voters };
-    if (opts.network) raftOpts.network = opts.network;
-    if (opts.staticPeers) raftOpts.staticPeers = opts.staticPeers;
-    if (restored) raftOpts.learnedAddresses = restored.addresses;
-    let receiver: SnapshotReceiver | undefined;
-    if (opts.rpc) {
-      const walOpts = walOptions(opts, log, diskStall);
-      receiver = new SnapshotReceiver(opts.dataDir, walOpts, opts.runtime ?? nodeRuntime, log);
-      receiver.serve(opts.rpc);
-      const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => node.snapshots.load(index), wal: () => node.state.wal }, log, opts.runtime ?? nodeRuntime);
-      raftOpts.snapshotTransfer = { sender, receiver, install: (meta) => node.snapshots.install(meta) };
-    }
-    const commitLog = new RaftDriver<CommandResult>(raftOpts);
+      loadSnapshot: (index) => node.snapshots.load(index),
+      wal: () => node.state.wal,
+      install: (meta) => node.snapshots.install(meta),
+    });
     const node: QueueNode = new QueueNode(sm, wal, commitLog, snapshots, diskStall, receiver, opts);
     if (opts.rpc) node.bodies.serve(opts.rpc);
     node.snapshots.countApplied(replayed);
@@ -326,26 +253,7 @@ export class QueueNode implements QueueService {
   }
 
   clusterStatus(_ctx: RequestContext): Promise<ServiceResult<{ status: ClusterStatusView }>> {
-    const st = this.commitLog.status();
-    const peers = Object.entries(st.progress).map(([nodeId, p]) => ({
-      nodeId,
-      matchIndex: p.matchIndex,
-      nextIndex: p.nextIndex,
-      state: p.state,
-      lag: st.lastIndex - p.matchIndex,
-    }));
-    const status: ClusterStatusView = {
-      nodeId: st.id,
-      role: st.role,
-      term: st.term,
-      leader: st.leader ?? '',
-      commitIndex: st.commitIndex,
-      appliedIndex: st.appliedIndex,
-      lastIndex: st.lastIndex,
-      voters: st.voters,
-      peers,
-    };
-    return Promise.resolve({ ok: true, status });
+    return Promise.resolve({ ok: true, status: groupStatusView(this.commitLog.status()) });
   }
 
   transferLeader(_ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
@@ -404,13 +312,7 @@ export class QueueNode implements QueueService {
     const { payload, metaLen } = encoded;
     this.inflight++;
     try {
-      let r = await this.commitLog.propose(payload, metaLen);
-      if (!r.ok && r.reason === 'transferring') {
-        // A leadership transfer is under way (it takes a round trip or two): nothing was
-        // appended, so wait for it to end and propose again if this node still leads.
-        await this.leadership.untilTransferEnds();
-        r = await this.commitLog.propose(payload, metaLen);
-      }
+      const r = await this.leadership.propose(payload, metaLen);
       if (!r.ok) return refusalResult(r);
       this.countServed(command, r.value);
       return r.value;
@@ -552,12 +454,8 @@ export class QueueNode implements QueueService {
    * Reads are linearizable: the state machine has applied everything committed before the read
    * began (ReadIndex), so a leader that was just elected, or just deposed, never answers stale.
    */
-  private async readBarrier(): Promise<ErrorResult | undefined> {
-    const r = await this.commitLog.readBarrier();
-    if (r.ok) return undefined;
-    if (r.reason === 'diskStalled') return fail('notApplied', undefined, r.detail);
-    // A read changes nothing, so whatever stopped it, nothing was applied.
-    return fail('notApplied', undefined, `read not possible here now: ${r.detail}`);
+  private readBarrier(): Promise<ErrorResult | undefined> {
+    return this.leadership.readBarrier();
   }
 
   /** `answer`, computed once the read barrier passed (or the barrier's failure). */
@@ -568,24 +466,16 @@ export class QueueNode implements QueueService {
   // ---- apply loop ----------------------------------------------------------------------------
 
   private applyCommitted(entries: LogEntry[]): CommandResult[] {
-    const results: CommandResult[] = [];
-    try {
-      for (const e of entries) {
-        // Only commands reach the state machine; noop and config entries are Raft's own.
-        if (e.kind !== 'command') {
-          results.push({ ok: true, kind: 'tick' });
-          continue;
-        }
-        const result = this.state.sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
-        this.compaction.applied(result);
-        if (result.ok && result.kind === 'startMoveTask') this.moveTasks.wake();
-        this.opts.onApplied?.(e, result);
-        results.push(result);
-      }
-    } catch (err) {
-      // A broken invariant: stop rather than serve a state we cannot trust; restart recovers.
-      this.onFatal(err);
-      while (results.length < entries.length) results.push(fail('internalError'));
+    const { results, broken } = applyEntries(entries, RAFT_ENTRY_RESULT, fail('internalError'), (e) => {
+      const result = this.state.sm.apply(e.index, e.timeMs, e.payload, e.metaLen);
+      this.compaction.applied(result);
+      if (result.ok && result.kind === 'startMoveTask') this.moveTasks.wake();
+      this.opts.onApplied?.(e, result);
+      return result;
+    });
+    // A broken invariant: stop rather than serve a state we cannot trust; restart recovers.
+    if (broken !== undefined) {
+      this.onFatal(broken);
       return results;
     }
     this.snapshots.countApplied(entries.length);
@@ -726,6 +616,12 @@ export class QueueNode implements QueueService {
     this.log.server.error(`FATAL: ${this.fatal.stack ?? this.fatal.message}`);
     this.opts.onFatal?.(this.fatal);
   }
+}
+
+/** Group `group`'s queue state machine, fresh or from a snapshot. */
+function queueMachines(group: GroupNumber): MachineKind<QueueStateMachine> {
+  const ids = new GroupIds(group);
+  return { create: () => new QueueStateMachine(ids), restore: (bytes) => QueueStateMachine.restore(bytes, ids) };
 }
 
 /** A list from the state machine as a service result (the list, or the error it gave). */

@@ -15,6 +15,8 @@ export const RPC_SERVICE = {
   call: 4,
   /** An empty request answered at once: proof that the path to a peer works both ways (peer-requests.ts). */
   echo: 5,
+  /** A controller command or read a member of the controller group sends its leader (controller-calls.ts). */
+  controller: 6,
 } as const;
 
 /**

@@ -21,7 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   transport: ['protocol', 'runtime'],
   service: ['protocol', 'broker', 'runtime'],
   api: ['protocol', 'broker', 'service'],
-  node: ['protocol', 'runtime', 'broker', 'storage', 'api', 'raft', 'transport', 'service'],
+  node: ['protocol', 'runtime', 'broker', 'controller', 'storage', 'api', 'raft', 'transport', 'service'],
   client: ['protocol'],
   cli: ['protocol', 'client'],
 };

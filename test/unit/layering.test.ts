@@ -140,6 +140,10 @@ const RUNTIME_DRIVEN = [
   'node/group-leadership.ts',
   'node/long-poll.ts',
   'node/snapshot-transfer.ts',
+  'node/controller-node.ts',
+  'node/group-raft.ts',
+  'node/replica-machine.ts',
+  'node/group-recovery.ts',
   'storage/disk-stall.ts',
   'storage/wal.ts',
 ];

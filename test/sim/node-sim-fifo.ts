@@ -2,7 +2,7 @@
 // messages go to a FIFO dead-letter queue after FIFO_MAX_RECEIVES receives, and an operator
 // redriving that dead-letter queue, under the same faults as the rest of the run.
 //
-// - Producers send batches of 1-3 bodies, each to one of a few message groups, every body with a
+// - Producers send batches of 1-4 bodies, each to one of a few message groups, every body with a
 //   deduplication id; a send that fails (not applied, or its outcome unknown) is sent again, same
 //   bodies, same groups, same ids, before anything new.
 // - Consumers receive from the FIFO queue (mostly) and the dead-letter queue, and delete most of
@@ -128,12 +128,12 @@ export class FifoWorkload {
   }
 
   private produce(c: Producer): void {
-    if (c.busy || !this.rng.chance(0.15)) return;
+    if (c.busy || !this.rng.chance(0.07)) return;
     const target = this.host.pick(this.rng);
     if (!target) return;
     const retry = c.retry;
     c.retry = undefined;
-    const bodyIds = retry?.bodyIds ?? this.host.newBodies(this.rng.int(1, 3));
+    const bodyIds = retry?.bodyIds ?? this.host.newBodies(this.rng.int(1, 4));
     const groupIds = retry?.groupIds ?? bodyIds.map(() => this.rng.pick(GROUPS));
     if (retry === undefined) this.stats.fifoSendsAttempted += bodyIds.length;
     else this.stats.fifoDedupRetries++;
@@ -154,7 +154,7 @@ export class FifoWorkload {
     if (c.busy) return;
     const now = this.host.nowMs;
     const due = c.held.filter((h) => h.deleteAtMs <= now);
-    if (due.length === 0 && !this.rng.chance(0.35)) return;
+    if (due.length === 0 && !this.rng.chance(0.2)) return;
     const target = this.host.pick(this.rng);
     if (!target) return;
     if (due.length > 0) {
@@ -166,7 +166,7 @@ export class FifoWorkload {
     }
     // Mostly the FIFO queue, so that the dead-letter queue fills for the move tasks; it drains once producers stopped.
     const queue = this.rng.chance(this.host.producing ? 0.08 : 0.5) ? FIFO_DLQ : FIFO_QUEUE;
-    const numOfMsg = this.rng.int(1, 6);
+    const numOfMsg = this.rng.int(1, 8);
     this.stats.fifoReceives++;
     target.issue(c, target.service.receive(this.host.ctx(), queue, numOfMsg, 0), (r) => {
       if (!r?.ok) return;

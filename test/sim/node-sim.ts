@@ -183,6 +183,13 @@ const SEGMENT_BYTES = 16 * 1024;
 const RECENT_BYTES_MAX = 4000;
 const SNAPSHOT_EVERY_ENTRIES = [60, 250, 1000] as const;
 const PRODUCERS = ['p1', 'p2'];
+/**
+ * Per 10 ms step, the chance that an idle producer sends and that an idle consumer with nothing
+ * to delete receives (standard queues). Lower than before the FIFO workload took its share, so a
+ * run costs about what it did.
+ */
+const STANDARD_SEND_CHANCE = 0.22;
+const STANDARD_RECEIVE_CHANCE = 0.3;
 const CONSUMERS = ['c1', 'c2', 'c3'];
 /** A client gives up on a request after this long (outcome unknown to it). */
 const CLIENT_TIMEOUT_MS = 4000;
@@ -642,7 +649,7 @@ export class NodeSimulation {
     const now = this.scheduler.nowMs;
     for (const id of PRODUCERS) {
       const c = this.clients.get(id)!;
-      if (c.busy || !this.producing || !this.rng.chance(0.3)) continue;
+      if (c.busy || !this.producing || !this.rng.chance(STANDARD_SEND_CHANCE)) continue;
       const member = this.pickMember();
       const node = member?.service;
       if (!member || !node) continue;
@@ -686,7 +693,7 @@ export class NodeSimulation {
         this.issue(c, member, node.submit(this.ctx(), { kind: 'deleteMessages', queueName: queue, receiptHandles: handles }), () => undefined);
         continue;
       }
-      if (!this.rng.chance(0.4)) continue;
+      if (!this.rng.chance(STANDARD_RECEIVE_CHANCE)) continue;
       const queue = this.consumed ? this.rng.pick(this.consumed) : this.pickQueue();
       this.stats.receives++;
       const memberId = member.id;

@@ -59,11 +59,11 @@ export interface FifoTarget {
 }
 
 export interface FifoWorkloadHost {
-  readonly nowMs: number;
+  nowMs(): number;
   /** Producers and the operator run while this holds. */
-  readonly producing: boolean;
+  producing(): boolean;
   /** Consumers run while this holds. */
-  readonly consuming: boolean;
+  consuming(): boolean;
   readonly history: QueueHistory;
   pick(rng: Prng): FifoTarget | undefined;
   /** New body ids, registered for the checkers. */
@@ -120,11 +120,11 @@ export class FifoWorkload {
 
   /** One step of traffic. */
   step(): void {
-    if (this.host.producing) {
+    if (this.host.producing()) {
       for (const c of this.producers) this.produce(c);
       this.operate();
     }
-    if (this.host.consuming) for (const c of this.consumers) this.consume(c);
+    if (this.host.consuming()) for (const c of this.consumers) this.consume(c);
   }
 
   private produce(c: Producer): void {
@@ -146,13 +146,13 @@ export class FifoWorkload {
     };
     target.issue(c, target.service.submit(this.host.ctx(), command), (r) => {
       if (r?.ok) this.host.history.sendAcked(bodyIds);
-      else if (this.host.producing) c.retry = { bodyIds, groupIds };
+      else if (this.host.producing()) c.retry = { bodyIds, groupIds };
     });
   }
 
   private consume(c: Consumer): void {
     if (c.busy) return;
-    const now = this.host.nowMs;
+    const now = this.host.nowMs();
     const due = c.held.filter((h) => h.deleteAtMs <= now);
     if (due.length === 0 && !this.rng.chance(0.2)) return;
     const target = this.host.pick(this.rng);
@@ -165,7 +165,7 @@ export class FifoWorkload {
       return;
     }
     // Mostly the FIFO queue, so that the dead-letter queue fills for the move tasks; it drains once producers stopped.
-    const queue = this.rng.chance(this.host.producing ? 0.08 : 0.5) ? FIFO_DLQ : FIFO_QUEUE;
+    const queue = this.rng.chance(this.host.producing() ? 0.08 : 0.5) ? FIFO_DLQ : FIFO_QUEUE;
     const numOfMsg = this.rng.int(1, 8);
     this.stats.fifoReceives++;
     target.issue(c, target.service.receive(this.host.ctx(), queue, numOfMsg, 0), (r) => {
@@ -177,7 +177,7 @@ export class FifoWorkload {
         if (poison || roll < (queue === FIFO_QUEUE ? 0.08 : 0.05)) continue;
         const vis = (queue === FIFO_QUEUE ? FIFO_VISIBILITY_S : DLQ_VISIBILITY_S) * 1000;
         const after = roll < 0.9 ? this.rng.int(0, vis / 2) : this.rng.int(vis, vis * 2);
-        c.held.push({ queue, handle: m.receiptHandle, deleteAtMs: this.host.nowMs + after });
+        c.held.push({ queue, handle: m.receiptHandle, deleteAtMs: this.host.nowMs() + after });
       }
     });
   }

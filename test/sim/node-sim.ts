@@ -321,18 +321,11 @@ export class NodeSimulation {
     this.rng = new Prng(opts.seed);
     this.diskRng = new Prng(opts.seed ^ 0x5d15_cf11);
     this.compactionRng = new Prng(opts.seed ^ 0x0c0a_c7ed);
-    const sim = this;
     this.fifo = new FifoWorkload(
       {
-        get nowMs() {
-          return sim.scheduler.nowMs;
-        },
-        get producing() {
-          return sim.producing;
-        },
-        get consuming() {
-          return sim.fifoConsuming;
-        },
+        nowMs: () => this.scheduler.nowMs,
+        producing: () => this.producing,
+        consuming: () => this.fifoConsuming,
         history: this.history,
         pick: (rng) => this.fifoTarget(rng),
         newBodies: (n) => this.newBodies(n),

@@ -10,7 +10,7 @@
 //   poison message: never deleted from the FIFO queue, so after FIFO_MAX_RECEIVES receives it is
 //   moved to the dead-letter queue, where it is deleted as any other.
 // - An operator starts move tasks on the dead-letter queue (back to the queues the messages came
-//   from, or to the FIFO queue by name; at a pace or none), cancels a running one now and then,
+//   from, or to the FIFO queue by name; at a pace or none), cancels half of those that run,
 //   and moves a few messages with a direct moveMessages. The leader's move loop runs the tasks,
 //   and a new leader resumes them.
 //
@@ -86,8 +86,8 @@ interface Consumer extends FifoClient {
 }
 
 interface Operator extends FifoClient {
-  /** The task it started last, while it may be running. */
-  task?: string;
+  /** The task it started last and means to cancel, and when. */
+  cancel?: { taskHandle: string; atMs: number };
 }
 
 export interface FifoWorkloadStats {
@@ -165,7 +165,7 @@ export class FifoWorkload {
       return;
     }
     // Mostly the FIFO queue, so that the dead-letter queue fills for the move tasks; it drains once producers stopped.
-    const queue = this.rng.chance(this.host.producing() ? 0.08 : 0.5) ? FIFO_DLQ : FIFO_QUEUE;
+    const queue = this.rng.chance(this.host.producing() ? 0.02 : 0.5) ? FIFO_DLQ : FIFO_QUEUE;
     const numOfMsg = this.rng.int(1, 8);
     this.stats.fifoReceives++;
     target.issue(c, target.service.receive(this.host.ctx(), queue, numOfMsg, 0), (r) => {
@@ -186,6 +186,16 @@ export class FifoWorkload {
   private operate(): void {
     const op = this.operator;
     if (op.busy) return;
+    const cancel = op.cancel;
+    if (cancel !== undefined && cancel.atMs <= this.host.nowMs()) {
+      const target = this.host.pick(this.rng);
+      if (!target) return;
+      op.cancel = undefined;
+      this.stats.moveTaskCancels++;
+      // It may have completed meanwhile (moveTaskNotRunning): then there is nothing to cancel.
+      target.issue(op, target.service.submit(this.host.ctx(), { kind: 'cancelMoveTask', taskHandle: cancel.taskHandle }), () => undefined);
+      return;
+    }
     const roll = this.rng.next();
     if (roll < 0.004) {
       const destinationQueue = this.rng.chance(0.5) ? null : FIFO_QUEUE;
@@ -194,18 +204,12 @@ export class FifoWorkload {
       if (!target) return;
       this.stats.moveTaskStarts++;
       target.issue(op, target.service.submit(this.host.ctx(), { kind: 'startMoveTask', sourceQueue: FIFO_DLQ, destinationQueue, maxPerSecond }), (r) => {
-        if (r?.ok && r.kind === 'startMoveTask' && r.task.status === 'RUNNING') op.task = r.taskHandle;
+        // Half the running tasks are cancelled soon, most of them before they are done.
+        if (r?.ok && r.kind === 'startMoveTask' && r.task.status === 'RUNNING' && this.rng.chance(0.5)) {
+          op.cancel = { taskHandle: r.taskHandle, atMs: this.host.nowMs() + this.rng.int(0, 1500) };
+        }
       });
-    } else if (roll < 0.007 && op.task !== undefined) {
-      const taskHandle = op.task;
-      const target = this.host.pick(this.rng);
-      if (!target) return;
-      this.stats.moveTaskCancels++;
-      target.issue(op, target.service.submit(this.host.ctx(), { kind: 'cancelMoveTask', taskHandle }), (r) => {
-        // Cancelled, or no longer running (completed): either way not the operator's to cancel again.
-        if (r !== undefined && (r.ok || r.error === 'moveTaskNotRunning')) op.task = undefined;
-      });
-    } else if (roll < 0.008) {
+    } else if (roll < 0.005) {
       const target = this.host.pick(this.rng);
       if (!target) return;
       this.stats.directMoves++;

@@ -55,7 +55,7 @@ const COVERAGE: [keyof NodeSimStats, number][] = [
   ['deadLettered', SEEDS * 10],
   ['fifoPastDeadLetters', SEEDS * 5],
   ['moveTasksStarted', SEEDS * 2],
-  ['moveTasksCancelled', 1],
+  ['moveTasksCancelled', 2],
   ['moveTasksResumed', 1],
   ['messagesMoved', SEEDS * 5],
   ['redriven', SEEDS * 5],

@@ -3,6 +3,8 @@
 // are shown to catch a real defect in the real driver, not in a model of it.
 
 import { DedupTable } from '../../src/broker/dedup';
+import { FifoGroups, type FifoGroup } from '../../src/broker/fifo-groups';
+import { QueueState, type MovedMessage } from '../../src/broker/queue';
 import { QueueStateMachine } from '../../src/broker/state-machine';
 import { BodyReader } from '../../src/node/body-reader';
 import { PeerRequests } from '../../src/node/peer-requests';
@@ -13,7 +15,11 @@ export type PatchBug =
   | 'applyOwnClock' // each replica applies entries at its own time instead of the entry's
   | 'holdOnStepDown' // a leader that steps down keeps its clients waiting on what it proposed
   | 'waitForDeadLeader' // a member keeps sending to a leader it no longer hears (no failure detection)
-  | 'noDedup'; // the state machine forgets every deduplication id (a retried send is stored again)
+  | 'noDedup' // the state machine forgets every deduplication id (a retried send is stored again)
+  | 'fifoNoGroupLock' // a FIFO receive also takes from groups with a message in flight
+  | 'fifoReorder' // a FIFO receive hands out a group's second message before its first
+  | 'moveCopiesTwice' // a redrive appends each message it moves to its destination twice
+  | 'moveLoses'; // a redrive takes messages out of the dead-letter queue and puts them nowhere
 
 type Patchable = Record<string, unknown>;
 
@@ -65,6 +71,60 @@ export function installPatch(bug: PatchBug): () => void {
       };
       return () => {
         proto['find'] = original;
+      };
+    }
+    case 'fifoNoGroupLock': {
+      const proto = FifoGroups.prototype as unknown as Patchable;
+      const original = proto['popReady'] as (this: FifoGroups) => FifoGroup | undefined;
+      // When no unlocked group is ready, any group with a visible message, locked or not.
+      proto['popReady'] = function (this: FifoGroups): FifoGroup | undefined {
+        const ready = original.call(this);
+        if (ready !== undefined) return ready;
+        const byId = (this as unknown as { byId: Map<string, FifoGroup> }).byId;
+        for (const g of byId.values()) if (g.visibleCount > 0) return g;
+        return undefined;
+      };
+      return () => {
+        proto['popReady'] = original;
+      };
+    }
+    case 'fifoReorder': {
+      const proto = FifoGroups.prototype as unknown as Patchable;
+      const original = proto['popHead'] as (this: FifoGroups, g: FifoGroup) => number;
+      // The group's second visible message before its first (the first goes back to its heap).
+      proto['popHead'] = function (this: FifoGroups, g: FifoGroup): number {
+        const first = original.call(this, g);
+        if (first < 0) return first;
+        const second = original.call(this, g);
+        if (second < 0) return first;
+        g.visible.push(first);
+        (this as unknown as { heapEntries: number }).heapEntries++;
+        return second;
+      };
+      return () => {
+        proto['popHead'] = original;
+      };
+    }
+    case 'moveCopiesTwice':
+    case 'moveLoses': {
+      const proto = QueueState.prototype;
+      // Called with the instance as `this` below (original.call).
+      // eslint-disable-next-line @typescript-eslint/unbound-method
+      const original = proto.moveVisible;
+      const twice = bug === 'moveCopiesTwice';
+      proto.moveVisible = function (this: QueueState, max: number, pick: (seq: number) => ((m: MovedMessage) => void) | undefined) {
+        return original.call(this, max, (seq) => {
+          const place = pick(seq);
+          if (place === undefined) return undefined;
+          return (m: MovedMessage) => {
+            if (!twice) return;
+            place(m);
+            place(m);
+          };
+        });
+      };
+      return () => {
+        proto.moveVisible = original;
       };
     }
     case 'applyOwnClock': {

@@ -11,6 +11,10 @@
 // delete some of what they got (some late, some never), an operator changes a visibility timeout
 // and moves leadership. A few messages stay behind in a slow queue while the others fill and close
 // segments around them, so compaction (a census every 2 s) copies their bodies forward all along.
+// A FIFO queue with a FIFO dead-letter queue takes a share of the traffic (node-sim-fifo.ts):
+// producers send to a few message groups with deduplication ids, consumers let some messages go
+// to the dead-letter queue, and an operator redrives it with move tasks, which the leader runs and
+// a new leader resumes.
 // Faults: crashes (a power loss on that member's disk) and restarts, partitions (a member
 // isolated, or one direction of one link), network weather, bit flips in message bodies on disk,
 // and a full disk on one member for a while (its writes stall; a leader hands leadership over).
@@ -19,7 +23,9 @@
 // queue is drained.
 //
 // Checkers: queue-history.ts (acknowledged sends delivered, no delivery within a visibility
-// timeout of an earlier one, deleted stays deleted, bodies intact, no quarantine without damage),
+// timeout of an earlier one, deleted stays deleted, bodies intact, no quarantine without damage,
+// a retried send stored once), fifo-history.ts (a group's order, a group locked while in flight),
+// move-history.ts (a moved message in one place at a time; every FIFO message ends deleted),
 // replica agreement (every member's result at each index is the same), election safety (one
 // leader per term), that no task of the driver threw, and, after a quiet period at the end, that
 // every member's log is back within a bound of its live bytes. A failing seed prints the command that
@@ -27,7 +33,7 @@
 
 import { crc32c } from '../../src/broker/checksum';
 import { decodeCommand, type DecodedCommand } from '../../src/broker/codec';
-import type { Command, CommandResult } from '../../src/broker/commands';
+import type { Command, CommandResult, MoveTaskView, QueueAttributesInput } from '../../src/broker/commands';
 import { groupDataDir, NodeHost } from '../../src/node/host';
 import type { QueueNode } from '../../src/node/queue-node';
 import { PeerRequests } from '../../src/node/peer-requests';
@@ -38,10 +44,13 @@ import type { FileHandle, FileSystem, OpenFlags } from '../../src/runtime/fs';
 import type { QueueService } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import type { LogEntry } from '../../src/storage/types';
+import { FifoHistory, type FifoHistoryStats } from './fifo-history';
+import { MoveHistory, type MoveHistoryStats } from './move-history';
 import { installPatch, type PatchBug } from './node-sim-bugs';
 import { parseRecordBounds } from './node-sim-disk';
+import { FIFO_DLQ, FIFO_MAX_RECEIVES, FIFO_QUEUE, FIFO_QUEUES, FifoWorkload, type FifoClient, type FifoTarget, type FifoWorkloadStats } from './node-sim-fifo';
 import { Prng } from './prng';
-import { bodyFor, bodyIdOf, emptyHistoryStats, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
+import { bodyFor, bodyIdOf, dedupIdOf, emptyHistoryStats, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
 import { CALM, SimNetwork, type SimHostNetwork } from './sim-network';
 import type { SimFs } from './sim-fs';
 import { diskDigest, SimMachine } from './sim-machine';
@@ -53,7 +62,19 @@ export type NodeSimBug =
   | 'noRelocation' // compaction never copies live bodies out of sparse segments (the census still asks for snapshots)
   | PatchBug;
 
-export const NODE_SIM_BUGS: readonly NodeSimBug[] = ['fsyncLies', 'noRelocation', 'skipBodyCheck', 'applyOwnClock', 'holdOnStepDown', 'waitForDeadLeader', 'noDedup'];
+export const NODE_SIM_BUGS: readonly NodeSimBug[] = [
+  'fsyncLies',
+  'noRelocation',
+  'skipBodyCheck',
+  'applyOwnClock',
+  'holdOnStepDown',
+  'waitForDeadLeader',
+  'noDedup',
+  'fifoNoGroupLock',
+  'fifoReorder',
+  'moveCopiesTwice',
+  'moveLoses',
+];
 
 export interface NodeSimOptions {
   seed: number;
@@ -67,7 +88,12 @@ export interface NodeSimOptions {
   trace?: (line: string) => void;
 }
 
-export interface NodeSimStats extends HistoryStats {
+export interface NodeSimStats extends HistoryStats, FifoHistoryStats, MoveHistoryStats, FifoWorkloadStats {
+  /** Committed startMoveTask and cancelMoveTask entries that started or cancelled a task. */
+  moveTasksStarted: number;
+  moveTasksCancelled: number;
+  /** Move tasks that moved messages in a later term than the one they started in (a new leader resumed them). */
+  moveTasksResumed: number;
   tasksRun: number;
   crashes: number;
   /** Crashes of every member at once. */
@@ -157,6 +183,14 @@ const SEGMENT_BYTES = 16 * 1024;
 const RECENT_BYTES_MAX = 4000;
 const SNAPSHOT_EVERY_ENTRIES = [60, 250, 1000] as const;
 const PRODUCERS = ['p1', 'p2'];
+/**
+ * Per 10 ms step, the chance that an idle producer sends and that an idle consumer with nothing
+ * to delete receives (standard queues). The FIFO workload (node-sim-fifo.ts) adds traffic of its
+ * own, and a run's cost is what the unit batch can afford: lower than the 0.3 and 0.4 the
+ * standard queues had alone, so a run costs about a fifth more than it did then, not twice.
+ */
+const STANDARD_SEND_CHANCE = 0.22;
+const STANDARD_RECEIVE_CHANCE = 0.3;
 const CONSUMERS = ['c1', 'c2', 'c3'];
 /** A client gives up on a request after this long (outcome unknown to it). */
 const CLIENT_TIMEOUT_MS = 4000;
@@ -226,12 +260,7 @@ interface Held {
   deleteAtMs: number;
 }
 
-/** A body's deduplication id: the same on every attempt to send it. */
-function dedupIdOf(bodyId: number): string {
-  return `m${bodyId}`;
-}
-
-interface Client {
+interface Client extends FifoClient {
   id: string;
   busy: boolean;
   held: Held[];
@@ -245,7 +274,23 @@ export class NodeSimulation {
   private readonly network: SimNetwork;
   private readonly members = new Map<string, Member>();
   private readonly clients = new Map<string, Client>();
-  private readonly history = new QueueHistory(new Map(QUEUES.map((q) => [q.name, q.visibilityTimeout * 1000])));
+  private readonly fifoHistory = new FifoHistory(new Map([[FIFO_QUEUE, { maxReceiveCount: FIFO_MAX_RECEIVES }], [FIFO_DLQ, {}]]));
+  private readonly moveHistory = new MoveHistory({
+    source: FIFO_QUEUE,
+    deadLetterQueue: FIFO_DLQ,
+    maxReceiveCount: FIFO_MAX_RECEIVES,
+    visibilityMs: new Map(FIFO_QUEUES.map((q) => [q.name, q.visibilityTimeout * 1000])),
+  });
+  private readonly history = new QueueHistory(
+    new Map([...QUEUES, ...FIFO_QUEUES].map((q) => [q.name, q.visibilityTimeout * 1000])),
+    this.fifoHistory,
+    this.moveHistory,
+  );
+  private readonly fifo: FifoWorkload;
+  /** The FIFO consumers run (not in the quiet period, whose log measure wants no traffic). */
+  private fifoConsuming = true;
+  /** The term each move task started in, until it is seen moving in a later one. */
+  private readonly moveTaskTerm = new Map<string, number>();
   private readonly visibilitySeconds = new Map<string, number>(QUEUES.map((q) => [q.name, q.visibilityTimeout]));
   private readonly resultAt = new Map<number, { term: number; digest: string; node: string }>();
   private readonly leaderOfTerm = new Map<number, string>();
@@ -277,6 +322,18 @@ export class NodeSimulation {
     this.rng = new Prng(opts.seed);
     this.diskRng = new Prng(opts.seed ^ 0x5d15_cf11);
     this.compactionRng = new Prng(opts.seed ^ 0x0c0a_c7ed);
+    this.fifo = new FifoWorkload(
+      {
+        nowMs: () => this.scheduler.nowMs,
+        producing: () => this.producing,
+        consuming: () => this.fifoConsuming,
+        history: this.history,
+        pick: (rng) => this.fifoTarget(rng),
+        newBodies: (n) => this.newBodies(n),
+        ctx: () => this.ctx(),
+      },
+      new Prng(opts.seed ^ 0x0f1f_0516),
+    );
     this.network = new SimNetwork(this.scheduler, this.rng.fork());
     this.snapshotEvery = this.rng.pick(SNAPSHOT_EVERY_ENTRIES);
     this.eventsRewindSeconds = this.rng.chance(0.5) ? EVENTS_REWIND_SECONDS : 0;
@@ -325,7 +382,13 @@ export class NodeSimulation {
       finalIndex: 0,
       networkFrames: 0,
       networkLost: 0,
+      moveTasksStarted: 0,
+      moveTasksCancelled: 0,
+      moveTasksResumed: 0,
       ...emptyHistoryStats(),
+      ...this.fifoHistory.stats,
+      ...this.moveHistory.stats,
+      ...this.fifo.stats,
     };
     for (const id of [...PRODUCERS, ...CONSUMERS]) this.clients.set(id, { id, busy: false, held: [] });
   }
@@ -348,6 +411,7 @@ export class NodeSimulation {
         this.injectFaults();
         if (this.rng.chance(0.0015 * this.intensity)) await this.flipBodyBit();
         this.clientTraffic();
+        this.fifo.step();
         await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
         this.checkAll();
       }
@@ -463,11 +527,34 @@ export class NodeSimulation {
 
   /** The member a client asks: the leader it would find, else any member that is up. */
   /** Mostly the leader; sometimes any member that is up, whose calls then go to its leader. */
-  private pickMember(): Member | undefined {
+  private pickMember(rng = this.rng): Member | undefined {
     const leader = this.leader();
-    if (leader?.service && this.rng.chance(0.9)) return leader;
+    if (leader?.service && rng.chance(0.9)) return leader;
     const up = [...this.members.values()].filter((m) => m.service);
-    return up.length > 0 ? this.rng.pick(up) : undefined;
+    return up.length > 0 ? rng.pick(up) : undefined;
+  }
+
+  /** A member for the FIFO workload's next call (drawn from its own stream), and how to call it. */
+  private fifoTarget(rng: Prng): FifoTarget | undefined {
+    const member = this.pickMember(rng);
+    const service = member?.service;
+    if (!member || !service) return undefined;
+    const routed = this.countRouted(member);
+    return {
+      service,
+      issue: (client, p, done) =>
+        this.issue(client, member, p, (v) => {
+          routed((v as { ok?: boolean } | undefined)?.ok);
+          done(v);
+        }),
+    };
+  }
+
+  /** New body ids, known by their CRC32C to the checkers. */
+  private newBodies(n: number): number[] {
+    const ids = Array.from({ length: n }, () => this.nextBodyId++);
+    for (const id of ids) this.bodyIdByCrc.set(crc32c(bodyFor(id)), id);
+    return ids;
   }
 
   /** Counts calls on a member that does not lead; the returned function counts their successes. */
@@ -483,18 +570,22 @@ export class NodeSimulation {
 
   private async setUp(): Promise<void> {
     for (const q of QUEUES) {
-      let created = false;
-      const until = this.scheduler.nowMs + SETUP_MS_MAX;
-      while (!created && this.scheduler.nowMs < until) {
-        const node = this.leader()?.node;
-        if (node) {
-          const r = await this.untilSettled(node.submit(this.ctx(), { kind: 'createQueue', queueName: q.name, attrs: { visibilityTimeout: q.visibilityTimeout, rewindSeconds: q.name === 'events' ? this.eventsRewindSeconds : 0, pollingWaitSeconds: 0 } }));
-          created = r !== undefined && (r.ok || r.error === 'queueExists');
-        }
-        if (!created) await this.scheduler.runUntil(this.scheduler.nowMs + 100);
-      }
-      if (!created) throw new SimAbort('liveness', `queue ${q.name} could not be created within ${SETUP_MS_MAX} ms`);
+      await this.createQueue(q.name, { visibilityTimeout: q.visibilityTimeout, rewindSeconds: q.name === 'events' ? this.eventsRewindSeconds : 0, pollingWaitSeconds: 0 });
     }
+    for (const q of FIFO_QUEUES) await this.createQueue(q.name, q.attrs);
+  }
+
+  private async createQueue(name: string, attrs: QueueAttributesInput): Promise<void> {
+    const until = this.scheduler.nowMs + SETUP_MS_MAX;
+    while (this.scheduler.nowMs < until) {
+      const node = this.leader()?.node;
+      if (node) {
+        const r = await this.untilSettled(node.submit(this.ctx(), { kind: 'createQueue', queueName: name, attrs }));
+        if (r !== undefined && (r.ok || r.error === 'queueExists')) return;
+      }
+      await this.scheduler.runUntil(this.scheduler.nowMs + 100);
+    }
+    throw new SimAbort('liveness', `queue ${name} could not be created within ${SETUP_MS_MAX} ms`);
   }
 
   /** Drives the simulation until `p` settles (or the client gives up): its value, or undefined. */
@@ -509,7 +600,7 @@ export class NodeSimulation {
    * member that was not frozen must answer every call within the client's timeout: served, or
    * refused with an error (cut off from the leader, no leader, no quorum), never left hanging.
    */
-  private issue<T>(client: Client, member: Member, p: Promise<T>, done: (value: T | undefined) => void): void {
+  private issue<T>(client: FifoClient, member: Member, p: Promise<T>, done: (value: T | undefined) => void): void {
     client.busy = true;
     let finished = false;
     const startedMs = this.scheduler.nowMs;
@@ -542,7 +633,7 @@ export class NodeSimulation {
     const now = this.scheduler.nowMs;
     for (const id of PRODUCERS) {
       const c = this.clients.get(id)!;
-      if (c.busy || !this.producing || !this.rng.chance(0.3)) continue;
+      if (c.busy || !this.producing || !this.rng.chance(STANDARD_SEND_CHANCE)) continue;
       const member = this.pickMember();
       const node = member?.service;
       if (!member || !node) continue;
@@ -586,7 +677,7 @@ export class NodeSimulation {
         this.issue(c, member, node.submit(this.ctx(), { kind: 'deleteMessages', queueName: queue, receiptHandles: handles }), () => undefined);
         continue;
       }
-      if (!this.rng.chance(0.4)) continue;
+      if (!this.rng.chance(STANDARD_RECEIVE_CHANCE)) continue;
       const queue = this.consumed ? this.rng.pick(this.consumed) : this.pickQueue();
       this.stats.receives++;
       const memberId = member.id;
@@ -847,11 +938,15 @@ export class NodeSimulation {
       // still names each body's CRC32C, which identifies the body the producer sent.
       const bodyIds = cmd.bodies.map((b) => bodyIdOf(e.payload.subarray(b.offset, b.offset + b.length)) ?? this.bodyIdByCrc.get(b.crc32c) ?? -1);
       const deduplicated = cmd.options?.map((o) => o.dedupId !== undefined) ?? [];
-      this.history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds ?? 0, result.msgIds, bodyIds, deduplicated);
+      const groupIds = cmd.options?.map((o) => o.groupId) ?? [];
+      this.history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds ?? 0, result.msgIds, bodyIds, deduplicated, groupIds);
       this.msgIdsAt.set(e.index, { term: e.term, msgIds: result.msgIds });
     } else if (cmd.kind === 'receiveMessages' && result.kind === 'receiveMessages') {
       for (const msg of result.messages) {
-        this.history.delivered({ msgId: msg.msgId, queue: cmd.queueName, handle: msg.receiptHandle, index: e.index, timeMs: e.timeMs, source: 'log', node: 'log' }, msg.queueNumber, msg.seq);
+        this.history.delivered({ msgId: msg.msgId, queue: cmd.queueName, handle: msg.receiptHandle, index: e.index, timeMs: e.timeMs, source: 'log', node: 'log' }, msg.queueNumber, msg.seq, {
+          dequeueCount: msg.dequeueCount,
+          groupId: msg.groupId,
+        });
       }
     } else if (cmd.kind === 'deleteMessages' && result.kind === 'deleteMessages') {
       const failed = new Set(result.failures.map((f) => f.index));
@@ -863,10 +958,28 @@ export class NodeSimulation {
       this.stats.relocatedBytes += result.bytes;
     } else if (cmd.kind === 'quarantineMessage') {
       this.history.quarantineCommitted(e.index, cmd.queueNumber, cmd.seq);
+    } else if (cmd.kind === 'moveMessages' && result.kind === 'moveMessages') {
+      this.fifoHistory.movedOut(cmd.sourceQueue, e.index, e.timeMs, result.moved);
+      this.moveHistory.moveCommitted(e.index, e.timeMs, cmd.sourceQueue, result.moved, result.task);
+      if (result.task) this.moveTaskMoved(result.task, e.term, result.moved);
+    } else if (cmd.kind === 'startMoveTask' && result.kind === 'startMoveTask') {
+      this.stats.moveTasksStarted++;
+      this.moveTaskTerm.set(result.taskHandle, e.term);
+    } else if (cmd.kind === 'cancelMoveTask' && result.kind === 'cancelMoveTask') {
+      this.stats.moveTasksCancelled++;
+      this.moveHistory.cancelCommitted(e.index, cmd.taskHandle);
     } else if (cmd.kind === 'setQueueAttributes' && cmd.attrs.visibilityTimeout !== undefined) {
       this.history.visibilityChanged(cmd.queueName, e.index, cmd.attrs.visibilityTimeout * 1000);
       this.stats.visibilityChanges++;
     }
+  }
+
+  /** Counts a task seen moving in a later term than it started in: a new leader's move loop resumed it. */
+  private moveTaskMoved(task: MoveTaskView, term: number, moved: number): void {
+    const started = this.moveTaskTerm.get(task.taskHandle);
+    if (started === undefined || moved === 0 || term <= started) return;
+    this.stats.moveTasksResumed++;
+    this.moveTaskTerm.delete(task.taskHandle);
   }
 
   // ---- the end -------------------------------------------------------------------------------
@@ -884,11 +997,14 @@ export class NodeSimulation {
     this.trace('healed: every member up, producers stopped, draining the busy queues');
     this.consumed = BUSY_QUEUES.map((q) => q.name);
     await this.drain(false);
+    this.fifoConsuming = false;
     await this.quietThenMeasureLogs();
     this.trace('draining every queue');
     this.consumed = QUEUES.map((q) => q.name);
+    this.fifoConsuming = true;
     await this.drain(true);
     this.history.checkNothingLost();
+    this.history.checkNothingLeft(new Set([FIFO_QUEUE, FIFO_DLQ]));
   }
 
   /** Consumers keep receiving until nothing was delivered for a while (and, if `complete`, every acknowledged send was). */
@@ -898,14 +1014,15 @@ export class NodeSimulation {
     while (this.scheduler.nowMs < until) {
       this.restartDue();
       this.clientTraffic();
+      this.fifo.step();
       await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
       this.checkAll();
-      const busy = [...this.clients.values()].some((c) => c.busy || c.held.length > 0);
+      const busy = [...this.clients.values()].some((c) => c.busy || c.held.length > 0) || this.fifo.busy();
       if (busy || this.stats.clientDeliveries !== this.lastDeliveries) quietSince = this.scheduler.nowMs;
       this.lastDeliveries = this.stats.clientDeliveries;
       // Drained: nothing delivered for a while although consumers kept asking.
       if (this.scheduler.nowMs - quietSince > 8000 && (!complete || this.allAckedDelivered())) break;
-      Object.assign(this.stats, this.history.stats);
+      this.collectHistoryStats();
     }
   }
 
@@ -956,8 +1073,12 @@ export class NodeSimulation {
     }
   }
 
+  private collectHistoryStats(): void {
+    Object.assign(this.stats, this.history.stats, this.fifoHistory.stats, this.moveHistory.stats, this.fifo.stats);
+  }
+
   private async result(): Promise<NodeSimResult> {
-    Object.assign(this.stats, this.history.stats);
+    this.collectHistoryStats();
     this.stats.tasksRun = this.scheduler.tasksRun;
     this.stats.networkFrames = this.network.stats.frames;
     this.stats.networkLost = this.network.stats.lost;

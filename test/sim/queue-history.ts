@@ -7,9 +7,15 @@
 // Time here is log time: the leader's timestamp in the entry that decided a delivery, which is the
 // only clock the state machine has (docs/broker.md). A delivery that did not come through the log
 // (a deliberately broken driver) carries the serving node's clock and sits between two log entries.
+//
+// FIFO queues add their own properties (fifo-history.ts), and a source queue with its dead-letter
+// queue, between which messages move keeping their msgIds, theirs (move-history.ts): this history
+// feeds them, and lets a message be delivered from either queue of the pair.
 
 import { crc32c } from '../../src/broker/checksum';
 import { LIMITS } from '../../src/protocol/limits';
+import type { FifoHistory } from './fifo-history';
+import type { MoveHistory } from './move-history';
 
 export type QueueCheck =
   | 'lostMessage' // (a) an acknowledged send was never delivered (and not quarantined)
@@ -22,6 +28,11 @@ export type QueueCheck =
   | 'falseQuarantine' // a body was quarantined although this node's copy was intact
   | 'bodyMissing' // a live message's body was no longer on the node's disk (reclaimed too early)
   | 'replicaAgreement' // (d) replicas' results or state differ at the same index
+  | 'fifoOrder' // a FIFO group's message delivered before an earlier one of its group (fifo-history.ts)
+  | 'fifoGroupLock' // a FIFO group's message delivered while another of its group was in flight
+  | 'twoPlaces' // a message delivered from a place a move cannot have put it: copied, not moved (move-history.ts)
+  | 'unsettled' // after the drain, a message of a FIFO or dead-letter queue neither deleted nor quarantined
+  | 'moveTask' // a move task moved after its cancel, or more than it set out to
   | 'liveness'
   | 'driver';
 
@@ -32,6 +43,12 @@ export class QueueCheckFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/** What a receive entry reports of a message beyond the Delivery, for the FIFO and move checks. */
+export interface DeliveryDetail {
+  dequeueCount: number;
+  groupId?: string | undefined;
 }
 
 /** One hand-out of a message to a consumer. */
@@ -70,6 +87,11 @@ export function bodyFor(id: number): Uint8Array {
     s += FILLER[h % FILLER.length];
   }
   return encoder.encode(s);
+}
+
+/** A body's deduplication id: the same on every attempt to send it. */
+export function dedupIdOf(bodyId: number): string {
+  return `m${bodyId}`;
 }
 
 /** The id of an intact body; undefined for anything bodyFor never produced. */
@@ -122,7 +144,11 @@ export class QueueHistory {
   /** Per queue, the visibility timeout in effect after each index (setQueueAttributes changes it for later receives). */
   private readonly visibilityMs = new Map<string, { afterIndex: number; ms: number }[]>();
 
-  constructor(initialVisibilityMs: ReadonlyMap<string, number>) {
+  constructor(
+    initialVisibilityMs: ReadonlyMap<string, number>,
+    private readonly fifo?: FifoHistory,
+    private readonly moves?: MoveHistory,
+  ) {
     for (const [queue, ms] of initialVisibilityMs) this.visibilityMs.set(queue, [{ afterIndex: 0, ms }]);
   }
 
@@ -145,7 +171,7 @@ export class QueueHistory {
    * client retried with its deduplication id (`deduplicated`) must come back under the msgId it
    * got the first time, within the deduplication window, not as a second message.
    */
-  sendCommitted(index: number, timeMs: number, queue: string, delaySeconds: number, msgIds: string[], bodyIds: number[], deduplicated: boolean[] = []): void {
+  sendCommitted(index: number, timeMs: number, queue: string, delaySeconds: number, msgIds: string[], bodyIds: number[], deduplicated: boolean[] = [], groupIds: (string | undefined)[] = []): void {
     if (msgIds.length !== bodyIds.length) throw new QueueCheckFailure('integrity', `send at ${index}: ${msgIds.length} msgIds for ${bodyIds.length} bodies`);
     msgIds.forEach((msgId, k) => {
       const bodyId = bodyIds[k]!;
@@ -163,6 +189,12 @@ export class QueueHistory {
       if (this.sent.has(msgId)) throw new QueueCheckFailure('integrity', `msgId ${msgId} assigned twice (again at ${index})`);
       this.sent.set(msgId, { bodyId, queue, index, timeMs, delayMs: delaySeconds * 1000 });
       this.msgIdOfBody.set(bodyId, msgId);
+      if (this.fifo?.isFifo(queue) === true) {
+        const groupId = groupIds[k];
+        if (groupId === undefined) throw new QueueCheckFailure('integrity', `send at ${index} put ${msgId} in FIFO queue ${queue} without a group`);
+        this.fifo.sent(queue, groupId, msgId);
+      }
+      if (this.moves?.covers(queue) === true) this.moves.sent(msgId, index, timeMs);
     });
   }
 
@@ -170,10 +202,13 @@ export class QueueHistory {
    * A message was handed out: by a receive entry (first apply anywhere), or by a driver that did
    * not go through the log. Checks it against every other delivery of the same message.
    */
-  delivered(d: Delivery, queueNumber: number, seq: number): void {
+  delivered(d: Delivery, queueNumber: number, seq: number, detail?: DeliveryDetail): void {
     const info = this.sent.get(d.msgId);
     if (!info) throw new QueueCheckFailure('integrity', `${d.node} delivered ${d.msgId}, which was never sent`);
-    if (info.queue !== d.queue) throw new QueueCheckFailure('integrity', `${d.msgId} sent to ${info.queue} but delivered from ${d.queue}`);
+    const moves = this.moves?.covers(info.queue) === true && this.moves.covers(d.queue) ? this.moves : undefined;
+    if (info.queue !== d.queue && moves === undefined) throw new QueueCheckFailure('integrity', `${d.msgId} sent to ${info.queue} but delivered from ${d.queue}`);
+    // Where the message is (before the checks of its deliveries in time: a copy shows as one).
+    if (moves !== undefined && detail !== undefined) moves.delivered(d.msgId, d.queue, seq, detail.dequeueCount, d.index, d.timeMs);
     if (d.index <= info.index || d.timeMs < info.timeMs + info.delayMs) {
       throw new QueueCheckFailure(
         'delay',
@@ -189,7 +224,7 @@ export class QueueHistory {
     while (pos > 0 && list[pos - 1]!.index > d.index) pos--;
     const prev = list[pos - 1];
     const next = list[pos];
-    if (prev && d.timeMs < prev.timeMs + this.visibility(d.queue, prev.index)) this.doubleDelivery(prev, d);
+    if (prev && d.timeMs < prev.timeMs + this.visibility(prev.queue, prev.index)) this.doubleDelivery(prev, d);
     if (next && next.timeMs < d.timeMs + this.visibility(d.queue, d.index)) this.doubleDelivery(d, next);
     if (d.source === 'log' && list.some((x) => x.source === 'log')) this.stats.redeliveries++;
     list.splice(pos, 0, d);
@@ -197,6 +232,13 @@ export class QueueHistory {
     this.byHandle.set(d.handle, d);
     this.byQueueSeq.set(`${queueNumber}:${seq}`, d.msgId);
     this.stats.deliveries++;
+    if (this.fifo?.isFifo(d.queue) === true && d.source === 'log') {
+      if (detail?.groupId === undefined) throw new QueueCheckFailure('integrity', `${d.msgId} delivered from FIFO queue ${d.queue} without its group`);
+      const groupId = this.fifo.groupOfSent(d.msgId);
+      if (groupId !== detail.groupId) throw new QueueCheckFailure('integrity', `${d.msgId} sent to group ${groupId} but delivered in group ${detail.groupId}`);
+      const visibilityMs = this.visibility(d.queue, d.index);
+      this.fifo.delivered({ msgId: d.msgId, queue: d.queue, groupId, seq, dequeueCount: detail.dequeueCount, index: d.index, timeMs: d.timeMs, visibilityMs });
+    }
   }
 
   private doubleDelivery(first: Delivery, second: Delivery): never {
@@ -223,6 +265,7 @@ export class QueueHistory {
       const after = (this.deliveries.get(d.msgId) ?? []).find((x) => x.index > index);
       if (after) throw new QueueCheckFailure('deletedRedelivered', `${d.msgId} deleted at index ${index} but delivered at ${this.where(after)}`);
       this.deletedAt.set(d.msgId, index);
+      this.fifo?.gone(d.msgId);
       this.stats.deletes++;
     }
   }
@@ -239,6 +282,7 @@ export class QueueHistory {
     if (msgId === undefined) throw new QueueCheckFailure('falseQuarantine', `quarantine at ${index} of ${queueNumber}:${seq}, never delivered`);
     if (!this.damageFound.has(msgId)) throw new QueueCheckFailure('falseQuarantine', `quarantine at ${index} of ${msgId}, whose body no driver found damaged`);
     this.quarantined.add(msgId);
+    this.fifo?.gone(msgId);
     this.stats.quarantined++;
   }
 
@@ -256,6 +300,23 @@ export class QueueHistory {
     if (!this.byHandle.has(handle)) throw new QueueCheckFailure('driver', `${node} answered ${msgId} with handle ${handle}, which no delivery issued`);
     this.clientDelivered.add(bodyId);
     this.stats.clientDeliveries++;
+  }
+
+  /**
+   * After the drain of `queues` (whose consumers delete what they get, sooner or later): every
+   * message a send committed there was deleted, or quarantined, whichever queue of a move pair it
+   * ended in. A message a move dropped is left over.
+   */
+  checkNothingLeft(queues: ReadonlySet<string>): void {
+    const left: string[] = [];
+    for (const [msgId, info] of this.sent) {
+      if (queues.has(info.queue) && !this.deletedAt.has(msgId) && !this.quarantined.has(msgId)) left.push(msgId);
+    }
+    if (left.length > 0) {
+      const first = left[0]!;
+      const info = this.sent.get(first)!;
+      throw new QueueCheckFailure('unsettled', `${left.length} messages sent to ${[...queues].join(', ')} were never deleted, e.g. ${first} (body m${info.bodyId}, sent to ${info.queue} at index ${info.index}; deliveries: ${JSON.stringify(this.deliveries.get(first) ?? [])})`);
+    }
   }
 
   /** (a): after the drain, every acknowledged send reached a consumer, or its body was found damaged. */

@@ -113,6 +113,8 @@ function describeQueue(r: NodeSimResult): string {
     `${s.partitions} partitions (${s.bridges} bridges), ${s.freezes} freezes, ${s.transfers} transfers, ` +
     `${s.viaFollower} calls through a follower (${s.viaFollowerOk} succeeded), ${s.clientTimeouts} calls left unanswered, ` +
     `${s.dedupRetries} failed sends retried with their deduplication ids (${s.dedupHits} bodies recognised, not stored again), ` +
+    `FIFO: ${s.fifoSendsAttempted} bodies sent (${s.fifoDedupRetries} sends retried), ${s.fifoDeliveries} deliveries, ${s.deadLettered} dead-lettered, ` +
+    `move tasks: ${s.moveTasksStarted} started, ${s.moveTasksCancelled} cancelled, ${s.moveTasksResumed} resumed by a new leader, ${s.moveEntries} moving entries (${s.messagesMoved} messages, ${s.redriven} seen back in their queue), ` +
     `${s.diskFulls} full disks (${s.diskFullLeaders} on the leader, ${s.stallStepDowns} stalled leaders stepped down, longest lead on a stalled disk ${s.longestStalledLeadMs} ms), ` +
     `${s.snapshotsTaken} snapshots taken, ${s.snapshotsInstalled} installed, ${s.segmentsReleased} segments released, ` +
     `compaction: ${s.compactionRuns} passes, ${s.relocationEntries} relocation entries (${s.relocatedMessages} messages, ${s.relocatedBytes} bytes copied; ${s.relocationCrashes} crashes right after one), ` +
@@ -142,6 +144,8 @@ async function main(): Promise<void> {
   const unansweredSeeds: number[] = [];
   /** Compaction over every queue-level seed, so a batch shows it happened. */
   const compaction = { seedsRelocating: 0, entries: 0, messages: 0, bytes: 0, crashes: 0, released: 0 };
+  /** FIFO traffic and redrive over every queue-level seed. */
+  const fifo = { deliveries: 0, deadLettered: 0, tasks: 0, cancelled: 0, resumed: 0, moved: 0, redriven: 0 };
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const trace = args.trace ? (line: string): void => console.log(line) : undefined;
     let r: NodeSimResult | RaftDriverSimResult;
@@ -159,6 +163,13 @@ async function main(): Promise<void> {
       compaction.bytes += q.stats.relocatedBytes;
       compaction.crashes += q.stats.relocationCrashes;
       compaction.released += q.stats.segmentsReleased;
+      fifo.deliveries += q.stats.fifoDeliveries;
+      fifo.deadLettered += q.stats.deadLettered;
+      fifo.tasks += q.stats.moveTasksStarted;
+      fifo.cancelled += q.stats.moveTasksCancelled;
+      fifo.resumed += q.stats.moveTasksResumed;
+      fifo.moved += q.stats.messagesMoved;
+      fifo.redriven += q.stats.redriven;
       if (q.stats.clientTimeouts > 0) unansweredSeeds.push(seed);
       [r, line] = [q, describeQueue(q)];
     } else {
@@ -188,6 +199,11 @@ async function main(): Promise<void> {
     console.log(
       `compaction: ${c.seedsRelocating} of ${args.seeds} seeds relocated bodies; ${c.entries} relocation entries, ${c.messages} messages and ${c.bytes} bytes relocated, ` +
         `${c.crashes} crashes right after a relocation, ${c.released} segments released`,
+    );
+    const f = fifo;
+    console.log(
+      `FIFO: ${f.deliveries} deliveries, ${f.deadLettered} dead-lettered; move tasks: ${f.tasks} started, ${f.cancelled} cancelled, ${f.resumed} resumed by a new leader; ` +
+        `${f.moved} messages moved out of the dead-letter queue, ${f.redriven} seen back in their queue`,
     );
   }
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../protocol/log';
 import type { RaftStatus } from '../raft';
 import { nodeRuntime } from '../runtime/node-runtime';
 import type { ClusterStatusView } from '../service/queue-service';
+import type { LogEntry } from '../storage/types';
 import type { SegmentedWal } from '../storage/wal';
 import type { GroupReplicaOptions } from './group-options';
 import { walOptions, type RecoveredGroup } from './group-recovery';
@@ -66,12 +67,25 @@ export function openGroupRaft<R, M extends ReplicaMachine<R>>(opts: GroupReplica
   if (restored) raftOpts.learnedAddresses = restored.addresses;
   let receiver: SnapshotReceiver | undefined;
   if (opts.rpc) {
-    receiver = new SnapshotReceiver(opts.dataDir, walOptions(opts, log, diskStall), runtime, log);
+    receiver = new SnapshotReceiver(opts.dataDir, walOptions(opts, log, diskStall), runtime, log, (index, term) => intactEntry(hooks.wal(), index, term));
     receiver.serve(opts.rpc);
     const sender = new SnapshotSender(opts.rpc, nodeId, { loadSnapshot: (index) => hooks.loadSnapshot(index), wal: () => hooks.wal() }, log, runtime);
     raftOpts.snapshotTransfer = { sender, receiver, install: (meta) => hooks.install(meta) };
   }
   return { commitLog: new RaftDriver<R>(raftOpts), receiver, soleVoter };
+}
+
+/** Entry `index` of `term` from `wal` when it holds it with an intact body, else undefined (never throws). */
+export async function intactEntry(wal: SegmentedWal, index: number, term: number): Promise<LogEntry | undefined> {
+  // termAt finds the entry in any segment still on disk, those kept below the log's first index
+  // for their live bodies included (the entries a snapshot transfer ships); only durable ones count.
+  if (index > wal.lastDurableIndex() || wal.termAt(index) !== term || wal.isKnownDamaged(index)) return undefined;
+  try {
+    const [entry] = await wal.readEntries(index, index); // checksums verified: a damaged body throws
+    return entry?.term === term ? entry : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** This member's view of its group, as a status report shows it. */

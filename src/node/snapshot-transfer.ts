@@ -71,6 +71,17 @@ interface EntryHeader {
   timeMs: number;
   metaLen: number;
   len: number;
+  /**
+   * The sender knows this entry's body is damaged in its own log (it is sent as it is, its meta
+   * intact). Absent from senders of the previous release: read as false.
+   */
+  damaged?: boolean;
+}
+
+/** An entry as received, and whether its sender knew its body to be damaged. */
+interface ReceivedEntry {
+  entry: LogEntry;
+  damaged: boolean;
 }
 
 // ---- wire ------------------------------------------------------------------------------------------
@@ -114,10 +125,10 @@ function str(h: Record<string, unknown>, key: string): string {
   return v;
 }
 
-function decodeEntries(header: Record<string, unknown>, body: Buffer): LogEntry[] {
+function decodeEntries(header: Record<string, unknown>, body: Buffer): ReceivedEntry[] {
   const list = header.entries;
   if (!Array.isArray(list)) throw new Error('snapshot transfer: bad entry list');
-  const out: LogEntry[] = [];
+  const out: ReceivedEntry[] = [];
   let at = 0;
   for (const raw of list as unknown[]) {
     if (typeof raw !== 'object' || raw === null) throw new Error('snapshot transfer: bad entry');
@@ -128,7 +139,8 @@ function decodeEntries(header: Record<string, unknown>, body: Buffer): LogEntry[
     const timeMs = e.timeMs;
     if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) throw new Error('snapshot transfer: bad timeMs');
     if (at + len > body.length) throw new Error('snapshot transfer: entry bodies truncated');
-    out.push({ index: num(e, 'index'), term: num(e, 'term'), kind, timeMs, metaLen: num(e, 'metaLen'), payload: body.subarray(at, at + len) });
+    const entry: LogEntry = { index: num(e, 'index'), term: num(e, 'term'), kind, timeMs, metaLen: num(e, 'metaLen'), payload: body.subarray(at, at + len) };
+    out.push({ entry, damaged: e.damaged === true });
     at += len;
   }
   if (at !== body.length) throw new Error('snapshot transfer: trailing bytes after the entries');
@@ -209,7 +221,10 @@ export class SnapshotSender {
         const entries = await wal.readEntries(from, Math.min(hi, from + READ_ENTRIES_MAX - 1), { tolerateKnownDamage: true });
         for (const e of entries) {
           if (headers.length > 0 && bytes + e.payload.byteLength > ENTRY_CHUNK_BYTES) await flush();
-          headers.push({ index: e.index, term: e.term, kind: e.kind, timeMs: e.timeMs, metaLen: e.metaLen, len: e.payload.byteLength });
+          const header: EntryHeader = { index: e.index, term: e.term, kind: e.kind, timeMs: e.timeMs, metaLen: e.metaLen, len: e.payload.byteLength };
+          // The receiver may hold an intact copy of a body damaged here: it keeps that one.
+          if (wal.isKnownDamaged(e.index)) header.damaged = true;
+          headers.push(header);
           bodies.push(e.payload);
           bytes += e.payload.byteLength;
           total++;
@@ -253,6 +268,12 @@ export class SnapshotReceiver {
     private readonly walOptions: WalOptions,
     private readonly rt: Clock,
     sink: LogSink,
+    /**
+     * This member's own copy of entry `index` of `term`, when its log holds it with an intact body
+     * (else undefined): what replaces an entry the sender knows to be damaged, so a bit flip on
+     * the sender's disk does not overwrite the good copies the other members hold.
+     */
+    private readonly intactCopy: (index: number, term: number) => Promise<LogEntry | undefined> = () => Promise.resolve(undefined),
   ) {
     this.log = loggerFor(sink, 'snapshot', stderrLine);
     this.fs = walOptions.fs ?? nodeFs;
@@ -348,7 +369,13 @@ export class SnapshotReceiver {
   }
 
   /** Appends a chunk of entries: contiguous runs, with a hole (skipTo) wherever the indexes jump. */
-  private async entries(s: Staging, entries: LogEntry[]): Promise<void> {
+  private async entries(s: Staging, received: ReceivedEntry[]): Promise<void> {
+    const entries: LogEntry[] = [];
+    for (const r of received) {
+      const own = r.damaged ? await this.intactCopy(r.entry.index, r.entry.term) : undefined;
+      if (own !== undefined) this.log.warn(`entry ${r.entry.index} came damaged from the leader: kept this member's intact copy`, { index: r.entry.index });
+      entries.push(own ?? r.entry);
+    }
     for (let start = 0; start < entries.length; ) {
       let end = start + 1;
       while (end < entries.length && entries[end]!.index === entries[end - 1]!.index + 1) end++;

@@ -728,6 +728,11 @@ export class SegmentedWal {
     return this.lastTermValue;
   }
 
+  /** Whether entry `index`'s body is known to be damaged (found at recovery or by a read). */
+  isKnownDamaged(index: number): boolean {
+    return this.knownDamaged.has(index);
+  }
+
   /** Term of entry `index` if the log holds it (written or pending), else undefined. */
   termAt(index: number): number | undefined {
     const seg = this.segmentFor(index);

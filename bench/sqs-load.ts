@@ -47,12 +47,20 @@ export async function sqsCreateQueue(t: SqsTarget, q: string): Promise<void> {
   await call(await t.connection(0), jsonRequest('CreateQueue', { QueueName: q, Attributes: { VisibilityTimeout: '300', MaximumMessageSize: '65536' } }));
 }
 
-/** One SendMessageBatch; the messages it sent (every entry must succeed). */
+/** What ends the answer to a SendMessageBatch whose every entry succeeded (the server's member order). */
+const NONE_FAILED = Buffer.from('"Failed":[]}');
+
+/**
+ * One SendMessageBatch; the messages it sent (every entry must succeed). Success is read from the
+ * answer's bytes without parsing it, as the CMQ load's `isOk` does, so both loads cost the shared
+ * cores alike; anything else is parsed and reported.
+ */
 export async function sqsSendBatch(t: SqsTarget, conn: RawHttpConnection, q: string): Promise<number> {
-  const r = await call(conn, t.sendBatch(q));
+  const body = await conn.send(t.sendBatch(q));
+  if (body.length >= NONE_FAILED.length && body.subarray(body.length - NONE_FAILED.length).equals(NONE_FAILED) && body.indexOf('"__type"') < 0) return SQS_BATCH;
+  const r = JSON.parse(body.toString()) as Record<string, unknown>;
   const failed = (r['Failed'] as unknown[] | undefined)?.length ?? 0;
-  if (failed > 0) throw new Error(`${failed} entries failed: ${JSON.stringify(r['Failed'])}`);
-  return SQS_BATCH;
+  throw new Error(failed > 0 ? `${failed} entries failed: ${JSON.stringify(r['Failed'])}` : body.toString());
 }
 
 /** ReceiveMessage of up to a batch, then DeleteMessageBatch of what came: the messages handled. */

@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import type { CommandSpec } from './commands';
 import { EXIT_ERROR, EXIT_OK } from './cli-io';
-import { intOpt, logOptions, stringOpt } from './options';
+import { boolOpt, intOpt, logOptions, stringOpt } from './options';
 import { ADMIN_PORT_OFFSET, DEFAULT_SQS_PORT } from '../node/server-options';
 import { SERVER_NODE_FLAGS } from './node-flags';
 
@@ -48,7 +48,7 @@ export function localNodeArgs(node: LocalNode, all: readonly LocalNode[], raftBa
 
 export const clusterStartLocal: CommandSpec = {
   words: ['cluster', 'start-local'],
-  usage: 'opencmq cluster start-local [--sets N] [--data-dir DIR] [--base-port P] [--raft-base-port R] [--admin-base-port A] [--sqs-base-port S]',
+  usage: 'opencmq cluster start-local [--sets N] [--keep-going] [--data-dir DIR] [--base-port P] [--raft-base-port R] [--admin-base-port A] [--sqs-base-port S]',
   summary: 'run a 3-node replicated set (or N sets and a controller) on this machine (for trying it out)',
   help: [
     'Starts n1, n2, n3 as three server processes on 127.0.0.1:',
@@ -67,6 +67,8 @@ export const clusterStartLocal: CommandSpec = {
     '  With more than one set, set 1\'s members also run the cluster controller, every set\'s leader',
     '  registers its set with it and reports its load, and opencmq cluster status shows the controller',
     '  and every set. Requests are not routed between sets yet: a queue lives on the set it was created on.',
+    '--keep-going: a member that stops is reported (how, and its last stderr lines) and the others keep',
+    '  running, e.g. to watch a new leader take over; the command exits 1 once every member has stopped.',
   ],
   options: {
     'data-dir': { type: 'string' },
@@ -77,6 +79,7 @@ export const clusterStartLocal: CommandSpec = {
     'admin-base-port': { type: 'string' },
     'sqs-base-port': { type: 'string' },
     sets: { type: 'string' },
+    'keep-going': { type: 'boolean' },
   },
   minArgs: 0,
   maxArgs: 0,
@@ -114,13 +117,28 @@ export const clusterStartLocal: CommandSpec = {
     ctx.io.out(`members: ${members.map((m) => `${m.id} pid ${m.child.pid ?? '?'}`).join(', ')}`);
     // Runs until Ctrl-C, or until a member stops on its own: a set missing a member is not what
     // was asked for, so the others are stopped and the command fails.
-    const first = await Promise.race([
-      new Promise<undefined>((resolve) => {
-        if (ctx.io.signal.aborted) resolve(undefined);
-        ctx.io.signal.addEventListener('abort', () => resolve(undefined), { once: true });
-      }),
-      ...members.map((m) => m.ended.then(() => m)),
-    ]);
+    // With --keep-going a member that stops is reported and the others go on (to watch a
+    // failover); the command then ends on Ctrl-C, or fails once every member has stopped.
+    const interrupted = new Promise<undefined>((resolve) => {
+      if (ctx.io.signal.aborted) resolve(undefined);
+      ctx.io.signal.addEventListener('abort', () => resolve(undefined), { once: true });
+    });
+    const keepGoing = boolOpt(ctx.opts, 'keep-going');
+    if (keepGoing) {
+      for (const m of members) {
+        void m.ended.then(() => {
+          if (ctx.io.signal.aborted) return;
+          ctx.io.err(`member ${m.id} ${describeExit(m.exit)}; the others keep running (--keep-going)`);
+          for (const line of m.stderrTail) ctx.io.err(`  ${line}`);
+        });
+      }
+    }
+    const allEnded = Promise.all(members.map((m) => m.ended)).then(() => 'all' as const);
+    const first = await Promise.race([interrupted, keepGoing ? allEnded : Promise.race(members.map((m) => m.ended.then(() => m)))]);
+    if (first === 'all' && !ctx.io.signal.aborted) {
+      ctx.io.err('error: every member has stopped');
+      return EXIT_ERROR;
+    }
     for (const m of members) if (m.exit === undefined) m.child.kill('SIGTERM');
     // A member that does not finish its graceful stop in time is killed, so the command ends.
     const killer = setTimeout(() => {
@@ -133,7 +151,7 @@ export const clusterStartLocal: CommandSpec = {
     await Promise.all(members.map((m) => m.ended));
     clearTimeout(killer);
     // A member that ends after Ctrl-C was asked to (it may see the terminal's SIGINT first).
-    if (first !== undefined && !ctx.io.signal.aborted) {
+    if (first !== undefined && first !== 'all' && !ctx.io.signal.aborted) {
       ctx.io.err(`error: member ${first.id} ${describeExit(first.exit)}; stopped the others`);
       if (first.stderrTail.length > 0) {
         ctx.io.err(`last lines ${first.id} wrote to stderr:`);

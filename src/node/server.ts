@@ -38,10 +38,15 @@ import type { ControllerPeers, RunningServer, ServerOptions } from './server-opt
 /** How long a status answer waits for the controller's list of sets. */
 const STATUS_CONTROLLER_WAIT_MS = 2_000;
 
-/** The controller group as a voter hosts it: its voters, and as peers the other voters and the callers. */
+/** The controller group's peers on this node: on a voter the other voters and the callers, elsewhere the voters. */
+function controllerPeersOf(ctl: ControllerPeers, selfId: string): Record<string, { host: string; port: number }> {
+  const voter = ctl.voters[selfId] !== undefined;
+  return Object.fromEntries(Object.entries({ ...(voter ? ctl.callers : {}), ...ctl.voters }).filter(([id]) => id !== selfId));
+}
+
+/** The controller group as a voter hosts it. */
 function controllerGroup(ctl: ControllerPeers, selfId: string): HostedGroup {
-  const staticPeers = Object.fromEntries(Object.entries({ ...ctl.callers, ...ctl.voters }).filter(([id]) => id !== selfId));
-  return { group: CONTROLLER_GROUP, kind: 'controller', voters: Object.keys(ctl.voters).sort(), staticPeers };
+  return { group: CONTROLLER_GROUP, kind: 'controller', voters: Object.keys(ctl.voters).sort(), staticPeers: controllerPeersOf(ctl, selfId) };
 }
 
 export interface StartedServer extends RunningServer {
@@ -142,6 +147,10 @@ async function serve(
       log: logger,
     });
     opened.transport = transport;
+    // Before the first connection: a controller voter takes connections from every node that calls
+    // it, any other node links with the voters (a voter's replica keeps these peers from then on).
+    const ctlPeers = opts.controller ? controllerPeersOf(opts.controller, cluster.nodeId) : undefined;
+    if (ctlPeers) transport.group(CONTROLLER_GROUP).setPeers(ctlPeers);
     const { port } = await transport.start();
     peerPort = port;
     dataDir.describe({ peerAddress: `${cluster.raftHost}:${port}` });
@@ -235,8 +244,6 @@ async function serve(
   let reporter: SetReporter | undefined;
   if (ctl && cluster && transport && rpc) {
     const view = transport.group(CONTROLLER_GROUP);
-    // A voter's controller replica keeps the group's peers; any other node only calls the voters.
-    if (!controllerVoter) view.setPeers(Object.fromEntries(Object.entries(ctl.voters).filter(([id]) => id !== cluster.nodeId)));
     const local = controllerVoter ? host.controller() : undefined;
     const client = new ControllerClient({
       selfId: cluster.nodeId,

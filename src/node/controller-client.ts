@@ -92,12 +92,11 @@ export class ControllerClient {
       // The local replica passes the call to the leader it knows; that leader is not learnt here.
       return call.op === 'submit' ? local.submit(call.command) : local.read(call.query);
     }
-    const requests = this.opts.requests;
-    const gone = requests.unreachable(voter, false);
     const failed = (outcome: 'notApplied' | 'outcomeUnknown', why: string): ControllerResult =>
       fail(call.op === 'read' ? 'notApplied' : outcome, undefined, `controller voter ${voter}: ${why}`);
-    if (gone !== undefined) return failed('notApplied', `${gone}; the call was not sent`);
-    const a = await requests.send(voter, encodeControllerCall(call), false);
+    // No connection to the voter fails at once as "not sent" (not applied); a voter that went
+    // silent with the call in flight is given up after an unanswered echo (peer-requests.ts).
+    const a = await this.opts.requests.send(voter, encodeControllerCall(call), false);
     if (!a.ok) return failed(a.outcome, a.why);
     return decodeControllerResult(a.answer) ?? failed('outcomeUnknown', 'its answer could not be decoded');
   }

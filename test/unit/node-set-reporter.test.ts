@@ -68,7 +68,7 @@ function logger(lines: string[]): Logger {
     warn: (msg: string) => void lines.push(msg),
     error: (msg: string) => void lines.push(msg),
     child: () => log,
-  } as unknown as Logger;
+  };
   return log;
 }
 

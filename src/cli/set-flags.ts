@@ -3,8 +3,7 @@
 // (--controller-caller). Without --controller-peer a node runs its set alone, exactly as before.
 
 import { CONTROLLER_GROUP } from '../protocol/groups';
-import { CONTROLLER_LIMITS } from '../controller/model';
-import type { ClusterOptions, ControllerPeers, ServerOptions } from '../node/server-options';
+import { CONTROLLER_VOTERS_MAX, type ClusterOptions, type ControllerPeers, type ServerOptions } from '../node/server-options';
 import { UsageError } from './cli-io';
 import { intOpt, type OptionSpecs, type OptionValues } from './options';
 
@@ -65,7 +64,7 @@ export function setOptionsFrom(values: OptionValues, cluster: ClusterOptions | u
   const voters = addresses('controller-peer', voterList);
   const ids = Object.keys(voters);
   if (ids.length % 2 === 0) throw new UsageError(`--controller-peer: the controller needs an odd number of voters (a majority must survive a failure), got ${ids.length}`);
-  if (ids.length > CONTROLLER_LIMITS.membersMax) throw new UsageError(`--controller-peer: at most ${CONTROLLER_LIMITS.membersMax} voters, got ${ids.length}`);
+  if (ids.length > CONTROLLER_VOTERS_MAX) throw new UsageError(`--controller-peer: at most ${CONTROLLER_VOTERS_MAX} voters, got ${ids.length}`);
   const self = voters[cluster.nodeId];
   if (self !== undefined && cluster.raftPort !== 0 && !same(self, { host: cluster.raftHost, port: cluster.raftPort })) {
     throw new UsageError(

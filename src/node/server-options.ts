@@ -1,6 +1,7 @@
 // Options of `opencmq server`, shared by the CLI (which parses them) and node/server.ts (which
 // runs them).
 
+import { CONTROLLER_LIMITS } from '../controller/model';
 import type { LogLevel, LogSink } from '../protocol/log';
 import { DataDirInUseError, DataDirUnusableError } from '../storage/data-dir-errors';
 
@@ -112,6 +113,9 @@ export interface ClusterOptions {
   heartbeatMs?: number;
   electionTimeoutMs?: number;
 }
+
+/** At most this many controller voters (`--controller-peer`): the controller's own limit on a group's members. */
+export const CONTROLLER_VOTERS_MAX = CONTROLLER_LIMITS.membersMax;
 
 /** The controller's voters and, on a voter, the other nodes that call it. */
 export interface ControllerPeers {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
+import { callUntilOk } from '../helpers/load-clients';
 
 const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 
@@ -136,12 +137,18 @@ test('start-local --sets 2: both sets register, status shows the controller and 
     pids = Object.fromEntries([...line.matchAll(/(n\d) pid (\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
     assert.deepEqual(Object.keys(pids), ['n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
 
-    const first = await until('both sets registered with load reports and a controller leader', 120_000, async () => {
+    // A queue on set 2 (created through its members, sent a message): its leader's reports count them.
+    await callUntilOk(endpoints.slice(3), 'CreateQueue', { queueName: 'on-set-2' }, { timeoutMs: 60_000 });
+    await callUntilOk(endpoints.slice(3), 'SendMessage', { queueName: 'on-set-2', msgBody: 'hello' }, { timeoutMs: 30_000 });
+    const first = await until('every member answering, both sets registered with load reports, a controller leader', 120_000, async () => {
       const s = await status(endpoints);
       const leader = controllerLeader(s.json);
       const sets = setsReported(s.json);
-      return leader !== undefined && sets !== undefined ? { ...s, leader, sets } : undefined;
+      // The table is a second status call: it must have read the sets too.
+      const everyone = s.json.every((r) => r.reachable) && /^sets \(2, /m.test(s.table);
+      return everyone && leader !== undefined && sets !== undefined && sets[1]!.load!.messages === 1 ? { ...s, leader, sets } : undefined;
     });
+    assert.deepEqual([first.sets[0]!.load!.queues, first.sets[1]!.load!.queues], [0, 1]);
     assert.deepEqual(
       first.sets.map((s) => [s.id, s.group, s.state, s.members.map((m) => m.nodeId)]),
       [

@@ -6,6 +6,7 @@ import { CmqError, CmqNetworkError } from '../client/errors';
 import type { ClusterNodeStatus } from '../client/types';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient } from './cli-io';
 import type { CommandSpec } from './commands';
+import { controllerLines } from './controller-lines';
 import { formatJson, formatTable } from './format';
 import { intOpt, stringOpt } from './options';
 
@@ -87,6 +88,10 @@ export const clusterStatus: CommandSpec = {
     'The members are the endpoints given. Voters that the answering members name but that none of',
     'them is are listed after the table (not asked, or asked and silent).',
     '',
+    'Members that run with a cluster controller (--controller-peer) add the controller: its voters and',
+    'leader, each voter\'s role, term and indexes in the controller group, and every set the controller',
+    'knows with its members, state and last load report (--json: the set, controller and sets fields).',
+    '',
     'Exit codes: 0 a majority of the members given answered, 1 fewer did, 2 usage error.',
   ],
   options: { endpoints: { type: 'string' }, timeout: { type: 'string' } },
@@ -122,6 +127,7 @@ export const clusterStatus: CommandSpec = {
         for (const p of r.status.peers) ctx.io.out(`${r.status.nodeId} -> ${p.nodeId}: match ${p.matchIndex}, next ${p.nextIndex}, ${p.state}, lag ${p.lag}`);
       }
       if (silent.length > 0) ctx.io.out(`voters that did not answer here: ${silent.join(', ')}`);
+      for (const line of controllerLines(reports.flatMap((r) => (r.answered ? [r.status] : [])), Date.now())) ctx.io.out(line);
     }
     if (answered < quorum) {
       ctx.io.err(`no quorum: ${answered} of ${endpoints.length} members answered (a majority is ${quorum})`);

@@ -27,6 +27,7 @@ import {
 } from '../node/server-options';
 import { clusterStatus } from './cluster-status';
 import { clusterStartLocal } from './local-cluster';
+import { SET_FLAG_HELP, SET_FLAG_OPTIONS, setOptionsFrom } from './set-flags';
 import { TOPIC_COMMANDS } from './topic-commands';
 import { WAL_COMMANDS } from './wal-commands';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient, type CliDeps, type CliIo } from './cli-io';
@@ -449,6 +450,7 @@ const SERVER_OPTIONS: OptionSpecs = {
   'log-format': { type: 'string' },
   'log-level': { type: 'string' },
   config: { type: 'string' },
+  ...SET_FLAG_OPTIONS,
 };
 
 const server: CommandSpec = {
@@ -513,6 +515,8 @@ const server: CommandSpec = {
     `  --heartbeat-ms N        the leader heartbeats every member this often (default ${RAFT_TIMING_DEFAULTS.heartbeatMs})`,
     `  --election-timeout-ms N a member that hears no leader for a random time from N to 2N ms starts`,
     `                          an election (default ${RAFT_TIMING_DEFAULTS.electionTimeoutMs}; at least 3 heartbeats; give every member the same)`,
+    '',
+    ...SET_FLAG_HELP,
     '',
     '  --config FILE           read options from a JSON file keyed by option name, e.g.',
     '                          {"node-id": "n1", "raft-port": 9700, "peer": ["n2=10.0.0.2:9700"]};',
@@ -633,6 +637,7 @@ export function serverOptionsFrom(values: OptionValues, io: Pick<CliIo, 'env' | 
   if (maxQueues !== undefined) opts.metricsMaxQueues = maxQueues;
   const cluster = clusterOptionsFrom(values, io, opts.host);
   if (cluster) opts.cluster = cluster;
+  Object.assign(opts, setOptionsFrom(values, cluster));
   const sqsPort = intOpt(values, 'sqs-port', 0, 65535) ?? defaultSqsPort(opts);
   if (sqsPort !== 0) opts.sqsPort = sqsPort;
   const sqsHost = stringOpt(values, 'sqs-host');

@@ -9,16 +9,47 @@ import path from 'node:path';
 
 import type { CommandSpec } from './commands';
 import { EXIT_ERROR, EXIT_OK } from './cli-io';
-import { intOpt, logOptions, stringOpt } from './options';
+import { boolOpt, intOpt, logOptions, stringOpt } from './options';
 import { ADMIN_PORT_OFFSET, DEFAULT_SQS_PORT } from '../node/server-options';
 import { SERVER_NODE_FLAGS } from './node-flags';
 
-const NODE_IDS = ['n1', 'n2', 'n3'] as const;
+/** Members of each set start-local runs. */
+const SET_SIZE = 3;
+/** start-local runs at most this many sets (3 processes each) on one machine. */
+export const START_LOCAL_SETS_MAX = 9;
+
+/** One process of the local cluster: its id, set and ports (n1..n3 are set 1, n4..n6 set 2, ...). */
+export interface LocalNode {
+  id: string;
+  set: number;
+  /** Position in the whole cluster, from 0: each port is its base plus this. */
+  index: number;
+}
+
+export function localNodes(sets: number): LocalNode[] {
+  return Array.from({ length: sets * SET_SIZE }, (_, index) => ({ id: `n${index + 1}`, set: Math.floor(index / SET_SIZE) + 1, index }));
+}
+
+/**
+ * The server flags of one node: its set's peers and, with more than one set, the set and the
+ * controller (run by set 1's members, which are told of every other node as a caller).
+ */
+export function localNodeArgs(node: LocalNode, all: readonly LocalNode[], raftBasePort: number): string[] {
+  const address = (n: LocalNode): string => `${n.id}=127.0.0.1:${raftBasePort + n.index}`;
+  const args = ['--node-id', node.id, '--raft-port', String(raftBasePort + node.index)];
+  for (const p of all) if (p.set === node.set && p.id !== node.id) args.push('--peer', address(p));
+  const sets = Math.max(...all.map((n) => n.set));
+  if (sets === 1) return args;
+  args.push('--set', String(node.set));
+  for (const v of all) if (v.set === 1) args.push('--controller-peer', address(v));
+  if (node.set === 1) for (const c of all) if (c.set !== 1) args.push('--controller-caller', address(c));
+  return args;
+}
 
 export const clusterStartLocal: CommandSpec = {
   words: ['cluster', 'start-local'],
-  usage: 'opencmq cluster start-local [--data-dir DIR] [--base-port P] [--raft-base-port R] [--admin-base-port A] [--sqs-base-port S]',
-  summary: 'run a 3-node replicated set on this machine (for trying it out)',
+  usage: 'opencmq cluster start-local [--sets N] [--keep-going] [--data-dir DIR] [--base-port P] [--raft-base-port R] [--admin-base-port A] [--sqs-base-port S]',
+  summary: 'run a 3-node replicated set (or N sets and a controller) on this machine (for trying it out)',
   help: [
     'Starts n1, n2, n3 as three server processes on 127.0.0.1:',
     '  client API on P, P+1, P+2 (default 9601-9603), peers on R, R+1, R+2 (default 9701-9703),',
@@ -30,6 +61,14 @@ export const clusterStartLocal: CommandSpec = {
     'signal) and its last stderr lines, stops the other two and exits 1.',
     '--log-format and --log-level are passed to each server; with json (the default when stderr is not',
     'a terminal) their lines are passed through as they are, else each is prefixed with its node id.',
+    '',
+    `--sets N (1-${START_LOCAL_SETS_MAX}, default 1): N sets of three processes. Set 2 is n4, n5, n6, set 3 n7, n8, n9, and so on;`,
+    '  every port continues from its base (set 2 takes P+3..P+5, R+3..R+5, A+3..A+5, S+3..S+5), data in DIR/n4...',
+    '  With more than one set, set 1\'s members also run the cluster controller, every set\'s leader',
+    '  registers its set with it and reports its load, and opencmq cluster status shows the controller',
+    '  and every set. Requests are not routed between sets yet: a queue lives on the set it was created on.',
+    '--keep-going: a member that stops is reported (how, and its last stderr lines) and the others keep',
+    '  running, e.g. to watch a new leader take over; the command exits 1 once every member has stopped.',
   ],
   options: {
     'data-dir': { type: 'string' },
@@ -39,45 +78,67 @@ export const clusterStartLocal: CommandSpec = {
     'log-level': { type: 'string' },
     'admin-base-port': { type: 'string' },
     'sqs-base-port': { type: 'string' },
+    sets: { type: 'string' },
+    'keep-going': { type: 'boolean' },
   },
   minArgs: 0,
   maxArgs: 0,
   async run(ctx) {
     const dataDir = stringOpt(ctx.opts, 'data-dir') ?? path.join('opencmq-data', 'local-set');
-    const basePort = intOpt(ctx.opts, 'base-port', 1, 65533) ?? 9601;
-    const raftBasePort = intOpt(ctx.opts, 'raft-base-port', 1, 65533) ?? 9701;
+    const sets = intOpt(ctx.opts, 'sets', 1, START_LOCAL_SETS_MAX) ?? 1;
+    const nodes = localNodes(sets);
+    const last = nodes.length - 1;
+    const basePort = intOpt(ctx.opts, 'base-port', 1, 65535 - last) ?? 9601;
+    const raftBasePort = intOpt(ctx.opts, 'raft-base-port', 1, 65535 - last) ?? 9701;
     // The children write to a pipe (ours), so "auto" is decided here, where the terminal is.
     const logs = logOptions(ctx.opts);
     const logFormat = logs.logFormat === undefined || logs.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : logs.logFormat;
-    const adminBasePort = intOpt(ctx.opts, 'admin-base-port', 1, 65533) ?? Math.min(basePort + ADMIN_PORT_OFFSET, 65533);
-    const sqsBasePort = intOpt(ctx.opts, 'sqs-base-port', 1, 65533) ?? DEFAULT_SQS_PORT;
+    const adminBasePort = intOpt(ctx.opts, 'admin-base-port', 1, 65535 - last) ?? Math.min(basePort + ADMIN_PORT_OFFSET, 65535 - last);
+    const sqsBasePort = intOpt(ctx.opts, 'sqs-base-port', 1, 65535 - last) ?? DEFAULT_SQS_PORT;
     // A fresh secret per run: the members of this run share it; nobody else knows it.
     const secret = randomBytes(24).toString('hex');
     // A server creates only the last component of its --data-dir (DIR/n1): DIR is ours to create.
     makeDirectories(dataDir);
     const cli = process.argv[1] ?? path.join(__dirname, 'main.js');
-    const members: Member[] = NODE_IDS.map((id, i) => {
-      const peers = NODE_IDS.flatMap((p, j) => (p === id ? [] : ['--peer', `${p}=127.0.0.1:${raftBasePort + j}`]));
-      const args = [cli, 'server', '--data-dir', path.join(dataDir, id), '--port', String(basePort + i), '--admin-port', String(adminBasePort + i)];
-      args.push('--node-id', id, '--raft-port', String(raftBasePort + i), '--sqs-port', String(sqsBasePort + i), ...peers);
+    const members: Member[] = nodes.map((n) => {
+      const i = n.index;
+      const args = [cli, 'server', '--data-dir', path.join(dataDir, n.id), '--port', String(basePort + i), '--admin-port', String(adminBasePort + i)];
+      args.push(...localNodeArgs(n, nodes, raftBasePort), '--sqs-port', String(sqsBasePort + i));
       args.push('--log-format', logFormat, ...(logs.logLevel !== undefined ? ['--log-level', logs.logLevel] : []));
       const env = { ...process.env, OPENCMQ_CLUSTER_SECRET: secret };
       // JSON lines pass through whole (each names its node); readable ones get the id in front.
-      return startMember(id, spawn(process.execPath, [...SERVER_NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }), (line) => ctx.io.err(line), logFormat !== 'json');
+      return startMember(n.id, spawn(process.execPath, [...SERVER_NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }), (line) => ctx.io.err(line), logFormat !== 'json');
     });
-    ctx.io.out(`3-node set starting: http://127.0.0.1:${basePort}, :${basePort + 1}, :${basePort + 2} (Ctrl-C stops it)`);
-    ctx.io.out(`admin endpoints: http://127.0.0.1:${adminBasePort}/readyz, :${adminBasePort + 1}, :${adminBasePort + 2}`);
-    ctx.io.out(`SQS endpoints: http://127.0.0.1:${sqsBasePort}, :${sqsBasePort + 1}, :${sqsBasePort + 2}`);
+    const ports = (base: number): string => nodes.map((n) => (n.index === 0 ? String(base) : `:${base + n.index}`)).join(', ');
+    const what = sets === 1 ? '3-node set' : `${sets} sets of 3 nodes and a controller (on ${nodes.filter((n) => n.set === 1).map((n) => n.id).join(', ')})`;
+    ctx.io.out(`${what} starting: http://127.0.0.1:${ports(basePort)} (Ctrl-C stops it)`);
+    ctx.io.out(`admin endpoints: http://127.0.0.1:${adminBasePort}/readyz, ${ports(adminBasePort).split(', ').slice(1).join(', ')}`);
+    ctx.io.out(`SQS endpoints: http://127.0.0.1:${ports(sqsBasePort)}`);
     ctx.io.out(`members: ${members.map((m) => `${m.id} pid ${m.child.pid ?? '?'}`).join(', ')}`);
     // Runs until Ctrl-C, or until a member stops on its own: a set missing a member is not what
     // was asked for, so the others are stopped and the command fails.
-    const first = await Promise.race([
-      new Promise<undefined>((resolve) => {
-        if (ctx.io.signal.aborted) resolve(undefined);
-        ctx.io.signal.addEventListener('abort', () => resolve(undefined), { once: true });
-      }),
-      ...members.map((m) => m.ended.then(() => m)),
-    ]);
+    // With --keep-going a member that stops is reported and the others go on (to watch a
+    // failover); the command then ends on Ctrl-C, or fails once every member has stopped.
+    const interrupted = new Promise<undefined>((resolve) => {
+      if (ctx.io.signal.aborted) resolve(undefined);
+      ctx.io.signal.addEventListener('abort', () => resolve(undefined), { once: true });
+    });
+    const keepGoing = boolOpt(ctx.opts, 'keep-going');
+    if (keepGoing) {
+      for (const m of members) {
+        void m.ended.then(() => {
+          if (ctx.io.signal.aborted) return;
+          ctx.io.err(`member ${m.id} ${describeExit(m.exit)}; the others keep running (--keep-going)`);
+          for (const line of m.stderrTail) ctx.io.err(`  ${line}`);
+        });
+      }
+    }
+    const allEnded = Promise.all(members.map((m) => m.ended)).then(() => 'all' as const);
+    const first = await Promise.race([interrupted, keepGoing ? allEnded : Promise.race(members.map((m) => m.ended.then(() => m)))]);
+    if (first === 'all' && !ctx.io.signal.aborted) {
+      ctx.io.err('error: every member has stopped');
+      return EXIT_ERROR;
+    }
     for (const m of members) if (m.exit === undefined) m.child.kill('SIGTERM');
     // A member that does not finish its graceful stop in time is killed, so the command ends.
     const killer = setTimeout(() => {
@@ -90,7 +151,7 @@ export const clusterStartLocal: CommandSpec = {
     await Promise.all(members.map((m) => m.ended));
     clearTimeout(killer);
     // A member that ends after Ctrl-C was asked to (it may see the terminal's SIGINT first).
-    if (first !== undefined && !ctx.io.signal.aborted) {
+    if (first !== undefined && first !== 'all' && !ctx.io.signal.aborted) {
       ctx.io.err(`error: member ${first.id} ${describeExit(first.exit)}; stopped the others`);
       if (first.stderrTail.length > 0) {
         ctx.io.err(`last lines ${first.id} wrote to stderr:`);
@@ -98,7 +159,7 @@ export const clusterStartLocal: CommandSpec = {
       }
       return EXIT_ERROR;
     }
-    ctx.io.err('3-node set stopped');
+    ctx.io.err(sets === 1 ? '3-node set stopped' : `${sets} sets stopped`);
     return EXIT_OK;
   },
 };

@@ -410,6 +410,10 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
       lastIndex: Number(b['lastIndex']),
       voters: Array.isArray(b['voters']) ? b['voters'].map(String) : [],
       peers: Array.isArray(b['peers']) ? (b['peers'] as ClusterNodeStatus['peers']) : [],
+      // A node that runs with a cluster controller adds these (protocol/cluster-types.ts).
+      ...(isObject(b['set']) ? { set: b['set'] as unknown as NonNullable<ClusterNodeStatus['set']> } : {}),
+      ...(isObject(b['controller']) ? { controller: b['controller'] as unknown as NonNullable<ClusterNodeStatus['controller']> } : {}),
+      ...(Array.isArray(b['sets']) ? { sets: b['sets'] as NonNullable<ClusterNodeStatus['sets']> } : {}),
     };
   }
 
@@ -812,4 +816,8 @@ function parseSubscriptionAttributes(b: Body): SubscriptionAttributes {
     createTime: num(b.createTime),
     lastModifyTime: num(b.lastModifyTime),
   };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -17,6 +17,8 @@ export const RPC_SERVICE = {
   echo: 5,
   /** A controller command or read a member of the controller group sends its leader (controller-calls.ts). */
   controller: 6,
+  /** A set's leader asking a member for its addresses, to register the set with the controller (set-reporter.ts). */
+  memberInfo: 7,
 } as const;
 
 /**

@@ -1,6 +1,7 @@
 // Options of `opencmq server`, shared by the CLI (which parses them) and node/server.ts (which
 // runs them).
 
+import { CONTROLLER_LIMITS } from '../controller/model';
 import type { LogLevel, LogSink } from '../protocol/log';
 import { DataDirInUseError, DataDirUnusableError } from '../storage/data-dir-errors';
 
@@ -67,6 +68,13 @@ export interface ServerOptions {
   /** Member of a replicated set: peers and the shared secret. Absent: a one-node set. */
   cluster?: ClusterOptions;
   /**
+   * The set this node belongs to (`--set`, default 1) in a cluster with a controller; its queue
+   * group is setId - 1, so set 1 runs group 0, the data directory's top level, as before.
+   */
+  setId?: number;
+  /** The cluster controller (`--controller-peer`): absent, the node runs its set alone, as before. */
+  controller?: ControllerPeers;
+  /**
    * Where start-up and operational messages go: a Logger, or a function taking plain text lines.
    * Default: a pino logger on stderr shaped by logFormat and logLevel.
    */
@@ -104,6 +112,20 @@ export interface ClusterOptions {
   /** Raft's heartbeat interval and election timeout in ms (default RAFT_TIMING_DEFAULTS; checked by raftTiming). */
   heartbeatMs?: number;
   electionTimeoutMs?: number;
+}
+
+/** At most this many controller voters (`--controller-peer`): the controller's own limit on a group's members. */
+export const CONTROLLER_VOTERS_MAX = CONTROLLER_LIMITS.membersMax;
+
+/** The controller's voters and, on a voter, the other nodes that call it. */
+export interface ControllerPeers {
+  /** Every voter of the controller group by node id, this node included when it is one. */
+  voters: Record<string, { host: string; port: number }>;
+  /**
+   * On a voter: nodes outside the voters that call the controller (the other sets' members). The
+   * peer transport only takes connections from nodes it is told of, so a voter must know them.
+   */
+  callers: Record<string, { host: string; port: number }>;
 }
 
 /** PEM files of the client API's HTTPS (`--tls-cert`, `--tls-key`, `--tls-client-ca`). */

@@ -19,7 +19,12 @@ import { PeerRequests } from './peer-requests';
 import { peerRequestTiming, raftTiming } from './raft-timing';
 import { nodeRuntime } from '../runtime/node-runtime';
 import type { QueueService } from '../service/queue-service';
-import { NodeHost } from './host';
+import { NodeHost, type HostedGroup } from './host';
+import { CONTROLLER_GROUP } from '../protocol/groups';
+import type { ControllerQuery } from '../controller/commands';
+import { ControllerClient } from './controller-client';
+import { controllerStatus, withControllerStatus } from './controller-status';
+import { askMemberInfo, serveMemberInfo, SetReporter, type MemberAddresses } from './set-reporter';
 import { isLoopback, loadCredentials } from './credentials';
 import { SINGLE_NODE_ID, type QueueNode } from './queue-node';
 import { createLogger } from './logger';
@@ -27,8 +32,22 @@ import { toLogger, type Logger } from '../protocol/log';
 import { loadApiTls, loadPeerTls } from './tls-files';
 import { createAdminServer } from './admin-server';
 import { NodeMetrics } from './metrics';
-import type { RunningServer, ServerOptions } from './server-options';
+import type { ControllerPeers, RunningServer, ServerOptions } from './server-options';
 
+
+/** How long a status answer waits for the controller's list of sets. */
+const STATUS_CONTROLLER_WAIT_MS = 2_000;
+
+/** The controller group's peers on this node: on a voter the other voters and the callers, elsewhere the voters. */
+function controllerPeersOf(ctl: ControllerPeers, selfId: string): Record<string, { host: string; port: number }> {
+  const voter = ctl.voters[selfId] !== undefined;
+  return Object.fromEntries(Object.entries({ ...(voter ? ctl.callers : {}), ...ctl.voters }).filter(([id]) => id !== selfId));
+}
+
+/** The controller group as a voter hosts it. */
+function controllerGroup(ctl: ControllerPeers, selfId: string): HostedGroup {
+  return { group: CONTROLLER_GROUP, kind: 'controller', voters: Object.keys(ctl.voters).sort(), staticPeers: controllerPeersOf(ctl, selfId) };
+}
 
 export interface StartedServer extends RunningServer {
   node: QueueNode;
@@ -114,6 +133,7 @@ async function serve(
 ): Promise<StartedServer> {
   const log = logger.child('server');
   let transport: PeerTransport | undefined;
+  let peerPort: number | undefined;
   const cluster = opts.cluster;
   const timing = raftTiming(cluster?.heartbeatMs, cluster?.electionTimeoutMs);
   if (typeof timing === 'string') throw new Error(timing);
@@ -127,14 +147,24 @@ async function serve(
       log: logger,
     });
     opened.transport = transport;
+    // Before the first connection: a controller voter takes connections from every node that calls
+    // it, any other node links with the voters (a voter's replica keeps these peers from then on).
+    const ctlPeers = opts.controller ? controllerPeersOf(opts.controller, cluster.nodeId) : undefined;
+    if (ctlPeers) transport.group(CONTROLLER_GROUP).setPeers(ctlPeers);
     const { port } = await transport.start();
+    peerPort = port;
     dataDir.describe({ peerAddress: `${cluster.raftHost}:${port}` });
     log.info(`peer transport for ${cluster.nodeId} listening on ${cluster.raftHost}:${port}${cluster.tls ? ' (TLS)' : ''}; peers ${Object.keys(cluster.peers).join(', ')}`);
   }
   // Metrics exist only with the admin listener: without it nothing is counted or observed.
   const metrics = opts.adminPort ? new NodeMetrics(opts.metricsMaxQueues !== undefined ? { maxQueues: opts.metricsMaxQueues } : {}) : undefined;
-  // A node hosts one Raft group today, group 0: the set it is a member of (or the embedded
-  // single-voter group). Forwarding and snapshot transfer run on that group's peer view.
+  // A node hosts its set's queue group (group 0 for set 1, the embedded single-voter group
+  // too) and, on a controller voter, a replica of the controller group. Forwarding and snapshot
+  // transfer run on the set group's peer view.
+  const setId = opts.setId ?? 1;
+  const setGroup = setId - 1;
+  const ctl = opts.controller && cluster ? opts.controller : undefined;
+  const controllerVoter = ctl !== undefined && cluster !== undefined && ctl.voters[cluster.nodeId] !== undefined;
   const host = await NodeHost.open(
     {
       dataDir: opts.dataDir,
@@ -158,15 +188,27 @@ async function serve(
     },
     [
       cluster
-        ? { group: 0, voters: cluster.join ? [] : [cluster.nodeId, ...Object.keys(cluster.peers)].sort(), staticPeers: cluster.peers }
+        ? { group: setGroup, voters: cluster.join ? [] : [cluster.nodeId, ...Object.keys(cluster.peers)].sort(), staticPeers: cluster.peers }
         : { group: 0, voters: [SINGLE_NODE_ID] },
+      ...(ctl && cluster && controllerVoter ? [controllerGroup(ctl, cluster.nodeId)] : []),
     ],
   );
   opened.host = host;
-  const node = host.group(0);
-  const rpc = host.rpc(0);
+  const node = host.group(setGroup);
+  const rpc = host.rpc(setGroup);
+  let requestsServed = 0;
+  const countRequest = (): void => {
+    requestsServed++;
+  };
   metrics?.attach(node);
-  const onRequestDone = metrics?.requestDone;
+  const metricsDone = metrics?.requestDone;
+  // With a controller, the set's leader reports its request rate: every request served here counts.
+  const onRequestDone: ApiOptions['onRequestDone'] = ctl
+    ? (action, code, seconds) => {
+        countRequest();
+        metricsDone?.(action, code, seconds);
+      }
+    : metricsDone;
   const compat = opts.compatEmptySubscriptionList ? { emptySubscriptionListForMissingTopic: true } : undefined;
   let forward: ApiOptions['forward'];
   let service: QueueService = node;
@@ -196,6 +238,62 @@ async function serve(
     });
     serveForwarded(rpc, ctx);
     forward = forwarder(rpc.network, cluster.nodeId, leaderId, requests, metrics?.requestForwarded);
+  }
+  // Filled in once the listeners are up: what this member tells its set's leader about itself.
+  const addresses: { peer?: string; api?: string; sqs?: string } = {};
+  let reporter: SetReporter | undefined;
+  if (ctl && cluster && transport && rpc) {
+    const view = transport.group(CONTROLLER_GROUP);
+    const local = controllerVoter ? host.controller() : undefined;
+    const client = new ControllerClient({
+      selfId: cluster.nodeId,
+      voters: Object.keys(ctl.voters).sort(),
+      requests: new PeerRequests(view, nodeRuntime, peerRequestTiming(timing)),
+      ...(local ? { local } : {}),
+      runtime: nodeRuntime,
+    });
+    const self = (): MemberAddresses => ({
+      peerAddress: addresses.peer ?? '',
+      apiAddress: addresses.api ?? '',
+      ...(addresses.sqs !== undefined ? { sqsAddress: addresses.sqs } : {}),
+    });
+    serveMemberInfo(rpc, self);
+    const members = rpc.network;
+    reporter = new SetReporter({
+      setId,
+      group: setGroup,
+      selfId: cluster.nodeId,
+      leads: () => node.leaderId() === cluster.nodeId,
+      voters: () => node.voters(),
+      self,
+      memberInfo: (id) => askMemberInfo(members, id),
+      load: () => {
+        const o = node.observe();
+        const m = o.broker.messages;
+        return { queues: o.broker.queues, messages: m.visible + m.inFlight + m.delayed, bytes: o.compaction.liveBytes, requestsServed };
+      },
+      controller: client,
+      runtime: nodeRuntime,
+      log: logger.child('controller'),
+    });
+    // A status answer waits for the controller a short while only.
+    const statusClient = new ControllerClient({
+      selfId: cluster.nodeId,
+      voters: Object.keys(ctl.voters).sort(),
+      requests: new PeerRequests(view, nodeRuntime, peerRequestTiming(timing)),
+      ...(local ? { local } : {}),
+      runtime: nodeRuntime,
+      giveUpMs: STATUS_CONTROLLER_WAIT_MS,
+    });
+    const statusSource = {
+      setId,
+      group: setGroup,
+      voters: ctl.voters,
+      ...(local ? { member: () => local.status() } : {}),
+      lastLeader: () => statusClient.lastLeader() ?? client.lastLeader(),
+      read: (q: ControllerQuery) => statusClient.read(q),
+    };
+    service = withControllerStatus(service, () => controllerStatus(statusSource));
   }
   const apiTls = opts.tls ? await loadApiTls(opts.tls) : undefined;
   const http = createApiServer({
@@ -253,6 +351,12 @@ async function serve(
   await listen(http, opts.port, opts.host);
   const port = (http.address() as AddressInfo).port;
   const url = `${apiTls ? 'https' : 'http'}://${urlHost(opts.host)}:${port}`;
+  if (reporter && cluster && transport) {
+    addresses.peer = `${cluster.raftHost}:${peerPort ?? cluster.raftPort}`;
+    addresses.api = url;
+    if (sqsUrl !== undefined) addresses.sqs = sqsUrl;
+    reporter.start();
+  }
   dataDir.describe({ apiUrl: url });
   log.info(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
   // After the line above, which launchers and tests read as "the server is up, at this URL".
@@ -289,6 +393,7 @@ async function serve(
     close() {
       closed ??= (async () => {
         process.off('SIGHUP', reloadTls);
+        reporter?.stop();
         // Stop accepting, answer parked long polls, finish writes in flight, then drop sockets.
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         const sqsClosed = sqs ? new Promise<void>((resolve) => sqs.close(() => resolve())) : Promise.resolve();

@@ -1,0 +1,198 @@
+// A cluster of two sets from one command, as real processes: `cluster start-local --sets 2`
+// starts six servers, set 1's members run the controller, both sets register and report their
+// load, and `cluster status` shows the controller and both sets. Then the controller's leader is
+// killed (SIGKILL): a new controller leader is elected and the load reports go on.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
+import { callUntilOk } from '../helpers/load-clients';
+
+const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in its own process group; `kill` ends it and everything it started. */
+function startCli(args: string[], timeoutMs: number): { done: Promise<CliRun>; stdout(): string; kill(): void; interrupt(): void } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const kill = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  const done = new Promise<CliRun>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      kill();
+      reject(new Error(`opencmq ${args.join(' ')} still running after ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr.slice(-3000)}`));
+    }, timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { done, stdout: () => stdout, kill, interrupt: () => child.kill('SIGINT') };
+}
+
+function listen(port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => resolve(s));
+  });
+}
+
+/** Four bases (API, peer, admin, SQS), each with `n` consecutive free ports, all distinct: one search. */
+async function freeBases(n: number): Promise<number[]> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = 20_000 + Math.floor(Math.random() * 40_000);
+    const bases = [0, 1, 2, 3].map((k) => first + k * n);
+    const held: net.Server[] = [];
+    try {
+      for (const b of bases) for (let i = 0; i < n; i++) held.push(await listen(b + i));
+      return bases;
+    } catch {
+      // taken: try another range
+    } finally {
+      await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
+    }
+  }
+  throw new Error('no free port range');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
+
+async function status(endpoints: string[]): Promise<{ json: Report[]; table: string }> {
+  const json = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], 60_000).done;
+  const table = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5'], 60_000).done;
+  return { json: JSON.parse(json.stdout) as Report[], table: table.stdout };
+}
+
+/** The controller leader every answering voter agrees on, if any. */
+function controllerLeader(reports: readonly Report[]): string | undefined {
+  const views = reports.filter((r) => r.reachable && r.controller?.member).map((r) => r.controller!.member!);
+  const leaders = new Set(views.map((v) => v.leader));
+  const leader = [...leaders][0];
+  return leaders.size === 1 && leader && views.some((v) => v.role === 'leader') ? leader : undefined;
+}
+
+/** Both sets as some member read them, each with a load report. */
+function setsReported(reports: readonly Report[]): NonNullable<Report['sets']> | undefined {
+  const sets = reports.find((r) => r.reachable && r.sets?.length === 2)?.sets;
+  return sets && sets.every((s) => s.load !== null) ? sets : undefined;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${last}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+test('start-local --sets 2: both sets register, status shows the controller and both sets; the controller leader killed, another leads and reports go on', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'opencmq-multiset-'));
+  const [api, raft, admin, sqs] = await freeBases(6);
+  const endpoints = [0, 1, 2, 3, 4, 5].map((i) => `http://127.0.0.1:${api! + i}`);
+  const cli = startCli(
+    ['cluster', 'start-local', '--sets', '2', '--keep-going', '--data-dir', path.join(dir, 'c'), '--base-port', String(api), '--raft-base-port', String(raft),
+      '--admin-base-port', String(admin), '--sqs-base-port', String(sqs), '--log-format', 'json'],
+    280_000,
+  );
+  let pids: Record<string, number> = {};
+  try {
+    await until('the members line', 30_000, () => Promise.resolve(/^members: /m.test(cli.stdout()) ? true : undefined));
+    const line = /^members: (.*)$/m.exec(cli.stdout())![1]!;
+    pids = Object.fromEntries([...line.matchAll(/(n\d) pid (\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+    assert.deepEqual(Object.keys(pids), ['n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
+
+    // A queue on set 2 (created through its members, sent a message): its leader's reports count them.
+    await callUntilOk(endpoints.slice(3), 'CreateQueue', { queueName: 'on-set-2' }, { timeoutMs: 60_000 });
+    await callUntilOk(endpoints.slice(3), 'SendMessage', { queueName: 'on-set-2', msgBody: 'hello' }, { timeoutMs: 30_000 });
+    const first = await until('every member answering, both sets registered with load reports, a controller leader', 120_000, async () => {
+      const s = await status(endpoints);
+      const leader = controllerLeader(s.json);
+      const sets = setsReported(s.json);
+      // The table is a second status call: it must have read the sets too.
+      const everyone = s.json.every((r) => r.reachable) && /^sets \(2, /m.test(s.table);
+      return everyone && leader !== undefined && sets !== undefined && sets[1]!.load!.messages === 1 ? { ...s, leader, sets } : undefined;
+    });
+    assert.deepEqual([first.sets[0]!.load!.queues, first.sets[1]!.load!.queues], [0, 1]);
+    assert.deepEqual(
+      first.sets.map((s) => [s.id, s.group, s.state, s.members.map((m) => m.nodeId)]),
+      [
+        [1, 0, 'active', ['n1', 'n2', 'n3']],
+        [2, 1, 'active', ['n4', 'n5', 'n6']],
+      ],
+    );
+    assert.equal(first.sets[1]!.members[0]!.apiAddress, endpoints[3]);
+    assert.ok(['n1', 'n2', 'n3'].includes(first.leader), first.leader);
+    // Every member says which set it is in; set 2's members see the controller without being voters.
+    for (const r of first.json) {
+      assert.ok(r.reachable, r.endpoint);
+      const n = Number(r.nodeId.slice(1));
+      assert.deepEqual(r.set, { id: n <= 3 ? 1 : 2, group: n <= 3 ? 0 : 1 });
+      assert.equal(r.controller?.member !== undefined, n <= 3, r.nodeId);
+    }
+    assert.match(first.table, /^controller: voters n1 \(127\.0\.0\.1:\d+\), n2 .*; leader n[123]$/m);
+    assert.match(first.table, /^sets \(2, as n\d read them from the controller\):$/m);
+    assert.match(first.table, /^2 +1 +active +n4,n5,n6 /m);
+
+    const before = new Map(first.sets.map((s) => [s.id, s.load!.atMs]));
+    const killed = first.leader;
+    process.kill(pids[killed]!, 'SIGKILL');
+    const survivors = endpoints.filter((_, i) => `n${i + 1}` !== killed);
+    const after = await until('a new controller leader and newer load reports from both sets', 120_000, async () => {
+      const s = await status(survivors);
+      const leader = controllerLeader(s.json);
+      const sets = setsReported(s.json);
+      if (leader === undefined || leader === killed || !sets) return undefined;
+      return sets.every((set) => set.load!.atMs > before.get(set.id)!) ? { leader, sets } : undefined;
+    });
+    assert.notEqual(after.leader, killed);
+    // The kill was reported and the others kept running.
+    assert.equal(alive(pids[killed]!), false);
+    for (const [id, pid] of Object.entries(pids)) if (id !== killed) assert.ok(alive(pid), `${id} still runs`);
+
+    cli.interrupt();
+    const r = await cli.done;
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    assert.match(r.stderr, new RegExp(`^member ${killed} was killed by signal SIGKILL; the others keep running`, 'm'));
+    assert.match(r.stderr, /^2 sets stopped$/m);
+  } finally {
+    cli.kill();
+    for (const pid of Object.values(pids)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

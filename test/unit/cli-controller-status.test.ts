@@ -1,0 +1,86 @@
+// The controller part of the status: what a node with a controller adds to its OpencmqClusterStatus
+// answer (and that every other call still runs on the node's own service), and the lines
+// `opencmq cluster status` prints from it (none for members without a controller).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { controllerLines } from '../../src/cli/controller-lines';
+import type { ControllerResult } from '../../src/controller/commands';
+import { controllerStatus, withControllerStatus } from '../../src/node/controller-status';
+import { fail } from '../../src/protocol/errors';
+import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
+import type { QueueService } from '../../src/service/queue-service';
+
+const base: ClusterNodeStatus = { nodeId: 'n4', role: 'leader', term: 3, leader: 'n4', commitIndex: 9, appliedIndex: 9, lastIndex: 9, voters: ['n4', 'n5', 'n6'], peers: [] };
+const voters = { n1: { host: '127.0.0.1', port: 9701 }, n2: { host: '127.0.0.1', port: 9702 }, n3: { host: '127.0.0.1', port: 9703 } };
+const sets: ControllerResult = {
+  ok: true,
+  kind: 'sets',
+  routeEpoch: 0,
+  sets: [
+    { id: 1, group: 0, state: 'active', members: [{ nodeId: 'n1', peerAddress: '127.0.0.1:9701', apiAddress: 'http://127.0.0.1:9601' }], load: undefined, entities: 0 },
+    { id: 2, group: 1, state: 'draining', members: [{ nodeId: 'n4', peerAddress: '127.0.0.1:9704', apiAddress: 'http://127.0.0.1:9604' }], load: { queues: 2, messages: 5, bytes: 50, requestsPerSecond: 7, atMs: 1_000_000 }, entities: 2 },
+  ],
+};
+
+test('a node outside the controller group reports its set, the voters, the leader it reached and every set', async () => {
+  const s = await controllerStatus({ setId: 2, group: 1, voters, lastLeader: () => 'n2', read: () => Promise.resolve(sets) });
+  assert.deepEqual(s.set, { id: 2, group: 1 });
+  assert.deepEqual(s.controller, { voters: [{ nodeId: 'n1', peerAddress: '127.0.0.1:9701' }, { nodeId: 'n2', peerAddress: '127.0.0.1:9702' }, { nodeId: 'n3', peerAddress: '127.0.0.1:9703' }], leader: 'n2' });
+  assert.deepEqual(
+    s.sets?.map((x) => [x.id, x.state, x.load]),
+    [
+      [1, 'active', null],
+      [2, 'draining', { queues: 2, messages: 5, bytes: 50, requestsPerSecond: 7, atMs: 1_000_000 }],
+    ],
+  );
+});
+
+test('a voter adds its own replica\'s view; a failed read leaves the sets out and says why', async () => {
+  const member = { ...base, nodeId: 'n1', role: 'follower' as const, leader: 'n3', voters: ['n1', 'n2', 'n3'] };
+  const s = await controllerStatus({ setId: 1, group: 0, voters, member: () => member, lastLeader: () => undefined, read: () => Promise.resolve(fail('notApplied', undefined, 'no controller leader')) });
+  assert.equal(s.controller?.leader, 'n3');
+  assert.deepEqual(s.controller?.member, { role: 'follower', term: 3, leader: 'n3', commitIndex: 9, appliedIndex: 9, lastIndex: 9 });
+  assert.equal(s.sets, undefined);
+  assert.equal(s.controller?.problem, 'notApplied: no controller leader');
+});
+
+test('the wrapped service answers clusterStatus with the extra fields and runs every other call on the service itself', async () => {
+  class Counting {
+    private calls = 0;
+    clusterStatus(): Promise<{ ok: true; status: ClusterNodeStatus }> {
+      return Promise.resolve({ ok: true, status: base });
+    }
+    listQueue(): number {
+      this.calls++;
+      return this.calls;
+    }
+    seen(): number {
+      return this.calls;
+    }
+  }
+  const inner = new Counting();
+  const wrapped = withControllerStatus(inner as unknown as QueueService, () => Promise.resolve({ set: { id: 2, group: 1 } }));
+  const r = await wrapped.clusterStatus({} as never);
+  assert.ok(r.ok);
+  assert.deepEqual(r.status, { ...base, set: { id: 2, group: 1 } });
+  const asCounting = wrapped as unknown as Counting;
+  asCounting.listQueue();
+  asCounting.listQueue();
+  assert.equal(inner.seen(), 2, 'state changes land on the service itself');
+});
+
+test('cluster status lines: nothing without a controller; the voters, leader, voter rows and a row per set with one', async () => {
+  assert.deepEqual(controllerLines([base], 0), []);
+  const member = { ...base, nodeId: 'n1', role: 'leader' as const, leader: 'n1', voters: ['n1', 'n2', 'n3'] };
+  const n1 = { ...member, ...(await controllerStatus({ setId: 1, group: 0, voters, member: () => member, lastLeader: () => undefined, read: () => Promise.resolve(sets) })) };
+  const lines = controllerLines([base, n1], 1_005_000);
+  const text = lines.join('\n');
+  assert.match(text, /^controller: voters n1 \(127\.0\.0\.1:9701\), n2 \(127\.0\.0\.1:9702\), n3 \(127\.0\.0\.1:9703\); leader n1$/m);
+  assert.match(text, /^n1 +leader +3 +n1 +9 +9 +9$/m);
+  assert.match(text, /^sets \(2, as n1 read them from the controller\):$/m);
+  assert.match(text, /^1 +0 +active +n1 +0 +- +- +- +- +never$/m);
+  assert.match(text, /^2 +1 +draining +n4 +2 +2 +5 +50 +7 +1970-01-01T00:16:40\.000Z \(5 s ago\)$/m);
+  const down = { ...n1, sets: undefined, controller: { ...n1.controller!, problem: 'notApplied: no controller leader' } } as ClusterNodeStatus;
+  assert.match(controllerLines([down], 0).join('\n'), /^sets: the controller did not answer \(notApplied: no controller leader\)$/m);
+});

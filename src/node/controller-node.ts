@@ -15,7 +15,7 @@ import { callLeader, serveControllerCalls, type ControllerCall } from './control
 import { ControllerMachine, controllerEntry } from './controller-machine';
 import type { GroupReplicaOptions } from './group-options';
 import { GroupLeadership, refusalResult } from './group-leadership';
-import { groupStatusView, openGroupRaft } from './group-raft';
+import { closeReplica, groupStatusView, openGroupRaft } from './group-raft';
 import { recoverGroup, openWal } from './group-recovery';
 import { GroupSnapshots, type ServingState } from './group-snapshots';
 import { stderrLine } from './logger';
@@ -188,11 +188,7 @@ export class ControllerNode {
     if (this.closing) return;
     this.closing = true;
     const rt = this.opts.runtime ?? nodeRuntime;
-    while (this.inflight > 0) await rt.sleep(5);
-    await this.leadership.handOff();
-    await this.snapshots.beforeClose();
-    await this.receiver?.close();
-    await this.commitLog.close();
+    await closeReplica({ inflight: () => this.inflight, sleep: (ms) => rt.sleep(ms), leadership: this.leadership, snapshots: this.snapshots, receiver: this.receiver, commitLog: this.commitLog });
   }
 
   private onFatal(err: unknown): void {

@@ -75,6 +75,29 @@ export function openGroupRaft<R, M extends ReplicaMachine<R>>(opts: GroupReplica
   return { commitLog: new RaftDriver<R>(raftOpts), receiver, soleVoter };
 }
 
+/** What the end of a replica's close acts on. */
+export interface ClosingReplica {
+  /** Calls still waiting for their entries. */
+  inflight(): number;
+  sleep(ms: number): Promise<void>;
+  leadership: { handOff(): Promise<void> };
+  snapshots: { beforeClose(): Promise<void> };
+  receiver: { close(): Promise<void> } | undefined;
+  commitLog: { close(): Promise<void> };
+}
+
+/**
+ * The end of every replica's close, once it takes no new calls: the calls in flight answered,
+ * leadership handed to a follower, a last snapshot, snapshot transfers and the log closed.
+ */
+export async function closeReplica(r: ClosingReplica): Promise<void> {
+  while (r.inflight() > 0) await r.sleep(5);
+  await r.leadership.handOff();
+  await r.snapshots.beforeClose();
+  await r.receiver?.close();
+  await r.commitLog.close();
+}
+
 /** Entry `index` of `term` from `wal` when it holds it with an intact body, else undefined (never throws). */
 export async function intactEntry(wal: SegmentedWal, index: number, term: number): Promise<LogEntry | undefined> {
   // termAt finds the entry in any segment still on disk, those kept below the log's first index

@@ -36,7 +36,7 @@ import { Compaction, DEFAULT_COMPACTION, type CompactionSettings, type Compactio
 import { GroupLeadership, refusalResult } from './group-leadership';
 import type { GroupReplicaOptions } from './group-options';
 import { openWal, recoverGroup } from './group-recovery';
-import { groupStatusView, openGroupRaft } from './group-raft';
+import { closeReplica, groupStatusView, openGroupRaft } from './group-raft';
 import { GroupSnapshots, type ServingState } from './group-snapshots';
 import { ParkedReceives } from './long-poll';
 import { PushDelivery } from './push-delivery';
@@ -601,11 +601,7 @@ export class QueueNode implements QueueService {
     if (this.pushRecheck) this.rt.clearTimeout(this.pushRecheck);
     await this.pushes.stop();
     this.parked.wakeAll();
-    while (this.inflight > 0) await this.rt.sleep(5);
-    await this.leadership.handOff();
-    await this.snapshots.beforeClose();
-    await this.receiver?.close();
-    await this.commitLog.close();
+    await closeReplica({ inflight: () => this.inflight, sleep: (ms) => this.rt.sleep(ms), leadership: this.leadership, snapshots: this.snapshots, receiver: this.receiver, commitLog: this.commitLog });
   }
 
   private onFatal(err: unknown): void {

@@ -4,91 +4,20 @@
 // killed (SIGKILL): a new controller leader is elected and the load reports go on.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
+import { alive, freeBases, startCli } from '../helpers/cli-process';
 import { callUntilOk } from '../helpers/load-clients';
-
-const CLI = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI in its own process group; `kill` ends it and everything it started. */
-function startCli(args: string[], timeoutMs: number): { done: Promise<CliRun>; stdout(): string; kill(): void; interrupt(): void } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const kill = (): void => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
-  const done = new Promise<CliRun>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      kill();
-      reject(new Error(`opencmq ${args.join(' ')} still running after ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr.slice(-3000)}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { done, stdout: () => stdout, kill, interrupt: () => child.kill('SIGINT') };
-}
-
-function listen(port: number): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(port, '127.0.0.1', () => resolve(s));
-  });
-}
-
-/** Four bases (API, peer, admin, SQS), each with `n` consecutive free ports, all distinct: one search. */
-async function freeBases(n: number): Promise<number[]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const first = 20_000 + Math.floor(Math.random() * 40_000);
-    const bases = [0, 1, 2, 3].map((k) => first + k * n);
-    const held: net.Server[] = [];
-    try {
-      for (const b of bases) for (let i = 0; i < n; i++) held.push(await listen(b + i));
-      return bases;
-    } catch {
-      // taken: try another range
-    } finally {
-      await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
-    }
-  }
-  throw new Error('no free port range');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
 
 async function status(endpoints: string[]): Promise<{ json: Report[]; table: string }> {
-  const json = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], 60_000).done;
-  const table = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5'], 60_000).done;
+  const json = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], { timeoutMs: 60_000 }).done;
+  const table = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5'], { timeoutMs: 60_000 }).done;
   return { json: JSON.parse(json.stdout) as Report[], table: table.stdout };
 }
 
@@ -123,12 +52,12 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 
 test('start-local --sets 2: both sets register, status shows the controller and both sets; the controller leader killed, another leads and reports go on', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'opencmq-multiset-'));
-  const [api, raft, admin, sqs] = await freeBases(6);
+  const [api, raft, admin, sqs] = await freeBases(4, 6);
   const endpoints = [0, 1, 2, 3, 4, 5].map((i) => `http://127.0.0.1:${api! + i}`);
   const cli = startCli(
     ['cluster', 'start-local', '--sets', '2', '--keep-going', '--data-dir', path.join(dir, 'c'), '--base-port', String(api), '--raft-base-port', String(raft),
       '--admin-base-port', String(admin), '--sqs-base-port', String(sqs), '--log-format', 'json'],
-    280_000,
+    { timeoutMs: 280_000 },
   );
   let pids: Record<string, number> = {};
   try {

@@ -280,6 +280,6 @@ function utf8ByteLength(s: string): number {
  */
 export function plainBody(m: { enveloped: boolean; bodyBytes: Buffer }): Buffer {
   if (!m.enveloped) return m.bodyBytes;
-  const body = decodeEnvelope(m.bodyBytes)?.body;
+  const body = decodeEnvelope(m.bodyBytes, 'body')?.body;
   return body === undefined ? m.bodyBytes : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }

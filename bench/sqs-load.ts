@@ -57,7 +57,8 @@ const NONE_FAILED = Buffer.from('"Failed":[]}');
  */
 export async function sqsSendBatch(t: SqsTarget, conn: RawHttpConnection, q: string): Promise<number> {
   const body = await conn.send(t.sendBatch(q));
-  if (body.length >= NONE_FAILED.length && body.subarray(body.length - NONE_FAILED.length).equals(NONE_FAILED) && body.indexOf('"__type"') < 0) return SQS_BATCH;
+  // An error answer ({"__type", "message"}) never ends this way.
+  if (body.length >= NONE_FAILED.length && body.subarray(body.length - NONE_FAILED.length).equals(NONE_FAILED)) return SQS_BATCH;
   const r = JSON.parse(body.toString()) as Record<string, unknown>;
   const failed = (r['Failed'] as unknown[] | undefined)?.length ?? 0;
   throw new Error(failed > 0 ? `${failed} entries failed: ${JSON.stringify(r['Failed'])}` : body.toString());

@@ -16,7 +16,7 @@ import { checkFifoSettings, hasSettings, namesFifoAttributes, parseQueueAttribut
 import { MOVE_TASK_ACTIONS } from './move-tasks';
 import { submit } from '../queue-actions';
 import { md5OfMessageAttributes, md5OfMessageSystemAttributes } from './md5';
-import { attributeSelector, parseMessageAttributes, parseSystemAttributes, renderReceived, requestedSystemAttributes } from './messages';
+import { parseMessageAttributes, parseSystemAttributes, receiveSelection, renderReceived, requestedSystemAttributes } from './messages';
 import { sendFields, type SendFields, type SendTarget } from './fifo';
 import { queueNameOfUrl, queueUrl } from './queue-url';
 import type { SqsAction, SqsEnv, SqsInput, SqsOutput } from './types';
@@ -503,7 +503,7 @@ const receiveMessage: SqsAction = async (env, input) => {
   const out = await env.service.receive(env.ctx, name, numOfMsg, wait, visibility === undefined ? {} : { visibilitySeconds: visibility });
   if (!out.ok) return out;
   if (out.messages.length === 0) return {};
-  const sel = { system, attribute: attributeSelector(messageAttributeNames), anyAttribute: (messageAttributeNames?.length ?? 0) > 0 };
+  const sel = receiveSelection(system, messageAttributeNames);
   return { Messages: out.messages.slice(0, numOfMsg).map((m) => renderReceived(m, sel)) };
 };
 

@@ -132,7 +132,7 @@ export function requestedSystemAttributes(lists: (readonly string[] | undefined)
 }
 
 /** MessageAttributeNames of a receive: 'All' or '.*' (every one), a name, or 'prefix.*'. */
-export function attributeSelector(names: readonly string[] | undefined): (name: string) => boolean {
+function attributeSelector(names: readonly string[] | undefined): (name: string) => boolean {
   const exact = new Set<string>();
   const prefixes: string[] = [];
   let all = false;
@@ -170,6 +170,19 @@ export interface ReceiveSelection {
   attribute: (name: string) => boolean;
   /** Whether `attribute` may select any name (false: the receive asked for no message attributes). */
   anyAttribute: boolean;
+  /** Whether an envelope's attributes must be decoded: some are asked for, or a system attribute kept there. */
+  decodesEnvelope: boolean;
+}
+
+/** What a receive reports of each message: made once per receive, not per message. */
+export function receiveSelection(system: Set<string>, messageAttributeNames: readonly string[] | undefined): ReceiveSelection {
+  const anyAttribute = (messageAttributeNames?.length ?? 0) > 0;
+  return {
+    system,
+    attribute: attributeSelector(messageAttributeNames),
+    anyAttribute,
+    decodesEnvelope: anyAttribute || ENVELOPE_SYSTEM_ATTRIBUTES.some((n) => system.has(n)),
+  };
 }
 
 /** The system attributes an SQS message keeps in its envelope (the others are the broker's). */
@@ -183,8 +196,7 @@ const ENVELOPE_SYSTEM_ATTRIBUTES: readonly string[] = ['SenderId', 'AWSTraceHead
  * asked for some of them.
  */
 export function renderReceived(m: DeliveredMessage, sel: ReceiveSelection): Record<string, unknown> {
-  const needsAttributes = sel.anyAttribute || ENVELOPE_SYSTEM_ATTRIBUTES.some((n) => sel.system.has(n));
-  const envelope: MessageEnvelope | undefined = m.enveloped ? decodeEnvelope(m.bodyBytes, needsAttributes ? 'all' : 'body') : undefined;
+  const envelope: MessageEnvelope | undefined = m.enveloped ? decodeEnvelope(m.bodyBytes, sel.decodesEnvelope ? 'all' : 'body') : undefined;
   const bodyBytes = envelope?.body ?? m.bodyBytes;
   const bytes = Buffer.from(bodyBytes.buffer, bodyBytes.byteOffset, bodyBytes.byteLength);
   const out: Record<string, unknown> = {

@@ -32,7 +32,7 @@ export function localNodes(sets: number): LocalNode[] {
 
 /**
  * The server flags of one node: its set's peers and, with more than one set, the set and the
- * controller (run by set 1's members, which are told of every other node as a caller).
+ * controller (run by set 1's members; the other sets' nodes reach it without being named).
  */
 export function localNodeArgs(node: LocalNode, all: readonly LocalNode[], raftBasePort: number): string[] {
   const address = (n: LocalNode): string => `${n.id}=127.0.0.1:${raftBasePort + n.index}`;
@@ -42,7 +42,6 @@ export function localNodeArgs(node: LocalNode, all: readonly LocalNode[], raftBa
   if (sets === 1) return args;
   args.push('--set', String(node.set));
   for (const v of all) if (v.set === 1) args.push('--controller-peer', address(v));
-  if (node.set === 1) for (const c of all) if (c.set !== 1) args.push('--controller-caller', address(c));
   return args;
 }
 

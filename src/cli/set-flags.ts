@@ -1,6 +1,7 @@
 // `opencmq server`'s cluster-of-sets flags: which set this node belongs to (--set), where the
-// cluster controller's voters are (--controller-peer) and, on a voter, which other nodes call it
-// (--controller-caller). Without --controller-peer a node runs its set alone, exactly as before.
+// cluster controller's voters are (--controller-peer) and (deprecated, no longer needed) on a voter
+// which other nodes call it (--controller-caller). Without --controller-peer a node runs its set
+// alone, exactly as before.
 
 import { CONTROLLER_GROUP } from '../protocol/groups';
 import { CONTROLLER_VOTERS_MAX, type ClusterOptions, type ControllerPeers, type ServerOptions } from '../node/server-options';
@@ -20,8 +21,8 @@ export const SET_FLAG_HELP = [
   '                          a voter of the cluster controller and its peer address (repeat for each,',
   '                          an odd number); a node whose --node-id is among them runs a controller replica',
   '  --controller-caller ID=HOST:PORT',
-  '                          on a controller voter: a node of another set that reports to the controller',
-  '                          (repeat for each); the voter accepts peer connections only from nodes it knows',
+  '                          deprecated, optional: a voter now serves controller requests from any node that',
+  '                          passes the peer handshake; still accepted (the voter also dials the node)',
 ];
 
 /** The highest set id: its group (N-1) must stay below the controller's. */

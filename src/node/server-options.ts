@@ -122,8 +122,9 @@ export interface ControllerPeers {
   /** Every voter of the controller group by node id, this node included when it is one. */
   voters: Record<string, { host: string; port: number }>;
   /**
-   * On a voter: nodes outside the voters that call the controller (the other sets' members). The
-   * peer transport only takes connections from nodes it is told of, so a voter must know them.
+   * On a voter: nodes outside the voters that call the controller (the other sets' members).
+   * Optional since the controller group is open on voters (any authenticated node may call it);
+   * a voter given them also dials them.
    */
   callers: Record<string, { host: string; port: number }>;
 }

@@ -38,7 +38,10 @@ import type { ControllerPeers, RunningServer, ServerOptions } from './server-opt
 /** How long a status answer waits for the controller's list of sets. */
 const STATUS_CONTROLLER_WAIT_MS = 2_000;
 
-/** The controller group's peers on this node: on a voter the other voters and the callers, elsewhere the voters. */
+/**
+ * The controller group's peers on this node: on a voter the other voters and any callers it was
+ * given (no longer needed: the group is open on voters), elsewhere the voters.
+ */
 function controllerPeersOf(ctl: ControllerPeers, selfId: string): Record<string, { host: string; port: number }> {
   const voter = ctl.voters[selfId] !== undefined;
   return Object.fromEntries(Object.entries({ ...(voter ? ctl.callers : {}), ...ctl.voters }).filter(([id]) => id !== selfId));
@@ -145,10 +148,14 @@ async function serve(
       ...(cluster.secret !== undefined ? { clusterSecret: cluster.secret } : {}),
       ...(cluster.tls ? { tls: await loadPeerTls(cluster.tls) } : {}),
       log: logger,
+      // On a voter the controller serves every authenticated node of the cluster (each set's
+      // leader registers and reports to it), so it need not be told of them. Only requests: the
+      // controller's Raft still runs among its voters alone.
+      ...(opts.controller?.voters[cluster.nodeId] !== undefined ? { openGroups: [CONTROLLER_GROUP] } : {}),
     });
     opened.transport = transport;
-    // Before the first connection: a controller voter takes connections from every node that calls
-    // it, any other node links with the voters (a voter's replica keeps these peers from then on).
+    // Before the first connection: a node links with the voters (a voter's replica keeps these
+    // peers from then on); a voter also dials the callers it was given (--controller-caller).
     const ctlPeers = opts.controller ? controllerPeersOf(opts.controller, cluster.nodeId) : undefined;
     if (ctlPeers) transport.group(CONTROLLER_GROUP).setPeers(ctlPeers);
     const { port } = await transport.start();

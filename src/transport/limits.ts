@@ -24,6 +24,11 @@ export interface TransportLimits {
   readonly rpcTimeoutMsDefault: number;
   /** Inbound connections still in their handshake; more are refused at once. */
   readonly pendingHandshakesMax: number;
+  /**
+   * Links to nodes in none of this node's groups that called an open group, at once; beyond,
+   * further such nodes are refused at the handshake (configured peers never are).
+   */
+  readonly inboundPeersMax: number;
   /** A connection (dialled or accepted) must finish its handshake within this time. */
   readonly handshakeTimeoutMs: number;
   /** Reconnect backoff: first delay, doubled per failed attempt up to the cap, with jitter. */
@@ -53,6 +58,7 @@ export const TRANSPORT_LIMITS: TransportLimits = {
   rpcServingPerPeerMax: 4096,
   rpcTimeoutMsDefault: 10_000,
   pendingHandshakesMax: 64,
+  inboundPeersMax: 1024,
   handshakeTimeoutMs: 3000,
   reconnectBackoffMsMin: 50,
   reconnectBackoffMsMax: 2000,

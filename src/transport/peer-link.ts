@@ -84,6 +84,7 @@ export class PeerLink {
 
   constructor(
     readonly id: string,
-    public address: PeerAddress,
+    /** Where to dial the peer; null for an inbound-only peer (it called an open group). */
+    public address: PeerAddress | null,
   ) {}
 }

@@ -5,6 +5,10 @@
 // Several Raft groups share the links: group(id) is one group's view (its peers, its handlers),
 // and its frames carry its id. The group lives here, not in a wrapper around the transport,
 // because whether a frame can carry its id depends on the connection it leaves on (wire-version.ts).
+// Admission: every link is authenticated (secret or certificate); a group takes frames and
+// requests only from its own peers, except that an open group (options.openGroups) also serves
+// requests from any authenticated node. Such a node, configured in no group, gets an inbound-only
+// link: never dialled, answered on the connection it came in on, forgotten when that closes.
 // Protocol: docs/transport.md.
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -83,11 +87,20 @@ export interface PeerTransportOptions {
    * node behaves on the wire exactly as nodes from before group ids did (rolling-upgrade tests).
    */
   readonly wireVersion?: WireVersion;
+  /**
+   * Groups that serve requests from any node that passes the handshake (knows the secret, or has
+   * a certificate of the cluster's CA), not only from their peers; e.g. the cluster controller,
+   * which every set's nodes call. Raft frames are still taken only from a group's own peers, so
+   * an open group's consensus stays among its members. Default: none.
+   */
+  readonly openGroups?: readonly GroupId[];
 }
 
 export interface PeerStats {
-  /** Where this node dials the peer. */
+  /** Where this node dials the peer; '' for an inbound-only peer. */
   readonly address: string;
+  /** A node in none of this node's groups that called an open group: never dialled from here. */
+  readonly inboundOnly: boolean;
   readonly connected: boolean;
   /** Which side dialled the live connection (null when not connected). */
   readonly dialedByUs: boolean | null;
@@ -159,6 +172,7 @@ export class PeerTransport {
   private port = 0;
   private readonly wireVersion: WireVersion;
   private readonly groups = new Map<GroupId, GroupState>();
+  private readonly openGroups: ReadonlySet<GroupId>;
   private nextRequestId = 1;
   private housekeepingTimer: NodeJS.Timeout | null = null;
   private lastHousekeepingAtMs = 0;
@@ -197,6 +211,8 @@ export class PeerTransport {
     this.log = loggerFor(options.log, 'transport', (line) => process.stderr.write(`${line}\n`));
     this.wireVersion = options.wireVersion ?? CURRENT_WIRE_VERSION;
     if (!isWireVersion(this.wireVersion)) throw new RangeError(`transport: unknown wire version ${String(this.wireVersion)}`);
+    for (const id of options.openGroups ?? []) if (!isGroupId(id)) throw new RangeError(`transport: open group id ${String(id)} is not a u32`);
+    this.openGroups = new Set(options.openGroups ?? []);
     this.setGroupPeers(0, options.peers);
   }
 
@@ -420,7 +436,8 @@ export class PeerTransport {
       const c = link.counters;
       const socket = link.active?.socket;
       peers[link.id] = {
-        address: `${link.address.host}:${link.address.port}`,
+        address: link.address === null ? '' : `${link.address.host}:${link.address.port}`,
+        inboundOnly: link.address === null,
         connected: link.active !== null,
         dialedByUs: link.active?.dialedByUs ?? null,
         localPort: socket?.localPort ?? null,
@@ -504,7 +521,8 @@ export class PeerTransport {
 
   private applyPeers(wanted: ReadonlyMap<string, PeerAddress>): void {
     for (const link of [...this.links.values()]) {
-      if (!wanted.has(link.id)) this.removeLink(link);
+      // An inbound-only link belongs to no group's peers; it lives as long as its connection.
+      if (!wanted.has(link.id) && link.address !== null) this.removeLink(link);
     }
     for (const [id, address] of wanted) {
       const link = this.links.get(id);
@@ -512,7 +530,8 @@ export class PeerTransport {
         const created = new PeerLink(id, { host: address.host, port: address.port });
         this.links.set(id, created);
         if (this.state === 'running') this.scheduleDial(created, true);
-      } else if (link.address.host !== address.host || link.address.port !== address.port) {
+      } else if (link.address === null || link.address.host !== address.host || link.address.port !== address.port) {
+        // (An inbound-only peer that a group now names becomes an ordinary one.)
         // The live connection (if any) stays: it is authenticated by id, not by address.
         link.address = { host: address.host, port: address.port };
         if (link.dial) {
@@ -549,7 +568,7 @@ export class PeerTransport {
   // ---- dialling -----------------------------------------------------------------------------------
 
   private scheduleDial(link: PeerLink, immediately = false): void {
-    if (this.state !== 'running' || link.removed || link.active || link.dial || link.retryTimer) return;
+    if (this.state !== 'running' || link.removed || link.address === null || link.active || link.dial || link.retryTimer) return;
     const delayMs = immediately ? 0 : reconnectDelayMs(link.failedAttempts, this.limits);
     link.retryTimer = setTimeout(() => {
       link.retryTimer = null;
@@ -558,10 +577,11 @@ export class PeerTransport {
   }
 
   private dial(link: PeerLink): void {
-    if (this.state !== 'running' || link.removed || link.active || link.dial) return;
+    const address = link.address;
+    if (this.state !== 'running' || link.removed || address === null || link.active || link.dial) return;
     link.counters.dialAttempts += 1;
-    const target = `${link.address.host}:${link.address.port}`;
-    const socket = this.tlsContext === null ? connect({ host: link.address.host, port: link.address.port, noDelay: true }) : this.tlsDial(link, this.tlsContext);
+    const target = `${address.host}:${address.port}`;
+    const socket = this.tlsContext === null ? connect({ host: address.host, port: address.port, noDelay: true }) : this.tlsDial(address, this.tlsContext);
     this.track(socket);
     const attempt: DialAttempt = { socket, phase: 'connecting', session: null, connectTimer: null };
     link.dial = attempt;
@@ -599,7 +619,8 @@ export class PeerTransport {
       return;
     }
     if (!result.ok) {
-      this.dialFailed(link, attempt, `handshake with '${link.id}' at ${link.address.host}:${link.address.port} failed: ${result.reason}`, result.quiet);
+      const where = link.address === null ? '' : ` at ${link.address.host}:${link.address.port}`;
+      this.dialFailed(link, attempt, `handshake with '${link.id}'${where} failed: ${result.reason}`, result.quiet);
       return;
     }
     link.dial = null;
@@ -699,10 +720,10 @@ export class PeerTransport {
     return server;
   }
 
-  private tlsDial(link: PeerLink, context: tls.SecureContext): tls.TLSSocket {
+  private tlsDial(address: PeerAddress, context: tls.SecureContext): tls.TLSSocket {
     const socket = tls.connect({
-      host: link.address.host,
-      port: link.address.port,
+      host: address.host,
+      port: address.port,
       secureContext: context,
       // Checked on secureConnect (checkPeerCertificate): the chain, then the node id, not the host name.
       rejectUnauthorized: false,
@@ -731,7 +752,7 @@ export class PeerTransport {
     const session: AcceptorHandshake = new AcceptorHandshake(
       socket,
       settings,
-      { isKnownPeer: (id) => this.links.has(id), admit: (id) => this.admit(id) },
+      { isKnownPeer: (id) => this.links.has(id) || this.admitsNewcomer(id), admit: (id) => this.admit(id) },
       (result) => {
         this.handshakes.delete(session);
         this.onInboundResult(socket, remote, result);
@@ -746,9 +767,21 @@ export class PeerTransport {
    * the peer only dials when it has no connection to us, so its new connection is the one to keep.
    */
   private admit(peerId: string): boolean {
+    if (this.state !== 'running') return false;
     const link = this.links.get(peerId);
-    if (!link || this.state !== 'running') return false;
+    if (!link) return this.admitsNewcomer(peerId);
     return !(link.dial?.phase === 'handshake' && this.nodeId < peerId);
+  }
+
+  /**
+   * Whether a node in none of our groups may connect (it still has to pass the handshake): only
+   * when a group here is open, and while the inbound-only links stay within inboundPeersMax.
+   */
+  private admitsNewcomer(peerId: string): boolean {
+    if (this.openGroups.size === 0 || peerId === this.nodeId) return false;
+    let inboundOnly = 0;
+    for (const link of this.links.values()) if (link.address === null) inboundOnly += 1;
+    return inboundOnly < this.limits.inboundPeersMax;
   }
 
   private onInboundResult(socket: Socket, remote: string, result: HandshakeResult): void {
@@ -759,7 +792,12 @@ export class PeerTransport {
       }
       return;
     }
-    const link = this.links.get(result.peerId);
+    let link = this.links.get(result.peerId);
+    if (!link && this.state === 'running' && this.admitsNewcomer(result.peerId)) {
+      link = new PeerLink(result.peerId, null);
+      this.links.set(link.id, link);
+      this.log.info(`'${link.id}', in none of this node's groups, connected from ${remote} for the open groups`, { peer: link.id });
+    }
     if (!link || this.state !== 'running') {
       socket.destroy();
       return;
@@ -840,6 +878,10 @@ export class PeerTransport {
       this.log.warn(`connection to '${link.id}' ${reason === null ? 'closed' : `lost: ${reason}`}`, { peer: link.id });
     }
     if (link.standby) this.activate(link, link.standby);
+    // Nothing to dial back: the peer calls again when it needs to.
+    else if (link.address === null) {
+      if (!link.removed) this.removeLink(link);
+    }
     else this.scheduleDial(link);
   }
 
@@ -987,9 +1029,10 @@ export class PeerTransport {
     }
     const state = this.groups.get(group);
     const handler = state?.requestHandler;
-    if (!state || !handler || !state.peers.has(link.id)) {
+    const admitted = state !== undefined && (state.peers.has(link.id) || this.openGroups.has(group));
+    if (!state || !handler || !admitted) {
       link.counters.unknownGroupFrames += 1;
-      const why = state && !state.peers.has(link.id) ? `'${link.id}' is not a peer of group ${group} here` : `no request handler for group ${group} on this node`;
+      const why = state && !admitted ? `'${link.id}' is not a peer of group ${group} here` : `no request handler for group ${group} on this node`;
       this.respond(link, conn, request.id, RPC_STATUS.noHandler, Buffer.from(why));
       return;
     }

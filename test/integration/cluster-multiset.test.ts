@@ -1,7 +1,9 @@
 // A cluster of two sets from one command, as real processes: `cluster start-local --sets 2`
 // starts six servers, set 1's members run the controller, both sets register and report their
 // load, and `cluster status` shows the controller and both sets. Then the controller's leader is
-// killed (SIGKILL): a new controller leader is elected and the load reports go on.
+// killed (SIGKILL): a new controller leader is elected and the load reports go on. The voters are
+// not told of set 2's nodes (no --controller-caller): set 2 reaches the controller because the
+// controller group is open to every node that passes the peer handshake.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

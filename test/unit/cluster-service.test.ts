@@ -15,6 +15,7 @@ import { entityKey, type EntityType } from '../../src/controller/model';
 import { ClusterQueueService, type SetDirectory } from '../../src/node/cluster-service';
 import { RouteCache } from '../../src/node/route-cache';
 import { fail, type ErrorResult } from '../../src/protocol/errors';
+import { LIMITS } from '../../src/protocol/limits';
 import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import { BrokerHarness } from '../helpers/broker-harness';
@@ -28,6 +29,8 @@ class FakeSet implements QueueService {
   down = false;
   calls = 0;
   readonly submitted: Command[] = [];
+  /** The limit of every listQueues asked. */
+  readonly listLimits: number[] = [];
 
   constructor(readonly id: number) {
     this.h.sm = new QueueStateMachine(new GroupIds(id));
@@ -57,6 +60,7 @@ class FakeSet implements QueueService {
   }
 
   listQueues(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+    this.listLimits.push(limit);
     return Promise.resolve(this.gate() ?? { ok: true, ...this.h.sm.listQueues(searchWord, offset, limit) });
   }
 
@@ -432,7 +436,7 @@ void test('ListQueue and ListTopic merge every set: order, searchWord, offset, l
     reference.ok({ kind: 'createTopic', topicName: `t-${name}`, maxMsgSize: 65_536, filterType: 1 });
   });
   for (const searchWord of [undefined, 'alpha', 'ETA', 't-a', 'none']) {
-    for (const [offset, limit] of [[0, 20], [0, 3], [2, 4], [9, 50], [20, 5], [1, 0]] as const) {
+    for (const [offset, limit] of [[0, 20], [0, 3], [2, 4], [5, 2], [7, 1], [9, 50], [20, 5], [1, 0]] as const) {
       const q = await c.svc.listQueues(ctx, searchWord, offset, limit);
       assert.ok(q.ok, JSON.stringify(q));
       const want = reference.sm.listQueues(searchWord, offset, limit);
@@ -457,6 +461,17 @@ void test('ListQueue and ListTopic merge every set: order, searchWord, offset, l
   const all = await c.svc.listQueues(ctx, 'beta', 0, 1);
   assert.ok(all.ok);
   assert.equal(all.queueList[0]?.queueId, c.set(1).h.sm.getQueueAttributes('beta')?.queueId);
+});
+
+void test('a page far into the list asks no set for more than one set can hold', async () => {
+  const c = cluster();
+  placeQueue(c, 'a', 1);
+  placeQueue(c, 'b', 2);
+  const r = await c.svc.listQueues(ctx, undefined, 1_000_000_000, 50);
+  assert.ok(r.ok);
+  assert.equal(r.totalCount, 2);
+  assert.deepEqual(r.queueList, []);
+  for (const s of c.sets) assert.deepEqual(s.listLimits, [LIMITS.queueCountMax]);
 });
 
 void test('a list with a set or the controller that cannot answer fails whole, naming what failed', async () => {

@@ -83,7 +83,10 @@ export class ClusterQueueService implements QueueService {
   /** The controller's route for the name (cached on success); its error as it gave it otherwise. */
   private async askRoute(type: EntityType, name: string): Promise<Located> {
     const r = await this.opts.controller.read({ kind: 'getRoute', type, name });
-    if (!r.ok) return r;
+    if (!r.ok) {
+      if (r.error !== 'notApplied') return r;
+      return fail('notApplied', undefined, `the route of ${type} ${name} could not be read from the controller (${r.detail ?? 'no detail'}); retry`);
+    }
     if (r.kind !== 'entity' || r.entity.shards.length === 0) {
       return fail('notApplied', undefined, `the controller answered getRoute of ${type} ${name} with ${r.kind}; retry`);
     }
@@ -230,6 +233,8 @@ export class ClusterQueueService implements QueueService {
       return placed;
     }
     const answer = await this.serviceOf(target).submit(ctx, command);
+    // The dead-letter queue's route may have been stale (it moved): asked afresh on a retry.
+    if (dlq !== undefined && isError(answer) && answer.error === 'dlqNotExist') this.cache.drop('queue', dlq);
     if (placedNow && isError(answer) && answer.error !== existsOf(type) && answer.error !== 'notApplied' && KIND_APPLIED[errorKind(answer.error)] === 'nothing') {
       // The set refused it for good (a limit, a bad attribute): the place just taken is given
       // back, so the name does not stay routed to a set that refuses it. A set that could not

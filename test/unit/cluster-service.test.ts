@@ -356,6 +356,18 @@ void test('a queue with a dead-letter queue is placed on the dead-letter queue s
   const missing = await c.svc.submit(ctx, { kind: 'createQueue', queueName: 'orphan', attrs: { deadLetterPolicy: { ...policy, deadLetterQueue: 'ghost' } } });
   assert.equal(errorOf(missing), 'dlqNotExist');
   assert.equal(c.controller.submitted.length, before);
+
+  // The dead-letter queue moved after its route was cached: the create fails on the old set,
+  // gives its place back, and the retry goes beside the dead-letter queue where it is now.
+  c.set(3).h.ok({ kind: 'deleteQueue', queueName: 'work' });
+  c.set(3).h.ok({ kind: 'deleteQueue', queueName: 'dead' });
+  placeQueue(c, 'dead', 2);
+  const stale = await c.svc.submit(ctx, { kind: 'createQueue', queueName: 'work2', attrs: { deadLetterPolicy: policy } });
+  assert.equal(errorOf(stale), 'dlqNotExist');
+  assert.equal(c.controller.routes.has(entityKey('queue', 'work2')), false);
+  const retried = await c.svc.submit(ctx, { kind: 'createQueue', queueName: 'work2', attrs: { deadLetterPolicy: policy } });
+  assert.ok(retried.ok, JSON.stringify(retried));
+  assert.ok(c.set(2).has('work2'));
 });
 
 void test('moves and dead-letter policies across sets are refused with crossSetMove; within a set they run', async () => {
@@ -528,5 +540,6 @@ void test('with the controller down, cached routes keep serving and uncached one
   assert.ok(got.ok && got.messages.length === 1);
   const r = await c.svc.submit(ctx, { kind: 'sendMessages', queueName: 'unknown', delaySeconds: null, bodies: [Buffer.from('u')] });
   assert.equal(errorOf(r), 'notApplied');
+  assert.match((r as ErrorResult).detail ?? '', /route of queue unknown/);
   assert.equal(c.set(3).calls, 0);
 });

@@ -354,12 +354,8 @@ export class ClusterQueueService implements QueueService {
     list: (s: QueueService, n: number) => Promise<{ totalCount: number; items: { name: string; item: I }[] } | ErrorResult>,
     page: (totalCount: number, items: I[]) => R,
   ): Promise<R | ErrorResult> {
-    const sets = await this.opts.controller.read({ kind: 'listSets' });
-    if (!sets.ok) return fail('notApplied', undefined, `the list of sets could not be read from the controller (${sets.error}); retry`);
-    if (sets.kind !== 'sets') return fail('notApplied', undefined, `the controller answered listSets with ${sets.kind}; retry`);
-    const ids = sets.sets.map((s) => s.id);
-    // This node's set is listed even before it registered (a set holds what it holds).
-    if (!ids.includes(this.opts.ownSetId)) ids.push(this.opts.ownSetId);
+    const ids = await this.listSets();
+    if (isError(ids)) return ids;
     const n = Math.min(offset + limit, perSetMax);
     const answers = await Promise.all(ids.map((id) => list(this.serviceOf(id), n)));
     let totalCount = 0;
@@ -375,6 +371,17 @@ export class ClusterQueueService implements QueueService {
       totalCount,
       all.slice(offset, offset + limit).map((x) => x.item),
     );
+  }
+
+  /** Every set's id, as the controller lists them, this node's own included. */
+  private async listSets(): Promise<number[] | ErrorResult> {
+    const sets = await this.opts.controller.read({ kind: 'listSets' });
+    if (!sets.ok) return fail('notApplied', undefined, `the list of sets could not be read from the controller (${sets.error}${sets.detail !== undefined ? ` ${sets.detail}` : ''}); retry`);
+    if (sets.kind !== 'sets') return fail('notApplied', undefined, `the controller answered listSets with ${sets.kind}; retry`);
+    const ids = sets.sets.map((s) => s.id);
+    // This node's set is listed even before it registered (a set holds what it holds).
+    if (!ids.includes(this.opts.ownSetId)) ids.push(this.opts.ownSetId);
+    return ids;
   }
 
   // ---------------------------------------------------------------------------------------------

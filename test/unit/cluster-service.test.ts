@@ -486,6 +486,19 @@ void test('a page far into the list asks no set for more than one set can hold',
   for (const s of c.sets) assert.deepEqual(s.listLimits, [LIMITS.queueCountMax]);
 });
 
+void test('a list includes this node own set before the controller lists it', async () => {
+  const c = cluster();
+  placeQueue(c, 'mine', 1);
+  placeQueue(c, 'theirs', 2);
+  c.controller.setIds.splice(0, 1); // set 1 has not registered yet
+  const r = await c.svc.listQueues(ctx, undefined, 0, 20);
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.queueList.map((q) => q.queueName),
+    ['mine', 'theirs'],
+  );
+});
+
 void test('a list with a set or the controller that cannot answer fails whole, naming what failed', async () => {
   const c = cluster();
   placeQueue(c, 'a', 1);

@@ -137,6 +137,7 @@ export const CMQ_CODES = {
   moveTaskNotExist: cmq(4440, 10940),
   moveTaskNotRunning: cmq(4000, 10950),
   moveFifo: cmq(4000, 10970),
+  crossSetMove: cmq(4000, 10980),
   // Cluster controller: not CMQ actions, our codes (notFound 4440, exists 4460, limit 4450 as CMQ's).
   setNotExist: cmq(4440, 11000),
   setExists: cmq(4460, 11010),

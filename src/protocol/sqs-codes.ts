@@ -204,6 +204,7 @@ export const SQS_CODES = {
   moveTaskNotExist: RESOURCE_NOT_FOUND,
   moveTaskNotRunning: SQS_MODELED_ERRORS.UnsupportedOperation,
   moveFifo: SQS_MODELED_ERRORS.UnsupportedOperation,
+  crossSetMove: SQS_MODELED_ERRORS.UnsupportedOperation,
 
   // Cluster controller: not reachable through the SQS API; mapped by kind.
   setNotExist: RESOURCE_NOT_FOUND,

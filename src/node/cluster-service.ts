@@ -1,0 +1,401 @@
+// Any node serves any queue or topic: the QueueService a node's client protocols use once the
+// cluster has several sets. Every call naming a queue or topic goes to the set that serves it,
+// as the controller's route says (kept in a bounded cache, so the data path survives a controller
+// election); a create asks the controller to place the name first; ListQueue / ListTopic merge
+// every set's list. Pure of I/O: the controller, the other sets and this node's own set are all
+// injected (in production the ControllerClient, the set directory and the RoutedQueueService).
+//
+// Sharding is not on the data path yet: a route with several shards is served by shards[0].
+
+import type { Command, CommandResult, MoveTaskView, QueueAttributes, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../broker/commands';
+import type { ControllerCommand, ControllerQuery, ControllerResult } from '../controller/commands';
+import type { EntityType } from '../controller/model';
+import { errorKind, fail, KIND_APPLIED, type ErrorResult } from '../protocol/errors';
+import { LIMITS } from '../protocol/limits';
+import type { Logger } from '../protocol/log';
+import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
+import type { RequestContext } from '../service/request-context';
+import { RouteCache } from './route-cache';
+
+/** The other sets' services (node/remote-sets.ts builds the real one). */
+export interface SetDirectory {
+  /** The QueueService of set `setId`: calls go to that set's leader. For this node's own set, the caller uses its own service instead. */
+  service(setId: number): QueueService;
+  /** Forget what is known of set `setId` (its members may have changed); next call re-reads the controller. */
+  invalidate(setId: number): void;
+}
+
+/** What the access layer asks of the controller (the ControllerClient). */
+export interface ControllerAccess {
+  submit(command: ControllerCommand): Promise<ControllerResult>;
+  read(query: ControllerQuery): Promise<ControllerResult>;
+}
+
+export interface ClusterServiceOptions {
+  /** The set this node belongs to. */
+  ownSetId: number;
+  /** This node's own set's service (calls go to its leader). */
+  own: QueueService;
+  sets: SetDirectory;
+  controller: ControllerAccess;
+  log: Logger;
+  /** Routes cached at most (default ROUTE_CACHE_MAX). */
+  routeCacheMax?: number;
+}
+
+// createEntity with a chosen set. The controller's command gains `setId` in the same release;
+// until that shape is in ControllerCommand, this local type adds it (a subtype, so it is
+// accepted where a ControllerCommand is).
+type CreateEntityOnSet = Extract<ControllerCommand, { kind: 'createEntity' }> & { setId?: number };
+
+type Located = { setId: number } | ErrorResult;
+
+function isError(r: object): r is ErrorResult {
+  return (r as { ok?: unknown }).ok === false;
+}
+
+function notExistOf(type: EntityType): 'queueNotExist' | 'topicNotExist' {
+  return type === 'queue' ? 'queueNotExist' : 'topicNotExist';
+}
+
+function existsOf(type: EntityType): 'queueExists' | 'topicExists' {
+  return type === 'queue' ? 'queueExists' : 'topicExists';
+}
+
+/** The broker's list order: names by UTF-16 code units, as `<` compares them. */
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export class ClusterQueueService implements QueueService {
+  private readonly cache: RouteCache;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ClusterServiceOptions) {
+    this.cache = new RouteCache(opts.routeCacheMax);
+    this.log = opts.log;
+  }
+
+  private serviceOf(setId: number): QueueService {
+    return setId === this.opts.ownSetId ? this.opts.own : this.opts.sets.service(setId);
+  }
+
+  /** The controller's route for the name (cached on success); its error as it gave it otherwise. */
+  private async askRoute(type: EntityType, name: string): Promise<Located> {
+    const r = await this.opts.controller.read({ kind: 'getRoute', type, name });
+    if (!r.ok) {
+      if (r.error !== 'notApplied') return r;
+      return fail('notApplied', undefined, `the route of ${type} ${name} could not be read from the controller (${r.detail ?? 'no detail'}); retry`);
+    }
+    if (r.kind !== 'entity' || r.entity.shards.length === 0) {
+      return fail('notApplied', undefined, `the controller answered getRoute of ${type} ${name} with ${r.kind}; retry`);
+    }
+    // Sharding is not built on the data path yet: shard 0 serves the whole queue.
+    const setId = r.entity.shards[0]!;
+    this.cache.set(type, name, setId);
+    return { setId };
+  }
+
+  /**
+   * The set serving the name: the cache, else the controller. A name the controller does not know
+   * is queueNotExist / topicNotExist, as the set would say; a controller that cannot answer is
+   * notApplied (retry) — a cached route keeps working meanwhile.
+   */
+  private locate(type: EntityType, name: string): Promise<Located> {
+    const setId = this.cache.get(type, name);
+    return setId !== undefined ? Promise.resolve({ setId }) : this.askRoute(type, name);
+  }
+
+  /**
+   * Run `call` on the set serving the name. When that set says the name does not exist, the
+   * route may be stale (a move, a delete and create elsewhere): the controller is asked once
+   * more and, if it now names another set, the call runs there, once. Never more: two sets
+   * that both say no are answered as the last said.
+   */
+  private async routed<T extends object>(type: EntityType, name: string, call: (svc: QueueService) => Promise<T | ErrorResult>): Promise<T | ErrorResult> {
+    const first = await this.locate(type, name);
+    if (isError(first)) return first;
+    const answer = await call(this.serviceOf(first.setId));
+    if (!isError(answer) || answer.error !== notExistOf(type)) return answer;
+    this.cache.drop(type, name);
+    const again = await this.askRoute(type, name);
+    if (isError(again) || again.setId === first.setId) return answer;
+    return call(this.serviceOf(again.setId));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writes
+
+  submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
+    const own = this.opts.own;
+    const onQueue = (name: string): Promise<CommandResult> => this.routed('queue', name, (s) => s.submit(ctx, command));
+    const onTopic = (name: string): Promise<CommandResult> => this.routed('topic', name, (s) => s.submit(ctx, command));
+    switch (command.kind) {
+      case 'createQueue':
+        return this.create(ctx, 'queue', command.queueName, command, command.attrs.deadLetterPolicy?.deadLetterQueue);
+      case 'createTopic':
+        return this.create(ctx, 'topic', command.topicName, command, undefined);
+      case 'deleteQueue':
+        return this.delete(ctx, 'queue', command.queueName, command);
+      case 'deleteTopic':
+        return this.delete(ctx, 'topic', command.topicName, command);
+      case 'setQueueAttributes': {
+        const dlq = command.attrs.deadLetterPolicy?.deadLetterQueue;
+        if (dlq === undefined) return onQueue(command.queueName);
+        return this.sameSet(command.queueName, dlq, onQueue);
+      }
+      case 'sendMessages':
+      case 'receiveMessages':
+      case 'deleteMessages':
+      case 'rewindQueue':
+      case 'changeVisibility':
+      case 'purgeQueue':
+      case 'tagQueue':
+      case 'untagQueue':
+      case 'unbindDeadLetter':
+        return onQueue(command.queueName);
+      case 'moveMessages':
+        // With a task handle it is the move loop of the set holding the task, on its leader.
+        if (command.taskHandle !== undefined) return own.submit(ctx, command);
+        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.sameSet(command.sourceQueue, command.destinationQueue, onQueue);
+      case 'startMoveTask':
+        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.sameSet(command.sourceQueue, command.destinationQueue, onQueue);
+      case 'cancelMoveTask':
+        return this.cancelMoveTask(ctx, command);
+      case 'setTopicAttributes':
+      case 'subscribe':
+      case 'unsubscribe':
+      case 'setSubscriptionAttributes':
+      case 'clearSubscriptionFilterTags':
+      case 'publishMessages':
+        return onTopic(command.topicName);
+      // What a node proposes about its own set's data (time, compaction, a damaged body, the
+      // outcome of its own HTTP pushes): never a client's request, never another set's.
+      case 'tick':
+      case 'relocateBodies':
+      case 'quarantineMessage':
+      case 'pushSucceeded':
+      case 'pushFailed':
+        return own.submit(ctx, command);
+      default: {
+        const unknown: never = command;
+        return Promise.resolve(fail('internalError', undefined, `no route for command ${(unknown as { kind: string }).kind}`));
+      }
+    }
+  }
+
+  /**
+   * Run a call on `queue`'s set when `other` (a move's destination, a dead-letter queue) is on the
+   * same one; crossSetMove when it is not. An `other` the controller does not know goes to the
+   * queue's set, which answers as it would for any missing queue.
+   */
+  private async sameSet(queue: string, other: string, run: (queue: string) => Promise<CommandResult>): Promise<CommandResult> {
+    const [q, o] = await Promise.all([this.locate('queue', queue), this.locate('queue', other)]);
+    if (isError(q)) return q;
+    if (isError(o)) return o.error === 'queueNotExist' ? run(queue) : o;
+    if (o.setId !== q.setId) return fail('crossSetMove', undefined, `(${queue} is on set ${q.setId}, ${other} on set ${o.setId})`);
+    return run(queue);
+  }
+
+  /**
+   * CreateQueue / CreateTopic: the controller places the name (on the dead-letter queue's set
+   * when the queue names one, else on the least loaded set), then the chosen set creates it.
+   * A name the controller has already placed goes to its set: a create whose first attempt was
+   * placed but never reached the set completes there, and the set says queueExists when the
+   * queue really exists.
+   */
+  private async create(ctx: RequestContext, type: EntityType, name: string, command: Command, dlq: string | undefined): Promise<CommandResult> {
+    let setId: number | undefined;
+    if (dlq !== undefined && dlq !== name) {
+      const d = await this.locate('queue', dlq);
+      // The set would refuse a dead-letter queue it does not hold: so does this, before placing.
+      if (isError(d)) return d.error === 'queueNotExist' ? fail('dlqNotExist') : d;
+      setId = d.setId;
+    }
+    const placement: CreateEntityOnSet = setId === undefined ? { kind: 'createEntity', type, name } : { kind: 'createEntity', type, name, setId };
+    const placed = await this.opts.controller.submit(placement);
+    let target: number;
+    let placedNow = false;
+    if (placed.ok) {
+      if (placed.kind !== 'entity' || placed.entity.shards.length === 0) return fail('notApplied', undefined, `the controller answered createEntity with ${placed.kind}; retry`);
+      target = placed.entity.shards[0]!;
+      placedNow = true;
+      this.cache.set(type, name, target);
+    } else if (placed.error === existsOf(type)) {
+      const r = await this.askRoute(type, name);
+      // Deleted between the two calls: nothing was created, a retry places it again.
+      if (isError(r)) return r.error === notExistOf(type) ? fail('notApplied', undefined, `${type} ${name} was deleted while being created; retry`) : r;
+      target = r.setId;
+    } else if (placed.error === 'outcomeUnknown') {
+      // Whether the controller placed it or not, no set created it: a retry completes it.
+      return fail('notApplied', undefined, `placing ${type} ${name} at the controller: ${placed.detail ?? 'outcome unknown'}; nothing was created, retry`);
+    } else {
+      return placed;
+    }
+    const answer = await this.serviceOf(target).submit(ctx, command);
+    // The dead-letter queue's route may have been stale (it moved): asked afresh on a retry.
+    if (dlq !== undefined && isError(answer) && answer.error === 'dlqNotExist') this.cache.drop('queue', dlq);
+    if (placedNow && isError(answer) && answer.error !== existsOf(type) && answer.error !== 'notApplied' && KIND_APPLIED[errorKind(answer.error)] === 'nothing') {
+      // The set refused it for good (a limit, a bad attribute): the place just taken is given
+      // back, so the name does not stay routed to a set that refuses it. A set that could not
+      // be reached keeps the place: the client's retry completes the create there.
+      await this.unroute(type, name, `its set ${target} refused the create (${answer.error})`);
+    }
+    return answer;
+  }
+
+  /**
+   * DeleteQueue / DeleteTopic: on the set serving it, then its route at the controller. A
+   * controller that cannot take the route's delete now does not fail the delete (the queue is
+   * gone): the route left behind points at a set without the name, and the next create of the
+   * name goes to that set and creates it there (see create).
+   */
+  private async delete(ctx: RequestContext, type: EntityType, name: string, command: Command): Promise<CommandResult> {
+    const answer = await this.routed(type, name, (s) => s.submit(ctx, command));
+    if (answer.ok) await this.unroute(type, name, 'deleted');
+    return answer;
+  }
+
+  private async unroute(type: EntityType, name: string, why: string): Promise<void> {
+    this.cache.drop(type, name);
+    const r = await this.opts.controller.submit({ kind: 'deleteEntity', type, name });
+    if (!r.ok && r.error !== notExistOf(type)) {
+      this.log.warn(`the route of ${type} ${name} (${why}) could not be removed at the controller: ${r.error}${r.detail !== undefined ? ` ${r.detail}` : ''}; the next create of the name repairs it`, {
+        type,
+        name,
+      });
+    }
+  }
+
+  /**
+   * A task handle names the Raft group that issued it (broker/ids.ts): a handle this node's set
+   * does not know is looked for on the set whose group issued it.
+   */
+  private async cancelMoveTask(ctx: RequestContext, command: Command & { kind: 'cancelMoveTask' }): Promise<CommandResult> {
+    const here = await this.opts.own.submit(ctx, command);
+    if (here.ok || here.error !== 'moveTaskNotExist') return here;
+    const m = /^g(\d+):/.exec(command.taskHandle);
+    const group = m === null ? 0 : Number(m[1]);
+    const sets = await this.opts.controller.read({ kind: 'listSets' });
+    if (!sets.ok || sets.kind !== 'sets') return here;
+    const owner = sets.sets.find((s) => s.group === group);
+    if (owner === undefined || owner.id === this.opts.ownSetId) return here;
+    return this.serviceOf(owner.id).submit(ctx, command);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+
+  receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
+    return this.routed('queue', queueName, (s) => s.receive(ctx, queueName, numOfMsg, waitSeconds, options));
+  }
+
+  getQueueAttributes(ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
+    return this.routed('queue', queueName, (s) => s.getQueueAttributes(ctx, queueName));
+  }
+
+  /** A dead-letter queue's sources are placed on its set (see create), so its set knows them all. */
+  listDeadLetterSourceQueues(ctx: RequestContext, deadLetterQueueName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+    return this.routed('queue', deadLetterQueueName, (s) => s.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, offset, limit));
+  }
+
+  listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
+    return this.routed('queue', sourceQueue, (s) => s.listMoveTasks(ctx, sourceQueue));
+  }
+
+  getTopicAttributes(ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
+    return this.routed('topic', topicName, (s) => s.getTopicAttributes(ctx, topicName));
+  }
+
+  listSubscriptions(ctx: RequestContext, topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<SubscriptionList>> {
+    return this.routed('topic', topicName, (s) => s.listSubscriptions(ctx, topicName, searchWord, offset, limit));
+  }
+
+  getSubscriptionAttributes(ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
+    return this.routed('topic', topicName, (s) => s.getSubscriptionAttributes(ctx, topicName, subscriptionName));
+  }
+
+  listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+    return this.merged(
+      offset,
+      limit,
+      LIMITS.queueCountMax,
+      async (s, n) => {
+        const r = await s.listQueues(ctx, searchWord, 0, n);
+        return r.ok ? { totalCount: r.totalCount, items: r.queueList.map((q) => ({ name: q.queueName, item: q })) } : r;
+      },
+      (totalCount, items) => ({ ok: true, totalCount, queueList: items }),
+    );
+  }
+
+  listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
+    return this.merged(
+      offset,
+      limit,
+      LIMITS.topicCountMax,
+      async (s, n) => {
+        const r = await s.listTopics(ctx, searchWord, 0, n);
+        return r.ok ? { totalCount: r.totalCount, items: r.topicList.map((t) => ({ name: t.topicName, item: t })) } : r;
+      },
+      (totalCount, items) => ({ ok: true, totalCount, topicList: items }),
+    );
+  }
+
+  /**
+   * One page of a list across every set: each set gives its first offset+limit matches (at most
+   * what one set can hold, `perSetMax`, so an offset past it costs no more), merged in the
+   * broker's name order; totalCount is the sum. A set that cannot answer fails the whole list
+   * (notApplied, naming it): a partial list would look complete.
+   */
+  private async merged<I, R>(
+    offset: number,
+    limit: number,
+    perSetMax: number,
+    list: (s: QueueService, n: number) => Promise<{ totalCount: number; items: { name: string; item: I }[] } | ErrorResult>,
+    page: (totalCount: number, items: I[]) => R,
+  ): Promise<R | ErrorResult> {
+    const ids = await this.listSets();
+    if (isError(ids)) return ids;
+    const n = Math.min(offset + limit, perSetMax);
+    const answers = await Promise.all(ids.map((id) => list(this.serviceOf(id), n)));
+    let totalCount = 0;
+    const all: { name: string; item: I }[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const a = answers[i]!;
+      if (isError(a)) return fail('notApplied', undefined, `set ${ids[i]} could not list (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
+      totalCount += a.totalCount;
+      all.push(...a.items);
+    }
+    all.sort((a, b) => byName(a.name, b.name));
+    return page(
+      totalCount,
+      all.slice(offset, offset + limit).map((x) => x.item),
+    );
+  }
+
+  /** Every set's id, as the controller lists them, this node's own included. */
+  private async listSets(): Promise<number[] | ErrorResult> {
+    const sets = await this.opts.controller.read({ kind: 'listSets' });
+    if (!sets.ok) return fail('notApplied', undefined, `the list of sets could not be read from the controller (${sets.error}${sets.detail !== undefined ? ` ${sets.detail}` : ''}); retry`);
+    if (sets.kind !== 'sets') return fail('notApplied', undefined, `the controller answered listSets with ${sets.kind}; retry`);
+    const ids = sets.sets.map((s) => s.id);
+    // This node's set is listed even before it registered (a set holds what it holds).
+    if (!ids.includes(this.opts.ownSetId)) ids.push(this.opts.ownSetId);
+    return ids;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // This node's own set
+
+  clusterStatus(ctx: RequestContext): Promise<ServiceResult<{ status: ClusterStatusView }>> {
+    return this.opts.own.clusterStatus(ctx);
+  }
+
+  transferLeader(ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
+    return this.opts.own.transferLeader(ctx, nodeId);
+  }
+
+  changeMembership(ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
+    return this.opts.own.changeMembership(ctx, change);
+  }
+}

@@ -260,12 +260,15 @@ export class SetReporter {
 
   private warnConflicts(conflicts: readonly AdoptConflict[]): void {
     const o = this.opts;
-    const named = conflicts.slice(0, CONFLICTS_NAMED_MAX).map((c) => `${c.type} ${c.name} (routed to set ${c.setId})`);
+    const named = conflicts
+      .slice(0, CONFLICTS_NAMED_MAX)
+      .map((c) => `${c.type} ${c.name} (${c.setId === o.setId ? 'routed here under a name that differs in case' : `routed to set ${c.setId}`})`);
     const more = conflicts.length > named.length ? ` and ${conflicts.length - named.length} more` : '';
     this.warn(
       'conflict',
-      `set ${o.setId}: ${conflicts.length} queues or topics this set holds are routed by the controller to another set, so requests never reach this set's copy: ${named.join(', ')}${more}. ` +
-        `Each name exists on two sets: keep one copy, and delete or rename the other (on this set, through this set's members; a name that differs only in case counts as the same name)`,
+      `set ${o.setId}: ${conflicts.length} queues or topics on this set have a name the controller routes elsewhere, so requests never reach this set's copy: ${named.join(', ')}${more}. ` +
+        'Each such name exists on two sets (names match regardless of case): keep one copy and delete the other, after moving its messages to a queue of another name if they matter. ' +
+        `Once the routed copy is deleted, this set's copy gets the route within ${CONFLICT_RECHECK_MS / 1000} s`,
     );
   }
 

@@ -289,9 +289,10 @@ test('a name the controller routes to another set is a conflict: the route stays
     { type: 'topic', name: 'events', setId: 3 },
   ]);
   assert.equal(warnings.length, 1, warnings.join(' | '));
-  assert.match(warnings[0]!, /^set 2: 2 queues or topics this set holds are routed by the controller to another set/);
+  assert.match(warnings[0]!, /^set 2: 2 queues or topics on this set have a name the controller routes elsewhere, so requests never reach this set's copy/);
   assert.match(warnings[0]!, /queue orders \(routed to set 3\), topic events \(routed to set 3\)/);
-  assert.match(warnings[0]!, /delete or rename the other/);
+  assert.match(warnings[0]!, /exists on two sets .*: keep one copy and delete the other, after moving its messages to a queue of another name/);
+  assert.match(warnings[0]!, /Once the routed copy is deleted, this set's copy gets the route within 60 s$/);
   // Rounds within the recheck interval neither walk nor warn again.
   const sent = adopts(controller).length;
   clock.nowMs += CONFLICT_RECHECK_MS / 2;
@@ -361,4 +362,17 @@ test('a refused adoption (the controller does not know the command, or the set) 
   refuse = false;
   assert.equal(await reporter.round(), undefined);
   assert.deepEqual(routeOf(controller, 'topic', 't'), [2]);
+});
+
+test('a name routed to this very set but spelled in another case is a conflict too, and the warning says so', async () => {
+  const held = new Held();
+  held.names.queue = ['Jobs'];
+  const { controller, reporter, warnings } = setup({ held });
+  await reporter.round(); // registers set 2 (nothing conflicts yet: Jobs is adopted)
+  controller.sm.apply({ kind: 'deleteEntity', type: 'queue', name: 'Jobs' }, 2);
+  controller.sm.apply({ kind: 'createEntity', type: 'queue', name: 'jobs', setId: 2 }, 2);
+  reporter.forgetAdoption();
+  await reporter.round();
+  assert.deepEqual(reporter.conflicts, [{ type: 'queue', name: 'jobs', setId: 2 }]);
+  assert.match(warnings.at(-1) ?? '', /queue jobs \(routed here under a name that differs in case\)/);
 });

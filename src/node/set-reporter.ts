@@ -268,7 +268,7 @@ export class SetReporter {
       'conflict',
       `set ${o.setId}: ${conflicts.length} queues or topics on this set have a name the controller routes elsewhere, so requests never reach this set's copy: ${named.join(', ')}${more}. ` +
         'Each such name exists on two sets (names match regardless of case): keep one copy and delete the other, after moving its messages to a queue of another name if they matter. ' +
-        `Once the routed copy is deleted, this set's copy gets the route within ${CONFLICT_RECHECK_MS / 1000} s`,
+        "Once the routed copy is deleted, this set's copy gets the route within about a minute",
     );
   }
 

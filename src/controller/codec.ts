@@ -9,10 +9,12 @@
 //   registerSet:  f64 setId, f64 group, members          setMembers:  f64 setId, members
 //   setSetState:  f64 setId, u8 state
 //   reportLoad:   f64 setId, f64 queues, f64 messages, f64 bytes, f64 requestsPerSecond
-//   createEntity: u8 type, str16 name, u8 hasShards, [f64 shards]
+//   createEntity: u8 type, str16 name, u8 fields, [f64 shards if bit 0], [f64 setId if bit 1]
+//                 (fields was a 0/1 hasShards flag before setId: those entries read the same)
 //   deleteEntity / advanceMove / completeMove / abortMove: u8 type, str16 name
 //   beginMove:    u8 type, str16 name, f64 to, u8 hasShard, [f64 shard]
 //   growShards:   str16 name, f64 shards                 confirmShard: str16 name, f64 shard
+//   adoptEntities: f64 setId, u32 count, count × (u8 type, str16 name)
 //   getRoute:     u8 type, str16 name
 //   listRoutes:   u8 type, str16 prefix, f64 offset, f64 limit
 //   listSets:     (nothing)
@@ -20,14 +22,19 @@
 //   result done:  f64 routeEpoch                         result entity: f64 routeEpoch, entity
 //   result routes: f64 routeEpoch, f64 totalCount, u32 count, count × entity
 //   result sets:  f64 routeEpoch, u32 count, count × (set, f64 entities)
+//   result adopted: f64 routeEpoch, f64 adopted, u32 count, count × (u8 type, str16 name, f64 setId)
 // with members, entity, set and opt as in ./records.ts.
+//
+// A command gains an optional field as a bit of a fields byte where it had a presence flag
+// (createEntity's setId), so entries already in a log decode unchanged; a new command gets a new
+// code. The version byte changes only for a layout old entries cannot be read in.
 //
 // Encoding throws FormatError only for what cannot be written (a string over 65535 bytes, over
 // 65535 members); decoding never throws: malformed bytes give undefined.
 
 import { ByteReader, ByteWriter, FormatError } from '../protocol/binary';
 import { ERRORS, type ErrorName, type ErrorResult } from '../protocol/errors';
-import type { ControllerCommand, ControllerCommandKind, ControllerQuery, ControllerQueryKind, ControllerResult, ControllerResultKind, SetView } from './commands';
+import type { AdoptConflict, ControllerCommand, ControllerCommandKind, ControllerQuery, ControllerQueryKind, ControllerResult, ControllerResultKind, EntityRef, SetView } from './commands';
 import { SET_STATES, type EntityRecord } from './model';
 import { check, readEntity, readEnum, readFlag, readMembers, readOpt, readSet, readType, writeEntity, writeEnum, writeMembers, writeOpt, writeSet, writeType } from './records';
 
@@ -47,11 +54,16 @@ const COMMAND_CODES = {
   abortMove: 10,
   growShards: 11,
   confirmShard: 12,
+  adoptEntities: 13,
 } as const satisfies Record<ControllerCommandKind, number>;
+
+/** createEntity's fields byte: which optional fields follow (bit 0 was the old hasShards flag). */
+const CREATE_SHARDS = 1;
+const CREATE_SET_ID = 2;
 
 const QUERY_CODES = { getRoute: 1, listRoutes: 2, listSets: 3 } as const satisfies Record<ControllerQueryKind, number>;
 
-const RESULT_CODES = { error: 0, done: 1, entity: 2, routes: 3, sets: 4 } as const satisfies Record<ControllerResultKind | 'error', number>;
+const RESULT_CODES = { error: 0, done: 1, entity: 2, routes: 3, sets: 4, adopted: 5 } as const satisfies Record<ControllerResultKind | 'error', number>;
 
 function byCode<K extends string>(codes: Record<K, number>): Map<number, K> {
   return new Map((Object.entries(codes) as [K, number][]).map(([k, c]) => [c, k]));
@@ -107,8 +119,9 @@ export function encodeControllerCommand(cmd: ControllerCommand): Uint8Array {
     case 'createEntity':
       writeType(w, cmd.type);
       w.shortStr(cmd.name);
-      w.u8(cmd.shards === undefined ? 0 : 1);
+      w.u8((cmd.shards === undefined ? 0 : CREATE_SHARDS) | (cmd.setId === undefined ? 0 : CREATE_SET_ID));
       if (cmd.shards !== undefined) w.f64(cmd.shards);
+      if (cmd.setId !== undefined) w.f64(cmd.setId);
       break;
     case 'deleteEntity':
     case 'advanceMove':
@@ -132,6 +145,14 @@ export function encodeControllerCommand(cmd: ControllerCommand): Uint8Array {
       w.shortStr(cmd.name);
       w.f64(cmd.shard);
       break;
+    case 'adoptEntities':
+      w.f64(cmd.setId);
+      w.u32(cmd.entities.length);
+      for (const e of cmd.entities) {
+        writeType(w, e.type);
+        w.shortStr(e.name);
+      }
+      break;
   }
   return w.finish();
 }
@@ -151,7 +172,10 @@ export function decodeControllerCommand(bytes: Uint8Array): ControllerCommand | 
         return { kind, setId: r.f64(), queues: r.f64(), messages: r.f64(), bytes: r.f64(), requestsPerSecond: r.f64() };
       case 'createEntity': {
         const cmd: ControllerCommand = { kind, type: readType(r), name: r.shortStr() };
-        if (readFlag(r)) cmd.shards = r.f64();
+        const fields = r.u8();
+        check((fields & ~(CREATE_SHARDS | CREATE_SET_ID)) === 0, `createEntity fields ${fields}`);
+        if (fields & CREATE_SHARDS) cmd.shards = r.f64();
+        if (fields & CREATE_SET_ID) cmd.setId = r.f64();
         return cmd;
       }
       case 'deleteEntity':
@@ -168,6 +192,12 @@ export function decodeControllerCommand(bytes: Uint8Array): ControllerCommand | 
         return { kind, name: r.shortStr(), shards: r.f64() };
       case 'confirmShard':
         return { kind, name: r.shortStr(), shard: r.f64() };
+      case 'adoptEntities': {
+        const setId = r.f64();
+        const entities: EntityRef[] = [];
+        for (let n = r.u32(); n > 0; n--) entities.push({ type: readType(r), name: r.shortStr() });
+        return { kind, setId, entities };
+      }
     }
   });
 }
@@ -234,6 +264,15 @@ export function encodeControllerResult(res: ControllerResult): Uint8Array {
         w.f64(s.entities);
       }
       break;
+    case 'adopted':
+      w.f64(res.adopted);
+      w.u32(res.conflicts.length);
+      for (const c of res.conflicts) {
+        writeType(w, c.type);
+        w.shortStr(c.name);
+        w.f64(c.setId);
+      }
+      break;
   }
   return w.finish();
 }
@@ -270,6 +309,12 @@ export function decodeControllerResult(bytes: Uint8Array): ControllerResult | un
         const sets: SetView[] = [];
         for (let i = 0; i < n; i++) sets.push({ ...readSet(r), entities: r.int() });
         return { ok: true, kind, sets, routeEpoch };
+      }
+      case 'adopted': {
+        const adopted = r.int();
+        const conflicts: AdoptConflict[] = [];
+        for (let n = r.u32(); n > 0; n--) conflicts.push({ type: readType(r), name: r.shortStr(), setId: r.int() });
+        return { ok: true, kind, adopted, conflicts, routeEpoch };
       }
     }
   });

@@ -14,8 +14,13 @@ export type ControllerCommand =
   | { kind: 'setSetState'; setId: number; state: SetState }
   /** The set's load as its leader measured it; stamped with this entry's time. */
   | { kind: 'reportLoad'; setId: number; queues: number; messages: number; bytes: number; requestsPerSecond: number }
-  /** Places a queue (on `shards` sets, default 1) or a topic (always 1) on the least loaded sets. */
-  | { kind: 'createEntity'; type: EntityType; name: string; shards?: number }
+  /**
+   * Places a queue (on `shards` sets, default 1) or a topic (always 1) on the least loaded sets,
+   * or, given `setId`, on that set (a queue beside its dead-letter queue, an operator's choice):
+   * refused when the set does not exist or is draining, and for more than one shard (placement
+   * spreads shards; a chosen set holds one).
+   */
+  | { kind: 'createEntity'; type: EntityType; name: string; shards?: number; setId?: number }
   /** Refused while a route change is under way (abort it first). */
   | { kind: 'deleteEntity'; type: EntityType; name: string }
   /** Starts moving shard `shard` (default 0) of the entity to set `to` (phase copying). */
@@ -29,7 +34,26 @@ export type ControllerCommand =
   /** Grows a queue to `shards` shards: the new ones are placed and recorded as pending. */
   | { kind: 'growShards'; name: string; shards: number }
   /** A pending shard now exists on its set; the last confirmation grows the route. */
-  | { kind: 'confirmShard'; name: string; shard: number };
+  | { kind: 'confirmShard'; name: string; shard: number }
+  /**
+   * Set `setId` holds these queues and topics (its leader reports what its state machine has):
+   * each one without a route is routed to that set, one shard. One already routed there (or on
+   * its way there by a move or growth) is left as it is; one routed elsewhere is a conflict,
+   * reported and left as it is. At most CONTROLLER_LIMITS.adoptMax per command; a draining set
+   * may adopt (the data is there already).
+   */
+  | { kind: 'adoptEntities'; setId: number; entities: EntityRef[] };
+
+/** A queue or topic by name. */
+export interface EntityRef {
+  type: EntityType;
+  name: string;
+}
+
+/** An entity adoptEntities left alone because its route names another set (the first of its shards). */
+export interface AdoptConflict extends EntityRef {
+  setId: number;
+}
 
 export type ControllerCommandKind = ControllerCommand['kind'];
 
@@ -55,6 +79,8 @@ export type ControllerResult =
   /** Every entity command and getRoute: the entity as it is after the command (deleteEntity: as it was). */
   | { ok: true; kind: 'entity'; entity: EntityRecord; routeEpoch: number }
   | { ok: true; kind: 'routes'; totalCount: number; entities: EntityRecord[]; routeEpoch: number }
-  | { ok: true; kind: 'sets'; sets: SetView[]; routeEpoch: number };
+  | { ok: true; kind: 'sets'; sets: SetView[]; routeEpoch: number }
+  /** adoptEntities: how many got a route now, and those routed to another set. */
+  | { ok: true; kind: 'adopted'; adopted: number; conflicts: AdoptConflict[]; routeEpoch: number };
 
 export type ControllerResultKind = Exclude<ControllerResult, ErrorResult>['kind'];

@@ -16,6 +16,8 @@ export const CONTROLLER_LIMITS = {
   idMax: 0xffff_ffff,
   /** listRoutes: at most this many routes per page. */
   listLimitMax: 1000,
+  /** adoptEntities: at most this many queues and topics per command (a set's leader sends pages of this many). */
+  adoptMax: 1000,
 } as const;
 
 /**

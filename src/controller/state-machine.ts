@@ -7,11 +7,13 @@
 // Route versions. routeEpoch counts route changes cluster-wide (create, delete, a move completed,
 // a growth completed); an entity's version is the routeEpoch its last route change produced. A
 // route cache keyed by name compares versions for one entity and routeEpoch for "anything changed".
-// Membership and load changes are not route changes and leave both alone.
+// Membership and load changes are not route changes and leave both alone. adoptEntities routes
+// many entities in one command: each one adopted is its own route change (routeEpoch grows by the
+// number adopted, each gets its own version), so "epoch + routes changed" holds for it too.
 
 import { fail, type ErrorResult } from '../protocol/errors';
 import { CONTROLLER_GROUP } from '../protocol/groups';
-import type { ControllerCommand, ControllerQuery, ControllerResult, SetView } from './commands';
+import type { AdoptConflict, ControllerCommand, ControllerQuery, ControllerResult, EntityRef, SetView } from './commands';
 import { checkState, invariant, type ControllerStateView } from './invariant';
 import {
   CONTROLLER_LIMITS,
@@ -108,7 +110,7 @@ export class ControllerStateMachine {
           return this.done();
         });
       case 'createEntity':
-        return this.createEntity(cmd.type, cmd.name, cmd.shards ?? 1);
+        return this.createEntity(cmd.type, cmd.name, cmd.shards ?? 1, cmd.setId);
       case 'deleteEntity':
         return this.withEntity(cmd.type, cmd.name, (e) => this.deleteEntity(e));
       case 'beginMove':
@@ -123,6 +125,8 @@ export class ControllerStateMachine {
         return this.withEntity('queue', cmd.name, (e) => this.growShards(e, cmd.shards, timeMs));
       case 'confirmShard':
         return this.withEntity('queue', cmd.name, (e) => this.confirmShard(e, cmd.shard));
+      case 'adoptEntities':
+        return this.withSet(cmd.setId, (s) => this.adoptEntities(s, cmd.entities));
     }
   }
 
@@ -236,14 +240,31 @@ export class ControllerStateMachine {
     return this.done();
   }
 
-  private createEntity(type: EntityType, name: string, shards: number): ControllerResult {
+  /**
+   * `setId` given: on that set, which must exist and be active. Only for one shard: placement
+   * spreads the shards of a sharded queue over distinct sets, which one chosen set cannot do, so
+   * `setId` with shards > 1 is refused as paramOutOfRange rather than half-honoured.
+   */
+  private createEntity(type: EntityType, name: string, shards: number, setId: number | undefined): ControllerResult {
     if (!ENTITY_NAME_RE.test(name)) return fail(type === 'queue' ? 'queueNameFormat' : 'topicNameFormat');
     const maxShards = type === 'queue' ? CONTROLLER_LIMITS.shardsMax : 1;
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > maxShards) return fail('paramOutOfRange', 'shards');
+    if (setId !== undefined) {
+      if (!isId(setId, 1)) return fail('paramOutOfRange', 'setId');
+      if (shards > 1) return fail('paramOutOfRange', 'setId', `(a queue of ${shards} shards is placed by the controller; setId places a queue of one shard)`);
+    }
     const key = entityKey(type, name);
     if (this.entities.has(key)) return fail(type === 'queue' ? 'queueExists' : 'topicExists');
-    const chosen = this.choose(shards);
-    if (chosen.length < shards) return fail('notEnoughSets', String(shards), `(${chosen.length} active)`);
+    let chosen: number[];
+    if (setId !== undefined) {
+      const target = this.sets.get(setId);
+      if (!target) return fail('setNotExist', String(setId));
+      if (target.state !== 'active') return fail('setNotActive', String(setId));
+      chosen = [setId];
+    } else {
+      chosen = this.choose(shards);
+      if (chosen.length < shards) return fail('notEnoughSets', String(shards), `(${chosen.length} active)`);
+    }
     this.routeEpoch++;
     const e: EntityRecord = { type, name, shards: chosen, version: this.routeEpoch, change: undefined };
     this.entities.set(key, e);
@@ -325,6 +346,32 @@ export class ControllerStateMachine {
       e.version = ++this.routeEpoch;
     }
     return this.entityResult(e);
+  }
+
+  /**
+   * Routes to `set` every listed entity that has no route. Names are checked first and a bad one
+   * refuses the whole command (nothing adopted), so a refusal changes nothing. An entity whose
+   * name matches a route only regardless of case is a conflict even on this set: lookups match
+   * exact names, so neither spelling would reach the set's queue.
+   */
+  private adoptEntities(set: SetRecord, entities: readonly EntityRef[]): ControllerResult {
+    if (entities.length > CONTROLLER_LIMITS.adoptMax) return fail('paramOutOfRange', 'entities', `(${entities.length}; at most ${CONTROLLER_LIMITS.adoptMax} per command)`);
+    for (const { type, name } of entities) if (!ENTITY_NAME_RE.test(name)) return fail(type === 'queue' ? 'queueNameFormat' : 'topicNameFormat', undefined, `(${JSON.stringify(name)})`);
+    let adopted = 0;
+    const conflicts: AdoptConflict[] = [];
+    for (const { type, name } of entities) {
+      const key = entityKey(type, name);
+      const e = this.entities.get(key);
+      if (e === undefined) {
+        this.routeEpoch++;
+        this.entities.set(key, { type, name, shards: [set.id], version: this.routeEpoch, change: undefined });
+        this.count(set.id, 1);
+        adopted++;
+      } else if (e.name !== name || !setsOf(e).includes(set.id)) {
+        conflicts.push({ type, name: e.name, setId: e.shards[0]! });
+      }
+    }
+    return { ok: true, kind: 'adopted', adopted, conflicts, routeEpoch: this.routeEpoch };
   }
 
   private listRoutes(type: EntityType, prefix: string, offset: number, limit: number): ControllerResult {

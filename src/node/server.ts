@@ -24,7 +24,7 @@ import { CONTROLLER_GROUP } from '../protocol/groups';
 import type { ControllerQuery } from '../controller/commands';
 import { ControllerClient } from './controller-client';
 import { controllerStatus, withControllerStatus } from './controller-status';
-import { askMemberInfo, serveMemberInfo, SetReporter, type MemberAddresses } from './set-reporter';
+import { askMemberInfo, heldEntitiesOf, serveMemberInfo, SetReporter, type MemberAddresses } from './set-reporter';
 import { isLoopback, loadCredentials } from './credentials';
 import { SINGLE_NODE_ID, type QueueNode } from './queue-node';
 import { createLogger } from './logger';
@@ -279,6 +279,15 @@ async function serve(
         const m = o.broker.messages;
         return { queues: o.broker.queues, messages: m.visible + m.inFlight + m.delayed, bytes: o.compaction.liveBytes, requestsServed };
       },
+      // What this set holds, so the controller routes it here (a set from before the controller).
+      held: heldEntitiesOf(
+        node,
+        () => {
+          const o = node.observe();
+          return { queues: o.broker.queues, topics: o.topics.topics };
+        },
+        () => ({ requestId: `${cluster.nodeId}-adopt`, clientAddress: '', receivedAtMs: nodeRuntime.nowMs() }),
+      ),
       controller: client,
       runtime: nodeRuntime,
       log: logger.child('controller'),

@@ -33,6 +33,7 @@ export const controllerCommand: fc.Arbitrary<ControllerCommand> = fc.oneof(
     }),
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('createEntity' as const), type, name, shards: small }, { requiredKeys: ['kind', 'type', 'name'] }) },
+  fc.record({ kind: fc.constant('createEntity' as const), type, name, shards: small, setId }, { requiredKeys: ['kind', 'type', 'name', 'setId'] }),
   fc.record({ kind: fc.constant('deleteEntity' as const), type, name }),
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('beginMove' as const), type, name, to: setId, shard: shardIndex }, { requiredKeys: ['kind', 'type', 'name', 'to'] }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('advanceMove' as const), type, name }) },
@@ -40,6 +41,7 @@ export const controllerCommand: fc.Arbitrary<ControllerCommand> = fc.oneof(
   fc.record({ kind: fc.constant('abortMove' as const), type, name }),
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('growShards' as const), name, shards: small }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('confirmShard' as const), name, shard: shardIndex }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('adoptEntities' as const), setId, entities: fc.array(fc.record({ type, name: fc.oneof({ weight: 9, arbitrary: name }, fc.constant('bad name')) }, { noNullPrototype: true }), { maxLength: 4 }) }) },
 );
 
 export const controllerQuery: fc.Arbitrary<ControllerQuery> = fc.oneof(

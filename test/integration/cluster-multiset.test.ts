@@ -3,7 +3,8 @@
 // load, and `cluster status` shows the controller and both sets. Then the controller's leader is
 // killed (SIGKILL): a new controller leader is elected and the load reports go on. The voters are
 // not told of set 2's nodes (no --controller-caller): set 2 reaches the controller because the
-// controller group is open to every node that passes the peer handshake.
+// controller group is open to every node that passes the peer handshake. A queue created on set 2
+// before the controller had a route for it is adopted: the controller then routes it to set 2.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -68,7 +69,8 @@ test('start-local --sets 2: both sets register, status shows the controller and 
     pids = Object.fromEntries([...line.matchAll(/(n\d) pid (\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
     assert.deepEqual(Object.keys(pids), ['n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
 
-    // A queue on set 2 (created through its members, sent a message): its leader's reports count them.
+    // A queue on set 2 (created through its members, sent a message): its leader's reports count
+    // them, and its leader has the controller route it to set 2 (adoption: the controller had no route).
     await callUntilOk(endpoints.slice(3), 'CreateQueue', { queueName: 'on-set-2' }, { timeoutMs: 60_000 });
     await callUntilOk(endpoints.slice(3), 'SendMessage', { queueName: 'on-set-2', msgBody: 'hello' }, { timeoutMs: 30_000 });
     const first = await until('every member answering, both sets registered with load reports, a controller leader', 120_000, async () => {
@@ -77,9 +79,10 @@ test('start-local --sets 2: both sets register, status shows the controller and 
       const sets = setsReported(s.json);
       // The table is a second status call: it must have read the sets too.
       const everyone = s.json.every((r) => r.reachable) && /^sets \(2, /m.test(s.table);
-      return everyone && leader !== undefined && sets !== undefined && sets[1]!.load!.messages === 1 ? { ...s, leader, sets } : undefined;
+      return everyone && leader !== undefined && sets !== undefined && sets[1]!.load!.messages === 1 && sets[1]!.entities === 1 ? { ...s, leader, sets } : undefined;
     });
     assert.deepEqual([first.sets[0]!.load!.queues, first.sets[1]!.load!.queues], [0, 1]);
+    assert.deepEqual([first.sets[0]!.entities, first.sets[1]!.entities], [0, 1], 'the controller routes the queue to set 2');
     assert.deepEqual(
       first.sets.map((s) => [s.id, s.group, s.state, s.members.map((m) => m.nodeId)]),
       [

@@ -81,6 +81,14 @@ test('a route\'s version and routeEpoch change exactly when a route changes; ref
           return x === undefined || y === undefined || x.shards.join() !== y.shards.join();
         });
         assert.equal(m.epoch, epoch + changed.length, `${cmd.kind}: epoch ${epoch} -> ${m.epoch}, ${changed.length} routes changed`);
+        if (cmd.kind === 'adoptEntities') {
+          // Each adopted entity is a new route with its own version, all within this command's epochs.
+          assert.ok(res.ok && res.kind === 'adopted' && res.adopted === changed.length);
+          assert.ok(changed.every((k) => before.get(k) === undefined));
+          const versions = changed.map((k) => after.get(k)!.version).sort((x, y) => x - y);
+          assert.deepEqual(versions, changed.map((_, i) => epoch + 1 + i));
+          continue;
+        }
         assert.ok(changed.length <= 1);
         for (const [k, y] of after) {
           const x = before.get(k);
@@ -103,12 +111,15 @@ test('random sequences reach the interesting states (the generators are not vacu
       for (const { cmd, timeMs } of log) {
         const res = m.apply(cmd, timeMs);
         seen.add(res.ok ? `${cmd.kind} ok` : res.error);
+        if (res.ok && res.kind === 'adopted' && res.adopted > 0) seen.add('adopted some');
+        if (res.ok && res.kind === 'adopted' && res.conflicts.length > 0) seen.add('adopt conflict');
+        if (res.ok && cmd.kind === 'createEntity' && cmd.setId !== undefined) seen.add('createEntity on a set');
         for (const e of routes(m).values()) if (e.shards.length > 1) seen.add('sharded');
       }
     }),
     { numRuns: NUM_RUNS },
   );
-  const wanted = ['completeMove ok', 'confirmShard ok', 'abortMove ok', 'deleteEntity ok', 'sharded', 'routeChangeRunning', 'setHoldsEntity', 'setNotActive', 'notEnoughSets', 'queueExists', 'routeChangePhase'];
+  const wanted = ['completeMove ok', 'confirmShard ok', 'abortMove ok', 'deleteEntity ok', 'sharded', 'routeChangeRunning', 'setHoldsEntity', 'setNotActive', 'notEnoughSets', 'queueExists', 'routeChangePhase', 'adoptEntities ok', 'adopted some', 'adopt conflict', 'createEntity on a set'];
   assert.deepEqual(wanted.filter((s) => !seen.has(s)), []);
 });
 

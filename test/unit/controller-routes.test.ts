@@ -3,7 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ControllerStateMachine } from '../../src/controller/state-machine';
+import type { ControllerResult } from '../../src/controller/commands';
+import { CONTROLLER_LIMITS } from '../../src/controller/model';
+import { ControllerStateMachine } from '../../src/controller/state-machine';
 import { apply, entityOf, errorOf, members, withSets } from '../helpers/controller-sets';
 
 function route(m: ControllerStateMachine, name: string, type: 'queue' | 'topic' = 'queue') {
@@ -213,4 +215,119 @@ test('results are copies: changing one does not change the state', () => {
   m.listSets()[0]!.members.length = 0;
   assert.deepEqual(route(m, 'q').shards, [1]);
   assert.equal(m.listSets()[0]!.members.length, 3);
+});
+
+function adoptedOf(res: ControllerResult): Extract<ControllerResult, { kind: 'adopted' }> {
+  assert.ok(res.ok && res.kind === 'adopted', JSON.stringify(res));
+  return res;
+}
+
+test('createEntity with setId: on that set whatever the load; unknown, draining, bad ids and more than one shard are refused', () => {
+  const m = withSets(3);
+  apply(m, { kind: 'reportLoad', setId: 3, queues: 0, messages: 0, bytes: 1_000_000, requestsPerSecond: 500 });
+  // Placement would pick set 1 (idle, lowest id); setId 3 puts it beside whatever lives there.
+  assert.deepEqual(entityOf(apply(m, { kind: 'createEntity', type: 'queue', name: 'orders-dlq', setId: 3 })), { type: 'queue', name: 'orders-dlq', shards: [3], version: 1, change: undefined });
+  assert.deepEqual(entityOf(apply(m, { kind: 'createEntity', type: 'queue', name: 'orders', setId: 3, shards: 1 })).shards, [3]);
+  assert.deepEqual(entityOf(apply(m, { kind: 'createEntity', type: 'topic', name: 'news', setId: 2 })).shards, [2]);
+  assert.deepEqual(m.listSets().map((s) => s.entities), [0, 1, 2]);
+  assert.equal(m.epoch, 3);
+  assert.equal(errorOf(apply(m, { kind: 'createEntity', type: 'queue', name: 'x', setId: 9 })), 'setNotExist');
+  for (const setId of [0, -1, 1.5, 2 ** 32, Number.NaN]) assert.equal(errorOf(apply(m, { kind: 'createEntity', type: 'queue', name: 'x', setId })), 'paramOutOfRange');
+  const sharded = apply(m, { kind: 'createEntity', type: 'queue', name: 'x', setId: 1, shards: 2 });
+  assert.equal(errorOf(sharded), 'paramOutOfRange');
+  assert.ok(!sharded.ok && sharded.arg === 'setId' && /placed by the controller/.test(sharded.detail ?? ''), JSON.stringify(sharded));
+  apply(m, { kind: 'setSetState', setId: 2, state: 'draining' });
+  assert.equal(errorOf(apply(m, { kind: 'createEntity', type: 'queue', name: 'x', setId: 2 })), 'setNotActive');
+  // A name taken is queueExists before the set is looked at (the create changes nothing either way).
+  assert.equal(errorOf(apply(m, { kind: 'createEntity', type: 'queue', name: 'ORDERS', setId: 9 })), 'queueExists');
+  assert.equal(m.epoch, 3, 'refusals change no route');
+  assert.deepEqual(m.listSets().map((s) => s.entities), [0, 1, 2]);
+});
+
+test('adoptEntities: unrouted ones are routed to the set, each its own route change; ones already there are fine; ones elsewhere are conflicts left alone', () => {
+  const m = withSets(3);
+  apply(m, { kind: 'createEntity', type: 'queue', name: 'here', setId: 2 }); // epoch 1
+  apply(m, { kind: 'createEntity', type: 'queue', name: 'there', setId: 3 }); // epoch 2
+  apply(m, { kind: 'createEntity', type: 'topic', name: 'Mixed', setId: 2 }); // epoch 3
+  const res = adoptedOf(
+    apply(m, {
+      kind: 'adoptEntities',
+      setId: 2,
+      entities: [
+        { type: 'queue', name: 'new-1' },
+        { type: 'queue', name: 'here' },
+        { type: 'queue', name: 'there' },
+        { type: 'topic', name: 'new-1' },
+        { type: 'topic', name: 'mixed' },
+        { type: 'queue', name: 'new-1' },
+      ],
+    }),
+  );
+  assert.deepEqual(res, {
+    ok: true,
+    kind: 'adopted',
+    adopted: 2,
+    conflicts: [
+      { type: 'queue', name: 'there', setId: 3 },
+      // Same set, but the controller's name differs in case: lookups are exact, so neither reaches the other.
+      { type: 'topic', name: 'Mixed', setId: 2 },
+    ],
+    routeEpoch: 5,
+  });
+  assert.deepEqual(route(m, 'new-1'), { type: 'queue', name: 'new-1', shards: [2], version: 4, change: undefined });
+  assert.deepEqual(route(m, 'new-1', 'topic'), { type: 'topic', name: 'new-1', shards: [2], version: 5, change: undefined });
+  assert.deepEqual(route(m, 'there').shards, [3], 'a conflict leaves the route as it was');
+  assert.equal(route(m, 'here').version, 1);
+  assert.deepEqual(m.listSets().map((s) => s.entities), [0, 4, 1]);
+  // The same report again changes nothing.
+  const again = adoptedOf(apply(m, { kind: 'adoptEntities', setId: 2, entities: [{ type: 'queue', name: 'new-1' }, { type: 'queue', name: 'here' }] }));
+  assert.deepEqual(again, { ok: true, kind: 'adopted', adopted: 0, conflicts: [], routeEpoch: 5 });
+  assert.deepEqual(adoptedOf(apply(m, { kind: 'adoptEntities', setId: 1, entities: [] })), { ok: true, kind: 'adopted', adopted: 0, conflicts: [], routeEpoch: 5 });
+});
+
+test('adoptEntities: a queue moving or growing onto the set is not a conflict; a draining set adopts, an unknown one is refused', () => {
+  const m = withSets(3);
+  apply(m, { kind: 'createEntity', type: 'queue', name: 'moving', setId: 1 });
+  apply(m, { kind: 'beginMove', type: 'queue', name: 'moving', to: 3 });
+  apply(m, { kind: 'createEntity', type: 'queue', name: 'growing', setId: 1 });
+  assert.deepEqual(entityOf(apply(m, { kind: 'growShards', name: 'growing', shards: 2 })).change, { type: 'grow', startedAtMs: 1000, pending: [{ shard: 1, set: 2, confirmed: false }] });
+  assert.deepEqual(adoptedOf(apply(m, { kind: 'adoptEntities', setId: 3, entities: [{ type: 'queue', name: 'moving' }] })).conflicts, []);
+  assert.deepEqual(adoptedOf(apply(m, { kind: 'adoptEntities', setId: 2, entities: [{ type: 'queue', name: 'growing' }] })).conflicts, []);
+  assert.deepEqual(adoptedOf(apply(m, { kind: 'adoptEntities', setId: 2, entities: [{ type: 'queue', name: 'moving' }] })).conflicts, [{ type: 'queue', name: 'moving', setId: 1 }]);
+  apply(m, { kind: 'setSetState', setId: 3, state: 'draining' });
+  const drained = adoptedOf(apply(m, { kind: 'adoptEntities', setId: 3, entities: [{ type: 'topic', name: 'old-data' }] }));
+  assert.equal(drained.adopted, 1, 'its data is there already, so it gets a route even while draining');
+  assert.deepEqual(route(m, 'old-data', 'topic').shards, [3]);
+  const epoch = m.epoch;
+  assert.equal(errorOf(apply(m, { kind: 'adoptEntities', setId: 9, entities: [{ type: 'queue', name: 'x' }] })), 'setNotExist');
+  for (const setId of [0, 1.5, 2 ** 32]) assert.equal(errorOf(apply(m, { kind: 'adoptEntities', setId, entities: [{ type: 'queue', name: 'x' }] })), 'paramOutOfRange');
+  assert.equal(m.epoch, epoch);
+});
+
+test('adoptEntities: at most CONTROLLER_LIMITS.adoptMax per command, and one bad name refuses the whole command', () => {
+  const m = withSets(2);
+  const many = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'queue' as const, name: `q-${i}` }));
+  const over = apply(m, { kind: 'adoptEntities', setId: 1, entities: many(CONTROLLER_LIMITS.adoptMax + 1) });
+  assert.equal(errorOf(over), 'paramOutOfRange');
+  assert.ok(!over.ok && over.arg === 'entities');
+  assert.equal(m.epoch, 0);
+  assert.equal(adoptedOf(apply(m, { kind: 'adoptEntities', setId: 1, entities: many(CONTROLLER_LIMITS.adoptMax) })).adopted, CONTROLLER_LIMITS.adoptMax);
+  assert.equal(m.epoch, CONTROLLER_LIMITS.adoptMax);
+  assert.equal(errorOf(apply(m, { kind: 'adoptEntities', setId: 2, entities: [{ type: 'topic', name: 'fine' }, { type: 'topic', name: 'not fine' }] })), 'topicNameFormat');
+  assert.equal(errorOf(apply(m, { kind: 'adoptEntities', setId: 2, entities: [{ type: 'queue', name: 'x'.repeat(81) }] })), 'queueNameFormat');
+  assert.equal(errorOf(m.read({ kind: 'getRoute', type: 'topic', name: 'fine' })), 'topicNotExist', 'nothing of a refused command is adopted');
+});
+
+test('adopted routes survive a snapshot: same routes, versions, counts and epoch after restore', () => {
+  const m = withSets(2);
+  apply(m, { kind: 'createEntity', type: 'queue', name: 'made' });
+  adoptedOf(apply(m, { kind: 'adoptEntities', setId: 2, entities: [{ type: 'queue', name: 'old-a' }, { type: 'topic', name: 'old-b' }, { type: 'queue', name: 'made' }] }));
+  const r = ControllerStateMachine.restore(m.snapshot());
+  assert.ok(r);
+  assert.equal(r.epoch, 3);
+  assert.deepEqual(r.listSets(), m.listSets());
+  assert.deepEqual(r.listSets().map((s) => s.entities), [1, 2]);
+  assert.deepEqual(route(r, 'old-a'), { type: 'queue', name: 'old-a', shards: [2], version: 2, change: undefined });
+  assert.deepEqual(route(r, 'old-b', 'topic'), { type: 'topic', name: 'old-b', shards: [2], version: 3, change: undefined });
+  assert.deepEqual(r.snapshot(), m.snapshot());
 });

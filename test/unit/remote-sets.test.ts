@@ -71,7 +71,7 @@ async function setB(ids = ['b1', 'b2', 'b3']): Promise<Member[]> {
     view.setPeers(Object.fromEntries(ids.flatMap((o, j) => (o === id ? [] : [[o, { host: HOST, port: started[j]!.port }]]))));
     const rpc = new RpcRouter(view);
     const service = new RecordingQueueService();
-    const state = { leader: ids[0] as string | undefined };
+    const state: { leader: string | undefined } = { leader: ids[0] };
     const routed = new RoutedQueueService(service, { selfId: id, network: view, leaderId: () => state.leader, voters: () => ids }, new PeerRequests(view, nodeRuntime, TIMING));
     const m: Member = {
       id,

@@ -120,9 +120,12 @@ export class RemoteSets implements SetDirectory {
   private async lookup(setId: number): Promise<KnownSet | ErrorResult> {
     const known = this.known.get(setId);
     if (known) return known;
-    this.reading ??= this.opts.listSets().finally(() => {
-      this.reading = undefined;
-    });
+    this.reading ??= this.opts
+      .listSets()
+      .catch((e: unknown) => fail('internalError', undefined, e instanceof Error ? e.message : String(e)))
+      .finally(() => {
+        this.reading = undefined;
+      });
     const sets = await this.reading;
     // Nothing was sent to the set yet: whatever the controller answered, the call did not run.
     if (!Array.isArray(sets)) {

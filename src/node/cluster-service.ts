@@ -15,15 +15,8 @@ import { LIMITS } from '../protocol/limits';
 import type { Logger } from '../protocol/log';
 import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
+import type { SetDirectory } from './remote-sets';
 import { RouteCache } from './route-cache';
-
-/** The other sets' services (node/remote-sets.ts builds the real one). */
-export interface SetDirectory {
-  /** The QueueService of set `setId`: calls go to that set's leader. For this node's own set, the caller uses its own service instead. */
-  service(setId: number): QueueService;
-  /** Forget what is known of set `setId` (its members may have changed); next call re-reads the controller. */
-  invalidate(setId: number): void;
-}
 
 /** What the access layer asks of the controller (the ControllerClient). */
 export interface ControllerAccess {
@@ -42,11 +35,6 @@ export interface ClusterServiceOptions {
   /** Routes cached at most (default ROUTE_CACHE_MAX). */
   routeCacheMax?: number;
 }
-
-// createEntity with a chosen set. The controller's command gains `setId` in the same release;
-// until that shape is in ControllerCommand, this local type adds it (a subtype, so it is
-// accepted where a ControllerCommand is).
-type CreateEntityOnSet = Extract<ControllerCommand, { kind: 'createEntity' }> & { setId?: number };
 
 type Located = { setId: number } | ErrorResult;
 
@@ -113,7 +101,12 @@ export class ClusterQueueService implements QueueService {
    * that both say no are answered as the last said.
    */
   private async routed<T extends object>(type: EntityType, name: string, call: (svc: QueueService) => Promise<T | ErrorResult>): Promise<T | ErrorResult> {
-    const first = await this.locate(type, name);
+    let first = await this.locate(type, name);
+    // A name the controller does not route may still be on this node's own set, not adopted yet
+    // (a set that predates the controller, or a name created there while the controller was away:
+    // its leader adopts what it holds within a reporting round). The own set is asked; it answers
+    // queueNotExist / topicNotExist for a name it does not hold either.
+    if (isError(first) && first.error === notExistOf(type)) first = { setId: this.opts.ownSetId };
     if (isError(first)) return first;
     const answer = await call(this.serviceOf(first.setId));
     if (!isError(answer) || answer.error !== notExistOf(type)) return answer;
@@ -212,7 +205,7 @@ export class ClusterQueueService implements QueueService {
       if (isError(d)) return d.error === 'queueNotExist' ? fail('dlqNotExist') : d;
       setId = d.setId;
     }
-    const placement: CreateEntityOnSet = setId === undefined ? { kind: 'createEntity', type, name } : { kind: 'createEntity', type, name, setId };
+    const placement: ControllerCommand = setId === undefined ? { kind: 'createEntity', type, name } : { kind: 'createEntity', type, name, setId };
     const placed = await this.opts.controller.submit(placement);
     let target: number;
     let placedNow = false;

@@ -15,7 +15,7 @@
 
 import type { Runtime, TimerHandle } from '../runtime/timers';
 import { PeerRemoteError, requestNotExecuted, type PeerNetwork } from '../transport';
-import { RPC_SERVICE, UNKNOWN_RPC_SERVICE } from './rpc';
+import { MEMBERS_ONLY_RPC_SERVICE, RPC_SERVICE, UNKNOWN_RPC_SERVICE } from './rpc';
 
 /** Longer than the longest long poll (30 s), so a forwarded receive is not cut short. */
 export const FORWARD_TIMEOUT_MS = 40_000;
@@ -205,9 +205,10 @@ export class PeerRequests {
 }
 
 /**
- * The transport's verdict, and one more: a peer that has no handler for the request's service
- * (a node of an older version) refused it before running anything.
+ * The transport's verdict, and two more: a peer that has no handler for the request's service
+ * (a node of an older version), or serves it to its group's members only, refused it before
+ * running anything.
  */
 function notExecuted(err: unknown): boolean {
-  return requestNotExecuted(err) || (err instanceof PeerRemoteError && err.message.includes(UNKNOWN_RPC_SERVICE));
+  return requestNotExecuted(err) || (err instanceof PeerRemoteError && (err.message.includes(UNKNOWN_RPC_SERVICE) || err.message.includes(MEMBERS_ONLY_RPC_SERVICE)));
 }

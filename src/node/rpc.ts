@@ -29,8 +29,18 @@ export const UNKNOWN_RPC_SERVICE = 'no handler for rpc service';
 
 export type RpcService = (typeof RPC_SERVICE)[keyof typeof RPC_SERVICE];
 
-/** Gets the request without its service byte. */
-export type ServiceHandler = (from: string, payload: Buffer) => Promise<Uint8Array>;
+/**
+ * The services a node that is not one of a group's peers may use on it (the group is open: the
+ * controller's, a set's): its calls, and the echo that tells whether the path works. Everything
+ * else (forwarding, snapshot transfer, body repair, member info) is for members only.
+ */
+export const NON_MEMBER_RPC_SERVICES: ReadonlySet<number> = new Set<RpcService>([RPC_SERVICE.call, RPC_SERVICE.echo, RPC_SERVICE.controller]);
+
+/** How a node refuses a members-only service to a non-member, before running anything. */
+export const MEMBERS_ONLY_RPC_SERVICE = 'rpc service for members only';
+
+/** Gets the request without its service byte; `member`: `from` is one of the group's peers. */
+export type ServiceHandler = (from: string, payload: Buffer, member: boolean) => Promise<Uint8Array>;
 
 const EMPTY = new Uint8Array(0);
 
@@ -39,11 +49,14 @@ export class RpcRouter {
 
   constructor(readonly network: PeerNetwork) {
     this.handlers.set(RPC_SERVICE.echo, () => Promise.resolve(EMPTY));
-    network.onRequest((from, payload) => {
+    network.onRequest((from, payload, fromPeer) => {
       const service = payload[0];
       const handler = service === undefined ? undefined : this.handlers.get(service);
       if (!handler) return Promise.reject(new Error(`${UNKNOWN_RPC_SERVICE} ${String(service)}`));
-      return handler(from, payload.subarray(1));
+      // Only the transport of an open group says false; a network that admits only peers may say nothing.
+      const member = fromPeer !== false;
+      if (!member && !NON_MEMBER_RPC_SERVICES.has(service!)) return Promise.reject(new Error(`${MEMBERS_ONLY_RPC_SERVICE} ${String(service)}: '${from}' is not a member of this group`));
+      return handler(from, payload.subarray(1), member);
     });
   }
 

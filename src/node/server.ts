@@ -25,6 +25,8 @@ import type { ControllerQuery } from '../controller/commands';
 import { ControllerClient } from './controller-client';
 import { controllerStatus, withControllerStatus } from './controller-status';
 import { askMemberInfo, heldEntitiesOf, serveMemberInfo, SetReporter, type MemberAddresses } from './set-reporter';
+import { listSetsOf, RemoteSets, type SetDirectory } from './remote-sets';
+import { ClusterQueueService } from './cluster-service';
 import { isLoopback, loadCredentials } from './credentials';
 import { SINGLE_NODE_ID, type QueueNode } from './queue-node';
 import { createLogger } from './logger';
@@ -54,6 +56,8 @@ function controllerGroup(ctl: ControllerPeers, selfId: string): HostedGroup {
 
 export interface StartedServer extends RunningServer {
   node: QueueNode;
+  /** Other sets' services (calls go to their leaders), when the node runs with a controller. */
+  sets?: SetDirectory;
 }
 
 export async function startServer(opts: ServerOptions): Promise<StartedServer> {
@@ -140,6 +144,10 @@ async function serve(
   const cluster = opts.cluster;
   const timing = raftTiming(cluster?.heartbeatMs, cluster?.electionTimeoutMs);
   if (typeof timing === 'string') throw new Error(timing);
+  // A node hosts its set's queue group (group 0 for set 1, the embedded single-voter group
+  // too) and, on a controller voter, a replica of the controller group.
+  const setId = opts.setId ?? 1;
+  const setGroup = setId - 1;
   if (cluster) {
     transport = new PeerTransport({
       nodeId: cluster.nodeId,
@@ -149,9 +157,10 @@ async function serve(
       ...(cluster.tls ? { tls: await loadPeerTls(cluster.tls) } : {}),
       log: logger,
       // On a voter the controller serves every authenticated node of the cluster (each set's
-      // leader registers and reports to it), so it need not be told of them. Only requests: the
-      // controller's Raft still runs among its voters alone.
-      ...(opts.controller?.voters[cluster.nodeId] !== undefined ? { openGroups: [CONTROLLER_GROUP] } : {}),
+      // leader registers and reports to it), so it need not be told of them. With a controller,
+      // the set group serves other sets' nodes their service calls (rpc.ts says which services
+      // a non-member may use). Only requests: each group's Raft still runs among its members.
+      ...(opts.controller ? { openGroups: [setGroup, ...(opts.controller.voters[cluster.nodeId] !== undefined ? [CONTROLLER_GROUP] : [])] } : {}),
     });
     opened.transport = transport;
     // Before the first connection: a node links with the voters (a voter's replica keeps these
@@ -165,11 +174,7 @@ async function serve(
   }
   // Metrics exist only with the admin listener: without it nothing is counted or observed.
   const metrics = opts.adminPort ? new NodeMetrics(opts.metricsMaxQueues !== undefined ? { maxQueues: opts.metricsMaxQueues } : {}) : undefined;
-  // A node hosts its set's queue group (group 0 for set 1, the embedded single-voter group
-  // too) and, on a controller voter, a replica of the controller group. Forwarding and snapshot
-  // transfer run on the set group's peer view.
-  const setId = opts.setId ?? 1;
-  const setGroup = setId - 1;
+  // Forwarding and snapshot transfer run on the set group's peer view.
   const ctl = opts.controller && cluster ? opts.controller : undefined;
   const controllerVoter = ctl !== undefined && cluster !== undefined && ctl.voters[cluster.nodeId] !== undefined;
   const host = await NodeHost.open(
@@ -249,6 +254,7 @@ async function serve(
   // Filled in once the listeners are up: what this member tells its set's leader about itself.
   const addresses: { peer?: string; api?: string; sqs?: string } = {};
   let reporter: SetReporter | undefined;
+  let sets: SetDirectory | undefined;
   if (ctl && cluster && transport && rpc) {
     const view = transport.group(CONTROLLER_GROUP);
     const local = controllerVoter ? host.controller() : undefined;
@@ -265,6 +271,14 @@ async function serve(
       ...(addresses.sqs !== undefined ? { sqsAddress: addresses.sqs } : {}),
     });
     serveMemberInfo(rpc, self);
+    sets = new RemoteSets({
+      transport,
+      selfId: cluster.nodeId,
+      hostedGroups: [setGroup, CONTROLLER_GROUP],
+      listSets: listSetsOf(client),
+      runtime: nodeRuntime,
+      timing: peerRequestTiming(timing),
+    });
     const members = rpc.network;
     reporter = new SetReporter({
       setId,
@@ -309,6 +323,10 @@ async function serve(
       lastLeader: () => statusClient.lastLeader() ?? client.lastLeader(),
       read: (q: ControllerQuery) => statusClient.read(q),
     };
+    // Any node serves any queue or topic: each call goes to the set the controller routes it to
+    // (this set's through `routed`, which reaches its leader). Calls other nodes send this set
+    // (serveServiceCalls above) run on it directly and are never routed again, so none bounces.
+    service = new ClusterQueueService({ ownSetId: setId, own: service, sets, controller: client, log: logger.child('access') });
     service = withControllerStatus(service, () => controllerStatus(statusSource));
   }
   const apiTls = opts.tls ? await loadApiTls(opts.tls) : undefined;
@@ -406,6 +424,7 @@ async function serve(
     ...(adminUrl !== undefined ? { adminUrl } : {}),
     ...(sqsUrl !== undefined ? { sqsUrl } : {}),
     node,
+    ...(sets ? { sets } : {}),
     close() {
       closed ??= (async () => {
         process.off('SIGHUP', reloadTls);

@@ -22,10 +22,12 @@ import { RPC_SERVICE, type RpcRouter } from './rpc';
  * Serve other members' calls. A plain call runs on `local`, this node's own service, and is never
  * passed on. A relayed call comes from a member that cannot reach the leader itself: it runs here
  * if this node leads, else goes on to the leader through `routed` (once; never relayed again).
+ * A call from a node outside the set (another set's, on the open set group) is always taken as
+ * relayed: its caller cannot know which member leads, and must reach the leader anyway.
  */
 export function serveServiceCalls(rpc: RpcRouter, local: LeaderService, routed: RoutedQueueService | undefined, selfId: string, rt: Runtime, log: Logger): void {
   let unnamed = 0;
-  rpc.serve(RPC_SERVICE.call, async (from, payload) => {
+  rpc.serve(RPC_SERVICE.call, async (from, payload, member) => {
     let decoded: ReturnType<typeof decodeCall>;
     try {
       decoded = decodeCall(payload);
@@ -37,7 +39,7 @@ export function serveServiceCalls(rpc: RpcRouter, local: LeaderService, routed: 
     }
     const ctx = decoded.ctx ?? { requestId: `${selfId}-call-${++unnamed}`, clientAddress: '', receivedAtMs: rt.nowMs() };
     try {
-      if (decoded.relay && routed) return encodeAnswer(await routed.relayed(from, ctx, decoded.call));
+      if ((decoded.relay || !member) && routed) return encodeAnswer(await routed.relayed(from, ctx, decoded.call));
       return encodeAnswer(await dispatchCall(local, ctx, decoded.call));
     } catch (e) {
       // Services answer expected failures as results: whatever is thrown is a bug.
@@ -74,27 +76,97 @@ export interface RelayCounters {
 }
 
 /**
+ * A QueueService whose every call (but node status) is a ServiceCall handed to `route`: the one
+ * place the service's methods map to calls, shared by the service of this node's own set
+ * (RoutedQueueService) and that of another set (remote-sets.ts).
+ */
+export abstract class CallingQueueService implements QueueService {
+  /** Run `call` where it belongs and give its answer (an ErrorResult when it could not run there). */
+  protected abstract route<T extends object>(ctx: RequestContext, call: ServiceCall): Promise<T | ErrorResult>;
+
+  abstract clusterStatus(ctx: RequestContext): Promise<ServiceResult<{ status: ClusterStatusView }>>;
+
+  submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
+    return this.route(ctx, { method: 'submit', command });
+  }
+
+  receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
+    const call: ServiceCall = options === undefined ? { method: 'receive', queueName, numOfMsg, waitSeconds } : { method: 'receive', queueName, numOfMsg, waitSeconds, options };
+    return this.route(ctx, call);
+  }
+
+  listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+    return this.route(ctx, { method: 'listQueues', searchWord, offset, limit });
+  }
+
+  getQueueAttributes(ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
+    return this.route(ctx, { method: 'getQueueAttributes', queueName });
+  }
+
+  listDeadLetterSourceQueues(
+    ctx: RequestContext,
+    deadLetterQueueName: string,
+    searchWord: string | undefined,
+    offset: number,
+    limit: number,
+  ): Promise<ServiceResult<QueueList>> {
+    return this.route(ctx, { method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit });
+  }
+
+  listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
+    return this.route(ctx, { method: 'listMoveTasks', sourceQueue });
+  }
+
+  listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
+    return this.route(ctx, { method: 'listTopics', searchWord, offset, limit });
+  }
+
+  getTopicAttributes(ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
+    return this.route(ctx, { method: 'getTopicAttributes', topicName });
+  }
+
+  listSubscriptions(ctx: RequestContext, topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<SubscriptionList>> {
+    return this.route(ctx, { method: 'listSubscriptions', topicName, searchWord, offset, limit });
+  }
+
+  getSubscriptionAttributes(ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
+    return this.route(ctx, { method: 'getSubscriptionAttributes', topicName, subscriptionName });
+  }
+
+  transferLeader(ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
+    return this.route(ctx, { method: 'transferLeader', nodeId });
+  }
+
+  changeMembership(ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
+    return this.route(ctx, { method: 'changeMembership', change });
+  }
+}
+
+/**
  * The service a node's client protocols use: its own where it leads (or knows no leader and
  * can reach nobody, when its own answers say so), the leader's through service calls otherwise.
  * A member that cannot reach the leader (silent, a one-way cut, no connection) or knows none
  * relays the call through another member it can reach, which passes it to the leader: clients on
  * a member cut off from the leader are still served. Node status is always this node's own.
  */
-export class RoutedQueueService implements QueueService {
+export class RoutedQueueService extends CallingQueueService {
   readonly counters: RelayCounters = { relayedOut: 0, relayedIn: 0, refusedUnreachable: 0 };
 
   constructor(
     private readonly local: LeaderService,
     private readonly group: GroupView,
     private readonly requests: PeerRequests,
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Run `call` where the leader is. A failure on the way is notApplied when the leader provably
    * did not run it, and for a read (which changes nothing) always; else outcomeUnknown.
    */
-  private async route<T extends object>(ctx: RequestContext, call: ServiceCall, here: () => Promise<T | ErrorResult>): Promise<T | ErrorResult> {
+  protected async route<T extends object>(ctx: RequestContext, call: ServiceCall): Promise<T | ErrorResult> {
     const { selfId } = this.group;
+    const here = (): Promise<T | ErrorResult> => dispatchCall(this.local, ctx, call) as Promise<T | ErrorResult>;
     const read = isRead(call);
     const leader = this.group.leaderId();
     if (leader === selfId) return here();
@@ -143,92 +215,33 @@ export class RoutedQueueService implements QueueService {
     }
   }
 
-  submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
+  override submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
     // A leader of the previous release could not decode every command (node/version-gate.ts);
     // the commands it knows (every CMQ one without a dedupId) skip the look at the voters.
     const c = olderReplicasCanApply(command) ? command : commandForVoters(command, this.olderVoters());
     if (!('kind' in c)) return Promise.resolve(c);
-    return this.route(ctx, { method: 'submit', command: c }, () => this.local.submit(ctx, c));
+    return super.submit(ctx, c);
   }
 
   private olderVoters(): string[] {
     return votersOnOlderRelease(this.group.network, this.group.voters(), this.group.selfId);
   }
 
-  receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
+  override receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
     // A receive's own visibility is this release's: a leader of the previous one would ignore it.
     if (options?.visibilitySeconds !== undefined) {
       const older = this.olderVoters();
       if (older.length > 0) return Promise.resolve(fail('notApplied', undefined, `(${older.join(', ')} still run the previous release: retry once every member is upgraded)`));
     }
-    const call: ServiceCall = options === undefined ? { method: 'receive', queueName, numOfMsg, waitSeconds } : { method: 'receive', queueName, numOfMsg, waitSeconds, options };
-    return this.route(ctx, call, () => this.local.receive(ctx, queueName, numOfMsg, waitSeconds, options));
-  }
-
-  listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    return this.route(ctx, { method: 'listQueues', searchWord, offset, limit }, () => this.local.listQueues(ctx, searchWord, offset, limit));
-  }
-
-  getQueueAttributes(ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
-    return this.route(ctx, { method: 'getQueueAttributes', queueName }, () => this.local.getQueueAttributes(ctx, queueName));
-  }
-
-  listDeadLetterSourceQueues(
-    ctx: RequestContext,
-    deadLetterQueueName: string,
-    searchWord: string | undefined,
-    offset: number,
-    limit: number,
-  ): Promise<ServiceResult<QueueList>> {
-    return this.route(
-      ctx,
-      { method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit },
-      () => this.local.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, offset, limit),
-    );
-  }
-
-  listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
-    return this.route(ctx, { method: 'listMoveTasks', sourceQueue }, () => this.local.listMoveTasks(ctx, sourceQueue));
-  }
-
-  listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
-    return this.route(ctx, { method: 'listTopics', searchWord, offset, limit }, () => this.local.listTopics(ctx, searchWord, offset, limit));
-  }
-
-  getTopicAttributes(ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
-    return this.route(ctx, { method: 'getTopicAttributes', topicName }, () => this.local.getTopicAttributes(ctx, topicName));
-  }
-
-  listSubscriptions(ctx: RequestContext, topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<SubscriptionList>> {
-    return this.route(
-      ctx,
-      { method: 'listSubscriptions', topicName, searchWord, offset, limit },
-      () => this.local.listSubscriptions(ctx, topicName, searchWord, offset, limit),
-    );
-  }
-
-  getSubscriptionAttributes(ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
-    return this.route(
-      ctx,
-      { method: 'getSubscriptionAttributes', topicName, subscriptionName },
-      () => this.local.getSubscriptionAttributes(ctx, topicName, subscriptionName),
-    );
+    return super.receive(ctx, queueName, numOfMsg, waitSeconds, options);
   }
 
   clusterStatus(ctx: RequestContext): Promise<ServiceResult<{ status: ClusterStatusView }>> {
     return this.local.clusterStatus(ctx);
   }
-
-  transferLeader(ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
-    return this.route(ctx, { method: 'transferLeader', nodeId }, () => this.local.transferLeader(ctx, nodeId));
-  }
-
-  changeMembership(ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
-    return this.route(ctx, { method: 'changeMembership', change }, () => this.local.changeMembership(ctx, change));
-  }
 }
 
 /** Calls that change nothing: a failure on the way is always "not applied". */
-function isRead(call: ServiceCall): boolean {
+export function isRead(call: ServiceCall): boolean {
   return call.method !== 'submit' && call.method !== 'receive' && call.method !== 'transferLeader' && call.method !== 'changeMembership';
 }

@@ -58,6 +58,13 @@ export class PeerRemoteError extends TransportError {
   readonly code = 'PEER_REMOTE_ERROR';
 }
 
+/**
+ * The peer refused the request before running anything: the group has no request handler there,
+ * or does not take requests from this node (it is not one of the group's peers there, and the
+ * group is not open). Nothing was executed, so a caller may try another node.
+ */
+export class PeerRefusedError extends PeerRemoteError {}
+
 /** A payload is larger than `limits.frameBytesMax` allows. */
 export class FrameTooLargeError extends TransportError {
   readonly code = 'FRAME_TOO_LARGE';
@@ -70,12 +77,17 @@ export class UnknownPeerError extends TransportError {
 
 /**
  * Whether a failed request certainly was not executed by the peer: it never left this node, was
- * refused before it was queued (no connection, too many in flight, too large, unknown peer), or the peer refused it before running its handler. Every other
+ * refused before it was queued (no connection, too many in flight, too large, unknown peer), or the
+ * peer refused it before running its handler (busy, no handler, not admitted). Every other
  * failure (connection lost or timeout after the request was written, the handler failed) leaves
  * the outcome unknown.
  */
 export function requestNotExecuted(err: unknown): boolean {
   return (
-    err instanceof RequestNotSentError || err instanceof PeerOverloadedError || err instanceof UnknownPeerError || err instanceof FrameTooLargeError
+    err instanceof RequestNotSentError ||
+    err instanceof PeerOverloadedError ||
+    err instanceof UnknownPeerError ||
+    err instanceof FrameTooLargeError ||
+    err instanceof PeerRefusedError
   );
 }

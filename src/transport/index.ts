@@ -12,6 +12,7 @@ export {
 export {
   FrameTooLargeError,
   PeerOverloadedError,
+  PeerRefusedError,
   PeerRemoteError,
   PeerTimeoutError,
   PeerUnavailableError,

@@ -13,7 +13,11 @@ export interface PeerNetwork {
   onMessage(handler: (from: string, payload: Buffer) => void): void;
   /** False when the frame was not queued (unknown peer, overloaded link). */
   send(peer: string, payload: Uint8Array): boolean;
-  onRequest(handler: (from: string, payload: Buffer) => Promise<Uint8Array>): void;
+  /**
+   * `fromPeer` is false for a caller admitted only because the group is open (not one of its
+   * peers): such a caller may use only what the group serves to every node of the cluster.
+   */
+  onRequest(handler: (from: string, payload: Buffer, fromPeer: boolean) => Promise<Uint8Array>): void;
   request(peer: string, payload: Uint8Array, options?: { timeoutMs?: number }): Promise<Buffer>;
   /**
    * The wire version of the live connection to `peer`, the lower of both sides'

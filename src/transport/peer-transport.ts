@@ -20,6 +20,7 @@ import { Connection, type ConnectionEvents } from './connection';
 import {
   FrameTooLargeError,
   PeerOverloadedError,
+  PeerRefusedError,
   PeerRemoteError,
   PeerTimeoutError,
   PeerUnavailableError,
@@ -53,7 +54,11 @@ export type { PeerAddress } from './peer-link';
 export type OneWayChannel = 'raft';
 
 export type MessageHandler = (from: string, channel: OneWayChannel, payload: Buffer) => void;
-export type RequestHandler = (from: string, payload: Buffer) => Promise<Uint8Array>;
+/**
+ * `fromPeer`: the caller is one of the group's peers; false only on an open group, for a node
+ * admitted because the group is open (it may be a peer of another group here).
+ */
+export type RequestHandler = (from: string, payload: Buffer, fromPeer: boolean) => Promise<Uint8Array>;
 
 /** One group's part of the transport. */
 interface GroupState {
@@ -1041,7 +1046,8 @@ export class PeerTransport {
       return;
     }
     link.serving += 1;
-    const answered = (async () => handler(link.id, request.body))();
+    const fromPeer = state.peers.has(link.id);
+    const answered = (async () => handler(link.id, request.body, fromPeer))();
     void answered
       .then(
         (answer) => {
@@ -1094,7 +1100,7 @@ export class PeerTransport {
         pending.reject(new PeerOverloadedError(`transport: '${link.id}' is busy serving other requests`, link.id));
         return;
       case RPC_STATUS.noHandler:
-        pending.reject(new PeerRemoteError(`transport: '${link.id}' cannot serve requests: ${text()}`, link.id));
+        pending.reject(new PeerRefusedError(`transport: '${link.id}' cannot serve requests: ${text()}`, link.id));
         return;
       default:
         pending.reject(new PeerRemoteError(`transport: '${link.id}' answered with unknown status ${response.status}`, link.id));

@@ -31,7 +31,8 @@ export interface SimNetworkStats {
 }
 
 type MessageHandler = (from: string, payload: Buffer) => void;
-type RequestHandler = (from: string, payload: Buffer) => Promise<Uint8Array>;
+/** `fromPeer`: always true here, as the simulated groups are not open. */
+type RequestHandler = (from: string, payload: Buffer, fromPeer: boolean) => Promise<Uint8Array>;
 
 /** One Raft group's handlers on one process. */
 interface GroupHandlers {
@@ -257,7 +258,7 @@ export class SimPeerNetwork implements PeerNetwork {
       };
       const sent = this.net.transmit(this.id, peer, (target) => {
         const handler = target.groups.get(this.group)?.onRequest;
-        const answer = handler ? handler(this.id, copy) : Promise.reject(new Error(`no request handler for group ${this.group}`));
+        const answer = handler ? handler(this.id, copy, true) : Promise.reject(new Error(`no request handler for group ${this.group}`));
         answer.then(
           (body) => {
             const bytes = Buffer.from(body);

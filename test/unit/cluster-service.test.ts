@@ -12,7 +12,8 @@ import { GroupIds } from '../../src/broker/ids';
 import { QueueStateMachine } from '../../src/broker/state-machine';
 import type { ControllerCommand, ControllerQuery, ControllerResult, SetView } from '../../src/controller/commands';
 import { entityKey, type EntityType } from '../../src/controller/model';
-import { ClusterQueueService, type SetDirectory } from '../../src/node/cluster-service';
+import { ClusterQueueService } from '../../src/node/cluster-service';
+import type { SetDirectory } from '../../src/node/remote-sets';
 import { RouteCache } from '../../src/node/route-cache';
 import { fail, type ErrorResult } from '../../src/protocol/errors';
 import { LIMITS } from '../../src/protocol/limits';
@@ -555,4 +556,22 @@ void test('with the controller down, cached routes keep serving and uncached one
   assert.equal(errorOf(r), 'notApplied');
   assert.match((r as ErrorResult).detail ?? '', /route of queue unknown/);
   assert.equal(c.set(3).calls, 0);
+});
+
+void test('a queue or topic the controller does not route yet is served from the own set when it holds it (not adopted yet), else not found', async () => {
+  const c = cluster();
+  // On the own set (1) and on set 2, neither routed: what predates the controller.
+  c.set(1).h.ok({ kind: 'createQueue', queueName: 'legacy', attrs: {} });
+  c.set(1).h.ok({ kind: 'createTopic', topicName: 'old-topic', maxMsgSize: 65_536, filterType: 1 });
+  c.set(2).h.ok({ kind: 'createQueue', queueName: 'elsewhere', attrs: {} });
+  assert.ok((await c.svc.submit(ctx, { kind: 'sendMessages', queueName: 'legacy', delaySeconds: null, bodies: [Buffer.from('x')] })).ok);
+  assert.ok((await c.svc.getQueueAttributes(ctx, 'legacy')).ok);
+  assert.ok((await c.svc.getTopicAttributes(ctx, 'old-topic')).ok);
+  // Another set's unrouted queue is not found from here until its set adopts it.
+  assert.equal(errorOf(await c.svc.getQueueAttributes(ctx, 'elsewhere')), 'queueNotExist');
+  assert.equal(errorOf(await c.svc.getQueueAttributes(ctx, 'nowhere')), 'queueNotExist');
+  assert.equal(errorOf(await c.svc.getTopicAttributes(ctx, 'nowhere')), 'topicNotExist');
+  // Once adopted, it is served from any node.
+  c.controller.route('queue', 'elsewhere', 2);
+  assert.ok((await c.svc.getQueueAttributes(ctx, 'elsewhere')).ok);
 });

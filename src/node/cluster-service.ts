@@ -216,8 +216,10 @@ export class ClusterQueueService implements QueueService {
       this.cache.set(type, name, target);
     } else if (placed.error === existsOf(type)) {
       const r = await this.askRoute(type, name);
-      // Deleted between the two calls: nothing was created, a retry places it again.
-      if (isError(r)) return r.error === notExistOf(type) ? fail('notApplied', undefined, `${type} ${name} was deleted while being created; retry`) : r;
+      // Taken but not under this spelling: names are unique regardless of case (the set would say
+      // queueExists / topicExists too). Also what a name deleted between the two calls answers:
+      // rare, and the client's retry then places it.
+      if (isError(r)) return r.error === notExistOf(type) ? fail(existsOf(type)) : r;
       target = r.setId;
     } else if (placed.error === 'outcomeUnknown') {
       // Whether the controller placed it or not, no set created it: a retry completes it.

@@ -139,10 +139,8 @@ describe('remote queue subscriptions in the state machine', () => {
     assert.equal(r.duePushes(HARNESS_T0, 10)[0]?.remoteQueue, true);
     assert.equal(r.topicStats().remoteQueueDeliveries, 1);
     // The restored subscription still keeps new messages pending rather than enqueuing them.
-    const next = r.apply(h.index + 1, HARNESS_T0, ...((): [Uint8Array, number] => {
-      const e = encodeCommand({ kind: 'publishMessages', topicName: 't', bodies: [Buffer.from('c')], msgTags: [], routingKey: '' });
-      return [e.payload, e.metaLen];
-    })());
+    const e = encodeCommand({ kind: 'publishMessages', topicName: 't', bodies: [Buffer.from('c')], msgTags: [], routingKey: '' });
+    const next = r.apply(h.index + 1, HARNESS_T0, e.payload, e.metaLen);
     assert.ok(next.ok && next.kind === 'publishMessages');
     assert.equal(r.topicStats().pendingPushes, 2);
   });

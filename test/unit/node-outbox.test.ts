@@ -4,12 +4,17 @@
 // same deduplication id after a leader change, and the queue's set then keeps it once.
 
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
 
 import type { Command, CommandResult } from '../../src/broker/commands';
 import { QueueStateMachine } from '../../src/broker/state-machine';
 import { outboxDedupId, queueDeliveryOutcome, queueDeliveryThrough, queueSendCommand, type DeliverToQueue, type QueueDeliveryOutcome } from '../../src/node/outbox';
 import { PushDelivery, type PushDeliveryOptions } from '../../src/node/push-delivery';
+import { QueueNode } from '../../src/node/queue-node';
+import type { RequestContext } from '../../src/service/request-context';
 import { fail } from '../../src/protocol/errors';
 import { nodeRuntime } from '../../src/runtime/node-runtime';
 import { BrokerHarness } from '../helpers/broker-harness';
@@ -259,5 +264,92 @@ describe('the send a remote delivery is, and what its answer means', () => {
     assert.notEqual(a, outboxDedupId('news', 'far', '32'));
     // CMQ dedupIds are printable ASCII without spaces; SQS keys start with q: or g:.
     assert.ok(a.includes(' ') && !a.startsWith('q:') && !a.startsWith('g:'));
+  });
+});
+
+describe('two sets of one node each: a topic on one, its queue on the other', () => {
+  const RC: RequestContext = { requestId: 'test-outbox', clientAddress: '', receivedAtMs: 0 };
+  const dirs: string[] = [];
+  after(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  async function open(dir?: string): Promise<{ node: QueueNode; dir: string }> {
+    const dataDir = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'opencmq-outbox-')));
+    if (!dir) dirs.push(dataDir);
+    return { node: await QueueNode.open({ dataDir, segmentBytes: 64 * 1024, log: () => undefined }), dir: dataDir };
+  }
+
+  async function must(p: Promise<CommandResult>): Promise<CommandResult> {
+    const r = await p;
+    assert.ok(r.ok, `expected success, got ${JSON.stringify(r)}`);
+    return r;
+  }
+
+  async function setUpTopic(node: QueueNode, queueName: string): Promise<void> {
+    await must(node.submit(RC, { kind: 'createTopic', topicName: 'news', maxMsgSize: 65536, filterType: 1 }));
+    await must(
+      node.submit(RC, {
+        kind: 'subscribe',
+        topicName: 'news',
+        subscriptionName: 'far',
+        protocol: 'queue',
+        endpoint: queueName,
+        notifyStrategy: 'BACKOFF_RETRY',
+        notifyContentFormat: 'SIMPLIFIED',
+        filterTags: [],
+        bindingKeys: [],
+        remoteQueue: true,
+      }),
+    );
+  }
+
+  function pendingOf(node: QueueNode): number {
+    return node.observe().topics.pendingPushes;
+  }
+
+  test('published before a restart of the topic set, delivered once after it', async () => {
+    const queues = await open();
+    let topics = await open();
+    try {
+      await must(queues.node.submit(RC, { kind: 'createQueue', queueName: 'orders', attrs: {} }));
+      await setUpTopic(topics.node, 'orders');
+      // No route to other sets yet: the message stays pending, durable in the topic set's log.
+      await must(topics.node.submit(RC, { kind: 'publishMessages', topicName: 'news', bodies: [Buffer.from('hello')], msgTags: [], routingKey: '' }));
+      assert.equal(pendingOf(topics.node), 1);
+      await topics.node.close();
+      topics = { node: (await open(topics.dir)).node, dir: topics.dir };
+      assert.equal(pendingOf(topics.node), 1, 'still pending after the restart');
+      const sent: string[] = [];
+      topics.node.deliverToRemoteQueues(async (queueName, body, dedupId, signal) => {
+        sent.push(dedupId);
+        return queueDeliveryThrough((cmd) => queues.node.submit(RC, cmd))(queueName, body, dedupId, signal);
+      });
+      await waitFor('delivered', () => pendingOf(topics.node) === 0);
+      const r = await queues.node.receive(RC, 'orders', 16, 0);
+      assert.ok(r.ok);
+      assert.deepEqual(r.messages.map((m) => m.bodyBytes.toString()), ['hello']);
+      assert.equal(sent.length, 1);
+      assert.equal(topics.node.observe().topics.remoteQueueDeliveries, 1);
+    } finally {
+      await topics.node.close();
+      await queues.node.close();
+    }
+  });
+
+  test('a missing queue is counted as gone, and the message stays pending for its retries', async () => {
+    const queues = await open();
+    const topics = await open();
+    try {
+      await setUpTopic(topics.node, 'missing');
+      topics.node.deliverToRemoteQueues(queueDeliveryThrough((cmd) => queues.node.submit(RC, cmd)));
+      await must(topics.node.submit(RC, { kind: 'publishMessages', topicName: 'news', bodies: [Buffer.from('x')], msgTags: [], routingKey: '' }));
+      await waitFor('the failure counted', () => topics.node.observe().served.remoteQueueGone === 1);
+      assert.equal(topics.node.observe().served.pushFailures, 1);
+      assert.equal(pendingOf(topics.node), 1, 'BACKOFF_RETRY: retried in 19-29 s, dropped after 3 retries');
+    } finally {
+      await topics.node.close();
+      await queues.node.close();
+    }
   });
 });

@@ -50,7 +50,7 @@ import { nodeRuntime } from '../runtime/node-runtime';
 import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
 
 export interface QueueNodeOptions extends GroupReplicaOptions<CommandResult> {
-  /** How long an http subscriber may take to answer a push (default 15 s, as CMQ). */
+  /** How long an http subscriber, or another set taking a remote queue's message, may take to answer a push (default 15 s, as CMQ). */
   pushTimeoutMs?: number;
   /** Compaction of sparse log segments (default DEFAULT_COMPACTION: below half live, a census every 10 s). */
   compaction?: Partial<CompactionSettings>;

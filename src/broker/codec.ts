@@ -26,7 +26,8 @@
 //   setTopicAttributes: str16 topicName, u32 maxMsgSize
 //   deleteTopic:        str16 topicName
 //   subscribe:          str16 topicName, str16 subscriptionName, u8 protocol, str16 endpoint,
-//                       u8 notifyStrategy, u8 notifyContentFormat, list filterTags, list bindingKeys
+//                       u8 notifyStrategy, u8 notifyContentFormat, list filterTags, list bindingKeys,
+//                       then optionally u8 flags (1: remoteQueue), written only when a flag is set
 //   unsubscribe / clearSubscriptionFilterTags: str16 topicName, str16 subscriptionName
 //   setSubscriptionAttributes: str16 topicName, str16 subscriptionName, u8 presentFlags, then
 //                       the present ones of u8 notifyStrategy, u8 notifyContentFormat, list filterTags,
@@ -103,6 +104,8 @@ export type DecodedCommand =
   | { kind: 'relocateBodies'; bodies: DecodedRelocation[] }
   | { kind: 'sendMessages'; queueName: string; delaySeconds: number | null; bodies: DecodedBody[]; options?: SendBodyOptions[] }
   | { kind: 'publishMessages'; topicName: string; bodies: DecodedBody[]; msgTags: string[]; routingKey: string; dedupId?: string };
+
+const SUB_REMOTE_QUEUE = 1;
 
 const SET_SUB_STRATEGY = 1;
 const SET_SUB_FORMAT = 2;
@@ -231,6 +234,8 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       w.u8(enumCode(NOTIFY_CONTENT_FORMATS, cmd.notifyContentFormat));
       writeList(w, cmd.filterTags);
       writeList(w, cmd.bindingKeys);
+      // Absent unless set, so every subscribe an older replica could apply keeps its old bytes.
+      if (cmd.remoteQueue === true) w.u8(SUB_REMOTE_QUEUE);
       break;
     case 'unsubscribe':
     case 'clearSubscriptionFilterTags':
@@ -585,17 +590,7 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
     case KIND_CODES.deleteTopic:
       return { kind: 'deleteTopic', topicName: r.shortStr() };
     case KIND_CODES.subscribe:
-      return {
-        kind: 'subscribe',
-        topicName: r.shortStr(),
-        subscriptionName: r.shortStr(),
-        protocol: readEnum(r, SUBSCRIPTION_PROTOCOLS, 'protocol'),
-        endpoint: r.shortStr(),
-        notifyStrategy: readEnum(r, NOTIFY_STRATEGIES, 'notifyStrategy'),
-        notifyContentFormat: readEnum(r, NOTIFY_CONTENT_FORMATS, 'notifyContentFormat'),
-        filterTags: readList(r),
-        bindingKeys: readList(r),
-      };
+      return decodeSubscribe(r, metaLen);
     case KIND_CODES.unsubscribe:
       return { kind: 'unsubscribe', topicName: r.shortStr(), subscriptionName: r.shortStr() };
     case KIND_CODES.clearSubscriptionFilterTags:
@@ -706,6 +701,25 @@ function readBodies(r: ByteReader, metaLen: number): DecodedBody[] {
     offset += length;
   }
   return bodies;
+}
+
+function decodeSubscribe(r: ByteReader, metaLen: number): DecodedCommand {
+  const cmd: Extract<Command, { kind: 'subscribe' }> = {
+    kind: 'subscribe',
+    topicName: r.shortStr(),
+    subscriptionName: r.shortStr(),
+    protocol: readEnum(r, SUBSCRIPTION_PROTOCOLS, 'protocol'),
+    endpoint: r.shortStr(),
+    notifyStrategy: readEnum(r, NOTIFY_STRATEGIES, 'notifyStrategy'),
+    notifyContentFormat: readEnum(r, NOTIFY_CONTENT_FORMATS, 'notifyContentFormat'),
+    filterTags: readList(r),
+    bindingKeys: readList(r),
+  };
+  if (r.pos === metaLen) return cmd;
+  const flags = r.u8();
+  check((flags & ~SUB_REMOTE_QUEUE) === 0, `unknown subscribe flags ${flags}`);
+  if (flags & SUB_REMOTE_QUEUE) cmd.remoteQueue = true;
+  return cmd;
 }
 
 function decodeSetSubscription(r: ByteReader): DecodedCommand {

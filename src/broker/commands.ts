@@ -76,6 +76,13 @@ export type Command =
       notifyContentFormat: NotifyContentFormat;
       filterTags: string[];
       bindingKeys: string[];
+      /**
+       * protocol queue only: the queue is on another set (decided by whoever proposes this, which
+       * knows the routes; the state machine never looks it up). Published messages are then kept
+       * pending, like http pushes, and the leader sends them to that queue with a deduplication id
+       * (node/outbox.ts) instead of enqueuing them here. Absent: false.
+       */
+      remoteQueue?: boolean;
     }
   | { kind: 'unsubscribe'; topicName: string; subscriptionName: string }
   /** Absent fields are kept; a present filterTags / bindingKeys replaces the whole set. */
@@ -103,7 +110,7 @@ export type Command =
       /** A publish with a dedupId sent to this topic within LIMITS.dedupWindowMs answers the first msgIds and delivers nothing. */
       dedupId?: string;
     }
-  /** The leader's POST of a pending push was answered 2xx. */
+  /** The leader's POST of a pending push was answered 2xx (remote queue: the queue's set took it). */
   | { kind: 'pushSucceeded'; topicName: string; subscriptionName: string; msgId: string }
   /**
    * The leader's POST failed; the next attempt follows the subscription's notifyStrategy. `seed`
@@ -297,11 +304,14 @@ export interface SubscriptionList {
   subscriptionList: SubscriptionListItem[];
 }
 
-/** An HTTP push the node should attempt now (duePushes): everything it needs for the POST. */
+/** A push the node should attempt now (duePushes): everything it needs for the POST or the send. */
 export interface DuePush {
   topicName: string;
   subscriptionName: string;
+  /** http: the URL; remote queue: the queue name. */
   endpoint: string;
+  /** The subscription's queue is on another set: send the body there (node/outbox.ts), do not POST. */
+  remoteQueue?: boolean;
   notifyContentFormat: NotifyContentFormat;
   msgId: string;
   body: BodyRef;

@@ -17,6 +17,8 @@ export function olderReplicasCanApply(cmd: Command): boolean {
       return cmd.visibilitySeconds === undefined;
     case 'publishMessages':
       return cmd.dedupId === undefined;
+    case 'subscribe':
+      return cmd.remoteQueue !== true;
     case 'createQueue':
     case 'setQueueAttributes':
       return cmd.attrs.sqs === undefined && cmd.attrs.tags === undefined;
@@ -31,7 +33,6 @@ export function olderReplicasCanApply(cmd: Command): boolean {
     case 'createTopic':
     case 'setTopicAttributes':
     case 'deleteTopic':
-    case 'subscribe':
     case 'unsubscribe':
     case 'setSubscriptionAttributes':
     case 'clearSubscriptionFilterTags':
@@ -67,5 +68,7 @@ export function forOlderReplicas(cmd: Command): Command | undefined {
     const { dedupId: _dropped, ...rest } = cmd;
     return rest;
   }
+  // A remote queue subscription has no older form: subscribed as a local queue, every message
+  // would be dropped (the queue is not on this set), so it waits until every member is upgraded.
   return undefined;
 }

@@ -12,7 +12,9 @@
 //     slot, and each column's values for those slots (a chunk mostly empty: the others are GONE);
 //     (before version 3) capacity × 54 bytes, the columns without bodyEntry
 //   (version ≥ 2) str32 topicsJson: topic counters, then topics in creation order, each with its
-//   subscriptions in creation order and their pending pushes in publish order.
+//   subscriptions in creation order and their pending pushes in publish order. Fields added since
+//   (a subscription's `remoteQueue`, the counter `remoteQueueDeliveries`) are written only when
+//   set and read as false / 0 when absent, so older snapshots load unchanged.
 // Version 1 (no topics section) still loads, as a machine without topics; versions 1 and 2 load
 // with every body in the entry that enqueued it. A FIFO queue's meta also holds the group of each
 // of its messages not GONE (`fifoGroups`, FifoGroups.snapshotRows); meta without the FIFO settings
@@ -141,7 +143,7 @@ export function decodeSnapshot(data: Uint8Array, ids: GroupIds): { header: Snaps
   const n = r.u32();
   const queues: QueueState[] = [];
   for (let k = 0; k < n; k++) queues.push(readQueue(r, ids, version));
-  const topics: RestoredTopics = version >= 2 ? parseTopics(r.longStr()) : { counters: { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0 }, topics: [] };
+  const topics: RestoredTopics = version >= 2 ? parseTopics(r.longStr()) : { counters: { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0, remoteQueueDeliveries: 0 }, topics: [] };
   const dedup = version >= 5 ? readDedup(r) : version === 4 ? parseDedupJson(r.longStr()) : [];
   r.expectEnd('snapshot');
   return { header, queues, topics, dedup };
@@ -363,7 +365,12 @@ type PushRow = [string, number, number, number, number, number, number, number, 
 export function topicsMeta(t: TopicsSnapshot): unknown {
   const c = t.counters;
   return {
-    counters: { deliveryDrops: c.deliveryDrops, pushDrops: c.pushDrops, pushesDelivered: c.pushesDelivered },
+    counters: {
+      deliveryDrops: c.deliveryDrops,
+      pushDrops: c.pushDrops,
+      pushesDelivered: c.pushesDelivered,
+      ...(c.remoteQueueDeliveries !== 0 ? { remoteQueueDeliveries: c.remoteQueueDeliveries } : {}),
+    },
     topics: t.topics.map((topic) => ({
       name: topic.name,
       topicId: topic.topicId,
@@ -384,6 +391,8 @@ export function topicsMeta(t: TopicsSnapshot): unknown {
         notifyContentFormat: sub.settings.notifyContentFormat,
         filterTags: sub.settings.filterTags,
         bindingKeys: sub.settings.bindingKeys,
+        // Written only when set: a snapshot without remote queue subscriptions keeps its old form.
+        ...(sub.remoteQueue ? { remoteQueue: true } : {}),
         pending: [...sub.pending].map(
           ([msgId, p]): PushRow => [msgId, p.entryIndex, p.bodyOffset, p.bodyLength, p.bodyCrc, p.batchPos, p.publishTimeMs, p.failedAttempts, p.nextAttemptMs, [...p.msgTags]],
         ),
@@ -425,7 +434,13 @@ function parseTopics(json: string): RestoredTopics {
   const root = record(raw, 'topics section');
   const c = record(root.counters, 'topic counters');
   return {
-    counters: { deliveryDrops: num(c, 'deliveryDrops'), pushDrops: num(c, 'pushDrops'), pushesDelivered: num(c, 'pushesDelivered') },
+    counters: {
+      deliveryDrops: num(c, 'deliveryDrops'),
+      pushDrops: num(c, 'pushDrops'),
+      pushesDelivered: num(c, 'pushesDelivered'),
+      // Snapshots from before remote queue subscriptions existed have none.
+      remoteQueueDeliveries: c.remoteQueueDeliveries === undefined ? 0 : num(c, 'remoteQueueDeliveries'),
+    },
     topics: arr(root, 'topics').map((v) => parseTopic(record(v, 'topic'))),
   };
 }
@@ -446,7 +461,10 @@ function parseSubscription(s: Record<string, unknown>): SubscriptionState {
     filterTags: strings(s, 'filterTags'),
     bindingKeys: strings(s, 'bindingKeys'),
   };
-  const sub = new SubscriptionState(str(s, 'name'), str(s, 'subscriptionId'), num(s, 'number'), num(s, 'createTimeMs'), num(s, 'lastModifyTimeMs'), settings);
+  // Absent in snapshots taken before remote queue subscriptions existed (and whenever false).
+  const remote = s.remoteQueue ?? false;
+  if (typeof remote !== 'boolean') throw new BrokerFormatError('snapshot: bad remoteQueue');
+  const sub = new SubscriptionState(str(s, 'name'), str(s, 'subscriptionId'), num(s, 'number'), num(s, 'createTimeMs'), num(s, 'lastModifyTimeMs'), settings, remote);
   for (const row of arr(s, 'pending')) {
     const [msgId, push] = parsePush(row);
     if (sub.pending.has(msgId)) throw new BrokerFormatError(`snapshot: duplicate push ${msgId}`);

@@ -3,7 +3,9 @@
 // crash can never leave a message delivered to some subscribers and not others. Queue
 // subscriptions get a queue message referencing the publish entry's bytes; http subscriptions get
 // a replicated pending push, which the leader's node POSTs and settles through the log
-// (pushSucceeded / pushFailed), so a new leader resumes where the old one stopped.
+// (pushSucceeded / pushFailed), so a new leader resumes where the old one stopped. A queue
+// subscription whose queue is on another set (`remoteQueue`, fixed at subscribe) is served like an
+// http one: a pending push, which the leader sends to that queue (node/outbox.ts).
 //
 // Time-driven: a pending push expires at publish + 86400 s (the topic retention). Pushes are kept
 // in publish order per subscription, so expiry advances from the head; `schedule` holds
@@ -86,6 +88,11 @@ export interface SubscriptionSettings {
 
 export class SubscriptionState {
   readonly nameLower: string;
+  /**
+   * A queue subscription whose queue is on another set (Command subscribe.remoteQueue): publish
+   * keeps its messages pending, as for http, instead of enqueuing them on this set.
+   */
+  readonly remoteQueue: boolean;
   /** By msgId, in publish order (so publish time, hence expiry, never decreases along it). */
   readonly pending = new Map<string, PendingPush>();
   /** The deadline this subscription is scheduled at (Infinity: none). */
@@ -99,8 +106,15 @@ export class SubscriptionState {
     readonly createTimeMs: number,
     public lastModifyTimeMs: number,
     public settings: SubscriptionSettings,
+    remoteQueue = false,
   ) {
     this.nameLower = name.toLowerCase();
+    this.remoteQueue = remoteQueue && settings.protocol === 'queue';
+  }
+
+  /** Whether publish keeps pending pushes for it (http, or a queue on another set). */
+  get pushes(): boolean {
+    return this.settings.protocol !== 'queue' || this.remoteQueue;
   }
 
   /** Earliest expiry of a pending push; Infinity when none. */
@@ -163,6 +177,8 @@ export interface TopicCounters {
   /** Pushes dropped: retries exhausted, retention expired, or the pending list full. */
   pushDrops: number;
   pushesDelivered: number;
+  /** Of pushesDelivered, those into a queue on another set (remote queue subscriptions). */
+  remoteQueueDeliveries: number;
 }
 
 export type TopicCommand = Extract<
@@ -192,7 +208,7 @@ export class TopicRegistry {
   /** Subscription number → its topic and itself, for the schedule. */
   private readonly bySubNumber = new Map<number, { topic: TopicState; sub: SubscriptionState }>();
   private readonly schedule = new TimedIdHeap();
-  readonly counters: TopicCounters = { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0 };
+  readonly counters: TopicCounters = { deliveryDrops: 0, pushDrops: 0, pushesDelivered: 0, remoteQueueDeliveries: 0 };
 
   constructor(
     private readonly sink: QueueSink,
@@ -245,6 +261,7 @@ export class TopicRegistry {
         const ok = 'sub' in found && found.sub.pending.delete(cmd.msgId);
         if (ok) {
           this.counters.pushesDelivered++;
+          if (found.sub.remoteQueue) this.counters.remoteQueueDeliveries++;
           this.reschedule(found.sub);
         }
         return { ok: true, kind: 'pushSucceeded', found: ok };
@@ -286,7 +303,7 @@ export class TopicRegistry {
       filterTags: [...cmd.filterTags],
       bindingKeys: [...cmd.bindingKeys],
     };
-    this.addSubscription(t, new SubscriptionState(cmd.subscriptionName, subscriptionId, index, nowMs, nowMs, settings));
+    this.addSubscription(t, new SubscriptionState(cmd.subscriptionName, subscriptionId, index, nowMs, nowMs, settings, cmd.remoteQueue === true));
     return { ok: true, kind: 'subscribe', subscriptionId };
   }
 
@@ -343,7 +360,7 @@ export class TopicRegistry {
     let pushes = 0;
     const tags: readonly string[] = [...msgTags];
     for (const s of matches) {
-      if (s.settings.protocol === 'queue') {
+      if (!s.pushes) {
         if (this.sink.deliver(s.settings.endpoint, index, nowMs, bodies)) {
           if (!deliveredQueues.includes(s.settings.endpoint)) deliveredQueues.push(s.settings.endpoint);
         } else {
@@ -506,6 +523,7 @@ export class TopicRegistry {
       topicName: t.name,
       subscriptionName: s.name,
       endpoint: s.settings.endpoint,
+      ...(s.remoteQueue ? { remoteQueue: true } : {}),
       notifyContentFormat: s.settings.notifyContentFormat,
       msgId,
       body: { entryIndex: p.entryIndex, offset: p.bodyOffset, length: p.bodyLength, crc32c: p.bodyCrc },
@@ -533,7 +551,7 @@ export class TopicRegistry {
     for (const t of this.byName.values()) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) fn(p.entryIndex, p.bodyLength);
   }
 
-  /** Pushes to http subscribers not yet delivered or dropped, across all topics. */
+  /** Pushes (http, remote queues) not yet delivered or dropped, across all topics. */
   pendingPushCount(): number {
     let n = 0;
     for (const t of this.byName.values()) n += t.msgCount();

@@ -361,7 +361,7 @@ export class NodeMetrics {
     counter('opencmq_topic_messages_published_total', 'Messages accepted by PublishMessage/BatchPublishMessage on this node as leader', (o) => o.served.messagesPublished);
     new Counter({
       name: 'opencmq_topic_pushes_total',
-      help: 'Pushes to http subscribers: result="ok" delivered (replicated state), result="failed" attempts that failed on this node as leader (each retry counts)',
+      help: 'Pushes to http subscribers and to queues on other sets: result="ok" delivered (replicated state), result="failed" attempts that failed on this node as leader (each retry counts)',
       labelNames: ['result'],
       registers,
       collect() {
@@ -372,7 +372,17 @@ export class NodeMetrics {
         this.inc({ result: 'failed' }, o.served.pushFailures);
       },
     });
-    gauge('opencmq_topic_pushes_pending', 'Pushes to http subscribers waiting for delivery or a retry', (o) => o.topics.pendingPushes);
+    gauge('opencmq_topic_pushes_pending', 'Pushes to http subscribers and to queues on other sets waiting for delivery or a retry', (o) => o.topics.pendingPushes);
+    counter(
+      'opencmq_topic_remote_queue_deliveries_total',
+      'Of the delivered pushes, messages sent into a queue on another set (replicated state)',
+      (o) => o.topics.remoteQueueDeliveries,
+    );
+    counter(
+      'opencmq_topic_remote_queue_gone_total',
+      'Sends into a queue on another set refused because the queue does not exist or refuses the message, on this node as leader (each retry counts)',
+      (o) => o.served.remoteQueueGone,
+    );
     counter('opencmq_topic_push_drops_total', 'Pushes given up: retries exhausted, retention expired, or the pending list full', (o) => o.topics.pushDrops);
     counter(
       'opencmq_topic_delivery_drops_total',

@@ -1,7 +1,9 @@
-// The leader's HTTP push loop for topic subscriptions (spec §3.5): POSTs what the broker lists as
-// due, never the same push twice at once, with bounded concurrency per endpoint origin and overall,
-// and proposes each outcome (pushSucceeded / pushFailed) so the retry schedule is replicated state.
-// Delivery is at-least-once: a POST whose outcome is not applied (stop, lost leadership) is
+// The leader's push loop for topic subscriptions (spec §3.5): delivers what the broker lists as
+// due, never the same push twice at once, with bounded concurrency per endpoint and overall, and
+// proposes each outcome (pushSucceeded / pushFailed) so the retry schedule is replicated state.
+// An http subscription's push is a POST; a remote queue subscription's is a send into that queue
+// on its set (outbox.ts), with a deduplication id that stays the same across attempts and leaders.
+// Delivery is at-least-once: an attempt whose outcome is not applied (stop, lost leadership) is
 // simply attempted again later, by this node or by the next leader.
 
 import http from 'node:http';
@@ -9,6 +11,7 @@ import https from 'node:https';
 
 import type { BodyRef, CommandResult, DuePush } from '../broker/commands';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
+import { outboxDedupId, type DeliverToQueue } from './outbox';
 import { nodeRuntime, unrefTimer } from '../runtime/node-runtime';
 import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
 
@@ -60,6 +63,12 @@ export interface PushDeliveryOptions {
   runtime?: Runtime;
   /** Default: an HttpPoster (node:http / node:https, keep-alive agent per origin), closed by stop(). */
   post?: PushPost;
+  /**
+   * Sends a remote queue subscription's message into its queue (outbox.ts); also settable later
+   * (setDeliverToQueue). Absent: such pushes are left pending (not attempted, no retry spent)
+   * until it is set, here or on a later leader.
+   */
+  deliverToQueue?: DeliverToQueue;
   log?: LogSink;
   /** The loop stopped by itself (a proposal failed); start() may be called again. */
   onHalt?: (reason: string) => void;
@@ -81,7 +90,12 @@ export interface PushDeliveryStats {
   failed: number;
   /** Bodies that could not be read (each also counted in `failed`). */
   bodyReadFailures: number;
-  /** In-flight pushes per endpoint origin (origins with none are absent). */
+  /** Of delivered / failed: sends into remote queues (remote queue subscriptions). */
+  queueDelivered: number;
+  queueFailed: number;
+  /** Of queueFailed: the queue did not exist or refused the message for good. */
+  queueGone: number;
+  /** In-flight pushes per endpoint origin, or `queue:<name>` (those with none are absent). */
   perEndpointInFlight: Record<string, number>;
 }
 
@@ -134,6 +148,18 @@ interface Task {
 
 class Abandoned extends Error {}
 
+/** One attempt's result: ok, or why not (gone: a remote queue missing or refusing for good). */
+interface AttemptResult {
+  ok: boolean;
+  why: string;
+  gone?: boolean;
+}
+
+/** Where a push goes, for the per-endpoint bound and the failure log. */
+function pushOrigin(push: DuePush): string {
+  return push.remoteQueue === true ? `queue:${push.endpoint}` : endpointOrigin(push.endpoint);
+}
+
 export class PushDelivery {
   private readonly opts: PushDeliveryOptions;
   private readonly rt: Runtime;
@@ -154,11 +180,17 @@ export class PushDelivery {
   private readonly perEndpoint = new Map<string, number>();
   /** Origins whose last POST failed, so a dead endpoint is logged once, not once per push. */
   private readonly failingOrigins = new Set<string>();
+  private deliverToQueue: DeliverToQueue | undefined;
   private pumpQueued = false;
   private timer: TimerHandle | undefined;
   private delivered = 0;
   private failed = 0;
   private bodyReadFailures = 0;
+  private queueDelivered = 0;
+  private queueFailed = 0;
+  private queueGone = 0;
+  /** Logged once: remote queue pushes wait, since this loop has no deliverToQueue. */
+  private warnedNoQueueDelivery = false;
 
   constructor(opts: PushDeliveryOptions) {
     this.opts = opts;
@@ -174,6 +206,7 @@ export class PushDelivery {
       this.ownPoster = new HttpPoster({ maxSocketsPerOrigin: this.perEndpointMax });
       this.post = this.ownPoster.post;
     }
+    this.deliverToQueue = opts.deliverToQueue;
     this.requestId = opts.requestId ?? requestIds(randomU32(this.rt).toString(16).padStart(8, '0'));
   }
 
@@ -197,6 +230,12 @@ export class PushDelivery {
     await this.halt();
   }
 
+  /** How remote queue pushes are sent from now on (the access layer is built after this loop). */
+  setDeliverToQueue(deliver: DeliverToQueue): void {
+    this.deliverToQueue = deliver;
+    this.wake();
+  }
+
   /** Something was applied that may have added or rescheduled pushes: look at the due list soon. */
   wake(): void {
     if (this.running) this.schedulePump();
@@ -209,6 +248,9 @@ export class PushDelivery {
       delivered: this.delivered,
       failed: this.failed,
       bodyReadFailures: this.bodyReadFailures,
+      queueDelivered: this.queueDelivered,
+      queueFailed: this.queueFailed,
+      queueGone: this.queueGone,
       perEndpointInFlight: Object.fromEntries(this.perEndpoint),
     };
   }
@@ -256,7 +298,11 @@ export class PushDelivery {
         if (capacity === 0) break;
         const key = `${push.topicName}\u0000${push.subscriptionName}\u0000${push.msgId}`;
         if (this.tasks.has(key)) continue;
-        const origin = endpointOrigin(push.endpoint);
+        if (push.remoteQueue === true && this.deliverToQueue === undefined) {
+          this.noQueueDelivery();
+          continue;
+        }
+        const origin = pushOrigin(push);
         if ((this.perEndpoint.get(origin) ?? 0) >= this.perEndpointMax) continue;
         this.dispatch(key, origin, push);
         capacity--;
@@ -307,13 +353,19 @@ export class PushDelivery {
     else this.perEndpoint.delete(task.origin);
   }
 
+  private noQueueDelivery(): void {
+    if (this.warnedNoQueueDelivery) return;
+    this.warnedNoQueueDelivery = true;
+    this.log.warn('messages for queues on other sets are pending, but this node cannot reach other sets: they wait for a leader that can');
+  }
+
   /**
-   * Read, POST, propose. Resolves once the outcome is applied; rejects with Abandoned when stopped
-   * meanwhile, or with the proposal's failure (which halts the loop).
+   * Read, deliver (POST, or send into the remote queue), propose. Resolves once the outcome is
+   * applied; rejects with Abandoned when stopped meanwhile, or with the proposal's failure (which
+   * halts the loop).
    */
   private async deliver(push: DuePush, origin: string, signal: AbortSignal): Promise<void> {
-    let ok: boolean;
-    let why = '';
+    let attempt: AttemptResult = { ok: false, why: '' };
     let body: Buffer | undefined;
     try {
       body = await untilAborted(this.opts.readBody(push.body), signal);
@@ -325,28 +377,11 @@ export class PushDelivery {
         subscription: push.subscriptionName,
       });
     }
-    if (body === undefined) {
-      ok = false;
-    } else {
-      const request = pushRequest(push, body, this.requestId(), this.opts.topicOwner ?? TOPIC_OWNER_DEFAULT);
-      const post = new AbortController();
-      const onAbort = (): void => post.abort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      const timer = this.rt.setTimeout(() => post.abort(), this.timeoutMs);
-      try {
-        const { status } = await untilAborted(this.post(push.endpoint, request.headers, request.body, this.timeoutMs, post.signal), post.signal);
-        ok = status >= 200 && status < 300;
-        if (!ok) why = `HTTP ${status}`;
-      } catch (err) {
-        if (signal.aborted) throw new Abandoned();
-        ok = false;
-        why = post.signal.aborted ? `no answer within ${this.timeoutMs} ms` : describe(err);
-      } finally {
-        this.rt.clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-      }
-      this.noteEndpoint(origin, ok, why);
+    if (body !== undefined) {
+      attempt = await this.attempt(push, body, signal);
+      this.noteEndpoint(origin, attempt.ok, attempt.why);
     }
+    const ok = attempt.ok;
     if (signal.aborted) throw new Abandoned();
     const command: PushOutcomeCommand = ok
       ? { kind: 'pushSucceeded', topicName: push.topicName, subscriptionName: push.subscriptionName, msgId: push.msgId }
@@ -362,6 +397,49 @@ export class PushDelivery {
     if (!result.ok) throw new Error(`proposing ${command.kind} failed: ${result.detail ?? result.error}`);
     if (ok) this.delivered++;
     else this.failed++;
+    if (push.remoteQueue === true) {
+      if (ok) this.queueDelivered++;
+      else this.queueFailed++;
+      if (attempt.gone === true) this.queueGone++;
+    }
+  }
+
+  /**
+   * One delivery attempt, bounded by the request timeout; rejects with Abandoned when `signal`
+   * aborts (stopped). A failure of any other kind is a failed attempt, described.
+   */
+  private async attempt(push: DuePush, body: Buffer, signal: AbortSignal): Promise<AttemptResult> {
+    const bounded = new AbortController();
+    const onAbort = (): void => bounded.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = this.rt.setTimeout(() => bounded.abort(), this.timeoutMs);
+    try {
+      const pending = push.remoteQueue === true ? this.sendToQueue(push, body, bounded.signal) : this.postHttp(push, body, bounded.signal);
+      return await untilAborted(pending, bounded.signal);
+    } catch (err) {
+      if (signal.aborted) throw new Abandoned();
+      return { ok: false, why: bounded.signal.aborted ? `no answer within ${this.timeoutMs} ms` : describe(err) };
+    } finally {
+      this.rt.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async postHttp(push: DuePush, body: Buffer, signal: AbortSignal): Promise<AttemptResult> {
+    const request = pushRequest(push, body, this.requestId(), this.opts.topicOwner ?? TOPIC_OWNER_DEFAULT);
+    const { status } = await this.post(push.endpoint, request.headers, request.body, this.timeoutMs, signal);
+    const ok = status >= 200 && status < 300;
+    return { ok, why: ok ? '' : `HTTP ${status}` };
+  }
+
+  /** The raw body into the queue (as a local queue subscription enqueues it), deduplicated by message. */
+  private async sendToQueue(push: DuePush, body: Buffer, signal: AbortSignal): Promise<AttemptResult> {
+    const deliverToQueue = this.deliverToQueue;
+    if (deliverToQueue === undefined) throw new Error('no delivery to other sets configured');
+    const outcome = await deliverToQueue(push.endpoint, body, outboxDedupId(push.topicName, push.subscriptionName, push.msgId), signal);
+    if (outcome === 'delivered') return { ok: true, why: '' };
+    if (outcome === 'gone') return { ok: false, why: `queue ${push.endpoint} does not exist or refuses the message`, gone: true };
+    return { ok: false, why: `queue ${push.endpoint} did not take the message` };
   }
 
   private noteEndpoint(origin: string, ok: boolean, why: string): void {

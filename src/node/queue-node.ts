@@ -40,6 +40,7 @@ import { closeReplica, groupStatusView, openGroupRaft } from './group-raft';
 import { GroupSnapshots, type ServingState } from './group-snapshots';
 import { ParkedReceives } from './long-poll';
 import { PushDelivery } from './push-delivery';
+import type { DeliverToQueue } from './outbox';
 import { MoveTaskRunner } from './move-tasks';
 import type { SnapshotReceiver } from './snapshot-transfer';
 import { applyEntries, type MachineKind } from './replica-machine';
@@ -49,7 +50,7 @@ import { nodeRuntime } from '../runtime/node-runtime';
 import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
 
 export interface QueueNodeOptions extends GroupReplicaOptions<CommandResult> {
-  /** How long an http subscriber may take to answer a push (default 15 s, as CMQ). */
+  /** How long an http subscriber, or another set taking a remote queue's message, may take to answer a push (default 15 s, as CMQ). */
   pushTimeoutMs?: number;
   /** Compaction of sparse log segments (default DEFAULT_COMPACTION: below half live, a census every 10 s). */
   compaction?: Partial<CompactionSettings>;
@@ -65,8 +66,10 @@ export interface ServedCounters {
   messagesDeleted: number;
   /** Messages accepted by PublishMessage/BatchPublishMessage. */
   messagesPublished: number;
-  /** Push attempts to http subscribers that failed (each retry counts). */
+  /** Push attempts (http, remote queues) that failed (each retry counts). */
   pushFailures: number;
+  /** Of pushFailures: sends into a queue on another set that did not exist or refused the message for good. */
+  remoteQueueGone: number;
 }
 
 /** The node's state as the admin endpoint reads it at request time: plain values, no I/O. */
@@ -144,7 +147,7 @@ export class QueueNode implements QueueService {
   /** Proposes the moves of running message move tasks (dead-letter redrive) while this node leads. */
   private readonly moveTasks: MoveTaskRunner;
   private pushRecheck: TimerHandle | undefined;
-  private readonly served: ServedCounters = { messagesSent: 0, messagesReceived: 0, messagesDeleted: 0, messagesPublished: 0, pushFailures: 0 };
+  private readonly served: ServedCounters = { messagesSent: 0, messagesReceived: 0, messagesDeleted: 0, messagesPublished: 0, pushFailures: 0, remoteQueueGone: 0 };
 
   private constructor(
     sm: QueueStateMachine,
@@ -256,6 +259,15 @@ export class QueueNode implements QueueService {
     return Promise.resolve({ ok: true, status: groupStatusView(this.commitLog.status()) });
   }
 
+  /**
+   * How this node, while it leads, sends topic messages into queues on other sets (remote queue
+   * subscriptions; node/outbox.ts queueDeliveryThrough over the access layer). Until set, those
+   * messages stay pending.
+   */
+  deliverToRemoteQueues(deliver: DeliverToQueue): void {
+    this.pushes.setDeliverToQueue(deliver);
+  }
+
   transferLeader(_ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
     return this.leadership.transfer(nodeId);
   }
@@ -344,7 +356,7 @@ export class QueueNode implements QueueService {
       wal: { bytesWritten: this.state.wal.stats.bytesWritten, segments: this.state.wal.segmentCount(), diskBytes: this.state.wal.diskBytes() },
       broker: this.state.sm.stats(),
       topics: this.state.sm.topicStats(),
-      served: this.served,
+      served: { ...this.served, remoteQueueGone: this.pushes.stats().queueGone },
       snapshotsInstalled: this.snapshots.snapshotsInstalled,
       compaction: this.compaction.stats,
     };

@@ -100,7 +100,7 @@ export class ClusterQueueService implements QueueService {
    * more and, if it now names another set, the call runs there, once. Never more: two sets
    * that both say no are answered as the last said.
    */
-  private async routed<T extends object>(type: EntityType, name: string, call: (svc: QueueService) => Promise<T | ErrorResult>): Promise<T | ErrorResult> {
+  private async routed<T extends object>(type: EntityType, name: string, call: (svc: QueueService, setId: number) => Promise<T | ErrorResult>): Promise<T | ErrorResult> {
     let first = await this.locate(type, name);
     // A name the controller does not route may still be on this node's own set, not adopted yet
     // (a set that predates the controller, or a name created there while the controller was away:
@@ -108,12 +108,12 @@ export class ClusterQueueService implements QueueService {
     // queueNotExist / topicNotExist for a name it does not hold either.
     if (isError(first) && first.error === notExistOf(type)) first = { setId: this.opts.ownSetId };
     if (isError(first)) return first;
-    const answer = await call(this.serviceOf(first.setId));
+    const answer = await call(this.serviceOf(first.setId), first.setId);
     if (!isError(answer) || answer.error !== notExistOf(type)) return answer;
     this.cache.drop(type, name);
     const again = await this.askRoute(type, name);
     if (isError(again) || again.setId === first.setId) return answer;
-    return call(this.serviceOf(again.setId));
+    return call(this.serviceOf(again.setId), again.setId);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -155,8 +155,9 @@ export class ClusterQueueService implements QueueService {
         return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.sameSet(command.sourceQueue, command.destinationQueue, onQueue);
       case 'cancelMoveTask':
         return this.cancelMoveTask(ctx, command);
-      case 'setTopicAttributes':
       case 'subscribe':
+        return command.protocol === 'queue' ? this.subscribeQueue(ctx, command) : onTopic(command.topicName);
+      case 'setTopicAttributes':
       case 'unsubscribe':
       case 'setSubscriptionAttributes':
       case 'clearSubscriptionFilterTags':
@@ -188,6 +189,22 @@ export class ClusterQueueService implements QueueService {
     if (isError(o)) return o.error === 'queueNotExist' ? run(queue) : o;
     if (o.setId !== q.setId) return fail('crossSetMove', undefined, `(${queue} is on set ${q.setId}, ${other} on set ${o.setId})`);
     return run(queue);
+  }
+
+  /**
+   * A queue subscription: on the topic's set, marked `remoteQueue` when the queue is on another
+   * set, so the topic's set keeps its messages pending and sends them through the access layer
+   * (node/outbox.ts) instead of into a local queue it does not have. A queue the controller does
+   * not know is subscribed as on one set: the subscription is kept and delivers nothing, as a
+   * set alone does.
+   */
+  private async subscribeQueue(ctx: RequestContext, command: Extract<Command, { kind: 'subscribe' }>): Promise<CommandResult> {
+    const queue = await this.locate('queue', command.endpoint);
+    if (isError(queue) && queue.error !== 'queueNotExist') return queue;
+    const queueSet = isError(queue) ? undefined : queue.setId;
+    return this.routed('topic', command.topicName, (s, topicSet) =>
+      s.submit(ctx, queueSet !== undefined && queueSet !== topicSet ? { ...command, remoteQueue: true } : command),
+    );
   }
 
   /**

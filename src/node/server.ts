@@ -27,6 +27,7 @@ import { controllerStatus, withControllerStatus } from './controller-status';
 import { askMemberInfo, heldEntitiesOf, serveMemberInfo, SetReporter, type MemberAddresses } from './set-reporter';
 import { listSetsOf, RemoteSets, type SetDirectory } from './remote-sets';
 import { ClusterQueueService } from './cluster-service';
+import { queueDeliveryThrough } from './outbox';
 import { isLoopback, loadCredentials } from './credentials';
 import { SINGLE_NODE_ID, type QueueNode } from './queue-node';
 import { createLogger } from './logger';
@@ -326,7 +327,14 @@ async function serve(
     // Any node serves any queue or topic: each call goes to the set the controller routes it to
     // (this set's through `routed`, which reaches its leader). Calls other nodes send this set
     // (serveServiceCalls above) run on it directly and are never routed again, so none bounces.
-    service = new ClusterQueueService({ ownSetId: setId, own: service, sets, controller: client, log: logger.child('access') });
+    const access = new ClusterQueueService({ ownSetId: setId, own: service, sets, controller: client, log: logger.child('access') });
+    service = access;
+    // While this node leads its set, it sends topic messages into queues on other sets through
+    // the same routing (a subscription's outbox, node/outbox.ts).
+    let outboxSends = 0;
+    node.deliverToRemoteQueues(
+      queueDeliveryThrough((command) => access.submit({ requestId: `${cluster.nodeId}-outbox-${++outboxSends}`, clientAddress: '', receivedAtMs: nodeRuntime.nowMs() }, command)),
+    );
     service = withControllerStatus(service, () => controllerStatus(statusSource));
   }
   const apiTls = opts.tls ? await loadApiTls(opts.tls) : undefined;

@@ -19,6 +19,8 @@ export interface CliProcess {
   /** Resolves when the process has exited; killed (and the test failed) after `timeoutMs`. */
   done: Promise<CliRun>;
   stdout(): string;
+  /** What it has written to stderr so far. */
+  stderr(): string;
   /** SIGKILL the CLI and everything it started. */
   kill(): void;
   /** SIGINT to the CLI alone, as Ctrl-C would. */
@@ -48,7 +50,7 @@ export function startCli(args: string[], opts: { cwd?: string; timeoutMs: number
       resolve({ code, signal, stdout, stderr });
     });
   });
-  return { done, stdout: () => stdout, kill: killGroup, interrupt: () => child.kill('SIGINT') };
+  return { done, stdout: () => stdout, stderr: () => stderr, kill: killGroup, interrupt: () => child.kill('SIGINT') };
 }
 
 /** A listener on 127.0.0.1:port (a port held, so nothing else takes it). */

@@ -142,12 +142,16 @@ test('start-local --sets 2: any node serves any queue and topic; queues spread o
     }
     // Deleting a queue through another set's node frees its name cluster-wide.
     await ok(set2[1]!, 'DeleteQueue', { queueName: 'acc-a' });
-    const gone = await cmqRequest(set1[1]!, 'GetQueueAttributes', { queueName: 'acc-a' }, { timeoutMs: 30_000 });
+    const gone = await cmqRequest(living.find((e) => set1.includes(e))!, 'GetQueueAttributes', { queueName: 'acc-a' }, { timeoutMs: 30_000 });
     assert.equal(gone.code, 4440, JSON.stringify(gone));
     for (const [id, pid] of Object.entries(pids)) if (id !== leader) assert.ok(alive(pid), `${id} still runs`);
     cli.interrupt();
     const r = await cli.done;
     assert.equal(r.code, 0, r.stderr.slice(-2000));
+  } catch (err) {
+    // What the servers said is what explains a failure here.
+    console.error(cli.stderr().split('\n').filter((l) => !l.includes('"level":"info"')).slice(-80).join('\n'));
+    throw err;
   } finally {
     cli.kill();
     for (const pid of Object.values(pids)) if (alive(pid)) process.kill(pid, 'SIGKILL');

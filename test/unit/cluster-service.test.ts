@@ -575,3 +575,29 @@ void test('a queue or topic the controller does not route yet is served from the
   c.controller.route('queue', 'elsewhere', 2);
   assert.ok((await c.svc.getQueueAttributes(ctx, 'elsewhere')).ok);
 });
+
+void test('a queue subscription is marked remoteQueue on the topic set exactly when the queue is on another set', async () => {
+  const c = cluster();
+  placeTopic(c, 'news', 2);
+  placeQueue(c, 'near', 2);
+  placeQueue(c, 'far', 3);
+  const subscribe = (subscriptionName: string, protocol: 'queue' | 'http', endpoint: string): Command => ({
+    kind: 'subscribe',
+    topicName: 'news',
+    subscriptionName,
+    protocol,
+    endpoint,
+    notifyStrategy: 'BACKOFF_RETRY',
+    notifyContentFormat: 'SIMPLIFIED',
+    filterTags: [],
+    bindingKeys: [],
+  });
+  for (const [name, protocol, endpoint] of [['s-near', 'queue', 'near'], ['s-far', 'queue', 'far'], ['s-none', 'queue', 'unknown'], ['s-http', 'http', 'http://x/far']] as const) {
+    assert.ok((await c.svc.submit(ctx, subscribe(name, protocol, endpoint))).ok, name);
+  }
+  const flags = c.set(2).submitted.filter((x) => x.kind === 'subscribe').map((x) => [x.subscriptionName, x.remoteQueue === true]);
+  assert.deepEqual(flags, [['s-near', false], ['s-far', true], ['s-none', false], ['s-http', false]]);
+  // The controller down and the queue not cached: nothing is subscribed (retry).
+  c.controller.down = true;
+  assert.equal(errorOf(await c.svc.submit(ctx, subscribe('s-later', 'queue', 'later'))), 'notApplied');
+});

@@ -3,7 +3,8 @@
 // that apply() decodes; the body part is the raw message bodies, read back only on delivery.
 //
 // Meta layout (little-endian), after `u8 version` and `u8 kind`:
-//   createQueue / setQueueAttributes: str16 queueName, str32 attrsJson
+//   createQueue / setQueueAttributes: str16 queueName, str32 attrsJson (a deadLetterPolicy's
+//                       `remote` is written only when true: a dead-letter queue on another set)
 //   deleteQueue / unbindDeadLetter:   str16 queueName
 //   sendMessages:       str16 queueName, u32 delaySeconds, u8 count, count × (u32 length, u32 crc32c),
 //                       then optionally (SQS sends): u8 flags (1: delaySeconds is the queue's own,
@@ -39,6 +40,8 @@
 //   moveMessages:       str16 sourceQueue, opt destinationQueue, u32 maxMessages, opt taskHandle
 //   startMoveTask:      str16 sourceQueue, opt destinationQueue, u8 hasRate, [u32 maxPerSecond]
 //   cancelMoveTask:     str16 taskHandle
+//   deadLetterSent:     str16 queueName, str16 msgId
+//   deadLetterFailed:   str16 queueName, str16 msgId, u8 gone (0/1)
 // where list = u8 count, count × str16, opt = u8 present (0/1), [str16]. Enums are indexes into the protocol/topic-types.ts arrays.
 
 import { LIMITS } from '../protocol/limits';
@@ -80,6 +83,8 @@ const KIND_CODES = {
   moveMessages: 26,
   startMoveTask: 27,
   cancelMoveTask: 28,
+  deadLetterSent: 29,
+  deadLetterFailed: 30,
 } as const satisfies Record<Command['kind'], number>;
 
 /** A body as the meta part describes it; offset is from the start of the payload. */
@@ -283,6 +288,12 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       break;
     case 'cancelMoveTask':
       w.shortStr(cmd.taskHandle);
+      break;
+    case 'deadLetterSent':
+    case 'deadLetterFailed':
+      w.shortStr(cmd.queueName);
+      w.shortStr(cmd.msgId);
+      if (cmd.kind === 'deadLetterFailed') w.u8(cmd.gone ? 1 : 0);
       break;
     default: {
       const never: never = cmd;
@@ -609,6 +620,13 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
       return decodeStartMove(r);
     case KIND_CODES.cancelMoveTask:
       return { kind: 'cancelMoveTask', taskHandle: r.shortStr() };
+    case KIND_CODES.deadLetterSent:
+      return { kind: 'deadLetterSent', queueName: r.shortStr(), msgId: r.shortStr() };
+    case KIND_CODES.deadLetterFailed: {
+      const cmd = { kind: 'deadLetterFailed' as const, queueName: r.shortStr(), msgId: r.shortStr(), gone: r.u8() };
+      check(cmd.gone <= 1, `bad gone flag ${cmd.gone}`);
+      return { ...cmd, gone: cmd.gone === 1 };
+    }
     default:
       throw new BrokerFormatError(`unknown command kind ${code}`);
   }
@@ -816,12 +834,15 @@ export function parseAllowPolicy(v: unknown): RedriveAllowPolicy {
 
 function parsePolicy(v: unknown): DeadLetterPolicy {
   check(isRecord(v), 'deadLetterPolicy must be an object');
-  const { deadLetterQueue, policy, maxReceiveCount, maxTimeToLive, ...rest } = v;
+  const { deadLetterQueue, policy, maxReceiveCount, maxTimeToLive, remote, ...rest } = v;
   check(Object.keys(rest).length === 0, 'unknown deadLetterPolicy field');
+  // Present only when true, so a policy without it keeps the bytes older replicas decode.
+  check(remote === undefined || remote === true, 'remote must be true when present');
   check(typeof deadLetterQueue === 'string', 'deadLetterQueue must be a string');
   check(policy === 0 || policy === 1, 'policy must be 0 or 1');
   const out: DeadLetterPolicy = { deadLetterQueue, policy };
   if (maxReceiveCount !== undefined) out.maxReceiveCount = int(maxReceiveCount, 'maxReceiveCount');
   if (maxTimeToLive !== undefined) out.maxTimeToLive = int(maxTimeToLive, 'maxTimeToLive');
+  if (remote === true) out.remote = true;
   return out;
 }

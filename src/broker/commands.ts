@@ -126,7 +126,18 @@ export type Command =
   | { kind: 'moveMessages'; sourceQueue: string; destinationQueue: string | null; maxMessages: number; taskHandle?: string }
   /** Starts a move task on a dead-letter queue (at most one running per source); maxPerSecond null: no pace. */
   | { kind: 'startMoveTask'; sourceQueue: string; destinationQueue: string | null; maxPerSecond: number | null }
-  | { kind: 'cancelMoveTask'; taskHandle: string };
+  | { kind: 'cancelMoveTask'; taskHandle: string }
+  /**
+   * The leader's send of a pending dead letter (a queue whose dead-letter queue is on another set,
+   * DeadLetterPolicy.remote) was taken by the dead-letter queue's set: it leaves the outbox.
+   */
+  | { kind: 'deadLetterSent'; queueName: string; msgId: string }
+  /**
+   * That send failed. Not `gone`: tried again after a capped backoff, for as long as it takes (a
+   * dead letter is never dropped while its dead-letter queue exists). `gone`: the dead-letter
+   * queue does not exist or refuses the message for good; it is dropped and counted.
+   */
+  | { kind: 'deadLetterFailed'; queueName: string; msgId: string; gone: boolean };
 
 export type CommandKind = Command['kind'];
 
@@ -268,7 +279,11 @@ export type CommandOk =
    */
   | { ok: true; kind: 'moveMessages'; moved: number; remaining: number; stayed: number; task?: MoveTaskView }
   | { ok: true; kind: 'startMoveTask'; taskHandle: string; task: MoveTaskView }
-  | { ok: true; kind: 'cancelMoveTask'; task: MoveTaskView };
+  | { ok: true; kind: 'cancelMoveTask'; task: MoveTaskView }
+  /** found: false when the dead letter was no longer pending (already settled, its queue deleted). */
+  | { ok: true; kind: 'deadLetterSent'; found: boolean }
+  /** retry: nextAttemptMs is set; dropped: gone; unknown: the dead letter was not pending. */
+  | { ok: true; kind: 'deadLetterFailed'; outcome: 'retry' | 'dropped' | 'unknown'; nextAttemptMs?: number };
 
 export type CommandResult = CommandOk | ErrorResult;
 
@@ -303,6 +318,28 @@ export interface SubscriptionList {
   totalCount: number;
   subscriptionList: SubscriptionListItem[];
 }
+
+/**
+ * A dead letter the node should send now (dueDeadLetters): a message of `sourceQueue` past its
+ * dead-letter policy, for its dead-letter queue on another set.
+ */
+export interface DueDeadLetter {
+  deadLetter: true;
+  sourceQueue: string;
+  deadLetterQueue: string;
+  /** Its msgId in the source queue (with sourceQueue, its deduplication key at the dead-letter queue). */
+  msgId: string;
+  body: BodyRef;
+  /** The body is an SQS message envelope (SendBodyOptions.enveloped). */
+  enveloped: boolean;
+  /** Its group, when it leaves a FIFO queue. */
+  groupId?: string;
+  failedAttempts: number;
+  nextAttemptMs: number;
+}
+
+/** What the leader's delivery loop sends: topic pushes and dead letters for other sets. */
+export type DueDelivery = DuePush | DueDeadLetter;
 
 /** A push the node should attempt now (duePushes): everything it needs for the POST or the send. */
 export interface DuePush {

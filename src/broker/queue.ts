@@ -25,6 +25,7 @@ import { FifoGroups, type FifoGroup, type FifoGroupRows } from './fifo-groups';
 import { SeqHeap, TimedIdHeap } from './heaps';
 import { BATCH_POS_MASK, CHUNK_SLOTS, DELAYED, ENVELOPED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
 import { sequenceNumberOf, type GroupIds } from './ids';
+import type { DeadLetterOutbox } from './dead-letter-outbox';
 import type { QueueRedrive } from './redrive';
 import { receiptToken } from './receipt-handle';
 import { invariant } from './invariant';
@@ -112,6 +113,11 @@ export class QueueState {
   readonly tags = new Map<string, string>();
   /** Where its dead letters came from and its move tasks (redrive.ts); only on queues that have any. */
   redrive: QueueRedrive | undefined = undefined;
+  /**
+   * Its dead letters not yet taken by its dead-letter queue on another set (dead-letter-outbox.ts);
+   * only on queues that have any.
+   */
+  deadLetters: DeadLetterOutbox | undefined = undefined;
 
   constructor(
     readonly name: string,

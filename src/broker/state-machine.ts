@@ -17,6 +17,7 @@ import { decodeCommand, type DecodedCommand, type DecodedRelocation } from './co
 import type {
   CommandResult,
   DeadLetterPolicy,
+  DueDeadLetter,
   DuePush,
   MoveTaskView,
   QueueAttributes,
@@ -29,11 +30,13 @@ import type {
   TopicAttributes,
   TopicList,
 } from './commands';
+import { DeadLetterOutbox } from './dead-letter-outbox';
 import { DedupTable, queueScope, type DedupHit } from './dedup';
 import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
 import { copyAllowPolicy, QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
 import { GROUP_0_IDS, type GroupIds, type GroupNumber } from './ids';
+import { BATCH_POS_MASK } from './message-store';
 import { Redriver } from './redrive';
 import { decodeSnapshot } from './snapshot';
 import { chunkSnapshotBytes, drainSnapshot, SnapshotCapture } from './snapshot-capture';
@@ -56,9 +59,14 @@ export interface BrokerStats {
   messages: { visible: number; inFlight: number; delayed: number; rewind: number };
   /** Messages removed from delivery because their body failed its checksum. */
   quarantined: number;
-  /** Messages moved to a dead-letter queue / dropped because it no longer existed. */
+  /**
+   * Messages moved to a dead-letter queue (one on another set: once it took them) / dropped
+   * because it no longer existed (or, on another set, refused them for good).
+   */
   deadLetterMoves: number;
   deadLetterDrops: number;
+  /** Dead letters waiting to be sent to their dead-letter queue on another set. */
+  deadLetterPending: number;
   /** Deduplication ids remembered now, and those forgotten before their window ended (table full) since this replica started. */
   dedup: { ids: number; evicted: number };
 }
@@ -100,6 +108,7 @@ function copyPolicy(p: DeadLetterPolicy): DeadLetterPolicy {
   const out: DeadLetterPolicy = { deadLetterQueue: p.deadLetterQueue, policy: p.policy };
   if (p.maxReceiveCount !== undefined) out.maxReceiveCount = p.maxReceiveCount;
   if (p.maxTimeToLive !== undefined) out.maxTimeToLive = p.maxTimeToLive;
+  if (p.remote === true) out.remote = true;
   return out;
 }
 
@@ -125,6 +134,8 @@ export class QueueStateMachine {
   private quarantined = 0;
   private deadLetterMoves = 0;
   private deadLetterDrops = 0;
+  /** The queues whose outbox holds dead letters for another set (QueueState.deadLetters). */
+  private readonly outboxQueues = new Set<QueueState>();
   private readonly router: DeadLetterRouter = {
     deadLetter: (src, moved, nowMs) => this.deadLetter(src, moved, nowMs),
   };
@@ -295,6 +306,10 @@ export class QueueStateMachine {
         return this.redriver.startMoveTask(cmd.sourceQueue, cmd.destinationQueue, cmd.maxPerSecond, index, nowMs);
       case 'cancelMoveTask':
         return this.redriver.cancelMoveTask(cmd.taskHandle);
+      case 'deadLetterSent':
+        return this.deadLetterSent(cmd.queueName, cmd.msgId);
+      case 'deadLetterFailed':
+        return this.deadLetterFailed(cmd.queueName, cmd.msgId, cmd.gone, nowMs);
       default: {
         const never: never = cmd;
         throw new Error(`unknown command ${String(never)}`);
@@ -349,6 +364,7 @@ export class QueueStateMachine {
   /** Each pending http push's body (entry, length): they pin segments as queued messages do, and are not relocated. */
   forEachPushBody(fn: (entryIndex: number, length: number) => void): void {
     this.topics.forEachPushBody(fn);
+    for (const q of this.outboxQueues) q.deadLetters?.forEachBody(fn);
   }
 
   /**
@@ -417,6 +433,9 @@ export class QueueStateMachine {
     if (q === undefined) return fail('queueNotExist');
     if (this.sourcesOf(name).length > 0) return fail('dlqDeleteInUse');
     this.redriver.queueDeleted(name);
+    // Its dead letters still on their way to another set go with it, counted as dropped.
+    if (q.deadLetters !== undefined) this.deadLetterDrops += q.deadLetters.size;
+    this.outboxQueues.delete(q);
     this.byName.delete(name);
     this.byLowerName.delete(q.nameLower);
     this.byNumber.delete(q.queueNumber);
@@ -432,6 +451,13 @@ export class QueueStateMachine {
     if (policy.policy === 1 && (policy.maxTimeToLive === undefined || policy.maxTimeToLive >= config.msgRetentionSeconds)) {
       return fail('dlqPolicyParams', undefined, 'policy 1 needs maxTimeToLive < msgRetentionSeconds');
     }
+    if (policy.remote === true) {
+      // The dead-letter queue is on another set: the access layer checked it there (it exists, is
+      // of this queue's kind, allows this queue, has no policy of its own, has room for another
+      // source). What depends on this set only is checked here.
+      if (q !== undefined && this.sourcesOf(q.name).length > 0) return fail('dlqNested', undefined, 'this queue is a dead-letter queue');
+      return undefined;
+    }
     const dlq = this.byName.get(policy.deadLetterQueue);
     if (dlq === undefined) return fail('dlqNotExist');
     if (dlq.policy !== undefined) return fail('dlqNested', undefined, 'the dead-letter queue has a dead-letter queue');
@@ -446,10 +472,44 @@ export class QueueStateMachine {
     return undefined;
   }
 
+  /** The queues whose dead-letter queue is `dlqName` on this set (not one of that name on another set). */
   private sourcesOf(dlqName: string): QueueState[] {
     const out: QueueState[] = [];
-    for (const q of this.byName.values()) if (q.policy?.deadLetterQueue === dlqName) out.push(q);
+    for (const q of this.byName.values()) if (q.policy?.deadLetterQueue === dlqName && q.policy.remote !== true) out.push(q);
     return out;
+  }
+
+  /** The queues whose dead-letter queue is `dlqName` on another set. */
+  private remoteSourcesOf(dlqName: string): QueueState[] {
+    const out: QueueState[] = [];
+    for (const q of this.byName.values()) if (q.policy?.deadLetterQueue === dlqName && q.policy.remote === true) out.push(q);
+    return out;
+  }
+
+  private deadLetterSent(queueName: string, msgId: string): CommandResult {
+    const q = this.byName.get(queueName);
+    const found = q?.deadLetters?.sent(msgId) ?? false;
+    if (found) {
+      this.deadLetterMoves++;
+      this.tidyOutbox(q!);
+    }
+    return { ok: true, kind: 'deadLetterSent', found };
+  }
+
+  private deadLetterFailed(queueName: string, msgId: string, gone: boolean, nowMs: number): CommandResult {
+    const q = this.byName.get(queueName);
+    const r = q?.deadLetters?.failed(msgId, gone, nowMs) ?? { outcome: 'unknown' as const };
+    if (r.outcome === 'dropped') {
+      this.deadLetterDrops++;
+      this.tidyOutbox(q!);
+    }
+    return { ok: true, kind: 'deadLetterFailed', ...r };
+  }
+
+  private tidyOutbox(q: QueueState): void {
+    if (q.deadLetters?.size !== 0) return;
+    q.deadLetters = undefined;
+    this.outboxQueues.delete(q);
   }
 
   /**
@@ -459,6 +519,14 @@ export class QueueStateMachine {
    * refuses to delete a DLQ in use, so this is defensive.
    */
   private deadLetter(src: QueueState, moved: MovedMessage, nowMs: number): void {
+    if (src.policy?.remote === true) {
+      // Its dead-letter queue is on another set: the message waits in the outbox until the
+      // leader has sent it there (dead-letter-outbox.ts).
+      src.deadLetters ??= new DeadLetterOutbox();
+      src.deadLetters.add(this.ids.msgId(moved.entryIndex, moved.batchPos & BATCH_POS_MASK), src.policy.deadLetterQueue, moved, nowMs);
+      this.outboxQueues.add(src);
+      return;
+    }
     const dlqName = src.policy?.deadLetterQueue;
     const dlq = dlqName === undefined ? undefined : this.byName.get(dlqName);
     if (dlq === undefined) {
@@ -515,6 +583,14 @@ export class QueueStateMachine {
     return page(this.sourcesOf(dlqName), searchWord, offset, limit);
   }
 
+  /**
+   * The queues here whose dead-letter queue `dlqName` is on another set (so it need not exist
+   * here): with the dead-letter queue's own set's listDeadLetterSourceQueues, every source.
+   */
+  listRemoteDeadLetterSources(dlqName: string, searchWord: string | undefined, offset: number, limit: number): QueueList {
+    return page(this.remoteSourcesOf(dlqName), searchWord, offset, limit);
+  }
+
   /** The source queue's message move tasks, most recent first; queueNotExist if it does not exist. */
   listMoveTasks(sourceQueue: string): MoveTaskView[] | ErrorResult {
     return this.redriver.listMoveTasks(sourceQueue);
@@ -563,6 +639,7 @@ export class QueueStateMachine {
       quarantined: this.quarantined,
       deadLetterMoves: this.deadLetterMoves,
       deadLetterDrops: this.deadLetterDrops,
+      deadLetterPending: this.pendingDeadLetterCount(),
       dedup: { ids: this.dedup.size, evicted: this.dedup.evicted },
     };
   }
@@ -600,6 +677,7 @@ export class QueueStateMachine {
     const all: number[] = [];
     for (const q of this.byName.values()) q.collectEntryIndexes(this.timeMs, all);
     this.topics.collectEntryIndexes(all);
+    for (const q of this.outboxQueues) q.deadLetters?.forEachBody((e) => all.push(e));
     const sorted = Float64Array.from(all).sort();
     const out: number[] = [];
     for (let k = 0; k < sorted.length; k++) {
@@ -637,10 +715,30 @@ export class QueueStateMachine {
     return this.topics.duePushes(nowMs, limit);
   }
 
-  /** When the next push attempt is due (not a state change, so not in nextDeadlineMs). */
+  /**
+   * Dead letters for dead-letter queues on other sets whose send is due at nowMs (the node's
+   * clock), earliest first, at most `limit`. One stays listed until its outcome is applied.
+   */
+  dueDeadLetters(nowMs: number, limit: number): DueDeadLetter[] {
+    const due: DueDeadLetter[] = [];
+    // By queue number, then the order of dead-lettering: the same on every replica and restore.
+    const queues = [...this.outboxQueues].sort((a, b) => a.queueNumber - b.queueNumber);
+    for (const q of queues) q.deadLetters?.collectDue(q.name, nowMs, due);
+    due.sort((a, b) => a.nextAttemptMs - b.nextAttemptMs);
+    return due.slice(0, limit);
+  }
+
+  /** When the next push or dead-letter send is due (not a state change, so not in nextDeadlineMs). */
   nextPushAttemptMs(): number | undefined {
-    const d = this.topics.nextPushAttemptMs();
+    let d = this.topics.nextPushAttemptMs();
+    for (const q of this.outboxQueues) d = Math.min(d, q.deadLetters?.nextAttemptMs() ?? Infinity);
     return d === Infinity ? undefined : d;
+  }
+
+  private pendingDeadLetterCount(): number {
+    let n = 0;
+    for (const q of this.outboxQueues) n += q.deadLetters?.size ?? 0;
+    return n;
   }
 
   topicStats(): TopicCounters & { topics: number; pendingPushes: number } {
@@ -690,7 +788,10 @@ export class QueueStateMachine {
       sm.byLowerName.set(q.nameLower, q);
       sm.byNumber.set(q.queueNumber, q);
     }
-    for (const q of queues) sm.reschedule(q);
+    for (const q of queues) {
+      sm.reschedule(q);
+      if (q.deadLetters !== undefined) sm.outboxQueues.add(q);
+    }
     Object.assign(sm.topics.counters, topics.counters);
     for (const { topic, subscriptions } of topics.topics) sm.topics.restoreTopic(topic, subscriptions);
     sm.dedup.restore(dedup);

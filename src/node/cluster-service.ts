@@ -164,12 +164,14 @@ export class ClusterQueueService implements QueueService {
       case 'publishMessages':
         return onTopic(command.topicName);
       // What a node proposes about its own set's data (time, compaction, a damaged body, the
-      // outcome of its own HTTP pushes): never a client's request, never another set's.
+      // outcome of its own pushes and dead-letter sends): never a client's request, never another set's.
       case 'tick':
       case 'relocateBodies':
       case 'quarantineMessage':
       case 'pushSucceeded':
       case 'pushFailed':
+      case 'deadLetterSent':
+      case 'deadLetterFailed':
         return own.submit(ctx, command);
       default: {
         const unknown: never = command;

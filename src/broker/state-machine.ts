@@ -18,6 +18,7 @@ import type {
   CommandResult,
   DeadLetterPolicy,
   DueDeadLetter,
+  DueDelivery,
   DuePush,
   MoveTaskView,
   QueueAttributes,
@@ -726,6 +727,17 @@ export class QueueStateMachine {
     for (const q of queues) q.deadLetters?.collectDue(q.name, nowMs, due);
     due.sort((a, b) => a.nextAttemptMs - b.nextAttemptMs);
     return due.slice(0, limit);
+  }
+
+  /**
+   * What the leader's delivery loop should attempt at nowMs: pushes (duePushes) and dead letters
+   * for other sets (dueDeadLetters), earliest first, at most `limit`.
+   */
+  dueDeliveries(nowMs: number, limit: number): DueDelivery[] {
+    const all: DueDelivery[] = [...this.topics.duePushes(nowMs, limit), ...this.dueDeadLetters(nowMs, limit)];
+    // Stable: among equal times, pushes first, each list in its own order.
+    all.sort((a, b) => a.nextAttemptMs - b.nextAttemptMs);
+    return all.slice(0, limit);
   }
 
   /** When the next push or dead-letter send is due (not a state change, so not in nextDeadlineMs). */

@@ -152,7 +152,7 @@ export class DeadLetterOutbox {
       if (groupId !== null && typeof groupId !== 'string') return bad();
       const [bodyEntry, bodyOffset, bodyLength, bodyCrc, batchPos, failedAttempts, nextAttemptMs] = nums as number[];
       const p: PendingDeadLetter = { deadLetterQueue: dlq, bodyEntry: bodyEntry!, bodyOffset: bodyOffset!, bodyLength: bodyLength!, bodyCrc: bodyCrc!, batchPos: batchPos!, failedAttempts: failedAttempts!, nextAttemptMs: nextAttemptMs! };
-      if (groupId !== null) p.groupId = groupId as string;
+      if (groupId !== null) p.groupId = groupId;
       out.pending.set(msgId, p);
     }
     return out;

@@ -32,6 +32,7 @@ import type {
   TopicList,
 } from './commands';
 import { DeadLetterOutbox } from './dead-letter-outbox';
+import { deadLetterQueueRefusal, deadLetterSourcesRefusal } from './dead-letter-rules';
 import { DedupTable, queueScope, type DedupHit } from './dedup';
 import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
@@ -461,16 +462,10 @@ export class QueueStateMachine {
     }
     const dlq = this.byName.get(policy.deadLetterQueue);
     if (dlq === undefined) return fail('dlqNotExist');
-    if (dlq.policy !== undefined) return fail('dlqNested', undefined, 'the dead-letter queue has a dead-letter queue');
-    // SQS: a FIFO queue's dead-letter queue is a FIFO queue, a standard queue's a standard one.
-    if (dlq.sqs.fifo !== fifo) return fail('dlqPolicyParams', undefined, fifo ? 'the dead-letter queue of a FIFO queue must be a FIFO queue' : 'the dead-letter queue of a standard queue must be a standard queue');
-    const allow = dlq.sqs.redriveAllowPolicy;
-    if (allow !== null && (allow.permission === 'denyAll' || (allow.permission === 'byQueue' && !(allow.sourceQueueNames ?? []).includes(name)))) {
-      return fail('dlqNotAllowed');
-    }
+    const refused = deadLetterQueueRefusal(name, fifo, { hasPolicy: dlq.policy !== undefined, fifo: dlq.sqs.fifo, redriveAllowPolicy: dlq.sqs.redriveAllowPolicy });
+    if (refused !== undefined) return refused;
     if (q !== undefined && this.sourcesOf(q.name).length > 0) return fail('dlqNested', undefined, 'this queue is a dead-letter queue');
-    if (this.sourcesOf(dlq.name).filter((s) => s !== q).length >= LIMITS.deadLetterSourcesMax) return fail('dlqBindTooMany');
-    return undefined;
+    return deadLetterSourcesRefusal(this.sourcesOf(dlq.name).filter((s) => s !== q).length);
   }
 
   /** The queues whose dead-letter queue is `dlqName` on this set (not one of that name on another set). */

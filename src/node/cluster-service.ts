@@ -7,7 +7,20 @@
 //
 // Sharding is not on the data path yet: a route with several shards is served by shards[0].
 
-import type { Command, CommandResult, MoveTaskView, QueueAttributes, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../broker/commands';
+import type {
+  Command,
+  CommandResult,
+  DeadLetterPolicy,
+  MoveTaskView,
+  QueueAttributes,
+  QueueList,
+  QueueListItem,
+  SubscriptionAttributes,
+  SubscriptionList,
+  TopicAttributes,
+  TopicList,
+} from '../broker/commands';
+import { deadLetterQueueRefusal, deadLetterSourcesRefusal } from '../broker/dead-letter-rules';
 import type { ControllerCommand, ControllerQuery, ControllerResult } from '../controller/commands';
 import type { EntityType } from '../controller/model';
 import { errorKind, fail, KIND_APPLIED, type ErrorResult } from '../protocol/errors';
@@ -129,13 +142,13 @@ export class ClusterQueueService implements QueueService {
       case 'createTopic':
         return this.create(ctx, 'topic', command.topicName, command, undefined);
       case 'deleteQueue':
-        return this.delete(ctx, 'queue', command.queueName, command);
+        return this.deleteQueue(ctx, command);
       case 'deleteTopic':
         return this.delete(ctx, 'topic', command.topicName, command);
       case 'setQueueAttributes': {
-        const dlq = command.attrs.deadLetterPolicy?.deadLetterQueue;
-        if (dlq === undefined) return onQueue(command.queueName);
-        return this.sameSet(command.queueName, dlq, onQueue);
+        const policy = command.attrs.deadLetterPolicy;
+        if (policy === undefined || policy === null) return onQueue(command.queueName);
+        return this.bindDeadLetterQueue(ctx, command, policy);
       }
       case 'sendMessages':
       case 'receiveMessages':
@@ -191,6 +204,71 @@ export class ClusterQueueService implements QueueService {
     if (isError(o)) return o.error === 'queueNotExist' ? run(queue) : o;
     if (o.setId !== q.setId) return fail('crossSetMove', undefined, `(${queue} is on set ${q.setId}, ${other} on set ${o.setId})`);
     return run(queue);
+  }
+
+  /**
+   * SetQueueAttributes with a dead-letter policy. Its dead-letter queue on the queue's own set: the
+   * set checks everything. On another set: the rules about the dead-letter queue are checked here,
+   * against its attributes read from its set, with the errors the set would give
+   * (broker/dead-letter-rules.ts), and the policy goes to the queue's set marked `remote`: that set
+   * keeps the queue's dead letters in an outbox and its leader sends them to the dead-letter queue
+   * (broker/dead-letter-outbox.ts). Either way the queue must not itself be a dead-letter queue of
+   * a queue on any set. Checks and bind are not atomic: two binds at once may pass the sources
+   * bound together, as two sets may.
+   */
+  private async bindDeadLetterQueue(ctx: RequestContext, command: Extract<Command, { kind: 'setQueueAttributes' }>, policy: DeadLetterPolicy): Promise<CommandResult> {
+    const name = command.queueName;
+    const dlqName = policy.deadLetterQueue;
+    const onQueue = (c: Command): Promise<CommandResult> => this.routed('queue', name, (s) => s.submit(ctx, c));
+    // A dead-letter queue the controller does not know: the queue's set answers dlqNotExist (or
+    // queueNotExist, or a parameter error first), as for any missing queue.
+    const d = await this.locate('queue', dlqName);
+    if (isError(d)) return d.error === 'queueNotExist' ? onQueue(command) : d;
+    if (dlqName !== name) {
+      const sources = await this.deadLetterSourceCount(ctx, name);
+      if (typeof sources !== 'number') return sources;
+      if (sources > 0) return fail('dlqNested', undefined, 'this queue is a dead-letter queue');
+    }
+    const dlq = await this.routed('queue', dlqName, async (s, setId) => {
+      const r = await s.getQueueAttributes(ctx, dlqName);
+      return r.ok ? { ...r, setId } : r;
+    });
+    if (isError(dlq)) return dlq.error === 'queueNotExist' ? onQueue(command) : dlq;
+    return this.routed('queue', name, async (s, setId) => {
+      if (setId === dlq.setId) return s.submit(ctx, command);
+      const src = await s.getQueueAttributes(ctx, name);
+      if (!src.ok) return src;
+      const d = dlq.attributes;
+      const refused = deadLetterQueueRefusal(name, src.attributes.sqs.fifo, { hasPolicy: d.deadLetterPolicy !== undefined, fifo: d.sqs.fifo, redriveAllowPolicy: d.sqs.redriveAllowPolicy });
+      if (refused !== undefined) return refused;
+      const sources = await this.deadLetterSourceCount(ctx, dlqName);
+      if (typeof sources !== 'number') return sources;
+      const already = src.attributes.deadLetterPolicy?.deadLetterQueue === dlqName ? 1 : 0;
+      const tooMany = deadLetterSourcesRefusal(sources - already);
+      if (tooMany !== undefined) return tooMany;
+      return s.submit(ctx, { ...command, attrs: { ...command.attrs, deadLetterPolicy: { ...policy, remote: true } } });
+    });
+  }
+
+  /** How many queues, on every set, have `dlqName` as their dead-letter queue. */
+  private async deadLetterSourceCount(ctx: RequestContext, dlqName: string): Promise<number | ErrorResult> {
+    const r = await this.listDeadLetterSourceQueues(ctx, dlqName, undefined, 0, 0);
+    if (r.ok) return r.totalCount;
+    // Not a queue (yet): no queue names it on its own set; those naming it elsewhere still count.
+    if (r.error !== 'queueNotExist') return r;
+    const elsewhere = await this.remoteSources(ctx, dlqName, undefined, 0, undefined);
+    return isError(elsewhere) ? elsewhere : elsewhere.totalCount;
+  }
+
+  /**
+   * DeleteQueue. A queue that is the dead-letter queue of a queue on another set is refused as its
+   * set refuses one of a queue on the same set (dlqDeleteInUse): its dead letters would be dropped.
+   */
+  private async deleteQueue(ctx: RequestContext, command: Extract<Command, { kind: 'deleteQueue' }>): Promise<CommandResult> {
+    const elsewhere = await this.remoteSources(ctx, command.queueName, undefined, 0, undefined);
+    if (isError(elsewhere)) return elsewhere;
+    if (elsewhere.totalCount > 0) return fail('dlqDeleteInUse', undefined, `(${elsewhere.items.map((i) => i.name).join(', ')} on other sets)`);
+    return this.delete(ctx, 'queue', command.queueName, command);
   }
 
   /**
@@ -308,9 +386,55 @@ export class ClusterQueueService implements QueueService {
     return this.routed('queue', queueName, (s) => s.getQueueAttributes(ctx, queueName));
   }
 
-  /** A dead-letter queue's sources are placed on its set (see create), so its set knows them all. */
-  listDeadLetterSourceQueues(ctx: RequestContext, deadLetterQueueName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    return this.routed('queue', deadLetterQueueName, (s) => s.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, offset, limit));
+  /**
+   * A dead-letter queue's sources: those on its own set (which answers queueNotExist when it does
+   * not hold it), and those on every other set whose policy names it there (bound after both
+   * queues were created: DeadLetterPolicy.remote). Merged in the broker's name order, totalCount
+   * summed, as ListQueue; a set that cannot answer fails the list (a partial one would look whole).
+   */
+  async listDeadLetterSourceQueues(ctx: RequestContext, deadLetterQueueName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+    const n = Math.min(offset + limit, LIMITS.queueCountMax);
+    const home = await this.routed('queue', deadLetterQueueName, async (s, setId) => {
+      const r = await s.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, 0, n);
+      return r.ok ? { ...r, setId } : r;
+    });
+    if (isError(home)) return home;
+    const others = await this.remoteSources(ctx, deadLetterQueueName, searchWord, n, home.setId);
+    if (isError(others)) return others;
+    const all = [...home.queueList.map((q) => ({ name: q.queueName, item: q })), ...others.items];
+    all.sort((a, b) => byName(a.name, b.name));
+    return { ok: true, totalCount: home.totalCount + others.totalCount, queueList: all.slice(offset, offset + limit).map((x) => x.item) };
+  }
+
+  /**
+   * The queues of every set but `except` whose dead-letter queue is `dlqName` on another set: each
+   * set's first `n` (undefined: LIMITS.queueCountMax) and the sum of their counts. A set that
+   * answers queueNotExist runs a release that lists only a dead-letter queue it holds: it has none
+   * of these (binding one waits for every member's upgrade).
+   */
+  private async remoteSources(
+    ctx: RequestContext,
+    dlqName: string,
+    searchWord: string | undefined,
+    n: number | undefined,
+    except: number | undefined,
+  ): Promise<{ totalCount: number; items: { name: string; item: QueueListItem }[] } | ErrorResult> {
+    const ids = await this.listSets();
+    if (isError(ids)) return ids;
+    const asked = ids.filter((id) => id !== except);
+    const answers = await Promise.all(asked.map((id) => this.serviceOf(id).listDeadLetterSourceQueues(ctx, dlqName, searchWord, 0, n ?? LIMITS.queueCountMax, { remoteOnly: true })));
+    let totalCount = 0;
+    const items: { name: string; item: QueueListItem }[] = [];
+    for (let i = 0; i < asked.length; i++) {
+      const a = answers[i]!;
+      if (isError(a)) {
+        if (a.error === 'queueNotExist') continue;
+        return fail('notApplied', undefined, `set ${asked[i]} could not list the sources of ${dlqName} (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
+      }
+      totalCount += a.totalCount;
+      items.push(...a.queueList.map((q) => ({ name: q.queueName, item: q })));
+    }
+    return { totalCount, items };
   }
 
   listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {

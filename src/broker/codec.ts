@@ -145,7 +145,7 @@ export function encodeCommand(cmd: Command): EncodedCommand {
   switch (cmd.kind) {
     case 'createQueue':
     case 'setQueueAttributes': {
-      const json = JSON.stringify(cmd.attrs);
+      const json = JSON.stringify(attrsToWrite(cmd.attrs));
       // Refuse here, on the leader, anything apply() could not decode: a committed entry that
       // fails to decode would stop every replica.
       parseAttrs(json);
@@ -830,6 +830,14 @@ export function parseAllowPolicy(v: unknown): RedriveAllowPolicy {
   if (sourceQueueNames === undefined) return { permission };
   check(Array.isArray(sourceQueueNames) && sourceQueueNames.every((n) => typeof n === 'string'), 'sourceQueueNames must be strings');
   return { permission, sourceQueueNames: [...(sourceQueueNames)] };
+}
+
+/** A policy's `remote: false` is its absence: not written, so the bytes stay those older replicas decode. */
+function attrsToWrite(attrs: QueueAttributesInput): QueueAttributesInput {
+  const p = attrs.deadLetterPolicy;
+  if (p === undefined || p === null || p.remote === undefined || p.remote) return attrs;
+  const { remote: _absent, ...policy } = p;
+  return { ...attrs, deadLetterPolicy: policy };
 }
 
 function parsePolicy(v: unknown): DeadLetterPolicy {

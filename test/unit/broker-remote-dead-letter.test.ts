@@ -126,10 +126,10 @@ describe('dead letters for another set', () => {
       assert.equal(f.outcome, 'retry');
       assert.equal(f.nextAttemptMs, h.timeMs + expectWait, `attempt ${k}`);
       assert.equal(deadLetterRetryMs(k), expectWait);
-      assert.deepEqual(h.sm.dueDeadLetters(f.nextAttemptMs! - 1, 10), [], 'not due before its time');
-      assert.equal(h.sm.dueDeadLetters(f.nextAttemptMs!, 10)[0]?.failedAttempts, k);
+      assert.deepEqual(h.sm.dueDeadLetters(f.nextAttemptMs - 1, 10), [], 'not due before its time');
+      assert.equal(h.sm.dueDeadLetters(f.nextAttemptMs, 10)[0]?.failedAttempts, k);
       expectWait = Math.min(expectWait * 2, DEAD_LETTER_RETRY.capMs);
-      h.advance(f.nextAttemptMs! - h.timeMs);
+      h.advance(f.nextAttemptMs - h.timeMs);
     }
     // Weeks later (past any retention), still pending.
     h.advance(30 * 86_400_000);

@@ -131,7 +131,7 @@ test('start-local --sets 2: any node serves any queue and topic; queues spread o
       await viaSet1.send(new SendMessageCommand({ QueueUrl, MessageBody: `sqs ${QueueName}` }));
       const got = await viaSet2.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 5 }));
       assert.equal(got.Messages?.[0]?.Body, `sqs ${QueueName}`);
-      await viaSet1.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: got.Messages[0]!.ReceiptHandle }));
+      await viaSet1.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: got.Messages[0].ReceiptHandle }));
     }
 
     // A topic delivering into every queue, on whichever set each is.

@@ -2,7 +2,8 @@
 // starts six servers; queues created through any node are placed by the controller on both sets;
 // each queue is sent to through a node of one set and received from through a node of the other;
 // ListQueue through any node lists every queue once with the cluster's totalCount and pages; a
-// topic delivers into queues on both sets (the other set's through the topic set's outbox). Then
+// topic delivers into queues on both sets (the other set's through the topic set's outbox); every
+// SQS action works through a node of set 2, and SQS queues work across nodes of both sets. Then
 // the controller's leader is killed and the data path goes on.
 
 import assert from 'node:assert/strict';
@@ -11,9 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+
 import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { alive, freeBases, startCli } from '../helpers/cli-process';
 import { callUntilOk, cmqRequest, type CmqResponse } from '../helpers/load-clients';
+import { exerciseEveryAction, sqsClient } from '../helpers/sqs-every-action';
 
 type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
 
@@ -115,6 +119,19 @@ test('start-local --sets 2: any node serves any queue and topic; queues spread o
         pages.push(...(page['queueList'] as { queueName: string }[]).map((q) => q.queueName));
       }
       assert.deepEqual(pages, names);
+    }
+
+    // The SQS API through any node: every action through a set-2 node; a queue made through one
+    // node is sent to and received from through nodes of the other set.
+    await exerciseEveryAction(sqsClient(`http://127.0.0.1:${sqs! + 4}`), 'acc-sqs-');
+    const viaSet1 = sqsClient(`http://127.0.0.1:${sqs! + 1}`);
+    const viaSet2 = sqsClient(`http://127.0.0.1:${sqs! + 5}`);
+    for (const QueueName of ['acc-sqs-x', 'acc-sqs-y', 'acc-sqs-z']) {
+      const { QueueUrl } = await viaSet2.send(new CreateQueueCommand({ QueueName }));
+      await viaSet1.send(new SendMessageCommand({ QueueUrl, MessageBody: `sqs ${QueueName}` }));
+      const got = await viaSet2.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 5 }));
+      assert.equal(got.Messages?.[0]?.Body, `sqs ${QueueName}`);
+      await viaSet1.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: got.Messages[0].ReceiptHandle }));
     }
 
     // A topic delivering into every queue, on whichever set each is.

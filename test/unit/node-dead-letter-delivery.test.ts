@@ -194,14 +194,21 @@ describe('dead letters into a dead-letter queue on another set', () => {
     assert.equal(loop.stats().deadLettersGone, 1);
   });
 
-  test('a dead-letter queue that does not exist answers gone through the access layer; a full one retry', async () => {
-    const dlqSet = new DlqSet();
-    const deliver = queueDeliveryThrough((cmd) => dlqSet.submit(cmd));
+  test('through the access layer: the send carries the group a FIFO dead-letter queue needs; a missing queue is gone, a full one retry', async () => {
+    const fifo = new DlqSet(true);
+    const deliver = queueDeliveryThrough((cmd) => fifo.submit(cmd));
     const signal = new AbortController().signal;
-    assert.equal(await deliver('nowhere', Buffer.from('x'), 'd:src 1', signal), 'gone');
-    dlqSet.ok({ kind: 'setQueueAttributes', queueName: 'dlq', attrs: { maxMsgHeapNum: 1 } });
-    assert.equal(await deliver('dlq', Buffer.from('x'), 'd:src 1', signal), 'delivered');
-    assert.equal(await deliver('dlq', Buffer.from('y'), 'd:src 2', signal), 'retry');
+    assert.equal(await deliver('dlq', Buffer.from('x'), 'd:src 1', signal, { groupId: 'g1' }), 'delivered');
+    assert.equal(fifo.receiveAll()[0]?.groupId, 'g1');
+    // Without a group a FIFO queue refuses it for good.
+    assert.equal(await deliver('dlq', Buffer.from('x'), 'd:src 2', signal), 'gone');
+    assert.equal(await deliver('nowhere', Buffer.from('x'), 'd:src 3', signal, { groupId: 'g1' }), 'gone');
+    const standard = new DlqSet();
+    const toStandard = queueDeliveryThrough((cmd) => standard.submit(cmd));
+    standard.ok({ kind: 'setQueueAttributes', queueName: 'dlq', attrs: { maxMsgHeapNum: 1 } });
+    assert.equal(await toStandard('dlq', Buffer.from('x'), 'd:src 1', signal, { enveloped: false }), 'delivered');
+    // Full: not taken now, taken later (a dead letter waits for room, it is not dropped).
+    assert.equal(await toStandard('dlq', Buffer.from('y'), 'd:src 2', signal), 'retry');
   });
 
   test('a new leader sends what the old one left unsettled with the same id, and the dead-letter queue keeps it once', async () => {

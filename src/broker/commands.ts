@@ -123,9 +123,20 @@ export type Command =
    * it was dead-lettered from; one with no known source stays). With taskHandle, the move advances
    * that task: its destination applies, and it moves no more than the task has left.
    */
-  | { kind: 'moveMessages'; sourceQueue: string; destinationQueue: string | null; maxMessages: number; taskHandle?: string }
+  | {
+      kind: 'moveMessages';
+      sourceQueue: string;
+      destinationQueue: string | null;
+      maxMessages: number;
+      taskHandle?: string;
+      /**
+       * destinationQueue is on another set (set only by the access layer, which checked it there):
+       * the messages leave into the source's outbox and its set's leader sends them there.
+       */
+      remoteDestination?: boolean;
+    }
   /** Starts a move task on a dead-letter queue (at most one running per source); maxPerSecond null: no pace. */
-  | { kind: 'startMoveTask'; sourceQueue: string; destinationQueue: string | null; maxPerSecond: number | null }
+  | { kind: 'startMoveTask'; sourceQueue: string; destinationQueue: string | null; maxPerSecond: number | null; remoteDestination?: boolean }
   | { kind: 'cancelMoveTask'; taskHandle: string }
   /**
    * The leader's send of a pending dead letter (a queue whose dead-letter queue is on another set,
@@ -167,6 +178,11 @@ export interface SendBodyOptions {
    * in flight at a time; ignored on a standard queue.
    */
   groupId?: string;
+  /**
+   * The body is a dead letter of this queue, on another set (sent by that set's leader,
+   * node/outbox.ts): the queue remembers where it came from, so a redrive can send it back.
+   */
+  deadLetterSource?: string;
 }
 
 /** One entry of a changeVisibility command. */
@@ -321,14 +337,21 @@ export interface SubscriptionList {
 
 /**
  * A dead letter the node should send now (dueDeadLetters): a message of `sourceQueue` past its
- * dead-letter policy, for its dead-letter queue on another set.
+ * dead-letter policy, for its dead-letter queue on another set (or one redriven out of the
+ * dead-letter queue `sourceQueue` to a queue on another set).
  */
 export interface DueDeadLetter {
   deadLetter: true;
+  /** The queue whose outbox holds it. */
   sourceQueue: string;
-  deadLetterQueue: string;
-  /** Its msgId in the source queue (with sourceQueue, its deduplication key at the dead-letter queue). */
+  /** Its dead-letter queue (a move: the redrive's destination), on another set. */
+  destinationQueue: string;
+  /** Its msgId in the source queue. */
   msgId: string;
+  /** The log entry that put it in the outbox (with sourceQueue and msgId, its deduplication key). */
+  sinceIndex: number;
+  /** A redrive out of a dead-letter queue, not a dead letter. */
+  move: boolean;
   body: BodyRef;
   /** The body is an SQS message envelope (SendBodyOptions.enveloped). */
   enveloped: boolean;
@@ -377,4 +400,6 @@ export interface MoveTaskView {
   movedCount: number;
   /** Visible messages the source held when the task started: it completes once it moved this many. */
   toMove: number;
+  /** destinationQueue is on another set (startMoveTask.remoteDestination); absent: false. */
+  remoteDestination?: boolean;
 }

@@ -2,8 +2,9 @@
 // state machine cannot append to a queue it does not hold, so a message past its policy leaves the
 // source queue into the source's outbox, in replicated state, and the set's leader sends it to the
 // dead-letter queue's set (node/push-delivery.ts, node/outbox.ts) with a deduplication key made of
-// the source queue and its msgId, then settles it through the log (deadLetterSent /
-// deadLetterFailed). A new leader resumes where the old one stopped.
+// the source queue, its msgId and the log entry that put it there, then settles it through the log
+// (deadLetterSent / deadLetterFailed). A new leader resumes where the old one stopped. A redrive
+// out of a dead-letter queue to a queue on another set (redrive.ts) goes the same way: `move`.
 //
 // Unlike a topic's push, a dead letter is never given up on while its dead-letter queue exists: a
 // failed send is tried again after a backoff capped at DEAD_LETTER_RETRY.capMs, for as long as it
@@ -29,10 +30,17 @@ export function deadLetterRetryMs(failedAttempts: number): number {
   return Math.min(DEAD_LETTER_RETRY.firstMs * 2 ** Math.min(Math.max(failedAttempts - 1, 0), 30), DEAD_LETTER_RETRY.capMs);
 }
 
-/** One dead letter waiting to be sent. */
+/** One dead letter (or redriven message) waiting to be sent. */
 export interface PendingDeadLetter {
-  /** The dead-letter queue named by the policy when the message was dead-lettered. */
-  deadLetterQueue: string;
+  /** Where it goes: the dead-letter queue named by the policy when the message was dead-lettered (a move: the redrive's destination). */
+  destination: string;
+  /**
+   * The log entry that put it here. With the queue and msgId, its deduplication key: a msgId can
+   * come back to a queue (moves within a set keep it), an entry index never repeats.
+   */
+  sinceIndex: number;
+  /** A redrive out of this (dead-letter) queue, not a dead letter of it. */
+  move: boolean;
   bodyEntry: number;
   bodyOffset: number;
   bodyLength: number;
@@ -44,8 +52,8 @@ export interface PendingDeadLetter {
   nextAttemptMs: number;
 }
 
-/** As a snapshot keeps one: [msgId, deadLetterQueue, bodyEntry, offset, length, crc, batchPos, failedAttempts, nextAttemptMs, groupId | null]. */
-export type DeadLetterRow = [string, string, number, number, number, number, number, number, number, string | null];
+/** As a snapshot keeps one: [msgId, destination, sinceIndex, bodyEntry, offset, length, crc, batchPos, failedAttempts, nextAttemptMs, groupId | null, move (0/1)]. */
+export type DeadLetterRow = [string, string, number, number, number, number, number, number, number, number, string | null, number];
 
 export type DeadLetterFailure = { outcome: 'retry'; nextAttemptMs: number } | { outcome: 'dropped' } | { outcome: 'unknown' };
 
@@ -57,9 +65,11 @@ export class DeadLetterOutbox {
     return this.pending.size;
   }
 
-  add(msgId: string, deadLetterQueue: string, moved: MovedMessage, nowMs: number): void {
+  add(msgId: string, destination: string, moved: MovedMessage, sinceIndex: number, nowMs: number, move = false): void {
     const p: PendingDeadLetter = {
-      deadLetterQueue,
+      destination,
+      sinceIndex,
+      move,
       bodyEntry: moved.bodyEntry,
       bodyOffset: moved.bodyOffset,
       bodyLength: moved.bodyLength,
@@ -72,9 +82,11 @@ export class DeadLetterOutbox {
     this.pending.set(msgId, p);
   }
 
-  /** The dead-letter queue took it; false when it was not pending (already settled). */
-  sent(msgId: string): boolean {
-    return this.pending.delete(msgId);
+  /** Its destination took it: what was pending, or undefined when it was not (already settled). */
+  sent(msgId: string): PendingDeadLetter | undefined {
+    const p = this.pending.get(msgId);
+    this.pending.delete(msgId);
+    return p;
   }
 
   failed(msgId: string, gone: boolean, nowMs: number): DeadLetterFailure {
@@ -96,8 +108,10 @@ export class DeadLetterOutbox {
       const due: DueDeadLetter = {
         deadLetter: true,
         sourceQueue,
-        deadLetterQueue: p.deadLetterQueue,
+        destinationQueue: p.destination,
         msgId,
+        sinceIndex: p.sinceIndex,
+        move: p.move,
         body: { entryIndex: p.bodyEntry, offset: p.bodyOffset, length: p.bodyLength, crc32c: p.bodyCrc },
         enveloped: (p.batchPos & ENVELOPED) !== 0,
         failedAttempts: p.failedAttempts,
@@ -123,7 +137,8 @@ export class DeadLetterOutbox {
   rows(): DeadLetterRow[] {
     return [...this.pending].map(([msgId, p]): DeadLetterRow => [
       msgId,
-      p.deadLetterQueue,
+      p.destination,
+      p.sinceIndex,
       p.bodyEntry,
       p.bodyOffset,
       p.bodyLength,
@@ -132,6 +147,7 @@ export class DeadLetterOutbox {
       p.failedAttempts,
       p.nextAttemptMs,
       p.groupId ?? null,
+      p.move ? 1 : 0,
     ]);
   }
 
@@ -143,15 +159,17 @@ export class DeadLetterOutbox {
     if (!Array.isArray(v)) return bad();
     const out = new DeadLetterOutbox();
     for (const row of v as unknown[]) {
-      if (!Array.isArray(row) || row.length !== 10) return bad();
-      const [msgId, dlq, ...rest] = row as unknown[];
-      const nums = rest.slice(0, 7);
-      const groupId = rest[7];
-      if (typeof msgId !== 'string' || typeof dlq !== 'string' || out.pending.has(msgId)) return bad();
+      if (!Array.isArray(row) || row.length !== 12) return bad();
+      const [msgId, destination, ...rest] = row as unknown[];
+      const nums = rest.slice(0, 8);
+      const groupId = rest[8];
+      const move = rest[9];
+      if (typeof msgId !== 'string' || typeof destination !== 'string' || out.pending.has(msgId)) return bad();
       if (!nums.every((n) => typeof n === 'number' && Number.isFinite(n))) return bad();
       if (groupId !== null && typeof groupId !== 'string') return bad();
-      const [bodyEntry, bodyOffset, bodyLength, bodyCrc, batchPos, failedAttempts, nextAttemptMs] = nums as number[];
-      const p: PendingDeadLetter = { deadLetterQueue: dlq, bodyEntry: bodyEntry!, bodyOffset: bodyOffset!, bodyLength: bodyLength!, bodyCrc: bodyCrc!, batchPos: batchPos!, failedAttempts: failedAttempts!, nextAttemptMs: nextAttemptMs! };
+      if (move !== 0 && move !== 1) return bad();
+      const [sinceIndex, bodyEntry, bodyOffset, bodyLength, bodyCrc, batchPos, failedAttempts, nextAttemptMs] = nums as number[];
+      const p: PendingDeadLetter = { destination, sinceIndex: sinceIndex!, move: move === 1, bodyEntry: bodyEntry!, bodyOffset: bodyOffset!, bodyLength: bodyLength!, bodyCrc: bodyCrc!, batchPos: batchPos!, failedAttempts: failedAttempts!, nextAttemptMs: nextAttemptMs! };
       if (groupId !== null) p.groupId = groupId;
       out.pending.set(msgId, p);
     }

@@ -166,6 +166,7 @@ export class QueueStateMachine {
       queues: () => this.byName.values(),
       isDeadLetterQueue: (q) => this.sourcesOf(q.name).length > 0,
       reschedule: (q) => this.reschedule(q),
+      sendElsewhere: (q, destination, m, nowMs) => this.sendElsewhere(q, destination, m, nowMs, true),
     });
   }
 
@@ -303,9 +304,9 @@ export class QueueStateMachine {
       case 'pushFailed':
         return this.topics.execute(cmd, index, nowMs);
       case 'moveMessages':
-        return this.redriver.moveMessages(cmd.sourceQueue, cmd.destinationQueue, cmd.maxMessages, cmd.taskHandle, nowMs);
+        return this.redriver.moveMessages(cmd.sourceQueue, cmd.destinationQueue, cmd.maxMessages, cmd.taskHandle, nowMs, cmd.remoteDestination === true);
       case 'startMoveTask':
-        return this.redriver.startMoveTask(cmd.sourceQueue, cmd.destinationQueue, cmd.maxPerSecond, index, nowMs);
+        return this.redriver.startMoveTask(cmd.sourceQueue, cmd.destinationQueue, cmd.maxPerSecond, index, nowMs, cmd.remoteDestination === true);
       case 'cancelMoveTask':
         return this.redriver.cancelMoveTask(cmd.taskHandle);
       case 'deadLetterSent':
@@ -484,12 +485,13 @@ export class QueueStateMachine {
 
   private deadLetterSent(queueName: string, msgId: string): CommandResult {
     const q = this.byName.get(queueName);
-    const found = q?.deadLetters?.sent(msgId) ?? false;
-    if (found) {
-      this.deadLetterMoves++;
+    const sent = q?.deadLetters?.sent(msgId);
+    if (sent !== undefined) {
+      // A redrive's move was counted by its task when it left the queue.
+      if (!sent.move) this.deadLetterMoves++;
       this.tidyOutbox(q!);
     }
-    return { ok: true, kind: 'deadLetterSent', found };
+    return { ok: true, kind: 'deadLetterSent', found: sent !== undefined };
   }
 
   private deadLetterFailed(queueName: string, msgId: string, gone: boolean, nowMs: number): CommandResult {
@@ -518,9 +520,7 @@ export class QueueStateMachine {
     if (src.policy?.remote === true) {
       // Its dead-letter queue is on another set: the message waits in the outbox until the
       // leader has sent it there (dead-letter-outbox.ts).
-      src.deadLetters ??= new DeadLetterOutbox();
-      src.deadLetters.add(this.ids.msgId(moved.entryIndex, moved.batchPos & BATCH_POS_MASK), src.policy.deadLetterQueue, moved, nowMs);
-      this.outboxQueues.add(src);
+      this.sendElsewhere(src, src.policy.deadLetterQueue, moved, nowMs, false);
       return;
     }
     const dlqName = src.policy?.deadLetterQueue;
@@ -532,6 +532,13 @@ export class QueueStateMachine {
     this.redriver.recordDeadLetter(dlq, dlq.append(moved, nowMs, 0), src);
     this.deadLetterMoves++;
     this.reschedule(dlq);
+  }
+
+  /** `moved` has left `q` for `destination` on another set (a dead letter, or a redrive's `move`): into q's outbox. */
+  private sendElsewhere(q: QueueState, destination: string, moved: MovedMessage, nowMs: number, move: boolean): void {
+    q.deadLetters ??= new DeadLetterOutbox();
+    q.deadLetters.add(this.ids.msgId(moved.entryIndex, moved.batchPos & BATCH_POS_MASK), destination, moved, this.appliedIndex, nowMs, move);
+    this.outboxQueues.add(q);
   }
 
   private advanceTime(nowMs: number): void {

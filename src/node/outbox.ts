@@ -27,6 +27,8 @@ export interface QueueSendOptions {
   enveloped?: boolean;
   countedBytes?: number;
   groupId?: string;
+  /** A dead letter: the queue it comes from, remembered by the dead-letter queue for redrive. */
+  deadLetterSource?: string;
 }
 
 /**
@@ -46,11 +48,13 @@ export function outboxDedupId(topicName: string, subscriptionName: string, msgId
 }
 
 /**
- * The deduplication key of a dead letter of `sourceQueue` (its dead-letter queue on another set):
- * the same on every leader, every attempt; `d:` keeps it apart from topic keys and client keys.
+ * The deduplication key of a dead letter of `sourceQueue` (its dead-letter queue on another set),
+ * or of a message redriven out of it: the same on every leader, every attempt; `d:` keeps it apart
+ * from topic keys and client keys. `sinceIndex`, the entry that put it in the outbox, tells apart
+ * two trips of one msgId (moves within a set keep it). About 120 characters at most.
  */
-export function deadLetterDedupId(sourceQueue: string, msgId: string): string {
-  return `d:${sourceQueue} ${msgId}`;
+export function deadLetterDedupId(sourceQueue: string, msgId: string, sinceIndex: number): string {
+  return `d:${sourceQueue} ${msgId} ${sinceIndex}`;
 }
 
 /**

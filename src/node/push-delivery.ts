@@ -174,7 +174,7 @@ function isDeadLetter(d: DueDelivery): d is DueDeadLetter {
 
 /** Where a push goes, for the per-endpoint bound and the failure log. */
 function pushOrigin(push: DueDelivery): string {
-  if (isDeadLetter(push)) return `queue:${push.deadLetterQueue}`;
+  if (isDeadLetter(push)) return `queue:${push.destinationQueue}`;
   return push.remoteQueue === true ? `queue:${push.endpoint}` : endpointOrigin(push.endpoint);
 }
 
@@ -189,7 +189,8 @@ function toQueue(d: DueDelivery): boolean {
 }
 
 function describeDelivery(d: DueDelivery): string {
-  return isDeadLetter(d) ? `dead letter ${d.msgId} of ${d.sourceQueue} for ${d.deadLetterQueue}` : `push ${d.msgId} to ${d.topicName}/${d.subscriptionName}`;
+  if (isDeadLetter(d)) return `${d.move ? 'redriven message' : 'dead letter'} ${d.msgId} of ${d.sourceQueue} for ${d.destinationQueue}`;
+  return `push ${d.msgId} to ${d.topicName}/${d.subscriptionName}`;
 }
 
 export class PushDelivery {
@@ -506,7 +507,9 @@ export class PushDelivery {
 
   /**
    * A dead letter into its dead-letter queue on another set, as a local dead-letter move makes it:
-   * the same body, envelope (its message attributes) and group; deduplicated by source and msgId.
+   * the same body, envelope (its message attributes) and group; deduplicated by source, msgId and
+   * the entry that put it in the outbox. A dead letter says which queue it came from (so a redrive
+   * can send it back); a redriven message does not (it is going back, or elsewhere).
    */
   private async sendDeadLetter(d: DueDeadLetter, body: Buffer, signal: AbortSignal): Promise<AttemptResult> {
     const deliverToQueue = this.deliverToQueue;
@@ -519,10 +522,11 @@ export class PushDelivery {
       if (e !== undefined) options.countedBytes = countedBytes(e);
     }
     if (d.groupId !== undefined) options.groupId = d.groupId;
-    const outcome = await deliverToQueue(d.deadLetterQueue, body, deadLetterDedupId(d.sourceQueue, d.msgId), signal, options);
+    if (!d.move) options.deadLetterSource = d.sourceQueue;
+    const outcome = await deliverToQueue(d.destinationQueue, body, deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), signal, options);
     if (outcome === 'delivered') return { ok: true, why: '' };
-    if (outcome === 'gone') return { ok: false, why: `dead-letter queue ${d.deadLetterQueue} does not exist or refuses the message`, gone: true };
-    return { ok: false, why: `dead-letter queue ${d.deadLetterQueue} did not take the message (retried)` };
+    if (outcome === 'gone') return { ok: false, why: `queue ${d.destinationQueue} does not exist or refuses the message`, gone: true };
+    return { ok: false, why: `queue ${d.destinationQueue} did not take the message (retried)` };
   }
 
   private noteEndpoint(origin: string, ok: boolean, why: string): void {

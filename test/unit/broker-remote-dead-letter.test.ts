@@ -90,7 +90,11 @@ describe('dead letters for another set', () => {
     const due = h.sm.dueDeadLetters(h.timeMs, 10);
     assert.equal(due.length, 1);
     const d = due[0]!;
-    assert.deepEqual({ ...d, body: undefined }, { deadLetter: true, sourceQueue: 'src', deadLetterQueue: 'far', msgId, body: undefined, enveloped: false, failedAttempts: 0, nextAttemptMs: h.timeMs });
+    assert.deepEqual(
+      { ...d, body: undefined },
+      // sinceIndex: the receive that dead-lettered it.
+      { deadLetter: true, sourceQueue: 'src', destinationQueue: 'far', msgId, sinceIndex: h.index, move: false, body: undefined, enveloped: false, failedAttempts: 0, nextAttemptMs: h.timeMs },
+    );
     assert.equal(h.body(d.body).toString(), 'hello');
     assert.deepEqual(h.sm.dueDeliveries(h.timeMs, 10), due);
     assert.equal(h.sm.nextPushAttemptMs(), h.timeMs);

@@ -127,6 +127,7 @@ describe('dead letters into a dead-letter queue on another set', () => {
     const envelope = encodeEnvelope({ attributes: new Map([['kind', { dataType: 'String', stringValue: 'credit' }]]), system: new Map(), body: Buffer.from('with attributes') });
     const counted = countedBytes(decodeEnvelope(envelope)!);
     const [plain, attributed] = src.deadLetters([{ body: Buffer.from('plain') }, { body: envelope, options: { enveloped: true, countedBytes: counted } }]);
+    const since = src.index; // the receive that dead-lettered both
     const dlqSet = new DlqSet();
     const sent: Sent[] = [];
     const loop = new PushDelivery(src.options(recordingThrough(dlqSet, sent)));
@@ -136,14 +137,14 @@ describe('dead letters into a dead-letter queue on another set', () => {
     });
     sent.sort((a, b) => a.dedupId.localeCompare(b.dedupId));
     const expected = [
-      { queueName: 'dlq', dedupId: deadLetterDedupId('src', plain!), options: {} },
-      { queueName: 'dlq', dedupId: deadLetterDedupId('src', attributed!), options: { enveloped: true, countedBytes: counted } },
+      { queueName: 'dlq', dedupId: deadLetterDedupId('src', plain!, since), options: { deadLetterSource: 'src' } },
+      { queueName: 'dlq', dedupId: deadLetterDedupId('src', attributed!, since), options: { enveloped: true, countedBytes: counted, deadLetterSource: 'src' } },
     ].sort((a, b) => a.dedupId.localeCompare(b.dedupId));
     assert.deepEqual(
       sent.map((s) => ({ queueName: s.queueName, dedupId: s.dedupId, options: s.options })),
       expected,
     );
-    assert.ok(sent.every((s) => s.dedupId.startsWith('d:src ')));
+    assert.ok(sent.every((s) => s.dedupId.startsWith('d:src ') && s.dedupId.endsWith(` ${since}`)));
     assert.deepEqual(src.proposed.map((c) => c.kind), ['deadLetterSent', 'deadLetterSent']);
     assert.equal(src.sm.stats().deadLetterMoves, 2);
     assert.equal(loop.stats().deadLettersSent, 2);
@@ -169,6 +170,7 @@ describe('dead letters into a dead-letter queue on another set', () => {
   test("'retry' proposes deadLetterFailed and the same dead letter goes again, same id, until taken; nothing is dropped", async () => {
     const src = new SourceSet();
     const [msgId] = src.deadLetters([{ body: Buffer.from('x') }]);
+    const since = src.index;
     const sent: Sent[] = [];
     const loop = new PushDelivery(src.options(scripted(['retry', 'retry', 'delivered'], sent)));
     // Backoff 1 s, then 2 s.
@@ -178,7 +180,7 @@ describe('dead letters into a dead-letter queue on another set', () => {
       ['failed gone=false', 'failed gone=false', 'deadLetterSent'],
     );
     assert.equal(sent.length, 3);
-    assert.ok(sent.every((s) => s.dedupId === deadLetterDedupId('src', msgId!)));
+    assert.ok(sent.every((s) => s.dedupId === deadLetterDedupId('src', msgId!, since)));
     assert.equal(src.sm.stats().deadLetterDrops, 0);
     assert.equal(src.sm.stats().deadLetterMoves, 1);
     assert.equal(loop.stats().deadLetterFailures, 2);

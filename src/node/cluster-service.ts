@@ -163,9 +163,9 @@ export class ClusterQueueService implements QueueService {
       case 'moveMessages':
         // With a task handle it is the move loop of the set holding the task, on its leader.
         if (command.taskHandle !== undefined) return own.submit(ctx, command);
-        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.sameSet(command.sourceQueue, command.destinationQueue, onQueue);
+        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.moveTo(ctx, command, command.destinationQueue);
       case 'startMoveTask':
-        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.sameSet(command.sourceQueue, command.destinationQueue, onQueue);
+        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.moveTo(ctx, command, command.destinationQueue);
       case 'cancelMoveTask':
         return this.cancelMoveTask(ctx, command);
       case 'subscribe':
@@ -194,16 +194,30 @@ export class ClusterQueueService implements QueueService {
   }
 
   /**
-   * Run a call on `queue`'s set when `other` (a move's destination, a dead-letter queue) is on the
-   * same one; crossSetMove when it is not. An `other` the controller does not know goes to the
-   * queue's set, which answers as it would for any missing queue.
+   * A redrive (moveMessages, startMoveTask) to a named destination. On the source's set: as the
+   * set runs it. On another set: checked here against the destination's attributes there (it
+   * exists, FIFO or standard as the source: moveFifo otherwise), then run on the source's set
+   * marked `remoteDestination`, so the messages leave through its outbox and its leader sends
+   * them (broker/dead-letter-outbox.ts). A destination the controller does not know goes to the
+   * source's set, which answers as it would for any missing queue.
    */
-  private async sameSet(queue: string, other: string, run: (queue: string) => Promise<CommandResult>): Promise<CommandResult> {
-    const [q, o] = await Promise.all([this.locate('queue', queue), this.locate('queue', other)]);
-    if (isError(q)) return q;
-    if (isError(o)) return o.error === 'queueNotExist' ? run(queue) : o;
-    if (o.setId !== q.setId) return fail('crossSetMove', undefined, `(${queue} is on set ${q.setId}, ${other} on set ${o.setId})`);
-    return run(queue);
+  private async moveTo(ctx: RequestContext, command: Extract<Command, { kind: 'moveMessages' | 'startMoveTask' }>, destination: string): Promise<CommandResult> {
+    const source = command.sourceQueue;
+    const onSource = (): Promise<CommandResult> => this.routed('queue', source, (s) => s.submit(ctx, command));
+    const d = await this.locate('queue', destination);
+    if (isError(d)) return d.error === 'queueNotExist' ? onSource() : d;
+    const dst = await this.routed('queue', destination, async (s, setId) => {
+      const r = await s.getQueueAttributes(ctx, destination);
+      return r.ok ? { ...r, setId } : r;
+    });
+    if (isError(dst)) return dst.error === 'queueNotExist' ? onSource() : dst;
+    return this.routed('queue', source, async (s, setId) => {
+      if (setId === dst.setId) return s.submit(ctx, command);
+      const src = await s.getQueueAttributes(ctx, source);
+      if (!src.ok) return src;
+      if (src.attributes.sqs.fifo !== dst.attributes.sqs.fifo) return fail('moveFifo');
+      return s.submit(ctx, { ...command, remoteDestination: true });
+    });
   }
 
   /**

@@ -310,3 +310,99 @@ describe('dead letters for another set in the codec and during upgrades', () => 
     assert.equal(olderReplicasCanApply(setLocal), true);
   });
 });
+
+describe('redrive across sets', () => {
+  /** A dead-letter queue `dlq` holding two messages sent from another set's `src` as dead letters, and one plain one. */
+  function dlqSet(): BrokerHarness {
+    const h = new BrokerHarness();
+    h.ok({ kind: 'createQueue', queueName: 'dlq', attrs: {} });
+    h.ok({ kind: 'sendMessages', queueName: 'dlq', delaySeconds: 0, bodies: [Buffer.from('d1'), Buffer.from('d2')], options: [{ deadLetterSource: 'src' }, { deadLetterSource: 'src' }] });
+    h.ok({ kind: 'sendMessages', queueName: 'dlq', delaySeconds: null, bodies: [Buffer.from('plain')] });
+    return h;
+  }
+
+  test('a dead letter from another set makes its queue a dead-letter queue here, and a move with no destination sends it back there', () => {
+    const h = dlqSet();
+    const started = h.ok({ kind: 'startMoveTask', sourceQueue: 'dlq', destinationQueue: null, maxPerSecond: null });
+    const r = h.ok({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: null, maxMessages: 10, taskHandle: started.taskHandle });
+    assert.equal(r.moved, 2);
+    assert.equal(r.stayed, 1, 'the plain message has no source to go back to');
+    const due = h.sm.dueDeadLetters(h.timeMs, 10);
+    assert.deepEqual(
+      due.map((d) => [d.sourceQueue, d.destinationQueue, d.move, h.body(d.body).toString(), d.sinceIndex]),
+      [
+        ['dlq', 'src', true, 'd1', h.index],
+        ['dlq', 'src', true, 'd2', h.index],
+      ],
+    );
+    // A move is counted by its task, not as a dead letter, when its destination takes it.
+    h.ok({ kind: 'deadLetterSent', queueName: 'dlq', msgId: due[0]!.msgId });
+    assert.equal(h.sm.stats().deadLetterMoves, 0);
+    // The snapshot keeps what is still on its way.
+    const r2 = QueueStateMachine.restore(h.sm.snapshot());
+    assert.deepEqual(r2.dueDeadLetters(h.timeMs, 10), h.sm.dueDeadLetters(h.timeMs, 10));
+  });
+
+  test('a source queue that is on this set by now gets its dead letters back locally', () => {
+    const h = dlqSet();
+    h.ok({ kind: 'createQueue', queueName: 'src', attrs: {} });
+    const r = h.ok({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: null, maxMessages: 10 });
+    assert.equal(r.moved, 2);
+    assert.deepEqual(h.sm.dueDeadLetters(h.timeMs, 10), []);
+    assert.equal(h.sm.getQueueAttributes('src')!.activeMsgNum, 2);
+  });
+
+  test('a named destination on another set: every message leaves through the outbox, the task remembers it', () => {
+    const h = dlqSet();
+    const started = h.ok({ kind: 'startMoveTask', sourceQueue: 'dlq', destinationQueue: 'elsewhere', maxPerSecond: null, remoteDestination: true });
+    assert.equal(started.task.remoteDestination, true);
+    const r = h.ok({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: null, maxMessages: 10, taskHandle: started.taskHandle });
+    assert.equal(r.moved, 3);
+    assert.equal(r.task?.status, 'COMPLETED');
+    assert.deepEqual(new Set(h.sm.dueDeadLetters(h.timeMs, 10).map((d) => d.destinationQueue)), new Set(['elsewhere']));
+    // Without the flag the same destination is a queue that does not exist here.
+    const h2 = dlqSet();
+    const e = h2.run({ kind: 'startMoveTask', sourceQueue: 'dlq', destinationQueue: 'elsewhere', maxPerSecond: null });
+    assert.equal(e.ok ? undefined : e.error, 'queueNotExist');
+    // The task survives a snapshot.
+    const restored = QueueStateMachine.restore(h.sm.snapshot());
+    const tasks = restored.listMoveTasks('dlq');
+    assert.ok(Array.isArray(tasks) && tasks[0]?.remoteDestination === true);
+  });
+
+  test('the remembered sources survive a snapshot: a restored machine still sends them back', () => {
+    const h = dlqSet();
+    const r = QueueStateMachine.restore(h.sm.snapshot());
+    const e = encodeCommand({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: null, maxMessages: 10 });
+    const res = r.apply(h.index + 1, h.timeMs, e.payload, e.metaLen);
+    assert.ok(res.ok && res.kind === 'moveMessages' && res.moved === 2, JSON.stringify(res));
+    assert.equal(r.dueDeadLetters(h.timeMs, 10).length, 2);
+  });
+
+  test('codec: the new fields round-trip and are absent from the bytes unless set; older replicas cannot apply them', () => {
+    const move: Command = { kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: 'x', maxMessages: 5 };
+    const start: Command = { kind: 'startMoveTask', sourceQueue: 'dlq', destinationQueue: 'x', maxPerSecond: 3 };
+    const send: Command = { kind: 'sendMessages', queueName: 'dlq', delaySeconds: 0, bodies: [Buffer.from('b')], options: [{ dedupId: 'k' }] };
+    for (const [plain, flagged] of [
+      [move, { ...move, remoteDestination: true }],
+      [start, { ...start, remoteDestination: true }],
+    ] as const) {
+      const a = encodeCommand(plain);
+      const b = encodeCommand(flagged);
+      assert.deepEqual(decodeCommand(b.payload, b.metaLen), flagged);
+      assert.deepEqual(decodeCommand(a.payload, a.metaLen), plain);
+      assert.equal(b.metaLen, a.metaLen + 1);
+      assert.deepEqual(Buffer.from(b.payload.subarray(0, a.metaLen)), Buffer.from(a.payload.subarray(0, a.metaLen)));
+      const bad = Uint8Array.from(b.payload);
+      bad[b.metaLen - 1] = 2;
+      assert.throws(() => decodeCommand(bad, b.metaLen), BrokerFormatError);
+    }
+    const tagged: Command = { kind: 'sendMessages', queueName: 'dlq', delaySeconds: 0, bodies: [Buffer.from('b')], options: [{ dedupId: 'k', deadLetterSource: 'src' }] };
+    const t = encodeCommand(tagged);
+    const decoded = decodeCommand(t.payload, t.metaLen);
+    assert.ok(decoded.kind === 'sendMessages');
+    assert.deepEqual(decoded.options, [{ dedupId: 'k', deadLetterSource: 'src' }]);
+    assert.ok(!Buffer.from(encodeCommand(send).payload).toString('latin1').includes('src'));
+    assert.equal(forOlderReplicas(tagged), undefined, 'the source cannot be dropped: the redrive would lose its way');
+  });
+});

@@ -379,30 +379,38 @@ void test('a queue with a dead-letter queue is placed on the dead-letter queue s
   assert.ok(c.set(2).has('work2'));
 });
 
-void test('moves across sets are refused with crossSetMove; within a set they run', async () => {
+void test('a move to a queue on another set runs on the source set marked remoteDestination; within a set as given', async () => {
   const c = cluster();
   placeQueue(c, 'dlq-a', 1);
   placeQueue(c, 'src-a', 1, { deadLetterPolicy: { deadLetterQueue: 'dlq-a', policy: 0, maxReceiveCount: 1 } });
   placeQueue(c, 'other-b', 2);
+  placeQueue(c, 'fifo-b', 2, { sqs: { fifo: true } });
   placeQueue(c, 'local-a', 1);
-  const before = c.sets.map((s) => s.submitted.length);
-  const cross: Command[] = [
-    { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxPerSecond: null },
-    { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxMessages: 10 },
-  ];
-  for (const cmd of cross) {
-    const r = await c.svc.submit(ctx, cmd);
-    assert.equal(errorOf(r), 'crossSetMove', `${cmd.kind}: ${JSON.stringify(r)}`);
-  }
+  c.set(1).h.ok({ kind: 'sendMessages', queueName: 'dlq-a', delaySeconds: null, bodies: [Buffer.from('m1'), Buffer.from('m2')] });
+
+  const moved = await c.svc.submit(ctx, { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxMessages: 1 });
+  assert.ok(moved.ok && moved.kind === 'moveMessages' && moved.moved === 1, JSON.stringify(moved));
+  assert.deepEqual(c.set(1).submitted.at(-1), { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxMessages: 1, remoteDestination: true });
+  // It left for the other set through the source set's outbox; the destination set was only read.
   assert.deepEqual(
-    c.sets.map((s) => s.submitted.length),
-    before,
-    'no set was asked',
+    c.set(1).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10).map((d) => [d.sourceQueue, d.destinationQueue, d.move]),
+    [['dlq-a', 'other-b', true]],
   );
+  assert.deepEqual(c.set(2).submitted, []);
+
+  const started = await c.svc.submit(ctx, { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxPerSecond: null });
+  assert.ok(started.ok && started.kind === 'startMoveTask', JSON.stringify(started));
+  assert.equal(started.task.remoteDestination, true);
+  assert.ok((await c.svc.submit(ctx, { kind: 'cancelMoveTask', taskHandle: started.taskHandle })).ok);
+
+  // Refused as the source's set would refuse a local destination.
+  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'fifo-b', maxPerSecond: null })), 'moveFifo');
+  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'ghost', maxMessages: 1 })), 'queueNotExist');
+  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'moveMessages', sourceQueue: 'ghost', destinationQueue: 'other-b', maxMessages: 1 })), 'queueNotExist');
+  // Within one set, as the client gave it.
   const same = await c.svc.submit(ctx, { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'local-a', maxPerSecond: null });
   assert.ok(same.ok, JSON.stringify(same));
-  // A destination nobody placed: the source's set answers as for any missing queue.
-  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'ghost', maxMessages: 1 })), 'queueNotExist');
+  assert.deepEqual(c.set(1).submitted.at(-1), { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'local-a', maxPerSecond: null });
 });
 
 void test('a move task is cancelled on the set that issued its handle', async () => {

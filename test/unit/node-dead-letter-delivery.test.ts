@@ -242,6 +242,41 @@ describe('dead letters into a dead-letter queue on another set', () => {
     );
   });
 
+  test('a redrive with no destination sends a dead letter from another set back to its source queue there', async () => {
+    const src = new SourceSet();
+    src.deadLetters([{ body: Buffer.from('round trip') }]);
+    const dlqSet = new DlqSet();
+    await running(new PushDelivery(src.options(queueDeliveryThrough((cmd) => dlqSet.submit(cmd)))), () => waitFor('in the dead-letter queue', () => src.pending() === 0));
+    // On the dead-letter queue's set: a move task back to where each came from.
+    dlqSet.timeMs = Math.max(dlqSet.timeMs, Date.now());
+    const task = dlqSet.ok({ kind: 'startMoveTask', sourceQueue: 'dlq', destinationQueue: null, maxPerSecond: null });
+    assert.equal(dlqSet.ok({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: null, maxMessages: 10, taskHandle: task.taskHandle }).moved, 1);
+    const proposed: Command[] = [];
+    const back = new PushDelivery({
+      duePushes: (nowMs, limit) => dlqSet.sm.dueDeliveries(nowMs, limit),
+      nextAttemptMs: () => dlqSet.sm.nextPushAttemptMs(),
+      readBody: (ref) => Promise.resolve(dlqSet.body(ref)),
+      propose: (cmd) => {
+        proposed.push(cmd);
+        return dlqSet.submit(cmd);
+      },
+      deliverToQueue: queueDeliveryThrough((cmd) => {
+        src.timeMs = Math.max(src.timeMs, Date.now());
+        return Promise.resolve(src.run(cmd));
+      }),
+      post: () => Promise.reject(new Error('not an http push')),
+      runtime: nodeRuntime,
+      log: () => undefined,
+    });
+    await running(back, () => waitFor('back in its source queue', () => dlqSet.sm.stats().deadLetterPending === 0));
+    assert.deepEqual(proposed.map((c) => c.kind), ['deadLetterSent']);
+    const got = src.ok({ kind: 'receiveMessages', queueName: 'src', numOfMsg: 10, seed: 3 }).messages;
+    assert.deepEqual(
+      got.map((m) => src.body(m.body).toString()),
+      ['round trip'],
+    );
+  });
+
   test('without a way to reach other sets nothing is attempted or failed', async () => {
     const src = new SourceSet();
     src.deadLetters([{ body: Buffer.from('x') }]);

@@ -238,23 +238,28 @@ export class ClusterQueueService implements QueueService {
     // queueNotExist, or a parameter error first), as for any missing queue.
     const d = await this.locate('queue', dlqName);
     if (isError(d)) return d.error === 'queueNotExist' ? onQueue(command) : d;
-    if (dlqName !== name) {
-      const sources = await this.deadLetterSourceCount(ctx, name);
-      if (typeof sources !== 'number') return sources;
-      if (sources > 0) return fail('dlqNested', undefined, 'this queue is a dead-letter queue');
-    }
     const dlq = await this.routed('queue', dlqName, async (s, setId) => {
       const r = await s.getQueueAttributes(ctx, dlqName);
       return r.ok ? { ...r, setId } : r;
     });
     if (isError(dlq)) return dlq.error === 'queueNotExist' ? onQueue(command) : dlq;
+    // Whether a queue on any set names this one as its dead-letter queue (its own set knows only
+    // its own queues). Checked in the set's order: after the rules about the dead-letter queue.
+    const isDeadLetterQueue = async (): Promise<ErrorResult | undefined> => {
+      if (dlqName === name) return undefined;
+      const sources = await this.deadLetterSourceCount(ctx, name);
+      if (typeof sources !== 'number') return sources;
+      return sources > 0 ? fail('dlqNested', undefined, 'this queue is a dead-letter queue') : undefined;
+    };
     return this.routed('queue', name, async (s, setId) => {
-      if (setId === dlq.setId) return s.submit(ctx, command);
+      if (setId === dlq.setId) return (await isDeadLetterQueue()) ?? s.submit(ctx, command);
       const src = await s.getQueueAttributes(ctx, name);
       if (!src.ok) return src;
       const d = dlq.attributes;
       const refused = deadLetterQueueRefusal(name, src.attributes.sqs.fifo, { hasPolicy: d.deadLetterPolicy !== undefined, fifo: d.sqs.fifo, redriveAllowPolicy: d.sqs.redriveAllowPolicy });
       if (refused !== undefined) return refused;
+      const nested = await isDeadLetterQueue();
+      if (nested !== undefined) return nested;
       const sources = await this.deadLetterSourceCount(ctx, dlqName);
       if (typeof sources !== 'number') return sources;
       const already = src.attributes.deadLetterPolicy?.deadLetterQueue === dlqName ? 1 : 0;

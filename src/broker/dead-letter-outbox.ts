@@ -101,9 +101,19 @@ export class DeadLetterOutbox {
     return { outcome: 'retry', nextAttemptMs: p.nextAttemptMs };
   }
 
-  /** Those due at nowMs, appended to `out` in dead-letter order. */
+  /**
+   * Those due at nowMs, appended to `out` in dead-letter order. Of a FIFO message group only the
+   * oldest waiting message is ever listed: its group's next one is sent once it is taken, so the
+   * destination gets the group in order, as a move within a set keeps it.
+   */
   collectDue(sourceQueue: string, nowMs: number, out: DueDeadLetter[]): void {
+    const groupsSeen = new Set<string>();
     for (const [msgId, p] of this.pending) {
+      if (p.groupId !== undefined) {
+        const key = `${p.destination}\u0000${p.groupId}`;
+        if (groupsSeen.has(key)) continue;
+        groupsSeen.add(key);
+      }
       if (p.nextAttemptMs > nowMs) continue;
       const due: DueDeadLetter = {
         deadLetter: true,

@@ -190,6 +190,20 @@ describe('dead letters for another set', () => {
     assert.equal(e.sm.dueDeadLetters(e.timeMs, 10)[0]!.enveloped, true);
   });
 
+  test('a FIFO group goes one message at a time, in order: the next only once the one before is taken', () => {
+    const h = new Harness({ ...REMOTE }, true);
+    const [a1, a2, b1] = [h.send('a1', 'A'), h.send('a2', 'A'), h.send('b1', 'B')];
+    h.deadLetterAll();
+    const heads = (): string[] => h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10).map((d) => d.msgId);
+    assert.deepEqual(heads(), [a1, b1]);
+    // A failed head holds its group back, not the others.
+    h.failed(a1);
+    assert.deepEqual(heads(), [b1, a1], 'a2 still waits behind a1');
+    assert.deepEqual(h.sm.dueDeadLetters(h.timeMs, 10).map((d) => d.msgId), [b1]);
+    h.ok({ kind: 'deadLetterSent', queueName: 'src', msgId: a1 });
+    assert.deepEqual(heads(), [a2, b1]);
+  });
+
   test('pushes and dead letters are due together, earliest first', () => {
     const h = new Harness();
     h.ok({ kind: 'createTopic', topicName: 't', maxMsgSize: 65536, filterType: 1 });

@@ -9,6 +9,7 @@
 import type { DeleteFailure, QueueAttributes, QueueAttributesInput } from '../broker/commands';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { SETTABLE_QUEUE_INT_ATTRS } from '../protocol/queue-types';
+import type { QueueService } from '../service/queue-service';
 import type { CachedRoute } from './route-cache';
 
 /**
@@ -140,4 +141,27 @@ export function shardedAttrsRefusal(attrs: { sqs?: { fifo?: boolean } | undefine
     return fail('shardedUnsupported', 'dead-letter policies', '(its shards are on several sets, a dead-letter queue on one)');
   }
   return undefined;
+}
+
+/**
+ * The service of a node without a cluster controller: one set, so every queue has one shard. A
+ * create or attribute change asking for more is refused (notEnoughSets); one shard is what every
+ * queue has, so `shards` 1 changes nothing. Every other call runs on `service` as it is.
+ */
+export function oneSetOnly<S extends QueueService>(service: S): S {
+  const submit: QueueService['submit'] = (ctx, command) => {
+    if ((command.kind === 'createQueue' || command.kind === 'setQueueAttributes') && command.shards !== undefined) {
+      const { shards, ...plain } = command;
+      if (shards > 1) return Promise.resolve(fail('notEnoughSets', String(shards), '(a node without a cluster controller is one set: a queue has one shard)'));
+      return service.submit(ctx, plain);
+    }
+    return service.submit(ctx, command);
+  };
+  return new Proxy(service, {
+    get(target, prop) {
+      if (prop === 'submit') return submit;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

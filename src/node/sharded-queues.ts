@@ -259,7 +259,26 @@ export class ShardedQueues {
       case 'untagQueue':
       case 'unbindDeadLetter':
         return this.everyShard(ctx, route, command);
-      default:
+      // Whole-queue commands the access layer sends elsewhere (create, delete), and what a sharded
+      // queue does not support (message moves from it): refused, never run on one shard alone.
+      case 'createQueue':
+      case 'deleteQueue':
+      case 'moveMessages':
+      case 'startMoveTask':
+      case 'cancelMoveTask':
+      case 'quarantineMessage':
+      case 'tick':
+      case 'relocateBodies':
+      case 'createTopic':
+      case 'setTopicAttributes':
+      case 'deleteTopic':
+      case 'subscribe':
+      case 'unsubscribe':
+      case 'setSubscriptionAttributes':
+      case 'clearSubscriptionFilterTags':
+      case 'publishMessages':
+      case 'pushSucceeded':
+      case 'pushFailed':
         return Promise.resolve(fail('shardedUnsupported', command.kind));
     }
   }
@@ -394,7 +413,7 @@ export class ShardedQueues {
     });
     if (failed.length > 0) return done.length === 0 ? allFailed(failed.map((f) => f.error)) : partly(done.length, split.parts.length, kind, failed);
     const failures = reassembleFailures(done, split.foreign, (index) => handleOf(entries[index]!));
-    return { ok: true, kind, failures } as CommandResult;
+    return { ok: true, kind, failures };
   }
 
   /** A change of the whole queue: on every shard; its answer as one queue's. */

@@ -19,6 +19,8 @@ export interface CachedRoute {
   readonly epoch: number;
   /** The shard this node's next send goes to (per-node round robin; see node/shards.ts). */
   next: number;
+  /** The shard this node's next receive asks first (turns apart from sends', so neither follows the other). */
+  nextReceive: number;
 }
 
 export class RouteCache {
@@ -50,7 +52,7 @@ export class RouteCache {
     const key = entityKey(type, name);
     const old = this.routes.get(key);
     const same = old !== undefined && old.shards.length === shards.length && old.shards.every((s, i) => s === shards[i]);
-    const route: CachedRoute = { shards: [...shards], version, epoch, next: same ? old.next : 0 };
+    const route: CachedRoute = { shards: [...shards], version, epoch, next: same ? old.next : 0, nextReceive: same ? old.nextReceive : 0 };
     this.routes.delete(key);
     this.routes.set(key, route);
     while (this.routes.size > this.max) {

@@ -156,7 +156,7 @@ export class ShardedQueues {
     if (isError(rec)) return rec;
     const now = rec.shards.length;
     if (shards < now) return fail('paramOutOfRange', 'shards', `(the queue has ${now} shards; a queue's shards can only grow)`);
-    if (shards > now || rec.change?.type === 'grow') {
+    if (shards > now) {
       const grown = await this.grow(ctx, rec, shards);
       if (isError(grown)) return grown;
     }

@@ -50,8 +50,8 @@ export function sendShard(route: CachedRoute, dedupKey: string | undefined): num
 /** The shard receives start at: turns like sends, so every shard is asked first in turn. */
 export function receiveStart(route: CachedRoute): number {
   const k = route.shards.length;
-  const shard = route.next % k;
-  route.next = (shard + 1) % k;
+  const shard = route.nextReceive % k;
+  route.nextReceive = (shard + 1) % k;
   return shard;
 }
 

@@ -275,6 +275,16 @@ void test('sends spread over the shards in turn, a batch whole; a deduplication 
   assert.deepEqual(third.msgIds, first.msgIds);
   const total = c.sets.reduce((n, s) => n + s.counts('spread').active, 0);
   assert.equal(total, 6 + 3 + 1);
+  // A producer and a consumer on the same node: receives take their own turns, sends still spread.
+  await sharded(c, 'pair', 2);
+  for (let i = 0; i < 4; i++) {
+    await send(c.svc, 'pair', `p${i}`);
+    assert.ok((await c.svc.receive(ctx, 'pair', 1, 0)).ok);
+  }
+  assert.deepEqual(
+    [1, 2].map((id) => c.set(id).counts('pair').active + c.set(id).counts('pair').inactive),
+    [2, 2],
+  );
   // A shard whose set applies nothing passes a send without an id to the next shard.
   const up = (): number => c.set(1).counts('spread').active + c.set(3).counts('spread').active;
   const before = up();

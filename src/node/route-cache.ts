@@ -14,9 +14,9 @@ export interface CachedRoute {
   /** shards[i]: the set serving shard i (at least one). */
   readonly shards: readonly number[];
   /** The route's version at the controller (EntityRecord.version). */
-  readonly version: number;
+  version: number;
   /** The controller's routeEpoch when the route was read (node/route-freshness.ts). */
-  readonly epoch: number;
+  epoch: number;
   /** The shard this node's next send goes to (per-node round robin; see node/shards.ts). */
   next: number;
   /** The shard this node's next receive asks first (turns apart from sends', so neither follows the other). */
@@ -46,13 +46,23 @@ export class RouteCache {
     return this.routes.get(entityKey(type, name));
   }
 
-  /** Keeps the route; the same shards again (a refresh that found no change) keep their round robin. */
+  /**
+   * Keeps the route. The same shards again (a refresh that found no change) update the route kept,
+   * in place: calls holding it go on turning the same round robin.
+   */
   set(type: EntityType, name: string, shards: readonly number[], version: number, epoch: number = version): CachedRoute {
     if (shards.length === 0) throw new RangeError(`route of ${type} ${name} without shards`);
     const key = entityKey(type, name);
     const old = this.routes.get(key);
     const same = old !== undefined && old.shards.length === shards.length && old.shards.every((s, i) => s === shards[i]);
-    const route: CachedRoute = { shards: [...shards], version, epoch, next: same ? old.next : 0, nextReceive: same ? old.nextReceive : 0 };
+    let route: CachedRoute;
+    if (same) {
+      route = old;
+      route.version = version;
+      route.epoch = Math.max(route.epoch, epoch);
+    } else {
+      route = { shards: [...shards], version, epoch, next: 0, nextReceive: 0 };
+    }
     this.routes.delete(key);
     this.routes.set(key, route);
     while (this.routes.size > this.max) {

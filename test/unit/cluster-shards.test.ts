@@ -614,3 +614,30 @@ void test('the API passes shards on CreateQueue and SetQueueAttributes, within 1
   }
   assert.equal(seen.length, 3);
 });
+
+void test('a topic subscription to a queue of several shards delivers through the access layer (remoteQueue), even from a set holding a shard', async () => {
+  const c = cluster();
+  await sharded(c, 'fanned', 3);
+  await ok(c.svc, { kind: 'createQueue', queueName: 'plain', attrs: {} });
+  await ok(c.svc, { kind: 'createTopic', topicName: 'news', maxMsgSize: 65_536, filterType: 1 });
+  const topicSet = c.sets.find((s) => s.h.sm.getTopicAttributes('news') !== undefined)!;
+  const plainSet = c.controller.shards('plain')![0]!;
+  for (const endpoint of ['fanned', 'plain']) {
+    await ok(c.svc, {
+      kind: 'subscribe',
+      topicName: 'news',
+      subscriptionName: `to-${endpoint}`,
+      protocol: 'queue',
+      endpoint,
+      notifyStrategy: 'BACKOFF_RETRY',
+      notifyContentFormat: 'SIMPLIFIED',
+      filterTags: [],
+      bindingKeys: [],
+    });
+  }
+  const flags = topicSet.submitted.filter((x) => x.kind === 'subscribe').map((x) => [x.endpoint, x.remoteQueue === true]);
+  assert.deepEqual(flags, [
+    ['fanned', true],
+    ['plain', plainSet !== topicSet.id],
+  ]);
+});

@@ -354,13 +354,15 @@ export class ClusterQueueService implements QueueService {
         return this.sharded.delete(ctx, name, route);
       },
     );
-    if (answer.ok && !sharded) await this.unroute(type, name, 'deleted');
+    if (answer.ok && !sharded) await this.unroute(type, name, 'deleted', ctx);
     return answer;
   }
 
-  private async unroute(type: EntityType, name: string, why: string): Promise<void> {
+  private async unroute(type: EntityType, name: string, why: string, ctx?: RequestContext): Promise<void> {
     this.cache.drop(type, name);
     const r = await this.opts.controller.submit({ kind: 'deleteEntity', type, name });
+    // A queue deleted while it grew more shards: the growth goes too (node/sharded-queues.ts).
+    if (!r.ok && r.error === 'routeChangeRunning' && type === 'queue' && ctx !== undefined && (await this.sharded.dropGrowth(ctx, name))) return;
     if (!r.ok && r.error !== notExistOf(type)) {
       this.log.warn(`the route of ${type} ${name} (${why}) could not be removed at the controller: ${r.error}${r.detail !== undefined ? ` ${r.detail}` : ''}; the next create of the name repairs it`, {
         type,

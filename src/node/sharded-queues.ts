@@ -475,6 +475,22 @@ export class ShardedQueues {
     return deleted > 0 ? { ok: true, kind: 'deleteQueue' } : fail('queueNotExist');
   }
 
+  /**
+   * A queue of one shard was deleted while a growth to more was pending: the queues made on the
+   * pending shards' sets are deleted, the growth abandoned and the route removed. false: the route
+   * could not be removed (the caller says so).
+   */
+  async dropGrowth(ctx: RequestContext, name: string): Promise<boolean> {
+    const rec = await this.record(name);
+    this.opts.cache.drop('queue', name);
+    if (isError(rec) || rec.change?.type !== 'grow') return false;
+    await Promise.all(rec.change.pending.map((p) => this.svc(p.set).submit(ctx, { kind: 'deleteQueue', queueName: name })));
+    const aborted = await this.controllerSubmit({ kind: 'abortMove', type: 'queue', name });
+    if (!aborted.ok) return false;
+    const r = await this.controllerSubmit({ kind: 'deleteEntity', type: 'queue', name });
+    return r.ok || r.error === 'queueNotExist';
+  }
+
   private async unroute(name: string, why: string): Promise<void> {
     this.opts.cache.drop('queue', name);
     const r = await this.controllerSubmit({ kind: 'deleteEntity', type: 'queue', name });

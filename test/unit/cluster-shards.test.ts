@@ -534,6 +534,19 @@ void test('a growth whose new shard could not be created keeps the queue on its 
   await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'retry', attrs: {}, shards: 3 });
   assert.deepEqual(c.controller.shards('retry'), [1, 2, 3]);
   assert.ok(c.sets.every((s) => s.has('retry')));
+
+  // A queue of one shard deleted while its growth is pending: the pending shards and the route go too.
+  await ok(c.svc, { kind: 'createQueue', queueName: 'stuck', attrs: {} });
+  const home = c.controller.shards('stuck')![0]!;
+  const blocked = c.sets.find((s) => s.id !== home)!;
+  blocked.refuse.add('createQueue');
+  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: 'stuck', attrs: {}, shards: 3 })), 'notApplied');
+  assert.ok(c.sets.filter((s) => s.has('stuck')).length === 2, 'one pending shard was made');
+  await ok(c.svc, { kind: 'deleteQueue', queueName: 'stuck' });
+  assert.equal(c.controller.shards('stuck'), undefined);
+  assert.ok(c.sets.every((s) => !s.has('stuck')));
+  blocked.refuse.clear();
+  await ok(c.svc, { kind: 'createQueue', queueName: 'stuck', attrs: {}, shards: 3 });
 });
 
 void test('a create whose shard set fails answers its error; a retry creates the missing shards', async () => {

@@ -654,3 +654,22 @@ void test('a topic subscription to a queue of several shards delivers through th
     ['plain', plainSet !== topicSet.id],
   ]);
 });
+
+void test('cached routes are not read again while the route epoch stands; the epoch is read at most once per interval', async () => {
+  const c = cluster();
+  let now = 0;
+  const other = c.node(2, () => now);
+  await sharded(c, 'steady', 2);
+  await send(other, 'steady', 'first');
+  const reads = (kind: string): number => c.controller.reads.filter((q) => q.kind === kind).length;
+  const routes = reads('getRoute');
+  const epochs = reads('listSets');
+  for (let i = 0; i < 20; i++) {
+    now += 500;
+    await send(other, 'steady', `m${i}`);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(reads('getRoute'), routes, 'no route read again');
+  const checks = reads('listSets') - epochs;
+  assert.ok(checks >= 4 && checks <= 6, `${checks} epoch reads over 10 s`);
+});

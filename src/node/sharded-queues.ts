@@ -11,7 +11,7 @@
 import type { Command, CommandResult, DeleteFailure, QueueAttributes } from '../broker/commands';
 import type { ControllerCommand, ControllerResult } from '../controller/commands';
 import type { EntityRecord } from '../controller/model';
-import { fail, type ErrorResult } from '../protocol/errors';
+import { errorKind, fail, KIND_APPLIED, type ErrorResult } from '../protocol/errors';
 import type { Logger } from '../protocol/log';
 import type { DeliveredMessage, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
@@ -130,7 +130,8 @@ export class ShardedQueues {
       const a0 = await this.svc(entity.shards[0]!).getQueueAttributes(ctx, name);
       return a0.ok ? { ok: true, kind: 'createQueue', queueId: a0.attributes.queueId } : a0;
     }
-    const forGood = failed.every((f) => f.error.error !== 'notApplied' && f.error.error !== 'outcomeUnknown' && f.error.error !== 'internalError');
+    // Refused for good: nothing applied and the same create would fail again (as the access layer judges a one-shard create).
+    const forGood = failed.every((f) => KIND_APPLIED[errorKind(f.error.error)] === 'nothing' && f.error.error !== 'notApplied' && f.error.error !== 'throttled');
     const first = failed[0]!;
     if (placedNow && forGood) {
       await Promise.all(

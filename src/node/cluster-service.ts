@@ -5,7 +5,9 @@
 // every set's list. Pure of I/O: the controller, the other sets and this node's own set are all
 // injected (in production the ControllerClient, the set directory and the RoutedQueueService).
 //
-// Sharding is not on the data path yet: a route with several shards is served by shards[0].
+// A queue of several shards (a route naming several sets) is served by node/sharded-queues.ts at
+// each dispatch point below; a call not built for it is refused (shardedUnsupported), never sent
+// to one shard alone.
 
 import type { Command, CommandResult, MoveTaskView, QueueAttributes, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../broker/commands';
 import type { ControllerCommand, ControllerQuery, ControllerResult } from '../controller/commands';
@@ -16,7 +18,9 @@ import type { Logger } from '../protocol/log';
 import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { SetDirectory } from './remote-sets';
-import { RouteCache } from './route-cache';
+import { RouteCache, type CachedRoute } from './route-cache';
+import { RouteFreshness } from './route-freshness';
+import { ShardedQueues } from './sharded-queues';
 
 /** What the access layer asks of the controller (the ControllerClient). */
 export interface ControllerAccess {
@@ -34,9 +38,19 @@ export interface ClusterServiceOptions {
   log: Logger;
   /** Routes cached at most (default ROUTE_CACHE_MAX). */
   routeCacheMax?: number;
+  /** The clock cached routes are checked against the controller's routeEpoch by (default Date.now). */
+  nowMs?: () => number;
+  /** A sharded queue's long-poll slice (default POLL_SLICE_SECONDS). */
+  pollSliceSeconds?: number;
 }
 
-type Located = { setId: number } | ErrorResult;
+/** The set serving a name (shard 0's), and the route it came from (none: this node's own set, unrouted). */
+type Located = { setId: number; route: CachedRoute | undefined } | ErrorResult;
+
+function sameShards(a: CachedRoute | undefined, b: CachedRoute | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.shards.length === b.shards.length && a.shards.every((s, i) => s === b.shards[i]);
+}
 
 function isError(r: object): r is ErrorResult {
   return (r as { ok?: unknown }).ok === false;
@@ -58,10 +72,29 @@ function byName(a: string, b: string): number {
 export class ClusterQueueService implements QueueService {
   private readonly cache: RouteCache;
   private readonly log: Logger;
+  private readonly freshness: RouteFreshness;
+  /** Routes being read again in the background (entityKey-like `type:name`). */
+  private readonly rechecking = new Set<string>();
+  private readonly sharded: ShardedQueues;
 
   constructor(private readonly opts: ClusterServiceOptions) {
     this.cache = new RouteCache(opts.routeCacheMax);
     this.log = opts.log;
+    this.freshness = new RouteFreshness({
+      nowMs: opts.nowMs ?? Date.now,
+      readEpoch: async () => {
+        const r = await opts.controller.read({ kind: 'listSets' });
+        return r.ok ? r.routeEpoch : undefined;
+      },
+    });
+    this.sharded = new ShardedQueues({
+      serviceOf: (id) => this.serviceOf(id),
+      controller: opts.controller,
+      cache: this.cache,
+      log: opts.log,
+      sawEpoch: (e) => this.freshness.saw(e),
+      ...(opts.pollSliceSeconds !== undefined ? { pollSliceSeconds: opts.pollSliceSeconds } : {}),
+    });
   }
 
   private serviceOf(setId: number): QueueService {
@@ -78,10 +111,9 @@ export class ClusterQueueService implements QueueService {
     if (r.kind !== 'entity' || r.entity.shards.length === 0) {
       return fail('notApplied', undefined, `the controller answered getRoute of ${type} ${name} with ${r.kind}; retry`);
     }
-    // Sharding is not built on the data path yet: shard 0 serves the whole queue.
-    const setId = r.entity.shards[0]!;
-    this.cache.set(type, name, setId);
-    return { setId };
+    this.freshness.saw(r.routeEpoch);
+    const route = this.cache.set(type, name, r.entity.shards, r.entity.version, r.routeEpoch);
+    return { setId: route.shards[0]!, route };
   }
 
   /**
@@ -90,8 +122,39 @@ export class ClusterQueueService implements QueueService {
    * notApplied (retry) — a cached route keeps working meanwhile.
    */
   private locate(type: EntityType, name: string): Promise<Located> {
-    const setId = this.cache.get(type, name);
-    return setId !== undefined ? Promise.resolve({ setId }) : this.askRoute(type, name);
+    const route = this.cache.get(type, name);
+    if (route === undefined) return this.askRoute(type, name);
+    // A route read before a newer routeEpoch may have changed (a growth, a move): read again in
+    // the background; this call uses what is known.
+    if (this.freshness.stale(route.epoch)) this.recheck(type, name);
+    return Promise.resolve({ setId: route.shards[0]!, route });
+  }
+
+  private recheck(type: EntityType, name: string): void {
+    const key = `${type}:${name}`;
+    if (this.rechecking.has(key)) return;
+    this.rechecking.add(key);
+    void this.askRoute(type, name)
+      .then((r) => {
+        if (isError(r) && r.error === notExistOf(type)) this.cache.drop(type, name);
+      })
+      .catch(() => undefined)
+      .finally(() => this.rechecking.delete(key));
+  }
+
+  /**
+   * Run on what `at` names: `call` on its set for one shard; for several, `sharded` when the call
+   * is built for them, else the refusal naming what `sharded` says is not supported.
+   */
+  private runOn<T extends object>(
+    at: { setId: number; route: CachedRoute | undefined },
+    call: (svc: QueueService, setId: number) => Promise<T | ErrorResult>,
+    sharded: ((route: CachedRoute) => Promise<T | ErrorResult>) | string,
+  ): Promise<T | ErrorResult> {
+    if (at.route !== undefined && at.route.shards.length > 1) {
+      return typeof sharded === 'string' ? Promise.resolve(fail('shardedUnsupported', sharded)) : sharded(at.route);
+    }
+    return call(this.serviceOf(at.setId), at.setId);
   }
 
   /**
@@ -100,20 +163,25 @@ export class ClusterQueueService implements QueueService {
    * more and, if it now names another set, the call runs there, once. Never more: two sets
    * that both say no are answered as the last said.
    */
-  private async routed<T extends object>(type: EntityType, name: string, call: (svc: QueueService, setId: number) => Promise<T | ErrorResult>): Promise<T | ErrorResult> {
+  private async routed<T extends object>(
+    type: EntityType,
+    name: string,
+    call: (svc: QueueService, setId: number) => Promise<T | ErrorResult>,
+    sharded: ((route: CachedRoute) => Promise<T | ErrorResult>) | string = 'this request',
+  ): Promise<T | ErrorResult> {
     let first = await this.locate(type, name);
     // A name the controller does not route may still be on this node's own set, not adopted yet
     // (a set that predates the controller, or a name created there while the controller was away:
     // its leader adopts what it holds within a reporting round). The own set is asked; it answers
     // queueNotExist / topicNotExist for a name it does not hold either.
-    if (isError(first) && first.error === notExistOf(type)) first = { setId: this.opts.ownSetId };
+    if (isError(first) && first.error === notExistOf(type)) first = { setId: this.opts.ownSetId, route: undefined };
     if (isError(first)) return first;
-    const answer = await call(this.serviceOf(first.setId), first.setId);
+    const answer = await this.runOn(first, call, sharded);
     if (!isError(answer) || answer.error !== notExistOf(type)) return answer;
     this.cache.drop(type, name);
     const again = await this.askRoute(type, name);
-    if (isError(again) || again.setId === first.setId) return answer;
-    return call(this.serviceOf(again.setId), again.setId);
+    if (isError(again) || (again.setId === first.setId && (first.route === undefined || sameShards(again.route, first.route)))) return answer;
+    return this.runOn(again, call, sharded);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -121,11 +189,20 @@ export class ClusterQueueService implements QueueService {
 
   submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
     const own = this.opts.own;
-    const onQueue = (name: string): Promise<CommandResult> => this.routed('queue', name, (s) => s.submit(ctx, command));
+    const onQueue = (name: string): Promise<CommandResult> =>
+      this.routed(
+        'queue',
+        name,
+        (s) => s.submit(ctx, command),
+        (route) => this.sharded.submit(ctx, route, command),
+      );
     const onTopic = (name: string): Promise<CommandResult> => this.routed('topic', name, (s) => s.submit(ctx, command));
     switch (command.kind) {
-      case 'createQueue':
-        return this.create(ctx, 'queue', command.queueName, command, command.attrs.deadLetterPolicy?.deadLetterQueue);
+      case 'createQueue': {
+        const { shards, ...plain } = command;
+        if (shards !== undefined && shards > 1) return this.sharded.create(ctx, plain, shards);
+        return this.create(ctx, 'queue', command.queueName, plain, command.attrs.deadLetterPolicy?.deadLetterQueue);
+      }
       case 'createTopic':
         return this.create(ctx, 'topic', command.topicName, command, undefined);
       case 'deleteQueue':
@@ -133,6 +210,7 @@ export class ClusterQueueService implements QueueService {
       case 'deleteTopic':
         return this.delete(ctx, 'topic', command.topicName, command);
       case 'setQueueAttributes': {
+        if (command.shards !== undefined) return this.sharded.setShards(ctx, command, command.shards, (plain) => this.submit(ctx, plain));
         const dlq = command.attrs.deadLetterPolicy?.deadLetterQueue;
         if (dlq === undefined) return onQueue(command.queueName);
         return this.sameSet(command.queueName, dlq, onQueue);
@@ -202,8 +280,10 @@ export class ClusterQueueService implements QueueService {
     const queue = await this.locate('queue', command.endpoint);
     if (isError(queue) && queue.error !== 'queueNotExist') return queue;
     const queueSet = isError(queue) ? undefined : queue.setId;
+    // A queue of several shards always takes its messages through the access layer, which spreads them.
+    const sharded = !isError(queue) && queue.route !== undefined && queue.route.shards.length > 1;
     return this.routed('topic', command.topicName, (s, topicSet) =>
-      s.submit(ctx, queueSet !== undefined && queueSet !== topicSet ? { ...command, remoteQueue: true } : command),
+      s.submit(ctx, sharded || (queueSet !== undefined && queueSet !== topicSet) ? { ...command, remoteQueue: true } : command),
     );
   }
 
@@ -230,7 +310,8 @@ export class ClusterQueueService implements QueueService {
       if (placed.kind !== 'entity' || placed.entity.shards.length === 0) return fail('notApplied', undefined, `the controller answered createEntity with ${placed.kind}; retry`);
       target = placed.entity.shards[0]!;
       placedNow = true;
-      this.cache.set(type, name, target);
+      this.freshness.saw(placed.routeEpoch);
+      this.cache.set(type, name, placed.entity.shards, placed.entity.version, placed.routeEpoch);
     } else if (placed.error === existsOf(type)) {
       const r = await this.askRoute(type, name);
       // Taken but not under this spelling: names are unique regardless of case (the set would say
@@ -263,14 +344,25 @@ export class ClusterQueueService implements QueueService {
    * name goes to that set and creates it there (see create).
    */
   private async delete(ctx: RequestContext, type: EntityType, name: string, command: Command): Promise<CommandResult> {
-    const answer = await this.routed(type, name, (s) => s.submit(ctx, command));
-    if (answer.ok) await this.unroute(type, name, 'deleted');
+    let sharded = false;
+    const answer = await this.routed(
+      type,
+      name,
+      (s) => s.submit(ctx, command),
+      (route) => {
+        sharded = true; // every shard and the route: node/sharded-queues.ts
+        return this.sharded.delete(ctx, name, route);
+      },
+    );
+    if (answer.ok && !sharded) await this.unroute(type, name, 'deleted', ctx);
     return answer;
   }
 
-  private async unroute(type: EntityType, name: string, why: string): Promise<void> {
+  private async unroute(type: EntityType, name: string, why: string, ctx?: RequestContext): Promise<void> {
     this.cache.drop(type, name);
     const r = await this.opts.controller.submit({ kind: 'deleteEntity', type, name });
+    // A queue deleted while it grew more shards: the growth goes too (node/sharded-queues.ts).
+    if (!r.ok && r.error === 'routeChangeRunning' && type === 'queue' && ctx !== undefined && (await this.sharded.dropGrowth(ctx, name))) return;
     if (!r.ok && r.error !== notExistOf(type)) {
       this.log.warn(`the route of ${type} ${name} (${why}) could not be removed at the controller: ${r.error}${r.detail !== undefined ? ` ${r.detail}` : ''}; the next create of the name repairs it`, {
         type,
@@ -299,20 +391,30 @@ export class ClusterQueueService implements QueueService {
   // Reads
 
   receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
-    return this.routed('queue', queueName, (s) => s.receive(ctx, queueName, numOfMsg, waitSeconds, options));
+    return this.routed(
+      'queue',
+      queueName,
+      (s) => s.receive(ctx, queueName, numOfMsg, waitSeconds, options),
+      (route) => this.sharded.receive(ctx, queueName, route, numOfMsg, waitSeconds, options),
+    );
   }
 
   getQueueAttributes(ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
-    return this.routed('queue', queueName, (s) => s.getQueueAttributes(ctx, queueName));
+    return this.routed(
+      'queue',
+      queueName,
+      (s) => s.getQueueAttributes(ctx, queueName),
+      (route) => this.sharded.attributes(ctx, queueName, route),
+    );
   }
 
   /** A dead-letter queue's sources are placed on its set (see create), so its set knows them all. */
   listDeadLetterSourceQueues(ctx: RequestContext, deadLetterQueueName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    return this.routed('queue', deadLetterQueueName, (s) => s.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, offset, limit));
+    return this.routed('queue', deadLetterQueueName, (s) => s.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, offset, limit), 'ListDeadLetterSourceQueues');
   }
 
   listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
-    return this.routed('queue', sourceQueue, (s) => s.listMoveTasks(ctx, sourceQueue));
+    return this.routed('queue', sourceQueue, (s) => s.listMoveTasks(ctx, sourceQueue), 'message move tasks');
   }
 
   getTopicAttributes(ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
@@ -337,6 +439,7 @@ export class ClusterQueueService implements QueueService {
         return r.ok ? { totalCount: r.totalCount, items: r.queueList.map((q) => ({ name: q.queueName, item: q })) } : r;
       },
       (totalCount, items) => ({ ok: true, totalCount, queueList: items }),
+      (name) => this.cache.peek('queue', name)?.shards[0],
     );
   }
 
@@ -358,6 +461,10 @@ export class ClusterQueueService implements QueueService {
    * what one set can hold, `perSetMax`, so an offset past it costs no more), merged in the
    * broker's name order; totalCount is the sum. A set that cannot answer fails the whole list
    * (notApplied, naming it): a partial list would look complete.
+   *
+   * With `shardOwner` (queues: a queue of several shards is listed by each of its sets), each set
+   * gives every match (so duplicates are all seen) and a name is listed, and counted, once: the
+   * item of the set serving its shard 0 when the route is cached, else the first.
    */
   private async merged<I, R>(
     offset: number,
@@ -365,20 +472,31 @@ export class ClusterQueueService implements QueueService {
     perSetMax: number,
     list: (s: QueueService, n: number) => Promise<{ totalCount: number; items: { name: string; item: I }[] } | ErrorResult>,
     page: (totalCount: number, items: I[]) => R,
+    shardOwner?: (name: string) => number | undefined,
   ): Promise<R | ErrorResult> {
     const ids = await this.listSets();
     if (isError(ids)) return ids;
-    const n = Math.min(offset + limit, perSetMax);
+    const n = shardOwner !== undefined ? perSetMax : Math.min(offset + limit, perSetMax);
     const answers = await Promise.all(ids.map((id) => list(this.serviceOf(id), n)));
     let totalCount = 0;
-    const all: { name: string; item: I }[] = [];
+    let all: { name: string; item: I; setId: number }[] = [];
     for (let i = 0; i < ids.length; i++) {
       const a = answers[i]!;
       if (isError(a)) return fail('notApplied', undefined, `set ${ids[i]} could not list (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
       totalCount += a.totalCount;
-      all.push(...a.items);
+      all.push(...a.items.map((x) => ({ ...x, setId: ids[i]! })));
     }
     all.sort((a, b) => byName(a.name, b.name));
+    if (shardOwner !== undefined) {
+      const once: typeof all = [];
+      for (const x of all) {
+        const prev = once[once.length - 1];
+        if (prev === undefined || prev.name !== x.name) once.push(x);
+        else if (shardOwner(x.name) === x.setId) once[once.length - 1] = x;
+      }
+      totalCount -= all.length - once.length;
+      all = once;
+    }
     return page(
       totalCount,
       all.slice(offset, offset + limit).map((x) => x.item),

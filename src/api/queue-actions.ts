@@ -18,6 +18,7 @@ import {
   receiveMessageParams,
   rewindQueueParams,
   sendMessageParams,
+  shardsParam,
   type SendParams,
 } from './queue-validation';
 import { queueAttributesFields, receivedMessageFields, success, type ActionOutcome } from './response';
@@ -40,7 +41,9 @@ const createQueue: ActionHandler = async (env, p) => {
   if (isError(queueName)) return queueName;
   const attrs = queueAttributesParams(p, true);
   if (isError(attrs)) return attrs;
-  const r = await submit(env, { kind: 'createQueue', queueName, attrs });
+  const shards = shardsParam(p);
+  if (isError(shards)) return shards;
+  const r = await submit(env, { kind: 'createQueue', queueName, attrs, ...(shards !== undefined ? { shards } : {}) });
   return r.ok ? success({ queueId: r.queueId }) : r;
 };
 
@@ -64,7 +67,9 @@ const setQueueAttributes: ActionHandler = async (env, p) => {
   if (isError(queueName)) return queueName;
   const attrs = queueAttributesParams(p, false);
   if (isError(attrs)) return attrs;
-  const r = await submit(env, { kind: 'setQueueAttributes', queueName, attrs });
+  const shards = shardsParam(p);
+  if (isError(shards)) return shards;
+  const r = await submit(env, { kind: 'setQueueAttributes', queueName, attrs, ...(shards !== undefined ? { shards } : {}) });
   return r.ok ? success(queueAttributesFields(r.attributes)) : r;
 };
 

@@ -27,6 +27,16 @@ export function queueNameParam(p: FormParams, name = 'queueName'): string | Erro
 }
 
 
+const SHARDS_RANGE: IntRange = { min: 1, max: LIMITS.queueShardsMax };
+
+/**
+ * `shards` (opencmq extension) of CreateQueue / SetQueueAttributes: how many shards (sets) the
+ * queue spreads over, 1 to LIMITS.queueShardsMax; absent: undefined (create: one; set: as now).
+ */
+export function shardsParam(p: FormParams): number | undefined | ErrorResult {
+  return optionalInt(p, 'shards', SHARDS_RANGE);
+}
+
 /**
  * The settable attributes of CreateQueue / SetQueueAttributes. On create, absent values are
  * compared with the defaults for the cross-field rules; on set, those rules are checked here only

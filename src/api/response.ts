@@ -94,6 +94,8 @@ export function queueAttributesFields(a: QueueAttributes): ResponseFields {
     minMsgTime: a.minMsgTime,
     delayMsgNum: a.delayMsgNum,
   };
+  // opencmq extension: a queue of several shards says how many (absent: one).
+  if (a.shards !== undefined) f['shards'] = a.shards;
   const d = a.deadLetterPolicy;
   if (d !== undefined) {
     const policy: ResponseFields = { deadLetterQueue: d.deadLetterQueue, policy: d.policy };

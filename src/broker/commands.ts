@@ -18,8 +18,13 @@ export type {
 } from '../protocol/topic-types';
 
 export type Command =
-  | { kind: 'createQueue'; queueName: string; attrs: QueueAttributesInput }
-  | { kind: 'setQueueAttributes'; queueName: string; attrs: QueueAttributesInput }
+  /**
+   * `shards` (createQueue: how many; setQueueAttributes: grow to this many) is for the access layer
+   * (node/sharded-queues.ts), which spreads a queue over that many sets: it is never logged, the
+   * broker never sees it, and a node without a controller refuses more than one.
+   */
+  | { kind: 'createQueue'; queueName: string; attrs: QueueAttributesInput; shards?: number }
+  | { kind: 'setQueueAttributes'; queueName: string; attrs: QueueAttributesInput; shards?: number }
   | { kind: 'deleteQueue'; queueName: string }
   /**
    * One SendMessage or BatchSendMessage. Bodies are stored in this entry, once. delaySeconds null:
@@ -238,6 +243,8 @@ export interface QueueAttributes extends QueueAttributeFields {
   /** The SQS API's settings (defaults for a queue that never set them). */
   sqs: SqsQueueSettings;
   tags: Record<string, string>;
+  /** A queue of several shards: how many (set by the access layer; absent: one). */
+  shards?: number;
 }
 
 export interface DeleteFailure {

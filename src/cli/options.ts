@@ -1,10 +1,10 @@
 // Option specs shared by the commands, and the conversions from raw option strings to typed
 // values. Every conversion failure is a UsageError (exit code 2).
 
-import type { DeadLetterPolicy, QueueAttributesInput } from '../client/types';
+import type { DeadLetterPolicy, QueueAttributesRequest } from '../client/types';
 import type { QueueSettingsValues } from '../protocol/queue-types';
 import { UsageError } from './cli-io';
-import { DEAD_LETTER_RANGES, QUEUE_ATTR_RANGES } from '../protocol/limits';
+import { DEAD_LETTER_RANGES, LIMITS, QUEUE_ATTR_RANGES } from '../protocol/limits';
 import { LOG_LEVELS, parseLogLevel } from '../protocol/log';
 import { LOG_FORMATS, type LogFormat, type ServerOptions } from '../node/server-options';
 
@@ -52,6 +52,7 @@ export const QUEUE_ATTR_OPTIONS: OptionSpecs = {
   'dead-letter-policy': { type: 'string' },
   'max-receive-count': { type: 'string' },
   'max-time-to-live': { type: 'string' },
+  shards: { type: 'string' },
 };
 
 /** "min-max" of a range the server enforces, so help text cannot drift from it. */
@@ -71,6 +72,8 @@ export const QUEUE_ATTR_HELP = [
   '  --dead-letter-policy 0|1   0: after --max-receive-count receives; 1: after --max-time-to-live seconds',
   `  --max-receive-count N      ${rangeText(DEAD_LETTER_RANGES.maxReceiveCount)} (policy 0)`,
   `  --max-time-to-live N       ${rangeText(DEAD_LETTER_RANGES.maxTimeToLive)} seconds (policy 1)`,
+  `  --shards K                 spread the queue over K sets (1-${LIMITS.queueShardsMax}; a cluster of`,
+  '                             several sets; queue set: grow to K, never fewer)',
 ];
 
 export function stringOpt(values: OptionValues, name: string): string | undefined {
@@ -96,8 +99,8 @@ export function intOpt(values: OptionValues, name: string, min: number, max: num
  * Queue attributes from the options. Ranges are left to the server (it knows the exact rules);
  * only integer syntax is checked here. With `requireSome`, no attribute at all is a usage error.
  */
-export function queueAttributesFromOptions(values: OptionValues, requireSome: boolean): QueueAttributesInput {
-  const attrs: QueueAttributesInput = {};
+export function queueAttributesFromOptions(values: OptionValues, requireSome: boolean): QueueAttributesRequest {
+  const attrs: QueueAttributesRequest = {};
   const big = Number.MAX_SAFE_INTEGER;
   const set = (key: keyof QueueSettingsValues, opt: string): void => {
     const v = intOpt(values, opt, 0, big);
@@ -111,6 +114,8 @@ export function queueAttributesFromOptions(values: OptionValues, requireSome: bo
   set('maxMsgHeapNum', 'max-msg-heap-num');
   const dlq = deadLetterPolicyFromOptions(values);
   if (dlq !== undefined) attrs.deadLetterPolicy = dlq;
+  const shards = intOpt(values, 'shards', 1, LIMITS.queueShardsMax);
+  if (shards !== undefined) attrs.shards = shards;
   if (requireSome && Object.keys(attrs).length === 0) throw new UsageError('give at least one attribute to set');
   return attrs;
 }

@@ -23,7 +23,7 @@ import type {
   NotifyStrategy,
   PublishOptions,
   QueueAttributes,
-  QueueAttributesInput,
+  QueueAttributesRequest,
   QueueList,
   ReceiveOptions,
   RedriveOptions,
@@ -239,7 +239,7 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
 
   // ---- queue actions (spec §2.3) ----
 
-  async createQueue(queueName: string, attrs: QueueAttributesInput = {}): Promise<string> {
+  async createQueue(queueName: string, attrs: QueueAttributesRequest = {}): Promise<string> {
     const body = await this.call('CreateQueue', { queueName, ...attributeParams(attrs) });
     return str(body.queueId);
   }
@@ -252,7 +252,7 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
     return parseQueueAttributes(await this.call('GetQueueAttributes', { queueName }));
   }
 
-  async setQueueAttributes(queueName: string, attrs: QueueAttributesInput): Promise<void> {
+  async setQueueAttributes(queueName: string, attrs: QueueAttributesRequest): Promise<void> {
     await this.call('SetQueueAttributes', { queueName, ...attributeParams(attrs) });
   }
 
@@ -582,8 +582,9 @@ function subscriptionParams(attrs: SubscriptionAttributesInput): Params {
 
 const NUMERIC_ATTRS = ['maxMsgHeapNum', 'pollingWaitSeconds', 'visibilityTimeout', 'maxMsgSize', 'msgRetentionSeconds', 'rewindSeconds'] as const;
 
-export function attributeParams(attrs: QueueAttributesInput): Params {
+export function attributeParams(attrs: QueueAttributesRequest): Params {
   const out: Params = {};
+  if (attrs.shards !== undefined) out.shards = String(attrs.shards);
   for (const k of NUMERIC_ATTRS) {
     const v = attrs[k];
     if (v !== undefined) out[k] = String(v);
@@ -752,6 +753,7 @@ function parseQueueAttributes(b: Body): QueueAttributes {
   };
   const dlq = parseDeadLetterPolicy(b.deadLetterPolicy);
   if (dlq !== undefined) attrs.deadLetterPolicy = dlq;
+  if (typeof b.shards === 'number') attrs.shards = b.shards;
   return attrs;
 }
 

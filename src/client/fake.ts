@@ -28,6 +28,7 @@ import type {
   Message,
   QueueAttributes,
   QueueAttributesInput,
+  QueueAttributesRequest,
   QueueList,
   ReceiveOptions,
   RedriveOptions,
@@ -161,10 +162,11 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
 
   // ---- queues ----
 
-  createQueue(queueName: string, attrs: QueueAttributesInput = {}): Promise<string> {
+  createQueue(queueName: string, attrs: QueueAttributesRequest = {}): Promise<string> {
     return this.run(() => {
       if (!isValidResourceName(queueName)) fail('queueNameFormat');
       checkAttrFields(attrs);
+      checkShards(attrs.shards);
       const lower = queueName.toLowerCase();
       for (const q of this.queues.values()) if (q.name.toLowerCase() === lower) fail('queueExists');
       if (this.queues.size >= LIMITS.queueCountMax) fail('queueLimit');
@@ -226,10 +228,11 @@ export class InMemoryCmq implements CmqQueueApi, CmqTopicApi {
     });
   }
 
-  setQueueAttributes(queueName: string, attrs: QueueAttributesInput): Promise<void> {
+  setQueueAttributes(queueName: string, attrs: QueueAttributesRequest): Promise<void> {
     return this.run(() => {
       checkName(queueName);
       checkAttrFields(attrs);
+      checkShards(attrs.shards);
       const q = this.queue(queueName);
       const merged = mergeAttrs(q.attrs, attrs);
       // As on the server, the policy in force after the change is checked, whether or not it changes.
@@ -574,6 +577,13 @@ function checkDelay(delaySeconds: number): void {
   if (!Number.isInteger(delaySeconds) || delaySeconds < 0 || delaySeconds > LIMITS.delaySecondsMax) {
     fail('paramOutOfRange', 'delaySeconds');
   }
+}
+
+/** `shards`: as a server without a cluster controller answers (one set, one shard per queue). */
+function checkShards(shards: number | undefined): void {
+  if (shards === undefined) return;
+  if (!Number.isInteger(shards) || shards < 1 || shards > LIMITS.queueShardsMax) fail('paramOutOfRange', 'shards');
+  if (shards > 1) fail('notEnoughSets', String(shards));
 }
 
 /** The request's own attribute fields, checked before anything stored (as the server parses them). */

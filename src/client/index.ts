@@ -21,6 +21,7 @@ export type {
   PublishOptions,
   QueueAttributes,
   QueueAttributesInput,
+  QueueAttributesRequest,
   QueueList,
   QueueSummary,
   ReceiveOptions,

@@ -19,11 +19,19 @@ export interface Message {
 
 export type { DeadLetterPolicy, QueueAttributesInput } from '../protocol/queue-types';
 
+/**
+ * What CreateQueue and SetQueueAttributes send: the attributes, and `shards` (opencmq extension,
+ * a cluster of several sets): how many sets the queue spreads over (create), or grows to (set).
+ */
+export type QueueAttributesRequest = QueueAttributesInput & { shards?: number };
+
 /** GetQueueAttributes (spec §2.3). Times are Unix seconds. */
 export interface QueueAttributes extends QueueAttributeFields {
   /** Present when the server returns them (opencmq does). */
   queueId?: string;
   queueName?: string;
+  /** opencmq extension: present for a queue of several shards, how many. */
+  shards?: number;
 }
 
 export interface QueueSummary {
@@ -83,10 +91,10 @@ export interface BatchDeleteResult {
 /** Every classic CMQ queue action, typed. */
 export interface CmqQueueApi {
   /** Returns the queueId. */
-  createQueue(queueName: string, attrs?: QueueAttributesInput): Promise<string>;
+  createQueue(queueName: string, attrs?: QueueAttributesRequest): Promise<string>;
   listQueues(opts?: ListOptions): Promise<QueueList>;
   getQueueAttributes(queueName: string): Promise<QueueAttributes>;
-  setQueueAttributes(queueName: string, attrs: QueueAttributesInput): Promise<void>;
+  setQueueAttributes(queueName: string, attrs: QueueAttributesRequest): Promise<void>;
   deleteQueue(queueName: string): Promise<void>;
   /** Returns the msgId. */
   sendMessage(queueName: string, body: string | Buffer, opts?: SendOptions): Promise<string>;

@@ -4,10 +4,12 @@
 // shared by the state machine (./state-machine.ts), its codec (./codec.ts) and snapshot
 // (./snapshot.ts). Limits that must agree between those are defined here, once.
 
+import { LIMITS } from '../protocol/limits';
+
 /** Limits of the controller's own data (checked on apply and on decode). */
 export const CONTROLLER_LIMITS = {
-  /** Shards of one queue (each on its own set). */
-  shardsMax: 64,
+  /** Shards of one queue (each on its own set): the API's limit of the `shards` parameter. */
+  shardsMax: LIMITS.queueShardsMax,
   /** Members of one set (a Raft group of 3 today; room for 5, 7 or 9). */
   membersMax: 9,
   /** A node id or an address, in characters. */

@@ -5,7 +5,9 @@
 // every set's list. Pure of I/O: the controller, the other sets and this node's own set are all
 // injected (in production the ControllerClient, the set directory and the RoutedQueueService).
 //
-// Sharding is not on the data path yet: a route with several shards is served by shards[0].
+// A queue of several shards (a route naming several sets) is served by node/sharded-queues.ts at
+// each dispatch point below; a call not built for it is refused (shardedUnsupported), never sent
+// to one shard alone.
 
 import type {
   Command,
@@ -29,7 +31,9 @@ import type { Logger } from '../protocol/log';
 import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { SetDirectory } from './remote-sets';
-import { RouteCache } from './route-cache';
+import { RouteCache, type CachedRoute } from './route-cache';
+import { RouteFreshness } from './route-freshness';
+import { ShardedQueues } from './sharded-queues';
 
 /** What the access layer asks of the controller (the ControllerClient). */
 export interface ControllerAccess {
@@ -47,9 +51,19 @@ export interface ClusterServiceOptions {
   log: Logger;
   /** Routes cached at most (default ROUTE_CACHE_MAX). */
   routeCacheMax?: number;
+  /** The clock cached routes are checked against the controller's routeEpoch by (default Date.now). */
+  nowMs?: () => number;
+  /** A sharded queue's long-poll slice (default POLL_SLICE_SECONDS). */
+  pollSliceSeconds?: number;
 }
 
-type Located = { setId: number } | ErrorResult;
+/** The set serving a name (shard 0's), and the route it came from (none: this node's own set, unrouted). */
+type Located = { setId: number; route: CachedRoute | undefined } | ErrorResult;
+
+function sameShards(a: CachedRoute | undefined, b: CachedRoute | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.shards.length === b.shards.length && a.shards.every((s, i) => s === b.shards[i]);
+}
 
 function isError(r: object): r is ErrorResult {
   return (r as { ok?: unknown }).ok === false;
@@ -63,6 +77,9 @@ function existsOf(type: EntityType): 'queueExists' | 'topicExists' {
   return type === 'queue' ? 'queueExists' : 'topicExists';
 }
 
+/** In place of a set id: a queue of several shards, on no one set (see attributesWhere). */
+const SHARDED_SET = -1;
+
 /** The broker's list order: names by UTF-16 code units, as `<` compares them. */
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -71,10 +88,29 @@ function byName(a: string, b: string): number {
 export class ClusterQueueService implements QueueService {
   private readonly cache: RouteCache;
   private readonly log: Logger;
+  private readonly freshness: RouteFreshness;
+  /** Routes being read again in the background (entityKey-like `type:name`). */
+  private readonly rechecking = new Set<string>();
+  private readonly sharded: ShardedQueues;
 
   constructor(private readonly opts: ClusterServiceOptions) {
     this.cache = new RouteCache(opts.routeCacheMax);
     this.log = opts.log;
+    this.freshness = new RouteFreshness({
+      nowMs: opts.nowMs ?? Date.now,
+      readEpoch: async () => {
+        const r = await opts.controller.read({ kind: 'listSets' });
+        return r.ok ? r.routeEpoch : undefined;
+      },
+    });
+    this.sharded = new ShardedQueues({
+      serviceOf: (id) => this.serviceOf(id),
+      controller: opts.controller,
+      cache: this.cache,
+      log: opts.log,
+      sawEpoch: (e) => this.freshness.saw(e),
+      ...(opts.pollSliceSeconds !== undefined ? { pollSliceSeconds: opts.pollSliceSeconds } : {}),
+    });
   }
 
   private serviceOf(setId: number): QueueService {
@@ -91,10 +127,9 @@ export class ClusterQueueService implements QueueService {
     if (r.kind !== 'entity' || r.entity.shards.length === 0) {
       return fail('notApplied', undefined, `the controller answered getRoute of ${type} ${name} with ${r.kind}; retry`);
     }
-    // Sharding is not built on the data path yet: shard 0 serves the whole queue.
-    const setId = r.entity.shards[0]!;
-    this.cache.set(type, name, setId);
-    return { setId };
+    this.freshness.saw(r.routeEpoch);
+    const route = this.cache.set(type, name, r.entity.shards, r.entity.version, r.routeEpoch);
+    return { setId: route.shards[0]!, route };
   }
 
   /**
@@ -103,8 +138,39 @@ export class ClusterQueueService implements QueueService {
    * notApplied (retry) — a cached route keeps working meanwhile.
    */
   private locate(type: EntityType, name: string): Promise<Located> {
-    const setId = this.cache.get(type, name);
-    return setId !== undefined ? Promise.resolve({ setId }) : this.askRoute(type, name);
+    const route = this.cache.get(type, name);
+    if (route === undefined) return this.askRoute(type, name);
+    // A route read before a newer routeEpoch may have changed (a growth, a move): read again in
+    // the background; this call uses what is known.
+    if (this.freshness.stale(route.epoch)) this.recheck(type, name);
+    return Promise.resolve({ setId: route.shards[0]!, route });
+  }
+
+  private recheck(type: EntityType, name: string): void {
+    const key = `${type}:${name}`;
+    if (this.rechecking.has(key)) return;
+    this.rechecking.add(key);
+    void this.askRoute(type, name)
+      .then((r) => {
+        if (isError(r) && r.error === notExistOf(type)) this.cache.drop(type, name);
+      })
+      .catch(() => undefined)
+      .finally(() => this.rechecking.delete(key));
+  }
+
+  /**
+   * Run on what `at` names: `call` on its set for one shard; for several, `sharded` when the call
+   * is built for them, else the refusal naming what `sharded` says is not supported.
+   */
+  private runOn<T extends object>(
+    at: { setId: number; route: CachedRoute | undefined },
+    call: (svc: QueueService, setId: number) => Promise<T | ErrorResult>,
+    sharded: ((route: CachedRoute) => Promise<T | ErrorResult>) | string,
+  ): Promise<T | ErrorResult> {
+    if (at.route !== undefined && at.route.shards.length > 1) {
+      return typeof sharded === 'string' ? Promise.resolve(fail('shardedUnsupported', sharded)) : sharded(at.route);
+    }
+    return call(this.serviceOf(at.setId), at.setId);
   }
 
   /**
@@ -113,20 +179,25 @@ export class ClusterQueueService implements QueueService {
    * more and, if it now names another set, the call runs there, once. Never more: two sets
    * that both say no are answered as the last said.
    */
-  private async routed<T extends object>(type: EntityType, name: string, call: (svc: QueueService, setId: number) => Promise<T | ErrorResult>): Promise<T | ErrorResult> {
+  private async routed<T extends object>(
+    type: EntityType,
+    name: string,
+    call: (svc: QueueService, setId: number) => Promise<T | ErrorResult>,
+    sharded: ((route: CachedRoute) => Promise<T | ErrorResult>) | string = 'this request',
+  ): Promise<T | ErrorResult> {
     let first = await this.locate(type, name);
     // A name the controller does not route may still be on this node's own set, not adopted yet
     // (a set that predates the controller, or a name created there while the controller was away:
     // its leader adopts what it holds within a reporting round). The own set is asked; it answers
     // queueNotExist / topicNotExist for a name it does not hold either.
-    if (isError(first) && first.error === notExistOf(type)) first = { setId: this.opts.ownSetId };
+    if (isError(first) && first.error === notExistOf(type)) first = { setId: this.opts.ownSetId, route: undefined };
     if (isError(first)) return first;
-    const answer = await call(this.serviceOf(first.setId), first.setId);
+    const answer = await this.runOn(first, call, sharded);
     if (!isError(answer) || answer.error !== notExistOf(type)) return answer;
     this.cache.drop(type, name);
     const again = await this.askRoute(type, name);
-    if (isError(again) || again.setId === first.setId) return answer;
-    return call(this.serviceOf(again.setId), again.setId);
+    if (isError(again) || (again.setId === first.setId && (first.route === undefined || sameShards(again.route, first.route)))) return answer;
+    return this.runOn(again, call, sharded);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -134,11 +205,20 @@ export class ClusterQueueService implements QueueService {
 
   submit(ctx: RequestContext, command: Command): Promise<CommandResult> {
     const own = this.opts.own;
-    const onQueue = (name: string): Promise<CommandResult> => this.routed('queue', name, (s) => s.submit(ctx, command));
+    const onQueue = (name: string): Promise<CommandResult> =>
+      this.routed(
+        'queue',
+        name,
+        (s) => s.submit(ctx, command),
+        (route) => this.sharded.submit(ctx, route, command),
+      );
     const onTopic = (name: string): Promise<CommandResult> => this.routed('topic', name, (s) => s.submit(ctx, command));
     switch (command.kind) {
-      case 'createQueue':
-        return this.create(ctx, 'queue', command.queueName, command, command.attrs.deadLetterPolicy?.deadLetterQueue);
+      case 'createQueue': {
+        const { shards, ...plain } = command;
+        if (shards !== undefined && shards > 1) return this.sharded.create(ctx, plain, shards);
+        return this.create(ctx, 'queue', command.queueName, plain, command.attrs.deadLetterPolicy?.deadLetterQueue);
+      }
       case 'createTopic':
         return this.create(ctx, 'topic', command.topicName, command, undefined);
       case 'deleteQueue':
@@ -146,6 +226,7 @@ export class ClusterQueueService implements QueueService {
       case 'deleteTopic':
         return this.delete(ctx, 'topic', command.topicName, command);
       case 'setQueueAttributes': {
+        if (command.shards !== undefined) return this.sharded.setShards(ctx, command, command.shards, (plain) => this.submit(ctx, plain));
         const policy = command.attrs.deadLetterPolicy;
         if (policy === undefined || policy === null) return onQueue(command.queueName);
         return this.bindDeadLetterQueue(ctx, command, policy);
@@ -203,21 +284,45 @@ export class ClusterQueueService implements QueueService {
    */
   private async moveTo(ctx: RequestContext, command: Extract<Command, { kind: 'moveMessages' | 'startMoveTask' }>, destination: string): Promise<CommandResult> {
     const source = command.sourceQueue;
-    const onSource = (): Promise<CommandResult> => this.routed('queue', source, (s) => s.submit(ctx, command));
+    // A sharded source refuses moves out of it (node/sharded-queues.ts), whatever the destination.
+    const shardedSource = (route: CachedRoute): Promise<CommandResult> => this.sharded.submit(ctx, route, command);
+    const onSource = (): Promise<CommandResult> => this.routed('queue', source, (s) => s.submit(ctx, command), shardedSource);
     const d = await this.locate('queue', destination);
     if (isError(d)) return d.error === 'queueNotExist' ? onSource() : d;
-    const dst = await this.routed('queue', destination, async (s, setId) => {
-      const r = await s.getQueueAttributes(ctx, destination);
-      return r.ok ? { ...r, setId } : r;
-    });
+    const dst = await this.attributesWhere(ctx, destination);
     if (isError(dst)) return dst.error === 'queueNotExist' ? onSource() : dst;
-    return this.routed('queue', source, async (s, setId) => {
-      if (setId === dst.setId) return s.submit(ctx, command);
-      const src = await s.getQueueAttributes(ctx, source);
-      if (!src.ok) return src;
-      if (src.attributes.sqs.fifo !== dst.attributes.sqs.fifo) return fail('moveFifo');
-      return s.submit(ctx, { ...command, remoteDestination: true });
-    });
+    return this.routed(
+      'queue',
+      source,
+      async (s, setId) => {
+        if (setId === dst.setId) return s.submit(ctx, command);
+        const src = await s.getQueueAttributes(ctx, source);
+        if (!src.ok) return src;
+        if (src.attributes.sqs.fifo !== dst.attributes.sqs.fifo) return fail('moveFifo');
+        return s.submit(ctx, { ...command, remoteDestination: true });
+      },
+      shardedSource,
+    );
+  }
+
+  /**
+   * A queue's attributes and the set holding it; a queue of several shards is on no one set
+   * (SHARDED_SET): what goes into it from another queue always goes through this layer, which
+   * spreads it over the shards.
+   */
+  private attributesWhere(ctx: RequestContext, name: string): Promise<ServiceResult<{ attributes: QueueAttributes; setId: number }>> {
+    return this.routed(
+      'queue',
+      name,
+      async (s, setId) => {
+        const r = await s.getQueueAttributes(ctx, name);
+        return r.ok ? { ...r, setId } : r;
+      },
+      async (route) => {
+        const r = await this.sharded.attributes(ctx, name, route);
+        return r.ok ? { ...r, setId: SHARDED_SET } : r;
+      },
+    );
   }
 
   /**
@@ -233,15 +338,14 @@ export class ClusterQueueService implements QueueService {
   private async bindDeadLetterQueue(ctx: RequestContext, command: Extract<Command, { kind: 'setQueueAttributes' }>, policy: DeadLetterPolicy): Promise<CommandResult> {
     const name = command.queueName;
     const dlqName = policy.deadLetterQueue;
-    const onQueue = (c: Command): Promise<CommandResult> => this.routed('queue', name, (s) => s.submit(ctx, c));
+    // A sharded queue refuses dead-letter policies (node/sharded-queues.ts).
+    const shardedQueue = (route: CachedRoute): Promise<CommandResult> => this.sharded.submit(ctx, route, command);
+    const onQueue = (c: Command): Promise<CommandResult> => this.routed('queue', name, (s) => s.submit(ctx, c), shardedQueue);
     // A dead-letter queue the controller does not know: the queue's set answers dlqNotExist (or
     // queueNotExist, or a parameter error first), as for any missing queue.
     const d = await this.locate('queue', dlqName);
     if (isError(d)) return d.error === 'queueNotExist' ? onQueue(command) : d;
-    const dlq = await this.routed('queue', dlqName, async (s, setId) => {
-      const r = await s.getQueueAttributes(ctx, dlqName);
-      return r.ok ? { ...r, setId } : r;
-    });
+    const dlq = await this.attributesWhere(ctx, dlqName);
     if (isError(dlq)) return dlq.error === 'queueNotExist' ? onQueue(command) : dlq;
     // Whether a queue on any set names this one as its dead-letter queue (its own set knows only
     // its own queues). Checked in the set's order: after the rules about the dead-letter queue.
@@ -251,22 +355,27 @@ export class ClusterQueueService implements QueueService {
       if (typeof sources !== 'number') return sources;
       return sources > 0 ? fail('dlqNested', undefined, 'this queue is a dead-letter queue') : undefined;
     };
-    return this.routed('queue', name, async (s, setId) => {
-      if (setId === dlq.setId) return (await isDeadLetterQueue()) ?? s.submit(ctx, command);
-      const src = await s.getQueueAttributes(ctx, name);
-      if (!src.ok) return src;
-      const d = dlq.attributes;
-      const refused = deadLetterQueueRefusal(name, src.attributes.sqs.fifo, { hasPolicy: d.deadLetterPolicy !== undefined, fifo: d.sqs.fifo, redriveAllowPolicy: d.sqs.redriveAllowPolicy });
-      if (refused !== undefined) return refused;
-      const nested = await isDeadLetterQueue();
-      if (nested !== undefined) return nested;
-      const sources = await this.deadLetterSourceCount(ctx, dlqName);
-      if (typeof sources !== 'number') return sources;
-      const already = src.attributes.deadLetterPolicy?.deadLetterQueue === dlqName ? 1 : 0;
-      const tooMany = deadLetterSourcesRefusal(sources - already);
-      if (tooMany !== undefined) return tooMany;
-      return s.submit(ctx, { ...command, attrs: { ...command.attrs, deadLetterPolicy: { ...policy, remote: true } } });
-    });
+    return this.routed(
+      'queue',
+      name,
+      async (s, setId) => {
+        if (setId === dlq.setId) return (await isDeadLetterQueue()) ?? s.submit(ctx, command);
+        const src = await s.getQueueAttributes(ctx, name);
+        if (!src.ok) return src;
+        const d = dlq.attributes;
+        const refused = deadLetterQueueRefusal(name, src.attributes.sqs.fifo, { hasPolicy: d.deadLetterPolicy !== undefined, fifo: d.sqs.fifo, redriveAllowPolicy: d.sqs.redriveAllowPolicy });
+        if (refused !== undefined) return refused;
+        const nested = await isDeadLetterQueue();
+        if (nested !== undefined) return nested;
+        const sources = await this.deadLetterSourceCount(ctx, dlqName);
+        if (typeof sources !== 'number') return sources;
+        const already = src.attributes.deadLetterPolicy?.deadLetterQueue === dlqName ? 1 : 0;
+        const tooMany = deadLetterSourcesRefusal(sources - already);
+        if (tooMany !== undefined) return tooMany;
+        return s.submit(ctx, { ...command, attrs: { ...command.attrs, deadLetterPolicy: { ...policy, remote: true } } });
+      },
+      shardedQueue,
+    );
   }
 
   /** How many queues, on every set, have `dlqName` as their dead-letter queue. */
@@ -308,8 +417,10 @@ export class ClusterQueueService implements QueueService {
     const queue = await this.locate('queue', command.endpoint);
     if (isError(queue) && queue.error !== 'queueNotExist') return queue;
     const queueSet = isError(queue) ? undefined : queue.setId;
+    // A queue of several shards always takes its messages through the access layer, which spreads them.
+    const sharded = !isError(queue) && queue.route !== undefined && queue.route.shards.length > 1;
     return this.routed('topic', command.topicName, (s, topicSet) =>
-      s.submit(ctx, queueSet !== undefined && queueSet !== topicSet ? { ...command, remoteQueue: true } : command),
+      s.submit(ctx, sharded || (queueSet !== undefined && queueSet !== topicSet) ? { ...command, remoteQueue: true } : command),
     );
   }
 
@@ -336,7 +447,8 @@ export class ClusterQueueService implements QueueService {
       if (placed.kind !== 'entity' || placed.entity.shards.length === 0) return fail('notApplied', undefined, `the controller answered createEntity with ${placed.kind}; retry`);
       target = placed.entity.shards[0]!;
       placedNow = true;
-      this.cache.set(type, name, target);
+      this.freshness.saw(placed.routeEpoch);
+      this.cache.set(type, name, placed.entity.shards, placed.entity.version, placed.routeEpoch);
     } else if (placed.error === existsOf(type)) {
       const r = await this.askRoute(type, name);
       // Taken but not under this spelling: names are unique regardless of case (the set would say
@@ -369,14 +481,25 @@ export class ClusterQueueService implements QueueService {
    * name goes to that set and creates it there (see create).
    */
   private async delete(ctx: RequestContext, type: EntityType, name: string, command: Command): Promise<CommandResult> {
-    const answer = await this.routed(type, name, (s) => s.submit(ctx, command));
-    if (answer.ok) await this.unroute(type, name, 'deleted');
+    let sharded = false;
+    const answer = await this.routed(
+      type,
+      name,
+      (s) => s.submit(ctx, command),
+      (route) => {
+        sharded = true; // every shard and the route: node/sharded-queues.ts
+        return this.sharded.delete(ctx, name, route);
+      },
+    );
+    if (answer.ok && !sharded) await this.unroute(type, name, 'deleted', ctx);
     return answer;
   }
 
-  private async unroute(type: EntityType, name: string, why: string): Promise<void> {
+  private async unroute(type: EntityType, name: string, why: string, ctx?: RequestContext): Promise<void> {
     this.cache.drop(type, name);
     const r = await this.opts.controller.submit({ kind: 'deleteEntity', type, name });
+    // A queue deleted while it grew more shards: the growth goes too (node/sharded-queues.ts).
+    if (!r.ok && r.error === 'routeChangeRunning' && type === 'queue' && ctx !== undefined && (await this.sharded.dropGrowth(ctx, name))) return;
     if (!r.ok && r.error !== notExistOf(type)) {
       this.log.warn(`the route of ${type} ${name} (${why}) could not be removed at the controller: ${r.error}${r.detail !== undefined ? ` ${r.detail}` : ''}; the next create of the name repairs it`, {
         type,
@@ -405,11 +528,21 @@ export class ClusterQueueService implements QueueService {
   // Reads
 
   receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
-    return this.routed('queue', queueName, (s) => s.receive(ctx, queueName, numOfMsg, waitSeconds, options));
+    return this.routed(
+      'queue',
+      queueName,
+      (s) => s.receive(ctx, queueName, numOfMsg, waitSeconds, options),
+      (route) => this.sharded.receive(ctx, queueName, route, numOfMsg, waitSeconds, options),
+    );
   }
 
   getQueueAttributes(ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
-    return this.routed('queue', queueName, (s) => s.getQueueAttributes(ctx, queueName));
+    return this.routed(
+      'queue',
+      queueName,
+      (s) => s.getQueueAttributes(ctx, queueName),
+      (route) => this.sharded.attributes(ctx, queueName, route),
+    );
   }
 
   /**
@@ -420,12 +553,22 @@ export class ClusterQueueService implements QueueService {
    */
   async listDeadLetterSourceQueues(ctx: RequestContext, deadLetterQueueName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
     const n = Math.min(offset + limit, LIMITS.queueCountMax);
-    const home = await this.routed('queue', deadLetterQueueName, async (s, setId) => {
-      const r = await s.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, 0, n);
-      return r.ok ? { ...r, setId } : r;
-    });
+    const home = await this.routed(
+      'queue',
+      deadLetterQueueName,
+      async (s, setId) => {
+        const r = await s.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, 0, n);
+        return r.ok ? { ...r, setId } : r;
+      },
+      // A queue of several shards: sources created with the policy are beside its shard 0; those
+      // bound later are remote, on any set (its shard 0's too), so every set is asked for them.
+      async (route) => {
+        const r = await this.serviceOf(route.shards[0]!).listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, 0, n);
+        return r.ok ? { ...r, setId: SHARDED_SET } : r;
+      },
+    );
     if (isError(home)) return home;
-    const others = await this.remoteSources(ctx, deadLetterQueueName, searchWord, n, home.setId);
+    const others = await this.remoteSources(ctx, deadLetterQueueName, searchWord, n, home.setId === SHARDED_SET ? undefined : home.setId);
     if (isError(others)) return others;
     const all = [...home.queueList.map((q) => ({ name: q.queueName, item: q })), ...others.items];
     all.sort((a, b) => byName(a.name, b.name));
@@ -464,7 +607,7 @@ export class ClusterQueueService implements QueueService {
   }
 
   listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
-    return this.routed('queue', sourceQueue, (s) => s.listMoveTasks(ctx, sourceQueue));
+    return this.routed('queue', sourceQueue, (s) => s.listMoveTasks(ctx, sourceQueue), 'message move tasks');
   }
 
   getTopicAttributes(ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
@@ -489,6 +632,7 @@ export class ClusterQueueService implements QueueService {
         return r.ok ? { totalCount: r.totalCount, items: r.queueList.map((q) => ({ name: q.queueName, item: q })) } : r;
       },
       (totalCount, items) => ({ ok: true, totalCount, queueList: items }),
+      (name) => this.cache.peek('queue', name)?.shards[0],
     );
   }
 
@@ -510,6 +654,10 @@ export class ClusterQueueService implements QueueService {
    * what one set can hold, `perSetMax`, so an offset past it costs no more), merged in the
    * broker's name order; totalCount is the sum. A set that cannot answer fails the whole list
    * (notApplied, naming it): a partial list would look complete.
+   *
+   * With `shardOwner` (queues: a queue of several shards is listed by each of its sets), each set
+   * gives every match (so duplicates are all seen) and a name is listed, and counted, once: the
+   * item of the set serving its shard 0 when the route is cached, else the first.
    */
   private async merged<I, R>(
     offset: number,
@@ -517,20 +665,31 @@ export class ClusterQueueService implements QueueService {
     perSetMax: number,
     list: (s: QueueService, n: number) => Promise<{ totalCount: number; items: { name: string; item: I }[] } | ErrorResult>,
     page: (totalCount: number, items: I[]) => R,
+    shardOwner?: (name: string) => number | undefined,
   ): Promise<R | ErrorResult> {
     const ids = await this.listSets();
     if (isError(ids)) return ids;
-    const n = Math.min(offset + limit, perSetMax);
+    const n = shardOwner !== undefined ? perSetMax : Math.min(offset + limit, perSetMax);
     const answers = await Promise.all(ids.map((id) => list(this.serviceOf(id), n)));
     let totalCount = 0;
-    const all: { name: string; item: I }[] = [];
+    let all: { name: string; item: I; setId: number }[] = [];
     for (let i = 0; i < ids.length; i++) {
       const a = answers[i]!;
       if (isError(a)) return fail('notApplied', undefined, `set ${ids[i]} could not list (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
       totalCount += a.totalCount;
-      all.push(...a.items);
+      all.push(...a.items.map((x) => ({ ...x, setId: ids[i]! })));
     }
     all.sort((a, b) => byName(a.name, b.name));
+    if (shardOwner !== undefined) {
+      const once: typeof all = [];
+      for (const x of all) {
+        const prev = once[once.length - 1];
+        if (prev === undefined || prev.name !== x.name) once.push(x);
+        else if (shardOwner(x.name) === x.setId) once[once.length - 1] = x;
+      }
+      totalCount -= all.length - once.length;
+      all = once;
+    }
     return page(
       totalCount,
       all.slice(offset, offset + limit).map((x) => x.item),

@@ -1,39 +1,75 @@
-// Which set serves a queue or topic, as the controller last said: the access layer asks the
+// Which sets serve a queue or topic, as the controller last said: the access layer asks the
 // controller once per name and then serves from here, so the data path keeps working while the
-// controller elects a new leader. Bounded: the least recently used route is forgotten first
-// (asked again on its next use). Pure: no I/O, no clock.
+// controller elects a new leader. A route is the whole shard list (shard i on set shards[i]; a
+// topic and an unsharded queue have one) with the version the controller gave it. Bounded: the
+// least recently used route is forgotten first (asked again on its next use). Pure: no I/O, no
+// clock.
 
 import { entityKey, type EntityType } from '../controller/model';
 
 /** Routes kept at most; a forgotten one costs one controller read on its next use. */
 export const ROUTE_CACHE_MAX = 100_000;
 
+export interface CachedRoute {
+  /** shards[i]: the set serving shard i (at least one). */
+  readonly shards: readonly number[];
+  /** The route's version at the controller (EntityRecord.version). */
+  version: number;
+  /** The controller's routeEpoch when the route was read (node/route-freshness.ts). */
+  epoch: number;
+  /** The shard this node's next send goes to (per-node round robin; see node/shards.ts). */
+  next: number;
+  /** The shard this node's next receive asks first (turns apart from sends', so neither follows the other). */
+  nextReceive: number;
+}
+
 export class RouteCache {
   /** Map order is use order: the first key is the least recently used. */
-  private readonly routes = new Map<string, number>();
+  private readonly routes = new Map<string, CachedRoute>();
 
   constructor(private readonly max: number = ROUTE_CACHE_MAX) {
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`route cache size ${max} is not a positive integer`);
   }
 
-  /** The set serving the entity, if known; marks it used. */
-  get(type: EntityType, name: string): number | undefined {
+  /** The route of the entity, if known; marks it used. */
+  get(type: EntityType, name: string): CachedRoute | undefined {
     const key = entityKey(type, name);
-    const setId = this.routes.get(key);
-    if (setId === undefined) return undefined;
+    const route = this.routes.get(key);
+    if (route === undefined) return undefined;
     this.routes.delete(key);
-    this.routes.set(key, setId);
-    return setId;
+    this.routes.set(key, route);
+    return route;
   }
 
-  set(type: EntityType, name: string, setId: number): void {
+  /** The route, if known, without marking it used (a list looking at many names). */
+  peek(type: EntityType, name: string): CachedRoute | undefined {
+    return this.routes.get(entityKey(type, name));
+  }
+
+  /**
+   * Keeps the route. The same shards again (a refresh that found no change) update the route kept,
+   * in place: calls holding it go on turning the same round robin.
+   */
+  set(type: EntityType, name: string, shards: readonly number[], version: number, epoch: number = version): CachedRoute {
+    if (shards.length === 0) throw new RangeError(`route of ${type} ${name} without shards`);
     const key = entityKey(type, name);
+    const old = this.routes.get(key);
+    const same = old !== undefined && old.shards.length === shards.length && old.shards.every((s, i) => s === shards[i]);
+    let route: CachedRoute;
+    if (same) {
+      route = old;
+      route.version = version;
+      route.epoch = Math.max(route.epoch, epoch);
+    } else {
+      route = { shards: [...shards], version, epoch, next: 0, nextReceive: 0 };
+    }
     this.routes.delete(key);
-    this.routes.set(key, setId);
+    this.routes.set(key, route);
     while (this.routes.size > this.max) {
       const oldest = this.routes.keys().next().value as string;
       this.routes.delete(oldest);
     }
+    return route;
   }
 
   drop(type: EntityType, name: string): void {

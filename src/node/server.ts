@@ -27,6 +27,7 @@ import { controllerStatus, withControllerStatus } from './controller-status';
 import { askMemberInfo, heldEntitiesOf, serveMemberInfo, SetReporter, type MemberAddresses } from './set-reporter';
 import { listSetsOf, RemoteSets, type SetDirectory } from './remote-sets';
 import { ClusterQueueService } from './cluster-service';
+import { oneSetOnly } from './shards';
 import { queueDeliveryThrough } from './outbox';
 import { isLoopback, loadCredentials } from './credentials';
 import { SINGLE_NODE_ID, type QueueNode } from './queue-node';
@@ -336,6 +337,9 @@ async function serve(
       queueDeliveryThrough((command) => access.submit({ requestId: `${cluster.nodeId}-outbox-${++outboxSends}`, clientAddress: '', receivedAtMs: nodeRuntime.nowMs() }, command)),
     );
     service = withControllerStatus(service, () => controllerStatus(statusSource));
+  } else {
+    // One set and no controller to place shards: a queue has one shard.
+    service = oneSetOnly(service);
   }
   const apiTls = opts.tls ? await loadApiTls(opts.tls) : undefined;
   const http = createApiServer({

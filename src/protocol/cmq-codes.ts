@@ -147,6 +147,8 @@ export const CMQ_CODES = {
   routeChangeRunning: cmq(4000, 11050),
   routeChangeNotExist: cmq(4440, 11060),
   routeChangePhase: cmq(4000, 11070),
+  // Queues of several shards: our code.
+  shardedUnsupported: cmq(4000, 11080),
 } as const satisfies Record<ErrorName, CmqCode>;
 
 /** A registry entry with its CMQ codes: the shape the SDK has always exported as ERRORS. */

@@ -20,6 +20,8 @@ export const LIMITS = {
   batchItemsMax: 16,
   /** Queues per server (per account in CMQ). */
   queueCountMax: 1000,
+  /** Shards of one queue (the `shards` extension parameter; each shard on its own set). */
+  queueShardsMax: 64,
   topicCountMax: 1000,
   subscriptionsPerTopicMax: 100,
   /** Spec §3.2–§3.4: filterTag/msgTag sets of at most 5 tags of at most 16 characters. */

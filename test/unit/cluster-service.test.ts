@@ -248,14 +248,14 @@ function errorOf(r: { ok: boolean }): string | undefined {
 
 void test('route cache: bounded, the least recently used route is forgotten first, names regardless of case', () => {
   const cache = new RouteCache(2);
-  cache.set('queue', 'a', 1);
-  cache.set('queue', 'b', 2);
-  assert.equal(cache.get('queue', 'A'), 1); // a used: b is now the oldest
-  cache.set('topic', 'a', 3);
+  cache.set('queue', 'a', [1], 1);
+  cache.set('queue', 'b', [2], 2);
+  assert.equal(cache.get('queue', 'A')?.shards[0], 1); // a used: b is now the oldest
+  cache.set('topic', 'a', [3], 3);
   assert.equal(cache.size, 2);
   assert.equal(cache.get('queue', 'b'), undefined);
-  assert.equal(cache.get('queue', 'a'), 1);
-  assert.equal(cache.get('topic', 'a'), 3);
+  assert.equal(cache.get('queue', 'a')?.shards[0], 1);
+  assert.equal(cache.get('topic', 'a')?.shards[0], 3);
   cache.drop('topic', 'A');
   assert.equal(cache.get('topic', 'a'), undefined);
 });

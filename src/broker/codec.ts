@@ -3,13 +3,15 @@
 // that apply() decodes; the body part is the raw message bodies, read back only on delivery.
 //
 // Meta layout (little-endian), after `u8 version` and `u8 kind`:
-//   createQueue / setQueueAttributes: str16 queueName, str32 attrsJson
+//   createQueue / setQueueAttributes: str16 queueName, str32 attrsJson (a deadLetterPolicy's
+//                       `remote` is written only when true: a dead-letter queue on another set)
 //   deleteQueue / unbindDeadLetter:   str16 queueName
 //   sendMessages:       str16 queueName, u32 delaySeconds, u8 count, count × (u32 length, u32 crc32c),
 //                       then optionally (SQS sends): u8 flags (1: delaySeconds is the queue's own,
 //                       2: per-body options follow), count × (u8 bodyFlags (1: enveloped, 2: u32
 //                       delaySeconds follows, 4: u32 countedBytes follows, 8: str16 dedupId
-//                       follows, 16: str16 groupId follows), [u32], [u32], [str16], [str16])
+//                       follows, 16: str16 groupId follows, 32: str16 deadLetterSource follows), [u32],
+//                       [u32], [str16], [str16], [str16])
 //   receiveMessages:    str16 queueName, u8 numOfMsg, u32 seed, then optionally u32 visibilitySeconds
 //   changeVisibility:   str16 queueName, u8 count, count × (str16 receiptHandle, u32 visibilitySeconds)
 //   purgeQueue:         str16 queueName
@@ -38,7 +40,10 @@
 //   pushFailed:         str16 topicName, str16 subscriptionName, str16 msgId, u32 seed
 //   moveMessages:       str16 sourceQueue, opt destinationQueue, u32 maxMessages, opt taskHandle
 //   startMoveTask:      str16 sourceQueue, opt destinationQueue, u8 hasRate, [u32 maxPerSecond]
+//                       (both then optionally u8 flags (1: remoteDestination), written only when set)
 //   cancelMoveTask:     str16 taskHandle
+//   deadLetterSent:     str16 queueName, str16 msgId
+//   deadLetterFailed:   str16 queueName, str16 msgId, u8 gone (0/1)
 // where list = u8 count, count × str16, opt = u8 present (0/1), [str16]. Enums are indexes into the protocol/topic-types.ts arrays.
 
 import { LIMITS } from '../protocol/limits';
@@ -80,6 +85,8 @@ const KIND_CODES = {
   moveMessages: 26,
   startMoveTask: 27,
   cancelMoveTask: 28,
+  deadLetterSent: 29,
+  deadLetterFailed: 30,
 } as const satisfies Record<Command['kind'], number>;
 
 /** A body as the meta part describes it; offset is from the start of the payload. */
@@ -106,6 +113,7 @@ export type DecodedCommand =
   | { kind: 'publishMessages'; topicName: string; bodies: DecodedBody[]; msgTags: string[]; routingKey: string; dedupId?: string };
 
 const SUB_REMOTE_QUEUE = 1;
+const MOVE_REMOTE_DESTINATION = 1;
 
 const SET_SUB_STRATEGY = 1;
 const SET_SUB_FORMAT = 2;
@@ -140,7 +148,7 @@ export function encodeCommand(cmd: Command): EncodedCommand {
   switch (cmd.kind) {
     case 'createQueue':
     case 'setQueueAttributes': {
-      const json = JSON.stringify(cmd.attrs);
+      const json = JSON.stringify(attrsToWrite(cmd.attrs));
       // Refuse here, on the leader, anything apply() could not decode: a committed entry that
       // fails to decode would stop every replica.
       parseAttrs(json);
@@ -273,6 +281,8 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       writeOpt(w, cmd.destinationQueue);
       w.u32(cmd.maxMessages);
       writeOpt(w, cmd.taskHandle ?? null);
+      // Absent unless set, so every move an older replica could apply keeps its old bytes.
+      if (cmd.remoteDestination === true) w.u8(MOVE_REMOTE_DESTINATION);
       break;
     case 'startMoveTask':
       check(cmd.maxPerSecond === null || rateOk(cmd.maxPerSecond), `maxPerSecond out of range: ${cmd.maxPerSecond}`);
@@ -280,9 +290,16 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       writeOpt(w, cmd.destinationQueue);
       w.u8(cmd.maxPerSecond === null ? 0 : 1);
       if (cmd.maxPerSecond !== null) w.u32(cmd.maxPerSecond);
+      if (cmd.remoteDestination === true) w.u8(MOVE_REMOTE_DESTINATION);
       break;
     case 'cancelMoveTask':
       w.shortStr(cmd.taskHandle);
+      break;
+    case 'deadLetterSent':
+    case 'deadLetterFailed':
+      w.shortStr(cmd.queueName);
+      w.shortStr(cmd.msgId);
+      if (cmd.kind === 'deadLetterFailed') w.u8(cmd.gone ? 1 : 0);
       break;
     default: {
       const never: never = cmd;
@@ -300,6 +317,7 @@ const BODY_DELAY = 2;
 const BODY_COUNTED = 4;
 const BODY_DEDUP = 8;
 const BODY_GROUP = 16;
+const BODY_DEAD_LETTER_SOURCE = 32;
 
 /** One allocation for the whole payload: meta written in place, then the bodies copied after it. */
 function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint8Array[], options: readonly SendBodyOptions[] | undefined): EncodedCommand {
@@ -313,11 +331,13 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
   let metaLen = 2 + 2 + name.length + 4 + 1 + 8 * bodies.length;
   const dedupIds = options?.map((o) => (o.dedupId === undefined ? undefined : utf8Bytes(o.dedupId)));
   const groupIds = options?.map((o) => (o.groupId === undefined ? undefined : utf8Bytes(o.groupId)));
+  const sources = options?.map((o) => (o.deadLetterSource === undefined ? undefined : utf8Bytes(o.deadLetterSource)));
   if (extended) {
     metaLen += 1;
     options?.forEach((o, p) => {
       metaLen += 1 + (o.delaySeconds !== undefined ? 4 : 0) + (o.countedBytes !== undefined ? 4 : 0) + (dedupIds![p] !== undefined ? 2 + dedupIds![p].length : 0);
       metaLen += groupIds![p] !== undefined ? 2 + groupIds![p].length : 0;
+      metaLen += sources![p] !== undefined ? 2 + sources![p].length : 0;
     });
   }
   let total = metaLen;
@@ -342,12 +362,15 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
       check(id === undefined || (id.length >= 1 && id.length <= 0xffff), 'dedupId must not be empty');
       const group = groupIds![p];
       check(group === undefined || (group.length >= 1 && group.length <= 0xffff), 'groupId must not be empty');
+      const source = sources![p];
+      check(source === undefined || (source.length >= 1 && source.length <= 0xffff), 'deadLetterSource must not be empty');
       w.u8(
         (o.enveloped === true ? BODY_ENVELOPED : 0) |
           (o.delaySeconds !== undefined ? BODY_DELAY : 0) |
           (o.countedBytes !== undefined ? BODY_COUNTED : 0) |
           (id !== undefined ? BODY_DEDUP : 0) |
-          (group !== undefined ? BODY_GROUP : 0),
+          (group !== undefined ? BODY_GROUP : 0) |
+          (source !== undefined ? BODY_DEAD_LETTER_SOURCE : 0),
       );
       if (o.delaySeconds !== undefined) w.u32(o.delaySeconds);
       if (o.countedBytes !== undefined) w.u32(o.countedBytes);
@@ -358,6 +381,10 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
       if (group !== undefined) {
         w.u16(group.length);
         w.bytes(group);
+      }
+      if (source !== undefined) {
+        w.u16(source.length);
+        w.bytes(source);
       }
     });
   }
@@ -482,23 +509,36 @@ function readOpt(r: ByteReader): string | null {
   return present === 1 ? r.shortStr() : null;
 }
 
-function decodeMove(r: ByteReader): DecodedCommand {
+function decodeMove(r: ByteReader, metaLen: number): DecodedCommand {
   const sourceQueue = r.shortStr();
   const destinationQueue = readOpt(r);
   const maxMessages = r.u32();
   check(moveCountOk(maxMessages), `maxMessages out of range: ${maxMessages}`);
   const taskHandle = readOpt(r);
-  return taskHandle === null ? { kind: 'moveMessages', sourceQueue, destinationQueue, maxMessages } : { kind: 'moveMessages', sourceQueue, destinationQueue, maxMessages, taskHandle };
+  const cmd: Extract<Command, { kind: 'moveMessages' }> = { kind: 'moveMessages', sourceQueue, destinationQueue, maxMessages };
+  if (taskHandle !== null) cmd.taskHandle = taskHandle;
+  if (readMoveFlags(r, metaLen)) cmd.remoteDestination = true;
+  return cmd;
 }
 
-function decodeStartMove(r: ByteReader): DecodedCommand {
+function decodeStartMove(r: ByteReader, metaLen: number): DecodedCommand {
   const sourceQueue = r.shortStr();
   const destinationQueue = readOpt(r);
   const hasRate = r.u8();
   check(hasRate <= 1, `bad presence flag ${hasRate}`);
   const maxPerSecond = hasRate === 1 ? r.u32() : null;
   check(maxPerSecond === null || rateOk(maxPerSecond), `maxPerSecond out of range: ${maxPerSecond}`);
-  return { kind: 'startMoveTask', sourceQueue, destinationQueue, maxPerSecond };
+  const cmd: Extract<Command, { kind: 'startMoveTask' }> = { kind: 'startMoveTask', sourceQueue, destinationQueue, maxPerSecond };
+  if (readMoveFlags(r, metaLen)) cmd.remoteDestination = true;
+  return cmd;
+}
+
+/** The optional trailing flags of a move (absent in the earlier layout); true: remoteDestination. */
+function readMoveFlags(r: ByteReader, metaLen: number): boolean {
+  if (r.pos === metaLen) return false;
+  const flags = r.u8();
+  check(flags === MOVE_REMOTE_DESTINATION, `unknown move flags ${flags}`);
+  return true;
 }
 
 function readList(r: ByteReader): string[] {
@@ -604,11 +644,18 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
     case KIND_CODES.pushFailed:
       return { kind: 'pushFailed', topicName: r.shortStr(), subscriptionName: r.shortStr(), msgId: r.shortStr(), seed: r.u32() };
     case KIND_CODES.moveMessages:
-      return decodeMove(r);
+      return decodeMove(r, metaLen);
     case KIND_CODES.startMoveTask:
-      return decodeStartMove(r);
+      return decodeStartMove(r, metaLen);
     case KIND_CODES.cancelMoveTask:
       return { kind: 'cancelMoveTask', taskHandle: r.shortStr() };
+    case KIND_CODES.deadLetterSent:
+      return { kind: 'deadLetterSent', queueName: r.shortStr(), msgId: r.shortStr() };
+    case KIND_CODES.deadLetterFailed: {
+      const cmd = { kind: 'deadLetterFailed' as const, queueName: r.shortStr(), msgId: r.shortStr(), gone: r.u8() };
+      check(cmd.gone <= 1, `bad gone flag ${cmd.gone}`);
+      return { ...cmd, gone: cmd.gone === 1 };
+    }
     default:
       throw new BrokerFormatError(`unknown command kind ${code}`);
   }
@@ -626,7 +673,7 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
     const options: SendBodyOptions[] = [];
     for (let i = 0; i < bodies.length; i++) {
       const f = r.u8();
-      check((f & ~(BODY_ENVELOPED | BODY_DELAY | BODY_COUNTED | BODY_DEDUP | BODY_GROUP)) === 0, `unknown body flags ${f}`);
+      check((f & ~(BODY_ENVELOPED | BODY_DELAY | BODY_COUNTED | BODY_DEDUP | BODY_GROUP | BODY_DEAD_LETTER_SOURCE)) === 0, `unknown body flags ${f}`);
       const o: SendBodyOptions = {};
       if (f & BODY_ENVELOPED) o.enveloped = true;
       if (f & BODY_DELAY) o.delaySeconds = r.u32();
@@ -638,6 +685,10 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
       if (f & BODY_GROUP) {
         o.groupId = r.shortStr();
         check(o.groupId.length >= 1, 'empty groupId');
+      }
+      if (f & BODY_DEAD_LETTER_SOURCE) {
+        o.deadLetterSource = r.shortStr();
+        check(o.deadLetterSource.length >= 1, 'empty deadLetterSource');
       }
       options.push(o);
     }
@@ -814,14 +865,25 @@ export function parseAllowPolicy(v: unknown): RedriveAllowPolicy {
   return { permission, sourceQueueNames: [...(sourceQueueNames)] };
 }
 
+/** A policy's `remote: false` is its absence: not written, so the bytes stay those older replicas decode. */
+function attrsToWrite(attrs: QueueAttributesInput): QueueAttributesInput {
+  const p = attrs.deadLetterPolicy;
+  if (p === undefined || p === null || p.remote === undefined || p.remote) return attrs;
+  const { remote: _absent, ...policy } = p;
+  return { ...attrs, deadLetterPolicy: policy };
+}
+
 function parsePolicy(v: unknown): DeadLetterPolicy {
   check(isRecord(v), 'deadLetterPolicy must be an object');
-  const { deadLetterQueue, policy, maxReceiveCount, maxTimeToLive, ...rest } = v;
+  const { deadLetterQueue, policy, maxReceiveCount, maxTimeToLive, remote, ...rest } = v;
   check(Object.keys(rest).length === 0, 'unknown deadLetterPolicy field');
+  // Present only when true, so a policy without it keeps the bytes older replicas decode.
+  check(remote === undefined || remote === true, 'remote must be true when present');
   check(typeof deadLetterQueue === 'string', 'deadLetterQueue must be a string');
   check(policy === 0 || policy === 1, 'policy must be 0 or 1');
   const out: DeadLetterPolicy = { deadLetterQueue, policy };
   if (maxReceiveCount !== undefined) out.maxReceiveCount = int(maxReceiveCount, 'maxReceiveCount');
   if (maxTimeToLive !== undefined) out.maxTimeToLive = int(maxTimeToLive, 'maxTimeToLive');
+  if (remote === true) out.remote = true;
   return out;
 }

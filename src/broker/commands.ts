@@ -128,10 +128,32 @@ export type Command =
    * it was dead-lettered from; one with no known source stays). With taskHandle, the move advances
    * that task: its destination applies, and it moves no more than the task has left.
    */
-  | { kind: 'moveMessages'; sourceQueue: string; destinationQueue: string | null; maxMessages: number; taskHandle?: string }
+  | {
+      kind: 'moveMessages';
+      sourceQueue: string;
+      destinationQueue: string | null;
+      maxMessages: number;
+      taskHandle?: string;
+      /**
+       * destinationQueue is on another set (set only by the access layer, which checked it there):
+       * the messages leave into the source's outbox and its set's leader sends them there.
+       */
+      remoteDestination?: boolean;
+    }
   /** Starts a move task on a dead-letter queue (at most one running per source); maxPerSecond null: no pace. */
-  | { kind: 'startMoveTask'; sourceQueue: string; destinationQueue: string | null; maxPerSecond: number | null }
-  | { kind: 'cancelMoveTask'; taskHandle: string };
+  | { kind: 'startMoveTask'; sourceQueue: string; destinationQueue: string | null; maxPerSecond: number | null; remoteDestination?: boolean }
+  | { kind: 'cancelMoveTask'; taskHandle: string }
+  /**
+   * The leader's send of a pending dead letter (a queue whose dead-letter queue is on another set,
+   * DeadLetterPolicy.remote) was taken by the dead-letter queue's set: it leaves the outbox.
+   */
+  | { kind: 'deadLetterSent'; queueName: string; msgId: string }
+  /**
+   * That send failed. Not `gone`: tried again after a capped backoff, for as long as it takes (a
+   * dead letter is never dropped while its dead-letter queue exists). `gone`: the dead-letter
+   * queue does not exist or refuses the message for good; it is dropped and counted.
+   */
+  | { kind: 'deadLetterFailed'; queueName: string; msgId: string; gone: boolean };
 
 export type CommandKind = Command['kind'];
 
@@ -161,6 +183,11 @@ export interface SendBodyOptions {
    * in flight at a time; ignored on a standard queue.
    */
   groupId?: string;
+  /**
+   * The body is a dead letter of this queue, on another set (sent by that set's leader,
+   * node/outbox.ts): the queue remembers where it came from, so a redrive can send it back.
+   */
+  deadLetterSource?: string;
 }
 
 /** One entry of a changeVisibility command. */
@@ -275,7 +302,11 @@ export type CommandOk =
    */
   | { ok: true; kind: 'moveMessages'; moved: number; remaining: number; stayed: number; task?: MoveTaskView }
   | { ok: true; kind: 'startMoveTask'; taskHandle: string; task: MoveTaskView }
-  | { ok: true; kind: 'cancelMoveTask'; task: MoveTaskView };
+  | { ok: true; kind: 'cancelMoveTask'; task: MoveTaskView }
+  /** found: false when the dead letter was no longer pending (already settled, its queue deleted). */
+  | { ok: true; kind: 'deadLetterSent'; found: boolean }
+  /** retry: nextAttemptMs is set; dropped: gone; unknown: the dead letter was not pending. */
+  | { ok: true; kind: 'deadLetterFailed'; outcome: 'retry' | 'dropped' | 'unknown'; nextAttemptMs?: number };
 
 export type CommandResult = CommandOk | ErrorResult;
 
@@ -310,6 +341,35 @@ export interface SubscriptionList {
   totalCount: number;
   subscriptionList: SubscriptionListItem[];
 }
+
+/**
+ * A dead letter the node should send now (dueDeadLetters): a message of `sourceQueue` past its
+ * dead-letter policy, for its dead-letter queue on another set (or one redriven out of the
+ * dead-letter queue `sourceQueue` to a queue on another set).
+ */
+export interface DueDeadLetter {
+  deadLetter: true;
+  /** The queue whose outbox holds it. */
+  sourceQueue: string;
+  /** Its dead-letter queue (a move: the redrive's destination), on another set. */
+  destinationQueue: string;
+  /** Its msgId in the source queue. */
+  msgId: string;
+  /** The log entry that put it in the outbox (with sourceQueue and msgId, its deduplication key). */
+  sinceIndex: number;
+  /** A redrive out of a dead-letter queue, not a dead letter. */
+  move: boolean;
+  body: BodyRef;
+  /** The body is an SQS message envelope (SendBodyOptions.enveloped). */
+  enveloped: boolean;
+  /** Its group, when it leaves a FIFO queue. */
+  groupId?: string;
+  failedAttempts: number;
+  nextAttemptMs: number;
+}
+
+/** What the leader's delivery loop sends: topic pushes and dead letters for other sets. */
+export type DueDelivery = DuePush | DueDeadLetter;
 
 /** A push the node should attempt now (duePushes): everything it needs for the POST or the send. */
 export interface DuePush {
@@ -347,4 +407,6 @@ export interface MoveTaskView {
   movedCount: number;
   /** Visible messages the source held when the task started: it completes once it moved this many. */
   toMove: number;
+  /** destinationQueue is on another set (startMoveTask.remoteDestination); absent: false. */
+  remoteDestination?: boolean;
 }

@@ -21,7 +21,7 @@ export function olderReplicasCanApply(cmd: Command): boolean {
       return cmd.remoteQueue !== true;
     case 'createQueue':
     case 'setQueueAttributes':
-      return cmd.attrs.sqs === undefined && cmd.attrs.tags === undefined;
+      return cmd.attrs.sqs === undefined && cmd.attrs.tags === undefined && cmd.attrs.deadLetterPolicy?.remote !== true;
     // Kinds the previous release knew, unchanged.
     case 'deleteQueue':
     case 'deleteMessages':
@@ -47,6 +47,8 @@ export function olderReplicasCanApply(cmd: Command): boolean {
     case 'moveMessages':
     case 'startMoveTask':
     case 'cancelMoveTask':
+    case 'deadLetterSent':
+    case 'deadLetterFailed':
       return false;
   }
 }
@@ -68,6 +70,8 @@ export function forOlderReplicas(cmd: Command): Command | undefined {
     const { dedupId: _dropped, ...rest } = cmd;
     return rest;
   }
+  // A dead-letter queue on another set has no older form either: bound as a local one, it would
+  // be refused (not on this set), and older replicas keep no outbox of dead letters.
   // A remote queue subscription has no older form: subscribed as a local queue, every message
   // would be dropped (the queue is not on this set), so it waits until every member is upgraded.
   return undefined;

@@ -25,7 +25,8 @@ import { FifoGroups, type FifoGroup, type FifoGroupRows } from './fifo-groups';
 import { SeqHeap, TimedIdHeap } from './heaps';
 import { BATCH_POS_MASK, CHUNK_SLOTS, DELAYED, ENVELOPED, GONE, INFLIGHT, MessageStore, REWIND, VISIBLE, type Chunk } from './message-store';
 import { sequenceNumberOf, type GroupIds } from './ids';
-import type { QueueRedrive } from './redrive';
+import type { DeadLetterOutbox } from './dead-letter-outbox';
+import { QueueRedrive } from './redrive';
 import { receiptToken } from './receipt-handle';
 import { invariant } from './invariant';
 
@@ -112,6 +113,11 @@ export class QueueState {
   readonly tags = new Map<string, string>();
   /** Where its dead letters came from and its move tasks (redrive.ts); only on queues that have any. */
   redrive: QueueRedrive | undefined = undefined;
+  /**
+   * Its dead letters not yet taken by its dead-letter queue on another set (dead-letter-outbox.ts);
+   * only on queues that have any.
+   */
+  deadLetters: DeadLetterOutbox | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -173,6 +179,7 @@ export class QueueState {
     if (next === GONE) {
       this.store.released(c);
       this.redrive?.sources.delete(c.firstSeq + i);
+      this.redrive?.remoteSources.delete(c.firstSeq + i);
     }
   }
 
@@ -253,7 +260,11 @@ export class QueueState {
       const pos = o?.enveloped === true ? p | ENVELOPED : p;
       const moved: MovedMessage = { entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: pos };
       if (fifo) moved.groupId = o!.groupId;
-      this.append(moved, nowMs, dueMs);
+      const seq = this.append(moved, nowMs, dueMs);
+      if (o?.deadLetterSource !== undefined) {
+        this.redrive ??= new QueueRedrive();
+        this.redrive.remoteSources.set(seq, o.deadLetterSource);
+      }
       msgIds.push(this.ids.msgId(entryIndex, p));
       sequenceNumbers?.push(sequenceNumberOf(entryIndex, p));
     }

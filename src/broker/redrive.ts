@@ -19,11 +19,13 @@ import type { MovedMessage, QueueState } from './queue';
 export class QueueRedrive {
   /** Seq of a dead letter here → queueNumber of the queue it was dead-lettered from; in seq order. */
   readonly sources = new Map<number, number>();
+  /** Seq of a dead letter sent here from another set → the name of the queue it came from there. */
+  readonly remoteSources = new Map<number, string>();
   /** This queue's move tasks, most recent first, at most LIMITS.moveTasksPerQueueMax. */
   tasks: MoveTaskView[] = [];
 
   isEmpty(): boolean {
-    return this.sources.size === 0 && this.tasks.length === 0;
+    return this.sources.size === 0 && this.remoteSources.size === 0 && this.tasks.length === 0;
   }
 }
 
@@ -37,6 +39,11 @@ export interface RedriveHost {
   isDeadLetterQueue(q: QueueState): boolean;
   /** The queue's next deadline may have changed. */
   reschedule(q: QueueState): void;
+  /**
+   * `m` has left `q` for `destination`, a queue on another set: into q's outbox, from which the
+   * set's leader sends it there (dead-letter-outbox.ts).
+   */
+  sendElsewhere(q: QueueState, destination: string, m: MovedMessage, nowMs: number): void;
 }
 
 function copyTask(t: MoveTaskView): MoveTaskView {
@@ -61,11 +68,25 @@ export class Redriver {
     redriveOf(dlq).sources.set(seq, src.queueNumber);
   }
 
-  moveMessages(sourceQueue: string, destinationQueue: string | null, maxMessages: number, taskHandle: string | undefined, nowMs: number): CommandResult {
+  /**
+   * `remoteDestination`: destinationQueue is on another set (checked there by the access layer):
+   * the messages go into the source's outbox. With destination null, a dead letter that came from
+   * another set (QueueRedrive.remoteSources) goes back there the same way, unless its source queue
+   * is on this set now.
+   */
+  moveMessages(
+    sourceQueue: string,
+    destinationQueue: string | null,
+    maxMessages: number,
+    taskHandle: string | undefined,
+    nowMs: number,
+    remoteDestination = false,
+  ): CommandResult {
     const src = this.host.queue(sourceQueue);
     if (src === undefined) return fail('queueNotExist');
     let task: MoveTaskView | undefined;
     let dest = destinationQueue;
+    let remote = remoteDestination;
     let max = maxMessages;
     if (taskHandle !== undefined) {
       task = src.redrive?.tasks.find((t) => t.taskHandle === taskHandle);
@@ -73,18 +94,29 @@ export class Redriver {
       // A move proposed before the task was cancelled, failed or completed does nothing.
       if (task.status !== 'RUNNING') return { ok: true, kind: 'moveMessages', moved: 0, remaining: src.visibleCount, stayed: 0, task: copyTask(task) };
       dest = task.destinationQueue;
+      remote = task.remoteDestination === true;
       max = Math.min(max, task.toMove - task.movedCount);
     }
-    const dst = dest === null ? undefined : this.host.queue(dest);
-    if (dest !== null && dst === undefined) return fail('queueNotExist');
+    const elsewhere = remote && dest !== null ? dest : undefined;
+    const dst = dest === null || elsewhere !== undefined ? undefined : this.host.queue(dest);
+    if (dest !== null && elsewhere === undefined && dst === undefined) return fail('queueNotExist');
     if (dst === src) return fail('moveSameQueue');
     if (dst !== undefined && (dst.fifo !== undefined) !== (src.fifo !== undefined)) return fail('moveFifo');
     const sources = src.redrive?.sources;
+    const remoteSources = src.redrive?.remoteSources;
     const targets = new Set<QueueState>();
+    const toElsewhere = (name: string) => (m: MovedMessage) => this.host.sendElsewhere(src, name, m, nowMs);
     // Like a dead-letter move: the same body and msgId, a new seq, enqueued now, dequeueCount 0,
     // whatever the destination's maxMsgHeapNum (refusing would leave redrive stuck half done).
     const { moved, stayed } = src.moveVisible(max, (seq) => {
-      const target = dst ?? this.host.queueByNumber(sources?.get(seq) ?? -1);
+      if (elsewhere !== undefined) return toElsewhere(elsewhere);
+      let target = dst ?? this.host.queueByNumber(sources?.get(seq) ?? -1);
+      const from = dst === undefined && target === undefined ? remoteSources?.get(seq) : undefined;
+      if (from !== undefined) {
+        // Sent here from another set: back there, unless its queue is on this set by now.
+        target = this.host.queue(from);
+        if (target === undefined) return toElsewhere(from);
+      }
       // A message with no known source, or whose source was deleted, stays (as one whose source
       // is not of its kind: a FIFO message goes only to a FIFO queue, keeping its group).
       if (target === undefined || target === src || (target.fifo !== undefined) !== (src.fifo !== undefined)) return undefined;
@@ -103,17 +135,19 @@ export class Redriver {
     return { ok: true, kind: 'moveMessages', moved, remaining: src.visibleCount, stayed };
   }
 
-  startMoveTask(sourceQueue: string, destinationQueue: string | null, maxPerSecond: number | null, index: number, nowMs: number): CommandResult {
+  startMoveTask(sourceQueue: string, destinationQueue: string | null, maxPerSecond: number | null, index: number, nowMs: number, remoteDestination = false): CommandResult {
     const src = this.host.queue(sourceQueue);
     if (src === undefined) return fail('queueNotExist');
-    if (destinationQueue !== null) {
+    const remote = remoteDestination && destinationQueue !== null;
+    if (destinationQueue !== null && !remote) {
       const dst = this.host.queue(destinationQueue);
       if (dst === undefined) return fail('queueNotExist');
       if (dst === src) return fail('moveSameQueue');
       if ((dst.fifo !== undefined) !== (src.fifo !== undefined)) return fail('moveFifo');
     }
-    // As in SQS, the source is a dead-letter queue: named by a policy, or holding dead letters.
-    if (!this.host.isDeadLetterQueue(src) && (src.redrive?.sources.size ?? 0) === 0) return fail('moveSourceNotDlq');
+    // As in SQS, the source is a dead-letter queue: named by a policy, or holding dead letters
+    // (from this set or another).
+    if (!this.host.isDeadLetterQueue(src) && (src.redrive?.sources.size ?? 0) === 0 && (src.redrive?.remoteSources.size ?? 0) === 0) return fail('moveSourceNotDlq');
     const r = redriveOf(src);
     if (r.tasks.some((t) => t.status === 'RUNNING')) return fail('moveTaskRunning');
     const toMove = src.visibleCount;
@@ -127,6 +161,7 @@ export class Redriver {
       movedCount: 0,
       toMove,
     };
+    if (remote) task.remoteDestination = true;
     r.tasks.unshift(task);
     // Only the new task can be running: the ones dropped are finished.
     if (r.tasks.length > LIMITS.moveTasksPerQueueMax) r.tasks.length = LIMITS.moveTasksPerQueueMax;
@@ -148,7 +183,7 @@ export class Redriver {
   queueDeleted(name: string): void {
     for (const q of this.host.queues()) {
       for (const t of q.redrive?.tasks ?? []) {
-        if (t.status === 'RUNNING' && t.destinationQueue === name) failTask(t, 'the destination queue was deleted');
+        if (t.status === 'RUNNING' && t.destinationQueue === name && t.remoteDestination !== true) failTask(t, 'the destination queue was deleted');
       }
     }
   }
@@ -183,10 +218,14 @@ function failTask(t: MoveTaskView, reason: string): void {
 
 // ---- snapshots (in the queue's meta JSON; a snapshot without it loads with no redrive state) ----
 
-/** As the snapshot keeps it: sources as runs [firstSeq, count, queueNumber, ...] of consecutive seqs. */
+/**
+ * As the snapshot keeps it: sources as runs [firstSeq, count, queueNumber, ...] of consecutive
+ * seqs; dead letters from another set as [seq, queue name] (written only when there are some).
+ */
 export interface RedriveMeta {
   sources: number[];
   tasks: MoveTaskView[];
+  remoteSources?: [number, string][];
 }
 
 export function redriveMeta(r: QueueRedrive | undefined): RedriveMeta | undefined {
@@ -197,7 +236,9 @@ export function redriveMeta(r: QueueRedrive | undefined): RedriveMeta | undefine
     if (k >= 0 && runs[k + 2] === n && runs[k]! + runs[k + 1]! === seq) runs[k + 1]!++;
     else runs.push(seq, 1, n);
   }
-  return { sources: runs, tasks: r.tasks.map(copyTask) };
+  const meta: RedriveMeta = { sources: runs, tasks: r.tasks.map(copyTask) };
+  if (r.remoteSources.size > 0) meta.remoteSources = [...r.remoteSources];
+  return meta;
 }
 
 const STATUSES: readonly MoveTaskStatus[] = ['RUNNING', 'COMPLETED', 'CANCELLED', 'FAILED'];
@@ -208,12 +249,19 @@ export function parseRedriveMeta(v: unknown): QueueRedrive {
     throw new Error(`bad redrive ${what}`);
   };
   if (typeof v !== 'object' || v === null) return bad('state');
-  const { sources, tasks } = v as Record<string, unknown>;
+  const { sources, tasks, remoteSources } = v as Record<string, unknown>;
   if (!Array.isArray(sources) || sources.length % 3 !== 0 || !sources.every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) return bad('sources');
   if (!Array.isArray(tasks) || tasks.length > LIMITS.moveTasksPerQueueMax) return bad('tasks');
   const r = new QueueRedrive();
   const nums = sources as number[];
   for (let k = 0; k < nums.length; k += 3) for (let j = 0; j < nums[k + 1]!; j++) r.sources.set(nums[k]! + j, nums[k + 2]!);
+  if (remoteSources !== undefined) {
+    if (!Array.isArray(remoteSources)) return bad('remote sources');
+    for (const row of remoteSources as unknown[]) {
+      if (!Array.isArray(row) || row.length !== 2 || !Number.isSafeInteger(row[0]) || typeof row[1] !== 'string') return bad('remote source');
+      r.remoteSources.set(row[0] as number, row[1]);
+    }
+  }
   r.tasks = tasks.map((raw: unknown) => {
     const t = raw as Record<string, unknown>;
     const num = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : bad('task'));
@@ -229,6 +277,7 @@ export function parseRedriveMeta(v: unknown): QueueRedrive {
       toMove: num(t.toMove),
     };
     if (t.failureReason !== undefined) task.failureReason = typeof t.failureReason === 'string' ? t.failureReason : bad('failure reason');
+    if (t.remoteDestination !== undefined) task.remoteDestination = t.remoteDestination === true ? true : bad('task remote destination');
     return task;
   });
   return r;

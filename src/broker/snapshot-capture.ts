@@ -85,7 +85,8 @@ export class SnapshotCapture implements ChunkKeeper {
 
   /**
    * `onLiveEntry` hears, as the chunks are emitted, the log entry of every message live at the
-   * capture (consecutive repeats once), and at once the entries of pending pushes: when the last
+   * capture (consecutive repeats once), and at once the entries of pending pushes and pending dead
+   * letters: when the last
    * piece is out it has heard every entry storage must keep.
    */
   constructor(
@@ -140,6 +141,8 @@ export class SnapshotCapture implements ChunkKeeper {
     this.parts.push(tail.finish(), ...slices);
     if (onLiveEntry !== undefined) {
       for (const t of topics.topics) for (const s of t.subscriptions.values()) for (const p of s.pending.values()) onLiveEntry(p.entryIndex);
+      // Dead letters waiting for a dead-letter queue on another set read their bodies there too.
+      for (const q of queues) q.deadLetters?.forEachBody((e) => onLiveEntry(e));
     }
     this.size = this.parts.reduce((n, p) => n + this.partBytes(p), 0);
   }

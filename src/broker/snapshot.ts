@@ -18,12 +18,16 @@
 // Version 1 (no topics section) still loads, as a machine without topics; versions 1 and 2 load
 // with every body in the entry that enqueued it. A FIFO queue's meta also holds the group of each
 // of its messages not GONE (`fifoGroups`, FifoGroups.snapshotRows); meta without the FIFO settings
-// (written before FIFO queues) loads as a standard queue.
+// (written before FIFO queues) loads as a standard queue. A queue whose dead-letter queue is on
+// another set has `remote: true` in its policy and, while it has dead letters not yet sent, their
+// rows (`deadLetters`, dead-letter-outbox.ts); both are written only when present, so a snapshot
+// without them keeps its old bytes and older snapshots load unchanged.
 
 import type { GroupIds } from './ids';
 import { BrokerFormatError, ByteReader } from './binary';
 import { parseAllowPolicy, parseDeduplicationScope, parseThroughputLimit } from './codec';
 import type { FifoGroupRows } from './fifo-groups';
+import { DeadLetterOutbox, type DeadLetterRow } from './dead-letter-outbox';
 import { dedupKey, type DedupRow } from './dedup';
 import type { DeadLetterPolicy } from './commands';
 import { SQS_QUEUE_DEFAULTS, type SqsQueueSettings } from '../protocol/queue-types';
@@ -78,6 +82,8 @@ interface QueueMeta {
   fifoGroups?: FifoGroupRows;
   /** Only on queues with dead-letter sources or move tasks (absent in older snapshots: none). */
   redrive?: RedriveMeta;
+  /** Only on queues with dead letters pending for another set (absent in older snapshots: none). */
+  deadLetters?: DeadLetterRow[];
 }
 
 /** The meta as JSON: a FIFO queue's per-message groups as base64 (a million messages: 5.3 MB, a few ms). */
@@ -124,6 +130,7 @@ export function queueMeta(q: QueueState): QueueMeta {
     tags: [...q.tags],
     ...(q.fifo === undefined ? {} : { fifoGroups: q.fifo.snapshotRows() }),
     redrive: redriveMeta(q.redrive),
+    ...(q.deadLetters === undefined || q.deadLetters.size === 0 ? {} : { deadLetters: q.deadLetters.rows() }),
   };
 }
 
@@ -163,6 +170,7 @@ function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
     q.enableFifo();
   }
   for (const [k, v] of m.tags) q.tags.set(k, v);
+  if (m.deadLetters !== undefined) q.deadLetters = DeadLetterOutbox.fromRows(m.deadLetters, `queue ${m.name}`);
   if (m.redrive !== undefined) {
     try {
       q.redrive = parseRedriveMeta(m.redrive);
@@ -247,6 +255,11 @@ function parseMeta(json: string): QueueMeta {
     policy = { deadLetterQueue: str(p, 'deadLetterQueue'), policy: p.policy };
     if (p.maxReceiveCount !== undefined) policy.maxReceiveCount = num(p, 'maxReceiveCount');
     if (p.maxTimeToLive !== undefined) policy.maxTimeToLive = num(p, 'maxTimeToLive');
+    // Written only when set (a dead-letter queue on another set); older snapshots have none.
+    if (p.remote !== undefined) {
+      if (p.remote !== true) throw new BrokerFormatError('snapshot: bad policy remote flag');
+      policy.remote = true;
+    }
   }
   return {
     name: str(raw, 'name'),
@@ -271,6 +284,7 @@ function parseMeta(json: string): QueueMeta {
     tags: raw.tags === undefined ? [] : parseTags(raw.tags),
     ...(raw.fifoGroups === undefined ? {} : { fifoGroups: parseFifoGroups(raw.fifoGroups) }),
     redrive: raw.redrive as RedriveMeta | undefined,
+    ...(raw.deadLetters === undefined ? {} : { deadLetters: raw.deadLetters as DeadLetterRow[] }),
   };
 }
 

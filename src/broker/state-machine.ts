@@ -17,6 +17,8 @@ import { decodeCommand, type DecodedCommand, type DecodedRelocation } from './co
 import type {
   CommandResult,
   DeadLetterPolicy,
+  DueDeadLetter,
+  DueDelivery,
   DuePush,
   MoveTaskView,
   QueueAttributes,
@@ -29,11 +31,14 @@ import type {
   TopicAttributes,
   TopicList,
 } from './commands';
+import { DeadLetterOutbox } from './dead-letter-outbox';
+import { deadLetterQueueRefusal, deadLetterSourcesRefusal } from './dead-letter-rules';
 import { DedupTable, queueScope, type DedupHit } from './dedup';
 import { TimedIdHeap } from './heaps';
 import { invariant } from './invariant';
 import { copyAllowPolicy, QueueState, type DeadLetterRouter, type MovedMessage, type QueueConfig } from './queue';
 import { GROUP_0_IDS, type GroupIds, type GroupNumber } from './ids';
+import { BATCH_POS_MASK } from './message-store';
 import { Redriver } from './redrive';
 import { decodeSnapshot } from './snapshot';
 import { chunkSnapshotBytes, drainSnapshot, SnapshotCapture } from './snapshot-capture';
@@ -56,9 +61,14 @@ export interface BrokerStats {
   messages: { visible: number; inFlight: number; delayed: number; rewind: number };
   /** Messages removed from delivery because their body failed its checksum. */
   quarantined: number;
-  /** Messages moved to a dead-letter queue / dropped because it no longer existed. */
+  /**
+   * Messages moved to a dead-letter queue (one on another set: once it took them) / dropped
+   * because it no longer existed (or, on another set, refused them for good).
+   */
   deadLetterMoves: number;
   deadLetterDrops: number;
+  /** Dead letters waiting to be sent to their dead-letter queue on another set. */
+  deadLetterPending: number;
   /** Deduplication ids remembered now, and those forgotten before their window ended (table full) since this replica started. */
   dedup: { ids: number; evicted: number };
 }
@@ -100,6 +110,7 @@ function copyPolicy(p: DeadLetterPolicy): DeadLetterPolicy {
   const out: DeadLetterPolicy = { deadLetterQueue: p.deadLetterQueue, policy: p.policy };
   if (p.maxReceiveCount !== undefined) out.maxReceiveCount = p.maxReceiveCount;
   if (p.maxTimeToLive !== undefined) out.maxTimeToLive = p.maxTimeToLive;
+  if (p.remote === true) out.remote = true;
   return out;
 }
 
@@ -125,6 +136,8 @@ export class QueueStateMachine {
   private quarantined = 0;
   private deadLetterMoves = 0;
   private deadLetterDrops = 0;
+  /** The queues whose outbox holds dead letters for another set (QueueState.deadLetters). */
+  private readonly outboxQueues = new Set<QueueState>();
   private readonly router: DeadLetterRouter = {
     deadLetter: (src, moved, nowMs) => this.deadLetter(src, moved, nowMs),
   };
@@ -153,6 +166,7 @@ export class QueueStateMachine {
       queues: () => this.byName.values(),
       isDeadLetterQueue: (q) => this.sourcesOf(q.name).length > 0,
       reschedule: (q) => this.reschedule(q),
+      sendElsewhere: (q, destination, m, nowMs) => this.sendElsewhere(q, destination, m, nowMs, true),
     });
   }
 
@@ -290,11 +304,15 @@ export class QueueStateMachine {
       case 'pushFailed':
         return this.topics.execute(cmd, index, nowMs);
       case 'moveMessages':
-        return this.redriver.moveMessages(cmd.sourceQueue, cmd.destinationQueue, cmd.maxMessages, cmd.taskHandle, nowMs);
+        return this.redriver.moveMessages(cmd.sourceQueue, cmd.destinationQueue, cmd.maxMessages, cmd.taskHandle, nowMs, cmd.remoteDestination === true);
       case 'startMoveTask':
-        return this.redriver.startMoveTask(cmd.sourceQueue, cmd.destinationQueue, cmd.maxPerSecond, index, nowMs);
+        return this.redriver.startMoveTask(cmd.sourceQueue, cmd.destinationQueue, cmd.maxPerSecond, index, nowMs, cmd.remoteDestination === true);
       case 'cancelMoveTask':
         return this.redriver.cancelMoveTask(cmd.taskHandle);
+      case 'deadLetterSent':
+        return this.deadLetterSent(cmd.queueName, cmd.msgId);
+      case 'deadLetterFailed':
+        return this.deadLetterFailed(cmd.queueName, cmd.msgId, cmd.gone, nowMs);
       default: {
         const never: never = cmd;
         throw new Error(`unknown command ${String(never)}`);
@@ -349,6 +367,7 @@ export class QueueStateMachine {
   /** Each pending http push's body (entry, length): they pin segments as queued messages do, and are not relocated. */
   forEachPushBody(fn: (entryIndex: number, length: number) => void): void {
     this.topics.forEachPushBody(fn);
+    for (const q of this.outboxQueues) q.deadLetters?.forEachBody(fn);
   }
 
   /**
@@ -417,6 +436,9 @@ export class QueueStateMachine {
     if (q === undefined) return fail('queueNotExist');
     if (this.sourcesOf(name).length > 0) return fail('dlqDeleteInUse');
     this.redriver.queueDeleted(name);
+    // Its dead letters still on their way to another set go with it, counted as dropped.
+    if (q.deadLetters !== undefined) this.deadLetterDrops += q.deadLetters.size;
+    this.outboxQueues.delete(q);
     this.byName.delete(name);
     this.byLowerName.delete(q.nameLower);
     this.byNumber.delete(q.queueNumber);
@@ -432,24 +454,60 @@ export class QueueStateMachine {
     if (policy.policy === 1 && (policy.maxTimeToLive === undefined || policy.maxTimeToLive >= config.msgRetentionSeconds)) {
       return fail('dlqPolicyParams', undefined, 'policy 1 needs maxTimeToLive < msgRetentionSeconds');
     }
+    if (policy.remote === true) {
+      // The dead-letter queue is on another set: the access layer checked it there (it exists, is
+      // of this queue's kind, allows this queue, has no policy of its own, has room for another
+      // source). What depends on this set only is checked here.
+      if (q !== undefined && this.sourcesOf(q.name).length > 0) return fail('dlqNested', undefined, 'this queue is a dead-letter queue');
+      return undefined;
+    }
     const dlq = this.byName.get(policy.deadLetterQueue);
     if (dlq === undefined) return fail('dlqNotExist');
-    if (dlq.policy !== undefined) return fail('dlqNested', undefined, 'the dead-letter queue has a dead-letter queue');
-    // SQS: a FIFO queue's dead-letter queue is a FIFO queue, a standard queue's a standard one.
-    if (dlq.sqs.fifo !== fifo) return fail('dlqPolicyParams', undefined, fifo ? 'the dead-letter queue of a FIFO queue must be a FIFO queue' : 'the dead-letter queue of a standard queue must be a standard queue');
-    const allow = dlq.sqs.redriveAllowPolicy;
-    if (allow !== null && (allow.permission === 'denyAll' || (allow.permission === 'byQueue' && !(allow.sourceQueueNames ?? []).includes(name)))) {
-      return fail('dlqNotAllowed');
-    }
+    const refused = deadLetterQueueRefusal(name, fifo, { hasPolicy: dlq.policy !== undefined, fifo: dlq.sqs.fifo, redriveAllowPolicy: dlq.sqs.redriveAllowPolicy });
+    if (refused !== undefined) return refused;
     if (q !== undefined && this.sourcesOf(q.name).length > 0) return fail('dlqNested', undefined, 'this queue is a dead-letter queue');
-    if (this.sourcesOf(dlq.name).filter((s) => s !== q).length >= LIMITS.deadLetterSourcesMax) return fail('dlqBindTooMany');
-    return undefined;
+    return deadLetterSourcesRefusal(this.sourcesOf(dlq.name).filter((s) => s !== q).length);
   }
 
+  /** The queues whose dead-letter queue is `dlqName` on this set (not one of that name on another set). */
   private sourcesOf(dlqName: string): QueueState[] {
     const out: QueueState[] = [];
-    for (const q of this.byName.values()) if (q.policy?.deadLetterQueue === dlqName) out.push(q);
+    for (const q of this.byName.values()) if (q.policy?.deadLetterQueue === dlqName && q.policy.remote !== true) out.push(q);
     return out;
+  }
+
+  /** The queues whose dead-letter queue is `dlqName` on another set. */
+  private remoteSourcesOf(dlqName: string): QueueState[] {
+    const out: QueueState[] = [];
+    for (const q of this.byName.values()) if (q.policy?.deadLetterQueue === dlqName && q.policy.remote === true) out.push(q);
+    return out;
+  }
+
+  private deadLetterSent(queueName: string, msgId: string): CommandResult {
+    const q = this.byName.get(queueName);
+    const sent = q?.deadLetters?.sent(msgId);
+    if (sent !== undefined) {
+      // A redrive's move was counted by its task when it left the queue.
+      if (!sent.move) this.deadLetterMoves++;
+      this.tidyOutbox(q!);
+    }
+    return { ok: true, kind: 'deadLetterSent', found: sent !== undefined };
+  }
+
+  private deadLetterFailed(queueName: string, msgId: string, gone: boolean, nowMs: number): CommandResult {
+    const q = this.byName.get(queueName);
+    const r = q?.deadLetters?.failed(msgId, gone, nowMs) ?? { outcome: 'unknown' as const };
+    if (r.outcome === 'dropped') {
+      this.deadLetterDrops++;
+      this.tidyOutbox(q!);
+    }
+    return { ok: true, kind: 'deadLetterFailed', ...r };
+  }
+
+  private tidyOutbox(q: QueueState): void {
+    if (q.deadLetters?.size !== 0) return;
+    q.deadLetters = undefined;
+    this.outboxQueues.delete(q);
   }
 
   /**
@@ -459,6 +517,12 @@ export class QueueStateMachine {
    * refuses to delete a DLQ in use, so this is defensive.
    */
   private deadLetter(src: QueueState, moved: MovedMessage, nowMs: number): void {
+    if (src.policy?.remote === true) {
+      // Its dead-letter queue is on another set: the message waits in the outbox until the
+      // leader has sent it there (dead-letter-outbox.ts).
+      this.sendElsewhere(src, src.policy.deadLetterQueue, moved, nowMs, false);
+      return;
+    }
     const dlqName = src.policy?.deadLetterQueue;
     const dlq = dlqName === undefined ? undefined : this.byName.get(dlqName);
     if (dlq === undefined) {
@@ -468,6 +532,13 @@ export class QueueStateMachine {
     this.redriver.recordDeadLetter(dlq, dlq.append(moved, nowMs, 0), src);
     this.deadLetterMoves++;
     this.reschedule(dlq);
+  }
+
+  /** `moved` has left `q` for `destination` on another set (a dead letter, or a redrive's `move`): into q's outbox. */
+  private sendElsewhere(q: QueueState, destination: string, moved: MovedMessage, nowMs: number, move: boolean): void {
+    q.deadLetters ??= new DeadLetterOutbox();
+    q.deadLetters.add(this.ids.msgId(moved.entryIndex, moved.batchPos & BATCH_POS_MASK), destination, moved, this.appliedIndex, nowMs, move);
+    this.outboxQueues.add(q);
   }
 
   private advanceTime(nowMs: number): void {
@@ -513,6 +584,14 @@ export class QueueStateMachine {
   listDeadLetterSourceQueues(dlqName: string, searchWord: string | undefined, offset: number, limit: number): QueueList | ErrorResult {
     if (!this.byName.has(dlqName)) return fail('queueNotExist');
     return page(this.sourcesOf(dlqName), searchWord, offset, limit);
+  }
+
+  /**
+   * The queues here whose dead-letter queue `dlqName` is on another set (so it need not exist
+   * here): with the dead-letter queue's own set's listDeadLetterSourceQueues, every source.
+   */
+  listRemoteDeadLetterSources(dlqName: string, searchWord: string | undefined, offset: number, limit: number): QueueList {
+    return page(this.remoteSourcesOf(dlqName), searchWord, offset, limit);
   }
 
   /** The source queue's message move tasks, most recent first; queueNotExist if it does not exist. */
@@ -563,6 +642,7 @@ export class QueueStateMachine {
       quarantined: this.quarantined,
       deadLetterMoves: this.deadLetterMoves,
       deadLetterDrops: this.deadLetterDrops,
+      deadLetterPending: this.pendingDeadLetterCount(),
       dedup: { ids: this.dedup.size, evicted: this.dedup.evicted },
     };
   }
@@ -600,6 +680,7 @@ export class QueueStateMachine {
     const all: number[] = [];
     for (const q of this.byName.values()) q.collectEntryIndexes(this.timeMs, all);
     this.topics.collectEntryIndexes(all);
+    for (const q of this.outboxQueues) q.deadLetters?.forEachBody((e) => all.push(e));
     const sorted = Float64Array.from(all).sort();
     const out: number[] = [];
     for (let k = 0; k < sorted.length; k++) {
@@ -637,10 +718,41 @@ export class QueueStateMachine {
     return this.topics.duePushes(nowMs, limit);
   }
 
-  /** When the next push attempt is due (not a state change, so not in nextDeadlineMs). */
+  /**
+   * Dead letters for dead-letter queues on other sets whose send is due at nowMs (the node's
+   * clock), earliest first, at most `limit`. One stays listed until its outcome is applied.
+   */
+  dueDeadLetters(nowMs: number, limit: number): DueDeadLetter[] {
+    const due: DueDeadLetter[] = [];
+    // By queue number, then the order of dead-lettering: the same on every replica and restore.
+    const queues = [...this.outboxQueues].sort((a, b) => a.queueNumber - b.queueNumber);
+    for (const q of queues) q.deadLetters?.collectDue(q.name, nowMs, due);
+    due.sort((a, b) => a.nextAttemptMs - b.nextAttemptMs);
+    return due.slice(0, limit);
+  }
+
+  /**
+   * What the leader's delivery loop should attempt at nowMs: pushes (duePushes) and dead letters
+   * for other sets (dueDeadLetters), earliest first, at most `limit`.
+   */
+  dueDeliveries(nowMs: number, limit: number): DueDelivery[] {
+    const all: DueDelivery[] = [...this.topics.duePushes(nowMs, limit), ...this.dueDeadLetters(nowMs, limit)];
+    // Stable: among equal times, pushes first, each list in its own order.
+    all.sort((a, b) => a.nextAttemptMs - b.nextAttemptMs);
+    return all.slice(0, limit);
+  }
+
+  /** When the next push or dead-letter send is due (not a state change, so not in nextDeadlineMs). */
   nextPushAttemptMs(): number | undefined {
-    const d = this.topics.nextPushAttemptMs();
+    let d = this.topics.nextPushAttemptMs();
+    for (const q of this.outboxQueues) d = Math.min(d, q.deadLetters?.nextAttemptMs() ?? Infinity);
     return d === Infinity ? undefined : d;
+  }
+
+  private pendingDeadLetterCount(): number {
+    let n = 0;
+    for (const q of this.outboxQueues) n += q.deadLetters?.size ?? 0;
+    return n;
   }
 
   topicStats(): TopicCounters & { topics: number; pendingPushes: number } {
@@ -690,7 +802,10 @@ export class QueueStateMachine {
       sm.byLowerName.set(q.nameLower, q);
       sm.byNumber.set(q.queueNumber, q);
     }
-    for (const q of queues) sm.reschedule(q);
+    for (const q of queues) {
+      sm.reschedule(q);
+      if (q.deadLetters !== undefined) sm.outboxQueues.add(q);
+    }
     Object.assign(sm.topics.counters, topics.counters);
     for (const { topic, subscriptions } of topics.topics) sm.topics.restoreTopic(topic, subscriptions);
     sm.dedup.restore(dedup);

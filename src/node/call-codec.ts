@@ -43,7 +43,8 @@ export type ServiceCall =
   | { method: 'receive'; queueName: string; numOfMsg: number; waitSeconds: number | undefined; options?: ReceiveOptions }
   | { method: 'listQueues'; searchWord: string | undefined; offset: number; limit: number }
   | { method: 'getQueueAttributes'; queueName: string }
-  | { method: 'listDeadLetterSourceQueues'; deadLetterQueueName: string; searchWord: string | undefined; offset: number; limit: number }
+  /** remoteOnly: DeadLetterSourceScope.remoteOnly (absent: false; a release before it ignores it). */
+  | { method: 'listDeadLetterSourceQueues'; deadLetterQueueName: string; searchWord: string | undefined; offset: number; limit: number; remoteOnly?: boolean }
   | { method: 'listTopics'; searchWord: string | undefined; offset: number; limit: number }
   | { method: 'getTopicAttributes'; topicName: string }
   | { method: 'listSubscriptions'; topicName: string; searchWord: string | undefined; offset: number; limit: number }
@@ -148,8 +149,11 @@ export function decodeCall(buf: Buffer): { ctx: RequestContext | undefined; call
       return { ctx, relay, call: { method, ...list } };
     case 'getQueueAttributes':
       return { ctx, relay, call: { method, queueName: str(a['queueName'], 'queueName') } };
-    case 'listDeadLetterSourceQueues':
-      return { ctx, relay, call: { method, deadLetterQueueName: str(a['deadLetterQueueName'], 'deadLetterQueueName'), ...list } };
+    case 'listDeadLetterSourceQueues': {
+      const remote = a['remoteOnly'];
+      check(remote === undefined || remote === true, 'remoteOnly must be true when present');
+      return { ctx, relay, call: { method, deadLetterQueueName: str(a['deadLetterQueueName'], 'deadLetterQueueName'), ...list, ...(remote === true ? { remoteOnly: true } : {}) } };
+    }
     case 'getTopicAttributes':
       return { ctx, relay, call: { method, topicName: str(a['topicName'], 'topicName') } };
     case 'listSubscriptions':
@@ -193,7 +197,9 @@ export function dispatchCall(service: QueueService & Partial<Pick<LeaderService,
     case 'getQueueAttributes':
       return service.getQueueAttributes(ctx, call.queueName);
     case 'listDeadLetterSourceQueues':
-      return service.listDeadLetterSourceQueues(ctx, call.deadLetterQueueName, call.searchWord, call.offset, call.limit);
+      return call.remoteOnly === true
+        ? service.listDeadLetterSourceQueues(ctx, call.deadLetterQueueName, call.searchWord, call.offset, call.limit, { remoteOnly: true })
+        : service.listDeadLetterSourceQueues(ctx, call.deadLetterQueueName, call.searchWord, call.offset, call.limit);
     case 'listTopics':
       return service.listTopics(ctx, call.searchWord, call.offset, call.limit);
     case 'getTopicAttributes':

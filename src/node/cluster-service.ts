@@ -9,7 +9,20 @@
 // each dispatch point below; a call not built for it is refused (shardedUnsupported), never sent
 // to one shard alone.
 
-import type { Command, CommandResult, MoveTaskView, QueueAttributes, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../broker/commands';
+import type {
+  Command,
+  CommandResult,
+  DeadLetterPolicy,
+  MoveTaskView,
+  QueueAttributes,
+  QueueList,
+  QueueListItem,
+  SubscriptionAttributes,
+  SubscriptionList,
+  TopicAttributes,
+  TopicList,
+} from '../broker/commands';
+import { deadLetterQueueRefusal, deadLetterSourcesRefusal } from '../broker/dead-letter-rules';
 import type { ControllerCommand, ControllerQuery, ControllerResult } from '../controller/commands';
 import type { EntityType } from '../controller/model';
 import { errorKind, fail, KIND_APPLIED, type ErrorResult } from '../protocol/errors';
@@ -63,6 +76,9 @@ function notExistOf(type: EntityType): 'queueNotExist' | 'topicNotExist' {
 function existsOf(type: EntityType): 'queueExists' | 'topicExists' {
   return type === 'queue' ? 'queueExists' : 'topicExists';
 }
+
+/** In place of a set id: a queue of several shards, on no one set (see attributesWhere). */
+const SHARDED_SET = -1;
 
 /** The broker's list order: names by UTF-16 code units, as `<` compares them. */
 function byName(a: string, b: string): number {
@@ -206,14 +222,14 @@ export class ClusterQueueService implements QueueService {
       case 'createTopic':
         return this.create(ctx, 'topic', command.topicName, command, undefined);
       case 'deleteQueue':
-        return this.delete(ctx, 'queue', command.queueName, command);
+        return this.deleteQueue(ctx, command);
       case 'deleteTopic':
         return this.delete(ctx, 'topic', command.topicName, command);
       case 'setQueueAttributes': {
         if (command.shards !== undefined) return this.sharded.setShards(ctx, command, command.shards, (plain) => this.submit(ctx, plain));
-        const dlq = command.attrs.deadLetterPolicy?.deadLetterQueue;
-        if (dlq === undefined) return onQueue(command.queueName);
-        return this.sameSet(command.queueName, dlq, onQueue);
+        const policy = command.attrs.deadLetterPolicy;
+        if (policy === undefined || policy === null) return onQueue(command.queueName);
+        return this.bindDeadLetterQueue(ctx, command, policy);
       }
       case 'sendMessages':
       case 'receiveMessages':
@@ -228,9 +244,9 @@ export class ClusterQueueService implements QueueService {
       case 'moveMessages':
         // With a task handle it is the move loop of the set holding the task, on its leader.
         if (command.taskHandle !== undefined) return own.submit(ctx, command);
-        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.sameSet(command.sourceQueue, command.destinationQueue, onQueue);
+        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.moveTo(ctx, command, command.destinationQueue);
       case 'startMoveTask':
-        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.sameSet(command.sourceQueue, command.destinationQueue, onQueue);
+        return command.destinationQueue === null ? onQueue(command.sourceQueue) : this.moveTo(ctx, command, command.destinationQueue);
       case 'cancelMoveTask':
         return this.cancelMoveTask(ctx, command);
       case 'subscribe':
@@ -242,12 +258,14 @@ export class ClusterQueueService implements QueueService {
       case 'publishMessages':
         return onTopic(command.topicName);
       // What a node proposes about its own set's data (time, compaction, a damaged body, the
-      // outcome of its own HTTP pushes): never a client's request, never another set's.
+      // outcome of its own pushes and dead-letter sends): never a client's request, never another set's.
       case 'tick':
       case 'relocateBodies':
       case 'quarantineMessage':
       case 'pushSucceeded':
       case 'pushFailed':
+      case 'deadLetterSent':
+      case 'deadLetterFailed':
         return own.submit(ctx, command);
       default: {
         const unknown: never = command;
@@ -257,16 +275,135 @@ export class ClusterQueueService implements QueueService {
   }
 
   /**
-   * Run a call on `queue`'s set when `other` (a move's destination, a dead-letter queue) is on the
-   * same one; crossSetMove when it is not. An `other` the controller does not know goes to the
-   * queue's set, which answers as it would for any missing queue.
+   * A redrive (moveMessages, startMoveTask) to a named destination. On the source's set: as the
+   * set runs it. On another set: checked here against the destination's attributes there (it
+   * exists, FIFO or standard as the source: moveFifo otherwise), then run on the source's set
+   * marked `remoteDestination`, so the messages leave through its outbox and its leader sends
+   * them (broker/dead-letter-outbox.ts). A destination the controller does not know goes to the
+   * source's set, which answers as it would for any missing queue.
    */
-  private async sameSet(queue: string, other: string, run: (queue: string) => Promise<CommandResult>): Promise<CommandResult> {
-    const [q, o] = await Promise.all([this.locate('queue', queue), this.locate('queue', other)]);
-    if (isError(q)) return q;
-    if (isError(o)) return o.error === 'queueNotExist' ? run(queue) : o;
-    if (o.setId !== q.setId) return fail('crossSetMove', undefined, `(${queue} is on set ${q.setId}, ${other} on set ${o.setId})`);
-    return run(queue);
+  private async moveTo(ctx: RequestContext, command: Extract<Command, { kind: 'moveMessages' | 'startMoveTask' }>, destination: string): Promise<CommandResult> {
+    const source = command.sourceQueue;
+    // A sharded source refuses moves out of it (node/sharded-queues.ts), whatever the destination.
+    const shardedSource = (route: CachedRoute): Promise<CommandResult> => this.sharded.submit(ctx, route, command);
+    const onSource = (): Promise<CommandResult> => this.routed('queue', source, (s) => s.submit(ctx, command), shardedSource);
+    const d = await this.locate('queue', destination);
+    if (isError(d)) return d.error === 'queueNotExist' ? onSource() : d;
+    const dst = await this.attributesWhere(ctx, destination);
+    if (isError(dst)) return dst.error === 'queueNotExist' ? onSource() : dst;
+    return this.routed(
+      'queue',
+      source,
+      async (s, setId) => {
+        if (setId === dst.setId) return s.submit(ctx, command);
+        const src = await s.getQueueAttributes(ctx, source);
+        if (!src.ok) return src;
+        if (src.attributes.sqs.fifo !== dst.attributes.sqs.fifo) return fail('moveFifo');
+        return s.submit(ctx, { ...command, remoteDestination: true });
+      },
+      shardedSource,
+    );
+  }
+
+  /**
+   * A queue's attributes and the set holding it; a queue of several shards is on no one set
+   * (SHARDED_SET): what goes into it from another queue always goes through this layer, which
+   * spreads it over the shards.
+   */
+  private attributesWhere(ctx: RequestContext, name: string): Promise<ServiceResult<{ attributes: QueueAttributes; setId: number }>> {
+    return this.routed(
+      'queue',
+      name,
+      async (s, setId) => {
+        const r = await s.getQueueAttributes(ctx, name);
+        return r.ok ? { ...r, setId } : r;
+      },
+      async (route) => {
+        const r = await this.sharded.attributes(ctx, name, route);
+        return r.ok ? { ...r, setId: SHARDED_SET } : r;
+      },
+    );
+  }
+
+  /**
+   * SetQueueAttributes with a dead-letter policy. Its dead-letter queue on the queue's own set: the
+   * set checks everything. On another set: the rules about the dead-letter queue are checked here,
+   * against its attributes read from its set, with the errors the set would give
+   * (broker/dead-letter-rules.ts), and the policy goes to the queue's set marked `remote`: that set
+   * keeps the queue's dead letters in an outbox and its leader sends them to the dead-letter queue
+   * (broker/dead-letter-outbox.ts). Either way the queue must not itself be a dead-letter queue of
+   * a queue on any set. Checks and bind are not atomic: two binds at once may pass the sources
+   * bound together, as two sets may.
+   */
+  private async bindDeadLetterQueue(ctx: RequestContext, command: Extract<Command, { kind: 'setQueueAttributes' }>, policy: DeadLetterPolicy): Promise<CommandResult> {
+    const name = command.queueName;
+    const dlqName = policy.deadLetterQueue;
+    // A sharded queue refuses dead-letter policies (node/sharded-queues.ts).
+    const shardedQueue = (route: CachedRoute): Promise<CommandResult> => this.sharded.submit(ctx, route, command);
+    const onQueue = (c: Command): Promise<CommandResult> => this.routed('queue', name, (s) => s.submit(ctx, c), shardedQueue);
+    // A dead-letter queue the controller does not know: the queue's set answers dlqNotExist (or
+    // queueNotExist, or a parameter error first), as for any missing queue.
+    const d = await this.locate('queue', dlqName);
+    if (isError(d)) return d.error === 'queueNotExist' ? onQueue(command) : d;
+    const dlq = await this.attributesWhere(ctx, dlqName);
+    if (isError(dlq)) return dlq.error === 'queueNotExist' ? onQueue(command) : dlq;
+    // Whether a queue on any set names this one as its dead-letter queue (its own set knows only
+    // its own queues). Checked in the set's order: after the rules about the dead-letter queue.
+    const isDeadLetterQueue = async (): Promise<ErrorResult | undefined> => {
+      if (dlqName === name) return undefined;
+      const sources = await this.deadLetterSourceCount(ctx, name);
+      if (typeof sources !== 'number') return sources;
+      return sources > 0 ? fail('dlqNested', undefined, 'this queue is a dead-letter queue') : undefined;
+    };
+    return this.routed(
+      'queue',
+      name,
+      async (s, setId) => {
+        if (setId === dlq.setId) return (await isDeadLetterQueue()) ?? s.submit(ctx, command);
+        const src = await s.getQueueAttributes(ctx, name);
+        if (!src.ok) return src;
+        const d = dlq.attributes;
+        const refused = deadLetterQueueRefusal(name, src.attributes.sqs.fifo, { hasPolicy: d.deadLetterPolicy !== undefined, fifo: d.sqs.fifo, redriveAllowPolicy: d.sqs.redriveAllowPolicy });
+        if (refused !== undefined) return refused;
+        const nested = await isDeadLetterQueue();
+        if (nested !== undefined) return nested;
+        const sources = await this.deadLetterSourceCount(ctx, dlqName);
+        if (typeof sources !== 'number') return sources;
+        const already = src.attributes.deadLetterPolicy?.deadLetterQueue === dlqName ? 1 : 0;
+        const tooMany = deadLetterSourcesRefusal(sources - already);
+        if (tooMany !== undefined) return tooMany;
+        return s.submit(ctx, { ...command, attrs: { ...command.attrs, deadLetterPolicy: { ...policy, remote: true } } });
+      },
+      shardedQueue,
+    );
+  }
+
+  /** How many queues, on every set, have `dlqName` as their dead-letter queue. */
+  private async deadLetterSourceCount(ctx: RequestContext, dlqName: string): Promise<number | ErrorResult> {
+    const r = await this.listDeadLetterSourceQueues(ctx, dlqName, undefined, 0, 0);
+    if (r.ok) return r.totalCount;
+    // Not a queue (yet): no queue names it on its own set; those naming it elsewhere still count.
+    if (r.error !== 'queueNotExist') return r;
+    const elsewhere = await this.remoteSources(ctx, dlqName, undefined, 0, undefined);
+    return isError(elsewhere) ? elsewhere : elsewhere.totalCount;
+  }
+
+  /**
+   * DeleteQueue. A queue that is the dead-letter queue of a queue on another set is refused as its
+   * set refuses one of a queue on the same set (dlqDeleteInUse): its dead letters would be dropped.
+   * Looking costs a list on every set; a controller or a set that cannot answer does not stop the
+   * delete (deletes work while the controller is away): the look is skipped, with a warning, and
+   * dead letters sent to the deleted queue later are dropped and counted (deadLetterDrops).
+   */
+  private async deleteQueue(ctx: RequestContext, command: Extract<Command, { kind: 'deleteQueue' }>): Promise<CommandResult> {
+    const name = command.queueName;
+    const elsewhere = await this.remoteSources(ctx, name, undefined, LIMITS.deadLetterSourcesMax, undefined);
+    if (isError(elsewhere)) {
+      this.log.warn(`deleting queue ${name} without knowing whether queues on other sets name it as their dead-letter queue: ${elsewhere.detail ?? elsewhere.error}`, { queue: name });
+    } else if (elsewhere.totalCount > 0) {
+      return fail('dlqDeleteInUse', undefined, `(the dead-letter queue of ${elsewhere.items.map((i) => i.name).join(', ')} on other sets)`);
+    }
+    return this.delete(ctx, 'queue', name, command);
   }
 
   /**
@@ -408,9 +545,65 @@ export class ClusterQueueService implements QueueService {
     );
   }
 
-  /** A dead-letter queue's sources are placed on its set (see create), so its set knows them all. */
-  listDeadLetterSourceQueues(ctx: RequestContext, deadLetterQueueName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    return this.routed('queue', deadLetterQueueName, (s) => s.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, offset, limit), 'ListDeadLetterSourceQueues');
+  /**
+   * A dead-letter queue's sources: those on its own set (which answers queueNotExist when it does
+   * not hold it), and those on every other set whose policy names it there (bound after both
+   * queues were created: DeadLetterPolicy.remote). Merged in the broker's name order, totalCount
+   * summed, as ListQueue; a set that cannot answer fails the list (a partial one would look whole).
+   */
+  async listDeadLetterSourceQueues(ctx: RequestContext, deadLetterQueueName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+    const n = Math.min(offset + limit, LIMITS.queueCountMax);
+    const home = await this.routed(
+      'queue',
+      deadLetterQueueName,
+      async (s, setId) => {
+        const r = await s.listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, 0, n);
+        return r.ok ? { ...r, setId } : r;
+      },
+      // A queue of several shards: sources created with the policy are beside its shard 0; those
+      // bound later are remote, on any set (its shard 0's too), so every set is asked for them.
+      async (route) => {
+        const r = await this.serviceOf(route.shards[0]!).listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, 0, n);
+        return r.ok ? { ...r, setId: SHARDED_SET } : r;
+      },
+    );
+    if (isError(home)) return home;
+    const others = await this.remoteSources(ctx, deadLetterQueueName, searchWord, n, home.setId === SHARDED_SET ? undefined : home.setId);
+    if (isError(others)) return others;
+    const all = [...home.queueList.map((q) => ({ name: q.queueName, item: q })), ...others.items];
+    all.sort((a, b) => byName(a.name, b.name));
+    return { ok: true, totalCount: home.totalCount + others.totalCount, queueList: all.slice(offset, offset + limit).map((x) => x.item) };
+  }
+
+  /**
+   * The queues of every set but `except` whose dead-letter queue is `dlqName` on another set: each
+   * set's first `n` (undefined: LIMITS.queueCountMax) and the sum of their counts. A set that
+   * answers queueNotExist runs a release that lists only a dead-letter queue it holds: it has none
+   * of these (binding one waits for every member's upgrade).
+   */
+  private async remoteSources(
+    ctx: RequestContext,
+    dlqName: string,
+    searchWord: string | undefined,
+    n: number | undefined,
+    except: number | undefined,
+  ): Promise<{ totalCount: number; items: { name: string; item: QueueListItem }[] } | ErrorResult> {
+    const ids = await this.listSets();
+    if (isError(ids)) return ids;
+    const asked = ids.filter((id) => id !== except);
+    const answers = await Promise.all(asked.map((id) => this.serviceOf(id).listDeadLetterSourceQueues(ctx, dlqName, searchWord, 0, n ?? LIMITS.queueCountMax, { remoteOnly: true })));
+    let totalCount = 0;
+    const items: { name: string; item: QueueListItem }[] = [];
+    for (let i = 0; i < asked.length; i++) {
+      const a = answers[i]!;
+      if (isError(a)) {
+        if (a.error === 'queueNotExist') continue;
+        return fail('notApplied', undefined, `set ${asked[i]} could not list the sources of ${dlqName} (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
+      }
+      totalCount += a.totalCount;
+      items.push(...a.queueList.map((q) => ({ name: q.queueName, item: q })));
+    }
+    return { totalCount, items };
   }
 
   listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {

@@ -347,7 +347,8 @@ export class NodeMetrics {
     counter('opencmq_messages_received_total', 'Messages handed out by ReceiveMessage/BatchReceiveMessage on this node as leader', (o) => o.served.messagesReceived);
     counter('opencmq_messages_deleted_total', 'Messages deleted by DeleteMessage/BatchDeleteMessage on this node as leader', (o) => o.served.messagesDeleted);
     counter('opencmq_dead_letter_moves_total', 'Messages moved to a dead-letter queue (replicated state: the same on every member)', (o) => o.broker.deadLetterMoves);
-    counter('opencmq_dead_letter_drops_total', 'Messages dropped because their dead-letter queue no longer existed', (o) => o.broker.deadLetterDrops);
+    counter('opencmq_dead_letter_drops_total', 'Messages dropped because their dead-letter queue no longer existed (or, on another set, refused them for good)', (o) => o.broker.deadLetterDrops);
+    gauge('opencmq_dead_letter_pending', 'Dead letters waiting to be sent to their dead-letter queue on another set (replicated state)', (o) => o.broker.deadLetterPending);
     counter('opencmq_messages_quarantined_total', 'Messages removed from delivery because no intact copy of their body was found', (o) => o.broker.quarantined);
     gauge('opencmq_dedup_ids', 'Send deduplication ids remembered (at most 500,000, each for 5 minutes)', (o) => o.broker.dedup.ids);
     counter(

@@ -4,7 +4,9 @@
 // the retries and the settling through the log). Each send carries a deduplication id derived
 // from the topic, the subscription and the msgId, so a send repeated after a crash, a failover or
 // an answer lost on the way is dropped by the queue's set: within the queue's deduplication window
-// (LIMITS.dedupWindowMs) a message reaches the queue once; past it, at least once.
+// (LIMITS.dedupWindowMs) a message reaches the queue once; past it, at least once. Dead letters of
+// a queue whose dead-letter queue is on another set (broker/dead-letter-outbox.ts) go the same way,
+// keyed by their source queue and msgId.
 
 import type { Command, CommandResult } from '../broker/commands';
 import { errorKind, type ErrorResult } from '../protocol/errors';
@@ -18,10 +20,22 @@ import { errorKind, type ErrorResult } from '../protocol/errors';
 export type QueueDeliveryOutcome = 'delivered' | 'retry' | 'gone';
 
 /**
+ * What a send carries besides its body: a dead letter keeps its SQS envelope (message attributes;
+ * `countedBytes` is then what the queue's maxMsgSize limits) and, from a FIFO queue, its group.
+ */
+export interface QueueSendOptions {
+  enveloped?: boolean;
+  countedBytes?: number;
+  groupId?: string;
+  /** A dead letter: the queue it comes from, remembered by the dead-letter queue for redrive. */
+  deadLetterSource?: string;
+}
+
+/**
  * Sends `body` into `queueName` (on whichever set holds it) with the deduplication key `dedupId`.
  * Should settle promptly once `signal` aborts; a rejection counts as 'retry'.
  */
-export type DeliverToQueue = (queueName: string, body: Buffer, dedupId: string, signal: AbortSignal) => Promise<QueueDeliveryOutcome>;
+export type DeliverToQueue = (queueName: string, body: Buffer, dedupId: string, signal: AbortSignal, options?: QueueSendOptions) => Promise<QueueDeliveryOutcome>;
 
 /**
  * The deduplication key of one message of one subscription: the same on every leader, every
@@ -33,9 +47,22 @@ export function outboxDedupId(topicName: string, subscriptionName: string, msgId
   return `t:${topicName} ${subscriptionName} ${msgId}`;
 }
 
-/** The send one remote queue delivery is: SendMessage of the raw body, no delay, as a local delivery. */
-export function queueSendCommand(queueName: string, body: Buffer, dedupId: string): Command {
-  return { kind: 'sendMessages', queueName, delaySeconds: 0, bodies: [body], options: [{ dedupId }] };
+/**
+ * The deduplication key of a dead letter of `sourceQueue` (its dead-letter queue on another set),
+ * or of a message redriven out of it: the same on every leader, every attempt; `d:` keeps it apart
+ * from topic keys and client keys. `sinceIndex`, the entry that put it in the outbox, tells apart
+ * two trips of one msgId (moves within a set keep it). About 120 characters at most.
+ */
+export function deadLetterDedupId(sourceQueue: string, msgId: string, sinceIndex: number): string {
+  return `d:${sourceQueue} ${msgId} ${sinceIndex}`;
+}
+
+/**
+ * The send one remote queue delivery is: SendMessage of the raw body, no delay, as a local
+ * delivery (a dead letter: as a local dead-letter move, with its envelope and group).
+ */
+export function queueSendCommand(queueName: string, body: Buffer, dedupId: string, options: QueueSendOptions = {}): Command {
+  return { kind: 'sendMessages', queueName, delaySeconds: 0, bodies: [body], options: [{ ...options, dedupId }] };
 }
 
 /** The outcome a send's answer means for the pending message. */
@@ -59,8 +86,8 @@ function refusedForGood(result: ErrorResult): boolean {
  * layer's ClusterQueueService.submit, with an internal request context).
  */
 export function queueDeliveryThrough(submit: (command: Command, signal: AbortSignal) => Promise<CommandResult>): DeliverToQueue {
-  return async (queueName, body, dedupId, signal) => {
-    const result = await submit(queueSendCommand(queueName, body, dedupId), signal);
+  return async (queueName, body, dedupId, signal, options) => {
+    const result = await submit(queueSendCommand(queueName, body, dedupId, options), signal);
     return queueDeliveryOutcome(result);
   };
 }

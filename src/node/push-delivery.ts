@@ -4,14 +4,17 @@
 // An http subscription's push is a POST; a remote queue subscription's is a send into that queue
 // on its set (outbox.ts), with a deduplication id that stays the same across attempts and leaders.
 // Delivery is at-least-once: an attempt whose outcome is not applied (stop, lost leadership) is
-// simply attempted again later, by this node or by the next leader.
+// simply attempted again later, by this node or by the next leader. The same loop sends the dead
+// letters of queues whose dead-letter queue is on another set (broker/dead-letter-outbox.ts): a
+// send into that queue like a remote queue push, settled by deadLetterSent / deadLetterFailed.
 
 import http from 'node:http';
 import https from 'node:https';
 
-import type { BodyRef, CommandResult, DuePush } from '../broker/commands';
+import type { BodyRef, CommandResult, DueDeadLetter, DueDelivery, DuePush } from '../broker/commands';
 import { loggerFor, type Logger, type LogSink } from '../protocol/log';
-import { outboxDedupId, type DeliverToQueue } from './outbox';
+import { countedBytes, decodeEnvelope } from '../service/message-envelope';
+import { deadLetterDedupId, outboxDedupId, type DeliverToQueue, type QueueSendOptions } from './outbox';
 import { nodeRuntime, unrefTimer } from '../runtime/node-runtime';
 import { randomU32, type Runtime, type TimerHandle } from '../runtime/timers';
 
@@ -42,7 +45,9 @@ export const TOPIC_OWNER_DEFAULT = 0;
 
 export type PushOutcomeCommand =
   | { kind: 'pushSucceeded'; topicName: string; subscriptionName: string; msgId: string }
-  | { kind: 'pushFailed'; topicName: string; subscriptionName: string; msgId: string; seed: number };
+  | { kind: 'pushFailed'; topicName: string; subscriptionName: string; msgId: string; seed: number }
+  | { kind: 'deadLetterSent'; queueName: string; msgId: string }
+  | { kind: 'deadLetterFailed'; queueName: string; msgId: string; gone: boolean };
 
 /**
  * POST `body` to `url`; resolves with the response status once the response is read (or cut at a
@@ -51,8 +56,11 @@ export type PushOutcomeCommand =
 export type PushPost = (url: string, headers: Record<string, string>, body: Buffer, timeoutMs: number, signal?: AbortSignal) => Promise<{ status: number }>;
 
 export interface PushDeliveryOptions {
-  /** The state machine's duePushes (a push stays listed until its outcome is applied). */
-  duePushes: (nowMs: number, limit: number) => DuePush[];
+  /**
+   * The state machine's due pushes and dead letters (dueDeliveries; one stays listed until its
+   * outcome is applied), earliest first.
+   */
+  duePushes: (nowMs: number, limit: number) => DueDelivery[];
   /** The state machine's nextPushAttemptMs (undefined or Infinity: nothing pending). */
   nextAttemptMs: () => number | undefined;
   /** Reads a body with its CRC32C check; rejects when no intact copy can be read. */
@@ -95,6 +103,11 @@ export interface PushDeliveryStats {
   queueFailed: number;
   /** Of queueFailed: the queue did not exist or refused the message for good. */
   queueGone: number;
+  /** Dead letters taken by their dead-letter queue on another set / sends of them that failed (each retry counts). */
+  deadLettersSent: number;
+  deadLetterFailures: number;
+  /** Of deadLetterFailures: the dead-letter queue did not exist or refused the message for good (it was dropped). */
+  deadLettersGone: number;
   /** In-flight pushes per endpoint origin, or `queue:<name>` (those with none are absent). */
   perEndpointInFlight: Record<string, number>;
 }
@@ -155,9 +168,29 @@ interface AttemptResult {
   gone?: boolean;
 }
 
+function isDeadLetter(d: DueDelivery): d is DueDeadLetter {
+  return (d as Partial<DueDeadLetter>).deadLetter === true;
+}
+
 /** Where a push goes, for the per-endpoint bound and the failure log. */
-function pushOrigin(push: DuePush): string {
+function pushOrigin(push: DueDelivery): string {
+  if (isDeadLetter(push)) return `queue:${push.destinationQueue}`;
   return push.remoteQueue === true ? `queue:${push.endpoint}` : endpointOrigin(push.endpoint);
+}
+
+/** One task per push or dead letter: never the same one twice at once. */
+function taskKey(d: DueDelivery): string {
+  return isDeadLetter(d) ? `\u0001${d.sourceQueue}\u0000${d.msgId}` : `${d.topicName}\u0000${d.subscriptionName}\u0000${d.msgId}`;
+}
+
+/** Whether it goes into a queue on another set (needs deliverToQueue). */
+function toQueue(d: DueDelivery): boolean {
+  return isDeadLetter(d) || d.remoteQueue === true;
+}
+
+function describeDelivery(d: DueDelivery): string {
+  if (isDeadLetter(d)) return `${d.move ? 'redriven message' : 'dead letter'} ${d.msgId} of ${d.sourceQueue} for ${d.destinationQueue}`;
+  return `push ${d.msgId} to ${d.topicName}/${d.subscriptionName}`;
 }
 
 export class PushDelivery {
@@ -189,6 +222,9 @@ export class PushDelivery {
   private queueDelivered = 0;
   private queueFailed = 0;
   private queueGone = 0;
+  private deadLettersSent = 0;
+  private deadLetterFailures = 0;
+  private deadLettersGone = 0;
   /** Logged once: remote queue pushes wait, since this loop has no deliverToQueue. */
   private warnedNoQueueDelivery = false;
 
@@ -251,6 +287,9 @@ export class PushDelivery {
       queueDelivered: this.queueDelivered,
       queueFailed: this.queueFailed,
       queueGone: this.queueGone,
+      deadLettersSent: this.deadLettersSent,
+      deadLetterFailures: this.deadLetterFailures,
+      deadLettersGone: this.deadLettersGone,
       perEndpointInFlight: Object.fromEntries(this.perEndpoint),
     };
   }
@@ -296,9 +335,9 @@ export class PushDelivery {
       const due = this.opts.duePushes(nowMs, limit);
       for (const push of due) {
         if (capacity === 0) break;
-        const key = `${push.topicName}\u0000${push.subscriptionName}\u0000${push.msgId}`;
+        const key = taskKey(push);
         if (this.tasks.has(key)) continue;
-        if (push.remoteQueue === true && this.deliverToQueue === undefined) {
+        if (toQueue(push) && this.deliverToQueue === undefined) {
           this.noQueueDelivery();
           continue;
         }
@@ -326,7 +365,7 @@ export class PushDelivery {
     unrefTimer(this.timer);
   }
 
-  private dispatch(key: string, origin: string, push: DuePush): void {
+  private dispatch(key: string, origin: string, push: DueDelivery): void {
     const abort = new AbortController();
     const generation = this.generation;
     const task: Task = { key, origin, abort, done: Promise.resolve() };
@@ -356,7 +395,7 @@ export class PushDelivery {
   private noQueueDelivery(): void {
     if (this.warnedNoQueueDelivery) return;
     this.warnedNoQueueDelivery = true;
-    this.log.warn('messages for queues on other sets are pending, but this node cannot reach other sets: they wait for a leader that can');
+    this.log.warn('messages for queues on other sets (topic deliveries, dead letters) are pending, but this node cannot reach other sets: they wait for a leader that can');
   }
 
   /**
@@ -364,7 +403,7 @@ export class PushDelivery {
    * applied; rejects with Abandoned when stopped meanwhile, or with the proposal's failure (which
    * halts the loop).
    */
-  private async deliver(push: DuePush, origin: string, signal: AbortSignal): Promise<void> {
+  private async deliver(push: DueDelivery, origin: string, signal: AbortSignal): Promise<void> {
     let attempt: AttemptResult = { ok: false, why: '' };
     let body: Buffer | undefined;
     try {
@@ -372,10 +411,10 @@ export class PushDelivery {
     } catch (err) {
       if (signal.aborted) throw new Abandoned();
       this.bodyReadFailures++;
-      this.log.warn(`push ${push.msgId} to ${push.topicName}/${push.subscriptionName}: body unreadable, counted as a failed attempt: ${describe(err)}`, {
-        topic: push.topicName,
-        subscription: push.subscriptionName,
-      });
+      this.log.warn(
+        `${describeDelivery(push)}: body unreadable, counted as a failed attempt: ${describe(err)}`,
+        isDeadLetter(push) ? { queue: push.sourceQueue } : { topic: push.topicName, subscription: push.subscriptionName },
+      );
     }
     if (body !== undefined) {
       attempt = await this.attempt(push, body, signal);
@@ -383,9 +422,7 @@ export class PushDelivery {
     }
     const ok = attempt.ok;
     if (signal.aborted) throw new Abandoned();
-    const command: PushOutcomeCommand = ok
-      ? { kind: 'pushSucceeded', topicName: push.topicName, subscriptionName: push.subscriptionName, msgId: push.msgId }
-      : { kind: 'pushFailed', topicName: push.topicName, subscriptionName: push.subscriptionName, msgId: push.msgId, seed: randomU32(this.rt) };
+    const command = this.outcomeCommand(push, ok, attempt.gone === true);
     let result: CommandResult;
     try {
       result = await untilAborted(this.opts.propose(command), signal);
@@ -395,6 +432,15 @@ export class PushDelivery {
     }
     if (signal.aborted) throw new Abandoned();
     if (!result.ok) throw new Error(`proposing ${command.kind} failed: ${result.detail ?? result.error}`);
+    if (isDeadLetter(push)) {
+      if (ok) this.deadLettersSent++;
+      else this.deadLetterFailures++;
+      if (attempt.gone === true) {
+        this.deadLettersGone++;
+        this.log.warn(`${describeDelivery(push)} dropped: ${attempt.why}`, { queue: push.sourceQueue });
+      }
+      return;
+    }
     if (ok) this.delivered++;
     else this.failed++;
     if (push.remoteQueue === true) {
@@ -408,13 +454,30 @@ export class PushDelivery {
    * One delivery attempt, bounded by the request timeout; rejects with Abandoned when `signal`
    * aborts (stopped). A failure of any other kind is a failed attempt, described.
    */
-  private async attempt(push: DuePush, body: Buffer, signal: AbortSignal): Promise<AttemptResult> {
+  /**
+   * The outcome to propose. A dead letter that failed is tried again (capped backoff, forever)
+   * unless gone: that is the broker's rule, this only says which.
+   */
+  private outcomeCommand(push: DueDelivery, ok: boolean, gone: boolean): PushOutcomeCommand {
+    if (isDeadLetter(push)) {
+      return ok ? { kind: 'deadLetterSent', queueName: push.sourceQueue, msgId: push.msgId } : { kind: 'deadLetterFailed', queueName: push.sourceQueue, msgId: push.msgId, gone };
+    }
+    return ok
+      ? { kind: 'pushSucceeded', topicName: push.topicName, subscriptionName: push.subscriptionName, msgId: push.msgId }
+      : { kind: 'pushFailed', topicName: push.topicName, subscriptionName: push.subscriptionName, msgId: push.msgId, seed: randomU32(this.rt) };
+  }
+
+  private async attempt(push: DueDelivery, body: Buffer, signal: AbortSignal): Promise<AttemptResult> {
     const bounded = new AbortController();
     const onAbort = (): void => bounded.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     const timer = this.rt.setTimeout(() => bounded.abort(), this.timeoutMs);
     try {
-      const pending = push.remoteQueue === true ? this.sendToQueue(push, body, bounded.signal) : this.postHttp(push, body, bounded.signal);
+      const pending = isDeadLetter(push)
+        ? this.sendDeadLetter(push, body, bounded.signal)
+        : push.remoteQueue === true
+          ? this.sendToQueue(push, body, bounded.signal)
+          : this.postHttp(push, body, bounded.signal);
       return await untilAborted(pending, bounded.signal);
     } catch (err) {
       if (signal.aborted) throw new Abandoned();
@@ -440,6 +503,30 @@ export class PushDelivery {
     if (outcome === 'delivered') return { ok: true, why: '' };
     if (outcome === 'gone') return { ok: false, why: `queue ${push.endpoint} does not exist or refuses the message`, gone: true };
     return { ok: false, why: `queue ${push.endpoint} did not take the message` };
+  }
+
+  /**
+   * A dead letter into its dead-letter queue on another set, as a local dead-letter move makes it:
+   * the same body, envelope (its message attributes) and group; deduplicated by source, msgId and
+   * the entry that put it in the outbox. A dead letter says which queue it came from (so a redrive
+   * can send it back); a redriven message does not (it is going back, or elsewhere).
+   */
+  private async sendDeadLetter(d: DueDeadLetter, body: Buffer, signal: AbortSignal): Promise<AttemptResult> {
+    const deliverToQueue = this.deliverToQueue;
+    if (deliverToQueue === undefined) throw new Error('no delivery to other sets configured');
+    const options: QueueSendOptions = {};
+    if (d.enveloped) {
+      options.enveloped = true;
+      // maxMsgSize limits the body and attributes as SQS counts them, not the envelope's framing.
+      const e = decodeEnvelope(body);
+      if (e !== undefined) options.countedBytes = countedBytes(e);
+    }
+    if (d.groupId !== undefined) options.groupId = d.groupId;
+    if (!d.move) options.deadLetterSource = d.sourceQueue;
+    const outcome = await deliverToQueue(d.destinationQueue, body, deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), signal, options);
+    if (outcome === 'delivered') return { ok: true, why: '' };
+    if (outcome === 'gone') return { ok: false, why: `queue ${d.destinationQueue} does not exist or refuses the message`, gone: true };
+    return { ok: false, why: `queue ${d.destinationQueue} did not take the message (retried)` };
   }
 
   private noteEndpoint(origin: string, ok: boolean, why: string): void {

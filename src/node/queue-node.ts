@@ -23,7 +23,7 @@ import type {
 import { QueueStateMachine, type BrokerStats } from '../broker/state-machine';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
-import type { ClusterStatusView, DeliveredMessage, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
+import type { ClusterStatusView, DeadLetterSourceScope, DeliveredMessage, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { DiskStall } from '../storage/disk-stall';
 import type { SnapshotStore } from '../storage/snapshot-store';
@@ -194,7 +194,7 @@ export class QueueNode implements QueueService {
       log: this.log.storage,
     });
     this.pushes = new PushDelivery({
-      duePushes: (nowMs, limit) => this.state.sm.duePushes(nowMs, limit),
+      duePushes: (nowMs, limit) => this.state.sm.dueDeliveries(nowMs, limit),
       nextAttemptMs: () => this.state.sm.nextPushAttemptMs(),
       readBody: (ref) => this.bodies.readOne(ref),
       propose: (command) => this.submit(this.internalContext('push'), command),
@@ -418,7 +418,9 @@ export class QueueNode implements QueueService {
     searchWord: string | undefined,
     offset: number,
     limit: number,
+    scope?: DeadLetterSourceScope,
   ): Promise<ServiceResult<QueueList>> {
+    if (scope?.remoteOnly === true) return this.read(() => ({ ok: true, ...this.state.sm.listRemoteDeadLetterSources(deadLetterQueueName, searchWord, offset, limit) }));
     return this.read(() => okList(this.state.sm.listDeadLetterSourceQueues(deadLetterQueueName, searchWord, offset, limit)));
   }
 

@@ -11,7 +11,7 @@ import { fail, type ErrorResult } from '../protocol/errors';
 import type { Logger } from '../protocol/log';
 import type { Runtime } from '../runtime/timers';
 import { CallFormatError, decodeAnswer, decodeCall, dispatchCall, encodeAnswer, encodeCall, type LeaderService, type ServiceCall } from './call-codec';
-import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
+import type { ClusterStatusView, DeadLetterSourceScope, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import { WIRE_VERSION, type PeerNetwork } from '../transport';
 import type { Command, CommandResult, MoveTaskView, QueueAttributes, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../broker/commands';
@@ -109,8 +109,9 @@ export abstract class CallingQueueService implements QueueService {
     searchWord: string | undefined,
     offset: number,
     limit: number,
+    scope?: DeadLetterSourceScope,
   ): Promise<ServiceResult<QueueList>> {
-    return this.route(ctx, { method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit });
+    return this.route(ctx, { method: 'listDeadLetterSourceQueues', deadLetterQueueName, searchWord, offset, limit, ...(scope?.remoteOnly === true ? { remoteOnly: true } : {}) });
   }
 
   listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {

@@ -280,6 +280,8 @@ export class ShardedQueues {
       case 'publishMessages':
       case 'pushSucceeded':
       case 'pushFailed':
+      case 'deadLetterSent':
+      case 'deadLetterFailed':
         return Promise.resolve(fail('shardedUnsupported', command.kind));
     }
   }

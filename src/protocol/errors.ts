@@ -186,7 +186,9 @@ export const ERRORS = {
   moveTaskNotExist: def('notFound', 'move task is not existed'),
   moveTaskNotRunning: def('conflict', 'the move task is not running'),
   moveFifo: def('invalid', 'messages cannot be moved between a FIFO queue and a standard queue'),
-  crossSetMove: def('conflict', 'the queues are on different sets: moving messages or dead-lettering between them is not supported'),
+  // Not returned since moves and dead letters cross sets through the source set's outbox; kept so
+  // its code keeps its meaning for clients written against the release that returned it.
+  crossSetMove: def('conflict', 'the queues are on different sets: moving messages between them is not supported'),
 
   // Cluster controller (controller/): sets, routes of queues and topics to sets, moves of a queue
   // between sets and its shards. An unknown queue or topic is queueNotExist / topicNotExist, a

@@ -8,6 +8,12 @@ export interface DeadLetterPolicy {
   policy: 0 | 1;
   maxReceiveCount?: number;
   maxTimeToLive?: number;
+  /**
+   * The dead-letter queue is on another set of the cluster (set only by the access layer, which
+   * knows the routes and has checked the dead-letter queue there; never by a client). Dead letters
+   * then wait in the queue's outbox and its set's leader sends them there. Absent: false.
+   */
+  remote?: boolean;
 }
 
 /** The integer queue settings (spec §2.2), in the order CMQ documents them. */

@@ -35,6 +35,11 @@ export interface DeliveredMessage extends ReceivedMessage {
 /** One node's view of its Raft set (see protocol/cluster-types.ts). */
 export type ClusterStatusView = ClusterNodeStatus;
 
+/** Which sources listDeadLetterSourceQueues lists (absent: those of a dead-letter queue held here). */
+export interface DeadLetterSourceScope {
+  remoteOnly?: boolean;
+}
+
 export interface ReceiveOptions {
   /** How long the received messages stay invisible (0-43200 s); absent: the queue's visibilityTimeout. */
   visibilitySeconds?: number;
@@ -55,13 +60,18 @@ export interface QueueService {
   listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>>;
   /** queueNotExist when the queue does not exist. */
   getQueueAttributes(ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>>;
-  /** queueNotExist when the dead letter queue does not exist. */
+  /**
+   * queueNotExist when the dead letter queue does not exist. With `scope.remoteOnly` (the access
+   * layer asking a set that does not hold the dead-letter queue): only the queues of this set whose
+   * dead-letter queue is that one on another set, and no such check.
+   */
   listDeadLetterSourceQueues(
     ctx: RequestContext,
     deadLetterQueueName: string,
     searchWord: string | undefined,
     offset: number,
     limit: number,
+    scope?: DeadLetterSourceScope,
   ): Promise<ServiceResult<QueueList>>;
   listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>>;
   /** topicNotExist when the topic does not exist. */

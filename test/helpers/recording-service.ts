@@ -174,6 +174,10 @@ function defaultSubmit(command: Command, nextMsgId: () => string): CommandResult
       return { ok: true, kind: 'pushSucceeded', found: true };
     case 'pushFailed':
       return { ok: true, kind: 'pushFailed', outcome: 'unknown' };
+    case 'deadLetterSent':
+      return { ok: true, kind: 'deadLetterSent', found: false };
+    case 'deadLetterFailed':
+      return { ok: true, kind: 'deadLetterFailed', outcome: 'unknown' };
     case 'moveMessages':
       return { ok: true, kind: 'moveMessages', moved: 0, remaining: 0, stayed: 0 };
     case 'startMoveTask':

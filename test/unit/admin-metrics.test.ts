@@ -52,7 +52,7 @@ function observation(over: Partial<NodeObservation['raft']> = {}): NodeObservati
     fatal: undefined,
     diskStall: undefined,
     wal: { bytesWritten: 4096, segments: 2, diskBytes: 1 << 20 },
-    broker: { queues: 3, messages: { visible: 0, inFlight: 0, delayed: 0, rewind: 0 }, quarantined: 0, deadLetterMoves: 5, deadLetterDrops: 1, dedup: { ids: 12, evicted: 2 } },
+    broker: { queues: 3, messages: { visible: 0, inFlight: 0, delayed: 0, rewind: 0 }, quarantined: 0, deadLetterMoves: 5, deadLetterDrops: 1, deadLetterPending: 4, dedup: { ids: 12, evicted: 2 } },
     topics: { topics: 1, pendingPushes: 2, deliveryDrops: 7, pushDrops: 1, pushesDelivered: 9, remoteQueueDeliveries: 5 },
     served: { messagesSent: 11, messagesReceived: 8, messagesDeleted: 6, messagesPublished: 4, pushFailures: 3, remoteQueueGone: 2 },
     snapshotsInstalled: 0,
@@ -91,6 +91,7 @@ void describe('metrics', () => {
     assert.equal(sampleValue(e, 'opencmq_topic_remote_queue_deliveries_total'), 5);
     assert.equal(sampleValue(e, 'opencmq_topic_remote_queue_gone_total'), 2);
     assert.equal(sampleValue(e, 'opencmq_dead_letter_moves_total'), 5);
+    assert.equal(sampleValue(e, 'opencmq_dead_letter_pending'), 4);
     assert.equal(sampleValue(e, 'opencmq_dedup_ids'), 12);
     assert.equal(sampleValue(e, 'opencmq_dedup_evicted_total'), 2);
     assert.equal(sampleValue(e, 'opencmq_ready'), 1);

@@ -18,6 +18,7 @@ const policy = fc.record(
     policy: fc.constantFrom(0 as const, 1 as const),
     maxReceiveCount: fc.integer({ min: 1, max: 1000 }),
     maxTimeToLive: fc.integer({ min: 300, max: 43_200 }),
+    remote: fc.constant(true as const),
   },
   { requiredKeys: ['deadLetterQueue', 'policy'], noNullPrototype: true },
 );
@@ -50,6 +51,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ kind: fc.constant('rewindQueue' as const), queueName: name, startConsumeTimeSec: fc.integer({ min: -(2 ** 40), max: 2 ** 40 }) }, NP),
   fc.record({ kind: fc.constant('unbindDeadLetter' as const), queueName: name }, NP),
   fc.record({ kind: fc.constant('quarantineMessage' as const), queueName: name, queueNumber: int, seq: int }, NP),
+  fc.record({ kind: fc.constant('deadLetterSent' as const), queueName: name, msgId: fc.nat().map(String) }, NP),
+  fc.record({ kind: fc.constant('deadLetterFailed' as const), queueName: name, msgId: fc.nat().map(String), gone: fc.boolean() }, NP),
   fc.constant({ kind: 'tick' as const }),
   fc.record({
     kind: fc.constant('relocateBodies' as const),

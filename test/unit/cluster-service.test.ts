@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import type { Command, CommandResult, QueueAttributes, QueueAttributesInput, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../../src/broker/commands';
+import type { Command, CommandResult, DeadLetterPolicy, QueueAttributes, QueueAttributesInput, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../../src/broker/commands';
 import { GroupIds } from '../../src/broker/ids';
 import { QueueStateMachine } from '../../src/broker/state-machine';
 import type { ControllerCommand, ControllerQuery, ControllerResult, SetView } from '../../src/controller/commands';
@@ -17,7 +17,7 @@ import type { SetDirectory } from '../../src/node/remote-sets';
 import { RouteCache } from '../../src/node/route-cache';
 import { fail, type ErrorResult } from '../../src/protocol/errors';
 import { LIMITS } from '../../src/protocol/limits';
-import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
+import type { ClusterStatusView, DeadLetterSourceScope, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import { BrokerHarness } from '../helpers/broker-harness';
 import { captureLogger } from '../helpers/capture-logger';
@@ -72,9 +72,17 @@ class FakeSet implements QueueService {
     return Promise.resolve(a ? { ok: true, attributes: a } : fail('queueNotExist'));
   }
 
-  listDeadLetterSourceQueues(_ctx: RequestContext, dlq: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+  listDeadLetterSourceQueues(
+    _ctx: RequestContext,
+    dlq: string,
+    searchWord: string | undefined,
+    offset: number,
+    limit: number,
+    scope?: DeadLetterSourceScope,
+  ): Promise<ServiceResult<QueueList>> {
     const g = this.gate();
     if (g) return Promise.resolve(g);
+    if (scope?.remoteOnly === true) return Promise.resolve({ ok: true, ...this.h.sm.listRemoteDeadLetterSources(dlq, searchWord, offset, limit) });
     const r = this.h.sm.listDeadLetterSourceQueues(dlq, searchWord, offset, limit);
     return Promise.resolve('ok' in r ? r : { ok: true, ...r });
   }
@@ -371,31 +379,38 @@ void test('a queue with a dead-letter queue is placed on the dead-letter queue s
   assert.ok(c.set(2).has('work2'));
 });
 
-void test('moves and dead-letter policies across sets are refused with crossSetMove; within a set they run', async () => {
+void test('a move to a queue on another set runs on the source set marked remoteDestination; within a set as given', async () => {
   const c = cluster();
   placeQueue(c, 'dlq-a', 1);
   placeQueue(c, 'src-a', 1, { deadLetterPolicy: { deadLetterQueue: 'dlq-a', policy: 0, maxReceiveCount: 1 } });
   placeQueue(c, 'other-b', 2);
+  placeQueue(c, 'fifo-b', 2, { sqs: { fifo: true } });
   placeQueue(c, 'local-a', 1);
-  const before = c.sets.map((s) => s.submitted.length);
-  const cross: Command[] = [
-    { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxPerSecond: null },
-    { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxMessages: 10 },
-    { kind: 'setQueueAttributes', queueName: 'other-b', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq-a', policy: 0, maxReceiveCount: 2 } } },
-  ];
-  for (const cmd of cross) {
-    const r = await c.svc.submit(ctx, cmd);
-    assert.equal(errorOf(r), 'crossSetMove', `${cmd.kind}: ${JSON.stringify(r)}`);
-  }
+  c.set(1).h.ok({ kind: 'sendMessages', queueName: 'dlq-a', delaySeconds: null, bodies: [Buffer.from('m1'), Buffer.from('m2')] });
+
+  const moved = await c.svc.submit(ctx, { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxMessages: 1 });
+  assert.ok(moved.ok && moved.kind === 'moveMessages' && moved.moved === 1, JSON.stringify(moved));
+  assert.deepEqual(c.set(1).submitted.at(-1), { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxMessages: 1, remoteDestination: true });
+  // It left for the other set through the source set's outbox; the destination set was only read.
   assert.deepEqual(
-    c.sets.map((s) => s.submitted.length),
-    before,
-    'no set was asked',
+    c.set(1).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10).map((d) => [d.sourceQueue, d.destinationQueue, d.move]),
+    [['dlq-a', 'other-b', true]],
   );
+  assert.deepEqual(c.set(2).submitted, []);
+
+  const started = await c.svc.submit(ctx, { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'other-b', maxPerSecond: null });
+  assert.ok(started.ok && started.kind === 'startMoveTask', JSON.stringify(started));
+  assert.equal(started.task.remoteDestination, true);
+  assert.ok((await c.svc.submit(ctx, { kind: 'cancelMoveTask', taskHandle: started.taskHandle })).ok);
+
+  // Refused as the source's set would refuse a local destination.
+  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'fifo-b', maxPerSecond: null })), 'moveFifo');
+  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'ghost', maxMessages: 1 })), 'queueNotExist');
+  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'moveMessages', sourceQueue: 'ghost', destinationQueue: 'other-b', maxMessages: 1 })), 'queueNotExist');
+  // Within one set, as the client gave it.
   const same = await c.svc.submit(ctx, { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'local-a', maxPerSecond: null });
   assert.ok(same.ok, JSON.stringify(same));
-  // A destination nobody placed: the source's set answers as for any missing queue.
-  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'moveMessages', sourceQueue: 'dlq-a', destinationQueue: 'ghost', maxMessages: 1 })), 'queueNotExist');
+  assert.deepEqual(c.set(1).submitted.at(-1), { kind: 'startMoveTask', sourceQueue: 'dlq-a', destinationQueue: 'local-a', maxPerSecond: null });
 });
 
 void test('a move task is cancelled on the set that issued its handle', async () => {
@@ -410,6 +425,121 @@ void test('a move task is cancelled on the set that issued its handle', async ()
   assert.ok(cancelled.ok && cancelled.kind === 'cancelMoveTask', JSON.stringify(cancelled));
   assert.equal(cancelled.task.status, 'CANCELLED');
   assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'cancelMoveTask', taskHandle: 'g9:move-1' })), 'moveTaskNotExist');
+});
+
+const TO_DLQ: DeadLetterPolicy = { deadLetterQueue: 'dlq', policy: 0, maxReceiveCount: 2 };
+
+function sourceNames(r: ServiceResult<QueueList>): { names: string[]; totalCount: number } {
+  assert.ok(r.ok, JSON.stringify(r));
+  return { names: r.queueList.map((q) => q.queueName), totalCount: r.totalCount };
+}
+
+void test('SetQueueAttributes with the dead-letter queue on another set: checked there, then bound on the queue set marked remote', async () => {
+  const c = cluster();
+  placeQueue(c, 'dlq', 2);
+  placeQueue(c, 'work', 3);
+  const r = await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: 'work', attrs: { deadLetterPolicy: TO_DLQ, visibilityTimeout: 7 } });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(c.set(3).submitted.at(-1), { kind: 'setQueueAttributes', queueName: 'work', attrs: { deadLetterPolicy: { ...TO_DLQ, remote: true }, visibilityTimeout: 7 } });
+  assert.deepEqual(c.set(2).submitted, [], 'the dead-letter queue set is only read');
+  assert.equal(c.set(3).h.sm.getQueueAttributes('work')!.visibilityTimeout, 7);
+  // Within one set the policy goes as the client gave it.
+  placeQueue(c, 'near', 2);
+  assert.ok((await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: 'near', attrs: { deadLetterPolicy: TO_DLQ } })).ok);
+  assert.deepEqual(c.set(2).submitted.at(-1), { kind: 'setQueueAttributes', queueName: 'near', attrs: { deadLetterPolicy: TO_DLQ } });
+
+  // ListDeadLetterSourceQueues: every set's sources, merged in name order, as one set would answer.
+  placeQueue(c, 'alpha', 1);
+  assert.ok((await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: 'alpha', attrs: { deadLetterPolicy: TO_DLQ } })).ok);
+  assert.deepEqual(sourceNames(await c.svc.listDeadLetterSourceQueues(ctx, 'dlq', undefined, 0, 20)), { names: ['alpha', 'near', 'work'], totalCount: 3 });
+  assert.deepEqual(sourceNames(await c.svc.listDeadLetterSourceQueues(ctx, 'dlq', undefined, 1, 1)), { names: ['near'], totalCount: 3 });
+  assert.deepEqual(sourceNames(await c.svc.listDeadLetterSourceQueues(ctx, 'dlq', 'WOR', 0, 20)), { names: ['work'], totalCount: 1 });
+  assert.equal(errorOf(await c.svc.listDeadLetterSourceQueues(ctx, 'ghost', undefined, 0, 20)), 'queueNotExist');
+  // A set that cannot answer fails the list: a part of it would look whole.
+  c.set(3).down = true;
+  assert.equal(errorOf(await c.svc.listDeadLetterSourceQueues(ctx, 'dlq', undefined, 0, 20)), 'notApplied');
+  c.set(3).down = false;
+
+  // The dead-letter queue is not deleted while a queue on another set names it (as its own set
+  // refuses while one of its own queues does); once they let go of it, it is.
+  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'deleteQueue', queueName: 'dlq' })), 'dlqDeleteInUse');
+  assert.ok(c.set(2).has('dlq'));
+  for (const q of ['work', 'alpha', 'near']) assert.ok((await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: q, attrs: { deadLetterPolicy: null } })).ok);
+  assert.ok((await c.svc.submit(ctx, { kind: 'deleteQueue', queueName: 'dlq' })).ok);
+});
+
+void test('a dead-letter queue on another set is refused with the errors its own set would give', async () => {
+  type Place = (name: string, setId: number, attrs?: QueueAttributesInput) => void;
+  type Bind = (name: string, policy: DeadLetterPolicy) => Promise<string | undefined>;
+  const scenarios: { what: string; run: (place: Place, bind: Bind) => Promise<string | undefined> }[] = [
+    { what: 'a missing dead-letter queue', run: async (place, bind) => (place('work', 3), bind('work', { ...TO_DLQ, deadLetterQueue: 'ghost' })) },
+    { what: 'the queue itself', run: async (place, bind) => (place('dlq', 2), bind('dlq', TO_DLQ)) },
+    { what: 'a bad parameter', run: async (place, bind) => (place('dlq', 2), place('work', 3), bind('work', { deadLetterQueue: 'dlq', policy: 0 })) },
+    {
+      what: 'a dead-letter queue with its own',
+      run: async (place, bind) => {
+        place('x', 2);
+        place('dlq', 2, { deadLetterPolicy: { deadLetterQueue: 'x', policy: 0, maxReceiveCount: 1 } });
+        place('work', 3);
+        return bind('work', TO_DLQ);
+      },
+    },
+    { what: 'a FIFO dead-letter queue of a standard queue', run: async (place, bind) => (place('dlq', 2, { sqs: { fifo: true } }), place('work', 3), bind('work', TO_DLQ)) },
+    { what: 'a standard dead-letter queue of a FIFO queue', run: async (place, bind) => (place('dlq', 2), place('work', 3, { sqs: { fifo: true } }), bind('work', TO_DLQ)) },
+    { what: 'denyAll', run: async (place, bind) => (place('dlq', 2, { sqs: { redriveAllowPolicy: { permission: 'denyAll' } } }), place('work', 3), bind('work', TO_DLQ)) },
+    {
+      what: 'byQueue without it',
+      run: async (place, bind) => (place('dlq', 2, { sqs: { redriveAllowPolicy: { permission: 'byQueue', sourceQueueNames: ['other'] } } }), place('work', 3), bind('work', TO_DLQ)),
+    },
+    {
+      what: 'byQueue with it',
+      run: async (place, bind) => (place('dlq', 2, { sqs: { redriveAllowPolicy: { permission: 'byQueue', sourceQueueNames: ['work'] } } }), place('work', 3), bind('work', TO_DLQ)),
+    },
+    {
+      what: 'a queue that is itself the dead-letter queue of a queue on another set',
+      run: async (place, bind) => {
+        place('dlq', 2);
+        place('work', 3);
+        place('feeder', 1);
+        assert.equal(await bind('feeder', { ...TO_DLQ, deadLetterQueue: 'work' }), undefined);
+        return bind('work', TO_DLQ);
+      },
+    },
+    {
+      what: 'one source too many, counted across sets',
+      run: async (place, bind) => {
+        place('dlq', 2);
+        for (let k = 0; k < LIMITS.deadLetterSourcesMax; k++) {
+          place(`s${k}`, 1 + (k % 3));
+          assert.equal(await bind(`s${k}`, TO_DLQ), undefined, `source ${k}`);
+        }
+        place('extra', 3);
+        // A source bound again is not one more.
+        assert.equal(await bind('s2', { ...TO_DLQ, maxReceiveCount: 4 }), undefined);
+        return bind('extra', TO_DLQ);
+      },
+    },
+  ];
+  const answers: string[] = [];
+  for (const sc of scenarios) {
+    const ref = new BrokerHarness();
+    const expected = await sc.run(
+      (name, _setId, attrs = {}) => void ref.ok({ kind: 'createQueue', queueName: name, attrs }),
+      (name, policy) => Promise.resolve(errorOf(ref.run({ kind: 'setQueueAttributes', queueName: name, attrs: { deadLetterPolicy: policy } }))),
+    );
+    const c = cluster();
+    const got = await sc.run(
+      (name, setId, attrs = {}) => placeQueue(c, name, setId, attrs),
+      async (name, policy) => errorOf(await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: name, attrs: { deadLetterPolicy: policy } })),
+    );
+    assert.equal(got, expected, sc.what);
+    answers.push(`${sc.what}: ${String(got)}`);
+  }
+  // The scenarios do reach every refusal (and the one that passes).
+  assert.deepEqual(
+    answers.map((a) => a.slice(a.lastIndexOf(': ') + 2)),
+    ['dlqNotExist', 'dlqPolicyParams', 'dlqPolicyParams', 'dlqNested', 'dlqPolicyParams', 'dlqPolicyParams', 'dlqNotAllowed', 'dlqNotAllowed', 'undefined', 'dlqNested', 'dlqBindTooMany'],
+  );
 });
 
 void test('DeleteQueue / DeleteTopic: deleted on their set, then their route; a controller that is down does not fail it', async () => {

@@ -15,9 +15,10 @@ import { ControllerStateMachine } from '../../src/controller/state-machine';
 import { QUEUE_ACTIONS } from '../../src/api/queue-actions';
 import { ClusterQueueService } from '../../src/node/cluster-service';
 import type { SetDirectory } from '../../src/node/remote-sets';
+import { queueSendCommand } from '../../src/node/outbox';
 import { groupOfId, oneSetOnly } from '../../src/node/shards';
 import { fail, type ErrorResult } from '../../src/protocol/errors';
-import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
+import type { ClusterStatusView, DeadLetterSourceScope, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import { BrokerHarness } from '../helpers/broker-harness';
 import { captureLogger } from '../helpers/capture-logger';
@@ -79,8 +80,19 @@ class FakeSet implements QueueService {
     return Promise.resolve(a ? { ok: true, attributes: a } : fail('queueNotExist'));
   }
 
-  listDeadLetterSourceQueues(): Promise<ServiceResult<QueueList>> {
-    return Promise.resolve(fail('internalError', undefined, 'not used'));
+  listDeadLetterSourceQueues(
+    _ctx: RequestContext,
+    dlq: string,
+    searchWord: string | undefined,
+    offset: number,
+    limit: number,
+    scope?: DeadLetterSourceScope,
+  ): Promise<ServiceResult<QueueList>> {
+    const g = this.gate();
+    if (g) return Promise.resolve(g);
+    if (scope?.remoteOnly === true) return Promise.resolve({ ok: true, ...this.h.sm.listRemoteDeadLetterSources(dlq, searchWord, offset, limit) });
+    const r = this.h.sm.listDeadLetterSourceQueues(dlq, searchWord, offset, limit);
+    return Promise.resolve('ok' in r ? r : { ok: true, ...r });
   }
 
   listTopics(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
@@ -602,6 +614,29 @@ void test('what is not built for several shards is refused, never run on shard 0
   const dlq = await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: 'many', attrs: { deadLetterPolicy: { deadLetterQueue: 'single', policy: 0, maxReceiveCount: 2 } } });
   assert.ok(errorOf(dlq) === 'shardedUnsupported' || errorOf(dlq) === 'crossSetMove', JSON.stringify(dlq));
   assert.ok(c.sets.every((s) => s.h.sm.getQueueAttributes('many')?.deadLetterPolicy === undefined));
+});
+
+void test('a dead-letter queue of several shards: bound remote from any set, its dead letters spread by the access layer, its sources listed, its delete refused while named', async () => {
+  const c = cluster();
+  await sharded(c, 'dead', 2);
+  await ok(c.svc, { kind: 'createQueue', queueName: 'work', attrs: {} });
+  const workSet = c.sets.find((s) => s.has('work'))!;
+  await ok(c.node(3), { kind: 'setQueueAttributes', queueName: 'work', attrs: { deadLetterPolicy: { deadLetterQueue: 'dead', policy: 0, maxReceiveCount: 1 } } });
+  // Bound remote: its dead letters go through the access layer, which spreads them over the shards.
+  assert.equal(workSet.h.sm.getQueueAttributes('work')!.deadLetterPolicy?.remote, true);
+  const sources = await c.node(2).listDeadLetterSourceQueues(ctx, 'dead', undefined, 0, 10);
+  assert.ok(sources.ok, JSON.stringify(sources));
+  assert.deepEqual(sources.queueList.map((q) => q.queueName), ['work']);
+  assert.equal(sources.totalCount, 1);
+  // The send a dead letter becomes (node/outbox.ts) goes to one shard, kept there by its key.
+  const deadLetter = queueSendCommand('dead', Buffer.from('late'), 'd:work 1 9', { deadLetterSource: 'work' }) as Extract<Command, { kind: 'sendMessages' }>;
+  const sent = await ok(c.svc, deadLetter);
+  const again = await ok(c.svc, deadLetter);
+  assert.deepEqual(again.msgIds, sent.msgIds, 'a repeat is the same message');
+  const attrs = await c.svc.getQueueAttributes(ctx, 'dead');
+  assert.ok(attrs.ok && attrs.attributes.activeMsgNum === 1, JSON.stringify(attrs));
+  assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'deleteQueue', queueName: 'dead' })), 'dlqDeleteInUse');
+  assert.ok(c.sets.filter((s) => s.has('dead')).length === 2);
 });
 
 void test('the API passes shards on CreateQueue and SetQueueAttributes, within 1 to 64', async () => {

@@ -57,6 +57,7 @@ class FakeStore {
         this.proposed.push(cmd);
         if (this.proposeDelayMs > 0) await sleep(this.proposeDelayMs);
         if (this.proposeResult) return this.proposeResult();
+        if (cmd.kind !== 'pushSucceeded' && cmd.kind !== 'pushFailed') throw new Error(`no dead letters here: ${cmd.kind}`);
         const key = `${cmd.subscriptionName}/${cmd.msgId}`;
         const p = this.pending.get(key);
         if (!p) return { ok: true, kind: cmd.kind, found: false } as CommandResult;

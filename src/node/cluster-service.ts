@@ -128,7 +128,7 @@ export class ClusterQueueService implements QueueService {
       return fail('notApplied', undefined, `the controller answered getRoute of ${type} ${name} with ${r.kind}; retry`);
     }
     this.freshness.saw(r.routeEpoch);
-    const route = this.cache.set(type, name, r.entity.shards, r.entity.version, r.routeEpoch);
+    const route = this.cache.setEntity(r.entity, r.routeEpoch);
     return { setId: route.shards[0]!, route };
   }
 

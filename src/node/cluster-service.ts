@@ -28,12 +28,13 @@ import type { EntityType } from '../controller/model';
 import { errorKind, fail, KIND_APPLIED, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import type { Logger } from '../protocol/log';
-import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
+import type { ClusterStatusView, MembershipChange, QueueMoveView, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { SetDirectory } from './remote-sets';
 import { RouteCache, type CachedRoute } from './route-cache';
 import { RouteFreshness } from './route-freshness';
 import { ShardedQueues } from './sharded-queues';
+import { shardCreateAttrs } from './shards';
 
 /** What the access layer asks of the controller (the ControllerClient). */
 export interface ControllerAccess {
@@ -705,6 +706,59 @@ export class ClusterQueueService implements QueueService {
     // This node's set is listed even before it registered (a set holds what it holds).
     if (!ids.includes(this.opts.ownSetId)) ids.push(this.opts.ownSetId);
     return ids;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Moving a queue to another set (node/queue-move.ts)
+
+  /** Drops the cached route of a queue: its next use reads it from the controller. */
+  forgetRoute(name: string): void {
+    this.cache.drop('queue', name);
+  }
+
+  /**
+   * Starts moving a one-shard queue to set `toSet`: checked here (it exists, has one shard, is not
+   * FIFO, has no dead-letter policy and is no queue's dead-letter queue), recorded at the
+   * controller (beginMove, phase copying), and created on the target with the source's settings
+   * (existing there already is fine: a retry). The source set's leader then drains it. A queue
+   * already moving to `toSet` answers that move (a retry); moving elsewhere, routeChangeRunning.
+   */
+  async moveQueue(ctx: RequestContext, name: string, toSet: number): Promise<ServiceResult<{ move: QueueMoveView }>> {
+    const rec = await this.opts.controller.read({ kind: 'getRoute', type: 'queue', name });
+    if (!rec.ok) return rec.error === 'queueNotExist' ? rec : fail('notApplied', undefined, `the route of queue ${name} could not be read from the controller (${rec.error}); retry`);
+    if (rec.kind !== 'entity') return fail('notApplied', undefined, `the controller answered getRoute with ${rec.kind}; retry`);
+    const e = rec.entity;
+    const c = e.change;
+    if (e.shards.length !== 1) return fail('queueMoveUnsupported', 'a queue of several shards');
+    if (c !== undefined && (c.type !== 'move' || c.to !== toSet)) return fail('routeChangeRunning');
+    const from = e.shards[0]!;
+    const src = await this.serviceOf(from).getQueueAttributes(ctx, e.name);
+    if (!src.ok) return src;
+    const a = src.attributes;
+    if (a.sqs.fifo) return fail('queueMoveUnsupported', 'FIFO queues', '(a message group keeps its order on one set)');
+    if (a.deadLetterPolicy !== undefined) return fail('queueMoveUnsupported', 'queues with a dead-letter policy', '(unbind it, move, bind it again)');
+    if (c === undefined) {
+      const sources = await this.deadLetterSourceCount(ctx, e.name);
+      if (typeof sources !== 'number') return sources;
+      if (sources > 0) return fail('queueMoveUnsupported', 'dead-letter queues', '(a queue names it as its dead-letter queue)');
+      const begun = await this.opts.controller.submit({ kind: 'beginMove', type: 'queue', name: e.name, to: toSet });
+      if (!begun.ok) {
+        if (begun.error === 'outcomeUnknown') return fail('notApplied', undefined, `starting the move at the controller: ${begun.detail ?? 'outcome unknown'}; retry (a move already started answers as started)`);
+        return begun;
+      }
+      if (begun.kind === 'entity') {
+        this.freshness.saw(begun.routeEpoch);
+        this.cache.setEntity(begun.entity, begun.routeEpoch);
+      }
+    }
+    const made = await this.serviceOf(toSet).submit(ctx, { kind: 'createQueue', queueName: e.name, attrs: shardCreateAttrs(a) });
+    if (!made.ok && made.error !== 'queueExists') {
+      // The move stays recorded: its mover creates the queue on the target before it moves anything.
+      return { ...made, detail: `${made.detail !== undefined ? `${made.detail} ` : ''}(creating the queue on set ${toSet}; the move is recorded and its mover tries again)` };
+    }
+    const phase = c?.type === 'move' ? c.phase : 'copying';
+    this.log.info(`moving queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
+    return { ok: true, move: { from, to: toSet, phase } };
   }
 
   // ---------------------------------------------------------------------------------------------

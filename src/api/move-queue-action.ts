@@ -21,6 +21,6 @@ export const MOVE_QUEUE_ACTIONS: Readonly<Record<string, ActionHandler>> = {
     const service = env.service;
     if (service.moveQueue === undefined) return fail('queueMoveUnsupported', 'a node without a cluster controller', '(it is one set: there is no other set to move to)');
     const r = await service.moveQueue(env.ctx, queueName, toSet);
-    return r.ok ? success({ fromSet: r.move.from, toSet: r.move.to, phase: r.move.phase }) : r;
+    return r.ok ? success({ fromSet: r.move.from, toSet: r.move.to, phase: r.move.phase, sourceMessages: r.move.sourceMessages }) : r;
   },
 };

@@ -732,7 +732,11 @@ export class ClusterQueueService implements QueueService {
     if (e.shards.length !== 1) return fail('queueMoveUnsupported', 'a queue of several shards');
     if (c !== undefined && (c.type !== 'move' || c.to !== toSet)) return fail('routeChangeRunning');
     const from = e.shards[0]!;
+    // Already there (a move asked again after it completed): nothing to do.
+    if (c === undefined && from === toSet) return { ok: true, move: { from, to: toSet, phase: 'done', sourceMessages: 0 } };
     const src = await this.serviceOf(from).getQueueAttributes(ctx, e.name);
+    // The source is deleted as the move's last step, just before the route changes.
+    if (!src.ok && src.error === 'queueNotExist' && c !== undefined) return { ok: true, move: { from, to: toSet, phase: c.phase, sourceMessages: 0 } };
     if (!src.ok) return src;
     const a = src.attributes;
     if (a.sqs.fifo) return fail('queueMoveUnsupported', 'FIFO queues', '(a message group keeps its order on one set)');
@@ -751,14 +755,15 @@ export class ClusterQueueService implements QueueService {
         this.cache.setEntity(begun.entity, begun.routeEpoch);
       }
     }
-    const made = await this.serviceOf(toSet).submit(ctx, { kind: 'createQueue', queueName: e.name, attrs: shardCreateAttrs(a) });
-    if (!made.ok && made.error !== 'queueExists') {
+    // Asked again while it runs: the mover has made sure of the target (it creates it before moving anything).
+    const made = c !== undefined ? undefined : await this.serviceOf(toSet).submit(ctx, { kind: 'createQueue', queueName: e.name, attrs: shardCreateAttrs(a) });
+    if (made !== undefined && !made.ok && made.error !== 'queueExists') {
       // The move stays recorded: its mover creates the queue on the target before it moves anything.
       return { ...made, detail: `${made.detail !== undefined ? `${made.detail} ` : ''}(creating the queue on set ${toSet}; the move is recorded and its mover tries again)` };
     }
     const phase = c?.type === 'move' ? c.phase : 'copying';
-    this.log.info(`moving queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
-    return { ok: true, move: { from, to: toSet, phase } };
+    if (c === undefined) this.log.info(`moving queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
+    return { ok: true, move: { from, to: toSet, phase, sourceMessages: a.activeMsgNum + a.inactiveMsgNum + a.delayMsgNum } };
   }
 
   // ---------------------------------------------------------------------------------------------

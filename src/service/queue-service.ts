@@ -106,9 +106,11 @@ export interface QueueService {
   moveQueue?(ctx: RequestContext, queueName: string, toSet: number): Promise<ServiceResult<{ move: QueueMoveView }>>;
 }
 
-/** A move of a queue to another set, as the controller has it. */
+/** A move of a queue to another set, as the controller has it; `done`: the queue is on `to` (from = to). */
 export interface QueueMoveView {
   from: number;
   to: number;
-  phase: 'copying' | 'cutover';
+  phase: 'copying' | 'cutover' | 'done';
+  /** Messages still on the source (visible, in flight, delayed); 0 once done. */
+  sourceMessages: number;
 }

@@ -99,7 +99,7 @@ void test('moveQueue: records the move, creates the queue on the target with its
     ['queueName', 'q'],
     ['toSet', '2'],
   ]);
-  const answer = (await MOVE_QUEUE_ACTIONS['OpencmqMoveQueue']!({ service: c.svc, ctx } as never, { get: (k: string) => params.get(k) } as never)) as { ok: boolean; fields: Record<string, unknown> };
+  const answer = (await MOVE_QUEUE_ACTIONS['OpencmqMoveQueue']!({ service: c.svc, ctx }, { get: (k: string) => params.get(k) } as never)) as { ok: boolean; fields: Record<string, unknown> };
   assert.deepEqual(answer, { ok: true, fields: { fromSet: 1, toSet: 2, phase: 'copying', sourceMessages: 1 } });
 });
 

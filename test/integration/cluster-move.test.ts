@@ -88,7 +88,7 @@ async function startTwoSets(prefix: string): Promise<TwoSets> {
   return t;
 }
 
-async function stopTwoSets(t: TwoSets, failed: boolean): Promise<void> {
+function stopTwoSets(t: TwoSets, failed: boolean): void {
   if (failed) {
     console.error(
       t.cli
@@ -176,7 +176,7 @@ test('move-queue under load, the source set\'s leader killed mid-move: the new l
     failed = false;
   } finally {
     await load?.stop().catch(() => undefined);
-    await stopTwoSets(t, failed);
+    stopTwoSets(t, failed);
   }
 });
 
@@ -212,6 +212,6 @@ test('move-queue there and back under load: the target set\'s leader killed in o
     failed = false;
   } finally {
     await load?.stop().catch(() => undefined);
-    await stopTwoSets(t, failed);
+    stopTwoSets(t, failed);
   }
 });

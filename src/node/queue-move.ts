@@ -31,7 +31,7 @@ import type { ControllerCommand, ControllerQuery, ControllerResult } from '../co
 import { CONTROLLER_LIMITS, type EntityRecord, type MoveChange } from '../controller/model';
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
-import type { Logger } from '../protocol/log';
+import { LogRateLimit, type Logger } from '../protocol/log';
 import type { Runtime, TimerHandle } from '../runtime/timers';
 import type { QueueService } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
@@ -41,6 +41,8 @@ import { shardCreateAttrs } from './shards';
 export const QUEUE_MOVE_ROUND_MS = 500;
 /** moveMessages entries proposed per queue per round (each of up to LIMITS.moveBatchMax messages). */
 const BATCHES_PER_ROUND = 4;
+/** A step failing every round (a set without a leader, an upgrade under way) is logged this often per queue and minute. */
+const FAILURE_LOGS_PER_MINUTE = 3;
 
 export interface QueueMoverOptions {
   setId: number;
@@ -80,8 +82,11 @@ export class QueueMover {
   private running = false;
   /** Moves seen this leadership (by lower-case name): the route was dropped once, the target checked. */
   private readonly known = new Set<string>();
+  private readonly limit: LogRateLimit;
 
-  constructor(private readonly opts: QueueMoverOptions) {}
+  constructor(private readonly opts: QueueMoverOptions) {
+    this.limit = new LogRateLimit(FAILURE_LOGS_PER_MINUTE, 60_000, () => opts.runtime.monotonicMs());
+  }
 
   start(): void {
     this.timer ??= this.opts.runtime.setInterval(() => void this.tick(), this.opts.roundMs ?? QUEUE_MOVE_ROUND_MS);
@@ -146,7 +151,7 @@ export class QueueMover {
       // Nothing is sent until the target holds the queue: a send to a missing queue drops the message.
       const made = await this.opts.serviceOf(move.to).submit(ctx, { kind: 'createQueue', queueName: name, attrs: shardCreateAttrs(src.attributes) });
       if (isError(made) && made.error !== 'queueExists') {
-        this.opts.log.warn(`moving queue ${name} to set ${move.to}: the queue could not be created there (${detailOf(made)}); trying again`, { queue: name });
+        this.warn(name, `moving queue ${name} to set ${move.to}: the queue could not be created there (${detailOf(made)}); trying again`);
         return 'targetMissing';
       }
       this.known.add(key);
@@ -192,7 +197,13 @@ export class QueueMover {
   }
 
   private failed(name: string, what: string, e: ErrorResult): MoveStep {
-    this.opts.log.warn(`moving queue ${name}: ${what} failed (${detailOf(e)}); the next round tries again`, { queue: name });
+    this.warn(name, `moving queue ${name}: ${what} failed (${detailOf(e)}); the next round tries again`);
     return 'failed';
+  }
+
+  private warn(name: string, msg: string): void {
+    const admitted = this.limit.admit(name.toLowerCase());
+    if (admitted === undefined) return;
+    this.opts.log.warn(admitted.suppressed > 0 ? `${msg} (${admitted.suppressed} similar lines suppressed)` : msg, { queue: name });
   }
 }

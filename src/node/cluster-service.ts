@@ -745,6 +745,9 @@ export class ClusterQueueService implements QueueService {
       const sources = await this.deadLetterSourceCount(ctx, e.name);
       if (typeof sources !== 'number') return sources;
       if (sources > 0) return fail('queueMoveUnsupported', 'dead-letter queues', '(a queue names it as its dead-letter queue)');
+      const subscribed = await this.localTopicOf(ctx, from, e.name);
+      if (typeof subscribed !== 'boolean') return subscribed;
+      if (subscribed) return fail('queueMoveUnsupported', 'queues subscribed to a topic on the same set', '(its set would go on delivering there; unsubscribe, move, subscribe again)');
       const begun = await this.opts.controller.submit({ kind: 'beginMove', type: 'queue', name: e.name, to: toSet });
       if (!begun.ok) {
         if (begun.error === 'outcomeUnknown') return fail('notApplied', undefined, `starting the move at the controller: ${begun.detail ?? 'outcome unknown'}; retry (a move already started answers as started)`);
@@ -764,6 +767,33 @@ export class ClusterQueueService implements QueueService {
     const phase = c?.type === 'move' ? c.phase : 'copying';
     if (c === undefined) this.log.info(`moving queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
     return { ok: true, move: { from, to: toSet, phase, sourceMessages: a.activeMsgNum + a.inactiveMsgNum + a.delayMsgNum } };
+  }
+
+  /**
+   * Whether a topic on set `setId` has a queue subscription naming `queue`. Such a subscription
+   * (the topic and the queue on one set) delivers into the set's own copy of the queue, which a
+   * move deletes: it would drop what it delivers. One subscribed after the move began goes through
+   * this layer (subscribeQueue: remoteQueue), so only those made before are looked for.
+   */
+  private async localTopicOf(ctx: RequestContext, setId: number, queue: string): Promise<boolean | ErrorResult> {
+    const svc = this.serviceOf(setId);
+    const lower = queue.toLowerCase();
+    for (let offset = 0; ; offset += LIMITS.listLimitMax) {
+      const topics = await svc.listTopics(ctx, undefined, offset, LIMITS.listLimitMax);
+      if (!topics.ok) return topics;
+      for (const t of topics.topicList) {
+        for (let at = 0; ; at += LIMITS.listLimitMax) {
+          const subs = await svc.listSubscriptions(ctx, t.topicName, undefined, at, LIMITS.listLimitMax);
+          if (!subs.ok) {
+            if (subs.error === 'topicNotExist') break; // deleted meanwhile
+            return subs;
+          }
+          if (subs.subscriptionList.some((x) => x.protocol === 'queue' && x.endpoint.toLowerCase() === lower)) return true;
+          if (subs.subscriptionList.length < LIMITS.listLimitMax) break;
+        }
+      }
+      if (topics.topicList.length < LIMITS.listLimitMax) return false;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

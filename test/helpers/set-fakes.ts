@@ -100,8 +100,11 @@ export class FakeSet implements QueueService {
     return Promise.resolve(fail('topicNotExist'));
   }
 
-  listSubscriptions(): Promise<ServiceResult<SubscriptionList>> {
-    return Promise.resolve(fail('topicNotExist'));
+  listSubscriptions(_ctx: RequestContext, topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<SubscriptionList>> {
+    const g = this.gate();
+    if (g) return Promise.resolve(g);
+    const r = this.h.sm.listSubscriptions(topicName, searchWord, offset, limit);
+    return Promise.resolve('ok' in r ? r : { ok: true, ...r });
   }
 
   getSubscriptionAttributes(): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {

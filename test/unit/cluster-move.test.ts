@@ -78,6 +78,13 @@ void test('moveQueue: refused for a missing, sharded, FIFO, dead-letter-bound qu
   assert.ok(there.ok);
   assert.equal(there.move.phase, 'done', 'already on that set: nothing to move');
   assert.equal(errorOf(await c.svc.moveQueue(ctx, 'plain', 9)), 'setNotExist');
+  // A queue subscription of a topic on the same set delivers into that set's copy of the queue.
+  await queueOnSet1(c, 'fed', []);
+  await ok(c.set(1), { kind: 'createTopic', topicName: 'news', maxMsgSize: 65536, filterType: 1 });
+  await ok(c.set(1), { kind: 'subscribe', topicName: 'news', subscriptionName: 'to-fed', protocol: 'queue', endpoint: 'fed', notifyStrategy: 'BACKOFF_RETRY', notifyContentFormat: 'SIMPLIFIED', filterTags: [], bindingKeys: [] });
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'fed', 2)), 'queueMoveUnsupported', 'subscribed to a topic on its set');
+  await ok(c.set(1), { kind: 'unsubscribe', topicName: 'news', subscriptionName: 'to-fed' });
+  assert.ok((await c.svc.moveQueue(ctx, 'fed', 2)).ok, 'unsubscribed, it moves');
   for (const name of ['ordered.fifo', 'src', 'dlq', 'plain']) assert.equal(c.controller.sm.route('queue', name)?.change, undefined, `${name}: no move recorded`);
   assert.ok(!c.set(2).has('plain'));
 });

@@ -35,6 +35,7 @@ import { RouteCache, type CachedRoute } from './route-cache';
 import { RouteFreshness } from './route-freshness';
 import { ShardedQueues } from './sharded-queues';
 import { shardCreateAttrs } from './shards';
+import { isQueueMoveSend } from './outbox';
 
 /** What the access layer asks of the controller (the ControllerClient). */
 export interface ControllerAccess {
@@ -233,6 +234,7 @@ export class ClusterQueueService implements QueueService {
         return this.bindDeadLetterQueue(ctx, command, policy);
       }
       case 'sendMessages':
+        return isQueueMoveSend(command) ? this.sendMovedOut(ctx, command) : onQueue(command.queueName);
       case 'receiveMessages':
       case 'deleteMessages':
       case 'rewindQueue':
@@ -710,6 +712,27 @@ export class ClusterQueueService implements QueueService {
 
   // ---------------------------------------------------------------------------------------------
   // Moving a queue to another set (node/queue-move.ts)
+
+  /**
+   * A message of a queue being moved, sent on from the source's outbox (outbox.ts,
+   * isQueueMoveSend): by a cached route only when it knows of the move, else by the controller's
+   * route read now. Routed by a route from before the move, it would go back into the source.
+   */
+  private async sendMovedOut(ctx: RequestContext, command: Extract<Command, { kind: 'sendMessages' }>): Promise<CommandResult> {
+    const name = command.queueName;
+    let route = this.cache.get('queue', name);
+    if (route?.move === undefined) {
+      const fresh = await this.askRoute('queue', name);
+      if (isError(fresh)) return fresh;
+      route = fresh.route;
+    }
+    if (route === undefined) return fail('notApplied', undefined, `the route of queue ${name} was forgotten; retry`);
+    return this.runOn(
+      { setId: route.shards[0]!, route },
+      (s) => s.submit(ctx, command),
+      (r) => this.sharded.submit(ctx, r, command),
+    );
+  }
 
   /** Drops the cached route of a queue: its next use reads it from the controller. */
   forgetRoute(name: string): void {

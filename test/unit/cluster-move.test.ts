@@ -188,6 +188,22 @@ void test('the mover drains the source into the target, waits for messages in fl
   assert.equal(done.move.phase, 'done');
 });
 
+void test("the source leader's outbox sends reach the target even through a route cached before the move (a new leader's): never back into the source", async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1', 'm2']);
+  const newLeader = c.node(1);
+  assert.ok((await newLeader.getQueueAttributes(ctx, 'q')).ok, 'its route read before the move');
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  assert.equal((await moverOf(c, 1).round()).get('q'), 'moving');
+  // The old leader sent m1 and died before settling it; the new leader sends both.
+  const due = c.set(1).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10);
+  const first = due[0]!;
+  await ok(c.svc, queueSendCommand('q', c.set(1).h.body(first.body), deadLetterDedupId('q', first.msgId, first.sinceIndex), { enveloped: first.enveloped }));
+  assert.equal(await deliverOutbox(c.set(1), newLeader), 2);
+  assert.equal(c.set(1).counts('q').active, 0, 'nothing went back into the source');
+  assert.deepEqual(bodiesOf(c.set(2), 'q'), ['m1', 'm2'], 'each once: the resend was deduplicated on the target');
+});
+
 void test('a message sent to the source by a node that did not know of the move refuses the delete, is moved on, and the move then ends', async () => {
   const c = cluster(2);
   await queueOnSet1(c, 'q', ['m1']);

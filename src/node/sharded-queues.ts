@@ -343,11 +343,11 @@ export class ShardedQueues {
     if ((errors.length === asked && errors.length > 0) || errors.some((e) => e.error === 'queueNotExist')) return allFailed(errors);
     let wait = waitSeconds ?? (await this.pollingWaitSeconds(ctx, name, route));
     for (let i = 0; wait > 0; i++) {
+      const set = order[i % k]!;
+      // The emptied source of a move is not waited on (it is gone: what comes now goes to the target).
+      if (route.move !== undefined && set === route.move.from && asked < k) continue;
       const slice = Math.min(this.slice, wait);
       wait -= slice;
-      const set = order[i % k]!;
-      // The emptied source of a move is not waited on (nothing comes there but a late send, moved on).
-      if (route.move !== undefined && set === route.move.from && asked < k) continue;
       const r = await this.svc(set).receive(ctx, name, numOfMsg, slice, options);
       if (!r.ok) {
         if (r.error === 'queueNotExist') return r;

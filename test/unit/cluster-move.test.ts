@@ -255,6 +255,11 @@ void test('a new leader resumes a move whose source was already deleted; meanwhi
     old.failures.map((f) => [f.index, f.error]),
     [[0, 'receiptHandleInvalid']],
   );
+  // A long poll waits its whole wait on the target, none of it on the deleted source.
+  c.set(2).waits.length = 0;
+  const none = await fresh.receive(ctx, 'q', 1, 2);
+  assert.ok(none.ok && none.messages.length === 0);
+  assert.equal(c.set(2).waits.reduce((a, b) => a + b, 0), 2);
   assert.equal((await moverOf(c, 1).round()).get('q'), 'completed');
   assert.deepEqual(c.controller.sm.route('queue', 'q')?.shards, [2]);
 });

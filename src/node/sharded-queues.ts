@@ -50,7 +50,6 @@ function partly(done: number, of: number, what: string, failed: { shard: number;
   return fail('outcomeUnknown', undefined, `${what} was applied on ${done} of ${of} shards (${which}); retrying completes it`);
 }
 
-/** The error of a call every shard failed: a stale route's sign first (queueNotExist), then one that may have applied. */
 /**
  * The source of a move that answers the queue does not exist: it was emptied and deleted, the
  * last step of the move before its route names the target alone. Nothing is lost there (it was
@@ -60,6 +59,7 @@ function sourceGone(route: CachedRoute, set: number, r: object): boolean {
   return route.move !== undefined && set === route.move.from && isError(r) && r.error === 'queueNotExist';
 }
 
+/** The error of a call every shard failed: a stale route's sign first (queueNotExist), then one that may have applied. */
 function allFailed(errors: readonly ErrorResult[]): ErrorResult {
   return errors.find((e) => e.error === 'queueNotExist') ?? errors.find((e) => e.error === 'outcomeUnknown' || e.error === 'internalError') ?? errors[0]!;
 }
@@ -349,6 +349,10 @@ export class ShardedQueues {
       const slice = Math.min(this.slice, wait);
       wait -= slice;
       const r = await this.svc(set).receive(ctx, name, numOfMsg, slice, options);
+      if (sourceGone(route, set, r)) {
+        asked--; // deleted during the wait: the target alone from now on
+        continue;
+      }
       if (!r.ok) {
         if (r.error === 'queueNotExist') return r;
         continue;
@@ -360,7 +364,8 @@ export class ShardedQueues {
 
   /** The queue's own long-poll wait (shard 0's setting, as every shard has it); 0 if it cannot be read. */
   private async pollingWaitSeconds(ctx: RequestContext, name: string, route: CachedRoute): Promise<number> {
-    const a = await this.svc(route.shards[0]!).getQueueAttributes(ctx, name);
+    // A moving queue's target: its source may be gone.
+    const a = await this.svc(route.move?.to ?? route.shards[0]!).getQueueAttributes(ctx, name);
     return a.ok ? a.attributes.pollingWaitSeconds : 0;
   }
 

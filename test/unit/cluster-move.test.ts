@@ -287,3 +287,24 @@ void test('DeleteQueue during a move deletes both copies and abandons the move',
   assert.equal(c.controller.sm.route('queue', 'q'), undefined);
   assert.equal((await moverOf(c, 1).round()).size, 0);
 });
+
+void test('a long poll of a moving queue goes on on the target when the source is deleted during the wait', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', []);
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  let deleted = false;
+  c.set(1).onWait = () => {
+    c.set(1).h.run({ kind: 'deleteQueue', queueName: 'q', ifEmpty: true });
+    deleted = true;
+  };
+  c.set(2).onWait = () => {
+    if (deleted) c.set(2).h.run({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [Buffer.from('late')] });
+  };
+  const r = await c.svc.receive(ctx, 'q', 1, 5);
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(
+    r.messages.map((m) => m.bodyBytes.toString()),
+    ['late'],
+  );
+  assert.ok(deleted);
+});

@@ -307,7 +307,11 @@ export class ShardedQueues {
     const tries = key === undefined ? k : 1;
     let answer: CommandResult = fail('notApplied');
     for (let i = 0; i < tries; i++) {
-      answer = await this.svc(route.shards[(first + i) % k]!).submit(ctx, command);
+      const set = route.shards[(first + i) % k]!;
+      const r = await this.svc(set).submit(ctx, command);
+      // A move's emptied source takes nothing: the target's answer (notApplied: retry) stands.
+      if (sourceGone(route, set, r)) continue;
+      answer = r;
       if (answer.ok || (answer.error !== 'notApplied' && answer.error !== 'queueNotExist')) return answer;
     }
     return answer;

@@ -308,3 +308,16 @@ void test('a long poll of a moving queue goes on on the target when the source i
   );
   assert.ok(deleted);
 });
+
+void test('a send to a moving queue whose target cannot take it now answers notApplied, never that the queue does not exist', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', []);
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  await ok(c.set(1), { kind: 'deleteQueue', queueName: 'q', ifEmpty: true });
+  c.set(2).down = true;
+  const r = await c.svc.submit(ctx, { kind: 'sendMessages', queueName: 'q', delaySeconds: null, bodies: [Buffer.from('x')] });
+  assert.equal(errorOf(r), 'notApplied');
+  c.set(2).down = false;
+  await send(c.svc, 'q', 'x');
+  assert.equal(c.set(2).counts('q').active, 1);
+});

@@ -83,6 +83,9 @@ export class QueueMover {
   /** Moves seen this leadership (by lower-case name): the route was dropped once, the target checked. */
   private readonly known = new Set<string>();
   private readonly limit: LogRateLimit;
+  /** The routeEpoch of the last listing of every route (NaN: none yet), and the moves it found still under way. */
+  private listedEpoch = Number.NaN;
+  private moving: string[] = [];
 
   constructor(private readonly opts: QueueMoverOptions) {
     this.limit = new LogRateLimit(FAILURE_LOGS_PER_MINUTE, 60_000, () => opts.runtime.monotonicMs());
@@ -101,6 +104,7 @@ export class QueueMover {
     if (this.running) return;
     if (!this.opts.leads()) {
       this.known.clear();
+      this.listedEpoch = Number.NaN; // leading again: list everything once
       return;
     }
     this.running = true;
@@ -122,14 +126,44 @@ export class QueueMover {
     return out;
   }
 
-  /** The queues of one shard moving away from this set, as the controller has them now. */
+  /**
+   * The moves leaving this set. Every route is listed only when the controller's routeEpoch moved
+   * since the last listing (a move begun, advanced or ended moves it; a cluster of 100,000 queues
+   * is 100 pages): otherwise one listSets, and each move still under way read again by name.
+   */
   private async movesFromHere(): Promise<EntityRecord[] | ErrorResult> {
+    const sets = await this.opts.controller.read({ kind: 'listSets' });
+    if (!sets.ok) return sets;
+    if (sets.routeEpoch !== this.listedEpoch) {
+      const all = await this.listMoves();
+      if (isError(all)) return all;
+      // The epoch read before the listing: a change during it is listed again next round.
+      this.listedEpoch = sets.routeEpoch;
+      this.moving = all.map((e) => e.name);
+      return all;
+    }
+    const out: EntityRecord[] = [];
+    for (const name of this.moving) {
+      const r = await this.opts.controller.read({ kind: 'getRoute', type: 'queue', name });
+      if (!r.ok && r.error !== 'queueNotExist') return r;
+      if (r.ok && r.kind === 'entity' && this.leaving(r.entity)) out.push(r.entity);
+    }
+    this.moving = out.map((e) => e.name);
+    return out;
+  }
+
+  private leaving(e: EntityRecord): boolean {
+    return e.type === 'queue' && e.change?.type === 'move' && e.change.from === this.opts.setId && e.shards.length === 1;
+  }
+
+  /** The queues of one shard moving away from this set, from every route the controller has. */
+  private async listMoves(): Promise<EntityRecord[] | ErrorResult> {
     const out: EntityRecord[] = [];
     for (let offset = 0; ; offset += CONTROLLER_LIMITS.listLimitMax) {
       const r = await this.opts.controller.read({ kind: 'listRoutes', type: 'queue', prefix: '', offset, limit: CONTROLLER_LIMITS.listLimitMax });
       if (!r.ok) return r;
       if (r.kind !== 'routes') return fail('notApplied', undefined, `listRoutes answered ${r.kind}`);
-      for (const e of r.entities) if (e.change?.type === 'move' && e.change.from === this.opts.setId && e.shards.length === 1) out.push(e);
+      for (const e of r.entities) if (this.leaving(e)) out.push(e);
       if (r.entities.length < CONTROLLER_LIMITS.listLimitMax || offset + r.entities.length >= r.totalCount) return out;
     }
   }

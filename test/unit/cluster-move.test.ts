@@ -321,3 +321,24 @@ void test('a send to a moving queue whose target cannot take it now answers notA
   await send(c.svc, 'q', 'x');
   assert.equal(c.set(2).counts('q').active, 1);
 });
+
+void test('the mover lists every route only when the route epoch moved; a move begun meanwhile is found', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1']);
+  await queueOnSet1(c, 'other', []);
+  const mover = moverOf(c, 1);
+  const listings = (): number => c.controller.reads.filter((q) => q.kind === 'listRoutes').length;
+  assert.equal((await mover.round()).size, 0);
+  assert.equal(listings(), 1);
+  assert.equal((await mover.round()).size, 0);
+  assert.equal(listings(), 1, 'nothing changed: one listSets, no listing');
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  assert.equal((await mover.round()).get('q'), 'moving');
+  assert.equal(listings(), 2);
+  await deliverOutbox(c.set(1), c.svc);
+  // Under way and the epoch unchanged: the move is read again by name, not by listing everything.
+  const byName = c.controller.reads.filter((q) => q.kind === 'getRoute').length;
+  assert.equal((await mover.round()).get('q'), 'completed');
+  assert.equal(listings(), 2);
+  assert.ok(c.controller.reads.filter((q) => q.kind === 'getRoute').length > byName);
+});

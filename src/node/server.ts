@@ -27,6 +27,7 @@ import { controllerStatus, withControllerStatus } from './controller-status';
 import { askMemberInfo, heldEntitiesOf, serveMemberInfo, SetReporter, type MemberAddresses } from './set-reporter';
 import { listSetsOf, RemoteSets, type SetDirectory } from './remote-sets';
 import { ClusterQueueService } from './cluster-service';
+import { QueueMover } from './queue-move';
 import { oneSetOnly } from './shards';
 import { queueDeliveryThrough } from './outbox';
 import { isLoopback, loadCredentials } from './credentials';
@@ -256,6 +257,7 @@ async function serve(
   // Filled in once the listeners are up: what this member tells its set's leader about itself.
   const addresses: { peer?: string; api?: string; sqs?: string } = {};
   let reporter: SetReporter | undefined;
+  let mover: QueueMover | undefined;
   let sets: SetDirectory | undefined;
   if (ctl && cluster && transport && rpc) {
     const view = transport.group(CONTROLLER_GROUP);
@@ -328,8 +330,23 @@ async function serve(
     // Any node serves any queue or topic: each call goes to the set the controller routes it to
     // (this set's through `routed`, which reaches its leader). Calls other nodes send this set
     // (serveServiceCalls above) run on it directly and are never routed again, so none bounces.
-    const access = new ClusterQueueService({ ownSetId: setId, own: service, sets, controller: client, log: logger.child('access') });
+    const ownService = service;
+    const access = new ClusterQueueService({ ownSetId: setId, own: ownService, sets, controller: client, log: logger.child('access') });
     service = access;
+    // While this node leads its set, it drains the queues moving away from the set.
+    const setDirectory = sets;
+    let moveCalls = 0;
+    mover = new QueueMover({
+      setId,
+      leads: () => node.leaderId() === cluster.nodeId,
+      controller: client,
+      own: ownService,
+      serviceOf: (id) => (id === setId ? ownService : setDirectory.service(id)),
+      forgetRoute: (name) => access.forgetRoute(name),
+      runtime: nodeRuntime,
+      log: logger.child('move'),
+      ctx: () => ({ requestId: `${cluster.nodeId}-move-${++moveCalls}`, clientAddress: '', receivedAtMs: nodeRuntime.nowMs() }),
+    });
     // While this node leads its set, it sends topic messages into queues on other sets through
     // the same routing (a subscription's outbox, node/outbox.ts).
     let outboxSends = 0;
@@ -402,6 +419,7 @@ async function serve(
     addresses.api = url;
     if (sqsUrl !== undefined) addresses.sqs = sqsUrl;
     reporter.start();
+    mover?.start();
   }
   dataDir.describe({ apiUrl: url });
   log.info(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
@@ -441,6 +459,7 @@ async function serve(
       closed ??= (async () => {
         process.off('SIGHUP', reloadTls);
         reporter?.stop();
+        mover?.stop();
         // Stop accepting, answer parked long polls, finish writes in flight, then drop sockets.
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         const sqsClosed = sqs ? new Promise<void>((resolve) => sqs.close(() => resolve())) : Promise.resolve();

@@ -125,16 +125,22 @@ test('one set upgraded in place to two sets: every old queue and topic served th
     for (const msgBody of ['c1', 'c2', 'c3']) await ok(set1[0]!, 'SendMessage', { queueName: 'up-counts', msgBody });
     await ok(set1[1]!, 'SendMessage', { queueName: 'up-main', msgBody: 'to be dead-lettered' });
     await ok(set1[2]!, 'PublishMessage', { topicName: 'up-topic', msgBody: 'published before' });
+    // Two in flight: one comes back after its visibility, one is deleted after the upgrade with the handle it got before.
     await ok(set1[0]!, 'SendMessage', { queueName: 'up-plain', msgBody: 'in flight' });
-    const received = await receiveOne(set1[1]!, 'up-plain');
-    assert.equal(received['msgBody'], 'in flight');
+    await ok(set1[0]!, 'SendMessage', { queueName: 'up-plain', msgBody: 'deleted after the upgrade' });
+    const inFlight = new Map<string, string>();
+    for (let k = 0; k < 2; k++) {
+      const m = await receiveOne(set1[1]!, 'up-plain');
+      inFlight.set(String(m['msgBody']), String(m['receiptHandle']));
+    }
+    assert.deepEqual([...inFlight.keys()].sort(), ['deleted after the upgrade', 'in flight']);
     const hiddenUntil = Date.now() + VISIBILITY_S * 1000;
     await ok(set1[2]!, 'SendMessage', { queueName: 'up-plain', msgBody: 'delayed', delaySeconds: DELAY_S });
     const dueAt = Date.now() + DELAY_S * 1000;
     await until('the published message in up-sub', 30_000, async () => ((await counts(set1[0]!, 'up-sub')).active === 1 ? true : undefined));
     const before = new Map<string, Awaited<ReturnType<typeof counts>>>();
     for (const q of OLD_QUEUES) before.set(q, await counts(set1[0]!, q));
-    assert.deepEqual(before.get('up-plain'), { active: 0, inactive: 1, delayed: 1 });
+    assert.deepEqual(before.get('up-plain'), { active: 0, inactive: 2, delayed: 1 });
     assert.deepEqual(before.get('up-counts'), { active: 3, inactive: 0, delayed: 0 });
     await stop(single.cli);
 
@@ -168,6 +174,9 @@ test('one set upgraded in place to two sets: every old queue and topic served th
     const topicAgain = await cmqRequest(set2[0]!, 'CreateTopic', { topicName: 'UP-TOPIC' }, { timeoutMs: 30_000 });
     assert.notEqual(topicAgain.code, 0, JSON.stringify(topicAgain));
 
+    // A receipt handle given before the upgrade deletes its message through a node of set 2.
+    await ok(set2[1]!, 'DeleteMessage', { queueName: 'up-plain', receiptHandle: inFlight.get('deleted after the upgrade')! });
+
     // The old messages, received through set 2's nodes.
     for (const body of ['c1', 'c2', 'c3']) {
       const got = await receiveOne(set2[0]!, 'up-counts');
@@ -196,7 +205,8 @@ test('one set upgraded in place to two sets: every old queue and topic served th
     assert.equal(receivedAgain, undefined, 'received again from up-main past maxReceiveCount');
     assert.equal(dead['msgBody'], 'to be dead-lettered');
     await ok(set2[0]!, 'DeleteMessage', { queueName: 'up-dlq', receiptHandle: String(dead['receiptHandle']) });
-    // The in-flight message comes back once its visibility ends, the delayed one once it is due; not before.
+    // The in-flight message comes back once its visibility ends, the delayed one once it is due; not
+    // before; the deleted one never (else it would be among the two received here).
     const gotAt = new Map<string, { m: CmqResponse; atMs: number }>();
     for (const endpoint of [set2[0]!, set2[2]!]) {
       const m = await receiveOne(endpoint, 'up-plain', 120_000);
@@ -218,6 +228,8 @@ test('one set upgraded in place to two sets: every old queue and topic served th
     });
     assert.deepEqual(placed.map((s) => [s.id, s.entities]), [[1, OLD_QUEUES.length + 1], [2, fresh.length]]);
     for (const [i, queueName] of fresh.entries()) await ok(set1[i]!, 'SendMessage', { queueName, msgBody: `new ${queueName}` });
+    // A new queue, on the new set, subscribed to the old topic on the old set.
+    await ok(set2[2]!, 'Subscribe', { topicName: 'up-topic', subscriptionName: 'to-up-new-1', protocol: 'queue', endpoint: 'up-new-1', notifyContentFormat: 'SIMPLIFIED' });
     await stop(upgraded.cli);
 
     // 4. What the upgraded nodes wrote survives a restart: everything is served again.
@@ -235,10 +247,14 @@ test('one set upgraded in place to two sets: every old queue and topic served th
     for (const [i, queueName] of fresh.entries()) {
       const got = await receiveOne(endpoints[i * 3 + 1]!, queueName);
       assert.equal(got['msgBody'], `new ${queueName}`);
+      await ok(endpoints[i * 3 + 2]!, 'DeleteMessage', { queueName, receiptHandle: String(got['receiptHandle']) });
     }
+    // The old topic delivers to its old queue on its own set and to the new queue on the new set.
     await ok(set1[2]!, 'PublishMessage', { topicName: 'up-topic', msgBody: 'published after the restart' });
-    const last = await receiveOne(set2[2]!, 'up-sub');
-    assert.equal(last['msgBody'], 'published after the restart');
+    for (const [endpoint, queueName] of [[set2[2]!, 'up-sub'], [set1[0]!, 'up-new-1']] as const) {
+      const last = await receiveOne(endpoint, queueName);
+      assert.equal(last['msgBody'], 'published after the restart', queueName);
+    }
     const taken = await cmqRequest(set2[1]!, 'CreateQueue', { queueName: 'UP-MAIN' }, { timeoutMs: 30_000 });
     assert.equal(taken.code, QUEUE_EXISTS, JSON.stringify(taken));
     await stop(again.cli);

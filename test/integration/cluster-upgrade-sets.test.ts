@@ -102,6 +102,13 @@ async function assertListed(endpoint: string, also: readonly string[] = []): Pro
   assert.equal(all['totalCount'], OLD_QUEUES.length + also.length, endpoint);
 }
 
+/** The queues naming up-dlq as their dead-letter queue, through `endpoint`. */
+async function assertSources(endpoint: string, expected: string[]): Promise<void> {
+  const r = await ok(endpoint, 'ListDeadLetterSourceQueues', { deadLetterQueueName: 'up-dlq' });
+  assert.deepEqual((r['queueList'] as { queueName: string }[]).map((q) => q.queueName).sort(), expected, endpoint);
+  assert.equal(r['totalCount'], expected.length, endpoint);
+}
+
 test('one set upgraded in place to two sets: every old queue and topic served through every node, new queues on the new set, and again after a restart', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'opencmq-upgrade-'));
   const dataDir = path.join(dir, 'd');
@@ -166,6 +173,10 @@ test('one set upgraded in place to two sets: every old queue and topic served th
       }
     }
     for (const endpoint of [set1[2]!, set2[1]!]) await assertListed(endpoint);
+    // The dead-letter binding made before: its policy and its source, through a node of set 2.
+    const mainAttrs = await ok(set2[0]!, 'GetQueueAttributes', { queueName: 'up-main' });
+    assert.equal((mainAttrs['deadLetterPolicy'] as { deadLetterQueue?: unknown } | undefined)?.deadLetterQueue, 'up-dlq', JSON.stringify(mainAttrs));
+    await assertSources(set2[2]!, ['up-main']);
     // The old names are taken, whatever their case, through a node of either set.
     for (const [endpoint, queueName] of [[set2[2]!, 'UP-PLAIN'], [set1[0]!, 'Up-Dlq']] as const) {
       const again = await cmqRequest(endpoint, 'CreateQueue', { queueName }, { timeoutMs: 30_000 });
@@ -228,6 +239,8 @@ test('one set upgraded in place to two sets: every old queue and topic served th
     });
     assert.deepEqual(placed.map((s) => [s.id, s.entities]), [[1, OLD_QUEUES.length + 1], [2, fresh.length]]);
     for (const [i, queueName] of fresh.entries()) await ok(set1[i]!, 'SendMessage', { queueName, msgBody: `new ${queueName}` });
+    // A new queue on the new set dead-letters into the old queue on the old set.
+    await ok(set2[0]!, 'SetQueueAttributes', { queueName: 'up-new-2', deadLetterPolicy: JSON.stringify({ deadLetterQueue: 'up-dlq', policy: 0, maxReceiveCount: 5 }) });
     // A new queue, on the new set, subscribed to the old topic on the old set.
     await ok(set2[2]!, 'Subscribe', { topicName: 'up-topic', subscriptionName: 'to-up-new-1', protocol: 'queue', endpoint: 'up-new-1', notifyContentFormat: 'SIMPLIFIED' });
     await stop(upgraded.cli);
@@ -249,6 +262,7 @@ test('one set upgraded in place to two sets: every old queue and topic served th
       assert.equal(got['msgBody'], `new ${queueName}`);
       await ok(endpoints[i * 3 + 2]!, 'DeleteMessage', { queueName, receiptHandle: String(got['receiptHandle']) });
     }
+    await assertSources(set1[0]!, ['up-main', 'up-new-2']);
     // The old topic delivers to its old queue on its own set and to the new queue on the new set.
     await ok(set1[2]!, 'PublishMessage', { topicName: 'up-topic', msgBody: 'published after the restart' });
     for (const [endpoint, queueName] of [[set2[2]!, 'up-sub'], [set1[0]!, 'up-new-1']] as const) {

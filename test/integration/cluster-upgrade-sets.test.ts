@@ -228,6 +228,7 @@ test('one set upgraded in place to two sets: every old queue and topic served th
     assert.ok(gotAt.get('in flight')!.atMs >= hiddenUntil - 1000, 'the in-flight message came back before its visibility ended');
     assert.ok(gotAt.get('delayed')!.atMs >= dueAt - 1000, 'the delayed message came before it was due');
     assert.ok(Number(gotAt.get('in flight')!.m['dequeueCount']) >= 2, JSON.stringify(gotAt.get('in flight')!.m));
+    assert.deepEqual(await counts(set1[0]!, 'up-plain'), { active: 0, inactive: 2, delayed: 0 }, 'only the two just received are left');
     for (const { m } of gotAt.values()) await ok(set1[2]!, 'DeleteMessage', { queueName: 'up-plain', receiptHandle: String(m['receiptHandle']) });
 
     // New queues go to the new, empty set (the least loaded).

@@ -10,12 +10,13 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
-import { alive, freeBases, startCli, type CliProcess } from '../helpers/cli-process';
+import { alive, freeBases, listenOn, startCli, type CliProcess } from '../helpers/cli-process';
 import { callUntilOk, cmqRequest, type CmqResponse } from '../helpers/load-clients';
 
 type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
@@ -118,8 +119,13 @@ test('one set upgraded in place to two sets: every old queue and topic served th
   const set1 = endpoints.slice(0, 3);
   const set2 = endpoints.slice(3);
   const runs: { cli: CliProcess; pids: () => Record<string, number> }[] = [];
+  const held: Server[] = [];
+  const release = (): Promise<unknown> => Promise.all(held.splice(0).map((h) => new Promise((resolve) => h.close(resolve))));
   try {
     // 1. One set, no controller: the data to keep.
+    // Set 2's ports stay held while the one set runs, so that no connection of this busy machine
+    // takes one of them as its local port before set 2 starts.
+    held.push(...(await Promise.all([ports.api, ports.raft, ports.admin, ports.sqs].flatMap((base) => [3, 4, 5].map((i) => listenOn(base + i))))));
     const single = startLocal(dataDir, ports, 1);
     runs.push(single);
     await callUntilOk(set1, 'CreateQueue', { queueName: 'up-dlq' }, { timeoutMs: 60_000, acceptCodes: [QUEUE_EXISTS] });
@@ -152,6 +158,7 @@ test('one set upgraded in place to two sets: every old queue and topic served th
     await stop(single.cli);
 
     // 2. Two sets on the same data directory and ports: set 1 is n1-n3 with their data, set 2 (n4-n6) is new.
+    await release();
     const upgraded = startLocal(dataDir, ports, 2);
     runs.push(upgraded);
     await until('the members line', 30_000, () => Promise.resolve(Object.keys(upgraded.pids()).length === 6 ? true : undefined));
@@ -279,6 +286,7 @@ test('one set upgraded in place to two sets: every old queue and topic served th
     if (live) console.error(live.cli.stderr().split('\n').filter((l) => !l.includes('"level":"info"')).slice(-80).join('\n'));
     throw err;
   } finally {
+    await release();
     for (const run of runs) {
       run.cli.kill();
       for (const pid of Object.values(run.pids())) if (alive(pid)) process.kill(pid, 'SIGKILL');

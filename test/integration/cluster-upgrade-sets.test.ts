@@ -9,6 +9,7 @@
 // and new queues go to the new, empty set. A second restart on the same data serves it all again.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:net';
 import os from 'node:os';
@@ -18,6 +19,7 @@ import { test } from 'node:test';
 import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { alive, freeBases, listenOn, startCli, type CliProcess } from '../helpers/cli-process';
 import { callUntilOk, cmqRequest, type CmqResponse } from '../helpers/load-clients';
+import { spawnServer, type ServerProcess } from '../helpers/server-process';
 
 type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
 
@@ -291,6 +293,57 @@ test('one set upgraded in place to two sets: every old queue and topic served th
       run.cli.kill();
       for (const pid of Object.values(run.pids())) if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a rolling upgrade: set 1 restarted member by member with the controller flags keeps serving throughout; then a new set serves its queue', { timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'opencmq-upgrade-rolling-'));
+  const [raft] = await freeBases(1, 6);
+  const secret = randomBytes(24).toString('hex');
+  const address = (i: number): string => `n${i + 1}=127.0.0.1:${raft! + i}`;
+  /** Member i (0-2 set 1, 3-5 set 2), with the controller flags when `upgraded`. */
+  const member = (i: number, upgraded: boolean): Promise<ServerProcess> => {
+    const set = i < 3 ? 1 : 2;
+    const peers = [0, 1, 2].map((k) => k + (set - 1) * 3).filter((k) => k !== i).flatMap((k) => ['--peer', address(k)]);
+    const args = ['--node-id', `n${i + 1}`, '--raft-port', String(raft! + i), '--cluster-secret', secret, ...peers];
+    if (upgraded) args.push('--set', String(set), ...[0, 1, 2].flatMap((k) => ['--controller-peer', address(k)]));
+    return spawnServer(path.join(dir, `n${i + 1}`), args);
+  };
+  const nodes: ServerProcess[] = [];
+  try {
+    for (const i of [0, 1, 2]) nodes[i] = await member(i, false);
+    const urls = (): string[] => nodes.map((n) => n.url);
+    await callUntilOk(urls(), 'CreateQueue', { queueName: 'roll-q' }, { timeoutMs: 60_000, acceptCodes: [QUEUE_EXISTS] });
+    await callUntilOk(urls(), 'SendMessage', { queueName: 'roll-q', msgBody: 'before' }, { timeoutMs: 30_000 });
+    let sent = 1;
+    for (const i of [0, 1, 2]) {
+      assert.equal(await nodes[i]!.stop(), 0, nodes[i]!.output().slice(-2000));
+      nodes[i] = await member(i, true);
+      if (i === 0) {
+        // The only member running the controller has no controller quorum: it answers "not applied, retry".
+        const r = await cmqRequest(nodes[0]!.url, 'GetQueueAttributes', { queueName: 'roll-q' }, { timeoutMs: 30_000 });
+        assert.equal(r.code, 6100, JSON.stringify(r));
+      }
+      // The members not restarted yet serve as before; the restarted ones once two voters run the controller.
+      const serving = i === 0 ? urls().slice(1) : urls();
+      for (const url of serving) {
+        await callUntilOk([url], 'SendMessage', { queueName: 'roll-q', msgBody: `after n${i + 1} from ${url}` }, { timeoutMs: 60_000 });
+        sent++;
+      }
+    }
+    // Set 2 joins: its members serve the old queue once set 1's leader has adopted it.
+    for (const i of [3, 4, 5]) nodes[i] = await member(i, true);
+    await until('both sets registered, set 1 holding the old queue', 120_000, async () => {
+      const s = (await statusJson([nodes[0]!.url]))[0]?.sets;
+      return s?.length === 2 && s[0]!.entities === 1 ? true : undefined;
+    });
+    const a = await ok(nodes[4]!.url, 'GetQueueAttributes', { queueName: 'roll-q' });
+    assert.equal(a['activeMsgNum'], sent);
+    const got = await receiveOne(nodes[5]!.url, 'roll-q');
+    assert.equal(got['msgBody'], 'before');
+  } finally {
+    await Promise.all(nodes.filter((n) => !n.hasExited()).map((n) => n.kill9()));
     rmSync(dir, { recursive: true, force: true });
   }
 });

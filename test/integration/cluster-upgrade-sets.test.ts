@@ -7,6 +7,8 @@
 // visibility, the delayed one when due), the dead-letter policy still moves, a publish reaches the
 // subscribed queue, lists show each old queue once, the old names stay taken whatever their case,
 // and new queues go to the new, empty set. A second restart on the same data serves it all again.
+// A second test upgrades a set of plain `opencmq server` processes member by member (rolling): the
+// set serves throughout, and a new set then serves its queue.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

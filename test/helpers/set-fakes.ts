@@ -26,6 +26,10 @@ export class FakeSet implements QueueService {
   /** Commands of these kinds answer notApplied (as a set that cannot be reached for them). */
   readonly refuse = new Set<Command['kind']>();
   readonly submitted: Command[] = [];
+  /** Calls that reached this set (down or not). */
+  calls = 0;
+  /** The limit of every listQueues asked. */
+  readonly listLimits: number[] = [];
   /** The wait of every receive asked, in order. */
   readonly waits: number[] = [];
   /** Runs before a receive that waits is answered (a message arriving during the wait). */
@@ -35,12 +39,13 @@ export class FakeSet implements QueueService {
 
   constructor(
     readonly id: number,
-    readonly group: number,
+    readonly group: number = id,
   ) {
     this.h.sm = new QueueStateMachine(new GroupIds(group));
   }
 
   private gate(kind?: Command['kind']): ErrorResult | undefined {
+    this.calls++;
     if (this.down || (kind !== undefined && this.refuse.has(kind))) return fail('notApplied', undefined, `set ${this.id} is down`);
     return undefined;
   }
@@ -67,6 +72,7 @@ export class FakeSet implements QueueService {
   }
 
   listQueues(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
+    this.listLimits.push(limit);
     return Promise.resolve(this.gate() ?? { ok: true, ...this.h.sm.listQueues(searchWord, offset, limit) });
   }
 
@@ -96,8 +102,11 @@ export class FakeSet implements QueueService {
     return Promise.resolve(this.gate() ?? { ok: true, ...this.h.sm.listTopics(searchWord, offset, limit) });
   }
 
-  getTopicAttributes(): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
-    return Promise.resolve(fail('topicNotExist'));
+  getTopicAttributes(_ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
+    const g = this.gate();
+    if (g) return Promise.resolve(g);
+    const a = this.h.sm.getTopicAttributes(topicName);
+    return Promise.resolve(a ? { ok: true, attributes: a } : fail('topicNotExist'));
   }
 
   listSubscriptions(_ctx: RequestContext, topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<SubscriptionList>> {
@@ -107,25 +116,33 @@ export class FakeSet implements QueueService {
     return Promise.resolve('ok' in r ? r : { ok: true, ...r });
   }
 
-  getSubscriptionAttributes(): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
-    return Promise.resolve(fail('topicNotExist'));
+  getSubscriptionAttributes(_ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
+    const g = this.gate();
+    if (g) return Promise.resolve(g);
+    const r = this.h.sm.getSubscriptionAttributes(topicName, subscriptionName);
+    return Promise.resolve('ok' in r ? r : { ok: true, attributes: r });
   }
 
   listMoveTasks(_ctx: RequestContext, sourceQueue: string): ReturnType<QueueService['listMoveTasks']> {
+    const g = this.gate();
+    if (g) return Promise.resolve(g);
     const r = this.h.sm.listMoveTasks(sourceQueue);
     return Promise.resolve(Array.isArray(r) ? { ok: true, tasks: r } : r);
   }
 
   clusterStatus(): Promise<ServiceResult<{ status: ClusterStatusView }>> {
-    return Promise.resolve(fail('notApplied'));
+    this.calls++;
+    return Promise.resolve(fail('notApplied', undefined, `status of set ${this.id}`));
   }
 
-  transferLeader(): Promise<ServiceResult<{ from: string; to: string }>> {
-    return Promise.resolve(fail('notApplied'));
+  transferLeader(_ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
+    this.calls++;
+    return Promise.resolve({ ok: true, from: `s${this.id}`, to: nodeId });
   }
 
   changeMembership(_ctx: RequestContext, _change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
-    return Promise.resolve(fail('notApplied'));
+    this.calls++;
+    return Promise.resolve({ ok: true, voters: [`s${this.id}`] });
   }
 
   has(queueName: string): boolean {

@@ -7,9 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import type { Command, CommandResult, DeadLetterPolicy, QueueAttributes, QueueAttributesInput, QueueList, SubscriptionAttributes, SubscriptionList, TopicAttributes, TopicList } from '../../src/broker/commands';
-import { GroupIds } from '../../src/broker/ids';
-import { QueueStateMachine } from '../../src/broker/state-machine';
+import type { Command, DeadLetterPolicy, QueueAttributesInput, QueueList } from '../../src/broker/commands';
 import type { ControllerCommand, ControllerQuery, ControllerResult, SetView } from '../../src/controller/commands';
 import { entityKey, type EntityType } from '../../src/controller/model';
 import { ClusterQueueService } from '../../src/node/cluster-service';
@@ -17,127 +15,13 @@ import type { SetDirectory } from '../../src/node/remote-sets';
 import { RouteCache } from '../../src/node/route-cache';
 import { fail, type ErrorResult } from '../../src/protocol/errors';
 import { LIMITS } from '../../src/protocol/limits';
-import type { ClusterStatusView, DeadLetterSourceScope, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../../src/service/queue-service';
+import type { ServiceResult } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import { BrokerHarness } from '../helpers/broker-harness';
 import { captureLogger } from '../helpers/capture-logger';
+import { FakeSet } from '../helpers/set-fakes';
 
 const ctx: RequestContext = { requestId: 'r-1', clientAddress: '', receivedAtMs: 0 };
-
-/** One set: a real queue state machine, reachable or not; counts what it was asked. */
-class FakeSet implements QueueService {
-  readonly h = new BrokerHarness();
-  down = false;
-  calls = 0;
-  readonly submitted: Command[] = [];
-  /** The limit of every listQueues asked. */
-  readonly listLimits: number[] = [];
-
-  constructor(readonly id: number) {
-    this.h.sm = new QueueStateMachine(new GroupIds(id));
-  }
-
-  private gate(): ErrorResult | undefined {
-    this.calls++;
-    return this.down ? fail('notApplied', undefined, `set ${this.id} is down`) : undefined;
-  }
-
-  submit(_ctx: RequestContext, command: Command): Promise<CommandResult> {
-    const g = this.gate();
-    if (g) return Promise.resolve(g);
-    this.submitted.push(command);
-    return Promise.resolve(this.h.run(command));
-  }
-
-  receive(_ctx: RequestContext, queueName: string, numOfMsg: number, _wait: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
-    const g = this.gate();
-    if (g) return Promise.resolve(g);
-    const cmd: Command = { kind: 'receiveMessages', queueName, numOfMsg, seed: 7 };
-    if (options?.visibilitySeconds !== undefined) cmd.visibilitySeconds = options.visibilitySeconds;
-    const r = this.h.run(cmd);
-    if (!r.ok) return Promise.resolve(r);
-    assert.equal(r.kind, 'receiveMessages');
-    return Promise.resolve({ ok: true, messages: r.messages.map((m) => ({ ...m, bodyBytes: this.h.body(m.body) })) });
-  }
-
-  listQueues(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    this.listLimits.push(limit);
-    return Promise.resolve(this.gate() ?? { ok: true, ...this.h.sm.listQueues(searchWord, offset, limit) });
-  }
-
-  getQueueAttributes(_ctx: RequestContext, queueName: string): Promise<ServiceResult<{ attributes: QueueAttributes }>> {
-    const g = this.gate();
-    if (g) return Promise.resolve(g);
-    const a = this.h.sm.getQueueAttributes(queueName);
-    return Promise.resolve(a ? { ok: true, attributes: a } : fail('queueNotExist'));
-  }
-
-  listDeadLetterSourceQueues(
-    _ctx: RequestContext,
-    dlq: string,
-    searchWord: string | undefined,
-    offset: number,
-    limit: number,
-    scope?: DeadLetterSourceScope,
-  ): Promise<ServiceResult<QueueList>> {
-    const g = this.gate();
-    if (g) return Promise.resolve(g);
-    if (scope?.remoteOnly === true) return Promise.resolve({ ok: true, ...this.h.sm.listRemoteDeadLetterSources(dlq, searchWord, offset, limit) });
-    const r = this.h.sm.listDeadLetterSourceQueues(dlq, searchWord, offset, limit);
-    return Promise.resolve('ok' in r ? r : { ok: true, ...r });
-  }
-
-  listTopics(_ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
-    return Promise.resolve(this.gate() ?? { ok: true, ...this.h.sm.listTopics(searchWord, offset, limit) });
-  }
-
-  getTopicAttributes(_ctx: RequestContext, topicName: string): Promise<ServiceResult<{ attributes: TopicAttributes }>> {
-    const g = this.gate();
-    if (g) return Promise.resolve(g);
-    const a = this.h.sm.getTopicAttributes(topicName);
-    return Promise.resolve(a ? { ok: true, attributes: a } : fail('topicNotExist'));
-  }
-
-  listSubscriptions(_ctx: RequestContext, topicName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<SubscriptionList>> {
-    const g = this.gate();
-    if (g) return Promise.resolve(g);
-    const r = this.h.sm.listSubscriptions(topicName, searchWord, offset, limit);
-    return Promise.resolve('ok' in r ? r : { ok: true, ...r });
-  }
-
-  getSubscriptionAttributes(_ctx: RequestContext, topicName: string, subscriptionName: string): Promise<ServiceResult<{ attributes: SubscriptionAttributes }>> {
-    const g = this.gate();
-    if (g) return Promise.resolve(g);
-    const r = this.h.sm.getSubscriptionAttributes(topicName, subscriptionName);
-    return Promise.resolve('ok' in r ? r : { ok: true, attributes: r });
-  }
-
-  listMoveTasks(_ctx: RequestContext, sourceQueue: string): ReturnType<QueueService['listMoveTasks']> {
-    const g = this.gate();
-    if (g) return Promise.resolve(g);
-    const r = this.h.sm.listMoveTasks(sourceQueue);
-    return Promise.resolve(Array.isArray(r) ? { ok: true, tasks: r } : r);
-  }
-
-  clusterStatus(): Promise<ServiceResult<{ status: ClusterStatusView }>> {
-    this.calls++;
-    return Promise.resolve(fail('notApplied', undefined, `status of set ${this.id}`));
-  }
-
-  transferLeader(_ctx: RequestContext, nodeId: string): Promise<ServiceResult<{ from: string; to: string }>> {
-    this.calls++;
-    return Promise.resolve({ ok: true, from: `s${this.id}`, to: nodeId });
-  }
-
-  changeMembership(_ctx: RequestContext, _change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>> {
-    this.calls++;
-    return Promise.resolve({ ok: true, voters: [`s${this.id}`] });
-  }
-
-  has(queueName: string): boolean {
-    return this.h.sm.getQueueAttributes(queueName) !== undefined;
-  }
-}
 
 interface Route {
   type: EntityType;

@@ -14,32 +14,12 @@ import { test } from 'node:test';
 
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 
-import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { alive, freeBases, startCli } from '../helpers/cli-process';
 import { callUntilOk, cmqRequest, type CmqResponse } from '../helpers/load-clients';
 import { exerciseEveryAction, sqsClient } from '../helpers/sqs-every-action';
+import { statusJson, until } from '../helpers/local-sets';
 
-type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
 
-async function statusJson(endpoints: string[]): Promise<Report[]> {
-  const r = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], { timeoutMs: 60_000 }).done;
-  return JSON.parse(r.stdout) as Report[];
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${last}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 const QUEUE_EXISTS = 4460;
 

@@ -24,32 +24,12 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 
-import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { alive, freeBases, startCli } from '../helpers/cli-process';
 import { sqsClient } from '../helpers/sqs-every-action';
 import { sqsErrorOf } from '../helpers/sqs-server';
+import { statusJson, until } from '../helpers/local-sets';
 
-type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
 
-async function statusJson(endpoints: string[]): Promise<Report[]> {
-  const r = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], { timeoutMs: 60_000 }).done;
-  return JSON.parse(r.stdout) as Report[];
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${last}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 /** Entities each set holds, by set id. */
 async function entitiesPerSet(endpoint: string): Promise<number[]> {

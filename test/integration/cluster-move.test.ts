@@ -13,36 +13,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { CheckedLoad, describeReport } from '../helpers/checked-load';
 import { alive, freeBases, startCli } from '../helpers/cli-process';
 import { cmqRequest } from '../helpers/load-clients';
+import { type StatusReport, statusJson, until } from '../helpers/local-sets';
 
-type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
+type Report = StatusReport;
 
 const VISIBILITY_S = 3;
 const QUEUE = 'moving';
 const BACKLOG = 300;
 
-async function statusJson(endpoints: string[]): Promise<Report[]> {
-  const r = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], { timeoutMs: 60_000 }).done;
-  return JSON.parse(r.stdout) as Report[];
-}
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${last}`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-}
 
 interface TwoSets {
   endpoints: string[];

@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { alive, freeBases, startCli } from '../helpers/cli-process';
 import { callUntilOk } from '../helpers/load-clients';
+import { type StatusReport, until } from '../helpers/local-sets';
 
-type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
+type Report = StatusReport;
 
 async function status(endpoints: string[]): Promise<{ json: Report[]; table: string }> {
   const json = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], { timeoutMs: 60_000 }).done;
@@ -46,20 +46,6 @@ function holding(sets: NonNullable<Report['sets']> | undefined): NonNullable<Rep
   return withMessage.length === 1 && rest.every((x) => x.load!.messages === 0 && x.entities === 0) ? withMessage[0] : undefined;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${last}`);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-}
 
 test('start-local --sets 2: both sets register, status shows the controller and both sets; the controller leader killed, another leads and reports go on', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'opencmq-multiset-'));

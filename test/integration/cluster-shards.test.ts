@@ -10,33 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { alive, freeBases, startCli } from '../helpers/cli-process';
 import { callUntilOk, cmqRequest, type CmqResponse } from '../helpers/load-clients';
-
-type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
+import { statusJson, until } from '../helpers/local-sets';
 
 const NO_MESSAGE = 7000;
 
-async function statusJson(endpoints: string[]): Promise<Report[]> {
-  const r = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], { timeoutMs: 60_000 }).done;
-  return JSON.parse(r.stdout) as Report[];
-}
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${last}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 function ok(endpoint: string, action: string, params: Record<string, string | number>): Promise<CmqResponse> {
   return callUntilOk([endpoint], action, params, { timeoutMs: 30_000 });

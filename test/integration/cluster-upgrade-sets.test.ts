@@ -18,12 +18,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
 import { alive, freeBases, listenOn, startCli, type CliProcess } from '../helpers/cli-process';
 import { callUntilOk, cmqRequest, type CmqResponse } from '../helpers/load-clients';
 import { spawnServer, type ServerProcess } from '../helpers/server-process';
-
-type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
+import { statusJson, until } from '../helpers/local-sets';
 
 const QUEUE_EXISTS = 4460;
 /** The in-flight message's queue hides a received message this long (s). */
@@ -32,25 +30,7 @@ const VISIBILITY_S = 30;
 const DELAY_S = 30;
 const OLD_QUEUES = ['up-counts', 'up-dlq', 'up-main', 'up-plain', 'up-sub'];
 
-async function statusJson(endpoints: string[]): Promise<Report[]> {
-  const r = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], { timeoutMs: 60_000 }).done;
-  return JSON.parse(r.stdout) as Report[];
-}
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${last}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 /** One call that must succeed (retried on the answers a client retries: not applied, no leader yet). */
 async function ok(endpoint: string, action: string, params: Record<string, string | number>): Promise<CmqResponse> {

@@ -485,7 +485,7 @@ export class MultiSetSimulation {
       );
     }
     await this.readPlacement();
-    this.trace(`placed: ${[...this.placed].map(([n, s]) => `${n} on set ${s}`).join(', ')}`);
+    this.trace(`placed: ${[...this.placed].map(([n, s]) => `${n} on set ${s}`).join(', ')}; topic ${TOPIC} on set ${this.topicSet}`);
   }
 
   /** Sets the controller lists (its leader's state, read locally). */

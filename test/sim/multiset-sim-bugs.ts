@@ -4,14 +4,18 @@
 
 import type { Command, CommandResult } from '../../src/broker/commands';
 import { ClusterQueueService } from '../../src/node/cluster-service';
+import { RouteCache } from '../../src/node/route-cache';
 import type { RequestContext } from '../../src/service/request-context';
 
 export type MultiSetBug =
   // The access layer answers a topic's delivery into a queue on another set "sent" when the send
   // failed (no leader there, a partition, an unknown outcome): the topic's outbox then drops it.
-  'outboxFailureAsSent';
+  | 'outboxFailureAsSent'
+  // The route cache keeps the first route it learned for a name, whatever the controller says
+  // later and however often the set it names answers that the queue does not exist.
+  | 'firstRouteForever';
 
-export const MULTISET_SIM_BUGS: readonly MultiSetBug[] = ['outboxFailureAsSent'];
+export const MULTISET_SIM_BUGS: readonly MultiSetBug[] = ['outboxFailureAsSent', 'firstRouteForever'];
 
 type Submit = (this: ClusterQueueService, ctx: RequestContext, command: Command) => Promise<CommandResult>;
 
@@ -33,6 +37,19 @@ export function installMultiSetPatch(bug: MultiSetBug): () => void {
       };
       return () => {
         proto.submit = original;
+      };
+    }
+    case 'firstRouteForever': {
+      type Patched = { set: RouteCache['set']; drop: RouteCache['drop'] };
+      const proto = RouteCache.prototype as unknown as Patched;
+      const { set, drop } = proto;
+      proto.set = function (this: RouteCache, type, name, shards, version, epoch) {
+        return this.peek(type, name) ?? set.call(this, type, name, shards, version, epoch);
+      };
+      proto.drop = function (): void {};
+      return () => {
+        proto.set = set;
+        proto.drop = drop;
       };
     }
   }

@@ -71,6 +71,10 @@ export interface MultiSetSimStats {
   queuesPerSet: number[];
   /** Shards the growing queue has at the end. */
   shards: number;
+  /** Times the recreated queue was deleted and created again (placement may put it on another set). */
+  recreations: number;
+  /** Acknowledged sends whose queue was deleted after they were stored (not expected back). */
+  droppedWithQueue: number;
   sendsAttempted: number;
   ackedSends: number;
   /** Calls a client made on a member of a set other than the one holding the queue or topic. */
@@ -93,7 +97,7 @@ export interface MultiSetSimStats {
 }
 
 export interface MultiSetSimFailure {
-  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered' | 'topicLost' | 'setup';
+  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered' | 'topicLost' | 'setup' | 'staleRoute';
   message: string;
   atMs: number;
 }
@@ -130,6 +134,11 @@ const QUEUES = [
 ] as const;
 /** The queue that grows to more shards mid-run. */
 const WIDE = { name: 'wide', visibilityTimeout: 2 } as const;
+/** The queue an operator deletes and creates again mid-run: nodes with its old route must find the new one. */
+const RECREATED = 'gamma';
+/** After the drain, each member must serve every queue within this long (stale routes refreshed). */
+const PROBE_MS_MAX = 20_000;
+const OPERATOR = 'op';
 const TOPIC = 'news';
 /** The topic's subscribed queues (placed like any queue: on the topic's set or another). */
 const SUB_QUEUES = [
@@ -207,6 +216,12 @@ export class MultiSetSimulation {
   /** When the growing queue gets its next shard (virtual, from the start). */
   private readonly growAtMs: number[];
   private topicSet = 0;
+  /** When the operator deletes and recreates RECREATED (virtual, from the start), and how far it got. */
+  private readonly recreateAtMs: number;
+  private recreatePhase: 'waiting' | 'deleting' | 'creating' | 'done' = 'waiting';
+  /** Per `group:queue`, the body ids of each committed send, by index (a queue delete drops those before it). */
+  private readonly storedIn = new Map<string, { index: number; bodyIds: number[] }[]>();
+  private readonly dropped = new Set<number>();
   private readonly placed = new Map<string, number>();
   private failure: SimAbort | undefined;
   private requestSeq = 0;
@@ -222,6 +237,7 @@ export class MultiSetSimulation {
       this.histories.set(setId - 1, new QueueHistory(new Map(ALL_QUEUES.map((q) => [q.name, q.visibilityTimeout * 1000]))));
     }
     this.controllerVoters = this.membersOf(1);
+    this.recreateAtMs = this.rng.int(opts.durationMs * 0.3, opts.durationMs * 0.7);
     this.growAtMs = [this.rng.int(opts.durationMs / 5, opts.durationMs / 2), this.rng.int(opts.durationMs / 2, (opts.durationMs * 4) / 5)];
     this.stats = {
       crashes: 0,
@@ -237,6 +253,8 @@ export class MultiSetSimulation {
       elections: 0,
       queuesPerSet: [0, 0, 0],
       shards: 1,
+      recreations: 0,
+      droppedWithQueue: 0,
       sendsAttempted: 0,
       ackedSends: 0,
       crossSetCalls: 0,
@@ -253,7 +271,7 @@ export class MultiSetSimulation {
       clientTimeouts: 0,
       tasksRun: 0,
     };
-    for (const id of [...PRODUCERS, ...CONSUMERS, PUBLISHER]) this.clients.set(id, { id, busy: false, held: [] });
+    for (const id of [...PRODUCERS, ...CONSUMERS, PUBLISHER, OPERATOR]) this.clients.set(id, { id, busy: false, held: [] });
   }
 
   private membersOf(setId: number): string[] {
@@ -285,6 +303,7 @@ export class MultiSetSimulation {
       while (this.scheduler.nowMs < end) {
         this.injectFaults();
         this.growWide(start);
+        this.recreate(start);
         this.traffic();
         await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
         this.checkAll();
@@ -533,6 +552,32 @@ export class MultiSetSimulation {
     });
   }
 
+  /** The operator deletes RECREATED through any member, then creates it again through any member (the controller places it anew). */
+  private recreate(start: number): void {
+    const c = this.clients.get(OPERATOR)!;
+    if (c.busy || this.recreatePhase === 'done' || this.scheduler.nowMs - start < this.recreateAtMs) return;
+    const member = this.pickMember();
+    if (!member?.service) return;
+    if (this.recreatePhase === 'waiting') this.recreatePhase = 'deleting';
+    if (this.recreatePhase === 'deleting') {
+      this.issue(c, member, member.service.submit(this.ctx(), { kind: 'deleteQueue', queueName: RECREATED }), (r) => {
+        if (r?.ok || (r && !r.ok && r.error === 'queueNotExist')) {
+          this.recreatePhase = 'creating';
+          this.trace(`${RECREATED} deleted`);
+        }
+      });
+      return;
+    }
+    const q = QUEUES.find((x) => x.name === RECREATED)!;
+    this.issue(c, member, member.service.submit(this.ctx(), { kind: 'createQueue', queueName: RECREATED, attrs: { visibilityTimeout: q.visibilityTimeout, pollingWaitSeconds: 0 } }), (r) => {
+      if (r?.ok || (r && !r.ok && r.error === 'queueExists')) {
+        this.recreatePhase = 'done';
+        this.stats.recreations++;
+        this.trace(`${RECREATED} created again`);
+      }
+    });
+  }
+
   private crossSet(member: Member, queue: string, isTopic = false): (ok: boolean | undefined) => void {
     const where = isTopic ? this.topicSet : this.placed.get(queue);
     const cross = where !== undefined && where !== member.setId && queue !== WIDE.name;
@@ -754,13 +799,13 @@ export class MultiSetSimulation {
         return;
       }
       at.set(e.index, { term: e.term, digest, node: m.id });
-      if (group !== CONTROLLER_GROUP) this.observeCommitted(this.histories.get(group)!, e, result as CommandResult);
+      if (group !== CONTROLLER_GROUP) this.observeCommitted(group, this.histories.get(group)!, e, result as CommandResult);
     } catch (err) {
       this.fail(err instanceof SimAbort || err instanceof QueueCheckFailure ? err.check : 'exception', err instanceof Error ? err.message : String(err));
     }
   }
 
-  private observeCommitted(history: QueueHistory, e: LogEntry, result: CommandResult): void {
+  private observeCommitted(group: number, history: QueueHistory, e: LogEntry, result: CommandResult): void {
     if (!result.ok) return;
     const cmd = decodeCommand(e.payload, e.metaLen);
     // The subscribed queues are fed by the topic (and outbox sends with deduplication ids): their guarantee is checked end to end.
@@ -770,6 +815,16 @@ export class MultiSetSimulation {
       // No body is damaged in this workload: every stored body names its id.
       const bodyIds = cmd.bodies.map((b) => bodyIdOf(e.payload.subarray(b.offset, b.offset + b.length)) ?? -1);
       history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds ?? 0, result.msgIds, bodyIds);
+      const key = `${group}:${cmd.queueName}`;
+      const list = this.storedIn.get(key) ?? [];
+      list.push({ index: e.index, bodyIds });
+      this.storedIn.set(key, list);
+    } else if (cmd.kind === 'deleteQueue') {
+      // Its messages go with it: acknowledged sends stored there before are not expected back.
+      const key = `${group}:${cmd.queueName}`;
+      const list = this.storedIn.get(key) ?? [];
+      for (const s of list) if (s.index < e.index) for (const b of s.bodyIds) this.dropped.add(b);
+      this.storedIn.set(key, list.filter((s) => s.index > e.index));
     } else if (cmd.kind === 'receiveMessages' && result.kind === 'receiveMessages') {
       for (const msg of result.messages) {
         history.delivered({ msgId: msg.msgId, queue: cmd.queueName, handle: msg.receiptHandle, index: e.index, timeMs: e.timeMs, source: 'log', node: 'log' }, msg.queueNumber, msg.seq);
@@ -809,6 +864,31 @@ export class MultiSetSimulation {
     }
     await this.readPlacement();
     this.checkNothingLost();
+    await this.probeRoutes();
+  }
+
+  /**
+   * Every member serves every queue once the cluster healed: a member that cached a route before
+   * the queue was deleted and created elsewhere must find the new one (a stale route answers
+   * queueNotExist, after which the access layer asks the controller again).
+   */
+  private async probeRoutes(): Promise<void> {
+    for (const m of this.members.values()) {
+      for (const queue of [...SENT_QUEUES, ...SUB_QUEUES.map((q) => q.name)]) {
+        const until = this.scheduler.nowMs + PROBE_MS_MAX;
+        let last = 'no answer';
+        for (;;) {
+          this.restartDue();
+          const s = m.service;
+          const r = s ? await this.untilSettled(s.getQueueAttributes(this.ctx(), queue)) : undefined;
+          this.checkAll();
+          if (r?.ok) break;
+          if (r) last = `${r.error}${r.detail !== undefined ? ` ${r.detail}` : ''}`;
+          if (this.scheduler.nowMs >= until) throw new SimAbort('staleRoute', `${m.id} did not serve queue ${queue} (on set ${this.placed.get(queue)}) within ${PROBE_MS_MAX} ms after the drain: ${last}`);
+          await this.scheduler.runUntil(this.scheduler.nowMs + 500);
+        }
+      }
+    }
   }
 
   private allDelivered(): boolean {
@@ -821,7 +901,7 @@ export class MultiSetSimulation {
   }
 
   private checkNothingLost(): void {
-    const lost = [...this.acked].filter((b) => !this.delivered.has(b));
+    const lost = [...this.acked].filter((b) => !this.delivered.has(b) && !this.dropped.has(b));
     if (lost.length > 0) throw new QueueCheckFailure('lostMessage', `${lost.length} acknowledged sends never delivered, e.g. m${lost[0]}`);
     for (const [queue, got] of this.topicDelivered) {
       const missing = [...this.publishAcked].filter((b) => !got.has(b));
@@ -837,6 +917,7 @@ export class MultiSetSimulation {
     }
     this.stats.tasksRun = this.scheduler.tasksRun;
     this.stats.shards = this.wideShards;
+    this.stats.droppedWithQueue = [...this.acked].filter((b) => this.dropped.has(b)).length;
     for (const [, setId] of this.placed) if (setId >= 1 && setId <= SETS.length) this.stats.queuesPerSet[setId - 1]!++;
     const digest = await diskDigest(this.members.values(), JSON.stringify(this.stats));
     const r: MultiSetSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest, replay: this.replayCommand() };

@@ -5,7 +5,7 @@
 // that cannot fail proves nothing, so a broken access layer must be caught too.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runMultiSetSimulation, type MultiSetSimStats } from '../sim/multiset-sim';
+import { runMultiSetSimulation, type MultiSetBug, type MultiSetSimResult, type MultiSetSimStats } from '../sim/multiset-sim';
 
 const SEEDS = 5;
 const DURATION_MS = 15_000;
@@ -31,6 +31,9 @@ const COVERAGE: [keyof MultiSetSimStats, number][] = [
   ['partitions', SEEDS],
   ['freezes', 2],
   ['transfers', 2],
+  // A queue deleted and created again mid-run (placed anew), messages stored in it before gone with it.
+  ['recreations', SEEDS],
+  ['droppedWithQueue', 1],
 ];
 
 test(`multi-set simulation: ${SEEDS} seeds x ${DURATION_MS / 1000} s keep every queue and topic guarantee across three sets`, { timeout: TIMEOUT_MS }, async () => {
@@ -59,13 +62,23 @@ test('multi-set simulation runs are reproducible: the same seed writes the same 
   assert.equal(a.replay, 'node dist/test/sim/run.js --sets --seed 21 --duration-ms 6000 --intensity 3');
 });
 
-test('an access layer that reports a failed delivery into another set\'s queue as sent is caught: topic messages go missing', { timeout: TIMEOUT_MS }, async () => {
-  let caught;
-  for (let seed = 1; seed <= 4 && caught === undefined; seed++) {
-    const r = await runMultiSetSimulation({ seed, durationMs: DURATION_MS, intensity: INTENSITY, bug: 'outboxFailureAsSent' });
-    if (!r.ok) caught = r;
+async function firstFailure(bug: MultiSetBug, maxSeeds: number): Promise<MultiSetSimResult | undefined> {
+  for (let seed = 1; seed <= maxSeeds; seed++) {
+    const r = await runMultiSetSimulation({ seed, durationMs: DURATION_MS, intensity: INTENSITY, bug });
+    if (!r.ok) return r;
   }
+  return undefined;
+}
+
+test('an access layer that reports a failed delivery into another set\'s queue as sent is caught: topic messages go missing', { timeout: TIMEOUT_MS }, async () => {
+  const caught = await firstFailure('outboxFailureAsSent', 4);
   assert.ok(caught, 'no seed caught it');
   assert.equal(caught.failure!.check, 'topicLost', caught.failure!.message);
   assert.match(caught.replay, /--sets --seed \d+ --duration-ms 15000 --bug outboxFailureAsSent --intensity 2$/);
+});
+
+test('a route cache that keeps the first route it learned is caught: after a queue is deleted and created on another set, members that knew it never find it', { timeout: TIMEOUT_MS }, async () => {
+  const caught = await firstFailure('firstRouteForever', 4);
+  assert.ok(caught, 'no seed caught it');
+  assert.equal(caught.failure!.check, 'staleRoute', caught.failure!.message);
 });

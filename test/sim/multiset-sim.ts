@@ -775,7 +775,7 @@ export class MultiSetSimulation {
       ] as const) {
         if (!st || st.role !== 'leader') continue;
         let terms = this.leaderOfTerm.get(group);
-        if (!terms) this.leaderOfTerm.set(group, (terms = new Map()));
+        if (!terms) this.leaderOfTerm.set(group, (terms = new Map<number, string>()));
         const known = terms.get(st.term);
         if (known === undefined) {
           terms.set(st.term, m.id);
@@ -790,7 +790,7 @@ export class MultiSetSimulation {
     try {
       const digest = JSON.stringify(result);
       let at = this.resultAt.get(group);
-      if (!at) this.resultAt.set(group, (at = new Map()));
+      if (!at) this.resultAt.set(group, (at = new Map<number, { term: number; digest: string; node: string }>()));
       const seen = at.get(e.index);
       if (seen !== undefined) {
         if (seen.term !== e.term || seen.digest !== digest) {

@@ -280,7 +280,7 @@ export class SimPeerNetwork implements PeerNetwork {
       const sent = this.net.transmit(this.id, peer, (target) => {
         const handlers = target.groups.get(this.group);
         const handler = handlers?.onRequest;
-        const answer = handler ? handler(this.id, copy, handlers!.peers.has(this.id)) : Promise.reject(new Error(`no request handler for group ${this.group}`));
+        const answer = handler ? handler(this.id, copy, handlers.peers.has(this.id)) : Promise.reject(new Error(`no request handler for group ${this.group}`));
         answer.then(
           (body) => {
             const bytes = Buffer.from(body);

@@ -144,6 +144,18 @@ const RUNTIME_DRIVEN = [
   'node/group-raft.ts',
   'node/replica-machine.ts',
   'node/group-recovery.ts',
+  // The access layer across sets, as node/cluster-wiring.ts wires it (the multi-set simulator runs it).
+  'node/cluster-wiring.ts',
+  'node/cluster-service.ts',
+  'node/sharded-queues.ts',
+  'node/shards.ts',
+  'node/route-cache.ts',
+  'node/route-freshness.ts',
+  'node/remote-sets.ts',
+  'node/set-reporter.ts',
+  'node/controller-client.ts',
+  'node/service-calls.ts',
+  'node/outbox.ts',
   'storage/disk-stall.ts',
   'storage/wal.ts',
 ];

@@ -1,4 +1,4 @@
-// CLI for the simulator (one scaffolding, two workloads):
+// CLI for the simulator (one scaffolding, three workloads):
 //   node dist/test/sim/run.js --seeds 200            the Raft-level workload (raft-driver-sim.ts), seeds 1..200
 //   node dist/test/sim/run.js --seed 7 --duration-ms 20000 [--nodes 5] [--bug voteTwice] [--intensity 3] [--readd-removed] [--trace]
 //   node dist/test/sim/run.js --queue --seeds 200    the queue-level workload of the shipped node (node-sim.ts)

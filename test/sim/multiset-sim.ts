@@ -9,8 +9,9 @@
 //
 // Clients call any member of any set through the service the wiring returns, as the API does:
 // queues are created through the controller's placement (so they spread over the sets), a topic
-// on one set has queue subscriptions that may be on others, and one queue grows to 2 and then 3
-// shards mid-run. Producers send, consumers receive (some with a long poll), delete most, some
+// on one set has queue subscriptions that may be on others, one queue grows to 2 and then 3
+// shards mid-run, and another is deleted and created again (placed anew) while members hold its
+// old route. Producers send, consumers receive (some with a long poll), delete most, some
 // late, abandon some; a publisher publishes to the topic. Faults: members killed (a power loss)
 // and restarted, the controller's leader among them, a member isolated, frozen members, network
 // weather, leader transfers.
@@ -19,8 +20,8 @@
 // visibility timeout of an earlier one, deleted stays deleted, bodies intact, stale deletes
 // refused), replica agreement per group (the controller's too), election safety per group, no
 // task threw; across sets: every acknowledged send delivered after the drain, every acknowledged
-// publish delivered at least once from every subscribed queue, and, once the faults healed, every
-// call answered within the client's timeout.
+// publish delivered at least once from every subscribed queue, once the faults healed every call
+// answered within the client's timeout, and after the drain every member serving every queue.
 
 import { decodeCommand } from '../../src/broker/codec';
 import type { Command, CommandResult } from '../../src/broker/commands';

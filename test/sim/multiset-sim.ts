@@ -854,6 +854,9 @@ export class MultiSetSimulation {
     let lastDelivered = -1;
     while (this.scheduler.nowMs < until) {
       this.restartDue();
+      // A create the controller placed but the set never took completes on the client's retry:
+      // the operator goes on until the queue is back.
+      this.recreate(0);
       this.traffic();
       await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
       this.checkAll();
@@ -861,7 +864,7 @@ export class MultiSetSimulation {
       const busy = [...this.clients.values()].some((c) => c.busy || c.held.length > 0);
       if (busy || got !== lastDelivered) quietSince = this.scheduler.nowMs;
       lastDelivered = got;
-      if (this.scheduler.nowMs - quietSince > 8000 && this.allDelivered()) break;
+      if (this.scheduler.nowMs - quietSince > 8000 && this.recreatePhase === 'done' && this.allDelivered()) break;
     }
     await this.readPlacement();
     this.checkNothingLost();

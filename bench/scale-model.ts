@@ -15,6 +15,7 @@ import { encodeControllerCommand, encodeControllerQuery, encodeControllerResult 
 import type { ControllerCommand } from '../src/controller/commands';
 import type { EntityRecord, SetMember } from '../src/controller/model';
 import { ControllerStateMachine } from '../src/controller/state-machine';
+import { RouteCache } from '../src/node/route-cache';
 
 /** Members per set (a 3-node Raft set) and controller voters. */
 const SET_MEMBERS = 3;
@@ -117,11 +118,11 @@ function controllerAt(inp: Inputs): ControllerFigures {
   return { heapBytes, snapshotBytes, createEntryBytes: createEntryBytes / inp.queues, createApplyUs, getRouteBytes, sample: answer.entity };
 }
 
-/** A node's route cache at this size: name -> (sets of its shards, version), as the access layer keeps it. */
+/** A node's route cache at this size: the access layer's own RouteCache, holding every queue. */
 function routeCacheBytes(inp: Inputs, sample: EntityRecord): number {
   const before = heapUsed();
-  const cache = new Map<string, { shards: number[]; version: number }>();
-  for (let q = 0; q < inp.queues; q++) cache.set(queueName(q), { shards: [...sample.shards], version: sample.version + q });
+  const cache = new RouteCache(inp.queues);
+  for (let q = 0; q < inp.queues; q++) cache.set('queue', queueName(q), sample.shards, sample.version + q);
   const bytes = heapUsed() - before;
   if (cache.size !== inp.queues) throw new Error('cache lost entries');
   return bytes;

@@ -12,6 +12,7 @@ import { buildActionTable, type ActionTable, type ApiCompat } from './actions';
 import { createAuthenticator, type AuthConfig, type Authenticator } from './auth';
 import { parseForm } from './form';
 import { ADMIN_ACTIONS } from './admin-actions';
+import { MOVE_QUEUE_ACTIONS } from './move-queue-action';
 import { REDRIVE_ACTIONS } from './redrive-action';
 import { QUEUE_ACTIONS } from './queue-actions';
 import { TOPIC_ACTIONS } from './topic-actions';
@@ -77,7 +78,7 @@ export interface CmqRequestInput {
 }
 
 /** All actions served. */
-const DEFAULT_ACTIONS: ActionTable = buildActionTable(QUEUE_ACTIONS, TOPIC_ACTIONS, ADMIN_ACTIONS, REDRIVE_ACTIONS);
+const DEFAULT_ACTIONS: ActionTable = buildActionTable(QUEUE_ACTIONS, TOPIC_ACTIONS, ADMIN_ACTIONS, REDRIVE_ACTIONS, MOVE_QUEUE_ACTIONS);
 
 export function createApiContext(opts: ApiOptions): ApiContext {
   const prefix = opts.requestIdPrefix ?? randomBytes(4).toString('hex') + '-';

@@ -5,7 +5,8 @@
 // Meta layout (little-endian), after `u8 version` and `u8 kind`:
 //   createQueue / setQueueAttributes: str16 queueName, str32 attrsJson (a deadLetterPolicy's
 //                       `remote` is written only when true: a dead-letter queue on another set)
-//   deleteQueue / unbindDeadLetter:   str16 queueName
+//   deleteQueue:                      str16 queueName (then optionally u8 flags (1: ifEmpty), written only when set)
+//   unbindDeadLetter:                 str16 queueName
 //   sendMessages:       str16 queueName, u32 delaySeconds, u8 count, count × (u32 length, u32 crc32c),
 //                       then optionally (SQS sends): u8 flags (1: delaySeconds is the queue's own,
 //                       2: per-body options follow), count × (u8 bodyFlags (1: enveloped, 2: u32
@@ -114,6 +115,7 @@ export type DecodedCommand =
 
 const SUB_REMOTE_QUEUE = 1;
 const MOVE_REMOTE_DESTINATION = 1;
+const DELETE_IF_EMPTY = 1;
 
 const SET_SUB_STRATEGY = 1;
 const SET_SUB_FORMAT = 2;
@@ -157,6 +159,10 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       break;
     }
     case 'deleteQueue':
+      w.shortStr(cmd.queueName);
+      // Optional trailing flags (absent in the earlier layout), written only when set.
+      if (cmd.ifEmpty === true) w.u8(DELETE_IF_EMPTY);
+      break;
     case 'unbindDeadLetter':
       w.shortStr(cmd.queueName);
       break;
@@ -566,8 +572,15 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
       return { kind: 'createQueue', queueName: r.shortStr(), attrs: parseAttrs(r.longStr()) };
     case KIND_CODES.setQueueAttributes:
       return { kind: 'setQueueAttributes', queueName: r.shortStr(), attrs: parseAttrs(r.longStr()) };
-    case KIND_CODES.deleteQueue:
-      return { kind: 'deleteQueue', queueName: r.shortStr() };
+    case KIND_CODES.deleteQueue: {
+      const cmd: DecodedCommand = { kind: 'deleteQueue', queueName: r.shortStr() };
+      if (r.pos !== metaLen) {
+        const flags = r.u8();
+        check(flags === DELETE_IF_EMPTY, `unknown delete flags ${flags}`);
+        cmd.ifEmpty = true;
+      }
+      return cmd;
+    }
     case KIND_CODES.unbindDeadLetter:
       return { kind: 'unbindDeadLetter', queueName: r.shortStr() };
     case KIND_CODES.sendMessages:

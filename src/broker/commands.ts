@@ -25,7 +25,12 @@ export type Command =
    */
   | { kind: 'createQueue'; queueName: string; attrs: QueueAttributesInput; shards?: number }
   | { kind: 'setQueueAttributes'; queueName: string; attrs: QueueAttributesInput; shards?: number }
-  | { kind: 'deleteQueue'; queueName: string }
+  /**
+   * `ifEmpty`: only when the queue holds no message (visible, in flight, delayed) and none waits
+   * in its outbox, checked in the same entry (queueNotEmpty otherwise): the last step of moving a
+   * queue to another set, which must not drop a message sent there meanwhile.
+   */
+  | { kind: 'deleteQueue'; queueName: string; ifEmpty?: boolean }
   /**
    * One SendMessage or BatchSendMessage. Bodies are stored in this entry, once. delaySeconds null:
    * the queue's own delaySeconds (a setting of the SQS API; 0 unless set). `options`, when present,

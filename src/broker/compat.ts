@@ -19,11 +19,12 @@ export function olderReplicasCanApply(cmd: Command): boolean {
       return cmd.dedupId === undefined;
     case 'subscribe':
       return cmd.remoteQueue !== true;
+    case 'deleteQueue':
+      return cmd.ifEmpty !== true;
     case 'createQueue':
     case 'setQueueAttributes':
       return cmd.attrs.sqs === undefined && cmd.attrs.tags === undefined && cmd.attrs.deadLetterPolicy?.remote !== true;
     // Kinds the previous release knew, unchanged.
-    case 'deleteQueue':
     case 'deleteMessages':
     case 'rewindQueue':
     case 'unbindDeadLetter':

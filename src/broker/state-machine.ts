@@ -203,7 +203,7 @@ export class QueueStateMachine {
       case 'setQueueAttributes':
         return this.setQueueAttributes(cmd.queueName, cmd.attrs, nowMs);
       case 'deleteQueue':
-        return this.deleteQueue(cmd.queueName);
+        return this.deleteQueue(cmd.queueName, cmd.ifEmpty === true);
       case 'sendMessages': {
         const q = this.byName.get(cmd.queueName);
         if (q === undefined) return fail('queueNotExist');
@@ -431,10 +431,14 @@ export class QueueStateMachine {
     return { ok: true, kind: 'setQueueAttributes', attributes: q.attributes() };
   }
 
-  private deleteQueue(name: string): CommandResult {
+  private deleteQueue(name: string, ifEmpty: boolean): CommandResult {
     const q = this.byName.get(name);
     if (q === undefined) return fail('queueNotExist');
     if (this.sourcesOf(name).length > 0) return fail('dlqDeleteInUse');
+    if (ifEmpty) {
+      const held = q.visibleCount + q.inflightCount + q.delayedCount + (q.deadLetters?.size ?? 0);
+      if (held > 0) return fail('queueNotEmpty', undefined, `(${held} messages)`);
+    }
     this.redriver.queueDeleted(name);
     // Its dead letters still on their way to another set go with it, counted as dropped.
     if (q.deadLetters !== undefined) this.deadLetterDrops += q.deadLetters.size;

@@ -429,6 +429,17 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
     return { voters: Array.isArray(b['voters']) ? b['voters'].map(String) : [] };
   }
 
+  /**
+   * Move a one-shard queue with its messages to set `toSet` of the cluster (opencmq's
+   * `OpencmqMoveQueue`). Answers once the move is under way; asked again, how far it got
+   * (`done`: the queue is on `toSet`).
+   */
+  async moveQueue(queueName: string, toSet: number): Promise<{ fromSet: number; toSet: number; phase: 'copying' | 'cutover' | 'done'; sourceMessages: number }> {
+    const b = await this.call('OpencmqMoveQueue', { queueName, toSet: String(toSet) });
+    const phase = String(b['phase']);
+    return { fromSet: Number(b['fromSet']), toSet: Number(b['toSet']), phase: phase === 'cutover' || phase === 'done' ? phase : 'copying', sourceMessages: Number(b['sourceMessages']) };
+  }
+
   /** Remove a member from the set (opencmq's `OpencmqRemoveNode`). */
   async removeNode(nodeId: string): Promise<{ voters: string[] }> {
     const b = await this.call('OpencmqRemoveNode', { nodeId });

@@ -4,9 +4,10 @@
 // here reads a clock, draws a random number or does I/O, so every replica (and every restore of a
 // snapshot) reaches the same state and the same results.
 //
-// Route versions. routeEpoch counts route changes cluster-wide (create, delete, a move completed,
-// a growth completed); an entity's version is the routeEpoch its last route change produced. A
-// route cache keyed by name compares versions for one entity and routeEpoch for "anything changed".
+// Route versions. routeEpoch counts route changes cluster-wide (create, delete, a move begun,
+// advanced, aborted or completed, a growth completed); an entity's version is the routeEpoch its last route change produced. A
+// route cache keyed by name compares versions for one entity and routeEpoch for "anything changed"
+// (a move's phases change how a route is served, not its shards: they move the epoch only).
 // Membership and load changes are not route changes and leave both alone. adoptEntities routes
 // many entities in one command: each one adopted is its own route change (routeEpoch grows by the
 // number adopted, each gets its own version), so "epoch + routes changed" holds for it too.
@@ -290,6 +291,9 @@ export class ControllerStateMachine {
     if (target.state !== 'active') return fail('setNotActive', String(to));
     e.change = { type: 'move', shard, from: e.shards[shard]!, to, phase: 'copying', startedAtMs: timeMs };
     this.count(to, 1);
+    // Not a new route (the version stays), but the data path routes a moving queue differently
+    // (sends to the target, receives from both): the epoch tells cached routes to look again.
+    this.routeEpoch++;
     return this.entityResult(e);
   }
 
@@ -298,6 +302,7 @@ export class ControllerStateMachine {
     if (!c) return fail('routeChangeNotExist');
     if (c.type !== 'move' || c.phase !== 'copying') return fail('routeChangePhase', undefined, `(${c.type === 'move' ? c.phase : 'growing'})`);
     c.phase = 'cutover';
+    this.routeEpoch++;
     return this.entityResult(e);
   }
 
@@ -316,8 +321,10 @@ export class ControllerStateMachine {
   private abortMove(e: EntityRecord): ControllerResult {
     const c = e.change;
     if (!c) return fail('routeChangeNotExist');
-    if (c.type === 'move') this.count(c.to, -1);
-    else for (const p of c.pending) this.count(p.set, -1);
+    if (c.type === 'move') {
+      this.count(c.to, -1);
+      this.routeEpoch++; // cached routes stop sending to the target (see beginMove)
+    } else for (const p of c.pending) this.count(p.set, -1);
     e.change = undefined;
     return this.entityResult(e);
   }

@@ -28,12 +28,14 @@ import type { EntityType } from '../controller/model';
 import { errorKind, fail, KIND_APPLIED, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
 import type { Logger } from '../protocol/log';
-import type { ClusterStatusView, MembershipChange, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
+import type { ClusterStatusView, MembershipChange, QueueMoveView, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { SetDirectory } from './remote-sets';
 import { RouteCache, type CachedRoute } from './route-cache';
 import { RouteFreshness } from './route-freshness';
 import { ShardedQueues } from './sharded-queues';
+import { shardCreateAttrs } from './shards';
+import { isQueueMoveSend } from './outbox';
 
 /** What the access layer asks of the controller (the ControllerClient). */
 export interface ControllerAccess {
@@ -128,7 +130,7 @@ export class ClusterQueueService implements QueueService {
       return fail('notApplied', undefined, `the controller answered getRoute of ${type} ${name} with ${r.kind}; retry`);
     }
     this.freshness.saw(r.routeEpoch);
-    const route = this.cache.set(type, name, r.entity.shards, r.entity.version, r.routeEpoch);
+    const route = this.cache.setEntity(r.entity, r.routeEpoch);
     return { setId: route.shards[0]!, route };
   }
 
@@ -232,6 +234,7 @@ export class ClusterQueueService implements QueueService {
         return this.bindDeadLetterQueue(ctx, command, policy);
       }
       case 'sendMessages':
+        return isQueueMoveSend(command) ? this.sendMovedOut(ctx, command) : onQueue(command.queueName);
       case 'receiveMessages':
       case 'deleteMessages':
       case 'rewindQueue':
@@ -705,6 +708,115 @@ export class ClusterQueueService implements QueueService {
     // This node's set is listed even before it registered (a set holds what it holds).
     if (!ids.includes(this.opts.ownSetId)) ids.push(this.opts.ownSetId);
     return ids;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Moving a queue to another set (node/queue-move.ts)
+
+  /**
+   * A message of a queue being moved, sent on from the source's outbox (outbox.ts,
+   * isQueueMoveSend): by a cached route only when it knows of the move, else by the controller's
+   * route read now. Routed by a route from before the move, it would go back into the source.
+   */
+  private async sendMovedOut(ctx: RequestContext, command: Extract<Command, { kind: 'sendMessages' }>): Promise<CommandResult> {
+    const name = command.queueName;
+    let route = this.cache.get('queue', name);
+    if (route?.move === undefined) {
+      const fresh = await this.askRoute('queue', name);
+      if (isError(fresh)) return fresh;
+      route = fresh.route;
+    }
+    if (route === undefined) return fail('notApplied', undefined, `the route of queue ${name} was forgotten; retry`);
+    return this.runOn(
+      { setId: route.shards[0]!, route },
+      (s) => s.submit(ctx, command),
+      (r) => this.sharded.submit(ctx, r, command),
+    );
+  }
+
+  /** Drops the cached route of a queue: its next use reads it from the controller. */
+  forgetRoute(name: string): void {
+    this.cache.drop('queue', name);
+  }
+
+  /**
+   * Starts moving a one-shard queue to set `toSet`: checked here (it exists, has one shard, is not
+   * FIFO, has no dead-letter policy and is no queue's dead-letter queue), recorded at the
+   * controller (beginMove, phase copying), and created on the target with the source's settings
+   * (existing there already is fine: a retry). The source set's leader then drains it. A queue
+   * already moving to `toSet` answers that move (a retry); moving elsewhere, routeChangeRunning.
+   */
+  async moveQueue(ctx: RequestContext, name: string, toSet: number): Promise<ServiceResult<{ move: QueueMoveView }>> {
+    const rec = await this.opts.controller.read({ kind: 'getRoute', type: 'queue', name });
+    if (!rec.ok) return rec.error === 'queueNotExist' ? rec : fail('notApplied', undefined, `the route of queue ${name} could not be read from the controller (${rec.error}); retry`);
+    if (rec.kind !== 'entity') return fail('notApplied', undefined, `the controller answered getRoute with ${rec.kind}; retry`);
+    const e = rec.entity;
+    const c = e.change;
+    if (e.shards.length !== 1) return fail('queueMoveUnsupported', 'a queue of several shards');
+    if (c !== undefined && (c.type !== 'move' || c.to !== toSet)) return fail('routeChangeRunning');
+    const from = e.shards[0]!;
+    // Already there (a move asked again after it completed): nothing to do.
+    if (c === undefined && from === toSet) return { ok: true, move: { from, to: toSet, phase: 'done', sourceMessages: 0 } };
+    const src = await this.serviceOf(from).getQueueAttributes(ctx, e.name);
+    // The source is deleted as the move's last step, just before the route changes.
+    if (!src.ok && src.error === 'queueNotExist' && c !== undefined) return { ok: true, move: { from, to: toSet, phase: c.phase, sourceMessages: 0 } };
+    if (!src.ok) return src;
+    const a = src.attributes;
+    if (a.sqs.fifo) return fail('queueMoveUnsupported', 'FIFO queues', '(a message group keeps its order on one set)');
+    if (a.deadLetterPolicy !== undefined) return fail('queueMoveUnsupported', 'queues with a dead-letter policy', '(unbind it, move, bind it again)');
+    if (c === undefined) {
+      const sources = await this.deadLetterSourceCount(ctx, e.name);
+      if (typeof sources !== 'number') return sources;
+      if (sources > 0) return fail('queueMoveUnsupported', 'dead-letter queues', '(a queue names it as its dead-letter queue)');
+      const subscribed = await this.localTopicOf(ctx, from, e.name);
+      if (typeof subscribed !== 'boolean') return subscribed;
+      if (subscribed) return fail('queueMoveUnsupported', 'queues subscribed to a topic on the same set', '(its set would go on delivering there; unsubscribe, move, subscribe again)');
+      const begun = await this.opts.controller.submit({ kind: 'beginMove', type: 'queue', name: e.name, to: toSet });
+      if (!begun.ok) {
+        if (begun.error === 'outcomeUnknown') return fail('notApplied', undefined, `starting the move at the controller: ${begun.detail ?? 'outcome unknown'}; retry (a move already started answers as started)`);
+        return begun;
+      }
+      if (begun.kind === 'entity') {
+        this.freshness.saw(begun.routeEpoch);
+        this.cache.setEntity(begun.entity, begun.routeEpoch);
+      }
+    }
+    // Asked again while it runs: the mover has made sure of the target (it creates it before moving anything).
+    const made = c !== undefined ? undefined : await this.serviceOf(toSet).submit(ctx, { kind: 'createQueue', queueName: e.name, attrs: shardCreateAttrs(a) });
+    if (made !== undefined && !made.ok && made.error !== 'queueExists') {
+      // The move stays recorded: its mover creates the queue on the target before it moves anything.
+      return { ...made, detail: `${made.detail !== undefined ? `${made.detail} ` : ''}(creating the queue on set ${toSet}; the move is recorded and its mover tries again)` };
+    }
+    const phase = c?.type === 'move' ? c.phase : 'copying';
+    if (c === undefined) this.log.info(`moving queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
+    return { ok: true, move: { from, to: toSet, phase, sourceMessages: a.activeMsgNum + a.inactiveMsgNum + a.delayMsgNum } };
+  }
+
+  /**
+   * Whether a topic on set `setId` has a queue subscription naming `queue`. Such a subscription
+   * (the topic and the queue on one set) delivers into the set's own copy of the queue, which a
+   * move deletes: it would drop what it delivers. One subscribed after the move began goes through
+   * this layer (subscribeQueue: remoteQueue), so only those made before are looked for.
+   */
+  private async localTopicOf(ctx: RequestContext, setId: number, queue: string): Promise<boolean | ErrorResult> {
+    const svc = this.serviceOf(setId);
+    const lower = queue.toLowerCase();
+    for (let offset = 0; ; offset += LIMITS.listLimitMax) {
+      const topics = await svc.listTopics(ctx, undefined, offset, LIMITS.listLimitMax);
+      if (!topics.ok) return topics;
+      for (const t of topics.topicList) {
+        for (let at = 0; ; at += LIMITS.listLimitMax) {
+          const subs = await svc.listSubscriptions(ctx, t.topicName, undefined, at, LIMITS.listLimitMax);
+          if (!subs.ok) {
+            if (subs.error === 'topicNotExist') break; // deleted meanwhile
+            return subs;
+          }
+          if (subs.subscriptionList.some((x) => x.protocol === 'queue' && x.endpoint.toLowerCase() === lower)) return true;
+          if (subs.subscriptionList.length < LIMITS.listLimitMax) break;
+        }
+      }
+      if (topics.topicList.length < LIMITS.listLimitMax) return false;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import { ControllerClient } from './controller-client';
 import type { ControllerNode } from './controller-node';
 import { controllerStatus, withControllerStatus } from './controller-status';
 import { queueDeliveryThrough } from './outbox';
+import { QueueMover } from './queue-move';
 import { PeerRequests } from './peer-requests';
 import type { QueueNode } from './queue-node';
 import { peerRequestTiming, type RaftTiming } from './raft-timing';
@@ -85,6 +86,8 @@ export interface ClusterAccess {
   sets: SetDirectory;
   /** Registers this set and reports its load while this member leads it: start once addresses are known, stop at close. */
   reporter: SetReporter;
+  /** While this member leads its set, drains the queues moving away from the set: start and stop with the reporter. */
+  mover: QueueMover;
 }
 
 /**
@@ -162,9 +165,22 @@ export function wireClusterAccess(o: ClusterAccessOptions): ClusterAccess {
   // (this set's through `own`, which reaches its leader). Calls other nodes send this set
   // (serveServiceCalls) run on it directly and are never routed again, so none bounces.
   const access = new ClusterQueueService({ ownSetId: o.setId, own: o.own, sets, controller: client, log: o.log.child('access'), nowMs: () => runtime.nowMs() });
+  // While this node leads its set, it drains the queues moving away from the set.
+  let moveCalls = 0;
+  const mover = new QueueMover({
+    setId: o.setId,
+    leads: () => node.leaderId() === selfId,
+    controller: client,
+    own: o.own,
+    serviceOf: (id) => (id === o.setId ? o.own : sets.service(id)),
+    forgetRoute: (name) => access.forgetRoute(name),
+    runtime,
+    log: o.log.child('move'),
+    ctx: () => context(`${selfId}-move-${++moveCalls}`),
+  });
   // While this node leads its set, it sends topic messages into queues on other sets through
   // the same routing (a subscription's outbox, node/outbox.ts).
   let outboxSends = 0;
   node.deliverToRemoteQueues(queueDeliveryThrough((command) => access.submit(context(`${selfId}-outbox-${++outboxSends}`), command)));
-  return { service: withControllerStatus(access, () => controllerStatus(statusSource)), access, sets, reporter };
+  return { service: withControllerStatus(access, () => controllerStatus(statusSource)), access, sets, reporter, mover };
 }

@@ -58,6 +58,18 @@ export function deadLetterDedupId(sourceQueue: string, msgId: string, sinceIndex
 }
 
 /**
+ * Whether a send is one of a queue being moved to another set (node/queue-move.ts): a message
+ * leaving a queue's outbox for the queue of the same name, keyed by deadLetterDedupId. The access
+ * layer routes it by a route that knows of the move, never by an older cached one: sent back into
+ * the queue it left, it would be moved again under a new key, and a copy that reached the target
+ * before a leader change would then be stored twice.
+ */
+export function isQueueMoveSend(command: Command): boolean {
+  if (command.kind !== 'sendMessages' || command.options?.length !== 1) return false;
+  return command.options[0]?.dedupId?.startsWith(`d:${command.queueName} `) === true;
+}
+
+/**
  * The send one remote queue delivery is: SendMessage of the raw body, no delay, as a local
  * delivery (a dead letter: as a local dead-letter move, with its envelope and group).
  */

@@ -5,7 +5,7 @@
 // least recently used route is forgotten first (asked again on its next use). Pure: no I/O, no
 // clock.
 
-import { entityKey, type EntityType } from '../controller/model';
+import { entityKey, type EntityRecord, type EntityType, type MovePhase } from '../controller/model';
 
 /** Routes kept at most; a forgotten one costs one controller read on its next use. */
 export const ROUTE_CACHE_MAX = 100_000;
@@ -21,6 +21,27 @@ export interface CachedRoute {
   next: number;
   /** The shard this node's next receive asks first (turns apart from sends', so neither follows the other). */
   nextReceive: number;
+  /**
+   * A move of the (one-shard) queue to another set is under way: `shards` is [from, to], sends go
+   * to `to` only, receives gather from both (node/queue-move.ts has the whole story).
+   */
+  move?: RouteMove;
+}
+
+export interface RouteMove {
+  from: number;
+  to: number;
+  phase: MovePhase;
+}
+
+/**
+ * The shards the data path serves an entity on, as the controller's record says: its route, and
+ * for a one-shard queue being moved the source and the target (sends to the target).
+ */
+export function servedShards(e: Pick<EntityRecord, 'type' | 'shards' | 'change'>): { shards: number[]; move: RouteMove | undefined } {
+  const c = e.change;
+  if (c?.type === 'move' && e.type === 'queue' && e.shards.length === 1) return { shards: [c.from, c.to], move: { from: c.from, to: c.to, phase: c.phase } };
+  return { shards: [...e.shards], move: undefined };
 }
 
 export class RouteCache {
@@ -50,7 +71,7 @@ export class RouteCache {
    * Keeps the route. The same shards again (a refresh that found no change) update the route kept,
    * in place: calls holding it go on turning the same round robin.
    */
-  set(type: EntityType, name: string, shards: readonly number[], version: number, epoch: number = version): CachedRoute {
+  set(type: EntityType, name: string, shards: readonly number[], version: number, epoch: number = version, move?: RouteMove): CachedRoute {
     if (shards.length === 0) throw new RangeError(`route of ${type} ${name} without shards`);
     const key = entityKey(type, name);
     const old = this.routes.get(key);
@@ -63,6 +84,8 @@ export class RouteCache {
     } else {
       route = { shards: [...shards], version, epoch, next: 0, nextReceive: 0 };
     }
+    if (move === undefined) delete route.move;
+    else route.move = { ...move };
     this.routes.delete(key);
     this.routes.set(key, route);
     while (this.routes.size > this.max) {
@@ -70,6 +93,12 @@ export class RouteCache {
       this.routes.delete(oldest);
     }
     return route;
+  }
+
+  /** Keeps the route of the controller's record (a move under way included). */
+  setEntity(e: EntityRecord, epoch: number): CachedRoute {
+    const { shards, move } = servedShards(e);
+    return this.set(e.type, e.name, shards, e.version, epoch, move);
   }
 
   drop(type: EntityType, name: string): void {

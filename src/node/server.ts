@@ -20,6 +20,7 @@ import type { QueueService } from '../service/queue-service';
 import { NodeHost, type HostedGroup } from './host';
 import { CONTROLLER_GROUP } from '../protocol/groups';
 import type { SetReporter, MemberAddresses } from './set-reporter';
+import type { QueueMover } from './queue-move';
 import type { SetDirectory } from './remote-sets';
 import { wireClusterAccess, wireSetService } from './cluster-wiring';
 import { oneSetOnly } from './shards';
@@ -243,6 +244,7 @@ async function serve(
   // Filled in once the listeners are up: what this member tells its set's leader about itself.
   const addresses: { peer?: string; api?: string; sqs?: string } = {};
   let reporter: SetReporter | undefined;
+  let mover: QueueMover | undefined;
   let sets: SetDirectory | undefined;
   if (ctl && cluster && transport && rpc) {
     const wired = wireClusterAccess({
@@ -267,6 +269,7 @@ async function serve(
     });
     sets = wired.sets;
     reporter = wired.reporter;
+    mover = wired.mover;
     service = wired.service;
   } else {
     // One set and no controller to place shards: a queue has one shard.
@@ -333,6 +336,7 @@ async function serve(
     addresses.api = url;
     if (sqsUrl !== undefined) addresses.sqs = sqsUrl;
     reporter.start();
+    mover?.start();
   }
   dataDir.describe({ apiUrl: url });
   log.info(`opencmq listening on ${url} (data in ${opts.dataDir}, fsync ${opts.fsync === false ? 'OFF' : 'on'})`);
@@ -372,6 +376,7 @@ async function serve(
       closed ??= (async () => {
         process.off('SIGHUP', reloadTls);
         reporter?.stop();
+        mover?.stop();
         // Stop accepting, answer parked long polls, finish writes in flight, then drop sockets.
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         const sqsClosed = sqs ? new Promise<void>((resolve) => sqs.close(() => resolve())) : Promise.resolve();

@@ -10,7 +10,7 @@
 
 import type { Command, CommandResult, DeleteFailure, QueueAttributes } from '../broker/commands';
 import type { ControllerCommand, ControllerResult } from '../controller/commands';
-import type { EntityRecord } from '../controller/model';
+import { setsOf, type EntityRecord } from '../controller/model';
 import { errorKind, fail, KIND_APPLIED, type ErrorResult } from '../protocol/errors';
 import type { Logger } from '../protocol/log';
 import type { DeliveredMessage, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
@@ -50,6 +50,15 @@ function partly(done: number, of: number, what: string, failed: { shard: number;
   return fail('outcomeUnknown', undefined, `${what} was applied on ${done} of ${of} shards (${which}); retrying completes it`);
 }
 
+/**
+ * The source of a move that answers the queue does not exist: it was emptied and deleted, the
+ * last step of the move before its route names the target alone. Nothing is lost there (it was
+ * deleted only once it held nothing): it counts as an empty shard.
+ */
+function sourceGone(route: CachedRoute, set: number, r: object): boolean {
+  return route.move !== undefined && set === route.move.from && isError(r) && r.error === 'queueNotExist';
+}
+
 /** The error of a call every shard failed: a stale route's sign first (queueNotExist), then one that may have applied. */
 function allFailed(errors: readonly ErrorResult[]): ErrorResult {
   return errors.find((e) => e.error === 'queueNotExist') ?? errors.find((e) => e.error === 'outcomeUnknown' || e.error === 'internalError') ?? errors[0]!;
@@ -74,7 +83,7 @@ export class ShardedQueues {
     if (!r.ok) return r.error === 'queueNotExist' ? r : fail('notApplied', undefined, `the route of queue ${name} could not be read from the controller (${detailOf(r)}); retry`);
     if (r.kind !== 'entity') return fail('notApplied', undefined, `the controller answered getRoute of queue ${name} with ${r.kind}; retry`);
     this.opts.sawEpoch?.(r.routeEpoch);
-    this.opts.cache.set('queue', name, r.entity.shards, r.entity.version, r.routeEpoch);
+    this.opts.cache.setEntity(r.entity, r.routeEpoch);
     return r.entity;
   }
 
@@ -298,7 +307,11 @@ export class ShardedQueues {
     const tries = key === undefined ? k : 1;
     let answer: CommandResult = fail('notApplied');
     for (let i = 0; i < tries; i++) {
-      answer = await this.svc(route.shards[(first + i) % k]!).submit(ctx, command);
+      const set = route.shards[(first + i) % k]!;
+      const r = await this.svc(set).submit(ctx, command);
+      // A move's emptied source takes nothing: the target's answer (notApplied: retry) stands.
+      if (sourceGone(route, set, r)) continue;
+      answer = r;
       if (answer.ok || (answer.error !== 'notApplied' && answer.error !== 'queueNotExist')) return answer;
     }
     return answer;
@@ -316,8 +329,13 @@ export class ShardedQueues {
     const order = Array.from({ length: k }, (_, i) => route.shards[(start + i) % k]!);
     const got: DeliveredMessage[] = [];
     const errors: ErrorResult[] = [];
+    let asked = k;
     for (const set of order) {
       const r = await this.svc(set).receive(ctx, name, numOfMsg - got.length, 0, options);
+      if (sourceGone(route, set, r)) {
+        asked--;
+        continue;
+      }
       if (!r.ok) {
         errors.push(r);
         continue;
@@ -326,12 +344,19 @@ export class ShardedQueues {
       if (got.length >= numOfMsg) break;
     }
     if (got.length > 0) return { ok: true, messages: got };
-    if (errors.length === k || errors.some((e) => e.error === 'queueNotExist')) return allFailed(errors);
+    if ((errors.length === asked && errors.length > 0) || errors.some((e) => e.error === 'queueNotExist')) return allFailed(errors);
     let wait = waitSeconds ?? (await this.pollingWaitSeconds(ctx, name, route));
     for (let i = 0; wait > 0; i++) {
+      const set = order[i % k]!;
+      // The emptied source of a move is not waited on (it is gone: what comes now goes to the target).
+      if (route.move !== undefined && set === route.move.from && asked < k) continue;
       const slice = Math.min(this.slice, wait);
       wait -= slice;
-      const r = await this.svc(order[i % k]!).receive(ctx, name, numOfMsg, slice, options);
+      const r = await this.svc(set).receive(ctx, name, numOfMsg, slice, options);
+      if (sourceGone(route, set, r)) {
+        asked--; // deleted during the wait: the target alone from now on
+        continue;
+      }
       if (!r.ok) {
         if (r.error === 'queueNotExist') return r;
         continue;
@@ -343,7 +368,8 @@ export class ShardedQueues {
 
   /** The queue's own long-poll wait (shard 0's setting, as every shard has it); 0 if it cannot be read. */
   private async pollingWaitSeconds(ctx: RequestContext, name: string, route: CachedRoute): Promise<number> {
-    const a = await this.svc(route.shards[0]!).getQueueAttributes(ctx, name);
+    // A moving queue's target: its source may be gone.
+    const a = await this.svc(route.move?.to ?? route.shards[0]!).getQueueAttributes(ctx, name);
     return a.ok ? a.attributes.pollingWaitSeconds : 0;
   }
 
@@ -353,12 +379,15 @@ export class ShardedQueues {
     const start = receiveStart(route);
     const messages: Extract<CommandResult, { kind: 'receiveMessages' }>['messages'] = [];
     const errors: ErrorResult[] = [];
+    let asked = k;
     for (let i = 0; i < k && messages.length < command.numOfMsg; i++) {
-      const r = await this.svc(route.shards[(start + i) % k]!).submit(ctx, { ...command, numOfMsg: command.numOfMsg - messages.length });
-      if (!r.ok) errors.push(r);
+      const set = route.shards[(start + i) % k]!;
+      const r = await this.svc(set).submit(ctx, { ...command, numOfMsg: command.numOfMsg - messages.length });
+      if (sourceGone(route, set, r)) asked--;
+      else if (!r.ok) errors.push(r);
       else if (r.kind === 'receiveMessages') messages.push(...r.messages);
     }
-    if (messages.length === 0 && errors.length === k) return allFailed(errors);
+    if (messages.length === 0 && errors.length > 0 && errors.length === asked) return allFailed(errors);
     return { ok: true, kind: 'receiveMessages', messages };
   }
 
@@ -410,7 +439,11 @@ export class ShardedQueues {
     const done: { indexes: number[]; failures: DeleteFailure[] }[] = [];
     answers.forEach((a, i) => {
       const p = split.parts[i]!;
-      if (!a.ok) failed.push({ shard: p.shard, set: route.shards[p.shard]!, error: a });
+      if (sourceGone(route, route.shards[p.shard]!, a)) {
+        // The emptied source of a move held no message in flight when it was deleted: none of its
+        // handles can be current, as its set would have said of each one.
+        done.push({ indexes: p.indexes, failures: p.entries.map((e, index) => ({ index, receiptHandle: handleOf(e), error: 'receiptHandleInvalid', malformed: false })) });
+      } else if (!a.ok) failed.push({ shard: p.shard, set: route.shards[p.shard]!, error: a });
       else if (a.kind === kind && 'failures' in a) done.push({ indexes: p.indexes, failures: a.failures });
       else failed.push({ shard: p.shard, set: route.shards[p.shard]!, error: fail('internalError', undefined, `(result kind ${a.kind} for ${kind})`) });
     });
@@ -421,11 +454,14 @@ export class ShardedQueues {
 
   /** A change of the whole queue: on every shard; its answer as one queue's. */
   private async everyShard(ctx: RequestContext, route: CachedRoute, command: Command & { queueName: string }): Promise<CommandResult> {
-    const answers = await Promise.all(route.shards.map((set) => this.svc(set).submit(ctx, command)));
+    const all = await Promise.all(route.shards.map(async (set) => ({ set, a: await this.svc(set).submit(ctx, command) })));
+    // The emptied source of a move is no shard any more (see sourceGone).
+    const answers = all.filter((x) => !sourceGone(route, x.set, x.a)).map((x) => x.a);
     const failed: { shard: number; set: number; error: ErrorResult }[] = [];
     answers.forEach((a, shard) => {
       if (isError(a)) failed.push({ shard, set: route.shards[shard]!, error: a });
     });
+    if (answers.length === 0) return fail('queueNotExist');
     if (failed.length === answers.length) return allFailed(failed.map((f) => f.error));
     if (failed.length > 0) return partly(answers.length - failed.length, answers.length, command.kind, failed);
     const first = answers[0]!;
@@ -447,11 +483,19 @@ export class ShardedQueues {
     const all: QueueAttributes[] = [];
     for (let shard = 0; shard < answers.length; shard++) {
       const a = answers[shard]!;
+      if (sourceGone(route, route.shards[shard]!, a)) continue;
       if (!a.ok) {
         if (a.error === 'queueNotExist') return a;
         return fail('notApplied', undefined, `shard ${shard} of queue ${name} (set ${route.shards[shard]}) could not answer (${detailOf(a)}); retry`);
       }
       all.push(a.attributes);
+    }
+    if (all.length === 0) return fail('queueNotExist');
+    if (route.move !== undefined) {
+      // One queue on its way to another set: the target's settings (the source may be gone), both counts.
+      const merged = mergeAttributes(all.length === 2 ? [all[1]!, all[0]!] : all);
+      delete merged.shards;
+      return { ok: true, attributes: merged };
     }
     return { ok: true, attributes: mergeAttributes(all) };
   }
@@ -464,7 +508,7 @@ export class ShardedQueues {
   async delete(ctx: RequestContext, name: string, cached: CachedRoute): Promise<CommandResult> {
     const rec = await this.record(name);
     if (isError(rec) && rec.error === 'queueNotExist') return rec;
-    const sets = isError(rec) ? [...cached.shards] : [...rec.shards, ...(rec.change?.type === 'grow' ? rec.change.pending.map((p) => p.set) : [])];
+    const sets = isError(rec) ? [...cached.shards] : setsOf(rec);
     const answers = await Promise.all(sets.map((set) => this.svc(set).submit(ctx, { kind: 'deleteQueue', queueName: name })));
     const failed: { shard: number; set: number; error: ErrorResult }[] = [];
     let deleted = 0;
@@ -473,7 +517,8 @@ export class ShardedQueues {
       else if (a.error !== 'queueNotExist') failed.push({ shard, set: sets[shard]!, error: a });
     });
     if (failed.length > 0) return deleted === 0 && failed.length === answers.length ? allFailed(failed.map((f) => f.error)) : partly(answers.length - failed.length, answers.length, 'deleteQueue', failed);
-    if (!isError(rec) && rec.change?.type === 'grow') await this.controllerSubmit({ kind: 'abortMove', type: 'queue', name });
+    // A growth or a move under way is abandoned with the queue (a move's mover then finds nothing to do).
+    if (!isError(rec) && rec.change !== undefined) await this.controllerSubmit({ kind: 'abortMove', type: 'queue', name });
     await this.unroute(name, deleted > 0 ? 'deleted' : 'no shard holds it');
     return deleted > 0 ? { ok: true, kind: 'deleteQueue' } : fail('queueNotExist');
   }

@@ -40,6 +40,8 @@ function hash(key: string): number {
  * this node's next shard in turn (per-node round robin over the route).
  */
 export function sendShard(route: CachedRoute, dedupKey: string | undefined): number {
+  // A queue being moved takes new messages on its target only: the source is being emptied.
+  if (route.move !== undefined) return route.shards.indexOf(route.move.to);
   const k = route.shards.length;
   if (dedupKey !== undefined) return hash(dedupKey) % k;
   const shard = route.next % k;

@@ -147,6 +147,8 @@ export const CMQ_CODES = {
   routeChangeRunning: cmq(4000, 11050),
   routeChangeNotExist: cmq(4440, 11060),
   routeChangePhase: cmq(4000, 11070),
+  queueNotEmpty: cmq(4000, 11090),
+  queueMoveUnsupported: cmq(4000, 11100),
   // Queues of several shards: our code.
   shardedUnsupported: cmq(4000, 11080),
 } as const satisfies Record<ErrorName, CmqCode>;

@@ -201,6 +201,9 @@ export const ERRORS = {
   routeChangeRunning: def('conflict', 'a move or shard growth of this queue or topic is already in progress'),
   routeChangeNotExist: def('notFound', 'no move or shard growth of this queue or topic is in progress'),
   routeChangePhase: def('conflict', 'the move or shard growth of this queue or topic is not at the step this command needs'),
+  // Moving a queue to another set (node/queue-move.ts): its source is deleted only once empty.
+  queueNotEmpty: def('conflict', 'the queue still holds messages'),
+  queueMoveUnsupported: def('invalid', 'moving a queue to another set does not support %s'),
   // Queues of several shards (node/sharded-queues.ts): what they do not support.
   shardedUnsupported: def('invalid', 'a queue of several shards does not support %s'),
 } as const satisfies Record<string, ErrorDef>;

@@ -215,6 +215,8 @@ export const SQS_CODES = {
   routeChangeRunning: INVALID_PARAMETER_VALUE,
   routeChangeNotExist: RESOURCE_NOT_FOUND,
   routeChangePhase: INVALID_PARAMETER_VALUE,
+  queueNotEmpty: INVALID_PARAMETER_VALUE,
+  queueMoveUnsupported: SQS_MODELED_ERRORS.UnsupportedOperation,
   // Queues of several shards: what the SQS API cannot do with them either.
   shardedUnsupported: SQS_MODELED_ERRORS.UnsupportedOperation,
 } as const satisfies Record<ErrorName, SqsCode>;

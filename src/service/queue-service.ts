@@ -97,4 +97,20 @@ export interface QueueService {
    * answered once the change is committed, with the voters it produced.
    */
   changeMembership(ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>>;
+  /**
+   * Starts moving a one-shard queue, with its messages, to set `toSet` (node/queue-move.ts): served
+   * by the cluster access layer only; a node without a cluster controller has no other set.
+   * Answers once the move is recorded and the queue exists on the target; the source set's
+   * leader then drains it. Repeating it while that move runs answers the same.
+   */
+  moveQueue?(ctx: RequestContext, queueName: string, toSet: number): Promise<ServiceResult<{ move: QueueMoveView }>>;
+}
+
+/** A move of a queue to another set, as the controller has it; `done`: the queue is on `to` (from = to). */
+export interface QueueMoveView {
+  from: number;
+  to: number;
+  phase: 'copying' | 'cutover' | 'done';
+  /** Messages still on the source (visible, in flight, delayed); 0 once done. */
+  sourceMessages: number;
 }

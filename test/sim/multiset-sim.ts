@@ -31,6 +31,7 @@ import { groupOfId } from '../../src/node/shards';
 import type { QueueNode } from '../../src/node/queue-node';
 import { DEFAULT_RAFT_TIMING } from '../../src/node/raft-timing';
 import type { SetReporter } from '../../src/node/set-reporter';
+import type { QueueMover } from '../../src/node/queue-move';
 import { CONTROLLER_GROUP } from '../../src/protocol/groups';
 import { noopLogger } from '../../src/protocol/log';
 import type { QueueService } from '../../src/service/queue-service';
@@ -174,6 +175,7 @@ class Member extends SimMachine {
   controller: ControllerNode | undefined;
   service: QueueService | undefined;
   reporter: SetReporter | undefined;
+  mover: QueueMover | undefined;
 }
 
 interface Held {
@@ -315,6 +317,7 @@ export class MultiSetSimulation {
     }
     for (const m of this.members.values()) {
       m.reporter?.stop();
+      m.mover?.stop();
       m.runtime.kill();
     }
     try {
@@ -398,10 +401,12 @@ export class MultiSetSimulation {
           requestsServed: () => 0,
         });
         wired.reporter.start();
+        wired.mover.start();
         m.node = node;
         m.controller = voter ? host.controller() : undefined;
         m.service = wired.service;
         m.reporter = wired.reporter;
+        m.mover = wired.mover;
       },
       (err: unknown) => {
         if (!m.runs(runtime)) return;
@@ -412,6 +417,8 @@ export class MultiSetSimulation {
 
   private down(m: Member): void {
     m.reporter?.stop();
+    m.mover?.stop();
+    m.mover = undefined;
     m.node = undefined;
     m.controller = undefined;
     m.service = undefined;

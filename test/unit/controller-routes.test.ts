@@ -82,14 +82,14 @@ test('bad names and shard counts are refused', () => {
   assert.deepEqual(entityOf(apply(m, { kind: 'createEntity', type: 'queue', name: 'q', shards: 2 })).shards.length, 2);
 });
 
-test('a move: copying, cutover, then the route names the target; version and epoch change only then', () => {
+test('a move: copying, cutover, then the route names the target; the version changes only then, the epoch at every phase', () => {
   const m = withSets(3);
   apply(m, { kind: 'createEntity', type: 'queue', name: 'q' }); // on set 1, version 1
   assert.equal(m.epoch, 1);
   const begun = entityOf(apply(m, { kind: 'beginMove', type: 'queue', name: 'q', to: 3 }, 5_000));
   assert.deepEqual(begun, { type: 'queue', name: 'q', shards: [1], version: 1, change: { type: 'move', shard: 0, from: 1, to: 3, phase: 'copying', startedAtMs: 5_000 } });
   assert.deepEqual(m.listSets().map((s) => s.entities), [1, 0, 1], 'the target counts for placement already');
-  assert.equal(m.epoch, 1);
+  assert.equal(m.epoch, 2, 'cached routes learn that the queue moves');
   assert.equal(errorOf(apply(m, { kind: 'completeMove', type: 'queue', name: 'q' })), 'routeChangePhase');
   assert.equal(errorOf(apply(m, { kind: 'beginMove', type: 'queue', name: 'q', to: 2 })), 'routeChangeRunning');
   assert.equal(errorOf(apply(m, { kind: 'deleteEntity', type: 'queue', name: 'q' })), 'routeChangeRunning');
@@ -97,24 +97,26 @@ test('a move: copying, cutover, then the route names the target; version and epo
   assert.equal(cut.change?.type === 'move' && cut.change.phase, 'cutover');
   assert.deepEqual(cut.shards, [1]);
   assert.equal(cut.version, 1);
+  assert.equal(m.epoch, 3);
   assert.equal(errorOf(apply(m, { kind: 'advanceMove', type: 'queue', name: 'q' })), 'routeChangePhase');
   const done = entityOf(apply(m, { kind: 'completeMove', type: 'queue', name: 'q' }));
-  assert.deepEqual(done, { type: 'queue', name: 'q', shards: [3], version: 2, change: undefined });
-  assert.equal(m.epoch, 2);
+  assert.deepEqual(done, { type: 'queue', name: 'q', shards: [3], version: 4, change: undefined });
+  assert.equal(m.epoch, 4);
   assert.deepEqual(m.listSets().map((s) => s.entities), [0, 0, 1]);
   assert.equal(errorOf(apply(m, { kind: 'completeMove', type: 'queue', name: 'q' })), 'routeChangeNotExist');
   assert.equal(errorOf(apply(m, { kind: 'abortMove', type: 'queue', name: 'q' })), 'routeChangeNotExist');
   assert.equal(errorOf(apply(m, { kind: 'advanceMove', type: 'queue', name: 'q' })), 'routeChangeNotExist');
 });
 
-test('an aborted move leaves the route on the source, its version and the epoch unchanged', () => {
+test('an aborted move leaves the route on the source and its version unchanged; the epoch moves', () => {
   const m = withSets(2);
   apply(m, { kind: 'createEntity', type: 'topic', name: 't' });
   for (const advance of [false, true]) {
+    const before = m.epoch;
     apply(m, { kind: 'beginMove', type: 'topic', name: 't', to: 2 });
     if (advance) apply(m, { kind: 'advanceMove', type: 'topic', name: 't' });
     assert.deepEqual(entityOf(apply(m, { kind: 'abortMove', type: 'topic', name: 't' })), { type: 'topic', name: 't', shards: [1], version: 1, change: undefined });
-    assert.equal(m.epoch, 1);
+    assert.equal(m.epoch, before + (advance ? 3 : 2), 'cached routes stop serving the move');
     assert.deepEqual(m.listSets().map((s) => s.entities), [1, 0]);
   }
 });

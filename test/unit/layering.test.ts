@@ -156,6 +156,7 @@ const RUNTIME_DRIVEN = [
   'node/controller-client.ts',
   'node/service-calls.ts',
   'node/outbox.ts',
+  'node/queue-move.ts',
   'storage/disk-stall.ts',
   'storage/wal.ts',
 ];

@@ -1,0 +1,243 @@
+// Moving a one-shard queue to another set while producers and consumers keep running (drain, no
+// freeze). The controller's route change is the replicated state of a move: beginMove records it
+// (phase copying), advanceMove (cutover) and completeMove (the route names the target) end it.
+// While it runs, the access layer (node/cluster-service.ts, node/sharded-queues.ts) serves the
+// queue from both sets: new messages go to the target, receives gather from both, every receipt
+// handle goes to the set that issued it (so handles of the source keep working).
+//
+// The mover, here, runs on the source set's leader. Every round it asks the controller for the
+// moves leaving its set and, for each one:
+//   1. makes sure the queue exists on the target (with the source's settings);
+//   2. moves the source's visible messages into the source's outbox, addressed to the same queue
+//      name (moveMessages with remoteDestination): the leader's outbox sends them through the
+//      access layer, which now routes them to the target, with a stable deduplication id, and
+//      settles them through the log (broker/dead-letter-outbox.ts, node/push-delivery.ts);
+//   3. leaves messages in flight alone: their consumer deletes them (the handle goes to the
+//      source) or they become visible again and are moved then; delayed ones are moved once due.
+//      So no message is delivered twice within one visibility period;
+//   4. once the source holds nothing (visible, in flight, delayed, in its outbox): advanceMove,
+//      then deletes the source with deleteQueue `ifEmpty` (judged in the same log entry: a message
+//      a node that did not know of the move yet sent there meanwhile refuses it, and is moved on
+//      in the next round), then completeMove.
+// Everything it needs is in replicated state (the controller's move, the source queue and its
+// outbox), so a new leader resumes where the old one stopped: each step is safe to repeat.
+//
+// Known limits: messages kept for rewind (consumed, within the queue's rewindSeconds) stay on the
+// source and go with it; a moved message is enqueued anew on the target (its enqueue time and
+// dequeue count start again, its msgId is the target's).
+
+import type { QueueAttributes } from '../broker/commands';
+import type { ControllerCommand, ControllerQuery, ControllerResult } from '../controller/commands';
+import { CONTROLLER_LIMITS, type EntityRecord, type MoveChange } from '../controller/model';
+import { fail, type ErrorResult } from '../protocol/errors';
+import { LIMITS } from '../protocol/limits';
+import { LogRateLimit, type Logger } from '../protocol/log';
+import type { Runtime, TimerHandle } from '../runtime/timers';
+import type { QueueService } from '../service/queue-service';
+import type { RequestContext } from '../service/request-context';
+import { shardCreateAttrs } from './shards';
+
+/** How often a leading member looks for moves leaving its set, and drives each one a step. */
+export const QUEUE_MOVE_ROUND_MS = 500;
+/** moveMessages entries proposed per queue per round (each of up to LIMITS.moveBatchMax messages). */
+const BATCHES_PER_ROUND = 4;
+/** A step failing every round (a set without a leader, an upgrade under way) is logged this often per queue and minute. */
+const FAILURE_LOGS_PER_MINUTE = 3;
+
+export interface QueueMoverOptions {
+  setId: number;
+  /** Whether this node leads its set now. */
+  leads: () => boolean;
+  controller: { submit(c: ControllerCommand): Promise<ControllerResult>; read(q: ControllerQuery): Promise<ControllerResult> };
+  /** This set's service (its state machine, through its leader). */
+  own: QueueService;
+  /** The service of another set (the target). */
+  serviceOf: (setId: number) => QueueService;
+  /** Drops this node's cached route of the queue, so its outbox sends see the move at once. */
+  forgetRoute: (name: string) => void;
+  runtime: Runtime;
+  log: Logger;
+  ctx: () => RequestContext;
+  roundMs?: number;
+}
+
+/** Where one move stands after a step, for logs and tests. */
+export type MoveStep = 'targetMissing' | 'moving' | 'waiting' | 'notEmpty' | 'completed' | 'failed';
+
+function isError(r: object): r is ErrorResult {
+  return (r as { ok?: unknown }).ok === false;
+}
+
+function detailOf(e: ErrorResult): string {
+  return `${e.error}${e.detail !== undefined ? ` ${e.detail}` : ''}`;
+}
+
+/** Messages a queue holds that keep its move from ending (kept-for-rewind ones do not). */
+export function heldMessages(a: QueueAttributes): number {
+  return a.activeMsgNum + a.inactiveMsgNum + a.delayMsgNum;
+}
+
+export class QueueMover {
+  private timer: TimerHandle | undefined;
+  private running = false;
+  /** Moves seen this leadership (by lower-case name): the route was dropped once, the target checked. */
+  private readonly known = new Set<string>();
+  private readonly limit: LogRateLimit;
+  /** The routeEpoch of the last listing of every route (NaN: none yet), and the moves it found still under way. */
+  private listedEpoch = Number.NaN;
+  private moving: string[] = [];
+
+  constructor(private readonly opts: QueueMoverOptions) {
+    this.limit = new LogRateLimit(FAILURE_LOGS_PER_MINUTE, 60_000, () => opts.runtime.monotonicMs());
+  }
+
+  start(): void {
+    this.timer ??= this.opts.runtime.setInterval(() => void this.tick(), this.opts.roundMs ?? QUEUE_MOVE_ROUND_MS);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.opts.runtime.clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) return;
+    if (!this.opts.leads()) {
+      this.known.clear();
+      this.listedEpoch = Number.NaN; // leading again: list everything once
+      return;
+    }
+    this.running = true;
+    try {
+      await this.round();
+    } catch (err) {
+      this.opts.log.warn(`queue move round failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** One round: every move leaving this set driven one step. */
+  async round(): Promise<Map<string, MoveStep>> {
+    const out = new Map<string, MoveStep>();
+    const moves = await this.movesFromHere();
+    if (isError(moves)) return out;
+    for (const e of moves) out.set(e.name, await this.step(e, e.change as MoveChange));
+    return out;
+  }
+
+  /**
+   * The moves leaving this set. Every route is listed only when the controller's routeEpoch moved
+   * since the last listing (a move begun, advanced or ended moves it; a cluster of 100,000 queues
+   * is 100 pages): otherwise one listSets, and each move still under way read again by name.
+   */
+  private async movesFromHere(): Promise<EntityRecord[] | ErrorResult> {
+    const sets = await this.opts.controller.read({ kind: 'listSets' });
+    if (!sets.ok) return sets;
+    if (sets.routeEpoch !== this.listedEpoch) {
+      const all = await this.listMoves();
+      if (isError(all)) return all;
+      // The epoch read before the listing: a change during it is listed again next round.
+      this.listedEpoch = sets.routeEpoch;
+      this.moving = all.map((e) => e.name);
+      return all;
+    }
+    const out: EntityRecord[] = [];
+    for (const name of this.moving) {
+      const r = await this.opts.controller.read({ kind: 'getRoute', type: 'queue', name });
+      if (!r.ok && r.error !== 'queueNotExist') return r;
+      if (r.ok && r.kind === 'entity' && this.leaving(r.entity)) out.push(r.entity);
+    }
+    this.moving = out.map((e) => e.name);
+    return out;
+  }
+
+  private leaving(e: EntityRecord): boolean {
+    return e.type === 'queue' && e.change?.type === 'move' && e.change.from === this.opts.setId && e.shards.length === 1;
+  }
+
+  /** The queues of one shard moving away from this set, from every route the controller has. */
+  private async listMoves(): Promise<EntityRecord[] | ErrorResult> {
+    const out: EntityRecord[] = [];
+    for (let offset = 0; ; offset += CONTROLLER_LIMITS.listLimitMax) {
+      const r = await this.opts.controller.read({ kind: 'listRoutes', type: 'queue', prefix: '', offset, limit: CONTROLLER_LIMITS.listLimitMax });
+      if (!r.ok) return r;
+      if (r.kind !== 'routes') return fail('notApplied', undefined, `listRoutes answered ${r.kind}`);
+      for (const e of r.entities) if (this.leaving(e)) out.push(e);
+      if (r.entities.length < CONTROLLER_LIMITS.listLimitMax || offset + r.entities.length >= r.totalCount) return out;
+    }
+  }
+
+  /** One step of one move; every step is safe to repeat (after a failure, on a new leader). */
+  async step(e: EntityRecord, move: MoveChange): Promise<MoveStep> {
+    const name = e.name;
+    const ctx = this.opts.ctx();
+    const key = name.toLowerCase();
+    const first = !this.known.has(key);
+    if (first) this.opts.forgetRoute(name);
+    const src = await this.opts.own.getQueueAttributes(ctx, name);
+    if (isError(src)) {
+      // Deleted as the move's last step (by this leader or one before): only the route is left to change.
+      if (src.error === 'queueNotExist') return this.complete(name, move);
+      return this.failed(name, 'reading the source queue', src);
+    }
+    if (first) {
+      // Nothing is sent until the target holds the queue: a send to a missing queue drops the message.
+      const made = await this.opts.serviceOf(move.to).submit(ctx, { kind: 'createQueue', queueName: name, attrs: shardCreateAttrs(src.attributes) });
+      if (isError(made) && made.error !== 'queueExists') {
+        this.warn(name, `moving queue ${name} to set ${move.to}: the queue could not be created there (${detailOf(made)}); trying again`);
+        return 'targetMissing';
+      }
+      this.known.add(key);
+    }
+    let moved = 0;
+    for (let i = 0; i < BATCHES_PER_ROUND; i++) {
+      const r = await this.opts.own.submit(ctx, { kind: 'moveMessages', sourceQueue: name, destinationQueue: name, maxMessages: LIMITS.moveBatchMax, remoteDestination: true });
+      if (isError(r)) return this.failed(name, 'moving messages out', r);
+      if (r.kind !== 'moveMessages') return this.failed(name, 'moving messages out', fail('internalError', undefined, `moveMessages answered ${r.kind}`));
+      moved += r.moved;
+      if (r.moved < LIMITS.moveBatchMax) break;
+    }
+    if (moved > 0) return 'moving';
+    if (heldMessages(src.attributes) > 0) {
+      // In flight (deleted by their consumer, or visible again later) or delayed (moved once due).
+      const again = await this.opts.own.getQueueAttributes(ctx, name);
+      if (isError(again) || heldMessages(again.attributes) > 0) return 'waiting';
+    }
+    if (move.phase === 'copying') {
+      const r = await this.opts.controller.submit({ kind: 'advanceMove', type: 'queue', name });
+      if (isError(r) && r.error !== 'routeChangePhase') return this.failed(name, 'advancing the move', r);
+    }
+    const del = await this.opts.own.submit(ctx, { kind: 'deleteQueue', queueName: name, ifEmpty: true });
+    if (isError(del)) {
+      // queueNotEmpty: its outbox is still sending, or a late send arrived; the next round goes on.
+      if (del.error === 'queueNotEmpty') return 'notEmpty';
+      if (del.error !== 'queueNotExist') return this.failed(name, 'deleting the emptied source', del);
+    }
+    return this.complete(name, { ...move, phase: 'cutover' });
+  }
+
+  private async complete(name: string, move: MoveChange): Promise<MoveStep> {
+    if (move.phase === 'copying') {
+      const r = await this.opts.controller.submit({ kind: 'advanceMove', type: 'queue', name });
+      if (isError(r) && r.error !== 'routeChangePhase') return this.failed(name, 'advancing the move', r);
+    }
+    const r = await this.opts.controller.submit({ kind: 'completeMove', type: 'queue', name });
+    if (isError(r) && r.error !== 'routeChangeNotExist') return this.failed(name, 'completing the move', r);
+    this.known.delete(name.toLowerCase());
+    this.opts.forgetRoute(name);
+    this.opts.log.info(`queue ${name} moved from set ${move.from} to set ${move.to}`, { queue: name });
+    return 'completed';
+  }
+
+  private failed(name: string, what: string, e: ErrorResult): MoveStep {
+    this.warn(name, `moving queue ${name}: ${what} failed (${detailOf(e)}); the next round tries again`);
+    return 'failed';
+  }
+
+  private warn(name: string, msg: string): void {
+    const admitted = this.limit.admit(name.toLowerCase());
+    if (admitted === undefined) return;
+    this.opts.log.warn(admitted.suppressed > 0 ? `${msg} (${admitted.suppressed} similar lines suppressed)` : msg, { queue: name });
+  }
+}

@@ -1,0 +1,217 @@
+// Moving a queue to another set under load, as real processes: `cluster start-local --sets 2`,
+// a queue with a backlog on one set, producers and consumers through every node of both sets with
+// the history checker, `opencmq cluster move-queue` to the other set, and kill -9 of a leader
+// mid-move: the source set's (its mover is resumed by the new leader), the target set's, the
+// controller's. Each move ends with the queue on the target alone; the drain then checks the
+// history: nothing acknowledged lost, no message delivered twice within one visibility period.
+// A set keeps a majority through one kill (start-local --keep-going does not restart a member),
+// so each test kills at most one member of each set.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import type { ClusterNodeStatus } from '../../src/protocol/cluster-types';
+import { CheckedLoad, describeReport } from '../helpers/checked-load';
+import { alive, freeBases, startCli } from '../helpers/cli-process';
+import { cmqRequest } from '../helpers/load-clients';
+
+type Report = ClusterNodeStatus & { endpoint: string; reachable: boolean };
+
+const VISIBILITY_S = 3;
+const QUEUE = 'moving';
+const BACKLOG = 300;
+
+async function statusJson(endpoints: string[]): Promise<Report[]> {
+  const r = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], { timeoutMs: 60_000 }).done;
+  return JSON.parse(r.stdout) as Report[];
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${last}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+interface TwoSets {
+  endpoints: string[];
+  /** start-local: set 1 is n1-n3 (endpoints 0-2), set 2 n4-n6. */
+  setEndpoints: (setId: number) => string[];
+  pids: Record<string, number>;
+  cli: ReturnType<typeof startCli>;
+  dir: string;
+  /** Endpoints of members not killed. */
+  alive: () => string[];
+  kill: (r: Report) => void;
+}
+
+async function startTwoSets(prefix: string): Promise<TwoSets> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const [api, raft, admin, sqs] = await freeBases(4, 6);
+  const endpoints = [0, 1, 2, 3, 4, 5].map((i) => `http://127.0.0.1:${api! + i}`);
+  const cli = startCli(
+    ['cluster', 'start-local', '--sets', '2', '--keep-going', '--data-dir', path.join(dir, 'c'), '--base-port', String(api), '--raft-base-port', String(raft),
+      '--admin-base-port', String(admin), '--sqs-base-port', String(sqs), '--log-format', 'json'],
+    { timeoutMs: 230_000 },
+  );
+  const killed = new Set<string>();
+  const t: TwoSets = {
+    endpoints,
+    setEndpoints: (id) => (id === 1 ? endpoints.slice(0, 3) : endpoints.slice(3)),
+    pids: {},
+    cli,
+    dir,
+    alive: () => endpoints.filter((e) => !killed.has(e)),
+    kill: (r) => {
+      process.kill(t.pids[r.nodeId]!, 'SIGKILL');
+      killed.add(r.endpoint);
+    },
+  };
+  await until('the members line', 30_000, () => Promise.resolve(/^members: /m.test(cli.stdout()) ? true : undefined));
+  const line = /^members: (.*)$/m.exec(cli.stdout())![1]!;
+  t.pids = Object.fromEntries([...line.matchAll(/(n\d) pid (\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+  await until('both sets registered with the controller', 120_000, async () => {
+    const st = await statusJson(endpoints.slice(0, 1));
+    return st[0]?.sets?.length === 2 ? true : undefined;
+  });
+  return t;
+}
+
+function stopTwoSets(t: TwoSets, failed: boolean): void {
+  if (failed) {
+    console.error(
+      t.cli
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('mov') || l.includes('"level":"warn"') || l.includes('"level":"error"'))
+        .slice(-80)
+        .join('\n'),
+    );
+  }
+  t.cli.kill();
+  for (const pid of Object.values(t.pids)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(t.dir, { recursive: true, force: true });
+}
+
+/** The set holding the queue, once the controller counts it. */
+async function setOfQueue(t: TwoSets): Promise<number> {
+  const sets = await until('the queue counted on its set', 30_000, async () => {
+    const st = (await statusJson(t.alive().slice(0, 1)))[0]?.sets ?? [];
+    return st.reduce((n, x) => n + x.entities, 0) === 1 ? st : undefined;
+  });
+  return sets.find((x) => x.entities === 1)!.id;
+}
+
+/** A backlog of `n` messages, every send recorded in the history. */
+async function backlog(t: TwoSets, load: CheckedLoad, n: number): Promise<void> {
+  const eps = t.alive();
+  for (let i = 0; i < n; i += 10) await Promise.all(Array.from({ length: 10 }, (_, k) => load.probeSend(eps[(i + k) % eps.length]!)));
+}
+
+/**
+ * One move under load: `cluster move-queue` to `to`, `victim` (a status row) killed ~0.7 s later,
+ * then waits until the move is done and the load still progresses. Returns how long the move took.
+ */
+async function moveRound(t: TwoSets, load: CheckedLoad, from: number, to: number, victim: () => Promise<Report>, what: string): Promise<number> {
+  const startedAt = Date.now();
+  const started = await startCli(['cluster', 'move-queue', QUEUE, '--to', String(to), '--endpoint', t.alive()[0]!, '--json'], { timeoutMs: 60_000 }).done;
+  assert.equal(started.code, 0, started.stderr);
+  const begun = JSON.parse(started.stdout) as { fromSet: number; toSet: number; phase: string; sourceMessages: number };
+  assert.deepEqual([begun.fromSet, begun.toSet, begun.phase], [from, to, 'copying']);
+  console.log(`move ${from} -> ${to}: started, ${begun.sourceMessages} messages on set ${from}`);
+  await new Promise((r) => setTimeout(r, 700));
+  const v = await victim();
+  t.kill(v);
+  console.log(`move ${from} -> ${to}: killed ${v.nodeId} (${what}) mid-move`);
+  await load.waitForProgress({ sends: 20, deletes: 20, timeoutMs: 30_000 });
+  await until(`the move ${from} -> ${to} done`, 120_000, async () => {
+    const r = await cmqRequest(t.alive()[0]!, 'OpencmqMoveQueue', { queueName: QUEUE, toSet: to }, { timeoutMs: 10_000 });
+    return r.code === 0 && r['phase'] === 'done' ? true : undefined;
+  });
+  const tookMs = Date.now() - startedAt;
+  console.log(`move ${from} -> ${to}: done in ${tookMs} ms`);
+  // The load goes on against the queue on its new set.
+  await load.waitForProgress({ sends: 20, deletes: 20, timeoutMs: 30_000 });
+  const after = (await statusJson(t.alive().slice(0, 1)))[0]?.sets ?? [];
+  assert.deepEqual(
+    Object.fromEntries(after.map((x) => [x.id, x.entities])),
+    { [from]: 0, [to]: 1 },
+    'the queue is routed to the target set only',
+  );
+  return tookMs;
+}
+
+/** The leader of set `id` as its reachable members report it. */
+async function leaderOf(t: TwoSets, id: number): Promise<Report> {
+  return until(`a leader of set ${id}`, 30_000, async () => (await statusJson(t.setEndpoints(id).filter((e) => t.alive().includes(e)))).find((r) => r.reachable && r.role === 'leader'));
+}
+
+test('move-queue under load, the source set\'s leader killed mid-move: the new leader finishes it; nothing acknowledged lost, nothing delivered twice', { timeout: 240_000 }, async () => {
+  const t = await startTwoSets('opencmq-move-src-');
+  let load: CheckedLoad | undefined;
+  let failed = true;
+  try {
+    load = await CheckedLoad.start({ endpoints: t.endpoints, queueName: QUEUE, visibilityTimeoutS: VISIBILITY_S, senders: 3, receivers: 2 });
+    const from = await setOfQueue(t);
+    const to = from === 1 ? 2 : 1;
+    await backlog(t, load, BACKLOG);
+    await load.waitForProgress({ sends: 20, deletes: 20 });
+    await moveRound(t, load, from, to, () => leaderOf(t, from), `leader of the source set ${from}`);
+    const report = await load.finish(t.alive());
+    console.log(`move (source leader killed): ${describeReport(report)}`);
+    assert.ok(report.summary.sendsAcked >= BACKLOG);
+    t.cli.interrupt();
+    await t.cli.done;
+    failed = false;
+  } finally {
+    await load?.stop().catch(() => undefined);
+    stopTwoSets(t, failed);
+  }
+});
+
+test('move-queue there and back under load: the target set\'s leader killed in one move, the controller\'s leader in the other; nothing acknowledged lost, nothing delivered twice', { timeout: 240_000 }, async () => {
+  const t = await startTwoSets('opencmq-move-tgt-');
+  let load: CheckedLoad | undefined;
+  let failed = true;
+  try {
+    load = await CheckedLoad.start({ endpoints: t.endpoints, queueName: QUEUE, visibilityTimeoutS: VISIBILITY_S, senders: 3, receivers: 2 });
+    const home = await setOfQueue(t);
+    const away = home === 1 ? 2 : 1;
+    await backlog(t, load, BACKLOG);
+    await load.waitForProgress({ sends: 20, deletes: 20 });
+    // The controller runs on set 1's members: set 2's leader is killed in the move into set 2,
+    // the controller's leader (a member of set 1) in the other, so each set loses one member.
+    const controllerLeader = async (): Promise<Report> => {
+      const st = (await statusJson(t.alive().slice(0, 1)))[0];
+      const id = st?.controller?.leader;
+      assert.ok(id, 'the controller has a leader');
+      const r = (await statusJson(t.setEndpoints(1).filter((e) => t.alive().includes(e)))).find((x) => x.nodeId === id);
+      assert.ok(r, `${id} is a member of set 1`);
+      return r;
+    };
+    const intoSet2 = (from: number): Promise<number> => moveRound(t, load!, from, 2, () => leaderOf(t, 2), 'leader of the target set 2');
+    const intoSet1 = (from: number): Promise<number> => moveRound(t, load!, from, 1, controllerLeader, 'leader of the controller');
+    await (away === 2 ? intoSet2(home) : intoSet1(home));
+    await backlog(t, load, BACKLOG / 3);
+    await (home === 2 ? intoSet2(away) : intoSet1(away));
+    const report = await load.finish(t.alive());
+    console.log(`move (target and controller leaders killed): ${describeReport(report)}`);
+    t.cli.interrupt();
+    await t.cli.done;
+    failed = false;
+  } finally {
+    await load?.stop().catch(() => undefined);
+    stopTwoSets(t, failed);
+  }
+});

@@ -1,0 +1,71 @@
+// opencmq cluster move-queue: the request it makes, what it prints, --wait following the move to
+// its end, and its usage errors.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { runCli } from '../../src/cli/run';
+import type { CliClient, CliIo } from '../../src/cli/cli-io';
+import { InMemoryCmq } from '../../src/client/fake';
+
+type Answer = { fromSet: number; toSet: number; phase: 'copying' | 'cutover' | 'done'; sourceMessages: number };
+
+async function run(argv: string[], client: object): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    env: {},
+    stdinLines: async function* () {
+      await Promise.resolve();
+      yield* [];
+    },
+    signal: new AbortController().signal,
+  };
+  const code = await runCli(argv, io, { makeClient: () => client as CliClient, startServer: () => Promise.reject(new Error('no server')) });
+  return { code, out, err };
+}
+
+/** A server whose move goes copying -> cutover -> done, one step per request. */
+function movingServer(): { calls: [string, number][]; moveQueue(name: string, toSet: number): Promise<Answer> } {
+  const steps: Answer[] = [
+    { fromSet: 1, toSet: 2, phase: 'copying', sourceMessages: 3 },
+    { fromSet: 1, toSet: 2, phase: 'copying', sourceMessages: 3 },
+    { fromSet: 1, toSet: 2, phase: 'cutover', sourceMessages: 0 },
+    { fromSet: 2, toSet: 2, phase: 'done', sourceMessages: 0 },
+  ];
+  const calls: [string, number][] = [];
+  return {
+    calls,
+    moveQueue(name, toSet) {
+      calls.push([name, toSet]);
+      return Promise.resolve(steps[Math.min(calls.length - 1, steps.length - 1)]!);
+    },
+  };
+}
+
+void test('cluster move-queue NAME --to SET starts the move and prints where it stands', async () => {
+  const server = movingServer();
+  const r = await run(['cluster', 'move-queue', 'orders', '--to', '2'], server);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  assert.deepEqual(server.calls, [['orders', 2]]);
+  assert.deepEqual(r.out, ['queue orders: moving from set 1 to set 2 (copying, 3 messages left on set 1)']);
+});
+
+void test('cluster move-queue --wait follows the move to its end, printing each change', { timeout: 30_000 }, async () => {
+  const server = movingServer();
+  const r = await run(['cluster', 'move-queue', 'orders', '--to', '2', '--wait'], server);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  assert.equal(server.calls.length, 4);
+  assert.deepEqual(r.out, ['queue orders: moving from set 1 to set 2 (copying, 3 messages left on set 1)', 'queue orders: moving from set 1 to set 2 (cutover, 0 messages left on set 1)', 'queue orders is on set 2']);
+});
+
+void test('cluster move-queue: --to is required and a set id; the in-memory fake is no server', async () => {
+  assert.equal((await run(['cluster', 'move-queue', 'orders'], movingServer())).code, 2);
+  assert.equal((await run(['cluster', 'move-queue', 'orders', '--to', '0'], movingServer())).code, 2);
+  assert.equal((await run(['cluster', 'move-queue', '--to', '2'], movingServer())).code, 2);
+  const fake = await run(['cluster', 'move-queue', 'orders', '--to', '2'], new InMemoryCmq());
+  assert.equal(fake.code, 2);
+  assert.match(fake.err.join('\n'), /cluster move-queue needs a server endpoint/);
+});

@@ -1,0 +1,344 @@
+// Moving a one-shard queue to another set (node/queue-move.ts) through the access layer
+// (node/cluster-service.ts, node/sharded-queues.ts): OpencmqMoveQueue's checks, how the queue is
+// served in each phase of the move, and the mover on the source set's leader that drains it into
+// the target through its outbox and ends the move. The sets are real queue state machines, the
+// controller the real controller state machine; the outbox is sent as the leader's delivery loop
+// sends it (through the access layer, with its deduplication id, settled through the log).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import type { Command } from '../../src/broker/commands';
+import { deadLetterDedupId, queueSendCommand } from '../../src/node/outbox';
+import { QueueMover, type MoveStep } from '../../src/node/queue-move';
+import { MOVE_QUEUE_ACTIONS } from '../../src/api/move-queue-action';
+import type { ClusterQueueService } from '../../src/node/cluster-service';
+import { nodeRuntime } from '../../src/runtime/node-runtime';
+import { captureLogger } from '../helpers/capture-logger';
+import { cluster, ctx, errorOf, ok, send, type FakeSet } from '../helpers/set-fakes';
+
+type Cluster = ReturnType<typeof cluster>;
+
+/** A queue on set 1 of two, holding `bodies` visible messages. */
+async function queueOnSet1(c: Cluster, name: string, bodies: string[]): Promise<void> {
+  const placed = await c.controller.submit({ kind: 'createEntity', type: 'queue', name, setId: 1 });
+  assert.ok(placed.ok);
+  await ok(c.set(1), { kind: 'createQueue', queueName: name, attrs: { visibilityTimeout: 30 } });
+  for (const b of bodies) await send(c.set(1), name, b);
+}
+
+function moverOf(c: Cluster, fromSet: number, forgot: string[] = []): QueueMover {
+  return new QueueMover({
+    setId: fromSet,
+    leads: () => true,
+    controller: c.controller,
+    own: c.set(fromSet),
+    serviceOf: (id) => c.set(id),
+    forgetRoute: (name) => forgot.push(name),
+    runtime: nodeRuntime,
+    log: captureLogger(),
+    ctx: () => ctx,
+  });
+}
+
+/** What the source leader's delivery loop does with its outbox: each message sent through `via`, then settled. */
+async function deliverOutbox(source: FakeSet, via: ClusterQueueService): Promise<number> {
+  const due = source.h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 1000);
+  for (const d of due) {
+    const r = await via.submit(ctx, queueSendCommand(d.destinationQueue, source.h.body(d.body), deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), { enveloped: d.enveloped }));
+    assert.ok(r.ok, JSON.stringify(r));
+    await ok(source, { kind: 'deadLetterSent', queueName: d.sourceQueue, msgId: d.msgId });
+  }
+  return due.length;
+}
+
+function bodiesOf(set: FakeSet, name: string): string[] {
+  const out: string[] = [];
+  const r = set.h.run({ kind: 'receiveMessages', queueName: name, numOfMsg: 16, seed: 3, visibilitySeconds: 1 });
+  if (r.ok && r.kind === 'receiveMessages') for (const m of r.messages) out.push(set.h.body(m.body).toString());
+  return out.sort();
+}
+
+void test('moveQueue: refused for a missing, sharded, FIFO, dead-letter-bound queue and a dead-letter queue; the target is checked by the controller', async () => {
+  const c = cluster(3);
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'nope', 2)), 'queueNotExist');
+  await ok(c.svc, { kind: 'createQueue', queueName: 'wide', attrs: {}, shards: 2 });
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'wide', 3)), 'queueMoveUnsupported');
+  await queueOnSet1(c, 'plain', []);
+  const fifo = await c.controller.submit({ kind: 'createEntity', type: 'queue', name: 'ordered.fifo', setId: 1 });
+  assert.ok(fifo.ok);
+  await ok(c.set(1), { kind: 'createQueue', queueName: 'ordered.fifo', attrs: { sqs: { fifo: true } } });
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'ordered.fifo', 2)), 'queueMoveUnsupported');
+  await queueOnSet1(c, 'dlq', []);
+  await queueOnSet1(c, 'src', []);
+  await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', policy: 0, maxReceiveCount: 3 } } });
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'src', 2)), 'queueMoveUnsupported', 'it has a dead-letter policy');
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'dlq', 2)), 'queueMoveUnsupported', 'it is a dead-letter queue');
+  const there = await c.svc.moveQueue(ctx, 'plain', 1);
+  assert.ok(there.ok);
+  assert.equal(there.move.phase, 'done', 'already on that set: nothing to move');
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'plain', 9)), 'setNotExist');
+  // A queue subscription of a topic on the same set delivers into that set's copy of the queue.
+  await queueOnSet1(c, 'fed', []);
+  await ok(c.set(1), { kind: 'createTopic', topicName: 'news', maxMsgSize: 65536, filterType: 1 });
+  await ok(c.set(1), { kind: 'subscribe', topicName: 'news', subscriptionName: 'to-fed', protocol: 'queue', endpoint: 'fed', notifyStrategy: 'BACKOFF_RETRY', notifyContentFormat: 'SIMPLIFIED', filterTags: [], bindingKeys: [] });
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'fed', 2)), 'queueMoveUnsupported', 'subscribed to a topic on its set');
+  await ok(c.set(1), { kind: 'unsubscribe', topicName: 'news', subscriptionName: 'to-fed' });
+  assert.ok((await c.svc.moveQueue(ctx, 'fed', 2)).ok, 'unsubscribed, it moves');
+  for (const name of ['ordered.fifo', 'src', 'dlq', 'plain']) assert.equal(c.controller.sm.route('queue', name)?.change, undefined, `${name}: no move recorded`);
+  assert.ok(!c.set(2).has('plain'));
+});
+
+void test('moveQueue: records the move, creates the queue on the target with its settings; again: the same move; elsewhere: refused', async () => {
+  const c = cluster(3);
+  await queueOnSet1(c, 'q', ['a']);
+  const r = await c.svc.moveQueue(ctx, 'q', 2);
+  assert.ok(r.ok);
+  assert.deepEqual(r.move, { from: 1, to: 2, phase: 'copying', sourceMessages: 1 });
+  assert.deepEqual(c.controller.sm.route('queue', 'q')?.change, { type: 'move', shard: 0, from: 1, to: 2, phase: 'copying', startedAtMs: (c.controller.sm.route('queue', 'q')?.change as { startedAtMs: number }).startedAtMs });
+  assert.equal(c.set(2).h.sm.getQueueAttributes('q')?.visibilityTimeout, 30, 'created on the target with the source settings');
+  const again = await c.svc.moveQueue(ctx, 'q', 2);
+  assert.ok(again.ok);
+  assert.equal(again.move.phase, 'copying');
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'q', 3)), 'routeChangeRunning');
+  // The extension action over the same service.
+  const params = new Map([
+    ['queueName', 'q'],
+    ['toSet', '2'],
+  ]);
+  const answer = (await MOVE_QUEUE_ACTIONS['OpencmqMoveQueue']!({ service: c.svc, ctx }, { get: (k: string) => params.get(k) } as never)) as { ok: boolean; fields: Record<string, unknown> };
+  assert.deepEqual(answer, { ok: true, fields: { fromSet: 1, toSet: 2, phase: 'copying', sourceMessages: 1 } });
+});
+
+void test('during a move: sends go to the target, receives gather from both, handles go to the set that issued them, attributes add up, whole-queue changes reach both', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['old-1', 'old-2']);
+  const other = c.node(2); // a node of the target set that read the route before the move
+  assert.ok((await other.getQueueAttributes(ctx, 'q')).ok);
+  const before = await c.svc.receive(ctx, 'q', 1, 0);
+  assert.ok(before.ok && before.messages.length === 1);
+  const handle = before.messages[0]!.receiptHandle;
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+
+  await send(c.svc, 'q', 'new-1');
+  assert.equal(c.set(2).counts('q').active, 1, 'a send goes to the target');
+  assert.equal(c.set(1).counts('q').active, 1);
+  // The other node learns of the move by the route epoch (read in the background, then used).
+  for (let i = 0; i < 2; i++) {
+    await other.getQueueAttributes(ctx, 'q');
+    await new Promise((r) => setImmediate(r));
+  }
+  await send(other, 'q', 'new-2');
+  assert.equal(c.set(2).counts('q').active, 2, "the other node's send went to the target too");
+
+  const attrs = await c.svc.getQueueAttributes(ctx, 'q');
+  assert.ok(attrs.ok);
+  assert.equal(attrs.attributes.activeMsgNum, 3);
+  assert.equal(attrs.attributes.inactiveMsgNum, 1);
+  assert.equal(attrs.attributes.shards, undefined, 'one queue, not two shards');
+
+  const got = await c.svc.receive(ctx, 'q', 16, 0);
+  assert.ok(got.ok);
+  assert.deepEqual(got.messages.map((m) => m.bodyBytes.toString()).sort(), ['new-1', 'new-2', 'old-2']);
+  // A handle from before the move still works: it goes to the source.
+  const del = await ok(c.svc, { kind: 'deleteMessages', queueName: 'q', receiptHandles: [handle, ...got.messages.map((m) => m.receiptHandle)] });
+  assert.deepEqual(del.failures, []);
+  assert.equal(c.set(1).counts('q').inactive, 0);
+  assert.equal(c.set(2).counts('q').inactive, 0);
+
+  await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'q', attrs: { visibilityTimeout: 77 } });
+  assert.equal(c.set(1).h.sm.getQueueAttributes('q')?.visibilityTimeout, 77);
+  assert.equal(c.set(2).h.sm.getQueueAttributes('q')?.visibilityTimeout, 77);
+});
+
+void test('the mover drains the source into the target, waits for messages in flight, deletes the emptied source and ends the move', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1', 'm2', 'm3', 'm4']);
+  const inflight = await c.svc.receive(ctx, 'q', 1, 0);
+  assert.ok(inflight.ok && inflight.messages.length === 1);
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  const forgot: string[] = [];
+  const mover = moverOf(c, 1, forgot);
+
+  let steps = await mover.round();
+  assert.equal(steps.get('q'), 'moving' satisfies MoveStep);
+  assert.deepEqual(forgot, ['q'], "this node's cached route is read again before its outbox sends");
+  assert.equal(c.set(1).counts('q').active, 0, 'the visible messages left the source');
+  assert.equal(c.set(1).counts('q').inactive, 1, 'the one in flight stays');
+  assert.equal(await deliverOutbox(c.set(1), c.svc), 3);
+  assert.equal(c.set(2).counts('q').active, 3);
+  // Sent again (a new leader resending what it had not settled): deduplicated on the target.
+  steps = await mover.round();
+  assert.equal(steps.get('q'), 'waiting', 'a message is in flight on the source');
+  assert.equal(c.controller.sm.route('queue', 'q')?.change?.type, 'move');
+
+  await ok(c.svc, { kind: 'deleteMessages', queueName: 'q', receiptHandles: [inflight.messages[0]!.receiptHandle] });
+  steps = await mover.round();
+  assert.equal(steps.get('q'), 'completed');
+  const route = c.controller.sm.route('queue', 'q');
+  assert.deepEqual(route?.shards, [2]);
+  assert.equal(route?.change, undefined);
+  assert.ok(!c.set(1).has('q'), 'the source is deleted');
+  assert.deepEqual(bodiesOf(c.set(2), 'q'), ['m2', 'm3', 'm4']);
+  assert.ok(c.set(1).submitted.some((x) => x.kind === 'deleteQueue' && x.ifEmpty === true), 'deleted only if empty');
+  // Nothing left to do.
+  assert.equal((await mover.round()).size, 0);
+  const done = await c.svc.moveQueue(ctx, 'q', 2);
+  assert.ok(done.ok);
+  assert.equal(done.move.phase, 'done');
+});
+
+void test("the source leader's outbox sends reach the target even through a route cached before the move (a new leader's): never back into the source", async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1', 'm2']);
+  const newLeader = c.node(1);
+  assert.ok((await newLeader.getQueueAttributes(ctx, 'q')).ok, 'its route read before the move');
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  assert.equal((await moverOf(c, 1).round()).get('q'), 'moving');
+  // The old leader sent m1 and died before settling it; the new leader sends both.
+  const due = c.set(1).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10);
+  const first = due[0]!;
+  await ok(c.svc, queueSendCommand('q', c.set(1).h.body(first.body), deadLetterDedupId('q', first.msgId, first.sinceIndex), { enveloped: first.enveloped }));
+  assert.equal(await deliverOutbox(c.set(1), newLeader), 2);
+  assert.equal(c.set(1).counts('q').active, 0, 'nothing went back into the source');
+  assert.deepEqual(bodiesOf(c.set(2), 'q'), ['m1', 'm2'], 'each once: the resend was deduplicated on the target');
+});
+
+void test('a message sent to the source by a node that did not know of the move refuses the delete, is moved on, and the move then ends', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1']);
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  const mover = moverOf(c, 1);
+  assert.equal((await mover.round()).get('q'), 'moving');
+  await deliverOutbox(c.set(1), c.svc);
+  // Lands on the source just before the delete is applied.
+  let landed = false;
+  c.set(1).beforeApply = (cmd: Command) => {
+    if (cmd.kind === 'deleteQueue' && !landed) {
+      landed = true;
+      c.set(1).h.run({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [Buffer.from('late')] });
+    }
+  };
+  assert.equal((await mover.round()).get('q'), 'notEmpty');
+  assert.ok(c.set(1).has('q'), 'not deleted: it held the late message');
+  assert.equal(c.controller.sm.route('queue', 'q')?.change?.type, 'move', 'in cutover');
+  assert.equal((await mover.round()).get('q'), 'moving');
+  await deliverOutbox(c.set(1), c.svc);
+  assert.equal((await mover.round()).get('q'), 'completed');
+  assert.deepEqual(bodiesOf(c.set(2), 'q'), ['late', 'm1']);
+});
+
+void test('a new leader resumes a move whose source was already deleted; meanwhile the emptied source counts as an empty shard', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1']);
+  const got = await c.svc.receive(ctx, 'q', 1, 0);
+  assert.ok(got.ok);
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  await ok(c.svc, { kind: 'deleteMessages', queueName: 'q', receiptHandles: [got.messages[0]!.receiptHandle] });
+  await send(c.svc, 'q', 'on-target');
+  // The old leader advanced the move and deleted the source, then died before completing it.
+  assert.ok((await c.controller.submit({ kind: 'advanceMove', type: 'queue', name: 'q' })).ok);
+  await ok(c.set(1), { kind: 'deleteQueue', queueName: 'q', ifEmpty: true });
+  const fresh = c.node(1);
+  const r = await fresh.receive(ctx, 'q', 16, 0);
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(
+    r.messages.map((m) => m.bodyBytes.toString()),
+    ['on-target'],
+  );
+  const a = await fresh.getQueueAttributes(ctx, 'q');
+  assert.ok(a.ok);
+  assert.equal(a.attributes.inactiveMsgNum, 1);
+  // A handle of the deleted source: none can be current (it had none in flight).
+  const old = await ok(fresh, { kind: 'deleteMessages', queueName: 'q', receiptHandles: [got.messages[0]!.receiptHandle, r.messages[0]!.receiptHandle] });
+  assert.deepEqual(
+    old.failures.map((f) => [f.index, f.error]),
+    [[0, 'receiptHandleInvalid']],
+  );
+  // A long poll waits its whole wait on the target, none of it on the deleted source.
+  c.set(2).waits.length = 0;
+  const none = await fresh.receive(ctx, 'q', 1, 2);
+  assert.ok(none.ok && none.messages.length === 0);
+  assert.equal(c.set(2).waits.reduce((a, b) => a + b, 0), 2);
+  assert.equal((await moverOf(c, 1).round()).get('q'), 'completed');
+  assert.deepEqual(c.controller.sm.route('queue', 'q')?.shards, [2]);
+});
+
+void test('the mover creates the queue on the target before it moves anything, and a non-leader does nothing', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1']);
+  assert.ok((await c.controller.submit({ kind: 'beginMove', type: 'queue', name: 'q', to: 2 })).ok);
+  c.set(2).down = true;
+  const mover = moverOf(c, 1);
+  assert.equal((await mover.round()).get('q'), 'targetMissing');
+  assert.equal(c.set(1).counts('q').active, 1, 'nothing moved while the target lacks the queue');
+  c.set(2).down = false;
+  assert.equal((await mover.round()).get('q'), 'moving');
+  assert.ok(c.set(2).has('q'));
+});
+
+void test('DeleteQueue during a move deletes both copies and abandons the move', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1']);
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  await ok(c.svc, { kind: 'deleteQueue', queueName: 'q' });
+  assert.ok(!c.set(1).has('q'));
+  assert.ok(!c.set(2).has('q'));
+  assert.equal(c.controller.sm.route('queue', 'q'), undefined);
+  assert.equal((await moverOf(c, 1).round()).size, 0);
+});
+
+void test('a long poll of a moving queue goes on on the target when the source is deleted during the wait', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', []);
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  let deleted = false;
+  c.set(1).onWait = () => {
+    c.set(1).h.run({ kind: 'deleteQueue', queueName: 'q', ifEmpty: true });
+    deleted = true;
+  };
+  c.set(2).onWait = () => {
+    if (deleted) c.set(2).h.run({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [Buffer.from('late')] });
+  };
+  const r = await c.svc.receive(ctx, 'q', 1, 5);
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(
+    r.messages.map((m) => m.bodyBytes.toString()),
+    ['late'],
+  );
+  assert.ok(deleted);
+});
+
+void test('a send to a moving queue whose target cannot take it now answers notApplied, never that the queue does not exist', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', []);
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  await ok(c.set(1), { kind: 'deleteQueue', queueName: 'q', ifEmpty: true });
+  c.set(2).down = true;
+  const r = await c.svc.submit(ctx, { kind: 'sendMessages', queueName: 'q', delaySeconds: null, bodies: [Buffer.from('x')] });
+  assert.equal(errorOf(r), 'notApplied');
+  c.set(2).down = false;
+  await send(c.svc, 'q', 'x');
+  assert.equal(c.set(2).counts('q').active, 1);
+});
+
+void test('the mover lists every route only when the route epoch moved; a move begun meanwhile is found', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1']);
+  await queueOnSet1(c, 'other', []);
+  const mover = moverOf(c, 1);
+  const listings = (): number => c.controller.reads.filter((q) => q.kind === 'listRoutes').length;
+  assert.equal((await mover.round()).size, 0);
+  assert.equal(listings(), 1);
+  assert.equal((await mover.round()).size, 0);
+  assert.equal(listings(), 1, 'nothing changed: one listSets, no listing');
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  assert.equal((await mover.round()).get('q'), 'moving');
+  assert.equal(listings(), 2);
+  await deliverOutbox(c.set(1), c.svc);
+  // Under way and the epoch unchanged: the move is read again by name, not by listing everything.
+  const byName = c.controller.reads.filter((q) => q.kind === 'getRoute').length;
+  assert.equal((await mover.round()).get('q'), 'completed');
+  assert.equal(listings(), 2);
+  assert.ok(c.controller.reads.filter((q) => q.kind === 'getRoute').length > byName);
+});

@@ -43,8 +43,8 @@ export function installMultiSetPatch(bug: MultiSetBug): () => void {
       type Patched = { set: RouteCache['set']; drop: RouteCache['drop'] };
       const proto = RouteCache.prototype as unknown as Patched;
       const { set, drop } = proto;
-      proto.set = function (this: RouteCache, type, name, shards, version, epoch) {
-        return this.peek(type, name) ?? set.call(this, type, name, shards, version, epoch);
+      proto.set = function (this: RouteCache, ...args: Parameters<RouteCache['set']>) {
+        return this.peek(args[0], args[1]) ?? set.apply(this, args);
       };
       proto.drop = function (): void {};
       return () => {

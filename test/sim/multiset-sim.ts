@@ -141,6 +141,12 @@ const RECREATED = 'gamma';
 /** After the drain, each member must serve every queue within this long (stale routes refreshed). */
 const PROBE_MS_MAX = 20_000;
 const OPERATOR = 'op';
+/**
+ * Created between the delete and the new create: placement puts a new queue on the least loaded
+ * set, often the one that just lost RECREATED; this one takes that place, so RECREATED usually
+ * comes back on another set than it was on.
+ */
+const FILLER = 'filler';
 const TOPIC = 'news';
 /** The topic's subscribed queues (placed like any queue: on the topic's set or another). */
 const SUB_QUEUES = [
@@ -221,7 +227,7 @@ export class MultiSetSimulation {
   private topicSet = 0;
   /** When the operator deletes and recreates RECREATED (virtual, from the start), and how far it got. */
   private readonly recreateAtMs: number;
-  private recreatePhase: 'waiting' | 'deleting' | 'creating' | 'done' = 'waiting';
+  private recreatePhase: 'waiting' | 'deleting' | 'filling' | 'creating' | 'done' = 'waiting';
   /** Per `group:queue`, the body ids of each committed send, by index (a queue delete drops those before it). */
   private readonly storedIn = new Map<string, { index: number; bodyIds: number[] }[]>();
   private readonly dropped = new Set<number>();
@@ -570,9 +576,15 @@ export class MultiSetSimulation {
     if (this.recreatePhase === 'deleting') {
       this.issue(c, member, member.service.submit(this.ctx(), { kind: 'deleteQueue', queueName: RECREATED }), (r) => {
         if (r?.ok || (r && !r.ok && r.error === 'queueNotExist')) {
-          this.recreatePhase = 'creating';
+          this.recreatePhase = 'filling';
           this.trace(`${RECREATED} deleted`);
         }
+      });
+      return;
+    }
+    if (this.recreatePhase === 'filling') {
+      this.issue(c, member, member.service.submit(this.ctx(), { kind: 'createQueue', queueName: FILLER, attrs: {} }), (r) => {
+        if (r?.ok || (r && !r.ok && r.error === 'queueExists')) this.recreatePhase = 'creating';
       });
       return;
     }
@@ -868,12 +880,14 @@ export class MultiSetSimulation {
       await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
       this.checkAll();
       const got = this.delivered.size + this.stats.topicDeliveries;
-      const busy = [...this.clients.values()].some((c) => c.busy || c.held.length > 0);
+      // Quiet: nothing delivered for a while, nothing held to delete (consumers keep asking, with long polls, so some call is nearly always in flight).
+      const busy = [...this.clients.values()].some((c) => c.held.length > 0);
       if (busy || got !== lastDelivered) quietSince = this.scheduler.nowMs;
       lastDelivered = got;
       if (this.scheduler.nowMs - quietSince > 8000 && this.recreatePhase === 'done' && this.allDelivered()) break;
     }
     await this.readPlacement();
+    this.trace(`placed at the end: ${[...this.placed].map(([n, set]) => `${n} on set ${set}`).join(', ')}`);
     this.checkNothingLost();
     await this.probeRoutes();
   }

@@ -78,7 +78,7 @@ test('an access layer that reports a failed delivery into another set\'s queue a
 });
 
 test('a route cache that keeps the first route it learned is caught: after a queue is deleted and created on another set, members that knew it never find it', { timeout: TIMEOUT_MS }, async () => {
-  const caught = await firstFailure('firstRouteForever', 4);
+  const caught = await firstFailure('firstRouteForever', 6);
   assert.ok(caught, 'no seed caught it');
   assert.equal(caught.failure!.check, 'staleRoute', caught.failure!.message);
 });

@@ -114,12 +114,13 @@ export function forwarder(
     if (servesServiceCalls(network.peerWireVersion(leader))) return undefined;
     const failed = (outcome: 'notApplied' | 'outcomeUnknown', why: string): Record<string, unknown> =>
       renderOutcome(fail(outcome, undefined, `forwarding to leader ${leader} failed: ${why}`), context.requestId);
-    const gone = requests.unreachable(leader, true);
-    if (gone !== undefined) return Promise.resolve(failed('notApplied', `${gone}; the request was not sent`));
-    return requests.send(leader, encodeForwarded(input, context), true).then((a) =>
-      // The leader's bytes go to the client untouched: parsing and re-serialising them here would
-      // round a clientRequestId above 2^53, which the Go SDK then cannot decode.
-      a.ok ? a.answer : failed(a.outcome, a.why),
-    );
+    return requests.recheck(leader, true).then((gone) => {
+      if (gone !== undefined) return failed('notApplied', `${gone}; the request was not sent`);
+      return requests.send(leader, encodeForwarded(input, context), true).then((a) =>
+        // The leader's bytes go to the client untouched: parsing and re-serialising them here would
+        // round a clientRequestId above 2^53, which the Go SDK then cannot decode.
+        a.ok ? a.answer : failed(a.outcome, a.why),
+      );
+    });
   };
 }

@@ -114,6 +114,18 @@ export class PeerRequests {
     return heartbeats ? this.silent(peer) : undefined;
   }
 
+  /**
+   * As `unreachable`, but a peer whose echo failed more than echoAfterMs ago gets one more echo
+   * first (it may be back: a partition healed, the process thawed). Without it a failed echo would
+   * be final, as nothing else is ever sent to a peer that looks unreachable: only an echo, never a
+   * call, tests a link that led nowhere.
+   */
+  async recheck(peer: string, heartbeats: boolean): Promise<string | undefined> {
+    const gone = this.unreachable(peer, heartbeats);
+    if (gone === undefined || !this.echoFailedAtMs.has(peer) || this.network.peerSilenceMs(peer) === undefined) return gone;
+    return (await this.confirm(peer)) ? this.unreachable(peer, heartbeats) : gone;
+  }
+
   /** "nothing heard from P for N ms" when the leader `peer` has been silent too long, else undefined. */
   private silent(peer: string): string | undefined {
     const silence = this.network.peerSilenceMs(peer);

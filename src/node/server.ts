@@ -14,22 +14,16 @@ import { verifySigV4 } from '../api/sqs/sigv4';
 import { acquireDataDir, type DataDirLock } from '../storage/data-dir';
 import { PeerTransport } from '../transport';
 import { forwarder, serveForwarded } from './forwarding';
-import { RoutedQueueService, serveServiceCalls } from './service-calls';
-import { PeerRequests } from './peer-requests';
-import { peerRequestTiming, raftTiming } from './raft-timing';
+import { raftTiming } from './raft-timing';
 import { nodeRuntime } from '../runtime/node-runtime';
 import type { QueueService } from '../service/queue-service';
 import { NodeHost, type HostedGroup } from './host';
 import { CONTROLLER_GROUP } from '../protocol/groups';
-import type { ControllerQuery } from '../controller/commands';
-import { ControllerClient } from './controller-client';
-import { controllerStatus, withControllerStatus } from './controller-status';
-import { askMemberInfo, heldEntitiesOf, serveMemberInfo, SetReporter, type MemberAddresses } from './set-reporter';
-import { listSetsOf, RemoteSets, type SetDirectory } from './remote-sets';
-import { ClusterQueueService } from './cluster-service';
-import { QueueMover } from './queue-move';
+import type { SetReporter, MemberAddresses } from './set-reporter';
+import type { QueueMover } from './queue-move';
+import type { SetDirectory } from './remote-sets';
+import { wireClusterAccess, wireSetService } from './cluster-wiring';
 import { oneSetOnly } from './shards';
-import { queueDeliveryThrough } from './outbox';
 import { isLoopback, loadCredentials } from './credentials';
 import { SINGLE_NODE_ID, type QueueNode } from './queue-node';
 import { createLogger } from './logger';
@@ -39,9 +33,6 @@ import { createAdminServer } from './admin-server';
 import { NodeMetrics } from './metrics';
 import type { ControllerPeers, RunningServer, ServerOptions } from './server-options';
 
-
-/** How long a status answer waits for the controller's list of sets. */
-const STATUS_CONTROLLER_WAIT_MS = 2_000;
 
 /**
  * The controller group's peers on this node: on a voter the other voters and any callers it was
@@ -229,16 +220,12 @@ async function serve(
   let service: QueueService = node;
   if (cluster && transport && rpc) {
     const leaderId = (): string | undefined => node.leaderId();
-    // One view of which peers answer, shared by every way this node sends requests to them.
-    const requests = new PeerRequests(rpc.network, nodeRuntime, peerRequestTiming(timing));
     // Requests this node takes run here, their service calls where the leader is.
-    const routed = new RoutedQueueService(node, { selfId: cluster.nodeId, network: rpc.network, leaderId, voters: () => node.voters() }, requests);
+    const { requests, routed } = wireSetService({ node, rpc, selfId: cluster.nodeId, runtime: nodeRuntime, timing, log: logger });
     service = routed;
     metrics?.attachPeerPaths(() => ({ ...requests.counters, ...routed.counters }));
     const links = transport;
     metrics?.attachPeerLinks(() => links.stats());
-    // Other members' service calls run here on this node's own service (a relayed one goes on to the leader).
-    serveServiceCalls(rpc, node, routed, cluster.nodeId, nodeRuntime, logger.child('api'));
     // Followers of the previous version forward whole requests: answered here when this node leads.
     const ctx = createApiContext({
       service: node,
@@ -260,100 +247,30 @@ async function serve(
   let mover: QueueMover | undefined;
   let sets: SetDirectory | undefined;
   if (ctl && cluster && transport && rpc) {
-    const view = transport.group(CONTROLLER_GROUP);
-    const local = controllerVoter ? host.controller() : undefined;
-    const client = new ControllerClient({
+    const wired = wireClusterAccess({
+      node,
+      rpc,
+      own: service,
+      views: transport,
+      ...(controllerVoter ? { localController: host.controller() } : {}),
       selfId: cluster.nodeId,
-      voters: Object.keys(ctl.voters).sort(),
-      requests: new PeerRequests(view, nodeRuntime, peerRequestTiming(timing)),
-      ...(local ? { local } : {}),
-      runtime: nodeRuntime,
-    });
-    const self = (): MemberAddresses => ({
-      peerAddress: addresses.peer ?? '',
-      apiAddress: addresses.api ?? '',
-      ...(addresses.sqs !== undefined ? { sqsAddress: addresses.sqs } : {}),
-    });
-    serveMemberInfo(rpc, self);
-    sets = new RemoteSets({
-      transport,
-      selfId: cluster.nodeId,
-      hostedGroups: [setGroup, CONTROLLER_GROUP],
-      listSets: listSetsOf(client),
-      runtime: nodeRuntime,
-      timing: peerRequestTiming(timing),
-    });
-    const members = rpc.network;
-    reporter = new SetReporter({
       setId,
-      group: setGroup,
-      selfId: cluster.nodeId,
-      leads: () => node.leaderId() === cluster.nodeId,
-      voters: () => node.voters(),
-      self,
-      memberInfo: (id) => askMemberInfo(members, id),
-      load: () => {
-        const o = node.observe();
-        const m = o.broker.messages;
-        return { queues: o.broker.queues, messages: m.visible + m.inFlight + m.delayed, bytes: o.compaction.liveBytes, requestsServed };
-      },
-      // What this set holds, so the controller routes it here (a set from before the controller).
-      held: heldEntitiesOf(
-        node,
-        () => {
-          const o = node.observe();
-          return { queues: o.broker.queues, topics: o.topics.topics };
-        },
-        () => ({ requestId: `${cluster.nodeId}-adopt`, clientAddress: '', receivedAtMs: nodeRuntime.nowMs() }),
-      ),
-      controller: client,
+      setGroup,
+      controllerVoters: ctl.voters,
       runtime: nodeRuntime,
-      log: logger.child('controller'),
+      timing,
+      log: logger,
+      addresses: (): MemberAddresses => ({
+        peerAddress: addresses.peer ?? '',
+        apiAddress: addresses.api ?? '',
+        ...(addresses.sqs !== undefined ? { sqsAddress: addresses.sqs } : {}),
+      }),
+      requestsServed: () => requestsServed,
     });
-    // A status answer waits for the controller a short while only.
-    const statusClient = new ControllerClient({
-      selfId: cluster.nodeId,
-      voters: Object.keys(ctl.voters).sort(),
-      requests: new PeerRequests(view, nodeRuntime, peerRequestTiming(timing)),
-      ...(local ? { local } : {}),
-      runtime: nodeRuntime,
-      giveUpMs: STATUS_CONTROLLER_WAIT_MS,
-    });
-    const statusSource = {
-      setId,
-      group: setGroup,
-      voters: ctl.voters,
-      ...(local ? { member: () => local.status() } : {}),
-      lastLeader: () => statusClient.lastLeader() ?? client.lastLeader(),
-      read: (q: ControllerQuery) => statusClient.read(q),
-    };
-    // Any node serves any queue or topic: each call goes to the set the controller routes it to
-    // (this set's through `routed`, which reaches its leader). Calls other nodes send this set
-    // (serveServiceCalls above) run on it directly and are never routed again, so none bounces.
-    const ownService = service;
-    const access = new ClusterQueueService({ ownSetId: setId, own: ownService, sets, controller: client, log: logger.child('access') });
-    service = access;
-    // While this node leads its set, it drains the queues moving away from the set.
-    const setDirectory = sets;
-    let moveCalls = 0;
-    mover = new QueueMover({
-      setId,
-      leads: () => node.leaderId() === cluster.nodeId,
-      controller: client,
-      own: ownService,
-      serviceOf: (id) => (id === setId ? ownService : setDirectory.service(id)),
-      forgetRoute: (name) => access.forgetRoute(name),
-      runtime: nodeRuntime,
-      log: logger.child('move'),
-      ctx: () => ({ requestId: `${cluster.nodeId}-move-${++moveCalls}`, clientAddress: '', receivedAtMs: nodeRuntime.nowMs() }),
-    });
-    // While this node leads its set, it sends topic messages into queues on other sets through
-    // the same routing (a subscription's outbox, node/outbox.ts).
-    let outboxSends = 0;
-    node.deliverToRemoteQueues(
-      queueDeliveryThrough((command) => access.submit({ requestId: `${cluster.nodeId}-outbox-${++outboxSends}`, clientAddress: '', receivedAtMs: nodeRuntime.nowMs() }, command)),
-    );
-    service = withControllerStatus(service, () => controllerStatus(statusSource));
+    sets = wired.sets;
+    reporter = wired.reporter;
+    mover = wired.mover;
+    service = wired.service;
   } else {
     // One set and no controller to place shards: a queue has one shard.
     service = oneSetOnly(service);

@@ -171,11 +171,13 @@ export class RoutedQueueService extends CallingQueueService {
     const read = isRead(call);
     const leader = this.group.leaderId();
     if (leader === selfId) return here();
-    const gone = leader === undefined ? 'no leader is known here' : this.requests.unreachable(leader, true);
+    const gone = leader === undefined ? 'no leader is known here' : await this.requests.recheck(leader, true);
     if (gone === undefined) return this.callPeer(leader!, ctx, call, read, false);
     // Cut off from the leader, or none known: through a member that answers, if any (all asked
     // at once, so this waits one echo at most).
-    const candidates = this.group.voters().filter((id) => id !== selfId && id !== leader && this.requests.unreachable(id, false) === undefined);
+    const others = this.group.voters().filter((id) => id !== selfId && id !== leader);
+    const reasons = await Promise.all(others.map((id) => this.requests.recheck(id, false)));
+    const candidates = others.filter((_, i) => reasons[i] === undefined);
     const answers = await Promise.all(candidates.map((id) => this.requests.confirm(id)));
     const via = candidates.find((_, i) => answers[i]);
     if (via !== undefined) {
@@ -195,9 +197,9 @@ export class RoutedQueueService extends CallingQueueService {
     if (leader === selfId) return dispatchCall(this.local, ctx, call);
     const read = isRead(call);
     if (leader === undefined || leader === from) return Promise.resolve(fail('notApplied', undefined, `${selfId}, asked by ${from} to relay, knows no leader either; retry`));
-    const gone = this.requests.unreachable(leader, true);
-    if (gone !== undefined) return Promise.resolve(fail('notApplied', undefined, `${selfId}, asked by ${from} to relay, cannot reach leader ${leader} either (${gone}); retry`));
-    return this.callPeer(leader, ctx, call, read, false);
+    return this.requests.recheck(leader, true).then((gone) =>
+      gone !== undefined ? fail('notApplied', undefined, `${selfId}, asked by ${from} to relay, cannot reach leader ${leader} either (${gone}); retry`) : this.callPeer(leader, ctx, call, read, false),
+    );
   }
 
   private async callPeer<T extends object>(peer: string, ctx: RequestContext, call: ServiceCall, read: boolean, relay: boolean): Promise<T | ErrorResult> {

@@ -1,22 +1,28 @@
-// CLI for the simulator (one scaffolding, two workloads):
+// CLI for the simulator (one scaffolding, three workloads):
 //   node dist/test/sim/run.js --seeds 200            the Raft-level workload (raft-driver-sim.ts), seeds 1..200
 //   node dist/test/sim/run.js --seed 7 --duration-ms 20000 [--nodes 5] [--bug voteTwice] [--intensity 3] [--readd-removed] [--trace]
 //   node dist/test/sim/run.js --queue --seeds 200    the queue-level workload of the shipped node (node-sim.ts)
 //   node dist/test/sim/run.js --queue --seed 7 --duration-ms 30000 [--bug fsyncLies] [--intensity 3] [--trace]
+//   node dist/test/sim/run.js --sets --seeds 50     three sets and a controller through the access layer (multiset-sim.ts)
+//   node dist/test/sim/run.js --sets --seed 7 --duration-ms 20000 [--bug outboxFailureAsSent] [--intensity 2] [--trace]
 // (--raft-driver names the default workload explicitly.) Exits 1 on the first failing seed, after
 // printing the command that replays it.
 
+import { MULTISET_SIM_BUGS, runMultiSetSimulation, type MultiSetBug, type MultiSetSimResult } from './multiset-sim';
 import { NODE_SIM_BUGS, runNodeSimulation, type NodeSimBug, type NodeSimResult } from './node-sim';
 import { RAFT_DRIVER_SIM_BUGS, runRaftDriverSimulation, type RaftDriverSimBug, type RaftDriverSimResult } from './raft-driver-sim';
 
 /** Virtual time of a queue-level run's fault phase. */
 const QUEUE_DURATION_MS_DEFAULT = 30_000;
+/** Virtual time of a multi-set run's fault phase. */
+const SETS_DURATION_MS_DEFAULT = 20_000;
 /** Virtual time of a Raft-level run's fault phase. */
 const RAFT_DURATION_MS_DEFAULT = 20_000;
 
 const USAGE =
   'usage: run.js [--raft-driver] [--seeds N | --seed S] [--from S] [--duration-ms T] [--nodes 3|5] [--bug B] [--intensity X] [--readd-removed] [--trace], ' +
-  'or run.js --queue [--seeds N | --seed S] [--from S] [--duration-ms T] [--bug B] [--intensity X] [--trace]';
+  'or run.js --queue [--seeds N | --seed S] [--from S] [--duration-ms T] [--bug B] [--intensity X] [--trace], ' +
+  'or run.js --sets [--seeds N | --seed S] [--from S] [--duration-ms T] [--bug B] [--intensity X] [--trace]';
 
 interface Args {
   seeds: number;
@@ -25,15 +31,18 @@ interface Args {
   nodes?: number;
   raftBug?: RaftDriverSimBug;
   queueBug?: NodeSimBug;
+  setsBug?: MultiSetBug;
   intensity?: number;
   readdRemoved: boolean;
   trace: boolean;
   /** Run the queue-level workload instead of the Raft-level one. */
   queue: boolean;
+  /** Run the multi-set workload (three sets and a controller) instead. */
+  sets: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 20, firstSeed: 1, trace: false, queue: false, readdRemoved: false };
+  const args: Args = { seeds: 20, firstSeed: 1, trace: false, queue: false, sets: false, readdRemoved: false };
   let bug: string | undefined;
   let raftDriver = false;
   for (let i = 0; i < argv.length; i++) {
@@ -72,6 +81,9 @@ function parseArgs(argv: string[]): Args {
       case '--queue':
         args.queue = true;
         break;
+      case '--sets':
+        args.sets = true;
+        break;
       case '--raft-driver':
         raftDriver = true;
         break;
@@ -89,11 +101,15 @@ function parseArgs(argv: string[]): Args {
         throw new Error(`unknown flag ${flag}; ${USAGE}`);
     }
   }
-  if (args.queue && raftDriver) throw new Error('--queue and --raft-driver are two different workloads: pick one');
+  if ([args.queue, args.sets, raftDriver].filter(Boolean).length > 1) throw new Error('--queue, --sets and --raft-driver are different workloads: pick one');
+  if (args.sets && (args.nodes !== undefined || args.readdRemoved)) throw new Error('--sets always runs three sets of three members');
   if (args.queue && args.nodes !== undefined) throw new Error('--queue always runs three members');
   if (args.queue && args.readdRemoved) throw new Error('--readd-removed is for the Raft-level workload');
   if (bug !== undefined) {
-    if (args.queue) {
+    if (args.sets) {
+      if (!(MULTISET_SIM_BUGS as readonly string[]).includes(bug)) throw new Error(`--sets --bug is one of ${MULTISET_SIM_BUGS.join(', ')}`);
+      args.setsBug = bug as MultiSetBug;
+    } else if (args.queue) {
       if (!(NODE_SIM_BUGS as readonly string[]).includes(bug)) throw new Error(`--queue --bug is one of ${NODE_SIM_BUGS.join(', ')}`);
       args.queueBug = bug as NodeSimBug;
     } else {
@@ -124,6 +140,19 @@ function describeQueue(r: NodeSimResult): string {
   );
 }
 
+function describeSets(r: MultiSetSimResult): string {
+  const s = r.stats;
+  return (
+    `seed ${r.seed}: ${s.elections} elections over four groups, ${s.ackedSends}/${s.sendsAttempted} sends acknowledged, ` +
+    `${s.deliveries} deliveries (${s.redeliveries} after a visibility timeout), ${s.deletes} deletes, ${s.longPolls} long polls, ` +
+    `${s.crossSetCallsOk}/${s.crossSetCalls} calls served through another set's member, queues per set ${s.queuesPerSet.join('/')}, ${s.shards} shards at the end, ` +
+    `${s.ackedPublishes}/${s.publishes} publishes acknowledged (${s.topicDeliveries} deliveries from subscribed queues, ${s.remoteTopicDeliveries} on another set), ` +
+    `${s.crashes} crashes (${s.controllerLeaderCrashes} of the controller's leader; ${s.tornWrites} torn, ${s.lostWrites} lost unsynced writes), ` +
+    `${s.partitions} partitions, ${s.freezes} freezes, ${s.transfers} transfers, ${s.slowDuringFaults} calls slower than the client's timeout during faults, ` +
+    `${s.clientTimeouts} after the heal, ${s.tasksRun} tasks, disk digest ${r.digest.slice(0, 16)}`
+  );
+}
+
 function describeRaft(r: RaftDriverSimResult): string {
   const s = r.stats;
   return (
@@ -138,7 +167,7 @@ function describeRaft(r: RaftDriverSimResult): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const durationMs = args.durationMs ?? (args.queue ? QUEUE_DURATION_MS_DEFAULT : RAFT_DURATION_MS_DEFAULT);
+  const durationMs = args.durationMs ?? (args.queue ? QUEUE_DURATION_MS_DEFAULT : args.sets ? SETS_DURATION_MS_DEFAULT : RAFT_DURATION_MS_DEFAULT);
   const started = Date.now();
   let unanswered = 0;
   const unansweredSeeds: number[] = [];
@@ -148,9 +177,16 @@ async function main(): Promise<void> {
   const fifo = { deliveries: 0, deadLettered: 0, tasks: 0, cancelled: 0, resumed: 0, moved: 0, redriven: 0 };
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const trace = args.trace ? (line: string): void => console.log(line) : undefined;
-    let r: NodeSimResult | RaftDriverSimResult;
+    let r: NodeSimResult | RaftDriverSimResult | MultiSetSimResult;
     let line: string;
-    if (args.queue) {
+    if (args.sets) {
+      const opts: Parameters<typeof runMultiSetSimulation>[0] = { seed, durationMs };
+      if (args.setsBug) opts.bug = args.setsBug;
+      if (args.intensity !== undefined) opts.intensity = args.intensity;
+      if (trace) opts.trace = trace;
+      const m = await runMultiSetSimulation(opts);
+      [r, line] = [m, describeSets(m)];
+    } else if (args.queue) {
       const opts: Parameters<typeof runNodeSimulation>[0] = { seed, durationMs };
       if (args.queueBug) opts.bug = args.queueBug;
       if (args.intensity !== undefined) opts.intensity = args.intensity;
@@ -192,7 +228,7 @@ async function main(): Promise<void> {
     if (args.seeds <= 20 || args.trace) console.log(line);
   }
   const secs = (Date.now() - started) / 1000;
-  console.log(`${args.seeds} ${args.queue ? 'queue' : 'raft'} seeds passed (${durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
+  console.log(`${args.seeds} ${args.queue ? 'queue' : args.sets ? 'multi-set' : 'raft'} seeds passed (${durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
   if (args.queue) {
     console.log(`client calls left unanswered: ${unanswered}${unansweredSeeds.length > 0 ? ` (seeds ${unansweredSeeds.slice(0, 20).join(', ')})` : ''}`);
     const c = compaction;

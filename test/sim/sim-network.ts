@@ -31,13 +31,15 @@ export interface SimNetworkStats {
 }
 
 type MessageHandler = (from: string, payload: Buffer) => void;
-/** `fromPeer`: always true here, as the simulated groups are not open. */
+/** `fromPeer`: whether the caller is among the receiving view's peers (an open group serves others too, as the real transport's does). */
 type RequestHandler = (from: string, payload: Buffer, fromPeer: boolean) => Promise<Uint8Array>;
 
 /** One Raft group's handlers on one process. */
 interface GroupHandlers {
   onMessage: MessageHandler | undefined;
   onRequest: RequestHandler | undefined;
+  /** The view's configured peers. */
+  peers: Set<string>;
 }
 
 interface Endpoint {
@@ -54,6 +56,12 @@ export class SimNetwork {
   /** Directed links that deliver nothing: "from>to". */
   private readonly cut = new Set<string>();
   weather: NetworkWeather = CALM;
+  /**
+   * A view's setPeers dials the peers it did not have (as the real transport does): once the
+   * connection is up, the dialer has heard from the peer (peerSilenceMs is defined). Off for the
+   * single-set workload, whose peers are all configured from the start.
+   */
+  dialOnSetPeers = false;
   readonly stats: SimNetworkStats = { frames: 0, lost: 0, duplicated: 0, cut: 0, requests: 0, requestsFailed: 0 };
 
   constructor(
@@ -143,6 +151,15 @@ export class SimNetwork {
     return 'sent';
   }
 
+  /** A connection from `from` to `to` comes up (when both ends are reachable): `from` has heard from `to`. Draws nothing from the seed. */
+  dial(from: string, to: string): void {
+    const ep = this.endpoints.get(from);
+    if (!ep || !this.reachable(from, to) || !this.reachable(to, from)) return;
+    this.scheduler.schedule(this.weather.delayMaxMs, () => {
+      if (this.endpoints.get(from) === ep && this.reachable(to, from)) ep.lastHeardMs.set(to, ep.runtime.monotonicMs());
+    }, ep.runtime);
+  }
+
   /** The current instance of process `id`, if it ever started. */
   endpointOf(id: string): Endpoint | undefined {
     return this.endpoints.get(id);
@@ -170,7 +187,7 @@ export class SimHostNetwork {
   group(group: number): SimPeerNetwork {
     let view = this.views.get(group);
     if (!view) {
-      const handlers: GroupHandlers = { onMessage: undefined, onRequest: undefined };
+      const handlers: GroupHandlers = { onMessage: undefined, onRequest: undefined, peers: new Set() };
       this.ep.groups.set(group, handlers);
       view = new SimPeerNetwork(this.net, this.id, this.ep, group, handlers);
       this.views.set(group, view);
@@ -181,8 +198,6 @@ export class SimHostNetwork {
 
 /** One process's view for one Raft group: what the driver and its RPC router call. */
 export class SimPeerNetwork implements PeerNetwork {
-  private peers = new Set<string>();
-
   constructor(
     private readonly net: SimNetwork,
     readonly id: string,
@@ -191,8 +206,14 @@ export class SimPeerNetwork implements PeerNetwork {
     private readonly handlers: GroupHandlers,
   ) {}
 
+  private get peers(): Set<string> {
+    return this.handlers.peers;
+  }
+
   setPeers(peers: Readonly<Record<string, unknown>>): void {
-    this.peers = new Set(Object.keys(peers));
+    const before = this.handlers.peers;
+    this.handlers.peers = new Set(Object.keys(peers));
+    if (this.net.dialOnSetPeers) for (const p of this.handlers.peers) if (!before.has(p)) this.net.dial(this.id, p);
   }
 
   onMessage(handler: MessageHandler): void {
@@ -257,8 +278,9 @@ export class SimPeerNetwork implements PeerNetwork {
         if (this.net.transmit(peer, this.id, settle, false, cut) === 'lost') reset();
       };
       const sent = this.net.transmit(this.id, peer, (target) => {
-        const handler = target.groups.get(this.group)?.onRequest;
-        const answer = handler ? handler(this.id, copy, true) : Promise.reject(new Error(`no request handler for group ${this.group}`));
+        const handlers = target.groups.get(this.group);
+        const handler = handlers?.onRequest;
+        const answer = handler ? handler(this.id, copy, handlers.peers.has(this.id)) : Promise.reject(new Error(`no request handler for group ${this.group}`));
         answer.then(
           (body) => {
             const bytes = Buffer.from(body);

@@ -290,7 +290,10 @@ function mesh(leader: string | undefined) {
     cut.add(`${a}>${b}`);
     if (!oneWay) cut.add(`${b}>${a}`);
   };
-  return { services, routed, requests, sentBy, cutLink, close: () => clearInterval(beat) };
+  const healLink = (link: string): void => {
+    cut.delete(link);
+  };
+  return { services, routed, requests, sentBy, cutLink, healLink, close: () => clearInterval(beat) };
 }
 
 test('a member cut off from the leader but not from another member is served through that member', async () => {
@@ -381,6 +384,31 @@ test('a follower asks the leader for a queue\'s move tasks', async () => {
     assert.ok(!missing.ok && missing.error === 'queueNotExist');
     assert.equal(m.services.get('n2')!.calls.length, 0, 'the follower ran nothing itself');
     assert.deepEqual(m.services.get('n1')!.calls, [{ method: 'listMoveTasks', sourceQueue: 'dlq' }, { method: 'listMoveTasks', sourceQueue: 'nope' }]);
+  } finally {
+    m.close();
+  }
+});
+
+test('a member whose echoes to every peer failed serves again once the links heal: a failed echo is tried again, not final', async () => {
+  const m = mesh('n1');
+  try {
+    m.cutLink('n3', 'n1', true); // n3 still hears n1's heartbeats; what it sends n1 vanishes
+    const first = await m.routed.get('n3')!.submit(RC, COMMANDS[1]!);
+    assert.ok(!first.ok);
+    assert.match(first.detail ?? '', /did not answer an echo/);
+    m.cutLink('n3', 'n2', true);
+    const second = await m.routed.get('n3')!.submit(RC, COMMANDS[1]!);
+    assert.ok(!second.ok);
+    assert.equal(second.error, 'notApplied', second.detail);
+    // The links heal (a partition ends); once the failed echoes are older than echoAfterMs, n3
+    // echoes the leader again before it answers, and the call goes through.
+    for (const link of ['n3>n1', 'n3>n2']) m.healLink(link);
+    await sleep(TIMING.echoAfterMs + 60);
+    const third = await m.routed.get('n3')!.submit(RC, COMMANDS[1]!);
+    assert.ok(third.ok, JSON.stringify(third));
+    assert.equal(m.services.get('n1')!.submitted.length, 1, 'it ran on the leader');
+    const read = await m.routed.get('n3')!.listQueues(RC, undefined, 0, 20);
+    assert.ok(read.ok, JSON.stringify(read));
   } finally {
     m.close();
   }

@@ -1,0 +1,964 @@
+// The deterministic simulation of a cluster of three sets with a controller, running the SHIPPED
+// access layer: nine processes (three sets of three members, sets 1-3 as Raft groups 0-2), the
+// controller group's replicas on set 1's members. Each process is what the server starts with a
+// controller: a NodeHost of its set's group (and, on set 1, the controller group), wired by
+// src/node/cluster-wiring.ts exactly as server.ts wires it (routed service, service calls,
+// controller client, other sets over the network's group views, the set reporter, the routing
+// service and the topic outboxes into queues on other sets). Nothing in src/ knows it is
+// simulated: the seams are the Runtime, the FileSystem and the peer network (sim-*.ts).
+//
+// Clients call any member of any set through the service the wiring returns, as the API does:
+// queues are created through the controller's placement (so they spread over the sets), a topic
+// on one set has queue subscriptions that may be on others, one queue grows to 2 and then 3
+// shards mid-run, and another is deleted and created again (placed anew) while members hold its
+// old route. Producers send, consumers receive (some with a long poll), delete most, some
+// late, abandon some; a publisher publishes to the topic. Faults: members killed (a power loss)
+// and restarted, the controller's leader among them, a member isolated, frozen members, network
+// weather, leader transfers.
+//
+// Checkers, per set (each set's log is its own history): queue-history.ts (no delivery within a
+// visibility timeout of an earlier one, deleted stays deleted, bodies intact, stale deletes
+// refused), replica agreement per group (the controller's too), election safety per group, no
+// task threw; across sets: every acknowledged send delivered after the drain, every acknowledged
+// publish delivered at least once from every subscribed queue, once the faults healed every call
+// answered within the client's timeout, and after the drain every member serving every queue.
+
+import { decodeCommand } from '../../src/broker/codec';
+import type { Command, CommandResult } from '../../src/broker/commands';
+import { wireClusterAccess, wireSetService } from '../../src/node/cluster-wiring';
+import { NodeHost, type HostedGroup } from '../../src/node/host';
+import { groupOfId } from '../../src/node/shards';
+import type { QueueNode } from '../../src/node/queue-node';
+import { DEFAULT_RAFT_TIMING } from '../../src/node/raft-timing';
+import type { SetReporter } from '../../src/node/set-reporter';
+import type { QueueMover } from '../../src/node/queue-move';
+import { CONTROLLER_GROUP } from '../../src/protocol/groups';
+import { noopLogger } from '../../src/protocol/log';
+import type { QueueService } from '../../src/service/queue-service';
+import type { RequestContext } from '../../src/service/request-context';
+import type { ControllerNode } from '../../src/node/controller-node';
+import type { LogEntry } from '../../src/storage/types';
+import { installMultiSetPatch, type MultiSetBug } from './multiset-sim-bugs';
+import { Prng } from './prng';
+import { bodyFor, bodyIdOf, QueueCheckFailure, QueueHistory, type QueueCheck } from './queue-history';
+import { CALM, SimNetwork, type SimHostNetwork } from './sim-network';
+import { diskDigest, SimMachine } from './sim-machine';
+import { SimScheduler } from './sim-runtime';
+
+export { MULTISET_SIM_BUGS, type MultiSetBug } from './multiset-sim-bugs';
+
+export interface MultiSetSimOptions {
+  seed: number;
+  /** Virtual milliseconds of the fault phase. */
+  durationMs: number;
+  bug?: MultiSetBug;
+  /** Multiplies the rate of crashes, partitions, freezes and weather changes (default 1). */
+  intensity?: number;
+  trace?: (line: string) => void;
+}
+
+export interface MultiSetSimStats {
+  crashes: number;
+  controllerLeaderCrashes: number;
+  restarts: number;
+  partitions: number;
+  freezes: number;
+  transfers: number;
+  weatherChanges: number;
+  tornWrites: number;
+  lostWrites: number;
+  fatalStops: number;
+  elections: number;
+  /** Queues placed on each set (index set id - 1), as the controller routes them at the end. */
+  queuesPerSet: number[];
+  /** Shards the growing queue has at the end. */
+  shards: number;
+  /** Times the recreated queue was deleted and created again (placement may put it on another set). */
+  recreations: number;
+  /** Acknowledged sends whose queue was deleted after they were stored (not expected back). */
+  droppedWithQueue: number;
+  sendsAttempted: number;
+  ackedSends: number;
+  /** Calls a client made on a member of a set other than the one holding the queue or topic. */
+  crossSetCalls: number;
+  crossSetCallsOk: number;
+  deliveries: number;
+  redeliveries: number;
+  deletes: number;
+  longPolls: number;
+  publishes: number;
+  ackedPublishes: number;
+  /** Deliveries of published messages from a subscribed queue (repeats included). */
+  topicDeliveries: number;
+  /** Of which from a queue on another set than the topic (through the outbox). */
+  remoteTopicDeliveries: number;
+  /** Calls left unanswered within the client's timeout while faults were on (allowed), and after they healed (a failure). */
+  slowDuringFaults: number;
+  clientTimeouts: number;
+  tasksRun: number;
+}
+
+export interface MultiSetSimFailure {
+  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered' | 'topicLost' | 'setup' | 'staleRoute';
+  message: string;
+  atMs: number;
+}
+
+export interface MultiSetSimResult {
+  seed: number;
+  ok: boolean;
+  failure?: MultiSetSimFailure;
+  stats: MultiSetSimStats;
+  digest: string;
+  replay: string;
+}
+
+// ---- tuning ------------------------------------------------------------------------------------
+
+const EPOCH_MS = 1_700_000_000_000;
+const SETS = [1, 2, 3] as const;
+const MEMBERS_PER_SET = 3;
+const STEP_MS = 10;
+const SEGMENT_BYTES = 64 * 1024;
+/** Across sets a call may take a controller read and a hop to another set's leader. */
+const CLIENT_TIMEOUT_MS = 6000;
+const PRODUCERS = ['p1', 'p2'];
+const CONSUMERS = ['c1', 'c2', 'c3'];
+const PUBLISHER = 'pub';
+const SEND_CHANCE = 0.2;
+const RECEIVE_CHANCE = 0.3;
+const PUBLISH_CHANCE = 0.05;
+/** Standard queues, created through placement at random members. */
+const QUEUES = [
+  { name: 'alpha', visibilityTimeout: 1 },
+  { name: 'beta', visibilityTimeout: 2 },
+  { name: 'gamma', visibilityTimeout: 1 },
+] as const;
+/** The queue that grows to more shards mid-run. */
+const WIDE = { name: 'wide', visibilityTimeout: 2 } as const;
+/** The queue an operator deletes and creates again mid-run: nodes with its old route must find the new one. */
+const RECREATED = 'gamma';
+/** After the drain, each member must serve every queue within this long (stale routes refreshed). */
+const PROBE_MS_MAX = 20_000;
+const OPERATOR = 'op';
+/**
+ * Created between the delete and the new create: placement puts a new queue on the least loaded
+ * set, often the one that just lost RECREATED; this one takes that place, so RECREATED usually
+ * comes back on another set than it was on.
+ */
+const FILLER = 'filler';
+const TOPIC = 'news';
+/** The topic's subscribed queues (placed like any queue: on the topic's set or another). */
+const SUB_QUEUES = [
+  { name: 'sub-a', visibilityTimeout: 2 },
+  { name: 'sub-b', visibilityTimeout: 2 },
+] as const;
+const SENT_QUEUES = [...QUEUES.map((q) => q.name), WIDE.name];
+const ALL_QUEUES = [...QUEUES, WIDE, ...SUB_QUEUES];
+/** Published bodies get ids from here (sent bodies count up from 1). */
+const PUBLISH_BODY_BASE = 1_000_000;
+const SETUP_MS_MAX = 60_000;
+const DRAIN_MS_MAX = 120_000;
+/** After the heal, calls must be answered within the client's timeout once this long passed (routes and links settle). */
+const SETTLE_AFTER_HEAL_MS = 3000;
+
+// ---- the simulation ----------------------------------------------------------------------------
+
+class SimAbort extends Error {
+  constructor(
+    readonly check: MultiSetSimFailure['check'],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+class Member extends SimMachine {
+  net!: SimHostNetwork;
+  setId = 0;
+  group = 0;
+  node: QueueNode | undefined;
+  controller: ControllerNode | undefined;
+  service: QueueService | undefined;
+  reporter: SetReporter | undefined;
+  mover: QueueMover | undefined;
+}
+
+interface Held {
+  queue: string;
+  handle: string;
+  deleteAtMs: number;
+}
+
+interface Client {
+  id: string;
+  busy: boolean;
+  held: Held[];
+}
+
+export class MultiSetSimulation {
+  private readonly rng: Prng;
+  private readonly scheduler = new SimScheduler(EPOCH_MS);
+  private readonly network: SimNetwork;
+  private readonly members = new Map<string, Member>();
+  private readonly ids: string[] = [];
+  private readonly controllerVoters: string[];
+  private readonly clients = new Map<string, Client>();
+  /** Each set's log is its own history: indexes, msgIds and handles are per group. */
+  private readonly histories = new Map<number, QueueHistory>();
+  /** Per group (the controller's too): each index's result and term, as the first replica applied it. */
+  private readonly resultAt = new Map<number, Map<number, { term: number; digest: string; node: string }>>();
+  private readonly leaderOfTerm = new Map<number, Map<number, string>>();
+  private readonly acked = new Set<number>();
+  private readonly delivered = new Set<number>();
+  private readonly publishAcked = new Set<number>();
+  /** Per subscribed queue, the published bodies delivered from it. */
+  private readonly topicDelivered = new Map<string, Set<number>>(SUB_QUEUES.map((q) => [q.name, new Set()]));
+  private readonly intensity: number;
+  private nextBodyId = 1;
+  private nextPublishId = PUBLISH_BODY_BASE;
+  private healAtMs = 0;
+  /** Virtual time after which every call must be answered in time (the faults healed); 0 while they may not be. */
+  private answersDueFromMs = 0;
+  private producing = true;
+  private wideShards = 1;
+  /** When the growing queue gets its next shard (virtual, from the start). */
+  private readonly growAtMs: number[];
+  private topicSet = 0;
+  /** When the operator deletes and recreates RECREATED (virtual, from the start), and how far it got. */
+  private readonly recreateAtMs: number;
+  private recreatePhase: 'waiting' | 'deleting' | 'filling' | 'creating' | 'done' = 'waiting';
+  /** Per `group:queue`, the body ids of each committed send, by index (a queue delete drops those before it). */
+  private readonly storedIn = new Map<string, { index: number; bodyIds: number[] }[]>();
+  private readonly dropped = new Set<number>();
+  private readonly placed = new Map<string, number>();
+  private failure: SimAbort | undefined;
+  private requestSeq = 0;
+  readonly stats: MultiSetSimStats;
+
+  constructor(private readonly opts: MultiSetSimOptions) {
+    this.rng = new Prng(opts.seed);
+    this.network = new SimNetwork(this.scheduler, this.rng.fork());
+    this.network.dialOnSetPeers = true;
+    this.intensity = opts.intensity ?? 1;
+    for (const setId of SETS) {
+      for (let k = 1; k <= MEMBERS_PER_SET; k++) this.ids.push(`s${setId}n${k}`);
+      this.histories.set(setId - 1, new QueueHistory(new Map(ALL_QUEUES.map((q) => [q.name, q.visibilityTimeout * 1000]))));
+    }
+    this.controllerVoters = this.membersOf(1);
+    this.recreateAtMs = this.rng.int(opts.durationMs * 0.3, opts.durationMs * 0.7);
+    this.growAtMs = [this.rng.int(opts.durationMs / 5, opts.durationMs / 2), this.rng.int(opts.durationMs / 2, (opts.durationMs * 4) / 5)];
+    this.stats = {
+      crashes: 0,
+      controllerLeaderCrashes: 0,
+      restarts: 0,
+      partitions: 0,
+      freezes: 0,
+      transfers: 0,
+      weatherChanges: 0,
+      tornWrites: 0,
+      lostWrites: 0,
+      fatalStops: 0,
+      elections: 0,
+      queuesPerSet: [0, 0, 0],
+      shards: 1,
+      recreations: 0,
+      droppedWithQueue: 0,
+      sendsAttempted: 0,
+      ackedSends: 0,
+      crossSetCalls: 0,
+      crossSetCallsOk: 0,
+      deliveries: 0,
+      redeliveries: 0,
+      deletes: 0,
+      longPolls: 0,
+      publishes: 0,
+      ackedPublishes: 0,
+      topicDeliveries: 0,
+      remoteTopicDeliveries: 0,
+      slowDuringFaults: 0,
+      clientTimeouts: 0,
+      tasksRun: 0,
+    };
+    for (const id of [...PRODUCERS, ...CONSUMERS, PUBLISHER, OPERATOR]) this.clients.set(id, { id, busy: false, held: [] });
+  }
+
+  private membersOf(setId: number): string[] {
+    return Array.from({ length: MEMBERS_PER_SET }, (_, k) => `s${setId}n${k + 1}`);
+  }
+
+  replayCommand(): string {
+    const parts = [`node dist/test/sim/run.js --sets --seed ${this.opts.seed} --duration-ms ${this.opts.durationMs}`];
+    if (this.opts.bug) parts.push(`--bug ${this.opts.bug}`);
+    if (this.intensity !== 1) parts.push(`--intensity ${this.intensity}`);
+    return parts.join(' ');
+  }
+
+  async run(): Promise<MultiSetSimResult> {
+    const removePatch = this.opts.bug !== undefined ? installMultiSetPatch(this.opts.bug) : undefined;
+    try {
+      for (const setId of SETS) {
+        for (const id of this.membersOf(setId)) {
+          const m = new Member(id, this.scheduler, this.rng, this.stats);
+          m.setId = setId;
+          m.group = setId - 1;
+          this.members.set(id, m);
+          this.boot(m);
+        }
+      }
+      await this.setUp();
+      const start = this.scheduler.nowMs;
+      const end = start + this.opts.durationMs;
+      while (this.scheduler.nowMs < end) {
+        this.injectFaults();
+        this.growWide(start);
+        this.recreate(start);
+        this.traffic();
+        await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
+        this.checkAll();
+      }
+      await this.healAndDrain();
+    } catch (err) {
+      this.failure ??= err instanceof SimAbort ? err : err instanceof QueueCheckFailure ? new SimAbort(err.check, err.message) : new SimAbort('exception', err instanceof Error ? (err.stack ?? err.message) : String(err));
+    }
+    for (const m of this.members.values()) {
+      m.reporter?.stop();
+      m.mover?.stop();
+      m.runtime.kill();
+    }
+    try {
+      return await this.result();
+    } finally {
+      removePatch?.();
+    }
+  }
+
+  // ---- members -----------------------------------------------------------------------------------
+
+  private peerAddress(id: string): { host: string; port: number } {
+    return { host: 'sim', port: 1000 + this.ids.indexOf(id) };
+  }
+
+  private peersOf(ids: readonly string[], self: string): Record<string, { host: string; port: number }> {
+    return Object.fromEntries(ids.filter((p) => p !== self).map((p) => [p, this.peerAddress(p)]));
+  }
+
+  /** Start a member's process: a NodeHost and the cluster wiring, as server.ts does with a controller. */
+  private boot(m: Member): void {
+    const runtime = m.startProcess();
+    m.net = this.network.attach(m.id, runtime);
+    m.node = undefined;
+    m.controller = undefined;
+    m.service = undefined;
+    m.reporter = undefined;
+    const voter = this.controllerVoters.includes(m.id);
+    const ctlPeers = this.peersOf(this.controllerVoters, m.id);
+    // A node links with the controller's voters before anything else (a voter's replica sets its own peers).
+    if (!voter) m.net.group(CONTROLLER_GROUP).setPeers(ctlPeers);
+    const setMembers = this.membersOf(m.setId);
+    const groups: HostedGroup[] = [{ group: m.group, voters: setMembers, staticPeers: this.peersOf(setMembers, m.id) }];
+    if (voter) groups.push({ group: CONTROLLER_GROUP, kind: 'controller', voters: [...this.controllerVoters], staticPeers: ctlPeers });
+    const log = this.opts.trace ? (line: string) => this.trace(`[${m.id}] ${line}`) : () => undefined;
+    NodeHost.open(
+      {
+        dataDir: `/data/${m.id}`,
+        nodeId: m.id,
+        network: m.net,
+        replica: {
+          fs: m.fs,
+          runtime,
+          segmentBytes: SEGMENT_BYTES,
+          log,
+          onFatal: (err) => {
+            if (!m.runs(runtime)) return;
+            this.trace(`${m.id} stops: ${err.message}`);
+            this.down(m);
+            m.processExit();
+          },
+          onApplied: (e, r) => this.applied(m, m.group, e, r),
+        },
+        controller: { onApplied: (e, r) => this.applied(m, CONTROLLER_GROUP, e, r) },
+      },
+      groups,
+    ).then(
+      (host) => {
+        if (!m.runs(runtime)) {
+          void host.close().catch(() => undefined);
+          return;
+        }
+        const node = host.group(m.group);
+        const rpc = host.rpc(m.group)!;
+        const { routed } = wireSetService({ node, rpc, selfId: m.id, runtime, timing: DEFAULT_RAFT_TIMING, log: noopLogger });
+        const peer = this.peerAddress(m.id);
+        const wired = wireClusterAccess({
+          node,
+          rpc,
+          own: routed,
+          views: m.net,
+          ...(voter ? { localController: host.controller() } : {}),
+          selfId: m.id,
+          setId: m.setId,
+          setGroup: m.group,
+          controllerVoters: Object.fromEntries(this.controllerVoters.map((id) => [id, this.peerAddress(id)])),
+          runtime,
+          timing: DEFAULT_RAFT_TIMING,
+          log: noopLogger,
+          addresses: () => ({ peerAddress: `${peer.host}:${peer.port}`, apiAddress: `http://sim:${peer.port + 1000}` }),
+          requestsServed: () => 0,
+        });
+        wired.reporter.start();
+        wired.mover.start();
+        m.node = node;
+        m.controller = voter ? host.controller() : undefined;
+        m.service = wired.service;
+        m.reporter = wired.reporter;
+        m.mover = wired.mover;
+      },
+      (err: unknown) => {
+        if (!m.runs(runtime)) return;
+        this.fail('startFailure', `${m.id} failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      },
+    );
+  }
+
+  private down(m: Member): void {
+    m.reporter?.stop();
+    m.mover?.stop();
+    m.mover = undefined;
+    m.node = undefined;
+    m.controller = undefined;
+    m.service = undefined;
+    m.reporter = undefined;
+  }
+
+  private crash(m: Member, downMs: number): void {
+    this.down(m);
+    const outcome = m.powerLoss(downMs);
+    this.trace(`${m.id} crashes (${outcome.kept} unsynced writes kept, ${outcome.lost} lost, ${outcome.torn} torn); back in ${downMs} ms`);
+  }
+
+  private restartDue(): void {
+    for (const m of this.members.values()) {
+      if (m.restartDue()) {
+        this.stats.restarts++;
+        this.trace(`${m.id} restarts`);
+        this.boot(m);
+      }
+    }
+  }
+
+  private leaderOf(group: number): Member | undefined {
+    let best: Member | undefined;
+    let bestTerm = -1;
+    for (const m of this.members.values()) {
+      const st = group === CONTROLLER_GROUP ? m.controller?.status() : m.node?.observe().raft;
+      if (st && st.role === 'leader' && st.term > bestTerm && (group === CONTROLLER_GROUP || m.group === group)) {
+        best = m;
+        bestTerm = st.term;
+      }
+    }
+    return best;
+  }
+
+  /** Any member of any set that is up: clients do not know where a queue is. */
+  private pickMember(rng = this.rng): Member | undefined {
+    const up = [...this.members.values()].filter((m) => m.service);
+    return up.length > 0 ? rng.pick(up) : undefined;
+  }
+
+  // ---- setup -----------------------------------------------------------------------------------
+
+  /** Retries `call` at random members until it gives an ok answer (or `accept` takes its error). */
+  private async until(what: string, call: (s: QueueService) => Promise<CommandResult>, accept: (r: CommandResult) => boolean = () => false): Promise<void> {
+    const deadline = this.scheduler.nowMs + SETUP_MS_MAX;
+    let last = 'no member up';
+    while (this.scheduler.nowMs < deadline) {
+      this.restartDue();
+      const s = this.pickMember()?.service;
+      if (s) {
+        const r = await this.untilSettled(call(s));
+        if (r !== undefined && (r.ok || accept(r))) return;
+        last = r === undefined ? 'no answer' : r.ok ? 'ok' : `${r.error} ${r.detail ?? ''}`;
+      }
+      await this.scheduler.runUntil(this.scheduler.nowMs + 200);
+      this.checkAll();
+    }
+    throw new SimAbort('setup', `${what} did not succeed within ${SETUP_MS_MAX} ms (last: ${last})`);
+  }
+
+  private async setUp(): Promise<void> {
+    // The controller needs every set registered before it places anything on it.
+    const deadline = this.scheduler.nowMs + SETUP_MS_MAX;
+    let registered = 0;
+    while ((registered = await this.registeredSets()) < SETS.length) {
+      if (this.scheduler.nowMs > deadline) throw new SimAbort('setup', `only ${registered} sets registered with the controller within ${SETUP_MS_MAX} ms`);
+      await this.scheduler.runUntil(this.scheduler.nowMs + 200);
+      this.checkAll();
+    }
+    for (const q of [...QUEUES, WIDE, ...SUB_QUEUES]) {
+      await this.until(`create ${q.name}`, (s) => s.submit(this.ctx(), { kind: 'createQueue', queueName: q.name, attrs: { visibilityTimeout: q.visibilityTimeout, pollingWaitSeconds: 0 } }), (r) => !r.ok && r.error === 'queueExists');
+    }
+    await this.until(`create topic ${TOPIC}`, (s) => s.submit(this.ctx(), { kind: 'createTopic', topicName: TOPIC, maxMsgSize: 65536, filterType: 1 }), (r) => !r.ok && r.error === 'topicExists');
+    for (const q of SUB_QUEUES) {
+      await this.until(
+        `subscribe ${q.name}`,
+        (s) =>
+          s.submit(this.ctx(), {
+            kind: 'subscribe',
+            topicName: TOPIC,
+            subscriptionName: q.name,
+            protocol: 'queue',
+            endpoint: q.name,
+            notifyStrategy: 'BACKOFF_RETRY',
+            notifyContentFormat: 'SIMPLIFIED',
+            filterTags: [],
+            bindingKeys: [],
+          }),
+        (r) => !r.ok && r.error === 'subscriptionExists',
+      );
+    }
+    await this.readPlacement();
+    this.trace(`placed: ${[...this.placed].map(([n, s]) => `${n} on set ${s}`).join(', ')}; topic ${TOPIC} on set ${this.topicSet}`);
+  }
+
+  /** Sets the controller lists (its leader's state, read locally). */
+  private async registeredSets(): Promise<number> {
+    const ctl = this.leaderOf(CONTROLLER_GROUP)?.controller;
+    if (!ctl) return 0;
+    const r = await this.untilSettled(ctl.read({ kind: 'listSets' }));
+    return r?.ok && r.kind === 'sets' ? r.sets.filter((set) => set.members.length > 0).length : 0;
+  }
+
+  /** Where the controller placed each queue and the topic (its leader's state: nothing is asked over the network). */
+  private async readPlacement(): Promise<void> {
+    for (const m of this.members.values()) {
+      if (!m.controller?.leads()) continue;
+      for (const q of ALL_QUEUES) {
+        const r = await this.untilSettled(m.controller.read({ kind: 'getRoute', type: 'queue', name: q.name }));
+        if (r?.ok && r.kind === 'entity') this.placed.set(q.name, r.entity.shards[0]!);
+      }
+      const t = await this.untilSettled(m.controller.read({ kind: 'getRoute', type: 'topic', name: TOPIC }));
+      if (t?.ok && t.kind === 'entity') this.topicSet = t.entity.shards[0]!;
+      return;
+    }
+  }
+
+  private async untilSettled<T>(p: Promise<T>): Promise<T | undefined> {
+    const r = await this.scheduler.settle(p, CLIENT_TIMEOUT_MS);
+    return r?.status === 'fulfilled' ? r.value : undefined;
+  }
+
+  // ---- traffic ---------------------------------------------------------------------------------
+
+  /** Grows the wide queue by a shard at the drawn times (through any member's service, as SetQueueAttributes with a shard count). */
+  private growWide(start: number): void {
+    const due = this.growAtMs[this.wideShards - 1];
+    if (due === undefined || this.scheduler.nowMs - start < due) return;
+    const c = this.clients.get(PUBLISHER)!;
+    const member = this.pickMember();
+    if (c.busy || !member?.service) return;
+    const shards = this.wideShards + 1;
+    this.issue(c, member, member.service.submit(this.ctx(), { kind: 'setQueueAttributes', queueName: WIDE.name, attrs: {}, shards }), (r) => {
+      if (r?.ok && this.wideShards < shards) {
+        this.wideShards = shards;
+        this.trace(`${WIDE.name} has ${shards} shards`);
+      }
+    });
+  }
+
+  /** The operator deletes RECREATED through any member, then creates it again through any member (the controller places it anew). */
+  private recreate(start: number): void {
+    const c = this.clients.get(OPERATOR)!;
+    if (c.busy || this.recreatePhase === 'done' || this.scheduler.nowMs - start < this.recreateAtMs) return;
+    const member = this.pickMember();
+    if (!member?.service) return;
+    if (this.recreatePhase === 'waiting') this.recreatePhase = 'deleting';
+    if (this.recreatePhase === 'deleting') {
+      this.issue(c, member, member.service.submit(this.ctx(), { kind: 'deleteQueue', queueName: RECREATED }), (r) => {
+        if (r?.ok || (r && !r.ok && r.error === 'queueNotExist')) {
+          this.recreatePhase = 'filling';
+          this.trace(`${RECREATED} deleted`);
+        }
+      });
+      return;
+    }
+    if (this.recreatePhase === 'filling') {
+      this.issue(c, member, member.service.submit(this.ctx(), { kind: 'createQueue', queueName: FILLER, attrs: {} }), (r) => {
+        if (r?.ok || (r && !r.ok && r.error === 'queueExists')) this.recreatePhase = 'creating';
+      });
+      return;
+    }
+    const q = QUEUES.find((x) => x.name === RECREATED)!;
+    this.issue(c, member, member.service.submit(this.ctx(), { kind: 'createQueue', queueName: RECREATED, attrs: { visibilityTimeout: q.visibilityTimeout, pollingWaitSeconds: 0 } }), (r) => {
+      if (r?.ok || (r && !r.ok && r.error === 'queueExists')) {
+        this.recreatePhase = 'done';
+        this.stats.recreations++;
+        this.trace(`${RECREATED} created again`);
+      }
+    });
+  }
+
+  private crossSet(member: Member, queue: string, isTopic = false): (ok: boolean | undefined) => void {
+    const where = isTopic ? this.topicSet : this.placed.get(queue);
+    const cross = where !== undefined && where !== member.setId && queue !== WIDE.name;
+    if (cross) this.stats.crossSetCalls++;
+    return (ok) => {
+      if (cross && ok === true) this.stats.crossSetCallsOk++;
+    };
+  }
+
+  private traffic(): void {
+    const now = this.scheduler.nowMs;
+    for (const id of PRODUCERS) {
+      const c = this.clients.get(id)!;
+      if (c.busy || !this.producing || !this.rng.chance(SEND_CHANCE)) continue;
+      const member = this.pickMember();
+      if (!member?.service) continue;
+      const queue = this.rng.pick(SENT_QUEUES);
+      const bodyIds = Array.from({ length: this.rng.int(1, 4) }, () => this.nextBodyId++);
+      this.stats.sendsAttempted += bodyIds.length;
+      const counted = this.crossSet(member, queue);
+      const command: Command = { kind: 'sendMessages', queueName: queue, delaySeconds: 0, bodies: bodyIds.map(bodyFor) };
+      this.issue(c, member, member.service.submit(this.ctx(), command), (r) => {
+        counted(r?.ok);
+        if (r?.ok) {
+          for (const b of bodyIds) this.acked.add(b);
+          this.stats.ackedSends += bodyIds.length;
+        }
+      });
+    }
+    const pub = this.clients.get(PUBLISHER)!;
+    if (!pub.busy && this.producing && this.rng.chance(PUBLISH_CHANCE)) {
+      const member = this.pickMember();
+      if (member?.service) {
+        const bodyId = this.nextPublishId++;
+        this.stats.publishes++;
+        const counted = this.crossSet(member, TOPIC, true);
+        this.issue(pub, member, member.service.submit(this.ctx(), { kind: 'publishMessages', topicName: TOPIC, bodies: [bodyFor(bodyId)], msgTags: [], routingKey: '' }), (r) => {
+          counted(r?.ok);
+          if (r?.ok) {
+            this.publishAcked.add(bodyId);
+            this.stats.ackedPublishes++;
+          }
+        });
+      }
+    }
+    for (const id of CONSUMERS) {
+      const c = this.clients.get(id)!;
+      if (c.busy) continue;
+      const member = this.pickMember();
+      if (!member?.service) continue;
+      const due = c.held.filter((h) => h.deleteAtMs <= now);
+      if (due.length > 0) {
+        const queue = due[0]!.queue;
+        const handles = due.filter((h) => h.queue === queue).map((h) => h.handle);
+        c.held = c.held.filter((h) => h.queue !== queue || h.deleteAtMs > now);
+        this.issue(c, member, member.service.submit(this.ctx(), { kind: 'deleteMessages', queueName: queue, receiptHandles: handles }), () => undefined);
+        continue;
+      }
+      if (!this.rng.chance(RECEIVE_CHANCE)) continue;
+      const queue = this.rng.chance(0.25) ? this.rng.pick(SUB_QUEUES).name : this.rng.pick(SENT_QUEUES);
+      const wait = this.rng.chance(0.15) ? this.rng.int(1, 2) : 0;
+      if (wait > 0) this.stats.longPolls++;
+      const counted = this.crossSet(member, queue);
+      this.issue(c, member, member.service.receive(this.ctx(), queue, this.rng.int(1, 8), wait), (r) => {
+        counted(r?.ok);
+        if (!r?.ok) return;
+        for (const msg of r.messages) {
+          this.clientDelivery(member.id, queue, msg.msgId, msg.receiptHandle, msg.bodyBytes);
+          const roll = this.rng.next();
+          if (roll < 0.1) continue;
+          const vis = (ALL_QUEUES.find((q) => q.name === queue)?.visibilityTimeout ?? 1) * 1000;
+          const after = roll < 0.85 ? this.rng.int(0, vis / 2) : this.rng.int(vis, vis * 2);
+          c.held.push({ queue, handle: msg.receiptHandle, deleteAtMs: this.scheduler.nowMs + after });
+        }
+      });
+    }
+  }
+
+  private clientDelivery(memberId: string, queue: string, msgId: string, handle: string, body: Uint8Array): void {
+    const bodyId = bodyIdOf(body);
+    if (bodyId === undefined) throw new QueueCheckFailure('integrity', `${memberId} delivered ${msgId} from ${queue} with a damaged body`);
+    const sub = this.topicDelivered.get(queue);
+    if (sub) {
+      if (bodyId < PUBLISH_BODY_BASE) throw new QueueCheckFailure('integrity', `${memberId} delivered sent body m${bodyId} from subscribed queue ${queue}`);
+      sub.add(bodyId);
+      this.stats.topicDeliveries++;
+      const where = groupOfId(msgId);
+      if (where !== undefined && where !== this.topicSet - 1) this.stats.remoteTopicDeliveries++;
+      return;
+    }
+    const group = groupOfId(msgId);
+    const history = group === undefined ? undefined : this.histories.get(group);
+    if (!history) throw new QueueCheckFailure('integrity', `${memberId} delivered ${msgId}, whose id names no set`);
+    history.clientDelivery(memberId, msgId, handle, body);
+    this.delivered.add(bodyId);
+  }
+
+  /**
+   * Starts a client request on `member`; the client is busy until it settles or times out. Once
+   * the faults healed (and routes had a moment to settle), a member that is up and not frozen
+   * must answer within the client's timeout, whatever set holds the queue.
+   */
+  private issue<T>(client: Client, member: Member, p: Promise<T>, done: (value: T | undefined) => void): void {
+    client.busy = true;
+    let finished = false;
+    const startedMs = this.scheduler.nowMs;
+    const runtime = member.runtime;
+    const finish = (v: T | undefined, timedOut = false): void => {
+      if (finished) return;
+      finished = true;
+      if (timedOut && runtime.alive && runtime === member.runtime && runtime.frozenUntilMs < startedMs) {
+        if (this.answersDueFromMs !== 0 && startedMs >= this.answersDueFromMs) {
+          this.stats.clientTimeouts++;
+          this.fail('unanswered', `a call on ${member.id} issued at ${startedMs - EPOCH_MS} ms, after the faults healed, was not answered within ${CLIENT_TIMEOUT_MS} ms`);
+        } else this.stats.slowDuringFaults++;
+      }
+      client.busy = false;
+      try {
+        done(v);
+      } catch (err) {
+        if (err instanceof QueueCheckFailure) this.fail(err.check, err.message);
+        else this.fail('exception', err instanceof Error ? (err.stack ?? err.message) : String(err));
+      }
+    };
+    this.scheduler.schedule(CLIENT_TIMEOUT_MS, () => finish(undefined, true));
+    p.then((v) => finish(v), () => finish(undefined));
+  }
+
+  // ---- faults ----------------------------------------------------------------------------------
+
+  private injectFaults(): void {
+    this.restartDue();
+    const now = this.scheduler.nowMs;
+    const k = this.intensity;
+    if (this.healAtMs !== 0 && now >= this.healAtMs) {
+      this.network.heal();
+      this.healAtMs = 0;
+      this.trace('the network heals');
+    }
+    const all = [...this.members.values()];
+    const down = all.filter((m) => !m.up).length;
+    if (down === 0 && this.rng.chance(0.002 * k)) {
+      // A third of the crashes hit the controller's leader.
+      const ctl = this.leaderOf(CONTROLLER_GROUP);
+      const m = ctl && this.rng.chance(0.33) ? ctl : this.rng.pick(all);
+      if (m === ctl) this.stats.controllerLeaderCrashes++;
+      this.crash(m, this.rng.int(200, 3000));
+    }
+    if (this.healAtMs === 0 && this.rng.chance(0.0015 * k)) {
+      const a = this.rng.pick(this.ids);
+      this.network.isolate(a, this.ids);
+      this.stats.partitions++;
+      this.healAtMs = now + this.rng.int(300, 3000);
+      this.trace(`${a} is isolated until ${this.healAtMs - EPOCH_MS} ms`);
+    }
+    if (this.rng.chance(0.0008 * k)) {
+      const up = all.filter((m) => m.up);
+      if (up.length > 0) {
+        const m = this.rng.pick(up);
+        const ms = this.rng.int(200, 2500);
+        m.runtime.freeze(now + ms);
+        this.stats.freezes++;
+        this.trace(`${m.id} is frozen for ${ms} ms`);
+      }
+    }
+    if (this.rng.chance(0.002 * k)) {
+      this.network.weather = this.rng.chance(0.4) ? CALM : { loss: this.rng.next() * 0.03, duplicate: this.rng.next() * 0.02, delayMinMs: 1, delayMaxMs: this.rng.int(2, 30) };
+      this.stats.weatherChanges++;
+    }
+    if (this.rng.chance(0.0008 * k)) {
+      const setId = this.rng.pick(SETS);
+      const leader = this.leaderOf(setId - 1);
+      const target = this.rng.pick(this.membersOf(setId));
+      if (leader?.node && target !== leader.id) {
+        this.stats.transfers++;
+        void leader.node.transferLeader(this.ctx(), target);
+      }
+    }
+  }
+
+  // ---- checkers --------------------------------------------------------------------------------
+
+  private fail(check: MultiSetSimFailure['check'], message: string): void {
+    this.failure ??= new SimAbort(check, message);
+  }
+
+  private checkAll(): void {
+    if (this.failure) throw this.failure;
+    const uncaught = this.scheduler.uncaught[0];
+    if (uncaught) throw new SimAbort('uncaught', `a task of ${uncaught.owner} threw: ${String(uncaught.error)}`);
+    for (const m of this.members.values()) {
+      for (const [group, st] of [
+        [m.group, m.node?.observe().raft],
+        [CONTROLLER_GROUP, m.controller?.status()],
+      ] as const) {
+        if (!st || st.role !== 'leader') continue;
+        let terms = this.leaderOfTerm.get(group);
+        if (!terms) this.leaderOfTerm.set(group, (terms = new Map<number, string>()));
+        const known = terms.get(st.term);
+        if (known === undefined) {
+          terms.set(st.term, m.id);
+          this.stats.elections++;
+        } else if (known !== m.id) throw new SimAbort('electionSafety', `group ${group}: two leaders in term ${st.term}: ${known} and ${m.id}`);
+      }
+    }
+  }
+
+  /** Every applied entry of every group on every member: the first apply of an index feeds that set's history, later ones must agree. */
+  private applied(m: Member, group: number, e: LogEntry, result: unknown): void {
+    try {
+      const digest = JSON.stringify(result);
+      let at = this.resultAt.get(group);
+      if (!at) this.resultAt.set(group, (at = new Map<number, { term: number; digest: string; node: string }>()));
+      const seen = at.get(e.index);
+      if (seen !== undefined) {
+        if (seen.term !== e.term || seen.digest !== digest) {
+          throw new SimAbort('replicaAgreement', `group ${group}: ${m.id} got a different result at index ${e.index} (term ${e.term}) than ${seen.node} (term ${seen.term}): ${digest} vs ${seen.digest}`);
+        }
+        return;
+      }
+      at.set(e.index, { term: e.term, digest, node: m.id });
+      if (group !== CONTROLLER_GROUP) this.observeCommitted(group, this.histories.get(group)!, e, result as CommandResult);
+    } catch (err) {
+      this.fail(err instanceof SimAbort || err instanceof QueueCheckFailure ? err.check : 'exception', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private observeCommitted(group: number, history: QueueHistory, e: LogEntry, result: CommandResult): void {
+    if (!result.ok) return;
+    const cmd = decodeCommand(e.payload, e.metaLen);
+    // The subscribed queues are fed by the topic (and outbox sends with deduplication ids): their guarantee is checked end to end.
+    const queueOf = (cmd as { queueName?: string }).queueName;
+    if (queueOf !== undefined && this.topicDelivered.has(queueOf)) return;
+    if (cmd.kind === 'sendMessages' && result.kind === 'sendMessages') {
+      // No body is damaged in this workload: every stored body names its id.
+      const bodyIds = cmd.bodies.map((b) => bodyIdOf(e.payload.subarray(b.offset, b.offset + b.length)) ?? -1);
+      history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds ?? 0, result.msgIds, bodyIds);
+      const key = `${group}:${cmd.queueName}`;
+      const list = this.storedIn.get(key) ?? [];
+      list.push({ index: e.index, bodyIds });
+      this.storedIn.set(key, list);
+    } else if (cmd.kind === 'deleteQueue') {
+      // Its messages go with it: acknowledged sends stored there before are not expected back.
+      const key = `${group}:${cmd.queueName}`;
+      const list = this.storedIn.get(key) ?? [];
+      for (const s of list) if (s.index < e.index) for (const b of s.bodyIds) this.dropped.add(b);
+      this.storedIn.set(key, list.filter((s) => s.index > e.index));
+    } else if (cmd.kind === 'receiveMessages' && result.kind === 'receiveMessages') {
+      for (const msg of result.messages) {
+        history.delivered({ msgId: msg.msgId, queue: cmd.queueName, handle: msg.receiptHandle, index: e.index, timeMs: e.timeMs, source: 'log', node: 'log' }, msg.queueNumber, msg.seq);
+      }
+    } else if (cmd.kind === 'deleteMessages' && result.kind === 'deleteMessages') {
+      const failed = new Set(result.failures.map((f) => f.index));
+      history.deleteCommitted(e.index, e.timeMs, cmd.receiptHandles.filter((_, k) => !failed.has(k)));
+    } else if (cmd.kind === 'quarantineMessage') {
+      history.quarantineCommitted(e.index, cmd.queueNumber, cmd.seq);
+    }
+  }
+
+  // ---- the end -----------------------------------------------------------------------------------
+
+  private async healAndDrain(): Promise<void> {
+    this.network.heal();
+    this.healAtMs = 0;
+    this.network.weather = CALM;
+    this.producing = false;
+    for (const m of this.members.values()) if (!m.up) m.restartAtMs = this.scheduler.nowMs;
+    this.restartDue();
+    this.answersDueFromMs = this.scheduler.nowMs + SETTLE_AFTER_HEAL_MS;
+    this.trace('healed: every member up, producers stopped, draining');
+    const until = this.scheduler.nowMs + DRAIN_MS_MAX;
+    let quietSince = this.scheduler.nowMs;
+    let lastDelivered = -1;
+    while (this.scheduler.nowMs < until) {
+      this.restartDue();
+      // A create the controller placed but the set never took completes on the client's retry:
+      // the operator goes on until the queue is back.
+      this.recreate(0);
+      this.traffic();
+      await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
+      this.checkAll();
+      const got = this.delivered.size + this.stats.topicDeliveries;
+      // Quiet: nothing delivered for a while, nothing held to delete (consumers keep asking, with long polls, so some call is nearly always in flight).
+      const busy = [...this.clients.values()].some((c) => c.held.length > 0);
+      if (busy || got !== lastDelivered) quietSince = this.scheduler.nowMs;
+      lastDelivered = got;
+      if (this.scheduler.nowMs - quietSince > 8000 && this.recreatePhase === 'done' && this.allDelivered()) break;
+    }
+    await this.readPlacement();
+    this.trace(`placed at the end: ${[...this.placed].map(([n, set]) => `${n} on set ${set}`).join(', ')}`);
+    this.checkNothingLost();
+    await this.probeRoutes();
+  }
+
+  /**
+   * Every member serves every queue once the cluster healed: a member that cached a route before
+   * the queue was deleted and created elsewhere must find the new one (a stale route answers
+   * queueNotExist, after which the access layer asks the controller again).
+   */
+  private async probeRoutes(): Promise<void> {
+    for (const m of this.members.values()) {
+      for (const queue of [...SENT_QUEUES, ...SUB_QUEUES.map((q) => q.name)]) {
+        const until = this.scheduler.nowMs + PROBE_MS_MAX;
+        let last = 'no answer';
+        for (;;) {
+          this.restartDue();
+          const s = m.service;
+          const r = s ? await this.untilSettled(s.getQueueAttributes(this.ctx(), queue)) : undefined;
+          this.checkAll();
+          if (r?.ok) break;
+          if (r) last = `${r.error}${r.detail !== undefined ? ` ${r.detail}` : ''}`;
+          if (this.scheduler.nowMs >= until) throw new SimAbort('staleRoute', `${m.id} did not serve queue ${queue} (on set ${this.placed.get(queue)}) within ${PROBE_MS_MAX} ms after the drain: ${last}`);
+          await this.scheduler.runUntil(this.scheduler.nowMs + 500);
+        }
+      }
+    }
+  }
+
+  private allDelivered(): boolean {
+    try {
+      this.checkNothingLost();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private checkNothingLost(): void {
+    const lost = [...this.acked].filter((b) => !this.delivered.has(b) && !this.dropped.has(b));
+    if (lost.length > 0) throw new QueueCheckFailure('lostMessage', `${lost.length} acknowledged sends never delivered, e.g. m${lost[0]}`);
+    for (const [queue, got] of this.topicDelivered) {
+      const missing = [...this.publishAcked].filter((b) => !got.has(b));
+      if (missing.length > 0) throw new SimAbort('topicLost', `${missing.length} acknowledged publishes never delivered from ${queue} (on set ${this.placed.get(queue)}; topic on set ${this.topicSet}), e.g. m${missing[0]}`);
+    }
+  }
+
+  private async result(): Promise<MultiSetSimResult> {
+    for (const h of this.histories.values()) {
+      this.stats.deliveries += h.stats.deliveries;
+      this.stats.redeliveries += h.stats.redeliveries;
+      this.stats.deletes += h.stats.deletes;
+    }
+    this.stats.tasksRun = this.scheduler.tasksRun;
+    this.stats.shards = this.wideShards;
+    this.stats.droppedWithQueue = [...this.acked].filter((b) => this.dropped.has(b)).length;
+    for (const [, setId] of this.placed) if (setId >= 1 && setId <= SETS.length) this.stats.queuesPerSet[setId - 1]!++;
+    const digest = await diskDigest(this.members.values(), JSON.stringify(this.stats));
+    const r: MultiSetSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest, replay: this.replayCommand() };
+    if (this.failure) r.failure = { check: this.failure.check, message: this.failure.message, atMs: this.scheduler.nowMs - EPOCH_MS };
+    return r;
+  }
+
+  private ctx(): RequestContext {
+    return { requestId: `sim-${++this.requestSeq}`, clientAddress: '', receivedAtMs: this.scheduler.nowMs };
+  }
+
+  private trace(line: string): void {
+    this.opts.trace?.(`${String(this.scheduler.nowMs - EPOCH_MS).padStart(7)} ${line}`);
+  }
+}
+
+export function runMultiSetSimulation(opts: MultiSetSimOptions): Promise<MultiSetSimResult> {
+  return new MultiSetSimulation(opts).run();
+}

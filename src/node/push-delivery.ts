@@ -57,10 +57,10 @@ export type PushPost = (url: string, headers: Record<string, string>, body: Buff
 
 export interface PushDeliveryOptions {
   /**
-   * The state machine's due pushes and dead letters (dueDeliveries; one stays listed until its
+   * The state machine's due pushes and dead letters (one stays listed until its
    * outcome is applied), earliest first.
    */
-  duePushes: (nowMs: number, limit: number) => DueDelivery[];
+  dueDeliveries: (nowMs: number, limit: number) => DueDelivery[];
   /** The state machine's nextPushAttemptMs (undefined or Infinity: nothing pending). */
   nextAttemptMs: () => number | undefined;
   /** Reads a body with its CRC32C check; rejects when no intact copy can be read. */
@@ -332,7 +332,7 @@ export class PushDelivery {
     // either way; only the copying grows).
     let limit = this.tasks.size + 2 * Math.max(capacity, 1);
     while (capacity > 0) {
-      const due = this.opts.duePushes(nowMs, limit);
+      const due = this.opts.dueDeliveries(nowMs, limit);
       for (const push of due) {
         if (capacity === 0) break;
         const key = taskKey(push);

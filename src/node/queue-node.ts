@@ -194,7 +194,7 @@ export class QueueNode implements QueueService {
       log: this.log.storage,
     });
     this.pushes = new PushDelivery({
-      duePushes: (nowMs, limit) => this.state.sm.dueDeliveries(nowMs, limit),
+      dueDeliveries: (nowMs, limit) => this.state.sm.dueDeliveries(nowMs, limit),
       nextAttemptMs: () => this.state.sm.nextPushAttemptMs(),
       readBody: (ref) => this.bodies.readOne(ref),
       propose: (command) => this.submit(this.internalContext('push'), command),

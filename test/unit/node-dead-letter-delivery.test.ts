@@ -44,7 +44,7 @@ class SourceSet extends BrokerHarness {
 
   options(deliverToQueue: DeliverToQueue | undefined, extra: Partial<PushDeliveryOptions> = {}): PushDeliveryOptions {
     return {
-      duePushes: (nowMs, limit) => this.sm.dueDeliveries(nowMs, limit),
+      dueDeliveries: (nowMs, limit) => this.sm.dueDeliveries(nowMs, limit),
       nextAttemptMs: () => this.sm.nextPushAttemptMs(),
       readBody: (ref) => Promise.resolve(this.body(ref)),
       propose: (cmd) => {
@@ -253,7 +253,7 @@ describe('dead letters into a dead-letter queue on another set', () => {
     assert.equal(dlqSet.ok({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: null, maxMessages: 10, taskHandle: task.taskHandle }).moved, 1);
     const proposed: Command[] = [];
     const back = new PushDelivery({
-      duePushes: (nowMs, limit) => dlqSet.sm.dueDeliveries(nowMs, limit),
+      dueDeliveries: (nowMs, limit) => dlqSet.sm.dueDeliveries(nowMs, limit),
       nextAttemptMs: () => dlqSet.sm.nextPushAttemptMs(),
       readBody: (ref) => Promise.resolve(dlqSet.body(ref)),
       propose: (cmd) => {

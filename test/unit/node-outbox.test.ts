@@ -53,7 +53,7 @@ class TopicSet extends BrokerHarness {
   /** The push loop's view of this set's replica (`sm`, which a test may replace by another one). */
   options(deliverToQueue: DeliverToQueue | undefined, extra: Partial<PushDeliveryOptions> = {}): PushDeliveryOptions {
     return {
-      duePushes: (nowMs, limit) => this.sm.duePushes(nowMs, limit),
+      dueDeliveries: (nowMs, limit) => this.sm.dueDeliveries(nowMs, limit),
       nextAttemptMs: () => this.sm.nextPushAttemptMs(),
       readBody: (ref) => Promise.resolve(this.body(ref)),
       propose: (cmd) => {

@@ -42,7 +42,7 @@ class FakeStore {
 
   options(extra: Partial<PushDeliveryOptions> = {}): PushDeliveryOptions {
     return {
-      duePushes: (nowMs, limit) =>
+      dueDeliveries: (nowMs, limit) =>
         [...this.pending.values()]
           .filter((p) => p.nextAttemptMs <= nowMs)
           .sort((a, b) => a.nextAttemptMs - b.nextAttemptMs)
@@ -243,10 +243,10 @@ test('overall concurrency is bounded across endpoints', async () => {
   }
   const opts = store.options({ post: net.post, perEndpointInFlightMax: 2, inFlightMax: 7 });
   let looks = 0;
-  const duePushes = opts.duePushes;
-  opts.duePushes = (nowMs, limit) => {
+  const dueDeliveries = opts.dueDeliveries;
+  opts.dueDeliveries = (nowMs, limit) => {
     looks++;
-    return duePushes(nowMs, limit);
+    return dueDeliveries(nowMs, limit);
   };
   const d = new PushDelivery(opts);
   d.start();

@@ -34,7 +34,7 @@ import type { SetDirectory } from './remote-sets';
 import { RouteCache, type CachedRoute } from './route-cache';
 import { RouteFreshness } from './route-freshness';
 import { ShardedQueues } from './sharded-queues';
-import { shardCreateAttrs } from './shards';
+import { shardCreateAttrs, shardedAttrsRefusal } from './shards';
 import { isQueueMoveSend } from './outbox';
 
 /** What the access layer asks of the controller (the ControllerClient). */
@@ -77,6 +77,13 @@ function notExistOf(type: EntityType): 'queueNotExist' | 'topicNotExist' {
 
 function existsOf(type: EntityType): 'queueExists' | 'topicExists' {
   return type === 'queue' ? 'queueExists' : 'topicExists';
+}
+
+/** One item of a list one set gave: its name, and which set listed it. */
+interface Listed<I> {
+  name: string;
+  item: I;
+  setId: number;
 }
 
 /** In place of a set id: a queue of several shards, on no one set (see attributesWhere). */
@@ -218,7 +225,7 @@ export class ClusterQueueService implements QueueService {
     switch (command.kind) {
       case 'createQueue': {
         const { shards, ...plain } = command;
-        if (shards !== undefined && shards > 1) return this.sharded.create(ctx, plain, shards);
+        if (shards !== undefined && shards > 1) return this.createSharded(ctx, plain, shards);
         return this.create(ctx, 'queue', command.queueName, plain, command.attrs.deadLetterPolicy?.deadLetterQueue);
       }
       case 'createTopic':
@@ -337,19 +344,22 @@ export class ClusterQueueService implements QueueService {
    * (broker/dead-letter-outbox.ts). Either way the queue must not itself be a dead-letter queue of
    * a queue on any set. Checks and bind are not atomic: two binds at once may pass the sources
    * bound together, as two sets may.
+   *
+   * A queue of several shards is checked the same way and every shard gets the policy marked
+   * `remote`, the shard on the dead-letter queue's own set too: one way for all its shards, so
+   * every shard's sources are listed and counted alike (remoteSources) and each dead letter goes
+   * through the access layer under the same deduplication key, whichever shard it leaves.
    */
   private async bindDeadLetterQueue(ctx: RequestContext, command: Extract<Command, { kind: 'setQueueAttributes' }>, policy: DeadLetterPolicy): Promise<CommandResult> {
     const name = command.queueName;
     const dlqName = policy.deadLetterQueue;
-    // A sharded queue refuses dead-letter policies (node/sharded-queues.ts).
-    const shardedQueue = (route: CachedRoute): Promise<CommandResult> => this.sharded.submit(ctx, route, command);
-    const onQueue = (c: Command): Promise<CommandResult> => this.routed('queue', name, (s) => s.submit(ctx, c), shardedQueue);
+    const remote: Extract<Command, { kind: 'setQueueAttributes' }> = { ...command, attrs: { ...command.attrs, deadLetterPolicy: { ...policy, remote: true } } };
     // A dead-letter queue the controller does not know: the queue's set answers dlqNotExist (or
     // queueNotExist, or a parameter error first), as for any missing queue.
     const d = await this.locate('queue', dlqName);
-    if (isError(d)) return d.error === 'queueNotExist' ? onQueue(command) : d;
-    const dlq = await this.attributesWhere(ctx, dlqName);
-    if (isError(dlq)) return dlq.error === 'queueNotExist' ? onQueue(command) : dlq;
+    if (isError(d) && d.error !== 'queueNotExist') return d;
+    const dlq = isError(d) ? d : await this.attributesWhere(ctx, dlqName);
+    if (isError(dlq) && dlq.error !== 'queueNotExist') return dlq;
     // Whether a queue on any set names this one as its dead-letter queue (its own set knows only
     // its own queues). Checked in the set's order: after the rules about the dead-letter queue.
     const isDeadLetterQueue = async (): Promise<ErrorResult | undefined> => {
@@ -362,33 +372,83 @@ export class ClusterQueueService implements QueueService {
       'queue',
       name,
       async (s, setId) => {
+        if (isError(dlq)) return s.submit(ctx, command);
         if (setId === dlq.setId) return (await isDeadLetterQueue()) ?? s.submit(ctx, command);
         const src = await s.getQueueAttributes(ctx, name);
         if (!src.ok) return src;
-        const d = dlq.attributes;
-        const refused = deadLetterQueueRefusal(name, src.attributes.sqs.fifo, { hasPolicy: d.deadLetterPolicy !== undefined, fifo: d.sqs.fifo, redriveAllowPolicy: d.sqs.redriveAllowPolicy });
-        if (refused !== undefined) return refused;
-        const nested = await isDeadLetterQueue();
-        if (nested !== undefined) return nested;
-        const sources = await this.deadLetterSourceCount(ctx, dlqName);
-        if (typeof sources !== 'number') return sources;
-        const already = src.attributes.deadLetterPolicy?.deadLetterQueue === dlqName ? 1 : 0;
-        const tooMany = deadLetterSourcesRefusal(sources - already);
-        if (tooMany !== undefined) return tooMany;
-        return s.submit(ctx, { ...command, attrs: { ...command.attrs, deadLetterPolicy: { ...policy, remote: true } } });
+        return (await this.remoteBindRefusal(ctx, name, src.attributes.sqs.fifo, dlq.attributes, isDeadLetterQueue)) ?? s.submit(ctx, remote);
       },
-      shardedQueue,
+      async (route) => {
+        // A queue being moved has two sets for a while, not shards: its policy waits for the move's end.
+        if (route.move !== undefined) return fail('shardedUnsupported', 'dead-letter policies', '(the queue is moving to another set; set it once the move is done)');
+        // Its own dead-letter queue: every shard's set refuses it as it refuses any queue's.
+        if (dlqName === name) return this.sharded.submit(ctx, route, remote);
+        if (isError(dlq)) return fail('dlqNotExist');
+        const src = await this.sharded.attributes(ctx, name, route);
+        if (!src.ok) return src;
+        return (await this.remoteBindRefusal(ctx, name, src.attributes.sqs.fifo, dlq.attributes, isDeadLetterQueue)) ?? this.sharded.submit(ctx, route, remote);
+      },
     );
+  }
+
+  /**
+   * Why the queue `name` cannot have `dlq` (on another set than the queue, or the queue has several
+   * shards) as its dead-letter queue, with the errors the queue's set would give, in its order: the
+   * rules about the dead-letter queue, then `nested` (whether the queue is itself a dead-letter
+   * queue; undefined: not checked, a queue being created), then whether the dead-letter queue has
+   * room for one more source (the queue not counted if it is one already: a rebind).
+   */
+  private async remoteBindRefusal(
+    ctx: RequestContext,
+    name: string,
+    fifo: boolean,
+    dlq: QueueAttributes,
+    nested: (() => Promise<ErrorResult | undefined>) | undefined,
+  ): Promise<ErrorResult | undefined> {
+    const refused = deadLetterQueueRefusal(name, fifo, { hasPolicy: dlq.deadLetterPolicy !== undefined, fifo: dlq.sqs.fifo, redriveAllowPolicy: dlq.sqs.redriveAllowPolicy });
+    if (refused !== undefined) return refused;
+    const isNested = await nested?.();
+    if (isNested !== undefined) return isNested;
+    const sources = await this.deadLetterSources(ctx, dlq.queueName);
+    if (isError(sources)) return sources;
+    return deadLetterSourcesRefusal(sources.filter((q) => q.queueName !== name).length);
+  }
+
+  /**
+   * CreateQueue with `shards` > 1. With a dead-letter policy, the dead-letter queue is checked here
+   * as for a policy set later (bindDeadLetterQueue) and every shard is created with the policy
+   * marked `remote`; node/sharded-queues.ts then places and creates the shards.
+   */
+  private async createSharded(ctx: RequestContext, command: Extract<Command, { kind: 'createQueue' }>, shards: number): Promise<CommandResult> {
+    const policy = command.attrs.deadLetterPolicy ?? undefined;
+    // FIFO first: refused whatever the policy.
+    const fifo = shardedAttrsRefusal(command.attrs);
+    if (fifo !== undefined || policy === undefined) return fifo ?? this.sharded.create(ctx, command, shards);
+    const remote: Extract<Command, { kind: 'createQueue' }> = { ...command, attrs: { ...command.attrs, deadLetterPolicy: { ...policy, remote: true } } };
+    // Its own dead-letter queue: every shard's set refuses it (and nothing stays placed).
+    if (policy.deadLetterQueue === command.queueName) return this.sharded.create(ctx, remote, shards);
+    const d = await this.locate('queue', policy.deadLetterQueue);
+    if (isError(d)) return d.error === 'queueNotExist' ? fail('dlqNotExist') : d;
+    const dlq = await this.attributesWhere(ctx, policy.deadLetterQueue);
+    if (isError(dlq)) return dlq.error === 'queueNotExist' ? fail('dlqNotExist') : dlq;
+    const refused = await this.remoteBindRefusal(ctx, command.queueName, command.attrs.sqs?.fifo ?? false, dlq.attributes, undefined);
+    return refused ?? this.sharded.create(ctx, remote, shards);
   }
 
   /** How many queues, on every set, have `dlqName` as their dead-letter queue. */
   private async deadLetterSourceCount(ctx: RequestContext, dlqName: string): Promise<number | ErrorResult> {
-    const r = await this.listDeadLetterSourceQueues(ctx, dlqName, undefined, 0, 0);
-    if (r.ok) return r.totalCount;
+    const r = await this.deadLetterSources(ctx, dlqName);
+    return isError(r) ? r : r.length;
+  }
+
+  /** The queues, on every set, that have `dlqName` as their dead-letter queue, each once. */
+  private async deadLetterSources(ctx: RequestContext, dlqName: string): Promise<QueueListItem[] | ErrorResult> {
+    const r = await this.listDeadLetterSourceQueues(ctx, dlqName, undefined, 0, LIMITS.queueCountMax);
+    if (r.ok) return r.queueList;
     // Not a queue (yet): no queue names it on its own set; those naming it elsewhere still count.
     if (r.error !== 'queueNotExist') return r;
-    const elsewhere = await this.remoteSources(ctx, dlqName, undefined, 0, undefined);
-    return isError(elsewhere) ? elsewhere : elsewhere.totalCount;
+    const elsewhere = await this.remoteSources(ctx, dlqName, undefined);
+    return isError(elsewhere) ? elsewhere : this.onceEach(elsewhere).map((x) => x.item);
   }
 
   /**
@@ -400,11 +460,11 @@ export class ClusterQueueService implements QueueService {
    */
   private async deleteQueue(ctx: RequestContext, command: Extract<Command, { kind: 'deleteQueue' }>): Promise<CommandResult> {
     const name = command.queueName;
-    const elsewhere = await this.remoteSources(ctx, name, undefined, LIMITS.deadLetterSourcesMax, undefined);
+    const elsewhere = await this.remoteSources(ctx, name, undefined);
     if (isError(elsewhere)) {
       this.log.warn(`deleting queue ${name} without knowing whether queues on other sets name it as their dead-letter queue: ${elsewhere.detail ?? elsewhere.error}`, { queue: name });
-    } else if (elsewhere.totalCount > 0) {
-      return fail('dlqDeleteInUse', undefined, `(the dead-letter queue of ${elsewhere.items.map((i) => i.name).join(', ')} on other sets)`);
+    } else if (elsewhere.length > 0) {
+      return fail('dlqDeleteInUse', undefined, `(the dead-letter queue of ${this.onceEach(elsewhere).map((i) => i.name).join(', ')} on other sets)`);
     }
     return this.delete(ctx, 'queue', name, command);
   }
@@ -550,12 +610,15 @@ export class ClusterQueueService implements QueueService {
 
   /**
    * A dead-letter queue's sources: those on its own set (which answers queueNotExist when it does
-   * not hold it), and those on every other set whose policy names it there (bound after both
-   * queues were created: DeadLetterPolicy.remote). Merged in the broker's name order, totalCount
-   * summed, as ListQueue; a set that cannot answer fails the list (a partial one would look whole).
+   * not hold it), and those on every set whose policy names it there (bound after both queues were
+   * created, or a queue of several shards: DeadLetterPolicy.remote). Merged in the broker's name
+   * order, each queue once (a queue of several shards is a source on each of its shards' sets), as
+   * ListQueue; a set that cannot answer fails the list (a partial one would look whole). Each set
+   * lists all it has (a dead-letter queue has at most LIMITS.deadLetterSourcesMax sources), so
+   * totalCount counts each queue once.
    */
   async listDeadLetterSourceQueues(ctx: RequestContext, deadLetterQueueName: string, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    const n = Math.min(offset + limit, LIMITS.queueCountMax);
+    const n = LIMITS.queueCountMax;
     const home = await this.routed(
       'queue',
       deadLetterQueueName,
@@ -564,49 +627,56 @@ export class ClusterQueueService implements QueueService {
         return r.ok ? { ...r, setId } : r;
       },
       // A queue of several shards: sources created with the policy are beside its shard 0; those
-      // bound later are remote, on any set (its shard 0's too), so every set is asked for them.
+      // bound later are remote, on any set (its shard 0's too).
       async (route) => {
-        const r = await this.serviceOf(route.shards[0]!).listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, 0, n);
-        return r.ok ? { ...r, setId: SHARDED_SET } : r;
+        const setId = route.shards[0]!;
+        const r = await this.serviceOf(setId).listDeadLetterSourceQueues(ctx, deadLetterQueueName, searchWord, 0, n);
+        return r.ok ? { ...r, setId } : r;
       },
     );
     if (isError(home)) return home;
-    const others = await this.remoteSources(ctx, deadLetterQueueName, searchWord, n, home.setId === SHARDED_SET ? undefined : home.setId);
+    const others = await this.remoteSources(ctx, deadLetterQueueName, searchWord);
     if (isError(others)) return others;
-    const all = [...home.queueList.map((q) => ({ name: q.queueName, item: q })), ...others.items];
-    all.sort((a, b) => byName(a.name, b.name));
-    return { ok: true, totalCount: home.totalCount + others.totalCount, queueList: all.slice(offset, offset + limit).map((x) => x.item) };
+    const all = this.onceEach([...home.queueList.map((q) => ({ name: q.queueName, item: q, setId: home.setId })), ...others]);
+    return { ok: true, totalCount: all.length, queueList: all.slice(offset, offset + limit).map((x) => x.item) };
   }
 
   /**
-   * The queues of every set but `except` whose dead-letter queue is `dlqName` on another set: each
-   * set's first `n` (undefined: LIMITS.queueCountMax) and the sum of their counts. A set that
+   * The queues of every set whose dead-letter queue is `dlqName` on another set (`remote`), every
+   * one each set has; a queue of several shards is listed by each of its shards' sets. A set that
    * answers queueNotExist runs a release that lists only a dead-letter queue it holds: it has none
    * of these (binding one waits for every member's upgrade).
    */
-  private async remoteSources(
-    ctx: RequestContext,
-    dlqName: string,
-    searchWord: string | undefined,
-    n: number | undefined,
-    except: number | undefined,
-  ): Promise<{ totalCount: number; items: { name: string; item: QueueListItem }[] } | ErrorResult> {
+  private async remoteSources(ctx: RequestContext, dlqName: string, searchWord: string | undefined): Promise<Listed<QueueListItem>[] | ErrorResult> {
     const ids = await this.listSets();
     if (isError(ids)) return ids;
-    const asked = ids.filter((id) => id !== except);
-    const answers = await Promise.all(asked.map((id) => this.serviceOf(id).listDeadLetterSourceQueues(ctx, dlqName, searchWord, 0, n ?? LIMITS.queueCountMax, { remoteOnly: true })));
-    let totalCount = 0;
-    const items: { name: string; item: QueueListItem }[] = [];
-    for (let i = 0; i < asked.length; i++) {
+    const answers = await Promise.all(ids.map((id) => this.serviceOf(id).listDeadLetterSourceQueues(ctx, dlqName, searchWord, 0, LIMITS.queueCountMax, { remoteOnly: true })));
+    const items: Listed<QueueListItem>[] = [];
+    for (let i = 0; i < ids.length; i++) {
       const a = answers[i]!;
       if (isError(a)) {
         if (a.error === 'queueNotExist') continue;
-        return fail('notApplied', undefined, `set ${asked[i]} could not list the sources of ${dlqName} (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
+        return fail('notApplied', undefined, `set ${ids[i]} could not list the sources of ${dlqName} (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
       }
-      totalCount += a.totalCount;
-      items.push(...a.queueList.map((q) => ({ name: q.queueName, item: q })));
+      items.push(...a.queueList.map((q) => ({ name: q.queueName, item: q, setId: ids[i]! })));
     }
-    return { totalCount, items };
+    return items;
+  }
+
+  /**
+   * Items listed by several sets, in the broker's name order and each name once: a queue of several
+   * shards is listed by each of its sets. The item kept is that of the set serving its shard 0 when
+   * the route is cached, else the first.
+   */
+  private onceEach<I>(items: readonly Listed<I>[]): Listed<I>[] {
+    const sorted = [...items].sort((a, b) => byName(a.name, b.name));
+    const once: Listed<I>[] = [];
+    for (const x of sorted) {
+      const prev = once[once.length - 1];
+      if (prev === undefined || prev.name !== x.name) once.push(x);
+      else if (this.cache.peek('queue', x.name)?.shards[0] === x.setId) once[once.length - 1] = x;
+    }
+    return once;
   }
 
   listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
@@ -635,7 +705,7 @@ export class ClusterQueueService implements QueueService {
         return r.ok ? { totalCount: r.totalCount, items: r.queueList.map((q) => ({ name: q.queueName, item: q })) } : r;
       },
       (totalCount, items) => ({ ok: true, totalCount, queueList: items }),
-      (name) => this.cache.peek('queue', name)?.shards[0],
+      true,
     );
   }
 
@@ -658,9 +728,9 @@ export class ClusterQueueService implements QueueService {
    * broker's name order; totalCount is the sum. A set that cannot answer fails the whole list
    * (notApplied, naming it): a partial list would look complete.
    *
-   * With `shardOwner` (queues: a queue of several shards is listed by each of its sets), each set
-   * gives every match (so duplicates are all seen) and a name is listed, and counted, once: the
-   * item of the set serving its shard 0 when the route is cached, else the first.
+   * With `sharded` (queues: a queue of several shards is listed by each of its sets), each set
+   * gives every match (so duplicates are all seen) and a name is listed, and counted, once
+   * (onceEach).
    */
   private async merged<I, R>(
     offset: number,
@@ -668,11 +738,11 @@ export class ClusterQueueService implements QueueService {
     perSetMax: number,
     list: (s: QueueService, n: number) => Promise<{ totalCount: number; items: { name: string; item: I }[] } | ErrorResult>,
     page: (totalCount: number, items: I[]) => R,
-    shardOwner?: (name: string) => number | undefined,
+    sharded = false,
   ): Promise<R | ErrorResult> {
     const ids = await this.listSets();
     if (isError(ids)) return ids;
-    const n = shardOwner !== undefined ? perSetMax : Math.min(offset + limit, perSetMax);
+    const n = sharded ? perSetMax : Math.min(offset + limit, perSetMax);
     const answers = await Promise.all(ids.map((id) => list(this.serviceOf(id), n)));
     let totalCount = 0;
     let all: { name: string; item: I; setId: number }[] = [];
@@ -683,13 +753,8 @@ export class ClusterQueueService implements QueueService {
       all.push(...a.items.map((x) => ({ ...x, setId: ids[i]! })));
     }
     all.sort((a, b) => byName(a.name, b.name));
-    if (shardOwner !== undefined) {
-      const once: typeof all = [];
-      for (const x of all) {
-        const prev = once[once.length - 1];
-        if (prev === undefined || prev.name !== x.name) once.push(x);
-        else if (shardOwner(x.name) === x.setId) once[once.length - 1] = x;
-      }
+    if (sharded) {
+      const once = this.onceEach(all);
       totalCount -= all.length - once.length;
       all = once;
     }

@@ -16,7 +16,7 @@ import type { Logger } from '../protocol/log';
 import type { DeliveredMessage, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { CachedRoute, RouteCache } from './route-cache';
-import { groupOfId, mergeAttributes, receiveStart, reassembleFailures, sendShard, shardCreateAttrs, shardedAttrsRefusal, splitByShard } from './shards';
+import { groupOfId, mergeAttributes, receiveStart, reassembleFailures, sendShard, shardCreateAttrs, shardedAttrsRefusal, splitByShard, unboundPolicyRefusal } from './shards';
 
 /** While a receive waits, each shard in turn is waited on this long before the next is asked. */
 export const POLL_SLICE_SECONDS = 1;
@@ -101,11 +101,12 @@ export class ShardedQueues {
    * shard's set creates the queue. A set that fails leaves the route in place and the create
    * answers its error: a retry completes the shards still missing (those that exist answer
    * queueExists, taken as done). A set that refuses the queue for good (a limit, a bad setting)
-   * undoes the create: the shards made are deleted and the route removed.
+   * undoes the create: the shards made are deleted and the route removed. A dead-letter policy
+   * comes checked and bound `remote` by the access layer (ClusterQueueService).
    */
   async create(ctx: RequestContext, command: Of<'createQueue'>, shards: number): Promise<CommandResult> {
     const name = command.queueName;
-    const refused = shardedAttrsRefusal(command.attrs);
+    const refused = shardedAttrsRefusal(command.attrs) ?? unboundPolicyRefusal(command.attrs.deadLetterPolicy);
     if (refused) return refused;
     const placed = await this.controllerSubmit({ kind: 'createEntity', type: 'queue', name, shards });
     let entity: EntityRecord;
@@ -179,7 +180,8 @@ export class ShardedQueues {
 
   /**
    * Grow to `shards`: the controller records the new shards as pending on sets without one, each
-   * pending shard's set creates the queue with shard 0's settings and the shard is confirmed; the
+   * pending shard's set creates the queue with shard 0's settings (its dead-letter policy bound
+   * `remote`: shardCreateAttrs) and the shard is confirmed; the
    * last confirmation grows the route. Until then the queue keeps working on its old shards. A
    * retry after a failure completes the growth (shards already made answer queueExists).
    */
@@ -259,7 +261,7 @@ export class ShardedQueues {
       case 'changeVisibility':
         return this.byHandle(ctx, route, command.queueName, command.entries, (e) => e.receiptHandle, (entries) => ({ ...command, entries }), 'changeVisibility');
       case 'setQueueAttributes': {
-        const refused = shardedAttrsRefusal(command.attrs);
+        const refused = shardedAttrsRefusal(command.attrs) ?? unboundPolicyRefusal(command.attrs.deadLetterPolicy);
         if (refused) return Promise.resolve(refused);
         return this.everyShard(ctx, route, command);
       }

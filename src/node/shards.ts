@@ -123,26 +123,38 @@ export function mergeAttributes(perShard: readonly QueueAttributes[]): QueueAttr
   return out;
 }
 
-/** The attributes a new shard is created with: shard 0's settings, SQS settings and tags. */
+/**
+ * The attributes a new shard is created with: shard 0's settings, SQS settings and tags, and its
+ * dead-letter policy bound `remote` (the shards of a queue are on several sets and its dead-letter
+ * queue is on one: every shard's dead letters leave through its set's outbox and the access layer).
+ */
 export function shardCreateAttrs(a: QueueAttributes): QueueAttributesInput {
   const attrs: QueueAttributesInput = {};
   for (const k of SETTABLE_QUEUE_INT_ATTRS) attrs[k] = a[k];
   attrs.sqs = { ...a.sqs };
   if (Object.keys(a.tags).length > 0) attrs.tags = { ...a.tags };
+  if (a.deadLetterPolicy !== undefined) attrs.deadLetterPolicy = { ...a.deadLetterPolicy, remote: true };
   return attrs;
 }
 
 /**
- * What a queue of several shards cannot have. FIFO: a message group must stay on one shard to
- * keep its order, and sends spread over shards. A dead-letter queue: a shard dead-letters on its
- * own set, and a queue's shards are on as many sets, while its dead-letter queue is on one.
+ * What a queue of several shards cannot have: FIFO, as a message group must stay on one shard to
+ * keep its order, and sends spread over shards. (A dead-letter policy it can have: the access
+ * layer binds it on every shard marked `remote`, see ClusterQueueService.)
  */
-export function shardedAttrsRefusal(attrs: { sqs?: { fifo?: boolean } | undefined; deadLetterPolicy?: unknown }): ErrorResult | undefined {
+export function shardedAttrsRefusal(attrs: { sqs?: { fifo?: boolean } | undefined }): ErrorResult | undefined {
   if (attrs.sqs?.fifo === true) return fail('shardedUnsupported', 'FIFO', '(a message group keeps its order on one shard; a FIFO queue has one shard)');
-  if (attrs.deadLetterPolicy !== undefined && attrs.deadLetterPolicy !== null) {
-    return fail('shardedUnsupported', 'dead-letter policies', '(its shards are on several sets, a dead-letter queue on one)');
-  }
   return undefined;
+}
+
+/**
+ * A dead-letter policy reaching the shards of a queue not bound `remote`: the access layer marks
+ * every policy it sends to several shards (their sets are not all the dead-letter queue's), so
+ * one unmarked is a caller's mistake, never applied to some shards and not others.
+ */
+export function unboundPolicyRefusal(policy: { remote?: boolean } | null | undefined): ErrorResult | undefined {
+  if (policy === undefined || policy === null || policy.remote === true) return undefined;
+  return fail('internalError', undefined, '(a dead-letter policy for a queue of several shards must be bound remote by the access layer)');
 }
 
 /**

@@ -63,17 +63,12 @@ void test('more shards than sets, or one set without a controller: notEnoughSets
   assert.equal(alone.h.sm.getQueueAttributes('q')?.visibilityTimeout, 9);
 });
 
-void test('FIFO queues and dead-letter policies are refused for several shards (create and grow), with nothing placed', async () => {
+void test('FIFO queues are refused for several shards (create and grow), with nothing placed', async () => {
   const c = cluster();
-  const before = c.controller.submitted.length;
   const fifo = await c.svc.submit(ctx, { kind: 'createQueue', queueName: 'ordered', attrs: { sqs: { fifo: true } }, shards: 2 });
   assert.equal(errorOf(fifo), 'shardedUnsupported');
   assert.match((fifo as ErrorResult).detail ?? '', /message group/);
-  await ok(c.svc, { kind: 'createQueue', queueName: 'dead', attrs: {} });
-  const dlq = await c.svc.submit(ctx, { kind: 'createQueue', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dead', policy: 0, maxReceiveCount: 3 } }, shards: 2 });
-  assert.equal(errorOf(dlq), 'shardedUnsupported');
-  assert.equal(c.controller.submitted.filter((x) => x.kind === 'createEntity').length, 1, 'only the plain queue was placed');
-  assert.ok(c.controller.submitted.length > before);
+  assert.equal(c.controller.submitted.filter((x) => x.kind === 'createEntity').length, 0, 'nothing placed');
   // A FIFO queue of one shard does not grow.
   await ok(c.svc, { kind: 'createQueue', queueName: 'ordered', attrs: { sqs: { fifo: true } } });
   assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: 'ordered', attrs: {}, shards: 2 })), 'shardedUnsupported');
@@ -421,9 +416,6 @@ void test('what is not built for several shards is refused, never run on shard 0
   assert.equal(errorOf(await c.svc.listMoveTasks(ctx, 'many')), 'shardedUnsupported');
   assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'startMoveTask', sourceQueue: 'many', destinationQueue: null, maxPerSecond: null })), 'shardedUnsupported');
   assert.equal(errorOf(await c.svc.submit(ctx, { kind: 'moveMessages', sourceQueue: 'many', destinationQueue: null, maxMessages: 1 })), 'shardedUnsupported');
-  const dlq = await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: 'many', attrs: { deadLetterPolicy: { deadLetterQueue: 'single', policy: 0, maxReceiveCount: 2 } } });
-  assert.ok(errorOf(dlq) === 'shardedUnsupported' || errorOf(dlq) === 'crossSetMove', JSON.stringify(dlq));
-  assert.ok(c.sets.every((s) => s.h.sm.getQueueAttributes('many')?.deadLetterPolicy === undefined));
 });
 
 void test('a dead-letter queue of several shards: bound remote from any set, its dead letters spread by the access layer, its sources listed, its delete refused while named', async () => {

@@ -2,7 +2,9 @@
 // `opencmq queue create --shards 2` spreads a queue over both sets; 200 messages sent through
 // several nodes land on both shards; receives and deletes through other nodes get every one of
 // them exactly once. Then a queue of one shard with messages grows to two (`queue set --shards 2`)
-// and every message, old and new, is received once.
+// and every message, old and new, is received once. Last, a queue of two shards with a dead-letter
+// policy: every message received past maxReceiveCount reaches the dead-letter queue once, from
+// both shards, and a redrive brings each one back.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +22,11 @@ const NO_MESSAGE = 7000;
 
 function ok(endpoint: string, action: string, params: Record<string, string | number>): Promise<CmqResponse> {
   return callUntilOk([endpoint], action, params, { timeoutMs: 30_000 });
+}
+
+/** CreateQueue through `endpoint`, repeated until created (a retry of one that was created answers queueExists, taken as done). */
+function create(endpoint: string, params: Record<string, string | number>): Promise<CmqResponse> {
+  return callUntilOk([endpoint], 'CreateQueue', params, { timeoutMs: 60_000, acceptCodes: [4460] });
 }
 
 /** An `opencmq queue ...` command through `endpoint`, repeated until it exits 0 (a set still electing answers notApplied). */
@@ -116,6 +123,52 @@ test('start-local --sets 2: a queue of two shards takes sends through any node a
     const all = await drain('sh-grow', [endpoints[1]!, endpoints[5]!], 40);
     assert.equal(all.length, 40);
     assert.equal(new Set(all).size, 40);
+
+    // A dead-letter policy on a queue of two shards: messages received without delete past
+    // maxReceiveCount reach the dead-letter queue (on one set) once each, from both shards; a
+    // redrive brings every one back.
+    await create(endpoints[1]!, { queueName: 'sh-dead' });
+    const policy = JSON.stringify({ deadLetterQueue: 'sh-dead', policy: 0, maxReceiveCount: 1 });
+    await create(endpoints[4]!, { queueName: 'sh-src', shards: 2, visibilityTimeout: 1, deadLetterPolicy: policy });
+    const src = await ok(endpoints[3]!, 'GetQueueAttributes', { queueName: 'sh-src' });
+    assert.deepEqual(src['deadLetterPolicy'], { deadLetterQueue: 'sh-dead', policy: 0, maxReceiveCount: 1 }, JSON.stringify(src));
+    const sources = await ok(endpoints[5]!, 'ListDeadLetterSourceQueues', { deadLetterQueueName: 'sh-dead' });
+    assert.equal(sources['totalCount'], 1, JSON.stringify(sources));
+    assert.deepEqual((sources['queueList'] as { queueName: string }[]).map((q) => q.queueName), ['sh-src']);
+    const deadIds: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const r = await ok(endpoints[i % 6]!, 'SendMessage', { queueName: 'sh-src', msgBody: `dl-${i}`, dedupId: `dl-${i}` });
+      deadIds.push(String(r['msgId']));
+    }
+    const onSecond = deadIds.filter((id) => /^g\d+:/.test(id)).length;
+    assert.ok(onSecond > 0 && onSecond < 40, `${onSecond} of 40 on the second shard: both shards hold some`);
+    let receives = 0;
+    await until('every message of sh-src in sh-dead', 120_000, async () => {
+      const r = await cmqRequest(endpoints[receives++ % 6]!, 'BatchReceiveMessage', { queueName: 'sh-src', numOfMsg: 16, pollingWaitSeconds: 0 }, { timeoutMs: 20_000 });
+      assert.ok(r.code === 0 || r.code === NO_MESSAGE, JSON.stringify(r));
+      const [s, d] = await Promise.all([ok(endpoints[0]!, 'GetQueueAttributes', { queueName: 'sh-src' }), ok(endpoints[3]!, 'GetQueueAttributes', { queueName: 'sh-dead' })]);
+      const left = Number(s['activeMsgNum']) + Number(s['inactiveMsgNum']) + Number(s['delayMsgNum']);
+      return left === 0 && Number(d['activeMsgNum']) >= 40 ? true : undefined;
+    }, 300);
+    // A dead letter sent twice (a lost answer, a new leader) would show up a little later.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const dead = await ok(endpoints[2]!, 'GetQueueAttributes', { queueName: 'sh-dead' });
+    assert.equal(dead['activeMsgNum'], 40, `each dead letter once: ${JSON.stringify(dead)}`);
+    const inUse = await cmqRequest(endpoints[0]!, 'DeleteQueue', { queueName: 'sh-dead' }, { timeoutMs: 30_000 });
+    assert.notEqual(inUse.code, 0, `a dead-letter queue named by a sharded queue is not deleted: ${JSON.stringify(inUse)}`);
+
+    // Back to the sharded queue (received now within a longer visibility, so none dead-letters again).
+    await ok(endpoints[1]!, 'SetQueueAttributes', { queueName: 'sh-src', visibilityTimeout: 60 });
+    const redriven = await ok(endpoints[5]!, 'OpencmqRedriveDeadLetterQueue', { queueName: 'sh-dead' });
+    assert.equal(redriven['moved'], 40, JSON.stringify(redriven));
+    const again = await drain('sh-src', [endpoints[0]!, endpoints[3]!, endpoints[4]!], 40);
+    assert.deepEqual(
+      [...again].sort(),
+      Array.from({ length: 40 }, (_, i) => `dl-${i}`).sort(),
+      'every dead letter back once',
+    );
+    const emptied = await ok(endpoints[2]!, 'GetQueueAttributes', { queueName: 'sh-dead' });
+    assert.equal(emptied['activeMsgNum'], 0, JSON.stringify(emptied));
 
     // Deleted through any node: gone from both sets.
     await ok(endpoints[3]!, 'DeleteQueue', { queueName: 'sh-wide' });

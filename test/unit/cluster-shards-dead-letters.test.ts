@@ -237,3 +237,16 @@ void test('a sharded queue created with a policy whose dead-letter queue is refu
   assert.equal(c.controller.shards('work'), undefined);
   assert.ok(c.sets.every((s) => !s.has('work')));
 });
+
+void test('a queue being moved to another set (two sets for a while, not shards) still refuses a dead-letter policy until the move is done', async () => {
+  const c = cluster();
+  placeOn(c, 'dead', 3);
+  placeOn(c, 'moving', 1);
+  const moved = await c.svc.moveQueue(ctx, 'moving', 2);
+  assert.ok(moved.ok, JSON.stringify(moved));
+  // A node that knows of the move (its route names both sets).
+  assert.equal(c.controller.sm.route('queue', 'moving')?.change?.type, 'move');
+  const r = await c.svc.submit(ctx, { kind: 'setQueueAttributes', queueName: 'moving', attrs: { deadLetterPolicy: POLICY } });
+  assert.equal(errorOf(r), 'shardedUnsupported', JSON.stringify(r));
+  assert.ok([1, 2].every((id) => policyOn(c, id, 'moving') === undefined));
+});

@@ -80,7 +80,7 @@ async function moveToEnd(mover: QueueMover, name: string, c: Cluster, outboxes: 
 }
 
 /** A received message past a maxReceiveCount of 1: received once, back at once, received again. */
-async function receiveTwice(set: FakeSet, name: string): Promise<void> {
+function receiveTwice(set: FakeSet, name: string): void {
   set.h.run({ kind: 'receiveMessages', queueName: name, numOfMsg: 16, seed: 1, visibilitySeconds: 0 });
   set.h.advance(1);
   set.h.run({ kind: 'receiveMessages', queueName: name, numOfMsg: 16, seed: 2 });
@@ -374,7 +374,7 @@ void test('a queue whose dead-letter queue stays behind moves with its policy bo
   await queueOnSet1(c, 'dlq', []);
   await queueOnSet1(c, 'src', ['a']);
   await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', ...POLICY } } });
-  await receiveTwice(c.set(1), 'src'); // 'a' is dead-lettered on the source, locally
+  receiveTwice(c.set(1), 'src'); // 'a' is dead-lettered on the source, locally
   await send(c.set(1), 'src', 'b');
   const r = await c.svc.moveQueue(ctx, 'src', 2);
   assert.ok(r.ok, JSON.stringify(r));
@@ -383,12 +383,12 @@ void test('a queue whose dead-letter queue stays behind moves with its policy bo
   const mover = moverOf(c, 1);
   assert.equal((await mover.round()).get('src'), 'moving');
   await deliverOutbox(c.set(1), c.svc);
-  await receiveTwice(c.set(2), 'src'); // 'b', moved, is dead-lettered on the target (its receive count began again there)
+  receiveTwice(c.set(2), 'src'); // 'b', moved, is dead-lettered on the target (its receive count began again there)
   await deliverOutbox(c.set(2), c.svc);
   await moveToEnd(mover, 'src', c, [1, 2]);
   assert.deepEqual(c.controller.sm.route('queue', 'src')?.shards, [2]);
   await send(c.svc, 'src', 'c');
-  await receiveTwice(c.set(2), 'src');
+  receiveTwice(c.set(2), 'src');
   assert.equal(await deliverOutbox(c.set(2), c.svc), 1);
   assert.deepEqual(bodiesOf(c.set(1), 'dlq'), ['a', 'b', 'c']);
   const sources = await c.svc.listDeadLetterSourceQueues(ctx, 'dlq', undefined, 0, 10);
@@ -407,7 +407,7 @@ void test('a queue moving to the set of its dead-letter queue is bound there loc
   await queueOnSet1(c, 'src', ['x']);
   await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', ...POLICY } } });
   assert.equal(c.set(1).h.sm.getQueueAttributes('src')?.deadLetterPolicy?.remote, true);
-  await receiveTwice(c.set(1), 'src'); // 'x' waits in the source's outbox
+  receiveTwice(c.set(1), 'src'); // 'x' waits in the source's outbox
   assert.ok((await c.svc.moveQueue(ctx, 'src', 2)).ok);
   assert.deepEqual(c.set(2).h.sm.getQueueAttributes('src')?.deadLetterPolicy, { deadLetterQueue: 'dlq', ...POLICY }, 'bound locally on the target');
   const mover = moverOf(c, 1);
@@ -416,7 +416,7 @@ void test('a queue moving to the set of its dead-letter queue is bound there loc
   assert.equal(await deliverOutbox(c.set(1), c.svc), 1);
   assert.equal((await mover.round()).get('src'), 'completed');
   await send(c.svc, 'src', 'y');
-  await receiveTwice(c.set(2), 'src');
+  receiveTwice(c.set(2), 'src');
   assert.deepEqual(c.set(2).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10), [], 'dead-lettered within the set');
   assert.deepEqual(bodiesOf(c.set(2), 'dlq'), ['x', 'y']);
 });
@@ -426,7 +426,7 @@ void test('a dead-letter queue moves: its sources on its set are bound remote fi
   await queueOnSet1(c, 'dlq', []);
   await queueOnSet1(c, 'src', ['early']);
   await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', ...POLICY } } });
-  await receiveTwice(c.set(1), 'src');
+  receiveTwice(c.set(1), 'src');
   assert.deepEqual(bodiesOf(c.set(1), 'dlq'), ['early']);
   c.set(1).h.advance(2_000); // visible again
   const r = await c.svc.moveQueue(ctx, 'dlq', 2);
@@ -435,7 +435,7 @@ void test('a dead-letter queue moves: its sources on its set are bound remote fi
   assert.equal((await moverOf(c, 1).round()).get('dlq'), 'moving');
   assert.deepEqual(c.set(1).h.sm.getQueueAttributes('src')?.deadLetterPolicy, { deadLetterQueue: 'dlq', ...POLICY, remote: true });
   await send(c.svc, 'src', 'during');
-  await receiveTwice(c.set(1), 'src'); // into the source's outbox now, sent by name
+  receiveTwice(c.set(1), 'src'); // into the source's outbox now, sent by name
   await deliverOutbox(c.set(1), c.svc);
   // A queue of the set bound to it meanwhile (through a route read before the move), just before the delete.
   let bound = false;
@@ -452,7 +452,7 @@ void test('a dead-letter queue moves: its sources on its set are bound remote fi
   assert.ok(!c.set(1).has('dlq'));
   assert.deepEqual(c.controller.sm.route('queue', 'dlq')?.shards, [2]);
   await send(c.svc, 'src', 'after');
-  await receiveTwice(c.set(1), 'src');
+  receiveTwice(c.set(1), 'src');
   await deliverOutbox(c.set(1), c.svc);
   assert.deepEqual(bodiesOf(c.set(2), 'dlq'), ['after', 'during', 'early']);
   c.set(2).h.advance(2_000);

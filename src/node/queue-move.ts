@@ -273,6 +273,7 @@ export class QueueMover {
    */
   private async prepareSource(ctx: RequestContext, name: string): Promise<ErrorResult | undefined> {
     const own = this.opts.own;
+    // One page holds them all: a dead-letter queue has at most LIMITS.deadLetterSourcesMax sources.
     const sources = await own.listDeadLetterSourceQueues(ctx, name, undefined, 0, LIMITS.listLimitMax);
     if (!sources.ok && sources.error !== 'queueNotExist') return sources;
     for (const s of sources.ok ? sources.queueList : []) {

@@ -15,7 +15,7 @@
 // snapshots, as pending pushes do.
 
 import { BrokerFormatError } from './binary';
-import type { DueDeadLetter } from './commands';
+import type { DueDeadLetter, MoveOrigin } from './commands';
 import { ENVELOPED } from './message-store';
 import type { MovedMessage } from './queue';
 
@@ -48,12 +48,19 @@ export interface PendingDeadLetter {
   /** Position in its send batch, with the ENVELOPED bit (message-store.ts). */
   batchPos: number;
   groupId?: string;
+  /** A message of a queue moving to another set (a move to the queue's own name there). */
+  origin?: MoveOrigin;
   failedAttempts: number;
   nextAttemptMs: number;
 }
 
-/** As a snapshot keeps one: [msgId, destination, sinceIndex, bodyEntry, offset, length, crc, batchPos, failedAttempts, nextAttemptMs, groupId | null, move (0/1)]. */
-export type DeadLetterRow = [string, string, number, number, number, number, number, number, number, number, string | null, number];
+/**
+ * As a snapshot keeps one: [msgId, destination, sinceIndex, bodyEntry, offset, length, crc, batchPos,
+ * failedAttempts, nextAttemptMs, groupId | null, move (0/1)], then, for a message of a queue
+ * moving to another set only, [origin enqueueMs, kept (0/1)] (rows without them are what snapshots
+ * held before queue moves carried them).
+ */
+export type DeadLetterRow = [string, string, number, number, number, number, number, number, number, number, string | null, number] | [string, string, number, number, number, number, number, number, number, number, string | null, number, number, number];
 
 export type DeadLetterFailure = { outcome: 'retry'; nextAttemptMs: number } | { outcome: 'dropped' } | { outcome: 'unknown' };
 
@@ -65,7 +72,7 @@ export class DeadLetterOutbox {
     return this.pending.size;
   }
 
-  add(msgId: string, destination: string, moved: MovedMessage, sinceIndex: number, nowMs: number, move = false): void {
+  add(msgId: string, destination: string, moved: MovedMessage, sinceIndex: number, nowMs: number, move = false, origin?: MoveOrigin): void {
     const p: PendingDeadLetter = {
       destination,
       sinceIndex,
@@ -79,6 +86,7 @@ export class DeadLetterOutbox {
       nextAttemptMs: nowMs,
     };
     if (moved.groupId !== undefined) p.groupId = moved.groupId;
+    if (origin !== undefined) p.origin = { ...origin };
     this.pending.set(msgId, p);
   }
 
@@ -128,6 +136,7 @@ export class DeadLetterOutbox {
         nextAttemptMs: p.nextAttemptMs,
       };
       if (p.groupId !== undefined) due.groupId = p.groupId;
+      if (p.origin !== undefined) due.moveOrigin = { ...p.origin };
       out.push(due);
     }
   }
@@ -145,7 +154,8 @@ export class DeadLetterOutbox {
   }
 
   rows(): DeadLetterRow[] {
-    return [...this.pending].map(([msgId, p]): DeadLetterRow => [
+    return [...this.pending].map(([msgId, p]): DeadLetterRow => {
+      const row: DeadLetterRow = [
       msgId,
       p.destination,
       p.sinceIndex,
@@ -158,7 +168,9 @@ export class DeadLetterOutbox {
       p.nextAttemptMs,
       p.groupId ?? null,
       p.move ? 1 : 0,
-    ]);
+    ];
+      return p.origin === undefined ? row : [...row, p.origin.enqueueMs, p.origin.kept ? 1 : 0];
+    });
   }
 
   /** What rows() wrote; a BrokerFormatError for anything else. */
@@ -169,7 +181,7 @@ export class DeadLetterOutbox {
     if (!Array.isArray(v)) return bad();
     const out = new DeadLetterOutbox();
     for (const row of v as unknown[]) {
-      if (!Array.isArray(row) || row.length !== 12) return bad();
+      if (!Array.isArray(row) || (row.length !== 12 && row.length !== 14)) return bad();
       const [msgId, destination, ...rest] = row as unknown[];
       const nums = rest.slice(0, 8);
       const groupId = rest[8];
@@ -181,6 +193,11 @@ export class DeadLetterOutbox {
       const [sinceIndex, bodyEntry, bodyOffset, bodyLength, bodyCrc, batchPos, failedAttempts, nextAttemptMs] = nums as number[];
       const p: PendingDeadLetter = { destination, sinceIndex: sinceIndex!, move: move === 1, bodyEntry: bodyEntry!, bodyOffset: bodyOffset!, bodyLength: bodyLength!, bodyCrc: bodyCrc!, batchPos: batchPos!, failedAttempts: failedAttempts!, nextAttemptMs: nextAttemptMs! };
       if (groupId !== null) p.groupId = groupId;
+      if (row.length === 14) {
+        const [originMs, kept] = rest.slice(10) as unknown[];
+        if (typeof originMs !== 'number' || !Number.isFinite(originMs) || (kept !== 0 && kept !== 1)) return bad();
+        p.origin = { enqueueMs: originMs, kept: kept === 1 };
+      }
       out.pending.set(msgId, p);
     }
     return out;

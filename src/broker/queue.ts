@@ -14,6 +14,7 @@
 //   (checked on append), except for messages a queue move carried in from another set with their
 //   first enqueue time (send with moveOrigin): one enqueued before a message ahead of it is also
 //   in `carried`, by enqueue time, and retention expires it from there (see expireRetention).
+//   Dead-letter TTL walks from the head alone: such a message is moved once the walk reaches it.
 // - FIFO queues (sqs.fifo) keep their VISIBLE messages per message group (./fifo-groups.ts) and
 //   leave `visible` empty; the group structures follow every state change through setState
 //   (checked: group counters never go below zero, a group's heap holds its visible messages).

@@ -202,7 +202,7 @@ export class QueueState {
    */
   append(moved: MovedMessage, enqueueMs: number, dueMs: number, carriedIn = false): number {
     const seq = this.store.nextSeq;
-    invariant(carriedIn || enqueueMs >= this.latestEnqueueMs, () => `queue ${this.name}: enqueue time ${enqueueMs} of seq ${seq} before ${this.latestEnqueueMs}`);
+    invariant(carriedIn || enqueueMs >= this.latestEnqueueMs, () => `queue ${this.name}: enqueue time ${enqueueMs} of seq ${seq} before the latest one, ${this.latestEnqueueMs}`);
     if (enqueueMs < this.latestEnqueueMs) this.carried.push(enqueueMs, seq);
     else this.latestEnqueueMs = enqueueMs;
     const c = this.store.allocate();

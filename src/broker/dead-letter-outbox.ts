@@ -141,6 +141,18 @@ export class DeadLetterOutbox {
     }
   }
 
+  /**
+   * A rewind of the queue from fromMs: its messages kept for rewind waiting here to be sent to the
+   * set the queue moves to, enqueued at or after fromMs, are sent visible instead, as the rewind
+   * made visible those still in the queue. (One whose kept copy already reached that set stays
+   * kept there unless the rewind, which reaches both sets, came there after it.)
+   */
+  rewindKept(fromMs: number): void {
+    for (const p of this.pending.values()) {
+      if (p.origin?.kept === true && p.origin.enqueueMs >= fromMs) p.origin.kept = false;
+    }
+  }
+
   /** Earliest next send; Infinity when none. */
   nextAttemptMs(): number {
     let d = Infinity;

@@ -302,7 +302,9 @@ export class QueueState {
     if (enqueueMs + this.config.msgRetentionSeconds * 1000 <= nowMs) return;
     if (origin.kept && (this.config.rewindSeconds === 0 || enqueueMs < this.rewindCutoffMs(nowMs))) return;
     const pos = o.enveloped === true ? p | ENVELOPED : p;
-    const seq = this.append({ entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: pos }, enqueueMs, 0, true);
+    const m: MovedMessage = { entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: pos };
+    if (this.fifo !== undefined) m.groupId = o.groupId;
+    const seq = this.append(m, enqueueMs, 0, true);
     if (origin.kept) {
       const c = this.store.chunkOf(seq)!;
       this.setState(c, seq - c.firstSeq, REWIND);

@@ -266,6 +266,8 @@ export class QueueStateMachine {
         if (q === undefined) return fail('queueNotExist');
         const err = q.rewind(nowMs, cmd.startConsumeTimeSec);
         if (err !== undefined) return err;
+        // Kept messages on their way to the set the queue moves to are rewound too: sent visible.
+        q.deadLetters?.rewindKept(Math.max(cmd.startConsumeTimeSec * 1000, q.rewindFloorMs));
         this.reschedule(q);
         return { ok: true, kind: 'rewindQueue' };
       }

@@ -31,8 +31,10 @@
 // RewindQueue during a move reaches both sets (the access layer sends whole-queue changes to
 // every set of a route with a move). Each message is in one place at a time: in the source's
 // store, in its outbox (receivable nowhere), or on the target, so a rewind cannot make one visible
-// on both sets. A message kept for rewind that is in the outbox while the rewind runs (taken from
-// the source before it, stored on the target after it) is missed by both: it stays kept.
+// on both sets. A kept message waiting in the source's outbox is rewound there (sent visible,
+// DeadLetterOutbox.rewindKept); one already on the target is rewound there. One whose send is
+// under way at that very moment (sent kept before the source's rewind, stored on the target after
+// the target's) is missed by both: it stays kept.
 // Everything it needs is in replicated state (the controller's move, the source queue and its
 // outbox), so a new leader resumes where the old one stopped: each step is safe to repeat.
 //

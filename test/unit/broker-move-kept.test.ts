@@ -166,6 +166,25 @@ test('moveMessages kept takes the kept messages into the outbox with their enque
   h.ok({ kind: 'deleteQueue', queueName: 'q', ifEmpty: true, keptToo: true });
 });
 
+test('a rewind of the source sends visible the kept messages waiting in its outbox that it reaches; the others stay kept', () => {
+  const h = new BrokerHarness();
+  h.ok({ kind: 'createQueue', queueName: 'q', attrs: { rewindSeconds: 3600 } });
+  const t0 = h.timeMs;
+  h.ok({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [Buffer.from('old')] });
+  h.advance(60_000);
+  h.ok({ kind: 'sendMessages', queueName: 'q', delaySeconds: 0, bodies: [Buffer.from('new')] });
+  h.ok({ kind: 'deleteMessages', queueName: 'q', receiptHandles: receiveAll(h).map((m) => m.receiptHandle) });
+  h.ok({ kind: 'moveMessages', sourceQueue: 'q', destinationQueue: 'q', maxMessages: 10, remoteDestination: true, kept: true });
+  h.ok({ kind: 'rewindQueue', queueName: 'q', startConsumeTimeSec: sec(t0 + 30_000) });
+  const kept = (sm: QueueStateMachine): [string, boolean | undefined][] =>
+    sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10).map((d) => [h.body(d.body).toString(), d.moveOrigin?.kept]);
+  assert.deepEqual(kept(h.sm), [
+    ['old', true],
+    ['new', false],
+  ]);
+  assert.deepEqual(kept(QueueStateMachine.restore(h.sm.snapshot())), kept(h.sm), 'as a snapshot keeps it');
+});
+
 test("a queue move's visible messages leave with their enqueue times; a redrive's to another queue carry none", () => {
   const h = new BrokerHarness();
   h.ok({ kind: 'createQueue', queueName: 'q', attrs: {} });

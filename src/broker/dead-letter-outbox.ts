@@ -167,20 +167,8 @@ export class DeadLetterOutbox {
 
   rows(): DeadLetterRow[] {
     return [...this.pending].map(([msgId, p]): DeadLetterRow => {
-      const row: DeadLetterRow = [
-      msgId,
-      p.destination,
-      p.sinceIndex,
-      p.bodyEntry,
-      p.bodyOffset,
-      p.bodyLength,
-      p.bodyCrc,
-      p.batchPos,
-      p.failedAttempts,
-      p.nextAttemptMs,
-      p.groupId ?? null,
-      p.move ? 1 : 0,
-    ];
+      const row: DeadLetterRow = [msgId, p.destination, p.sinceIndex, p.bodyEntry, p.bodyOffset, p.bodyLength, p.bodyCrc, p.batchPos, p.failedAttempts, p.nextAttemptMs, p.groupId ?? null, p.move ? 1 : 0];
+      // Only a queue move's messages have the two more fields, so other rows keep their earlier form.
       return p.origin === undefined ? row : [...row, p.origin.enqueueMs, p.origin.kept ? 1 : 0];
     });
   }

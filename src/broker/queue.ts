@@ -528,18 +528,23 @@ export class QueueState {
    * A move of this queue to another set (redrive.ts, kept): messages kept for rewind leave, oldest
    * first, at most `max` of them, each to `place`; those enqueued before rewindCutoffMs, which no
    * rewind reaches any more, are dropped on the way (at most `max` of them too). Walks from the
-   * head: the move runs it once nothing visible, in flight or delayed is left, so every message
-   * still here is kept for rewind. Returns how many left.
+   * head: the move runs it once nothing visible, in flight or delayed is left, so nearly every
+   * message still here is kept for rewind (one sent or rewound meanwhile is passed over, at most
+   * `max` of those too). Returns how many left.
    */
   moveKept(nowMs: number, max: number, place: (m: MovedMessage) => void): number {
     const store = this.store;
     const cutoff = this.rewindCutoffMs(nowMs);
     let moved = 0;
     let dropped = 0;
-    for (let seq = store.firstLiveFrom(store.headSeq); seq < store.nextSeq && moved < max && dropped < max; seq = store.firstLiveFrom(seq + 1)) {
+    let passed = 0;
+    for (let seq = store.firstLiveFrom(store.headSeq); seq < store.nextSeq && moved < max && dropped < max && passed < max; seq = store.firstLiveFrom(seq + 1)) {
       const c = store.chunkOf(seq)!;
       const i = seq - c.firstSeq;
-      if (c.state[i] !== REWIND) continue;
+      if (c.state[i] !== REWIND) {
+        passed++;
+        continue;
+      }
       if (c.enqueueMs[i]! < cutoff) {
         this.setState(c, i, GONE);
         dropped++;

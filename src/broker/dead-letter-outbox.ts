@@ -194,7 +194,7 @@ export class DeadLetterOutbox {
       const p: PendingDeadLetter = { destination, sinceIndex: sinceIndex!, move: move === 1, bodyEntry: bodyEntry!, bodyOffset: bodyOffset!, bodyLength: bodyLength!, bodyCrc: bodyCrc!, batchPos: batchPos!, failedAttempts: failedAttempts!, nextAttemptMs: nextAttemptMs! };
       if (groupId !== null) p.groupId = groupId;
       if (row.length === 14) {
-        const [originMs, kept] = rest.slice(10) as unknown[];
+        const [originMs, kept] = rest.slice(10);
         if (typeof originMs !== 'number' || !Number.isFinite(originMs) || (kept !== 0 && kept !== 1)) return bad();
         p.origin = { enqueueMs: originMs, kept: kept === 1 };
       }

@@ -4,7 +4,10 @@
 // msgId; this checks the copies of one body against each other, as a client sees them:
 //   - no copy is delivered within the visibility timeout of a delivery of another copy (a copy
 //     handed out while the message was in flight elsewhere: `doubleDelivery`);
-//   - once a copy was deleted no other copy is delivered later (`deletedRedelivered`).
+//   - once a copy was deleted no other copy is delivered later (`deletedRedelivered`);
+//   - after the drain (consumers delete what they get, sooner or later) every body stored was
+//     deleted, on whichever set it ended (`unsettled`): a copy dropped with messages still in
+//     flight there (received, not deleted) never comes back to be deleted.
 // Bodies identify messages (queue-history.ts bodyFor): every send of the workload has its own.
 //
 // Times are log times: each entry's time is its set's leader's clock, and every process's clock is
@@ -85,6 +88,16 @@ export class CrossSetHistory {
       const later = (this.deliveries.get(bodyId) ?? []).find((x) => x.msgId !== d.msgId && x.timeMs > timeMs + this.toleranceMs);
       if (later !== undefined) this.deletedThenDelivered(bodyId, del, later);
     }
+  }
+
+  /** After the drain: every body stored, except those in `dropped` (gone with their queue), was deleted. */
+  checkAllDeleted(dropped: ReadonlySet<number>): void {
+    const left = [...this.copiesOf.keys()].filter((b) => !this.deletedAt.has(b) && !dropped.has(b));
+    if (left.length === 0) return;
+    const b = left[0]!;
+    const copies = [...this.bodyOf].filter(([, x]) => x === b).map(([msgId]) => msgId);
+    const got = (this.deliveries.get(b) ?? []).map((d) => `${d.msgId} on set ${d.group + 1} at t=${d.timeMs}`);
+    throw new QueueCheckFailure('unsettled', `${left.length} stored messages were never deleted, e.g. body m${b} (stored as ${copies.join(', ')}; delivered ${got.length > 0 ? got.join(', ') : 'never'})`);
   }
 
   private deletedThenDelivered(bodyId: number, del: { msgId: string; index: number; timeMs: number; group: number }, d: CopyDelivery): never {

@@ -108,6 +108,8 @@ export interface MultiSetSimStats {
   movesStarted: number;
   movesCompleted: number;
   movesResumed: number;
+  /** Moves to a set the queue was on before. */
+  movesBack: number;
   /** Running moves asked again (each answered the same move). */
   moveRetries: number;
   /** Crashes while a move ran of its source set's leader, its target set's leader, the controller's leader. */
@@ -360,6 +362,7 @@ export class MultiSetSimulation {
       movesStarted: 0,
       movesCompleted: 0,
       movesResumed: 0,
+      movesBack: 0,
       moveRetries: 0,
       moveSourceLeaderCrashes: 0,
       moveTargetLeaderCrashes: 0,
@@ -772,6 +775,7 @@ export class MultiSetSimulation {
     q.asking = undefined;
     q.running = { from: q.at, to, startedMs: this.scheduler.nowMs, sourceLeaders: new Set(), sourceHandle: undefined };
     this.stats.movesStarted++;
+    if (q.visited.includes(to)) this.stats.movesBack++;
     this.trace(`moving ${q.name} from set ${q.at} to set ${to}`);
   }
 
@@ -1128,12 +1132,13 @@ export class MultiSetSimulation {
       const busy = [...this.clients.values()].some((c) => c.held.length > 0);
       if (busy || got !== lastDelivered) quietSince = this.scheduler.nowMs;
       lastDelivered = got;
-      if (this.scheduler.nowMs - quietSince > 8000 && this.recreatePhase === 'done' && this.movesEnded() && this.allDelivered()) break;
+      if (this.scheduler.nowMs - quietSince > 8000 && this.recreatePhase === 'done' && this.movesEnded() && this.allDelivered() && this.allDeleted()) break;
     }
     await this.readPlacement();
     this.trace(`placed at the end: ${[...this.placed].map(([n, set]) => `${n} on set ${set}`).join(', ')}`);
     await this.checkMovesEnded();
     this.checkNothingLost();
+    this.crossSets.checkAllDeleted(this.dropped);
     await this.probeRoutes();
     await this.probeOldHandles();
   }
@@ -1231,6 +1236,15 @@ export class MultiSetSimulation {
   private allDelivered(): boolean {
     try {
       this.checkNothingLost();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private allDeleted(): boolean {
+    try {
+      this.crossSets.checkAllDeleted(this.dropped);
       return true;
     } catch {
       return false;

@@ -156,7 +156,7 @@ function describeSets(r: MultiSetSimResult): string {
 
 function describeMoves(s: MultiSetSimStats): string {
   return (
-    `${s.movesCompleted}/${s.movesStarted} moves completed (${s.movesResumed} resumed by a new leader, ${s.moveRetries} asked again while running; ` +
+    `${s.movesCompleted}/${s.movesStarted} moves completed (${s.movesBack} back to a set the queue was on, ${s.movesResumed} resumed by a new leader, ${s.moveRetries} asked again while running; ` +
     `crashes during moves: ${s.moveSourceLeaderCrashes} source leader, ${s.moveTargetLeaderCrashes} target leader, ${s.moveControllerLeaderCrashes} controller leader), ` +
     `${s.movedCopies} messages moved, ${s.deliveriesAcrossSets} deliveries on another set than the previous one, ` +
     `${s.sourceHandleDeletesDuringMoves} source handles deleted during moves, ${s.oldHandlesRefused} old handles refused after`
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
   }
   const secs = (Date.now() - started) / 1000;
   console.log(`${args.seeds} ${args.queue ? 'queue' : args.sets ? 'multi-set' : 'raft'} seeds passed (${durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
-  if (args.sets) console.log(`moves: ${describeMoves(moves as MultiSetSimStats)}`);
+  if (args.sets) console.log(`moves: ${describeMoves(moves as unknown as MultiSetSimStats)}`);
   if (args.queue) {
     console.log(`client calls left unanswered: ${unanswered}${unansweredSeeds.length > 0 ? ` (seeds ${unansweredSeeds.slice(0, 20).join(', ')})` : ''}`);
     const c = compaction;

@@ -110,9 +110,8 @@ test('a queue move that also sends the messages in flight to the target is caugh
 });
 
 test('a queue move that deletes the source while messages are in flight there is caught: those not deleted in time never come back', { timeout: TIMEOUT_MS }, async () => {
-  for (const seed of [1, 2]) {
-    const r = await runMultiSetSimulation({ seed, durationMs: DURATION_MS, intensity: INTENSITY, bug: 'moveDeletesBusySource' });
-    assert.ok(!r.ok, `seed ${seed} did not catch it`);
-    assert.ok(['lostMessage', 'unsettled'].includes(r.failure!.check), `${r.failure!.check}: ${r.failure!.message}`);
-  }
+  // Seed 1 catches it too (lostMessage), but only when the drain gives up waiting, 120 s of virtual time later.
+  const r = await runMultiSetSimulation({ seed: 2, durationMs: DURATION_MS, intensity: INTENSITY, bug: 'moveDeletesBusySource' });
+  assert.ok(!r.ok, 'seed 2 did not catch it');
+  assert.equal(r.failure!.check, 'unsettled', r.failure!.message);
 });

@@ -27,9 +27,10 @@
 // answered within the client's timeout, and after the drain every member serving every queue.
 // Across a move (cross-set-history.ts): a message delivered on one set is not delivered on the
 // other within its visibility timeout, a message deleted on one set is not delivered on the other
-// later; every move completes once the faults heal (the route names the target alone, no other
-// set holds the queue), a move's answers name that move, and a receipt handle of the set a queue
-// left answers receiptHandleInvalid once the move is done.
+// later, and after the drain every stored message was deleted on whichever set it ended; every
+// move completes once the faults heal (the route names the target alone, no other set holds the
+// queue), a move's answers name that move, and a receipt handle of the set a queue left answers
+// receiptHandleInvalid once the move is done.
 
 import { decodeCommand } from '../../src/broker/codec';
 import type { Command, CommandResult } from '../../src/broker/commands';

@@ -34,7 +34,8 @@
 //   unsubscribe / clearSubscriptionFilterTags: str16 topicName, str16 subscriptionName
 //   setSubscriptionAttributes: str16 topicName, str16 subscriptionName, u8 presentFlags, then
 //                       the present ones of u8 notifyStrategy, u8 notifyContentFormat, list filterTags,
-//                       list bindingKeys (flags 1, 2, 4, 8)
+//                       list bindingKeys (flags 1, 2, 4, 8); flag 16 (no payload, set only when
+//                       true, so the bytes stay the earlier ones otherwise): remoteQueue
 //   publishMessages:    str16 topicName, list msgTags, str16 routingKey, u8 count,
 //                       count × (u32 length, u32 crc32c), then optionally str16 dedupId
 //   pushSucceeded:      str16 topicName, str16 subscriptionName, str16 msgId
@@ -121,6 +122,7 @@ const SET_SUB_STRATEGY = 1;
 const SET_SUB_FORMAT = 2;
 const SET_SUB_TAGS = 4;
 const SET_SUB_KEYS = 8;
+const SET_SUB_REMOTE_QUEUE = 16;
 
 export interface EncodedCommand {
   payload: Uint8Array;
@@ -263,7 +265,8 @@ export function encodeCommand(cmd: Command): EncodedCommand {
         (cmd.notifyStrategy !== undefined ? SET_SUB_STRATEGY : 0) |
         (cmd.notifyContentFormat !== undefined ? SET_SUB_FORMAT : 0) |
         (cmd.filterTags !== undefined ? SET_SUB_TAGS : 0) |
-        (cmd.bindingKeys !== undefined ? SET_SUB_KEYS : 0);
+        (cmd.bindingKeys !== undefined ? SET_SUB_KEYS : 0) |
+        (cmd.remoteQueue === true ? SET_SUB_REMOTE_QUEUE : 0);
       w.u8(flags);
       if (cmd.notifyStrategy !== undefined) w.u8(enumCode(NOTIFY_STRATEGIES, cmd.notifyStrategy));
       if (cmd.notifyContentFormat !== undefined) w.u8(enumCode(NOTIFY_CONTENT_FORMATS, cmd.notifyContentFormat));
@@ -793,11 +796,12 @@ function decodeSetSubscription(r: ByteReader): DecodedCommand {
     subscriptionName: r.shortStr(),
   };
   const flags = r.u8();
-  check((flags & ~(SET_SUB_STRATEGY | SET_SUB_FORMAT | SET_SUB_TAGS | SET_SUB_KEYS)) === 0, `unknown flags ${flags}`);
+  check((flags & ~(SET_SUB_STRATEGY | SET_SUB_FORMAT | SET_SUB_TAGS | SET_SUB_KEYS | SET_SUB_REMOTE_QUEUE)) === 0, `unknown flags ${flags}`);
   if (flags & SET_SUB_STRATEGY) cmd.notifyStrategy = readEnum(r, NOTIFY_STRATEGIES, 'notifyStrategy');
   if (flags & SET_SUB_FORMAT) cmd.notifyContentFormat = readEnum(r, NOTIFY_CONTENT_FORMATS, 'notifyContentFormat');
   if (flags & SET_SUB_TAGS) cmd.filterTags = readList(r);
   if (flags & SET_SUB_KEYS) cmd.bindingKeys = readList(r);
+  if (flags & SET_SUB_REMOTE_QUEUE) cmd.remoteQueue = true;
   return cmd;
 }
 

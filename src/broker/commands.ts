@@ -27,8 +27,9 @@ export type Command =
   | { kind: 'setQueueAttributes'; queueName: string; attrs: QueueAttributesInput; shards?: number }
   /**
    * `ifEmpty`: only when the queue holds no message (visible, in flight, delayed) and none waits
-   * in its outbox, checked in the same entry (queueNotEmpty otherwise): the last step of moving a
-   * queue to another set, which must not drop a message sent there meanwhile.
+   * in its outbox, and no topic of this set enqueues into it (a local queue subscription), checked
+   * in the same entry (queueNotEmpty otherwise): the last step of moving a queue to another set,
+   * which must not drop a message sent or published there meanwhile.
    */
   | { kind: 'deleteQueue'; queueName: string; ifEmpty?: boolean }
   /**
@@ -104,6 +105,13 @@ export type Command =
       notifyContentFormat?: NotifyContentFormat;
       filterTags?: string[];
       bindingKeys?: string[];
+      /**
+       * true: a queue subscription delivering into a queue of this set from now on keeps its
+       * messages pending and sends them through the access layer, as one subscribed with
+       * `remoteQueue` (the queue is moving to another set: node/queue-move.ts). Never undone (a
+       * remote delivery reaches the queue wherever it is); ignored for http. Absent: unchanged.
+       */
+      remoteQueue?: boolean;
     }
   | { kind: 'clearSubscriptionFilterTags'; topicName: string; subscriptionName: string }
   /**
@@ -364,6 +372,8 @@ export interface DueDeadLetter {
   sinceIndex: number;
   /** A redrive out of a dead-letter queue, not a dead letter. */
   move: boolean;
+  /** A dead letter moving with its dead-letter queue to another set: the queue it came from (PendingDeadLetter.origin). */
+  origin?: string;
   body: BodyRef;
   /** The body is an SQS message envelope (SendBodyOptions.enveloped). */
   enveloped: boolean;

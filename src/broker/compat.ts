@@ -18,6 +18,7 @@ export function olderReplicasCanApply(cmd: Command): boolean {
     case 'publishMessages':
       return cmd.dedupId === undefined;
     case 'subscribe':
+    case 'setSubscriptionAttributes':
       return cmd.remoteQueue !== true;
     case 'deleteQueue':
       return cmd.ifEmpty !== true;
@@ -35,7 +36,6 @@ export function olderReplicasCanApply(cmd: Command): boolean {
     case 'setTopicAttributes':
     case 'deleteTopic':
     case 'unsubscribe':
-    case 'setSubscriptionAttributes':
     case 'clearSubscriptionFilterTags':
     case 'pushSucceeded':
     case 'pushFailed':

@@ -41,6 +41,12 @@ export interface PendingDeadLetter {
   sinceIndex: number;
   /** A redrive out of this (dead-letter) queue, not a dead letter of it. */
   move: boolean;
+  /**
+   * A dead letter leaving its dead-letter queue for the queue's new set (a queue move,
+   * node/queue-move.ts): the queue it was dead-lettered from, which the copy there remembers so
+   * that a redrive can still send it back.
+   */
+  origin?: string;
   bodyEntry: number;
   bodyOffset: number;
   bodyLength: number;
@@ -52,8 +58,12 @@ export interface PendingDeadLetter {
   nextAttemptMs: number;
 }
 
-/** As a snapshot keeps one: [msgId, destination, sinceIndex, bodyEntry, offset, length, crc, batchPos, failedAttempts, nextAttemptMs, groupId | null, move (0/1)]. */
-export type DeadLetterRow = [string, string, number, number, number, number, number, number, number, number, string | null, number];
+/**
+ * As a snapshot keeps one: [msgId, destination, sinceIndex, bodyEntry, offset, length, crc, batchPos,
+ * failedAttempts, nextAttemptMs, groupId | null, move (0/1)], then origin only when it has one (so
+ * rows without it are those earlier snapshots hold).
+ */
+export type DeadLetterRow = [string, string, number, number, number, number, number, number, number, number, string | null, number] | [string, string, number, number, number, number, number, number, number, number, string | null, number, string];
 
 export type DeadLetterFailure = { outcome: 'retry'; nextAttemptMs: number } | { outcome: 'dropped' } | { outcome: 'unknown' };
 
@@ -65,7 +75,7 @@ export class DeadLetterOutbox {
     return this.pending.size;
   }
 
-  add(msgId: string, destination: string, moved: MovedMessage, sinceIndex: number, nowMs: number, move = false): void {
+  add(msgId: string, destination: string, moved: MovedMessage, sinceIndex: number, nowMs: number, move = false, origin?: string): void {
     const p: PendingDeadLetter = {
       destination,
       sinceIndex,
@@ -79,6 +89,7 @@ export class DeadLetterOutbox {
       nextAttemptMs: nowMs,
     };
     if (moved.groupId !== undefined) p.groupId = moved.groupId;
+    if (origin !== undefined) p.origin = origin;
     this.pending.set(msgId, p);
   }
 
@@ -128,6 +139,7 @@ export class DeadLetterOutbox {
         nextAttemptMs: p.nextAttemptMs,
       };
       if (p.groupId !== undefined) due.groupId = p.groupId;
+      if (p.origin !== undefined) due.origin = p.origin;
       out.push(due);
     }
   }
@@ -145,20 +157,23 @@ export class DeadLetterOutbox {
   }
 
   rows(): DeadLetterRow[] {
-    return [...this.pending].map(([msgId, p]): DeadLetterRow => [
-      msgId,
-      p.destination,
-      p.sinceIndex,
-      p.bodyEntry,
-      p.bodyOffset,
-      p.bodyLength,
-      p.bodyCrc,
-      p.batchPos,
-      p.failedAttempts,
-      p.nextAttemptMs,
-      p.groupId ?? null,
-      p.move ? 1 : 0,
-    ]);
+    return [...this.pending].map(([msgId, p]): DeadLetterRow => {
+      const row: DeadLetterRow = [
+        msgId,
+        p.destination,
+        p.sinceIndex,
+        p.bodyEntry,
+        p.bodyOffset,
+        p.bodyLength,
+        p.bodyCrc,
+        p.batchPos,
+        p.failedAttempts,
+        p.nextAttemptMs,
+        p.groupId ?? null,
+        p.move ? 1 : 0,
+      ];
+      return p.origin === undefined ? row : [...row, p.origin];
+    });
   }
 
   /** What rows() wrote; a BrokerFormatError for anything else. */
@@ -169,18 +184,21 @@ export class DeadLetterOutbox {
     if (!Array.isArray(v)) return bad();
     const out = new DeadLetterOutbox();
     for (const row of v as unknown[]) {
-      if (!Array.isArray(row) || row.length !== 12) return bad();
+      if (!Array.isArray(row) || (row.length !== 12 && row.length !== 13)) return bad();
       const [msgId, destination, ...rest] = row as unknown[];
       const nums = rest.slice(0, 8);
       const groupId = rest[8];
       const move = rest[9];
+      const origin = rest[10];
       if (typeof msgId !== 'string' || typeof destination !== 'string' || out.pending.has(msgId)) return bad();
       if (!nums.every((n) => typeof n === 'number' && Number.isFinite(n))) return bad();
       if (groupId !== null && typeof groupId !== 'string') return bad();
       if (move !== 0 && move !== 1) return bad();
+      if (row.length === 13 && typeof origin !== 'string') return bad();
       const [sinceIndex, bodyEntry, bodyOffset, bodyLength, bodyCrc, batchPos, failedAttempts, nextAttemptMs] = nums as number[];
       const p: PendingDeadLetter = { destination, sinceIndex: sinceIndex!, move: move === 1, bodyEntry: bodyEntry!, bodyOffset: bodyOffset!, bodyLength: bodyLength!, bodyCrc: bodyCrc!, batchPos: batchPos!, failedAttempts: failedAttempts!, nextAttemptMs: nextAttemptMs! };
       if (groupId !== null) p.groupId = groupId;
+      if (typeof origin === 'string') p.origin = origin;
       out.pending.set(msgId, p);
     }
     return out;

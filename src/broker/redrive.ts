@@ -41,9 +41,10 @@ export interface RedriveHost {
   reschedule(q: QueueState): void;
   /**
    * `m` has left `q` for `destination`, a queue on another set: into q's outbox, from which the
-   * set's leader sends it there (dead-letter-outbox.ts).
+   * set's leader sends it there (dead-letter-outbox.ts); `origin`: the queue a dead letter of q
+   * came from, kept by the copy of q there (a queue move).
    */
-  sendElsewhere(q: QueueState, destination: string, m: MovedMessage, nowMs: number): void;
+  sendElsewhere(q: QueueState, destination: string, m: MovedMessage, nowMs: number, origin?: string): void;
 }
 
 function copyTask(t: MoveTaskView): MoveTaskView {
@@ -72,7 +73,9 @@ export class Redriver {
    * `remoteDestination`: destinationQueue is on another set (checked there by the access layer):
    * the messages go into the source's outbox. With destination null, a dead letter that came from
    * another set (QueueRedrive.remoteSources) goes back there the same way, unless its source queue
-   * is on this set now.
+   * is on this set now. A move to the queue's own name on another set is the queue moving there
+   * (node/queue-move.ts): each dead letter carries the name of the queue it came from, so that the
+   * copy there can send it back on a redrive.
    */
   moveMessages(
     sourceQueue: string,
@@ -105,11 +108,12 @@ export class Redriver {
     const sources = src.redrive?.sources;
     const remoteSources = src.redrive?.remoteSources;
     const targets = new Set<QueueState>();
-    const toElsewhere = (name: string) => (m: MovedMessage) => this.host.sendElsewhere(src, name, m, nowMs);
+    const toElsewhere = (name: string, origin?: string) => (m: MovedMessage) => this.host.sendElsewhere(src, name, m, nowMs, origin);
+    const originOf = (seq: number): string | undefined => this.host.queueByNumber(sources?.get(seq) ?? -1)?.name ?? remoteSources?.get(seq);
     // Like a dead-letter move: the same body and msgId, a new seq, enqueued now, dequeueCount 0,
     // whatever the destination's maxMsgHeapNum (refusing would leave redrive stuck half done).
     const { moved, stayed } = src.moveVisible(max, (seq) => {
-      if (elsewhere !== undefined) return toElsewhere(elsewhere);
+      if (elsewhere !== undefined) return toElsewhere(elsewhere, elsewhere === src.name ? originOf(seq) : undefined);
       let target = dst ?? this.host.queueByNumber(sources?.get(seq) ?? -1);
       const from = dst === undefined && target === undefined ? remoteSources?.get(seq) : undefined;
       if (from !== undefined) {

@@ -166,7 +166,7 @@ export class QueueStateMachine {
       queues: () => this.byName.values(),
       isDeadLetterQueue: (q) => this.sourcesOf(q.name).length > 0,
       reschedule: (q) => this.reschedule(q),
-      sendElsewhere: (q, destination, m, nowMs) => this.sendElsewhere(q, destination, m, nowMs, true),
+      sendElsewhere: (q, destination, m, nowMs, origin) => this.sendElsewhere(q, destination, m, nowMs, true, origin),
     });
   }
 
@@ -438,6 +438,9 @@ export class QueueStateMachine {
     if (ifEmpty) {
       const held = q.visibleCount + q.inflightCount + q.delayedCount + (q.deadLetters?.size ?? 0);
       if (held > 0) return fail('queueNotEmpty', undefined, `(${held} messages)`);
+      // The emptied source of a move (node/queue-move.ts): a topic of this set that still enqueues
+      // into it would drop what it delivers once it is gone; its subscription is made remote first.
+      if (this.topics.deliversLocallyInto(name)) return fail('queueNotEmpty', undefined, '(a topic on this set delivers into it)');
     }
     this.redriver.queueDeleted(name);
     // Its dead letters still on their way to another set go with it, counted as dropped.
@@ -539,9 +542,9 @@ export class QueueStateMachine {
   }
 
   /** `moved` has left `q` for `destination` on another set (a dead letter, or a redrive's `move`): into q's outbox. */
-  private sendElsewhere(q: QueueState, destination: string, moved: MovedMessage, nowMs: number, move: boolean): void {
+  private sendElsewhere(q: QueueState, destination: string, moved: MovedMessage, nowMs: number, move: boolean, origin?: string): void {
     q.deadLetters ??= new DeadLetterOutbox();
-    q.deadLetters.add(this.ids.msgId(moved.entryIndex, moved.batchPos & BATCH_POS_MASK), destination, moved, this.appliedIndex, nowMs, move);
+    q.deadLetters.add(this.ids.msgId(moved.entryIndex, moved.batchPos & BATCH_POS_MASK), destination, moved, this.appliedIndex, nowMs, move, origin);
     this.outboxQueues.add(q);
   }
 

@@ -4,8 +4,9 @@
 // subscriptions get a queue message referencing the publish entry's bytes; http subscriptions get
 // a replicated pending push, which the leader's node POSTs and settles through the log
 // (pushSucceeded / pushFailed), so a new leader resumes where the old one stopped. A queue
-// subscription whose queue is on another set (`remoteQueue`, fixed at subscribe) is served like an
-// http one: a pending push, which the leader sends to that queue (node/outbox.ts).
+// subscription whose queue is on another set (`remoteQueue`, set at subscribe, or later when its
+// queue moves away: setSubscriptionAttributes) is served like an http one: a pending push, which the
+// leader sends to that queue (node/outbox.ts).
 //
 // Time-driven: a pending push expires at publish + 86400 s (the topic retention). Pushes are kept
 // in publish order per subscription, so expiry advances from the head; `schedule` holds
@@ -89,10 +90,11 @@ export interface SubscriptionSettings {
 export class SubscriptionState {
   readonly nameLower: string;
   /**
-   * A queue subscription whose queue is on another set (Command subscribe.remoteQueue): publish
-   * keeps its messages pending, as for http, instead of enqueuing them on this set.
+   * A queue subscription whose queue is on another set (Command subscribe.remoteQueue), or moving
+   * there (setSubscriptionAttributes.remoteQueue): publish keeps its messages pending, as for http,
+   * instead of enqueuing them on this set. Once set, never unset.
    */
-  readonly remoteQueue: boolean;
+  remoteQueue: boolean;
   /** By msgId, in publish order (so publish time, hence expiry, never decreases along it). */
   readonly pending = new Map<string, PendingPush>();
   /** The deadline this subscription is scheduled at (Infinity: none). */
@@ -324,6 +326,7 @@ export class TopicRegistry {
       filterTags: cmd.filterTags !== undefined ? [...cmd.filterTags] : s.filterTags,
       bindingKeys: cmd.bindingKeys !== undefined ? [...cmd.bindingKeys] : s.bindingKeys,
     };
+    if (cmd.remoteQueue === true && s.protocol === 'queue') found.sub.remoteQueue = true;
     found.sub.lastModifyTimeMs = nowMs;
     return { ok: true, kind: 'setSubscriptionAttributes' };
   }
@@ -468,6 +471,14 @@ export class TopicRegistry {
 
   topicMaxMsgSize(topicName: string): number | undefined {
     return this.byName.get(topicName)?.maxMsgSize;
+  }
+
+  /** Whether a queue subscription here enqueues into `queueName` on this set (not remoteQueue). */
+  deliversLocallyInto(queueName: string): boolean {
+    for (const t of this.byName.values()) {
+      for (const s of t.subscriptions.values()) if (!s.pushes && s.settings.endpoint === queueName) return true;
+    }
+    return false;
   }
 
   listSubscriptions(topicName: string, searchWord: string | undefined, offset: number, limit: number): SubscriptionList | ErrorResult {

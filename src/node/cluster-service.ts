@@ -34,8 +34,8 @@ import type { SetDirectory } from './remote-sets';
 import { RouteCache, type CachedRoute } from './route-cache';
 import { RouteFreshness } from './route-freshness';
 import { ShardedQueues } from './sharded-queues';
-import { shardCreateAttrs } from './shards';
 import { isQueueMoveSend } from './outbox';
+import { createMoveTarget } from './queue-move';
 
 /** What the access layer asks of the controller (the ControllerClient). */
 export interface ControllerAccess {
@@ -750,10 +750,12 @@ export class ClusterQueueService implements QueueService {
 
   /**
    * Starts moving a one-shard queue to set `toSet`: checked here (it exists, has one shard, is not
-   * FIFO, has no dead-letter policy and is no queue's dead-letter queue), recorded at the
-   * controller (beginMove, phase copying), and created on the target with the source's settings
-   * (existing there already is fine: a retry). The source set's leader then drains it. A queue
-   * already moving to `toSet` answers that move (a retry); moving elsewhere, routeChangeRunning.
+   * FIFO), recorded at the controller (beginMove, phase copying), and created on the target with
+   * the source's settings and dead-letter policy (createMoveTarget; existing there already is fine:
+   * a retry). The source set's leader then hands what feeds it on its set over to the route (its
+   * dead-letter sources there, its topics' subscriptions there) and drains it (node/queue-move.ts).
+   * A queue already moving to `toSet` answers that move (a retry); moving elsewhere,
+   * routeChangeRunning.
    */
   async moveQueue(ctx: RequestContext, name: string, toSet: number): Promise<ServiceResult<{ move: QueueMoveView }>> {
     const rec = await this.opts.controller.read({ kind: 'getRoute', type: 'queue', name });
@@ -772,14 +774,7 @@ export class ClusterQueueService implements QueueService {
     if (!src.ok) return src;
     const a = src.attributes;
     if (a.sqs.fifo) return fail('queueMoveUnsupported', 'FIFO queues', '(a message group keeps its order on one set)');
-    if (a.deadLetterPolicy !== undefined) return fail('queueMoveUnsupported', 'queues with a dead-letter policy', '(unbind it, move, bind it again)');
     if (c === undefined) {
-      const sources = await this.deadLetterSourceCount(ctx, e.name);
-      if (typeof sources !== 'number') return sources;
-      if (sources > 0) return fail('queueMoveUnsupported', 'dead-letter queues', '(a queue names it as its dead-letter queue)');
-      const subscribed = await this.localTopicOf(ctx, from, e.name);
-      if (typeof subscribed !== 'boolean') return subscribed;
-      if (subscribed) return fail('queueMoveUnsupported', 'queues subscribed to a topic on the same set', '(its set would go on delivering there; unsubscribe, move, subscribe again)');
       const begun = await this.opts.controller.submit({ kind: 'beginMove', type: 'queue', name: e.name, to: toSet });
       if (!begun.ok) {
         if (begun.error === 'outcomeUnknown') return fail('notApplied', undefined, `starting the move at the controller: ${begun.detail ?? 'outcome unknown'}; retry (a move already started answers as started)`);
@@ -791,7 +786,7 @@ export class ClusterQueueService implements QueueService {
       }
     }
     // Asked again while it runs: the mover has made sure of the target (it creates it before moving anything).
-    const made = c !== undefined ? undefined : await this.serviceOf(toSet).submit(ctx, { kind: 'createQueue', queueName: e.name, attrs: shardCreateAttrs(a) });
+    const made = c !== undefined ? undefined : await createMoveTarget(this.opts.controller, this.serviceOf(toSet), ctx, e.name, toSet, a);
     if (made !== undefined && !made.ok && made.error !== 'queueExists') {
       // The move stays recorded: its mover creates the queue on the target before it moves anything.
       return { ...made, detail: `${made.detail !== undefined ? `${made.detail} ` : ''}(creating the queue on set ${toSet}; the move is recorded and its mover tries again)` };
@@ -799,33 +794,6 @@ export class ClusterQueueService implements QueueService {
     const phase = c?.type === 'move' ? c.phase : 'copying';
     if (c === undefined) this.log.info(`moving queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
     return { ok: true, move: { from, to: toSet, phase, sourceMessages: a.activeMsgNum + a.inactiveMsgNum + a.delayMsgNum } };
-  }
-
-  /**
-   * Whether a topic on set `setId` has a queue subscription naming `queue`. Such a subscription
-   * (the topic and the queue on one set) delivers into the set's own copy of the queue, which a
-   * move deletes: it would drop what it delivers. One subscribed after the move began goes through
-   * this layer (subscribeQueue: remoteQueue), so only those made before are looked for.
-   */
-  private async localTopicOf(ctx: RequestContext, setId: number, queue: string): Promise<boolean | ErrorResult> {
-    const svc = this.serviceOf(setId);
-    const lower = queue.toLowerCase();
-    for (let offset = 0; ; offset += LIMITS.listLimitMax) {
-      const topics = await svc.listTopics(ctx, undefined, offset, LIMITS.listLimitMax);
-      if (!topics.ok) return topics;
-      for (const t of topics.topicList) {
-        for (let at = 0; ; at += LIMITS.listLimitMax) {
-          const subs = await svc.listSubscriptions(ctx, t.topicName, undefined, at, LIMITS.listLimitMax);
-          if (!subs.ok) {
-            if (subs.error === 'topicNotExist') break; // deleted meanwhile
-            return subs;
-          }
-          if (subs.subscriptionList.some((x) => x.protocol === 'queue' && x.endpoint.toLowerCase() === lower)) return true;
-          if (subs.subscriptionList.length < LIMITS.listLimitMax) break;
-        }
-      }
-      if (topics.topicList.length < LIMITS.listLimitMax) return false;
-    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -509,7 +509,8 @@ export class PushDelivery {
    * A dead letter into its dead-letter queue on another set, as a local dead-letter move makes it:
    * the same body, envelope (its message attributes) and group; deduplicated by source, msgId and
    * the entry that put it in the outbox. A dead letter says which queue it came from (so a redrive
-   * can send it back); a redriven message does not (it is going back, or elsewhere).
+   * can send it back); a redriven message does not (it is going back, or elsewhere), except a
+   * dead letter moving with its dead-letter queue to another set, which says where it came from.
    */
   private async sendDeadLetter(d: DueDeadLetter, body: Buffer, signal: AbortSignal): Promise<AttemptResult> {
     const deliverToQueue = this.deliverToQueue;
@@ -523,6 +524,7 @@ export class PushDelivery {
     }
     if (d.groupId !== undefined) options.groupId = d.groupId;
     if (!d.move) options.deadLetterSource = d.sourceQueue;
+    else if (d.origin !== undefined) options.deadLetterSource = d.origin;
     const outcome = await deliverToQueue(d.destinationQueue, body, deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), signal, options);
     if (outcome === 'delivered') return { ok: true, why: '' };
     if (outcome === 'gone') return { ok: false, why: `queue ${d.destinationQueue} does not exist or refuses the message`, gone: true };

@@ -7,7 +7,16 @@
 //
 // The mover, here, runs on the source set's leader. Every round it asks the controller for the
 // moves leaving its set and, for each one:
-//   1. makes sure the queue exists on the target (with the source's settings);
+//   1. makes sure the queue exists on the target (with the source's settings and dead-letter
+//      policy: bound locally when its dead-letter queue is on the target, else `remote`, its dead
+//      letters then leaving through the target's outbox; createMoveTarget);
+//   1b. then makes sure nothing on the source set hands messages to the source copy directly
+//      (prepareSource): a queue of this set whose dead-letter queue is the moving one is bound
+//      again `remote`, and a topic of this set subscribed to it is made `remoteQueue`; their dead
+//      letters and publishes then go by name through the access layer, which routes them to the
+//      target. What they handed over before is moved with the rest. Done once per leadership and
+//      again before every delete; the delete itself refuses while either is left (dlqDeleteInUse,
+//      queueNotEmpty), judged in its log entry, so one bound or subscribed meanwhile is caught;
 //   2. moves the source's visible messages into the source's outbox, addressed to the same queue
 //      name (moveMessages with remoteDestination): the leader's outbox sends them through the
 //      access layer, which now routes them to the target, with a stable deduplication id, and
@@ -19,14 +28,19 @@
 //      then deletes the source with deleteQueue `ifEmpty` (judged in the same log entry: a message
 //      a node that did not know of the move yet sent there meanwhile refuses it, and is moved on
 //      in the next round), then completeMove.
+// During the drain the source keeps its own dead-letter policy: a message it dead-letters goes to
+// its dead-letter queue as before (locally, or through its outbox, which the delete waits for). A
+// dead-letter queue's messages carry the queue each came from (redrive.ts), so a redrive on the
+// target sends them back to their sources through the access layer, wherever those are.
 // Everything it needs is in replicated state (the controller's move, the source queue and its
 // outbox), so a new leader resumes where the old one stopped: each step is safe to repeat.
 //
 // Known limits: messages kept for rewind (consumed, within the queue's rewindSeconds) stay on the
 // source and go with it; a moved message is enqueued anew on the target (its enqueue time and
-// dequeue count start again, its msgId is the target's).
+// dequeue count start again, its msgId is the target's: a maxReceiveCount or maxTimeToLive
+// dead-letter policy counts from the move again). FIFO and sharded queues are not moved.
 
-import type { QueueAttributes } from '../broker/commands';
+import type { CommandResult, DeadLetterPolicy, QueueAttributes, QueueAttributesInput } from '../broker/commands';
 import type { ControllerCommand, ControllerQuery, ControllerResult } from '../controller/commands';
 import { CONTROLLER_LIMITS, type EntityRecord, type MoveChange } from '../controller/model';
 import { fail, type ErrorResult } from '../protocol/errors';
@@ -75,6 +89,32 @@ function detailOf(e: ErrorResult): string {
 /** Messages a queue holds that keep its move from ending (kept-for-rewind ones do not). */
 export function heldMessages(a: QueueAttributes): number {
   return a.activeMsgNum + a.inactiveMsgNum + a.delayMsgNum;
+}
+
+/** What the controller answers reads with (the mover's and the access layer's ControllerClient). */
+type ControllerReads = { read(q: ControllerQuery): Promise<ControllerResult> };
+
+/**
+ * Creates the moving queue `name` on set `to` with the source's settings (`src`) and its dead-letter
+ * policy: bound locally when the controller routes its dead-letter queue to `to` alone (one shard,
+ * no change under way), else `remote` (its dead letters leave through the outbox of the queue's
+ * copy there and reach the dead-letter queue by name wherever it is). A local bind the target set
+ * refuses because it does not hold the dead-letter queue after all (a route read just before it
+ * moved) is made remote. Already there (queueExists) is fine: a retry.
+ */
+export async function createMoveTarget(controller: ControllerReads, target: QueueService, ctx: RequestContext, name: string, to: number, src: QueueAttributes): Promise<CommandResult> {
+  const attrs: QueueAttributesInput = shardCreateAttrs(src);
+  const policy = src.deadLetterPolicy;
+  if (policy === undefined) return target.submit(ctx, { kind: 'createQueue', queueName: name, attrs });
+  const { remote: _was, ...plain } = policy;
+  const remote: DeadLetterPolicy = { ...plain, remote: true };
+  const r = await controller.read({ kind: 'getRoute', type: 'queue', name: policy.deadLetterQueue });
+  const local = r.ok && r.kind === 'entity' && r.entity.shards.length === 1 && r.entity.shards[0] === to && r.entity.change === undefined;
+  if (local) {
+    const made = await target.submit(ctx, { kind: 'createQueue', queueName: name, attrs: { ...attrs, deadLetterPolicy: plain } });
+    if (made.ok || made.error !== 'dlqNotExist') return made;
+  }
+  return target.submit(ctx, { kind: 'createQueue', queueName: name, attrs: { ...attrs, deadLetterPolicy: remote } });
 }
 
 export class QueueMover {
@@ -183,11 +223,13 @@ export class QueueMover {
     }
     if (first) {
       // Nothing is sent until the target holds the queue: a send to a missing queue drops the message.
-      const made = await this.opts.serviceOf(move.to).submit(ctx, { kind: 'createQueue', queueName: name, attrs: shardCreateAttrs(src.attributes) });
+      const made = await createMoveTarget(this.opts.controller, this.opts.serviceOf(move.to), ctx, name, move.to, src.attributes);
       if (isError(made) && made.error !== 'queueExists') {
         this.warn(name, `moving queue ${name} to set ${move.to}: the queue could not be created there (${detailOf(made)}); trying again`);
         return 'targetMissing';
       }
+      const ready = await this.prepareSource(ctx, name);
+      if (ready !== undefined) return this.failed(name, 'handing the queue\'s feeders on this set over to the route', ready);
       this.known.add(key);
     }
     let moved = 0;
@@ -208,13 +250,68 @@ export class QueueMover {
       const r = await this.opts.controller.submit({ kind: 'advanceMove', type: 'queue', name });
       if (isError(r) && r.error !== 'routeChangePhase') return this.failed(name, 'advancing the move', r);
     }
+    // A queue bound or subscribed on this set since the first step (through a route read before
+    // the move) is handed over too; the delete refuses while one is left, so none is missed.
+    const ready = await this.prepareSource(ctx, name);
+    if (ready !== undefined) return this.failed(name, 'handing the queue\'s feeders on this set over to the route', ready);
     const del = await this.opts.own.submit(ctx, { kind: 'deleteQueue', queueName: name, ifEmpty: true });
     if (isError(del)) {
-      // queueNotEmpty: its outbox is still sending, or a late send arrived; the next round goes on.
-      if (del.error === 'queueNotEmpty') return 'notEmpty';
+      // queueNotEmpty: its outbox is still sending, a late send arrived, or a topic here was
+      // subscribed to it meanwhile; dlqDeleteInUse: a queue here bound it meanwhile. The next
+      // round hands them over and goes on.
+      if (del.error === 'queueNotEmpty' || del.error === 'dlqDeleteInUse') return 'notEmpty';
       if (del.error !== 'queueNotExist') return this.failed(name, 'deleting the emptied source', del);
     }
     return this.complete(name, { ...move, phase: 'cutover' });
+  }
+
+  /**
+   * Hands what feeds the source copy on this set directly over to the route: each queue here
+   * whose dead-letter queue is `name`, bound locally, is bound again `remote` (same policy); each
+   * queue subscription of a topic here delivering into `name` is made `remoteQueue`. Safe to repeat
+   * (a remote one stays remote). undefined when done.
+   */
+  private async prepareSource(ctx: RequestContext, name: string): Promise<ErrorResult | undefined> {
+    const own = this.opts.own;
+    // One page holds them all: a dead-letter queue has at most LIMITS.deadLetterSourcesMax sources.
+    const sources = await own.listDeadLetterSourceQueues(ctx, name, undefined, 0, LIMITS.listLimitMax);
+    if (!sources.ok && sources.error !== 'queueNotExist') return sources;
+    for (const s of sources.ok ? sources.queueList : []) {
+      const a = await own.getQueueAttributes(ctx, s.queueName);
+      if (!a.ok) {
+        if (a.error === 'queueNotExist') continue; // deleted meanwhile
+        return a;
+      }
+      const p = a.attributes.deadLetterPolicy;
+      if (p === undefined || p.remote === true || p.deadLetterQueue !== name) continue;
+      const r = await own.submit(ctx, { kind: 'setQueueAttributes', queueName: s.queueName, attrs: { deadLetterPolicy: { ...p, remote: true } } });
+      if (isError(r) && r.error !== 'queueNotExist') return r;
+      this.opts.log.info(`queue ${s.queueName} now sends its dead letters to ${name} through the route: ${name} is moving to another set`, { queue: s.queueName });
+    }
+    for (let offset = 0; ; offset += LIMITS.listLimitMax) {
+      const topics = await own.listTopics(ctx, undefined, offset, LIMITS.listLimitMax);
+      if (!topics.ok) return topics;
+      for (const t of topics.topicList) {
+        const subs = await this.queueSubscriptionsOf(ctx, t.topicName, name);
+        if (isError(subs)) return subs;
+        for (const sub of subs) {
+          const r = await own.submit(ctx, { kind: 'setSubscriptionAttributes', topicName: t.topicName, subscriptionName: sub, remoteQueue: true });
+          if (isError(r) && r.error !== 'topicNotExist' && r.error !== 'subscriptionNotExist') return r;
+        }
+      }
+      if (topics.topicList.length < LIMITS.listLimitMax) return undefined;
+    }
+  }
+
+  /** The queue subscriptions of topic `topicName` on this set whose queue is `queue` (as delivery names it: exactly). */
+  private async queueSubscriptionsOf(ctx: RequestContext, topicName: string, queue: string): Promise<string[] | ErrorResult> {
+    const out: string[] = [];
+    for (let at = 0; ; at += LIMITS.listLimitMax) {
+      const subs = await this.opts.own.listSubscriptions(ctx, topicName, undefined, at, LIMITS.listLimitMax);
+      if (!subs.ok) return subs.error === 'topicNotExist' ? out : subs; // deleted meanwhile
+      for (const x of subs.subscriptionList) if (x.protocol === 'queue' && x.endpoint === queue) out.push(x.subscriptionName);
+      if (subs.subscriptionList.length < LIMITS.listLimitMax) return out;
+    }
   }
 
   private async complete(name: string, move: MoveChange): Promise<MoveStep> {

@@ -27,8 +27,14 @@ export interface CliProcess {
   interrupt(): void;
 }
 
-export function startCli(args: string[], opts: { cwd?: string; timeoutMs: number }): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+/** `env`: the process's environment instead of this one's (e.g. the servers' credentials for start-local). */
+export function startCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    ...(opts.env !== undefined ? { env: opts.env } : {}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const killGroup = (): void => {
     try {
       process.kill(-child.pid!, 'SIGKILL');

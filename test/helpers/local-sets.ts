@@ -7,9 +7,20 @@ import { startCli } from './cli-process';
 /** One member's answer to `cluster status --json`. */
 export type StatusReport = ClusterNodeStatus & { endpoint: string; reachable: boolean };
 
+/** The credential a CLI command signs with (servers that check signatures). */
+export interface CliCredential {
+  secretId: string;
+  secretKey: string;
+}
+
+/** The CLI's arguments that sign with `credential` (none: unsigned). */
+export function signArgs(credential?: CliCredential): string[] {
+  return credential === undefined ? [] : ['--secret-id', credential.secretId, '--secret-key', credential.secretKey];
+}
+
 /** `opencmq cluster status --json` asked of `endpoints`. */
-export async function statusJson(endpoints: string[]): Promise<StatusReport[]> {
-  const r = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json'], { timeoutMs: 60_000 }).done;
+export async function statusJson(endpoints: string[], credential?: CliCredential): Promise<StatusReport[]> {
+  const r = await startCli(['cluster', 'status', '--endpoints', endpoints.join(','), '--timeout', '5', '--json', ...signArgs(credential)], { timeoutMs: 60_000 }).done;
   return JSON.parse(r.stdout) as StatusReport[];
 }
 

@@ -5,7 +5,11 @@
 // controller's. Each move ends with the queue on the target alone; the drain then checks the
 // history: nothing acknowledged lost, no message delivered twice within one visibility period.
 // A set keeps a majority through one kill (start-local --keep-going does not restart a member),
-// so each test kills at most one member of each set.
+// so each test kills at most one member of each set. The last test moves what something on its
+// set feeds or is fed by: a dead-letter queue with a source beside it, that source (with its
+// dead-letter policy), and a queue a topic on its set delivers into, while sends, dead letters
+// and publishes go on; everything arrives, and a redrive after the moves sends the dead letters
+// back to their source.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +19,7 @@ import { test } from 'node:test';
 
 import { CheckedLoad, describeReport } from '../helpers/checked-load';
 import { alive, freeBases, startCli } from '../helpers/cli-process';
-import { cmqRequest } from '../helpers/load-clients';
+import { callUntilOk, cmqRequest, type CmqResponse } from '../helpers/load-clients';
 import { type StatusReport, statusJson, until } from '../helpers/local-sets';
 
 type Report = StatusReport;
@@ -194,6 +198,153 @@ test('move-queue there and back under load: the target set\'s leader killed in o
     failed = false;
   } finally {
     await load?.stop().catch(() => undefined);
+    stopTwoSets(t, failed);
+  }
+});
+
+/** A CMQ call through any live node, retried until it succeeds (or answers one of `accept`). */
+function caller(t: TwoSets): (action: string, params: Record<string, string | number>, accept?: number[]) => Promise<CmqResponse> {
+  return (action, params, accept = []) => callUntilOk(t.alive(), action, params, { timeoutMs: 60_000, acceptCodes: accept });
+}
+
+/** Moves `name` to set `to` and waits until the move is done. */
+async function moveAndWait(t: TwoSets, name: string, to: number): Promise<number> {
+  const call = caller(t);
+  const startedAt = Date.now();
+  const r = await call('OpencmqMoveQueue', { queueName: name, toSet: to });
+  if (r['phase'] !== 'done') {
+    await until(`the move of ${name} to set ${to} done`, 120_000, async () => {
+      const a = await cmqRequest(t.alive()[0]!, 'OpencmqMoveQueue', { queueName: name, toSet: to }, { timeoutMs: 10_000 });
+      return a.code === 0 && a['phase'] === 'done' ? true : undefined;
+    });
+  }
+  return Date.now() - startedAt;
+}
+
+/** Every message of `queueName`, received and deleted until it is empty; their bodies. */
+async function drainAll(t: TwoSets, queueName: string): Promise<string[]> {
+  const call = caller(t);
+  const out: string[] = [];
+  for (;;) {
+    const r = await call('BatchReceiveMessage', { queueName, numOfMsg: 16, pollingWaitSeconds: 1 }, [7000]);
+    const list = (r['msgInfoList'] as { msgBody: string; receiptHandle: string }[] | undefined) ?? [];
+    if (r.code === 7000 || list.length === 0) {
+      const a = await call('GetQueueAttributes', { queueName });
+      if (Number(a['activeMsgNum']) + Number(a['inactiveMsgNum']) === 0) return out;
+      continue;
+    }
+    out.push(...list.map((m) => m.msgBody));
+    const handles: Record<string, string> = {};
+    list.forEach((m, i) => (handles[`receiptHandle.${i + 1}`] = m.receiptHandle));
+    await call('BatchDeleteMessage', { queueName, ...handles });
+  }
+}
+
+function missing(acked: Set<string>, got: string[]): string[] {
+  const seen = new Set(got);
+  return [...acked].filter((b) => !seen.has(b));
+}
+
+test('move-queue of a dead-letter queue, of its source with a dead-letter policy, and of a queue fed by a topic on its set, while sends, dead letters and publishes go on: everything arrives; a redrive after the moves sends the dead letters back', { timeout: 240_000 }, async () => {
+  const t = await startTwoSets('opencmq-move-feeders-');
+  const call = caller(t);
+  const stop = new AbortController();
+  const loops: Promise<void>[] = [];
+  let failed = true;
+  try {
+    // The dead-letter queue on set 1, its source created beside it (bound within the set).
+    await call('CreateQueue', { queueName: 'dlq' });
+    await moveAndWait(t, 'dlq', 1);
+    await call('CreateQueue', { queueName: 'src', visibilityTimeout: 1, deadLetterPolicy: JSON.stringify({ deadLetterQueue: 'dlq', policy: 0, maxReceiveCount: 1 }) });
+    const src = await call('OpencmqMoveQueue', { queueName: 'src', toSet: 1 });
+    assert.equal(src['phase'], 'done', 'placed beside its dead-letter queue');
+    // A topic, wherever it is placed, and a queue on its set subscribed to it.
+    const before = (await statusJson(t.alive().slice(0, 1)))[0]!.sets!.map((x) => [x.id, x.entities] as const);
+    await call('CreateTopic', { topicName: 'news' });
+    const topicSet = await until('the topic counted', 30_000, async () => {
+      const now = (await statusJson(t.alive().slice(0, 1)))[0]?.sets ?? [];
+      return now.find((x) => x.entities > (before.find(([id]) => id === x.id)?.[1] ?? 0))?.id;
+    });
+    await call('CreateQueue', { queueName: 'fed' });
+    await moveAndWait(t, 'fed', topicSet);
+    await call('Subscribe', { topicName: 'news', subscriptionName: 'to-fed', protocol: 'queue', endpoint: 'fed', notifyContentFormat: 'SIMPLIFIED' });
+
+    // Sends into src; a consumer that never deletes (each message is dead-lettered at its second
+    // receive); publishes to the topic. Bodies acknowledged are recorded.
+    const sent = new Set<string>();
+    const published = new Set<string>();
+    const loop = (body: (i: number) => Promise<void>): void => {
+      loops.push(
+        (async () => {
+          for (let i = 0; !stop.signal.aborted; i++) {
+            await body(i).catch(() => undefined);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        })(),
+      );
+    };
+    loop(async (i) => {
+      const b = `s-${i}`;
+      const r = await cmqRequest(t.alive()[i % t.alive().length]!, 'SendMessage', { queueName: 'src', msgBody: b }, { timeoutMs: 10_000 });
+      if (r.code === 0) sent.add(b);
+    });
+    loop(async (i) => {
+      await cmqRequest(t.alive()[i % t.alive().length]!, 'BatchReceiveMessage', { queueName: 'src', numOfMsg: 16, pollingWaitSeconds: 1 }, { timeoutMs: 10_000 });
+    });
+    loop(async (i) => {
+      const b = `p-${i}`;
+      const r = await cmqRequest(t.alive()[(i + 1) % t.alive().length]!, 'PublishMessage', { topicName: 'news', msgBody: b }, { timeoutMs: 10_000 });
+      if (r.code === 0) published.add(b);
+    });
+    await until('load under way', 30_000, () => Promise.resolve(sent.size >= 50 && published.size >= 50 ? true : undefined));
+
+    // The dead-letter queue first, while its source on its set dead-letters into it.
+    console.log(`move dlq 1 -> 2 (a source on set 1): ${await moveAndWait(t, 'dlq', 2)} ms`);
+    // Then the source, into the set its dead-letter queue is on now.
+    console.log(`move src 1 -> 2 (its dead-letter queue there): ${await moveAndWait(t, 'src', 2)} ms`);
+    const away = topicSet === 1 ? 2 : 1;
+    console.log(`move fed ${topicSet} -> ${away} (its topic on set ${topicSet}): ${await moveAndWait(t, 'fed', away)} ms`);
+    const moreFrom = sent.size + published.size;
+    await until('load after the moves', 30_000, () => Promise.resolve(sent.size + published.size >= moreFrom + 100 ? true : undefined));
+    stop.abort();
+    await Promise.all(loops);
+
+    const after = (await statusJson(t.alive().slice(0, 1)))[0]?.sets ?? [];
+    console.log(`routes per set: ${JSON.stringify(after.map((x) => [x.id, x.entities]))}; sent ${sent.size}, published ${published.size}`);
+
+    const fed = await drainAll(t, 'fed');
+    assert.deepEqual(missing(published, fed), [], 'every acknowledged publish reached the moved queue');
+
+    // Every message of src is dead-lettered by its second receive: received until none is left.
+    await until('src emptied into its dead-letter queue', 120_000, async () => {
+      await call('BatchReceiveMessage', { queueName: 'src', numOfMsg: 16, pollingWaitSeconds: 1 }, [7000]);
+      const a = await call('GetQueueAttributes', { queueName: 'src' });
+      return Number(a['activeMsgNum']) + Number(a['inactiveMsgNum']) + Number(a['delayMsgNum'] ?? 0) === 0 ? true : undefined;
+    });
+    const dlq = await call('GetQueueAttributes', { queueName: 'dlq' });
+    await until('every dead letter in the dead-letter queue', 60_000, async () => {
+      const a = await call('GetQueueAttributes', { queueName: 'dlq' });
+      return Number(a['activeMsgNum']) >= sent.size ? true : undefined;
+    });
+    console.log(`dead-letter queue: ${String(dlq['activeMsgNum'])} then all ${sent.size}`);
+    const sources = await call('ListDeadLetterSourceQueues', { deadLetterQueueName: 'dlq' });
+    assert.equal(sources['totalCount'], 1);
+
+    // The redrive sends each dead letter back to its source, which it remembers across the move.
+    await until('the dead-letter queue redriven', 60_000, async () => {
+      await call('OpencmqRedriveDeadLetterQueue', { queueName: 'dlq' });
+      const a = await call('GetQueueAttributes', { queueName: 'dlq' });
+      return Number(a['activeMsgNum']) + Number(a['inactiveMsgNum']) === 0 ? true : undefined;
+    });
+    // src dead-letters on its second receive: take them off with deletes at the first.
+    const back = await drainAll(t, 'src');
+    assert.deepEqual(missing(sent, back), [], 'every acknowledged send went through the dead-letter queue and back');
+    t.cli.interrupt();
+    await t.cli.done;
+    failed = false;
+  } finally {
+    stop.abort();
+    await Promise.all(loops).catch(() => undefined);
     stopTwoSets(t, failed);
   }
 });

@@ -95,7 +95,7 @@ function topicCommands(): fc.Arbitrary<Command>[] {
     fc.record({ kind: fc.constant('unsubscribe' as const), ...sub }, NP),
     fc.record({ kind: fc.constant('clearSubscriptionFilterTags' as const), ...sub }, NP),
     fc.record(
-      { kind: fc.constant('setSubscriptionAttributes' as const), ...sub, notifyStrategy: strategy, notifyContentFormat: format, filterTags: list, bindingKeys: list },
+      { kind: fc.constant('setSubscriptionAttributes' as const), ...sub, notifyStrategy: strategy, notifyContentFormat: format, filterTags: list, bindingKeys: list, remoteQueue: fc.constant(true) },
       { requiredKeys: ['kind', 'topicName', 'subscriptionName'], noNullPrototype: true },
     ),
     fc.record({ kind: fc.constant('publishMessages' as const), topicName: name, bodies, msgTags: list, routingKey: fc.string({ maxLength: 64 }) }, NP),
@@ -193,7 +193,7 @@ test('malformed meta is rejected with BrokerFormatError', () => {
     ['negative metaLen', tick.payload, -1],
     ['filterType 3', encodeRaw([CODEC_VERSION, 11, 1, 0, 0x74, 0, 4, 0, 0, 3]), 10],
     ['unknown protocol', encodeRaw([CODEC_VERSION, 14, 1, 0, 0x74, 1, 0, 0x73, 9, 1, 0, 0x71, 0, 0, 0, 0]), 16],
-    ['unknown setSubscriptionAttributes flag', encodeRaw([CODEC_VERSION, 16, 1, 0, 0x74, 1, 0, 0x73, 16]), 9],
+    ['unknown setSubscriptionAttributes flag', encodeRaw([CODEC_VERSION, 16, 1, 0, 0x74, 1, 0, 0x73, 32]), 9],
     ['publish without bodies', encodeRaw([CODEC_VERSION, 18, 1, 0, 0x74, 0, 0, 0, 0]), 9],
   ];
   const j = (json: string): Uint8Array => {

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { Command } from '../../src/broker/commands';
-import { deadLetterDedupId, queueSendCommand } from '../../src/node/outbox';
+import { deadLetterDedupId, outboxDedupId, queueSendCommand, type QueueSendOptions } from '../../src/node/outbox';
 import { QueueMover, type MoveStep } from '../../src/node/queue-move';
 import { MOVE_QUEUE_ACTIONS } from '../../src/api/move-queue-action';
 import { ClusterQueueService } from '../../src/node/cluster-service';
@@ -41,15 +41,49 @@ function moverOf(c: Cluster, fromSet: number, forgot: string[] = []): QueueMover
   });
 }
 
-/** What the source leader's delivery loop does with its outbox: each message sent through `via`, then settled. */
+/**
+ * What the source leader's delivery loop does with its outbox: each message sent through `via`,
+ * then settled. A dead letter says where it came from, as node/push-delivery.ts sends it.
+ */
 async function deliverOutbox(source: FakeSet, via: ClusterQueueService): Promise<number> {
   const due = source.h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 1000);
   for (const d of due) {
-    const r = await via.submit(ctx, queueSendCommand(d.destinationQueue, source.h.body(d.body), deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), { enveloped: d.enveloped }));
+    const options: QueueSendOptions = { enveloped: d.enveloped };
+    const from = d.move ? d.origin : d.sourceQueue;
+    if (from !== undefined) options.deadLetterSource = from;
+    const r = await via.submit(ctx, queueSendCommand(d.destinationQueue, source.h.body(d.body), deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), options));
     assert.ok(r.ok, JSON.stringify(r));
     await ok(source, { kind: 'deadLetterSent', queueName: d.sourceQueue, msgId: d.msgId });
   }
   return due.length;
+}
+
+/** What a topic's leader does with the pushes of its remote queue subscriptions: each sent through `via`, then settled. */
+async function deliverPushes(topicSet: FakeSet, via: ClusterQueueService): Promise<number> {
+  const due = topicSet.h.sm.duePushes(topicSet.h.timeMs, 1000).filter((p) => p.remoteQueue === true);
+  for (const p of due) {
+    const r = await via.submit(ctx, queueSendCommand(p.endpoint, topicSet.h.body(p.body), outboxDedupId(p.topicName, p.subscriptionName, p.msgId)));
+    assert.ok(r.ok, JSON.stringify(r));
+    await ok(topicSet, { kind: 'pushSucceeded', topicName: p.topicName, subscriptionName: p.subscriptionName, msgId: p.msgId });
+  }
+  return due.length;
+}
+
+/** Rounds of the mover, each followed by the outbox sends of the sets given, until the move completes (at most 10). */
+async function moveToEnd(mover: QueueMover, name: string, c: Cluster, outboxes: number[]): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    const step = (await mover.round()).get(name);
+    if (step === 'completed') return;
+    for (const id of outboxes) await deliverOutbox(c.set(id), c.svc);
+  }
+  assert.fail(`the move of ${name} did not end`);
+}
+
+/** A received message past a maxReceiveCount of 1: received once, back at once, received again. */
+function receiveTwice(set: FakeSet, name: string): void {
+  set.h.run({ kind: 'receiveMessages', queueName: name, numOfMsg: 16, seed: 1, visibilitySeconds: 0 });
+  set.h.advance(1);
+  set.h.run({ kind: 'receiveMessages', queueName: name, numOfMsg: 16, seed: 2 });
 }
 
 function bodiesOf(set: FakeSet, name: string): string[] {
@@ -59,7 +93,7 @@ function bodiesOf(set: FakeSet, name: string): string[] {
   return out.sort();
 }
 
-void test('moveQueue: refused for a missing, sharded, FIFO, dead-letter-bound queue and a dead-letter queue; the target is checked by the controller', async () => {
+void test('moveQueue: refused for a missing, sharded or FIFO queue; the target is checked by the controller', async () => {
   const c = cluster(3);
   assert.equal(errorOf(await c.svc.moveQueue(ctx, 'nope', 2)), 'queueNotExist');
   await ok(c.svc, { kind: 'createQueue', queueName: 'wide', attrs: {}, shards: 2 });
@@ -69,23 +103,11 @@ void test('moveQueue: refused for a missing, sharded, FIFO, dead-letter-bound qu
   assert.ok(fifo.ok);
   await ok(c.set(1), { kind: 'createQueue', queueName: 'ordered.fifo', attrs: { sqs: { fifo: true } } });
   assert.equal(errorOf(await c.svc.moveQueue(ctx, 'ordered.fifo', 2)), 'queueMoveUnsupported');
-  await queueOnSet1(c, 'dlq', []);
-  await queueOnSet1(c, 'src', []);
-  await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', policy: 0, maxReceiveCount: 3 } } });
-  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'src', 2)), 'queueMoveUnsupported', 'it has a dead-letter policy');
-  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'dlq', 2)), 'queueMoveUnsupported', 'it is a dead-letter queue');
   const there = await c.svc.moveQueue(ctx, 'plain', 1);
   assert.ok(there.ok);
   assert.equal(there.move.phase, 'done', 'already on that set: nothing to move');
   assert.equal(errorOf(await c.svc.moveQueue(ctx, 'plain', 9)), 'setNotExist');
-  // A queue subscription of a topic on the same set delivers into that set's copy of the queue.
-  await queueOnSet1(c, 'fed', []);
-  await ok(c.set(1), { kind: 'createTopic', topicName: 'news', maxMsgSize: 65536, filterType: 1 });
-  await ok(c.set(1), { kind: 'subscribe', topicName: 'news', subscriptionName: 'to-fed', protocol: 'queue', endpoint: 'fed', notifyStrategy: 'BACKOFF_RETRY', notifyContentFormat: 'SIMPLIFIED', filterTags: [], bindingKeys: [] });
-  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'fed', 2)), 'queueMoveUnsupported', 'subscribed to a topic on its set');
-  await ok(c.set(1), { kind: 'unsubscribe', topicName: 'news', subscriptionName: 'to-fed' });
-  assert.ok((await c.svc.moveQueue(ctx, 'fed', 2)).ok, 'unsubscribed, it moves');
-  for (const name of ['ordered.fifo', 'src', 'dlq', 'plain']) assert.equal(c.controller.sm.route('queue', name)?.change, undefined, `${name}: no move recorded`);
+  for (const name of ['ordered.fifo', 'plain']) assert.equal(c.controller.sm.route('queue', name)?.change, undefined, `${name}: no move recorded`);
   assert.ok(!c.set(2).has('plain'));
 });
 
@@ -364,4 +386,140 @@ void test("an outbox send of a moving queue is never sent back into the set it l
   assert.equal(c.set(1).counts('q').active, 0, 'nothing went back into the source');
   assert.equal(await deliverOutbox(c.set(1), c.svc), 1);
   assert.deepEqual(bodiesOf(c.set(2), 'q'), ['m1']);
+});
+
+// ---- what feeds a queue or what it feeds on its set: dead-letter policies, dead-letter queues, topics
+
+const POLICY = { policy: 0 as const, maxReceiveCount: 1 };
+
+void test('a queue whose dead-letter queue stays behind moves with its policy bound remote; what either copy dead-letters during and after the move reaches it', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'dlq', []);
+  await queueOnSet1(c, 'src', ['a']);
+  await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', ...POLICY } } });
+  receiveTwice(c.set(1), 'src'); // 'a' is dead-lettered on the source, locally
+  await send(c.set(1), 'src', 'b');
+  const r = await c.svc.moveQueue(ctx, 'src', 2);
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(c.set(2).h.sm.getQueueAttributes('src')?.deadLetterPolicy, { deadLetterQueue: 'dlq', ...POLICY, remote: true }, 'on the target: the same policy, its queue on another set');
+  assert.deepEqual(c.set(1).h.sm.getQueueAttributes('src')?.deadLetterPolicy, { deadLetterQueue: 'dlq', ...POLICY }, 'the source keeps its own');
+  const mover = moverOf(c, 1);
+  assert.equal((await mover.round()).get('src'), 'moving');
+  await deliverOutbox(c.set(1), c.svc);
+  receiveTwice(c.set(2), 'src'); // 'b', moved, is dead-lettered on the target (its receive count began again there)
+  await deliverOutbox(c.set(2), c.svc);
+  await moveToEnd(mover, 'src', c, [1, 2]);
+  assert.deepEqual(c.controller.sm.route('queue', 'src')?.shards, [2]);
+  await send(c.svc, 'src', 'c');
+  receiveTwice(c.set(2), 'src');
+  assert.equal(await deliverOutbox(c.set(2), c.svc), 1);
+  assert.deepEqual(bodiesOf(c.set(1), 'dlq'), ['a', 'b', 'c']);
+  const sources = await c.svc.listDeadLetterSourceQueues(ctx, 'dlq', undefined, 0, 10);
+  assert.ok(sources.ok);
+  assert.deepEqual(
+    sources.queueList.map((q) => q.queueName),
+    ['src'],
+    'still its source, from the other set',
+  );
+});
+
+void test('a queue moving to the set of its dead-letter queue is bound there locally; the source is deleted only once its outbox has sent its dead letters', async () => {
+  const c = cluster(2);
+  assert.ok((await c.controller.submit({ kind: 'createEntity', type: 'queue', name: 'dlq', setId: 2 })).ok);
+  await ok(c.set(2), { kind: 'createQueue', queueName: 'dlq', attrs: {} });
+  await queueOnSet1(c, 'src', ['x']);
+  await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', ...POLICY } } });
+  assert.equal(c.set(1).h.sm.getQueueAttributes('src')?.deadLetterPolicy?.remote, true);
+  receiveTwice(c.set(1), 'src'); // 'x' waits in the source's outbox
+  assert.ok((await c.svc.moveQueue(ctx, 'src', 2)).ok);
+  assert.deepEqual(c.set(2).h.sm.getQueueAttributes('src')?.deadLetterPolicy, { deadLetterQueue: 'dlq', ...POLICY }, 'bound locally on the target');
+  const mover = moverOf(c, 1);
+  assert.equal((await mover.round()).get('src'), 'notEmpty', 'empty, but a dead letter is still on its way');
+  assert.ok(c.set(1).has('src'));
+  assert.equal(await deliverOutbox(c.set(1), c.svc), 1);
+  assert.equal((await mover.round()).get('src'), 'completed');
+  await send(c.svc, 'src', 'y');
+  receiveTwice(c.set(2), 'src');
+  assert.deepEqual(c.set(2).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10), [], 'dead-lettered within the set');
+  assert.deepEqual(bodiesOf(c.set(2), 'dlq'), ['x', 'y']);
+});
+
+void test('a dead-letter queue moves: its sources on its set are bound remote first (by every new leader, and one bound meanwhile too), their dead letters follow it, and a redrive from its new set sends them back', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'dlq', []);
+  await queueOnSet1(c, 'src', ['early']);
+  await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', ...POLICY } } });
+  receiveTwice(c.set(1), 'src');
+  assert.deepEqual(bodiesOf(c.set(1), 'dlq'), ['early']);
+  c.set(1).h.advance(2_000); // visible again
+  const r = await c.svc.moveQueue(ctx, 'dlq', 2);
+  assert.ok(r.ok, JSON.stringify(r));
+  // Each round by a new leader: every step is repeated from what is replicated.
+  assert.equal((await moverOf(c, 1).round()).get('dlq'), 'moving');
+  assert.deepEqual(c.set(1).h.sm.getQueueAttributes('src')?.deadLetterPolicy, { deadLetterQueue: 'dlq', ...POLICY, remote: true });
+  await send(c.svc, 'src', 'during');
+  receiveTwice(c.set(1), 'src'); // into the source's outbox now, sent by name
+  await deliverOutbox(c.set(1), c.svc);
+  // A queue of the set bound to it meanwhile (through a route read before the move), just before the delete.
+  let bound = false;
+  c.set(1).beforeApply = (cmd: Command) => {
+    if (cmd.kind === 'deleteQueue' && !bound) {
+      bound = true;
+      c.set(1).h.run({ kind: 'createQueue', queueName: 'late', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', ...POLICY } } });
+    }
+  };
+  assert.equal((await moverOf(c, 1).round()).get('dlq'), 'notEmpty', 'dlqDeleteInUse: a local source is left');
+  assert.ok(bound);
+  assert.equal((await moverOf(c, 1).round()).get('dlq'), 'completed');
+  assert.equal(c.set(1).h.sm.getQueueAttributes('late')?.deadLetterPolicy?.remote, true);
+  assert.ok(!c.set(1).has('dlq'));
+  assert.deepEqual(c.controller.sm.route('queue', 'dlq')?.shards, [2]);
+  await send(c.svc, 'src', 'after');
+  receiveTwice(c.set(1), 'src');
+  await deliverOutbox(c.set(1), c.svc);
+  assert.deepEqual(bodiesOf(c.set(2), 'dlq'), ['after', 'during', 'early']);
+  c.set(2).h.advance(2_000);
+  const sources = await c.svc.listDeadLetterSourceQueues(ctx, 'dlq', undefined, 0, 10);
+  assert.ok(sources.ok);
+  assert.deepEqual(
+    sources.queueList.map((q) => q.queueName),
+    ['late', 'src'],
+  );
+  // Redrive back to the sources: each message knows its source, which is on the other set now.
+  const back = await ok(c.svc, { kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: null, maxMessages: 10 });
+  assert.equal(back.moved, 3);
+  assert.equal(await deliverOutbox(c.set(2), c.svc), 3);
+  assert.deepEqual(bodiesOf(c.set(1), 'src'), ['after', 'during', 'early']);
+});
+
+void test('a queue fed by a topic on its set moves: the subscription delivers through the route from the first step, one made meanwhile is turned too, and every publish arrives', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'fed', []);
+  assert.ok((await c.controller.submit({ kind: 'createEntity', type: 'topic', name: 'news', setId: 1 })).ok);
+  await ok(c.set(1), { kind: 'createTopic', topicName: 'news', maxMsgSize: 65536, filterType: 1 });
+  const subscribe = (name: string): Command => ({ kind: 'subscribe', topicName: 'news', subscriptionName: name, protocol: 'queue', endpoint: 'fed', notifyStrategy: 'BACKOFF_RETRY', notifyContentFormat: 'SIMPLIFIED', filterTags: [], bindingKeys: [] });
+  await ok(c.set(1), subscribe('to-fed') as Command & { kind: 'subscribe' });
+  const publish = (body: string): Promise<unknown> => ok(c.svc, { kind: 'publishMessages', topicName: 'news', bodies: [Buffer.from(body)], msgTags: [], routingKey: '' });
+  await publish('p1');
+  assert.equal(c.set(1).counts('fed').active, 1, 'delivered locally');
+  assert.ok((await c.svc.moveQueue(ctx, 'fed', 2)).ok);
+  const mover = moverOf(c, 1);
+  assert.equal((await mover.round()).get('fed'), 'moving');
+  await publish('p2');
+  assert.equal(c.set(1).counts('fed').active, 0, 'kept pending for the route now');
+  assert.equal(await deliverPushes(c.set(1), c.svc), 1);
+  await deliverOutbox(c.set(1), c.svc);
+  // A local subscription made just before the delete (through a route read before the move).
+  let sneaked = false;
+  c.set(1).beforeApply = (cmd: Command) => {
+    if (cmd.kind === 'deleteQueue' && !sneaked) {
+      sneaked = true;
+      c.set(1).h.run(subscribe('sneak'));
+    }
+  };
+  assert.equal((await mover.round()).get('fed'), 'notEmpty', 'a topic of the set would still deliver into the source');
+  assert.equal((await mover.round()).get('fed'), 'completed');
+  await publish('p3');
+  assert.equal(await deliverPushes(c.set(1), c.svc), 2, 'both subscriptions deliver through the route');
+  assert.deepEqual(bodiesOf(c.set(2), 'fed'), ['p1', 'p2', 'p3', 'p3']);
 });

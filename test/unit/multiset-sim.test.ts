@@ -97,7 +97,8 @@ test('an access layer that reports a failed delivery into another set\'s queue a
 test('a route cache that keeps the first route it learned is caught: after a queue is deleted and created on another set, members that knew it never find it', { timeout: TIMEOUT_MS }, async () => {
   const caught = await firstFailure('firstRouteForever', 6);
   assert.ok(caught, 'no seed caught it');
-  assert.equal(caught.failure!.check, 'staleRoute', caught.failure!.message);
+  // A moved queue's old route kept forever also keeps its source's outbox from sending (never back into the source): the move never ends.
+  assert.ok(['staleRoute', 'moveStuck'].includes(caught.failure!.check), `${caught.failure!.check}: ${caught.failure!.message}`);
 });
 
 test('a queue move that also sends the messages in flight to the target is caught: the target hands them out within their visibility timeout', { timeout: TIMEOUT_MS }, async () => {

@@ -5,14 +5,15 @@
 // Meta layout (little-endian), after `u8 version` and `u8 kind`:
 //   createQueue / setQueueAttributes: str16 queueName, str32 attrsJson (a deadLetterPolicy's
 //                       `remote` is written only when true: a dead-letter queue on another set)
-//   deleteQueue:                      str16 queueName (then optionally u8 flags (1: ifEmpty), written only when set)
+//   deleteQueue:                      str16 queueName (then optionally u8 flags (1: ifEmpty, 2: keptToo), written only when set)
 //   unbindDeadLetter:                 str16 queueName
 //   sendMessages:       str16 queueName, u32 delaySeconds, u8 count, count × (u32 length, u32 crc32c),
 //                       then optionally (SQS sends): u8 flags (1: delaySeconds is the queue's own,
 //                       2: per-body options follow), count × (u8 bodyFlags (1: enveloped, 2: u32
 //                       delaySeconds follows, 4: u32 countedBytes follows, 8: str16 dedupId
-//                       follows, 16: str16 groupId follows, 32: str16 deadLetterSource follows), [u32],
-//                       [u32], [str16], [str16], [str16])
+//                       follows, 16: str16 groupId follows, 32: str16 deadLetterSource follows,
+//                       64: f64 moveOrigin.enqueueMs and u8 (1: kept) follow), [u32],
+//                       [u32], [str16], [str16], [str16], [f64 u8])
 //   receiveMessages:    str16 queueName, u8 numOfMsg, u32 seed, then optionally u32 visibilitySeconds
 //   changeVisibility:   str16 queueName, u8 count, count × (str16 receiptHandle, u32 visibilitySeconds)
 //   purgeQueue:         str16 queueName
@@ -42,7 +43,8 @@
 //   pushFailed:         str16 topicName, str16 subscriptionName, str16 msgId, u32 seed
 //   moveMessages:       str16 sourceQueue, opt destinationQueue, u32 maxMessages, opt taskHandle
 //   startMoveTask:      str16 sourceQueue, opt destinationQueue, u8 hasRate, [u32 maxPerSecond]
-//                       (both then optionally u8 flags (1: remoteDestination), written only when set)
+//                       (both then optionally u8 flags (1: remoteDestination; moveMessages also 2: kept),
+//                       written only when set)
 //   cancelMoveTask:     str16 taskHandle
 //   deadLetterSent:     str16 queueName, str16 msgId
 //   deadLetterFailed:   str16 queueName, str16 msgId, u8 gone (0/1)
@@ -117,6 +119,8 @@ export type DecodedCommand =
 const SUB_REMOTE_QUEUE = 1;
 const MOVE_REMOTE_DESTINATION = 1;
 const DELETE_IF_EMPTY = 1;
+const DELETE_KEPT_TOO = 2;
+const MOVE_KEPT = 2;
 
 const SET_SUB_STRATEGY = 1;
 const SET_SUB_FORMAT = 2;
@@ -163,7 +167,8 @@ export function encodeCommand(cmd: Command): EncodedCommand {
     case 'deleteQueue':
       w.shortStr(cmd.queueName);
       // Optional trailing flags (absent in the earlier layout), written only when set.
-      if (cmd.ifEmpty === true) w.u8(DELETE_IF_EMPTY);
+      check(cmd.keptToo !== true || cmd.ifEmpty === true, 'keptToo needs ifEmpty');
+      if (cmd.ifEmpty === true) w.u8(DELETE_IF_EMPTY | (cmd.keptToo === true ? DELETE_KEPT_TOO : 0));
       break;
     case 'unbindDeadLetter':
       w.shortStr(cmd.queueName);
@@ -291,7 +296,8 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       w.u32(cmd.maxMessages);
       writeOpt(w, cmd.taskHandle ?? null);
       // Absent unless set, so every move an older replica could apply keeps its old bytes.
-      if (cmd.remoteDestination === true) w.u8(MOVE_REMOTE_DESTINATION);
+      check(cmd.kept !== true || (cmd.remoteDestination === true && cmd.destinationQueue === cmd.sourceQueue), 'kept is for a queue moving to another set');
+      if (cmd.remoteDestination === true) w.u8(MOVE_REMOTE_DESTINATION | (cmd.kept === true ? MOVE_KEPT : 0));
       break;
     case 'startMoveTask':
       check(cmd.maxPerSecond === null || rateOk(cmd.maxPerSecond), `maxPerSecond out of range: ${cmd.maxPerSecond}`);
@@ -327,6 +333,9 @@ const BODY_COUNTED = 4;
 const BODY_DEDUP = 8;
 const BODY_GROUP = 16;
 const BODY_DEAD_LETTER_SOURCE = 32;
+const BODY_MOVE_ORIGIN = 64;
+/** The u8 after a move origin's f64 enqueueMs. */
+const ORIGIN_KEPT = 1;
 
 /** One allocation for the whole payload: meta written in place, then the bodies copied after it. */
 function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint8Array[], options: readonly SendBodyOptions[] | undefined): EncodedCommand {
@@ -347,6 +356,7 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
       metaLen += 1 + (o.delaySeconds !== undefined ? 4 : 0) + (o.countedBytes !== undefined ? 4 : 0) + (dedupIds![p] !== undefined ? 2 + dedupIds![p].length : 0);
       metaLen += groupIds![p] !== undefined ? 2 + groupIds![p].length : 0;
       metaLen += sources![p] !== undefined ? 2 + sources![p].length : 0;
+      metaLen += o.moveOrigin !== undefined ? 9 : 0;
     });
   }
   let total = metaLen;
@@ -373,13 +383,16 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
       check(group === undefined || (group.length >= 1 && group.length <= 0xffff), 'groupId must not be empty');
       const source = sources![p];
       check(source === undefined || (source.length >= 1 && source.length <= 0xffff), 'deadLetterSource must not be empty');
+      const origin = o.moveOrigin;
+      check(origin === undefined || (Number.isFinite(origin.enqueueMs) && origin.enqueueMs >= 0), `bad move origin time ${origin?.enqueueMs}`);
       w.u8(
         (o.enveloped === true ? BODY_ENVELOPED : 0) |
           (o.delaySeconds !== undefined ? BODY_DELAY : 0) |
           (o.countedBytes !== undefined ? BODY_COUNTED : 0) |
           (id !== undefined ? BODY_DEDUP : 0) |
           (group !== undefined ? BODY_GROUP : 0) |
-          (source !== undefined ? BODY_DEAD_LETTER_SOURCE : 0),
+          (source !== undefined ? BODY_DEAD_LETTER_SOURCE : 0) |
+          (origin !== undefined ? BODY_MOVE_ORIGIN : 0),
       );
       if (o.delaySeconds !== undefined) w.u32(o.delaySeconds);
       if (o.countedBytes !== undefined) w.u32(o.countedBytes);
@@ -394,6 +407,10 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
       if (source !== undefined) {
         w.u16(source.length);
         w.bytes(source);
+      }
+      if (origin !== undefined) {
+        w.f64(origin.enqueueMs);
+        w.u8(origin.kept ? ORIGIN_KEPT : 0);
       }
     });
   }
@@ -526,7 +543,12 @@ function decodeMove(r: ByteReader, metaLen: number): DecodedCommand {
   const taskHandle = readOpt(r);
   const cmd: Extract<Command, { kind: 'moveMessages' }> = { kind: 'moveMessages', sourceQueue, destinationQueue, maxMessages };
   if (taskHandle !== null) cmd.taskHandle = taskHandle;
-  if (readMoveFlags(r, metaLen)) cmd.remoteDestination = true;
+  const flags = readMoveFlags(r, metaLen, MOVE_REMOTE_DESTINATION | MOVE_KEPT);
+  if (flags & MOVE_REMOTE_DESTINATION) cmd.remoteDestination = true;
+  if (flags & MOVE_KEPT) {
+    check(cmd.remoteDestination === true && destinationQueue === sourceQueue, 'kept is for a queue moving to another set');
+    cmd.kept = true;
+  }
   return cmd;
 }
 
@@ -538,16 +560,19 @@ function decodeStartMove(r: ByteReader, metaLen: number): DecodedCommand {
   const maxPerSecond = hasRate === 1 ? r.u32() : null;
   check(maxPerSecond === null || rateOk(maxPerSecond), `maxPerSecond out of range: ${maxPerSecond}`);
   const cmd: Extract<Command, { kind: 'startMoveTask' }> = { kind: 'startMoveTask', sourceQueue, destinationQueue, maxPerSecond };
-  if (readMoveFlags(r, metaLen)) cmd.remoteDestination = true;
+  if (readMoveFlags(r, metaLen, MOVE_REMOTE_DESTINATION) !== 0) cmd.remoteDestination = true;
   return cmd;
 }
 
-/** The optional trailing flags of a move (absent in the earlier layout); true: remoteDestination. */
-function readMoveFlags(r: ByteReader, metaLen: number): boolean {
-  if (r.pos === metaLen) return false;
+/**
+ * The optional trailing flags of a move (absent in the earlier layout): remoteDestination always
+ * among them when present, then those of `allowed`.
+ */
+function readMoveFlags(r: ByteReader, metaLen: number, allowed: number): number {
+  if (r.pos === metaLen) return 0;
   const flags = r.u8();
-  check(flags === MOVE_REMOTE_DESTINATION, `unknown move flags ${flags}`);
-  return true;
+  check((flags & MOVE_REMOTE_DESTINATION) !== 0 && (flags & ~allowed) === 0, `unknown move flags ${flags}`);
+  return flags;
 }
 
 function readList(r: ByteReader): string[] {
@@ -579,8 +604,9 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
       const cmd: DecodedCommand = { kind: 'deleteQueue', queueName: r.shortStr() };
       if (r.pos !== metaLen) {
         const flags = r.u8();
-        check(flags === DELETE_IF_EMPTY, `unknown delete flags ${flags}`);
+        check(flags === DELETE_IF_EMPTY || flags === (DELETE_IF_EMPTY | DELETE_KEPT_TOO), `unknown delete flags ${flags}`);
         cmd.ifEmpty = true;
+        if (flags & DELETE_KEPT_TOO) cmd.keptToo = true;
       }
       return cmd;
     }
@@ -689,7 +715,7 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
     const options: SendBodyOptions[] = [];
     for (let i = 0; i < bodies.length; i++) {
       const f = r.u8();
-      check((f & ~(BODY_ENVELOPED | BODY_DELAY | BODY_COUNTED | BODY_DEDUP | BODY_GROUP | BODY_DEAD_LETTER_SOURCE)) === 0, `unknown body flags ${f}`);
+      check((f & ~(BODY_ENVELOPED | BODY_DELAY | BODY_COUNTED | BODY_DEDUP | BODY_GROUP | BODY_DEAD_LETTER_SOURCE | BODY_MOVE_ORIGIN)) === 0, `unknown body flags ${f}`);
       const o: SendBodyOptions = {};
       if (f & BODY_ENVELOPED) o.enveloped = true;
       if (f & BODY_DELAY) o.delaySeconds = r.u32();
@@ -705,6 +731,13 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
       if (f & BODY_DEAD_LETTER_SOURCE) {
         o.deadLetterSource = r.shortStr();
         check(o.deadLetterSource.length >= 1, 'empty deadLetterSource');
+      }
+      if (f & BODY_MOVE_ORIGIN) {
+        const enqueueMs = r.f64();
+        check(Number.isFinite(enqueueMs) && enqueueMs >= 0, `bad move origin time ${enqueueMs}`);
+        const kept = r.u8();
+        check((kept & ~ORIGIN_KEPT) === 0, `unknown move origin flags ${kept}`);
+        o.moveOrigin = { enqueueMs, kept: kept === ORIGIN_KEPT };
       }
       options.push(o);
     }

@@ -29,9 +29,11 @@ export type Command =
    * `ifEmpty`: only when the queue holds no message (visible, in flight, delayed) and none waits
    * in its outbox, and no topic of this set enqueues into it (a local queue subscription), checked
    * in the same entry (queueNotEmpty otherwise): the last step of moving a queue to another set,
-   * which must not drop a message sent or published there meanwhile.
+   * which must not drop a message sent or published there meanwhile. `keptToo` (with ifEmpty): nor
+   * any message kept for rewind (a consumer may delete one after the move copied the others), so
+   * the move's copy of them is whole.
    */
-  | { kind: 'deleteQueue'; queueName: string; ifEmpty?: boolean }
+  | { kind: 'deleteQueue'; queueName: string; ifEmpty?: boolean; keptToo?: boolean }
   /**
    * One SendMessage or BatchSendMessage. Bodies are stored in this entry, once. delaySeconds null:
    * the queue's own delaySeconds (a setting of the SQS API; 0 unless set). `options`, when present,
@@ -152,6 +154,12 @@ export type Command =
        * the messages leave into the source's outbox and its set's leader sends them there.
        */
       remoteDestination?: boolean;
+      /**
+       * Only with remoteDestination to the queue's own name (a move of the queue to another set,
+       * node/queue-move.ts): instead of visible messages, the messages kept for rewind leave, still
+       * kept; those no rewind can reach any more (enqueued before rewindCutoffMs) are dropped.
+       */
+      kept?: boolean;
     }
   /** Starts a move task on a dead-letter queue (at most one running per source); maxPerSecond null: no pace. */
   | { kind: 'startMoveTask'; sourceQueue: string; destinationQueue: string | null; maxPerSecond: number | null; remoteDestination?: boolean }
@@ -201,6 +209,20 @@ export interface SendBodyOptions {
    * node/outbox.ts): the queue remembers where it came from, so a redrive can send it back.
    */
   deadLetterSource?: string;
+  /**
+   * The body is a message of this queue on the set it is moving from (node/queue-move.ts, sent by
+   * that set's leader only; no API request sets it): it keeps its first enqueue time, and `kept`
+   * ones arrive as deleted and kept for rewind, not visible.
+   */
+  moveOrigin?: MoveOrigin;
+}
+
+/** What a message carries from the set its queue moves away from (SendBodyOptions.moveOrigin). */
+export interface MoveOrigin {
+  /** Its first enqueue time there. */
+  enqueueMs: number;
+  /** It was deleted there and kept for rewind. */
+  kept: boolean;
 }
 
 /** One entry of a changeVisibility command. */
@@ -372,13 +394,15 @@ export interface DueDeadLetter {
   sinceIndex: number;
   /** A redrive out of a dead-letter queue, not a dead letter. */
   move: boolean;
-  /** A dead letter moving with its dead-letter queue to another set: the queue it came from (PendingDeadLetter.origin). */
-  origin?: string;
+  /** A dead letter moving with its dead-letter queue to another set: the queue it came from (PendingDeadLetter.deadLetterSource). */
+  deadLetterSource?: string;
   body: BodyRef;
   /** The body is an SQS message envelope (SendBodyOptions.enveloped). */
   enveloped: boolean;
   /** Its group, when it leaves a FIFO queue. */
   groupId?: string;
+  /** A message of a queue moving to another set: what it carries there (SendBodyOptions.moveOrigin). */
+  moveOrigin?: MoveOrigin;
   failedAttempts: number;
   nextAttemptMs: number;
 }

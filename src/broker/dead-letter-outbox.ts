@@ -15,7 +15,7 @@
 // snapshots, as pending pushes do.
 
 import { BrokerFormatError } from './binary';
-import type { DueDeadLetter } from './commands';
+import type { DueDeadLetter, MoveOrigin } from './commands';
 import { ENVELOPED } from './message-store';
 import type { MovedMessage } from './queue';
 
@@ -44,9 +44,9 @@ export interface PendingDeadLetter {
   /**
    * A dead letter leaving its dead-letter queue for the queue's new set (a queue move,
    * node/queue-move.ts): the queue it was dead-lettered from, which the copy there remembers so
-   * that a redrive can still send it back.
+   * that a redrive can still send it back. Only with `origin`.
    */
-  origin?: string;
+  deadLetterSource?: string;
   bodyEntry: number;
   bodyOffset: number;
   bodyLength: number;
@@ -54,16 +54,23 @@ export interface PendingDeadLetter {
   /** Position in its send batch, with the ENVELOPED bit (message-store.ts). */
   batchPos: number;
   groupId?: string;
+  /** A message of a queue moving to another set (a move to the queue's own name there). */
+  origin?: MoveOrigin;
   failedAttempts: number;
   nextAttemptMs: number;
 }
 
 /**
  * As a snapshot keeps one: [msgId, destination, sinceIndex, bodyEntry, offset, length, crc, batchPos,
- * failedAttempts, nextAttemptMs, groupId | null, move (0/1)], then origin only when it has one (so
- * rows without it are those earlier snapshots hold).
+ * failedAttempts, nextAttemptMs, groupId | null, move (0/1)], then, for a message of a queue
+ * moving to another set only, [origin enqueueMs, kept (0/1)], and after them, for a dead letter
+ * moving with its dead-letter queue, the queue it came from (rows without them are what snapshots
+ * held before queue moves carried them).
  */
-export type DeadLetterRow = [string, string, number, number, number, number, number, number, number, number, string | null, number] | [string, string, number, number, number, number, number, number, number, number, string | null, number, string];
+export type DeadLetterRow =
+  | [string, string, number, number, number, number, number, number, number, number, string | null, number]
+  | [string, string, number, number, number, number, number, number, number, number, string | null, number, number, number]
+  | [string, string, number, number, number, number, number, number, number, number, string | null, number, number, number, string];
 
 export type DeadLetterFailure = { outcome: 'retry'; nextAttemptMs: number } | { outcome: 'dropped' } | { outcome: 'unknown' };
 
@@ -75,7 +82,7 @@ export class DeadLetterOutbox {
     return this.pending.size;
   }
 
-  add(msgId: string, destination: string, moved: MovedMessage, sinceIndex: number, nowMs: number, move = false, origin?: string): void {
+  add(msgId: string, destination: string, moved: MovedMessage, sinceIndex: number, nowMs: number, move = false, origin?: MoveOrigin, deadLetterSource?: string): void {
     const p: PendingDeadLetter = {
       destination,
       sinceIndex,
@@ -89,7 +96,10 @@ export class DeadLetterOutbox {
       nextAttemptMs: nowMs,
     };
     if (moved.groupId !== undefined) p.groupId = moved.groupId;
-    if (origin !== undefined) p.origin = origin;
+    if (origin !== undefined) {
+      p.origin = { ...origin };
+      if (deadLetterSource !== undefined) p.deadLetterSource = deadLetterSource;
+    }
     this.pending.set(msgId, p);
   }
 
@@ -139,8 +149,21 @@ export class DeadLetterOutbox {
         nextAttemptMs: p.nextAttemptMs,
       };
       if (p.groupId !== undefined) due.groupId = p.groupId;
-      if (p.origin !== undefined) due.origin = p.origin;
+      if (p.origin !== undefined) due.moveOrigin = { ...p.origin };
+      if (p.deadLetterSource !== undefined) due.deadLetterSource = p.deadLetterSource;
       out.push(due);
+    }
+  }
+
+  /**
+   * A rewind of the queue from fromMs: its messages kept for rewind waiting here to be sent to the
+   * set the queue moves to, enqueued at or after fromMs, are sent visible instead, as the rewind
+   * made visible those still in the queue. (One whose kept copy already reached that set stays
+   * kept there unless the rewind, which reaches both sets, came there after it.)
+   */
+  rewindKept(fromMs: number): void {
+    for (const p of this.pending.values()) {
+      if (p.origin?.kept === true && p.origin.enqueueMs >= fromMs) p.origin.kept = false;
     }
   }
 
@@ -158,21 +181,12 @@ export class DeadLetterOutbox {
 
   rows(): DeadLetterRow[] {
     return [...this.pending].map(([msgId, p]): DeadLetterRow => {
-      const row: DeadLetterRow = [
-        msgId,
-        p.destination,
-        p.sinceIndex,
-        p.bodyEntry,
-        p.bodyOffset,
-        p.bodyLength,
-        p.bodyCrc,
-        p.batchPos,
-        p.failedAttempts,
-        p.nextAttemptMs,
-        p.groupId ?? null,
-        p.move ? 1 : 0,
-      ];
-      return p.origin === undefined ? row : [...row, p.origin];
+      const row: DeadLetterRow = [msgId, p.destination, p.sinceIndex, p.bodyEntry, p.bodyOffset, p.bodyLength, p.bodyCrc, p.batchPos, p.failedAttempts, p.nextAttemptMs, p.groupId ?? null, p.move ? 1 : 0];
+      // Only a queue move's messages have the two more fields (three for a dead letter moving with
+      // its dead-letter queue), so other rows keep their earlier form.
+      if (p.origin === undefined) return row;
+      const moved: DeadLetterRow = [...row, p.origin.enqueueMs, p.origin.kept ? 1 : 0];
+      return p.deadLetterSource === undefined ? moved : [...moved, p.deadLetterSource];
     });
   }
 
@@ -184,21 +198,25 @@ export class DeadLetterOutbox {
     if (!Array.isArray(v)) return bad();
     const out = new DeadLetterOutbox();
     for (const row of v as unknown[]) {
-      if (!Array.isArray(row) || (row.length !== 12 && row.length !== 13)) return bad();
+      if (!Array.isArray(row) || (row.length !== 12 && row.length !== 14 && row.length !== 15)) return bad();
       const [msgId, destination, ...rest] = row as unknown[];
       const nums = rest.slice(0, 8);
       const groupId = rest[8];
       const move = rest[9];
-      const origin = rest[10];
       if (typeof msgId !== 'string' || typeof destination !== 'string' || out.pending.has(msgId)) return bad();
       if (!nums.every((n) => typeof n === 'number' && Number.isFinite(n))) return bad();
       if (groupId !== null && typeof groupId !== 'string') return bad();
       if (move !== 0 && move !== 1) return bad();
-      if (row.length === 13 && typeof origin !== 'string') return bad();
       const [sinceIndex, bodyEntry, bodyOffset, bodyLength, bodyCrc, batchPos, failedAttempts, nextAttemptMs] = nums as number[];
       const p: PendingDeadLetter = { destination, sinceIndex: sinceIndex!, move: move === 1, bodyEntry: bodyEntry!, bodyOffset: bodyOffset!, bodyLength: bodyLength!, bodyCrc: bodyCrc!, batchPos: batchPos!, failedAttempts: failedAttempts!, nextAttemptMs: nextAttemptMs! };
       if (groupId !== null) p.groupId = groupId;
-      if (typeof origin === 'string') p.origin = origin;
+      if (row.length >= 14) {
+        const [originMs, kept, source] = rest.slice(10);
+        if (typeof originMs !== 'number' || !Number.isFinite(originMs) || (kept !== 0 && kept !== 1)) return bad();
+        if (row.length === 15 && typeof source !== 'string') return bad();
+        p.origin = { enqueueMs: originMs, kept: kept === 1 };
+        if (typeof source === 'string') p.deadLetterSource = source;
+      }
       out.pending.set(msgId, p);
     }
     return out;

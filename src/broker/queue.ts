@@ -11,13 +11,16 @@
 //   (checked: a heap never holds fewer entries than its state's counter, an empty `visible` means
 //   no VISIBLE message);
 // - enqueue time never decreases with seq, so retention and dead-letter TTL advance from the head
-//   (checked on append against the previous seq).
+//   (checked on append), except for messages a queue move carried in from another set with their
+//   first enqueue time (send with moveOrigin): one enqueued before a message ahead of it is also
+//   in `carried`, by enqueue time, and retention expires it from there (see expireRetention).
+//   Dead-letter TTL walks from the head alone: such a message is moved once the walk reaches it.
 // - FIFO queues (sqs.fifo) keep their VISIBLE messages per message group (./fifo-groups.ts) and
 //   leave `visible` empty; the group structures follow every state change through setState
 //   (checked: group counters never go below zero, a group's heap holds its visible messages).
 
 import { fail, type ErrorResult } from '../protocol/errors';
-import type { DeadLetterPolicy, DeleteFailure, QueueAttributes, ReceivedMessage, SendBodyOptions, VisibilityChange } from './commands';
+import type { DeadLetterPolicy, DeleteFailure, MoveOrigin, QueueAttributes, ReceivedMessage, SendBodyOptions, VisibilityChange } from './commands';
 import type { DecodedBody } from './codec';
 import type { DedupHit } from './dedup';
 import { SQS_QUEUE_DEFAULTS, type QueueSettingsValues, type SqsQueueSettings } from '../protocol/queue-types';
@@ -35,6 +38,8 @@ export type QueueConfig = QueueSettingsValues;
 
 /** A message on its way to a dead-letter queue: the body stays where it is. */
 export interface MovedMessage {
+  /** When it was enqueued where it leaves (a dead-letter or redrive move enqueues it anew; a queue move keeps it). */
+  enqueueMs?: number;
   /** The entry that enqueued it (its msgId). */
   entryIndex: number;
   /** The entry holding its body now. */
@@ -90,6 +95,14 @@ export class QueueState {
   readonly visible = new SeqHeap();
   readonly inflight = new TimedIdHeap();
   readonly delayed = new TimedIdHeap();
+  /**
+   * (enqueue time, seq) of every message enqueued before one ahead of it in seq: only messages a
+   * queue move carried in keep such an early time. Entries whose message is GONE are stale, skipped.
+   * Not in snapshots: rebuildIndexes finds them again from the enqueueMs column.
+   */
+  readonly carried = new TimedIdHeap();
+  /** The latest enqueue time of a message appended (after a restore: of one not GONE). */
+  private latestEnqueueMs = -Infinity;
   visibleCount = 0;
   inflightCount = 0;
   delayedCount = 0;
@@ -183,14 +196,15 @@ export class QueueState {
     }
   }
 
-  /** Adds a message; dueMs > enqueueMs makes it DELAYED until then. Returns its seq. */
-  append(moved: MovedMessage, enqueueMs: number, dueMs: number): number {
+  /**
+   * Adds a message; dueMs > enqueueMs makes it DELAYED until then. Returns its seq. `carriedIn`: a
+   * message a queue move brings with its first enqueue time, which may be before the others'.
+   */
+  append(moved: MovedMessage, enqueueMs: number, dueMs: number, carriedIn = false): number {
     const seq = this.store.nextSeq;
-    const prev = this.store.chunkOf(seq - 1);
-    if (seq > 0 && prev !== undefined) {
-      const prevMs = prev.enqueueMs[seq - 1 - prev.firstSeq]!;
-      invariant(enqueueMs >= prevMs, () => `queue ${this.name}: enqueue time ${enqueueMs} of seq ${seq} before ${prevMs} of seq ${seq - 1}`);
-    }
+    invariant(carriedIn || enqueueMs >= this.latestEnqueueMs, () => `queue ${this.name}: enqueue time ${enqueueMs} of seq ${seq} before the latest one, ${this.latestEnqueueMs}`);
+    if (enqueueMs < this.latestEnqueueMs) this.carried.push(enqueueMs, seq);
+    else this.latestEnqueueMs = enqueueMs;
     const c = this.store.allocate();
     const i = seq - c.firstSeq;
     c.entryIndex[i] = moved.entryIndex;
@@ -239,7 +253,8 @@ export class QueueState {
     let fresh = 0;
     for (let p = 0; p < bodies.length; p++) {
       if (duplicateOf?.[p] !== undefined) continue;
-      fresh++;
+      // One kept for rewind does not count against maxMsgHeapNum, here as on the set it left.
+      if (options?.[p]?.moveOrigin?.kept !== true) fresh++;
       if ((options?.[p]?.countedBytes ?? bodies[p]!.length) > this.config.maxMsgSize) return fail('msgTooLarge');
     }
     if (fresh > 0 && this.heldCount() + fresh > this.config.maxMsgHeapNum) return fail('heapFull');
@@ -254,6 +269,11 @@ export class QueueState {
       }
       const b = bodies[p]!;
       const o = options?.[p];
+      if (o?.moveOrigin !== undefined) {
+        this.receiveMoved(entryIndex, p, b, o, o.moveOrigin, nowMs);
+        msgIds.push(this.ids.msgId(entryIndex, p));
+        continue;
+      }
       // On a FIFO queue an explicit delay of 0 (a CMQ send's default) still gets the queue's delay.
       const delay = fifo ? this.sqs.delaySeconds : (o?.delaySeconds ?? delaySeconds ?? this.sqs.delaySeconds);
       const dueMs = delay > 0 ? nowMs + delay * 1000 : 0;
@@ -269,6 +289,32 @@ export class QueueState {
       sequenceNumbers?.push(sequenceNumberOf(entryIndex, p));
     }
     return sequenceNumbers === undefined ? { ok: true, msgIds } : { ok: true, msgIds, sequenceNumbers };
+  }
+
+  /**
+   * A message of this queue arriving from the set the queue moves away from (node/queue-move.ts):
+   * with its first enqueue time (never later than now), so retention and rewind judge it as there;
+   * a `kept` one deleted and kept for rewind, as it was there; a dead letter with the queue it
+   * came from (SendBodyOptions.deadLetterSource). One retention or the rewind window
+   * no longer reaches is not stored: it would be dropped at once, or never be rewound.
+   */
+  private receiveMoved(entryIndex: number, p: number, b: DecodedBody, o: SendBodyOptions, origin: MoveOrigin, nowMs: number): void {
+    const enqueueMs = Math.min(origin.enqueueMs, nowMs);
+    if (enqueueMs + this.config.msgRetentionSeconds * 1000 <= nowMs) return;
+    if (origin.kept && (this.config.rewindSeconds === 0 || enqueueMs < this.rewindCutoffMs(nowMs))) return;
+    const pos = o.enveloped === true ? p | ENVELOPED : p;
+    const m: MovedMessage = { entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: pos };
+    if (this.fifo !== undefined) m.groupId = o.groupId;
+    const seq = this.append(m, enqueueMs, 0, true);
+    // A dead letter moving with its dead-letter queue: a redrive here still sends it back.
+    if (o.deadLetterSource !== undefined) {
+      this.redrive ??= new QueueRedrive();
+      this.redrive.remoteSources.set(seq, o.deadLetterSource);
+    }
+    if (origin.kept) {
+      const c = this.store.chunkOf(seq)!;
+      this.setState(c, seq - c.firstSeq, REWIND);
+    }
   }
 
   /** The lowest visible seq, taken out of `visible`; -1 when none. */
@@ -420,6 +466,7 @@ export class QueueState {
   takeForMove(c: Chunk, i: number): MovedMessage {
     const groupId = this.fifo?.groupOf(c.firstSeq + i).id;
     const moved: MovedMessage = {
+      enqueueMs: c.enqueueMs[i]!,
       entryIndex: c.entryIndex[i]!,
       bodyEntry: c.bodyEntry[i]!,
       bodyOffset: c.bodyOffset[i]!,
@@ -483,6 +530,40 @@ export class QueueState {
     return { moved, stayed };
   }
 
+  /**
+   * A move of this queue to another set (redrive.ts, kept): messages kept for rewind leave, oldest
+   * first, at most `max` of them, each to `place`; those enqueued before rewindCutoffMs, which no
+   * rewind reaches any more, are dropped on the way (at most `max` of them too). Walks from the
+   * head: the move runs it once nothing visible, in flight or delayed is left, so nearly every
+   * message still here is kept for rewind (one sent or rewound meanwhile is passed over, at most
+   * `max` of those too). Returns how many left.
+   */
+  moveKept(nowMs: number, max: number, place: (seq: number) => (m: MovedMessage) => void): number {
+    const store = this.store;
+    const cutoff = this.rewindCutoffMs(nowMs);
+    let moved = 0;
+    let dropped = 0;
+    let passed = 0;
+    for (let seq = store.firstLiveFrom(store.headSeq); seq < store.nextSeq && moved < max && dropped < max && passed < max; seq = store.firstLiveFrom(seq + 1)) {
+      const c = store.chunkOf(seq)!;
+      const i = seq - c.firstSeq;
+      if (c.state[i] !== REWIND) {
+        passed++;
+        continue;
+      }
+      if (c.enqueueMs[i]! < cutoff) {
+        this.setState(c, i, GONE);
+        dropped++;
+        continue;
+      }
+      const put = place(seq); // before the take, which forgets what the queue knew of seq
+      put(this.takeForMove(c, i));
+      moved++;
+    }
+    this.compact();
+    return moved;
+  }
+
   /** Removes a message from delivery for good. false if it no longer exists. */
   quarantine(seq: number): boolean {
     if (this.store.state(seq) === GONE) return false;
@@ -504,14 +585,22 @@ export class QueueState {
     if (startSec < nowSec - window || startSec > nowSec) return fail('rewindTimeInvalid');
     const fromMs = startSec * 1000;
     const nextSeq = this.store.nextSeq;
+    // The chunks holding a message a move carried in (tidying `carried` on the way).
+    const withCarried = new Set<Chunk>();
+    this.carried.retain((_t, seq) => {
+      if (this.store.state(seq) === GONE) return false;
+      withCarried.add(this.store.chunkOf(seq)!);
+      return true;
+    });
     for (const c of [...this.store.chunks]) {
       if (c === undefined) continue;
       const used = Math.min(c.capacity, nextSeq - c.firstSeq);
-      // Enqueue times grow with seq: a chunk whose last live message is older than fromMs holds
-      // nothing to rewind. (A GONE slot's columns are not read: a snapshot need not keep them.)
+      // Enqueue times grow with seq but for carried messages: a chunk without any whose last live
+      // message is older than fromMs holds nothing to rewind. (A GONE slot's columns are not read:
+      // a snapshot need not keep them.)
       let last = used - 1;
       while (last >= 0 && c.state[last] === GONE) last--;
-      if (last < 0 || c.enqueueMs[last]! < fromMs) continue;
+      if (last < 0 || (c.enqueueMs[last]! < fromMs && !withCarried.has(c))) continue;
       for (let i = 0; i < used; i++) {
         const st = c.state[i];
         const e = c.enqueueMs[i]!;
@@ -573,6 +662,17 @@ export class QueueState {
   private expireRetention(nowMs: number): void {
     const retentionMs = this.config.msgRetentionSeconds * 1000;
     const store = this.store;
+    // Carried messages first, by enqueue time: the walk from the head below stops at the first
+    // message still retained, and one carried in behind it may be older. Every other message is
+    // no older than those before it, so between them the two find every message due.
+    const carried = this.carried;
+    while (carried.size > 0 && carried.peekTime() + retentionMs <= nowMs) {
+      const seq = carried.peekId();
+      carried.pop();
+      if (store.state(seq) === GONE) continue;
+      const c = store.chunkOf(seq)!;
+      this.setState(c, seq - c.firstSeq, GONE);
+    }
     let head = store.advanceHead();
     while (head < store.nextSeq) {
       const c = store.chunkOf(head)!;
@@ -620,6 +720,8 @@ export class QueueState {
       this.ttlCursor = store.firstLiveFrom(Math.max(this.ttlCursor, head));
       if (this.ttlCursor < store.nextSeq) d = Math.min(d, this.enqueueMsOf(this.ttlCursor) + p.maxTimeToLive * 1000);
     }
+    while (this.carried.size > 0 && store.state(this.carried.peekId()) === GONE) this.carried.pop();
+    if (this.carried.size > 0) d = Math.min(d, this.carried.peekTime() + this.config.msgRetentionSeconds * 1000);
     d = Math.min(d, this.cleanTop(this.delayed, DELAYED));
     return Math.min(d, this.cleanTop(this.inflight, INFLIGHT));
   }
@@ -641,6 +743,7 @@ export class QueueState {
     else if (this.visible.size > 2 * this.visibleCount + COMPACT_SLACK) this.visible.retain((seq) => store.state(seq) === VISIBLE);
     if (this.inflight.size > 2 * this.inflightCount + COMPACT_SLACK) this.inflight.retain((t, seq) => this.holds(seq, INFLIGHT, t));
     if (this.delayed.size > 2 * this.delayedCount + COMPACT_SLACK) this.delayed.retain((t, seq) => this.holds(seq, DELAYED, t));
+    if (this.carried.size > 2 * (this.heldCount() + this.rewindCount) + COMPACT_SLACK) this.carried.retain((_t, seq) => store.state(seq) !== GONE);
   }
 
   private holds(seq: number, state: number, deadlineMs: number): boolean {
@@ -668,6 +771,10 @@ export class QueueState {
         c.live++;
         this.count(st, 1);
         const seq = c.firstSeq + i;
+        // Out of enqueue order: carried in by a queue move (see append).
+        const e = c.enqueueMs[i]!;
+        if (e < this.latestEnqueueMs) this.carried.pushUnordered(e, seq);
+        else this.latestEnqueueMs = e;
         if (fifo !== undefined) {
           const g = restored![groups!.of[k++]!];
           invariant(g !== undefined, () => `queue ${this.name}: message ${seq} restored without a group`);
@@ -682,6 +789,7 @@ export class QueueState {
     }
     this.inflight.heapify();
     this.delayed.heapify();
+    this.carried.heapify();
     invariant(fifo === undefined || k === groups!.of.length, () => `queue ${this.name}: ${groups!.of.length} group rows for ${k} messages`);
   }
 
@@ -767,6 +875,6 @@ export class QueueState {
   }
 
   indexBytes(): number {
-    return this.store.bytes() + this.visible.capacityBytes() + this.inflight.capacityBytes() + this.delayed.capacityBytes() + (this.fifo?.bytes() ?? 0);
+    return this.store.bytes() + this.visible.capacityBytes() + this.inflight.capacityBytes() + this.delayed.capacityBytes() + this.carried.capacityBytes() + (this.fifo?.bytes() ?? 0);
   }
 }

@@ -11,7 +11,7 @@
 
 import { fail, type ErrorResult } from '../protocol/errors';
 import { LIMITS } from '../protocol/limits';
-import type { CommandResult, MoveTaskStatus, MoveTaskView } from './commands';
+import type { CommandResult, MoveOrigin, MoveTaskStatus, MoveTaskView } from './commands';
 import type { GroupIds } from './ids';
 import type { MovedMessage, QueueState } from './queue';
 
@@ -41,10 +41,11 @@ export interface RedriveHost {
   reschedule(q: QueueState): void;
   /**
    * `m` has left `q` for `destination`, a queue on another set: into q's outbox, from which the
-   * set's leader sends it there (dead-letter-outbox.ts); `origin`: the queue a dead letter of q
-   * came from, kept by the copy of q there (a queue move).
+   * set's leader sends it there (dead-letter-outbox.ts). `origin`: a message of q moving with q to
+   * another set, with what it carries there; `deadLetterSource`: with it, the queue a dead letter
+   * of q came from, kept by the copy of q there.
    */
-  sendElsewhere(q: QueueState, destination: string, m: MovedMessage, nowMs: number, origin?: string): void;
+  sendElsewhere(q: QueueState, destination: string, m: MovedMessage, nowMs: number, origin?: MoveOrigin, deadLetterSource?: string): void;
 }
 
 function copyTask(t: MoveTaskView): MoveTaskView {
@@ -108,8 +109,11 @@ export class Redriver {
     const sources = src.redrive?.sources;
     const remoteSources = src.redrive?.remoteSources;
     const targets = new Set<QueueState>();
-    const toElsewhere = (name: string, origin?: string) => (m: MovedMessage) => this.host.sendElsewhere(src, name, m, nowMs, origin);
     const originOf = (seq: number): string | undefined => this.host.queueByNumber(sources?.get(seq) ?? -1)?.name ?? remoteSources?.get(seq);
+    // To the queue's own name on another set: the queue is moving there (node/queue-move.ts), and
+    // its messages keep their first enqueue time (and a dead letter the queue it came from).
+    const toElsewhere = (name: string, deadLetterSource?: string) => (m: MovedMessage) =>
+      this.host.sendElsewhere(src, name, m, nowMs, name === src.name ? { enqueueMs: m.enqueueMs ?? nowMs, kept: false } : undefined, deadLetterSource);
     // Like a dead-letter move: the same body and msgId, a new seq, enqueued now, dequeueCount 0,
     // whatever the destination's maxMsgHeapNum (refusing would leave redrive stuck half done).
     const { moved, stayed } = src.moveVisible(max, (seq) => {
@@ -137,6 +141,25 @@ export class Redriver {
       return { ok: true, kind: 'moveMessages', moved, remaining: src.visibleCount, stayed, task: copyTask(task) };
     }
     return { ok: true, kind: 'moveMessages', moved, remaining: src.visibleCount, stayed };
+  }
+
+  /**
+   * A move of `sourceQueue` to another set, once nothing visible, in flight or delayed is left
+   * there: up to maxMessages messages kept for rewind leave into its outbox for the queue of the
+   * same name there, still kept, with their enqueue times (QueueState.moveKept). `remaining`: the
+   * messages kept for rewind still here.
+   */
+  moveKept(sourceQueue: string, maxMessages: number, nowMs: number): CommandResult {
+    const src = this.host.queue(sourceQueue);
+    if (src === undefined) return fail('queueNotExist');
+    // A kept dead letter takes the queue it came from along, as a visible one does (moveMessages).
+    const sourceOf = (seq: number): string | undefined => this.host.queueByNumber(src.redrive?.sources?.get(seq) ?? -1)?.name ?? src.redrive?.remoteSources?.get(seq);
+    const moved = src.moveKept(nowMs, maxMessages, (seq) => {
+      const from = sourceOf(seq);
+      return (m) => this.host.sendElsewhere(src, src.name, m, nowMs, { enqueueMs: m.enqueueMs ?? nowMs, kept: true }, from);
+    });
+    this.host.reschedule(src);
+    return { ok: true, kind: 'moveMessages', moved, remaining: src.rewindCount, stayed: 0 };
   }
 
   startMoveTask(sourceQueue: string, destinationQueue: string | null, maxPerSecond: number | null, index: number, nowMs: number, remoteDestination = false): CommandResult {

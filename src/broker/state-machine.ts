@@ -20,6 +20,7 @@ import type {
   DueDeadLetter,
   DueDelivery,
   DuePush,
+  MoveOrigin,
   MoveTaskView,
   QueueAttributes,
   QueueAttributesInput,
@@ -166,7 +167,7 @@ export class QueueStateMachine {
       queues: () => this.byName.values(),
       isDeadLetterQueue: (q) => this.sourcesOf(q.name).length > 0,
       reschedule: (q) => this.reschedule(q),
-      sendElsewhere: (q, destination, m, nowMs, origin) => this.sendElsewhere(q, destination, m, nowMs, true, origin),
+      sendElsewhere: (q, destination, m, nowMs, origin, deadLetterSource) => this.sendElsewhere(q, destination, m, nowMs, true, origin, deadLetterSource),
     });
   }
 
@@ -203,7 +204,7 @@ export class QueueStateMachine {
       case 'setQueueAttributes':
         return this.setQueueAttributes(cmd.queueName, cmd.attrs, nowMs);
       case 'deleteQueue':
-        return this.deleteQueue(cmd.queueName, cmd.ifEmpty === true);
+        return this.deleteQueue(cmd.queueName, cmd.ifEmpty === true, cmd.keptToo === true);
       case 'sendMessages': {
         const q = this.byName.get(cmd.queueName);
         if (q === undefined) return fail('queueNotExist');
@@ -265,6 +266,8 @@ export class QueueStateMachine {
         if (q === undefined) return fail('queueNotExist');
         const err = q.rewind(nowMs, cmd.startConsumeTimeSec);
         if (err !== undefined) return err;
+        // Kept messages on their way to the set the queue moves to are rewound too: sent visible.
+        q.deadLetters?.rewindKept(Math.max(cmd.startConsumeTimeSec * 1000, q.rewindFloorMs));
         this.reschedule(q);
         return { ok: true, kind: 'rewindQueue' };
       }
@@ -304,6 +307,7 @@ export class QueueStateMachine {
       case 'pushFailed':
         return this.topics.execute(cmd, index, nowMs);
       case 'moveMessages':
+        if (cmd.kept === true) return this.redriver.moveKept(cmd.sourceQueue, cmd.maxMessages, nowMs);
         return this.redriver.moveMessages(cmd.sourceQueue, cmd.destinationQueue, cmd.maxMessages, cmd.taskHandle, nowMs, cmd.remoteDestination === true);
       case 'startMoveTask':
         return this.redriver.startMoveTask(cmd.sourceQueue, cmd.destinationQueue, cmd.maxPerSecond, index, nowMs, cmd.remoteDestination === true);
@@ -431,12 +435,12 @@ export class QueueStateMachine {
     return { ok: true, kind: 'setQueueAttributes', attributes: q.attributes() };
   }
 
-  private deleteQueue(name: string, ifEmpty: boolean): CommandResult {
+  private deleteQueue(name: string, ifEmpty: boolean, keptToo: boolean): CommandResult {
     const q = this.byName.get(name);
     if (q === undefined) return fail('queueNotExist');
     if (this.sourcesOf(name).length > 0) return fail('dlqDeleteInUse');
     if (ifEmpty) {
-      const held = q.visibleCount + q.inflightCount + q.delayedCount + (q.deadLetters?.size ?? 0);
+      const held = q.visibleCount + q.inflightCount + q.delayedCount + (q.deadLetters?.size ?? 0) + (keptToo ? q.rewindCount : 0);
       if (held > 0) return fail('queueNotEmpty', undefined, `(${held} messages)`);
       // The emptied source of a move (node/queue-move.ts): a topic of this set that still enqueues
       // into it would drop what it delivers once it is gone; its subscription is made remote first.
@@ -542,9 +546,9 @@ export class QueueStateMachine {
   }
 
   /** `moved` has left `q` for `destination` on another set (a dead letter, or a redrive's `move`): into q's outbox. */
-  private sendElsewhere(q: QueueState, destination: string, moved: MovedMessage, nowMs: number, move: boolean, origin?: string): void {
+  private sendElsewhere(q: QueueState, destination: string, moved: MovedMessage, nowMs: number, move: boolean, origin?: MoveOrigin, deadLetterSource?: string): void {
     q.deadLetters ??= new DeadLetterOutbox();
-    q.deadLetters.add(this.ids.msgId(moved.entryIndex, moved.batchPos & BATCH_POS_MASK), destination, moved, this.appliedIndex, nowMs, move, origin);
+    q.deadLetters.add(this.ids.msgId(moved.entryIndex, moved.batchPos & BATCH_POS_MASK), destination, moved, this.appliedIndex, nowMs, move, origin, deadLetterSource);
     this.outboxQueues.add(q);
   }
 

@@ -8,7 +8,7 @@
 // a queue whose dead-letter queue is on another set (broker/dead-letter-outbox.ts) go the same way,
 // keyed by their source queue and msgId.
 
-import type { Command, CommandResult } from '../broker/commands';
+import type { Command, CommandResult, MoveOrigin } from '../broker/commands';
 import { errorKind, type ErrorResult } from '../protocol/errors';
 
 /**
@@ -29,6 +29,8 @@ export interface QueueSendOptions {
   groupId?: string;
   /** A dead letter: the queue it comes from, remembered by the dead-letter queue for redrive. */
   deadLetterSource?: string;
+  /** A message of a queue moving to another set: its first enqueue time, and whether it is kept for rewind. */
+  moveOrigin?: MoveOrigin;
 }
 
 /**

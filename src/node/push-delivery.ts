@@ -168,6 +168,29 @@ interface AttemptResult {
   gone?: boolean;
 }
 
+/**
+ * A dead letter into its dead-letter queue on another set, as a local dead-letter move makes it:
+ * the same body, envelope (its message attributes) and group; deduplicated by source, msgId and
+ * the entry that put it in the outbox. A dead letter says which queue it came from (so a redrive
+ * can send it back); a redriven message does not (it is going back, or elsewhere), except a dead
+ * letter moving with its dead-letter queue to another set, which says where it came from. A message of
+ * a queue moving to another set carries its first enqueue time and whether it is kept for rewind.
+ */
+export function deadLetterSendOptions(d: DueDeadLetter, body: Buffer): QueueSendOptions {
+  const options: QueueSendOptions = {};
+  if (d.enveloped) {
+    options.enveloped = true;
+    // maxMsgSize limits the body and attributes as SQS counts them, not the envelope's framing.
+    const e = decodeEnvelope(body);
+    if (e !== undefined) options.countedBytes = countedBytes(e);
+  }
+  if (d.groupId !== undefined) options.groupId = d.groupId;
+  if (!d.move) options.deadLetterSource = d.sourceQueue;
+  else if (d.deadLetterSource !== undefined) options.deadLetterSource = d.deadLetterSource;
+  if (d.moveOrigin !== undefined) options.moveOrigin = { ...d.moveOrigin };
+  return options;
+}
+
 function isDeadLetter(d: DueDelivery): d is DueDeadLetter {
   return (d as Partial<DueDeadLetter>).deadLetter === true;
 }
@@ -505,27 +528,11 @@ export class PushDelivery {
     return { ok: false, why: `queue ${push.endpoint} did not take the message` };
   }
 
-  /**
-   * A dead letter into its dead-letter queue on another set, as a local dead-letter move makes it:
-   * the same body, envelope (its message attributes) and group; deduplicated by source, msgId and
-   * the entry that put it in the outbox. A dead letter says which queue it came from (so a redrive
-   * can send it back); a redriven message does not (it is going back, or elsewhere), except a
-   * dead letter moving with its dead-letter queue to another set, which says where it came from.
-   */
+  /** A dead letter (or a message of a moving queue) into its queue on another set, sent as deadLetterSendOptions says. */
   private async sendDeadLetter(d: DueDeadLetter, body: Buffer, signal: AbortSignal): Promise<AttemptResult> {
     const deliverToQueue = this.deliverToQueue;
     if (deliverToQueue === undefined) throw new Error('no delivery to other sets configured');
-    const options: QueueSendOptions = {};
-    if (d.enveloped) {
-      options.enveloped = true;
-      // maxMsgSize limits the body and attributes as SQS counts them, not the envelope's framing.
-      const e = decodeEnvelope(body);
-      if (e !== undefined) options.countedBytes = countedBytes(e);
-    }
-    if (d.groupId !== undefined) options.groupId = d.groupId;
-    if (!d.move) options.deadLetterSource = d.sourceQueue;
-    else if (d.origin !== undefined) options.deadLetterSource = d.origin;
-    const outcome = await deliverToQueue(d.destinationQueue, body, deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), signal, options);
+    const outcome = await deliverToQueue(d.destinationQueue, body, deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), signal, deadLetterSendOptions(d, body));
     if (outcome === 'delivered') return { ok: true, why: '' };
     if (outcome === 'gone') return { ok: false, why: `queue ${d.destinationQueue} does not exist or refuses the message`, gone: true };
     return { ok: false, why: `queue ${d.destinationQueue} did not take the message (retried)` };

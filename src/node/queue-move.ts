@@ -24,21 +24,36 @@
 //   3. leaves messages in flight alone: their consumer deletes them (the handle goes to the
 //      source) or they become visible again and are moved then; delayed ones are moved once due.
 //      So no message is delivered twice within one visibility period;
-//   4. once the source holds nothing (visible, in flight, delayed, in its outbox): advanceMove,
-//      then deletes the source with deleteQueue `ifEmpty` (judged in the same log entry: a message
-//      a node that did not know of the move yet sent there meanwhile refuses it, and is moved on
-//      in the next round), then completeMove.
+//   4. once the source holds nothing visible, in flight or delayed, moves its messages kept for
+//      rewind (deleted, within rewindSeconds) the same way, still kept (moveMessages `kept`): only
+//      now, as a message its consumer deletes during the move becomes kept on the source. Those
+//      enqueued too long ago for any rewind to reach are dropped instead;
+//   5. once the source holds nothing (visible, in flight, delayed, kept for rewind, in its outbox):
+//      advanceMove, then deletes the source with deleteQueue `ifEmpty` and `keptToo` (judged in the
+//      same log entry: a message a node that did not know of the move yet sent there meanwhile, or
+//      one deleted meanwhile and kept, refuses it, and is moved on in the next round), then
+//      completeMove.
 // During the drain the source keeps its own dead-letter policy: a message it dead-letters goes to
 // its dead-letter queue as before (locally, or through its outbox, which the delete waits for). A
 // dead-letter queue's messages carry the queue each came from (redrive.ts), so a redrive on the
 // target sends them back to their sources through the access layer, wherever those are.
+// A moved message keeps its first enqueue time on the target (SendBodyOptions.moveOrigin), so
+// retention and RewindQueue by time judge it there as on the source: a rewind on the target to a
+// time before the move makes visible again what it would have made visible on the source.
+//
+// RewindQueue during a move reaches both sets (the access layer sends whole-queue changes to
+// every set of a route with a move). Each message is in one place at a time: in the source's
+// store, in its outbox (receivable nowhere), or on the target, so a rewind cannot make one visible
+// on both sets. A kept message waiting in the source's outbox is rewound there (sent visible,
+// DeadLetterOutbox.rewindKept); one already on the target is rewound there. One whose send is
+// under way at that very moment (sent kept before the source's rewind, stored on the target after
+// the target's) is missed by both: it stays kept.
 // Everything it needs is in replicated state (the controller's move, the source queue and its
 // outbox), so a new leader resumes where the old one stopped: each step is safe to repeat.
 //
-// Known limits: messages kept for rewind (consumed, within the queue's rewindSeconds) stay on the
-// source and go with it; a moved message is enqueued anew on the target (its enqueue time and
-// dequeue count start again, its msgId is the target's: a maxReceiveCount or maxTimeToLive
-// dead-letter policy counts from the move again). FIFO and sharded queues are not moved.
+// Known limits: a moved message's dequeue count starts again on the target (a maxReceiveCount
+// dead-letter policy counts from the move again), and its msgId is the target's. FIFO and sharded
+// queues are not moved.
 
 import type { CommandResult, DeadLetterPolicy, QueueAttributes, QueueAttributesInput } from '../broker/commands';
 import type { ControllerCommand, ControllerQuery, ControllerResult } from '../controller/commands';
@@ -246,6 +261,8 @@ export class QueueMover {
       const again = await this.opts.own.getQueueAttributes(ctx, name);
       if (isError(again) || heldMessages(again.attributes) > 0) return 'waiting';
     }
+    const kept = await this.moveKept(name);
+    if (kept !== 'done') return kept;
     if (move.phase === 'copying') {
       const r = await this.opts.controller.submit({ kind: 'advanceMove', type: 'queue', name });
       if (isError(r) && r.error !== 'routeChangePhase') return this.failed(name, 'advancing the move', r);
@@ -254,7 +271,7 @@ export class QueueMover {
     // the move) is handed over too; the delete refuses while one is left, so none is missed.
     const ready = await this.prepareSource(ctx, name);
     if (ready !== undefined) return this.failed(name, 'handing the queue\'s feeders on this set over to the route', ready);
-    const del = await this.opts.own.submit(ctx, { kind: 'deleteQueue', queueName: name, ifEmpty: true });
+    const del = await this.opts.own.submit(ctx, { kind: 'deleteQueue', queueName: name, ifEmpty: true, keptToo: true });
     if (isError(del)) {
       // queueNotEmpty: its outbox is still sending, a late send arrived, or a topic here was
       // subscribed to it meanwhile; dlqDeleteInUse: a queue here bound it meanwhile. The next
@@ -312,6 +329,27 @@ export class QueueMover {
       for (const x of subs.subscriptionList) if (x.protocol === 'queue' && x.endpoint === queue) out.push(x.subscriptionName);
       if (subs.subscriptionList.length < LIMITS.listLimitMax) return out;
     }
+  }
+
+  /**
+   * Once nothing visible, in flight or delayed is left on the source (so the messages its
+   * consumers deleted are all kept for rewind already): its messages kept for rewind go into its
+   * outbox for the target, still kept, with their enqueue times; those no rewind reaches any more
+   * are dropped. The outbox's deduplication id (source, msgId, the entry that took it) keeps a step
+   * repeated by a new leader from storing one twice on the target: it is taken from the source
+   * once, in that entry. 'done' when none is left.
+   */
+  private async moveKept(name: string): Promise<MoveStep | 'done'> {
+    const ctx = this.opts.ctx();
+    let moved = 0;
+    for (let i = 0; i < BATCHES_PER_ROUND; i++) {
+      const r = await this.opts.own.submit(ctx, { kind: 'moveMessages', sourceQueue: name, destinationQueue: name, maxMessages: LIMITS.moveBatchMax, remoteDestination: true, kept: true });
+      if (isError(r)) return this.failed(name, 'moving messages kept for rewind out', r);
+      if (r.kind !== 'moveMessages') return this.failed(name, 'moving messages kept for rewind out', fail('internalError', undefined, `moveMessages answered ${r.kind}`));
+      moved += r.moved;
+      if (r.remaining === 0) return moved > 0 ? 'moving' : 'done';
+    }
+    return 'moving';
   }
 
   private async complete(name: string, move: MoveChange): Promise<MoveStep> {

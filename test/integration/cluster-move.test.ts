@@ -348,3 +348,63 @@ test('move-queue of a dead-letter queue, of its source with a dead-letter policy
     stopTwoSets(t, failed);
   }
 });
+
+
+test('move-queue takes the messages kept for rewind with their enqueue times: RewindQueue on the target to before the move brings back the consumed ones', { timeout: 240_000 }, async () => {
+  const t = await startTwoSets('opencmq-move-kept-');
+  let failed = true;
+  const name = 'kept';
+  const call = async (action: string, params: Record<string, string | number>): Promise<Record<string, unknown>> => {
+    const r = await cmqRequest(t.endpoints[0]!, action, params, { timeoutMs: 10_000 });
+    assert.equal(r.code, 0, `${action}: ${JSON.stringify(r)}`);
+    return r;
+  };
+  const receiveAll = async (): Promise<{ msgBody: string; receiptHandle: string; enqueueTime: number }[]> => {
+    const out: { msgBody: string; receiptHandle: string; enqueueTime: number }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await cmqRequest(t.endpoints[0]!, 'BatchReceiveMessage', { queueName: name, numOfMsg: 16, pollingWaitSeconds: 1 }, { timeoutMs: 10_000 });
+      if (r.code === 0) out.push(...(r['msgInfoList'] as { msgBody: string; receiptHandle: string; enqueueTime: number }[]));
+    }
+    return out.sort((a, b) => (a.msgBody < b.msgBody ? -1 : 1));
+  };
+  try {
+    await call('CreateQueue', { queueName: name, rewindSeconds: 3600, visibilityTimeout: 60 });
+    const t0 = Math.floor(Date.now() / 1000);
+    for (const b of ['k1', 'k2', 'k3', 'k4', 'k5']) await call('SendMessage', { queueName: name, msgBody: b });
+    // k1-k3 consumed before the move: kept for rewind on the source.
+    const got = (await call('BatchReceiveMessage', { queueName: name, numOfMsg: 3, pollingWaitSeconds: 1 }))['msgInfoList'] as { msgBody: string; receiptHandle: string }[];
+    assert.deepEqual(
+      got.map((m) => m.msgBody),
+      ['k1', 'k2', 'k3'],
+    );
+    for (const m of got) await call('DeleteMessage', { queueName: name, receiptHandle: m.receiptHandle });
+    const before = await call('GetQueueAttributes', { queueName: name });
+    assert.deepEqual([before['activeMsgNum'], before['rewindMsgNum']], [2, 3]);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const from = await setOfQueue(t);
+    const to = from === 1 ? 2 : 1;
+    const movedAtSec = Math.floor(Date.now() / 1000);
+    const started = await startCli(['cluster', 'move-queue', name, '--to', String(to), '--endpoint', t.endpoints[0]!, '--json'], { timeoutMs: 60_000 }).done;
+    assert.equal(started.code, 0, started.stderr);
+    await until(`the move ${from} -> ${to} done`, 120_000, async () => {
+      const r = await cmqRequest(t.endpoints[0]!, 'OpencmqMoveQueue', { queueName: name, toSet: to }, { timeoutMs: 10_000 });
+      return r.code === 0 && r['phase'] === 'done' ? true : undefined;
+    });
+    const after = (await statusJson(t.endpoints.slice(0, 1)))[0]?.sets ?? [];
+    assert.deepEqual(Object.fromEntries(after.map((x) => [x.id, x.entities])), { [from]: 0, [to]: 1 });
+    const moved = await call('GetQueueAttributes', { queueName: name });
+    assert.deepEqual([moved['activeMsgNum'], moved['rewindMsgNum']], [2, 3], 'the kept ones moved, still kept');
+    await call('RewindQueue', { queueName: name, startConsumeTime: t0 });
+    const back = await receiveAll();
+    assert.deepEqual(
+      back.map((m) => m.msgBody),
+      ['k1', 'k2', 'k3', 'k4', 'k5'],
+    );
+    for (const m of back) assert.ok(m.enqueueTime >= t0 && m.enqueueTime < movedAtSec, `${m.msgBody} keeps its enqueue time from before the move (${m.enqueueTime})`);
+    t.cli.interrupt();
+    await t.cli.done;
+    failed = false;
+  } finally {
+    stopTwoSets(t, failed);
+  }
+});

@@ -77,5 +77,13 @@ test('a delayed heap with fewer entries than delayed messages trips', () => {
 test('an enqueue time before the previous message’s trips', () => {
   const q = queue();
   q.append(message(1), T0 + 1000, T0 + 1000);
-  tripsOn(/enqueue time .* of seq 1 before .* of seq 0/, () => q.append(message(2), T0, T0));
+  tripsOn(/enqueue time .* of seq 1 before the latest one/, () => q.append(message(2), T0, T0));
+});
+
+test('a message a queue move carries in may be enqueued before the previous one, and is then also in carried', () => {
+  const q = queue();
+  q.append(message(1), T0 + 1000, T0 + 1000);
+  q.append(message(2), T0, T0, true);
+  assert.equal(q.carried.size, 1);
+  assert.equal(q.carried.peekId(), 1);
 });

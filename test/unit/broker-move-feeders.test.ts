@@ -125,7 +125,7 @@ describe("a dead-letter queue's dead letters moving to its new set", () => {
     assert.equal(r.moved, 3);
     const due = h.sm.dueDeadLetters(h.timeMs, 10);
     assert.deepEqual(
-      due.map((d) => [h.body(d.body).toString(), d.destinationQueue, d.move, d.origin]),
+      due.map((d) => [h.body(d.body).toString(), d.destinationQueue, d.move, d.deadLetterSource]),
       [
         ['local', 'dlq', true, 'src'],
         ['far', 'dlq', true, 'elsewhere'],
@@ -140,29 +140,48 @@ describe("a dead-letter queue's dead letters moving to its new set", () => {
     const other = withDeadLetters();
     other.ok({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: 'x', maxMessages: 10, remoteDestination: true });
     assert.deepEqual(
-      other.sm.dueDeadLetters(other.timeMs, 10).map((d) => d.origin),
+      other.sm.dueDeadLetters(other.timeMs, 10).map((d) => d.deadLetterSource),
       [undefined, undefined, undefined],
       'a redrive to a named queue elsewhere is no dead letter there',
     );
   });
 
-  test('an outbox row without an origin is the earlier form: it reads; a bad origin is a format error', () => {
+  test('a dead letter consumed and kept for rewind carries the queue it came from too when the kept ones move', () => {
+    const h = withDeadLetters();
+    h.ok({ kind: 'setQueueAttributes', queueName: 'dlq', attrs: { rewindSeconds: 3600 } });
+    const got = h.ok({ kind: 'receiveMessages', queueName: 'dlq', numOfMsg: 10, seed: 3 });
+    h.ok({ kind: 'deleteMessages', queueName: 'dlq', receiptHandles: got.messages.map((m) => m.receiptHandle) });
+    assert.equal(h.sm.getQueueAttributes('dlq')!.rewindMsgNum, 3);
+    h.ok({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: 'dlq', maxMessages: 10, remoteDestination: true, kept: true });
+    const due = h.sm.dueDeadLetters(h.timeMs, 10);
+    assert.deepEqual(
+      due.map((d) => [h.body(d.body).toString(), d.moveOrigin?.kept, d.deadLetterSource]).sort(),
+      [
+        ['far', true, 'elsewhere'],
+        ['local', true, 'src'],
+        ['plain', true, undefined],
+      ],
+    );
+    const restored = QueueStateMachine.restore(h.sm.snapshot());
+    assert.deepEqual(restored.dueDeadLetters(h.timeMs, 10), due);
+  });
+
+  test('an outbox row of a moving queue without a source is the form without one: it reads; a bad source is a format error', () => {
     const h = withDeadLetters();
     h.ok({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: 'dlq', maxMessages: 10, remoteDestination: true });
     const text = Buffer.from(h.sm.snapshot()).toString('latin1');
-    assert.ok(text.includes(',1,"src"]'), 'the origin follows the move flag');
-    assert.ok(text.includes(',1]'), 'a row without one ends at the move flag');
+    assert.ok(text.includes(',0,"src"]'), 'the source follows the move origin (enqueue time, kept)');
     const swap = (from: string, to: string): Uint8Array => {
       assert.ok(text.includes(from));
       return Uint8Array.from(Buffer.from(text.replace(from, to), 'latin1'));
     };
     // Same length (the meta is length-prefixed): JSON whitespace pads the shorter row.
-    const earlier = QueueStateMachine.restore(swap(',1,"src"]', ',1      ]'));
+    const without = QueueStateMachine.restore(swap(',0,"src"]', ',0      ]'));
     assert.deepEqual(
-      earlier.dueDeadLetters(h.timeMs, 10).map((d) => d.origin),
+      without.dueDeadLetters(h.timeMs, 10).map((d) => d.deadLetterSource),
       [undefined, 'elsewhere', undefined],
     );
-    assert.throws(() => QueueStateMachine.restore(swap(',1,"src"]', ',1,7    ]')), BrokerFormatError);
+    assert.throws(() => QueueStateMachine.restore(swap(',0,"src"]', ',0,7    ]')), BrokerFormatError);
   });
 
   test('the copy on the new set remembers each source, and a redrive there sends them back', () => {
@@ -172,7 +191,7 @@ describe("a dead-letter queue's dead letters moving to its new set", () => {
     target.ok({ kind: 'createQueue', queueName: 'dlq', attrs: {} });
     // As the leader's delivery loop sends them (node/push-delivery.ts).
     for (const d of h.sm.dueDeadLetters(h.timeMs, 10)) {
-      const options = d.origin !== undefined ? [{ deadLetterSource: d.origin }] : undefined;
+      const options = d.deadLetterSource !== undefined ? [{ deadLetterSource: d.deadLetterSource }] : undefined;
       target.ok({ kind: 'sendMessages', queueName: 'dlq', delaySeconds: 0, bodies: [h.body(d.body)], ...(options ? { options } : {}) });
     }
     const back = target.ok({ kind: 'moveMessages', sourceQueue: 'dlq', destinationQueue: null, maxMessages: 10 });

@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { Command } from '../../src/broker/commands';
-import { deadLetterDedupId, outboxDedupId, queueSendCommand, type QueueSendOptions } from '../../src/node/outbox';
+import { deadLetterDedupId, outboxDedupId, queueSendCommand } from '../../src/node/outbox';
+import { deadLetterSendOptions } from '../../src/node/push-delivery';
 import { QueueMover, type MoveStep } from '../../src/node/queue-move';
 import { MOVE_QUEUE_ACTIONS } from '../../src/api/move-queue-action';
 import { ClusterQueueService } from '../../src/node/cluster-service';
@@ -48,10 +49,7 @@ function moverOf(c: Cluster, fromSet: number, forgot: string[] = []): QueueMover
 async function deliverOutbox(source: FakeSet, via: ClusterQueueService): Promise<number> {
   const due = source.h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 1000);
   for (const d of due) {
-    const options: QueueSendOptions = { enveloped: d.enveloped };
-    const from = d.move ? d.origin : d.sourceQueue;
-    if (from !== undefined) options.deadLetterSource = from;
-    const r = await via.submit(ctx, queueSendCommand(d.destinationQueue, source.h.body(d.body), deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), options));
+    const r = await via.submit(ctx, queueSendCommand(d.destinationQueue, source.h.body(d.body), deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), deadLetterSendOptions(d, source.h.body(d.body))));
     assert.ok(r.ok, JSON.stringify(r));
     await ok(source, { kind: 'deadLetterSent', queueName: d.sourceQueue, msgId: d.msgId });
   }
@@ -210,6 +208,64 @@ void test('the mover drains the source into the target, waits for messages in fl
   assert.equal(done.move.phase, 'done');
 });
 
+void test('a move takes the messages kept for rewind too, after those in flight are settled, with their enqueue times: a rewind on the target to before the move brings them back', async () => {
+  const c = cluster(2);
+  const both = (ms: number): void => c.sets.forEach((s) => s.h.advance(ms));
+  const t0Sec = Math.floor(c.set(1).h.timeMs / 1000);
+  assert.ok((await c.controller.submit({ kind: 'createEntity', type: 'queue', name: 'q', setId: 1 })).ok);
+  await ok(c.set(1), { kind: 'createQueue', queueName: 'q', attrs: { visibilityTimeout: 30, rewindSeconds: 3600 } });
+  await send(c.set(1), 'q', 'm1');
+  await send(c.set(1), 'q', 'm2');
+  both(20_000);
+  await send(c.set(1), 'q', 'm3');
+  await send(c.set(1), 'q', 'm4');
+  both(5_000);
+  // m1 and m3 consumed before the move; m2 in flight, deleted by its consumer during the move.
+  const got = await c.svc.receive(ctx, 'q', 3, 0);
+  assert.ok(got.ok && got.messages.length === 3);
+  const byBody = new Map(got.messages.map((m) => [m.bodyBytes.toString(), m.receiptHandle]));
+  await ok(c.svc, { kind: 'deleteMessages', queueName: 'q', receiptHandles: [byBody.get('m1')!, byBody.get('m3')!] });
+  await ok(c.svc, { kind: 'changeVisibility', queueName: 'q', entries: [{ receiptHandle: byBody.get('m2')!, visibilitySeconds: 600 }] });
+  // m4 is visible; so, once its visibility ends, is nothing else.
+  assert.equal(c.set(1).h.sm.getQueueAttributes('q')?.rewindMsgNum, 2);
+  both(5_000);
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  const mover = moverOf(c, 1);
+
+  assert.equal((await mover.round()).get('q'), 'moving' satisfies MoveStep, 'the visible ones (m4)');
+  assert.equal(await deliverOutbox(c.set(1), c.svc), 1);
+  assert.equal((await mover.round()).get('q'), 'waiting', 'm2 in flight: nothing kept is taken yet');
+  assert.equal(c.set(1).h.sm.getQueueAttributes('q')?.rewindMsgNum, 2, 'the kept ones wait on the source');
+  await ok(c.svc, { kind: 'deleteMessages', queueName: 'q', receiptHandles: [byBody.get('m2')!] });
+  assert.equal((await mover.round()).get('q'), 'moving', 'now the kept ones (m1, m2, m3)');
+  assert.equal(c.set(1).h.sm.getQueueAttributes('q')?.rewindMsgNum, 0);
+  // A new leader sends the first again before it was settled: deduplicated on the target.
+  const first = c.set(1).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10)[0]!;
+  assert.equal(first.moveOrigin?.kept, true);
+  await ok(c.svc, queueSendCommand('q', c.set(1).h.body(first.body), deadLetterDedupId('q', first.msgId, first.sinceIndex), deadLetterSendOptions(first, c.set(1).h.body(first.body))));
+  assert.equal(await deliverOutbox(c.set(1), c.svc), 3);
+  assert.equal((await mover.round()).get('q'), 'completed');
+  assert.ok(!c.set(1).has('q'));
+  assert.ok(c.set(1).submitted.some((x) => x.kind === 'deleteQueue' && x.ifEmpty === true && x.keptToo === true), 'deleted only if nothing kept is left either');
+
+  const target = c.set(2).h.sm.getQueueAttributes('q')!;
+  assert.equal(target.rewindMsgNum, 3, 'kept on the target, each once');
+  assert.equal(target.activeMsgNum, 1);
+  assert.equal(target.minMsgTime, t0Sec + 20, 'm4 keeps its enqueue time');
+  // As on the source: a rewind to between the sends brings back m3 only; to the first send, all.
+  await ok(c.svc, { kind: 'rewindQueue', queueName: 'q', startConsumeTimeSec: t0Sec + 10 });
+  assert.deepEqual(bodiesOf(c.set(2), 'q'), ['m3', 'm4']);
+  both(2_000);
+  await ok(c.svc, { kind: 'rewindQueue', queueName: 'q', startConsumeTimeSec: t0Sec });
+  const r = c.set(2).h.ok({ kind: 'receiveMessages', queueName: 'q', numOfMsg: 16, seed: 3 });
+  assert.deepEqual(r.messages.map((m) => [c.set(2).h.body(m.body).toString(), m.enqueueTime]).sort(), [
+    ['m1', t0Sec],
+    ['m2', t0Sec],
+    ['m3', t0Sec + 20],
+    ['m4', t0Sec + 20],
+  ]);
+});
+
 void test("the source leader's outbox sends reach the target even through a route cached before the move (a new leader's): never back into the source", async () => {
   const c = cluster(2);
   await queueOnSet1(c, 'q', ['m1', 'm2']);
@@ -220,7 +276,7 @@ void test("the source leader's outbox sends reach the target even through a rout
   // The old leader sent m1 and died before settling it; the new leader sends both.
   const due = c.set(1).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10);
   const first = due[0]!;
-  await ok(c.svc, queueSendCommand('q', c.set(1).h.body(first.body), deadLetterDedupId('q', first.msgId, first.sinceIndex), { enveloped: first.enveloped }));
+  await ok(c.svc, queueSendCommand('q', c.set(1).h.body(first.body), deadLetterDedupId('q', first.msgId, first.sinceIndex), deadLetterSendOptions(first, c.set(1).h.body(first.body))));
   assert.equal(await deliverOutbox(c.set(1), newLeader), 2);
   assert.equal(c.set(1).counts('q').active, 0, 'nothing went back into the source');
   assert.deepEqual(bodiesOf(c.set(2), 'q'), ['m1', 'm2'], 'each once: the resend was deduplicated on the target');

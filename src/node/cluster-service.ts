@@ -793,6 +793,15 @@ export class ClusterQueueService implements QueueService {
       route = fresh.route;
     }
     if (route === undefined) return fail('notApplied', undefined, `the route of queue ${name} was forgotten; retry`);
+    // These sends leave this set's copy of the queue. A route that sends them here (a cached one of
+    // an earlier move into this set, or a controller answer from before this move began) would put
+    // the message back into the queue it leaves, where it is moved again under a new deduplication
+    // key: a copy that already reached the target would then be stored there twice.
+    const to = route.move !== undefined ? route.move.to : route.shards[0];
+    if (to === this.opts.ownSetId) {
+      this.cache.drop('queue', name);
+      return fail('notApplied', undefined, `the route of queue ${name} does not show its move away from set ${to} yet; retry`);
+    }
     return this.runOn(
       { setId: route.shards[0]!, route },
       (s) => s.submit(ctx, command),

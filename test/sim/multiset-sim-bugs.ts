@@ -1,9 +1,14 @@
-// Deliberately broken variants of the shipped access layer for the multi-set simulator: each is a
-// patch of one method of the real class, installed for one run and removed after it, so the
-// checkers are shown to catch a real defect in the code the server runs, not in a model of it.
+// Deliberately broken variants of the shipped access layer and queue mover for the multi-set
+// simulator: each is a patch of one method of the real class, installed for one run and removed
+// after it, so the checkers are shown to catch a real defect in the code the server runs, not in a
+// model of it.
 
 import type { Command, CommandResult } from '../../src/broker/commands';
+import { INFLIGHT } from '../../src/broker/message-store';
+import type { QueueState } from '../../src/broker/queue';
+import { Redriver } from '../../src/broker/redrive';
 import { ClusterQueueService } from '../../src/node/cluster-service';
+import { QueueMover, type QueueMoverOptions } from '../../src/node/queue-move';
 import { RouteCache } from '../../src/node/route-cache';
 import type { RequestContext } from '../../src/service/request-context';
 
@@ -13,9 +18,15 @@ export type MultiSetBug =
   | 'outboxFailureAsSent'
   // The route cache keeps the first route it learned for a name, whatever the controller says
   // later and however often the set it names answers that the queue does not exist.
-  | 'firstRouteForever';
+  | 'firstRouteForever'
+  // A live move also sends the source's messages in flight to the target (as if their visibility
+  // ended at once): a consumer still holds them while the target hands them out again.
+  | 'moveInFlight'
+  // The mover deletes the source as soon as nothing visible is left to move, with messages still
+  // in flight there: those a consumer does not delete in time are gone.
+  | 'moveDeletesBusySource';
 
-export const MULTISET_SIM_BUGS: readonly MultiSetBug[] = ['outboxFailureAsSent', 'firstRouteForever'];
+export const MULTISET_SIM_BUGS: readonly MultiSetBug[] = ['outboxFailureAsSent', 'firstRouteForever', 'moveInFlight', 'moveDeletesBusySource'];
 
 type Submit = (this: ClusterQueueService, ctx: RequestContext, command: Command) => Promise<CommandResult>;
 
@@ -37,6 +48,35 @@ export function installMultiSetPatch(bug: MultiSetBug): () => void {
       };
       return () => {
         proto.submit = original;
+      };
+    }
+    case 'moveInFlight': {
+      type MoveMessages = Redriver['moveMessages'];
+      const proto = Redriver.prototype as unknown as { moveMessages: MoveMessages; host: { queue(name: string): QueueState | undefined } };
+      const original = proto.moveMessages;
+      proto.moveMessages = function (this: typeof proto, ...args: Parameters<MoveMessages>) {
+        const [sourceQueue, , , taskHandle, , remoteDestination] = args;
+        const src = remoteDestination === true && taskHandle === undefined ? this.host.queue(sourceQueue) : undefined;
+        // Every message in flight made visible (its deadline treated as passed), so the move takes it too.
+        if (src !== undefined) (src as unknown as { releaseDue(heap: unknown, state: number, nowMs: number): void }).releaseDue(src.inflight, INFLIGHT, Number.MAX_SAFE_INTEGER);
+        return original.apply(this, args);
+      };
+      return () => {
+        proto.moveMessages = original;
+      };
+    }
+    case 'moveDeletesBusySource': {
+      type Step = QueueMover['step'];
+      const proto = QueueMover.prototype as unknown as { step: Step; opts: QueueMoverOptions };
+      const original = proto.step;
+      proto.step = async function (this: typeof proto, ...args: Parameters<Step>) {
+        const step = await original.apply(this, args);
+        // 'waiting': nothing visible left, messages in flight (or delayed) still there.
+        if (step === 'waiting') await this.opts.own.submit(this.opts.ctx(), { kind: 'deleteQueue', queueName: args[0].name });
+        return step;
+      };
+      return () => {
+        proto.step = original;
       };
     }
     case 'firstRouteForever': {

@@ -11,10 +11,13 @@
 // queues are created through the controller's placement (so they spread over the sets), a topic
 // on one set has queue subscriptions that may be on others, one queue grows to 2 and then 3
 // shards mid-run, and another is deleted and created again (placed anew) while members hold its
-// old route. Producers send, consumers receive (some with a long poll), delete most, some
-// late, abandon some; a publisher publishes to the topic. Faults: members killed (a power loss)
-// and restarted, the controller's leader among them, a member isolated, frozen members, network
-// weather, leader transfers.
+// old route. Two plain queues are moved live to another set, again and again (back to a set they
+// were on too), while producers and consumers use them and faults hit (the source set's leader,
+// the target's and the controller's among the crashes); an operator asks a running move again
+// (a retry answers the same move). Producers send, consumers receive (some with a long poll),
+// delete most, some late, abandon some; a publisher publishes to the topic. Faults: members
+// killed (a power loss) and restarted, the controller's leader among them, a member isolated,
+// frozen members, network weather, leader transfers.
 //
 // Checkers, per set (each set's log is its own history): queue-history.ts (no delivery within a
 // visibility timeout of an earlier one, deleted stays deleted, bodies intact, stale deletes
@@ -22,6 +25,12 @@
 // task threw; across sets: every acknowledged send delivered after the drain, every acknowledged
 // publish delivered at least once from every subscribed queue, once the faults healed every call
 // answered within the client's timeout, and after the drain every member serving every queue.
+// Across a move (cross-set-history.ts): a message delivered on one set is not delivered on the
+// other within its visibility timeout, a message deleted on one set is not delivered on the other
+// later, and after the drain every stored message was deleted on whichever set it ended; every
+// move completes once the faults heal (the route names the target alone, no other set holds the
+// queue), a move's answers name that move, and a receipt handle of the set a queue left answers
+// receiptHandleInvalid once the move is done.
 
 import { decodeCommand } from '../../src/broker/codec';
 import type { Command, CommandResult } from '../../src/broker/commands';
@@ -38,6 +47,7 @@ import type { QueueService } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import type { ControllerNode } from '../../src/node/controller-node';
 import type { LogEntry } from '../../src/storage/types';
+import { CrossSetHistory } from './cross-set-history';
 import { installMultiSetPatch, type MultiSetBug } from './multiset-sim-bugs';
 import { Prng } from './prng';
 import { bodyFor, bodyIdOf, QueueCheckFailure, QueueHistory, type QueueCheck } from './queue-history';
@@ -95,11 +105,30 @@ export interface MultiSetSimStats {
   /** Calls left unanswered within the client's timeout while faults were on (allowed), and after they healed (a failure). */
   slowDuringFaults: number;
   clientTimeouts: number;
+  /** Live moves of a queue to another set: started (an ok answer), completed, and those whose source set changed leader while they ran (a new leader's mover went on). */
+  movesStarted: number;
+  movesCompleted: number;
+  movesResumed: number;
+  /** Moves to a set the queue was on before. */
+  movesBack: number;
+  /** Running moves asked again (each answered the same move). */
+  moveRetries: number;
+  /** Crashes while a move ran of its source set's leader, its target set's leader, the controller's leader. */
+  moveSourceLeaderCrashes: number;
+  moveTargetLeaderCrashes: number;
+  moveControllerLeaderCrashes: number;
+  /** Receipt handles of a move's source set accepted there while the move ran. */
+  sourceHandleDeletesDuringMoves: number;
+  /** Receipt handles of a moved queue's old set used after the move: each answered receiptHandleInvalid. */
+  oldHandlesRefused: number;
+  /** Messages a move stored on another set (new msgId, same body), and deliveries of a body from another set than its previous one. */
+  movedCopies: number;
+  deliveriesAcrossSets: number;
   tasksRun: number;
 }
 
 export interface MultiSetSimFailure {
-  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered' | 'topicLost' | 'setup' | 'staleRoute';
+  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered' | 'topicLost' | 'setup' | 'staleRoute' | 'moveAnswer' | 'moveStuck' | 'moveHandle';
   message: string;
   atMs: number;
 }
@@ -161,6 +190,26 @@ const SETUP_MS_MAX = 60_000;
 const DRAIN_MS_MAX = 120_000;
 /** After the heal, calls must be answered within the client's timeout once this long passed (routes and links settle). */
 const SETTLE_AFTER_HEAL_MS = 3000;
+/**
+ * The queues moved live: plain standard queues (no dead-letter policy, no topic delivers to them,
+ * one shard). The growing queue and the subscribed ones are refused by a move; RECREATED is
+ * deleted by the operator, which would end a move of it.
+ */
+const MOVABLE = ['alpha', 'beta'] as const;
+const MOVER = 'mover';
+/** The first move of each queue starts this far into the fault phase, the next this long after the previous one completed (fractions of the phase). */
+const FIRST_MOVE_AT = [0.05, 0.4] as const;
+const NEXT_MOVE_AFTER = [0.02, 0.2] as const;
+/** Per step, the chance that the operator asks a running move again. */
+const MOVE_RETRY_CHANCE = 0.01;
+/** How often the workload reads the controller's routes of the moving queues (its leader's state, locally). */
+const MOVE_WATCH_MS = 250;
+/** While a move runs, the share of crashes aimed at its source's, its target's and the controller's leader. */
+const MOVE_CRASH_AIMED = 0.75;
+/** Two sets' log times are compared with this slack: twice the simulator's clock skew (sim-machine.ts). */
+const CROSS_SET_TOLERANCE_MS = 2 * 100 + 50;
+/** Answers to a move of a movable queue that are wrong (the others are availability answers: asked again). */
+const MOVE_REFUSALS: ReadonlySet<string> = new Set(['routeChangeRunning', 'queueMoveUnsupported', 'shardedUnsupported', 'queueNotExist', 'setNotExist', 'setNotActive']);
 
 // ---- the simulation ----------------------------------------------------------------------------
 
@@ -182,6 +231,32 @@ class Member extends SimMachine {
   service: QueueService | undefined;
   reporter: SetReporter | undefined;
   mover: QueueMover | undefined;
+  /** This member's own set's service (not routed across sets): what its set holds. */
+  own: QueueService | undefined;
+}
+
+interface RunningMove {
+  from: number;
+  to: number;
+  startedMs: number;
+  /** The source set's leaders seen while it ran: more than one, and a new leader's mover went on. */
+  sourceLeaders: Set<string>;
+  /** The latest receipt handle the source set issued for the queue while it ran (used again after the move). */
+  sourceHandle: string | undefined;
+}
+
+/** The live moves of one queue: where it is, the move asked for or running, when the next starts. */
+interface MovingQueue {
+  name: string;
+  /** The set the controller routes it to (only these moves change that). */
+  at: number;
+  /** Sets it was on, in order. */
+  visited: number[];
+  /** The target of a move asked for that has not been answered ok yet: asked again until it is. */
+  asking: number | undefined;
+  running: RunningMove | undefined;
+  /** Virtual ms from the start of the fault phase when its next move is asked for. */
+  nextAtMs: number;
 }
 
 interface Held {
@@ -216,6 +291,8 @@ export class MultiSetSimulation {
   private readonly topicDelivered = new Map<string, Set<number>>(SUB_QUEUES.map((q) => [q.name, new Set()]));
   private readonly intensity: number;
   private nextBodyId = 1;
+  /** Messages of the sent queues handed to a consumer, repeats included. */
+  private clientDeliveries = 0;
   private nextPublishId = PUBLISH_BODY_BASE;
   private healAtMs = 0;
   /** Virtual time after which every call must be answered in time (the faults healed); 0 while they may not be. */
@@ -234,6 +311,13 @@ export class MultiSetSimulation {
   private readonly placed = new Map<string, number>();
   private failure: SimAbort | undefined;
   private requestSeq = 0;
+  private readonly moving = new Map<string, MovingQueue>();
+  /** Completed moves, with a handle their source issued, for the check after the drain. */
+  private readonly movesDone: { name: string; from: number; to: number; sourceHandle: string | undefined }[] = [];
+  private readonly crossSets = new CrossSetHistory(CROSS_SET_TOLERANCE_MS);
+  private watchingMoves = false;
+  private lastMoveWatchMs = 0;
+  private faultStartMs = 0;
   readonly stats: MultiSetSimStats;
 
   constructor(private readonly opts: MultiSetSimOptions) {
@@ -278,9 +362,25 @@ export class MultiSetSimulation {
       remoteTopicDeliveries: 0,
       slowDuringFaults: 0,
       clientTimeouts: 0,
+      movesStarted: 0,
+      movesCompleted: 0,
+      movesResumed: 0,
+      movesBack: 0,
+      moveRetries: 0,
+      moveSourceLeaderCrashes: 0,
+      moveTargetLeaderCrashes: 0,
+      moveControllerLeaderCrashes: 0,
+      sourceHandleDeletesDuringMoves: 0,
+      oldHandlesRefused: 0,
+      movedCopies: 0,
+      deliveriesAcrossSets: 0,
       tasksRun: 0,
     };
-    for (const id of [...PRODUCERS, ...CONSUMERS, PUBLISHER, OPERATOR]) this.clients.set(id, { id, busy: false, held: [] });
+    for (const id of [...PRODUCERS, ...CONSUMERS, PUBLISHER, OPERATOR, MOVER]) this.clients.set(id, { id, busy: false, held: [] });
+    for (const name of MOVABLE) {
+      const nextAtMs = this.rng.int(opts.durationMs * FIRST_MOVE_AT[0], opts.durationMs * FIRST_MOVE_AT[1]);
+      this.moving.set(name, { name, at: 0, visited: [], asking: undefined, running: undefined, nextAtMs });
+    }
   }
 
   private membersOf(setId: number): string[] {
@@ -308,11 +408,13 @@ export class MultiSetSimulation {
       }
       await this.setUp();
       const start = this.scheduler.nowMs;
+      this.faultStartMs = start;
       const end = start + this.opts.durationMs;
       while (this.scheduler.nowMs < end) {
         this.injectFaults();
         this.growWide(start);
         this.recreate(start);
+        this.moveQueues(false);
         this.traffic();
         await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
         this.checkAll();
@@ -389,6 +491,7 @@ export class MultiSetSimulation {
         const node = host.group(m.group);
         const rpc = host.rpc(m.group)!;
         const { routed } = wireSetService({ node, rpc, selfId: m.id, runtime, timing: DEFAULT_RAFT_TIMING, log: noopLogger });
+        m.own = routed;
         const peer = this.peerAddress(m.id);
         const wired = wireClusterAccess({
           node,
@@ -429,6 +532,7 @@ export class MultiSetSimulation {
     m.controller = undefined;
     m.service = undefined;
     m.reporter = undefined;
+    m.own = undefined;
   }
 
   private crash(m: Member, downMs: number): void {
@@ -519,6 +623,12 @@ export class MultiSetSimulation {
     }
     await this.readPlacement();
     this.trace(`placed: ${[...this.placed].map(([n, s]) => `${n} on set ${s}`).join(', ')}; topic ${TOPIC} on set ${this.topicSet}`);
+    for (const q of this.moving.values()) {
+      const at = this.placed.get(q.name);
+      if (at === undefined) throw new SimAbort('setup', `no route of ${q.name} read from the controller`);
+      q.at = at;
+      q.visited.push(at);
+    }
   }
 
   /** Sets the controller lists (its leader's state, read locally). */
@@ -596,6 +706,126 @@ export class MultiSetSimulation {
         this.trace(`${RECREATED} created again`);
       }
     });
+  }
+
+  // ---- live moves --------------------------------------------------------------------------------
+
+  /**
+   * The operator's live moves: each movable queue moves to another set at a drawn time of the fault
+   * phase, and again a while after that move completed (half the time back to a set it was on). A
+   * move asked for is asked again until it is answered ok (an unanswered ask may have started it:
+   * the answer must then be that move); a running move is asked again now and then (a retry). In
+   * the drain no move starts, but those asked for or running are driven to their end.
+   */
+  private moveQueues(draining: boolean): void {
+    this.watchMoves();
+    for (const q of this.moving.values()) {
+      const r = q.running;
+      const leader = r === undefined ? undefined : this.leaderOf(r.from - 1);
+      if (r !== undefined && leader !== undefined) r.sourceLeaders.add(leader.id);
+    }
+    const c = this.clients.get(MOVER)!;
+    if (c.busy) return;
+    for (const q of this.moving.values()) {
+      if (!draining && q.asking === undefined && q.running === undefined && this.scheduler.nowMs - this.faultStartMs >= q.nextAtMs) q.asking = this.moveTarget(q);
+      if (q.asking !== undefined) return this.askMove(c, q, q.asking);
+      if (q.running !== undefined && !draining && this.rng.chance(MOVE_RETRY_CHANCE)) return this.askMove(c, q, q.running.to);
+    }
+  }
+
+  private moveTarget(q: MovingQueue): number {
+    const before = q.visited.filter((s) => s !== q.at);
+    if (before.length > 0 && this.rng.chance(0.5)) return this.rng.pick(before);
+    return this.rng.pick(SETS.filter((s) => s !== q.at));
+  }
+
+  private askMove(c: Client, q: MovingQueue, to: number): void {
+    const member = this.pickMember();
+    const service = member?.service;
+    if (!member || service?.moveQueue === undefined) return;
+    // What the answer must name, as things stood when asked (the move may complete before the answer arrives).
+    const run = q.running;
+    const retry = run !== undefined;
+    const from = q.at;
+    const what = `moving ${q.name} from set ${from} to set ${to}${retry ? ' (asked again while it runs)' : ''}`;
+    this.issue(c, member, service.moveQueue(this.ctx(), q.name, to), (r) => {
+      if (r === undefined) return; // unanswered: asked again
+      if (!r.ok) {
+        // Availability answers (a leader being elected, a set out of reach) are asked again; a refusal is wrong here.
+        if (MOVE_REFUSALS.has(r.error)) this.fail('moveAnswer', `${what} answered ${r.error}${r.detail !== undefined ? ` ${r.detail}` : ''}`);
+        return;
+      }
+      const m = r.move;
+      if (m.to !== to) return this.fail('moveAnswer', `${what} answered a move to set ${m.to}`);
+      if (m.phase === 'done') {
+        // Done already: an earlier ask that went unanswered started it, and it completed meanwhile.
+        if (m.from !== to) return this.fail('moveAnswer', `${what} answered done from set ${m.from}`);
+        if (q.running === undefined && q.asking === to) this.moveStarted(q, to);
+        if (retry) this.stats.moveRetries++;
+        if (q.running !== undefined && q.running === (run ?? q.running) && q.running.to === to) this.moveCompleted(q);
+        return;
+      }
+      if (m.from !== from) return this.fail('moveAnswer', `${what} answered a move from set ${m.from} (${m.phase})`);
+      if (retry) {
+        this.stats.moveRetries++;
+        return;
+      }
+      if (q.running === undefined && q.asking === to) this.moveStarted(q, to);
+    });
+  }
+
+  private moveStarted(q: MovingQueue, to: number): void {
+    q.asking = undefined;
+    q.running = { from: q.at, to, startedMs: this.scheduler.nowMs, sourceLeaders: new Set(), sourceHandle: undefined };
+    this.stats.movesStarted++;
+    if (q.visited.includes(to)) this.stats.movesBack++;
+    this.trace(`moving ${q.name} from set ${q.at} to set ${to}`);
+  }
+
+  private moveCompleted(q: MovingQueue): void {
+    const r = q.running!;
+    q.running = undefined;
+    q.at = r.to;
+    q.visited.push(r.to);
+    this.placed.set(q.name, r.to);
+    const d = this.opts.durationMs;
+    q.nextAtMs = this.scheduler.nowMs - this.faultStartMs + this.rng.int(d * NEXT_MOVE_AFTER[0], d * NEXT_MOVE_AFTER[1]);
+    this.stats.movesCompleted++;
+    if (r.sourceLeaders.size > 1) this.stats.movesResumed++;
+    this.movesDone.push({ name: q.name, from: r.from, to: r.to, sourceHandle: r.sourceHandle });
+    this.trace(`${q.name} moved from set ${r.from} to set ${r.to} in ${this.scheduler.nowMs - r.startedMs} ms`);
+  }
+
+  /** Reads the routes of the moving queues from the controller's leader (locally): a route naming the target alone ends the move. */
+  private watchMoves(): void {
+    const now = this.scheduler.nowMs;
+    if (this.watchingMoves || now - this.lastMoveWatchMs < MOVE_WATCH_MS) return;
+    const running = [...this.moving.values()].filter((q) => q.running !== undefined);
+    const ctl = this.leaderOf(CONTROLLER_GROUP)?.controller;
+    if (running.length === 0 || ctl === undefined) return;
+    this.lastMoveWatchMs = now;
+    this.watchingMoves = true;
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      this.watchingMoves = false;
+    };
+    const reads = running.map(async (q) => {
+      const run = q.running;
+      const r = await ctl.read({ kind: 'getRoute', type: 'queue', name: q.name });
+      if (run === undefined || q.running !== run || !r.ok || r.kind !== 'entity') return;
+      const e = r.entity;
+      if (e.change === undefined && e.shards.length === 1 && e.shards[0] === run.to) this.moveCompleted(q);
+    });
+    void Promise.all(reads).then(finish, finish);
+    this.scheduler.schedule(CLIENT_TIMEOUT_MS, finish);
+  }
+
+  /** The running move of `queue` whose source is set group + 1, if any. */
+  private moveLeaving(queue: string, group: number): RunningMove | undefined {
+    const r = this.moving.get(queue)?.running;
+    return r !== undefined && r.from === group + 1 ? r : undefined;
   }
 
   private crossSet(member: Member, queue: string, isTopic = false): (ok: boolean | undefined) => void {
@@ -693,6 +923,7 @@ export class MultiSetSimulation {
     if (!history) throw new QueueCheckFailure('integrity', `${memberId} delivered ${msgId}, whose id names no set`);
     history.clientDelivery(memberId, msgId, handle, body);
     this.delivered.add(bodyId);
+    this.clientDeliveries++;
   }
 
   /**
@@ -740,10 +971,19 @@ export class MultiSetSimulation {
     const all = [...this.members.values()];
     const down = all.filter((m) => !m.up).length;
     if (down === 0 && this.rng.chance(0.002 * k)) {
-      // A third of the crashes hit the controller's leader.
+      // A third of the crashes hit the controller's leader; while a queue moves, most hit a leader the move depends on.
       const ctl = this.leaderOf(CONTROLLER_GROUP);
-      const m = ctl && this.rng.chance(0.33) ? ctl : this.rng.pick(all);
+      const move = this.rng.pick([...this.moving.values()]).running;
+      const aimed = move && this.rng.chance(MOVE_CRASH_AIMED) ? this.rng.pick([ctl, this.leaderOf(move.from - 1), this.leaderOf(move.to - 1)]) : undefined;
+      const m = aimed ?? (ctl && this.rng.chance(0.33) ? ctl : this.rng.pick(all));
       if (m === ctl) this.stats.controllerLeaderCrashes++;
+      for (const q of this.moving.values()) {
+        const r = q.running;
+        if (r === undefined) continue;
+        if (m === ctl) this.stats.moveControllerLeaderCrashes++;
+        if (m === this.leaderOf(r.from - 1)) this.stats.moveSourceLeaderCrashes++;
+        if (m === this.leaderOf(r.to - 1)) this.stats.moveTargetLeaderCrashes++;
+      }
       this.crash(m, this.rng.int(200, 3000));
     }
     if (this.healAtMs === 0 && this.rng.chance(0.0015 * k)) {
@@ -834,24 +1074,35 @@ export class MultiSetSimulation {
     if (cmd.kind === 'sendMessages' && result.kind === 'sendMessages') {
       // No body is damaged in this workload: every stored body names its id.
       const bodyIds = cmd.bodies.map((b) => bodyIdOf(e.payload.subarray(b.offset, b.offset + b.length)) ?? -1);
-      history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds ?? 0, result.msgIds, bodyIds);
+      // A move's send (with a deduplication id) retried after an unknown outcome answers the msgId it stored the first time.
+      const deduplicated = result.msgIds.map((id, k) => cmd.options?.[k]?.dedupId !== undefined && history.knows(id));
+      history.sendCommitted(e.index, e.timeMs, cmd.queueName, cmd.delaySeconds ?? 0, result.msgIds, bodyIds, deduplicated);
+      result.msgIds.forEach((id, k) => this.crossSets.sent(id, bodyIds[k]!));
       const key = `${group}:${cmd.queueName}`;
       const list = this.storedIn.get(key) ?? [];
       list.push({ index: e.index, bodyIds });
       this.storedIn.set(key, list);
-    } else if (cmd.kind === 'deleteQueue') {
+    } else if (cmd.kind === 'deleteQueue' && cmd.queueName === RECREATED) {
       // Its messages go with it: acknowledged sends stored there before are not expected back.
+      // (The other deletes are of a moved queue's emptied source: what it held went to the target.)
       const key = `${group}:${cmd.queueName}`;
       const list = this.storedIn.get(key) ?? [];
       for (const s of list) if (s.index < e.index) for (const b of s.bodyIds) this.dropped.add(b);
       this.storedIn.set(key, list.filter((s) => s.index > e.index));
     } else if (cmd.kind === 'receiveMessages' && result.kind === 'receiveMessages') {
+      const leaving = this.moveLeaving(cmd.queueName, group);
+      const visibilityMs = (ALL_QUEUES.find((q) => q.name === cmd.queueName)?.visibilityTimeout ?? 1) * 1000;
       for (const msg of result.messages) {
         history.delivered({ msgId: msg.msgId, queue: cmd.queueName, handle: msg.receiptHandle, index: e.index, timeMs: e.timeMs, source: 'log', node: 'log' }, msg.queueNumber, msg.seq);
+        this.crossSets.delivered(group, msg.msgId, msg.receiptHandle, e.index, e.timeMs, visibilityMs);
+        if (leaving !== undefined) leaving.sourceHandle = msg.receiptHandle;
       }
     } else if (cmd.kind === 'deleteMessages' && result.kind === 'deleteMessages') {
       const failed = new Set(result.failures.map((f) => f.index));
-      history.deleteCommitted(e.index, e.timeMs, cmd.receiptHandles.filter((_, k) => !failed.has(k)));
+      const accepted = cmd.receiptHandles.filter((_, k) => !failed.has(k));
+      history.deleteCommitted(e.index, e.timeMs, accepted);
+      this.crossSets.deleted(group, accepted, e.index, e.timeMs);
+      if (this.moveLeaving(cmd.queueName, group) !== undefined) this.stats.sourceHandleDeletesDuringMoves += accepted.length;
     } else if (cmd.kind === 'quarantineMessage') {
       history.quarantineCommitted(e.index, cmd.queueNumber, cmd.seq);
     }
@@ -876,20 +1127,91 @@ export class MultiSetSimulation {
       // A create the controller placed but the set never took completes on the client's retry:
       // the operator goes on until the queue is back.
       this.recreate(0);
+      this.moveQueues(true);
       this.traffic();
       await this.scheduler.runUntil(this.scheduler.nowMs + STEP_MS);
       this.checkAll();
-      const got = this.delivered.size + this.stats.topicDeliveries;
+      // Every delivery counts, a repeat too: a message received and abandoned keeps the drain going until it is deleted.
+      const got = this.clientDeliveries + this.stats.topicDeliveries;
       // Quiet: nothing delivered for a while, nothing held to delete (consumers keep asking, with long polls, so some call is nearly always in flight).
       const busy = [...this.clients.values()].some((c) => c.held.length > 0);
       if (busy || got !== lastDelivered) quietSince = this.scheduler.nowMs;
       lastDelivered = got;
-      if (this.scheduler.nowMs - quietSince > 8000 && this.recreatePhase === 'done' && this.allDelivered()) break;
+      if (this.scheduler.nowMs - quietSince > 8000 && this.recreatePhase === 'done' && this.movesEnded() && this.allDelivered()) break;
     }
     await this.readPlacement();
     this.trace(`placed at the end: ${[...this.placed].map(([n, set]) => `${n} on set ${set}`).join(', ')}`);
+    await this.checkMovesEnded();
     this.checkNothingLost();
+    this.crossSets.checkAllDeleted(this.dropped);
     await this.probeRoutes();
+    await this.probeOldHandles();
+  }
+
+  private movesEnded(): boolean {
+    return [...this.moving.values()].every((q) => q.asking === undefined && q.running === undefined);
+  }
+
+  /**
+   * Every move completed once the faults healed: the controller routes the queue to its target
+   * alone, and no other set holds it (the source deleted its emptied copy).
+   */
+  private async checkMovesEnded(): Promise<void> {
+    for (const q of this.moving.values()) {
+      if (q.asking !== undefined) throw new SimAbort('moveStuck', `the move of ${q.name} from set ${q.at} to set ${q.asking} was never answered ok within ${DRAIN_MS_MAX} ms of the heal`);
+      if (q.running !== undefined) throw new SimAbort('moveStuck', `the move of ${q.name} from set ${q.running.from} to set ${q.running.to} did not complete within ${DRAIN_MS_MAX} ms of the heal`);
+      const placed = this.placed.get(q.name);
+      if (placed !== q.at) throw new SimAbort('moveStuck', `${q.name} moved to set ${q.at}, but the controller routes it to set ${placed}`);
+      for (const setId of SETS) {
+        if (setId === q.at) continue;
+        const holds = await this.setHolds(setId, q.name);
+        if (holds !== false) throw new SimAbort('moveStuck', `set ${setId} ${holds === true ? 'still holds' : 'did not answer whether it holds'} ${q.name}, which moved to set ${q.at} (visited ${q.visited.join(' -> ')})`);
+      }
+    }
+  }
+
+  /** Whether set `setId` holds queue `name` (its leader's own state); undefined if it did not answer. */
+  private async setHolds(setId: number, name: string): Promise<boolean | undefined> {
+    const until = this.scheduler.nowMs + PROBE_MS_MAX;
+    while (this.scheduler.nowMs < until) {
+      this.restartDue();
+      const own = this.leaderOf(setId - 1)?.own;
+      const r = own ? await this.untilSettled(own.getQueueAttributes(this.ctx(), name)) : undefined;
+      this.checkAll();
+      if (r?.ok) return true;
+      if (r !== undefined && r.error === 'queueNotExist') return false;
+      await this.scheduler.runUntil(this.scheduler.nowMs + 500);
+    }
+    return undefined;
+  }
+
+  /**
+   * A receipt handle the set a queue left issued during the move, used after the move: that copy
+   * is gone, so the handle answers receiptHandleInvalid (docs/errors.md) wherever it is used.
+   */
+  private async probeOldHandles(): Promise<void> {
+    for (const mv of this.movesDone) {
+      if (mv.sourceHandle === undefined || this.moving.get(mv.name)?.at === mv.from) continue;
+      const until = this.scheduler.nowMs + PROBE_MS_MAX;
+      let last = 'no answer';
+      for (;;) {
+        this.restartDue();
+        const s = this.pickMember()?.service;
+        const r = s ? await this.untilSettled(s.submit(this.ctx(), { kind: 'deleteMessages', queueName: mv.name, receiptHandles: [mv.sourceHandle] })) : undefined;
+        this.checkAll();
+        if (r !== undefined) {
+          const refused = r.ok ? r.kind === 'deleteMessages' && r.failures.length === 1 && r.failures[0]!.error === 'receiptHandleInvalid' : r.error === 'receiptHandleInvalid';
+          if (refused) {
+            this.stats.oldHandlesRefused++;
+            break;
+          }
+          last = r.ok ? JSON.stringify(r) : `${r.error}${r.detail !== undefined ? ` ${r.detail}` : ''}`;
+          if (r.ok || !['notApplied', 'outcomeUnknown'].includes(r.error)) throw new SimAbort('moveHandle', `a receipt handle set ${mv.from} issued for ${mv.name} before it moved to set ${mv.to} answered ${last}, not receiptHandleInvalid`);
+        }
+        if (this.scheduler.nowMs >= until) throw new SimAbort('moveHandle', `a receipt handle set ${mv.from} issued for ${mv.name} was not answered within ${PROBE_MS_MAX} ms after the drain: ${last}`);
+        await this.scheduler.runUntil(this.scheduler.nowMs + 500);
+      }
+    }
   }
 
   /**
@@ -941,6 +1263,8 @@ export class MultiSetSimulation {
       this.stats.deletes += h.stats.deletes;
     }
     this.stats.tasksRun = this.scheduler.tasksRun;
+    this.stats.movedCopies = this.crossSets.stats.copies;
+    this.stats.deliveriesAcrossSets = this.crossSets.stats.deliveriesAcrossCopies;
     this.stats.shards = this.wideShards;
     this.stats.droppedWithQueue = [...this.acked].filter((b) => this.dropped.has(b)).length;
     for (const [, setId] of this.placed) if (setId >= 1 && setId <= SETS.length) this.stats.queuesPerSet[setId - 1]!++;

@@ -152,6 +152,11 @@ export class QueueHistory {
     for (const [queue, ms] of initialVisibilityMs) this.visibilityMs.set(queue, [{ afterIndex: 0, ms }]);
   }
 
+  /** Whether a send committed `msgId` already (a send retried with its deduplication id answers it again). */
+  knows(msgId: string): boolean {
+    return this.sent.has(msgId);
+  }
+
   /** A setQueueAttributes entry at `index` changed the queue's visibility timeout. */
   visibilityChanged(queue: string, index: number, ms: number): void {
     this.visibilityMs.get(queue)?.push({ afterIndex: index, ms });

@@ -8,7 +8,7 @@
 // (--raft-driver names the default workload explicitly.) Exits 1 on the first failing seed, after
 // printing the command that replays it.
 
-import { MULTISET_SIM_BUGS, runMultiSetSimulation, type MultiSetBug, type MultiSetSimResult } from './multiset-sim';
+import { MULTISET_SIM_BUGS, runMultiSetSimulation, type MultiSetBug, type MultiSetSimResult, type MultiSetSimStats } from './multiset-sim';
 import { NODE_SIM_BUGS, runNodeSimulation, type NodeSimBug, type NodeSimResult } from './node-sim';
 import { RAFT_DRIVER_SIM_BUGS, runRaftDriverSimulation, type RaftDriverSimBug, type RaftDriverSimResult } from './raft-driver-sim';
 
@@ -147,9 +147,19 @@ function describeSets(r: MultiSetSimResult): string {
     `${s.deliveries} deliveries (${s.redeliveries} after a visibility timeout), ${s.deletes} deletes, ${s.longPolls} long polls, ` +
     `${s.crossSetCallsOk}/${s.crossSetCalls} calls served through another set's member, queues per set ${s.queuesPerSet.join('/')}, ${s.shards} shards at the end, ` +
     `${s.ackedPublishes}/${s.publishes} publishes acknowledged (${s.topicDeliveries} deliveries from subscribed queues, ${s.remoteTopicDeliveries} on another set), ` +
+    `${describeMoves(s)}, ` +
     `${s.crashes} crashes (${s.controllerLeaderCrashes} of the controller's leader; ${s.tornWrites} torn, ${s.lostWrites} lost unsynced writes), ` +
     `${s.partitions} partitions, ${s.freezes} freezes, ${s.transfers} transfers, ${s.slowDuringFaults} calls slower than the client's timeout during faults, ` +
     `${s.clientTimeouts} after the heal, ${s.tasksRun} tasks, disk digest ${r.digest.slice(0, 16)}`
+  );
+}
+
+function describeMoves(s: MultiSetSimStats): string {
+  return (
+    `${s.movesCompleted}/${s.movesStarted} moves completed (${s.movesBack} back to a set the queue was on, ${s.movesResumed} resumed by a new leader, ${s.moveRetries} asked again while running; ` +
+    `crashes during moves: ${s.moveSourceLeaderCrashes} source leader, ${s.moveTargetLeaderCrashes} target leader, ${s.moveControllerLeaderCrashes} controller leader), ` +
+    `${s.movedCopies} messages moved, ${s.deliveriesAcrossSets} deliveries on another set than the previous one, ` +
+    `${s.sourceHandleDeletesDuringMoves} source handles deleted during moves, ${s.oldHandlesRefused} old handles refused after`
   );
 }
 
@@ -175,6 +185,8 @@ async function main(): Promise<void> {
   const compaction = { seedsRelocating: 0, entries: 0, messages: 0, bytes: 0, crashes: 0, released: 0 };
   /** FIFO traffic and redrive over every queue-level seed. */
   const fifo = { deliveries: 0, deadLettered: 0, tasks: 0, cancelled: 0, resumed: 0, moved: 0, redriven: 0 };
+  /** Live queue moves over every multi-set seed (the same fields as a seed's line). */
+  const moves: Partial<Record<keyof MultiSetSimStats, number>> = {};
   for (let seed = args.firstSeed; seed < args.firstSeed + args.seeds; seed++) {
     const trace = args.trace ? (line: string): void => console.log(line) : undefined;
     let r: NodeSimResult | RaftDriverSimResult | MultiSetSimResult;
@@ -185,6 +197,7 @@ async function main(): Promise<void> {
       if (args.intensity !== undefined) opts.intensity = args.intensity;
       if (trace) opts.trace = trace;
       const m = await runMultiSetSimulation(opts);
+      for (const [k, v] of Object.entries(m.stats)) if (typeof v === 'number') moves[k as keyof MultiSetSimStats] = (moves[k as keyof MultiSetSimStats] ?? 0) + v;
       [r, line] = [m, describeSets(m)];
     } else if (args.queue) {
       const opts: Parameters<typeof runNodeSimulation>[0] = { seed, durationMs };
@@ -229,6 +242,7 @@ async function main(): Promise<void> {
   }
   const secs = (Date.now() - started) / 1000;
   console.log(`${args.seeds} ${args.queue ? 'queue' : args.sets ? 'multi-set' : 'raft'} seeds passed (${durationMs} ms of virtual time each) in ${secs.toFixed(1)} s`);
+  if (args.sets) console.log(`moves: ${describeMoves(moves as unknown as MultiSetSimStats)}`);
   if (args.queue) {
     console.log(`client calls left unanswered: ${unanswered}${unansweredSeeds.length > 0 ? ` (seeds ${unansweredSeeds.slice(0, 20).join(', ')})` : ''}`);
     const c = compaction;

@@ -13,7 +13,7 @@ import { deadLetterDedupId, outboxDedupId, queueSendCommand } from '../../src/no
 import { deadLetterSendOptions } from '../../src/node/push-delivery';
 import { QueueMover, type MoveStep } from '../../src/node/queue-move';
 import { MOVE_QUEUE_ACTIONS } from '../../src/api/move-queue-action';
-import type { ClusterQueueService } from '../../src/node/cluster-service';
+import { ClusterQueueService } from '../../src/node/cluster-service';
 import { nodeRuntime } from '../../src/runtime/node-runtime';
 import { captureLogger } from '../helpers/capture-logger';
 import { cluster, ctx, errorOf, ok, send, type FakeSet } from '../helpers/set-fakes';
@@ -419,6 +419,29 @@ void test('the mover lists every route only when the route epoch moved; a move b
   assert.equal((await mover.round()).get('q'), 'completed');
   assert.equal(listings(), 2);
   assert.ok(c.controller.reads.filter((q) => q.kind === 'getRoute').length > byName);
+});
+
+void test("an outbox send of a moving queue is never sent back into the set it leaves, even when the controller's answer is from before the move began", async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1']);
+  const before = await c.controller.read({ kind: 'getRoute', type: 'queue', name: 'q' });
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
+  assert.equal((await moverOf(c, 1).round()).get('q'), 'moving');
+  // A node of set 1 whose controller reads come from a replica that has not applied the move yet.
+  const lagging = new ClusterQueueService({
+    ownSetId: 1,
+    own: c.set(1),
+    sets: { service: (id) => c.set(id), invalidate: () => undefined },
+    controller: { submit: (x) => c.controller.submit(x), read: (q) => (q.kind === 'getRoute' ? Promise.resolve(before) : c.controller.read(q)) },
+    log: captureLogger(),
+    pollSliceSeconds: 1,
+  });
+  const d = c.set(1).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10)[0]!;
+  const r = await lagging.submit(ctx, queueSendCommand('q', c.set(1).h.body(d.body), deadLetterDedupId('q', d.msgId, d.sinceIndex), { enveloped: d.enveloped }));
+  assert.equal(errorOf(r), 'notApplied', 'refused: retried later');
+  assert.equal(c.set(1).counts('q').active, 0, 'nothing went back into the source');
+  assert.equal(await deliverOutbox(c.set(1), c.svc), 1);
+  assert.deepEqual(bodiesOf(c.set(2), 'q'), ['m1']);
 });
 
 // ---- what feeds a queue or what it feeds on its set: dead-letter policies, dead-letter queues, topics

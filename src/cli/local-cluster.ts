@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import type { CommandSpec } from './commands';
 import { EXIT_ERROR, EXIT_OK } from './cli-io';
-import { boolOpt, intOpt, logOptions, stringOpt } from './options';
+import { boolOpt, intOpt, logOptions, stringOpt, type OptionValues } from './options';
 import { ADMIN_PORT_OFFSET, DEFAULT_SQS_PORT } from '../node/server-options';
 import { SERVER_NODE_FLAGS } from './node-flags';
 
@@ -45,9 +45,20 @@ export function localNodeArgs(node: LocalNode, all: readonly LocalNode[], raftBa
   return args;
 }
 
+/**
+ * Server flags start-local passes to every member as it was given them: settings a local cluster
+ * may need to behave as a deployment does (the Java SDK's TopicTest expects the empty
+ * subscription list of --compat-empty-subscription-list).
+ */
+const PASSED_SERVER_FLAGS = ['compat-empty-subscription-list'] as const;
+
+export function passedServerFlags(opts: OptionValues): string[] {
+  return PASSED_SERVER_FLAGS.filter((f) => boolOpt(opts, f)).map((f) => `--${f}`);
+}
+
 export const clusterStartLocal: CommandSpec = {
   words: ['cluster', 'start-local'],
-  usage: 'opencmq cluster start-local [--sets N] [--keep-going] [--data-dir DIR] [--base-port P] [--raft-base-port R] [--admin-base-port A] [--sqs-base-port S]',
+  usage: 'opencmq cluster start-local [--sets N] [--keep-going] [--data-dir DIR] [--base-port P] [--raft-base-port R] [--admin-base-port A] [--sqs-base-port S] [--compat-empty-subscription-list]',
   summary: 'run a 3-node replicated set (or N sets and a controller) on this machine (for trying it out)',
   help: [
     'Starts n1, n2, n3 as three server processes on 127.0.0.1:',
@@ -68,6 +79,7 @@ export const clusterStartLocal: CommandSpec = {
     '  and every set. Any node serves any queue or topic: new ones are placed on the least loaded set.',
     '  The same DIR and ports as a one-set run upgrade it in place: n1-n3 keep their data as set 1, whose',
     '  queues and topics stay served through every node; n4... start empty.',
+    '--compat-empty-subscription-list is passed to every server (see opencmq server --help).',
     '--keep-going: a member that stops is reported (how, and its last stderr lines) and the others keep',
     '  running, e.g. to watch a new leader take over; the command exits 1 once every member has stopped.',
   ],
@@ -81,6 +93,7 @@ export const clusterStartLocal: CommandSpec = {
     'sqs-base-port': { type: 'string' },
     sets: { type: 'string' },
     'keep-going': { type: 'boolean' },
+    'compat-empty-subscription-list': { type: 'boolean' },
   },
   minArgs: 0,
   maxArgs: 0,
@@ -105,7 +118,7 @@ export const clusterStartLocal: CommandSpec = {
       const i = n.index;
       const args = [cli, 'server', '--data-dir', path.join(dataDir, n.id), '--port', String(basePort + i), '--admin-port', String(adminBasePort + i)];
       args.push(...localNodeArgs(n, nodes, raftBasePort), '--sqs-port', String(sqsBasePort + i));
-      args.push('--log-format', logFormat, ...(logs.logLevel !== undefined ? ['--log-level', logs.logLevel] : []));
+      args.push('--log-format', logFormat, ...(logs.logLevel !== undefined ? ['--log-level', logs.logLevel] : []), ...passedServerFlags(ctx.opts));
       const env = { ...process.env, OPENCMQ_CLUSTER_SECRET: secret };
       // JSON lines pass through whole (each names its node); readable ones get the id in front.
       return startMember(n.id, spawn(process.execPath, [...SERVER_NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }), (line) => ctx.io.err(line), logFormat !== 'json');

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 
 import { UsageError } from '../../src/cli/cli-io';
 import { serverOptionsFrom } from '../../src/cli/commands';
-import { localNodeArgs, localNodes } from '../../src/cli/local-cluster';
+import { localNodeArgs, localNodes, passedServerFlags } from '../../src/cli/local-cluster';
 import type { OptionValues } from '../../src/cli/options';
 
 const io = { env: { OPENCMQ_CLUSTER_SECRET: 'a-cluster-secret-of-enough-bytes' }, err: (): void => undefined };
@@ -108,4 +108,9 @@ test('start-local --sets: one set is today\'s flags; two sets put set 1 on the c
     assert.equal(opts.setId, n.set);
     assert.equal(opts.controller?.voters[n.id] !== undefined, n.set === 1);
   }
+});
+
+test('start-local passes --compat-empty-subscription-list to every server, and nothing it was not given', () => {
+  assert.deepEqual(passedServerFlags({ 'compat-empty-subscription-list': true, sets: '2' }), ['--compat-empty-subscription-list']);
+  assert.deepEqual(passedServerFlags({ sets: '2' }), []);
 });

@@ -100,13 +100,16 @@ export function wireClusterAccess(o: ClusterAccessOptions): ClusterAccess {
   const view = o.views.group(CONTROLLER_GROUP);
   const voters = Object.keys(o.controllerVoters).sort();
   const local = o.localController;
-  const client = new ControllerClient({
-    selfId,
-    voters,
-    requests: new PeerRequests(view, runtime, peerRequestTiming(o.timing)),
-    ...(local ? { local } : {}),
-    runtime,
-  });
+  const controllerClient = (giveUpMs?: number): ControllerClient =>
+    new ControllerClient({
+      selfId,
+      voters,
+      requests: new PeerRequests(view, runtime, peerRequestTiming(o.timing)),
+      ...(local ? { local } : {}),
+      runtime,
+      ...(giveUpMs !== undefined ? { giveUpMs } : {}),
+    });
+  const client = controllerClient();
   serveMemberInfo(rpc, o.addresses);
   const sets = new RemoteSets({
     transport: o.views,
@@ -145,14 +148,7 @@ export function wireClusterAccess(o: ClusterAccessOptions): ClusterAccess {
     log: o.log.child('controller'),
   });
   // A status answer waits for the controller a short while only.
-  const statusClient = new ControllerClient({
-    selfId,
-    voters,
-    requests: new PeerRequests(view, runtime, peerRequestTiming(o.timing)),
-    ...(local ? { local } : {}),
-    runtime,
-    giveUpMs: STATUS_CONTROLLER_WAIT_MS,
-  });
+  const statusClient = controllerClient(STATUS_CONTROLLER_WAIT_MS);
   const statusSource = {
     setId: o.setId,
     group: o.setGroup,

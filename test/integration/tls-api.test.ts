@@ -11,12 +11,11 @@ import path from 'node:path';
 import * as tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 
-import type { CliIo } from '../../src/cli/cli-io';
-import { runCli } from '../../src/cli/run';
 import { CmqClient, type CmqClientOptions } from '../../src/client/client';
 import { CmqNetworkError } from '../../src/client/errors';
 import { startServer, type StartedServer } from '../../src/node/server';
 import type { ServerOptions } from '../../src/node/server-options';
+import { runCliCaptured, type CliRun } from '../helpers/cli-in-process';
 import { fixture, fixturePath } from '../helpers/tls-fixtures';
 
 const dirs: string[] = [];
@@ -41,24 +40,8 @@ async function withClient<T>(opts: CmqClientOptions, fn: (c: CmqClient) => Promi
 }
 
 /** Runs the CLI in this process with the real client; returns exit code and output. */
-async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    env,
-    stdinLines: async function* () {
-      await Promise.resolve();
-      yield* [];
-    },
-    signal: new AbortController().signal,
-  };
-  const code = await runCli(argv, io, {
-    makeClient: (o) => new CmqClient({ ...o, retries: 0 }),
-    startServer: () => Promise.reject(new Error('not in this test')),
-  });
-  return { code, out, err };
+function cli(argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCliCaptured(argv, (o) => new CmqClient({ ...o, retries: 0 }), env);
 }
 
 /** The subject CN of the certificate a fresh TLS connection to `port` is served. */

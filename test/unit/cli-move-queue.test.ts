@@ -4,27 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { runCli } from '../../src/cli/run';
-import type { CliClient, CliIo } from '../../src/cli/cli-io';
+import type { CliClient } from '../../src/cli/cli-io';
+import { runCliCaptured, type CliRun } from '../helpers/cli-in-process';
 import { InMemoryCmq } from '../../src/client/fake';
 
 type Answer = { fromSet: number; toSet: number; phase: 'copying' | 'cutover' | 'done'; sourceMessages: number };
 
-async function run(argv: string[], client: object): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    env: {},
-    stdinLines: async function* () {
-      await Promise.resolve();
-      yield* [];
-    },
-    signal: new AbortController().signal,
-  };
-  const code = await runCli(argv, io, { makeClient: () => client as CliClient, startServer: () => Promise.reject(new Error('no server')) });
-  return { code, out, err };
+function run(argv: string[], client: object): Promise<CliRun> {
+  return runCliCaptured(argv, () => client as CliClient);
 }
 
 /** A server whose move goes copying -> cutover -> done, one step per request. */

@@ -7,26 +7,10 @@ import assert from 'node:assert/strict';
 import { attributeParams } from '../../src/client/client';
 import type { QueueAttributesRequest } from '../../src/client/types';
 import { InMemoryCmq } from '../../src/client/fake';
-import type { CliDeps, CliIo } from '../../src/cli/cli-io';
-import { runCli } from '../../src/cli/run';
+import { runCliCaptured, type CliRun } from '../helpers/cli-in-process';
 
-function run(cmq: InMemoryCmq, argv: string[]): Promise<{ code: number; err: string[] }> {
-  const err: string[] = [];
-  const io: CliIo = {
-    out: () => undefined,
-    err: (l) => err.push(l),
-    env: {},
-    stdinLines: async function* () {
-      await Promise.resolve();
-      yield* [];
-    },
-    signal: new AbortController().signal,
-  };
-  const deps: CliDeps = {
-    makeClient: () => cmq,
-    startServer: () => Promise.reject(new Error('no server here')),
-  };
-  return runCli(argv, io, deps).then((code) => ({ code, err }));
+function run(cmq: InMemoryCmq, argv: string[]): Promise<CliRun> {
+  return runCliCaptured(argv, () => cmq);
 }
 
 void test('queue create / queue set --shards send shards; out of range is a usage error; one set refuses more than one', async () => {

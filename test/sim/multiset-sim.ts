@@ -50,6 +50,7 @@ import type { LogEntry } from '../../src/storage/types';
 import { CrossSetHistory } from './cross-set-history';
 import { installMultiSetPatch, type MultiSetBug } from './multiset-sim-bugs';
 import { Prng } from './prng';
+import { issueCall } from './client-call';
 import { bodyFor, bodyIdOf, QueueCheckFailure, QueueHistory, type QueueCheck } from './queue-history';
 import { CALM, SimNetwork, type SimHostNetwork } from './sim-network';
 import { diskDigest, SimMachine } from './sim-machine';
@@ -932,29 +933,13 @@ export class MultiSetSimulation {
    * must answer within the client's timeout, whatever set holds the queue.
    */
   private issue<T>(client: Client, member: Member, p: Promise<T>, done: (value: T | undefined) => void): void {
-    client.busy = true;
-    let finished = false;
-    const startedMs = this.scheduler.nowMs;
-    const runtime = member.runtime;
-    const finish = (v: T | undefined, timedOut = false): void => {
-      if (finished) return;
-      finished = true;
-      if (timedOut && runtime.alive && runtime === member.runtime && runtime.frozenUntilMs < startedMs) {
-        if (this.answersDueFromMs !== 0 && startedMs >= this.answersDueFromMs) {
-          this.stats.clientTimeouts++;
-          this.fail('unanswered', `a call on ${member.id} issued at ${startedMs - EPOCH_MS} ms, after the faults healed, was not answered within ${CLIENT_TIMEOUT_MS} ms`);
-        } else this.stats.slowDuringFaults++;
-      }
-      client.busy = false;
-      try {
-        done(v);
-      } catch (err) {
-        if (err instanceof QueueCheckFailure) this.fail(err.check, err.message);
-        else this.fail('exception', err instanceof Error ? (err.stack ?? err.message) : String(err));
-      }
+    const unanswered = (startedMs: number): void => {
+      if (this.answersDueFromMs !== 0 && startedMs >= this.answersDueFromMs) {
+        this.stats.clientTimeouts++;
+        this.fail('unanswered', `a call on ${member.id} issued at ${startedMs - EPOCH_MS} ms, after the faults healed, was not answered within ${CLIENT_TIMEOUT_MS} ms`);
+      } else this.stats.slowDuringFaults++;
     };
-    this.scheduler.schedule(CLIENT_TIMEOUT_MS, () => finish(undefined, true));
-    p.then((v) => finish(v), () => finish(undefined));
+    issueCall({ scheduler: this.scheduler, timeoutMs: CLIENT_TIMEOUT_MS, currentRuntime: () => member.runtime, unanswered, fail: (c, m) => this.fail(c, m) }, client, p, done);
   }
 
   // ---- faults ----------------------------------------------------------------------------------

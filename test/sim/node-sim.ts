@@ -50,6 +50,7 @@ import { installPatch, type PatchBug } from './node-sim-bugs';
 import { parseRecordBounds } from './node-sim-disk';
 import { FIFO_DLQ, FIFO_MAX_RECEIVES, FIFO_QUEUE, FIFO_QUEUES, FifoWorkload, type FifoClient, type FifoTarget, type FifoWorkloadStats } from './node-sim-fifo';
 import { Prng } from './prng';
+import { issueCall } from './client-call';
 import { bodyFor, bodyIdOf, dedupIdOf, emptyHistoryStats, QueueCheckFailure, QueueHistory, type HistoryStats, type QueueCheck } from './queue-history';
 import { CALM, SimNetwork, type SimHostNetwork } from './sim-network';
 import type { SimFs } from './sim-fs';
@@ -601,27 +602,11 @@ export class NodeSimulation {
    * refused with an error (cut off from the leader, no leader, no quorum), never left hanging.
    */
   private issue<T>(client: FifoClient, member: Member, p: Promise<T>, done: (value: T | undefined) => void): void {
-    client.busy = true;
-    let finished = false;
-    const startedMs = this.scheduler.nowMs;
-    const runtime = member.runtime;
-    const finish = (v: T | undefined, timedOut = false): void => {
-      if (finished) return;
-      finished = true;
-      if (timedOut && runtime.alive && runtime === member.runtime && runtime.frozenUntilMs < startedMs) {
-        this.stats.clientTimeouts++;
-        this.fail('unanswered', `a call on ${member.id} issued at ${startedMs - EPOCH_MS} ms was not answered within ${CLIENT_TIMEOUT_MS} ms (the member was up and not frozen)`);
-      }
-      client.busy = false;
-      try {
-        done(v);
-      } catch (err) {
-        if (err instanceof QueueCheckFailure) this.fail(err.check, err.message);
-        else this.fail('exception', err instanceof Error ? (err.stack ?? err.message) : String(err));
-      }
+    const unanswered = (startedMs: number): void => {
+      this.stats.clientTimeouts++;
+      this.fail('unanswered', `a call on ${member.id} issued at ${startedMs - EPOCH_MS} ms was not answered within ${CLIENT_TIMEOUT_MS} ms (the member was up and not frozen)`);
     };
-    this.scheduler.schedule(CLIENT_TIMEOUT_MS, () => finish(undefined, true));
-    p.then((v) => finish(v), () => finish(undefined));
+    issueCall({ scheduler: this.scheduler, timeoutMs: CLIENT_TIMEOUT_MS, currentRuntime: () => member.runtime, unanswered, fail: (c, m) => this.fail(c, m) }, client, p, done);
   }
 
   /** Mostly a busy queue; now and then the slow one. */

@@ -71,7 +71,7 @@ void test('the route of a queue whose shard moves: its shards, the target last; 
   assert.deepEqual(servedShards({ type: 'queue', shards: [1, 2], change: undefined }), { shards: [1, 2], move: undefined });
 });
 
-void test('moveQueue of a sharded queue: without fromSet refused naming the shards\' sets; a set without a shard, a target holding one, FIFO refused', async () => {
+void test('moveQueue of a sharded queue: without fromSet refused naming the shards\' sets; a set without a shard and a target holding one refused', async () => {
   const c = cluster(4);
   await twoShards(c, 'wide');
   const bare = await c.svc.moveQueue(ctx, 'wide', 3);

@@ -759,7 +759,7 @@ const clusterMoveQueue: CommandSpec = {
     const c = ctx.client() as Partial<QueueMoveClient>;
     if (typeof c.moveQueue !== 'function') throw new UsageError('cluster move-queue needs a server endpoint');
     const client = c as QueueMoveClient;
-    const what = from === undefined ? `queue ${name}` : `queue ${name}'s shard from set ${from}`;
+    const what = from === undefined ? `queue ${name}` : `queue ${name} (the shard from set ${from})`;
     const show = (r: Awaited<ReturnType<QueueMoveClient['moveQueue']>>): void =>
       ctx.io.out(ctx.json ? formatJson(r) : r.phase === 'done' ? `${what} is on set ${r.toSet}` : `${what}: moving from set ${r.fromSet} to set ${r.toSet} (${r.phase}, ${r.sourceMessages} messages left on set ${r.fromSet})`);
     let r = await client.moveQueue(name, to, from);

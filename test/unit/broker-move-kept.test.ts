@@ -314,7 +314,7 @@ test('a kept moved message keeps its receive count through a rewind on the targe
   const target = new BrokerHarness();
   target.timeMs = source.timeMs;
   target.ok({ kind: 'createQueue', queueName: 'q', attrs: { rewindSeconds: 3600 } });
-  target.ok(moved('q', 'm', due!.moveOrigin!));
+  target.ok(moved('q', 'm', due!.moveOrigin));
   assert.deepEqual(attrs(target), { active: 0, inflight: 0, rewind: 1 });
   assert.equal(rewound(target, sec(t)), 3);
   // The same on a source that had not moved it.

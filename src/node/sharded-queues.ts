@@ -311,8 +311,11 @@ export class ShardedQueues {
     const k = route.shards.length;
     const key = command.options?.[0]?.dedupId;
     const first = sendShard(route, key);
-    // The source of a moving shard takes no new message (it is being emptied; sendShard gives its turn to the target).
-    const sets = Array.from({ length: k }, (_, i) => route.shards[(first + i) % k]!).filter((set, i) => i === 0 || set !== route.move?.from);
+    // The source of a moving shard is being emptied: sendShard gives its turn to the target, and
+    // it is tried last, only when no other set could take the send (the mover moves it on).
+    const inTurn = Array.from({ length: k }, (_, i) => route.shards[(first + i) % k]!);
+    const from = route.move?.from;
+    const sets = from === undefined ? inTurn : [...inTurn.filter((set) => set !== from), from];
     const tries = key === undefined ? sets.length : 1;
     let answer: CommandResult = fail('notApplied');
     for (let i = 0; i < tries; i++) {

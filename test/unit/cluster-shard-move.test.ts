@@ -251,3 +251,16 @@ void test('the mover drains the shard into its target, waits for the one in flig
   const total = [2, 3].reduce((n, id) => n + c.set(id).counts('q').active + c.set(id).counts('q').inactive, 0);
   assert.equal(total, 9, 'the 7 left and both late ones');
 });
+
+void test('while a shard moves and its target cannot be reached, a send goes to another shard, and to the moving source only when nothing else takes it', async () => {
+  const c = cluster(3);
+  await twoShards(c, 'q');
+  assert.ok((await c.svc.moveQueue(ctx, 'q', 3, 1)).ok);
+  c.set(3).down = true;
+  for (let i = 0; i < 4; i++) await send(c.svc, 'q', `m${i}`);
+  assert.equal(c.set(2).counts('q').active, 4, 'the other shard takes them');
+  assert.equal(c.set(1).counts('q').active, 0);
+  c.set(2).down = true;
+  await send(c.svc, 'q', 'last-resort');
+  assert.equal(c.set(1).counts('q').active, 1, 'the source, last: its mover moves it on');
+});

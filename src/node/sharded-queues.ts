@@ -15,7 +15,7 @@ import { errorKind, fail, KIND_APPLIED, type ErrorResult } from '../protocol/err
 import type { Logger } from '../protocol/log';
 import type { DeliveredMessage, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
-import type { CachedRoute, RouteCache } from './route-cache';
+import { shardCount, type CachedRoute, type RouteCache } from './route-cache';
 import { groupOfId, mergeAttributes, receiveStart, reassembleFailures, sendShard, shardCreateAttrs, shardedAttrsRefusal, splitByShard, unboundPolicyRefusal } from './shards';
 
 /** While a receive waits, each shard in turn is waited on this long before the next is asked. */
@@ -187,6 +187,11 @@ export class ShardedQueues {
    */
   private async grow(ctx: RequestContext, rec: EntityRecord, shards: number): Promise<CachedRoute | ErrorResult> {
     const name = rec.name;
+    // Refused, not queued behind the move: the controller keeps one route change per queue, and a
+    // growth placed while a shard moves could pick the move's target (the controller refuses
+    // that set) or leave the operator unsure which of the two ran. Grow once the move is done.
+    const moving = rec.change?.type === 'move' ? rec.change : undefined;
+    if (moving !== undefined) return fail('routeChangeRunning', undefined, `(shard ${moving.shard} is moving from set ${moving.from} to set ${moving.to}; grow the queue once the move is done)`);
     const a0 = await this.svc(rec.shards[0]!).getQueueAttributes(ctx, name);
     if (!a0.ok) return a0;
     let e = rec;
@@ -306,10 +311,15 @@ export class ShardedQueues {
     const k = route.shards.length;
     const key = command.options?.[0]?.dedupId;
     const first = sendShard(route, key);
-    const tries = key === undefined ? k : 1;
+    // The source of a moving shard is being emptied: sendShard gives its turn to the target, and
+    // it is tried last, only when no other set could take the send (the mover moves it on).
+    const inTurn = Array.from({ length: k }, (_, i) => route.shards[(first + i) % k]!);
+    const from = route.move?.from;
+    const sets = from === undefined ? inTurn : [...inTurn.filter((set) => set !== from), from];
+    const tries = key === undefined ? sets.length : 1;
     let answer: CommandResult = fail('notApplied');
     for (let i = 0; i < tries; i++) {
-      const set = route.shards[(first + i) % k]!;
+      const set = sets[i]!;
       const r = await this.svc(set).submit(ctx, command);
       // A move's emptied source takes nothing: the target's answer (notApplied: retry) stands.
       if (sourceGone(route, set, r)) continue;
@@ -494,9 +504,13 @@ export class ShardedQueues {
     }
     if (all.length === 0) return fail('queueNotExist');
     if (route.move !== undefined) {
-      // One queue on its way to another set: the target's settings (the source may be gone), both counts.
-      const merged = mergeAttributes(all.length === 2 ? [all[1]!, all[0]!] : all);
-      delete merged.shards;
+      // A shard on its way to another set: the source and the target both count; the settings are
+      // the target's (the source may be gone, and the target is a shard like the others), and the
+      // queue has as many shards as before (a one-shard queue says none, as it did before its move).
+      const merged = mergeAttributes([all[all.length - 1]!, ...all.slice(0, -1)]);
+      const k = shardCount(route);
+      if (k === 1) delete merged.shards;
+      else merged.shards = k;
       return { ok: true, attributes: merged };
     }
     return { ok: true, attributes: mergeAttributes(all) };

@@ -91,11 +91,11 @@ function bodiesOf(set: FakeSet, name: string): string[] {
   return out.sort();
 }
 
-void test('moveQueue: refused for a missing, sharded or FIFO queue; the target is checked by the controller', async () => {
+void test('moveQueue: refused for a missing or FIFO queue, and a sharded one without fromSet; the target is checked by the controller', async () => {
   const c = cluster(3);
   assert.equal(errorOf(await c.svc.moveQueue(ctx, 'nope', 2)), 'queueNotExist');
   await ok(c.svc, { kind: 'createQueue', queueName: 'wide', attrs: {}, shards: 2 });
-  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'wide', 3)), 'queueMoveUnsupported');
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'wide', 3)), 'missingParam');
   await queueOnSet1(c, 'plain', []);
   const fifo = await c.controller.submit({ kind: 'createEntity', type: 'queue', name: 'ordered.fifo', setId: 1 });
   assert.ok(fifo.ok);

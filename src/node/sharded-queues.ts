@@ -59,6 +59,21 @@ function sourceGone(route: CachedRoute, set: number, r: object): boolean {
   return route.move !== undefined && set === route.move.from && isError(r) && r.error === 'queueNotExist';
 }
 
+/**
+ * The target of a move that answers the queue does not exist: the controller recorded the move
+ * before the queue was made there (moveQueue, then the mover, create it at once after). Until then
+ * the source holds the queue whole, so the target counts as an empty shard for sends and reads;
+ * "the queue does not exist" would be false. (Both ends missing is a stale route, answered as such.)
+ */
+function targetPending(route: CachedRoute, set: number, r: object): boolean {
+  return route.move !== undefined && set === route.move.to && isError(r) && r.error === 'queueNotExist';
+}
+
+/** An end of a move that holds no copy of the queue now: an empty shard, not a stale route. */
+function moveEndAbsent(route: CachedRoute, set: number, r: object): boolean {
+  return sourceGone(route, set, r) || targetPending(route, set, r);
+}
+
 /** The error of a call every shard failed: a stale route's sign first (queueNotExist), then one that may have applied. */
 function allFailed(errors: readonly ErrorResult[]): ErrorResult {
   return errors.find((e) => e.error === 'queueNotExist') ?? errors.find((e) => e.error === 'outcomeUnknown' || e.error === 'internalError') ?? errors[0]!;
@@ -320,7 +335,14 @@ export class ShardedQueues {
     let answer: CommandResult = fail('notApplied');
     for (let i = 0; i < tries; i++) {
       const set = sets[i]!;
-      const r = await this.svc(set).submit(ctx, command);
+      let r = await this.svc(set).submit(ctx, command);
+      // A target not made yet: the source still holds that shard whole, and takes the send in its
+      // place (with a deduplication id too: it stays on its shard). Both ends without the queue is a
+      // stale route, answered as such.
+      if (from !== undefined && targetPending(route, set, r)) {
+        r = await this.svc(from).submit(ctx, command);
+        if (sourceGone(route, from, r)) return r;
+      }
       // A move's emptied source takes nothing: the target's answer (notApplied: retry) stands.
       if (sourceGone(route, set, r)) continue;
       answer = r;
@@ -344,7 +366,7 @@ export class ShardedQueues {
     let asked = k;
     for (const set of order) {
       const r = await this.svc(set).receive(ctx, name, numOfMsg - got.length, 0, options);
-      if (sourceGone(route, set, r)) {
+      if (moveEndAbsent(route, set, r)) {
         asked--;
         continue;
       }
@@ -369,6 +391,7 @@ export class ShardedQueues {
         asked--; // deleted during the wait: the target alone from now on
         continue;
       }
+      if (targetPending(route, set, r)) continue; // made there any moment: asked again in its turn
       if (!r.ok) {
         if (r.error === 'queueNotExist') return r;
         continue;
@@ -395,7 +418,7 @@ export class ShardedQueues {
     for (let i = 0; i < k && messages.length < command.numOfMsg; i++) {
       const set = route.shards[(start + i) % k]!;
       const r = await this.svc(set).submit(ctx, { ...command, numOfMsg: command.numOfMsg - messages.length });
-      if (sourceGone(route, set, r)) asked--;
+      if (moveEndAbsent(route, set, r)) asked--;
       else if (!r.ok) errors.push(r);
       else if (r.kind === 'receiveMessages') messages.push(...r.messages);
     }
@@ -495,7 +518,7 @@ export class ShardedQueues {
     const all: QueueAttributes[] = [];
     for (let shard = 0; shard < answers.length; shard++) {
       const a = answers[shard]!;
-      if (sourceGone(route, route.shards[shard]!, a)) continue;
+      if (moveEndAbsent(route, route.shards[shard]!, a)) continue;
       if (!a.ok) {
         if (a.error === 'queueNotExist') return a;
         return fail('notApplied', undefined, `shard ${shard} of queue ${name} (set ${route.shards[shard]}) could not answer (${detailOf(a)}); retry`);

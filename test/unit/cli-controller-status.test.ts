@@ -1,6 +1,7 @@
 // The controller part of the status: what a node with a controller adds to its OpencmqClusterStatus
-// answer (and that every other call still runs on the node's own service), and the lines
-// `opencmq cluster status` prints from it (none for members without a controller).
+// answer (the sets and the route changes under way, each read on its own so one failing leaves the
+// other; every other call still runs on the node's own service), and the lines `opencmq cluster
+// status` prints from it (none for members without a controller).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 

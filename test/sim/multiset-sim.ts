@@ -230,10 +230,14 @@ const DL_SOURCES = [
 const MAX_RECEIVE_COUNT = 2;
 const DL_SOURCE_NAMES: readonly string[] = DL_SOURCES.map((q) => q.name);
 const DL_QUEUES = [DEAD, ...DL_SOURCES];
-/** A consumer of a dead-letter source leaves this share of what it gets undeleted (so messages reach maxReceiveCount). */
+/**
+ * A consumer of a dead-letter source leaves this share of what it gets undeleted (so messages
+ * reach maxReceiveCount), and of the dead-letter queue this share (so a redrive finds some there).
+ */
 const DL_ABANDON = 0.4;
+const DLQ_ABANDON = 0.3;
 /** Per step, the chance that the operator redrives the dead-letter queue (sends its messages back to their sources). */
-const REDRIVE_CHANCE = 0.003;
+const REDRIVE_CHANCE = 0.006;
 const REDRIVER = 'redriver';
 const ALL_QUEUES = [...QUEUES, WIDE, ...SUB_QUEUES, ...DL_QUEUES];
 /** Published bodies get ids from here (sent bodies count up from 1). */
@@ -1000,7 +1004,7 @@ export class MultiSetSimulation {
           this.clientDelivery(member.id, queue, msg.msgId, msg.receiptHandle, msg.bodyBytes);
           const roll = this.rng.next();
           // Left undeleted: visible again after its timeout (a source's, received maxReceiveCount times, is dead-lettered).
-          if (roll < (DL_SOURCE_NAMES.includes(queue) ? DL_ABANDON : 0.1)) continue;
+          if (roll < (DL_SOURCE_NAMES.includes(queue) ? DL_ABANDON : queue === DEAD.name ? DLQ_ABANDON : 0.1)) continue;
           const vis = (ALL_QUEUES.find((q) => q.name === queue)?.visibilityTimeout ?? 1) * 1000;
           const after = roll < 0.85 ? this.rng.int(0, vis / 2) : this.rng.int(vis, vis * 2);
           c.held.push({ queue, handle: msg.receiptHandle, deleteAtMs: this.scheduler.nowMs + after });

@@ -65,7 +65,7 @@ const COVERAGE: [keyof MultiSetSimStats, number][] = [
   ['deadLetteredAcrossSets', SEEDS * 5],
   ['remoteDeadLetters', SEEDS * 5],
   ['redrives', 2],
-  ['redriven', 2],
+  ['redriven', 1],
 ];
 
 test(`multi-set simulation: ${SEEDS} seeds x ${DURATION_MS / 1000} s keep every queue and topic guarantee across three sets`, { timeout: TIMEOUT_MS }, async () => {

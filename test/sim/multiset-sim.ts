@@ -1004,7 +1004,9 @@ export class MultiSetSimulation {
           this.clientDelivery(member.id, queue, msg.msgId, msg.receiptHandle, msg.bodyBytes);
           const roll = this.rng.next();
           // Left undeleted: visible again after its timeout (a source's, received maxReceiveCount times, is dead-lettered).
-          if (roll < (DL_SOURCE_NAMES.includes(queue) ? DL_ABANDON : queue === DEAD.name ? DLQ_ABANDON : 0.1)) continue;
+          // In the drain the dead-letter queue and its sources are abandoned as rarely as the others, so they empty.
+          const abandon = !this.producing ? 0.1 : DL_SOURCE_NAMES.includes(queue) ? DL_ABANDON : queue === DEAD.name ? DLQ_ABANDON : 0.1;
+          if (roll < abandon) continue;
           const vis = (ALL_QUEUES.find((q) => q.name === queue)?.visibilityTimeout ?? 1) * 1000;
           const after = roll < 0.85 ? this.rng.int(0, vis / 2) : this.rng.int(vis, vis * 2);
           c.held.push({ queue, handle: msg.receiptHandle, deleteAtMs: this.scheduler.nowMs + after });

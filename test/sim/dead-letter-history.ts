@@ -58,6 +58,9 @@ interface Deleted {
 }
 
 export interface DeadLetterStats {
+  /** Deliveries (receive entries' messages) and accepted deletes, in these queues on every set. */
+  deliveries: number;
+  deletes: number;
   /** Deliveries from the dead-letter queue of a body delivered from its source before. */
   deadLettered: number;
   /** Of which its last source delivery was on another set (the dead letter crossed sets). */
@@ -78,7 +81,7 @@ export class DeadLetterHistory {
   private readonly deliveries = new Map<number, Delivery[]>();
   private readonly byHandle = new Map<string, Delivery>();
   private readonly deletedAt = new Map<number, Deleted>();
-  readonly stats: DeadLetterStats = { deadLettered: 0, deadLetteredAcrossSets: 0, remoteDeadLetters: 0, redriven: 0, copies: 0 };
+  readonly stats: DeadLetterStats = { deliveries: 0, deletes: 0, deadLettered: 0, deadLetteredAcrossSets: 0, remoteDeadLetters: 0, redriven: 0, copies: 0 };
 
   constructor(
     private readonly route: DeadLetterRoute,
@@ -151,6 +154,7 @@ export class DeadLetterHistory {
     list.push(d);
     this.deliveries.set(bodyId, list);
     this.byHandle.set(`${group}:${handle}`, d);
+    this.stats.deliveries++;
   }
 
   /** A delete entry of set `group` accepted `handles` at log time `timeMs`. */
@@ -167,6 +171,7 @@ export class DeadLetterHistory {
         throw new DeadLetterCheckFailure('deletedTwice', `body m${bodyId} deleted as ${before.msgId} (set ${before.group + 1}, index ${before.index}, t=${before.timeMs}) and again as ${d.msgId} from ${d.queue} (set ${group + 1}, index ${index}, t=${timeMs})`);
       }
       this.deletedAt.set(bodyId, del);
+      this.stats.deletes++;
       // A delivery seen before this delete (sets apply at their own pace) but decided after it.
       const later = (this.deliveries.get(bodyId) ?? []).find((x) => x !== d && this.after(x, del));
       if (later !== undefined) this.deletedThenDelivered(bodyId, del, later);

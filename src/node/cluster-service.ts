@@ -31,12 +31,13 @@ import type { Logger } from '../protocol/log';
 import type { ClusterStatusView, MembershipChange, QueueMoveView, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { SetDirectory } from './remote-sets';
-import { RouteCache, type CachedRoute } from './route-cache';
+import { RouteCache, shardCount, type CachedRoute } from './route-cache';
 import { RouteFreshness } from './route-freshness';
 import { ShardedQueues } from './sharded-queues';
+import { ClusterLists } from './cluster-lists';
 import { shardedAttrsRefusal } from './shards';
 import { isQueueMoveSend } from './outbox';
-import { createMoveTarget } from './queue-move';
+import { startQueueMove } from './queue-move-start';
 
 /** What the access layer asks of the controller (the ControllerClient). */
 export interface ControllerAccess {
@@ -80,20 +81,9 @@ function existsOf(type: EntityType): 'queueExists' | 'topicExists' {
   return type === 'queue' ? 'queueExists' : 'topicExists';
 }
 
-/** One item of a list one set gave: its name, and which set listed it. */
-interface Listed<I> {
-  name: string;
-  item: I;
-  setId: number;
-}
-
 /** In place of a set id: a queue of several shards, on no one set (see attributesWhere). */
 const SHARDED_SET = -1;
 
-/** The broker's list order: names by UTF-16 code units, as `<` compares them. */
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 export class ClusterQueueService implements QueueService {
   private readonly cache: RouteCache;
@@ -102,6 +92,7 @@ export class ClusterQueueService implements QueueService {
   /** Routes being read again in the background (entityKey-like `type:name`). */
   private readonly rechecking = new Set<string>();
   private readonly sharded: ShardedQueues;
+  private readonly lists: ClusterLists;
 
   constructor(private readonly opts: ClusterServiceOptions) {
     this.cache = new RouteCache(opts.routeCacheMax);
@@ -121,6 +112,7 @@ export class ClusterQueueService implements QueueService {
       sawEpoch: (e) => this.freshness.saw(e),
       ...(opts.pollSliceSeconds !== undefined ? { pollSliceSeconds: opts.pollSliceSeconds } : {}),
     });
+    this.lists = new ClusterLists({ ownSetId: opts.ownSetId, controller: opts.controller, serviceOf: (id) => this.serviceOf(id), cache: this.cache });
   }
 
   private serviceOf(setId: number): QueueService {
@@ -380,8 +372,10 @@ export class ClusterQueueService implements QueueService {
         return (await this.remoteBindRefusal(ctx, name, src.attributes.sqs.fifo, dlq.attributes, isDeadLetterQueue)) ?? s.submit(ctx, remote);
       },
       async (route) => {
-        // A queue being moved has two sets for a while, not shards: its policy waits for the move's end.
-        if (route.move !== undefined) return fail('shardedUnsupported', 'dead-letter policies', '(the queue is moving to another set; set it once the move is done)');
+        // A one-shard queue being moved has two sets for a while, not shards: its policy (local or
+        // remote by where the dead-letter queue is) waits for the move's end. A queue of several
+        // shards binds it remote on every one, the moving shard's source and target alike.
+        if (route.move !== undefined && shardCount(route) === 1) return fail('shardedUnsupported', 'dead-letter policies', '(the queue is moving to another set; set it once the move is done)');
         // Its own dead-letter queue: every shard's set refuses it as it refuses any queue's.
         if (dlqName === name) return this.sharded.submit(ctx, route, remote);
         if (isError(dlq)) return fail('dlqNotExist');
@@ -448,8 +442,8 @@ export class ClusterQueueService implements QueueService {
     if (r.ok) return r.queueList;
     // Not a queue (yet): no queue names it on its own set; those naming it elsewhere still count.
     if (r.error !== 'queueNotExist') return r;
-    const elsewhere = await this.remoteSources(ctx, dlqName, undefined);
-    return isError(elsewhere) ? elsewhere : this.onceEach(elsewhere).map((x) => x.item);
+    const elsewhere = await this.lists.remoteSources(ctx, dlqName, undefined);
+    return isError(elsewhere) ? elsewhere : this.lists.onceEach(elsewhere).map((x) => x.item);
   }
 
   /**
@@ -461,11 +455,11 @@ export class ClusterQueueService implements QueueService {
    */
   private async deleteQueue(ctx: RequestContext, command: Extract<Command, { kind: 'deleteQueue' }>): Promise<CommandResult> {
     const name = command.queueName;
-    const elsewhere = await this.remoteSources(ctx, name, undefined);
+    const elsewhere = await this.lists.remoteSources(ctx, name, undefined);
     if (isError(elsewhere)) {
       this.log.warn(`deleting queue ${name} without knowing whether queues on other sets name it as their dead-letter queue: ${elsewhere.detail ?? elsewhere.error}`, { queue: name });
     } else if (elsewhere.length > 0) {
-      return fail('dlqDeleteInUse', undefined, `(the dead-letter queue of ${this.onceEach(elsewhere).map((i) => i.name).join(', ')} on other sets)`);
+      return fail('dlqDeleteInUse', undefined, `(the dead-letter queue of ${this.lists.onceEach(elsewhere).map((i) => i.name).join(', ')} on other sets)`);
     }
     return this.delete(ctx, 'queue', name, command);
   }
@@ -636,48 +630,10 @@ export class ClusterQueueService implements QueueService {
       },
     );
     if (isError(home)) return home;
-    const others = await this.remoteSources(ctx, deadLetterQueueName, searchWord);
+    const others = await this.lists.remoteSources(ctx, deadLetterQueueName, searchWord);
     if (isError(others)) return others;
-    const all = this.onceEach([...home.queueList.map((q) => ({ name: q.queueName, item: q, setId: home.setId })), ...others]);
+    const all = this.lists.onceEach([...home.queueList.map((q) => ({ name: q.queueName, item: q, setId: home.setId })), ...others]);
     return { ok: true, totalCount: all.length, queueList: all.slice(offset, offset + limit).map((x) => x.item) };
-  }
-
-  /**
-   * The queues of every set whose dead-letter queue is `dlqName` on another set (`remote`), every
-   * one each set has; a queue of several shards is listed by each of its shards' sets. A set that
-   * answers queueNotExist runs a release that lists only a dead-letter queue it holds: it has none
-   * of these (binding one waits for every member's upgrade).
-   */
-  private async remoteSources(ctx: RequestContext, dlqName: string, searchWord: string | undefined): Promise<Listed<QueueListItem>[] | ErrorResult> {
-    const ids = await this.listSets();
-    if (isError(ids)) return ids;
-    const answers = await Promise.all(ids.map((id) => this.serviceOf(id).listDeadLetterSourceQueues(ctx, dlqName, searchWord, 0, LIMITS.queueCountMax, { remoteOnly: true })));
-    const items: Listed<QueueListItem>[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const a = answers[i]!;
-      if (isError(a)) {
-        if (a.error === 'queueNotExist') continue;
-        return fail('notApplied', undefined, `set ${ids[i]} could not list the sources of ${dlqName} (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
-      }
-      items.push(...a.queueList.map((q) => ({ name: q.queueName, item: q, setId: ids[i]! })));
-    }
-    return items;
-  }
-
-  /**
-   * Items listed by several sets, in the broker's name order and each name once: a queue of several
-   * shards is listed by each of its sets. The item kept is that of the set serving its shard 0 when
-   * the route is cached, else the first.
-   */
-  private onceEach<I>(items: readonly Listed<I>[]): Listed<I>[] {
-    const sorted = [...items].sort((a, b) => byName(a.name, b.name));
-    const once: Listed<I>[] = [];
-    for (const x of sorted) {
-      const prev = once[once.length - 1];
-      if (prev === undefined || prev.name !== x.name) once.push(x);
-      else if (this.cache.peek('queue', x.name)?.shards[0] === x.setId) once[once.length - 1] = x;
-    }
-    return once;
   }
 
   listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
@@ -697,83 +653,11 @@ export class ClusterQueueService implements QueueService {
   }
 
   listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    return this.merged(
-      offset,
-      limit,
-      LIMITS.queueCountMax,
-      async (s, n) => {
-        const r = await s.listQueues(ctx, searchWord, 0, n);
-        return r.ok ? { totalCount: r.totalCount, items: r.queueList.map((q) => ({ name: q.queueName, item: q })) } : r;
-      },
-      (totalCount, items) => ({ ok: true, totalCount, queueList: items }),
-      true,
-    );
+    return this.lists.queues(ctx, searchWord, offset, limit);
   }
 
   listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
-    return this.merged(
-      offset,
-      limit,
-      LIMITS.topicCountMax,
-      async (s, n) => {
-        const r = await s.listTopics(ctx, searchWord, 0, n);
-        return r.ok ? { totalCount: r.totalCount, items: r.topicList.map((t) => ({ name: t.topicName, item: t })) } : r;
-      },
-      (totalCount, items) => ({ ok: true, totalCount, topicList: items }),
-    );
-  }
-
-  /**
-   * One page of a list across every set: each set gives its first offset+limit matches (at most
-   * what one set can hold, `perSetMax`, so an offset past it costs no more), merged in the
-   * broker's name order; totalCount is the sum. A set that cannot answer fails the whole list
-   * (notApplied, naming it): a partial list would look complete.
-   *
-   * With `sharded` (queues: a queue of several shards is listed by each of its sets), each set
-   * gives every match (so duplicates are all seen) and a name is listed, and counted, once
-   * (onceEach).
-   */
-  private async merged<I, R>(
-    offset: number,
-    limit: number,
-    perSetMax: number,
-    list: (s: QueueService, n: number) => Promise<{ totalCount: number; items: { name: string; item: I }[] } | ErrorResult>,
-    page: (totalCount: number, items: I[]) => R,
-    sharded = false,
-  ): Promise<R | ErrorResult> {
-    const ids = await this.listSets();
-    if (isError(ids)) return ids;
-    const n = sharded ? perSetMax : Math.min(offset + limit, perSetMax);
-    const answers = await Promise.all(ids.map((id) => list(this.serviceOf(id), n)));
-    let totalCount = 0;
-    let all: { name: string; item: I; setId: number }[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const a = answers[i]!;
-      if (isError(a)) return fail('notApplied', undefined, `set ${ids[i]} could not list (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
-      totalCount += a.totalCount;
-      all.push(...a.items.map((x) => ({ ...x, setId: ids[i]! })));
-    }
-    all.sort((a, b) => byName(a.name, b.name));
-    if (sharded) {
-      const once = this.onceEach(all);
-      totalCount -= all.length - once.length;
-      all = once;
-    }
-    return page(
-      totalCount,
-      all.slice(offset, offset + limit).map((x) => x.item),
-    );
-  }
-
-  /** Every set's id, as the controller lists them, this node's own included. */
-  private async listSets(): Promise<number[] | ErrorResult> {
-    const sets = await this.opts.controller.read({ kind: 'listSets' });
-    if (!sets.ok) return fail('notApplied', undefined, `the list of sets could not be read from the controller (${sets.error}${sets.detail !== undefined ? ` ${sets.detail}` : ''}); retry`);
-    if (sets.kind !== 'sets') return fail('notApplied', undefined, `the controller answered listSets with ${sets.kind}; retry`);
-    const ids = sets.sets.map((s) => s.id);
-    // This node's set is listed even before it registered (a set holds what it holds).
-    if (!ids.includes(this.opts.ownSetId)) ids.push(this.opts.ownSetId);
-    return ids;
+    return this.lists.topics(ctx, searchWord, offset, limit);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -787,7 +671,8 @@ export class ClusterQueueService implements QueueService {
   private async sendMovedOut(ctx: RequestContext, command: Extract<Command, { kind: 'sendMessages' }>): Promise<CommandResult> {
     const name = command.queueName;
     let route = this.cache.get('queue', name);
-    if (route?.move === undefined) {
+    // A cached move of another shard (an earlier move of this queue) is not this one.
+    if (route?.move === undefined || route.move.from !== this.opts.ownSetId) {
       const fresh = await this.askRoute('queue', name);
       if (isError(fresh)) return fresh;
       route = fresh.route;
@@ -802,6 +687,9 @@ export class ClusterQueueService implements QueueService {
       this.cache.drop('queue', name);
       return fail('notApplied', undefined, `the route of queue ${name} does not show its move away from set ${to} yet; retry`);
     }
+    // Straight to the target: spread over the shards by its deduplication id, it would land on
+    // another shard than the one moving (or on the source again).
+    if (route.move !== undefined) return this.serviceOf(route.move.to).submit(ctx, command);
     return this.runOn(
       { setId: route.shards[0]!, route },
       (s) => s.submit(ctx, command),
@@ -814,52 +702,23 @@ export class ClusterQueueService implements QueueService {
     this.cache.drop('queue', name);
   }
 
-  /**
-   * Starts moving a one-shard queue to set `toSet`: checked here (it exists, has one shard, is not
-   * FIFO), recorded at the controller (beginMove, phase copying), and created on the target with
-   * the source's settings and dead-letter policy (createMoveTarget; existing there already is fine:
-   * a retry). The source set's leader then hands what feeds it on its set over to the route (its
-   * dead-letter sources there, its topics' subscriptions there) and drains it (node/queue-move.ts).
-   * A queue already moving to `toSet` answers that move (a retry); moving elsewhere,
-   * routeChangeRunning.
-   */
-  async moveQueue(ctx: RequestContext, name: string, toSet: number): Promise<ServiceResult<{ move: QueueMoveView }>> {
-    const rec = await this.opts.controller.read({ kind: 'getRoute', type: 'queue', name });
-    if (!rec.ok) return rec.error === 'queueNotExist' ? rec : fail('notApplied', undefined, `the route of queue ${name} could not be read from the controller (${rec.error}); retry`);
-    if (rec.kind !== 'entity') return fail('notApplied', undefined, `the controller answered getRoute with ${rec.kind}; retry`);
-    const e = rec.entity;
-    const c = e.change;
-    if (e.shards.length !== 1) return fail('queueMoveUnsupported', 'a queue of several shards');
-    if (c !== undefined && (c.type !== 'move' || c.to !== toSet)) return fail('routeChangeRunning');
-    const from = e.shards[0]!;
-    // Already there (a move asked again after it completed): nothing to do.
-    if (c === undefined && from === toSet) return { ok: true, move: { from, to: toSet, phase: 'done', sourceMessages: 0 } };
-    const src = await this.serviceOf(from).getQueueAttributes(ctx, e.name);
-    // The source is deleted as the move's last step, just before the route changes.
-    if (!src.ok && src.error === 'queueNotExist' && c !== undefined) return { ok: true, move: { from, to: toSet, phase: c.phase, sourceMessages: 0 } };
-    if (!src.ok) return src;
-    const a = src.attributes;
-    if (a.sqs.fifo) return fail('queueMoveUnsupported', 'FIFO queues', '(a message group keeps its order on one set)');
-    if (c === undefined) {
-      const begun = await this.opts.controller.submit({ kind: 'beginMove', type: 'queue', name: e.name, to: toSet });
-      if (!begun.ok) {
-        if (begun.error === 'outcomeUnknown') return fail('notApplied', undefined, `starting the move at the controller: ${begun.detail ?? 'outcome unknown'}; retry (a move already started answers as started)`);
-        return begun;
-      }
-      if (begun.kind === 'entity') {
-        this.freshness.saw(begun.routeEpoch);
-        this.cache.setEntity(begun.entity, begun.routeEpoch);
-      }
-    }
-    // Asked again while it runs: the mover has made sure of the target (it creates it before moving anything).
-    const made = c !== undefined ? undefined : await createMoveTarget(this.opts.controller, this.serviceOf(toSet), ctx, e.name, toSet, a);
-    if (made !== undefined && !made.ok && made.error !== 'queueExists') {
-      // The move stays recorded: its mover creates the queue on the target before it moves anything.
-      return { ...made, detail: `${made.detail !== undefined ? `${made.detail} ` : ''}(creating the queue on set ${toSet}; the move is recorded and its mover tries again)` };
-    }
-    const phase = c?.type === 'move' ? c.phase : 'copying';
-    if (c === undefined) this.log.info(`moving queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
-    return { ok: true, move: { from, to: toSet, phase, sourceMessages: a.activeMsgNum + a.inactiveMsgNum + a.delayMsgNum } };
+  /** Starts moving a queue, or one shard of a queue of several, to another set (node/queue-move-start.ts). */
+  moveQueue(ctx: RequestContext, name: string, toSet: number, fromSet?: number): Promise<ServiceResult<{ move: QueueMoveView }>> {
+    return startQueueMove(
+      {
+        controller: this.opts.controller,
+        serviceOf: (id) => this.serviceOf(id),
+        log: this.log,
+        sawRoute: (entity, routeEpoch) => {
+          this.freshness.saw(routeEpoch);
+          this.cache.setEntity(entity, routeEpoch);
+        },
+      },
+      ctx,
+      name,
+      toSet,
+      fromSet,
+    );
   }
 
   // ---------------------------------------------------------------------------------------------

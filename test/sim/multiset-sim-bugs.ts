@@ -48,12 +48,12 @@ function isTopicDelivery(command: Command): boolean {
 export function installMultiSetPatch(bug: MultiSetBug): () => void {
   switch (bug) {
     case 'moveDropsDeadLetterPolicy': {
-      // The access layer creates a move's target through this export (the mover, asked later, finds it there).
+      // The access layer's move start creates the target through this export (the mover, asked later, finds it there).
       const mod = queueMove as unknown as { createMoveTarget: typeof queueMove.createMoveTarget };
       const original = mod.createMoveTarget;
-      mod.createMoveTarget = (controller, target, ctx, name, to, src) => {
+      mod.createMoveTarget = (controller, target, ctx, name, to, src, ...rest) => {
         const { deadLetterPolicy: _dropped, ...withoutPolicy } = src;
-        return original(controller, target, ctx, name, to, withoutPolicy);
+        return original(controller, target, ctx, name, to, withoutPolicy, ...rest);
       };
       return () => {
         mod.createMoveTarget = original;

@@ -95,7 +95,7 @@ export interface MultiSetSimStats {
   lostWrites: number;
   fatalStops: number;
   elections: number;
-  /** Queues placed on each set (index set id - 1), as the controller routes them at the end. */
+  /** Queues placed on each set (index set id - 1), as the controller placed them at the start. */
   queuesPerSet: number[];
   /** Shards the growing queue has at the end. */
   shards: number;
@@ -702,6 +702,8 @@ export class MultiSetSimulation {
     }
     await this.readPlacement();
     this.trace(`placed: ${[...this.placed].map(([n, s]) => `${n} on set ${s}`).join(', ')}; topic ${TOPIC} on set ${this.topicSet}`);
+    // Where placement put them (five of them move later, so the end says little about placement).
+    for (const [, setId] of this.placed) if (setId >= 1 && setId <= SETS.length) this.stats.queuesPerSet[setId - 1]!++;
     for (const q of this.moving.values()) {
       const at = this.placed.get(q.name);
       if (at === undefined) throw new SimAbort('setup', `no route of ${q.name} read from the controller`);
@@ -1410,7 +1412,6 @@ export class MultiSetSimulation {
     this.stats.redriven = dl.redriven;
     this.stats.shards = this.wideShards;
     this.stats.droppedWithQueue = [...this.acked].filter((b) => this.dropped.has(b)).length;
-    for (const [, setId] of this.placed) if (setId >= 1 && setId <= SETS.length) this.stats.queuesPerSet[setId - 1]!++;
     const digest = await diskDigest(this.members.values(), JSON.stringify(this.stats));
     const r: MultiSetSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest, replay: this.replayCommand() };
     if (this.failure) r.failure = { check: this.failure.check, message: this.failure.message, atMs: this.scheduler.nowMs - EPOCH_MS };

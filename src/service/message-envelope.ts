@@ -138,6 +138,26 @@ export function writeEnvelopes(parts: readonly EnvelopeParts[]): WrittenEnvelope
   });
 }
 
+/**
+ * Envelopes of a plain send are cut from slabs of this size, as Node's own pool serves small
+ * allocations: a send's envelopes live until its command is encoded (the command's payload is a
+ * copy), and a fresh buffer of a batch's ten kilobytes costs more than writing them.
+ */
+const ENVELOPE_SLAB_BYTES = 256 * 1024;
+let envelopeSlab = Buffer.allocUnsafeSlow(0);
+let envelopeSlabAt = 0;
+
+function envelopeSpace(n: number): Buffer {
+  if (n > ENVELOPE_SLAB_BYTES / 8) return Buffer.allocUnsafe(n);
+  if (envelopeSlabAt + n > envelopeSlab.length) {
+    envelopeSlab = Buffer.allocUnsafeSlow(ENVELOPE_SLAB_BYTES);
+    envelopeSlabAt = 0;
+  }
+  const out = envelopeSlab.subarray(envelopeSlabAt, envelopeSlabAt + n);
+  envelopeSlabAt = (envelopeSlabAt + n + 7) & ~7;
+  return out;
+}
+
 /** Where an envelope's body digest starts (after the version byte), and its length. */
 export const ENVELOPE_DIGEST_AT = 1;
 export const ENVELOPE_DIGEST_BYTES = MD5_BYTES;
@@ -151,7 +171,7 @@ export function writeEnvelopesFrom(head: Uint8Array, source: Buffer, ranges: rea
   const fixed = 1 + MD5_BYTES + head.length + 4;
   let total = 0;
   for (const r of ranges) total += fixed + r.end - r.start;
-  const out = Buffer.allocUnsafe(total);
+  const out = envelopeSpace(total);
   const envelopes: Buffer[] = [];
   let at = 0;
   for (const r of ranges) {

@@ -48,6 +48,8 @@ const DIGIT_9 = 0x39;
 /** U+FFFE and U+FFFF in UTF-8: characters valid UTF-8 can hold that SQS does not allow. */
 const U_FFFE = Buffer.from([0xef, 0xbf, 0xbe]);
 const U_FFFF = Buffer.from([0xef, 0xbf, 0xbf]);
+/** How far a string's end is looked for byte by byte before indexOf takes over. */
+const SHORT_STRING_BYTES = 16;
 /** DelaySeconds has at most this many digits here (900 at most); longer ones go the general way. */
 const DELAY_DIGITS_MAX = 3;
 const DELAY_MAX = SQS_LIMITS.delaySecondsMax;
@@ -83,8 +85,8 @@ export function readPlainSend(action: string, body: Buffer, env: Pick<SqsEnv, 'a
   try {
     const r = new Reader(body);
     const read = action === 'SendMessage' ? r.sendMessage() : r.sendMessageBatch();
-    const queueName = queueNameOfUrl(env, read.queueUrl);
-    if (typeof queueName !== 'string') return undefined;
+    const queueName = queueNameOf(env.accountId, read.queueUrl);
+    if (queueName === undefined) return undefined;
     return { action, queueName, source: body, messages: read.messages };
   } catch (e) {
     if (e instanceof NotPlain) return undefined;
@@ -93,11 +95,38 @@ export function readPlainSend(action: string, body: Buffer, env: Pick<SqsEnv, 'a
 }
 
 /**
+ * The queue names of the queue URLs plain sends named, by account: a sender names the same few
+ * queues request after request, and reading a URL costs a request more than the rest of its
+ * reading. Emptied when it holds many (URLs are the clients' to choose).
+ */
+const queueNames = new Map<string, Map<string, string>>();
+const QUEUE_NAMES_MAX = 1024;
+
+/** The queue a URL names (queueNameOfUrl), or undefined when the general path must refuse it. */
+function queueNameOf(accountId: string, url: string): string | undefined {
+  let names = queueNames.get(accountId);
+  if (names === undefined) {
+    names = new Map();
+    queueNames.set(accountId, names);
+  }
+  let name = names.get(url);
+  if (name === undefined) {
+    const r = queueNameOfUrl({ accountId }, url);
+    if (typeof r !== 'string') return undefined;
+    if (names.size >= QUEUE_NAMES_MAX) names.clear();
+    name = r;
+    names.set(url, name);
+  }
+  return name;
+}
+
+/**
  * Whether any byte is below 0x20, four bytes at a time where the buffer is aligned: for a word w,
  * (w - 0x20202020) & ~w has a byte's top bit set for the lowest byte below 0x20, if any (a byte of
- * 0x80 or more has its top bit cleared by ~w and borrows nothing).
+ * 0x80 or more has its top bit cleared by ~w and borrows nothing). Four words per step and `| 0`
+ * on every step keep V8 in 32-bit integer arithmetic: this loop reads every byte of the request.
  */
-function hasControlByte(b: Buffer): boolean {
+export function hasControlByte(b: Buffer): boolean {
   const offset = b.byteOffset;
   const alignedStart = Math.min(b.length, ((offset + 3) & ~3) - offset);
   for (let i = 0; i < alignedStart; i++) if ((b[i] as number) < SPACE) return true;
@@ -105,9 +134,17 @@ function hasControlByte(b: Buffer): boolean {
   if (words > 0) {
     const w32 = new Int32Array(b.buffer, offset + alignedStart, words);
     let control = 0;
-    for (let j = 0; j < words; j++) {
-      const w = w32[j] as number;
-      control |= (w - 0x20202020) & ~w;
+    let j = 0;
+    for (; j + 4 <= words; j += 4) {
+      const w0 = (w32[j] as number) | 0;
+      const w1 = (w32[j + 1] as number) | 0;
+      const w2 = (w32[j + 2] as number) | 0;
+      const w3 = (w32[j + 3] as number) | 0;
+      control |= (((w0 - 0x20202020) | 0) & ~w0) | (((w1 - 0x20202020) | 0) & ~w1) | (((w2 - 0x20202020) | 0) & ~w2) | (((w3 - 0x20202020) | 0) & ~w3);
+    }
+    for (; j < words; j++) {
+      const w = (w32[j] as number) | 0;
+      control |= ((w - 0x20202020) | 0) & ~w;
     }
     if ((control & 0x80808080) !== 0) return true;
   }
@@ -243,7 +280,12 @@ class Reader {
   /** A string, its contents left in [s, e): up to the next quote, as the body has no escape. */
   private string(): void {
     this.expect(QUOTE);
-    const end = this.b.indexOf(QUOTE, this.at);
+    // Keys and Ids are short: a few bytes looked at here cost less than a call to indexOf.
+    const b = this.b;
+    const near = Math.min(b.length, this.at + SHORT_STRING_BYTES);
+    let end = this.at;
+    while (end < near && b[end] !== QUOTE) end++;
+    if (end === near) end = b.indexOf(QUOTE, near);
     if (end < 0) throw NOT_PLAIN;
     this.s = this.at;
     this.e = end;

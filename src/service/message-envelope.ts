@@ -180,9 +180,13 @@ export function writeEnvelopesFrom(head: Uint8Array, source: Buffer, ranges: rea
     out[at] = ENVELOPE_VERSION;
     out.set(head, at + 1 + MD5_BYTES);
     at = out.writeUInt32LE(length, at + 1 + MD5_BYTES + head.length);
-    source.copy(out, at, r.start, r.end);
+    // One plain view of the body serves the copy and the digest, and the digest comes back as a
+    // 16-character string: typed arrays (a Buffer above all) cost more to make than those bytes.
+    const body = new Uint8Array(source.buffer, source.byteOffset + r.start, length);
+    out.set(body, at);
     at += length;
-    out.set(hash('md5', out.subarray(at - length, at), 'buffer'), start + 1);
+    const digest = hash('md5', body, 'binary');
+    for (let i = 0; i < MD5_BYTES; i++) out[start + 1 + i] = digest.charCodeAt(i);
     envelopes.push(out.subarray(start, at));
   }
   return envelopes;

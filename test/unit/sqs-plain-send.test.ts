@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { SQS_ACTIONS } from '../../src/api/sqs/actions';
-import { readPlainSend } from '../../src/api/sqs/plain-send-reader';
+import { hasControlByte, readPlainSend } from '../../src/api/sqs/plain-send-reader';
 import { verifySigV4 } from '../../src/api/sqs/sigv4';
 import type { SqsAction } from '../../src/api/sqs/types';
 import { createSqsContext, handleSqsRequest, type SqsContext } from '../../src/api/sqs/wire';
@@ -313,5 +313,17 @@ test('a plain send is authenticated as any other request', async () => {
     });
     assert.equal(a.status, 403);
     assert.equal(service.submitted.length, 0);
+  }
+});
+
+test('the control-byte scan finds a byte below 0x20 wherever it is, at any alignment', () => {
+  const r = new Rng(7);
+  const backing = Buffer.alloc(200, 0x61);
+  for (let i = 0; i < 2000; i++) {
+    backing.fill(0x61 + r.int(0x80));
+    const start = r.int(40);
+    const b = backing.subarray(start, start + r.int(150));
+    if (b.length > 0 && r.chance(0.6)) b[r.int(b.length)] = r.int(0x20);
+    assert.equal(hasControlByte(b), b.some((c) => c < 0x20), `offset ${start}, length ${b.length}`);
   }
 });

@@ -38,7 +38,8 @@ export async function runPlainSend(env: SqsEnv, send: PlainSend): Promise<PlainS
     // As the general action: the queue missing (or any failure of a single send) is the
     // request's failure; any other is every entry's.
     if (!batch || r.error === 'queueNotExist') return r;
-    return { ok: true, output: { Successful: [], Failed: messages.map((m) => failedEntry(m.id!, r as ErrorResult)) } };
+    const failure: ErrorResult = r;
+    return { ok: true, output: { Successful: [], Failed: messages.map((m) => failedEntry(m.id!, failure)) } };
   }
   const rendered = batch ? renderBatchAnswer(messages, r.msgIds, envelopes) : renderSingleAnswer(r.msgIds[0]!, envelopes[0]!);
   if (rendered !== undefined) return { ok: true, rendered };

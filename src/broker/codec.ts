@@ -12,8 +12,9 @@
 //                       2: per-body options follow), count × (u8 bodyFlags (1: enveloped, 2: u32
 //                       delaySeconds follows, 4: u32 countedBytes follows, 8: str16 dedupId
 //                       follows, 16: str16 groupId follows, 32: str16 deadLetterSource follows,
-//                       64: f64 moveOrigin.enqueueMs and u8 (1: kept) follow), [u32],
-//                       [u32], [str16], [str16], [str16], [f64 u8])
+//                       64: f64 moveOrigin.enqueueMs and u8 originFlags (1: kept, 2: u32
+//                       dequeueCount and f64 firstDequeueMs follow) follow), [u32], [u32],
+//                       [str16], [str16], [str16], [f64 u8 [u32 f64]])
 //   receiveMessages:    str16 queueName, u8 numOfMsg, u32 seed, then optionally u32 visibilitySeconds
 //   changeVisibility:   str16 queueName, u8 count, count × (str16 receiptHandle, u32 visibilitySeconds)
 //   purgeQueue:         str16 queueName
@@ -139,6 +140,11 @@ function check(cond: boolean, what: string): asserts cond {
 
 function isU32(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
+}
+
+/** A moved message's first receive time: a time, as its enqueue time is. */
+function receiveTimeOk(ms: number | undefined): boolean {
+  return ms !== undefined && Number.isFinite(ms) && ms >= 0;
 }
 
 function batchCountOk(n: number): boolean {
@@ -336,6 +342,8 @@ const BODY_DEAD_LETTER_SOURCE = 32;
 const BODY_MOVE_ORIGIN = 64;
 /** The u8 after a move origin's f64 enqueueMs. */
 const ORIGIN_KEPT = 1;
+/** Its receive count and first receive time follow (a message never received writes neither: the earlier bytes). */
+const ORIGIN_RECEIVED = 2;
 
 /** One allocation for the whole payload: meta written in place, then the bodies copied after it. */
 function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint8Array[], options: readonly SendBodyOptions[] | undefined): EncodedCommand {
@@ -356,7 +364,7 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
       metaLen += 1 + (o.delaySeconds !== undefined ? 4 : 0) + (o.countedBytes !== undefined ? 4 : 0) + (dedupIds![p] !== undefined ? 2 + dedupIds![p].length : 0);
       metaLen += groupIds![p] !== undefined ? 2 + groupIds![p].length : 0;
       metaLen += sources![p] !== undefined ? 2 + sources![p].length : 0;
-      metaLen += o.moveOrigin !== undefined ? 9 : 0;
+      metaLen += o.moveOrigin !== undefined ? 9 + (o.moveOrigin.dequeueCount !== undefined ? 12 : 0) : 0;
     });
   }
   let total = metaLen;
@@ -385,6 +393,10 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
       check(source === undefined || (source.length >= 1 && source.length <= 0xffff), 'deadLetterSource must not be empty');
       const origin = o.moveOrigin;
       check(origin === undefined || (Number.isFinite(origin.enqueueMs) && origin.enqueueMs >= 0), `bad move origin time ${origin?.enqueueMs}`);
+      check(
+        origin?.dequeueCount === undefined ? origin?.firstDequeueMs === undefined : origin.dequeueCount >= 1 && isU32(origin.dequeueCount) && receiveTimeOk(origin.firstDequeueMs),
+        `bad move origin receives ${origin?.dequeueCount} ${origin?.firstDequeueMs}`,
+      );
       w.u8(
         (o.enveloped === true ? BODY_ENVELOPED : 0) |
           (o.delaySeconds !== undefined ? BODY_DELAY : 0) |
@@ -410,7 +422,11 @@ function encodeSend(queueName: string, delaySeconds: number | null, bodies: Uint
       }
       if (origin !== undefined) {
         w.f64(origin.enqueueMs);
-        w.u8(origin.kept ? ORIGIN_KEPT : 0);
+        w.u8((origin.kept ? ORIGIN_KEPT : 0) | (origin.dequeueCount !== undefined ? ORIGIN_RECEIVED : 0));
+        if (origin.dequeueCount !== undefined) {
+          w.u32(origin.dequeueCount);
+          w.f64(origin.firstDequeueMs!);
+        }
       }
     });
   }
@@ -735,9 +751,16 @@ function decodeSend(r: ByteReader, metaLen: number): DecodedCommand {
       if (f & BODY_MOVE_ORIGIN) {
         const enqueueMs = r.f64();
         check(Number.isFinite(enqueueMs) && enqueueMs >= 0, `bad move origin time ${enqueueMs}`);
-        const kept = r.u8();
-        check((kept & ~ORIGIN_KEPT) === 0, `unknown move origin flags ${kept}`);
-        o.moveOrigin = { enqueueMs, kept: kept === ORIGIN_KEPT };
+        const originFlags = r.u8();
+        check((originFlags & ~(ORIGIN_KEPT | ORIGIN_RECEIVED)) === 0, `unknown move origin flags ${originFlags}`);
+        o.moveOrigin = { enqueueMs, kept: (originFlags & ORIGIN_KEPT) !== 0 };
+        if (originFlags & ORIGIN_RECEIVED) {
+          const dequeueCount = r.u32();
+          const firstDequeueMs = r.f64();
+          check(dequeueCount >= 1 && receiveTimeOk(firstDequeueMs), `bad move origin receives ${dequeueCount} ${firstDequeueMs}`);
+          o.moveOrigin.dequeueCount = dequeueCount;
+          o.moveOrigin.firstDequeueMs = firstDequeueMs;
+        }
       }
       options.push(o);
     }

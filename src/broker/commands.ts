@@ -211,8 +211,9 @@ export interface SendBodyOptions {
   deadLetterSource?: string;
   /**
    * The body is a message of this queue on the set it is moving from (node/queue-move.ts, sent by
-   * that set's leader only; no API request sets it): it keeps its first enqueue time, and `kept`
-   * ones arrive as deleted and kept for rewind, not visible.
+   * that set's leader only; no API request sets it): it keeps its first enqueue time and its
+   * receive count and first receive time, and `kept` ones arrive as deleted and kept for rewind,
+   * not visible.
    */
   moveOrigin?: MoveOrigin;
 }
@@ -223,6 +224,14 @@ export interface MoveOrigin {
   enqueueMs: number;
   /** It was deleted there and kept for rewind. */
   kept: boolean;
+  /**
+   * How many times it was received there (1 or more; absent: never), so a maxReceiveCount
+   * dead-letter policy counts on from there: the target answers dequeueCount (SQS
+   * ApproximateReceiveCount) from it as the source would have.
+   */
+  dequeueCount?: number;
+  /** Its first receive there (SQS ApproximateFirstReceiveTimestamp); present exactly when dequeueCount is. */
+  firstDequeueMs?: number;
 }
 
 /** One entry of a changeVisibility command. */

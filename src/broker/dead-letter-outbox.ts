@@ -65,12 +65,15 @@ export interface PendingDeadLetter {
  * failedAttempts, nextAttemptMs, groupId | null, move (0/1)], then, for a message of a queue
  * moving to another set only, [origin enqueueMs, kept (0/1)], and after them, for a dead letter
  * moving with its dead-letter queue, the queue it came from (rows without them are what snapshots
- * held before queue moves carried them).
+ * held before queue moves carried them). A moving message received before has the 17-field form:
+ * [..., origin enqueueMs, kept, source queue | null, dequeueCount, firstDequeueMs] (rows of 14 or
+ * 15 fields are what snapshots held before moves carried receive counts).
  */
 export type DeadLetterRow =
   | [string, string, number, number, number, number, number, number, number, number, string | null, number]
   | [string, string, number, number, number, number, number, number, number, number, string | null, number, number, number]
-  | [string, string, number, number, number, number, number, number, number, number, string | null, number, number, number, string];
+  | [string, string, number, number, number, number, number, number, number, number, string | null, number, number, number, string]
+  | [string, string, number, number, number, number, number, number, number, number, string | null, number, number, number, string | null, number, number];
 
 export type DeadLetterFailure = { outcome: 'retry'; nextAttemptMs: number } | { outcome: 'dropped' } | { outcome: 'unknown' };
 
@@ -186,6 +189,8 @@ export class DeadLetterOutbox {
       // its dead-letter queue), so other rows keep their earlier form.
       if (p.origin === undefined) return row;
       const moved: DeadLetterRow = [...row, p.origin.enqueueMs, p.origin.kept ? 1 : 0];
+      // Only one received before has its receive count (so the others keep their earlier form).
+      if (p.origin.dequeueCount !== undefined) return [...moved, p.deadLetterSource ?? null, p.origin.dequeueCount, p.origin.firstDequeueMs!];
       return p.deadLetterSource === undefined ? moved : [...moved, p.deadLetterSource];
     });
   }
@@ -198,7 +203,7 @@ export class DeadLetterOutbox {
     if (!Array.isArray(v)) return bad();
     const out = new DeadLetterOutbox();
     for (const row of v as unknown[]) {
-      if (!Array.isArray(row) || (row.length !== 12 && row.length !== 14 && row.length !== 15)) return bad();
+      if (!Array.isArray(row) || (row.length !== 12 && row.length !== 14 && row.length !== 15 && row.length !== 17)) return bad();
       const [msgId, destination, ...rest] = row as unknown[];
       const nums = rest.slice(0, 8);
       const groupId = rest[8];
@@ -211,10 +216,17 @@ export class DeadLetterOutbox {
       const p: PendingDeadLetter = { destination, sinceIndex: sinceIndex!, move: move === 1, bodyEntry: bodyEntry!, bodyOffset: bodyOffset!, bodyLength: bodyLength!, bodyCrc: bodyCrc!, batchPos: batchPos!, failedAttempts: failedAttempts!, nextAttemptMs: nextAttemptMs! };
       if (groupId !== null) p.groupId = groupId;
       if (row.length >= 14) {
-        const [originMs, kept, source] = rest.slice(10);
+        const [originMs, kept, source, dequeueCount, firstDequeueMs] = rest.slice(10);
         if (typeof originMs !== 'number' || !Number.isFinite(originMs) || (kept !== 0 && kept !== 1)) return bad();
         if (row.length === 15 && typeof source !== 'string') return bad();
         p.origin = { enqueueMs: originMs, kept: kept === 1 };
+        if (row.length === 17) {
+          if (source !== null && typeof source !== 'string') return bad();
+          if (typeof dequeueCount !== 'number' || !Number.isInteger(dequeueCount) || dequeueCount < 1 || dequeueCount > 0xffff_ffff) return bad();
+          if (typeof firstDequeueMs !== 'number' || !Number.isFinite(firstDequeueMs) || firstDequeueMs < 0) return bad();
+          p.origin.dequeueCount = dequeueCount;
+          p.origin.firstDequeueMs = firstDequeueMs;
+        }
         if (typeof source === 'string') p.deadLetterSource = source;
       }
       out.pending.set(msgId, p);

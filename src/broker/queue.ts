@@ -51,6 +51,12 @@ export interface MovedMessage {
   batchPos: number;
   /** Its message group, when it leaves a FIFO queue. */
   groupId?: string;
+  /**
+   * How many times it was received where it leaves, and when first (absent: never). Only a queue
+   * move carries them on (MoveOrigin); a dead-letter or redrive move starts again from 0.
+   */
+  dequeueCount?: number;
+  firstDequeueMs?: number;
 }
 
 /** What a send answers: per body its msgId and SQS sequence number (a duplicate: the first send's). */
@@ -294,6 +300,8 @@ export class QueueState {
   /**
    * A message of this queue arriving from the set the queue moves away from (node/queue-move.ts):
    * with its first enqueue time (never later than now), so retention and rewind judge it as there;
+   * with its receive count and first receive time, so its next receive counts on from there (and a
+   * maxReceiveCount policy dead-letters it at that receive if the count is already past it);
    * a `kept` one deleted and kept for rewind, as it was there; a dead letter with the queue it
    * came from (SendBodyOptions.deadLetterSource). One retention or the rewind window
    * no longer reaches is not stored: it would be dropped at once, or never be rewound.
@@ -306,6 +314,13 @@ export class QueueState {
     const m: MovedMessage = { entryIndex, bodyEntry: entryIndex, bodyOffset: b.offset, bodyLength: b.length, bodyCrc: b.crc32c, batchPos: pos };
     if (this.fifo !== undefined) m.groupId = o.groupId;
     const seq = this.append(m, enqueueMs, 0, true);
+    if (origin.dequeueCount !== undefined && origin.dequeueCount > 0) {
+      const c = this.store.writable(this.store.chunkOf(seq)!);
+      const i = seq - c.firstSeq;
+      c.dequeueCount[i] = origin.dequeueCount;
+      // As its enqueue time: never later than now (the sets' clocks differ a little), never before it.
+      c.firstDequeueMs[i] = Math.max(enqueueMs, Math.min(origin.firstDequeueMs ?? nowMs, nowMs));
+    }
     // A dead letter moving with its dead-letter queue: a redrive here still sends it back.
     if (o.deadLetterSource !== undefined) {
       this.redrive ??= new QueueRedrive();
@@ -475,6 +490,10 @@ export class QueueState {
       batchPos: c.batchPos[i]!,
     };
     if (groupId !== undefined) moved.groupId = groupId;
+    if (c.dequeueCount[i]! > 0) {
+      moved.dequeueCount = c.dequeueCount[i]!;
+      moved.firstDequeueMs = c.firstDequeueMs[i]!;
+    }
     this.setState(c, i, GONE);
     return moved;
   }

@@ -52,6 +52,16 @@ function copyTask(t: MoveTaskView): MoveTaskView {
   return { ...t };
 }
 
+/** What a message of a queue moving to another set carries there: its enqueue time and receive count, as it has them here. */
+function moveOrigin(m: MovedMessage, nowMs: number, kept: boolean): MoveOrigin {
+  const origin: MoveOrigin = { enqueueMs: m.enqueueMs ?? nowMs, kept };
+  if (m.dequeueCount !== undefined && m.firstDequeueMs !== undefined) {
+    origin.dequeueCount = m.dequeueCount;
+    origin.firstDequeueMs = m.firstDequeueMs;
+  }
+  return origin;
+}
+
 function redriveOf(q: QueueState): QueueRedrive {
   q.redrive ??= new QueueRedrive();
   return q.redrive;
@@ -111,11 +121,13 @@ export class Redriver {
     const targets = new Set<QueueState>();
     const originOf = (seq: number): string | undefined => this.host.queueByNumber(sources?.get(seq) ?? -1)?.name ?? remoteSources?.get(seq);
     // To the queue's own name on another set: the queue is moving there (node/queue-move.ts), and
-    // its messages keep their first enqueue time (and a dead letter the queue it came from).
+    // its messages keep their first enqueue time and receive count (and a dead letter the queue it
+    // came from).
     const toElsewhere = (name: string, deadLetterSource?: string) => (m: MovedMessage) =>
-      this.host.sendElsewhere(src, name, m, nowMs, name === src.name ? { enqueueMs: m.enqueueMs ?? nowMs, kept: false } : undefined, deadLetterSource);
-    // Like a dead-letter move: the same body and msgId, a new seq, enqueued now, dequeueCount 0,
-    // whatever the destination's maxMsgHeapNum (refusing would leave redrive stuck half done).
+      this.host.sendElsewhere(src, name, m, nowMs, name === src.name ? moveOrigin(m, nowMs, false) : undefined, deadLetterSource);
+    // Otherwise like a dead-letter move: the same body and msgId, a new seq, enqueued now,
+    // dequeueCount 0, whatever the destination's maxMsgHeapNum (refusing would leave redrive
+    // stuck half done).
     const { moved, stayed } = src.moveVisible(max, (seq) => {
       if (elsewhere !== undefined) return toElsewhere(elsewhere, elsewhere === src.name ? originOf(seq) : undefined);
       let target = dst ?? this.host.queueByNumber(sources?.get(seq) ?? -1);
@@ -156,7 +168,7 @@ export class Redriver {
     const sourceOf = (seq: number): string | undefined => this.host.queueByNumber(src.redrive?.sources?.get(seq) ?? -1)?.name ?? src.redrive?.remoteSources?.get(seq);
     const moved = src.moveKept(nowMs, maxMessages, (seq) => {
       const from = sourceOf(seq);
-      return (m) => this.host.sendElsewhere(src, src.name, m, nowMs, { enqueueMs: m.enqueueMs ?? nowMs, kept: true }, from);
+      return (m) => this.host.sendElsewhere(src, src.name, m, nowMs, moveOrigin(m, nowMs, true), from);
     });
     this.host.reschedule(src);
     return { ok: true, kind: 'moveMessages', moved, remaining: src.rewindCount, stayed: 0 };

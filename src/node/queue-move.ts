@@ -39,7 +39,9 @@
 // target sends them back to their sources through the access layer, wherever those are.
 // A moved message keeps its first enqueue time on the target (SendBodyOptions.moveOrigin), so
 // retention and RewindQueue by time judge it there as on the source: a rewind on the target to a
-// time before the move makes visible again what it would have made visible on the source.
+// time before the move makes visible again what it would have made visible on the source. It
+// keeps its receive count and first receive time too, so a maxReceiveCount dead-letter policy
+// counts on across the move instead of starting again.
 //
 // RewindQueue during a move reaches both sets (the access layer sends whole-queue changes to
 // every set of a route with a move). Each message is in one place at a time: in the source's
@@ -51,9 +53,7 @@
 // Everything it needs is in replicated state (the controller's move, the source queue and its
 // outbox), so a new leader resumes where the old one stopped: each step is safe to repeat.
 //
-// Known limits: a moved message's dequeue count starts again on the target (a maxReceiveCount
-// dead-letter policy counts from the move again), and its msgId is the target's. FIFO and sharded
-// queues are not moved.
+// Known limits: a moved message's msgId is the target's. FIFO and sharded queues are not moved.
 
 import type { CommandResult, DeadLetterPolicy, QueueAttributes, QueueAttributesInput } from '../broker/commands';
 import type { ControllerCommand, ControllerQuery, ControllerResult } from '../controller/commands';

@@ -462,7 +462,7 @@ void test('a queue whose dead-letter queue stays behind moves with its policy bo
   const mover = moverOf(c, 1);
   assert.equal((await mover.round()).get('src'), 'moving');
   await deliverOutbox(c.set(1), c.svc);
-  receiveTwice(c.set(2), 'src'); // 'b', moved, is dead-lettered on the target (its receive count began again there)
+  receiveTwice(c.set(2), 'src'); // 'b', moved before any receive, is dead-lettered on the target
   await deliverOutbox(c.set(2), c.svc);
   await moveToEnd(mover, 'src', c, [1, 2]);
   assert.deepEqual(c.controller.sm.route('queue', 'src')?.shards, [2]);
@@ -477,6 +477,40 @@ void test('a queue whose dead-letter queue stays behind moves with its policy bo
     ['src'],
     'still its source, from the other set',
   );
+});
+
+void test("a moved message keeps its receive count and first receive time: a maxReceiveCount policy counts on across the move, and the poison message is dead-lettered at the receive past it", async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'dlq', []);
+  await queueOnSet1(c, 'src', ['poison']);
+  await ok(c.svc, { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', policy: 0, maxReceiveCount: 3 } } });
+  const firstReceiveMs = c.set(1).h.timeMs;
+  // Received twice on the source and never deleted; 'fresh' never received.
+  for (let k = 0; k < 2; k++) {
+    const got = await c.svc.receive(ctx, 'src', 16, 0, { visibilitySeconds: 0 });
+    assert.ok(got.ok && got.messages.length === 1 && got.messages[0]!.dequeueCount === k + 1);
+    c.sets.forEach((s) => s.h.advance(1_000));
+  }
+  await send(c.set(1), 'src', 'fresh');
+  assert.ok((await c.svc.moveQueue(ctx, 'src', 2)).ok);
+  const mover = moverOf(c, 1);
+  await moveToEnd(mover, 'src', c, [1]);
+  assert.ok(!c.set(1).has('src'));
+  const counts = async (): Promise<[string, number, number][]> => {
+    const got = await c.svc.receive(ctx, 'src', 16, 0, { visibilitySeconds: 0 });
+    assert.ok(got.ok);
+    c.sets.forEach((s) => s.h.advance(1_000));
+    return got.messages.map((m): [string, number, number] => [m.bodyBytes.toString(), m.dequeueCount, m.firstDequeueMs]).sort();
+  };
+  const third = c.set(2).h.timeMs;
+  assert.deepEqual(await counts(), [
+    ['fresh', 1, third],
+    ['poison', 3, firstReceiveMs],
+  ], 'its third receive, on the target');
+  // Its fourth is past maxReceiveCount 3: dead-lettered there (the dead-letter queue stayed on set 1).
+  assert.deepEqual(await counts(), [['fresh', 2, third]]);
+  assert.equal(await deliverOutbox(c.set(2), c.svc), 1);
+  assert.deepEqual(bodiesOf(c.set(1), 'dlq'), ['poison']);
 });
 
 void test('a queue moving to the set of its dead-letter queue is bound there locally; the source is deleted only once its outbox has sent its dead letters', async () => {

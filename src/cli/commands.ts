@@ -723,42 +723,46 @@ const MOVE_WAIT_DEFAULT_S = 600;
 const MOVE_POLL_MS = 1000;
 
 interface QueueMoveClient {
-  moveQueue(queueName: string, toSet: number): Promise<{ fromSet: number; toSet: number; phase: 'copying' | 'cutover' | 'done'; sourceMessages: number }>;
+  moveQueue(queueName: string, toSet: number, fromSet?: number): Promise<{ fromSet: number; toSet: number; phase: 'copying' | 'cutover' | 'done'; sourceMessages: number }>;
 }
 
 const clusterMoveQueue: CommandSpec = {
   words: ['cluster', 'move-queue'],
-  usage: 'opencmq cluster move-queue NAME --to SET [--wait] [--timeout S]',
-  summary: 'move a queue with its messages to another set while it stays in use',
+  usage: 'opencmq cluster move-queue NAME --to SET [--from SET] [--wait] [--timeout S]',
+  summary: 'move a queue (or one shard of it) with its messages to another set while it stays in use',
   help: [
     'Records the move at the cluster controller, creates the queue on set SET with the same settings,',
     'and returns; the leader of the set it is on then moves its messages over. Meanwhile new messages',
     'go to SET, receives take from both sets, and every receipt handle keeps working. Messages in',
     'flight stay until deleted or visible again; delayed ones move once due. When nothing is left the',
     'old copy is deleted and the queue is on SET alone. Asked again, it prints how far the move got.',
-    'FIFO queues, queues with a dead-letter policy, dead-letter queues and sharded queues are refused.',
+    'A queue of several shards moves one shard at a time: --from names the set of the shard to move,',
+    'and SET must hold no shard of the queue; the other shards serve on meanwhile. FIFO queues are refused.',
     '',
     'Options:',
     '  --to SET     the id of the set to move it to (see cluster status)',
+    '  --from SET   the set of the shard to move (required for a queue of several shards)',
     '  --wait       wait until the move is done, printing progress',
     `  --timeout S  with --wait, give up waiting after S seconds (default ${MOVE_WAIT_DEFAULT_S}; the move goes on)`,
     '',
     'Exit codes: 0 the move is under way (with --wait: done), 1 refused, failed or timed out, 2 usage error.',
   ],
-  options: { to: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' } },
+  options: { to: { type: 'string' }, from: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' } },
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
     const name = ctx.args[0] ?? '';
     const to = intOpt(ctx.opts, 'to', 1, 0xffff_ffff);
     if (to === undefined) throw new UsageError('--to SET is required');
+    const from = intOpt(ctx.opts, 'from', 1, 0xffff_ffff);
     const timeoutMs = (intOpt(ctx.opts, 'timeout', 1, 86_400) ?? MOVE_WAIT_DEFAULT_S) * 1000;
     const c = ctx.client() as Partial<QueueMoveClient>;
     if (typeof c.moveQueue !== 'function') throw new UsageError('cluster move-queue needs a server endpoint');
     const client = c as QueueMoveClient;
+    const what = from === undefined ? `queue ${name}` : `queue ${name} (the shard from set ${from})`;
     const show = (r: Awaited<ReturnType<QueueMoveClient['moveQueue']>>): void =>
-      ctx.io.out(ctx.json ? formatJson(r) : r.phase === 'done' ? `queue ${name} is on set ${r.toSet}` : `queue ${name}: moving from set ${r.fromSet} to set ${r.toSet} (${r.phase}, ${r.sourceMessages} messages left on set ${r.fromSet})`);
-    let r = await client.moveQueue(name, to);
+      ctx.io.out(ctx.json ? formatJson(r) : r.phase === 'done' ? `${what} is on set ${r.toSet}` : `${what}: moving from set ${r.fromSet} to set ${r.toSet} (${r.phase}, ${r.sourceMessages} messages left on set ${r.fromSet})`);
+    let r = await client.moveQueue(name, to, from);
     show(r);
     if (ctx.opts['wait'] !== true) return EXIT_OK;
     const deadline = Date.now() + timeoutMs;
@@ -768,7 +772,7 @@ const clusterMoveQueue: CommandSpec = {
         return EXIT_ERROR;
       }
       await sleep(MOVE_POLL_MS, ctx.io.signal);
-      const next = await client.moveQueue(name, to);
+      const next = await client.moveQueue(name, to, from);
       if (next.phase !== r.phase || next.sourceMessages !== r.sourceMessages) show(next);
       r = next;
     }

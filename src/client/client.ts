@@ -430,12 +430,14 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
   }
 
   /**
-   * Move a one-shard queue with its messages to set `toSet` of the cluster (opencmq's
-   * `OpencmqMoveQueue`). Answers once the move is under way; asked again, how far it got
-   * (`done`: the queue is on `toSet`).
+   * Move a queue with its messages to set `toSet` of the cluster (opencmq's `OpencmqMoveQueue`);
+   * for a queue of several shards, the shard on set `fromSet` (required for one). Answers once the
+   * move is under way; asked again, how far it got (`done`: the queue, or that shard, is on `toSet`).
    */
-  async moveQueue(queueName: string, toSet: number): Promise<{ fromSet: number; toSet: number; phase: 'copying' | 'cutover' | 'done'; sourceMessages: number }> {
-    const b = await this.call('OpencmqMoveQueue', { queueName, toSet: String(toSet) });
+  async moveQueue(queueName: string, toSet: number, fromSet?: number): Promise<{ fromSet: number; toSet: number; phase: 'copying' | 'cutover' | 'done'; sourceMessages: number }> {
+    const params: Record<string, string> = { queueName, toSet: String(toSet) };
+    if (fromSet !== undefined) params['fromSet'] = String(fromSet);
+    const b = await this.call('OpencmqMoveQueue', params);
     const phase = String(b['phase']);
     return { fromSet: Number(b['fromSet']), toSet: Number(b['toSet']), phase: phase === 'cutover' || phase === 'done' ? phase : 'copying', sourceMessages: Number(b['sourceMessages']) };
   }

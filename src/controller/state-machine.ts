@@ -11,6 +11,16 @@
 // Membership and load changes are not route changes and leave both alone. adoptEntities routes
 // many entities in one command: each one adopted is its own route change (routeEpoch grows by the
 // number adopted, each gets its own version), so "epoch + routes changed" holds for it too.
+//
+// What a command does is part of the log format, as its bytes are: replicas of two releases
+// applying the same entry differently diverge (routeEpoch and every later version). The move
+// phases moving the epoch came without a gate because no released controller applies them any
+// other way: the release before this one has no controller at all (a set of it joins a cluster
+// by upgrading in place, see docs/operations.md), so every controller replica runs this code.
+// From the first release with a controller on, a change of what an existing command does must
+// come as a new command kind or field, proposed only while every controller voter applies it,
+// as the broker's are (broker/compat.ts, node/version-gate.ts); the epochs and versions each
+// command produces are pinned by test/unit/controller-routes.test.ts.
 
 import { fail, type ErrorResult } from '../protocol/errors';
 import { CONTROLLER_GROUP } from '../protocol/groups';

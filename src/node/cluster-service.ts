@@ -31,7 +31,7 @@ import type { Logger } from '../protocol/log';
 import type { ClusterStatusView, MembershipChange, QueueMoveView, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
 import type { SetDirectory } from './remote-sets';
-import { RouteCache, type CachedRoute } from './route-cache';
+import { RouteCache, shardCount, type CachedRoute } from './route-cache';
 import { RouteFreshness } from './route-freshness';
 import { ShardedQueues } from './sharded-queues';
 import { shardedAttrsRefusal } from './shards';
@@ -380,8 +380,10 @@ export class ClusterQueueService implements QueueService {
         return (await this.remoteBindRefusal(ctx, name, src.attributes.sqs.fifo, dlq.attributes, isDeadLetterQueue)) ?? s.submit(ctx, remote);
       },
       async (route) => {
-        // A queue being moved has two sets for a while, not shards: its policy waits for the move's end.
-        if (route.move !== undefined) return fail('shardedUnsupported', 'dead-letter policies', '(the queue is moving to another set; set it once the move is done)');
+        // A one-shard queue being moved has two sets for a while, not shards: its policy (local or
+        // remote by where the dead-letter queue is) waits for the move's end. A queue of several
+        // shards binds it remote on every one, the moving shard's source and target alike.
+        if (route.move !== undefined && shardCount(route) === 1) return fail('shardedUnsupported', 'dead-letter policies', '(the queue is moving to another set; set it once the move is done)');
         // Its own dead-letter queue: every shard's set refuses it as it refuses any queue's.
         if (dlqName === name) return this.sharded.submit(ctx, route, remote);
         if (isError(dlq)) return fail('dlqNotExist');
@@ -787,7 +789,8 @@ export class ClusterQueueService implements QueueService {
   private async sendMovedOut(ctx: RequestContext, command: Extract<Command, { kind: 'sendMessages' }>): Promise<CommandResult> {
     const name = command.queueName;
     let route = this.cache.get('queue', name);
-    if (route?.move === undefined) {
+    // A cached move of another shard (an earlier move of this queue) is not this one.
+    if (route?.move === undefined || route.move.from !== this.opts.ownSetId) {
       const fresh = await this.askRoute('queue', name);
       if (isError(fresh)) return fresh;
       route = fresh.route;
@@ -802,6 +805,9 @@ export class ClusterQueueService implements QueueService {
       this.cache.drop('queue', name);
       return fail('notApplied', undefined, `the route of queue ${name} does not show its move away from set ${to} yet; retry`);
     }
+    // Straight to the target: spread over the shards by its deduplication id, it would land on
+    // another shard than the one moving (or on the source again).
+    if (route.move !== undefined) return this.serviceOf(route.move.to).submit(ctx, command);
     return this.runOn(
       { setId: route.shards[0]!, route },
       (s) => s.submit(ctx, command),
@@ -815,23 +821,36 @@ export class ClusterQueueService implements QueueService {
   }
 
   /**
-   * Starts moving a one-shard queue to set `toSet`: checked here (it exists, has one shard, is not
-   * FIFO), recorded at the controller (beginMove, phase copying), and created on the target with
-   * the source's settings and dead-letter policy (createMoveTarget; existing there already is fine:
-   * a retry). The source set's leader then hands what feeds it on its set over to the route (its
-   * dead-letter sources there, its topics' subscriptions there) and drains it (node/queue-move.ts).
-   * A queue already moving to `toSet` answers that move (a retry); moving elsewhere,
-   * routeChangeRunning.
+   * Starts moving a queue, or one shard of a queue of several, to set `toSet`: checked here (it
+   * exists, `fromSet` names one of its shards' sets when it has several, not FIFO), recorded at
+   * the controller (beginMove of that shard, phase copying; the controller refuses a target that
+   * holds a shard of the queue already), and created on the target with the source's settings and
+   * dead-letter policy (createMoveTarget; existing there already is fine: a retry). The source
+   * set's leader then hands what feeds it on its set over to the route (its dead-letter sources
+   * there, its topics' subscriptions there) and drains it (node/queue-move.ts). The same move
+   * asked again answers it (a retry); another route change of the queue under way (a move of
+   * another shard, or elsewhere; a growth), routeChangeRunning: one at a time per queue.
    */
-  async moveQueue(ctx: RequestContext, name: string, toSet: number): Promise<ServiceResult<{ move: QueueMoveView }>> {
+  async moveQueue(ctx: RequestContext, name: string, toSet: number, fromSet?: number): Promise<ServiceResult<{ move: QueueMoveView }>> {
     const rec = await this.opts.controller.read({ kind: 'getRoute', type: 'queue', name });
     if (!rec.ok) return rec.error === 'queueNotExist' ? rec : fail('notApplied', undefined, `the route of queue ${name} could not be read from the controller (${rec.error}); retry`);
     if (rec.kind !== 'entity') return fail('notApplied', undefined, `the controller answered getRoute with ${rec.kind}; retry`);
     const e = rec.entity;
     const c = e.change;
-    if (e.shards.length !== 1) return fail('queueMoveUnsupported', 'a queue of several shards');
-    if (c !== undefined && (c.type !== 'move' || c.to !== toSet)) return fail('routeChangeRunning');
-    const from = e.shards[0]!;
+    const k = e.shards.length;
+    const on = `on set${k === 1 ? '' : 's'} ${e.shards.join(', ')}`;
+    if (fromSet === undefined && k !== 1) return fail('missingParam', 'fromSet', `(queue ${e.name} has ${k} shards, ${on}: fromSet names the set of the shard to move)`);
+    const from = fromSet ?? e.shards[0]!;
+    const shard = e.shards.indexOf(from);
+    if (shard < 0) {
+      // Moved already (the same move asked again after it completed): its target holds a shard now.
+      if (c === undefined && e.shards.includes(toSet)) return { ok: true, move: { from, to: toSet, phase: 'done', sourceMessages: 0 } };
+      return fail('paramOutOfRange', 'fromSet', `(queue ${e.name} has no shard on set ${from}; it is ${on})`);
+    }
+    if (c !== undefined && (c.type !== 'move' || c.to !== toSet || c.from !== from)) {
+      const running = c.type === 'move' ? `shard ${c.shard} is moving from set ${c.from} to set ${c.to}` : 'it is growing more shards';
+      return fail('routeChangeRunning', undefined, `(${running}; one change of a queue's route at a time)`);
+    }
     // Already there (a move asked again after it completed): nothing to do.
     if (c === undefined && from === toSet) return { ok: true, move: { from, to: toSet, phase: 'done', sourceMessages: 0 } };
     const src = await this.serviceOf(from).getQueueAttributes(ctx, e.name);
@@ -841,9 +860,10 @@ export class ClusterQueueService implements QueueService {
     const a = src.attributes;
     if (a.sqs.fifo) return fail('queueMoveUnsupported', 'FIFO queues', '(a message group keeps its order on one set)');
     if (c === undefined) {
-      const begun = await this.opts.controller.submit({ kind: 'beginMove', type: 'queue', name: e.name, to: toSet });
+      const begun = await this.opts.controller.submit({ kind: 'beginMove', type: 'queue', name: e.name, to: toSet, shard });
       if (!begun.ok) {
         if (begun.error === 'outcomeUnknown') return fail('notApplied', undefined, `starting the move at the controller: ${begun.detail ?? 'outcome unknown'}; retry (a move already started answers as started)`);
+        if (begun.error === 'setHoldsEntity' && k > 1) return { ...begun, detail: `(queue ${e.name} is ${on}: a set holds at most one shard of a queue)` };
         return begun;
       }
       if (begun.kind === 'entity') {
@@ -852,13 +872,13 @@ export class ClusterQueueService implements QueueService {
       }
     }
     // Asked again while it runs: the mover has made sure of the target (it creates it before moving anything).
-    const made = c !== undefined ? undefined : await createMoveTarget(this.opts.controller, this.serviceOf(toSet), ctx, e.name, toSet, a);
+    const made = c !== undefined ? undefined : await createMoveTarget(this.opts.controller, this.serviceOf(toSet), ctx, e.name, toSet, a, k > 1);
     if (made !== undefined && !made.ok && made.error !== 'queueExists') {
       // The move stays recorded: its mover creates the queue on the target before it moves anything.
       return { ...made, detail: `${made.detail !== undefined ? `${made.detail} ` : ''}(creating the queue on set ${toSet}; the move is recorded and its mover tries again)` };
     }
     const phase = c?.type === 'move' ? c.phase : 'copying';
-    if (c === undefined) this.log.info(`moving queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
+    if (c === undefined) this.log.info(k === 1 ? `moving queue ${e.name} from set ${from} to set ${toSet}` : `moving shard ${shard} of queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
     return { ok: true, move: { from, to: toSet, phase, sourceMessages: a.activeMsgNum + a.inactiveMsgNum + a.delayMsgNum } };
   }
 

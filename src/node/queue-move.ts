@@ -1,5 +1,6 @@
-// Moving a one-shard queue to another set while producers and consumers keep running (drain, no
-// freeze). The controller's route change is the replicated state of a move: beginMove records it
+// Moving a queue, or one shard of a queue of several, to another set while producers and
+// consumers keep running (drain, no freeze). A shard is the queue of that name on its set, so a
+// shard moves exactly as a one-shard queue does; the other shards go on serving meanwhile. The controller's route change is the replicated state of a move: beginMove records it
 // (phase copying), advanceMove (cutover) and completeMove (the route names the target) end it.
 // While it runs, the access layer (node/cluster-service.ts, node/sharded-queues.ts) serves the
 // queue from both sets: new messages go to the target, receives gather from both, every receipt
@@ -53,7 +54,8 @@
 // Everything it needs is in replicated state (the controller's move, the source queue and its
 // outbox), so a new leader resumes where the old one stopped: each step is safe to repeat.
 //
-// Known limits: a moved message's msgId is the target's. FIFO and sharded queues are not moved.
+// Known limits: a moved message's msgId is the target's. FIFO queues are not moved (a message
+// group keeps its order on one set).
 
 import type { CommandResult, DeadLetterPolicy, QueueAttributes, QueueAttributesInput } from '../broker/commands';
 import type { ControllerCommand, ControllerQuery, ControllerResult } from '../controller/commands';
@@ -117,10 +119,12 @@ type ControllerReads = { read(q: ControllerQuery): Promise<ControllerResult> };
  * refuses because it does not hold the dead-letter queue after all (a route read just before it
  * moved) is made remote. Already there (queueExists) is fine: a retry.
  */
-export async function createMoveTarget(controller: ControllerReads, target: QueueService, ctx: RequestContext, name: string, to: number, src: QueueAttributes): Promise<CommandResult> {
+export async function createMoveTarget(controller: ControllerReads, target: QueueService, ctx: RequestContext, name: string, to: number, src: QueueAttributes, sharded = false): Promise<CommandResult> {
   const attrs: QueueAttributesInput = shardCreateAttrs(src);
   const policy = src.deadLetterPolicy;
-  if (policy === undefined) return target.submit(ctx, { kind: 'createQueue', queueName: name, attrs });
+  // A shard of a queue of several keeps its policy bound `remote` (shardCreateAttrs), as every
+  // other shard has it: one path for all shards' dead letters, wherever the dead-letter queue is.
+  if (policy === undefined || sharded) return target.submit(ctx, { kind: 'createQueue', queueName: name, attrs });
   const { remote: _was, ...plain } = policy;
   const remote: DeadLetterPolicy = { ...plain, remote: true };
   const r = await controller.read({ kind: 'getRoute', type: 'queue', name: policy.deadLetterQueue });
@@ -207,11 +211,12 @@ export class QueueMover {
     return out;
   }
 
+  /** A queue, or a shard of one, moving away from this set (each shard is the queue of that name on its set). */
   private leaving(e: EntityRecord): boolean {
-    return e.type === 'queue' && e.change?.type === 'move' && e.change.from === this.opts.setId && e.shards.length === 1;
+    return e.type === 'queue' && e.change?.type === 'move' && e.change.from === this.opts.setId;
   }
 
-  /** The queues of one shard moving away from this set, from every route the controller has. */
+  /** The queues and shards moving away from this set, from every route the controller has. */
   private async listMoves(): Promise<EntityRecord[] | ErrorResult> {
     const out: EntityRecord[] = [];
     for (let offset = 0; ; offset += CONTROLLER_LIMITS.listLimitMax) {
@@ -238,7 +243,7 @@ export class QueueMover {
     }
     if (first) {
       // Nothing is sent until the target holds the queue: a send to a missing queue drops the message.
-      const made = await createMoveTarget(this.opts.controller, this.opts.serviceOf(move.to), ctx, name, move.to, src.attributes);
+      const made = await createMoveTarget(this.opts.controller, this.opts.serviceOf(move.to), ctx, name, move.to, src.attributes, e.shards.length > 1);
       if (isError(made) && made.error !== 'queueExists') {
         this.warn(name, `moving queue ${name} to set ${move.to}: the queue could not be created there (${detailOf(made)}); trying again`);
         return 'targetMissing';

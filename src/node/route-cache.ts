@@ -22,13 +22,17 @@ export interface CachedRoute {
   /** The shard this node's next receive asks first (turns apart from sends', so neither follows the other). */
   nextReceive: number;
   /**
-   * A move of the (one-shard) queue to another set is under way: `shards` is [from, to], sends go
-   * to `to` only, receives gather from both (node/queue-move.ts has the whole story).
+   * A move of one shard of the queue (a one-shard queue: the queue) to another set is under way:
+   * `shards` is the route's shards with the target appended (a one-shard queue: [from, to]); the
+   * source takes no new messages, the target takes them in its stead, receives gather from all,
+   * handles go to the set that issued them (node/queue-move.ts has the whole story).
    */
   move?: RouteMove;
 }
 
 export interface RouteMove {
+  /** The shard moving: the index of `from` in the route (0 for a one-shard queue). */
+  shard: number;
   from: number;
   to: number;
   phase: MovePhase;
@@ -36,12 +40,18 @@ export interface RouteMove {
 
 /**
  * The shards the data path serves an entity on, as the controller's record says: its route, and
- * for a one-shard queue being moved the source and the target (sends to the target).
+ * for a queue with a shard being moved the route plus the target (last, so every other shard keeps
+ * its index).
  */
 export function servedShards(e: Pick<EntityRecord, 'type' | 'shards' | 'change'>): { shards: number[]; move: RouteMove | undefined } {
   const c = e.change;
-  if (c?.type === 'move' && e.type === 'queue' && e.shards.length === 1) return { shards: [c.from, c.to], move: { from: c.from, to: c.to, phase: c.phase } };
+  if (c?.type === 'move' && e.type === 'queue') return { shards: [...e.shards, c.to], move: { shard: c.shard, from: c.from, to: c.to, phase: c.phase } };
   return { shards: [...e.shards], move: undefined };
+}
+
+/** How many shards the queue has (a move's target is not one more: it replaces its source). */
+export function shardCount(route: Pick<CachedRoute, 'shards' | 'move'>): number {
+  return route.move === undefined ? route.shards.length : route.shards.length - 1;
 }
 
 export class RouteCache {

@@ -15,7 +15,7 @@ import { errorKind, fail, KIND_APPLIED, type ErrorResult } from '../protocol/err
 import type { Logger } from '../protocol/log';
 import type { DeliveredMessage, QueueService, ReceiveOptions, ReceiveOutcome, ServiceResult } from '../service/queue-service';
 import type { RequestContext } from '../service/request-context';
-import type { CachedRoute, RouteCache } from './route-cache';
+import { shardCount, type CachedRoute, type RouteCache } from './route-cache';
 import { groupOfId, mergeAttributes, receiveStart, reassembleFailures, sendShard, shardCreateAttrs, shardedAttrsRefusal, splitByShard, unboundPolicyRefusal } from './shards';
 
 /** While a receive waits, each shard in turn is waited on this long before the next is asked. */
@@ -57,6 +57,21 @@ function partly(done: number, of: number, what: string, failed: { shard: number;
  */
 function sourceGone(route: CachedRoute, set: number, r: object): boolean {
   return route.move !== undefined && set === route.move.from && isError(r) && r.error === 'queueNotExist';
+}
+
+/**
+ * The target of a move that answers the queue does not exist: the controller recorded the move
+ * before the queue was made there (moveQueue, then the mover, create it at once after). Until then
+ * the source holds the queue whole, so the target counts as an empty shard for sends and reads;
+ * "the queue does not exist" would be false. (Both ends missing is a stale route, answered as such.)
+ */
+function targetPending(route: CachedRoute, set: number, r: object): boolean {
+  return route.move !== undefined && set === route.move.to && isError(r) && r.error === 'queueNotExist';
+}
+
+/** An end of a move that holds no copy of the queue now: an empty shard, not a stale route. */
+function moveEndAbsent(route: CachedRoute, set: number, r: object): boolean {
+  return sourceGone(route, set, r) || targetPending(route, set, r);
 }
 
 /** The error of a call every shard failed: a stale route's sign first (queueNotExist), then one that may have applied. */
@@ -187,6 +202,11 @@ export class ShardedQueues {
    */
   private async grow(ctx: RequestContext, rec: EntityRecord, shards: number): Promise<CachedRoute | ErrorResult> {
     const name = rec.name;
+    // Refused, not queued behind the move: the controller keeps one route change per queue, and a
+    // growth placed while a shard moves could pick the move's target (the controller refuses
+    // that set) or leave the operator unsure which of the two ran. Grow once the move is done.
+    const moving = rec.change?.type === 'move' ? rec.change : undefined;
+    if (moving !== undefined) return fail('routeChangeRunning', undefined, `(shard ${moving.shard} is moving from set ${moving.from} to set ${moving.to}; grow the queue once the move is done)`);
     const a0 = await this.svc(rec.shards[0]!).getQueueAttributes(ctx, name);
     if (!a0.ok) return a0;
     let e = rec;
@@ -306,11 +326,23 @@ export class ShardedQueues {
     const k = route.shards.length;
     const key = command.options?.[0]?.dedupId;
     const first = sendShard(route, key);
-    const tries = key === undefined ? k : 1;
+    // The source of a moving shard is being emptied: sendShard gives its turn to the target, and
+    // it is tried last, only when no other set could take the send (the mover moves it on).
+    const inTurn = Array.from({ length: k }, (_, i) => route.shards[(first + i) % k]!);
+    const from = route.move?.from;
+    const sets = from === undefined ? inTurn : [...inTurn.filter((set) => set !== from), from];
+    const tries = key === undefined ? sets.length : 1;
     let answer: CommandResult = fail('notApplied');
     for (let i = 0; i < tries; i++) {
-      const set = route.shards[(first + i) % k]!;
-      const r = await this.svc(set).submit(ctx, command);
+      const set = sets[i]!;
+      let r = await this.svc(set).submit(ctx, command);
+      // A target not made yet: the source still holds that shard whole, and takes the send in its
+      // place (with a deduplication id too: it stays on its shard). Both ends without the queue is a
+      // stale route, answered as such.
+      if (from !== undefined && targetPending(route, set, r)) {
+        r = await this.svc(from).submit(ctx, command);
+        if (sourceGone(route, from, r)) return r;
+      }
       // A move's emptied source takes nothing: the target's answer (notApplied: retry) stands.
       if (sourceGone(route, set, r)) continue;
       answer = r;
@@ -334,7 +366,7 @@ export class ShardedQueues {
     let asked = k;
     for (const set of order) {
       const r = await this.svc(set).receive(ctx, name, numOfMsg - got.length, 0, options);
-      if (sourceGone(route, set, r)) {
+      if (moveEndAbsent(route, set, r)) {
         asked--;
         continue;
       }
@@ -359,6 +391,7 @@ export class ShardedQueues {
         asked--; // deleted during the wait: the target alone from now on
         continue;
       }
+      if (targetPending(route, set, r)) continue; // made there any moment: asked again in its turn
       if (!r.ok) {
         if (r.error === 'queueNotExist') return r;
         continue;
@@ -385,7 +418,7 @@ export class ShardedQueues {
     for (let i = 0; i < k && messages.length < command.numOfMsg; i++) {
       const set = route.shards[(start + i) % k]!;
       const r = await this.svc(set).submit(ctx, { ...command, numOfMsg: command.numOfMsg - messages.length });
-      if (sourceGone(route, set, r)) asked--;
+      if (moveEndAbsent(route, set, r)) asked--;
       else if (!r.ok) errors.push(r);
       else if (r.kind === 'receiveMessages') messages.push(...r.messages);
     }
@@ -485,7 +518,7 @@ export class ShardedQueues {
     const all: QueueAttributes[] = [];
     for (let shard = 0; shard < answers.length; shard++) {
       const a = answers[shard]!;
-      if (sourceGone(route, route.shards[shard]!, a)) continue;
+      if (moveEndAbsent(route, route.shards[shard]!, a)) continue;
       if (!a.ok) {
         if (a.error === 'queueNotExist') return a;
         return fail('notApplied', undefined, `shard ${shard} of queue ${name} (set ${route.shards[shard]}) could not answer (${detailOf(a)}); retry`);
@@ -494,9 +527,13 @@ export class ShardedQueues {
     }
     if (all.length === 0) return fail('queueNotExist');
     if (route.move !== undefined) {
-      // One queue on its way to another set: the target's settings (the source may be gone), both counts.
-      const merged = mergeAttributes(all.length === 2 ? [all[1]!, all[0]!] : all);
-      delete merged.shards;
+      // A shard on its way to another set: the source and the target both count; the settings are
+      // the target's (the source may be gone, and the target is a shard like the others), and the
+      // queue has as many shards as before (a one-shard queue says none, as it did before its move).
+      const merged = mergeAttributes([all[all.length - 1]!, ...all.slice(0, -1)]);
+      const k = shardCount(route);
+      if (k === 1) delete merged.shards;
+      else merged.shards = k;
       return { ok: true, attributes: merged };
     }
     return { ok: true, attributes: mergeAttributes(all) };

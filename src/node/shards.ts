@@ -10,7 +10,7 @@ import type { DeleteFailure, QueueAttributes, QueueAttributesInput } from '../br
 import { fail, type ErrorResult } from '../protocol/errors';
 import { SETTABLE_QUEUE_INT_ATTRS } from '../protocol/queue-types';
 import type { QueueService } from '../service/queue-service';
-import type { CachedRoute } from './route-cache';
+import { shardCount, type CachedRoute } from './route-cache';
 
 /**
  * The Raft group that issued a receipt handle or msgId (broker/ids.ts): `g<group>:` names it;
@@ -40,13 +40,17 @@ function hash(key: string): number {
  * this node's next shard in turn (per-node round robin over the route).
  */
 export function sendShard(route: CachedRoute, dedupKey: string | undefined): number {
-  // A queue being moved takes new messages on its target only: the source is being emptied.
-  if (route.move !== undefined) return route.shards.indexOf(route.move.to);
-  const k = route.shards.length;
-  if (dedupKey !== undefined) return hash(dedupKey) % k;
-  const shard = route.next % k;
-  route.next = (shard + 1) % k;
-  return shard;
+  // A shard being moved takes new messages on its target only: the source is being emptied. The
+  // choice is made over the queue's shards (the target last, outside them) and the source's turn
+  // given to the target, so a deduplication key keeps hashing to the same shard through the move.
+  const k = shardCount(route);
+  let shard: number;
+  if (dedupKey !== undefined) shard = hash(dedupKey) % k;
+  else {
+    shard = route.next % k;
+    route.next = (shard + 1) % k;
+  }
+  return route.move !== undefined && shard === route.move.shard ? k : shard;
 }
 
 /** The shard receives start at: turns like sends, so every shard is asked first in turn. */

@@ -98,12 +98,13 @@ export interface QueueService {
    */
   changeMembership(ctx: RequestContext, change: MembershipChange): Promise<ServiceResult<{ voters: string[] }>>;
   /**
-   * Starts moving a one-shard queue, with its messages, to set `toSet` (node/queue-move.ts): served
-   * by the cluster access layer only; a node without a cluster controller has no other set.
-   * Answers once the move is recorded and the queue exists on the target; the source set's
+   * Starts moving a queue, with its messages, to set `toSet` (node/queue-move.ts); for a queue of
+   * several shards, the shard on set `fromSet` (required for one; the target must hold no shard of
+   * it). Served by the cluster access layer only; a node without a cluster controller has no other
+   * set. Answers once the move is recorded and the queue exists on the target; the source set's
    * leader then drains it. Repeating it while that move runs answers the same.
    */
-  moveQueue?(ctx: RequestContext, queueName: string, toSet: number): Promise<ServiceResult<{ move: QueueMoveView }>>;
+  moveQueue?(ctx: RequestContext, queueName: string, toSet: number, fromSet?: number): Promise<ServiceResult<{ move: QueueMoveView }>>;
 }
 
 /** A move of a queue to another set, as the controller has it; `done`: the queue is on `to` (from = to). */

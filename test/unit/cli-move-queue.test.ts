@@ -15,18 +15,18 @@ function run(argv: string[], client: object): Promise<CliRun> {
 }
 
 /** A server whose move goes copying -> cutover -> done, one step per request. */
-function movingServer(): { calls: [string, number][]; moveQueue(name: string, toSet: number): Promise<Answer> } {
+function movingServer(): { calls: [string, number, number | undefined][]; moveQueue(name: string, toSet: number, fromSet?: number): Promise<Answer> } {
   const steps: Answer[] = [
     { fromSet: 1, toSet: 2, phase: 'copying', sourceMessages: 3 },
     { fromSet: 1, toSet: 2, phase: 'copying', sourceMessages: 3 },
     { fromSet: 1, toSet: 2, phase: 'cutover', sourceMessages: 0 },
     { fromSet: 2, toSet: 2, phase: 'done', sourceMessages: 0 },
   ];
-  const calls: [string, number][] = [];
+  const calls: [string, number, number | undefined][] = [];
   return {
     calls,
-    moveQueue(name, toSet) {
-      calls.push([name, toSet]);
+    moveQueue(name, toSet, fromSet) {
+      calls.push([name, toSet, fromSet]);
       return Promise.resolve(steps[Math.min(calls.length - 1, steps.length - 1)]!);
     },
   };
@@ -36,8 +36,19 @@ void test('cluster move-queue NAME --to SET starts the move and prints where it 
   const server = movingServer();
   const r = await run(['cluster', 'move-queue', 'orders', '--to', '2'], server);
   assert.equal(r.code, 0, r.err.join('\n'));
-  assert.deepEqual(server.calls, [['orders', 2]]);
+  assert.deepEqual(server.calls, [['orders', 2, undefined]]);
   assert.deepEqual(r.out, ['queue orders: moving from set 1 to set 2 (copying, 3 messages left on set 1)']);
+});
+
+void test('cluster move-queue NAME --from SET --to SET moves the shard on that set, and says so', { timeout: 30_000 }, async () => {
+  const server = movingServer();
+  const r = await run(['cluster', 'move-queue', 'orders', '--from', '1', '--to', '2', '--wait'], server);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  assert.deepEqual(server.calls[0], ['orders', 2, 1]);
+  assert.ok(server.calls.every((c) => c[2] === 1), 'every progress request names the shard');
+  assert.equal(r.out[0], 'queue orders (the shard from set 1): moving from set 1 to set 2 (copying, 3 messages left on set 1)');
+  assert.equal(r.out.at(-1), 'queue orders (the shard from set 1) is on set 2');
+  assert.equal((await run(['cluster', 'move-queue', 'orders', '--from', '0', '--to', '2'], movingServer())).code, 2);
 });
 
 void test('cluster move-queue --wait follows the move to its end, printing each change', { timeout: 30_000 }, async () => {

@@ -91,11 +91,11 @@ function bodiesOf(set: FakeSet, name: string): string[] {
   return out.sort();
 }
 
-void test('moveQueue: refused for a missing, sharded or FIFO queue; the target is checked by the controller', async () => {
+void test('moveQueue: refused for a missing or FIFO queue, and a sharded one without fromSet; the target is checked by the controller', async () => {
   const c = cluster(3);
   assert.equal(errorOf(await c.svc.moveQueue(ctx, 'nope', 2)), 'queueNotExist');
   await ok(c.svc, { kind: 'createQueue', queueName: 'wide', attrs: {}, shards: 2 });
-  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'wide', 3)), 'queueMoveUnsupported');
+  assert.equal(errorOf(await c.svc.moveQueue(ctx, 'wide', 3)), 'missingParam');
   await queueOnSet1(c, 'plain', []);
   const fifo = await c.controller.submit({ kind: 'createEntity', type: 'queue', name: 'ordered.fifo', setId: 1 });
   assert.ok(fifo.ok);
@@ -612,4 +612,32 @@ void test('a queue fed by a topic on its set moves: the subscription delivers th
   await publish('p3');
   assert.equal(await deliverPushes(c.set(1), c.svc), 2, 'both subscriptions deliver through the route');
   assert.deepEqual(bodiesOf(c.set(2), 'fed'), ['p1', 'p2', 'p3', 'p3']);
+});
+
+void test('a move recorded before the queue is made on its target: sends (with a deduplication id too), receives, long polls and attributes are served by the source, never "the queue does not exist"', async () => {
+  const c = cluster(2);
+  await queueOnSet1(c, 'q', ['m1']);
+  // What moveQueue does first; the queue is made on the target a moment later.
+  assert.ok((await c.controller.submit({ kind: 'beginMove', type: 'queue', name: 'q', to: 2 })).ok);
+  c.svc.forgetRoute('q');
+  assert.ok(!c.set(2).has('q'));
+  await send(c.svc, 'q', 'm2');
+  const deduped = { kind: 'sendMessages' as const, queueName: 'q', delaySeconds: null, bodies: [Buffer.from('m3')], options: [{ dedupId: 'k3' }] };
+  const first = await c.svc.submit(ctx, deduped);
+  assert.ok(first.ok, JSON.stringify(first));
+  const retried = await c.svc.submit(ctx, deduped);
+  assert.ok(retried.ok && first.kind === 'sendMessages' && retried.kind === 'sendMessages');
+  assert.deepEqual(retried.msgIds, first.msgIds, 'the retry is deduplicated where the first send went');
+  assert.equal(c.set(1).counts('q').active, 3);
+  const a = await c.svc.getQueueAttributes(ctx, 'q');
+  assert.ok(a.ok, JSON.stringify(a));
+  assert.equal(a.attributes.activeMsgNum, 3);
+  const got = await c.svc.receive(ctx, 'q', 16, 0);
+  assert.ok(got.ok, JSON.stringify(got));
+  assert.deepEqual(got.messages.map((m) => m.bodyBytes.toString()).sort(), ['m1', 'm2', 'm3']);
+  const polled = await c.svc.receive(ctx, 'q', 1, 1);
+  assert.ok(polled.ok, JSON.stringify(polled));
+  assert.equal(polled.messages.length, 0);
+  const cmd = await c.svc.submit(ctx, { kind: 'receiveMessages', queueName: 'q', numOfMsg: 1, seed: 1 });
+  assert.ok(cmd.ok, JSON.stringify(cmd));
 });

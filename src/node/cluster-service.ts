@@ -34,9 +34,10 @@ import type { SetDirectory } from './remote-sets';
 import { RouteCache, shardCount, type CachedRoute } from './route-cache';
 import { RouteFreshness } from './route-freshness';
 import { ShardedQueues } from './sharded-queues';
+import { ClusterLists } from './cluster-lists';
 import { shardedAttrsRefusal } from './shards';
 import { isQueueMoveSend } from './outbox';
-import { createMoveTarget } from './queue-move';
+import { startQueueMove } from './queue-move-start';
 
 /** What the access layer asks of the controller (the ControllerClient). */
 export interface ControllerAccess {
@@ -80,20 +81,9 @@ function existsOf(type: EntityType): 'queueExists' | 'topicExists' {
   return type === 'queue' ? 'queueExists' : 'topicExists';
 }
 
-/** One item of a list one set gave: its name, and which set listed it. */
-interface Listed<I> {
-  name: string;
-  item: I;
-  setId: number;
-}
-
 /** In place of a set id: a queue of several shards, on no one set (see attributesWhere). */
 const SHARDED_SET = -1;
 
-/** The broker's list order: names by UTF-16 code units, as `<` compares them. */
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 export class ClusterQueueService implements QueueService {
   private readonly cache: RouteCache;
@@ -102,6 +92,7 @@ export class ClusterQueueService implements QueueService {
   /** Routes being read again in the background (entityKey-like `type:name`). */
   private readonly rechecking = new Set<string>();
   private readonly sharded: ShardedQueues;
+  private readonly lists: ClusterLists;
 
   constructor(private readonly opts: ClusterServiceOptions) {
     this.cache = new RouteCache(opts.routeCacheMax);
@@ -121,6 +112,7 @@ export class ClusterQueueService implements QueueService {
       sawEpoch: (e) => this.freshness.saw(e),
       ...(opts.pollSliceSeconds !== undefined ? { pollSliceSeconds: opts.pollSliceSeconds } : {}),
     });
+    this.lists = new ClusterLists({ ownSetId: opts.ownSetId, controller: opts.controller, serviceOf: (id) => this.serviceOf(id), cache: this.cache });
   }
 
   private serviceOf(setId: number): QueueService {
@@ -450,8 +442,8 @@ export class ClusterQueueService implements QueueService {
     if (r.ok) return r.queueList;
     // Not a queue (yet): no queue names it on its own set; those naming it elsewhere still count.
     if (r.error !== 'queueNotExist') return r;
-    const elsewhere = await this.remoteSources(ctx, dlqName, undefined);
-    return isError(elsewhere) ? elsewhere : this.onceEach(elsewhere).map((x) => x.item);
+    const elsewhere = await this.lists.remoteSources(ctx, dlqName, undefined);
+    return isError(elsewhere) ? elsewhere : this.lists.onceEach(elsewhere).map((x) => x.item);
   }
 
   /**
@@ -463,11 +455,11 @@ export class ClusterQueueService implements QueueService {
    */
   private async deleteQueue(ctx: RequestContext, command: Extract<Command, { kind: 'deleteQueue' }>): Promise<CommandResult> {
     const name = command.queueName;
-    const elsewhere = await this.remoteSources(ctx, name, undefined);
+    const elsewhere = await this.lists.remoteSources(ctx, name, undefined);
     if (isError(elsewhere)) {
       this.log.warn(`deleting queue ${name} without knowing whether queues on other sets name it as their dead-letter queue: ${elsewhere.detail ?? elsewhere.error}`, { queue: name });
     } else if (elsewhere.length > 0) {
-      return fail('dlqDeleteInUse', undefined, `(the dead-letter queue of ${this.onceEach(elsewhere).map((i) => i.name).join(', ')} on other sets)`);
+      return fail('dlqDeleteInUse', undefined, `(the dead-letter queue of ${this.lists.onceEach(elsewhere).map((i) => i.name).join(', ')} on other sets)`);
     }
     return this.delete(ctx, 'queue', name, command);
   }
@@ -638,48 +630,10 @@ export class ClusterQueueService implements QueueService {
       },
     );
     if (isError(home)) return home;
-    const others = await this.remoteSources(ctx, deadLetterQueueName, searchWord);
+    const others = await this.lists.remoteSources(ctx, deadLetterQueueName, searchWord);
     if (isError(others)) return others;
-    const all = this.onceEach([...home.queueList.map((q) => ({ name: q.queueName, item: q, setId: home.setId })), ...others]);
+    const all = this.lists.onceEach([...home.queueList.map((q) => ({ name: q.queueName, item: q, setId: home.setId })), ...others]);
     return { ok: true, totalCount: all.length, queueList: all.slice(offset, offset + limit).map((x) => x.item) };
-  }
-
-  /**
-   * The queues of every set whose dead-letter queue is `dlqName` on another set (`remote`), every
-   * one each set has; a queue of several shards is listed by each of its shards' sets. A set that
-   * answers queueNotExist runs a release that lists only a dead-letter queue it holds: it has none
-   * of these (binding one waits for every member's upgrade).
-   */
-  private async remoteSources(ctx: RequestContext, dlqName: string, searchWord: string | undefined): Promise<Listed<QueueListItem>[] | ErrorResult> {
-    const ids = await this.listSets();
-    if (isError(ids)) return ids;
-    const answers = await Promise.all(ids.map((id) => this.serviceOf(id).listDeadLetterSourceQueues(ctx, dlqName, searchWord, 0, LIMITS.queueCountMax, { remoteOnly: true })));
-    const items: Listed<QueueListItem>[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const a = answers[i]!;
-      if (isError(a)) {
-        if (a.error === 'queueNotExist') continue;
-        return fail('notApplied', undefined, `set ${ids[i]} could not list the sources of ${dlqName} (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
-      }
-      items.push(...a.queueList.map((q) => ({ name: q.queueName, item: q, setId: ids[i]! })));
-    }
-    return items;
-  }
-
-  /**
-   * Items listed by several sets, in the broker's name order and each name once: a queue of several
-   * shards is listed by each of its sets. The item kept is that of the set serving its shard 0 when
-   * the route is cached, else the first.
-   */
-  private onceEach<I>(items: readonly Listed<I>[]): Listed<I>[] {
-    const sorted = [...items].sort((a, b) => byName(a.name, b.name));
-    const once: Listed<I>[] = [];
-    for (const x of sorted) {
-      const prev = once[once.length - 1];
-      if (prev === undefined || prev.name !== x.name) once.push(x);
-      else if (this.cache.peek('queue', x.name)?.shards[0] === x.setId) once[once.length - 1] = x;
-    }
-    return once;
   }
 
   listMoveTasks(ctx: RequestContext, sourceQueue: string): Promise<ServiceResult<{ tasks: MoveTaskView[] }>> {
@@ -699,83 +653,11 @@ export class ClusterQueueService implements QueueService {
   }
 
   listQueues(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<QueueList>> {
-    return this.merged(
-      offset,
-      limit,
-      LIMITS.queueCountMax,
-      async (s, n) => {
-        const r = await s.listQueues(ctx, searchWord, 0, n);
-        return r.ok ? { totalCount: r.totalCount, items: r.queueList.map((q) => ({ name: q.queueName, item: q })) } : r;
-      },
-      (totalCount, items) => ({ ok: true, totalCount, queueList: items }),
-      true,
-    );
+    return this.lists.queues(ctx, searchWord, offset, limit);
   }
 
   listTopics(ctx: RequestContext, searchWord: string | undefined, offset: number, limit: number): Promise<ServiceResult<TopicList>> {
-    return this.merged(
-      offset,
-      limit,
-      LIMITS.topicCountMax,
-      async (s, n) => {
-        const r = await s.listTopics(ctx, searchWord, 0, n);
-        return r.ok ? { totalCount: r.totalCount, items: r.topicList.map((t) => ({ name: t.topicName, item: t })) } : r;
-      },
-      (totalCount, items) => ({ ok: true, totalCount, topicList: items }),
-    );
-  }
-
-  /**
-   * One page of a list across every set: each set gives its first offset+limit matches (at most
-   * what one set can hold, `perSetMax`, so an offset past it costs no more), merged in the
-   * broker's name order; totalCount is the sum. A set that cannot answer fails the whole list
-   * (notApplied, naming it): a partial list would look complete.
-   *
-   * With `sharded` (queues: a queue of several shards is listed by each of its sets), each set
-   * gives every match (so duplicates are all seen) and a name is listed, and counted, once
-   * (onceEach).
-   */
-  private async merged<I, R>(
-    offset: number,
-    limit: number,
-    perSetMax: number,
-    list: (s: QueueService, n: number) => Promise<{ totalCount: number; items: { name: string; item: I }[] } | ErrorResult>,
-    page: (totalCount: number, items: I[]) => R,
-    sharded = false,
-  ): Promise<R | ErrorResult> {
-    const ids = await this.listSets();
-    if (isError(ids)) return ids;
-    const n = sharded ? perSetMax : Math.min(offset + limit, perSetMax);
-    const answers = await Promise.all(ids.map((id) => list(this.serviceOf(id), n)));
-    let totalCount = 0;
-    let all: { name: string; item: I; setId: number }[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const a = answers[i]!;
-      if (isError(a)) return fail('notApplied', undefined, `set ${ids[i]} could not list (${a.error}${a.detail !== undefined ? ` ${a.detail}` : ''}); retry`);
-      totalCount += a.totalCount;
-      all.push(...a.items.map((x) => ({ ...x, setId: ids[i]! })));
-    }
-    all.sort((a, b) => byName(a.name, b.name));
-    if (sharded) {
-      const once = this.onceEach(all);
-      totalCount -= all.length - once.length;
-      all = once;
-    }
-    return page(
-      totalCount,
-      all.slice(offset, offset + limit).map((x) => x.item),
-    );
-  }
-
-  /** Every set's id, as the controller lists them, this node's own included. */
-  private async listSets(): Promise<number[] | ErrorResult> {
-    const sets = await this.opts.controller.read({ kind: 'listSets' });
-    if (!sets.ok) return fail('notApplied', undefined, `the list of sets could not be read from the controller (${sets.error}${sets.detail !== undefined ? ` ${sets.detail}` : ''}); retry`);
-    if (sets.kind !== 'sets') return fail('notApplied', undefined, `the controller answered listSets with ${sets.kind}; retry`);
-    const ids = sets.sets.map((s) => s.id);
-    // This node's set is listed even before it registered (a set holds what it holds).
-    if (!ids.includes(this.opts.ownSetId)) ids.push(this.opts.ownSetId);
-    return ids;
+    return this.lists.topics(ctx, searchWord, offset, limit);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -820,66 +702,23 @@ export class ClusterQueueService implements QueueService {
     this.cache.drop('queue', name);
   }
 
-  /**
-   * Starts moving a queue, or one shard of a queue of several, to set `toSet`: checked here (it
-   * exists, `fromSet` names one of its shards' sets when it has several, not FIFO), recorded at
-   * the controller (beginMove of that shard, phase copying; the controller refuses a target that
-   * holds a shard of the queue already), and created on the target with the source's settings and
-   * dead-letter policy (createMoveTarget; existing there already is fine: a retry). The source
-   * set's leader then hands what feeds it on its set over to the route (its dead-letter sources
-   * there, its topics' subscriptions there) and drains it (node/queue-move.ts). The same move
-   * asked again answers it (a retry); another route change of the queue under way (a move of
-   * another shard, or elsewhere; a growth), routeChangeRunning: one at a time per queue.
-   */
-  async moveQueue(ctx: RequestContext, name: string, toSet: number, fromSet?: number): Promise<ServiceResult<{ move: QueueMoveView }>> {
-    const rec = await this.opts.controller.read({ kind: 'getRoute', type: 'queue', name });
-    if (!rec.ok) return rec.error === 'queueNotExist' ? rec : fail('notApplied', undefined, `the route of queue ${name} could not be read from the controller (${rec.error}); retry`);
-    if (rec.kind !== 'entity') return fail('notApplied', undefined, `the controller answered getRoute with ${rec.kind}; retry`);
-    const e = rec.entity;
-    const c = e.change;
-    const k = e.shards.length;
-    const on = `on set${k === 1 ? '' : 's'} ${e.shards.join(', ')}`;
-    if (fromSet === undefined && k !== 1) return fail('missingParam', 'fromSet', `(queue ${e.name} has ${k} shards, ${on}: fromSet names the set of the shard to move)`);
-    const from = fromSet ?? e.shards[0]!;
-    const shard = e.shards.indexOf(from);
-    if (shard < 0) {
-      // Moved already (the same move asked again after it completed): its target holds a shard now.
-      if (c === undefined && e.shards.includes(toSet)) return { ok: true, move: { from, to: toSet, phase: 'done', sourceMessages: 0 } };
-      return fail('paramOutOfRange', 'fromSet', `(queue ${e.name} has no shard on set ${from}; it is ${on})`);
-    }
-    if (c !== undefined && (c.type !== 'move' || c.to !== toSet || c.from !== from)) {
-      const running = c.type === 'move' ? `shard ${c.shard} is moving from set ${c.from} to set ${c.to}` : 'it is growing more shards';
-      return fail('routeChangeRunning', undefined, `(${running}; one change of a queue's route at a time)`);
-    }
-    // Already there (a move asked again after it completed): nothing to do.
-    if (c === undefined && from === toSet) return { ok: true, move: { from, to: toSet, phase: 'done', sourceMessages: 0 } };
-    const src = await this.serviceOf(from).getQueueAttributes(ctx, e.name);
-    // The source is deleted as the move's last step, just before the route changes.
-    if (!src.ok && src.error === 'queueNotExist' && c !== undefined) return { ok: true, move: { from, to: toSet, phase: c.phase, sourceMessages: 0 } };
-    if (!src.ok) return src;
-    const a = src.attributes;
-    if (a.sqs.fifo) return fail('queueMoveUnsupported', 'FIFO queues', '(a message group keeps its order on one set)');
-    if (c === undefined) {
-      const begun = await this.opts.controller.submit({ kind: 'beginMove', type: 'queue', name: e.name, to: toSet, shard });
-      if (!begun.ok) {
-        if (begun.error === 'outcomeUnknown') return fail('notApplied', undefined, `starting the move at the controller: ${begun.detail ?? 'outcome unknown'}; retry (a move already started answers as started)`);
-        if (begun.error === 'setHoldsEntity' && k > 1) return { ...begun, detail: `(queue ${e.name} is ${on}: a set holds at most one shard of a queue)` };
-        return begun;
-      }
-      if (begun.kind === 'entity') {
-        this.freshness.saw(begun.routeEpoch);
-        this.cache.setEntity(begun.entity, begun.routeEpoch);
-      }
-    }
-    // Asked again while it runs: the mover has made sure of the target (it creates it before moving anything).
-    const made = c !== undefined ? undefined : await createMoveTarget(this.opts.controller, this.serviceOf(toSet), ctx, e.name, toSet, a, k > 1);
-    if (made !== undefined && !made.ok && made.error !== 'queueExists') {
-      // The move stays recorded: its mover creates the queue on the target before it moves anything.
-      return { ...made, detail: `${made.detail !== undefined ? `${made.detail} ` : ''}(creating the queue on set ${toSet}; the move is recorded and its mover tries again)` };
-    }
-    const phase = c?.type === 'move' ? c.phase : 'copying';
-    if (c === undefined) this.log.info(k === 1 ? `moving queue ${e.name} from set ${from} to set ${toSet}` : `moving shard ${shard} of queue ${e.name} from set ${from} to set ${toSet}`, { queue: e.name });
-    return { ok: true, move: { from, to: toSet, phase, sourceMessages: a.activeMsgNum + a.inactiveMsgNum + a.delayMsgNum } };
+  /** Starts moving a queue, or one shard of a queue of several, to another set (node/queue-move-start.ts). */
+  moveQueue(ctx: RequestContext, name: string, toSet: number, fromSet?: number): Promise<ServiceResult<{ move: QueueMoveView }>> {
+    return startQueueMove(
+      {
+        controller: this.opts.controller,
+        serviceOf: (id) => this.serviceOf(id),
+        log: this.log,
+        sawRoute: (entity, routeEpoch) => {
+          this.freshness.saw(routeEpoch);
+          this.cache.setEntity(entity, routeEpoch);
+        },
+      },
+      ctx,
+      name,
+      toSet,
+      fromSet,
+    );
   }
 
   // ---------------------------------------------------------------------------------------------

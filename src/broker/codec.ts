@@ -15,7 +15,9 @@
 //                       64: f64 moveOrigin.enqueueMs and u8 originFlags (1: kept, 2: u32
 //                       dequeueCount and f64 firstDequeueMs follow) follow), [u32], [u32],
 //                       [str16], [str16], [str16], [f64 u8 [u32 f64]])
-//   receiveMessages:    str16 queueName, u8 numOfMsg, u32 seed, then optionally u32 visibilitySeconds
+//   receiveMessages:    str16 queueName, u8 numOfMsg, u32 seed, then optionally u32 visibilitySeconds,
+//                       then optionally str16 attemptId (with it, visibilitySeconds is always
+//                       written, 0xffffffff standing for absent; without it, the earlier layouts)
 //   changeVisibility:   str16 queueName, u8 count, count × (str16 receiptHandle, u32 visibilitySeconds)
 //   purgeQueue:         str16 queueName
 //   tagQueue:           str16 queueName, u8 count, count × (str16 key, str16 value)
@@ -118,6 +120,8 @@ export type DecodedCommand =
   | { kind: 'publishMessages'; topicName: string; bodies: DecodedBody[]; msgTags: string[]; routingKey: string; dedupId?: string };
 
 const SUB_REMOTE_QUEUE = 1;
+/** A receive's visibilitySeconds slot when it carries an attempt id but no visibility of its own. */
+const VISIBILITY_ABSENT = 0xffff_ffff;
 const MOVE_REMOTE_DESTINATION = 1;
 const DELETE_IF_EMPTY = 1;
 const DELETE_KEPT_TOO = 2;
@@ -186,8 +190,12 @@ export function encodeCommand(cmd: Command): EncodedCommand {
       w.u8(cmd.numOfMsg);
       w.u32(cmd.seed);
       if (cmd.visibilitySeconds !== undefined) {
-        check(isU32(cmd.visibilitySeconds), `visibilitySeconds must be a u32: ${cmd.visibilitySeconds}`);
+        check(isU32(cmd.visibilitySeconds) && cmd.visibilitySeconds !== VISIBILITY_ABSENT, `visibilitySeconds out of range: ${cmd.visibilitySeconds}`);
         w.u32(cmd.visibilitySeconds);
+      } else if (cmd.attemptId !== undefined) w.u32(VISIBILITY_ABSENT);
+      if (cmd.attemptId !== undefined) {
+        check(cmd.attemptId.length > 0 && cmd.attemptId.length <= LIMITS.receiveAttemptIdCharsMax, `attemptId length out of range: ${cmd.attemptId.length}`);
+        w.shortStr(cmd.attemptId);
       }
       break;
     case 'changeVisibility':
@@ -636,7 +644,13 @@ function decodeBody(r: ByteReader, code: number, metaLen: number): DecodedComman
       check(batchCountOk(numOfMsg), `numOfMsg out of range: ${numOfMsg}`);
       const seed = r.u32();
       if (r.pos === metaLen) return { kind: 'receiveMessages', queueName, numOfMsg, seed };
-      return { kind: 'receiveMessages', queueName, numOfMsg, seed, visibilitySeconds: r.u32() };
+      const visibilitySeconds = r.u32();
+      if (r.pos === metaLen) return { kind: 'receiveMessages', queueName, numOfMsg, seed, visibilitySeconds };
+      const attemptId = r.shortStr();
+      check(attemptId.length > 0 && attemptId.length <= LIMITS.receiveAttemptIdCharsMax, `attemptId length out of range: ${attemptId.length}`);
+      const cmd: DecodedCommand = { kind: 'receiveMessages', queueName, numOfMsg, seed, attemptId };
+      if (visibilitySeconds !== VISIBILITY_ABSENT) cmd.visibilitySeconds = visibilitySeconds;
+      return cmd;
     }
     case KIND_CODES.changeVisibility: {
       const queueName = r.shortStr();

@@ -51,6 +51,11 @@ export type Command =
       seed: number;
       /** How long the received messages stay invisible; absent: the queue's visibilityTimeout. */
       visibilitySeconds?: number;
+      /**
+       * SQS ReceiveRequestAttemptId (FIFO queues; a standard queue ignores it): a retry with the
+       * same id gets the same messages while they are untouched (receive-attempts.ts).
+       */
+      attemptId?: string;
     }
   | { kind: 'deleteMessages'; queueName: string; receiptHandles: string[] }
   | { kind: 'rewindQueue'; queueName: string; startConsumeTimeSec: number }

@@ -14,7 +14,7 @@ export function olderReplicasCanApply(cmd: Command): boolean {
     case 'sendMessages':
       return cmd.delaySeconds !== null && cmd.options === undefined;
     case 'receiveMessages':
-      return cmd.visibilitySeconds === undefined;
+      return cmd.visibilitySeconds === undefined && cmd.attemptId === undefined;
     case 'publishMessages':
       return cmd.dedupId === undefined;
     case 'subscribe':
@@ -56,7 +56,7 @@ export function olderReplicasCanApply(cmd: Command): boolean {
 
 /**
  * `cmd` as a replica of the previous release applies it, or undefined when it has no such form.
- * Deduplication ids are dropped (a retried send may then be stored twice, as it could before this
+ * Receive attempt ids and deduplication ids are dropped (a retried send may then be stored twice, as it could before this
  * release), and a send without its own delay gets delay 0: no queue can have a delay of its own
  * yet, since setting one (SQS DelaySeconds) is itself refused until every member is upgraded.
  */
@@ -69,6 +69,13 @@ export function forOlderReplicas(cmd: Command): Command | undefined {
   }
   if (cmd.kind === 'publishMessages') {
     const { dedupId: _dropped, ...rest } = cmd;
+    return rest;
+  }
+  // An attempt id is dropped: a retried receive is then a fresh one, as it was before this
+  // release. A receive's own visibility has no older form (the messages would stay in flight for
+  // the queue's timeout instead).
+  if (cmd.kind === 'receiveMessages' && cmd.visibilitySeconds === undefined) {
+    const { attemptId: _dropped, ...rest } = cmd;
     return rest;
   }
   // A dead-letter queue on another set has no older form either: bound as a local one, it would

@@ -31,6 +31,7 @@ import { sequenceNumberOf, type GroupIds } from './ids';
 import type { DeadLetterOutbox } from './dead-letter-outbox';
 import { QueueRedrive } from './redrive';
 import { receiptToken } from './receipt-handle';
+import { ReceiveAttempts, type AttemptMessage } from './receive-attempts';
 import { invariant } from './invariant';
 
 /** A queue's integer settings, every one present. */
@@ -137,6 +138,8 @@ export class QueueState {
    * only on queues that have any.
    */
   deadLetters: DeadLetterOutbox | undefined = undefined;
+  /** Its recent receives by attempt id (receive-attempts.ts); only on FIFO queues that had one. */
+  receiveAttempts: ReceiveAttempts | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -342,13 +345,23 @@ export class QueueState {
     return -1;
   }
 
-  /** visibilitySeconds: how long the messages stay in flight (default: the queue's visibilityTimeout). */
-  receive(nowMs: number, numOfMsg: number, seed: number, router: DeadLetterRouter, visibilitySeconds = this.config.visibilityTimeout): ReceivedMessage[] {
-    const out: ReceivedMessage[] = [];
+  /**
+   * visibilitySeconds: how long the messages stay in flight (default: the queue's visibilityTimeout).
+   * attemptId (FIFO queues; ignored on a standard queue, as SQS does): a retry of the receive that
+   * named it gets the same messages again while they are untouched (retryAttempt); otherwise this
+   * receives afresh and the id names what it returns.
+   */
+  receive(nowMs: number, numOfMsg: number, seed: number, router: DeadLetterRouter, visibilitySeconds = this.config.visibilityTimeout, attemptId?: string): ReceivedMessage[] {
     const nextVisibleMs = nowMs + visibilitySeconds * 1000;
+    const fifo = this.fifo;
+    const attempt = fifo === undefined ? undefined : attemptId;
+    if (attempt !== undefined) {
+      const again = this.retryAttempt(attempt, nowMs, nextVisibleMs);
+      if (again !== undefined) return again;
+    }
+    const out: ReceivedMessage[] = [];
     const p = this.policy;
     const maxReceives = p !== undefined && p.policy === 0 && p.maxReceiveCount !== undefined ? p.maxReceiveCount : Infinity;
-    const fifo = this.fifo;
     if (fifo !== undefined) {
       // As SQS does: as many messages of one group as may go, then the next group (fifo-groups.ts).
       while (out.length < numOfMsg) {
@@ -368,8 +381,60 @@ export class QueueState {
         this.deliver(seq, nowMs, nextVisibleMs, maxReceives, seed, router, out, undefined);
       }
     }
+    if (attempt !== undefined) this.rememberAttempt(attempt, nowMs, out);
     this.compact();
     return out;
+  }
+
+  /**
+   * The messages of attempt `id` again, if every one is still in flight under the receipt handle
+   * it went out under and with the deadline the attempt left it (none deleted, received again, or
+   * its visibility changed since); undefined otherwise (receive afresh). As SQS does, the retry
+   * resets their visibility timeout (in flight until nextVisibleMs); their receive count stays.
+   */
+  private retryAttempt(id: string, nowMs: number, nextVisibleMs: number): ReceivedMessage[] | undefined {
+    const a = this.receiveAttempts?.find(id, nowMs);
+    if (a === undefined) return undefined;
+    const slots: { c: Chunk; i: number }[] = [];
+    for (const m of a.messages) {
+      const c = this.store.chunkOf(m.seq);
+      if (c === undefined) return undefined;
+      const i = m.seq - c.firstSeq;
+      const untouched = c.state[i] === INFLIGHT && c.dequeueCount[i] === m.dequeueCount && c.token[i] === m.token && c.deadlineMs[i] === m.deadlineMs;
+      if (!untouched || !(nowMs < m.deadlineMs)) return undefined;
+      slots.push({ c, i });
+    }
+    const out: ReceivedMessage[] = [];
+    const kept: AttemptMessage[] = [];
+    for (let k = 0; k < slots.length; k++) {
+      const { c, i } = slots[k]!;
+      const m = a.messages[k]!;
+      this.store.writable(c);
+      c.deadlineMs[i] = nextVisibleMs;
+      this.inflight.push(nextVisibleMs, m.seq);
+      out.push(this.received(c, i, nextVisibleMs, this.fifo?.groupOf(m.seq)));
+      kept.push({ seq: m.seq, dequeueCount: m.dequeueCount, token: m.token, deadlineMs: nextVisibleMs });
+    }
+    this.receiveAttempts!.replace(id, kept);
+    return out;
+  }
+
+  /** A fresh receive under attempt `id`: the id names `out` now (an empty answer is not remembered: its retry receives afresh). */
+  private rememberAttempt(id: string, nowMs: number, out: readonly ReceivedMessage[]): void {
+    if (out.length === 0) {
+      this.receiveAttempts?.forget(id);
+      return;
+    }
+    this.receiveAttempts ??= new ReceiveAttempts();
+    this.receiveAttempts.remember(
+      id,
+      nowMs,
+      out.map((m) => {
+        const c = this.store.chunkOf(m.seq)!;
+        const i = m.seq - c.firstSeq;
+        return { seq: m.seq, dequeueCount: m.dequeueCount, token: c.token[i]!, deadlineMs: c.deadlineMs[i]! };
+      }),
+    );
   }
 
   /** Puts VISIBLE message seq in flight and adds it to out, or dead-letters it (maxReceiveCount). */
@@ -389,10 +454,17 @@ export class QueueState {
     c.deadlineMs[i] = nextVisibleMs;
     this.setState(c, i, INFLIGHT);
     this.inflight.push(nextVisibleMs, seq);
+    out.push(this.received(c, i, nextVisibleMs, group));
+  }
+
+  /** Message slot i of c as a receive returns it, under its latest receipt handle. */
+  private received(c: Chunk, i: number, nextVisibleMs: number, group: FifoGroup | undefined): ReceivedMessage {
+    const seq = c.firstSeq + i;
+    const dequeueCount = c.dequeueCount[i]!;
     const pos = c.batchPos[i]!;
     const m: ReceivedMessage = {
       msgId: this.ids.msgId(c.entryIndex[i]!, pos & BATCH_POS_MASK),
-      receiptHandle: this.ids.receiptHandle(this.queueNumber, seq, dequeueCount, token),
+      receiptHandle: this.ids.receiptHandle(this.queueNumber, seq, dequeueCount, c.token[i]!),
       enqueueTime: toSec(c.enqueueMs[i]!),
       firstDequeueTime: toSec(c.firstDequeueMs[i]!),
       nextVisibleTime: toSec(nextVisibleMs),
@@ -408,7 +480,7 @@ export class QueueState {
       m.groupId = group.id;
       m.sequenceNumber = sequenceNumberOf(c.entryIndex[i]!, pos & BATCH_POS_MASK);
     }
-    out.push(m);
+    return m;
   }
 
   deleteMessages(nowMs: number, handles: string[]): DeleteFailure[] {
@@ -894,6 +966,6 @@ export class QueueState {
   }
 
   indexBytes(): number {
-    return this.store.bytes() + this.visible.capacityBytes() + this.inflight.capacityBytes() + this.delayed.capacityBytes() + this.carried.capacityBytes() + (this.fifo?.bytes() ?? 0);
+    return this.store.bytes() + this.visible.capacityBytes() + this.inflight.capacityBytes() + this.delayed.capacityBytes() + this.carried.capacityBytes() + (this.fifo?.bytes() ?? 0) + (this.receiveAttempts?.bytes() ?? 0);
   }
 }

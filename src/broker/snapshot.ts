@@ -21,13 +21,15 @@
 // (written before FIFO queues) loads as a standard queue. A queue whose dead-letter queue is on
 // another set has `remote: true` in its policy and, while it has dead letters not yet sent, their
 // rows (`deadLetters`, dead-letter-outbox.ts); both are written only when present, so a snapshot
-// without them keeps its old bytes and older snapshots load unchanged.
+// without them keeps its old bytes and older snapshots load unchanged. So are a FIFO queue's
+// recent receives by attempt id (`receiveAttempts`, receive-attempts.ts): absent, none.
 
 import type { GroupIds } from './ids';
 import { BrokerFormatError, ByteReader } from './binary';
 import { parseAllowPolicy, parseDeduplicationScope, parseThroughputLimit } from './codec';
 import type { FifoGroupRows } from './fifo-groups';
 import { DeadLetterOutbox, type DeadLetterRow } from './dead-letter-outbox';
+import { ReceiveAttempts, type ReceiveAttemptRow } from './receive-attempts';
 import { dedupKey, type DedupRow } from './dedup';
 import type { DeadLetterPolicy } from './commands';
 import { SQS_QUEUE_DEFAULTS, type SqsQueueSettings } from '../protocol/queue-types';
@@ -84,6 +86,8 @@ interface QueueMeta {
   redrive?: RedriveMeta;
   /** Only on queues with dead letters pending for another set (absent in older snapshots: none). */
   deadLetters?: DeadLetterRow[];
+  /** Only on FIFO queues with receives remembered by attempt id (absent in older snapshots: none). */
+  receiveAttempts?: ReceiveAttemptRow[];
 }
 
 /** The meta as JSON: a FIFO queue's per-message groups as base64 (a million messages: 5.3 MB, a few ms). */
@@ -131,6 +135,7 @@ export function queueMeta(q: QueueState): QueueMeta {
     ...(q.fifo === undefined ? {} : { fifoGroups: q.fifo.snapshotRows() }),
     redrive: redriveMeta(q.redrive),
     ...(q.deadLetters === undefined || q.deadLetters.size === 0 ? {} : { deadLetters: q.deadLetters.rows() }),
+    ...(q.receiveAttempts === undefined || q.receiveAttempts.size === 0 ? {} : { receiveAttempts: q.receiveAttempts.rows() }),
   };
 }
 
@@ -171,6 +176,10 @@ function readQueue(r: ByteReader, ids: GroupIds, version: number): QueueState {
   }
   for (const [k, v] of m.tags) q.tags.set(k, v);
   if (m.deadLetters !== undefined) q.deadLetters = DeadLetterOutbox.fromRows(m.deadLetters, `queue ${m.name}`);
+  if (m.receiveAttempts !== undefined) {
+    if (!m.sqs.fifo) throw new BrokerFormatError(`snapshot: standard queue ${m.name} with receive attempts`);
+    q.receiveAttempts = ReceiveAttempts.fromRows(m.receiveAttempts, `queue ${m.name}`);
+  }
   if (m.redrive !== undefined) {
     try {
       q.redrive = parseRedriveMeta(m.redrive);
@@ -285,6 +294,7 @@ function parseMeta(json: string): QueueMeta {
     ...(raw.fifoGroups === undefined ? {} : { fifoGroups: parseFifoGroups(raw.fifoGroups) }),
     redrive: raw.redrive as RedriveMeta | undefined,
     ...(raw.deadLetters === undefined ? {} : { deadLetters: raw.deadLetters as DeadLetterRow[] }),
+    ...(raw.receiveAttempts === undefined ? {} : { receiveAttempts: raw.receiveAttempts as ReceiveAttemptRow[] }),
   };
 }
 

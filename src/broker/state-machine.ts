@@ -55,6 +55,8 @@ export interface QueueSettings {
   pollingWaitSeconds: number;
   visibilityTimeout: number;
   maxMsgSize: number;
+  /** A FIFO queue (the only kind that remembers receive attempts). */
+  fifo: boolean;
 }
 
 export interface BrokerStats {
@@ -222,7 +224,7 @@ export class QueueStateMachine {
       case 'receiveMessages': {
         const q = this.byName.get(cmd.queueName);
         if (q === undefined) return fail('queueNotExist');
-        const messages = q.receive(nowMs, cmd.numOfMsg, cmd.seed, this.router, cmd.visibilitySeconds);
+        const messages = q.receive(nowMs, cmd.numOfMsg, cmd.seed, this.router, cmd.visibilitySeconds, cmd.attemptId);
         this.reschedule(q);
         return { ok: true, kind: 'receiveMessages', messages };
       }
@@ -623,7 +625,7 @@ export class QueueStateMachine {
     const q = this.byName.get(queueName);
     if (q === undefined) return undefined;
     const c = q.config;
-    return { pollingWaitSeconds: c.pollingWaitSeconds, visibilityTimeout: c.visibilityTimeout, maxMsgSize: c.maxMsgSize };
+    return { pollingWaitSeconds: c.pollingWaitSeconds, visibilityTimeout: c.visibilityTimeout, maxMsgSize: c.maxMsgSize, fifo: q.fifo !== undefined };
   }
 
   /**

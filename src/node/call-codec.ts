@@ -140,7 +140,11 @@ export function decodeCall(buf: Buffer): { ctx: RequestContext | undefined; call
       if (o !== undefined) {
         check(typeof o === 'object' && o !== null, 'receive options must be an object');
         const visibilitySeconds = optInt((o as Record<string, unknown>)['visibilitySeconds'], 'visibilitySeconds');
-        call.options = visibilitySeconds === undefined ? {} : { visibilitySeconds };
+        const attemptId = optStr((o as Record<string, unknown>)['attemptId'], 'attemptId');
+        const options: ReceiveOptions = {};
+        if (visibilitySeconds !== undefined) options.visibilitySeconds = visibilitySeconds;
+        if (attemptId !== undefined) options.attemptId = attemptId;
+        call.options = options;
       }
       return { ctx, relay, call };
     }

@@ -380,10 +380,15 @@ export class QueueNode implements QueueService {
     }
     const waitMs = (waitSeconds ?? settings.pollingWaitSeconds) * 1000;
     const deadline = this.rt.nowMs() + waitMs;
+    // A retried attempt's messages are in flight, not visible: its first receive goes through the
+    // log whatever is visible (only a FIFO queue remembers attempts).
+    let retry = options?.attemptId !== undefined && settings.fifo;
     for (;;) {
-      if (this.state.sm.visibleCount(queueName) > 0) {
+      if (retry || this.state.sm.visibleCount(queueName) > 0) {
+        retry = false;
         const command: Command = { kind: 'receiveMessages', queueName, numOfMsg, seed: randomU32(this.rt) };
         if (options?.visibilitySeconds !== undefined) command.visibilitySeconds = options.visibilitySeconds;
+        if (options?.attemptId !== undefined) command.attemptId = options.attemptId;
         const r = await this.submit(ctx, command);
         if (!r.ok) return r;
         if (r.kind !== 'receiveMessages') return fail('internalError');

@@ -232,6 +232,7 @@ export class RoutedQueueService extends CallingQueueService {
 
   override receive(ctx: RequestContext, queueName: string, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
     // A receive's own visibility is this release's: a leader of the previous one would ignore it.
+    // It would ignore an attempt id too, which is harmless: a retry is then a fresh receive, as before.
     if (options?.visibilitySeconds !== undefined) {
       const older = this.olderVoters();
       if (older.length > 0) return Promise.resolve(fail('notApplied', undefined, `(${older.join(', ')} still run the previous release: retry once every member is upgraded)`));

@@ -359,7 +359,7 @@ export class ShardedQueues {
    */
   async receive(ctx: RequestContext, name: string, route: CachedRoute, numOfMsg: number, waitSeconds: number | undefined, options?: ReceiveOptions): Promise<ReceiveOutcome> {
     const k = route.shards.length;
-    const start = receiveStart(route);
+    const start = receiveStart(route, options?.attemptId);
     const order = Array.from({ length: k }, (_, i) => route.shards[(start + i) % k]!);
     const got: DeliveredMessage[] = [];
     const errors: ErrorResult[] = [];
@@ -411,7 +411,7 @@ export class ShardedQueues {
   /** receiveMessages as a command (no wait): the shards in turn, as receive's first pass. */
   private async receiveCommand(ctx: RequestContext, route: CachedRoute, command: Of<'receiveMessages'>): Promise<CommandResult> {
     const k = route.shards.length;
-    const start = receiveStart(route);
+    const start = receiveStart(route, command.attemptId);
     const messages: Extract<CommandResult, { kind: 'receiveMessages' }>['messages'] = [];
     const errors: ErrorResult[] = [];
     let asked = k;

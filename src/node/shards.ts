@@ -53,9 +53,16 @@ export function sendShard(route: CachedRoute, dedupKey: string | undefined): num
   return route.move !== undefined && shard === route.move.shard ? k : shard;
 }
 
-/** The shard receives start at: turns like sends, so every shard is asked first in turn. */
-export function receiveStart(route: CachedRoute): number {
+/**
+ * The shard receives start at: turns like sends, so every shard is asked first in turn. A receive
+ * with an attempt id starts where its id hashes to, so that a retry asks the sets in the same
+ * order, each with the id, and each could hand back its part of the first answer. Only FIFO
+ * queues honour the id, and they have one shard and are not moved, so today this only keeps the
+ * order stable; a standard queue's shards ignore the id.
+ */
+export function receiveStart(route: CachedRoute, attemptId?: string): number {
   const k = route.shards.length;
+  if (attemptId !== undefined) return hash(attemptId) % k;
   const shard = route.nextReceive % k;
   route.nextReceive = (shard + 1) % k;
   return shard;

@@ -61,6 +61,15 @@ export const LIMITS = {
    * `g:<group> <id>` under DeduplicationScope messageGroup; the CMQ API: `<id>/<n>` in a batch).
    */
   dedupKeyCharsMax: DEDUP_ID_CHARS_MAX + GROUP_ID_CHARS_MAX + 8,
+  /**
+   * Receive attempts (broker/receive-attempts.ts, SQS ReceiveRequestAttemptId on FIFO queues): a
+   * receive is remembered under its attempt id this long, and at most this many per queue (the
+   * oldest are forgotten first beyond it: a retry of a forgotten attempt is a fresh receive).
+   */
+  receiveAttemptWindowMs: 5 * 60_000,
+  receiveAttemptsPerQueueMax: 1_000,
+  /** An attempt id's characters (SQS: 128). */
+  receiveAttemptIdCharsMax: 128,
   /** A FIFO message's group id (SQS MessageGroupId): 1 to this many characters. */
   groupIdCharsMax: GROUP_ID_CHARS_MAX,
   /** Tags per queue (SQS: 50), and a tag key's and value's characters. */

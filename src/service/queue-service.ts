@@ -43,6 +43,11 @@ export interface DeadLetterSourceScope {
 export interface ReceiveOptions {
   /** How long the received messages stay invisible (0-43200 s); absent: the queue's visibilityTimeout. */
   visibilitySeconds?: number;
+  /**
+   * SQS ReceiveRequestAttemptId (FIFO queues; a standard queue ignores it): a retry with the same
+   * id gets the same messages while they are untouched (broker/receive-attempts.ts).
+   */
+  attemptId?: string;
 }
 
 export type ReceiveOutcome = ServiceResult<{ messages: DeliveredMessage[] }>;

@@ -1,7 +1,8 @@
 // A FIFO queue end to end with the AWS SDK for JavaScript, at whatever SQS endpoint the client is
 // aimed (a one-node server, or any node of a cluster of sets): create it with content-based
 // deduplication, send to two groups (one duplicate), receive in group order with the FIFO system
-// attributes, delete; a send without a group is refused with SQS's error.
+// attributes, delete; a send without a group is refused with SQS's error; a receive retried with
+// its ReceiveRequestAttemptId gets the same messages and receipt handles.
 
 import assert from 'node:assert/strict';
 import {
@@ -56,4 +57,34 @@ export async function exerciseFifo(sqs: SQSClient, queueName: string): Promise<v
   const refused = await sqsErrorOf(sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'x', MessageDeduplicationId: 'x' })));
   assert.equal(refused.name, 'MissingParameter');
   assert.equal(refused.$metadata.httpStatusCode, 400);
+
+  await exerciseReceiveAttempt(sqs, QueueUrl!);
+}
+
+/**
+ * A receive repeated with the same ReceiveRequestAttemptId (as after a lost answer) gets the same
+ * messages under the same receipt handles, though they are in flight and nothing else is visible.
+ */
+async function exerciseReceiveAttempt(sqs: SQSClient, QueueUrl: string): Promise<void> {
+  const sent = await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: [
+        { Id: 'c1', MessageBody: 'c1', MessageGroupId: 'C' },
+        { Id: 'c2', MessageBody: 'c2', MessageGroupId: 'C' },
+      ],
+    }),
+  );
+  assert.equal(sent.Successful?.length, 2, JSON.stringify(sent.Failed));
+  const receive = () => sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60, ReceiveRequestAttemptId: 'attempt-c' }));
+  const first = (await receive()).Messages ?? [];
+  assert.deepEqual(
+    first.map((m) => m.Body),
+    ['c1', 'c2'],
+  );
+  const again = (await receive()).Messages ?? [];
+  const view = (ms: typeof first) => ms.map((m) => [m.MessageId, m.ReceiptHandle, m.Body, m.MD5OfBody]);
+  assert.deepEqual(view(again), view(first), 'the retry gets the same messages and receipt handles');
+  const deleted = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl, Entries: again.map((m, i) => ({ Id: `c${i}`, ReceiptHandle: m.ReceiptHandle })) }));
+  assert.equal(deleted.Successful?.length, 2);
 }

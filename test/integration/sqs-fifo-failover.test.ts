@@ -6,7 +6,9 @@
 // message whose delete was confirmed never comes back (one whose delete was lost in the failover
 // comes back, with those after it, as SQS says), every acknowledged message is delivered, and no
 // message was stored twice (each arrives under one MessageId, whatever the retries): order and
-// deduplication are decided in the replicated state machine.
+// deduplication are decided in the replicated state machine. So is a receive's attempt id: a
+// receive answered before the kill, retried after it on another member with its
+// ReceiveRequestAttemptId, gets the same message under the same receipt handle.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -102,10 +104,19 @@ test('FIFO across kill -9 of the leader: order within each group, no duplicate, 
       }
     })();
 
+    // A receive through the leader whose answer is taken as lost: its retry after the failover,
+    // on another member, gets the same message under the same receipt handle.
+    const attemptUrl = (await rotate.send((c) => c.send(new CreateQueueCommand({ QueueName: 'attempts.fifo', Attributes: { FifoQueue: 'true', VisibilityTimeout: '120' } })), Date.now() + 20_000))!.QueueUrl!;
+    await rotate.send((c) => c.send(new SendMessageCommand({ QueueUrl: attemptUrl, MessageBody: 'kept', MessageGroupId: 'k', MessageDeduplicationId: 'kept' })), Date.now() + 20_000);
+    const attempt = (c: SQSClient) => c.send(new ReceiveMessageCommand({ QueueUrl: attemptUrl, MaxNumberOfMessages: 10, ReceiveRequestAttemptId: 'before-the-kill' }));
+    const before = (await attempt(clients[set.ids.indexOf(leader)]!)).Messages ?? [];
+
     await sleep(3000);
     await set.servers.get(leader)!.kill9();
     console.log(`fifo-failover: leader ${leader} killed with kill -9`);
     await sleep(5000);
+    const survivors = new Rotating(clients.filter((_, i) => set.ids[i] !== leader));
+    const after = (await survivors.send(attempt, Date.now() + 30_000))?.Messages ?? [];
     producing = false;
     await Promise.all(producers);
     // Drain: until every acknowledged message came, or nothing new for a while.
@@ -115,6 +126,16 @@ test('FIFO across kill -9 of the leader: order within each group, no duplicate, 
     consuming = false;
     await consumer;
 
+    // Checked once the producers and the consumer have stopped, so that a failure ends the test.
+    assert.deepEqual(
+      before.map((m) => m.Body),
+      ['kept'],
+    );
+    assert.deepEqual(
+      after.map((m) => [m.MessageId, m.ReceiptHandle, m.Body]),
+      before.map((m) => [m.MessageId, m.ReceiptHandle, m.Body]),
+      'the retried attempt gets the same message and receipt handle from the new leader',
+    );
     const lost = want.filter((b) => !idsOf.has(b));
     assert.deepEqual(lost, [], 'every acknowledged message was delivered');
     const storedTwice = [...idsOf].filter(([, ids]) => ids.size > 1).map(([b]) => b);

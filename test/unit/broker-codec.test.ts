@@ -42,7 +42,17 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ kind: fc.constant('setQueueAttributes' as const), queueName: name, attrs }, NP),
   fc.record({ kind: fc.constant('deleteQueue' as const), queueName: name }, NP),
   fc.record({ kind: fc.constant('sendMessages' as const), queueName: name, delaySeconds: fc.integer({ min: 0, max: 6_048_000 }), bodies }, NP),
-  fc.record({ kind: fc.constant('receiveMessages' as const), queueName: name, numOfMsg: fc.integer({ min: 1, max: 16 }), seed: u32 }, NP),
+  fc.record(
+    {
+      kind: fc.constant('receiveMessages' as const),
+      queueName: name,
+      numOfMsg: fc.integer({ min: 1, max: 16 }),
+      seed: u32,
+      visibilitySeconds: fc.integer({ min: 0, max: 43_200 }),
+      attemptId: fc.string({ minLength: 1, maxLength: 128 }),
+    },
+    { requiredKeys: ['kind', 'queueName', 'numOfMsg', 'seed'], noNullPrototype: true },
+  ),
   fc.record({
     kind: fc.constant('deleteMessages' as const),
     queueName: name,

@@ -110,7 +110,7 @@ describe('create, get, set, delete', () => {
     assert.equal(r.attributes.maxMsgSize, 2048);
     assert.equal(r.attributes.createTime, T0 / 1000);
     assert.equal(r.attributes.lastModifyTime, T0 / 1000 + 5);
-    assert.deepEqual(h.sm.queueSettings('q'), { pollingWaitSeconds: 7, visibilityTimeout: 99, maxMsgSize: 2048 });
+    assert.deepEqual(h.sm.queueSettings('q'), { pollingWaitSeconds: 7, visibilityTimeout: 99, maxMsgSize: 2048, fifo: false });
     assert.equal(h.sm.queueSettings('nope'), undefined);
   });
 

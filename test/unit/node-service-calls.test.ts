@@ -56,6 +56,8 @@ const CALLS: ServiceCall[] = [
   ...COMMANDS.map((command): ServiceCall => ({ method: 'submit', command })),
   { method: 'receive', queueName: 'q', numOfMsg: 16, waitSeconds: 5 },
   { method: 'receive', queueName: 'q', numOfMsg: 1, waitSeconds: undefined },
+  { method: 'receive', queueName: 'q.fifo', numOfMsg: 10, waitSeconds: 0, options: { visibilitySeconds: 30, attemptId: 'try-1' } },
+  { method: 'receive', queueName: 'q.fifo', numOfMsg: 10, waitSeconds: 0, options: { attemptId: 'try-2' } },
   { method: 'listQueues', searchWord: 'pay', offset: 20, limit: 10 },
   { method: 'listQueues', searchWord: undefined, offset: 0, limit: 20 },
   { method: 'getQueueAttributes', queueName: 'q' },

@@ -221,6 +221,33 @@ void test('order within a group and the group lock, through ReceiveMessage, Dele
   assert.deepEqual(await receive(q), []);
 });
 
+void test('ReceiveRequestAttemptId: a retried receive gets the same messages and receipt handles, even with nothing visible; a touched one makes it a fresh receive', async () => {
+  const q = await fifoQueue('attempt.fifo', { ContentBasedDeduplication: 'true' });
+  for (const b of ['a1', 'a2']) await send(q, b, 'A');
+  await send(q, 'b1', 'B');
+  const first = await receive(q, { MaxNumberOfMessages: 2, ReceiveRequestAttemptId: 'try-1', AttributeNames: ['ApproximateReceiveCount'] });
+  assert.deepEqual(bodies(first), ['a1', 'a2']);
+  // Its messages are in flight and group B's is the only one visible; a retry still gets the first answer, waiting for nothing.
+  const again = await receive(q, { MaxNumberOfMessages: 10, WaitTimeSeconds: 5, ReceiveRequestAttemptId: 'try-1', AttributeNames: ['ApproximateReceiveCount'] });
+  assert.deepEqual(again, first);
+  assert.deepEqual(bodies(await receive(q, { ReceiveRequestAttemptId: 'try-2' })), ['b1']);
+  // Nothing visible at all now: the retry of try-2 goes through the log all the same.
+  const b = await receive(q, { WaitTimeSeconds: 5, ReceiveRequestAttemptId: 'try-2' });
+  assert.deepEqual(bodies(b), ['b1']);
+  // Deleting one of try-1's messages makes its retry a fresh receive: group A is locked by a2, B by b1.
+  await s.ok('DeleteMessage', { QueueUrl: q, ReceiptHandle: first[0]!.ReceiptHandle });
+  assert.deepEqual(await receive(q, { ReceiveRequestAttemptId: 'try-1' }), []);
+  await s.ok('DeleteMessage', { QueueUrl: q, ReceiptHandle: first[1]!.ReceiptHandle });
+  await s.ok('DeleteMessage', { QueueUrl: q, ReceiptHandle: b[0]!.ReceiptHandle });
+  // A standard queue ignores the id, as SQS does: a repeated id gets the next messages.
+  await s.ok('CreateQueue', { QueueName: 'attempt-std' });
+  const std = s.url('attempt-std');
+  for (const body of ['s1', 's2']) await s.ok('SendMessage', { QueueUrl: std, MessageBody: body });
+  const one = await receive(std, { MaxNumberOfMessages: 1, ReceiveRequestAttemptId: 'same' });
+  const two = await receive(std, { MaxNumberOfMessages: 1, ReceiveRequestAttemptId: 'same' });
+  assert.deepEqual([...bodies(one), ...bodies(two)].sort(), ['s1', 's2']);
+});
+
 void test('SequenceNumber: 20 digits, increasing with every send, the same on receive', async () => {
   const q = await fifoQueue('seq.fifo', { ContentBasedDeduplication: 'true' });
   const sent: string[] = [];

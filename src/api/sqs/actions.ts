@@ -11,7 +11,7 @@ import { SQS_QUEUE_DEFAULTS } from '../../protocol/queue-types';
 import { RECEIPT_HANDLE_RE } from '../../protocol/names';
 import { countedWith, envelopeHead, writeEnvelopes, type EnvelopeParts, type MessageAttributeValue } from '../../service/message-envelope';
 import type { QueueList } from '../../broker/commands';
-import type { ServiceResult } from '../../service/queue-service';
+import type { ReceiveOptions, ServiceResult } from '../../service/queue-service';
 import { checkFifoSettings, hasSettings, namesFifoAttributes, parseQueueAttributes, QUEUE_ATTRIBUTE_NAMES, renderQueueAttributes, requestedAttributeNames, withSqsDefaults } from './attributes';
 import { MOVE_TASK_ACTIONS } from './move-tasks';
 import { submit } from '../queue-actions';
@@ -44,7 +44,7 @@ function senderFault(name: ErrorName): boolean {
   return kind !== 'internal' && kind !== 'notApplied' && kind !== 'outcomeUnknown' && kind !== 'throttled';
 }
 
-function failedEntry(id: string, e: ErrorResult): Record<string, unknown> {
+export function failedEntry(id: string, e: ErrorResult): Record<string, unknown> {
   const message = errorText(e.error, e.arg) + (e.detail !== undefined ? ` ${e.detail}` : '');
   return { Id: id, SenderFault: senderFault(e.error), Code: SQS_CODES[e.error].code, Message: message };
 }
@@ -364,7 +364,7 @@ const senderOnlyHeads = new Map<string, Buffer>();
 const SENDER_ONLY_HEADS_MAX = 1024;
 const NO_ATTRIBUTES: ReadonlyMap<string, MessageAttributeValue> = new Map();
 
-function senderOnlyHead(senderId: string): Buffer {
+export function senderOnlyHead(senderId: string): Buffer {
   let head = senderOnlyHeads.get(senderId);
   if (head === undefined) {
     if (senderOnlyHeads.size >= SENDER_ONLY_HEADS_MAX) senderOnlyHeads.clear();
@@ -492,15 +492,17 @@ const receiveMessage: SqsAction = async (env, input) => {
   if (isError(systemNames)) return systemNames;
   const messageAttributeNames = optionalStringList(input, 'MessageAttributeNames');
   if (isError(messageAttributeNames)) return messageAttributeNames;
-  // Checked and then ignored: SQS answers a retried FIFO receive with the same attempt id (within 5
-  // minutes) with the same messages; here a retry gets the next messages, and those of the lost
-  // answer come back when their visibility ends (their groups stay locked until then).
+  // A retried FIFO receive with the same attempt id gets the same messages while they are
+  // untouched (broker/receive-attempts.ts); a standard queue ignores it, as SQS does.
   const attemptId = optionalId(input, 'ReceiveRequestAttemptId', SQS_LIMITS.receiveRequestAttemptIdCharsMax);
   if (isError(attemptId)) return attemptId;
   const system = requestedSystemAttributes([attributeNames, systemNames], QUEUE_ATTRIBUTE_NAME_SET);
   if (isError(system)) return system;
   const numOfMsg = n ?? 1;
-  const out = await env.service.receive(env.ctx, name, numOfMsg, wait, visibility === undefined ? {} : { visibilitySeconds: visibility });
+  const options: ReceiveOptions = {};
+  if (visibility !== undefined) options.visibilitySeconds = visibility;
+  if (attemptId !== undefined) options.attemptId = attemptId;
+  const out = await env.service.receive(env.ctx, name, numOfMsg, wait, options);
   if (!out.ok) return out;
   if (out.messages.length === 0) return {};
   const sel = receiveSelection(system, messageAttributeNames);

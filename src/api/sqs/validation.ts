@@ -26,8 +26,8 @@ export const SQS_LIMITS = {
   listResultsMax: 1000,
   /** SQS MaximumMessageSize when CreateQueue does not set it (CMQ's default is 64 KiB). */
   defaultMaximumMessageSize: 262_144,
-  /** ReceiveMessage's ReceiveRequestAttemptId. */
-  receiveRequestAttemptIdCharsMax: 128,
+  /** ReceiveMessage's ReceiveRequestAttemptId (the broker stores it: its limit). */
+  receiveRequestAttemptIdCharsMax: LIMITS.receiveAttemptIdCharsMax,
 } as const;
 
 /** What ends the name of every FIFO queue, and of no other. */

@@ -8,6 +8,7 @@ import { INFLIGHT } from '../../src/broker/message-store';
 import type { QueueState } from '../../src/broker/queue';
 import { Redriver } from '../../src/broker/redrive';
 import { ClusterQueueService } from '../../src/node/cluster-service';
+import * as queueMove from '../../src/node/queue-move';
 import { QueueMover, type QueueMoverOptions } from '../../src/node/queue-move';
 import { RouteCache } from '../../src/node/route-cache';
 import type { RequestContext } from '../../src/service/request-context';
@@ -24,9 +25,17 @@ export type MultiSetBug =
   | 'moveInFlight'
   // The mover deletes the source as soon as nothing visible is left to move, with messages still
   // in flight there: those a consumer does not delete in time are gone.
-  | 'moveDeletesBusySource';
+  | 'moveDeletesBusySource'
+  // A move creates the queue on the target with the source's settings but without its dead-letter
+  // policy: once there, a message its consumers never delete is handed out again and again
+  // instead of being dead-lettered after maxReceiveCount receives.
+  | 'moveDropsDeadLetterPolicy'
+  // A move of a dead-letter queue sends each dead letter to the target as a dead letter of the
+  // dead-letter queue itself, not of the queue it came from: a redrive on the target can no longer
+  // send it back to its source.
+  | 'moveForgetsDeadLetterSource';
 
-export const MULTISET_SIM_BUGS: readonly MultiSetBug[] = ['outboxFailureAsSent', 'firstRouteForever', 'moveInFlight', 'moveDeletesBusySource'];
+export const MULTISET_SIM_BUGS: readonly MultiSetBug[] = ['outboxFailureAsSent', 'firstRouteForever', 'moveInFlight', 'moveDeletesBusySource', 'moveDropsDeadLetterPolicy', 'moveForgetsDeadLetterSource'];
 
 type Submit = (this: ClusterQueueService, ctx: RequestContext, command: Command) => Promise<CommandResult>;
 
@@ -38,6 +47,33 @@ function isTopicDelivery(command: Command): boolean {
 /** Installs `bug` and returns the function that removes it. */
 export function installMultiSetPatch(bug: MultiSetBug): () => void {
   switch (bug) {
+    case 'moveDropsDeadLetterPolicy': {
+      // The access layer's move start creates the target through this export (the mover, asked later, finds it there).
+      const mod = queueMove as unknown as { createMoveTarget: typeof queueMove.createMoveTarget };
+      const original = mod.createMoveTarget;
+      mod.createMoveTarget = (controller, target, ctx, name, to, src, ...rest) => {
+        const { deadLetterPolicy: _dropped, ...withoutPolicy } = src;
+        return original(controller, target, ctx, name, to, withoutPolicy, ...rest);
+      };
+      return () => {
+        mod.createMoveTarget = original;
+      };
+    }
+    case 'moveForgetsDeadLetterSource': {
+      const proto = ClusterQueueService.prototype as unknown as { submit: Submit };
+      const original = proto.submit;
+      proto.submit = function (ctx, command) {
+        // A move's send (moveOrigin) of a dead letter: named as one of the queue being moved.
+        if (command.kind === 'sendMessages' && command.options?.some((o) => o?.moveOrigin !== undefined && o.deadLetterSource !== undefined) === true) {
+          const options = command.options.map((o) => (o?.moveOrigin !== undefined && o.deadLetterSource !== undefined ? { ...o, deadLetterSource: command.queueName } : o));
+          return original.call(this, ctx, { ...command, options });
+        }
+        return original.call(this, ctx, command);
+      };
+      return () => {
+        proto.submit = original;
+      };
+    }
     case 'outboxFailureAsSent': {
       const proto = ClusterQueueService.prototype as unknown as { submit: Submit };
       const original = proto.submit;

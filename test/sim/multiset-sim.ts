@@ -11,11 +11,19 @@
 // queues are created through the controller's placement (so they spread over the sets), a topic
 // on one set has queue subscriptions that may be on others, one queue grows to 2 and then 3
 // shards mid-run, and another is deleted and created again (placed anew) while members hold its
-// old route. Two plain queues are moved live to another set, again and again (back to a set they
-// were on too), while producers and consumers use them and faults hit (the source set's leader,
-// the target's and the controller's among the crashes); an operator asks a running move again
-// (a retry answers the same move). Producers send, consumers receive (some with a long poll),
-// delete most, some late, abandon some; a publisher publishes to the topic. Faults: members
+// old route. A dead-letter queue has two sources (maxReceiveCount 2), on its set or on others:
+// their consumers leave many messages undeleted, so messages are dead-lettered, locally or
+// through the source's outbox to another set, and now and then the operator redrives the
+// dead-letter queue (its messages go back to the sources they came from, wherever those are).
+// Five queues are moved live to another set, again and again (back to a set they were on too):
+// two plain queues, a dead-letter source (to and from its dead-letter queue's set: its dead
+// letters turn local or remote), the dead-letter queue (to and from a source's set: the sources
+// there are bound again through the route), and a subscribed queue (to and from its topic's set:
+// the topic's delivery turns remote); all while producers and consumers use them and faults hit
+// (the source set's leader, the target's and the controller's among the crashes); an operator
+// asks a running move again (a retry answers the same move). Producers send, consumers receive
+// (some with a long poll), delete most, some late, abandon some; a publisher publishes to the
+// topic. Faults: members
 // killed (a power loss) and restarted, the controller's leader among them, a member isolated,
 // frozen members, network weather, leader transfers.
 //
@@ -30,10 +38,15 @@
 // later, and after the drain every stored message was deleted on whichever set it ended; every
 // move completes once the faults heal (the route names the target alone, no other set holds the
 // queue), a move's answers name that move, and a receipt handle of the set a queue left answers
-// receiptHandleInvalid once the move is done.
+// receiptHandleInvalid once the move is done. The dead-letter queue and its sources, per message
+// wherever it is (dead-letter-history.ts): never delivered within a visibility timeout of an
+// earlier delivery, deleted from the source or from the dead-letter queue and not both, never
+// delivered after that, never handed out by a source more than maxReceiveCount times on one
+// copy, counted against the source it came from (a dead letter stored on another set names it, a
+// redrive sends it back there), and after the drain every one deleted.
 
-import { decodeCommand } from '../../src/broker/codec';
-import type { Command, CommandResult } from '../../src/broker/commands';
+import { decodeCommand, type DecodedCommand } from '../../src/broker/codec';
+import type { Command, CommandOk, CommandResult } from '../../src/broker/commands';
 import { wireClusterAccess, wireSetService } from '../../src/node/cluster-wiring';
 import { NodeHost, type HostedGroup } from '../../src/node/host';
 import { groupOfId } from '../../src/node/shards';
@@ -42,12 +55,14 @@ import { DEFAULT_RAFT_TIMING } from '../../src/node/raft-timing';
 import type { SetReporter } from '../../src/node/set-reporter';
 import type { QueueMover } from '../../src/node/queue-move';
 import { CONTROLLER_GROUP } from '../../src/protocol/groups';
+import { LIMITS } from '../../src/protocol/limits';
 import { noopLogger } from '../../src/protocol/log';
 import type { QueueService } from '../../src/service/queue-service';
 import type { RequestContext } from '../../src/service/request-context';
 import type { ControllerNode } from '../../src/node/controller-node';
 import type { LogEntry } from '../../src/storage/types';
 import { CrossSetHistory } from './cross-set-history';
+import { DeadLetterCheckFailure, DeadLetterHistory, type DeadLetterCheck } from './dead-letter-history';
 import { installMultiSetPatch, type MultiSetBug } from './multiset-sim-bugs';
 import { Prng } from './prng';
 import { issueCall } from './client-call';
@@ -80,7 +95,7 @@ export interface MultiSetSimStats {
   lostWrites: number;
   fatalStops: number;
   elections: number;
-  /** Queues placed on each set (index set id - 1), as the controller routes them at the end. */
+  /** Queues placed on each set (index set id - 1), as the controller placed them at the start. */
   queuesPerSet: number[];
   /** Shards the growing queue has at the end. */
   shards: number;
@@ -125,11 +140,30 @@ export interface MultiSetSimStats {
   /** Messages a move stored on another set (new msgId, same body), and deliveries of a body from another set than its previous one. */
   movedCopies: number;
   deliveriesAcrossSets: number;
+  /** Moves of the moving dead-letter source, and of them those to or from its dead-letter queue's set (dead letters turn remote or local). */
+  deadLetterSourceMoves: number;
+  deadLetterSourceMovesLocal: number;
+  /** Moves of the dead-letter queue, and of them those leaving a set that holds one of its sources (bound again through the route). */
+  deadLetterQueueMoves: number;
+  deadLetterQueueMovesFromSource: number;
+  /** Moves of the moving subscribed queue, and of them those leaving its topic's set (delivery turns remote). */
+  subscribedMoves: number;
+  subscribedMovesFromTopicSet: number;
+  /** Acknowledged sends to the dead-letter sources. */
+  deadLetterSends: number;
+  /** Deliveries from the dead-letter queue of a message delivered from its source before, and of them those on another set than that delivery. */
+  deadLettered: number;
+  deadLetteredAcrossSets: number;
+  /** Dead letters another set's outbox stored on the dead-letter queue's set, naming their source. */
+  remoteDeadLetters: number;
+  /** Redrives of the dead-letter queue that moved something, and deliveries from a source of messages redriven there. */
+  redrives: number;
+  redriven: number;
   tasksRun: number;
 }
 
 export interface MultiSetSimFailure {
-  check: QueueCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered' | 'topicLost' | 'setup' | 'staleRoute' | 'moveAnswer' | 'moveStuck' | 'moveHandle';
+  check: QueueCheck | DeadLetterCheck | 'electionSafety' | 'uncaught' | 'startFailure' | 'exception' | 'unanswered' | 'topicLost' | 'setup' | 'staleRoute' | 'moveAnswer' | 'moveStuck' | 'moveHandle';
   message: string;
   atMs: number;
 }
@@ -184,7 +218,28 @@ const SUB_QUEUES = [
   { name: 'sub-b', visibilityTimeout: 2 },
 ] as const;
 const SENT_QUEUES = [...QUEUES.map((q) => q.name), WIDE.name];
-const ALL_QUEUES = [...QUEUES, WIDE, ...SUB_QUEUES];
+/**
+ * A dead-letter queue and its two sources (maxReceiveCount MAX_RECEIVE_COUNT), placed like any
+ * queue: the dead-letter queue on a source's set or on another, and moves change that.
+ */
+const DEAD = { name: 'dead', visibilityTimeout: 2 } as const;
+const DL_SOURCES = [
+  { name: 'orders', visibilityTimeout: 1 },
+  { name: 'refunds', visibilityTimeout: 2 },
+] as const;
+const MAX_RECEIVE_COUNT = 2;
+const DL_SOURCE_NAMES: readonly string[] = DL_SOURCES.map((q) => q.name);
+const DL_QUEUES = [DEAD, ...DL_SOURCES];
+/**
+ * A consumer of a dead-letter source leaves this share of what it gets undeleted (so messages
+ * reach maxReceiveCount), and of the dead-letter queue this share (so a redrive finds some there).
+ */
+const DL_ABANDON = 0.4;
+const DLQ_ABANDON = 0.3;
+/** Per step, the chance that the operator redrives the dead-letter queue (sends its messages back to their sources). */
+const REDRIVE_CHANCE = 0.006;
+const REDRIVER = 'redriver';
+const ALL_QUEUES = [...QUEUES, WIDE, ...SUB_QUEUES, ...DL_QUEUES];
 /** Published bodies get ids from here (sent bodies count up from 1). */
 const PUBLISH_BODY_BASE = 1_000_000;
 const SETUP_MS_MAX = 60_000;
@@ -192,11 +247,16 @@ const DRAIN_MS_MAX = 120_000;
 /** After the heal, calls must be answered within the client's timeout once this long passed (routes and links settle). */
 const SETTLE_AFTER_HEAL_MS = 3000;
 /**
- * The queues moved live: plain standard queues (no dead-letter policy, no topic delivers to them,
- * one shard). The growing queue and the subscribed ones are refused by a move; RECREATED is
- * deleted by the operator, which would end a move of it.
+ * The queues moved live: two plain standard queues, a dead-letter source (its dead letters go to
+ * DEAD locally or through its outbox, and change from one to the other as either moves), the
+ * dead-letter queue itself (its sources on its set are bound again through the route), and a
+ * subscribed queue (a topic on its set then delivers through the outbox). The growing queue is
+ * refused by a move (several shards); RECREATED is deleted by the operator, which would end a
+ * move of it.
  */
-const MOVABLE = ['alpha', 'beta'] as const;
+const SUBSCRIBED_MOVING = SUB_QUEUES[0].name;
+const DL_SOURCE_MOVING = DL_SOURCES[0].name;
+const MOVABLE = ['alpha', 'beta', DL_SOURCE_MOVING, DEAD.name, SUBSCRIBED_MOVING] as const;
 const MOVER = 'mover';
 /** The first move of each queue starts this far into the fault phase, the next this long after the previous one completed (fractions of the phase). */
 const FIRST_MOVE_AT = [0.05, 0.4] as const;
@@ -316,6 +376,7 @@ export class MultiSetSimulation {
   /** Completed moves, with a handle their source issued, for the check after the drain. */
   private readonly movesDone: { name: string; from: number; to: number; sourceHandle: string | undefined }[] = [];
   private readonly crossSets = new CrossSetHistory(CROSS_SET_TOLERANCE_MS);
+  private readonly deadLetters = new DeadLetterHistory({ deadLetterQueue: DEAD.name, sources: DL_SOURCE_NAMES, maxReceiveCount: MAX_RECEIVE_COUNT }, CROSS_SET_TOLERANCE_MS);
   private watchingMoves = false;
   private lastMoveWatchMs = 0;
   private faultStartMs = 0;
@@ -375,9 +436,21 @@ export class MultiSetSimulation {
       oldHandlesRefused: 0,
       movedCopies: 0,
       deliveriesAcrossSets: 0,
+      deadLetterSourceMoves: 0,
+      deadLetterSourceMovesLocal: 0,
+      deadLetterQueueMoves: 0,
+      deadLetterQueueMovesFromSource: 0,
+      subscribedMoves: 0,
+      subscribedMovesFromTopicSet: 0,
+      deadLetterSends: 0,
+      deadLettered: 0,
+      deadLetteredAcrossSets: 0,
+      remoteDeadLetters: 0,
+      redrives: 0,
+      redriven: 0,
       tasksRun: 0,
     };
-    for (const id of [...PRODUCERS, ...CONSUMERS, PUBLISHER, OPERATOR, MOVER]) this.clients.set(id, { id, busy: false, held: [] });
+    for (const id of [...PRODUCERS, ...CONSUMERS, PUBLISHER, OPERATOR, MOVER, REDRIVER]) this.clients.set(id, { id, busy: false, held: [] });
     for (const name of MOVABLE) {
       const nextAtMs = this.rng.int(opts.durationMs * FIRST_MOVE_AT[0], opts.durationMs * FIRST_MOVE_AT[1]);
       this.moving.set(name, { name, at: 0, visited: [], asking: undefined, running: undefined, nextAtMs });
@@ -422,7 +495,7 @@ export class MultiSetSimulation {
       }
       await this.healAndDrain();
     } catch (err) {
-      this.failure ??= err instanceof SimAbort ? err : err instanceof QueueCheckFailure ? new SimAbort(err.check, err.message) : new SimAbort('exception', err instanceof Error ? (err.stack ?? err.message) : String(err));
+      this.failure ??= err instanceof SimAbort ? err : err instanceof QueueCheckFailure || err instanceof DeadLetterCheckFailure ? new SimAbort(err.check, err.message) : new SimAbort('exception', err instanceof Error ? (err.stack ?? err.message) : String(err));
     }
     for (const m of this.members.values()) {
       m.reporter?.stop();
@@ -600,8 +673,13 @@ export class MultiSetSimulation {
       await this.scheduler.runUntil(this.scheduler.nowMs + 200);
       this.checkAll();
     }
-    for (const q of [...QUEUES, WIDE, ...SUB_QUEUES]) {
+    for (const q of [...QUEUES, WIDE, ...SUB_QUEUES, DEAD]) {
       await this.until(`create ${q.name}`, (s) => s.submit(this.ctx(), { kind: 'createQueue', queueName: q.name, attrs: { visibilityTimeout: q.visibilityTimeout, pollingWaitSeconds: 0 } }), (r) => !r.ok && r.error === 'queueExists');
+    }
+    // The sources after their dead-letter queue (which must exist to be named): on its set or another, as placement has it.
+    for (const q of DL_SOURCES) {
+      const attrs = { visibilityTimeout: q.visibilityTimeout, pollingWaitSeconds: 0, deadLetterPolicy: { deadLetterQueue: DEAD.name, policy: 0 as const, maxReceiveCount: MAX_RECEIVE_COUNT } };
+      await this.until(`create ${q.name}`, (s) => s.submit(this.ctx(), { kind: 'createQueue', queueName: q.name, attrs }), (r) => !r.ok && r.error === 'queueExists');
     }
     await this.until(`create topic ${TOPIC}`, (s) => s.submit(this.ctx(), { kind: 'createTopic', topicName: TOPIC, maxMsgSize: 65536, filterType: 1 }), (r) => !r.ok && r.error === 'topicExists');
     for (const q of SUB_QUEUES) {
@@ -624,6 +702,8 @@ export class MultiSetSimulation {
     }
     await this.readPlacement();
     this.trace(`placed: ${[...this.placed].map(([n, s]) => `${n} on set ${s}`).join(', ')}; topic ${TOPIC} on set ${this.topicSet}`);
+    // Where placement put them (five of them move later, so the end says little about placement).
+    for (const [, setId] of this.placed) if (setId >= 1 && setId <= SETS.length) this.stats.queuesPerSet[setId - 1]!++;
     for (const q of this.moving.values()) {
       const at = this.placed.get(q.name);
       if (at === undefined) throw new SimAbort('setup', `no route of ${q.name} read from the controller`);
@@ -735,6 +815,18 @@ export class MultiSetSimulation {
   }
 
   private moveTarget(q: MovingQueue): number {
+    // Each kind of move both ways: the subscribed queue to and from its topic's set, the
+    // dead-letter source and queue to and from a set holding the other end (local and remote
+    // dead letters).
+    const others = SETS.filter((s) => s !== q.at);
+    const toward = (sets: (number | undefined)[]): number | undefined => {
+      const fit = others.filter((s) => sets.includes(s));
+      return fit.length > 0 && this.rng.chance(0.6) ? this.rng.pick(fit) : undefined;
+    };
+    const ends =
+      q.name === SUBSCRIBED_MOVING ? [this.topicSet] : q.name === DL_SOURCE_MOVING ? [this.placed.get(DEAD.name)] : q.name === DEAD.name ? DL_SOURCE_NAMES.map((n) => this.placed.get(n)) : [];
+    const chosen = toward(ends);
+    if (chosen !== undefined) return chosen;
     const before = q.visited.filter((s) => s !== q.at);
     if (before.length > 0 && this.rng.chance(0.5)) return this.rng.pick(before);
     return this.rng.pick(SETS.filter((s) => s !== q.at));
@@ -780,6 +872,17 @@ export class MultiSetSimulation {
     q.running = { from: q.at, to, startedMs: this.scheduler.nowMs, sourceLeaders: new Set(), sourceHandle: undefined };
     this.stats.movesStarted++;
     if (q.visited.includes(to)) this.stats.movesBack++;
+    if (q.name === DL_SOURCE_MOVING) {
+      this.stats.deadLetterSourceMoves++;
+      const dlq = this.placed.get(DEAD.name);
+      if (dlq === q.at || dlq === to) this.stats.deadLetterSourceMovesLocal++;
+    } else if (q.name === DEAD.name) {
+      this.stats.deadLetterQueueMoves++;
+      if (DL_SOURCE_NAMES.some((n) => this.placed.get(n) === q.at)) this.stats.deadLetterQueueMovesFromSource++;
+    } else if (q.name === SUBSCRIBED_MOVING) {
+      this.stats.subscribedMoves++;
+      if (q.at === this.topicSet) this.stats.subscribedMovesFromTopicSet++;
+    }
     this.trace(`moving ${q.name} from set ${q.at} to set ${to}`);
   }
 
@@ -845,9 +948,11 @@ export class MultiSetSimulation {
       if (c.busy || !this.producing || !this.rng.chance(SEND_CHANCE)) continue;
       const member = this.pickMember();
       if (!member?.service) continue;
-      const queue = this.rng.pick(SENT_QUEUES);
+      const queue = this.rng.pick([...SENT_QUEUES, ...DL_SOURCE_NAMES]);
       const bodyIds = Array.from({ length: this.rng.int(1, 4) }, () => this.nextBodyId++);
       this.stats.sendsAttempted += bodyIds.length;
+      const toDeadLetterSource = this.deadLetters.covers(queue);
+      if (toDeadLetterSource) for (const b of bodyIds) this.deadLetters.sending(b, queue);
       const counted = this.crossSet(member, queue);
       const command: Command = { kind: 'sendMessages', queueName: queue, delaySeconds: 0, bodies: bodyIds.map(bodyFor) };
       this.issue(c, member, member.service.submit(this.ctx(), command), (r) => {
@@ -855,9 +960,11 @@ export class MultiSetSimulation {
         if (r?.ok) {
           for (const b of bodyIds) this.acked.add(b);
           this.stats.ackedSends += bodyIds.length;
+          if (toDeadLetterSource) this.stats.deadLetterSends += bodyIds.length;
         }
       });
     }
+    this.redrive();
     const pub = this.clients.get(PUBLISHER)!;
     if (!pub.busy && this.producing && this.rng.chance(PUBLISH_CHANCE)) {
       const member = this.pickMember();
@@ -888,7 +995,7 @@ export class MultiSetSimulation {
         continue;
       }
       if (!this.rng.chance(RECEIVE_CHANCE)) continue;
-      const queue = this.rng.chance(0.25) ? this.rng.pick(SUB_QUEUES).name : this.rng.pick(SENT_QUEUES);
+      const queue = this.rng.chance(0.25) ? this.rng.pick(SUB_QUEUES).name : this.rng.chance(0.3) ? this.rng.pick(DL_QUEUES).name : this.rng.pick(SENT_QUEUES);
       const wait = this.rng.chance(0.15) ? this.rng.int(1, 2) : 0;
       if (wait > 0) this.stats.longPolls++;
       const counted = this.crossSet(member, queue);
@@ -898,7 +1005,10 @@ export class MultiSetSimulation {
         for (const msg of r.messages) {
           this.clientDelivery(member.id, queue, msg.msgId, msg.receiptHandle, msg.bodyBytes);
           const roll = this.rng.next();
-          if (roll < 0.1) continue;
+          // Left undeleted: visible again after its timeout (a source's, received maxReceiveCount times, is dead-lettered).
+          // In the drain the dead-letter queue and its sources are abandoned as rarely as the others, so they empty.
+          const abandon = !this.producing ? 0.1 : DL_SOURCE_NAMES.includes(queue) ? DL_ABANDON : queue === DEAD.name ? DLQ_ABANDON : 0.1;
+          if (roll < abandon) continue;
           const vis = (ALL_QUEUES.find((q) => q.name === queue)?.visibilityTimeout ?? 1) * 1000;
           const after = roll < 0.85 ? this.rng.int(0, vis / 2) : this.rng.int(vis, vis * 2);
           c.held.push({ queue, handle: msg.receiptHandle, deleteAtMs: this.scheduler.nowMs + after });
@@ -907,9 +1017,29 @@ export class MultiSetSimulation {
     }
   }
 
+  /** Now and then the operator sends the dead-letter queue's messages back to the sources they came from (a redrive, wherever those are). */
+  private redrive(): void {
+    const c = this.clients.get(REDRIVER)!;
+    if (c.busy || !this.producing || !this.rng.chance(REDRIVE_CHANCE)) return;
+    const member = this.pickMember();
+    if (!member?.service) return;
+    this.issue(c, member, member.service.submit(this.ctx(), { kind: 'moveMessages', sourceQueue: DEAD.name, destinationQueue: null, maxMessages: LIMITS.moveBatchMax }), (r) => {
+      if (r?.ok && r.kind === 'moveMessages' && r.moved > 0) {
+        this.stats.redrives++;
+        this.trace(`redrive of ${DEAD.name}: ${r.moved} messages back to their sources`);
+      }
+    });
+  }
+
   private clientDelivery(memberId: string, queue: string, msgId: string, handle: string, body: Uint8Array): void {
     const bodyId = bodyIdOf(body);
     if (bodyId === undefined) throw new QueueCheckFailure('integrity', `${memberId} delivered ${msgId} from ${queue} with a damaged body`);
+    if (this.deadLetters.covers(queue)) {
+      // Which message and copy this is, and whether it may be handed out now, is judged from the log (observeDeadLetterQueue).
+      this.delivered.add(bodyId);
+      this.clientDeliveries++;
+      return;
+    }
     const sub = this.topicDelivered.get(queue);
     if (sub) {
       if (bodyId < PUBLISH_BODY_BASE) throw new QueueCheckFailure('integrity', `${memberId} delivered sent body m${bodyId} from subscribed queue ${queue}`);
@@ -1046,7 +1176,7 @@ export class MultiSetSimulation {
       at.set(e.index, { term: e.term, digest, node: m.id });
       if (group !== CONTROLLER_GROUP) this.observeCommitted(group, this.histories.get(group)!, e, result as CommandResult);
     } catch (err) {
-      this.fail(err instanceof SimAbort || err instanceof QueueCheckFailure ? err.check : 'exception', err instanceof Error ? err.message : String(err));
+      this.fail(err instanceof SimAbort || err instanceof QueueCheckFailure || err instanceof DeadLetterCheckFailure ? err.check : 'exception', err instanceof Error ? err.message : String(err));
     }
   }
 
@@ -1056,6 +1186,8 @@ export class MultiSetSimulation {
     // The subscribed queues are fed by the topic (and outbox sends with deduplication ids): their guarantee is checked end to end.
     const queueOf = (cmd as { queueName?: string }).queueName;
     if (queueOf !== undefined && this.topicDelivered.has(queueOf)) return;
+    // A dead-letter source's message may be in it or in the dead-letter queue, on any set: checked per body, across them all.
+    if (queueOf !== undefined && this.deadLetters.covers(queueOf)) return this.observeDeadLetterQueue(group, e, cmd, result);
     if (cmd.kind === 'sendMessages' && result.kind === 'sendMessages') {
       // No body is damaged in this workload: every stored body names its id.
       const bodyIds = cmd.bodies.map((b) => bodyIdOf(e.payload.subarray(b.offset, b.offset + b.length)) ?? -1);
@@ -1093,6 +1225,28 @@ export class MultiSetSimulation {
     }
   }
 
+  /** A committed entry of the dead-letter queue or a source, fed to the checker across sets (dead-letter-history.ts). */
+  private observeDeadLetterQueue(group: number, e: LogEntry, cmd: DecodedCommand, result: CommandOk): void {
+    if (cmd.kind === 'sendMessages' && result.kind === 'sendMessages') {
+      cmd.bodies.forEach((b, k) => {
+        const bodyId = bodyIdOf(e.payload.subarray(b.offset, b.offset + b.length)) ?? -1;
+        this.deadLetters.sent(group, cmd.queueName, result.msgIds[k]!, bodyId, cmd.options?.[k]?.deadLetterSource, e.index);
+      });
+    } else if (cmd.kind === 'receiveMessages' && result.kind === 'receiveMessages') {
+      const leaving = this.moveLeaving(cmd.queueName, group);
+      const visibilityMs = (cmd.visibilitySeconds ?? DL_QUEUES.find((q) => q.name === cmd.queueName)!.visibilityTimeout) * 1000;
+      for (const msg of result.messages) {
+        this.deadLetters.delivered(group, cmd.queueName, msg.msgId, msg.receiptHandle, msg.dequeueCount, e.index, e.timeMs, visibilityMs);
+        if (leaving !== undefined) leaving.sourceHandle = msg.receiptHandle;
+      }
+    } else if (cmd.kind === 'deleteMessages' && result.kind === 'deleteMessages') {
+      const failed = new Set(result.failures.map((f) => f.index));
+      const accepted = cmd.receiptHandles.filter((_, k) => !failed.has(k));
+      this.deadLetters.deleted(group, accepted, e.index, e.timeMs);
+      if (this.moveLeaving(cmd.queueName, group) !== undefined) this.stats.sourceHandleDeletesDuringMoves += accepted.length;
+    }
+  }
+
   // ---- the end -----------------------------------------------------------------------------------
 
   private async healAndDrain(): Promise<void> {
@@ -1122,13 +1276,14 @@ export class MultiSetSimulation {
       const busy = [...this.clients.values()].some((c) => c.held.length > 0);
       if (busy || got !== lastDelivered) quietSince = this.scheduler.nowMs;
       lastDelivered = got;
-      if (this.scheduler.nowMs - quietSince > 8000 && this.recreatePhase === 'done' && this.movesEnded() && this.allDelivered()) break;
+      if (this.scheduler.nowMs - quietSince > 8000 && this.recreatePhase === 'done' && this.movesEnded() && this.allDelivered() && this.deadLetters.settled()) break;
     }
     await this.readPlacement();
     this.trace(`placed at the end: ${[...this.placed].map(([n, set]) => `${n} on set ${set}`).join(', ')}`);
     await this.checkMovesEnded();
     this.checkNothingLost();
     this.crossSets.checkAllDeleted(this.dropped);
+    this.deadLetters.checkAllDeleted();
     await this.probeRoutes();
     await this.probeOldHandles();
   }
@@ -1206,7 +1361,7 @@ export class MultiSetSimulation {
    */
   private async probeRoutes(): Promise<void> {
     for (const m of this.members.values()) {
-      for (const queue of [...SENT_QUEUES, ...SUB_QUEUES.map((q) => q.name)]) {
+      for (const queue of ALL_QUEUES.map((q) => q.name)) {
         const until = this.scheduler.nowMs + PROBE_MS_MAX;
         let last = 'no answer';
         for (;;) {
@@ -1250,9 +1405,13 @@ export class MultiSetSimulation {
     this.stats.tasksRun = this.scheduler.tasksRun;
     this.stats.movedCopies = this.crossSets.stats.copies;
     this.stats.deliveriesAcrossSets = this.crossSets.stats.deliveriesAcrossCopies;
+    const dl = this.deadLetters.stats;
+    this.stats.deadLettered = dl.deadLettered;
+    this.stats.deadLetteredAcrossSets = dl.deadLetteredAcrossSets;
+    this.stats.remoteDeadLetters = dl.remoteDeadLetters;
+    this.stats.redriven = dl.redriven;
     this.stats.shards = this.wideShards;
     this.stats.droppedWithQueue = [...this.acked].filter((b) => this.dropped.has(b)).length;
-    for (const [, setId] of this.placed) if (setId >= 1 && setId <= SETS.length) this.stats.queuesPerSet[setId - 1]!++;
     const digest = await diskDigest(this.members.values(), JSON.stringify(this.stats));
     const r: MultiSetSimResult = { seed: this.opts.seed, ok: this.failure === undefined, stats: this.stats, digest, replay: this.replayCommand() };
     if (this.failure) r.failure = { check: this.failure.check, message: this.failure.message, atMs: this.scheduler.nowMs - EPOCH_MS };

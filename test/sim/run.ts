@@ -159,7 +159,12 @@ function describeMoves(s: MultiSetSimStats): string {
     `${s.movesCompleted}/${s.movesStarted} moves completed (${s.movesBack} back to a set the queue was on, ${s.movesResumed} resumed by a new leader, ${s.moveRetries} asked again while running; ` +
     `crashes during moves: ${s.moveSourceLeaderCrashes} source leader, ${s.moveTargetLeaderCrashes} target leader, ${s.moveControllerLeaderCrashes} controller leader), ` +
     `${s.movedCopies} messages moved, ${s.deliveriesAcrossSets} deliveries on another set than the previous one, ` +
-    `${s.sourceHandleDeletesDuringMoves} source handles deleted during moves, ${s.oldHandlesRefused} old handles refused after`
+    `${s.sourceHandleDeletesDuringMoves} source handles deleted during moves, ${s.oldHandlesRefused} old handles refused after; ` +
+    `moves of a dead-letter source ${s.deadLetterSourceMoves} (${s.deadLetterSourceMovesLocal} to or from its dead-letter queue's set), ` +
+    `of its dead-letter queue ${s.deadLetterQueueMoves} (${s.deadLetterQueueMovesFromSource} from a source's set), ` +
+    `of a subscribed queue ${s.subscribedMoves} (${s.subscribedMovesFromTopicSet} from its topic's set); ` +
+    `dead letters: ${s.deadLetterSends} sent to their sources, ${s.deadLettered} delivered from the dead-letter queue (${s.deadLetteredAcrossSets} on another set, ${s.remoteDeadLetters} sent there by an outbox), ` +
+    `${s.redrives} redrives (${s.redriven} delivered back from their source)`
   );
 }
 

@@ -3,7 +3,9 @@
 // disks, network and time, with crashes (the controller's leader too), partitions and freezes;
 // clients call any member of any set. More seeds: `npm run sim -- --sets --seeds 200`. A checker
 // that cannot fail proves nothing, so a broken access layer or queue mover must be caught too.
-// Two queues move live between the sets while this runs (the checks across sets: cross-set-history.ts).
+// Five queues move live between the sets while this runs (the checks across sets: cross-set-history.ts):
+// two plain ones, a dead-letter source, its dead-letter queue and a queue subscribed to a topic
+// (the checks of dead letters across sets: dead-letter-history.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runMultiSetSimulation, type MultiSetBug, type MultiSetSimResult, type MultiSetSimStats } from '../sim/multiset-sim';
@@ -49,6 +51,21 @@ const COVERAGE: [keyof MultiSetSimStats, number][] = [
   ['deliveriesAcrossSets', SEEDS * 5],
   ['sourceHandleDeletesDuringMoves', SEEDS * 5],
   ['oldHandlesRefused', 1],
+  // Moves of each kind: a dead-letter source to and from its dead-letter queue's set, the
+  // dead-letter queue from a set holding a source, a subscribed queue from its topic's set.
+  ['deadLetterSourceMoves', SEEDS],
+  ['deadLetterSourceMovesLocal', 2],
+  ['deadLetterQueueMoves', SEEDS],
+  ['deadLetterQueueMovesFromSource', 2],
+  ['subscribedMoves', SEEDS],
+  ['subscribedMovesFromTopicSet', 2],
+  // Dead letters, locally and across sets (sent there by a source's outbox), and redriven back.
+  ['deadLetterSends', SEEDS * 100],
+  ['deadLettered', SEEDS * 10],
+  ['deadLetteredAcrossSets', SEEDS * 5],
+  ['remoteDeadLetters', SEEDS * 5],
+  ['redrives', 2],
+  ['redriven', 1],
 ];
 
 test(`multi-set simulation: ${SEEDS} seeds x ${DURATION_MS / 1000} s keep every queue and topic guarantee across three sets`, { timeout: TIMEOUT_MS }, async () => {
@@ -115,4 +132,17 @@ test('a queue move that deletes the source while messages are in flight there is
   const r = await runMultiSetSimulation({ seed: 2, durationMs: DURATION_MS, intensity: INTENSITY, bug: 'moveDeletesBusySource' });
   assert.ok(!r.ok, 'seed 2 did not catch it');
   assert.equal(r.failure!.check, 'unsettled', r.failure!.message);
+});
+
+test('a queue move that creates the target without the dead-letter policy is caught: the moved source hands a message out past maxReceiveCount', { timeout: TIMEOUT_MS }, async () => {
+  const caught = await firstFailure('moveDropsDeadLetterPolicy', 2);
+  assert.ok(caught, 'no seed caught it');
+  assert.equal(caught.failure!.check, 'notDeadLettered', caught.failure!.message);
+});
+
+test('a move of a dead-letter queue that sends its dead letters as its own is caught: a dead letter is counted against the wrong source', { timeout: TIMEOUT_MS }, async () => {
+  const caught = await firstFailure('moveForgetsDeadLetterSource', 3);
+  assert.ok(caught, 'no seed caught it');
+  assert.equal(caught.failure!.check, 'deadLetterSource', caught.failure!.message);
+  assert.match(caught.failure!.message, /as a dead letter of dead$/);
 });

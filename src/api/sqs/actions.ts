@@ -44,7 +44,7 @@ function senderFault(name: ErrorName): boolean {
   return kind !== 'internal' && kind !== 'notApplied' && kind !== 'outcomeUnknown' && kind !== 'throttled';
 }
 
-function failedEntry(id: string, e: ErrorResult): Record<string, unknown> {
+export function failedEntry(id: string, e: ErrorResult): Record<string, unknown> {
   const message = errorText(e.error, e.arg) + (e.detail !== undefined ? ` ${e.detail}` : '');
   return { Id: id, SenderFault: senderFault(e.error), Code: SQS_CODES[e.error].code, Message: message };
 }
@@ -364,7 +364,7 @@ const senderOnlyHeads = new Map<string, Buffer>();
 const SENDER_ONLY_HEADS_MAX = 1024;
 const NO_ATTRIBUTES: ReadonlyMap<string, MessageAttributeValue> = new Map();
 
-function senderOnlyHead(senderId: string): Buffer {
+export function senderOnlyHead(senderId: string): Buffer {
   let head = senderOnlyHeads.get(senderId);
   if (head === undefined) {
     if (senderOnlyHeads.size >= SENDER_ONLY_HEADS_MAX) senderOnlyHeads.clear();

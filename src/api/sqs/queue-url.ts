@@ -45,7 +45,7 @@ function plainUrlPath(url: string): string | undefined {
  * under another name than the one it gave out); the path must be `/<12 digits>/<name>`, else
  * invalidAddress. Another account's URL names a queue that does not exist here: queueNotExist.
  */
-export function queueNameOfUrl(env: SqsEnv, url: string): string | ErrorResult {
+export function queueNameOfUrl(env: Pick<SqsEnv, 'accountId'>, url: string): string | ErrorResult {
   let path: string;
   const plain = url.startsWith('/') ? undefined : plainUrlPath(url);
   if (url.startsWith('/')) {

@@ -27,6 +27,8 @@ import type { AuthConfig } from '../auth';
 import { parseForm, type FormParams } from '../form';
 import { describeError, type HttpAnswer, type HttpRequest } from '../http-listener';
 import { jsonBytes } from '../json-bytes';
+import { runPlainSend, servesStandardSend } from './plain-send';
+import { readPlainSend, type PlainSend } from './plain-send-reader';
 import { jsonInput, queryInput, type InputResult } from './query-input';
 import { sqsOperation, type SqsOperation } from './shapes';
 import type { SigV4Failure, SigV4Request, SigV4Result } from './sigv4';
@@ -154,7 +156,7 @@ export async function handleSqsRequest(ctx: SqsContext, req: HttpRequest): Promi
   const protocol = sqsProtocolOf(req.headers);
   const started = performance.now();
   const facts: { action?: string } = {};
-  let outcome: { ok: true; action: string; operation: SqsOperation; output: SqsOutput } | ErrorResult;
+  let outcome: Outcome;
   try {
     outcome = await runRequest(ctx, req, rc, protocol, facts);
     if (!outcome.ok && outcome.error === 'internalError') {
@@ -170,8 +172,12 @@ export async function handleSqsRequest(ctx: SqsContext, req: HttpRequest): Promi
   ctx.onRequestDone?.(label, outcome.ok ? 0 : CMQ_CODES[outcome.error].code, elapsedMs / 1000);
   ctx.observer.served(label, rc, outcome.ok ? 'ok' : errorKind(outcome.error), elapsedMs);
   if (!outcome.ok) return sqsErrorAnswer(protocol, outcome, rc.requestId);
+  if (outcome.rendered !== undefined) return jsonAnswer(outcome.rendered, rc.requestId);
   return sqsResultAnswer(protocol, outcome.action, outcome.operation, outcome.output, rc.requestId);
 }
+
+/** What a request came to: its output (or, from a plain send, its JSON answer already rendered), or an error. */
+type Outcome = { ok: true; action: string; operation: SqsOperation; output: SqsOutput; rendered?: Buffer } | ErrorResult;
 
 export function newSqsRequestContext(ctx: SqsContext, req: HttpRequest): RequestContext {
   const rc: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {
@@ -191,8 +197,10 @@ async function runRequest(
   rc: RequestContext,
   protocol: SqsProtocolName,
   facts: { action?: string },
-): Promise<{ ok: true; action: string; operation: SqsOperation; output: SqsOutput } | ErrorResult> {
+): Promise<Outcome> {
   const method = req.method.toUpperCase();
+  const plain = protocol === 'json' ? plainSendOf(ctx, req, method) : undefined;
+  if (plain !== undefined) return runPlain(ctx, req, rc, plain, facts);
   // The action is named before anything is checked, so the metrics can say which one failed.
   const request = protocol === 'json' ? jsonRequest(req, method) : queryRequest(req, method);
   if (!request.ok) return request;
@@ -208,7 +216,15 @@ async function runRequest(
   if (action === undefined || !Object.prototype.hasOwnProperty.call(ctx.actions, parsed.action)) {
     return fail('actionNameNotExist', parsed.action, '(not served by this server)');
   }
-  const env: SqsEnv = {
+  const env = sqsEnv(ctx, req, rc, signer);
+  if (request.protocol === 'json' && request.textAllowed) env.textAllowed = true;
+  const result = await action(env, input);
+  if ('ok' in result && result.ok === false) return result as ErrorResult;
+  return { ok: true, action: parsed.action, operation: parsed.operation, output: result as SqsOutput };
+}
+
+function sqsEnv(ctx: SqsContext, req: HttpRequest, rc: RequestContext, signer: { accessKeyId?: string; region?: string }): SqsEnv {
+  return {
     service: ctx.service,
     ctx: rc,
     baseUrl: baseUrlOf(req),
@@ -216,10 +232,35 @@ async function runRequest(
     region: signer.region ?? ctx.region,
     senderId: signer.accessKeyId ?? ctx.accountId,
   };
-  if (request.protocol === 'json' && request.textAllowed) env.textAllowed = true;
-  const result = await action(env, input);
-  if ('ok' in result && result.ok === false) return result as ErrorResult;
-  return { ok: true, action: parsed.action, operation: parsed.operation, output: result as SqsOutput };
+}
+
+/**
+ * The request as a plain send (./plain-send-reader.ts), when it is one the general path would
+ * accept whole and the standard send action serves it; else undefined (the general path).
+ */
+function plainSendOf(ctx: SqsContext, req: HttpRequest, method: string): PlainSend | undefined {
+  if (method !== 'POST') return undefined;
+  const target = headerValue(req.headers['x-amz-target']);
+  const action = target === 'AmazonSQS.SendMessageBatch' ? 'SendMessageBatch' : target === 'AmazonSQS.SendMessage' ? 'SendMessage' : undefined;
+  if (action === undefined || !servesStandardSend(ctx.actions, action)) return undefined;
+  if (!(headerValue(req.headers['content-type']) ?? '').toLowerCase().startsWith(JSON_CONTENT_TYPE)) return undefined;
+  return readPlainSend(action, req.body, ctx);
+}
+
+/**
+ * A plain send, run as the general path would run it: named, authenticated, then sent with what
+ * the general path's checks would have found (every string allowed text: no escape in the body).
+ */
+async function runPlain(ctx: SqsContext, req: HttpRequest, rc: RequestContext, plain: PlainSend, facts: { action?: string }): Promise<Outcome> {
+  facts.action = plain.action;
+  const signer = authenticate(ctx, req, 'POST', undefined, plain.action);
+  if (!signer.ok) return signer;
+  const env = sqsEnv(ctx, req, rc, signer);
+  env.textAllowed = true;
+  const r = await runPlainSend(env, plain);
+  if (!r.ok) return r;
+  const operation = sqsOperation(plain.action)!;
+  return 'rendered' in r ? { ok: true, action: plain.action, operation, output: {}, rendered: r.rendered } : { ok: true, action: plain.action, operation, output: r.output };
 }
 
 /** A request's action and its still unparsed input. */
@@ -395,14 +436,12 @@ export function sqsErrorAnswer(protocol: SqsProtocolName, err: ErrorResult, requ
   };
 }
 
+function jsonAnswer(body: Buffer, requestId: string): HttpAnswer {
+  return { status: 200, headers: { 'Content-Type': JSON_CONTENT_TYPE, 'x-amzn-RequestId': requestId }, body };
+}
+
 export function sqsResultAnswer(protocol: SqsProtocolName, action: string, operation: SqsOperation, output: SqsOutput, requestId: string): HttpAnswer {
-  if (protocol === 'json') {
-    return {
-      status: 200,
-      headers: { 'Content-Type': JSON_CONTENT_TYPE, 'x-amzn-RequestId': requestId },
-      body: jsonBytes(output),
-    };
-  }
+  if (protocol === 'json') return jsonAnswer(jsonBytes(output), requestId);
   return {
     status: 200,
     headers: { 'Content-Type': XML_CONTENT_TYPE, 'x-amzn-RequestId': requestId },

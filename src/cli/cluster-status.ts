@@ -4,6 +4,7 @@
 
 import { CmqError, CmqNetworkError } from '../client/errors';
 import type { ClusterNodeStatus } from '../client/types';
+import { LIMITS } from '../protocol/limits';
 import { EXIT_ERROR, EXIT_OK, UsageError, type CliClient } from './cli-io';
 import type { CommandSpec } from './commands';
 import { controllerLines } from './controller-lines';
@@ -89,8 +90,11 @@ export const clusterStatus: CommandSpec = {
     'them is are listed after the table (not asked, or asked and silent).',
     '',
     'Members that run with a cluster controller (--controller-peer) add the controller: its voters and',
-    'leader, each voter\'s role, term and indexes in the controller group, and every set the controller',
-    'knows with its members, state and last load report (--json: the set, controller and sets fields).',
+    'leader, each voter\'s role, term and indexes in the controller group, every set the controller',
+    'knows with its members, state and last load report, and the route changes under way: a line per',
+    'queue moving (shard, from and to set, phase) or growing shards (target count, the new shards and',
+    `whether each is created yet), the ${LIMITS.statusRouteChangesMax} oldest and a count of the rest`,
+    '(--json: the set, controller, sets and changes fields).',
     '',
     'Exit codes: 0 a majority of the members given answered, 1 fewer did, 2 usage error.',
   ],

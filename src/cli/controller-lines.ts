@@ -1,8 +1,9 @@
 // The part of `opencmq cluster status` about the cluster controller and its sets, printed when the
 // members asked run with a controller: its voters and leader, each answering voter's own view of
-// the controller group, and every set as the controller has it (members, state, last load report).
+// the controller group, every set as the controller has it (members, state, last load report), and
+// the route changes under way (moves and shard growths), one line each.
 
-import type { ClusterNodeStatus } from '../protocol/cluster-types';
+import type { ClusterNodeStatus, RouteChangeStatus } from '../protocol/cluster-types';
 import { formatTable } from './format';
 
 /** Lines for the members that answered (empty when none runs with a controller). */
@@ -26,12 +27,17 @@ export function controllerLines(statuses: readonly ClusterNodeStatus[], nowMs: n
       ),
     );
   }
+  out.push(...setLines(withController, nowMs), ...changeLines(withController, nowMs));
+  return out;
+}
+
+function setLines(withController: readonly ClusterNodeStatus[], nowMs: number): string[] {
   const reader = withController.find((s) => s.sets !== undefined);
   if (!reader?.sets) {
     const problems = withController.map((s) => s.controller?.problem).filter((p): p is string => p !== undefined);
-    out.push(`sets: the controller did not answer (${problems[0] ?? 'no answer'})`);
-    return out;
+    return [`sets: the controller did not answer (${problems[0] ?? 'no answer'})`];
   }
+  const out: string[] = [];
   out.push(`sets (${reader.sets.length}, as ${reader.nodeId} read them from the controller):`);
   out.push(
     ...formatTable(
@@ -49,6 +55,29 @@ export function controllerLines(statuses: readonly ClusterNodeStatus[], nowMs: n
     ),
   );
   return out;
+}
+
+/** The changes as the first member that read them has them; why not, when none did. */
+function changeLines(withController: readonly ClusterNodeStatus[], nowMs: number): string[] {
+  const reader = withController.find((s) => s.changes !== undefined);
+  if (!reader?.changes) {
+    const problems = withController.map((s) => s.controller?.changesProblem).filter((p): p is string => p !== undefined);
+    return [`route changes: could not be read from the controller (${problems[0] ?? 'no answer'})`];
+  }
+  const { total, listed } = reader.changes;
+  if (total === 0) return ['route changes under way: none'];
+  const out = [`route changes under way (${total}, as ${reader.nodeId} read them from the controller${listed.length < total ? `; the ${listed.length} oldest listed` : ''}):`];
+  for (const c of listed) out.push(`  ${changeLine(c, nowMs)}`);
+  if (listed.length < total) out.push(`  ... and ${total - listed.length} more`);
+  return out;
+}
+
+function changeLine(c: RouteChangeStatus, nowMs: number): string {
+  const what = c.entityType === 'queue' ? `queue ${c.name}` : `topic ${c.name}`;
+  const since = `since ${new Date(c.startedAtMs).toISOString()} (${ago(nowMs - c.startedAtMs)})`;
+  if (c.change === 'move') return `${what}: move shard ${c.shard} from set ${c.from} to set ${c.to}, phase ${c.phase}, ${since}`;
+  const pending = c.pending.map((p) => `shard ${p.shard} on set ${p.set} ${p.confirmed ? 'created' : 'pending'}`).join(', ');
+  return `${what}: growth from ${c.shards} to ${c.toShards} shards (${pending}), ${since}`;
 }
 
 function ago(ms: number): string {

@@ -414,6 +414,7 @@ export class CmqClient implements CmqQueueApi, CmqTopicApi {
       ...(isObject(b['set']) ? { set: b['set'] as unknown as NonNullable<ClusterNodeStatus['set']> } : {}),
       ...(isObject(b['controller']) ? { controller: b['controller'] as unknown as NonNullable<ClusterNodeStatus['controller']> } : {}),
       ...(Array.isArray(b['sets']) ? { sets: b['sets'] as NonNullable<ClusterNodeStatus['sets']> } : {}),
+      ...(isObject(b['changes']) ? { changes: b['changes'] as unknown as NonNullable<ClusterNodeStatus['changes']> } : {}),
     };
   }
 

@@ -17,7 +17,7 @@
 //   adoptEntities: f64 setId, u32 count, count × (u8 type, str16 name)
 //   getRoute:     u8 type, str16 name
 //   listRoutes:   u8 type, str16 prefix, f64 offset, f64 limit
-//   listSets:     (nothing)
+//   listSets:     (nothing)                            listChanges: f64 offset, f64 limit
 //   result error: str16 errorName, opt arg, opt detail
 //   result done:  f64 routeEpoch                         result entity: f64 routeEpoch, entity
 //   result routes: f64 routeEpoch, f64 totalCount, u32 count, count × entity
@@ -61,7 +61,7 @@ const COMMAND_CODES = {
 const CREATE_SHARDS = 1;
 const CREATE_SET_ID = 2;
 
-const QUERY_CODES = { getRoute: 1, listRoutes: 2, listSets: 3 } as const satisfies Record<ControllerQueryKind, number>;
+const QUERY_CODES = { getRoute: 1, listRoutes: 2, listSets: 3, listChanges: 4 } as const satisfies Record<ControllerQueryKind, number>;
 
 const RESULT_CODES = { error: 0, done: 1, entity: 2, routes: 3, sets: 4, adopted: 5 } as const satisfies Record<ControllerResultKind | 'error', number>;
 
@@ -217,6 +217,10 @@ export function encodeControllerQuery(q: ControllerQuery): Uint8Array {
       break;
     case 'listSets':
       break;
+    case 'listChanges':
+      w.f64(q.offset);
+      w.f64(q.limit);
+      break;
   }
   return w.finish();
 }
@@ -232,6 +236,8 @@ export function decodeControllerQuery(bytes: Uint8Array): ControllerQuery | unde
         return { kind, type: readType(r), prefix: r.shortStr(), offset: r.f64(), limit: r.f64() };
       case 'listSets':
         return { kind };
+      case 'listChanges':
+        return { kind, offset: r.f64(), limit: r.f64() };
     }
   });
 }

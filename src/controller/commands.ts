@@ -62,7 +62,13 @@ export type ControllerQuery =
   | { kind: 'getRoute'; type: EntityType; name: string }
   /** Routes of one type whose name starts with `prefix`, in name order, from `offset`, at most `limit`. */
   | { kind: 'listRoutes'; type: EntityType; prefix: string; offset: number; limit: number }
-  | { kind: 'listSets' };
+  | { kind: 'listSets' }
+  /**
+   * The queues and topics with a route change under way (a move or a growth), oldest change first
+   * (then queues before topics, then by name), from `offset`, at most `limit`; answered as routes
+   * (each entity carries its change, totalCount counts them all).
+   */
+  | { kind: 'listChanges'; offset: number; limit: number };
 
 export type ControllerQueryKind = ControllerQuery['kind'];
 
@@ -78,6 +84,7 @@ export type ControllerResult =
   | { ok: true; kind: 'done'; routeEpoch: number }
   /** Every entity command and getRoute: the entity as it is after the command (deleteEntity: as it was). */
   | { ok: true; kind: 'entity'; entity: EntityRecord; routeEpoch: number }
+  /** listRoutes and listChanges: one page, and how many match in all. */
   | { ok: true; kind: 'routes'; totalCount: number; entities: EntityRecord[]; routeEpoch: number }
   | { ok: true; kind: 'sets'; sets: SetView[]; routeEpoch: number }
   /** adoptEntities: how many got a route now, and those routed to another set. */

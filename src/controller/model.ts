@@ -16,7 +16,7 @@ export const CONTROLLER_LIMITS = {
   memberFieldCharsMax: 255,
   /** Set ids and Raft group numbers are u32 (the peer wire's group id is at most a u32). */
   idMax: 0xffff_ffff,
-  /** listRoutes: at most this many routes per page. */
+  /** listRoutes and listChanges: at most this many routes per page. */
   listLimitMax: 1000,
   /** adoptEntities: at most this many queues and topics per command (a set's leader sends pages of this many). */
   adoptMax: 1000,

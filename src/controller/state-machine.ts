@@ -151,6 +151,8 @@ export class ControllerStateMachine {
         return this.listRoutes(q.type, q.prefix, q.offset, q.limit);
       case 'listSets':
         return { ok: true, kind: 'sets', sets: this.listSets(), routeEpoch: this.routeEpoch };
+      case 'listChanges':
+        return this.listChanges(q.offset, q.limit);
     }
   }
 
@@ -392,9 +394,30 @@ export class ControllerStateMachine {
   }
 
   private listRoutes(type: EntityType, prefix: string, offset: number, limit: number): ControllerResult {
-    if (!Number.isSafeInteger(offset) || offset < 0) return fail('paramOutOfRange', 'offset');
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > CONTROLLER_LIMITS.listLimitMax) return fail('paramOutOfRange', 'limit');
+    const bad = checkPage(offset, limit);
+    if (bad) return bad;
     const matches = [...this.entities.values()].filter((e) => e.type === type && e.name.startsWith(prefix)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { ok: true, kind: 'routes', totalCount: matches.length, entities: matches.slice(offset, offset + limit).map(copyEntity), routeEpoch: this.routeEpoch };
   }
+
+  /**
+   * The entities with a change under way, oldest change first: one stuck for long is what an
+   * operator looks for, and it stays on the first page however many start after it. Ties (changes
+   * begun by the same entry time) go queues first, then by name, so every replica pages alike.
+   */
+  private listChanges(offset: number, limit: number): ControllerResult {
+    const bad = checkPage(offset, limit);
+    if (bad) return bad;
+    const changing = [...this.entities.values()]
+      .filter((e) => e.change !== undefined)
+      .sort((a, b) => a.change!.startedAtMs - b.change!.startedAtMs || (a.type === b.type ? 0 : a.type === 'queue' ? -1 : 1) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { ok: true, kind: 'routes', totalCount: changing.length, entities: changing.slice(offset, offset + limit).map(copyEntity), routeEpoch: this.routeEpoch };
+  }
+}
+
+/** A page's offset and limit as listRoutes and listChanges take them; else the refusal. */
+function checkPage(offset: number, limit: number): ErrorResult | undefined {
+  if (!Number.isSafeInteger(offset) || offset < 0) return fail('paramOutOfRange', 'offset');
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > CONTROLLER_LIMITS.listLimitMax) return fail('paramOutOfRange', 'limit');
+  return undefined;
 }

@@ -19,6 +19,8 @@ export interface ClusterNodeStatus {
   controller?: ControllerStatus;
   /** Every set the controller knows, read from its leader; absent when that read failed (see controller.problem). */
   sets?: SetStatus[];
+  /** The route changes under way, read from the controller's leader; absent when that read failed (see controller.changesProblem). */
+  changes?: RouteChangesStatus;
 }
 
 export interface ControllerStatus {
@@ -30,7 +32,26 @@ export interface ControllerStatus {
   member?: { role: ClusterNodeStatus['role']; term: number; leader: string; commitIndex: number; appliedIndex: number; lastIndex: number };
   /** Why the sets could not be read from the controller (absent when they were). */
   problem?: string;
+  /** Why the route changes could not be read (absent when they were): no answer, or a controller of a release without the listing. */
+  changesProblem?: string;
 }
+
+/** The route changes under way: at most LIMITS.statusRouteChangesMax listed, oldest first; `total` counts them all. */
+export interface RouteChangesStatus {
+  total: number;
+  listed: RouteChangeStatus[];
+}
+
+/**
+ * One queue's (or topic's) route change. `shards`: its shards now. A move: shard `shard` goes from
+ * set `from` to set `to`, in phase copying (the target fills while the source serves) or cutover
+ * (the source hands over the rest). A growth: to `toShards` shards; `pending` are the new shards,
+ * each on its set, confirmed once created there. `startedAtMs`: the controller's entry time (Unix ms).
+ */
+export type RouteChangeStatus = { entityType: 'queue' | 'topic'; name: string; shards: number; startedAtMs: number } & (
+  | { change: 'move'; shard: number; from: number; to: number; phase: 'copying' | 'cutover' }
+  | { change: 'grow'; toShards: number; pending: { shard: number; set: number; confirmed: boolean }[] }
+);
 
 export interface SetStatus {
   id: number;

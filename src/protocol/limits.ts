@@ -48,6 +48,11 @@ export const LIMITS = {
   listLimitDefault: 20,
   listLimitMax: 50,
   /**
+   * Route changes under way (moves, shard growths) one `OpencmqClusterStatus` answer lists, oldest
+   * first; it counts the rest. Bounded so a status answer stays small whatever an operator starts.
+   */
+  statusRouteChangesMax: 100,
+  /**
    * Send deduplication (broker/dedup.ts): an id is remembered this long from its first send, and
    * at most this many ids in all (the oldest are forgotten first beyond it); an id a client gives
    * has at most dedupIdCharsMax characters.

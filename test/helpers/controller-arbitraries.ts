@@ -48,6 +48,7 @@ export const controllerQuery: fc.Arbitrary<ControllerQuery> = fc.oneof(
   fc.record({ kind: fc.constant('getRoute' as const), type, name }),
   fc.record({ kind: fc.constant('listRoutes' as const), type, prefix: fc.constantFrom('', 'a', 'q'), offset: fc.integer({ min: -1, max: 3 }), limit: fc.integer({ min: 0, max: 3 }) }),
   fc.constant({ kind: 'listSets' as const }),
+  fc.record({ kind: fc.constant('listChanges' as const), offset: fc.integer({ min: -1, max: 3 }), limit: fc.integer({ min: 0, max: 3 }) }),
 );
 
 /** Sets 1 to 3 registered (most logs start from a cluster), then random commands; entry times never go backwards. */

@@ -116,7 +116,16 @@ async function moveRound(t: TwoSets, load: CheckedLoad, from: number, to: number
   const begun = JSON.parse(started.stdout) as { fromSet: number; toSet: number; phase: string; sourceMessages: number };
   assert.deepEqual([begun.fromSet, begun.toSet, begun.phase], [from, to, 'copying']);
   console.log(`move ${from} -> ${to}: started, ${begun.sourceMessages} messages on set ${from}`);
-  await new Promise((r) => setTimeout(r, 700));
+  // Status lists the move until it is done (a small backlog may be moved already by now).
+  const during = (await statusJson(t.alive().slice(0, 1)))[0];
+  assert.ok(during?.changes, `status reads the route changes: ${JSON.stringify(during?.controller)}`);
+  const listed = during.changes.listed.find((c) => c.name === QUEUE);
+  if (listed === undefined) console.log(`move ${from} -> ${to}: status no longer lists it`);
+  else {
+    assert.ok(listed.change === 'move' && listed.shard === 0 && listed.from === from && listed.to === to, JSON.stringify(listed));
+    console.log(`move ${from} -> ${to}: status lists it in phase ${listed.phase}`);
+  }
+  await new Promise((r) => setTimeout(r, Math.max(0, startedAt + 700 - Date.now())));
   const v = await victim();
   t.kill(v);
   console.log(`move ${from} -> ${to}: killed ${v.nodeId} (${what}) mid-move`);
@@ -129,12 +138,13 @@ async function moveRound(t: TwoSets, load: CheckedLoad, from: number, to: number
   console.log(`move ${from} -> ${to}: done in ${tookMs} ms`);
   // The load goes on against the queue on its new set.
   await load.waitForProgress({ sends: 20, deletes: 20, timeoutMs: 30_000 });
-  const after = (await statusJson(t.alive().slice(0, 1)))[0]?.sets ?? [];
+  const st = (await statusJson(t.alive().slice(0, 1)))[0];
   assert.deepEqual(
-    Object.fromEntries(after.map((x) => [x.id, x.entities])),
+    Object.fromEntries((st?.sets ?? []).map((x) => [x.id, x.entities])),
     { [from]: 0, [to]: 1 },
     'the queue is routed to the target set only',
   );
+  assert.deepEqual(st?.changes, { total: 0, listed: [] }, 'no route change left under way');
   return tookMs;
 }
 

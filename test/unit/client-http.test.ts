@@ -443,3 +443,16 @@ void test('sequential requests reuse one keep-alive connection', async () => {
   c.close();
   assert.equal(new Set(seen.map((s) => s.socketId)).size, 1);
 });
+
+void test('clusterStatus: the controller fields pass through (set, controller, sets, route changes); absent ones stay absent', async () => {
+  const changes = { total: 1, listed: [{ entityType: 'queue', name: 'q', shards: 1, startedAtMs: 5, change: 'move', shard: 0, from: 1, to: 2, phase: 'copying' }] };
+  const common = { code: 0, message: '', requestId: 'r', nodeId: 'n1', role: 'leader', term: 2, leader: 'n1', commitIndex: 3, appliedIndex: 3, lastIndex: 3, voters: ['n1'], peers: [] };
+  respond = () => ({ ...common, set: { id: 1, group: 0 }, controller: { voters: [], leader: 'n1' }, sets: [], changes });
+  const c = client();
+  const s = await c.clusterStatus();
+  assert.deepEqual([s.set, s.controller, s.sets, s.changes], [{ id: 1, group: 0 }, { voters: [], leader: 'n1' }, [], changes]);
+  respond = () => common;
+  const plain = await c.clusterStatus();
+  c.close();
+  assert.deepEqual([plain.set, plain.controller, plain.sets, plain.changes], [undefined, undefined, undefined, undefined]);
+});

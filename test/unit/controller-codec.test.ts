@@ -42,6 +42,7 @@ function resultsOf(log: { cmd: ControllerCommand; timeMs: number }[]): Controlle
   const out = log.map(({ cmd, timeMs }) => m.apply(cmd, timeMs));
   out.push(m.read({ kind: 'listSets' }));
   for (const type of ['queue', 'topic'] as const) out.push(m.read({ kind: 'listRoutes', type, prefix: '', offset: 0, limit: 1000 }));
+  out.push(m.read({ kind: 'listChanges', offset: 0, limit: 1000 }));
   return out;
 }
 

@@ -333,3 +333,50 @@ test('adopted routes survive a snapshot: same routes, versions, counts and epoch
   assert.deepEqual(route(r, 'old-b', 'topic'), { type: 'topic', name: 'old-b', shards: [2], version: 3, change: undefined });
   assert.deepEqual(r.snapshot(), m.snapshot());
 });
+
+test('listChanges: the moves and growths under way, oldest first (ties: queues, then by name), paged; finished and aborted ones drop out', () => {
+  const m = withSets(4);
+  for (const name of ['idle', 'mv-b', 'mv-a', 'grow', 'gone']) apply(m, { kind: 'createEntity', type: 'queue', name, setId: 1 });
+  apply(m, { kind: 'createEntity', type: 'topic', name: 'mv-a', setId: 1 });
+  apply(m, { kind: 'beginMove', type: 'queue', name: 'grow', to: 2 }, 1000);
+  apply(m, { kind: 'abortMove', type: 'queue', name: 'grow' }, 1000);
+  apply(m, { kind: 'beginMove', type: 'queue', name: 'gone', to: 2 }, 1500);
+  apply(m, { kind: 'advanceMove', type: 'queue', name: 'gone' }, 1600);
+  apply(m, { kind: 'completeMove', type: 'queue', name: 'gone' }, 1700);
+  // Three moves begun by one entry time, the one begun last by name first.
+  apply(m, { kind: 'beginMove', type: 'topic', name: 'mv-a', to: 3 }, 2000);
+  apply(m, { kind: 'beginMove', type: 'queue', name: 'mv-b', to: 2 }, 2000);
+  apply(m, { kind: 'beginMove', type: 'queue', name: 'mv-a', to: 4 }, 2000);
+  apply(m, { kind: 'advanceMove', type: 'queue', name: 'mv-a' }, 2500);
+  apply(m, { kind: 'growShards', name: 'grow', shards: 3 }, 3000);
+  apply(m, { kind: 'confirmShard', name: 'grow', shard: 2 }, 3500);
+  const all = m.read({ kind: 'listChanges', offset: 0, limit: 1000 });
+  assert.ok(all.ok && all.kind === 'routes', JSON.stringify(all));
+  assert.equal(all.totalCount, 4);
+  assert.equal(all.routeEpoch, m.epoch);
+  assert.deepEqual(
+    all.entities.map((e) => [e.type, e.name, e.shards, e.change]),
+    [
+      ['queue', 'mv-a', [1], { type: 'move', shard: 0, from: 1, to: 4, phase: 'cutover', startedAtMs: 2000 }],
+      ['queue', 'mv-b', [1], { type: 'move', shard: 0, from: 1, to: 2, phase: 'copying', startedAtMs: 2000 }],
+      ['topic', 'mv-a', [1], { type: 'move', shard: 0, from: 1, to: 3, phase: 'copying', startedAtMs: 2000 }],
+      ['queue', 'grow', [1], { type: 'grow', pending: [{ shard: 1, set: 3, confirmed: false }, { shard: 2, set: 4, confirmed: true }], startedAtMs: 3000 }],
+    ],
+  );
+  const page = m.read({ kind: 'listChanges', offset: 1, limit: 2 });
+  assert.ok(page.ok && page.kind === 'routes');
+  assert.equal(page.totalCount, 4, 'the count covers every change, not the page');
+  assert.deepEqual(page.entities.map((e) => `${e.type}:${e.name}`), ['queue:mv-b', 'topic:mv-a']);
+  // A listed entity is a copy: changing it leaves the machine's change alone.
+  all.entities[0]!.change = undefined;
+  assert.equal(route(m, 'mv-a').change?.type, 'move');
+  assert.equal(errorOf(m.read({ kind: 'listChanges', offset: -1, limit: 5 })), 'paramOutOfRange');
+  assert.equal(errorOf(m.read({ kind: 'listChanges', offset: 0, limit: 0 })), 'paramOutOfRange');
+  assert.equal(errorOf(m.read({ kind: 'listChanges', offset: 0, limit: CONTROLLER_LIMITS.listLimitMax + 1 })), 'paramOutOfRange');
+  apply(m, { kind: 'completeMove', type: 'queue', name: 'mv-a' }, 4000);
+  apply(m, { kind: 'abortMove', type: 'topic', name: 'mv-a' }, 4000);
+  apply(m, { kind: 'confirmShard', name: 'grow', shard: 1 }, 4000);
+  const left = m.read({ kind: 'listChanges', offset: 0, limit: 10 });
+  assert.ok(left.ok && left.kind === 'routes');
+  assert.deepEqual([left.totalCount, left.entities.map((e) => e.name)], [1, ['mv-b']]);
+});

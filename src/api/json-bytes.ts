@@ -30,14 +30,15 @@ export class Utf8JsonString {
 const PLAIN_BYTE = new Uint8Array(256);
 for (let b = 0x20; b < 256; b++) PLAIN_BYTE[b] = b === 0x22 || b === 0x5c ? 0 : 1;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
+/** JSON's structural bytes (also read by the SQS API's byte-level send reader). */
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
+export const COMMA = 0x2c;
+export const COLON = 0x3a;
+export const OPEN_BRACE = 0x7b;
+export const CLOSE_BRACE = 0x7d;
+export const OPEN_BRACKET = 0x5b;
+export const CLOSE_BRACKET = 0x5d;
 
 /**
  * Answers are rendered into slabs of this size and handed out as views of them, so most answers

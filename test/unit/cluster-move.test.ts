@@ -14,8 +14,8 @@ import { deadLetterSendOptions } from '../../src/node/push-delivery';
 import { QueueMover, type MoveStep } from '../../src/node/queue-move';
 import { MOVE_QUEUE_ACTIONS } from '../../src/api/move-queue-action';
 import { ClusterQueueService } from '../../src/node/cluster-service';
-import { nodeRuntime } from '../../src/runtime/node-runtime';
 import { captureLogger } from '../helpers/capture-logger';
+import { deliverOutbox, moverOf } from '../helpers/move-fakes';
 import { cluster, ctx, errorOf, ok, send, type FakeSet } from '../helpers/set-fakes';
 
 type Cluster = ReturnType<typeof cluster>;
@@ -26,34 +26,6 @@ async function queueOnSet1(c: Cluster, name: string, bodies: string[]): Promise<
   assert.ok(placed.ok);
   await ok(c.set(1), { kind: 'createQueue', queueName: name, attrs: { visibilityTimeout: 30 } });
   for (const b of bodies) await send(c.set(1), name, b);
-}
-
-function moverOf(c: Cluster, fromSet: number, forgot: string[] = []): QueueMover {
-  return new QueueMover({
-    setId: fromSet,
-    leads: () => true,
-    controller: c.controller,
-    own: c.set(fromSet),
-    serviceOf: (id) => c.set(id),
-    forgetRoute: (name) => forgot.push(name),
-    runtime: nodeRuntime,
-    log: captureLogger(),
-    ctx: () => ctx,
-  });
-}
-
-/**
- * What the source leader's delivery loop does with its outbox: each message sent through `via`,
- * then settled. A dead letter says where it came from, as node/push-delivery.ts sends it.
- */
-async function deliverOutbox(source: FakeSet, via: ClusterQueueService): Promise<number> {
-  const due = source.h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 1000);
-  for (const d of due) {
-    const r = await via.submit(ctx, queueSendCommand(d.destinationQueue, source.h.body(d.body), deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), deadLetterSendOptions(d, source.h.body(d.body))));
-    assert.ok(r.ok, JSON.stringify(r));
-    await ok(source, { kind: 'deadLetterSent', queueName: d.sourceQueue, msgId: d.msgId });
-  }
-  return due.length;
 }
 
 /** What a topic's leader does with the pushes of its remote queue subscriptions: each sent through `via`, then settled. */
@@ -178,7 +150,7 @@ void test('the mover drains the source into the target, waits for messages in fl
   assert.ok(inflight.ok && inflight.messages.length === 1);
   assert.ok((await c.svc.moveQueue(ctx, 'q', 2)).ok);
   const forgot: string[] = [];
-  const mover = moverOf(c, 1, forgot);
+  const mover = moverOf(c, 1, (name) => forgot.push(name));
 
   let steps = await mover.round();
   assert.equal(steps.get('q'), 'moving' satisfies MoveStep);

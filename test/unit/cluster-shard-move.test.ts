@@ -11,46 +11,23 @@ import assert from 'node:assert/strict';
 
 import { deadLetterDedupId, queueSendCommand } from '../../src/node/outbox';
 import { deadLetterSendOptions } from '../../src/node/push-delivery';
-import { QueueMover } from '../../src/node/queue-move';
 import { MOVE_QUEUE_ACTIONS } from '../../src/api/move-queue-action';
-import type { ClusterQueueService } from '../../src/node/cluster-service';
 import { servedShards } from '../../src/node/route-cache';
-import { nodeRuntime } from '../../src/runtime/node-runtime';
 import type { ErrorResult } from '../../src/protocol/errors';
-import { captureLogger } from '../helpers/capture-logger';
+import { deliverOutbox, moverOf } from '../helpers/move-fakes';
 import { cluster, ctx, errorOf, ok, send, type FakeSet } from '../helpers/set-fakes';
 
 type Cluster = ReturnType<typeof cluster>;
+
+/** The mover of set `fromSet`, its dropped routes dropped from the access layer's cache too. */
+function moverOfShard(c: Cluster, fromSet: number): ReturnType<typeof moverOf> {
+  return moverOf(c, fromSet, (name) => c.svc.forgetRoute(name));
+}
 
 /** A queue of two shards on sets 1 and 2 of three (placement: the lowest ids first). */
 async function twoShards(c: Cluster, name: string, attrs: Record<string, unknown> = { visibilityTimeout: 30 }): Promise<void> {
   await ok(c.svc, { kind: 'createQueue', queueName: name, attrs, shards: 2 });
   assert.deepEqual(c.controller.sm.route('queue', name)?.shards, [1, 2]);
-}
-
-function moverOf(c: Cluster, fromSet: number): QueueMover {
-  return new QueueMover({
-    setId: fromSet,
-    leads: () => true,
-    controller: c.controller,
-    own: c.set(fromSet),
-    serviceOf: (id) => c.set(id),
-    forgetRoute: (name) => c.svc.forgetRoute(name),
-    runtime: nodeRuntime,
-    log: captureLogger(),
-    ctx: () => ctx,
-  });
-}
-
-/** What the source leader's delivery loop does with its outbox: each message sent through `via`, then settled. */
-async function deliverOutbox(source: FakeSet, via: ClusterQueueService): Promise<number> {
-  const due = source.h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 1000);
-  for (const d of due) {
-    const r = await via.submit(ctx, queueSendCommand(d.destinationQueue, source.h.body(d.body), deadLetterDedupId(d.sourceQueue, d.msgId, d.sinceIndex), deadLetterSendOptions(d, source.h.body(d.body))));
-    assert.ok(r.ok, JSON.stringify(r));
-    await ok(source, { kind: 'deadLetterSent', queueName: d.sourceQueue, msgId: d.msgId });
-  }
-  return due.length;
 }
 
 function bodiesOf(set: FakeSet, name: string): string[] {
@@ -194,7 +171,7 @@ void test('the moved shard keeps the queue\'s dead-letter policy bound remote, l
   // A policy set during the move reaches every set of the queue, the moving shard's source and target too.
   await ok(c.node(2), { kind: 'setQueueAttributes', queueName: 'src', attrs: { deadLetterPolicy: { deadLetterQueue: 'dlq', policy: 0, maxReceiveCount: 3 } } });
   for (const id of [1, 2, 3]) assert.deepEqual(c.set(id).h.sm.getQueueAttributes('src')?.deadLetterPolicy, { deadLetterQueue: 'dlq', policy: 0, maxReceiveCount: 3, remote: true }, `set ${id}`);
-  const mover = moverOf(c, 1);
+  const mover = moverOfShard(c, 1);
   for (let i = 0; i < 5 && (await mover.round()).get('src') !== 'completed'; i++) await deliverOutbox(c.set(1), c.svc);
   assert.deepEqual(c.controller.sm.route('queue', 'src')?.shards, [3, 2]);
   // A policy set again after the move reaches both shards, bound remote.
@@ -220,12 +197,12 @@ void test('the mover drains the shard into its target, waits for the one in flig
   assert.ok((await stale.getQueueAttributes(ctx, 'q')).ok);
   assert.ok((await c.svc.moveQueue(ctx, 'q', 3, 1)).ok);
 
-  const mover = moverOf(c, 1);
+  const mover = moverOfShard(c, 1);
   assert.equal((await mover.round()).get('q'), 'moving');
   // The old leader sent the first and died before settling it; a new leader's mover and outbox do it all again.
   const first = c.set(1).h.sm.dueDeadLetters(Number.MAX_SAFE_INTEGER, 10)[0]!;
   await ok(c.svc, queueSendCommand('q', c.set(1).h.body(first.body), deadLetterDedupId('q', first.msgId, first.sinceIndex), deadLetterSendOptions(first, c.set(1).h.body(first.body))));
-  const successor = moverOf(c, 1);
+  const successor = moverOfShard(c, 1);
   assert.equal((await successor.round()).get('q'), 'waiting', 'nothing visible left; one in flight');
   assert.equal(await deliverOutbox(c.set(1), c.node(1)), 3);
   assert.equal(c.set(3).counts('q').active, 3, 'the resent one deduplicated on the target');

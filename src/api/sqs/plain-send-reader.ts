@@ -13,6 +13,7 @@
 import { isUtf8 } from 'node:buffer';
 
 import { LIMITS, QUEUE_ATTR_RANGES } from '../../protocol/limits';
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE } from '../json-bytes';
 import { queueNameOfUrl } from './queue-url';
 import type { SqsEnv } from './types';
 import { SQS_LIMITS } from './validation';
@@ -34,15 +35,7 @@ export interface PlainSend {
   messages: PlainMessage[];
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const SPACE = 0x20;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 /** U+FFFE and U+FFFF in UTF-8: characters valid UTF-8 can hold that SQS does not allow. */
@@ -165,24 +158,9 @@ class Reader {
   constructor(private readonly b: Buffer) {}
 
   sendMessage(): { queueUrl: string; messages: PlainMessage[] } {
-    let queueUrl: string | undefined;
-    let start = -1;
-    let end = -1;
-    let delaySeconds: number | undefined;
-    this.open();
-    do {
-      this.key();
-      if (this.is(QUEUE_URL) && queueUrl === undefined) queueUrl = this.queueUrl();
-      else if (this.is(MESSAGE_BODY) && start < 0) {
-        this.body();
-        start = this.s;
-        end = this.e;
-      } else if (this.is(DELAY_SECONDS) && delaySeconds === undefined) delaySeconds = this.delay();
-      else throw NOT_PLAIN; // another member, or one given twice (JSON.parse keeps the last)
-    } while (this.next());
+    const m = this.message(QUEUE_URL, () => this.queueUrl());
     this.end();
-    if (queueUrl === undefined || start < 0) throw NOT_PLAIN;
-    return { queueUrl, messages: [{ id: undefined, start, end, delaySeconds }] };
+    return { queueUrl: m.head, messages: [{ id: undefined, start: m.start, end: m.end, delaySeconds: m.delaySeconds }] };
   }
 
   sendMessageBatch(): { queueUrl: string; messages: PlainMessage[] } {
@@ -224,14 +202,24 @@ class Reader {
   }
 
   private entry(): PlainMessage {
-    let id: string | undefined;
+    const m = this.message(ID, () => this.id());
+    return { id: m.head, start: m.start, end: m.end, delaySeconds: m.delaySeconds };
+  }
+
+  /**
+   * One message's object: its `headKey` member (SendMessage's QueueUrl, an entry's Id), its
+   * MessageBody and an optional DelaySeconds; any other member, or one given twice (JSON.parse
+   * keeps the last), is not a plain send.
+   */
+  private message(headKey: Buffer, readHead: () => string): { head: string; start: number; end: number; delaySeconds: number | undefined } {
+    let head: string | undefined;
     let start = -1;
     let end = -1;
     let delaySeconds: number | undefined;
     this.open();
     do {
       this.key();
-      if (this.is(ID) && id === undefined) id = this.id();
+      if (this.is(headKey) && head === undefined) head = readHead();
       else if (this.is(MESSAGE_BODY) && start < 0) {
         this.body();
         start = this.s;
@@ -239,8 +227,8 @@ class Reader {
       } else if (this.is(DELAY_SECONDS) && delaySeconds === undefined) delaySeconds = this.delay();
       else throw NOT_PLAIN;
     } while (this.next());
-    if (id === undefined || start < 0) throw NOT_PLAIN;
-    return { id, start, end, delaySeconds };
+    if (head === undefined || start < 0) throw NOT_PLAIN;
+    return { head, start, end, delaySeconds };
   }
 
   /** An object's `{` (an empty object is not plain: its first key must follow). */

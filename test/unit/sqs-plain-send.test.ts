@@ -16,6 +16,7 @@ import type { Command, CommandResult } from '../../src/broker/commands';
 import { fail } from '../../src/protocol/errors';
 import { decodeEnvelope } from '../../src/service/message-envelope';
 import { RecordingQueueService } from '../helpers/recording-service';
+import { sqsJsonRequest } from '../helpers/sqs-json-request';
 
 const ACCOUNT = '000000000000';
 const URL = `http://127.0.0.1:9324/${ACCOUNT}/q1`;
@@ -218,16 +219,7 @@ async function both(action: string, body: Buffer, submit: ((command: Command) =>
   const out = [];
   for (const actions of [SQS_ACTIONS, GENERAL_ONLY]) {
     const s = side(submit, actions);
-    const a = await handleSqsRequest(s.ctx, {
-      method: 'POST',
-      host: '127.0.0.1:9324',
-      path: '/',
-      query: '',
-      headers: { 'x-amz-target': `AmazonSQS.${action}`, 'content-type': 'application/x-amz-json-1.0', ...headers },
-      body,
-      tls: false,
-      remote: '127.0.0.1',
-    });
+    const a = await handleSqsRequest(s.ctx, sqsJsonRequest(action, body, headers));
     out.push({ status: a.status, headers: a.headers, body: Buffer.from(a.body).toString('utf8'), submitted: s.service.submitted });
   }
   return out;
@@ -302,15 +294,7 @@ test('a plain send is authenticated as any other request', async () => {
       verifySigV4,
       log: () => undefined,
     });
-    const a = await handleSqsRequest(ctx, {
-      method: 'POST',
-      host: '127.0.0.1:9324',
-      path: '/',
-      query: '',
-      headers: { 'x-amz-target': 'AmazonSQS.SendMessage', 'content-type': 'application/x-amz-json-1.0' },
-      body: single,
-      tls: false,
-    });
+    const a = await handleSqsRequest(ctx, sqsJsonRequest('SendMessage', single));
     assert.equal(a.status, 403);
     assert.equal(service.submitted.length, 0);
   }

@@ -9,21 +9,14 @@ import { SQS_ACTIONS } from '../../src/api/sqs/actions';
 import { verifySigV4 } from '../../src/api/sqs/sigv4';
 import { createSqsContext, handleSqsRequest } from '../../src/api/sqs/wire';
 import { RecordingQueueService } from '../helpers/recording-service';
+import { sqsJsonRequest } from '../helpers/sqs-json-request';
 
 const QUEUE_URL = 'http://127.0.0.1:9324/000000000000/q1';
 
 async function send(rawJson: string): Promise<{ status: number; code: string | undefined; sent: number }> {
   const service = new RecordingQueueService();
   const ctx = createSqsContext({ service, auth: { mode: 'open' }, actions: SQS_ACTIONS, verifySigV4, log: () => undefined });
-  const a = await handleSqsRequest(ctx, {
-    method: 'POST',
-    host: '127.0.0.1:9324',
-    path: '/',
-    query: '',
-    headers: { 'x-amz-target': 'AmazonSQS.SendMessage', 'content-type': 'application/x-amz-json-1.0' },
-    body: Buffer.from(rawJson, 'utf8'),
-    tls: false,
-  });
+  const a = await handleSqsRequest(ctx, sqsJsonRequest('SendMessage', Buffer.from(rawJson, 'utf8')));
   const error = a.headers['x-amzn-query-error'];
   return { status: a.status, code: typeof error === 'string' ? error.split(';')[0] : undefined, sent: service.submitted.length };
 }

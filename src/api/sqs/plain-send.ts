@@ -7,6 +7,7 @@
 import { fail, type ErrorResult } from '../../protocol/errors';
 import type { SendBodyOptions } from '../../broker/commands';
 import { ENVELOPE_DIGEST_AT, ENVELOPE_DIGEST_BYTES, writeEnvelopesFrom } from '../../service/message-envelope';
+import { BACKSLASH, QUOTE } from '../json-bytes';
 import { submit } from '../queue-actions';
 import { failedEntry, senderOnlyHead, SQS_ACTIONS } from './actions';
 import type { PlainSend } from './plain-send-reader';
@@ -59,8 +60,6 @@ const MESSAGE_ID_OPEN = '"MessageId":"';
 const MD5_OPEN = '","MD5OfMessageBody":"';
 const ENTRY_CLOSE = '"}';
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 
 /** Whether JSON writes `s` as its characters (printable ASCII but '"' and '\'). */
 function plainJsonText(s: string): boolean {

@@ -43,9 +43,12 @@ test('move-queue --from: one shard of a two-shard queue moves to the third set u
     await until('the members line', 30_000, () => Promise.resolve(/^members: /m.test(cli.stdout()) ? true : undefined));
     const line = /^members: (.*)$/m.exec(cli.stdout())![1]!;
     pids = Object.fromEntries([...line.matchAll(/(n\d) pid (\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+    // Any node's view will do (one node may be slow to reach the controller on a busy machine); what
+    // each saw is kept for the timeout's message.
     await until(`${SETS} sets registered with the controller`, 120_000, async () => {
-      const st = await statusJson(endpoints.slice(0, 1));
-      return st[0]?.sets?.length === SETS ? true : undefined;
+      const st = await statusJson(endpoints);
+      if (st.some((x) => x?.sets?.length === SETS)) return true;
+      throw new Error(`sets seen per node: ${st.map((x) => x?.sets?.length ?? 'none').join(',')}`);
     });
     console.log(`${SETS} sets up in ${Date.now() - startedAt} ms`);
 
